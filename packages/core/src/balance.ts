@@ -1,0 +1,158 @@
+/** Balance figures of a tenant, exactly as API.md's balance response needs them. */
+import { addChecked, invariant } from './amount.js';
+import type { GrantId, OriginId, RegionId, TenantId } from './ids.js';
+import { regionOf } from './ids.js';
+import {
+  GRANT_CELLS,
+  type GrantState,
+  grantCellTotal,
+  grantRemaining,
+  isLive,
+  type LedgerState,
+  overdraftInUseAt,
+  rightsAt,
+  type TenantState,
+  tenantCellTotal,
+} from './state.js';
+
+/** Where a grant stands at a replica's clock. */
+export type GrantStatus = 'active' | 'exhausted' | 'expired' | 'pending';
+
+/** One grant of a balance. `pending`: other origins' events name it, its grant event is not here yet. */
+export interface GrantFigures {
+  readonly grantId: GrantId;
+  /** Credits granted (Σ granted cells). */
+  readonly amount: number;
+  readonly remaining: number;
+  readonly priority: number | null;
+  readonly expiresAt: number | null;
+  readonly status: GrantStatus;
+}
+
+/** One region's share of a tenant: rights it holds, overdraft allowed, overdraft in use. */
+export interface RegionFigures {
+  readonly rights: number;
+  readonly overdraft: number;
+  readonly overdraftInUse: number;
+}
+
+/** A tenant's merged balance as known at one replica. */
+export interface BalanceFigures {
+  readonly tenant: TenantId;
+  readonly balance: number;
+  readonly granted: number;
+  readonly debited: number;
+  readonly refunded: number;
+  readonly expired: number;
+  readonly regions: Record<RegionId, RegionFigures>;
+  readonly grants: GrantFigures[];
+}
+
+/** Options of a balance read: the replica's clock and the overdraft allowed per region. */
+export interface BalanceOptions {
+  readonly now: number;
+  readonly overdraft?: Readonly<Record<RegionId, number>>;
+  /** Regions to show even when they hold nothing for the tenant (e.g. the local one). */
+  readonly regions?: readonly RegionId[];
+}
+
+/** Σ of `values`, checked against the amount limit. */
+function checkedSum(values: Iterable<number>, what: string): number {
+  let total = 0;
+  for (const value of values) total = addChecked(total, value, what);
+  return total;
+}
+
+function grantStatus(grant: GrantState, remaining: number, now: number): GrantStatus {
+  if (grant.definition === null) return 'pending';
+  if (!isLive(grant, now)) return 'expired';
+  return remaining <= 0 ? 'exhausted' : 'active';
+}
+
+/** Figures of one tenant's balance; undefined when nothing of the tenant is known here. */
+export function tenantFigures(
+  state: LedgerState,
+  tenantId: TenantId,
+  options: BalanceOptions,
+): BalanceFigures | undefined {
+  const tenant = state.tenants.get(tenantId);
+  if (tenant === undefined) return undefined;
+  const totals = tenantTotals(tenant);
+  const overdraft = options.overdraft ?? {};
+  const regions: Record<RegionId, { rights: number; overdraft: number; overdraftInUse: number }> = {};
+  const regionEntry = (region: RegionId) => {
+    regions[region] ??= { rights: 0, overdraft: overdraft[region] ?? 0, overdraftInUse: 0 };
+    return regions[region];
+  };
+  for (const region of options.regions ?? []) regionEntry(region);
+  for (const region of Object.keys(overdraft)) regionEntry(region);
+  let inUseTotal = 0;
+  state.origins.forEach((origin: OriginId, index: number) => {
+    let rights = 0;
+    let touched = tenant.cells.length > index * 5;
+    for (const grant of tenant.grants.values()) {
+      if (grant.cells.length > index * 4 || grant.moved !== null) {
+        const share = rightsAt(grant, index);
+        if (share !== 0) touched = true;
+        rights += share;
+      }
+    }
+    if (!touched) return;
+    const entry = regionEntry(regionOf(origin));
+    const inUse = overdraftInUseAt(tenant, index);
+    entry.rights += rights;
+    entry.overdraftInUse += inUse;
+    inUseTotal += inUse;
+  });
+  const grants: GrantFigures[] = [];
+  let remainingTotal = 0;
+  for (const grant of [...tenant.grants.values()].sort((a, b) => (a.grantId < b.grantId ? -1 : 1))) {
+    const remaining = grantRemaining(grant);
+    remainingTotal += remaining;
+    grants.push({
+      grantId: grant.grantId,
+      amount: grantCellTotal(grant, 'granted'),
+      remaining,
+      priority: grant.definition?.priority ?? null,
+      expiresAt: grant.definition?.expiresAt ?? null,
+      status: grantStatus(grant, remaining, options.now),
+    });
+  }
+  const balance = totals.granted - totals.debited + totals.refunded - totals.expired;
+  // Two bookkeepings of one ledger: per grant (cells) and per tenant (client-facing totals).
+  invariant(
+    balance === remainingTotal - inUseTotal,
+    `tenant ${tenantId}: balance ${balance} ≠ Σ remaining ${remainingTotal} − overdraft in use ${inUseTotal}`,
+  );
+  return { tenant: tenantId, balance, ...totals, regions, grants };
+}
+
+/** The tenant's totals over every origin known here. */
+export function tenantTotals(tenant: TenantState): {
+  granted: number;
+  debited: number;
+  refunded: number;
+  expired: number;
+} {
+  const grants = [...tenant.grants.values()];
+  return {
+    granted: checkedSum(
+      grants.map((grant) => grantCellTotal(grant, GRANT_CELLS[0])),
+      `granted of ${tenant.tenant}`,
+    ),
+    debited: tenantCellTotal(tenant, 'debited'),
+    refunded: tenantCellTotal(tenant, 'refunded'),
+    expired: checkedSum(
+      grants.map((grant) => grantCellTotal(grant, 'expired')),
+      `expired of ${tenant.tenant}`,
+    ),
+  };
+}
+
+/** The merged balance of a tenant (granted − debited + refunded − expired); 0 when unknown. */
+export function tenantBalance(state: LedgerState, tenantId: TenantId): number {
+  const tenant = state.tenants.get(tenantId);
+  if (tenant === undefined) return 0;
+  const totals = tenantTotals(tenant);
+  return totals.granted - totals.debited + totals.refunded - totals.expired;
+}

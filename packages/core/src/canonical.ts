@@ -1,0 +1,50 @@
+/**
+ * Canonical encoding: the same value always gives the same bytes, whatever the order in which its
+ * object keys were created. Used for event hashes (the log's hash chain) and for state snapshots
+ * that every region must reproduce byte for byte. It is JSON with sorted keys, so an auditor can
+ * recompute it with any JSON tool.
+ */
+
+/** A value that can be encoded canonically. */
+export type Canonical =
+  | null
+  | boolean
+  | number
+  | string
+  | readonly Canonical[]
+  | { readonly [key: string]: Canonical | undefined };
+
+/** The canonical JSON text of `value` (object keys sorted, undefined fields left out). */
+export function canonicalJson(value: Canonical): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`cannot encode ${value} canonically`);
+      return JSON.stringify(value);
+    case 'string':
+      return JSON.stringify(value);
+    case 'object': {
+      if (Array.isArray(value)) {
+        return `[${(value as readonly Canonical[]).map(canonicalJson).join(',')}]`;
+      }
+      const record = value as { readonly [key: string]: Canonical | undefined };
+      const fields: string[] = [];
+      for (const key of Object.keys(record).sort()) {
+        const field = record[key];
+        if (field !== undefined) fields.push(`${JSON.stringify(key)}:${canonicalJson(field)}`);
+      }
+      return `{${fields.join(',')}}`;
+    }
+    default:
+      throw new TypeError(`cannot encode a ${typeof value} canonically`);
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** The canonical bytes of `value` (UTF-8 of its canonical JSON). */
+export function canonicalBytes(value: Canonical): Uint8Array {
+  return encoder.encode(canonicalJson(value));
+}

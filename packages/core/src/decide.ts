@@ -1,0 +1,477 @@
+/**
+ * Decisions: pure functions of (state, origin, request, now) that say what an origin may append.
+ * They never throw for a business outcome and never mutate the state: the caller appends the
+ * returned body to the origin's log and folds it. An origin spends only its own rights plus its
+ * overdraft allowance (S2), which is what keeps every tenant's balance ≥ −Σ overdraft (S1).
+ */
+import { fitsSum } from './amount.js';
+import { canonicalJson } from './canonical.js';
+import type { DebitBody, ExpireBody, GrantBody, Json, MoveBody, Part, RefundBody, RepayBody } from './events.js';
+import { type DebitId, type GrantId, type OriginId, regionOf, type TenantId } from './ids.js';
+import { AMOUNT_MAX, GRANTS_PER_TENANT_MAX } from './limits.js';
+import {
+  burnOrder,
+  type DebitRecord,
+  type GrantDefinition,
+  type GrantState,
+  grantCellAt,
+  grantCellTotal,
+  isLive,
+  type LedgerState,
+  movedAt,
+  overdraftInUseAt,
+  type RefundRecord,
+  rightsAt,
+  type TenantState,
+  tenantCellAt,
+  tenantCellTotal,
+} from './state.js';
+
+/** Who decides and when: the deciding origin and its clock (integer ms since the epoch). */
+export interface DecisionContext {
+  readonly origin: OriginId;
+  readonly now: number;
+}
+
+/** A cumulative cell would pass 2^53 − 1: the request is refused and nothing changes. */
+export interface AmountLimitOutcome {
+  readonly status: 'rejected';
+  readonly reason: 'amount_limit';
+  readonly limit: number;
+}
+
+const AMOUNT_LIMIT: AmountLimitOutcome = { status: 'rejected', reason: 'amount_limit', limit: AMOUNT_MAX };
+
+/** A body for `tenant`'s log entry. */
+type ForTenant<T> = T & { readonly tenant: TenantId };
+
+// ---------------------------------------------------------------------------------------------
+// Shared arithmetic
+
+/** The local index of `origin`, or -1 when the state has never heard of it (it holds nothing). */
+function indexOf(state: LedgerState, origin: OriginId): number {
+  return state.originIndex.get(origin) ?? -1;
+}
+
+/** Σ rights of `index` over the grants it may burn at `now`. */
+function liveRights(tenant: TenantState, index: number, now: number): number {
+  if (index < 0) return 0;
+  let total = 0;
+  for (const grant of burnOrder(tenant)) {
+    if (!isLive(grant, now)) continue;
+    const rights = rightsAt(grant, index);
+    if (rights > 0) total += rights;
+  }
+  return total;
+}
+
+/** Takes up to `amount` from the live rights of `index`, in burn order. */
+function takeRights(tenant: TenantState, index: number, now: number, amount: number): Part[] {
+  const parts: Part[] = [];
+  let left = amount;
+  for (const grant of burnOrder(tenant)) {
+    if (left === 0) break;
+    if (!isLive(grant, now)) continue;
+    const rights = rightsAt(grant, index);
+    if (rights <= 0) continue;
+    const take = Math.min(rights, left);
+    parts.push({ grantId: grant.grantId, amount: take });
+    left -= take;
+  }
+  return parts;
+}
+
+/** True when every part fits on top of the grant cell it adds to. */
+function partsFit(
+  tenant: TenantState,
+  index: number,
+  parts: readonly Part[],
+  kind: 'debited' | 'refunded',
+): boolean {
+  for (const part of parts) {
+    const grant = tenant.grants.get(part.grantId);
+    const before = grant === undefined || index < 0 ? 0 : grantCellAt(grant, index, kind);
+    if (!fitsSum(before, part.amount)) return false;
+  }
+  return true;
+}
+
+function overdraftHeadroom(tenant: TenantState, index: number, overdraftLimit: number): number {
+  const inUse = index < 0 ? 0 : overdraftInUseAt(tenant, index);
+  return Math.max(0, overdraftLimit - inUse);
+}
+
+/**
+ * What `origin` can spend for `tenant` at `now`: its live rights plus what is left of its overdraft
+ * allowance. 0 for a tenant unknown here.
+ */
+export function availableAt(
+  state: LedgerState,
+  tenantId: TenantId,
+  origin: OriginId,
+  now: number,
+  overdraftLimit = 0,
+): number {
+  const tenant = state.tenants.get(tenantId);
+  const index = indexOf(state, origin);
+  if (tenant === undefined) return overdraftLimit;
+  return liveRights(tenant, index, now) + overdraftHeadroom(tenant, index, overdraftLimit);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grant
+
+/** A request to create a grant. */
+export interface GrantRequest {
+  readonly tenant: TenantId;
+  readonly grantId: GrantId;
+  readonly amount: number;
+  readonly priority: number;
+  readonly expiresAt: number | null;
+}
+
+/** The outcome of a grant request, in order of precedence. */
+export type GrantDecision =
+  | { readonly status: 'replayed'; readonly definition: GrantDefinition }
+  | { readonly status: 'conflict'; readonly definition: GrantDefinition | null }
+  | { readonly status: 'invalid'; readonly reason: 'expires_in_past' }
+  | { readonly status: 'rejected'; readonly reason: 'grant_limit'; readonly limit: number }
+  | AmountLimitOutcome
+  | { readonly status: 'accepted'; readonly body: ForTenant<GrantBody> };
+
+/** Decides a new grant at `ctx.origin`: credits created there, as that origin's rights. */
+export function decideGrant(state: LedgerState, ctx: DecisionContext, request: GrantRequest): GrantDecision {
+  const tenant = state.tenants.get(request.tenant);
+  const existing = tenant?.grants.get(request.grantId);
+  if (existing !== undefined) {
+    const known = existing.definition;
+    // A grant seen only through other origins' events is defined elsewhere: reusing its id here
+    // would count its credits twice.
+    if (known === null) return { status: 'conflict', definition: null };
+    const same =
+      known.amount === request.amount &&
+      known.priority === request.priority &&
+      known.expiresAt === request.expiresAt;
+    return same ? { status: 'replayed', definition: known } : { status: 'conflict', definition: known };
+  }
+  if (request.expiresAt !== null && request.expiresAt <= ctx.now) {
+    return { status: 'invalid', reason: 'expires_in_past' };
+  }
+  if (tenant !== undefined) {
+    if (tenant.grants.size >= GRANTS_PER_TENANT_MAX) {
+      return { status: 'rejected', reason: 'grant_limit', limit: GRANTS_PER_TENANT_MAX };
+    }
+    let granted = 0;
+    for (const grant of tenant.grants.values()) granted += grantCellTotal(grant, 'granted');
+    if (!fitsSum(granted, request.amount)) return AMOUNT_LIMIT;
+  }
+  return {
+    status: 'accepted',
+    body: {
+      kind: 'grant',
+      tenant: request.tenant,
+      grantId: request.grantId,
+      amount: request.amount,
+      priority: request.priority,
+      expiresAt: request.expiresAt,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debit
+
+/** A request to debit a tenant. */
+export interface DebitRequest {
+  readonly tenant: TenantId;
+  readonly amount: number;
+  readonly idempotencyKey: string;
+  readonly metadata: Json;
+}
+
+/** The deciding origin, its clock, and the overdraft the tenant's policy allows it. */
+export interface DebitContext extends DecisionContext {
+  readonly overdraftLimit: number;
+}
+
+/** The outcome of a debit request, in order of precedence. */
+export type DebitDecision =
+  | { readonly status: 'replayed'; readonly debit: DebitRecord }
+  | { readonly status: 'conflict'; readonly debit: DebitRecord }
+  | {
+      readonly status: 'declined';
+      readonly reason: 'insufficient_credits';
+      readonly requested: number;
+      readonly available: number;
+    }
+  | AmountLimitOutcome
+  | { readonly status: 'accepted'; readonly body: ForTenant<DebitBody> };
+
+/** True when `debit` was recorded for exactly this request (same amount and metadata). */
+export function sameDebitRequest(debit: DebitRecord, request: DebitRequest): boolean {
+  return debit.amount === request.amount && canonicalJson(debit.metadata) === canonicalJson(request.metadata);
+}
+
+/**
+ * Orders debits (and refunds) of one idempotency key the same way at every replica: by the origin's
+ * time, then origin id, then seq. The first is the effective one; later ones are duplicates.
+ */
+export function compareRecords(
+  a: { readonly at: number; readonly origin: OriginId; readonly seq: number },
+  b: { readonly at: number; readonly origin: OriginId; readonly seq: number },
+): number {
+  if (a.at !== b.at) return a.at - b.at;
+  if (a.origin !== b.origin) return a.origin < b.origin ? -1 : 1;
+  return a.seq - b.seq;
+}
+
+/** The debits recorded with `key` for the tenant, first (effective) one first. */
+export function debitsWithKey(tenant: TenantState, key: string): DebitRecord[] {
+  const ids = tenant.debitsByKey?.get(key);
+  if (ids === undefined) return [];
+  const debits = ids.map((id) => tenant.debits?.get(id) as DebitRecord);
+  return debits.sort(compareRecords);
+}
+
+/**
+ * Decides a debit at `ctx.origin`: a known idempotency key replays or conflicts; otherwise the
+ * amount burns the origin's own live rights in burn order, then its overdraft, or is declined.
+ */
+export function decideDebit(state: LedgerState, ctx: DebitContext, request: DebitRequest): DebitDecision {
+  const tenant = state.tenants.get(request.tenant);
+  if (tenant !== undefined) {
+    const [first] = debitsWithKey(tenant, request.idempotencyKey);
+    if (first !== undefined) {
+      return sameDebitRequest(first, request)
+        ? { status: 'replayed', debit: first }
+        : { status: 'conflict', debit: first };
+    }
+  }
+  const index = indexOf(state, ctx.origin);
+  const rights = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);
+  const headroom = tenant === undefined ? ctx.overdraftLimit : overdraftHeadroom(tenant, index, ctx.overdraftLimit);
+  const available = rights + headroom;
+  if (request.amount > available) {
+    return { status: 'declined', reason: 'insufficient_credits', requested: request.amount, available };
+  }
+  const parts = tenant === undefined ? [] : takeRights(tenant, index, ctx.now, Math.min(rights, request.amount));
+  const overdraft = request.amount - Math.min(rights, request.amount);
+  if (tenant !== undefined && index >= 0) {
+    if (!partsFit(tenant, index, parts, 'debited')) return AMOUNT_LIMIT;
+    if (!fitsSum(tenantCellAt(tenant, index, 'debited'), request.amount)) return AMOUNT_LIMIT;
+    if (!fitsSum(tenantCellTotal(tenant, 'debited'), request.amount)) return AMOUNT_LIMIT;
+    if (!fitsSum(tenantCellAt(tenant, index, 'overdrawn'), overdraft)) return AMOUNT_LIMIT;
+  }
+  return {
+    status: 'accepted',
+    body: {
+      kind: 'debit',
+      tenant: request.tenant,
+      amount: request.amount,
+      idempotencyKey: request.idempotencyKey,
+      parts,
+      overdraft,
+      metadata: request.metadata,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refund
+
+/** A request to refund a debit, all that is left of it when `amount` is absent. */
+export interface RefundRequest {
+  readonly tenant: TenantId;
+  readonly debitId: DebitId;
+  readonly amount?: number | undefined;
+  readonly idempotencyKey: string;
+}
+
+/** The outcome of a refund request, in order of precedence. */
+export type RefundDecision =
+  | { readonly status: 'replayed'; readonly refund: RefundRecord }
+  | { readonly status: 'conflict'; readonly refund: RefundRecord }
+  | { readonly status: 'not_found' }
+  | { readonly status: 'wrong_region'; readonly region: string }
+  | {
+      readonly status: 'exceeds_debit';
+      readonly requested: number;
+      readonly refundable: number;
+      readonly debit: DebitRecord;
+    }
+  | { readonly status: 'rejected'; readonly reason: 'nothing_to_credit' }
+  | AmountLimitOutcome
+  | { readonly status: 'accepted'; readonly body: ForTenant<RefundBody>; readonly debit: DebitRecord };
+
+/** What is still refundable of `debit`, given the refunds known in `tenant`. */
+export function refundableOf(tenant: TenantState, debit: DebitRecord): number {
+  return debit.amount - (tenant.refundedByDebit?.get(debit.debitId) ?? 0);
+}
+
+/** The refunds recorded with `key` for the tenant, first one first. */
+export function refundsWithKey(tenant: TenantState, key: string): RefundRecord[] {
+  const ids = tenant.refundsByKey?.get(key);
+  if (ids === undefined) return [];
+  return ids.map((id) => tenant.refunds?.get(id) as RefundRecord).sort(compareRecords);
+}
+
+/**
+ * Where the refunded range [from, from + amount) of a debit goes. A debit's credits are given
+ * back in a fixed order: its grant parts last-burnt first, then its overdraft portion. Each
+ * refund takes the next range, so two refunds of one debit never return the same credit twice.
+ */
+function refundRanges(debit: DebitRecord, from: number, amount: number): { parts: Part[]; overdraft: number } {
+  const to = from + amount;
+  const parts: Part[] = [];
+  let cursor = 0;
+  for (let i = debit.parts.length - 1; i >= 0; i--) {
+    const part = debit.parts[i] as Part;
+    const overlap = Math.min(to, cursor + part.amount) - Math.max(from, cursor);
+    if (overlap > 0) parts.push({ grantId: part.grantId, amount: overlap });
+    cursor += part.amount;
+  }
+  const overdraft = Math.max(0, Math.min(to, cursor + debit.overdraft) - Math.max(from, cursor));
+  return { parts, overdraft };
+}
+
+/**
+ * Decides a refund at `ctx.origin`. Only the debit's region refunds it (one serializer, so refunds
+ * never add up past the debit). Credits return to the grants the debit burnt; its overdraft
+ * portion clears the origin's overdraft in use, and what of it was repaid already returns to the
+ * tenant's last grant in burn order (the repay burnt grant rights for it).
+ */
+export function decideRefund(state: LedgerState, ctx: DecisionContext, request: RefundRequest): RefundDecision {
+  const tenant = state.tenants.get(request.tenant);
+  if (tenant === undefined) return { status: 'not_found' };
+  const [previous] = refundsWithKey(tenant, request.idempotencyKey);
+  if (previous !== undefined) {
+    const same =
+      previous.debitId === request.debitId && (request.amount === undefined || request.amount === previous.amount);
+    return same ? { status: 'replayed', refund: previous } : { status: 'conflict', refund: previous };
+  }
+  const debit = tenant.debits?.get(request.debitId);
+  if (debit === undefined) return { status: 'not_found' };
+  const region = regionOf(debit.origin);
+  if (region !== regionOf(ctx.origin)) return { status: 'wrong_region', region };
+  const refundable = refundableOf(tenant, debit);
+  const amount = request.amount ?? refundable;
+  if (amount > refundable || amount === 0) {
+    return { status: 'exceeds_debit', requested: amount, refundable, debit };
+  }
+  const index = indexOf(state, ctx.origin);
+  const ranges = refundRanges(debit, debit.amount - refundable, amount);
+  const inUse = index >= 0 && ctx.origin === debit.origin ? overdraftInUseAt(tenant, index) : 0;
+  const cleared = Math.min(ranges.overdraft, inUse);
+  const credits = new Map<GrantId, number>();
+  for (const part of ranges.parts) credits.set(part.grantId, (credits.get(part.grantId) ?? 0) + part.amount);
+  const excess = ranges.overdraft - cleared;
+  if (excess > 0) {
+    const order = burnOrder(tenant);
+    const last = order[order.length - 1];
+    if (last === undefined) return { status: 'rejected', reason: 'nothing_to_credit' };
+    credits.set(last.grantId, (credits.get(last.grantId) ?? 0) + excess);
+  }
+  const parts = [...credits].map(([grantId, credit]) => ({ grantId, amount: credit }));
+  if (index >= 0) {
+    if (!partsFit(tenant, index, parts, 'refunded')) return AMOUNT_LIMIT;
+    if (!fitsSum(tenantCellAt(tenant, index, 'refunded'), amount)) return AMOUNT_LIMIT;
+    if (!fitsSum(tenantCellTotal(tenant, 'refunded'), amount)) return AMOUNT_LIMIT;
+    if (!fitsSum(tenantCellAt(tenant, index, 'overdraftRefunded'), cleared)) return AMOUNT_LIMIT;
+  }
+  return {
+    status: 'accepted',
+    debit,
+    body: {
+      kind: 'refund',
+      tenant: request.tenant,
+      debitId: debit.debitId,
+      amount,
+      idempotencyKey: request.idempotencyKey,
+      parts,
+      overdraft: cleared,
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Move (rebalancing), expiry, repay
+
+/** A request to hand `amount` of the origin's rights for `tenant` to origin `to`. */
+export interface MoveRequest {
+  readonly tenant: TenantId;
+  readonly to: OriginId;
+  readonly amount: number;
+}
+
+/** The outcome of a move request. */
+export type MoveDecision =
+  | { readonly status: 'invalid'; readonly reason: 'move_to_self' }
+  | { readonly status: 'declined'; readonly reason: 'insufficient_rights'; readonly available: number }
+  | AmountLimitOutcome
+  | { readonly status: 'accepted'; readonly body: ForTenant<MoveBody> };
+
+/** Decides a move of rights: only from the origin's own live rights (never its overdraft). */
+export function decideMove(state: LedgerState, ctx: DecisionContext, request: MoveRequest): MoveDecision {
+  if (request.to === ctx.origin) return { status: 'invalid', reason: 'move_to_self' };
+  const tenant = state.tenants.get(request.tenant);
+  const index = indexOf(state, ctx.origin);
+  const available = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);
+  if (tenant === undefined || request.amount > available) {
+    return { status: 'declined', reason: 'insufficient_rights', available };
+  }
+  const parts = takeRights(tenant, index, ctx.now, request.amount);
+  const to = indexOf(state, request.to);
+  for (const part of parts) {
+    const grant = tenant.grants.get(part.grantId) as GrantState;
+    if (to >= 0 && !fitsSum(movedAt(grant, index, to), part.amount)) return AMOUNT_LIMIT;
+  }
+  return { status: 'accepted', body: { kind: 'move', tenant: request.tenant, to: request.to, parts } };
+}
+
+/** Expiries the origin must append for `tenant` at `now`, and grants whose expired cell is full. */
+export interface ExpireDecision {
+  readonly bodies: ForTenant<ExpireBody>[];
+  readonly limited: GrantId[];
+}
+
+/** What is left at the origin of each grant of `tenant` that has expired by `now`. */
+export function decideExpire(state: LedgerState, ctx: DecisionContext, tenantId: TenantId): ExpireDecision {
+  const bodies: ForTenant<ExpireBody>[] = [];
+  const limited: GrantId[] = [];
+  const tenant = state.tenants.get(tenantId);
+  const index = indexOf(state, ctx.origin);
+  if (tenant === undefined || index < 0) return { bodies, limited };
+  for (const grant of burnOrder(tenant)) {
+    if (isLive(grant, ctx.now)) continue;
+    const rights = rightsAt(grant, index);
+    if (rights <= 0) continue;
+    if (!fitsSum(grantCellAt(grant, index, 'expired'), rights)) {
+      limited.push(grant.grantId);
+      continue;
+    }
+    bodies.push({ kind: 'expire', tenant: tenantId, grantId: grant.grantId, amount: rights });
+  }
+  return { bodies, limited };
+}
+
+/** The outcome of a repay check. */
+export type RepayDecision =
+  | { readonly status: 'none' }
+  | AmountLimitOutcome
+  | { readonly status: 'accepted'; readonly body: ForTenant<RepayBody> };
+
+/** Pays back the origin's overdraft in use for `tenant` from the live rights it holds now. */
+export function decideRepay(state: LedgerState, ctx: DecisionContext, tenantId: TenantId): RepayDecision {
+  const tenant = state.tenants.get(tenantId);
+  const index = indexOf(state, ctx.origin);
+  if (tenant === undefined || index < 0) return { status: 'none' };
+  const inUse = overdraftInUseAt(tenant, index);
+  if (inUse <= 0) return { status: 'none' };
+  const rights = liveRights(tenant, index, ctx.now);
+  const amount = Math.min(inUse, rights);
+  if (amount === 0) return { status: 'none' };
+  const parts = takeRights(tenant, index, ctx.now, amount);
+  if (!partsFit(tenant, index, parts, 'debited')) return AMOUNT_LIMIT;
+  if (!fitsSum(tenantCellAt(tenant, index, 'repaid'), amount)) return AMOUNT_LIMIT;
+  return { status: 'accepted', body: { kind: 'repay', tenant: tenantId, amount, parts } };
+}

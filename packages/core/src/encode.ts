@@ -1,0 +1,94 @@
+/**
+ * Canonical encoding of a ledger state: the same state gives the same bytes at every replica,
+ * whatever the arrival order of its events (origin ids, never local indices; sorted keys; zero
+ * cells left out).
+ */
+import { type Canonical, canonicalBytes, canonicalJson } from './canonical.js';
+import {
+  GRANT_CELLS,
+  type GrantState,
+  grantCellAt,
+  type LedgerState,
+  TENANT_CELLS,
+  type TenantState,
+  tenantCellAt,
+} from './state.js';
+import { ORIGINS_MAX } from './limits.js';
+
+function byKey<T>(entries: [string, T][]): [string, T][] {
+  return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function grantCanonical(state: LedgerState, grant: GrantState): Canonical {
+  const cells: Record<string, Canonical> = {};
+  state.origins.forEach((origin, index) => {
+    const row = GRANT_CELLS.map((kind) => grantCellAt(grant, index, kind));
+    if (row.some((value) => value !== 0)) cells[origin] = row;
+  });
+  const moved: Record<string, number> = {};
+  for (const [key, value] of grant.moved ?? []) {
+    const from = state.origins[Math.floor(key / ORIGINS_MAX)] as string;
+    const to = state.origins[key % ORIGINS_MAX] as string;
+    if (value !== 0) moved[`${from}>${to}`] = value;
+  }
+  return { grantId: grant.grantId, definition: grant.definition as Canonical, cells, moved };
+}
+
+function tenantCanonical(state: LedgerState, tenant: TenantState): Canonical {
+  const cells: Record<string, Canonical> = {};
+  state.origins.forEach((origin, index) => {
+    const row = TENANT_CELLS.map((kind) => tenantCellAt(tenant, index, kind));
+    if (row.some((value) => value !== 0)) cells[origin] = row;
+  });
+  return {
+    tenant: tenant.tenant,
+    grants: byKey([...tenant.grants]).map(([, grant]) => grantCanonical(state, grant)),
+    cells,
+    debits: byKey([...(tenant.debits ?? [])]).map(([, debit]) => debit as unknown as Canonical),
+    refunds: byKey([...(tenant.refunds ?? [])]).map(([, refund]) => refund as unknown as Canonical),
+  };
+}
+
+/** The state as a canonical value. */
+export function stateCanonical(state: LedgerState): Canonical {
+  return {
+    versionVector: Object.fromEntries(byKey(Object.entries(state.versionVector))),
+    tenants: byKey([...state.tenants]).map(([, tenant]) => tenantCanonical(state, tenant)),
+  };
+}
+
+/** The canonical bytes of the state (equal states, equal bytes). */
+export function encodeState(state: LedgerState): Uint8Array {
+  return canonicalBytes(stateCanonical(state));
+}
+
+/** The canonical text of the state. */
+export function stateText(state: LedgerState): string {
+  return canonicalJson(stateCanonical(state));
+}
+
+/**
+ * Every cell of the state by a stable name (`tenant/grant/origin/kind`, `tenant/origin/kind`,
+ * `tenant/grant/from>to`), for checking that no cell ever decreases.
+ */
+export function cellEntries(state: LedgerState): Map<string, number> {
+  const cells = new Map<string, number>();
+  for (const [tenantId, tenant] of state.tenants) {
+    state.origins.forEach((origin, index) => {
+      for (const kind of TENANT_CELLS) cells.set(`${tenantId}/${origin}/${kind}`, tenantCellAt(tenant, index, kind));
+    });
+    for (const [grantId, grant] of tenant.grants) {
+      state.origins.forEach((origin, index) => {
+        for (const kind of GRANT_CELLS) {
+          cells.set(`${tenantId}/${grantId}/${origin}/${kind}`, grantCellAt(grant, index, kind));
+        }
+      });
+      for (const [key, value] of grant.moved ?? []) {
+        const from = state.origins[Math.floor(key / ORIGINS_MAX)] as string;
+        const to = state.origins[key % ORIGINS_MAX] as string;
+        cells.set(`${tenantId}/${grantId}/${from}>${to}`, value);
+      }
+    }
+  }
+  return cells;
+}

@@ -1,0 +1,106 @@
+/**
+ * Ledger events: what an origin appends to its log. State is a deterministic fold of them.
+ * Every event has an envelope (origin, seq, the origin's time, tenant) and the fields of its kind.
+ */
+import type { DebitId, GrantId, OriginId, TenantId } from './ids.js';
+
+/** A JSON value, as kept in debit metadata. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** Credits taken from (or given to) one grant. */
+export interface Part {
+  readonly grantId: GrantId;
+  readonly amount: number;
+}
+
+/** Where an event sits: the origin that wrote it, its place in that origin's log, and when. */
+export interface EventEnvelope {
+  readonly origin: OriginId;
+  readonly seq: number;
+  /** The origin's clock when it decided, integer ms since the Unix epoch. */
+  readonly at: number;
+  readonly tenant: TenantId;
+}
+
+/** Credits created at the origin: `granted[origin] = amount` for a new grant. */
+export interface GrantBody {
+  readonly kind: 'grant';
+  readonly grantId: GrantId;
+  readonly amount: number;
+  /** Lower burns first. */
+  readonly priority: number;
+  /** Integer ms since the epoch, or null for a grant that never expires. */
+  readonly expiresAt: number | null;
+}
+
+/** Consumption decided at the origin from its own rights (`parts`) plus its overdraft. */
+export interface DebitBody {
+  readonly kind: 'debit';
+  readonly amount: number;
+  readonly idempotencyKey: string;
+  /** What was burnt from which grant, in burn order. */
+  readonly parts: readonly Part[];
+  /** What was taken beyond the origin's rights, from its overdraft allowance. */
+  readonly overdraft: number;
+  readonly metadata: Json;
+}
+
+/** A debit given back, all or part; executed by the debit's region. */
+export interface RefundBody {
+  readonly kind: 'refund';
+  readonly debitId: DebitId;
+  readonly amount: number;
+  readonly idempotencyKey: string;
+  /** Credits returned to grants (rights of the refunding origin). */
+  readonly parts: readonly Part[];
+  /** Credits that clear the refunding origin's overdraft in use instead. */
+  readonly overdraft: number;
+}
+
+/** Rights the origin hands to another origin: `moved[origin→to]` grows by each part. */
+export interface MoveBody {
+  readonly kind: 'move';
+  readonly to: OriginId;
+  readonly parts: readonly Part[];
+}
+
+/** What is left at the origin of a grant that expired (on the origin's clock) is gone. */
+export interface ExpireBody {
+  readonly kind: 'expire';
+  readonly grantId: GrantId;
+  readonly amount: number;
+}
+
+/** The origin pays back overdraft in use from rights it received: burns parts, clears `amount`. */
+export interface RepayBody {
+  readonly kind: 'repay';
+  readonly amount: number;
+  readonly parts: readonly Part[];
+}
+
+/** The fields of any event kind. */
+export type EventBody = GrantBody | DebitBody | RefundBody | MoveBody | ExpireBody | RepayBody;
+
+/** The kinds of event, in the order DESIGN.md lists them. */
+export const EVENT_KINDS = ['grant', 'debit', 'refund', 'move', 'expire', 'repay'] as const;
+
+/** One event of an origin's log. */
+export type LedgerEvent = EventEnvelope & EventBody;
+
+/** A body decided for a tenant, before the log gives it a seq. */
+export type TenantEventBody = EventBody & { readonly tenant: TenantId };
+
+/** The event with envelope `envelope` and body `body`. */
+export function makeEvent(
+  envelope: Omit<EventEnvelope, 'tenant'>,
+  body: TenantEventBody,
+): LedgerEvent {
+  return { ...body, origin: envelope.origin, seq: envelope.seq, at: envelope.at };
+}
+
+/** Sum of the amounts of `parts`. Parts are bounded by a tenant's rights, so this is exact. */
+export function sumParts(parts: readonly Part[]): number {
+  let total = 0;
+  for (const part of parts) total += part.amount;
+  return total;
+}

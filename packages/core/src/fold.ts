@@ -1,0 +1,203 @@
+/**
+ * The fold: applying an event to a ledger state. Deterministic; an event at or below the version
+ * vector is a duplicate and changes nothing; each origin's events apply in seq order (a gap is
+ * reported, never skipped). An event that would break an invariant throws before it changes
+ * anything: a replica must stop rather than serve a wrong balance.
+ */
+import { addChecked, invariant } from './amount.js';
+import type { LedgerEvent, Part } from './events.js';
+import { eventRecordId } from './ids.js';
+import {
+  type DebitRecord,
+  ensureGrant,
+  ensureTenant,
+  type GrantCell,
+  type GrantState,
+  grantCellAt,
+  internOrigin,
+  type LedgerState,
+  movedAt,
+  type RefundRecord,
+  setGrantCell,
+  setMovedAt,
+  setTenantCell,
+  type TenantCell,
+  type TenantState,
+  tenantCellAt,
+} from './state.js';
+import { eventProblem } from './validate.js';
+import { seqOf } from './version-vector.js';
+
+/** What applying an event did. */
+export type ApplyResult = 'applied' | 'duplicate' | 'gap';
+
+/** Pending writes of one event: computed (and checked) first, written only when all are valid. */
+type Write = () => void;
+
+function grantCellWrite(
+  tenant: TenantState,
+  parts: readonly Part[],
+  index: number,
+  kind: GrantCell,
+  what: string,
+  writes: Write[],
+): void {
+  for (const part of parts) {
+    const grant = tenant.grants.get(part.grantId);
+    const before = grant === undefined ? 0 : grantCellAt(grant, index, kind);
+    const after = addChecked(before, part.amount, `${what} of grant ${part.grantId}`);
+    writes.push(() => setGrantCell(ensureGrant(tenant, part.grantId), index, kind, after));
+  }
+}
+
+function tenantCellWrite(
+  tenant: TenantState,
+  index: number,
+  kind: TenantCell,
+  amount: number,
+  writes: Write[],
+): void {
+  if (amount === 0) return;
+  const after = addChecked(tenantCellAt(tenant, index, kind), amount, `${kind} of tenant ${tenant.tenant}`);
+  writes.push(() => setTenantCell(tenant, index, kind, after));
+}
+
+function appendId(index: Map<string, string[]>, key: string, id: string): void {
+  const ids = index.get(key);
+  if (ids === undefined) index.set(key, [id]);
+  else if (!ids.includes(id)) ids.push(id);
+}
+
+/** Records `debit` in the tenant's debit index (also used by merge). */
+export function recordDebit(tenant: TenantState, debit: DebitRecord): void {
+  if (tenant.debits === null) tenant.debits = new Map();
+  if (tenant.debitsByKey === null) tenant.debitsByKey = new Map();
+  tenant.debits.set(debit.debitId, debit);
+  appendId(tenant.debitsByKey, debit.idempotencyKey, debit.debitId);
+}
+
+/** Records `refund` in the tenant's refund index (also used by merge). */
+export function recordRefund(tenant: TenantState, refund: RefundRecord): void {
+  if (tenant.refunds === null) tenant.refunds = new Map();
+  if (tenant.refundsByKey === null) tenant.refundsByKey = new Map();
+  if (tenant.refundedByDebit === null) tenant.refundedByDebit = new Map();
+  invariant(!tenant.refunds.has(refund.refundId), `refund ${refund.refundId} recorded twice`);
+  tenant.refunds.set(refund.refundId, refund);
+  appendId(tenant.refundsByKey, refund.idempotencyKey, refund.refundId);
+  const before = tenant.refundedByDebit.get(refund.debitId) ?? 0;
+  tenant.refundedByDebit.set(
+    refund.debitId,
+    addChecked(before, refund.amount, `refunds of debit ${refund.debitId}`),
+  );
+}
+
+/** Sets the grant's definition when `event`'s sorts before the one known (one rule at every replica). */
+function defineGrant(tenant: TenantState, grant: GrantState, event: LedgerEvent & { kind: 'grant' }): void {
+  const known = grant.definition;
+  if (known !== null && (known.origin < event.origin || (known.origin === event.origin && known.seq < event.seq))) {
+    return;
+  }
+  grant.definition = {
+    amount: event.amount,
+    priority: event.priority,
+    expiresAt: event.expiresAt,
+    origin: event.origin,
+    seq: event.seq,
+    at: event.at,
+  };
+  tenant.burnOrder = null;
+}
+
+/** Applies `event` to `state` (mutating it). */
+export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult {
+  const expected = seqOf(state.versionVector, event.origin) + 1;
+  if (event.seq < expected) return 'duplicate';
+  if (event.seq > expected) return 'gap';
+  const problem = eventProblem(event);
+  invariant(problem === null, `event ${event.origin}/${event.seq} is malformed: ${problem}`);
+
+  const existing = state.tenants.get(event.tenant);
+  const index = internOrigin(state, event.origin);
+  const tenant = existing ?? ensureTenant(state, event.tenant);
+  const writes: Write[] = [];
+  try {
+    switch (event.kind) {
+      case 'grant': {
+        const grant = tenant.grants.get(event.grantId);
+        invariant(
+          grant === undefined || grantCellAt(grant, index, 'granted') === 0,
+          `grant ${event.grantId} of ${event.tenant} granted twice by ${event.origin}`,
+        );
+        writes.push(() => {
+          const target = ensureGrant(tenant, event.grantId);
+          setGrantCell(target, index, 'granted', event.amount);
+          defineGrant(tenant, target, event);
+        });
+        break;
+      }
+      case 'debit': {
+        grantCellWrite(tenant, event.parts, index, 'debited', 'debited', writes);
+        tenantCellWrite(tenant, index, 'debited', event.amount, writes);
+        tenantCellWrite(tenant, index, 'overdrawn', event.overdraft, writes);
+        const debit: DebitRecord = {
+          debitId: eventRecordId(event.origin, event.seq),
+          tenant: event.tenant,
+          origin: event.origin,
+          seq: event.seq,
+          at: event.at,
+          amount: event.amount,
+          idempotencyKey: event.idempotencyKey,
+          parts: event.parts,
+          overdraft: event.overdraft,
+          metadata: event.metadata,
+        };
+        writes.push(() => recordDebit(tenant, debit));
+        break;
+      }
+      case 'refund': {
+        grantCellWrite(tenant, event.parts, index, 'refunded', 'refunded', writes);
+        tenantCellWrite(tenant, index, 'refunded', event.amount, writes);
+        tenantCellWrite(tenant, index, 'overdraftRefunded', event.overdraft, writes);
+        addChecked(tenant.refundedByDebit?.get(event.debitId) ?? 0, event.amount, `refunds of ${event.debitId}`);
+        const refund: RefundRecord = {
+          refundId: eventRecordId(event.origin, event.seq),
+          tenant: event.tenant,
+          origin: event.origin,
+          seq: event.seq,
+          at: event.at,
+          debitId: event.debitId,
+          amount: event.amount,
+          idempotencyKey: event.idempotencyKey,
+          parts: event.parts,
+          overdraft: event.overdraft,
+        };
+        writes.push(() => recordRefund(tenant, refund));
+        break;
+      }
+      case 'move': {
+        const to = internOrigin(state, event.to);
+        for (const part of event.parts) {
+          const grant = tenant.grants.get(part.grantId);
+          const before = grant === undefined ? 0 : movedAt(grant, index, to);
+          const after = addChecked(before, part.amount, `moved of grant ${part.grantId}`);
+          writes.push(() => setMovedAt(ensureGrant(tenant, part.grantId), index, to, after));
+        }
+        break;
+      }
+      case 'expire':
+        grantCellWrite(tenant, [event], index, 'expired', 'expired', writes);
+        break;
+      case 'repay':
+        grantCellWrite(tenant, event.parts, index, 'debited', 'debited', writes);
+        tenantCellWrite(tenant, index, 'repaid', event.amount, writes);
+        break;
+    }
+  } catch (error) {
+    // Nothing was written; do not leave an empty tenant behind for an event that failed.
+    if (existing === undefined) state.tenants.delete(event.tenant);
+    throw error;
+  }
+  for (const write of writes) write();
+  state.versionVector[event.origin] = event.seq;
+  return 'applied';
+}

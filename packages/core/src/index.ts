@@ -1,0 +1,19 @@
+/**
+ * @allot/core — the ledger semantics of Allot, pure: ids and limits, events, the per-grant escrow
+ * counter with its grow-only cells (DESIGN.md §1), decisions as pure functions that return outcome
+ * values, the deterministic fold, state merge, version vectors, canonical encoding, and balance
+ * figures. No I/O, no clock, no randomness: the replica passes time in and appends what it decides.
+ */
+export * from './amount.js';
+export * from './balance.js';
+export * from './canonical.js';
+export * from './decide.js';
+export * from './encode.js';
+export * from './events.js';
+export * from './fold.js';
+export * from './ids.js';
+export * from './limits.js';
+export * from './merge.js';
+export * from './state.js';
+export * from './validate.js';
+export * from './version-vector.js';

@@ -1,0 +1,48 @@
+/**
+ * Limits of the ledger model. Every number here is part of the public contract (API.md) or
+ * protects an invariant; each says why it is that number.
+ */
+
+/** Largest amount and largest cumulative cell: beyond 2^53 − 1 a JS number loses integer precision. */
+export const AMOUNT_MAX = Number.MAX_SAFE_INTEGER;
+
+/** Smallest amount of a grant, debit, refund, move or expiry: a zero event would carry no credits. */
+export const AMOUNT_MIN = 1;
+
+/** Tenant ids are URL path segments and metric labels: short, and only characters safe in both. */
+export const TENANT_ID_LENGTH_MAX = 128;
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Grant ids and idempotency keys are client strings kept with every event: bounded, printable ASCII. */
+export const KEY_LENGTH_MAX = 255;
+export const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/** Region ids name a config section, a metric label and part of every origin id. */
+export const REGION_PATTERN = /^[a-z0-9-]{1,32}$/;
+
+/**
+ * Incarnation ids are random per data directory (never a counter: DESIGN.md §1). 8 to 32 characters
+ * of lowercase base32 give at least 40 random bits, enough that two incarnations of one region never
+ * collide in practice.
+ */
+export const INCARNATION_PATTERN = /^[a-z2-7]{8,32}$/;
+
+/**
+ * Origins ever known to one ledger (regions × incarnations over the cluster's life). The moved cells
+ * of a grant are keyed by `from * ORIGINS_MAX + to`, which must stay a safe integer.
+ */
+export const ORIGINS_MAX = 65_536;
+
+/** Grant priority: lower burns first. A bounded integer keeps the burn order a total, exact order. */
+export const PRIORITY_MIN = 0;
+export const PRIORITY_MAX = 1_000_000;
+export const PRIORITY_DEFAULT = 100;
+
+/** Times are integer milliseconds since the Unix epoch; this bound is the year 275760 (ECMAScript's Date range). */
+export const TIME_MS_MAX = 8_640_000_000_000_000;
+
+/** Grants one tenant may hold: the burn order is sorted per debit, so it must stay small. */
+export const GRANTS_PER_TENANT_MAX = 1_024;
+
+/** Parts of one debit, refund, move or repay: one per grant at most. */
+export const PARTS_MAX = GRANTS_PER_TENANT_MAX;

@@ -1,0 +1,94 @@
+/**
+ * State merge: per-cell max (each cell has one writer and only grows), union of debit and refund
+ * records, pointwise max of version vectors. merge(fold(P), fold(Q)) = fold(P ∪ Q) for log
+ * prefixes P and Q, which the properties check.
+ */
+import { invariant } from './amount.js';
+import { canonicalJson } from './canonical.js';
+import { recordDebit, recordRefund } from './fold.js';
+import {
+  createLedgerState,
+  ensureGrant,
+  ensureTenant,
+  GRANT_CELLS,
+  type GrantState,
+  grantCellAt,
+  internOrigin,
+  type LedgerState,
+  setGrantCell,
+  setMovedAt,
+  setTenantCell,
+  TENANT_CELLS,
+  tenantCellAt,
+} from './state.js';
+import { ORIGINS_MAX } from './limits.js';
+
+function mergeDefinition(target: GrantState, source: GrantState): boolean {
+  const theirs = source.definition;
+  if (theirs === null) return false;
+  const ours = target.definition;
+  if (ours !== null && (ours.origin < theirs.origin || (ours.origin === theirs.origin && ours.seq <= theirs.seq))) {
+    return false;
+  }
+  target.definition = theirs;
+  return true;
+}
+
+/** Merges `source` into `target` (mutating target only). */
+export function mergeInto(target: LedgerState, source: LedgerState): void {
+  // Local indices differ between states: translate every index of source through its origin id.
+  const translate = source.origins.map((origin) => internOrigin(target, origin));
+  for (const [origin, seq] of Object.entries(source.versionVector)) {
+    if (seq > (target.versionVector[origin] ?? 0)) target.versionVector[origin] = seq;
+  }
+  for (const [tenantId, theirs] of source.tenants) {
+    const ours = ensureTenant(target, tenantId);
+    for (const [grantId, grant] of theirs.grants) {
+      const mine = ensureGrant(ours, grantId);
+      if (mergeDefinition(mine, grant)) ours.burnOrder = null;
+      translate.forEach((to, from) => {
+        for (const kind of GRANT_CELLS) {
+          const value = grantCellAt(grant, from, kind);
+          if (value > grantCellAt(mine, to, kind)) setGrantCell(mine, to, kind, value);
+        }
+      });
+      if (grant.moved !== null) {
+        for (const [key, value] of grant.moved) {
+          const from = translate[Math.floor(key / ORIGINS_MAX)] as number;
+          const to = translate[key % ORIGINS_MAX] as number;
+          const known = mine.moved?.get(from * ORIGINS_MAX + to) ?? 0;
+          if (value > known) setMovedAt(mine, from, to, value);
+        }
+      }
+    }
+    translate.forEach((to, from) => {
+      for (const kind of TENANT_CELLS) {
+        const value = tenantCellAt(theirs, from, kind);
+        if (value > tenantCellAt(ours, to, kind)) setTenantCell(ours, to, kind, value);
+      }
+    });
+    for (const debit of theirs.debits?.values() ?? []) {
+      const known = ours.debits?.get(debit.debitId);
+      if (known === undefined) recordDebit(ours, debit);
+      else invariant(canonicalJson(known as never) === canonicalJson(debit as never), `debit ${debit.debitId} differs`);
+    }
+    for (const refund of theirs.refunds?.values() ?? []) {
+      if (ours.refunds?.has(refund.refundId) !== true) recordRefund(ours, refund);
+    }
+  }
+}
+
+/** A new state: the merge of a and b. Neither input changes. */
+export function mergeStates(a: LedgerState, b: LedgerState): LedgerState {
+  const merged = createLedgerState();
+  mergeInto(merged, a);
+  mergeInto(merged, b);
+  return merged;
+}
+
+/** A deep copy of `state`. */
+export function cloneState(state: LedgerState): LedgerState {
+  const copy = createLedgerState();
+  mergeInto(copy, state);
+  return copy;
+}

@@ -1,0 +1,100 @@
+/**
+ * Structural checks of an event, independent of any state: what a replica verifies before it
+ * persists an event it received, and what the fold asserts before it applies one.
+ */
+import { isAmount, isCell } from './amount.js';
+import type { LedgerEvent, Part } from './events.js';
+import { isKey, isOriginId, isTenantId, parseEventRecordId } from './ids.js';
+import { PARTS_MAX, PRIORITY_MAX, PRIORITY_MIN, TIME_MS_MAX } from './limits.js';
+
+function isTime(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= TIME_MS_MAX;
+}
+
+function partsProblem(parts: unknown, emptyAllowed: boolean): string | null {
+  if (!Array.isArray(parts)) return 'parts is not an array';
+  if (parts.length === 0 && !emptyAllowed) return 'parts is empty';
+  if (parts.length > PARTS_MAX) return `more than ${PARTS_MAX} parts`;
+  const seen = new Set<string>();
+  let total = 0;
+  for (const part of parts as Part[]) {
+    if (typeof part !== 'object' || part === null) return 'a part is not an object';
+    if (!isKey(part.grantId)) return 'a part has an invalid grantId';
+    if (!isAmount(part.amount)) return `part ${part.grantId} has an invalid amount`;
+    if (seen.has(part.grantId)) return `grant ${part.grantId} appears in two parts`;
+    seen.add(part.grantId);
+    total += part.amount;
+    if (!Number.isSafeInteger(total)) return 'parts add up past the amount limit';
+  }
+  return null;
+}
+
+function partsTotal(parts: readonly Part[]): number {
+  let total = 0;
+  for (const part of parts) total += part.amount;
+  return total;
+}
+
+/** Why `event` is not a well-formed ledger event, or null when it is. */
+export function eventProblem(event: LedgerEvent): string | null {
+  if (typeof event !== 'object' || event === null) return 'event is not an object';
+  if (!isOriginId(event.origin)) return 'invalid origin';
+  if (!Number.isSafeInteger(event.seq) || event.seq < 1) return 'invalid seq';
+  if (!isTime(event.at)) return 'invalid time';
+  if (!isTenantId(event.tenant)) return 'invalid tenant';
+  switch (event.kind) {
+    case 'grant':
+      if (!isKey(event.grantId)) return 'invalid grantId';
+      if (!isAmount(event.amount)) return 'invalid amount';
+      if (
+        !Number.isSafeInteger(event.priority) ||
+        event.priority < PRIORITY_MIN ||
+        event.priority > PRIORITY_MAX
+      ) {
+        return 'invalid priority';
+      }
+      if (event.expiresAt !== null && !isTime(event.expiresAt)) return 'invalid expiresAt';
+      return null;
+    case 'debit': {
+      if (!isAmount(event.amount)) return 'invalid amount';
+      if (!isKey(event.idempotencyKey)) return 'invalid idempotencyKey';
+      if (!isCell(event.overdraft)) return 'invalid overdraft';
+      const problem = partsProblem(event.parts, true);
+      if (problem !== null) return problem;
+      if (partsTotal(event.parts) + event.overdraft !== event.amount) {
+        return 'parts and overdraft do not add up to the amount';
+      }
+      return event.metadata === undefined ? 'metadata is missing' : null;
+    }
+    case 'refund': {
+      if (!isAmount(event.amount)) return 'invalid amount';
+      if (!isKey(event.idempotencyKey)) return 'invalid idempotencyKey';
+      if (typeof event.debitId !== 'string' || parseEventRecordId(event.debitId) === null) {
+        return 'invalid debitId';
+      }
+      if (!isCell(event.overdraft)) return 'invalid overdraft';
+      const problem = partsProblem(event.parts, true);
+      if (problem !== null) return problem;
+      if (partsTotal(event.parts) + event.overdraft !== event.amount) {
+        return 'parts and overdraft do not add up to the amount';
+      }
+      return null;
+    }
+    case 'move': {
+      if (!isOriginId(event.to)) return 'invalid target origin';
+      if (event.to === event.origin) return 'a move to the origin itself';
+      return partsProblem(event.parts, false);
+    }
+    case 'expire':
+      if (!isKey(event.grantId)) return 'invalid grantId';
+      return isAmount(event.amount) ? null : 'invalid amount';
+    case 'repay': {
+      if (!isAmount(event.amount)) return 'invalid amount';
+      const problem = partsProblem(event.parts, false);
+      if (problem !== null) return problem;
+      return partsTotal(event.parts) === event.amount ? null : 'parts do not add up to the amount';
+    }
+    default:
+      return 'unknown event kind';
+  }
+}
