@@ -3,12 +3,16 @@ import { defineConfig } from 'vitest/config';
 
 // Tests import packages by name; resolve them to their TypeScript sources so `npm test` checks
 // the code as written (the build is checked separately by `tsc -b` in `prepare`).
-const packageSource = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+const packageSource = (name: string) =>
+  fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
 
 export default defineConfig({
   resolve: {
     alias: [
-      { find: /^@allot\/cli$/, replacement: fileURLToPath(new URL('./packages/cli/src/main.ts', import.meta.url)) },
+      {
+        find: /^@allot\/cli$/,
+        replacement: fileURLToPath(new URL('./packages/cli/src/main.ts', import.meta.url)),
+      },
       { find: /^@allot\/([a-z]+)$/, replacement: packageSource('$1') },
     ],
   },

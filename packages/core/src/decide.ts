@@ -6,7 +6,16 @@
  */
 import { fitsSum } from './amount.js';
 import { canonicalJson } from './canonical.js';
-import type { DebitBody, ExpireBody, GrantBody, Json, MoveBody, Part, RefundBody, RepayBody } from './events.js';
+import type {
+  DebitBody,
+  ExpireBody,
+  GrantBody,
+  Json,
+  MoveBody,
+  Part,
+  RefundBody,
+  RepayBody,
+} from './events.js';
 import { type DebitId, type GrantId, type OriginId, regionOf, type TenantId } from './ids.js';
 import { AMOUNT_MAX, GRANTS_PER_TENANT_MAX } from './limits.js';
 import {
@@ -249,12 +258,14 @@ export function decideDebit(state: LedgerState, ctx: DebitContext, request: Debi
   }
   const index = indexOf(state, ctx.origin);
   const rights = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);
-  const headroom = tenant === undefined ? ctx.overdraftLimit : overdraftHeadroom(tenant, index, ctx.overdraftLimit);
+  const headroom =
+    tenant === undefined ? ctx.overdraftLimit : overdraftHeadroom(tenant, index, ctx.overdraftLimit);
   const available = rights + headroom;
   if (request.amount > available) {
     return { status: 'declined', reason: 'insufficient_credits', requested: request.amount, available };
   }
-  const parts = tenant === undefined ? [] : takeRights(tenant, index, ctx.now, Math.min(rights, request.amount));
+  const parts =
+    tenant === undefined ? [] : takeRights(tenant, index, ctx.now, Math.min(rights, request.amount));
   const overdraft = request.amount - Math.min(rights, request.amount);
   if (tenant !== undefined && index >= 0) {
     if (!partsFit(tenant, index, parts, 'debited')) return AMOUNT_LIMIT;
@@ -320,7 +331,11 @@ export function refundsWithKey(tenant: TenantState, key: string): RefundRecord[]
  * back in a fixed order: its grant parts last-burnt first, then its overdraft portion. Each
  * refund takes the next range, so two refunds of one debit never return the same credit twice.
  */
-function refundRanges(debit: DebitRecord, from: number, amount: number): { parts: Part[]; overdraft: number } {
+function refundRanges(
+  debit: DebitRecord,
+  from: number,
+  amount: number,
+): { parts: Part[]; overdraft: number } {
   const to = from + amount;
   const parts: Part[] = [];
   let cursor = 0;
@@ -340,13 +355,18 @@ function refundRanges(debit: DebitRecord, from: number, amount: number): { parts
  * portion clears the origin's overdraft in use, and what of it was repaid already returns to the
  * tenant's last grant in burn order (the repay burnt grant rights for it).
  */
-export function decideRefund(state: LedgerState, ctx: DecisionContext, request: RefundRequest): RefundDecision {
+export function decideRefund(
+  state: LedgerState,
+  ctx: DecisionContext,
+  request: RefundRequest,
+): RefundDecision {
   const tenant = state.tenants.get(request.tenant);
   if (tenant === undefined) return { status: 'not_found' };
   const [previous] = refundsWithKey(tenant, request.idempotencyKey);
   if (previous !== undefined) {
     const same =
-      previous.debitId === request.debitId && (request.amount === undefined || request.amount === previous.amount);
+      previous.debitId === request.debitId &&
+      (request.amount === undefined || request.amount === previous.amount);
     return same ? { status: 'replayed', refund: previous } : { status: 'conflict', refund: previous };
   }
   const debit = tenant.debits?.get(request.debitId);

@@ -4,6 +4,7 @@
  * cells left out).
  */
 import { type Canonical, canonicalBytes, canonicalJson } from './canonical.js';
+import { ORIGINS_MAX } from './limits.js';
 import {
   GRANT_CELLS,
   type GrantState,
@@ -13,7 +14,6 @@ import {
   type TenantState,
   tenantCellAt,
 } from './state.js';
-import { ORIGINS_MAX } from './limits.js';
 
 function byKey<T>(entries: [string, T][]): [string, T][] {
   return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -75,7 +75,8 @@ export function cellEntries(state: LedgerState): Map<string, number> {
   const cells = new Map<string, number>();
   for (const [tenantId, tenant] of state.tenants) {
     state.origins.forEach((origin, index) => {
-      for (const kind of TENANT_CELLS) cells.set(`${tenantId}/${origin}/${kind}`, tenantCellAt(tenant, index, kind));
+      for (const kind of TENANT_CELLS)
+        cells.set(`${tenantId}/${origin}/${kind}`, tenantCellAt(tenant, index, kind));
     });
     for (const [grantId, grant] of tenant.grants) {
       state.origins.forEach((origin, index) => {

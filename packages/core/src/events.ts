@@ -91,10 +91,7 @@ export type LedgerEvent = EventEnvelope & EventBody;
 export type TenantEventBody = EventBody & { readonly tenant: TenantId };
 
 /** The event with envelope `envelope` and body `body`. */
-export function makeEvent(
-  envelope: Omit<EventEnvelope, 'tenant'>,
-  body: TenantEventBody,
-): LedgerEvent {
+export function makeEvent(envelope: Omit<EventEnvelope, 'tenant'>, body: TenantEventBody): LedgerEvent {
   return { ...body, origin: envelope.origin, seq: envelope.seq, at: envelope.at };
 }
 

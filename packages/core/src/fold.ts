@@ -94,7 +94,10 @@ export function recordRefund(tenant: TenantState, refund: RefundRecord): void {
 /** Sets the grant's definition when `event`'s sorts before the one known (one rule at every replica). */
 function defineGrant(tenant: TenantState, grant: GrantState, event: LedgerEvent & { kind: 'grant' }): void {
   const known = grant.definition;
-  if (known !== null && (known.origin < event.origin || (known.origin === event.origin && known.seq < event.seq))) {
+  if (
+    known !== null &&
+    (known.origin < event.origin || (known.origin === event.origin && known.seq < event.seq))
+  ) {
     return;
   }
   grant.definition = {
@@ -158,7 +161,11 @@ export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult 
         grantCellWrite(tenant, event.parts, index, 'refunded', 'refunded', writes);
         tenantCellWrite(tenant, index, 'refunded', event.amount, writes);
         tenantCellWrite(tenant, index, 'overdraftRefunded', event.overdraft, writes);
-        addChecked(tenant.refundedByDebit?.get(event.debitId) ?? 0, event.amount, `refunds of ${event.debitId}`);
+        addChecked(
+          tenant.refundedByDebit?.get(event.debitId) ?? 0,
+          event.amount,
+          `refunds of ${event.debitId}`,
+        );
         const refund: RefundRecord = {
           refundId: eventRecordId(event.origin, event.seq),
           tenant: event.tenant,

@@ -6,6 +6,7 @@
 import { invariant } from './amount.js';
 import { canonicalJson } from './canonical.js';
 import { recordDebit, recordRefund } from './fold.js';
+import { ORIGINS_MAX } from './limits.js';
 import {
   createLedgerState,
   ensureGrant,
@@ -21,13 +22,15 @@ import {
   TENANT_CELLS,
   tenantCellAt,
 } from './state.js';
-import { ORIGINS_MAX } from './limits.js';
 
 function mergeDefinition(target: GrantState, source: GrantState): boolean {
   const theirs = source.definition;
   if (theirs === null) return false;
   const ours = target.definition;
-  if (ours !== null && (ours.origin < theirs.origin || (ours.origin === theirs.origin && ours.seq <= theirs.seq))) {
+  if (
+    ours !== null &&
+    (ours.origin < theirs.origin || (ours.origin === theirs.origin && ours.seq <= theirs.seq))
+  ) {
     return false;
   }
   target.definition = theirs;
@@ -70,7 +73,11 @@ export function mergeInto(target: LedgerState, source: LedgerState): void {
     for (const debit of theirs.debits?.values() ?? []) {
       const known = ours.debits?.get(debit.debitId);
       if (known === undefined) recordDebit(ours, debit);
-      else invariant(canonicalJson(known as never) === canonicalJson(debit as never), `debit ${debit.debitId} differs`);
+      else
+        invariant(
+          canonicalJson(known as never) === canonicalJson(debit as never),
+          `debit ${debit.debitId} differs`,
+        );
     }
     for (const refund of theirs.refunds?.values() ?? []) {
       if (ours.refunds?.has(refund.refundId) !== true) recordRefund(ours, refund);

@@ -172,12 +172,7 @@ function writeCell(cells: number[], at: number, value: number): void {
 }
 
 /** Cell `kind` of `origin` on `grant` (0 when the origin never wrote it). */
-export function grantCell(
-  state: LedgerState,
-  grant: GrantState,
-  origin: OriginId,
-  kind: GrantCell,
-): number {
+export function grantCell(state: LedgerState, grant: GrantState, origin: OriginId, kind: GrantCell): number {
   const index = state.originIndex.get(origin);
   return index === undefined ? 0 : readCell(grant.cells, index * 4 + GRANT_CELL_INDEX[kind]);
 }
