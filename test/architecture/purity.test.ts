@@ -27,6 +27,7 @@ describe('purity of core and replica (DESIGN.md §5)', () => {
         'const e = process.env;',
         'const c = crypto.randomUUID();',
         'const ok = { process: 1, setTimeout: 2 }; ok.process; new Date(0); Math.max(1, 2);',
+        'function local(performance: number) { return performance; }',
       ].join('\n'),
     );
     expect(found.map((v) => v.text)).toEqual([

@@ -34,10 +34,39 @@ export interface PurityViolation {
   readonly text: string;
 }
 
+/**
+ * Names the file declares itself (parameters, variables, imports, functions, classes): a use of
+ * such a name is a local, not the host global. Coarse on purpose: a file that shadows `crypto`
+ * anywhere is read as using its own `crypto` everywhere.
+ */
+function declaredNames(sourceFile: ts.SourceFile): Set<string> {
+  const names = new Set<string>();
+  const visit = (node: ts.Node): void => {
+    if (
+      (ts.isParameter(node) ||
+        ts.isVariableDeclaration(node) ||
+        ts.isBindingElement(node) ||
+        ts.isFunctionDeclaration(node) ||
+        ts.isClassDeclaration(node) ||
+        ts.isImportSpecifier(node) ||
+        ts.isNamespaceImport(node) ||
+        ts.isImportClause(node)) &&
+      node.name !== undefined &&
+      ts.isIdentifier(node.name)
+    ) {
+      names.add(node.name.text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(sourceFile);
+  return names;
+}
+
 /** The forbidden uses in `source` (TypeScript text of file `file`). */
 export function purityViolations(file: string, source: string): PurityViolation[] {
   const sourceFile = ts.createSourceFile(file, source, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
   const violations: PurityViolation[] = [];
+  const declared = declaredNames(sourceFile);
   const report = (node: ts.Node, text: string) => {
     const { line } = sourceFile.getLineAndCharacterOfPosition(node.getStart(sourceFile));
     violations.push({ file, line: line + 1, text });
@@ -53,7 +82,7 @@ export function purityViolations(file: string, source: string): PurityViolation[
     if (ts.isCallExpression(node) && ts.isIdentifier(node.expression) && node.expression.text === 'Date') {
       report(node, 'Date()');
     }
-    if (ts.isIdentifier(node) && FORBIDDEN_GLOBALS.has(node.text)) {
+    if (ts.isIdentifier(node) && FORBIDDEN_GLOBALS.has(node.text) && !declared.has(node.text)) {
       const parent = node.parent;
       // A property name (`x.process`, `{ process: 1 }`) is not a use of the global.
       const isName =

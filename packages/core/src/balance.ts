@@ -5,14 +5,16 @@ import { regionOf } from './ids.js';
 import {
   GRANT_CELLS,
   type GrantState,
+  grantCellAt,
   grantCellTotal,
   grantRemaining,
   isLive,
   type LedgerState,
   overdraftInUseAt,
   rightsAt,
+  TENANT_CELLS,
   type TenantState,
-  tenantCellTotal,
+  tenantCellAt,
 } from './state.js';
 
 /** Where a grant stands at a replica's clock. */
@@ -88,14 +90,15 @@ export function tenantFigures(
   for (const region of Object.keys(overdraft)) regionEntry(region);
   let inUseTotal = 0;
   state.origins.forEach((origin: OriginId, index: number) => {
+    // An origin shows up when it wrote a cell of this tenant or holds rights of it; cell arrays are
+    // zero-padded, so their length says nothing (figures must not depend on arrival order).
+    let touched = TENANT_CELLS.some((kind) => tenantCellAt(tenant, index, kind) !== 0);
     let rights = 0;
-    let touched = tenant.cells.length > index * 5;
     for (const grant of tenant.grants.values()) {
-      if (grant.cells.length > index * 4 || grant.moved !== null) {
-        const share = rightsAt(grant, index);
-        if (share !== 0) touched = true;
-        rights += share;
-      }
+      if (GRANT_CELLS.some((kind) => grantCellAt(grant, index, kind) !== 0)) touched = true;
+      const share = rightsAt(grant, index);
+      if (share !== 0) touched = true;
+      rights += share;
     }
     if (!touched) return;
     const entry = regionEntry(regionOf(origin));
@@ -127,6 +130,10 @@ export function tenantFigures(
   return { tenant: tenantId, balance, ...totals, regions, grants };
 }
 
+function* tenantCellValues(tenant: TenantState, kind: 'debited' | 'refunded'): Iterable<number> {
+  for (let index = 0; index * 5 < tenant.cells.length; index++) yield tenantCellAt(tenant, index, kind);
+}
+
 /** The tenant's totals over every origin known here. */
 export function tenantTotals(tenant: TenantState): {
   granted: number;
@@ -140,8 +147,8 @@ export function tenantTotals(tenant: TenantState): {
       grants.map((grant) => grantCellTotal(grant, GRANT_CELLS[0])),
       `granted of ${tenant.tenant}`,
     ),
-    debited: tenantCellTotal(tenant, 'debited'),
-    refunded: tenantCellTotal(tenant, 'refunded'),
+    debited: checkedSum(tenantCellValues(tenant, 'debited'), `debited of ${tenant.tenant}`),
+    refunded: checkedSum(tenantCellValues(tenant, 'refunded'), `refunded of ${tenant.tenant}`),
     expired: checkedSum(
       grants.map((grant) => grantCellTotal(grant, 'expired')),
       `expired of ${tenant.tenant}`,

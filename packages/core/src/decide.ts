@@ -4,7 +4,7 @@
  * returned body to the origin's log and folds it. An origin spends only its own rights plus its
  * overdraft allowance (S2), which is what keeps every tenant's balance ≥ −Σ overdraft (S1).
  */
-import { fitsSum } from './amount.js';
+import { fitsSum, isAmount } from './amount.js';
 import { canonicalJson } from './canonical.js';
 import type {
   DebitBody,
@@ -16,8 +16,17 @@ import type {
   RefundBody,
   RepayBody,
 } from './events.js';
-import { type DebitId, type GrantId, type OriginId, regionOf, type TenantId } from './ids.js';
-import { AMOUNT_MAX, GRANTS_PER_TENANT_MAX } from './limits.js';
+import {
+  type DebitId,
+  type GrantId,
+  isKey,
+  isOriginId,
+  isTenantId,
+  type OriginId,
+  regionOf,
+  type TenantId,
+} from './ids.js';
+import { AMOUNT_MAX, GRANTS_PER_TENANT_MAX, PRIORITY_MAX, PRIORITY_MIN, TIME_MS_MAX } from './limits.js';
 import {
   burnOrder,
   type DebitRecord,
@@ -50,6 +59,20 @@ export interface AmountLimitOutcome {
 }
 
 const AMOUNT_LIMIT: AmountLimitOutcome = { status: 'rejected', reason: 'amount_limit', limit: AMOUNT_MAX };
+
+/**
+ * A request whose fields are out of the model's domain (the API validates first; a decision still
+ * refuses, so that nothing malformed can reach the log, where the fold would reject it).
+ */
+export interface InvalidRequestOutcome {
+  readonly status: 'invalid';
+  readonly reason: 'invalid_request';
+  readonly detail: string;
+}
+
+function invalid(detail: string): InvalidRequestOutcome {
+  return { status: 'invalid', reason: 'invalid_request', detail };
+}
 
 /** A body for `tenant`'s log entry. */
 type ForTenant<T> = T & { readonly tenant: TenantId };
@@ -143,6 +166,7 @@ export interface GrantRequest {
 export type GrantDecision =
   | { readonly status: 'replayed'; readonly definition: GrantDefinition }
   | { readonly status: 'conflict'; readonly definition: GrantDefinition | null }
+  | InvalidRequestOutcome
   | { readonly status: 'invalid'; readonly reason: 'expires_in_past' }
   | { readonly status: 'rejected'; readonly reason: 'grant_limit'; readonly limit: number }
   | AmountLimitOutcome
@@ -150,6 +174,22 @@ export type GrantDecision =
 
 /** Decides a new grant at `ctx.origin`: credits created there, as that origin's rights. */
 export function decideGrant(state: LedgerState, ctx: DecisionContext, request: GrantRequest): GrantDecision {
+  if (!isTenantId(request.tenant)) return invalid('tenant');
+  if (!isKey(request.grantId)) return invalid('grantId');
+  if (!isAmount(request.amount)) return invalid('amount');
+  if (
+    !Number.isSafeInteger(request.priority) ||
+    request.priority < PRIORITY_MIN ||
+    request.priority > PRIORITY_MAX
+  ) {
+    return invalid('priority');
+  }
+  if (
+    request.expiresAt !== null &&
+    (!Number.isSafeInteger(request.expiresAt) || request.expiresAt < 0 || request.expiresAt > TIME_MS_MAX)
+  ) {
+    return invalid('expiresAt');
+  }
   const tenant = state.tenants.get(request.tenant);
   const existing = tenant?.grants.get(request.grantId);
   if (existing !== undefined) {
@@ -214,6 +254,7 @@ export type DebitDecision =
       readonly available: number;
     }
   | AmountLimitOutcome
+  | InvalidRequestOutcome
   | { readonly status: 'accepted'; readonly body: ForTenant<DebitBody> };
 
 /** True when `debit` was recorded for exactly this request (same amount and metadata). */
@@ -247,6 +288,10 @@ export function debitsWithKey(tenant: TenantState, key: string): DebitRecord[] {
  * amount burns the origin's own live rights in burn order, then its overdraft, or is declined.
  */
 export function decideDebit(state: LedgerState, ctx: DebitContext, request: DebitRequest): DebitDecision {
+  if (!isTenantId(request.tenant)) return invalid('tenant');
+  if (!isAmount(request.amount)) return invalid('amount');
+  if (!isKey(request.idempotencyKey)) return invalid('idempotencyKey');
+  if (request.metadata === undefined) return invalid('metadata');
   const tenant = state.tenants.get(request.tenant);
   if (tenant !== undefined) {
     const [first] = debitsWithKey(tenant, request.idempotencyKey);
@@ -267,11 +312,14 @@ export function decideDebit(state: LedgerState, ctx: DebitContext, request: Debi
   const parts =
     tenant === undefined ? [] : takeRights(tenant, index, ctx.now, Math.min(rights, request.amount));
   const overdraft = request.amount - Math.min(rights, request.amount);
-  if (tenant !== undefined && index >= 0) {
-    if (!partsFit(tenant, index, parts, 'debited')) return AMOUNT_LIMIT;
-    if (!fitsSum(tenantCellAt(tenant, index, 'debited'), request.amount)) return AMOUNT_LIMIT;
+  if (tenant !== undefined) {
+    // Tenant-wide totals are checked even for an origin that never wrote here (its cells are 0).
     if (!fitsSum(tenantCellTotal(tenant, 'debited'), request.amount)) return AMOUNT_LIMIT;
-    if (!fitsSum(tenantCellAt(tenant, index, 'overdrawn'), overdraft)) return AMOUNT_LIMIT;
+    if (index >= 0) {
+      if (!partsFit(tenant, index, parts, 'debited')) return AMOUNT_LIMIT;
+      if (!fitsSum(tenantCellAt(tenant, index, 'debited'), request.amount)) return AMOUNT_LIMIT;
+      if (!fitsSum(tenantCellAt(tenant, index, 'overdrawn'), overdraft)) return AMOUNT_LIMIT;
+    }
   }
   return {
     status: 'accepted',
@@ -312,6 +360,7 @@ export type RefundDecision =
     }
   | { readonly status: 'rejected'; readonly reason: 'nothing_to_credit' }
   | AmountLimitOutcome
+  | InvalidRequestOutcome
   | { readonly status: 'accepted'; readonly body: ForTenant<RefundBody>; readonly debit: DebitRecord };
 
 /** What is still refundable of `debit`, given the refunds known in `tenant`. */
@@ -392,10 +441,10 @@ export function decideRefund(
     credits.set(last.grantId, (credits.get(last.grantId) ?? 0) + excess);
   }
   const parts = [...credits].map(([grantId, credit]) => ({ grantId, amount: credit }));
+  if (!fitsSum(tenantCellTotal(tenant, 'refunded'), amount)) return AMOUNT_LIMIT;
   if (index >= 0) {
     if (!partsFit(tenant, index, parts, 'refunded')) return AMOUNT_LIMIT;
     if (!fitsSum(tenantCellAt(tenant, index, 'refunded'), amount)) return AMOUNT_LIMIT;
-    if (!fitsSum(tenantCellTotal(tenant, 'refunded'), amount)) return AMOUNT_LIMIT;
     if (!fitsSum(tenantCellAt(tenant, index, 'overdraftRefunded'), cleared)) return AMOUNT_LIMIT;
   }
   return {
@@ -426,12 +475,16 @@ export interface MoveRequest {
 /** The outcome of a move request. */
 export type MoveDecision =
   | { readonly status: 'invalid'; readonly reason: 'move_to_self' }
+  | InvalidRequestOutcome
   | { readonly status: 'declined'; readonly reason: 'insufficient_rights'; readonly available: number }
   | AmountLimitOutcome
   | { readonly status: 'accepted'; readonly body: ForTenant<MoveBody> };
 
 /** Decides a move of rights: only from the origin's own live rights (never its overdraft). */
 export function decideMove(state: LedgerState, ctx: DecisionContext, request: MoveRequest): MoveDecision {
+  if (!isTenantId(request.tenant)) return invalid('tenant');
+  if (!isOriginId(request.to)) return invalid('to');
+  if (!isAmount(request.amount)) return invalid('amount');
   if (request.to === ctx.origin) return { status: 'invalid', reason: 'move_to_self' };
   const tenant = state.tenants.get(request.tenant);
   const index = indexOf(state, ctx.origin);

@@ -113,11 +113,12 @@ function defineGrant(tenant: TenantState, grant: GrantState, event: LedgerEvent 
 
 /** Applies `event` to `state` (mutating it). */
 export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult {
+  // Validate first: a malformed seq must not pass as a duplicate or a gap.
+  const problem = eventProblem(event);
+  invariant(problem === null, `event ${event.origin}/${event.seq} is malformed: ${problem}`);
   const expected = seqOf(state.versionVector, event.origin) + 1;
   if (event.seq < expected) return 'duplicate';
   if (event.seq > expected) return 'gap';
-  const problem = eventProblem(event);
-  invariant(problem === null, `event ${event.origin}/${event.seq} is malformed: ${problem}`);
 
   const existing = state.tenants.get(event.tenant);
   const index = internOrigin(state, event.origin);

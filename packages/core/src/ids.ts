@@ -71,6 +71,7 @@ export function regionOf(origin: OriginId): RegionId {
 export function eventRecordId(origin: OriginId, seq: number): DebitId {
   const parsed = parseOrigin(origin);
   if (parsed === null) throw new TypeError(`invalid origin id: ${JSON.stringify(origin)}`);
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new TypeError(`invalid seq: ${seq}`);
   return `${parsed.region}.${parsed.incarnation}.${seq}`;
 }
 

@@ -14,6 +14,7 @@ export * from './fold.js';
 export * from './ids.js';
 export * from './limits.js';
 export * from './merge.js';
+export * from './retention.js';
 export * from './state.js';
 export * from './validate.js';
 export * from './version-vector.js';

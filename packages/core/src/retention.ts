@@ -1,0 +1,33 @@
+/**
+ * Forgetting old debit and refund records after the idempotency retention. Cells are never
+ * forgotten (balances stay exact); only the records that answer replays and bound refunds go, so a
+ * key older than the retention is treated as new and a debit older than it can no longer be refunded.
+ */
+import type { TenantState } from './state.js';
+
+function dropId(index: Map<string, string[]> | null, key: string, id: string): void {
+  const ids = index?.get(key);
+  if (ids === undefined || index === null) return;
+  const left = ids.filter((known) => known !== id);
+  if (left.length === 0) index.delete(key);
+  else index.set(key, left);
+}
+
+/** Forgets the tenant's debit and refund records made before `cutoffMs`; returns how many. */
+export function forgetRecordsBefore(tenant: TenantState, cutoffMs: number): number {
+  let forgotten = 0;
+  for (const [refundId, refund] of tenant.refunds ?? []) {
+    if (refund.at >= cutoffMs) continue;
+    tenant.refunds?.delete(refundId);
+    dropId(tenant.refundsByKey, refund.idempotencyKey, refundId);
+    forgotten += 1;
+  }
+  for (const [debitId, debit] of tenant.debits ?? []) {
+    if (debit.at >= cutoffMs) continue;
+    tenant.debits?.delete(debitId);
+    tenant.refundedByDebit?.delete(debitId);
+    dropId(tenant.debitsByKey, debit.idempotencyKey, debitId);
+    forgotten += 1;
+  }
+  return forgotten;
+}
