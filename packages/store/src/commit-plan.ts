@@ -1,0 +1,188 @@
+/**
+ * Planning a commit: the checks and the encoded records of one StoreBatch, shared by LevelStore and
+ * MemoryStore so that both refuse the same batches and write the same bytes under the same keys.
+ * Planning reads nothing: it checks the batch against the store's in-memory state (the heads, whether
+ * meta exists, the entry counter), which the store updates only once the write has succeeded.
+ */
+import { ORIGINS_MAX, type OriginId, type TenantId } from '@allot/core';
+import type { LogHead, StoreBatch, StoredEvent } from '@allot/replica';
+import {
+  decodeLogHead,
+  encodeControlUpdate,
+  encodeCounter,
+  encodeLogHead,
+  encodeNodeMeta,
+  encodeStoredEvent,
+  encodeTenantEntry,
+} from './encoding.js';
+import { StoreInvariantError } from './errors.js';
+import { COUNTER_KEY, controlKey, headKey, logKey, META_KEY, tenantKey } from './keys.js';
+import { COMMIT_CONTROL_UPDATES_MAX, COMMIT_EVENTS_MAX } from './limits.js';
+
+/** What a store keeps in memory to check a batch without a read. */
+export interface CommitState {
+  /** The stored head of every origin, decoded from the bytes written. */
+  readonly heads: Map<OriginId, LogHead>;
+  metaStored: boolean;
+  /** The last entry number given out (tenant index and control updates). */
+  lastEntry: number;
+}
+
+/** One key and its encoded value. */
+export interface KeyValue {
+  readonly key: string;
+  readonly value: Uint8Array;
+}
+
+/** An event of a plan: its log record and its tenant index entry. */
+export interface PlannedEvent {
+  readonly origin: OriginId;
+  readonly seq: number;
+  readonly tenant: TenantId;
+  readonly entry: number;
+  readonly log: KeyValue;
+  readonly index: KeyValue;
+}
+
+/** A head of a plan, with the head as decoded back from its bytes (what the store will hold). */
+export interface PlannedHead extends KeyValue {
+  readonly head: LogHead;
+}
+
+/** A control update of a plan. */
+export interface PlannedControl extends KeyValue {
+  readonly entry: number;
+}
+
+/** Everything one commit writes, encoded and checked. */
+export interface CommitPlan {
+  readonly meta: KeyValue | null;
+  readonly events: readonly PlannedEvent[];
+  readonly heads: readonly PlannedHead[];
+  readonly control: readonly PlannedControl[];
+  /** The entry counter after this commit, and its record when it changed. */
+  readonly lastEntry: number;
+  readonly counter: KeyValue | null;
+}
+
+/** A fresh state for an empty data directory. */
+export function emptyCommitState(): CommitState {
+  return { heads: new Map(), metaStored: false, lastEntry: 0 };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function refuse(message: string): never {
+  throw new StoreInvariantError(`commit refused, nothing written: ${message}`);
+}
+
+/**
+ * The plan of `batch` against `state`; a StoreInvariantError when the batch breaks an invariant:
+ * events not contiguous after their origin's stored head, a head that is not the last event of its
+ * origin in the batch (or, for an origin without events, not the stored head re-signed), an origin
+ * whose events come without its new head, a second meta, a malformed record, a limit exceeded.
+ */
+export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
+  if (typeof batch !== 'object' || batch === null) refuse('the batch is not an object');
+  const { events, heads, meta, control = [] } = batch;
+  if (!Array.isArray(events) || !Array.isArray(heads) || !Array.isArray(control)) {
+    refuse('events, heads and control must be arrays');
+  }
+  if (events.length > COMMIT_EVENTS_MAX) refuse(`${events.length} events, more than ${COMMIT_EVENTS_MAX}`);
+  if (heads.length > ORIGINS_MAX) refuse(`${heads.length} heads, more than ${ORIGINS_MAX}`);
+  if (control.length > COMMIT_CONTROL_UPDATES_MAX) {
+    refuse(`${control.length} control updates, more than ${COMMIT_CONTROL_UPDATES_MAX}`);
+  }
+
+  let plannedMeta: KeyValue | null = null;
+  if (meta !== undefined) {
+    if (state.metaStored) refuse('the node meta is written once, when the data directory is created');
+    plannedMeta = { key: META_KEY, value: encodeNodeMeta(meta) };
+  }
+
+  let entry = state.lastEntry;
+  const lastOf = new Map<OriginId, StoredEvent>();
+  const plannedEvents: PlannedEvent[] = [];
+  for (const stored of events) {
+    const value = encodeStoredEvent(stored);
+    const { origin, seq, tenant } = stored.event;
+    const previous = lastOf.get(origin)?.event.seq ?? state.heads.get(origin)?.seq ?? 0;
+    if (seq !== previous + 1) refuse(`event ${origin}/${seq} does not follow seq ${previous} of its log`);
+    lastOf.set(origin, stored);
+    entry += 1;
+    plannedEvents.push({
+      origin,
+      seq,
+      tenant,
+      entry,
+      log: { key: logKey(origin, seq), value },
+      index: { key: tenantKey(tenant, entry), value: encodeTenantEntry({ origin, seq }) },
+    });
+  }
+
+  const plannedHeads: PlannedHead[] = [];
+  for (const head of heads) {
+    const value = encodeLogHead(head);
+    const { origin } = head;
+    if (plannedHeads.some((planned) => planned.head.origin === origin)) refuse(`two heads of ${origin}`);
+    const last = lastOf.get(origin);
+    if (last !== undefined) {
+      if (head.seq !== last.event.seq || !sameBytes(head.hash, last.hash)) {
+        refuse(
+          `the head of ${origin} (seq ${head.seq}) is not its last event in the batch (seq ${last.event.seq})`,
+        );
+      }
+    } else {
+      // A head without events only re-signs the stored head: it may not move it.
+      const stored = state.heads.get(origin);
+      if (stored === undefined || stored.seq !== head.seq || !sameBytes(stored.hash, head.hash)) {
+        refuse(
+          `the head of ${origin} (seq ${head.seq}) has no events in the batch and is not the stored head`,
+        );
+      }
+    }
+    const key = headKey(origin);
+    plannedHeads.push({ key, value, head: decodeLogHead(key, value) });
+  }
+  for (const origin of lastOf.keys()) {
+    if (!plannedHeads.some((planned) => planned.head.origin === origin)) {
+      refuse(`the events of ${origin} come without its new head`);
+    }
+  }
+
+  const plannedControl: PlannedControl[] = [];
+  for (const update of control) {
+    entry += 1;
+    plannedControl.push({ key: controlKey(entry), value: encodeControlUpdate(update), entry });
+  }
+
+  return {
+    meta: plannedMeta,
+    events: plannedEvents,
+    heads: plannedHeads,
+    control: plannedControl,
+    lastEntry: entry,
+    counter: entry === state.lastEntry ? null : { key: COUNTER_KEY, value: encodeCounter(entry) },
+  };
+}
+
+/** Every key and value `plan` writes, for one atomic LevelDB batch. */
+export function planWrites(plan: CommitPlan): KeyValue[] {
+  const writes: KeyValue[] = [];
+  if (plan.meta !== null) writes.push(plan.meta);
+  for (const event of plan.events) writes.push(event.log, event.index);
+  writes.push(...plan.heads, ...plan.control);
+  if (plan.counter !== null) writes.push(plan.counter);
+  return writes;
+}
+
+/** Brings `state` up to date once `plan` has been written. */
+export function applyPlan(state: CommitState, plan: CommitPlan): void {
+  if (plan.meta !== null) state.metaStored = true;
+  for (const { head } of plan.heads) state.heads.set(head.origin, head);
+  state.lastEntry = plan.lastEntry;
+}

@@ -1,0 +1,396 @@
+/**
+ * The bytes of stored records: MessagePack (msgpackr) of plain maps, checked on the way in and on
+ * the way out. Writing refuses a malformed record (StoreInvariantError, nothing written); reading
+ * refuses bytes that are not a valid record (StoreCorruptError naming the key), so a store never
+ * hands the replica a malformed record.
+ *
+ * Exactness, and the msgpackr traps it avoids:
+ * - No records or shared structures: a map carries its keys, so bytes written by one process (or a
+ *   tool) read the same in another, with no structure table to keep in step.
+ * - Bytes: msgpackr writes any typed array as `bin` of `length` elements truncated to bytes with a
+ *   header of `byteLength` bytes, so a Float64Array comes out as garbage. Byte fields must be
+ *   Uint8Array (checked) and every decoded `bin` is copied into a fresh Uint8Array: msgpackr hands
+ *   back a Buffer, or a view into the read buffer, which a later read may reuse.
+ * - Numbers: msgpackr writes integers past 2^32 as float64, exact up to 2^53 − 1. A uint64 written
+ *   by another encoder decodes as a bigint and fails the checks; it never loses precision silently.
+ * - Debit metadata is kept as its JSON text. msgpackr renames a `__proto__` key to `__proto_` and
+ *   replaces lone surrogates in strings, so arbitrary client JSON would not come back as written
+ *   (and its chain hash would no longer verify); JSON text round-trips every JSON value exactly
+ *   (−0 aside, which JSON itself writes as 0).
+ */
+import {
+  EVENT_KINDS,
+  eventProblem,
+  isIncarnationId,
+  isOriginId,
+  isRegionId,
+  type Json,
+  type LedgerEvent,
+  type OriginId,
+} from '@allot/core';
+import type { LogHead, NodeMeta, StoredEvent } from '@allot/replica';
+import { FLOAT32_OPTIONS, Packr } from 'msgpackr';
+import { StoreCorruptError, StoreInvariantError } from './errors.js';
+import {
+  CLUSTER_ID_LENGTH_MAX,
+  CONTROL_UPDATE_BYTES_MAX,
+  HASH_BYTES,
+  METADATA_DEPTH_MAX,
+  SIGNATURE_BYTES,
+} from './limits.js';
+
+const packr = new Packr({
+  useRecords: false,
+  structuredClone: false,
+  moreTypes: false,
+  mapsAsObjects: true,
+  useFloat32: FLOAT32_OPTIONS.NEVER,
+  int64AsType: 'bigint',
+  bundleStrings: false,
+  encodeUndefinedAsNil: false,
+});
+
+/** One entry of a tenant's index: where the event is in its origin's log. */
+export interface TenantEntry {
+  readonly origin: OriginId;
+  readonly seq: number;
+}
+
+type Fields = Record<string, unknown>;
+
+const ENVELOPE_FIELDS = ['origin', 'seq', 'at', 'tenant', 'kind'] as const;
+
+/** The fields of each event kind besides the envelope (core's events.ts). */
+const BODY_FIELDS: { readonly [K in LedgerEvent['kind']]: readonly string[] } = {
+  grant: ['grantId', 'amount', 'priority', 'expiresAt'],
+  debit: ['amount', 'idempotencyKey', 'parts', 'overdraft', 'metadata'],
+  refund: ['debitId', 'amount', 'idempotencyKey', 'parts', 'overdraft'],
+  move: ['to', 'parts'],
+  expire: ['grantId', 'amount'],
+  repay: ['amount', 'parts'],
+};
+
+const PART_FIELDS = ['grantId', 'amount'] as const;
+const HEAD_FIELDS = ['origin', 'seq', 'hash', 'signature'] as const;
+const META_FIELDS = ['formatVersion', 'cluster', 'region', 'incarnation', 'createdAt'] as const;
+const ENTRY_FIELDS = ['origin', 'seq'] as const;
+/** A stored debit keeps its metadata as JSON text under this name (see the file's doc). */
+const METADATA_JSON = 'metadataJson';
+
+function isPlainObject(value: unknown): value is Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  if (Array.isArray(value)) return 'an array';
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' ? `a ${name}` : 'an object';
+}
+
+/** Why `value` does not have exactly `fields` (each defined), or null when it does. */
+function fieldsProblem(what: string, value: unknown, fields: readonly string[]): string | null {
+  if (!isPlainObject(value)) return `${what} is ${describe(value)}, not a map`;
+  for (const field of fields) {
+    if (!Object.hasOwn(value, field) || value[field] === undefined) return `${what} has no ${field}`;
+  }
+  const keys = Object.keys(value);
+  if (keys.length !== fields.length) {
+    const extra = keys.find((key) => !fields.includes(key));
+    return `${what} has an unexpected field ${JSON.stringify(extra)}`;
+  }
+  return null;
+}
+
+function isBytes(value: unknown): value is Uint8Array {
+  return value instanceof Uint8Array;
+}
+
+function bytesProblem(what: string, value: unknown, length: number): string | null {
+  if (!isBytes(value)) return `${what} is ${describe(value)}, not a Uint8Array`;
+  return value.length === length ? null : `${what} has ${value.length} bytes, not ${length}`;
+}
+
+/** True unless `text` holds a lone UTF-16 surrogate, which UTF-8 (and so MessagePack) cannot carry. */
+function isWellFormed(text: string): boolean {
+  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+}
+
+/** Why `value` is not a JSON value that its JSON text gives back exactly, or null. */
+function jsonProblem(value: unknown, depth: number): string | null {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return null;
+  if (typeof value === 'number') return Number.isFinite(value) ? null : `metadata holds ${value}`;
+  if (depth >= METADATA_DEPTH_MAX) return `metadata nests deeper than ${METADATA_DEPTH_MAX}`;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) return 'metadata holds a sparse array';
+      const problem = jsonProblem(value[i], depth + 1);
+      if (problem !== null) return problem;
+    }
+    return null;
+  }
+  if (isPlainObject(value)) {
+    for (const key of Object.keys(value)) {
+      if (value[key] === undefined) return `metadata holds undefined at ${JSON.stringify(key)}`;
+      const problem = jsonProblem(value[key], depth + 1);
+      if (problem !== null) return problem;
+    }
+    return null;
+  }
+  return `metadata holds ${describe(value)}`;
+}
+
+function isKind(value: unknown): value is LedgerEvent['kind'] {
+  return typeof value === 'string' && (EVENT_KINDS as readonly string[]).includes(value);
+}
+
+/** Why `event` is not a ledger event with exactly its kind's fields, or null when it is. */
+function eventShapeProblem(event: unknown): string | null {
+  if (!isPlainObject(event)) return `event is ${describe(event)}, not a map`;
+  if (!isKind(event.kind)) return `unknown event kind ${JSON.stringify(event.kind)}`;
+  const problem = fieldsProblem('event', event, [...ENVELOPE_FIELDS, ...BODY_FIELDS[event.kind]]);
+  if (problem !== null) return problem;
+  if (Array.isArray(event.parts)) {
+    for (const part of event.parts) {
+      const partProblem = fieldsProblem('a part', part, PART_FIELDS);
+      if (partProblem !== null) return partProblem;
+    }
+  }
+  if (event.kind === 'debit') {
+    const metadataProblem = jsonProblem(event.metadata, 0);
+    if (metadataProblem !== null) return metadataProblem;
+  }
+  return eventProblem(event as unknown as LedgerEvent);
+}
+
+/** Why `stored` is not a storable event with its chain hash, or null when it is. */
+export function storedEventProblem(stored: StoredEvent): string | null {
+  if (!isPlainObject(stored)) return `stored event is ${describe(stored)}, not a map`;
+  return eventShapeProblem(stored.event) ?? bytesProblem('hash', stored.hash, HASH_BYTES);
+}
+
+/** Why `head` is not a valid log head, or null when it is. */
+export function logHeadProblem(head: LogHead): string | null {
+  const problem = fieldsProblem('head', head, HEAD_FIELDS);
+  if (problem !== null) return problem;
+  if (!isOriginId(head.origin)) return 'head has an invalid origin';
+  if (!Number.isSafeInteger(head.seq) || head.seq < 1) return 'head has an invalid seq';
+  const hashProblem = bytesProblem('head hash', head.hash, HASH_BYTES);
+  if (hashProblem !== null) return hashProblem;
+  return head.signature === null ? null : bytesProblem('head signature', head.signature, SIGNATURE_BYTES);
+}
+
+/** Why `meta` is not valid node metadata of format version 1, or null when it is. */
+export function nodeMetaProblem(meta: NodeMeta): string | null {
+  const problem = fieldsProblem('node meta', meta, META_FIELDS);
+  if (problem !== null) return problem;
+  if (meta.formatVersion !== 1) {
+    return `format version ${JSON.stringify(meta.formatVersion)} is not one this build reads (1)`;
+  }
+  const { cluster } = meta;
+  if (typeof cluster !== 'string' || cluster.length === 0 || cluster.length > CLUSTER_ID_LENGTH_MAX) {
+    return `cluster is not a string of 1 to ${CLUSTER_ID_LENGTH_MAX} characters`;
+  }
+  if (!isWellFormed(cluster)) return 'cluster holds a lone UTF-16 surrogate';
+  if (!isRegionId(meta.region)) return 'invalid region';
+  if (!isIncarnationId(meta.incarnation)) return 'invalid incarnation';
+  return Number.isSafeInteger(meta.createdAt) && meta.createdAt >= 0 ? null : 'invalid createdAt';
+}
+
+function entryProblem(entry: TenantEntry): string | null {
+  const problem = fieldsProblem('tenant entry', entry, ENTRY_FIELDS);
+  if (problem !== null) return problem;
+  if (!isOriginId(entry.origin)) return 'tenant entry has an invalid origin';
+  return Number.isSafeInteger(entry.seq) && entry.seq >= 1 ? null : 'tenant entry has an invalid seq';
+}
+
+function controlProblem(update: Uint8Array): string | null {
+  if (!isBytes(update)) return `control update is ${describe(update)}, not a Uint8Array`;
+  if (update.length === 0) return 'control update is empty';
+  return update.length <= CONTROL_UPDATE_BYTES_MAX
+    ? null
+    : `control update has ${update.length} bytes, more than ${CONTROL_UPDATE_BYTES_MAX}`;
+}
+
+/** Exact-size bytes of `record`, not a view into msgpackr's shared write buffer. */
+function pack(record: unknown): Uint8Array {
+  return new Uint8Array(packr.pack(record));
+}
+
+function unpack(key: string, bytes: Uint8Array): unknown {
+  if (!isBytes(bytes)) throw new StoreCorruptError(key, `value is ${describe(bytes)}, not bytes`);
+  try {
+    return packr.unpack(bytes);
+  } catch (error) {
+    throw new StoreCorruptError(key, `not MessagePack: ${error instanceof Error ? error.message : error}`);
+  }
+}
+
+function copyBytes(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
+function refuse(what: string, problem: string): never {
+  throw new StoreInvariantError(`cannot store ${what}: ${problem}`);
+}
+
+function eventName(event: unknown): string {
+  return isPlainObject(event) ? `event ${String(event.origin)}/${String(event.seq)}` : 'an event';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+/** The fields of a `kind` event. */
+function eventFields(kind: LedgerEvent['kind']): readonly string[] {
+  return [...ENVELOPE_FIELDS, ...BODY_FIELDS[kind]];
+}
+
+/**
+ * The bytes of `stored`; a StoreInvariantError if it is not a well-formed event and hash. Fields
+ * keep their order (MessagePack maps are ordered), so a decoded event prints as the original did.
+ */
+export function encodeStoredEvent(stored: StoredEvent): Uint8Array {
+  const problem = storedEventProblem(stored);
+  if (problem !== null) refuse(eventName(isPlainObject(stored) ? stored.event : undefined), problem);
+  const event = stored.event as unknown as Fields;
+  const record: Fields = {};
+  for (const field of Object.keys(event)) {
+    if (field === 'metadata') record[METADATA_JSON] = JSON.stringify(event.metadata);
+    else if (field === 'parts') record.parts = (event.parts as Fields[]).map((part) => ({ ...part }));
+    else record[field] = event[field];
+  }
+  return pack({ event: record, hash: stored.hash });
+}
+
+/** The stored event in `bytes` read at `key`; a StoreCorruptError unless it is a valid record. */
+export function decodeStoredEvent(key: string, bytes: Uint8Array): StoredEvent {
+  const record = unpack(key, bytes) as Fields;
+  const recordProblem = fieldsProblem('record', record, ['event', 'hash']);
+  if (recordProblem !== null) throw new StoreCorruptError(key, recordProblem);
+  const fields = record.event;
+  if (!isPlainObject(fields)) throw new StoreCorruptError(key, `event is ${describe(fields)}, not a map`);
+  if (!isKind(fields.kind))
+    throw new StoreCorruptError(key, `unknown event kind ${JSON.stringify(fields.kind)}`);
+  const stored = eventFields(fields.kind).map((field) => (field === 'metadata' ? METADATA_JSON : field));
+  const fieldProblem = fieldsProblem('event', fields, stored);
+  if (fieldProblem !== null) throw new StoreCorruptError(key, fieldProblem);
+  const event: Fields = {};
+  for (const field of Object.keys(fields)) {
+    if (field === METADATA_JSON) event.metadata = parseMetadata(key, fields[field]);
+    else event[field] = fields[field];
+  }
+  const hash = isBytes(record.hash) ? copyBytes(record.hash) : record.hash;
+  const result = { event, hash } as unknown as StoredEvent;
+  const problem = storedEventProblem(result);
+  if (problem !== null) throw new StoreCorruptError(key, problem);
+  return result;
+}
+
+function parseMetadata(key: string, text: unknown): Json {
+  if (typeof text !== 'string')
+    throw new StoreCorruptError(key, `metadata is ${describe(text)}, not JSON text`);
+  try {
+    return JSON.parse(text) as Json;
+  } catch (error) {
+    throw new StoreCorruptError(
+      key,
+      `metadata is not JSON: ${error instanceof Error ? error.message : error}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heads
+
+/** The bytes of `head`; a StoreInvariantError if it is not a valid head. */
+export function encodeLogHead(head: LogHead): Uint8Array {
+  const problem = logHeadProblem(head);
+  if (problem !== null) refuse(`the head of ${String(head?.origin)}`, problem);
+  return pack({ origin: head.origin, seq: head.seq, hash: head.hash, signature: head.signature });
+}
+
+/** The head in `bytes` read at `key`; a StoreCorruptError unless it is a valid head. */
+export function decodeLogHead(key: string, bytes: Uint8Array): LogHead {
+  const record = unpack(key, bytes) as Fields;
+  const head = isPlainObject(record)
+    ? {
+        ...record,
+        hash: isBytes(record.hash) ? copyBytes(record.hash) : record.hash,
+        signature: isBytes(record.signature) ? copyBytes(record.signature) : record.signature,
+      }
+    : record;
+  const problem = logHeadProblem(head as unknown as LogHead);
+  if (problem !== null) throw new StoreCorruptError(key, problem);
+  return head as unknown as LogHead;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node metadata
+
+/** The bytes of `meta`; a StoreInvariantError if it is not valid metadata. */
+export function encodeNodeMeta(meta: NodeMeta): Uint8Array {
+  const problem = nodeMetaProblem(meta);
+  if (problem !== null) refuse('node meta', problem);
+  const { formatVersion, cluster, region, incarnation, createdAt } = meta;
+  return pack({ formatVersion, cluster, region, incarnation, createdAt });
+}
+
+/** The metadata in `bytes` read at `key`; a StoreCorruptError unless it is valid (format 1). */
+export function decodeNodeMeta(key: string, bytes: Uint8Array): NodeMeta {
+  const meta = unpack(key, bytes);
+  const problem = nodeMetaProblem(meta as NodeMeta);
+  if (problem !== null) throw new StoreCorruptError(key, problem);
+  return meta as NodeMeta;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tenant index entries, control updates, the entry counter
+
+/** The bytes of a tenant index entry. */
+export function encodeTenantEntry(entry: TenantEntry): Uint8Array {
+  const problem = entryProblem(entry);
+  if (problem !== null) refuse('tenant entry', problem);
+  return pack({ origin: entry.origin, seq: entry.seq });
+}
+
+/** The tenant index entry in `bytes` read at `key`; a StoreCorruptError unless it is valid. */
+export function decodeTenantEntry(key: string, bytes: Uint8Array): TenantEntry {
+  const entry = unpack(key, bytes);
+  const problem = entryProblem(entry as TenantEntry);
+  if (problem !== null) throw new StoreCorruptError(key, problem);
+  return entry as TenantEntry;
+}
+
+/** The bytes of a control-document update (a MessagePack `bin`). */
+export function encodeControlUpdate(update: Uint8Array): Uint8Array {
+  const problem = controlProblem(update);
+  if (problem !== null) refuse('control update', problem);
+  return pack(update);
+}
+
+/** The control update in `bytes` read at `key`, as a fresh Uint8Array. */
+export function decodeControlUpdate(key: string, bytes: Uint8Array): Uint8Array {
+  const update = unpack(key, bytes);
+  const problem = controlProblem(update as Uint8Array);
+  if (problem !== null) throw new StoreCorruptError(key, problem);
+  return copyBytes(update as Uint8Array);
+}
+
+/** The bytes of the entry counter. */
+export function encodeCounter(counter: number): Uint8Array {
+  if (!Number.isSafeInteger(counter) || counter < 0) refuse('entry counter', `${counter} is not a count`);
+  return pack(counter);
+}
+
+/** The entry counter in `bytes` read at `key`. */
+export function decodeCounter(key: string, bytes: Uint8Array): number {
+  const counter = unpack(key, bytes);
+  if (typeof counter !== 'number' || !Number.isSafeInteger(counter) || counter < 0) {
+    throw new StoreCorruptError(key, `entry counter is ${describe(counter)}, not a count`);
+  }
+  return counter;
+}

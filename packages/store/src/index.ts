@@ -1,0 +1,50 @@
+/**
+ * @allot/store — the replica's Store port (DESIGN.md §2, §5), twice: `LevelStore` keeps a node's
+ * origin logs, heads, tenant index and control-document updates in LevelDB, one atomic batch per
+ * group commit, fsynced when asked; `MemoryStore` keeps the same records in memory with the crash
+ * semantics of a disk, for tests and the deterministic simulator. Both write the same msgpackr
+ * records under the same versioned keys, refuse a batch that would break a log, and never hand out
+ * a record that does not decode and check. `system-ports` adds the replica's other ports on
+ * Node.js (system clock, crypto-random Rng, SHA-256 and Ed25519 from node:crypto, region key files).
+ */
+export { cursorOf, parseCursor } from './cursor.js';
+export {
+  decodeControlUpdate,
+  decodeCounter,
+  decodeLogHead,
+  decodeNodeMeta,
+  decodeStoredEvent,
+  decodeTenantEntry,
+  encodeControlUpdate,
+  encodeCounter,
+  encodeLogHead,
+  encodeNodeMeta,
+  encodeStoredEvent,
+  encodeTenantEntry,
+  logHeadProblem,
+  nodeMetaProblem,
+  storedEventProblem,
+  type TenantEntry,
+} from './encoding.js';
+export { StoreClosedError, StoreCorruptError, StoreCursorError, StoreInvariantError } from './errors.js';
+export {
+  CONTROL_RANGE,
+  COUNTER_KEY,
+  controlKey,
+  HEAD_RANGE,
+  headKey,
+  LAYOUT_PREFIX,
+  logKey,
+  logRange,
+  META_KEY,
+  parseControlKey,
+  parseHeadKey,
+  parseLogKey,
+  parseTenantKey,
+  tenantKey,
+  tenantRange,
+} from './keys.js';
+export { LevelStore } from './level-store.js';
+export * from './limits.js';
+export { type CrashOptions, MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export * from './system-ports.js';

@@ -1,0 +1,41 @@
+/** Limits of the store. Each is named and says why it is that number (STYLE.md). */
+
+/**
+ * Events one `readLog` call may return. It must cover the replica's recovery page (10,000 events)
+ * and bounds the memory of one read: 16,384 records of ~200 bytes are ~3 MiB.
+ */
+export const LOG_PAGE_EVENTS_MAX = 16_384;
+
+/** Events in one page of a tenant's history: the largest page the events API serves. */
+export const TENANT_PAGE_EVENTS_MAX = 1_000;
+
+/**
+ * Events in one commit. A full debit batch (8,190) plus the runs received from peers in the same
+ * group commit fit four times over; 32,768 records of ~200 bytes are one ~6.5 MiB LevelDB write.
+ */
+export const COMMIT_EVENTS_MAX = 32_768;
+
+/** Control-document updates in one commit: the control document is low-rate, admin-edited data. */
+export const COMMIT_CONTROL_UPDATES_MAX = 1_024;
+
+/**
+ * Bytes of one control-document update. A Yjs update of tenant policies is a few KiB; one past this
+ * would stall every group commit behind it, and no gossip frame could carry it to the other regions.
+ */
+export const CONTROL_UPDATE_BYTES_MAX = 4 * 1024 * 1024;
+
+/** Bytes of a chain hash: SHA-256 (the Crypto port's `hash`). */
+export const HASH_BYTES = 32;
+
+/** Bytes of a head signature: Ed25519 (the Crypto port's `sign`). */
+export const SIGNATURE_BYTES = 64;
+
+/**
+ * Nesting depth of debit metadata. The API takes at most 4 KiB of metadata, which nests at most
+ * 2,048 deep (`[[…]]`), so no accepted debit is refused here; the bound keeps the recursive checks
+ * of a record (and the canonical JSON of the hash chain) far from the stack's limit.
+ */
+export const METADATA_DEPTH_MAX = 2_048;
+
+/** Characters of a cluster id in the node metadata: a config value that names the cluster, not data. */
+export const CLUSTER_ID_LENGTH_MAX = 256;

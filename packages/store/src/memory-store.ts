@@ -1,0 +1,315 @@
+/**
+ * An in-memory Store with crash semantics, for tests and the simulator (DESIGN.md §5). It keeps the
+ * same encoded records as LevelStore (so every read proves a round trip) in two images: what is
+ * durable, and what is visible. A synced commit makes itself and every commit before it durable
+ * once its promise resolves; an unsynced one is visible but lost by `crash()` unless a later synced
+ * commit or `flush()` made it durable. Deterministic on purpose: no clock, timers, randomness or
+ * `node:` modules; a commit takes effect after `commitLatency` (by default one microtask), so no
+ * caller can rely on a commit completing synchronously.
+ */
+import type { OriginId, TenantId } from '@allot/core';
+import type { LogHead, NodeMeta, Store, StoreBatch, StoredEvent, TenantEventPage } from '@allot/replica';
+import {
+  applyPlan,
+  type CommitPlan,
+  type CommitState,
+  emptyCommitState,
+  type KeyValue,
+  planCommit,
+} from './commit-plan.js';
+import { cursorOf, parseCursor } from './cursor.js';
+import {
+  decodeControlUpdate,
+  decodeLogHead,
+  decodeNodeMeta,
+  decodeStoredEvent,
+  decodeTenantEntry,
+} from './encoding.js';
+import { StoreClosedError, StoreCorruptError, StoreInvariantError } from './errors.js';
+import { OperationGate } from './gate.js';
+import { headKey, logKey, META_KEY } from './keys.js';
+import {
+  byOrigin,
+  checkLogRead,
+  checkTenantRead,
+  expectHead,
+  expectLogEvent,
+  expectTenantEvent,
+} from './read-checks.js';
+
+/** How a MemoryStore behaves; kept by the stores that `crash()` and `loseDisk()` return. */
+export interface MemoryStoreOptions {
+  /**
+   * Awaited before each commit takes effect: the simulator's write (and fsync) latency on its own
+   * clock. Default: resolved at once, so a commit completes one microtask later.
+   */
+  readonly commitLatency?: (options: { readonly sync: boolean }) => Promise<void>;
+}
+
+/** What `crash()` keeps besides the durable image. */
+export interface CrashOptions {
+  /**
+   * How many of the unsynced commits, oldest first, reached the disk anyway (the OS wrote them back
+   * before the crash): a prefix, as LevelDB's write-ahead log is replayed in order. Default 0.
+   */
+  readonly keepUnsyncedCommits?: number;
+}
+
+/** A tenant index entry as kept: its number and its encoded value. */
+interface IndexEntry {
+  readonly entry: number;
+  readonly key: string;
+  readonly value: Uint8Array;
+}
+
+/** The records of a data directory, as LevelStore would hold them under its keys. */
+interface Image {
+  meta: Uint8Array | null;
+  lastEntry: number;
+  /** Each origin's log, event seq at index seq − 1. */
+  readonly logs: Map<OriginId, Uint8Array[]>;
+  readonly heads: Map<OriginId, Uint8Array>;
+  /** Each tenant's index, in entry order. */
+  readonly tenants: Map<TenantId, IndexEntry[]>;
+  readonly control: KeyValue[];
+}
+
+function emptyImage(): Image {
+  return { meta: null, lastEntry: 0, logs: new Map(), heads: new Map(), tenants: new Map(), control: [] };
+}
+
+/** A copy whose maps and arrays are its own; the encoded values are shared, as nothing changes them. */
+function copyImage(image: Image): Image {
+  return {
+    meta: image.meta,
+    lastEntry: image.lastEntry,
+    logs: new Map([...image.logs].map(([origin, log]) => [origin, [...log]])),
+    heads: new Map(image.heads),
+    tenants: new Map([...image.tenants].map(([tenant, entries]) => [tenant, [...entries]])),
+    control: [...image.control],
+  };
+}
+
+function writePlan(image: Image, plan: CommitPlan): void {
+  if (plan.meta !== null) image.meta = plan.meta.value;
+  for (const event of plan.events) {
+    const log = image.logs.get(event.origin) ?? [];
+    image.logs.set(event.origin, log);
+    // Planning checked contiguity against the visible image; an image out of step is a bug here.
+    if (log.length !== event.seq - 1) {
+      throw new StoreInvariantError(
+        `memory image of ${event.origin} has ${log.length} events, not ${event.seq - 1}`,
+      );
+    }
+    log.push(event.log.value);
+    const entries = image.tenants.get(event.tenant) ?? [];
+    image.tenants.set(event.tenant, entries);
+    entries.push({ entry: event.entry, key: event.index.key, value: event.index.value });
+  }
+  for (const { head, value } of plan.heads) image.heads.set(head.origin, value);
+  image.control.push(...plan.control);
+  image.lastEntry = plan.lastEntry;
+}
+
+/** The state a store checks commits against, read back from an image. */
+function stateOf(image: Image): CommitState {
+  const state = emptyCommitState();
+  state.metaStored = image.meta !== null;
+  state.lastEntry = image.lastEntry;
+  for (const [origin, bytes] of image.heads) {
+    const key = headKey(origin);
+    state.heads.set(origin, expectHead(key, decodeLogHead(key, bytes), origin));
+  }
+  return state;
+}
+
+/** Index of the first entry numbered above `after` (entries are in increasing entry order). */
+function firstAfter(entries: readonly IndexEntry[], after: number): number {
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((entries[middle] as IndexEntry).entry <= after) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+const resolved = (): Promise<void> => Promise.resolve();
+
+/** A Store in memory, with the crash semantics of a disk (see the file's doc). */
+export class MemoryStore implements Store {
+  private readonly gate = new OperationGate();
+  private commits: Promise<void> = Promise.resolve();
+  /** Commits since the last sync, oldest first: what a crash loses. */
+  private unsynced: CommitPlan[] = [];
+  private readonly visible: Image;
+  private readonly state: CommitState;
+  private readonly failures: Error[] = [];
+  /** Set once the image moved to another instance (crash, disk loss): this one is gone for good. */
+  private gone: string | null = null;
+
+  private constructor(
+    private readonly durable: Image,
+    private readonly options: MemoryStoreOptions,
+  ) {
+    this.visible = copyImage(durable);
+    this.state = stateOf(durable);
+  }
+
+  /** A store on an empty data directory. */
+  static empty(options: MemoryStoreOptions = {}): MemoryStore {
+    return new MemoryStore(emptyImage(), options);
+  }
+
+  /**
+   * The store a restart finds after a crash: the durable image (plus the first
+   * `keepUnsyncedCommits` unsynced commits). This instance then rejects every call, and its commits
+   * still in flight reject: they were never acknowledged. Works on a closed store too (a restart
+   * after a clean stop finds what was durable).
+   */
+  crash(options: CrashOptions = {}): MemoryStore {
+    this.assertNotGone();
+    const keep = options.keepUnsyncedCommits ?? 0;
+    if (!Number.isSafeInteger(keep) || keep < 0 || keep > this.unsynced.length) {
+      throw new RangeError(`keepUnsyncedCommits ${keep} is not from 0 to ${this.unsynced.length}`);
+    }
+    for (const plan of this.unsynced.slice(0, keep)) writePlan(this.durable, plan);
+    this.leave('crashed');
+    return new MemoryStore(this.durable, this.options);
+  }
+
+  /** The store a restart finds after its disk was lost: empty. This instance rejects every call. */
+  loseDisk(): MemoryStore {
+    this.assertNotGone();
+    this.leave('lost its disk');
+    return MemoryStore.empty(this.options);
+  }
+
+  /** Makes every commit so far durable, as an fsync (or the OS writing its cache back) would. */
+  flush(): void {
+    this.assertNotGone();
+    for (const plan of this.unsynced) writePlan(this.durable, plan);
+    this.unsynced = [];
+  }
+
+  /** The next commit (then the one after, for each call) fails with `error` and writes nothing. */
+  failNextCommit(error: Error): void {
+    this.assertNotGone();
+    this.failures.push(error);
+  }
+
+  /** Commits that a crash would lose now. */
+  get unsyncedCommits(): number {
+    return this.unsynced.length;
+  }
+
+  private assertNotGone(): void {
+    if (this.gone !== null)
+      throw new StoreClosedError(`this memory store ${this.gone}; use the store it returned`);
+  }
+
+  private leave(reason: string): void {
+    this.gone = reason;
+    this.gate.shut(`the memory store ${reason}`);
+  }
+
+  /** The node's metadata, or null for a new data directory. */
+  readMeta(): Promise<NodeMeta | null> {
+    return this.gate.run(async () => {
+      const bytes = this.visible.meta;
+      return bytes === null ? null : decodeNodeMeta(META_KEY, bytes);
+    });
+  }
+
+  /** Takes effect after the commits before it and `commitLatency`; see the Store port. */
+  commit(batch: StoreBatch, options: { readonly sync: boolean }): Promise<void> {
+    return this.gate.run(() => {
+      const done = this.commits.then(() => this.write(batch, options));
+      this.commits = done.then(
+        () => undefined,
+        () => undefined,
+      );
+      return done;
+    });
+  }
+
+  private async write(batch: StoreBatch, options: { readonly sync: boolean }): Promise<void> {
+    this.assertNotGone();
+    if (typeof options?.sync !== 'boolean') throw new TypeError('commit: options.sync must be a boolean');
+    const latency = this.options.commitLatency ?? resolved;
+    const failure = this.failures.shift();
+    if (failure !== undefined) {
+      await latency({ sync: options.sync });
+      this.assertNotGone();
+      throw failure;
+    }
+    const plan = planCommit(this.state, batch);
+    await latency({ sync: options.sync });
+    // A crash while the write was in flight: it never happened, and was never acknowledged.
+    this.assertNotGone();
+    writePlan(this.visible, plan);
+    applyPlan(this.state, plan);
+    this.unsynced.push(plan);
+    if (options.sync) this.flush();
+  }
+
+  /** The stored head of every origin, by origin. */
+  heads(): Promise<LogHead[]> {
+    return this.gate.run(async () =>
+      [...this.visible.heads]
+        .map(([origin, bytes]) => expectHead(headKey(origin), decodeLogHead(headKey(origin), bytes), origin))
+        .sort(byOrigin),
+    );
+  }
+
+  /** Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order. */
+  readLog(origin: OriginId, fromSeq: number, limit: number): Promise<StoredEvent[]> {
+    return this.gate.run(async () => {
+      checkLogRead(origin, fromSeq, limit);
+      const log = this.visible.logs.get(origin) ?? [];
+      const events: StoredEvent[] = [];
+      for (let seq = Math.max(fromSeq, 1); seq <= log.length && events.length < limit; seq++) {
+        const key = logKey(origin, seq);
+        events.push(expectLogEvent(key, decodeStoredEvent(key, log[seq - 1] as Uint8Array), origin, seq));
+      }
+      return events;
+    });
+  }
+
+  /** Up to `limit` events of `tenant` after `cursor`, in the order this store committed them. */
+  readTenantEvents(tenant: TenantId, cursor: string | null, limit: number): Promise<TenantEventPage> {
+    return this.gate.run(async () => {
+      checkTenantRead(tenant, limit);
+      const after = parseCursor(cursor, this.state.lastEntry);
+      const entries = this.visible.tenants.get(tenant) ?? [];
+      const start = firstAfter(entries, after);
+      const page = entries.slice(start, start + limit);
+      const events = page.map(({ key, value }) => {
+        const target = decodeTenantEntry(key, value);
+        const eventKey = logKey(target.origin, target.seq);
+        const bytes = this.visible.logs.get(target.origin)?.[target.seq - 1];
+        if (bytes === undefined) throw new StoreCorruptError(key, `points at ${eventKey}, which is missing`);
+        return expectTenantEvent(eventKey, key, decodeStoredEvent(eventKey, bytes), target, tenant);
+      });
+      const last = page[page.length - 1];
+      return {
+        events,
+        next: start + limit < entries.length && last !== undefined ? cursorOf(last.entry) : null,
+      };
+    });
+  }
+
+  /** Every control-document update kept, in commit order. */
+  readControl(): Promise<Uint8Array[]> {
+    return this.gate.run(async () =>
+      this.visible.control.map(({ key, value }) => decodeControlUpdate(key, value)),
+    );
+  }
+
+  /** Closes the store once the commits in flight have settled. Unsynced commits stay unsynced. */
+  async close(): Promise<void> {
+    this.gate.assertOpen();
+    await this.gate.close('the memory store is closed');
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Checks shared by both stores' reads: the arguments a caller passes (a clear error past a limit),
+ * and that a record read back is the one its key promises (a store never hands out a record found
+ * under the wrong key).
+ */
+import { isOriginId, isTenantId, type OriginId, type TenantId } from '@allot/core';
+import type { LogHead, StoredEvent } from '@allot/replica';
+import type { TenantEntry } from './encoding.js';
+import { StoreCorruptError } from './errors.js';
+import { LOG_PAGE_EVENTS_MAX, TENANT_PAGE_EVENTS_MAX } from './limits.js';
+
+/** Throws unless (origin, fromSeq, limit) is a valid `readLog` request; limit 0 asks for nothing. */
+export function checkLogRead(origin: OriginId, fromSeq: number, limit: number): void {
+  if (!isOriginId(origin)) throw new TypeError(`readLog: invalid origin id ${JSON.stringify(origin)}`);
+  if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
+    throw new RangeError(`readLog: fromSeq ${fromSeq} is not a seq`);
+  }
+  if (!Number.isSafeInteger(limit) || limit < 0 || limit > LOG_PAGE_EVENTS_MAX) {
+    throw new RangeError(`readLog: limit ${limit} is not an integer from 0 to ${LOG_PAGE_EVENTS_MAX}`);
+  }
+}
+
+/** Throws unless (tenant, limit) is a valid `readTenantEvents` request. */
+export function checkTenantRead(tenant: TenantId, limit: number): void {
+  if (!isTenantId(tenant))
+    throw new TypeError(`readTenantEvents: invalid tenant id ${JSON.stringify(tenant)}`);
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > TENANT_PAGE_EVENTS_MAX) {
+    throw new RangeError(
+      `readTenantEvents: limit ${limit} is not an integer from 1 to ${TENANT_PAGE_EVENTS_MAX}`,
+    );
+  }
+}
+
+/** Throws a StoreCorruptError unless the event read at `key` is event `seq` of `origin`. */
+export function expectLogEvent(key: string, stored: StoredEvent, origin: OriginId, seq: number): StoredEvent {
+  if (stored.event.origin !== origin || stored.event.seq !== seq) {
+    throw new StoreCorruptError(
+      key,
+      `holds event ${stored.event.origin}/${stored.event.seq}, not ${origin}/${seq}`,
+    );
+  }
+  return stored;
+}
+
+/**
+ * Throws a StoreCorruptError unless the event read at `logKey` for the index entry at `indexKey`
+ * is the event the entry points at, and belongs to the entry's tenant.
+ */
+export function expectTenantEvent(
+  logKey: string,
+  indexKey: string,
+  stored: StoredEvent,
+  entry: TenantEntry,
+  tenant: TenantId,
+): StoredEvent {
+  expectLogEvent(logKey, stored, entry.origin, entry.seq);
+  if (stored.event.tenant !== tenant) {
+    throw new StoreCorruptError(indexKey, `points at an event of tenant ${stored.event.tenant}`);
+  }
+  return stored;
+}
+
+/** Throws a StoreCorruptError unless the head read at `key` is the head of `origin`. */
+export function expectHead(key: string, head: LogHead, origin: OriginId): LogHead {
+  if (head.origin !== origin) throw new StoreCorruptError(key, `holds the head of ${head.origin}`);
+  return head;
+}
+
+/** A copy of `head` whose bytes the caller may keep or change without touching the store's copy. */
+export function copyHead(head: LogHead): LogHead {
+  return {
+    origin: head.origin,
+    seq: head.seq,
+    hash: new Uint8Array(head.hash),
+    signature: head.signature === null ? null : new Uint8Array(head.signature),
+  };
+}
+
+/** Orders heads by origin, so every store lists them the same way. */
+export function byOrigin(a: LogHead, b: LogHead): number {
+  return a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0;
+}

@@ -1,0 +1,346 @@
+/**
+ * The Store port's behaviour, as one suite that every implementation must pass (LevelStore on a
+ * temporary directory, MemoryStore in memory): what the replica and the server rely on.
+ */
+import type { Store, StoredEvent } from '@allot/replica';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  COMMIT_CONTROL_UPDATES_MAX,
+  COMMIT_EVENTS_MAX,
+  LOG_PAGE_EVENTS_MAX,
+  StoreClosedError,
+  StoreCursorError,
+  StoreInvariantError,
+  TENANT_PAGE_EVENTS_MAX,
+} from '../src/index.js';
+import { debitBody, EU, everyKind, grantBody, idsOf, Logs, META, signature, US } from './support.js';
+
+/** How the suite gets stores of one implementation. */
+export interface StoreHarness {
+  /** A store on a new, empty data directory. */
+  open(): Promise<Store>;
+  /** What a restart finds after `store`'s synced commits: `store` is not used again. */
+  reopen(store: Store): Promise<Store>;
+  /** Releases what `open` made (directories, stores left open). */
+  cleanup(): Promise<void>;
+}
+
+/** Runs the Store compliance suite on the stores `makeHarness` gives. */
+export function storeCompliance(name: string, makeHarness: () => StoreHarness): void {
+  describe(`${name}: the Store port`, () => {
+    let harness: StoreHarness;
+    let logs: Logs;
+
+    async function open(): Promise<Store> {
+      harness = makeHarness();
+      logs = new Logs();
+      return harness.open();
+    }
+
+    afterEach(async () => {
+      await harness.cleanup();
+    });
+
+    /** Commits `count` grants of `tenant` at `origin`, one commit, synced. */
+    async function grants(
+      store: Store,
+      origin: string,
+      tenant: string,
+      count: number,
+    ): Promise<StoredEvent[]> {
+      const events = Array.from({ length: count }, (_, i) =>
+        logs.append(origin, grantBody(tenant, `g${i}`, i + 1)),
+      );
+      await store.commit(logs.batch(events), { sync: true });
+      return events;
+    }
+
+    it('keeps the node meta, written once', async () => {
+      const store = await open();
+      expect(await store.readMeta()).toBeNull();
+      await store.commit({ events: [], heads: [], meta: META }, { sync: true });
+      expect(await store.readMeta()).toEqual(META);
+      const again = { ...META, incarnation: 'cccccccc' };
+      await expect(store.commit({ events: [], heads: [], meta: again }, { sync: true })).rejects.toThrow(
+        StoreInvariantError,
+      );
+      expect(await store.readMeta()).toEqual(META);
+    });
+
+    it('reads back every event kind, as written, by log range', async () => {
+      const store = await open();
+      const written = everyKind('acme', EU, US).map((body) => logs.append(EU, body));
+      await store.commit(logs.batch(written.slice(0, 2)), { sync: true });
+      await store.commit(logs.batch(written.slice(2)), { sync: false });
+
+      expect(await store.readLog(EU, 1, 100)).toEqual(written);
+      const all = await store.readLog(EU, 0, 100);
+      for (const stored of all) expect(stored.hash.constructor).toBe(Uint8Array);
+      expect(idsOf(await store.readLog(EU, 2, 3))).toEqual([`${EU}/2`, `${EU}/3`, `${EU}/4`]);
+      expect(idsOf(await store.readLog(EU, 6, 100))).toEqual([`${EU}/6`]);
+      expect(await store.readLog(EU, 7, 100)).toEqual([]);
+      expect(await store.readLog(EU, 1_000_000, 100)).toEqual([]);
+      expect(await store.readLog(EU, 1, 0)).toEqual([]);
+      expect(await store.readLog(US, 1, 100)).toEqual([]);
+    });
+
+    it('refuses reads past their limits with a clear error', async () => {
+      const store = await open();
+      await expect(store.readLog(EU, 1, LOG_PAGE_EVENTS_MAX + 1)).rejects.toThrow(/limit/);
+      await expect(store.readLog(EU, -1, 10)).rejects.toThrow(RangeError);
+      await expect(store.readLog('eu/x', 1, 10)).rejects.toThrow(TypeError);
+      await expect(store.readTenantEvents('acme', null, TENANT_PAGE_EVENTS_MAX + 1)).rejects.toThrow(/limit/);
+      await expect(store.readTenantEvents('acme', null, 0)).rejects.toThrow(RangeError);
+      await expect(store.readTenantEvents('ac/me', null, 10)).rejects.toThrow(TypeError);
+    });
+
+    it('keeps the head of every origin, and a re-signed head without events', async () => {
+      const store = await open();
+      expect(await store.heads()).toEqual([]);
+      await grants(store, US, 'acme', 2);
+      await grants(store, EU, 'acme', 3);
+      expect(await store.heads()).toEqual([logs.head(EU), logs.head(US)]);
+
+      const unsigned = { ...logs.head(EU), signature: null };
+      await store.commit({ events: [], heads: [unsigned] }, { sync: true });
+      const [eu] = await store.heads();
+      expect(eu).toEqual(unsigned);
+      expect(eu?.signature).toBeNull();
+
+      // What a caller gets is its own copy.
+      eu?.hash.fill(0);
+      expect((await store.heads())[0]).toEqual(unsigned);
+    });
+
+    it('refuses a batch that breaks a log, and writes nothing of it', async () => {
+      const store = await open();
+      const [first] = await grants(store, EU, 'acme', 1);
+      const before = await store.heads();
+
+      const refused = async (batch: Parameters<Store['commit']>[0]) => {
+        await expect(store.commit(batch, { sync: true })).rejects.toThrow(StoreInvariantError);
+        expect(await store.heads()).toEqual(before);
+        expect(idsOf(await store.readLog(EU, 1, 100))).toEqual([`${EU}/1`]);
+        expect(await store.readLog(US, 1, 100)).toEqual([]);
+        expect((await store.readTenantEvents('acme', null, 100)).events).toHaveLength(1);
+      };
+
+      // A gap: seq 3 after the stored head at 1.
+      logs.append(EU, grantBody('acme', 'g2', 1));
+      const gap = logs.append(EU, grantBody('acme', 'g3', 1));
+      await refused(logs.batch([gap]));
+      // Seq 1 again, and events out of order.
+      logs.rewind(EU, first);
+      const second = logs.append(EU, grantBody('acme', 'g2', 1));
+      const third = logs.append(EU, grantBody('acme', 'g3', 1));
+      await refused({ events: [first as StoredEvent], heads: [logs.head(EU)] });
+      await refused({ events: [third, second], heads: [logs.head(EU)] });
+      // Valid events of one origin with a broken run of another: nothing of either.
+      const us = logs.append(US, grantBody('acme', 'u1', 1));
+      logs.append(US, grantBody('acme', 'u2', 1));
+      const usGap = logs.append(US, grantBody('acme', 'u3', 1));
+      await refused({ events: [second, third, us, usGap], heads: [logs.head(EU), logs.head(US)] });
+      // Heads that are not the last event of their origin in the batch.
+      await refused({ events: [second, third], heads: [] });
+      await refused({ events: [second, third], heads: [{ ...logs.head(EU), seq: 2 }] });
+      await refused({ events: [second, third], heads: [{ ...logs.head(EU), hash: new Uint8Array(32) }] });
+      await refused({ events: [second, third], heads: [logs.head(EU), logs.head(EU)] });
+      // A head without events that moves the stored head, or names an origin never stored.
+      await refused({ events: [], heads: [{ ...logs.head(EU), seq: 2 }] });
+      await refused({ events: [], heads: [logs.head(US)] });
+      // A malformed event, and a malformed head.
+      const zero = { event: { ...second.event, amount: 0 }, hash: second.hash } as StoredEvent;
+      await refused({ events: [zero], heads: [logs.head(EU)] });
+      await refused({ events: [second, third], heads: [{ ...logs.head(EU), signature: new Uint8Array(3) }] });
+      // Control updates ride with the batch: an empty one refuses it all.
+      await refused({ events: [second, third], heads: [logs.head(EU)], control: [new Uint8Array(0)] });
+      expect(await store.readControl()).toEqual([]);
+
+      // The log is still intact: the right batch goes through.
+      await store.commit({ events: [second, third], heads: [logs.head(EU)] }, { sync: true });
+      expect(idsOf(await store.readLog(EU, 1, 100))).toEqual([`${EU}/1`, `${EU}/2`, `${EU}/3`]);
+    });
+
+    it('commits up to its limits and refuses a batch past them', async () => {
+      const store = await open();
+      const events = Array.from({ length: COMMIT_EVENTS_MAX }, (_, i) =>
+        logs.append(EU, grantBody(`t${i % 7}`, `g${i}`, i + 1)),
+      );
+      const past = logs.append(EU, grantBody('acme', 'past', 1));
+      await expect(store.commit(logs.batch([...events, past]), { sync: false })).rejects.toThrow(
+        `${COMMIT_EVENTS_MAX + 1} events, more than ${COMMIT_EVENTS_MAX}`,
+      );
+      const updates = Array.from(
+        { length: COMMIT_CONTROL_UPDATES_MAX + 1 },
+        (_, i) => new Uint8Array([i % 256]),
+      );
+      await expect(
+        store.commit({ events: [], heads: [], control: updates }, { sync: false }),
+      ).rejects.toThrow(
+        `${COMMIT_CONTROL_UPDATES_MAX + 1} control updates, more than ${COMMIT_CONTROL_UPDATES_MAX}`,
+      );
+      expect(await store.heads()).toEqual([]);
+      await store.commit(logs.batch(events, { control: updates.slice(1) }), { sync: true });
+      expect((await store.heads())[0]?.seq).toBe(COMMIT_EVENTS_MAX);
+      expect(await store.readControl()).toHaveLength(COMMIT_CONTROL_UPDATES_MAX);
+      const page = await store.readLog(EU, 1, LOG_PAGE_EVENTS_MAX);
+      expect(page).toHaveLength(LOG_PAGE_EVENTS_MAX);
+      expect(page[LOG_PAGE_EVENTS_MAX - 1]).toEqual(events[LOG_PAGE_EVENTS_MAX - 1]);
+      const tenantPage = await store.readTenantEvents('t0', null, TENANT_PAGE_EVENTS_MAX);
+      expect(tenantPage.events).toHaveLength(TENANT_PAGE_EVENTS_MAX);
+      expect(tenantPage.events[1]?.event.seq).toBe(8);
+    });
+
+    it('commits asynchronously, in call order', async () => {
+      const store = await open();
+      const a = logs.append(EU, grantBody('acme', 'g1', 1));
+      const batchA = logs.batch([a]);
+      const b = logs.append(EU, grantBody('acme', 'g2', 1));
+      const batchB = logs.batch([b]);
+      let done = false;
+      const first = store.commit(batchA, { sync: false }).then(() => {
+        done = true;
+      });
+      const second = store.commit(batchB, { sync: true });
+      expect(done).toBe(false);
+      await Promise.all([first, second]);
+      expect(idsOf(await store.readLog(EU, 1, 10))).toEqual([`${EU}/1`, `${EU}/2`]);
+    });
+
+    it('refuses a commit chained after one that was refused', async () => {
+      const store = await open();
+      const a = logs.append(EU, grantBody('acme', 'g1', 1));
+      const badHead = { ...logs.head(EU), hash: new Uint8Array(32) };
+      const b = logs.append(EU, grantBody('acme', 'g2', 1));
+      const broken = store.commit({ events: [a], heads: [badHead] }, { sync: true });
+      const after = store.commit(logs.batch([b]), { sync: true });
+      await expect(broken).rejects.toThrow(StoreInvariantError);
+      await expect(after).rejects.toThrow(StoreInvariantError);
+      expect(await store.heads()).toEqual([]);
+    });
+
+    it("pages a tenant's events from every origin in commit order, with a stable cursor", async () => {
+      const store = await open();
+      const acme: string[] = [];
+      const commitRound = async (round: number) => {
+        const events = [
+          logs.append(EU, debitBody('acme', round * 10 + 1)),
+          logs.append(US, grantBody('acme.x', `x${round}`, 1)),
+          logs.append(US, debitBody('acme', round * 10 + 2)),
+          logs.append(EU, grantBody('a:b-c_d', `y${round}`, 1)),
+        ];
+        acme.push(...idsOf([events[0], events[2]] as StoredEvent[]));
+        await store.commit(logs.batch(events), { sync: round % 2 === 0 });
+      };
+      for (let round = 0; round < 3; round++) await commitRound(round);
+
+      const first = await store.readTenantEvents('acme', null, 4);
+      expect(idsOf(first.events)).toEqual(acme.slice(0, 4));
+      expect(first.next).not.toBeNull();
+      const second = await store.readTenantEvents('acme', first.next, 4);
+      expect(idsOf(second.events)).toEqual(acme.slice(4));
+      expect(second.next).toBeNull();
+      expect(idsOf((await store.readTenantEvents('acme.x', null, 100)).events)).toEqual([
+        `${US}/1`,
+        `${US}/3`,
+        `${US}/5`,
+      ]);
+      expect((await store.readTenantEvents('a:b-c_d', null, 100)).events).toHaveLength(3);
+      expect(await store.readTenantEvents('nobody', null, 10)).toEqual({ events: [], next: null });
+
+      // A cursor stays valid as new events arrive: the page resumes where it stopped.
+      const resume = await store.readTenantEvents('acme', null, 3);
+      await commitRound(3);
+      const rest = await store.readTenantEvents('acme', resume.next, 100);
+      expect(idsOf(rest.events)).toEqual(acme.slice(3));
+      expect(rest.next).toBeNull();
+      // Every event of the page is the stored one, hash included.
+      expect(rest.events.at(-1)).toEqual((await store.readLog(US, 8, 1))[0]);
+    });
+
+    it('refuses a cursor it did not hand out', async () => {
+      const store = await open();
+      await grants(store, EU, 'acme', 3);
+      const { next } = await store.readTenantEvents('acme', null, 1);
+      expect(next).not.toBeNull();
+      for (const cursor of ['', 'ABC', '-1', '1.5', '01', ' 1', '1/2', 'zzzzzzzzzzzz', 'zzzzzz']) {
+        await expect(store.readTenantEvents('acme', cursor, 10), cursor).rejects.toThrow(StoreCursorError);
+      }
+    });
+
+    it('keeps control-document updates in commit order', async () => {
+      const store = await open();
+      const updates = [new Uint8Array([1, 2, 3]), new Uint8Array([4]), new Uint8Array(300).fill(9)];
+      await store.commit({ events: [], heads: [], control: updates.slice(0, 2) }, { sync: true });
+      const event = logs.append(EU, grantBody('acme', 'g1', 1));
+      await store.commit(logs.batch([event], { control: updates.slice(2) }), { sync: false });
+      const read = await store.readControl();
+      expect(read).toEqual(updates);
+      for (const update of read) expect(update.constructor).toBe(Uint8Array);
+      // Control entries share the entry counter with the tenant index without disturbing it.
+      expect(idsOf((await store.readTenantEvents('acme', null, 10)).events)).toEqual([`${EU}/1`]);
+    });
+
+    it('rejects every call once closed, after letting pending commits finish', async () => {
+      const store = await open();
+      const event = logs.append(EU, grantBody('acme', 'g1', 1));
+      const pending = store.commit(logs.batch([event]), { sync: true });
+      await store.close();
+      await expect(pending).resolves.toBeUndefined();
+      const calls: [string, () => Promise<unknown>][] = [
+        ['readMeta', () => store.readMeta()],
+        ['commit', () => store.commit({ events: [], heads: [] }, { sync: true })],
+        ['heads', () => store.heads()],
+        ['readLog', () => store.readLog(EU, 1, 10)],
+        ['readTenantEvents', () => store.readTenantEvents('acme', null, 10)],
+        ['readControl', () => store.readControl()],
+        ['close', () => store.close()],
+      ];
+      for (const [method, call] of calls) await expect(call(), method).rejects.toThrow(StoreClosedError);
+    });
+
+    it('finds everything again after a restart', async () => {
+      let store = await open();
+      await store.commit({ events: [], heads: [], meta: META }, { sync: true });
+      const written = everyKind('acme', EU, US).map((body) => logs.append(EU, body));
+      await store.commit(logs.batch(written.slice(0, 3), { control: [new Uint8Array([7])] }), { sync: true });
+      const us = logs.append(US, debitBody('acme', 5, { '€': [1.25, null, true] }));
+      await store.commit(logs.batch([...written.slice(3), us]), { sync: true });
+      const page = await store.readTenantEvents('acme', null, 4);
+      const heads = await store.heads();
+
+      store = await harness.reopen(store);
+      expect(await store.readMeta()).toEqual(META);
+      expect(await store.heads()).toEqual(heads);
+      expect(await store.readLog(EU, 1, 100)).toEqual(written);
+      expect(await store.readLog(US, 1, 100)).toEqual([us]);
+      expect(await store.readControl()).toEqual([new Uint8Array([7])]);
+      expect(await store.readTenantEvents('acme', null, 4)).toEqual(page);
+
+      // Commits continue where the logs and the entry counter stopped.
+      const more = logs.append(EU, debitBody('acme', 6));
+      await expect(
+        store.commit({ events: [written[0] as StoredEvent], heads: heads.slice(0, 1) }, { sync: true }),
+      ).rejects.toThrow(StoreInvariantError);
+      await store.commit(logs.batch([more], { control: [new Uint8Array([8])] }), { sync: true });
+      const rest = await store.readTenantEvents('acme', page.next, 100);
+      expect(idsOf(rest.events)).toEqual([`${EU}/5`, `${EU}/6`, `${US}/1`, `${EU}/7`]);
+      expect(await store.readControl()).toEqual([new Uint8Array([7]), new Uint8Array([8])]);
+      await expect(store.commit({ events: [], heads: [], meta: META }, { sync: true })).rejects.toThrow(
+        StoreInvariantError,
+      );
+    });
+
+    it('keeps byte and number edges exactly', async () => {
+      const store = await open();
+      const metadata = JSON.parse('{"__proto__":{"a":1},"s":"a\\ud800b ünï 😀","f":[0.1,-2.5e-300,1e300]}');
+      const event = logs.append(EU, debitBody('acme', Number.MAX_SAFE_INTEGER, metadata));
+      const head = { ...logs.head(EU), signature: signature(255) };
+      await store.commit({ events: [event], heads: [head] }, { sync: true });
+      const [read] = await store.readLog(EU, 1, 1);
+      expect(read).toEqual(event);
+      expect(JSON.stringify(read?.event)).toBe(JSON.stringify(event.event));
+      expect(await store.heads()).toEqual([head]);
+    });
+  });
+}

@@ -1,0 +1,213 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Store } from '@allot/replica';
+import { Level } from 'level';
+import { Packr } from 'msgpackr';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import {
+  COUNTER_KEY,
+  encodeCounter,
+  encodeNodeMeta,
+  encodeStoredEvent,
+  headKey,
+  LevelStore,
+  logKey,
+  META_KEY,
+  StoreCorruptError,
+  tenantKey,
+} from '../src/index.js';
+import { type StoreHarness, storeCompliance } from './compliance.js';
+import { debitBody, EU, grantBody, Logs, META } from './support.js';
+
+/** A temporary data directory per harness, removed with every store left open in it. */
+function levelHarness(): StoreHarness & { dir(): Promise<string> } {
+  let dir: string | null = null;
+  const stores: Store[] = [];
+  const track = (store: LevelStore) => {
+    stores.push(store);
+    return store;
+  };
+  const directory = async () => {
+    dir ??= await mkdtemp(join(tmpdir(), 'allot-store-'));
+    return dir;
+  };
+  return {
+    dir: directory,
+    async open() {
+      return track(await LevelStore.open(await directory()));
+    },
+    async reopen(store) {
+      await store.close();
+      return track(await LevelStore.open(await directory()));
+    },
+    async cleanup() {
+      for (const store of stores) await store.close().catch(() => undefined);
+      if (dir !== null) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+storeCompliance('LevelStore', levelHarness);
+
+/** Bytes as another MessagePack writer (plain maps) would write them. */
+const pack = (value: unknown): Uint8Array => new Packr({ useRecords: false }).pack(value);
+
+describe('LevelStore on disk', () => {
+  let harness: ReturnType<typeof levelHarness>;
+
+  afterEach(async () => {
+    await harness.cleanup();
+  });
+
+  /** A closed store in a fresh directory holding EU/1..3 (acme), and the directory. */
+  async function storeWithLog(): Promise<{ dir: string; logs: Logs }> {
+    harness = levelHarness();
+    const dir = await harness.dir();
+    const store = await LevelStore.open(dir);
+    const logs = new Logs();
+    const events = [1, 2, 3].map((amount) => logs.append(EU, debitBody('acme', amount, { n: amount })));
+    await store.commit(logs.batch(events, { meta: META }), { sync: true });
+    await store.close();
+    return { dir, logs };
+  }
+
+  /** Writes raw `value` under `key`, with plain `level`, behind the store's back. */
+  async function writeRaw(dir: string, key: string, value: Uint8Array): Promise<void> {
+    const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    await db.put(key, value);
+    await db.close();
+  }
+
+  async function corruptRead(read: (store: LevelStore) => Promise<unknown>, dir: string): Promise<Error> {
+    const store = await LevelStore.open(dir);
+    try {
+      return await read(store).then(
+        () => {
+          throw new Error('the read succeeded');
+        },
+        (error: Error) => error,
+      );
+    } finally {
+      await store.close();
+    }
+  }
+
+  it('refuses to hand out a corrupt log record, naming its key in one line', async () => {
+    const { dir } = await storeWithLog();
+    const key = logKey(EU, 2);
+    expect(key).toBe('v1/log/eu#aaaaaaaa/0000000000000002');
+    const cases: [Uint8Array, RegExp][] = [
+      [new Uint8Array([0xc1]), /not a map/],
+      [new Uint8Array([0x92, 0x01]), /not MessagePack/],
+      [new Uint8Array([0x81, 0xa1, 0x78, 0x01]), /has no event/],
+      [new Uint8Array([0xcf, 0, 0, 0, 0, 0, 0, 0, 1]), /bigint, not a map/],
+    ];
+    for (const [bytes, problem] of cases) {
+      await writeRaw(dir, key, bytes);
+      for (const read of [
+        (store: LevelStore) => store.readLog(EU, 1, 10),
+        (store: LevelStore) => store.readTenantEvents('acme', null, 10),
+      ]) {
+        const error = await corruptRead(read, dir);
+        expect(error).toBeInstanceOf(StoreCorruptError);
+        expect(error.message).toMatch(problem);
+        expect(error.message).toContain(JSON.stringify(key));
+        expect(error.message).not.toMatch(/\n/);
+      }
+    }
+  });
+
+  it('refuses a well-encoded record that is not a valid event', async () => {
+    const { dir, logs } = await storeWithLog();
+    const valid = encodeStoredEvent(logs.append(EU, grantBody('acme', 'g', 1)));
+    // The record of EU/4 stored under EU/2's key: the key promises another event.
+    await writeRaw(dir, logKey(EU, 2), valid);
+    const misplaced = await corruptRead((store) => store.readLog(EU, 2, 1), dir);
+    expect(misplaced.message).toMatch(/holds event eu#aaaaaaaa\/4, not eu#aaaaaaaa\/2/);
+    // A hash of 31 bytes, written as any MessagePack encoder would.
+    const { event } = logs.append(EU, grantBody('acme', 'h', 1));
+    await writeRaw(dir, logKey(EU, 2), pack({ event: { ...event, seq: 2 }, hash: new Uint8Array(31) }));
+    const error = await corruptRead((store) => store.readLog(EU, 1, 5), dir);
+    expect(error).toBeInstanceOf(StoreCorruptError);
+    expect(error.message).toMatch(/hash has 31 bytes, not 32/);
+  });
+
+  it('refuses to open a directory whose heads do not match their logs, or of another layout', async () => {
+    const { dir, logs } = await storeWithLog();
+    await writeRaw(dir, logKey(EU, 3), new Uint8Array([0xc0]));
+    await expect(LevelStore.open(dir)).rejects.toThrow(StoreCorruptError);
+    await expect(LevelStore.open(dir)).rejects.toThrow(/v1\/log\/eu#aaaaaaaa\/0000000000000003/);
+
+    await writeRaw(dir, logKey(EU, 3), encodeStoredEvent(logs.append(EU, grantBody('acme', 'x', 1))));
+    await expect(LevelStore.open(dir)).rejects.toThrow(/holds event eu#aaaaaaaa\/4/);
+
+    const other = await storeWithLog();
+    await writeRaw(
+      other.dir,
+      logKey(EU, 4),
+      encodeStoredEvent(other.logs.append(EU, grantBody('acme', 'x', 1))),
+    );
+    await expect(LevelStore.open(other.dir)).rejects.toThrow(/past the head of eu#aaaaaaaa \(seq 3\)/);
+
+    const third = await storeWithLog();
+    await writeRaw(third.dir, 'v2/meta', encodeNodeMeta(META));
+    await expect(LevelStore.open(third.dir)).rejects.toThrow(/"v2\/meta": outside layout v1\//);
+
+    const fourth = await storeWithLog();
+    await writeRaw(fourth.dir, META_KEY, pack({ ...META, region: 'EU' }));
+    await expect(LevelStore.open(fourth.dir)).rejects.toThrow(/"v1\/meta": invalid region/);
+
+    const fifth = await storeWithLog();
+    await writeRaw(fifth.dir, headKey(EU), encodeCounter(3));
+    await expect(LevelStore.open(fifth.dir)).rejects.toThrow(
+      /"v1\/head\/eu#aaaaaaaa": head is number, not a map/,
+    );
+  });
+
+  it('refuses an index entry that points at a missing event', async () => {
+    const { dir } = await storeWithLog();
+    const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    await db.del(logKey(EU, 2));
+    await db.close();
+    const error = await corruptRead((store) => store.readTenantEvents('acme', null, 10), dir);
+    expect(error.message).toBe(
+      `store corrupt at key ${JSON.stringify(tenantKey('acme', 2))}: points at ${logKey(EU, 2)}, which is missing`,
+    );
+    const gap = await corruptRead((store) => store.readLog(EU, 1, 10), dir);
+    expect(gap.message).toMatch(/0000000000000002": missing from the log below its head \(seq 3\)/);
+  });
+
+  it('passes sync to LevelDB, and keeps an unsynced commit across a clean close', async () => {
+    harness = levelHarness();
+    const dir = await harness.dir();
+    const batch = vi.spyOn(Level.prototype, 'batch');
+    try {
+      const store = await LevelStore.open(dir);
+      const logs = new Logs();
+      await store.commit(logs.batch([logs.append(EU, grantBody('acme', 'g1', 1))]), { sync: true });
+      await store.commit(logs.batch([logs.append(EU, grantBody('acme', 'g2', 1))]), { sync: false });
+      // An empty synced commit still reaches the disk: it makes the one before durable.
+      await store.commit({ events: [], heads: [] }, { sync: true });
+      await store.commit({ events: [], heads: [] }, { sync: false });
+      const calls = batch.mock.calls as unknown[][];
+      expect(calls.map((call) => call[1])).toEqual([{ sync: true }, { sync: false }, { sync: true }]);
+      expect(calls[0]?.[0]).toHaveLength(4); // event, index entry, head, counter
+      expect(calls[2]?.[0]).toEqual([{ type: 'put', key: COUNTER_KEY, value: encodeCounter(2) }]);
+      await store.close();
+    } finally {
+      batch.mockRestore();
+    }
+    const reopened = await LevelStore.open(dir);
+    expect((await reopened.heads())[0]?.seq).toBe(2);
+    await reopened.close();
+  });
+
+  it('says why it cannot open a directory another store holds', async () => {
+    harness = levelHarness();
+    const dir = await harness.dir();
+    const store = await LevelStore.open(dir);
+    await expect(LevelStore.open(dir)).rejects.toThrow(/cannot open the store in .*allot-store-/);
+    await store.close();
+  });
+});
