@@ -1,0 +1,161 @@
+/**
+ * What a replica offers the HTTP server: commands that resolve once their events are durable,
+ * and reads of the folded state. Outcomes are values (STYLE.md); only a broken invariant or a
+ * failed store throws.
+ */
+import type {
+  BalanceFigures,
+  DebitRecord,
+  Json,
+  LedgerEvent,
+  OriginId,
+  RefundRecord,
+  TenantId,
+} from '@allot/core';
+
+/** A grant as the API shows it. */
+export interface GrantView {
+  readonly tenant: TenantId;
+  readonly grantId: string;
+  readonly amount: number;
+  readonly priority: number;
+  /** Integer ms since the epoch, or null. */
+  readonly expiresAt: number | null;
+  readonly origin: OriginId;
+  readonly region: string;
+  /** When the defining origin created it, integer ms since the epoch. */
+  readonly at: number;
+}
+
+/** What a successful debit answers besides the debit: what this region can still spend, and the merged balance. */
+export interface DebitBalance {
+  readonly available: number;
+  readonly tenant: number;
+}
+
+/** A tenant's balance at this replica: the figures plus this replica's version vector and clock. */
+export interface BalanceView extends BalanceFigures {
+  /** The region answering. */
+  readonly region: string;
+  readonly versionVector: Readonly<Record<OriginId, number>>;
+  /** This replica's clock when the figures were taken, integer ms. */
+  readonly asOf: number;
+}
+
+/** A request to create a grant. */
+export interface GrantCommand {
+  readonly tenant: TenantId;
+  readonly grantId: string;
+  readonly amount: number;
+  readonly priority: number;
+  readonly expiresAt: number | null;
+}
+
+/** A request to debit a tenant. */
+export interface DebitCommand {
+  readonly tenant: TenantId;
+  readonly amount: number;
+  readonly idempotencyKey: string;
+  readonly metadata: Json;
+}
+
+/** A request to refund a debit (all of what is left when `amount` is absent). */
+export interface RefundCommand {
+  readonly tenant: TenantId;
+  readonly debitId: string;
+  readonly amount?: number | undefined;
+  readonly idempotencyKey: string;
+}
+
+/** A tenant's policy, kept in the replicated control document. */
+export interface TenantPolicy {
+  /** Overdraft each region may take below its rights. */
+  readonly overdraft: Readonly<Record<string, number>>;
+  /** Relative share of new grants per region (default: equal). */
+  readonly weights: Readonly<Record<string, number>>;
+  /** A blocked tenant is declined every debit. */
+  readonly blocked: boolean;
+}
+
+/** The store could not make a command durable: nothing of it happened. */
+export interface StoreFailure {
+  readonly status: 'unavailable';
+  readonly reason: 'store_failed' | 'closing' | 'overloaded';
+}
+
+/** Outcome of a grant command. */
+export type GrantOutcome =
+  | { readonly status: 'accepted' | 'replayed'; readonly grant: GrantView; readonly balance: BalanceView }
+  | { readonly status: 'conflict'; readonly grant: GrantView | null }
+  | {
+      readonly status: 'invalid';
+      readonly reason: 'expires_in_past' | 'invalid_request';
+      readonly detail?: string;
+    }
+  | { readonly status: 'rejected'; readonly reason: 'grant_limit' | 'amount_limit'; readonly limit: number }
+  | StoreFailure;
+
+/** Outcome of a debit command. */
+export type DebitOutcome =
+  | { readonly status: 'accepted' | 'replayed'; readonly debit: DebitRecord; readonly balance: DebitBalance }
+  | { readonly status: 'conflict'; readonly debit: DebitRecord }
+  | {
+      readonly status: 'declined';
+      readonly reason: 'insufficient_credits' | 'blocked';
+      readonly requested: number;
+      readonly available: number;
+    }
+  | { readonly status: 'rejected'; readonly reason: 'amount_limit'; readonly limit: number }
+  | { readonly status: 'invalid'; readonly reason: 'invalid_request'; readonly detail: string }
+  | StoreFailure;
+
+/** Outcome of a refund command. */
+export type RefundOutcome =
+  | { readonly status: 'accepted' | 'replayed'; readonly refund: RefundRecord; readonly balance: BalanceView }
+  | { readonly status: 'conflict'; readonly refund: RefundRecord }
+  | { readonly status: 'not_found' }
+  | { readonly status: 'wrong_region'; readonly region: string }
+  | { readonly status: 'exceeds_debit'; readonly requested: number; readonly refundable: number }
+  | { readonly status: 'rejected'; readonly reason: 'amount_limit' | 'nothing_to_credit' }
+  | { readonly status: 'invalid'; readonly reason: 'invalid_request'; readonly detail: string }
+  | StoreFailure;
+
+/** One event as the events API shows it: the event, its chain hash (hex). */
+export interface EventView {
+  readonly event: LedgerEvent;
+  readonly hash: string;
+}
+
+/** The head of one origin's log, as a snapshot carries it (hex strings). */
+export interface HeadView {
+  readonly seq: number;
+  readonly hash: string;
+  readonly signature: string | null;
+}
+
+/** The first part of a snapshot: who, when, at which version vector, with which heads. */
+export interface SnapshotHeader {
+  readonly cluster: string;
+  readonly region: string;
+  readonly takenAt: number;
+  readonly versionVector: Readonly<Record<OriginId, number>>;
+  readonly heads: Readonly<Record<OriginId, HeadView>>;
+}
+
+/** One tenant's line in a snapshot. */
+export interface SnapshotTenant {
+  readonly tenant: TenantId;
+  readonly balance: number;
+  readonly granted: number;
+  readonly debited: number;
+  readonly refunded: number;
+  readonly expired: number;
+}
+
+/** Observations a replica reports as it works (the server turns them into metrics). */
+export interface ReplicaObserver {
+  /** A debit was decided: its result and how long from request to answer, in seconds. */
+  debitDecided(result: DebitOutcome['status'] | 'invalid', seconds: number): void;
+  /** A group commit finished with `events` events. */
+  batchCommitted(events: number, seconds: number): void;
+}

@@ -1,0 +1,14 @@
+/**
+ * @allot/replica — one region's replica of the Allot ledger, sans-I/O: the origin log with its
+ * hash chain and signed heads, group commit, idempotency, grant expiry, overdraft repay, and the
+ * control document. It reaches the world only through its ports (Store, Clock, Rng, Crypto,
+ * Logger), so the node and the simulator run the very same code.
+ */
+export * from './api.js';
+export * from './clock.js';
+export * from './control.js';
+export * from './incarnation.js';
+export * from './limits.js';
+export * from './log.js';
+export * from './ports.js';
+export * from './replica.js';

@@ -1,0 +1,112 @@
+/**
+ * The ports through which a replica reaches the world (DESIGN.md §5). The node plugs in LevelDB,
+ * the system clock, crypto-random bytes and Ed25519; the simulator plugs in an in-memory store
+ * with crash semantics, simulated time and a seeded generator. Nothing else leaves the replica.
+ */
+import type { LedgerEvent, OriginId, TenantId } from '@allot/core';
+
+/** Integer milliseconds since the Unix epoch, and timers on the same clock. */
+export interface Clock {
+  /** The current time in integer ms since the epoch. */
+  now(): number;
+  /** Calls `callback` once, `delayMs` from now, unless cancelled first. */
+  setTimer(delayMs: number, callback: () => void): TimerHandle;
+}
+
+/** A timer that can be cancelled (cancelling a fired timer does nothing). */
+export interface TimerHandle {
+  cancel(): void;
+}
+
+/** Random numbers: cryptographically strong in the node, seeded in the simulator. */
+export interface Rng {
+  /** A uniformly random integer in [0, 2^32). */
+  nextUint32(): number;
+}
+
+/** Hashing and signatures. */
+export interface Crypto {
+  /** SHA-256 of `bytes` (32 bytes). */
+  hash(bytes: Uint8Array): Uint8Array;
+  /** Ed25519 signature of `bytes` with this region's private key (64 bytes). */
+  sign(bytes: Uint8Array): Uint8Array;
+  /** True when `signature` is `publicKey`'s Ed25519 signature of `bytes`. */
+  verify(publicKey: Uint8Array, bytes: Uint8Array, signature: Uint8Array): boolean;
+  /** This region's Ed25519 public key (32 bytes). */
+  readonly publicKey: Uint8Array;
+}
+
+/** Structured logging (a subset of pino's interface). */
+export interface Logger {
+  debug(fields: Record<string, unknown>, message: string): void;
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/** One event of an origin's log as stored: the event and its chain hash. */
+export interface StoredEvent {
+  readonly event: LedgerEvent;
+  /** H(previous hash ‖ canonical bytes of the event); the previous hash of seq 1 is 32 zero bytes. */
+  readonly hash: Uint8Array;
+}
+
+/** The newest event of an origin's log known here, and the origin's signature over it. */
+export interface LogHead {
+  readonly origin: OriginId;
+  readonly seq: number;
+  readonly hash: Uint8Array;
+  /** The origin's Ed25519 signature of `headSigningBytes(cluster, head)`; null if not signed yet. */
+  readonly signature: Uint8Array | null;
+}
+
+/** What a data directory knows about the node that owns it. Written once, when it is created. */
+export interface NodeMeta {
+  /** Layout version of the stored data; a node refuses to open a version it does not know. */
+  readonly formatVersion: 1;
+  readonly cluster: string;
+  readonly region: string;
+  /** Random per data directory, never reused (DESIGN.md §1). */
+  readonly incarnation: string;
+  readonly createdAt: number;
+}
+
+/** Everything one group commit writes, atomically. */
+export interface StoreBatch {
+  /** Events to append, each origin's contiguous after its stored head, in seq order. */
+  readonly events: readonly StoredEvent[];
+  /** The new head of every origin that `events` extend. */
+  readonly heads: readonly LogHead[];
+  /** Written only when a data directory is created. */
+  readonly meta?: NodeMeta;
+  /** Control-document updates (Yjs update bytes) to keep. */
+  readonly control?: readonly Uint8Array[];
+}
+
+/** A page of a tenant's events, in the order the store indexed them. */
+export interface TenantEventPage {
+  readonly events: readonly StoredEvent[];
+  /** Opaque cursor for the next page, or null at the end. */
+  readonly next: string | null;
+}
+
+/** The durable storage of one node. Every method rejects if the store is closed. */
+export interface Store {
+  /** The node's metadata, or null for a new data directory. */
+  readMeta(): Promise<NodeMeta | null>;
+  /**
+   * Writes `batch` atomically: after a crash either all of it is there or none. With `sync`, the
+   * promise resolves only once the batch is on stable storage (fsync).
+   */
+  commit(batch: StoreBatch, options: { readonly sync: boolean }): Promise<void>;
+  /** The stored head of every origin. */
+  heads(): Promise<LogHead[]>;
+  /** Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order. */
+  readLog(origin: OriginId, fromSeq: number, limit: number): Promise<StoredEvent[]>;
+  /** Up to `limit` events of `tenant` from every origin, after `cursor` (null: from the start). */
+  readTenantEvents(tenant: TenantId, cursor: string | null, limit: number): Promise<TenantEventPage>;
+  /** Every control-document update kept, in commit order. */
+  readControl(): Promise<Uint8Array[]>;
+  /** Closes the store; pending commits finish first. */
+  close(): Promise<void>;
+}

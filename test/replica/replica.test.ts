@@ -1,0 +1,230 @@
+import { parseOrigin } from '@allot/core';
+import { headSigningBytes, ReplicaOpenError } from '@allot/replica';
+import { describe, expect, it } from 'vitest';
+import { harness, START_MS, settle } from './support.js';
+
+const grant = (amount = 100, extra: Record<string, unknown> = {}) => ({
+  tenant: 'acme',
+  grantId: 'g1',
+  amount,
+  priority: 100,
+  expiresAt: null,
+  ...extra,
+});
+const debit = (key: string, amount = 3) => ({ tenant: 'acme', amount, idempotencyKey: key, metadata: null });
+
+describe('replica: the local debit path', () => {
+  it('a new store gets a new random incarnation; reopening the same data keeps it', async () => {
+    const a = await harness({}, 1);
+    const b = await harness({}, 2);
+    expect(parseOrigin(a.replica.origin)?.incarnation).toMatch(/^[a-z2-7]{16}$/);
+    expect(a.replica.incarnation).not.toBe(b.replica.incarnation);
+    const before = a.replica.origin;
+    await a.replica.close();
+    const reopened = await a.reopen(a.store.crash());
+    expect(reopened.origin).toBe(before);
+  });
+
+  it('answers a debit only once its batch is durable, and group-commits concurrent debits', async () => {
+    const h = await harness();
+    expect((await settle(h.clock, h.replica.grant(grant(1000)))).status).toBe('accepted');
+    let answered = false;
+    const pending = Promise.all(
+      Array.from({ length: 50 }, (_, i) => h.replica.debit(debit(`k${i}`, 1))),
+    ).then((all) => {
+      answered = true;
+      return all;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(answered).toBe(false); // the batch waits for its timer
+    const outcomes = await settle(h.clock, pending);
+    expect(outcomes.every((outcome) => outcome.status === 'accepted')).toBe(true);
+    expect(h.commits.slice(1)).toEqual([50]);
+    expect(h.replica.balance('acme')?.balance).toBe(950);
+  });
+
+  it('replays a key with the same body and refuses another body', async () => {
+    const h = await harness();
+    await settle(h.clock, h.replica.grant(grant()));
+    const first = await settle(h.clock, h.replica.debit(debit('k1', 5)));
+    const again = await settle(h.clock, h.replica.debit(debit('k1', 5)));
+    const other = await settle(h.clock, h.replica.debit(debit('k1', 6)));
+    expect(first.status).toBe('accepted');
+    expect(again.status).toBe('replayed');
+    if (first.status === 'accepted' && again.status === 'replayed') expect(again.debit).toEqual(first.debit);
+    expect(other.status).toBe('conflict');
+    expect(h.replica.balance('acme')?.debited).toBe(5);
+  });
+
+  it('declines beyond the rights with the available figure', async () => {
+    const h = await harness();
+    await settle(h.clock, h.replica.grant(grant(10)));
+    const outcome = await settle(h.clock, h.replica.debit(debit('k', 11)));
+    expect(outcome).toEqual({
+      status: 'declined',
+      reason: 'insufficient_credits',
+      requested: 11,
+      available: 10,
+    });
+    const unknown = await settle(h.clock, h.replica.debit({ ...debit('k2'), tenant: 'nobody' }));
+    expect(unknown.status).toBe('declined');
+  });
+
+  it('a failed write fails every request of its batch and undoes their effects', async () => {
+    const h = await harness();
+    await settle(h.clock, h.replica.grant(grant(100)));
+    h.store.failNextCommit(new Error('disk on fire'));
+    const outcomes = await settle(
+      h.clock,
+      Promise.all([h.replica.debit(debit('a', 10)), h.replica.debit(debit('b', 20))]),
+    );
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['unavailable', 'unavailable']);
+    expect(h.replica.balance('acme')?.balance).toBe(100);
+    expect(
+      h.logger.lines.some((line) => line.level === 'error' && line.message.includes('commit failed')),
+    ).toBe(true);
+    // The same keys work afterwards, as new debits.
+    const retry = await settle(h.clock, h.replica.debit(debit('a', 10)));
+    expect(retry.status).toBe('accepted');
+    expect(h.replica.balance('acme')?.balance).toBe(90);
+    const events = await h.replica.tenantEvents('acme', null, 100);
+    expect(events.events.map((view) => view.event.kind)).toEqual(['grant', 'debit']);
+  });
+
+  it('keeps every acknowledged debit across a crash (fsync)', async () => {
+    const h = await harness();
+    await settle(h.clock, h.replica.grant(grant(100)));
+    const accepted = await settle(h.clock, h.replica.debit(debit('k', 7)));
+    expect(accepted.status).toBe('accepted');
+    const reopened = await h.reopen(h.store.crash());
+    expect(reopened.balance('acme')?.debited).toBe(7);
+    const replay = await settle(h.clock, reopened.debit(debit('k', 7)));
+    expect(replay.status).toBe('replayed');
+  });
+
+  it('refuses to open data of another region or cluster, and a broken hash chain', async () => {
+    const h = await harness();
+    await settle(h.clock, h.replica.grant(grant()));
+    await h.replica.close();
+    const store = h.store.crash();
+    await expect(h.reopen(store, { region: 'us' })).rejects.toThrow(ReplicaOpenError);
+    await expect(h.reopen(h.store.crash(), { cluster: 'other' })).rejects.toThrow(/cluster/);
+    // A record appended with a hash that does not chain: the node refuses to start, naming it.
+    const forged = h.store.crash();
+    const origin = h.replica.origin;
+    const event = {
+      kind: 'debit',
+      tenant: 'acme',
+      origin,
+      seq: 2,
+      at: START_MS,
+      amount: 1,
+      idempotencyKey: 'x',
+      parts: [{ grantId: 'g1', amount: 1 }],
+      overdraft: 0,
+      metadata: null,
+    } as const;
+    const hash = new Uint8Array(32).fill(7);
+    await forged.commit(
+      { events: [{ event, hash }], heads: [{ origin, seq: 2, hash, signature: null }] },
+      { sync: true },
+    );
+    await expect(h.reopen(forged.crash())).rejects.toThrow(`log ${origin} seq 2: hash chain broken`);
+  });
+
+  it('signs its head; a snapshot carries heads that verify, at the version vector it shows', async () => {
+    const h = await harness();
+    await settle(h.clock, h.replica.grant(grant(100)));
+    await settle(h.clock, h.replica.debit(debit('k', 1)));
+    const { header, tenants } = await settle(h.clock, h.replica.snapshot());
+    expect(header.versionVector).toEqual({ [h.replica.origin]: 2 });
+    const head = header.heads[h.replica.origin];
+    expect(head?.seq).toBe(2);
+    expect(tenants).toEqual([
+      { tenant: 'acme', balance: 99, granted: 100, debited: 1, refunded: 0, expired: 0 },
+    ]);
+    expect(head?.signature).toMatch(/^[0-9a-f]{128}$/);
+    const bytes = headSigningBytes('test', h.replica.origin, 2, Buffer.from(head?.hash ?? '', 'hex'));
+    const signature = Buffer.from(head?.signature ?? '', 'hex');
+    expect(h.crypto.verify(h.crypto.publicKey, bytes, signature)).toBe(true);
+    expect(
+      h.crypto.verify(h.crypto.publicKey, headSigningBytes('test', h.replica.origin, 3, bytes), signature),
+    ).toBe(false);
+  });
+
+  it('expires what is left of a grant on its clock', async () => {
+    const h = await harness();
+    await settle(h.clock, h.replica.grant(grant(100, { expiresAt: START_MS + 5_000 })));
+    await settle(h.clock, h.replica.debit(debit('k', 30)));
+    h.clock.advance(5_000);
+    await settle(h.clock, new Promise((resolve) => setTimeout(resolve, 5)));
+    const balance = h.replica.balance('acme');
+    expect(balance?.expired).toBe(70);
+    expect(balance?.balance).toBe(0);
+    expect(balance?.grants[0]?.status).toBe('expired');
+    const late = await settle(h.clock, h.replica.debit(debit('k2', 1)));
+    expect(late.status).toBe('declined');
+  });
+
+  it('uses the overdraft its policy allows, and repays it from a later grant', async () => {
+    const h = await harness();
+    await settle(
+      h.clock,
+      h.replica.setPolicy('acme', { overdraft: { eu: 50 }, weights: {}, blocked: false }),
+    );
+    await settle(h.clock, h.replica.grant(grant(10)));
+    const over = await settle(h.clock, h.replica.debit(debit('k', 30)));
+    expect(over.status).toBe('accepted');
+    if (over.status === 'accepted') expect(over.debit.overdraft).toBe(20);
+    expect(h.replica.balance('acme')?.regions.eu?.overdraftInUse).toBe(20);
+    await settle(h.clock, h.replica.grant({ ...grant(100), grantId: 'g2' }));
+    const balance = h.replica.balance('acme');
+    expect(balance?.regions.eu?.overdraftInUse).toBe(0);
+    expect(balance?.balance).toBe(80);
+  });
+
+  it('declines every debit of a blocked tenant', async () => {
+    const h = await harness();
+    await settle(h.clock, h.replica.grant(grant(10)));
+    await settle(h.clock, h.replica.setPolicy('acme', { overdraft: {}, weights: {}, blocked: true }));
+    const outcome = await settle(h.clock, h.replica.debit(debit('k', 1)));
+    expect(outcome).toMatchObject({ status: 'declined', reason: 'blocked' });
+    // The policy is durable.
+    const reopened = await h.reopen(h.store.crash());
+    expect(reopened.policy('acme').blocked).toBe(true);
+  });
+
+  it('refunds a debit, bounded by it', async () => {
+    const h = await harness();
+    await settle(h.clock, h.replica.grant(grant(100)));
+    const taken = await settle(h.clock, h.replica.debit(debit('k', 10)));
+    if (taken.status !== 'accepted') throw new Error('debit refused');
+    const partial = await settle(
+      h.clock,
+      h.replica.refund({ tenant: 'acme', debitId: taken.debit.debitId, amount: 4, idempotencyKey: 'r1' }),
+    );
+    expect(partial.status).toBe('accepted');
+    const rest = await settle(
+      h.clock,
+      h.replica.refund({ tenant: 'acme', debitId: taken.debit.debitId, idempotencyKey: 'r2' }),
+    );
+    expect(rest.status === 'accepted' && rest.refund.amount).toBe(6);
+    const more = await settle(
+      h.clock,
+      h.replica.refund({ tenant: 'acme', debitId: taken.debit.debitId, amount: 1, idempotencyKey: 'r3' }),
+    );
+    expect(more).toEqual({ status: 'exceeds_debit', requested: 1, refundable: 0 });
+    expect(h.replica.balance('acme')?.balance).toBe(100);
+  });
+
+  it('commits what is pending when it closes', async () => {
+    const h = await harness();
+    await settle(h.clock, h.replica.grant(grant(100)));
+    const pending = h.replica.debit(debit('k', 9));
+    await new Promise((resolve) => setImmediate(resolve));
+    await h.replica.close();
+    expect((await pending).status).toBe('accepted');
+    const reopened = await h.reopen(h.store.crash());
+    expect(reopened.balance('acme')?.debited).toBe(9);
+  });
+});

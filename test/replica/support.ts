@@ -1,0 +1,81 @@
+/** A replica on the in-memory store, a manual clock, a seeded Rng and node:crypto, for tests. */
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  type Logger,
+  ManualClock,
+  Replica,
+  type ReplicaObserver,
+  type ReplicaOptions,
+  SeededRng,
+} from '@allot/replica';
+import { MemoryStore, nodeCrypto } from '@allot/store';
+
+/** 2027-01-15T08:00:00Z: tests start here. */
+export const START_MS = Date.UTC(2027, 0, 15, 8, 0, 0);
+
+/** A logger that keeps lines for assertions. */
+export function memoryLogger(): Logger & { lines: { level: string; message: string }[] } {
+  const lines: { level: string; message: string }[] = [];
+  const log = (level: string) => (_fields: Record<string, unknown>, message: string) => {
+    lines.push({ level, message });
+  };
+  return { lines, debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}
+
+/** Everything a test needs around one replica. */
+export interface Harness {
+  replica: Replica;
+  store: MemoryStore;
+  clock: ManualClock;
+  commits: number[];
+  crypto: ReturnType<typeof nodeCrypto>;
+  logger: ReturnType<typeof memoryLogger>;
+  reopen(store?: MemoryStore, options?: Partial<ReplicaOptions>): Promise<Replica>;
+}
+
+const key = generateKeyPairSync('ed25519').privateKey;
+
+/** Opens a replica of region `region` on a new memory store. */
+export async function harness(options: Partial<ReplicaOptions> = {}, seed = 1): Promise<Harness> {
+  const clock = new ManualClock(START_MS);
+  const commits: number[] = [];
+  const logger = memoryLogger();
+  const observer: ReplicaObserver = {
+    debitDecided: () => {},
+    batchCommitted: (events) => {
+      commits.push(events);
+    },
+  };
+  const crypto = nodeCrypto(key);
+  const h: Harness = {
+    store: MemoryStore.empty(),
+    clock,
+    commits,
+    crypto,
+    logger,
+    replica: undefined as unknown as Replica,
+    async reopen(store = h.store, more = {}) {
+      h.store = store;
+      h.replica = await Replica.open(
+        { cluster: 'test', region: 'eu', ...options, ...more },
+        { store, clock, rng: new SeededRng(seed), crypto, logger, observer },
+      );
+      return h.replica;
+    },
+  };
+  await h.reopen();
+  return h;
+}
+
+/** Advances the clock a millisecond at a time until `promise` settles (group commits need time). */
+export async function settle<T>(clock: ManualClock, promise: Promise<T>, maxMs = 10_000): Promise<T> {
+  let done = false;
+  const tracked = promise.finally(() => {
+    done = true;
+  });
+  for (let ms = 0; ms < maxMs && !done; ms++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    if (!done) clock.advance(1);
+  }
+  return tracked;
+}
