@@ -1,0 +1,185 @@
+/**
+ * The fastify app of a node: every route of API.md with its schemas, bearer auth, the error
+ * catalogue for every failure (fastify's own included), metrics, and the OpenAPI document.
+ */
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import { type Access, authorize, type TokenConfig, TokenTable } from './auth.js';
+import { ApiError, type ErrorCode, errorObject } from './errors.js';
+import { BATCH_BODY_BYTES_MAX, BODY_BYTES_MAX, PATH_PARAM_LENGTH_MAX } from './limits.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { catalogueError } from './request-errors.js';
+import './route-config.js';
+import { notReadyError, type RouteContext } from './route-context.js';
+import { registerDebitRoutes } from './routes/debits.js';
+import { registerGrantRoutes } from './routes/grants.js';
+import { registerOperationsRoutes } from './routes/operations.js';
+import { registerPolicyRoutes } from './routes/policy.js';
+import { registerReadRoutes } from './routes/reads.js';
+import { registerRefundRoutes } from './routes/refunds.js';
+import { registerSnapshotRoutes } from './routes/snapshot.js';
+import { SHARED_SCHEMAS } from './schemas.js';
+import type { ReplicaSource, ServedReplica } from './served-replica.js';
+
+/** How to build the app. */
+export interface AppOptions {
+  /** The replica, or a getter that returns undefined until it is open (then /readyz and /v1 answer 503). */
+  readonly replica: ReplicaSource;
+  /** The bearer tokens (API.md node config). */
+  readonly tokens: readonly TokenConfig[];
+  /** A pino logger, or false for none. Only our own faults and errors are logged, never each request. */
+  readonly logger?: FastifyBaseLogger | false;
+  /** Body limit of every route but the batch (default BODY_BYTES_MAX). */
+  readonly bodyLimitBytes?: number;
+  /** Body limit of POST /v1/debits/batch (default BATCH_BODY_BYTES_MAX). */
+  readonly batchBodyLimitBytes?: number;
+  /** The metrics to feed and expose (default: new ones in their own registry). */
+  readonly metrics?: Metrics;
+}
+
+/** Errors of a debit request that the replica never saw. */
+const REFUSED_AT_THE_EDGE: ReadonlySet<ErrorCode> = new Set([
+  'invalid_request',
+  'payload_too_large',
+  'unsupported_media_type',
+]);
+
+/** Longest request path echoed in a 404: enough to recognise it, never a whole hostile URL. */
+const ECHOED_PATH_LENGTH_MAX = 256;
+
+/** The fastify app of a node, with its schemas compiled (ready to listen or inject). */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const tokens = new TokenTable(options.tokens);
+  const metrics = options.metrics ?? createMetrics();
+  const bodyLimitBytes = options.bodyLimitBytes ?? BODY_BYTES_MAX;
+  const batchBodyLimitBytes = options.batchBodyLimitBytes ?? BATCH_BODY_BYTES_MAX;
+  const source = options.replica;
+  const current = (): ServedReplica | undefined => (typeof source === 'function' ? source() : source);
+  const isReady = () => current()?.ready === true;
+  const answered = new WeakSet<FastifyRequest>();
+  const context: RouteContext = {
+    replica() {
+      const replica = current();
+      if (replica === undefined) throw notReadyError();
+      return replica;
+    },
+    metrics,
+    batchBodyLimitBytes,
+    debitAnswered(request, result, seconds) {
+      if (request.routeOptions.config.debitsInBody === 'one') {
+        if (answered.has(request)) return;
+        answered.add(request);
+      }
+      metrics.observer.debitDecided(result, seconds);
+    },
+  };
+
+  const app: FastifyInstance = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: bodyLimitBytes,
+    routerOptions: { maxParamLength: PATH_PARAM_LENGTH_MAX },
+    // No coercion ("3" is not 3), no silent removal of unknown fields, the first error only.
+    ajv: {
+      customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, useDefaults: true },
+    },
+    // While closing, requests still get answers in the catalogue's shape (the replica says closing).
+    return503OnClosing: false,
+    frameworkErrors(error, _request, reply) {
+      const known = catalogueError(error, { bodyLimitBytes });
+      const answer = known ?? new ApiError(errorObject('internal', {}));
+      (reply as FastifyReply).code(answer.statusCode).headers(answer.headers).send({ error: answer.body });
+    },
+  }) as unknown as FastifyInstance;
+
+  app.decorateRequest('principal', null);
+  // JSON only: without the text/plain parser, any other media type is a 415.
+  app.removeContentTypeParser('text/plain');
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Allot',
+        description:
+          'A multi-region credit ledger node: grants, debits, refunds, balances, events, snapshots.',
+        version: '1',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      tags: [
+        { name: 'grants' },
+        { name: 'debits' },
+        { name: 'refunds' },
+        { name: 'reads' },
+        { name: 'policies' },
+        { name: 'operations' },
+      ],
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, index) =>
+        typeof json.$id === 'string' ? json.$id : `def-${index}`,
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.addHook('onRequest', async (request) => {
+    const access: Access | undefined = request.routeOptions.config.access;
+    if (access === undefined) return;
+    const principal = tokens.authenticate(request.headers.authorization);
+    if (principal instanceof ApiError) throw principal;
+    const tenant = (request.params as Record<string, string | undefined> | undefined)?.tenant;
+    const forbidden = authorize(principal, access, tenant);
+    if (forbidden !== null) throw forbidden;
+    request.principal = principal;
+    if (!isReady()) throw notReadyError();
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const known = catalogueError(error, {
+      bodyLimitBytes: request.routeOptions.bodyLimit ?? bodyLimitBytes,
+      contentType: request.headers['content-type'],
+    });
+    if (known === null) {
+      request.log.error(
+        { err: error, method: request.method, route: request.routeOptions.url },
+        'request failed',
+      );
+      const internal = new ApiError(errorObject('internal', {}));
+      return reply.code(internal.statusCode).send({ error: internal.body });
+    }
+    // A debit refused before the replica saw it (schema, metadata, media type, size) is an invalid debit.
+    if (request.routeOptions.config.debitsInBody === 'one' && REFUSED_AT_THE_EDGE.has(known.code)) {
+      context.debitAnswered(request, 'invalid', reply.elapsedTime / 1000);
+    }
+    return reply.code(known.statusCode).headers(known.headers).send({ error: known.body });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = (request.raw.url ?? '').split('?')[0]?.slice(0, ECHOED_PATH_LENGTH_MAX) ?? '';
+    const body = errorObject(
+      'not_found',
+      { what: `no route ${request.method} ${path}` },
+      { method: request.method, path },
+    );
+    return reply.code(404).send({ error: body });
+  });
+
+  registerOperationsRoutes(app, metrics, isReady);
+  registerGrantRoutes(app, context);
+  registerDebitRoutes(app, context);
+  registerRefundRoutes(app, context);
+  registerReadRoutes(app, context);
+  registerSnapshotRoutes(app, context);
+  registerPolicyRoutes(app, context);
+
+  await app.ready();
+  return app;
+}

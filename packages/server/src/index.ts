@@ -1,0 +1,33 @@
+/**
+ * @allot/server — the HTTP API of an Allot node (API.md) on fastify: JSON schemas on every route
+ * (validated by ajv without coercion, turned into the OpenAPI document at /docs/json), bearer-token
+ * auth with roles and tenant scopes, one error catalogue for every failure, Prometheus metrics in a
+ * registry of their own, and a ReplicaObserver that feeds them. It serves a replica; it decides
+ * nothing about the ledger itself.
+ */
+export { type AppOptions, buildApp } from './app.js';
+export {
+  type Access,
+  authorize,
+  type Principal,
+  ROLES,
+  type Role,
+  type TokenConfig,
+  TokenTable,
+} from './auth.js';
+export {
+  ApiError,
+  apiError,
+  ERROR_CATALOGUE,
+  type ErrorBody,
+  type ErrorCode,
+  type ErrorObject,
+  type ErrorSpec,
+  EXTENSIONS,
+  errorObject,
+  statusOf,
+} from './errors.js';
+export * from './limits.js';
+export { createMetrics, type Metrics, type MetricsObserver, type MetricsOptions } from './metrics.js';
+export type { ClusterView, PeerView, ReplicaSource, ServedReplica } from './served-replica.js';
+export { formatRfc3339, parseRfc3339 } from './time.js';

@@ -1,0 +1,40 @@
+/** What every route handler is given: the replica (once ready) and the metrics. */
+import type { DebitOutcome, StoreFailure } from '@allot/replica';
+import type { FastifyRequest } from 'fastify';
+import { type ApiError, apiError } from './errors.js';
+import type { Metrics } from './metrics.js';
+import type { ServedReplica } from './served-replica.js';
+
+/** The shared context of the route handlers of one app. */
+export interface RouteContext {
+  /** The replica; throws the 503 not_ready while the node has none yet. */
+  replica(): ServedReplica;
+  readonly metrics: Metrics;
+  /** Body limit of POST /v1/debits/batch. */
+  readonly batchBodyLimitBytes: number;
+  /** Counts one answered debit of `request` in the metrics (a single-debit request counts once). */
+  debitAnswered(request: FastifyRequest, result: DebitOutcome['status'] | 'invalid', seconds: number): void;
+}
+
+/** Seconds a client should wait before retrying after a 503 unavailable: one group commit is ~1 ms. */
+const RETRY_AFTER_SECONDS = 1;
+
+/** The 503 of a command the store could not take: nothing happened, a retry may succeed. */
+export function unavailableError(failure: StoreFailure): ApiError {
+  return apiError(
+    'unavailable',
+    { reason: failure.reason.replaceAll('_', ' ') },
+    { reason: failure.reason },
+    { 'retry-after': String(RETRY_AFTER_SECONDS) },
+  );
+}
+
+/** The 503 of a node that is not ready yet. */
+export function notReadyError(): ApiError {
+  return apiError('not_ready', {}, {}, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+}
+
+/** Throws when `value` is reached: a case the code does not know (a replica outcome added later). */
+export function unexpected(value: never, what: string): never {
+  throw new Error(`unexpected ${what}: ${JSON.stringify(value)}`);
+}

@@ -1,0 +1,132 @@
+/**
+ * POST /v1/tenants/{tenant}/debits and POST /v1/debits/batch (service, admin): debits decided on
+ * this region's rights, answered once durable.
+ */
+import type { Json } from '@allot/core';
+import type { DebitCommand, DebitOutcome } from '@allot/replica';
+import type { FastifyInstance, FastifyReply, FastifySchemaValidationError } from 'fastify';
+import { inScope, tenantForbidden } from '../auth.js';
+import { batchStatusOf, debitAnswer, debitError, isDone } from '../debit-answers.js';
+import type { ApiError, ErrorObject } from '../errors.js';
+import { metadataError } from '../metadata.js';
+import { validationError } from '../request-errors.js';
+import { type RouteContext, unavailableError } from '../route-context.js';
+import { BATCH_DEBIT_ITEM, postDebitBatchSchema, postDebitSchema } from '../schemas.js';
+import type { debitBalanceJson, debitJson } from '../views.js';
+
+/** The body of a debit request, as its schema admits it. */
+interface DebitBody {
+  readonly amount: number;
+  readonly idempotencyKey: string;
+  readonly metadata?: { readonly [key: string]: Json };
+}
+
+/** One item of a batch, once it passed its schema. */
+interface BatchItem extends DebitBody {
+  readonly tenant: string;
+}
+
+/** One result of a batch (API.md), plus the debit's balance when it happened. */
+interface BatchResult {
+  readonly status: 'accepted' | 'replayed' | 'declined' | 'conflict' | 'invalid' | 'unavailable';
+  readonly debit?: ReturnType<typeof debitJson>;
+  readonly balance?: ReturnType<typeof debitBalanceJson>;
+  readonly error?: ErrorObject;
+}
+
+/** The command of a debit; absent metadata is kept as null. */
+function commandOf(tenant: string, body: DebitBody): DebitCommand {
+  return {
+    tenant,
+    amount: body.amount,
+    idempotencyKey: body.idempotencyKey,
+    metadata: body.metadata ?? null,
+  };
+}
+
+function seconds(reply: FastifyReply): number {
+  return reply.elapsedTime / 1000;
+}
+
+/** Registers the debit routes. */
+export function registerDebitRoutes(app: FastifyInstance, context: RouteContext): void {
+  app.post<{ Params: { tenant: string }; Body: DebitBody }>(
+    '/v1/tenants/:tenant/debits',
+    {
+      schema: postDebitSchema,
+      config: { access: { roles: ['service', 'admin'], scope: 'tenant' }, debitsInBody: 'one' },
+    },
+    async (request, reply) => {
+      const command = commandOf(request.params.tenant, request.body);
+      const refused =
+        request.body.metadata === undefined ? null : metadataError(request.body.metadata, '/metadata');
+      if (refused !== null) throw refused;
+      const outcome = await context.replica().debit(command);
+      context.debitAnswered(request, outcome.status, seconds(reply));
+      if (!isDone(outcome)) throw debitError(command, outcome);
+      if (outcome.status === 'replayed') reply.code(200).header('idempotent-replayed', 'true');
+      else reply.code(201);
+      return debitAnswer(outcome);
+    },
+  );
+
+  app.post<{ Body: { readonly debits: readonly unknown[] } }>(
+    '/v1/debits/batch',
+    {
+      schema: postDebitBatchSchema,
+      bodyLimit: context.batchBodyLimitBytes,
+      config: { access: { roles: ['service', 'admin'], scope: 'per-item' }, debitsInBody: 'batch' },
+    },
+    async (request, reply) => {
+      const principal = request.principal;
+      const validate = request.compileValidationSchema(BATCH_DEBIT_ITEM, 'body');
+      const results: (BatchResult | undefined)[] = new Array(request.body.debits.length);
+      const commands: DebitCommand[] = [];
+      const positions: number[] = [];
+      request.body.debits.forEach((item, index) => {
+        let refused: ApiError | null = null;
+        if (!validate(item)) {
+          const errors = (validate.errors ?? []) as FastifySchemaValidationError[];
+          refused = validationError(
+            errors.map((error) => ({ ...error, instancePath: `/debits/${index}${error.instancePath}` })),
+            'body',
+          );
+        } else {
+          const debit = item as BatchItem;
+          if (principal !== null && !inScope(principal, debit.tenant))
+            refused = tenantForbidden(debit.tenant);
+          else if (debit.metadata !== undefined)
+            refused = metadataError(debit.metadata, `/debits/${index}/metadata`);
+          if (refused === null) {
+            commands.push(commandOf(debit.tenant, debit));
+            positions.push(index);
+            return;
+          }
+        }
+        context.debitAnswered(request, 'invalid', seconds(reply));
+        results[index] = { status: 'invalid', error: refused.body };
+      });
+      const outcomes: DebitOutcome[] =
+        commands.length === 0 ? [] : await context.replica().debitMany(commands);
+      if (outcomes.length !== commands.length) {
+        throw new Error(`debitMany answered ${outcomes.length} outcomes for ${commands.length} debits`);
+      }
+      if (outcomes.length > 0 && outcomes.every((outcome) => outcome.status === 'unavailable')) {
+        // One group commit failed as a whole: nothing of the batch happened, the client retries it.
+        const [first] = outcomes;
+        if (first !== undefined && first.status === 'unavailable') throw unavailableError(first);
+      }
+      outcomes.forEach((outcome, at) => {
+        const index = positions[at] as number;
+        const command = commands[at] as DebitCommand;
+        context.debitAnswered(request, outcome.status, seconds(reply));
+        if (isDone(outcome)) {
+          results[index] = { status: outcome.status, ...debitAnswer(outcome) };
+        } else {
+          results[index] = { status: batchStatusOf(outcome), error: debitError(command, outcome).body };
+        }
+      });
+      return { results };
+    },
+  );
+}

@@ -1,0 +1,25 @@
+/** GET /healthz, /readyz and /metrics: no token, for probes and Prometheus. */
+import type { FastifyInstance } from 'fastify';
+import type { Metrics } from '../metrics.js';
+import { notReadyError } from '../route-context.js';
+import { getHealthSchema, getMetricsSchema, getReadySchema } from '../schemas.js';
+
+/** Registers the operations routes; `isReady` says whether the replica serves. */
+export function registerOperationsRoutes(
+  app: FastifyInstance,
+  metrics: Metrics,
+  isReady: () => boolean,
+): void {
+  app.get('/healthz', { schema: getHealthSchema }, async () => ({ status: 'ok' }));
+
+  app.get('/readyz', { schema: getReadySchema }, async () => {
+    if (!isReady()) throw notReadyError();
+    return { status: 'ready' };
+  });
+
+  app.get('/metrics', { schema: getMetricsSchema }, async (_request, reply) => {
+    const text = await metrics.registry.metrics();
+    reply.type(metrics.registry.contentType);
+    return text;
+  });
+}

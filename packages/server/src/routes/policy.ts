@@ -1,0 +1,47 @@
+/**
+ * GET /v1/tenants/{tenant}/policy (any role) and PUT (admin). A PUT replaces each field it gives
+ * (`overdraft`, `weights`, `blocked`) and keeps the fields it leaves out, so that blocking a tenant
+ * does not silently drop its overdraft; an empty body changes nothing.
+ */
+import type { TenantPolicy } from '@allot/replica';
+import type { FastifyInstance } from 'fastify';
+import { type RouteContext, unavailableError } from '../route-context.js';
+import { getPolicySchema, putPolicySchema } from '../schemas.js';
+import { policyJson } from '../views.js';
+
+/** The body of a policy change, as its schema admits it. */
+interface PolicyBody {
+  readonly overdraft?: Readonly<Record<string, number>>;
+  readonly weights?: Readonly<Record<string, number>>;
+  readonly blocked?: boolean;
+}
+
+/** Registers the policy routes. */
+export function registerPolicyRoutes(app: FastifyInstance, context: RouteContext): void {
+  app.get<{ Params: { tenant: string } }>(
+    '/v1/tenants/:tenant/policy',
+    {
+      schema: getPolicySchema,
+      config: { access: { roles: ['service', 'admin', 'auditor'], scope: 'tenant' } },
+    },
+    async (request) => policyJson(context.replica().policy(request.params.tenant)),
+  );
+
+  app.put<{ Params: { tenant: string }; Body: PolicyBody }>(
+    '/v1/tenants/:tenant/policy',
+    { schema: putPolicySchema, config: { access: { roles: ['admin'], scope: 'tenant' } } },
+    async (request) => {
+      const replica = context.replica();
+      const { tenant } = request.params;
+      const current = replica.policy(tenant);
+      const next: TenantPolicy = {
+        overdraft: request.body.overdraft ?? current.overdraft,
+        weights: request.body.weights ?? current.weights,
+        blocked: request.body.blocked ?? current.blocked,
+      };
+      const outcome = await replica.setPolicy(tenant, next);
+      if ('status' in outcome) throw unavailableError(outcome);
+      return policyJson(outcome);
+    },
+  );
+}

@@ -1,0 +1,60 @@
+/**
+ * Reads (API.md): GET /v1/tenants/{tenant}/balance (any role), GET /v1/tenants/{tenant}/events
+ * (auditor, admin) and GET /v1/cluster (any role).
+ */
+import type { FastifyInstance } from 'fastify';
+import { apiError } from '../errors.js';
+import { EVENTS_PAGE_DEFAULT } from '../limits.js';
+import type { RouteContext } from '../route-context.js';
+import { getBalanceSchema, getClusterSchema, getEventsSchema } from '../schemas.js';
+import { balanceJson, eventJson } from '../views.js';
+
+/** Registers the balance, events and cluster routes. */
+export function registerReadRoutes(app: FastifyInstance, context: RouteContext): void {
+  app.get<{ Params: { tenant: string } }>(
+    '/v1/tenants/:tenant/balance',
+    {
+      schema: getBalanceSchema,
+      config: { access: { roles: ['service', 'admin', 'auditor'], scope: 'tenant' } },
+    },
+    async (request) => {
+      const { tenant } = request.params;
+      const view = context.replica().balance(tenant);
+      if (view === undefined) throw apiError('tenant_not_found', { tenant }, { tenant });
+      return balanceJson(view);
+    },
+  );
+
+  // An unknown tenant has no events: an empty page, not a 404 (a tenant may have events, e.g.
+  // overdraft debits, before any grant of it is known here).
+  app.get<{ Params: { tenant: string }; Querystring: { after?: string; limit?: string } }>(
+    '/v1/tenants/:tenant/events',
+    { schema: getEventsSchema, config: { access: { roles: ['auditor', 'admin'], scope: 'tenant' } } },
+    async (request) => {
+      const { tenant } = request.params;
+      const limit = request.query.limit === undefined ? EVENTS_PAGE_DEFAULT : Number(request.query.limit);
+      const page = await context.replica().tenantEvents(tenant, request.query.after ?? null, limit);
+      return { events: page.events.map(eventJson), next: page.next };
+    },
+  );
+
+  app.get(
+    '/v1/cluster',
+    {
+      schema: getClusterSchema,
+      config: { access: { roles: ['service', 'admin', 'auditor'], scope: 'none' } },
+    },
+    async () => {
+      const replica = context.replica();
+      const view = replica.clusterView?.();
+      return {
+        cluster: replica.cluster,
+        region: replica.region,
+        origin: replica.origin,
+        versionVector: view?.versionVector ?? replica.versionVector(),
+        peers: view?.peers ?? [],
+        stranded: view?.stranded ?? [],
+      };
+    },
+  );
+}

@@ -1,0 +1,77 @@
+/**
+ * GET /v1/snapshot (auditor, admin; not for tenant-scoped tokens): every tenant's figures at one
+ * version vector. JSON by default; with `Accept: application/x-ndjson` the header object on the
+ * first line, then one tenant per line. Both are streamed, so millions of tenants never sit in one
+ * string.
+ */
+import { Readable } from 'node:stream';
+import type { SnapshotTenant } from '@allot/replica';
+import type { FastifyInstance } from 'fastify';
+import { SNAPSHOT_CHUNK_TENANTS } from '../limits.js';
+import type { RouteContext } from '../route-context.js';
+import { getSnapshotSchema } from '../schemas.js';
+import { snapshotHeaderJson, snapshotTenantJson } from '../views.js';
+
+/** The NDJSON media type of API.md. */
+export const NDJSON = 'application/x-ndjson';
+
+/**
+ * True when the Accept header prefers NDJSON: it lists application/x-ndjson with q > 0 and no
+ * JSON type with a higher q. Absent or anything else: JSON.
+ */
+export function prefersNdjson(accept: string | undefined): boolean {
+  if (accept === undefined) return false;
+  let ndjson = 0;
+  let json = 0;
+  for (const range of accept.split(',')) {
+    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+    const qParam = params.find((param) => param.startsWith('q='));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    if (!Number.isFinite(q)) continue;
+    if (type === NDJSON) ndjson = Math.max(ndjson, q);
+    if (type === 'application/json') json = Math.max(json, q);
+  }
+  return ndjson > 0 && ndjson >= json;
+}
+
+function* ndjsonLines(header: object, tenants: readonly SnapshotTenant[]): Generator<string> {
+  yield `${JSON.stringify(header)}\n`;
+  for (let from = 0; from < tenants.length; from += SNAPSHOT_CHUNK_TENANTS) {
+    let chunk = '';
+    for (const tenant of tenants.slice(from, from + SNAPSHOT_CHUNK_TENANTS)) {
+      chunk += `${JSON.stringify(snapshotTenantJson(tenant))}\n`;
+    }
+    yield chunk;
+  }
+}
+
+function* jsonChunks(header: object, tenants: readonly SnapshotTenant[]): Generator<string> {
+  const head = JSON.stringify(header);
+  yield `${head.slice(0, -1)},"tenants":[`;
+  for (let from = 0; from < tenants.length; from += SNAPSHOT_CHUNK_TENANTS) {
+    const lines = tenants
+      .slice(from, from + SNAPSHOT_CHUNK_TENANTS)
+      .map((tenant) => JSON.stringify(snapshotTenantJson(tenant)));
+    yield (from === 0 ? '' : ',') + lines.join(',');
+  }
+  yield ']}';
+}
+
+/** Registers the snapshot route. */
+export function registerSnapshotRoutes(app: FastifyInstance, context: RouteContext): void {
+  app.get(
+    '/v1/snapshot',
+    { schema: getSnapshotSchema, config: { access: { roles: ['auditor', 'admin'], scope: 'every-tenant' } } },
+    async (request, reply) => {
+      const { header, tenants } = await context.replica().snapshot();
+      const headerJson = snapshotHeaderJson(header);
+      reply.header('vary', 'accept');
+      if (prefersNdjson(request.headers.accept)) {
+        reply.type(NDJSON);
+        return reply.send(Readable.from(ndjsonLines(headerJson, tenants)));
+      }
+      reply.type('application/json; charset=utf-8');
+      return reply.send(Readable.from(jsonChunks(headerJson, tenants)));
+    },
+  );
+}

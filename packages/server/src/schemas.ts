@@ -1,0 +1,652 @@
+/**
+ * JSON schemas of every route (API.md): fastify compiles them with ajv at start (validation) and
+ * fast-json-stringify (serialization), and @fastify/swagger turns the same schemas into the OpenAPI
+ * document. ajv runs without type coercion, so "3" is not an amount, and bodies refuse unknown
+ * fields. Query-string values are strings on the wire, so their schemas are string patterns.
+ */
+import {
+  AMOUNT_MAX,
+  AMOUNT_MIN,
+  KEY_PATTERN,
+  PRIORITY_DEFAULT,
+  PRIORITY_MAX,
+  PRIORITY_MIN,
+  REGION_PATTERN,
+  TENANT_ID_PATTERN,
+} from '@allot/core';
+import { ERROR_CATALOGUE } from './errors.js';
+import {
+  BATCH_DEBITS_MAX,
+  CURSOR_LENGTH_MAX,
+  EVENTS_PAGE_DEFAULT,
+  EVENTS_PAGE_MAX,
+  METADATA_BYTES_MAX,
+  POLICY_REGIONS_MAX,
+  POLICY_WEIGHT_MAX,
+} from './limits.js';
+import { RFC3339_PATTERN } from './time.js';
+
+/** A JSON schema (kept loose: fastify, ajv and @fastify/swagger each read it). */
+export type Schema = Readonly<Record<string, unknown>>;
+
+const tenantId = {
+  type: 'string',
+  pattern: TENANT_ID_PATTERN.source,
+  description: 'Tenant id: 1–128 characters of [A-Za-z0-9._:-].',
+} as const;
+
+const key = {
+  type: 'string',
+  pattern: KEY_PATTERN.source,
+  description: '1–255 printable ASCII characters.',
+} as const;
+
+const amount = {
+  type: 'integer',
+  minimum: AMOUNT_MIN,
+  maximum: AMOUNT_MAX,
+  description: 'Credits in minor units: an integer, 1 ≤ amount ≤ 2^53 − 1.',
+} as const;
+
+/** A figure of the ledger (≥ 0, or a balance that an overdraft took below zero). */
+const figure = { type: 'integer' } as const;
+
+const time = { type: 'string', format: 'date-time', description: 'RFC 3339.' } as const;
+const optionalTime = {
+  type: ['string', 'null'],
+  format: 'date-time',
+  description: 'RFC 3339, or null.',
+} as const;
+
+const metadata = {
+  type: 'object',
+  additionalProperties: true,
+  description: `Any JSON object of at most ${METADATA_BYTES_MAX} bytes (UTF-8 of its JSON), kept with the debit event.`,
+} as const;
+
+const versionVector = {
+  type: 'object',
+  additionalProperties: { type: 'integer' },
+  description: 'Events of each origin (region#incarnation) folded here.',
+} as const;
+
+const parts = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['grantId', 'amount'],
+    properties: { grantId: { type: 'string' }, amount: { type: 'integer' } },
+  },
+} as const;
+
+/** Shared schemas, registered with `addSchema` and referenced as `<$id>#` (OpenAPI components). */
+export const SHARED_SCHEMAS: readonly Schema[] = [
+  {
+    $id: 'Error',
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message', 'details'],
+        properties: {
+          code: { type: 'string', enum: Object.keys(ERROR_CATALOGUE) },
+          message: { type: 'string' },
+          details: { type: 'object', additionalProperties: true },
+        },
+      },
+    },
+  },
+  {
+    $id: 'Balance',
+    type: 'object',
+    required: [
+      'tenant',
+      'balance',
+      'granted',
+      'debited',
+      'refunded',
+      'expired',
+      'region',
+      'regions',
+      'grants',
+      'versionVector',
+      'asOf',
+    ],
+    properties: {
+      tenant: { type: 'string' },
+      balance: figure,
+      granted: figure,
+      debited: figure,
+      refunded: figure,
+      expired: figure,
+      region: { type: 'string', description: 'The region answering.' },
+      regions: {
+        type: 'object',
+        additionalProperties: {
+          type: 'object',
+          required: ['rights', 'overdraft', 'overdraftInUse'],
+          properties: { rights: figure, overdraft: figure, overdraftInUse: figure },
+        },
+      },
+      grants: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['grantId', 'amount', 'remaining', 'priority', 'expiresAt', 'status'],
+          properties: {
+            grantId: { type: 'string' },
+            amount: figure,
+            remaining: figure,
+            priority: {
+              type: ['integer', 'null'],
+              description: 'null while the grant event is not known here.',
+            },
+            expiresAt: optionalTime,
+            status: { type: 'string', enum: ['active', 'exhausted', 'expired', 'pending'] },
+          },
+        },
+      },
+      versionVector,
+      asOf: time,
+    },
+  },
+  {
+    $id: 'Grant',
+    type: 'object',
+    required: ['grantId', 'tenant', 'amount', 'priority', 'expiresAt', 'region', 'origin', 'at'],
+    properties: {
+      grantId: { type: 'string' },
+      tenant: { type: 'string' },
+      amount: figure,
+      priority: { type: 'integer' },
+      expiresAt: optionalTime,
+      region: { type: 'string' },
+      origin: { type: 'string' },
+      at: time,
+    },
+  },
+  {
+    $id: 'Debit',
+    type: 'object',
+    required: [
+      'debitId',
+      'tenant',
+      'amount',
+      'region',
+      'parts',
+      'overdraft',
+      'at',
+      'origin',
+      'idempotencyKey',
+    ],
+    properties: {
+      debitId: { type: 'string' },
+      tenant: { type: 'string' },
+      amount: figure,
+      region: { type: 'string' },
+      parts,
+      overdraft: figure,
+      at: time,
+      origin: { type: 'string' },
+      idempotencyKey: { type: 'string' },
+    },
+  },
+  {
+    $id: 'DebitBalance',
+    type: 'object',
+    required: ['available', 'tenant'],
+    properties: {
+      available: { type: 'integer', description: 'What this region can still spend for the tenant now.' },
+      tenant: { type: 'integer', description: 'The merged balance of the tenant known here.' },
+    },
+  },
+  {
+    $id: 'Refund',
+    type: 'object',
+    required: [
+      'refundId',
+      'debitId',
+      'tenant',
+      'amount',
+      'region',
+      'parts',
+      'overdraft',
+      'at',
+      'origin',
+      'idempotencyKey',
+    ],
+    properties: {
+      refundId: { type: 'string' },
+      debitId: { type: 'string' },
+      tenant: { type: 'string' },
+      amount: figure,
+      region: { type: 'string' },
+      parts,
+      overdraft: figure,
+      at: time,
+      origin: { type: 'string' },
+      idempotencyKey: { type: 'string' },
+    },
+  },
+  {
+    $id: 'Policy',
+    type: 'object',
+    required: ['overdraft', 'weights', 'blocked'],
+    properties: {
+      overdraft: { type: 'object', additionalProperties: { type: 'integer' } },
+      weights: { type: 'object', additionalProperties: { type: 'integer' } },
+      blocked: { type: 'boolean' },
+    },
+  },
+  {
+    $id: 'Event',
+    type: 'object',
+    required: ['origin', 'seq', 'hash', 'kind', 'tenant', 'at'],
+    additionalProperties: true,
+    description: 'One event of an origin log: its place, chain hash (hex), kind, and the fields of its kind.',
+    properties: {
+      origin: { type: 'string' },
+      seq: { type: 'integer' },
+      hash: { type: 'string' },
+      kind: { type: 'string', enum: ['grant', 'debit', 'refund', 'move', 'expire', 'repay'] },
+      tenant: { type: 'string' },
+      at: time,
+    },
+  },
+  {
+    $id: 'SnapshotTenant',
+    type: 'object',
+    required: ['tenant', 'balance', 'granted', 'debited', 'refunded', 'expired'],
+    properties: {
+      tenant: { type: 'string' },
+      balance: figure,
+      granted: figure,
+      debited: figure,
+      refunded: figure,
+      expired: figure,
+    },
+  },
+  {
+    $id: 'BatchDebit',
+    description: 'One debit of a batch; validated item by item (an invalid item does not stop the others).',
+    type: 'object',
+    additionalProperties: false,
+    required: ['tenant', 'amount', 'idempotencyKey'],
+    properties: { tenant: tenantId, amount, idempotencyKey: key, metadata },
+  },
+];
+
+/** The header of a replayed answer (same idempotency key or grant id, same body). */
+const replayedHeaders = {
+  'idempotent-replayed': { type: 'string', enum: ['true'], description: 'The request was answered before.' },
+} as const;
+
+/** The error answers a route may give, all with the Error body. */
+const errors = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } } as const;
+
+const bearer = [{ bearer: [] }];
+
+const tenantParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tenant'],
+  properties: { tenant: tenantId },
+} as const;
+
+/** Schema of one debit of a batch, compiled per item by the batch handler. */
+export const BATCH_DEBIT_ITEM: Schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['tenant', 'amount', 'idempotencyKey'],
+  properties: { tenant: tenantId, amount, idempotencyKey: key, metadata },
+};
+
+/** POST /v1/tenants/{tenant}/grants */
+export const postGrantSchema = {
+  tags: ['grants'],
+  summary: 'Create a grant (admin). Same grantId and terms again replays; other terms conflict.',
+  security: bearer,
+  params: tenantParams,
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['grantId', 'amount'],
+    properties: {
+      grantId: key,
+      amount,
+      priority: {
+        type: 'integer',
+        minimum: PRIORITY_MIN,
+        maximum: PRIORITY_MAX,
+        default: PRIORITY_DEFAULT,
+        description: 'Lower burns first.',
+      },
+      expiresAt: {
+        type: ['string', 'null'],
+        pattern: RFC3339_PATTERN,
+        description: 'RFC 3339; absent or null: never expires.',
+      },
+    },
+  },
+  response: {
+    200: {
+      description: 'Replayed: the grant existed with these terms (header idempotent-replayed: true).',
+      headers: replayedHeaders,
+      type: 'object',
+      required: ['grant', 'balance'],
+      properties: { grant: { $ref: 'Grant#' }, balance: { $ref: 'Balance#' } },
+    },
+    201: {
+      description: 'Created.',
+      type: 'object',
+      required: ['grant', 'balance'],
+      properties: { grant: { $ref: 'Grant#' }, balance: { $ref: 'Balance#' } },
+    },
+    ...errors,
+  },
+} as const;
+
+const debitAnswer = {
+  type: 'object',
+  required: ['debit', 'balance'],
+  properties: { debit: { $ref: 'Debit#' }, balance: { $ref: 'DebitBalance#' } },
+} as const;
+
+/** POST /v1/tenants/{tenant}/debits */
+export const postDebitSchema = {
+  tags: ['debits'],
+  summary: 'Debit a tenant (service, admin). Same key and body again replays; another body conflicts.',
+  security: bearer,
+  params: tenantParams,
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['amount', 'idempotencyKey'],
+    properties: { amount, idempotencyKey: key, metadata },
+  },
+  response: {
+    200: {
+      ...debitAnswer,
+      description: 'Replayed (header idempotent-replayed: true).',
+      headers: replayedHeaders,
+    },
+    201: { ...debitAnswer, description: 'Debited, durably.' },
+    ...errors,
+  },
+} as const;
+
+const batchResult = {
+  type: 'object',
+  required: ['status'],
+  properties: {
+    status: {
+      type: 'string',
+      enum: ['accepted', 'replayed', 'declined', 'conflict', 'invalid', 'unavailable'],
+    },
+    debit: { $ref: 'Debit#' },
+    balance: { $ref: 'DebitBalance#' },
+    error: {
+      type: 'object',
+      required: ['code', 'message', 'details'],
+      properties: {
+        code: { type: 'string' },
+        message: { type: 'string' },
+        details: { type: 'object', additionalProperties: true },
+      },
+    },
+  },
+} as const;
+
+/** POST /v1/debits/batch */
+export const postDebitBatchSchema = {
+  tags: ['debits'],
+  summary: `Debit many tenants in one group commit (service, admin): 1–${BATCH_DEBITS_MAX} debits, one result each, in order.`,
+  security: bearer,
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['debits'],
+    properties: {
+      debits: {
+        type: 'array',
+        minItems: 1,
+        maxItems: BATCH_DEBITS_MAX,
+        // Items are validated one by one (schema BatchDebit) so that one bad item fails alone.
+        items: { description: 'A BatchDebit.' },
+      },
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      required: ['results'],
+      properties: { results: { type: 'array', items: batchResult } },
+    },
+    ...errors,
+  },
+} as const;
+
+/** POST /v1/tenants/{tenant}/debits/{debitId}/refunds */
+export const postRefundSchema = {
+  tags: ['refunds'],
+  summary: 'Refund a debit, all or part (admin), at the region that took it.',
+  security: bearer,
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['tenant', 'debitId'],
+    properties: { tenant: tenantId, debitId: key },
+  },
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['idempotencyKey'],
+    properties: {
+      amount: { ...amount, description: 'Absent: all that is still refundable.' },
+      idempotencyKey: key,
+    },
+  },
+  response: {
+    200: {
+      description: 'Replayed (header idempotent-replayed: true).',
+      headers: replayedHeaders,
+      type: 'object',
+      required: ['refund', 'balance'],
+      properties: { refund: { $ref: 'Refund#' }, balance: { $ref: 'Balance#' } },
+    },
+    201: {
+      description: 'Refunded, durably.',
+      type: 'object',
+      required: ['refund', 'balance'],
+      properties: { refund: { $ref: 'Refund#' }, balance: { $ref: 'Balance#' } },
+    },
+    ...errors,
+  },
+} as const;
+
+/** GET /v1/tenants/{tenant}/balance */
+export const getBalanceSchema = {
+  tags: ['reads'],
+  summary: 'A tenant’s merged balance as known at this region (any role).',
+  security: bearer,
+  params: tenantParams,
+  response: { 200: { $ref: 'Balance#' }, ...errors },
+} as const;
+
+/** GET /v1/tenants/{tenant}/events */
+export const getEventsSchema = {
+  tags: ['reads'],
+  summary: 'A page of a tenant’s events from every origin known here (auditor, admin).',
+  security: bearer,
+  params: tenantParams,
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      after: {
+        type: 'string',
+        minLength: 1,
+        maxLength: CURSOR_LENGTH_MAX,
+        pattern: '^[\\x21-\\x7e]+$',
+        description: 'The `next` cursor of the previous page.',
+      },
+      limit: {
+        type: 'string',
+        pattern: '^(1000|[1-9][0-9]{0,2})$',
+        description: `Events per page, 1–${EVENTS_PAGE_MAX} (default ${EVENTS_PAGE_DEFAULT}).`,
+      },
+    },
+  },
+  response: {
+    200: {
+      type: 'object',
+      required: ['events', 'next'],
+      properties: {
+        events: { type: 'array', items: { $ref: 'Event#' } },
+        next: { type: ['string', 'null'] },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** GET /v1/snapshot */
+export const getSnapshotSchema = {
+  tags: ['reads'],
+  summary:
+    'Every tenant’s figures at one version vector, with each origin’s signed head (auditor, admin; not for scoped tokens). ' +
+    'With Accept: application/x-ndjson: the header object, then one tenant per line.',
+  security: bearer,
+  response: {
+    200: {
+      type: 'object',
+      required: ['cluster', 'region', 'takenAt', 'versionVector', 'heads', 'tenants'],
+      properties: {
+        cluster: { type: 'string' },
+        region: { type: 'string' },
+        takenAt: time,
+        versionVector,
+        heads: {
+          type: 'object',
+          additionalProperties: {
+            type: 'object',
+            required: ['seq', 'hash', 'signature'],
+            properties: {
+              seq: { type: 'integer' },
+              hash: { type: 'string' },
+              signature: { type: ['string', 'null'] },
+            },
+          },
+        },
+        tenants: { type: 'array', items: { $ref: 'SnapshotTenant#' } },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+/** GET /v1/tenants/{tenant}/policy */
+export const getPolicySchema = {
+  tags: ['policies'],
+  summary: 'A tenant’s policy (any role).',
+  security: bearer,
+  params: tenantParams,
+  response: { 200: { $ref: 'Policy#' }, ...errors },
+} as const;
+
+/** PUT /v1/tenants/{tenant}/policy */
+export const putPolicySchema = {
+  tags: ['policies'],
+  summary:
+    'Set a tenant’s policy (admin). Each field given replaces that field; a field left out keeps its value.',
+  security: bearer,
+  params: tenantParams,
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      overdraft: {
+        type: 'object',
+        maxProperties: POLICY_REGIONS_MAX,
+        propertyNames: { pattern: REGION_PATTERN.source },
+        additionalProperties: { type: 'integer', minimum: 0, maximum: AMOUNT_MAX },
+        description: 'Overdraft each region may take below its rights.',
+      },
+      weights: {
+        type: 'object',
+        maxProperties: POLICY_REGIONS_MAX,
+        propertyNames: { pattern: REGION_PATTERN.source },
+        additionalProperties: { type: 'integer', minimum: 1, maximum: POLICY_WEIGHT_MAX },
+        description: 'Relative share of new grants per region (default: equal).',
+      },
+      blocked: { type: 'boolean', description: 'A blocked tenant is declined every debit.' },
+    },
+  },
+  response: { 200: { $ref: 'Policy#' }, ...errors },
+} as const;
+
+/** GET /v1/cluster */
+export const getClusterSchema = {
+  tags: ['reads'],
+  summary: 'This node, its version vector, its peers and stranded rights (any role).',
+  security: bearer,
+  response: {
+    200: {
+      type: 'object',
+      required: ['cluster', 'region', 'origin', 'versionVector', 'peers', 'stranded'],
+      properties: {
+        cluster: { type: 'string' },
+        region: { type: 'string' },
+        origin: { type: 'string' },
+        versionVector,
+        peers: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['region', 'url', 'connected', 'lastHeardMs', 'lagEvents', 'rttMs'],
+            properties: {
+              region: { type: 'string' },
+              url: { type: 'string' },
+              connected: { type: 'boolean' },
+              lastHeardMs: { type: ['integer', 'null'] },
+              lagEvents: { type: 'integer' },
+              rttMs: { type: ['number', 'null'] },
+            },
+          },
+        },
+        stranded: { type: 'array', items: { type: 'object', additionalProperties: true } },
+      },
+    },
+    ...errors,
+  },
+} as const;
+
+const status = {
+  type: 'object',
+  required: ['status'],
+  properties: { status: { type: 'string' } },
+} as const;
+
+/** GET /healthz */
+export const getHealthSchema = {
+  tags: ['operations'],
+  summary: '200 while the process runs (no token).',
+  response: { 200: status },
+} as const;
+
+/** GET /readyz */
+export const getReadySchema = {
+  tags: ['operations'],
+  summary:
+    '200 once the store is open, the logs recovered and the control document loaded; 503 before (no token).',
+  response: { 200: status, 503: { $ref: 'Error#' } },
+} as const;
+
+/** GET /metrics */
+export const getMetricsSchema = {
+  tags: ['operations'],
+  summary: 'Prometheus text exposition (no token).',
+  produces: ['text/plain'],
+  response: { 200: { type: 'string', description: 'Prometheus text format 0.0.4.' } },
+} as const;

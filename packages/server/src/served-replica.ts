@@ -1,0 +1,52 @@
+/**
+ * The part of a Replica that the HTTP API serves. A Pick of the real class, so that a change of the
+ * replica's surface breaks the build here rather than a request in production.
+ */
+import type { OriginId } from '@allot/core';
+import type { Replica } from '@allot/replica';
+
+/** One peer region as GET /v1/cluster shows it (API.md). */
+export interface PeerView {
+  readonly region: string;
+  readonly url: string;
+  readonly connected: boolean;
+  /** Milliseconds since anything was heard from the peer; null if never. */
+  readonly lastHeardMs: number | null;
+  readonly lagEvents: number;
+  /** Round-trip time of the last ping, ms; null if not measured yet. */
+  readonly rttMs: number | null;
+}
+
+/** Replication's view of the cluster, once a replica has peers. */
+export interface ClusterView {
+  readonly peers: readonly PeerView[];
+  /** Rights held by lost incarnations (DESIGN.md §1), as replication reports them. */
+  readonly stranded: readonly Readonly<Record<string, unknown>>[];
+  readonly versionVector?: Readonly<Record<OriginId, number>>;
+}
+
+/** What the server needs of a replica. */
+export type ServedReplica = Pick<
+  Replica,
+  | 'cluster'
+  | 'region'
+  | 'origin'
+  | 'ready'
+  | 'grant'
+  | 'debit'
+  | 'debitMany'
+  | 'refund'
+  | 'balance'
+  | 'tenantEvents'
+  | 'snapshot'
+  | 'policy'
+  | 'setPolicy'
+  | 'versionVector'
+  | 'now'
+> & {
+  /** Peers and stranded rights, when replication provides them (absent: a single node). */
+  clusterView?(): ClusterView;
+};
+
+/** A replica, or a getter that returns undefined while the node is not ready yet. */
+export type ReplicaSource = ServedReplica | (() => ServedReplica | undefined);
