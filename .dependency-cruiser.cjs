@@ -2,7 +2,8 @@
 //   core ← replica ← (store, transport, sim) ← server ← cli,
 // no import cycles, and no node: modules in core or replica (DESIGN.md §5).
 const layer = (name) => `^packages/${name}/`;
-const packageImport = (names) => `^(packages/(${names.join('|')})/|node_modules/@allot/(${names.join('|')})/)`;
+const packageImport = (names) =>
+  `^(packages/(${names.join('|')})/|node_modules/@allot/(${names.join('|')})/)`;
 
 /** Packages each package may import: everything else under packages/ is against the arrows. */
 const allowed = {

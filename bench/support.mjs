@@ -1,0 +1,83 @@
+// Shared by the benchmarks: a real `allot node` child process on a temp dir, and small helpers.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+
+const CLI = new URL('../packages/cli/bin/allot.js', import.meta.url).pathname;
+
+export const TOKENS = { service: 'bench-service-token', admin: 'bench-admin-token' };
+
+/** The machine, for the record next to every figure. */
+export function machine() {
+  return `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}`;
+}
+
+/** Spawns `command args` and resolves with its URL once its output matches `ready` (group 1). */
+export function spawnServer(command, args, ready) {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      output += chunk.toString();
+      const match = ready.exec(output);
+      if (match) resolve({ url: match[1], child, stop: () => stop(child) });
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`server exited (${code}):\n${output}`)));
+  });
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGTERM');
+  });
+}
+
+/** Starts `allot node` with `durability` on a fresh temp dir; `stop()` also removes the dir. */
+export async function startNode(durability = 'fsync') {
+  const dir = mkdtempSync(join(tmpdir(), 'allot-bench-'));
+  const config = {
+    cluster: 'bench',
+    region: 'eu',
+    listen: { host: '127.0.0.1', port: 0 },
+    dataDir: join(dir, 'data'),
+    keyFile: join(dir, 'region.key'),
+    tokens: [
+      { token: TOKENS.service, role: 'service' },
+      { token: TOKENS.admin, role: 'admin' },
+    ],
+    durability,
+    logLevel: 'warn',
+    bodyLimitBytes: 8 * 1024 * 1024,
+  };
+  const file = join(dir, 'node.yaml');
+  writeFileSync(file, stringify(config));
+  // logLevel warn hides the "serving" line; ask for info only to learn the URL.
+  writeFileSync(file, stringify({ ...config, logLevel: 'info' }));
+  const server = await spawnServer(
+    process.execPath,
+    [CLI, 'node', '--config', file],
+    /"url":"(http:\/\/[^"]+)"[^\n]*allot node serving/,
+  );
+  return {
+    ...server,
+    stop: async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** POSTs JSON with a token; resolves to { status, body }. */
+export async function post(url, token, path, body) {
+  const response = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
