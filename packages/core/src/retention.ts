@@ -29,5 +29,11 @@ export function forgetRecordsBefore(tenant: TenantState, cutoffMs: number): numb
     dropId(tenant.debitsByKey, debit.idempotencyKey, debitId);
     forgotten += 1;
   }
+  // Empty indexes go entirely: a million idle tenants should not each keep five empty Maps.
+  if (tenant.debits?.size === 0) tenant.debits = null;
+  if (tenant.debitsByKey?.size === 0) tenant.debitsByKey = null;
+  if (tenant.refunds?.size === 0) tenant.refunds = null;
+  if (tenant.refundsByKey?.size === 0) tenant.refundsByKey = null;
+  if (tenant.refundedByDebit?.size === 0) tenant.refundedByDebit = null;
   return forgotten;
 }
