@@ -177,9 +177,11 @@ describe('replica: the local debit path', () => {
     expect(over.status).toBe('accepted');
     if (over.status === 'accepted') expect(over.debit.overdraft).toBe(20);
     expect(h.replica.balance('acme')?.regions.eu?.overdraftInUse).toBe(20);
+    expect(h.overdraft.at(-1)).toBe(20);
     await settle(h.clock, h.replica.grant({ ...grant(100), grantId: 'g2' }));
     const balance = h.replica.balance('acme');
     expect(balance?.regions.eu?.overdraftInUse).toBe(0);
+    expect(h.overdraft.at(-1)).toBe(0);
     expect(balance?.balance).toBe(80);
   });
 

@@ -28,6 +28,8 @@ export interface Harness {
   store: MemoryStore;
   clock: ManualClock;
   commits: number[];
+  /** What the replica reported as overdraft in use, in order. */
+  overdraft: number[];
   crypto: ReturnType<typeof nodeCrypto>;
   logger: ReturnType<typeof memoryLogger>;
   reopen(store?: MemoryStore, options?: Partial<ReplicaOptions>): Promise<Replica>;
@@ -39,11 +41,15 @@ const key = generateKeyPairSync('ed25519').privateKey;
 export async function harness(options: Partial<ReplicaOptions> = {}, seed = 1): Promise<Harness> {
   const clock = new ManualClock(START_MS);
   const commits: number[] = [];
+  const overdraft: number[] = [];
   const logger = memoryLogger();
   const observer: ReplicaObserver = {
     debitDecided: () => {},
     batchCommitted: (events) => {
       commits.push(events);
+    },
+    overdraftInUse: (amount) => {
+      overdraft.push(amount);
     },
   };
   const crypto = nodeCrypto(key);
@@ -51,6 +57,7 @@ export async function harness(options: Partial<ReplicaOptions> = {}, seed = 1): 
     store: MemoryStore.empty(),
     clock,
     commits,
+    overdraft,
     crypto,
     logger,
     replica: undefined as unknown as Replica,

@@ -158,4 +158,6 @@ export interface ReplicaObserver {
   debitDecided(result: DebitOutcome['status'] | 'invalid', seconds: number): void;
   /** A group commit finished with `events` events. */
   batchCommitted(events: number, seconds: number): void;
+  /** Overdraft in use at this region over all tenants, in credits (after each commit and recovery). */
+  overdraftInUse?(amount: number): void;
 }

@@ -24,6 +24,7 @@ import {
   makeEvent,
   type OriginId,
   originId,
+  overdraftInUseAt,
   type RefundRecord,
   regionOf,
   type TenantEventBody,
@@ -149,6 +150,8 @@ export class Replica {
   private open: Batch | null = null;
   private inFlight: Batch | null = null;
   private pendingEvents = 0;
+  /** Overdraft in use at this origin over all tenants (own events only change it). */
+  private overdraftInUse = 0;
   private flushTimer: TimerHandle | null = null;
   private expiryTimer: TimerHandle | null = null;
   private retentionTimer: TimerHandle | null = null;
@@ -264,9 +267,13 @@ export class Replica {
     this.nextSeq = this.durableSeq + 1;
     this.lastHash = own?.hash ?? ZERO_HASH;
     this.expiries.clear();
+    const ownIndex = state.originIndex.get(this.origin);
+    this.overdraftInUse = 0;
     for (const [tenant, ledger] of state.tenants) {
       for (const grant of ledger.grants.values()) this.scheduleExpiry(tenant, grant.definition);
+      if (ownIndex !== undefined) this.overdraftInUse += overdraftInUseAt(ledger, ownIndex);
     }
+    this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     this.runExpiries();
   }
 
@@ -533,8 +540,12 @@ export class Replica {
     const event = makeEvent({ origin: this.origin, seq: this.nextSeq, at: this.ports.clock.now() }, body);
     const hash = chainHash(this.ports.crypto, this.lastHash, event);
     const result = applyEvent(this.state, event);
-    if (result !== 'applied')
+    if (result !== 'applied') {
       throw new Error(`own event ${event.seq} was ${result}: the log and the fold disagree`);
+    }
+    if (event.kind === 'debit') this.overdraftInUse += event.overdraft;
+    else if (event.kind === 'refund') this.overdraftInUse -= event.overdraft;
+    else if (event.kind === 'repay') this.overdraftInUse -= event.amount;
     let batch = this.openBatch();
     if (batch.events.length >= this.options.batchEventsMax) {
       this.queue.push(batch);
@@ -615,6 +626,7 @@ export class Replica {
       this.heads.set(this.origin, head);
     }
     this.ports.observer?.batchCommitted(batch.events.length, (clock.now() - started) / 1000);
+    this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     batch.settle(true);
     if (this.queue.length > 0 || this.open !== null) void this.flush();
   }
