@@ -152,9 +152,9 @@ export interface SnapshotTenant {
   readonly expired: number;
 }
 
-/** Observations a replica reports as it works (the server turns them into metrics). */
+/** Observations of a node at work, turned into metrics by the server. */
 export interface ReplicaObserver {
-  /** A debit was decided: its result and how long from request to answer, in seconds. */
+  /** A debit was answered: its result and how long from request to answer, in seconds (the server times it). */
   debitDecided(result: DebitOutcome['status'] | 'invalid', seconds: number): void;
   /** A group commit finished with `events` events. */
   batchCommitted(events: number, seconds: number): void;

@@ -320,8 +320,7 @@ export class Replica {
   async debit(command: DebitCommand): Promise<DebitOutcome> {
     const refused = await this.admit(1);
     if (refused !== null) return refused;
-    const decided = this.decideDebit(command);
-    return decided instanceof Promise ? decided : decided;
+    return this.decideDebit(command);
   }
 
   /** Debits many tenants in one go: decided in order, committed together, one outcome per command. */
