@@ -160,4 +160,10 @@ export interface ReplicaObserver {
   batchCommitted(events: number, seconds: number): void;
   /** Overdraft in use at this region over all tenants, in credits (after each commit and recovery). */
   overdraftInUse?(amount: number): void;
+  /** Events of `origin` that a peer has and this replica has not persisted yet. */
+  replicationLag?(origin: string, events: number): void;
+  /** Whether the connection to `peer` (a region) is up. */
+  peerConnected?(peer: string, connected: boolean): void;
+  /** Rights this node handed to another region (a `move` event), in credits. */
+  rightsMoved?(amount: number): void;
 }

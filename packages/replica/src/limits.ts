@@ -30,3 +30,28 @@ export const TENANT_EVENTS_PAGE_MAX = 1_000;
 
 /** Length of an incarnation id: 16 base32 characters are 80 random bits. */
 export const INCARNATION_LENGTH = 16;
+
+/**
+ * Events sent to one peer beyond what it has acknowledged (its last summary). A slow peer gets
+ * no more until it catches up: it is pulled from, never sent an unbounded queue (DESIGN.md §4).
+ * Two full commits' worth keeps a healthy peer's pipe full.
+ */
+export const PEER_WINDOW_EVENTS = 2 * BATCH_EVENTS_MAX;
+
+/** Events read from the store for one `events` frame (≤ one origin commit, so a signed head is in it). */
+export const EVENTS_FRAME_MAX = BATCH_EVENTS_MAX;
+
+/** How often a replica tells its peers what it has (anti-entropy; also re-sends what was lost). */
+export const SUMMARY_INTERVAL_MS = 500;
+
+/** A region asks for rights when it holds less than its spend over this many round trips. */
+export const LOW_WATER_ROUND_TRIPS = 50;
+
+/** Round trip assumed before one is measured, and the least one counted (loopback is ~0.1 ms). */
+export const RTT_MS_FLOOR = 5;
+
+/** Spend rates are averaged over about this long (exponential decay). */
+export const SPEND_RATE_WINDOW_MS = 2_000;
+
+/** At most one rights request per tenant this often: a donor's move needs a round trip to arrive. */
+export const RIGHTS_REQUEST_INTERVAL_MS = 20;

@@ -4,6 +4,7 @@
  * with crash semantics, simulated time and a seeded generator. Nothing else leaves the replica.
  */
 import type { LedgerEvent, OriginId, TenantId } from '@allot/core';
+import type { ReplicationFrame } from './frames.js';
 
 /** Integer milliseconds since the Unix epoch, and timers on the same clock. */
 export interface Clock {
@@ -49,6 +50,11 @@ export interface StoredEvent {
   readonly event: LedgerEvent;
   /** H(previous hash ‖ canonical bytes of the event); the previous hash of seq 1 is 32 zero bytes. */
   readonly hash: Uint8Array;
+  /**
+   * The origin's signature over its head at this event, on the last event of each of the origin's
+   * commits (absent elsewhere): a relayed run can end at any signed event and still be verified.
+   */
+  readonly signature?: Uint8Array | null;
 }
 
 /** The newest event of an origin's log known here, and the origin's signature over it. */
@@ -109,4 +115,40 @@ export interface Store {
   readControl(): Promise<Uint8Array[]>;
   /** Closes the store; pending commits finish first. */
   close(): Promise<void>;
+}
+
+/** One peer region as the transport sees it. */
+export interface PeerLink {
+  readonly region: string;
+  readonly url: string;
+  readonly connected: boolean;
+  /** Milliseconds since anything was heard from the peer; null if never. */
+  readonly lastHeardMs: number | null;
+  /** Round-trip time of the last ping, ms; null if not measured yet. */
+  readonly rttMs: number | null;
+}
+
+/** What the transport tells the replica. */
+export interface TransportHandlers {
+  /** The handshake with `region` completed; `origin` is its current incarnation. */
+  peerUp(region: string, origin: OriginId): void;
+  /** The connection to `region` closed. */
+  peerDown(region: string): void;
+  /** A frame from `region` (its shape already checked). */
+  frame(region: string, frame: ReplicationFrame): void;
+}
+
+/**
+ * The connections to the other regions (DESIGN.md §4): one per pair, authenticated, framed,
+ * bounded. The node plugs in WebSockets; the simulator a simulated network.
+ */
+export interface Transport {
+  /** Registers the replica's handlers (once, before anything is connected). */
+  attach(handlers: TransportHandlers): void;
+  /** Sends a frame to a connected peer; false when it is not connected or its send buffer is full. */
+  send(region: string, frame: ReplicationFrame): boolean;
+  /** Closes the connection to `region` because its frame did not verify; it may reconnect later. */
+  drop(region: string, reason: string): void;
+  /** Every configured peer and its link state. */
+  peers(): PeerLink[];
 }

@@ -10,9 +10,11 @@ import {
   availableAt,
   createLedgerState,
   type DebitRecord,
+  debitsWithKey,
   decideDebit,
   decideExpire,
   decideGrant,
+  decideMove,
   decideRefund,
   decideRepay,
   eventProblem,
@@ -26,7 +28,9 @@ import {
   originId,
   overdraftInUseAt,
   type RefundRecord,
+  refundableOf,
   regionOf,
+  rightsAt as rightsAtIndex,
   type TenantEventBody,
   tenantBalance,
   tenantFigures,
@@ -51,14 +55,22 @@ import type {
 } from './api.js';
 import { ControlDocument } from './control.js';
 import { ExpirySchedule } from './expiry-schedule.js';
+import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
 import { newIncarnation } from './incarnation.js';
 import {
   BATCH_DELAY_MS_DEFAULT,
   BATCH_EVENTS_MAX,
+  EVENTS_FRAME_MAX,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
+  LOW_WATER_ROUND_TRIPS,
+  PEER_WINDOW_EVENTS,
   PENDING_EVENTS_MAX,
   RECOVERY_PAGE_EVENTS,
   RETENTION_SWEEP_MS,
+  RIGHTS_REQUEST_INTERVAL_MS,
+  RTT_MS_FLOOR,
+  SPEND_RATE_WINDOW_MS,
+  SUMMARY_INTERVAL_MS,
   TENANT_EVENTS_PAGE_MAX,
 } from './limits.js';
 import { chainHash, headSigningBytes, sameBytes, toHex, ZERO_HASH } from './log.js';
@@ -72,6 +84,7 @@ import type {
   Store,
   StoredEvent,
   TimerHandle,
+  Transport,
 } from './ports.js';
 
 /** How a replica runs. */
@@ -83,6 +96,13 @@ export interface ReplicaOptions {
   readonly batchEventsMax?: number;
   readonly batchDelayMs?: number;
   readonly idempotencyRetentionMs?: number;
+  /** Ed25519 public keys (32 bytes) of the other regions, from config: they verify relayed logs. */
+  readonly peerKeys?: Readonly<Record<string, Uint8Array>>;
+  /**
+   * `adaptive` (default): rights flow toward demand and new grants split across reachable regions.
+   * `static`: rights stay where grants put them (the simulator compares the two).
+   */
+  readonly rebalancing?: 'adaptive' | 'static';
 }
 
 /** What a replica is plugged into. */
@@ -102,10 +122,17 @@ export class ReplicaOpenError extends Error {
 
 /** A group of events (and control updates) committed in one store write. */
 interface Batch {
+  /** Own and received events, in the order they were folded. */
   readonly events: StoredEvent[];
   readonly control: Uint8Array[];
+  /** Own events: the first seq of this batch (null: none), the last seq and hash. */
+  ownFirstSeq: number | null;
   lastSeq: number;
   lastHash: Uint8Array;
+  /** Heads of other origins whose events this batch persists. */
+  readonly remoteHeads: Map<OriginId, LogHead>;
+  /** Run once the batch is durable (acknowledgements to peers). */
+  readonly afterDurable: (() => void)[];
   /** Resolves true once durable, false if the write failed (nothing of it happened). */
   readonly done: Promise<boolean>;
   readonly settle: (durable: boolean) => void;
@@ -123,7 +150,39 @@ function newBatch(lastSeq: number, lastHash: Uint8Array): Batch {
   const done = new Promise<boolean>((resolve) => {
     settle = resolve;
   });
-  return { events: [], control: [], lastSeq, lastHash, done, settle };
+  return {
+    events: [],
+    control: [],
+    ownFirstSeq: null,
+    lastSeq,
+    lastHash,
+    remoteHeads: new Map(),
+    afterDurable: [],
+    done,
+    settle,
+  };
+}
+
+/** What this replica knows of one peer region. */
+interface PeerState {
+  /** The peer's current incarnation, from its handshake. */
+  origin: OriginId | null;
+  connected: boolean;
+  /** What the peer said it has durably (its last summary). */
+  versionVector: Record<OriginId, number>;
+  /** Highest seq per origin sent on the current connection (not yet acknowledged, perhaps). */
+  sent: Map<OriginId, number>;
+  /** A push from the store is under way (one at a time per peer). */
+  pushing: boolean;
+}
+
+/** One stranded holding: rights of an incarnation that no longer exists. */
+export interface StrandedRights {
+  readonly origin: OriginId;
+  readonly region: string;
+  /** Σ rights over every tenant and grant the lost incarnation still holds. */
+  readonly rights: number;
+  readonly tenants: number;
 }
 
 /** One region's replica of the ledger. */
@@ -160,8 +219,18 @@ export class Replica {
   private closing = false;
   private broken: Error | null = null;
 
+  /** Replication: the transport, what each peer has, the chain tip of every origin (pending included). */
+  private transport: Transport | null = null;
+  private readonly peers = new Map<string, PeerState>();
+  private readonly tips = new Map<OriginId, { seq: number; hash: Uint8Array }>();
+  private readonly spendRates = new Map<string, { perMs: number; at: number }>();
+  private readonly rightsRequested = new Map<string, number>();
+  private summaryTimer: TimerHandle | null = null;
+
   private constructor(options: ReplicaOptions, ports: ReplicaPorts, meta: NodeMeta) {
     this.options = {
+      peerKeys: options.peerKeys ?? {},
+      rebalancing: options.rebalancing ?? 'adaptive',
       durability: options.durability ?? 'fsync',
       batchEventsMax: options.batchEventsMax ?? BATCH_EVENTS_MAX,
       batchDelayMs: options.batchDelayMs ?? BATCH_DELAY_MS_DEFAULT,
@@ -262,6 +331,8 @@ export class Replica {
     this.state = state;
     this.heads = heads;
     this.control = control;
+    this.tips.clear();
+    for (const [origin, head] of heads) this.tips.set(origin, { seq: head.seq, hash: head.hash });
     const own = heads.get(this.origin);
     this.durableSeq = own?.seq ?? 0;
     this.nextSeq = this.durableSeq + 1;
@@ -290,6 +361,7 @@ export class Replica {
         const event = this.append(decision.body);
         this.scheduleExpiry(command.tenant, this.definitionOf(command.tenant, command.grantId));
         this.repay(command.tenant);
+        this.splitGrant(command.tenant, command.amount);
         if (!(await this.durable(event.seq))) return STORE_FAILED;
         return {
           status: 'accepted',
@@ -341,9 +413,13 @@ export class Replica {
       return { status: 'declined', reason: 'blocked', requested: command.amount, available };
     }
     const decision = decideDebit(this.state, { origin: this.origin, now, overdraftLimit }, command);
+    if (decision.status === 'declined')
+      this.maybeRequestRights(command.tenant, decision.requested - decision.available);
     switch (decision.status) {
       case 'accepted': {
         const event = this.append(decision.body);
+        this.recordSpend(command.tenant, command.amount, now);
+        this.maybeRequestRights(command.tenant, 0);
         const debit = this.debitRecord(command.tenant, event);
         const balance = {
           available: availableAt(this.state, command.tenant, this.origin, now, overdraftLimit),
@@ -508,6 +584,7 @@ export class Replica {
     this.flushTimer?.cancel();
     this.expiryTimer?.cancel();
     this.retentionTimer?.cancel();
+    this.summaryTimer?.cancel();
     await this.drain();
     await this.ports.store.close();
     this.ports.logger.info({ origin: this.origin, seq: this.durableSeq }, 'replica closed');
@@ -552,6 +629,7 @@ export class Replica {
       batch = this.openBatch();
     }
     batch.events.push({ event, hash });
+    batch.ownFirstSeq ??= event.seq;
     batch.lastSeq = event.seq;
     batch.lastHash = hash;
     this.nextSeq += 1;
@@ -599,7 +677,7 @@ export class Replica {
     const { crypto, store, clock } = this.ports;
     const started = clock.now();
     const head: LogHead | null =
-      batch.events.length === 0
+      batch.ownFirstSeq === null
         ? null
         : {
             origin: this.origin,
@@ -609,9 +687,21 @@ export class Replica {
               headSigningBytes(this.cluster, this.origin, batch.lastSeq, batch.lastHash),
             ),
           };
+    if (head !== null) {
+      // The last own event of a commit carries the head signature, so any relay can prove a run
+      // that ends there (DESIGN.md §4).
+      for (let i = batch.events.length - 1; i >= 0; i--) {
+        const stored = batch.events[i] as StoredEvent;
+        if (stored.event.origin === this.origin) {
+          batch.events[i] = { ...stored, signature: head.signature };
+          break;
+        }
+      }
+    }
+    const heads = [...(head === null ? [] : [head]), ...batch.remoteHeads.values()];
     try {
       await store.commit(
-        { events: batch.events, heads: head === null ? [] : [head], control: batch.control },
+        { events: batch.events, heads, control: batch.control },
         { sync: this.options.durability === 'fsync' },
       );
     } catch (error) {
@@ -619,14 +709,17 @@ export class Replica {
       return;
     }
     this.inFlight = null;
-    this.pendingEvents -= batch.events.length;
+    this.pendingEvents -= batch.events.length; // own and received events both count
     if (head !== null) {
       this.durableSeq = head.seq;
       this.heads.set(this.origin, head);
     }
+    for (const [origin, remote] of batch.remoteHeads) this.heads.set(origin, remote);
     this.ports.observer?.batchCommitted(batch.events.length, (clock.now() - started) / 1000);
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     batch.settle(true);
+    for (const after of batch.afterDurable) after();
+    if (batch.ownFirstSeq !== null) this.pushLive(batch);
     if (this.queue.length > 0 || this.open !== null) void this.flush();
   }
 
@@ -727,6 +820,454 @@ export class Replica {
         this.ports.logger.info({ forgotten }, 'forgot records past the idempotency retention');
       this.armRetention();
     });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Replication (DESIGN.md §4): anti-entropy by version vectors, pushes of durable events,
+  // verification of every received run, rebalancing of rights, the control document.
+
+  /** Connects the replica to its peers; call once, after open. */
+  attachTransport(transport: Transport): void {
+    if (this.transport !== null) throw new Error('a transport is attached already');
+    this.transport = transport;
+    for (const link of transport.peers()) this.peerState(link.region);
+    transport.attach({
+      peerUp: (region, origin) => this.peerUp(region, origin),
+      peerDown: (region) => this.peerDown(region),
+      frame: (region, frame) => this.receiveFrame(region, frame),
+    });
+    this.armSummaries();
+  }
+
+  /** Peers, what they lack, the version vector, and rights stranded at lost incarnations. */
+  clusterView(): {
+    peers: {
+      region: string;
+      url: string;
+      connected: boolean;
+      lastHeardMs: number | null;
+      lagEvents: number;
+      rttMs: number | null;
+    }[];
+    stranded: StrandedRights[];
+    versionVector: Readonly<Record<OriginId, number>>;
+  } {
+    const durable = this.durableVersionVector();
+    const peers = (this.transport?.peers() ?? []).map((link) => {
+      const known = this.peers.get(link.region)?.versionVector ?? {};
+      let lagEvents = 0;
+      for (const [origin, seq] of Object.entries(durable))
+        lagEvents += Math.max(0, seq - (known[origin] ?? 0));
+      return { ...link, lagEvents };
+    });
+    return { peers, stranded: this.strandedRights(), versionVector: this.versionVector() };
+  }
+
+  private peerState(region: string): PeerState {
+    let peer = this.peers.get(region);
+    if (peer === undefined) {
+      peer = { origin: null, connected: false, versionVector: {}, sent: new Map(), pushing: false };
+      this.peers.set(region, peer);
+    }
+    return peer;
+  }
+
+  private peerUp(region: string, origin: OriginId): void {
+    const peer = this.peerState(region);
+    peer.origin = origin;
+    peer.connected = true;
+    peer.versionVector = {};
+    peer.sent.clear();
+    this.ports.observer?.peerConnected?.(region, true);
+    this.ports.logger.info({ peer: region, origin }, 'peer connected');
+    this.sendSummary(region);
+    this.send(region, { type: 'control', message: this.control.syncStep1() });
+  }
+
+  private peerDown(region: string): void {
+    const peer = this.peerState(region);
+    peer.connected = false;
+    peer.sent.clear();
+    this.ports.observer?.peerConnected?.(region, false);
+    this.ports.logger.info({ peer: region }, 'peer disconnected');
+  }
+
+  private send(region: string, frame: ReplicationFrame): boolean {
+    return this.transport?.send(region, frame) ?? false;
+  }
+
+  /** What this replica holds durably: the version vector of its stored heads. */
+  private durableVersionVector(): Record<OriginId, number> {
+    const vector: Record<OriginId, number> = {};
+    for (const [origin, head] of this.heads) vector[origin] = head.seq;
+    return vector;
+  }
+
+  private sendSummary(region: string): void {
+    this.send(region, {
+      type: 'summary',
+      versionVector: this.durableVersionVector(),
+      control: this.control.stateVector(),
+    });
+  }
+
+  private armSummaries(): void {
+    this.summaryTimer = this.ports.clock.setTimer(SUMMARY_INTERVAL_MS, () => {
+      if (this.closing) return;
+      for (const [region, peer] of this.peers) if (peer.connected) this.sendSummary(region);
+      this.reportLag();
+      this.armSummaries();
+    });
+  }
+
+  private reportLag(): void {
+    const report = this.ports.observer?.replicationLag;
+    if (report === undefined) return;
+    const known = new Map<OriginId, number>();
+    for (const peer of this.peers.values()) {
+      for (const [origin, seq] of Object.entries(peer.versionVector))
+        known.set(origin, Math.max(known.get(origin) ?? 0, seq));
+    }
+    for (const [origin, seq] of known)
+      report.call(this.ports.observer, origin, Math.max(0, seq - (this.heads.get(origin)?.seq ?? 0)));
+  }
+
+  private receiveFrame(region: string, frame: ReplicationFrame): void {
+    if (this.closing || this.broken !== null || this.gate !== null) return; // the peer re-sends after its next summary
+    const peer = this.peerState(region);
+    if (!peer.connected) return;
+    switch (frame.type) {
+      case 'summary': {
+        peer.versionVector = { ...frame.versionVector };
+        for (const [origin, sent] of peer.sent)
+          if ((peer.versionVector[origin] ?? 0) >= sent) peer.sent.delete(origin);
+        const missing = this.control.syncStep2For(frame.control);
+        if (missing !== null) this.send(region, { type: 'control', message: missing });
+        void this.pushMissing(region);
+        break;
+      }
+      case 'pull':
+        peer.versionVector[frame.origin] = Math.min(peer.versionVector[frame.origin] ?? 0, frame.fromSeq - 1);
+        peer.sent.delete(frame.origin);
+        void this.pushMissing(region);
+        break;
+      case 'events':
+        this.receiveRun(region, frame);
+        break;
+      case 'rights-request':
+        this.donate(region, frame.tenant, frame.amount);
+        break;
+      case 'control':
+        this.receiveControl(region, frame.message);
+        break;
+    }
+  }
+
+  /** Sends a peer what it lacks of every log, from the store, within its window. */
+  private async pushMissing(region: string): Promise<void> {
+    const peer = this.peerState(region);
+    if (peer.pushing || !peer.connected) return;
+    peer.pushing = true;
+    try {
+      for (const [origin, head] of [...this.heads]) {
+        for (;;) {
+          const inFlight = this.inFlightTo(peer);
+          if (inFlight >= PEER_WINDOW_EVENTS || !peer.connected) return;
+          const from = Math.max(peer.versionVector[origin] ?? 0, peer.sent.get(origin) ?? 0) + 1;
+          if (from > head.seq) break;
+          // One frame at most past the window: a frame must reach a signed event, and any
+          // EVENTS_FRAME_MAX consecutive events contain the end of one of the origin's commits.
+          const run = await this.ports.store.readLog(
+            origin,
+            from,
+            Math.min(EVENTS_FRAME_MAX, head.seq - from + 1),
+          );
+          // A run must end at an event the origin signed.
+          let end = run.length - 1;
+          while (end >= 0 && (run[end]?.signature ?? null) === null) end -= 1;
+          if (end < 0) break;
+          const events: WireEvent[] = run.slice(0, end + 1).map((stored) => ({
+            event: stored.event,
+            hash: stored.hash,
+            signature: stored.signature ?? null,
+          }));
+          if (!this.send(region, { type: 'events', origin, events })) return;
+          peer.sent.set(origin, (events[events.length - 1] as WireEvent).event.seq);
+        }
+      }
+    } finally {
+      peer.pushing = false;
+    }
+  }
+
+  private inFlightTo(peer: PeerState): number {
+    let inFlight = 0;
+    for (const [origin, sent] of peer.sent) inFlight += Math.max(0, sent - (peer.versionVector[origin] ?? 0));
+    return inFlight;
+  }
+
+  /** Pushes a just-durable batch of own events to every peer that has everything before it. */
+  private pushLive(batch: Batch): void {
+    const first = batch.ownFirstSeq;
+    if (first === null || this.transport === null) return;
+    let events: WireEvent[] | null = null;
+    for (const [region, peer] of this.peers) {
+      if (!peer.connected) continue;
+      const has = Math.max(peer.versionVector[this.origin] ?? 0, peer.sent.get(this.origin) ?? 0);
+      if (has !== first - 1 || this.inFlightTo(peer) + (batch.lastSeq - first + 1) > PEER_WINDOW_EVENTS)
+        continue;
+      events ??= batch.events
+        .filter((stored) => stored.event.origin === this.origin)
+        .map((stored) => ({ event: stored.event, hash: stored.hash, signature: stored.signature ?? null }));
+      if (this.send(region, { type: 'events', origin: this.origin, events }))
+        peer.sent.set(this.origin, batch.lastSeq);
+    }
+  }
+
+  /**
+   * Checks a received run (chain continuity from what is known here, the origin's signature over
+   * its last event), then folds it and persists it with the next commit. A run that does not
+   * verify drops the peer and changes nothing; a gap is pulled; duplicates are ignored.
+   */
+  private receiveRun(region: string, frame: EventsFrame): void {
+    const { origin, events } = frame;
+    if (origin === this.origin) return; // our own log: we are its only writer
+    const key =
+      this.options.peerKeys[regionOf(origin)] ??
+      (regionOf(origin) === this.region ? this.ports.crypto.publicKey : undefined);
+    if (key === undefined) {
+      this.transport?.drop(region, `events of ${origin}, a region without a configured key`);
+      return;
+    }
+    const tip = this.tips.get(origin) ?? { seq: 0, hash: ZERO_HASH };
+    const last = events[events.length - 1] as WireEvent;
+    if (last.event.seq <= tip.seq) return;
+    const first = (events[0] as WireEvent).event.seq;
+    if (first > tip.seq + 1) {
+      this.send(region, { type: 'pull', origin, fromSeq: tip.seq + 1 });
+      return;
+    }
+    const fresh = events.slice(tip.seq + 1 - first);
+    let previous = tip.hash;
+    for (const wire of fresh) {
+      const hash = chainHash(this.ports.crypto, previous, wire.event);
+      if (!sameBytes(hash, wire.hash)) {
+        this.transport?.drop(region, `events of ${origin}: hash chain broken at seq ${wire.event.seq}`);
+        return;
+      }
+      previous = hash;
+    }
+    const signed = headSigningBytes(this.cluster, origin, last.event.seq, last.hash);
+    if (last.signature === null || !this.ports.crypto.verify(key, signed, last.signature)) {
+      this.transport?.drop(region, `events of ${origin}: head signature does not verify`);
+      return;
+    }
+    const batch = this.openBatch();
+    const touched = new Map<string, Set<string>>(); // tenant → idempotency keys of received debits
+    let applied: WireEvent | null = null;
+    for (const wire of fresh) {
+      try {
+        if (applyEvent(this.state, wire.event) !== 'applied') break;
+      } catch (error) {
+        // A signed event that breaks a ledger invariant is a bug at its origin: keep what came before.
+        this.ports.logger.error(
+          { err: error, origin, seq: wire.event.seq, peer: region },
+          'received event refused by the fold',
+        );
+        this.transport?.drop(region, `events of ${origin}: seq ${wire.event.seq} refused by the fold`);
+        break;
+      }
+      batch.events.push({ event: wire.event, hash: wire.hash, signature: wire.signature });
+      this.pendingEvents += 1;
+      applied = wire;
+      const keys = touched.get(wire.event.tenant) ?? new Set<string>();
+      if (wire.event.kind === 'debit') keys.add(wire.event.idempotencyKey);
+      touched.set(wire.event.tenant, keys);
+      if (wire.event.kind === 'grant') {
+        this.scheduleExpiry(wire.event.tenant, this.definitionOf(wire.event.tenant, wire.event.grantId));
+      }
+    }
+    if (applied === null) return;
+    this.tips.set(origin, { seq: applied.event.seq, hash: applied.hash });
+    batch.remoteHeads.set(origin, {
+      origin,
+      seq: applied.event.seq,
+      hash: applied.hash,
+      signature: applied.signature,
+    });
+    batch.afterDurable.push(() => this.sendSummary(region));
+    for (const [tenant, keys] of touched) this.afterRemoteEvents(tenant, keys);
+    this.scheduleFlush();
+  }
+
+  /** What a tenant's new remote events make this region do: repay, expire, refund duplicates. */
+  private afterRemoteEvents(tenant: string, keys: ReadonlySet<string>): void {
+    this.repay(tenant);
+    this.expireTenant(tenant);
+    this.refundDuplicates(tenant, keys);
+  }
+
+  /**
+   * Cross-region idempotency (DESIGN.md §3): a key accepted at two regions while they were cut
+   * off is charged once. Every replica orders the debits of a key the same way; the region that
+   * took a later one refunds it, with a refund key derived from the debit (so it happens once).
+   */
+  private refundDuplicates(tenant: string, keys: ReadonlySet<string>): void {
+    const ledger = this.state.tenants.get(tenant);
+    if (ledger === undefined) return;
+    for (const key of keys) {
+      const [, ...later] = debitsWithKey(ledger, key);
+      for (const duplicate of later) {
+        if (regionOf(duplicate.origin) !== this.region || refundableOf(ledger, duplicate) === 0) continue;
+        const decision = decideRefund(this.state, this.context(), {
+          tenant,
+          debitId: duplicate.debitId,
+          idempotencyKey: `duplicate-of:${duplicate.debitId}`,
+        });
+        if (decision.status === 'accepted') {
+          this.append(decision.body);
+          this.ports.logger.info(
+            { tenant, debitId: duplicate.debitId, key: duplicate.idempotencyKey },
+            'refunded a cross-region duplicate debit',
+          );
+        }
+      }
+    }
+  }
+
+  private receiveControl(region: string, message: Uint8Array): void {
+    let received: { updates: Uint8Array[]; reply: Uint8Array | null };
+    try {
+      received = this.control.receive(message);
+    } catch (error) {
+      this.transport?.drop(region, `control message does not parse: ${(error as Error).message}`);
+      return;
+    }
+    if (received.updates.length > 0) {
+      const batch = this.openBatch();
+      batch.control.push(...received.updates);
+      for (const [other, peer] of this.peers) {
+        if (other !== region && peer.connected) {
+          for (const update of received.updates)
+            this.send(other, { type: 'control', message: ControlDocument.updateMessage(update) });
+        }
+      }
+      this.scheduleFlush();
+    }
+    if (received.reply !== null) this.send(region, { type: 'control', message: received.reply });
+  }
+
+  // Rebalancing -------------------------------------------------------------------------------
+
+  /** Records spend at this region for the tenant (an exponentially decaying rate, credits per ms). */
+  private recordSpend(tenant: string, amount: number, now: number): void {
+    const known = this.spendRates.get(tenant);
+    const decay = known === undefined ? 0 : Math.exp(-(now - known.at) / SPEND_RATE_WINDOW_MS);
+    this.spendRates.set(tenant, {
+      perMs: (known?.perMs ?? 0) * decay + amount / SPEND_RATE_WINDOW_MS,
+      at: now,
+    });
+  }
+
+  /** The rights this region wants to hold for the tenant: its spend over a few round trips. */
+  private lowWater(tenant: string, now: number): number {
+    const rate = this.spendRates.get(tenant);
+    if (rate === undefined) return 0;
+    const perMs = rate.perMs * Math.exp(-(now - rate.at) / SPEND_RATE_WINDOW_MS);
+    let rtt = RTT_MS_FLOOR;
+    for (const link of this.transport?.peers() ?? [])
+      if (link.rttMs !== null) rtt = Math.max(rtt, link.rttMs);
+    return Math.ceil(perMs * rtt * LOW_WATER_ROUND_TRIPS);
+  }
+
+  /** Σ live rights of `origin` for the tenant, as this replica sees them. */
+  private rightsAt(tenant: string, origin: OriginId | null, now: number): number {
+    return origin === null ? 0 : availableAt(this.state, tenant, origin, now, 0);
+  }
+
+  /** After a debit: below the low-water mark (or declined), ask the richest reachable peer. */
+  private maybeRequestRights(tenant: string, shortfall: number): void {
+    if (this.options.rebalancing !== 'adaptive' || this.transport === null) return;
+    const now = this.ports.clock.now();
+    const low = this.lowWater(tenant, now);
+    const mine = this.rightsAt(tenant, this.origin, now);
+    if (shortfall <= 0 && mine >= low) return;
+    if (now < (this.rightsRequested.get(tenant) ?? -Infinity) + RIGHTS_REQUEST_INTERVAL_MS) return;
+    let richest: { region: string; rights: number } | null = null;
+    for (const [region, peer] of this.peers) {
+      if (!peer.connected) continue;
+      const rights = this.rightsAt(tenant, peer.origin, now);
+      if (rights > 0 && (richest === null || rights > richest.rights)) richest = { region, rights };
+    }
+    if (richest === null) return;
+    const amount = Math.max(1, shortfall, 2 * low - mine);
+    if (this.send(richest.region, { type: 'rights-request', tenant, amount }))
+      this.rightsRequested.set(tenant, now);
+  }
+
+  /** A peer asks for rights: give at most half of the surplus above our own low-water mark. */
+  private donate(region: string, tenant: string, amount: number): void {
+    if (this.options.rebalancing !== 'adaptive') return;
+    const peer = this.peerState(region);
+    if (peer.origin === null || !peer.connected) return; // never to a region we cannot reach
+    const now = this.ports.clock.now();
+    const ledger = this.state.tenants.get(tenant);
+    const index = this.state.originIndex.get(this.origin);
+    if (ledger === undefined || index === undefined || overdraftInUseAt(ledger, index) > 0) return;
+    const surplus = this.rightsAt(tenant, this.origin, now) - this.lowWater(tenant, now);
+    const give = Math.min(amount, Math.floor(surplus / 2));
+    if (give < 1) return;
+    const decision = decideMove(this.state, this.context(), { tenant, to: peer.origin, amount: give });
+    if (decision.status !== 'accepted') return;
+    this.append(decision.body);
+    this.ports.observer?.rightsMoved?.(give);
+  }
+
+  /** Splits a new grant's rights across reachable regions by the tenant's weights (default equal). */
+  private splitGrant(tenant: string, amount: number): void {
+    if (this.options.rebalancing !== 'adaptive' || this.transport === null) return;
+    const weights = this.control.policy(tenant).weights;
+    const reachable = [...this.peers].filter(([, peer]) => peer.connected && peer.origin !== null);
+    if (reachable.length === 0) return;
+    const weightOf = (region: string) => weights[region] ?? 1;
+    const total = reachable.reduce((sum, [region]) => sum + weightOf(region), weightOf(this.region));
+    for (const [region, peer] of reachable) {
+      const share = Math.floor((amount * weightOf(region)) / total);
+      if (share < 1) continue;
+      const decision = decideMove(this.state, this.context(), {
+        tenant,
+        to: peer.origin as OriginId,
+        amount: share,
+      });
+      if (decision.status === 'accepted') {
+        this.append(decision.body);
+        this.ports.observer?.rightsMoved?.(share);
+      }
+    }
+  }
+
+  /** Rights held by incarnations that are no longer any region's current one. */
+  private strandedRights(): StrandedRights[] {
+    const current = new Map<string, OriginId>([[this.region, this.origin]]);
+    for (const [region, peer] of this.peers) if (peer.origin !== null) current.set(region, peer.origin);
+    const stranded: StrandedRights[] = [];
+    this.state.origins.forEach((origin, index) => {
+      const region = regionOf(origin);
+      const now = current.get(region);
+      if (now === undefined || now === origin) return;
+      let rights = 0;
+      let tenants = 0;
+      for (const ledger of this.state.tenants.values()) {
+        let held = 0;
+        for (const grant of ledger.grants.values()) held += Math.max(0, rightsAtIndex(grant, index));
+        if (held > 0) {
+          rights += held;
+          tenants += 1;
+        }
+      }
+      if (rights > 0) stranded.push({ origin, region, rights, tenants });
+    });
+    return stranded;
   }
 
   // -------------------------------------------------------------------------------------------

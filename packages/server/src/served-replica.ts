@@ -3,7 +3,7 @@
  * replica's surface breaks the build here rather than a request in production.
  */
 import type { OriginId } from '@allot/core';
-import type { Replica } from '@allot/replica';
+import type { Replica, StrandedRights } from '@allot/replica';
 
 /** One peer region as GET /v1/cluster shows it (API.md). */
 export interface PeerView {
@@ -21,7 +21,7 @@ export interface PeerView {
 export interface ClusterView {
   readonly peers: readonly PeerView[];
   /** Rights held by lost incarnations (DESIGN.md §1), as replication reports them. */
-  readonly stranded: readonly Readonly<Record<string, unknown>>[];
+  readonly stranded: readonly StrandedRights[];
   readonly versionVector?: Readonly<Record<OriginId, number>>;
 }
 

@@ -169,7 +169,9 @@ function eventShapeProblem(event: unknown): string | null {
 /** Why `stored` is not a storable event with its chain hash, or null when it is. */
 export function storedEventProblem(stored: StoredEvent): string | null {
   if (!isPlainObject(stored)) return `stored event is ${describe(stored)}, not a map`;
-  return eventShapeProblem(stored.event) ?? bytesProblem('hash', stored.hash, HASH_BYTES);
+  const problem = eventShapeProblem(stored.event) ?? bytesProblem('hash', stored.hash, HASH_BYTES);
+  if (problem !== null || stored.signature === undefined || stored.signature === null) return problem;
+  return bytesProblem('signature', stored.signature, SIGNATURE_BYTES);
 }
 
 /** Why `head` is not a valid log head, or null when it is. */
@@ -263,13 +265,23 @@ export function encodeStoredEvent(stored: StoredEvent): Uint8Array {
     else if (field === 'parts') record.parts = (event.parts as Fields[]).map((part) => ({ ...part }));
     else record[field] = event[field];
   }
-  return pack({ event: record, hash: stored.hash });
+  const signed =
+    stored.signature === undefined || stored.signature === null ? {} : { signature: stored.signature };
+  return pack({ event: record, hash: stored.hash, ...signed });
 }
 
 /** The stored event in `bytes` read at `key`; a StoreCorruptError unless it is a valid record. */
 export function decodeStoredEvent(key: string, bytes: Uint8Array): StoredEvent {
   const record = unpack(key, bytes) as Fields;
-  const recordProblem = fieldsProblem('record', record, ['event', 'hash']);
+  // `signature` is optional: only the last event of each of an origin's commits carries one.
+  const recordProblem =
+    isPlainObject(record) && Object.hasOwn(record, 'signature')
+      ? fieldsProblem('record', { ...record, signature: record.signature ?? false }, [
+          'event',
+          'hash',
+          'signature',
+        ])
+      : fieldsProblem('record', record, ['event', 'hash']);
   if (recordProblem !== null) throw new StoreCorruptError(key, recordProblem);
   const fields = record.event;
   if (!isPlainObject(fields)) throw new StoreCorruptError(key, `event is ${describe(fields)}, not a map`);
@@ -284,7 +296,11 @@ export function decodeStoredEvent(key: string, bytes: Uint8Array): StoredEvent {
     else event[field] = fields[field];
   }
   const hash = isBytes(record.hash) ? copyBytes(record.hash) : record.hash;
-  const result = { event, hash } as unknown as StoredEvent;
+  const signed =
+    record.signature === undefined || record.signature === null
+      ? {}
+      : { signature: isBytes(record.signature) ? copyBytes(record.signature) : record.signature };
+  const result = { event, hash, ...signed } as unknown as StoredEvent;
   const problem = storedEventProblem(result);
   if (problem !== null) throw new StoreCorruptError(key, problem);
   return result;

@@ -1,0 +1,54 @@
+/**
+ * The frames replicas exchange over the Transport (DESIGN.md §4), after the transport's own
+ * handshake (hello, mutual Ed25519 challenge) and pings. The transport encodes them (msgpackr,
+ * bounded size) and checks their shape with `frameProblem`; the replica verifies their content
+ * (hash chains, signatures) and asks the transport to drop a peer whose frame does not verify.
+ */
+import type { LedgerEvent, OriginId, TenantId } from '@allot/core';
+
+/** One event of a run as sent: the event, its chain hash, and the origin's head signature when the origin signed at this seq. */
+export interface WireEvent {
+  readonly event: LedgerEvent;
+  readonly hash: Uint8Array;
+  readonly signature: Uint8Array | null;
+}
+
+/** What the sender has folded (its version vector) and its control document's state vector. Also the acknowledgement of received runs. */
+export interface SummaryFrame {
+  readonly type: 'summary';
+  readonly versionVector: Readonly<Record<OriginId, number>>;
+  readonly control: Uint8Array;
+}
+
+/** A contiguous run of one origin's log; the last event carries the origin's signature over its head. */
+export interface EventsFrame {
+  readonly type: 'events';
+  readonly origin: OriginId;
+  readonly events: readonly WireEvent[];
+}
+
+/** Asks for the events of `origin` from `fromSeq` on (the receiver found a gap). */
+export interface PullFrame {
+  readonly type: 'pull';
+  readonly origin: OriginId;
+  readonly fromSeq: number;
+}
+
+/** Asks the receiver for rights of `tenant`: the sender is below its low-water mark. */
+export interface RightsRequestFrame {
+  readonly type: 'rights-request';
+  readonly tenant: TenantId;
+  readonly amount: number;
+}
+
+/** A Yjs sync message for the control document (y-protocols sync step 1, step 2, or update). */
+export interface ControlFrame {
+  readonly type: 'control';
+  readonly message: Uint8Array;
+}
+
+/** Any frame the replica sends or receives. */
+export type ReplicationFrame = SummaryFrame | EventsFrame | PullFrame | RightsRequestFrame | ControlFrame;
+
+/** The frame types, for the transport's shape check. */
+export const FRAME_TYPES = ['summary', 'events', 'pull', 'rights-request', 'control'] as const;

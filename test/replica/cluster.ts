@@ -1,0 +1,90 @@
+/** Several replicas on memory stores, one manual clock, joined by a MemoryNetwork. */
+import { generateKeyPairSync } from 'node:crypto';
+import { ManualClock, Replica, type ReplicaOptions, SeededRng } from '@allot/replica';
+import { MemoryStore, nodeCrypto, rawPublicKey } from '@allot/store';
+import { MemoryNetwork } from './memory-network.js';
+import { memoryLogger, START_MS } from './support.js';
+
+/** A test cluster. */
+export interface Cluster {
+  readonly clock: ManualClock;
+  readonly network: MemoryNetwork;
+  readonly replicas: Map<string, Replica>;
+  readonly stores: Map<string, MemoryStore>;
+  node(region: string): Replica;
+  /** Lets time pass (ms) while frames and commits flow. */
+  run(ms: number): Promise<void>;
+  /** Runs until `condition` holds (or fails after `maxMs` of simulated time). */
+  until(condition: () => boolean, maxMs?: number): Promise<void>;
+  /** Restarts a region on what its store kept after a crash. */
+  crash(region: string): Promise<Replica>;
+}
+
+/** Opens replicas of `regions`, connected to each other. */
+export async function cluster(
+  regions: readonly string[],
+  options: Partial<ReplicaOptions> = {},
+): Promise<Cluster> {
+  const clock = new ManualClock(START_MS);
+  const network = new MemoryNetwork();
+  const keys = new Map(regions.map((region) => [region, generateKeyPairSync('ed25519').privateKey]));
+  const peerKeys = Object.fromEntries(
+    regions.map((region) => [region, rawPublicKey(keys.get(region) as never)]),
+  );
+  const replicas = new Map<string, Replica>();
+  const stores = new Map<string, MemoryStore>();
+  let seed = 1;
+  const open = async (region: string, store: MemoryStore) => {
+    const replica = await Replica.open(
+      { cluster: 'test', region, peerKeys, batchDelayMs: 1, ...options },
+      {
+        store,
+        clock,
+        rng: new SeededRng(seed++),
+        crypto: nodeCrypto(keys.get(region) as never),
+        logger: memoryLogger(),
+      },
+    );
+    replica.attachTransport(
+      network.transport(
+        region,
+        replica.origin,
+        regions.filter((other) => other !== region),
+      ),
+    );
+    replicas.set(region, replica);
+    stores.set(region, store);
+    return replica;
+  };
+  for (const region of regions) await open(region, MemoryStore.empty());
+  network.connectAll();
+  const step = async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(1);
+  };
+  const c: Cluster = {
+    clock,
+    network,
+    replicas,
+    stores,
+    node: (region) => replicas.get(region) as Replica,
+    async run(ms) {
+      for (let i = 0; i < ms; i++) await step();
+    },
+    async until(condition, maxMs = 20_000) {
+      for (let i = 0; i < maxMs; i++) {
+        if (condition()) return;
+        await step();
+      }
+      if (!condition()) throw new Error(`condition not reached within ${maxMs} simulated ms`);
+    },
+    async crash(region) {
+      const store = (stores.get(region) as MemoryStore).crash();
+      network.cutLink(region, region); // no-op, keeps the API symmetric
+      const replica = await open(region, store);
+      network.connectAll();
+      return replica;
+    },
+  };
+  return c;
+}
