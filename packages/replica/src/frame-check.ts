@@ -1,0 +1,272 @@
+/**
+ * The shape check of a replication frame as it arrives from a peer (DESIGN.md §4): the transport
+ * runs it on every decoded frame before the replica sees it, and the simulator runs it on every
+ * frame it delivers, so both worlds refuse the same frames. It checks shape and bounds only (exact
+ * fields, ids, integers, byte lengths, one origin per run, contiguous seqs); the replica verifies
+ * content (hash chains, signatures). It is at least as strict as the store's record checks, so a
+ * frame that passes never makes the store refuse a write. Pure: no clock, no randomness, no I/O.
+ */
+import {
+  EVENT_KINDS,
+  eventProblem,
+  isAmount,
+  isOriginId,
+  isTenantId,
+  type LedgerEvent,
+  ORIGINS_MAX,
+} from '@allot/core';
+import { FRAME_TYPES } from './frames.js';
+import { EVENTS_FRAME_MAX } from './limits.js';
+
+/**
+ * Events in one `events` frame: the most a replica puts in one (EVENTS_FRAME_MAX, two head-signing
+ * intervals, so every run it cuts reaches a signed event). A longer run is not from this protocol.
+ */
+export const EVENTS_PER_FRAME_MAX = EVENTS_FRAME_MAX;
+
+/**
+ * Origins in a summary's version vector: a ledger never knows more origins than core's ORIGINS_MAX
+ * (its moved-cell keys depend on it), so no honest summary is larger.
+ */
+export const FRAME_ORIGINS_MAX = ORIGINS_MAX;
+
+/**
+ * Bytes of the control document's state vector in a summary. A Yjs state vector is about ten bytes
+ * per client that ever edited the document; 1 MiB is ~100,000 editing sessions of an admin-edited
+ * document, far beyond its life, and small next to the frame limit.
+ */
+export const FRAME_STATE_VECTOR_BYTES_MAX = 1024 * 1024;
+
+/**
+ * Bytes of one control message (a Yjs sync message). Equal to the store's bound on one kept
+ * control update, so every update a region may keep can travel to the others.
+ */
+export const FRAME_CONTROL_BYTES_MAX = 4 * 1024 * 1024;
+
+/** Bytes of a chain hash: SHA-256 (the Crypto port's `hash`). */
+export const FRAME_HASH_BYTES = 32;
+
+/** Bytes of a head signature: Ed25519 (the Crypto port's `sign`). */
+export const FRAME_SIGNATURE_BYTES = 64;
+
+/**
+ * Nesting depth of debit metadata in a received event: the store's bound (its METADATA_DEPTH_MAX),
+ * so an event that passes here is one the store writes, and recursive checks and the canonical
+ * JSON of the hash chain stay far from the stack's limit.
+ */
+export const FRAME_METADATA_DEPTH_MAX = 2_048;
+
+type Fields = Record<string, unknown>;
+
+const ENVELOPE_FIELDS = ['origin', 'seq', 'at', 'tenant', 'kind'] as const;
+
+/** The fields of each event kind besides the envelope (core's events.ts). */
+const BODY_FIELDS: { readonly [K in LedgerEvent['kind']]: readonly string[] } = {
+  grant: ['grantId', 'amount', 'priority', 'expiresAt'],
+  debit: ['amount', 'idempotencyKey', 'parts', 'overdraft', 'metadata'],
+  refund: ['debitId', 'amount', 'idempotencyKey', 'parts', 'overdraft'],
+  move: ['to', 'parts'],
+  expire: ['grantId', 'amount'],
+  repay: ['amount', 'parts'],
+};
+
+const FRAME_FIELDS: { readonly [K in (typeof FRAME_TYPES)[number]]: readonly string[] } = {
+  summary: ['type', 'versionVector', 'control'],
+  events: ['type', 'origin', 'events'],
+  pull: ['type', 'origin', 'fromSeq'],
+  'rights-request': ['type', 'tenant', 'amount'],
+  control: ['type', 'message'],
+};
+
+const WIRE_EVENT_FIELDS = ['event', 'hash', 'signature'] as const;
+const PART_FIELDS = ['grantId', 'amount'] as const;
+
+function isPlainObject(value: unknown): value is Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return typeof value;
+  if (Array.isArray(value)) return 'an array';
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' ? `a ${name}` : 'an object';
+}
+
+/** Why `value` does not have exactly `fields` (each defined), or null when it does. */
+function fieldsProblem(what: string, value: unknown, fields: readonly string[]): string | null {
+  if (!isPlainObject(value)) return `${what} is ${describe(value)}, not a map`;
+  for (const field of fields) {
+    if (!Object.hasOwn(value, field) || value[field] === undefined) return `${what} has no ${field}`;
+  }
+  const keys = Object.keys(value);
+  if (keys.length !== fields.length) {
+    const extra = keys.find((key) => !fields.includes(key));
+    return `${what} has an unexpected field ${JSON.stringify(extra)}`;
+  }
+  return null;
+}
+
+/**
+ * A Uint8Array exactly, not a subclass: a Buffer out of a decoder may be a view into a pool that a
+ * later read reuses, so the codec copies every byte field into a fresh Uint8Array.
+ */
+function isBytes(value: unknown): value is Uint8Array {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Uint8Array.prototype;
+}
+
+function bytesProblem(what: string, value: unknown, length: number): string | null {
+  if (!isBytes(value)) return `${what} is ${describe(value)}, not a Uint8Array`;
+  return value.length === length ? null : `${what} has ${value.length} bytes, not ${length}`;
+}
+
+function boundedBytesProblem(what: string, value: unknown, max: number): string | null {
+  if (!isBytes(value)) return `${what} is ${describe(value)}, not a Uint8Array`;
+  if (value.length === 0) return `${what} is empty`;
+  return value.length <= max ? null : `${what} has ${value.length} bytes, more than ${max}`;
+}
+
+/** Why `value` is not a JSON value within the depth bound, or null (the store's check, same depths). */
+function jsonProblem(value: unknown, depth: number): string | null {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return null;
+  if (typeof value === 'number') return Number.isFinite(value) ? null : `metadata holds ${value}`;
+  if (depth >= FRAME_METADATA_DEPTH_MAX) return `metadata nests deeper than ${FRAME_METADATA_DEPTH_MAX}`;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (!(i in value)) return 'metadata holds a sparse array';
+      const problem = jsonProblem(value[i], depth + 1);
+      if (problem !== null) return problem;
+    }
+    return null;
+  }
+  if (isPlainObject(value)) {
+    for (const key of Object.keys(value)) {
+      if (value[key] === undefined) return `metadata holds undefined at ${JSON.stringify(key)}`;
+      const problem = jsonProblem(value[key], depth + 1);
+      if (problem !== null) return problem;
+    }
+    return null;
+  }
+  return `metadata holds ${describe(value)}`;
+}
+
+function isKind(value: unknown): value is LedgerEvent['kind'] {
+  return typeof value === 'string' && (EVENT_KINDS as readonly string[]).includes(value);
+}
+
+/** Why `event` is not a ledger event with exactly its kind's fields, or null when it is. */
+function eventShapeProblem(event: unknown): string | null {
+  if (!isPlainObject(event)) return `event is ${describe(event)}, not a map`;
+  if (!isKind(event.kind)) return `unknown event kind ${JSON.stringify(event.kind)}`;
+  const problem = fieldsProblem('event', event, [...ENVELOPE_FIELDS, ...BODY_FIELDS[event.kind]]);
+  if (problem !== null) return problem;
+  if (Array.isArray(event.parts)) {
+    for (const part of event.parts) {
+      const partProblem = fieldsProblem('a part', part, PART_FIELDS);
+      if (partProblem !== null) return partProblem;
+    }
+  }
+  if (event.kind === 'debit') {
+    const metadataProblem = jsonProblem(event.metadata, 0);
+    if (metadataProblem !== null) return metadataProblem;
+  }
+  return eventProblem(event as unknown as LedgerEvent);
+}
+
+function summaryProblem(frame: Fields): string | null {
+  const vector = frame.versionVector;
+  if (!isPlainObject(vector)) return `versionVector is ${describe(vector)}, not a map`;
+  const origins = Object.keys(vector);
+  if (origins.length > FRAME_ORIGINS_MAX) {
+    return `versionVector has ${origins.length} origins, more than ${FRAME_ORIGINS_MAX}`;
+  }
+  for (const origin of origins) {
+    if (!isOriginId(origin)) return `versionVector has an invalid origin ${JSON.stringify(origin)}`;
+    const seq = vector[origin];
+    if (!Number.isSafeInteger(seq) || (seq as number) < 0) {
+      return `versionVector has an invalid seq for ${origin}`;
+    }
+  }
+  return boundedBytesProblem('control', frame.control, FRAME_STATE_VECTOR_BYTES_MAX);
+}
+
+function eventsProblem(frame: Fields): string | null {
+  const { origin, events } = frame;
+  if (!isOriginId(origin)) return 'invalid origin';
+  if (!Array.isArray(events)) return `events is ${describe(events)}, not an array`;
+  if (events.length === 0) return 'events is empty';
+  if (events.length > EVENTS_PER_FRAME_MAX) {
+    return `${events.length} events, more than ${EVENTS_PER_FRAME_MAX}`;
+  }
+  let previousSeq = 0;
+  for (let i = 0; i < events.length; i++) {
+    const wire: unknown = events[i];
+    const what = `event ${i}`;
+    const problem = fieldsProblem(what, wire, WIRE_EVENT_FIELDS);
+    if (problem !== null) return problem;
+    const { event, hash, signature } = wire as Fields;
+    const eventShape = eventShapeProblem(event);
+    if (eventShape !== null) return `${what}: ${eventShape}`;
+    const { origin: eventOrigin, seq } = event as LedgerEvent;
+    if (eventOrigin !== origin) return `${what} is of origin ${eventOrigin}, not ${origin}`;
+    if (i > 0 && seq !== previousSeq + 1) return `${what} has seq ${seq} after ${previousSeq}`;
+    previousSeq = seq;
+    const hashProblem = bytesProblem(`${what} hash`, hash, FRAME_HASH_BYTES);
+    if (hashProblem !== null) return hashProblem;
+    if (signature !== null) {
+      const signatureProblem = bytesProblem(`${what} signature`, signature, FRAME_SIGNATURE_BYTES);
+      if (signatureProblem !== null) return signatureProblem;
+    } else if (i === events.length - 1) {
+      return 'the last event is not signed';
+    }
+  }
+  return null;
+}
+
+function pullProblem(frame: Fields): string | null {
+  if (!isOriginId(frame.origin)) return 'invalid origin';
+  const { fromSeq } = frame;
+  return Number.isSafeInteger(fromSeq) && (fromSeq as number) >= 1 ? null : 'invalid fromSeq';
+}
+
+function rightsRequestProblem(frame: Fields): string | null {
+  if (!isTenantId(frame.tenant)) return 'invalid tenant';
+  return isAmount(frame.amount) ? null : 'invalid amount';
+}
+
+function isFrameType(value: unknown): value is (typeof FRAME_TYPES)[number] {
+  return typeof value === 'string' && (FRAME_TYPES as readonly string[]).includes(value);
+}
+
+/**
+ * Why `frame` is not a well-formed ReplicationFrame, or null when it is. The answer names the frame
+ * type and the first field at fault, for the warning the transport logs when it closes a link.
+ */
+export function frameProblem(frame: unknown): string | null {
+  if (!isPlainObject(frame)) return `frame is ${describe(frame)}, not a map`;
+  const { type } = frame;
+  if (!isFrameType(type)) return `unknown frame type ${JSON.stringify(type)}`;
+  const fields = fieldsProblem(type, frame, FRAME_FIELDS[type]);
+  if (fields !== null) return fields;
+  let problem: string | null;
+  switch (type) {
+    case 'summary':
+      problem = summaryProblem(frame);
+      break;
+    case 'events':
+      problem = eventsProblem(frame);
+      break;
+    case 'pull':
+      problem = pullProblem(frame);
+      break;
+    case 'rights-request':
+      problem = rightsRequestProblem(frame);
+      break;
+    case 'control':
+      problem = boundedBytesProblem('message', frame.message, FRAME_CONTROL_BYTES_MAX);
+      break;
+  }
+  return problem === null ? null : `${type}: ${problem}`;
+}

@@ -1,0 +1,202 @@
+/**
+ * The transport's own messages (handshake and pings) around the replica's frames, their shape
+ * check, the bytes each side signs in the handshake, and the close codes a link ends with.
+ *
+ * Handshake (DESIGN.md §4, mutual Ed25519 challenge; keys come from static config only):
+ *   dialer   → hello { cluster, protocol, region, incarnation, nonce: Nd, signature: null }
+ *   acceptor → hello { cluster, protocol, region, incarnation, nonce: Na, signature: sig_A(Nd) }
+ *   dialer   → auth  { signature: sig_D(Na) }
+ *   acceptor → ready {}
+ * where sig_X(N) signs helloSigningBytes(cluster, X's region, X's incarnation, the other region, N).
+ * `ready` exists so that the dialer never reports a peer up that refused its `auth`.
+ */
+import { canonicalBytes, isIncarnationId, isRegionId } from '@allot/core';
+import { FRAME_SIGNATURE_BYTES, frameProblem, type ReplicationFrame } from '@allot/replica';
+import { CLUSTER_ID_LENGTH_MAX, NONCE_BYTES } from './limits.js';
+
+/** The protocol version this build speaks; a peer with another is refused. */
+export const PROTOCOL_VERSION = 1;
+
+/** Domain separation of handshake signatures: they can never be mistaken for a head signature. */
+export const HELLO_CONTEXT = 'allot-hello-v1';
+
+/** The path of the replication endpoint (API.md). */
+export const REPLICATION_PATH = '/v1/replication';
+
+/** Opens the handshake (dialer, `signature` null) and answers it (acceptor, signed challenge). */
+export interface HelloMessage {
+  readonly type: 'hello';
+  readonly cluster: string;
+  readonly protocol: number;
+  readonly region: string;
+  readonly incarnation: string;
+  /** A fresh random challenge for the other side to sign. */
+  readonly nonce: Uint8Array;
+  /** The acceptor's signature over the dialer's nonce; null in the dialer's hello. */
+  readonly signature: Uint8Array | null;
+}
+
+/** The dialer's signature over the acceptor's nonce. */
+export interface AuthMessage {
+  readonly type: 'auth';
+  readonly signature: Uint8Array;
+}
+
+/** The acceptor verified `auth`: the link is up on both sides. */
+export interface ReadyMessage {
+  readonly type: 'ready';
+}
+
+/** A round-trip probe; answered at once with a pong of the same nonce. */
+export interface PingMessage {
+  readonly type: 'ping';
+  readonly nonce: number;
+}
+
+/** The answer to a ping. */
+export interface PongMessage {
+  readonly type: 'pong';
+  readonly nonce: number;
+}
+
+/** A message of the transport itself. */
+export type TransportMessage = HelloMessage | AuthMessage | ReadyMessage | PingMessage | PongMessage;
+
+/** Anything sent on a replication WebSocket: a transport message or a replica frame. */
+export type WireMessage = TransportMessage | ReplicationFrame;
+
+/**
+ * Close codes. 1008 and 1009 are RFC 6455's policy violation and message too big; the 4xxx codes
+ * tell a refused peer why, for its operator's log.
+ */
+export const CloseCode = {
+  /** The node shuts down. */
+  goingAway: 1001,
+  /** A message that does not decode or fails its shape check, or one out of turn. */
+  policy: 1008,
+  /** A message over the byte limit. */
+  tooBig: 1009,
+  /** Another cluster id. */
+  wrongCluster: 4001,
+  /** Another protocol version. */
+  wrongProtocol: 4002,
+  /** A region that is not a configured peer, or not the one dialed. */
+  stranger: 4003,
+  /** A handshake signature that does not verify with the configured key. */
+  badSignature: 4004,
+  /** The handshake did not finish in time. */
+  handshakeTimeout: 4005,
+  /** A second connection between the same pair of regions, the one not kept. */
+  duplicate: 4006,
+  /** The replica dropped the peer: a frame did not verify. */
+  dropped: 4007,
+  /** Nothing heard from the peer within its timeout. */
+  peerTimeout: 4008,
+} as const;
+
+type Fields = Record<string, unknown>;
+
+const TRANSPORT_FIELDS: { readonly [K in TransportMessage['type']]: readonly string[] } = {
+  hello: ['type', 'cluster', 'protocol', 'region', 'incarnation', 'nonce', 'signature'],
+  auth: ['type', 'signature'],
+  ready: ['type'],
+  ping: ['type', 'nonce'],
+  pong: ['type', 'nonce'],
+};
+
+function isPlainObject(value: unknown): value is Fields {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+function isTransportType(value: unknown): value is TransportMessage['type'] {
+  return typeof value === 'string' && Object.hasOwn(TRANSPORT_FIELDS, value);
+}
+
+/** A Uint8Array exactly (not a Buffer view into a decoder's pool) of `length` bytes. */
+function isBytes(value: unknown, length: number): value is Uint8Array {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.getPrototypeOf(value) === Uint8Array.prototype &&
+    (value as Uint8Array).length === length
+  );
+}
+
+/** True unless `text` holds a lone UTF-16 surrogate, which UTF-8 (and so MessagePack) cannot carry. */
+function isWellFormed(text: string): boolean {
+  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
+}
+
+/** True for a cluster id a hello may carry. */
+export function isClusterId(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length >= 1 &&
+    value.length <= CLUSTER_ID_LENGTH_MAX &&
+    isWellFormed(value)
+  );
+}
+
+function transportProblem(type: TransportMessage['type'], message: Fields): string | null {
+  const fields = TRANSPORT_FIELDS[type];
+  for (const field of fields) {
+    if (!Object.hasOwn(message, field) || message[field] === undefined) return `${type} has no ${field}`;
+  }
+  const keys = Object.keys(message);
+  if (keys.length !== fields.length) {
+    const extra = keys.find((key) => !fields.includes(key));
+    return `${type} has an unexpected field ${JSON.stringify(extra)}`;
+  }
+  switch (type) {
+    case 'hello':
+      if (!isClusterId(message.cluster)) return 'hello has an invalid cluster';
+      if (!Number.isSafeInteger(message.protocol)) return 'hello has an invalid protocol';
+      if (!isRegionId(message.region)) return 'hello has an invalid region';
+      if (!isIncarnationId(message.incarnation)) return 'hello has an invalid incarnation';
+      if (!isBytes(message.nonce, NONCE_BYTES)) return `hello nonce is not ${NONCE_BYTES} bytes`;
+      return message.signature === null || isBytes(message.signature, FRAME_SIGNATURE_BYTES)
+        ? null
+        : `hello signature is not null or ${FRAME_SIGNATURE_BYTES} bytes`;
+    case 'auth':
+      return isBytes(message.signature, FRAME_SIGNATURE_BYTES)
+        ? null
+        : `auth signature is not ${FRAME_SIGNATURE_BYTES} bytes`;
+    case 'ready':
+      return null;
+    case 'ping':
+    case 'pong':
+      return Number.isSafeInteger(message.nonce) && (message.nonce as number) >= 0
+        ? null
+        : `${type} has an invalid nonce`;
+  }
+}
+
+/** Why `message` is not a well-formed wire message, or null when it is (frames: `frameProblem`). */
+export function messageProblem(message: unknown): string | null {
+  if (!isPlainObject(message)) return 'message is not a map';
+  return isTransportType(message.type) ? transportProblem(message.type, message) : frameProblem(message);
+}
+
+/** True for a message of the transport itself (not a replica frame). */
+export function isTransportMessage(message: WireMessage): message is TransportMessage {
+  return isTransportType(message.type);
+}
+
+/**
+ * The bytes `signer` signs to prove its key to `peerRegion`, which chose `peerNonce`: canonical
+ * JSON of the context, the cluster, both regions in role order, the signer's incarnation (so the
+ * origin reported up is the one that signed) and the nonce. Role order makes a signature for one
+ * direction useless in the other.
+ */
+export function helloSigningBytes(
+  cluster: string,
+  signerRegion: string,
+  signerIncarnation: string,
+  peerRegion: string,
+  peerNonce: Uint8Array,
+): Uint8Array {
+  const nonce = Buffer.from(peerNonce.buffer, peerNonce.byteOffset, peerNonce.byteLength).toString('hex');
+  return canonicalBytes([HELLO_CONTEXT, cluster, signerRegion, signerIncarnation, peerRegion, nonce]);
+}

@@ -1,0 +1,840 @@
+/**
+ * The Transport port on WebSockets (DESIGN.md §4): one authenticated connection per pair of
+ * regions, either side may dial; every message is bounded and shape-checked before the replica
+ * sees it; a full send buffer answers false instead of queueing; links are pinged, timed out and
+ * redialled with exponential backoff and full jitter.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { Duplex } from 'node:stream';
+import { isIncarnationId, isRegionId, type OriginId, originId } from '@allot/core';
+import type {
+  Crypto,
+  Logger,
+  PeerLink,
+  ReplicationFrame,
+  Transport,
+  TransportHandlers,
+} from '@allot/replica';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { decodeMessage, encodeMessage, UnsendableMessageError } from './codec.js';
+import {
+  BACKOFF_MS_MAX_DEFAULT,
+  BACKOFF_MS_MIN_DEFAULT,
+  CLOSE_REASON_BYTES_MAX,
+  CLOSE_WAIT_MS,
+  FRAME_BYTES_MAX_DEFAULT,
+  HANDSHAKE_BYTES_MAX,
+  HANDSHAKE_TIMEOUT_MS_DEFAULT,
+  HANDSHAKES_PENDING_MAX,
+  NONCE_BYTES,
+  PEER_TIMEOUT_MS_DEFAULT,
+  PING_INTERVAL_MS_DEFAULT,
+  SEND_BUFFER_BYTES_MAX_DEFAULT,
+} from './limits.js';
+import {
+  CloseCode,
+  type HelloMessage,
+  helloSigningBytes,
+  isClusterId,
+  isTransportMessage,
+  PROTOCOL_VERSION,
+  REPLICATION_PATH,
+  type WireMessage,
+} from './protocol.js';
+
+/** A peer region as configured (API.md `peers`). */
+export interface PeerConfig {
+  readonly region: string;
+  /** Where to dial it, e.g. `ws://10.0.0.2:7001/v1/replication`. */
+  readonly url: string;
+  /** Its raw 32-byte Ed25519 public key: the only key its handshake signatures are checked with. */
+  readonly publicKey: Uint8Array;
+}
+
+/** How to build a WebSocketTransport. */
+export interface WebSocketTransportOptions {
+  readonly cluster: string;
+  readonly region: string;
+  /** This node's incarnation: peers report this node up as `region#incarnation`. */
+  readonly incarnation: string;
+  /** Signs handshake challenges with this region's key, verifies peers' with their configured keys. */
+  readonly crypto: Crypto;
+  /** Every other region. */
+  readonly peers: readonly PeerConfig[];
+  readonly logger: Logger;
+  /** Largest message accepted or sent after the handshake (default FRAME_BYTES_MAX_DEFAULT). */
+  readonly frameBytesMax?: number;
+  /** Bytes queued per peer before `send` answers false (default SEND_BUFFER_BYTES_MAX_DEFAULT). */
+  readonly sendBufferBytesMax?: number;
+  /** Default PING_INTERVAL_MS_DEFAULT. */
+  readonly pingIntervalMs?: number;
+  /** Silence after which a link closes (default PEER_TIMEOUT_MS_DEFAULT). */
+  readonly peerTimeoutMs?: number;
+  /** Default HANDSHAKE_TIMEOUT_MS_DEFAULT. */
+  readonly handshakeTimeoutMs?: number;
+  /** Default BACKOFF_MS_MIN_DEFAULT. */
+  readonly backoffMsMin?: number;
+  /** Default BACKOFF_MS_MAX_DEFAULT. */
+  readonly backoffMsMax?: number;
+}
+
+/** Where a connection is in the handshake. */
+type Step = 'connecting' | 'await-hello' | 'await-auth' | 'await-ready' | 'up' | 'closed';
+
+/** One WebSocket, dialed or accepted, from its opening to its close. */
+interface Connection {
+  readonly ws: WebSocket;
+  /** Local order of creation: among connections of one direction, the newer one is the live one. */
+  readonly serial: number;
+  /** True when this node dialed it. */
+  readonly dialed: boolean;
+  /** The region dialed, or the one a hello named (null until then for an accepted connection). */
+  region: string | null;
+  /** The peer's incarnation, from its hello. */
+  incarnation: string | null;
+  /** This side's challenge, sent in its hello. */
+  readonly nonce: Uint8Array;
+  step: Step;
+  handshakeTimer: NodeJS.Timeout | null;
+  /** The nonce of the ping awaiting its pong, and when it went out (performance.now()). */
+  pingNonce: number | null;
+  pingSentAt: number;
+  /** The last socket error, for the line that reports the close. */
+  error: string | null;
+  /** Resolves once the socket is closed. */
+  readonly closed: Promise<void>;
+}
+
+/** What this node knows of one configured peer across its connections. */
+interface PeerState {
+  readonly config: PeerConfig;
+  /** The authenticated connection frames travel on, or null. */
+  link: Connection | null;
+  /** The dial in progress, or null. */
+  dialing: Connection | null;
+  retryTimer: NodeJS.Timeout | null;
+  /** Failed dials since the last handshake that succeeded. */
+  attempt: number;
+  /** performance.now() when anything was last heard on an authenticated link. */
+  lastHeardAt: number | null;
+  rttMs: number | null;
+  /**
+   * What the last failed connection with this peer logged, per direction (both directions may fail
+   * in turn): the same failure again is not news.
+   */
+  readonly lastFailure: { dialed: string | null; accepted: string | null };
+}
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  const chosen = value ?? fallback;
+  if (!Number.isSafeInteger(chosen) || chosen < 1) {
+    throw new TypeError(`${name} must be a positive integer, not ${String(value)}`);
+  }
+  return chosen;
+}
+
+/** `reason` cut to what a close frame may carry (printable ASCII, so no character is split). */
+function closeReason(reason: string): string {
+  return reason.replace(/[^\x20-\x7e]/g, '?').slice(0, CLOSE_REASON_BYTES_MAX);
+}
+
+function rawBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+}
+
+/**
+ * The Transport port on WebSockets. Accepts peers on `/v1/replication` of the HTTP server it is
+ * attached to, dials every configured peer once started, and hands the replica only frames from
+ * peers that completed the mutual Ed25519 handshake.
+ */
+export class WebSocketTransport implements Transport {
+  private readonly cluster: string;
+  private readonly region: string;
+  private readonly incarnation: string;
+  private readonly crypto: Crypto;
+  private readonly logger: Logger;
+  private readonly frameBytesMax: number;
+  private readonly sendBufferBytesMax: number;
+  private readonly pingIntervalMs: number;
+  private readonly peerTimeoutMs: number;
+  private readonly handshakeTimeoutMs: number;
+  private readonly backoffMsMin: number;
+  private readonly backoffMsMax: number;
+  private readonly peerStates = new Map<string, PeerState>();
+  private readonly connections = new Set<Connection>();
+  private readonly servers: { server: HttpServer | HttpsServer; listener: UpgradeListener }[] = [];
+  private readonly acceptor: WebSocketServer;
+  private handlers: TransportHandlers | null = null;
+  private started = false;
+  private stopped = false;
+  private nextSerial = 1;
+  private nextPingNonce = 1;
+  private pingTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: WebSocketTransportOptions) {
+    if (!isClusterId(options.cluster))
+      throw new TypeError(`invalid cluster id ${JSON.stringify(options.cluster)}`);
+    if (!isRegionId(options.region))
+      throw new TypeError(`invalid region id ${JSON.stringify(options.region)}`);
+    if (!isIncarnationId(options.incarnation)) {
+      throw new TypeError(`invalid incarnation id ${JSON.stringify(options.incarnation)}`);
+    }
+    this.cluster = options.cluster;
+    this.region = options.region;
+    this.incarnation = options.incarnation;
+    this.crypto = options.crypto;
+    this.logger = options.logger;
+    this.frameBytesMax = positiveInteger('frameBytesMax', options.frameBytesMax, FRAME_BYTES_MAX_DEFAULT);
+    this.sendBufferBytesMax = positiveInteger(
+      'sendBufferBytesMax',
+      options.sendBufferBytesMax,
+      SEND_BUFFER_BYTES_MAX_DEFAULT,
+    );
+    this.pingIntervalMs = positiveInteger('pingIntervalMs', options.pingIntervalMs, PING_INTERVAL_MS_DEFAULT);
+    this.peerTimeoutMs = positiveInteger('peerTimeoutMs', options.peerTimeoutMs, PEER_TIMEOUT_MS_DEFAULT);
+    this.handshakeTimeoutMs = positiveInteger(
+      'handshakeTimeoutMs',
+      options.handshakeTimeoutMs,
+      HANDSHAKE_TIMEOUT_MS_DEFAULT,
+    );
+    this.backoffMsMin = positiveInteger('backoffMsMin', options.backoffMsMin, BACKOFF_MS_MIN_DEFAULT);
+    this.backoffMsMax = positiveInteger('backoffMsMax', options.backoffMsMax, BACKOFF_MS_MAX_DEFAULT);
+    if (this.sendBufferBytesMax < this.frameBytesMax) {
+      throw new TypeError(
+        'sendBufferBytesMax must be at least frameBytesMax, or a full frame could never be sent',
+      );
+    }
+    if (this.frameBytesMax < HANDSHAKE_BYTES_MAX) {
+      throw new TypeError(`frameBytesMax must be at least ${HANDSHAKE_BYTES_MAX} bytes, a handshake message`);
+    }
+    if (this.backoffMsMax < this.backoffMsMin)
+      throw new TypeError('backoffMsMax must be at least backoffMsMin');
+    if (this.peerTimeoutMs <= this.pingIntervalMs) {
+      throw new TypeError('peerTimeoutMs must be longer than pingIntervalMs, or a quiet link would time out');
+    }
+    for (const peer of options.peers) {
+      if (!isRegionId(peer.region)) throw new TypeError(`invalid peer region ${JSON.stringify(peer.region)}`);
+      if (peer.region === this.region) throw new TypeError(`region ${peer.region} cannot be its own peer`);
+      if (this.peerStates.has(peer.region)) throw new TypeError(`peer ${peer.region} is configured twice`);
+      let protocol: string;
+      try {
+        protocol = new URL(peer.url).protocol;
+      } catch {
+        throw new TypeError(`peer ${peer.region} has an invalid url ${JSON.stringify(peer.url)}`);
+      }
+      if (protocol !== 'ws:' && protocol !== 'wss:') {
+        throw new TypeError(`peer ${peer.region} url must be ws: or wss:, not ${protocol}`);
+      }
+      if (!(peer.publicKey instanceof Uint8Array) || peer.publicKey.length !== 32) {
+        throw new TypeError(`peer ${peer.region} public key must be 32 raw Ed25519 bytes`);
+      }
+      this.peerStates.set(peer.region, {
+        config: { region: peer.region, url: peer.url, publicKey: new Uint8Array(peer.publicKey) },
+        link: null,
+        dialing: null,
+        retryTimer: null,
+        attempt: 0,
+        lastHeardAt: null,
+        rttMs: null,
+        lastFailure: { dialed: null, accepted: null },
+      });
+    }
+    this.acceptor = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: this.frameBytesMax,
+      // Compression would trade CPU on every frame for little, and opens the door to inflation bombs.
+      perMessageDeflate: false,
+    });
+  }
+
+  /** Registers the replica's handlers (once, before anything is connected). */
+  attach(handlers: TransportHandlers): void {
+    if (this.handlers !== null) throw new Error('transport handlers are already attached');
+    this.handlers = handlers;
+  }
+
+  /**
+   * Accepts peers on `server`'s upgrade requests for /v1/replication. Upgrades of other paths are
+   * left to other listeners, or answered 404 when this is the only one (fastify registers none).
+   */
+  attachTo(server: HttpServer | HttpsServer): void {
+    if (this.stopped) throw new Error('the transport is closed');
+    const listener: UpgradeListener = (request, socket, head) =>
+      this.onUpgrade(server, request, socket, head);
+    server.on('upgrade', listener);
+    this.servers.push({ server, listener });
+  }
+
+  /** Starts dialing every peer (and keeps redialing any that is not connected) until `close`. */
+  start(): void {
+    if (this.handlers === null) throw new Error('attach the replica handlers before starting the transport');
+    if (this.stopped) throw new Error('the transport is closed');
+    if (this.started) return;
+    this.started = true;
+    for (const peer of this.peerStates.values()) this.dial(peer);
+  }
+
+  /** Stops dialing and accepting, closes every connection, and resolves once all are closed. */
+  async close(): Promise<void> {
+    if (!this.stopped) {
+      this.stopped = true;
+      if (this.pingTimer !== null) clearInterval(this.pingTimer);
+      for (const { server, listener } of this.servers) server.off('upgrade', listener);
+      for (const peer of this.peerStates.values()) {
+        if (peer.retryTimer !== null) clearTimeout(peer.retryTimer);
+        peer.retryTimer = null;
+      }
+      for (const connection of [...this.connections]) {
+        this.end(connection, CloseCode.goingAway, 'shutting down', 'debug');
+      }
+      this.acceptor.close();
+    }
+    await Promise.all([...this.connections].map((connection) => connection.closed));
+  }
+
+  /** Sends a frame to a connected peer; false when it is not connected or its send buffer is full. */
+  send(region: string, frame: ReplicationFrame): boolean {
+    const link = this.peerStates.get(region)?.link;
+    if (link === undefined || link === null || link.ws.readyState !== WebSocket.OPEN) return false;
+    if (link.ws.bufferedAmount >= this.sendBufferBytesMax) return false;
+    const bytes = encodeMessage(frame);
+    if (bytes.length > this.frameBytesMax) {
+      throw new UnsendableMessageError(
+        `a ${frame.type} frame of ${bytes.length} bytes is over the frame limit of ${this.frameBytesMax}`,
+      );
+    }
+    if (link.ws.bufferedAmount + bytes.length > this.sendBufferBytesMax) return false;
+    link.ws.send(bytes);
+    return true;
+  }
+
+  /** Closes the connection to `region` because its frame did not verify; it may reconnect later. */
+  drop(region: string, reason: string): void {
+    const link = this.peerStates.get(region)?.link;
+    if (link === undefined || link === null) return;
+    // The replica calls this from inside its own handlers: tell it the peer is down afterwards.
+    this.end(link, CloseCode.dropped, reason, 'warn', { deferDown: true });
+  }
+
+  /** Every configured peer and its link state. */
+  peers(): PeerLink[] {
+    const now = performance.now();
+    return [...this.peerStates.values()].map((peer) => ({
+      region: peer.config.region,
+      url: peer.config.url,
+      connected: peer.link !== null,
+      lastHeardMs: peer.lastHeardAt === null ? null : Math.floor(now - peer.lastHeardAt),
+      rttMs: peer.rttMs,
+    }));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connections
+
+  private onUpgrade(
+    server: HttpServer | HttpsServer,
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ): void {
+    let path: string;
+    try {
+      path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    } catch {
+      path = '';
+    }
+    if (path !== REPLICATION_PATH) {
+      // Another listener may serve this path; with none, nobody would ever answer the socket.
+      if (server.listenerCount('upgrade') <= 1) refuseUpgrade(socket, 404, 'Not Found');
+      return;
+    }
+    const remote = request.socket.remoteAddress ?? 'unknown';
+    if (this.stopped || this.handlers === null) {
+      refuseUpgrade(socket, 503, 'Service Unavailable');
+      return;
+    }
+    let pending = 0;
+    for (const connection of this.connections) if (!connection.dialed && connection.step !== 'up') pending++;
+    if (pending >= HANDSHAKES_PENDING_MAX) {
+      this.logger.warn({ remote, pending }, 'replication upgrade refused: too many handshakes in flight');
+      refuseUpgrade(socket, 503, 'Service Unavailable');
+      return;
+    }
+    this.acceptor.handleUpgrade(request, socket, head, (ws) => {
+      if (this.stopped) {
+        ws.terminate();
+        return;
+      }
+      const connection = this.track(ws, false, null);
+      connection.step = 'await-hello';
+      this.logger.debug({ remote }, 'replication connection accepted');
+    });
+  }
+
+  private dial(peer: PeerState): void {
+    if (!this.started || this.stopped || peer.link !== null || peer.dialing !== null) return;
+    const ws = new WebSocket(peer.config.url, {
+      maxPayload: this.frameBytesMax,
+      perMessageDeflate: false,
+      handshakeTimeout: this.handshakeTimeoutMs,
+      followRedirects: false,
+    });
+    const connection = this.track(ws, true, peer.config.region);
+    peer.dialing = connection;
+    ws.on('open', () => {
+      if (connection.step !== 'connecting') return;
+      connection.step = 'await-hello';
+      this.post(connection, this.hello(connection, null));
+    });
+  }
+
+  /** Registers `ws` and its events; the handshake timer runs from here. */
+  private track(ws: WebSocket, dialed: boolean, region: string | null): Connection {
+    let markClosed = (): void => {};
+    const closed = new Promise<void>((resolve) => {
+      markClosed = resolve;
+    });
+    const connection: Connection = {
+      ws,
+      serial: this.nextSerial++,
+      dialed,
+      region,
+      incarnation: null,
+      nonce: new Uint8Array(randomBytes(NONCE_BYTES)),
+      step: 'connecting',
+      handshakeTimer: null,
+      pingNonce: null,
+      pingSentAt: 0,
+      error: null,
+      closed,
+    };
+    this.connections.add(connection);
+    connection.handshakeTimer = setTimeout(() => {
+      connection.handshakeTimer = null;
+      this.end(connection, CloseCode.handshakeTimeout, 'handshake timed out', 'warn');
+    }, this.handshakeTimeoutMs);
+    connection.handshakeTimer.unref();
+    ws.on('message', (data, isBinary) => this.onMessage(connection, data, isBinary));
+    ws.on('error', (error) => {
+      // A socket error is always followed by the close event, which lets go of the connection.
+      connection.error = error.message;
+      if ((error as { code?: unknown }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        // ws closes with 1009 itself; nothing of the message reached us.
+        this.logger.warn(
+          {
+            peer: connection.region,
+            dialed: connection.dialed,
+            code: CloseCode.tooBig,
+            reason: error.message,
+          },
+          'replication link closed: message over the frame limit',
+        );
+      }
+    });
+    ws.on('close', (code, reason) => {
+      this.connections.delete(connection);
+      const text = reason.toString();
+      if (connection.step !== 'closed' && connection.step !== 'up')
+        this.closedInHandshake(connection, code, text);
+      this.lost(connection, `closed by the peer (${code} ${text})`);
+      markClosed();
+    });
+    return connection;
+  }
+
+  /** Logs why a connection that the peer (or the network) closed never came up. */
+  private closedInHandshake(connection: Connection, code: number, reason: string): void {
+    // A close frame from the peer is its refusal; none (1005, 1006) means the network or the peer is gone.
+    const refused = code !== 1005 && code !== 1006;
+    const message = refused
+      ? 'replication handshake refused by the peer'
+      : connection.dialed
+        ? 'peer unreachable, will retry'
+        : 'replication connection lost during the handshake';
+    const fields = {
+      peer: connection.region,
+      dialed: connection.dialed,
+      code,
+      reason,
+      error: connection.error,
+    };
+    if (!refused && !connection.dialed) {
+      // Someone connected and left before the handshake was through: not news.
+      this.logger.debug(fields, message);
+      return;
+    }
+    this.logFailure(connection, refused ? 'warn' : 'info', fields, message);
+  }
+
+  /**
+   * Logs a failed connection at `level`, or at debug when it is the same failure as the last one
+   * with this peer: a peer refusing or unreachable for hours is logged once, not at every redial.
+   */
+  private logFailure(
+    connection: Connection,
+    level: 'info' | 'warn',
+    fields: Record<string, unknown>,
+    message: string,
+  ): void {
+    const peer = connection.region === null ? undefined : this.peerStates.get(connection.region);
+    if (peer === undefined) {
+      this.logger[level](fields, message);
+      return;
+    }
+    const failure = `${message} ${String(fields.code)} ${String(fields.reason)}`;
+    const direction = connection.dialed ? 'dialed' : 'accepted';
+    this.logger[failure === peer.lastFailure[direction] ? 'debug' : level](fields, message);
+    peer.lastFailure[direction] = failure;
+  }
+
+  private onMessage(connection: Connection, data: RawData, isBinary: boolean): void {
+    if (connection.step === 'closed') return;
+    if (!isBinary) {
+      this.end(connection, CloseCode.policy, 'text message', 'warn');
+      return;
+    }
+    const bytes = rawBytes(data);
+    if (connection.step !== 'up' && bytes.length > HANDSHAKE_BYTES_MAX) {
+      this.end(connection, CloseCode.tooBig, `handshake message over ${HANDSHAKE_BYTES_MAX} bytes`, 'warn');
+      return;
+    }
+    const decoded = decodeMessage(bytes);
+    if (decoded.problem !== null) {
+      this.end(connection, CloseCode.policy, `malformed message: ${decoded.problem}`, 'warn');
+      return;
+    }
+    const { message } = decoded;
+    switch (connection.step) {
+      case 'await-hello':
+        if (connection.dialed) this.onAcceptorHello(connection, message);
+        else this.onDialerHello(connection, message);
+        return;
+      case 'await-auth':
+        this.onAuth(connection, message);
+        return;
+      case 'await-ready':
+        if (message.type !== 'ready') this.outOfTurn(connection, message);
+        else this.established(connection);
+        return;
+      case 'up':
+        this.onLinkMessage(connection, message);
+        return;
+      default:
+        // 'connecting': a dialer hears nothing before its socket opens.
+        this.outOfTurn(connection, message);
+    }
+  }
+
+  private outOfTurn(connection: Connection, message: WireMessage): void {
+    this.end(connection, CloseCode.policy, `unexpected ${message.type} during ${connection.step}`, 'warn');
+  }
+
+  /** Cluster, protocol and region of a hello; false after closing the connection when one is wrong. */
+  private helloAcceptable(connection: Connection, hello: HelloMessage): boolean {
+    if (hello.cluster !== this.cluster) {
+      this.end(connection, CloseCode.wrongCluster, `cluster ${hello.cluster} is not ${this.cluster}`, 'warn');
+      return false;
+    }
+    if (hello.protocol !== PROTOCOL_VERSION) {
+      this.end(
+        connection,
+        CloseCode.wrongProtocol,
+        `protocol ${hello.protocol} is not ${PROTOCOL_VERSION}`,
+        'warn',
+      );
+      return false;
+    }
+    if (!this.peerStates.has(hello.region)) {
+      this.end(connection, CloseCode.stranger, `region ${hello.region} is not a configured peer`, 'warn');
+      return false;
+    }
+    if (connection.region !== null && hello.region !== connection.region) {
+      this.end(
+        connection,
+        CloseCode.stranger,
+        `answered as ${hello.region}, not ${connection.region}`,
+        'warn',
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /** Acceptor: the dialer's hello. Answers with our hello, signed over the dialer's nonce. */
+  private onDialerHello(connection: Connection, message: WireMessage): void {
+    if (message.type !== 'hello' || message.signature !== null) {
+      this.outOfTurn(connection, message);
+      return;
+    }
+    // Claimed, not proven yet: it names the peer in log lines until auth verifies it.
+    if (this.peerStates.has(message.region)) connection.region = message.region;
+    if (!this.helloAcceptable(connection, message)) return;
+    connection.incarnation = message.incarnation;
+    connection.step = 'await-auth';
+    const signature = this.crypto.sign(
+      helloSigningBytes(this.cluster, this.region, this.incarnation, message.region, message.nonce),
+    );
+    this.post(connection, this.hello(connection, signature));
+  }
+
+  /** Dialer: the acceptor's hello. Verifies its signature, then proves our own key. */
+  private onAcceptorHello(connection: Connection, message: WireMessage): void {
+    if (message.type !== 'hello' || message.signature === null) {
+      this.outOfTurn(connection, message);
+      return;
+    }
+    if (!this.helloAcceptable(connection, message)) return;
+    const peer = this.peerStates.get(message.region) as PeerState;
+    const signed = helloSigningBytes(
+      this.cluster,
+      message.region,
+      message.incarnation,
+      this.region,
+      connection.nonce,
+    );
+    if (!this.crypto.verify(peer.config.publicKey, signed, message.signature)) {
+      this.end(
+        connection,
+        CloseCode.badSignature,
+        'hello signature does not verify with the configured key',
+        'warn',
+      );
+      return;
+    }
+    connection.incarnation = message.incarnation;
+    connection.step = 'await-ready';
+    const signature = this.crypto.sign(
+      helloSigningBytes(this.cluster, this.region, this.incarnation, message.region, message.nonce),
+    );
+    this.post(connection, { type: 'auth', signature });
+  }
+
+  /** Acceptor: the dialer's proof of its key over our nonce. */
+  private onAuth(connection: Connection, message: WireMessage): void {
+    if (message.type !== 'auth') {
+      this.outOfTurn(connection, message);
+      return;
+    }
+    const region = connection.region as string;
+    const peer = this.peerStates.get(region) as PeerState;
+    const signed = helloSigningBytes(
+      this.cluster,
+      region,
+      connection.incarnation as string,
+      this.region,
+      connection.nonce,
+    );
+    if (!this.crypto.verify(peer.config.publicKey, signed, message.signature)) {
+      this.end(
+        connection,
+        CloseCode.badSignature,
+        'auth signature does not verify with the configured key',
+        'warn',
+      );
+      return;
+    }
+    this.post(connection, { type: 'ready' });
+    this.established(connection);
+  }
+
+  /**
+   * The handshake is through. With a link to the same peer already up, one of the two is kept,
+   * the same one on both sides: a newer connection of the same direction or of a new incarnation
+   * replaces a dead one; otherwise the one dialed by the smaller region id wins.
+   */
+  private established(connection: Connection): void {
+    const region = connection.region as string;
+    const incarnation = connection.incarnation as string;
+    const peer = this.peerStates.get(region) as PeerState;
+    if (connection.handshakeTimer !== null) clearTimeout(connection.handshakeTimer);
+    connection.handshakeTimer = null;
+    connection.step = 'up';
+    if (peer.dialing === connection) peer.dialing = null;
+    const existing = peer.link;
+    if (existing !== null && !this.replaces(connection, existing)) {
+      this.end(connection, CloseCode.duplicate, 'a connection between these regions is already up', 'debug');
+      return;
+    }
+    const origin: OriginId = originId(region, incarnation);
+    if (existing !== null) {
+      this.end(
+        existing,
+        CloseCode.duplicate,
+        'replaced by another connection between these regions',
+        'debug',
+      );
+    }
+    peer.link = connection;
+    peer.attempt = 0;
+    peer.lastFailure.dialed = null;
+    peer.lastFailure.accepted = null;
+    peer.lastHeardAt = performance.now();
+    if (peer.retryTimer !== null) clearTimeout(peer.retryTimer);
+    peer.retryTimer = null;
+    if (this.pingTimer === null) {
+      // Links accepted before start() (or without it) are pinged and timed out all the same.
+      this.pingTimer = setInterval(() => this.tick(), this.pingIntervalMs);
+      this.pingTimer.unref();
+    }
+    this.logger.info({ peer: region, origin, dialed: connection.dialed }, 'peer connected');
+    this.handlers?.peerUp(region, origin);
+  }
+
+  /** True when `candidate` is to be kept over `existing`, another link to the same peer. */
+  private replaces(candidate: Connection, existing: Connection): boolean {
+    const newer = candidate.serial > existing.serial;
+    if (candidate.incarnation !== existing.incarnation || candidate.dialed === existing.dialed) return newer;
+    const peerRegion = candidate.region as string;
+    const smallerDials = this.region < peerRegion;
+    // Dialed by the smaller region id: by us when we are smaller, by the peer otherwise.
+    return candidate.dialed === smallerDials;
+  }
+
+  private onLinkMessage(connection: Connection, message: WireMessage): void {
+    const region = connection.region as string;
+    const peer = this.peerStates.get(region) as PeerState;
+    if (peer.link !== connection) return;
+    peer.lastHeardAt = performance.now();
+    if (!isTransportMessage(message)) {
+      this.handlers?.frame(region, message);
+      return;
+    }
+    switch (message.type) {
+      case 'ping':
+        this.post(connection, { type: 'pong', nonce: message.nonce });
+        return;
+      case 'pong':
+        if (message.nonce === connection.pingNonce) {
+          peer.rttMs = Math.round((performance.now() - connection.pingSentAt) * 1000) / 1000;
+          connection.pingNonce = null;
+        }
+        return;
+      default:
+        this.outOfTurn(connection, message);
+    }
+  }
+
+  /** Pings every link and closes those silent for longer than the peer timeout. */
+  private tick(): void {
+    const now = performance.now();
+    for (const peer of this.peerStates.values()) {
+      const link = peer.link;
+      if (link === null) continue;
+      if (peer.lastHeardAt !== null && now - peer.lastHeardAt > this.peerTimeoutMs) {
+        this.end(link, CloseCode.peerTimeout, `nothing heard for ${this.peerTimeoutMs} ms`, 'warn');
+        continue;
+      }
+      // One ping at a time: a slow answer still measures the round trip instead of being overtaken.
+      if (link.pingNonce === null) {
+        const nonce = this.nextPingNonce++;
+        if (this.post(link, { type: 'ping', nonce })) {
+          link.pingNonce = nonce;
+          link.pingSentAt = now;
+        }
+      }
+    }
+  }
+
+  private hello(connection: Connection, signature: Uint8Array | null): HelloMessage {
+    return {
+      type: 'hello',
+      cluster: this.cluster,
+      protocol: PROTOCOL_VERSION,
+      region: this.region,
+      incarnation: this.incarnation,
+      nonce: connection.nonce,
+      signature,
+    };
+  }
+
+  /**
+   * Sends a transport message. They are tiny, but a peer flooding pings must not grow our buffer
+   * past its bound: with the buffer full, pings and pongs are skipped (the round trip just waits).
+   */
+  private post(connection: Connection, message: WireMessage): boolean {
+    if (connection.ws.readyState !== WebSocket.OPEN) return false;
+    if (connection.ws.bufferedAmount >= this.sendBufferBytesMax) return false;
+    connection.ws.send(encodeMessage(message));
+    return true;
+  }
+
+  /** Closes `connection` with `code` and lets go of it now (its close event may come much later). */
+  private end(
+    connection: Connection,
+    code: number,
+    reason: string,
+    level: 'debug' | 'info' | 'warn',
+    options: { readonly deferDown?: boolean } = {},
+  ): void {
+    if (connection.step === 'closed') return;
+    const wasConnecting = connection.step === 'connecting';
+    const fields = { peer: connection.region, dialed: connection.dialed, code, reason };
+    if (connection.step === 'up' || level === 'debug') {
+      this.logger[level](
+        fields,
+        connection.step === 'up' ? 'replication link closed' : 'replication connection closed',
+      );
+    } else {
+      this.logFailure(connection, level, fields, 'replication connection refused');
+    }
+    this.lost(connection, reason, options.deferDown === true);
+    if (wasConnecting) {
+      connection.ws.terminate();
+      return;
+    }
+    connection.ws.close(code, closeReason(reason));
+    // A peer that never answers the closing handshake must not hold the socket (or close()) open.
+    setTimeout(() => connection.ws.terminate(), CLOSE_WAIT_MS).unref();
+  }
+
+  /** Forgets `connection`: tells the replica if it was the link, and redials when needed. */
+  private lost(connection: Connection, reason: string, deferDown = false): void {
+    if (connection.step === 'closed') return;
+    const wasUp = connection.step === 'up';
+    connection.step = 'closed';
+    if (connection.handshakeTimer !== null) clearTimeout(connection.handshakeTimer);
+    connection.handshakeTimer = null;
+    const peer = connection.region === null ? undefined : this.peerStates.get(connection.region);
+    if (peer === undefined) return;
+    if (peer.dialing === connection) {
+      peer.dialing = null;
+      peer.attempt++;
+    }
+    if (wasUp && peer.link === connection) {
+      peer.link = null;
+      peer.rttMs = null;
+      const region = peer.config.region;
+      this.logger.info({ peer: region, reason }, 'peer disconnected');
+      if (deferDown) queueMicrotask(() => this.handlers?.peerDown(region));
+      else this.handlers?.peerDown(region);
+    }
+    this.scheduleDial(peer);
+  }
+
+  /** Dials `peer` after a backoff when it has no link, no dial in flight and no dial scheduled. */
+  private scheduleDial(peer: PeerState): void {
+    if (!this.started || this.stopped || peer.link !== null || peer.dialing !== null) return;
+    if (peer.retryTimer !== null) return;
+    // Full jitter (uniform up to a cap that doubles with each failure) spreads the redials of many
+    // nodes, and of both ends of a link that just closed, so their dials seldom cross.
+    const cap = Math.min(this.backoffMsMax, this.backoffMsMin * 2 ** Math.min(peer.attempt + 1, 30));
+    const delayMs = this.backoffMsMin + Math.random() * (cap - this.backoffMsMin);
+    peer.retryTimer = setTimeout(() => {
+      peer.retryTimer = null;
+      this.dial(peer);
+    }, delayMs);
+    peer.retryTimer.unref();
+  }
+}
+
+type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/** Answers an upgrade request with a bare HTTP status and closes the socket once it is written. */
+function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
