@@ -3,7 +3,13 @@
  * healed, frames delivered asynchronously in order per link (structured-cloned, as a wire would).
  */
 import type { OriginId } from '@allot/core';
-import type { PeerLink, ReplicationFrame, Transport, TransportHandlers } from '@allot/replica';
+import {
+  frameProblem,
+  type PeerLink,
+  type ReplicationFrame,
+  type Transport,
+  type TransportHandlers,
+} from '@allot/replica';
 
 interface Endpoint {
   readonly region: string;
@@ -101,6 +107,9 @@ export class MemoryNetwork {
     const source = this.endpoints.get(from);
     if (source?.connected.has(to) !== true) return false;
     const copy = structuredClone(frame);
+    // Every frame a replica sends must pass the check a real transport applies before delivery.
+    const problem = frameProblem(copy);
+    if (problem !== null) throw new Error(`${from} sent a malformed ${frame.type} frame: ${problem}`);
     this.sent += 1;
     setImmediate(() => {
       const target = this.endpoints.get(to);

@@ -38,8 +38,19 @@ export const INCARNATION_LENGTH = 16;
  */
 export const PEER_WINDOW_EVENTS = 2 * BATCH_EVENTS_MAX;
 
-/** Events read from the store for one `events` frame (≤ one origin commit, so a signed head is in it). */
-export const EVENTS_FRAME_MAX = BATCH_EVENTS_MAX;
+/**
+ * An origin signs its head at least every this many own events (and at the end of each commit),
+ * so that any run of HEAD_SIGN_INTERVAL_EVENTS consecutive events ends at, or contains, a signed
+ * one: relays can cut logs into small frames that still verify. One Ed25519 signature per 256
+ * events is noise next to hashing them.
+ */
+export const HEAD_SIGN_INTERVAL_EVENTS = 256;
+
+/**
+ * Events read from the store for one `events` frame: two signing intervals, so a frame always
+ * reaches a signed event. 512 events of ≤ 4 KiB metadata stay under the transport's 4 MiB frame.
+ */
+export const EVENTS_FRAME_MAX = 2 * HEAD_SIGN_INTERVAL_EVENTS;
 
 /** How often a replica tells its peers what it has (anti-entropy; also re-sends what was lost). */
 export const SUMMARY_INTERVAL_MS = 500;
@@ -55,3 +66,10 @@ export const SPEND_RATE_WINDOW_MS = 2_000;
 
 /** At most one rights request per tenant this often: a donor's move needs a round trip to arrive. */
 export const RIGHTS_REQUEST_INTERVAL_MS = 20;
+
+/**
+ * Another origin's events are relayed to a peer only once the peer's summaries have shown no
+ * progress on that origin for this long: a peer that hears the origin directly would otherwise
+ * receive every event twice. Two summary intervals.
+ */
+export const RELAY_AFTER_MS = 2 * SUMMARY_INTERVAL_MS;

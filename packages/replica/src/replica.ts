@@ -61,11 +61,13 @@ import {
   BATCH_DELAY_MS_DEFAULT,
   BATCH_EVENTS_MAX,
   EVENTS_FRAME_MAX,
+  HEAD_SIGN_INTERVAL_EVENTS,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
   LOW_WATER_ROUND_TRIPS,
   PEER_WINDOW_EVENTS,
   PENDING_EVENTS_MAX,
   RECOVERY_PAGE_EVENTS,
+  RELAY_AFTER_MS,
   RETENTION_SWEEP_MS,
   RIGHTS_REQUEST_INTERVAL_MS,
   RTT_MS_FLOOR,
@@ -174,6 +176,9 @@ interface PeerState {
   sent: Map<OriginId, number>;
   /** A push from the store is under way (one at a time per peer). */
   pushing: boolean;
+  /** When the link came up, and when the peer's summaries last showed progress on each origin. */
+  upAt: number;
+  progress: Map<OriginId, { seq: number; at: number }>;
 }
 
 /** One stranded holding: rights of an incarnation that no longer exists. */
@@ -688,15 +693,17 @@ export class Replica {
             ),
           };
     if (head !== null) {
-      // The last own event of a commit carries the head signature, so any relay can prove a run
-      // that ends there (DESIGN.md §4).
-      for (let i = batch.events.length - 1; i >= 0; i--) {
-        const stored = batch.events[i] as StoredEvent;
-        if (stored.event.origin === this.origin) {
-          batch.events[i] = { ...stored, signature: head.signature };
-          break;
+      // The last own event of a commit, and every HEAD_SIGN_INTERVAL_EVENTS-th, carries the
+      // origin's signature over its head, so any relay can prove a run that ends there (§4).
+      batch.events.forEach((stored, i) => {
+        if (stored.event.origin !== this.origin) return;
+        const seq = stored.event.seq;
+        if (seq === head.seq) batch.events[i] = { ...stored, signature: head.signature };
+        else if (seq % HEAD_SIGN_INTERVAL_EVENTS === 0) {
+          const signature = crypto.sign(headSigningBytes(this.cluster, this.origin, seq, stored.hash));
+          batch.events[i] = { ...stored, signature };
         }
-      }
+      });
     }
     const heads = [...(head === null ? [] : [head]), ...batch.remoteHeads.values()];
     try {
@@ -866,7 +873,15 @@ export class Replica {
   private peerState(region: string): PeerState {
     let peer = this.peers.get(region);
     if (peer === undefined) {
-      peer = { origin: null, connected: false, versionVector: {}, sent: new Map(), pushing: false };
+      peer = {
+        origin: null,
+        connected: false,
+        versionVector: {},
+        sent: new Map(),
+        pushing: false,
+        upAt: 0,
+        progress: new Map(),
+      };
       this.peers.set(region, peer);
     }
     return peer;
@@ -878,22 +893,33 @@ export class Replica {
     peer.connected = true;
     peer.versionVector = {};
     peer.sent.clear();
+    peer.upAt = this.ports.clock.now();
+    peer.progress.clear();
     this.ports.observer?.peerConnected?.(region, true);
-    this.ports.logger.info({ peer: region, origin }, 'peer connected');
+    this.ports.logger.debug({ peer: region, origin }, 'peer connected');
     this.sendSummary(region);
     this.send(region, { type: 'control', message: this.control.syncStep1() });
   }
 
   private peerDown(region: string): void {
+    // A transport may close a duplicate connection after the kept one came up: trust its state.
+    if (this.transport?.peers().find((link) => link.region === region)?.connected === true) return;
     const peer = this.peerState(region);
     peer.connected = false;
     peer.sent.clear();
     this.ports.observer?.peerConnected?.(region, false);
-    this.ports.logger.info({ peer: region }, 'peer disconnected');
+    this.ports.logger.debug({ peer: region }, 'peer disconnected');
   }
 
   private send(region: string, frame: ReplicationFrame): boolean {
-    return this.transport?.send(region, frame) ?? false;
+    try {
+      return this.transport?.send(region, frame) ?? false;
+    } catch (error) {
+      // A frame the transport cannot send (over its byte limit) is not sent; the peer stays
+      // behind on that origin until the run fits (see the README's limits).
+      this.ports.logger.error({ err: error, peer: region, frame: frame.type }, 'frame not sendable');
+      return false;
+    }
   }
 
   /** What this replica holds durably: the version vector of its stored heads. */
@@ -914,6 +940,13 @@ export class Replica {
   private armSummaries(): void {
     this.summaryTimer = this.ports.clock.setTimer(SUMMARY_INTERVAL_MS, () => {
       if (this.closing) return;
+      // The transport's view of its links is the truth; up/down callbacks can race a duplicate
+      // connection's close, so the cached flags are re-read here.
+      for (const link of this.transport?.peers() ?? []) {
+        const peer = this.peerState(link.region);
+        if (peer.connected !== link.connected) peer.sent.clear();
+        peer.connected = link.connected;
+      }
       for (const [region, peer] of this.peers) if (peer.connected) this.sendSummary(region);
       this.reportLag();
       this.armSummaries();
@@ -935,21 +968,26 @@ export class Replica {
   private receiveFrame(region: string, frame: ReplicationFrame): void {
     if (this.closing || this.broken !== null || this.gate !== null) return; // the peer re-sends after its next summary
     const peer = this.peerState(region);
-    if (!peer.connected) return;
+    peer.connected = true; // the transport delivers frames only from an authenticated, live link
     switch (frame.type) {
       case 'summary': {
+        const now = this.ports.clock.now();
+        for (const [origin, seq] of Object.entries(frame.versionVector)) {
+          const known = peer.progress.get(origin);
+          if (known === undefined || seq > known.seq) peer.progress.set(origin, { seq, at: now });
+        }
         peer.versionVector = { ...frame.versionVector };
         for (const [origin, sent] of peer.sent)
           if ((peer.versionVector[origin] ?? 0) >= sent) peer.sent.delete(origin);
         const missing = this.control.syncStep2For(frame.control);
         if (missing !== null) this.send(region, { type: 'control', message: missing });
-        void this.pushMissing(region);
+        this.pushMissingLogged(region);
         break;
       }
       case 'pull':
         peer.versionVector[frame.origin] = Math.min(peer.versionVector[frame.origin] ?? 0, frame.fromSeq - 1);
         peer.sent.delete(frame.origin);
-        void this.pushMissing(region);
+        this.pushMissingLogged(region);
         break;
       case 'events':
         this.receiveRun(region, frame);
@@ -963,20 +1001,31 @@ export class Replica {
     }
   }
 
+  private pushMissingLogged(region: string): void {
+    this.pushMissing(region).catch((error: unknown) => {
+      this.ports.logger.error({ err: error, peer: region }, 'push to peer failed; the next summary retries');
+    });
+  }
+
   /** Sends a peer what it lacks of every log, from the store, within its window. */
   private async pushMissing(region: string): Promise<void> {
     const peer = this.peerState(region);
     if (peer.pushing || !peer.connected) return;
     peer.pushing = true;
     try {
+      const now = this.ports.clock.now();
       for (const [origin, head] of [...this.heads]) {
+        if (origin === peer.origin) continue; // its own log: it is the writer
+        // Relay another origin's events only to a peer that does not get them directly.
+        const stalledSince = peer.progress.get(origin)?.at ?? peer.upAt;
+        if (origin !== this.origin && now - stalledSince < RELAY_AFTER_MS) continue;
         for (;;) {
           const inFlight = this.inFlightTo(peer);
           if (inFlight >= PEER_WINDOW_EVENTS || !peer.connected) return;
           const from = Math.max(peer.versionVector[origin] ?? 0, peer.sent.get(origin) ?? 0) + 1;
           if (from > head.seq) break;
           // One frame at most past the window: a frame must reach a signed event, and any
-          // EVENTS_FRAME_MAX consecutive events contain the end of one of the origin's commits.
+          // EVENTS_FRAME_MAX consecutive events of a log contain one.
           const run = await this.ports.store.readLog(
             origin,
             from,

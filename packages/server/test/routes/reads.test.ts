@@ -195,7 +195,7 @@ describe('GET /v1/cluster', () => {
           rttMs: 1.5,
         },
       ],
-      stranded: [{ origin: 'us#aaaaaaaa', tenants: 2, rights: 40 }],
+      stranded: [{ origin: 'us#aaaaaaaa', region: 'us', tenants: 2, rights: 40 }],
     };
     const other = await testNode({
       wrap: (replica) => Object.assign(Object.create(replica), { clusterView: () => view }),
