@@ -6,6 +6,18 @@ import { readFileSync } from 'node:fs';
 import { ReplicaOpenError } from '@allot/replica';
 import { StoreCorruptError } from '@allot/store';
 import { Command, CommanderError, Option } from 'commander';
+import {
+  DEV_BASE_PORT,
+  DEV_DATA,
+  DEV_LOG_LEVEL,
+  DEV_LOG_LEVELS,
+  DEV_REGIONS,
+  DEV_REGIONS_MAX,
+  type DevOptions,
+  parsePort,
+  parseRegions,
+  runDev,
+} from './commands/dev.js';
 import { keygen } from './commands/keygen.js';
 import { runNode } from './commands/node.js';
 import { readSnapshot, SnapshotError } from './commands/snapshot.js';
@@ -45,6 +57,31 @@ export function buildProgram(exit: (code: number) => void): Command {
     .requiredOption('-c, --config <file.yaml>', 'node config file (API.md "Node config")')
     .action(async (options: { config: string }) => {
       exit(await runNode(loadConfig(options.config)));
+    });
+
+  program
+    .command('dev')
+    .description(
+      'run a local cluster on loopback in this process, one node per region; print URLs and tokens',
+    )
+    .addOption(
+      new Option('--regions <list>', `region ids, comma-separated (1 to ${DEV_REGIONS_MAX})`)
+        .default([...DEV_REGIONS], DEV_REGIONS.join(','))
+        .argParser(parseRegions),
+    )
+    .addOption(
+      new Option('--base-port <n>', "the first region's port; the next regions take the next ports")
+        .default(DEV_BASE_PORT)
+        .argParser(parsePort),
+    )
+    .option('--data <dir>', "folder of the regions' data, keys and the tokens file", DEV_DATA)
+    .addOption(
+      new Option('--log-level <level>', "the nodes' log level (JSON lines on stdout)")
+        .choices(DEV_LOG_LEVELS)
+        .default(DEV_LOG_LEVEL),
+    )
+    .action(async (options: DevOptions) => {
+      exit(await runDev(options));
     });
 
   program

@@ -18,8 +18,12 @@ import {
   systemRng,
   writeRegionKey,
 } from '@allot/store';
+import { WebSocketTransport } from '@allot/transport';
 import pino from 'pino';
 import type { NodeConfig } from '../config.js';
+
+/** Longest wait between reconnect attempts to a peer. */
+const RECONNECT_BACKOFF_MS_MAX = 1_000;
 
 /** A running node: its address, and how to stop it. */
 export interface RunningNode {
@@ -44,6 +48,9 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const crypto = nodeCrypto(readRegionKey(config.keyFile));
   const store = await LevelStore.open(config.dataDir);
   const metrics = createMetrics();
+  const peerKeys = Object.fromEntries(
+    config.peers.map((peer) => [peer.region, new Uint8Array(Buffer.from(peer.publicKey, 'base64'))]),
+  );
   let replica: Replica;
   try {
     replica = await Replica.open(
@@ -52,6 +59,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         region: config.region,
         durability: config.durability,
         idempotencyRetentionMs: config.idempotencyRetentionSeconds * 1000,
+        peerKeys,
       },
       { store, clock: systemClock, rng: systemRng(), crypto, logger, observer: metrics.observer },
     );
@@ -59,6 +67,22 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     await store.close();
     throw error;
   }
+  const transport = new WebSocketTransport({
+    cluster: config.cluster,
+    region: config.region,
+    incarnation: replica.incarnation,
+    crypto,
+    peers: config.peers.map((peer) => ({
+      region: peer.region,
+      url: peer.url,
+      publicKey: peerKeys[peer.region] as Uint8Array,
+    })),
+    logger,
+    // A handful of peers: retrying each at least once a second costs nothing, and convergence after
+    // a partition heals is bounded by the reconnect (DESIGN.md §4 goal: ≤ 2 s).
+    backoffMsMax: RECONNECT_BACKOFF_MS_MAX,
+  });
+  replica.attachTransport(transport);
   const app = await buildApp({
     replica,
     tokens: config.tokens,
@@ -66,14 +90,17 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     bodyLimitBytes: config.bodyLimitBytes,
     metrics,
   });
+  transport.attachTo(app.server);
   const url = await app.listen({ host: config.listen.host, port: config.listen.port });
-  logger.info({ url, origin: replica.origin }, 'allot node serving');
+  transport.start();
+  logger.info({ url, origin: replica.origin, peers: config.peers.length }, 'allot node serving');
   let stopping: Promise<void> | null = null;
   return {
     url,
     replica,
     stop() {
       stopping ??= (async () => {
+        await transport.close();
         await app.close();
         await replica.close();
       })();

@@ -1,0 +1,93 @@
+// A TCP relay per directed link between two real nodes (this kernel has no netem): it forwards
+// bytes, and its owner can cut it (close every connection, refuse new ones), black-hole it (keep
+// connections open, drop every byte), delay it, or heal it. Used by the real-process tests and
+// by bench:replication.
+import { connect, createServer } from 'node:net';
+
+/** One directed link's relay to `targetPort` on loopback. */
+export class Relay {
+  /** @param {number} targetPort */
+  constructor(targetPort) {
+    this.targetPort = targetPort;
+    /** @type {Set<import('node:net').Socket>} */
+    this.sockets = new Set();
+    /** @type {'pass' | 'cut' | 'blackhole'} */
+    this.mode = 'pass';
+    this.delayMs = 0;
+    this.port = 0;
+    this.server = createServer((client) => this.accept(client));
+  }
+
+  /** Starts listening on a free loopback port; resolves to it. */
+  async listen() {
+    await new Promise((resolve) => this.server.listen(0, '127.0.0.1', () => resolve(undefined)));
+    const address = this.server.address();
+    if (address === null || typeof address === 'string') throw new Error('relay has no port');
+    this.port = address.port;
+    return this.port;
+  }
+
+  /** @param {import('node:net').Socket} client */
+  accept(client) {
+    if (this.mode === 'cut') {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(this.targetPort, '127.0.0.1');
+    this.sockets.add(client);
+    this.sockets.add(upstream);
+    /** @param {import('node:net').Socket} from @param {import('node:net').Socket} to */
+    const forward = (from, to) => {
+      from.on('data', (chunk) => {
+        if (this.mode !== 'pass') return; // black-holed: the bytes are gone
+        if (this.delayMs === 0) to.write(chunk);
+        else setTimeout(() => to.writable && to.write(chunk), this.delayMs);
+      });
+      from.on('close', () => to.destroy());
+      from.on('error', () => to.destroy());
+    };
+    forward(client, upstream);
+    forward(upstream, client);
+    client.on('close', () => this.sockets.delete(client));
+    upstream.on('close', () => this.sockets.delete(upstream));
+  }
+
+  /** Closes every connection through the relay and refuses new ones. */
+  cut() {
+    this.mode = 'cut';
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+
+  /** Keeps connections open but drops every byte, both ways. */
+  blackhole() {
+    this.mode = 'blackhole';
+  }
+
+  /** Forwards again, with no delay. */
+  heal() {
+    this.mode = 'pass';
+    this.delayMs = 0;
+  }
+
+  /** Delays every chunk by `ms`. @param {number} ms */
+  delay(ms) {
+    this.delayMs = ms;
+  }
+
+  /** Stops the relay and closes its connections. */
+  async close() {
+    this.cut();
+    await new Promise((resolve) => this.server.close(() => resolve(undefined)));
+  }
+}
+
+/** A free loopback TCP port (listen on 0, read it, close). @returns {Promise<number>} */
+export async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(undefined)));
+  const address = server.address();
+  await new Promise((resolve) => server.close(() => resolve(undefined)));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}

@@ -1,0 +1,232 @@
+#!/usr/bin/env node
+// npm run bench:replication — three real nodes (eu, us, ap) on loopback, every directed link
+// through a relay (bench/relay.mjs).
+// 1. Visibility: with ~10k debits/s at eu (POST /v1/debits/batch, 100 debits every 10 ms), a
+//    probe grant at eu every 50 ms; how long from eu's acknowledgement until us and ap serve it
+//    (p50/p99), next to the WebSocket round trip on loopback measured in the same run (a ws echo).
+//    Goal (issue 5): p99 ≤ 50 ms.
+// 2. Convergence: 5k debits/s at each region while every region is cut off for PARTITION_S
+//    (default 60) seconds; after the heal, how long until all three serve the same version vector.
+//    Goal: ≤ 2 s.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateRegionKey, rawPublicKey } from '@allot/store';
+import { WebSocket, WebSocketServer } from 'ws';
+import { stringify } from 'yaml';
+import { freePort, Relay } from './relay.mjs';
+import { machine, post, TOKENS } from './support.mjs';
+
+const REGIONS = ['eu', 'us', 'ap'];
+const CLI = new URL('../packages/cli/bin/allot.js', import.meta.url).pathname;
+const partitionSeconds = Number(process.env.PARTITION_S ?? 60);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const percentile = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+};
+
+async function wsRoundTrip() {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => server.once('listening', resolve));
+  server.on('connection', (socket) => socket.on('message', (data) => socket.send(data)));
+  const client = new WebSocket(`ws://127.0.0.1:${server.address().port}`);
+  await new Promise((resolve) => client.once('open', resolve));
+  const times = [];
+  for (let i = 0; i < 500; i++) {
+    const started = process.hrtime.bigint();
+    await new Promise((resolve) => {
+      client.once('message', resolve);
+      client.send(Buffer.alloc(200));
+    });
+    times.push(Number(process.hrtime.bigint() - started) / 1e6);
+  }
+  client.close();
+  server.close();
+  return times;
+}
+
+async function startCluster() {
+  const dir = mkdtempSync(join(tmpdir(), 'allot-bench-repl-'));
+  const ports = Object.fromEntries(await Promise.all(REGIONS.map(async (r) => [r, await freePort()])));
+  const keys = {};
+  for (const region of REGIONS) {
+    const key = generateRegionKey();
+    writeFileSync(join(dir, `${region}.key`), key.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    keys[region] = Buffer.from(rawPublicKey(key)).toString('base64');
+  }
+  const relays = [];
+  const urls = {};
+  const children = [];
+  for (const region of REGIONS) {
+    const peers = [];
+    for (const peer of REGIONS.filter((other) => other !== region)) {
+      const relay = new Relay(ports[peer]);
+      await relay.listen();
+      relays.push(relay);
+      peers.push({ region: peer, url: `ws://127.0.0.1:${relay.port}/v1/replication`, publicKey: keys[peer] });
+    }
+    const config = {
+      cluster: 'bench',
+      region,
+      listen: { host: '127.0.0.1', port: ports[region] },
+      dataDir: join(dir, region),
+      keyFile: join(dir, `${region}.key`),
+      peers,
+      tokens: [
+        { token: TOKENS.service, role: 'service' },
+        { token: TOKENS.admin, role: 'admin' },
+      ],
+      durability: 'fsync',
+      logLevel: 'warn',
+      bodyLimitBytes: 1024 * 1024,
+    };
+    writeFileSync(join(dir, `${region}.yaml`), stringify(config));
+    const child = spawn(process.execPath, [CLI, 'node', '--config', join(dir, `${region}.yaml`)], {
+      stdio: 'ignore',
+    });
+    children.push(child);
+    urls[region] = `http://127.0.0.1:${ports[region]}`;
+  }
+  for (const region of REGIONS) {
+    for (;;) {
+      try {
+        const cluster = await (
+          await fetch(`${urls[region]}/v1/cluster`, { headers: { authorization: `Bearer ${TOKENS.admin}` } })
+        ).json();
+        if (cluster.peers?.every((peer) => peer.connected)) break;
+      } catch {
+        // not listening yet
+      }
+      await sleep(50);
+    }
+  }
+  return {
+    urls,
+    relays,
+    async stop() {
+      await Promise.all(
+        children.map(
+          (child) =>
+            new Promise((resolve) => {
+              child.once('exit', resolve);
+              child.kill('SIGTERM');
+            }),
+        ),
+      );
+      await Promise.all(relays.map((relay) => relay.close()));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Sends `perSecond` debits/s at `url` in batches every 10 ms until `stop()`; counts accepted. */
+function load(url, tenant, perSecond, tag) {
+  let running = true;
+  let accepted = 0;
+  let n = 0;
+  const perTick = Math.max(1, Math.round(perSecond / 100));
+  const done = (async () => {
+    let next = Date.now();
+    while (running) {
+      const debits = Array.from({ length: perTick }, () => ({
+        tenant,
+        amount: 1,
+        idempotencyKey: `${tag}-${n++}`,
+      }));
+      const answer = await post(url, TOKENS.service, '/v1/debits/batch', { debits });
+      if (answer.status === 200)
+        accepted += answer.body.results.filter((r) => r.status === 'accepted').length;
+      next += 10;
+      const wait = next - Date.now();
+      if (wait > 0) await sleep(wait);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return accepted;
+    },
+  };
+}
+
+async function visible(url, tenant) {
+  const response = await fetch(`${url}/v1/tenants/${tenant}/balance`, {
+    headers: { authorization: `Bearer ${TOKENS.admin}` },
+  });
+  await response.arrayBuffer();
+  return response.status === 200;
+}
+
+const rtt = await wsRoundTrip();
+const cluster = await startCluster();
+const { urls } = cluster;
+for (const region of REGIONS) {
+  const granted = await post(urls.eu, TOKENS.admin, `/v1/tenants/load-${region}/grants`, {
+    grantId: 'g',
+    amount: 9_000_000_000,
+  });
+  if (granted.status !== 201) throw new Error(`grant failed: ${JSON.stringify(granted.body)}`);
+}
+await sleep(1000);
+
+// 1. Visibility under 10k debits/s at eu.
+const euLoad = load(urls.eu, 'load-eu', 10_000, 'vis');
+const latencies = [];
+for (let i = 0; i < 100; i++) {
+  const tenant = `probe-${i}`;
+  const answer = await post(urls.eu, TOKENS.admin, `/v1/tenants/${tenant}/grants`, {
+    grantId: 'p',
+    amount: 1,
+  });
+  const acknowledged = performance.now();
+  if (answer.status !== 201) throw new Error(`probe failed: ${JSON.stringify(answer.body)}`);
+  const seen = await Promise.all(
+    ['us', 'ap'].map(async (region) => {
+      while (!(await visible(urls[region], tenant))) await sleep(1);
+      return performance.now() - acknowledged;
+    }),
+  );
+  latencies.push(...seen);
+  await sleep(50);
+}
+const visAccepted = await euLoad.stop();
+
+// 2. Convergence after a partition at 5k debits/s per region.
+for (const relay of cluster.relays) relay.cut();
+const partitionRate = Number(process.env.PARTITION_RATE ?? 5_000);
+const loads = REGIONS.map((region) => load(urls[region], `load-${region}`, partitionRate, `part-${region}`));
+await sleep(partitionSeconds * 1000);
+const partAccepted = (await Promise.all(loads.map((each) => each.stop()))).reduce((a, b) => a + b, 0);
+const healed = performance.now();
+for (const relay of cluster.relays) relay.heal();
+for (;;) {
+  const vectors = await Promise.all(
+    REGIONS.map(async (region) => {
+      const view = await (
+        await fetch(`${urls[region]}/v1/cluster`, { headers: { authorization: `Bearer ${TOKENS.admin}` } })
+      ).json();
+      return JSON.stringify(Object.entries(view.versionVector).sort());
+    }),
+  );
+  if (new Set(vectors).size === 1) break;
+  await sleep(10);
+}
+const convergeMs = performance.now() - healed;
+await cluster.stop();
+
+console.log(`bench:replication — ${machine()}`);
+console.log(
+  `WebSocket round trip (loopback echo):  p50 ${percentile(rtt, 50).toFixed(2)} ms  p99 ${percentile(rtt, 99).toFixed(2)} ms`,
+);
+console.log(
+  `visibility at us/ap under load at eu:  p50 ${percentile(latencies, 50).toFixed(1)} ms  p99 ${percentile(latencies, 99).toFixed(1)} ms  (${visAccepted} debits accepted meanwhile)`,
+);
+console.log(
+  `ratio visibility p99 / ws round-trip p99: ${(percentile(latencies, 99) / percentile(rtt, 99)).toFixed(1)}x   goal p99 ≤ 50 ms → ${percentile(latencies, 99) <= 50 ? 'met' : 'not met'}`,
+);
+console.log(
+  `partition ${partitionSeconds} s at 5k debits/s per region (${partAccepted} accepted): converged ${convergeMs.toFixed(0)} ms after heal   goal ≤ 2000 ms → ${convergeMs <= 2000 ? 'met' : 'not met'}`,
+);

@@ -1,0 +1,98 @@
+/**
+ * Several real node processes on loopback, every directed link through a Relay the test controls:
+ * node A reaches node B at relay(A→B), which forwards to B's port.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateRegionKey, rawPublicKey } from '@allot/store';
+import { freePort, Relay } from '../../bench/relay.mjs';
+import { type NodeProcess, startNodeProcess, tempDir } from './node-process.js';
+
+/** A running multi-region cluster of processes. */
+export interface ProcessCluster {
+  readonly regions: readonly string[];
+  readonly nodes: Map<string, NodeProcess>;
+  readonly dirs: Map<string, string>;
+  /** The relay that carries `from`'s connections to `to`. */
+  relay(from: string, to: string): Relay;
+  /** Cuts every link of `region`, both directions. */
+  isolate(region: string): void;
+  /** Heals every relay. */
+  heal(): void;
+  /** Starts a region again on its data directory (after a kill). */
+  restart(region: string): Promise<NodeProcess>;
+  /** Stops every node (SIGTERM) and relay. */
+  stop(): Promise<void>;
+}
+
+/** Starts `regions` as processes of one cluster, connected through relays. */
+export async function startProcessCluster(regions: readonly string[]): Promise<ProcessCluster> {
+  const ports = new Map<string, number>();
+  const keys = new Map<string, string>();
+  const dirs = new Map<string, string>();
+  for (const region of regions) {
+    ports.set(region, await freePort());
+    const dir = tempDir(`cluster-${region}`);
+    dirs.set(region, dir);
+    const key = generateRegionKey();
+    writeFileSync(join(dir, 'region.key'), key.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    keys.set(region, Buffer.from(rawPublicKey(key)).toString('base64'));
+  }
+  const relays = new Map<string, Relay>();
+  for (const from of regions) {
+    for (const to of regions) {
+      if (from === to) continue;
+      const relay = new Relay(ports.get(to) as number);
+      await relay.listen();
+      relays.set(`${from}>${to}`, relay);
+    }
+  }
+  const start = (region: string) =>
+    startNodeProcess({
+      region,
+      dataDir: dirs.get(region),
+      extra: {
+        listen: { host: '127.0.0.1', port: ports.get(region) },
+        peers: regions
+          .filter((peer) => peer !== region)
+          .map((peer) => ({
+            region: peer,
+            url: `ws://127.0.0.1:${relays.get(`${region}>${peer}`)?.port}/v1/replication`,
+            publicKey: keys.get(peer),
+          })),
+      },
+    });
+  const nodes = new Map<string, NodeProcess>();
+  await Promise.all(regions.map(async (region) => nodes.set(region, await start(region))));
+  const relay = (from: string, to: string) => relays.get(`${from}>${to}`) as Relay;
+  return {
+    regions,
+    nodes,
+    dirs,
+    relay,
+    isolate(region) {
+      for (const other of regions) {
+        if (other === region) continue;
+        relay(region, other).cut();
+        relay(other, region).cut();
+      }
+    },
+    heal() {
+      for (const each of relays.values()) each.heal();
+    },
+    async restart(region) {
+      const node = await start(region);
+      nodes.set(region, node);
+      return node;
+    },
+    async stop() {
+      await Promise.all(
+        [...nodes.values()].map(async (node) => {
+          if (node.child.exitCode === null && node.child.signalCode === null) node.child.kill('SIGTERM');
+          await node.exited;
+        }),
+      );
+      await Promise.all([...relays.values()].map((each) => each.close()));
+    },
+  };
+}
