@@ -9,6 +9,7 @@ export * from './balance.js';
 export * from './canonical.js';
 export * from './decide.js';
 export * from './encode.js';
+export * from './event-encoding.js';
 export * from './events.js';
 export * from './fold.js';
 export * from './ids.js';

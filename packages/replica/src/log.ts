@@ -3,7 +3,7 @@
  * with 32 zero bytes before seq 1. The head (seq, hash) is signed by its origin, so anyone holding
  * the origin's public key can verify a log, a relayed run of it, or a snapshot.
  */
-import { type Canonical, canonicalBytes, type LedgerEvent, type OriginId } from '@allot/core';
+import { canonicalBytes, eventCanonicalBytes, type LedgerEvent, type OriginId } from '@allot/core';
 import type { Crypto } from './ports.js';
 
 /** The hash before the first event of every log. */
@@ -11,7 +11,7 @@ export const ZERO_HASH: Uint8Array = new Uint8Array(32);
 
 /** The chain hash of `event` after `previous`. */
 export function chainHash(crypto: Crypto, previous: Uint8Array, event: LedgerEvent): Uint8Array {
-  const body = canonicalBytes(event as unknown as Canonical);
+  const body = eventCanonicalBytes(event);
   const input = new Uint8Array(previous.length + body.length);
   input.set(previous, 0);
   input.set(body, previous.length);
