@@ -6,15 +6,13 @@
  * content (hash chains, signatures). It is at least as strict as the store's record checks, so a
  * frame that passes never makes the store refuse a write. Pure: no clock, no randomness, no I/O.
  */
+import { isAmount, isOriginId, isTenantId, type LedgerEvent, ORIGINS_MAX } from '@allot/core';
 import {
-  EVENT_KINDS,
-  eventProblem,
-  isAmount,
-  isOriginId,
-  isTenantId,
-  type LedgerEvent,
-  ORIGINS_MAX,
-} from '@allot/core';
+  describeValue as describe,
+  eventShapeProblem,
+  fieldsProblem,
+  isPlainRecord as isPlainObject,
+} from './event-shape.js';
 import { FRAME_TYPES } from './frames.js';
 import { EVENTS_FRAME_MAX } from './limits.js';
 
@@ -49,26 +47,7 @@ export const FRAME_HASH_BYTES = 32;
 /** Bytes of a head signature: Ed25519 (the Crypto port's `sign`). */
 export const FRAME_SIGNATURE_BYTES = 64;
 
-/**
- * Nesting depth of debit metadata in a received event: the store's bound (its METADATA_DEPTH_MAX),
- * so an event that passes here is one the store writes, and recursive checks and the canonical
- * JSON of the hash chain stay far from the stack's limit.
- */
-export const FRAME_METADATA_DEPTH_MAX = 2_048;
-
 type Fields = Record<string, unknown>;
-
-const ENVELOPE_FIELDS = ['origin', 'seq', 'at', 'tenant', 'kind'] as const;
-
-/** The fields of each event kind besides the envelope (core's events.ts). */
-const BODY_FIELDS: { readonly [K in LedgerEvent['kind']]: readonly string[] } = {
-  grant: ['grantId', 'amount', 'priority', 'expiresAt'],
-  debit: ['amount', 'idempotencyKey', 'parts', 'overdraft', 'metadata'],
-  refund: ['debitId', 'amount', 'idempotencyKey', 'parts', 'overdraft'],
-  move: ['to', 'parts'],
-  expire: ['grantId', 'amount'],
-  repay: ['amount', 'parts'],
-};
 
 const FRAME_FIELDS: { readonly [K in (typeof FRAME_TYPES)[number]]: readonly string[] } = {
   summary: ['type', 'versionVector', 'control'],
@@ -79,35 +58,6 @@ const FRAME_FIELDS: { readonly [K in (typeof FRAME_TYPES)[number]]: readonly str
 };
 
 const WIRE_EVENT_FIELDS = ['event', 'hash', 'signature'] as const;
-const PART_FIELDS = ['grantId', 'amount'] as const;
-
-function isPlainObject(value: unknown): value is Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value !== 'object') return typeof value;
-  if (Array.isArray(value)) return 'an array';
-  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === 'string' ? `a ${name}` : 'an object';
-}
-
-/** Why `value` does not have exactly `fields` (each defined), or null when it does. */
-function fieldsProblem(what: string, value: unknown, fields: readonly string[]): string | null {
-  if (!isPlainObject(value)) return `${what} is ${describe(value)}, not a map`;
-  for (const field of fields) {
-    if (!Object.hasOwn(value, field) || value[field] === undefined) return `${what} has no ${field}`;
-  }
-  const keys = Object.keys(value);
-  if (keys.length !== fields.length) {
-    const extra = keys.find((key) => !fields.includes(key));
-    return `${what} has an unexpected field ${JSON.stringify(extra)}`;
-  }
-  return null;
-}
 
 /**
  * A Uint8Array exactly, not a subclass: a Buffer out of a decoder may be a view into a pool that a
@@ -126,53 +76,6 @@ function boundedBytesProblem(what: string, value: unknown, max: number): string 
   if (!isBytes(value)) return `${what} is ${describe(value)}, not a Uint8Array`;
   if (value.length === 0) return `${what} is empty`;
   return value.length <= max ? null : `${what} has ${value.length} bytes, more than ${max}`;
-}
-
-/** Why `value` is not a JSON value within the depth bound, or null (the store's check, same depths). */
-function jsonProblem(value: unknown, depth: number): string | null {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return null;
-  if (typeof value === 'number') return Number.isFinite(value) ? null : `metadata holds ${value}`;
-  if (depth >= FRAME_METADATA_DEPTH_MAX) return `metadata nests deeper than ${FRAME_METADATA_DEPTH_MAX}`;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      if (!(i in value)) return 'metadata holds a sparse array';
-      const problem = jsonProblem(value[i], depth + 1);
-      if (problem !== null) return problem;
-    }
-    return null;
-  }
-  if (isPlainObject(value)) {
-    for (const key of Object.keys(value)) {
-      if (value[key] === undefined) return `metadata holds undefined at ${JSON.stringify(key)}`;
-      const problem = jsonProblem(value[key], depth + 1);
-      if (problem !== null) return problem;
-    }
-    return null;
-  }
-  return `metadata holds ${describe(value)}`;
-}
-
-function isKind(value: unknown): value is LedgerEvent['kind'] {
-  return typeof value === 'string' && (EVENT_KINDS as readonly string[]).includes(value);
-}
-
-/** Why `event` is not a ledger event with exactly its kind's fields, or null when it is. */
-function eventShapeProblem(event: unknown): string | null {
-  if (!isPlainObject(event)) return `event is ${describe(event)}, not a map`;
-  if (!isKind(event.kind)) return `unknown event kind ${JSON.stringify(event.kind)}`;
-  const problem = fieldsProblem('event', event, [...ENVELOPE_FIELDS, ...BODY_FIELDS[event.kind]]);
-  if (problem !== null) return problem;
-  if (Array.isArray(event.parts)) {
-    for (const part of event.parts) {
-      const partProblem = fieldsProblem('a part', part, PART_FIELDS);
-      if (partProblem !== null) return partProblem;
-    }
-  }
-  if (event.kind === 'debit') {
-    const metadataProblem = jsonProblem(event.metadata, 0);
-    if (metadataProblem !== null) return metadataProblem;
-  }
-  return eventProblem(event as unknown as LedgerEvent);
 }
 
 function summaryProblem(frame: Fields): string | null {

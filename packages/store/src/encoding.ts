@@ -20,7 +20,6 @@
  */
 import {
   EVENT_KINDS,
-  eventProblem,
   isIncarnationId,
   isOriginId,
   isRegionId,
@@ -28,16 +27,19 @@ import {
   type LedgerEvent,
   type OriginId,
 } from '@allot/core';
-import type { LogHead, NodeMeta, StoredEvent } from '@allot/replica';
+import {
+  describeValue as describe,
+  eventFieldNames,
+  eventShapeProblem,
+  fieldsProblem,
+  isPlainRecord as isPlainObject,
+  type LogHead,
+  type NodeMeta,
+  type StoredEvent,
+} from '@allot/replica';
 import { FLOAT32_OPTIONS, Packr } from 'msgpackr';
 import { StoreCorruptError, StoreInvariantError } from './errors.js';
-import {
-  CLUSTER_ID_LENGTH_MAX,
-  CONTROL_UPDATE_BYTES_MAX,
-  HASH_BYTES,
-  METADATA_DEPTH_MAX,
-  SIGNATURE_BYTES,
-} from './limits.js';
+import { CLUSTER_ID_LENGTH_MAX, CONTROL_UPDATE_BYTES_MAX, HASH_BYTES, SIGNATURE_BYTES } from './limits.js';
 
 const packr = new Packr({
   useRecords: false,
@@ -58,52 +60,11 @@ export interface TenantEntry {
 
 type Fields = Record<string, unknown>;
 
-const ENVELOPE_FIELDS = ['origin', 'seq', 'at', 'tenant', 'kind'] as const;
-
-/** The fields of each event kind besides the envelope (core's events.ts). */
-const BODY_FIELDS: { readonly [K in LedgerEvent['kind']]: readonly string[] } = {
-  grant: ['grantId', 'amount', 'priority', 'expiresAt'],
-  debit: ['amount', 'idempotencyKey', 'parts', 'overdraft', 'metadata'],
-  refund: ['debitId', 'amount', 'idempotencyKey', 'parts', 'overdraft'],
-  move: ['to', 'parts'],
-  expire: ['grantId', 'amount'],
-  repay: ['amount', 'parts'],
-};
-
-const PART_FIELDS = ['grantId', 'amount'] as const;
 const HEAD_FIELDS = ['origin', 'seq', 'hash', 'signature'] as const;
 const META_FIELDS = ['formatVersion', 'cluster', 'region', 'incarnation', 'createdAt'] as const;
 const ENTRY_FIELDS = ['origin', 'seq'] as const;
 /** A stored debit keeps its metadata as JSON text under this name (see the file's doc). */
 const METADATA_JSON = 'metadataJson';
-
-function isPlainObject(value: unknown): value is Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value !== 'object') return typeof value;
-  if (Array.isArray(value)) return 'an array';
-  const name = (value as { constructor?: { name?: unknown } }).constructor?.name;
-  return typeof name === 'string' ? `a ${name}` : 'an object';
-}
-
-/** Why `value` does not have exactly `fields` (each defined), or null when it does. */
-function fieldsProblem(what: string, value: unknown, fields: readonly string[]): string | null {
-  if (!isPlainObject(value)) return `${what} is ${describe(value)}, not a map`;
-  for (const field of fields) {
-    if (!Object.hasOwn(value, field) || value[field] === undefined) return `${what} has no ${field}`;
-  }
-  const keys = Object.keys(value);
-  if (keys.length !== fields.length) {
-    const extra = keys.find((key) => !fields.includes(key));
-    return `${what} has an unexpected field ${JSON.stringify(extra)}`;
-  }
-  return null;
-}
 
 function isBytes(value: unknown): value is Uint8Array {
   return value instanceof Uint8Array;
@@ -117,53 +78,6 @@ function bytesProblem(what: string, value: unknown, length: number): string | nu
 /** True unless `text` holds a lone UTF-16 surrogate, which UTF-8 (and so MessagePack) cannot carry. */
 function isWellFormed(text: string): boolean {
   return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text);
-}
-
-/** Why `value` is not a JSON value that its JSON text gives back exactly, or null. */
-function jsonProblem(value: unknown, depth: number): string | null {
-  if (value === null || typeof value === 'boolean' || typeof value === 'string') return null;
-  if (typeof value === 'number') return Number.isFinite(value) ? null : `metadata holds ${value}`;
-  if (depth >= METADATA_DEPTH_MAX) return `metadata nests deeper than ${METADATA_DEPTH_MAX}`;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      if (!(i in value)) return 'metadata holds a sparse array';
-      const problem = jsonProblem(value[i], depth + 1);
-      if (problem !== null) return problem;
-    }
-    return null;
-  }
-  if (isPlainObject(value)) {
-    for (const key of Object.keys(value)) {
-      if (value[key] === undefined) return `metadata holds undefined at ${JSON.stringify(key)}`;
-      const problem = jsonProblem(value[key], depth + 1);
-      if (problem !== null) return problem;
-    }
-    return null;
-  }
-  return `metadata holds ${describe(value)}`;
-}
-
-function isKind(value: unknown): value is LedgerEvent['kind'] {
-  return typeof value === 'string' && (EVENT_KINDS as readonly string[]).includes(value);
-}
-
-/** Why `event` is not a ledger event with exactly its kind's fields, or null when it is. */
-function eventShapeProblem(event: unknown): string | null {
-  if (!isPlainObject(event)) return `event is ${describe(event)}, not a map`;
-  if (!isKind(event.kind)) return `unknown event kind ${JSON.stringify(event.kind)}`;
-  const problem = fieldsProblem('event', event, [...ENVELOPE_FIELDS, ...BODY_FIELDS[event.kind]]);
-  if (problem !== null) return problem;
-  if (Array.isArray(event.parts)) {
-    for (const part of event.parts) {
-      const partProblem = fieldsProblem('a part', part, PART_FIELDS);
-      if (partProblem !== null) return partProblem;
-    }
-  }
-  if (event.kind === 'debit') {
-    const metadataProblem = jsonProblem(event.metadata, 0);
-    if (metadataProblem !== null) return metadataProblem;
-  }
-  return eventProblem(event as unknown as LedgerEvent);
 }
 
 /** Why `stored` is not a storable event with its chain hash, or null when it is. */
@@ -246,9 +160,13 @@ function eventName(event: unknown): string {
 // ---------------------------------------------------------------------------------------------
 // Events
 
+function isKind(value: unknown): value is LedgerEvent['kind'] {
+  return typeof value === 'string' && (EVENT_KINDS as readonly string[]).includes(value);
+}
+
 /** The fields of a `kind` event. */
 function eventFields(kind: LedgerEvent['kind']): readonly string[] {
-  return [...ENVELOPE_FIELDS, ...BODY_FIELDS[kind]];
+  return eventFieldNames(kind);
 }
 
 /**

@@ -30,12 +30,8 @@ export const HASH_BYTES = 32;
 /** Bytes of a head signature: Ed25519 (the Crypto port's `sign`). */
 export const SIGNATURE_BYTES = 64;
 
-/**
- * Nesting depth of debit metadata. The API takes at most 4 KiB of metadata, which nests at most
- * 2,048 deep (`[[…]]`), so no accepted debit is refused here; the bound keeps the recursive checks
- * of a record (and the canonical JSON of the hash chain) far from the stack's limit.
- */
-export const METADATA_DEPTH_MAX = 2_048;
+/** Nesting depth of debit metadata: the replica's event-shape bound, shared by frames and records. */
+export { METADATA_DEPTH_MAX } from '@allot/replica';
 
 /** Characters of a cluster id in the node metadata: a config value that names the cluster, not data. */
 export const CLUSTER_ID_LENGTH_MAX = 256;

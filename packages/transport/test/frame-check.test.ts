@@ -2,11 +2,11 @@ import { type LedgerEvent, ORIGINS_MAX, originId, type TenantEventBody } from '@
 import {
   EVENTS_PER_FRAME_MAX,
   FRAME_CONTROL_BYTES_MAX,
-  FRAME_METADATA_DEPTH_MAX,
   FRAME_ORIGINS_MAX,
   FRAME_STATE_VECTOR_BYTES_MAX,
   FRAME_TYPES,
   frameProblem,
+  METADATA_DEPTH_MAX,
   type WireEvent,
 } from '@allot/replica';
 import { describe, expect, it } from 'vitest';
@@ -74,7 +74,7 @@ describe('frameProblem', () => {
     expect(frameProblem({ ...valid('pull'), fromSeq: Number.MAX_SAFE_INTEGER })).toBeNull();
     expect(frameProblem({ ...valid('rights-request'), amount: Number.MAX_SAFE_INTEGER })).toBeNull();
     expect(
-      frameProblem(withEvent(DEBIT, (event) => ({ ...event, metadata: nested(FRAME_METADATA_DEPTH_MAX) }))),
+      frameProblem(withEvent(DEBIT, (event) => ({ ...event, metadata: nested(METADATA_DEPTH_MAX) }))),
     ).toBeNull();
     // A null-prototype map (JSON.parse never makes one, but a decoder might) is still a map.
     expect(frameProblem(Object.assign(Object.create(null), valid('pull')))).toBeNull();
@@ -189,10 +189,8 @@ describe('frameProblem', () => {
         expect(frameProblem(withEvent(DEBIT, (event) => ({ ...event, metadata })))).toMatch(/metadata holds/);
       }
       expect(
-        frameProblem(
-          withEvent(DEBIT, (event) => ({ ...event, metadata: nested(FRAME_METADATA_DEPTH_MAX + 1) })),
-        ),
-      ).toMatch(`metadata nests deeper than ${FRAME_METADATA_DEPTH_MAX}`);
+        frameProblem(withEvent(DEBIT, (event) => ({ ...event, metadata: nested(METADATA_DEPTH_MAX + 1) }))),
+      ).toMatch(`metadata nests deeper than ${METADATA_DEPTH_MAX}`);
     });
 
     it('refuses an event of another origin than the run', () => {
