@@ -176,6 +176,8 @@ interface PeerState {
   sent: Map<OriginId, number>;
   /** A push from the store is under way (one at a time per peer). */
   pushing: boolean;
+  /** An acknowledgement (or pull) came in during a push: push again when it ends. */
+  pushAgain: boolean;
   /** When the link came up, and when the peer's summaries last showed progress on each origin. */
   upAt: number;
   progress: Map<OriginId, { seq: number; at: number }>;
@@ -879,6 +881,7 @@ export class Replica {
         versionVector: {},
         sent: new Map(),
         pushing: false,
+        pushAgain: false,
         upAt: 0,
         progress: new Map(),
       };
@@ -1010,7 +1013,12 @@ export class Replica {
   /** Sends a peer what it lacks of every log, from the store, within its window. */
   private async pushMissing(region: string): Promise<void> {
     const peer = this.peerState(region);
-    if (peer.pushing || !peer.connected) return;
+    if (!peer.connected) return;
+    if (peer.pushing) {
+      // An acknowledgement arrived mid-push: it may have opened the window; do not lose it.
+      peer.pushAgain = true;
+      return;
+    }
     peer.pushing = true;
     try {
       const now = this.ports.clock.now();
@@ -1046,6 +1054,10 @@ export class Replica {
       }
     } finally {
       peer.pushing = false;
+    }
+    if (peer.pushAgain) {
+      peer.pushAgain = false;
+      await this.pushMissing(region);
     }
   }
 
