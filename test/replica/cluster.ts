@@ -18,6 +18,8 @@ export interface Cluster {
   until(condition: () => boolean, maxMs?: number): Promise<void>;
   /** Restarts a region on what its store kept after a crash. */
   crash(region: string): Promise<Replica>;
+  /** Restarts a region on an empty disk: a new incarnation. */
+  loseDisk(region: string): Promise<Replica>;
 }
 
 /** Opens replicas of `regions`, connected to each other. */
@@ -80,7 +82,12 @@ export async function cluster(
     },
     async crash(region) {
       const store = (stores.get(region) as MemoryStore).crash();
-      network.cutLink(region, region); // no-op, keeps the API symmetric
+      const replica = await open(region, store);
+      network.connectAll();
+      return replica;
+    },
+    async loseDisk(region) {
+      const store = (stores.get(region) as MemoryStore).loseDisk();
       const replica = await open(region, store);
       network.connectAll();
       return replica;

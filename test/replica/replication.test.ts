@@ -127,6 +127,30 @@ describe('replication between replicas (in-memory network)', () => {
   });
 });
 
+describe('lost incarnations', () => {
+  it('rights held by an incarnation whose disk was lost show as stranded, and are never spent again', async () => {
+    const c = await cluster(REGIONS);
+    await c.run(5);
+    await Promise.all([c.node('eu').grant(grant(900)), c.run(20)]);
+    await c.until(() => balances(c).every((balance) => balance === 900));
+    const lost = c.node('us').origin;
+    c.network.cutLink('us', 'eu');
+    c.network.cutLink('us', 'ap');
+    const fresh = await c.loseDisk('us');
+    c.network.healAll();
+    expect(fresh.origin).not.toBe(lost);
+    await c.until(() => c.node('eu').clusterView().stranded.length === 1);
+    expect(c.node('eu').clusterView().stranded).toEqual([
+      { origin: lost, region: 'us', rights: 300, tenants: 1 },
+    ]);
+    // The new incarnation holds nothing of the old one's rights.
+    await c.until(() => fresh.balance('acme')?.balance === 900);
+    expect(fresh.balance('acme')?.regions.us?.rights).toBe(300); // the stranded 300, shown under us
+    const [spent] = await Promise.all([fresh.debit(debit('after-loss', 1)), c.run(5)]);
+    expect(spent.status).toBe('declined');
+  });
+});
+
 describe('frames that do not verify', () => {
   it('a forged or corrupt run drops the peer and changes nothing', async () => {
     const { harness, settle } = await import('./support.js');
