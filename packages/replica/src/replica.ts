@@ -233,6 +233,8 @@ export class Replica {
   private readonly spendRates = new Map<string, { perMs: number; at: number }>();
   private readonly rightsRequested = new Map<string, number>();
   private summaryTimer: TimerHandle | null = null;
+  /** The slowest peer's round trip, ms, refreshed every summary interval (for low-water marks). */
+  private rttMs = RTT_MS_FLOOR;
 
   private constructor(options: ReplicaOptions, ports: ReplicaPorts, meta: NodeMeta) {
     this.options = {
@@ -945,11 +947,14 @@ export class Replica {
       if (this.closing) return;
       // The transport's view of its links is the truth; up/down callbacks can race a duplicate
       // connection's close, so the cached flags are re-read here.
+      let rtt = RTT_MS_FLOOR;
       for (const link of this.transport?.peers() ?? []) {
         const peer = this.peerState(link.region);
         if (peer.connected !== link.connected) peer.sent.clear();
         peer.connected = link.connected;
+        if (link.rttMs !== null) rtt = Math.max(rtt, link.rttMs);
       }
+      this.rttMs = rtt;
       for (const [region, peer] of this.peers) if (peer.connected) this.sendSummary(region);
       this.reportLag();
       this.armSummaries();
@@ -1235,10 +1240,7 @@ export class Replica {
     const rate = this.spendRates.get(tenant);
     if (rate === undefined) return 0;
     const perMs = rate.perMs * Math.exp(-(now - rate.at) / SPEND_RATE_WINDOW_MS);
-    let rtt = RTT_MS_FLOOR;
-    for (const link of this.transport?.peers() ?? [])
-      if (link.rttMs !== null) rtt = Math.max(rtt, link.rttMs);
-    return Math.ceil(perMs * rtt * LOW_WATER_ROUND_TRIPS);
+    return Math.ceil(perMs * this.rttMs * LOW_WATER_ROUND_TRIPS);
   }
 
   /** Σ live rights of `origin` for the tenant, as this replica sees them. */
