@@ -128,8 +128,23 @@ function partsFit(
   return true;
 }
 
-function overdraftHeadroom(tenant: TenantState, index: number, overdraftLimit: number): number {
-  const inUse = index < 0 ? 0 : overdraftInUseAt(tenant, index);
+/**
+ * What is left of a region's overdraft allowance. The allowance is the region's, not one
+ * incarnation's: overdraft still in use at an earlier incarnation of the same region (a lost disk)
+ * counts against it, or a region could overdraw once per incarnation and pass the bound
+ * −Σ overdraft (found by the simulator).
+ */
+function overdraftHeadroom(
+  state: LedgerState,
+  tenant: TenantState,
+  origin: OriginId,
+  overdraftLimit: number,
+): number {
+  const region = regionOf(origin);
+  let inUse = 0;
+  state.origins.forEach((other, index) => {
+    if (other === origin || regionOf(other) === region) inUse += Math.max(0, overdraftInUseAt(tenant, index));
+  });
   return Math.max(0, overdraftLimit - inUse);
 }
 
@@ -147,7 +162,7 @@ export function availableAt(
   const tenant = state.tenants.get(tenantId);
   const index = indexOf(state, origin);
   if (tenant === undefined) return overdraftLimit;
-  return liveRights(tenant, index, now) + overdraftHeadroom(tenant, index, overdraftLimit);
+  return liveRights(tenant, index, now) + overdraftHeadroom(state, tenant, origin, overdraftLimit);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -304,7 +319,9 @@ export function decideDebit(state: LedgerState, ctx: DebitContext, request: Debi
   const index = indexOf(state, ctx.origin);
   const rights = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);
   const headroom =
-    tenant === undefined ? ctx.overdraftLimit : overdraftHeadroom(tenant, index, ctx.overdraftLimit);
+    tenant === undefined
+      ? ctx.overdraftLimit
+      : overdraftHeadroom(state, tenant, ctx.origin, ctx.overdraftLimit);
   const available = rights + headroom;
   if (request.amount > available) {
     return { status: 'declined', reason: 'insufficient_credits', requested: request.amount, available };

@@ -903,3 +903,19 @@ describe('expire', () => {
     });
   });
 });
+
+describe('overdraft belongs to the region, not to one incarnation', () => {
+  it('a new incarnation of a region cannot overdraw again while the old one still owes', async () => {
+    const { availableAt, decideDebit } = await import('@allot/core');
+    const { EU, EU_NEXT, replica, debit, TENANT, T0 } = await import('./support.js');
+    const r = replica();
+    debit(r, EU, 20, 'k-old', { overdraftLimit: 20 }); // the old incarnation overdraws its whole allowance
+    expect(availableAt(r.state, TENANT, EU_NEXT, T0, 20)).toBe(0);
+    const again = decideDebit(
+      r.state,
+      { origin: EU_NEXT, now: T0, overdraftLimit: 20 },
+      { tenant: TENANT, amount: 1, idempotencyKey: 'k-new', metadata: null },
+    );
+    expect(again).toMatchObject({ status: 'declined', available: 0 });
+  });
+});

@@ -233,6 +233,10 @@ export class Replica {
   private readonly spendRates = new Map<string, { perMs: number; at: number }>();
   private readonly rightsRequested = new Map<string, number>();
   private summaryTimer: TimerHandle | null = null;
+  /** True while a new incarnation has not yet caught up with its peers: no overdraft then. */
+  private overdraftWithheld = false;
+  /** Regions whose summary showed nothing of this region's other incarnations missing here. */
+  private readonly caughtUpWith = new Set<string>();
   /** The slowest peer's round trip, ms, refreshed every summary interval (for low-water marks). */
   private rttMs = RTT_MS_FLOOR;
 
@@ -262,6 +266,7 @@ export class Replica {
    */
   static async open(options: ReplicaOptions, ports: ReplicaPorts): Promise<Replica> {
     let meta = await ports.store.readMeta();
+    const fresh = meta === null;
     if (meta === null) {
       meta = {
         formatVersion: 1,
@@ -281,6 +286,9 @@ export class Replica {
       );
     }
     const replica = new Replica(options, ports, meta);
+    // A new incarnation may not know what an earlier incarnation of its region still owes: it
+    // takes no overdraft until it has caught up with its peers (see caughtUp).
+    replica.overdraftWithheld = fresh && replica.otherRegions().length > 0;
     await replica.recover();
     replica.armRetention();
     ports.logger.info(
@@ -415,7 +423,7 @@ export class Replica {
 
   private decideDebit(command: DebitCommand): Promise<DebitOutcome> | DebitOutcome {
     const policy = this.control.policy(command.tenant);
-    const overdraftLimit = policy.overdraft[this.region] ?? 0;
+    const overdraftLimit = this.overdraftWithheld ? 0 : (policy.overdraft[this.region] ?? 0);
     const now = this.ports.clock.now();
     if (policy.blocked) {
       const available = availableAt(this.state, command.tenant, this.origin, now, overdraftLimit);
@@ -985,6 +993,7 @@ export class Replica {
           if (known === undefined || seq > known.seq) peer.progress.set(origin, { seq, at: now });
         }
         peer.versionVector = { ...frame.versionVector };
+        if (this.overdraftWithheld) this.checkCaughtUp(region, frame.versionVector);
         for (const [origin, sent] of peer.sent)
           if ((peer.versionVector[origin] ?? 0) >= sent) peer.sent.delete(origin);
         const missing = this.control.syncStep2For(frame.control);
@@ -1064,6 +1073,36 @@ export class Replica {
       peer.pushAgain = false;
       await this.pushMissing(region);
     }
+  }
+
+  /**
+   * A new incarnation takes overdraft again once every peer's summary shows nothing of this
+   * region's earlier incarnations that is not durable here: what they owed counts against the
+   * region's allowance (DESIGN.md §1). Debits an earlier incarnation acknowledged but never
+   * replicated are the risk of a lost disk, reported with stranded rights.
+   */
+  private checkCaughtUp(region: string, theirs: Readonly<Record<OriginId, number>>): void {
+    for (const [origin, seq] of Object.entries(theirs)) {
+      if (
+        origin !== this.origin &&
+        regionOf(origin) === this.region &&
+        (this.heads.get(origin)?.seq ?? 0) < seq
+      )
+        return;
+    }
+    this.caughtUpWith.add(region);
+    if (this.otherRegions().every((peer) => this.caughtUpWith.has(peer))) {
+      this.overdraftWithheld = false;
+      this.ports.logger.info(
+        { origin: this.origin },
+        'new incarnation caught up with every peer: overdraft allowed',
+      );
+    }
+  }
+
+  /** The other regions this replica knows keys for (its peers). */
+  private otherRegions(): string[] {
+    return Object.keys(this.options.peerKeys).filter((region) => region !== this.region);
   }
 
   private inFlightTo(peer: PeerState): number {
@@ -1228,10 +1267,11 @@ export class Replica {
   /** Records spend at this region for the tenant (an exponentially decaying rate, credits per ms). */
   private recordSpend(tenant: string, amount: number, now: number): void {
     const known = this.spendRates.get(tenant);
-    const decay = known === undefined ? 0 : Math.exp(-(now - known.at) / SPEND_RATE_WINDOW_MS);
+    // A clock that steps back must not inflate the rate: time running backwards decays nothing.
+    const decay = known === undefined ? 0 : Math.exp(-Math.max(0, now - known.at) / SPEND_RATE_WINDOW_MS);
     this.spendRates.set(tenant, {
       perMs: (known?.perMs ?? 0) * decay + amount / SPEND_RATE_WINDOW_MS,
-      at: now,
+      at: Math.max(now, known?.at ?? now),
     });
   }
 
@@ -1239,7 +1279,7 @@ export class Replica {
   private lowWater(tenant: string, now: number): number {
     const rate = this.spendRates.get(tenant);
     if (rate === undefined) return 0;
-    const perMs = rate.perMs * Math.exp(-(now - rate.at) / SPEND_RATE_WINDOW_MS);
+    const perMs = rate.perMs * Math.exp(-Math.max(0, now - rate.at) / SPEND_RATE_WINDOW_MS);
     return Math.ceil(perMs * this.rttMs * LOW_WATER_ROUND_TRIPS);
   }
 
