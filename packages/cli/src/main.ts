@@ -20,6 +20,14 @@ import {
 } from './commands/dev.js';
 import { keygen } from './commands/keygen.js';
 import { runNode } from './commands/node.js';
+import {
+  parseSeed,
+  parseSwarmRuns,
+  runSimulate,
+  SIMULATE_OUT,
+  SIMULATE_SEED,
+  type SimulateOptions,
+} from './commands/simulate.js';
 import { readSnapshot, SnapshotError } from './commands/snapshot.js';
 import { ConfigError, loadConfig } from './config.js';
 
@@ -91,6 +99,35 @@ export function buildProgram(exit: (code: number) => void): Command {
     .action((options: { out: string }) => {
       process.stdout.write(`${keygen(options.out)}\n`);
       exit(0);
+    });
+
+  program
+    .command('simulate')
+    .description(
+      'run a scenario on simulated time; write run.json, history.jsonl and report.html; exit 1 if an invariant fails',
+    )
+    .argument(
+      '[scenario.yaml]',
+      'scenario file (see simulations/); with --swarm and no file, whole scenarios are drawn',
+    )
+    .addOption(
+      new Option(
+        '--seed <n>',
+        'the seed: the same seed gives the same history (with --swarm: the first seed)',
+      )
+        .default(SIMULATE_SEED)
+        .argParser(parseSeed),
+    )
+    .option('--out <dir>', `output folder (default ${SIMULATE_OUT}/<scenario>-<seed>/)`)
+    .addOption(
+      new Option(
+        '--swarm <n>',
+        "run n seeds from --seed; each draws its own fault mix over the file's regions and workload",
+      ).argParser(parseSwarmRuns),
+    )
+    .option('-q, --quiet', 'no progress bar', false)
+    .action(async (file: string | undefined, options: SimulateOptions) => {
+      exit(await runSimulate(file, options));
     });
 
   program

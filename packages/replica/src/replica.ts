@@ -1271,7 +1271,7 @@ export class Replica {
     const decay = known === undefined ? 0 : Math.exp(-Math.max(0, now - known.at) / SPEND_RATE_WINDOW_MS);
     this.spendRates.set(tenant, {
       perMs: (known?.perMs ?? 0) * decay + amount / SPEND_RATE_WINDOW_MS,
-      at: Math.max(now, known?.at ?? now),
+      at: now,
     });
   }
 

@@ -1,0 +1,332 @@
+/**
+ * The simulator's contract: what a scenario says, what a run returns, and the records of its
+ * history (one JSON object per line in history.jsonl). The engine fills these; the CLI writes them
+ * to run.json, history.jsonl and report.html.
+ */
+
+/** A link fault between two regions (both directions unless `oneWay`). */
+export interface LinkFault {
+  readonly from: string;
+  readonly to: string;
+  readonly oneWay?: boolean;
+}
+
+/** One fault of a scenario, active from `atS` for `forS` simulated seconds. */
+export type Fault =
+  | { readonly kind: 'isolate'; readonly region: string; readonly atS: number; readonly forS: number }
+  | {
+      readonly kind: 'halves';
+      readonly groups: readonly (readonly string[])[];
+      readonly atS: number;
+      readonly forS: number;
+    }
+  | { readonly kind: 'ring'; readonly atS: number; readonly forS: number }
+  | { readonly kind: 'bridge'; readonly bridge: string; readonly atS: number; readonly forS: number }
+  | {
+      readonly kind: 'one-way';
+      readonly from: string;
+      readonly to: string;
+      readonly atS: number;
+      readonly forS: number;
+    }
+  | {
+      readonly kind: 'flapping';
+      readonly from: string;
+      readonly to: string;
+      readonly periodS: number;
+      readonly atS: number;
+      readonly forS: number;
+    }
+  | { readonly kind: 'crash'; readonly region: string; readonly atS: number; readonly forS: number }
+  | { readonly kind: 'disk-loss'; readonly region: string; readonly atS: number; readonly forS: number }
+  | { readonly kind: 'pause'; readonly region: string; readonly atS: number; readonly forS: number }
+  | { readonly kind: 'clock-step'; readonly region: string; readonly stepMs: number; readonly atS: number }
+  | {
+      readonly kind: 'clock-drift';
+      readonly region: string;
+      readonly ppm: number;
+      readonly atS: number;
+      readonly forS: number;
+    };
+
+/** Per-link network behaviour. */
+export interface NetworkSpec {
+  /** One-way delay, ms: a uniform draw in [min, max]. */
+  readonly delayMs: { readonly min: number; readonly max: number };
+  /** Probability that a frame is lost (the link then drops, as a TCP connection would). */
+  readonly loss: number;
+  /** Probability that a frame is delivered twice. */
+  readonly duplicate: number;
+  /** Probability that a frame overtakes the one before it. */
+  readonly reorder: number;
+}
+
+/** A tenant of the workload. */
+export interface TenantSpec {
+  readonly tenant: string;
+  readonly grants: readonly {
+    readonly grantId: string;
+    readonly amount: number;
+    readonly region: string;
+    readonly atS: number;
+    readonly priority?: number;
+    /** Seconds after the grant is made. */
+    readonly expiresInS?: number;
+  }[];
+  /** Overdraft per region (policy). */
+  readonly overdraft?: Readonly<Record<string, number>>;
+  /** Debits per second per region, over time. */
+  readonly rates: readonly {
+    readonly region: string;
+    readonly perSecond: number;
+    readonly shape: 'steady' | 'bursty' | 'diurnal';
+    readonly fromS?: number;
+    readonly toS?: number;
+  }[];
+  readonly debitAmount: { readonly min: number; readonly max: number };
+  /** Probability that a client retries a debit (same key) at another region. */
+  readonly retryElsewhere?: number;
+  /** Probability that an accepted debit is later refunded. */
+  readonly refund?: number;
+  /**
+   * Policy changes during the run (extension): at `atS`, an admin at `region` sets the tenant's
+   * overdraft to `overdraft`. S1's bound uses, per region, the largest overdraft ever allowed.
+   */
+  readonly policyChanges?: readonly {
+    readonly atS: number;
+    readonly region: string;
+    readonly overdraft: Readonly<Record<string, number>>;
+  }[];
+}
+
+/** A scenario file (simulations/*.yaml), after validation. */
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  readonly regions: readonly string[];
+  readonly durationS: number;
+  /**
+   * Quiet time after the last fault heals, for convergence (S4). The engine starts it once nothing
+   * more is due: the workload's end, the last heal, and the last grant expiry (as the slowest clock
+   * sees it), whichever is last.
+   */
+  readonly quietS: number;
+  readonly rebalancing: 'adaptive' | 'static';
+  readonly network: NetworkSpec;
+  readonly tenants: readonly TenantSpec[];
+  readonly faults: readonly Fault[];
+  /**
+   * The Crypto port's signatures (extension; default `simulated`): `simulated` signs with a keyed
+   * SHA-256 (64 bytes, verified exactly like Ed25519 is, ~30× cheaper); `ed25519` runs node:crypto
+   * Ed25519 with keys derived from the seed. Hashes are SHA-256 either way.
+   */
+  readonly signatures?: 'simulated' | 'ed25519';
+}
+
+/**
+ * A tenant's figures over every event made durable anywhere (the true ledger), at one instant.
+ * Recorded with answers and samples so that the checkers need nothing but the history.
+ */
+export interface LedgerFigures {
+  readonly granted: number;
+  readonly debited: number;
+  readonly refunded: number;
+  readonly expired: number;
+}
+
+/** One record of history.jsonl. Times are simulated ms since the start. */
+export type HistoryRecord =
+  | {
+      readonly type: 'debit';
+      /** When the answer came (the request was issued `latencyMs` earlier). */
+      readonly t: number;
+      readonly region: string;
+      readonly tenant: string;
+      readonly key: string;
+      readonly amount: number;
+      readonly result: 'accepted' | 'replayed' | 'declined' | 'conflict' | 'unavailable';
+      readonly falseDecline: boolean;
+      readonly latencyMs: number;
+      /** Extension: the debit's id (origin and seq) when accepted or replayed. */
+      readonly debitId?: string;
+      /** Extension: a retry of an earlier request with the same key, sent to another region. */
+      readonly retry?: boolean;
+      /** Extension: the true ledger of the tenant when the answer was given (S1). */
+      readonly ledger?: LedgerFigures;
+    }
+  | {
+      readonly type: 'grant';
+      readonly t: number;
+      readonly region: string;
+      readonly tenant: string;
+      readonly grantId: string;
+      readonly amount: number;
+      readonly result: string;
+      /** Extension: when the grant expires, simulated ms since the start; null: never. */
+      readonly expiresAt?: number | null;
+      readonly priority?: number;
+      /** Extension: the origin (incarnation) that defined the grant, when accepted or replayed. */
+      readonly origin?: string;
+    }
+  | {
+      readonly type: 'refund';
+      readonly t: number;
+      readonly region: string;
+      readonly tenant: string;
+      readonly debitId: string;
+      readonly amount: number;
+      readonly result: string;
+      /** Extension: the refund's id (origin and seq) when accepted or replayed, and its key. */
+      readonly refundId?: string;
+      readonly key?: string;
+      readonly latencyMs?: number;
+    }
+  | {
+      readonly type: 'fault';
+      readonly t: number;
+      readonly kind: Fault['kind'];
+      readonly phase: 'start' | 'end';
+      readonly detail: string;
+    }
+  | {
+      readonly type: 'sample';
+      readonly t: number;
+      readonly tenant: string;
+      /** The true balance: grants − debits + refunds − expired over every event written anywhere. */
+      readonly truth: number;
+      /** Each region's view of the tenant's balance, and the rights it holds. */
+      readonly views: Readonly<Record<string, { readonly balance: number; readonly rights: number }>>;
+      /** Extension: the true ledger's figures (truth = granted − debited + refunded − expired). */
+      readonly ledger?: LedgerFigures;
+      /** Extension: S1's bound, Σ over regions of the largest overdraft each was ever allowed. */
+      readonly overdraftBound?: number;
+      /**
+       * Extension (S2): per origin that wrote for the tenant, over the true ledger since the last
+       * sample: the least rights it held on any grant (never negative unless it spent rights it did
+       * not have), and the most overdraft it had in use.
+       */
+      readonly origins?: Readonly<
+        Record<
+          string,
+          { readonly region: string; readonly rightsMin: number; readonly overdraftInUseMax: number }
+        >
+      >;
+    }
+  | {
+      readonly type: 'converged';
+      readonly t: number;
+      readonly afterHealMs: number;
+      /** Extension: the heal this convergence follows (simulated ms), and whether it is S4's final one. */
+      readonly healAt?: number;
+      readonly final?: boolean;
+    };
+
+/** The verdict of one invariant. */
+export interface Verdict {
+  readonly invariant: 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6';
+  readonly name: string;
+  readonly holds: boolean;
+  readonly violations: number;
+  /** The first and the worst violation, if any (time and what). */
+  readonly first?: { readonly t: number; readonly detail: string };
+  readonly worst?: { readonly t: number; readonly detail: string };
+  /** Extension: what was checked, or why something is excused (e.g. debits lost with a disk). */
+  readonly note?: string;
+}
+
+/** What a run measured. */
+export interface RunMetrics {
+  readonly perRegion: Readonly<
+    Record<
+      string,
+      {
+        readonly accepted: number;
+        readonly declined: number;
+        readonly falseDeclined: number;
+        readonly latencyMsP50: number;
+        readonly latencyMsP99: number;
+      }
+    >
+  >;
+  /** Time to converge after each heal, ms. */
+  readonly convergenceMs: readonly number[];
+  readonly messages: number;
+  readonly bytes: number;
+  readonly messagesPerDebit: number;
+  readonly bytesPerDebit: number;
+  /** Share of rights spent before the run ended, per tenant. */
+  readonly rightsUtilisation: Readonly<Record<string, number>>;
+  readonly simulatedSeconds: number;
+  readonly wallSeconds: number;
+  /** Extension: what the simulated network did to frames, and link events. */
+  readonly network?: {
+    readonly lost: number;
+    readonly duplicated: number;
+    readonly reordered: number;
+    readonly resets: number;
+    readonly timeouts: number;
+    readonly connects: number;
+    /** Links a replica closed because a frame did not verify, by reason: any is a finding. */
+    readonly drops: Readonly<Record<string, number>>;
+  };
+  /** Extension: rights handed between regions (moves), in credits. */
+  readonly rightsMoved?: number;
+  /** Extension: error and warning lines the replicas logged, by message. */
+  readonly replicaLog?: Readonly<Record<string, number>>;
+}
+
+/** One region's state at the end of a run (after the quiet period). */
+export interface FinalRegion {
+  readonly origin: string;
+  readonly versionVector: Readonly<Record<string, number>>;
+  /** SHA-256 of the canonical JSON of the snapshot's version vector, heads and tenant lines. */
+  readonly snapshotSha256: string;
+  readonly tenants: readonly {
+    readonly tenant: string;
+    readonly balance: number;
+    readonly granted: number;
+    readonly debited: number;
+    readonly refunded: number;
+    readonly expired: number;
+  }[];
+}
+
+/** What the nodes hold at the end: the input of S3–S6 besides the history. */
+export interface FinalState {
+  /** Simulated ms when it was taken. */
+  readonly t: number;
+  /** Origins (incarnations) whose disk was lost: what they never replicated is gone by design. */
+  readonly lostOrigins: readonly string[];
+  /** Regions not running at the end (none, unless a restart failed). */
+  readonly down: readonly string[];
+  readonly regions: Readonly<Record<string, FinalRegion>>;
+  /** Per tenant, every grant, debit and refund the running nodes hold (union over them). */
+  readonly ledger: Readonly<
+    Record<
+      string,
+      {
+        readonly grants: Readonly<Record<string, number>>;
+        readonly debits: Readonly<Record<string, { readonly key: string; readonly amount: number }>>;
+        readonly refunds: Readonly<
+          Record<string, { readonly debitId: string; readonly amount: number; readonly key: string }>
+        >;
+      }
+    >
+  >;
+}
+
+/** The result of one run: run.json, plus the history records. */
+export interface SimulationResult {
+  readonly scenario: Scenario;
+  readonly seed: number;
+  /** How to replay this run exactly. */
+  readonly replay: string;
+  readonly verdicts: readonly Verdict[];
+  readonly ok: boolean;
+  readonly metrics: RunMetrics;
+  readonly history: readonly HistoryRecord[];
+  /** SHA-256 over the history, hex: the same seed gives the same hash. */
+  readonly historyHash: string;
+  /** Extension: the nodes' final state that S3–S6 were checked against. */
+  readonly final?: FinalState;
+}

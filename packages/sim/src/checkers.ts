@@ -1,0 +1,488 @@
+/**
+ * The invariants S1–S6 (DESIGN.md §6) as pure functions over a recorded run: the scenario, the
+ * history, and the nodes' final state. They read nothing else, so the same checkers serve the
+ * simulator and the real-process tests, and a saved run can be re-checked. Each returns a Verdict
+ * with the number of violations, the first and the worst.
+ *
+ * Ground rules shared by the checkers:
+ * - "acknowledged" is what the history says a client heard: `accepted` (and `replayed`) answers;
+ * - the true ledger (the `ledger` figures recorded with answers and samples) is the fold of every
+ *   event made durable anywhere, including events a lost disk took with it;
+ * - a lost disk (a `disk-loss` fault) takes with it what its incarnation never replicated: such
+ *   acknowledged operations are excused by S3 and S5 and counted in their notes (DESIGN.md §1:
+ *   the risk that `retire` reports), never hidden.
+ */
+import { parseEventRecordId } from '@allot/core';
+import type { FinalState, HistoryRecord, LedgerFigures, Scenario, TenantSpec, Verdict } from './api.js';
+import { overdraftBound, regionOverdraftMax } from './bounds.js';
+import { quietStartMs } from './timeline.js';
+
+/** What the checkers read. */
+export interface CheckInput {
+  readonly scenario: Scenario;
+  readonly history: readonly HistoryRecord[];
+  /** The nodes at the end of the run; S3–S6 cannot be checked without it. */
+  readonly final?: FinalState | undefined;
+}
+
+type DebitRecord = Extract<HistoryRecord, { type: 'debit' }>;
+type GrantRecord = Extract<HistoryRecord, { type: 'grant' }>;
+type RefundRecord = Extract<HistoryRecord, { type: 'refund' }>;
+
+/** Collects violations: how many, the first, and the worst by size. */
+class Violations {
+  count = 0;
+  first: { t: number; detail: string } | undefined;
+  worst: { t: number; detail: string } | undefined;
+  private worstSize = Number.NEGATIVE_INFINITY;
+
+  add(t: number, detail: string, size: number): void {
+    this.count += 1;
+    this.first ??= { t, detail };
+    if (size > this.worstSize) {
+      this.worstSize = size;
+      this.worst = { t, detail };
+    }
+  }
+
+  verdict(invariant: Verdict['invariant'], name: string, note?: string): Verdict {
+    return {
+      invariant,
+      name,
+      holds: this.count === 0,
+      violations: this.count,
+      ...(this.first === undefined ? {} : { first: this.first }),
+      ...(this.worst === undefined ? {} : { worst: this.worst }),
+      ...(note === undefined ? {} : { note }),
+    };
+  }
+}
+
+/** Names of the invariants, as DESIGN.md §6 gives them. */
+export const INVARIANT_NAMES: Readonly<Record<Verdict['invariant'], string>> = {
+  S1: 'no overspend beyond the bound',
+  S2: 'local safety',
+  S3: 'durability',
+  S4: 'convergence',
+  S5: 'conservation',
+  S6: 'idempotency',
+};
+
+function specOf(scenario: Scenario, tenant: string): TenantSpec | undefined {
+  return scenario.tenants.find((spec) => spec.tenant === tenant);
+}
+
+function boundOf(scenario: Scenario, tenant: string): number {
+  const spec = specOf(scenario, tenant);
+  return spec === undefined ? 0 : overdraftBound(spec);
+}
+
+/** The largest overdraft region `region` is ever allowed for `tenant`. */
+function regionOverdraft(scenario: Scenario, tenant: string, region: string): number {
+  return regionOverdraftMax(specOf(scenario, tenant), region);
+}
+
+function originOfRecord(id: string): string | null {
+  return parseEventRecordId(id)?.origin ?? null;
+}
+
+/**
+ * S1: at every acknowledgement, per tenant, acknowledged debits − refunds ≤ grants − expired +
+ * Σ overdraft (refunds, grants and expiries from the true ledger at that instant: automatic
+ * duplicate refunds and expiries are the system's own acts); and at every sample the true balance
+ * is at least −Σ overdraft.
+ */
+export function checkS1(input: CheckInput): Verdict {
+  const violations = new Violations();
+  const acknowledged = new Map<string, { debited: number; granted: number; refunded: number }>();
+  const lastSample = new Map<string, LedgerFigures>();
+  const counted = new Set<string>();
+  let checks = 0;
+  const tally = (tenant: string) => {
+    let found = acknowledged.get(tenant);
+    if (found === undefined) {
+      found = { debited: 0, granted: 0, refunded: 0 };
+      acknowledged.set(tenant, found);
+    }
+    return found;
+  };
+  for (const record of input.history) {
+    switch (record.type) {
+      case 'grant':
+        if (record.result === 'accepted') tally(record.tenant).granted += record.amount;
+        break;
+      case 'refund':
+        if (record.result === 'accepted') tally(record.tenant).refunded += record.amount;
+        break;
+      case 'sample': {
+        if (record.ledger !== undefined) lastSample.set(record.tenant, record.ledger);
+        const bound = record.overdraftBound ?? boundOf(input.scenario, record.tenant);
+        checks += 1;
+        if (record.truth < -bound) {
+          violations.add(
+            record.t,
+            `${record.tenant}: the true balance is ${record.truth}, below −Σ overdraft (−${bound})`,
+            -bound - record.truth,
+          );
+        }
+        break;
+      }
+      case 'debit': {
+        if (record.result !== 'accepted') break;
+        const key =
+          record.debitId ?? `${record.tenant}\u0000${record.key}\u0000${record.region}\u0000${record.t}`;
+        if (counted.has(key)) break;
+        counted.add(key);
+        const mine = tally(record.tenant);
+        mine.debited += record.amount;
+        const sample = lastSample.get(record.tenant);
+        const figures: LedgerFigures = record.ledger ?? {
+          granted: Math.max(mine.granted, sample?.granted ?? 0),
+          debited: mine.debited,
+          refunded: Math.max(mine.refunded, sample?.refunded ?? 0),
+          expired: sample?.expired ?? 0,
+        };
+        const bound = boundOf(input.scenario, record.tenant);
+        const spent = mine.debited - figures.refunded;
+        const allowed = figures.granted - figures.expired + bound;
+        checks += 1;
+        if (spent > allowed) {
+          violations.add(
+            record.t,
+            `${record.tenant}: acknowledged debits ${mine.debited} − refunds ${figures.refunded} = ${spent} > grants ${figures.granted} − expired ${figures.expired} + overdraft ${bound} = ${allowed} (after ${record.key} at ${record.region})`,
+            spent - allowed,
+          );
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return violations.verdict('S1', INVARIANT_NAMES.S1, `${checks} instants checked`);
+}
+
+/**
+ * S2: no origin spent beyond the rights it knew of plus its overdraft. Checked on the true ledger:
+ * an origin's true rights on a grant are at least what it knew of (moves to it only add), so they
+ * are never negative unless it spent rights that did not exist; and its overdraft in use never
+ * exceeds the most its region was ever allowed.
+ */
+export function checkS2(input: CheckInput): Verdict {
+  const violations = new Violations();
+  let observations = 0;
+  for (const record of input.history) {
+    if (record.type !== 'sample' || record.origins === undefined) continue;
+    for (const [origin, seen] of Object.entries(record.origins)) {
+      observations += 1;
+      if (seen.rightsMin < 0) {
+        violations.add(
+          record.t,
+          `${origin} spent ${-seen.rightsMin} beyond its rights on a grant of ${record.tenant}`,
+          -seen.rightsMin,
+        );
+      }
+      const allowed = regionOverdraft(input.scenario, record.tenant, seen.region);
+      if (seen.overdraftInUseMax > allowed) {
+        violations.add(
+          record.t,
+          `${origin} had ${seen.overdraftInUseMax} of overdraft in use for ${record.tenant}, more than the ${allowed} ever allowed to ${seen.region}`,
+          seen.overdraftInUseMax - allowed,
+        );
+      }
+    }
+  }
+  return violations.verdict(
+    'S2',
+    INVARIANT_NAMES.S2,
+    observations === 0 ? 'no per-origin observations in the history' : `${observations} observations`,
+  );
+}
+
+/** What the final state is missing of one acknowledged operation, or null. */
+function missingFrom(final: FinalState, record: DebitRecord | GrantRecord | RefundRecord): string | null {
+  const ledger = final.ledger[record.tenant];
+  switch (record.type) {
+    case 'debit': {
+      const id = record.debitId as string;
+      const found = ledger?.debits[id];
+      if (found === undefined) return `debit ${id} (${record.key}) is missing`;
+      if (found.key !== record.key || found.amount !== record.amount)
+        return `debit ${id} is now ${found.key} of ${found.amount}, acknowledged as ${record.key} of ${record.amount}`;
+      return null;
+    }
+    case 'grant': {
+      const found = ledger?.grants[record.grantId];
+      if (found === undefined) return `grant ${record.grantId} is missing`;
+      if (found !== record.amount)
+        return `grant ${record.grantId} is ${found}, acknowledged as ${record.amount}`;
+      return null;
+    }
+    case 'refund': {
+      const id = record.refundId as string;
+      const found = ledger?.refunds[id];
+      if (found === undefined) return `refund ${id} of ${record.debitId} is missing`;
+      if (found.debitId !== record.debitId || found.amount !== record.amount)
+        return `refund ${id} is now ${found.amount} of ${found.debitId}, acknowledged as ${record.amount} of ${record.debitId}`;
+      return null;
+    }
+  }
+}
+
+/** The origin that wrote an acknowledged operation, when the record says. */
+function writerOf(record: DebitRecord | GrantRecord | RefundRecord): string | null {
+  switch (record.type) {
+    case 'debit':
+      return record.debitId === undefined ? null : originOfRecord(record.debitId);
+    case 'grant':
+      return record.origin ?? null;
+    case 'refund':
+      return record.refundId === undefined ? null : originOfRecord(record.refundId);
+  }
+}
+
+/** Acknowledged operations the final state must hold, with the id each is known by. */
+function acknowledgedOperations(
+  history: readonly HistoryRecord[],
+): (DebitRecord | GrantRecord | RefundRecord)[] {
+  const out: (DebitRecord | GrantRecord | RefundRecord)[] = [];
+  for (const record of history) {
+    if (record.type === 'debit' && (record.result === 'accepted' || record.result === 'replayed')) {
+      if (record.debitId !== undefined) out.push(record);
+    } else if (record.type === 'grant' && (record.result === 'accepted' || record.result === 'replayed')) {
+      out.push(record);
+    } else if (record.type === 'refund' && (record.result === 'accepted' || record.result === 'replayed')) {
+      if (record.refundId !== undefined) out.push(record);
+    }
+  }
+  return out;
+}
+
+/**
+ * S3: every acknowledged grant, debit and refund is in the nodes' final state, unchanged — across
+ * crashes and restarts. Operations of an incarnation whose disk was lost and that it never
+ * replicated are excused (and counted in the note).
+ */
+export function checkS3(input: CheckInput): Verdict {
+  const violations = new Violations();
+  const final = input.final;
+  if (final === undefined) return notChecked('S3');
+  const lost = new Set(final.lostOrigins);
+  let checked = 0;
+  let excused = 0;
+  for (const record of acknowledgedOperations(input.history)) {
+    checked += 1;
+    const missing = missingFrom(final, record);
+    if (missing === null) continue;
+    const writer = writerOf(record);
+    if (writer !== null && lost.has(writer)) {
+      excused += 1;
+      continue;
+    }
+    violations.add(
+      record.t,
+      `${record.tenant}: acknowledged at ${record.region} at ${record.t} ms, but ${missing}`,
+      1,
+    );
+  }
+  const note =
+    excused === 0
+      ? `${checked} acknowledged operations checked`
+      : `${checked} acknowledged operations checked; ${excused} were lost with a disk before they replicated (the risk a retire reports)`;
+  return violations.verdict('S3', INVARIANT_NAMES.S3, note);
+}
+
+function notChecked(invariant: Verdict['invariant']): Verdict {
+  return {
+    invariant,
+    name: INVARIANT_NAMES[invariant],
+    holds: false,
+    violations: 1,
+    first: { t: 0, detail: 'no final state was recorded: nothing to check against' },
+    note: 'not checked',
+  };
+}
+
+function vectorText(vector: Readonly<Record<string, number>>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(vector).sort(([a], [b]) => (a < b ? -1 : 1))));
+}
+
+/**
+ * S4: after the last heal and the quiet period, every region runs, all have the same version
+ * vector and byte-identical snapshots (the SHA-256 of each snapshot's canonical version vector,
+ * log heads and tenant lines), and the time they converged is reported.
+ */
+export function checkS4(input: CheckInput): Verdict {
+  const violations = new Violations();
+  const final = input.final;
+  if (final === undefined) return notChecked('S4');
+  for (const region of final.down) violations.add(final.t, `${region} is not running at the end`, 1);
+  const regions = input.scenario.regions.filter((region) => final.regions[region] !== undefined);
+  for (const region of input.scenario.regions)
+    if (final.regions[region] === undefined && !final.down.includes(region))
+      violations.add(final.t, `${region} has no final snapshot`, 1);
+  const reference = regions[0];
+  if (reference !== undefined) {
+    const expected = final.regions[reference] as FinalState['regions'][string];
+    for (const region of regions.slice(1)) {
+      const other = final.regions[region] as FinalState['regions'][string];
+      if (vectorText(other.versionVector) !== vectorText(expected.versionVector)) {
+        violations.add(
+          final.t,
+          `${region} has version vector ${vectorText(other.versionVector)}, ${reference} has ${vectorText(expected.versionVector)}`,
+          1,
+        );
+      } else if (other.snapshotSha256 !== expected.snapshotSha256) {
+        violations.add(
+          final.t,
+          `${region}'s snapshot differs from ${reference}'s at the same version vector`,
+          2,
+        );
+      }
+    }
+  }
+  const converged = [...input.history]
+    .reverse()
+    .find(
+      (record): record is Extract<HistoryRecord, { type: 'converged' }> =>
+        record.type === 'converged' && record.final === true,
+    );
+  if (converged === undefined && violations.count === 0)
+    violations.add(final.t, 'no convergence was recorded after the last heal', 1);
+  const quietFrom = quietStartMs(input.scenario);
+  const note =
+    converged === undefined
+      ? 'not converged'
+      : `converged at ${converged.t} ms, ${converged.afterHealMs} ms after the last heal (${converged.t - quietFrom} ms after the workload, the faults and the expiries ended)`;
+  return violations.verdict('S4', INVARIANT_NAMES.S4, note);
+}
+
+/**
+ * S5: every region's converged balance per tenant is grants − debits + refunds − expired, where
+ * grants, debits and client refunds are what was acknowledged (less what a lost disk took), refunds
+ * also count the automatic refunds of cross-region duplicates, and expired is what the ledger
+ * expired. Each column is compared on its own, so the first difference names what leaked.
+ */
+export function checkS5(input: CheckInput): Verdict {
+  const violations = new Violations();
+  const final = input.final;
+  if (final === undefined) return notChecked('S5');
+  const lost = new Set(final.lostOrigins);
+  const expected = new Map<string, { granted: number; debited: number; refunded: number }>();
+  const seen = new Set<string>();
+  let excused = 0;
+  const of = (tenant: string) => {
+    let found = expected.get(tenant);
+    if (found === undefined) {
+      found = { granted: 0, debited: 0, refunded: 0 };
+      expected.set(tenant, found);
+    }
+    return found;
+  };
+  for (const record of acknowledgedOperations(input.history)) {
+    if (record.result !== 'accepted') continue;
+    const id =
+      record.type === 'debit'
+        ? record.debitId
+        : record.type === 'refund'
+          ? record.refundId
+          : `grant:${record.grantId}`;
+    const key = `${record.tenant}\u0000${id}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const writer = writerOf(record);
+    if (writer !== null && lost.has(writer) && missingFrom(final, record) !== null) {
+      excused += 1;
+      continue;
+    }
+    const tally = of(record.tenant);
+    if (record.type === 'grant') tally.granted += record.amount;
+    else if (record.type === 'debit') tally.debited += record.amount;
+    else tally.refunded += record.amount;
+  }
+  for (const [tenant, ledger] of Object.entries(final.ledger)) {
+    for (const refund of Object.values(ledger.refunds))
+      if (refund.key.startsWith('duplicate-of:')) of(tenant).refunded += refund.amount;
+  }
+  for (const [region, state] of Object.entries(final.regions)) {
+    const lines = new Map(state.tenants.map((line) => [line.tenant, line]));
+    for (const tenant of new Set([...expected.keys(), ...lines.keys()])) {
+      const want = of(tenant);
+      const line = lines.get(tenant) ?? {
+        tenant,
+        balance: 0,
+        granted: 0,
+        debited: 0,
+        refunded: 0,
+        expired: 0,
+      };
+      const columns: [string, number, number][] = [
+        ['granted', line.granted, want.granted],
+        ['debited', line.debited, want.debited],
+        ['refunded', line.refunded, want.refunded],
+      ];
+      for (const [column, has, wants] of columns) {
+        if (has !== wants)
+          violations.add(
+            final.t,
+            `${region}, ${tenant}: ${column} is ${has}, the acknowledged operations make ${wants}`,
+            Math.abs(has - wants),
+          );
+      }
+      const balance = line.granted - line.debited + line.refunded - line.expired;
+      if (line.balance !== balance)
+        violations.add(
+          final.t,
+          `${region}, ${tenant}: balance ${line.balance} ≠ granted − debited + refunded − expired = ${balance}`,
+          Math.abs(line.balance - balance),
+        );
+    }
+  }
+  const note = excused === 0 ? undefined : `${excused} acknowledged operations lost with a disk are left out`;
+  return violations.verdict('S5', INVARIANT_NAMES.S5, note);
+}
+
+/**
+ * S6: in the final state, at most one effective debit per idempotency key: over the debits that
+ * carry a key, Σ (amount − refunded) is at most one debit's amount.
+ */
+export function checkS6(input: CheckInput): Verdict {
+  const violations = new Violations();
+  const final = input.final;
+  if (final === undefined) return notChecked('S6');
+  let keys = 0;
+  let duplicates = 0;
+  for (const [tenant, ledger] of Object.entries(final.ledger)) {
+    const refunded = new Map<string, number>();
+    for (const refund of Object.values(ledger.refunds))
+      refunded.set(refund.debitId, (refunded.get(refund.debitId) ?? 0) + refund.amount);
+    const byKey = new Map<string, { count: number; charged: number; amount: number }>();
+    for (const [debitId, debit] of Object.entries(ledger.debits)) {
+      const entry = byKey.get(debit.key) ?? { count: 0, charged: 0, amount: 0 };
+      entry.count += 1;
+      entry.charged += debit.amount - (refunded.get(debitId) ?? 0);
+      entry.amount = Math.max(entry.amount, debit.amount);
+      byKey.set(debit.key, entry);
+    }
+    for (const [key, entry] of byKey) {
+      keys += 1;
+      if (entry.count > 1) duplicates += 1;
+      if (entry.charged > entry.amount)
+        violations.add(
+          final.t,
+          `${tenant}: key ${key} has ${entry.count} debits charging ${entry.charged} in all, more than one debit (${entry.amount})`,
+          entry.charged - entry.amount,
+        );
+    }
+  }
+  return violations.verdict(
+    'S6',
+    INVARIANT_NAMES.S6,
+    `${keys} keys, ${duplicates} taken at more than one region`,
+  );
+}
+
+/** S1–S6, in order. */
+export function checkAll(input: CheckInput): Verdict[] {
+  return [checkS1(input), checkS2(input), checkS3(input), checkS4(input), checkS5(input), checkS6(input)];
+}

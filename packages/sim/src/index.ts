@@ -1,0 +1,27 @@
+/**
+ * @allot/sim — the deterministic simulator of Allot (DESIGN.md §6). One process runs N regions of
+ * the production replica (@allot/replica) on simulated time, a simulated network (delay, loss,
+ * duplication, reordering, partitions), simulated clocks (skew, drift, steps) and in-memory disks
+ * with crash semantics (@allot/store's MemoryStore), driven by a scenario's workload and fault
+ * schedule, everything determined by one seed. `runSimulation` returns the history, metrics and
+ * the verdicts of the checkers S1–S6, which are pure functions over what was recorded.
+ * `validateScenario` checks a scenario document; `randomScenario` and `runSwarm` draw fault mixes
+ * per seed. The CLI (`allot simulate`) writes run.json, history.jsonl and report.html from these.
+ */
+export * from './api.js';
+export * from './bounds.js';
+export * from './checkers.js';
+export { RegionClock } from './clock.js';
+export { regionCrypto } from './crypto.js';
+export { blockedPairs, scheduleFaults } from './faults.js';
+export * from './limits.js';
+export { cloneFrame, type Endpoint, frameBytes, type NetworkCounters, SimNetwork } from './network.js';
+export { RegionNode } from './region.js';
+export { RandomStream, streamOf } from './rng.js';
+export { historyHash, type RunOptions, replayCommand, runSimulation, SimulationError } from './run.js';
+export { SCENARIO_SCHEMA, ScenarioError, validateScenario } from './scenario.js';
+export { Scheduler, SimulationFailure, type Task } from './scheduler.js';
+export { randomScenario, runSwarm, type SwarmFailure, type SwarmSummary, swarmReplay } from './swarm.js';
+export * from './timeline.js';
+export { observedStore, TrueLedger } from './truth.js';
+export { Workload } from './workload.js';

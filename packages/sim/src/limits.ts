@@ -1,0 +1,134 @@
+/** Limits and constants of the simulator. Each is named and says why it is that number (STYLE.md). */
+
+/**
+ * The simulated epoch: region clocks start here (2030-01-01T00:00:00Z), plus their skew. A fixed
+ * instant, so that event times, and with them hashes and histories, depend on the seed only.
+ */
+export const SIM_EPOCH_MS = Date.UTC(2030, 0, 1);
+
+/**
+ * Simulated time a synced store commit takes: an fsync on a datacenter NVMe disk is 0.1–1 ms, and
+ * the simulator's time moves in whole milliseconds.
+ */
+export const COMMIT_LATENCY_MS = 1;
+
+/** How often the truth and every region's view of every tenant are sampled into the history. */
+export const SAMPLE_INTERVAL_MS = 100;
+
+/**
+ * How often convergence after a heal is probed while one is awaited: ten probes per summary
+ * interval of the replica (500 ms) report convergence times to within 10 ms at little cost.
+ */
+export const CONVERGENCE_PROBE_MS = 10;
+
+/**
+ * Initial clock skew of each region, ± this many ms: what NTP keeps between datacenters. Enough
+ * that two regions never agree on the millisecond by accident (event times order duplicates).
+ */
+export const CLOCK_SKEW_MS_MAX = 5;
+
+/**
+ * A link is closed after this much silence from the peer: the WebSocket transport's default peer
+ * timeout (five missed pings, @allot/transport PEER_TIMEOUT_MS_DEFAULT). Partitions drop packets
+ * silently, so this is how long the two sides of a cut link still believe they are connected.
+ */
+export const PEER_TIMEOUT_MS = 5_000;
+
+/** The transport pings every this often: the most `lastHeardMs` reads on a healthy link. */
+export const PING_INTERVAL_MS = 1_000;
+
+/**
+ * Redial backoff, as the WebSocket transport does it (BACKOFF_MS_MIN/MAX_DEFAULT): full jitter
+ * between the minimum and a cap that doubles per failed dial, up to the maximum. A long partition
+ * therefore delays reconnection by up to the maximum after it heals: a real effect, reported in the
+ * convergence times.
+ */
+export const BACKOFF_MS_MIN = 100;
+export const BACKOFF_MS_MAX = 10_000;
+
+/**
+ * Bytes in flight on one direction of a link before `send` answers false: the transport's send
+ * buffer (two 4 MiB frames), so a replica sees the same backpressure in both worlds.
+ */
+export const SEND_BUFFER_BYTES_MAX = 2 * (4 * 1024 * 1024 + 64 * 1024);
+
+/**
+ * A client retries elsewhere after this long without trusting its first answer (a client timeout):
+ * long enough for an answer to have come, short enough to race replication (~one summary).
+ */
+export const RETRY_DELAY_MS_MIN = 50;
+export const RETRY_DELAY_MS_MAX = 1_000;
+
+/** A refund follows its debit after this long: a client reconciling its usage a little later. */
+export const REFUND_DELAY_MS_MIN = 200;
+export const REFUND_DELAY_MS_MAX = 2_000;
+
+/** An admin whose grant found its region down tries again this much later, at the same region. */
+export const GRANT_RETRY_MS = 1_000;
+
+/**
+ * Bursty rates: within each period the whole rate of the period arrives in the first `duty` of it
+ * (5× the mean rate for a fifth of the time), so a region drains its rights faster than they move.
+ */
+export const BURST_PERIOD_MS = 5_000;
+export const BURST_DUTY = 0.2;
+
+/**
+ * The cluster gets this long (simulated) to open every replica and connect every link before the
+ * scenario's time 0; more means a bug in the harness or a replica that cannot start.
+ */
+export const BOOT_MS_MAX = 10_000;
+
+/**
+ * Simulated time allowed to take the final snapshots at the end: a snapshot waits for pending
+ * commits (a few ms); longer means a replica is stuck.
+ */
+export const FINAL_SNAPSHOT_MS_MAX = 5_000;
+
+/** Events read per page of a tenant's events at the end (the replica serves at most 1,000). */
+export const FINAL_PAGE_EVENTS = 1_000;
+
+/**
+ * Tasks pending in the scheduler at once. A 16-region scenario at 100,000 debits/s holds a few
+ * hundred thousand (frames in flight, timers, requests); past this the run is runaway, not big.
+ */
+export const TASKS_PENDING_MAX = 5_000_000;
+
+/**
+ * History records of one run: each is ~200 bytes in memory, so this bounds a run to ~2 GB. Over it,
+ * the scenario asks for more than one process should record: shorten it or lower its rates.
+ */
+export const HISTORY_RECORDS_MAX = 10_000_000;
+
+// ---------------------------------------------------------------------------------------------
+// Scenario bounds (validateScenario)
+
+/** Regions of a scenario: the replica's peers map is per region; more is not a topology we ship. */
+export const REGIONS_MAX = 16;
+
+/** Tenants of a scenario: each is sampled every 100 ms, so many tenants make the history large. */
+export const TENANTS_MAX = 1_000;
+
+/** Simulated seconds of a scenario (plus its quiet time): a day, far beyond any useful run. */
+export const DURATION_S_MAX = 86_400;
+
+/** Debits per second of one rate entry: 100,000/s is past what one node decides in real time. */
+export const RATE_PER_SECOND_MAX = 100_000;
+
+/** Faults of a scenario: a schedule longer than this is a generator bug, not a scenario. */
+export const FAULTS_MAX = 10_000;
+
+/**
+ * Probability of losing a frame. Each loss resets the link; past one in two, runs of events
+ * seldom arrive before the next reset, and the scenario tests nothing but reconnects.
+ */
+export const LOSS_MAX = 0.5;
+
+/** One-way delay of a link, ms: a minute is beyond any real network and any useful scenario. */
+export const DELAY_MS_MAX = 60_000;
+
+/** Clock drift, ppm: crystals drift ~50 ppm; 100,000 (10%) is a broken clock, the largest we model. */
+export const DRIFT_PPM_MAX = 100_000;
+
+/** A clock step, ms: a day either way covers a misconfigured timezone or a bad NTP server. */
+export const CLOCK_STEP_MS_MAX = 86_400_000;

@@ -1,0 +1,265 @@
+/**
+ * One region of a run: its wall clock, its disk (a MemoryStore), and the process that runs the
+ * production Replica on them. A process can crash (its timers and requests die with it, and the
+ * disk keeps only what was committed), lose its disk (the next process is a new incarnation), be
+ * paused (its timers, deliveries and requests wait), and be started again.
+ */
+import type { OriginId } from '@allot/core';
+import {
+  type Clock,
+  type Crypto,
+  type Logger,
+  Replica,
+  type ReplicaObserver,
+  type TimerHandle,
+} from '@allot/replica';
+import { MemoryStore } from '@allot/store';
+import type { RegionClock } from './clock.js';
+import { COMMIT_LATENCY_MS } from './limits.js';
+import type { SimNetwork } from './network.js';
+import type { RandomStream } from './rng.js';
+import { type Scheduler, SimulationFailure } from './scheduler.js';
+import { observedStore, type TrueLedger } from './truth.js';
+
+/** One running (or dead) process of a region. */
+interface Process {
+  readonly id: number;
+  alive: boolean;
+}
+
+/** A client request in flight at a process: answered 'unavailable' if the process dies first. */
+interface InFlight {
+  settled: boolean;
+  readonly unavailable: () => void;
+}
+
+/** What every region of a run shares. */
+export interface RegionContext {
+  readonly scheduler: Scheduler;
+  readonly network: SimNetwork;
+  readonly truth: TrueLedger;
+  readonly cluster: string;
+  readonly rebalancing: 'adaptive' | 'static';
+  readonly peerKeys: Readonly<Record<string, Uint8Array>>;
+  /** Error and warning lines of every replica, by message. */
+  readonly replicaLog: Record<string, number>;
+  /** Rights moved by every replica, in credits. */
+  rightsMoved: number;
+}
+
+/** One region: clock, disk, and the process running its replica. */
+export class RegionNode {
+  /** `up`: serving; `starting`: opening its store; `down`: crashed, or its disk is being replaced. */
+  status: 'up' | 'starting' | 'down' = 'down';
+  replica: Replica | null = null;
+  /** Incarnations whose disk this region lost. */
+  readonly lostOrigins: OriginId[] = [];
+  private store: MemoryStore;
+  private process: Process = { id: 0, alive: false };
+  private pausedUntil = -1;
+  private readonly inFlight = new Set<InFlight>();
+
+  constructor(
+    readonly region: string,
+    readonly clock: RegionClock,
+    private readonly crypto: Crypto,
+    private readonly rng: RandomStream,
+    private readonly context: RegionContext,
+  ) {
+    this.store = MemoryStore.empty({ commitLatency: () => this.sleep(COMMIT_LATENCY_MS) });
+  }
+
+  /** The current incarnation, once the process has opened its store. */
+  get origin(): OriginId | null {
+    return this.replica?.origin ?? null;
+  }
+
+  /** True while paused. */
+  get paused(): boolean {
+    return this.context.scheduler.now < this.pausedUntil;
+  }
+
+  /** Starts a process on the disk as it is: opens the replica (recovering it) and attaches the network. */
+  start(): void {
+    if (this.status !== 'down') throw new Error(`${this.region} is ${this.status}, not down`);
+    const process: Process = { id: this.process.id + 1, alive: true };
+    this.process = process;
+    this.status = 'starting';
+    const { scheduler } = this.context;
+    let opened: Replica | null = null;
+    const ports = {
+      store: observedStore(this.store, () => opened?.origin ?? null, this.context.truth),
+      clock: this.processClock(process),
+      rng: this.rng,
+      crypto: this.crypto,
+      logger: this.logger(),
+      observer: this.observer(),
+    };
+    Replica.open(
+      {
+        cluster: this.context.cluster,
+        region: this.region,
+        peerKeys: this.context.peerKeys,
+        rebalancing: this.context.rebalancing,
+      },
+      ports,
+    ).then(
+      (replica) => {
+        if (!process.alive) return; // crashed while opening
+        opened = replica;
+        this.replica = replica;
+        this.status = 'up';
+        const endpoint = {
+          region: this.region,
+          origin: replica.origin,
+          run: (fn: () => void) => this.runIn(process, fn),
+          alive: () => process.alive,
+          paused: () => this.paused,
+        };
+        replica.attachTransport(this.context.network.transport(endpoint));
+      },
+      (error: unknown) => {
+        if (!process.alive) return;
+        scheduler.fail(
+          new SimulationFailure(
+            `${this.region} could not open its replica: ${(error as Error).message}`,
+            scheduler.now,
+            { cause: error },
+          ),
+        );
+      },
+    );
+  }
+
+  /** The process dies: what was not committed is lost; requests in flight fail. */
+  crash(): void {
+    this.kill();
+    this.store = this.store.crash();
+  }
+
+  /** The process dies and the disk is lost: the next start is a new incarnation. */
+  loseDisk(): void {
+    const origin = this.origin;
+    this.kill();
+    if (origin !== null) this.lostOrigins.push(origin);
+    this.store = this.store.loseDisk();
+  }
+
+  /** Holds the process's timers, deliveries and requests until `untilMs` (simulated). */
+  pause(untilMs: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, untilMs);
+  }
+
+  /**
+   * A client request to this region: `issue` runs against the replica when the process can take it
+   * (at once, or after a pause); `answer` gets its outcome, or 'unavailable' when the region is down
+   * or its process dies before answering.
+   */
+  request<T>(issue: (replica: Replica) => Promise<T>, answer: (outcome: T | 'unavailable') => void): void {
+    if (this.status !== 'up' || this.replica === null) {
+      answer('unavailable');
+      return;
+    }
+    this.runIn(this.process, () => {
+      const replica = this.replica;
+      if (this.status !== 'up' || replica === null) {
+        answer('unavailable');
+        return;
+      }
+      const flight: InFlight = { settled: false, unavailable: () => answer('unavailable') };
+      this.inFlight.add(flight);
+      const { scheduler } = this.context;
+      issue(replica).then(
+        (outcome) => {
+          if (flight.settled) return;
+          flight.settled = true;
+          this.inFlight.delete(flight);
+          answer(outcome);
+        },
+        (error: unknown) => {
+          if (flight.settled) return;
+          scheduler.fail(
+            new SimulationFailure(
+              `a request to ${this.region} rejected: ${(error as Error).message}`,
+              scheduler.now,
+              { cause: error },
+            ),
+          );
+        },
+      );
+    });
+  }
+
+  private kill(): void {
+    this.process.alive = false;
+    this.status = 'down';
+    this.replica = null;
+    this.pausedUntil = -1;
+    this.context.network.detach(this.region);
+    const failed = [...this.inFlight];
+    this.inFlight.clear();
+    for (const flight of failed) {
+      flight.settled = true;
+      flight.unavailable();
+    }
+  }
+
+  /** Runs `fn` in `process`: now, or when the region's pause ends; never once the process died. */
+  private runIn(process: Process, fn: () => void): void {
+    if (!process.alive) return;
+    if (this.paused) {
+      this.context.scheduler.at(this.pausedUntil, () => this.runIn(process, fn));
+      return;
+    }
+    fn();
+  }
+
+  /** A promise resolved `ms` simulated ms from now, in the current process (the disk's latency). */
+  private sleep(ms: number): Promise<void> {
+    const process = this.process;
+    return new Promise((resolve) => {
+      this.context.scheduler.after(ms, () => this.runIn(process, resolve));
+    });
+  }
+
+  /** The Clock port of one process: the region's wall clock, timers that die with the process. */
+  private processClock(process: Process): Clock {
+    const { scheduler } = this.context;
+    return {
+      now: () => this.clock.now(),
+      setTimer: (delayMs: number, callback: () => void): TimerHandle => {
+        let cancelled = false;
+        const task = scheduler.after(this.clock.timerDelay(delayMs), () =>
+          this.runIn(process, () => {
+            if (!cancelled) callback();
+          }),
+        );
+        return {
+          cancel: () => {
+            cancelled = true;
+            scheduler.cancel(task);
+          },
+        };
+      },
+    };
+  }
+
+  private logger(): Logger {
+    const count = (level: string) => (_fields: Record<string, unknown>, message: string) => {
+      const key = `${level}: ${message}`;
+      this.context.replicaLog[key] = (this.context.replicaLog[key] ?? 0) + 1;
+    };
+    const quiet = () => {};
+    return { debug: quiet, info: quiet, warn: count('warn'), error: count('error') };
+  }
+
+  private observer(): ReplicaObserver {
+    return {
+      debitDecided: () => {},
+      batchCommitted: () => {},
+      rightsMoved: (amount) => {
+        this.context.rightsMoved += amount;
+      },
+    };
+  }
+}

@@ -1,0 +1,499 @@
+/**
+ * One simulation run: the scenario's regions, each the production Replica on a MemoryStore, a
+ * simulated clock and the simulated network, driven by the fault schedule and the workload on
+ * simulated time, fully determined by the seed. The run boots the cluster (time 0 of the scenario
+ * is when every link is up), runs `durationS` of workload, then a quiet period after the last heal,
+ * samples truth and views every 100 ms, times convergence after every heal, takes the nodes' final
+ * snapshots and ledgers, and checks S1–S6 over what it recorded.
+ */
+import { createHash } from 'node:crypto';
+import { canonicalJson, eventRecordId } from '@allot/core';
+import type { Replica, SnapshotHeader, SnapshotTenant } from '@allot/replica';
+import type {
+  FinalRegion,
+  FinalState,
+  HistoryRecord,
+  RunMetrics,
+  Scenario,
+  SimulationResult,
+} from './api.js';
+import { overdraftBound } from './bounds.js';
+import { checkAll } from './checkers.js';
+import { RegionClock } from './clock.js';
+import { regionCrypto } from './crypto.js';
+import { scheduleFaults } from './faults.js';
+import {
+  BOOT_MS_MAX,
+  CLOCK_SKEW_MS_MAX,
+  CONVERGENCE_PROBE_MS,
+  FINAL_PAGE_EVENTS,
+  FINAL_SNAPSHOT_MS_MAX,
+  HISTORY_RECORDS_MAX,
+  SAMPLE_INTERVAL_MS,
+} from './limits.js';
+import { SimNetwork } from './network.js';
+import { type RegionContext, RegionNode } from './region.js';
+import { streamOf } from './rng.js';
+import { Scheduler, SimulationFailure } from './scheduler.js';
+import { lastHealMs, msOf, quietStartMs } from './timeline.js';
+import { TrueLedger } from './truth.js';
+import { Workload } from './workload.js';
+
+/** How a run reports and names itself. */
+export interface RunOptions {
+  /** Called about every simulated second with the scenario time reached, s. */
+  readonly onProgress?: (simulatedS: number) => void;
+  /** The scenario file, for the replay command (default `simulations/<name>.yaml`). */
+  readonly scenarioPath?: string;
+  /** The whole replay command, when the caller knows better (the swarm does). */
+  readonly replay?: string;
+}
+
+/** A run could not finish: a replica or the harness broke. The message carries the seed and the replay. */
+export class SimulationError extends Error {
+  override readonly name = 'SimulationError';
+  constructor(
+    message: string,
+    readonly seed: number,
+    readonly replay: string,
+    /** Scenario time of the failure, ms. */
+    readonly atMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The replay command of a run. */
+export function replayCommand(scenario: Scenario, seed: number, options: RunOptions = {}): string {
+  return (
+    options.replay ??
+    `npx allot simulate ${options.scenarioPath ?? `simulations/${scenario.name}.yaml`} --seed ${seed}`
+  );
+}
+
+function vectorText(vector: Readonly<Record<string, number>>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(vector).sort(([a], [b]) => (a < b ? -1 : 1))));
+}
+
+/** Whether `vector` has at least every seq of `target`. */
+function covers(vector: Readonly<Record<string, number>>, target: Readonly<Record<string, number>>): boolean {
+  for (const [origin, seq] of Object.entries(target)) if ((vector[origin] ?? 0) < seq) return false;
+  return true;
+}
+
+/** Nearest-rank percentile of sorted values (0 for none). */
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
+}
+
+/** SHA-256 of the history, one JSON line per record. */
+export function historyHash(history: readonly HistoryRecord[]): string {
+  const hash = createHash('sha256');
+  for (const record of history) hash.update(`${JSON.stringify(record)}\n`);
+  return hash.digest('hex');
+}
+
+/** The wiring of one run. */
+class Simulation {
+  readonly scheduler = new Scheduler();
+  readonly truth = new TrueLedger();
+  readonly network: SimNetwork;
+  readonly nodes = new Map<string, RegionNode>();
+  readonly history: HistoryRecord[] = [];
+  readonly context: RegionContext;
+  readonly convergenceMs: number[] = [];
+  /** Simulated time of the scenario's time 0 (after boot). */
+  startMs = 0;
+
+  constructor(
+    readonly scenario: Scenario,
+    readonly seed: number,
+  ) {
+    this.network = new SimNetwork(this.scheduler, scenario.regions, scenario.network, seed);
+    const kind = scenario.signatures ?? 'simulated';
+    const cryptos = new Map(
+      scenario.regions.map((region) => [region, regionCrypto(kind, streamOf(seed, `keys:${region}`))]),
+    );
+    const peerKeys = Object.fromEntries([...cryptos].map(([region, crypto]) => [region, crypto.publicKey]));
+    this.context = {
+      scheduler: this.scheduler,
+      network: this.network,
+      truth: this.truth,
+      cluster: 'sim',
+      rebalancing: scenario.rebalancing,
+      peerKeys,
+      replicaLog: {},
+      rightsMoved: 0,
+    };
+    const clocks = streamOf(seed, 'clocks');
+    for (const region of scenario.regions) {
+      const clock = new RegionClock(this.scheduler, clocks.int(-CLOCK_SKEW_MS_MAX, CLOCK_SKEW_MS_MAX));
+      this.nodes.set(
+        region,
+        new RegionNode(
+          region,
+          clock,
+          cryptos.get(region) as ReturnType<typeof regionCrypto>,
+          streamOf(seed, `replica:${region}`),
+          this.context,
+        ),
+      );
+    }
+  }
+
+  get now(): number {
+    return this.scheduler.now - this.startMs;
+  }
+
+  record(record: HistoryRecord): void {
+    if (this.history.length >= HISTORY_RECORDS_MAX) {
+      this.scheduler.fail(
+        new SimulationFailure(
+          `more than ${HISTORY_RECORDS_MAX} history records: shorten the scenario or lower its rates`,
+          this.scheduler.now,
+        ),
+      );
+      return;
+    }
+    this.history.push(record);
+  }
+
+  /** Opens every replica and waits until every link is up; that instant is the scenario's time 0. */
+  async boot(): Promise<void> {
+    for (const node of this.nodes.values()) node.start();
+    const deadline = Math.max(BOOT_MS_MAX, 4 * this.scenario.network.delayMs.max + BOOT_MS_MAX);
+    while (![...this.nodes.values()].every((node) => node.status === 'up') || !this.network.allUp()) {
+      if (this.scheduler.now >= deadline)
+        throw new SimulationFailure(
+          `the cluster did not boot within ${deadline} simulated ms`,
+          this.scheduler.now,
+        );
+      await this.scheduler.runUntil(this.scheduler.now + 1);
+    }
+    this.startMs = this.scheduler.now;
+  }
+
+  private at(ms: number, run: () => void): void {
+    this.scheduler.at(this.startMs + ms, run);
+  }
+
+  private running(): Replica[] {
+    const replicas: Replica[] = [];
+    for (const node of this.nodes.values())
+      if (node.status === 'up' && node.replica !== null) replicas.push(node.replica);
+    return replicas;
+  }
+
+  /** Every SAMPLE_INTERVAL_MS, per tenant: the truth, each running region's view, S2's observations. */
+  private sample(endMs: number): void {
+    const bounds = new Map(this.scenario.tenants.map((spec) => [spec.tenant, overdraftBound(spec)]));
+    const tick = (ms: number) => {
+      if (this.truth.problem !== null)
+        this.scheduler.fail(new SimulationFailure(this.truth.problem, this.scheduler.now));
+      for (const spec of this.scenario.tenants) {
+        const ledger = this.truth.figures(spec.tenant);
+        const views: Record<string, { balance: number; rights: number }> = {};
+        for (const [region, node] of this.nodes) {
+          if (node.status !== 'up' || node.replica === null) continue;
+          const view = node.replica.balance(spec.tenant);
+          views[region] = { balance: view?.balance ?? 0, rights: view?.regions[region]?.rights ?? 0 };
+        }
+        this.record({
+          type: 'sample',
+          t: this.now,
+          tenant: spec.tenant,
+          truth: ledger.granted - ledger.debited + ledger.refunded - ledger.expired,
+          views,
+          ledger,
+          overdraftBound: bounds.get(spec.tenant) ?? 0,
+          origins: this.truth.takeOrigins(spec.tenant),
+        });
+      }
+      if (ms + SAMPLE_INTERVAL_MS <= endMs)
+        this.at(ms + SAMPLE_INTERVAL_MS, () => tick(ms + SAMPLE_INTERVAL_MS));
+    };
+    this.at(0, () => tick(0));
+  }
+
+  /** Times convergence after each heal: every region has folded all any region had at the heal. */
+  healed(atMs: number): void {
+    const target: Record<string, number> = {};
+    for (const replica of this.running())
+      for (const [origin, seq] of Object.entries(replica.versionVector()))
+        target[origin] = Math.max(target[origin] ?? 0, seq);
+    this.pendingHeals.push({ atMs, target });
+    if (!this.probing) {
+      this.probing = true;
+      this.scheduler.after(CONVERGENCE_PROBE_MS, () => this.probeHeals());
+    }
+  }
+
+  private readonly pendingHeals: { atMs: number; target: Record<string, number> }[] = [];
+  private probing = false;
+
+  private probeHeals(): void {
+    const replicas = this.running();
+    if (replicas.length === this.nodes.size) {
+      const vectors = replicas.map((replica) => replica.versionVector());
+      for (let i = 0; i < this.pendingHeals.length; ) {
+        const heal = this.pendingHeals[i] as (typeof this.pendingHeals)[number];
+        if (vectors.every((vector) => covers(vector, heal.target))) {
+          this.convergenceMs.push(this.now - heal.atMs);
+          this.record({
+            type: 'converged',
+            t: this.now,
+            afterHealMs: this.now - heal.atMs,
+            healAt: heal.atMs,
+          });
+          this.pendingHeals.splice(i, 1);
+        } else i += 1;
+      }
+    }
+    if (this.pendingHeals.length > 0) this.scheduler.after(CONVERGENCE_PROBE_MS, () => this.probeHeals());
+    else this.probing = false;
+  }
+
+  /** From `fromMs` on: since when have all regions held the same version vector (S4's time)? */
+  private watchFinal(fromMs: number, endMs: number): () => { since: number; index: number } | null {
+    let since: { since: number; index: number } | null = null;
+    const probe = (ms: number) => {
+      const replicas = this.running();
+      const same =
+        replicas.length === this.nodes.size &&
+        new Set(replicas.map((replica) => vectorText(replica.versionVector()))).size === 1;
+      if (!same) since = null;
+      else since ??= { since: this.now, index: this.history.length };
+      if (ms + CONVERGENCE_PROBE_MS <= endMs)
+        this.at(ms + CONVERGENCE_PROBE_MS, () => probe(ms + CONVERGENCE_PROBE_MS));
+    };
+    this.at(fromMs, () => probe(fromMs));
+    return () => since;
+  }
+
+  /** The final snapshots and ledger of every running region. */
+  private async finalState(): Promise<FinalState> {
+    const up: [string, Replica][] = [];
+    const down: string[] = [];
+    for (const [region, node] of this.nodes) {
+      if (node.status === 'up' && node.replica !== null) up.push([region, node.replica]);
+      else down.push(region);
+    }
+    const snapshots = await this.scheduler.settle(
+      Promise.all(up.map(([, replica]) => replica.snapshot())),
+      FINAL_SNAPSHOT_MS_MAX,
+    );
+    const regions: Record<string, FinalRegion> = {};
+    up.forEach(([region, replica], i) => {
+      const snapshot = snapshots[i] as { header: SnapshotHeader; tenants: SnapshotTenant[] };
+      const text = canonicalJson({
+        versionVector: { ...snapshot.header.versionVector },
+        heads: Object.fromEntries(
+          Object.entries(snapshot.header.heads).map(([origin, head]) => [origin, { ...head }]),
+        ),
+        tenants: snapshot.tenants.map((line) => ({ ...line })),
+      });
+      regions[region] = {
+        origin: replica.origin,
+        versionVector: snapshot.header.versionVector,
+        snapshotSha256: createHash('sha256').update(text).digest('hex'),
+        tenants: snapshot.tenants.map((line) => ({
+          tenant: line.tenant,
+          balance: line.balance,
+          granted: line.granted,
+          debited: line.debited,
+          refunded: line.refunded,
+          expired: line.expired,
+        })),
+      };
+    });
+    // Converged nodes hold the same logs: read one. Otherwise, the union of what they hold.
+    const sameVectors =
+      new Set(Object.values(regions).map((region) => vectorText(region.versionVector))).size <= 1;
+    const readers = sameVectors ? up.slice(0, 1) : up;
+    const tenants = new Set(this.scenario.tenants.map((spec) => spec.tenant));
+    for (const snapshot of snapshots) for (const line of snapshot.tenants) tenants.add(line.tenant);
+    const ledger: Record<string, FinalState['ledger'][string]> = {};
+    for (const tenant of [...tenants].sort()) {
+      const grants: Record<string, number> = {};
+      const debits: Record<string, { key: string; amount: number }> = {};
+      const refunds: Record<string, { debitId: string; amount: number; key: string }> = {};
+      for (const [, replica] of readers) {
+        let cursor: string | null = null;
+        do {
+          const page: Awaited<ReturnType<Replica['tenantEvents']>> = await replica.tenantEvents(
+            tenant,
+            cursor,
+            FINAL_PAGE_EVENTS,
+          );
+          for (const { event } of page.events) {
+            const id = eventRecordId(event.origin, event.seq);
+            if (event.kind === 'grant') grants[event.grantId] = event.amount;
+            else if (event.kind === 'debit') debits[id] = { key: event.idempotencyKey, amount: event.amount };
+            else if (event.kind === 'refund')
+              refunds[id] = { debitId: event.debitId, amount: event.amount, key: event.idempotencyKey };
+          }
+          cursor = page.next;
+        } while (cursor !== null);
+      }
+      ledger[tenant] = { grants, debits, refunds };
+    }
+    const lostOrigins = [...this.nodes.values()].flatMap((node) => node.lostOrigins).sort();
+    return { t: this.now, lostOrigins, down, regions, ledger };
+  }
+
+  /** Runs the scenario; returns the history, the final state and the convergence after the last heal. */
+  async run(onProgress: ((simulatedS: number) => void) | undefined): Promise<FinalState> {
+    const { scenario } = this;
+    await this.boot();
+    const lastHeal = lastHealMs(scenario);
+    const quietFrom = quietStartMs(scenario);
+    const endMs = quietFrom + msOf(scenario.quietS);
+    scheduleFaults(scenario, {
+      scheduler: this.scheduler,
+      network: this.network,
+      nodes: this.nodes,
+      startMs: this.startMs,
+      record: (record) => this.record(record),
+      healed: (atMs) => this.healed(atMs),
+    });
+    new Workload(scenario, {
+      scheduler: this.scheduler,
+      nodes: this.nodes,
+      truth: this.truth,
+      startMs: this.startMs,
+      seed: this.seed,
+      record: (record) => this.record(record),
+    }).start();
+    this.sample(endMs);
+    const settledSince = this.watchFinal(quietFrom, endMs);
+    for (let second = 1000; second <= endMs; second += 1000) {
+      await this.scheduler.runUntil(this.startMs + second);
+      onProgress?.(second / 1000);
+    }
+    await this.scheduler.runUntil(this.startMs + endMs);
+    const final = await this.finalState();
+    const since = settledSince();
+    if (since !== null && final.down.length === 0) {
+      const converged: HistoryRecord = {
+        type: 'converged',
+        t: since.since,
+        afterHealMs: Math.max(0, since.since - lastHeal),
+        healAt: lastHeal,
+        final: true,
+      };
+      this.history.splice(since.index, 0, converged);
+    }
+    return final;
+  }
+
+  metrics(wallSeconds: number, final: FinalState): RunMetrics {
+    const perRegion: Record<
+      string,
+      { accepted: number; declined: number; falseDeclined: number; latencies: number[] }
+    > = {};
+    for (const region of this.scenario.regions)
+      perRegion[region] = { accepted: 0, declined: 0, falseDeclined: 0, latencies: [] };
+    let accepted = 0;
+    for (const record of this.history) {
+      if (record.type !== 'debit') continue;
+      const region = perRegion[record.region];
+      if (region === undefined) continue;
+      if (record.result === 'accepted') {
+        region.accepted += 1;
+        accepted += 1;
+      } else if (record.result === 'declined') {
+        region.declined += 1;
+        if (record.falseDecline) region.falseDeclined += 1;
+      }
+      if (record.result !== 'unavailable') region.latencies.push(record.latencyMs);
+    }
+    const { counters } = this.network;
+    const rightsUtilisation: Record<string, number> = {};
+    for (const spec of this.scenario.tenants) {
+      const figures = this.truth.figures(spec.tenant);
+      rightsUtilisation[spec.tenant] =
+        figures.granted === 0 ? 0 : (figures.debited - figures.refunded) / figures.granted;
+    }
+    return {
+      perRegion: Object.fromEntries(
+        Object.entries(perRegion).map(([region, tally]) => {
+          const sorted = tally.latencies.sort((a, b) => a - b);
+          return [
+            region,
+            {
+              accepted: tally.accepted,
+              declined: tally.declined,
+              falseDeclined: tally.falseDeclined,
+              latencyMsP50: percentile(sorted, 0.5),
+              latencyMsP99: percentile(sorted, 0.99),
+            },
+          ];
+        }),
+      ),
+      convergenceMs: [...this.convergenceMs],
+      messages: counters.messages,
+      bytes: counters.bytes,
+      messagesPerDebit: counters.messages / Math.max(1, accepted),
+      bytesPerDebit: counters.bytes / Math.max(1, accepted),
+      rightsUtilisation,
+      simulatedSeconds: final.t / 1000,
+      wallSeconds,
+      network: {
+        lost: counters.lost,
+        duplicated: counters.duplicated,
+        reordered: counters.reordered,
+        resets: counters.resets,
+        timeouts: counters.timeouts,
+        connects: counters.connects,
+        drops: { ...counters.drops },
+      },
+      rightsMoved: this.context.rightsMoved,
+      replicaLog: { ...this.context.replicaLog },
+    };
+  }
+}
+
+/**
+ * Runs `scenario` (validated) under `seed`. The same scenario and seed give the same history
+ * (and `historyHash`). Rejects with a SimulationError, naming the seed and the replay command, when
+ * a replica or the harness breaks; a violated invariant is a verdict, not a rejection.
+ */
+export async function runSimulation(
+  scenario: Scenario,
+  seed: number,
+  options: RunOptions = {},
+): Promise<SimulationResult> {
+  const replay = replayCommand(scenario, seed, options);
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new SimulationError(`seed ${seed} is not a non-negative safe integer`, seed, replay, 0);
+  const wallStart = performance.now();
+  const simulation = new Simulation(scenario, seed);
+  let final: FinalState;
+  try {
+    final = await simulation.run(options.onProgress);
+  } catch (error) {
+    const atMs = error instanceof SimulationFailure ? error.atMs - simulation.startMs : simulation.now;
+    throw new SimulationError(
+      `simulation failed at ${atMs} ms (seed ${seed}): ${(error as Error).message}\nreplay: ${replay}`,
+      seed,
+      replay,
+      atMs,
+      { cause: error },
+    );
+  }
+  const wallSeconds = (performance.now() - wallStart) / 1000;
+  const verdicts = checkAll({ scenario, history: simulation.history, final });
+  return {
+    scenario,
+    seed,
+    replay,
+    verdicts,
+    ok: verdicts.every((verdict) => verdict.holds),
+    metrics: simulation.metrics(wallSeconds, final),
+    history: simulation.history,
+    historyHash: historyHash(simulation.history),
+    final,
+  };
+}

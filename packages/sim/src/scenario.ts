@@ -1,0 +1,401 @@
+/**
+ * Scenario validation (the CLI parses simulations/*.yaml and calls `validateScenario`): a JSON
+ * schema checked with ajv (every field, its type and range, unknown fields refused), then the rules
+ * a schema cannot say (regions named in faults and tenants exist, windows are ordered, process
+ * faults of one region do not overlap…). Problems come back all at once, one clear line each,
+ * naming the field (`faults[2].region: unknown region "xx" (regions: eu, us, ap)`). Defaults are
+ * filled in: network (20–60 ms, no loss, duplication or reordering), quietS 10, rebalancing
+ * adaptive, no faults, steady rates, simulated signatures.
+ */
+import { isKey, isTenantId, PRIORITY_MAX, PRIORITY_MIN } from '@allot/core';
+import { Ajv, type ErrorObject } from 'ajv';
+import type { Fault, Scenario } from './api.js';
+import {
+  CLOCK_STEP_MS_MAX,
+  DELAY_MS_MAX,
+  DRIFT_PPM_MAX,
+  DURATION_S_MAX,
+  FAULTS_MAX,
+  LOSS_MAX,
+  RATE_PER_SECOND_MAX,
+  REGIONS_MAX,
+  TENANTS_MAX,
+} from './limits.js';
+
+/** The scenario is not usable: one line per problem, each naming the field. */
+export class ScenarioError extends Error {
+  override readonly name = 'ScenarioError';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('\n'));
+  }
+}
+
+const REGION_PATTERN = '^[a-z0-9-]{1,32}$';
+const region = { type: 'string', pattern: REGION_PATTERN };
+const atS = { type: 'number', minimum: 0, maximum: DURATION_S_MAX };
+const forS = { type: 'number', exclusiveMinimum: 0, maximum: DURATION_S_MAX };
+const probability = { type: 'number', minimum: 0, maximum: 1 };
+const amount = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER };
+const credits = { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER };
+const overdraft = {
+  type: 'object',
+  propertyNames: { pattern: REGION_PATTERN },
+  additionalProperties: credits,
+};
+
+function fault(kind: Fault['kind'], properties: Record<string, unknown>): Record<string, unknown> {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    required: ['kind', ...Object.keys(properties)],
+    properties: { kind: { const: kind }, ...properties },
+  };
+}
+
+/** JSON schema of a scenario document (defaults are filled while validating). */
+export const SCENARIO_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'regions', 'durationS', 'tenants'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 200 },
+    description: { type: 'string', maxLength: 10_000, default: '' },
+    regions: { type: 'array', minItems: 1, maxItems: REGIONS_MAX, uniqueItems: true, items: region },
+    durationS: { type: 'number', exclusiveMinimum: 0, maximum: DURATION_S_MAX },
+    quietS: { type: 'number', minimum: 0, maximum: DURATION_S_MAX, default: 10 },
+    rebalancing: { enum: ['adaptive', 'static'], default: 'adaptive' },
+    signatures: { enum: ['simulated', 'ed25519'], default: 'simulated' },
+    network: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        delayMs: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['min', 'max'],
+          default: { min: 20, max: 60 },
+          properties: {
+            min: { type: 'integer', minimum: 0, maximum: DELAY_MS_MAX },
+            max: { type: 'integer', minimum: 0, maximum: DELAY_MS_MAX },
+          },
+        },
+        loss: { type: 'number', minimum: 0, maximum: LOSS_MAX, default: 0 },
+        duplicate: { ...probability, default: 0 },
+        reorder: { ...probability, default: 0 },
+      },
+    },
+    tenants: {
+      type: 'array',
+      maxItems: TENANTS_MAX,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['tenant', 'grants', 'rates', 'debitAmount'],
+        properties: {
+          tenant: { type: 'string', minLength: 1, maxLength: 128 },
+          grants: {
+            type: 'array',
+            maxItems: 1024,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['grantId', 'amount', 'region', 'atS'],
+              properties: {
+                grantId: { type: 'string', minLength: 1, maxLength: 255 },
+                amount,
+                region,
+                atS,
+                priority: { type: 'integer', minimum: PRIORITY_MIN, maximum: PRIORITY_MAX },
+                expiresInS: forS,
+              },
+            },
+          },
+          overdraft,
+          rates: {
+            type: 'array',
+            maxItems: 1024,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['region', 'perSecond'],
+              properties: {
+                region,
+                perSecond: { type: 'number', minimum: 0, maximum: RATE_PER_SECOND_MAX },
+                shape: { enum: ['steady', 'bursty', 'diurnal'], default: 'steady' },
+                fromS: atS,
+                toS: atS,
+              },
+            },
+          },
+          debitAmount: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['min', 'max'],
+            properties: { min: amount, max: amount },
+          },
+          retryElsewhere: probability,
+          refund: probability,
+          policyChanges: {
+            type: 'array',
+            maxItems: 1024,
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['atS', 'region', 'overdraft'],
+              properties: { atS, region, overdraft },
+            },
+          },
+        },
+      },
+    },
+    faults: {
+      type: 'array',
+      maxItems: FAULTS_MAX,
+      default: [],
+      items: {
+        type: 'object',
+        required: ['kind'],
+        properties: { kind: { type: 'string' } },
+        discriminator: { propertyName: 'kind' },
+        oneOf: [
+          fault('isolate', { region, atS, forS }),
+          fault('halves', {
+            groups: { type: 'array', minItems: 2, items: { type: 'array', minItems: 1, items: region } },
+            atS,
+            forS,
+          }),
+          fault('ring', { atS, forS }),
+          fault('bridge', { bridge: region, atS, forS }),
+          fault('one-way', { from: region, to: region, atS, forS }),
+          fault('flapping', { from: region, to: region, periodS: forS, atS, forS }),
+          fault('crash', { region, atS, forS }),
+          fault('disk-loss', { region, atS, forS }),
+          fault('pause', { region, atS, forS }),
+          fault('clock-step', {
+            region,
+            stepMs: {
+              type: 'integer',
+              minimum: -CLOCK_STEP_MS_MAX,
+              maximum: CLOCK_STEP_MS_MAX,
+              not: { const: 0 },
+            },
+            atS,
+          }),
+          fault('clock-drift', {
+            region,
+            ppm: { type: 'integer', minimum: -DRIFT_PPM_MAX, maximum: DRIFT_PPM_MAX, not: { const: 0 } },
+            atS,
+            forS,
+          }),
+        ],
+      },
+    },
+  },
+} as const;
+
+const FAULT_KINDS: readonly Fault['kind'][] = [
+  'isolate',
+  'halves',
+  'ring',
+  'bridge',
+  'one-way',
+  'flapping',
+  'crash',
+  'disk-loss',
+  'pause',
+  'clock-step',
+  'clock-drift',
+];
+
+const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true, discriminator: true });
+const validate = ajv.compile(SCENARIO_SCHEMA);
+
+/** `/faults/2/region` → `faults[2].region`. */
+function fieldName(pointer: string): string {
+  let name = '';
+  for (const part of pointer.split('/').slice(1)) {
+    const segment = part.replace(/~1/g, '/').replace(/~0/g, '~');
+    name += /^[0-9]+$/.test(segment) ? `[${segment}]` : name === '' ? segment : `.${segment}`;
+  }
+  return name;
+}
+
+function join(parent: string, child: string): string {
+  return parent === '' ? child : `${parent}.${child}`;
+}
+
+/** One line for an ajv error of `document`, naming the field. */
+function describe(error: ErrorObject, document: unknown): string {
+  const field = fieldName(error.instancePath);
+  const where = field === '' ? '(top level)' : field;
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'additionalProperties':
+      return `${join(field, String(params.additionalProperty))}: unknown field`;
+    case 'required':
+      return `${join(field, String(params.missingProperty))}: missing`;
+    case 'enum':
+      return `${where}: must be one of ${(params.allowedValues as unknown[]).join(', ')}`;
+    case 'discriminator':
+      return params.error === 'mapping'
+        ? `${join(field, 'kind')}: must be one of ${FAULT_KINDS.join(', ')}`
+        : `${join(field, 'kind')}: must be a string`;
+    case 'type':
+      return `${where}: must be ${params.type === 'integer' ? 'an integer' : `a${/^[aeiou]/.test(String(params.type)) ? 'n' : ''} ${String(params.type)}`}`;
+    case 'pattern':
+      return `${where}: ${JSON.stringify(valueAt(document, error.instancePath))} is not a valid id (${String(params.pattern)})`;
+    case 'propertyNames':
+      return `${where}: ${JSON.stringify(params.propertyName)} is not a region id`;
+    case 'not':
+      return `${where}: must not be 0`;
+    case 'uniqueItems':
+      return `${where}: lists the same value twice (items ${String(params.j)} and ${String(params.i)})`;
+    default:
+      return `${where}: ${error.message ?? 'is invalid'}`;
+  }
+}
+
+/** The value at a JSON pointer (for messages that quote it). */
+function valueAt(document: unknown, pointer: string): unknown {
+  let value = document;
+  for (const part of pointer.split('/').slice(1)) {
+    if (typeof value !== 'object' || value === null) return undefined;
+    value = (value as Record<string, unknown>)[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  }
+  return value;
+}
+
+/** The rules a schema cannot express. */
+function semanticProblems(scenario: Scenario): string[] {
+  const problems: string[] = [];
+  const regions = new Set(scenario.regions);
+  const listed = scenario.regions.join(', ');
+  const known = (field: string, name: string) => {
+    if (!regions.has(name))
+      problems.push(`${field}: unknown region ${JSON.stringify(name)} (regions: ${listed})`);
+  };
+  const durationS = scenario.durationS;
+  const { delayMs } = scenario.network;
+  if (delayMs.min > delayMs.max)
+    problems.push(`network.delayMs: min ${delayMs.min} is above max ${delayMs.max}`);
+
+  const tenants = new Set<string>();
+  scenario.tenants.forEach((spec, t) => {
+    const at = `tenants[${t}]`;
+    if (!isTenantId(spec.tenant))
+      problems.push(`${at}.tenant: ${JSON.stringify(spec.tenant)} is not a valid tenant id`);
+    if (tenants.has(spec.tenant)) problems.push(`${at}.tenant: ${spec.tenant} is listed twice`);
+    tenants.add(spec.tenant);
+    const grants = new Set<string>();
+    spec.grants.forEach((grant, g) => {
+      const where = `${at}.grants[${g}]`;
+      if (!isKey(grant.grantId)) problems.push(`${where}.grantId: must be 1–255 printable ASCII characters`);
+      if (grants.has(grant.grantId)) problems.push(`${where}.grantId: ${grant.grantId} is used twice`);
+      grants.add(grant.grantId);
+      known(`${where}.region`, grant.region);
+      if (grant.atS > durationS)
+        problems.push(`${where}.atS: ${grant.atS} is after the end (durationS ${durationS})`);
+    });
+    for (const name of Object.keys(spec.overdraft ?? {})) known(`${at}.overdraft.${name}`, name);
+    spec.rates.forEach((rate, r) => {
+      const where = `${at}.rates[${r}]`;
+      known(`${where}.region`, rate.region);
+      const from = rate.fromS ?? 0;
+      const to = rate.toS ?? durationS;
+      if (from >= to) problems.push(`${where}: fromS ${from} is not before toS ${to}`);
+      if (to > durationS) problems.push(`${where}.toS: ${to} is after the end (durationS ${durationS})`);
+    });
+    if (spec.debitAmount.min > spec.debitAmount.max)
+      problems.push(`${at}.debitAmount: min ${spec.debitAmount.min} is above max ${spec.debitAmount.max}`);
+    (spec.policyChanges ?? []).forEach((change, c) => {
+      const where = `${at}.policyChanges[${c}]`;
+      known(`${where}.region`, change.region);
+      for (const name of Object.keys(change.overdraft)) known(`${where}.overdraft.${name}`, name);
+      if (change.atS > durationS)
+        problems.push(`${where}.atS: ${change.atS} is after the end (durationS ${durationS})`);
+    });
+  });
+
+  // Process faults (crash, disk loss, pause) of one region must not overlap, nor drifts of one clock.
+  const busy = new Map<string, { from: number; to: number; index: number }[]>();
+  const occupy = (key: string, index: number, from: number, to: number, field: string) => {
+    const spans = busy.get(key) ?? [];
+    for (const span of spans) {
+      if (from < span.to && span.from < to)
+        problems.push(
+          `${field}: overlaps faults[${span.index}] (${key.split(':')[0]} faults of one region must not overlap)`,
+        );
+    }
+    spans.push({ from, to, index });
+    busy.set(key, spans);
+  };
+  scenario.faults.forEach((fault, f) => {
+    const at = `faults[${f}]`;
+    if (fault.atS > durationS)
+      problems.push(`${at}.atS: ${fault.atS} is after the end (durationS ${durationS})`);
+    switch (fault.kind) {
+      case 'isolate':
+      case 'crash':
+      case 'disk-loss':
+      case 'pause':
+      case 'clock-step':
+      case 'clock-drift':
+        known(`${at}.region`, fault.region);
+        break;
+      case 'halves': {
+        const seen = new Map<string, number>();
+        fault.groups.forEach((group, g) => {
+          group.forEach((name, i) => {
+            known(`${at}.groups[${g}][${i}]`, name);
+            const other = seen.get(name);
+            if (other !== undefined)
+              problems.push(`${at}.groups[${g}][${i}]: ${name} is also in group ${other}`);
+            seen.set(name, g);
+          });
+        });
+        const missing = scenario.regions.filter((name) => !seen.has(name));
+        if (missing.length > 0)
+          problems.push(`${at}.groups: every region must be in a group; missing ${missing.join(', ')}`);
+        break;
+      }
+      case 'ring':
+        if (scenario.regions.length < 4)
+          problems.push(
+            `${at}: a ring needs at least 4 regions (with ${scenario.regions.length}, every region is every other's neighbour)`,
+          );
+        break;
+      case 'bridge':
+        known(`${at}.bridge`, fault.bridge);
+        if (scenario.regions.length < 3) problems.push(`${at}: a bridge needs at least 3 regions`);
+        break;
+      case 'one-way':
+      case 'flapping':
+        known(`${at}.from`, fault.from);
+        known(`${at}.to`, fault.to);
+        if (fault.from === fault.to) problems.push(`${at}.to: must differ from from (${fault.from})`);
+        break;
+    }
+    if (fault.kind === 'crash' || fault.kind === 'disk-loss' || fault.kind === 'pause')
+      occupy(`process:${fault.region}`, f, fault.atS, fault.atS + fault.forS, at);
+    if (fault.kind === 'clock-drift')
+      occupy(`clock:${fault.region}`, f, fault.atS, fault.atS + fault.forS, at);
+  });
+  return problems;
+}
+
+/**
+ * Validates a parsed scenario document and fills its defaults. Throws a ScenarioError listing every
+ * problem, one line each, naming the field. The input is not modified.
+ */
+export function validateScenario(document: unknown): Scenario {
+  if (typeof document !== 'object' || document === null || Array.isArray(document))
+    throw new ScenarioError(['(top level): a scenario must be a mapping']);
+  const copy = structuredClone(document);
+  if (!validate(copy))
+    throw new ScenarioError([...new Set((validate.errors ?? []).map((error) => describe(error, copy)))]);
+  const scenario = copy as unknown as Scenario;
+  const problems = semanticProblems(scenario);
+  if (problems.length > 0) throw new ScenarioError(problems);
+  return scenario;
+}

@@ -1,0 +1,230 @@
+/**
+ * Swarm testing: a scenario drawn per seed — three regions, 10–30 simulated seconds, a random
+ * network, one to three tenants with their grants, rates (steady, bursty, diurnal, sometimes a hot
+ * region that moves), retries, refunds and overdraft policies, and a mix of one to five faults of
+ * every kind — so that many seeds explore many fault mixes (swarm testing: Groce et al., ISSTA
+ * 2012). A seed alone reproduces a swarm run: `randomScenario(seed)` then `runSimulation(…, seed)`.
+ */
+import type { Fault, Scenario, SimulationResult, TenantSpec, Verdict } from './api.js';
+import { type RandomStream, streamOf } from './rng.js';
+import { runSimulation } from './run.js';
+
+const REGIONS = ['eu', 'us', 'ap'] as const;
+
+/** Quiet time after the last heal: the transport's redial backoff (≤ 10 s) plus anti-entropy rounds. */
+const SWARM_QUIET_S = 20;
+
+/** `value` to `decimals` places, as the shortest decimal (14.6, not 14.600000000000001). */
+function round(value: number, decimals = 1): number {
+  const scale = 10 ** decimals;
+  return Math.round(value * scale) / scale;
+}
+
+function tenantSpec(rng: RandomStream, index: number, durationS: number): TenantSpec {
+  const tenant = `tenant-${index}`;
+  const grants: TenantSpec['grants'][number][] = [];
+  const grantCount = rng.int(1, 3);
+  for (let g = 0; g < grantCount; g++) {
+    const expires = rng.chance(0.3);
+    grants.push({
+      grantId: `g${g}`,
+      amount: rng.int(200, 20_000),
+      region: rng.pick(REGIONS),
+      atS: g === 0 ? 0 : round(rng.uniform(0, durationS * 0.8)),
+      priority: rng.pick([10, 100, 100, 200]),
+      ...(expires ? { expiresInS: round(rng.uniform(2, durationS)) } : {}),
+    });
+  }
+  const rates: TenantSpec['rates'][number][] = [];
+  if (rng.chance(0.3)) {
+    // A hot region that moves: all the load at one region, then at another.
+    const first = rng.pick(REGIONS);
+    const second = rng.pick(REGIONS.filter((region) => region !== first));
+    const switchS = round(rng.uniform(durationS * 0.3, durationS * 0.7));
+    const perSecond = rng.int(10, 60);
+    rates.push({ region: first, perSecond, shape: 'steady', fromS: 0, toS: switchS });
+    rates.push({ region: second, perSecond, shape: 'steady', fromS: switchS, toS: durationS });
+  } else {
+    for (const region of REGIONS) {
+      if (rng.chance(0.15)) continue;
+      rates.push({
+        region,
+        perSecond: rng.int(2, 20),
+        shape: rng.pick(['steady', 'steady', 'bursty', 'diurnal']),
+      });
+    }
+  }
+  const min = rng.int(1, 10);
+  const overdraft = rng.chance(0.3)
+    ? Object.fromEntries(REGIONS.filter(() => rng.chance(0.6)).map((region) => [region, rng.int(0, 50)]))
+    : undefined;
+  const policyChanges = rng.chance(0.2)
+    ? [
+        {
+          atS: round(rng.uniform(0, durationS)),
+          region: rng.pick(REGIONS),
+          overdraft: { [rng.pick(REGIONS)]: rng.int(0, 80) },
+        },
+      ]
+    : undefined;
+  return {
+    tenant,
+    grants,
+    rates,
+    debitAmount: { min, max: min + rng.int(0, 40) },
+    ...(overdraft === undefined ? {} : { overdraft }),
+    ...(policyChanges === undefined ? {} : { policyChanges }),
+    ...(rng.chance(0.5) ? { retryElsewhere: round(rng.uniform(0, 0.1), 2) } : {}),
+    ...(rng.chance(0.5) ? { refund: round(rng.uniform(0, 0.1), 2) } : {}),
+  };
+}
+
+const FAULT_KINDS: readonly Fault['kind'][] = [
+  'isolate',
+  'halves',
+  'bridge',
+  'one-way',
+  'flapping',
+  'crash',
+  'crash',
+  'disk-loss',
+  'pause',
+  'clock-step',
+  'clock-drift',
+];
+
+function faults(rng: RandomStream, durationS: number): Fault[] {
+  const out: Fault[] = [];
+  const busy = new Map<string, [number, number][]>();
+  const free = (key: string, from: number, to: number) =>
+    (busy.get(key) ?? []).every(([a, b]) => to <= a || b <= from);
+  const take = (key: string, from: number, to: number) =>
+    busy.set(key, [...(busy.get(key) ?? []), [from, to]]);
+  const count = rng.int(1, 5);
+  for (let i = 0; i < count; i++) {
+    const kind = rng.pick(FAULT_KINDS);
+    const atS = round(rng.uniform(0, durationS * 0.8));
+    const forS = round(Math.max(0.2, Math.min(rng.uniform(0.5, durationS / 2), durationS - atS)));
+    const region = rng.pick(REGIONS);
+    const others = REGIONS.filter((other) => other !== region);
+    switch (kind) {
+      case 'isolate':
+        out.push({ kind, region, atS, forS });
+        break;
+      case 'halves':
+        out.push({ kind, groups: [[region], [...others]], atS, forS });
+        break;
+      case 'bridge':
+        out.push({ kind, bridge: region, atS, forS });
+        break;
+      case 'one-way':
+        out.push({ kind, from: region, to: rng.pick(others), atS, forS });
+        break;
+      case 'flapping':
+        out.push({
+          kind,
+          from: region,
+          to: rng.pick(others),
+          periodS: round(rng.uniform(0.2, 4)),
+          atS,
+          forS,
+        });
+        break;
+      case 'crash':
+      case 'disk-loss':
+      case 'pause': {
+        if (!free(`process:${region}`, atS, atS + forS)) break;
+        take(`process:${region}`, atS, atS + forS);
+        out.push({ kind, region, atS, forS });
+        break;
+      }
+      case 'clock-step':
+        out.push({ kind, region, stepMs: rng.pick([-1, 1]) * rng.int(1, 30_000), atS });
+        break;
+      case 'clock-drift': {
+        if (!free(`clock:${region}`, atS, atS + forS)) break;
+        take(`clock:${region}`, atS, atS + forS);
+        out.push({ kind, region, ppm: rng.pick([-1, 1]) * rng.int(10, 5_000), atS, forS });
+        break;
+      }
+      case 'ring':
+        break;
+    }
+  }
+  return out.sort((a, b) => a.atS - b.atS);
+}
+
+/** The scenario of swarm seed `seed`: three regions, 10–30 s, a drawn network, workload and fault mix. */
+export function randomScenario(seed: number): Scenario {
+  const rng = streamOf(seed, 'swarm');
+  const durationS = rng.int(10, 30);
+  const delayMin = rng.int(1, 30);
+  const tenants = rng.int(1, 3);
+  return {
+    name: `swarm-${seed}`,
+    description: `Fault mix drawn for swarm seed ${seed}.`,
+    regions: [...REGIONS],
+    durationS,
+    quietS: SWARM_QUIET_S,
+    rebalancing: rng.chance(0.8) ? 'adaptive' : 'static',
+    network: {
+      delayMs: { min: delayMin, max: delayMin + rng.int(0, 120) },
+      loss: rng.chance(0.5) ? 0 : round(rng.uniform(0, 0.01), 3),
+      duplicate: rng.chance(0.5) ? 0 : round(rng.uniform(0, 0.02), 3),
+      reorder: rng.chance(0.5) ? 0 : round(rng.uniform(0, 0.05), 3),
+    },
+    tenants: Array.from({ length: tenants }, (_, i) => tenantSpec(rng, i, durationS)),
+    faults: faults(rng, durationS),
+  };
+}
+
+/** One failed swarm run: how to replay it and what failed. */
+export interface SwarmFailure {
+  readonly seed: number;
+  readonly replay: string;
+  /** The violated invariants, or the error that stopped the run. */
+  readonly verdicts: readonly Verdict[];
+  readonly error?: string;
+}
+
+/** What a swarm found. */
+export interface SwarmSummary {
+  readonly runs: number;
+  readonly failures: readonly SwarmFailure[];
+  readonly simulatedSeconds: number;
+  readonly wallSeconds: number;
+}
+
+/** The replay command of swarm seed `seed`. */
+export function swarmReplay(seed: number): string {
+  return `npx allot simulate --swarm 1 --seed ${seed}`;
+}
+
+/**
+ * Runs `count` swarm seeds from `firstSeed`, one after the other; `onResult` sees every result (or
+ * the error of a run that broke) as it comes. Failures are collected with their replay commands.
+ */
+export async function runSwarm(
+  count: number,
+  firstSeed: number,
+  onResult?: (seed: number, result: SimulationResult | Error) => void,
+): Promise<SwarmSummary> {
+  const started = performance.now();
+  const failures: SwarmFailure[] = [];
+  let simulatedSeconds = 0;
+  for (let seed = firstSeed; seed < firstSeed + count; seed++) {
+    const replay = swarmReplay(seed);
+    try {
+      const result = await runSimulation(randomScenario(seed), seed, { replay });
+      simulatedSeconds += result.metrics.simulatedSeconds;
+      if (!result.ok)
+        failures.push({ seed, replay, verdicts: result.verdicts.filter((verdict) => !verdict.holds) });
+      onResult?.(seed, result);
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      failures.push({ seed, replay, verdicts: [], error: failure.message });
+      onResult?.(seed, failure);
+    }
+  }
+  return { runs: count, failures, simulatedSeconds, wallSeconds: (performance.now() - started) / 1000 };
+}

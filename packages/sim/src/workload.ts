@@ -1,0 +1,337 @@
+/**
+ * The workload of a scenario, issued against the replicas at simulated times: grants at their
+ * times (an admin retries one whose region is down), overdraft policies set everywhere at the start
+ * and changed later, and per-region debit streams (steady, bursty or diurnal Poisson arrivals) with
+ * client retries at another region under the same idempotency key and later refunds. Every answer
+ * is recorded with its latency; a decline is marked false when the true ledger (the oracle) could
+ * have paid it. All random choices of a request are drawn when it is issued, from a stream of its
+ * own rate entry, so faults that change outcomes never shift the workload's draws.
+ */
+import { PRIORITY_DEFAULT, parseEventRecordId, regionOf } from '@allot/core';
+import type { DebitOutcome, GrantOutcome, RefundOutcome } from '@allot/replica';
+import type { HistoryRecord, Scenario, TenantSpec } from './api.js';
+import { overdraftBound } from './bounds.js';
+import {
+  BURST_DUTY,
+  BURST_PERIOD_MS,
+  GRANT_RETRY_MS,
+  REFUND_DELAY_MS_MAX,
+  REFUND_DELAY_MS_MIN,
+  RETRY_DELAY_MS_MAX,
+  RETRY_DELAY_MS_MIN,
+  SIM_EPOCH_MS,
+} from './limits.js';
+import type { RegionNode } from './region.js';
+import { type RandomStream, streamOf } from './rng.js';
+import { type Scheduler, SimulationFailure } from './scheduler.js';
+import { msOf } from './timeline.js';
+import type { TrueLedger } from './truth.js';
+
+/** What a workload acts on. */
+export interface WorkloadTargets {
+  readonly scheduler: Scheduler;
+  readonly nodes: ReadonlyMap<string, RegionNode>;
+  readonly truth: TrueLedger;
+  /** Simulated time of the scenario's time 0. */
+  readonly startMs: number;
+  readonly seed: number;
+  record(record: HistoryRecord): void;
+}
+
+/** Debits per ms of a rate entry at scenario time `t` (ms), and the most it ever is. */
+function rateShape(
+  entry: TenantSpec['rates'][number],
+  fromMs: number,
+  toMs: number,
+  phaseMs: number,
+): { rate: (t: number) => number; peak: number } {
+  const mean = entry.perSecond / 1000;
+  switch (entry.shape) {
+    case 'steady':
+      return { rate: () => mean, peak: mean };
+    case 'bursty':
+      return {
+        rate: (t) =>
+          (t - fromMs + phaseMs) % BURST_PERIOD_MS < BURST_DUTY * BURST_PERIOD_MS ? mean / BURST_DUTY : 0,
+        peak: mean / BURST_DUTY,
+      };
+    case 'diurnal': {
+      // One "day" over the window: quiet at its ends, twice the mean at its middle.
+      const span = Math.max(1, toMs - fromMs);
+      return { rate: (t) => mean * (1 - Math.cos((2 * Math.PI * (t - fromMs)) / span)), peak: 2 * mean };
+    }
+  }
+}
+
+/** A debit request's random choices, drawn when it is issued. */
+interface DebitPlan {
+  readonly amount: number;
+  readonly retry: { readonly region: string; readonly delayMs: number } | null;
+  readonly refund: { readonly delayMs: number; readonly amount: number | undefined } | null;
+}
+
+/** The workload of one run. */
+export class Workload {
+  private readonly durationMs: number;
+  /** Keys whose refund (if planned) was issued already. */
+  private readonly refunded = new Set<string>();
+
+  constructor(
+    private readonly scenario: Scenario,
+    private readonly targets: WorkloadTargets,
+  ) {
+    this.durationMs = msOf(scenario.durationS);
+  }
+
+  /** Schedules everything the scenario asks for. */
+  start(): void {
+    for (const spec of this.scenario.tenants) {
+      const bound = overdraftBound(spec);
+      if (spec.overdraft !== undefined && Object.keys(spec.overdraft).length > 0) {
+        const overdraft = spec.overdraft;
+        // Every region's admin sets the policy at the start, so no region starts without it.
+        for (const region of this.scenario.regions)
+          this.at(0, () => this.setPolicy(spec.tenant, region, overdraft));
+      }
+      for (const change of spec.policyChanges ?? [])
+        this.at(msOf(change.atS), () => this.setPolicy(spec.tenant, change.region, change.overdraft));
+      for (const grant of spec.grants) this.at(msOf(grant.atS), () => this.grant(spec, grant));
+      spec.rates.forEach((entry, i) => {
+        const rng = streamOf(this.targets.seed, `workload:${spec.tenant}:rate:${i}`);
+        this.stream(spec, entry, i, rng, bound);
+      });
+    }
+  }
+
+  private get scenarioNow(): number {
+    return this.targets.scheduler.now - this.targets.startMs;
+  }
+
+  private at(ms: number, run: () => void): void {
+    this.targets.scheduler.at(this.targets.startMs + ms, run);
+  }
+
+  private node(region: string): RegionNode {
+    const node = this.targets.nodes.get(region);
+    if (node === undefined) throw new Error(`workload names unknown region ${region}`);
+    return node;
+  }
+
+  private fail(message: string): void {
+    this.targets.scheduler.fail(new SimulationFailure(message, this.targets.scheduler.now));
+  }
+
+  private setPolicy(tenant: string, region: string, overdraft: Readonly<Record<string, number>>): void {
+    this.node(region).request(
+      (replica) => replica.setPolicy(tenant, { overdraft: { ...overdraft }, weights: {}, blocked: false }),
+      (outcome) => {
+        const failed = outcome === 'unavailable' || 'status' in outcome;
+        if (failed && this.scenarioNow + GRANT_RETRY_MS < this.durationMs)
+          this.at(this.scenarioNow + GRANT_RETRY_MS, () => this.setPolicy(tenant, region, overdraft));
+      },
+    );
+  }
+
+  private grant(spec: TenantSpec, grant: TenantSpec['grants'][number]): void {
+    const { startMs } = this.targets;
+    const expiresAtMs = grant.expiresInS === undefined ? null : msOf(grant.atS) + msOf(grant.expiresInS);
+    const priority = grant.priority ?? PRIORITY_DEFAULT;
+    this.node(grant.region).request(
+      (replica) =>
+        replica.grant({
+          tenant: spec.tenant,
+          grantId: grant.grantId,
+          amount: grant.amount,
+          priority,
+          // The admin's client computes the expiry from true time.
+          expiresAt: expiresAtMs === null ? null : SIM_EPOCH_MS + startMs + expiresAtMs,
+        }),
+      (outcome: GrantOutcome | 'unavailable') => {
+        const result = outcome === 'unavailable' ? 'unavailable' : outcome.status;
+        if (
+          result === 'invalid' &&
+          outcome !== 'unavailable' &&
+          'reason' in outcome &&
+          outcome.reason === 'invalid_request'
+        )
+          this.fail(
+            `grant ${grant.grantId} of ${spec.tenant} refused as invalid: the scenario's validation missed it`,
+          );
+        this.targets.record({
+          type: 'grant',
+          t: this.scenarioNow,
+          region: grant.region,
+          tenant: spec.tenant,
+          grantId: grant.grantId,
+          amount: grant.amount,
+          result,
+          expiresAt: expiresAtMs,
+          priority,
+          ...(outcome !== 'unavailable' && (outcome.status === 'accepted' || outcome.status === 'replayed')
+            ? { origin: outcome.grant.origin }
+            : {}),
+        });
+        if (result === 'unavailable' && this.scenarioNow + GRANT_RETRY_MS < this.durationMs)
+          this.at(this.scenarioNow + GRANT_RETRY_MS, () => this.grant(spec, grant));
+      },
+    );
+  }
+
+  /** Schedules the arrivals of one rate entry, one after the other (thinning of a Poisson process). */
+  private stream(
+    spec: TenantSpec,
+    entry: TenantSpec['rates'][number],
+    index: number,
+    rng: RandomStream,
+    bound: number,
+  ): void {
+    if (entry.perSecond <= 0) return;
+    const fromMs = msOf(entry.fromS ?? 0);
+    const toMs = Math.min(msOf(entry.toS ?? this.scenario.durationS), this.durationMs);
+    const { rate, peak } = rateShape(entry, fromMs, toMs, rng.uniform(0, BURST_PERIOD_MS));
+    const others = this.scenario.regions.filter((region) => region !== entry.region);
+    let count = 0;
+    const next = (after: number) => {
+      let t = after;
+      for (;;) {
+        t += rng.exponential(1 / peak);
+        if (t >= toMs) return;
+        if (rng.next() * peak < rate(t)) break;
+      }
+      const plan = this.plan(spec, rng, others);
+      const arrival = t;
+      this.at(arrival, () => {
+        count += 1;
+        this.debit(spec, entry.region, `${spec.tenant}/${index}/${count}`, plan, bound, false);
+        next(arrival);
+      });
+    };
+    next(fromMs);
+  }
+
+  private plan(spec: TenantSpec, rng: RandomStream, others: readonly string[]): DebitPlan {
+    const amount = rng.int(spec.debitAmount.min, spec.debitAmount.max);
+    const retry =
+      others.length > 0 && rng.chance(spec.retryElsewhere ?? 0)
+        ? { region: rng.pick(others), delayMs: rng.int(RETRY_DELAY_MS_MIN, RETRY_DELAY_MS_MAX) }
+        : null;
+    const refund = rng.chance(spec.refund ?? 0)
+      ? {
+          delayMs: rng.int(REFUND_DELAY_MS_MIN, REFUND_DELAY_MS_MAX),
+          amount: rng.chance(0.5) ? undefined : rng.int(1, amount),
+        }
+      : null;
+    return { amount, retry, refund };
+  }
+
+  private debit(
+    spec: TenantSpec,
+    region: string,
+    key: string,
+    plan: DebitPlan,
+    bound: number,
+    retry: boolean,
+  ): void {
+    const { scheduler, truth } = this.targets;
+    const issuedAt = scheduler.now;
+    const tenant = spec.tenant;
+    this.node(region).request(
+      (replica) => replica.debit({ tenant, amount: plan.amount, idempotencyKey: key, metadata: null }),
+      (outcome: DebitOutcome | 'unavailable') => {
+        let result: 'accepted' | 'replayed' | 'declined' | 'conflict' | 'unavailable';
+        let debitId: string | undefined;
+        let falseDecline = false;
+        if (outcome === 'unavailable') result = 'unavailable';
+        else {
+          switch (outcome.status) {
+            case 'accepted':
+            case 'replayed':
+              result = outcome.status;
+              debitId = outcome.debit.debitId;
+              break;
+            case 'declined':
+              result = 'declined';
+              falseDecline =
+                outcome.reason === 'insufficient_credits' &&
+                truth.covers(tenant, plan.amount, scheduler.now, bound);
+              break;
+            case 'conflict':
+              result = 'conflict';
+              break;
+            case 'unavailable':
+              result = 'unavailable';
+              break;
+            default:
+              this.fail(
+                `debit ${key} of ${tenant} at ${region} answered ${outcome.status}: the workload sent a bad request`,
+              );
+              return;
+          }
+        }
+        this.targets.record({
+          type: 'debit',
+          t: this.scenarioNow,
+          region,
+          tenant,
+          key,
+          amount: plan.amount,
+          result,
+          falseDecline,
+          latencyMs: scheduler.now - issuedAt,
+          ...(debitId === undefined ? {} : { debitId }),
+          ...(retry ? { retry: true } : {}),
+          ledger: truth.figures(tenant),
+        });
+        if (
+          result === 'accepted' &&
+          debitId !== undefined &&
+          plan.refund !== null &&
+          !this.refunded.has(key)
+        ) {
+          this.refunded.add(key);
+          const due = this.scenarioNow + plan.refund.delayMs;
+          const id = debitId;
+          const amount = plan.refund.amount;
+          if (due < this.durationMs)
+            this.at(due, () => this.refund(tenant, id, amount ?? plan.amount, amount));
+        }
+      },
+    );
+    if (!retry && plan.retry !== null) {
+      const due = this.scenarioNow + plan.retry.delayMs;
+      const target = plan.retry.region;
+      if (due < this.durationMs) this.at(due, () => this.debit(spec, target, key, plan, bound, true));
+    }
+  }
+
+  /** Refunds `amount` of a debit, or all that is left of it when undefined (`requested` is then its amount). */
+  private refund(tenant: string, debitId: string, requested: number, amount: number | undefined): void {
+    const parsed = parseEventRecordId(debitId);
+    if (parsed === null) throw new Error(`not a debit id: ${debitId}`);
+    const region = regionOf(parsed.origin);
+    const key = `refund:${debitId}`;
+    const issuedAt = this.targets.scheduler.now;
+    this.node(region).request(
+      (replica) => replica.refund({ tenant, debitId, amount, idempotencyKey: key }),
+      (outcome: RefundOutcome | 'unavailable') => {
+        const result = outcome === 'unavailable' ? 'unavailable' : outcome.status;
+        if (result === 'invalid') this.fail(`refund ${key} of ${tenant} refused as invalid`);
+        const refund = outcome !== 'unavailable' && 'refund' in outcome ? outcome.refund : null;
+        this.targets.record({
+          type: 'refund',
+          t: this.scenarioNow,
+          region,
+          tenant,
+          debitId,
+          amount: refund?.amount ?? requested,
+          result,
+          ...(refund !== null && (result === 'accepted' || result === 'replayed')
+            ? { refundId: refund.refundId }
+            : {}),
+          key,
+          latencyMs: this.targets.scheduler.now - issuedAt,
+        });
+      },
+    );
+  }
+}

@@ -1,0 +1,434 @@
+import {
+  type CheckInput,
+  checkAll,
+  checkS1,
+  checkS2,
+  checkS3,
+  checkS4,
+  checkS5,
+  checkS6,
+  type FinalState,
+  type HistoryRecord,
+  type Scenario,
+} from '@allot/sim';
+import { describe, expect, it } from 'vitest';
+
+const EU = 'eu#aaaaaaaa';
+const US = 'us#bbbbbbbb';
+
+const scenario: Scenario = {
+  name: 'hand-made',
+  description: '',
+  regions: ['eu', 'us'],
+  durationS: 1,
+  quietS: 1,
+  rebalancing: 'adaptive',
+  network: { delayMs: { min: 1, max: 1 }, loss: 0, duplicate: 0, reorder: 0 },
+  tenants: [
+    {
+      tenant: 'acme',
+      grants: [{ grantId: 'g1', amount: 100, region: 'eu', atS: 0 }],
+      overdraft: { us: 5 },
+      rates: [],
+      debitAmount: { min: 1, max: 50 },
+    },
+  ],
+  faults: [],
+};
+
+const ledger = (granted: number, debited: number, refunded = 0, expired = 0) => ({
+  granted,
+  debited,
+  refunded,
+  expired,
+});
+
+/** A clean run: a grant of 100 at eu, a debit of 30 at eu, one of 10 at us, a refund of 5. */
+function clean(): { history: HistoryRecord[]; final: FinalState } {
+  const history: HistoryRecord[] = [
+    {
+      type: 'grant',
+      t: 0,
+      region: 'eu',
+      tenant: 'acme',
+      grantId: 'g1',
+      amount: 100,
+      result: 'accepted',
+      origin: EU,
+    },
+    {
+      type: 'debit',
+      t: 10,
+      region: 'eu',
+      tenant: 'acme',
+      key: 'k1',
+      amount: 30,
+      result: 'accepted',
+      falseDecline: false,
+      latencyMs: 2,
+      debitId: 'eu.aaaaaaaa.3',
+      ledger: ledger(100, 30),
+    },
+    {
+      type: 'debit',
+      t: 20,
+      region: 'us',
+      tenant: 'acme',
+      key: 'k2',
+      amount: 10,
+      result: 'accepted',
+      falseDecline: false,
+      latencyMs: 2,
+      debitId: 'us.bbbbbbbb.1',
+      ledger: ledger(100, 40),
+    },
+    {
+      type: 'refund',
+      t: 30,
+      region: 'eu',
+      tenant: 'acme',
+      debitId: 'eu.aaaaaaaa.3',
+      amount: 5,
+      result: 'accepted',
+      refundId: 'eu.aaaaaaaa.4',
+      key: 'refund:eu.aaaaaaaa.3',
+    },
+    {
+      type: 'sample',
+      t: 100,
+      tenant: 'acme',
+      truth: 65,
+      views: { eu: { balance: 65, rights: 45 }, us: { balance: 65, rights: 20 } },
+      ledger: ledger(100, 40, 5),
+      overdraftBound: 5,
+      origins: {
+        [EU]: { region: 'eu', rightsMin: 0, overdraftInUseMax: 0 },
+        [US]: { region: 'us', rightsMin: 0, overdraftInUseMax: 0 },
+      },
+    },
+    { type: 'converged', t: 150, afterHealMs: 150, healAt: 0, final: true },
+  ];
+  const region = (origin: string) => ({
+    origin,
+    versionVector: { [EU]: 4, [US]: 1 },
+    snapshotSha256: 'same',
+    tenants: [{ tenant: 'acme', balance: 65, granted: 100, debited: 40, refunded: 5, expired: 0 }],
+  });
+  const final: FinalState = {
+    t: 200,
+    lostOrigins: [],
+    down: [],
+    regions: { eu: region(EU), us: region(US) },
+    ledger: {
+      acme: {
+        grants: { g1: 100 },
+        debits: { 'eu.aaaaaaaa.3': { key: 'k1', amount: 30 }, 'us.bbbbbbbb.1': { key: 'k2', amount: 10 } },
+        refunds: { 'eu.aaaaaaaa.4': { debitId: 'eu.aaaaaaaa.3', amount: 5, key: 'refund:eu.aaaaaaaa.3' } },
+      },
+    },
+  };
+  return { history, final };
+}
+
+function input(change?: (run: { history: HistoryRecord[]; final: FinalState }) => void): CheckInput {
+  const run = clean();
+  change?.(run);
+  return { scenario, history: run.history, final: run.final };
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+describe('the checkers on a clean history', () => {
+  it('find nothing wrong', () => {
+    const verdicts = checkAll(input());
+    expect(verdicts.map((verdict) => [verdict.invariant, verdict.holds])).toEqual([
+      ['S1', true],
+      ['S2', true],
+      ['S3', true],
+      ['S4', true],
+      ['S5', true],
+      ['S6', true],
+    ]);
+    expect(verdicts[3]?.note).toMatch(/converged at 150 ms, 150 ms after the last heal/);
+  });
+
+  it('cannot check S3–S6 without a final state, and say so', () => {
+    const verdicts = checkAll({ scenario, history: clean().history });
+    expect(verdicts.slice(2).every((verdict) => !verdict.holds && verdict.note === 'not checked')).toBe(true);
+  });
+});
+
+describe('S1 — no overspend beyond the bound', () => {
+  it('flags acknowledged debits beyond grants − expired + Σ overdraft, with the first and the worst', () => {
+    const verdict = checkS1(
+      input(({ history }) => {
+        history.push(
+          {
+            type: 'debit',
+            t: 40,
+            region: 'us',
+            tenant: 'acme',
+            key: 'k3',
+            amount: 64, // 40 + 64 − 5 = 99 ≤ 100 + 5: fine
+            result: 'accepted',
+            falseDecline: false,
+            latencyMs: 1,
+            debitId: 'us.bbbbbbbb.2',
+            ledger: ledger(100, 104, 5),
+          },
+          {
+            type: 'debit',
+            t: 50,
+            region: 'us',
+            tenant: 'acme',
+            key: 'k4',
+            amount: 7, // 111 − 5 = 106 > 105: over by 1
+            result: 'accepted',
+            falseDecline: false,
+            latencyMs: 1,
+            debitId: 'us.bbbbbbbb.3',
+            ledger: ledger(100, 111, 5),
+          },
+          {
+            type: 'debit',
+            t: 60,
+            region: 'eu',
+            tenant: 'acme',
+            key: 'k5',
+            amount: 20, // over by 21
+            result: 'accepted',
+            falseDecline: false,
+            latencyMs: 1,
+            debitId: 'eu.aaaaaaaa.5',
+            ledger: ledger(100, 131, 5),
+          },
+        );
+      }),
+    );
+    expect(verdict.holds).toBe(false);
+    expect(verdict.violations).toBe(2);
+    expect(verdict.first?.t).toBe(50);
+    expect(verdict.first?.detail).toMatch(/106 > grants 100 − expired 0 \+ overdraft 5 = 105/);
+    expect(verdict.worst?.t).toBe(60);
+  });
+
+  it('flags a true balance below −Σ overdraft in a sample, and counts a replay once', () => {
+    const verdict = checkS1(
+      input(({ history }) => {
+        const sample = history.find((record) => record.type === 'sample') as Mutable<
+          Extract<HistoryRecord, { type: 'sample' }>
+        >;
+        sample.truth = -6;
+        history.push({
+          type: 'debit',
+          t: 120,
+          region: 'us',
+          tenant: 'acme',
+          key: 'k1',
+          amount: 30,
+          result: 'replayed',
+          falseDecline: false,
+          latencyMs: 1,
+          debitId: 'eu.aaaaaaaa.3',
+        });
+      }),
+    );
+    expect(verdict.violations).toBe(1);
+    expect(verdict.first?.detail).toMatch(/true balance is -6, below −Σ overdraft \(−5\)/);
+  });
+
+  it('without recorded ledger figures, falls back on what was acknowledged', () => {
+    const verdict = checkS1(
+      input(({ history }) => {
+        for (const record of history)
+          if (record.type === 'debit') delete (record as { ledger?: unknown }).ledger;
+        history.push({
+          type: 'debit',
+          t: 40,
+          region: 'eu',
+          tenant: 'acme',
+          key: 'k9',
+          amount: 80,
+          result: 'accepted',
+          falseDecline: false,
+          latencyMs: 1,
+          debitId: 'eu.aaaaaaaa.9',
+        });
+      }),
+    );
+    expect(verdict.holds).toBe(false);
+    expect(verdict.first?.detail).toMatch(/acknowledged debits 120 − refunds 5 = 115 > grants 100/);
+  });
+});
+
+describe('S2 — local safety', () => {
+  it('flags an origin whose true rights went negative, or that used more overdraft than allowed', () => {
+    const verdict = checkS2(
+      input(({ history }) => {
+        history.push({
+          type: 'sample',
+          t: 200,
+          tenant: 'acme',
+          truth: 60,
+          views: {},
+          origins: {
+            [EU]: { region: 'eu', rightsMin: -3, overdraftInUseMax: 0 },
+            [US]: { region: 'us', rightsMin: 0, overdraftInUseMax: 9 },
+          },
+        });
+      }),
+    );
+    expect(verdict.violations).toBe(2);
+    expect(verdict.first?.detail).toMatch(/eu#aaaaaaaa spent 3 beyond its rights/);
+    expect(verdict.worst?.detail).toMatch(/us#bbbbbbbb had 9 of overdraft in use .* more than the 5/);
+  });
+});
+
+describe('S3 — durability', () => {
+  it('flags an acknowledged debit missing from the final state, or changed', () => {
+    const verdict = checkS3(
+      input(({ final }) => {
+        const debits = final.ledger.acme?.debits as Record<string, { key: string; amount: number }>;
+        delete debits['us.bbbbbbbb.1'];
+        debits['eu.aaaaaaaa.3'] = { key: 'other', amount: 30 };
+      }),
+    );
+    expect(verdict.violations).toBe(2);
+    expect(verdict.first?.detail).toMatch(
+      /debit eu\.aaaaaaaa\.3 is now other of 30, acknowledged as k1 of 30/,
+    );
+  });
+
+  it('flags a missing grant and a missing refund', () => {
+    const verdict = checkS3(
+      input(({ final }) => {
+        const acme = final.ledger.acme as {
+          grants: Record<string, number>;
+          refunds: Record<string, unknown>;
+        };
+        delete acme.grants.g1;
+        delete acme.refunds['eu.aaaaaaaa.4'];
+      }),
+    );
+    expect(verdict.violations).toBe(2);
+  });
+
+  it('excuses what a lost disk took before it replicated, and counts it', () => {
+    const verdict = checkS3(
+      input(({ final }) => {
+        (final as Mutable<FinalState>).lostOrigins = [US];
+        delete (final.ledger.acme as unknown as { debits: Record<string, unknown> }).debits['us.bbbbbbbb.1'];
+      }),
+    );
+    expect(verdict.holds).toBe(true);
+    expect(verdict.note).toMatch(/1 were lost with a disk/);
+  });
+});
+
+describe('S4 — convergence', () => {
+  it('flags different version vectors, different snapshots, a region down, no convergence', () => {
+    const vectors = checkS4(
+      input(({ final }) => {
+        (final.regions.us as Mutable<FinalState['regions'][string]>).versionVector = { [EU]: 3, [US]: 1 };
+      }),
+    );
+    expect(vectors.holds).toBe(false);
+    expect(vectors.first?.detail).toMatch(/us has version vector/);
+    const bytes = checkS4(
+      input(({ final }) => {
+        (final.regions.us as Mutable<FinalState['regions'][string]>).snapshotSha256 = 'other';
+      }),
+    );
+    expect(bytes.first?.detail).toMatch(/snapshot differs/);
+    const down = checkS4(
+      input(({ final }) => {
+        (final as Mutable<FinalState>).down = ['us'];
+        delete (final.regions as Record<string, unknown>).us;
+      }),
+    );
+    expect(down.first?.detail).toMatch(/us is not running/);
+    const never = checkS4(
+      input(({ history }) => {
+        history.pop();
+      }),
+    );
+    expect(never.first?.detail).toMatch(/no convergence/);
+  });
+});
+
+describe('S5 — conservation', () => {
+  it('flags a converged balance that is not grants − debits + refunds − expired of what was acknowledged', () => {
+    const verdict = checkS5(
+      input(({ final }) => {
+        const lines = final.regions.us?.tenants as unknown as { debited: number }[];
+        (lines[0] as { debited: number }).debited = 35;
+      }),
+    );
+    expect(verdict.violations).toBe(2); // the debited column, and the balance that no longer adds up
+    expect(verdict.first?.detail).toMatch(/us, acme: debited is 35, the acknowledged operations make 40/);
+  });
+
+  it('counts automatic refunds of cross-region duplicates as refunds', () => {
+    const verdict = checkS5(
+      input(({ history, final }) => {
+        history.push({
+          type: 'debit',
+          t: 40,
+          region: 'us',
+          tenant: 'acme',
+          key: 'k1',
+          amount: 30,
+          result: 'accepted',
+          falseDecline: false,
+          latencyMs: 1,
+          debitId: 'us.bbbbbbbb.2',
+          retry: true,
+        });
+        const acme = final.ledger.acme as FinalState['ledger'][string] & {
+          debits: Record<string, unknown>;
+          refunds: Record<string, unknown>;
+        };
+        acme.debits['us.bbbbbbbb.2'] = { key: 'k1', amount: 30 };
+        acme.refunds['us.bbbbbbbb.3'] = {
+          debitId: 'us.bbbbbbbb.2',
+          amount: 30,
+          key: 'duplicate-of:us.bbbbbbbb.2',
+        };
+        for (const region of Object.values(final.regions)) {
+          (region as Mutable<FinalState['regions'][string]>).tenants = [
+            { tenant: 'acme', balance: 65, granted: 100, debited: 70, refunded: 35, expired: 0 },
+          ];
+        }
+      }),
+    );
+    expect(verdict.holds).toBe(true);
+  });
+});
+
+describe('S6 — idempotency', () => {
+  it('flags a key charged twice, and passes it once the duplicate is refunded', () => {
+    const duplicate = (refunded: boolean) =>
+      checkS6(
+        input(({ final }) => {
+          const acme = final.ledger.acme as FinalState['ledger'][string] & {
+            debits: Record<string, unknown>;
+            refunds: Record<string, unknown>;
+          };
+          acme.debits['us.bbbbbbbb.2'] = { key: 'k1', amount: 30 };
+          if (refunded)
+            acme.refunds['us.bbbbbbbb.3'] = {
+              debitId: 'us.bbbbbbbb.2',
+              amount: 30,
+              key: 'duplicate-of:us.bbbbbbbb.2',
+            };
+        }),
+      );
+    const charged = duplicate(false);
+    expect(charged.holds).toBe(false);
+    // k1: 30 − 5 refunded by the client + 30 again = 55 > 30.
+    expect(charged.first?.detail).toMatch(
+      /key k1 has 2 debits charging 55 in all, more than one debit \(30\)/,
+    );
+    expect(duplicate(true).holds).toBe(true);
+  });
+});
