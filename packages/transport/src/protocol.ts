@@ -66,7 +66,7 @@ export type TransportMessage = HelloMessage | AuthMessage | ReadyMessage | PingM
 export type WireMessage = TransportMessage | ReplicationFrame;
 
 /**
- * Close codes. 1008 and 1009 are RFC 6455's policy violation and message too big; the 4xxx codes
+ * Close codes. 1008 and 1009 are RFC 6455's policy violation and message too big; the codes from 4000 up
  * tell a refused peer why, for its operator's log.
  */
 export const CloseCode = {
