@@ -79,6 +79,28 @@ const parts = {
   },
 } as const;
 
+/** What a debit and a refund both carry: the event's charge (a refund adds its own and the debit's id). */
+const CHARGE_REQUIRED = [
+  'tenant',
+  'amount',
+  'region',
+  'parts',
+  'overdraft',
+  'at',
+  'origin',
+  'idempotencyKey',
+] as const;
+const CHARGE_PROPERTIES = {
+  tenant: { type: 'string' },
+  amount: figure,
+  region: { type: 'string' },
+  parts,
+  overdraft: figure,
+  at: time,
+  origin: { type: 'string' },
+  idempotencyKey: { type: 'string' },
+} as const;
+
 /** Shared schemas, registered with `addSchema` and referenced as `<$id>#` (OpenAPI components). */
 export const SHARED_SCHEMAS: readonly Schema[] = [
   {
@@ -169,28 +191,8 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
   {
     $id: 'Debit',
     type: 'object',
-    required: [
-      'debitId',
-      'tenant',
-      'amount',
-      'region',
-      'parts',
-      'overdraft',
-      'at',
-      'origin',
-      'idempotencyKey',
-    ],
-    properties: {
-      debitId: { type: 'string' },
-      tenant: { type: 'string' },
-      amount: figure,
-      region: { type: 'string' },
-      parts,
-      overdraft: figure,
-      at: time,
-      origin: { type: 'string' },
-      idempotencyKey: { type: 'string' },
-    },
+    required: ['debitId', ...CHARGE_REQUIRED],
+    properties: { debitId: { type: 'string' }, ...CHARGE_PROPERTIES },
   },
   {
     $id: 'DebitBalance',
@@ -204,30 +206,8 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
   {
     $id: 'Refund',
     type: 'object',
-    required: [
-      'refundId',
-      'debitId',
-      'tenant',
-      'amount',
-      'region',
-      'parts',
-      'overdraft',
-      'at',
-      'origin',
-      'idempotencyKey',
-    ],
-    properties: {
-      refundId: { type: 'string' },
-      debitId: { type: 'string' },
-      tenant: { type: 'string' },
-      amount: figure,
-      region: { type: 'string' },
-      parts,
-      overdraft: figure,
-      at: time,
-      origin: { type: 'string' },
-      idempotencyKey: { type: 'string' },
-    },
+    required: ['refundId', 'debitId', ...CHARGE_REQUIRED],
+    properties: { refundId: { type: 'string' }, debitId: { type: 'string' }, ...CHARGE_PROPERTIES },
   },
   {
     $id: 'Policy',
