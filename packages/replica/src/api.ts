@@ -77,10 +77,22 @@ export interface TenantPolicy {
   readonly blocked: boolean;
 }
 
-/** The store could not make a command durable: nothing of it happened. */
+/**
+ * The command was not taken: nothing of it happened. `internal`: deciding it failed (a bug, logged)
+ * before anything was appended; the other commands of its batch went on.
+ */
 export interface StoreFailure {
   readonly status: 'unavailable';
-  readonly reason: 'store_failed' | 'closing' | 'overloaded';
+  readonly reason: 'store_failed' | 'closing' | 'overloaded' | 'internal';
+}
+
+/**
+ * The replica takes no writes yet: it has not confirmed with a peer that its own log is whole
+ * (DESIGN.md §2). Nothing happened; reads are served; retry later.
+ */
+export interface NotReady {
+  readonly status: 'not_ready';
+  readonly reason: 'recovering';
 }
 
 /** Outcome of a grant command. */
@@ -93,7 +105,8 @@ export type GrantOutcome =
       readonly detail?: string;
     }
   | { readonly status: 'rejected'; readonly reason: 'grant_limit' | 'amount_limit'; readonly limit: number }
-  | StoreFailure;
+  | StoreFailure
+  | NotReady;
 
 /** Outcome of a debit command. */
 export type DebitOutcome =
@@ -107,7 +120,8 @@ export type DebitOutcome =
     }
   | { readonly status: 'rejected'; readonly reason: 'amount_limit'; readonly limit: number }
   | { readonly status: 'invalid'; readonly reason: 'invalid_request'; readonly detail: string }
-  | StoreFailure;
+  | StoreFailure
+  | NotReady;
 
 /** Outcome of a refund command. */
 export type RefundOutcome =
@@ -118,7 +132,8 @@ export type RefundOutcome =
   | { readonly status: 'exceeds_debit'; readonly requested: number; readonly refundable: number }
   | { readonly status: 'rejected'; readonly reason: 'amount_limit' | 'nothing_to_credit' }
   | { readonly status: 'invalid'; readonly reason: 'invalid_request'; readonly detail: string }
-  | StoreFailure;
+  | StoreFailure
+  | NotReady;
 
 /** One event as the events API shows it: the event, its chain hash (hex). */
 export interface EventView {

@@ -7,7 +7,10 @@ import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as sync from 'y-protocols/sync';
 import * as Y from 'yjs';
+import { isTenantId } from '@allot/core';
 import type { TenantPolicy } from './api.js';
+import { CONTROL_KEYS_PER_UPDATE_MAX, CONTROL_MESSAGE_BYTES_MAX } from './limits.js';
+import { policyProblem } from './policy-rule.js';
 
 /** The root map of the control document. */
 const ROOT = 'control';
@@ -15,10 +18,29 @@ const ROOT = 'control';
 /** The policy of a tenant nobody has set one for. */
 export const DEFAULT_POLICY: TenantPolicy = Object.freeze({ overdraft: {}, weights: {}, blocked: false });
 
+/** The prefix of a policy key: `policy/<tenant>`. */
+const POLICY_PREFIX = 'policy/';
+
+/** A peer's control message that must not be applied: the peer is dropped, nothing changes. */
+export class ControlRefused extends Error {
+  override readonly name = 'ControlRefused';
+}
+
+/** Why a key and its new value may not be in the control document, or null when they may. */
+export function controlEntryProblem(key: string, value: unknown): string | null {
+  if (!key.startsWith(POLICY_PREFIX)) return `unknown key ${JSON.stringify(key.slice(0, 60))}`;
+  const tenant = key.slice(POLICY_PREFIX.length);
+  if (!isTenantId(tenant)) return `policy key of an invalid tenant ${JSON.stringify(key.slice(POLICY_PREFIX.length, POLICY_PREFIX.length + 60))}`;
+  const problem = policyProblem(value);
+  return problem === null ? null : `${key}: ${problem}`;
+}
+
 /** The control document of one replica. */
 export class ControlDocument {
   readonly doc: Y.Doc;
   private readonly root: Y.Map<unknown>;
+  /** Keys whose stored value breaks the policy rule (an older version's data): read as the default. */
+  private readonly unreadable = new Set<string>();
 
   /** A new, empty document whose Yjs client id comes from the replica's Rng (deterministic in the simulator). */
   constructor(clientId: number) {
@@ -32,10 +54,28 @@ export class ControlDocument {
     Y.applyUpdate(this.doc, update);
   }
 
-  /** The tenant's policy (the default when none was set). */
+  /**
+   * Checks every stored entry against the rule a peer's update must pass; entries that break it
+   * (written by an older version) read as the default from now on. Returns them, to be logged.
+   */
+  audit(): { key: string; problem: string }[] {
+    const found: { key: string; problem: string }[] = [];
+    this.unreadable.clear();
+    for (const [key, value] of this.root.entries()) {
+      const problem = controlEntryProblem(key, value);
+      if (problem === null) continue;
+      this.unreadable.add(key);
+      found.push({ key, problem });
+    }
+    return found;
+  }
+
+  /** The tenant's policy (the default when none was set, or when the stored one is unreadable). */
   policy(tenant: string): TenantPolicy {
-    const value = this.root.get(`policy/${tenant}`);
-    return value === undefined ? DEFAULT_POLICY : (value as TenantPolicy);
+    const key = `${POLICY_PREFIX}${tenant}`;
+    const value = this.root.get(key);
+    if (value === undefined || this.unreadable.has(key)) return DEFAULT_POLICY;
+    return value as TenantPolicy;
   }
 
   /** Sets the tenant's policy; returns the Yjs update to persist and send to peers. */
@@ -46,7 +86,12 @@ export class ControlDocument {
       weights: { ...policy.weights },
       blocked: policy.blocked,
     };
-    this.doc.transact(() => this.root.set(`policy/${tenant}`, plain));
+    const key = `${POLICY_PREFIX}${tenant}`;
+    const problem = controlEntryProblem(key, plain);
+    // The API's schema admits only valid policies: a bad one here is a bug, not a client's mistake.
+    if (problem !== null) throw new Error(`refusing to write an invalid policy: ${problem}`);
+    this.doc.transact(() => this.root.set(key, plain));
+    this.unreadable.delete(key);
     return Y.encodeStateAsUpdate(this.doc, before);
   }
 
@@ -67,9 +112,17 @@ export class ControlDocument {
     return encoding.toUint8Array(encoder);
   }
 
-  /** A y-protocols sync step 2 message with what a peer at `stateVector` lacks, or null when nothing. */
+  /**
+   * A y-protocols sync step 2 message with what a peer at `stateVector` lacks, or null when nothing.
+   * Throws ControlRefused when a peer's state vector does not parse.
+   */
   syncStep2For(stateVector: Uint8Array): Uint8Array | null {
-    const missing = Y.encodeStateAsUpdate(this.doc, stateVector);
+    let missing: Uint8Array;
+    try {
+      missing = Y.encodeStateAsUpdate(this.doc, stateVector);
+    } catch (error) {
+      throw new ControlRefused(`state vector does not parse: ${(error as Error).message}`);
+    }
     // An update that carries nothing is two zero bytes (no structs, empty delete set).
     if (missing.length <= 2) return null;
     const encoder = encoding.createEncoder();
@@ -85,25 +138,100 @@ export class ControlDocument {
   }
 
   /**
-   * Reads a y-protocols sync message from a peer: applies what it carries and returns the updates
-   * that changed this document (to persist) and the reply to send back (sync step 2 for a step 1).
-   * Throws on a malformed message.
+   * Reads a y-protocols sync message from a peer, checked like API input: a step 1 only asks; a
+   * step 2 or update is applied to a scratch copy first, and refused (ControlRefused, nothing
+   * applied) unless every key it changes is `policy/<valid tenant>` with a value that passes the
+   * policy rule, and it deletes no key. An update that needs updates not seen here yet is not
+   * applied (null updates): the summaries' state vectors bring a complete one later. Returns the
+   * updates that changed this document (to persist) and the reply to send back.
    */
   receive(message: Uint8Array): { updates: Uint8Array[]; reply: Uint8Array | null } {
-    const updates: Uint8Array[] = [];
-    const capture = (update: Uint8Array) => {
-      updates.push(update);
-    };
-    this.doc.on('update', capture);
+    if (message.length > CONTROL_MESSAGE_BYTES_MAX) {
+      throw new ControlRefused(`control message of ${message.length} bytes, more than ${CONTROL_MESSAGE_BYTES_MAX}`);
+    }
+    let type: number;
+    let payload: Uint8Array;
     try {
       const decoder = decoding.createDecoder(message);
-      const encoder = encoding.createEncoder();
-      sync.readSyncMessage(decoder, encoder, this.doc, 'peer');
+      type = decoding.readVarUint(decoder);
+      payload = decoding.readVarUint8Array(decoder);
       if (decoding.hasContent(decoder)) throw new Error('trailing bytes after a sync message');
-      const reply = encoding.length(encoder) > 0 ? encoding.toUint8Array(encoder) : null;
-      return { updates, reply };
-    } finally {
-      this.doc.off('update', capture);
+    } catch (error) {
+      throw new ControlRefused(`control message does not parse: ${(error as Error).message}`);
     }
+    switch (type) {
+      case sync.messageYjsSyncStep1:
+        return { updates: [], reply: this.step2For(payload) };
+      case sync.messageYjsSyncStep2:
+      case sync.messageYjsUpdate: {
+        if (!this.admissible(payload)) return { updates: [], reply: null };
+        const updates: Uint8Array[] = [];
+        const capture = (update: Uint8Array) => {
+          updates.push(update);
+        };
+        this.doc.on('update', capture);
+        try {
+          Y.applyUpdate(this.doc, payload, 'peer');
+        } finally {
+          this.doc.off('update', capture);
+        }
+        return { updates, reply: null };
+      }
+      default:
+        throw new ControlRefused(`unknown sync message type ${type}`);
+    }
+  }
+
+  /** A step 2 answering a peer's state vector (throws ControlRefused on a malformed one). */
+  private step2For(stateVector: Uint8Array): Uint8Array {
+    let missing: Uint8Array;
+    try {
+      missing = Y.encodeStateAsUpdate(this.doc, stateVector);
+    } catch (error) {
+      throw new ControlRefused(`state vector does not parse: ${(error as Error).message}`);
+    }
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, sync.messageYjsSyncStep2);
+    encoding.writeVarUint8Array(encoder, missing);
+    return encoding.toUint8Array(encoder);
+  }
+
+  /**
+   * Applies `update` to a copy of this document and checks what it changed. True: apply it here.
+   * False: it depends on updates not seen yet (apply nothing now). Throws ControlRefused when it
+   * breaks the rule.
+   */
+  private admissible(update: Uint8Array): boolean {
+    const scratch = new Y.Doc({ gc: true });
+    const changed = new Map<string, string>();
+    try {
+      Y.applyUpdate(scratch, Y.encodeStateAsUpdate(this.doc));
+      const root = scratch.getMap<unknown>(ROOT);
+      root.observe((event) => {
+        for (const [key, change] of event.changes.keys) changed.set(key, change.action);
+        // The root is a map of flat keys: content in its list part is nothing this node writes.
+        if (event.changes.delta.length > 0) changed.set('', 'list');
+      });
+      Y.applyUpdate(scratch, update);
+    } catch (error) {
+      throw new ControlRefused(`control update does not apply: ${(error as Error).message}`);
+    }
+    if (scratch.store.pendingStructs !== null || scratch.store.pendingDs !== null) return false;
+    for (const name of scratch.share.keys()) {
+      if (name !== ROOT) throw new ControlRefused(`control update writes an unknown root ${JSON.stringify(name.slice(0, 60))}`);
+    }
+    if (changed.size > CONTROL_KEYS_PER_UPDATE_MAX) {
+      throw new ControlRefused(`control update changes ${changed.size} keys, more than ${CONTROL_KEYS_PER_UPDATE_MAX}`);
+    }
+    const root = scratch.getMap<unknown>(ROOT);
+    for (const [key, action] of changed) {
+      if (action === 'list') throw new ControlRefused('control update writes list content into the root');
+      if (action === 'delete' || !root.has(key)) {
+        throw new ControlRefused(`control update deletes ${JSON.stringify(key.slice(0, 60))}`);
+      }
+      const problem = controlEntryProblem(key, root.get(key));
+      if (problem !== null) throw new ControlRefused(`control update refused: ${problem}`);
+    }
+    return true;
   }
 }

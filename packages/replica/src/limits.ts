@@ -73,3 +73,34 @@ export const RIGHTS_REQUEST_INTERVAL_MS = 20;
  * receive every event twice. Two summary intervals.
  */
 export const RELAY_AFTER_MS = 2 * SUMMARY_INTERVAL_MS;
+
+/** Regions named in one policy field: a region is a node of the cluster, and clusters have a handful. */
+export const POLICY_REGIONS_MAX = 64;
+
+/**
+ * Largest region weight of a policy. Weights are relative shares of new grants; 1..1,000 gives a
+ * 0.1 % resolution and keeps amount × weight products used by the split far from 2^53.
+ */
+export const POLICY_WEIGHT_MAX = 1_000;
+
+/** Alert thresholds of one policy (API.md `alerts`): a few levels per tenant, not a time series. */
+export const POLICY_ALERTS_MAX = 16;
+
+/**
+ * Bytes of one control message from a peer (a Yjs sync message). Policies are a few hundred bytes
+ * each; a step-2 answer carries the whole document a peer lacks, so this bounds a document of some
+ * thousands of policies per exchange, and 64 of these cannot grow a node by gigabytes.
+ */
+export const CONTROL_MESSAGE_BYTES_MAX = 1024 * 1024;
+
+/**
+ * Keys one control update from a peer may change: an admin edits one policy per request, and a
+ * sync step 2 carries what a peer missed; 10,000 policies per exchange is far beyond either.
+ */
+export const CONTROL_KEYS_PER_UPDATE_MAX = 10_000;
+
+/**
+ * Origins of one region a summary may name: incarnations are made only when a disk is lost, so a
+ * region has a few in its life; 16 leaves room while keeping invented ones from piling up.
+ */
+export const SUMMARY_ORIGINS_PER_REGION_MAX = 16;

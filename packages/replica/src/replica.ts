@@ -41,6 +41,7 @@ import type {
   DebitCommand,
   DebitOutcome,
   EventView,
+  NotReady,
   GrantCommand,
   GrantOutcome,
   GrantView,
@@ -53,7 +54,7 @@ import type {
   StoreFailure,
   TenantPolicy,
 } from './api.js';
-import { ControlDocument } from './control.js';
+import { ControlDocument, ControlRefused } from './control.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
 import { newIncarnation } from './incarnation.js';
@@ -75,7 +76,9 @@ import {
   SUMMARY_INTERVAL_MS,
   TENANT_EVENTS_PAGE_MAX,
 } from './limits.js';
+import { ownRegionBehind } from './log-recovery.js';
 import { chainHash, headSigningBytes, sameBytes, toHex, ZERO_HASH } from './log.js';
+import { originProblem, versionVectorProblem } from './peer-input.js';
 import type {
   Clock,
   Crypto,
@@ -105,6 +108,11 @@ export interface ReplicaOptions {
    * `static`: rights stay where grants put them (the simulator compares the two).
    */
   readonly rebalancing?: 'adaptive' | 'static';
+  /**
+   * Take writes at once even though peers are configured and none has confirmed yet that this
+   * node's log is whole (DESIGN.md §2): for a region that must go on alone. Logged at warn.
+   */
+  readonly allowLoneStart?: boolean;
 }
 
 /** What a replica is plugged into. */
@@ -143,6 +151,8 @@ interface Batch {
 const CLOSING: StoreFailure = { status: 'unavailable', reason: 'closing' };
 const STORE_FAILED: StoreFailure = { status: 'unavailable', reason: 'store_failed' };
 const OVERLOADED: StoreFailure = { status: 'unavailable', reason: 'overloaded' };
+const INTERNAL: StoreFailure = { status: 'unavailable', reason: 'internal' };
+const RECOVERING: NotReady = { status: 'not_ready', reason: 'recovering' };
 
 /** Longest single timer the replica sets; later deadlines are re-armed (host timers overflow at 2^31 ms). */
 const TIMER_MS_MAX = 60 * 60 * 1000;
@@ -181,6 +191,8 @@ interface PeerState {
   /** When the link came up, and when the peer's summaries last showed progress on each origin. */
   upAt: number;
   progress: Map<OriginId, { seq: number; at: number }>;
+  /** A summary came on the current connection (its versionVector is the peer's word, not empty). */
+  summarized: boolean;
 }
 
 /** One stranded holding: rights of an incarnation that no longer exists. */
@@ -239,11 +251,25 @@ export class Replica {
   private readonly caughtUpWith = new Set<string>();
   /** The slowest peer's round trip, ms, refreshed every summary interval (for low-water marks). */
   private rttMs = RTT_MS_FLOOR;
+  /**
+   * False until a peer's summary shows that this node holds all that peer holds of its region's
+   * origins (DESIGN.md §2): until then it appends nothing to its own log, and writes are not_ready.
+   */
+  private writable = true;
+  /** Own events fetched back from peers while recovering (for the line logged when done). */
+  private fetchedBack = 0;
+  /** Tenants (and debit keys) whose received events wait for writability to be acted on. */
+  private readonly deferred = new Map<string, Set<string>>();
+  /** Origins already reported as held further by a peer (one line each). */
+  private readonly reportedBehind = new Set<OriginId>();
+  /** Regions this node knows: itself and its configured peers; a peer may name no other. */
+  private readonly knownRegions: ReadonlySet<string>;
 
   private constructor(options: ReplicaOptions, ports: ReplicaPorts, meta: NodeMeta) {
     this.options = {
       peerKeys: options.peerKeys ?? {},
       rebalancing: options.rebalancing ?? 'adaptive',
+      allowLoneStart: options.allowLoneStart ?? false,
       durability: options.durability ?? 'fsync',
       batchEventsMax: options.batchEventsMax ?? BATCH_EVENTS_MAX,
       batchDelayMs: options.batchDelayMs ?? BATCH_DELAY_MS_DEFAULT,
@@ -257,6 +283,7 @@ export class Replica {
     this.incarnation = meta.incarnation;
     this.origin = originId(meta.region, meta.incarnation);
     this.control = new ControlDocument(ports.rng.nextUint32());
+    this.knownRegions = new Set([this.region, ...Object.keys(this.options.peerKeys)]);
   }
 
   /**
@@ -289,6 +316,19 @@ export class Replica {
     // A new incarnation may not know what an earlier incarnation of its region still owes: it
     // takes no overdraft until it has caught up with its peers (see caughtUp).
     replica.overdraftWithheld = fresh && replica.otherRegions().length > 0;
+    replica.writable = replica.otherRegions().length === 0 || replica.options.allowLoneStart;
+    if (replica.otherRegions().length > 0) {
+      if (replica.options.allowLoneStart)
+        ports.logger.warn(
+          { origin: replica.origin },
+          'allowLoneStart: taking writes before any peer confirmed that this node holds all of its own log',
+        );
+      else
+        ports.logger.info(
+          { origin: replica.origin },
+          "reads served; writes wait until a peer's summary shows this node's log is whole",
+        );
+    }
     await replica.recover();
     replica.armRetention();
     ports.logger.info(
@@ -344,6 +384,9 @@ export class Replica {
     }
     const control = new ControlDocument(this.ports.rng.nextUint32());
     for (const update of await store.readControl()) control.applyUpdate(update);
+    for (const { key, problem } of control.audit()) {
+      this.ports.logger.warn({ key, problem }, 'stored control entry breaks the policy rule: read as the default');
+    }
 
     this.state = state;
     this.heads = heads;
@@ -370,7 +413,7 @@ export class Replica {
 
   /** Creates a grant at this region. */
   async grant(command: GrantCommand): Promise<GrantOutcome> {
-    const refused = await this.admit(2);
+    const refused = await this.admitWrite(2);
     if (refused !== null) return refused;
     const decision = decideGrant(this.state, this.context(), command);
     switch (decision.status) {
@@ -407,17 +450,28 @@ export class Replica {
 
   /** Debits a tenant from this region's rights (plus its overdraft). */
   async debit(command: DebitCommand): Promise<DebitOutcome> {
-    const refused = await this.admit(1);
+    const refused = await this.admitWrite(1);
     if (refused !== null) return refused;
     return this.decideDebit(command);
   }
 
   /** Debits many tenants in one go: decided in order, committed together, one outcome per command. */
   async debitMany(commands: readonly DebitCommand[]): Promise<DebitOutcome[]> {
-    const refused = await this.admit(commands.length);
+    const refused = await this.admitWrite(commands.length);
     if (refused !== null) return commands.map(() => refused);
-    // Decide every command before awaiting any, so they share group commits.
-    const outcomes = commands.map((command) => this.decideDebit(command));
+    // Decide every command before awaiting any, so they share group commits. One command that
+    // fails to be decided fails alone: the others of the batch are still answered as they are.
+    const outcomes = commands.map((command) => {
+      const seqBefore = this.nextSeq;
+      try {
+        return this.decideDebit(command);
+      } catch (error) {
+        // After an append the fold and the log would disagree: that is not one item's failure.
+        if (this.nextSeq !== seqBefore) throw error;
+        this.ports.logger.error({ err: error, tenant: command.tenant }, 'a debit of a batch failed to be decided');
+        return INTERNAL;
+      }
+    });
     return Promise.all(outcomes);
   }
 
@@ -464,7 +518,7 @@ export class Replica {
 
   /** Refunds a debit taken at this region. */
   async refund(command: RefundCommand): Promise<RefundOutcome> {
-    const refused = await this.admit(2 + this.grantCount(command.tenant));
+    const refused = await this.admitWrite(2 + this.grantCount(command.tenant));
     if (refused !== null) return refused;
     const decision = decideRefund(this.state, this.context(), command);
     switch (decision.status) {
@@ -589,9 +643,9 @@ export class Replica {
     }
   }
 
-  /** True while the replica serves (open, recovered, not broken, not closing). */
+  /** True while the replica serves writes (open, its log confirmed whole, not broken, not closing). */
   get ready(): boolean {
-    return !this.closing && this.broken === null;
+    return !this.closing && this.broken === null && this.writable;
   }
 
   /** Commits everything pending, stops timers, closes the store. */
@@ -609,6 +663,13 @@ export class Replica {
 
   // -------------------------------------------------------------------------------------------
   // The log and group commit
+
+  /** Admits a command that appends to the own log: as `admit`, and not before the log is confirmed whole. */
+  private async admitWrite(events: number): Promise<StoreFailure | NotReady | null> {
+    const refused = await this.admit(events);
+    if (refused !== null) return refused;
+    return this.writable ? null : RECOVERING;
+  }
 
   /** Waits for a gate; refuses when closing, broken or overloaded. */
   private async admit(events: number): Promise<StoreFailure | null> {
@@ -734,11 +795,14 @@ export class Replica {
       this.heads.set(this.origin, head);
     }
     for (const [origin, remote] of batch.remoteHeads) this.heads.set(origin, remote);
+    const fetched = batch.remoteHeads.get(this.origin);
+    if (fetched !== undefined) this.durableSeq = fetched.seq;
     this.ports.observer?.batchCommitted(batch.events.length, (clock.now() - started) / 1000);
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     batch.settle(true);
     for (const after of batch.afterDurable) after();
     if (batch.ownFirstSeq !== null) this.pushLive(batch);
+    if (!this.writable) this.checkLogWhole();
     if (this.queue.length > 0 || this.open !== null) void this.flush();
   }
 
@@ -807,6 +871,7 @@ export class Replica {
 
   /** Appends the expiry of what is left here of every grant that has expired by now. */
   private runExpiries(): void {
+    if (!this.writable) return; // expiries are own events: run once writable (see becomeWritable)
     if (this.closing || this.broken !== null || this.gate !== null) {
       this.armExpiry();
       return;
@@ -894,6 +959,7 @@ export class Replica {
         pushAgain: false,
         upAt: 0,
         progress: new Map(),
+        summarized: false,
       };
       this.peers.set(region, peer);
     }
@@ -908,6 +974,7 @@ export class Replica {
     peer.sent.clear();
     peer.upAt = this.ports.clock.now();
     peer.progress.clear();
+    peer.summarized = false;
     this.ports.observer?.peerConnected?.(region, true);
     this.ports.logger.debug({ peer: region, origin }, 'peer connected');
     this.sendSummary(region);
@@ -987,26 +1054,47 @@ export class Replica {
     peer.connected = true; // the transport delivers frames only from an authenticated, live link
     switch (frame.type) {
       case 'summary': {
+        const refused = versionVectorProblem(frame.versionVector, this.knownRegions);
+        if (refused !== null) {
+          this.transport?.drop(region, refused);
+          return;
+        }
         const now = this.ports.clock.now();
         for (const [origin, seq] of Object.entries(frame.versionVector)) {
           const known = peer.progress.get(origin);
           if (known === undefined || seq > known.seq) peer.progress.set(origin, { seq, at: now });
         }
         peer.versionVector = { ...frame.versionVector };
+        peer.summarized = true;
         if (this.overdraftWithheld) this.checkCaughtUp(region, frame.versionVector);
+        this.checkLogWhole();
         for (const [origin, sent] of peer.sent)
           if ((peer.versionVector[origin] ?? 0) >= sent) peer.sent.delete(origin);
-        const missing = this.control.syncStep2For(frame.control);
+        let missing: Uint8Array | null;
+        try {
+          missing = this.control.syncStep2For(frame.control);
+        } catch (error) {
+          this.transport?.drop(region, (error as Error).message);
+          return;
+        }
         if (missing !== null) this.send(region, { type: 'control', message: missing });
         this.pushMissingLogged(region);
         break;
       }
       case 'pull':
+        if (originProblem(frame.origin, this.knownRegions) !== null) {
+          this.transport?.drop(region, `pull of ${originProblem(frame.origin, this.knownRegions)}`);
+          return;
+        }
         peer.versionVector[frame.origin] = Math.min(peer.versionVector[frame.origin] ?? 0, frame.fromSeq - 1);
         peer.sent.delete(frame.origin);
         this.pushMissingLogged(region);
         break;
       case 'events':
+        if (originProblem(frame.origin, this.knownRegions) !== null) {
+          this.transport?.drop(region, `events of ${originProblem(frame.origin, this.knownRegions)}`);
+          return;
+        }
         this.receiveRun(region, frame);
         break;
       case 'rights-request':
@@ -1037,10 +1125,12 @@ export class Replica {
     try {
       const now = this.ports.clock.now();
       for (const [origin, head] of [...this.heads]) {
-        if (origin === peer.origin) continue; // its own log: it is the writer
-        // Relay another origin's events only to a peer that does not get them directly.
+        // Relay another origin's events only to a peer that does not get them directly. The
+        // origins of the peer's own region have no other writer: what it lacks of them (a lost
+        // tail, an earlier incarnation's log) goes at once, so it can take writes again.
         const stalledSince = peer.progress.get(origin)?.at ?? peer.upAt;
-        if (origin !== this.origin && now - stalledSince < RELAY_AFTER_MS) continue;
+        const peersRegion = peer.origin !== null && regionOf(origin) === regionOf(peer.origin);
+        if (origin !== this.origin && !peersRegion && now - stalledSince < RELAY_AFTER_MS) continue;
         for (;;) {
           const inFlight = this.inFlightTo(peer);
           if (inFlight >= PEER_WINDOW_EVENTS || !peer.connected) return;
@@ -1073,6 +1163,54 @@ export class Replica {
       peer.pushAgain = false;
       await this.pushMissing(region);
     }
+  }
+
+  /**
+   * While not writable: becomes writable once at least one connected peer's summary is known and
+   * no such summary shows more of this region's origins than this node holds durably. A peer that
+   * holds more gives it back (its pushes of our region's origins are not delayed), and the check
+   * runs again after that commit.
+   */
+  private checkLogWhole(): void {
+    if (this.writable) return;
+    let heard = false;
+    for (const [region, peer] of this.peers) {
+      if (!peer.connected || !peer.summarized) continue;
+      heard = true;
+      const behind = ownRegionBehind(this.region, peer.versionVector, (origin) => this.heads.get(origin)?.seq ?? 0);
+      for (const gap of behind) {
+        if (this.reportedBehind.has(gap.origin)) continue;
+        this.reportedBehind.add(gap.origin);
+        this.ports.logger.warn(
+          { origin: gap.origin, held: gap.held, peer: region, peerHolds: gap.theirs },
+          gap.origin === this.origin
+            ? `own log ends at seq ${gap.held} but peer ${region} holds it up to seq ${gap.theirs}: fetching ${gap.theirs - gap.held} events back before taking writes`
+            : `peer ${region} holds ${gap.theirs - gap.held} more events of this region's earlier incarnation ${gap.origin}: fetching them before taking writes`,
+        );
+      }
+      if (behind.length > 0) return;
+    }
+    if (heard) this.becomeWritable();
+  }
+
+  /** The log is confirmed whole: take writes, and do the own work that waited for it. */
+  private becomeWritable(): void {
+    this.writable = true;
+    this.ports.logger.info(
+      { origin: this.origin, seq: this.durableSeq, fetchedBack: this.fetchedBack },
+      this.fetchedBack > 0
+        ? `own log recovered from peers: ${this.fetchedBack} events fetched back; taking writes`
+        : "a peer's summary confirms this node's log is whole: taking writes",
+    );
+    const ownIndex = this.state.originIndex.get(this.origin);
+    this.overdraftInUse = 0;
+    if (ownIndex !== undefined)
+      for (const ledger of this.state.tenants.values()) this.overdraftInUse += overdraftInUseAt(ledger, ownIndex);
+    this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
+    const deferred = [...this.deferred];
+    this.deferred.clear();
+    for (const [tenant, keys] of deferred) this.afterRemoteEvents(tenant, keys);
+    this.runExpiries();
   }
 
   /**
@@ -1136,15 +1274,20 @@ export class Replica {
    */
   private receiveRun(region: string, frame: EventsFrame): void {
     const { origin, events } = frame;
-    if (origin === this.origin) return; // our own log: we are its only writer
-    const key =
-      this.options.peerKeys[regionOf(origin)] ??
-      (regionOf(origin) === this.region ? this.ports.crypto.publicKey : undefined);
+    const own = origin === this.origin;
+    // Our own log: we are its only writer; peers give it back only while we recover (DESIGN.md §2).
+    if (own && this.writable) return;
+    const key = own
+      ? this.ports.crypto.publicKey
+      : (this.options.peerKeys[regionOf(origin)] ??
+        (regionOf(origin) === this.region ? this.ports.crypto.publicKey : undefined));
     if (key === undefined) {
       this.transport?.drop(region, `events of ${origin}, a region without a configured key`);
       return;
     }
-    const tip = this.tips.get(origin) ?? { seq: 0, hash: ZERO_HASH };
+    const tip = own
+      ? { seq: this.nextSeq - 1, hash: this.lastHash }
+      : (this.tips.get(origin) ?? { seq: 0, hash: ZERO_HASH });
     const last = events[events.length - 1] as WireEvent;
     if (last.event.seq <= tip.seq) return;
     const first = (events[0] as WireEvent).event.seq;
@@ -1194,6 +1337,11 @@ export class Replica {
     }
     if (applied === null) return;
     this.tips.set(origin, { seq: applied.event.seq, hash: applied.hash });
+    if (own) {
+      this.fetchedBack += applied.event.seq - tip.seq;
+      this.nextSeq = applied.event.seq + 1;
+      this.lastHash = applied.hash;
+    }
     batch.remoteHeads.set(origin, {
       origin,
       seq: applied.event.seq,
@@ -1207,6 +1355,13 @@ export class Replica {
 
   /** What a tenant's new remote events make this region do: repay, expire, refund duplicates. */
   private afterRemoteEvents(tenant: string, keys: ReadonlySet<string>): void {
+    if (!this.writable) {
+      // Repay, expiry and duplicate refunds are own events: they wait until the log is whole.
+      const waiting = this.deferred.get(tenant) ?? new Set<string>();
+      for (const key of keys) waiting.add(key);
+      this.deferred.set(tenant, waiting);
+      return;
+    }
     this.repay(tenant);
     this.expireTenant(tenant);
     this.refundDuplicates(tenant, keys);
@@ -1245,7 +1400,9 @@ export class Replica {
     try {
       received = this.control.receive(message);
     } catch (error) {
-      this.transport?.drop(region, `control message does not parse: ${(error as Error).message}`);
+      if (!(error instanceof ControlRefused)) throw error;
+      this.ports.logger.warn({ peer: region, problem: error.message }, 'control message refused: peer dropped');
+      this.transport?.drop(region, error.message);
       return;
     }
     if (received.updates.length > 0) {
@@ -1310,7 +1467,7 @@ export class Replica {
 
   /** A peer asks for rights: give at most half of the surplus above our own low-water mark. */
   private donate(region: string, tenant: string, amount: number): void {
-    if (this.options.rebalancing !== 'adaptive') return;
+    if (this.options.rebalancing !== 'adaptive' || !this.writable) return;
     const peer = this.peerState(region);
     if (peer.origin === null || !peer.connected) return; // never to a region we cannot reach
     const now = this.ports.clock.now();

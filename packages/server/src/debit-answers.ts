@@ -4,7 +4,7 @@
  */
 import type { DebitCommand, DebitOutcome } from '@allot/replica';
 import { type ApiError, apiError } from './errors.js';
-import { unavailableError, unexpected } from './route-context.js';
+import { notReadyError, unavailableError, unexpected } from './route-context.js';
 import { debitBalanceJson, debitJson } from './views.js';
 
 /** A debit outcome in which the debit happened (now, or before for a replay). */
@@ -57,6 +57,8 @@ export function debitError(command: DebitCommand, outcome: DebitNotDone): ApiErr
       return apiError('invalid_request', { problem: outcome.detail }, { location: 'body' });
     case 'unavailable':
       return unavailableError(outcome);
+    case 'not_ready':
+      return notReadyError({ reason: outcome.reason });
     default:
       return unexpected(outcome, 'debit outcome');
   }
@@ -73,6 +75,7 @@ export function batchStatusOf(outcome: DebitNotDone): 'declined' | 'conflict' | 
     case 'invalid':
       return 'invalid';
     case 'unavailable':
+    case 'not_ready':
       return 'unavailable';
     default:
       return unexpected(outcome, 'debit outcome');

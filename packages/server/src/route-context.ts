@@ -29,9 +29,9 @@ export function unavailableError(failure: StoreFailure): ApiError {
   );
 }
 
-/** The 503 of a node that is not ready yet. */
-export function notReadyError(): ApiError {
-  return apiError('not_ready', {}, {}, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+/** The 503 of a node that is not ready yet (`details.reason` when the replica says why). */
+export function notReadyError(details: Readonly<Record<string, string>> = {}): ApiError {
+  return apiError('not_ready', {}, details, { 'retry-after': String(RETRY_AFTER_SECONDS) });
 }
 
 /** Throws when `value` is reached: a case the code does not know (a replica outcome added later). */

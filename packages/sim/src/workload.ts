@@ -147,7 +147,9 @@ export class Workload {
           expiresAt: expiresAtMs === null ? null : SIM_EPOCH_MS + startMs + expiresAtMs,
         }),
       (outcome: GrantOutcome | 'unavailable') => {
-        const result = outcome === 'unavailable' ? 'unavailable' : outcome.status;
+        // not_ready: the region is recovering its log; like unavailable, try again later.
+        const result =
+          outcome === 'unavailable' || outcome.status === 'not_ready' ? 'unavailable' : outcome.status;
         if (
           result === 'invalid' &&
           outcome !== 'unavailable' &&
@@ -259,6 +261,7 @@ export class Workload {
               result = 'conflict';
               break;
             case 'unavailable':
+            case 'not_ready': // recovering its log: unavailable, neither a decline nor a false one
               result = 'unavailable';
               break;
             default:
@@ -314,7 +317,8 @@ export class Workload {
     this.node(region).request(
       (replica) => replica.refund({ tenant, debitId, amount, idempotencyKey: key }),
       (outcome: RefundOutcome | 'unavailable') => {
-        const result = outcome === 'unavailable' ? 'unavailable' : outcome.status;
+        const result =
+          outcome === 'unavailable' || outcome.status === 'not_ready' ? 'unavailable' : outcome.status;
         if (result === 'invalid') this.fail(`refund ${key} of ${tenant} refused as invalid`);
         const refund = outcome !== 'unavailable' && 'refund' in outcome ? outcome.refund : null;
         this.targets.record({

@@ -10,7 +10,7 @@ import { batchStatusOf, debitAnswer, debitError, isDone } from '../debit-answers
 import type { ApiError, ErrorObject } from '../errors.js';
 import { metadataError } from '../metadata.js';
 import { validationError } from '../request-errors.js';
-import { type RouteContext, unavailableError } from '../route-context.js';
+import { notReadyError, type RouteContext, unavailableError } from '../route-context.js';
 import { BATCH_DEBIT_ITEM, postDebitBatchSchema, postDebitSchema } from '../schemas.js';
 import type { debitBalanceJson, debitJson } from '../views.js';
 
@@ -111,11 +111,18 @@ export function registerDebitRoutes(app: FastifyInstance, context: RouteContext)
       if (outcomes.length !== commands.length) {
         throw new Error(`debitMany answered ${outcomes.length} outcomes for ${commands.length} debits`);
       }
-      if (outcomes.length > 0 && outcomes.every((outcome) => outcome.status === 'unavailable')) {
-        // One group commit failed as a whole: nothing of the batch happened, the client retries it.
-        const [first] = outcomes;
-        if (first !== undefined && first.status === 'unavailable') throw unavailableError(first);
-      }
+      // The whole batch was refused before anything was decided (node recovering, closing,
+      // overloaded), or its group commit failed as a whole: nothing happened, the client retries
+      // it. A batch in which some items happened always answers 200 with one result per item.
+      const [first] = outcomes;
+      if (first?.status === 'not_ready' && outcomes.every((outcome) => outcome.status === 'not_ready'))
+        throw notReadyError({ reason: first.reason });
+      if (
+        first?.status === 'unavailable' &&
+        first.reason !== 'internal' &&
+        outcomes.every((outcome) => outcome.status === 'unavailable' && outcome.reason !== 'internal')
+      )
+        throw unavailableError(first);
       outcomes.forEach((outcome, at) => {
         const index = positions[at] as number;
         const command = commands[at] as DebitCommand;

@@ -2,7 +2,7 @@
 import { PRIORITY_DEFAULT } from '@allot/core';
 import type { FastifyInstance } from 'fastify';
 import { apiError } from '../errors.js';
-import { type RouteContext, unavailableError, unexpected } from '../route-context.js';
+import { notReadyError, type RouteContext, unavailableError, unexpected } from '../route-context.js';
 import { postGrantSchema } from '../schemas.js';
 import { parseRfc3339 } from '../time.js';
 import { balanceJson, grantJson } from '../views.js';
@@ -73,6 +73,8 @@ export function registerGrantRoutes(app: FastifyInstance, context: RouteContext)
           );
         case 'unavailable':
           throw unavailableError(outcome);
+        case 'not_ready':
+          throw notReadyError({ reason: outcome.reason });
         default:
           return unexpected(outcome, 'grant outcome');
       }

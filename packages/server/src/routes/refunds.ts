@@ -2,7 +2,7 @@
 import { AMOUNT_MAX, parseEventRecordId } from '@allot/core';
 import type { FastifyInstance } from 'fastify';
 import { apiError } from '../errors.js';
-import { type RouteContext, unavailableError, unexpected } from '../route-context.js';
+import { notReadyError, type RouteContext, unavailableError, unexpected } from '../route-context.js';
 import { postRefundSchema } from '../schemas.js';
 import { balanceJson, refundJson } from '../views.js';
 
@@ -64,6 +64,8 @@ export function registerRefundRoutes(app: FastifyInstance, context: RouteContext
           throw apiError('invalid_request', { problem: outcome.detail }, { location: 'body' });
         case 'unavailable':
           throw unavailableError(outcome);
+        case 'not_ready':
+          throw notReadyError({ reason: outcome.reason });
         default:
           return unexpected(outcome, 'refund outcome');
       }
