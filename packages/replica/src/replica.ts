@@ -55,6 +55,7 @@ import type {
   TenantPolicy,
 } from './api.js';
 import { ControlDocument, ControlRefused } from './control.js';
+import { DurableReads, type HeldRead } from './durable-reads.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
 import { newIncarnation } from './incarnation.js';
@@ -143,6 +144,10 @@ interface Batch {
   readonly remoteHeads: Map<OriginId, LogHead>;
   /** Run once the batch is durable (acknowledgements to peers). */
   readonly afterDurable: (() => void)[];
+  /** Tenants with events in this batch: their reads wait for it (durable-reads.ts). */
+  readonly tenants: Set<string>;
+  /** Reads whose figures were taken when this batch started to commit, answered once it is durable. */
+  readonly held: HeldRead<BalanceView | undefined>[];
   /** Resolves true once durable, false if the write failed (nothing of it happened). */
   readonly done: Promise<boolean>;
   readonly settle: (durable: boolean) => void;
@@ -170,6 +175,8 @@ function newBatch(lastSeq: number, lastHash: Uint8Array): Batch {
     lastHash,
     remoteHeads: new Map(),
     afterDurable: [],
+    tenants: new Set(),
+    held: [],
     done,
     settle,
   };
@@ -262,6 +269,8 @@ export class Replica {
   private readonly deferred = new Map<string, Set<string>>();
   /** Origins already reported as held further by a peer (one line each). */
   private readonly reportedBehind = new Set<OriginId>();
+  /** Balance reads waiting for a tenant's pending events to become durable or be undone. */
+  private readonly durableReads = new DurableReads<BalanceView | undefined>();
   /** Regions this node knows: itself and its configured peers; a peer may name no other. */
   private readonly knownRegions: ReadonlySet<string>;
 
@@ -422,12 +431,10 @@ export class Replica {
         this.scheduleExpiry(command.tenant, this.definitionOf(command.tenant, command.grantId));
         this.repay(command.tenant);
         this.splitGrant(command.tenant, command.amount);
+        // Taken now: later batches may fail, and an answer must not show what they would undo.
+        const balance = this.balanceOrFail(command.tenant);
         if (!(await this.durable(event.seq))) return STORE_FAILED;
-        return {
-          status: 'accepted',
-          grant: this.grantView(command.tenant, command.grantId),
-          balance: this.balanceOrFail(command.tenant),
-        };
+        return { status: 'accepted', grant: this.grantView(command.tenant, command.grantId), balance };
       }
       case 'replayed': {
         const definition = decision.definition;
@@ -527,8 +534,9 @@ export class Replica {
         const refund = this.refundRecord(command.tenant, event);
         // A refund may return credits to a grant that has expired meanwhile: they expire again.
         this.expireTenant(command.tenant);
+        const balance = this.balanceOrFail(command.tenant); // now, as for a grant
         if (!(await this.durable(event.seq))) return STORE_FAILED;
-        return { status: 'accepted', refund, balance: this.balanceOrFail(command.tenant) };
+        return { status: 'accepted', refund, balance };
       }
       case 'replayed': {
         const refund = decision.refund;
@@ -567,11 +575,37 @@ export class Replica {
     return this.control.policy(tenant);
   }
 
-  /** The tenant's balance as known here, or undefined for a tenant never granted anything known here. */
+  /**
+   * The tenant's balance in the fold, or undefined for a tenant never granted anything known here.
+   * It includes events decided or received but not durable yet (a failed commit undoes them): for
+   * tests and the simulator's sampling. What the API serves is `durableBalance`.
+   */
   balance(tenant: string): BalanceView | undefined {
+    return this.balanceAt(tenant, this.versionVector());
+  }
+
+  /**
+   * The tenant's balance as the store holds it: a read of a tenant with events not durable yet
+   * waits until they are (or were undone), so it never shows an effect that is later undone.
+   */
+  async durableBalance(tenant: string): Promise<BalanceView | undefined> {
+    while (this.gate !== null) await this.gate;
+    if (!this.tenantPending(tenant)) return this.balanceAt(tenant, this.durableVersionVector());
+    return this.durableReads.wait(tenant);
+  }
+
+  /** True when the tenant has events in a batch not committed yet. */
+  private tenantPending(tenant: string): boolean {
+    for (const batch of [this.inFlight, ...this.queue, this.open]) {
+      if (batch?.tenants.has(tenant) === true) return true;
+    }
+    return false;
+  }
+
+  private balanceAt(tenant: string, versionVector: Readonly<Record<OriginId, number>>): BalanceView | undefined {
     const known = this.state.tenants.get(tenant);
     if (known === undefined || known.grants.size === 0) return undefined;
-    return this.balanceOrFail(tenant);
+    return { ...this.balanceOrFail(tenant), versionVector };
   }
 
   /** The version vector of what this replica has folded (own events included once decided). */
@@ -707,6 +741,7 @@ export class Replica {
       batch = this.openBatch();
     }
     batch.events.push({ event, hash });
+    batch.tenants.add(event.tenant);
     batch.ownFirstSeq ??= event.seq;
     batch.lastSeq = event.seq;
     batch.lastHash = hash;
@@ -752,6 +787,10 @@ export class Replica {
     if (batch === null) return;
     if (batch === this.open) this.open = null;
     this.inFlight = batch;
+    // Nothing else pending: the fold is exactly what this commit makes durable, so waiting reads
+    // can take their figures now and get them once it is.
+    if (this.queue.length === 0 && this.open === null && !this.durableReads.idle)
+      batch.held.push(...this.durableReads.hold((tenant) => this.balanceAt(tenant, this.versionVector())));
     const { crypto, store, clock } = this.ports;
     const started = clock.now();
     const head: LogHead | null =
@@ -800,6 +839,12 @@ export class Replica {
     this.ports.observer?.batchCommitted(batch.events.length, (clock.now() - started) / 1000);
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     batch.settle(true);
+    for (const read of batch.held) for (const answer of read.answer) answer(read.view);
+    if (!this.durableReads.idle)
+      this.durableReads.answerSettled(
+        (tenant) => this.tenantPending(tenant),
+        (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
+      );
     for (const after of batch.afterDurable) after();
     if (batch.ownFirstSeq !== null) this.pushLive(batch);
     if (!this.writable) this.checkLogWhole();
@@ -823,7 +868,10 @@ export class Replica {
     this.gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    for (const each of failed) each.settle(false);
+    for (const each of failed) {
+      each.settle(false);
+      this.durableReads.requeue(each.held);
+    }
     try {
       await this.recover();
     } catch (recoveryError) {
@@ -836,6 +884,11 @@ export class Replica {
       this.inFlight = null;
       this.gate = null;
       release();
+      // Nothing is pending now: the waiting reads see the fold rebuilt from the store.
+      this.durableReads.answerSettled(
+        () => false,
+        (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
+      );
     }
   }
 
@@ -944,7 +997,7 @@ export class Replica {
         lagEvents += Math.max(0, seq - (known[origin] ?? 0));
       return { ...link, lagEvents };
     });
-    return { peers, stranded: this.strandedRights(), versionVector: this.versionVector() };
+    return { peers, stranded: this.strandedRights(), versionVector: durable };
   }
 
   private peerState(region: string): PeerState {
@@ -1326,6 +1379,7 @@ export class Replica {
         break;
       }
       batch.events.push({ event: wire.event, hash: wire.hash, signature: wire.signature });
+      batch.tenants.add(wire.event.tenant);
       this.pendingEvents += 1;
       applied = wire;
       const keys = touched.get(wire.event.tenant) ?? new Set<string>();

@@ -36,7 +36,7 @@ export type ServedReplica = Pick<
   | 'debit'
   | 'debitMany'
   | 'refund'
-  | 'balance'
+  | 'durableBalance'
   | 'tenantEvents'
   | 'snapshot'
   | 'policy'

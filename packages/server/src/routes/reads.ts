@@ -19,7 +19,7 @@ export function registerReadRoutes(app: FastifyInstance, context: RouteContext):
     },
     async (request) => {
       const { tenant } = request.params;
-      const view = context.replica().balance(tenant);
+      const view = await context.replica().durableBalance(tenant);
       if (view === undefined) throw apiError('tenant_not_found', { tenant }, { tenant });
       return balanceJson(view);
     },

@@ -130,7 +130,7 @@ describe('failures that are not the client’s', () => {
       logger,
       wrap: (replica) =>
         Object.assign(Object.create(replica), {
-          balance: () => {
+          durableBalance: () => {
             throw new Error('secret internal detail');
           },
         }),
