@@ -11,6 +11,8 @@ export interface Cluster {
   readonly network: MemoryNetwork;
   readonly replicas: Map<string, Replica>;
   readonly stores: Map<string, MemoryStore>;
+  /** The log lines of each region's current replica. */
+  readonly logs: Map<string, ReturnType<typeof memoryLogger>>;
   node(region: string): Replica;
   /** Lets time pass (ms) while frames and commits flow. */
   run(ms: number): Promise<void>;
@@ -35,8 +37,11 @@ export async function cluster(
   );
   const replicas = new Map<string, Replica>();
   const stores = new Map<string, MemoryStore>();
+  const logs = new Map<string, ReturnType<typeof memoryLogger>>();
   let seed = 1;
   const open = async (region: string, store: MemoryStore) => {
+    const logger = memoryLogger();
+    logs.set(region, logger);
     const replica = await Replica.open(
       { cluster: 'test', region, peerKeys, batchDelayMs: 1, ...options },
       {
@@ -44,7 +49,7 @@ export async function cluster(
         clock,
         rng: new SeededRng(seed++),
         crypto: nodeCrypto(keys.get(region) as never),
-        logger: memoryLogger(),
+        logger,
       },
     );
     replica.attachTransport(
@@ -69,6 +74,7 @@ export async function cluster(
     network,
     replicas,
     stores,
+    logs,
     node: (region) => replicas.get(region) as Replica,
     async run(ms) {
       for (let i = 0; i < ms; i++) await step();

@@ -3,11 +3,12 @@
  * and all must agree on, in one Yjs document. Keys are flat (`policy/<tenant>` → a plain value):
  * two regions creating the same nested Y.Map concurrently lose one of them silently.
  */
+
+import { isTenantId } from '@allot/core';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import * as sync from 'y-protocols/sync';
 import * as Y from 'yjs';
-import { isTenantId } from '@allot/core';
 import type { TenantPolicy } from './api.js';
 import { CONTROL_KEYS_PER_UPDATE_MAX, CONTROL_MESSAGE_BYTES_MAX } from './limits.js';
 import { policyProblem } from './policy-rule.js';
@@ -30,7 +31,8 @@ export class ControlRefused extends Error {
 export function controlEntryProblem(key: string, value: unknown): string | null {
   if (!key.startsWith(POLICY_PREFIX)) return `unknown key ${JSON.stringify(key.slice(0, 60))}`;
   const tenant = key.slice(POLICY_PREFIX.length);
-  if (!isTenantId(tenant)) return `policy key of an invalid tenant ${JSON.stringify(key.slice(POLICY_PREFIX.length, POLICY_PREFIX.length + 60))}`;
+  if (!isTenantId(tenant))
+    return `policy key of an invalid tenant ${JSON.stringify(key.slice(POLICY_PREFIX.length, POLICY_PREFIX.length + 60))}`;
   const problem = policyProblem(value);
   return problem === null ? null : `${key}: ${problem}`;
 }
@@ -147,7 +149,9 @@ export class ControlDocument {
    */
   receive(message: Uint8Array): { updates: Uint8Array[]; reply: Uint8Array | null } {
     if (message.length > CONTROL_MESSAGE_BYTES_MAX) {
-      throw new ControlRefused(`control message of ${message.length} bytes, more than ${CONTROL_MESSAGE_BYTES_MAX}`);
+      throw new ControlRefused(
+        `control message of ${message.length} bytes, more than ${CONTROL_MESSAGE_BYTES_MAX}`,
+      );
     }
     let type: number;
     let payload: Uint8Array;
@@ -218,10 +222,15 @@ export class ControlDocument {
     }
     if (scratch.store.pendingStructs !== null || scratch.store.pendingDs !== null) return false;
     for (const name of scratch.share.keys()) {
-      if (name !== ROOT) throw new ControlRefused(`control update writes an unknown root ${JSON.stringify(name.slice(0, 60))}`);
+      if (name !== ROOT)
+        throw new ControlRefused(
+          `control update writes an unknown root ${JSON.stringify(name.slice(0, 60))}`,
+        );
     }
     if (changed.size > CONTROL_KEYS_PER_UPDATE_MAX) {
-      throw new ControlRefused(`control update changes ${changed.size} keys, more than ${CONTROL_KEYS_PER_UPDATE_MAX}`);
+      throw new ControlRefused(
+        `control update changes ${changed.size} keys, more than ${CONTROL_KEYS_PER_UPDATE_MAX}`,
+      );
     }
     const root = scratch.getMap<unknown>(ROOT);
     for (const [key, action] of changed) {

@@ -27,7 +27,8 @@ function regionMapProblem(field: string, value: unknown, min: number, max: numbe
     return `${field} names ${regions.length} regions, more than ${POLICY_REGIONS_MAX}`;
   }
   for (const region of regions) {
-    if (!isRegionId(region)) return `${field} names an invalid region ${JSON.stringify(String(region).slice(0, 40))}`;
+    if (!isRegionId(region))
+      return `${field} names an invalid region ${JSON.stringify(String(region).slice(0, 40))}`;
     if (!integerIn(value[region], min, max)) {
       return `${field}.${region} is not an integer in ${min}..${max}`;
     }

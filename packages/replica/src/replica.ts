@@ -41,11 +41,11 @@ import type {
   DebitCommand,
   DebitOutcome,
   EventView,
-  NotReady,
   GrantCommand,
   GrantOutcome,
   GrantView,
   HeadView,
+  NotReady,
   RefundCommand,
   RefundOutcome,
   ReplicaObserver,
@@ -77,8 +77,8 @@ import {
   SUMMARY_INTERVAL_MS,
   TENANT_EVENTS_PAGE_MAX,
 } from './limits.js';
-import { ownRegionBehind } from './log-recovery.js';
 import { chainHash, headSigningBytes, sameBytes, toHex, ZERO_HASH } from './log.js';
+import { ownRegionBehind } from './log-recovery.js';
 import { originProblem, versionVectorProblem } from './peer-input.js';
 import type {
   Clock,
@@ -394,7 +394,10 @@ export class Replica {
     const control = new ControlDocument(this.ports.rng.nextUint32());
     for (const update of await store.readControl()) control.applyUpdate(update);
     for (const { key, problem } of control.audit()) {
-      this.ports.logger.warn({ key, problem }, 'stored control entry breaks the policy rule: read as the default');
+      this.ports.logger.warn(
+        { key, problem },
+        'stored control entry breaks the policy rule: read as the default',
+      );
     }
 
     this.state = state;
@@ -475,7 +478,10 @@ export class Replica {
       } catch (error) {
         // After an append the fold and the log would disagree: that is not one item's failure.
         if (this.nextSeq !== seqBefore) throw error;
-        this.ports.logger.error({ err: error, tenant: command.tenant }, 'a debit of a batch failed to be decided');
+        this.ports.logger.error(
+          { err: error, tenant: command.tenant },
+          'a debit of a batch failed to be decided',
+        );
         return INTERNAL;
       }
     });
@@ -602,7 +608,10 @@ export class Replica {
     return false;
   }
 
-  private balanceAt(tenant: string, versionVector: Readonly<Record<OriginId, number>>): BalanceView | undefined {
+  private balanceAt(
+    tenant: string,
+    versionVector: Readonly<Record<OriginId, number>>,
+  ): BalanceView | undefined {
     const known = this.state.tenants.get(tenant);
     if (known === undefined || known.grants.size === 0) return undefined;
     return { ...this.balanceOrFail(tenant), versionVector };
@@ -1230,7 +1239,11 @@ export class Replica {
     for (const [region, peer] of this.peers) {
       if (!peer.connected || !peer.summarized) continue;
       heard = true;
-      const behind = ownRegionBehind(this.region, peer.versionVector, (origin) => this.heads.get(origin)?.seq ?? 0);
+      const behind = ownRegionBehind(
+        this.region,
+        peer.versionVector,
+        (origin) => this.heads.get(origin)?.seq ?? 0,
+      );
       for (const gap of behind) {
         if (this.reportedBehind.has(gap.origin)) continue;
         this.reportedBehind.add(gap.origin);
@@ -1258,7 +1271,8 @@ export class Replica {
     const ownIndex = this.state.originIndex.get(this.origin);
     this.overdraftInUse = 0;
     if (ownIndex !== undefined)
-      for (const ledger of this.state.tenants.values()) this.overdraftInUse += overdraftInUseAt(ledger, ownIndex);
+      for (const ledger of this.state.tenants.values())
+        this.overdraftInUse += overdraftInUseAt(ledger, ownIndex);
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     const deferred = [...this.deferred];
     this.deferred.clear();
@@ -1455,7 +1469,10 @@ export class Replica {
       received = this.control.receive(message);
     } catch (error) {
       if (!(error instanceof ControlRefused)) throw error;
-      this.ports.logger.warn({ peer: region, problem: error.message }, 'control message refused: peer dropped');
+      this.ports.logger.warn(
+        { peer: region, problem: error.message },
+        'control message refused: peer dropped',
+      );
       this.transport?.drop(region, error.message);
       return;
     }
