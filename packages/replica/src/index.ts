@@ -13,5 +13,8 @@ export * from './frames.js';
 export * from './incarnation.js';
 export * from './limits.js';
 export * from './log.js';
+export * from './log-recovery.js';
+export * from './peer-input.js';
+export * from './policy-rule.js';
 export * from './ports.js';
 export * from './replica.js';

@@ -1,0 +1,126 @@
+/**
+ * One real replica (`eu`) and a peer (`us`) that the test plays by hand: it holds us's key, so it
+ * is authenticated, and sends whatever frames the test wants. Frames that the transport's shape
+ * check refuses never reach the replica (the transport closes the link), as on a real wire.
+ */
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { type LedgerEvent, makeEvent, type OriginId, type TenantEventBody } from '@allot/core';
+import {
+  ControlDocument,
+  chainHash,
+  frameProblem,
+  headSigningBytes,
+  ManualClock,
+  Replica,
+  type ReplicationFrame,
+  SeededRng,
+  type WireEvent,
+  ZERO_HASH,
+} from '@allot/replica';
+import { MemoryStore, nodeCrypto, rawPublicKey } from '@allot/store';
+import * as Y from 'yjs';
+import { MemoryNetwork } from './memory-network.js';
+import { memoryLogger, START_MS } from './support.js';
+
+/** The attacker's incarnation of `us`. */
+export const US_ORIGIN: OriginId = 'us#hostilepeerusaa';
+
+/** The replica under attack and the hand-played peer. */
+export interface HostileSetup {
+  readonly replica: Replica;
+  readonly store: MemoryStore;
+  readonly network: MemoryNetwork;
+  readonly clock: ManualClock;
+  readonly usKey: KeyObject;
+  /** Origins the replica reported replication lag for (what would become metrics labels). */
+  readonly lagLabels: Set<string>;
+  /** Frames the replica sent to the peer. */
+  readonly received: ReplicationFrame[];
+  /** Sends a frame as `us`; false when the transport's shape check refuses it (link closed). */
+  send(frame: unknown): boolean;
+  /** Lets `ms` of time pass while frames and commits flow. */
+  run(ms: number): Promise<void>;
+}
+
+/** Signs a run of `us` events (seq `from` on, chained after `previous`) with `key`. */
+export function signedRun(
+  key: KeyObject,
+  origin: OriginId,
+  bodies: readonly TenantEventBody[],
+  from = 1,
+  previous: Uint8Array = ZERO_HASH,
+): WireEvent[] {
+  const crypto = nodeCrypto(key);
+  let hash = previous;
+  return bodies.map((body, i) => {
+    const event: LedgerEvent = makeEvent({ origin, seq: from + i, at: START_MS }, body);
+    hash = chainHash(crypto, hash, event);
+    const last = i === bodies.length - 1;
+    const signature = last ? crypto.sign(headSigningBytes('test', origin, event.seq, hash)) : null;
+    return { event, hash, signature };
+  });
+}
+
+/** A control frame carrying a Yjs update made on a copy of `base` updates by `edit`. */
+export function controlEdit(
+  base: readonly Uint8Array[],
+  edit: (root: Y.Map<unknown>, doc: Y.Doc) => void,
+): ReplicationFrame {
+  const doc = new Y.Doc();
+  for (const update of base) Y.applyUpdate(doc, update);
+  const before = Y.encodeStateVector(doc);
+  doc.transact(() => edit(doc.getMap('control'), doc));
+  return { type: 'control', message: ControlDocument.updateMessage(Y.encodeStateAsUpdate(doc, before)) };
+}
+
+/**
+ * Opens `eu` and connects the hand-played `us`; with `honest` (default), `us` first sends an honest
+ * empty summary, which makes `eu` writable.
+ */
+export async function hostileSetup(honest = true): Promise<HostileSetup> {
+  const clock = new ManualClock(START_MS);
+  const network = new MemoryNetwork();
+  const euKey = generateKeyPairSync('ed25519').privateKey;
+  const usKey = generateKeyPairSync('ed25519').privateKey;
+  const store = MemoryStore.empty();
+  const lagLabels = new Set<string>();
+  const replica = await Replica.open(
+    { cluster: 'test', region: 'eu', peerKeys: { us: rawPublicKey(usKey) }, batchDelayMs: 1 },
+    {
+      store,
+      clock,
+      rng: new SeededRng(7),
+      crypto: nodeCrypto(euKey),
+      logger: memoryLogger(),
+      observer: {
+        debitDecided: () => {},
+        batchCommitted: () => {},
+        replicationLag: (origin) => {
+          lagLabels.add(origin);
+        },
+      },
+    },
+  );
+  replica.attachTransport(network.transport('eu', replica.origin, ['us']));
+  const peer = network.transport('us', US_ORIGIN, ['eu']);
+  const received: ReplicationFrame[] = [];
+  peer.attach({ peerUp: () => {}, peerDown: () => {}, frame: (_from, frame) => received.push(frame) });
+  network.connectAll();
+  const run = async (ms: number) => {
+    for (let i = 0; i < ms; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      clock.advance(1);
+    }
+  };
+  const send = (frame: unknown): boolean => {
+    if (!peer.peers()[0]?.connected) network.connectAll(); // the peer reconnects after a drop
+    if (frameProblem(structuredClone(frame)) !== null) return false;
+    return peer.send('eu', frame as ReplicationFrame);
+  };
+  if (honest) {
+    send({ type: 'summary', versionVector: {}, control: Y.encodeStateVector(new Y.Doc()) });
+    await run(5);
+    if (!replica.ready) throw new Error('eu did not become writable after an honest summary');
+  }
+  return { replica, store, network, clock, usKey, lagLabels, received, send, run };
+}
