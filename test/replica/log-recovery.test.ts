@@ -56,7 +56,7 @@ describe('a replica that lost the tail of its own log', () => {
     expect(eu.versionVector()[euOrigin]).toBe(head);
     for (let i = 0; i < acknowledged.length; i++) {
       const retry = await settled(c, eu.debit(debit(`k-${i}`)));
-      const first = acknowledged[i] as Extract<DebitOutcome, { status: 'accepted' }>;
+      const first = acknowledged[i] as Extract<DebitOutcome, { status: 'accepted' | 'replayed' }>;
       expect(retry.status).toBe('replayed');
       expect(retry.status === 'replayed' && retry.debit.debitId).toBe(first.debit.debitId);
     }
@@ -98,7 +98,7 @@ describe('a replica that lost the tail of its own log', () => {
     await c.until(() => eu.ready);
     const retry = await settled(c, eu.debit(debit('k-3')));
     expect(retry.status).toBe('replayed');
-    const first = acknowledged[3] as Extract<DebitOutcome, { status: 'accepted' }>;
+    const first = acknowledged[3] as Extract<DebitOutcome, { status: 'accepted' | 'replayed' }>;
     expect(retry.status === 'replayed' && retry.debit.debitId).toBe(first.debit.debitId);
   });
 });
