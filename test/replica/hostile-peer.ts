@@ -120,7 +120,7 @@ export async function hostileSetup(honest = true): Promise<HostileSetup> {
   if (honest) {
     send({ type: 'summary', versionVector: {}, control: Y.encodeStateVector(new Y.Doc()) });
     await run(5);
-    if (!replica.ready) throw new Error('eu did not become writable after an honest summary');
+    if (!replica.writable) throw new Error('eu did not become writable after an honest summary');
   }
   return { replica, store, network, clock, usKey, lagLabels, received, send, run };
 }

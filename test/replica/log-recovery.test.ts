@@ -29,7 +29,7 @@ async function euLostItsTail(count: number) {
   // 'os' durability: a commit is acknowledged once handed over, and a crash loses what was not
   // synced, as a lost or damaged write-ahead log does.
   const c = await cluster(REGIONS, { durability: 'os' });
-  await c.until(() => REGIONS.every((region) => c.node(region).ready));
+  await c.until(() => REGIONS.every((region) => c.node(region).writable));
   expect((await settled(c, c.node('eu').grant(grant))).status).toBe('accepted');
   await c.until(() => REGIONS.every((region) => c.node(region).balance('acme')?.granted === 900));
   c.stores.get('eu')?.flush(); // the grant (and the split) survive; the debits below do not
@@ -48,11 +48,11 @@ describe('a replica that lost the tail of its own log', () => {
     const eu = await c.crash('eu');
     expect(eu.origin).toBe(euOrigin);
     expect(eu.versionVector()[euOrigin] ?? 0).toBeLessThan(head); // the store lost the tail
-    expect(eu.ready).toBe(false);
+    expect(eu.writable).toBe(false);
     expect(await eu.debit(debit('fresh'))).toEqual({ status: 'not_ready', reason: 'recovering' });
     expect((await eu.durableBalance('acme'))?.granted).toBe(900); // reads are served meanwhile
 
-    await c.until(() => eu.ready);
+    await c.until(() => eu.writable);
     expect(eu.versionVector()[euOrigin]).toBe(head);
     for (let i = 0; i < acknowledged.length; i++) {
       const retry = await settled(c, eu.debit(debit(`k-${i}`)));
@@ -76,7 +76,7 @@ describe('a replica that lost the tail of its own log', () => {
     c.network.isolateAll();
     const eu = await c.crash('eu');
     await c.run(2_000);
-    expect(eu.ready).toBe(false);
+    expect(eu.writable).toBe(false);
     expect(await eu.debit(debit('k-0'))).toEqual({ status: 'not_ready', reason: 'recovering' });
     expect(await eu.refund({ tenant: 'acme', debitId: 'x', idempotencyKey: 'r' })).toEqual({
       status: 'not_ready',
@@ -84,7 +84,7 @@ describe('a replica that lost the tail of its own log', () => {
     });
     expect((await eu.durableBalance('acme'))?.granted).toBe(900);
     c.network.healAll();
-    await c.until(() => eu.ready);
+    await c.until(() => eu.writable);
     expect(eu.versionVector()[euOrigin]).toBe(head);
     expect((await settled(c, eu.debit(debit('k-0')))).status).toBe('replayed');
   });
@@ -95,7 +95,7 @@ describe('a replica that lost the tail of its own log', () => {
     const eu = await c.loseDisk('eu');
     expect(eu.origin).not.toBe(euOrigin);
     expect(await eu.debit(debit('k-0'))).toEqual({ status: 'not_ready', reason: 'recovering' });
-    await c.until(() => eu.ready);
+    await c.until(() => eu.writable);
     const retry = await settled(c, eu.debit(debit('k-3')));
     expect(retry.status).toBe('replayed');
     const first = acknowledged[3] as Extract<DebitOutcome, { status: 'accepted' | 'replayed' }>;
@@ -108,14 +108,14 @@ describe('readiness of a replica with peers configured', () => {
 
   it('waits for a peer before taking writes', async () => {
     const h = await harness({ peerKeys });
-    expect(h.replica.ready).toBe(false);
+    expect(h.replica.writable).toBe(false);
     expect(await h.replica.grant(grant)).toEqual({ status: 'not_ready', reason: 'recovering' });
     expect(await h.replica.durableBalance('acme')).toBeUndefined();
   });
 
   it('allowLoneStart takes writes at once, with a warning', async () => {
     const h = await harness({ peerKeys, allowLoneStart: true });
-    expect(h.replica.ready).toBe(true);
+    expect(h.replica.writable).toBe(true);
     expect(h.logger.lines.some((line) => line.level === 'warn' && /allowLoneStart/.test(line.message))).toBe(
       true,
     );
@@ -123,6 +123,6 @@ describe('readiness of a replica with peers configured', () => {
 
   it('without peers a replica is ready at once', async () => {
     const h = await harness();
-    expect(h.replica.ready).toBe(true);
+    expect(h.replica.writable).toBe(true);
   });
 });

@@ -204,7 +204,7 @@ describe('a peer’s frames are checked like API input', () => {
     const origin = s.replica.origin;
     s.send({ type: 'summary', versionVector: { [origin]: 3 }, control: Y.encodeStateVector(new Y.Doc()) });
     await s.run(5);
-    expect(s.replica.ready).toBe(false); // the peer says it holds more of eu's log
+    expect(s.replica.writable).toBe(false); // the peer says it holds more of eu's log
     const forged = signedRun(s.usKey, origin, [
       { kind: 'grant', tenant: 'acme', grantId: 'a', amount: 1_000_000, priority: 1, expiresAt: null },
       { kind: 'grant', tenant: 'acme', grantId: 'b', amount: 1_000_000, priority: 1, expiresAt: null },
@@ -217,6 +217,6 @@ describe('a peer’s frames are checked like API input', () => {
     ]);
     expect(s.replica.balance('acme')).toBeUndefined();
     expect(s.replica.versionVector()[origin]).toBeUndefined();
-    expect(s.replica.ready).toBe(false);
+    expect(s.replica.writable).toBe(false);
   });
 });

@@ -262,7 +262,7 @@ export class Replica {
    * False until a peer's summary shows that this node holds all that peer holds of its region's
    * origins (DESIGN.md §2): until then it appends nothing to its own log, and writes are not_ready.
    */
-  private writable = true;
+  private logConfirmed = true;
   /** Own events fetched back from peers while recovering (for the line logged when done). */
   private fetchedBack = 0;
   /** Tenants (and debit keys) whose received events wait for writability to be acted on. */
@@ -325,7 +325,7 @@ export class Replica {
     // A new incarnation may not know what an earlier incarnation of its region still owes: it
     // takes no overdraft until it has caught up with its peers (see caughtUp).
     replica.overdraftWithheld = fresh && replica.otherRegions().length > 0;
-    replica.writable = replica.otherRegions().length === 0 || replica.options.allowLoneStart;
+    replica.logConfirmed = replica.otherRegions().length === 0 || replica.options.allowLoneStart;
     if (replica.otherRegions().length > 0) {
       if (replica.options.allowLoneStart)
         ports.logger.warn(
@@ -686,9 +686,17 @@ export class Replica {
     }
   }
 
-  /** True while the replica serves writes (open, its log confirmed whole, not broken, not closing). */
+  /** True while the replica serves (open, recovered, not broken, not closing). */
   get ready(): boolean {
-    return !this.closing && this.broken === null && this.writable;
+    return !this.closing && this.broken === null;
+  }
+
+  /**
+   * True once the replica takes writes: a peer confirmed that it holds all of its own log (or it
+   * has no peers, or was started with allowLoneStart). Until then writes answer not_ready.
+   */
+  get writable(): boolean {
+    return this.ready && this.logConfirmed;
   }
 
   /** Commits everything pending, stops timers, closes the store. */
@@ -711,7 +719,7 @@ export class Replica {
   private async admitWrite(events: number): Promise<StoreFailure | NotReady | null> {
     const refused = await this.admit(events);
     if (refused !== null) return refused;
-    return this.writable ? null : RECOVERING;
+    return this.logConfirmed ? null : RECOVERING;
   }
 
   /** Waits for a gate; refuses when closing, broken or overloaded. */
@@ -856,7 +864,7 @@ export class Replica {
       );
     for (const after of batch.afterDurable) after();
     if (batch.ownFirstSeq !== null) this.pushLive(batch);
-    if (!this.writable) this.checkLogWhole();
+    if (!this.logConfirmed) this.checkLogWhole();
     if (this.queue.length > 0 || this.open !== null) void this.flush();
   }
 
@@ -933,7 +941,7 @@ export class Replica {
 
   /** Appends the expiry of what is left here of every grant that has expired by now. */
   private runExpiries(): void {
-    if (!this.writable) return; // expiries are own events: run once writable (see becomeWritable)
+    if (!this.logConfirmed) return; // expiries are own events: run once writable (see becomeWritable)
     if (this.closing || this.broken !== null || this.gate !== null) {
       this.armExpiry();
       return;
@@ -1234,7 +1242,7 @@ export class Replica {
    * runs again after that commit.
    */
   private checkLogWhole(): void {
-    if (this.writable) return;
+    if (this.logConfirmed) return;
     let heard = false;
     for (const [region, peer] of this.peers) {
       if (!peer.connected || !peer.summarized) continue;
@@ -1261,7 +1269,7 @@ export class Replica {
 
   /** The log is confirmed whole: take writes, and do the own work that waited for it. */
   private becomeWritable(): void {
-    this.writable = true;
+    this.logConfirmed = true;
     this.ports.logger.info(
       { origin: this.origin, seq: this.durableSeq, fetchedBack: this.fetchedBack },
       this.fetchedBack > 0
@@ -1343,7 +1351,7 @@ export class Replica {
     const { origin, events } = frame;
     const own = origin === this.origin;
     // Our own log: we are its only writer; peers give it back only while we recover (DESIGN.md §2).
-    if (own && this.writable) return;
+    if (own && this.logConfirmed) return;
     const key = own
       ? this.ports.crypto.publicKey
       : (this.options.peerKeys[regionOf(origin)] ??
@@ -1423,7 +1431,7 @@ export class Replica {
 
   /** What a tenant's new remote events make this region do: repay, expire, refund duplicates. */
   private afterRemoteEvents(tenant: string, keys: ReadonlySet<string>): void {
-    if (!this.writable) {
+    if (!this.logConfirmed) {
       // Repay, expiry and duplicate refunds are own events: they wait until the log is whole.
       const waiting = this.deferred.get(tenant) ?? new Set<string>();
       for (const key of keys) waiting.add(key);
@@ -1538,7 +1546,7 @@ export class Replica {
 
   /** A peer asks for rights: give at most half of the surplus above our own low-water mark. */
   private donate(region: string, tenant: string, amount: number): void {
-    if (this.options.rebalancing !== 'adaptive' || !this.writable) return;
+    if (this.options.rebalancing !== 'adaptive' || !this.logConfirmed) return;
     const peer = this.peerState(region);
     if (peer.origin === null || !peer.connected) return; // never to a region we cannot reach
     const now = this.ports.clock.now();

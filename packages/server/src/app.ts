@@ -172,7 +172,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return reply.code(404).send({ error: body });
   });
 
-  registerOperationsRoutes(app, metrics, isReady);
+  // Ready (/readyz) once the replica also takes writes: its own log is confirmed whole (DESIGN.md §2).
+  registerOperationsRoutes(app, metrics, () => isReady() && current()?.writable === true);
   registerGrantRoutes(app, context);
   registerDebitRoutes(app, context);
   registerRefundRoutes(app, context);

@@ -32,6 +32,7 @@ export type ServedReplica = Pick<
   | 'region'
   | 'origin'
   | 'ready'
+  | 'writable'
   | 'grant'
   | 'debit'
   | 'debitMany'
