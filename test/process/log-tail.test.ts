@@ -1,0 +1,141 @@
+/**
+ * Issue 9 item 2 with real processes: a node whose LevelDB write-ahead log was lost comes back
+ * with a shorter own log. Cut off from its peers it serves reads and answers debits 503 not_ready;
+ * once a peer is reachable it fetches its tail back (verified with its own key), and retries of
+ * acknowledged keys replay the same debit. Peers never see a broken hash chain.
+ */
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ProcessCluster, startProcessCluster } from './cluster-process.js';
+import { call, removeDir, TOKENS } from './node-process.js';
+
+const REGIONS = ['eu', 'us', 'ap'] as const;
+let cluster: ProcessCluster;
+
+beforeAll(async () => {
+  cluster = await startProcessCluster(REGIONS);
+});
+afterAll(async () => {
+  await cluster?.stop();
+  for (const dir of cluster?.dirs.values() ?? []) removeDir(dir);
+});
+
+const url = (region: string) => cluster.nodes.get(region)?.url as string;
+
+async function eventually<T>(
+  probe: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!ok(last)) {
+    if (Date.now() > until) throw new Error(`not reached in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    last = await probe();
+  }
+  return last;
+}
+
+const ready = (region: string) =>
+  eventually(
+    async () => (await fetch(`${url(region)}/readyz`)).status,
+    (status) => status === 200,
+  );
+
+/** The own origin's seq that `region` reports in its cluster view. */
+async function ownSeq(region: string): Promise<{ origin: string; seq: number }> {
+  const view = (await call(url(region), TOKENS.auditor, 'GET', '/v1/cluster')).body as {
+    origin: string;
+    versionVector: Record<string, number>;
+  };
+  return { origin: view.origin, seq: view.versionVector[view.origin] ?? 0 };
+}
+
+async function seqAt(region: string, origin: string): Promise<number> {
+  const view = (await call(url(region), TOKENS.auditor, 'GET', '/v1/cluster')).body as {
+    versionVector: Record<string, number>;
+  };
+  return view.versionVector[origin] ?? 0;
+}
+
+async function stop(region: string): Promise<void> {
+  const node = cluster.nodes.get(region);
+  node?.child.kill('SIGTERM');
+  await node?.exited;
+}
+
+function debit(key: string) {
+  return call(url('eu'), TOKENS.service, 'POST', '/v1/tenants/acme/debits', {
+    amount: 1,
+    idempotencyKey: key,
+  });
+}
+
+describe('a node whose write-ahead log was lost', () => {
+  it('comes back with its full log from its peers before it takes debits again', async () => {
+    for (const region of REGIONS) await ready(region);
+    expect(
+      (
+        await call(url('eu'), TOKENS.admin, 'POST', '/v1/tenants/acme/grants', {
+          grantId: 'g1',
+          amount: 900,
+        })
+      ).status,
+    ).toBe(201);
+    for (let i = 0; i < 5; i++) expect((await debit(`early-${i}`)).status).toBe(201);
+    // A restart replays the write-ahead log into a table file: what came so far is safe from below.
+    await stop('eu');
+    await cluster.restart('eu');
+    await ready('eu');
+
+    const acknowledged = new Map<string, string>();
+    for (let i = 0; i < 20; i++) {
+      const answer = await debit(`late-${i}`);
+      expect(answer.status).toBe(201);
+      acknowledged.set(`late-${i}`, (answer.body as { debit: { debitId: string } }).debit.debitId);
+    }
+    const before = await ownSeq('eu');
+    await eventually(
+      () => Promise.all(['us', 'ap'].map((region) => seqAt(region, before.origin))),
+      (seqs) => seqs.every((seq) => seq === before.seq),
+    );
+
+    await stop('eu');
+    const dataDir = join(cluster.dirs.get('eu') as string, 'data');
+    const logs = readdirSync(dataDir).filter((name) => name.endsWith('.log'));
+    expect(logs.length).toBeGreaterThan(0);
+    for (const name of logs) rmSync(join(dataDir, name));
+
+    // Cut off from every peer: reads are served, debits are not taken.
+    cluster.isolate('eu');
+    await cluster.restart('eu');
+    const shorter = await ownSeq('eu');
+    expect(shorter.origin).toBe(before.origin);
+    expect(shorter.seq).toBeLessThan(before.seq);
+    const refused = await debit('late-0');
+    expect(refused.status).toBe(503);
+    expect((refused.body as { error: { code: string } }).error.code).toBe('not_ready');
+    expect((await call(url('eu'), TOKENS.auditor, 'GET', '/v1/tenants/acme/balance')).status).toBe(200);
+    expect((await fetch(`${url('eu')}/readyz`)).status).toBe(503);
+
+    cluster.heal();
+    await ready('eu');
+    expect((await ownSeq('eu')).seq).toBe(before.seq);
+    for (const [key, debitId] of acknowledged) {
+      const retry = await debit(key);
+      expect(retry.status).toBe(200);
+      expect((retry.body as { debit: { debitId: string } }).debit.debitId).toBe(debitId);
+    }
+    expect((await debit('after')).status).toBe(201);
+    await eventually(
+      () => Promise.all(['us', 'ap'].map((region) => seqAt(region, before.origin))),
+      (seqs) => seqs.every((seq) => seq === before.seq + 1),
+    );
+    const output = cluster.nodes.get('eu')?.output() ?? '';
+    expect(output).toMatch(/own log ends at seq \d+ but peer \w+ holds it up to seq/);
+    for (const region of ['us', 'ap'])
+      expect(cluster.nodes.get(region)?.output()).not.toMatch(/hash chain broken/);
+  });
+});
