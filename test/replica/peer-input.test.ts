@@ -7,6 +7,8 @@
 import { AMOUNT_MAX } from '@allot/core';
 import {
   CONTROL_MESSAGE_BYTES_MAX,
+  ControlDocument,
+  frameProblem,
   POLICY_ALERTS_MAX,
   POLICY_REGIONS_MAX,
   POLICY_WEIGHT_MAX,
@@ -162,16 +164,18 @@ describe('a peer’s frames are checked like API input', () => {
     expect(s.network.drops.map((drop) => drop.reason)).toEqual([expect.stringMatching(/deletes/)]);
   });
 
-  it('an oversized control message is refused', async () => {
+  it('an oversized control message is refused by the frame check and by the control document', async () => {
     const s = await hostileSetup();
     const big = controlEdit([], (root) =>
       root.set('policy/acme', { overdraft: {}, weights: {}, blocked: false }),
     );
     const message = new Uint8Array(CONTROL_MESSAGE_BYTES_MAX + 1);
     message.set((big as Extract<ReplicationFrame, { type: 'control' }>).message);
-    s.send({ type: 'control', message });
+    expect(frameProblem({ type: 'control', message })).toMatch(/more than/);
+    expect(s.send({ type: 'control', message })).toBe(false); // the transport refuses it
+    expect(() => new ControlDocument(1).receive(message)).toThrow(/more than/);
     await s.run(5);
-    expect(s.network.drops.map((drop) => drop.reason)).toEqual([expect.stringMatching(/more than/)]);
+    expect(s.replica.policy('acme')).toEqual({ overdraft: {}, weights: {}, blocked: false });
   });
 
   it('origins of regions nobody configured are refused and never become metrics labels', async () => {

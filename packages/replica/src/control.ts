@@ -10,7 +10,7 @@ import * as encoding from 'lib0/encoding';
 import * as sync from 'y-protocols/sync';
 import * as Y from 'yjs';
 import type { TenantPolicy } from './api.js';
-import { CONTROL_KEYS_PER_UPDATE_MAX, CONTROL_MESSAGE_BYTES_MAX } from './limits.js';
+import { CONTROL_MESSAGE_BYTES_MAX } from './limits.js';
 import { policyProblem } from './policy-rule.js';
 
 /** The root map of the control document. */
@@ -226,11 +226,6 @@ export class ControlDocument {
         throw new ControlRefused(
           `control update writes an unknown root ${JSON.stringify(name.slice(0, 60))}`,
         );
-    }
-    if (changed.size > CONTROL_KEYS_PER_UPDATE_MAX) {
-      throw new ControlRefused(
-        `control update changes ${changed.size} keys, more than ${CONTROL_KEYS_PER_UPDATE_MAX}`,
-      );
     }
     const root = scratch.getMap<unknown>(ROOT);
     for (const [key, action] of changed) {

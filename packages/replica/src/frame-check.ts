@@ -14,7 +14,7 @@ import {
   isPlainRecord as isPlainObject,
 } from './event-shape.js';
 import { FRAME_TYPES } from './frames.js';
-import { EVENTS_FRAME_MAX } from './limits.js';
+import { CONTROL_MESSAGE_BYTES_MAX, EVENTS_FRAME_MAX } from './limits.js';
 
 /**
  * Events in one `events` frame: the most a replica puts in one (EVENTS_FRAME_MAX, two head-signing
@@ -36,10 +36,10 @@ export const FRAME_ORIGINS_MAX = ORIGINS_MAX;
 export const FRAME_STATE_VECTOR_BYTES_MAX = 1024 * 1024;
 
 /**
- * Bytes of one control message (a Yjs sync message). Equal to the store's bound on one kept
- * control update, so every update a region may keep can travel to the others.
+ * Bytes of one control message (a Yjs sync message): the replica's CONTROL_MESSAGE_BYTES_MAX, equal
+ * to the store's bound on one kept control update, so every update a region may keep can travel.
  */
-export const FRAME_CONTROL_BYTES_MAX = 4 * 1024 * 1024;
+export const FRAME_CONTROL_BYTES_MAX = CONTROL_MESSAGE_BYTES_MAX;
 
 /** Bytes of a chain hash: SHA-256 (the Crypto port's `hash`). */
 export const FRAME_HASH_BYTES = 32;

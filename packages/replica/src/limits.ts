@@ -87,17 +87,12 @@ export const POLICY_WEIGHT_MAX = 1_000;
 export const POLICY_ALERTS_MAX = 16;
 
 /**
- * Bytes of one control message from a peer (a Yjs sync message). Policies are a few hundred bytes
- * each; a step-2 answer carries the whole document a peer lacks, so this bounds a document of some
- * thousands of policies per exchange, and 64 of these cannot grow a node by gigabytes.
+ * Bytes of one control message (a Yjs sync message), checked by the frame check and again by the
+ * control document before anything is applied. A step 2 carries the whole document a new peer
+ * lacks, so this also bounds the document (some ten thousand policies); with the transport's frame
+ * of a few MiB it is the one bound on what a peer may ask this node to inspect at once.
  */
-export const CONTROL_MESSAGE_BYTES_MAX = 1024 * 1024;
-
-/**
- * Keys one control update from a peer may change: an admin edits one policy per request, and a
- * sync step 2 carries what a peer missed; 10,000 policies per exchange is far beyond either.
- */
-export const CONTROL_KEYS_PER_UPDATE_MAX = 10_000;
+export const CONTROL_MESSAGE_BYTES_MAX = 4 * 1024 * 1024;
 
 /**
  * Origins of one region a summary may name: incarnations are made only when a disk is lost, so a
