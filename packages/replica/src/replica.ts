@@ -834,7 +834,11 @@ export class Replica {
         }
       });
     }
-    const heads = [...(head === null ? [] : [head]), ...batch.remoteHeads.values()];
+    // Own events fetched back from peers (recovery) end before any own event appended after them.
+    const remoteHeads = [...batch.remoteHeads.values()].filter(
+      (remote) => head === null || remote.origin !== this.origin,
+    );
+    const heads = [...(head === null ? [] : [head]), ...remoteHeads];
     try {
       await store.commit(
         { events: batch.events, heads, control: batch.control },
@@ -850,8 +854,8 @@ export class Replica {
       this.durableSeq = head.seq;
       this.heads.set(this.origin, head);
     }
-    for (const [origin, remote] of batch.remoteHeads) this.heads.set(origin, remote);
-    const fetched = batch.remoteHeads.get(this.origin);
+    for (const remote of remoteHeads) this.heads.set(remote.origin, remote);
+    const fetched = head === null ? batch.remoteHeads.get(this.origin) : undefined;
     if (fetched !== undefined) this.durableSeq = fetched.seq;
     this.ports.observer?.batchCommitted(batch.events.length, (clock.now() - started) / 1000);
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
@@ -1253,6 +1257,10 @@ export class Replica {
         (origin) => this.heads.get(origin)?.seq ?? 0,
       );
       for (const gap of behind) {
+        // Nothing of it on the way (folded, not durable yet): ask this peer from where we stand.
+        const folded = gap.origin === this.origin ? this.nextSeq - 1 : (this.tips.get(gap.origin)?.seq ?? 0);
+        if (folded === gap.held)
+          this.send(region, { type: 'pull', origin: gap.origin, fromSeq: gap.held + 1 });
         if (this.reportedBehind.has(gap.origin)) continue;
         this.reportedBehind.add(gap.origin);
         this.ports.logger.warn(
