@@ -211,6 +211,11 @@ describe('three regions as one ledger (real processes, relays)', () => {
         (all[0]?.debited ?? 0) >= acknowledged.length,
     );
     expect(settled[0]?.debited).toBeGreaterThanOrEqual(acknowledged.length);
+    // Writes wait until a peer confirmed the restarted node's log is whole (DESIGN.md §2).
+    await eventually(
+      async () => (await fetch(`${url('us')}/readyz`)).status,
+      (status) => status === 200,
+    );
     // Every acknowledged debit is in the restarted node's log.
     for (const key of acknowledged.slice(-20)) {
       const replay = await call(url('us'), TOKENS.service, 'POST', '/v1/tenants/t-kill/debits', {
