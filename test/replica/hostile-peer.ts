@@ -36,6 +36,8 @@ export interface HostileSetup {
   readonly lagLabels: Set<string>;
   /** Frames the replica sent to the peer. */
   readonly received: ReplicationFrame[];
+  /** The replica's log lines. */
+  readonly logger: ReturnType<typeof memoryLogger>;
   /** Sends a frame as `us`; false when the transport's shape check refuses it (link closed). */
   send(frame: unknown): boolean;
   /** Lets `ms` of time pass while frames and commits flow. */
@@ -84,6 +86,7 @@ export async function hostileSetup(honest = true): Promise<HostileSetup> {
   const usKey = generateKeyPairSync('ed25519').privateKey;
   const store = MemoryStore.empty();
   const lagLabels = new Set<string>();
+  const logger = memoryLogger();
   const replica = await Replica.open(
     { cluster: 'test', region: 'eu', peerKeys: { us: rawPublicKey(usKey) }, batchDelayMs: 1 },
     {
@@ -91,7 +94,7 @@ export async function hostileSetup(honest = true): Promise<HostileSetup> {
       clock,
       rng: new SeededRng(7),
       crypto: nodeCrypto(euKey),
-      logger: memoryLogger(),
+      logger,
       observer: {
         debitDecided: () => {},
         batchCommitted: () => {},
@@ -122,5 +125,5 @@ export async function hostileSetup(honest = true): Promise<HostileSetup> {
     await run(5);
     if (!replica.writable) throw new Error('eu did not become writable after an honest summary');
   }
-  return { replica, store, network, clock, usKey, lagLabels, received, send, run };
+  return { replica, store, network, clock, usKey, lagLabels, received, logger, send, run };
 }

@@ -203,6 +203,22 @@ describe('a peer’s frames are checked like API input', () => {
     expect(s.replica.balance('acme')).toBeUndefined();
   });
 
+  it('a peer claiming more of our own log than we wrote, once we take writes, is logged as a fork and changes nothing', async () => {
+    const s = await hostileSetup();
+    const origin = s.replica.origin;
+    s.send({
+      type: 'summary',
+      versionVector: { [origin]: 1_000 },
+      control: Y.encodeStateVector(new Y.Doc()),
+    });
+    await s.run(5);
+    expect(s.replica.writable).toBe(true);
+    expect(s.replica.versionVector()[origin]).toBeUndefined();
+    expect(
+      s.logger.lines.filter((line) => line.level === 'error' && /forked/.test(line.message)),
+    ).toHaveLength(1);
+  });
+
   it('a run of our own origin that does not verify with our key drops the peer while recovering', async () => {
     const s = await hostileSetup(false);
     const origin = s.replica.origin;

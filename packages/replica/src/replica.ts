@@ -267,6 +267,8 @@ export class Replica {
   private fetchedBack = 0;
   /** Tenants (and debit keys) whose received events wait for writability to be acted on. */
   private readonly deferred = new Map<string, Set<string>>();
+  /** Peers already reported as holding more of our own log than we made durable (one line each). */
+  private readonly reportedFork = new Set<string>();
   /** Origins already reported as held further by a peer (one line each). */
   private readonly reportedBehind = new Set<OriginId>();
   /** Balance reads waiting for a tenant's pending events to become durable or be undone. */
@@ -1142,6 +1144,7 @@ export class Replica {
         peer.summarized = true;
         if (this.overdraftWithheld) this.checkCaughtUp(region, frame.versionVector);
         this.checkLogWhole();
+        this.checkNoFork(region, frame.versionVector);
         for (const [origin, sent] of peer.sent)
           if ((peer.versionVector[origin] ?? 0) >= sent) peer.sent.delete(origin);
         let missing: Uint8Array | null;
@@ -1273,6 +1276,20 @@ export class Replica {
       if (behind.length > 0) return;
     }
     if (heard) this.becomeWritable();
+  }
+
+  /**
+   * Once writable, no peer can hold more of our own log than we made durable (peers get only what
+   * is durable). One that says it does saw a log we lost and then wrote past: say so, loudly, once.
+   */
+  private checkNoFork(region: string, theirs: Readonly<Record<OriginId, number>>): void {
+    const claimed = theirs[this.origin] ?? 0;
+    if (!this.logConfirmed || claimed <= this.durableSeq || this.reportedFork.has(region)) return;
+    this.reportedFork.add(region);
+    this.ports.logger.error(
+      { origin: this.origin, seq: this.durableSeq, peer: region, peerHolds: claimed },
+      `peer ${region} says it holds this node's own log up to seq ${claimed}, past the ${this.durableSeq} made durable here: the logs may have forked`,
+    );
   }
 
   /** The log is confirmed whole: take writes, and do the own work that waited for it. */
