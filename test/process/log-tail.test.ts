@@ -134,7 +134,8 @@ describe('a node whose write-ahead log was lost', () => {
       (seqs) => seqs.every((seq) => seq === before.seq + 1),
     );
     const output = cluster.nodes.get('eu')?.output() ?? '';
-    expect(output).toMatch(/own log ends at seq \d+ but peer \w+ holds it up to seq/);
+    expect(output).toMatch(/"missing":\d+[^\n]*"msg":"own log is shorter than a peer holds it/);
+    expect(output).toMatch(/"fetchedBack":[1-9]\d*[^\n]*"msg":"own log recovered from peers/);
     for (const region of ['us', 'ap'])
       expect(cluster.nodes.get(region)?.output()).not.toMatch(/hash chain broken/);
   });

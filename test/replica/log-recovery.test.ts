@@ -66,9 +66,11 @@ describe('a replica that lost the tail of its own log', () => {
     expect(c.network.drops.filter((drop) => /chain|signature/.test(drop.reason))).toEqual([]);
     const lines = c.logs.get('eu')?.lines ?? [];
     expect(
-      lines.some((line) => line.level === 'warn' && /own log ends at seq .* fetching/.test(line.message)),
+      lines.some(
+        (line) => line.level === 'warn' && /own log is shorter than a peer holds it/.test(line.message),
+      ),
     ).toBe(true);
-    expect(lines.some((line) => /events fetched back/.test(line.message))).toBe(true);
+    expect(lines.some((line) => /own log recovered from peers/.test(line.message))).toBe(true);
   });
 
   it('with no peer reachable, serves reads and answers writes not_ready until one is', async () => {

@@ -1267,10 +1267,16 @@ export class Replica {
         if (this.reportedBehind.has(gap.origin)) continue;
         this.reportedBehind.add(gap.origin);
         this.ports.logger.warn(
-          { origin: gap.origin, held: gap.held, peer: region, peerHolds: gap.theirs },
+          {
+            origin: gap.origin,
+            held: gap.held,
+            peer: region,
+            peerHolds: gap.theirs,
+            missing: gap.theirs - gap.held,
+          },
           gap.origin === this.origin
-            ? `own log ends at seq ${gap.held} but peer ${region} holds it up to seq ${gap.theirs}: fetching ${gap.theirs - gap.held} events back before taking writes`
-            : `peer ${region} holds ${gap.theirs - gap.held} more events of this region's earlier incarnation ${gap.origin}: fetching them before taking writes`,
+            ? 'own log is shorter than a peer holds it: fetching the missing events back before taking writes'
+            : "a peer holds more of this region's earlier incarnation: fetching it before taking writes",
         );
       }
       if (behind.length > 0) return;
@@ -1288,7 +1294,7 @@ export class Replica {
     this.reportedFork.add(region);
     this.ports.logger.error(
       { origin: this.origin, seq: this.durableSeq, peer: region, peerHolds: claimed },
-      `peer ${region} says it holds this node's own log up to seq ${claimed}, past the ${this.durableSeq} made durable here: the logs may have forked`,
+      'a peer holds more of our own log than was made durable here: the logs may have forked',
     );
   }
 
@@ -1298,8 +1304,8 @@ export class Replica {
     this.ports.logger.info(
       { origin: this.origin, seq: this.durableSeq, fetchedBack: this.fetchedBack },
       this.fetchedBack > 0
-        ? `own log recovered from peers: ${this.fetchedBack} events fetched back; taking writes`
-        : "a peer's summary confirms this node's log is whole: taking writes",
+        ? 'own log recovered from peers (fetchedBack events verified with this node key): taking writes'
+        : "a peer's summary confirms this node holds all of its own log: taking writes",
     );
     const ownIndex = this.state.originIndex.get(this.origin);
     this.overdraftInUse = 0;
