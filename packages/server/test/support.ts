@@ -151,7 +151,10 @@ export async function testNode(
     tokens: TOKEN_CONFIG,
     logger: false,
     metrics,
+    // These tests push thousands of requests through one event loop at once: a loop behind would
+    // shed them. Load shedding has its own tests (edge-protection.test.ts).
     ...appOptions,
+    http: { eventLoopDelayMsMax: 0, ...appOptions.http },
   });
   return {
     app,
