@@ -147,7 +147,7 @@ export function authorize(principal: Principal, access: Access, tenant: string |
   if (access.scope === 'every-tenant') {
     return apiError(
       'forbidden',
-      { action: 'read every tenant: it is scoped to some tenants' },
+      { action: 'use a route that spans every tenant: it is scoped to some tenants' },
       { reason: 'tenant_scope' },
     );
   }

@@ -281,12 +281,16 @@ describe('auth on every /v1 route', () => {
     before = await fingerprint(node.replica, ['acme', 'other']);
   });
 
-  it('refuses /v1/snapshot to a scoped token (it shows every tenant), but shows it the cluster', async () => {
+  it('refuses /v1/snapshot and /v1/cluster to a scoped token (they span every tenant)', async () => {
     const snapshot = await call(node.app, 'GET', '/v1/snapshot', { who: 'acmeAuditor' });
     expect(snapshot.statusCode).toBe(403);
     expect(snapshot.json().error.details).toEqual({ reason: 'tenant_scope' });
-    const cluster = await call(node.app, 'GET', '/v1/cluster', { who: 'acme' });
-    expect(cluster.statusCode).toBe(200);
+    for (const who of ['acme', 'acmeAdmin', 'acmeAuditor'] as const) {
+      const cluster = await call(node.app, 'GET', '/v1/cluster', { who });
+      expect(cluster.statusCode, who).toBe(403);
+      expect(cluster.json().error).toMatchObject({ code: 'forbidden', details: { reason: 'tenant_scope' } });
+    }
+    expect((await call(node.app, 'GET', '/v1/cluster', { who: 'service' })).statusCode).toBe(200);
   });
 
   it('answers a scoped token’s batch item for a foreign tenant as invalid/forbidden, and runs the others', async () => {
