@@ -96,7 +96,7 @@ export function resolveHttpLimits(options: HttpLimitOptions = {}): HttpLimits {
   // Node refuses a headers timeout longer than the request timeout (the headers are part of it).
   if (limits.headersTimeoutMs > limits.requestTimeoutMs) {
     throw new TypeError(
-      `http.headersTimeoutMs (${limits.headersTimeoutMs}) must not exceed http.requestTimeoutMs (${limits.requestTimeoutMs})`,
+      `http.headersTimeoutMs must not exceed http.requestTimeoutMs (${limits.headersTimeoutMs} > ${limits.requestTimeoutMs})`,
     );
   }
   return limits;
