@@ -26,7 +26,7 @@ import {
 import type { Crypto, Logger, ReplicationFrame, TransportHandlers, WireEvent } from '@allot/replica';
 import { WebSocket } from 'ws';
 import { decodeMessage, encodeMessage } from '../src/codec.js';
-import { type HelloMessage, helloSigningBytes, PROTOCOL_VERSION, type WireMessage } from '../src/protocol.js';
+import { type HelloMessage, PROTOCOL_VERSION, transcriptBytes, type WireMessage } from '../src/protocol.js';
 import {
   type PeerConfig,
   WebSocketTransport,
@@ -352,9 +352,11 @@ export class RawPeer {
     });
   }
 
-  /** Opens a WebSocket to `url`. */
-  static async open(url: string): Promise<RawPeer> {
-    const peer = new RawPeer(new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 }));
+  /** Opens a WebSocket to `url` (from `localAddress`, e.g. another loopback address, if given). */
+  static async open(url: string, options: { localAddress?: string } = {}): Promise<RawPeer> {
+    const peer = new RawPeer(
+      new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, ...options }),
+    );
     await new Promise<void>((resolve, reject) => {
       peer.ws.once('open', () => resolve());
       peer.ws.once('error', reject);
@@ -394,13 +396,19 @@ export class RawPeer {
     this.send(this.hello(region, incarnation));
     await this.awaitMessage('hello');
     const answer = this.received.find((message) => message.type === 'hello') as HelloMessage;
-    const signed = helloSigningBytes(CLUSTER, region, incarnation, answer.region, answer.nonce);
+    const signed = transcriptBytes({
+      signer: 'dialer',
+      cluster: CLUSTER,
+      dialer: { region, incarnation, nonce: this.nonce },
+      acceptor: { region: answer.region, incarnation: answer.incarnation, nonce: answer.nonce },
+      channel: null,
+    });
     this.send({ type: 'auth', signature: new Uint8Array(sign(null, signed, key)) });
     await this.awaitMessage('ready');
   }
 
   /** Resolves once a message of `type` arrived; throws with the close code if the socket closes first. */
-  private async awaitMessage(type: WireMessage['type']): Promise<void> {
+  async awaitMessage(type: WireMessage['type']): Promise<void> {
     const arrived = () => this.received.some((message) => message.type === type);
     await waitFor(() => arrived() || this.closedWith !== null, `a ${type} message`);
     if (!arrived() && this.closedWith !== null) {
