@@ -65,13 +65,16 @@ export type HandshakeStep =
       readonly claimed: string | null;
     };
 
+/** The state of a connection that has heard nothing yet. */
+export type AwaitingHello = Extract<HandshakeState, { step: 'await-hello' }>;
+
 /** The state a new connection starts in. */
 export function initialHandshake(
   role: Role,
   nonce: Uint8Array,
   expected: string | null,
   channel: Uint8Array | null,
-): HandshakeState {
+): AwaitingHello {
   return { step: 'await-hello', role, nonce, expected, channel };
 }
 
