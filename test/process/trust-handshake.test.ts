@@ -137,7 +137,7 @@ describe('issue 9 through real nodes', () => {
             call(url(region), TOKENS.auditor, 'GET', '/v1/tenants/acme/balance'),
           ]),
         )
-      ).map(({ status, body }) => ({ status, body: { ...(body as object), asOf: undefined } }));
+      ).map(({ status, body }) => ({ status, body: { ...(body as object), asOf: undefined } as unknown }));
     // Both regions hold the policy and the grant before the attack.
     const before = await eventually(read, (answers) =>
       answers.every(
