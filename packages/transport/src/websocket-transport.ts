@@ -2,52 +2,76 @@
  * The Transport port on WebSockets (DESIGN.md §4): one authenticated connection per pair of
  * regions, either side may dial; every message is bounded and shape-checked before the replica
  * sees it; a full send buffer answers false instead of queueing; links are pinged, timed out and
- * redialled with exponential backoff and full jitter.
+ * redialled with exponential backoff and full jitter. Before a peer has proven its key, its socket
+ * takes only handshake-sized messages and holds one of a bounded set of slots (admission.ts); over
+ * TLS the client certificate is checked before the upgrade and the handshake is bound to the
+ * channel (handshake.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import { isIncarnationId, isRegionId, type OriginId, originId } from '@allot/core';
-import type {
-  Crypto,
-  Logger,
-  PeerLink,
-  ReplicationFrame,
-  Transport,
-  TransportHandlers,
+import {
+  type Crypto,
+  EVENTS_PER_FRAME_MAX,
+  type Logger,
+  type PeerLink,
+  type ReplicationFrame,
+  type Transport,
+  type TransportHandlers,
 } from '@allot/replica';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import {
+  HandshakeSlots,
+  isLoopbackHost,
+  literalAddresses,
+  normalizeAddress,
+  type SlotRefusal,
+} from './admission.js';
 import { decodeMessage, encodeMessage, UnsendableMessageError } from './codec.js';
+import {
+  type HandshakeContext,
+  type HandshakeState,
+  handshakeStep,
+  helloMessage,
+  initialHandshake,
+} from './handshake.js';
 import {
   BACKOFF_MS_MAX_DEFAULT,
   BACKOFF_MS_MIN_DEFAULT,
+  CHANNEL_BINDING_BYTES,
   CLOSE_REASON_BYTES_MAX,
   CLOSE_WAIT_MS,
   FRAME_BYTES_MAX_DEFAULT,
   HANDSHAKE_BYTES_MAX,
   HANDSHAKE_TIMEOUT_MS_DEFAULT,
   HANDSHAKES_PENDING_MAX,
+  HANDSHAKES_PENDING_PER_ADDRESS_MAX,
+  HANDSHAKES_RESERVED_FOR_PEERS,
+  HELLO_TIMEOUT_MS_DEFAULT,
   NONCE_BYTES,
+  PEER_ADDRESSES_MAX,
   PEER_TIMEOUT_MS_DEFAULT,
   PING_INTERVAL_MS_DEFAULT,
   SEND_BUFFER_BYTES_MAX_DEFAULT,
 } from './limits.js';
 import {
+  CHANNEL_EXPORTER_LABEL,
   CloseCode,
-  type HelloMessage,
-  helloSigningBytes,
   isClusterId,
   isTransportMessage,
-  PROTOCOL_VERSION,
   REPLICATION_PATH,
   type WireMessage,
 } from './protocol.js';
+import { splitRun } from './split-run.js';
 
 /** A peer region as configured (API.md `peers`). */
 export interface PeerConfig {
   readonly region: string;
-  /** Where to dial it, e.g. `ws://10.0.0.2:7001/v1/replication`. */
+  /** Where to dial it, e.g. `wss://10.0.0.2:7001/v1/replication` (`ws://` on loopback only). */
   readonly url: string;
   /** Its raw 32-byte Ed25519 public key: the only key its handshake signatures are checked with. */
   readonly publicKey: Uint8Array;
@@ -78,10 +102,25 @@ export interface WebSocketTransportOptions {
   readonly backoffMsMin?: number;
   /** Default BACKOFF_MS_MAX_DEFAULT. */
   readonly backoffMsMax?: number;
+  /** Time from accepting a connection to its hello (default HELLO_TIMEOUT_MS_DEFAULT). */
+  readonly helloTimeoutMs?: number;
+  /**
+   * PEM of the cluster's CA and this node's certificate and key. Dialing a `wss://` peer verifies
+   * its certificate against `ca` and presents `cert`/`key` as the client certificate; accepted
+   * upgrades must come over TLS with a client certificate the server verified (its `ca`).
+   */
+  readonly tls?: TransportTls;
 }
 
-/** Where a connection is in the handshake. */
-type Step = 'connecting' | 'await-hello' | 'await-auth' | 'await-ready' | 'up' | 'closed';
+/** PEM material for links over TLS (API.md `tls`). */
+export interface TransportTls {
+  readonly ca: string | Buffer;
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+}
+
+/** Where a connection is: dialing, in its handshake (see `handshake`), authenticated, or gone. */
+type Step = 'connecting' | 'handshake' | 'up' | 'closed';
 
 /** One WebSocket, dialed or accepted, from its opening to its close. */
 interface Connection {
@@ -97,7 +136,15 @@ interface Connection {
   /** This side's challenge, sent in its hello. */
   readonly nonce: Uint8Array;
   step: Step;
+  /** The handshake's own state (meaningful in step 'handshake'). */
+  handshake: HandshakeState;
+  /** The remote address (normalized), once known. */
+  address: string | null;
+  /** The pending-handshake slot an accepted connection holds until it is up or closed. */
+  slot: { readonly address: string; readonly knownPeer: boolean } | null;
   handshakeTimer: NodeJS.Timeout | null;
+  /** Closes an accepted connection that sends no hello in time. */
+  helloTimer: NodeJS.Timeout | null;
   /** The nonce of the ping awaiting its pong, and when it went out (performance.now()). */
   pingNonce: number | null;
   pingSentAt: number;
@@ -125,6 +172,8 @@ interface PeerState {
    * in turn): the same failure again is not news.
    */
   readonly lastFailure: { dialed: string | null; accepted: string | null };
+  /** Remote addresses it authenticated from, newest last (at most PEER_ADDRESSES_MAX). */
+  readonly addresses: string[];
 }
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
@@ -138,6 +187,30 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 /** `reason` cut to what a close frame may carry (printable ASCII, so no character is split). */
 function closeReason(reason: string): string {
   return reason.replace(/[^\x20-\x7e]/g, '?').slice(0, CLOSE_REASON_BYTES_MAX);
+}
+
+/**
+ * The TLS exporter value of `socket` (CHANNEL_EXPORTER_LABEL), the same at both ends of one TLS
+ * session; null for a plain socket.
+ */
+function channelBinding(socket: unknown): Uint8Array | null {
+  if (!(socket instanceof TLSSocket)) return null;
+  return new Uint8Array(
+    socket.exportKeyingMaterial(CHANNEL_BINDING_BYTES, CHANNEL_EXPORTER_LABEL, Buffer.alloc(0)),
+  );
+}
+
+/**
+ * Sets the largest message `ws` accepts from now on. `ws` fixes it per socket when the socket is
+ * made; a socket starts at the handshake's limit and gets the frame limit once its peer is
+ * authenticated. This reaches into ws's receiver (ws is pinned, and the limit tests fail if the field moves).
+ */
+function setMaxPayload(ws: WebSocket, bytes: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (receiver === undefined || typeof receiver._maxPayload !== 'number') {
+    throw new Error('this version of ws has no per-socket maxPayload to raise after the handshake');
+  }
+  receiver._maxPayload = bytes;
 }
 
 function rawBytes(data: RawData): Uint8Array {
@@ -163,6 +236,18 @@ export class WebSocketTransport implements Transport {
   private readonly handshakeTimeoutMs: number;
   private readonly backoffMsMin: number;
   private readonly backoffMsMax: number;
+  private readonly helloTimeoutMs: number;
+  private readonly tls: TransportTls | null;
+  private readonly context: HandshakeContext;
+  private readonly slots = new HandshakeSlots({
+    total: HANDSHAKES_PENDING_MAX,
+    reservedForPeers: HANDSHAKES_RESERVED_FOR_PEERS,
+    perAddress: HANDSHAKES_PENDING_PER_ADDRESS_MAX,
+  });
+  /** Addresses of configured peer URLs that are IP literals (or localhost): known before any link. */
+  private readonly configuredAddresses = new Set<string>();
+  /** Refusals of upgrades already logged at warn since the last handshake that got through. */
+  private readonly refusalsLogged = new Set<string>();
   private readonly peerStates = new Map<string, PeerState>();
   private readonly connections = new Set<Connection>();
   private readonly servers: { server: HttpServer | HttpsServer; listener: UpgradeListener }[] = [];
@@ -202,6 +287,8 @@ export class WebSocketTransport implements Transport {
     );
     this.backoffMsMin = positiveInteger('backoffMsMin', options.backoffMsMin, BACKOFF_MS_MIN_DEFAULT);
     this.backoffMsMax = positiveInteger('backoffMsMax', options.backoffMsMax, BACKOFF_MS_MAX_DEFAULT);
+    this.helloTimeoutMs = positiveInteger('helloTimeoutMs', options.helloTimeoutMs, HELLO_TIMEOUT_MS_DEFAULT);
+    this.tls = options.tls ?? null;
     if (this.sendBufferBytesMax < this.frameBytesMax) {
       throw new TypeError(
         'sendBufferBytesMax must be at least frameBytesMax, or a full frame could never be sent',
@@ -219,15 +306,24 @@ export class WebSocketTransport implements Transport {
       if (!isRegionId(peer.region)) throw new TypeError(`invalid peer region ${JSON.stringify(peer.region)}`);
       if (peer.region === this.region) throw new TypeError(`region ${peer.region} cannot be its own peer`);
       if (this.peerStates.has(peer.region)) throw new TypeError(`peer ${peer.region} is configured twice`);
-      let protocol: string;
+      let url: URL;
       try {
-        protocol = new URL(peer.url).protocol;
+        url = new URL(peer.url);
       } catch {
         throw new TypeError(`peer ${peer.region} has an invalid url ${JSON.stringify(peer.url)}`);
       }
-      if (protocol !== 'ws:' && protocol !== 'wss:') {
-        throw new TypeError(`peer ${peer.region} url must be ws: or wss:, not ${protocol}`);
+      if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
+        throw new TypeError(`peer ${peer.region} url must be ws: or wss:, not ${url.protocol}`);
       }
+      if (url.protocol === 'ws:' && !isLoopbackHost(url.hostname)) {
+        throw new TypeError(
+          `peer ${peer.region} url ${peer.url} is not wss://: links to other hosts carry money and customer data, so only loopback may be plain ws://`,
+        );
+      }
+      if (url.protocol === 'wss:' && this.tls === null) {
+        throw new TypeError(`peer ${peer.region} url ${peer.url} is wss:// but no tls is configured`);
+      }
+      for (const address of literalAddresses(url.hostname)) this.configuredAddresses.add(address);
       if (!(peer.publicKey instanceof Uint8Array) || peer.publicKey.length !== 32) {
         throw new TypeError(`peer ${peer.region} public key must be 32 raw Ed25519 bytes`);
       }
@@ -240,12 +336,22 @@ export class WebSocketTransport implements Transport {
         lastHeardAt: null,
         rttMs: null,
         lastFailure: { dialed: null, accepted: null },
+        addresses: [],
       });
     }
+    this.context = {
+      cluster: this.cluster,
+      region: this.region,
+      incarnation: this.incarnation,
+      crypto: this.crypto,
+      peerKey: (region) => this.peerStates.get(region)?.config.publicKey,
+    };
     this.acceptor = new WebSocketServer({
       noServer: true,
       clientTracking: false,
-      maxPayload: this.frameBytesMax,
+      // Strangers get the handshake's limit: a larger message is refused by its header, unread.
+      // An authenticated peer's socket is raised to frameBytesMax (setMaxPayload).
+      maxPayload: HANDSHAKE_BYTES_MAX,
       // Compression would trade CPU on every frame for little, and opens the door to inflation bombs.
       perMessageDeflate: false,
     });
@@ -296,20 +402,39 @@ export class WebSocketTransport implements Transport {
     await Promise.all([...this.connections].map((connection) => connection.closed));
   }
 
-  /** Sends a frame to a connected peer; false when it is not connected or its send buffer is full. */
+  /**
+   * Sends a frame to a connected peer; false when it is not connected or its send buffer is full.
+   * An `events` run longer than one frame may hold (in events or bytes) goes as consecutive frames
+   * that each end at a signed event (split-run.ts), all or none of them. A frame that cannot be
+   * sent at all throws UnsendableMessageError (a bug of the sender).
+   */
   send(region: string, frame: ReplicationFrame): boolean {
     const link = this.peerStates.get(region)?.link;
     if (link === undefined || link === null || link.ws.readyState !== WebSocket.OPEN) return false;
     if (link.ws.bufferedAmount >= this.sendBufferBytesMax) return false;
-    const bytes = encodeMessage(frame);
-    if (bytes.length > this.frameBytesMax) {
-      throw new UnsendableMessageError(
-        `a ${frame.type} frame of ${bytes.length} bytes is over the frame limit of ${this.frameBytesMax}`,
-      );
+    let pieces: readonly Uint8Array[];
+    if (frame.type === 'events' && frame.events.length > EVENTS_PER_FRAME_MAX) {
+      pieces = this.split(frame);
+    } else {
+      const bytes = encodeMessage(frame);
+      if (bytes.length <= this.frameBytesMax) pieces = [bytes];
+      else if (frame.type === 'events') pieces = this.split(frame);
+      else {
+        throw new UnsendableMessageError(
+          `a ${frame.type} frame of ${bytes.length} bytes is over the frame limit of ${this.frameBytesMax}`,
+        );
+      }
     }
-    if (link.ws.bufferedAmount + bytes.length > this.sendBufferBytesMax) return false;
-    link.ws.send(bytes);
+    const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
+    if (link.ws.bufferedAmount + total > this.sendBufferBytesMax) return false;
+    for (const piece of pieces) link.ws.send(piece);
     return true;
+  }
+
+  private split(frame: Extract<ReplicationFrame, { type: 'events' }>): readonly Uint8Array[] {
+    const split = splitRun(frame, this.frameBytesMax, encodeMessage);
+    if (split.problem !== null) throw new UnsendableMessageError(split.problem);
+    return split.pieces;
   }
 
   /** Closes the connection to `region` because its frame did not verify; it may reconnect later. */
@@ -352,43 +477,124 @@ export class WebSocketTransport implements Transport {
       if (server.listenerCount('upgrade') <= 1) refuseUpgrade(socket, 404, 'Not Found');
       return;
     }
-    const remote = request.socket.remoteAddress ?? 'unknown';
+    const address = normalizeAddress(request.socket.remoteAddress ?? 'unknown');
     if (this.stopped || this.handlers === null) {
       refuseUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
-    let pending = 0;
-    for (const connection of this.connections) if (!connection.dialed && connection.step !== 'up') pending++;
-    if (pending >= HANDSHAKES_PENDING_MAX) {
-      this.logger.warn({ remote, pending }, 'replication upgrade refused: too many handshakes in flight');
-      refuseUpgrade(socket, 503, 'Service Unavailable');
+    const tlsSocket = request.socket instanceof TLSSocket ? request.socket : null;
+    if (tlsSocket === null && this.tls !== null) {
+      this.refuseLogged(socket, 403, 'Forbidden', address, 'replication upgrade refused: not over TLS');
       return;
     }
+    if (tlsSocket !== null && !tlsSocket.authorized) {
+      // The server asked for a client certificate and checked it against the cluster's CA.
+      this.refuseLogged(
+        socket,
+        403,
+        'Forbidden',
+        address,
+        'replication upgrade refused: no client certificate from the cluster CA',
+        { error: String(tlsSocket.authorizationError ?? 'none') },
+      );
+      return;
+    }
+    const knownPeer = this.isKnownPeerAddress(address);
+    const refusal: SlotRefusal = this.slots.take(address, knownPeer);
+    if (refusal !== null) {
+      this.refuseLogged(
+        socket,
+        503,
+        'Service Unavailable',
+        address,
+        refusal === 'full'
+          ? 'replication upgrade refused: too many handshakes in flight'
+          : 'replication upgrade refused: too many handshakes in flight from this address',
+        { pending: this.slots.held },
+      );
+      return;
+    }
+    const slot = { address, knownPeer };
+    let released = false;
+    const release = () => {
+      if (!released) this.slots.release(address, knownPeer);
+      released = true;
+    };
+    // The upgrade may fail (a bad request) without calling back: the slot goes with the socket.
+    socket.once('close', release);
     this.acceptor.handleUpgrade(request, socket, head, (ws) => {
+      socket.off('close', release);
       if (this.stopped) {
+        release();
         ws.terminate();
         return;
       }
       const connection = this.track(ws, false, null);
-      connection.step = 'await-hello';
-      this.logger.debug({ remote }, 'replication connection accepted');
+      connection.address = address;
+      connection.slot = slot;
+      if (released) {
+        // The socket closed between the upgrade and this callback: it holds nothing any more.
+        connection.slot = null;
+      }
+      connection.step = 'handshake';
+      connection.handshake = initialHandshake('acceptor', connection.nonce, null, channelBinding(tlsSocket));
+      connection.helloTimer = setTimeout(() => {
+        connection.helloTimer = null;
+        this.end(connection, CloseCode.handshakeTimeout, 'no hello in time', 'debug');
+      }, this.helloTimeoutMs);
+      connection.helloTimer.unref();
+      this.logger.debug({ remote: address }, 'replication connection accepted');
     });
+  }
+
+  /**
+   * Refuses an upgrade with `status`. The first refusal of a kind since a handshake last got
+   * through is a warning; the repeats of a flood are at debug, so a flood cannot flood the log.
+   */
+  private refuseLogged(
+    socket: Duplex,
+    status: number,
+    text: string,
+    address: string,
+    message: string,
+    fields: Record<string, unknown> = {},
+  ): void {
+    const level = this.refusalsLogged.has(message) ? 'debug' : 'warn';
+    this.refusalsLogged.add(message);
+    this.logger[level]({ remote: address, status, ...fields }, message);
+    refuseUpgrade(socket, status, text);
+  }
+
+  /** True for an address a configured peer URL names, or one a peer authenticated from. */
+  private isKnownPeerAddress(address: string): boolean {
+    if (this.configuredAddresses.has(address)) return true;
+    for (const peer of this.peerStates.values()) if (peer.addresses.includes(address)) return true;
+    return false;
   }
 
   private dial(peer: PeerState): void {
     if (!this.started || this.stopped || peer.link !== null || peer.dialing !== null) return;
     const ws = new WebSocket(peer.config.url, {
-      maxPayload: this.frameBytesMax,
+      // The acceptor is not proven yet either: the frame limit comes with its signature.
+      maxPayload: HANDSHAKE_BYTES_MAX,
       perMessageDeflate: false,
       handshakeTimeout: this.handshakeTimeoutMs,
       followRedirects: false,
+      ...(this.tls === null ? {} : { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key }),
     });
     const connection = this.track(ws, true, peer.config.region);
     peer.dialing = connection;
+    let channel: Uint8Array | null = null;
+    ws.on('upgrade', (response) => {
+      const socket: Socket = response.socket;
+      connection.address = normalizeAddress(socket.remoteAddress ?? 'unknown');
+      channel = channelBinding(socket);
+    });
     ws.on('open', () => {
       if (connection.step !== 'connecting') return;
-      connection.step = 'await-hello';
-      this.post(connection, this.hello(connection, null));
+      connection.step = 'handshake';
+      connection.handshake = initialHandshake('dialer', connection.nonce, peer.config.region, channel);
+      this.post(connection, helloMessage(this.context, connection.nonce, null));
     });
   }
 
@@ -398,15 +604,20 @@ export class WebSocketTransport implements Transport {
     const closed = new Promise<void>((resolve) => {
       markClosed = resolve;
     });
+    const nonce = new Uint8Array(randomBytes(NONCE_BYTES));
     const connection: Connection = {
       ws,
       serial: this.nextSerial++,
       dialed,
       region,
       incarnation: null,
-      nonce: new Uint8Array(randomBytes(NONCE_BYTES)),
+      nonce,
       step: 'connecting',
+      handshake: initialHandshake(dialed ? 'dialer' : 'acceptor', nonce, region, null),
+      address: null,
+      slot: null,
       handshakeTimer: null,
+      helloTimer: null,
       pingNonce: null,
       pingSentAt: 0,
       error: null,
@@ -423,16 +634,10 @@ export class WebSocketTransport implements Transport {
       // A socket error is always followed by the close event, which lets go of the connection.
       connection.error = error.message;
       if ((error as { code?: unknown }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-        // ws closes with 1009 itself; nothing of the message reached us.
-        this.logger.warn(
-          {
-            peer: connection.region,
-            dialed: connection.dialed,
-            code: CloseCode.tooBig,
-            reason: error.message,
-          },
-          'replication link closed: message over the frame limit',
-        );
+        // ws refused the message by its header (nothing of it was buffered) and closes with 1009.
+        const limit = connection.step === 'up' ? this.frameBytesMax : HANDSHAKE_BYTES_MAX;
+        const what = connection.step === 'up' ? 'frame' : 'handshake';
+        this.end(connection, CloseCode.tooBig, `message over the ${what} limit of ${limit} bytes`, 'warn');
       }
     });
     ws.on('close', (code, reason) => {
@@ -499,6 +704,7 @@ export class WebSocketTransport implements Transport {
     }
     const bytes = rawBytes(data);
     if (connection.step !== 'up' && bytes.length > HANDSHAKE_BYTES_MAX) {
+      // ws refuses these by their header already; this holds should its limit ever be raised early.
       this.end(connection, CloseCode.tooBig, `handshake message over ${HANDSHAKE_BYTES_MAX} bytes`, 'warn');
       return;
     }
@@ -508,137 +714,48 @@ export class WebSocketTransport implements Transport {
       return;
     }
     const { message } = decoded;
-    switch (connection.step) {
-      case 'await-hello':
-        if (connection.dialed) this.onAcceptorHello(connection, message);
-        else this.onDialerHello(connection, message);
-        return;
-      case 'await-auth':
-        this.onAuth(connection, message);
-        return;
-      case 'await-ready':
-        if (message.type !== 'ready') this.outOfTurn(connection, message);
-        else this.established(connection);
-        return;
-      case 'up':
-        this.onLinkMessage(connection, message);
-        return;
-      default:
-        // 'connecting': a dialer hears nothing before its socket opens.
-        this.outOfTurn(connection, message);
+    if (connection.step === 'up') {
+      this.onLinkMessage(connection, message);
+      return;
     }
+    if (connection.step !== 'handshake') {
+      // 'connecting': a dialer hears nothing before its socket opens.
+      this.outOfTurn(connection, message);
+      return;
+    }
+    this.onHandshakeMessage(connection, message);
   }
 
   private outOfTurn(connection: Connection, message: WireMessage): void {
     this.end(connection, CloseCode.policy, `unexpected ${message.type} during ${connection.step}`, 'warn');
   }
 
-  /** Cluster, protocol and region of a hello; false after closing the connection when one is wrong. */
-  private helloAcceptable(connection: Connection, hello: HelloMessage): boolean {
-    if (hello.cluster !== this.cluster) {
-      this.end(connection, CloseCode.wrongCluster, `cluster ${hello.cluster} is not ${this.cluster}`, 'warn');
-      return false;
-    }
-    if (hello.protocol !== PROTOCOL_VERSION) {
-      this.end(
-        connection,
-        CloseCode.wrongProtocol,
-        `protocol ${hello.protocol} is not ${PROTOCOL_VERSION}`,
-        'warn',
-      );
-      return false;
-    }
-    if (!this.peerStates.has(hello.region)) {
-      this.end(connection, CloseCode.stranger, `region ${hello.region} is not a configured peer`, 'warn');
-      return false;
-    }
-    if (connection.region !== null && hello.region !== connection.region) {
-      this.end(
-        connection,
-        CloseCode.stranger,
-        `answered as ${hello.region}, not ${connection.region}`,
-        'warn',
-      );
-      return false;
-    }
-    return true;
-  }
-
-  /** Acceptor: the dialer's hello. Answers with our hello, signed over the dialer's nonce. */
-  private onDialerHello(connection: Connection, message: WireMessage): void {
-    if (message.type !== 'hello' || message.signature !== null) {
-      this.outOfTurn(connection, message);
+  /** One handshake step (handshake.ts): answer, refuse, or bring the link up. */
+  private onHandshakeMessage(connection: Connection, message: WireMessage): void {
+    if (connection.helloTimer !== null) clearTimeout(connection.helloTimer);
+    connection.helloTimer = null;
+    const step = handshakeStep(this.context, connection.handshake, message);
+    if (!step.ok) {
+      // Claimed, not proven: it names the peer in log lines (and keeps repeats at debug).
+      if (connection.region === null) connection.region = step.claimed;
+      this.end(connection, step.code, step.reason, 'warn');
       return;
     }
-    // Claimed, not proven yet: it names the peer in log lines until auth verifies it.
-    if (this.peerStates.has(message.region)) connection.region = message.region;
-    if (!this.helloAcceptable(connection, message)) return;
-    connection.incarnation = message.incarnation;
-    connection.step = 'await-auth';
-    const signature = this.crypto.sign(
-      helloSigningBytes(this.cluster, this.region, this.incarnation, message.region, message.nonce),
-    );
-    this.post(connection, this.hello(connection, signature));
-  }
-
-  /** Dialer: the acceptor's hello. Verifies its signature, then proves our own key. */
-  private onAcceptorHello(connection: Connection, message: WireMessage): void {
-    if (message.type !== 'hello' || message.signature === null) {
-      this.outOfTurn(connection, message);
-      return;
+    const previous = connection.handshake.step;
+    connection.handshake = step.state;
+    if (step.state.step !== 'up' && step.state.step !== 'await-hello') {
+      connection.region = step.state.peer.region;
+      connection.incarnation = step.state.peer.incarnation;
     }
-    if (!this.helloAcceptable(connection, message)) return;
-    const peer = this.peerStates.get(message.region) as PeerState;
-    const signed = helloSigningBytes(
-      this.cluster,
-      message.region,
-      message.incarnation,
-      this.region,
-      connection.nonce,
-    );
-    if (!this.crypto.verify(peer.config.publicKey, signed, message.signature)) {
-      this.end(
-        connection,
-        CloseCode.badSignature,
-        'hello signature does not verify with the configured key',
-        'warn',
-      );
-      return;
+    if (connection.dialed && previous === 'await-hello') {
+      // The acceptor's signature verified: it may now send frames right behind its `ready`.
+      setMaxPayload(connection.ws, this.frameBytesMax);
     }
-    connection.incarnation = message.incarnation;
-    connection.step = 'await-ready';
-    const signature = this.crypto.sign(
-      helloSigningBytes(this.cluster, this.region, this.incarnation, message.region, message.nonce),
-    );
-    this.post(connection, { type: 'auth', signature });
-  }
-
-  /** Acceptor: the dialer's proof of its key over our nonce. */
-  private onAuth(connection: Connection, message: WireMessage): void {
-    if (message.type !== 'auth') {
-      this.outOfTurn(connection, message);
-      return;
+    if (step.send !== null) this.post(connection, step.send);
+    if (step.state.step === 'up') {
+      if (!connection.dialed) setMaxPayload(connection.ws, this.frameBytesMax);
+      this.established(connection);
     }
-    const region = connection.region as string;
-    const peer = this.peerStates.get(region) as PeerState;
-    const signed = helloSigningBytes(
-      this.cluster,
-      region,
-      connection.incarnation as string,
-      this.region,
-      connection.nonce,
-    );
-    if (!this.crypto.verify(peer.config.publicKey, signed, message.signature)) {
-      this.end(
-        connection,
-        CloseCode.badSignature,
-        'auth signature does not verify with the configured key',
-        'warn',
-      );
-      return;
-    }
-    this.post(connection, { type: 'ready' });
-    this.established(connection);
   }
 
   /**
@@ -653,6 +770,15 @@ export class WebSocketTransport implements Transport {
     if (connection.handshakeTimer !== null) clearTimeout(connection.handshakeTimer);
     connection.handshakeTimer = null;
     connection.step = 'up';
+    this.releaseSlot(connection);
+    this.refusalsLogged.clear();
+    if (connection.address !== null) {
+      // Proven to be the peer's: its next handshakes from here may use the reserved slots.
+      const known = peer.addresses.indexOf(connection.address);
+      if (known !== -1) peer.addresses.splice(known, 1);
+      peer.addresses.push(connection.address);
+      if (peer.addresses.length > PEER_ADDRESSES_MAX) peer.addresses.shift();
+    }
     if (peer.dialing === connection) peer.dialing = null;
     const existing = peer.link;
     if (existing !== null && !this.replaces(connection, existing)) {
@@ -739,18 +865,6 @@ export class WebSocketTransport implements Transport {
     }
   }
 
-  private hello(connection: Connection, signature: Uint8Array | null): HelloMessage {
-    return {
-      type: 'hello',
-      cluster: this.cluster,
-      protocol: PROTOCOL_VERSION,
-      region: this.region,
-      incarnation: this.incarnation,
-      nonce: connection.nonce,
-      signature,
-    };
-  }
-
   /**
    * Sends a transport message. They are tiny, but a peer flooding pings must not grow our buffer
    * past its bound: with the buffer full, pings and pongs are skipped (the round trip just waits).
@@ -798,6 +912,9 @@ export class WebSocketTransport implements Transport {
     connection.step = 'closed';
     if (connection.handshakeTimer !== null) clearTimeout(connection.handshakeTimer);
     connection.handshakeTimer = null;
+    if (connection.helloTimer !== null) clearTimeout(connection.helloTimer);
+    connection.helloTimer = null;
+    this.releaseSlot(connection);
     const peer = connection.region === null ? undefined : this.peerStates.get(connection.region);
     if (peer === undefined) return;
     if (peer.dialing === connection) {
@@ -813,6 +930,13 @@ export class WebSocketTransport implements Transport {
       else this.handlers?.peerDown(region);
     }
     this.scheduleDial(peer);
+  }
+
+  /** Gives back the pending-handshake slot `connection` holds, if any. */
+  private releaseSlot(connection: Connection): void {
+    if (connection.slot === null) return;
+    this.slots.release(connection.slot.address, connection.slot.knownPeer);
+    connection.slot = null;
   }
 
   /** Dials `peer` after a backoff when it has no link, no dial in flight and no dial scheduled. */
