@@ -21,7 +21,7 @@ import {
   systemRng,
   writeRegionKey,
 } from '@allot/store';
-import { WebSocketTransport, type WebSocketTransportOptions } from '@allot/transport';
+import { WebSocketTransport } from '@allot/transport';
 import pino, { type Logger } from 'pino';
 import { ConfigError, type NodeConfig, type TlsConfig } from '../config.js';
 
@@ -139,8 +139,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     await store.close();
     throw error;
   }
-  // tls: WebSocketTransportOptions.tls (helper T's branch): the same PEM identity and CA as the server.
-  const transportOptions = {
+  const transport = new WebSocketTransport({
     cluster: config.cluster,
     region: config.region,
     incarnation: replica.incarnation,
@@ -154,9 +153,9 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     // A handful of peers: retrying each at least once a second costs nothing, and convergence after
     // a partition heals is bounded by the reconnect (DESIGN.md §4 goal: ≤ 2 s).
     backoffMsMax: RECONNECT_BACKOFF_MS_MAX,
+    // The same PEM identity and CA as the server: dialing wss:// presents it as the client certificate.
     ...(tls === undefined ? {} : { tls }),
-  } satisfies WebSocketTransportOptions & { tls?: TlsMaterial };
-  const transport = new WebSocketTransport(transportOptions);
+  });
   replica.attachTransport(transport);
   const app = await buildApp({
     replica,
