@@ -12,7 +12,6 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import type { Principal } from './auth.js';
 import { ApiError, apiError } from './errors.js';
 import type { HttpLimits } from './http-limits.js';
-import { PRESSURE_RETRY_AFTER_SECONDS } from './limits.js';
 
 /**
  * Routes never shed nor rate limited: health and readiness probes and metrics must answer while a
@@ -62,19 +61,26 @@ function isProbe(request: FastifyRequest): boolean {
  * `eventLoopDelayMsMax` or the heap in use passes `heapUsedBytesMax`. Probe routes always answer.
  */
 export async function registerLoadShedding(app: FastifyInstance, limits: HttpLimits): Promise<void> {
+  // Pressure is judged once per sample: retrying sooner than the next one meets the same answer.
+  const retryAfterSeconds = Math.max(1, Math.ceil(limits.pressureSampleIntervalMs / 1000));
   await app.register(underPressure, {
     maxEventLoopDelay: limits.eventLoopDelayMsMax,
     maxHeapUsedBytes: limits.heapUsedBytesMax,
     sampleInterval: limits.pressureSampleIntervalMs,
-    pressureHandler: (request, _reply, type) => {
+    pressureHandler: (request, _reply, type, value) => {
       if (isProbe(request)) return undefined;
+      // A sample interval without one loop sample (the plugin reports an infinite delay) means a
+      // single synchronous task held the loop for the whole interval. It is over by the time this
+      // request runs, and one long task is not overload: a saturated loop still takes samples,
+      // late ones, and a finite mean past the limit sheds.
+      if (type === 'eventLoopDelay' && value === Number.POSITIVE_INFINITY) return undefined;
       const reason = PRESSURE_REASONS[type] ?? 'overloaded';
       return Promise.reject(
         apiError(
           'unavailable',
           { reason },
           { reason: 'overloaded', pressure: type },
-          { 'retry-after': String(PRESSURE_RETRY_AFTER_SECONDS) },
+          { 'retry-after': String(retryAfterSeconds) },
         ),
       );
     },

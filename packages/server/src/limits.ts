@@ -120,9 +120,9 @@ export const RATE_LIMIT_TOKEN_REQUESTS_DEFAULT = 50_000;
 export const RATE_LIMIT_ANONYMOUS_REQUESTS_DEFAULT = 10_000;
 
 /**
- * Mean event-loop delay past which requests are shed (503 unavailable with Retry-After). A debit is
- * answered in about a millisecond; a loop a whole second behind is starving, and taking more work
- * would only make every answer later.
+ * Mean event-loop delay, over one sample interval, past which requests are shed (503 unavailable
+ * with Retry-After). A debit is answered in about a millisecond; a loop a whole second behind on
+ * average is starving (probes time out next), and taking more work would only make every answer later.
  */
 export const EVENT_LOOP_DELAY_MS_MAX_DEFAULT = 1_000;
 
@@ -132,8 +132,10 @@ export const EVENT_LOOP_DELAY_MS_MAX_DEFAULT = 1_000;
  */
 export const HEAP_USED_FRACTION_MAX = 0.9;
 
-/** How often the event-loop delay and the heap are sampled for load shedding. */
-export const PRESSURE_SAMPLE_INTERVAL_MS_DEFAULT = 1_000;
-
-/** Retry-After of a shed request: a couple of samples, time for the loop or the heap to recover. */
-export const PRESSURE_RETRY_AFTER_SECONDS = 2;
+/**
+ * How often the event-loop delay and the heap are sampled for load shedding; the delay is the mean
+ * over this interval. Five seconds: one long task (a large snapshot, a full batch) averages out
+ * and sheds nothing, while a loop that stays behind is caught within seconds. A shed request's
+ * Retry-After is one interval.
+ */
+export const PRESSURE_SAMPLE_INTERVAL_MS_DEFAULT = 5_000;

@@ -151,9 +151,10 @@ export async function testNode(
     tokens: TOKEN_CONFIG,
     logger: false,
     metrics,
-    // These tests push thousands of requests through one event loop at once: a loop behind would
-    // shed them. Load shedding has its own tests (edge-protection.test.ts).
     ...appOptions,
+    // Injected requests run thousands at once in one block of the loop, far longer than any real
+    // client could hold it: shedding would answer the next ones. Shedding is tested on its own
+    // (edge-protection.test.ts).
     http: { eventLoopDelayMsMax: 0, ...appOptions.http },
   });
   return {
