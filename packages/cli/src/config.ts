@@ -148,7 +148,8 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
-    tokens: TOKEN_LIST,
+    // Given, it lists at least one token; the tokens may also all come from tokensFile.
+    tokens: { ...TOKEN_LIST, minItems: 1 },
     tokensFile: { type: 'string', minLength: 1 },
     tls: {
       type: 'object',

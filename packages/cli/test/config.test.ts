@@ -182,9 +182,7 @@ describe('node config', () => {
     expect(problems(noTokens)).toEqual([
       'tokens: missing: give at least one token in tokens or in tokensFile',
     ]);
-    expect(problems({ ...noTokens, tokens: [] })).toEqual([
-      'tokens: missing: give at least one token in tokens or in tokensFile',
-    ]);
+    expect(problems({ ...noTokens, tokens: [] })).toEqual(['tokens: must NOT have fewer than 1 items']);
     writeFileSync(
       tokensFile,
       '- { token: s3cret-service, role: admin }\n- { token: short, role: admin }\n- { token: fine-token, role: root }\n',
