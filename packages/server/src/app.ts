@@ -117,6 +117,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       : {
           https: {
             ...serverOptions,
+            // A TLS handshake gets the time the headers get (Node's default is 120 s).
+            handshakeTimeout: limits.headersTimeoutMs,
             cert: options.tls.cert,
             key: options.tls.key,
             ca: options.tls.ca,

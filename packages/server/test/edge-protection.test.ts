@@ -5,8 +5,10 @@
  * shedding 503 in the catalogue's shape with Retry-After, and the HTTP parser's own errors answer in
  * the catalogue's shape too. Small limits are configured so every test is bounded in count and time.
  */
+import { request as httpsRequest } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { makeCertificateAuthority } from '../../transport/test/tls-support.js';
 import type { HttpLimitOptions } from '../src/http-limits.js';
 import { resolveHttpLimits } from '../src/http-limits.js';
 import { HEADERS_TIMEOUT_MS_DEFAULT, REQUEST_TIMEOUT_MS_DEFAULT } from '../src/limits.js';
@@ -21,8 +23,11 @@ afterEach(async () => {
 });
 
 /** A test node listening on a free loopback port with `http` limits; its port. */
-async function listening(http: HttpLimitOptions): Promise<{ node: TestNode; port: number }> {
-  const node = await testNode({ http });
+async function listening(
+  http: HttpLimitOptions,
+  tls?: { cert: string; key: string; ca: string },
+): Promise<{ node: TestNode; port: number }> {
+  const node = await testNode({ http, ...(tls === undefined ? {} : { tls }) });
   nodes.push(node);
   await node.app.listen({ host: '127.0.0.1', port: 0 });
   const address = node.app.server.address();
@@ -143,6 +148,28 @@ describe('a slow client', () => {
       expect(answer.status).toBe(408);
       expect(answer.body).toMatchObject({ error: { code: 'request_timeout' } });
     }
+  });
+});
+
+describe('over TLS', () => {
+  it('a client that never finishes its TLS handshake is cut at the headers timeout; others are served', async () => {
+    const authority = makeCertificateAuthority();
+    const { port } = await listening(
+      { headersTimeoutMs: 200, requestTimeoutMs: 400 },
+      authority.tlsFor(authority.issue('eu')),
+    );
+    const silent = rawSocket(port);
+    await silent.connected;
+    expect(await silent.closed).toBe('');
+    const status = await new Promise<number>((resolve, reject) => {
+      httpsRequest(`https://127.0.0.1:${port}/healthz`, { ca: authority.ca }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      })
+        .on('error', reject)
+        .end();
+    });
+    expect(status).toBe(200);
   });
 });
 
