@@ -6,6 +6,7 @@
  * Tokens may also come from `tokensFile` (a YAML list of the same entries, e.g. a mounted
  * Kubernetes Secret), merged with `tokens`.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -380,13 +381,17 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
   if (tokens.length > TOKENS_MAX) {
     problems.push(`tokens: ${tokens.length} tokens in tokens and tokensFile together; at most ${TOKENS_MAX}`);
   }
+  // Tokens are compared by their SHA-256, so one listed in clear and again hashed is caught too.
   const tokenSeen = new Set<string>();
   for (const [i, token] of tokens.entries()) {
-    if (tokenSeen.has(token.token)) problems.push(`${where(i)}.token: the same token is listed twice`);
-    tokenSeen.add(token.token);
-    if (token.token.startsWith('sha256:') && !/^sha256:[0-9a-fA-F]{64}$/.test(token.token)) {
+    const hashed = /^sha256:([0-9a-fA-F]{64})$/.exec(token.token)?.[1];
+    if (hashed === undefined && token.token.startsWith('sha256:')) {
       problems.push(`${where(i)}.token: starts with sha256: but is not followed by 64 hex digits`);
+      continue;
     }
+    const digest = hashed?.toLowerCase() ?? createHash('sha256').update(token.token).digest('hex');
+    if (tokenSeen.has(digest)) problems.push(`${where(i)}.token: the same token is listed twice`);
+    tokenSeen.add(digest);
   }
   try {
     resolveHttpLimits(config.http);

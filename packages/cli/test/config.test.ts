@@ -161,6 +161,16 @@ describe('node config', () => {
     expect(problems({ ...valid, tokens: [{ token: `sha256:${hex.slice(2)}`, role: 'admin' }] })).toEqual([
       'tokens.0.token: starts with sha256: but is not followed by 64 hex digits',
     ]);
+    // The same token in clear and hashed (in any case) is one token listed twice.
+    expect(
+      problems({
+        ...valid,
+        tokens: [
+          { token: 's3cret-hashed', role: 'admin' },
+          { token: `sha256:${hex.toUpperCase()}`, role: 'service' },
+        ],
+      }),
+    ).toEqual(['tokens.1.token: the same token is listed twice']);
   });
 
   it('merges tokensFile with tokens; either may be absent, but not both', () => {
