@@ -13,7 +13,7 @@ import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import { isIncarnationId, isRegionId, type OriginId, originId } from '@allot/core';
+import { type OriginId, originId } from '@allot/core';
 import {
   type Crypto,
   EVENTS_PER_FRAME_MAX,
@@ -24,13 +24,7 @@ import {
   type TransportHandlers,
 } from '@allot/replica';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import {
-  HandshakeSlots,
-  isLoopbackHost,
-  literalAddresses,
-  normalizeAddress,
-  type SlotRefusal,
-} from './admission.js';
+import { HandshakeSlots, normalizeAddress, type SlotRefusal } from './admission.js';
 import { decodeMessage, encodeMessage, UnsendableMessageError } from './codec.js';
 import {
   type HandshakeContext,
@@ -40,84 +34,30 @@ import {
   initialHandshake,
 } from './handshake.js';
 import {
-  BACKOFF_MS_MAX_DEFAULT,
-  BACKOFF_MS_MIN_DEFAULT,
-  CHANNEL_BINDING_BYTES,
-  CLOSE_REASON_BYTES_MAX,
   CLOSE_WAIT_MS,
-  FRAME_BYTES_MAX_DEFAULT,
   HANDSHAKE_BYTES_MAX,
-  HANDSHAKE_TIMEOUT_MS_DEFAULT,
   HANDSHAKES_PENDING_MAX,
   HANDSHAKES_PENDING_PER_ADDRESS_MAX,
   HANDSHAKES_RESERVED_FOR_PEERS,
-  HELLO_TIMEOUT_MS_DEFAULT,
   NONCE_BYTES,
   PEER_ADDRESSES_MAX,
-  PEER_TIMEOUT_MS_DEFAULT,
-  PING_INTERVAL_MS_DEFAULT,
-  SEND_BUFFER_BYTES_MAX_DEFAULT,
 } from './limits.js';
 import {
-  CHANNEL_EXPORTER_LABEL,
-  CloseCode,
-  isClusterId,
-  isTransportMessage,
-  REPLICATION_PATH,
-  type WireMessage,
-} from './protocol.js';
+  type PeerConfig,
+  resolveOptions,
+  type TransportTls,
+  type WebSocketTransportOptions,
+} from './options.js';
+import { CloseCode, isTransportMessage, REPLICATION_PATH, type WireMessage } from './protocol.js';
+import {
+  channelBinding,
+  closeReason,
+  rawBytes,
+  refuseUpgrade,
+  setMaxPayload,
+  type UpgradeListener,
+} from './sockets.js';
 import { splitRun } from './split-run.js';
-
-/** A peer region as configured (API.md `peers`). */
-export interface PeerConfig {
-  readonly region: string;
-  /** Where to dial it, e.g. `wss://10.0.0.2:7001/v1/replication` (`ws://` on loopback only). */
-  readonly url: string;
-  /** Its raw 32-byte Ed25519 public key: the only key its handshake signatures are checked with. */
-  readonly publicKey: Uint8Array;
-}
-
-/** How to build a WebSocketTransport. */
-export interface WebSocketTransportOptions {
-  readonly cluster: string;
-  readonly region: string;
-  /** This node's incarnation: peers report this node up as `region#incarnation`. */
-  readonly incarnation: string;
-  /** Signs handshake challenges with this region's key, verifies peers' with their configured keys. */
-  readonly crypto: Crypto;
-  /** Every other region. */
-  readonly peers: readonly PeerConfig[];
-  readonly logger: Logger;
-  /** Largest message accepted or sent after the handshake (default FRAME_BYTES_MAX_DEFAULT). */
-  readonly frameBytesMax?: number;
-  /** Bytes queued per peer before `send` answers false (default SEND_BUFFER_BYTES_MAX_DEFAULT). */
-  readonly sendBufferBytesMax?: number;
-  /** Default PING_INTERVAL_MS_DEFAULT. */
-  readonly pingIntervalMs?: number;
-  /** Silence after which a link closes (default PEER_TIMEOUT_MS_DEFAULT). */
-  readonly peerTimeoutMs?: number;
-  /** Default HANDSHAKE_TIMEOUT_MS_DEFAULT. */
-  readonly handshakeTimeoutMs?: number;
-  /** Default BACKOFF_MS_MIN_DEFAULT. */
-  readonly backoffMsMin?: number;
-  /** Default BACKOFF_MS_MAX_DEFAULT. */
-  readonly backoffMsMax?: number;
-  /** Time from accepting a connection to its hello (default HELLO_TIMEOUT_MS_DEFAULT). */
-  readonly helloTimeoutMs?: number;
-  /**
-   * PEM of the cluster's CA and this node's certificate and key. Dialing a `wss://` peer verifies
-   * its certificate against `ca` and presents `cert`/`key` as the client certificate; accepted
-   * upgrades must come over TLS with a client certificate the server verified (its `ca`).
-   */
-  readonly tls?: TransportTls;
-}
-
-/** PEM material for links over TLS (API.md `tls`). */
-export interface TransportTls {
-  readonly ca: string | Buffer;
-  readonly cert: string | Buffer;
-  readonly key: string | Buffer;
-}
 
 /** Where a connection is: dialing, in its handshake (see `handshake`), authenticated, or gone. */
 type Step = 'connecting' | 'handshake' | 'up' | 'closed';
@@ -176,48 +116,6 @@ interface PeerState {
   readonly addresses: string[];
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const chosen = value ?? fallback;
-  if (!Number.isSafeInteger(chosen) || chosen < 1) {
-    throw new TypeError(`${name} must be a positive integer, not ${String(value)}`);
-  }
-  return chosen;
-}
-
-/** `reason` cut to what a close frame may carry (printable ASCII, so no character is split). */
-function closeReason(reason: string): string {
-  return reason.replace(/[^\x20-\x7e]/g, '?').slice(0, CLOSE_REASON_BYTES_MAX);
-}
-
-/**
- * The TLS exporter value of `socket` (CHANNEL_EXPORTER_LABEL), the same at both ends of one TLS
- * session; null for a plain socket.
- */
-function channelBinding(socket: unknown): Uint8Array | null {
-  if (!(socket instanceof TLSSocket)) return null;
-  return new Uint8Array(
-    socket.exportKeyingMaterial(CHANNEL_BINDING_BYTES, CHANNEL_EXPORTER_LABEL, Buffer.alloc(0)),
-  );
-}
-
-/**
- * Sets the largest message `ws` accepts from now on. `ws` fixes it per socket when the socket is
- * made; a socket starts at the handshake's limit and gets the frame limit once its peer is
- * authenticated. This reaches into ws's receiver (ws is pinned, and the limit tests fail if the field moves).
- */
-function setMaxPayload(ws: WebSocket, bytes: number): void {
-  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
-  if (receiver === undefined || typeof receiver._maxPayload !== 'number') {
-    throw new Error('this version of ws has no per-socket maxPayload to raise after the handshake');
-  }
-  receiver._maxPayload = bytes;
-}
-
-function rawBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-}
-
 /**
  * The Transport port on WebSockets. Accepts peers on `/v1/replication` of the HTTP server it is
  * attached to, dials every configured peer once started, and hands the replica only frames from
@@ -245,7 +143,7 @@ export class WebSocketTransport implements Transport {
     perAddress: HANDSHAKES_PENDING_PER_ADDRESS_MAX,
   });
   /** Addresses of configured peer URLs that are IP literals (or localhost): known before any link. */
-  private readonly configuredAddresses = new Set<string>();
+  private readonly configuredAddresses: ReadonlySet<string>;
   /** Refusals of upgrades already logged at warn since the last handshake that got through. */
   private readonly refusalsLogged = new Set<string>();
   private readonly peerStates = new Map<string, PeerState>();
@@ -260,75 +158,25 @@ export class WebSocketTransport implements Transport {
   private pingTimer: NodeJS.Timeout | null = null;
 
   constructor(options: WebSocketTransportOptions) {
-    if (!isClusterId(options.cluster))
-      throw new TypeError(`invalid cluster id ${JSON.stringify(options.cluster)}`);
-    if (!isRegionId(options.region))
-      throw new TypeError(`invalid region id ${JSON.stringify(options.region)}`);
-    if (!isIncarnationId(options.incarnation)) {
-      throw new TypeError(`invalid incarnation id ${JSON.stringify(options.incarnation)}`);
-    }
-    this.cluster = options.cluster;
-    this.region = options.region;
-    this.incarnation = options.incarnation;
-    this.crypto = options.crypto;
-    this.logger = options.logger;
-    this.frameBytesMax = positiveInteger('frameBytesMax', options.frameBytesMax, FRAME_BYTES_MAX_DEFAULT);
-    this.sendBufferBytesMax = positiveInteger(
-      'sendBufferBytesMax',
-      options.sendBufferBytesMax,
-      SEND_BUFFER_BYTES_MAX_DEFAULT,
-    );
-    this.pingIntervalMs = positiveInteger('pingIntervalMs', options.pingIntervalMs, PING_INTERVAL_MS_DEFAULT);
-    this.peerTimeoutMs = positiveInteger('peerTimeoutMs', options.peerTimeoutMs, PEER_TIMEOUT_MS_DEFAULT);
-    this.handshakeTimeoutMs = positiveInteger(
-      'handshakeTimeoutMs',
-      options.handshakeTimeoutMs,
-      HANDSHAKE_TIMEOUT_MS_DEFAULT,
-    );
-    this.backoffMsMin = positiveInteger('backoffMsMin', options.backoffMsMin, BACKOFF_MS_MIN_DEFAULT);
-    this.backoffMsMax = positiveInteger('backoffMsMax', options.backoffMsMax, BACKOFF_MS_MAX_DEFAULT);
-    this.helloTimeoutMs = positiveInteger('helloTimeoutMs', options.helloTimeoutMs, HELLO_TIMEOUT_MS_DEFAULT);
-    this.tls = options.tls ?? null;
-    if (this.sendBufferBytesMax < this.frameBytesMax) {
-      throw new TypeError(
-        'sendBufferBytesMax must be at least frameBytesMax, or a full frame could never be sent',
-      );
-    }
-    if (this.frameBytesMax < HANDSHAKE_BYTES_MAX) {
-      throw new TypeError(`frameBytesMax must be at least ${HANDSHAKE_BYTES_MAX} bytes, a handshake message`);
-    }
-    if (this.backoffMsMax < this.backoffMsMin)
-      throw new TypeError('backoffMsMax must be at least backoffMsMin');
-    if (this.peerTimeoutMs <= this.pingIntervalMs) {
-      throw new TypeError('peerTimeoutMs must be longer than pingIntervalMs, or a quiet link would time out');
-    }
-    for (const peer of options.peers) {
-      if (!isRegionId(peer.region)) throw new TypeError(`invalid peer region ${JSON.stringify(peer.region)}`);
-      if (peer.region === this.region) throw new TypeError(`region ${peer.region} cannot be its own peer`);
-      if (this.peerStates.has(peer.region)) throw new TypeError(`peer ${peer.region} is configured twice`);
-      let url: URL;
-      try {
-        url = new URL(peer.url);
-      } catch {
-        throw new TypeError(`peer ${peer.region} has an invalid url ${JSON.stringify(peer.url)}`);
-      }
-      if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-        throw new TypeError(`peer ${peer.region} url must be ws: or wss:, not ${url.protocol}`);
-      }
-      if (url.protocol === 'ws:' && !isLoopbackHost(url.hostname)) {
-        throw new TypeError(
-          `peer ${peer.region} url ${peer.url} is not wss://: links to other hosts carry money and customer data, so only loopback may be plain ws://`,
-        );
-      }
-      if (url.protocol === 'wss:' && this.tls === null) {
-        throw new TypeError(`peer ${peer.region} url ${peer.url} is wss:// but no tls is configured`);
-      }
-      for (const address of literalAddresses(url.hostname)) this.configuredAddresses.add(address);
-      if (!(peer.publicKey instanceof Uint8Array) || peer.publicKey.length !== 32) {
-        throw new TypeError(`peer ${peer.region} public key must be 32 raw Ed25519 bytes`);
-      }
-      this.peerStates.set(peer.region, {
-        config: { region: peer.region, url: peer.url, publicKey: new Uint8Array(peer.publicKey) },
+    const resolved = resolveOptions(options);
+    this.cluster = resolved.cluster;
+    this.region = resolved.region;
+    this.incarnation = resolved.incarnation;
+    this.crypto = resolved.crypto;
+    this.logger = resolved.logger;
+    this.frameBytesMax = resolved.frameBytesMax;
+    this.sendBufferBytesMax = resolved.sendBufferBytesMax;
+    this.pingIntervalMs = resolved.pingIntervalMs;
+    this.peerTimeoutMs = resolved.peerTimeoutMs;
+    this.handshakeTimeoutMs = resolved.handshakeTimeoutMs;
+    this.backoffMsMin = resolved.backoffMsMin;
+    this.backoffMsMax = resolved.backoffMsMax;
+    this.helloTimeoutMs = resolved.helloTimeoutMs;
+    this.tls = resolved.tls;
+    this.configuredAddresses = new Set(resolved.configuredAddresses);
+    for (const config of resolved.peers) {
+      this.peerStates.set(config.region, {
+        config,
         link: null,
         dialing: null,
         retryTimer: null,
@@ -953,12 +801,4 @@ export class WebSocketTransport implements Transport {
     }, delayMs);
     peer.retryTimer.unref();
   }
-}
-
-type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
-
-/** Answers an upgrade request with a bare HTTP status and closes the socket once it is written. */
-function refuseUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }

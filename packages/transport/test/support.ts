@@ -27,13 +27,9 @@ import {
 import type { Crypto, Logger, ReplicationFrame, TransportHandlers, WireEvent } from '@allot/replica';
 import { WebSocket } from 'ws';
 import { decodeMessage, encodeMessage } from '../src/codec.js';
+import type { PeerConfig, TransportTls, WebSocketTransportOptions } from '../src/options.js';
 import { type HelloMessage, PROTOCOL_VERSION, transcriptBytes, type WireMessage } from '../src/protocol.js';
-import {
-  type PeerConfig,
-  type TransportTls,
-  WebSocketTransport,
-  type WebSocketTransportOptions,
-} from '../src/websocket-transport.js';
+import { WebSocketTransport } from '../src/websocket-transport.js';
 import { httpsServerOptions } from './tls-support.js';
 
 export const CLUSTER = 'acme-credits';

@@ -4,8 +4,9 @@ import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeMessage, UnsendableMessageError } from '../src/codec.js';
 import { HANDSHAKE_BYTES_MAX, HANDSHAKES_PENDING_MAX } from '../src/limits.js';
+import type { PeerConfig } from '../src/options.js';
 import { CloseCode } from '../src/protocol.js';
-import { type PeerConfig, WebSocketTransport } from '../src/websocket-transport.js';
+import { WebSocketTransport } from '../src/websocket-transport.js';
 import { CLUSTER, everyFrame, newKey, RawPeer, Region, rawPublicKey, waitFor } from './support.js';
 
 const open: Region[] = [];
