@@ -133,4 +133,28 @@ describe('WebSocketTransport: before authentication', () => {
     // Idle strangers are not news: nothing above debug.
     expect(eu.logger.lines.filter((line) => line.level !== 'debug')).toEqual([]);
   });
+
+  it('keeps the address a peer authenticated from: its next handshakes there are not capped as a stranger’s', async () => {
+    // us listens on 127.0.0.9 (what eu has configured) but dials eu from 127.0.0.1.
+    const eu = await region('eu');
+    const us = await region('us', { host: '127.0.0.9' });
+    eu.connect([us.asPeer()]);
+    us.connect([eu.asPeer()]);
+    const fill = () =>
+      Promise.all(Array.from({ length: HANDSHAKES_PENDING_PER_ADDRESS_MAX }, () => raw(eu.url, '127.0.0.1')));
+    const idle = await fill();
+    // 127.0.0.1 is a stranger's address to eu so far: strangers there keep us out.
+    us.t.start();
+    await waitFor(
+      () => us.logger.lines.some((line) => /503/.test(String(line.fields.error))),
+      'us to be refused while strangers hold its address',
+    );
+    for (const peer of idle) peer.ws.terminate();
+    await waitFor(() => eu.connectedTo('us') && us.connectedTo('eu'), 'us to link once they are gone');
+    // Now it is us's address: more handshakes from it than a stranger's cap are taken.
+    const more = await Promise.all(
+      Array.from({ length: HANDSHAKES_PENDING_PER_ADDRESS_MAX + 1 }, () => raw(eu.url, '127.0.0.1')),
+    );
+    expect(more.every((peer) => peer.closedWith === null)).toBe(true);
+  });
 });
