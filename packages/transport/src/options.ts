@@ -123,7 +123,12 @@ export function resolveOptions(options: WebSocketTransportOptions): ResolvedOpti
   );
   const backoffMsMin = positiveInteger('backoffMsMin', options.backoffMsMin, BACKOFF_MS_MIN_DEFAULT);
   const backoffMsMax = positiveInteger('backoffMsMax', options.backoffMsMax, BACKOFF_MS_MAX_DEFAULT);
-  const helloTimeoutMs = positiveInteger('helloTimeoutMs', options.helloTimeoutMs, HELLO_TIMEOUT_MS_DEFAULT);
+  // The default follows a shorter handshake timeout; one given explicitly must fit inside it.
+  const helloTimeoutMs = positiveInteger(
+    'helloTimeoutMs',
+    options.helloTimeoutMs,
+    Math.min(HELLO_TIMEOUT_MS_DEFAULT, handshakeTimeoutMs),
+  );
   const tls = options.tls ?? null;
   if (sendBufferBytesMax < frameBytesMax) {
     throw new TypeError(
@@ -134,6 +139,11 @@ export function resolveOptions(options: WebSocketTransportOptions): ResolvedOpti
     throw new TypeError(`frameBytesMax must be at least ${HANDSHAKE_BYTES_MAX} bytes, a handshake message`);
   }
   if (backoffMsMax < backoffMsMin) throw new TypeError('backoffMsMax must be at least backoffMsMin');
+  if (helloTimeoutMs > handshakeTimeoutMs) {
+    throw new TypeError(
+      'helloTimeoutMs must be at most handshakeTimeoutMs: the hello is the first step of it',
+    );
+  }
   if (peerTimeoutMs <= pingIntervalMs) {
     throw new TypeError('peerTimeoutMs must be longer than pingIntervalMs, or a quiet link would time out');
   }

@@ -89,7 +89,7 @@ describe('WebSocketTransport: before authentication', () => {
   });
 
   it('does not let 64+ idle sockets keep a configured peer out', async () => {
-    const [eu, us] = await pair({ helloTimeoutMs: 60_000 });
+    const [eu, us] = await pair({ helloTimeoutMs: 60_000, handshakeTimeoutMs: 60_000 });
     const strangerSlots = HANDSHAKES_PENDING_MAX - HANDSHAKES_RESERVED_FOR_PEERS;
     const addresses = strangerSlots / HANDSHAKES_PENDING_PER_ADDRESS_MAX;
     const idle: RawPeer[] = [];
