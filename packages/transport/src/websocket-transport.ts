@@ -144,7 +144,7 @@ export class WebSocketTransport implements Transport {
   });
   /** Addresses of configured peer URLs that are IP literals (or localhost): known before any link. */
   private readonly configuredAddresses: ReadonlySet<string>;
-  /** Refusals of upgrades already logged at warn since the last handshake that got through. */
+  /** Refusals of strangers already logged at warn since the last handshake that got through. */
   private readonly refusalsLogged = new Set<string>();
   private readonly peerStates = new Map<string, PeerState>();
   private readonly connections = new Set<Connection>();
@@ -535,7 +535,11 @@ export class WebSocketTransport implements Transport {
   ): void {
     const peer = connection.region === null ? undefined : this.peerStates.get(connection.region);
     if (peer === undefined) {
-      this.logger[level](fields, message);
+      // A stranger: the first failure of each kind is news, a flood of them is not. Keyed by the
+      // code only, as the reason may carry the stranger's text (the set stays a handful of keys).
+      const kind = `${message} ${String(fields.code)}`;
+      this.logger[this.refusalsLogged.has(kind) ? 'debug' : level](fields, message);
+      this.refusalsLogged.add(kind);
       return;
     }
     const failure = `${message} ${String(fields.code)} ${String(fields.reason)}`;
