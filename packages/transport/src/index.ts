@@ -12,4 +12,5 @@ export * from './limits.js';
 export * from './options.js';
 export * from './protocol.js';
 export * from './split-run.js';
+export * from './upgrade-gate.js';
 export * from './websocket-transport.js';

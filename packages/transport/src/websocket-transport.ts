@@ -12,7 +12,6 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { TLSSocket } from 'node:tls';
 import { type OriginId, originId } from '@allot/core';
 import {
   type Crypto,
@@ -24,7 +23,7 @@ import {
   type TransportHandlers,
 } from '@allot/replica';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import { HandshakeSlots, normalizeAddress, type SlotRefusal } from './admission.js';
+import { normalizeAddress } from './admission.js';
 import { decodeMessage, encodeMessage, UnsendableMessageError } from './codec.js';
 import {
   type HandshakeContext,
@@ -33,15 +32,7 @@ import {
   helloMessage,
   initialHandshake,
 } from './handshake.js';
-import {
-  CLOSE_WAIT_MS,
-  HANDSHAKE_BYTES_MAX,
-  HANDSHAKES_PENDING_MAX,
-  HANDSHAKES_PENDING_PER_ADDRESS_MAX,
-  HANDSHAKES_RESERVED_FOR_PEERS,
-  NONCE_BYTES,
-  PEER_ADDRESSES_MAX,
-} from './limits.js';
+import { CLOSE_WAIT_MS, HANDSHAKE_BYTES_MAX, NONCE_BYTES } from './limits.js';
 import {
   type PeerConfig,
   resolveOptions,
@@ -58,6 +49,7 @@ import {
   type UpgradeListener,
 } from './sockets.js';
 import { splitRun } from './split-run.js';
+import { type Admission, UpgradeGate } from './upgrade-gate.js';
 
 /** Where a connection is: dialing, in its handshake (see `handshake`), authenticated, or gone. */
 type Step = 'connecting' | 'handshake' | 'up' | 'closed';
@@ -81,7 +73,7 @@ interface Connection {
   /** The remote address (normalized), once known. */
   address: string | null;
   /** The pending-handshake slot an accepted connection holds until it is up or closed. */
-  slot: { readonly address: string; readonly knownPeer: boolean } | null;
+  slot: Admission | null;
   handshakeTimer: NodeJS.Timeout | null;
   /** Closes an accepted connection that sends no hello in time. */
   helloTimer: NodeJS.Timeout | null;
@@ -112,8 +104,6 @@ interface PeerState {
    * in turn): the same failure again is not news.
    */
   readonly lastFailure: { dialed: string | null; accepted: string | null };
-  /** Remote addresses it authenticated from, newest last (at most PEER_ADDRESSES_MAX). */
-  readonly addresses: string[];
 }
 
 /**
@@ -137,15 +127,7 @@ export class WebSocketTransport implements Transport {
   private readonly helloTimeoutMs: number;
   private readonly tls: TransportTls | null;
   private readonly context: HandshakeContext;
-  private readonly slots = new HandshakeSlots({
-    total: HANDSHAKES_PENDING_MAX,
-    reservedForPeers: HANDSHAKES_RESERVED_FOR_PEERS,
-    perAddress: HANDSHAKES_PENDING_PER_ADDRESS_MAX,
-  });
-  /** Addresses of configured peer URLs that are IP literals (or localhost): known before any link. */
-  private readonly configuredAddresses: ReadonlySet<string>;
-  /** Refusals of strangers already logged at warn since the last handshake that got through. */
-  private readonly refusalsLogged = new Set<string>();
+  private readonly gate: UpgradeGate;
   private readonly peerStates = new Map<string, PeerState>();
   private readonly connections = new Set<Connection>();
   private readonly servers: { server: HttpServer | HttpsServer; listener: UpgradeListener }[] = [];
@@ -173,7 +155,7 @@ export class WebSocketTransport implements Transport {
     this.backoffMsMax = resolved.backoffMsMax;
     this.helloTimeoutMs = resolved.helloTimeoutMs;
     this.tls = resolved.tls;
-    this.configuredAddresses = new Set(resolved.configuredAddresses);
+    this.gate = new UpgradeGate(this.logger, this.tls !== null, resolved.configuredAddresses);
     for (const config of resolved.peers) {
       this.peerStates.set(config.region, {
         config,
@@ -184,7 +166,6 @@ export class WebSocketTransport implements Transport {
         lastHeardAt: null,
         rttMs: null,
         lastFailure: { dialed: null, accepted: null },
-        addresses: [],
       });
     }
     this.context = {
@@ -325,99 +306,30 @@ export class WebSocketTransport implements Transport {
       if (server.listenerCount('upgrade') <= 1) refuseUpgrade(socket, 404, 'Not Found');
       return;
     }
-    const address = normalizeAddress(request.socket.remoteAddress ?? 'unknown');
     if (this.stopped || this.handlers === null) {
       refuseUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
-    const tlsSocket = request.socket instanceof TLSSocket ? request.socket : null;
-    if (tlsSocket === null && this.tls !== null) {
-      this.refuseLogged(socket, 403, 'Forbidden', address, 'replication upgrade refused: not over TLS');
-      return;
-    }
-    if (tlsSocket !== null && !tlsSocket.authorized) {
-      // The server asked for a client certificate and checked it against the cluster's CA.
-      this.refuseLogged(
-        socket,
-        403,
-        'Forbidden',
-        address,
-        'replication upgrade refused: no client certificate from the cluster CA',
-        { error: String(tlsSocket.authorizationError ?? 'none') },
-      );
-      return;
-    }
-    const knownPeer = this.isKnownPeerAddress(address);
-    const refusal: SlotRefusal = this.slots.take(address, knownPeer);
-    if (refusal !== null) {
-      this.refuseLogged(
-        socket,
-        503,
-        'Service Unavailable',
-        address,
-        refusal === 'full'
-          ? 'replication upgrade refused: too many handshakes in flight'
-          : 'replication upgrade refused: too many handshakes in flight from this address',
-        { pending: this.slots.held },
-      );
-      return;
-    }
-    const slot = { address, knownPeer };
-    let released = false;
-    const release = () => {
-      if (!released) this.slots.release(address, knownPeer);
-      released = true;
-    };
-    // The upgrade may fail (a bad request) without calling back: the slot goes with the socket.
-    socket.once('close', release);
+    const admission = this.gate.admit(request, socket);
+    if (admission === null) return;
     this.acceptor.handleUpgrade(request, socket, head, (ws) => {
-      socket.off('close', release);
       if (this.stopped) {
-        release();
+        admission.release();
         ws.terminate();
         return;
       }
       const connection = this.track(ws, false, null);
-      connection.address = address;
-      connection.slot = slot;
-      if (released) {
-        // The socket closed between the upgrade and this callback: it holds nothing any more.
-        connection.slot = null;
-      }
+      connection.address = admission.address;
+      connection.slot = admission;
       connection.step = 'handshake';
-      connection.handshake = initialHandshake('acceptor', connection.nonce, null, channelBinding(tlsSocket));
+      connection.handshake = initialHandshake('acceptor', connection.nonce, null, admission.channel);
       connection.helloTimer = setTimeout(() => {
         connection.helloTimer = null;
         this.end(connection, CloseCode.handshakeTimeout, 'no hello in time', 'debug');
       }, this.helloTimeoutMs);
       connection.helloTimer.unref();
-      this.logger.debug({ remote: address }, 'replication connection accepted');
+      this.logger.debug({ remote: admission.address }, 'replication connection accepted');
     });
-  }
-
-  /**
-   * Refuses an upgrade with `status`. The first refusal of a kind since a handshake last got
-   * through is a warning; the repeats of a flood are at debug, so a flood cannot flood the log.
-   */
-  private refuseLogged(
-    socket: Duplex,
-    status: number,
-    text: string,
-    address: string,
-    message: string,
-    fields: Record<string, unknown> = {},
-  ): void {
-    const level = this.refusalsLogged.has(message) ? 'debug' : 'warn';
-    this.refusalsLogged.add(message);
-    this.logger[level]({ remote: address, status, ...fields }, message);
-    refuseUpgrade(socket, status, text);
-  }
-
-  /** True for an address a configured peer URL names, or one a peer authenticated from. */
-  private isKnownPeerAddress(address: string): boolean {
-    if (this.configuredAddresses.has(address)) return true;
-    for (const peer of this.peerStates.values()) if (peer.addresses.includes(address)) return true;
-    return false;
   }
 
   private dial(peer: PeerState): void {
@@ -537,9 +449,7 @@ export class WebSocketTransport implements Transport {
     if (peer === undefined) {
       // A stranger: the first failure of each kind is news, a flood of them is not. Keyed by the
       // code only, as the reason may carry the stranger's text (the set stays a handful of keys).
-      const kind = `${message} ${String(fields.code)}`;
-      this.logger[this.refusalsLogged.has(kind) ? 'debug' : level](fields, message);
-      this.refusalsLogged.add(kind);
+      this.logger[this.gate.strangerLevel(`${message} ${String(fields.code)}`, level)](fields, message);
       return;
     }
     const failure = `${message} ${String(fields.code)} ${String(fields.reason)}`;
@@ -623,14 +533,8 @@ export class WebSocketTransport implements Transport {
     connection.handshakeTimer = null;
     connection.step = 'up';
     this.releaseSlot(connection);
-    this.refusalsLogged.clear();
-    if (connection.address !== null) {
-      // Proven to be the peer's: its next handshakes from here may use the reserved slots.
-      const known = peer.addresses.indexOf(connection.address);
-      if (known !== -1) peer.addresses.splice(known, 1);
-      peer.addresses.push(connection.address);
-      if (peer.addresses.length > PEER_ADDRESSES_MAX) peer.addresses.shift();
-    }
+    // Proven to be the peer's: its next handshakes from there may use the reserved slots.
+    if (connection.address !== null) this.gate.learn(region, connection.address);
     if (peer.dialing === connection) peer.dialing = null;
     const existing = peer.link;
     if (existing !== null && !this.replaces(connection, existing)) {
@@ -786,8 +690,7 @@ export class WebSocketTransport implements Transport {
 
   /** Gives back the pending-handshake slot `connection` holds, if any. */
   private releaseSlot(connection: Connection): void {
-    if (connection.slot === null) return;
-    this.slots.release(connection.slot.address, connection.slot.knownPeer);
+    connection.slot?.release();
     connection.slot = null;
   }
 
