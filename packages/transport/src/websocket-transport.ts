@@ -340,7 +340,11 @@ export class WebSocketTransport implements Transport {
       perMessageDeflate: false,
       handshakeTimeout: this.handshakeTimeoutMs,
       followRedirects: false,
-      ...(this.tls === null ? {} : { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key }),
+      // TLS 1.3 only: its exporter is bound to the whole handshake (RFC 8446 §7.5), which the
+      // channel binding of the transcript relies on.
+      ...(this.tls === null
+        ? {}
+        : { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key, minVersion: 'TLSv1.3' as const }),
     });
     const connection = this.track(ws, true, peer.config.region);
     peer.dialing = connection;
