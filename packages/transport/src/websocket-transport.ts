@@ -12,8 +12,7 @@ import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { TLSSocket } from 'node:tls';
-import { isIncarnationId, isRegionId, type OriginId, originId } from '@allot/core';
+import { type OriginId, originId } from '@allot/core';
 import {
   type Crypto,
   EVENTS_PER_FRAME_MAX,
@@ -24,13 +23,7 @@ import {
   type TransportHandlers,
 } from '@allot/replica';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import {
-  HandshakeSlots,
-  isLoopbackHost,
-  literalAddresses,
-  normalizeAddress,
-  type SlotRefusal,
-} from './admission.js';
+import { normalizeAddress } from './admission.js';
 import { decodeMessage, encodeMessage, UnsendableMessageError } from './codec.js';
 import {
   type HandshakeContext,
@@ -39,85 +32,24 @@ import {
   helloMessage,
   initialHandshake,
 } from './handshake.js';
+import { CLOSE_WAIT_MS, HANDSHAKE_BYTES_MAX, NONCE_BYTES } from './limits.js';
 import {
-  BACKOFF_MS_MAX_DEFAULT,
-  BACKOFF_MS_MIN_DEFAULT,
-  CHANNEL_BINDING_BYTES,
-  CLOSE_REASON_BYTES_MAX,
-  CLOSE_WAIT_MS,
-  FRAME_BYTES_MAX_DEFAULT,
-  HANDSHAKE_BYTES_MAX,
-  HANDSHAKE_TIMEOUT_MS_DEFAULT,
-  HANDSHAKES_PENDING_MAX,
-  HANDSHAKES_PENDING_PER_ADDRESS_MAX,
-  HANDSHAKES_RESERVED_FOR_PEERS,
-  HELLO_TIMEOUT_MS_DEFAULT,
-  NONCE_BYTES,
-  PEER_ADDRESSES_MAX,
-  PEER_TIMEOUT_MS_DEFAULT,
-  PING_INTERVAL_MS_DEFAULT,
-  SEND_BUFFER_BYTES_MAX_DEFAULT,
-} from './limits.js';
+  type PeerConfig,
+  resolveOptions,
+  type TransportTls,
+  type WebSocketTransportOptions,
+} from './options.js';
+import { CloseCode, isTransportMessage, REPLICATION_PATH, type WireMessage } from './protocol.js';
 import {
-  CHANNEL_EXPORTER_LABEL,
-  CloseCode,
-  isClusterId,
-  isTransportMessage,
-  REPLICATION_PATH,
-  type WireMessage,
-} from './protocol.js';
+  channelBinding,
+  closeReason,
+  rawBytes,
+  refuseUpgrade,
+  setMaxPayload,
+  type UpgradeListener,
+} from './sockets.js';
 import { splitRun } from './split-run.js';
-
-/** A peer region as configured (API.md `peers`). */
-export interface PeerConfig {
-  readonly region: string;
-  /** Where to dial it, e.g. `wss://10.0.0.2:7001/v1/replication` (`ws://` on loopback only). */
-  readonly url: string;
-  /** Its raw 32-byte Ed25519 public key: the only key its handshake signatures are checked with. */
-  readonly publicKey: Uint8Array;
-}
-
-/** How to build a WebSocketTransport. */
-export interface WebSocketTransportOptions {
-  readonly cluster: string;
-  readonly region: string;
-  /** This node's incarnation: peers report this node up as `region#incarnation`. */
-  readonly incarnation: string;
-  /** Signs handshake challenges with this region's key, verifies peers' with their configured keys. */
-  readonly crypto: Crypto;
-  /** Every other region. */
-  readonly peers: readonly PeerConfig[];
-  readonly logger: Logger;
-  /** Largest message accepted or sent after the handshake (default FRAME_BYTES_MAX_DEFAULT). */
-  readonly frameBytesMax?: number;
-  /** Bytes queued per peer before `send` answers false (default SEND_BUFFER_BYTES_MAX_DEFAULT). */
-  readonly sendBufferBytesMax?: number;
-  /** Default PING_INTERVAL_MS_DEFAULT. */
-  readonly pingIntervalMs?: number;
-  /** Silence after which a link closes (default PEER_TIMEOUT_MS_DEFAULT). */
-  readonly peerTimeoutMs?: number;
-  /** Default HANDSHAKE_TIMEOUT_MS_DEFAULT. */
-  readonly handshakeTimeoutMs?: number;
-  /** Default BACKOFF_MS_MIN_DEFAULT. */
-  readonly backoffMsMin?: number;
-  /** Default BACKOFF_MS_MAX_DEFAULT. */
-  readonly backoffMsMax?: number;
-  /** Time from accepting a connection to its hello (default HELLO_TIMEOUT_MS_DEFAULT). */
-  readonly helloTimeoutMs?: number;
-  /**
-   * PEM of the cluster's CA and this node's certificate and key. Dialing a `wss://` peer verifies
-   * its certificate against `ca` and presents `cert`/`key` as the client certificate; accepted
-   * upgrades must come over TLS with a client certificate the server verified (its `ca`).
-   */
-  readonly tls?: TransportTls;
-}
-
-/** PEM material for links over TLS (API.md `tls`). */
-export interface TransportTls {
-  readonly ca: string | Buffer;
-  readonly cert: string | Buffer;
-  readonly key: string | Buffer;
-}
+import { type Admission, UpgradeGate } from './upgrade-gate.js';
 
 /** Where a connection is: dialing, in its handshake (see `handshake`), authenticated, or gone. */
 type Step = 'connecting' | 'handshake' | 'up' | 'closed';
@@ -141,7 +73,7 @@ interface Connection {
   /** The remote address (normalized), once known. */
   address: string | null;
   /** The pending-handshake slot an accepted connection holds until it is up or closed. */
-  slot: { readonly address: string; readonly knownPeer: boolean } | null;
+  slot: Admission | null;
   handshakeTimer: NodeJS.Timeout | null;
   /** Closes an accepted connection that sends no hello in time. */
   helloTimer: NodeJS.Timeout | null;
@@ -172,50 +104,6 @@ interface PeerState {
    * in turn): the same failure again is not news.
    */
   readonly lastFailure: { dialed: string | null; accepted: string | null };
-  /** Remote addresses it authenticated from, newest last (at most PEER_ADDRESSES_MAX). */
-  readonly addresses: string[];
-}
-
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const chosen = value ?? fallback;
-  if (!Number.isSafeInteger(chosen) || chosen < 1) {
-    throw new TypeError(`${name} must be a positive integer, not ${String(value)}`);
-  }
-  return chosen;
-}
-
-/** `reason` cut to what a close frame may carry (printable ASCII, so no character is split). */
-function closeReason(reason: string): string {
-  return reason.replace(/[^\x20-\x7e]/g, '?').slice(0, CLOSE_REASON_BYTES_MAX);
-}
-
-/**
- * The TLS exporter value of `socket` (CHANNEL_EXPORTER_LABEL), the same at both ends of one TLS
- * session; null for a plain socket.
- */
-function channelBinding(socket: unknown): Uint8Array | null {
-  if (!(socket instanceof TLSSocket)) return null;
-  return new Uint8Array(
-    socket.exportKeyingMaterial(CHANNEL_BINDING_BYTES, CHANNEL_EXPORTER_LABEL, Buffer.alloc(0)),
-  );
-}
-
-/**
- * Sets the largest message `ws` accepts from now on. `ws` fixes it per socket when the socket is
- * made; a socket starts at the handshake's limit and gets the frame limit once its peer is
- * authenticated. This reaches into ws's receiver (ws is pinned, and the limit tests fail if the field moves).
- */
-function setMaxPayload(ws: WebSocket, bytes: number): void {
-  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
-  if (receiver === undefined || typeof receiver._maxPayload !== 'number') {
-    throw new Error('this version of ws has no per-socket maxPayload to raise after the handshake');
-  }
-  receiver._maxPayload = bytes;
-}
-
-function rawBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
 }
 
 /**
@@ -239,15 +127,7 @@ export class WebSocketTransport implements Transport {
   private readonly helloTimeoutMs: number;
   private readonly tls: TransportTls | null;
   private readonly context: HandshakeContext;
-  private readonly slots = new HandshakeSlots({
-    total: HANDSHAKES_PENDING_MAX,
-    reservedForPeers: HANDSHAKES_RESERVED_FOR_PEERS,
-    perAddress: HANDSHAKES_PENDING_PER_ADDRESS_MAX,
-  });
-  /** Addresses of configured peer URLs that are IP literals (or localhost): known before any link. */
-  private readonly configuredAddresses = new Set<string>();
-  /** Refusals of upgrades already logged at warn since the last handshake that got through. */
-  private readonly refusalsLogged = new Set<string>();
+  private readonly gate: UpgradeGate;
   private readonly peerStates = new Map<string, PeerState>();
   private readonly connections = new Set<Connection>();
   private readonly servers: { server: HttpServer | HttpsServer; listener: UpgradeListener }[] = [];
@@ -260,75 +140,25 @@ export class WebSocketTransport implements Transport {
   private pingTimer: NodeJS.Timeout | null = null;
 
   constructor(options: WebSocketTransportOptions) {
-    if (!isClusterId(options.cluster))
-      throw new TypeError(`invalid cluster id ${JSON.stringify(options.cluster)}`);
-    if (!isRegionId(options.region))
-      throw new TypeError(`invalid region id ${JSON.stringify(options.region)}`);
-    if (!isIncarnationId(options.incarnation)) {
-      throw new TypeError(`invalid incarnation id ${JSON.stringify(options.incarnation)}`);
-    }
-    this.cluster = options.cluster;
-    this.region = options.region;
-    this.incarnation = options.incarnation;
-    this.crypto = options.crypto;
-    this.logger = options.logger;
-    this.frameBytesMax = positiveInteger('frameBytesMax', options.frameBytesMax, FRAME_BYTES_MAX_DEFAULT);
-    this.sendBufferBytesMax = positiveInteger(
-      'sendBufferBytesMax',
-      options.sendBufferBytesMax,
-      SEND_BUFFER_BYTES_MAX_DEFAULT,
-    );
-    this.pingIntervalMs = positiveInteger('pingIntervalMs', options.pingIntervalMs, PING_INTERVAL_MS_DEFAULT);
-    this.peerTimeoutMs = positiveInteger('peerTimeoutMs', options.peerTimeoutMs, PEER_TIMEOUT_MS_DEFAULT);
-    this.handshakeTimeoutMs = positiveInteger(
-      'handshakeTimeoutMs',
-      options.handshakeTimeoutMs,
-      HANDSHAKE_TIMEOUT_MS_DEFAULT,
-    );
-    this.backoffMsMin = positiveInteger('backoffMsMin', options.backoffMsMin, BACKOFF_MS_MIN_DEFAULT);
-    this.backoffMsMax = positiveInteger('backoffMsMax', options.backoffMsMax, BACKOFF_MS_MAX_DEFAULT);
-    this.helloTimeoutMs = positiveInteger('helloTimeoutMs', options.helloTimeoutMs, HELLO_TIMEOUT_MS_DEFAULT);
-    this.tls = options.tls ?? null;
-    if (this.sendBufferBytesMax < this.frameBytesMax) {
-      throw new TypeError(
-        'sendBufferBytesMax must be at least frameBytesMax, or a full frame could never be sent',
-      );
-    }
-    if (this.frameBytesMax < HANDSHAKE_BYTES_MAX) {
-      throw new TypeError(`frameBytesMax must be at least ${HANDSHAKE_BYTES_MAX} bytes, a handshake message`);
-    }
-    if (this.backoffMsMax < this.backoffMsMin)
-      throw new TypeError('backoffMsMax must be at least backoffMsMin');
-    if (this.peerTimeoutMs <= this.pingIntervalMs) {
-      throw new TypeError('peerTimeoutMs must be longer than pingIntervalMs, or a quiet link would time out');
-    }
-    for (const peer of options.peers) {
-      if (!isRegionId(peer.region)) throw new TypeError(`invalid peer region ${JSON.stringify(peer.region)}`);
-      if (peer.region === this.region) throw new TypeError(`region ${peer.region} cannot be its own peer`);
-      if (this.peerStates.has(peer.region)) throw new TypeError(`peer ${peer.region} is configured twice`);
-      let url: URL;
-      try {
-        url = new URL(peer.url);
-      } catch {
-        throw new TypeError(`peer ${peer.region} has an invalid url ${JSON.stringify(peer.url)}`);
-      }
-      if (url.protocol !== 'ws:' && url.protocol !== 'wss:') {
-        throw new TypeError(`peer ${peer.region} url must be ws: or wss:, not ${url.protocol}`);
-      }
-      if (url.protocol === 'ws:' && !isLoopbackHost(url.hostname)) {
-        throw new TypeError(
-          `peer ${peer.region} url ${peer.url} is not wss://: links to other hosts carry money and customer data, so only loopback may be plain ws://`,
-        );
-      }
-      if (url.protocol === 'wss:' && this.tls === null) {
-        throw new TypeError(`peer ${peer.region} url ${peer.url} is wss:// but no tls is configured`);
-      }
-      for (const address of literalAddresses(url.hostname)) this.configuredAddresses.add(address);
-      if (!(peer.publicKey instanceof Uint8Array) || peer.publicKey.length !== 32) {
-        throw new TypeError(`peer ${peer.region} public key must be 32 raw Ed25519 bytes`);
-      }
-      this.peerStates.set(peer.region, {
-        config: { region: peer.region, url: peer.url, publicKey: new Uint8Array(peer.publicKey) },
+    const resolved = resolveOptions(options);
+    this.cluster = resolved.cluster;
+    this.region = resolved.region;
+    this.incarnation = resolved.incarnation;
+    this.crypto = resolved.crypto;
+    this.logger = resolved.logger;
+    this.frameBytesMax = resolved.frameBytesMax;
+    this.sendBufferBytesMax = resolved.sendBufferBytesMax;
+    this.pingIntervalMs = resolved.pingIntervalMs;
+    this.peerTimeoutMs = resolved.peerTimeoutMs;
+    this.handshakeTimeoutMs = resolved.handshakeTimeoutMs;
+    this.backoffMsMin = resolved.backoffMsMin;
+    this.backoffMsMax = resolved.backoffMsMax;
+    this.helloTimeoutMs = resolved.helloTimeoutMs;
+    this.tls = resolved.tls;
+    this.gate = new UpgradeGate(this.logger, this.tls !== null, resolved.configuredAddresses);
+    for (const config of resolved.peers) {
+      this.peerStates.set(config.region, {
+        config,
         link: null,
         dialing: null,
         retryTimer: null,
@@ -336,7 +166,6 @@ export class WebSocketTransport implements Transport {
         lastHeardAt: null,
         rttMs: null,
         lastFailure: { dialed: null, accepted: null },
-        addresses: [],
       });
     }
     this.context = {
@@ -477,99 +306,30 @@ export class WebSocketTransport implements Transport {
       if (server.listenerCount('upgrade') <= 1) refuseUpgrade(socket, 404, 'Not Found');
       return;
     }
-    const address = normalizeAddress(request.socket.remoteAddress ?? 'unknown');
     if (this.stopped || this.handlers === null) {
       refuseUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
-    const tlsSocket = request.socket instanceof TLSSocket ? request.socket : null;
-    if (tlsSocket === null && this.tls !== null) {
-      this.refuseLogged(socket, 403, 'Forbidden', address, 'replication upgrade refused: not over TLS');
-      return;
-    }
-    if (tlsSocket !== null && !tlsSocket.authorized) {
-      // The server asked for a client certificate and checked it against the cluster's CA.
-      this.refuseLogged(
-        socket,
-        403,
-        'Forbidden',
-        address,
-        'replication upgrade refused: no client certificate from the cluster CA',
-        { error: String(tlsSocket.authorizationError ?? 'none') },
-      );
-      return;
-    }
-    const knownPeer = this.isKnownPeerAddress(address);
-    const refusal: SlotRefusal = this.slots.take(address, knownPeer);
-    if (refusal !== null) {
-      this.refuseLogged(
-        socket,
-        503,
-        'Service Unavailable',
-        address,
-        refusal === 'full'
-          ? 'replication upgrade refused: too many handshakes in flight'
-          : 'replication upgrade refused: too many handshakes in flight from this address',
-        { pending: this.slots.held },
-      );
-      return;
-    }
-    const slot = { address, knownPeer };
-    let released = false;
-    const release = () => {
-      if (!released) this.slots.release(address, knownPeer);
-      released = true;
-    };
-    // The upgrade may fail (a bad request) without calling back: the slot goes with the socket.
-    socket.once('close', release);
+    const admission = this.gate.admit(request, socket);
+    if (admission === null) return;
     this.acceptor.handleUpgrade(request, socket, head, (ws) => {
-      socket.off('close', release);
       if (this.stopped) {
-        release();
+        admission.release();
         ws.terminate();
         return;
       }
       const connection = this.track(ws, false, null);
-      connection.address = address;
-      connection.slot = slot;
-      if (released) {
-        // The socket closed between the upgrade and this callback: it holds nothing any more.
-        connection.slot = null;
-      }
+      connection.address = admission.address;
+      connection.slot = admission;
       connection.step = 'handshake';
-      connection.handshake = initialHandshake('acceptor', connection.nonce, null, channelBinding(tlsSocket));
+      connection.handshake = initialHandshake('acceptor', connection.nonce, null, admission.channel);
       connection.helloTimer = setTimeout(() => {
         connection.helloTimer = null;
         this.end(connection, CloseCode.handshakeTimeout, 'no hello in time', 'debug');
       }, this.helloTimeoutMs);
       connection.helloTimer.unref();
-      this.logger.debug({ remote: address }, 'replication connection accepted');
+      this.logger.debug({ remote: admission.address }, 'replication connection accepted');
     });
-  }
-
-  /**
-   * Refuses an upgrade with `status`. The first refusal of a kind since a handshake last got
-   * through is a warning; the repeats of a flood are at debug, so a flood cannot flood the log.
-   */
-  private refuseLogged(
-    socket: Duplex,
-    status: number,
-    text: string,
-    address: string,
-    message: string,
-    fields: Record<string, unknown> = {},
-  ): void {
-    const level = this.refusalsLogged.has(message) ? 'debug' : 'warn';
-    this.refusalsLogged.add(message);
-    this.logger[level]({ remote: address, status, ...fields }, message);
-    refuseUpgrade(socket, status, text);
-  }
-
-  /** True for an address a configured peer URL names, or one a peer authenticated from. */
-  private isKnownPeerAddress(address: string): boolean {
-    if (this.configuredAddresses.has(address)) return true;
-    for (const peer of this.peerStates.values()) if (peer.addresses.includes(address)) return true;
-    return false;
   }
 
   private dial(peer: PeerState): void {
@@ -580,7 +340,11 @@ export class WebSocketTransport implements Transport {
       perMessageDeflate: false,
       handshakeTimeout: this.handshakeTimeoutMs,
       followRedirects: false,
-      ...(this.tls === null ? {} : { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key }),
+      // TLS 1.3 only: its exporter is bound to the whole handshake (RFC 8446 §7.5), which the
+      // channel binding of the transcript relies on.
+      ...(this.tls === null
+        ? {}
+        : { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key, minVersion: 'TLSv1.3' as const }),
     });
     const connection = this.track(ws, true, peer.config.region);
     peer.dialing = connection;
@@ -687,7 +451,9 @@ export class WebSocketTransport implements Transport {
   ): void {
     const peer = connection.region === null ? undefined : this.peerStates.get(connection.region);
     if (peer === undefined) {
-      this.logger[level](fields, message);
+      // A stranger: the first failure of each kind is news, a flood of them is not. Keyed by the
+      // code only, as the reason may carry the stranger's text (the set stays a handful of keys).
+      this.logger[this.gate.strangerLevel(`${message} ${String(fields.code)}`, level)](fields, message);
       return;
     }
     const failure = `${message} ${String(fields.code)} ${String(fields.reason)}`;
@@ -771,14 +537,8 @@ export class WebSocketTransport implements Transport {
     connection.handshakeTimer = null;
     connection.step = 'up';
     this.releaseSlot(connection);
-    this.refusalsLogged.clear();
-    if (connection.address !== null) {
-      // Proven to be the peer's: its next handshakes from here may use the reserved slots.
-      const known = peer.addresses.indexOf(connection.address);
-      if (known !== -1) peer.addresses.splice(known, 1);
-      peer.addresses.push(connection.address);
-      if (peer.addresses.length > PEER_ADDRESSES_MAX) peer.addresses.shift();
-    }
+    // Proven to be the peer's: its next handshakes from there may use the reserved slots.
+    if (connection.address !== null) this.gate.learn(region, connection.address);
     if (peer.dialing === connection) peer.dialing = null;
     const existing = peer.link;
     if (existing !== null && !this.replaces(connection, existing)) {
@@ -934,8 +694,7 @@ export class WebSocketTransport implements Transport {
 
   /** Gives back the pending-handshake slot `connection` holds, if any. */
   private releaseSlot(connection: Connection): void {
-    if (connection.slot === null) return;
-    this.slots.release(connection.slot.address, connection.slot.knownPeer);
+    connection.slot?.release();
     connection.slot = null;
   }
 
@@ -953,12 +712,4 @@ export class WebSocketTransport implements Transport {
     }, delayMs);
     peer.retryTimer.unref();
   }
-}
-
-type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
-
-/** Answers an upgrade request with a bare HTTP status and closes the socket once it is written. */
-function refuseUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }

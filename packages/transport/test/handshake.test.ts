@@ -213,6 +213,98 @@ describe('handshake steps', () => {
       { numRuns: 300 },
     );
   });
+  it('never brings a stranger up at an acceptor, whatever it sends and whatever acceptors it asks to sign (property)', () => {
+    const { context } = cluster();
+    const eu = context('eu', 'euincarn');
+    const oracles = { us: context('us', 'usincarn'), ap: context('ap', 'apincarn'), eu };
+    type Action =
+      | { kind: 'hello'; region: string; incarnation: string; nonce: 'fresh' | 'target'; signed: boolean }
+      | {
+          kind: 'auth';
+          source: 'random' | 'us' | 'ap' | 'eu';
+          claim: 'eu' | 'us' | 'ap';
+          nonce: 'fresh' | 'target';
+        }
+      | { kind: 'ready' }
+      | { kind: 'pull' };
+    const action: fc.Arbitrary<Action> = fc.oneof(
+      fc.record({
+        kind: fc.constant('hello' as const),
+        region: fc.constantFrom('us', 'us', 'ap', 'xx', 'eu'),
+        incarnation: fc.constantFrom('usincarn', 'apincarn', 'euincarn'),
+        nonce: fc.constantFrom('fresh' as const, 'target' as const),
+        signed: fc.constantFrom(false, false, false, true),
+      }),
+      fc.record({
+        kind: fc.constant('auth' as const),
+        source: fc.constantFrom('random' as const, 'us' as const, 'ap' as const, 'eu' as const),
+        claim: fc.constantFrom('eu' as const, 'us' as const, 'ap' as const),
+        nonce: fc.constantFrom('fresh' as const, 'target' as const),
+      }),
+      fc.constant({ kind: 'ready' as const }),
+      fc.constant({ kind: 'pull' as const }),
+    );
+    // Mostly a hello that opens a handshake, so that the runs reach the proof.
+    const opening: fc.Arbitrary<Action> = fc.record({
+      kind: fc.constant('hello' as const),
+      region: fc.constantFrom('us', 'ap'),
+      incarnation: fc.constantFrom('usincarn', 'apincarn'),
+      nonce: fc.constantFrom('fresh' as const, 'target' as const),
+      signed: fc.constantFrom(false, false, false, false, true),
+    });
+    let challenged = 0;
+    fc.assert(
+      fc.property(opening, fc.array(action, { maxLength: 5 }), fc.boolean(), (first, rest, tls) => {
+        const actions: Action[] = [first, ...rest];
+        const channel = tls ? nonce() : null;
+        let state: HandshakeState = initialHandshake('acceptor', nonce(), null, channel);
+        let targetNonce = state.step === 'await-hello' ? state.nonce : new Uint8Array(32);
+        for (const each of actions) {
+          let message: TransportMessage | { type: 'pull'; origin: string; fromSeq: number };
+          if (each.kind === 'hello') {
+            const chosen = each.nonce === 'target' ? targetNonce : nonce();
+            message = {
+              ...helloMessage(oracles.us, chosen, each.signed ? new Uint8Array(64) : null),
+              region: each.region,
+              incarnation: each.incarnation,
+            };
+          } else if (each.kind === 'auth') {
+            let signature: Uint8Array = new Uint8Array(randomBytes(64));
+            if (each.source !== 'random') {
+              // Ask an honest acceptor to answer a hello of the stranger's choosing: its signature
+              // covers the stranger's chosen nonce (eu's challenge, if it likes), in the acceptor role.
+              const oracle = oracles[each.source];
+              const claimed = each.claim === each.source ? 'eu' : each.claim;
+              const asked = handshakeStep(
+                oracle,
+                initialHandshake('acceptor', each.nonce === 'target' ? targetNonce : nonce(), null, channel),
+                helloMessage(oracles[claimed], each.nonce === 'target' ? targetNonce : nonce(), null),
+              );
+              if (asked.ok && asked.send?.type === 'hello' && asked.send.signature !== null) {
+                signature = asked.send.signature;
+              }
+            }
+            message = { type: 'auth', signature };
+          } else if (each.kind === 'ready') {
+            message = { type: 'ready' };
+          } else {
+            message = { type: 'pull', origin: 'us#usincarn', fromSeq: 1 };
+          }
+          const step = handshakeStep(eu, state, message as TransportMessage);
+          if (!step.ok) return;
+          state = step.state;
+          if (state.step === 'await-auth') {
+            targetNonce = state.nonce;
+            challenged++;
+          }
+          expect(state.step).not.toBe('up');
+        }
+      }),
+      { numRuns: 300 },
+    );
+    // The runs reached the step that matters: a signed challenge awaiting the stranger's proof.
+    expect(challenged).toBeGreaterThan(150);
+  });
 });
 
 function hexed(_key: string, value: unknown): unknown {

@@ -27,13 +27,9 @@ import {
 import type { Crypto, Logger, ReplicationFrame, TransportHandlers, WireEvent } from '@allot/replica';
 import { WebSocket } from 'ws';
 import { decodeMessage, encodeMessage } from '../src/codec.js';
+import type { PeerConfig, TransportTls, WebSocketTransportOptions } from '../src/options.js';
 import { type HelloMessage, PROTOCOL_VERSION, transcriptBytes, type WireMessage } from '../src/protocol.js';
-import {
-  type PeerConfig,
-  type TransportTls,
-  WebSocketTransport,
-  type WebSocketTransportOptions,
-} from '../src/websocket-transport.js';
+import { WebSocketTransport } from '../src/websocket-transport.js';
 import { httpsServerOptions } from './tls-support.js';
 
 export const CLUSTER = 'acme-credits';
@@ -242,16 +238,18 @@ export class Region {
     key?: KeyObject,
     /** The region's CA, certificate and key when it serves HTTPS (and its links are wss://). */
     readonly tls: TransportTls | null = null,
+    /** The loopback address it listens on. */
+    readonly host = '127.0.0.1',
   ) {
     this.key = key ?? newKey();
     this.crypto = testCrypto(this.key);
     this.logger = new RecordingLogger(name);
   }
 
-  /** A region listening on 127.0.0.1 (`port` 0: any free port), over HTTPS when given `tls`. */
+  /** A region listening on `host` (127.0.0.1; `port` 0: any free port), over HTTPS when given `tls`. */
   static async listen(
     name: string,
-    options: { incarnation?: string; port?: number; key?: KeyObject; tls?: TransportTls } = {},
+    options: { incarnation?: string; port?: number; key?: KeyObject; tls?: TransportTls; host?: string } = {},
   ): Promise<Region> {
     const respond = (_request: unknown, response: { statusCode: number; end(): void }) => {
       response.statusCode = 404;
@@ -267,14 +265,14 @@ export class Region {
           );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
     });
     const { port } = server.address() as AddressInfo;
-    return new Region(name, options.incarnation ?? 'aaaaaaaa', server, port, options.key, tls);
+    return new Region(name, options.incarnation ?? 'aaaaaaaa', server, port, options.key, tls, options.host);
   }
 
   get url(): string {
-    return `${this.tls === null ? 'ws' : 'wss'}://127.0.0.1:${this.port}/v1/replication`;
+    return `${this.tls === null ? 'ws' : 'wss'}://${this.host}:${this.port}/v1/replication`;
   }
 
   get origin(): OriginId {

@@ -125,5 +125,13 @@ export function makeCertificateAuthority(name = 'allot-test-ca'): TestCertificat
  * have none); the transport refuses a replication upgrade whose certificate did not verify.
  */
 export function httpsServerOptions(tls: { ca: string; cert: string; key: string }): ServerOptions {
-  return { ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: false };
+  return {
+    ca: tls.ca,
+    cert: tls.cert,
+    key: tls.key,
+    requestCert: true,
+    rejectUnauthorized: false,
+    // The handshake binds to the TLS 1.3 exporter; peers dial with TLS 1.3 only.
+    minVersion: 'TLSv1.3',
+  };
 }

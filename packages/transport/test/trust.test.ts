@@ -80,16 +80,18 @@ describe('WebSocketTransport: before authentication', () => {
     const floods = await Promise.all(Array.from({ length: 8 }, (_, n) => raw(eu.url, strangerAddress(n))));
     for (const flood of floods) flood.sendBytes(new Uint8Array(4 * 1024 * 1024));
     for (const flood of floods) expect((await flood.closure()).code).toBe(CloseCode.tooBig);
-    expect(eu.logger.closes('warn', CloseCode.tooBig).map((line) => line.fields.reason)).toContain(
+    // One warning for the flood, the rest at debug.
+    expect(eu.logger.closes('warn', CloseCode.tooBig).map((line) => line.fields.reason)).toEqual([
       `message over the handshake limit of ${HANDSHAKE_BYTES_MAX} bytes`,
-    );
+    ]);
+    expect(eu.logger.closes('debug', CloseCode.tooBig)).toHaveLength(floods.length - 1);
     us.t.start();
     await waitFor(() => eu.connectedTo('us') && us.connectedTo('eu'), 'the real link');
     expect(eu.handlers.of('frame')).toEqual([]);
   });
 
   it('does not let 64+ idle sockets keep a configured peer out', async () => {
-    const [eu, us] = await pair({ helloTimeoutMs: 60_000 });
+    const [eu, us] = await pair({ helloTimeoutMs: 60_000, handshakeTimeoutMs: 60_000 });
     const strangerSlots = HANDSHAKES_PENDING_MAX - HANDSHAKES_RESERVED_FOR_PEERS;
     const addresses = strangerSlots / HANDSHAKES_PENDING_PER_ADDRESS_MAX;
     const idle: RawPeer[] = [];
@@ -132,5 +134,29 @@ describe('WebSocketTransport: before authentication', () => {
     expect(again.closedWith).toBeNull();
     // Idle strangers are not news: nothing above debug.
     expect(eu.logger.lines.filter((line) => line.level !== 'debug')).toEqual([]);
+  });
+
+  it('keeps the address a peer authenticated from: its next handshakes there are not capped as a stranger’s', async () => {
+    // us listens on 127.0.0.9 (what eu has configured) but dials eu from 127.0.0.1.
+    const eu = await region('eu');
+    const us = await region('us', { host: '127.0.0.9' });
+    eu.connect([us.asPeer()]);
+    us.connect([eu.asPeer()]);
+    const fill = () =>
+      Promise.all(Array.from({ length: HANDSHAKES_PENDING_PER_ADDRESS_MAX }, () => raw(eu.url, '127.0.0.1')));
+    const idle = await fill();
+    // 127.0.0.1 is a stranger's address to eu so far: strangers there keep us out.
+    us.t.start();
+    await waitFor(
+      () => us.logger.lines.some((line) => /503/.test(String(line.fields.error))),
+      'us to be refused while strangers hold its address',
+    );
+    for (const peer of idle) peer.ws.terminate();
+    await waitFor(() => eu.connectedTo('us') && us.connectedTo('eu'), 'us to link once they are gone');
+    // Now it is us's address: more handshakes from it than a stranger's cap are taken.
+    const more = await Promise.all(
+      Array.from({ length: HANDSHAKES_PENDING_PER_ADDRESS_MAX + 1 }, () => raw(eu.url, '127.0.0.1')),
+    );
+    expect(more.every((peer) => peer.closedWith === null)).toBe(true);
   });
 });
