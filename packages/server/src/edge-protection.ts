@@ -6,7 +6,7 @@
  * an overloaded node still says so. The replication upgrade never passes through these hooks: Node
  * hands upgrades to the transport before any route runs.
  */
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from './auth.js';
@@ -109,7 +109,8 @@ export async function registerRateLimit(
       timeWindow: limits.rateLimitWindowMs,
       keyGenerator: (request) => {
         const principal = byToken(request);
-        return principal === null ? `ip:${request.ip}` : `token:${principal.id}`;
+        // IPv6 addresses count per /64 (one host usually holds a whole /64): rotating them buys nothing.
+        return principal === null ? `ip:${normalizeIP(request.ip)}` : `token:${principal.id}`;
       },
       max: (_request, key) =>
         key.startsWith('token:') ? limits.rateLimitTokenRequests : limits.rateLimitAnonymousRequests,

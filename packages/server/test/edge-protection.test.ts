@@ -250,6 +250,20 @@ describe('the rate limit', () => {
       }
     }
     expect(answers).toEqual([401, 401, 429]);
+    // IPv6 addresses of one /64 share a budget; another address has its own.
+    const from = async (remoteAddress: string) =>
+      (
+        await node.app.inject({
+          method: 'GET',
+          url: '/v1/tenants/acme/balance',
+          headers: { authorization: 'Bearer unknown' },
+          remoteAddress,
+        })
+      ).statusCode;
+    expect([await from('2001:db8::1'), await from('2001:db8::2'), await from('2001:db8::3')]).toEqual([
+      401, 401, 429,
+    ]);
+    expect(await from('2001:db8:0:1::1')).toBe(401);
     // A valid token is counted on its own budget.
     expect((await call(node.app, 'GET', '/v1/cluster', { headers: bearer('admin') })).statusCode).toBe(200);
   });
