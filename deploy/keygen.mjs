@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // Makes one Ed25519 key per region for deploy/ and writes each region's public key into every
-// config that names it (deploy/compose/*.yaml, the node.yaml of deploy/kubernetes/*.yaml).
+// config that names it (deploy/compose/*.yaml, the node.yaml of deploy/kubernetes/*.yaml); then
+// the TLS material of the links between regions: a cluster CA and, per region, a certificate for
+// its compose and Kubernetes service names (made with the `openssl` command, EC P-256).
 // Run from the repository root after `npm ci` (it calls the built `allot keygen`):
-//   node deploy/keygen.mjs [--deploy <dir>] [--secrets <dir>]
-// Private keys go to <secrets>/<region>.key (default deploy/secrets, mode 0600, git-ignored).
-// A key file that exists is kept and its public key used, so running it again changes nothing.
+//   node deploy/keygen.mjs [--deploy <dir>] [--secrets <dir>] [--days <n>]
+// Into <secrets> (default deploy/secrets, git-ignored): <region>.key (the region key, 0600),
+// ca.key and ca.crt (the CA), <region>-tls.key and <region>-tls.crt (the region's certificate).
+// A file that exists is kept (and its public key used), so running it again changes nothing.
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -16,7 +19,11 @@ import { parse } from 'yaml';
 const CLI = fileURLToPath(new URL('../packages/cli/bin/allot.js', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
 const { values } = parseArgs({
-  options: { deploy: { type: 'string', default: here }, secrets: { type: 'string' } },
+  options: {
+    deploy: { type: 'string', default: here },
+    secrets: { type: 'string' },
+    days: { type: 'string', default: '825' },
+  },
 });
 const deploy = resolve(values.deploy);
 const secrets = resolve(values.secrets ?? join(deploy, 'secrets'));
@@ -55,4 +62,109 @@ for (const [region, old] of current) {
     if (text.includes(old)) writeFileSync(file, text.replaceAll(old, fresh));
   }
   console.log(`${region}: ${fresh} (${keyFile}; written into the configs in place of ${old})`);
+}
+
+/** Runs openssl in `cwd` (a failure throws with its error output). */
+function openssl(args, cwd) {
+  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/**
+ * Names a region's certificate holds: its compose service, its Kubernetes Service (short, in the
+ * namespace `allot`, and fully qualified), and loopback for a node checked from its own host.
+ */
+function serviceNames(region) {
+  const service = `allot-${region}`;
+  return [
+    `DNS:${region}`,
+    `DNS:${service}`,
+    `DNS:${service}.allot.svc`,
+    `DNS:${service}.allot.svc.cluster.local`,
+    'DNS:localhost',
+    'IP:127.0.0.1',
+  ];
+}
+
+const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+if (!existsSync(join(secrets, 'ca.crt'))) {
+  openssl(
+    [
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      values.days,
+      '-subj',
+      '/CN=allot cluster CA',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ],
+    secrets,
+  );
+  chmodSync(join(secrets, 'ca.key'), 0o600);
+  console.log(`tls: a new cluster CA (${join(secrets, 'ca.crt')})`);
+}
+let serial = Date.now();
+for (const region of current.keys()) {
+  const cert = `${region}-tls.crt`;
+  if (existsSync(join(secrets, cert))) continue;
+  const extensions = join(secrets, `${region}-tls.cnf`);
+  writeFileSync(
+    extensions,
+    [
+      'basicConstraints=critical,CA:FALSE',
+      'keyUsage=critical,digitalSignature',
+      // A node is a server to its peers and clients, and a client when it dials a peer.
+      'extendedKeyUsage=serverAuth,clientAuth',
+      `subjectAltName=${serviceNames(region).join(',')}`,
+    ].join('\n'),
+  );
+  try {
+    openssl(
+      [
+        'req',
+        '-new',
+        ...ec,
+        '-keyout',
+        `${region}-tls.key`,
+        '-out',
+        `${region}-tls.csr`,
+        '-subj',
+        `/CN=${region}`,
+      ],
+      secrets,
+    );
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${region}-tls.csr`,
+        '-CA',
+        'ca.crt',
+        '-CAkey',
+        'ca.key',
+        '-set_serial',
+        String(serial++),
+        '-days',
+        values.days,
+        '-extfile',
+        `${region}-tls.cnf`,
+        '-out',
+        cert,
+      ],
+      secrets,
+    );
+  } finally {
+    rmSync(extensions, { force: true });
+    rmSync(join(secrets, `${region}-tls.csr`), { force: true });
+  }
+  chmodSync(join(secrets, `${region}-tls.key`), 0o600);
+  console.log(`${region}: tls certificate for ${serviceNames(region).join(', ')} (${join(secrets, cert)})`);
 }

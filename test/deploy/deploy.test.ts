@@ -2,11 +2,14 @@
  * deploy/ as an operator would use it, checked without Docker or Kubernetes: every YAML parses,
  * every node config passes the node's own validation, ports agree from config to container to
  * Service to probe, every region's peers are exactly the other regions at their service names
- * with the one public key that region has everywhere, Prometheus scrapes every region, and the
- * Dockerfile builds on node:20, runs as a non-root user and starts the CLI. `deploy/keygen.mjs`
- * replaces the example keys by new ones and leaves a deployment that passes the same checks.
+ * over wss:// with the one public key that region has everywhere, the TLS files and the tokens
+ * file are mounted from secrets where the configs name them, Prometheus scrapes every region
+ * over HTTPS, and the Dockerfile builds on node:20, runs as a non-root user and starts the CLI.
+ * `deploy/keygen.mjs` replaces the example keys by new ones, makes a CA and a certificate per
+ * region for its service names, and leaves a deployment that passes the same checks.
  */
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { cpSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -37,7 +40,7 @@ interface Compose {
   secrets?: Record<string, { file: string }>;
 }
 interface Probe {
-  httpGet: { path: string; port: number };
+  httpGet: { path: string; port: number; scheme?: string };
 }
 interface Container {
   image: string;
@@ -122,6 +125,21 @@ function composeRegions(deploy: string): Map<string, Deployed> {
     expect(secret, `${name}: keyFile is a secret`).toBeDefined();
     expect(compose.secrets?.[secret?.source ?? '']?.file).toBe(`./secrets/${name}.key`);
 
+    // The region's certificate and key, and the cluster CA, are secrets too.
+    const tls = config.tls;
+    if (tls === undefined) throw new Error(`${name}: no tls (its peers are not on loopback)`);
+    const secretFiles = {
+      cert: `./secrets/${name}-tls.crt`,
+      key: `./secrets/${name}-tls.key`,
+      ca: './secrets/ca.crt',
+    };
+    for (const field of ['cert', 'key', 'ca'] as const) {
+      expect(dirname(tls[field])).toBe('/run/secrets');
+      const entry = service.secrets?.find((each) => each.target === basename(tls[field]));
+      expect(entry, `${name}: tls.${field} is a secret`).toBeDefined();
+      expect(compose.secrets?.[entry?.source ?? '']?.file).toBe(secretFiles[field]);
+    }
+
     regions.set(name, { config, host: name, port: config.listen.port });
   }
   expect(hostPorts.sort()).toEqual([7001, 7002, 7003]);
@@ -160,8 +178,31 @@ function kubernetesRegions(deploy: string): Map<string, Deployed> {
     const configMap = byKind('ConfigMap').find((map) => map.metadata.name === configVolume?.configMap?.name);
     const text = configMap?.data?.['node.yaml'];
     if (text === undefined) throw new Error(`${set.metadata.name}: no ConfigMap with node.yaml`);
-    const config = validateConfig(parse(text, { uniqueKeys: true }), '/');
+    const document = parse(text, { uniqueKeys: true }) as { tokensFile?: string };
+    // The tokens file is the Secret allot-tokens, made from tokens.example.yaml: validate with that.
+    const tokensFile = document.tokensFile;
+    if (tokensFile === undefined) throw new Error(`${set.metadata.name}: tokens are not in a Secret`);
+    expect(text, 'no token in the ConfigMap').not.toMatch(/^\s+tokens:/m);
+    const config = validateConfig({ ...document, tokensFile: join(deploy, 'tokens.example.yaml') }, '/');
     const port = config.listen.port;
+    const tokensVolume = pod.volumes.find((volume) => volume.secret?.secretName === 'allot-tokens');
+    expect(container.volumeMounts).toContainEqual({
+      name: tokensVolume?.name,
+      mountPath: dirname(tokensFile),
+      readOnly: true,
+    });
+    const tls = config.tls;
+    if (tls === undefined) throw new Error(`${set.metadata.name}: no tls (its peers are not on loopback)`);
+    const tlsVolume = pod.volumes.find(
+      (volume) => volume.secret?.secretName === `allot-${config.region}-tls`,
+    );
+    for (const field of ['cert', 'key', 'ca'] as const) {
+      expect(container.volumeMounts, `tls.${field}`).toContainEqual({
+        name: tlsVolume?.name,
+        mountPath: dirname(tls[field]),
+        readOnly: true,
+      });
+    }
     expect(container.args).toEqual(['node', '--config', '/etc/allot/node.yaml']);
     expect(container.volumeMounts).toContainEqual({
       name: configVolume?.name,
@@ -170,10 +211,11 @@ function kubernetesRegions(deploy: string): Map<string, Deployed> {
     });
 
     expect(container.ports.map((entry) => entry.containerPort)).toEqual([port]);
-    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port });
-    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port });
+    // The node serves HTTPS (its tls config): the probes must speak it.
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port, scheme: 'HTTPS' });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port, scheme: 'HTTPS' });
     if (container.startupProbe !== undefined)
-      expect(container.startupProbe.httpGet).toEqual({ path: '/healthz', port });
+      expect(container.startupProbe.httpGet).toEqual({ path: '/healthz', port, scheme: 'HTTPS' });
 
     const service = byKind('Service').find((entry) => entry.metadata.name === spec.serviceName);
     if (service === undefined) throw new Error(`${set.metadata.name}: no Service ${spec.serviceName}`);
@@ -182,7 +224,7 @@ function kubernetesRegions(deploy: string): Map<string, Deployed> {
 
     const claim = spec.volumeClaimTemplates?.[0]?.metadata.name;
     expect(container.volumeMounts).toContainEqual({ name: claim, mountPath: config.dataDir });
-    const keyVolume = pod.volumes.find((volume) => volume.secret !== undefined);
+    const keyVolume = pod.volumes.find((volume) => volume.secret?.secretName?.endsWith('-key') === true);
     expect(keyVolume?.secret?.secretName).toBe(`allot-${config.region}-key`);
     expect(basename(config.keyFile)).toBe('region.key');
     expect(container.volumeMounts).toContainEqual({
@@ -211,7 +253,7 @@ function checkPeers(regions: Map<string, Deployed>): Map<string, string> {
     );
     for (const peer of config.peers) {
       const target = regions.get(peer.region) as Deployed;
-      expect(peer.url).toBe(`ws://${target.host}:${target.port}/v1/replication`);
+      expect(peer.url).toBe(`wss://${target.host}:${target.port}/v1/replication`);
       const known = keys.get(peer.region);
       if (known !== undefined) expect(peer.publicKey, `${peer.region}'s key, at ${region}`).toBe(known);
       keys.set(peer.region, peer.publicKey);
@@ -248,11 +290,17 @@ describe('deploy/', () => {
     const prometheus = readYaml(join(DEPLOY, 'prometheus.yml')) as {
       scrape_configs: {
         metrics_path?: string;
+        scheme?: string;
+        tls_config?: { ca_file?: string };
         static_configs: { targets: string[]; labels?: { region?: string } }[];
       }[];
     };
+    const compose = readYaml(join(DEPLOY, 'compose.yaml')) as Compose;
+    const mounted = compose.services.prometheus?.volumes ?? [];
     const targets = prometheus.scrape_configs.flatMap((job) => {
       expect(job.metrics_path ?? '/metrics').toBe('/metrics');
+      expect(job.scheme).toBe('https');
+      expect(mounted).toContain(`./secrets/ca.crt:${job.tls_config?.ca_file}:ro`);
       return job.static_configs.flatMap((group) =>
         group.targets.map((target) => ({ target, region: group.labels?.region })),
       );
@@ -313,7 +361,26 @@ describe('deploy/', () => {
       );
     const written = snapshot(copy);
     expect(written.join('\n')).not.toContain('PRIVATE KEY');
+    // A CA, and per region a certificate it issued for the region's compose and Kubernetes names.
+    const ca = new X509Certificate(readFileSync(join(copy, 'secrets', 'ca.crt')));
+    expect(ca.ca).toBe(true);
+    for (const region of REGIONS) {
+      const cert = new X509Certificate(readFileSync(join(copy, 'secrets', `${region}-tls.crt`)));
+      expect(cert.checkIssued(ca) && cert.verify(ca.publicKey), region).toBe(true);
+      for (const host of [region, `allot-${region}`, `allot-${region}.allot.svc.cluster.local`]) {
+        expect(cert.checkHost(host), host).toBe(host);
+      }
+      expect(cert.checkHost(REGIONS.find((other) => other !== region) as string)).toBeUndefined();
+      expect(statSync(join(copy, 'secrets', `${region}-tls.key`)).mode & 0o777).toBe(0o600);
+    }
+    expect(statSync(join(copy, 'secrets', 'ca.key')).mode & 0o777).toBe(0o600);
+    const certificates = REGIONS.map((region) =>
+      readFileSync(join(copy, 'secrets', `${region}-tls.crt`), 'utf8'),
+    );
     await run(process.execPath, [keygen, '--deploy', copy], { cwd: REPO });
     expect(snapshot(copy)).toEqual(written);
+    expect(REGIONS.map((region) => readFileSync(join(copy, 'secrets', `${region}-tls.crt`), 'utf8'))).toEqual(
+      certificates,
+    );
   });
 });

@@ -76,7 +76,7 @@ export async function startNodeProcess(options: NodeProcessOptions = {}): Promis
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const match = /"url":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*"msg":"allot node serving"/.exec(output);
+      const match = /"url":"(https?:\/\/127\.0\.0\.1:\d+)"[^\n]*"msg":"allot node serving"/.exec(output);
       if (match?.[1] !== undefined) resolve(match[1]);
     };
     child.stdout?.on('data', onData);

@@ -2,15 +2,21 @@
  * The node config file (API.md "Node config"): YAML, every field validated at start. An unknown
  * key, a missing field or a bad value stops the start with one clear line per problem, naming the
  * field. Environment variables `ALLOT_<FIELD>` override scalar fields (`ALLOT_REGION`,
- * `ALLOT_LISTEN_PORT`, `ALLOT_DATADIR` or `ALLOT_DATA_DIR`, …).
+ * `ALLOT_LISTEN_PORT`, `ALLOT_DATADIR` or `ALLOT_DATA_DIR`, `ALLOT_HTTP_CONNECTIONSMAX`, …).
+ * Tokens may also come from `tokensFile` (a YAML list of the same entries, e.g. a mounted
+ * Kubernetes Secret), merged with `tokens`.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { isIP } from 'node:net';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { resolveHttpLimits } from '@allot/server';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 
 /** A bearer token and what it may do. */
 export interface TokenConfig {
+  /** The token in clear, or `sha256:<64 hex digits>`: its SHA-256. */
   readonly token: string;
   readonly role: 'service' | 'admin' | 'auditor';
   readonly tenants?: readonly string[];
@@ -23,15 +29,44 @@ export interface PeerConfig {
   readonly publicKey: string;
 }
 
+/** Paths of the node's TLS identity (PEM files) and of the CA its peers' certificates are checked against. */
+export interface TlsConfig {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
+/** Limits of the HTTP edge (all optional; defaults in @allot/server's limits.ts). */
+export interface HttpConfig {
+  readonly headersTimeoutMs?: number;
+  readonly requestTimeoutMs?: number;
+  readonly keepAliveTimeoutMs?: number;
+  readonly connectionsMax?: number;
+  readonly rateLimitWindowMs?: number;
+  readonly rateLimitTokenRequests?: number;
+  readonly rateLimitAnonymousRequests?: number;
+  readonly eventLoopDelayMsMax?: number;
+  readonly heapUsedBytesMax?: number;
+  readonly pressureSampleIntervalMs?: number;
+}
+
 /** A validated node config; paths are absolute. */
 export interface NodeConfig {
   readonly cluster: string;
   readonly region: string;
   readonly listen: { readonly host: string; readonly port: number };
   readonly dataDir: string;
+  /** The region's Ed25519 key (default `<dataDir>/region.key`, generated on first start). */
   readonly keyFile: string;
   readonly peers: readonly PeerConfig[];
+  /** `tokens` and the entries of `tokensFile`, merged: at least one. */
   readonly tokens: readonly TokenConfig[];
+  /** Serve HTTPS and wss:// (absent: plain HTTP, peers on loopback only). */
+  readonly tls?: TlsConfig;
+  /** Limits of the HTTP edge (extension of API.md). */
+  readonly http: HttpConfig;
+  /** Start taking debits with no peer reachable to compare the log's head with (extension; default false). */
+  readonly allowLoneStart: boolean;
   readonly durability: 'fsync' | 'os';
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How long idempotency keys are kept (extension of API.md; default one day). */
@@ -50,11 +85,42 @@ export class ConfigError extends Error {
 
 const REGION = '^[a-z0-9-]{1,32}$';
 
+/** The region key's file name in the data directory when `keyFile` is not given. */
+export const DEFAULT_KEY_FILE_NAME = 'region.key';
+
+/** One token entry, in `tokens` and in `tokensFile`. */
+const TOKEN_ENTRY = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['token', 'role'],
+  properties: {
+    token: { type: 'string', minLength: 8, maxLength: 512, pattern: '^[\\x21-\\x7e]+$' },
+    role: { enum: ['service', 'admin', 'auditor'] },
+    tenants: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 10000,
+      items: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' },
+    },
+  },
+} as const;
+
+/** A list of token entries; `tokens` and `tokensFile` together hold at most this many. */
+const TOKENS_MAX = 1024;
+
+const TOKEN_LIST = { type: 'array', maxItems: TOKENS_MAX, items: TOKEN_ENTRY } as const;
+
+/** A duration of the HTTP edge in ms: at least 1 ms, at most a day. */
+const HTTP_MS = { type: 'integer', minimum: 1, maximum: 86_400_000 } as const;
+
+/** A count of the HTTP edge. */
+const HTTP_COUNT = { type: 'integer', minimum: 1, maximum: 1_000_000_000 } as const;
+
 /** JSON schema of the config file (after env overrides, before defaults). */
 export const CONFIG_SCHEMA = {
   type: 'object',
   additionalProperties: false,
-  required: ['cluster', 'region', 'listen', 'dataDir', 'keyFile', 'tokens'],
+  required: ['cluster', 'region', 'listen', 'dataDir'],
   properties: {
     cluster: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
     region: { type: 'string', pattern: REGION },
@@ -83,26 +149,36 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
-    tokens: {
-      type: 'array',
-      minItems: 1,
-      maxItems: 1024,
-      items: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['token', 'role'],
-        properties: {
-          token: { type: 'string', minLength: 8, maxLength: 512, pattern: '^[\\x21-\\x7e]+$' },
-          role: { enum: ['service', 'admin', 'auditor'] },
-          tenants: {
-            type: 'array',
-            minItems: 1,
-            maxItems: 10000,
-            items: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' },
-          },
-        },
+    // Given, it lists at least one token; the tokens may also all come from tokensFile.
+    tokens: { ...TOKEN_LIST, minItems: 1 },
+    tokensFile: { type: 'string', minLength: 1 },
+    tls: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['cert', 'key', 'ca'],
+      properties: {
+        cert: { type: 'string', minLength: 1 },
+        key: { type: 'string', minLength: 1 },
+        ca: { type: 'string', minLength: 1 },
       },
     },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        headersTimeoutMs: HTTP_MS,
+        requestTimeoutMs: HTTP_MS,
+        keepAliveTimeoutMs: HTTP_MS,
+        connectionsMax: HTTP_COUNT,
+        rateLimitWindowMs: HTTP_MS,
+        rateLimitTokenRequests: HTTP_COUNT,
+        rateLimitAnonymousRequests: HTTP_COUNT,
+        eventLoopDelayMsMax: { type: 'integer', minimum: 0, maximum: 86_400_000 },
+        heapUsedBytesMax: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+        pressureSampleIntervalMs: { type: 'integer', minimum: 10, maximum: 60_000 },
+      },
+    },
+    allowLoneStart: { type: 'boolean' },
     durability: { enum: ['fsync', 'os'] },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     idempotencyRetentionSeconds: { type: 'integer', minimum: 60, maximum: 31_536_000 },
@@ -110,8 +186,22 @@ export const CONFIG_SCHEMA = {
   },
 } as const;
 
+/** The fields of `http`, each overridable as ALLOT_HTTP_<FIELD>. */
+const HTTP_FIELDS = [
+  'headersTimeoutMs',
+  'requestTimeoutMs',
+  'keepAliveTimeoutMs',
+  'connectionsMax',
+  'rateLimitWindowMs',
+  'rateLimitTokenRequests',
+  'rateLimitAnonymousRequests',
+  'eventLoopDelayMsMax',
+  'heapUsedBytesMax',
+  'pressureSampleIntervalMs',
+] as const satisfies readonly (keyof HttpConfig)[];
+
 /** Scalar fields that ALLOT_<FIELD> may override, by path, with how to read the variable. */
-const OVERRIDES: readonly { path: readonly string[]; kind: 'string' | 'integer' }[] = [
+const OVERRIDES: readonly { path: readonly string[]; kind: 'string' | 'integer' | 'boolean' }[] = [
   { path: ['cluster'], kind: 'string' },
   { path: ['region'], kind: 'string' },
   { path: ['listen', 'host'], kind: 'string' },
@@ -122,6 +212,9 @@ const OVERRIDES: readonly { path: readonly string[]; kind: 'string' | 'integer' 
   { path: ['logLevel'], kind: 'string' },
   { path: ['idempotencyRetentionSeconds'], kind: 'integer' },
   { path: ['bodyLimitBytes'], kind: 'integer' },
+  { path: ['tokensFile'], kind: 'string' },
+  { path: ['allowLoneStart'], kind: 'boolean' },
+  ...HTTP_FIELDS.map((field) => ({ path: ['http', field], kind: 'integer' as const })),
 ];
 
 /** `dataDir` → [`ALLOT_DATADIR`, `ALLOT_DATA_DIR`]; `listen.port` → [`ALLOT_LISTEN_PORT`]. */
@@ -144,6 +237,13 @@ function applyOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, pr
         }
         value = Number(text);
       }
+      if (kind === 'boolean') {
+        if (text !== 'true' && text !== 'false') {
+          problems.push(`${name}: must be true or false, got ${JSON.stringify(text)}`);
+          continue;
+        }
+        value = text === 'true';
+      }
       let target = raw;
       for (const part of path.slice(0, -1)) {
         if (typeof target[part] !== 'object' || target[part] === null) target[part] = {};
@@ -154,8 +254,11 @@ function applyOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, pr
   }
 }
 
-function describe(error: ErrorObject): string {
-  const field = error.instancePath === '' ? '(top level)' : error.instancePath.slice(1).replaceAll('/', '.');
+/** One line naming the field of an ajv error; `root` names the document (a field of the config, or none). */
+function describe(error: ErrorObject, root?: string): string {
+  const path = error.instancePath.slice(1).replaceAll('/', '.');
+  const field =
+    root === undefined ? (path === '' ? '(top level)' : path) : path === '' ? root : `${root}.${path}`;
   switch (error.keyword) {
     case 'additionalProperties':
       return `${field === '(top level)' ? '' : `${field}.`}${error.params.additionalProperty as string}: unknown field`;
@@ -172,10 +275,62 @@ function describe(error: ErrorObject): string {
 
 const ajv = new Ajv({ allErrors: true, strict: true });
 const validate = ajv.compile(CONFIG_SCHEMA);
+const validateTokenList = ajv.compile(TOKEN_LIST);
+
+/** True when `host` (of a URL: IPv6 in brackets) is a loopback address or `localhost`. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (bare === 'localhost' || bare.endsWith('.localhost')) return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./i.test(bare) || /^::ffff:7f/i.test(bare);
+  return false;
+}
+
+/** The problem of a peer URL (API.md: not `wss://` only on loopback), or null. */
+function peerUrlProblem(url: string, tls: boolean): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'not a valid URL';
+  }
+  if (parsed.protocol === 'ws:' && !isLoopbackHost(parsed.hostname)) {
+    return `${url} is not wss://: links between regions carry money and customer data, so plain ws:// is only allowed to a loopback address`;
+  }
+  if (parsed.protocol === 'wss:' && !tls) {
+    return `${url} is wss://, but this node has no tls config: its certificate is its client certificate towards peers`;
+  }
+  return null;
+}
+
+/** The token entries of `tokensFile` (a YAML list), with a problem line per bad entry naming it. */
+function readTokensFile(path: string, problems: string[]): readonly TokenConfig[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    problems.push(`tokensFile: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    return [];
+  }
+  let document: unknown;
+  try {
+    document = parseYaml(text, { uniqueKeys: true });
+  } catch (error) {
+    problems.push(`tokensFile: ${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+    return [];
+  }
+  if (!validateTokenList(document)) {
+    const lines = (validateTokenList.errors ?? []).map((error) => describe(error, 'tokensFile'));
+    problems.push(...lines);
+    return [];
+  }
+  return document as TokenConfig[];
+}
 
 /**
  * Validates a parsed config document (with env overrides applied) and resolves relative paths
- * against `baseDir` (the config file's folder). Throws ConfigError listing every problem.
+ * against `baseDir` (the config file's folder); reads `tokensFile` when given. Throws ConfigError
+ * listing every problem.
  */
 export function validateConfig(document: unknown, baseDir: string, env: NodeJS.ProcessEnv = {}): NodeConfig {
   const problems: string[] = [];
@@ -184,33 +339,86 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
   }
   const raw = structuredClone(document) as Record<string, unknown>;
   applyOverrides(raw, env, problems);
-  if (!validate(raw)) problems.push(...(validate.errors ?? []).map(describe));
+  if (!validate(raw)) problems.push(...(validate.errors ?? []).map((error) => describe(error)));
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
-  const config = raw as unknown as Omit<NodeConfig, 'durability' | 'logLevel' | 'peers'> &
-    Partial<Pick<NodeConfig, 'durability' | 'logLevel' | 'peers'>>;
+  const config = raw as unknown as Omit<
+    NodeConfig,
+    'durability' | 'logLevel' | 'peers' | 'keyFile' | 'tokens' | 'http' | 'allowLoneStart'
+  > &
+    Partial<
+      Pick<NodeConfig, 'durability' | 'logLevel' | 'peers' | 'keyFile' | 'tokens' | 'http' | 'allowLoneStart'>
+    > & {
+      readonly tokensFile?: string;
+    };
+  const absolute = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
   const peers = config.peers ?? [];
   const seen = new Set<string>();
+  const keys = new Map<string, number>();
   for (const [i, peer] of peers.entries()) {
     if (peer.region === config.region)
       problems.push(`peers.${i}.region: ${peer.region} is this node's own region`);
     if (seen.has(peer.region)) problems.push(`peers.${i}.region: ${peer.region} is listed twice`);
     seen.add(peer.region);
+    const first = keys.get(peer.publicKey);
+    if (first !== undefined) {
+      problems.push(
+        `peers.${i}.publicKey: the same key as peers.${first}.publicKey: each region has its own key`,
+      );
+    } else {
+      keys.set(peer.publicKey, i);
+    }
+    const urlProblem = peerUrlProblem(peer.url, config.tls !== undefined);
+    if (urlProblem !== null) problems.push(`peers.${i}.url: ${urlProblem}`);
   }
-  const tokens = new Set<string>();
-  for (const [i, token] of config.tokens.entries()) {
-    if (tokens.has(token.token)) problems.push(`tokens.${i}.token: the same token is listed twice`);
-    tokens.add(token.token);
+  const fromFile =
+    config.tokensFile === undefined ? [] : readTokensFile(absolute(config.tokensFile), problems);
+  const inConfig = config.tokens ?? [];
+  const tokens = [...inConfig, ...fromFile];
+  const where = (i: number) => (i < inConfig.length ? `tokens.${i}` : `tokensFile.${i - inConfig.length}`);
+  if (tokens.length === 0 && problems.length === 0) {
+    problems.push('tokens: missing: give at least one token in tokens or in tokensFile');
+  }
+  if (tokens.length > TOKENS_MAX) {
+    problems.push(`tokens: ${tokens.length} tokens in tokens and tokensFile together; at most ${TOKENS_MAX}`);
+  }
+  // Tokens are compared by their SHA-256, so one listed in clear and again hashed is caught too.
+  const tokenSeen = new Set<string>();
+  for (const [i, token] of tokens.entries()) {
+    const hashed = /^sha256:([0-9a-fA-F]{64})$/.exec(token.token)?.[1];
+    if (hashed === undefined && token.token.startsWith('sha256:')) {
+      problems.push(`${where(i)}.token: starts with sha256: but is not followed by 64 hex digits`);
+      continue;
+    }
+    const digest = hashed?.toLowerCase() ?? createHash('sha256').update(token.token).digest('hex');
+    if (tokenSeen.has(digest)) problems.push(`${where(i)}.token: the same token is listed twice`);
+    tokenSeen.add(digest);
+  }
+  try {
+    resolveHttpLimits(config.http);
+  } catch (error) {
+    problems.push((error as Error).message.replace(/^(http\.\w+) /, '$1: '));
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  const absolute = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
+  const dataDir = absolute(config.dataDir);
   return {
     cluster: config.cluster,
     region: config.region,
     listen: { host: config.listen.host, port: config.listen.port },
-    dataDir: absolute(config.dataDir),
-    keyFile: absolute(config.keyFile),
+    dataDir,
+    keyFile: config.keyFile === undefined ? join(dataDir, DEFAULT_KEY_FILE_NAME) : absolute(config.keyFile),
     peers,
-    tokens: config.tokens,
+    tokens,
+    ...(config.tls === undefined
+      ? {}
+      : {
+          tls: {
+            cert: absolute(config.tls.cert),
+            key: absolute(config.tls.key),
+            ca: absolute(config.tls.ca),
+          },
+        }),
+    http: config.http ?? {},
+    allowLoneStart: config.allowLoneStart ?? false,
     durability: config.durability ?? 'fsync',
     logLevel: config.logLevel ?? 'info',
     idempotencyRetentionSeconds: config.idempotencyRetentionSeconds ?? 86_400,

@@ -1,7 +1,10 @@
 /**
  * The fastify app of a node: every route of API.md with its schemas, bearer auth, the error
- * catalogue for every failure (fastify's own included), metrics, and the OpenAPI document.
+ * catalogue for every failure (fastify's own and the HTTP parser's included), metrics, the OpenAPI
+ * document, and the edge's protections (timeouts, connection cap, load shedding, rate limit), on
+ * HTTP or HTTPS.
  */
+import { maxHeaderSize } from 'node:http';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
@@ -11,8 +14,11 @@ import Fastify, {
   type FastifyRequest,
   LogController,
 } from 'fastify';
-import { type Access, authorize, type TokenConfig, TokenTable } from './auth.js';
+import { type Access, authorize, type Principal, type TokenConfig, TokenTable } from './auth.js';
+import { catalogueClientErrorHandler } from './client-errors.js';
+import { capConnections, registerLoadShedding, registerRateLimit } from './edge-protection.js';
 import { ApiError, type ErrorCode, errorObject } from './errors.js';
+import { type HttpLimitOptions, resolveHttpLimits, timeoutCheckIntervalMs } from './http-limits.js';
 import { BATCH_BODY_BYTES_MAX, BODY_BYTES_MAX, PATH_PARAM_LENGTH_MAX } from './limits.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { catalogueError } from './request-errors.js';
@@ -42,6 +48,21 @@ export interface AppOptions {
   readonly batchBodyLimitBytes?: number;
   /** The metrics to feed and expose (default: new ones in their own registry). */
   readonly metrics?: Metrics;
+  /** Timeouts, connection cap, rate limit and load shedding (defaults in limits.ts). */
+  readonly http?: HttpLimitOptions;
+  /** Serve HTTPS with these PEM contents (config `tls`); absent: plain HTTP. */
+  readonly tls?: TlsServerOptions;
+}
+
+/**
+ * PEM contents of the node's TLS identity. Client certificates are asked for but not required at
+ * the HTTP layer: the replication upgrade requires and verifies them (the transport), API clients
+ * authenticate with bearer tokens.
+ */
+export interface TlsServerOptions {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly ca: string | Buffer;
 }
 
 /** Errors of a debit request that the replica never saw. */
@@ -57,6 +78,14 @@ const ECHOED_PATH_LENGTH_MAX = 256;
 /** The fastify app of a node, with its schemas compiled (ready to listen or inject). */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const tokens = new TokenTable(options.tokens);
+  const limits = resolveHttpLimits(options.http);
+  // Node's own timeouts: headers, then the whole request (the body-read timeout), checked often
+  // enough to fire near their length; keep-alive idle time between requests.
+  const serverOptions = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionsCheckingInterval: timeoutCheckIntervalMs(limits),
+  };
   const metrics = options.metrics ?? createMetrics();
   const bodyLimitBytes = options.bodyLimitBytes ?? BODY_BYTES_MAX;
   const batchBodyLimitBytes = options.batchBodyLimitBytes ?? BATCH_BODY_BYTES_MAX;
@@ -83,6 +112,23 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   const app: FastifyInstance = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    ...(options.tls === undefined
+      ? { http: serverOptions }
+      : {
+          https: {
+            ...serverOptions,
+            // A TLS handshake gets the time the headers get (Node's default is 120 s).
+            handshakeTimeout: limits.headersTimeoutMs,
+            cert: options.tls.cert,
+            key: options.tls.key,
+            ca: options.tls.ca,
+            requestCert: true,
+            rejectUnauthorized: false,
+          },
+        }),
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    clientErrorHandler: catalogueClientErrorHandler(limits, maxHeaderSize),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: bodyLimitBytes,
     routerOptions: { maxParamLength: PATH_PARAM_LENGTH_MAX },
@@ -99,6 +145,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
   }) as unknown as FastifyInstance;
 
+  capConnections(app, limits, app.log);
   app.decorateRequest('principal', null);
   // JSON only: without the text/plain parser, any other media type is a 415.
   app.removeContentTypeParser('text/plain');
@@ -130,10 +177,26 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  // Shed load first (cheapest), then count the request against its token's or address's rate,
+  // then authenticate (the token is hashed once: the rate limit's key and the auth hook share it).
+  await registerLoadShedding(app, limits);
+  const authenticated = new WeakMap<FastifyRequest, Principal | ApiError>();
+  const principalOf = (request: FastifyRequest): Principal | ApiError | null => {
+    if (request.routeOptions.config.access === undefined) return null;
+    let principal = authenticated.get(request);
+    if (principal === undefined) {
+      principal = tokens.authenticate(request.headers.authorization);
+      authenticated.set(request, principal);
+    }
+    return principal;
+  };
+  await registerRateLimit(app, limits, principalOf);
+
   app.addHook('onRequest', async (request) => {
     const access: Access | undefined = request.routeOptions.config.access;
     if (access === undefined) return;
-    const principal = tokens.authenticate(request.headers.authorization);
+    const principal = principalOf(request);
+    if (principal === null) return;
     if (principal instanceof ApiError) throw principal;
     const tenant = (request.params as Record<string, string | undefined> | undefined)?.tenant;
     const forbidden = authorize(principal, access, tenant);

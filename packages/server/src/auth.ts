@@ -8,7 +8,8 @@
  *
  * Tokens are compared in constant time: both sides are hashed with SHA-256 and the digests compared
  * with crypto.timingSafeEqual against every configured token, so neither the length nor the prefix
- * of a token, nor which entry matched, shows in the timing.
+ * of a token, nor which entry matched, shows in the timing. A token may be configured as
+ * `sha256:<64 hex digits>`, the digest of the clear token, so the config never holds it in clear.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { isTenantId } from '@allot/core';
@@ -23,6 +24,7 @@ export const ROLES: readonly Role[] = ['service', 'admin', 'auditor'];
 
 /** One configured token, as the node config lists it. */
 export interface TokenConfig {
+  /** The token in clear, or `sha256:<64 hex digits>`: the SHA-256 of the token in clear. */
   readonly token: string;
   readonly role: Role;
   /** When present, the token acts only on these tenants. */
@@ -31,6 +33,8 @@ export interface TokenConfig {
 
 /** Who made a request: the role of its token and its tenant scope (null: every tenant). */
 export interface Principal {
+  /** Which configured token it is (`tokens[i]`): a rate-limit bucket, never the token itself. */
+  readonly id: string;
   readonly role: Role;
   readonly tenants: ReadonlySet<string> | null;
 }
@@ -57,6 +61,9 @@ function challenge(error?: 'invalid_request' | 'invalid_token'): Record<string, 
 
 const BEARER = /^Bearer +([\x21-\x7e]+) *$/i;
 
+/** A token given as its SHA-256: `sha256:` and 64 hex digits. */
+export const HASHED_TOKEN = /^sha256:([0-9a-fA-F]{64})$/;
+
 function digest(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
@@ -78,7 +85,11 @@ export class TokenTable {
       }
       if (!ROLES.includes(config.role))
         throw new TypeError(`${where}.role must be one of ${ROLES.join(', ')}`);
-      const tokenDigest = digest(config.token);
+      const hashed = HASHED_TOKEN.exec(config.token)?.[1];
+      if (hashed === undefined && config.token.startsWith('sha256:')) {
+        throw new TypeError(`${where}.token starts with sha256: but is not followed by 64 hex digits`);
+      }
+      const tokenDigest = hashed === undefined ? digest(config.token) : Buffer.from(hashed, 'hex');
       const hex = tokenDigest.toString('hex');
       if (seen.has(hex)) throw new TypeError(`${where}.token is listed twice`);
       seen.add(hex);
@@ -92,7 +103,7 @@ export class TokenTable {
         }
         tenants = new Set(config.tenants);
       }
-      return { digest: tokenDigest, principal: { role: config.role, tenants } };
+      return { digest: tokenDigest, principal: { id: where, role: config.role, tenants } };
     });
   }
 
@@ -136,7 +147,7 @@ export function authorize(principal: Principal, access: Access, tenant: string |
   if (access.scope === 'every-tenant') {
     return apiError(
       'forbidden',
-      { action: 'read every tenant: it is scoped to some tenants' },
+      { action: 'use a route that spans every tenant: it is scoped to some tenants' },
       { reason: 'tenant_scope' },
     );
   }

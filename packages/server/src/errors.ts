@@ -44,6 +44,10 @@ export const ERROR_CATALOGUE = {
     status: 503,
     message: 'The node is not ready: it is still opening its store and recovering its logs.',
   },
+  too_many_requests: {
+    status: 429,
+    message: 'Too many requests from this {who}: retry in {retryAfterSeconds} s.',
+  },
   // Extensions (listed in EXTENSIONS below).
   amount_limit: {
     status: 409,
@@ -58,6 +62,10 @@ export const ERROR_CATALOGUE = {
     status: 503,
     message: 'The ledger cannot take this request now ({reason}): nothing was changed; retry later.',
   },
+  request_timeout: {
+    status: 408,
+    message: 'The request did not arrive in time: its {what} must arrive within {timeoutMs} ms.',
+  },
   internal: { status: 500, message: 'An internal error occurred; it was logged, and nothing was changed.' },
 } as const satisfies Record<string, ErrorSpec>;
 
@@ -70,6 +78,8 @@ export const ERROR_CATALOGUE = {
  *   grant of the tenant is defined here yet (it waits for replication).
  * - unavailable 503: the store failed, the node is closing, or too many events wait for the disk;
  *   nothing happened, and a retry may succeed (Retry-After says when to try).
+ * - request_timeout 408: the client did not send its headers, or its whole request, in time
+ *   (headersTimeoutMs / requestTimeoutMs); the connection is closed after the answer.
  * - internal 500: a bug. Logged at error level with its stack; the client sees no stack.
  */
 export const EXTENSIONS = [
@@ -77,6 +87,7 @@ export const EXTENSIONS = [
   'grant_limit',
   'refund_not_creditable',
   'unavailable',
+  'request_timeout',
   'internal',
 ] as const;
 

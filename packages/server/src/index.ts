@@ -5,7 +5,7 @@
  * registry of their own, and a ReplicaObserver that feeds them. It serves a replica; it decides
  * nothing about the ledger itself.
  */
-export { type AppOptions, buildApp } from './app.js';
+export { type AppOptions, buildApp, type TlsServerOptions } from './app.js';
 export {
   type Access,
   authorize,
@@ -27,6 +27,12 @@ export {
   errorObject,
   statusOf,
 } from './errors.js';
+export {
+  type HttpLimitOptions,
+  type HttpLimits,
+  resolveHttpLimits,
+  timeoutCheckIntervalMs,
+} from './http-limits.js';
 export * from './limits.js';
 export { createMetrics, type Metrics, type MetricsObserver, type MetricsOptions } from './metrics.js';
 export type { ClusterView, PeerView, ReplicaSource, ServedReplica } from './served-replica.js';

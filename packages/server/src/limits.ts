@@ -69,3 +69,73 @@ export const TOKEN_LENGTH_MAX = 4_096;
  * (The ledger could hold times up to the year 275760, which RFC 3339 cannot write.)
  */
 export const API_TIME_MS_MAX = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
+/**
+ * Time a client has to send its request line and headers. Real clients send them in one packet;
+ * ten seconds covers a congested link, and a socket that dribbles headers (slowloris) or sends
+ * nothing at all is answered 408 and closed instead of holding a descriptor (Node's default: 60 s).
+ */
+export const HEADERS_TIMEOUT_MS_DEFAULT = 10_000;
+
+/**
+ * Time a client has to send its whole request, body included (the body-read timeout). The largest
+ * body is a full debit batch (BATCH_BODY_BYTES_MAX, 8 MiB): 60 s lets it arrive at ~140 KB/s, while a
+ * client sending one byte every few seconds is cut off instead of staying open forever.
+ */
+export const REQUEST_TIMEOUT_MS_DEFAULT = 60_000;
+
+/**
+ * How long an idle keep-alive connection is kept between requests. Longer than the 60 s idle timeout
+ * of common load balancers, so the balancer closes first and never sends into a closing socket.
+ */
+export const KEEP_ALIVE_TIMEOUT_MS_DEFAULT = 65_000;
+
+/**
+ * Open connections (HTTP, and replication sockets upgraded from them) past which new ones are closed
+ * at once. Well under the usual descriptor limits (1,024 in a shell, 1,048,576 in a container), with
+ * room left for LevelDB's table files (classic-level keeps up to 1,000 open): a flood of sockets then
+ * costs refused connections, never a process out of descriptors.
+ */
+export const CONNECTIONS_MAX_DEFAULT = 512;
+
+/** Headers and request timeouts are checked this often at most (Node checks every 30 s by default). */
+export const TIMEOUT_CHECK_INTERVAL_MS_MAX = 1_000;
+
+/**
+ * Window of the request rate limit. One second: a burst is judged against the rate a client can
+ * sustain, and a client over it waits at most a second (its Retry-After).
+ */
+export const RATE_LIMIT_WINDOW_MS_DEFAULT = 1_000;
+
+/**
+ * Requests per window of one token. A node answers ~10k debits/s on two cores: 50,000 never throttles
+ * a real service or a benchmark, and still stops one runaway client from taking every core.
+ */
+export const RATE_LIMIT_TOKEN_REQUESTS_DEFAULT = 50_000;
+
+/**
+ * Requests per window from one IP address without a valid token (probes, Prometheus, and whoever
+ * floods with unknown tokens). Probes send a few per second; 10,000 only stops a flood.
+ */
+export const RATE_LIMIT_ANONYMOUS_REQUESTS_DEFAULT = 10_000;
+
+/**
+ * Mean event-loop delay, over one sample interval, past which requests are shed (503 unavailable
+ * with Retry-After). A debit is answered in about a millisecond; a loop a whole second behind on
+ * average is starving (probes time out next), and taking more work would only make every answer later.
+ */
+export const EVENT_LOOP_DELAY_MS_MAX_DEFAULT = 1_000;
+
+/**
+ * Share of V8's heap limit past which requests are shed: the ledger's state lives in the heap, so a
+ * node this close to the limit takes no more requests rather than die in the middle of one.
+ */
+export const HEAP_USED_FRACTION_MAX = 0.9;
+
+/**
+ * How often the event-loop delay and the heap are sampled for load shedding; the delay is the mean
+ * over this interval. Five seconds: one long task (a large snapshot, a full batch) averages out
+ * and sheds nothing, while a loop that stays behind is caught within seconds. A shed request's
+ * Retry-After is one interval.
+ */
+export const PRESSURE_SAMPLE_INTERVAL_MS_DEFAULT = 5_000;

@@ -3,6 +3,7 @@
  * every /v1 route against no token, unknown and malformed tokens, every role and foreign scopes.
  * A refused request changes nothing.
  */
+import { createHash } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { authorize, type Principal, type Role, TokenTable } from '../src/auth.js';
@@ -59,17 +60,50 @@ describe('the token table', () => {
   });
 
   it('finds the principal of a known token; the scheme is case-insensitive', () => {
-    expect(table.authenticate('Bearer svc')).toEqual({ role: 'service', tenants: null });
-    expect(table.authenticate('bearer adm')).toEqual({ role: 'admin', tenants: null });
+    expect(table.authenticate('Bearer svc')).toEqual({ id: 'tokens[0]', role: 'service', tenants: null });
+    expect(table.authenticate('bearer adm')).toEqual({ id: 'tokens[1]', role: 'admin', tenants: null });
     expect(table.authenticate('BEARER  scoped')).toEqual({
+      id: 'tokens[2]',
       role: 'service',
       tenants: new Set(['acme', 'beta']),
     });
   });
 
+  it('accepts a token given as sha256:<hex> of the token, and never the hash itself as a token', () => {
+    const hex = createHash('sha256').update('hashed-secret').digest('hex');
+    const hashed = new TokenTable([{ token: `sha256:${hex}`, role: 'auditor' }]);
+    expect(hashed.authenticate('Bearer hashed-secret')).toEqual({
+      id: 'tokens[0]',
+      role: 'auditor',
+      tenants: null,
+    });
+    for (const wrong of [`sha256:${hex}`, hex, 'hashed-secreT']) {
+      expect(hashed.authenticate(`Bearer ${wrong}`), wrong).toBeInstanceOf(ApiError);
+    }
+    // Upper-case hex digits name the same digest.
+    const upper = new TokenTable([{ token: `sha256:${hex.toUpperCase()}`, role: 'admin' }]);
+    expect(upper.authenticate('Bearer hashed-secret')).toMatchObject({ role: 'admin' });
+  });
+
+  it('refuses a malformed sha256: token and a token listed both hashed and in clear', () => {
+    const hex = createHash('sha256').update('twice-listed').digest('hex');
+    for (const token of ['sha256:', `sha256:${hex.slice(1)}`, `sha256:${hex}0`, `sha256:${hex.slice(1)}g`]) {
+      expect(() => new TokenTable([{ token, role: 'admin' }]), token).toThrow(
+        /tokens\[0\]\.token starts with sha256: but is not followed by 64 hex digits/,
+      );
+    }
+    expect(
+      () =>
+        new TokenTable([
+          { token: 'twice-listed', role: 'admin' },
+          { token: `sha256:${hex}`, role: 'service' },
+        ]),
+    ).toThrow(/tokens\[1\]\.token is listed twice/);
+  });
+
   it('authorizes by role, then by tenant scope', () => {
-    const service: Principal = { role: 'service', tenants: null };
-    const scoped: Principal = { role: 'auditor', tenants: new Set(['acme']) };
+    const service: Principal = { id: 'tokens[0]', role: 'service', tenants: null };
+    const scoped: Principal = { id: 'tokens[1]', role: 'auditor', tenants: new Set(['acme']) };
     expect(authorize(service, { roles: ['service', 'admin'], scope: 'tenant' }, 'any')).toBeNull();
     expect(authorize(service, { roles: ['admin'], scope: 'tenant' }, 'any')?.body.details).toMatchObject({
       reason: 'role',
@@ -247,12 +281,16 @@ describe('auth on every /v1 route', () => {
     before = await fingerprint(node.replica, ['acme', 'other']);
   });
 
-  it('refuses /v1/snapshot to a scoped token (it shows every tenant), but shows it the cluster', async () => {
+  it('refuses /v1/snapshot and /v1/cluster to a scoped token (they span every tenant)', async () => {
     const snapshot = await call(node.app, 'GET', '/v1/snapshot', { who: 'acmeAuditor' });
     expect(snapshot.statusCode).toBe(403);
     expect(snapshot.json().error.details).toEqual({ reason: 'tenant_scope' });
-    const cluster = await call(node.app, 'GET', '/v1/cluster', { who: 'acme' });
-    expect(cluster.statusCode).toBe(200);
+    for (const who of ['acme', 'acmeAdmin', 'acmeAuditor'] as const) {
+      const cluster = await call(node.app, 'GET', '/v1/cluster', { who });
+      expect(cluster.statusCode, who).toBe(403);
+      expect(cluster.json().error).toMatchObject({ code: 'forbidden', details: { reason: 'tenant_scope' } });
+    }
+    expect((await call(node.app, 'GET', '/v1/cluster', { who: 'service' })).statusCode).toBe(200);
   });
 
   it('answers a scoped token’s batch item for a foreign tenant as invalid/forbidden, and runs the others', async () => {

@@ -152,6 +152,10 @@ export async function testNode(
     logger: false,
     metrics,
     ...appOptions,
+    // Injected requests run thousands at once in one block of the loop, far longer than any real
+    // client could hold it: shedding would answer the next ones. Shedding is tested on its own
+    // (edge-protection.test.ts).
+    http: { eventLoopDelayMsMax: 0, ...appOptions.http },
   });
   return {
     app,

@@ -7,7 +7,7 @@
  * a record that does not decode and check. `system-ports` adds the replica's other ports on
  * Node.js (system clock, crypto-random Rng, SHA-256 and Ed25519 from node:crypto, region key files).
  */
-export { cursorOf, parseCursor } from './cursor.js';
+export { cursorOf, isCursor, parseCursor } from './cursor.js';
 export {
   decodeControlUpdate,
   decodeCounter,

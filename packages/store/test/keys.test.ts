@@ -4,6 +4,7 @@ import {
   controlKey,
   cursorOf,
   headKey,
+  isCursor,
   logKey,
   logRange,
   parseControlKey,
@@ -92,8 +93,15 @@ describe('tenant cursors', () => {
 
   it('refuses a cursor past the last entry, or not in canonical form', () => {
     expect(() => parseCursor(cursorOf(11), 10)).toThrow(/past the last event/);
-    for (const cursor of ['', '0a0', 'A', '00', 'zzzzzzzzzzz', '1 ']) {
-      expect(() => parseCursor(cursor, Number.MAX_SAFE_INTEGER), cursor).toThrow(StoreCursorError);
+    for (const cursor of ['', '0a0', 'A', '00', 'abc', 'zzzzzzzzzzz', '1 ', '0000000000A', '000000000001']) {
+      expect(() => parseCursor(cursor, Number.MAX_SAFE_INTEGER), cursor).toThrow(
+        /not a cursor of this store/,
+      );
+      expect(isCursor(cursor), cursor).toBe(false);
     }
+    expect(() => parseCursor('abc', Number.MAX_SAFE_INTEGER)).toThrow(StoreCursorError);
+    expect(isCursor(cursorOf(0))).toBe(true);
+    expect(isCursor(cursorOf(Number.MAX_SAFE_INTEGER))).toBe(true);
+    expect(cursorOf(Number.MAX_SAFE_INTEGER)).toHaveLength(11);
   });
 });

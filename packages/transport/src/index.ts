@@ -5,7 +5,12 @@
  * them, backpressure by a bounded send buffer, pings with round-trip times, peer timeouts, and
  * reconnects with exponential backoff and full jitter.
  */
+export * from './admission.js';
 export * from './codec.js';
+export * from './handshake.js';
 export * from './limits.js';
+export * from './options.js';
 export * from './protocol.js';
+export * from './split-run.js';
+export * from './upgrade-gate.js';
 export * from './websocket-transport.js';

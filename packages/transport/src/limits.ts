@@ -44,17 +44,47 @@ export const BACKOFF_MS_MAX_DEFAULT = 10_000;
 
 /**
  * Bytes of one handshake message. A hello is a cluster id (≤ 256 characters), two ids, a nonce and
- * a signature: well under 1 KiB. Anything larger before authentication is refused (the socket's
- * `maxPayload` is the frame limit, which a stranger should not get to use).
+ * a signature: well under 1 KiB. It is the socket's `maxPayload` until the peer has proven its key,
+ * so a stranger's larger message is refused by its header (1009) and never buffered; the frame
+ * limit is only granted to an authenticated peer.
  */
 export const HANDSHAKE_BYTES_MAX = 4 * 1024;
 
 /**
- * Accepted connections still in their handshake. A cluster has a handful of regions, each with at
- * most a couple of connections in flight to us; past this, upgrades are answered 503 so strangers
- * cannot pin sockets and timers without bound.
+ * Accepted connections still in their handshake, in all. A cluster has a handful of regions, each
+ * with at most a couple of connections in flight to us; past this, upgrades are answered 503 so
+ * strangers cannot pin sockets and timers without bound.
  */
 export const HANDSHAKES_PENDING_MAX = 64;
+
+/**
+ * Of HANDSHAKES_PENDING_MAX, the slots only connections from a known peer address may take (a
+ * configured peer URL's IP, or an address a peer authenticated from before): strangers holding
+ * every other slot still leave a restarting region room to rejoin. Two per region of a large
+ * cluster, with room for crossing dials and retries.
+ */
+export const HANDSHAKES_RESERVED_FOR_PEERS = 16;
+
+/**
+ * Pending handshakes from one remote address that is not a known peer address. An honest dialer
+ * has one connection in flight (two while a stale one times out); four leaves room for a NAT of a
+ * few hosts, while a stranger needs many addresses to fill the stranger slots.
+ */
+export const HANDSHAKES_PENDING_PER_ADDRESS_MAX = 4;
+
+/**
+ * Time from accepting a connection to its hello. A dialer sends its hello the moment the upgrade
+ * completes, so it arrives within one trip even across continents (~150 ms); two seconds also
+ * covers a GC pause. An idle socket gives its slot back after this, not after the whole handshake
+ * timeout.
+ */
+export const HELLO_TIMEOUT_MS_DEFAULT = 2_000;
+
+/**
+ * Remote addresses remembered per peer once it authenticated from them (the reserve above is
+ * theirs): a region behind a NAT or moving between a few hosts; older ones are forgotten.
+ */
+export const PEER_ADDRESSES_MAX = 4;
 
 /** Random bytes of a handshake nonce: 256 bits never repeat, so a signed challenge cannot be replayed. */
 export const NONCE_BYTES = 32;
@@ -76,3 +106,9 @@ export const CLOSE_REASON_BYTES_MAX = 123;
  * live peer answers within a round trip, and shutdown must not hang on a dead one.
  */
 export const CLOSE_WAIT_MS = 1_000;
+
+/**
+ * Bytes of the TLS exporter value a handshake binds to (RFC 5705/8446 keying material): 256 bits,
+ * the same strength as the Ed25519 keys and nonces around it.
+ */
+export const CHANNEL_BINDING_BYTES = 32;

@@ -1,24 +1,30 @@
 /**
  * The transport's own messages (handshake and pings) around the replica's frames, their shape
- * check, the bytes each side signs in the handshake, and the close codes a link ends with.
+ * check, the transcript each side signs in the handshake, and the close codes a link ends with.
  *
  * Handshake (DESIGN.md §4, mutual Ed25519 challenge; keys come from static config only):
  *   dialer   → hello { cluster, protocol, region, incarnation, nonce: Nd, signature: null }
- *   acceptor → hello { cluster, protocol, region, incarnation, nonce: Na, signature: sig_A(Nd) }
- *   dialer   → auth  { signature: sig_D(Na) }
+ *   acceptor → hello { cluster, protocol, region, incarnation, nonce: Na, signature: sig_A('acceptor') }
+ *   dialer   → auth  { signature: sig_D('dialer') }
  *   acceptor → ready {}
- * where sig_X(N) signs helloSigningBytes(cluster, X's region, X's incarnation, the other region, N).
- * `ready` exists so that the dialer never reports a peer up that refused its `auth`.
+ * where sig_X(role) signs `transcriptBytes`: the context, the signer's role, the cluster, both
+ * regions, incarnations and nonces (dialer's first), and the TLS channel's exporter value (or that
+ * there is none). A proof made in one role, for another pair, or on another channel verifies
+ * nowhere else: a stranger cannot reflect one node's proof to another. `ready` exists so that the
+ * dialer never reports a peer up that refused its `auth`.
  */
 import { canonicalBytes, isIncarnationId, isRegionId } from '@allot/core';
 import { FRAME_SIGNATURE_BYTES, frameProblem, type ReplicationFrame } from '@allot/replica';
 import { CLUSTER_ID_LENGTH_MAX, NONCE_BYTES } from './limits.js';
 
 /** The protocol version this build speaks; a peer with another is refused. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Domain separation of handshake signatures: they can never be mistaken for a head signature. */
-export const HELLO_CONTEXT = 'allot-hello-v1';
+export const HELLO_CONTEXT = 'allot-hello-v2';
+
+/** The TLS exporter label both ends derive the channel binding with (RFC 5705 / RFC 8446 §7.5). */
+export const CHANNEL_EXPORTER_LABEL = 'EXPORTER-allot-replication-v2';
 
 /** The path of the replication endpoint (API.md). */
 export const REPLICATION_PATH = '/v1/replication';
@@ -32,11 +38,11 @@ export interface HelloMessage {
   readonly incarnation: string;
   /** A fresh random challenge for the other side to sign. */
   readonly nonce: Uint8Array;
-  /** The acceptor's signature over the dialer's nonce; null in the dialer's hello. */
+  /** The acceptor's signature over the transcript; null in the dialer's hello. */
   readonly signature: Uint8Array | null;
 }
 
-/** The dialer's signature over the acceptor's nonce. */
+/** The dialer's signature over the transcript. */
 export interface AuthMessage {
   readonly type: 'auth';
   readonly signature: Uint8Array;
@@ -184,19 +190,47 @@ export function isTransportMessage(message: WireMessage): message is TransportMe
   return isTransportType(message.type);
 }
 
+/** Which end of a connection: the one that dialed it, or the one that accepted it. */
+export type Role = 'dialer' | 'acceptor';
+
+/** One end of a handshake as its hello told it. */
+export interface HandshakeParty {
+  readonly region: string;
+  readonly incarnation: string;
+  readonly nonce: Uint8Array;
+}
+
+/** Everything a handshake signature covers. */
+export interface Transcript {
+  /** The role of the one who signs. */
+  readonly signer: Role;
+  readonly cluster: string;
+  readonly dialer: HandshakeParty;
+  readonly acceptor: HandshakeParty;
+  /** The TLS exporter value of the connection (CHANNEL_EXPORTER_LABEL), or null on plain ws. */
+  readonly channel: Uint8Array | null;
+}
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
 /**
- * The bytes `signer` signs to prove its key to `peerRegion`, which chose `peerNonce`: canonical
- * JSON of the context, the cluster, both regions in role order, the signer's incarnation (so the
- * origin reported up is the one that signed) and the nonce. Role order makes a signature for one
- * direction useless in the other.
+ * The bytes a handshake signature covers: canonical JSON of the context, the signer's role, the
+ * cluster, the dialer's and the acceptor's region, incarnation and nonce, and the channel binding
+ * (`tls-exporter:<hex>`, or `no-tls` on plain ws, so the transcript says which it is). Every
+ * field is fixed by both sides before either signs, so the two signatures of one handshake differ
+ * only in the role and no other handshake produces the same bytes.
  */
-export function helloSigningBytes(
-  cluster: string,
-  signerRegion: string,
-  signerIncarnation: string,
-  peerRegion: string,
-  peerNonce: Uint8Array,
-): Uint8Array {
-  const nonce = Buffer.from(peerNonce.buffer, peerNonce.byteOffset, peerNonce.byteLength).toString('hex');
-  return canonicalBytes([HELLO_CONTEXT, cluster, signerRegion, signerIncarnation, peerRegion, nonce]);
+export function transcriptBytes(transcript: Transcript): Uint8Array {
+  const party = (one: HandshakeParty) => [one.region, one.incarnation, hex(one.nonce)];
+  const channel = transcript.channel === null ? 'no-tls' : `tls-exporter:${hex(transcript.channel)}`;
+  return canonicalBytes([
+    HELLO_CONTEXT,
+    transcript.signer,
+    transcript.cluster,
+    ...party(transcript.dialer),
+    ...party(transcript.acceptor),
+    channel,
+  ]);
 }

@@ -2,86 +2,57 @@
  * The Transport port on WebSockets (DESIGN.md §4): one authenticated connection per pair of
  * regions, either side may dial; every message is bounded and shape-checked before the replica
  * sees it; a full send buffer answers false instead of queueing; links are pinged, timed out and
- * redialled with exponential backoff and full jitter.
+ * redialled with exponential backoff and full jitter. Before a peer has proven its key, its socket
+ * takes only handshake-sized messages and holds one of a bounded set of slots (admission.ts); over
+ * TLS the client certificate is checked before the upgrade and the handshake is bound to the
+ * channel (handshake.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { isIncarnationId, isRegionId, type OriginId, originId } from '@allot/core';
-import type {
-  Crypto,
-  Logger,
-  PeerLink,
-  ReplicationFrame,
-  Transport,
-  TransportHandlers,
+import { type OriginId, originId } from '@allot/core';
+import {
+  type Crypto,
+  EVENTS_PER_FRAME_MAX,
+  type Logger,
+  type PeerLink,
+  type ReplicationFrame,
+  type Transport,
+  type TransportHandlers,
 } from '@allot/replica';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { normalizeAddress } from './admission.js';
 import { decodeMessage, encodeMessage, UnsendableMessageError } from './codec.js';
 import {
-  BACKOFF_MS_MAX_DEFAULT,
-  BACKOFF_MS_MIN_DEFAULT,
-  CLOSE_REASON_BYTES_MAX,
-  CLOSE_WAIT_MS,
-  FRAME_BYTES_MAX_DEFAULT,
-  HANDSHAKE_BYTES_MAX,
-  HANDSHAKE_TIMEOUT_MS_DEFAULT,
-  HANDSHAKES_PENDING_MAX,
-  NONCE_BYTES,
-  PEER_TIMEOUT_MS_DEFAULT,
-  PING_INTERVAL_MS_DEFAULT,
-  SEND_BUFFER_BYTES_MAX_DEFAULT,
-} from './limits.js';
+  type HandshakeContext,
+  type HandshakeState,
+  handshakeStep,
+  helloMessage,
+  initialHandshake,
+} from './handshake.js';
+import { CLOSE_WAIT_MS, HANDSHAKE_BYTES_MAX, NONCE_BYTES } from './limits.js';
 import {
-  CloseCode,
-  type HelloMessage,
-  helloSigningBytes,
-  isClusterId,
-  isTransportMessage,
-  PROTOCOL_VERSION,
-  REPLICATION_PATH,
-  type WireMessage,
-} from './protocol.js';
+  type PeerConfig,
+  resolveOptions,
+  type TransportTls,
+  type WebSocketTransportOptions,
+} from './options.js';
+import { CloseCode, isTransportMessage, REPLICATION_PATH, type WireMessage } from './protocol.js';
+import {
+  channelBinding,
+  closeReason,
+  rawBytes,
+  refuseUpgrade,
+  setMaxPayload,
+  type UpgradeListener,
+} from './sockets.js';
+import { splitRun } from './split-run.js';
+import { type Admission, UpgradeGate } from './upgrade-gate.js';
 
-/** A peer region as configured (API.md `peers`). */
-export interface PeerConfig {
-  readonly region: string;
-  /** Where to dial it, e.g. `ws://10.0.0.2:7001/v1/replication`. */
-  readonly url: string;
-  /** Its raw 32-byte Ed25519 public key: the only key its handshake signatures are checked with. */
-  readonly publicKey: Uint8Array;
-}
-
-/** How to build a WebSocketTransport. */
-export interface WebSocketTransportOptions {
-  readonly cluster: string;
-  readonly region: string;
-  /** This node's incarnation: peers report this node up as `region#incarnation`. */
-  readonly incarnation: string;
-  /** Signs handshake challenges with this region's key, verifies peers' with their configured keys. */
-  readonly crypto: Crypto;
-  /** Every other region. */
-  readonly peers: readonly PeerConfig[];
-  readonly logger: Logger;
-  /** Largest message accepted or sent after the handshake (default FRAME_BYTES_MAX_DEFAULT). */
-  readonly frameBytesMax?: number;
-  /** Bytes queued per peer before `send` answers false (default SEND_BUFFER_BYTES_MAX_DEFAULT). */
-  readonly sendBufferBytesMax?: number;
-  /** Default PING_INTERVAL_MS_DEFAULT. */
-  readonly pingIntervalMs?: number;
-  /** Silence after which a link closes (default PEER_TIMEOUT_MS_DEFAULT). */
-  readonly peerTimeoutMs?: number;
-  /** Default HANDSHAKE_TIMEOUT_MS_DEFAULT. */
-  readonly handshakeTimeoutMs?: number;
-  /** Default BACKOFF_MS_MIN_DEFAULT. */
-  readonly backoffMsMin?: number;
-  /** Default BACKOFF_MS_MAX_DEFAULT. */
-  readonly backoffMsMax?: number;
-}
-
-/** Where a connection is in the handshake. */
-type Step = 'connecting' | 'await-hello' | 'await-auth' | 'await-ready' | 'up' | 'closed';
+/** Where a connection is: dialing, in its handshake (see `handshake`), authenticated, or gone. */
+type Step = 'connecting' | 'handshake' | 'up' | 'closed';
 
 /** One WebSocket, dialed or accepted, from its opening to its close. */
 interface Connection {
@@ -97,7 +68,15 @@ interface Connection {
   /** This side's challenge, sent in its hello. */
   readonly nonce: Uint8Array;
   step: Step;
+  /** The handshake's own state (meaningful in step 'handshake'). */
+  handshake: HandshakeState;
+  /** The remote address (normalized), once known. */
+  address: string | null;
+  /** The pending-handshake slot an accepted connection holds until it is up or closed. */
+  slot: Admission | null;
   handshakeTimer: NodeJS.Timeout | null;
+  /** Closes an accepted connection that sends no hello in time. */
+  helloTimer: NodeJS.Timeout | null;
   /** The nonce of the ping awaiting its pong, and when it went out (performance.now()). */
   pingNonce: number | null;
   pingSentAt: number;
@@ -127,24 +106,6 @@ interface PeerState {
   readonly lastFailure: { dialed: string | null; accepted: string | null };
 }
 
-function positiveInteger(name: string, value: number | undefined, fallback: number): number {
-  const chosen = value ?? fallback;
-  if (!Number.isSafeInteger(chosen) || chosen < 1) {
-    throw new TypeError(`${name} must be a positive integer, not ${String(value)}`);
-  }
-  return chosen;
-}
-
-/** `reason` cut to what a close frame may carry (printable ASCII, so no character is split). */
-function closeReason(reason: string): string {
-  return reason.replace(/[^\x20-\x7e]/g, '?').slice(0, CLOSE_REASON_BYTES_MAX);
-}
-
-function rawBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
-}
-
 /**
  * The Transport port on WebSockets. Accepts peers on `/v1/replication` of the HTTP server it is
  * attached to, dials every configured peer once started, and hands the replica only frames from
@@ -163,6 +124,10 @@ export class WebSocketTransport implements Transport {
   private readonly handshakeTimeoutMs: number;
   private readonly backoffMsMin: number;
   private readonly backoffMsMax: number;
+  private readonly helloTimeoutMs: number;
+  private readonly tls: TransportTls | null;
+  private readonly context: HandshakeContext;
+  private readonly gate: UpgradeGate;
   private readonly peerStates = new Map<string, PeerState>();
   private readonly connections = new Set<Connection>();
   private readonly servers: { server: HttpServer | HttpsServer; listener: UpgradeListener }[] = [];
@@ -175,64 +140,25 @@ export class WebSocketTransport implements Transport {
   private pingTimer: NodeJS.Timeout | null = null;
 
   constructor(options: WebSocketTransportOptions) {
-    if (!isClusterId(options.cluster))
-      throw new TypeError(`invalid cluster id ${JSON.stringify(options.cluster)}`);
-    if (!isRegionId(options.region))
-      throw new TypeError(`invalid region id ${JSON.stringify(options.region)}`);
-    if (!isIncarnationId(options.incarnation)) {
-      throw new TypeError(`invalid incarnation id ${JSON.stringify(options.incarnation)}`);
-    }
-    this.cluster = options.cluster;
-    this.region = options.region;
-    this.incarnation = options.incarnation;
-    this.crypto = options.crypto;
-    this.logger = options.logger;
-    this.frameBytesMax = positiveInteger('frameBytesMax', options.frameBytesMax, FRAME_BYTES_MAX_DEFAULT);
-    this.sendBufferBytesMax = positiveInteger(
-      'sendBufferBytesMax',
-      options.sendBufferBytesMax,
-      SEND_BUFFER_BYTES_MAX_DEFAULT,
-    );
-    this.pingIntervalMs = positiveInteger('pingIntervalMs', options.pingIntervalMs, PING_INTERVAL_MS_DEFAULT);
-    this.peerTimeoutMs = positiveInteger('peerTimeoutMs', options.peerTimeoutMs, PEER_TIMEOUT_MS_DEFAULT);
-    this.handshakeTimeoutMs = positiveInteger(
-      'handshakeTimeoutMs',
-      options.handshakeTimeoutMs,
-      HANDSHAKE_TIMEOUT_MS_DEFAULT,
-    );
-    this.backoffMsMin = positiveInteger('backoffMsMin', options.backoffMsMin, BACKOFF_MS_MIN_DEFAULT);
-    this.backoffMsMax = positiveInteger('backoffMsMax', options.backoffMsMax, BACKOFF_MS_MAX_DEFAULT);
-    if (this.sendBufferBytesMax < this.frameBytesMax) {
-      throw new TypeError(
-        'sendBufferBytesMax must be at least frameBytesMax, or a full frame could never be sent',
-      );
-    }
-    if (this.frameBytesMax < HANDSHAKE_BYTES_MAX) {
-      throw new TypeError(`frameBytesMax must be at least ${HANDSHAKE_BYTES_MAX} bytes, a handshake message`);
-    }
-    if (this.backoffMsMax < this.backoffMsMin)
-      throw new TypeError('backoffMsMax must be at least backoffMsMin');
-    if (this.peerTimeoutMs <= this.pingIntervalMs) {
-      throw new TypeError('peerTimeoutMs must be longer than pingIntervalMs, or a quiet link would time out');
-    }
-    for (const peer of options.peers) {
-      if (!isRegionId(peer.region)) throw new TypeError(`invalid peer region ${JSON.stringify(peer.region)}`);
-      if (peer.region === this.region) throw new TypeError(`region ${peer.region} cannot be its own peer`);
-      if (this.peerStates.has(peer.region)) throw new TypeError(`peer ${peer.region} is configured twice`);
-      let protocol: string;
-      try {
-        protocol = new URL(peer.url).protocol;
-      } catch {
-        throw new TypeError(`peer ${peer.region} has an invalid url ${JSON.stringify(peer.url)}`);
-      }
-      if (protocol !== 'ws:' && protocol !== 'wss:') {
-        throw new TypeError(`peer ${peer.region} url must be ws: or wss:, not ${protocol}`);
-      }
-      if (!(peer.publicKey instanceof Uint8Array) || peer.publicKey.length !== 32) {
-        throw new TypeError(`peer ${peer.region} public key must be 32 raw Ed25519 bytes`);
-      }
-      this.peerStates.set(peer.region, {
-        config: { region: peer.region, url: peer.url, publicKey: new Uint8Array(peer.publicKey) },
+    const resolved = resolveOptions(options);
+    this.cluster = resolved.cluster;
+    this.region = resolved.region;
+    this.incarnation = resolved.incarnation;
+    this.crypto = resolved.crypto;
+    this.logger = resolved.logger;
+    this.frameBytesMax = resolved.frameBytesMax;
+    this.sendBufferBytesMax = resolved.sendBufferBytesMax;
+    this.pingIntervalMs = resolved.pingIntervalMs;
+    this.peerTimeoutMs = resolved.peerTimeoutMs;
+    this.handshakeTimeoutMs = resolved.handshakeTimeoutMs;
+    this.backoffMsMin = resolved.backoffMsMin;
+    this.backoffMsMax = resolved.backoffMsMax;
+    this.helloTimeoutMs = resolved.helloTimeoutMs;
+    this.tls = resolved.tls;
+    this.gate = new UpgradeGate(this.logger, this.tls !== null, resolved.configuredAddresses);
+    for (const config of resolved.peers) {
+      this.peerStates.set(config.region, {
+        config,
         link: null,
         dialing: null,
         retryTimer: null,
@@ -242,10 +168,19 @@ export class WebSocketTransport implements Transport {
         lastFailure: { dialed: null, accepted: null },
       });
     }
+    this.context = {
+      cluster: this.cluster,
+      region: this.region,
+      incarnation: this.incarnation,
+      crypto: this.crypto,
+      peerKey: (region) => this.peerStates.get(region)?.config.publicKey,
+    };
     this.acceptor = new WebSocketServer({
       noServer: true,
       clientTracking: false,
-      maxPayload: this.frameBytesMax,
+      // Strangers get the handshake's limit: a larger message is refused by its header, unread.
+      // An authenticated peer's socket is raised to frameBytesMax (setMaxPayload).
+      maxPayload: HANDSHAKE_BYTES_MAX,
       // Compression would trade CPU on every frame for little, and opens the door to inflation bombs.
       perMessageDeflate: false,
     });
@@ -296,20 +231,39 @@ export class WebSocketTransport implements Transport {
     await Promise.all([...this.connections].map((connection) => connection.closed));
   }
 
-  /** Sends a frame to a connected peer; false when it is not connected or its send buffer is full. */
+  /**
+   * Sends a frame to a connected peer; false when it is not connected or its send buffer is full.
+   * An `events` run longer than one frame may hold (in events or bytes) goes as consecutive frames
+   * that each end at a signed event (split-run.ts), all or none of them. A frame that cannot be
+   * sent at all throws UnsendableMessageError (a bug of the sender).
+   */
   send(region: string, frame: ReplicationFrame): boolean {
     const link = this.peerStates.get(region)?.link;
     if (link === undefined || link === null || link.ws.readyState !== WebSocket.OPEN) return false;
     if (link.ws.bufferedAmount >= this.sendBufferBytesMax) return false;
-    const bytes = encodeMessage(frame);
-    if (bytes.length > this.frameBytesMax) {
-      throw new UnsendableMessageError(
-        `a ${frame.type} frame of ${bytes.length} bytes is over the frame limit of ${this.frameBytesMax}`,
-      );
+    let pieces: readonly Uint8Array[];
+    if (frame.type === 'events' && frame.events.length > EVENTS_PER_FRAME_MAX) {
+      pieces = this.split(frame);
+    } else {
+      const bytes = encodeMessage(frame);
+      if (bytes.length <= this.frameBytesMax) pieces = [bytes];
+      else if (frame.type === 'events') pieces = this.split(frame);
+      else {
+        throw new UnsendableMessageError(
+          `a ${frame.type} frame of ${bytes.length} bytes is over the frame limit of ${this.frameBytesMax}`,
+        );
+      }
     }
-    if (link.ws.bufferedAmount + bytes.length > this.sendBufferBytesMax) return false;
-    link.ws.send(bytes);
+    const total = pieces.reduce((sum, piece) => sum + piece.length, 0);
+    if (link.ws.bufferedAmount + total > this.sendBufferBytesMax) return false;
+    for (const piece of pieces) link.ws.send(piece);
     return true;
+  }
+
+  private split(frame: Extract<ReplicationFrame, { type: 'events' }>): readonly Uint8Array[] {
+    const split = splitRun(frame, this.frameBytesMax, encodeMessage);
+    if (split.problem !== null) throw new UnsendableMessageError(split.problem);
+    return split.pieces;
   }
 
   /** Closes the connection to `region` because its frame did not verify; it may reconnect later. */
@@ -352,43 +306,59 @@ export class WebSocketTransport implements Transport {
       if (server.listenerCount('upgrade') <= 1) refuseUpgrade(socket, 404, 'Not Found');
       return;
     }
-    const remote = request.socket.remoteAddress ?? 'unknown';
     if (this.stopped || this.handlers === null) {
       refuseUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
-    let pending = 0;
-    for (const connection of this.connections) if (!connection.dialed && connection.step !== 'up') pending++;
-    if (pending >= HANDSHAKES_PENDING_MAX) {
-      this.logger.warn({ remote, pending }, 'replication upgrade refused: too many handshakes in flight');
-      refuseUpgrade(socket, 503, 'Service Unavailable');
-      return;
-    }
+    const admission = this.gate.admit(request, socket);
+    if (admission === null) return;
     this.acceptor.handleUpgrade(request, socket, head, (ws) => {
       if (this.stopped) {
+        admission.release();
         ws.terminate();
         return;
       }
       const connection = this.track(ws, false, null);
-      connection.step = 'await-hello';
-      this.logger.debug({ remote }, 'replication connection accepted');
+      connection.address = admission.address;
+      connection.slot = admission;
+      connection.step = 'handshake';
+      connection.handshake = initialHandshake('acceptor', connection.nonce, null, admission.channel);
+      connection.helloTimer = setTimeout(() => {
+        connection.helloTimer = null;
+        this.end(connection, CloseCode.handshakeTimeout, 'no hello in time', 'debug');
+      }, this.helloTimeoutMs);
+      connection.helloTimer.unref();
+      this.logger.debug({ remote: admission.address }, 'replication connection accepted');
     });
   }
 
   private dial(peer: PeerState): void {
     if (!this.started || this.stopped || peer.link !== null || peer.dialing !== null) return;
     const ws = new WebSocket(peer.config.url, {
-      maxPayload: this.frameBytesMax,
+      // The acceptor is not proven yet either: the frame limit comes with its signature.
+      maxPayload: HANDSHAKE_BYTES_MAX,
       perMessageDeflate: false,
       handshakeTimeout: this.handshakeTimeoutMs,
       followRedirects: false,
+      // TLS 1.3 only: its exporter is bound to the whole handshake (RFC 8446 §7.5), which the
+      // channel binding of the transcript relies on.
+      ...(this.tls === null
+        ? {}
+        : { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key, minVersion: 'TLSv1.3' as const }),
     });
     const connection = this.track(ws, true, peer.config.region);
     peer.dialing = connection;
+    let channel: Uint8Array | null = null;
+    ws.on('upgrade', (response) => {
+      const socket: Socket = response.socket;
+      connection.address = normalizeAddress(socket.remoteAddress ?? 'unknown');
+      channel = channelBinding(socket);
+    });
     ws.on('open', () => {
       if (connection.step !== 'connecting') return;
-      connection.step = 'await-hello';
-      this.post(connection, this.hello(connection, null));
+      connection.step = 'handshake';
+      connection.handshake = initialHandshake('dialer', connection.nonce, peer.config.region, channel);
+      this.post(connection, helloMessage(this.context, connection.nonce, null));
     });
   }
 
@@ -398,15 +368,20 @@ export class WebSocketTransport implements Transport {
     const closed = new Promise<void>((resolve) => {
       markClosed = resolve;
     });
+    const nonce = new Uint8Array(randomBytes(NONCE_BYTES));
     const connection: Connection = {
       ws,
       serial: this.nextSerial++,
       dialed,
       region,
       incarnation: null,
-      nonce: new Uint8Array(randomBytes(NONCE_BYTES)),
+      nonce,
       step: 'connecting',
+      handshake: initialHandshake(dialed ? 'dialer' : 'acceptor', nonce, region, null),
+      address: null,
+      slot: null,
       handshakeTimer: null,
+      helloTimer: null,
       pingNonce: null,
       pingSentAt: 0,
       error: null,
@@ -423,16 +398,10 @@ export class WebSocketTransport implements Transport {
       // A socket error is always followed by the close event, which lets go of the connection.
       connection.error = error.message;
       if ((error as { code?: unknown }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
-        // ws closes with 1009 itself; nothing of the message reached us.
-        this.logger.warn(
-          {
-            peer: connection.region,
-            dialed: connection.dialed,
-            code: CloseCode.tooBig,
-            reason: error.message,
-          },
-          'replication link closed: message over the frame limit',
-        );
+        // ws refused the message by its header (nothing of it was buffered) and closes with 1009.
+        const limit = connection.step === 'up' ? this.frameBytesMax : HANDSHAKE_BYTES_MAX;
+        const what = connection.step === 'up' ? 'frame' : 'handshake';
+        this.end(connection, CloseCode.tooBig, `message over the ${what} limit of ${limit} bytes`, 'warn');
       }
     });
     ws.on('close', (code, reason) => {
@@ -482,7 +451,9 @@ export class WebSocketTransport implements Transport {
   ): void {
     const peer = connection.region === null ? undefined : this.peerStates.get(connection.region);
     if (peer === undefined) {
-      this.logger[level](fields, message);
+      // A stranger: the first failure of each kind is news, a flood of them is not. Keyed by the
+      // code only, as the reason may carry the stranger's text (the set stays a handful of keys).
+      this.logger[this.gate.strangerLevel(`${message} ${String(fields.code)}`, level)](fields, message);
       return;
     }
     const failure = `${message} ${String(fields.code)} ${String(fields.reason)}`;
@@ -499,6 +470,7 @@ export class WebSocketTransport implements Transport {
     }
     const bytes = rawBytes(data);
     if (connection.step !== 'up' && bytes.length > HANDSHAKE_BYTES_MAX) {
+      // ws refuses these by their header already; this holds should its limit ever be raised early.
       this.end(connection, CloseCode.tooBig, `handshake message over ${HANDSHAKE_BYTES_MAX} bytes`, 'warn');
       return;
     }
@@ -508,137 +480,48 @@ export class WebSocketTransport implements Transport {
       return;
     }
     const { message } = decoded;
-    switch (connection.step) {
-      case 'await-hello':
-        if (connection.dialed) this.onAcceptorHello(connection, message);
-        else this.onDialerHello(connection, message);
-        return;
-      case 'await-auth':
-        this.onAuth(connection, message);
-        return;
-      case 'await-ready':
-        if (message.type !== 'ready') this.outOfTurn(connection, message);
-        else this.established(connection);
-        return;
-      case 'up':
-        this.onLinkMessage(connection, message);
-        return;
-      default:
-        // 'connecting': a dialer hears nothing before its socket opens.
-        this.outOfTurn(connection, message);
+    if (connection.step === 'up') {
+      this.onLinkMessage(connection, message);
+      return;
     }
+    if (connection.step !== 'handshake') {
+      // 'connecting': a dialer hears nothing before its socket opens.
+      this.outOfTurn(connection, message);
+      return;
+    }
+    this.onHandshakeMessage(connection, message);
   }
 
   private outOfTurn(connection: Connection, message: WireMessage): void {
     this.end(connection, CloseCode.policy, `unexpected ${message.type} during ${connection.step}`, 'warn');
   }
 
-  /** Cluster, protocol and region of a hello; false after closing the connection when one is wrong. */
-  private helloAcceptable(connection: Connection, hello: HelloMessage): boolean {
-    if (hello.cluster !== this.cluster) {
-      this.end(connection, CloseCode.wrongCluster, `cluster ${hello.cluster} is not ${this.cluster}`, 'warn');
-      return false;
-    }
-    if (hello.protocol !== PROTOCOL_VERSION) {
-      this.end(
-        connection,
-        CloseCode.wrongProtocol,
-        `protocol ${hello.protocol} is not ${PROTOCOL_VERSION}`,
-        'warn',
-      );
-      return false;
-    }
-    if (!this.peerStates.has(hello.region)) {
-      this.end(connection, CloseCode.stranger, `region ${hello.region} is not a configured peer`, 'warn');
-      return false;
-    }
-    if (connection.region !== null && hello.region !== connection.region) {
-      this.end(
-        connection,
-        CloseCode.stranger,
-        `answered as ${hello.region}, not ${connection.region}`,
-        'warn',
-      );
-      return false;
-    }
-    return true;
-  }
-
-  /** Acceptor: the dialer's hello. Answers with our hello, signed over the dialer's nonce. */
-  private onDialerHello(connection: Connection, message: WireMessage): void {
-    if (message.type !== 'hello' || message.signature !== null) {
-      this.outOfTurn(connection, message);
+  /** One handshake step (handshake.ts): answer, refuse, or bring the link up. */
+  private onHandshakeMessage(connection: Connection, message: WireMessage): void {
+    if (connection.helloTimer !== null) clearTimeout(connection.helloTimer);
+    connection.helloTimer = null;
+    const step = handshakeStep(this.context, connection.handshake, message);
+    if (!step.ok) {
+      // Claimed, not proven: it names the peer in log lines (and keeps repeats at debug).
+      if (connection.region === null) connection.region = step.claimed;
+      this.end(connection, step.code, step.reason, 'warn');
       return;
     }
-    // Claimed, not proven yet: it names the peer in log lines until auth verifies it.
-    if (this.peerStates.has(message.region)) connection.region = message.region;
-    if (!this.helloAcceptable(connection, message)) return;
-    connection.incarnation = message.incarnation;
-    connection.step = 'await-auth';
-    const signature = this.crypto.sign(
-      helloSigningBytes(this.cluster, this.region, this.incarnation, message.region, message.nonce),
-    );
-    this.post(connection, this.hello(connection, signature));
-  }
-
-  /** Dialer: the acceptor's hello. Verifies its signature, then proves our own key. */
-  private onAcceptorHello(connection: Connection, message: WireMessage): void {
-    if (message.type !== 'hello' || message.signature === null) {
-      this.outOfTurn(connection, message);
-      return;
+    const previous = connection.handshake.step;
+    connection.handshake = step.state;
+    if (step.state.step !== 'up' && step.state.step !== 'await-hello') {
+      connection.region = step.state.peer.region;
+      connection.incarnation = step.state.peer.incarnation;
     }
-    if (!this.helloAcceptable(connection, message)) return;
-    const peer = this.peerStates.get(message.region) as PeerState;
-    const signed = helloSigningBytes(
-      this.cluster,
-      message.region,
-      message.incarnation,
-      this.region,
-      connection.nonce,
-    );
-    if (!this.crypto.verify(peer.config.publicKey, signed, message.signature)) {
-      this.end(
-        connection,
-        CloseCode.badSignature,
-        'hello signature does not verify with the configured key',
-        'warn',
-      );
-      return;
+    if (connection.dialed && previous === 'await-hello') {
+      // The acceptor's signature verified: it may now send frames right behind its `ready`.
+      setMaxPayload(connection.ws, this.frameBytesMax);
     }
-    connection.incarnation = message.incarnation;
-    connection.step = 'await-ready';
-    const signature = this.crypto.sign(
-      helloSigningBytes(this.cluster, this.region, this.incarnation, message.region, message.nonce),
-    );
-    this.post(connection, { type: 'auth', signature });
-  }
-
-  /** Acceptor: the dialer's proof of its key over our nonce. */
-  private onAuth(connection: Connection, message: WireMessage): void {
-    if (message.type !== 'auth') {
-      this.outOfTurn(connection, message);
-      return;
+    if (step.send !== null) this.post(connection, step.send);
+    if (step.state.step === 'up') {
+      if (!connection.dialed) setMaxPayload(connection.ws, this.frameBytesMax);
+      this.established(connection);
     }
-    const region = connection.region as string;
-    const peer = this.peerStates.get(region) as PeerState;
-    const signed = helloSigningBytes(
-      this.cluster,
-      region,
-      connection.incarnation as string,
-      this.region,
-      connection.nonce,
-    );
-    if (!this.crypto.verify(peer.config.publicKey, signed, message.signature)) {
-      this.end(
-        connection,
-        CloseCode.badSignature,
-        'auth signature does not verify with the configured key',
-        'warn',
-      );
-      return;
-    }
-    this.post(connection, { type: 'ready' });
-    this.established(connection);
   }
 
   /**
@@ -653,6 +536,9 @@ export class WebSocketTransport implements Transport {
     if (connection.handshakeTimer !== null) clearTimeout(connection.handshakeTimer);
     connection.handshakeTimer = null;
     connection.step = 'up';
+    this.releaseSlot(connection);
+    // Proven to be the peer's: its next handshakes from there may use the reserved slots.
+    if (connection.address !== null) this.gate.learn(region, connection.address);
     if (peer.dialing === connection) peer.dialing = null;
     const existing = peer.link;
     if (existing !== null && !this.replaces(connection, existing)) {
@@ -739,18 +625,6 @@ export class WebSocketTransport implements Transport {
     }
   }
 
-  private hello(connection: Connection, signature: Uint8Array | null): HelloMessage {
-    return {
-      type: 'hello',
-      cluster: this.cluster,
-      protocol: PROTOCOL_VERSION,
-      region: this.region,
-      incarnation: this.incarnation,
-      nonce: connection.nonce,
-      signature,
-    };
-  }
-
   /**
    * Sends a transport message. They are tiny, but a peer flooding pings must not grow our buffer
    * past its bound: with the buffer full, pings and pongs are skipped (the round trip just waits).
@@ -798,6 +672,9 @@ export class WebSocketTransport implements Transport {
     connection.step = 'closed';
     if (connection.handshakeTimer !== null) clearTimeout(connection.handshakeTimer);
     connection.handshakeTimer = null;
+    if (connection.helloTimer !== null) clearTimeout(connection.helloTimer);
+    connection.helloTimer = null;
+    this.releaseSlot(connection);
     const peer = connection.region === null ? undefined : this.peerStates.get(connection.region);
     if (peer === undefined) return;
     if (peer.dialing === connection) {
@@ -815,6 +692,12 @@ export class WebSocketTransport implements Transport {
     this.scheduleDial(peer);
   }
 
+  /** Gives back the pending-handshake slot `connection` holds, if any. */
+  private releaseSlot(connection: Connection): void {
+    connection.slot?.release();
+    connection.slot = null;
+  }
+
   /** Dials `peer` after a backoff when it has no link, no dial in flight and no dial scheduled. */
   private scheduleDial(peer: PeerState): void {
     if (!this.started || this.stopped || peer.link !== null || peer.dialing !== null) return;
@@ -829,12 +712,4 @@ export class WebSocketTransport implements Transport {
     }, delayMs);
     peer.retryTimer.unref();
   }
-}
-
-type UpgradeListener = (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
-
-/** Answers an upgrade request with a bare HTTP status and closes the socket once it is written. */
-function refuseUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.once('finish', () => socket.destroy());
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }

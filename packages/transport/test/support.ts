@@ -13,6 +13,7 @@ import {
   verify,
 } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
   type Canonical,
@@ -26,12 +27,10 @@ import {
 import type { Crypto, Logger, ReplicationFrame, TransportHandlers, WireEvent } from '@allot/replica';
 import { WebSocket } from 'ws';
 import { decodeMessage, encodeMessage } from '../src/codec.js';
-import { type HelloMessage, helloSigningBytes, PROTOCOL_VERSION, type WireMessage } from '../src/protocol.js';
-import {
-  type PeerConfig,
-  WebSocketTransport,
-  type WebSocketTransportOptions,
-} from '../src/websocket-transport.js';
+import type { PeerConfig, TransportTls, WebSocketTransportOptions } from '../src/options.js';
+import { type HelloMessage, PROTOCOL_VERSION, transcriptBytes, type WireMessage } from '../src/protocol.js';
+import { WebSocketTransport } from '../src/websocket-transport.js';
+import { httpsServerOptions } from './tls-support.js';
 
 export const CLUSTER = 'acme-credits';
 export const EU = originId('eu', 'aaaaaaaa');
@@ -237,31 +236,43 @@ export class Region {
     readonly server: Server,
     readonly port: number,
     key?: KeyObject,
+    /** The region's CA, certificate and key when it serves HTTPS (and its links are wss://). */
+    readonly tls: TransportTls | null = null,
+    /** The loopback address it listens on. */
+    readonly host = '127.0.0.1',
   ) {
     this.key = key ?? newKey();
     this.crypto = testCrypto(this.key);
     this.logger = new RecordingLogger(name);
   }
 
-  /** A region listening on 127.0.0.1 (`port` 0: any free port). */
+  /** A region listening on `host` (127.0.0.1; `port` 0: any free port), over HTTPS when given `tls`. */
   static async listen(
     name: string,
-    options: { incarnation?: string; port?: number; key?: KeyObject } = {},
+    options: { incarnation?: string; port?: number; key?: KeyObject; tls?: TransportTls; host?: string } = {},
   ): Promise<Region> {
-    const server = createServer((_request, response) => {
+    const respond = (_request: unknown, response: { statusCode: number; end(): void }) => {
       response.statusCode = 404;
       response.end();
-    });
+    };
+    const tls = options.tls ?? null;
+    const server: Server =
+      tls === null
+        ? createServer(respond)
+        : createHttpsServer(
+            httpsServerOptions({ ca: String(tls.ca), cert: String(tls.cert), key: String(tls.key) }),
+            respond,
+          );
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+      server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
     });
     const { port } = server.address() as AddressInfo;
-    return new Region(name, options.incarnation ?? 'aaaaaaaa', server, port, options.key);
+    return new Region(name, options.incarnation ?? 'aaaaaaaa', server, port, options.key, tls, options.host);
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${this.port}/v1/replication`;
+    return `${this.tls === null ? 'ws' : 'wss'}://${this.host}:${this.port}/v1/replication`;
   }
 
   get origin(): OriginId {
@@ -287,6 +298,7 @@ export class Region {
       logger: this.logger,
       backoffMsMin: 10,
       backoffMsMax: 100,
+      ...(this.tls === null ? {} : { tls: this.tls }),
       ...options,
     });
     transport.attach(this.handlers);
@@ -330,6 +342,14 @@ export interface Closed {
   readonly reason: string;
 }
 
+/** How a raw peer connects. */
+export interface RawPeerOptions {
+  readonly localAddress?: string;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+}
+
 /** A WebSocket to a transport, driven message by message. */
 export class RawPeer {
   readonly received: WireMessage[] = [];
@@ -352,9 +372,14 @@ export class RawPeer {
     });
   }
 
-  /** Opens a WebSocket to `url`. */
-  static async open(url: string): Promise<RawPeer> {
-    const peer = new RawPeer(new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 }));
+  /**
+   * Opens a WebSocket to `url` (from `localAddress`, e.g. another loopback address, if given; over
+   * wss:// with `ca` and a client `cert`/`key` if given).
+   */
+  static async open(url: string, options: RawPeerOptions = {}): Promise<RawPeer> {
+    const peer = new RawPeer(
+      new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 * 1024 * 1024, ...options }),
+    );
     await new Promise<void>((resolve, reject) => {
       peer.ws.once('open', () => resolve());
       peer.ws.once('error', reject);
@@ -394,13 +419,19 @@ export class RawPeer {
     this.send(this.hello(region, incarnation));
     await this.awaitMessage('hello');
     const answer = this.received.find((message) => message.type === 'hello') as HelloMessage;
-    const signed = helloSigningBytes(CLUSTER, region, incarnation, answer.region, answer.nonce);
+    const signed = transcriptBytes({
+      signer: 'dialer',
+      cluster: CLUSTER,
+      dialer: { region, incarnation, nonce: this.nonce },
+      acceptor: { region: answer.region, incarnation: answer.incarnation, nonce: answer.nonce },
+      channel: null,
+    });
     this.send({ type: 'auth', signature: new Uint8Array(sign(null, signed, key)) });
     await this.awaitMessage('ready');
   }
 
   /** Resolves once a message of `type` arrived; throws with the close code if the socket closes first. */
-  private async awaitMessage(type: WireMessage['type']): Promise<void> {
+  async awaitMessage(type: WireMessage['type']): Promise<void> {
     const arrived = () => this.received.some((message) => message.type === type);
     await waitFor(() => arrived() || this.closedWith !== null, `a ${type} message`);
     if (!arrived() && this.closedWith !== null) {

@@ -1,7 +1,9 @@
 /**
  * Reads (API.md): GET /v1/tenants/{tenant}/balance (any role), GET /v1/tenants/{tenant}/events
- * (auditor, admin) and GET /v1/cluster (any role).
+ * (auditor, admin) and GET /v1/cluster (any role, but not a tenant-scoped token: the cluster's
+ * state spans every tenant).
  */
+import { isCursor } from '@allot/store';
 import type { FastifyInstance } from 'fastify';
 import { apiError } from '../errors.js';
 import { EVENTS_PAGE_DEFAULT } from '../limits.js';
@@ -32,8 +34,17 @@ export function registerReadRoutes(app: FastifyInstance, context: RouteContext):
     { schema: getEventsSchema, config: { access: { roles: ['auditor', 'admin'], scope: 'tenant' } } },
     async (request) => {
       const { tenant } = request.params;
+      const { after } = request.query;
+      // Told apart here, not by the store: a made-up cursor is a bad request, not a far position.
+      if (after !== undefined && !isCursor(after)) {
+        throw apiError(
+          'invalid_request',
+          { problem: 'querystring/after is not a cursor: pass the `next` of a previous page' },
+          { location: 'querystring', field: '/after' },
+        );
+      }
       const limit = request.query.limit === undefined ? EVENTS_PAGE_DEFAULT : Number(request.query.limit);
-      const page = await context.replica().tenantEvents(tenant, request.query.after ?? null, limit);
+      const page = await context.replica().tenantEvents(tenant, after ?? null, limit);
       return { events: page.events.map(eventJson), next: page.next };
     },
   );
@@ -42,7 +53,7 @@ export function registerReadRoutes(app: FastifyInstance, context: RouteContext):
     '/v1/cluster',
     {
       schema: getClusterSchema,
-      config: { access: { roles: ['service', 'admin', 'auditor'], scope: 'none' } },
+      config: { access: { roles: ['service', 'admin', 'auditor'], scope: 'every-tenant' } },
     },
     async () => {
       const replica = context.replica();

@@ -163,6 +163,16 @@ describe('GET /v1/tenants/{tenant}/events', () => {
     expect(await fingerprint(node.replica)).toBe(before);
   });
 
+  it('tells a made-up cursor (after=abc) from one past the end', async () => {
+    const madeUp = await call(node.app, 'GET', '/v1/tenants/acme/events?after=abc');
+    expect(errorOf(madeUp)).toEqual({ status: 400, code: 'invalid_request' });
+    expect(madeUp.json().error.message).toMatch(/is not a cursor/);
+    expect(madeUp.json().error.details).toEqual({ location: 'querystring', field: '/after' });
+    const farAway = await call(node.app, 'GET', '/v1/tenants/acme/events?after=00000zzzzzz');
+    expect(errorOf(farAway)).toEqual({ status: 400, code: 'invalid_request' });
+    expect(farAway.json().error.message).toMatch(/past the last event/);
+  });
+
   it('accepts the largest page', async () => {
     const response = await call(node.app, 'GET', '/v1/tenants/acme/events?limit=1000');
     expect(response.statusCode).toBe(200);

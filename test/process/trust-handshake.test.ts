@@ -1,0 +1,211 @@
+/**
+ * Issue 9 against real node processes: the reflection attack (a stranger dials eu claiming us,
+ * dials us claiming eu, and passes us's proof to eu) is refused and changes nothing; and a live
+ * push of a commit of more than 512 events reaches the peer without an error.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  decodeMessage,
+  encodeMessage,
+  type HelloMessage,
+  PROTOCOL_VERSION,
+  type WireMessage,
+} from '@allot/transport';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { type ProcessCluster, startProcessCluster } from './cluster-process.js';
+import { call, removeDir, TOKENS } from './node-process.js';
+
+const CLUSTER = 'process-test';
+let cluster: ProcessCluster;
+
+beforeAll(async () => {
+  cluster = await startProcessCluster(['eu', 'us']);
+});
+
+afterAll(async () => {
+  await cluster?.stop();
+  for (const dir of cluster?.dirs.values() ?? []) removeDir(dir);
+});
+
+const url = (region: string) => cluster.nodes.get(region)?.url as string;
+
+async function eventually<T>(
+  probe: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!ok(last)) {
+    if (Date.now() > until) throw new Error(`not reached in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    last = await probe();
+  }
+  return last;
+}
+
+async function connected(): Promise<void> {
+  await eventually(
+    () =>
+      Promise.all(
+        ['eu', 'us'].map(
+          async (region) => (await call(url(region), TOKENS.auditor, 'GET', '/v1/cluster')).body,
+        ),
+      ),
+    (views) =>
+      views.every((view) =>
+        (view as { peers: { connected: boolean }[] }).peers.every((peer) => peer.connected),
+      ),
+  );
+}
+
+/** A hand-driven replication socket straight to a node's port (not through the cluster's relays). */
+class Attacker {
+  readonly received: WireMessage[] = [];
+  closed: { code: number; reason: string } | null = null;
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data) => {
+      const decoded = decodeMessage(new Uint8Array(data as Buffer));
+      if (decoded.message !== null) this.received.push(decoded.message);
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+    });
+    ws.on('error', () => {});
+  }
+
+  static async open(region: string): Promise<Attacker> {
+    const ws = new WebSocket(`${url(region).replace('http:', 'ws:')}/v1/replication`, {
+      perMessageDeflate: false,
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return new Attacker(ws);
+  }
+
+  send(message: WireMessage): void {
+    this.ws.send(encodeMessage(message));
+  }
+
+  hello(region: string, incarnation: string, nonce: Uint8Array): void {
+    this.send({
+      type: 'hello',
+      cluster: CLUSTER,
+      protocol: PROTOCOL_VERSION,
+      region,
+      incarnation,
+      nonce,
+      signature: null,
+    });
+  }
+
+  async answer(): Promise<HelloMessage> {
+    await eventually(
+      async () => this.received.length > 0 || this.closed !== null,
+      (done) => done,
+    );
+    const hello = this.received[0];
+    if (hello?.type !== 'hello') throw new Error(`no hello: ${JSON.stringify(this.closed)}`);
+    return hello;
+  }
+}
+
+describe('issue 9 through real nodes', () => {
+  it('refuses the reflection attack; no policy or balance changes and the stranger gets no frame', async () => {
+    await connected();
+    const put = await call(url('eu'), TOKENS.admin, 'PUT', '/v1/tenants/acme/policy', {
+      overdraft: { eu: 0 },
+    });
+    expect(put.status).toBe(200);
+    expect(
+      (
+        await call(url('eu'), TOKENS.admin, 'POST', '/v1/tenants/acme/grants', {
+          grantId: 'g1',
+          amount: 90_000,
+        })
+      ).status,
+    ).toBe(201);
+    // Policies and balances at both regions (without the time they were read at).
+    const read = async () =>
+      (
+        await Promise.all(
+          ['eu', 'us'].flatMap((region) => [
+            call(url(region), TOKENS.auditor, 'GET', '/v1/tenants/acme/policy'),
+            call(url(region), TOKENS.auditor, 'GET', '/v1/tenants/acme/balance'),
+          ]),
+        )
+      ).map(({ status, body }) => ({ status, body: { ...(body as object), asOf: undefined } as unknown }));
+    // Both regions hold the policy and the grant before the attack.
+    const before = await eventually(read, (answers) =>
+      answers.every(
+        ({ status, body }, i) =>
+          status === 200 &&
+          (i % 2 === 0
+            ? (body as { overdraft: Record<string, number> }).overdraft.eu === 0
+            : (body as { balance: number }).balance === 90_000),
+      ),
+    );
+
+    // Learn us's incarnation from its hello (any stranger can).
+    const probe = await Attacker.open('us');
+    probe.hello('eu', 'aaaaaaaaaaaaaaaa', new Uint8Array(randomBytes(32)));
+    const usIncarnation = (await probe.answer()).incarnation;
+    probe.ws.terminate();
+    // Dial eu claiming us; dial us claiming eu with eu's challenge; pass us's signature to eu.
+    const toEu = await Attacker.open('eu');
+    toEu.hello('us', usIncarnation, new Uint8Array(randomBytes(32)));
+    const euHello = await toEu.answer();
+    const toUs = await Attacker.open('us');
+    toUs.hello('eu', euHello.incarnation, euHello.nonce);
+    const usHello = await toUs.answer();
+    toEu.send({ type: 'auth', signature: usHello.signature as Uint8Array });
+    // What the forged link was used for before: a policy with a 1,000,000 overdraft.
+    toEu.send({ type: 'control', message: new Uint8Array([0, 2, 1, 2, 3]) });
+    await eventually(
+      async () => toEu.closed,
+      (closed) => closed !== null,
+    );
+    expect(toEu.closed).toEqual({
+      code: 4004,
+      reason: 'auth signature does not verify with the configured key',
+    });
+    toUs.ws.terminate();
+
+    expect(toEu.received.map((message) => message.type)).toEqual(['hello']);
+    expect(toUs.received.map((message) => message.type)).toEqual(['hello']);
+    expect(await read()).toEqual(before);
+    // The real link between eu and us never went down.
+    await connected();
+    expect(cluster.nodes.get('eu')?.output()).toMatch(/auth signature does not verify/);
+  });
+
+  it('pushes a commit of more than 512 events live, without an error', async () => {
+    await connected();
+    const debits = Array.from({ length: 600 }, (_, i) => ({
+      tenant: 'acme',
+      amount: 1,
+      idempotencyKey: `big-${i}`,
+    }));
+    const batch = await call(url('eu'), TOKENS.service, 'POST', '/v1/debits/batch', { debits });
+    expect(batch.status).toBe(200);
+    expect(
+      (batch.body as { results: { status: string }[] }).results.every(
+        (result) => result.status === 'accepted',
+      ),
+    ).toBe(true);
+    await eventually(
+      async () =>
+        (await call(url('us'), TOKENS.auditor, 'GET', '/v1/tenants/acme/balance')).body as {
+          debited: number;
+        },
+      (body) => body.debited === 600,
+    );
+    const errors = (cluster.nodes.get('eu')?.output() ?? '')
+      .split('\n')
+      .filter((line) => /"level":50/.test(line));
+    expect(errors).toEqual([]);
+  });
+});
