@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import {
   decodeMessage,
   encodeMessage,
+  HANDSHAKES_PENDING_MAX,
+  HANDSHAKES_RESERVED_FOR_PEERS,
   type HelloMessage,
   PROTOCOL_VERSION,
   type WireMessage,
@@ -207,5 +209,66 @@ describe('issue 9 through real nodes', () => {
       .split('\n')
       .filter((line) => /"level":50/.test(line));
     expect(errors).toEqual([]);
+  });
+
+  it('lets a restarted region rejoin while strangers keep every slot they can busy, and 4 MiB before auth is refused', async () => {
+    await connected();
+    const replication = (region: string) => `${url(region).replace('http:', 'ws:')}/v1/replication`;
+    const open = (target: string, localAddress: string) =>
+      new Promise<WebSocket | null>((resolve) => {
+        const ws = new WebSocket(target, { perMessageDeflate: false, localAddress });
+        ws.once('open', () => resolve(ws));
+        ws.once('error', () => resolve(null));
+      });
+    // A 4 MiB message before auth: closed by its header with 1009, never buffered.
+    const flood = (await open(replication('eu'), '127.0.1.1')) as WebSocket;
+    const closed = new Promise<number>((resolve) => flood.once('close', (code) => resolve(code)));
+    flood.send(new Uint8Array(4 * 1024 * 1024));
+    expect(await closed).toBe(1009);
+    // Strangers from 20 addresses hold idle sockets (never a hello) at both regions, replace each
+    // one closed, and keep trying a region while it is down, to take its slots the moment it is back.
+    let attacking = true;
+    const held = { eu: new Set<WebSocket>(), us: new Set<WebSocket>() };
+    const most = { eu: 0, us: 0 };
+    const refused = { eu: 0, us: 0 };
+    const attack = async (region: 'eu' | 'us', target: string, lane: number) => {
+      for (let next = lane; attacking; next++) {
+        const ws = await open(target, `127.0.1.${(next % 20) + 2}`);
+        if (ws === null) {
+          refused[region]++;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          continue;
+        }
+        held[region].add(ws);
+        most[region] = Math.max(most[region], held[region].size);
+        ws.once('close', () => held[region].delete(ws));
+      }
+    };
+    // Eight at a time per region, so a region that comes back is full within milliseconds.
+    const attackers = Array.from({ length: 8 }, (_, lane) => [
+      attack('eu', replication('eu'), lane),
+      attack('us', replication('us'), lane),
+    ]).flat();
+    // Every slot a stranger may take is taken at both: the next one is refused.
+    await eventually(
+      async () => ({ ...refused }),
+      (counts) => counts.eu > 0 && counts.us > 0,
+    );
+    // us restarts; the dials between the regions come from configured peer addresses and get
+    // reserved slots, whichever side dials.
+    const us = cluster.nodes.get('us');
+    us?.child.kill('SIGTERM');
+    await us?.exited;
+    await cluster.restart('us');
+    await connected();
+    attacking = false;
+    await Promise.all(attackers);
+    for (const ws of [...held.eu, ...held.us]) ws.terminate();
+    // Strangers never held more than the slots not reserved for peers (give or take one per lane:
+    // the node may free a slot and admit the next before this process has read the first close).
+    const strangerSlots = HANDSHAKES_PENDING_MAX - HANDSHAKES_RESERVED_FOR_PEERS;
+    expect(most.eu).toBeLessThanOrEqual(strangerSlots + 8);
+    expect(most.us).toBeLessThanOrEqual(strangerSlots + 8);
+    expect(strangerSlots + 8).toBeLessThan(HANDSHAKES_PENDING_MAX);
   });
 });

@@ -70,6 +70,8 @@ interface Connection {
   step: Step;
   /** The handshake's own state (meaningful in step 'handshake'). */
   handshake: HandshakeState;
+  /** The largest message its socket takes now: the handshake's until the peer is proven. */
+  payloadMax: number;
   /** The remote address (normalized), once known. */
   address: string | null;
   /** The pending-handshake slot an accepted connection holds until it is up or closed. */
@@ -378,6 +380,7 @@ export class WebSocketTransport implements Transport {
       nonce,
       step: 'connecting',
       handshake: initialHandshake(dialed ? 'dialer' : 'acceptor', nonce, region, null),
+      payloadMax: HANDSHAKE_BYTES_MAX,
       address: null,
       slot: null,
       handshakeTimer: null,
@@ -399,9 +402,13 @@ export class WebSocketTransport implements Transport {
       connection.error = error.message;
       if ((error as { code?: unknown }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
         // ws refused the message by its header (nothing of it was buffered) and closes with 1009.
-        const limit = connection.step === 'up' ? this.frameBytesMax : HANDSHAKE_BYTES_MAX;
-        const what = connection.step === 'up' ? 'frame' : 'handshake';
-        this.end(connection, CloseCode.tooBig, `message over the ${what} limit of ${limit} bytes`, 'warn');
+        const what = connection.payloadMax === HANDSHAKE_BYTES_MAX ? 'handshake' : 'frame';
+        this.end(
+          connection,
+          CloseCode.tooBig,
+          `message over the ${what} limit of ${connection.payloadMax} bytes`,
+          'warn',
+        );
       }
     });
     ws.on('close', (code, reason) => {
@@ -515,11 +522,11 @@ export class WebSocketTransport implements Transport {
     }
     if (connection.dialed && previous === 'await-hello') {
       // The acceptor's signature verified: it may now send frames right behind its `ready`.
-      setMaxPayload(connection.ws, this.frameBytesMax);
+      this.raisePayloadMax(connection);
     }
     if (step.send !== null) this.post(connection, step.send);
     if (step.state.step === 'up') {
-      if (!connection.dialed) setMaxPayload(connection.ws, this.frameBytesMax);
+      if (!connection.dialed) this.raisePayloadMax(connection);
       this.established(connection);
     }
   }
@@ -690,6 +697,12 @@ export class WebSocketTransport implements Transport {
       else this.handlers?.peerDown(region);
     }
     this.scheduleDial(peer);
+  }
+
+  /** The peer of `connection` is proven: its messages may be as large as a frame. */
+  private raisePayloadMax(connection: Connection): void {
+    setMaxPayload(connection.ws, this.frameBytesMax);
+    connection.payloadMax = this.frameBytesMax;
   }
 
   /** Gives back the pending-handshake slot `connection` holds, if any. */
