@@ -35,6 +35,7 @@ import {
   tenantKey,
   tenantRange,
 } from './keys.js';
+import { checkLevelDbFiles } from './leveldb-check.js';
 import {
   byOrigin,
   checkLogRead,
@@ -79,6 +80,8 @@ export class LevelStore implements Store {
    * fails these checks is not opened: the node prints the one-line StoreCorruptError and stops.
    */
   static async open(dir: string): Promise<LevelStore> {
+    // Before LevelDB sees the files: a damaged table must never reach a compaction (leveldb-check.ts).
+    await checkLevelDbFiles(dir);
     const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
     try {
       await db.open();
