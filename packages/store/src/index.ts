@@ -37,14 +37,17 @@ export {
   logKey,
   logRange,
   META_KEY,
+  OLD_LAYOUT_PREFIX,
   parseControlKey,
   parseHeadKey,
   parseLogKey,
   parseTenantKey,
   tenantKey,
+  tenantLastKey,
   tenantRange,
 } from './keys.js';
 export { LevelStore } from './level-store.js';
 export * from './limits.js';
 export { type CrashOptions, MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export { openRecord, RECORD_CHECKSUM_BYTES, sealRecord } from './records.js';
 export * from './system-ports.js';

@@ -7,7 +7,14 @@
 import type { OriginId, TenantId } from '@allot/core';
 import type { LogHead, NodeMeta, Store, StoreBatch, StoredEvent, TenantEventPage } from '@allot/replica';
 import { Level } from 'level';
-import { applyPlan, type CommitState, emptyCommitState, planCommit, planWrites } from './commit-plan.js';
+import {
+  applyPlan,
+  type CommitState,
+  counterRecord,
+  emptyCommitState,
+  planCommit,
+  planWrites,
+} from './commit-plan.js';
 import { cursorOf, parseCursor } from './cursor.js';
 import {
   decodeControlUpdate,
@@ -15,8 +22,6 @@ import {
   decodeLogHead,
   decodeNodeMeta,
   decodeStoredEvent,
-  decodeTenantEntry,
-  encodeCounter,
 } from './encoding.js';
 import { StoreCorruptError } from './errors.js';
 import { OperationGate } from './gate.js';
@@ -25,31 +30,39 @@ import {
   COUNTER_KEY,
   controlKey,
   HEAD_RANGE,
+  LAYOUT_END,
   LAYOUT_PREFIX,
+  LOG_RANGE,
+  logEnd,
   logKey,
   logRange,
   META_KEY,
+  OLD_LAYOUT_PREFIX,
   parseControlKey,
   parseHeadKey,
+  parseLogKey,
   parseTenantKey,
+  parseTenantLastKey,
+  RECORD_RANGES,
+  TENANT_LAST_RANGE,
   tenantKey,
+  tenantLastKey,
   tenantRange,
 } from './keys.js';
 import { checkLevelDbFiles } from './leveldb-check.js';
 import {
   byOrigin,
   checkLogRead,
+  checkTenantPage,
   checkTenantRead,
   copyHead,
   expectHead,
   expectLogEvent,
   expectTenantEvent,
 } from './read-checks.js';
+import { openRecord } from './records.js';
 
 type Db = Level<string, Uint8Array>;
-
-/** The first key past the `v1/` prefix ('0' follows '/'): keys from here on belong to no layout we read. */
-const LAYOUT_END = 'v10';
 
 function messageOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
@@ -100,7 +113,7 @@ export class LevelStore implements Store {
   readMeta(): Promise<NodeMeta | null> {
     return this.gate.run(async () => {
       const bytes = await this.db.get(META_KEY);
-      return bytes === undefined ? null : decodeNodeMeta(META_KEY, bytes);
+      return bytes === undefined ? null : decodeNodeMeta(META_KEY, openRecord(META_KEY, bytes));
     });
   }
 
@@ -123,7 +136,7 @@ export class LevelStore implements Store {
     if (writes.length === 0 && options.sync) {
       // An empty synced commit is a barrier that makes every earlier commit durable (as in
       // MemoryStore): LevelDB skips an empty batch, so rewrite the counter to have something to fsync.
-      writes.push({ type: 'put', key: COUNTER_KEY, value: encodeCounter(this.state.lastEntry) });
+      writes.push({ type: 'put', ...counterRecord(this.state.lastEntry) });
     }
     if (writes.length > 0) await this.db.batch(writes, { sync: options.sync });
     applyPlan(this.state, plan);
@@ -153,7 +166,7 @@ export class LevelStore implements Store {
             `missing from the log below its head (seq ${head.seq})`,
           );
         }
-        return expectLogEvent(key, decodeStoredEvent(key, bytes), origin, seq);
+        return expectLogEvent(key, decodeStoredEvent(key, openRecord(key, bytes)), origin, seq);
       });
       if (events.length < expected) {
         const missing = logKey(origin, first + events.length);
@@ -163,36 +176,45 @@ export class LevelStore implements Store {
     });
   }
 
-  /** Up to `limit` events of `tenant` after `cursor`, in the order this store committed them. */
+  /**
+   * Up to `limit` events of `tenant` after `cursor`, in the order this store committed them. The
+   * page is checked to be whole (read-checks.ts, checkTenantPage): a missing or damaged record is a
+   * StoreCorruptError naming it, never a shorter page.
+   */
   readTenantEvents(tenant: TenantId, cursor: string | null, limit: number): Promise<TenantEventPage> {
     return this.gate.run(async () => {
       checkTenantRead(tenant, limit);
+      // Read together, before any await: both describe the same committed state.
       const lastEntry = this.state.lastEntry;
+      const last = this.state.tenantLast.get(tenant) ?? 0;
       const after = parseCursor(cursor, lastEntry);
       if (after === lastEntry) return { events: [], next: null };
+      // Up to the store's last entry, not the tenant's: an entry past the tenant's last is damage.
       const range = {
         gt: tenantRange(tenant, after).gt,
         lte: tenantKey(tenant, lastEntry),
         limit: limit + 1,
       };
       const found = await this.db.iterator(range).all();
-      const page = found.slice(0, limit).map(([key, bytes]) => {
+      const hits = found.map(([key, value]) => {
         const parsed = parseTenantKey(key);
         if (parsed === null || parsed.tenant !== tenant) {
           throw new StoreCorruptError(key, `not a key of tenant ${tenant}'s index`);
         }
-        return { key, entry: parsed.entry, target: decodeTenantEntry(key, bytes) };
+        return { key, entry: parsed.entry, value };
       });
+      const { page, more } = checkTenantPage(tenant, after, last, hits, limit);
       const logKeys = page.map(({ target }) => logKey(target.origin, target.seq));
       const values = page.length === 0 ? [] : await this.db.getMany(logKeys);
       const events = page.map(({ key, target }, i) => {
         const bytes = values[i];
         const eventKey = logKeys[i] as string;
         if (bytes === undefined) throw new StoreCorruptError(key, `points at ${eventKey}, which is missing`);
-        return expectTenantEvent(eventKey, key, decodeStoredEvent(eventKey, bytes), target, tenant);
+        const stored = decodeStoredEvent(eventKey, openRecord(eventKey, bytes));
+        return expectTenantEvent(eventKey, key, stored, target, tenant);
       });
-      const last = page[page.length - 1];
-      return { events, next: found.length > limit && last !== undefined ? cursorOf(last.entry) : null };
+      const tail = page[page.length - 1];
+      return { events, next: more && tail !== undefined ? cursorOf(tail.entry) : null };
     });
   }
 
@@ -203,7 +225,7 @@ export class LevelStore implements Store {
       const entries = await this.db.iterator(range).all();
       return entries.map(([key, bytes]) => {
         if (parseControlKey(key) === null) throw new StoreCorruptError(key, 'not a control key');
-        return decodeControlUpdate(key, bytes);
+        return decodeControlUpdate(key, openRecord(key, bytes));
       });
     });
   }
@@ -216,29 +238,79 @@ export class LevelStore implements Store {
   }
 }
 
-/** Reads and checks what the in-memory state needs: meta present, entry counter, heads. */
+/**
+ * Reads and checks what the in-memory state needs, with the cheap checks of what a start relies on:
+ * only keys of this layout and each in a record range; a readable meta and counter; every head the
+ * last event of its log (present, same hash, nothing after it); every origin with a log has a head
+ * and a log from seq 1; every tenant's last entry present and within the counter. The replica's
+ * recovery then reads every log in full (each record checked), so a damaged event anywhere fails
+ * the start with one line too.
+ */
 async function loadState(db: Db): Promise<CommitState> {
   const [before] = await db.keys({ lt: LAYOUT_PREFIX, limit: 1 }).all();
   const [after] = await db.keys({ gte: LAYOUT_END, limit: 1 }).all();
   const foreign = before ?? after;
   if (foreign !== undefined) {
-    throw new StoreCorruptError(foreign, `outside layout ${LAYOUT_PREFIX}, the only layout this build reads`);
+    const old = foreign.startsWith(OLD_LAYOUT_PREFIX)
+      ? ' (an older Allot wrote this directory: move it away and start the node on an empty one; its log comes back from its peers)'
+      : '';
+    throw new StoreCorruptError(
+      foreign,
+      `outside layout ${LAYOUT_PREFIX}, the only layout this build reads${old}`,
+    );
   }
+  let from = LAYOUT_PREFIX;
+  for (const range of [...RECORD_RANGES, { gte: LAYOUT_END, lt: LAYOUT_END }]) {
+    const [stray] = await db.keys({ gte: from, lt: range.gte, limit: 1 }).all();
+    if (stray !== undefined)
+      throw new StoreCorruptError(stray, `no record of layout ${LAYOUT_PREFIX} has this key`);
+    from = range.lt;
+  }
+
   const state = emptyCommitState();
   const meta = await db.get(META_KEY);
   if (meta !== undefined) {
-    decodeNodeMeta(META_KEY, meta);
+    decodeNodeMeta(META_KEY, openRecord(META_KEY, meta));
     state.metaStored = true;
   }
   const counter = await db.get(COUNTER_KEY);
-  if (counter !== undefined) state.lastEntry = decodeCounter(COUNTER_KEY, counter);
+  if (counter !== undefined) state.lastEntry = decodeCounter(COUNTER_KEY, openRecord(COUNTER_KEY, counter));
 
   for (const [key, bytes] of await db.iterator(HEAD_RANGE).all()) {
     const origin = parseHeadKey(key);
     if (origin === null) throw new StoreCorruptError(key, 'not a head key');
-    const head = expectHead(key, decodeLogHead(key, bytes), origin);
+    const head = expectHead(key, decodeLogHead(key, openRecord(key, bytes)), origin);
     await checkHeadAgainstLog(db, key, head);
     state.heads.set(origin, head);
+  }
+  await checkEveryLogHasAHead(db, state);
+
+  for (const [key, bytes] of await db.iterator(TENANT_LAST_RANGE).all()) {
+    const tenant = parseTenantLastKey(key);
+    if (tenant === null) throw new StoreCorruptError(key, 'not a tenant-last key');
+    const entry = decodeCounter(key, openRecord(key, bytes));
+    if (entry < 1 || entry > state.lastEntry) {
+      throw new StoreCorruptError(
+        key,
+        `names entry ${entry}, not one from 1 to the counter (${state.lastEntry})`,
+      );
+    }
+    state.tenantLast.set(tenant, entry);
+  }
+  // Each tenant's last entry is there: one batched read of keys, not a scan of the index.
+  const lastKeys = [...state.tenantLast].map(([tenant, entry]) => tenantKey(tenant, entry));
+  for (let i = 0; i < lastKeys.length; i += OPEN_READ_BATCH) {
+    const chunk = lastKeys.slice(i, i + OPEN_READ_BATCH);
+    const values = await db.getMany(chunk);
+    // biome-ignore lint/complexity/useIndexOf: getMany's type has no undefined for indexOf to take
+    const missing = values.findIndex((value) => value === undefined);
+    if (missing >= 0) {
+      const key = chunk[missing] as string;
+      throw new StoreCorruptError(
+        key,
+        `missing: ${tenantLastKey(parseTenantKey(key)?.tenant ?? '')} names it as the tenant's last entry`,
+      );
+    }
   }
 
   const [lastControl] = await db.keys({ ...CONTROL_RANGE, reverse: true, limit: 1 }).all();
@@ -249,15 +321,40 @@ async function loadState(db: Db): Promise<CommitState> {
   return state;
 }
 
+/** Keys read per getMany at open: bounds the memory of one read, not the number of reads. */
+const OPEN_READ_BATCH = 1_024;
+
 /** A head must be the last event of its log: the event exists, has the head's hash, and none follows. */
 async function checkHeadAgainstLog(db: Db, key: string, head: LogHead): Promise<void> {
   const lastKey = logKey(head.origin, head.seq);
   const bytes = await db.get(lastKey);
   if (bytes === undefined) throw new StoreCorruptError(key, `its event ${lastKey} is missing`);
-  const stored = expectLogEvent(lastKey, decodeStoredEvent(lastKey, bytes), head.origin, head.seq);
+  const stored = decodeStoredEvent(lastKey, openRecord(lastKey, bytes));
+  expectLogEvent(lastKey, stored, head.origin, head.seq);
   if (!sameBytes(stored.hash, head.hash))
     throw new StoreCorruptError(key, `its hash is not the hash of ${lastKey}`);
-  const [after] = await db.keys({ gt: lastKey, lte: logRange(head.origin, 0).lte, limit: 1 }).all();
+  const [after] = await db.keys({ gt: lastKey, lt: logEnd(head.origin), limit: 1 }).all();
   if (after !== undefined)
     throw new StoreCorruptError(after, `past the head of ${head.origin} (seq ${head.seq})`);
+}
+
+/** Every origin with log records has a head, and its log starts at seq 1: one seek per origin. */
+async function checkEveryLogHasAHead(db: Db, state: CommitState): Promise<void> {
+  let from: string = LOG_RANGE.gte;
+  for (;;) {
+    const [first] = await db.keys({ gte: from, lt: LOG_RANGE.lt, limit: 1 }).all();
+    if (first === undefined) return;
+    const parsed = parseLogKey(first);
+    if (parsed === null) throw new StoreCorruptError(first, 'not a log key');
+    if (!state.heads.has(parsed.origin)) {
+      throw new StoreCorruptError(first, `in the log of ${parsed.origin}, which has no head`);
+    }
+    if (parsed.seq !== 1) {
+      throw new StoreCorruptError(
+        logKey(parsed.origin, 1),
+        `missing: the log of ${parsed.origin} starts at seq ${parsed.seq}`,
+      );
+    }
+    from = logEnd(parsed.origin);
+  }
 }
