@@ -50,6 +50,7 @@ import {
   tenantRange,
 } from './keys.js';
 import { checkLevelDbFiles } from './leveldb-check.js';
+import { OPEN_READ_BATCH_KEYS } from './limits.js';
 import {
   byOrigin,
   checkLogRead,
@@ -299,8 +300,8 @@ async function loadState(db: Db): Promise<CommitState> {
   }
   // Each tenant's last entry is there: one batched read of keys, not a scan of the index.
   const lastKeys = [...state.tenantLast].map(([tenant, entry]) => tenantKey(tenant, entry));
-  for (let i = 0; i < lastKeys.length; i += OPEN_READ_BATCH) {
-    const chunk = lastKeys.slice(i, i + OPEN_READ_BATCH);
+  for (let i = 0; i < lastKeys.length; i += OPEN_READ_BATCH_KEYS) {
+    const chunk = lastKeys.slice(i, i + OPEN_READ_BATCH_KEYS);
     const values = await db.getMany(chunk);
     // biome-ignore lint/complexity/useIndexOf: getMany's type has no undefined for indexOf to take
     const missing = values.findIndex((value) => value === undefined);
@@ -320,9 +321,6 @@ async function loadState(db: Db): Promise<CommitState> {
   }
   return state;
 }
-
-/** Keys read per getMany at open: bounds the memory of one read, not the number of reads. */
-const OPEN_READ_BATCH = 1_024;
 
 /** A head must be the last event of its log: the event exists, has the head's hash, and none follows. */
 async function checkHeadAgainstLog(db: Db, key: string, head: LogHead): Promise<void> {

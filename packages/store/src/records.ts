@@ -13,9 +13,22 @@ import { StoreCorruptError } from './errors.js';
 export const RECORD_CHECKSUM_BYTES = 4;
 
 const utf8 = new TextEncoder();
+/** Bytes of an ASCII key (every key of the layout is: ids are ASCII), reused: no allocation per record. */
+const keyBytes = new Uint8Array(1024);
+
+/** CRC-32C of the UTF-8 bytes of `key`. */
+function keyChecksum(key: string): number {
+  if (key.length > keyBytes.length) return crc32c(utf8.encode(key));
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    if (code >= 0x80) return crc32c(utf8.encode(key));
+    keyBytes[i] = code;
+  }
+  return crc32c(keyBytes, 0, key.length);
+}
 
 function checksum(key: string, payload: Uint8Array, end: number): number {
-  return crc32c(payload, 0, end, crc32c(utf8.encode(key)));
+  return crc32c(payload, 0, end, keyChecksum(key));
 }
 
 /** The value stored under `key`: `payload` and its checksum. */

@@ -4,8 +4,7 @@
  * offset is checked: a damaged block is an error, never a read out of bounds.
  */
 
-/** Largest uncompressed block accepted: LevelDB blocks are ~4 KiB; an index block of a 2 MiB table is far smaller. */
-const UNCOMPRESSED_BYTES_MAX = 64 * 1024 * 1024;
+import { LEVELDB_BLOCK_BYTES_MAX } from './limits.js';
 
 /** Why Snappy data could not be decompressed. */
 export class SnappyError extends Error {
@@ -22,7 +21,7 @@ export function snappyUncompress(input: Uint8Array): Uint8Array {
     length += (byte & 0x7f) * 2 ** shift;
     if ((byte & 0x80) === 0) break;
   }
-  if (length > UNCOMPRESSED_BYTES_MAX) throw new SnappyError(`uncompressed length ${length} is too large`);
+  if (length > LEVELDB_BLOCK_BYTES_MAX) throw new SnappyError(`uncompressed length ${length} is too large`);
   const output = new Uint8Array(length);
   let out = 0;
   const need = (n: number) => {
