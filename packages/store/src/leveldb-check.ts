@@ -12,6 +12,9 @@
  * block (data, filter, metaindex, index). Only live files: a table left half-written by a crash
  * during a compaction is not in the manifest and LevelDB deletes it at open.
  *
+ * The manifest is read as LevelDB reads it: a record cut off by the end of the file (a writer
+ * stopped mid-append) is dropped, not an error.
+ *
  * What it cannot see: damage after the start (a byte rotting on disk while the node runs), and the
  * write-ahead log (`.log`), whose records LevelDB checks itself at recovery, dropping a damaged tail
  * silently (the replica's tail recovery from peers covers that). The store's per-record checksums
@@ -130,7 +133,9 @@ export function logRecords(bytes: Uint8Array, fail: (problem: string) => never):
       pos += leftInBlock; // a block's trailer: too small for a header, zero-filled
       continue;
     }
-    if (pos + LOG_HEADER_BYTES > bytes.length) fail(`record header at offset ${pos} is truncated`);
+    // A record cut off by the end of the file was being written when the writer stopped: LevelDB
+    // (log::Reader) drops it without a word, and so does this check.
+    if (pos + LOG_HEADER_BYTES > bytes.length) break;
     const length = (bytes[pos + 4] as number) | ((bytes[pos + 5] as number) << 8);
     const type = bytes[pos + 6] as number;
     const start = pos + LOG_HEADER_BYTES;
@@ -138,9 +143,10 @@ export function logRecords(bytes: Uint8Array, fail: (problem: string) => never):
       pos += leftInBlock; // preallocated zeros (mmap'ed writers): the rest of the block is empty
       continue;
     }
-    if (start + length > bytes.length || LOG_HEADER_BYTES + length > leftInBlock) {
-      fail(`record at offset ${pos} (${length} bytes) runs past its block or the file`);
+    if (LOG_HEADER_BYTES + length > leftInBlock) {
+      fail(`record at offset ${pos} (${length} bytes) runs past its block`);
     }
+    if (start + length > bytes.length) break;
     const expected = uint32le(bytes, pos);
     if (maskCrc(crc32c(bytes, pos + 6, start + length)) !== expected) {
       fail(`record at offset ${pos} fails its checksum`);
@@ -162,7 +168,7 @@ export function logRecords(bytes: Uint8Array, fail: (problem: string) => never):
       pending = null;
     } else fail(`record at offset ${pos} has type ${type} out of sequence`);
   }
-  if (pending !== null) fail('the last record is cut off');
+  // A logical record whose last fragment never made it is dropped too (log::Reader does the same).
   return records;
 }
 

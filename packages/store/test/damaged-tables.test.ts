@@ -120,13 +120,21 @@ describe('LevelStore on a damaged data directory', () => {
     );
   });
 
-  it('refuses a damaged manifest, a missing table and a truncated table', async () => {
+  it('refuses a damaged manifest, a missing table and a truncated table; drops a cut-off manifest record', async () => {
     const manifest = (await readdir(pristine)).find((name) => name.startsWith('MANIFEST-')) as string;
     const damaged = await copyOf('manifest');
     await flip(join(damaged, manifest), 20, 0x10);
     await expect(LevelStore.open(damaged)).rejects.toThrow(
       `store corrupt at file ${join(damaged, manifest)}: record at offset 0 fails its checksum`,
     );
+
+    // A record cut off at the end of the manifest (its writer stopped mid-append) is dropped, as LevelDB does.
+    const cut = await copyOf('cut');
+    const bytes = await readFile(join(cut, manifest));
+    await writeFile(join(cut, manifest), Buffer.concat([bytes, Buffer.from([1, 2, 3, 4, 200, 0])]));
+    const opened = await LevelStore.open(cut);
+    expect((await opened.heads())[0]?.seq).toBe(EVENTS);
+    await opened.close();
 
     const missing = await copyOf('missing');
     await unlink(join(missing, tableName));
