@@ -19,6 +19,8 @@ import { call, type NodeProcess, removeDir, startNodeProcess, TOKENS, tempDir } 
 const DEBITS = 20_009;
 const BATCH = 8_190;
 const PAGE = 1_000;
+/** Polls of the node's output for a log line, 50 ms apart: pino writes asynchronously. */
+const LOG_WAIT_ATTEMPTS = 200;
 
 interface EventsPage {
   events: { kind: string; origin: string; seq: number }[];
@@ -54,6 +56,19 @@ async function readAll(node: NodeProcess, tenant: string) {
     cursor = body.next;
   } while (cursor !== null);
   return { events, failed: null };
+}
+
+/** The node's log lines that contain `text`, once there is one (or none after a while). */
+async function linesNaming(node: NodeProcess, text: string): Promise<string[]> {
+  for (let attempt = 0; attempt < LOG_WAIT_ATTEMPTS; attempt++) {
+    const lines = node
+      .output()
+      .split('\n')
+      .filter((line) => line.includes(text));
+    if (lines.length > 0) return lines;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return [];
 }
 
 type Db = Level<string, Uint8Array>;
@@ -178,10 +193,8 @@ describe('a node over a damaged data directory (real process)', () => {
       expect(acme.events).toHaveLength(9 * PAGE);
       const seqs = acme.events.map((event) => event.seq);
       expect(seqs.every((seq, i) => i === 0 || seq > (seqs[i - 1] as number))).toBe(true);
-      const logged = node
-        .output()
-        .split('\n')
-        .filter((line) => line.includes(damagedKey));
+      // The log is written asynchronously: wait for the line (bounded), not for a fixed time.
+      const logged = await linesNaming(node, damagedKey);
       expect(logged.length).toBeGreaterThan(0);
       expect(JSON.parse(logged[0] as string)).toMatchObject({ level: 50 });
       expect(logged[0]).toContain(`store corrupt at key \\"${damagedKey}\\": the value fails its checksum`);
