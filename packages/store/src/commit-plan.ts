@@ -7,8 +7,10 @@
  */
 import { ORIGINS_MAX, type OriginId, type TenantId } from '@allot/core';
 import type { LogHead, StoreBatch, StoredEvent } from '@allot/replica';
+import type { ControlTally } from './encoding.js';
 import {
   decodeLogHead,
+  encodeControlTally,
   encodeControlUpdate,
   encodeCounter,
   encodeLogHead,
@@ -17,7 +19,16 @@ import {
   encodeTenantEntry,
 } from './encoding.js';
 import { StoreInvariantError } from './errors.js';
-import { COUNTER_KEY, controlKey, headKey, logKey, META_KEY, tenantKey, tenantLastKey } from './keys.js';
+import {
+  CONTROL_TALLY_KEY,
+  COUNTER_KEY,
+  controlKey,
+  headKey,
+  logKey,
+  META_KEY,
+  tenantKey,
+  tenantLastKey,
+} from './keys.js';
 import { COMMIT_CONTROL_UPDATES_MAX, COMMIT_EVENTS_MAX } from './limits.js';
 import { sealRecord } from './records.js';
 
@@ -30,6 +41,8 @@ export interface CommitState {
   lastEntry: number;
   /** Each tenant's last index entry: the `previous` of its next one. */
   readonly tenantLast: Map<TenantId, number>;
+  /** How many control updates are stored, and the last one's entry (0 and 0 for none). */
+  control: ControlTally;
 }
 
 /** One key and its sealed value (records.ts). */
@@ -64,6 +77,9 @@ export interface CommitPlan {
   readonly events: readonly PlannedEvent[];
   readonly heads: readonly PlannedHead[];
   readonly control: readonly PlannedControl[];
+  /** The control tally after this commit, and its record when it changed. */
+  readonly controlTally: ControlTally;
+  readonly controlTallyRecord: KeyValue | null;
   /** The new last entry of each tenant the batch adds events to, and its record. */
   readonly tenantLast: readonly (KeyValue & { readonly tenant: TenantId; readonly entry: number })[];
   /** The entry counter after this commit, and its record when it changed. */
@@ -73,7 +89,13 @@ export interface CommitPlan {
 
 /** A fresh state for an empty data directory. */
 export function emptyCommitState(): CommitState {
-  return { heads: new Map(), metaStored: false, lastEntry: 0, tenantLast: new Map() };
+  return {
+    heads: new Map(),
+    metaStored: false,
+    lastEntry: 0,
+    tenantLast: new Map(),
+    control: { count: 0, last: 0 },
+  };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -178,6 +200,7 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
     events: plannedEvents,
     heads: plannedHeads,
     control: plannedControl,
+    ...controlTallyOf(state.control, plannedControl),
     tenantLast: [...tenantLast].map(([tenant, last]) => {
       const key = tenantLastKey(tenant);
       return { key, tenant, entry: last, value: sealRecord(key, encodeCounter(last)) };
@@ -185,6 +208,18 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
     lastEntry: entry,
     counter: entry === state.lastEntry ? null : counterRecord(entry),
   };
+}
+
+/** The control tally after `planned` are added to `tally`, and its record if they are any. */
+function controlTallyOf(
+  tally: ControlTally,
+  planned: readonly PlannedControl[],
+): { controlTally: ControlTally; controlTallyRecord: KeyValue | null } {
+  const last = planned[planned.length - 1];
+  if (last === undefined) return { controlTally: tally, controlTallyRecord: null };
+  const controlTally = { count: tally.count + planned.length, last: last.entry };
+  const value = sealRecord(CONTROL_TALLY_KEY, encodeControlTally(controlTally));
+  return { controlTally, controlTallyRecord: { key: CONTROL_TALLY_KEY, value } };
 }
 
 /** The sealed record of the entry counter at `entry`. */
@@ -198,6 +233,7 @@ export function planWrites(plan: CommitPlan): KeyValue[] {
   if (plan.meta !== null) writes.push(plan.meta);
   for (const event of plan.events) writes.push(event.log, event.index);
   writes.push(...plan.heads, ...plan.tenantLast, ...plan.control);
+  if (plan.controlTallyRecord !== null) writes.push(plan.controlTallyRecord);
   if (plan.counter !== null) writes.push(plan.counter);
   return writes;
 }
@@ -207,5 +243,6 @@ export function applyPlan(state: CommitState, plan: CommitPlan): void {
   if (plan.meta !== null) state.metaStored = true;
   for (const { head } of plan.heads) state.heads.set(head.origin, head);
   for (const { tenant, entry } of plan.tenantLast) state.tenantLast.set(tenant, entry);
+  state.control = plan.controlTally;
   state.lastEntry = plan.lastEntry;
 }

@@ -333,3 +333,32 @@ export function decodeCounter(key: string, bytes: Uint8Array): number {
   }
   return counter;
 }
+
+/** How many control updates the store holds, and the entry number of the last: a read checks both. */
+export interface ControlTally {
+  readonly count: number;
+  readonly last: number;
+}
+
+function tallyProblem(tally: ControlTally): string | null {
+  const problem = fieldsProblem('control tally', tally, ['count', 'last']);
+  if (problem !== null) return problem;
+  const { count, last } = tally;
+  if (!Number.isSafeInteger(count) || count < 1) return 'control tally has an invalid count';
+  return Number.isSafeInteger(last) && last >= count ? null : 'control tally has an invalid last entry';
+}
+
+/** The bytes of the control tally. */
+export function encodeControlTally(tally: ControlTally): Uint8Array {
+  const problem = tallyProblem(tally);
+  if (problem !== null) refuse('control tally', problem);
+  return pack({ count: tally.count, last: tally.last });
+}
+
+/** The control tally in `bytes` read at `key`. */
+export function decodeControlTally(key: string, bytes: Uint8Array): ControlTally {
+  const tally = unpack(key, bytes);
+  const problem = tallyProblem(tally as ControlTally);
+  if (problem !== null) throw new StoreCorruptError(key, problem);
+  return tally as ControlTally;
+}

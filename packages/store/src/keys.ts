@@ -19,6 +19,7 @@
  *                                     commit order; `previous` is the tenant's entry before this one
  *   v2/last/<tenant>                → the number of the tenant's last index entry
  *   v2/control/<entry>              → one control-document (Yjs) update, in commit order
+ *   v2/control-tally                → how many control updates there are, and the last one's entry
  *
  * Entry numbers come from one counter, increased by one per tenant-index entry and per control
  * update, in commit order. A tenant cursor is such a number, so it stays valid as events arrive.
@@ -34,6 +35,9 @@ export const OLD_LAYOUT_PREFIX = 'v1/';
 /** The node's metadata. */
 export const META_KEY = 'v2/meta';
 
+/** The control tally ('-' sorts before '/', so this key lies just before the control updates). */
+export const CONTROL_TALLY_KEY = 'v2/control-tally';
+
 /** The last entry number given out, written in the batch that uses it. */
 export const COUNTER_KEY = 'v2/counter';
 
@@ -48,6 +52,7 @@ const CONTROL = 'v2/control/';
  * all of them is no record of this layout ('0' follows '/' in ASCII: `v2/log0` is just past `v2/log/…`).
  */
 export const RECORD_RANGES: readonly { readonly gte: string; readonly lt: string }[] = [
+  { gte: 'v2/control-tally', lt: 'v2/control-tally\u0000' },
   { gte: CONTROL, lt: 'v2/control0' },
   { gte: 'v2/counter', lt: 'v2/counter\u0000' },
   { gte: HEAD, lt: 'v2/head0' },

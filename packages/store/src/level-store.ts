@@ -17,7 +17,7 @@ import {
 } from './commit-plan.js';
 import { cursorOf, parseCursor } from './cursor.js';
 import {
-  decodeControlUpdate,
+  decodeControlTally,
   decodeCounter,
   decodeLogHead,
   decodeNodeMeta,
@@ -27,6 +27,7 @@ import { StoreCorruptError } from './errors.js';
 import { OperationGate } from './gate.js';
 import {
   CONTROL_RANGE,
+  CONTROL_TALLY_KEY,
   COUNTER_KEY,
   controlKey,
   HEAD_RANGE,
@@ -53,6 +54,7 @@ import { checkLevelDbFiles } from './leveldb-check.js';
 import { OPEN_READ_BATCH_KEYS } from './limits.js';
 import {
   byOrigin,
+  checkControl,
   checkLogRead,
   checkTenantPage,
   checkTenantRead,
@@ -219,15 +221,18 @@ export class LevelStore implements Store {
     });
   }
 
-  /** Every control-document update kept, in commit order. */
+  /** Every control-document update kept, in commit order; all of them, or a StoreCorruptError. */
   readControl(): Promise<Uint8Array[]> {
     return this.gate.run(async () => {
+      const tally = this.state.control;
       const range = { gte: CONTROL_RANGE.gte, lte: controlKey(this.state.lastEntry) };
       const entries = await this.db.iterator(range).all();
-      return entries.map(([key, bytes]) => {
-        if (parseControlKey(key) === null) throw new StoreCorruptError(key, 'not a control key');
-        return decodeControlUpdate(key, openRecord(key, bytes));
+      const hits = entries.map(([key, value]) => {
+        const entry = parseControlKey(key);
+        if (entry === null) throw new StoreCorruptError(key, 'not a control key');
+        return { key, entry, value };
       });
+      return checkControl(tally, hits);
     });
   }
 
@@ -314,10 +319,22 @@ async function loadState(db: Db): Promise<CommitState> {
     }
   }
 
+  const tally = await db.get(CONTROL_TALLY_KEY);
+  if (tally !== undefined) {
+    state.control = decodeControlTally(CONTROL_TALLY_KEY, openRecord(CONTROL_TALLY_KEY, tally));
+  }
   const [lastControl] = await db.keys({ ...CONTROL_RANGE, reverse: true, limit: 1 }).all();
   const lastControlEntry = lastControl === undefined ? 0 : parseControlKey(lastControl);
-  if (lastControl !== undefined && (lastControlEntry === null || lastControlEntry > state.lastEntry)) {
-    throw new StoreCorruptError(lastControl, `not a control entry up to the counter (${state.lastEntry})`);
+  if (lastControlEntry === null || lastControlEntry > state.lastEntry) {
+    const key = lastControl ?? CONTROL_TALLY_KEY;
+    throw new StoreCorruptError(key, `not a control entry up to the counter (${state.lastEntry})`);
+  }
+  if (lastControlEntry !== state.control.last) {
+    const where = lastControl ?? CONTROL_TALLY_KEY;
+    throw new StoreCorruptError(
+      lastControlEntry < state.control.last ? controlKey(state.control.last) : where,
+      `the control tally's last update is entry ${state.control.last}; the last stored is entry ${lastControlEntry}`,
+    );
   }
   return state;
 }

@@ -19,7 +19,7 @@ import {
 } from './commit-plan.js';
 import { cursorOf, parseCursor } from './cursor.js';
 import {
-  decodeControlUpdate,
+  decodeControlTally,
   decodeCounter,
   decodeLogHead,
   decodeNodeMeta,
@@ -27,9 +27,10 @@ import {
 } from './encoding.js';
 import { StoreClosedError, StoreCorruptError, StoreInvariantError } from './errors.js';
 import { OperationGate } from './gate.js';
-import { headKey, logKey, META_KEY, tenantLastKey } from './keys.js';
+import { CONTROL_TALLY_KEY, headKey, logKey, META_KEY, parseControlKey, tenantLastKey } from './keys.js';
 import {
   byOrigin,
+  checkControl,
   checkLogRead,
   checkTenantPage,
   checkTenantRead,
@@ -75,6 +76,8 @@ interface Image {
   readonly tenants: Map<TenantId, IndexEntry[]>;
   /** Each tenant's last-entry record. */
   readonly tenantLast: Map<TenantId, Uint8Array>;
+  /** The control tally's record, once there is a control update. */
+  controlTally: Uint8Array | null;
   readonly control: KeyValue[];
 }
 
@@ -86,6 +89,7 @@ function emptyImage(): Image {
     heads: new Map(),
     tenants: new Map(),
     tenantLast: new Map(),
+    controlTally: null,
     control: [],
   };
 }
@@ -99,6 +103,7 @@ function copyImage(image: Image): Image {
     heads: new Map(image.heads),
     tenants: new Map([...image.tenants].map(([tenant, entries]) => [tenant, [...entries]])),
     tenantLast: new Map(image.tenantLast),
+    controlTally: image.controlTally,
     control: [...image.control],
   };
 }
@@ -122,6 +127,7 @@ function writePlan(image: Image, plan: CommitPlan): void {
   for (const { head, value } of plan.heads) image.heads.set(head.origin, value);
   for (const { tenant, value } of plan.tenantLast) image.tenantLast.set(tenant, value);
   image.control.push(...plan.control);
+  if (plan.controlTallyRecord !== null) image.controlTally = plan.controlTallyRecord.value;
   image.lastEntry = plan.lastEntry;
 }
 
@@ -137,6 +143,9 @@ function stateOf(image: Image): CommitState {
   for (const [tenant, bytes] of image.tenantLast) {
     const key = tenantLastKey(tenant);
     state.tenantLast.set(tenant, decodeCounter(key, openRecord(key, bytes)));
+  }
+  if (image.controlTally !== null) {
+    state.control = decodeControlTally(CONTROL_TALLY_KEY, openRecord(CONTROL_TALLY_KEY, image.controlTally));
   }
   return state;
 }
@@ -321,10 +330,13 @@ export class MemoryStore implements Store {
     });
   }
 
-  /** Every control-document update kept, in commit order. */
+  /** Every control-document update kept, in commit order; checked against the tally as LevelStore's. */
   readControl(): Promise<Uint8Array[]> {
     return this.gate.run(async () =>
-      this.visible.control.map(({ key, value }) => decodeControlUpdate(key, openRecord(key, value))),
+      checkControl(
+        this.state.control,
+        this.visible.control.map(({ key, value }) => ({ key, entry: parseControlKey(key) ?? 0, value })),
+      ),
     );
   }
 

@@ -5,9 +5,9 @@
  */
 import { isOriginId, isTenantId, type OriginId, type TenantId } from '@allot/core';
 import type { LogHead, StoredEvent } from '@allot/replica';
-import { decodeTenantEntry, type TenantEntry } from './encoding.js';
+import { type ControlTally, decodeControlUpdate, decodeTenantEntry, type TenantEntry } from './encoding.js';
 import { StoreCorruptError } from './errors.js';
-import { tenantKey } from './keys.js';
+import { CONTROL_TALLY_KEY, controlKey, tenantKey } from './keys.js';
 import { LOG_PAGE_EVENTS_MAX, TENANT_PAGE_EVENTS_MAX } from './limits.js';
 import { openRecord } from './records.js';
 
@@ -141,4 +141,23 @@ export function checkTenantPage(
     );
   }
   return { page, more };
+}
+
+/**
+ * The control updates in `hits` (every control entry up to the store's last entry, in order),
+ * checked against the tally: as many as it counts, the last at its entry, each sealed and valid.
+ * A missing or extra update is a StoreCorruptError: the control document is never built from part
+ * of its updates.
+ */
+export function checkControl(tally: ControlTally, hits: readonly IndexHit[]): Uint8Array[] {
+  const updates = hits.map(({ key, value }) => decodeControlUpdate(key, openRecord(key, value)));
+  const last = hits[hits.length - 1]?.entry ?? 0;
+  if (hits.length !== tally.count || last !== tally.last) {
+    const where = tally.last > last ? controlKey(tally.last) : CONTROL_TALLY_KEY;
+    throw new StoreCorruptError(
+      where,
+      `the control tally counts ${tally.count} updates up to entry ${tally.last}; found ${hits.length} up to entry ${last}`,
+    );
+  }
+  return updates;
 }

@@ -11,7 +11,7 @@ import type { StoredEvent } from '@allot/replica';
 import fc from 'fast-check';
 import { Level } from 'level';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LevelStore, logKey, StoreCorruptError, tenantKey, tenantLastKey } from '../src/index.js';
+import { controlKey, LevelStore, logKey, StoreCorruptError, tenantKey, tenantLastKey } from '../src/index.js';
 import { debitBody, EU, idsOf, Logs, META, US } from './support.js';
 
 /** Events per origin: acme's every third event, the rest beta's, from two origins interleaved. */
@@ -174,5 +174,77 @@ describe('tenant pages over damaged records', () => {
     }
     const store = await LevelStore.open(dir);
     await store.close();
+  });
+});
+
+describe('control updates over damaged records', () => {
+  it('refuses a missing update (on the read or at open), a damaged one, or a missing tally', async () => {
+    const controlDir = await mkdtemp(join(tmpdir(), 'allot-control-'));
+    try {
+      const store = await LevelStore.open(controlDir);
+      const logs = new Logs();
+      const updates = [1, 2, 3, 4, 5].map((n) => new Uint8Array([n, n, n]));
+      await store.commit(
+        logs.batch([logs.append(EU, debitBody('acme', 1))], { meta: META, control: updates.slice(0, 2) }),
+        { sync: true },
+      );
+      await store.commit({ events: [], heads: [], control: updates.slice(2) }, { sync: true });
+      expect(await store.readControl()).toEqual(updates);
+      await store.close();
+      // Entries: 1 is acme's index entry, 2..6 the control updates.
+      const at = (db: Db, key: string) => db.get(key) as Promise<Uint8Array>;
+      const cases: [string, 'delete' | 'flip', 'read' | 'open', RegExp][] = [
+        [
+          controlKey(4),
+          'delete',
+          'read',
+          /"v2\/control-tally": the control tally counts 5 updates up to entry 6; found 4 up to entry 6$/,
+        ],
+        [
+          controlKey(6),
+          'delete',
+          'open',
+          /"v2\/control\/0000000000000006": the control tally's last update is entry 6; the last stored is entry 5$/,
+        ],
+        [
+          'v2/control-tally',
+          'delete',
+          'open',
+          /"v2\/control\/0000000000000006": the control tally's last update is entry 0; the last stored is entry 6$/,
+        ],
+        [controlKey(3), 'flip', 'read', /"v2\/control\/0000000000000003": the value fails its checksum/],
+      ];
+      for (const [key, damage, when, message] of cases) {
+        const db: Db = new Level<string, Uint8Array>(controlDir, {
+          keyEncoding: 'utf8',
+          valueEncoding: 'view',
+        });
+        const original = await at(db, key);
+        if (damage === 'delete') await db.del(key);
+        else
+          await db.put(
+            key,
+            new Uint8Array(original).map((byte, i) => (i === 1 ? byte ^ 1 : byte)),
+          );
+        await db.close();
+        if (when === 'open') await expect(LevelStore.open(controlDir)).rejects.toThrow(message);
+        else {
+          const reopened = await LevelStore.open(controlDir);
+          await expect(reopened.readControl()).rejects.toThrow(message);
+          await reopened.close();
+        }
+        const restore: Db = new Level<string, Uint8Array>(controlDir, {
+          keyEncoding: 'utf8',
+          valueEncoding: 'view',
+        });
+        await restore.put(key, original);
+        await restore.close();
+      }
+      const whole = await LevelStore.open(controlDir);
+      expect(await whole.readControl()).toEqual(updates);
+      await whole.close();
+    } finally {
+      await rm(controlDir, { recursive: true, force: true });
+    }
   });
 });
