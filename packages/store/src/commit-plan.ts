@@ -1,13 +1,16 @@
 /**
- * Planning a commit: the checks and the encoded records of one StoreBatch, shared by LevelStore and
+ * Planning a commit: the checks and the sealed records of one StoreBatch, shared by LevelStore and
  * MemoryStore so that both refuse the same batches and write the same bytes under the same keys.
  * Planning reads nothing: it checks the batch against the store's in-memory state (the heads, whether
- * meta exists, the entry counter), which the store updates only once the write has succeeded.
+ * meta exists, the entry counter, each tenant's last entry), which the store updates only once the
+ * write has succeeded.
  */
 import { ORIGINS_MAX, type OriginId, type TenantId } from '@allot/core';
 import type { LogHead, StoreBatch, StoredEvent } from '@allot/replica';
+import type { ControlTally } from './encoding.js';
 import {
   decodeLogHead,
+  encodeControlTally,
   encodeControlUpdate,
   encodeCounter,
   encodeLogHead,
@@ -16,8 +19,18 @@ import {
   encodeTenantEntry,
 } from './encoding.js';
 import { StoreInvariantError } from './errors.js';
-import { COUNTER_KEY, controlKey, headKey, logKey, META_KEY, tenantKey } from './keys.js';
+import {
+  CONTROL_TALLY_KEY,
+  COUNTER_KEY,
+  controlKey,
+  headKey,
+  logKey,
+  META_KEY,
+  tenantKey,
+  tenantLastKey,
+} from './keys.js';
 import { COMMIT_CONTROL_UPDATES_MAX, COMMIT_EVENTS_MAX } from './limits.js';
+import { sealRecord } from './records.js';
 
 /** What a store keeps in memory to check a batch without a read. */
 export interface CommitState {
@@ -26,9 +39,13 @@ export interface CommitState {
   metaStored: boolean;
   /** The last entry number given out (tenant index and control updates). */
   lastEntry: number;
+  /** Each tenant's last index entry: the `previous` of its next one. */
+  readonly tenantLast: Map<TenantId, number>;
+  /** How many control updates are stored, and the last one's entry (0 and 0 for none). */
+  control: ControlTally;
 }
 
-/** One key and its encoded value. */
+/** One key and its sealed value (records.ts). */
 export interface KeyValue {
   readonly key: string;
   readonly value: Uint8Array;
@@ -60,6 +77,11 @@ export interface CommitPlan {
   readonly events: readonly PlannedEvent[];
   readonly heads: readonly PlannedHead[];
   readonly control: readonly PlannedControl[];
+  /** The control tally after this commit, and its record when it changed. */
+  readonly controlTally: ControlTally;
+  readonly controlTallyRecord: KeyValue | null;
+  /** The new last entry of each tenant the batch adds events to, and its record. */
+  readonly tenantLast: readonly (KeyValue & { readonly tenant: TenantId; readonly entry: number })[];
   /** The entry counter after this commit, and its record when it changed. */
   readonly lastEntry: number;
   readonly counter: KeyValue | null;
@@ -67,7 +89,13 @@ export interface CommitPlan {
 
 /** A fresh state for an empty data directory. */
 export function emptyCommitState(): CommitState {
-  return { heads: new Map(), metaStored: false, lastEntry: 0 };
+  return {
+    heads: new Map(),
+    metaStored: false,
+    lastEntry: 0,
+    tenantLast: new Map(),
+    control: { count: 0, last: 0 },
+  };
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -101,26 +129,32 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
   let plannedMeta: KeyValue | null = null;
   if (meta !== undefined) {
     if (state.metaStored) refuse('the node meta is written once, when the data directory is created');
-    plannedMeta = { key: META_KEY, value: encodeNodeMeta(meta) };
+    plannedMeta = { key: META_KEY, value: sealRecord(META_KEY, encodeNodeMeta(meta)) };
   }
 
   let entry = state.lastEntry;
   const lastOf = new Map<OriginId, StoredEvent>();
+  const tenantLast = new Map<TenantId, number>();
   const plannedEvents: PlannedEvent[] = [];
   for (const stored of events) {
-    const value = encodeStoredEvent(stored);
+    const payload = encodeStoredEvent(stored);
     const { origin, seq, tenant } = stored.event;
     const previous = lastOf.get(origin)?.event.seq ?? state.heads.get(origin)?.seq ?? 0;
     if (seq !== previous + 1) refuse(`event ${origin}/${seq} does not follow seq ${previous} of its log`);
     lastOf.set(origin, stored);
     entry += 1;
+    const previousEntry = tenantLast.get(tenant) ?? state.tenantLast.get(tenant) ?? 0;
+    tenantLast.set(tenant, entry);
+    const key = logKey(origin, seq);
+    const indexKey = tenantKey(tenant, entry);
+    const index = encodeTenantEntry({ origin, seq, previous: previousEntry });
     plannedEvents.push({
       origin,
       seq,
       tenant,
       entry,
-      log: { key: logKey(origin, seq), value },
-      index: { key: tenantKey(tenant, entry), value: encodeTenantEntry({ origin, seq }) },
+      log: { key, value: sealRecord(key, payload) },
+      index: { key: indexKey, value: sealRecord(indexKey, index) },
     });
   }
 
@@ -146,7 +180,7 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
       }
     }
     const key = headKey(origin);
-    plannedHeads.push({ key, value, head: decodeLogHead(key, value) });
+    plannedHeads.push({ key, value: sealRecord(key, value), head: decodeLogHead(key, value) });
   }
   for (const origin of lastOf.keys()) {
     if (!plannedHeads.some((planned) => planned.head.origin === origin)) {
@@ -157,7 +191,8 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
   const plannedControl: PlannedControl[] = [];
   for (const update of control) {
     entry += 1;
-    plannedControl.push({ key: controlKey(entry), value: encodeControlUpdate(update), entry });
+    const key = controlKey(entry);
+    plannedControl.push({ key, value: sealRecord(key, encodeControlUpdate(update)), entry });
   }
 
   return {
@@ -165,9 +200,31 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
     events: plannedEvents,
     heads: plannedHeads,
     control: plannedControl,
+    ...controlTallyOf(state.control, plannedControl),
+    tenantLast: [...tenantLast].map(([tenant, last]) => {
+      const key = tenantLastKey(tenant);
+      return { key, tenant, entry: last, value: sealRecord(key, encodeCounter(last)) };
+    }),
     lastEntry: entry,
-    counter: entry === state.lastEntry ? null : { key: COUNTER_KEY, value: encodeCounter(entry) },
+    counter: entry === state.lastEntry ? null : counterRecord(entry),
   };
+}
+
+/** The control tally after `planned` are added to `tally`, and its record if they are any. */
+function controlTallyOf(
+  tally: ControlTally,
+  planned: readonly PlannedControl[],
+): { controlTally: ControlTally; controlTallyRecord: KeyValue | null } {
+  const last = planned[planned.length - 1];
+  if (last === undefined) return { controlTally: tally, controlTallyRecord: null };
+  const controlTally = { count: tally.count + planned.length, last: last.entry };
+  const value = sealRecord(CONTROL_TALLY_KEY, encodeControlTally(controlTally));
+  return { controlTally, controlTallyRecord: { key: CONTROL_TALLY_KEY, value } };
+}
+
+/** The sealed record of the entry counter at `entry`. */
+export function counterRecord(entry: number): KeyValue {
+  return { key: COUNTER_KEY, value: sealRecord(COUNTER_KEY, encodeCounter(entry)) };
 }
 
 /** Every key and value `plan` writes, for one atomic LevelDB batch. */
@@ -175,7 +232,8 @@ export function planWrites(plan: CommitPlan): KeyValue[] {
   const writes: KeyValue[] = [];
   if (plan.meta !== null) writes.push(plan.meta);
   for (const event of plan.events) writes.push(event.log, event.index);
-  writes.push(...plan.heads, ...plan.control);
+  writes.push(...plan.heads, ...plan.tenantLast, ...plan.control);
+  if (plan.controlTallyRecord !== null) writes.push(plan.controlTallyRecord);
   if (plan.counter !== null) writes.push(plan.counter);
   return writes;
 }
@@ -184,5 +242,7 @@ export function planWrites(plan: CommitPlan): KeyValue[] {
 export function applyPlan(state: CommitState, plan: CommitPlan): void {
   if (plan.meta !== null) state.metaStored = true;
   for (const { head } of plan.heads) state.heads.set(head.origin, head);
+  for (const { tenant, entry } of plan.tenantLast) state.tenantLast.set(tenant, entry);
+  state.control = plan.controlTally;
   state.lastEntry = plan.lastEntry;
 }

@@ -1,6 +1,6 @@
 /**
- * The bytes of stored records: MessagePack (msgpackr) of plain maps, checked on the way in and on
- * the way out. Writing refuses a malformed record (StoreInvariantError, nothing written); reading
+ * The payloads of stored records: MessagePack (msgpackr) of plain maps, checked on the way in and on
+ * the way out (records.ts seals each payload with its checksum). Writing refuses a malformed record (StoreInvariantError, nothing written); reading
  * refuses bytes that are not a valid record (StoreCorruptError naming the key), so a store never
  * hands the replica a malformed record.
  *
@@ -52,17 +52,19 @@ const packr = new Packr({
   encodeUndefinedAsNil: false,
 });
 
-/** One entry of a tenant's index: where the event is in its origin's log. */
+/** One entry of a tenant's index: where the event is in its origin's log, and the entry before it. */
 export interface TenantEntry {
   readonly origin: OriginId;
   readonly seq: number;
+  /** The number of the tenant's previous index entry; 0 for its first. A read checks the chain. */
+  readonly previous: number;
 }
 
 type Fields = Record<string, unknown>;
 
 const HEAD_FIELDS = ['origin', 'seq', 'hash', 'signature'] as const;
 const META_FIELDS = ['formatVersion', 'cluster', 'region', 'incarnation', 'createdAt'] as const;
-const ENTRY_FIELDS = ['origin', 'seq'] as const;
+const ENTRY_FIELDS = ['origin', 'seq', 'previous'] as const;
 /** A stored debit keeps its metadata as JSON text under this name (see the file's doc). */
 const METADATA_JSON = 'metadataJson';
 
@@ -120,7 +122,10 @@ function entryProblem(entry: TenantEntry): string | null {
   const problem = fieldsProblem('tenant entry', entry, ENTRY_FIELDS);
   if (problem !== null) return problem;
   if (!isOriginId(entry.origin)) return 'tenant entry has an invalid origin';
-  return Number.isSafeInteger(entry.seq) && entry.seq >= 1 ? null : 'tenant entry has an invalid seq';
+  if (!Number.isSafeInteger(entry.seq) || entry.seq < 1) return 'tenant entry has an invalid seq';
+  return Number.isSafeInteger(entry.previous) && entry.previous >= 0
+    ? null
+    : 'tenant entry has an invalid previous entry';
 }
 
 function controlProblem(update: Uint8Array): string | null {
@@ -288,7 +293,7 @@ export function decodeNodeMeta(key: string, bytes: Uint8Array): NodeMeta {
 export function encodeTenantEntry(entry: TenantEntry): Uint8Array {
   const problem = entryProblem(entry);
   if (problem !== null) refuse('tenant entry', problem);
-  return pack({ origin: entry.origin, seq: entry.seq });
+  return pack({ origin: entry.origin, seq: entry.seq, previous: entry.previous });
 }
 
 /** The tenant index entry in `bytes` read at `key`; a StoreCorruptError unless it is valid. */
@@ -327,4 +332,33 @@ export function decodeCounter(key: string, bytes: Uint8Array): number {
     throw new StoreCorruptError(key, `entry counter is ${describe(counter)}, not a count`);
   }
   return counter;
+}
+
+/** How many control updates the store holds, and the entry number of the last: a read checks both. */
+export interface ControlTally {
+  readonly count: number;
+  readonly last: number;
+}
+
+function tallyProblem(tally: ControlTally): string | null {
+  const problem = fieldsProblem('control tally', tally, ['count', 'last']);
+  if (problem !== null) return problem;
+  const { count, last } = tally;
+  if (!Number.isSafeInteger(count) || count < 1) return 'control tally has an invalid count';
+  return Number.isSafeInteger(last) && last >= count ? null : 'control tally has an invalid last entry';
+}
+
+/** The bytes of the control tally. */
+export function encodeControlTally(tally: ControlTally): Uint8Array {
+  const problem = tallyProblem(tally);
+  if (problem !== null) refuse('control tally', problem);
+  return pack({ count: tally.count, last: tally.last });
+}
+
+/** The control tally in `bytes` read at `key`. */
+export function decodeControlTally(key: string, bytes: Uint8Array): ControlTally {
+  const tally = unpack(key, bytes);
+  const problem = tallyProblem(tally as ControlTally);
+  if (problem !== null) throw new StoreCorruptError(key, problem);
+  return tally as ControlTally;
 }

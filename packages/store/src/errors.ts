@@ -5,16 +5,25 @@ function oneLine(text: string): string {
 }
 
 /**
- * Stored bytes that are not a valid record of the layout. The node prints the message, which names
- * the key and what is wrong in one line, and refuses to start: it never serves a malformed record.
+ * Stored bytes that are not a valid record of the layout, a record that fails its checksum, or one
+ * missing where the layout says it must be. The message names the key (or the LevelDB file) and what
+ * is wrong in one line: at start the node prints it and refuses to start; on a read the request fails
+ * (500 internal, logged at error) and nothing is served from the damaged record.
  */
 export class StoreCorruptError extends Error {
   override readonly name = 'StoreCorruptError';
   constructor(
+    /** The damaged key, or the path of a damaged LevelDB file (see `inFile`). */
     readonly key: string,
     readonly problem: string,
+    where = `key ${JSON.stringify(key)}`,
   ) {
-    super(oneLine(`store corrupt at key ${JSON.stringify(key)}: ${problem}`));
+    super(oneLine(`store corrupt at ${where}: ${problem}`));
+  }
+
+  /** A damaged LevelDB file of the data directory (a table, the manifest). */
+  static inFile(path: string, problem: string): StoreCorruptError {
+    return new StoreCorruptError(path, problem, `file ${path}`);
   }
 }
 

@@ -3,8 +3,10 @@
  * origin logs, heads, tenant index and control-document updates in LevelDB, one atomic batch per
  * group commit, fsynced when asked; `MemoryStore` keeps the same records in memory with the crash
  * semantics of a disk, for tests and the deterministic simulator. Both write the same msgpackr
- * records under the same versioned keys, refuse a batch that would break a log, and never hand out
- * a record that does not decode and check. `system-ports` adds the replica's other ports on
+ * records, each sealed with a CRC-32C of key and value, under the same versioned keys (layout v2),
+ * refuse a batch that would break a log, and never hand out a record that fails its checksum, does
+ * not decode and check, or a tenant page with an entry missing. LevelStore checks LevelDB's own
+ * table checksums before LevelDB opens a directory (leveldb-check.ts). `system-ports` adds the replica's other ports on
  * Node.js (system clock, crypto-random Rng, SHA-256 and Ed25519 from node:crypto, region key files).
  */
 export { cursorOf, isCursor, parseCursor } from './cursor.js';
@@ -37,14 +39,17 @@ export {
   logKey,
   logRange,
   META_KEY,
+  OLD_LAYOUT_PREFIX,
   parseControlKey,
   parseHeadKey,
   parseLogKey,
   parseTenantKey,
   tenantKey,
+  tenantLastKey,
   tenantRange,
 } from './keys.js';
 export { LevelStore } from './level-store.js';
 export * from './limits.js';
 export { type CrashOptions, MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export { openRecord, RECORD_CHECKSUM_BYTES, sealRecord } from './records.js';
 export * from './system-ports.js';

@@ -1,37 +1,69 @@
 /**
- * The key layout of a data directory, version 1. Every key starts with `v1/`, so a later layout can
- * live beside this one during a migration and a node can tell a layout it does not know.
+ * The key layout of a data directory, version 2. Every key starts with `v2/`, so a later layout can
+ * live beside this one during a migration and a node can tell a layout it does not know. Version 2
+ * differs from version 1 in its values: each is sealed with a checksum of key ‖ payload
+ * (records.ts), each tenant index entry names the tenant's previous entry, and each tenant's last
+ * entry is recorded, so a read can tell a whole page from one with a record missing. A version-1
+ * directory is refused at open (no migration: the node starts empty and fetches its logs back).
  *
  * Parts are separated by '/', which occurs in no id: origins are `[a-z0-9-]+#[a-z2-7]+` and tenant
- * ids `[A-Za-z0-9._:-]+` (core's limits), so `v1/tenant/a/…` and `v1/tenant/a.b/…` never mix.
+ * ids `[A-Za-z0-9._:-]+` (core's limits), so `v2/tenant/a/…` and `v2/tenant/a.b/…` never mix.
  * Numbers are 16-digit zero-padded decimal: every safe integer (≤ 2^53 − 1, 16 digits) fits, and
  * lexicographic key order is numeric order, which is what LevelDB iterates in.
  *
- *   v1/meta                         → NodeMeta, written once when the data directory is created
- *   v1/counter                      → the last entry number given out (tenant index and control)
- *   v1/log/<origin>/<seq>           → StoredEvent: event `seq` of `origin`'s log, with its hash
- *   v1/head/<origin>                → LogHead: the newest event of `origin` stored here, signed
- *   v1/tenant/<tenant>/<entry>      → { origin, seq }: the tenant's events in this store's commit order
- *   v1/control/<entry>              → one control-document (Yjs) update, in commit order
+ *   v2/meta                         → NodeMeta, written once when the data directory is created
+ *   v2/counter                      → the last entry number given out (tenant index and control)
+ *   v2/log/<origin>/<seq>           → StoredEvent: event `seq` of `origin`'s log, with its hash
+ *   v2/head/<origin>                → LogHead: the newest event of `origin` stored here, signed
+ *   v2/tenant/<tenant>/<entry>      → { origin, seq, previous }: the tenant's events in this store's
+ *                                     commit order; `previous` is the tenant's entry before this one
+ *   v2/last/<tenant>                → the number of the tenant's last index entry
+ *   v2/control/<entry>              → one control-document (Yjs) update, in commit order
+ *   v2/control-tally                → how many control updates there are, and the last one's entry
  *
  * Entry numbers come from one counter, increased by one per tenant-index entry and per control
  * update, in commit order. A tenant cursor is such a number, so it stays valid as events arrive.
  */
 import { isOriginId, isTenantId, type OriginId, type TenantId } from '@allot/core';
 
-/** Prefix of every key of layout version 1. */
-export const LAYOUT_PREFIX = 'v1/';
+/** Prefix of every key of layout version 2. */
+export const LAYOUT_PREFIX = 'v2/';
+
+/** Prefix of every key of layout version 1, which this build refuses with a clear message. */
+export const OLD_LAYOUT_PREFIX = 'v1/';
 
 /** The node's metadata. */
-export const META_KEY = 'v1/meta';
+export const META_KEY = 'v2/meta';
+
+/** The control tally ('-' sorts before '/', so this key lies just before the control updates). */
+export const CONTROL_TALLY_KEY = 'v2/control-tally';
 
 /** The last entry number given out, written in the batch that uses it. */
-export const COUNTER_KEY = 'v1/counter';
+export const COUNTER_KEY = 'v2/counter';
 
-const LOG = 'v1/log/';
-const HEAD = 'v1/head/';
-const TENANT = 'v1/tenant/';
-const CONTROL = 'v1/control/';
+const LOG = 'v2/log/';
+const HEAD = 'v2/head/';
+const TENANT = 'v2/tenant/';
+const LAST = 'v2/last/';
+const CONTROL = 'v2/control/';
+
+/**
+ * The ranges of keys that each kind of record may occupy, in key order. A key of the layout outside
+ * all of them is no record of this layout ('0' follows '/' in ASCII: `v2/log0` is just past `v2/log/…`).
+ */
+export const RECORD_RANGES: readonly { readonly gte: string; readonly lt: string }[] = [
+  { gte: 'v2/control-tally', lt: 'v2/control-tally\u0000' },
+  { gte: CONTROL, lt: 'v2/control0' },
+  { gte: 'v2/counter', lt: 'v2/counter\u0000' },
+  { gte: HEAD, lt: 'v2/head0' },
+  { gte: LAST, lt: 'v2/last0' },
+  { gte: LOG, lt: 'v2/log0' },
+  { gte: 'v2/meta', lt: 'v2/meta\u0000' },
+  { gte: TENANT, lt: 'v2/tenant0' },
+];
+
+/** The first key past every key of the layout. */
+export const LAYOUT_END = 'v20';
 
 /** Digits of a number in a key: 2^53 − 1 has 16. */
 const NUMBER_DIGITS = 16;
@@ -89,8 +121,8 @@ export function headKey(origin: OriginId): string {
   return `${HEAD}${origin}`;
 }
 
-/** Every head key, as a range: '0' follows '/' in ASCII, so `v1/head0` is just past the prefix. */
-export const HEAD_RANGE = { gte: HEAD, lt: 'v1/head0' } as const;
+/** Every head key, as a range. */
+export const HEAD_RANGE = { gte: HEAD, lt: 'v2/head0' } as const;
 
 /** The origin of a head key, or null when it is not one. */
 export function parseHeadKey(key: string): OriginId | null {
@@ -119,6 +151,31 @@ export function parseTenantKey(key: string): { tenant: TenantId; entry: number }
   const tenant = rest.slice(0, slash);
   const entry = parseNumberPart(rest.slice(slash + 1));
   return isTenantId(tenant) && entry !== null && entry >= 1 ? { tenant, entry } : null;
+}
+
+/** The key of the record of `tenant`'s last index entry. */
+export function tenantLastKey(tenant: TenantId): string {
+  checkTenant(tenant);
+  return `${LAST}${tenant}`;
+}
+
+/** Every tenant-last key, as a range. */
+export const TENANT_LAST_RANGE = { gte: LAST, lt: 'v2/last0' } as const;
+
+/** The tenant of a tenant-last key, or null when it is not one. */
+export function parseTenantLastKey(key: string): TenantId | null {
+  if (!key.startsWith(LAST)) return null;
+  const tenant = key.slice(LAST.length);
+  return isTenantId(tenant) ? tenant : null;
+}
+
+/** Every log key, as a range; the logs of one origin are contiguous in it. */
+export const LOG_RANGE = { gte: LOG, lt: 'v2/log0' } as const;
+
+/** The first key past every log key of `origin` (no origin id continues with a character below '0'). */
+export function logEnd(origin: OriginId): string {
+  checkOrigin(origin);
+  return `${LOG}${origin}0`;
 }
 
 /** The key of control update number `entry`. */

@@ -7,48 +7,65 @@
 import type { OriginId, TenantId } from '@allot/core';
 import type { LogHead, NodeMeta, Store, StoreBatch, StoredEvent, TenantEventPage } from '@allot/replica';
 import { Level } from 'level';
-import { applyPlan, type CommitState, emptyCommitState, planCommit, planWrites } from './commit-plan.js';
+import {
+  applyPlan,
+  type CommitState,
+  counterRecord,
+  emptyCommitState,
+  planCommit,
+  planWrites,
+} from './commit-plan.js';
 import { cursorOf, parseCursor } from './cursor.js';
 import {
-  decodeControlUpdate,
+  decodeControlTally,
   decodeCounter,
   decodeLogHead,
   decodeNodeMeta,
   decodeStoredEvent,
-  decodeTenantEntry,
-  encodeCounter,
 } from './encoding.js';
 import { StoreCorruptError } from './errors.js';
 import { OperationGate } from './gate.js';
 import {
   CONTROL_RANGE,
+  CONTROL_TALLY_KEY,
   COUNTER_KEY,
   controlKey,
   HEAD_RANGE,
+  LAYOUT_END,
   LAYOUT_PREFIX,
+  LOG_RANGE,
+  logEnd,
   logKey,
   logRange,
   META_KEY,
+  OLD_LAYOUT_PREFIX,
   parseControlKey,
   parseHeadKey,
+  parseLogKey,
   parseTenantKey,
+  parseTenantLastKey,
+  RECORD_RANGES,
+  TENANT_LAST_RANGE,
   tenantKey,
+  tenantLastKey,
   tenantRange,
 } from './keys.js';
+import { checkLevelDbFiles } from './leveldb-check.js';
+import { OPEN_READ_BATCH_KEYS } from './limits.js';
 import {
   byOrigin,
+  checkControl,
   checkLogRead,
+  checkTenantPage,
   checkTenantRead,
   copyHead,
   expectHead,
   expectLogEvent,
   expectTenantEvent,
 } from './read-checks.js';
+import { openRecord } from './records.js';
 
 type Db = Level<string, Uint8Array>;
-
-/** The first key past the `v1/` prefix ('0' follows '/'): keys from here on belong to no layout we read. */
-const LAYOUT_END = 'v10';
 
 function messageOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
@@ -79,6 +96,8 @@ export class LevelStore implements Store {
    * fails these checks is not opened: the node prints the one-line StoreCorruptError and stops.
    */
   static async open(dir: string): Promise<LevelStore> {
+    // Before LevelDB sees the files: a damaged table must never reach a compaction (leveldb-check.ts).
+    await checkLevelDbFiles(dir);
     const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
     try {
       await db.open();
@@ -97,7 +116,7 @@ export class LevelStore implements Store {
   readMeta(): Promise<NodeMeta | null> {
     return this.gate.run(async () => {
       const bytes = await this.db.get(META_KEY);
-      return bytes === undefined ? null : decodeNodeMeta(META_KEY, bytes);
+      return bytes === undefined ? null : decodeNodeMeta(META_KEY, openRecord(META_KEY, bytes));
     });
   }
 
@@ -120,7 +139,7 @@ export class LevelStore implements Store {
     if (writes.length === 0 && options.sync) {
       // An empty synced commit is a barrier that makes every earlier commit durable (as in
       // MemoryStore): LevelDB skips an empty batch, so rewrite the counter to have something to fsync.
-      writes.push({ type: 'put', key: COUNTER_KEY, value: encodeCounter(this.state.lastEntry) });
+      writes.push({ type: 'put', ...counterRecord(this.state.lastEntry) });
     }
     if (writes.length > 0) await this.db.batch(writes, { sync: options.sync });
     applyPlan(this.state, plan);
@@ -150,7 +169,7 @@ export class LevelStore implements Store {
             `missing from the log below its head (seq ${head.seq})`,
           );
         }
-        return expectLogEvent(key, decodeStoredEvent(key, bytes), origin, seq);
+        return expectLogEvent(key, decodeStoredEvent(key, openRecord(key, bytes)), origin, seq);
       });
       if (events.length < expected) {
         const missing = logKey(origin, first + events.length);
@@ -160,48 +179,60 @@ export class LevelStore implements Store {
     });
   }
 
-  /** Up to `limit` events of `tenant` after `cursor`, in the order this store committed them. */
+  /**
+   * Up to `limit` events of `tenant` after `cursor`, in the order this store committed them. The
+   * page is checked to be whole (read-checks.ts, checkTenantPage): a missing or damaged record is a
+   * StoreCorruptError naming it, never a shorter page.
+   */
   readTenantEvents(tenant: TenantId, cursor: string | null, limit: number): Promise<TenantEventPage> {
     return this.gate.run(async () => {
       checkTenantRead(tenant, limit);
+      // Read together, before any await: both describe the same committed state.
       const lastEntry = this.state.lastEntry;
+      const last = this.state.tenantLast.get(tenant) ?? 0;
       const after = parseCursor(cursor, lastEntry);
       if (after === lastEntry) return { events: [], next: null };
+      // Up to the store's last entry, not the tenant's: an entry past the tenant's last is damage.
       const range = {
         gt: tenantRange(tenant, after).gt,
         lte: tenantKey(tenant, lastEntry),
         limit: limit + 1,
       };
       const found = await this.db.iterator(range).all();
-      const page = found.slice(0, limit).map(([key, bytes]) => {
+      const hits = found.map(([key, value]) => {
         const parsed = parseTenantKey(key);
         if (parsed === null || parsed.tenant !== tenant) {
           throw new StoreCorruptError(key, `not a key of tenant ${tenant}'s index`);
         }
-        return { key, entry: parsed.entry, target: decodeTenantEntry(key, bytes) };
+        return { key, entry: parsed.entry, value };
       });
+      const { page, more } = checkTenantPage(tenant, after, last, hits, limit);
       const logKeys = page.map(({ target }) => logKey(target.origin, target.seq));
       const values = page.length === 0 ? [] : await this.db.getMany(logKeys);
       const events = page.map(({ key, target }, i) => {
         const bytes = values[i];
         const eventKey = logKeys[i] as string;
         if (bytes === undefined) throw new StoreCorruptError(key, `points at ${eventKey}, which is missing`);
-        return expectTenantEvent(eventKey, key, decodeStoredEvent(eventKey, bytes), target, tenant);
+        const stored = decodeStoredEvent(eventKey, openRecord(eventKey, bytes));
+        return expectTenantEvent(eventKey, key, stored, target, tenant);
       });
-      const last = page[page.length - 1];
-      return { events, next: found.length > limit && last !== undefined ? cursorOf(last.entry) : null };
+      const tail = page[page.length - 1];
+      return { events, next: more && tail !== undefined ? cursorOf(tail.entry) : null };
     });
   }
 
-  /** Every control-document update kept, in commit order. */
+  /** Every control-document update kept, in commit order; all of them, or a StoreCorruptError. */
   readControl(): Promise<Uint8Array[]> {
     return this.gate.run(async () => {
+      const tally = this.state.control;
       const range = { gte: CONTROL_RANGE.gte, lte: controlKey(this.state.lastEntry) };
       const entries = await this.db.iterator(range).all();
-      return entries.map(([key, bytes]) => {
-        if (parseControlKey(key) === null) throw new StoreCorruptError(key, 'not a control key');
-        return decodeControlUpdate(key, bytes);
+      const hits = entries.map(([key, value]) => {
+        const entry = parseControlKey(key);
+        if (entry === null) throw new StoreCorruptError(key, 'not a control key');
+        return { key, entry, value };
       });
+      return checkControl(tally, hits);
     });
   }
 
@@ -213,35 +244,97 @@ export class LevelStore implements Store {
   }
 }
 
-/** Reads and checks what the in-memory state needs: meta present, entry counter, heads. */
+/**
+ * Reads and checks what the in-memory state needs, with the cheap checks of what a start relies on:
+ * only keys of this layout and each in a record range; a readable meta and counter; every head the
+ * last event of its log (present, same hash, nothing after it); every origin with a log has a head
+ * and a log from seq 1; every tenant's last entry present and within the counter. The replica's
+ * recovery then reads every log in full (each record checked), so a damaged event anywhere fails
+ * the start with one line too.
+ */
 async function loadState(db: Db): Promise<CommitState> {
   const [before] = await db.keys({ lt: LAYOUT_PREFIX, limit: 1 }).all();
   const [after] = await db.keys({ gte: LAYOUT_END, limit: 1 }).all();
   const foreign = before ?? after;
   if (foreign !== undefined) {
-    throw new StoreCorruptError(foreign, `outside layout ${LAYOUT_PREFIX}, the only layout this build reads`);
+    const old = foreign.startsWith(OLD_LAYOUT_PREFIX)
+      ? ' (an older Allot wrote this directory: move it away and start the node on an empty one; its log comes back from its peers)'
+      : '';
+    throw new StoreCorruptError(
+      foreign,
+      `outside layout ${LAYOUT_PREFIX}, the only layout this build reads${old}`,
+    );
   }
+  let from = LAYOUT_PREFIX;
+  for (const range of [...RECORD_RANGES, { gte: LAYOUT_END, lt: LAYOUT_END }]) {
+    const [stray] = await db.keys({ gte: from, lt: range.gte, limit: 1 }).all();
+    if (stray !== undefined)
+      throw new StoreCorruptError(stray, `no record of layout ${LAYOUT_PREFIX} has this key`);
+    from = range.lt;
+  }
+
   const state = emptyCommitState();
   const meta = await db.get(META_KEY);
   if (meta !== undefined) {
-    decodeNodeMeta(META_KEY, meta);
+    decodeNodeMeta(META_KEY, openRecord(META_KEY, meta));
     state.metaStored = true;
   }
   const counter = await db.get(COUNTER_KEY);
-  if (counter !== undefined) state.lastEntry = decodeCounter(COUNTER_KEY, counter);
+  if (counter !== undefined) state.lastEntry = decodeCounter(COUNTER_KEY, openRecord(COUNTER_KEY, counter));
 
   for (const [key, bytes] of await db.iterator(HEAD_RANGE).all()) {
     const origin = parseHeadKey(key);
     if (origin === null) throw new StoreCorruptError(key, 'not a head key');
-    const head = expectHead(key, decodeLogHead(key, bytes), origin);
+    const head = expectHead(key, decodeLogHead(key, openRecord(key, bytes)), origin);
     await checkHeadAgainstLog(db, key, head);
     state.heads.set(origin, head);
   }
+  await checkEveryLogHasAHead(db, state);
 
+  for (const [key, bytes] of await db.iterator(TENANT_LAST_RANGE).all()) {
+    const tenant = parseTenantLastKey(key);
+    if (tenant === null) throw new StoreCorruptError(key, 'not a tenant-last key');
+    const entry = decodeCounter(key, openRecord(key, bytes));
+    if (entry < 1 || entry > state.lastEntry) {
+      throw new StoreCorruptError(
+        key,
+        `names entry ${entry}, not one from 1 to the counter (${state.lastEntry})`,
+      );
+    }
+    state.tenantLast.set(tenant, entry);
+  }
+  // Each tenant's last entry is there: one batched read of keys, not a scan of the index.
+  const lastKeys = [...state.tenantLast].map(([tenant, entry]) => tenantKey(tenant, entry));
+  for (let i = 0; i < lastKeys.length; i += OPEN_READ_BATCH_KEYS) {
+    const chunk = lastKeys.slice(i, i + OPEN_READ_BATCH_KEYS);
+    const values = await db.getMany(chunk);
+    // biome-ignore lint/complexity/useIndexOf: getMany's type has no undefined for indexOf to take
+    const missing = values.findIndex((value) => value === undefined);
+    if (missing >= 0) {
+      const key = chunk[missing] as string;
+      throw new StoreCorruptError(
+        key,
+        `missing: ${tenantLastKey(parseTenantKey(key)?.tenant ?? '')} names it as the tenant's last entry`,
+      );
+    }
+  }
+
+  const tally = await db.get(CONTROL_TALLY_KEY);
+  if (tally !== undefined) {
+    state.control = decodeControlTally(CONTROL_TALLY_KEY, openRecord(CONTROL_TALLY_KEY, tally));
+  }
   const [lastControl] = await db.keys({ ...CONTROL_RANGE, reverse: true, limit: 1 }).all();
   const lastControlEntry = lastControl === undefined ? 0 : parseControlKey(lastControl);
-  if (lastControl !== undefined && (lastControlEntry === null || lastControlEntry > state.lastEntry)) {
-    throw new StoreCorruptError(lastControl, `not a control entry up to the counter (${state.lastEntry})`);
+  if (lastControlEntry === null || lastControlEntry > state.lastEntry) {
+    const key = lastControl ?? CONTROL_TALLY_KEY;
+    throw new StoreCorruptError(key, `not a control entry up to the counter (${state.lastEntry})`);
+  }
+  if (lastControlEntry !== state.control.last) {
+    const where = lastControl ?? CONTROL_TALLY_KEY;
+    throw new StoreCorruptError(
+      lastControlEntry < state.control.last ? controlKey(state.control.last) : where,
+      `the control tally's last update is entry ${state.control.last}; the last stored is entry ${lastControlEntry}`,
+    );
   }
   return state;
 }
@@ -251,10 +344,32 @@ async function checkHeadAgainstLog(db: Db, key: string, head: LogHead): Promise<
   const lastKey = logKey(head.origin, head.seq);
   const bytes = await db.get(lastKey);
   if (bytes === undefined) throw new StoreCorruptError(key, `its event ${lastKey} is missing`);
-  const stored = expectLogEvent(lastKey, decodeStoredEvent(lastKey, bytes), head.origin, head.seq);
+  const stored = decodeStoredEvent(lastKey, openRecord(lastKey, bytes));
+  expectLogEvent(lastKey, stored, head.origin, head.seq);
   if (!sameBytes(stored.hash, head.hash))
     throw new StoreCorruptError(key, `its hash is not the hash of ${lastKey}`);
-  const [after] = await db.keys({ gt: lastKey, lte: logRange(head.origin, 0).lte, limit: 1 }).all();
+  const [after] = await db.keys({ gt: lastKey, lt: logEnd(head.origin), limit: 1 }).all();
   if (after !== undefined)
     throw new StoreCorruptError(after, `past the head of ${head.origin} (seq ${head.seq})`);
+}
+
+/** Every origin with log records has a head, and its log starts at seq 1: one seek per origin. */
+async function checkEveryLogHasAHead(db: Db, state: CommitState): Promise<void> {
+  let from: string = LOG_RANGE.gte;
+  for (;;) {
+    const [first] = await db.keys({ gte: from, lt: LOG_RANGE.lt, limit: 1 }).all();
+    if (first === undefined) return;
+    const parsed = parseLogKey(first);
+    if (parsed === null) throw new StoreCorruptError(first, 'not a log key');
+    if (!state.heads.has(parsed.origin)) {
+      throw new StoreCorruptError(first, `in the log of ${parsed.origin}, which has no head`);
+    }
+    if (parsed.seq !== 1) {
+      throw new StoreCorruptError(
+        logKey(parsed.origin, 1),
+        `missing: the log of ${parsed.origin} starts at seq ${parsed.seq}`,
+      );
+    }
+    from = logEnd(parsed.origin);
+  }
 }

@@ -35,3 +35,17 @@ export { METADATA_DEPTH_MAX } from '@allot/replica';
 
 /** Characters of a cluster id in the node metadata: a config value that names the cluster, not data. */
 export const CLUSTER_ID_LENGTH_MAX = 256;
+
+/**
+ * Keys read per `getMany` when a store opens and checks that each tenant's last index entry is
+ * there: one read per 1,024 tenants keeps a start with a million tenants to ~1,000 reads, and the
+ * memory of one read to ~1,024 small values.
+ */
+export const OPEN_READ_BATCH_KEYS = 1_024;
+
+/**
+ * Bytes of a LevelDB block once uncompressed (leveldb-check.ts reads index blocks). LevelDB writes
+ * ~4 KiB data blocks; an index block of a 2 MiB table is a few KiB, and even a table of 1 GiB has an
+ * index below 16 MiB. A damaged length past this is refused rather than allocated.
+ */
+export const LEVELDB_BLOCK_BYTES_MAX = 64 * 1024 * 1024;

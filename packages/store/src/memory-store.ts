@@ -19,23 +19,26 @@ import {
 } from './commit-plan.js';
 import { cursorOf, parseCursor } from './cursor.js';
 import {
-  decodeControlUpdate,
+  decodeControlTally,
+  decodeCounter,
   decodeLogHead,
   decodeNodeMeta,
   decodeStoredEvent,
-  decodeTenantEntry,
 } from './encoding.js';
 import { StoreClosedError, StoreCorruptError, StoreInvariantError } from './errors.js';
 import { OperationGate } from './gate.js';
-import { headKey, logKey, META_KEY } from './keys.js';
+import { CONTROL_TALLY_KEY, headKey, logKey, META_KEY, parseControlKey, tenantLastKey } from './keys.js';
 import {
   byOrigin,
+  checkControl,
   checkLogRead,
+  checkTenantPage,
   checkTenantRead,
   expectHead,
   expectLogEvent,
   expectTenantEvent,
 } from './read-checks.js';
+import { openRecord } from './records.js';
 
 /** How a MemoryStore behaves; kept by the stores that `crash()` and `loseDisk()` return. */
 export interface MemoryStoreOptions {
@@ -71,11 +74,24 @@ interface Image {
   readonly heads: Map<OriginId, Uint8Array>;
   /** Each tenant's index, in entry order. */
   readonly tenants: Map<TenantId, IndexEntry[]>;
+  /** Each tenant's last-entry record. */
+  readonly tenantLast: Map<TenantId, Uint8Array>;
+  /** The control tally's record, once there is a control update. */
+  controlTally: Uint8Array | null;
   readonly control: KeyValue[];
 }
 
 function emptyImage(): Image {
-  return { meta: null, lastEntry: 0, logs: new Map(), heads: new Map(), tenants: new Map(), control: [] };
+  return {
+    meta: null,
+    lastEntry: 0,
+    logs: new Map(),
+    heads: new Map(),
+    tenants: new Map(),
+    tenantLast: new Map(),
+    controlTally: null,
+    control: [],
+  };
 }
 
 /** A copy whose maps and arrays are its own; the encoded values are shared, as nothing changes them. */
@@ -86,6 +102,8 @@ function copyImage(image: Image): Image {
     logs: new Map([...image.logs].map(([origin, log]) => [origin, [...log]])),
     heads: new Map(image.heads),
     tenants: new Map([...image.tenants].map(([tenant, entries]) => [tenant, [...entries]])),
+    tenantLast: new Map(image.tenantLast),
+    controlTally: image.controlTally,
     control: [...image.control],
   };
 }
@@ -107,7 +125,9 @@ function writePlan(image: Image, plan: CommitPlan): void {
     entries.push({ entry: event.entry, key: event.index.key, value: event.index.value });
   }
   for (const { head, value } of plan.heads) image.heads.set(head.origin, value);
+  for (const { tenant, value } of plan.tenantLast) image.tenantLast.set(tenant, value);
   image.control.push(...plan.control);
+  if (plan.controlTallyRecord !== null) image.controlTally = plan.controlTallyRecord.value;
   image.lastEntry = plan.lastEntry;
 }
 
@@ -118,7 +138,14 @@ function stateOf(image: Image): CommitState {
   state.lastEntry = image.lastEntry;
   for (const [origin, bytes] of image.heads) {
     const key = headKey(origin);
-    state.heads.set(origin, expectHead(key, decodeLogHead(key, bytes), origin));
+    state.heads.set(origin, expectHead(key, decodeLogHead(key, openRecord(key, bytes)), origin));
+  }
+  for (const [tenant, bytes] of image.tenantLast) {
+    const key = tenantLastKey(tenant);
+    state.tenantLast.set(tenant, decodeCounter(key, openRecord(key, bytes)));
+  }
+  if (image.controlTally !== null) {
+    state.control = decodeControlTally(CONTROL_TALLY_KEY, openRecord(CONTROL_TALLY_KEY, image.controlTally));
   }
   return state;
 }
@@ -218,7 +245,7 @@ export class MemoryStore implements Store {
   readMeta(): Promise<NodeMeta | null> {
     return this.gate.run(async () => {
       const bytes = this.visible.meta;
-      return bytes === null ? null : decodeNodeMeta(META_KEY, bytes);
+      return bytes === null ? null : decodeNodeMeta(META_KEY, openRecord(META_KEY, bytes));
     });
   }
 
@@ -258,7 +285,10 @@ export class MemoryStore implements Store {
   heads(): Promise<LogHead[]> {
     return this.gate.run(async () =>
       [...this.visible.heads]
-        .map(([origin, bytes]) => expectHead(headKey(origin), decodeLogHead(headKey(origin), bytes), origin))
+        .map(([origin, bytes]) => {
+          const key = headKey(origin);
+          return expectHead(key, decodeLogHead(key, openRecord(key, bytes)), origin);
+        })
         .sort(byOrigin),
     );
   }
@@ -271,39 +301,42 @@ export class MemoryStore implements Store {
       const events: StoredEvent[] = [];
       for (let seq = Math.max(fromSeq, 1); seq <= log.length && events.length < limit; seq++) {
         const key = logKey(origin, seq);
-        events.push(expectLogEvent(key, decodeStoredEvent(key, log[seq - 1] as Uint8Array), origin, seq));
+        const stored = decodeStoredEvent(key, openRecord(key, log[seq - 1] as Uint8Array));
+        events.push(expectLogEvent(key, stored, origin, seq));
       }
       return events;
     });
   }
 
-  /** Up to `limit` events of `tenant` after `cursor`, in the order this store committed them. */
+  /** Up to `limit` events of `tenant` after `cursor`, in commit order; checked as LevelStore's are. */
   readTenantEvents(tenant: TenantId, cursor: string | null, limit: number): Promise<TenantEventPage> {
     return this.gate.run(async () => {
       checkTenantRead(tenant, limit);
       const after = parseCursor(cursor, this.state.lastEntry);
       const entries = this.visible.tenants.get(tenant) ?? [];
       const start = firstAfter(entries, after);
-      const page = entries.slice(start, start + limit);
-      const events = page.map(({ key, value }) => {
-        const target = decodeTenantEntry(key, value);
+      const hits = entries.slice(start, start + limit + 1);
+      const last = this.state.tenantLast.get(tenant) ?? 0;
+      const { page, more } = checkTenantPage(tenant, after, last, hits, limit);
+      const events = page.map(({ key, target }) => {
         const eventKey = logKey(target.origin, target.seq);
         const bytes = this.visible.logs.get(target.origin)?.[target.seq - 1];
         if (bytes === undefined) throw new StoreCorruptError(key, `points at ${eventKey}, which is missing`);
-        return expectTenantEvent(eventKey, key, decodeStoredEvent(eventKey, bytes), target, tenant);
+        const stored = decodeStoredEvent(eventKey, openRecord(eventKey, bytes));
+        return expectTenantEvent(eventKey, key, stored, target, tenant);
       });
-      const last = page[page.length - 1];
-      return {
-        events,
-        next: start + limit < entries.length && last !== undefined ? cursorOf(last.entry) : null,
-      };
+      const tail = page[page.length - 1];
+      return { events, next: more && tail !== undefined ? cursorOf(tail.entry) : null };
     });
   }
 
-  /** Every control-document update kept, in commit order. */
+  /** Every control-document update kept, in commit order; checked against the tally as LevelStore's. */
   readControl(): Promise<Uint8Array[]> {
     return this.gate.run(async () =>
-      this.visible.control.map(({ key, value }) => decodeControlUpdate(key, value)),
+      checkControl(
+        this.state.control,
+        this.visible.control.map(({ key, value }) => ({ key, entry: parseControlKey(key) ?? 0, value })),
+      ),
     );
   }
 

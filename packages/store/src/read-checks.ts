@@ -5,9 +5,11 @@
  */
 import { isOriginId, isTenantId, type OriginId, type TenantId } from '@allot/core';
 import type { LogHead, StoredEvent } from '@allot/replica';
-import type { TenantEntry } from './encoding.js';
+import { type ControlTally, decodeControlUpdate, decodeTenantEntry, type TenantEntry } from './encoding.js';
 import { StoreCorruptError } from './errors.js';
+import { CONTROL_TALLY_KEY, controlKey, tenantKey } from './keys.js';
 import { LOG_PAGE_EVENTS_MAX, TENANT_PAGE_EVENTS_MAX } from './limits.js';
+import { openRecord } from './records.js';
 
 /** Throws unless (origin, fromSeq, limit) is a valid `readLog` request; limit 0 asks for nothing. */
 export function checkLogRead(origin: OriginId, fromSeq: number, limit: number): void {
@@ -79,4 +81,83 @@ export function copyHead(head: LogHead): LogHead {
 /** Orders heads by origin, so every store lists them the same way. */
 export function byOrigin(a: LogHead, b: LogHead): number {
   return a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0;
+}
+
+/** A tenant index entry as read: its key, its number and its sealed value. */
+export interface IndexHit {
+  readonly key: string;
+  readonly entry: number;
+  readonly value: Uint8Array;
+}
+
+/** An index entry of a page, checked and decoded. */
+export interface PageEntry {
+  readonly key: string;
+  readonly entry: number;
+  readonly target: TenantEntry;
+}
+
+/**
+ * The first `limit` entries of a tenant's page, checked to be the whole of the tenant's index from
+ * cursor `after` on; `more` when entries follow. `hits` are the index entries numbered above `after`
+ * (up to `limit + 1`), in order; `last` is the tenant's last entry. Each entry must name the one
+ * before it (the first, one at or before the cursor), none may lie past `last`, and a read that
+ * reached the end must end at `last`. Anything else is a StoreCorruptError naming the missing or
+ * damaged key: a page is whole or is not served.
+ */
+export function checkTenantPage(
+  tenant: TenantId,
+  after: number,
+  last: number,
+  hits: readonly IndexHit[],
+  limit: number,
+): { page: PageEntry[]; more: boolean } {
+  const page: PageEntry[] = [];
+  let before = after;
+  for (const [i, hit] of hits.entries()) {
+    if (hit.entry > last) {
+      throw new StoreCorruptError(hit.key, `past tenant ${tenant}'s last index entry (${last})`);
+    }
+    const target = decodeTenantEntry(hit.key, openRecord(hit.key, hit.value));
+    const { previous } = target;
+    const linked = i === 0 ? previous <= after : previous === before;
+    if (!linked) {
+      if (previous > before && previous < hit.entry) {
+        throw new StoreCorruptError(
+          tenantKey(tenant, previous),
+          `missing from tenant ${tenant}'s index (entry ${hit.entry} follows it)`,
+        );
+      }
+      throw new StoreCorruptError(hit.key, `follows entry ${previous}, not ${before}`);
+    }
+    before = hit.entry;
+    if (i < limit) page.push({ key: hit.key, entry: hit.entry, target });
+  }
+  const more = hits.length > limit;
+  if (!more && last > after && before !== last) {
+    throw new StoreCorruptError(
+      tenantKey(tenant, last),
+      `missing from tenant ${tenant}'s index (its last entry)`,
+    );
+  }
+  return { page, more };
+}
+
+/**
+ * The control updates in `hits` (every control entry up to the store's last entry, in order),
+ * checked against the tally: as many as it counts, the last at its entry, each sealed and valid.
+ * A missing or extra update is a StoreCorruptError: the control document is never built from part
+ * of its updates.
+ */
+export function checkControl(tally: ControlTally, hits: readonly IndexHit[]): Uint8Array[] {
+  const updates = hits.map(({ key, value }) => decodeControlUpdate(key, openRecord(key, value)));
+  const last = hits[hits.length - 1]?.entry ?? 0;
+  if (hits.length !== tally.count || last !== tally.last) {
+    const where = tally.last > last ? controlKey(tally.last) : CONTROL_TALLY_KEY;
+    throw new StoreCorruptError(
+      where,
+      `the control tally counts ${tally.count} updates up to entry ${tally.last}; found ${hits.length} up to entry ${last}`,
+    );
+  }
+  return updates;
 }

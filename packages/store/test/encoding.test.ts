@@ -440,10 +440,11 @@ describe('other records', () => {
       `control update has ${CONTROL_UPDATE_BYTES_MAX + 1} bytes, more than ${CONTROL_UPDATE_BYTES_MAX}`,
     );
     expect(() => encodeControlUpdate(new Uint16Array(2) as unknown as Uint8Array)).toThrow(/Uint16Array/);
-    expect(decodeTenantEntry('k', encodeTenantEntry({ origin: US, seq: 2 ** 40 }))).toEqual({
-      origin: US,
-      seq: 2 ** 40,
-    });
+    const entry = { origin: US, seq: 2 ** 40, previous: 2 ** 40 - 1 };
+    expect(decodeTenantEntry('k', encodeTenantEntry(entry))).toEqual(entry);
+    expect(() => encodeTenantEntry({ origin: US, seq: 1, previous: -1 })).toThrow(/invalid previous entry/);
+    const withoutPrevious = new Packr({ useRecords: false }).pack({ origin: US, seq: 1 });
+    expect(() => decodeTenantEntry('k', withoutPrevious)).toThrow(/has no previous/);
     for (const counter of [0, 1, 2 ** 32, 2 ** 53 - 1])
       expect(decodeCounter('k', encodeCounter(counter))).toBe(counter);
     expect(() => decodeCounter('k', new Packr({ useRecords: false }).pack(-1))).toThrow(StoreCorruptError);

@@ -23,13 +23,13 @@ const seqArb = fc.oneof(
   fc.integer({ min: 0, max: 1_000 }),
 );
 
-describe('key layout v1', () => {
-  it('spells each key under v1/', () => {
-    expect(logKey(EU, 42)).toBe('v1/log/eu#aaaaaaaa/0000000000000042');
-    expect(headKey(EU)).toBe('v1/head/eu#aaaaaaaa');
-    expect(tenantKey('a.b:c-d_e', 7)).toBe('v1/tenant/a.b:c-d_e/0000000000000007');
-    expect(controlKey(3)).toBe('v1/control/0000000000000003');
-    expect(logKey(EU, Number.MAX_SAFE_INTEGER)).toBe('v1/log/eu#aaaaaaaa/9007199254740991');
+describe('key layout v2', () => {
+  it('spells each key under v2/', () => {
+    expect(logKey(EU, 42)).toBe('v2/log/eu#aaaaaaaa/0000000000000042');
+    expect(headKey(EU)).toBe('v2/head/eu#aaaaaaaa');
+    expect(tenantKey('a.b:c-d_e', 7)).toBe('v2/tenant/a.b:c-d_e/0000000000000007');
+    expect(controlKey(3)).toBe('v2/control/0000000000000003');
+    expect(logKey(EU, Number.MAX_SAFE_INTEGER)).toBe('v2/log/eu#aaaaaaaa/9007199254740991');
   });
 
   it('orders numbers in keys as numbers', () => {
@@ -50,15 +50,15 @@ describe('key layout v1', () => {
     expect(parseTenantKey(tenantKey('a.b', 5))).toEqual({ tenant: 'a.b', entry: 5 });
     expect(parseControlKey(controlKey(5))).toBe(5);
     for (const key of [
-      'v1/log/eu#aaaaaaaa/12',
-      'v1/log/eu/0000000000000001',
-      'v1/meta',
-      'v1/log/eu#aaaaaaaa/0000000000000000',
+      'v2/log/eu#aaaaaaaa/12',
+      'v2/log/eu/0000000000000001',
+      'v2/meta',
+      'v2/log/eu#aaaaaaaa/0000000000000000',
     ]) {
       expect(parseLogKey(key), key).toBeNull();
     }
-    expect(parseTenantKey('v1/tenant/a/b/0000000000000001')).toBeNull();
-    expect(parseControlKey('v1/control/x')).toBeNull();
+    expect(parseTenantKey('v2/tenant/a/b/0000000000000001')).toBeNull();
+    expect(parseControlKey('v2/control/x')).toBeNull();
   });
 
   it('keeps one tenant apart from a tenant whose id it prefixes', () => {

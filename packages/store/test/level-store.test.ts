@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   COUNTER_KEY,
   encodeCounter,
+  encodeLogHead,
   encodeNodeMeta,
   encodeStoredEvent,
   headKey,
@@ -15,6 +16,7 @@ import {
   logKey,
   META_KEY,
   StoreCorruptError,
+  sealRecord,
   tenantKey,
 } from '../src/index.js';
 import { type StoreHarness, storeCompliance } from './compliance.js';
@@ -79,6 +81,11 @@ describe('LevelStore on disk', () => {
     await db.close();
   }
 
+  /** Writes `payload` under `key` sealed with its checksum, as a store would: only the payload is wrong. */
+  async function writeSealed(dir: string, key: string, payload: Uint8Array): Promise<void> {
+    await writeRaw(dir, key, sealRecord(key, payload));
+  }
+
   async function corruptRead(read: (store: LevelStore) => Promise<unknown>, dir: string): Promise<Error> {
     const store = await LevelStore.open(dir);
     try {
@@ -94,14 +101,23 @@ describe('LevelStore on disk', () => {
   }
 
   it('refuses to hand out a corrupt log record, naming its key in one line', async () => {
-    const { dir } = await storeWithLog();
+    const { dir, logs } = await storeWithLog();
     const key = logKey(EU, 2);
-    expect(key).toBe('v1/log/eu#aaaaaaaa/0000000000000002');
+    expect(key).toBe('v2/log/eu#aaaaaaaa/0000000000000002');
+    const sealed = (payload: number[]) => sealRecord(key, new Uint8Array(payload));
     const cases: [Uint8Array, RegExp][] = [
-      [new Uint8Array([0xc1]), /not a map/],
-      [new Uint8Array([0x92, 0x01]), /not MessagePack/],
-      [new Uint8Array([0x81, 0xa1, 0x78, 0x01]), /has no event/],
-      [new Uint8Array([0xcf, 0, 0, 0, 0, 0, 0, 0, 1]), /bigint, not a map/],
+      [sealed([0xc1]), /not a map/],
+      [sealed([0x92, 0x01]), /not MessagePack/],
+      [sealed([0x81, 0xa1, 0x78, 0x01]), /has no event/],
+      [sealed([0xcf, 0, 0, 0, 0, 0, 0, 0, 1]), /bigint, not a map/],
+      // Bytes that another writer put there, without a checksum of this key.
+      [new Uint8Array([0x81, 0xa1, 0x78, 0x01, 0, 0, 0, 0]), /the value fails its checksum/],
+      [new Uint8Array([1, 2, 3]), /the value has 3 bytes, too short for a record/],
+      // The record of EU/1 (sealed under EU/1's key) found under EU/2's key.
+      [
+        sealRecord(logKey(EU, 1), encodeStoredEvent(logs.append(EU, grantBody('acme', 'g', 1)))),
+        /fails its checksum/,
+      ],
     ];
     for (const [bytes, problem] of cases) {
       await writeRaw(dir, key, bytes);
@@ -122,12 +138,12 @@ describe('LevelStore on disk', () => {
     const { dir, logs } = await storeWithLog();
     const valid = encodeStoredEvent(logs.append(EU, grantBody('acme', 'g', 1)));
     // The record of EU/4 stored under EU/2's key: the key promises another event.
-    await writeRaw(dir, logKey(EU, 2), valid);
+    await writeSealed(dir, logKey(EU, 2), valid);
     const misplaced = await corruptRead((store) => store.readLog(EU, 2, 1), dir);
     expect(misplaced.message).toMatch(/holds event eu#aaaaaaaa\/4, not eu#aaaaaaaa\/2/);
     // A hash of 31 bytes, written as any MessagePack encoder would.
     const { event } = logs.append(EU, grantBody('acme', 'h', 1));
-    await writeRaw(dir, logKey(EU, 2), pack({ event: { ...event, seq: 2 }, hash: new Uint8Array(31) }));
+    await writeSealed(dir, logKey(EU, 2), pack({ event: { ...event, seq: 2 }, hash: new Uint8Array(31) }));
     const error = await corruptRead((store) => store.readLog(EU, 1, 5), dir);
     expect(error).toBeInstanceOf(StoreCorruptError);
     expect(error.message).toMatch(/hash has 31 bytes, not 32/);
@@ -137,13 +153,13 @@ describe('LevelStore on disk', () => {
     const { dir, logs } = await storeWithLog();
     await writeRaw(dir, logKey(EU, 3), new Uint8Array([0xc0]));
     await expect(LevelStore.open(dir)).rejects.toThrow(StoreCorruptError);
-    await expect(LevelStore.open(dir)).rejects.toThrow(/v1\/log\/eu#aaaaaaaa\/0000000000000003/);
+    await expect(LevelStore.open(dir)).rejects.toThrow(/v2\/log\/eu#aaaaaaaa\/0000000000000003/);
 
-    await writeRaw(dir, logKey(EU, 3), encodeStoredEvent(logs.append(EU, grantBody('acme', 'x', 1))));
+    await writeSealed(dir, logKey(EU, 3), encodeStoredEvent(logs.append(EU, grantBody('acme', 'x', 1))));
     await expect(LevelStore.open(dir)).rejects.toThrow(/holds event eu#aaaaaaaa\/4/);
 
     const other = await storeWithLog();
-    await writeRaw(
+    await writeSealed(
       other.dir,
       logKey(EU, 4),
       encodeStoredEvent(other.logs.append(EU, grantBody('acme', 'x', 1))),
@@ -151,17 +167,59 @@ describe('LevelStore on disk', () => {
     await expect(LevelStore.open(other.dir)).rejects.toThrow(/past the head of eu#aaaaaaaa \(seq 3\)/);
 
     const third = await storeWithLog();
-    await writeRaw(third.dir, 'v2/meta', encodeNodeMeta(META));
-    await expect(LevelStore.open(third.dir)).rejects.toThrow(/"v2\/meta": outside layout v1\//);
+    await writeRaw(third.dir, 'v3/meta', encodeNodeMeta(META));
+    await expect(LevelStore.open(third.dir)).rejects.toThrow(
+      /"v3\/meta": outside layout v2\/, the only layout/,
+    );
+    const old = await storeWithLog();
+    await writeRaw(old.dir, 'v1/meta', encodeNodeMeta(META));
+    await expect(LevelStore.open(old.dir)).rejects.toThrow(
+      /"v1\/meta": outside layout v2\/.*\(an older Allot wrote this directory/,
+    );
 
     const fourth = await storeWithLog();
-    await writeRaw(fourth.dir, META_KEY, pack({ ...META, region: 'EU' }));
-    await expect(LevelStore.open(fourth.dir)).rejects.toThrow(/"v1\/meta": invalid region/);
+    await writeSealed(fourth.dir, META_KEY, pack({ ...META, region: 'EU' }));
+    await expect(LevelStore.open(fourth.dir)).rejects.toThrow(/"v2\/meta": invalid region/);
 
     const fifth = await storeWithLog();
-    await writeRaw(fifth.dir, headKey(EU), encodeCounter(3));
+    await writeSealed(fifth.dir, headKey(EU), encodeCounter(3));
     await expect(LevelStore.open(fifth.dir)).rejects.toThrow(
-      /"v1\/head\/eu#aaaaaaaa": head is number, not a map/,
+      /"v2\/head\/eu#aaaaaaaa": head is number, not a map/,
+    );
+  });
+
+  it('refuses to open a directory with a key that no record has, or a log without its head', async () => {
+    for (const stray of [
+      'v2/',
+      'v2/control',
+      'v2/counters',
+      'v2/heads',
+      'v2/lo',
+      'v2/met',
+      'v2/tenant',
+      'v2/z',
+    ]) {
+      const { dir } = await storeWithLog();
+      await writeRaw(dir, stray, sealRecord(stray, encodeCounter(1)));
+      await expect(LevelStore.open(dir)).rejects.toThrow(
+        `store corrupt at key ${JSON.stringify(stray)}: no record of layout v2/ has this key`,
+      );
+    }
+    const { dir, logs } = await storeWithLog();
+    const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    await db.del(headKey(EU));
+    await db.close();
+    await expect(LevelStore.open(dir)).rejects.toThrow(
+      `store corrupt at key "${logKey(EU, 1)}": in the log of ${EU}, which has no head`,
+    );
+    await writeSealed(dir, headKey(EU), encodeLogHead(logs.head(EU)));
+    const reopened = await LevelStore.open(dir);
+    await reopened.close();
+    const start = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    await start.del(logKey(EU, 1));
+    await start.close();
+    await expect(LevelStore.open(dir)).rejects.toThrow(
+      `store corrupt at key "${logKey(EU, 1)}": missing: the log of ${EU} starts at seq 2`,
     );
   });
 
@@ -192,8 +250,10 @@ describe('LevelStore on disk', () => {
       await store.commit({ events: [], heads: [] }, { sync: false });
       const calls = batch.mock.calls as unknown[][];
       expect(calls.map((call) => call[1])).toEqual([{ sync: true }, { sync: false }, { sync: true }]);
-      expect(calls[0]?.[0]).toHaveLength(4); // event, index entry, head, counter
-      expect(calls[2]?.[0]).toEqual([{ type: 'put', key: COUNTER_KEY, value: encodeCounter(2) }]);
+      expect(calls[0]?.[0]).toHaveLength(5); // event, index entry, head, tenant's last entry, counter
+      expect(calls[2]?.[0]).toEqual([
+        { type: 'put', key: COUNTER_KEY, value: sealRecord(COUNTER_KEY, encodeCounter(2)) },
+      ]);
       await store.close();
     } finally {
       batch.mockRestore();
