@@ -48,6 +48,14 @@ export const ERROR_CATALOGUE = {
     status: 429,
     message: 'Too many requests from this {who}: retry in {retryAfterSeconds} s.',
   },
+  // API.md's codes of holds and of retiring an incarnation: their routes are not served yet (the
+  // borrowing-and-holds and checkpoints issues), so nothing answers them today.
+  hold_not_active: { status: 409, message: 'Hold {holdId} is not active: it was {status}.' },
+  region_unreachable: {
+    status: 503,
+    message: 'Region {region}, which decides this, cannot be reached from here now; retry later.',
+  },
+  retired: { status: 409, message: 'Incarnation {origin} was retired at seq {seq}.' },
   // Extensions (listed in EXTENSIONS below).
   amount_limit: {
     status: 409,

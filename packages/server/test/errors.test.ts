@@ -66,7 +66,7 @@ describe('the error catalogue', () => {
       .filter(([, spec]) => spec.status >= 500)
       .map(([code]) => code)
       .sort();
-    expect(serverSide).toEqual(['internal', 'not_ready', 'unavailable']);
+    expect(serverSide).toEqual(['internal', 'not_ready', 'region_unreachable', 'unavailable']);
   });
 
   it('has a message template per code that ends a sentence', () => {
