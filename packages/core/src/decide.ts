@@ -129,23 +129,38 @@ function partsFit(
 }
 
 /**
- * What is left of a region's overdraft allowance. The allowance is the region's, not one
- * incarnation's: overdraft still in use at an earlier incarnation of the same region (a lost disk)
- * counts against it, or a region could overdraw once per incarnation and pass the bound
- * −Σ overdraft (found by the simulator).
+ * Overdraft of `origin`'s region for `tenant` counted as in use (DESIGN.md §1: the allowance is the
+ * region's, not one incarnation's). The origin's own overdraft in use counts as it is. Every other
+ * incarnation of the region known here is lost (one region runs one incarnation at a time) and
+ * counts as having used its whole allowance `overdraftLimit`, or more if more is seen in use: a
+ * lost disk may hold overdrafts nobody else ever saw, so catching up with peers cannot show them
+ * (issue 16, swarm seed 102735). It stays used until an operator retires that incarnation.
+ * `tenant` may be undefined (nothing of it known here): a lost incarnation still counts.
  */
-function overdraftHeadroom(
+export function regionOverdraftInUse(
   state: LedgerState,
-  tenant: TenantState,
+  tenant: TenantState | undefined,
   origin: OriginId,
   overdraftLimit: number,
 ): number {
   const region = regionOf(origin);
   let inUse = 0;
   state.origins.forEach((other, index) => {
-    if (other === origin || regionOf(other) === region) inUse += Math.max(0, overdraftInUseAt(tenant, index));
+    if (other !== origin && regionOf(other) !== region) return;
+    const seen = tenant === undefined ? 0 : Math.max(0, overdraftInUseAt(tenant, index));
+    inUse += other === origin ? seen : Math.max(seen, overdraftLimit);
   });
-  return Math.max(0, overdraftLimit - inUse);
+  return inUse;
+}
+
+/** What is left of the region's overdraft allowance for `origin` (see regionOverdraftInUse). */
+function overdraftHeadroom(
+  state: LedgerState,
+  tenant: TenantState | undefined,
+  origin: OriginId,
+  overdraftLimit: number,
+): number {
+  return Math.max(0, overdraftLimit - regionOverdraftInUse(state, tenant, origin, overdraftLimit));
 }
 
 /**
@@ -161,8 +176,8 @@ export function availableAt(
 ): number {
   const tenant = state.tenants.get(tenantId);
   const index = indexOf(state, origin);
-  if (tenant === undefined) return overdraftLimit;
-  return liveRights(tenant, index, now) + overdraftHeadroom(state, tenant, origin, overdraftLimit);
+  const headroom = overdraftHeadroom(state, tenant, origin, overdraftLimit);
+  return tenant === undefined ? headroom : liveRights(tenant, index, now) + headroom;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -318,10 +333,7 @@ export function decideDebit(state: LedgerState, ctx: DebitContext, request: Debi
   }
   const index = indexOf(state, ctx.origin);
   const rights = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);
-  const headroom =
-    tenant === undefined
-      ? ctx.overdraftLimit
-      : overdraftHeadroom(state, tenant, ctx.origin, ctx.overdraftLimit);
+  const headroom = overdraftHeadroom(state, tenant, ctx.origin, ctx.overdraftLimit);
   const available = rights + headroom;
   if (request.amount > available) {
     return { status: 'declined', reason: 'insufficient_credits', requested: request.amount, available };

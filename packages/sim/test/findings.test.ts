@@ -64,6 +64,24 @@ describe('findings', () => {
     const result = await runSimulation(SWARM_317, 317);
     expect(result.verdicts.find((verdict) => verdict.invariant === 'S1')?.holds).toBe(true);
   });
+
+  /**
+   * Finding 3 (S1, issue 16): catching up cannot recover what never left a lost disk. eu, cut off
+   * from 1.6 s to 10.9 s, overdraws tenant-1 by 40 of its 41 after the only grant expired (5.2 s);
+   * its disk is lost at 11.4 s before those debits reached anyone; the new incarnation catches up
+   * with peers that never saw them and overdraws 40 more: 25 below −Σ overdraft. Fixed: a region's
+   * new incarnation counts each lost incarnation of its region as using its whole allowance.
+   */
+  it('S1: swarm seed 102735 (a lost incarnation may have used its whole overdraft unseen)', async () => {
+    const result = await runSimulation(SWARM_102735, 102735);
+    expect(result.verdicts.find((verdict) => verdict.invariant === 'S1')?.holds).toBe(true);
+    // The new incarnation of eu took no overdraft for tenant-1: the true balance never went below
+    // what the lost one may have used (−41 of eu, −27 of us, −12 of ap).
+    const lows = result.history.filter(
+      (record) => record.type === 'sample' && record.tenant === 'tenant-1' && record.truth < -80,
+    );
+    expect(lows).toEqual([]);
+  });
 });
 
 /** `randomScenario(317)` when the finding was made, kept literally so the case survives changes to the swarm. */
@@ -234,5 +252,61 @@ const SWARM_317: Scenario = validateScenario({
       atS: 16.4,
       forS: 4.6,
     },
+  ],
+});
+
+/** `randomScenario(102735)` when issue 16 was filed, kept literally (see SWARM_317). */
+const SWARM_102735: Scenario = validateScenario({
+  name: 'swarm-102735',
+  description: 'Fault mix drawn for swarm seed 102735.',
+  regions: ['eu', 'us', 'ap'],
+  durationS: 24,
+  quietS: 20,
+  rebalancing: 'adaptive',
+  network: { delayMs: { min: 23, max: 139 }, loss: 0, duplicate: 0, reorder: 0.014 },
+  tenants: [
+    {
+      tenant: 'tenant-0',
+      grants: [
+        { grantId: 'g0', amount: 1183, region: 'eu', atS: 0, priority: 100 },
+        { grantId: 'g1', amount: 16375, region: 'us', atS: 9.7, priority: 100, expiresInS: 18.6 },
+        { grantId: 'g2', amount: 2221, region: 'eu', atS: 10.6, priority: 10, expiresInS: 6.1 },
+      ],
+      rates: [
+        { region: 'eu', perSecond: 6, shape: 'steady' },
+        { region: 'us', perSecond: 4, shape: 'steady' },
+        { region: 'ap', perSecond: 11, shape: 'steady' },
+      ],
+      debitAmount: { min: 5, max: 18 },
+    },
+    {
+      tenant: 'tenant-1',
+      grants: [{ grantId: 'g0', amount: 11053, region: 'us', atS: 0, priority: 200, expiresInS: 5.2 }],
+      rates: [
+        { region: 'eu', perSecond: 14, shape: 'steady' },
+        { region: 'us', perSecond: 15, shape: 'bursty' },
+      ],
+      debitAmount: { min: 4, max: 39 },
+      overdraft: { eu: 41, us: 27, ap: 12 },
+      refund: 0.07,
+    },
+    {
+      tenant: 'tenant-2',
+      grants: [{ grantId: 'g0', amount: 18631, region: 'ap', atS: 0, priority: 10 }],
+      rates: [
+        { region: 'eu', perSecond: 6, shape: 'steady' },
+        { region: 'us', perSecond: 6, shape: 'diurnal' },
+        { region: 'ap', perSecond: 20, shape: 'bursty' },
+      ],
+      debitAmount: { min: 2, max: 5 },
+      retryElsewhere: 0.07,
+      refund: 0.01,
+    },
+  ],
+  faults: [
+    { kind: 'isolate', region: 'eu', atS: 1.6, forS: 9.3 },
+    { kind: 'clock-drift', region: 'ap', ppm: -1368, atS: 4.9, forS: 9.2 },
+    { kind: 'disk-loss', region: 'eu', atS: 11.4, forS: 9.2 },
+    { kind: 'clock-step', region: 'us', stepMs: 25705, atS: 14.6 },
   ],
 });
