@@ -639,6 +639,7 @@ export class Replica {
     if (event.kind === 'debit') this.overdraftInUse += event.overdraft;
     else if (event.kind === 'refund') this.overdraftInUse -= event.overdraft;
     else if (event.kind === 'repay') this.overdraftInUse -= event.amount;
+    else if (event.kind === 'revoke') this.overdraftInUse += event.overdraft;
     let batch = this.openBatch();
     if (batch.events.length >= this.options.batchEventsMax) {
       this.queue.push(batch);

@@ -7,6 +7,7 @@
 import {
   AMOUNT_MAX,
   AMOUNT_MIN,
+  EVENT_KINDS,
   KEY_PATTERN,
   PRIORITY_DEFAULT,
   PRIORITY_MAX,
@@ -229,7 +230,7 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
       origin: { type: 'string' },
       seq: { type: 'integer' },
       hash: { type: 'string' },
-      kind: { type: 'string', enum: ['grant', 'debit', 'refund', 'move', 'expire', 'repay'] },
+      kind: { type: 'string', enum: [...EVENT_KINDS] },
       tenant: { type: 'string' },
       at: time,
     },
