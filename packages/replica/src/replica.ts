@@ -54,6 +54,7 @@ import type {
   TenantPolicy,
 } from './api.js';
 import { ControlDocument } from './control.js';
+import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
 import { newIncarnation } from './incarnation.js';
@@ -239,6 +240,14 @@ export class Replica {
   private readonly caughtUpWith = new Set<string>();
   /** The slowest peer's round trip, ms, refreshed every summary interval (for low-water marks). */
   private rttMs = RTT_MS_FLOOR;
+  /** Grant ids defined with different terms at two origins (issue 17). */
+  private readonly grantConflicts = new GrantConflicts((conflict) => {
+    this.ports.observer?.grantConflict?.();
+    this.ports.logger.warn(
+      { ...conflict },
+      'grant id defined with different terms at two regions: the later is revoked',
+    );
+  });
 
   private constructor(options: ReplicaOptions, ports: ReplicaPorts, meta: NodeMeta) {
     this.options = {
@@ -360,9 +369,11 @@ export class Replica {
     for (const [tenant, ledger] of state.tenants) {
       for (const grant of ledger.grants.values()) this.scheduleExpiry(tenant, grant.definition);
       if (ownIndex !== undefined) this.overdraftInUse += overdraftInUseAt(ledger, ownIndex);
+      this.grantConflicts.observe(ledger);
     }
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     this.runExpiries();
+    for (const tenant of state.tenants.keys()) this.revokeDuplicates(tenant);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -378,6 +389,7 @@ export class Replica {
         const event = this.append(decision.body);
         this.scheduleExpiry(command.tenant, this.definitionOf(command.tenant, command.grantId));
         this.repay(command.tenant);
+        this.revokeDuplicates(command.tenant);
         this.splitGrant(command.tenant, command.amount);
         if (!(await this.durable(event.seq))) return STORE_FAILED;
         return {
@@ -871,6 +883,7 @@ export class Replica {
     }[];
     stranded: StrandedRights[];
     versionVector: Readonly<Record<OriginId, number>>;
+    grantConflicts: GrantConflict[];
   } {
     const durable = this.durableVersionVector();
     const peers = (this.transport?.peers() ?? []).map((link) => {
@@ -880,7 +893,12 @@ export class Replica {
         lagEvents += Math.max(0, seq - (known[origin] ?? 0));
       return { ...link, lagEvents };
     });
-    return { peers, stranded: this.strandedRights(), versionVector: this.versionVector() };
+    return {
+      peers,
+      stranded: this.strandedRights(),
+      versionVector: this.versionVector(),
+      grantConflicts: this.grantConflicts.list(),
+    };
   }
 
   private peerState(region: string): PeerState {
@@ -1191,6 +1209,8 @@ export class Replica {
       touched.set(wire.event.tenant, keys);
       if (wire.event.kind === 'grant') {
         this.scheduleExpiry(wire.event.tenant, this.definitionOf(wire.event.tenant, wire.event.grantId));
+        const ledger = this.state.tenants.get(wire.event.tenant);
+        if (ledger !== undefined) this.grantConflicts.observe(ledger);
       }
     }
     if (applied === null) return;
@@ -1211,6 +1231,33 @@ export class Replica {
     this.repay(tenant);
     this.expireTenant(tenant);
     this.refundDuplicates(tenant, keys);
+    this.revokeDuplicates(tenant);
+  }
+
+  /**
+   * Duplicate grant ids (DESIGN.md §3, issue 17): takes back the losing definitions this region
+   * accepted; what cannot be taken within the bound yet is owed, and rights are asked for it.
+   */
+  private revokeDuplicates(tenant: string): void {
+    const overdraft = this.control.policy(tenant).overdraft[this.region] ?? 0;
+    const owed = revokeDuplicates(
+      this.state,
+      {
+        origin: this.origin,
+        now: this.ports.clock.now(),
+        overdraftLimit: this.overdraftWithheld ? 0 : overdraft,
+        earlierIncarnations: !this.overdraftWithheld,
+      },
+      tenant,
+      (body) => {
+        this.append(body);
+        this.ports.logger.info(
+          { tenant, grantId: 'grantId' in body ? body.grantId : null },
+          'revoked a duplicate grant',
+        );
+      },
+    );
+    if (owed > 0) this.maybeRequestRights(tenant, owed);
   }
 
   /**

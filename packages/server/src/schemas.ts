@@ -597,6 +597,21 @@ export const getClusterSchema = {
           },
         },
         stranded: { type: 'array', items: { type: 'object', additionalProperties: true } },
+        grantConflicts: {
+          type: 'array',
+          description:
+            'Grant ids defined with different terms at two regions (two top-ups that reused an id across a partition): the winner stands, the loser is revoked by its region.',
+          items: {
+            type: 'object',
+            required: ['tenant', 'grantId', 'winner', 'loser'],
+            properties: {
+              tenant: { type: 'string' },
+              grantId: { type: 'string' },
+              winner: { type: 'string', description: 'Origin whose definition stands.' },
+              loser: { type: 'string', description: 'Origin whose definition is revoked.' },
+            },
+          },
+        },
       },
     },
     ...errors,
