@@ -101,6 +101,8 @@ function tenantArbitrary(index: number, durationS: number): fc.Arbitrary<TenantS
           atS: tenths(0, durationS - 1),
           priority: fc.constantFrom(10, 100, 200),
           expiresInS: fc.option(tenths(1, durationS), { nil: undefined }),
+          // A client that retries the grant at another region (issue 17).
+          retry: fc.option(fc.record({ region, afterS: tenths(0.2, 3) }), { nil: undefined, freq: 3 }),
         }),
         { minLength: 1, maxLength: 3 },
       ),
@@ -122,12 +124,18 @@ function tenantArbitrary(index: number, durationS: number): fc.Arbitrary<TenantS
     })
     .map((drawn) => ({
       tenant: `t${index}`,
-      grants: drawn.grants.map((grant, g) => ({
-        grantId: `g${g}`,
-        ...grant,
-        atS: g === 0 ? 0 : grant.atS,
-        ...(grant.expiresInS === undefined ? {} : { expiresInS: grant.expiresInS }),
-      })),
+      grants: drawn.grants.map(({ retry, ...grant }, g) => {
+        const atS = g === 0 ? 0 : grant.atS;
+        const retried =
+          retry !== undefined && retry.region !== grant.region && atS + retry.afterS <= durationS;
+        return {
+          grantId: `g${g}`,
+          ...grant,
+          atS,
+          ...(grant.expiresInS === undefined ? {} : { expiresInS: grant.expiresInS }),
+          ...(retried ? { retry } : {}),
+        };
+      }),
       ...(drawn.overdraft === undefined ? {} : { overdraft: drawn.overdraft }),
       rates: drawn.rates,
       debitAmount: { min: drawn.debitMin, max: drawn.debitMin + drawn.debitSpread },
