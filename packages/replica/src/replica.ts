@@ -1138,7 +1138,9 @@ export class Replica {
     for (const [region, peer] of this.peers) {
       if (!peer.connected) continue;
       const has = Math.max(peer.versionVector[this.origin] ?? 0, peer.sent.get(this.origin) ?? 0);
-      if (has !== first - 1 || this.inFlightTo(peer) + (batch.lastSeq - first + 1) > PEER_WINDOW_EVENTS)
+      const count = batch.lastSeq - first + 1;
+      // A batch longer than a frame (a paused region's backlog) goes by pushMissing, in runs.
+      if (has !== first - 1 || count > EVENTS_FRAME_MAX || this.inFlightTo(peer) + count > PEER_WINDOW_EVENTS)
         continue;
       events ??= batch.events
         .filter((stored) => stored.event.origin === this.origin)

@@ -72,6 +72,17 @@ describe('findings', () => {
    * with peers that never saw them and overdraws 40 more: 25 below −Σ overdraft. Fixed: a region's
    * new incarnation counts each lost incarnation of its region as using its whole allowance.
    */
+  /**
+   * Finding 4 (the run broke, swarm seed 200419): after a pause, eu committed a backlog of 624 own
+   * events in one batch and pushed it live as one events frame; receivers take at most
+   * EVENTS_FRAME_MAX (512) events a frame and refused it as malformed. Fixed: a batch longer than a
+   * frame is left to the summary-driven push, which sends it in runs that fit.
+   */
+  it('swarm seed 200419: a backlog longer than a frame is pushed in runs', async () => {
+    const result = await runSimulation(SWARM_200419, 200419);
+    expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
+  });
+
   it('S1: swarm seed 102735 (a lost incarnation may have used its whole overdraft unseen)', async () => {
     const result = await runSimulation(SWARM_102735, 102735);
     expect(result.verdicts.find((verdict) => verdict.invariant === 'S1')?.holds).toBe(true);
@@ -308,5 +319,78 @@ const SWARM_102735: Scenario = validateScenario({
     { kind: 'clock-drift', region: 'ap', ppm: -1368, atS: 4.9, forS: 9.2 },
     { kind: 'disk-loss', region: 'eu', atS: 11.4, forS: 9.2 },
     { kind: 'clock-step', region: 'us', stepMs: 25705, atS: 14.6 },
+  ],
+});
+
+/** `randomScenario(200419)` when the finding was made, kept literally (see SWARM_317). */
+const SWARM_200419: Scenario = validateScenario({
+  name: 'swarm-200419',
+  description: 'Fault mix drawn for swarm seed 200419.',
+  regions: ['eu', 'us', 'ap'],
+  durationS: 25,
+  quietS: 20,
+  rebalancing: 'adaptive',
+  network: { delayMs: { min: 6, max: 26 }, loss: 0.005, duplicate: 0, reorder: 0.043 },
+  tenants: [
+    {
+      tenant: 'tenant-0',
+      grants: [{ grantId: 'g0', amount: 7790, region: 'ap', atS: 0, priority: 100 }],
+      rates: [
+        { region: 'eu', perSecond: 19, shape: 'bursty' },
+        { region: 'us', perSecond: 16, shape: 'diurnal' },
+        { region: 'ap', perSecond: 6, shape: 'bursty' },
+      ],
+      debitAmount: { min: 6, max: 32 },
+      retryElsewhere: 0.04,
+    },
+    {
+      tenant: 'tenant-1',
+      grants: [
+        {
+          grantId: 'g0',
+          amount: 13842,
+          region: 'eu',
+          atS: 0,
+          priority: 10,
+          retry: { region: 'us', afterS: 0.9 },
+        },
+        { grantId: 'g1', amount: 19045, region: 'eu', atS: 7.1, priority: 100 },
+        { grantId: 'g2', amount: 8244, region: 'ap', atS: 19.8, priority: 200, expiresInS: 17.9 },
+      ],
+      rates: [
+        { region: 'eu', perSecond: 42, shape: 'steady', fromS: 0, toS: 9.7 },
+        { region: 'us', perSecond: 42, shape: 'steady', fromS: 9.7, toS: 25 },
+      ],
+      debitAmount: { min: 5, max: 14 },
+      refund: 0.06,
+    },
+    {
+      tenant: 'tenant-2',
+      grants: [
+        { grantId: 'g0', amount: 5086, region: 'us', atS: 0, priority: 100 },
+        {
+          grantId: 'g1',
+          amount: 14059,
+          region: 'eu',
+          atS: 13,
+          priority: 100,
+          retry: { region: 'us', afterS: 2.5 },
+        },
+        { grantId: 'g2', amount: 13496, region: 'us', atS: 13.4, priority: 200, expiresInS: 14.9 },
+      ],
+      rates: [
+        { region: 'eu', perSecond: 9, shape: 'steady' },
+        { region: 'us', perSecond: 5, shape: 'diurnal' },
+        { region: 'ap', perSecond: 3, shape: 'bursty' },
+      ],
+      debitAmount: { min: 2, max: 20 },
+      refund: 0.08,
+    },
+  ],
+  faults: [
+    { kind: 'clock-step', region: 'us', stepMs: 22699, atS: 1.3 },
+    { kind: 'pause', region: 'eu', atS: 1.3, forS: 9.1 },
+    { kind: 'halves', groups: [['us'], ['eu', 'ap']], atS: 1.3, forS: 6.3 },
+    { kind: 'flapping', from: 'us', to: 'ap', periodS: 0.4, atS: 11.9, forS: 11.1 },
   ],
 });
