@@ -462,14 +462,18 @@ function definitionsInOrder(
   ]);
 }
 
-/** Σ over losing grant definitions of their credits less what their revokes took back. */
+/** Σ over revoked losing grant definitions of their credits less what their revokes took back. */
 function uncountedDuplicates(ledger: FinalLedger): number {
   let uncounted = 0;
   for (const [grantId, definitions] of definitionsInOrder(ledger)) {
     for (const loser of definitions.slice(1)) {
+      const revokes = (ledger.revokes ?? []).filter(
+        (revoke) => revoke.grantId === grantId && revoke.loser === loser.origin,
+      );
+      // Never revoked: it counts in full at the nodes, and S5 says so (the grant id counts once).
+      if (revokes.length === 0) continue;
       uncounted += loser.amount;
-      for (const revoke of ledger.revokes ?? [])
-        if (revoke.grantId === grantId && revoke.loser === loser.origin) uncounted -= revoke.amount;
+      for (const revoke of revokes) uncounted -= revoke.amount;
     }
   }
   return uncounted;
