@@ -275,7 +275,6 @@ export class Replica {
    */
   static async open(options: ReplicaOptions, ports: ReplicaPorts): Promise<Replica> {
     let meta = await ports.store.readMeta();
-    const fresh = meta === null;
     if (meta === null) {
       meta = {
         formatVersion: 1,
@@ -295,9 +294,11 @@ export class Replica {
       );
     }
     const replica = new Replica(options, ports, meta);
-    // A new incarnation may not know what an earlier incarnation of its region still owes: it
-    // takes no overdraft until it has caught up with its peers (see caughtUp).
-    replica.overdraftWithheld = fresh && replica.otherRegions().length > 0;
+    // An incarnation may not know what an earlier incarnation of its region still owes: it takes no
+    // overdraft until it has caught up with its peers (see checkCaughtUp). After every start, not
+    // only a fresh one: a new incarnation restarted before it caught up knows no more than when it
+    // was new (swarm seed 203419: ap's new incarnation crashed, restarted, overdrew past its region).
+    replica.overdraftWithheld = replica.otherRegions().length > 0;
     await replica.recover();
     replica.armRetention();
     ports.logger.info(

@@ -83,6 +83,18 @@ describe('findings', () => {
     expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
   });
 
+  /**
+   * Finding 5 (S1, swarm seed 203419): ap loses its disk at 12.1 s; its new incarnation starts
+   * while us is paused and eu cut off, so it knows nothing of the lost one, then crashes and
+   * restarts at 24.2 s. Overdraft was withheld only on a fresh data directory, so the restarted new
+   * incarnation overdrew 14 on top of the 31 its lost predecessor had used (ap's allowance: 39).
+   * Fixed: overdraft is withheld after every start until the peers show it caught up.
+   */
+  it('S1: swarm seed 203419 (a new incarnation restarted before it caught up)', async () => {
+    const result = await runSimulation(SWARM_203419, 203419);
+    expect(result.verdicts.find((verdict) => verdict.invariant === 'S1')?.holds).toBe(true);
+  });
+
   it('S1: swarm seed 102735 (a lost incarnation may have used its whole overdraft unseen)', async () => {
     const result = await runSimulation(SWARM_102735, 102735);
     expect(result.verdicts.find((verdict) => verdict.invariant === 'S1')?.holds).toBe(true);
@@ -392,5 +404,70 @@ const SWARM_200419: Scenario = validateScenario({
     { kind: 'pause', region: 'eu', atS: 1.3, forS: 9.1 },
     { kind: 'halves', groups: [['us'], ['eu', 'ap']], atS: 1.3, forS: 6.3 },
     { kind: 'flapping', from: 'us', to: 'ap', periodS: 0.4, atS: 11.9, forS: 11.1 },
+  ],
+});
+
+/** `randomScenario(203419)` when the finding was made, kept literally (see SWARM_317). */
+const SWARM_203419: Scenario = validateScenario({
+  name: 'swarm-203419',
+  description: 'Fault mix drawn for swarm seed 203419.',
+  regions: ['eu', 'us', 'ap'],
+  durationS: 27,
+  quietS: 20,
+  rebalancing: 'static',
+  network: { delayMs: { min: 5, max: 82 }, loss: 0.009, duplicate: 0, reorder: 0.005 },
+  tenants: [
+    {
+      tenant: 'tenant-0',
+      grants: [
+        {
+          grantId: 'g0',
+          amount: 3476,
+          region: 'ap',
+          atS: 0,
+          priority: 200,
+          expiresInS: 25.2,
+          retry: { region: 'us', afterS: 1.9 },
+        },
+        { grantId: 'g1', amount: 17565, region: 'eu', atS: 19.4, priority: 100, expiresInS: 6.1 },
+        { grantId: 'g2', amount: 18308, region: 'eu', atS: 0.7, priority: 200 },
+      ],
+      rates: [
+        { region: 'eu', perSecond: 16, shape: 'steady' },
+        { region: 'ap', perSecond: 12, shape: 'diurnal' },
+      ],
+      debitAmount: { min: 2, max: 4 },
+      overdraft: { eu: 38, ap: 3 },
+    },
+    {
+      tenant: 'tenant-1',
+      grants: [{ grantId: 'g0', amount: 1599, region: 'eu', atS: 0, priority: 100 }],
+      rates: [
+        { region: 'us', perSecond: 28, shape: 'steady', fromS: 0, toS: 16.1 },
+        { region: 'eu', perSecond: 28, shape: 'steady', fromS: 16.1, toS: 27 },
+      ],
+      debitAmount: { min: 8, max: 21 },
+      overdraft: { eu: 32, us: 3, ap: 39 },
+      policyChanges: [{ atS: 26.7, region: 'eu', overdraft: { eu: 65 } }],
+      retryElsewhere: 0.02,
+      refund: 0,
+    },
+    {
+      tenant: 'tenant-2',
+      grants: [{ grantId: 'g0', amount: 1076, region: 'eu', atS: 0, priority: 100 }],
+      rates: [
+        { region: 'us', perSecond: 16, shape: 'steady' },
+        { region: 'ap', perSecond: 7, shape: 'bursty' },
+      ],
+      debitAmount: { min: 1, max: 30 },
+      retryElsewhere: 0.03,
+    },
+  ],
+  faults: [
+    { kind: 'isolate', region: 'eu', atS: 7.4, forS: 12.1 },
+    { kind: 'isolate', region: 'eu', atS: 7.4, forS: 13.3 },
+    { kind: 'disk-loss', region: 'ap', atS: 12.1, forS: 6 },
+    { kind: 'pause', region: 'us', atS: 12.9, forS: 11.9 },
+    { kind: 'crash', region: 'ap', atS: 19.7, forS: 4.5 },
   ],
 });
