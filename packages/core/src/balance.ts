@@ -11,6 +11,7 @@ import {
   isLive,
   type LedgerState,
   overdraftInUseAt,
+  revokeKey,
   rightsAt,
   TENANT_CELLS,
   type TenantState,
@@ -114,7 +115,7 @@ export function tenantFigures(
     remainingTotal += remaining;
     grants.push({
       grantId: grant.grantId,
-      amount: grantCellTotal(grant, 'granted'),
+      amount: grantAmount(state, tenant, grant),
       remaining,
       priority: grant.definition?.priority ?? null,
       expiresAt: grant.definition?.expiresAt ?? null,
@@ -130,11 +131,30 @@ export function tenantFigures(
   return { tenant: tenantId, balance, ...totals, regions, grants };
 }
 
-function* tenantCellValues(tenant: TenantState, kind: 'debited' | 'refunded'): Iterable<number> {
-  for (let index = 0; index * 5 < tenant.cells.length; index++) yield tenantCellAt(tenant, index, kind);
+function* tenantCellValues(tenant: TenantState, kind: 'debited' | 'refunded' | 'revoked'): Iterable<number> {
+  for (let index = 0; index * TENANT_CELLS.length < tenant.cells.length; index++)
+    yield tenantCellAt(tenant, index, kind);
 }
 
-/** The tenant's totals over every origin known here. */
+/**
+ * Credits of `grant`: Σ of its granted cells less those of definitions revoked as duplicates
+ * (a grant id counts once once its duplicates are revoked).
+ */
+export function grantAmount(state: LedgerState, tenant: TenantState, grant: GrantState): number {
+  let amount = grantCellTotal(grant, 'granted');
+  for (const other of grant.others ?? []) {
+    if (tenant.revokes?.has(revokeKey(grant.grantId, other.origin)) !== true) continue;
+    const index = state.originIndex.get(other.origin);
+    if (index !== undefined) amount -= grantCellAt(grant, index, 'granted');
+  }
+  return amount;
+}
+
+/**
+ * The tenant's totals over every origin known here. `granted` counts each grant event less what
+ * revokes of duplicate grant ids charged (what a revoke could not charge stays granted: it is
+ * written off, never taken below −Σ overdraft), so balance = granted − debited + refunded − expired.
+ */
 export function tenantTotals(tenant: TenantState): {
   granted: number;
   debited: number;
@@ -143,10 +163,11 @@ export function tenantTotals(tenant: TenantState): {
 } {
   const grants = [...tenant.grants.values()];
   return {
-    granted: checkedSum(
-      grants.map((grant) => grantCellTotal(grant, GRANT_CELLS[0])),
-      `granted of ${tenant.tenant}`,
-    ),
+    granted:
+      checkedSum(
+        grants.map((grant) => grantCellTotal(grant, GRANT_CELLS[0])),
+        `granted of ${tenant.tenant}`,
+      ) - checkedSum(tenantCellValues(tenant, 'revoked'), `revoked of ${tenant.tenant}`),
     debited: checkedSum(tenantCellValues(tenant, 'debited'), `debited of ${tenant.tenant}`),
     refunded: checkedSum(tenantCellValues(tenant, 'refunded'), `refunded of ${tenant.tenant}`),
     expired: checkedSum(

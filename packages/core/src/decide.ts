@@ -15,6 +15,7 @@ import type {
   Part,
   RefundBody,
   RepayBody,
+  RevokeBody,
 } from './events.js';
 import {
   type DebitId,
@@ -39,6 +40,7 @@ import {
   movedAt,
   overdraftInUseAt,
   type RefundRecord,
+  revokeStanding,
   rightsAt,
   type TenantState,
   tenantCellAt,
@@ -129,23 +131,38 @@ function partsFit(
 }
 
 /**
- * What is left of a region's overdraft allowance. The allowance is the region's, not one
- * incarnation's: overdraft still in use at an earlier incarnation of the same region (a lost disk)
- * counts against it, or a region could overdraw once per incarnation and pass the bound
- * −Σ overdraft (found by the simulator).
+ * Overdraft of `origin`'s region for `tenant` counted as in use (DESIGN.md §1: the allowance is the
+ * region's, not one incarnation's). The origin's own overdraft in use counts as it is. Every other
+ * incarnation of the region known here is lost (one region runs one incarnation at a time) and
+ * counts as having used its whole allowance `overdraftLimit`, or more if more is seen in use: a
+ * lost disk may hold overdrafts nobody else ever saw, so catching up with peers cannot show them
+ * (issue 16, swarm seed 102735). It stays used until an operator retires that incarnation.
+ * `tenant` may be undefined (nothing of it known here): a lost incarnation still counts.
  */
-function overdraftHeadroom(
+export function regionOverdraftInUse(
   state: LedgerState,
-  tenant: TenantState,
+  tenant: TenantState | undefined,
   origin: OriginId,
   overdraftLimit: number,
 ): number {
   const region = regionOf(origin);
   let inUse = 0;
   state.origins.forEach((other, index) => {
-    if (other === origin || regionOf(other) === region) inUse += Math.max(0, overdraftInUseAt(tenant, index));
+    if (other !== origin && regionOf(other) !== region) return;
+    const seen = tenant === undefined ? 0 : Math.max(0, overdraftInUseAt(tenant, index));
+    inUse += other === origin ? seen : Math.max(seen, overdraftLimit);
   });
-  return Math.max(0, overdraftLimit - inUse);
+  return inUse;
+}
+
+/** What is left of the region's overdraft allowance for `origin` (see regionOverdraftInUse). */
+function overdraftHeadroom(
+  state: LedgerState,
+  tenant: TenantState | undefined,
+  origin: OriginId,
+  overdraftLimit: number,
+): number {
+  return Math.max(0, overdraftLimit - regionOverdraftInUse(state, tenant, origin, overdraftLimit));
 }
 
 /**
@@ -161,8 +178,8 @@ export function availableAt(
 ): number {
   const tenant = state.tenants.get(tenantId);
   const index = indexOf(state, origin);
-  if (tenant === undefined) return overdraftLimit;
-  return liveRights(tenant, index, now) + overdraftHeadroom(state, tenant, origin, overdraftLimit);
+  const headroom = overdraftHeadroom(state, tenant, origin, overdraftLimit);
+  return tenant === undefined ? headroom : liveRights(tenant, index, now) + headroom;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -212,11 +229,15 @@ export function decideGrant(state: LedgerState, ctx: DecisionContext, request: G
     // A grant seen only through other origins' events is defined elsewhere: reusing its id here
     // would count its credits twice.
     if (known === null) return { status: 'conflict', definition: null };
-    const same =
-      known.amount === request.amount &&
-      known.priority === request.priority &&
-      known.expiresAt === request.expiresAt;
-    return same ? { status: 'replayed', definition: known } : { status: 'conflict', definition: known };
+    // A replay of the winning definition, or of a duplicate accepted across a partition (revoked
+    // after the merge), answers the winner: the grant id stands for one grant.
+    const same = (definition: GrantDefinition) =>
+      definition.amount === request.amount &&
+      definition.priority === request.priority &&
+      definition.expiresAt === request.expiresAt;
+    return same(known) || (existing.others ?? []).some(same)
+      ? { status: 'replayed', definition: known }
+      : { status: 'conflict', definition: known };
   }
   if (request.expiresAt !== null && request.expiresAt <= ctx.now) {
     return { status: 'invalid', reason: 'expires_in_past' };
@@ -318,10 +339,7 @@ export function decideDebit(state: LedgerState, ctx: DebitContext, request: Debi
   }
   const index = indexOf(state, ctx.origin);
   const rights = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);
-  const headroom =
-    tenant === undefined
-      ? ctx.overdraftLimit
-      : overdraftHeadroom(state, tenant, ctx.origin, ctx.overdraftLimit);
+  const headroom = overdraftHeadroom(state, tenant, ctx.origin, ctx.overdraftLimit);
   const available = rights + headroom;
   if (request.amount > available) {
     return { status: 'declined', reason: 'insufficient_credits', requested: request.amount, available };
@@ -564,4 +582,114 @@ export function decideRepay(state: LedgerState, ctx: DecisionContext, tenantId: 
   if (!partsFit(tenant, index, parts, 'debited')) return AMOUNT_LIMIT;
   if (!fitsSum(tenantCellAt(tenant, index, 'repaid'), amount)) return AMOUNT_LIMIT;
   return { status: 'accepted', body: { kind: 'repay', tenant: tenantId, amount, parts } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revoke (duplicate grant ids)
+
+/** A request to revoke (or go on revoking) `loser`'s losing definition of a grant id. */
+export interface RevokeRequest {
+  readonly tenant: TenantId;
+  readonly grantId: GrantId;
+  readonly loser: OriginId;
+}
+
+/** One losing definition of a grant id, and what of it is still to take back (null: no revoke yet). */
+export interface DuplicateGrant {
+  readonly grantId: GrantId;
+  readonly winner: GrantDefinition;
+  readonly loser: GrantDefinition;
+  readonly owed: number | null;
+}
+
+/** The outcome of a revoke check. */
+export type RevokeDecision =
+  | { readonly status: 'none'; readonly reason: 'not_a_duplicate' | 'settled' | 'wrong_region' | 'no_rights' }
+  | AmountLimitOutcome
+  | { readonly status: 'accepted'; readonly body: ForTenant<RevokeBody> };
+
+/** The tenant's losing grant definitions that are not wholly taken back yet. */
+export function unsettledDuplicates(tenant: TenantState): DuplicateGrant[] {
+  const out: DuplicateGrant[] = [];
+  for (const grant of tenant.grants.values()) {
+    if (grant.others === null || grant.definition === null) continue;
+    for (const loser of grant.others) {
+      const standing = revokeStanding(tenant, grant.grantId, loser.origin);
+      if (standing !== undefined && standing.charged >= standing.total) continue;
+      const owed = standing === undefined ? null : standing.total - standing.charged;
+      out.push({ grantId: grant.grantId, winner: grant.definition, loser, owed });
+    }
+  }
+  return out;
+}
+
+/**
+ * Decides a revoke of a duplicate definition of a grant id, at an origin of the loser's region
+ * (the region that accepted it). The first revoke fixes what is to be taken back: the loser's
+ * credits less what of the grant had expired by then (expired credits were never spendable, so
+ * they are not taken twice). Each revoke charges what it can now by the debit rule, so the tenant
+ * never goes below −Σ overdraft: the origin's own rights (the grant itself first, then the others
+ * in burn order), then its overdraft headroom. The rest stays owed; later revokes take it from
+ * rights the region receives (it asks peers for them), as overdraft is repaid.
+ */
+export function decideRevoke(state: LedgerState, ctx: DebitContext, request: RevokeRequest): RevokeDecision {
+  const tenant = state.tenants.get(request.tenant);
+  const grant = tenant?.grants.get(request.grantId);
+  const loser = grant?.others?.find((definition) => definition.origin === request.loser);
+  if (tenant === undefined || grant === undefined || loser === undefined) {
+    return { status: 'none', reason: 'not_a_duplicate' };
+  }
+  if (regionOf(request.loser) !== regionOf(ctx.origin)) return { status: 'none', reason: 'wrong_region' };
+  const standing = revokeStanding(tenant, request.grantId, request.loser);
+  let total: number;
+  if (standing === undefined) {
+    const loserIndex = indexOf(state, request.loser);
+    const granted = loserIndex < 0 ? 0 : grantCellAt(grant, loserIndex, 'granted');
+    total = Math.max(0, granted - grantCellTotal(grant, 'expired'));
+  } else {
+    total = standing.total;
+    if (standing.charged >= total) return { status: 'none', reason: 'settled' };
+  }
+  const owed = total - (standing?.charged ?? 0);
+  const index = indexOf(state, ctx.origin);
+  const parts: Part[] = [];
+  let left = owed;
+  if (index >= 0) {
+    const own = Math.min(left, Math.max(0, rightsAt(grant, index)));
+    if (own > 0) {
+      parts.push({ grantId: grant.grantId, amount: own });
+      left -= own;
+    }
+    for (const other of burnOrder(tenant)) {
+      if (left === 0) break;
+      if (other === grant || !isLive(other, ctx.now)) continue; // its own rights went first
+      const rights = rightsAt(other, index);
+      if (rights <= 0) continue;
+      const take = Math.min(rights, left);
+      parts.push({ grantId: other.grantId, amount: take });
+      left -= take;
+    }
+  }
+  const overdraft = Math.min(left, overdraftHeadroom(state, tenant, ctx.origin, ctx.overdraftLimit));
+  const amount = owed - left + overdraft;
+  // The first revoke is written even when it can charge nothing yet: it fixes the total.
+  if (standing !== undefined && amount === 0) return { status: 'none', reason: 'no_rights' };
+  if (!fitsSum(tenantCellTotal(tenant, 'revoked'), amount)) return AMOUNT_LIMIT;
+  if (index >= 0) {
+    if (!partsFit(tenant, index, parts, 'debited')) return AMOUNT_LIMIT;
+    if (!fitsSum(tenantCellAt(tenant, index, 'overdrawn'), overdraft)) return AMOUNT_LIMIT;
+  }
+  return {
+    status: 'accepted',
+    body: {
+      kind: 'revoke',
+      tenant: request.tenant,
+      grantId: request.grantId,
+      loser: request.loser,
+      total,
+      amount,
+      parts,
+      overdraft,
+    },
+  };
 }

@@ -31,7 +31,14 @@ function grantCanonical(state: LedgerState, grant: GrantState): Canonical {
     const to = state.origins[key % ORIGINS_MAX] as string;
     if (value !== 0) moved[`${from}>${to}`] = value;
   }
-  return { grantId: grant.grantId, definition: grant.definition as Canonical, cells, moved };
+  const canonical: Record<string, Canonical> = {
+    grantId: grant.grantId,
+    definition: grant.definition as Canonical,
+    cells,
+    moved,
+  };
+  if (grant.others !== null) canonical.others = grant.others as unknown as Canonical;
+  return canonical;
 }
 
 function tenantCanonical(state: LedgerState, tenant: TenantState): Canonical {
@@ -40,13 +47,16 @@ function tenantCanonical(state: LedgerState, tenant: TenantState): Canonical {
     const row = TENANT_CELLS.map((kind) => tenantCellAt(tenant, index, kind));
     if (row.some((value) => value !== 0)) cells[origin] = row;
   });
-  return {
+  const canonical: Record<string, Canonical> = {
     tenant: tenant.tenant,
     grants: byKey([...tenant.grants]).map(([, grant]) => grantCanonical(state, grant)),
     cells,
     debits: byKey([...(tenant.debits ?? [])]).map(([, debit]) => debit as unknown as Canonical),
     refunds: byKey([...(tenant.refunds ?? [])]).map(([, refund]) => refund as unknown as Canonical),
   };
+  if (tenant.revokes !== null && tenant.revokes.size > 0)
+    canonical.revokes = byKey([...tenant.revokes]).map(([, revokes]) => revokes as unknown as Canonical);
+  return canonical;
 }
 
 /** The state as a canonical value. */

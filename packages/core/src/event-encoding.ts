@@ -15,6 +15,7 @@ const FIELD_COUNT: Record<LedgerEvent['kind'], number> = {
   move: 7,
   expire: 7,
   repay: 7,
+  revoke: 11,
 };
 
 const str = JSON.stringify;
@@ -49,6 +50,8 @@ export function eventCanonicalJson(event: LedgerEvent): string {
       return `{"amount":${event.amount},"at":${at},"grantId":${str(event.grantId)},"kind":"expire","origin":${origin},"seq":${event.seq},"tenant":${tenant}}`;
     case 'repay':
       return `{"amount":${event.amount},"at":${at},"kind":"repay","origin":${origin},"parts":${parts(event.parts)},"seq":${event.seq},"tenant":${tenant}}`;
+    case 'revoke':
+      return `{"amount":${event.amount},"at":${at},"grantId":${str(event.grantId)},"kind":"revoke","loser":${str(event.loser)},"origin":${origin},"overdraft":${event.overdraft},"parts":${parts(event.parts)},"seq":${event.seq},"tenant":${tenant},"total":${event.total}}`;
     default:
       return canonicalJson(event as unknown as Canonical);
   }

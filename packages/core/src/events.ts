@@ -78,11 +78,31 @@ export interface RepayBody {
   readonly parts: readonly Part[];
 }
 
-/** The fields of any event kind. */
-export type EventBody = GrantBody | DebitBody | RefundBody | MoveBody | ExpireBody | RepayBody;
+/**
+ * A grant id defined at two origins (a top-up retried at another region across a partition): the
+ * region of the losing definition (`loser`, by compareDefinitions) takes its credits back. `total`
+ * is what it must take back in all: the loser's credits less what of the grant had expired when the
+ * first revoke was decided (later revokes of the same definition repeat it). Each revoke charges
+ * `amount` now, exactly like a debit at the bound: the origin's own rights in `parts` (the grant
+ * itself first, then burn order), then its overdraft headroom as `overdraft`. What it cannot charge
+ * within the bound stays owed and is charged by later revokes from rights the region receives.
+ */
+export interface RevokeBody {
+  readonly kind: 'revoke';
+  readonly grantId: GrantId;
+  readonly loser: OriginId;
+  readonly total: number;
+  /** Σ parts + overdraft. */
+  readonly amount: number;
+  readonly parts: readonly Part[];
+  readonly overdraft: number;
+}
 
-/** The kinds of event, in the order DESIGN.md lists them. */
-export const EVENT_KINDS = ['grant', 'debit', 'refund', 'move', 'expire', 'repay'] as const;
+/** The fields of any event kind. */
+export type EventBody = GrantBody | DebitBody | RefundBody | MoveBody | ExpireBody | RepayBody | RevokeBody;
+
+/** The kinds of event, in the order DESIGN.md lists them (and `revoke`, for duplicate grant ids). */
+export const EVENT_KINDS = ['grant', 'debit', 'refund', 'move', 'expire', 'repay', 'revoke'] as const;
 
 /** One event of an origin's log. */
 export type LedgerEvent = EventEnvelope & EventBody;

@@ -8,6 +8,8 @@ import { addChecked, invariant } from './amount.js';
 import type { LedgerEvent, Part } from './events.js';
 import { eventRecordId } from './ids.js';
 import {
+  addDefinition,
+  compareDefinitions,
   type DebitRecord,
   ensureGrant,
   ensureTenant,
@@ -18,6 +20,8 @@ import {
   type LedgerState,
   movedAt,
   type RefundRecord,
+  type RevokeRecord,
+  revokeKey,
   setGrantCell,
   setMovedAt,
   setTenantCell,
@@ -91,16 +95,9 @@ export function recordRefund(tenant: TenantState, refund: RefundRecord): void {
   );
 }
 
-/** Sets the grant's definition when `event`'s sorts before the one known (one rule at every replica). */
+/** Adds the grant event's definition; the winner is one rule at every replica (compareDefinitions). */
 function defineGrant(tenant: TenantState, grant: GrantState, event: LedgerEvent & { kind: 'grant' }): void {
-  const known = grant.definition;
-  if (
-    known !== null &&
-    (known.origin < event.origin || (known.origin === event.origin && known.seq < event.seq))
-  ) {
-    return;
-  }
-  grant.definition = {
+  const definition = {
     amount: event.amount,
     priority: event.priority,
     expiresAt: event.expiresAt,
@@ -108,7 +105,18 @@ function defineGrant(tenant: TenantState, grant: GrantState, event: LedgerEvent 
     seq: event.seq,
     at: event.at,
   };
-  tenant.burnOrder = null;
+  if (addDefinition(grant, definition)) tenant.burnOrder = null;
+}
+
+/** Records `revoke` in the tenant's revoke index, in compareDefinitions order (also used by merge). */
+export function recordRevoke(tenant: TenantState, revoke: RevokeRecord): void {
+  if (tenant.revokes === null) tenant.revokes = new Map();
+  const key = revokeKey(revoke.grantId, revoke.loser);
+  const known = tenant.revokes.get(key) ?? [];
+  if (known.some((other) => other.revokeId === revoke.revokeId)) return;
+  known.push(revoke);
+  known.sort(compareDefinitions);
+  tenant.revokes.set(key, known);
 }
 
 /** Applies `event` to `state` (mutating it). */
@@ -199,6 +207,27 @@ export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult 
         grantCellWrite(tenant, event.parts, index, 'debited', 'debited', writes);
         tenantCellWrite(tenant, index, 'repaid', event.amount, writes);
         break;
+      case 'revoke': {
+        // Its parts burn like a debit's; what it takes beyond them is overdraft in use.
+        grantCellWrite(tenant, event.parts, index, 'debited', 'revoked', writes);
+        tenantCellWrite(tenant, index, 'overdrawn', event.overdraft, writes);
+        tenantCellWrite(tenant, index, 'revoked', event.amount, writes);
+        const revoke: RevokeRecord = {
+          revokeId: eventRecordId(event.origin, event.seq),
+          tenant: event.tenant,
+          origin: event.origin,
+          seq: event.seq,
+          at: event.at,
+          grantId: event.grantId,
+          loser: event.loser,
+          total: event.total,
+          amount: event.amount,
+          parts: event.parts,
+          overdraft: event.overdraft,
+        };
+        writes.push(() => recordRevoke(tenant, revoke));
+        break;
+      }
     }
   } catch (error) {
     // Nothing was written; do not leave an empty tenant behind for an event that failed.

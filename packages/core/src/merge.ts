@@ -5,9 +5,10 @@
  */
 import { invariant } from './amount.js';
 import { canonicalJson } from './canonical.js';
-import { recordDebit, recordRefund } from './fold.js';
+import { recordDebit, recordRefund, recordRevoke } from './fold.js';
 import { ORIGINS_MAX } from './limits.js';
 import {
+  addDefinition,
   createLedgerState,
   ensureGrant,
   ensureTenant,
@@ -23,18 +24,12 @@ import {
   tenantCellAt,
 } from './state.js';
 
-function mergeDefinition(target: GrantState, source: GrantState): boolean {
-  const theirs = source.definition;
-  if (theirs === null) return false;
-  const ours = target.definition;
-  if (
-    ours !== null &&
-    (ours.origin < theirs.origin || (ours.origin === theirs.origin && ours.seq <= theirs.seq))
-  ) {
-    return false;
-  }
-  target.definition = theirs;
-  return true;
+function mergeDefinitions(target: GrantState, source: GrantState): boolean {
+  if (source.definition === null) return false;
+  let changed = false;
+  for (const definition of [source.definition, ...(source.others ?? [])])
+    if (addDefinition(target, definition)) changed = true;
+  return changed;
 }
 
 /** Merges `source` into `target` (mutating target only). */
@@ -48,7 +43,7 @@ export function mergeInto(target: LedgerState, source: LedgerState): void {
     const ours = ensureTenant(target, tenantId);
     for (const [grantId, grant] of theirs.grants) {
       const mine = ensureGrant(ours, grantId);
-      if (mergeDefinition(mine, grant)) ours.burnOrder = null;
+      if (mergeDefinitions(mine, grant)) ours.burnOrder = null;
       translate.forEach((to, from) => {
         for (const kind of GRANT_CELLS) {
           const value = grantCellAt(grant, from, kind);
@@ -82,6 +77,8 @@ export function mergeInto(target: LedgerState, source: LedgerState): void {
     for (const refund of theirs.refunds?.values() ?? []) {
       if (ours.refunds?.has(refund.refundId) !== true) recordRefund(ours, refund);
     }
+    for (const revokes of theirs.revokes?.values() ?? [])
+      for (const revoke of revokes) recordRevoke(ours, revoke);
   }
 }
 

@@ -22,9 +22,19 @@ const GRANT_CELL_INDEX: Record<GrantCell, number> = { granted: 0, debited: 1, re
 /**
  * Per-origin totals of a tenant: debits and refunds as charged to clients, and the overdraft taken,
  * repaid from received rights, and cleared by refunds. `debited` of the grants includes repay burns,
- * which is why the client-facing totals are their own cells.
+ * which is why the client-facing totals are their own cells. `revoked`: credits charged by revokes of
+ * duplicate grant ids (their parts and overdraft).
  */
-export const TENANT_CELLS = ['debited', 'refunded', 'overdrawn', 'repaid', 'overdraftRefunded'] as const;
+export const TENANT_CELLS = [
+  'debited',
+  'refunded',
+  'overdrawn',
+  'repaid',
+  'overdraftRefunded',
+  'revoked',
+] as const;
+/** Cells per origin in a tenant's cell array. */
+const TENANT_STRIDE = 6;
 /** One of the per-origin cells of a tenant. */
 export type TenantCell = (typeof TENANT_CELLS)[number];
 const TENANT_CELL_INDEX: Record<TenantCell, number> = {
@@ -33,6 +43,7 @@ const TENANT_CELL_INDEX: Record<TenantCell, number> = {
   overdrawn: 2,
   repaid: 3,
   overdraftRefunded: 4,
+  revoked: 5,
 };
 
 /** What a grant event defined: the grant's terms and which event defined them. */
@@ -49,6 +60,8 @@ export interface GrantDefinition {
 export interface GrantState {
   readonly grantId: GrantId;
   definition: GrantDefinition | null;
+  /** Losing definitions of the same grant id at other origins (compareRecords order); null: none. */
+  others: GrantDefinition[] | null;
   /** `cells[index * 4 + k]` is cell GRANT_CELLS[k] of the origin with local index `index`. */
   cells: number[];
   /** `moved[from→to]`, keyed `from * ORIGINS_MAX + to` by local index; null while nothing moved. */
@@ -83,13 +96,39 @@ export interface RefundRecord {
   readonly overdraft: number;
 }
 
+/** A revoke of a duplicate grant definition, as recorded in the ledger. */
+export interface RevokeRecord {
+  readonly revokeId: string;
+  readonly tenant: TenantId;
+  readonly origin: OriginId;
+  readonly seq: number;
+  readonly at: number;
+  readonly grantId: GrantId;
+  readonly loser: OriginId;
+  readonly total: number;
+  readonly amount: number;
+  readonly parts: readonly Part[];
+  readonly overdraft: number;
+}
+
+/** The key of the revokes of `loser`'s definition of `grantId`. */
+export function revokeKey(grantId: GrantId, loser: OriginId): string {
+  return `${grantId}\u0000${loser}`;
+}
+
+/** Where the revoke of one duplicate definition stands: what it must take back, what it took. */
+export interface RevokeStanding {
+  readonly total: number;
+  readonly charged: number;
+}
+
 /** Everything the ledger knows of one tenant. */
 export interface TenantState {
   readonly tenant: TenantId;
   readonly grants: Map<GrantId, GrantState>;
   /** Defined grants in burn order; null when it must be recomputed. */
   burnOrder: GrantState[] | null;
-  /** `cells[index * 5 + k]` is cell TENANT_CELLS[k] of the origin with local index `index`. */
+  /** `cells[index * TENANT_STRIDE + k]` is cell TENANT_CELLS[k] of the origin with local index `index`. */
   cells: number[];
   debits: Map<DebitId, DebitRecord> | null;
   /** Idempotency key → debits recorded with it (more than one only after a cross-region race). */
@@ -98,6 +137,8 @@ export interface TenantState {
   refundsByKey: Map<string, RefundId[]> | null;
   /** Debit id → sum of its refunds known here (also for debits not known here yet). */
   refundedByDebit: Map<DebitId, number> | null;
+  /** revokeKey(grant, loser) → its revokes, first first; never forgotten (few: one per duplicate). */
+  revokes: Map<string, RevokeRecord[]> | null;
 }
 
 /** One replica's view of the ledger: the fold of a prefix of each origin's log. */
@@ -144,6 +185,7 @@ export function ensureTenant(state: LedgerState, tenant: TenantId): TenantState 
       refunds: null,
       refundsByKey: null,
       refundedByDebit: null,
+      revokes: null,
     };
     state.tenants.set(tenant, found);
   }
@@ -154,10 +196,52 @@ export function ensureTenant(state: LedgerState, tenant: TenantId): TenantState 
 export function ensureGrant(tenant: TenantState, grantId: GrantId): GrantState {
   let grant = tenant.grants.get(grantId);
   if (grant === undefined) {
-    grant = { grantId, definition: null, cells: [], moved: null };
+    grant = { grantId, definition: null, others: null, cells: [], moved: null };
     tenant.grants.set(grantId, grant);
   }
   return grant;
+}
+
+/**
+ * Orders grant definitions of one grant id (and revokes of one definition) the same way at every
+ * replica, as duplicate debits: the origin's time, then origin id, then seq. The first wins.
+ */
+export function compareDefinitions(
+  a: { readonly at: number; readonly origin: OriginId; readonly seq: number },
+  b: { readonly at: number; readonly origin: OriginId; readonly seq: number },
+): number {
+  if (a.at !== b.at) return a.at - b.at;
+  if (a.origin !== b.origin) return a.origin < b.origin ? -1 : 1;
+  return a.seq - b.seq;
+}
+
+/** Adds `definition` to `grant` (winner first); true when the winner changed. */
+export function addDefinition(grant: GrantState, definition: GrantDefinition): boolean {
+  const winner = grant.definition;
+  if (winner === null) {
+    grant.definition = definition;
+    return true;
+  }
+  const order = compareDefinitions(definition, winner);
+  if (order === 0) return false;
+  const others = grant.others ?? [];
+  let loser = definition;
+  if (order < 0) {
+    grant.definition = definition;
+    loser = winner;
+  }
+  // Binary search: a grant id may be defined at every origin (ORIGINS_MAX), so no linear scans.
+  let low = 0;
+  let high = others.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (compareDefinitions(others[middle] as GrantDefinition, loser) < 0) low = middle + 1;
+    else high = middle;
+  }
+  if (low < others.length && compareDefinitions(others[low] as GrantDefinition, loser) === 0) return false;
+  others.splice(low, 0, loser);
+  grant.others = others;
+  return order < 0;
 }
 
 function readCell(cells: readonly number[], at: number): number {
@@ -195,17 +279,17 @@ export function tenantCell(
   kind: TenantCell,
 ): number {
   const index = state.originIndex.get(origin);
-  return index === undefined ? 0 : readCell(tenant.cells, index * 5 + TENANT_CELL_INDEX[kind]);
+  return index === undefined ? 0 : readCell(tenant.cells, index * TENANT_STRIDE + TENANT_CELL_INDEX[kind]);
 }
 
 /** Cell `kind` of the origin with local index `index` on `tenant`. */
 export function tenantCellAt(tenant: TenantState, index: number, kind: TenantCell): number {
-  return readCell(tenant.cells, index * 5 + TENANT_CELL_INDEX[kind]);
+  return readCell(tenant.cells, index * TENANT_STRIDE + TENANT_CELL_INDEX[kind]);
 }
 
 /** Sets cell `kind` of the origin with local index `index` on `tenant`. */
 export function setTenantCell(tenant: TenantState, index: number, kind: TenantCell, value: number): void {
-  writeCell(tenant.cells, index * 5 + TENANT_CELL_INDEX[kind], value);
+  writeCell(tenant.cells, index * TENANT_STRIDE + TENANT_CELL_INDEX[kind], value);
 }
 
 /** The key of moved[from→to] by local indices. */
@@ -265,7 +349,7 @@ export function grantCellTotal(grant: GrantState, kind: GrantCell): number {
 export function tenantCellTotal(tenant: TenantState, kind: TenantCell): number {
   const offset = TENANT_CELL_INDEX[kind];
   let total = 0;
-  for (let at = offset; at < tenant.cells.length; at += 5) total += tenant.cells[at] as number;
+  for (let at = offset; at < tenant.cells.length; at += TENANT_STRIDE) total += tenant.cells[at] as number;
   return total;
 }
 
@@ -318,4 +402,17 @@ export function burnOrder(tenant: TenantState): readonly GrantState[] {
 export function isLive(grant: GrantState, now: number): boolean {
   const definition = grant.definition;
   return definition !== null && (definition.expiresAt === null || now < definition.expiresAt);
+}
+
+/** Where the revoke of `loser`'s definition of `grantId` stands; undefined before its first revoke. */
+export function revokeStanding(
+  tenant: TenantState,
+  grantId: GrantId,
+  loser: OriginId,
+): RevokeStanding | undefined {
+  const revokes = tenant.revokes?.get(revokeKey(grantId, loser));
+  if (revokes === undefined || revokes.length === 0) return undefined;
+  let charged = 0;
+  for (const revoke of revokes) charged += revoke.amount;
+  return { total: (revokes[0] as RevokeRecord).total, charged };
 }

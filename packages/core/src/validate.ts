@@ -4,7 +4,7 @@
  */
 import { isAmount, isCell } from './amount.js';
 import type { LedgerEvent, Part } from './events.js';
-import { isKey, isOriginId, isTenantId, parseEventRecordId } from './ids.js';
+import { isKey, isOriginId, isTenantId, parseEventRecordId, regionOf } from './ids.js';
 import { PARTS_MAX, PRIORITY_MAX, PRIORITY_MIN, TIME_MS_MAX } from './limits.js';
 
 function isTime(value: unknown): value is number {
@@ -93,6 +93,20 @@ export function eventProblem(event: LedgerEvent): string | null {
       const problem = partsProblem(event.parts, false);
       if (problem !== null) return problem;
       return partsTotal(event.parts) === event.amount ? null : 'parts do not add up to the amount';
+    }
+    case 'revoke': {
+      if (!isKey(event.grantId)) return 'invalid grantId';
+      if (!isOriginId(event.loser)) return 'invalid loser origin';
+      // Only the region that accepted a duplicate takes it back.
+      if (regionOf(event.loser) !== regionOf(event.origin)) return "a revoke of another region's grant";
+      if (!isCell(event.total)) return 'invalid total';
+      if (!isCell(event.amount) || event.amount > event.total) return 'invalid amount';
+      if (!isCell(event.overdraft)) return 'invalid overdraft';
+      const problem = partsProblem(event.parts, true);
+      if (problem !== null) return problem;
+      return partsTotal(event.parts) + event.overdraft === event.amount
+        ? null
+        : 'parts and overdraft do not add up to the amount';
     }
     default:
       return 'unknown event kind';

@@ -918,4 +918,24 @@ describe('overdraft belongs to the region, not to one incarnation', () => {
     );
     expect(again).toMatchObject({ status: 'declined', available: 0 });
   });
+
+  it('a lost incarnation counts as having used its whole allowance, even with none seen in use (issue 16)', async () => {
+    const { availableAt, decideDebit, regionOverdraftInUse } = await import('@allot/core');
+    const { EU, EU_NEXT, US, replica, grant, TENANT, T0 } = await import('./support.js');
+    const r = replica();
+    grant(r, US, 'g1', 10);
+    grant(r, EU, 'g0', 5, { tenant: 'other' }); // the old incarnation is known here
+    // Its overdrafts of TENANT, if any, never left its disk: the new one may not take them again.
+    expect(regionOverdraftInUse(r.state, r.state.tenants.get(TENANT), EU_NEXT, 30)).toBe(30);
+    expect(availableAt(r.state, TENANT, EU_NEXT, T0, 30)).toBe(0);
+    expect(availableAt(r.state, 'never-seen', EU_NEXT, T0, 30)).toBe(0);
+    const declined = decideDebit(
+      r.state,
+      { origin: EU_NEXT, now: T0, overdraftLimit: 30 },
+      { tenant: TENANT, amount: 1, idempotencyKey: 'k-new', metadata: null },
+    );
+    expect(declined).toMatchObject({ status: 'declined', available: 0 });
+    // Rights the new incarnation holds are still its own to spend; another region's allowance is untouched.
+    expect(availableAt(r.state, TENANT, US, T0, 30)).toBe(40);
+  });
 });

@@ -595,7 +595,16 @@ describe('tenantFigures', () => {
     grant(r, EU, 'g', 30);
     grant(r, US, 'h', 10);
     commit(r, EU, decideMove(r.state, { origin: EU, now: T0 }, { tenant: TENANT, to: EU_NEXT, amount: 12 }));
-    debit(r, EU_NEXT, 15, 'k', { overdraftLimit: 5 });
+    // Decided when EU_NEXT did not know of EU yet (a lost incarnation's allowance counts as used since issue 16).
+    append(r, EU_NEXT, {
+      kind: 'debit',
+      tenant: TENANT,
+      amount: 15,
+      idempotencyKey: 'k',
+      parts: [{ grantId: 'g', amount: 12 }],
+      overdraft: 3,
+      metadata: null,
+    });
 
     expect(figures(r, { overdraft: { eu: 5, ap: 7 }, regions: ['sa'] }).regions).toEqual({
       eu: { rights: 18, overdraft: 5, overdraftInUse: 3 },

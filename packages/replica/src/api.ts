@@ -181,4 +181,6 @@ export interface ReplicaObserver {
   peerConnected?(peer: string, connected: boolean): void;
   /** Rights this node handed to another region (a `move` event), in credits. */
   rightsMoved?(amount: number): void;
+  /** A grant id defined with different terms at two origins was seen (once per conflict per process). */
+  grantConflict?(): void;
 }

@@ -25,6 +25,7 @@ export const BODY_FIELDS: { readonly [K in LedgerEvent['kind']]: readonly string
   move: ['to', 'parts'],
   expire: ['grantId', 'amount'],
   repay: ['amount', 'parts'],
+  revoke: ['grantId', 'loser', 'total', 'amount', 'parts', 'overdraft'],
 };
 
 /** The fields of a part. */

@@ -55,6 +55,7 @@ import type {
   TenantPolicy,
 } from './api.js';
 import { ControlDocument, ControlRefused } from './control.js';
+import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
 import { DurableReads, type HeldRead } from './durable-reads.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
@@ -275,6 +276,14 @@ export class Replica {
   private readonly durableReads = new DurableReads<BalanceView | undefined>();
   /** Regions this node knows: itself and its configured peers; a peer may name no other. */
   private readonly knownRegions: ReadonlySet<string>;
+  /** Grant ids defined with different terms at two origins (issue 17). */
+  private readonly grantConflicts = new GrantConflicts((conflict) => {
+    this.ports.observer?.grantConflict?.();
+    this.ports.logger.warn(
+      { ...conflict },
+      'grant id defined with different terms at two regions: the later is revoked',
+    );
+  });
 
   private constructor(options: ReplicaOptions, ports: ReplicaPorts, meta: NodeMeta) {
     this.options = {
@@ -304,7 +313,6 @@ export class Replica {
    */
   static async open(options: ReplicaOptions, ports: ReplicaPorts): Promise<Replica> {
     let meta = await ports.store.readMeta();
-    const fresh = meta === null;
     if (meta === null) {
       meta = {
         formatVersion: 1,
@@ -324,9 +332,11 @@ export class Replica {
       );
     }
     const replica = new Replica(options, ports, meta);
-    // A new incarnation may not know what an earlier incarnation of its region still owes: it
-    // takes no overdraft until it has caught up with its peers (see caughtUp).
-    replica.overdraftWithheld = fresh && replica.otherRegions().length > 0;
+    // An incarnation may not know what an earlier incarnation of its region still owes: it takes no
+    // overdraft until it has caught up with its peers (see checkCaughtUp). After every start, not
+    // only a fresh one: a new incarnation restarted before it caught up knows no more than when it
+    // was new (swarm seed 203419: ap's new incarnation crashed, restarted, overdrew past its region).
+    replica.overdraftWithheld = replica.otherRegions().length > 0;
     replica.logConfirmed = replica.otherRegions().length === 0 || replica.options.allowLoneStart;
     if (replica.otherRegions().length > 0) {
       if (replica.options.allowLoneStart)
@@ -417,9 +427,11 @@ export class Replica {
     for (const [tenant, ledger] of state.tenants) {
       for (const grant of ledger.grants.values()) this.scheduleExpiry(tenant, grant.definition);
       if (ownIndex !== undefined) this.overdraftInUse += overdraftInUseAt(ledger, ownIndex);
+      this.grantConflicts.observe(ledger);
     }
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     this.runExpiries();
+    for (const tenant of state.tenants.keys()) this.revokeDuplicates(tenant);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -435,6 +447,7 @@ export class Replica {
         const event = this.append(decision.body);
         this.scheduleExpiry(command.tenant, this.definitionOf(command.tenant, command.grantId));
         this.repay(command.tenant);
+        this.revokeDuplicates(command.tenant);
         this.splitGrant(command.tenant, command.amount);
         // Taken now: later batches may fail, and an answer must not show what they would undo.
         const balance = this.balanceOrFail(command.tenant);
@@ -753,6 +766,7 @@ export class Replica {
     if (event.kind === 'debit') this.overdraftInUse += event.overdraft;
     else if (event.kind === 'refund') this.overdraftInUse -= event.overdraft;
     else if (event.kind === 'repay') this.overdraftInUse -= event.amount;
+    else if (event.kind === 'revoke') this.overdraftInUse += event.overdraft;
     let batch = this.openBatch();
     if (batch.events.length >= this.options.batchEventsMax) {
       this.queue.push(batch);
@@ -1011,6 +1025,7 @@ export class Replica {
     }[];
     stranded: StrandedRights[];
     versionVector: Readonly<Record<OriginId, number>>;
+    grantConflicts: GrantConflict[];
   } {
     const durable = this.durableVersionVector();
     const peers = (this.transport?.peers() ?? []).map((link) => {
@@ -1020,7 +1035,12 @@ export class Replica {
         lagEvents += Math.max(0, seq - (known[origin] ?? 0));
       return { ...link, lagEvents };
     });
-    return { peers, stranded: this.strandedRights(), versionVector: durable };
+    return {
+      peers,
+      stranded: this.strandedRights(),
+      versionVector: durable,
+      grantConflicts: this.grantConflicts.list(),
+    };
   }
 
   private peerState(region: string): PeerState {
@@ -1363,7 +1383,9 @@ export class Replica {
     for (const [region, peer] of this.peers) {
       if (!peer.connected) continue;
       const has = Math.max(peer.versionVector[this.origin] ?? 0, peer.sent.get(this.origin) ?? 0);
-      if (has !== first - 1 || this.inFlightTo(peer) + (batch.lastSeq - first + 1) > PEER_WINDOW_EVENTS)
+      const count = batch.lastSeq - first + 1;
+      // A batch longer than a frame (a paused region's backlog) goes by pushMissing, in runs.
+      if (has !== first - 1 || count > EVENTS_FRAME_MAX || this.inFlightTo(peer) + count > PEER_WINDOW_EVENTS)
         continue;
       events ??= batch.events
         .filter((stored) => stored.event.origin === this.origin)
@@ -1440,6 +1462,8 @@ export class Replica {
       touched.set(wire.event.tenant, keys);
       if (wire.event.kind === 'grant') {
         this.scheduleExpiry(wire.event.tenant, this.definitionOf(wire.event.tenant, wire.event.grantId));
+        const ledger = this.state.tenants.get(wire.event.tenant);
+        if (ledger !== undefined) this.grantConflicts.observe(ledger);
       }
     }
     if (applied === null) return;
@@ -1472,6 +1496,33 @@ export class Replica {
     this.repay(tenant);
     this.expireTenant(tenant);
     this.refundDuplicates(tenant, keys);
+    this.revokeDuplicates(tenant);
+  }
+
+  /**
+   * Duplicate grant ids (DESIGN.md §3, issue 17): takes back the losing definitions this region
+   * accepted; what cannot be taken within the bound yet is owed, and rights are asked for it.
+   */
+  private revokeDuplicates(tenant: string): void {
+    const overdraft = this.control.policy(tenant).overdraft[this.region] ?? 0;
+    const owed = revokeDuplicates(
+      this.state,
+      {
+        origin: this.origin,
+        now: this.ports.clock.now(),
+        overdraftLimit: this.overdraftWithheld ? 0 : overdraft,
+        earlierIncarnations: !this.overdraftWithheld,
+      },
+      tenant,
+      (body) => {
+        this.append(body);
+        this.ports.logger.info(
+          { tenant, grantId: 'grantId' in body ? body.grantId : null },
+          'revoked a duplicate grant',
+        );
+      },
+    );
+    if (owed > 0) this.maybeRequestRights(tenant, owed);
   }
 
   /**

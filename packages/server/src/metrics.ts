@@ -43,6 +43,7 @@ export interface Metrics {
   readonly replicationLagEvents: Gauge<'origin'>;
   readonly peerConnected: Gauge<'peer'>;
   readonly rightsMovedTotal: Counter;
+  readonly grantConflictsTotal: Counter;
   readonly overdraftInUse: Gauge;
   /** Feeds these metrics from a replica's observations. */
   readonly observer: MetricsObserver;
@@ -102,6 +103,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: 'Credits of rights this node handed to other regions.',
     registers,
   });
+  const grantConflictsTotal = new Counter({
+    name: 'allot_grant_conflicts_total',
+    help: 'Grant ids seen defined with different terms at two regions (the later is revoked; see GET /v1/cluster).',
+    registers,
+  });
   const overdraftInUse = new Gauge({
     name: 'allot_overdraft_in_use',
     help: 'Overdraft in use at this region over all tenants, in credits.',
@@ -128,6 +134,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     overdraftInUse(amount) {
       overdraftInUse.set(amount);
     },
+    grantConflict() {
+      grantConflictsTotal.inc();
+    },
   };
   return {
     registry,
@@ -138,6 +147,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     replicationLagEvents,
     peerConnected,
     rightsMovedTotal,
+    grantConflictsTotal,
     overdraftInUse,
     observer,
   };

@@ -7,6 +7,7 @@
 import {
   AMOUNT_MAX,
   AMOUNT_MIN,
+  EVENT_KINDS,
   KEY_PATTERN,
   PRIORITY_DEFAULT,
   PRIORITY_MAX,
@@ -229,7 +230,7 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
       origin: { type: 'string' },
       seq: { type: 'integer' },
       hash: { type: 'string' },
-      kind: { type: 'string', enum: ['grant', 'debit', 'refund', 'move', 'expire', 'repay'] },
+      kind: { type: 'string', enum: [...EVENT_KINDS] },
       tenant: { type: 'string' },
       at: time,
     },
@@ -596,6 +597,21 @@ export const getClusterSchema = {
           },
         },
         stranded: { type: 'array', items: { type: 'object', additionalProperties: true } },
+        grantConflicts: {
+          type: 'array',
+          description:
+            'Grant ids defined with different terms at two regions (two top-ups that reused an id across a partition): the winner stands, the loser is revoked by its region.',
+          items: {
+            type: 'object',
+            required: ['tenant', 'grantId', 'winner', 'loser'],
+            properties: {
+              tenant: { type: 'string' },
+              grantId: { type: 'string' },
+              winner: { type: 'string', description: 'Origin whose definition stands.' },
+              loser: { type: 'string', description: 'Origin whose definition is revoked.' },
+            },
+          },
+        },
       },
     },
     ...errors,

@@ -3,7 +3,7 @@
  * replica's surface breaks the build here rather than a request in production.
  */
 import type { OriginId } from '@allot/core';
-import type { Replica, StrandedRights } from '@allot/replica';
+import type { GrantConflict, Replica, StrandedRights } from '@allot/replica';
 
 /** One peer region as GET /v1/cluster shows it (API.md). */
 export interface PeerView {
@@ -23,6 +23,8 @@ export interface ClusterView {
   /** Rights held by lost incarnations (DESIGN.md §1), as replication reports them. */
   readonly stranded: readonly StrandedRights[];
   readonly versionVector?: Readonly<Record<OriginId, number>>;
+  /** Grant ids defined with different terms at two regions (issue 17). */
+  readonly grantConflicts?: readonly GrantConflict[];
 }
 
 /** What the server needs of a replica. */

@@ -11,6 +11,7 @@ const REQUIRED = [
   'allot_peer_connected',
   'allot_rights_moved_total',
   'allot_overdraft_in_use',
+  'allot_grant_conflicts_total',
 ];
 
 /** The value of a sample line `name{labels} value` in Prometheus text, or undefined. */
@@ -40,6 +41,7 @@ describe('metrics', () => {
     observer.peerConnected('ap', false);
     observer.rightsMoved(300);
     observer.overdraftInUse(17);
+    observer.grantConflict?.();
     const text = await metrics.registry.metrics();
     expect(sample(text, 'allot_debits_total{result="accepted"}')).toBe(1);
     expect(sample(text, 'allot_debits_total{result="declined"}')).toBe(1);
@@ -52,6 +54,7 @@ describe('metrics', () => {
     expect(sample(text, 'allot_peer_connected{peer="ap"}')).toBe(0);
     expect(sample(text, 'allot_rights_moved_total')).toBe(300);
     expect(sample(text, 'allot_overdraft_in_use')).toBe(17);
+    expect(sample(text, 'allot_grant_conflicts_total')).toBe(1);
   });
 
   it('count every debit the API answers once, by result, edge refusals as invalid, and group commits', async () => {

@@ -72,6 +72,12 @@ export interface TenantSpec {
     readonly priority?: number;
     /** Seconds after the grant is made. */
     readonly expiresInS?: number;
+    /**
+     * The admin's client times out and sends the same grant (same id and body) to `region`
+     * `afterS` seconds later, as a client with failover does (issue 17): across a partition both
+     * regions accept it, and the grant id must still count once.
+     */
+    readonly retry?: { readonly region: string; readonly afterS: number };
   }[];
   /** Overdraft per region (policy). */
   readonly overdraft?: Readonly<Record<string, number>>;
@@ -310,6 +316,25 @@ export interface FinalState {
         readonly refunds: Readonly<
           Record<string, { readonly debitId: string; readonly amount: number; readonly key: string }>
         >;
+        /** Extension (issue 17): every definition of each grant id (more than one: a duplicate). */
+        readonly definitions?: Readonly<
+          Record<
+            string,
+            readonly {
+              readonly origin: string;
+              readonly seq: number;
+              readonly at: number;
+              readonly amount: number;
+            }[]
+          >
+        >;
+        /** Extension (issue 17): the revokes of duplicate definitions. */
+        readonly revokes?: readonly {
+          readonly grantId: string;
+          readonly loser: string;
+          readonly total: number;
+          readonly amount: number;
+        }[];
       }
     >
   >;

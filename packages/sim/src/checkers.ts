@@ -359,7 +359,9 @@ export function checkS4(input: CheckInput): Verdict {
 
 /**
  * S5: every region's converged balance per tenant is grants − debits + refunds − expired, where
- * grants, debits and client refunds are what was acknowledged (less what a lost disk took), refunds
+ * grants, debits and client refunds are what was acknowledged (less what a lost disk took; a grant
+ * id once, however many regions accepted it, plus what revokes of its duplicates could not take
+ * back), refunds
  * also count the automatic refunds of cross-region duplicates, and expired is what the ledger
  * expired. Each column is compared on its own, so the first difference names what leaked.
  */
@@ -403,6 +405,9 @@ export function checkS5(input: CheckInput): Verdict {
   for (const [tenant, ledger] of Object.entries(final.ledger)) {
     for (const refund of Object.values(ledger.refunds))
       if (refund.key.startsWith('duplicate-of:')) of(tenant).refunded += refund.amount;
+    // A grant id counts once: a losing definition adds only what its revokes could not take back
+    // (what had expired before, and what is still owed at the bound).
+    of(tenant).granted += uncountedDuplicates(ledger);
   }
   for (const [region, state] of Object.entries(final.regions)) {
     const lines = new Map(state.tenants.map((line) => [line.tenant, line]));
@@ -442,9 +447,42 @@ export function checkS5(input: CheckInput): Verdict {
   return violations.verdict('S5', INVARIANT_NAMES.S5, note);
 }
 
+/** The final ledger of one tenant. */
+type FinalLedger = FinalState['ledger'][string];
+
+/** The definitions of each grant id, winner first (origin time, then origin, then seq: core's order). */
+function definitionsInOrder(
+  ledger: FinalLedger,
+): [string, NonNullable<FinalLedger['definitions']>[string]][] {
+  return Object.entries(ledger.definitions ?? {}).map(([grantId, definitions]) => [
+    grantId,
+    [...definitions].sort((a, b) =>
+      a.at !== b.at ? a.at - b.at : a.origin !== b.origin ? (a.origin < b.origin ? -1 : 1) : a.seq - b.seq,
+    ),
+  ]);
+}
+
+/** Σ over revoked losing grant definitions of their credits less what their revokes took back. */
+function uncountedDuplicates(ledger: FinalLedger): number {
+  let uncounted = 0;
+  for (const [grantId, definitions] of definitionsInOrder(ledger)) {
+    for (const loser of definitions.slice(1)) {
+      const revokes = (ledger.revokes ?? []).filter(
+        (revoke) => revoke.grantId === grantId && revoke.loser === loser.origin,
+      );
+      // Never revoked: it counts in full at the nodes, and S5 says so (the grant id counts once).
+      if (revokes.length === 0) continue;
+      uncounted += loser.amount;
+      for (const revoke of revokes) uncounted -= revoke.amount;
+    }
+  }
+  return uncounted;
+}
+
 /**
  * S6: in the final state, at most one effective debit per idempotency key: over the debits that
- * carry a key, Σ (amount − refunded) is at most one debit's amount.
+ * carry a key, Σ (amount − refunded) is at most one debit's amount; and one effective grant per
+ * grant id: every definition but the first is revoked, never past what it credited.
  */
 export function checkS6(input: CheckInput): Verdict {
   const violations = new Violations();
@@ -452,7 +490,35 @@ export function checkS6(input: CheckInput): Verdict {
   if (final === undefined) return notChecked('S6');
   let keys = 0;
   let duplicates = 0;
+  let grantDuplicates = 0;
+  let owed = 0;
   for (const [tenant, ledger] of Object.entries(final.ledger)) {
+    // One effective grant per grant id: every losing definition is revoked by its region.
+    for (const [grantId, definitions] of definitionsInOrder(ledger)) {
+      for (const loser of definitions.slice(1)) {
+        grantDuplicates += 1;
+        const revokes = (ledger.revokes ?? []).filter(
+          (revoke) => revoke.grantId === grantId && revoke.loser === loser.origin,
+        );
+        if (revokes.length === 0) {
+          violations.add(
+            final.t,
+            `${tenant}: grant ${grantId} is defined at ${definitions[0]?.origin} and at ${loser.origin}, and ${loser.origin}'s definition was never revoked`,
+            loser.amount,
+          );
+          continue;
+        }
+        const total = revokes[0]?.total ?? 0;
+        const charged = revokes.reduce((sum, revoke) => sum + revoke.amount, 0);
+        if (charged > total)
+          violations.add(
+            final.t,
+            `${tenant}: grant ${grantId} revoked ${charged}, more than its ${total}`,
+            charged - total,
+          );
+        owed += Math.max(0, total - charged);
+      }
+    }
     const refunded = new Map<string, number>();
     for (const refund of Object.values(ledger.refunds))
       refunded.set(refund.debitId, (refunded.get(refund.debitId) ?? 0) + refund.amount);
@@ -478,7 +544,7 @@ export function checkS6(input: CheckInput): Verdict {
   return violations.verdict(
     'S6',
     INVARIANT_NAMES.S6,
-    `${keys} keys, ${duplicates} taken at more than one region`,
+    `${keys} keys, ${duplicates} taken at more than one region; ${grantDuplicates} grant ids defined at two regions, revoked (${owed} credits still owed at the bound)`,
   );
 }
 

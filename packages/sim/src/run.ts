@@ -319,6 +319,8 @@ class Simulation {
       const grants: Record<string, number> = {};
       const debits: Record<string, { key: string; amount: number }> = {};
       const refunds: Record<string, { debitId: string; amount: number; key: string }> = {};
+      const definitions: Record<string, { origin: string; seq: number; at: number; amount: number }[]> = {};
+      const revokes = new Map<string, { grantId: string; loser: string; total: number; amount: number }>();
       for (const [, replica] of readers) {
         let cursor: string | null = null;
         do {
@@ -329,7 +331,24 @@ class Simulation {
           );
           for (const { event } of page.events) {
             const id = eventRecordId(event.origin, event.seq);
-            if (event.kind === 'grant') grants[event.grantId] = event.amount;
+            if (event.kind === 'grant') {
+              grants[event.grantId] = event.amount;
+              definitions[event.grantId] ??= [];
+              const known = definitions[event.grantId] as {
+                origin: string;
+                seq: number;
+                at: number;
+                amount: number;
+              }[];
+              if (!known.some((each) => each.origin === event.origin && each.seq === event.seq))
+                known.push({ origin: event.origin, seq: event.seq, at: event.at, amount: event.amount });
+            } else if (event.kind === 'revoke')
+              revokes.set(id, {
+                grantId: event.grantId,
+                loser: event.loser,
+                total: event.total,
+                amount: event.amount,
+              });
             else if (event.kind === 'debit') debits[id] = { key: event.idempotencyKey, amount: event.amount };
             else if (event.kind === 'refund')
               refunds[id] = { debitId: event.debitId, amount: event.amount, key: event.idempotencyKey };
@@ -337,7 +356,7 @@ class Simulation {
           cursor = page.next;
         } while (cursor !== null);
       }
-      ledger[tenant] = { grants, debits, refunds };
+      ledger[tenant] = { grants, debits, refunds, definitions, revokes: [...revokes.values()] };
     }
     const lostOrigins = [...this.nodes.values()].flatMap((node) => node.lostOrigins).sort();
     return { t: this.now, lostOrigins, down, regions, ledger };

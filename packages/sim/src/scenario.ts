@@ -108,6 +108,12 @@ export const SCENARIO_SCHEMA = {
                 atS,
                 priority: { type: 'integer', minimum: PRIORITY_MIN, maximum: PRIORITY_MAX },
                 expiresInS: forS,
+                retry: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['region', 'afterS'],
+                  properties: { region, afterS: atS },
+                },
               },
             },
           },
@@ -296,6 +302,13 @@ function semanticProblems(scenario: Scenario): string[] {
       known(`${where}.region`, grant.region);
       if (grant.atS > durationS)
         problems.push(`${where}.atS: ${grant.atS} is after the end (durationS ${durationS})`);
+      if (grant.retry !== undefined) {
+        known(`${where}.retry.region`, grant.retry.region);
+        if (grant.atS + grant.retry.afterS > durationS)
+          problems.push(
+            `${where}.retry.afterS: the retry at ${grant.atS + grant.retry.afterS} s is after the end (durationS ${durationS})`,
+          );
+      }
     });
     for (const name of Object.keys(spec.overdraft ?? {})) known(`${at}.overdraft.${name}`, name);
     spec.rates.forEach((rate, r) => {

@@ -13,6 +13,8 @@ const REGIONS = ['eu', 'us', 'ap'] as const;
 
 /** Quiet time after the last heal: the transport's redial backoff (≤ 10 s) plus anti-entropy rounds. */
 const SWARM_QUIET_S = 20;
+/** Share of a swarm's grants that a client also sends to another region (a failover retry). */
+const GRANT_RETRY_CHANCE = 0.25;
 
 /** `value` to `decimals` places, as the shortest decimal (14.6, not 14.600000000000001). */
 function round(value: number, decimals = 1): number {
@@ -173,9 +175,29 @@ export function randomScenario(seed: number): Scenario {
       duplicate: rng.chance(0.5) ? 0 : round(rng.uniform(0, 0.02), 3),
       reorder: rng.chance(0.5) ? 0 : round(rng.uniform(0, 0.05), 3),
     },
-    tenants: Array.from({ length: tenants }, (_, i) => tenantSpec(rng, i, durationS)),
+    tenants: withGrantRetries(
+      streamOf(seed, 'swarm-grant-retries'),
+      Array.from({ length: tenants }, (_, i) => tenantSpec(rng, i, durationS)),
+      durationS,
+    ),
     faults: faults(rng, durationS),
   };
+}
+
+/**
+ * Grants a client retries at another region (issue 17), drawn from their own stream so that the
+ * rest of a seed's scenario stays what it was before retries were drawn.
+ */
+function withGrantRetries(rng: RandomStream, tenants: TenantSpec[], durationS: number): TenantSpec[] {
+  return tenants.map((spec) => ({
+    ...spec,
+    grants: spec.grants.map((grant) => {
+      if (!rng.chance(GRANT_RETRY_CHANCE)) return grant;
+      const afterS = round(rng.uniform(0.2, 3));
+      if (grant.atS + afterS > durationS) return grant;
+      return { ...grant, retry: { region: rng.pick(REGIONS.filter((r) => r !== grant.region)), afterS } };
+    }),
+  }));
 }
 
 /** One failed swarm run: how to replay it and what failed. */

@@ -68,6 +68,10 @@ export class TrueLedger {
       case 'expire':
         totals.expired += event.amount;
         break;
+      case 'revoke':
+        // A duplicate grant id taken back (issue 17): what it charged is no longer granted.
+        totals.granted -= event.amount;
+        break;
       default:
         break;
     }

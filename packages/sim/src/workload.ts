@@ -95,7 +95,12 @@ export class Workload {
       }
       for (const change of spec.policyChanges ?? [])
         this.at(msOf(change.atS), () => this.setPolicy(spec.tenant, change.region, change.overdraft));
-      for (const grant of spec.grants) this.at(msOf(grant.atS), () => this.grant(spec, grant));
+      for (const grant of spec.grants) {
+        this.at(msOf(grant.atS), () => this.grant(spec, grant));
+        const retry = grant.retry;
+        if (retry !== undefined)
+          this.at(msOf(grant.atS + retry.afterS), () => this.grant(spec, grant, retry.region));
+      }
       spec.rates.forEach((entry, i) => {
         const rng = streamOf(this.targets.seed, `workload:${spec.tenant}:rate:${i}`);
         this.stream(spec, entry, i, rng, bound);
@@ -132,11 +137,12 @@ export class Workload {
     );
   }
 
-  private grant(spec: TenantSpec, grant: TenantSpec['grants'][number]): void {
+  /** Sends `grant` to its region, or (a client's retry) the same grant to `region`. */
+  private grant(spec: TenantSpec, grant: TenantSpec['grants'][number], region = grant.region): void {
     const { startMs } = this.targets;
     const expiresAtMs = grant.expiresInS === undefined ? null : msOf(grant.atS) + msOf(grant.expiresInS);
     const priority = grant.priority ?? PRIORITY_DEFAULT;
-    this.node(grant.region).request(
+    this.node(region).request(
       (replica) =>
         replica.grant({
           tenant: spec.tenant,
@@ -162,7 +168,7 @@ export class Workload {
         this.targets.record({
           type: 'grant',
           t: this.scenarioNow,
-          region: grant.region,
+          region,
           tenant: spec.tenant,
           grantId: grant.grantId,
           amount: grant.amount,
@@ -174,7 +180,7 @@ export class Workload {
             : {}),
         });
         if (result === 'unavailable' && this.scenarioNow + GRANT_RETRY_MS < this.durationMs)
-          this.at(this.scenarioNow + GRANT_RETRY_MS, () => this.grant(spec, grant));
+          this.at(this.scenarioNow + GRANT_RETRY_MS, () => this.grant(spec, grant, region));
       },
     );
   }

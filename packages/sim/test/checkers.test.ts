@@ -432,3 +432,55 @@ describe('S6 — idempotency', () => {
     expect(duplicate(true).holds).toBe(true);
   });
 });
+
+describe('S5 and S6 — a grant id counts once (issue 17)', () => {
+  /** g1 defined at eu (first) and again at us; `revoked`: what us's revokes took back. */
+  const duplicated = (revoked: number | null, granted: number) =>
+    input(({ final }) => {
+      const acme = final.ledger.acme as Mutable<FinalState['ledger'][string]>;
+      acme.definitions = {
+        g1: [
+          { origin: US, seq: 1, at: 2_000, amount: 100 },
+          { origin: EU, seq: 1, at: 1_000, amount: 100 },
+        ],
+      };
+      acme.revokes = revoked === null ? [] : [{ grantId: 'g1', loser: US, total: 100, amount: revoked }];
+      for (const region of Object.values(final.regions)) {
+        (region as Mutable<FinalState['regions'][string]>).tenants = [
+          { tenant: 'acme', balance: granted - 35, granted, debited: 40, refunded: 5, expired: 0 },
+        ];
+      }
+    });
+
+  it('pass once the loser is revoked in full', () => {
+    expect(checkS5(duplicated(100, 100)).holds).toBe(true);
+    expect(checkS6(duplicated(100, 100)).holds).toBe(true);
+  });
+
+  it('pass with what is still owed at the bound counted, and say how much', () => {
+    expect(checkS5(duplicated(60, 140)).holds).toBe(true);
+    expect(checkS6(duplicated(60, 140)).note).toContain(
+      '1 grant ids defined at two regions, revoked (40 credits',
+    );
+  });
+
+  it('flag a duplicate never revoked (both count) and a revoke past what it credited', () => {
+    const never = duplicated(null, 200);
+    expect(checkS5(never).first?.detail).toMatch(/granted is 200, the acknowledged operations make 100/);
+    expect(checkS6(never).first?.detail).toMatch(/was never revoked/);
+    const past = input(({ final }) => {
+      const acme = final.ledger.acme as Mutable<FinalState['ledger'][string]>;
+      acme.definitions = {
+        g1: [
+          { origin: EU, seq: 1, at: 1_000, amount: 100 },
+          { origin: US, seq: 1, at: 2_000, amount: 100 },
+        ],
+      };
+      acme.revokes = [
+        { grantId: 'g1', loser: US, total: 100, amount: 100 },
+        { grantId: 'g1', loser: US, total: 100, amount: 10 },
+      ];
+    });
+    expect(checkS6(past).first?.detail).toMatch(/revoked 110, more than its 100/);
+  });
+});

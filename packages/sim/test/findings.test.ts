@@ -64,6 +64,47 @@ describe('findings', () => {
     const result = await runSimulation(SWARM_317, 317);
     expect(result.verdicts.find((verdict) => verdict.invariant === 'S1')?.holds).toBe(true);
   });
+
+  /**
+   * Finding 3 (S1, issue 16): catching up cannot recover what never left a lost disk. eu, cut off
+   * from 1.6 s to 10.9 s, overdraws tenant-1 by 40 of its 41 after the only grant expired (5.2 s);
+   * its disk is lost at 11.4 s before those debits reached anyone; the new incarnation catches up
+   * with peers that never saw them and overdraws 40 more: 25 below −Σ overdraft. Fixed: a region's
+   * new incarnation counts each lost incarnation of its region as using its whole allowance.
+   */
+  /**
+   * Finding 4 (the run broke, swarm seed 200419): after a pause, eu committed a backlog of 624 own
+   * events in one batch and pushed it live as one events frame; receivers take at most
+   * EVENTS_FRAME_MAX (512) events a frame and refused it as malformed. Fixed: a batch longer than a
+   * frame is left to the summary-driven push, which sends it in runs that fit.
+   */
+  it('swarm seed 200419: a backlog longer than a frame is pushed in runs', async () => {
+    const result = await runSimulation(SWARM_200419, 200419);
+    expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
+  });
+
+  /**
+   * Finding 5 (S1, swarm seed 203419): ap loses its disk at 12.1 s; its new incarnation starts
+   * while us is paused and eu cut off, so it knows nothing of the lost one, then crashes and
+   * restarts at 24.2 s. Overdraft was withheld only on a fresh data directory, so the restarted new
+   * incarnation overdrew 14 on top of the 31 its lost predecessor had used (ap's allowance: 39).
+   * Fixed: overdraft is withheld after every start until the peers show it caught up.
+   */
+  it('S1: swarm seed 203419 (a new incarnation restarted before it caught up)', async () => {
+    const result = await runSimulation(SWARM_203419, 203419);
+    expect(result.verdicts.find((verdict) => verdict.invariant === 'S1')?.holds).toBe(true);
+  });
+
+  it('S1: swarm seed 102735 (a lost incarnation may have used its whole overdraft unseen)', async () => {
+    const result = await runSimulation(SWARM_102735, 102735);
+    expect(result.verdicts.find((verdict) => verdict.invariant === 'S1')?.holds).toBe(true);
+    // The new incarnation of eu took no overdraft for tenant-1: the true balance never went below
+    // what the lost one may have used (−41 of eu, −27 of us, −12 of ap).
+    const lows = result.history.filter(
+      (record) => record.type === 'sample' && record.tenant === 'tenant-1' && record.truth < -80,
+    );
+    expect(lows).toEqual([]);
+  });
 });
 
 /** `randomScenario(317)` when the finding was made, kept literally so the case survives changes to the swarm. */
@@ -234,5 +275,199 @@ const SWARM_317: Scenario = validateScenario({
       atS: 16.4,
       forS: 4.6,
     },
+  ],
+});
+
+/** `randomScenario(102735)` when issue 16 was filed, kept literally (see SWARM_317). */
+const SWARM_102735: Scenario = validateScenario({
+  name: 'swarm-102735',
+  description: 'Fault mix drawn for swarm seed 102735.',
+  regions: ['eu', 'us', 'ap'],
+  durationS: 24,
+  quietS: 20,
+  rebalancing: 'adaptive',
+  network: { delayMs: { min: 23, max: 139 }, loss: 0, duplicate: 0, reorder: 0.014 },
+  tenants: [
+    {
+      tenant: 'tenant-0',
+      grants: [
+        { grantId: 'g0', amount: 1183, region: 'eu', atS: 0, priority: 100 },
+        { grantId: 'g1', amount: 16375, region: 'us', atS: 9.7, priority: 100, expiresInS: 18.6 },
+        { grantId: 'g2', amount: 2221, region: 'eu', atS: 10.6, priority: 10, expiresInS: 6.1 },
+      ],
+      rates: [
+        { region: 'eu', perSecond: 6, shape: 'steady' },
+        { region: 'us', perSecond: 4, shape: 'steady' },
+        { region: 'ap', perSecond: 11, shape: 'steady' },
+      ],
+      debitAmount: { min: 5, max: 18 },
+    },
+    {
+      tenant: 'tenant-1',
+      grants: [{ grantId: 'g0', amount: 11053, region: 'us', atS: 0, priority: 200, expiresInS: 5.2 }],
+      rates: [
+        { region: 'eu', perSecond: 14, shape: 'steady' },
+        { region: 'us', perSecond: 15, shape: 'bursty' },
+      ],
+      debitAmount: { min: 4, max: 39 },
+      overdraft: { eu: 41, us: 27, ap: 12 },
+      refund: 0.07,
+    },
+    {
+      tenant: 'tenant-2',
+      grants: [{ grantId: 'g0', amount: 18631, region: 'ap', atS: 0, priority: 10 }],
+      rates: [
+        { region: 'eu', perSecond: 6, shape: 'steady' },
+        { region: 'us', perSecond: 6, shape: 'diurnal' },
+        { region: 'ap', perSecond: 20, shape: 'bursty' },
+      ],
+      debitAmount: { min: 2, max: 5 },
+      retryElsewhere: 0.07,
+      refund: 0.01,
+    },
+  ],
+  faults: [
+    { kind: 'isolate', region: 'eu', atS: 1.6, forS: 9.3 },
+    { kind: 'clock-drift', region: 'ap', ppm: -1368, atS: 4.9, forS: 9.2 },
+    { kind: 'disk-loss', region: 'eu', atS: 11.4, forS: 9.2 },
+    { kind: 'clock-step', region: 'us', stepMs: 25705, atS: 14.6 },
+  ],
+});
+
+/** `randomScenario(200419)` when the finding was made, kept literally (see SWARM_317). */
+const SWARM_200419: Scenario = validateScenario({
+  name: 'swarm-200419',
+  description: 'Fault mix drawn for swarm seed 200419.',
+  regions: ['eu', 'us', 'ap'],
+  durationS: 25,
+  quietS: 20,
+  rebalancing: 'adaptive',
+  network: { delayMs: { min: 6, max: 26 }, loss: 0.005, duplicate: 0, reorder: 0.043 },
+  tenants: [
+    {
+      tenant: 'tenant-0',
+      grants: [{ grantId: 'g0', amount: 7790, region: 'ap', atS: 0, priority: 100 }],
+      rates: [
+        { region: 'eu', perSecond: 19, shape: 'bursty' },
+        { region: 'us', perSecond: 16, shape: 'diurnal' },
+        { region: 'ap', perSecond: 6, shape: 'bursty' },
+      ],
+      debitAmount: { min: 6, max: 32 },
+      retryElsewhere: 0.04,
+    },
+    {
+      tenant: 'tenant-1',
+      grants: [
+        {
+          grantId: 'g0',
+          amount: 13842,
+          region: 'eu',
+          atS: 0,
+          priority: 10,
+          retry: { region: 'us', afterS: 0.9 },
+        },
+        { grantId: 'g1', amount: 19045, region: 'eu', atS: 7.1, priority: 100 },
+        { grantId: 'g2', amount: 8244, region: 'ap', atS: 19.8, priority: 200, expiresInS: 17.9 },
+      ],
+      rates: [
+        { region: 'eu', perSecond: 42, shape: 'steady', fromS: 0, toS: 9.7 },
+        { region: 'us', perSecond: 42, shape: 'steady', fromS: 9.7, toS: 25 },
+      ],
+      debitAmount: { min: 5, max: 14 },
+      refund: 0.06,
+    },
+    {
+      tenant: 'tenant-2',
+      grants: [
+        { grantId: 'g0', amount: 5086, region: 'us', atS: 0, priority: 100 },
+        {
+          grantId: 'g1',
+          amount: 14059,
+          region: 'eu',
+          atS: 13,
+          priority: 100,
+          retry: { region: 'us', afterS: 2.5 },
+        },
+        { grantId: 'g2', amount: 13496, region: 'us', atS: 13.4, priority: 200, expiresInS: 14.9 },
+      ],
+      rates: [
+        { region: 'eu', perSecond: 9, shape: 'steady' },
+        { region: 'us', perSecond: 5, shape: 'diurnal' },
+        { region: 'ap', perSecond: 3, shape: 'bursty' },
+      ],
+      debitAmount: { min: 2, max: 20 },
+      refund: 0.08,
+    },
+  ],
+  faults: [
+    { kind: 'clock-step', region: 'us', stepMs: 22699, atS: 1.3 },
+    { kind: 'pause', region: 'eu', atS: 1.3, forS: 9.1 },
+    { kind: 'halves', groups: [['us'], ['eu', 'ap']], atS: 1.3, forS: 6.3 },
+    { kind: 'flapping', from: 'us', to: 'ap', periodS: 0.4, atS: 11.9, forS: 11.1 },
+  ],
+});
+
+/** `randomScenario(203419)` when the finding was made, kept literally (see SWARM_317). */
+const SWARM_203419: Scenario = validateScenario({
+  name: 'swarm-203419',
+  description: 'Fault mix drawn for swarm seed 203419.',
+  regions: ['eu', 'us', 'ap'],
+  durationS: 27,
+  quietS: 20,
+  rebalancing: 'static',
+  network: { delayMs: { min: 5, max: 82 }, loss: 0.009, duplicate: 0, reorder: 0.005 },
+  tenants: [
+    {
+      tenant: 'tenant-0',
+      grants: [
+        {
+          grantId: 'g0',
+          amount: 3476,
+          region: 'ap',
+          atS: 0,
+          priority: 200,
+          expiresInS: 25.2,
+          retry: { region: 'us', afterS: 1.9 },
+        },
+        { grantId: 'g1', amount: 17565, region: 'eu', atS: 19.4, priority: 100, expiresInS: 6.1 },
+        { grantId: 'g2', amount: 18308, region: 'eu', atS: 0.7, priority: 200 },
+      ],
+      rates: [
+        { region: 'eu', perSecond: 16, shape: 'steady' },
+        { region: 'ap', perSecond: 12, shape: 'diurnal' },
+      ],
+      debitAmount: { min: 2, max: 4 },
+      overdraft: { eu: 38, ap: 3 },
+    },
+    {
+      tenant: 'tenant-1',
+      grants: [{ grantId: 'g0', amount: 1599, region: 'eu', atS: 0, priority: 100 }],
+      rates: [
+        { region: 'us', perSecond: 28, shape: 'steady', fromS: 0, toS: 16.1 },
+        { region: 'eu', perSecond: 28, shape: 'steady', fromS: 16.1, toS: 27 },
+      ],
+      debitAmount: { min: 8, max: 21 },
+      overdraft: { eu: 32, us: 3, ap: 39 },
+      policyChanges: [{ atS: 26.7, region: 'eu', overdraft: { eu: 65 } }],
+      retryElsewhere: 0.02,
+      refund: 0,
+    },
+    {
+      tenant: 'tenant-2',
+      grants: [{ grantId: 'g0', amount: 1076, region: 'eu', atS: 0, priority: 100 }],
+      rates: [
+        { region: 'us', perSecond: 16, shape: 'steady' },
+        { region: 'ap', perSecond: 7, shape: 'bursty' },
+      ],
+      debitAmount: { min: 1, max: 30 },
+      retryElsewhere: 0.03,
+    },
+  ],
+  faults: [
+    { kind: 'isolate', region: 'eu', atS: 7.4, forS: 12.1 },
+    { kind: 'isolate', region: 'eu', atS: 7.4, forS: 13.3 },
+    { kind: 'disk-loss', region: 'ap', atS: 12.1, forS: 6 },
+    { kind: 'pause', region: 'us', atS: 12.9, forS: 11.9 },
+    { kind: 'crash', region: 'ap', atS: 19.7, forS: 4.5 },
   ],
 });

@@ -101,6 +101,8 @@ function tenantArbitrary(index: number, durationS: number): fc.Arbitrary<TenantS
           atS: tenths(0, durationS - 1),
           priority: fc.constantFrom(10, 100, 200),
           expiresInS: fc.option(tenths(1, durationS), { nil: undefined }),
+          // A client that retries the grant at another region (issue 17).
+          retry: fc.option(fc.record({ region, afterS: tenths(0.2, 3) }), { nil: undefined, freq: 3 }),
         }),
         { minLength: 1, maxLength: 3 },
       ),
@@ -122,12 +124,18 @@ function tenantArbitrary(index: number, durationS: number): fc.Arbitrary<TenantS
     })
     .map((drawn) => ({
       tenant: `t${index}`,
-      grants: drawn.grants.map((grant, g) => ({
-        grantId: `g${g}`,
-        ...grant,
-        atS: g === 0 ? 0 : grant.atS,
-        ...(grant.expiresInS === undefined ? {} : { expiresInS: grant.expiresInS }),
-      })),
+      grants: drawn.grants.map(({ retry, ...grant }, g) => {
+        const atS = g === 0 ? 0 : grant.atS;
+        const retried =
+          retry !== undefined && retry.region !== grant.region && atS + retry.afterS <= durationS;
+        return {
+          grantId: `g${g}`,
+          ...grant,
+          atS,
+          ...(grant.expiresInS === undefined ? {} : { expiresInS: grant.expiresInS }),
+          ...(retried ? { retry } : {}),
+        };
+      }),
       ...(drawn.overdraft === undefined ? {} : { overdraft: drawn.overdraft }),
       rates: drawn.rates,
       debitAmount: { min: drawn.debitMin, max: drawn.debitMin + drawn.debitSpread },
@@ -172,6 +180,69 @@ const scenarioArbitrary: fc.Arbitrary<Scenario> = fc.integer({ min: 5, max: 10 }
     ),
 );
 
+/**
+ * Issue 16's shape, generated: a region cut off while its tenant's credits run out (a short grant,
+ * an expiry, overdraft at every region), then its disk is lost, then its new incarnation serves.
+ * Whatever the lost incarnation overdrew unseen, the true balance stays ≥ −Σ overdraft (S1).
+ */
+const diskLossOverdraftArbitrary: fc.Arbitrary<Scenario> = fc
+  .record({
+    lost: region,
+    cutAtS: tenths(0, 2),
+    cutForS: tenths(2, 6),
+    lossAfterS: tenths(0, 1),
+    downForS: tenths(0.5, 4),
+    amount: fc.integer({ min: 50, max: 400 }),
+    expiresInS: fc.option(tenths(1, 4), { nil: undefined }),
+    overdraft: fc.tuple(
+      fc.integer({ min: 1, max: 60 }),
+      fc.integer({ min: 0, max: 60 }),
+      fc.integer({ min: 0, max: 60 }),
+    ),
+    perSecond: fc.integer({ min: 5, max: 25 }),
+    extra: fc.array(faultArbitrary(10), { maxLength: 2 }),
+  })
+  .map((drawn) => {
+    const [own, ...others] = drawn.overdraft;
+    const rest = REGIONS.filter((name) => name !== drawn.lost);
+    const lossAtS = Math.round((drawn.cutAtS + drawn.cutForS + drawn.lossAfterS) * 10) / 10;
+    return validateScenario({
+      name: 'disk-loss-overdraft',
+      regions: [...REGIONS],
+      durationS: 10,
+      quietS: 15,
+      rebalancing: 'adaptive',
+      network: { delayMs: { min: 5, max: 60 }, loss: 0, duplicate: 0, reorder: 0 },
+      tenants: [
+        {
+          tenant: 't0',
+          grants: [
+            {
+              grantId: 'g0',
+              amount: drawn.amount,
+              region: rest[0] as string,
+              atS: 0,
+              priority: 100,
+              ...(drawn.expiresInS === undefined ? {} : { expiresInS: drawn.expiresInS }),
+            },
+          ],
+          overdraft: { [drawn.lost]: own, [rest[0] as string]: others[0], [rest[1] as string]: others[1] },
+          rates: REGIONS.map((name) => ({
+            region: name,
+            perSecond: drawn.perSecond,
+            shape: 'steady' as const,
+          })),
+          debitAmount: { min: 1, max: 8 },
+        },
+      ],
+      faults: withoutOverlaps([
+        { kind: 'isolate', region: drawn.lost, atS: drawn.cutAtS, forS: drawn.cutForS },
+        { kind: 'disk-loss', region: drawn.lost, atS: Math.min(lossAtS, 9), forS: drawn.downForS },
+        ...drawn.extra,
+      ]),
+    });
+  });
+
 describe('simulation properties', () => {
   it(`S1–S6 hold on generated fault schedules and workloads (${runs} runs)`, async () => {
     await fc.assert(
@@ -190,6 +261,25 @@ describe('simulation properties', () => {
         },
       ),
       { numRuns: runs, endOnFailure: true },
+    );
+  });
+
+  it(`S1 holds across disk loss with overdraft in use (${Math.ceil(runs / 2)} runs)`, async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        diskLossOverdraftArbitrary,
+        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+        async (scenario, seed) => {
+          const result = await runSimulation(scenario, seed);
+          const s1 = result.verdicts.find((verdict) => verdict.invariant === 'S1');
+          if (s1?.holds !== true)
+            console.error(
+              `S1 violated; seed ${seed}\nscenario: ${JSON.stringify(scenario)}\n${JSON.stringify(s1)}`,
+            );
+          expect(s1?.holds).toBe(true);
+        },
+      ),
+      { numRuns: Math.ceil(runs / 2), endOnFailure: true },
     );
   });
 });

@@ -7,6 +7,8 @@ import type { LedgerEvent } from '@allot/core';
 
 interface NaiveGrant {
   definedBy: string | null;
+  /** (at, origin, seq) of the winning definition. */
+  definedAt: [number, string, number] | null;
   priority: number | null;
   expiresAt: number | null;
   granted: Map<string, number>;
@@ -22,6 +24,7 @@ interface NaiveTenantOrigin {
   overdrawn: number;
   repaid: number;
   overdraftRefunded: number;
+  revoked: number;
 }
 
 const add = (map: Map<string, number>, key: string, amount: number) =>
@@ -45,6 +48,7 @@ export class NaiveLedger {
     if (!grant) {
       grant = {
         definedBy: null,
+        definedAt: null,
         priority: null,
         expiresAt: null,
         granted: new Map(),
@@ -66,7 +70,7 @@ export class NaiveLedger {
     }
     let cells = origins.get(origin);
     if (!cells) {
-      cells = { debited: 0, refunded: 0, overdrawn: 0, repaid: 0, overdraftRefunded: 0 };
+      cells = { debited: 0, refunded: 0, overdrawn: 0, repaid: 0, overdraftRefunded: 0, revoked: 0 };
       origins.set(origin, cells);
     }
     return cells;
@@ -80,9 +84,16 @@ export class NaiveLedger {
         const grant = this.grant(tenant, event.grantId);
         add(grant.granted, origin, event.amount);
         // Two origins may define one grant id concurrently; every replica takes the terms of the
-        // definition with the smallest (origin, seq).
-        if (grant.definedBy === null || `${origin}` < grant.definedBy) {
+        // definition with the smallest (at, origin, seq).
+        const key: [number, string, number] = [event.at, origin, event.seq];
+        const known = grant.definedAt;
+        const earlier =
+          known === null ||
+          key[0] < known[0] ||
+          (key[0] === known[0] && (key[1] < known[1] || (key[1] === known[1] && key[2] < known[2])));
+        if (earlier) {
           grant.definedBy = origin;
+          grant.definedAt = key;
           grant.priority = event.priority;
           grant.expiresAt = event.expiresAt;
         }
@@ -113,6 +124,11 @@ export class NaiveLedger {
       case 'repay':
         for (const part of event.parts) add(this.grant(tenant, part.grantId).debited, origin, part.amount);
         this.cells(tenant, origin).repaid += event.amount;
+        break;
+      case 'revoke':
+        for (const part of event.parts) add(this.grant(tenant, part.grantId).debited, origin, part.amount);
+        this.cells(tenant, origin).overdrawn += event.overdraft;
+        this.cells(tenant, origin).revoked += event.amount;
         break;
     }
   }
@@ -171,6 +187,7 @@ export class NaiveLedger {
     for (const cells of this.origins.get(tenant)?.values() ?? []) {
       debited += cells.debited;
       refunded += cells.refunded;
+      granted -= cells.revoked;
     }
     return { granted, debited, refunded, expired, balance: granted - debited + refunded - expired };
   }

@@ -15,6 +15,7 @@ import {
   decideMove,
   decideRefund,
   decideRepay,
+  decideRevoke,
   type LedgerEvent,
   type LedgerState,
   makeEvent,
@@ -24,6 +25,7 @@ import {
   stateText,
   type TenantEventBody,
   tenantFigures,
+  unsettledDuplicates,
 } from '@allot/core';
 import fc from 'fast-check';
 import { NaiveLedger } from './oracle.js';
@@ -52,6 +54,7 @@ export type Op =
   | { op: 'move'; node: number; tenant: number; to: number; amount: number }
   | { op: 'tick'; node: number; ms: number }
   | { op: 'repay'; node: number; tenant: number }
+  | { op: 'revoke'; node: number; tenant: number }
   | { op: 'deliver'; via: number; origin: number; to: number; count: number }
   | { op: 'duplicate'; origin: number; to: number; back: number };
 
@@ -112,6 +115,7 @@ export const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({ op: fc.constant('tick' as const), node, ms: fc.integer({ min: 1, max: 2_000 }) }),
   },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('repay' as const), node, tenant }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('revoke' as const), node, tenant }) },
   {
     weight: 6,
     arbitrary: fc.record({
@@ -313,6 +317,40 @@ export class World {
         }
         break;
       }
+      case 'revoke': {
+        // The region of every losing definition of a grant id this replica knows takes it back.
+        const replica = this.replicas[op.node] as Replica;
+        const tenantId = TENANTS[op.tenant] as string;
+        const ledger = replica.state.tenants.get(tenantId);
+        if (ledger === undefined) break;
+        const limit = this.overdraft(replica.region);
+        for (const duplicate of unsettledDuplicates(ledger)) {
+          const headroom = Math.max(0, limit - replica.known.overdraftInUse(tenantId, replica.origin));
+          const live = this.liveTotal(replica, tenantId);
+          const decision = decideRevoke(
+            replica.state,
+            { origin: replica.origin, now: replica.now, overdraftLimit: limit },
+            { tenant: tenantId, grantId: duplicate.grantId, loser: duplicate.loser.origin },
+          );
+          if (decision.status !== 'accepted') continue;
+          check(
+            duplicate.loser.origin === replica.origin,
+            `a revoke of ${duplicate.loser.origin}'s definition at ${replica.origin}`,
+          );
+          const { parts, overdraft, amount, total } = decision.body;
+          for (const part of parts) {
+            const held =
+              part.grantId === duplicate.grantId
+                ? replica.known.rights(tenantId, part.grantId, replica.origin)
+                : (live.get(part.grantId) ?? 0);
+            check(part.amount <= held, `S2: revoke burnt ${part.amount} of ${part.grantId} holding ${held}`);
+          }
+          check(overdraft <= headroom, `S2: revoke overdraft ${overdraft} beyond headroom ${headroom}`);
+          check(amount <= (duplicate.owed ?? total), 'a revoke takes back at most what is owed');
+          this.append(replica, decision.body);
+        }
+        break;
+      }
       case 'deliver': {
         const via = this.replicas[op.via] as Replica;
         const to = this.replicas[op.to] as Replica;
@@ -369,6 +407,67 @@ export class World {
       for (const [origin, log] of this.logs) {
         for (const event of log.slice(seqOf(replica.state.versionVector, origin)))
           this.receive(replica, event);
+      }
+    }
+  }
+
+  /**
+   * After a merge, revokes until nothing more can be taken back (each round: every replica revokes
+   * what it can, then every event is delivered everywhere); returns how many rounds it took.
+   */
+  settleDuplicates(): number {
+    for (let round = 1; round <= 20; round++) {
+      const before = [...this.logs.values()].reduce((total, log) => total + log.length, 0);
+      for (let node = 0; node < this.replicas.length; node++)
+        for (let tenant = 0; tenant < TENANTS.length; tenant++) this.step({ op: 'revoke', node, tenant });
+      this.deliverAll();
+      const after = [...this.logs.values()].reduce((total, log) => total + log.length, 0);
+      if (after === before) return round;
+    }
+    throw new PropertyViolation('revokes did not settle within 20 rounds');
+  }
+
+  /**
+   * A grant id counts once after the revokes: granted = Σ of the winning definitions + what of each
+   * loser had expired before its revoke + what is still owed; what is owed stays only while the
+   * loser's region has no rights and no overdraft headroom left to take it from.
+   */
+  checkGrantsCountOnce(): void {
+    for (const replica of this.replicas) {
+      for (const tenantId of TENANTS) {
+        const ledger = replica.state.tenants.get(tenantId);
+        const figures = tenantFigures(replica.state, tenantId, { now: replica.now });
+        if (ledger === undefined || figures === undefined) continue;
+        let expected = 0;
+        for (const grant of ledger.grants.values()) {
+          if (grant.definition === null) continue;
+          expected += grant.definition.amount;
+          for (const loser of grant.others ?? []) {
+            const revokes = ledger.revokes?.get(`${grant.grantId}\u0000${loser.origin}`);
+            check(
+              revokes !== undefined && revokes.length > 0,
+              `${tenantId}/${grant.grantId}: ${loser.origin} not revoked`,
+            );
+            const total = revokes[0]?.total ?? 0;
+            const charged = revokes.reduce((sum, revoke) => sum + revoke.amount, 0);
+            check(charged <= total, `${tenantId}/${grant.grantId}: revoked ${charged} of ${total}`);
+            expected += loser.amount - total + (total - charged);
+            if (charged < total) {
+              const region = this.replicas.find((other) => other.origin === loser.origin) as Replica;
+              const rights = [...this.liveTotal(region, tenantId).values()].reduce((a, b) => a + b, 0);
+              const headroom =
+                this.overdraft(region.region) - region.known.overdraftInUse(tenantId, region.origin);
+              check(
+                rights === 0 && headroom <= 0,
+                `${tenantId}/${grant.grantId}: ${total - charged} owed while ${loser.origin} holds ${rights} and ${headroom} headroom`,
+              );
+            }
+          }
+        }
+        check(
+          figures.granted === expected,
+          `${tenantId} at ${replica.origin}: granted ${figures.granted}, grants once make ${expected}`,
+        );
       }
     }
   }

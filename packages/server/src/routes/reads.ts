@@ -65,6 +65,7 @@ export function registerReadRoutes(app: FastifyInstance, context: RouteContext):
         versionVector: view?.versionVector ?? replica.versionVector(),
         peers: view?.peers ?? [],
         stranded: view?.stranded ?? [],
+        grantConflicts: view?.grantConflicts ?? [],
       };
     },
   );

@@ -190,6 +190,7 @@ describe('GET /v1/cluster', () => {
       versionVector: { [node.replica.origin]: 3 },
       peers: [],
       stranded: [],
+      grantConflicts: [],
     });
   });
 
@@ -206,6 +207,7 @@ describe('GET /v1/cluster', () => {
         },
       ],
       stranded: [{ origin: 'us#aaaaaaaa', region: 'us', tenants: 2, rights: 40 }],
+      grantConflicts: [{ tenant: 'acme', grantId: 'topup-7', winner: 'eu#aaaaaaaa', loser: 'us#aaaaaaaa' }],
     };
     const other = await testNode({
       wrap: (replica) => Object.assign(Object.create(replica), { clusterView: () => view }),
@@ -215,6 +217,7 @@ describe('GET /v1/cluster', () => {
       expect(response.json()).toMatchObject({
         peers: view.peers,
         stranded: view.stranded,
+        grantConflicts: view.grantConflicts,
         versionVector: {},
       });
     } finally {
