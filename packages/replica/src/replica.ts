@@ -1357,10 +1357,9 @@ export class Replica {
     this.caughtUpWith.add(region);
     if (this.otherRegions().every((peer) => this.caughtUpWith.has(peer))) {
       this.overdraftWithheld = false;
-      this.ports.logger.info(
-        { origin: this.origin },
-        'new incarnation caught up with every peer: overdraft allowed',
-      );
+      this.ports.logger.info({ origin: this.origin }, 'caught up with every peer: overdraft allowed');
+      // Duplicate grants an earlier incarnation of this region accepted can be revoked now.
+      for (const tenant of this.state.tenants.keys()) this.revokeDuplicates(tenant);
     }
   }
 

@@ -95,6 +95,18 @@ describe('findings', () => {
     expect(result.verdicts.find((verdict) => verdict.invariant === 'S1')?.holds).toBe(true);
   });
 
+  /**
+   * Finding 6 (S5, S6, swarm seed 210176): grant g1 is retried at us, whose disk is lost half a
+   * second later; the duplicate's loser is us's lost incarnation. The new incarnation learned of
+   * both definitions before it had caught up (when it may not revoke an earlier incarnation's, whose
+   * own revoke may be on its way) and nothing woke it afterwards: g1 counted twice. Fixed: catching
+   * up runs the revokes.
+   */
+  it('S5, S6: swarm seed 210176 (a lost incarnation accepted the duplicate)', async () => {
+    const result = await runSimulation(SWARM_210176, 210176);
+    expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
+  });
+
   it('S1: swarm seed 102735 (a lost incarnation may have used its whole overdraft unseen)', async () => {
     const result = await runSimulation(SWARM_102735, 102735);
     expect(result.verdicts.find((verdict) => verdict.invariant === 'S1')?.holds).toBe(true);
@@ -469,5 +481,56 @@ const SWARM_203419: Scenario = validateScenario({
     { kind: 'disk-loss', region: 'ap', atS: 12.1, forS: 6 },
     { kind: 'pause', region: 'us', atS: 12.9, forS: 11.9 },
     { kind: 'crash', region: 'ap', atS: 19.7, forS: 4.5 },
+  ],
+});
+
+/** `randomScenario(210176)` when the finding was made, kept literally (see SWARM_317). */
+const SWARM_210176: Scenario = validateScenario({
+  name: 'swarm-210176',
+  description: 'Fault mix drawn for swarm seed 210176.',
+  regions: ['eu', 'us', 'ap'],
+  durationS: 16,
+  quietS: 20,
+  rebalancing: 'adaptive',
+  network: { delayMs: { min: 29, max: 66 }, loss: 0, duplicate: 0, reorder: 0.01 },
+  tenants: [
+    {
+      tenant: 'tenant-0',
+      grants: [
+        {
+          grantId: 'g0',
+          amount: 16337,
+          region: 'us',
+          atS: 0,
+          priority: 200,
+          expiresInS: 11.2,
+          retry: { region: 'ap', afterS: 0.2 },
+        },
+        {
+          grantId: 'g1',
+          amount: 4909,
+          region: 'ap',
+          atS: 8.2,
+          priority: 100,
+          retry: { region: 'us', afterS: 1.3 },
+        },
+        { grantId: 'g2', amount: 2906, region: 'ap', atS: 9.7, priority: 10 },
+      ],
+      rates: [
+        { region: 'eu', perSecond: 16, shape: 'bursty' },
+        { region: 'us', perSecond: 6, shape: 'bursty' },
+        { region: 'ap', perSecond: 12, shape: 'diurnal' },
+      ],
+      debitAmount: { min: 9, max: 42 },
+      policyChanges: [{ atS: 6.5, region: 'eu', overdraft: { us: 73 } }],
+      retryElsewhere: 0.09,
+      refund: 0.02,
+    },
+  ],
+  faults: [
+    { kind: 'one-way', from: 'ap', to: 'eu', atS: 2.8, forS: 6.7 },
+    { kind: 'bridge', bridge: 'eu', atS: 7.1, forS: 3.5 },
+    { kind: 'disk-loss', region: 'us', atS: 10.1, forS: 5.9 },
+    { kind: 'crash', region: 'ap', atS: 11.4, forS: 3.3 },
   ],
 });
