@@ -7,6 +7,7 @@ import {
   type GrantState,
   grantCellAt,
   grantCellTotal,
+  forEachTenantCell,
   grantRemaining,
   isLive,
   type LedgerState,
@@ -131,9 +132,12 @@ export function tenantFigures(
   return { tenant: tenantId, balance, ...totals, regions, grants };
 }
 
-function* tenantCellValues(tenant: TenantState, kind: 'debited' | 'refunded' | 'revoked'): Iterable<number> {
-  for (let index = 0; index * TENANT_CELLS.length < tenant.cells.length; index++)
-    yield tenantCellAt(tenant, index, kind);
+function tenantCellValues(tenant: TenantState, kind: 'debited' | 'refunded' | 'revoked'): Iterable<number> {
+  const values: number[] = [];
+  forEachTenantCell(tenant, (found, _index, value) => {
+    if (found === kind) values.push(value);
+  });
+  return values;
 }
 
 /**

@@ -3,15 +3,16 @@
  * cells, plus the per-origin totals and the debit and refund records that refunds and idempotency
  * need. Every cell has exactly one writer (the origin it is indexed by), so merge is a per-cell max.
  *
- * Cells are kept in flat number arrays indexed by an origin's local index (interned per state), so
- * a tenant with one grant and three regions costs a few small arrays, not a tree of objects.
- * Local indices depend on arrival order and never leave this module's state: everything encoded or
- * compared uses origin ids.
+ * Packed (DESIGN.md §2 "State, packed"): a tenant's cells and all its grants' cells (moved cells
+ * included) are one sorted array of [code, value] pairs of unboxed doubles, non-zero cells only,
+ * keyed by grant slot and origin local index (both interned); grants are a small table found by a
+ * scan while few. Local indices and slots depend on arrival order and never leave this module's
+ * state: everything encoded or compared uses origin and grant ids.
  */
 import { invariant } from './amount.js';
 import type { Json, Part } from './events.js';
 import type { DebitId, GrantId, OriginId, RefundId, TenantId } from './ids.js';
-import { ORIGINS_MAX } from './limits.js';
+import { GRANT_SCAN_MAX, GRANT_SLOTS_MAX, ORIGINS_MAX } from './limits.js';
 
 /** Cells of a grant, per origin. */
 export const GRANT_CELLS = ['granted', 'debited', 'refunded', 'expired'] as const;
@@ -33,8 +34,6 @@ export const TENANT_CELLS = [
   'overdraftRefunded',
   'revoked',
 ] as const;
-/** Cells per origin in a tenant's cell array. */
-const TENANT_STRIDE = 6;
 /** One of the per-origin cells of a tenant. */
 export type TenantCell = (typeof TENANT_CELLS)[number];
 const TENANT_CELL_INDEX: Record<TenantCell, number> = {
@@ -56,16 +55,20 @@ export interface GrantDefinition {
   readonly at: number;
 }
 
-/** One grant of a tenant: its terms (null until its grant event is known here) and its cells. */
+/**
+ * One grant of a tenant: its terms (null until its grant event is known here), its losing
+ * definitions, and its slot in the tenant's packed cells (the cells themselves live in the
+ * tenant's `cells`, not in this object).
+ */
 export interface GrantState {
   readonly grantId: GrantId;
   definition: GrantDefinition | null;
   /** Losing definitions of the same grant id at other origins (compareRecords order); null: none. */
   others: GrantDefinition[] | null;
-  /** `cells[index * 4 + k]` is cell GRANT_CELLS[k] of the origin with local index `index`. */
-  cells: number[];
-  /** `moved[from→to]`, keyed `from * ORIGINS_MAX + to` by local index; null while nothing moved. */
-  moved: Map<number, number> | null;
+  /** Position in the tenant's grant table; keys this grant's cells in the tenant's packed cells. */
+  readonly slot: number;
+  /** The tenant whose packed cells hold this grant's cells. */
+  readonly owner: TenantState;
 }
 
 /** A debit as recorded in the ledger (the fields of its event, with its id). */
@@ -122,13 +125,67 @@ export interface RevokeStanding {
   readonly charged: number;
 }
 
+/**
+ * The grants of one tenant in arrival order (a slot is a position here, never reused), found by id
+ * with a linear scan while few (most tenants hold 1–3 grants) and through a Map beyond
+ * GRANT_SCAN_MAX. Map-like reads so callers do not depend on the layout.
+ */
+export class GrantTable {
+  /** Grants by slot. */
+  readonly list: GrantState[] = [];
+  private index: Map<GrantId, GrantState> | null = null;
+
+  /** How many grant ids are known (defined or pending). */
+  get size(): number {
+    return this.list.length;
+  }
+
+  /** The grant with id `grantId`, if known. */
+  get(grantId: GrantId): GrantState | undefined {
+    if (this.index !== null) return this.index.get(grantId);
+    for (const grant of this.list) if (grant.grantId === grantId) return grant;
+    return undefined;
+  }
+
+  /** True when `grantId` is known. */
+  has(grantId: GrantId): boolean {
+    return this.get(grantId) !== undefined;
+  }
+
+  /** Adds a new grant (its id must not be known). */
+  add(grant: GrantState): void {
+    this.list.push(grant);
+    if (this.index !== null) this.index.set(grant.grantId, grant);
+    else if (this.list.length > GRANT_SCAN_MAX)
+      this.index = new Map(this.list.map((known) => [known.grantId, known]));
+  }
+
+  /** The grants in slot order. */
+  values(): IterableIterator<GrantState> {
+    return this.list.values();
+  }
+
+  /** The grant ids in slot order. */
+  *keys(): IterableIterator<GrantId> {
+    for (const grant of this.list) yield grant.grantId;
+  }
+
+  /** [grant id, grant] in slot order. */
+  *[Symbol.iterator](): IterableIterator<[GrantId, GrantState]> {
+    for (const grant of this.list) yield [grant.grantId, grant];
+  }
+}
+
 /** Everything the ledger knows of one tenant. */
 export interface TenantState {
   readonly tenant: TenantId;
-  readonly grants: Map<GrantId, GrantState>;
+  readonly grants: GrantTable;
   /** Defined grants in burn order; null when it must be recomputed. */
   burnOrder: GrantState[] | null;
-  /** `cells[index * TENANT_STRIDE + k]` is cell TENANT_CELLS[k] of the origin with local index `index`. */
+  /**
+   * Every non-zero cell of the tenant and of its grants, packed: pairs `[code, value]` sorted by
+   * code (see cellCode), unboxed doubles in one exact-size array. Zero cells are not stored.
+   */
   cells: number[];
   debits: Map<DebitId, DebitRecord> | null;
   /** Idempotency key → debits recorded with it (more than one only after a cross-region race). */
@@ -177,7 +234,7 @@ export function ensureTenant(state: LedgerState, tenant: TenantId): TenantState 
   if (found === undefined) {
     found = {
       tenant,
-      grants: new Map(),
+      grants: new GrantTable(),
       burnOrder: null,
       cells: [],
       debits: null,
@@ -196,8 +253,10 @@ export function ensureTenant(state: LedgerState, tenant: TenantId): TenantState 
 export function ensureGrant(tenant: TenantState, grantId: GrantId): GrantState {
   let grant = tenant.grants.get(grantId);
   if (grant === undefined) {
-    grant = { grantId, definition: null, others: null, cells: [], moved: null };
-    tenant.grants.set(grantId, grant);
+    const slot = tenant.grants.size;
+    invariant(slot < GRANT_SLOTS_MAX, `more than ${GRANT_SLOTS_MAX} grant ids of tenant ${tenant.tenant}`);
+    grant = { grantId, definition: null, others: null, slot, owner: tenant };
+    tenant.grants.add(grant);
   }
   return grant;
 }
@@ -244,31 +303,94 @@ export function addDefinition(grant: GrantState, definition: GrantDefinition): b
   return order < 0;
 }
 
-function readCell(cells: readonly number[], at: number): number {
-  return cells[at] ?? 0;
+/** Kinds per code: grant cells 0–3, tenant cells 0–5, MOVED_KIND for moved[from→to]. */
+const CODE_KINDS = 8;
+/** The kind of a moved[from→to] code (grant cells are 0–3 with `to` = 0, so codes never collide). */
+const MOVED_KIND = 6;
+/** Above this many stored cells a new cell grows the array in place (amortized) instead of copying. */
+const EXACT_COPY_MAX = 1_024;
+
+/**
+ * The key of one cell in a tenant's packed cells: slot 0 is the tenant's own cells, slot s + 1 the
+ * cells of the grant in slot s; `a` is the writing origin's local index (the `from` of a move) and
+ * `b` the `to` of a move (0 for other cells). Sorted by code, one grant's cells are contiguous. The
+ * largest code, (GRANT_SLOTS_MAX + 1) · ORIGINS_MAX² · CODE_KINDS = 2^52, is an exact integer.
+ */
+function cellCode(slot: number, a: number, b: number, kind: number): number {
+  return ((slot * ORIGINS_MAX + a) * ORIGINS_MAX + b) * CODE_KINDS + kind;
 }
 
-function writeCell(cells: number[], at: number, value: number): void {
-  // Grow densely with zeros so the array stays packed (holey arrays are slower and larger).
-  while (cells.length < at) cells.push(0);
-  if (cells.length === at) cells.push(value);
-  else cells[at] = value;
+/** First pair position whose code is ≥ `code`. */
+function lowerBound(cells: readonly number[], code: number): number {
+  let low = 0;
+  let high = cells.length >> 1;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((cells[middle * 2] as number) < code) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function readPacked(cells: readonly number[], code: number): number {
+  const at = lowerBound(cells, code);
+  return cells[at * 2] === code ? (cells[at * 2 + 1] as number) : 0;
+}
+
+function writePacked(tenant: TenantState, code: number, value: number): void {
+  const cells = tenant.cells;
+  const at = lowerBound(cells, code);
+  if (cells[at * 2] === code) {
+    cells[at * 2 + 1] = value;
+    return;
+  }
+  if (value === 0) return;
+  if (cells.length >= EXACT_COPY_MAX) {
+    cells.splice(at * 2, 0, code, value);
+    return;
+  }
+  // A new cell is rare (once per origin, kind and grant): copy into an exact-size array so a
+  // tenant's cells carry no growth slack.
+  const next: number[] = new Array(cells.length + 2);
+  for (let i = 0; i < at * 2; i++) next[i] = cells[i] as number;
+  next[at * 2] = code;
+  next[at * 2 + 1] = value;
+  for (let i = at * 2; i < cells.length; i++) next[i + 2] = cells[i] as number;
+  tenant.cells = next;
+}
+
+/** Calls `visit(kind, a, b, value)` for every stored cell of `slot` (0: the tenant, s + 1: grant s). */
+function forEachInSlot(
+  cells: readonly number[],
+  slot: number,
+  visit: (kind: number, a: number, b: number, value: number) => void,
+): void {
+  const end = cellCode(slot + 1, 0, 0, 0);
+  for (let at = lowerBound(cells, cellCode(slot, 0, 0, 0)) * 2; at < cells.length; at += 2) {
+    const code = cells[at] as number;
+    if (code >= end) break;
+    const kind = code % CODE_KINDS;
+    const rest = (code - kind) / CODE_KINDS;
+    const b = rest % ORIGINS_MAX;
+    const a = ((rest - b) / ORIGINS_MAX) % ORIGINS_MAX;
+    visit(kind, a, b, cells[at + 1] as number);
+  }
 }
 
 /** Cell `kind` of `origin` on `grant` (0 when the origin never wrote it). */
 export function grantCell(state: LedgerState, grant: GrantState, origin: OriginId, kind: GrantCell): number {
   const index = state.originIndex.get(origin);
-  return index === undefined ? 0 : readCell(grant.cells, index * 4 + GRANT_CELL_INDEX[kind]);
+  return index === undefined ? 0 : grantCellAt(grant, index, kind);
 }
 
 /** Sets cell `kind` of the origin with local index `index` on `grant`. */
 export function setGrantCell(grant: GrantState, index: number, kind: GrantCell, value: number): void {
-  writeCell(grant.cells, index * 4 + GRANT_CELL_INDEX[kind], value);
+  writePacked(grant.owner, cellCode(grant.slot + 1, index, 0, GRANT_CELL_INDEX[kind]), value);
 }
 
 /** Cell `kind` of the origin with local index `index` on `grant`. */
 export function grantCellAt(grant: GrantState, index: number, kind: GrantCell): number {
-  return readCell(grant.cells, index * 4 + GRANT_CELL_INDEX[kind]);
+  return readPacked(grant.owner.cells, cellCode(grant.slot + 1, index, 0, GRANT_CELL_INDEX[kind]));
 }
 
 /** Cell `kind` of `origin` on `tenant` (0 when the origin never wrote it). */
@@ -279,33 +401,34 @@ export function tenantCell(
   kind: TenantCell,
 ): number {
   const index = state.originIndex.get(origin);
-  return index === undefined ? 0 : readCell(tenant.cells, index * TENANT_STRIDE + TENANT_CELL_INDEX[kind]);
+  return index === undefined ? 0 : tenantCellAt(tenant, index, kind);
 }
 
 /** Cell `kind` of the origin with local index `index` on `tenant`. */
 export function tenantCellAt(tenant: TenantState, index: number, kind: TenantCell): number {
-  return readCell(tenant.cells, index * TENANT_STRIDE + TENANT_CELL_INDEX[kind]);
+  return readPacked(tenant.cells, cellCode(0, index, 0, TENANT_CELL_INDEX[kind]));
 }
 
 /** Sets cell `kind` of the origin with local index `index` on `tenant`. */
 export function setTenantCell(tenant: TenantState, index: number, kind: TenantCell, value: number): void {
-  writeCell(tenant.cells, index * TENANT_STRIDE + TENANT_CELL_INDEX[kind], value);
-}
-
-/** The key of moved[from→to] by local indices. */
-export function movedKey(from: number, to: number): number {
-  return from * ORIGINS_MAX + to;
+  writePacked(tenant, cellCode(0, index, 0, TENANT_CELL_INDEX[kind]), value);
 }
 
 /** `moved[from→to]` on `grant` by local indices. */
 export function movedAt(grant: GrantState, from: number, to: number): number {
-  return grant.moved?.get(movedKey(from, to)) ?? 0;
+  return readPacked(grant.owner.cells, cellCode(grant.slot + 1, from, to, MOVED_KIND));
 }
 
 /** Sets `moved[from→to]` on `grant` by local indices. */
 export function setMovedAt(grant: GrantState, from: number, to: number, value: number): void {
-  if (grant.moved === null) grant.moved = new Map();
-  grant.moved.set(movedKey(from, to), value);
+  writePacked(grant.owner, cellCode(grant.slot + 1, from, to, MOVED_KIND), value);
+}
+
+/** Calls `visit(from, to, amount)` for every non-zero moved[from→to] of `grant` (local indices). */
+export function forEachMoved(grant: GrantState, visit: (from: number, to: number, amount: number) => void): void {
+  forEachInSlot(grant.owner.cells, grant.slot + 1, (kind, from, to, value) => {
+    if (kind === MOVED_KIND && value !== 0) visit(from, to, value);
+  });
 }
 
 /**
@@ -315,19 +438,15 @@ export function setMovedAt(grant: GrantState, from: number, to: number, value: n
  * never is.
  */
 export function rightsAt(grant: GrantState, index: number): number {
-  let rights =
-    grantCellAt(grant, index, 'granted') -
-    grantCellAt(grant, index, 'debited') +
-    grantCellAt(grant, index, 'refunded') -
-    grantCellAt(grant, index, 'expired');
-  if (grant.moved !== null) {
-    for (const [key, amount] of grant.moved) {
-      const from = Math.floor(key / ORIGINS_MAX);
-      const to = key - from * ORIGINS_MAX;
-      if (to === index) rights += amount;
-      if (from === index) rights -= amount;
+  let rights = 0;
+  forEachInSlot(grant.owner.cells, grant.slot + 1, (kind, a, b, value) => {
+    if (kind === MOVED_KIND) {
+      if (b === index) rights += value;
+      if (a === index) rights -= value;
+    } else if (a === index) {
+      rights += kind === 0 || kind === 2 ? value : -value;
     }
-  }
+  });
   return rights;
 }
 
@@ -339,17 +458,29 @@ export function rightsOf(state: LedgerState, grant: GrantState, origin: OriginId
 
 /** Σ over origins of one grant cell. */
 export function grantCellTotal(grant: GrantState, kind: GrantCell): number {
-  const offset = GRANT_CELL_INDEX[kind];
+  const wanted = GRANT_CELL_INDEX[kind];
   let total = 0;
-  for (let at = offset; at < grant.cells.length; at += 4) total += grant.cells[at] as number;
+  forEachInSlot(grant.owner.cells, grant.slot + 1, (found, _a, _b, value) => {
+    if (found === wanted) total += value;
+  });
   return total;
+}
+
+/** Calls `visit(kind, index, value)` for every stored cell of `tenant` itself (not its grants). */
+export function forEachTenantCell(
+  tenant: TenantState,
+  visit: (kind: TenantCell, index: number, value: number) => void,
+): void {
+  forEachInSlot(tenant.cells, 0, (kind, index, _b, value) => visit(TENANT_CELLS[kind] as TenantCell, index, value));
 }
 
 /** Σ over origins of one tenant cell. */
 export function tenantCellTotal(tenant: TenantState, kind: TenantCell): number {
-  const offset = TENANT_CELL_INDEX[kind];
+  const wanted = TENANT_CELL_INDEX[kind];
   let total = 0;
-  for (let at = offset; at < tenant.cells.length; at += TENANT_STRIDE) total += tenant.cells[at] as number;
+  forEachInSlot(tenant.cells, 0, (found, _a, _b, value) => {
+    if (found === wanted) total += value;
+  });
   return total;
 }
 
