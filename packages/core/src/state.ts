@@ -131,19 +131,22 @@ export interface RevokeStanding {
  * GRANT_SCAN_MAX. Map-like reads so callers do not depend on the layout.
  */
 export class GrantTable {
-  /** Grants by slot. */
-  readonly list: GrantState[] = [];
+  /** The grant in slot 0 (most tenants hold one), kept out of any array. */
+  private first: GrantState | null = null;
+  /** Grants in slots 1…, exact-size; null while there is at most one. */
+  private rest: GrantState[] | null = null;
   private index: Map<GrantId, GrantState> | null = null;
 
   /** How many grant ids are known (defined or pending). */
   get size(): number {
-    return this.list.length;
+    return this.first === null ? 0 : 1 + (this.rest?.length ?? 0);
   }
 
   /** The grant with id `grantId`, if known. */
   get(grantId: GrantId): GrantState | undefined {
     if (this.index !== null) return this.index.get(grantId);
-    for (const grant of this.list) if (grant.grantId === grantId) return grant;
+    if (this.first?.grantId === grantId) return this.first;
+    if (this.rest !== null) for (const grant of this.rest) if (grant.grantId === grantId) return grant;
     return undefined;
   }
 
@@ -152,27 +155,29 @@ export class GrantTable {
     return this.get(grantId) !== undefined;
   }
 
-  /** Adds a new grant (its id must not be known). */
+  /** Adds a new grant in the next slot (its id must not be known). */
   add(grant: GrantState): void {
-    this.list.push(grant);
+    invariant(grant.slot === this.size, `grant ${grant.grantId} added out of slot order`);
+    if (this.first === null) this.first = grant;
+    else this.rest = this.rest === null ? [grant] : [...this.rest, grant];
     if (this.index !== null) this.index.set(grant.grantId, grant);
-    else if (this.list.length > GRANT_SCAN_MAX)
-      this.index = new Map(this.list.map((known) => [known.grantId, known]));
+    else if (this.size > GRANT_SCAN_MAX) this.index = new Map([...this].map(([id, known]) => [id, known]));
   }
 
   /** The grants in slot order. */
-  values(): IterableIterator<GrantState> {
-    return this.list.values();
+  *values(): IterableIterator<GrantState> {
+    if (this.first !== null) yield this.first;
+    if (this.rest !== null) yield* this.rest;
   }
 
   /** The grant ids in slot order. */
   *keys(): IterableIterator<GrantId> {
-    for (const grant of this.list) yield grant.grantId;
+    for (const grant of this.values()) yield grant.grantId;
   }
 
   /** [grant id, grant] in slot order. */
   *[Symbol.iterator](): IterableIterator<[GrantId, GrantState]> {
-    for (const grant of this.list) yield [grant.grantId, grant];
+    for (const grant of this.values()) yield [grant.grantId, grant];
   }
 }
 
