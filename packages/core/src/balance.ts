@@ -3,11 +3,11 @@ import { addChecked, invariant } from './amount.js';
 import type { GrantId, OriginId, RegionId, TenantId } from './ids.js';
 import { regionOf } from './ids.js';
 import {
+  forEachTenantCell,
   GRANT_CELLS,
   type GrantState,
   grantCellAt,
   grantCellTotal,
-  forEachTenantCell,
   grantRemaining,
   isLive,
   type LedgerState,
@@ -123,7 +123,7 @@ export function tenantFigures(
       status: grantStatus(grant, remaining, options.now),
     });
   }
-  const balance = totals.granted - totals.debited + totals.refunded - totals.expired;
+  const balance = balanceOf(totals);
   // Two bookkeepings of one ledger: per grant (cells) and per tenant (client-facing totals).
   invariant(
     balance === remainingTotal - inUseTotal,
@@ -185,6 +185,26 @@ export function tenantTotals(tenant: TenantState): {
 export function tenantBalance(state: LedgerState, tenantId: TenantId): number {
   const tenant = state.tenants.get(tenantId);
   if (tenant === undefined) return 0;
-  const totals = tenantTotals(tenant);
+  return balanceOf(tenantTotals(tenant));
+}
+
+/** The balance formula, the one place it is written: granted − debited + refunded − expired. */
+export function balanceOf(totals: {
+  readonly granted: number;
+  readonly debited: number;
+  readonly refunded: number;
+  readonly expired: number;
+}): number {
   return totals.granted - totals.debited + totals.refunded - totals.expired;
+}
+
+/** The tenant's totals and balance; undefined when nothing of the tenant is known here. */
+export function tenantTotalsOf(
+  state: LedgerState,
+  tenantId: TenantId,
+): { granted: number; debited: number; refunded: number; expired: number; balance: number } | undefined {
+  const tenant = state.tenants.get(tenantId);
+  if (tenant === undefined) return undefined;
+  const totals = tenantTotals(tenant);
+  return { ...totals, balance: balanceOf(totals) };
 }

@@ -93,7 +93,10 @@ export function cellEntries(state: LedgerState): Map<string, number> {
         }
       });
       forEachMoved(grant, (from, to, value) => {
-        cells.set(`${tenantId}/${grantId}/${state.origins[from] as string}>${state.origins[to] as string}`, value);
+        cells.set(
+          `${tenantId}/${grantId}/${state.origins[from] as string}>${state.origins[to] as string}`,
+          value,
+        );
       });
     }
   }

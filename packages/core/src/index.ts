@@ -15,6 +15,7 @@ export * from './fold.js';
 export * from './ids.js';
 export * from './limits.js';
 export * from './merge.js';
+export * from './queries.js';
 export * from './retention.js';
 export * from './state.js';
 export * from './validate.js';

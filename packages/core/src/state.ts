@@ -430,7 +430,10 @@ export function setMovedAt(grant: GrantState, from: number, to: number, value: n
 }
 
 /** Calls `visit(from, to, amount)` for every non-zero moved[from→to] of `grant` (local indices). */
-export function forEachMoved(grant: GrantState, visit: (from: number, to: number, amount: number) => void): void {
+export function forEachMoved(
+  grant: GrantState,
+  visit: (from: number, to: number, amount: number) => void,
+): void {
   forEachInSlot(grant.owner.cells, grant.slot + 1, (kind, from, to, value) => {
     if (kind === MOVED_KIND && value !== 0) visit(from, to, value);
   });
@@ -476,7 +479,9 @@ export function forEachTenantCell(
   tenant: TenantState,
   visit: (kind: TenantCell, index: number, value: number) => void,
 ): void {
-  forEachInSlot(tenant.cells, 0, (kind, index, _b, value) => visit(TENANT_CELLS[kind] as TenantCell, index, value));
+  forEachInSlot(tenant.cells, 0, (kind, index, _b, value) =>
+    visit(TENANT_CELLS[kind] as TenantCell, index, value),
+  );
 }
 
 /** Σ over origins of one tenant cell. */
