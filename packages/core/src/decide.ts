@@ -662,7 +662,7 @@ export function decideRevoke(state: LedgerState, ctx: DebitContext, request: Rev
     }
     for (const other of burnOrder(tenant)) {
       if (left === 0) break;
-      if (other === grant || !isLive(other, ctx.now)) continue; // its own rights went first
+      if (other.slot === grant.slot || !isLive(other, ctx.now)) continue; // its own rights went first
       const rights = rightsAt(other, index);
       if (rights <= 0) continue;
       const take = Math.min(rights, left);

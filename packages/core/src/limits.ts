@@ -57,5 +57,12 @@ export const GRANT_SLOTS_MAX = 131_072;
  */
 export const GRANT_SCAN_MAX = 8;
 
+/**
+ * Codes in a shared (interned) cell shape (packed.ts). Tenants with at most this many non-zero
+ * numbers share their shapes; a bigger tenant owns its shape, so that building it does not leave
+ * one interned shape of every intermediate size behind (quadratic memory).
+ */
+export const SHAPE_SHARED_MAX = 64;
+
 /** Parts of one debit, refund, move or repay: one per grant at most. */
 export const PARTS_MAX = GRANTS_PER_TENANT_MAX;

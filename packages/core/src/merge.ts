@@ -44,13 +44,14 @@ export function mergeInto(target: LedgerState, source: LedgerState): void {
     const ours = ensureTenant(target, tenantId);
     for (const [grantId, grant] of theirs.grants) {
       const mine = ensureGrant(ours, grantId);
-      if (mergeDefinitions(mine, grant)) ours.burnOrder = null;
       translate.forEach((to, from) => {
         for (const kind of GRANT_CELLS) {
           const value = grantCellAt(grant, from, kind);
           if (value > grantCellAt(mine, to, kind)) setGrantCell(mine, to, kind, value);
         }
       });
+      // After the cells: a definition's amount is its origin's granted cell.
+      if (mergeDefinitions(mine, grant)) ours.burnOrder = null;
       forEachMoved(grant, (theirFrom, theirTo, value) => {
         const from = translate[theirFrom] as number;
         const to = translate[theirTo] as number;

@@ -3,16 +3,26 @@
  * cells, plus the per-origin totals and the debit and refund records that refunds and idempotency
  * need. Every cell has exactly one writer (the origin it is indexed by), so merge is a per-cell max.
  *
- * Packed (DESIGN.md §2 "State, packed"): a tenant's cells and all its grants' cells (moved cells
- * included) are one sorted array of [code, value] pairs of unboxed doubles, non-zero cells only,
- * keyed by grant slot and origin local index (both interned); grants are a small table found by a
- * scan while few. Local indices and slots depend on arrival order and never leave this module's
- * state: everything encoded or compared uses origin and grant ids.
+ * Packed (DESIGN.md §2 "State, packed"): a tenant is one small object whose numbers (cells of the
+ * tenant and of its grants, moved cells, the winning terms of each grant) live in one exact-size
+ * array of doubles keyed by an interned shape (packed.ts); grants are slots, found by id in the
+ * tenant's grant ids; records, losing definitions and caches sit apart in `extra`, null for most
+ * tenants. GrantState and GrantTable are views made on access. Local origin indices and slots depend
+ * on arrival order and never leave this module's state: everything encoded or compared uses ids.
  */
 import { invariant } from './amount.js';
 import type { Json, Part } from './events.js';
 import type { DebitId, GrantId, OriginId, RefundId, TenantId } from './ids.js';
-import { GRANT_SCAN_MAX, GRANT_SLOTS_MAX, ORIGINS_MAX } from './limits.js';
+import { GRANT_SCAN_MAX, GRANT_SLOTS_MAX, ORIGINS_MAX, PRIORITY_MAX } from './limits.js';
+import {
+  cellCode,
+  EMPTY_SHAPE,
+  forEachInSlot,
+  type Packed,
+  readPacked,
+  type Shape,
+  writePacked,
+} from './packed.js';
 
 /** Cells of a grant, per origin. */
 export const GRANT_CELLS = ['granted', 'debited', 'refunded', 'expired'] as const;
@@ -45,6 +55,20 @@ const TENANT_CELL_INDEX: Record<TenantCell, number> = {
   revoked: 5,
 };
 
+/** Code kind of moved[from→to] (cells are 0–5 with b = 0, so codes never collide). */
+const MOVED_KIND = 6;
+/** Code kind of a grant's winning terms; `a` is the field (TERM_*). */
+const TERMS_KIND = 7;
+/** Terms field: (origin local index + 1) · 2^20 + priority (PRIORITY_MAX < 2^20). */
+const TERM_ORIGIN_PRIORITY = 0;
+/** Terms field: the defining event's seq. */
+const TERM_SEQ = 1;
+/** Terms field: the defining event's time + 1. */
+const TERM_AT = 2;
+/** Terms field: expiresAt + 1; absent (0) for a grant that never expires. */
+const TERM_EXPIRES = 3;
+const PRIORITY_RANGE = 2 ** 20;
+
 /** What a grant event defined: the grant's terms and which event defined them. */
 export interface GrantDefinition {
   readonly amount: number;
@@ -53,22 +77,6 @@ export interface GrantDefinition {
   readonly origin: OriginId;
   readonly seq: number;
   readonly at: number;
-}
-
-/**
- * One grant of a tenant: its terms (null until its grant event is known here), its losing
- * definitions, and its slot in the tenant's packed cells (the cells themselves live in the
- * tenant's `cells`, not in this object).
- */
-export interface GrantState {
-  readonly grantId: GrantId;
-  definition: GrantDefinition | null;
-  /** Losing definitions of the same grant id at other origins (compareRecords order); null: none. */
-  others: GrantDefinition[] | null;
-  /** Position in the tenant's grant table; keys this grant's cells in the tenant's packed cells. */
-  readonly slot: number;
-  /** The tenant whose packed cells hold this grant's cells. */
-  readonly owner: TenantState;
 }
 
 /** A debit as recorded in the ledger (the fields of its event, with its id). */
@@ -126,48 +134,199 @@ export interface RevokeStanding {
 }
 
 /**
- * The grants of one tenant in arrival order (a slot is a position here, never reused), found by id
- * with a linear scan while few (most tenants hold 1–3 grants) and through a Map beyond
- * GRANT_SCAN_MAX. Map-like reads so callers do not depend on the layout.
+ * One grant of a tenant, as a view of its slot: its id, its winning terms (null until its grant
+ * event is known here) and the losing definitions of the same id. Made on access; compare slots,
+ * not objects.
  */
+export class GrantState {
+  constructor(
+    /** The tenant whose packed values hold this grant. */
+    readonly owner: TenantState,
+    /** Position in the tenant's grant ids; keys this grant's packed values. */
+    readonly slot: number,
+  ) {}
+
+  /** The grant id. */
+  get grantId(): GrantId {
+    const ids = this.owner.grantIds;
+    return (typeof ids === 'string' ? ids : (ids as GrantId[])[this.slot]) as GrantId;
+  }
+
+  /** The winning definition; null while no grant event of this id is known here. */
+  get definition(): GrantDefinition | null {
+    return readTerms(this);
+  }
+
+  /** Losing definitions of the same grant id at other origins (compareDefinitions order); null: none. */
+  get others(): GrantDefinition[] | null {
+    return this.owner.extra?.others?.get(this.slot) ?? null;
+  }
+}
+
+/** What only some tenants have: records, losing definitions, a grant index and burn order of many grants. */
+class TenantExtra {
+  debits: Map<DebitId, DebitRecord> | null = null;
+  debitsByKey: Map<string, DebitId[]> | null = null;
+  refunds: Map<RefundId, RefundRecord> | null = null;
+  refundsByKey: Map<string, RefundId[]> | null = null;
+  refundedByDebit: Map<DebitId, number> | null = null;
+  revokes: Map<string, RevokeRecord[]> | null = null;
+  others: Map<number, GrantDefinition[]> | null = null;
+  grantIndex: Map<GrantId, number> | null = null;
+  burnOrder: GrantState[] | null = null;
+
+  isEmpty(): boolean {
+    return (
+      this.debits === null &&
+      this.debitsByKey === null &&
+      this.refunds === null &&
+      this.refundsByKey === null &&
+      this.refundedByDebit === null &&
+      this.revokes === null &&
+      this.others === null &&
+      this.grantIndex === null &&
+      this.burnOrder === null
+    );
+  }
+}
+
+type ExtraField = Exclude<keyof TenantExtra, 'isEmpty'>;
+
+/** Everything the ledger knows of one tenant. */
+export class TenantState implements Packed {
+  /** The interned codes of `values`. */
+  shape: Shape = EMPTY_SHAPE;
+  /** The tenant's non-zero numbers, position for position with `shape.codes`. */
+  values: number[] = [];
+  /** Grant ids by slot: one id alone while the tenant has one grant, then an exact-size array. */
+  grantIds: GrantId | GrantId[] | null = null;
+  /** Records and rare parts; null while the tenant has none. */
+  extra: TenantExtra | null = null;
+
+  constructor(
+    readonly tenant: TenantId,
+    /** The ledger whose origin indices key the values. */
+    readonly ledger: LedgerState,
+  ) {}
+
+  /** The tenant's grants (a view). */
+  get grants(): GrantTable {
+    return new GrantTable(this);
+  }
+
+  private get$<K extends ExtraField>(field: K): TenantExtra[K] | null {
+    return this.extra === null ? null : this.extra[field];
+  }
+
+  private set$<K extends ExtraField>(field: K, value: TenantExtra[K]): void {
+    if (this.extra === null) {
+      if (value === null) return;
+      this.extra = new TenantExtra();
+    }
+    this.extra[field] = value;
+    if (value === null && this.extra.isEmpty()) this.extra = null;
+  }
+
+  /** Defined grants in burn order, cached for tenants with many grants; null when not cached. */
+  get burnOrder(): GrantState[] | null {
+    return this.get$('burnOrder');
+  }
+  set burnOrder(value: GrantState[] | null) {
+    this.set$('burnOrder', value);
+  }
+  /** Debit id → its record, while within the idempotency retention. */
+  get debits(): Map<DebitId, DebitRecord> | null {
+    return this.get$('debits');
+  }
+  set debits(value: Map<DebitId, DebitRecord> | null) {
+    this.set$('debits', value);
+  }
+  /** Idempotency key → debits recorded with it (more than one only after a cross-region race). */
+  get debitsByKey(): Map<string, DebitId[]> | null {
+    return this.get$('debitsByKey');
+  }
+  set debitsByKey(value: Map<string, DebitId[]> | null) {
+    this.set$('debitsByKey', value);
+  }
+  /** Refund id → its record, while within the idempotency retention. */
+  get refunds(): Map<RefundId, RefundRecord> | null {
+    return this.get$('refunds');
+  }
+  set refunds(value: Map<RefundId, RefundRecord> | null) {
+    this.set$('refunds', value);
+  }
+  /** Idempotency key → refunds recorded with it. */
+  get refundsByKey(): Map<string, RefundId[]> | null {
+    return this.get$('refundsByKey');
+  }
+  set refundsByKey(value: Map<string, RefundId[]> | null) {
+    this.set$('refundsByKey', value);
+  }
+  /** Debit id → sum of its refunds known here (also for debits not known here yet). */
+  get refundedByDebit(): Map<DebitId, number> | null {
+    return this.get$('refundedByDebit');
+  }
+  set refundedByDebit(value: Map<DebitId, number> | null) {
+    this.set$('refundedByDebit', value);
+  }
+  /** revokeKey(grant, loser) → its revokes, first first; never forgotten (few: one per duplicate). */
+  get revokes(): Map<string, RevokeRecord[]> | null {
+    return this.get$('revokes');
+  }
+  set revokes(value: Map<string, RevokeRecord[]> | null) {
+    this.set$('revokes', value);
+  }
+  /** @internal Losing definitions by slot. */
+  get othersBySlot(): Map<number, GrantDefinition[]> | null {
+    return this.get$('others');
+  }
+  set othersBySlot(value: Map<number, GrantDefinition[]> | null) {
+    this.set$('others', value);
+  }
+  /** @internal Grant id → slot, for tenants with more than GRANT_SCAN_MAX grants. */
+  get grantIndex(): Map<GrantId, number> | null {
+    return this.get$('grantIndex');
+  }
+  set grantIndex(value: Map<GrantId, number> | null) {
+    this.set$('grantIndex', value);
+  }
+}
+
+/** The grants of one tenant in slot order (a view): Map-like reads by grant id. */
 export class GrantTable {
-  /** The grant in slot 0 (most tenants hold one), kept out of any array. */
-  private first: GrantState | null = null;
-  /** Grants in slots 1…, exact-size; null while there is at most one. */
-  private rest: GrantState[] | null = null;
-  private index: Map<GrantId, GrantState> | null = null;
+  constructor(private readonly tenant: TenantState) {}
 
   /** How many grant ids are known (defined or pending). */
   get size(): number {
-    return this.first === null ? 0 : 1 + (this.rest?.length ?? 0);
+    const ids = this.tenant.grantIds;
+    return ids === null ? 0 : typeof ids === 'string' ? 1 : ids.length;
+  }
+
+  /** The slot of `grantId`, or −1. */
+  slotOf(grantId: GrantId): number {
+    const ids = this.tenant.grantIds;
+    if (ids === null) return -1;
+    if (typeof ids === 'string') return ids === grantId ? 0 : -1;
+    const index = this.tenant.grantIndex;
+    if (index !== null) return index.get(grantId) ?? -1;
+    return ids.indexOf(grantId);
   }
 
   /** The grant with id `grantId`, if known. */
   get(grantId: GrantId): GrantState | undefined {
-    if (this.index !== null) return this.index.get(grantId);
-    if (this.first?.grantId === grantId) return this.first;
-    if (this.rest !== null) for (const grant of this.rest) if (grant.grantId === grantId) return grant;
-    return undefined;
+    const slot = this.slotOf(grantId);
+    return slot < 0 ? undefined : new GrantState(this.tenant, slot);
   }
 
   /** True when `grantId` is known. */
   has(grantId: GrantId): boolean {
-    return this.get(grantId) !== undefined;
-  }
-
-  /** Adds a new grant in the next slot (its id must not be known). */
-  add(grant: GrantState): void {
-    invariant(grant.slot === this.size, `grant ${grant.grantId} added out of slot order`);
-    if (this.first === null) this.first = grant;
-    else this.rest = this.rest === null ? [grant] : [...this.rest, grant];
-    if (this.index !== null) this.index.set(grant.grantId, grant);
-    else if (this.size > GRANT_SCAN_MAX) this.index = new Map([...this].map(([id, known]) => [id, known]));
+    return this.slotOf(grantId) >= 0;
   }
 
   /** The grants in slot order. */
   *values(): IterableIterator<GrantState> {
-    if (this.first !== null) yield this.first;
-    if (this.rest !== null) yield* this.rest;
+    const size = this.size;
+    for (let slot = 0; slot < size; slot++) yield new GrantState(this.tenant, slot);
   }
 
   /** The grant ids in slot order. */
@@ -179,28 +338,6 @@ export class GrantTable {
   *[Symbol.iterator](): IterableIterator<[GrantId, GrantState]> {
     for (const grant of this.values()) yield [grant.grantId, grant];
   }
-}
-
-/** Everything the ledger knows of one tenant. */
-export interface TenantState {
-  readonly tenant: TenantId;
-  readonly grants: GrantTable;
-  /** Defined grants in burn order; null when it must be recomputed. */
-  burnOrder: GrantState[] | null;
-  /**
-   * Every non-zero cell of the tenant and of its grants, packed: pairs `[code, value]` sorted by
-   * code (see cellCode), unboxed doubles in one exact-size array. Zero cells are not stored.
-   */
-  cells: number[];
-  debits: Map<DebitId, DebitRecord> | null;
-  /** Idempotency key → debits recorded with it (more than one only after a cross-region race). */
-  debitsByKey: Map<string, DebitId[]> | null;
-  refunds: Map<RefundId, RefundRecord> | null;
-  refundsByKey: Map<string, RefundId[]> | null;
-  /** Debit id → sum of its refunds known here (also for debits not known here yet). */
-  refundedByDebit: Map<DebitId, number> | null;
-  /** revokeKey(grant, loser) → its revokes, first first; never forgotten (few: one per duplicate). */
-  revokes: Map<string, RevokeRecord[]> | null;
 }
 
 /** One replica's view of the ledger: the fold of a prefix of each origin's log. */
@@ -237,18 +374,7 @@ export function getTenant(state: LedgerState, tenant: TenantId): TenantState | u
 export function ensureTenant(state: LedgerState, tenant: TenantId): TenantState {
   let found = state.tenants.get(tenant);
   if (found === undefined) {
-    found = {
-      tenant,
-      grants: new GrantTable(),
-      burnOrder: null,
-      cells: [],
-      debits: null,
-      debitsByKey: null,
-      refunds: null,
-      refundsByKey: null,
-      refundedByDebit: null,
-      revokes: null,
-    };
+    found = new TenantState(tenant, state);
     state.tenants.set(tenant, found);
   }
   return found;
@@ -256,14 +382,19 @@ export function ensureTenant(state: LedgerState, tenant: TenantId): TenantState 
 
 /** The grant's state, created with no definition and zero cells when new. */
 export function ensureGrant(tenant: TenantState, grantId: GrantId): GrantState {
-  let grant = tenant.grants.get(grantId);
-  if (grant === undefined) {
-    const slot = tenant.grants.size;
-    invariant(slot < GRANT_SLOTS_MAX, `more than ${GRANT_SLOTS_MAX} grant ids of tenant ${tenant.tenant}`);
-    grant = { grantId, definition: null, others: null, slot, owner: tenant };
-    tenant.grants.add(grant);
-  }
-  return grant;
+  const table = tenant.grants;
+  const known = table.slotOf(grantId);
+  if (known >= 0) return new GrantState(tenant, known);
+  const slot = table.size;
+  invariant(slot < GRANT_SLOTS_MAX, `more than ${GRANT_SLOTS_MAX} grant ids of tenant ${tenant.tenant}`);
+  const ids = tenant.grantIds;
+  if (ids === null) tenant.grantIds = grantId;
+  else tenant.grantIds = typeof ids === 'string' ? [ids, grantId] : [...ids, grantId];
+  const index = tenant.grantIndex;
+  if (index !== null) index.set(grantId, slot);
+  else if (slot + 1 > GRANT_SCAN_MAX)
+    tenant.grantIndex = new Map((tenant.grantIds as GrantId[]).map((id, at) => [id, at]));
+  return new GrantState(tenant, slot);
 }
 
 /**
@@ -279,19 +410,68 @@ export function compareDefinitions(
   return a.seq - b.seq;
 }
 
-/** Adds `definition` to `grant` (winner first); true when the winner changed. */
+function termCode(grant: GrantState, field: number): number {
+  return cellCode(grant.slot + 1, field, 0, TERMS_KIND);
+}
+
+function readTerms(grant: GrantState): GrantDefinition | null {
+  const tenant = grant.owner;
+  const originPriority = readPacked(tenant, termCode(grant, TERM_ORIGIN_PRIORITY));
+  if (originPriority === 0) return null;
+  const priority = originPriority % PRIORITY_RANGE;
+  const index = (originPriority - priority) / PRIORITY_RANGE - 1;
+  const expires = readPacked(tenant, termCode(grant, TERM_EXPIRES));
+  return {
+    // An origin grants a grant id at most once (the fold refuses a second), so its granted cell is
+    // the amount of its definition.
+    amount: grantCellAt(grant, index, 'granted'),
+    priority,
+    expiresAt: expires === 0 ? null : expires - 1,
+    origin: tenant.ledger.origins[index] as OriginId,
+    seq: readPacked(tenant, termCode(grant, TERM_SEQ)),
+    at: readPacked(tenant, termCode(grant, TERM_AT)) - 1,
+  };
+}
+
+function writeTerms(grant: GrantState, definition: GrantDefinition): void {
+  const tenant = grant.owner;
+  invariant(definition.priority <= PRIORITY_MAX && PRIORITY_MAX < PRIORITY_RANGE, 'priority out of range');
+  const index = internOrigin(tenant.ledger, definition.origin);
+  invariant(
+    grantCellAt(grant, index, 'granted') === definition.amount,
+    `grant ${grant.grantId}: definition of ${definition.origin} does not match its granted cell`,
+  );
+  writePacked(
+    tenant,
+    termCode(grant, TERM_ORIGIN_PRIORITY),
+    (index + 1) * PRIORITY_RANGE + definition.priority,
+  );
+  writePacked(tenant, termCode(grant, TERM_SEQ), definition.seq);
+  writePacked(tenant, termCode(grant, TERM_AT), definition.at + 1);
+  writePacked(
+    tenant,
+    termCode(grant, TERM_EXPIRES),
+    definition.expiresAt === null ? 0 : definition.expiresAt + 1,
+  );
+}
+
+/**
+ * Adds `definition` to `grant` (winner first); true when the winner changed. The granted cell of
+ * the definition's origin must be written first (it is the definition's amount).
+ */
 export function addDefinition(grant: GrantState, definition: GrantDefinition): boolean {
   const winner = grant.definition;
   if (winner === null) {
-    grant.definition = definition;
+    writeTerms(grant, definition);
     return true;
   }
   const order = compareDefinitions(definition, winner);
   if (order === 0) return false;
+  const tenant = grant.owner;
   const others = grant.others ?? [];
   let loser = definition;
   if (order < 0) {
-    grant.definition = definition;
+    writeTerms(grant, definition);
     loser = winner;
   }
   // Binary search: a grant id may be defined at every origin (ORIGINS_MAX), so no linear scans.
@@ -303,83 +483,11 @@ export function addDefinition(grant: GrantState, definition: GrantDefinition): b
     else high = middle;
   }
   if (low < others.length && compareDefinitions(others[low] as GrantDefinition, loser) === 0) return false;
-  others.splice(low, 0, loser);
-  grant.others = others;
+  others.splice(low, 0, { ...loser });
+  const bySlot = tenant.othersBySlot ?? new Map<number, GrantDefinition[]>();
+  bySlot.set(grant.slot, others);
+  tenant.othersBySlot = bySlot;
   return order < 0;
-}
-
-/** Kinds per code: grant cells 0–3, tenant cells 0–5, MOVED_KIND for moved[from→to]. */
-const CODE_KINDS = 8;
-/** The kind of a moved[from→to] code (grant cells are 0–3 with `to` = 0, so codes never collide). */
-const MOVED_KIND = 6;
-/** Above this many stored cells a new cell grows the array in place (amortized) instead of copying. */
-const EXACT_COPY_MAX = 1_024;
-
-/**
- * The key of one cell in a tenant's packed cells: slot 0 is the tenant's own cells, slot s + 1 the
- * cells of the grant in slot s; `a` is the writing origin's local index (the `from` of a move) and
- * `b` the `to` of a move (0 for other cells). Sorted by code, one grant's cells are contiguous. The
- * largest code, (GRANT_SLOTS_MAX + 1) · ORIGINS_MAX² · CODE_KINDS = 2^52, is an exact integer.
- */
-function cellCode(slot: number, a: number, b: number, kind: number): number {
-  return ((slot * ORIGINS_MAX + a) * ORIGINS_MAX + b) * CODE_KINDS + kind;
-}
-
-/** First pair position whose code is ≥ `code`. */
-function lowerBound(cells: readonly number[], code: number): number {
-  let low = 0;
-  let high = cells.length >> 1;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((cells[middle * 2] as number) < code) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
-
-function readPacked(cells: readonly number[], code: number): number {
-  const at = lowerBound(cells, code);
-  return cells[at * 2] === code ? (cells[at * 2 + 1] as number) : 0;
-}
-
-function writePacked(tenant: TenantState, code: number, value: number): void {
-  const cells = tenant.cells;
-  const at = lowerBound(cells, code);
-  if (cells[at * 2] === code) {
-    cells[at * 2 + 1] = value;
-    return;
-  }
-  if (value === 0) return;
-  if (cells.length >= EXACT_COPY_MAX) {
-    cells.splice(at * 2, 0, code, value);
-    return;
-  }
-  // A new cell is rare (once per origin, kind and grant): copy into an exact-size array so a
-  // tenant's cells carry no growth slack.
-  const next: number[] = new Array(cells.length + 2);
-  for (let i = 0; i < at * 2; i++) next[i] = cells[i] as number;
-  next[at * 2] = code;
-  next[at * 2 + 1] = value;
-  for (let i = at * 2; i < cells.length; i++) next[i + 2] = cells[i] as number;
-  tenant.cells = next;
-}
-
-/** Calls `visit(kind, a, b, value)` for every stored cell of `slot` (0: the tenant, s + 1: grant s). */
-function forEachInSlot(
-  cells: readonly number[],
-  slot: number,
-  visit: (kind: number, a: number, b: number, value: number) => void,
-): void {
-  const end = cellCode(slot + 1, 0, 0, 0);
-  for (let at = lowerBound(cells, cellCode(slot, 0, 0, 0)) * 2; at < cells.length; at += 2) {
-    const code = cells[at] as number;
-    if (code >= end) break;
-    const kind = code % CODE_KINDS;
-    const rest = (code - kind) / CODE_KINDS;
-    const b = rest % ORIGINS_MAX;
-    const a = ((rest - b) / ORIGINS_MAX) % ORIGINS_MAX;
-    visit(kind, a, b, cells[at + 1] as number);
-  }
 }
 
 /** Cell `kind` of `origin` on `grant` (0 when the origin never wrote it). */
@@ -395,7 +503,7 @@ export function setGrantCell(grant: GrantState, index: number, kind: GrantCell, 
 
 /** Cell `kind` of the origin with local index `index` on `grant`. */
 export function grantCellAt(grant: GrantState, index: number, kind: GrantCell): number {
-  return readPacked(grant.owner.cells, cellCode(grant.slot + 1, index, 0, GRANT_CELL_INDEX[kind]));
+  return readPacked(grant.owner, cellCode(grant.slot + 1, index, 0, GRANT_CELL_INDEX[kind]));
 }
 
 /** Cell `kind` of `origin` on `tenant` (0 when the origin never wrote it). */
@@ -411,7 +519,7 @@ export function tenantCell(
 
 /** Cell `kind` of the origin with local index `index` on `tenant`. */
 export function tenantCellAt(tenant: TenantState, index: number, kind: TenantCell): number {
-  return readPacked(tenant.cells, cellCode(0, index, 0, TENANT_CELL_INDEX[kind]));
+  return readPacked(tenant, cellCode(0, index, 0, TENANT_CELL_INDEX[kind]));
 }
 
 /** Sets cell `kind` of the origin with local index `index` on `tenant`. */
@@ -421,7 +529,7 @@ export function setTenantCell(tenant: TenantState, index: number, kind: TenantCe
 
 /** `moved[from→to]` on `grant` by local indices. */
 export function movedAt(grant: GrantState, from: number, to: number): number {
-  return readPacked(grant.owner.cells, cellCode(grant.slot + 1, from, to, MOVED_KIND));
+  return readPacked(grant.owner, cellCode(grant.slot + 1, from, to, MOVED_KIND));
 }
 
 /** Sets `moved[from→to]` on `grant` by local indices. */
@@ -434,7 +542,7 @@ export function forEachMoved(
   grant: GrantState,
   visit: (from: number, to: number, amount: number) => void,
 ): void {
-  forEachInSlot(grant.owner.cells, grant.slot + 1, (kind, from, to, value) => {
+  forEachInSlot(grant.owner, grant.slot + 1, (kind, from, to, value) => {
     if (kind === MOVED_KIND && value !== 0) visit(from, to, value);
   });
 }
@@ -447,11 +555,11 @@ export function forEachMoved(
  */
 export function rightsAt(grant: GrantState, index: number): number {
   let rights = 0;
-  forEachInSlot(grant.owner.cells, grant.slot + 1, (kind, a, b, value) => {
+  forEachInSlot(grant.owner, grant.slot + 1, (kind, a, b, value) => {
     if (kind === MOVED_KIND) {
       if (b === index) rights += value;
       if (a === index) rights -= value;
-    } else if (a === index) {
+    } else if (kind < 4 && a === index) {
       rights += kind === 0 || kind === 2 ? value : -value;
     }
   });
@@ -468,7 +576,7 @@ export function rightsOf(state: LedgerState, grant: GrantState, origin: OriginId
 export function grantCellTotal(grant: GrantState, kind: GrantCell): number {
   const wanted = GRANT_CELL_INDEX[kind];
   let total = 0;
-  forEachInSlot(grant.owner.cells, grant.slot + 1, (found, _a, _b, value) => {
+  forEachInSlot(grant.owner, grant.slot + 1, (found, _a, _b, value) => {
     if (found === wanted) total += value;
   });
   return total;
@@ -479,16 +587,14 @@ export function forEachTenantCell(
   tenant: TenantState,
   visit: (kind: TenantCell, index: number, value: number) => void,
 ): void {
-  forEachInSlot(tenant.cells, 0, (kind, index, _b, value) =>
-    visit(TENANT_CELLS[kind] as TenantCell, index, value),
-  );
+  forEachInSlot(tenant, 0, (kind, index, _b, value) => visit(TENANT_CELLS[kind] as TenantCell, index, value));
 }
 
 /** Σ over origins of one tenant cell. */
 export function tenantCellTotal(tenant: TenantState, kind: TenantCell): number {
   const wanted = TENANT_CELL_INDEX[kind];
   let total = 0;
-  forEachInSlot(tenant.cells, 0, (found, _a, _b, value) => {
+  forEachInSlot(tenant, 0, (found, _a, _b, value) => {
     if (found === wanted) total += value;
   });
   return total;
@@ -529,14 +635,18 @@ export function compareBurnOrder(a: GrantState, b: GrantState): number {
   return a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0;
 }
 
-/** The tenant's defined grants in burn order (cached until a definition changes). */
+/**
+ * The tenant's defined grants in burn order: sorted on each call while the tenant has at most
+ * GRANT_SCAN_MAX grants (no cache to keep per tenant), cached until a definition changes beyond.
+ */
 export function burnOrder(tenant: TenantState): readonly GrantState[] {
-  if (tenant.burnOrder === null) {
-    const defined: GrantState[] = [];
-    for (const grant of tenant.grants.values()) if (grant.definition !== null) defined.push(grant);
-    tenant.burnOrder = defined.sort(compareBurnOrder);
-  }
-  return tenant.burnOrder;
+  const cached = tenant.burnOrder;
+  if (cached !== null) return cached;
+  const defined: GrantState[] = [];
+  for (const grant of tenant.grants.values()) if (grant.definition !== null) defined.push(grant);
+  defined.sort(compareBurnOrder);
+  if (tenant.grants.size > GRANT_SCAN_MAX) tenant.burnOrder = defined;
+  return defined;
 }
 
 /** True when `grant` is defined and not expired at `now` (it may be burnt). */
