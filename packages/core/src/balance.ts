@@ -2,17 +2,15 @@
 import { addChecked, invariant } from './amount.js';
 import type { GrantId, OriginId, RegionId, TenantId } from './ids.js';
 import { regionOf } from './ids.js';
+import { revokeKey } from './records.js';
+import { grantRemaining, isLive, overdraftInUseAt } from './standing.js';
 import {
   forEachTenantCell,
   GRANT_CELLS,
   type GrantState,
   grantCellAt,
   grantCellTotal,
-  grantRemaining,
-  isLive,
   type LedgerState,
-  overdraftInUseAt,
-  revokeKey,
   rightsAt,
   TENANT_CELLS,
   type TenantState,

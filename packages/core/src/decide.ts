@@ -28,19 +28,15 @@ import {
   type TenantId,
 } from './ids.js';
 import { AMOUNT_MAX, GRANTS_PER_TENANT_MAX, PRIORITY_MAX, PRIORITY_MIN, TIME_MS_MAX } from './limits.js';
+import type { DebitRecord, RefundRecord } from './records.js';
+import { burnOrder, isLive, overdraftInUseAt, revokeStanding } from './standing.js';
 import {
-  burnOrder,
-  type DebitRecord,
   type GrantDefinition,
   type GrantState,
   grantCellAt,
   grantCellTotal,
-  isLive,
   type LedgerState,
   movedAt,
-  overdraftInUseAt,
-  type RefundRecord,
-  revokeStanding,
   rightsAt,
   type TenantState,
   tenantCellAt,

@@ -4,17 +4,10 @@
  */
 import { addChecked } from './amount.js';
 import type { DebitId, GrantId, OriginId, RefundId, TenantId } from './ids.js';
+import type { DebitRecord, RefundRecord } from './records.js';
 import { forgetRecordsBefore } from './retention.js';
-import {
-  type DebitRecord,
-  type GrantDefinition,
-  grantRemaining,
-  isLive,
-  type LedgerState,
-  overdraftInUseAt,
-  type RefundRecord,
-  rightsAt,
-} from './state.js';
+import { grantRemaining, isLive, overdraftInUseAt } from './standing.js';
+import { type GrantDefinition, type LedgerState, rightsAt } from './state.js';
 
 /** The tenant ids known here, in arrival order. */
 export function tenantIds(state: LedgerState): IterableIterator<TenantId> {

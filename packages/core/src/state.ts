@@ -11,7 +11,6 @@
  * on arrival order and never leave this module's state: everything encoded or compared uses ids.
  */
 import { invariant } from './amount.js';
-import type { Json, Part } from './events.js';
 import type { DebitId, GrantId, OriginId, RefundId, TenantId } from './ids.js';
 import { GRANT_SCAN_MAX, GRANT_SLOTS_MAX, ORIGINS_MAX, PRIORITY_MAX } from './limits.js';
 import {
@@ -23,6 +22,7 @@ import {
   type Shape,
   writePacked,
 } from './packed.js';
+import type { DebitRecord, RefundRecord, RevokeRecord } from './records.js';
 
 /** Cells of a grant, per origin. */
 export const GRANT_CELLS = ['granted', 'debited', 'refunded', 'expired'] as const;
@@ -77,60 +77,6 @@ export interface GrantDefinition {
   readonly origin: OriginId;
   readonly seq: number;
   readonly at: number;
-}
-
-/** A debit as recorded in the ledger (the fields of its event, with its id). */
-export interface DebitRecord {
-  readonly debitId: DebitId;
-  readonly tenant: TenantId;
-  readonly origin: OriginId;
-  readonly seq: number;
-  readonly at: number;
-  readonly amount: number;
-  readonly idempotencyKey: string;
-  readonly parts: readonly Part[];
-  readonly overdraft: number;
-  readonly metadata: Json;
-}
-
-/** A refund as recorded in the ledger. */
-export interface RefundRecord {
-  readonly refundId: RefundId;
-  readonly tenant: TenantId;
-  readonly origin: OriginId;
-  readonly seq: number;
-  readonly at: number;
-  readonly debitId: DebitId;
-  readonly amount: number;
-  readonly idempotencyKey: string;
-  readonly parts: readonly Part[];
-  readonly overdraft: number;
-}
-
-/** A revoke of a duplicate grant definition, as recorded in the ledger. */
-export interface RevokeRecord {
-  readonly revokeId: string;
-  readonly tenant: TenantId;
-  readonly origin: OriginId;
-  readonly seq: number;
-  readonly at: number;
-  readonly grantId: GrantId;
-  readonly loser: OriginId;
-  readonly total: number;
-  readonly amount: number;
-  readonly parts: readonly Part[];
-  readonly overdraft: number;
-}
-
-/** The key of the revokes of `loser`'s definition of `grantId`. */
-export function revokeKey(grantId: GrantId, loser: OriginId): string {
-  return `${grantId}\u0000${loser}`;
-}
-
-/** Where the revoke of one duplicate definition stands: what it must take back, what it took. */
-export interface RevokeStanding {
-  readonly total: number;
-  readonly charged: number;
 }
 
 /**
@@ -566,12 +512,6 @@ export function rightsAt(grant: GrantState, index: number): number {
   return rights;
 }
 
-/** rights(origin) on `grant`, by origin id. */
-export function rightsOf(state: LedgerState, grant: GrantState, origin: OriginId): number {
-  const index = state.originIndex.get(origin);
-  return index === undefined ? 0 : rightsAt(grant, index);
-}
-
 /** Σ over origins of one grant cell. */
 export function grantCellTotal(grant: GrantState, kind: GrantCell): number {
   const wanted = GRANT_CELL_INDEX[kind];
@@ -598,72 +538,4 @@ export function tenantCellTotal(tenant: TenantState, kind: TenantCell): number {
     if (found === wanted) total += value;
   });
   return total;
-}
-
-/** What is left of a grant over all origins: granted − debited + refunded − expired. */
-export function grantRemaining(grant: GrantState): number {
-  return (
-    grantCellTotal(grant, 'granted') -
-    grantCellTotal(grant, 'debited') +
-    grantCellTotal(grant, 'refunded') -
-    grantCellTotal(grant, 'expired')
-  );
-}
-
-/** Overdraft of the origin with local index `index` not yet repaid or refunded. */
-export function overdraftInUseAt(tenant: TenantState, index: number): number {
-  return (
-    tenantCellAt(tenant, index, 'overdrawn') -
-    tenantCellAt(tenant, index, 'repaid') -
-    tenantCellAt(tenant, index, 'overdraftRefunded')
-  );
-}
-
-/**
- * Compares grants in burn order: priority, then earliest expiry (never-expiring last), then grant id.
- * Both grants must be defined.
- */
-export function compareBurnOrder(a: GrantState, b: GrantState): number {
-  const x = a.definition as GrantDefinition;
-  const y = b.definition as GrantDefinition;
-  if (x.priority !== y.priority) return x.priority - y.priority;
-  if (x.expiresAt !== y.expiresAt) {
-    if (x.expiresAt === null) return 1;
-    if (y.expiresAt === null) return -1;
-    return x.expiresAt - y.expiresAt;
-  }
-  return a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0;
-}
-
-/**
- * The tenant's defined grants in burn order: sorted on each call while the tenant has at most
- * GRANT_SCAN_MAX grants (no cache to keep per tenant), cached until a definition changes beyond.
- */
-export function burnOrder(tenant: TenantState): readonly GrantState[] {
-  const cached = tenant.burnOrder;
-  if (cached !== null) return cached;
-  const defined: GrantState[] = [];
-  for (const grant of tenant.grants.values()) if (grant.definition !== null) defined.push(grant);
-  defined.sort(compareBurnOrder);
-  if (tenant.grants.size > GRANT_SCAN_MAX) tenant.burnOrder = defined;
-  return defined;
-}
-
-/** True when `grant` is defined and not expired at `now` (it may be burnt). */
-export function isLive(grant: GrantState, now: number): boolean {
-  const definition = grant.definition;
-  return definition !== null && (definition.expiresAt === null || now < definition.expiresAt);
-}
-
-/** Where the revoke of `loser`'s definition of `grantId` stands; undefined before its first revoke. */
-export function revokeStanding(
-  tenant: TenantState,
-  grantId: GrantId,
-  loser: OriginId,
-): RevokeStanding | undefined {
-  const revokes = tenant.revokes?.get(revokeKey(grantId, loser));
-  if (revokes === undefined || revokes.length === 0) return undefined;
-  let charged = 0;
-  for (const revoke of revokes) charged += revoke.amount;
-  return { total: (revokes[0] as RevokeRecord).total, charged };
 }
