@@ -2,16 +2,15 @@
 import { addChecked, invariant } from './amount.js';
 import type { GrantId, OriginId, RegionId, TenantId } from './ids.js';
 import { regionOf } from './ids.js';
+import { revokeKey } from './records.js';
+import { grantRemaining, isLive, overdraftInUseAt } from './standing.js';
 import {
+  forEachTenantCell,
   GRANT_CELLS,
   type GrantState,
   grantCellAt,
   grantCellTotal,
-  grantRemaining,
-  isLive,
   type LedgerState,
-  overdraftInUseAt,
-  revokeKey,
   rightsAt,
   TENANT_CELLS,
   type TenantState,
@@ -122,7 +121,7 @@ export function tenantFigures(
       status: grantStatus(grant, remaining, options.now),
     });
   }
-  const balance = totals.granted - totals.debited + totals.refunded - totals.expired;
+  const balance = balanceOf(totals);
   // Two bookkeepings of one ledger: per grant (cells) and per tenant (client-facing totals).
   invariant(
     balance === remainingTotal - inUseTotal,
@@ -131,9 +130,12 @@ export function tenantFigures(
   return { tenant: tenantId, balance, ...totals, regions, grants };
 }
 
-function* tenantCellValues(tenant: TenantState, kind: 'debited' | 'refunded' | 'revoked'): Iterable<number> {
-  for (let index = 0; index * TENANT_CELLS.length < tenant.cells.length; index++)
-    yield tenantCellAt(tenant, index, kind);
+function tenantCellValues(tenant: TenantState, kind: 'debited' | 'refunded' | 'revoked'): Iterable<number> {
+  const values: number[] = [];
+  forEachTenantCell(tenant, (found, _index, value) => {
+    if (found === kind) values.push(value);
+  });
+  return values;
 }
 
 /**
@@ -181,6 +183,26 @@ export function tenantTotals(tenant: TenantState): {
 export function tenantBalance(state: LedgerState, tenantId: TenantId): number {
   const tenant = state.tenants.get(tenantId);
   if (tenant === undefined) return 0;
-  const totals = tenantTotals(tenant);
+  return balanceOf(tenantTotals(tenant));
+}
+
+/** The balance formula, the one place it is written: granted − debited + refunded − expired. */
+export function balanceOf(totals: {
+  readonly granted: number;
+  readonly debited: number;
+  readonly refunded: number;
+  readonly expired: number;
+}): number {
   return totals.granted - totals.debited + totals.refunded - totals.expired;
+}
+
+/** The tenant's totals and balance; undefined when nothing of the tenant is known here. */
+export function tenantTotalsOf(
+  state: LedgerState,
+  tenantId: TenantId,
+): { granted: number; debited: number; refunded: number; expired: number; balance: number } | undefined {
+  const tenant = state.tenants.get(tenantId);
+  if (tenant === undefined) return undefined;
+  const totals = tenantTotals(tenant);
+  return { ...totals, balance: balanceOf(totals) };
 }

@@ -28,19 +28,15 @@ import {
   type TenantId,
 } from './ids.js';
 import { AMOUNT_MAX, GRANTS_PER_TENANT_MAX, PRIORITY_MAX, PRIORITY_MIN, TIME_MS_MAX } from './limits.js';
+import type { DebitRecord, RefundRecord } from './records.js';
+import { burnOrder, isLive, overdraftInUseAt, revokeStanding } from './standing.js';
 import {
-  burnOrder,
-  type DebitRecord,
   type GrantDefinition,
   type GrantState,
   grantCellAt,
   grantCellTotal,
-  isLive,
   type LedgerState,
   movedAt,
-  overdraftInUseAt,
-  type RefundRecord,
-  revokeStanding,
   rightsAt,
   type TenantState,
   tenantCellAt,
@@ -662,7 +658,7 @@ export function decideRevoke(state: LedgerState, ctx: DebitContext, request: Rev
     }
     for (const other of burnOrder(tenant)) {
       if (left === 0) break;
-      if (other === grant || !isLive(other, ctx.now)) continue; // its own rights went first
+      if (other.slot === grant.slot || !isLive(other, ctx.now)) continue; // its own rights went first
       const rights = rightsAt(other, index);
       if (rights <= 0) continue;
       const take = Math.min(rights, left);

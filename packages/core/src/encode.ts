@@ -4,8 +4,8 @@
  * cells left out).
  */
 import { type Canonical, canonicalBytes, canonicalJson } from './canonical.js';
-import { ORIGINS_MAX } from './limits.js';
 import {
+  forEachMoved,
   GRANT_CELLS,
   type GrantState,
   grantCellAt,
@@ -26,11 +26,9 @@ function grantCanonical(state: LedgerState, grant: GrantState): Canonical {
     if (row.some((value) => value !== 0)) cells[origin] = row;
   });
   const moved: Record<string, number> = {};
-  for (const [key, value] of grant.moved ?? []) {
-    const from = state.origins[Math.floor(key / ORIGINS_MAX)] as string;
-    const to = state.origins[key % ORIGINS_MAX] as string;
-    if (value !== 0) moved[`${from}>${to}`] = value;
-  }
+  forEachMoved(grant, (from, to, value) => {
+    moved[`${state.origins[from] as string}>${state.origins[to] as string}`] = value;
+  });
   const canonical: Record<string, Canonical> = {
     grantId: grant.grantId,
     definition: grant.definition as Canonical,
@@ -94,11 +92,12 @@ export function cellEntries(state: LedgerState): Map<string, number> {
           cells.set(`${tenantId}/${grantId}/${origin}/${kind}`, grantCellAt(grant, index, kind));
         }
       });
-      for (const [key, value] of grant.moved ?? []) {
-        const from = state.origins[Math.floor(key / ORIGINS_MAX)] as string;
-        const to = state.origins[key % ORIGINS_MAX] as string;
-        cells.set(`${tenantId}/${grantId}/${from}>${to}`, value);
-      }
+      forEachMoved(grant, (from, to, value) => {
+        cells.set(
+          `${tenantId}/${grantId}/${state.origins[from] as string}>${state.origins[to] as string}`,
+          value,
+        );
+      });
     }
   }
   return cells;

@@ -7,10 +7,10 @@
 import { addChecked, invariant } from './amount.js';
 import type { LedgerEvent, Part } from './events.js';
 import { eventRecordId } from './ids.js';
+import { type DebitRecord, type RefundRecord, type RevokeRecord, revokeKey } from './records.js';
 import {
   addDefinition,
   compareDefinitions,
-  type DebitRecord,
   ensureGrant,
   ensureTenant,
   type GrantCell,
@@ -19,9 +19,6 @@ import {
   internOrigin,
   type LedgerState,
   movedAt,
-  type RefundRecord,
-  type RevokeRecord,
-  revokeKey,
   setGrantCell,
   setMovedAt,
   setTenantCell,

@@ -44,5 +44,25 @@ export const TIME_MS_MAX = 8_640_000_000_000_000;
 /** Grants one tenant may hold: the burn order is sorted per debit, so it must stay small. */
 export const GRANTS_PER_TENANT_MAX = 1_024;
 
+/**
+ * Grant ids one tenant's state may know (defined, or pending: named by other origins' events before
+ * their grant event arrives). A grant's slot keys its packed cells; 2^17 slots keep every cell code
+ * below 2^53 (state.ts cellCode), far above GRANTS_PER_TENANT_MAX.
+ */
+export const GRANT_SLOTS_MAX = 131_072;
+
+/**
+ * Grants of a tenant found by a linear scan of its grant table; beyond, a Map indexes them. Most
+ * tenants hold 1–3 grants, and a Map costs ~180 B per tenant.
+ */
+export const GRANT_SCAN_MAX = 8;
+
+/**
+ * Codes in a shared (interned) cell shape (packed.ts). Tenants with at most this many non-zero
+ * numbers share their shapes; a bigger tenant owns its shape, so that building it does not leave
+ * one interned shape of every intermediate size behind (quadratic memory).
+ */
+export const SHAPE_SHARED_MAX = 64;
+
 /** Parts of one debit, refund, move or repay: one per grant at most. */
 export const PARTS_MAX = GRANTS_PER_TENANT_MAX;

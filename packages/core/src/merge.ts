@@ -6,17 +6,18 @@
 import { invariant } from './amount.js';
 import { canonicalJson } from './canonical.js';
 import { recordDebit, recordRefund, recordRevoke } from './fold.js';
-import { ORIGINS_MAX } from './limits.js';
 import {
   addDefinition,
   createLedgerState,
   ensureGrant,
   ensureTenant,
+  forEachMoved,
   GRANT_CELLS,
   type GrantState,
   grantCellAt,
   internOrigin,
   type LedgerState,
+  movedAt,
   setGrantCell,
   setMovedAt,
   setTenantCell,
@@ -43,21 +44,19 @@ export function mergeInto(target: LedgerState, source: LedgerState): void {
     const ours = ensureTenant(target, tenantId);
     for (const [grantId, grant] of theirs.grants) {
       const mine = ensureGrant(ours, grantId);
-      if (mergeDefinitions(mine, grant)) ours.burnOrder = null;
       translate.forEach((to, from) => {
         for (const kind of GRANT_CELLS) {
           const value = grantCellAt(grant, from, kind);
           if (value > grantCellAt(mine, to, kind)) setGrantCell(mine, to, kind, value);
         }
       });
-      if (grant.moved !== null) {
-        for (const [key, value] of grant.moved) {
-          const from = translate[Math.floor(key / ORIGINS_MAX)] as number;
-          const to = translate[key % ORIGINS_MAX] as number;
-          const known = mine.moved?.get(from * ORIGINS_MAX + to) ?? 0;
-          if (value > known) setMovedAt(mine, from, to, value);
-        }
-      }
+      // After the cells: a definition's amount is its origin's granted cell.
+      if (mergeDefinitions(mine, grant)) ours.burnOrder = null;
+      forEachMoved(grant, (theirFrom, theirTo, value) => {
+        const from = translate[theirFrom] as number;
+        const to = translate[theirTo] as number;
+        if (value > movedAt(mine, from, to)) setMovedAt(mine, from, to, value);
+      });
     }
     translate.forEach((to, from) => {
       for (const kind of TENANT_CELLS) {

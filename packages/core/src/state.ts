@@ -3,15 +3,26 @@
  * cells, plus the per-origin totals and the debit and refund records that refunds and idempotency
  * need. Every cell has exactly one writer (the origin it is indexed by), so merge is a per-cell max.
  *
- * Cells are kept in flat number arrays indexed by an origin's local index (interned per state), so
- * a tenant with one grant and three regions costs a few small arrays, not a tree of objects.
- * Local indices depend on arrival order and never leave this module's state: everything encoded or
- * compared uses origin ids.
+ * Packed (DESIGN.md §2 "State, packed"): a tenant is one small object whose numbers (cells of the
+ * tenant and of its grants, moved cells, the winning terms of each grant) live in one exact-size
+ * array of doubles keyed by an interned shape (packed.ts); grants are slots, found by id in the
+ * tenant's grant ids; records, losing definitions and caches sit apart in `extra`, null for most
+ * tenants. GrantState and GrantTable are views made on access. Local origin indices and slots depend
+ * on arrival order and never leave this module's state: everything encoded or compared uses ids.
  */
 import { invariant } from './amount.js';
-import type { Json, Part } from './events.js';
 import type { DebitId, GrantId, OriginId, RefundId, TenantId } from './ids.js';
-import { ORIGINS_MAX } from './limits.js';
+import { GRANT_SCAN_MAX, GRANT_SLOTS_MAX, ORIGINS_MAX, PRIORITY_MAX } from './limits.js';
+import {
+  cellCode,
+  EMPTY_SHAPE,
+  forEachInSlot,
+  type Packed,
+  readPacked,
+  type Shape,
+  writePacked,
+} from './packed.js';
+import type { DebitRecord, RefundRecord, RevokeRecord } from './records.js';
 
 /** Cells of a grant, per origin. */
 export const GRANT_CELLS = ['granted', 'debited', 'refunded', 'expired'] as const;
@@ -33,8 +44,6 @@ export const TENANT_CELLS = [
   'overdraftRefunded',
   'revoked',
 ] as const;
-/** Cells per origin in a tenant's cell array. */
-const TENANT_STRIDE = 6;
 /** One of the per-origin cells of a tenant. */
 export type TenantCell = (typeof TENANT_CELLS)[number];
 const TENANT_CELL_INDEX: Record<TenantCell, number> = {
@@ -46,6 +55,20 @@ const TENANT_CELL_INDEX: Record<TenantCell, number> = {
   revoked: 5,
 };
 
+/** Code kind of moved[from→to] (cells are 0–5 with b = 0, so codes never collide). */
+const MOVED_KIND = 6;
+/** Code kind of a grant's winning terms; `a` is the field (TERM_*). */
+const TERMS_KIND = 7;
+/** Terms field: (origin local index + 1) · 2^20 + priority (PRIORITY_MAX < 2^20). */
+const TERM_ORIGIN_PRIORITY = 0;
+/** Terms field: the defining event's seq. */
+const TERM_SEQ = 1;
+/** Terms field: the defining event's time + 1. */
+const TERM_AT = 2;
+/** Terms field: expiresAt + 1; absent (0) for a grant that never expires. */
+const TERM_EXPIRES = 3;
+const PRIORITY_RANGE = 2 ** 20;
+
 /** What a grant event defined: the grant's terms and which event defined them. */
 export interface GrantDefinition {
   readonly amount: number;
@@ -56,89 +79,211 @@ export interface GrantDefinition {
   readonly at: number;
 }
 
-/** One grant of a tenant: its terms (null until its grant event is known here) and its cells. */
-export interface GrantState {
-  readonly grantId: GrantId;
-  definition: GrantDefinition | null;
-  /** Losing definitions of the same grant id at other origins (compareRecords order); null: none. */
-  others: GrantDefinition[] | null;
-  /** `cells[index * 4 + k]` is cell GRANT_CELLS[k] of the origin with local index `index`. */
-  cells: number[];
-  /** `moved[from→to]`, keyed `from * ORIGINS_MAX + to` by local index; null while nothing moved. */
-  moved: Map<number, number> | null;
+/**
+ * One grant of a tenant, as a view of its slot: its id, its winning terms (null until its grant
+ * event is known here) and the losing definitions of the same id. Made on access; compare slots,
+ * not objects.
+ */
+export class GrantState {
+  constructor(
+    /** The tenant whose packed values hold this grant. */
+    readonly owner: TenantState,
+    /** Position in the tenant's grant ids; keys this grant's packed values. */
+    readonly slot: number,
+  ) {}
+
+  /** The grant id. */
+  get grantId(): GrantId {
+    const ids = this.owner.grantIds;
+    return (typeof ids === 'string' ? ids : (ids as GrantId[])[this.slot]) as GrantId;
+  }
+
+  /** The winning definition; null while no grant event of this id is known here. */
+  get definition(): GrantDefinition | null {
+    return readTerms(this);
+  }
+
+  /** Losing definitions of the same grant id at other origins (compareDefinitions order); null: none. */
+  get others(): GrantDefinition[] | null {
+    return this.owner.extra?.others?.get(this.slot) ?? null;
+  }
 }
 
-/** A debit as recorded in the ledger (the fields of its event, with its id). */
-export interface DebitRecord {
-  readonly debitId: DebitId;
-  readonly tenant: TenantId;
-  readonly origin: OriginId;
-  readonly seq: number;
-  readonly at: number;
-  readonly amount: number;
-  readonly idempotencyKey: string;
-  readonly parts: readonly Part[];
-  readonly overdraft: number;
-  readonly metadata: Json;
+/** What only some tenants have: records, losing definitions, a grant index and burn order of many grants. */
+class TenantExtra {
+  debits: Map<DebitId, DebitRecord> | null = null;
+  debitsByKey: Map<string, DebitId[]> | null = null;
+  refunds: Map<RefundId, RefundRecord> | null = null;
+  refundsByKey: Map<string, RefundId[]> | null = null;
+  refundedByDebit: Map<DebitId, number> | null = null;
+  revokes: Map<string, RevokeRecord[]> | null = null;
+  others: Map<number, GrantDefinition[]> | null = null;
+  grantIndex: Map<GrantId, number> | null = null;
+  burnOrder: GrantState[] | null = null;
+
+  isEmpty(): boolean {
+    return (
+      this.debits === null &&
+      this.debitsByKey === null &&
+      this.refunds === null &&
+      this.refundsByKey === null &&
+      this.refundedByDebit === null &&
+      this.revokes === null &&
+      this.others === null &&
+      this.grantIndex === null &&
+      this.burnOrder === null
+    );
+  }
 }
 
-/** A refund as recorded in the ledger. */
-export interface RefundRecord {
-  readonly refundId: RefundId;
-  readonly tenant: TenantId;
-  readonly origin: OriginId;
-  readonly seq: number;
-  readonly at: number;
-  readonly debitId: DebitId;
-  readonly amount: number;
-  readonly idempotencyKey: string;
-  readonly parts: readonly Part[];
-  readonly overdraft: number;
-}
-
-/** A revoke of a duplicate grant definition, as recorded in the ledger. */
-export interface RevokeRecord {
-  readonly revokeId: string;
-  readonly tenant: TenantId;
-  readonly origin: OriginId;
-  readonly seq: number;
-  readonly at: number;
-  readonly grantId: GrantId;
-  readonly loser: OriginId;
-  readonly total: number;
-  readonly amount: number;
-  readonly parts: readonly Part[];
-  readonly overdraft: number;
-}
-
-/** The key of the revokes of `loser`'s definition of `grantId`. */
-export function revokeKey(grantId: GrantId, loser: OriginId): string {
-  return `${grantId}\u0000${loser}`;
-}
-
-/** Where the revoke of one duplicate definition stands: what it must take back, what it took. */
-export interface RevokeStanding {
-  readonly total: number;
-  readonly charged: number;
-}
+type ExtraField = Exclude<keyof TenantExtra, 'isEmpty'>;
 
 /** Everything the ledger knows of one tenant. */
-export interface TenantState {
-  readonly tenant: TenantId;
-  readonly grants: Map<GrantId, GrantState>;
-  /** Defined grants in burn order; null when it must be recomputed. */
-  burnOrder: GrantState[] | null;
-  /** `cells[index * TENANT_STRIDE + k]` is cell TENANT_CELLS[k] of the origin with local index `index`. */
-  cells: number[];
-  debits: Map<DebitId, DebitRecord> | null;
+export class TenantState implements Packed {
+  /** The interned codes of `values`. */
+  shape: Shape = EMPTY_SHAPE;
+  /** The tenant's non-zero numbers, position for position with `shape.codes`. */
+  values: number[] = [];
+  /** Grant ids by slot: one id alone while the tenant has one grant, then an exact-size array. */
+  grantIds: GrantId | GrantId[] | null = null;
+  /** Records and rare parts; null while the tenant has none. */
+  extra: TenantExtra | null = null;
+
+  constructor(
+    readonly tenant: TenantId,
+    /** The ledger whose origin indices key the values. */
+    readonly ledger: LedgerState,
+  ) {}
+
+  /** The tenant's grants (a view). */
+  get grants(): GrantTable {
+    return new GrantTable(this);
+  }
+
+  private get$<K extends ExtraField>(field: K): TenantExtra[K] | null {
+    return this.extra === null ? null : this.extra[field];
+  }
+
+  private set$<K extends ExtraField>(field: K, value: TenantExtra[K]): void {
+    if (this.extra === null) {
+      if (value === null) return;
+      this.extra = new TenantExtra();
+    }
+    this.extra[field] = value;
+    if (value === null && this.extra.isEmpty()) this.extra = null;
+  }
+
+  /** Defined grants in burn order, cached for tenants with many grants; null when not cached. */
+  get burnOrder(): GrantState[] | null {
+    return this.get$('burnOrder');
+  }
+  set burnOrder(value: GrantState[] | null) {
+    this.set$('burnOrder', value);
+  }
+  /** Debit id → its record, while within the idempotency retention. */
+  get debits(): Map<DebitId, DebitRecord> | null {
+    return this.get$('debits');
+  }
+  set debits(value: Map<DebitId, DebitRecord> | null) {
+    this.set$('debits', value);
+  }
   /** Idempotency key → debits recorded with it (more than one only after a cross-region race). */
-  debitsByKey: Map<string, DebitId[]> | null;
-  refunds: Map<RefundId, RefundRecord> | null;
-  refundsByKey: Map<string, RefundId[]> | null;
+  get debitsByKey(): Map<string, DebitId[]> | null {
+    return this.get$('debitsByKey');
+  }
+  set debitsByKey(value: Map<string, DebitId[]> | null) {
+    this.set$('debitsByKey', value);
+  }
+  /** Refund id → its record, while within the idempotency retention. */
+  get refunds(): Map<RefundId, RefundRecord> | null {
+    return this.get$('refunds');
+  }
+  set refunds(value: Map<RefundId, RefundRecord> | null) {
+    this.set$('refunds', value);
+  }
+  /** Idempotency key → refunds recorded with it. */
+  get refundsByKey(): Map<string, RefundId[]> | null {
+    return this.get$('refundsByKey');
+  }
+  set refundsByKey(value: Map<string, RefundId[]> | null) {
+    this.set$('refundsByKey', value);
+  }
   /** Debit id → sum of its refunds known here (also for debits not known here yet). */
-  refundedByDebit: Map<DebitId, number> | null;
+  get refundedByDebit(): Map<DebitId, number> | null {
+    return this.get$('refundedByDebit');
+  }
+  set refundedByDebit(value: Map<DebitId, number> | null) {
+    this.set$('refundedByDebit', value);
+  }
   /** revokeKey(grant, loser) → its revokes, first first; never forgotten (few: one per duplicate). */
-  revokes: Map<string, RevokeRecord[]> | null;
+  get revokes(): Map<string, RevokeRecord[]> | null {
+    return this.get$('revokes');
+  }
+  set revokes(value: Map<string, RevokeRecord[]> | null) {
+    this.set$('revokes', value);
+  }
+  /** @internal Losing definitions by slot. */
+  get othersBySlot(): Map<number, GrantDefinition[]> | null {
+    return this.get$('others');
+  }
+  set othersBySlot(value: Map<number, GrantDefinition[]> | null) {
+    this.set$('others', value);
+  }
+  /** @internal Grant id → slot, for tenants with more than GRANT_SCAN_MAX grants. */
+  get grantIndex(): Map<GrantId, number> | null {
+    return this.get$('grantIndex');
+  }
+  set grantIndex(value: Map<GrantId, number> | null) {
+    this.set$('grantIndex', value);
+  }
+}
+
+/** The grants of one tenant in slot order (a view): Map-like reads by grant id. */
+export class GrantTable {
+  constructor(private readonly tenant: TenantState) {}
+
+  /** How many grant ids are known (defined or pending). */
+  get size(): number {
+    const ids = this.tenant.grantIds;
+    return ids === null ? 0 : typeof ids === 'string' ? 1 : ids.length;
+  }
+
+  /** The slot of `grantId`, or −1. */
+  slotOf(grantId: GrantId): number {
+    const ids = this.tenant.grantIds;
+    if (ids === null) return -1;
+    if (typeof ids === 'string') return ids === grantId ? 0 : -1;
+    const index = this.tenant.grantIndex;
+    if (index !== null) return index.get(grantId) ?? -1;
+    return ids.indexOf(grantId);
+  }
+
+  /** The grant with id `grantId`, if known. */
+  get(grantId: GrantId): GrantState | undefined {
+    const slot = this.slotOf(grantId);
+    return slot < 0 ? undefined : new GrantState(this.tenant, slot);
+  }
+
+  /** True when `grantId` is known. */
+  has(grantId: GrantId): boolean {
+    return this.slotOf(grantId) >= 0;
+  }
+
+  /** The grants in slot order. */
+  *values(): IterableIterator<GrantState> {
+    const size = this.size;
+    for (let slot = 0; slot < size; slot++) yield new GrantState(this.tenant, slot);
+  }
+
+  /** The grant ids in slot order. */
+  *keys(): IterableIterator<GrantId> {
+    for (const grant of this.values()) yield grant.grantId;
+  }
+
+  /** [grant id, grant] in slot order. */
+  *[Symbol.iterator](): IterableIterator<[GrantId, GrantState]> {
+    for (const grant of this.values()) yield [grant.grantId, grant];
+  }
 }
 
 /** One replica's view of the ledger: the fold of a prefix of each origin's log. */
@@ -175,18 +320,7 @@ export function getTenant(state: LedgerState, tenant: TenantId): TenantState | u
 export function ensureTenant(state: LedgerState, tenant: TenantId): TenantState {
   let found = state.tenants.get(tenant);
   if (found === undefined) {
-    found = {
-      tenant,
-      grants: new Map(),
-      burnOrder: null,
-      cells: [],
-      debits: null,
-      debitsByKey: null,
-      refunds: null,
-      refundsByKey: null,
-      refundedByDebit: null,
-      revokes: null,
-    };
+    found = new TenantState(tenant, state);
     state.tenants.set(tenant, found);
   }
   return found;
@@ -194,12 +328,19 @@ export function ensureTenant(state: LedgerState, tenant: TenantId): TenantState 
 
 /** The grant's state, created with no definition and zero cells when new. */
 export function ensureGrant(tenant: TenantState, grantId: GrantId): GrantState {
-  let grant = tenant.grants.get(grantId);
-  if (grant === undefined) {
-    grant = { grantId, definition: null, others: null, cells: [], moved: null };
-    tenant.grants.set(grantId, grant);
-  }
-  return grant;
+  const table = tenant.grants;
+  const known = table.slotOf(grantId);
+  if (known >= 0) return new GrantState(tenant, known);
+  const slot = table.size;
+  invariant(slot < GRANT_SLOTS_MAX, `more than ${GRANT_SLOTS_MAX} grant ids of tenant ${tenant.tenant}`);
+  const ids = tenant.grantIds;
+  if (ids === null) tenant.grantIds = grantId;
+  else tenant.grantIds = typeof ids === 'string' ? [ids, grantId] : [...ids, grantId];
+  const index = tenant.grantIndex;
+  if (index !== null) index.set(grantId, slot);
+  else if (slot + 1 > GRANT_SCAN_MAX)
+    tenant.grantIndex = new Map((tenant.grantIds as GrantId[]).map((id, at) => [id, at]));
+  return new GrantState(tenant, slot);
 }
 
 /**
@@ -215,19 +356,68 @@ export function compareDefinitions(
   return a.seq - b.seq;
 }
 
-/** Adds `definition` to `grant` (winner first); true when the winner changed. */
+function termCode(grant: GrantState, field: number): number {
+  return cellCode(grant.slot + 1, field, 0, TERMS_KIND);
+}
+
+function readTerms(grant: GrantState): GrantDefinition | null {
+  const tenant = grant.owner;
+  const originPriority = readPacked(tenant, termCode(grant, TERM_ORIGIN_PRIORITY));
+  if (originPriority === 0) return null;
+  const priority = originPriority % PRIORITY_RANGE;
+  const index = (originPriority - priority) / PRIORITY_RANGE - 1;
+  const expires = readPacked(tenant, termCode(grant, TERM_EXPIRES));
+  return {
+    // An origin grants a grant id at most once (the fold refuses a second), so its granted cell is
+    // the amount of its definition.
+    amount: grantCellAt(grant, index, 'granted'),
+    priority,
+    expiresAt: expires === 0 ? null : expires - 1,
+    origin: tenant.ledger.origins[index] as OriginId,
+    seq: readPacked(tenant, termCode(grant, TERM_SEQ)),
+    at: readPacked(tenant, termCode(grant, TERM_AT)) - 1,
+  };
+}
+
+function writeTerms(grant: GrantState, definition: GrantDefinition): void {
+  const tenant = grant.owner;
+  invariant(definition.priority <= PRIORITY_MAX && PRIORITY_MAX < PRIORITY_RANGE, 'priority out of range');
+  const index = internOrigin(tenant.ledger, definition.origin);
+  invariant(
+    grantCellAt(grant, index, 'granted') === definition.amount,
+    `grant ${grant.grantId}: definition of ${definition.origin} does not match its granted cell`,
+  );
+  writePacked(
+    tenant,
+    termCode(grant, TERM_ORIGIN_PRIORITY),
+    (index + 1) * PRIORITY_RANGE + definition.priority,
+  );
+  writePacked(tenant, termCode(grant, TERM_SEQ), definition.seq);
+  writePacked(tenant, termCode(grant, TERM_AT), definition.at + 1);
+  writePacked(
+    tenant,
+    termCode(grant, TERM_EXPIRES),
+    definition.expiresAt === null ? 0 : definition.expiresAt + 1,
+  );
+}
+
+/**
+ * Adds `definition` to `grant` (winner first); true when the winner changed. The granted cell of
+ * the definition's origin must be written first (it is the definition's amount).
+ */
 export function addDefinition(grant: GrantState, definition: GrantDefinition): boolean {
   const winner = grant.definition;
   if (winner === null) {
-    grant.definition = definition;
+    writeTerms(grant, definition);
     return true;
   }
   const order = compareDefinitions(definition, winner);
   if (order === 0) return false;
+  const tenant = grant.owner;
   const others = grant.others ?? [];
   let loser = definition;
   if (order < 0) {
-    grant.definition = definition;
+    writeTerms(grant, definition);
     loser = winner;
   }
   // Binary search: a grant id may be defined at every origin (ORIGINS_MAX), so no linear scans.
@@ -239,36 +429,27 @@ export function addDefinition(grant: GrantState, definition: GrantDefinition): b
     else high = middle;
   }
   if (low < others.length && compareDefinitions(others[low] as GrantDefinition, loser) === 0) return false;
-  others.splice(low, 0, loser);
-  grant.others = others;
+  others.splice(low, 0, { ...loser });
+  const bySlot = tenant.othersBySlot ?? new Map<number, GrantDefinition[]>();
+  bySlot.set(grant.slot, others);
+  tenant.othersBySlot = bySlot;
   return order < 0;
-}
-
-function readCell(cells: readonly number[], at: number): number {
-  return cells[at] ?? 0;
-}
-
-function writeCell(cells: number[], at: number, value: number): void {
-  // Grow densely with zeros so the array stays packed (holey arrays are slower and larger).
-  while (cells.length < at) cells.push(0);
-  if (cells.length === at) cells.push(value);
-  else cells[at] = value;
 }
 
 /** Cell `kind` of `origin` on `grant` (0 when the origin never wrote it). */
 export function grantCell(state: LedgerState, grant: GrantState, origin: OriginId, kind: GrantCell): number {
   const index = state.originIndex.get(origin);
-  return index === undefined ? 0 : readCell(grant.cells, index * 4 + GRANT_CELL_INDEX[kind]);
+  return index === undefined ? 0 : grantCellAt(grant, index, kind);
 }
 
 /** Sets cell `kind` of the origin with local index `index` on `grant`. */
 export function setGrantCell(grant: GrantState, index: number, kind: GrantCell, value: number): void {
-  writeCell(grant.cells, index * 4 + GRANT_CELL_INDEX[kind], value);
+  writePacked(grant.owner, cellCode(grant.slot + 1, index, 0, GRANT_CELL_INDEX[kind]), value);
 }
 
 /** Cell `kind` of the origin with local index `index` on `grant`. */
 export function grantCellAt(grant: GrantState, index: number, kind: GrantCell): number {
-  return readCell(grant.cells, index * 4 + GRANT_CELL_INDEX[kind]);
+  return readPacked(grant.owner, cellCode(grant.slot + 1, index, 0, GRANT_CELL_INDEX[kind]));
 }
 
 /** Cell `kind` of `origin` on `tenant` (0 when the origin never wrote it). */
@@ -279,33 +460,37 @@ export function tenantCell(
   kind: TenantCell,
 ): number {
   const index = state.originIndex.get(origin);
-  return index === undefined ? 0 : readCell(tenant.cells, index * TENANT_STRIDE + TENANT_CELL_INDEX[kind]);
+  return index === undefined ? 0 : tenantCellAt(tenant, index, kind);
 }
 
 /** Cell `kind` of the origin with local index `index` on `tenant`. */
 export function tenantCellAt(tenant: TenantState, index: number, kind: TenantCell): number {
-  return readCell(tenant.cells, index * TENANT_STRIDE + TENANT_CELL_INDEX[kind]);
+  return readPacked(tenant, cellCode(0, index, 0, TENANT_CELL_INDEX[kind]));
 }
 
 /** Sets cell `kind` of the origin with local index `index` on `tenant`. */
 export function setTenantCell(tenant: TenantState, index: number, kind: TenantCell, value: number): void {
-  writeCell(tenant.cells, index * TENANT_STRIDE + TENANT_CELL_INDEX[kind], value);
-}
-
-/** The key of moved[from→to] by local indices. */
-export function movedKey(from: number, to: number): number {
-  return from * ORIGINS_MAX + to;
+  writePacked(tenant, cellCode(0, index, 0, TENANT_CELL_INDEX[kind]), value);
 }
 
 /** `moved[from→to]` on `grant` by local indices. */
 export function movedAt(grant: GrantState, from: number, to: number): number {
-  return grant.moved?.get(movedKey(from, to)) ?? 0;
+  return readPacked(grant.owner, cellCode(grant.slot + 1, from, to, MOVED_KIND));
 }
 
 /** Sets `moved[from→to]` on `grant` by local indices. */
 export function setMovedAt(grant: GrantState, from: number, to: number, value: number): void {
-  if (grant.moved === null) grant.moved = new Map();
-  grant.moved.set(movedKey(from, to), value);
+  writePacked(grant.owner, cellCode(grant.slot + 1, from, to, MOVED_KIND), value);
+}
+
+/** Calls `visit(from, to, amount)` for every non-zero moved[from→to] of `grant` (local indices). */
+export function forEachMoved(
+  grant: GrantState,
+  visit: (from: number, to: number, amount: number) => void,
+): void {
+  forEachInSlot(grant.owner, grant.slot + 1, (kind, from, to, value) => {
+    if (kind === MOVED_KIND && value !== 0) visit(from, to, value);
+  });
 }
 
 /**
@@ -315,104 +500,42 @@ export function setMovedAt(grant: GrantState, from: number, to: number, value: n
  * never is.
  */
 export function rightsAt(grant: GrantState, index: number): number {
-  let rights =
-    grantCellAt(grant, index, 'granted') -
-    grantCellAt(grant, index, 'debited') +
-    grantCellAt(grant, index, 'refunded') -
-    grantCellAt(grant, index, 'expired');
-  if (grant.moved !== null) {
-    for (const [key, amount] of grant.moved) {
-      const from = Math.floor(key / ORIGINS_MAX);
-      const to = key - from * ORIGINS_MAX;
-      if (to === index) rights += amount;
-      if (from === index) rights -= amount;
+  let rights = 0;
+  forEachInSlot(grant.owner, grant.slot + 1, (kind, a, b, value) => {
+    if (kind === MOVED_KIND) {
+      if (b === index) rights += value;
+      if (a === index) rights -= value;
+    } else if (kind < 4 && a === index) {
+      rights += kind === 0 || kind === 2 ? value : -value;
     }
-  }
+  });
   return rights;
-}
-
-/** rights(origin) on `grant`, by origin id. */
-export function rightsOf(state: LedgerState, grant: GrantState, origin: OriginId): number {
-  const index = state.originIndex.get(origin);
-  return index === undefined ? 0 : rightsAt(grant, index);
 }
 
 /** Σ over origins of one grant cell. */
 export function grantCellTotal(grant: GrantState, kind: GrantCell): number {
-  const offset = GRANT_CELL_INDEX[kind];
+  const wanted = GRANT_CELL_INDEX[kind];
   let total = 0;
-  for (let at = offset; at < grant.cells.length; at += 4) total += grant.cells[at] as number;
+  forEachInSlot(grant.owner, grant.slot + 1, (found, _a, _b, value) => {
+    if (found === wanted) total += value;
+  });
   return total;
+}
+
+/** Calls `visit(kind, index, value)` for every stored cell of `tenant` itself (not its grants). */
+export function forEachTenantCell(
+  tenant: TenantState,
+  visit: (kind: TenantCell, index: number, value: number) => void,
+): void {
+  forEachInSlot(tenant, 0, (kind, index, _b, value) => visit(TENANT_CELLS[kind] as TenantCell, index, value));
 }
 
 /** Σ over origins of one tenant cell. */
 export function tenantCellTotal(tenant: TenantState, kind: TenantCell): number {
-  const offset = TENANT_CELL_INDEX[kind];
+  const wanted = TENANT_CELL_INDEX[kind];
   let total = 0;
-  for (let at = offset; at < tenant.cells.length; at += TENANT_STRIDE) total += tenant.cells[at] as number;
+  forEachInSlot(tenant, 0, (found, _a, _b, value) => {
+    if (found === wanted) total += value;
+  });
   return total;
-}
-
-/** What is left of a grant over all origins: granted − debited + refunded − expired. */
-export function grantRemaining(grant: GrantState): number {
-  return (
-    grantCellTotal(grant, 'granted') -
-    grantCellTotal(grant, 'debited') +
-    grantCellTotal(grant, 'refunded') -
-    grantCellTotal(grant, 'expired')
-  );
-}
-
-/** Overdraft of the origin with local index `index` not yet repaid or refunded. */
-export function overdraftInUseAt(tenant: TenantState, index: number): number {
-  return (
-    tenantCellAt(tenant, index, 'overdrawn') -
-    tenantCellAt(tenant, index, 'repaid') -
-    tenantCellAt(tenant, index, 'overdraftRefunded')
-  );
-}
-
-/**
- * Compares grants in burn order: priority, then earliest expiry (never-expiring last), then grant id.
- * Both grants must be defined.
- */
-export function compareBurnOrder(a: GrantState, b: GrantState): number {
-  const x = a.definition as GrantDefinition;
-  const y = b.definition as GrantDefinition;
-  if (x.priority !== y.priority) return x.priority - y.priority;
-  if (x.expiresAt !== y.expiresAt) {
-    if (x.expiresAt === null) return 1;
-    if (y.expiresAt === null) return -1;
-    return x.expiresAt - y.expiresAt;
-  }
-  return a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0;
-}
-
-/** The tenant's defined grants in burn order (cached until a definition changes). */
-export function burnOrder(tenant: TenantState): readonly GrantState[] {
-  if (tenant.burnOrder === null) {
-    const defined: GrantState[] = [];
-    for (const grant of tenant.grants.values()) if (grant.definition !== null) defined.push(grant);
-    tenant.burnOrder = defined.sort(compareBurnOrder);
-  }
-  return tenant.burnOrder;
-}
-
-/** True when `grant` is defined and not expired at `now` (it may be burnt). */
-export function isLive(grant: GrantState, now: number): boolean {
-  const definition = grant.definition;
-  return definition !== null && (definition.expiresAt === null || now < definition.expiresAt);
-}
-
-/** Where the revoke of `loser`'s definition of `grantId` stands; undefined before its first revoke. */
-export function revokeStanding(
-  tenant: TenantState,
-  grantId: GrantId,
-  loser: OriginId,
-): RevokeStanding | undefined {
-  const revokes = tenant.revokes?.get(revokeKey(grantId, loser));
-  if (revokes === undefined || revokes.length === 0) return undefined;
-  let charged = 0;
-  for (const revoke of revokes) charged += revoke.amount;
-  return { total: (revokes[0] as RevokeRecord).total, charged };
 }

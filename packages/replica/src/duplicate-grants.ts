@@ -8,11 +8,12 @@
 import {
   decideRevoke,
   type GrantDefinition,
+  grantCount,
+  grantDefinitions,
   type LedgerState,
   type OriginId,
   regionOf,
   type TenantEventBody,
-  type TenantState,
   unsettledDuplicates,
 } from '@allot/core';
 
@@ -49,22 +50,15 @@ export class GrantConflicts {
   constructor(private readonly onConflict: (conflict: GrantConflict) => void) {}
 
   /** Records the conflicts among the definitions of `tenant`'s grants; calls onConflict for new ones. */
-  observe(tenant: TenantState): void {
-    for (const grant of tenant.grants.values()) {
-      const winner = grant.definition;
-      if (winner === null || grant.others === null) continue;
-      for (const loser of grant.others) {
+  observe(state: LedgerState, tenant: string): void {
+    for (const { grantId, winner, others } of grantDefinitions(state, tenant)) {
+      for (const loser of others) {
         if (sameTerms(winner, loser)) continue;
-        const key = `${tenant.tenant}\u0000${grant.grantId}\u0000${loser.origin}`;
+        const key = `${tenant}\u0000${grantId}\u0000${loser.origin}`;
         const known = this.seen.get(key);
         // A definition that sorts earlier may arrive later: the winner is whatever sorts first now.
         if (known !== undefined && known.winner === winner.origin) continue;
-        const conflict = {
-          tenant: tenant.tenant,
-          grantId: grant.grantId,
-          winner: winner.origin,
-          loser: loser.origin,
-        };
+        const conflict = { tenant, grantId, winner: winner.origin, loser: loser.origin };
         this.seen.set(key, conflict);
         if (known === undefined) this.onConflict(conflict);
       }
@@ -99,7 +93,7 @@ export function revokeDuplicates(
   append: (body: TenantEventBody) => void,
 ): number {
   const ledger = state.tenants.get(tenant);
-  if (ledger === undefined || ledger.grants.size === 0) return 0;
+  if (ledger === undefined || grantCount(state, tenant) === 0) return 0;
   let owed = 0;
   const region = regionOf(context.origin);
   for (const duplicate of unsettledDuplicates(ledger)) {

@@ -10,6 +10,7 @@ import {
   availableAt,
   createLedgerState,
   type DebitRecord,
+  debitRecord,
   debitsWithKey,
   decideDebit,
   decideExpire,
@@ -19,22 +20,28 @@ import {
   decideRepay,
   eventProblem,
   eventRecordId,
-  forgetRecordsBefore,
+  forgetAllRecordsBefore,
   type GrantDefinition,
+  grantCount,
+  grantDefinition,
+  grantDefinitions,
   type LedgerEvent,
   type LedgerState,
   makeEvent,
   type OriginId,
   originId,
-  overdraftInUseAt,
+  overdraftInUseTotal,
   type RefundRecord,
   refundableOf,
+  refundRecord,
   regionOf,
-  rightsAt as rightsAtIndex,
+  rightsHeldBy,
   type TenantEventBody,
   tenantBalance,
   tenantFigures,
-  tenantTotals,
+  tenantIds,
+  tenantOverdraftInUse,
+  tenantTotalsOf,
 } from '@allot/core';
 import type {
   BalanceView,
@@ -422,16 +429,14 @@ export class Replica {
     this.nextSeq = this.durableSeq + 1;
     this.lastHash = own?.hash ?? ZERO_HASH;
     this.expiries.clear();
-    const ownIndex = state.originIndex.get(this.origin);
-    this.overdraftInUse = 0;
-    for (const [tenant, ledger] of state.tenants) {
-      for (const grant of ledger.grants.values()) this.scheduleExpiry(tenant, grant.definition);
-      if (ownIndex !== undefined) this.overdraftInUse += overdraftInUseAt(ledger, ownIndex);
-      this.grantConflicts.observe(ledger);
+    this.overdraftInUse = overdraftInUseTotal(state, this.origin);
+    for (const tenant of tenantIds(state)) {
+      for (const grant of grantDefinitions(state, tenant)) this.scheduleExpiry(tenant, grant.winner);
+      this.grantConflicts.observe(state, tenant);
     }
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     this.runExpiries();
-    for (const tenant of state.tenants.keys()) this.revokeDuplicates(tenant);
+    for (const tenant of tenantIds(state)) this.revokeDuplicates(tenant);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -627,8 +632,7 @@ export class Replica {
     tenant: string,
     versionVector: Readonly<Record<OriginId, number>>,
   ): BalanceView | undefined {
-    const known = this.state.tenants.get(tenant);
-    if (known === undefined || known.grants.size === 0) return undefined;
+    if (grantCount(this.state, tenant) === 0) return undefined;
     return { ...this.balanceOrFail(tenant), versionVector };
   }
 
@@ -677,15 +681,11 @@ export class Replica {
         };
       }
       const tenants: SnapshotTenant[] = [];
-      for (const tenant of [...this.state.tenants.keys()].sort()) {
-        const ledger = this.state.tenants.get(tenant);
-        if (ledger === undefined) continue;
-        const totals = tenantTotals(ledger);
-        tenants.push({
-          tenant,
-          balance: totals.granted - totals.debited + totals.refunded - totals.expired,
-          ...totals,
-        });
+      for (const tenant of [...tenantIds(this.state)].sort()) {
+        const totals = tenantTotalsOf(this.state, tenant);
+        if (totals === undefined) continue;
+        const { balance, ...rest } = totals;
+        tenants.push({ tenant, balance, ...rest });
       }
       const header: SnapshotHeader = {
         cluster: this.cluster,
@@ -988,8 +988,7 @@ export class Replica {
     this.retentionTimer = this.ports.clock.setTimer(RETENTION_SWEEP_MS, () => {
       if (this.closing) return;
       const cutoff = this.ports.clock.now() - this.options.idempotencyRetentionMs;
-      let forgotten = 0;
-      for (const tenant of this.state.tenants.values()) forgotten += forgetRecordsBefore(tenant, cutoff);
+      const forgotten = forgetAllRecordsBefore(this.state, cutoff);
       if (forgotten > 0)
         this.ports.logger.info({ forgotten }, 'forgot records past the idempotency retention');
       this.armRetention();
@@ -1327,11 +1326,7 @@ export class Replica {
         ? 'own log recovered from peers (fetchedBack events verified with this node key): taking writes'
         : "a peer's summary confirms this node holds all of its own log: taking writes",
     );
-    const ownIndex = this.state.originIndex.get(this.origin);
-    this.overdraftInUse = 0;
-    if (ownIndex !== undefined)
-      for (const ledger of this.state.tenants.values())
-        this.overdraftInUse += overdraftInUseAt(ledger, ownIndex);
+    this.overdraftInUse = overdraftInUseTotal(this.state, this.origin);
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     const deferred = [...this.deferred];
     this.deferred.clear();
@@ -1461,8 +1456,7 @@ export class Replica {
       touched.set(wire.event.tenant, keys);
       if (wire.event.kind === 'grant') {
         this.scheduleExpiry(wire.event.tenant, this.definitionOf(wire.event.tenant, wire.event.grantId));
-        const ledger = this.state.tenants.get(wire.event.tenant);
-        if (ledger !== undefined) this.grantConflicts.observe(ledger);
+        this.grantConflicts.observe(this.state, wire.event.tenant);
       }
     }
     if (applied === null) return;
@@ -1631,9 +1625,7 @@ export class Replica {
     const peer = this.peerState(region);
     if (peer.origin === null || !peer.connected) return; // never to a region we cannot reach
     const now = this.ports.clock.now();
-    const ledger = this.state.tenants.get(tenant);
-    const index = this.state.originIndex.get(this.origin);
-    if (ledger === undefined || index === undefined || overdraftInUseAt(ledger, index) > 0) return;
+    if (tenantOverdraftInUse(this.state, tenant, this.origin) > 0) return;
     const surplus = this.rightsAt(tenant, this.origin, now) - this.lowWater(tenant, now);
     const give = Math.min(amount, Math.floor(surplus / 2));
     if (give < 1) return;
@@ -1671,20 +1663,11 @@ export class Replica {
     const current = new Map<string, OriginId>([[this.region, this.origin]]);
     for (const [region, peer] of this.peers) if (peer.origin !== null) current.set(region, peer.origin);
     const stranded: StrandedRights[] = [];
-    this.state.origins.forEach((origin, index) => {
+    this.state.origins.forEach((origin) => {
       const region = regionOf(origin);
       const now = current.get(region);
       if (now === undefined || now === origin) return;
-      let rights = 0;
-      let tenants = 0;
-      for (const ledger of this.state.tenants.values()) {
-        let held = 0;
-        for (const grant of ledger.grants.values()) held += Math.max(0, rightsAtIndex(grant, index));
-        if (held > 0) {
-          rights += held;
-          tenants += 1;
-        }
-      }
+      const { rights, tenants } = rightsHeldBy(this.state, origin);
       if (rights > 0) stranded.push({ origin, region, rights, tenants });
     });
     return stranded;
@@ -1694,11 +1677,11 @@ export class Replica {
   // Views
 
   private grantCount(tenant: string): number {
-    return this.state.tenants.get(tenant)?.grants.size ?? 0;
+    return grantCount(this.state, tenant);
   }
 
   private definitionOf(tenant: string, grantId: string): GrantDefinition | null {
-    return this.state.tenants.get(tenant)?.grants.get(grantId)?.definition ?? null;
+    return grantDefinition(this.state, tenant, grantId);
   }
 
   private grantView(tenant: string, grantId: string): GrantView {
@@ -1717,13 +1700,13 @@ export class Replica {
   }
 
   private debitRecord(tenant: string, event: LedgerEvent): DebitRecord {
-    const found = this.state.tenants.get(tenant)?.debits?.get(eventRecordId(event.origin, event.seq));
+    const found = debitRecord(this.state, tenant, eventRecordId(event.origin, event.seq));
     if (found === undefined) throw new Error(`debit ${event.origin}/${event.seq} not recorded`);
     return found;
   }
 
   private refundRecord(tenant: string, event: LedgerEvent): RefundRecord {
-    const found = this.state.tenants.get(tenant)?.refunds?.get(eventRecordId(event.origin, event.seq));
+    const found = refundRecord(this.state, tenant, eventRecordId(event.origin, event.seq));
     if (found === undefined) throw new Error(`refund ${event.origin}/${event.seq} not recorded`);
     return found;
   }

@@ -12,7 +12,7 @@
  *   acknowledged operations are excused by S3 and S5 and counted in their notes (DESIGN.md §1:
  *   the risk that `retire` reports), never hidden.
  */
-import { parseEventRecordId } from '@allot/core';
+import { balanceOf, parseEventRecordId } from '@allot/core';
 import type { FinalState, HistoryRecord, LedgerFigures, Scenario, TenantSpec, Verdict } from './api.js';
 import { overdraftBound, regionOverdraftMax } from './bounds.js';
 import { quietStartMs } from './timeline.js';
@@ -434,7 +434,7 @@ export function checkS5(input: CheckInput): Verdict {
             Math.abs(has - wants),
           );
       }
-      const balance = line.granted - line.debited + line.refunded - line.expired;
+      const balance = balanceOf(line);
       if (line.balance !== balance)
         violations.add(
           final.t,

@@ -7,7 +7,7 @@
  * snapshots and ledgers, and checks S1–S6 over what it recorded.
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson, eventRecordId } from '@allot/core';
+import { balanceOf, canonicalJson, eventRecordId } from '@allot/core';
 import type { Replica, SnapshotHeader, SnapshotTenant } from '@allot/replica';
 import type {
   FinalRegion,
@@ -204,7 +204,7 @@ class Simulation {
           type: 'sample',
           t: this.now,
           tenant: spec.tenant,
-          truth: ledger.granted - ledger.debited + ledger.refunded - ledger.expired,
+          truth: balanceOf(ledger),
           views,
           ledger,
           overdraftBound: bounds.get(spec.tenant) ?? 0,

@@ -10,12 +10,12 @@
 import {
   applyEvent,
   createLedgerState,
-  grantRemaining,
   type LedgerEvent,
   type LedgerState,
-  overdraftInUseAt,
+  leastRightsOf,
+  liveCredits,
   regionOf,
-  rightsAt,
+  tenantOverdraftInUse,
 } from '@allot/core';
 import type { Store, StoreBatch } from '@allot/replica';
 import type { LedgerFigures } from './api.js';
@@ -97,18 +97,8 @@ export class TrueLedger {
    * is in use. The false-decline oracle.
    */
   covers(tenant: string, amount: number, nowMs: number, overdraftBound: number): boolean {
-    const ledger = this.state.tenants.get(tenant);
-    if (ledger === undefined) return amount <= overdraftBound;
-    const trueNow = SIM_EPOCH_MS + nowMs;
-    let live = 0;
-    for (const grant of ledger.grants.values()) {
-      const definition = grant.definition;
-      if (definition === null || (definition.expiresAt !== null && definition.expiresAt <= trueNow)) continue;
-      live += Math.max(0, grantRemaining(grant));
-    }
-    let inUse = 0;
-    for (let index = 0; index < this.state.origins.length; index++) inUse += overdraftInUseAt(ledger, index);
-    return live + overdraftBound - inUse >= amount;
+    const { live, overdraftInUse } = liveCredits(this.state, tenant, SIM_EPOCH_MS + nowMs);
+    return live + overdraftBound - overdraftInUse >= amount;
   }
 
   /**
@@ -135,12 +125,10 @@ export class TrueLedger {
   }
 
   private current(tenant: string, origin: string): OriginWatch {
-    const ledger = this.state.tenants.get(tenant);
-    const index = this.state.originIndex.get(origin);
-    if (ledger === undefined || index === undefined) return { rightsMin: 0, overdraftInUseMax: 0 };
-    let rightsMin = 0;
-    for (const grant of ledger.grants.values()) rightsMin = Math.min(rightsMin, rightsAt(grant, index));
-    return { rightsMin, overdraftInUseMax: overdraftInUseAt(ledger, index) };
+    return {
+      rightsMin: leastRightsOf(this.state, tenant, origin),
+      overdraftInUseMax: tenantOverdraftInUse(this.state, tenant, origin),
+    };
   }
 
   /** After an own event of `origin`: its rights only fall by its own events, so this sees every low. */

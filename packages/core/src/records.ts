@@ -1,0 +1,61 @@
+/**
+ * What the ledger records of debits, refunds and revokes beside the cells: the fields of their
+ * events with their ids. Debit and refund records answer replays and bound refunds within the
+ * idempotency retention (retention.ts forgets them after); revokes are kept.
+ */
+import type { Json, Part } from './events.js';
+import type { DebitId, GrantId, OriginId, RefundId, TenantId } from './ids.js';
+
+/** A debit as recorded in the ledger (the fields of its event, with its id). */
+export interface DebitRecord {
+  readonly debitId: DebitId;
+  readonly tenant: TenantId;
+  readonly origin: OriginId;
+  readonly seq: number;
+  readonly at: number;
+  readonly amount: number;
+  readonly idempotencyKey: string;
+  readonly parts: readonly Part[];
+  readonly overdraft: number;
+  readonly metadata: Json;
+}
+
+/** A refund as recorded in the ledger. */
+export interface RefundRecord {
+  readonly refundId: RefundId;
+  readonly tenant: TenantId;
+  readonly origin: OriginId;
+  readonly seq: number;
+  readonly at: number;
+  readonly debitId: DebitId;
+  readonly amount: number;
+  readonly idempotencyKey: string;
+  readonly parts: readonly Part[];
+  readonly overdraft: number;
+}
+
+/** A revoke of a duplicate grant definition, as recorded in the ledger. */
+export interface RevokeRecord {
+  readonly revokeId: string;
+  readonly tenant: TenantId;
+  readonly origin: OriginId;
+  readonly seq: number;
+  readonly at: number;
+  readonly grantId: GrantId;
+  readonly loser: OriginId;
+  readonly total: number;
+  readonly amount: number;
+  readonly parts: readonly Part[];
+  readonly overdraft: number;
+}
+
+/** The key of the revokes of `loser`'s definition of `grantId`. */
+export function revokeKey(grantId: GrantId, loser: OriginId): string {
+  return `${grantId}\u0000${loser}`;
+}
+
+/** Where the revoke of one duplicate definition stands: what it must take back, what it took. */
+export interface RevokeStanding {
+  readonly total: number;
+  readonly charged: number;
+}

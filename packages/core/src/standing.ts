@@ -1,0 +1,90 @@
+/**
+ * What a tenant's packed cells add up to: rights, what is left of a grant, overdraft in use, the
+ * burn order, and where a revoke stands. Read-only over state.ts.
+ */
+import type { GrantId, OriginId } from './ids.js';
+import { GRANT_SCAN_MAX } from './limits.js';
+import { type RevokeRecord, type RevokeStanding, revokeKey } from './records.js';
+import {
+  type GrantDefinition,
+  type GrantState,
+  grantCellTotal,
+  type LedgerState,
+  rightsAt,
+  type TenantState,
+  tenantCellAt,
+} from './state.js';
+
+/** rights(origin) on `grant`, by origin id. */
+export function rightsOf(state: LedgerState, grant: GrantState, origin: OriginId): number {
+  const index = state.originIndex.get(origin);
+  return index === undefined ? 0 : rightsAt(grant, index);
+}
+
+/** What is left of a grant over all origins: granted − debited + refunded − expired. */
+export function grantRemaining(grant: GrantState): number {
+  return (
+    grantCellTotal(grant, 'granted') -
+    grantCellTotal(grant, 'debited') +
+    grantCellTotal(grant, 'refunded') -
+    grantCellTotal(grant, 'expired')
+  );
+}
+
+/** Overdraft of the origin with local index `index` not yet repaid or refunded. */
+export function overdraftInUseAt(tenant: TenantState, index: number): number {
+  return (
+    tenantCellAt(tenant, index, 'overdrawn') -
+    tenantCellAt(tenant, index, 'repaid') -
+    tenantCellAt(tenant, index, 'overdraftRefunded')
+  );
+}
+
+/**
+ * Compares grants in burn order: priority, then earliest expiry (never-expiring last), then grant id.
+ * Both grants must be defined.
+ */
+export function compareBurnOrder(a: GrantState, b: GrantState): number {
+  const x = a.definition as GrantDefinition;
+  const y = b.definition as GrantDefinition;
+  if (x.priority !== y.priority) return x.priority - y.priority;
+  if (x.expiresAt !== y.expiresAt) {
+    if (x.expiresAt === null) return 1;
+    if (y.expiresAt === null) return -1;
+    return x.expiresAt - y.expiresAt;
+  }
+  return a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0;
+}
+
+/**
+ * The tenant's defined grants in burn order: sorted on each call while the tenant has at most
+ * GRANT_SCAN_MAX grants (no cache to keep per tenant), cached until a definition changes beyond.
+ */
+export function burnOrder(tenant: TenantState): readonly GrantState[] {
+  const cached = tenant.burnOrder;
+  if (cached !== null) return cached;
+  const defined: GrantState[] = [];
+  for (const grant of tenant.grants.values()) if (grant.definition !== null) defined.push(grant);
+  defined.sort(compareBurnOrder);
+  if (tenant.grants.size > GRANT_SCAN_MAX) tenant.burnOrder = defined;
+  return defined;
+}
+
+/** True when `grant` is defined and not expired at `now` (it may be burnt). */
+export function isLive(grant: GrantState, now: number): boolean {
+  const definition = grant.definition;
+  return definition !== null && (definition.expiresAt === null || now < definition.expiresAt);
+}
+
+/** Where the revoke of `loser`'s definition of `grantId` stands; undefined before its first revoke. */
+export function revokeStanding(
+  tenant: TenantState,
+  grantId: GrantId,
+  loser: OriginId,
+): RevokeStanding | undefined {
+  const revokes = tenant.revokes?.get(revokeKey(grantId, loser));
+  if (revokes === undefined || revokes.length === 0) return undefined;
+  let charged = 0;
+  for (const revoke of revokes) charged += revoke.amount;
+  return { total: (revokes[0] as RevokeRecord).total, charged };
+}
