@@ -15,6 +15,7 @@ export * from './incarnation.js';
 export * from './limits.js';
 export * from './log.js';
 export * from './log-recovery.js';
+export * from './msgpack-options.js';
 export * from './peer-input.js';
 export * from './policy-rule.js';
 export * from './ports.js';

@@ -34,23 +34,15 @@ import {
   fieldsProblem,
   isPlainRecord as isPlainObject,
   type LogHead,
+  MSGPACKR_OPTIONS,
   type NodeMeta,
   type StoredEvent,
 } from '@allot/replica';
-import { FLOAT32_OPTIONS, Packr } from 'msgpackr';
+import { Packr } from 'msgpackr';
 import { StoreCorruptError, StoreInvariantError } from './errors.js';
 import { CLUSTER_ID_LENGTH_MAX, CONTROL_UPDATE_BYTES_MAX, HASH_BYTES, SIGNATURE_BYTES } from './limits.js';
 
-const packr = new Packr({
-  useRecords: false,
-  structuredClone: false,
-  moreTypes: false,
-  mapsAsObjects: true,
-  useFloat32: FLOAT32_OPTIONS.NEVER,
-  int64AsType: 'bigint',
-  bundleStrings: false,
-  encodeUndefinedAsNil: false,
-});
+const packr = new Packr(MSGPACKR_OPTIONS);
 
 /** One entry of a tenant's index: where the event is in its origin's log, and the entry before it. */
 export interface TenantEntry {

@@ -15,19 +15,11 @@
  *   replaces lone surrogates, so arbitrary client JSON would not arrive as written and its chain
  *   hash would no longer verify. JSON text carries every JSON value exactly.
  */
-import { FLOAT32_OPTIONS, Packr } from 'msgpackr';
+import { MSGPACKR_OPTIONS } from '@allot/replica';
+import { Packr } from 'msgpackr';
 import { messageProblem, type WireMessage } from './protocol.js';
 
-const packr = new Packr({
-  useRecords: false,
-  structuredClone: false,
-  moreTypes: false,
-  mapsAsObjects: true,
-  useFloat32: FLOAT32_OPTIONS.NEVER,
-  int64AsType: 'bigint',
-  bundleStrings: false,
-  encodeUndefinedAsNil: false,
-});
+const packr = new Packr(MSGPACKR_OPTIONS);
 
 /** A debit's metadata on the wire, as JSON text (see the file's doc). */
 const METADATA_JSON = 'metadataJson';
