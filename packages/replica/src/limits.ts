@@ -7,9 +7,6 @@
  */
 export const BATCH_EVENTS_MAX = 8_190;
 
-/** A batch closes this long after its first event (DESIGN.md §3: ~1 ms), unless it fills first. */
-export const BATCH_DELAY_MS_DEFAULT = 1;
-
 /**
  * Events decided but not yet durable. Past this the node is overloaded: a new command is refused
  * (503) instead of growing an unbounded queue whose clients have long timed out.

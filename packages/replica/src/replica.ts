@@ -61,7 +61,6 @@ import { ExpirySchedule } from './expiry-schedule.js';
 import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
 import { newIncarnation } from './incarnation.js';
 import {
-  BATCH_DELAY_MS_DEFAULT,
   BATCH_EVENTS_MAX,
   EVENTS_FRAME_MAX,
   HEAD_SIGN_INTERVAL_EVENTS,
@@ -101,7 +100,6 @@ export interface ReplicaOptions {
   /** `fsync` (default): a commit is acknowledged once on stable storage. `os`: once handed to the OS. */
   readonly durability?: 'fsync' | 'os';
   readonly batchEventsMax?: number;
-  readonly batchDelayMs?: number;
   readonly idempotencyRetentionMs?: number;
   /** Ed25519 public keys (32 bytes) of the other regions, from config: they verify relayed logs. */
   readonly peerKeys?: Readonly<Record<string, Uint8Array>>;
@@ -238,7 +236,8 @@ export class Replica {
   private pendingEvents = 0;
   /** Overdraft in use at this origin over all tenants (own events only change it). */
   private overdraftInUse = 0;
-  private flushTimer: TimerHandle | null = null;
+  /** True while a commit is about to start (scheduleFlush): the current turn's events join it. */
+  private flushQueued = false;
   private expiryTimer: TimerHandle | null = null;
   private retentionTimer: TimerHandle | null = null;
   /** While set, new commands wait for it (recovery, snapshot). */
@@ -292,7 +291,6 @@ export class Replica {
       allowLoneStart: options.allowLoneStart ?? false,
       durability: options.durability ?? 'fsync',
       batchEventsMax: options.batchEventsMax ?? BATCH_EVENTS_MAX,
-      batchDelayMs: options.batchDelayMs ?? BATCH_DELAY_MS_DEFAULT,
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? IDEMPOTENCY_RETENTION_MS_DEFAULT,
       cluster: options.cluster,
       region: options.region,
@@ -718,7 +716,6 @@ export class Replica {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    this.flushTimer?.cancel();
     this.expiryTimer?.cancel();
     this.retentionTimer?.cancel();
     this.summaryTimer?.cancel();
@@ -794,28 +791,24 @@ export class Replica {
     throw new Error(`own event ${seq} is neither durable nor pending`);
   }
 
+  /**
+   * Natural group commit (DESIGN.md §2): a commit starts as soon as none is in flight; what arrives
+   * while one is in flight is the next batch (at most batchEventsMax events each). No timer: the
+   * commit starts after the current turn's synchronous work (a microtask), so the events one
+   * command appends in a loop (debitMany) share one commit instead of the first going alone.
+   */
   private scheduleFlush(): void {
-    if (this.inFlight !== null) return; // the commit in flight starts the next one when it ends
-    if (
-      this.queue.length > 0 ||
-      (this.open !== null && this.open.events.length >= this.options.batchEventsMax)
-    ) {
-      void this.flush();
-      return;
-    }
-    if (this.flushTimer === null) {
-      this.flushTimer = this.ports.clock.setTimer(this.options.batchDelayMs, () => {
-        this.flushTimer = null;
-        void this.flush();
-      });
-    }
+    if (this.inFlight !== null || this.flushQueued) return; // a commit's end starts the next one
+    this.flushQueued = true;
+    void Promise.resolve().then(() => {
+      this.flushQueued = false;
+      return this.flush();
+    });
   }
 
   /** Commits the oldest waiting batch; when it ends, the next one (group commit under load). */
   private async flush(): Promise<void> {
     if (this.inFlight !== null) return;
-    this.flushTimer?.cancel();
-    this.flushTimer = null;
     const batch = this.queue.shift() ?? this.open;
     if (batch === null) return;
     if (batch === this.open) this.open = null;
