@@ -20,3 +20,4 @@ export * from './peer-input.js';
 export * from './policy-rule.js';
 export * from './ports.js';
 export * from './replica.js';
+export * from './values.js';

@@ -73,11 +73,12 @@ import {
   RETENTION_SWEEP_MS,
   RIGHTS_REQUEST_INTERVAL_MS,
   RTT_MS_FLOOR,
+  SIGNED_RUN_BYTES_MAX,
   SPEND_RATE_WINDOW_MS,
   SUMMARY_INTERVAL_MS,
   TENANT_EVENTS_PAGE_MAX,
 } from './limits.js';
-import { chainHash, headSigningBytes, sameBytes, toHex, ZERO_HASH } from './log.js';
+import { chainHash, chainLink, headSigningBytes, toHex, ZERO_HASH } from './log.js';
 import { ownRegionBehind } from './log-recovery.js';
 import { originProblem, versionVectorProblem } from './peer-input.js';
 import type {
@@ -92,6 +93,7 @@ import type {
   TimerHandle,
   Transport,
 } from './ports.js';
+import { sameBytes } from './values.js';
 
 /** How a replica runs. */
 export interface ReplicaOptions {
@@ -147,6 +149,10 @@ interface Batch {
   readonly tenants: Set<string>;
   /** Reads whose figures were taken when this batch started to commit, answered once it is durable. */
   readonly held: HeldRead<BalanceView | undefined>[];
+  /** Own seqs also signed, where the run since the last signature would outgrow SIGNED_RUN_BYTES_MAX. */
+  readonly signAt: Set<number>;
+  /** Canonical bytes of this batch's own events since its last signature point. */
+  runBytes: number;
   /** Resolves true once durable, false if the write failed (nothing of it happened). */
   readonly done: Promise<boolean>;
   readonly settle: (durable: boolean) => void;
@@ -176,6 +182,8 @@ function newBatch(lastSeq: number, lastHash: Uint8Array): Batch {
     afterDurable: [],
     tenants: new Set(),
     held: [],
+    signAt: new Set(),
+    runBytes: 0,
     done,
     settle,
   };
@@ -755,7 +763,7 @@ export class Replica {
   /** Appends an own event: chained, folded in memory now, durable with its batch. */
   private append(body: TenantEventBody): LedgerEvent {
     const event = makeEvent({ origin: this.origin, seq: this.nextSeq, at: this.ports.clock.now() }, body);
-    const hash = chainHash(this.ports.crypto, this.lastHash, event);
+    const { hash, bytes } = chainLink(this.ports.crypto, this.lastHash, event);
     const result = applyEvent(this.state, event);
     if (result !== 'applied') {
       throw new Error(`own event ${event.seq} was ${result}: the log and the fold disagree`);
@@ -770,6 +778,11 @@ export class Replica {
       this.open = null;
       batch = this.openBatch();
     }
+    if (batch.runBytes > 0 && batch.runBytes + bytes > SIGNED_RUN_BYTES_MAX) {
+      batch.signAt.add(event.seq - 1); // the run so far ends at a signature and fits a frame
+      batch.runBytes = 0;
+    }
+    batch.runBytes = event.seq % HEAD_SIGN_INTERVAL_EVENTS === 0 ? 0 : batch.runBytes + bytes;
     batch.events.push({ event, hash });
     batch.tenants.add(event.tenant);
     batch.ownFirstSeq ??= event.seq;
@@ -831,13 +844,14 @@ export class Replica {
             ),
           };
     if (head !== null) {
-      // The last own event of a commit, and every HEAD_SIGN_INTERVAL_EVENTS-th, carries the
-      // origin's signature over its head, so any relay can prove a run that ends there (§4).
+      // The last own event of a commit, every HEAD_SIGN_INTERVAL_EVENTS-th, and one wherever a run
+      // would outgrow SIGNED_RUN_BYTES_MAX carry the origin's signature over its head, so any relay
+      // can prove a run that ends there, in frames that fit (§4).
       batch.events.forEach((stored, i) => {
         if (stored.event.origin !== this.origin) return;
         const seq = stored.event.seq;
         if (seq === head.seq) batch.events[i] = { ...stored, signature: head.signature };
-        else if (seq % HEAD_SIGN_INTERVAL_EVENTS === 0) {
+        else if (seq % HEAD_SIGN_INTERVAL_EVENTS === 0 || batch.signAt.has(seq)) {
           const signature = crypto.sign(headSigningBytes(this.cluster, this.origin, seq, stored.hash));
           batch.events[i] = { ...stored, signature };
         }

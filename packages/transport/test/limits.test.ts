@@ -1,14 +1,12 @@
+import { LINK_POLICY } from '@allot/replica';
 import { describe, expect, it } from 'vitest';
 import { encodeMessage } from '../src/codec.js';
 import {
   CLUSTER_ID_LENGTH_MAX,
-  FRAME_BYTES_MAX_DEFAULT,
   HANDSHAKE_BYTES_MAX,
-  HANDSHAKE_TIMEOUT_MS_DEFAULT,
   HANDSHAKES_PENDING_MAX,
   HANDSHAKES_PENDING_PER_ADDRESS_MAX,
   HANDSHAKES_RESERVED_FOR_PEERS,
-  HELLO_TIMEOUT_MS_DEFAULT,
   NONCE_BYTES,
 } from '../src/limits.js';
 import { PROTOCOL_VERSION } from '../src/protocol.js';
@@ -30,7 +28,7 @@ describe('how the transport limits relate', () => {
     expect(encodeMessage({ type: 'auth', signature: new Uint8Array(64) }).length).toBeLessThan(
       HANDSHAKE_BYTES_MAX,
     );
-    expect(HANDSHAKE_BYTES_MAX).toBeLessThan(FRAME_BYTES_MAX_DEFAULT);
+    expect(HANDSHAKE_BYTES_MAX).toBeLessThan(LINK_POLICY.frameBytesMax);
   });
 
   it('leaves strangers slots from several addresses, and peers a reserve', () => {
@@ -41,7 +39,7 @@ describe('how the transport limits relate', () => {
   });
 
   it('times out a missing hello before the whole handshake, and refuses options that would not', () => {
-    expect(HELLO_TIMEOUT_MS_DEFAULT).toBeLessThan(HANDSHAKE_TIMEOUT_MS_DEFAULT);
+    expect(LINK_POLICY.helloTimeoutMs).toBeLessThan(LINK_POLICY.handshakeTimeoutMs);
     const options = {
       cluster: CLUSTER,
       region: 'eu',
