@@ -14,6 +14,19 @@ const grant = (amount = 100, extra: Record<string, unknown> = {}) => ({
 });
 const debit = (key: string, amount = 3) => ({ tenant: 'acme', amount, idempotencyKey: key, metadata: null });
 
+/** A harness on a store whose commits the test holds, with acme granted 1,000 (one commit, held and let go). */
+async function heldHarness() {
+  const held = holdCommits();
+  const h = await harness();
+  await h.reopen(MemoryStore.empty({ commitLatency: held.latency }));
+  held.hold();
+  const granted = h.replica.grant(grant(1000));
+  await held.started(1);
+  held.releaseAll();
+  expect((await granted).status).toBe('accepted');
+  return { h, held };
+}
+
 describe('replica: the local debit path', () => {
   it('a new store gets a new random incarnation; reopening the same data keeps it', async () => {
     const a = await harness({}, 1);
@@ -27,14 +40,7 @@ describe('replica: the local debit path', () => {
   });
 
   it('answers a debit only once its batch is durable; the first debit commits at once, with no timer', async () => {
-    const held = holdCommits();
-    const h = await harness();
-    await h.reopen(MemoryStore.empty({ commitLatency: held.latency }));
-    held.hold();
-    const granted = h.replica.grant(grant(1000));
-    await held.started(1);
-    held.releaseAll();
-    expect((await granted).status).toBe('accepted');
+    const { h, held } = await heldHarness();
     let answered = false;
     const first = h.replica.debit(debit('k0', 1)).then((outcome) => {
       answered = true;
@@ -49,14 +55,7 @@ describe('replica: the local debit path', () => {
   });
 
   it('groups what arrives while a commit is in flight into one next commit', async () => {
-    const held = holdCommits();
-    const h = await harness();
-    await h.reopen(MemoryStore.empty({ commitLatency: held.latency }));
-    held.hold();
-    const granted = h.replica.grant(grant(1000));
-    await held.started(1);
-    held.releaseAll();
-    await granted;
+    const { h, held } = await heldHarness();
     const first = h.replica.debit(debit('first', 1));
     await held.started(2); // the first debit's commit is in flight and held
     const rest = Array.from({ length: 40 }, (_, i) => h.replica.debit(debit(`k${i}`, 1)));

@@ -11,7 +11,7 @@ import {
 } from '../src/limits.js';
 import { PROTOCOL_VERSION } from '../src/protocol.js';
 import { WebSocketTransport } from '../src/websocket-transport.js';
-import { CLUSTER, newKey, testCrypto } from './support.js';
+import { minimalOptions } from './support.js';
 
 describe('how the transport limits relate', () => {
   it('fits the largest hello and auth in a handshake message, and a handshake message in a frame', () => {
@@ -40,14 +40,7 @@ describe('how the transport limits relate', () => {
 
   it('times out a missing hello before the whole handshake, and refuses options that would not', () => {
     expect(LINK_POLICY.helloTimeoutMs).toBeLessThan(LINK_POLICY.handshakeTimeoutMs);
-    const options = {
-      cluster: CLUSTER,
-      region: 'eu',
-      incarnation: 'aaaaaaaa',
-      crypto: testCrypto(newKey()),
-      peers: [],
-      logger: { debug() {}, info() {}, warn() {}, error() {} },
-    };
+    const options = minimalOptions();
     expect(
       () => new WebSocketTransport({ ...options, helloTimeoutMs: 5_001, handshakeTimeoutMs: 5_000 }),
     ).toThrow(/helloTimeoutMs must be at most handshakeTimeoutMs/);

@@ -6,16 +6,9 @@
 import { FRAME_CONTROL_BYTES_MAX, LINK_POLICY } from '@allot/replica';
 import { describe, expect, it } from 'vitest';
 import { resolveOptions } from '../src/options.js';
-import { CLUSTER, newKey, testCrypto } from './support.js';
+import { minimalOptions } from './support.js';
 
-const options = {
-  cluster: CLUSTER,
-  region: 'eu',
-  incarnation: 'aaaaaaaa',
-  crypto: testCrypto(newKey()),
-  peers: [],
-  logger: { debug() {}, info() {}, warn() {}, error() {} },
-};
+const options = minimalOptions();
 
 describe('the link policy', () => {
   it('is what a transport runs with when given nothing else', () => {
