@@ -43,7 +43,7 @@ export async function cluster(
     const logger = memoryLogger();
     logs.set(region, logger);
     const replica = await Replica.open(
-      { cluster: 'test', region, peerKeys, batchDelayMs: 1, ...options },
+      { cluster: 'test', region, peerKeys, ...options },
       {
         store,
         clock,

@@ -2,8 +2,10 @@
  * No dirty reads (issue 9 item 5): after a failed store write ("nothing was changed"), no read
  * shows an effect that is later undone; a read of a tenant with events in flight waits for them.
  */
+
+import { MemoryStore } from '@allot/store';
 import { describe, expect, it } from 'vitest';
-import { harness, settle } from './support.js';
+import { harness, holdCommits, settle } from './support.js';
 
 const grant = { tenant: 'acme', grantId: 'g', amount: 100, priority: 1, expiresAt: null };
 const debit = (key: string, amount: number) => ({
@@ -15,14 +17,18 @@ const debit = (key: string, amount: number) => ({
 
 describe('reads see only durable state', () => {
   it('a read during a commit that fails never shows the refused debits', async () => {
+    const held = holdCommits();
     const h = await harness();
+    await h.reopen(MemoryStore.empty({ commitLatency: held.latency }));
     await settle(h.clock, h.replica.grant(grant));
+    held.hold();
     h.store.failNextCommit(new Error('disk full'));
     const debits = [h.replica.debit(debit('a', 40)), h.replica.debit(debit('b', 30))];
-    await new Promise((resolve) => setImmediate(resolve));
+    await held.started(1); // their commit is on its way to the disk, held there
     expect(h.replica.balance('acme')?.balance).toBe(30); // decided, in the fold, not durable yet
     const read = h.replica.durableBalance('acme');
     const cluster = h.replica.clusterView().versionVector;
+    held.releaseAll();
     const outcomes = await settle(h.clock, Promise.all(debits));
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['unavailable', 'unavailable']);
     expect((await settle(h.clock, read))?.balance).toBe(100);
@@ -31,11 +37,15 @@ describe('reads see only durable state', () => {
   });
 
   it('a read of a tenant with a commit in flight answers once it is durable, with it', async () => {
+    const held = holdCommits();
     const h = await harness();
+    await h.reopen(MemoryStore.empty({ commitLatency: held.latency }));
     await settle(h.clock, h.replica.grant(grant));
+    held.hold();
     const pending = h.replica.debit(debit('a', 40));
-    await new Promise((resolve) => setImmediate(resolve));
+    await held.started(1); // in flight, held
     const read = h.replica.durableBalance('acme');
+    held.releaseAll();
     const [outcome, view] = await settle(h.clock, Promise.all([pending, read]));
     expect(outcome.status).toBe('accepted');
     expect(view?.balance).toBe(60);

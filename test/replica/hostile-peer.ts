@@ -88,7 +88,7 @@ export async function hostileSetup(honest = true): Promise<HostileSetup> {
   const lagLabels = new Set<string>();
   const logger = memoryLogger();
   const replica = await Replica.open(
-    { cluster: 'test', region: 'eu', peerKeys: { us: rawPublicKey(usKey) }, batchDelayMs: 1 },
+    { cluster: 'test', region: 'eu', peerKeys: { us: rawPublicKey(usKey) } },
     {
       store,
       clock,

@@ -1,7 +1,8 @@
 import { parseOrigin } from '@allot/core';
 import { headSigningBytes, ReplicaOpenError } from '@allot/replica';
+import { MemoryStore } from '@allot/store';
 import { describe, expect, it } from 'vitest';
-import { harness, START_MS, settle } from './support.js';
+import { harness, holdCommits, START_MS, settle } from './support.js';
 
 const grant = (amount = 100, extra: Record<string, unknown> = {}) => ({
   tenant: 'acme',
@@ -12,6 +13,19 @@ const grant = (amount = 100, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 const debit = (key: string, amount = 3) => ({ tenant: 'acme', amount, idempotencyKey: key, metadata: null });
+
+/** A harness on a store whose commits the test holds, with acme granted 1,000 (one commit, held and let go). */
+async function heldHarness() {
+  const held = holdCommits();
+  const h = await harness();
+  await h.reopen(MemoryStore.empty({ commitLatency: held.latency }));
+  held.hold();
+  const granted = h.replica.grant(grant(1000));
+  await held.started(1);
+  held.releaseAll();
+  expect((await granted).status).toBe('accepted');
+  return { h, held };
+}
 
 describe('replica: the local debit path', () => {
   it('a new store gets a new random incarnation; reopening the same data keeps it', async () => {
@@ -25,22 +39,44 @@ describe('replica: the local debit path', () => {
     expect(reopened.origin).toBe(before);
   });
 
-  it('answers a debit only once its batch is durable, and group-commits concurrent debits', async () => {
-    const h = await harness();
-    expect((await settle(h.clock, h.replica.grant(grant(1000)))).status).toBe('accepted');
+  it('answers a debit only once its batch is durable; the first debit commits at once, with no timer', async () => {
+    const { h, held } = await heldHarness();
     let answered = false;
-    const pending = Promise.all(
-      Array.from({ length: 50 }, (_, i) => h.replica.debit(debit(`k${i}`, 1))),
-    ).then((all) => {
+    const first = h.replica.debit(debit('k0', 1)).then((outcome) => {
       answered = true;
-      return all;
+      return outcome;
     });
+    await held.started(2); // started without the clock moving: no batch timer
     await new Promise((resolve) => setImmediate(resolve));
-    expect(answered).toBe(false); // the batch waits for its timer
-    const outcomes = await settle(h.clock, pending);
+    expect(answered).toBe(false); // held on its way to the disk: not durable, not answered
+    held.releaseAll();
+    expect((await first).status).toBe('accepted');
+    expect(h.commits.slice(1)).toEqual([1]);
+  });
+
+  it('groups what arrives while a commit is in flight into one next commit', async () => {
+    const { h, held } = await heldHarness();
+    const first = h.replica.debit(debit('first', 1));
+    await held.started(2); // the first debit's commit is in flight and held
+    const rest = Array.from({ length: 40 }, (_, i) => h.replica.debit(debit(`k${i}`, 1)));
+    for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(held.count()).toBe(2); // nothing else starts while one is in flight
+    held.releaseAll();
+    await first;
+    await held.started(3);
+    held.releaseAll();
+    const outcomes = await Promise.all(rest);
     expect(outcomes.every((outcome) => outcome.status === 'accepted')).toBe(true);
-    expect(h.commits.slice(1)).toEqual([50]);
-    expect(h.replica.balance('acme')?.balance).toBe(950);
+    expect(h.commits.slice(1)).toEqual([1, 40]);
+    expect(h.replica.balance('acme')?.balance).toBe(959);
+  });
+
+  it('commits the debits of one debitMany together', async () => {
+    const h = await harness();
+    await settle(h.clock, h.replica.grant(grant(1000)));
+    const outcomes = await h.replica.debitMany(Array.from({ length: 30 }, (_, i) => debit(`m${i}`, 1)));
+    expect(outcomes.every((outcome) => outcome.status === 'accepted')).toBe(true);
+    expect(h.commits.slice(1)).toEqual([30]);
   });
 
   it('replays a key with the same body and refuses another body', async () => {

@@ -86,3 +86,46 @@ export async function settle<T>(clock: ManualClock, promise: Promise<T>, maxMs =
   }
   return tracked;
 }
+
+/**
+ * A MemoryStore `commitLatency` whose commits, once `hold()` was called, wait until the test
+ * releases them (before that they pass at once, so a replica can open on the store).
+ */
+export function holdCommits(): {
+  latency: () => Promise<void>;
+  /** From now on, commits wait for `releaseAll`. */
+  hold(): void;
+  /** Resolves once `n` commits have reached the store since `hold()` (held or released). */
+  started(n: number): Promise<void>;
+  /** How many commits have reached the store since `hold()`. */
+  count(): number;
+  /** Lets every held commit complete. */
+  releaseAll(): void;
+} {
+  const waiting: (() => void)[] = [];
+  let reached = 0;
+  let holding = false;
+  const watchers: { n: number; resolve: () => void }[] = [];
+  return {
+    hold() {
+      holding = true;
+    },
+    latency() {
+      if (!holding) return Promise.resolve();
+      reached += 1;
+      for (const watcher of watchers.filter((w) => w.n <= reached)) {
+        watchers.splice(watchers.indexOf(watcher), 1);
+        watcher.resolve();
+      }
+      return new Promise<void>((resolve) => waiting.push(resolve));
+    },
+    started(n) {
+      if (reached >= n) return Promise.resolve();
+      return new Promise<void>((resolve) => watchers.push({ n, resolve }));
+    },
+    count: () => reached,
+    releaseAll() {
+      for (const release of waiting.splice(0)) release();
+    },
+  };
+}

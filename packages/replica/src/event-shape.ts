@@ -5,14 +5,8 @@
  * one the store writes. Pure: no clock, no randomness, no I/O.
  */
 import { EVENT_KINDS, eventProblem, type LedgerEvent } from '@allot/core';
-
-/**
- * Nesting depth of debit metadata in an event (frames and stored records alike): recursive checks and the canonical
- * JSON of the hash chain stay far from the stack's limit.
- */
-export const METADATA_DEPTH_MAX = 2_048;
-
-type Fields = Record<string, unknown>;
+import { METADATA_DEPTH_MAX } from './limits.js';
+import { isPlainRecord } from './values.js';
 
 /** The fields every event has. */
 export const ENVELOPE_FIELDS = ['origin', 'seq', 'at', 'tenant', 'kind'] as const;
@@ -34,13 +28,6 @@ export const PART_FIELDS = ['grantId', 'amount'] as const;
 /** Every field of an event of `kind`, envelope first. */
 export function eventFieldNames(kind: LedgerEvent['kind']): readonly string[] {
   return [...ENVELOPE_FIELDS, ...BODY_FIELDS[kind]];
-}
-
-/** True for a plain object (its prototype is Object's or null). */
-export function isPlainRecord(value: unknown): value is Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
 }
 
 /** A short description of what `value` is, for error messages. */

@@ -7,14 +7,10 @@
  * frame that passes never makes the store refuse a write. Pure: no clock, no randomness, no I/O.
  */
 import { isAmount, isOriginId, isTenantId, type LedgerEvent, ORIGINS_MAX } from '@allot/core';
-import {
-  describeValue as describe,
-  eventShapeProblem,
-  fieldsProblem,
-  isPlainRecord as isPlainObject,
-} from './event-shape.js';
+import { describeValue as describe, eventShapeProblem, fieldsProblem } from './event-shape.js';
 import { FRAME_TYPES } from './frames.js';
 import { CONTROL_MESSAGE_BYTES_MAX, EVENTS_FRAME_MAX } from './limits.js';
+import { isOwnedBytes, isPlainRecord } from './values.js';
 
 /**
  * Events in one `events` frame: the most a replica puts in one (EVENTS_FRAME_MAX, two head-signing
@@ -59,28 +55,20 @@ const FRAME_FIELDS: { readonly [K in (typeof FRAME_TYPES)[number]]: readonly str
 
 const WIRE_EVENT_FIELDS = ['event', 'hash', 'signature'] as const;
 
-/**
- * A Uint8Array exactly, not a subclass: a Buffer out of a decoder may be a view into a pool that a
- * later read reuses, so the codec copies every byte field into a fresh Uint8Array.
- */
-function isBytes(value: unknown): value is Uint8Array {
-  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Uint8Array.prototype;
-}
-
 function bytesProblem(what: string, value: unknown, length: number): string | null {
-  if (!isBytes(value)) return `${what} is ${describe(value)}, not a Uint8Array`;
+  if (!isOwnedBytes(value)) return `${what} is ${describe(value)}, not a Uint8Array`;
   return value.length === length ? null : `${what} has ${value.length} bytes, not ${length}`;
 }
 
 function boundedBytesProblem(what: string, value: unknown, max: number): string | null {
-  if (!isBytes(value)) return `${what} is ${describe(value)}, not a Uint8Array`;
+  if (!isOwnedBytes(value)) return `${what} is ${describe(value)}, not a Uint8Array`;
   if (value.length === 0) return `${what} is empty`;
   return value.length <= max ? null : `${what} has ${value.length} bytes, more than ${max}`;
 }
 
 function summaryProblem(frame: Fields): string | null {
   const vector = frame.versionVector;
-  if (!isPlainObject(vector)) return `versionVector is ${describe(vector)}, not a map`;
+  if (!isPlainRecord(vector)) return `versionVector is ${describe(vector)}, not a map`;
   const origins = Object.keys(vector);
   if (origins.length > FRAME_ORIGINS_MAX) {
     return `versionVector has ${origins.length} origins, more than ${FRAME_ORIGINS_MAX}`;
@@ -148,7 +136,7 @@ function isFrameType(value: unknown): value is (typeof FRAME_TYPES)[number] {
  * type and the first field at fault, for the warning the transport logs when it closes a link.
  */
 export function frameProblem(frame: unknown): string | null {
-  if (!isPlainObject(frame)) return `frame is ${describe(frame)}, not a map`;
+  if (!isPlainRecord(frame)) return `frame is ${describe(frame)}, not a map`;
   const { type } = frame;
   if (!isFrameType(type)) return `unknown frame type ${JSON.stringify(type)}`;
   const fields = fieldsProblem(type, frame, FRAME_FIELDS[type]);

@@ -1,14 +1,19 @@
 /** Limits of a replica. Each is named and says why it is that number (STYLE.md). */
 
 /**
+ * Nesting of debit metadata: the HTTP API's bound (the contract) and that of every event the replica
+ * takes from a peer or a disk: the server refuses deeper metadata with the same count, so a frame
+ * check accepts every event the API can make, and recursive checks, the canonical JSON of the hash
+ * chain and the codecs stay shallow. 32 levels are far more than any label set needs.
+ */
+export const METADATA_DEPTH_MAX = 32;
+
+/**
  * Events in one group commit. One LevelDB batch of this many ~200-byte records is ~1.6 MiB, which
  * classic-level writes in one go; it also equals the largest debit batch of the API, so a full
  * /v1/debits/batch commits in one write.
  */
 export const BATCH_EVENTS_MAX = 8_190;
-
-/** A batch closes this long after its first event (DESIGN.md §3: ~1 ms), unless it fills first. */
-export const BATCH_DELAY_MS_DEFAULT = 1;
 
 /**
  * Events decided but not yet durable. Past this the node is overloaded: a new command is refused
@@ -99,3 +104,61 @@ export const CONTROL_MESSAGE_BYTES_MAX = 4 * 1024 * 1024;
  * region has a few in its life; 16 leaves room while keeping invented ones from piling up.
  */
 export const SUMMARY_ORIGINS_PER_REGION_MAX = 16;
+
+/**
+ * The one link policy of the cluster (issue 10): the WebSocket transport takes its defaults from
+ * it, the node passes it whole, and the simulator's network models links with it, so what the
+ * swarm finds about reconnection is what nodes do.
+ */
+export const LINK_POLICY = Object.freeze({
+  /** How often a link is pinged: round-trip times for the cluster view, and traffic on a quiet link. */
+  pingIntervalMs: 1_000,
+  /**
+   * Silence after which a link is closed: five missed pings. Long enough for a stall of the peer's
+   * event loop (a large group commit, a GC pause), short enough that rights are not pushed for long
+   * to a region that is gone.
+   */
+  peerTimeoutMs: 5_000,
+  /**
+   * Time from opening a connection to the end of the handshake (hello, hello, auth, ready). Four
+   * small messages take a few round trips even across continents; a connection still not through
+   * after this is a stranger or a stuck peer and gives its slot back.
+   */
+  handshakeTimeoutMs: 5_000,
+  /**
+   * Time from accepting a connection to its hello. A dialer sends its hello the moment the upgrade
+   * completes, so it arrives within one trip even across continents (~150 ms); two seconds also
+   * covers a GC pause. An idle socket gives its slot back after this, not after the whole handshake.
+   */
+  helloTimeoutMs: 2_000,
+  /** First reconnect delay: a peer restarting on the same host is usually back within this. */
+  backoffMsMin: 100,
+  /**
+   * Longest reconnect delay (full jitter up to a cap that doubles per failed dial, up to this). A
+   * cluster has a handful of peers: dialling each at least once a second costs nothing, and
+   * convergence after a partition heals is bounded by the reconnect (DESIGN.md §4 goal: ≤ 2 s).
+   */
+  backoffMsMax: 1_000,
+  /**
+   * Bytes of one message after the handshake (the WebSocket `maxPayload`; a larger one closes the
+   * link). The largest control message the replica may send plus room for the frame's own fields:
+   * "a few MiB" (DESIGN.md §8), so one message never pins much memory at the receiver.
+   */
+  frameBytesMax: CONTROL_MESSAGE_BYTES_MAX + 64 * 1024,
+  /**
+   * Bytes queued for one peer before `send` answers false. Two full frames: a peer that reads slower
+   * than we write gets pulls later instead of an unbounded queue (DESIGN.md §4), and a healthy link
+   * always has room for the next frame while the previous one drains.
+   */
+  sendBufferBytesMax: 2 * (CONTROL_MESSAGE_BYTES_MAX + 64 * 1024),
+});
+
+/**
+ * Canonical bytes of the own events between two signed ones, at most (unless one event alone is
+ * larger): an origin also signs where a run would outgrow this, so that every run that ends at a
+ * signature fits one frame and a relay can always cut a log into frames (split-run), however large
+ * the events (a debit may carry 1,024 parts). Half a frame: an event's wire form carries the same
+ * strings as its canonical JSON (metadata travels as its JSON text) plus a hash, a signature and
+ * a few bytes per value.
+ */
+export const SIGNED_RUN_BYTES_MAX = LINK_POLICY.frameBytesMax / 2;

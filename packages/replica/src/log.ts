@@ -11,11 +11,20 @@ export const ZERO_HASH: Uint8Array = new Uint8Array(32);
 
 /** The chain hash of `event` after `previous`. */
 export function chainHash(crypto: Crypto, previous: Uint8Array, event: LedgerEvent): Uint8Array {
+  return chainLink(crypto, previous, event).hash;
+}
+
+/** The chain hash of `event` after `previous`, and the length of the event's canonical bytes. */
+export function chainLink(
+  crypto: Crypto,
+  previous: Uint8Array,
+  event: LedgerEvent,
+): { readonly hash: Uint8Array; readonly bytes: number } {
   const body = eventCanonicalBytes(event);
   const input = new Uint8Array(previous.length + body.length);
   input.set(previous, 0);
   input.set(body, previous.length);
-  return crypto.hash(input);
+  return { hash: crypto.hash(input), bytes: body.length };
 }
 
 /** Lowercase hex of `bytes`. */
@@ -23,13 +32,6 @@ export function toHex(bytes: Uint8Array): string {
   let hex = '';
   for (const byte of bytes) hex += byte.toString(16).padStart(2, '0');
   return hex;
-}
-
-/** True when two byte arrays are equal. */
-export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** The bytes an origin signs for its head: cluster, origin, seq and hash, canonically. */

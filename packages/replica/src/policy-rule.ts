@@ -5,8 +5,9 @@
  */
 import { AMOUNT_MAX, isRegionId } from '@allot/core';
 import type { TenantPolicy } from './api.js';
-import { describeValue, isPlainRecord } from './event-shape.js';
+import { describeValue } from './event-shape.js';
 import { POLICY_ALERTS_MAX, POLICY_REGIONS_MAX, POLICY_WEIGHT_MAX } from './limits.js';
+import { isPlainRecord } from './values.js';
 
 /** The fields of a policy: the first three are required, `alerts` is optional. */
 const POLICY_FIELDS = ['overdraft', 'weights', 'blocked', 'alerts'] as const;

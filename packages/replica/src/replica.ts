@@ -68,7 +68,6 @@ import { ExpirySchedule } from './expiry-schedule.js';
 import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
 import { newIncarnation } from './incarnation.js';
 import {
-  BATCH_DELAY_MS_DEFAULT,
   BATCH_EVENTS_MAX,
   EVENTS_FRAME_MAX,
   HEAD_SIGN_INTERVAL_EVENTS,
@@ -81,11 +80,12 @@ import {
   RETENTION_SWEEP_MS,
   RIGHTS_REQUEST_INTERVAL_MS,
   RTT_MS_FLOOR,
+  SIGNED_RUN_BYTES_MAX,
   SPEND_RATE_WINDOW_MS,
   SUMMARY_INTERVAL_MS,
   TENANT_EVENTS_PAGE_MAX,
 } from './limits.js';
-import { chainHash, headSigningBytes, sameBytes, toHex, ZERO_HASH } from './log.js';
+import { chainHash, chainLink, headSigningBytes, toHex, ZERO_HASH } from './log.js';
 import { ownRegionBehind } from './log-recovery.js';
 import { originProblem, versionVectorProblem } from './peer-input.js';
 import type {
@@ -100,6 +100,7 @@ import type {
   TimerHandle,
   Transport,
 } from './ports.js';
+import { sameBytes } from './values.js';
 
 /** How a replica runs. */
 export interface ReplicaOptions {
@@ -108,7 +109,6 @@ export interface ReplicaOptions {
   /** `fsync` (default): a commit is acknowledged once on stable storage. `os`: once handed to the OS. */
   readonly durability?: 'fsync' | 'os';
   readonly batchEventsMax?: number;
-  readonly batchDelayMs?: number;
   readonly idempotencyRetentionMs?: number;
   /** Ed25519 public keys (32 bytes) of the other regions, from config: they verify relayed logs. */
   readonly peerKeys?: Readonly<Record<string, Uint8Array>>;
@@ -156,6 +156,10 @@ interface Batch {
   readonly tenants: Set<string>;
   /** Reads whose figures were taken when this batch started to commit, answered once it is durable. */
   readonly held: HeldRead<BalanceView | undefined>[];
+  /** Own seqs also signed, where the run since the last signature would outgrow SIGNED_RUN_BYTES_MAX. */
+  readonly signAt: Set<number>;
+  /** Canonical bytes of this batch's own events since its last signature point. */
+  runBytes: number;
   /** Resolves true once durable, false if the write failed (nothing of it happened). */
   readonly done: Promise<boolean>;
   readonly settle: (durable: boolean) => void;
@@ -185,6 +189,8 @@ function newBatch(lastSeq: number, lastHash: Uint8Array): Batch {
     afterDurable: [],
     tenants: new Set(),
     held: [],
+    signAt: new Set(),
+    runBytes: 0,
     done,
     settle,
   };
@@ -245,7 +251,8 @@ export class Replica {
   private pendingEvents = 0;
   /** Overdraft in use at this origin over all tenants (own events only change it). */
   private overdraftInUse = 0;
-  private flushTimer: TimerHandle | null = null;
+  /** True while a commit is about to start (scheduleFlush): the current turn's events join it. */
+  private flushQueued = false;
   private expiryTimer: TimerHandle | null = null;
   private retentionTimer: TimerHandle | null = null;
   /** While set, new commands wait for it (recovery, snapshot). */
@@ -299,7 +306,6 @@ export class Replica {
       allowLoneStart: options.allowLoneStart ?? false,
       durability: options.durability ?? 'fsync',
       batchEventsMax: options.batchEventsMax ?? BATCH_EVENTS_MAX,
-      batchDelayMs: options.batchDelayMs ?? BATCH_DELAY_MS_DEFAULT,
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? IDEMPOTENCY_RETENTION_MS_DEFAULT,
       cluster: options.cluster,
       region: options.region,
@@ -718,7 +724,6 @@ export class Replica {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    this.flushTimer?.cancel();
     this.expiryTimer?.cancel();
     this.retentionTimer?.cancel();
     this.summaryTimer?.cancel();
@@ -758,7 +763,7 @@ export class Replica {
   /** Appends an own event: chained, folded in memory now, durable with its batch. */
   private append(body: TenantEventBody): LedgerEvent {
     const event = makeEvent({ origin: this.origin, seq: this.nextSeq, at: this.ports.clock.now() }, body);
-    const hash = chainHash(this.ports.crypto, this.lastHash, event);
+    const { hash, bytes } = chainLink(this.ports.crypto, this.lastHash, event);
     const result = applyEvent(this.state, event);
     if (result !== 'applied') {
       throw new Error(`own event ${event.seq} was ${result}: the log and the fold disagree`);
@@ -773,6 +778,11 @@ export class Replica {
       this.open = null;
       batch = this.openBatch();
     }
+    if (batch.runBytes > 0 && batch.runBytes + bytes > SIGNED_RUN_BYTES_MAX) {
+      batch.signAt.add(event.seq - 1); // the run so far ends at a signature and fits a frame
+      batch.runBytes = 0;
+    }
+    batch.runBytes = event.seq % HEAD_SIGN_INTERVAL_EVENTS === 0 ? 0 : batch.runBytes + bytes;
     batch.events.push({ event, hash });
     batch.tenants.add(event.tenant);
     batch.ownFirstSeq ??= event.seq;
@@ -794,28 +804,24 @@ export class Replica {
     throw new Error(`own event ${seq} is neither durable nor pending`);
   }
 
+  /**
+   * Natural group commit (DESIGN.md §2): a commit starts as soon as none is in flight; what arrives
+   * while one is in flight is the next batch (at most batchEventsMax events each). No timer: the
+   * commit starts after the current turn's synchronous work (a microtask), so the events one
+   * command appends in a loop (debitMany) share one commit instead of the first going alone.
+   */
   private scheduleFlush(): void {
-    if (this.inFlight !== null) return; // the commit in flight starts the next one when it ends
-    if (
-      this.queue.length > 0 ||
-      (this.open !== null && this.open.events.length >= this.options.batchEventsMax)
-    ) {
-      void this.flush();
-      return;
-    }
-    if (this.flushTimer === null) {
-      this.flushTimer = this.ports.clock.setTimer(this.options.batchDelayMs, () => {
-        this.flushTimer = null;
-        void this.flush();
-      });
-    }
+    if (this.inFlight !== null || this.flushQueued) return; // a commit's end starts the next one
+    this.flushQueued = true;
+    void Promise.resolve().then(() => {
+      this.flushQueued = false;
+      return this.flush();
+    });
   }
 
   /** Commits the oldest waiting batch; when it ends, the next one (group commit under load). */
   private async flush(): Promise<void> {
     if (this.inFlight !== null) return;
-    this.flushTimer?.cancel();
-    this.flushTimer = null;
     const batch = this.queue.shift() ?? this.open;
     if (batch === null) return;
     if (batch === this.open) this.open = null;
@@ -838,13 +844,14 @@ export class Replica {
             ),
           };
     if (head !== null) {
-      // The last own event of a commit, and every HEAD_SIGN_INTERVAL_EVENTS-th, carries the
-      // origin's signature over its head, so any relay can prove a run that ends there (§4).
+      // The last own event of a commit, every HEAD_SIGN_INTERVAL_EVENTS-th, and one wherever a run
+      // would outgrow SIGNED_RUN_BYTES_MAX carry the origin's signature over its head, so any relay
+      // can prove a run that ends there, in frames that fit (§4).
       batch.events.forEach((stored, i) => {
         if (stored.event.origin !== this.origin) return;
         const seq = stored.event.seq;
         if (seq === head.seq) batch.events[i] = { ...stored, signature: head.signature };
-        else if (seq % HEAD_SIGN_INTERVAL_EVENTS === 0) {
+        else if (seq % HEAD_SIGN_INTERVAL_EVENTS === 0 || batch.signAt.has(seq)) {
           const signature = crypto.sign(headSigningBytes(this.cluster, this.origin, seq, stored.hash));
           batch.events[i] = { ...stored, signature };
         }

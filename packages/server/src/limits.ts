@@ -3,6 +3,7 @@
  * @allot/core and are re-checked here only through the schemas built from them. Each number says
  * why it is that number (STYLE.md).
  */
+import { BATCH_EVENTS_MAX } from '@allot/replica';
 
 /**
  * Largest request body of every route but the batch: a debit is an amount, a key of ≤ 255 characters
@@ -19,19 +20,16 @@ export const BODY_BYTES_MAX = 64 * 1024;
 export const BATCH_BODY_BYTES_MAX = 8 * 1024 * 1024;
 
 /**
- * Debits in one POST /v1/debits/batch (API.md): one batch is one group commit, and the replica
- * commits at most 8,190 events at once (the classic-level write of ~1.6 MiB, TigerBeetle's batch size).
+ * Debits in one POST /v1/debits/batch (API.md: 8,190): the replica's group commit bound, so one
+ * full batch is one commit (the classic-level write of ~1.6 MiB, TigerBeetle's batch size).
  */
-export const BATCH_DEBITS_MAX = 8_190;
+export const BATCH_DEBITS_MAX = BATCH_EVENTS_MAX;
 
 /** Metadata of a debit, as the UTF-8 length of its JSON (API.md: "an object of at most 4 KiB"). */
 export const METADATA_BYTES_MAX = 4 * 1024;
 
-/**
- * Nesting of debit metadata. The events are hashed and encoded by recursive functions; 32 levels are
- * far more than any label set needs and keep those recursions shallow.
- */
-export const METADATA_DEPTH_MAX = 32;
+/** Nesting of debit metadata: the replica's bound (32), so the API and peers take the same events. */
+export { METADATA_DEPTH_MAX } from '@allot/replica';
 
 /** Events per page of GET /v1/tenants/{tenant}/events when the client names no limit. */
 export const EVENTS_PAGE_DEFAULT = 100;

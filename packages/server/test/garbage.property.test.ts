@@ -5,6 +5,7 @@
  * would rightly change the ledger), by an oracle written apart from the schemas.
  */
 import { isAmount, isKey, PRIORITY_MAX } from '@allot/core';
+import { isPlainRecord } from '@allot/replica';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE } from '../src/errors.js';
@@ -12,24 +13,20 @@ import { bearer, fingerprint, grant, type TestNode, testNode } from './support.j
 
 const RUNS = 300;
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 /** True for a debit body the API would take. */
 function validDebit(value: unknown): boolean {
-  if (!isPlainObject(value)) return false;
+  if (!isPlainRecord(value)) return false;
   if (Object.keys(value).some((key) => !['amount', 'idempotencyKey', 'metadata'].includes(key))) return false;
   return (
     isAmount(value.amount) &&
     isKey(value.idempotencyKey) &&
-    (value.metadata === undefined || isPlainObject(value.metadata))
+    (value.metadata === undefined || isPlainRecord(value.metadata))
   );
 }
 
 /** True for a grant body the API would take. */
 function validGrant(value: unknown): boolean {
-  if (!isPlainObject(value)) return false;
+  if (!isPlainRecord(value)) return false;
   if (Object.keys(value).some((key) => !['grantId', 'amount', 'priority', 'expiresAt'].includes(key)))
     return false;
   const priority = value.priority;

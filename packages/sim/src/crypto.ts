@@ -6,7 +6,7 @@
  * cost per commit and per received run.
  */
 import { createHash, createPrivateKey } from 'node:crypto';
-import type { Crypto } from '@allot/replica';
+import { type Crypto, sameBytes } from '@allot/replica';
 import { nodeCrypto } from '@allot/store';
 import type { RandomStream } from './rng.js';
 
@@ -29,12 +29,6 @@ function randomBytes(rng: RandomStream, length: number): Uint8Array {
     for (let j = 0; j < 4 && i + j < length; j++) bytes[i + j] = (word >>> (8 * j)) & 0xff;
   }
   return bytes;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** A simulated signature: SHA-256(publicKey ‖ bytes) ‖ SHA-256(that ‖ publicKey), 64 bytes. */

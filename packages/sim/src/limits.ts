@@ -27,30 +27,10 @@ export const CONVERGENCE_PROBE_MS = 10;
  */
 export const CLOCK_SKEW_MS_MAX = 5;
 
-/**
- * A link is closed after this much silence from the peer: the WebSocket transport's default peer
- * timeout (five missed pings, @allot/transport PEER_TIMEOUT_MS_DEFAULT). Partitions drop packets
- * silently, so this is how long the two sides of a cut link still believe they are connected.
- */
-export const PEER_TIMEOUT_MS = 5_000;
-
-/** The transport pings every this often: the most `lastHeardMs` reads on a healthy link. */
-export const PING_INTERVAL_MS = 1_000;
-
-/**
- * Redial backoff, as the WebSocket transport does it (BACKOFF_MS_MIN/MAX_DEFAULT): full jitter
- * between the minimum and a cap that doubles per failed dial, up to the maximum. A long partition
- * therefore delays reconnection by up to the maximum after it heals: a real effect, reported in the
- * convergence times.
- */
-export const BACKOFF_MS_MIN = 100;
-export const BACKOFF_MS_MAX = 10_000;
-
-/**
- * Bytes in flight on one direction of a link before `send` answers false: the transport's send
- * buffer (two 4 MiB frames), so a replica sees the same backpressure in both worlds.
- */
-export const SEND_BUFFER_BYTES_MAX = 2 * (4 * 1024 * 1024 + 64 * 1024);
+// A link's timeouts, redial backoff and send buffer are the cluster's one LINK_POLICY
+// (@allot/replica): the transport's defaults and what nodes run with, so the network models the
+// links nodes have. A long partition delays reconnection by up to its backoff cap after it heals:
+// a real effect, reported in the convergence times.
 
 /**
  * A client retries elsewhere after this long without trusting its first answer (a client timeout):

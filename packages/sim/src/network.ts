@@ -4,8 +4,8 @@
  * of one round trip) and carries frames with a delay drawn per frame. Like TCP, a live connection
  * never loses a frame in the middle of its stream: a lost frame resets the connection (both sides
  * see it close), and a partition holds what is sent into it (retransmitted, delivered late once it
- * heals) until the peer timeout closes the connection after PEER_TIMEOUT_MS of silence; a paused
- * peer is silent too. Connections also close when a process dies or a replica drops one; closed
+ * heals) until the peer timeout closes the connection after LINK_POLICY.peerTimeoutMs of silence; a
+ * paused peer is silent too. Connections also close when a process dies or a replica drops one; closed
  * links are redialled with the transport's backoff. Whatever was in flight on a closed connection
  * is lost, and both replicas hear `peerDown` (each when it would notice).
  * Every frame is deep-copied (nothing is shared between replicas; `cloneFrame`, structuredClone's
@@ -15,19 +15,13 @@
 import type { OriginId } from '@allot/core';
 import {
   frameProblem,
+  LINK_POLICY,
   type PeerLink,
   type ReplicationFrame,
   type Transport,
   type TransportHandlers,
 } from '@allot/replica';
 import type { NetworkSpec } from './api.js';
-import {
-  BACKOFF_MS_MAX,
-  BACKOFF_MS_MIN,
-  PEER_TIMEOUT_MS,
-  PING_INTERVAL_MS,
-  SEND_BUFFER_BYTES_MAX,
-} from './limits.js';
 import { type RandomStream, streamOf } from './rng.js';
 import { type Scheduler, SimulationFailure, type Task } from './scheduler.js';
 
@@ -283,7 +277,7 @@ export class SimNetwork {
       if (!link.up) continue;
       const peer = link.a === region ? link.b : link.a;
       const noticeAt = this.isBlocked(region, peer)
-        ? this.scheduler.now + PEER_TIMEOUT_MS
+        ? this.scheduler.now + LINK_POLICY.peerTimeoutMs
         : this.scheduler.now + this.delay(link, region);
       this.closeAt(link, new Map([[peer, noticeAt]]));
     }
@@ -357,8 +351,11 @@ export class SimNetwork {
   /** Schedules the next dial: full jitter up to a cap that doubles per failure (the transport's backoff). */
   private redial(link: Link): void {
     if (link.retry !== null) return;
-    const cap = Math.min(BACKOFF_MS_MAX, BACKOFF_MS_MIN * 2 ** Math.min(link.attempt + 1, 30));
-    const delayMs = Math.round(BACKOFF_MS_MIN + link.rng.next() * (cap - BACKOFF_MS_MIN));
+    const cap = Math.min(
+      LINK_POLICY.backoffMsMax,
+      LINK_POLICY.backoffMsMin * 2 ** Math.min(link.attempt + 1, 30),
+    );
+    const delayMs = Math.round(LINK_POLICY.backoffMsMin + link.rng.next() * (cap - LINK_POLICY.backoffMsMin));
     link.attempt += 1;
     link.retry = this.scheduler.after(delayMs, () => {
       link.retry = null;
@@ -397,7 +394,9 @@ export class SimNetwork {
   /** Closes `link` from `region`'s side: it knows at `at`, the peer one delay later (or after a timeout if cut). */
   private close(link: Link, region: string, at: number): void {
     const peer = region === link.a ? link.b : link.a;
-    const peerAt = this.isBlocked(region, peer) ? at + PEER_TIMEOUT_MS : at + this.delay(link, region);
+    const peerAt = this.isBlocked(region, peer)
+      ? at + LINK_POLICY.peerTimeoutMs
+      : at + this.delay(link, region);
     this.closeAt(
       link,
       new Map([
@@ -446,7 +445,7 @@ export class SimNetwork {
         if (direction.silentSince !== null) continue;
         direction.silentSince = now;
         const epoch = link.epoch;
-        this.scheduler.at(now + PEER_TIMEOUT_MS, () => {
+        this.scheduler.at(now + LINK_POLICY.peerTimeoutMs, () => {
           if (!link.up || link.epoch !== epoch || direction.silentSince !== now) return;
           // The receiver hears nothing for the timeout and closes the link.
           this.counters.timeouts += 1;
@@ -461,7 +460,7 @@ export class SimNetwork {
     const side = this.side(link, from);
     if (!side.connected) return false;
     const direction = this.direction(link, from);
-    if (direction.bytesInFlight > SEND_BUFFER_BYTES_MAX) return false;
+    if (direction.bytesInFlight > LINK_POLICY.sendBufferBytesMax) return false;
     const copy = cloneFrame(frame);
     const problem = frameProblem(copy);
     if (problem !== null) {
@@ -552,10 +551,10 @@ export class SimNetwork {
       const link = this.linkOf(region, peer);
       const side = this.side(link, region);
       const incoming = this.direction(link, peer);
-      // A live link is pinged every PING_INTERVAL_MS: silence beyond that means a cut or a pause.
+      // A live link is pinged every LINK_POLICY.pingIntervalMs: silence beyond that means a cut or a pause.
       const heard =
         incoming.silentSince === null
-          ? Math.min(now - side.lastHeardAt, PING_INTERVAL_MS)
+          ? Math.min(now - side.lastHeardAt, LINK_POLICY.pingIntervalMs)
           : now - Math.min(side.lastHeardAt, incoming.silentSince);
       peers.push({
         region: peer,

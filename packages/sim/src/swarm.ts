@@ -11,7 +11,7 @@ import { runSimulation } from './run.js';
 
 const REGIONS = ['eu', 'us', 'ap'] as const;
 
-/** Quiet time after the last heal: the transport's redial backoff (≤ 10 s) plus anti-entropy rounds. */
+/** Quiet time after the last heal: the redial backoff (LINK_POLICY.backoffMsMax) plus anti-entropy rounds, with room. */
 const SWARM_QUIET_S = 20;
 /** Share of a swarm's grants that a client also sends to another region (a failover retry). */
 const GRANT_RETRY_CHANCE = 0.25;

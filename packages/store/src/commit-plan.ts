@@ -6,7 +6,7 @@
  * write has succeeded.
  */
 import { ORIGINS_MAX, type OriginId, type TenantId } from '@allot/core';
-import type { LogHead, StoreBatch, StoredEvent } from '@allot/replica';
+import { type LogHead, type StoreBatch, type StoredEvent, sameBytes } from '@allot/replica';
 import type { ControlTally } from './encoding.js';
 import {
   decodeLogHead,
@@ -96,12 +96,6 @@ export function emptyCommitState(): CommitState {
     tenantLast: new Map(),
     control: { count: 0, last: 0 },
   };
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function refuse(message: string): never {

@@ -32,25 +32,18 @@ import {
   eventFieldNames,
   eventShapeProblem,
   fieldsProblem,
-  isPlainRecord as isPlainObject,
+  isByteArray,
+  isPlainRecord,
   type LogHead,
+  MSGPACKR_OPTIONS,
   type NodeMeta,
   type StoredEvent,
 } from '@allot/replica';
-import { FLOAT32_OPTIONS, Packr } from 'msgpackr';
+import { Packr } from 'msgpackr';
 import { StoreCorruptError, StoreInvariantError } from './errors.js';
 import { CLUSTER_ID_LENGTH_MAX, CONTROL_UPDATE_BYTES_MAX, HASH_BYTES, SIGNATURE_BYTES } from './limits.js';
 
-const packr = new Packr({
-  useRecords: false,
-  structuredClone: false,
-  moreTypes: false,
-  mapsAsObjects: true,
-  useFloat32: FLOAT32_OPTIONS.NEVER,
-  int64AsType: 'bigint',
-  bundleStrings: false,
-  encodeUndefinedAsNil: false,
-});
+const packr = new Packr(MSGPACKR_OPTIONS);
 
 /** One entry of a tenant's index: where the event is in its origin's log, and the entry before it. */
 export interface TenantEntry {
@@ -68,12 +61,8 @@ const ENTRY_FIELDS = ['origin', 'seq', 'previous'] as const;
 /** A stored debit keeps its metadata as JSON text under this name (see the file's doc). */
 const METADATA_JSON = 'metadataJson';
 
-function isBytes(value: unknown): value is Uint8Array {
-  return value instanceof Uint8Array;
-}
-
 function bytesProblem(what: string, value: unknown, length: number): string | null {
-  if (!isBytes(value)) return `${what} is ${describe(value)}, not a Uint8Array`;
+  if (!isByteArray(value)) return `${what} is ${describe(value)}, not a Uint8Array`;
   return value.length === length ? null : `${what} has ${value.length} bytes, not ${length}`;
 }
 
@@ -84,7 +73,7 @@ function isWellFormed(text: string): boolean {
 
 /** Why `stored` is not a storable event with its chain hash, or null when it is. */
 export function storedEventProblem(stored: StoredEvent): string | null {
-  if (!isPlainObject(stored)) return `stored event is ${describe(stored)}, not a map`;
+  if (!isPlainRecord(stored)) return `stored event is ${describe(stored)}, not a map`;
   const problem = eventShapeProblem(stored.event) ?? bytesProblem('hash', stored.hash, HASH_BYTES);
   if (problem !== null || stored.signature === undefined || stored.signature === null) return problem;
   return bytesProblem('signature', stored.signature, SIGNATURE_BYTES);
@@ -129,7 +118,7 @@ function entryProblem(entry: TenantEntry): string | null {
 }
 
 function controlProblem(update: Uint8Array): string | null {
-  if (!isBytes(update)) return `control update is ${describe(update)}, not a Uint8Array`;
+  if (!isByteArray(update)) return `control update is ${describe(update)}, not a Uint8Array`;
   if (update.length === 0) return 'control update is empty';
   return update.length <= CONTROL_UPDATE_BYTES_MAX
     ? null
@@ -142,7 +131,7 @@ function pack(record: unknown): Uint8Array {
 }
 
 function unpack(key: string, bytes: Uint8Array): unknown {
-  if (!isBytes(bytes)) throw new StoreCorruptError(key, `value is ${describe(bytes)}, not bytes`);
+  if (!isByteArray(bytes)) throw new StoreCorruptError(key, `value is ${describe(bytes)}, not bytes`);
   try {
     return packr.unpack(bytes);
   } catch (error) {
@@ -159,7 +148,7 @@ function refuse(what: string, problem: string): never {
 }
 
 function eventName(event: unknown): string {
-  return isPlainObject(event) ? `event ${String(event.origin)}/${String(event.seq)}` : 'an event';
+  return isPlainRecord(event) ? `event ${String(event.origin)}/${String(event.seq)}` : 'an event';
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,7 +169,7 @@ function eventFields(kind: LedgerEvent['kind']): readonly string[] {
  */
 export function encodeStoredEvent(stored: StoredEvent): Uint8Array {
   const problem = storedEventProblem(stored);
-  if (problem !== null) refuse(eventName(isPlainObject(stored) ? stored.event : undefined), problem);
+  if (problem !== null) refuse(eventName(isPlainRecord(stored) ? stored.event : undefined), problem);
   const event = stored.event as unknown as Fields;
   const record: Fields = {};
   for (const field of Object.keys(event)) {
@@ -198,7 +187,7 @@ export function decodeStoredEvent(key: string, bytes: Uint8Array): StoredEvent {
   const record = unpack(key, bytes) as Fields;
   // `signature` is optional: only the last event of each of an origin's commits carries one.
   const recordProblem =
-    isPlainObject(record) && Object.hasOwn(record, 'signature')
+    isPlainRecord(record) && Object.hasOwn(record, 'signature')
       ? fieldsProblem('record', { ...record, signature: record.signature ?? false }, [
           'event',
           'hash',
@@ -207,7 +196,7 @@ export function decodeStoredEvent(key: string, bytes: Uint8Array): StoredEvent {
       : fieldsProblem('record', record, ['event', 'hash']);
   if (recordProblem !== null) throw new StoreCorruptError(key, recordProblem);
   const fields = record.event;
-  if (!isPlainObject(fields)) throw new StoreCorruptError(key, `event is ${describe(fields)}, not a map`);
+  if (!isPlainRecord(fields)) throw new StoreCorruptError(key, `event is ${describe(fields)}, not a map`);
   if (!isKind(fields.kind))
     throw new StoreCorruptError(key, `unknown event kind ${JSON.stringify(fields.kind)}`);
   const stored = eventFields(fields.kind).map((field) => (field === 'metadata' ? METADATA_JSON : field));
@@ -218,11 +207,11 @@ export function decodeStoredEvent(key: string, bytes: Uint8Array): StoredEvent {
     if (field === METADATA_JSON) event.metadata = parseMetadata(key, fields[field]);
     else event[field] = fields[field];
   }
-  const hash = isBytes(record.hash) ? copyBytes(record.hash) : record.hash;
+  const hash = isByteArray(record.hash) ? copyBytes(record.hash) : record.hash;
   const signed =
     record.signature === undefined || record.signature === null
       ? {}
-      : { signature: isBytes(record.signature) ? copyBytes(record.signature) : record.signature };
+      : { signature: isByteArray(record.signature) ? copyBytes(record.signature) : record.signature };
   const result = { event, hash, ...signed } as unknown as StoredEvent;
   const problem = storedEventProblem(result);
   if (problem !== null) throw new StoreCorruptError(key, problem);
@@ -255,11 +244,11 @@ export function encodeLogHead(head: LogHead): Uint8Array {
 /** The head in `bytes` read at `key`; a StoreCorruptError unless it is a valid head. */
 export function decodeLogHead(key: string, bytes: Uint8Array): LogHead {
   const record = unpack(key, bytes) as Fields;
-  const head = isPlainObject(record)
+  const head = isPlainRecord(record)
     ? {
         ...record,
-        hash: isBytes(record.hash) ? copyBytes(record.hash) : record.hash,
-        signature: isBytes(record.signature) ? copyBytes(record.signature) : record.signature,
+        hash: isByteArray(record.hash) ? copyBytes(record.hash) : record.hash,
+        signature: isByteArray(record.signature) ? copyBytes(record.signature) : record.signature,
       }
     : record;
   const problem = logHeadProblem(head as unknown as LogHead);

@@ -5,7 +5,15 @@
  * in-memory heads (no read), which change only once the write succeeded.
  */
 import type { OriginId, TenantId } from '@allot/core';
-import type { LogHead, NodeMeta, Store, StoreBatch, StoredEvent, TenantEventPage } from '@allot/replica';
+import {
+  type LogHead,
+  type NodeMeta,
+  type Store,
+  type StoreBatch,
+  type StoredEvent,
+  sameBytes,
+  type TenantEventPage,
+} from '@allot/replica';
 import { Level } from 'level';
 import {
   applyPlan,
@@ -71,10 +79,6 @@ function messageOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
   return `${error.message}${cause}`;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
 /** A node's durable storage in a LevelDB directory. */

@@ -15,19 +15,11 @@
  *   replaces lone surrogates, so arbitrary client JSON would not arrive as written and its chain
  *   hash would no longer verify. JSON text carries every JSON value exactly.
  */
-import { FLOAT32_OPTIONS, Packr } from 'msgpackr';
+import { isPlainRecord, MSGPACKR_OPTIONS } from '@allot/replica';
+import { Packr } from 'msgpackr';
 import { messageProblem, type WireMessage } from './protocol.js';
 
-const packr = new Packr({
-  useRecords: false,
-  structuredClone: false,
-  moreTypes: false,
-  mapsAsObjects: true,
-  useFloat32: FLOAT32_OPTIONS.NEVER,
-  int64AsType: 'bigint',
-  bundleStrings: false,
-  encodeUndefinedAsNil: false,
-});
+const packr = new Packr(MSGPACKR_OPTIONS);
 
 /** A debit's metadata on the wire, as JSON text (see the file's doc). */
 const METADATA_JSON = 'metadataJson';
@@ -43,12 +35,6 @@ export type DecodeResult =
   | { readonly message: null; readonly problem: string };
 
 type Fields = Record<string, unknown>;
-
-function isPlainObject(value: unknown): value is Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
 
 /** The event as sent: `metadata` replaced by its JSON text in place, field order kept. */
 function wireEvent(event: Fields): Fields {
@@ -92,7 +78,7 @@ function refused(problem: string): Restored {
 
 /** `event` with its metadata JSON text parsed back. */
 function restoreEvent(event: unknown): Restored {
-  if (!isPlainObject(event)) return { value: event, problem: null };
+  if (!isPlainRecord(event)) return { value: event, problem: null };
   if (Object.hasOwn(event, 'metadata')) return refused('an event carries metadata other than as JSON text');
   if (!Object.hasOwn(event, METADATA_JSON)) return { value: event, problem: null };
   const text = event[METADATA_JSON];
@@ -116,7 +102,7 @@ function restoreEvent(event: unknown): Restored {
 
 /** The message with fresh byte fields and parsed metadata, or why it cannot be restored. */
 function restore(decoded: unknown): Restored {
-  if (!isPlainObject(decoded)) return { value: decoded, problem: null };
+  if (!isPlainRecord(decoded)) return { value: decoded, problem: null };
   const message: Fields = { ...decoded };
   for (const field of ['nonce', 'signature', 'control', 'message'] as const) {
     if (Object.hasOwn(message, field)) message[field] = copyBytes(message[field]);
@@ -124,7 +110,7 @@ function restore(decoded: unknown): Restored {
   if (message.type === 'events' && Array.isArray(message.events)) {
     const events: unknown[] = [];
     for (const wire of message.events as unknown[]) {
-      if (!isPlainObject(wire)) {
+      if (!isPlainRecord(wire)) {
         events.push(wire);
         continue;
       }

@@ -1,46 +1,7 @@
 /** Limits of the WebSocket transport. Each is named and says why it is that number (STYLE.md). */
-import { FRAME_CONTROL_BYTES_MAX } from '@allot/replica';
 
-/**
- * Bytes of one message after the handshake (the WebSocket `maxPayload`; a larger one closes the
- * link with 1009). The largest control message the replica may send, plus room for the frame's
- * own fields: "a few MiB" (DESIGN.md §8), so one message never pins much memory at the receiver.
- */
-export const FRAME_BYTES_MAX_DEFAULT = FRAME_CONTROL_BYTES_MAX + 64 * 1024;
-
-/**
- * Bytes queued for one peer before `send` answers false. Two full frames: a peer that reads slower
- * than we write gets pulls later instead of an unbounded queue (DESIGN.md §4), and a healthy link
- * always has room for the next frame while the previous one drains.
- */
-export const SEND_BUFFER_BYTES_MAX_DEFAULT = 2 * FRAME_BYTES_MAX_DEFAULT;
-
-/** How often a link is pinged: round-trip times for the cluster view, and traffic on a quiet link. */
-export const PING_INTERVAL_MS_DEFAULT = 1_000;
-
-/**
- * Silence after which a link is closed: five missed pings. Long enough for a stall of the peer's
- * event loop (a large group commit, a GC pause), short enough that rights are not pushed for long
- * to a region that is gone.
- */
-export const PEER_TIMEOUT_MS_DEFAULT = 5_000;
-
-/**
- * Time from opening a connection to the end of the handshake (hello, hello, auth, ready). Four
- * small messages take a few round trips even across continents; a connection still not through
- * after this is a stranger or a stuck peer and gives its slot back.
- */
-export const HANDSHAKE_TIMEOUT_MS_DEFAULT = 5_000;
-
-/** First reconnect delay: a peer restarting on the same host is usually back within this. */
-export const BACKOFF_MS_MIN_DEFAULT = 100;
-
-/**
- * Longest reconnect delay: a region that comes back after a long outage is found again within
- * ten seconds, while a cluster of dead peers costs each node at most one dial per peer per ten
- * seconds.
- */
-export const BACKOFF_MS_MAX_DEFAULT = 10_000;
+// The link's timeouts, reconnect backoff and buffers are the cluster's one LINK_POLICY
+// (@allot/replica limits.ts): the transport's defaults, the node's choice and the simulator's model.
 
 /**
  * Bytes of one handshake message. A hello is a cluster id (≤ 256 characters), two ids, a nonce and
@@ -71,14 +32,6 @@ export const HANDSHAKES_RESERVED_FOR_PEERS = 16;
  * few hosts, while a stranger needs many addresses to fill the stranger slots.
  */
 export const HANDSHAKES_PENDING_PER_ADDRESS_MAX = 4;
-
-/**
- * Time from accepting a connection to its hello. A dialer sends its hello the moment the upgrade
- * completes, so it arrives within one trip even across continents (~150 ms); two seconds also
- * covers a GC pause. An idle socket gives its slot back after this, not after the whole handshake
- * timeout.
- */
-export const HELLO_TIMEOUT_MS_DEFAULT = 2_000;
 
 /**
  * Remote addresses remembered per peer once it authenticated from them (the reserve above is

@@ -4,19 +4,9 @@
  * loopback must be `wss://` (links between hosts carry money and customer data).
  */
 import { isIncarnationId, isRegionId } from '@allot/core';
-import type { Crypto, Logger } from '@allot/replica';
+import { type Crypto, LINK_POLICY, type Logger } from '@allot/replica';
 import { isLoopbackHost, literalAddresses } from './admission.js';
-import {
-  BACKOFF_MS_MAX_DEFAULT,
-  BACKOFF_MS_MIN_DEFAULT,
-  FRAME_BYTES_MAX_DEFAULT,
-  HANDSHAKE_BYTES_MAX,
-  HANDSHAKE_TIMEOUT_MS_DEFAULT,
-  HELLO_TIMEOUT_MS_DEFAULT,
-  PEER_TIMEOUT_MS_DEFAULT,
-  PING_INTERVAL_MS_DEFAULT,
-  SEND_BUFFER_BYTES_MAX_DEFAULT,
-} from './limits.js';
+import { HANDSHAKE_BYTES_MAX } from './limits.js';
 import { isClusterId } from './protocol.js';
 
 /** A peer region as configured (API.md `peers`). */
@@ -39,21 +29,21 @@ export interface WebSocketTransportOptions {
   /** Every other region. */
   readonly peers: readonly PeerConfig[];
   readonly logger: Logger;
-  /** Largest message accepted or sent after the handshake (default FRAME_BYTES_MAX_DEFAULT). */
+  /** Largest message accepted or sent after the handshake (default LINK_POLICY.frameBytesMax). */
   readonly frameBytesMax?: number;
-  /** Bytes queued per peer before `send` answers false (default SEND_BUFFER_BYTES_MAX_DEFAULT). */
+  /** Bytes queued per peer before `send` answers false (default LINK_POLICY.sendBufferBytesMax). */
   readonly sendBufferBytesMax?: number;
-  /** Default PING_INTERVAL_MS_DEFAULT. */
+  /** Default LINK_POLICY.pingIntervalMs. */
   readonly pingIntervalMs?: number;
-  /** Silence after which a link closes (default PEER_TIMEOUT_MS_DEFAULT). */
+  /** Silence after which a link closes (default LINK_POLICY.peerTimeoutMs). */
   readonly peerTimeoutMs?: number;
-  /** Default HANDSHAKE_TIMEOUT_MS_DEFAULT. */
+  /** Default LINK_POLICY.handshakeTimeoutMs. */
   readonly handshakeTimeoutMs?: number;
-  /** Default BACKOFF_MS_MIN_DEFAULT. */
+  /** Default LINK_POLICY.backoffMsMin. */
   readonly backoffMsMin?: number;
-  /** Default BACKOFF_MS_MAX_DEFAULT. */
+  /** Default LINK_POLICY.backoffMsMax. */
   readonly backoffMsMax?: number;
-  /** Time from accepting a connection to its hello (default HELLO_TIMEOUT_MS_DEFAULT). */
+  /** Time from accepting a connection to its hello (default LINK_POLICY.helloTimeoutMs). */
   readonly helloTimeoutMs?: number;
   /**
    * PEM of the cluster's CA and this node's certificate and key. Dialing a `wss://` peer verifies
@@ -108,26 +98,30 @@ export function resolveOptions(options: WebSocketTransportOptions): ResolvedOpti
   if (!isIncarnationId(options.incarnation)) {
     throw new TypeError(`invalid incarnation id ${JSON.stringify(options.incarnation)}`);
   }
-  const frameBytesMax = positiveInteger('frameBytesMax', options.frameBytesMax, FRAME_BYTES_MAX_DEFAULT);
+  const frameBytesMax = positiveInteger('frameBytesMax', options.frameBytesMax, LINK_POLICY.frameBytesMax);
   const sendBufferBytesMax = positiveInteger(
     'sendBufferBytesMax',
     options.sendBufferBytesMax,
-    SEND_BUFFER_BYTES_MAX_DEFAULT,
+    LINK_POLICY.sendBufferBytesMax,
   );
-  const pingIntervalMs = positiveInteger('pingIntervalMs', options.pingIntervalMs, PING_INTERVAL_MS_DEFAULT);
-  const peerTimeoutMs = positiveInteger('peerTimeoutMs', options.peerTimeoutMs, PEER_TIMEOUT_MS_DEFAULT);
+  const pingIntervalMs = positiveInteger(
+    'pingIntervalMs',
+    options.pingIntervalMs,
+    LINK_POLICY.pingIntervalMs,
+  );
+  const peerTimeoutMs = positiveInteger('peerTimeoutMs', options.peerTimeoutMs, LINK_POLICY.peerTimeoutMs);
   const handshakeTimeoutMs = positiveInteger(
     'handshakeTimeoutMs',
     options.handshakeTimeoutMs,
-    HANDSHAKE_TIMEOUT_MS_DEFAULT,
+    LINK_POLICY.handshakeTimeoutMs,
   );
-  const backoffMsMin = positiveInteger('backoffMsMin', options.backoffMsMin, BACKOFF_MS_MIN_DEFAULT);
-  const backoffMsMax = positiveInteger('backoffMsMax', options.backoffMsMax, BACKOFF_MS_MAX_DEFAULT);
+  const backoffMsMin = positiveInteger('backoffMsMin', options.backoffMsMin, LINK_POLICY.backoffMsMin);
+  const backoffMsMax = positiveInteger('backoffMsMax', options.backoffMsMax, LINK_POLICY.backoffMsMax);
   // The default follows a shorter handshake timeout; one given explicitly must fit inside it.
   const helloTimeoutMs = positiveInteger(
     'helloTimeoutMs',
     options.helloTimeoutMs,
-    Math.min(HELLO_TIMEOUT_MS_DEFAULT, handshakeTimeoutMs),
+    Math.min(LINK_POLICY.helloTimeoutMs, handshakeTimeoutMs),
   );
   const tls = options.tls ?? null;
   if (sendBufferBytesMax < frameBytesMax) {

@@ -14,7 +14,13 @@
  * dialer never reports a peer up that refused its `auth`.
  */
 import { canonicalBytes, isIncarnationId, isRegionId } from '@allot/core';
-import { FRAME_SIGNATURE_BYTES, frameProblem, type ReplicationFrame } from '@allot/replica';
+import {
+  FRAME_SIGNATURE_BYTES,
+  frameProblem,
+  isOwnedBytesOfLength,
+  isPlainRecord,
+  type ReplicationFrame,
+} from '@allot/replica';
 import { CLUSTER_ID_LENGTH_MAX, NONCE_BYTES } from './limits.js';
 
 /** The protocol version this build speaks; a peer with another is refused. */
@@ -110,24 +116,8 @@ const TRANSPORT_FIELDS: { readonly [K in TransportMessage['type']]: readonly str
   pong: ['type', 'nonce'],
 };
 
-function isPlainObject(value: unknown): value is Fields {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-}
-
 function isTransportType(value: unknown): value is TransportMessage['type'] {
   return typeof value === 'string' && Object.hasOwn(TRANSPORT_FIELDS, value);
-}
-
-/** A Uint8Array exactly (not a Buffer view into a decoder's pool) of `length` bytes. */
-function isBytes(value: unknown, length: number): value is Uint8Array {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    Object.getPrototypeOf(value) === Uint8Array.prototype &&
-    (value as Uint8Array).length === length
-  );
 }
 
 /** True unless `text` holds a lone UTF-16 surrogate, which UTF-8 (and so MessagePack) cannot carry. */
@@ -161,12 +151,12 @@ function transportProblem(type: TransportMessage['type'], message: Fields): stri
       if (!Number.isSafeInteger(message.protocol)) return 'hello has an invalid protocol';
       if (!isRegionId(message.region)) return 'hello has an invalid region';
       if (!isIncarnationId(message.incarnation)) return 'hello has an invalid incarnation';
-      if (!isBytes(message.nonce, NONCE_BYTES)) return `hello nonce is not ${NONCE_BYTES} bytes`;
-      return message.signature === null || isBytes(message.signature, FRAME_SIGNATURE_BYTES)
+      if (!isOwnedBytesOfLength(message.nonce, NONCE_BYTES)) return `hello nonce is not ${NONCE_BYTES} bytes`;
+      return message.signature === null || isOwnedBytesOfLength(message.signature, FRAME_SIGNATURE_BYTES)
         ? null
         : `hello signature is not null or ${FRAME_SIGNATURE_BYTES} bytes`;
     case 'auth':
-      return isBytes(message.signature, FRAME_SIGNATURE_BYTES)
+      return isOwnedBytesOfLength(message.signature, FRAME_SIGNATURE_BYTES)
         ? null
         : `auth signature is not ${FRAME_SIGNATURE_BYTES} bytes`;
     case 'ready':
@@ -181,7 +171,7 @@ function transportProblem(type: TransportMessage['type'], message: Fields): stri
 
 /** Why `message` is not a well-formed wire message, or null when it is (frames: `frameProblem`). */
 export function messageProblem(message: unknown): string | null {
-  if (!isPlainObject(message)) return 'message is not a map';
+  if (!isPlainRecord(message)) return 'message is not a map';
   return isTransportType(message.type) ? transportProblem(message.type, message) : frameProblem(message);
 }
 

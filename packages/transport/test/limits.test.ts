@@ -1,19 +1,17 @@
+import { LINK_POLICY } from '@allot/replica';
 import { describe, expect, it } from 'vitest';
 import { encodeMessage } from '../src/codec.js';
 import {
   CLUSTER_ID_LENGTH_MAX,
-  FRAME_BYTES_MAX_DEFAULT,
   HANDSHAKE_BYTES_MAX,
-  HANDSHAKE_TIMEOUT_MS_DEFAULT,
   HANDSHAKES_PENDING_MAX,
   HANDSHAKES_PENDING_PER_ADDRESS_MAX,
   HANDSHAKES_RESERVED_FOR_PEERS,
-  HELLO_TIMEOUT_MS_DEFAULT,
   NONCE_BYTES,
 } from '../src/limits.js';
 import { PROTOCOL_VERSION } from '../src/protocol.js';
 import { WebSocketTransport } from '../src/websocket-transport.js';
-import { CLUSTER, newKey, testCrypto } from './support.js';
+import { minimalOptions } from './support.js';
 
 describe('how the transport limits relate', () => {
   it('fits the largest hello and auth in a handshake message, and a handshake message in a frame', () => {
@@ -30,7 +28,7 @@ describe('how the transport limits relate', () => {
     expect(encodeMessage({ type: 'auth', signature: new Uint8Array(64) }).length).toBeLessThan(
       HANDSHAKE_BYTES_MAX,
     );
-    expect(HANDSHAKE_BYTES_MAX).toBeLessThan(FRAME_BYTES_MAX_DEFAULT);
+    expect(HANDSHAKE_BYTES_MAX).toBeLessThan(LINK_POLICY.frameBytesMax);
   });
 
   it('leaves strangers slots from several addresses, and peers a reserve', () => {
@@ -41,15 +39,8 @@ describe('how the transport limits relate', () => {
   });
 
   it('times out a missing hello before the whole handshake, and refuses options that would not', () => {
-    expect(HELLO_TIMEOUT_MS_DEFAULT).toBeLessThan(HANDSHAKE_TIMEOUT_MS_DEFAULT);
-    const options = {
-      cluster: CLUSTER,
-      region: 'eu',
-      incarnation: 'aaaaaaaa',
-      crypto: testCrypto(newKey()),
-      peers: [],
-      logger: { debug() {}, info() {}, warn() {}, error() {} },
-    };
+    expect(LINK_POLICY.helloTimeoutMs).toBeLessThan(LINK_POLICY.handshakeTimeoutMs);
+    const options = minimalOptions();
     expect(
       () => new WebSocketTransport({ ...options, helloTimeoutMs: 5_001, handshakeTimeoutMs: 5_000 }),
     ).toThrow(/helloTimeoutMs must be at most handshakeTimeoutMs/);

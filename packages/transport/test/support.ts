@@ -49,6 +49,18 @@ export function rawPublicKey(key: KeyObject): Uint8Array {
   return new Uint8Array(der.subarray(der.length - 32));
 }
 
+/** The least options a transport takes: a cluster, an id, a fresh key, no peers, a silent logger. */
+export function minimalOptions(): WebSocketTransportOptions {
+  return {
+    cluster: CLUSTER,
+    region: 'eu',
+    incarnation: 'aaaaaaaa',
+    crypto: testCrypto(newKey()),
+    peers: [],
+    logger: { debug() {}, info() {}, warn() {}, error() {} },
+  };
+}
+
 /** The Crypto port signing with `privateKey`. */
 export function testCrypto(privateKey: KeyObject): Crypto {
   return {

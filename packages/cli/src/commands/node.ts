@@ -9,7 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
-import { Replica } from '@allot/replica';
+import { LINK_POLICY, Replica } from '@allot/replica';
 import { buildApp, createMetrics } from '@allot/server';
 import {
   generateRegionKey,
@@ -24,9 +24,6 @@ import {
 import { WebSocketTransport } from '@allot/transport';
 import pino, { type Logger } from 'pino';
 import { ConfigError, type NodeConfig, type TlsConfig } from '../config.js';
-
-/** Longest wait between reconnect attempts to a peer. */
-const RECONNECT_BACKOFF_MS_MAX = 1_000;
 
 /** A running node: its address, and how to stop it. */
 export interface RunningNode {
@@ -150,9 +147,8 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       publicKey: peerKeys[peer.region] as Uint8Array,
     })),
     logger,
-    // A handful of peers: retrying each at least once a second costs nothing, and convergence after
-    // a partition heals is bounded by the reconnect (DESIGN.md §4 goal: ≤ 2 s).
-    backoffMsMax: RECONNECT_BACKOFF_MS_MAX,
+    // The cluster's one link policy (timeouts, reconnect backoff, buffers), as the simulator models it.
+    ...LINK_POLICY,
     // The same PEM identity and CA as the server: dialing wss:// presents it as the client certificate.
     ...(tls === undefined ? {} : { tls }),
   });

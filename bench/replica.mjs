@@ -1,0 +1,175 @@
+#!/usr/bin/env node
+// npm run bench:replica — the replica alone (packages built: npm run build), issue 10.
+// 1. Throughput: one replica on MemoryStore with the system clock and real Ed25519 (nodeCrypto),
+//    1,000 tenants each granted once, then ROUNDS (default 20) calls of `debitMany` with 8,190
+//    debits spread over the tenants, one after the other: debits/s. Goal (issue 10): ≥ 1,000,000.
+// 2. Per-event costs in the same run, each as ns/event and as a ratio to the replica's cost per
+//    debit: canonical encoding + SHA-256 of one event (the chain hash), msgpackr pack of one event
+//    (the store's options), applyEvent of one debit, and raw node:crypto SHA-256 of 100 bytes and
+//    Ed25519 sign of 100 bytes as the floor of what hashing and signing cost on this machine.
+// 3. Latency-bound: 1 and 64 clients that each debit only after their last debit was answered
+//    (durable): debits/s; a fixed delay before each commit shows here, not in (1).
+// Prints a table; never asserts.
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { applyEvent, createLedgerState, makeEvent } from '@allot/core';
+import { BATCH_EVENTS_MAX, chainHash, MSGPACKR_OPTIONS, Replica, SeededRng, ZERO_HASH } from '@allot/replica';
+import { generateRegionKey, MemoryStore, nodeCrypto, systemClock } from '@allot/store';
+import { Packr } from 'msgpackr';
+import { machine } from './support.mjs';
+
+const TENANTS = 1_000;
+const ROUNDS = Number(process.env.ROUNDS ?? 20);
+const logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Debits per second of `debitMany` of BATCH_EVENTS_MAX debits over TENANTS tenants. */
+async function replicaThroughput() {
+  const crypto = nodeCrypto(generateRegionKey());
+  const replica = await Replica.open(
+    { cluster: 'bench', region: 'eu', allowLoneStart: true },
+    { store: MemoryStore.empty(), clock: systemClock, rng: new SeededRng(1), crypto, logger },
+  );
+  const tenants = Array.from({ length: TENANTS }, (_, i) => `tenant-${i}`);
+  await Promise.all(
+    tenants.map((tenant) =>
+      replica.grant({ tenant, grantId: 'g1', amount: 1e12, priority: 100, expiresAt: null }),
+    ),
+  );
+  let key = 0;
+  const batch = () =>
+    Array.from({ length: BATCH_EVENTS_MAX }, (_, i) => ({
+      tenant: tenants[i % TENANTS],
+      amount: 1,
+      idempotencyKey: `k${key++}`,
+      metadata: null,
+    }));
+  await replica.debitMany(batch()); // warm-up
+  const batches = Array.from({ length: ROUNDS }, batch);
+  const started = process.hrtime.bigint();
+  let accepted = 0;
+  for (const commands of batches) {
+    const outcomes = await replica.debitMany(commands);
+    for (const outcome of outcomes) if (outcome.status === 'accepted') accepted += 1;
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await replica.close();
+  if (accepted !== ROUNDS * BATCH_EVENTS_MAX) throw new Error(`only ${accepted} debits accepted`);
+  return accepted / seconds;
+}
+
+/**
+ * Debits per second of `clients` clients that each send a debit only once their last one was
+ * answered (durable): what a commit's start delay costs a latency-bound caller.
+ */
+async function closedLoop(clients, debitsPerClient) {
+  // The system clock's timers are unref'd (a node's server keeps it alive): hold the process here.
+  const keepAlive = setInterval(() => {}, 1_000);
+  const replica = await Replica.open(
+    { cluster: 'bench', region: 'eu', allowLoneStart: true },
+    {
+      store: MemoryStore.empty(),
+      clock: systemClock,
+      rng: new SeededRng(2),
+      crypto: nodeCrypto(generateRegionKey()),
+      logger,
+    },
+  );
+  const tenants = Array.from({ length: clients }, (_, i) => `tenant-${i}`);
+  await Promise.all(
+    tenants.map((tenant) =>
+      replica.grant({ tenant, grantId: 'g1', amount: 1e12, priority: 100, expiresAt: null }),
+    ),
+  );
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    tenants.map(async (tenant) => {
+      for (let i = 0; i < debitsPerClient; i++) {
+        const outcome = await replica.debit({ tenant, amount: 1, idempotencyKey: `c${i}`, metadata: null });
+        if (outcome.status !== 'accepted') throw new Error(`a closed-loop debit was ${outcome.status}`);
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  clearInterval(keepAlive);
+  await replica.close();
+  return (clients * debitsPerClient) / seconds;
+}
+
+/** Nanoseconds per call of `run(i)`, over `count` calls after a warm-up. */
+function nsPer(count, run) {
+  for (let i = 0; i < Math.min(count, 2_000); i++) run(i);
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < count; i++) run(i);
+  return Number(process.hrtime.bigint() - started) / count;
+}
+
+function perEventCosts() {
+  const crypto = nodeCrypto(generateRegionKey());
+  const origin = 'eu#aaaaaaaaaaaaaaaa';
+  const at = Date.UTC(2030, 0, 1);
+  // One origin's log: a grant to each tenant (seq 1..TENANTS), then debits spread over them.
+  const grants = Array.from({ length: TENANTS }, (_, i) =>
+    makeEvent(
+      { origin, seq: i + 1, at },
+      { kind: 'grant', tenant: `tenant-${i}`, grantId: 'g1', amount: 1e12, priority: 100, expiresAt: null },
+    ),
+  );
+  const events = Array.from({ length: 20_000 }, (_, i) =>
+    makeEvent(
+      { origin, seq: TENANTS + i + 1, at: at + i },
+      {
+        kind: 'debit',
+        tenant: `tenant-${i % TENANTS}`,
+        amount: 1,
+        overdraft: 0,
+        idempotencyKey: `k${i}`,
+        parts: [{ grantId: 'g1', amount: 1 }],
+        metadata: null,
+      },
+    ),
+  );
+  const packr = new Packr(MSGPACKR_OPTIONS);
+  const bytes100 = new Uint8Array(100).fill(7);
+  const { privateKey } = generateKeyPairSync('ed25519');
+  let state = createLedgerState();
+  let folded = 0;
+  const fold = () => {
+    // A fresh state every block of events, so the idempotency index does not grow without end.
+    if (folded === 0) {
+      state = createLedgerState();
+      for (const grant of grants) applyEvent(state, grant);
+    }
+    if (applyEvent(state, events[folded]) !== 'applied') throw new Error('the fold refused a debit');
+    folded = (folded + 1) % events.length;
+  };
+  return [
+    [
+      'canonical encoding + SHA-256 (chainHash)',
+      nsPer(20_000, (i) => chainHash(crypto, ZERO_HASH, events[i])),
+    ],
+    ['msgpackr pack (store options)', nsPer(20_000, (i) => packr.pack(events[i]))],
+    ['applyEvent of one debit', nsPer(20_000, fold)],
+    ['raw node:crypto SHA-256 of 100 B', nsPer(20_000, () => createHash('sha256').update(bytes100).digest())],
+    ['raw Ed25519 sign of 100 B', nsPer(5_000, () => sign(null, bytes100, privateKey))],
+  ];
+}
+
+console.log(`bench:replica — ${machine()}`);
+const debitsPerSecond = await replicaThroughput();
+const perDebit = 1e9 / debitsPerSecond;
+console.log(
+  `replica alone, MemoryStore, ${TENANTS} tenants, debitMany of ${BATCH_EVENTS_MAX} × ${ROUNDS}: ` +
+    `${Math.round(debitsPerSecond).toLocaleString('en-US')} debits/s (${perDebit.toFixed(0)} ns/debit; goal ≥ 1,000,000)`,
+);
+for (const clients of [1, 64]) {
+  const rate = await closedLoop(clients, clients === 1 ? 500 : 50);
+  console.log(
+    `replica alone, ${clients} client(s) each debiting after its last answer: ${Math.round(rate).toLocaleString('en-US')} debits/s`,
+  );
+}
+console.log('');
+console.log('| per event | ns/event | share of one replica debit |');
+console.log('| --- | ---: | ---: |');
+console.log(`| replica debit (debitMany, above) | ${perDebit.toFixed(0)} | 1.00 |`);
+for (const [what, ns] of perEventCosts()) {
+  console.log(`| ${what} | ${ns.toFixed(0)} | ${(ns / perDebit).toFixed(2)} |`);
+}
