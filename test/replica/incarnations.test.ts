@@ -4,7 +4,11 @@
  * takes overdraft only once a peer's summary names it, and one that hears of another incarnation of
  * its region counts that one's whole allowance as used, even if none of its events ever left it.
  */
-import type { DebitOutcome } from '@allot/replica';
+import {
+  type DebitOutcome,
+  HEARD_ORIGINS_PER_REGION_MAX,
+  SUMMARY_ORIGINS_PER_REGION_MAX,
+} from '@allot/replica';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { type Cluster, cluster } from './cluster.js';
@@ -69,6 +73,31 @@ describe('an incarnation and its region’s overdraft', () => {
     expect(await s.store.readOrigins()).toContain(lost);
     const warned = s.logger.lines.filter((line) => /earlier incarnation of this region/.test(line.message));
     expect(warned).toHaveLength(1);
+  });
+});
+
+describe('incarnations a peer names', () => {
+  it('are recorded up to HEARD_ORIGINS_PER_REGION_MAX per region, however many a peer invents', async () => {
+    const s = await hostileSetup();
+    const letter = (n: number) => String.fromCharCode(97 + n);
+    const invented = (n: number) => `us#${letter(n % 26)}${letter(Math.floor(n / 26))}${'a'.repeat(14)}`;
+    for (let round = 0; round < 3; round++) {
+      const vector: Record<string, number> = {};
+      for (let i = 0; i < SUMMARY_ORIGINS_PER_REGION_MAX - 1; i++) vector[invented(round * 10 + i)] = 0;
+      expect(
+        s.send({ type: 'summary', versionVector: vector, control: Y.encodeStateVector(new Y.Doc()) }),
+      ).toBe(true);
+      await s.run(5);
+    }
+    expect(s.network.drops).toEqual([]);
+    const us = (await s.store.readOrigins()).filter((origin) => origin.startsWith('us#'));
+    expect(us).toHaveLength(HEARD_ORIGINS_PER_REGION_MAX);
+    expect(us).toContain(US_ORIGIN); // heard of first, from the handshake
+    // What this node names stays within what a peer accepts.
+    await s.run(600);
+    const last = s.received.filter((frame) => frame.type === 'summary').at(-1);
+    const named = Object.keys(last?.type === 'summary' ? last.versionVector : {});
+    expect(named.filter((origin) => origin.startsWith('us#'))).toHaveLength(SUMMARY_ORIGINS_PER_REGION_MAX);
   });
 });
 

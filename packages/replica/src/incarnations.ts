@@ -10,7 +10,7 @@
  * clock, no I/O; the replica commits what `toRecord` hands out.
  */
 import { type OriginId, regionOf } from '@allot/core';
-import { SUMMARY_ORIGINS_PER_REGION_MAX } from './limits.js';
+import { HEARD_ORIGINS_PER_REGION_MAX, SUMMARY_ORIGINS_PER_REGION_MAX } from './limits.js';
 
 /** What one node knows of the incarnations that exist or existed. */
 export class HeardIncarnations {
@@ -36,15 +36,27 @@ export class HeardIncarnations {
     }
   }
 
-  /** Of `origins`, those neither recorded nor being recorded; they count as being recorded now. */
+  /**
+   * Of `origins`, those neither recorded nor being recorded, within HEARD_ORIGINS_PER_REGION_MAX
+   * per region (the own origin always); they count as being recorded now.
+   */
   toRecord(origins: Iterable<OriginId>): OriginId[] {
     const fresh: OriginId[] = [];
     for (const origin of origins) {
       if (this.recorded.has(origin) || this.recording.has(origin)) continue;
+      if (origin !== this.origin && this.heardOf(regionOf(origin)) >= HEARD_ORIGINS_PER_REGION_MAX) continue;
       this.recording.add(origin);
       fresh.push(origin);
     }
     return fresh;
+  }
+
+  /** Incarnations of `region` recorded or being recorded here. */
+  private heardOf(region: string): number {
+    let count = 0;
+    for (const origin of this.recorded) if (regionOf(origin) === region) count += 1;
+    for (const origin of this.recording) if (regionOf(origin) === region) count += 1;
+    return count;
   }
 
   /** The commit of `origins` settled: durable when `durable`, else to be recorded again later. */
@@ -105,7 +117,9 @@ export class HeardIncarnations {
     return fresh;
   }
 
+  /** Kept up to HEARD_ORIGINS_PER_REGION_MAX: one is enough to withhold overdraft. */
   private notePredecessor(origin: OriginId): void {
-    if (origin !== this.origin && regionOf(origin) === regionOf(this.origin)) this.predecessors.add(origin);
+    if (origin === this.origin || regionOf(origin) !== regionOf(this.origin)) return;
+    if (this.predecessors.size < HEARD_ORIGINS_PER_REGION_MAX) this.predecessors.add(origin);
   }
 }

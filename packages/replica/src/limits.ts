@@ -99,3 +99,12 @@ export const CONTROL_MESSAGE_BYTES_MAX = 4 * 1024 * 1024;
  * region has a few in its life; 16 leaves room while keeping invented ones from piling up.
  */
 export const SUMMARY_ORIGINS_PER_REGION_MAX = 16;
+
+/**
+ * Incarnations of one region a node records as heard of (issue 16). A summary names at most
+ * SUMMARY_ORIGINS_PER_REGION_MAX per region, so recording more would be of no use to a peer; and
+ * a hostile peer naming invented incarnations, summary after summary, fills this many records at
+ * most. One past it is not recorded (so not named): the incarnation it belongs to then takes no
+ * overdraft unless another peer names it, which errs on the side of the bound.
+ */
+export const HEARD_ORIGINS_PER_REGION_MAX = SUMMARY_ORIGINS_PER_REGION_MAX;
