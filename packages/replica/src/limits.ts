@@ -162,3 +162,11 @@ export const LINK_POLICY = Object.freeze({
  * a few bytes per value.
  */
 export const SIGNED_RUN_BYTES_MAX = LINK_POLICY.frameBytesMax / 2;
+/**
+ * Incarnations of one region a node records as heard of (issue 16). A summary names at most
+ * SUMMARY_ORIGINS_PER_REGION_MAX per region, so recording more would be of no use to a peer; and
+ * a hostile peer naming invented incarnations, summary after summary, fills this many records at
+ * most. One past it is not recorded (so not named): the incarnation it belongs to then takes no
+ * overdraft unless another peer names it, which errs on the side of the bound.
+ */
+export const HEARD_ORIGINS_PER_REGION_MAX = SUMMARY_ORIGINS_PER_REGION_MAX;

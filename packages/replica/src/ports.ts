@@ -87,6 +87,8 @@ export interface StoreBatch {
   readonly meta?: NodeMeta;
   /** Control-document updates (Yjs update bytes) to keep. */
   readonly control?: readonly Uint8Array[];
+  /** Incarnations this node heard of (its own, peers' from their handshakes); each kept once. */
+  readonly origins?: readonly OriginId[];
 }
 
 /** A page of a tenant's events, in the order the store indexed them. */
@@ -113,6 +115,8 @@ export interface Store {
   readTenantEvents(tenant: TenantId, cursor: string | null, limit: number): Promise<TenantEventPage>;
   /** Every control-document update kept, in commit order. */
   readControl(): Promise<Uint8Array[]>;
+  /** Every incarnation recorded as heard of (StoreBatch.origins), by origin. */
+  readOrigins(): Promise<OriginId[]>;
   /** Closes the store; pending commits finish first. */
   close(): Promise<void>;
 }

@@ -67,6 +67,7 @@ import { DurableReads, type HeldRead } from './durable-reads.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
 import { newIncarnation } from './incarnation.js';
+import { HeardIncarnations } from './incarnations.js';
 import {
   BATCH_EVENTS_MAX,
   EVENTS_FRAME_MAX,
@@ -269,6 +270,8 @@ export class Replica {
   private summaryTimer: TimerHandle | null = null;
   /** True while a new incarnation has not yet caught up with its peers: no overdraft then. */
   private overdraftWithheld = false;
+  /** Incarnations heard of (issue 16): recorded, named in summaries, gating overdraft. */
+  private readonly heard: HeardIncarnations;
   /** Regions whose summary showed nothing of this region's other incarnations missing here. */
   private readonly caughtUpWith = new Set<string>();
   /** The slowest peer's round trip, ms, refreshed every summary interval (for low-water marks). */
@@ -315,6 +318,7 @@ export class Replica {
     this.region = meta.region;
     this.incarnation = meta.incarnation;
     this.origin = originId(meta.region, meta.incarnation);
+    this.heard = new HeardIncarnations(this.origin);
     this.control = new ControlDocument(ports.rng.nextUint32());
     this.knownRegions = new Set([this.region, ...Object.keys(this.options.peerKeys)]);
   }
@@ -334,7 +338,9 @@ export class Replica {
         incarnation: newIncarnation(ports.rng),
         createdAt: ports.clock.now(),
       };
-      await ports.store.commit({ events: [], heads: [], meta }, { sync: true });
+      // The own origin is recorded with the directory: summaries name it from the start.
+      const origins = [originId(meta.region, meta.incarnation)];
+      await ports.store.commit({ events: [], heads: [], meta, origins }, { sync: true });
       ports.logger.info(
         { origin: `${meta.region}#${meta.incarnation}` },
         'new data directory: new incarnation',
@@ -364,6 +370,9 @@ export class Replica {
         );
     }
     await replica.recover();
+    replica.heard.load(await ports.store.readOrigins());
+    await replica.recordHeard([replica.origin]); // a directory made before origins were recorded
+    replica.reportLostIncarnations();
     replica.armRetention();
     ports.logger.info(
       { origin: replica.origin, events: replica.durableSeq, tenants: replica.state.tenants.size },
@@ -516,7 +525,7 @@ export class Replica {
 
   private decideDebit(command: DebitCommand): Promise<DebitOutcome> | DebitOutcome {
     const policy = this.control.policy(command.tenant);
-    const overdraftLimit = this.overdraftWithheld ? 0 : (policy.overdraft[this.region] ?? 0);
+    const overdraftLimit = this.overdraftAllowed() ? (policy.overdraft[this.region] ?? 0) : 0;
     const now = this.ports.clock.now();
     if (policy.blocked) {
       const available = availableAt(this.state, command.tenant, this.origin, now, overdraftLimit);
@@ -1079,6 +1088,11 @@ export class Replica {
     peer.summarized = false;
     this.ports.observer?.peerConnected?.(region, true);
     this.ports.logger.debug({ peer: region, origin }, 'peer connected');
+    // The handshake authenticated the incarnation: remember it, and name it to its node once durable.
+    if (regionOf(origin) === region && originProblem(origin, this.knownRegions) === null)
+      void this.recordHeard([origin]).then(() => {
+        if (this.peerState(region).connected && !this.closing) this.sendSummary(region);
+      });
     this.sendSummary(region);
     this.send(region, { type: 'control', message: this.control.syncStep1() });
   }
@@ -1114,7 +1128,7 @@ export class Replica {
   private sendSummary(region: string): void {
     this.send(region, {
       type: 'summary',
-      versionVector: this.durableVersionVector(),
+      versionVector: this.heard.summaryVector(this.durableVersionVector()),
       control: this.control.stateVector(),
     });
   }
@@ -1168,6 +1182,7 @@ export class Replica {
         }
         peer.versionVector = { ...frame.versionVector };
         peer.summarized = true;
+        this.noteHeard(frame.versionVector);
         if (this.overdraftWithheld) this.checkCaughtUp(region, frame.versionVector);
         this.checkLogWhole();
         this.checkNoFork(region, frame.versionVector);
@@ -1365,6 +1380,50 @@ export class Replica {
     }
   }
 
+  /**
+   * Whether this incarnation may use its region's overdraft now (DESIGN.md §1, issue 16): not
+   * before it caught up with its peers, not before some peer's summary named it (a later
+   * incarnation of its region could not hear of it), and never once another incarnation of its
+   * region was heard of (it may have used the whole allowance on a disk that is lost; until it is
+   * retired). Core's rule covers the incarnations whose events reached this node the same way.
+   */
+  private overdraftAllowed(): boolean {
+    if (this.knownRegions.size <= 1) return true; // no peer: nobody else could hear of anything
+    return !this.overdraftWithheld && this.heard.heardOfByPeer && !this.heard.predecessorKnown;
+  }
+
+  /** Durably records the `origins` not recorded yet; one that fails is recorded when heard again. */
+  private async recordHeard(origins: Iterable<OriginId>): Promise<void> {
+    const fresh = this.heard.toRecord(origins);
+    if (fresh.length === 0) return;
+    try {
+      await this.ports.store.commit({ events: [], heads: [], origins: fresh }, { sync: true });
+    } catch (error) {
+      this.heard.settled(fresh, false);
+      if (!this.closing)
+        this.ports.logger.warn({ err: error, origins: fresh }, 'recording heard-of incarnations failed');
+      return;
+    }
+    this.heard.settled(fresh, true);
+    this.reportLostIncarnations();
+  }
+
+  /** A peer's checked summary: every incarnation it names is heard of here too. */
+  private noteHeard(vector: Readonly<Record<OriginId, number>>): void {
+    this.heard.noteSummary(vector);
+    this.reportLostIncarnations();
+    void this.recordHeard(Object.keys(vector));
+  }
+
+  /** Says once per lost incarnation of this region that its whole overdraft allowance counts as used. */
+  private reportLostIncarnations(): void {
+    for (const origin of this.heard.unreportedLost())
+      this.ports.logger.warn(
+        { origin: this.origin, lost: origin },
+        'an earlier incarnation of this region was heard of: its overdraft allowance counts as used until it is retired',
+      );
+  }
+
   /** The other regions this replica knows keys for (its peers). */
   private otherRegions(): string[] {
     return Object.keys(this.options.peerKeys).filter((region) => region !== this.region);
@@ -1510,7 +1569,7 @@ export class Replica {
       {
         origin: this.origin,
         now: this.ports.clock.now(),
-        overdraftLimit: this.overdraftWithheld ? 0 : overdraft,
+        overdraftLimit: this.overdraftAllowed() ? overdraft : 0,
         earlierIncarnations: !this.overdraftWithheld,
       },
       tenant,

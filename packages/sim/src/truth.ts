@@ -166,6 +166,7 @@ export function observedStore(inner: Store, ownOrigin: () => string | null, trut
     readLog: (origin, fromSeq, limit) => inner.readLog(origin, fromSeq, limit),
     readTenantEvents: (tenant, cursor, limit) => inner.readTenantEvents(tenant, cursor, limit),
     readControl: () => inner.readControl(),
+    readOrigins: () => inner.readOrigins(),
     close: () => inner.close(),
   };
 }

@@ -66,13 +66,6 @@ describe('findings', () => {
   });
 
   /**
-   * Finding 3 (S1, issue 16): catching up cannot recover what never left a lost disk. eu, cut off
-   * from 1.6 s to 10.9 s, overdraws tenant-1 by 40 of its 41 after the only grant expired (5.2 s);
-   * its disk is lost at 11.4 s before those debits reached anyone; the new incarnation catches up
-   * with peers that never saw them and overdraws 40 more: 25 below −Σ overdraft. Fixed: a region's
-   * new incarnation counts each lost incarnation of its region as using its whole allowance.
-   */
-  /**
    * Finding 4 (the run broke, swarm seed 200419): after a pause, eu committed a backlog of 624 own
    * events in one batch and pushed it live as one events frame; receivers take at most
    * EVENTS_FRAME_MAX (512) events a frame and refused it as malformed. Fixed: a batch longer than a
@@ -107,6 +100,13 @@ describe('findings', () => {
     expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
   });
 
+  /**
+   * Finding 3 (S1, issue 16): catching up cannot recover what never left a lost disk. eu, cut off
+   * from 1.6 s to 10.9 s, overdraws tenant-1 by 40 of its 41 after the only grant expired (5.2 s);
+   * its disk is lost at 11.4 s before those debits reached anyone; the new incarnation catches up
+   * with peers that never saw them and overdraws 40 more: 25 below −Σ overdraft. Fixed: a region's
+   * new incarnation counts each lost incarnation of its region as using its whole allowance.
+   */
   it('S1: swarm seed 102735 (a lost incarnation may have used its whole overdraft unseen)', async () => {
     const result = await runSimulation(SWARM_102735, 102735);
     expect(result.verdicts.find((verdict) => verdict.invariant === 'S1')?.holds).toBe(true);
@@ -116,6 +116,20 @@ describe('findings', () => {
       (record) => record.type === 'sample' && record.tenant === 'tenant-1' && record.truth < -80,
     );
     expect(lows).toEqual([]);
+  });
+
+  /**
+   * Finding 7 (S1, issue 16, property seed 2147483647): an incarnation nobody heard of. ap is cut
+   * off from 0.3 s, before any of its events reached a peer, uses 41 of its allowance of 42 once
+   * t0's grant expired, and loses its disk at 3.7 s; its new incarnation never learns that the lost
+   * one existed (no event of it anywhere) and overdraws the allowance a second time. Fixed: peers
+   * durably record every incarnation they heard of (handshake) and name it in their summaries; an
+   * incarnation takes overdraft only once a peer's summary names it, and one that hears of another
+   * incarnation of its region counts that one's whole allowance as used.
+   */
+  it('S1: property seed 2147483647 (a lost incarnation isolated from birth)', async () => {
+    const result = await runSimulation(ISOLATED_FROM_BIRTH, 2147483647);
+    expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
   });
 });
 
@@ -533,4 +547,78 @@ const SWARM_210176: Scenario = validateScenario({
     { kind: 'disk-loss', region: 'us', atS: 10.1, forS: 5.9 },
     { kind: 'crash', region: 'ap', atS: 11.4, forS: 3.3 },
   ],
+
+/** The scenario of finding 6, as the property drew it (`/tmp/s1.yaml` of issue 16's second hole). */
+const ISOLATED_FROM_BIRTH: Scenario = validateScenario({
+  name: 'disk-loss-overdraft',
+  regions: ['eu', 'us', 'ap'],
+  durationS: 10,
+  quietS: 15,
+  rebalancing: 'adaptive',
+  network: {
+    delayMs: {
+      min: 5,
+      max: 60,
+    },
+    loss: 0,
+    duplicate: 0,
+    reorder: 0,
+  },
+  tenants: [
+    {
+      tenant: 't0',
+      grants: [
+        {
+          grantId: 'g0',
+          amount: 50,
+          region: 'eu',
+          atS: 0,
+          priority: 100,
+          expiresInS: 2.7,
+        },
+      ],
+      overdraft: {
+        ap: 42,
+        eu: 1,
+        us: 43,
+      },
+      rates: [
+        {
+          region: 'eu',
+          perSecond: 6,
+          shape: 'steady',
+        },
+        {
+          region: 'us',
+          perSecond: 6,
+          shape: 'steady',
+        },
+        {
+          region: 'ap',
+          perSecond: 6,
+          shape: 'steady',
+        },
+      ],
+      debitAmount: {
+        min: 1,
+        max: 8,
+      },
+    },
+  ],
+  faults: [
+    {
+      kind: 'isolate',
+      region: 'ap',
+      atS: 0.3,
+      forS: 2.8,
+    },
+    {
+      kind: 'disk-loss',
+      region: 'ap',
+      atS: 3.7,
+      forS: 3.3,
+    },
+  ],
+  description: '',
+  signatures: 'simulated',
 });

@@ -5,7 +5,7 @@
  * meta exists, the entry counter, each tenant's last entry), which the store updates only once the
  * write has succeeded.
  */
-import { ORIGINS_MAX, type OriginId, type TenantId } from '@allot/core';
+import { isOriginId, ORIGINS_MAX, type OriginId, type TenantId } from '@allot/core';
 import { type LogHead, type StoreBatch, type StoredEvent, sameBytes } from '@allot/replica';
 import type { ControlTally } from './encoding.js';
 import {
@@ -13,6 +13,7 @@ import {
   encodeControlTally,
   encodeControlUpdate,
   encodeCounter,
+  encodeHeardOrigin,
   encodeLogHead,
   encodeNodeMeta,
   encodeStoredEvent,
@@ -26,6 +27,7 @@ import {
   headKey,
   logKey,
   META_KEY,
+  originKey,
   tenantKey,
   tenantLastKey,
 } from './keys.js';
@@ -43,6 +45,8 @@ export interface CommitState {
   readonly tenantLast: Map<TenantId, number>;
   /** How many control updates are stored, and the last one's entry (0 and 0 for none). */
   control: ControlTally;
+  /** The incarnations recorded as heard of. */
+  readonly origins: Set<OriginId>;
 }
 
 /** One key and its sealed value (records.ts). */
@@ -80,6 +84,8 @@ export interface CommitPlan {
   /** The control tally after this commit, and its record when it changed. */
   readonly controlTally: ControlTally;
   readonly controlTallyRecord: KeyValue | null;
+  /** Heard-of origins not recorded before, and their records. */
+  readonly origins: readonly (KeyValue & { readonly origin: OriginId })[];
   /** The new last entry of each tenant the batch adds events to, and its record. */
   readonly tenantLast: readonly (KeyValue & { readonly tenant: TenantId; readonly entry: number })[];
   /** The entry counter after this commit, and its record when it changed. */
@@ -95,6 +101,7 @@ export function emptyCommitState(): CommitState {
     lastEntry: 0,
     tenantLast: new Map(),
     control: { count: 0, last: 0 },
+    origins: new Set(),
   };
 }
 
@@ -110,14 +117,23 @@ function refuse(message: string): never {
  */
 export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
   if (typeof batch !== 'object' || batch === null) refuse('the batch is not an object');
-  const { events, heads, meta, control = [] } = batch;
-  if (!Array.isArray(events) || !Array.isArray(heads) || !Array.isArray(control)) {
-    refuse('events, heads and control must be arrays');
+  const { events, heads, meta, control = [], origins = [] } = batch;
+  if (!Array.isArray(events) || !Array.isArray(heads) || !Array.isArray(control) || !Array.isArray(origins)) {
+    refuse('events, heads, control and origins must be arrays');
   }
   if (events.length > COMMIT_EVENTS_MAX) refuse(`${events.length} events, more than ${COMMIT_EVENTS_MAX}`);
   if (heads.length > ORIGINS_MAX) refuse(`${heads.length} heads, more than ${ORIGINS_MAX}`);
   if (control.length > COMMIT_CONTROL_UPDATES_MAX) {
     refuse(`${control.length} control updates, more than ${COMMIT_CONTROL_UPDATES_MAX}`);
+  }
+
+  if (origins.length > ORIGINS_MAX) refuse(`${origins.length} heard-of origins, more than ${ORIGINS_MAX}`);
+  const plannedOrigins: (KeyValue & { origin: OriginId })[] = [];
+  for (const origin of origins) {
+    if (!isOriginId(origin)) refuse(`heard-of origin ${JSON.stringify(origin)} is not an origin id`);
+    if (state.origins.has(origin) || plannedOrigins.some((planned) => planned.origin === origin)) continue;
+    const key = originKey(origin);
+    plannedOrigins.push({ key, value: sealRecord(key, encodeHeardOrigin(origin)), origin });
   }
 
   let plannedMeta: KeyValue | null = null;
@@ -194,6 +210,7 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
     events: plannedEvents,
     heads: plannedHeads,
     control: plannedControl,
+    origins: plannedOrigins,
     ...controlTallyOf(state.control, plannedControl),
     tenantLast: [...tenantLast].map(([tenant, last]) => {
       const key = tenantLastKey(tenant);
@@ -226,7 +243,7 @@ export function planWrites(plan: CommitPlan): KeyValue[] {
   const writes: KeyValue[] = [];
   if (plan.meta !== null) writes.push(plan.meta);
   for (const event of plan.events) writes.push(event.log, event.index);
-  writes.push(...plan.heads, ...plan.tenantLast, ...plan.control);
+  writes.push(...plan.heads, ...plan.tenantLast, ...plan.control, ...plan.origins);
   if (plan.controlTallyRecord !== null) writes.push(plan.controlTallyRecord);
   if (plan.counter !== null) writes.push(plan.counter);
   return writes;
@@ -238,5 +255,6 @@ export function applyPlan(state: CommitState, plan: CommitPlan): void {
   for (const { head } of plan.heads) state.heads.set(head.origin, head);
   for (const { tenant, entry } of plan.tenantLast) state.tenantLast.set(tenant, entry);
   state.control = plan.controlTally;
+  for (const { origin } of plan.origins) state.origins.add(origin);
   state.lastEntry = plan.lastEntry;
 }

@@ -351,3 +351,18 @@ export function decodeControlTally(key: string, bytes: Uint8Array): ControlTally
   if (problem !== null) throw new StoreCorruptError(key, problem);
   return tally as ControlTally;
 }
+
+/** The bytes of the record that `origin` was heard of: the id itself, so a read can check its key. */
+export function encodeHeardOrigin(origin: OriginId): Uint8Array {
+  if (!isOriginId(origin)) refuse('heard-of origin', `${describe(origin)} is not an origin id`);
+  return pack(origin);
+}
+
+/** The heard-of origin in `bytes` read at `key`, which must be the origin `expected` of its key. */
+export function decodeHeardOrigin(key: string, bytes: Uint8Array, expected: OriginId): OriginId {
+  const origin = unpack(key, bytes);
+  if (origin !== expected) {
+    throw new StoreCorruptError(key, `heard-of origin is ${describe(origin)}, not ${expected} of its key`);
+  }
+  return expected;
+}

@@ -20,6 +20,8 @@
  *   v2/last/<tenant>                → the number of the tenant's last index entry
  *   v2/control/<entry>              → one control-document (Yjs) update, in commit order
  *   v2/control-tally                → how many control updates there are, and the last one's entry
+ *   v2/origin/<origin>              → the origin id again: an incarnation this node heard of (its
+ *                                     own, and each peer's from its handshake; DESIGN.md §1)
  *
  * Entry numbers come from one counter, increased by one per tenant-index entry and per control
  * update, in commit order. A tenant cursor is such a number, so it stays valid as events arrive.
@@ -46,6 +48,7 @@ const HEAD = 'v2/head/';
 const TENANT = 'v2/tenant/';
 const LAST = 'v2/last/';
 const CONTROL = 'v2/control/';
+const ORIGIN = 'v2/origin/';
 
 /**
  * The ranges of keys that each kind of record may occupy, in key order. A key of the layout outside
@@ -59,6 +62,7 @@ export const RECORD_RANGES: readonly { readonly gte: string; readonly lt: string
   { gte: LAST, lt: 'v2/last0' },
   { gte: LOG, lt: 'v2/log0' },
   { gte: 'v2/meta', lt: 'v2/meta\u0000' },
+  { gte: ORIGIN, lt: 'v2/origin0' },
   { gte: TENANT, lt: 'v2/tenant0' },
 ];
 
@@ -191,4 +195,20 @@ export function parseControlKey(key: string): number | null {
   if (!key.startsWith(CONTROL)) return null;
   const entry = parseNumberPart(key.slice(CONTROL.length));
   return entry !== null && entry >= 1 ? entry : null;
+}
+
+/** The key of the record that `origin` was heard of. */
+export function originKey(origin: OriginId): string {
+  checkOrigin(origin);
+  return `${ORIGIN}${origin}`;
+}
+
+/** Every heard-of origin key, as a range. */
+export const ORIGIN_RANGE = { gte: ORIGIN, lt: 'v2/origin0' } as const;
+
+/** The origin of a heard-of origin key, or null when it is not one. */
+export function parseOriginKey(key: string): OriginId | null {
+  if (!key.startsWith(ORIGIN)) return null;
+  const origin = key.slice(ORIGIN.length);
+  return isOriginId(origin) ? origin : null;
 }

@@ -27,6 +27,7 @@ import { cursorOf, parseCursor } from './cursor.js';
 import {
   decodeControlTally,
   decodeCounter,
+  decodeHeardOrigin,
   decodeLogHead,
   decodeNodeMeta,
   decodeStoredEvent,
@@ -47,9 +48,11 @@ import {
   logRange,
   META_KEY,
   OLD_LAYOUT_PREFIX,
+  ORIGIN_RANGE,
   parseControlKey,
   parseHeadKey,
   parseLogKey,
+  parseOriginKey,
   parseTenantKey,
   parseTenantLastKey,
   RECORD_RANGES,
@@ -240,6 +243,11 @@ export class LevelStore implements Store {
     });
   }
 
+  /** Every incarnation recorded as heard of, by origin (read and checked when the store opened). */
+  readOrigins(): Promise<OriginId[]> {
+    return this.gate.run(async () => [...this.state.origins].sort());
+  }
+
   /** Closes the store once the operations in flight (commits first of all) have settled. */
   async close(): Promise<void> {
     this.gate.assertOpen();
@@ -294,6 +302,12 @@ async function loadState(db: Db): Promise<CommitState> {
     state.heads.set(origin, head);
   }
   await checkEveryLogHasAHead(db, state);
+
+  for (const [key, bytes] of await db.iterator(ORIGIN_RANGE).all()) {
+    const origin = parseOriginKey(key);
+    if (origin === null) throw new StoreCorruptError(key, 'not a heard-of origin key');
+    state.origins.add(decodeHeardOrigin(key, openRecord(key, bytes), origin));
+  }
 
   for (const [key, bytes] of await db.iterator(TENANT_LAST_RANGE).all()) {
     const tenant = parseTenantLastKey(key);

@@ -21,13 +21,22 @@ import { cursorOf, parseCursor } from './cursor.js';
 import {
   decodeControlTally,
   decodeCounter,
+  decodeHeardOrigin,
   decodeLogHead,
   decodeNodeMeta,
   decodeStoredEvent,
 } from './encoding.js';
 import { StoreClosedError, StoreCorruptError, StoreInvariantError } from './errors.js';
 import { OperationGate } from './gate.js';
-import { CONTROL_TALLY_KEY, headKey, logKey, META_KEY, parseControlKey, tenantLastKey } from './keys.js';
+import {
+  CONTROL_TALLY_KEY,
+  headKey,
+  logKey,
+  META_KEY,
+  originKey,
+  parseControlKey,
+  tenantLastKey,
+} from './keys.js';
 import {
   byOrigin,
   checkControl,
@@ -79,6 +88,8 @@ interface Image {
   /** The control tally's record, once there is a control update. */
   controlTally: Uint8Array | null;
   readonly control: KeyValue[];
+  /** Each heard-of origin's record. */
+  readonly origins: Map<OriginId, Uint8Array>;
 }
 
 function emptyImage(): Image {
@@ -91,6 +102,7 @@ function emptyImage(): Image {
     tenantLast: new Map(),
     controlTally: null,
     control: [],
+    origins: new Map(),
   };
 }
 
@@ -105,6 +117,7 @@ function copyImage(image: Image): Image {
     tenantLast: new Map(image.tenantLast),
     controlTally: image.controlTally,
     control: [...image.control],
+    origins: new Map(image.origins),
   };
 }
 
@@ -127,6 +140,7 @@ function writePlan(image: Image, plan: CommitPlan): void {
   for (const { head, value } of plan.heads) image.heads.set(head.origin, value);
   for (const { tenant, value } of plan.tenantLast) image.tenantLast.set(tenant, value);
   image.control.push(...plan.control);
+  for (const { origin, value } of plan.origins) image.origins.set(origin, value);
   if (plan.controlTallyRecord !== null) image.controlTally = plan.controlTallyRecord.value;
   image.lastEntry = plan.lastEntry;
 }
@@ -146,6 +160,10 @@ function stateOf(image: Image): CommitState {
   }
   if (image.controlTally !== null) {
     state.control = decodeControlTally(CONTROL_TALLY_KEY, openRecord(CONTROL_TALLY_KEY, image.controlTally));
+  }
+  for (const [origin, bytes] of image.origins) {
+    const key = originKey(origin);
+    state.origins.add(decodeHeardOrigin(key, openRecord(key, bytes), origin));
   }
   return state;
 }
@@ -337,6 +355,18 @@ export class MemoryStore implements Store {
         this.state.control,
         this.visible.control.map(({ key, value }) => ({ key, entry: parseControlKey(key) ?? 0, value })),
       ),
+    );
+  }
+
+  /** Every incarnation recorded as heard of, by origin; each record checked as LevelStore's are. */
+  readOrigins(): Promise<OriginId[]> {
+    return this.gate.run(async () =>
+      [...this.visible.origins]
+        .map(([origin, bytes]) => {
+          const key = originKey(origin);
+          return decodeHeardOrigin(key, openRecord(key, bytes), origin);
+        })
+        .sort(),
     );
   }
 

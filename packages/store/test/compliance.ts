@@ -331,6 +331,28 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
       );
     });
 
+    it('keeps each heard-of incarnation once, across restarts, and refuses a malformed one', async () => {
+      let store = await open();
+      expect(await store.readOrigins()).toEqual([]);
+      await store.commit({ events: [], heads: [], meta: META, origins: [US, EU, US] }, { sync: true });
+      expect(await store.readOrigins()).toEqual([EU, US].sort());
+      const other = 'ap#zzzz2222';
+      const event = logs.append(EU, grantBody('acme', 'g1', 5));
+      await store.commit(logs.batch([event], { origins: [EU, other] }), { sync: true });
+      expect(await store.readOrigins()).toEqual([EU, US, other].sort());
+      for (const bad of ['no-hash', 'eu#UPPER', 'a/b#cc', 7]) {
+        const batch = { events: [], heads: [], origins: [other, bad as string] };
+        await expect(store.commit(batch, { sync: true })).rejects.toThrow(StoreInvariantError);
+      }
+      await expect(
+        store.commit({ events: [], heads: [], origins: 'eu#abc' as unknown as string[] }, { sync: true }),
+      ).rejects.toThrow(StoreInvariantError);
+      store = await harness.reopen(store);
+      expect(await store.readOrigins()).toEqual([EU, US, other].sort());
+      expect(await store.readLog(EU, 1, 10)).toEqual([event]);
+      expect(await store.readMeta()).toEqual(META);
+    });
+
     it('keeps byte and number edges exactly', async () => {
       const store = await open();
       const metadata = JSON.parse('{"__proto__":{"a":1},"s":"a\\ud800b ünï 😀","f":[0.1,-2.5e-300,1e300]}');

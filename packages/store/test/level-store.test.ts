@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   COUNTER_KEY,
   encodeCounter,
+  encodeHeardOrigin,
   encodeLogHead,
   encodeNodeMeta,
   encodeStoredEvent,
@@ -15,12 +16,13 @@ import {
   LevelStore,
   logKey,
   META_KEY,
+  originKey,
   StoreCorruptError,
   sealRecord,
   tenantKey,
 } from '../src/index.js';
 import { type StoreHarness, storeCompliance } from './compliance.js';
-import { debitBody, EU, grantBody, Logs, META } from './support.js';
+import { debitBody, EU, grantBody, Logs, META, US } from './support.js';
 
 /** A temporary data directory per harness, removed with every store left open in it. */
 function levelHarness(): StoreHarness & { dir(): Promise<string> } {
@@ -196,6 +198,8 @@ describe('LevelStore on disk', () => {
       'v2/heads',
       'v2/lo',
       'v2/met',
+      'v2/origin',
+      'v2/origins',
       'v2/tenant',
       'v2/z',
     ]) {
@@ -221,6 +225,29 @@ describe('LevelStore on disk', () => {
     await expect(LevelStore.open(dir)).rejects.toThrow(
       `store corrupt at key "${logKey(EU, 1)}": missing: the log of ${EU} starts at seq 2`,
     );
+  });
+
+  it('refuses to open a directory with a damaged heard-of origin record, naming its key', async () => {
+    const cases: [string, Uint8Array, string][] = [
+      [
+        'v2/origin/not-an-origin',
+        sealRecord('v2/origin/not-an-origin', encodeHeardOrigin(US)),
+        'not a heard-of origin key',
+      ],
+      [originKey(EU), sealRecord(originKey(EU), encodeHeardOrigin(US)), `heard-of origin is`],
+      [originKey(EU), encodeHeardOrigin(EU), 'checksum'],
+    ];
+    for (const [key, value, message] of cases) {
+      const { dir } = await storeWithLog();
+      await writeRaw(dir, key, value);
+      const error = await LevelStore.open(dir).then(
+        () => null,
+        (caught: unknown) => caught,
+      );
+      expect(error).toBeInstanceOf(StoreCorruptError);
+      expect((error as Error).message).toContain(`store corrupt at key ${JSON.stringify(key)}`);
+      expect((error as Error).message).toContain(message);
+    }
   });
 
   it('refuses an index entry that points at a missing event', async () => {

@@ -41,6 +41,19 @@ describe('MemoryStore crash semantics', () => {
     expect((await restarted.readTenantEvents('acme', null, 10)).events).toHaveLength(1);
   });
 
+  it('loses an unsynced heard-of origin on a crash, keeps a synced one, and forgets both with the disk', async () => {
+    const { store } = setup();
+    await store.commit({ events: [], heads: [], origins: [EU] }, { sync: true });
+    await store.commit({ events: [], heads: [], origins: [US] }, { sync: false });
+    expect(await store.readOrigins()).toEqual([EU, US].sort());
+    const restarted = store.crash();
+    expect(await restarted.readOrigins()).toEqual([EU]);
+    // Recorded again after the crash: the record is written anew, once.
+    await restarted.commit({ events: [], heads: [], origins: [US, EU] }, { sync: true });
+    expect(await restarted.crash().readOrigins()).toEqual([EU, US].sort());
+    expect(await MemoryStore.empty().readOrigins()).toEqual([]);
+  });
+
   it('makes earlier unsynced commits durable with a later synced one, or a flush', async () => {
     const { store, commit } = setup();
     await commit(EU, false);
