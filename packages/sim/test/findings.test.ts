@@ -547,8 +547,9 @@ const SWARM_210176: Scenario = validateScenario({
     { kind: 'disk-loss', region: 'us', atS: 10.1, forS: 5.9 },
     { kind: 'crash', region: 'ap', atS: 11.4, forS: 3.3 },
   ],
+});
 
-/** The scenario of finding 6, as the property drew it (`/tmp/s1.yaml` of issue 16's second hole). */
+/** The scenario of finding 7, as the property drew it (`/tmp/s1.yaml` of issue 16's second hole). */
 const ISOLATED_FROM_BIRTH: Scenario = validateScenario({
   name: 'disk-loss-overdraft',
   regions: ['eu', 'us', 'ap'],
