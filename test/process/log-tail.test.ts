@@ -2,9 +2,11 @@
  * Issue 9 item 2 with real processes: a node whose LevelDB write-ahead log was lost comes back
  * with a shorter own log. Cut off from its peers it serves reads and answers debits 503 not_ready;
  * once a peer is reachable it fetches its tail back (verified with its own key), and retries of
- * acknowledged keys replay the same debit. Peers never see a broken hash chain.
+ * acknowledged keys replay the same debit. Peers never see a broken hash chain. The same when one
+ * byte near the end of the write-ahead log is flipped: LevelDB drops the damaged record, and the
+ * node fetches it back rather than reuse its seqs.
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProcessCluster, startProcessCluster } from './cluster-process.js';
@@ -136,6 +138,56 @@ describe('a node whose write-ahead log was lost', () => {
     const output = cluster.nodes.get('eu')?.output() ?? '';
     expect(output).toMatch(/"missing":\d+[^\n]*"msg":"own log is shorter than a peer holds it/);
     expect(output).toMatch(/"fetchedBack":[1-9]\d*[^\n]*"msg":"own log recovered from peers/);
+    for (const region of ['us', 'ap'])
+      expect(cluster.nodes.get(region)?.output()).not.toMatch(/hash chain broken/);
+  });
+
+  it('fetches back a tail that LevelDB dropped over one flipped byte, and never reuses its seqs', async () => {
+    for (const region of REGIONS) await ready(region);
+    const acknowledged = new Map<string, string>();
+    for (let i = 0; i < 10; i++) {
+      const answer = await debit(`flip-${i}`);
+      expect(answer.status).toBe(201);
+      acknowledged.set(`flip-${i}`, (answer.body as { debit: { debitId: string } }).debit.debitId);
+    }
+    const before = await ownSeq('eu');
+    await eventually(
+      () => Promise.all(['us', 'ap'].map((region) => seqAt(region, before.origin))),
+      (seqs) => seqs.every((seq) => seq === before.seq),
+    );
+
+    await stop('eu');
+    const dataDir = join(cluster.dirs.get('eu') as string, 'data');
+    // The newest write-ahead log holds the last commits; one byte near its end sits in the last one.
+    const newest = readdirSync(dataDir)
+      .filter((name) => name.endsWith('.log'))
+      .map((name) => join(dataDir, name))
+      .sort()
+      .at(-1) as string; // LevelDB numbers its files in order (000012.log after 000009.log)
+    const bytes = readFileSync(newest);
+    expect(bytes.length).toBeGreaterThan(64);
+    const at = bytes.length - 16;
+    bytes[at] = (bytes[at] as number) ^ 0x5a;
+    writeFileSync(newest, bytes);
+
+    cluster.isolate('eu');
+    await cluster.restart('eu');
+    const shorter = await ownSeq('eu');
+    expect(shorter.origin).toBe(before.origin);
+    expect(shorter.seq).toBeLessThan(before.seq);
+    const refused = await debit('flip-9');
+    expect(refused.status).toBe(503);
+    expect((refused.body as { error: { code: string } }).error.code).toBe('not_ready');
+
+    cluster.heal();
+    await ready('eu');
+    expect((await ownSeq('eu')).seq).toBe(before.seq);
+    for (const [key, debitId] of acknowledged) {
+      const retry = await debit(key);
+      expect(retry.status).toBe(200);
+      expect((retry.body as { debit: { debitId: string } }).debit.debitId).toBe(debitId);
+    }
+    expect((await debit('after-flip')).status).toBe(201);
     for (const region of ['us', 'ap'])
       expect(cluster.nodes.get(region)?.output()).not.toMatch(/hash chain broken/);
   });
