@@ -73,3 +73,35 @@ describe('reads see only durable state', () => {
     expect((await h.replica.durableBalance('acme'))?.debited).toBe(debits.length);
   });
 });
+
+describe('policy reads see only durable state', () => {
+  it('a policy read during a commit that fails never shows the refused change', async () => {
+    const held = holdCommits();
+    const h = await harness();
+    await h.reopen(MemoryStore.empty({ commitLatency: held.latency }));
+    const before = await h.replica.durablePolicy('acme');
+    held.hold();
+    h.store.failNextCommit(new Error('disk full'));
+    const change = h.replica.setPolicy('acme', { overdraft: { eu: 500 }, weights: {}, blocked: true });
+    await held.started(1); // the change is on its way to the disk, held there
+    expect(h.replica.policy('acme').blocked).toBe(true); // in the document, not durable yet
+    const read = h.replica.durablePolicy('acme');
+    held.releaseAll();
+    expect(await settle(h.clock, change)).toEqual({ status: 'unavailable', reason: 'store_failed' });
+    expect(await settle(h.clock, read)).toEqual(before);
+    expect(h.replica.policy('acme')).toEqual(before);
+  });
+
+  it('a policy read during a commit that succeeds answers with the change once durable', async () => {
+    const held = holdCommits();
+    const h = await harness();
+    await h.reopen(MemoryStore.empty({ commitLatency: held.latency }));
+    held.hold();
+    const change = h.replica.setPolicy('acme', { overdraft: { eu: 500 }, weights: {}, blocked: false });
+    await held.started(1);
+    const read = h.replica.durablePolicy('acme');
+    held.releaseAll();
+    await settle(h.clock, change);
+    expect((await settle(h.clock, read)).overdraft).toEqual({ eu: 500 });
+  });
+});

@@ -611,9 +611,27 @@ export class Replica {
     return this.ports.clock.now();
   }
 
-  /** The tenant's policy (the default when none was set). */
+  /**
+   * The tenant's policy (the default when none was set), including a change whose commit is still
+   * pending: for deciding, and for merging a PUT. What the API serves is `durablePolicy`.
+   */
   policy(tenant: string): TenantPolicy {
     return this.control.policy(tenant);
+  }
+
+  /**
+   * The tenant's policy as the store holds it: while a control-document change waits for its
+   * commit (which may fail and be undone), the read waits for it, as `durableBalance` does.
+   */
+  async durablePolicy(tenant: string): Promise<TenantPolicy> {
+    for (;;) {
+      while (this.gate !== null) await this.gate;
+      const pending = [this.inFlight, ...this.queue, this.open].find(
+        (batch) => batch !== null && batch.control.length > 0,
+      );
+      if (pending === undefined || pending === null) return this.control.policy(tenant);
+      await pending.done;
+    }
   }
 
   /**

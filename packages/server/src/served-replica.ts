@@ -43,6 +43,7 @@ export type ServedReplica = Pick<
   | 'tenantEvents'
   | 'snapshot'
   | 'policy'
+  | 'durablePolicy'
   | 'setPolicy'
   | 'versionVector'
   | 'now'

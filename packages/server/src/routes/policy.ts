@@ -24,7 +24,7 @@ export function registerPolicyRoutes(app: FastifyInstance, context: RouteContext
       schema: getPolicySchema,
       config: { access: { roles: ['service', 'admin', 'auditor'], scope: 'tenant' } },
     },
-    async (request) => policyJson(context.replica().policy(request.params.tenant)),
+    async (request) => policyJson(await context.replica().durablePolicy(request.params.tenant)),
   );
 
   app.put<{ Params: { tenant: string }; Body: PolicyBody }>(
