@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ProcessCluster, startProcessCluster } from './cluster-process.js';
-import { call, removeDir, TOKENS } from './node-process.js';
+import { call, eventually, removeDir, TOKENS } from './node-process.js';
 
 const REGIONS = ['eu', 'us', 'ap'] as const;
 let cluster: ProcessCluster;
@@ -24,21 +24,6 @@ afterAll(async () => {
 });
 
 const url = (region: string) => cluster.nodes.get(region)?.url as string;
-
-async function eventually<T>(
-  probe: () => Promise<T>,
-  ok: (value: T) => boolean,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last)) {
-    if (Date.now() > until) throw new Error(`not reached in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    last = await probe();
-  }
-  return last;
-}
 
 const ready = (region: string) =>
   eventually(

@@ -105,3 +105,19 @@ export async function call(
   const text = await response.text();
   return { status: response.status, body: text === '' ? null : JSON.parse(text) };
 }
+
+/** Probes until `ok` holds (every 50 ms), or throws after `timeoutMs` with the last value seen. */
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!ok(last)) {
+    if (Date.now() > until) throw new Error(`not reached in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    last = await probe();
+  }
+  return last;
+}

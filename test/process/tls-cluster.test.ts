@@ -14,7 +14,14 @@ import {
   makeCertificateAuthority,
   type TestCertificateAuthority,
 } from '../../packages/transport/test/tls-support.js';
-import { type NodeProcess, removeDir, startNodeProcess, TOKENS, tempDir } from './node-process.js';
+import {
+  eventually,
+  type NodeProcess,
+  removeDir,
+  startNodeProcess,
+  TOKENS,
+  tempDir,
+} from './node-process.js';
 
 const REGIONS = ['eu', 'us', 'ap'] as const;
 const nodes = new Map<string, NodeProcess>();
@@ -55,21 +62,6 @@ function callTls(
     outgoing.on('error', reject);
     outgoing.end(payload);
   });
-}
-
-async function eventually<T>(
-  probe: () => Promise<T>,
-  ok: (value: T) => boolean,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last)) {
-    if (Date.now() > until) throw new Error(`not reached in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    last = await probe();
-  }
-  return last;
 }
 
 const url = (region: string) => nodes.get(region)?.url as string;

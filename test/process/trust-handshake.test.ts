@@ -14,7 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type ProcessCluster, startProcessCluster } from './cluster-process.js';
-import { call, removeDir, TOKENS } from './node-process.js';
+import { call, eventually, removeDir, TOKENS } from './node-process.js';
 
 const CLUSTER = 'process-test';
 let cluster: ProcessCluster;
@@ -29,21 +29,6 @@ afterAll(async () => {
 });
 
 const url = (region: string) => cluster.nodes.get(region)?.url as string;
-
-async function eventually<T>(
-  probe: () => Promise<T>,
-  ok: (value: T) => boolean,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  let last = await probe();
-  while (!ok(last)) {
-    if (Date.now() > until) throw new Error(`not reached in ${timeoutMs} ms; last: ${JSON.stringify(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    last = await probe();
-  }
-  return last;
-}
 
 async function connected(): Promise<void> {
   await eventually(
