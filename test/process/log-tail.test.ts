@@ -60,6 +60,34 @@ function debit(key: string) {
   });
 }
 
+/** Debits `count` new keys at eu; returns each key's debitId. */
+async function acknowledge(prefix: string, count: number): Promise<Map<string, string>> {
+  const acknowledged = new Map<string, string>();
+  for (let i = 0; i < count; i++) {
+    const answer = await debit(`${prefix}-${i}`);
+    expect(answer.status).toBe(201);
+    acknowledged.set(`${prefix}-${i}`, (answer.body as { debit: { debitId: string } }).debit.debitId);
+  }
+  return acknowledged;
+}
+
+/** Waits until us and ap hold eu's own log up to `seq`. */
+function peersHold(origin: string, seq: number) {
+  return eventually(
+    () => Promise.all(['us', 'ap'].map((region) => seqAt(region, origin))),
+    (seqs) => seqs.every((held) => held === seq),
+  );
+}
+
+/** Retries of every acknowledged key replay the same debit. */
+async function expectReplays(acknowledged: ReadonlyMap<string, string>): Promise<void> {
+  for (const [key, debitId] of acknowledged) {
+    const retry = await debit(key);
+    expect(retry.status).toBe(200);
+    expect((retry.body as { debit: { debitId: string } }).debit.debitId).toBe(debitId);
+  }
+}
+
 describe('a node whose write-ahead log was lost', () => {
   it('comes back with its full log from its peers before it takes debits again', async () => {
     for (const region of REGIONS) await ready(region);
@@ -77,17 +105,9 @@ describe('a node whose write-ahead log was lost', () => {
     await cluster.restart('eu');
     await ready('eu');
 
-    const acknowledged = new Map<string, string>();
-    for (let i = 0; i < 20; i++) {
-      const answer = await debit(`late-${i}`);
-      expect(answer.status).toBe(201);
-      acknowledged.set(`late-${i}`, (answer.body as { debit: { debitId: string } }).debit.debitId);
-    }
+    const acknowledged = await acknowledge('late', 20);
     const before = await ownSeq('eu');
-    await eventually(
-      () => Promise.all(['us', 'ap'].map((region) => seqAt(region, before.origin))),
-      (seqs) => seqs.every((seq) => seq === before.seq),
-    );
+    await peersHold(before.origin, before.seq);
 
     await stop('eu');
     const dataDir = join(cluster.dirs.get('eu') as string, 'data');
@@ -110,16 +130,9 @@ describe('a node whose write-ahead log was lost', () => {
     cluster.heal();
     await ready('eu');
     expect((await ownSeq('eu')).seq).toBe(before.seq);
-    for (const [key, debitId] of acknowledged) {
-      const retry = await debit(key);
-      expect(retry.status).toBe(200);
-      expect((retry.body as { debit: { debitId: string } }).debit.debitId).toBe(debitId);
-    }
+    await expectReplays(acknowledged);
     expect((await debit('after')).status).toBe(201);
-    await eventually(
-      () => Promise.all(['us', 'ap'].map((region) => seqAt(region, before.origin))),
-      (seqs) => seqs.every((seq) => seq === before.seq + 1),
-    );
+    await peersHold(before.origin, before.seq + 1);
     const output = cluster.nodes.get('eu')?.output() ?? '';
     expect(output).toMatch(/"missing":\d+[^\n]*"msg":"own log is shorter than a peer holds it/);
     expect(output).toMatch(/"fetchedBack":[1-9]\d*[^\n]*"msg":"own log recovered from peers/);
@@ -129,17 +142,9 @@ describe('a node whose write-ahead log was lost', () => {
 
   it('fetches back a tail that LevelDB dropped over one flipped byte, and never reuses its seqs', async () => {
     for (const region of REGIONS) await ready(region);
-    const acknowledged = new Map<string, string>();
-    for (let i = 0; i < 10; i++) {
-      const answer = await debit(`flip-${i}`);
-      expect(answer.status).toBe(201);
-      acknowledged.set(`flip-${i}`, (answer.body as { debit: { debitId: string } }).debit.debitId);
-    }
+    const acknowledged = await acknowledge('flip', 10);
     const before = await ownSeq('eu');
-    await eventually(
-      () => Promise.all(['us', 'ap'].map((region) => seqAt(region, before.origin))),
-      (seqs) => seqs.every((seq) => seq === before.seq),
-    );
+    await peersHold(before.origin, before.seq);
 
     await stop('eu');
     const dataDir = join(cluster.dirs.get('eu') as string, 'data');
@@ -167,11 +172,7 @@ describe('a node whose write-ahead log was lost', () => {
     cluster.heal();
     await ready('eu');
     expect((await ownSeq('eu')).seq).toBe(before.seq);
-    for (const [key, debitId] of acknowledged) {
-      const retry = await debit(key);
-      expect(retry.status).toBe(200);
-      expect((retry.body as { debit: { debitId: string } }).debit.debitId).toBe(debitId);
-    }
+    await expectReplays(acknowledged);
     expect((await debit('after-flip')).status).toBe(201);
     for (const region of ['us', 'ap'])
       expect(cluster.nodes.get(region)?.output()).not.toMatch(/hash chain broken/);
