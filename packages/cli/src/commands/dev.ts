@@ -160,6 +160,12 @@ export function devConfigDocuments(
   }));
 }
 
+/**
+ * How long `allot dev` waits for every region to take writes before it prints its banner: on
+ * loopback the links come up within milliseconds; this only bounds a region that cannot link.
+ */
+const DEV_WRITABLE_WAIT_MS = 10_000;
+
 /** What the user sees once every region serves: URLs, tokens, and commands to paste. */
 export function devBanner(
   data: string,
@@ -278,6 +284,17 @@ export async function runDev(
     } catch (error) {
       await stopAll(nodes);
       throw error;
+    }
+    // A node takes writes once a peer confirmed its log is whole (DESIGN.md §2): the banner's
+    // commands work when it shows, not 503 not_ready a moment before.
+    const waitedUntil = Date.now() + DEV_WRITABLE_WAIT_MS;
+    while (!signalled && !nodes.every((node) => node.replica.writable) && Date.now() < waitedUntil) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    if (!signalled && !nodes.every((node) => node.replica.writable)) {
+      out.write(
+        `allot dev: some regions have not heard from a peer within ${DEV_WRITABLE_WAIT_MS} ms: their writes answer 503 not_ready until they do\n`,
+      );
     }
     if (!signalled) {
       const shown = nodes.map((node, index) => ({
