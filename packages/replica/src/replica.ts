@@ -40,7 +40,6 @@ import {
   tenantBalance,
   tenantFigures,
   tenantIds,
-  tenantOverdraftInUse,
   tenantTotalsOf,
 } from '@allot/core';
 import type {
@@ -73,16 +72,13 @@ import {
   EVENTS_FRAME_MAX,
   HEAD_SIGN_INTERVAL_EVENTS,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
-  LOW_WATER_ROUND_TRIPS,
   PEER_WINDOW_EVENTS,
   PENDING_EVENTS_MAX,
   RECOVERY_PAGE_EVENTS,
   RELAY_AFTER_MS,
   RETENTION_SWEEP_MS,
-  RIGHTS_REQUEST_INTERVAL_MS,
   RTT_MS_FLOOR,
   SIGNED_RUN_BYTES_MAX,
-  SPEND_RATE_WINDOW_MS,
   SUMMARY_INTERVAL_MS,
   TENANT_EVENTS_PAGE_MAX,
 } from './limits.js';
@@ -101,6 +97,7 @@ import type {
   TimerHandle,
   Transport,
 } from './ports.js';
+import { Rebalancing } from './rebalancing.js';
 import { sameBytes } from './values.js';
 
 /** How a replica runs. */
@@ -265,8 +262,7 @@ export class Replica {
   private transport: Transport | null = null;
   private readonly peers = new Map<string, PeerState>();
   private readonly tips = new Map<OriginId, { seq: number; hash: Uint8Array }>();
-  private readonly spendRates = new Map<string, { perMs: number; at: number }>();
-  private readonly rightsRequested = new Map<string, number>();
+  private readonly rebalancing: Rebalancing;
   private summaryTimer: TimerHandle | null = null;
   /** True while a new incarnation has not yet caught up with its peers: no overdraft then. */
   private overdraftWithheld = false;
@@ -321,6 +317,21 @@ export class Replica {
     this.heard = new HeardIncarnations(this.origin);
     this.control = new ControlDocument(ports.rng.nextUint32());
     this.knownRegions = new Set([this.region, ...Object.keys(this.options.peerKeys)]);
+    this.rebalancing = new Rebalancing({
+      origin: this.origin,
+      region: this.region,
+      adaptive: () => this.options.rebalancing === 'adaptive',
+      attached: () => this.transport !== null,
+      logConfirmed: () => this.logConfirmed,
+      state: () => this.state,
+      weights: (tenant) => this.control.policy(tenant).weights,
+      rttMs: () => this.rttMs,
+      now: () => this.ports.clock.now(),
+      peers: () => this.peers,
+      peer: (region) => this.peerState(region),
+      send: (region, frame) => this.send(region, frame),
+      moveRights: (tenant, to, amount) => this.moveRights(tenant, to, amount),
+    });
   }
 
   /**
@@ -468,7 +479,7 @@ export class Replica {
         this.scheduleExpiry(command.tenant, this.definitionOf(command.tenant, command.grantId));
         this.repay(command.tenant);
         this.revokeDuplicates(command.tenant);
-        this.splitGrant(command.tenant, command.amount);
+        this.rebalancing.splitGrant(command.tenant, command.amount);
         // Taken now: later batches may fail, and an answer must not show what they would undo.
         const balance = this.balanceOrFail(command.tenant);
         if (!(await this.durable(event.seq))) return STORE_FAILED;
@@ -533,12 +544,12 @@ export class Replica {
     }
     const decision = decideDebit(this.state, { origin: this.origin, now, overdraftLimit }, command);
     if (decision.status === 'declined')
-      this.maybeRequestRights(command.tenant, decision.requested - decision.available);
+      this.rebalancing.maybeRequestRights(command.tenant, decision.requested - decision.available);
     switch (decision.status) {
       case 'accepted': {
         const event = this.append(decision.body);
-        this.recordSpend(command.tenant, command.amount, now);
-        this.maybeRequestRights(command.tenant, 0);
+        this.rebalancing.recordSpend(command.tenant, command.amount, now);
+        this.rebalancing.maybeRequestRights(command.tenant, 0);
         const debit = this.debitRecord(command.tenant, event);
         const balance = {
           available: availableAt(this.state, command.tenant, this.origin, now, overdraftLimit),
@@ -1234,7 +1245,7 @@ export class Replica {
         this.receiveRun(region, frame);
         break;
       case 'rights-request':
-        this.donate(region, frame.tenant, frame.amount);
+        this.rebalancing.donate(region, frame.tenant, frame.amount);
         break;
       case 'control':
         this.receiveControl(region, frame.message);
@@ -1599,7 +1610,7 @@ export class Replica {
         );
       },
     );
-    if (owed > 0) this.maybeRequestRights(tenant, owed);
+    if (owed > 0) this.rebalancing.maybeRequestRights(tenant, owed);
   }
 
   /**
@@ -1657,89 +1668,12 @@ export class Replica {
     if (received.reply !== null) this.send(region, { type: 'control', message: received.reply });
   }
 
-  // Rebalancing -------------------------------------------------------------------------------
-
-  /** Records spend at this region for the tenant (an exponentially decaying rate, credits per ms). */
-  private recordSpend(tenant: string, amount: number, now: number): void {
-    const known = this.spendRates.get(tenant);
-    // A clock that steps back must not inflate the rate: time running backwards decays nothing.
-    const decay = known === undefined ? 0 : Math.exp(-Math.max(0, now - known.at) / SPEND_RATE_WINDOW_MS);
-    this.spendRates.set(tenant, {
-      perMs: (known?.perMs ?? 0) * decay + amount / SPEND_RATE_WINDOW_MS,
-      at: now,
-    });
-  }
-
-  /** The rights this region wants to hold for the tenant: its spend over a few round trips. */
-  private lowWater(tenant: string, now: number): number {
-    const rate = this.spendRates.get(tenant);
-    if (rate === undefined) return 0;
-    const perMs = rate.perMs * Math.exp(-Math.max(0, now - rate.at) / SPEND_RATE_WINDOW_MS);
-    return Math.ceil(perMs * this.rttMs * LOW_WATER_ROUND_TRIPS);
-  }
-
-  /** Σ live rights of `origin` for the tenant, as this replica sees them. */
-  private rightsAt(tenant: string, origin: OriginId | null, now: number): number {
-    return origin === null ? 0 : availableAt(this.state, tenant, origin, now, 0);
-  }
-
-  /** After a debit: below the low-water mark (or declined), ask the richest reachable peer. */
-  private maybeRequestRights(tenant: string, shortfall: number): void {
-    if (this.options.rebalancing !== 'adaptive' || this.transport === null) return;
-    const now = this.ports.clock.now();
-    const low = this.lowWater(tenant, now);
-    const mine = this.rightsAt(tenant, this.origin, now);
-    if (shortfall <= 0 && mine >= low) return;
-    if (now < (this.rightsRequested.get(tenant) ?? -Infinity) + RIGHTS_REQUEST_INTERVAL_MS) return;
-    let richest: { region: string; rights: number } | null = null;
-    for (const [region, peer] of this.peers) {
-      if (!peer.connected) continue;
-      const rights = this.rightsAt(tenant, peer.origin, now);
-      if (rights > 0 && (richest === null || rights > richest.rights)) richest = { region, rights };
-    }
-    if (richest === null) return;
-    const amount = Math.max(1, shortfall, 2 * low - mine);
-    if (this.send(richest.region, { type: 'rights-request', tenant, amount }))
-      this.rightsRequested.set(tenant, now);
-  }
-
-  /** A peer asks for rights: give at most half of the surplus above our own low-water mark. */
-  private donate(region: string, tenant: string, amount: number): void {
-    if (this.options.rebalancing !== 'adaptive' || !this.logConfirmed) return;
-    const peer = this.peerState(region);
-    if (peer.origin === null || !peer.connected) return; // never to a region we cannot reach
-    const now = this.ports.clock.now();
-    if (tenantOverdraftInUse(this.state, tenant, this.origin) > 0) return;
-    const surplus = this.rightsAt(tenant, this.origin, now) - this.lowWater(tenant, now);
-    const give = Math.min(amount, Math.floor(surplus / 2));
-    if (give < 1) return;
-    const decision = decideMove(this.state, this.context(), { tenant, to: peer.origin, amount: give });
+  /** Moves rights of the tenant to `to` if the ledger accepts it (rebalancing's one write). */
+  private moveRights(tenant: string, to: OriginId, amount: number): void {
+    const decision = decideMove(this.state, this.context(), { tenant, to, amount });
     if (decision.status !== 'accepted') return;
     this.append(decision.body);
-    this.ports.observer?.rightsMoved?.(give);
-  }
-
-  /** Splits a new grant's rights across reachable regions by the tenant's weights (default equal). */
-  private splitGrant(tenant: string, amount: number): void {
-    if (this.options.rebalancing !== 'adaptive' || this.transport === null) return;
-    const weights = this.control.policy(tenant).weights;
-    const reachable = [...this.peers].filter(([, peer]) => peer.connected && peer.origin !== null);
-    if (reachable.length === 0) return;
-    const weightOf = (region: string) => weights[region] ?? 1;
-    const total = reachable.reduce((sum, [region]) => sum + weightOf(region), weightOf(this.region));
-    for (const [region, peer] of reachable) {
-      const share = Math.floor((amount * weightOf(region)) / total);
-      if (share < 1) continue;
-      const decision = decideMove(this.state, this.context(), {
-        tenant,
-        to: peer.origin as OriginId,
-        amount: share,
-      });
-      if (decision.status === 'accepted') {
-        this.append(decision.body);
-        this.ports.observer?.rightsMoved?.(share);
-      }
-    }
+    this.ports.observer?.rightsMoved?.(amount);
   }
 
   /** Rights held by incarnations that are no longer any region's current one. */
