@@ -42,6 +42,7 @@ import {
   tenantIds,
   tenantTotalsOf,
 } from '@allot/core';
+import { AntiEntropy } from './anti-entropy.js';
 import type {
   BalanceView,
   DebitCommand,
@@ -69,13 +70,10 @@ import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
 import {
   BATCH_EVENTS_MAX,
-  EVENTS_FRAME_MAX,
   HEAD_SIGN_INTERVAL_EVENTS,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
-  PEER_WINDOW_EVENTS,
   PENDING_EVENTS_MAX,
   RECOVERY_PAGE_EVENTS,
-  RELAY_AFTER_MS,
   RETENTION_SWEEP_MS,
   RTT_MS_FLOOR,
   SIGNED_RUN_BYTES_MAX,
@@ -85,6 +83,7 @@ import {
 import { chainHash, chainLink, headSigningBytes, toHex, ZERO_HASH } from './log.js';
 import { ownRegionBehind } from './log-recovery.js';
 import { originProblem, versionVectorProblem } from './peer-input.js';
+import { newPeerState, type PeerState } from './peers.js';
 import type {
   Clock,
   Crypto,
@@ -194,26 +193,6 @@ function newBatch(lastSeq: number, lastHash: Uint8Array): Batch {
   };
 }
 
-/** What this replica knows of one peer region. */
-interface PeerState {
-  /** The peer's current incarnation, from its handshake. */
-  origin: OriginId | null;
-  connected: boolean;
-  /** What the peer said it has durably (its last summary). */
-  versionVector: Record<OriginId, number>;
-  /** Highest seq per origin sent on the current connection (not yet acknowledged, perhaps). */
-  sent: Map<OriginId, number>;
-  /** A push from the store is under way (one at a time per peer). */
-  pushing: boolean;
-  /** An acknowledgement (or pull) came in during a push: push again when it ends. */
-  pushAgain: boolean;
-  /** When the link came up, and when the peer's summaries last showed progress on each origin. */
-  upAt: number;
-  progress: Map<OriginId, { seq: number; at: number }>;
-  /** A summary came on the current connection (its versionVector is the peer's word, not empty). */
-  summarized: boolean;
-}
-
 /** One stranded holding: rights of an incarnation that no longer exists. */
 export interface StrandedRights {
   readonly origin: OriginId;
@@ -263,6 +242,7 @@ export class Replica {
   private readonly peers = new Map<string, PeerState>();
   private readonly tips = new Map<OriginId, { seq: number; hash: Uint8Array }>();
   private readonly rebalancing: Rebalancing;
+  private readonly antiEntropy: AntiEntropy;
   private summaryTimer: TimerHandle | null = null;
   /** True while a new incarnation has not yet caught up with its peers: no overdraft then. */
   private overdraftWithheld = false;
@@ -317,6 +297,21 @@ export class Replica {
     this.heard = new HeardIncarnations(this.origin);
     this.control = new ControlDocument(ports.rng.nextUint32());
     this.knownRegions = new Set([this.region, ...Object.keys(this.options.peerKeys)]);
+    this.antiEntropy = new AntiEntropy({
+      origin: this.origin,
+      logger: ports.logger,
+      now: () => this.ports.clock.now(),
+      attached: () => this.transport !== null,
+      heads: () => this.heads,
+      peers: () => this.peers,
+      peer: (region) => this.peerState(region),
+      readLog: (origin, fromSeq, limit) => this.ports.store.readLog(origin, fromSeq, limit),
+      send: (region, frame) => this.send(region, frame),
+      summary: () => ({
+        versionVector: this.heard.summaryVector(this.durableVersionVector()),
+        control: this.control.stateVector(),
+      }),
+    });
     this.rebalancing = new Rebalancing({
       origin: this.origin,
       region: this.region,
@@ -928,7 +923,7 @@ export class Replica {
         (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
       );
     for (const after of batch.afterDurable) after();
-    if (batch.ownFirstSeq !== null) this.pushLive(batch);
+    if (batch.ownFirstSeq !== null) this.antiEntropy.pushLive(batch);
     if (!this.logConfirmed) this.checkLogWhole();
     if (this.queue.length > 0 || this.open !== null) void this.flush();
   }
@@ -1090,17 +1085,7 @@ export class Replica {
   private peerState(region: string): PeerState {
     let peer = this.peers.get(region);
     if (peer === undefined) {
-      peer = {
-        origin: null,
-        connected: false,
-        versionVector: {},
-        sent: new Map(),
-        pushing: false,
-        pushAgain: false,
-        upAt: 0,
-        progress: new Map(),
-        summarized: false,
-      };
+      peer = newPeerState();
       this.peers.set(region, peer);
     }
     return peer;
@@ -1120,9 +1105,9 @@ export class Replica {
     // The handshake authenticated the incarnation: remember it, and name it to its node once durable.
     if (regionOf(origin) === region && originProblem(origin, this.knownRegions) === null)
       void this.recordHeard([origin]).then(() => {
-        if (this.peerState(region).connected && !this.closing) this.sendSummary(region);
+        if (this.peerState(region).connected && !this.closing) this.antiEntropy.sendSummary(region);
       });
-    this.sendSummary(region);
+    this.antiEntropy.sendSummary(region);
     this.send(region, { type: 'control', message: this.control.syncStep1() });
   }
 
@@ -1154,14 +1139,6 @@ export class Replica {
     return vector;
   }
 
-  private sendSummary(region: string): void {
-    this.send(region, {
-      type: 'summary',
-      versionVector: this.heard.summaryVector(this.durableVersionVector()),
-      control: this.control.stateVector(),
-    });
-  }
-
   private armSummaries(): void {
     this.summaryTimer = this.ports.clock.setTimer(SUMMARY_INTERVAL_MS, () => {
       if (this.closing) return;
@@ -1175,7 +1152,7 @@ export class Replica {
         if (link.rttMs !== null) rtt = Math.max(rtt, link.rttMs);
       }
       this.rttMs = rtt;
-      for (const [region, peer] of this.peers) if (peer.connected) this.sendSummary(region);
+      for (const [region, peer] of this.peers) if (peer.connected) this.antiEntropy.sendSummary(region);
       this.reportLag();
       this.armSummaries();
     });
@@ -1225,7 +1202,7 @@ export class Replica {
           return;
         }
         if (missing !== null) this.send(region, { type: 'control', message: missing });
-        this.pushMissingLogged(region);
+        this.antiEntropy.pushMissingLogged(region);
         break;
       }
       case 'pull':
@@ -1235,7 +1212,7 @@ export class Replica {
         }
         peer.versionVector[frame.origin] = Math.min(peer.versionVector[frame.origin] ?? 0, frame.fromSeq - 1);
         peer.sent.delete(frame.origin);
-        this.pushMissingLogged(region);
+        this.antiEntropy.pushMissingLogged(region);
         break;
       case 'events':
         if (originProblem(frame.origin, this.knownRegions) !== null) {
@@ -1250,65 +1227,6 @@ export class Replica {
       case 'control':
         this.receiveControl(region, frame.message);
         break;
-    }
-  }
-
-  private pushMissingLogged(region: string): void {
-    this.pushMissing(region).catch((error: unknown) => {
-      this.ports.logger.error({ err: error, peer: region }, 'push to peer failed; the next summary retries');
-    });
-  }
-
-  /** Sends a peer what it lacks of every log, from the store, within its window. */
-  private async pushMissing(region: string): Promise<void> {
-    const peer = this.peerState(region);
-    if (!peer.connected) return;
-    if (peer.pushing) {
-      // An acknowledgement arrived mid-push: it may have opened the window; do not lose it.
-      peer.pushAgain = true;
-      return;
-    }
-    peer.pushing = true;
-    try {
-      const now = this.ports.clock.now();
-      for (const [origin, head] of [...this.heads]) {
-        // Relay another origin's events only to a peer that does not get them directly. The
-        // origins of the peer's own region have no other writer: what it lacks of them (a lost
-        // tail, an earlier incarnation's log) goes at once, so it can take writes again.
-        const stalledSince = peer.progress.get(origin)?.at ?? peer.upAt;
-        const peersRegion = peer.origin !== null && regionOf(origin) === regionOf(peer.origin);
-        if (origin !== this.origin && !peersRegion && now - stalledSince < RELAY_AFTER_MS) continue;
-        for (;;) {
-          const inFlight = this.inFlightTo(peer);
-          if (inFlight >= PEER_WINDOW_EVENTS || !peer.connected) return;
-          const from = Math.max(peer.versionVector[origin] ?? 0, peer.sent.get(origin) ?? 0) + 1;
-          if (from > head.seq) break;
-          // One frame at most past the window: a frame must reach a signed event, and any
-          // EVENTS_FRAME_MAX consecutive events of a log contain one.
-          const run = await this.ports.store.readLog(
-            origin,
-            from,
-            Math.min(EVENTS_FRAME_MAX, head.seq - from + 1),
-          );
-          // A run must end at an event the origin signed.
-          let end = run.length - 1;
-          while (end >= 0 && (run[end]?.signature ?? null) === null) end -= 1;
-          if (end < 0) break;
-          const events: WireEvent[] = run.slice(0, end + 1).map((stored) => ({
-            event: stored.event,
-            hash: stored.hash,
-            signature: stored.signature ?? null,
-          }));
-          if (!this.send(region, { type: 'events', origin, events })) return;
-          peer.sent.set(origin, (events[events.length - 1] as WireEvent).event.seq);
-        }
-      }
-    } finally {
-      peer.pushing = false;
-    }
-    if (peer.pushAgain) {
-      peer.pushAgain = false;
-      await this.pushMissing(region);
     }
   }
 
@@ -1458,32 +1376,6 @@ export class Replica {
     return Object.keys(this.options.peerKeys).filter((region) => region !== this.region);
   }
 
-  private inFlightTo(peer: PeerState): number {
-    let inFlight = 0;
-    for (const [origin, sent] of peer.sent) inFlight += Math.max(0, sent - (peer.versionVector[origin] ?? 0));
-    return inFlight;
-  }
-
-  /** Pushes a just-durable batch of own events to every peer that has everything before it. */
-  private pushLive(batch: Batch): void {
-    const first = batch.ownFirstSeq;
-    if (first === null || this.transport === null) return;
-    let events: WireEvent[] | null = null;
-    for (const [region, peer] of this.peers) {
-      if (!peer.connected) continue;
-      const has = Math.max(peer.versionVector[this.origin] ?? 0, peer.sent.get(this.origin) ?? 0);
-      const count = batch.lastSeq - first + 1;
-      // A batch longer than a frame (a paused region's backlog) goes by pushMissing, in runs.
-      if (has !== first - 1 || count > EVENTS_FRAME_MAX || this.inFlightTo(peer) + count > PEER_WINDOW_EVENTS)
-        continue;
-      events ??= batch.events
-        .filter((stored) => stored.event.origin === this.origin)
-        .map((stored) => ({ event: stored.event, hash: stored.hash, signature: stored.signature ?? null }));
-      if (this.send(region, { type: 'events', origin: this.origin, events }))
-        peer.sent.set(this.origin, batch.lastSeq);
-    }
-  }
-
   /**
    * Checks a received run (chain continuity from what is known here, the origin's signature over
    * its last event), then folds it and persists it with the next commit. A run that does not
@@ -1567,7 +1459,7 @@ export class Replica {
       hash: applied.hash,
       signature: applied.signature,
     });
-    batch.afterDurable.push(() => this.sendSummary(region));
+    batch.afterDurable.push(() => this.antiEntropy.sendSummary(region));
     for (const [tenant, keys] of touched) this.afterRemoteEvents(tenant, keys);
     this.scheduleFlush();
   }
