@@ -97,6 +97,7 @@ import type {
   Transport,
 } from './ports.js';
 import { Rebalancing } from './rebalancing.js';
+import { checkRun, runKey } from './run-check.js';
 import { sameBytes } from './values.js';
 
 /** How a replica runs. */
@@ -1386,10 +1387,11 @@ export class Replica {
     const own = origin === this.origin;
     // Our own log: we are its only writer; peers give it back only while we recover (DESIGN.md §2).
     if (own && this.logConfirmed) return;
-    const key = own
-      ? this.ports.crypto.publicKey
-      : (this.options.peerKeys[regionOf(origin)] ??
-        (regionOf(origin) === this.region ? this.ports.crypto.publicKey : undefined));
+    const key = runKey(
+      origin,
+      { origin: this.origin, region: this.region, publicKey: this.ports.crypto.publicKey },
+      this.options.peerKeys,
+    );
     if (key === undefined) {
       this.transport?.drop(region, `events of ${origin}, a region without a configured key`);
       return;
@@ -1397,28 +1399,17 @@ export class Replica {
     const tip = own
       ? { seq: this.nextSeq - 1, hash: this.lastHash }
       : (this.tips.get(origin) ?? { seq: 0, hash: ZERO_HASH });
-    const last = events[events.length - 1] as WireEvent;
-    if (last.event.seq <= tip.seq) return;
-    const first = (events[0] as WireEvent).event.seq;
-    if (first > tip.seq + 1) {
-      this.send(region, { type: 'pull', origin, fromSeq: tip.seq + 1 });
+    const verdict = checkRun(this.ports.crypto, this.cluster, origin, events, tip, key);
+    if (verdict.kind === 'stale') return;
+    if (verdict.kind === 'gap') {
+      this.send(region, { type: 'pull', origin, fromSeq: verdict.fromSeq });
       return;
     }
-    const fresh = events.slice(tip.seq + 1 - first);
-    let previous = tip.hash;
-    for (const wire of fresh) {
-      const hash = chainHash(this.ports.crypto, previous, wire.event);
-      if (!sameBytes(hash, wire.hash)) {
-        this.transport?.drop(region, `events of ${origin}: hash chain broken at seq ${wire.event.seq}`);
-        return;
-      }
-      previous = hash;
-    }
-    const signed = headSigningBytes(this.cluster, origin, last.event.seq, last.hash);
-    if (last.signature === null || !this.ports.crypto.verify(key, signed, last.signature)) {
-      this.transport?.drop(region, `events of ${origin}: head signature does not verify`);
+    if (verdict.kind === 'refused') {
+      this.transport?.drop(region, verdict.reason);
       return;
     }
+    const fresh = verdict.events;
     const batch = this.openBatch();
     const touched = new Map<string, Set<string>>(); // tenant → idempotency keys of received debits
     let applied: WireEvent | null = null;
