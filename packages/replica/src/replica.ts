@@ -18,7 +18,6 @@ import {
   decideMove,
   decideRefund,
   decideRepay,
-  eventProblem,
   eventRecordId,
   forgetAllRecordsBefore,
   type GrantDefinition,
@@ -73,15 +72,15 @@ import {
   HEAD_SIGN_INTERVAL_EVENTS,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
   PENDING_EVENTS_MAX,
-  RECOVERY_PAGE_EVENTS,
   RETENTION_SWEEP_MS,
   RTT_MS_FLOOR,
   SIGNED_RUN_BYTES_MAX,
   SUMMARY_INTERVAL_MS,
   TENANT_EVENTS_PAGE_MAX,
 } from './limits.js';
-import { chainHash, chainLink, headSigningBytes, toHex, ZERO_HASH } from './log.js';
+import { chainLink, headSigningBytes, toHex, ZERO_HASH } from './log.js';
 import { ownRegionBehind } from './log-recovery.js';
+import { ReplicaOpenError } from './open-error.js';
 import { originProblem, versionVectorProblem } from './peer-input.js';
 import { newPeerState, type PeerState } from './peers.js';
 import type {
@@ -97,8 +96,10 @@ import type {
   Transport,
 } from './ports.js';
 import { Rebalancing } from './rebalancing.js';
+import { recoverStore } from './recovery.js';
 import { checkRun, runKey } from './run-check.js';
-import { sameBytes } from './values.js';
+
+export { ReplicaOpenError } from './open-error.js';
 
 /** How a replica runs. */
 export interface ReplicaOptions {
@@ -130,11 +131,6 @@ export interface ReplicaPorts {
   readonly crypto: Crypto;
   readonly logger: Logger;
   readonly observer?: ReplicaObserver;
-}
-
-/** The replica cannot start on this data: one line that says why. Nothing was served. */
-export class ReplicaOpenError extends Error {
-  override readonly name = 'ReplicaOpenError';
 }
 
 /** A group of events (and control updates) committed in one store write. */
@@ -390,57 +386,7 @@ export class Replica {
 
   /** Rebuilds everything from the store: the fold of every stored log and the control document. */
   private async recover(): Promise<void> {
-    const { store, crypto } = this.ports;
-    const state = createLedgerState();
-    const heads = new Map<OriginId, LogHead>();
-    for (const head of await store.heads()) {
-      let previous = ZERO_HASH;
-      let seq = 0;
-      while (seq < head.seq) {
-        const page = await store.readLog(head.origin, seq + 1, RECOVERY_PAGE_EVENTS);
-        if (page.length === 0) break;
-        for (const stored of page) {
-          const { event } = stored;
-          const where = `log ${head.origin} seq ${seq + 1}`;
-          if (event.origin !== head.origin || event.seq !== seq + 1) {
-            throw new ReplicaOpenError(`${where}: found ${event.origin} seq ${event.seq} instead`);
-          }
-          const problem = eventProblem(event);
-          if (problem !== null) throw new ReplicaOpenError(`${where}: malformed event: ${problem}`);
-          const hash = chainHash(crypto, previous, event);
-          if (!sameBytes(hash, stored.hash)) throw new ReplicaOpenError(`${where}: hash chain broken`);
-          if (applyEvent(state, event) !== 'applied') throw new ReplicaOpenError(`${where}: not applicable`);
-          previous = hash;
-          seq = event.seq;
-        }
-      }
-      if (seq !== head.seq || !sameBytes(previous, head.hash)) {
-        throw new ReplicaOpenError(`log ${head.origin}: ends at seq ${seq}, its head says ${head.seq}`);
-      }
-      if (head.origin === this.origin) {
-        const signed =
-          head.signature !== null &&
-          crypto.verify(
-            crypto.publicKey,
-            headSigningBytes(this.cluster, head.origin, head.seq, head.hash),
-            head.signature,
-          );
-        if (!signed)
-          throw new ReplicaOpenError(
-            `log ${head.origin}: head signature does not verify with this node's key`,
-          );
-      }
-      heads.set(head.origin, head);
-    }
-    const control = new ControlDocument(this.ports.rng.nextUint32());
-    for (const update of await store.readControl()) control.applyUpdate(update);
-    for (const { key, problem } of control.audit()) {
-      this.ports.logger.warn(
-        { key, problem },
-        'stored control entry breaks the policy rule: read as the default',
-      );
-    }
-
+    const { state, heads, control } = await recoverStore(this.ports, this.cluster, this.origin);
     this.state = state;
     this.heads = heads;
     this.control = control;
