@@ -60,9 +60,10 @@ import type {
   StoreFailure,
   TenantPolicy,
 } from './api.js';
+import { type Batch, newBatch } from './batch.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
-import { DurableReads, type HeldRead } from './durable-reads.js';
+import { DurableReads } from './durable-reads.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
 import { newIncarnation } from './incarnation.js';
@@ -91,7 +92,6 @@ import type {
   NodeMeta,
   Rng,
   Store,
-  StoredEvent,
   TimerHandle,
   Transport,
 } from './ports.js';
@@ -133,32 +133,6 @@ export interface ReplicaPorts {
   readonly observer?: ReplicaObserver;
 }
 
-/** A group of events (and control updates) committed in one store write. */
-interface Batch {
-  /** Own and received events, in the order they were folded. */
-  readonly events: StoredEvent[];
-  readonly control: Uint8Array[];
-  /** Own events: the first seq of this batch (null: none), the last seq and hash. */
-  ownFirstSeq: number | null;
-  lastSeq: number;
-  lastHash: Uint8Array;
-  /** Heads of other origins whose events this batch persists. */
-  readonly remoteHeads: Map<OriginId, LogHead>;
-  /** Run once the batch is durable (acknowledgements to peers). */
-  readonly afterDurable: (() => void)[];
-  /** Tenants with events in this batch: their reads wait for it (durable-reads.ts). */
-  readonly tenants: Set<string>;
-  /** Reads whose figures were taken when this batch started to commit, answered once it is durable. */
-  readonly held: HeldRead<BalanceView | undefined>[];
-  /** Own seqs also signed, where the run since the last signature would outgrow SIGNED_RUN_BYTES_MAX. */
-  readonly signAt: Set<number>;
-  /** Canonical bytes of this batch's own events since its last signature point. */
-  runBytes: number;
-  /** Resolves true once durable, false if the write failed (nothing of it happened). */
-  readonly done: Promise<boolean>;
-  readonly settle: (durable: boolean) => void;
-}
-
 const CLOSING: StoreFailure = { status: 'unavailable', reason: 'closing' };
 const STORE_FAILED: StoreFailure = { status: 'unavailable', reason: 'store_failed' };
 const OVERLOADED: StoreFailure = { status: 'unavailable', reason: 'overloaded' };
@@ -167,28 +141,6 @@ const RECOVERING: NotReady = { status: 'not_ready', reason: 'recovering' };
 
 /** Longest single timer the replica sets; later deadlines are re-armed (host timers overflow at 2^31 ms). */
 const TIMER_MS_MAX = 60 * 60 * 1000;
-
-function newBatch(lastSeq: number, lastHash: Uint8Array): Batch {
-  let settle: (durable: boolean) => void = () => {};
-  const done = new Promise<boolean>((resolve) => {
-    settle = resolve;
-  });
-  return {
-    events: [],
-    control: [],
-    ownFirstSeq: null,
-    lastSeq,
-    lastHash,
-    remoteHeads: new Map(),
-    afterDurable: [],
-    tenants: new Set(),
-    held: [],
-    signAt: new Set(),
-    runBytes: 0,
-    done,
-    settle,
-  };
-}
 
 /** One stranded holding: rights of an incarnation that no longer exists. */
 export interface StrandedRights {
