@@ -10,7 +10,6 @@ import {
   availableAt,
   createLedgerState,
   type DebitRecord,
-  debitRecord,
   debitsWithKey,
   decideDebit,
   decideExpire,
@@ -18,7 +17,6 @@ import {
   decideMove,
   decideRefund,
   decideRepay,
-  eventRecordId,
   forgetAllRecordsBefore,
   type GrantDefinition,
   grantCount,
@@ -32,9 +30,7 @@ import {
   overdraftInUseTotal,
   type RefundRecord,
   refundableOf,
-  refundRecord,
   regionOf,
-  rightsHeldBy,
   type TenantEventBody,
   tenantBalance,
   tenantFigures,
@@ -98,8 +94,10 @@ import type {
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
 import { checkRun, runKey } from './run-check.js';
+import { debitRecordOf, grantView, refundRecordOf, type StrandedRights, strandedRights } from './views.js';
 
 export { ReplicaOpenError } from './open-error.js';
+export type { StrandedRights } from './views.js';
 
 /** How a replica runs. */
 export interface ReplicaOptions {
@@ -141,15 +139,6 @@ const RECOVERING: NotReady = { status: 'not_ready', reason: 'recovering' };
 
 /** Longest single timer the replica sets; later deadlines are re-armed (host timers overflow at 2^31 ms). */
 const TIMER_MS_MAX = 60 * 60 * 1000;
-
-/** One stranded holding: rights of an incarnation that no longer exists. */
-export interface StrandedRights {
-  readonly origin: OriginId;
-  readonly region: string;
-  /** Σ rights over every tenant and grant the lost incarnation still holds. */
-  readonly rights: number;
-  readonly tenants: number;
-}
 
 /** One region's replica of the ledger. */
 export class Replica {
@@ -1461,15 +1450,7 @@ export class Replica {
   private strandedRights(): StrandedRights[] {
     const current = new Map<string, OriginId>([[this.region, this.origin]]);
     for (const [region, peer] of this.peers) if (peer.origin !== null) current.set(region, peer.origin);
-    const stranded: StrandedRights[] = [];
-    this.state.origins.forEach((origin) => {
-      const region = regionOf(origin);
-      const now = current.get(region);
-      if (now === undefined || now === origin) return;
-      const { rights, tenants } = rightsHeldBy(this.state, origin);
-      if (rights > 0) stranded.push({ origin, region, rights, tenants });
-    });
-    return stranded;
+    return strandedRights(this.state, current);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1484,30 +1465,15 @@ export class Replica {
   }
 
   private grantView(tenant: string, grantId: string): GrantView {
-    const definition = this.definitionOf(tenant, grantId);
-    if (definition === null) throw new Error(`grant ${grantId} of ${tenant} has no definition`);
-    return {
-      tenant,
-      grantId,
-      amount: definition.amount,
-      priority: definition.priority,
-      expiresAt: definition.expiresAt,
-      origin: definition.origin,
-      region: regionOf(definition.origin),
-      at: definition.at,
-    };
+    return grantView(this.state, tenant, grantId);
   }
 
   private debitRecord(tenant: string, event: LedgerEvent): DebitRecord {
-    const found = debitRecord(this.state, tenant, eventRecordId(event.origin, event.seq));
-    if (found === undefined) throw new Error(`debit ${event.origin}/${event.seq} not recorded`);
-    return found;
+    return debitRecordOf(this.state, tenant, event);
   }
 
   private refundRecord(tenant: string, event: LedgerEvent): RefundRecord {
-    const found = refundRecord(this.state, tenant, eventRecordId(event.origin, event.seq));
-    if (found === undefined) throw new Error(`refund ${event.origin}/${event.seq} not recorded`);
-    return found;
+    return refundRecordOf(this.state, tenant, event);
   }
 
   private balanceOrFail(tenant: string): BalanceView {
