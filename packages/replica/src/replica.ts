@@ -10,7 +10,6 @@ import {
   availableAt,
   createLedgerState,
   type DebitRecord,
-  debitRecord,
   debitsWithKey,
   decideDebit,
   decideExpire,
@@ -18,8 +17,6 @@ import {
   decideMove,
   decideRefund,
   decideRepay,
-  eventProblem,
-  eventRecordId,
   forgetAllRecordsBefore,
   type GrantDefinition,
   grantCount,
@@ -33,16 +30,14 @@ import {
   overdraftInUseTotal,
   type RefundRecord,
   refundableOf,
-  refundRecord,
   regionOf,
-  rightsHeldBy,
   type TenantEventBody,
   tenantBalance,
   tenantFigures,
   tenantIds,
-  tenantOverdraftInUse,
   tenantTotalsOf,
 } from '@allot/core';
+import { AntiEntropy } from './anti-entropy.js';
 import type {
   BalanceView,
   DebitCommand,
@@ -61,34 +56,30 @@ import type {
   StoreFailure,
   TenantPolicy,
 } from './api.js';
+import { type Batch, newBatch } from './batch.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
-import { DurableReads, type HeldRead } from './durable-reads.js';
+import { DurableReads } from './durable-reads.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
 import {
   BATCH_EVENTS_MAX,
-  EVENTS_FRAME_MAX,
   HEAD_SIGN_INTERVAL_EVENTS,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
-  LOW_WATER_ROUND_TRIPS,
-  PEER_WINDOW_EVENTS,
   PENDING_EVENTS_MAX,
-  RECOVERY_PAGE_EVENTS,
-  RELAY_AFTER_MS,
   RETENTION_SWEEP_MS,
-  RIGHTS_REQUEST_INTERVAL_MS,
   RTT_MS_FLOOR,
   SIGNED_RUN_BYTES_MAX,
-  SPEND_RATE_WINDOW_MS,
   SUMMARY_INTERVAL_MS,
   TENANT_EVENTS_PAGE_MAX,
 } from './limits.js';
-import { chainHash, chainLink, headSigningBytes, toHex, ZERO_HASH } from './log.js';
+import { chainLink, headSigningBytes, toHex, ZERO_HASH } from './log.js';
 import { ownRegionBehind } from './log-recovery.js';
+import { ReplicaOpenError } from './open-error.js';
 import { originProblem, versionVectorProblem } from './peer-input.js';
+import { newPeerState, type PeerState } from './peers.js';
 import type {
   Clock,
   Crypto,
@@ -97,11 +88,16 @@ import type {
   NodeMeta,
   Rng,
   Store,
-  StoredEvent,
   TimerHandle,
   Transport,
 } from './ports.js';
-import { sameBytes } from './values.js';
+import { Rebalancing } from './rebalancing.js';
+import { recoverStore } from './recovery.js';
+import { checkRun, runKey } from './run-check.js';
+import { debitRecordOf, grantView, refundRecordOf, type StrandedRights, strandedRights } from './views.js';
+
+export { ReplicaOpenError } from './open-error.js';
+export type { StrandedRights } from './views.js';
 
 /** How a replica runs. */
 export interface ReplicaOptions {
@@ -135,37 +131,6 @@ export interface ReplicaPorts {
   readonly observer?: ReplicaObserver;
 }
 
-/** The replica cannot start on this data: one line that says why. Nothing was served. */
-export class ReplicaOpenError extends Error {
-  override readonly name = 'ReplicaOpenError';
-}
-
-/** A group of events (and control updates) committed in one store write. */
-interface Batch {
-  /** Own and received events, in the order they were folded. */
-  readonly events: StoredEvent[];
-  readonly control: Uint8Array[];
-  /** Own events: the first seq of this batch (null: none), the last seq and hash. */
-  ownFirstSeq: number | null;
-  lastSeq: number;
-  lastHash: Uint8Array;
-  /** Heads of other origins whose events this batch persists. */
-  readonly remoteHeads: Map<OriginId, LogHead>;
-  /** Run once the batch is durable (acknowledgements to peers). */
-  readonly afterDurable: (() => void)[];
-  /** Tenants with events in this batch: their reads wait for it (durable-reads.ts). */
-  readonly tenants: Set<string>;
-  /** Reads whose figures were taken when this batch started to commit, answered once it is durable. */
-  readonly held: HeldRead<BalanceView | undefined>[];
-  /** Own seqs also signed, where the run since the last signature would outgrow SIGNED_RUN_BYTES_MAX. */
-  readonly signAt: Set<number>;
-  /** Canonical bytes of this batch's own events since its last signature point. */
-  runBytes: number;
-  /** Resolves true once durable, false if the write failed (nothing of it happened). */
-  readonly done: Promise<boolean>;
-  readonly settle: (durable: boolean) => void;
-}
-
 const CLOSING: StoreFailure = { status: 'unavailable', reason: 'closing' };
 const STORE_FAILED: StoreFailure = { status: 'unavailable', reason: 'store_failed' };
 const OVERLOADED: StoreFailure = { status: 'unavailable', reason: 'overloaded' };
@@ -174,57 +139,6 @@ const RECOVERING: NotReady = { status: 'not_ready', reason: 'recovering' };
 
 /** Longest single timer the replica sets; later deadlines are re-armed (host timers overflow at 2^31 ms). */
 const TIMER_MS_MAX = 60 * 60 * 1000;
-
-function newBatch(lastSeq: number, lastHash: Uint8Array): Batch {
-  let settle: (durable: boolean) => void = () => {};
-  const done = new Promise<boolean>((resolve) => {
-    settle = resolve;
-  });
-  return {
-    events: [],
-    control: [],
-    ownFirstSeq: null,
-    lastSeq,
-    lastHash,
-    remoteHeads: new Map(),
-    afterDurable: [],
-    tenants: new Set(),
-    held: [],
-    signAt: new Set(),
-    runBytes: 0,
-    done,
-    settle,
-  };
-}
-
-/** What this replica knows of one peer region. */
-interface PeerState {
-  /** The peer's current incarnation, from its handshake. */
-  origin: OriginId | null;
-  connected: boolean;
-  /** What the peer said it has durably (its last summary). */
-  versionVector: Record<OriginId, number>;
-  /** Highest seq per origin sent on the current connection (not yet acknowledged, perhaps). */
-  sent: Map<OriginId, number>;
-  /** A push from the store is under way (one at a time per peer). */
-  pushing: boolean;
-  /** An acknowledgement (or pull) came in during a push: push again when it ends. */
-  pushAgain: boolean;
-  /** When the link came up, and when the peer's summaries last showed progress on each origin. */
-  upAt: number;
-  progress: Map<OriginId, { seq: number; at: number }>;
-  /** A summary came on the current connection (its versionVector is the peer's word, not empty). */
-  summarized: boolean;
-}
-
-/** One stranded holding: rights of an incarnation that no longer exists. */
-export interface StrandedRights {
-  readonly origin: OriginId;
-  readonly region: string;
-  /** Σ rights over every tenant and grant the lost incarnation still holds. */
-  readonly rights: number;
-  readonly tenants: number;
-}
 
 /** One region's replica of the ledger. */
 export class Replica {
@@ -265,8 +179,8 @@ export class Replica {
   private transport: Transport | null = null;
   private readonly peers = new Map<string, PeerState>();
   private readonly tips = new Map<OriginId, { seq: number; hash: Uint8Array }>();
-  private readonly spendRates = new Map<string, { perMs: number; at: number }>();
-  private readonly rightsRequested = new Map<string, number>();
+  private readonly rebalancing: Rebalancing;
+  private readonly antiEntropy: AntiEntropy;
   private summaryTimer: TimerHandle | null = null;
   /** True while a new incarnation has not yet caught up with its peers: no overdraft then. */
   private overdraftWithheld = false;
@@ -321,6 +235,36 @@ export class Replica {
     this.heard = new HeardIncarnations(this.origin);
     this.control = new ControlDocument(ports.rng.nextUint32());
     this.knownRegions = new Set([this.region, ...Object.keys(this.options.peerKeys)]);
+    this.antiEntropy = new AntiEntropy({
+      origin: this.origin,
+      logger: ports.logger,
+      now: () => this.ports.clock.now(),
+      attached: () => this.transport !== null,
+      heads: () => this.heads,
+      peers: () => this.peers,
+      peer: (region) => this.peerState(region),
+      readLog: (origin, fromSeq, limit) => this.ports.store.readLog(origin, fromSeq, limit),
+      send: (region, frame) => this.send(region, frame),
+      summary: () => ({
+        versionVector: this.heard.summaryVector(this.durableVersionVector()),
+        control: this.control.stateVector(),
+      }),
+    });
+    this.rebalancing = new Rebalancing({
+      origin: this.origin,
+      region: this.region,
+      adaptive: () => this.options.rebalancing === 'adaptive',
+      attached: () => this.transport !== null,
+      logConfirmed: () => this.logConfirmed,
+      state: () => this.state,
+      weights: (tenant) => this.control.policy(tenant).weights,
+      rttMs: () => this.rttMs,
+      now: () => this.ports.clock.now(),
+      peers: () => this.peers,
+      peer: (region) => this.peerState(region),
+      send: (region, frame) => this.send(region, frame),
+      moveRights: (tenant, to, amount) => this.moveRights(tenant, to, amount),
+    });
   }
 
   /**
@@ -383,57 +327,7 @@ export class Replica {
 
   /** Rebuilds everything from the store: the fold of every stored log and the control document. */
   private async recover(): Promise<void> {
-    const { store, crypto } = this.ports;
-    const state = createLedgerState();
-    const heads = new Map<OriginId, LogHead>();
-    for (const head of await store.heads()) {
-      let previous = ZERO_HASH;
-      let seq = 0;
-      while (seq < head.seq) {
-        const page = await store.readLog(head.origin, seq + 1, RECOVERY_PAGE_EVENTS);
-        if (page.length === 0) break;
-        for (const stored of page) {
-          const { event } = stored;
-          const where = `log ${head.origin} seq ${seq + 1}`;
-          if (event.origin !== head.origin || event.seq !== seq + 1) {
-            throw new ReplicaOpenError(`${where}: found ${event.origin} seq ${event.seq} instead`);
-          }
-          const problem = eventProblem(event);
-          if (problem !== null) throw new ReplicaOpenError(`${where}: malformed event: ${problem}`);
-          const hash = chainHash(crypto, previous, event);
-          if (!sameBytes(hash, stored.hash)) throw new ReplicaOpenError(`${where}: hash chain broken`);
-          if (applyEvent(state, event) !== 'applied') throw new ReplicaOpenError(`${where}: not applicable`);
-          previous = hash;
-          seq = event.seq;
-        }
-      }
-      if (seq !== head.seq || !sameBytes(previous, head.hash)) {
-        throw new ReplicaOpenError(`log ${head.origin}: ends at seq ${seq}, its head says ${head.seq}`);
-      }
-      if (head.origin === this.origin) {
-        const signed =
-          head.signature !== null &&
-          crypto.verify(
-            crypto.publicKey,
-            headSigningBytes(this.cluster, head.origin, head.seq, head.hash),
-            head.signature,
-          );
-        if (!signed)
-          throw new ReplicaOpenError(
-            `log ${head.origin}: head signature does not verify with this node's key`,
-          );
-      }
-      heads.set(head.origin, head);
-    }
-    const control = new ControlDocument(this.ports.rng.nextUint32());
-    for (const update of await store.readControl()) control.applyUpdate(update);
-    for (const { key, problem } of control.audit()) {
-      this.ports.logger.warn(
-        { key, problem },
-        'stored control entry breaks the policy rule: read as the default',
-      );
-    }
-
+    const { state, heads, control } = await recoverStore(this.ports, this.cluster, this.origin);
     this.state = state;
     this.heads = heads;
     this.control = control;
@@ -468,7 +362,7 @@ export class Replica {
         this.scheduleExpiry(command.tenant, this.definitionOf(command.tenant, command.grantId));
         this.repay(command.tenant);
         this.revokeDuplicates(command.tenant);
-        this.splitGrant(command.tenant, command.amount);
+        this.rebalancing.splitGrant(command.tenant, command.amount);
         // Taken now: later batches may fail, and an answer must not show what they would undo.
         const balance = this.balanceOrFail(command.tenant);
         if (!(await this.durable(event.seq))) return STORE_FAILED;
@@ -533,12 +427,12 @@ export class Replica {
     }
     const decision = decideDebit(this.state, { origin: this.origin, now, overdraftLimit }, command);
     if (decision.status === 'declined')
-      this.maybeRequestRights(command.tenant, decision.requested - decision.available);
+      this.rebalancing.maybeRequestRights(command.tenant, decision.requested - decision.available);
     switch (decision.status) {
       case 'accepted': {
         const event = this.append(decision.body);
-        this.recordSpend(command.tenant, command.amount, now);
-        this.maybeRequestRights(command.tenant, 0);
+        this.rebalancing.recordSpend(command.tenant, command.amount, now);
+        this.rebalancing.maybeRequestRights(command.tenant, 0);
         const debit = this.debitRecord(command.tenant, event);
         const balance = {
           available: availableAt(this.state, command.tenant, this.origin, now, overdraftLimit),
@@ -917,7 +811,7 @@ export class Replica {
         (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
       );
     for (const after of batch.afterDurable) after();
-    if (batch.ownFirstSeq !== null) this.pushLive(batch);
+    if (batch.ownFirstSeq !== null) this.antiEntropy.pushLive(batch);
     if (!this.logConfirmed) this.checkLogWhole();
     if (this.queue.length > 0 || this.open !== null) void this.flush();
   }
@@ -1079,17 +973,7 @@ export class Replica {
   private peerState(region: string): PeerState {
     let peer = this.peers.get(region);
     if (peer === undefined) {
-      peer = {
-        origin: null,
-        connected: false,
-        versionVector: {},
-        sent: new Map(),
-        pushing: false,
-        pushAgain: false,
-        upAt: 0,
-        progress: new Map(),
-        summarized: false,
-      };
+      peer = newPeerState();
       this.peers.set(region, peer);
     }
     return peer;
@@ -1109,9 +993,9 @@ export class Replica {
     // The handshake authenticated the incarnation: remember it, and name it to its node once durable.
     if (regionOf(origin) === region && originProblem(origin, this.knownRegions) === null)
       void this.recordHeard([origin]).then(() => {
-        if (this.peerState(region).connected && !this.closing) this.sendSummary(region);
+        if (this.peerState(region).connected && !this.closing) this.antiEntropy.sendSummary(region);
       });
-    this.sendSummary(region);
+    this.antiEntropy.sendSummary(region);
     this.send(region, { type: 'control', message: this.control.syncStep1() });
   }
 
@@ -1143,14 +1027,6 @@ export class Replica {
     return vector;
   }
 
-  private sendSummary(region: string): void {
-    this.send(region, {
-      type: 'summary',
-      versionVector: this.heard.summaryVector(this.durableVersionVector()),
-      control: this.control.stateVector(),
-    });
-  }
-
   private armSummaries(): void {
     this.summaryTimer = this.ports.clock.setTimer(SUMMARY_INTERVAL_MS, () => {
       if (this.closing) return;
@@ -1164,7 +1040,7 @@ export class Replica {
         if (link.rttMs !== null) rtt = Math.max(rtt, link.rttMs);
       }
       this.rttMs = rtt;
-      for (const [region, peer] of this.peers) if (peer.connected) this.sendSummary(region);
+      for (const [region, peer] of this.peers) if (peer.connected) this.antiEntropy.sendSummary(region);
       this.reportLag();
       this.armSummaries();
     });
@@ -1214,7 +1090,7 @@ export class Replica {
           return;
         }
         if (missing !== null) this.send(region, { type: 'control', message: missing });
-        this.pushMissingLogged(region);
+        this.antiEntropy.pushMissingLogged(region);
         break;
       }
       case 'pull':
@@ -1224,7 +1100,7 @@ export class Replica {
         }
         peer.versionVector[frame.origin] = Math.min(peer.versionVector[frame.origin] ?? 0, frame.fromSeq - 1);
         peer.sent.delete(frame.origin);
-        this.pushMissingLogged(region);
+        this.antiEntropy.pushMissingLogged(region);
         break;
       case 'events':
         if (originProblem(frame.origin, this.knownRegions) !== null) {
@@ -1234,70 +1110,11 @@ export class Replica {
         this.receiveRun(region, frame);
         break;
       case 'rights-request':
-        this.donate(region, frame.tenant, frame.amount);
+        this.rebalancing.donate(region, frame.tenant, frame.amount);
         break;
       case 'control':
         this.receiveControl(region, frame.message);
         break;
-    }
-  }
-
-  private pushMissingLogged(region: string): void {
-    this.pushMissing(region).catch((error: unknown) => {
-      this.ports.logger.error({ err: error, peer: region }, 'push to peer failed; the next summary retries');
-    });
-  }
-
-  /** Sends a peer what it lacks of every log, from the store, within its window. */
-  private async pushMissing(region: string): Promise<void> {
-    const peer = this.peerState(region);
-    if (!peer.connected) return;
-    if (peer.pushing) {
-      // An acknowledgement arrived mid-push: it may have opened the window; do not lose it.
-      peer.pushAgain = true;
-      return;
-    }
-    peer.pushing = true;
-    try {
-      const now = this.ports.clock.now();
-      for (const [origin, head] of [...this.heads]) {
-        // Relay another origin's events only to a peer that does not get them directly. The
-        // origins of the peer's own region have no other writer: what it lacks of them (a lost
-        // tail, an earlier incarnation's log) goes at once, so it can take writes again.
-        const stalledSince = peer.progress.get(origin)?.at ?? peer.upAt;
-        const peersRegion = peer.origin !== null && regionOf(origin) === regionOf(peer.origin);
-        if (origin !== this.origin && !peersRegion && now - stalledSince < RELAY_AFTER_MS) continue;
-        for (;;) {
-          const inFlight = this.inFlightTo(peer);
-          if (inFlight >= PEER_WINDOW_EVENTS || !peer.connected) return;
-          const from = Math.max(peer.versionVector[origin] ?? 0, peer.sent.get(origin) ?? 0) + 1;
-          if (from > head.seq) break;
-          // One frame at most past the window: a frame must reach a signed event, and any
-          // EVENTS_FRAME_MAX consecutive events of a log contain one.
-          const run = await this.ports.store.readLog(
-            origin,
-            from,
-            Math.min(EVENTS_FRAME_MAX, head.seq - from + 1),
-          );
-          // A run must end at an event the origin signed.
-          let end = run.length - 1;
-          while (end >= 0 && (run[end]?.signature ?? null) === null) end -= 1;
-          if (end < 0) break;
-          const events: WireEvent[] = run.slice(0, end + 1).map((stored) => ({
-            event: stored.event,
-            hash: stored.hash,
-            signature: stored.signature ?? null,
-          }));
-          if (!this.send(region, { type: 'events', origin, events })) return;
-          peer.sent.set(origin, (events[events.length - 1] as WireEvent).event.seq);
-        }
-      }
-    } finally {
-      peer.pushing = false;
-    }
-    if (peer.pushAgain) {
-      peer.pushAgain = false;
-      await this.pushMissing(region);
     }
   }
 
@@ -1447,32 +1264,6 @@ export class Replica {
     return Object.keys(this.options.peerKeys).filter((region) => region !== this.region);
   }
 
-  private inFlightTo(peer: PeerState): number {
-    let inFlight = 0;
-    for (const [origin, sent] of peer.sent) inFlight += Math.max(0, sent - (peer.versionVector[origin] ?? 0));
-    return inFlight;
-  }
-
-  /** Pushes a just-durable batch of own events to every peer that has everything before it. */
-  private pushLive(batch: Batch): void {
-    const first = batch.ownFirstSeq;
-    if (first === null || this.transport === null) return;
-    let events: WireEvent[] | null = null;
-    for (const [region, peer] of this.peers) {
-      if (!peer.connected) continue;
-      const has = Math.max(peer.versionVector[this.origin] ?? 0, peer.sent.get(this.origin) ?? 0);
-      const count = batch.lastSeq - first + 1;
-      // A batch longer than a frame (a paused region's backlog) goes by pushMissing, in runs.
-      if (has !== first - 1 || count > EVENTS_FRAME_MAX || this.inFlightTo(peer) + count > PEER_WINDOW_EVENTS)
-        continue;
-      events ??= batch.events
-        .filter((stored) => stored.event.origin === this.origin)
-        .map((stored) => ({ event: stored.event, hash: stored.hash, signature: stored.signature ?? null }));
-      if (this.send(region, { type: 'events', origin: this.origin, events }))
-        peer.sent.set(this.origin, batch.lastSeq);
-    }
-  }
-
   /**
    * Checks a received run (chain continuity from what is known here, the origin's signature over
    * its last event), then folds it and persists it with the next commit. A run that does not
@@ -1483,10 +1274,11 @@ export class Replica {
     const own = origin === this.origin;
     // Our own log: we are its only writer; peers give it back only while we recover (DESIGN.md §2).
     if (own && this.logConfirmed) return;
-    const key = own
-      ? this.ports.crypto.publicKey
-      : (this.options.peerKeys[regionOf(origin)] ??
-        (regionOf(origin) === this.region ? this.ports.crypto.publicKey : undefined));
+    const key = runKey(
+      origin,
+      { origin: this.origin, region: this.region, publicKey: this.ports.crypto.publicKey },
+      this.options.peerKeys,
+    );
     if (key === undefined) {
       this.transport?.drop(region, `events of ${origin}, a region without a configured key`);
       return;
@@ -1494,28 +1286,17 @@ export class Replica {
     const tip = own
       ? { seq: this.nextSeq - 1, hash: this.lastHash }
       : (this.tips.get(origin) ?? { seq: 0, hash: ZERO_HASH });
-    const last = events[events.length - 1] as WireEvent;
-    if (last.event.seq <= tip.seq) return;
-    const first = (events[0] as WireEvent).event.seq;
-    if (first > tip.seq + 1) {
-      this.send(region, { type: 'pull', origin, fromSeq: tip.seq + 1 });
+    const verdict = checkRun(this.ports.crypto, this.cluster, origin, events, tip, key);
+    if (verdict.kind === 'stale') return;
+    if (verdict.kind === 'gap') {
+      this.send(region, { type: 'pull', origin, fromSeq: verdict.fromSeq });
       return;
     }
-    const fresh = events.slice(tip.seq + 1 - first);
-    let previous = tip.hash;
-    for (const wire of fresh) {
-      const hash = chainHash(this.ports.crypto, previous, wire.event);
-      if (!sameBytes(hash, wire.hash)) {
-        this.transport?.drop(region, `events of ${origin}: hash chain broken at seq ${wire.event.seq}`);
-        return;
-      }
-      previous = hash;
-    }
-    const signed = headSigningBytes(this.cluster, origin, last.event.seq, last.hash);
-    if (last.signature === null || !this.ports.crypto.verify(key, signed, last.signature)) {
-      this.transport?.drop(region, `events of ${origin}: head signature does not verify`);
+    if (verdict.kind === 'refused') {
+      this.transport?.drop(region, verdict.reason);
       return;
     }
+    const fresh = verdict.events;
     const batch = this.openBatch();
     const touched = new Map<string, Set<string>>(); // tenant → idempotency keys of received debits
     let applied: WireEvent | null = null;
@@ -1556,7 +1337,7 @@ export class Replica {
       hash: applied.hash,
       signature: applied.signature,
     });
-    batch.afterDurable.push(() => this.sendSummary(region));
+    batch.afterDurable.push(() => this.antiEntropy.sendSummary(region));
     for (const [tenant, keys] of touched) this.afterRemoteEvents(tenant, keys);
     this.scheduleFlush();
   }
@@ -1599,7 +1380,7 @@ export class Replica {
         );
       },
     );
-    if (owed > 0) this.maybeRequestRights(tenant, owed);
+    if (owed > 0) this.rebalancing.maybeRequestRights(tenant, owed);
   }
 
   /**
@@ -1657,104 +1438,19 @@ export class Replica {
     if (received.reply !== null) this.send(region, { type: 'control', message: received.reply });
   }
 
-  // Rebalancing -------------------------------------------------------------------------------
-
-  /** Records spend at this region for the tenant (an exponentially decaying rate, credits per ms). */
-  private recordSpend(tenant: string, amount: number, now: number): void {
-    const known = this.spendRates.get(tenant);
-    // A clock that steps back must not inflate the rate: time running backwards decays nothing.
-    const decay = known === undefined ? 0 : Math.exp(-Math.max(0, now - known.at) / SPEND_RATE_WINDOW_MS);
-    this.spendRates.set(tenant, {
-      perMs: (known?.perMs ?? 0) * decay + amount / SPEND_RATE_WINDOW_MS,
-      at: now,
-    });
-  }
-
-  /** The rights this region wants to hold for the tenant: its spend over a few round trips. */
-  private lowWater(tenant: string, now: number): number {
-    const rate = this.spendRates.get(tenant);
-    if (rate === undefined) return 0;
-    const perMs = rate.perMs * Math.exp(-Math.max(0, now - rate.at) / SPEND_RATE_WINDOW_MS);
-    return Math.ceil(perMs * this.rttMs * LOW_WATER_ROUND_TRIPS);
-  }
-
-  /** Σ live rights of `origin` for the tenant, as this replica sees them. */
-  private rightsAt(tenant: string, origin: OriginId | null, now: number): number {
-    return origin === null ? 0 : availableAt(this.state, tenant, origin, now, 0);
-  }
-
-  /** After a debit: below the low-water mark (or declined), ask the richest reachable peer. */
-  private maybeRequestRights(tenant: string, shortfall: number): void {
-    if (this.options.rebalancing !== 'adaptive' || this.transport === null) return;
-    const now = this.ports.clock.now();
-    const low = this.lowWater(tenant, now);
-    const mine = this.rightsAt(tenant, this.origin, now);
-    if (shortfall <= 0 && mine >= low) return;
-    if (now < (this.rightsRequested.get(tenant) ?? -Infinity) + RIGHTS_REQUEST_INTERVAL_MS) return;
-    let richest: { region: string; rights: number } | null = null;
-    for (const [region, peer] of this.peers) {
-      if (!peer.connected) continue;
-      const rights = this.rightsAt(tenant, peer.origin, now);
-      if (rights > 0 && (richest === null || rights > richest.rights)) richest = { region, rights };
-    }
-    if (richest === null) return;
-    const amount = Math.max(1, shortfall, 2 * low - mine);
-    if (this.send(richest.region, { type: 'rights-request', tenant, amount }))
-      this.rightsRequested.set(tenant, now);
-  }
-
-  /** A peer asks for rights: give at most half of the surplus above our own low-water mark. */
-  private donate(region: string, tenant: string, amount: number): void {
-    if (this.options.rebalancing !== 'adaptive' || !this.logConfirmed) return;
-    const peer = this.peerState(region);
-    if (peer.origin === null || !peer.connected) return; // never to a region we cannot reach
-    const now = this.ports.clock.now();
-    if (tenantOverdraftInUse(this.state, tenant, this.origin) > 0) return;
-    const surplus = this.rightsAt(tenant, this.origin, now) - this.lowWater(tenant, now);
-    const give = Math.min(amount, Math.floor(surplus / 2));
-    if (give < 1) return;
-    const decision = decideMove(this.state, this.context(), { tenant, to: peer.origin, amount: give });
+  /** Moves rights of the tenant to `to` if the ledger accepts it (rebalancing's one write). */
+  private moveRights(tenant: string, to: OriginId, amount: number): void {
+    const decision = decideMove(this.state, this.context(), { tenant, to, amount });
     if (decision.status !== 'accepted') return;
     this.append(decision.body);
-    this.ports.observer?.rightsMoved?.(give);
-  }
-
-  /** Splits a new grant's rights across reachable regions by the tenant's weights (default equal). */
-  private splitGrant(tenant: string, amount: number): void {
-    if (this.options.rebalancing !== 'adaptive' || this.transport === null) return;
-    const weights = this.control.policy(tenant).weights;
-    const reachable = [...this.peers].filter(([, peer]) => peer.connected && peer.origin !== null);
-    if (reachable.length === 0) return;
-    const weightOf = (region: string) => weights[region] ?? 1;
-    const total = reachable.reduce((sum, [region]) => sum + weightOf(region), weightOf(this.region));
-    for (const [region, peer] of reachable) {
-      const share = Math.floor((amount * weightOf(region)) / total);
-      if (share < 1) continue;
-      const decision = decideMove(this.state, this.context(), {
-        tenant,
-        to: peer.origin as OriginId,
-        amount: share,
-      });
-      if (decision.status === 'accepted') {
-        this.append(decision.body);
-        this.ports.observer?.rightsMoved?.(share);
-      }
-    }
+    this.ports.observer?.rightsMoved?.(amount);
   }
 
   /** Rights held by incarnations that are no longer any region's current one. */
   private strandedRights(): StrandedRights[] {
     const current = new Map<string, OriginId>([[this.region, this.origin]]);
     for (const [region, peer] of this.peers) if (peer.origin !== null) current.set(region, peer.origin);
-    const stranded: StrandedRights[] = [];
-    this.state.origins.forEach((origin) => {
-      const region = regionOf(origin);
-      const now = current.get(region);
-      if (now === undefined || now === origin) return;
-      const { rights, tenants } = rightsHeldBy(this.state, origin);
-      if (rights > 0) stranded.push({ origin, region, rights, tenants });
-    });
-    return stranded;
+    return strandedRights(this.state, current);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1769,30 +1465,15 @@ export class Replica {
   }
 
   private grantView(tenant: string, grantId: string): GrantView {
-    const definition = this.definitionOf(tenant, grantId);
-    if (definition === null) throw new Error(`grant ${grantId} of ${tenant} has no definition`);
-    return {
-      tenant,
-      grantId,
-      amount: definition.amount,
-      priority: definition.priority,
-      expiresAt: definition.expiresAt,
-      origin: definition.origin,
-      region: regionOf(definition.origin),
-      at: definition.at,
-    };
+    return grantView(this.state, tenant, grantId);
   }
 
   private debitRecord(tenant: string, event: LedgerEvent): DebitRecord {
-    const found = debitRecord(this.state, tenant, eventRecordId(event.origin, event.seq));
-    if (found === undefined) throw new Error(`debit ${event.origin}/${event.seq} not recorded`);
-    return found;
+    return debitRecordOf(this.state, tenant, event);
   }
 
   private refundRecord(tenant: string, event: LedgerEvent): RefundRecord {
-    const found = refundRecord(this.state, tenant, eventRecordId(event.origin, event.seq));
-    if (found === undefined) throw new Error(`refund ${event.origin}/${event.seq} not recorded`);
-    return found;
+    return refundRecordOf(this.state, tenant, event);
   }
 
   private balanceOrFail(tenant: string): BalanceView {

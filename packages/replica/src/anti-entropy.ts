@@ -1,0 +1,133 @@
+/**
+ * Anti-entropy and live pushes (DESIGN.md §4): each peer gets what its summary shows it lacks of
+ * every log, read from the store in signed runs within its window, and every just-durable batch of
+ * own events goes at once to the peers that have everything before it. Summaries name what this
+ * replica holds durably. The replica hands in what it knows through `AntiEntropyHost`.
+ */
+import { type OriginId, regionOf } from '@allot/core';
+import type { ReplicationFrame, WireEvent } from './frames.js';
+import { EVENTS_FRAME_MAX, PEER_WINDOW_EVENTS, RELAY_AFTER_MS } from './limits.js';
+import { inFlightTo, type PeerState } from './peers.js';
+import type { Logger, LogHead, StoredEvent } from './ports.js';
+
+/** What anti-entropy needs of the replica: its logs, its peers, its clock and its transport. */
+export interface AntiEntropyHost {
+  /** This replica's current incarnation. */
+  readonly origin: OriginId;
+  /** Where failed pushes are logged. */
+  readonly logger: Logger;
+  /** The replica's clock. */
+  now(): number;
+  /** A transport is attached. */
+  attached(): boolean;
+  /** The durable head of every log held here. */
+  heads(): ReadonlyMap<OriginId, LogHead>;
+  /** Every peer region known, by region. */
+  peers(): ReadonlyMap<string, PeerState>;
+  /** The peer state of one region (created if unknown). */
+  peer(region: string): PeerState;
+  /** Up to `limit` durable events of `origin`'s log from `fromSeq`. */
+  readLog(origin: OriginId, fromSeq: number, limit: number): Promise<StoredEvent[]>;
+  /** Sends a frame to a peer region; false if it could not be sent. */
+  send(region: string, frame: ReplicationFrame): boolean;
+  /** What a summary says: the durable version vector (with heard incarnations) and control state. */
+  summary(): { versionVector: Record<OriginId, number>; control: Uint8Array };
+}
+
+/** Own events just made durable, as pushLive needs them. */
+export interface DurableBatch {
+  /** The first own seq of the batch (null: no own events). */
+  readonly ownFirstSeq: number | null;
+  readonly lastSeq: number;
+  readonly events: readonly StoredEvent[];
+}
+
+/** Pushes of events to peers and summaries to them, for one replica. */
+export class AntiEntropy {
+  /** Anti-entropy for the replica behind `host`. */
+  constructor(private readonly host: AntiEntropyHost) {}
+
+  /** Tells the peer what this replica holds durably (its summary). */
+  sendSummary(region: string): void {
+    const { versionVector, control } = this.host.summary();
+    this.host.send(region, { type: 'summary', versionVector, control });
+  }
+
+  /** pushMissing, with a failure logged (the next summary retries). */
+  pushMissingLogged(region: string): void {
+    this.pushMissing(region).catch((error: unknown) => {
+      this.host.logger.error({ err: error, peer: region }, 'push to peer failed; the next summary retries');
+    });
+  }
+
+  /** Sends a peer what it lacks of every log, from the store, within its window. */
+  async pushMissing(region: string): Promise<void> {
+    const host = this.host;
+    const peer = host.peer(region);
+    if (!peer.connected) return;
+    if (peer.pushing) {
+      // An acknowledgement arrived mid-push: it may have opened the window; do not lose it.
+      peer.pushAgain = true;
+      return;
+    }
+    peer.pushing = true;
+    try {
+      const now = host.now();
+      for (const [origin, head] of [...host.heads()]) {
+        // Relay another origin's events only to a peer that does not get them directly. The
+        // origins of the peer's own region have no other writer: what it lacks of them (a lost
+        // tail, an earlier incarnation's log) goes at once, so it can take writes again.
+        const stalledSince = peer.progress.get(origin)?.at ?? peer.upAt;
+        const peersRegion = peer.origin !== null && regionOf(origin) === regionOf(peer.origin);
+        if (origin !== host.origin && !peersRegion && now - stalledSince < RELAY_AFTER_MS) continue;
+        for (;;) {
+          const inFlight = inFlightTo(peer);
+          if (inFlight >= PEER_WINDOW_EVENTS || !peer.connected) return;
+          const from = Math.max(peer.versionVector[origin] ?? 0, peer.sent.get(origin) ?? 0) + 1;
+          if (from > head.seq) break;
+          // One frame at most past the window: a frame must reach a signed event, and any
+          // EVENTS_FRAME_MAX consecutive events of a log contain one.
+          const run = await host.readLog(origin, from, Math.min(EVENTS_FRAME_MAX, head.seq - from + 1));
+          // A run must end at an event the origin signed.
+          let end = run.length - 1;
+          while (end >= 0 && (run[end]?.signature ?? null) === null) end -= 1;
+          if (end < 0) break;
+          const events: WireEvent[] = run.slice(0, end + 1).map((stored) => ({
+            event: stored.event,
+            hash: stored.hash,
+            signature: stored.signature ?? null,
+          }));
+          if (!host.send(region, { type: 'events', origin, events })) return;
+          peer.sent.set(origin, (events[events.length - 1] as WireEvent).event.seq);
+        }
+      }
+    } finally {
+      peer.pushing = false;
+    }
+    if (peer.pushAgain) {
+      peer.pushAgain = false;
+      await this.pushMissing(region);
+    }
+  }
+
+  /** Pushes a just-durable batch of own events to every peer that has everything before it. */
+  pushLive(batch: DurableBatch): void {
+    const host = this.host;
+    const first = batch.ownFirstSeq;
+    if (first === null || !host.attached()) return;
+    let events: WireEvent[] | null = null;
+    for (const [region, peer] of host.peers()) {
+      if (!peer.connected) continue;
+      const has = Math.max(peer.versionVector[host.origin] ?? 0, peer.sent.get(host.origin) ?? 0);
+      const count = batch.lastSeq - first + 1;
+      // A batch longer than a frame (a paused region's backlog) goes by pushMissing, in runs.
+      if (has !== first - 1 || count > EVENTS_FRAME_MAX || inFlightTo(peer) + count > PEER_WINDOW_EVENTS)
+        continue;
+      events ??= batch.events
+        .filter((stored) => stored.event.origin === host.origin)
+        .map((stored) => ({ event: stored.event, hash: stored.hash, signature: stored.signature ?? null }));
+      if (host.send(region, { type: 'events', origin: host.origin, events }))
+        peer.sent.set(host.origin, batch.lastSeq);
+    }
+  }
+}

@@ -1,0 +1,48 @@
+/**
+ * What a replica knows of each peer region (DESIGN.md §4): its incarnation, whether the link is
+ * up, what it said it holds, what was sent to it on the current connection, and how its summaries
+ * progress. Plain state; anti-entropy.ts and the replica act on it.
+ */
+import type { OriginId } from '@allot/core';
+
+/** What this replica knows of one peer region. */
+export interface PeerState {
+  /** The peer's current incarnation, from its handshake. */
+  origin: OriginId | null;
+  connected: boolean;
+  /** What the peer said it has durably (its last summary). */
+  versionVector: Record<OriginId, number>;
+  /** Highest seq per origin sent on the current connection (not yet acknowledged, perhaps). */
+  sent: Map<OriginId, number>;
+  /** A push from the store is under way (one at a time per peer). */
+  pushing: boolean;
+  /** An acknowledgement (or pull) came in during a push: push again when it ends. */
+  pushAgain: boolean;
+  /** When the link came up, and when the peer's summaries last showed progress on each origin. */
+  upAt: number;
+  progress: Map<OriginId, { seq: number; at: number }>;
+  /** A summary came on the current connection (its versionVector is the peer's word, not empty). */
+  summarized: boolean;
+}
+
+/** A peer region not heard from yet: no incarnation, not connected, nothing known or sent. */
+export function newPeerState(): PeerState {
+  return {
+    origin: null,
+    connected: false,
+    versionVector: {},
+    sent: new Map(),
+    pushing: false,
+    pushAgain: false,
+    upAt: 0,
+    progress: new Map(),
+    summarized: false,
+  };
+}
+
+/** Events sent to the peer on this connection that its summaries have not acknowledged yet. */
+export function inFlightTo(peer: PeerState): number {
+  let inFlight = 0;
+  for (const [origin, sent] of peer.sent) inFlight += Math.max(0, sent - (peer.versionVector[origin] ?? 0));
+  return inFlight;
+}

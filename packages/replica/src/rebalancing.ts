@@ -1,0 +1,130 @@
+/**
+ * Adaptive rebalancing of spending rights between regions (DESIGN.md §3): a region tracks its own
+ * spend rate per tenant, asks the richest reachable peer for rights when it runs below its
+ * low-water mark, gives away half of its surplus when asked, and splits a new grant across the
+ * reachable regions by the tenant's weights. Pure bookkeeping on what the replica hands it through
+ * `RebalancingHost`: no clock of its own, no I/O.
+ */
+import { availableAt, type LedgerState, type OriginId, tenantOverdraftInUse } from '@allot/core';
+import type { ReplicationFrame } from './frames.js';
+import { LOW_WATER_ROUND_TRIPS, RIGHTS_REQUEST_INTERVAL_MS, SPEND_RATE_WINDOW_MS } from './limits.js';
+
+/** What rebalancing needs to know of one peer region. */
+export interface ReachablePeer {
+  readonly origin: OriginId | null;
+  readonly connected: boolean;
+}
+
+/** What the replica gives rebalancing: its state, its peers, and a way to move rights. */
+export interface RebalancingHost {
+  /** This replica's current incarnation. */
+  readonly origin: OriginId;
+  /** This replica's region. */
+  readonly region: string;
+  /** Rebalancing is configured adaptive. */
+  adaptive(): boolean;
+  /** A transport is attached (peers may be reached at all). */
+  attached(): boolean;
+  /** This replica's own log is confirmed whole (it may give rights away). */
+  logConfirmed(): boolean;
+  /** The current in-memory fold. */
+  state(): LedgerState;
+  /** The tenant's per-region weights for splitting a grant. */
+  weights(tenant: string): Readonly<Record<string, number>>;
+  /** The current round-trip estimate in ms. */
+  rttMs(): number;
+  /** The replica's clock. */
+  now(): number;
+  /** Every peer region known, by region. */
+  peers(): ReadonlyMap<string, ReachablePeer>;
+  /** The peer state of one region (created if unknown). */
+  peer(region: string): ReachablePeer;
+  /** Sends a frame to a peer region; false if it could not be sent. */
+  send(region: string, frame: ReplicationFrame): boolean;
+  /** Moves rights of the tenant to `to` if the ledger accepts it (appended, observed). */
+  moveRights(tenant: string, to: OriginId, amount: number): void;
+}
+
+/** One replica's rebalancing: spend rates and outstanding rights requests per tenant. */
+export class Rebalancing {
+  private readonly spendRates = new Map<string, { perMs: number; at: number }>();
+  private readonly rightsRequested = new Map<string, number>();
+
+  /** Rebalancing for the replica behind `host`. */
+  constructor(private readonly host: RebalancingHost) {}
+
+  /** Records spend at this region for the tenant (an exponentially decaying rate, credits per ms). */
+  recordSpend(tenant: string, amount: number, now: number): void {
+    const known = this.spendRates.get(tenant);
+    // A clock that steps back must not inflate the rate: time running backwards decays nothing.
+    const decay = known === undefined ? 0 : Math.exp(-Math.max(0, now - known.at) / SPEND_RATE_WINDOW_MS);
+    this.spendRates.set(tenant, {
+      perMs: (known?.perMs ?? 0) * decay + amount / SPEND_RATE_WINDOW_MS,
+      at: now,
+    });
+  }
+
+  /** The rights this region wants to hold for the tenant: its spend over a few round trips. */
+  private lowWater(tenant: string, now: number): number {
+    const rate = this.spendRates.get(tenant);
+    if (rate === undefined) return 0;
+    const perMs = rate.perMs * Math.exp(-Math.max(0, now - rate.at) / SPEND_RATE_WINDOW_MS);
+    return Math.ceil(perMs * this.host.rttMs() * LOW_WATER_ROUND_TRIPS);
+  }
+
+  /** Σ live rights of `origin` for the tenant, as this replica sees them. */
+  private rightsAt(tenant: string, origin: OriginId | null, now: number): number {
+    return origin === null ? 0 : availableAt(this.host.state(), tenant, origin, now, 0);
+  }
+
+  /** After a debit: below the low-water mark (or declined), ask the richest reachable peer. */
+  maybeRequestRights(tenant: string, shortfall: number): void {
+    const host = this.host;
+    if (!host.adaptive() || !host.attached()) return;
+    const now = host.now();
+    const low = this.lowWater(tenant, now);
+    const mine = this.rightsAt(tenant, host.origin, now);
+    if (shortfall <= 0 && mine >= low) return;
+    if (now < (this.rightsRequested.get(tenant) ?? -Infinity) + RIGHTS_REQUEST_INTERVAL_MS) return;
+    let richest: { region: string; rights: number } | null = null;
+    for (const [region, peer] of host.peers()) {
+      if (!peer.connected) continue;
+      const rights = this.rightsAt(tenant, peer.origin, now);
+      if (rights > 0 && (richest === null || rights > richest.rights)) richest = { region, rights };
+    }
+    if (richest === null) return;
+    const amount = Math.max(1, shortfall, 2 * low - mine);
+    if (host.send(richest.region, { type: 'rights-request', tenant, amount }))
+      this.rightsRequested.set(tenant, now);
+  }
+
+  /** A peer asks for rights: give at most half of the surplus above our own low-water mark. */
+  donate(region: string, tenant: string, amount: number): void {
+    const host = this.host;
+    if (!host.adaptive() || !host.logConfirmed()) return;
+    const peer = host.peer(region);
+    if (peer.origin === null || !peer.connected) return; // never to a region we cannot reach
+    const now = host.now();
+    if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) return;
+    const surplus = this.rightsAt(tenant, host.origin, now) - this.lowWater(tenant, now);
+    const give = Math.min(amount, Math.floor(surplus / 2));
+    if (give < 1) return;
+    host.moveRights(tenant, peer.origin, give);
+  }
+
+  /** Splits a new grant's rights across reachable regions by the tenant's weights (default equal). */
+  splitGrant(tenant: string, amount: number): void {
+    const host = this.host;
+    if (!host.adaptive() || !host.attached()) return;
+    const weights = host.weights(tenant);
+    const reachable = [...host.peers()].filter(([, peer]) => peer.connected && peer.origin !== null);
+    if (reachable.length === 0) return;
+    const weightOf = (region: string) => weights[region] ?? 1;
+    const total = reachable.reduce((sum, [region]) => sum + weightOf(region), weightOf(host.region));
+    for (const [region, peer] of reachable) {
+      const share = Math.floor((amount * weightOf(region)) / total);
+      if (share < 1) continue;
+      host.moveRights(tenant, peer.origin as OriginId, share);
+    }
+  }
+}

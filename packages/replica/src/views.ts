@@ -1,0 +1,73 @@
+/**
+ * What the replica shows of its fold (API.md's views): a grant, a debit or refund record, and the
+ * rights stranded at incarnations that no longer exist. Pure reads of the ledger state.
+ */
+import {
+  type DebitRecord,
+  debitRecord,
+  eventRecordId,
+  grantDefinition,
+  type LedgerEvent,
+  type LedgerState,
+  type OriginId,
+  type RefundRecord,
+  refundRecord,
+  regionOf,
+  rightsHeldBy,
+} from '@allot/core';
+import type { GrantView } from './api.js';
+
+/** One stranded holding: rights of an incarnation that no longer exists. */
+export interface StrandedRights {
+  readonly origin: OriginId;
+  readonly region: string;
+  /** Σ rights over every tenant and grant the lost incarnation still holds. */
+  readonly rights: number;
+  readonly tenants: number;
+}
+
+/** A grant as the API shows it; throws if the fold has no definition for it (a replica bug). */
+export function grantView(state: LedgerState, tenant: string, grantId: string): GrantView {
+  const definition = grantDefinition(state, tenant, grantId);
+  if (definition === null) throw new Error(`grant ${grantId} of ${tenant} has no definition`);
+  return {
+    tenant,
+    grantId,
+    amount: definition.amount,
+    priority: definition.priority,
+    expiresAt: definition.expiresAt,
+    origin: definition.origin,
+    region: regionOf(definition.origin),
+    at: definition.at,
+  };
+}
+
+/** The debit record a folded debit event made; throws if it is missing (a replica bug). */
+export function debitRecordOf(state: LedgerState, tenant: string, event: LedgerEvent): DebitRecord {
+  const found = debitRecord(state, tenant, eventRecordId(event.origin, event.seq));
+  if (found === undefined) throw new Error(`debit ${event.origin}/${event.seq} not recorded`);
+  return found;
+}
+
+/** The refund record a folded refund event made; throws if it is missing (a replica bug). */
+export function refundRecordOf(state: LedgerState, tenant: string, event: LedgerEvent): RefundRecord {
+  const found = refundRecord(state, tenant, eventRecordId(event.origin, event.seq));
+  if (found === undefined) throw new Error(`refund ${event.origin}/${event.seq} not recorded`);
+  return found;
+}
+
+/**
+ * Rights held by incarnations that are no longer any region's current one: `current` maps each
+ * region to its current incarnation as this replica knows it.
+ */
+export function strandedRights(state: LedgerState, current: ReadonlyMap<string, OriginId>): StrandedRights[] {
+  const stranded: StrandedRights[] = [];
+  state.origins.forEach((origin) => {
+    const region = regionOf(origin);
+    const now = current.get(region);
+    if (now === undefined || now === origin) return;
+    const { rights, tenants } = rightsHeldBy(state, origin);
+    if (rights > 0) stranded.push({ origin, region, rights, tenants });
+  });
+  return stranded;
+}
