@@ -27,6 +27,20 @@ afterEach(async () => {
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** One batch whose middle item is acme's, between two of beta's. */
+function batchAcrossAcme(app: TestNode['app']) {
+  return call(app, 'POST', '/v1/debits/batch', {
+    who: 'service',
+    body: {
+      debits: [
+        { tenant: 'beta', amount: 1, idempotencyKey: 'a' },
+        { tenant: 'acme', amount: 2, idempotencyKey: 'b' },
+        { tenant: 'beta', amount: 3, idempotencyKey: 'c' },
+      ],
+    },
+  });
+}
+
 describe('a batch of debits and its failures', () => {
   it('a tenant whose stored policy breaks the rule (older data) is served with the default policy', async () => {
     const clock = new TestClock();
@@ -40,16 +54,7 @@ describe('a batch of debits and its failures', () => {
     node = await testNode({ wrap: () => replica });
     await grant(node.app, 'beta', 'g', 100);
     await grant(node.app, 'acme', 'g', 100);
-    const response = await call(node.app, 'POST', '/v1/debits/batch', {
-      who: 'service',
-      body: {
-        debits: [
-          { tenant: 'beta', amount: 1, idempotencyKey: 'a' },
-          { tenant: 'acme', amount: 2, idempotencyKey: 'b' },
-          { tenant: 'beta', amount: 3, idempotencyKey: 'c' },
-        ],
-      },
-    });
+    const response = await batchAcrossAcme(node.app);
     expect(response.statusCode).toBe(200);
     expect(response.json().results.map((result: { status: string }) => result.status)).toEqual([
       'accepted',
@@ -76,16 +81,7 @@ describe('a batch of debits and its failures', () => {
       if (tenant === 'acme') throw new Error('boom');
       return policy(tenant);
     };
-    const response = await call(node.app, 'POST', '/v1/debits/batch', {
-      who: 'service',
-      body: {
-        debits: [
-          { tenant: 'beta', amount: 1, idempotencyKey: 'a' },
-          { tenant: 'acme', amount: 2, idempotencyKey: 'b' },
-          { tenant: 'beta', amount: 3, idempotencyKey: 'c' },
-        ],
-      },
-    });
+    const response = await batchAcrossAcme(node.app);
     expect(response.statusCode).toBe(200);
     const results = response.json().results as { status: string; error?: { details: unknown } }[];
     expect(results.map((result) => result.status)).toEqual(['accepted', 'unavailable', 'accepted']);
