@@ -5,8 +5,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateRegionKey, rawPublicKey } from '@allot/store';
+import { afterAll, beforeAll } from 'vitest';
 import { freePort, Relay } from '../../bench/relay.mjs';
-import { type NodeProcess, startNodeProcess, tempDir } from './node-process.js';
+import { type NodeProcess, removeDir, startNodeProcess, tempDir } from './node-process.js';
 
 /** A running multi-region cluster of processes. */
 export interface ProcessCluster {
@@ -95,4 +96,27 @@ export async function startProcessCluster(regions: readonly string[]): Promise<P
       await Promise.all([...relays.values()].map((each) => each.close()));
     },
   };
+}
+
+/**
+ * The process cluster of one test file: started before its tests, stopped (its folders removed)
+ * after them. `cluster()` is the running cluster; `url(region)` a region's base URL.
+ */
+export function useProcessCluster(regions: readonly string[]): {
+  cluster(): ProcessCluster;
+  url(region: string): string;
+} {
+  let started: ProcessCluster | undefined;
+  beforeAll(async () => {
+    started = await startProcessCluster(regions);
+  });
+  afterAll(async () => {
+    await started?.stop();
+    for (const dir of started?.dirs.values() ?? []) removeDir(dir);
+  });
+  const cluster = (): ProcessCluster => {
+    if (started === undefined) throw new Error('the process cluster has not started yet');
+    return started;
+  };
+  return { cluster, url: (region) => cluster().nodes.get(region)?.url as string };
 }

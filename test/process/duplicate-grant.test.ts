@@ -4,23 +4,14 @@
  * heal every region shows the tenant credited once, a replay at either region answers the winner,
  * and the same id with a different body is reported as a conflict.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProcessCluster, startProcessCluster } from './cluster-process.js';
-import { call, eventually, removeDir, TOKENS } from './node-process.js';
+import { describe, expect, it } from 'vitest';
+import { useProcessCluster } from './cluster-process.js';
+import { call, eventually, TOKENS } from './node-process.js';
 
 const REGIONS = ['eu', 'us', 'ap'] as const;
-let cluster: ProcessCluster;
 
-beforeAll(async () => {
-  cluster = await startProcessCluster(REGIONS);
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-  for (const dir of cluster?.dirs.values() ?? []) removeDir(dir);
-});
-
-const url = (region: string) => cluster.nodes.get(region)?.url as string;
+const processes = useProcessCluster(REGIONS);
+const url = processes.url;
 
 interface ClusterBody {
   peers: { region: string; connected: boolean }[];
@@ -77,7 +68,7 @@ describe('a grant retried at another region across a partition (real processes, 
         REGIONS.filter((other) => other !== region),
       );
     // ap is cut off from eu (and from us, which would otherwise relay eu's log to it).
-    cluster.isolate('ap');
+    processes.cluster().isolate('ap');
     await links('ap', false, ['eu', 'us']);
     await links('eu', false, ['ap']);
 
@@ -97,7 +88,7 @@ describe('a grant retried at another region across a partition (real processes, 
     expect((await topUp('eu', 'acme', 'topup-2', 500)).status).toBe(201);
     expect((await topUp('ap', 'acme', 'topup-2', 700)).status).toBe(201);
 
-    cluster.heal();
+    processes.cluster().heal();
     // Credited once each (1,000 + the winner's 500, eu's: it came first), less the 300 spent.
     await eventually(
       () => balances('acme'),

@@ -8,22 +8,14 @@
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ProcessCluster, startProcessCluster } from './cluster-process.js';
-import { call, eventually, removeDir, TOKENS } from './node-process.js';
+import { describe, expect, it } from 'vitest';
+import { useProcessCluster } from './cluster-process.js';
+import { call, eventually, TOKENS } from './node-process.js';
 
 const REGIONS = ['eu', 'us', 'ap'] as const;
-let cluster: ProcessCluster;
 
-beforeAll(async () => {
-  cluster = await startProcessCluster(REGIONS);
-});
-afterAll(async () => {
-  await cluster?.stop();
-  for (const dir of cluster?.dirs.values() ?? []) removeDir(dir);
-});
-
-const url = (region: string) => cluster.nodes.get(region)?.url as string;
+const processes = useProcessCluster(REGIONS);
+const url = processes.url;
 
 const ready = (region: string) =>
   eventually(
@@ -48,7 +40,7 @@ async function seqAt(region: string, origin: string): Promise<number> {
 }
 
 async function stop(region: string): Promise<void> {
-  const node = cluster.nodes.get(region);
+  const node = processes.cluster().nodes.get(region);
   node?.child.kill('SIGTERM');
   await node?.exited;
 }
@@ -102,7 +94,7 @@ describe('a node whose write-ahead log was lost', () => {
     for (let i = 0; i < 5; i++) expect((await debit(`early-${i}`)).status).toBe(201);
     // A restart replays the write-ahead log into a table file: what came so far is safe from below.
     await stop('eu');
-    await cluster.restart('eu');
+    await processes.cluster().restart('eu');
     await ready('eu');
 
     const acknowledged = await acknowledge('late', 20);
@@ -110,14 +102,14 @@ describe('a node whose write-ahead log was lost', () => {
     await peersHold(before.origin, before.seq);
 
     await stop('eu');
-    const dataDir = join(cluster.dirs.get('eu') as string, 'data');
+    const dataDir = join(processes.cluster().dirs.get('eu') as string, 'data');
     const logs = readdirSync(dataDir).filter((name) => name.endsWith('.log'));
     expect(logs.length).toBeGreaterThan(0);
     for (const name of logs) rmSync(join(dataDir, name));
 
     // Cut off from every peer: reads are served, debits are not taken.
-    cluster.isolate('eu');
-    await cluster.restart('eu');
+    processes.cluster().isolate('eu');
+    await processes.cluster().restart('eu');
     const shorter = await ownSeq('eu');
     expect(shorter.origin).toBe(before.origin);
     expect(shorter.seq).toBeLessThan(before.seq);
@@ -127,17 +119,17 @@ describe('a node whose write-ahead log was lost', () => {
     expect((await call(url('eu'), TOKENS.auditor, 'GET', '/v1/tenants/acme/balance')).status).toBe(200);
     expect((await fetch(`${url('eu')}/readyz`)).status).toBe(503);
 
-    cluster.heal();
+    processes.cluster().heal();
     await ready('eu');
     expect((await ownSeq('eu')).seq).toBe(before.seq);
     await expectReplays(acknowledged);
     expect((await debit('after')).status).toBe(201);
     await peersHold(before.origin, before.seq + 1);
-    const output = cluster.nodes.get('eu')?.output() ?? '';
+    const output = processes.cluster().nodes.get('eu')?.output() ?? '';
     expect(output).toMatch(/"missing":\d+[^\n]*"msg":"own log is shorter than a peer holds it/);
     expect(output).toMatch(/"fetchedBack":[1-9]\d*[^\n]*"msg":"own log recovered from peers/);
     for (const region of ['us', 'ap'])
-      expect(cluster.nodes.get(region)?.output()).not.toMatch(/hash chain broken/);
+      expect(processes.cluster().nodes.get(region)?.output()).not.toMatch(/hash chain broken/);
   });
 
   it('fetches back a tail that LevelDB dropped over one flipped byte, and never reuses its seqs', async () => {
@@ -147,7 +139,7 @@ describe('a node whose write-ahead log was lost', () => {
     await peersHold(before.origin, before.seq);
 
     await stop('eu');
-    const dataDir = join(cluster.dirs.get('eu') as string, 'data');
+    const dataDir = join(processes.cluster().dirs.get('eu') as string, 'data');
     // The newest write-ahead log holds the last commits; one byte near its end sits in the last one.
     const newest = readdirSync(dataDir)
       .filter((name) => name.endsWith('.log'))
@@ -160,8 +152,8 @@ describe('a node whose write-ahead log was lost', () => {
     bytes[at] = (bytes[at] as number) ^ 0x5a;
     writeFileSync(newest, bytes);
 
-    cluster.isolate('eu');
-    await cluster.restart('eu');
+    processes.cluster().isolate('eu');
+    await processes.cluster().restart('eu');
     const shorter = await ownSeq('eu');
     expect(shorter.origin).toBe(before.origin);
     expect(shorter.seq).toBeLessThan(before.seq);
@@ -169,12 +161,12 @@ describe('a node whose write-ahead log was lost', () => {
     expect(refused.status).toBe(503);
     expect((refused.body as { error: { code: string } }).error.code).toBe('not_ready');
 
-    cluster.heal();
+    processes.cluster().heal();
     await ready('eu');
     expect((await ownSeq('eu')).seq).toBe(before.seq);
     await expectReplays(acknowledged);
     expect((await debit('after-flip')).status).toBe(201);
     for (const region of ['us', 'ap'])
-      expect(cluster.nodes.get(region)?.output()).not.toMatch(/hash chain broken/);
+      expect(processes.cluster().nodes.get(region)?.output()).not.toMatch(/hash chain broken/);
   });
 });

@@ -3,17 +3,12 @@
  * heals. What DESIGN.md §1 and §4 promise, checked from the outside through the HTTP API.
  */
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type ProcessCluster, startProcessCluster } from './cluster-process.js';
-import { call, eventually, removeDir, TOKENS } from './node-process.js';
+import { useProcessCluster } from './cluster-process.js';
+import { call, eventually, TOKENS } from './node-process.js';
 
 const REGIONS = ['eu', 'us', 'ap'] as const;
-let cluster: ProcessCluster;
-
-beforeAll(async () => {
-  cluster = await startProcessCluster(REGIONS);
-});
 
 /** Waits until every region's replication links are up (grants split only across reachable regions). */
 async function allConnected(): Promise<void> {
@@ -28,12 +23,9 @@ async function allConnected(): Promise<void> {
       ),
   );
 }
-afterAll(async () => {
-  await cluster?.stop();
-  for (const dir of cluster?.dirs.values() ?? []) removeDir(dir);
-});
 
-const url = (region: string) => cluster.nodes.get(region)?.url as string;
+const processes = useProcessCluster(REGIONS);
+const url = processes.url;
 
 async function balance(
   region: string,
@@ -85,7 +77,7 @@ describe('three regions as one ledger (real processes, relays)', () => {
 
   it('isolated regions accept only their own rights; after heal all converge to grants − accepted debits', async () => {
     await grant('us', 't-partition', 300);
-    for (const region of REGIONS) cluster.isolate(region);
+    for (const region of REGIONS) processes.cluster().isolate(region);
     let accepted = 0;
     for (let i = 0; i < 120; i++) {
       const statuses = await Promise.all(
@@ -95,7 +87,7 @@ describe('three regions as one ledger (real processes, relays)', () => {
     }
     expect(accepted).toBeLessThanOrEqual(300);
     expect(accepted).toBe(300); // each region spent its own third, and nothing more
-    cluster.heal();
+    processes.cluster().heal();
     await eventually(
       () => balances('t-partition'),
       (all) => all.every((value) => value === 300 - accepted),
@@ -104,11 +96,11 @@ describe('three regions as one ledger (real processes, relays)', () => {
 
   it('the same idempotency key accepted in two isolated regions is charged once after heal', async () => {
     await grant('eu', 't-dup', 900);
-    cluster.isolate('eu');
-    cluster.isolate('ap');
+    processes.cluster().isolate('eu');
+    processes.cluster().isolate('ap');
     expect(await debit('eu', 't-dup', 'same-key', 50)).toBe(201);
     expect(await debit('ap', 't-dup', 'same-key', 50)).toBe(201);
-    cluster.heal();
+    processes.cluster().heal();
     const settled = await eventually(
       () => Promise.all(REGIONS.map((region) => balance(region, 't-dup'))),
       (all) => all.every((figures) => figures.debited === 100 && figures.refunded === 50),
@@ -184,11 +176,11 @@ describe('three regions as one ledger (real processes, relays)', () => {
     };
     const workers = Array.from({ length: 8 }, load);
     while (acknowledged.length < 200) await new Promise((resolve) => setTimeout(resolve, 10));
-    cluster.nodes.get('us')?.child.kill('SIGKILL');
+    processes.cluster().nodes.get('us')?.child.kill('SIGKILL');
     stop = true;
     await Promise.all(workers);
-    await cluster.nodes.get('us')?.exited;
-    await cluster.restart('us');
+    await processes.cluster().nodes.get('us')?.exited;
+    await processes.cluster().restart('us');
     const settled = await eventually(
       () => Promise.all(REGIONS.map((region) => balance(region, 't-kill'))),
       (all) =>

@@ -11,24 +11,15 @@ import {
   PROTOCOL_VERSION,
   type WireMessage,
 } from '@allot/transport';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { type ProcessCluster, startProcessCluster } from './cluster-process.js';
-import { call, eventually, removeDir, TOKENS } from './node-process.js';
+import { useProcessCluster } from './cluster-process.js';
+import { call, eventually, TOKENS } from './node-process.js';
 
 const CLUSTER = 'process-test';
-let cluster: ProcessCluster;
 
-beforeAll(async () => {
-  cluster = await startProcessCluster(['eu', 'us']);
-});
-
-afterAll(async () => {
-  await cluster?.stop();
-  for (const dir of cluster?.dirs.values() ?? []) removeDir(dir);
-});
-
-const url = (region: string) => cluster.nodes.get(region)?.url as string;
+const processes = useProcessCluster(['eu', 'us']);
+const url = processes.url;
 
 async function connected(): Promise<void> {
   await eventually(
@@ -164,7 +155,7 @@ describe('issue 9 through real nodes', () => {
     expect(await read()).toEqual(before);
     // The real link between eu and us never went down.
     await connected();
-    expect(cluster.nodes.get('eu')?.output()).toMatch(/auth signature does not verify/);
+    expect(processes.cluster().nodes.get('eu')?.output()).toMatch(/auth signature does not verify/);
   });
 
   it('pushes a commit of more than 512 events live, without an error', async () => {
@@ -188,7 +179,7 @@ describe('issue 9 through real nodes', () => {
         },
       (body) => body.debited === 600,
     );
-    const errors = (cluster.nodes.get('eu')?.output() ?? '')
+    const errors = (processes.cluster().nodes.get('eu')?.output() ?? '')
       .split('\n')
       .filter((line) => /"level":50/.test(line));
     expect(errors).toEqual([]);
@@ -239,10 +230,10 @@ describe('issue 9 through real nodes', () => {
     );
     // us restarts; the dials between the regions come from configured peer addresses and get
     // reserved slots, whichever side dials.
-    const us = cluster.nodes.get('us');
+    const us = processes.cluster().nodes.get('us');
     us?.child.kill('SIGTERM');
     await us?.exited;
-    await cluster.restart('us');
+    await processes.cluster().restart('us');
     await connected();
     attacking = false;
     await Promise.all(attackers);
