@@ -18,6 +18,7 @@ export * from './merge.js';
 export * from './queries.js';
 export * from './records.js';
 export * from './retention.js';
+export * from './segment.js';
 export * from './standing.js';
 export * from './state.js';
 export * from './validate.js';

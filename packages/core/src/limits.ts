@@ -66,3 +66,17 @@ export const SHAPE_SHARED_MAX = 64;
 
 /** Parts of one debit, refund, move or repay: one per grant at most. */
 export const PARTS_MAX = GRANTS_PER_TENANT_MAX;
+
+/**
+ * Nesting of debit metadata (user JSON): the API's bound and the peers' (the replica and the server
+ * re-export this one). 32 levels is more than any sane metadata needs, and bounds the recursion of
+ * every walk over it (canonical JSON, checks, JSON.parse of a stored segment).
+ */
+export const METADATA_DEPTH_MAX = 32;
+
+/**
+ * Bytes of one segment (segment.ts): a group commit larger than this writes several. A full debit
+ * batch (8,190 debits of ~40 bytes) fits with room to spare, the largest single event (1,024 parts
+ * of 255-character grant ids, 4 KiB of metadata: ~280 KiB) fits, and a frame (4 MiB) holds several.
+ */
+export const SEGMENT_BYTES_MAX = 1024 * 1024;

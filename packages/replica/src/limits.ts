@@ -6,7 +6,7 @@
  * check accepts every event the API can make, and recursive checks, the canonical JSON of the hash
  * chain and the codecs stay shallow. 32 levels are far more than any label set needs.
  */
-export const METADATA_DEPTH_MAX = 32;
+export { METADATA_DEPTH_MAX } from '@allot/core';
 
 /**
  * Events in one group commit. One LevelDB batch of this many ~200-byte records is ~1.6 MiB, which

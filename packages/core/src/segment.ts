@@ -1,0 +1,403 @@
+/**
+ * Segments (DESIGN.md §2): the run of one origin's events that one commit made durable, encoded
+ * once in a compact, versioned binary form — no JSON and no per-event object encoding — that is
+ * stored, sent and relayed as it is. Layout (version 1):
+ *
+ *   byte    version (1)
+ *   ascii   origin
+ *   varint  firstSeq (≥ 1), count (≥ 1)
+ *   varint  strings; then each string of the segment's string table (ASCII ids, ≤ 255 bytes),
+ *           in the order the records first use them
+ *   count × (varint length, record): byte kind code (top bit: `at` went back), varint |Δat| from
+ *           the previous event (the first: from 0), varint tenant (a string index), then the
+ *           kind's fields as segment-kinds.ts lists them
+ *
+ * Every encoding has one form (shortest varints, table in first-use order, canonical metadata), so
+ * a segment that decodes re-encodes to the same bytes, and its hash names exactly its events.
+ * Decoding trusts nothing: every length is checked against the bytes left before anything is read
+ * or allocated, every number is a safe integer, every id passes core's validator, and anything
+ * else is a SegmentError. The record of each event has a known byte range (`DecodedSegment.bounds`).
+ */
+import { canonicalJson } from './canonical.js';
+import type { Json, LedgerEvent, Part } from './events.js';
+import { isKey, isOriginId, isTenantId, type OriginId, parseEventRecordId } from './ids.js';
+import { KEY_LENGTH_MAX, METADATA_DEPTH_MAX, PARTS_MAX, SEGMENT_BYTES_MAX } from './limits.js';
+import { ByteReader, ByteWriter, SegmentEncodeError, SegmentError } from './segment-bytes.js';
+import { SEGMENT_KINDS, SEGMENT_KINDS_BY_CODE, type SegmentFieldType } from './segment-kinds.js';
+
+export { SegmentEncodeError, SegmentError } from './segment-bytes.js';
+export { SEGMENT_KINDS, type SegmentFieldType, type SegmentKind } from './segment-kinds.js';
+
+/** The format version this build writes and reads. */
+export const SEGMENT_VERSION = 1;
+
+/** A segment's envelope: whose events, and which. */
+export interface SegmentHeader {
+  readonly origin: OriginId;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly count: number;
+}
+
+/** A decoded segment: its events in seq order and where each one's record lies in the bytes. */
+export interface DecodedSegment extends SegmentHeader {
+  readonly events: LedgerEvent[];
+  /** `count + 1` offsets: event i's record is bytes `bounds[i]` up to `bounds[i + 1]`. */
+  readonly bounds: Uint32Array;
+}
+
+/** What a string of the table is checked to be, as bits (a string may serve as several). */
+const AS_TENANT = 1;
+const AS_KEY = 2;
+const AS_ORIGIN = 4;
+const AS_EVENT_ID = 8;
+
+function validAs(text: string, as: number): boolean {
+  switch (as) {
+    case AS_TENANT:
+      return isTenantId(text);
+    case AS_KEY:
+      return isKey(text);
+    case AS_ORIGIN:
+      return isOriginId(text);
+    default:
+      return parseEventRecordId(text) !== null;
+  }
+}
+
+const AS_NAMES: Record<number, string> = {
+  [AS_TENANT]: 'tenant id',
+  [AS_KEY]: 'key',
+  [AS_ORIGIN]: 'origin id',
+  [AS_EVENT_ID]: 'debit or refund id',
+};
+
+/** Nesting of `text` (JSON) past `max`, without parsing it: JSON.parse must not recurse unbounded. */
+function nestsDeeper(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 0x5c) i += 1;
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x5b || code === 0x7b) {
+      depth += 1;
+      if (depth > max) return true;
+    } else if (code === 0x5d || code === 0x7d) depth -= 1;
+  }
+  return false;
+}
+
+const utf8 = new TextEncoder();
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Writes the events of one origin's run into one segment, event by event. */
+export class SegmentWriter {
+  private readonly records = new ByteWriter(1024);
+  private readonly strings: string[] = [];
+  private readonly index = new Map<string, number>();
+  private checked: number[] = [];
+  private readonly bounds: number[] = [0];
+  private previousAt = 0;
+  /** Events written so far. */
+  count = 0;
+  /** Bytes of the strings' table so far (each string and its length). */
+  private tableBytes = 0;
+
+  /** A writer of the run of `origin`'s log that starts at `firstSeq`. */
+  constructor(
+    readonly origin: OriginId,
+    readonly firstSeq: number,
+  ) {
+    if (!isOriginId(origin)) throw new SegmentEncodeError(`invalid origin ${JSON.stringify(origin)}`);
+    if (!Number.isSafeInteger(firstSeq) || firstSeq < 1)
+      throw new SegmentEncodeError(`invalid seq ${firstSeq}`);
+  }
+
+  /** Bytes the segment would have if finished now, give or take the header's few. */
+  get bytes(): number {
+    return this.records.length + this.tableBytes + this.origin.length + 32;
+  }
+
+  private ref(out: ByteWriter, text: string, as: number): void {
+    let at = this.index.get(text);
+    if (at === undefined) {
+      at = this.strings.length;
+      if (typeof text !== 'string' || text.length > KEY_LENGTH_MAX)
+        throw new SegmentEncodeError(
+          `${String(text).slice(0, 40)} is not an id of at most ${KEY_LENGTH_MAX}`,
+        );
+      this.strings.push(text);
+      this.index.set(text, at);
+      this.checked.push(0);
+      this.tableBytes += text.length + 2;
+    }
+    const checked = this.checked[at] as number;
+    if ((checked & as) === 0) {
+      if (!validAs(text, as))
+        throw new SegmentEncodeError(`${JSON.stringify(text)} is not a valid ${AS_NAMES[as]}`);
+      this.checked[at] = checked | as;
+    }
+    out.varint(at);
+  }
+
+  private field(out: ByteWriter, value: unknown, type: SegmentFieldType, name: string): void {
+    switch (type) {
+      case 'uint':
+        out.varint(value as number);
+        return;
+      case 'time?':
+        if (value === null) out.byte(0);
+        else {
+          out.byte(1);
+          out.varint(value as number);
+        }
+        return;
+      case 'key':
+        this.ref(out, value as string, AS_KEY);
+        return;
+      case 'origin':
+        this.ref(out, value as string, AS_ORIGIN);
+        return;
+      case 'eventId':
+        this.ref(out, value as string, AS_EVENT_ID);
+        return;
+      case 'parts': {
+        const parts = value as readonly Part[];
+        if (!Array.isArray(parts) || parts.length > PARTS_MAX)
+          throw new SegmentEncodeError(`${name} is not a list of at most ${PARTS_MAX} parts`);
+        out.varint(parts.length);
+        for (const part of parts) {
+          this.ref(out, part.grantId, AS_KEY);
+          out.varint(part.amount);
+        }
+        return;
+      }
+      case 'json': {
+        const text = canonicalJson(value as Json);
+        if (nestsDeeper(text, METADATA_DEPTH_MAX))
+          throw new SegmentEncodeError(`${name} nests deeper than ${METADATA_DEPTH_MAX}`);
+        const bytes = utf8.encode(text);
+        out.varint(bytes.length);
+        out.bytes(bytes);
+        return;
+      }
+    }
+  }
+
+  /** Appends `event`, which must be the next of this run (`origin`, seq `firstSeq + count`). */
+  add(event: LedgerEvent): void {
+    if (event.origin !== this.origin || event.seq !== this.firstSeq + this.count)
+      throw new SegmentEncodeError(
+        `event ${event.origin} seq ${event.seq} does not follow ${this.origin} seq ${this.firstSeq + this.count - 1}`,
+      );
+    const entry = SEGMENT_KINDS[event.kind];
+    if (entry === undefined) throw new SegmentEncodeError(`no segment code for kind ${String(event.kind)}`);
+    const record = new ByteWriter(64);
+    const at = event.at;
+    if (!Number.isSafeInteger(at) || at < 0) throw new SegmentEncodeError(`invalid time ${at}`);
+    const back = at < this.previousAt;
+    record.byte(entry.code | (back ? 0x80 : 0));
+    record.varint(back ? this.previousAt - at : at - this.previousAt);
+    this.ref(record, event.tenant, AS_TENANT);
+    const fields = event as unknown as Record<string, unknown>;
+    for (const [name, type] of entry.fields) this.field(record, fields[name], type, name);
+    this.records.varint(record.length);
+    this.records.bytes(record.view());
+    this.previousAt = at;
+    this.count += 1;
+    this.bounds.push(this.records.length);
+  }
+
+  /** The segment's bytes (a new array); at least one event must have been added. */
+  finish(): Uint8Array {
+    if (this.count === 0) throw new SegmentEncodeError('a segment holds at least one event');
+    const head = new ByteWriter(this.tableBytes + this.origin.length + 32);
+    head.byte(SEGMENT_VERSION);
+    head.ascii(this.origin);
+    head.varint(this.firstSeq);
+    head.varint(this.count);
+    head.varint(this.strings.length);
+    for (const text of this.strings) head.ascii(text);
+    const bytes = new Uint8Array(head.length + this.records.length);
+    if (bytes.length > SEGMENT_BYTES_MAX)
+      throw new SegmentEncodeError(`a segment of ${bytes.length} bytes (at most ${SEGMENT_BYTES_MAX})`);
+    bytes.set(head.view(), 0);
+    bytes.set(this.records.view(), head.length);
+    return bytes;
+  }
+}
+
+/** The segment of `events`: a non-empty run of `origin`'s log, in seq order from its first. */
+export function encodeSegment(events: readonly LedgerEvent[]): Uint8Array {
+  const first = events[0];
+  if (first === undefined) throw new SegmentEncodeError('a segment holds at least one event');
+  const writer = new SegmentWriter(first.origin, first.seq);
+  for (const event of events) writer.add(event);
+  return writer.finish();
+}
+
+function readHeader(reader: ByteReader): SegmentHeader {
+  if (reader.bytes.length > SEGMENT_BYTES_MAX)
+    throw new SegmentError(0, `${reader.bytes.length} bytes (at most ${SEGMENT_BYTES_MAX})`);
+  const version = reader.byte();
+  if (version !== SEGMENT_VERSION)
+    throw new SegmentError(0, `format version ${version} (this build reads ${SEGMENT_VERSION})`);
+  const origin = reader.ascii(KEY_LENGTH_MAX);
+  if (!isOriginId(origin)) throw reader.fail(`origin ${JSON.stringify(origin)} is not an origin id`);
+  const firstSeq = reader.varint();
+  if (firstSeq < 1) throw reader.fail('first seq 0');
+  // A record has a length, a kind, a time and a tenant: at least 4 bytes.
+  const count = reader.count('event count', 4);
+  if (count < 1) throw reader.fail('no events');
+  const lastSeq = firstSeq + count - 1;
+  if (!Number.isSafeInteger(lastSeq)) throw reader.fail('seqs past 2^53 − 1');
+  return { origin, firstSeq, lastSeq, count };
+}
+
+/** The envelope of a segment (origin, seqs, count), read without decoding its events. */
+export function segmentHeader(bytes: Uint8Array): SegmentHeader {
+  return readHeader(new ByteReader(bytes));
+}
+
+/** The decoding of one segment's string table and records, with the first-use order check. */
+class SegmentDecoder {
+  private readonly strings: string[];
+  private readonly checked: Uint8Array;
+  /** The index the next string used for the first time must have. */
+  private fresh = 0;
+
+  constructor(private readonly reader: ByteReader) {
+    const count = reader.count('string count', 1);
+    this.strings = new Array<string>(count);
+    this.checked = new Uint8Array(count);
+    const seen = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      const start = reader.offset;
+      const text = reader.ascii(KEY_LENGTH_MAX);
+      if (seen.has(text)) throw new SegmentError(start, `string ${JSON.stringify(text)} twice in the table`);
+      seen.add(text);
+      this.strings[i] = text;
+    }
+  }
+
+  /** A string of the table, which must be valid as `as`. */
+  ref(as: number): string {
+    const start = this.reader.offset;
+    const at = this.reader.varint();
+    if (at > this.fresh || at >= this.strings.length)
+      throw new SegmentError(start, `string ${at} used before string ${this.fresh}, or past the table`);
+    if (at === this.fresh) this.fresh += 1;
+    const text = this.strings[at] as string;
+    const checked = this.checked[at] as number;
+    if ((checked & as) === 0) {
+      if (!validAs(text, as))
+        throw new SegmentError(start, `${JSON.stringify(text)} is not a valid ${AS_NAMES[as]}`);
+      this.checked[at] = checked | as;
+    }
+    return text;
+  }
+
+  /** Every string was used (the table is exactly what the records need). */
+  allUsed(): boolean {
+    return this.fresh === this.strings.length;
+  }
+
+  field(type: SegmentFieldType): unknown {
+    const reader = this.reader;
+    switch (type) {
+      case 'uint':
+        return reader.varint();
+      case 'time?': {
+        const present = reader.byte();
+        if (present === 0) return null;
+        if (present !== 1) throw reader.fail(`presence byte ${present}`);
+        return reader.varint();
+      }
+      case 'key':
+        return this.ref(AS_KEY);
+      case 'origin':
+        return this.ref(AS_ORIGIN);
+      case 'eventId':
+        return this.ref(AS_EVENT_ID);
+      case 'parts': {
+        // A part is a string index and an amount: at least 2 bytes.
+        const count = reader.count('part count', 2);
+        if (count > PARTS_MAX) throw reader.fail(`${count} parts (at most ${PARTS_MAX})`);
+        const parts: Part[] = [];
+        for (let i = 0; i < count; i++) {
+          const grantId = this.ref(AS_KEY);
+          parts.push({ grantId, amount: reader.varint() });
+        }
+        return parts;
+      }
+      case 'json': {
+        const start = reader.offset;
+        const view = reader.take(reader.count('metadata length', 1));
+        if (view.length === 4 && view[0] === 0x6e && view[1] === 0x75 && view[2] === 0x6c && view[3] === 0x6c)
+          return null;
+        let text: string;
+        let value: Json;
+        try {
+          text = utf8Strict.decode(view);
+        } catch {
+          throw new SegmentError(start, 'metadata is not UTF-8');
+        }
+        if (nestsDeeper(text, METADATA_DEPTH_MAX))
+          throw new SegmentError(start, `metadata nests deeper than ${METADATA_DEPTH_MAX}`);
+        try {
+          value = JSON.parse(text) as Json;
+          if (canonicalJson(value) !== text) throw new SegmentError(start, 'metadata is not canonical JSON');
+        } catch (error) {
+          if (error instanceof SegmentError) throw error;
+          throw new SegmentError(start, 'metadata is not JSON');
+        }
+        return value;
+      }
+    }
+  }
+}
+
+/** Decodes a whole segment; a SegmentError, and nothing else, for bytes that are not one. */
+export function decodeSegment(bytes: Uint8Array): DecodedSegment {
+  if (!(bytes instanceof Uint8Array)) throw new SegmentError(0, 'not bytes');
+  const reader = new ByteReader(bytes);
+  const header = readHeader(reader);
+  const decoder = new SegmentDecoder(reader);
+  const events: LedgerEvent[] = [];
+  const bounds = new Uint32Array(header.count + 1);
+  let at = 0;
+  for (let i = 0; i < header.count; i++) {
+    const length = reader.count('record length', 1);
+    const start = reader.offset;
+    bounds[i] = start;
+    const end = start + length;
+    const kindByte = reader.byte();
+    const kind = SEGMENT_KINDS_BY_CODE.get(kindByte & 0x7f);
+    if (kind === undefined) throw new SegmentError(start, `unknown kind code ${kindByte & 0x7f}`);
+    const delta = reader.varint();
+    if (kindByte & 0x80) {
+      if (delta === 0) throw new SegmentError(start, 'time moved back by 0');
+      at -= delta;
+    } else at += delta;
+    if (!Number.isSafeInteger(at) || at < 0) throw new SegmentError(start, `time ${at} out of range`);
+    const tenant = decoder.ref(AS_TENANT);
+    const event: Record<string, unknown> = {
+      kind: kind.kind,
+      origin: header.origin,
+      seq: header.firstSeq + i,
+      at,
+      tenant,
+    };
+    for (const [name, type] of kind.entry.fields) event[name] = decoder.field(type);
+    if (reader.offset !== end)
+      throw new SegmentError(start, `record of ${length} bytes holds ${reader.offset - start}`);
+    events.push(event as unknown as LedgerEvent);
+  }
+  bounds[header.count] = reader.offset;
+  if (reader.left !== 0) throw reader.fail(`${reader.left} bytes after the last record`);
+  if (!decoder.allUsed()) throw reader.fail('strings in the table that no record uses');
+  return { ...header, events, bounds };
+}
