@@ -63,9 +63,9 @@ const hostileFrame: fc.Arbitrary<Hostile> = fc.oneof(
   fc
     .record({ tenant: fc.constantFrom(...TENANTS), amount: fc.integer({ min: 1, max: 1_000_000 }) })
     .map(({ tenant, amount }) => async () => ({
-      type: 'events',
+      type: 'segments',
       origin: US_ORIGIN,
-      events: signedRun(OTHER_KEY, US_ORIGIN, [grantBody(tenant, 'forged', amount)]),
+      segments: signedRun(OTHER_KEY, US_ORIGIN, [grantBody(tenant, 'forged', amount)]),
     })),
   fc
     .record({ tenant: fc.constantFrom(...TENANTS), amount: fc.integer({ min: 1, max: 1_000_000 }) })
@@ -81,20 +81,25 @@ const hostileFrame: fc.Arbitrary<Hostile> = fc.oneof(
       const first = run[0];
       if (first === undefined) throw new Error('empty run');
       return {
-        type: 'events',
+        type: 'segments',
         origin: US_ORIGIN,
-        events: [{ ...first, event: { ...first.event, amount: amount + 1 } }],
+        segments: [
+          {
+            ...first,
+            bytes: signedRun(s.usKey, US_ORIGIN, [grantBody(tenant, 'tampered', amount + 1)], 2)[0]?.bytes,
+          },
+        ],
       };
     }),
   fc.integer({ min: 1, max: 1_000_000 }).map((amount) => async (s: HostileSetup) => ({
-    type: 'events',
+    type: 'segments',
     origin: UNKNOWN_ORIGIN,
-    events: signedRun(s.usKey, UNKNOWN_ORIGIN, [grantBody('acme', 'unknown', amount)]),
+    segments: signedRun(s.usKey, UNKNOWN_ORIGIN, [grantBody('acme', 'unknown', amount)]),
   })),
   fc.integer({ min: 1, max: 1_000_000 }).map((amount) => async (s: HostileSetup) => ({
-    type: 'events',
+    type: 'segments',
     origin: s.replica.origin,
-    events: signedRun(s.usKey, s.replica.origin, [grantBody('acme', 'own', amount)]),
+    segments: signedRun(s.usKey, s.replica.origin, [grantBody('acme', 'own', amount)]),
   })),
   fc.record({ tenant: fc.constantFrom(...TENANTS), value: fc.constantFrom(...BAD_POLICY_VALUES) }).map(
     ({ tenant, value }) =>
@@ -149,9 +154,9 @@ describe('an authenticated but hostile peer', () => {
         expect(await policy).toEqual({ overdraft: { eu: 10 }, weights: {}, blocked: false });
         const legit: ReplicationFrame[] = [
           {
-            type: 'events',
+            type: 'segments',
             origin: US_ORIGIN,
-            events: signedRun(s.usKey, US_ORIGIN, [grantBody('beta', 'u', 50)]),
+            segments: signedRun(s.usKey, US_ORIGIN, [grantBody('beta', 'u', 50)]),
           },
         ];
         s.send(legit[0]);

@@ -4,17 +4,17 @@
  * check refuses never reach the replica (the transport closes the link), as on a real wire.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { type LedgerEvent, makeEvent, type OriginId, type TenantEventBody } from '@allot/core';
+import { encodeSegment, type LedgerEvent, makeEvent, type OriginId, type TenantEventBody } from '@allot/core';
 import {
   ControlDocument,
-  chainHash,
   frameProblem,
   headSigningBytes,
   ManualClock,
   Replica,
   type ReplicationFrame,
   SeededRng,
-  type WireEvent,
+  segmentHash,
+  type WireSegment,
   ZERO_HASH,
 } from '@allot/replica';
 import { MemoryStore, nodeCrypto, rawPublicKey } from '@allot/store';
@@ -44,23 +44,23 @@ export interface HostileSetup {
   run(ms: number): Promise<void>;
 }
 
-/** Signs a run of `us` events (seq `from` on, chained after `previous`) with `key`. */
+/** Signs a run of `origin`'s events (seq `from` on, chained after `previous`) as one segment, with `key`. */
 export function signedRun(
   key: KeyObject,
   origin: OriginId,
   bodies: readonly TenantEventBody[],
   from = 1,
   previous: Uint8Array = ZERO_HASH,
-): WireEvent[] {
+): WireSegment[] {
   const crypto = nodeCrypto(key);
-  let hash = previous;
-  return bodies.map((body, i) => {
-    const event: LedgerEvent = makeEvent({ origin, seq: from + i, at: START_MS }, body);
-    hash = chainHash(crypto, hash, event);
-    const last = i === bodies.length - 1;
-    const signature = last ? crypto.sign(headSigningBytes('test', origin, event.seq, hash)) : null;
-    return { event, hash, signature };
-  });
+  const events: LedgerEvent[] = bodies.map((body, i) =>
+    makeEvent({ origin, seq: from + i, at: START_MS }, body),
+  );
+  const bytes = encodeSegment(events);
+  const hash = segmentHash(crypto, previous, bytes);
+  const lastSeq = from + bodies.length - 1;
+  const signature = crypto.sign(headSigningBytes('test', origin, lastSeq, hash));
+  return [{ firstSeq: from, lastSeq, bytes, signature }];
 }
 
 /** A control frame carrying a Yjs update made on a copy of `base` updates by `edit`. */

@@ -107,7 +107,7 @@ describe('a stored policy that breaks the rule (an older version’s data direct
     const store = h.store.crash();
     const doc = new Y.Doc();
     doc.getMap('control').set('policy/acme', 12345);
-    await store.commit({ events: [], heads: [], control: [Y.encodeStateAsUpdate(doc)] }, { sync: true });
+    await store.commit({ segments: [], heads: [], control: [Y.encodeStateAsUpdate(doc)] }, { sync: true });
     const replica = await h.reopen(store);
     expect(h.logger.lines.some((line) => line.level === 'warn' && /policy rule/.test(line.message))).toBe(
       true,
@@ -196,7 +196,7 @@ describe('a peer’s frames are checked like API input', () => {
     const forged = signedRun(s.usKey, 'zz#aaaaaaaaaaaaaaaa', [
       { kind: 'grant', tenant: 'acme', grantId: 'z', amount: 1_000_000, priority: 1, expiresAt: null },
     ]);
-    s.send({ type: 'events', origin: 'zz#aaaaaaaaaaaaaaaa', events: forged });
+    s.send({ type: 'segments', origin: 'zz#aaaaaaaaaaaaaaaa', segments: forged });
     await s.run(600); // past a summary interval: lag is reported
     expect(s.network.drops.length).toBe(4);
     expect([...s.lagLabels].filter((label) => !label.startsWith('us#'))).toEqual([]);
@@ -230,7 +230,7 @@ describe('a peer’s frames are checked like API input', () => {
       { kind: 'grant', tenant: 'acme', grantId: 'b', amount: 1_000_000, priority: 1, expiresAt: null },
       { kind: 'grant', tenant: 'acme', grantId: 'c', amount: 1_000_000, priority: 1, expiresAt: null },
     ]);
-    s.send({ type: 'events', origin, events: forged });
+    s.send({ type: 'segments', origin, segments: forged });
     await s.run(5);
     expect(s.network.drops.map((drop) => drop.reason)).toEqual([
       expect.stringMatching(/signature does not verify/),

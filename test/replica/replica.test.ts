@@ -1,4 +1,4 @@
-import { parseOrigin } from '@allot/core';
+import { encodeSegment, parseOrigin } from '@allot/core';
 import { headSigningBytes, ReplicaOpenError } from '@allot/replica';
 import { MemoryStore } from '@allot/store';
 import { describe, expect, it } from 'vitest';
@@ -145,7 +145,7 @@ describe('replica: the local debit path', () => {
     const store = h.store.crash();
     await expect(h.reopen(store, { region: 'us' })).rejects.toThrow(ReplicaOpenError);
     await expect(h.reopen(h.store.crash(), { cluster: 'other' })).rejects.toThrow(/cluster/);
-    // A record appended with a hash that does not chain: the node refuses to start, naming it.
+    // A segment appended with a hash that does not chain: the node refuses to start, naming it.
     const forged = h.store.crash();
     const origin = h.replica.origin;
     const event = {
@@ -161,8 +161,13 @@ describe('replica: the local debit path', () => {
       metadata: null,
     } as const;
     const hash = new Uint8Array(32).fill(7);
+    const signature = new Uint8Array(64);
+    const bytes = encodeSegment([event]);
     await forged.commit(
-      { events: [{ event, hash }], heads: [{ origin, seq: 2, hash, signature: null }] },
+      {
+        segments: [{ origin, firstSeq: 2, lastSeq: 2, bytes, hash, signature, tenants: ['acme'] }],
+        heads: [{ origin, seq: 2, hash, signature }],
+      },
       { sync: true },
     );
     await expect(h.reopen(forged.crash())).rejects.toThrow(`log ${origin} seq 2: hash chain broken`);

@@ -154,7 +154,8 @@ describe('lost incarnations', () => {
 describe('frames that do not verify', () => {
   it('a forged or corrupt run drops the peer and changes nothing', async () => {
     const { harness, settle } = await import('./support.js');
-    const { chainHash, headSigningBytes, ZERO_HASH } = await import('@allot/replica');
+    const { segmentHash, headSigningBytes, ZERO_HASH } = await import('@allot/replica');
+    const { encodeSegment } = await import('@allot/core');
     const { generateKeyPairSync } = await import('node:crypto');
     const { nodeCrypto, rawPublicKey } = await import('@allot/store');
     const usKey = generateKeyPairSync('ed25519').privateKey;
@@ -186,40 +187,29 @@ describe('frames that do not verify', () => {
       priority: 100,
       expiresAt: null,
     } as const;
-    const good = chainHash(h.crypto, ZERO_HASH, event);
+    const bytes = encodeSegment([event]);
+    const good = segmentHash(h.crypto, ZERO_HASH, bytes);
     const before = h.replica.versionVector();
-    // A corrupt hash.
-    active.frame('us', {
-      type: 'events',
+    const segment = (segmentBytes: Uint8Array, signature: Uint8Array) => ({
+      type: 'segments' as const,
       origin: us,
-      events: [{ event, hash: new Uint8Array(32), signature: new Uint8Array(64) }],
+      segments: [{ firstSeq: 1, lastSeq: 1, bytes: segmentBytes, signature }],
     });
-    // The right hash, a forged signature.
-    active.frame('us', {
-      type: 'events',
-      origin: us,
-      events: [{ event, hash: good, signature: new Uint8Array(64) }],
-    });
+    // A forged signature.
+    active.frame('us', segment(bytes, new Uint8Array(64)));
     // Signed by eu's own key instead of us's.
     const signed = headSigningBytes('test', us, 1, good);
-    active.frame('us', {
-      type: 'events',
-      origin: us,
-      events: [{ event, hash: good, signature: h.crypto.sign(signed) }],
-    });
-    expect(drops).toEqual([
-      `events of ${us}: hash chain broken at seq 1`,
-      `events of ${us}: head signature does not verify`,
-      `events of ${us}: head signature does not verify`,
-    ]);
+    active.frame('us', segment(bytes, h.crypto.sign(signed)));
+    // Signed by us, but one byte of the segment changed: the hash no longer matches what was signed.
+    const changed = Uint8Array.from(bytes);
+    changed[changed.length - 1] = (changed[changed.length - 1] as number) ^ 1;
+    active.frame('us', segment(changed, usCrypto.sign(signed)));
+    const refused = `segment ${us}/1-1: signature does not verify (or the chain is broken)`;
+    expect(drops).toEqual([refused, refused, refused]);
     expect(h.replica.versionVector()).toEqual(before);
     expect(h.replica.balance('acme')).toBeUndefined();
     // The genuine run is taken.
-    active.frame('us', {
-      type: 'events',
-      origin: us,
-      events: [{ event, hash: good, signature: usCrypto.sign(signed) }],
-    });
+    active.frame('us', segment(bytes, usCrypto.sign(signed)));
     await settle(h.clock, new Promise((resolve) => setTimeout(resolve, 5)));
     expect(h.replica.balance('acme')?.granted).toBe(5);
   });

@@ -266,19 +266,34 @@ export function segmentHeader(bytes: Uint8Array): SegmentHeader {
 class SegmentDecoder {
   private readonly strings: string[];
   private readonly checked: Uint8Array;
+  /** Where each string starts, when strings are read as they are used. */
+  private readonly offsets: Uint32Array | null;
   /** The index the next string used for the first time must have. */
   private fresh = 0;
 
-  constructor(private readonly reader: ByteReader) {
+  /** With `ordered`, strings must be used in table order (a whole segment); without, in any order. */
+  constructor(
+    private readonly reader: ByteReader,
+    private readonly ordered: boolean,
+  ) {
     const count = reader.count('string count', 1);
     this.strings = new Array<string>(count);
     this.checked = new Uint8Array(count);
-    const seen = new Set<string>();
+    this.offsets = ordered ? null : new Uint32Array(count);
+    const seen = ordered ? new Set<string>() : null;
     for (let i = 0; i < count; i++) {
       const start = reader.offset;
+      if (this.offsets !== null) {
+        // Out of order (a range of a stored segment): find each string now, read it when used.
+        this.offsets[i] = start;
+        const length = reader.varint();
+        if (length > KEY_LENGTH_MAX) throw new SegmentError(start, `a string of ${length} bytes`);
+        reader.take(length);
+        continue;
+      }
       const text = reader.ascii(KEY_LENGTH_MAX);
-      if (seen.has(text)) throw new SegmentError(start, `string ${JSON.stringify(text)} twice in the table`);
-      seen.add(text);
+      if (seen?.has(text)) throw new SegmentError(start, `string ${JSON.stringify(text)} twice in the table`);
+      seen?.add(text);
       this.strings[i] = text;
     }
   }
@@ -287,10 +302,15 @@ class SegmentDecoder {
   ref(as: number): string {
     const start = this.reader.offset;
     const at = this.reader.varint();
-    if (at > this.fresh || at >= this.strings.length)
+    if (at >= this.strings.length || (this.ordered && at > this.fresh))
       throw new SegmentError(start, `string ${at} used before string ${this.fresh}, or past the table`);
     if (at === this.fresh) this.fresh += 1;
-    const text = this.strings[at] as string;
+    let text = this.strings[at];
+    if (text === undefined) {
+      const reader = new ByteReader(this.reader.bytes, (this.offsets as Uint32Array)[at] as number);
+      text = reader.ascii(KEY_LENGTH_MAX);
+      this.strings[at] = text;
+    }
     const checked = this.checked[at] as number;
     if ((checked & as) === 0) {
       if (!validAs(text, as))
@@ -360,12 +380,42 @@ class SegmentDecoder {
   }
 }
 
+function decodeRecord(
+  reader: ByteReader,
+  decoder: SegmentDecoder,
+  header: SegmentHeader,
+  i: number,
+  previousAt: number,
+): LedgerEvent {
+  const start = reader.offset;
+  const kindByte = reader.byte();
+  const kind = SEGMENT_KINDS_BY_CODE.get(kindByte & 0x7f);
+  if (kind === undefined) throw new SegmentError(start, `unknown kind code ${kindByte & 0x7f}`);
+  const delta = reader.varint();
+  let at = previousAt;
+  if (kindByte & 0x80) {
+    if (delta === 0) throw new SegmentError(start, 'time moved back by 0');
+    at -= delta;
+  } else at += delta;
+  if (!Number.isSafeInteger(at) || at < 0) throw new SegmentError(start, `time ${at} out of range`);
+  const tenant = decoder.ref(AS_TENANT);
+  const event: Record<string, unknown> = {
+    kind: kind.kind,
+    origin: header.origin,
+    seq: header.firstSeq + i,
+    at,
+    tenant,
+  };
+  for (const [name, type] of kind.entry.fields) event[name] = decoder.field(type);
+  return event as unknown as LedgerEvent;
+}
+
 /** Decodes a whole segment; a SegmentError, and nothing else, for bytes that are not one. */
 export function decodeSegment(bytes: Uint8Array): DecodedSegment {
   if (!(bytes instanceof Uint8Array)) throw new SegmentError(0, 'not bytes');
   const reader = new ByteReader(bytes);
   const header = readHeader(reader);
-  const decoder = new SegmentDecoder(reader);
+  const decoder = new SegmentDecoder(reader, true);
   const events: LedgerEvent[] = [];
   const bounds = new Uint32Array(header.count + 1);
   let at = 0;
@@ -373,31 +423,55 @@ export function decodeSegment(bytes: Uint8Array): DecodedSegment {
     const length = reader.count('record length', 1);
     const start = reader.offset;
     bounds[i] = start;
-    const end = start + length;
-    const kindByte = reader.byte();
-    const kind = SEGMENT_KINDS_BY_CODE.get(kindByte & 0x7f);
-    if (kind === undefined) throw new SegmentError(start, `unknown kind code ${kindByte & 0x7f}`);
-    const delta = reader.varint();
-    if (kindByte & 0x80) {
-      if (delta === 0) throw new SegmentError(start, 'time moved back by 0');
-      at -= delta;
-    } else at += delta;
-    if (!Number.isSafeInteger(at) || at < 0) throw new SegmentError(start, `time ${at} out of range`);
-    const tenant = decoder.ref(AS_TENANT);
-    const event: Record<string, unknown> = {
-      kind: kind.kind,
-      origin: header.origin,
-      seq: header.firstSeq + i,
-      at,
-      tenant,
-    };
-    for (const [name, type] of kind.entry.fields) event[name] = decoder.field(type);
-    if (reader.offset !== end)
+    const event = decodeRecord(reader, decoder, header, i, at);
+    if (reader.offset !== start + length)
       throw new SegmentError(start, `record of ${length} bytes holds ${reader.offset - start}`);
-    events.push(event as unknown as LedgerEvent);
+    at = event.at;
+    events.push(event);
   }
   bounds[header.count] = reader.offset;
   if (reader.left !== 0) throw reader.fail(`${reader.left} bytes after the last record`);
   if (!decoder.allUsed()) throw reader.fail('strings in the table that no record uses');
   return { ...header, events, bounds };
+}
+
+/**
+ * Events `from` to `to − 1` (indices in the segment) of a segment already checked whole (a stored
+ * one: sealed, and decoded when it was received or written), with each one's record bytes. Records
+ * before `from` are skipped by their lengths, not decoded: reading one event of a large segment
+ * costs its string table and that record. Still a SegmentError, never another throw, for bad bytes.
+ */
+export function decodeSegmentRange(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+): { readonly header: SegmentHeader; readonly events: LedgerEvent[]; readonly records: Uint8Array[] } {
+  const reader = new ByteReader(bytes);
+  const header = readHeader(reader);
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to > header.count || from > to)
+    throw new SegmentError(0, `events ${from} to ${to} of a segment of ${header.count}`);
+  const decoder = new SegmentDecoder(reader, false);
+  const events: LedgerEvent[] = [];
+  const records: Uint8Array[] = [];
+  let at = 0;
+  for (let i = 0; i < to; i++) {
+    const length = reader.count('record length', 1);
+    const start = reader.offset;
+    if (i < from) {
+      // `at` is a delta from the previous event: read just the record's kind byte and delta.
+      const kindByte = reader.byte();
+      const delta = reader.varint();
+      at += kindByte & 0x80 ? -delta : delta;
+      reader.offset = start;
+      reader.take(length);
+      continue;
+    }
+    const event = decodeRecord(reader, decoder, header, i, at);
+    if (reader.offset !== start + length)
+      throw new SegmentError(start, `record of ${length} bytes holds ${reader.offset - start}`);
+    at = event.at;
+    events.push(event);
+    records.push(bytes.subarray(start, start + length));
+  }
+  return { header, events, records };
 }

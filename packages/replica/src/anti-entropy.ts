@@ -1,14 +1,28 @@
 /**
  * Anti-entropy and live pushes (DESIGN.md §4): each peer gets what its summary shows it lacks of
- * every log, read from the store in signed runs within its window, and every just-durable batch of
- * own events goes at once to the peers that have everything before it. Summaries name what this
+ * every log, read from the store as stored segments (sent as their very bytes, each signed) within
+ * its window, and every just-durable batch of own segments goes at once to the peers that have
+ * everything before it. Summaries name what this
  * replica holds durably. The replica hands in what it knows through `AntiEntropyHost`.
  */
 import { type OriginId, regionOf } from '@allot/core';
-import type { ReplicationFrame, WireEvent } from './frames.js';
-import { EVENTS_FRAME_MAX, PEER_WINDOW_EVENTS, RELAY_AFTER_MS } from './limits.js';
+import type { ReplicationFrame, WireSegment } from './frames.js';
+import { FRAME_SEGMENT_BYTES_MAX, PEER_WINDOW_EVENTS, RELAY_AFTER_MS } from './limits.js';
 import { inFlightTo, type PeerState } from './peers.js';
-import type { Logger, LogHead, StoredEvent } from './ports.js';
+import type { Logger, LogHead, StoredSegment } from './ports.js';
+
+/** Segments read from the store per push step: a frame's worth of small ones, or a few large ones. */
+const PUSH_READ_SEGMENTS = 64;
+
+/** A stored segment as sent. */
+function wireOf(segment: StoredSegment): WireSegment {
+  return {
+    firstSeq: segment.firstSeq,
+    lastSeq: segment.lastSeq,
+    bytes: segment.bytes,
+    signature: segment.signature,
+  };
+}
 
 /** What anti-entropy needs of the replica: its logs, its peers, its clock and its transport. */
 export interface AntiEntropyHost {
@@ -26,20 +40,21 @@ export interface AntiEntropyHost {
   peers(): ReadonlyMap<string, PeerState>;
   /** The peer state of one region (created if unknown). */
   peer(region: string): PeerState;
-  /** Up to `limit` durable events of `origin`'s log from `fromSeq`. */
-  readLog(origin: OriginId, fromSeq: number, limit: number): Promise<StoredEvent[]>;
+  /** Up to `limit` durable segments of `origin`'s log from the one holding `fromSeq`. */
+  readSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]>;
   /** Sends a frame to a peer region; false if it could not be sent. */
   send(region: string, frame: ReplicationFrame): boolean;
   /** What a summary says: the durable version vector (with heard incarnations) and control state. */
   summary(): { versionVector: Record<OriginId, number>; control: Uint8Array };
 }
 
-/** Own events just made durable, as pushLive needs them. */
+/** Own segments just made durable, as pushLive needs them. */
 export interface DurableBatch {
   /** The first own seq of the batch (null: no own events). */
   readonly ownFirstSeq: number | null;
   readonly lastSeq: number;
-  readonly events: readonly StoredEvent[];
+  /** The batch's own segments, in order. */
+  readonly segments: readonly StoredSegment[];
 }
 
 /** Pushes of events to peers and summaries to them, for one replica. */
@@ -85,20 +100,20 @@ export class AntiEntropy {
           if (inFlight >= PEER_WINDOW_EVENTS || !peer.connected) return;
           const from = Math.max(peer.versionVector[origin] ?? 0, peer.sent.get(origin) ?? 0) + 1;
           if (from > head.seq) break;
-          // One frame at most past the window: a frame must reach a signed event, and any
-          // EVENTS_FRAME_MAX consecutive events of a log contain one.
-          const run = await host.readLog(origin, from, Math.min(EVENTS_FRAME_MAX, head.seq - from + 1));
-          // A run must end at an event the origin signed.
-          let end = run.length - 1;
-          while (end >= 0 && (run[end]?.signature ?? null) === null) end -= 1;
-          if (end < 0) break;
-          const events: WireEvent[] = run.slice(0, end + 1).map((stored) => ({
-            event: stored.event,
-            hash: stored.hash,
-            signature: stored.signature ?? null,
-          }));
-          if (!host.send(region, { type: 'events', origin, events })) return;
-          peer.sent.set(origin, (events[events.length - 1] as WireEvent).event.seq);
+          // Whole segments within a frame's bytes; the one holding `from` may start before it (the
+          // receiver skips what it has). One frame at most past the window.
+          const run = await host.readSegments(origin, from, PUSH_READ_SEGMENTS);
+          const segments: WireSegment[] = [];
+          let bytes = 0;
+          for (const segment of run) {
+            if (segments.length > 0 && bytes + segment.bytes.length > FRAME_SEGMENT_BYTES_MAX) break;
+            segments.push(wireOf(segment));
+            bytes += segment.bytes.length;
+          }
+          const last = segments[segments.length - 1];
+          if (last === undefined) break;
+          if (!host.send(region, { type: 'segments', origin, segments })) return;
+          peer.sent.set(origin, last.lastSeq);
         }
       }
     } finally {
@@ -115,18 +130,16 @@ export class AntiEntropy {
     const host = this.host;
     const first = batch.ownFirstSeq;
     if (first === null || !host.attached()) return;
-    let events: WireEvent[] | null = null;
+    let segments: WireSegment[] | null = null;
     for (const [region, peer] of host.peers()) {
       if (!peer.connected) continue;
       const has = Math.max(peer.versionVector[host.origin] ?? 0, peer.sent.get(host.origin) ?? 0);
       const count = batch.lastSeq - first + 1;
-      // A batch longer than a frame (a paused region's backlog) goes by pushMissing, in runs.
-      if (has !== first - 1 || count > EVENTS_FRAME_MAX || inFlightTo(peer) + count > PEER_WINDOW_EVENTS)
-        continue;
-      events ??= batch.events
-        .filter((stored) => stored.event.origin === host.origin)
-        .map((stored) => ({ event: stored.event, hash: stored.hash, signature: stored.signature ?? null }));
-      if (host.send(region, { type: 'events', origin: host.origin, events }))
+      // A batch whose segments outgrow a frame (a paused region's backlog) goes by pushMissing.
+      if (has !== first - 1 || inFlightTo(peer) + count > PEER_WINDOW_EVENTS) continue;
+      segments ??= batch.segments.map(wireOf);
+      if (segments.reduce((sum, segment) => sum + segment.bytes.length, 0) > FRAME_SEGMENT_BYTES_MAX) return;
+      if (host.send(region, { type: 'segments', origin: host.origin, segments }))
         peer.sent.set(host.origin, batch.lastSeq);
     }
   }

@@ -2,21 +2,23 @@
  * The shape check of a replication frame as it arrives from a peer (DESIGN.md §4): the transport
  * runs it on every decoded frame before the replica sees it, and the simulator runs it on every
  * frame it delivers, so both worlds refuse the same frames. It checks shape and bounds only (exact
- * fields, ids, integers, byte lengths, one origin per run, contiguous seqs); the replica verifies
- * content (hash chains, signatures). It is at least as strict as the store's record checks, so a
- * frame that passes never makes the store refuse a write. Pure: no clock, no randomness, no I/O.
+ * fields, ids, integers, byte lengths, one origin per run, contiguous seqs, each segment's header
+ * saying what the frame says it is); the replica verifies content (hash chains, signatures, the
+ * events a segment decodes to). It is at least as strict as the store's record checks, so a frame
+ * that passes never makes the store refuse a write. Pure: no clock, no randomness, no I/O.
  */
-import { isAmount, isOriginId, isTenantId, type LedgerEvent, ORIGINS_MAX } from '@allot/core';
-import { describeValue as describe, eventShapeProblem, fieldsProblem } from './event-shape.js';
+import { isAmount, isOriginId, isTenantId, ORIGINS_MAX, SEGMENT_BYTES_MAX, segmentHeader } from '@allot/core';
+import { describeValue as describe, fieldsProblem } from './event-shape.js';
 import { FRAME_TYPES } from './frames.js';
-import { CONTROL_MESSAGE_BYTES_MAX, EVENTS_FRAME_MAX } from './limits.js';
+import { CONTROL_MESSAGE_BYTES_MAX, FRAME_SEGMENT_BYTES_MAX } from './limits.js';
 import { isOwnedBytes, isPlainRecord } from './values.js';
 
 /**
- * Events in one `events` frame: the most a replica puts in one (EVENTS_FRAME_MAX, two head-signing
- * intervals, so every run it cuts reaches a signed event). A longer run is not from this protocol.
+ * Segments in one `segments` frame. Frames are bounded in bytes (FRAME_SEGMENT_BYTES_MAX); a
+ * segment is at least a few dozen bytes, so an honest frame of small segments (one per commit of a
+ * lightly loaded region) holds at most tens of thousands. This bounds the work of checking one.
  */
-export const EVENTS_PER_FRAME_MAX = EVENTS_FRAME_MAX;
+export const SEGMENTS_PER_FRAME_MAX = 65_536;
 
 /**
  * Origins in a summary's version vector: a ledger never knows more origins than core's ORIGINS_MAX
@@ -47,13 +49,13 @@ type Fields = Record<string, unknown>;
 
 const FRAME_FIELDS: { readonly [K in (typeof FRAME_TYPES)[number]]: readonly string[] } = {
   summary: ['type', 'versionVector', 'control'],
-  events: ['type', 'origin', 'events'],
+  segments: ['type', 'origin', 'segments'],
   pull: ['type', 'origin', 'fromSeq'],
   'rights-request': ['type', 'tenant', 'amount'],
   control: ['type', 'message'],
 };
 
-const WIRE_EVENT_FIELDS = ['event', 'hash', 'signature'] as const;
+const WIRE_SEGMENT_FIELDS = ['firstSeq', 'lastSeq', 'bytes', 'signature'] as const;
 
 function bytesProblem(what: string, value: unknown, length: number): string | null {
   if (!isOwnedBytes(value)) return `${what} is ${describe(value)}, not a Uint8Array`;
@@ -83,35 +85,45 @@ function summaryProblem(frame: Fields): string | null {
   return boundedBytesProblem('control', frame.control, FRAME_STATE_VECTOR_BYTES_MAX);
 }
 
-function eventsProblem(frame: Fields): string | null {
-  const { origin, events } = frame;
+function segmentsProblem(frame: Fields): string | null {
+  const { origin, segments } = frame;
   if (!isOriginId(origin)) return 'invalid origin';
-  if (!Array.isArray(events)) return `events is ${describe(events)}, not an array`;
-  if (events.length === 0) return 'events is empty';
-  if (events.length > EVENTS_PER_FRAME_MAX) {
-    return `${events.length} events, more than ${EVENTS_PER_FRAME_MAX}`;
-  }
+  if (!Array.isArray(segments)) return `segments is ${describe(segments)}, not an array`;
+  if (segments.length === 0) return 'segments is empty';
+  if (segments.length > SEGMENTS_PER_FRAME_MAX)
+    return `${segments.length} segments, more than ${SEGMENTS_PER_FRAME_MAX}`;
   let previousSeq = 0;
-  for (let i = 0; i < events.length; i++) {
-    const wire: unknown = events[i];
-    const what = `event ${i}`;
-    const problem = fieldsProblem(what, wire, WIRE_EVENT_FIELDS);
+  let bytesTotal = 0;
+  for (let i = 0; i < segments.length; i++) {
+    const wire: unknown = segments[i];
+    const what = `segment ${i}`;
+    const problem = fieldsProblem(what, wire, WIRE_SEGMENT_FIELDS);
     if (problem !== null) return problem;
-    const { event, hash, signature } = wire as Fields;
-    const eventShape = eventShapeProblem(event);
-    if (eventShape !== null) return `${what}: ${eventShape}`;
-    const { origin: eventOrigin, seq } = event as LedgerEvent;
-    if (eventOrigin !== origin) return `${what} is of origin ${eventOrigin}, not ${origin}`;
-    if (i > 0 && seq !== previousSeq + 1) return `${what} has seq ${seq} after ${previousSeq}`;
-    previousSeq = seq;
-    const hashProblem = bytesProblem(`${what} hash`, hash, FRAME_HASH_BYTES);
-    if (hashProblem !== null) return hashProblem;
-    if (signature !== null) {
-      const signatureProblem = bytesProblem(`${what} signature`, signature, FRAME_SIGNATURE_BYTES);
-      if (signatureProblem !== null) return signatureProblem;
-    } else if (i === events.length - 1) {
-      return 'the last event is not signed';
+    const { firstSeq, lastSeq, bytes, signature } = wire as Fields;
+    if (!Number.isSafeInteger(firstSeq) || (firstSeq as number) < 1) return `${what} has an invalid firstSeq`;
+    if (!Number.isSafeInteger(lastSeq) || (lastSeq as number) < (firstSeq as number))
+      return `${what} has an invalid lastSeq`;
+    if (i > 0 && firstSeq !== previousSeq + 1)
+      return `${what} starts at seq ${firstSeq} after ${previousSeq}`;
+    previousSeq = lastSeq as number;
+    const bytesProblemText = boundedBytesProblem(`${what} bytes`, bytes, SEGMENT_BYTES_MAX);
+    if (bytesProblemText !== null) return bytesProblemText;
+    bytesTotal += (bytes as Uint8Array).length;
+    if (bytesTotal > FRAME_SEGMENT_BYTES_MAX) return `segments of more than ${FRAME_SEGMENT_BYTES_MAX} bytes`;
+    const signatureProblem = bytesProblem(`${what} signature`, signature, FRAME_SIGNATURE_BYTES);
+    if (signatureProblem !== null) return signatureProblem;
+  }
+  // Then what each segment's header says, once the sizes are known to be bounded.
+  for (let i = 0; i < segments.length; i++) {
+    const { firstSeq, lastSeq, bytes } = segments[i] as Fields;
+    let header: ReturnType<typeof segmentHeader>;
+    try {
+      header = segmentHeader(bytes as Uint8Array);
+    } catch (error) {
+      return `segment ${i}: ${(error as Error).message}`;
     }
+    if (header.origin !== origin || header.firstSeq !== firstSeq || header.lastSeq !== lastSeq)
+      return `segment ${i} holds ${header.origin} seqs ${header.firstSeq}-${header.lastSeq}, not ${origin} ${firstSeq}-${lastSeq}`;
   }
   return null;
 }
@@ -146,8 +158,8 @@ export function frameProblem(frame: unknown): string | null {
     case 'summary':
       problem = summaryProblem(frame);
       break;
-    case 'events':
-      problem = eventsProblem(frame);
+    case 'segments':
+      problem = segmentsProblem(frame);
       break;
     case 'pull':
       problem = pullProblem(frame);

@@ -4,13 +4,19 @@
  * bounded size) and checks their shape with `frameProblem`; the replica verifies their content
  * (hash chains, signatures) and asks the transport to drop a peer whose frame does not verify.
  */
-import type { LedgerEvent, OriginId, TenantId } from '@allot/core';
+import type { OriginId, TenantId } from '@allot/core';
 
-/** One event of a run as sent: the event, its chain hash, and the origin's head signature when the origin signed at this seq. */
-export interface WireEvent {
-  readonly event: LedgerEvent;
-  readonly hash: Uint8Array;
-  readonly signature: Uint8Array | null;
+/**
+ * One segment of a log as sent: its bytes as stored (core's segment codec), its seqs (which its
+ * header must repeat), and its origin's signature over (cluster, origin, lastSeq, hash). The hash
+ * is not sent: the receiver computes it from the tip it holds, so a segment verifies only where it
+ * joins on.
+ */
+export interface WireSegment {
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly bytes: Uint8Array;
+  readonly signature: Uint8Array;
 }
 
 /** What the sender has folded (its version vector) and its control document's state vector. Also the acknowledgement of received runs. */
@@ -20,11 +26,11 @@ export interface SummaryFrame {
   readonly control: Uint8Array;
 }
 
-/** A contiguous run of one origin's log; the last event carries the origin's signature over its head. */
-export interface EventsFrame {
-  readonly type: 'events';
+/** A contiguous run of one origin's log, in segments, each signed by the origin. */
+export interface SegmentsFrame {
+  readonly type: 'segments';
   readonly origin: OriginId;
-  readonly events: readonly WireEvent[];
+  readonly segments: readonly WireSegment[];
 }
 
 /** Asks for the events of `origin` from `fromSeq` on (the receiver found a gap). */
@@ -48,7 +54,7 @@ export interface ControlFrame {
 }
 
 /** Any frame the replica sends or receives. */
-export type ReplicationFrame = SummaryFrame | EventsFrame | PullFrame | RightsRequestFrame | ControlFrame;
+export type ReplicationFrame = SummaryFrame | SegmentsFrame | PullFrame | RightsRequestFrame | ControlFrame;
 
 /** The frame types, for the transport's shape check. */
-export const FRAME_TYPES = ['summary', 'events', 'pull', 'rights-request', 'control'] as const;
+export const FRAME_TYPES = ['summary', 'segments', 'pull', 'rights-request', 'control'] as const;

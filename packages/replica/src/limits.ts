@@ -27,8 +27,8 @@ export const IDEMPOTENCY_RETENTION_MS_DEFAULT = 24 * 60 * 60 * 1000;
 /** How often records past the idempotency retention are forgotten. */
 export const RETENTION_SWEEP_MS = 60 * 1000;
 
-/** Events read per page while recovering a log on open (bounded memory per read). */
-export const RECOVERY_PAGE_EVENTS = 10_000;
+/** Segments read per page while recovering a log on open (bounded memory per read: at most 16 MiB). */
+export const RECOVERY_PAGE_SEGMENTS = 16;
 
 /** Largest page of a tenant's events the replica reads for the events API. */
 export const TENANT_EVENTS_PAGE_MAX = 1_000;
@@ -42,20 +42,6 @@ export const INCARNATION_LENGTH = 16;
  * Two full commits' worth keeps a healthy peer's pipe full.
  */
 export const PEER_WINDOW_EVENTS = 2 * BATCH_EVENTS_MAX;
-
-/**
- * An origin signs its head at least every this many own events (and at the end of each commit),
- * so that any run of HEAD_SIGN_INTERVAL_EVENTS consecutive events ends at, or contains, a signed
- * one: relays can cut logs into small frames that still verify. One Ed25519 signature per 256
- * events is noise next to hashing them.
- */
-export const HEAD_SIGN_INTERVAL_EVENTS = 256;
-
-/**
- * Events read from the store for one `events` frame: two signing intervals, so a frame always
- * reaches a signed event. 512 events of ≤ 4 KiB metadata stay under the transport's 4 MiB frame.
- */
-export const EVENTS_FRAME_MAX = 2 * HEAD_SIGN_INTERVAL_EVENTS;
 
 /** How often a replica tells its peers what it has (anti-entropy; also re-sends what was lost). */
 export const SUMMARY_INTERVAL_MS = 500;
@@ -154,15 +140,6 @@ export const LINK_POLICY = Object.freeze({
 });
 
 /**
- * Canonical bytes of the own events between two signed ones, at most (unless one event alone is
- * larger): an origin also signs where a run would outgrow this, so that every run that ends at a
- * signature fits one frame and a relay can always cut a log into frames (split-run), however large
- * the events (a debit may carry 1,024 parts). Half a frame: an event's wire form carries the same
- * strings as its canonical JSON (metadata travels as its JSON text) plus a hash, a signature and
- * a few bytes per value.
- */
-export const SIGNED_RUN_BYTES_MAX = LINK_POLICY.frameBytesMax / 2;
-/**
  * Incarnations of one region a node records as heard of (issue 16). A summary names at most
  * SUMMARY_ORIGINS_PER_REGION_MAX per region, so recording more would be of no use to a peer; and
  * a hostile peer naming invented incarnations, summary after summary, fills this many records at
@@ -170,3 +147,18 @@ export const SIGNED_RUN_BYTES_MAX = LINK_POLICY.frameBytesMax / 2;
  * overdraft unless another peer names it, which errs on the side of the bound.
  */
 export const HEARD_ORIGINS_PER_REGION_MAX = SUMMARY_ORIGINS_PER_REGION_MAX;
+
+/**
+ * Bytes of own events after which a group commit starts a new segment. The largest single event
+ * (a debit of 1,024 parts with 255-character grant ids and 4 KiB of metadata) is ~280 KiB, so a
+ * segment cut here stays below SEGMENT_BYTES_MAX (1 MiB); and a frame (LINK_POLICY.frameBytesMax)
+ * always holds a whole segment.
+ */
+export const SEGMENT_CUT_BYTES = 512 * 1024;
+
+/**
+ * Bytes of segments in one `segments` frame: a frame's bytes less room for its own fields and each
+ * segment's signature and seqs. A segment alone never exceeds it (SEGMENT_BYTES_MAX is 1 MiB), so
+ * a run of any length is sent in frames, never refused.
+ */
+export const FRAME_SEGMENT_BYTES_MAX = LINK_POLICY.frameBytesMax - 64 * 1024;

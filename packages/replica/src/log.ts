@@ -1,30 +1,21 @@
 /**
- * The origin log's hash chain (DESIGN.md §2): hash(n) = H(hash(n−1) ‖ canonical bytes of event n),
- * with 32 zero bytes before seq 1. The head (seq, hash) is signed by its origin, so anyone holding
- * the origin's public key can verify a log, a relayed run of it, or a snapshot.
+ * The origin log's hash chain, per segment (DESIGN.md §2): hash(s) = H(hash(s−1) ‖ bytes of
+ * segment s), with 32 zero bytes before the first. Every segment's last seq and hash are signed by
+ * its origin, so anyone holding the origin's public key can verify a log, a relayed run of it, or
+ * a snapshot, with one hash and one signature per segment.
  */
-import { canonicalBytes, eventCanonicalBytes, type LedgerEvent, type OriginId } from '@allot/core';
+import { canonicalBytes, type OriginId } from '@allot/core';
 import type { Crypto } from './ports.js';
 
-/** The hash before the first event of every log. */
+/** The hash before the first segment of every log. */
 export const ZERO_HASH: Uint8Array = new Uint8Array(32);
 
-/** The chain hash of `event` after `previous`. */
-export function chainHash(crypto: Crypto, previous: Uint8Array, event: LedgerEvent): Uint8Array {
-  return chainLink(crypto, previous, event).hash;
-}
-
-/** The chain hash of `event` after `previous`, and the length of the event's canonical bytes. */
-export function chainLink(
-  crypto: Crypto,
-  previous: Uint8Array,
-  event: LedgerEvent,
-): { readonly hash: Uint8Array; readonly bytes: number } {
-  const body = eventCanonicalBytes(event);
-  const input = new Uint8Array(previous.length + body.length);
+/** The chain hash of the segment `bytes` after `previous`. */
+export function segmentHash(crypto: Crypto, previous: Uint8Array, bytes: Uint8Array): Uint8Array {
+  const input = new Uint8Array(previous.length + bytes.length);
   input.set(previous, 0);
-  input.set(body, previous.length);
-  return { hash: crypto.hash(input), bytes: body.length };
+  input.set(bytes, previous.length);
+  return crypto.hash(input);
 }
 
 /** Lowercase hex of `bytes`. */

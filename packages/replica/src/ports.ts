@@ -45,16 +45,33 @@ export interface Logger {
   error(fields: Record<string, unknown>, message: string): void;
 }
 
-/** One event of an origin's log as stored: the event and its chain hash. */
+/**
+ * One segment of an origin's log (DESIGN.md §2): the run of its events one commit made durable,
+ * encoded once (core's segment codec), chained to the origin's previous segment and signed by the
+ * origin. Stored as one value, sent and relayed as these very bytes.
+ */
+export interface StoredSegment {
+  readonly origin: OriginId;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  /** The segment's bytes (core's `encodeSegment`). */
+  readonly bytes: Uint8Array;
+  /** H(hash of the origin's previous segment ‖ bytes); the previous hash of the first is 32 zero bytes. */
+  readonly hash: Uint8Array;
+  /** The origin's Ed25519 signature of `headSigningBytes(cluster, origin, lastSeq, hash)`. */
+  readonly signature: Uint8Array;
+}
+
+/** A segment to commit, with the tenant of each of its events, in order (for the tenant index). */
+export interface SegmentWrite extends StoredSegment {
+  readonly tenants: readonly TenantId[];
+}
+
+/** One event read back from its segment: the event, and the bytes of its record (its identity). */
 export interface StoredEvent {
   readonly event: LedgerEvent;
-  /** H(previous hash ‖ canonical bytes of the event); the previous hash of seq 1 is 32 zero bytes. */
-  readonly hash: Uint8Array;
-  /**
-   * The origin's signature over its head at this event, on the last event of each of the origin's
-   * commits (absent elsewhere): a relayed run can end at any signed event and still be verified.
-   */
-  readonly signature?: Uint8Array | null;
+  /** The event's record in its segment (`DecodedSegment.bounds`); SHA-256 of it names the event. */
+  readonly record: Uint8Array;
 }
 
 /** The newest event of an origin's log known here, and the origin's signature over it. */
@@ -79,9 +96,9 @@ export interface NodeMeta {
 
 /** Everything one group commit writes, atomically. */
 export interface StoreBatch {
-  /** Events to append, each origin's contiguous after its stored head, in seq order. */
-  readonly events: readonly StoredEvent[];
-  /** The new head of every origin that `events` extend. */
+  /** Segments to append, each origin's contiguous after its stored head, in seq order. */
+  readonly segments: readonly SegmentWrite[];
+  /** The new head of every origin that `segments` extend (its last segment's seq, hash, signature). */
   readonly heads: readonly LogHead[];
   /** Written only when a data directory is created. */
   readonly meta?: NodeMeta;
@@ -109,7 +126,12 @@ export interface Store {
   commit(batch: StoreBatch, options: { readonly sync: boolean }): Promise<void>;
   /** The stored head of every origin. */
   heads(): Promise<LogHead[]>;
-  /** Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order. */
+  /**
+   * Up to `limit` segments of `origin`'s log, in order, from the one that holds `fromSeq` (it may
+   * start before it): contiguous, or a StoreCorruptError.
+   */
+  readSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]>;
+  /** Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order (decoded from its segments). */
   readLog(origin: OriginId, fromSeq: number, limit: number): Promise<StoredEvent[]>;
   /** Up to `limit` events of `tenant` from every origin, after `cursor` (null: from the start). */
   readTenantEvents(tenant: TenantId, cursor: string | null, limit: number): Promise<TenantEventPage>;

@@ -1,14 +1,23 @@
 /**
- * Log recovery at open (DESIGN.md §2): every stored log is read back page by page, each event
- * checked for its place, shape and hash chain and folded, each log's end checked against its stored
- * head, and this node's own head signature verified with its key; the control document is rebuilt
+ * Log recovery at open (DESIGN.md §2): every stored log is read back segment by segment, each
+ * segment's hash chain checked (one hash per segment), its events decoded, checked for their place
+ * and shape, and folded, each log's end checked against its stored head, and this node's own head
+ * signature verified with its key; the control document is rebuilt
  * from its kept updates. Anything wrong rejects with a ReplicaOpenError that names it rather than
  * serve a wrong balance. Reads only: the replica installs what this returns.
  */
-import { applyEvent, createLedgerState, eventProblem, type LedgerState, type OriginId } from '@allot/core';
+import {
+  applyEvent,
+  createLedgerState,
+  decodeSegment,
+  eventProblem,
+  type LedgerState,
+  type OriginId,
+  SegmentError,
+} from '@allot/core';
 import { ControlDocument } from './control.js';
-import { RECOVERY_PAGE_EVENTS } from './limits.js';
-import { chainHash, headSigningBytes, ZERO_HASH } from './log.js';
+import { RECOVERY_PAGE_SEGMENTS } from './limits.js';
+import { headSigningBytes, segmentHash, ZERO_HASH } from './log.js';
 import { ReplicaOpenError } from './open-error.js';
 import type { Crypto, Logger, LogHead, Rng, Store } from './ports.js';
 import { sameBytes } from './values.js';
@@ -33,21 +42,32 @@ export async function recoverStore(
     let previous = ZERO_HASH;
     let seq = 0;
     while (seq < head.seq) {
-      const page = await store.readLog(head.origin, seq + 1, RECOVERY_PAGE_EVENTS);
+      const page = await store.readSegments(head.origin, seq + 1, RECOVERY_PAGE_SEGMENTS);
       if (page.length === 0) break;
-      for (const stored of page) {
-        const { event } = stored;
+      for (const segment of page) {
         const where = `log ${head.origin} seq ${seq + 1}`;
-        if (event.origin !== head.origin || event.seq !== seq + 1) {
-          throw new ReplicaOpenError(`${where}: found ${event.origin} seq ${event.seq} instead`);
+        if (segment.origin !== head.origin || segment.firstSeq !== seq + 1) {
+          throw new ReplicaOpenError(
+            `${where}: found segment ${segment.origin} seq ${segment.firstSeq} instead`,
+          );
         }
-        const problem = eventProblem(event);
-        if (problem !== null) throw new ReplicaOpenError(`${where}: malformed event: ${problem}`);
-        const hash = chainHash(crypto, previous, event);
-        if (!sameBytes(hash, stored.hash)) throw new ReplicaOpenError(`${where}: hash chain broken`);
-        if (applyEvent(state, event) !== 'applied') throw new ReplicaOpenError(`${where}: not applicable`);
+        const hash = segmentHash(crypto, previous, segment.bytes);
+        if (!sameBytes(hash, segment.hash)) throw new ReplicaOpenError(`${where}: hash chain broken`);
+        let events: ReturnType<typeof decodeSegment>['events'];
+        try {
+          events = decodeSegment(segment.bytes).events;
+        } catch (error) {
+          if (error instanceof SegmentError) throw new ReplicaOpenError(`${where}: ${error.message}`);
+          throw error;
+        }
+        for (const event of events) {
+          const at = `log ${head.origin} seq ${event.seq}`;
+          const problem = eventProblem(event);
+          if (problem !== null) throw new ReplicaOpenError(`${at}: malformed event: ${problem}`);
+          if (applyEvent(state, event) !== 'applied') throw new ReplicaOpenError(`${at}: not applicable`);
+        }
         previous = hash;
-        seq = event.seq;
+        seq = segment.lastSeq;
       }
     }
     if (seq !== head.seq || !sameBytes(previous, head.hash)) {

@@ -56,26 +56,24 @@ import type {
   StoreFailure,
   TenantPolicy,
 } from './api.js';
-import { type Batch, newBatch } from './batch.js';
+import { type Batch, newBatch, segmentFor } from './batch.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
 import { DurableReads } from './durable-reads.js';
 import { ExpirySchedule } from './expiry-schedule.js';
-import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
+import type { ReplicationFrame, SegmentsFrame } from './frames.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
 import {
   BATCH_EVENTS_MAX,
-  HEAD_SIGN_INTERVAL_EVENTS,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
   PENDING_EVENTS_MAX,
   RETENTION_SWEEP_MS,
   RTT_MS_FLOOR,
-  SIGNED_RUN_BYTES_MAX,
   SUMMARY_INTERVAL_MS,
   TENANT_EVENTS_PAGE_MAX,
 } from './limits.js';
-import { chainLink, headSigningBytes, toHex, ZERO_HASH } from './log.js';
+import { headSigningBytes, segmentHash, toHex, ZERO_HASH } from './log.js';
 import { ownRegionBehind } from './log-recovery.js';
 import { ReplicaOpenError } from './open-error.js';
 import { originProblem, versionVectorProblem } from './peer-input.js';
@@ -87,6 +85,7 @@ import type {
   LogHead,
   NodeMeta,
   Rng,
+  SegmentWrite,
   Store,
   TimerHandle,
   Transport,
@@ -154,7 +153,10 @@ export class Replica {
   private readonly expiries = new ExpirySchedule();
   private heads = new Map<OriginId, LogHead>();
 
-  /** Own log: what is durable, and where the next event goes (after the pending ones). */
+  /**
+   * Own log: what is durable, where the next event goes (after the pending ones), and the hash of
+   * the last own segment sealed (at a commit's start, or received back while recovering).
+   */
   private durableSeq = 0;
   private nextSeq = 1;
   private lastHash: Uint8Array = ZERO_HASH;
@@ -243,7 +245,7 @@ export class Replica {
       heads: () => this.heads,
       peers: () => this.peers,
       peer: (region) => this.peerState(region),
-      readLog: (origin, fromSeq, limit) => this.ports.store.readLog(origin, fromSeq, limit),
+      readSegments: (origin, fromSeq, limit) => this.ports.store.readSegments(origin, fromSeq, limit),
       send: (region, frame) => this.send(region, frame),
       summary: () => ({
         versionVector: this.heard.summaryVector(this.durableVersionVector()),
@@ -284,7 +286,7 @@ export class Replica {
       };
       // The own origin is recorded with the directory: summaries name it from the start.
       const origins = [originId(meta.region, meta.incarnation)];
-      await ports.store.commit({ events: [], heads: [], meta, origins }, { sync: true });
+      await ports.store.commit({ segments: [], heads: [], meta, origins }, { sync: true });
       ports.logger.info(
         { origin: `${meta.region}#${meta.incarnation}` },
         'new data directory: new incarnation',
@@ -580,7 +582,11 @@ export class Replica {
       Math.min(limit, TENANT_EVENTS_PAGE_MAX),
     );
     return {
-      events: page.events.map((stored) => ({ event: stored.event, hash: toHex(stored.hash) })),
+      // An event's identity is the hash of its record in its segment, computed when it is served.
+      events: page.events.map((stored) => ({
+        event: stored.event,
+        hash: toHex(this.ports.crypto.hash(stored.record)),
+      })),
       next: page.next,
     };
   }
@@ -677,14 +683,13 @@ export class Replica {
   }
 
   private openBatch(): Batch {
-    if (this.open === null) this.open = newBatch(this.nextSeq - 1, this.lastHash);
+    if (this.open === null) this.open = newBatch(this.nextSeq - 1);
     return this.open;
   }
 
-  /** Appends an own event: chained, folded in memory now, durable with its batch. */
+  /** Appends an own event: folded in memory now, written into its batch's segment, durable with it. */
   private append(body: TenantEventBody): LedgerEvent {
     const event = makeEvent({ origin: this.origin, seq: this.nextSeq, at: this.ports.clock.now() }, body);
-    const { hash, bytes } = chainLink(this.ports.crypto, this.lastHash, event);
     const result = applyEvent(this.state, event);
     if (result !== 'applied') {
       throw new Error(`own event ${event.seq} was ${result}: the log and the fold disagree`);
@@ -694,23 +699,19 @@ export class Replica {
     else if (event.kind === 'repay') this.overdraftInUse -= event.amount;
     else if (event.kind === 'revoke') this.overdraftInUse += event.overdraft;
     let batch = this.openBatch();
-    if (batch.events.length >= this.options.batchEventsMax) {
+    if (batch.eventCount >= this.options.batchEventsMax) {
       this.queue.push(batch);
       this.open = null;
       batch = this.openBatch();
     }
-    if (batch.runBytes > 0 && batch.runBytes + bytes > SIGNED_RUN_BYTES_MAX) {
-      batch.signAt.add(event.seq - 1); // the run so far ends at a signature and fits a frame
-      batch.runBytes = 0;
-    }
-    batch.runBytes = event.seq % HEAD_SIGN_INTERVAL_EVENTS === 0 ? 0 : batch.runBytes + bytes;
-    batch.events.push({ event, hash });
+    const segment = segmentFor(batch, this.origin, event.seq);
+    segment.writer.add(event);
+    segment.tenants.push(event.tenant);
+    batch.eventCount += 1;
     batch.tenants.add(event.tenant);
     batch.ownFirstSeq ??= event.seq;
     batch.lastSeq = event.seq;
-    batch.lastHash = hash;
     this.nextSeq += 1;
-    this.lastHash = hash;
     this.pendingEvents += 1;
     this.scheduleFlush();
     return event;
@@ -751,41 +752,23 @@ export class Replica {
     // can take their figures now and get them once it is.
     if (this.queue.length === 0 && this.open === null && !this.durableReads.idle)
       batch.held.push(...this.durableReads.hold((tenant) => this.balanceAt(tenant, this.versionVector())));
-    const { crypto, store, clock } = this.ports;
+    const { store, clock } = this.ports;
     const started = clock.now();
+    // One encoding, one hash and one signature per segment of own events (DESIGN.md §2).
+    const own = this.sealOwnSegments(batch);
+    const last = own[own.length - 1];
     const head: LogHead | null =
-      batch.ownFirstSeq === null
+      last === undefined
         ? null
-        : {
-            origin: this.origin,
-            seq: batch.lastSeq,
-            hash: batch.lastHash,
-            signature: crypto.sign(
-              headSigningBytes(this.cluster, this.origin, batch.lastSeq, batch.lastHash),
-            ),
-          };
-    if (head !== null) {
-      // The last own event of a commit, every HEAD_SIGN_INTERVAL_EVENTS-th, and one wherever a run
-      // would outgrow SIGNED_RUN_BYTES_MAX carry the origin's signature over its head, so any relay
-      // can prove a run that ends there, in frames that fit (§4).
-      batch.events.forEach((stored, i) => {
-        if (stored.event.origin !== this.origin) return;
-        const seq = stored.event.seq;
-        if (seq === head.seq) batch.events[i] = { ...stored, signature: head.signature };
-        else if (seq % HEAD_SIGN_INTERVAL_EVENTS === 0 || batch.signAt.has(seq)) {
-          const signature = crypto.sign(headSigningBytes(this.cluster, this.origin, seq, stored.hash));
-          batch.events[i] = { ...stored, signature };
-        }
-      });
-    }
-    // Own events fetched back from peers (recovery) end before any own event appended after them.
+        : { origin: this.origin, seq: last.lastSeq, hash: last.hash, signature: last.signature };
+    // Own segments fetched back from peers (recovery) end before any own event appended after them.
     const remoteHeads = [...batch.remoteHeads.values()].filter(
       (remote) => head === null || remote.origin !== this.origin,
     );
     const heads = [...(head === null ? [] : [head]), ...remoteHeads];
     try {
       await store.commit(
-        { events: batch.events, heads, control: batch.control },
+        { segments: [...batch.received, ...own], heads, control: batch.control },
         { sync: this.options.durability === 'fsync' },
       );
     } catch (error) {
@@ -793,7 +776,7 @@ export class Replica {
       return;
     }
     this.inFlight = null;
-    this.pendingEvents -= batch.events.length; // own and received events both count
+    this.pendingEvents -= batch.eventCount; // own and received events both count
     if (head !== null) {
       this.durableSeq = head.seq;
       this.heads.set(this.origin, head);
@@ -801,7 +784,7 @@ export class Replica {
     for (const remote of remoteHeads) this.heads.set(remote.origin, remote);
     const fetched = head === null ? batch.remoteHeads.get(this.origin) : undefined;
     if (fetched !== undefined) this.durableSeq = fetched.seq;
-    this.ports.observer?.batchCommitted(batch.events.length, (clock.now() - started) / 1000);
+    this.ports.observer?.batchCommitted(batch.eventCount, (clock.now() - started) / 1000);
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     batch.settle(true);
     for (const read of batch.held) for (const answer of read.answer) answer(read.view);
@@ -811,9 +794,23 @@ export class Replica {
         (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
       );
     for (const after of batch.afterDurable) after();
-    if (batch.ownFirstSeq !== null) this.antiEntropy.pushLive(batch);
+    if (batch.ownFirstSeq !== null)
+      this.antiEntropy.pushLive({ ownFirstSeq: batch.ownFirstSeq, lastSeq: batch.lastSeq, segments: own });
     if (!this.logConfirmed) this.checkLogWhole();
     if (this.queue.length > 0 || this.open !== null) void this.flush();
+  }
+
+  /** The own segments of `batch`, sealed: encoded, chained on from the last own one, signed. */
+  private sealOwnSegments(batch: Batch): SegmentWrite[] {
+    const { crypto } = this.ports;
+    return batch.own.map(({ writer, tenants }) => {
+      const bytes = writer.finish();
+      const lastSeq = writer.firstSeq + writer.count - 1;
+      const hash = segmentHash(crypto, this.lastHash, bytes);
+      const signature = crypto.sign(headSigningBytes(this.cluster, this.origin, lastSeq, hash));
+      this.lastHash = hash;
+      return { origin: this.origin, firstSeq: writer.firstSeq, lastSeq, bytes, hash, signature, tenants };
+    });
   }
 
   /**
@@ -854,6 +851,33 @@ export class Replica {
         () => false,
         (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
       );
+    }
+  }
+
+  /**
+   * Rebuilds the fold from the store once what is pending is durable: after a received segment
+   * failed part-way through the fold, whose first events are in the fold but in no log.
+   */
+  private async refold(): Promise<void> {
+    let release: () => void = () => {};
+    const previous = this.gate;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.gate = gate;
+    try {
+      if (previous !== null) await previous;
+      await this.drain();
+      await this.recover();
+    } catch (error) {
+      this.broken = error instanceof Error ? error : new Error(String(error));
+      this.ports.logger.error(
+        { err: error },
+        'rebuilding the fold from the store failed: refusing all commands',
+      );
+    } finally {
+      if (this.gate === gate) this.gate = null;
+      release();
     }
   }
 
@@ -1102,9 +1126,9 @@ export class Replica {
         peer.sent.delete(frame.origin);
         this.antiEntropy.pushMissingLogged(region);
         break;
-      case 'events':
+      case 'segments':
         if (originProblem(frame.origin, this.knownRegions) !== null) {
-          this.transport?.drop(region, `events of ${originProblem(frame.origin, this.knownRegions)}`);
+          this.transport?.drop(region, `segments of ${originProblem(frame.origin, this.knownRegions)}`);
           return;
         }
         this.receiveRun(region, frame);
@@ -1232,7 +1256,7 @@ export class Replica {
     const fresh = this.heard.toRecord(origins);
     if (fresh.length === 0) return;
     try {
-      await this.ports.store.commit({ events: [], heads: [], origins: fresh }, { sync: true });
+      await this.ports.store.commit({ segments: [], heads: [], origins: fresh }, { sync: true });
     } catch (error) {
       this.heard.settled(fresh, false);
       if (!this.closing)
@@ -1265,12 +1289,13 @@ export class Replica {
   }
 
   /**
-   * Checks a received run (chain continuity from what is known here, the origin's signature over
-   * its last event), then folds it and persists it with the next commit. A run that does not
-   * verify drops the peer and changes nothing; a gap is pulled; duplicates are ignored.
+   * Checks a received run (per segment: chain continuity from what is known here, the origin's
+   * signature, its events' shape), then folds it and persists its segments as they are with the
+   * next commit. A run that does not verify drops the peer and changes nothing; a gap is pulled;
+   * what is known already is ignored.
    */
-  private receiveRun(region: string, frame: EventsFrame): void {
-    const { origin, events } = frame;
+  private receiveRun(region: string, frame: SegmentsFrame): void {
+    const { origin, segments } = frame;
     const own = origin === this.origin;
     // Our own log: we are its only writer; peers give it back only while we recover (DESIGN.md §2).
     if (own && this.logConfirmed) return;
@@ -1280,13 +1305,13 @@ export class Replica {
       this.options.peerKeys,
     );
     if (key === undefined) {
-      this.transport?.drop(region, `events of ${origin}, a region without a configured key`);
+      this.transport?.drop(region, `segments of ${origin}, a region without a configured key`);
       return;
     }
     const tip = own
       ? { seq: this.nextSeq - 1, hash: this.lastHash }
       : (this.tips.get(origin) ?? { seq: 0, hash: ZERO_HASH });
-    const verdict = checkRun(this.ports.crypto, this.cluster, origin, events, tip, key);
+    const verdict = checkRun(this.ports.crypto, this.cluster, origin, segments, tip, key);
     if (verdict.kind === 'stale') return;
     if (verdict.kind === 'gap') {
       this.send(region, { type: 'pull', origin, fromSeq: verdict.fromSeq });
@@ -1296,47 +1321,54 @@ export class Replica {
       this.transport?.drop(region, verdict.reason);
       return;
     }
-    const fresh = verdict.events;
     const batch = this.openBatch();
     const touched = new Map<string, Set<string>>(); // tenant → idempotency keys of received debits
-    let applied: WireEvent | null = null;
-    for (const wire of fresh) {
-      try {
-        if (applyEvent(this.state, wire.event) !== 'applied') break;
-      } catch (error) {
-        // A signed event that breaks a ledger invariant is a bug at its origin: keep what came before.
-        this.ports.logger.error(
-          { err: error, origin, seq: wire.event.seq, peer: region },
-          'received event refused by the fold',
-        );
-        this.transport?.drop(region, `events of ${origin}: seq ${wire.event.seq} refused by the fold`);
-        break;
+    let applied: { seq: number; hash: Uint8Array; signature: Uint8Array } | null = null;
+    fold: for (const { wire, hash, decoded } of verdict.segments) {
+      // A segment is stored whole, so it is folded whole: one that fails part-way leaves the fold
+      // holding events no log holds, and the fold is rebuilt from the store (refold).
+      const tenants: string[] = [];
+      for (const event of decoded.events) {
+        let problem: unknown = null;
+        try {
+          const result = applyEvent(this.state, event);
+          if (result !== 'applied') problem = `seq ${event.seq} was ${result}`;
+        } catch (error) {
+          problem = error;
+        }
+        if (problem !== null) {
+          // A signed event that breaks a ledger invariant is a bug at its origin: keep what came before.
+          this.ports.logger.error(
+            { err: problem, origin, seq: event.seq, peer: region },
+            'received event refused by the fold',
+          );
+          this.transport?.drop(region, `segments of ${origin}: seq ${event.seq} refused by the fold`);
+          if (event.seq !== decoded.firstSeq) void this.refold();
+          break fold;
+        }
+        tenants.push(event.tenant);
+        batch.tenants.add(event.tenant);
+        const keys = touched.get(event.tenant) ?? new Set<string>();
+        if (event.kind === 'debit') keys.add(event.idempotencyKey);
+        touched.set(event.tenant, keys);
+        if (event.kind === 'grant') {
+          this.scheduleExpiry(event.tenant, this.definitionOf(event.tenant, event.grantId));
+          this.grantConflicts.observe(this.state, event.tenant);
+        }
       }
-      batch.events.push({ event: wire.event, hash: wire.hash, signature: wire.signature });
-      batch.tenants.add(wire.event.tenant);
-      this.pendingEvents += 1;
-      applied = wire;
-      const keys = touched.get(wire.event.tenant) ?? new Set<string>();
-      if (wire.event.kind === 'debit') keys.add(wire.event.idempotencyKey);
-      touched.set(wire.event.tenant, keys);
-      if (wire.event.kind === 'grant') {
-        this.scheduleExpiry(wire.event.tenant, this.definitionOf(wire.event.tenant, wire.event.grantId));
-        this.grantConflicts.observe(this.state, wire.event.tenant);
-      }
+      batch.received.push({ origin, ...wire, hash, tenants });
+      batch.eventCount += decoded.count;
+      this.pendingEvents += decoded.count;
+      applied = { seq: wire.lastSeq, hash, signature: wire.signature };
     }
     if (applied === null) return;
-    this.tips.set(origin, { seq: applied.event.seq, hash: applied.hash });
+    this.tips.set(origin, { seq: applied.seq, hash: applied.hash });
     if (own) {
-      this.fetchedBack += applied.event.seq - tip.seq;
-      this.nextSeq = applied.event.seq + 1;
+      this.fetchedBack += applied.seq - tip.seq;
+      this.nextSeq = applied.seq + 1;
       this.lastHash = applied.hash;
     }
-    batch.remoteHeads.set(origin, {
-      origin,
-      seq: applied.event.seq,
-      hash: applied.hash,
-      signature: applied.signature,
-    });
+    batch.remoteHeads.set(origin, { origin, ...applied });
     batch.afterDurable.push(() => this.antiEntropy.sendSummary(region));
     for (const [tenant, keys] of touched) this.afterRemoteEvents(tenant, keys);
     this.scheduleFlush();

@@ -1,27 +1,41 @@
 /**
- * Verification of a received run of one origin's log (DESIGN.md §4): which key must have signed
- * it, whether it adds anything past what is known here, whether it joins on without a gap, whether
- * its hash chain continues from the known tip, and whether the origin signed its last event. Pure:
- * the replica decides what to do with the verdict (ignore, pull, drop the peer, or fold).
+ * Verification of a received run of one origin's log, in segments (DESIGN.md §2, §4): which key
+ * must have signed it, whether it adds anything past what is known here, whether it joins on
+ * without a gap, and per new segment one hash (chained from the known tip) and one signature, then
+ * its events decoded and checked like API input. Pure: the replica decides what to do with the
+ * verdict (ignore, pull, drop the peer, or fold).
  */
-import { type OriginId, regionOf } from '@allot/core';
-import type { WireEvent } from './frames.js';
-import { chainHash, headSigningBytes } from './log.js';
+import {
+  type DecodedSegment,
+  decodeSegment,
+  eventProblem,
+  type OriginId,
+  regionOf,
+  SegmentError,
+} from '@allot/core';
+import type { WireSegment } from './frames.js';
+import { headSigningBytes, segmentHash } from './log.js';
 import type { Crypto } from './ports.js';
-import { sameBytes } from './values.js';
 
-/** The last event of a log known here: where a received run must join on. */
+/** The last segment of a log known here: where a received run must join on. */
 export interface RunTip {
   readonly seq: number;
   readonly hash: Uint8Array;
 }
 
-/** What a received run is: nothing new, past a gap, refused (why), or verified new events. */
+/** A received segment that verified: as sent, its chain hash, and its events. */
+export interface VerifiedSegment {
+  readonly wire: WireSegment;
+  readonly hash: Uint8Array;
+  readonly decoded: DecodedSegment;
+}
+
+/** What a received run is: nothing new, past a gap, refused (why), or verified new segments. */
 export type RunVerdict =
   | { readonly kind: 'stale' }
   | { readonly kind: 'gap'; readonly fromSeq: number }
   | { readonly kind: 'refused'; readonly reason: string }
-  | { readonly kind: 'fresh'; readonly events: readonly WireEvent[] };
+  | { readonly kind: 'fresh'; readonly segments: readonly VerifiedSegment[] };
 
 /**
  * The public key that must sign `origin`'s runs: this node's own for its own region's origins
@@ -37,31 +51,49 @@ export function runKey(
 }
 
 /**
- * Checks a non-empty run of `origin`'s events against the tip known here: the events past the tip
- * must chain on from it, and `key` must have signed the run's last event (over `cluster`).
+ * Checks a non-empty, contiguous run of `origin`'s segments (the frame check saw to that) against
+ * the tip known here: the segments past the tip must start right after it and chain on from it,
+ * `key` must have signed each (over `cluster`), and each must decode to well-formed events.
  */
 export function checkRun(
   crypto: Crypto,
   cluster: string,
   origin: OriginId,
-  events: readonly WireEvent[],
+  segments: readonly WireSegment[],
   tip: RunTip,
   key: Uint8Array,
 ): RunVerdict {
-  const last = events[events.length - 1] as WireEvent;
-  if (last.event.seq <= tip.seq) return { kind: 'stale' };
-  const first = (events[0] as WireEvent).event.seq;
-  if (first > tip.seq + 1) return { kind: 'gap', fromSeq: tip.seq + 1 };
-  const fresh = events.slice(tip.seq + 1 - first);
-  let previous = tip.hash;
-  for (const wire of fresh) {
-    const hash = chainHash(crypto, previous, wire.event);
-    if (!sameBytes(hash, wire.hash))
-      return { kind: 'refused', reason: `events of ${origin}: hash chain broken at seq ${wire.event.seq}` };
-    previous = hash;
+  const last = segments[segments.length - 1] as WireSegment;
+  if (last.lastSeq <= tip.seq) return { kind: 'stale' };
+  const fresh: VerifiedSegment[] = [];
+  let previous = tip;
+  for (const wire of segments) {
+    if (wire.lastSeq <= previous.seq) continue;
+    if (wire.firstSeq > previous.seq + 1) return { kind: 'gap', fromSeq: previous.seq + 1 };
+    const where = `segment ${origin}/${wire.firstSeq}-${wire.lastSeq}`;
+    if (wire.firstSeq !== previous.seq + 1)
+      return { kind: 'refused', reason: `${where} overlaps seq ${previous.seq} held here` };
+    const hash = segmentHash(crypto, previous.hash, wire.bytes);
+    if (!crypto.verify(key, headSigningBytes(cluster, origin, wire.lastSeq, hash), wire.signature))
+      return { kind: 'refused', reason: `${where}: signature does not verify (or the chain is broken)` };
+    let decoded: DecodedSegment;
+    try {
+      decoded = decodeSegment(wire.bytes);
+    } catch (error) {
+      if (error instanceof SegmentError) return { kind: 'refused', reason: `${where}: ${error.message}` };
+      throw error;
+    }
+    if (decoded.origin !== origin || decoded.firstSeq !== wire.firstSeq || decoded.lastSeq !== wire.lastSeq)
+      return {
+        kind: 'refused',
+        reason: `${where}: its bytes hold ${decoded.origin}/${decoded.firstSeq}-${decoded.lastSeq}`,
+      };
+    for (const event of decoded.events) {
+      const problem = eventProblem(event);
+      if (problem !== null) return { kind: 'refused', reason: `${where}: seq ${event.seq}: ${problem}` };
+    }
+    fresh.push({ wire, hash, decoded });
+    previous = { seq: wire.lastSeq, hash };
   }
-  const signed = headSigningBytes(cluster, origin, last.event.seq, last.hash);
-  if (last.signature === null || !crypto.verify(key, signed, last.signature))
-    return { kind: 'refused', reason: `events of ${origin}: head signature does not verify` };
-  return { kind: 'fresh', events: fresh };
+  return { kind: 'fresh', segments: fresh };
 }

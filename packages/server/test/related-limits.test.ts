@@ -2,17 +2,25 @@
  * Limits of different packages that only work together (issue 10), in one place: each relation is
  * stated as a test, so changing one number without the other fails here, not in production.
  */
-import { type Json, makeEvent, type OriginId } from '@allot/core';
+import {
+  decodeSegment,
+  encodeSegment,
+  type Json,
+  makeEvent,
+  type OriginId,
+  SEGMENT_BYTES_MAX,
+  SegmentEncodeError,
+} from '@allot/core';
 import {
   BATCH_EVENTS_MAX,
-  EVENTS_PER_FRAME_MAX,
   eventShapeProblem,
-  HEAD_SIGN_INTERVAL_EVENTS,
+  FRAME_SEGMENT_BYTES_MAX,
   LINK_POLICY,
   PEER_WINDOW_EVENTS,
   PENDING_EVENTS_MAX,
   METADATA_DEPTH_MAX as REPLICA_METADATA_DEPTH_MAX,
-  type WireEvent,
+  SEGMENT_CUT_BYTES,
+  type WireSegment,
 } from '@allot/replica';
 import { COMMIT_EVENTS_MAX, MemoryStore } from '@allot/store';
 import { encodeMessage, splitRun } from '@allot/transport';
@@ -62,6 +70,9 @@ describe('related limits', () => {
     expect(eventShapeProblem(debitWith(deepest))).toBeNull();
     expect(metadataError(deeper, '/metadata')?.body.code).toBe('invalid_request');
     expect(eventShapeProblem(debitWith(deeper))).toMatch(/deeper/);
+    // The segment codec (what is stored and sent) takes the same bound.
+    expect(decodeSegment(encodeSegment([debitWith(deepest)])).events[0]).toEqual(debitWith(deepest));
+    expect(() => encodeSegment([debitWith(deeper)])).toThrow(SegmentEncodeError);
   });
 
   it('a peer frame carries every metadata the API accepts (property)', () => {
@@ -72,6 +83,8 @@ describe('related limits', () => {
       fc.property(metadata, (value) => {
         if (metadataError(value, '/metadata') !== null) return;
         expect(eventShapeProblem(debitWith(value as Json))).toBeNull();
+        const [event] = decodeSegment(encodeSegment([debitWith(value as Json)])).events;
+        expect(event).toEqual(debitWith(JSON.parse(JSON.stringify(value)) as Json));
       }),
       { numRuns: 300 },
     );
@@ -85,32 +98,53 @@ describe('related limits', () => {
     expect(BATCH_BODY_BYTES_MAX).toBeGreaterThanOrEqual(BATCH_DEBITS_MAX * 300);
   });
 
-  it('a full commit goes to a peer at once: it fits the peer window, in runs a frame may hold', () => {
+  it('a full commit goes to a peer at once: it fits the peer window, in segments a frame holds', () => {
     expect(PEER_WINDOW_EVENTS).toBeGreaterThanOrEqual(BATCH_EVENTS_MAX);
-    expect(EVENTS_PER_FRAME_MAX).toBeGreaterThanOrEqual(HEAD_SIGN_INTERVAL_EVENTS);
-    // A debit of the API with the most metadata is far below a frame.
+    // A segment is cut past SEGMENT_CUT_BYTES: one more event of the largest kind still fits.
+    const parts = Array.from({ length: 1_024 }, (_, i) => ({
+      grantId: `${String(i).padStart(4, '0')}${'g'.repeat(251)}`,
+      amount: 1,
+    }));
     const metadata = { x: 'x'.repeat(METADATA_BYTES_MAX - 10) };
     expect(metadataError(metadata, '/metadata')).toBeNull();
-    const wire: WireEvent = {
-      event: debitWith(metadata),
-      hash: new Uint8Array(32),
+    const largest = makeEvent(
+      { origin: ORIGIN, seq: 1, at: Date.UTC(2030, 0, 1) },
+      {
+        kind: 'debit',
+        tenant: 'acme',
+        amount: 1_024,
+        overdraft: 0,
+        idempotencyKey: 'k'.repeat(255),
+        parts,
+        metadata,
+      },
+    );
+    expect(SEGMENT_CUT_BYTES + encodeSegment([largest]).length).toBeLessThan(SEGMENT_BYTES_MAX);
+    // A frame holds the largest segment with room for its fields.
+    expect(SEGMENT_BYTES_MAX).toBeLessThanOrEqual(FRAME_SEGMENT_BYTES_MAX);
+    expect(FRAME_SEGMENT_BYTES_MAX).toBeLessThan(LINK_POLICY.frameBytesMax);
+    const segment: WireSegment = {
+      firstSeq: 1,
+      lastSeq: 1,
+      bytes: new Uint8Array(SEGMENT_BYTES_MAX),
       signature: new Uint8Array(64),
     };
-    const frame = encodeMessage({ type: 'events', origin: ORIGIN, events: [wire] });
-    expect(frame.length * HEAD_SIGN_INTERVAL_EVENTS).toBeLessThan(LINK_POLICY.frameBytesMax);
+    const frame = new Uint8Array(segment.bytes.length + 200); // msgpack's few bytes of fields
+    expect(frame.length).toBeLessThan(LINK_POLICY.frameBytesMax);
   });
 
-  it('a frame holds a full run: an own log of huge debits is signed so that it cuts into frames', async () => {
-    // Debits of 48 parts with 255-character grant ids and 4 KiB of metadata are ~17.5 KB each:
-    // HEAD_SIGN_INTERVAL_EVENTS of them are more than a frame, so the origin must sign by bytes too.
-    const parts = 48;
+  it('a frame holds a full run: an own log of huge debits is cut into segments a relay can send', async () => {
+    // Debits with 4 KiB of metadata each: a commit of 1,100 of them is more than a frame, so the
+    // commit writes several segments (strings such as grant ids are written once per segment).
+    const parts = 1;
+    const count = 1_100;
     const store = MemoryStore.empty();
     const replica = await openReplica(undefined, store);
     const grantId = (i: number) => `${String(i).padStart(4, '0')}${'g'.repeat(251)}`;
-    const tenants = Array.from({ length: HEAD_SIGN_INTERVAL_EVENTS }, (_, t) => `t${t}`);
-    for (let from = 0; from < tenants.length; from += 16) {
+    const tenants = Array.from({ length: count }, (_, t) => `t${t}`);
+    for (let from = 0; from < tenants.length; from += 256) {
       const grants = tenants
-        .slice(from, from + 16)
+        .slice(from, from + 256)
         .flatMap((tenant) =>
           Array.from({ length: parts }, (_, i) =>
             replica.grant({ tenant, grantId: grantId(i), amount: 1, priority: 100, expiresAt: null }),
@@ -123,27 +157,27 @@ describe('related limits', () => {
     const outcomes = await replica.debitMany(commands);
     expect(outcomes.every((outcome) => outcome.status === 'accepted')).toBe(true);
     const firstDebit = tenants.length * parts + 1;
-    const debits = await store.readLog(replica.origin, firstDebit, commands.length);
+    const segments = await store.readSegments(replica.origin, firstDebit, 64);
     await replica.close();
-    expect(debits).toHaveLength(HEAD_SIGN_INTERVAL_EVENTS);
-    const wire: WireEvent[] = debits.map((each) => ({ ...each, signature: each.signature ?? null }));
-    const whole = encodeMessage({ type: 'events', origin: replica.origin, events: wire });
-    expect(whole.length).toBeGreaterThan(LINK_POLICY.frameBytesMax); // one signing interval is too big
-    // Every run that ends at a signature fits a frame, so a relay can always cut the log.
-    let start = 0;
-    wire.forEach((event, i) => {
-      if (event.signature === null) return;
-      const run = encodeMessage({ type: 'events', origin: replica.origin, events: wire.slice(start, i + 1) });
-      expect(run.length).toBeLessThanOrEqual(LINK_POLICY.frameBytesMax);
-      start = i + 1;
-    });
-    expect(start).toBe(wire.length); // the last event of the commit is signed
+    const debits = segments.filter((segment) => segment.lastSeq >= firstDebit);
+    expect(debits.length).toBeGreaterThan(1);
+    for (const segment of debits) expect(segment.bytes.length).toBeLessThanOrEqual(SEGMENT_BYTES_MAX);
+    const wire: WireSegment[] = debits.map(({ firstSeq, lastSeq, bytes, signature }) => ({
+      firstSeq,
+      lastSeq,
+      bytes,
+      signature,
+    }));
+    const whole = wire.reduce((sum, segment) => sum + segment.bytes.length, 0);
+    expect(whole).toBeGreaterThan(LINK_POLICY.frameBytesMax);
     const split = splitRun(
-      { type: 'events', origin: replica.origin, events: wire },
+      { type: 'segments', origin: replica.origin, segments: wire },
       LINK_POLICY.frameBytesMax,
       encodeMessage,
     );
     expect(split.problem).toBeNull();
     expect(split.pieces?.length).toBeGreaterThan(1);
+    for (const piece of split.pieces ?? [])
+      expect(piece.length).toBeLessThanOrEqual(LINK_POLICY.frameBytesMax);
   });
 });

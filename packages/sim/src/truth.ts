@@ -10,6 +10,7 @@
 import {
   applyEvent,
   createLedgerState,
+  decodeSegment,
   type LedgerEvent,
   type LedgerState,
   leastRightsOf,
@@ -160,9 +161,12 @@ export function observedStore(inner: Store, ownOrigin: () => string | null, trut
       inner.commit(batch, options).then(() => {
         const origin = ownOrigin();
         if (origin === null) return;
-        for (const stored of batch.events) if (stored.event.origin === origin) truth.apply(stored.event);
+        for (const segment of batch.segments)
+          if (segment.origin === origin)
+            for (const event of decodeSegment(segment.bytes).events) truth.apply(event);
       }),
     heads: () => inner.heads(),
+    readSegments: (origin, fromSeq, limit) => inner.readSegments(origin, fromSeq, limit),
     readLog: (origin, fromSeq, limit) => inner.readLog(origin, fromSeq, limit),
     readTenantEvents: (tenant, cursor, limit) => inner.readTenantEvents(tenant, cursor, limit),
     readControl: () => inner.readControl(),

@@ -1,26 +1,30 @@
+import { encodeSegment } from '@allot/core';
 import type { ReplicationFrame } from '@allot/replica';
 import { blockedPairs, cloneFrame, frameBytes } from '@allot/sim';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-const events: ReplicationFrame = {
-  type: 'events',
+const segments: ReplicationFrame = {
+  type: 'segments',
   origin: 'eu#abcdefghabcdefgh',
-  events: [
+  segments: [
     {
-      event: {
-        kind: 'debit',
-        origin: 'eu#abcdefghabcdefgh',
-        seq: 1,
-        at: 1_893_456_000_000,
-        tenant: 'acme',
-        amount: 5,
-        idempotencyKey: 'k-1',
-        parts: [{ grantId: 'g1', amount: 5 }],
-        overdraft: 0,
-        metadata: { note: 'a', nested: [1, true, null] },
-      },
-      hash: new Uint8Array(32).fill(7),
+      firstSeq: 1,
+      lastSeq: 1,
+      bytes: encodeSegment([
+        {
+          kind: 'debit',
+          origin: 'eu#abcdefghabcdefgh',
+          seq: 1,
+          at: 1_893_456_000_000,
+          tenant: 'acme',
+          amount: 5,
+          idempotencyKey: 'k-1',
+          parts: [{ grantId: 'g1', amount: 5 }],
+          overdraft: 0,
+          metadata: { note: 'a', nested: [1, true, null] },
+        },
+      ]),
       signature: new Uint8Array(64).fill(9),
     },
   ],
@@ -28,12 +32,12 @@ const events: ReplicationFrame = {
 
 describe('frames on the simulated wire', () => {
   it('are copied like structuredClone copies them, sharing nothing with the sender', () => {
-    const copy = cloneFrame(events);
-    expect(copy).toEqual(structuredClone(events));
-    if (copy.type !== 'events' || events.type !== 'events') throw new Error('unreachable');
-    expect(copy.events[0]?.hash).not.toBe(events.events[0]?.hash);
-    (copy.events[0]?.hash as Uint8Array)[0] = 0;
-    expect(events.events[0]?.hash[0]).toBe(7);
+    const copy = cloneFrame(segments);
+    expect(copy).toEqual(structuredClone(segments));
+    if (copy.type !== 'segments' || segments.type !== 'segments') throw new Error('unreachable');
+    expect(copy.segments[0]?.signature).not.toBe(segments.segments[0]?.signature);
+    (copy.segments[0]?.signature as Uint8Array)[0] = 0;
+    expect(segments.segments[0]?.signature[0]).toBe(9);
   });
 
   it('copy any plain data as structuredClone does (property)', () => {
@@ -68,7 +72,7 @@ describe('frames on the simulated wire', () => {
     expect(frameBytes(summary)).toBe(
       JSON.stringify({ type: 'summary', versionVector: { 'eu#abcdefgh': 12 }, control: '' }).length - 2 + 10,
     );
-    expect(frameBytes(events)).toBeGreaterThan(32 + 64);
+    expect(frameBytes(segments)).toBeGreaterThan(64);
   });
 });
 

@@ -1,12 +1,12 @@
 /**
  * Planning a commit: the checks and the sealed records of one StoreBatch, shared by LevelStore and
  * MemoryStore so that both refuse the same batches and write the same bytes under the same keys.
- * Planning reads nothing: it checks the batch against the store's in-memory state (the heads, whether
- * meta exists, the entry counter, each tenant's last entry), which the store updates only once the
- * write has succeeded.
+ * Planning reads nothing and decodes no event: it checks the batch against the store's in-memory
+ * state (the heads, whether meta exists, the entry counter), which the store updates only once the
+ * write has succeeded, and each segment's header against what the batch says it is.
  */
-import { isOriginId, ORIGINS_MAX, type OriginId, type TenantId } from '@allot/core';
-import { type LogHead, type StoreBatch, type StoredEvent, sameBytes } from '@allot/replica';
+import { isOriginId, isTenantId, ORIGINS_MAX, type OriginId, type TenantId } from '@allot/core';
+import { type LogHead, type SegmentWrite, type StoreBatch, sameBytes } from '@allot/replica';
 import type { ControlTally } from './encoding.js';
 import {
   decodeLogHead,
@@ -16,8 +16,6 @@ import {
   encodeHeardOrigin,
   encodeLogHead,
   encodeNodeMeta,
-  encodeStoredEvent,
-  encodeTenantEntry,
 } from './encoding.js';
 import { StoreInvariantError } from './errors.js';
 import {
@@ -25,14 +23,14 @@ import {
   COUNTER_KEY,
   controlKey,
   headKey,
-  logKey,
   META_KEY,
   originKey,
+  segmentKey,
   tenantKey,
-  tenantLastKey,
 } from './keys.js';
 import { COMMIT_CONTROL_UPDATES_MAX, COMMIT_EVENTS_MAX } from './limits.js';
 import { sealRecord } from './records.js';
+import { type EventPosition, encodeSegmentRecord, encodeTenantEntry } from './segment-records.js';
 
 /** What a store keeps in memory to check a batch without a read. */
 export interface CommitState {
@@ -41,8 +39,6 @@ export interface CommitState {
   metaStored: boolean;
   /** The last entry number given out (tenant index and control updates). */
   lastEntry: number;
-  /** Each tenant's last index entry: the `previous` of its next one. */
-  readonly tenantLast: Map<TenantId, number>;
   /** How many control updates are stored, and the last one's entry (0 and 0 for none). */
   control: ControlTally;
   /** The incarnations recorded as heard of. */
@@ -55,14 +51,17 @@ export interface KeyValue {
   readonly value: Uint8Array;
 }
 
-/** An event of a plan: its log record and its tenant index entry. */
-export interface PlannedEvent {
+/** A segment of a plan: its record. */
+export interface PlannedSegment extends KeyValue {
   readonly origin: OriginId;
-  readonly seq: number;
+  readonly lastSeq: number;
+}
+
+/** A tenant index entry of a plan: the tenant's events of this commit, entries `entry − count + 1` to `entry`. */
+export interface PlannedEntry extends KeyValue {
   readonly tenant: TenantId;
   readonly entry: number;
-  readonly log: KeyValue;
-  readonly index: KeyValue;
+  readonly count: number;
 }
 
 /** A head of a plan, with the head as decoded back from its bytes (what the store will hold). */
@@ -78,7 +77,8 @@ export interface PlannedControl extends KeyValue {
 /** Everything one commit writes, encoded and checked. */
 export interface CommitPlan {
   readonly meta: KeyValue | null;
-  readonly events: readonly PlannedEvent[];
+  readonly segments: readonly PlannedSegment[];
+  readonly entries: readonly PlannedEntry[];
   readonly heads: readonly PlannedHead[];
   readonly control: readonly PlannedControl[];
   /** The control tally after this commit, and its record when it changed. */
@@ -86,8 +86,6 @@ export interface CommitPlan {
   readonly controlTallyRecord: KeyValue | null;
   /** Heard-of origins not recorded before, and their records. */
   readonly origins: readonly (KeyValue & { readonly origin: OriginId })[];
-  /** The new last entry of each tenant the batch adds events to, and its record. */
-  readonly tenantLast: readonly (KeyValue & { readonly tenant: TenantId; readonly entry: number })[];
   /** The entry counter after this commit, and its record when it changed. */
   readonly lastEntry: number;
   readonly counter: KeyValue | null;
@@ -99,7 +97,6 @@ export function emptyCommitState(): CommitState {
     heads: new Map(),
     metaStored: false,
     lastEntry: 0,
-    tenantLast: new Map(),
     control: { count: 0, last: 0 },
     origins: new Set(),
   };
@@ -111,17 +108,25 @@ function refuse(message: string): never {
 
 /**
  * The plan of `batch` against `state`; a StoreInvariantError when the batch breaks an invariant:
- * events not contiguous after their origin's stored head, a head that is not the last event of its
- * origin in the batch (or, for an origin without events, not the stored head re-signed), an origin
- * whose events come without its new head, a second meta, a malformed record, a limit exceeded.
+ * segments not contiguous after their origin's stored head (or whose bytes say otherwise), a head
+ * that is not the last segment of its origin in the batch (or, for an origin without segments, not
+ * the stored head re-signed), an origin whose segments come without its new head, a second meta, a
+ * malformed record, a limit exceeded.
  */
 export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
   if (typeof batch !== 'object' || batch === null) refuse('the batch is not an object');
-  const { events, heads, meta, control = [], origins = [] } = batch;
-  if (!Array.isArray(events) || !Array.isArray(heads) || !Array.isArray(control) || !Array.isArray(origins)) {
-    refuse('events, heads, control and origins must be arrays');
+  const { segments, heads, meta, control = [], origins = [] } = batch;
+  if (
+    !Array.isArray(segments) ||
+    !Array.isArray(heads) ||
+    !Array.isArray(control) ||
+    !Array.isArray(origins)
+  ) {
+    refuse('segments, heads, control and origins must be arrays');
   }
-  if (events.length > COMMIT_EVENTS_MAX) refuse(`${events.length} events, more than ${COMMIT_EVENTS_MAX}`);
+  let eventCount = 0;
+  for (const segment of segments) eventCount += segment.lastSeq - segment.firstSeq + 1;
+  if (!(eventCount <= COMMIT_EVENTS_MAX)) refuse(`${eventCount} events, more than ${COMMIT_EVENTS_MAX}`);
   if (heads.length > ORIGINS_MAX) refuse(`${heads.length} heads, more than ${ORIGINS_MAX}`);
   if (control.length > COMMIT_CONTROL_UPDATES_MAX) {
     refuse(`${control.length} control updates, more than ${COMMIT_CONTROL_UPDATES_MAX}`);
@@ -143,28 +148,42 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
   }
 
   let entry = state.lastEntry;
-  const lastOf = new Map<OriginId, StoredEvent>();
-  const tenantLast = new Map<TenantId, number>();
-  const plannedEvents: PlannedEvent[] = [];
-  for (const stored of events) {
-    const payload = encodeStoredEvent(stored);
-    const { origin, seq, tenant } = stored.event;
-    const previous = lastOf.get(origin)?.event.seq ?? state.heads.get(origin)?.seq ?? 0;
-    if (seq !== previous + 1) refuse(`event ${origin}/${seq} does not follow seq ${previous} of its log`);
-    lastOf.set(origin, stored);
-    entry += 1;
-    const previousEntry = tenantLast.get(tenant) ?? state.tenantLast.get(tenant) ?? 0;
-    tenantLast.set(tenant, entry);
-    const key = logKey(origin, seq);
-    const indexKey = tenantKey(tenant, entry);
-    const index = encodeTenantEntry({ origin, seq, previous: previousEntry });
-    plannedEvents.push({
-      origin,
-      seq,
+  const lastOf = new Map<OriginId, SegmentWrite>();
+  const positions = new Map<TenantId, EventPosition[]>();
+  const plannedSegments: PlannedSegment[] = [];
+  for (const segment of segments) {
+    const { origin, firstSeq, lastSeq, tenants } = segment;
+    if (!isOriginId(origin)) refuse(`a segment of ${JSON.stringify(origin)}, not an origin id`);
+    const previous = lastOf.get(origin)?.lastSeq ?? state.heads.get(origin)?.seq ?? 0;
+    if (firstSeq !== previous + 1)
+      refuse(`segment ${origin}/${firstSeq} does not follow seq ${previous} of its log`);
+    if (!Array.isArray(tenants) || tenants.length !== lastSeq - firstSeq + 1)
+      refuse(`segment ${origin}/${firstSeq}-${lastSeq} does not name the tenant of each event`);
+    const key = segmentKey(origin, lastSeq);
+    plannedSegments.push({ key, value: sealRecord(key, encodeSegmentRecord(segment)), origin, lastSeq });
+    lastOf.set(origin, segment);
+    for (let i = 0; i < tenants.length; i++) {
+      const tenant = tenants[i] as TenantId;
+      let list = positions.get(tenant);
+      if (list === undefined) {
+        if (!isTenantId(tenant))
+          refuse(`segment ${origin}/${firstSeq}: ${JSON.stringify(tenant)} is no tenant id`);
+        list = [];
+        positions.set(tenant, list);
+      }
+      list.push({ origin, seq: firstSeq + i });
+    }
+  }
+  const plannedEntries: PlannedEntry[] = [];
+  for (const [tenant, list] of positions) {
+    entry += list.length;
+    const key = tenantKey(tenant, entry);
+    plannedEntries.push({
+      key,
+      value: sealRecord(key, encodeTenantEntry(list)),
       tenant,
       entry,
-      log: { key, value: sealRecord(key, payload) },
-      index: { key: indexKey, value: sealRecord(indexKey, index) },
+      count: list.length,
     });
   }
 
@@ -175,9 +194,9 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
     if (plannedHeads.some((planned) => planned.head.origin === origin)) refuse(`two heads of ${origin}`);
     const last = lastOf.get(origin);
     if (last !== undefined) {
-      if (head.seq !== last.event.seq || !sameBytes(head.hash, last.hash)) {
+      if (head.seq !== last.lastSeq || !sameBytes(head.hash, last.hash)) {
         refuse(
-          `the head of ${origin} (seq ${head.seq}) is not its last event in the batch (seq ${last.event.seq})`,
+          `the head of ${origin} (seq ${head.seq}) is not its last segment in the batch (seq ${last.lastSeq})`,
         );
       }
     } else {
@@ -194,7 +213,7 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
   }
   for (const origin of lastOf.keys()) {
     if (!plannedHeads.some((planned) => planned.head.origin === origin)) {
-      refuse(`the events of ${origin} come without its new head`);
+      refuse(`the segments of ${origin} come without its new head`);
     }
   }
 
@@ -207,15 +226,12 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
 
   return {
     meta: plannedMeta,
-    events: plannedEvents,
+    segments: plannedSegments,
+    entries: plannedEntries,
     heads: plannedHeads,
     control: plannedControl,
     origins: plannedOrigins,
     ...controlTallyOf(state.control, plannedControl),
-    tenantLast: [...tenantLast].map(([tenant, last]) => {
-      const key = tenantLastKey(tenant);
-      return { key, tenant, entry: last, value: sealRecord(key, encodeCounter(last)) };
-    }),
     lastEntry: entry,
     counter: entry === state.lastEntry ? null : counterRecord(entry),
   };
@@ -242,8 +258,7 @@ export function counterRecord(entry: number): KeyValue {
 export function planWrites(plan: CommitPlan): KeyValue[] {
   const writes: KeyValue[] = [];
   if (plan.meta !== null) writes.push(plan.meta);
-  for (const event of plan.events) writes.push(event.log, event.index);
-  writes.push(...plan.heads, ...plan.tenantLast, ...plan.control, ...plan.origins);
+  writes.push(...plan.segments, ...plan.entries, ...plan.heads, ...plan.control, ...plan.origins);
   if (plan.controlTallyRecord !== null) writes.push(plan.controlTallyRecord);
   if (plan.counter !== null) writes.push(plan.counter);
   return writes;
@@ -253,7 +268,6 @@ export function planWrites(plan: CommitPlan): KeyValue[] {
 export function applyPlan(state: CommitState, plan: CommitPlan): void {
   if (plan.meta !== null) state.metaStored = true;
   for (const { head } of plan.heads) state.heads.set(head.origin, head);
-  for (const { tenant, entry } of plan.tenantLast) state.tenantLast.set(tenant, entry);
   state.control = plan.controlTally;
   for (const { origin } of plan.origins) state.origins.add(origin);
   state.lastEntry = plan.lastEntry;

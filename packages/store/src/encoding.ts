@@ -37,7 +37,6 @@ import {
   type LogHead,
   MSGPACKR_OPTIONS,
   type NodeMeta,
-  type StoredEvent,
 } from '@allot/replica';
 import { Packr } from 'msgpackr';
 import { StoreCorruptError, StoreInvariantError } from './errors.js';
@@ -45,19 +44,20 @@ import { CLUSTER_ID_LENGTH_MAX, CONTROL_UPDATE_BYTES_MAX, HASH_BYTES, SIGNATURE_
 
 const packr = new Packr(MSGPACKR_OPTIONS);
 
-/** One entry of a tenant's index: where the event is in its origin's log, and the entry before it. */
-export interface TenantEntry {
-  readonly origin: OriginId;
-  readonly seq: number;
-  /** The number of the tenant's previous index entry; 0 for its first. A read checks the chain. */
-  readonly previous: number;
+/**
+ * An event as layout v2 stored it, one record per event with its own chain hash (and the origin's
+ * signature where it signed): what a conversion to v3 reads (convert-v2.ts).
+ */
+export interface V2StoredEvent {
+  readonly event: LedgerEvent;
+  readonly hash: Uint8Array;
+  readonly signature?: Uint8Array | null;
 }
 
 type Fields = Record<string, unknown>;
 
 const HEAD_FIELDS = ['origin', 'seq', 'hash', 'signature'] as const;
 const META_FIELDS = ['formatVersion', 'cluster', 'region', 'incarnation', 'createdAt'] as const;
-const ENTRY_FIELDS = ['origin', 'seq', 'previous'] as const;
 /** A stored debit keeps its metadata as JSON text under this name (see the file's doc). */
 const METADATA_JSON = 'metadataJson';
 
@@ -72,7 +72,7 @@ function isWellFormed(text: string): boolean {
 }
 
 /** Why `stored` is not a storable event with its chain hash, or null when it is. */
-export function storedEventProblem(stored: StoredEvent): string | null {
+export function storedEventProblem(stored: V2StoredEvent): string | null {
   if (!isPlainRecord(stored)) return `stored event is ${describe(stored)}, not a map`;
   const problem = eventShapeProblem(stored.event) ?? bytesProblem('hash', stored.hash, HASH_BYTES);
   if (problem !== null || stored.signature === undefined || stored.signature === null) return problem;
@@ -105,16 +105,6 @@ export function nodeMetaProblem(meta: NodeMeta): string | null {
   if (!isRegionId(meta.region)) return 'invalid region';
   if (!isIncarnationId(meta.incarnation)) return 'invalid incarnation';
   return Number.isSafeInteger(meta.createdAt) && meta.createdAt >= 0 ? null : 'invalid createdAt';
-}
-
-function entryProblem(entry: TenantEntry): string | null {
-  const problem = fieldsProblem('tenant entry', entry, ENTRY_FIELDS);
-  if (problem !== null) return problem;
-  if (!isOriginId(entry.origin)) return 'tenant entry has an invalid origin';
-  if (!Number.isSafeInteger(entry.seq) || entry.seq < 1) return 'tenant entry has an invalid seq';
-  return Number.isSafeInteger(entry.previous) && entry.previous >= 0
-    ? null
-    : 'tenant entry has an invalid previous entry';
 }
 
 function controlProblem(update: Uint8Array): string | null {
@@ -167,7 +157,7 @@ function eventFields(kind: LedgerEvent['kind']): readonly string[] {
  * The bytes of `stored`; a StoreInvariantError if it is not a well-formed event and hash. Fields
  * keep their order (MessagePack maps are ordered), so a decoded event prints as the original did.
  */
-export function encodeStoredEvent(stored: StoredEvent): Uint8Array {
+export function encodeStoredEvent(stored: V2StoredEvent): Uint8Array {
   const problem = storedEventProblem(stored);
   if (problem !== null) refuse(eventName(isPlainRecord(stored) ? stored.event : undefined), problem);
   const event = stored.event as unknown as Fields;
@@ -183,7 +173,7 @@ export function encodeStoredEvent(stored: StoredEvent): Uint8Array {
 }
 
 /** The stored event in `bytes` read at `key`; a StoreCorruptError unless it is a valid record. */
-export function decodeStoredEvent(key: string, bytes: Uint8Array): StoredEvent {
+export function decodeStoredEvent(key: string, bytes: Uint8Array): V2StoredEvent {
   const record = unpack(key, bytes) as Fields;
   // `signature` is optional: only the last event of each of an origin's commits carries one.
   const recordProblem =
@@ -212,7 +202,7 @@ export function decodeStoredEvent(key: string, bytes: Uint8Array): StoredEvent {
     record.signature === undefined || record.signature === null
       ? {}
       : { signature: isByteArray(record.signature) ? copyBytes(record.signature) : record.signature };
-  const result = { event, hash, ...signed } as unknown as StoredEvent;
+  const result = { event, hash, ...signed } as unknown as V2StoredEvent;
   const problem = storedEventProblem(result);
   if (problem !== null) throw new StoreCorruptError(key, problem);
   return result;
@@ -276,22 +266,7 @@ export function decodeNodeMeta(key: string, bytes: Uint8Array): NodeMeta {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tenant index entries, control updates, the entry counter
-
-/** The bytes of a tenant index entry. */
-export function encodeTenantEntry(entry: TenantEntry): Uint8Array {
-  const problem = entryProblem(entry);
-  if (problem !== null) refuse('tenant entry', problem);
-  return pack({ origin: entry.origin, seq: entry.seq, previous: entry.previous });
-}
-
-/** The tenant index entry in `bytes` read at `key`; a StoreCorruptError unless it is valid. */
-export function decodeTenantEntry(key: string, bytes: Uint8Array): TenantEntry {
-  const entry = unpack(key, bytes);
-  const problem = entryProblem(entry as TenantEntry);
-  if (problem !== null) throw new StoreCorruptError(key, problem);
-  return entry as TenantEntry;
-}
+// Control updates, the entry counter
 
 /** The bytes of a control-document update (a MessagePack `bin`). */
 export function encodeControlUpdate(update: Uint8Array): Uint8Array {

@@ -1,14 +1,17 @@
 /**
  * @allot/store — the replica's Store port (DESIGN.md §2, §5), twice: `LevelStore` keeps a node's
- * origin logs, heads, tenant index and control-document updates in LevelDB, one atomic batch per
- * group commit, fsynced when asked; `MemoryStore` keeps the same records in memory with the crash
- * semantics of a disk, for tests and the deterministic simulator. Both write the same msgpackr
- * records, each sealed with a CRC-32C of key and value, under the same versioned keys (layout v2),
- * refuse a batch that would break a log, and never hand out a record that fails its checksum, does
- * not decode and check, or a tenant page with an entry missing. LevelStore checks LevelDB's own
- * table checksums before LevelDB opens a directory (leveldb-check.ts). `system-ports` adds the replica's other ports on
- * Node.js (system clock, crypto-random Rng, SHA-256 and Ed25519 from node:crypto, region key files).
+ * origin logs (one value per segment), heads, tenant index and control-document updates in
+ * LevelDB, one atomic batch per group commit, fsynced when asked; `MemoryStore` keeps the same
+ * records as a plain key → bytes map with the crash semantics of a disk, for tests and the
+ * deterministic simulator. Both write the same records, each sealed with a CRC-32C of key and
+ * value, under the same versioned keys (layout v3; a v2 directory is converted at open), refuse a
+ * batch that would break a log, and never hand out a record that fails its checksum, does not
+ * decode and check, or a run of a log with a segment missing. LevelStore checks LevelDB's own table
+ * checksums before LevelDB opens a directory (leveldb-check.ts). `system-ports` adds the replica's
+ * other ports on Node.js (system clock, crypto-random Rng, SHA-256 and Ed25519 from node:crypto,
+ * region key files).
  */
+export type { ConversionReport } from './convert-v2.js';
 export { cursorOf, isCursor, parseCursor } from './cursor.js';
 export {
   decodeControlUpdate,
@@ -17,18 +20,16 @@ export {
   decodeLogHead,
   decodeNodeMeta,
   decodeStoredEvent,
-  decodeTenantEntry,
   encodeControlUpdate,
   encodeCounter,
   encodeHeardOrigin,
   encodeLogHead,
   encodeNodeMeta,
   encodeStoredEvent,
-  encodeTenantEntry,
   logHeadProblem,
   nodeMetaProblem,
   storedEventProblem,
-  type TenantEntry,
+  type V2StoredEvent,
 } from './encoding.js';
 export { StoreClosedError, StoreCorruptError, StoreCursorError, StoreInvariantError } from './errors.js';
 export {
@@ -38,23 +39,32 @@ export {
   HEAD_RANGE,
   headKey,
   LAYOUT_PREFIX,
-  logKey,
-  logRange,
   META_KEY,
   OLD_LAYOUT_PREFIX,
   ORIGIN_RANGE,
   originKey,
   parseControlKey,
   parseHeadKey,
-  parseLogKey,
   parseOriginKey,
+  parseSegmentKey,
   parseTenantKey,
+  SEGMENT_RANGE,
+  segmentEnd,
+  segmentKey,
+  TENANT_RANGE,
   tenantKey,
-  tenantLastKey,
   tenantRange,
+  V2_LAYOUT_PREFIX,
 } from './keys.js';
 export { LevelStore } from './level-store.js';
 export * from './limits.js';
 export { type CrashOptions, MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { openRecord, RECORD_CHECKSUM_BYTES, sealRecord } from './records.js';
+export {
+  decodeSegmentRecord,
+  decodeTenantEntry,
+  type EventPosition,
+  encodeSegmentRecord,
+  encodeTenantEntry,
+} from './segment-records.js';
 export * from './system-ports.js';

@@ -1,73 +1,74 @@
 /**
- * The key layout of a data directory, version 2. Every key starts with `v2/`, so a later layout can
- * live beside this one during a migration and a node can tell a layout it does not know. Version 2
- * differs from version 1 in its values: each is sealed with a checksum of key ‖ payload
- * (records.ts), each tenant index entry names the tenant's previous entry, and each tenant's last
- * entry is recorded, so a read can tell a whole page from one with a record missing. A version-1
- * directory is refused at open (no migration: the node starts empty and fetches its logs back).
+ * The key layout of a data directory, version 3 (segments, DESIGN.md §2). Every key starts with
+ * `v3/`, so a node can tell a layout it does not know (and convert layout v2: convert-v2.ts). Each
+ * value is sealed with a checksum of key ‖ payload (records.ts). Version 3 differs from version 2
+ * in its logs: one value per segment instead of one per event, and a tenant index with one key per
+ * tenant per commit instead of one per event.
  *
  * Parts are separated by '/', which occurs in no id: origins are `[a-z0-9-]+#[a-z2-7]+` and tenant
- * ids `[A-Za-z0-9._:-]+` (core's limits), so `v2/tenant/a/…` and `v2/tenant/a.b/…` never mix.
+ * ids `[A-Za-z0-9._:-]+` (core's limits), so `v3/tenant/a/…` and `v3/tenant/a.b/…` never mix.
  * Numbers are 16-digit zero-padded decimal: every safe integer (≤ 2^53 − 1, 16 digits) fits, and
  * lexicographic key order is numeric order, which is what LevelDB iterates in.
  *
- *   v2/meta                         → NodeMeta, written once when the data directory is created
- *   v2/counter                      → the last entry number given out (tenant index and control)
- *   v2/log/<origin>/<seq>           → StoredEvent: event `seq` of `origin`'s log, with its hash
- *   v2/head/<origin>                → LogHead: the newest event of `origin` stored here, signed
- *   v2/tenant/<tenant>/<entry>      → { origin, seq, previous }: the tenant's events in this store's
- *                                     commit order; `previous` is the tenant's entry before this one
- *   v2/last/<tenant>                → the number of the tenant's last index entry
- *   v2/control/<entry>              → one control-document (Yjs) update, in commit order
- *   v2/control-tally                → how many control updates there are, and the last one's entry
- *   v2/origin/<origin>              → the origin id again: an incarnation this node heard of (its
+ *   v3/meta                         → NodeMeta, written once when the data directory is created
+ *   v3/counter                      → the last entry number given out (tenant index and control)
+ *   v3/seg/<origin>/<lastSeq>       → a segment of `origin`'s log ending at `lastSeq`: its hash,
+ *                                     its signature and its bytes (segment-records.ts); a seek to
+ *                                     `<origin>/<seq>` lands on the segment that holds `seq`
+ *   v3/head/<origin>                → LogHead: the last segment of `origin` stored here, signed
+ *   v3/tenant/<tenant>/<entry>      → where the tenant's events of one commit are in their logs;
+ *                                     they are entries `entry − count + 1` to `entry`
+ *   v3/control/<entry>              → one control-document (Yjs) update, in commit order
+ *   v3/control-tally                → how many control updates there are, and the last one's entry
+ *   v3/origin/<origin>              → the origin id again: an incarnation this node heard of (its
  *                                     own, and each peer's from its handshake; DESIGN.md §1)
  *
- * Entry numbers come from one counter, increased by one per tenant-index entry and per control
- * update, in commit order. A tenant cursor is such a number, so it stays valid as events arrive.
+ * Entry numbers come from one counter, increased by one per event indexed and per control update,
+ * in commit order. A tenant cursor is such a number, so it stays valid as events arrive.
  */
 import { isOriginId, isTenantId, type OriginId, type TenantId } from '@allot/core';
 
-/** Prefix of every key of layout version 2. */
-export const LAYOUT_PREFIX = 'v2/';
+/** Prefix of every key of layout version 3. */
+export const LAYOUT_PREFIX = 'v3/';
 
 /** Prefix of every key of layout version 1, which this build refuses with a clear message. */
 export const OLD_LAYOUT_PREFIX = 'v1/';
 
+/** Prefix of every key of layout version 2, which this build converts (convert-v2.ts). */
+export const V2_LAYOUT_PREFIX = 'v2/';
+
 /** The node's metadata. */
-export const META_KEY = 'v2/meta';
+export const META_KEY = 'v3/meta';
 
 /** The control tally ('-' sorts before '/', so this key lies just before the control updates). */
-export const CONTROL_TALLY_KEY = 'v2/control-tally';
+export const CONTROL_TALLY_KEY = 'v3/control-tally';
 
 /** The last entry number given out, written in the batch that uses it. */
-export const COUNTER_KEY = 'v2/counter';
+export const COUNTER_KEY = 'v3/counter';
 
-const LOG = 'v2/log/';
-const HEAD = 'v2/head/';
-const TENANT = 'v2/tenant/';
-const LAST = 'v2/last/';
-const CONTROL = 'v2/control/';
-const ORIGIN = 'v2/origin/';
+const SEG = 'v3/seg/';
+const HEAD = 'v3/head/';
+const TENANT = 'v3/tenant/';
+const CONTROL = 'v3/control/';
+const ORIGIN = 'v3/origin/';
 
 /**
  * The ranges of keys that each kind of record may occupy, in key order. A key of the layout outside
- * all of them is no record of this layout ('0' follows '/' in ASCII: `v2/log0` is just past `v2/log/…`).
+ * all of them is no record of this layout ('0' follows '/' in ASCII: `v3/seg0` is just past `v3/seg/…`).
  */
 export const RECORD_RANGES: readonly { readonly gte: string; readonly lt: string }[] = [
-  { gte: 'v2/control-tally', lt: 'v2/control-tally\u0000' },
-  { gte: CONTROL, lt: 'v2/control0' },
-  { gte: 'v2/counter', lt: 'v2/counter\u0000' },
-  { gte: HEAD, lt: 'v2/head0' },
-  { gte: LAST, lt: 'v2/last0' },
-  { gte: LOG, lt: 'v2/log0' },
-  { gte: 'v2/meta', lt: 'v2/meta\u0000' },
-  { gte: ORIGIN, lt: 'v2/origin0' },
-  { gte: TENANT, lt: 'v2/tenant0' },
+  { gte: 'v3/control-tally', lt: 'v3/control-tally\u0000' },
+  { gte: CONTROL, lt: 'v3/control0' },
+  { gte: 'v3/counter', lt: 'v3/counter\u0000' },
+  { gte: HEAD, lt: 'v3/head0' },
+  { gte: 'v3/meta', lt: 'v3/meta\u0000' },
+  { gte: ORIGIN, lt: 'v3/origin0' },
+  { gte: SEG, lt: 'v3/seg0' },
+  { gte: TENANT, lt: 'v3/tenant0' },
 ];
 
 /** The first key past every key of the layout. */
-export const LAYOUT_END = 'v20';
+export const LAYOUT_END = 'v30';
 
 /** Digits of a number in a key: 2^53 − 1 has 16. */
 const NUMBER_DIGITS = 16;
@@ -97,26 +98,30 @@ function checkTenant(tenant: TenantId): void {
   if (!isTenantId(tenant)) throw new TypeError(`invalid tenant id: ${JSON.stringify(tenant)}`);
 }
 
-/** The key of event `seq` of `origin`'s log. */
-export function logKey(origin: OriginId, seq: number): string {
+/** The key of the segment of `origin`'s log that ends at `lastSeq`. */
+export function segmentKey(origin: OriginId, lastSeq: number): string {
   checkOrigin(origin);
-  return `${LOG}${origin}/${numberPart(seq)}`;
+  return `${SEG}${origin}/${numberPart(lastSeq)}`;
 }
 
-/** The keys of `origin`'s log from `fromSeq` on, as an inclusive range. */
-export function logRange(origin: OriginId, fromSeq: number): { gte: string; lte: string } {
-  return { gte: logKey(origin, fromSeq), lte: `${LOG}${origin}/${NUMBER_KEY_MAX}` };
-}
-
-/** The origin and seq of a log key, or null when it is not one. */
-export function parseLogKey(key: string): { origin: OriginId; seq: number } | null {
-  if (!key.startsWith(LOG)) return null;
-  const rest = key.slice(LOG.length);
+/** The origin and last seq of a segment key, or null when it is not one. */
+export function parseSegmentKey(key: string): { origin: OriginId; lastSeq: number } | null {
+  if (!key.startsWith(SEG)) return null;
+  const rest = key.slice(SEG.length);
   const slash = rest.indexOf('/');
   if (slash < 0) return null;
   const origin = rest.slice(0, slash);
-  const seq = parseNumberPart(rest.slice(slash + 1));
-  return isOriginId(origin) && seq !== null && seq >= 1 ? { origin, seq } : null;
+  const lastSeq = parseNumberPart(rest.slice(slash + 1));
+  return isOriginId(origin) && lastSeq !== null && lastSeq >= 1 ? { origin, lastSeq } : null;
+}
+
+/** Every segment key, as a range; the segments of one origin are contiguous in it. */
+export const SEGMENT_RANGE = { gte: SEG, lt: 'v3/seg0' } as const;
+
+/** The first key past every segment key of `origin` (no origin id continues with a character below '0'). */
+export function segmentEnd(origin: OriginId): string {
+  checkOrigin(origin);
+  return `${SEG}${origin}0`;
 }
 
 /** The key of `origin`'s head. */
@@ -126,7 +131,7 @@ export function headKey(origin: OriginId): string {
 }
 
 /** Every head key, as a range. */
-export const HEAD_RANGE = { gte: HEAD, lt: 'v2/head0' } as const;
+export const HEAD_RANGE = { gte: HEAD, lt: 'v3/head0' } as const;
 
 /** The origin of a head key, or null when it is not one. */
 export function parseHeadKey(key: string): OriginId | null {
@@ -141,10 +146,13 @@ export function tenantKey(tenant: TenantId, entry: number): string {
   return `${TENANT}${tenant}/${numberPart(entry)}`;
 }
 
-/** The keys of `tenant`'s index entries after entry number `after`, as a range. */
+/** The keys of `tenant`'s index entries that hold entries after number `after`, as a range. */
 export function tenantRange(tenant: TenantId, after: number): { gt: string; lte: string } {
   return { gt: tenantKey(tenant, after), lte: `${TENANT}${tenant}/${NUMBER_KEY_MAX}` };
 }
+
+/** Every tenant index key, as a range. */
+export const TENANT_RANGE = { gte: TENANT, lt: 'v3/tenant0' } as const;
 
 /** The tenant and entry number of a tenant-index key, or null when it is not one. */
 export function parseTenantKey(key: string): { tenant: TenantId; entry: number } | null {
@@ -155,31 +163,6 @@ export function parseTenantKey(key: string): { tenant: TenantId; entry: number }
   const tenant = rest.slice(0, slash);
   const entry = parseNumberPart(rest.slice(slash + 1));
   return isTenantId(tenant) && entry !== null && entry >= 1 ? { tenant, entry } : null;
-}
-
-/** The key of the record of `tenant`'s last index entry. */
-export function tenantLastKey(tenant: TenantId): string {
-  checkTenant(tenant);
-  return `${LAST}${tenant}`;
-}
-
-/** Every tenant-last key, as a range. */
-export const TENANT_LAST_RANGE = { gte: LAST, lt: 'v2/last0' } as const;
-
-/** The tenant of a tenant-last key, or null when it is not one. */
-export function parseTenantLastKey(key: string): TenantId | null {
-  if (!key.startsWith(LAST)) return null;
-  const tenant = key.slice(LAST.length);
-  return isTenantId(tenant) ? tenant : null;
-}
-
-/** Every log key, as a range; the logs of one origin are contiguous in it. */
-export const LOG_RANGE = { gte: LOG, lt: 'v2/log0' } as const;
-
-/** The first key past every log key of `origin` (no origin id continues with a character below '0'). */
-export function logEnd(origin: OriginId): string {
-  checkOrigin(origin);
-  return `${LOG}${origin}0`;
 }
 
 /** The key of control update number `entry`. */
@@ -204,7 +187,7 @@ export function originKey(origin: OriginId): string {
 }
 
 /** Every heard-of origin key, as a range. */
-export const ORIGIN_RANGE = { gte: ORIGIN, lt: 'v2/origin0' } as const;
+export const ORIGIN_RANGE = { gte: ORIGIN, lt: 'v3/origin0' } as const;
 
 /** The origin of a heard-of origin key, or null when it is not one. */
 export function parseOriginKey(key: string): OriginId | null {

@@ -5,14 +5,15 @@
  * in-memory heads (no read), which change only once the write succeeded.
  */
 import type { OriginId, TenantId } from '@allot/core';
-import {
-  type LogHead,
-  type NodeMeta,
-  type Store,
-  type StoreBatch,
-  type StoredEvent,
-  sameBytes,
-  type TenantEventPage,
+import type {
+  Crypto,
+  LogHead,
+  NodeMeta,
+  Store,
+  StoreBatch,
+  StoredEvent,
+  StoredSegment,
+  TenantEventPage,
 } from '@allot/replica';
 import { Level } from 'level';
 import {
@@ -23,6 +24,7 @@ import {
   planCommit,
   planWrites,
 } from './commit-plan.js';
+import { type ConversionReport, convertV2 } from './convert-v2.js';
 import { cursorOf, parseCursor } from './cursor.js';
 import {
   decodeControlTally,
@@ -30,7 +32,6 @@ import {
   decodeHeardOrigin,
   decodeLogHead,
   decodeNodeMeta,
-  decodeStoredEvent,
 } from './encoding.js';
 import { StoreCorruptError } from './errors.js';
 import { OperationGate } from './gate.js';
@@ -42,39 +43,36 @@ import {
   HEAD_RANGE,
   LAYOUT_END,
   LAYOUT_PREFIX,
-  LOG_RANGE,
-  logEnd,
-  logKey,
-  logRange,
   META_KEY,
   OLD_LAYOUT_PREFIX,
   ORIGIN_RANGE,
   parseControlKey,
   parseHeadKey,
-  parseLogKey,
   parseOriginKey,
+  parseSegmentKey,
   parseTenantKey,
-  parseTenantLastKey,
   RECORD_RANGES,
-  TENANT_LAST_RANGE,
+  SEGMENT_RANGE,
+  segmentEnd,
+  segmentKey,
+  TENANT_RANGE,
   tenantKey,
-  tenantLastKey,
-  tenantRange,
+  V2_LAYOUT_PREFIX,
 } from './keys.js';
 import { checkLevelDbFiles } from './leveldb-check.js';
-import { OPEN_READ_BATCH_KEYS } from './limits.js';
+import { LOG_PAGE_SEGMENTS_MAX } from './limits.js';
+import { checkSegmentRun, eventsAt, eventsOfRun, pagePositions } from './log-reads.js';
 import {
   byOrigin,
   checkControl,
   checkLogRead,
-  checkTenantPage,
+  checkSegmentRead,
   checkTenantRead,
   copyHead,
   expectHead,
-  expectLogEvent,
-  expectTenantEvent,
 } from './read-checks.js';
 import { openRecord } from './records.js';
+import { decodeSegmentRecord } from './segment-records.js';
 
 type Db = Level<string, Uint8Array>;
 
@@ -95,14 +93,18 @@ export class LevelStore implements Store {
     private readonly state: CommitState,
     /** The data directory. */
     readonly location: string,
+    /** What converting a layout-v2 directory did at this open, for the node to log; null if nothing. */
+    readonly converted: ConversionReport | null,
   ) {}
 
   /**
-   * Opens (creating if missing) the store in `dir` and checks what it holds: only layout-v1 keys,
-   * a readable meta and counter, and every head matching the last event of its log. A store that
-   * fails these checks is not opened: the node prints the one-line StoreCorruptError and stops.
+   * Opens (creating if missing) the store in `dir` and checks what it holds: only layout-v3 keys,
+   * a readable meta and counter, and every head matching the last segment of its log. A store that
+   * fails these checks is not opened: the node prints the one-line StoreCorruptError and stops. A
+   * layout-v2 directory is converted first when `crypto` (the node's own key) is given, so that its
+   * own log can be signed again as segments (convert-v2.ts); without it, it is refused.
    */
-  static async open(dir: string): Promise<LevelStore> {
+  static async open(dir: string, options: { readonly crypto?: Crypto } = {}): Promise<LevelStore> {
     // Before LevelDB sees the files: a damaged table must never reach a compaction (leveldb-check.ts).
     await checkLevelDbFiles(dir);
     const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
@@ -112,7 +114,17 @@ export class LevelStore implements Store {
       throw new Error(`cannot open the store in ${dir}: ${messageOf(error)}`, { cause: error });
     }
     try {
-      return new LevelStore(db, await loadState(db), dir);
+      const [v2] = await db.keys({ gte: V2_LAYOUT_PREFIX, lt: 'v20', limit: 1 }).all();
+      let converted: ConversionReport | null = null;
+      if (v2 !== undefined) {
+        if (options.crypto === undefined)
+          throw new StoreCorruptError(
+            v2,
+            `layout ${V2_LAYOUT_PREFIX} (an older Allot wrote this directory): start the node with this build to convert it, or move it away and start on an empty one (its log comes back from its peers)`,
+          );
+        converted = await convertV2(db, options.crypto);
+      }
+      return new LevelStore(db, await loadState(db), dir, converted);
     } catch (error) {
       await db.close();
       throw error;
@@ -157,73 +169,73 @@ export class LevelStore implements Store {
     return this.gate.run(async () => [...this.state.heads.values()].map(copyHead).sort(byOrigin));
   }
 
+  /** Up to `limit` segments of `origin`'s log from the one holding `fromSeq`; see the Store port. */
+  readSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
+    return this.gate.run(async () => {
+      checkSegmentRead(origin, fromSeq, limit);
+      return this.segments(origin, Math.max(fromSeq, 1), limit);
+    });
+  }
+
+  /** The segments of a checked read, bounded by the head so that a read never sees a commit settling. */
+  private async segments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
+    const head = this.state.heads.get(origin);
+    if (head === undefined || fromSeq > head.seq || limit === 0) return [];
+    const range = { gte: segmentKey(origin, fromSeq), lte: segmentKey(origin, head.seq), limit };
+    const segments = (await this.db.iterator(range).all()).map(([key, bytes]) => {
+      const parsed = parseSegmentKey(key);
+      if (parsed === null || parsed.origin !== origin) throw new StoreCorruptError(key, 'not a segment key');
+      return decodeSegmentRecord(key, openRecord(key, bytes), origin, parsed.lastSeq);
+    });
+    checkSegmentRun(origin, fromSeq, head.seq, segments, limit);
+    return segments;
+  }
+
   /** Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order. */
   readLog(origin: OriginId, fromSeq: number, limit: number): Promise<StoredEvent[]> {
     return this.gate.run(async () => {
       checkLogRead(origin, fromSeq, limit);
-      const head = this.state.heads.get(origin);
-      const first = Math.max(fromSeq, 1);
-      if (head === undefined || first > head.seq || limit === 0) return [];
-      // Bounded by the head, so a read never sees a commit that is still settling.
-      const range = { gte: logRange(origin, first).gte, lte: logKey(origin, head.seq), limit };
-      const entries = await this.db.iterator(range).all();
-      const expected = Math.min(limit, head.seq - first + 1);
-      const events = entries.map(([key, bytes], i) => {
-        const seq = first + i;
-        if (key !== logKey(origin, seq)) {
-          throw new StoreCorruptError(
-            logKey(origin, seq),
-            `missing from the log below its head (seq ${head.seq})`,
-          );
-        }
-        return expectLogEvent(key, decodeStoredEvent(key, openRecord(key, bytes)), origin, seq);
-      });
-      if (events.length < expected) {
-        const missing = logKey(origin, first + events.length);
-        throw new StoreCorruptError(missing, `missing from the log below its head (seq ${head.seq})`);
+      const events: StoredEvent[] = [];
+      let from = Math.max(fromSeq, 1);
+      while (events.length < limit) {
+        const run = await this.segments(origin, from, Math.min(LOG_PAGE_SEGMENTS_MAX, limit - events.length));
+        const last = run[run.length - 1];
+        if (last === undefined) break;
+        events.push(...eventsOfRun(run, from, limit - events.length));
+        from = last.lastSeq + 1;
       }
       return events;
     });
   }
 
   /**
-   * Up to `limit` events of `tenant` after `cursor`, in the order this store committed them. The
-   * page is checked to be whole (read-checks.ts, checkTenantPage): a missing or damaged record is a
-   * StoreCorruptError naming it, never a shorter page.
+   * Up to `limit` events of `tenant` after `cursor`, in the order this store committed them. An
+   * entry that points at no event of the tenant is a StoreCorruptError naming it, never a shorter page.
    */
   readTenantEvents(tenant: TenantId, cursor: string | null, limit: number): Promise<TenantEventPage> {
     return this.gate.run(async () => {
       checkTenantRead(tenant, limit);
-      // Read together, before any await: both describe the same committed state.
       const lastEntry = this.state.lastEntry;
-      const last = this.state.tenantLast.get(tenant) ?? 0;
       const after = parseCursor(cursor, lastEntry);
       if (after === lastEntry) return { events: [], next: null };
-      // Up to the store's last entry, not the tenant's: an entry past the tenant's last is damage.
+      // An entry's key is its last entry number: the first key at or past after + 1 holds it.
       const range = {
-        gt: tenantRange(tenant, after).gt,
+        gte: tenantKey(tenant, after + 1),
         lte: tenantKey(tenant, lastEntry),
         limit: limit + 1,
       };
-      const found = await this.db.iterator(range).all();
-      const hits = found.map(([key, value]) => {
+      const hits = (await this.db.iterator(range).all()).map(([key, value]) => {
         const parsed = parseTenantKey(key);
-        if (parsed === null || parsed.tenant !== tenant) {
+        if (parsed === null || parsed.tenant !== tenant)
           throw new StoreCorruptError(key, `not a key of tenant ${tenant}'s index`);
-        }
         return { key, entry: parsed.entry, value };
       });
-      const { page, more } = checkTenantPage(tenant, after, last, hits, limit);
-      const logKeys = page.map(({ target }) => logKey(target.origin, target.seq));
-      const values = page.length === 0 ? [] : await this.db.getMany(logKeys);
-      const events = page.map(({ key, target }, i) => {
-        const bytes = values[i];
-        const eventKey = logKeys[i] as string;
-        if (bytes === undefined) throw new StoreCorruptError(key, `points at ${eventKey}, which is missing`);
-        const stored = decodeStoredEvent(eventKey, openRecord(eventKey, bytes));
-        return expectTenantEvent(eventKey, key, stored, target, tenant);
+      const { positions, more } = pagePositions(hits, after, limit);
+      const events = await eventsAt(tenant, positions, async (origin, seq) => {
+        const [segment] = await this.segments(origin, seq, 1);
+        return segment;
       });
-      const tail = page[page.length - 1];
+      const tail = positions[positions.length - 1];
       return { events, next: more && tail !== undefined ? cursorOf(tail.entry) : null };
     });
   }
@@ -309,33 +321,11 @@ async function loadState(db: Db): Promise<CommitState> {
     state.origins.add(decodeHeardOrigin(key, openRecord(key, bytes), origin));
   }
 
-  for (const [key, bytes] of await db.iterator(TENANT_LAST_RANGE).all()) {
-    const tenant = parseTenantLastKey(key);
-    if (tenant === null) throw new StoreCorruptError(key, 'not a tenant-last key');
-    const entry = decodeCounter(key, openRecord(key, bytes));
-    if (entry < 1 || entry > state.lastEntry) {
-      throw new StoreCorruptError(
-        key,
-        `names entry ${entry}, not one from 1 to the counter (${state.lastEntry})`,
-      );
-    }
-    state.tenantLast.set(tenant, entry);
-  }
-  // Each tenant's last entry is there: one batched read of keys, not a scan of the index.
-  const lastKeys = [...state.tenantLast].map(([tenant, entry]) => tenantKey(tenant, entry));
-  for (let i = 0; i < lastKeys.length; i += OPEN_READ_BATCH_KEYS) {
-    const chunk = lastKeys.slice(i, i + OPEN_READ_BATCH_KEYS);
-    const values = await db.getMany(chunk);
-    // biome-ignore lint/complexity/useIndexOf: getMany's type has no undefined for indexOf to take
-    const missing = values.findIndex((value) => value === undefined);
-    if (missing >= 0) {
-      const key = chunk[missing] as string;
-      throw new StoreCorruptError(
-        key,
-        `missing: ${tenantLastKey(parseTenantKey(key)?.tenant ?? '')} names it as the tenant's last entry`,
-      );
-    }
-  }
+  // The newest index entry lies within the counter (one seek per tenant would be a scan: the
+  // replica's events pages check each entry they read instead).
+  const [lastTenantKey] = await db.keys({ ...TENANT_RANGE, reverse: true, limit: 1 }).all();
+  if (lastTenantKey !== undefined && parseTenantKey(lastTenantKey) === null)
+    throw new StoreCorruptError(lastTenantKey, 'not a tenant index key');
 
   const tally = await db.get(CONTROL_TALLY_KEY);
   if (tally !== undefined) {
@@ -357,37 +347,39 @@ async function loadState(db: Db): Promise<CommitState> {
   return state;
 }
 
-/** A head must be the last event of its log: the event exists, has the head's hash, and none follows. */
+/** A head must be its log's last segment: the segment exists, has the head's hash, and none follows. */
 async function checkHeadAgainstLog(db: Db, key: string, head: LogHead): Promise<void> {
-  const lastKey = logKey(head.origin, head.seq);
+  const lastKey = segmentKey(head.origin, head.seq);
   const bytes = await db.get(lastKey);
-  if (bytes === undefined) throw new StoreCorruptError(key, `its event ${lastKey} is missing`);
-  const stored = decodeStoredEvent(lastKey, openRecord(lastKey, bytes));
-  expectLogEvent(lastKey, stored, head.origin, head.seq);
-  if (!sameBytes(stored.hash, head.hash))
+  if (bytes === undefined) throw new StoreCorruptError(key, `its segment ${lastKey} is missing`);
+  const segment = decodeSegmentRecord(lastKey, openRecord(lastKey, bytes), head.origin, head.seq);
+  if (!sameHash(segment.hash, head.hash))
     throw new StoreCorruptError(key, `its hash is not the hash of ${lastKey}`);
-  const [after] = await db.keys({ gt: lastKey, lt: logEnd(head.origin), limit: 1 }).all();
+  const [after] = await db.keys({ gt: lastKey, lt: segmentEnd(head.origin), limit: 1 }).all();
   if (after !== undefined)
     throw new StoreCorruptError(after, `past the head of ${head.origin} (seq ${head.seq})`);
 }
 
-/** Every origin with log records has a head, and its log starts at seq 1: one seek per origin. */
+function sameHash(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/** Every origin with segments has a head, and its log starts at seq 1: one seek per origin. */
 async function checkEveryLogHasAHead(db: Db, state: CommitState): Promise<void> {
-  let from: string = LOG_RANGE.gte;
+  let from: string = SEGMENT_RANGE.gte;
   for (;;) {
-    const [first] = await db.keys({ gte: from, lt: LOG_RANGE.lt, limit: 1 }).all();
-    if (first === undefined) return;
-    const parsed = parseLogKey(first);
-    if (parsed === null) throw new StoreCorruptError(first, 'not a log key');
+    const [entry] = await db.iterator({ gte: from, lt: SEGMENT_RANGE.lt, limit: 1 }).all();
+    if (entry === undefined) return;
+    const [first, bytes] = entry;
+    const parsed = parseSegmentKey(first);
+    if (parsed === null) throw new StoreCorruptError(first, 'not a segment key');
     if (!state.heads.has(parsed.origin)) {
       throw new StoreCorruptError(first, `in the log of ${parsed.origin}, which has no head`);
     }
-    if (parsed.seq !== 1) {
-      throw new StoreCorruptError(
-        logKey(parsed.origin, 1),
-        `missing: the log of ${parsed.origin} starts at seq ${parsed.seq}`,
-      );
+    const segment = decodeSegmentRecord(first, openRecord(first, bytes), parsed.origin, parsed.lastSeq);
+    if (segment.firstSeq !== 1) {
+      throw new StoreCorruptError(first, `the log of ${parsed.origin} starts at seq ${segment.firstSeq}`);
     }
-    from = logEnd(parsed.origin);
+    from = segmentEnd(parsed.origin);
   }
 }

@@ -6,6 +6,12 @@
  */
 export const LOG_PAGE_EVENTS_MAX = 16_384;
 
+/**
+ * Segments one `readSegments` call may return. A segment is at most SEGMENT_BYTES_MAX (1 MiB), so
+ * a read holds at most 64 MiB, and far less in practice (a commit of a few hundred debits is ~10 KiB).
+ */
+export const LOG_PAGE_SEGMENTS_MAX = 64;
+
 /** Events in one page of a tenant's history: the largest page the events API serves. */
 export const TENANT_PAGE_EVENTS_MAX = 1_000;
 
@@ -14,6 +20,9 @@ export const TENANT_PAGE_EVENTS_MAX = 1_000;
  * group commit fit four times over; 32,768 records of ~200 bytes are one ~6.5 MiB LevelDB write.
  */
 export const COMMIT_EVENTS_MAX = 32_768;
+
+/** Events of one tenant in one index entry: all of one commit's, which holds at most COMMIT_EVENTS_MAX. */
+export const TENANT_ENTRY_EVENTS_MAX = COMMIT_EVENTS_MAX;
 
 /** Control-document updates in one commit: the control document is low-rate, admin-edited data. */
 export const COMMIT_CONTROL_UPDATES_MAX = 1_024;
@@ -37,11 +46,14 @@ export { METADATA_DEPTH_MAX } from '@allot/replica';
 export const CLUSTER_ID_LENGTH_MAX = 256;
 
 /**
- * Keys read per `getMany` when a store opens and checks that each tenant's last index entry is
- * there: one read per 1,024 tenants keeps a start with a million tenants to ~1,000 reads, and the
- * memory of one read to ~1,024 small values.
+ * Segment records a layout-v2 conversion writes per LevelDB batch: a log of 10M events converts in
+ * batches of a few MiB, and a crash mid-way leaves v2 as it was (the v3 keys are cleared and the
+ * conversion starts again).
  */
-export const OPEN_READ_BATCH_KEYS = 1_024;
+export const CONVERT_BATCH_SEGMENTS = 16;
+
+/** Events read per iterator page from a v2 log while converting it: bounded memory per read. */
+export const CONVERT_PAGE_EVENTS = 10_000;
 
 /**
  * Bytes of a LevelDB block once uncompressed (leveldb-check.ts reads index blocks). LevelDB writes

@@ -8,14 +8,22 @@
  * caller can rely on a commit completing synchronously.
  */
 import type { OriginId, TenantId } from '@allot/core';
-import type { LogHead, NodeMeta, Store, StoreBatch, StoredEvent, TenantEventPage } from '@allot/replica';
+import type {
+  LogHead,
+  NodeMeta,
+  Store,
+  StoreBatch,
+  StoredEvent,
+  StoredSegment,
+  TenantEventPage,
+} from '@allot/replica';
 import {
   applyPlan,
   type CommitPlan,
   type CommitState,
   emptyCommitState,
-  type KeyValue,
   planCommit,
+  planWrites,
 } from './commit-plan.js';
 import { cursorOf, parseCursor } from './cursor.js';
 import {
@@ -24,30 +32,36 @@ import {
   decodeHeardOrigin,
   decodeLogHead,
   decodeNodeMeta,
-  decodeStoredEvent,
 } from './encoding.js';
-import { StoreClosedError, StoreCorruptError, StoreInvariantError } from './errors.js';
+import { StoreClosedError, StoreCorruptError } from './errors.js';
 import { OperationGate } from './gate.js';
 import {
   CONTROL_TALLY_KEY,
+  COUNTER_KEY,
+  controlKey,
   headKey,
-  logKey,
   META_KEY,
   originKey,
   parseControlKey,
-  tenantLastKey,
+  parseHeadKey,
+  parseOriginKey,
+  parseSegmentKey,
+  parseTenantKey,
+  segmentKey,
+  tenantKey,
 } from './keys.js';
+import { LOG_PAGE_SEGMENTS_MAX } from './limits.js';
+import { checkSegmentRun, eventsAt, eventsOfRun, pagePositions, type TenantHit } from './log-reads.js';
 import {
   byOrigin,
   checkControl,
   checkLogRead,
-  checkTenantPage,
+  checkSegmentRead,
   checkTenantRead,
   expectHead,
-  expectLogEvent,
-  expectTenantEvent,
 } from './read-checks.js';
 import { openRecord } from './records.js';
+import { decodeSegmentRecord } from './segment-records.js';
 
 /** How a MemoryStore behaves; kept by the stores that `crash()` and `loseDisk()` return. */
 export interface MemoryStoreOptions {
@@ -67,114 +81,87 @@ export interface CrashOptions {
   readonly keepUnsyncedCommits?: number;
 }
 
-/** A tenant index entry as kept: its number and its encoded value. */
-interface IndexEntry {
-  readonly entry: number;
-  readonly key: string;
-  readonly value: Uint8Array;
+/** A data directory's records: sealed values under LevelStore's keys, as a plain key → bytes map. */
+type Image = Map<string, Uint8Array>;
+
+/** The sorted positions a store finds records by (LevelDB's key order, kept beside the map). */
+interface KeyIndex {
+  /** Each origin's segments by last seq, ascending. */
+  readonly segments: Map<OriginId, number[]>;
+  /** Each tenant's index entries by (last) entry number, ascending. */
+  readonly tenants: Map<TenantId, number[]>;
+  /** Control update entries, ascending. */
+  readonly control: number[];
 }
 
-/** The records of a data directory, as LevelStore would hold them under its keys. */
-interface Image {
-  meta: Uint8Array | null;
-  lastEntry: number;
-  /** Each origin's log, event seq at index seq − 1. */
-  readonly logs: Map<OriginId, Uint8Array[]>;
-  readonly heads: Map<OriginId, Uint8Array>;
-  /** Each tenant's index, in entry order. */
-  readonly tenants: Map<TenantId, IndexEntry[]>;
-  /** Each tenant's last-entry record. */
-  readonly tenantLast: Map<TenantId, Uint8Array>;
-  /** The control tally's record, once there is a control update. */
-  controlTally: Uint8Array | null;
-  readonly control: KeyValue[];
-  /** Each heard-of origin's record. */
-  readonly origins: Map<OriginId, Uint8Array>;
+function emptyIndex(): KeyIndex {
+  return { segments: new Map(), tenants: new Map(), control: [] };
 }
 
-function emptyImage(): Image {
-  return {
-    meta: null,
-    lastEntry: 0,
-    logs: new Map(),
-    heads: new Map(),
-    tenants: new Map(),
-    tenantLast: new Map(),
-    controlTally: null,
-    control: [],
-    origins: new Map(),
-  };
-}
-
-/** A copy whose maps and arrays are its own; the encoded values are shared, as nothing changes them. */
-function copyImage(image: Image): Image {
-  return {
-    meta: image.meta,
-    lastEntry: image.lastEntry,
-    logs: new Map([...image.logs].map(([origin, log]) => [origin, [...log]])),
-    heads: new Map(image.heads),
-    tenants: new Map([...image.tenants].map(([tenant, entries]) => [tenant, [...entries]])),
-    tenantLast: new Map(image.tenantLast),
-    controlTally: image.controlTally,
-    control: [...image.control],
-    origins: new Map(image.origins),
-  };
-}
-
-function writePlan(image: Image, plan: CommitPlan): void {
-  if (plan.meta !== null) image.meta = plan.meta.value;
-  for (const event of plan.events) {
-    const log = image.logs.get(event.origin) ?? [];
-    image.logs.set(event.origin, log);
-    // Planning checked contiguity against the visible image; an image out of step is a bug here.
-    if (log.length !== event.seq - 1) {
-      throw new StoreInvariantError(
-        `memory image of ${event.origin} has ${log.length} events, not ${event.seq - 1}`,
-      );
-    }
-    log.push(event.log.value);
-    const entries = image.tenants.get(event.tenant) ?? [];
-    image.tenants.set(event.tenant, entries);
-    entries.push({ entry: event.entry, key: event.index.key, value: event.index.value });
+function indexKey(index: KeyIndex, key: string): void {
+  const segment = parseSegmentKey(key);
+  if (segment !== null) {
+    const list = index.segments.get(segment.origin) ?? [];
+    index.segments.set(segment.origin, list);
+    list.push(segment.lastSeq);
+    return;
   }
-  for (const { head, value } of plan.heads) image.heads.set(head.origin, value);
-  for (const { tenant, value } of plan.tenantLast) image.tenantLast.set(tenant, value);
-  image.control.push(...plan.control);
-  for (const { origin, value } of plan.origins) image.origins.set(origin, value);
-  if (plan.controlTallyRecord !== null) image.controlTally = plan.controlTallyRecord.value;
-  image.lastEntry = plan.lastEntry;
+  const tenant = parseTenantKey(key);
+  if (tenant !== null) {
+    const list = index.tenants.get(tenant.tenant) ?? [];
+    index.tenants.set(tenant.tenant, list);
+    list.push(tenant.entry);
+    return;
+  }
+  const control = parseControlKey(key);
+  if (control !== null) index.control.push(control);
+}
+
+/** The index of every key of `image`, in key order. */
+function indexOf(image: Image): KeyIndex {
+  const index = emptyIndex();
+  for (const key of image.keys()) indexKey(index, key);
+  const ascending = (a: number, b: number) => a - b;
+  for (const list of index.segments.values()) list.sort(ascending);
+  for (const list of index.tenants.values()) list.sort(ascending);
+  index.control.sort(ascending);
+  return index;
+}
+
+function writePlan(image: Image, plan: CommitPlan, index: KeyIndex | null): void {
+  for (const { key, value } of planWrites(plan)) {
+    // New keys come in key order per origin, tenant and control (planning checked it): appended.
+    if (index !== null && !image.has(key)) indexKey(index, key);
+    image.set(key, value);
+  }
 }
 
 /** The state a store checks commits against, read back from an image. */
 function stateOf(image: Image): CommitState {
   const state = emptyCommitState();
-  state.metaStored = image.meta !== null;
-  state.lastEntry = image.lastEntry;
-  for (const [origin, bytes] of image.heads) {
-    const key = headKey(origin);
-    state.heads.set(origin, expectHead(key, decodeLogHead(key, openRecord(key, bytes)), origin));
-  }
-  for (const [tenant, bytes] of image.tenantLast) {
-    const key = tenantLastKey(tenant);
-    state.tenantLast.set(tenant, decodeCounter(key, openRecord(key, bytes)));
-  }
-  if (image.controlTally !== null) {
-    state.control = decodeControlTally(CONTROL_TALLY_KEY, openRecord(CONTROL_TALLY_KEY, image.controlTally));
-  }
-  for (const [origin, bytes] of image.origins) {
-    const key = originKey(origin);
-    state.origins.add(decodeHeardOrigin(key, openRecord(key, bytes), origin));
+  state.metaStored = image.has(META_KEY);
+  const counter = image.get(COUNTER_KEY);
+  if (counter !== undefined) state.lastEntry = decodeCounter(COUNTER_KEY, openRecord(COUNTER_KEY, counter));
+  const tally = image.get(CONTROL_TALLY_KEY);
+  if (tally !== undefined)
+    state.control = decodeControlTally(CONTROL_TALLY_KEY, openRecord(CONTROL_TALLY_KEY, tally));
+  for (const [key, bytes] of image) {
+    const headOrigin = parseHeadKey(key);
+    if (headOrigin !== null)
+      state.heads.set(headOrigin, expectHead(key, decodeLogHead(key, openRecord(key, bytes)), headOrigin));
+    const heard = parseOriginKey(key);
+    if (heard !== null) state.origins.add(decodeHeardOrigin(key, openRecord(key, bytes), heard));
   }
   return state;
 }
 
-/** Index of the first entry numbered above `after` (entries are in increasing entry order). */
-function firstAfter(entries: readonly IndexEntry[], after: number): number {
+/** Index of the first number ≥ `least` in an ascending list. */
+function firstAtLeast(list: readonly number[], least: number): number {
   let low = 0;
-  let high = entries.length;
+  let high = list.length;
   while (low < high) {
     const middle = (low + high) >>> 1;
-    if ((entries[middle] as IndexEntry).entry <= after) low = middle + 1;
+    if ((list[middle] as number) < least) low = middle + 1;
     else high = middle;
   }
   return low;
@@ -189,6 +176,7 @@ export class MemoryStore implements Store {
   /** Commits since the last sync, oldest first: what a crash loses. */
   private unsynced: CommitPlan[] = [];
   private readonly visible: Image;
+  private readonly index: KeyIndex;
   private readonly state: CommitState;
   private readonly failures: Error[] = [];
   /** Set once the image moved to another instance (crash, disk loss): this one is gone for good. */
@@ -198,13 +186,14 @@ export class MemoryStore implements Store {
     private readonly durable: Image,
     private readonly options: MemoryStoreOptions,
   ) {
-    this.visible = copyImage(durable);
+    this.visible = new Map(durable);
+    this.index = indexOf(durable);
     this.state = stateOf(durable);
   }
 
   /** A store on an empty data directory. */
   static empty(options: MemoryStoreOptions = {}): MemoryStore {
-    return new MemoryStore(emptyImage(), options);
+    return new MemoryStore(new Map(), options);
   }
 
   /**
@@ -219,7 +208,7 @@ export class MemoryStore implements Store {
     if (!Number.isSafeInteger(keep) || keep < 0 || keep > this.unsynced.length) {
       throw new RangeError(`keepUnsyncedCommits ${keep} is not from 0 to ${this.unsynced.length}`);
     }
-    for (const plan of this.unsynced.slice(0, keep)) writePlan(this.durable, plan);
+    for (const plan of this.unsynced.slice(0, keep)) writePlan(this.durable, plan, null);
     this.leave('crashed');
     return new MemoryStore(this.durable, this.options);
   }
@@ -234,7 +223,7 @@ export class MemoryStore implements Store {
   /** Makes every commit so far durable, as an fsync (or the OS writing its cache back) would. */
   flush(): void {
     this.assertNotGone();
-    for (const plan of this.unsynced) writePlan(this.durable, plan);
+    for (const plan of this.unsynced) writePlan(this.durable, plan, null);
     this.unsynced = [];
   }
 
@@ -262,8 +251,8 @@ export class MemoryStore implements Store {
   /** The node's metadata, or null for a new data directory. */
   readMeta(): Promise<NodeMeta | null> {
     return this.gate.run(async () => {
-      const bytes = this.visible.meta;
-      return bytes === null ? null : decodeNodeMeta(META_KEY, openRecord(META_KEY, bytes));
+      const bytes = this.visible.get(META_KEY);
+      return bytes === undefined ? null : decodeNodeMeta(META_KEY, openRecord(META_KEY, bytes));
     });
   }
 
@@ -293,34 +282,63 @@ export class MemoryStore implements Store {
     await latency({ sync: options.sync });
     // A crash while the write was in flight: it never happened, and was never acknowledged.
     this.assertNotGone();
-    writePlan(this.visible, plan);
+    writePlan(this.visible, plan, this.index);
     applyPlan(this.state, plan);
     this.unsynced.push(plan);
     if (options.sync) this.flush();
   }
 
-  /** The stored head of every origin, by origin. */
+  /** The stored head of every origin, by origin, each read back from its record. */
   heads(): Promise<LogHead[]> {
     return this.gate.run(async () =>
-      [...this.visible.heads]
-        .map(([origin, bytes]) => {
+      [...this.state.heads.keys()]
+        .map((origin) => {
           const key = headKey(origin);
+          const bytes = this.visible.get(key);
+          if (bytes === undefined) throw new StoreCorruptError(key, 'missing');
           return expectHead(key, decodeLogHead(key, openRecord(key, bytes)), origin);
         })
         .sort(byOrigin),
     );
   }
 
+  /** Up to `limit` segments of `origin`'s log from the one holding `fromSeq`; see the Store port. */
+  readSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
+    return this.gate.run(async () => {
+      checkSegmentRead(origin, fromSeq, limit);
+      return this.segments(origin, Math.max(fromSeq, 1), limit);
+    });
+  }
+
+  private segments(origin: OriginId, fromSeq: number, limit: number): StoredSegment[] {
+    const head = this.state.heads.get(origin);
+    if (head === undefined || fromSeq > head.seq || limit === 0) return [];
+    const lastSeqs = this.index.segments.get(origin) ?? [];
+    const segments: StoredSegment[] = [];
+    for (let i = firstAtLeast(lastSeqs, fromSeq); i < lastSeqs.length && segments.length < limit; i++) {
+      const lastSeq = lastSeqs[i] as number;
+      if (lastSeq > head.seq) break;
+      const key = segmentKey(origin, lastSeq);
+      const bytes = this.visible.get(key);
+      if (bytes === undefined) continue; // gone from the image: the run check names the gap
+      segments.push(decodeSegmentRecord(key, openRecord(key, bytes), origin, lastSeq));
+    }
+    checkSegmentRun(origin, fromSeq, head.seq, segments, limit);
+    return segments;
+  }
+
   /** Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order. */
   readLog(origin: OriginId, fromSeq: number, limit: number): Promise<StoredEvent[]> {
     return this.gate.run(async () => {
       checkLogRead(origin, fromSeq, limit);
-      const log = this.visible.logs.get(origin) ?? [];
       const events: StoredEvent[] = [];
-      for (let seq = Math.max(fromSeq, 1); seq <= log.length && events.length < limit; seq++) {
-        const key = logKey(origin, seq);
-        const stored = decodeStoredEvent(key, openRecord(key, log[seq - 1] as Uint8Array));
-        events.push(expectLogEvent(key, stored, origin, seq));
+      let from = Math.max(fromSeq, 1);
+      while (events.length < limit) {
+        const run = this.segments(origin, from, Math.min(LOG_PAGE_SEGMENTS_MAX, limit - events.length));
+        const last = run[run.length - 1];
+        if (last === undefined) break;
+        events.push(...eventsOfRun(run, from, limit - events.length));
+        from = last.lastSeq + 1;
       }
       return events;
     });
@@ -331,19 +349,22 @@ export class MemoryStore implements Store {
     return this.gate.run(async () => {
       checkTenantRead(tenant, limit);
       const after = parseCursor(cursor, this.state.lastEntry);
-      const entries = this.visible.tenants.get(tenant) ?? [];
-      const start = firstAfter(entries, after);
-      const hits = entries.slice(start, start + limit + 1);
-      const last = this.state.tenantLast.get(tenant) ?? 0;
-      const { page, more } = checkTenantPage(tenant, after, last, hits, limit);
-      const events = page.map(({ key, target }) => {
-        const eventKey = logKey(target.origin, target.seq);
-        const bytes = this.visible.logs.get(target.origin)?.[target.seq - 1];
-        if (bytes === undefined) throw new StoreCorruptError(key, `points at ${eventKey}, which is missing`);
-        const stored = decodeStoredEvent(eventKey, openRecord(eventKey, bytes));
-        return expectTenantEvent(eventKey, key, stored, target, tenant);
-      });
-      const tail = page[page.length - 1];
+      const entries = this.index.tenants.get(tenant) ?? [];
+      const hits: TenantHit[] = [];
+      for (let i = firstAtLeast(entries, after + 1); i < entries.length && hits.length <= limit; i++) {
+        const entry = entries[i] as number;
+        const key = tenantKey(tenant, entry);
+        const value = this.visible.get(key);
+        if (value === undefined) continue;
+        hits.push({ key, entry, value });
+      }
+      const { positions, more } = pagePositions(hits, after, limit);
+      const events = await eventsAt(
+        tenant,
+        positions,
+        async (origin, seq) => this.segments(origin, seq, 1)[0],
+      );
+      const tail = positions[positions.length - 1];
       return { events, next: more && tail !== undefined ? cursorOf(tail.entry) : null };
     });
   }
@@ -353,7 +374,11 @@ export class MemoryStore implements Store {
     return this.gate.run(async () =>
       checkControl(
         this.state.control,
-        this.visible.control.map(({ key, value }) => ({ key, entry: parseControlKey(key) ?? 0, value })),
+        this.index.control.flatMap((entry) => {
+          const key = controlKey(entry);
+          const value = this.visible.get(key);
+          return value === undefined ? [] : [{ key, entry, value }];
+        }),
       ),
     );
   }
@@ -361,9 +386,11 @@ export class MemoryStore implements Store {
   /** Every incarnation recorded as heard of, by origin; each record checked as LevelStore's are. */
   readOrigins(): Promise<OriginId[]> {
     return this.gate.run(async () =>
-      [...this.visible.origins]
-        .map(([origin, bytes]) => {
+      [...this.state.origins]
+        .map((origin) => {
           const key = originKey(origin);
+          const bytes = this.visible.get(key);
+          if (bytes === undefined) throw new StoreCorruptError(key, 'missing');
           return decodeHeardOrigin(key, openRecord(key, bytes), origin);
         })
         .sort(),

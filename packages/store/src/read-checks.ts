@@ -5,10 +5,10 @@
  */
 import { isOriginId, isTenantId, type OriginId, type TenantId } from '@allot/core';
 import type { LogHead, StoredEvent } from '@allot/replica';
-import { type ControlTally, decodeControlUpdate, decodeTenantEntry, type TenantEntry } from './encoding.js';
+import { type ControlTally, decodeControlUpdate } from './encoding.js';
 import { StoreCorruptError } from './errors.js';
-import { CONTROL_TALLY_KEY, controlKey, tenantKey } from './keys.js';
-import { LOG_PAGE_EVENTS_MAX, TENANT_PAGE_EVENTS_MAX } from './limits.js';
+import { CONTROL_TALLY_KEY, controlKey } from './keys.js';
+import { LOG_PAGE_EVENTS_MAX, LOG_PAGE_SEGMENTS_MAX, TENANT_PAGE_EVENTS_MAX } from './limits.js';
 import { openRecord } from './records.js';
 
 /** Throws unless (origin, fromSeq, limit) is a valid `readLog` request; limit 0 asks for nothing. */
@@ -19,6 +19,17 @@ export function checkLogRead(origin: OriginId, fromSeq: number, limit: number): 
   }
   if (!Number.isSafeInteger(limit) || limit < 0 || limit > LOG_PAGE_EVENTS_MAX) {
     throw new RangeError(`readLog: limit ${limit} is not an integer from 0 to ${LOG_PAGE_EVENTS_MAX}`);
+  }
+}
+
+/** Throws unless (origin, fromSeq, limit) is a valid `readSegments` request; limit 0 asks for nothing. */
+export function checkSegmentRead(origin: OriginId, fromSeq: number, limit: number): void {
+  if (!isOriginId(origin)) throw new TypeError(`readSegments: invalid origin id ${JSON.stringify(origin)}`);
+  if (!Number.isSafeInteger(fromSeq) || fromSeq < 0) {
+    throw new RangeError(`readSegments: fromSeq ${fromSeq} is not a seq`);
+  }
+  if (!Number.isSafeInteger(limit) || limit < 0 || limit > LOG_PAGE_SEGMENTS_MAX) {
+    throw new RangeError(`readSegments: limit ${limit} is not an integer from 0 to ${LOG_PAGE_SEGMENTS_MAX}`);
   }
 }
 
@@ -40,24 +51,6 @@ export function expectLogEvent(key: string, stored: StoredEvent, origin: OriginI
       key,
       `holds event ${stored.event.origin}/${stored.event.seq}, not ${origin}/${seq}`,
     );
-  }
-  return stored;
-}
-
-/**
- * Throws a StoreCorruptError unless the event read at `logKey` for the index entry at `indexKey`
- * is the event the entry points at, and belongs to the entry's tenant.
- */
-export function expectTenantEvent(
-  logKey: string,
-  indexKey: string,
-  stored: StoredEvent,
-  entry: TenantEntry,
-  tenant: TenantId,
-): StoredEvent {
-  expectLogEvent(logKey, stored, entry.origin, entry.seq);
-  if (stored.event.tenant !== tenant) {
-    throw new StoreCorruptError(indexKey, `points at an event of tenant ${stored.event.tenant}`);
   }
   return stored;
 }
@@ -88,59 +81,6 @@ export interface IndexHit {
   readonly key: string;
   readonly entry: number;
   readonly value: Uint8Array;
-}
-
-/** An index entry of a page, checked and decoded. */
-export interface PageEntry {
-  readonly key: string;
-  readonly entry: number;
-  readonly target: TenantEntry;
-}
-
-/**
- * The first `limit` entries of a tenant's page, checked to be the whole of the tenant's index from
- * cursor `after` on; `more` when entries follow. `hits` are the index entries numbered above `after`
- * (up to `limit + 1`), in order; `last` is the tenant's last entry. Each entry must name the one
- * before it (the first, one at or before the cursor), none may lie past `last`, and a read that
- * reached the end must end at `last`. Anything else is a StoreCorruptError naming the missing or
- * damaged key: a page is whole or is not served.
- */
-export function checkTenantPage(
-  tenant: TenantId,
-  after: number,
-  last: number,
-  hits: readonly IndexHit[],
-  limit: number,
-): { page: PageEntry[]; more: boolean } {
-  const page: PageEntry[] = [];
-  let before = after;
-  for (const [i, hit] of hits.entries()) {
-    if (hit.entry > last) {
-      throw new StoreCorruptError(hit.key, `past tenant ${tenant}'s last index entry (${last})`);
-    }
-    const target = decodeTenantEntry(hit.key, openRecord(hit.key, hit.value));
-    const { previous } = target;
-    const linked = i === 0 ? previous <= after : previous === before;
-    if (!linked) {
-      if (previous > before && previous < hit.entry) {
-        throw new StoreCorruptError(
-          tenantKey(tenant, previous),
-          `missing from tenant ${tenant}'s index (entry ${hit.entry} follows it)`,
-        );
-      }
-      throw new StoreCorruptError(hit.key, `follows entry ${previous}, not ${before}`);
-    }
-    before = hit.entry;
-    if (i < limit) page.push({ key: hit.key, entry: hit.entry, target });
-  }
-  const more = hits.length > limit;
-  if (!more && last > after && before !== last) {
-    throw new StoreCorruptError(
-      tenantKey(tenant, last),
-      `missing from tenant ${tenant}'s index (its last entry)`,
-    );
-  }
-  return { page, more };
 }
 
 /**

@@ -2,18 +2,38 @@
  * The Store port's behaviour, as one suite that every implementation must pass (LevelStore on a
  * temporary directory, MemoryStore in memory): what the replica and the server rely on.
  */
-import type { Store, StoredEvent } from '@allot/replica';
+import { type Canonical, canonicalJson } from '@allot/core';
+import type { Store } from '@allot/replica';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   COMMIT_CONTROL_UPDATES_MAX,
   COMMIT_EVENTS_MAX,
   LOG_PAGE_EVENTS_MAX,
+  LOG_PAGE_SEGMENTS_MAX,
   StoreClosedError,
   StoreCursorError,
   StoreInvariantError,
   TENANT_PAGE_EVENTS_MAX,
 } from '../src/index.js';
-import { debitBody, EU, everyKind, grantBody, idsOf, Logs, META, signature, US } from './support.js';
+import {
+  type Appended,
+  debitBody,
+  EU,
+  eventsOf,
+  everyKind,
+  grantBody,
+  idsOf,
+  Logs,
+  META,
+  signature,
+  US,
+  writeOf,
+} from './support.js';
+
+/** The events of appended segments, in order. */
+function appendedEvents(segments: readonly Appended[]) {
+  return segments.flatMap((segment) => segment.events);
+}
 
 /** How the suite gets stores of one implementation. */
 export interface StoreHarness {
@@ -42,12 +62,7 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
     });
 
     /** Commits `count` grants of `tenant` at `origin`, one commit, synced. */
-    async function grants(
-      store: Store,
-      origin: string,
-      tenant: string,
-      count: number,
-    ): Promise<StoredEvent[]> {
+    async function grants(store: Store, origin: string, tenant: string, count: number): Promise<Appended[]> {
       const events = Array.from({ length: count }, (_, i) =>
         logs.append(origin, grantBody(tenant, `g${i}`, i + 1)),
       );
@@ -58,10 +73,10 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
     it('keeps the node meta, written once', async () => {
       const store = await open();
       expect(await store.readMeta()).toBeNull();
-      await store.commit({ events: [], heads: [], meta: META }, { sync: true });
+      await store.commit({ segments: [], heads: [], meta: META }, { sync: true });
       expect(await store.readMeta()).toEqual(META);
       const again = { ...META, incarnation: 'cccccccc' };
-      await expect(store.commit({ events: [], heads: [], meta: again }, { sync: true })).rejects.toThrow(
+      await expect(store.commit({ segments: [], heads: [], meta: again }, { sync: true })).rejects.toThrow(
         StoreInvariantError,
       );
       expect(await store.readMeta()).toEqual(META);
@@ -73,9 +88,9 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
       await store.commit(logs.batch(written.slice(0, 2)), { sync: true });
       await store.commit(logs.batch(written.slice(2)), { sync: false });
 
-      expect(await store.readLog(EU, 1, 100)).toEqual(written);
+      expect(eventsOf(await store.readLog(EU, 1, 100))).toEqual(appendedEvents(written));
       const all = await store.readLog(EU, 0, 100);
-      for (const stored of all) expect(stored.hash.constructor).toBe(Uint8Array);
+      for (const stored of all) expect(stored.record.constructor).toBe(Uint8Array);
       expect(idsOf(await store.readLog(EU, 2, 3))).toEqual([`${EU}/2`, `${EU}/3`, `${EU}/4`]);
       expect(idsOf(await store.readLog(EU, 6, 100))).toEqual([`${EU}/6`]);
       expect(await store.readLog(EU, 7, 100)).toEqual([]);
@@ -102,7 +117,7 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
       expect(await store.heads()).toEqual([logs.head(EU), logs.head(US)]);
 
       const unsigned = { ...logs.head(EU), signature: null };
-      await store.commit({ events: [], heads: [unsigned] }, { sync: true });
+      await store.commit({ segments: [], heads: [unsigned] }, { sync: true });
       const [eu] = await store.heads();
       expect(eu).toEqual(unsigned);
       expect(eu?.signature).toBeNull();
@@ -133,38 +148,68 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
       logs.rewind(EU, first);
       const second = logs.append(EU, grantBody('acme', 'g2', 1));
       const third = logs.append(EU, grantBody('acme', 'g3', 1));
-      await refused({ events: [first as StoredEvent], heads: [logs.head(EU)] });
-      await refused({ events: [third, second], heads: [logs.head(EU)] });
+      await refused({ segments: [writeOf(first as Appended)], heads: [logs.head(EU)] });
+      await refused({ segments: [writeOf(third), writeOf(second)], heads: [logs.head(EU)] });
       // Valid events of one origin with a broken run of another: nothing of either.
       const us = logs.append(US, grantBody('acme', 'u1', 1));
       logs.append(US, grantBody('acme', 'u2', 1));
       const usGap = logs.append(US, grantBody('acme', 'u3', 1));
-      await refused({ events: [second, third, us, usGap], heads: [logs.head(EU), logs.head(US)] });
+      await refused({
+        segments: [second, third, us, usGap].map(writeOf),
+        heads: [logs.head(EU), logs.head(US)],
+      });
       // Heads that are not the last event of their origin in the batch.
-      await refused({ events: [second, third], heads: [] });
-      await refused({ events: [second, third], heads: [{ ...logs.head(EU), seq: 2 }] });
-      await refused({ events: [second, third], heads: [{ ...logs.head(EU), hash: new Uint8Array(32) }] });
-      await refused({ events: [second, third], heads: [logs.head(EU), logs.head(EU)] });
+      await refused({ segments: [writeOf(second), writeOf(third)], heads: [] });
+      await refused({ segments: [writeOf(second), writeOf(third)], heads: [{ ...logs.head(EU), seq: 2 }] });
+      await refused({
+        segments: [writeOf(second), writeOf(third)],
+        heads: [{ ...logs.head(EU), hash: new Uint8Array(32) }],
+      });
+      await refused({ segments: [writeOf(second), writeOf(third)], heads: [logs.head(EU), logs.head(EU)] });
       // A head without events that moves the stored head, or names an origin never stored.
-      await refused({ events: [], heads: [{ ...logs.head(EU), seq: 2 }] });
-      await refused({ events: [], heads: [logs.head(US)] });
-      // A malformed event, and a malformed head.
-      const zero = { event: { ...second.event, amount: 0 }, hash: second.hash } as StoredEvent;
-      await refused({ events: [zero], heads: [logs.head(EU)] });
-      await refused({ events: [second, third], heads: [{ ...logs.head(EU), signature: new Uint8Array(3) }] });
+      await refused({ segments: [], heads: [{ ...logs.head(EU), seq: 2 }] });
+      await refused({ segments: [], heads: [logs.head(US)] });
+      // A malformed segment (a short hash; bytes that are not what it claims), and a malformed head.
+      await refused({ segments: [{ ...writeOf(second), hash: new Uint8Array(3) }], heads: [logs.head(EU)] });
+      await refused({
+        segments: [{ ...writeOf(second), bytes: third.bytes }, writeOf(third)],
+        heads: [logs.head(EU)],
+      });
+      await refused({
+        segments: [{ ...writeOf(second), tenants: [] }],
+        heads: [{ ...logs.head(EU), seq: 2 }],
+      });
+      await refused({
+        segments: [writeOf(second), writeOf(third)],
+        heads: [{ ...logs.head(EU), signature: new Uint8Array(3) }],
+      });
       // Control updates ride with the batch: an empty one refuses it all.
-      await refused({ events: [second, third], heads: [logs.head(EU)], control: [new Uint8Array(0)] });
+      await refused({
+        segments: [writeOf(second), writeOf(third)],
+        heads: [logs.head(EU)],
+        control: [new Uint8Array(0)],
+      });
       expect(await store.readControl()).toEqual([]);
 
       // The log is still intact: the right batch goes through.
-      await store.commit({ events: [second, third], heads: [logs.head(EU)] }, { sync: true });
+      await store.commit(
+        { segments: [writeOf(second), writeOf(third)], heads: [logs.head(EU)] },
+        { sync: true },
+      );
       expect(idsOf(await store.readLog(EU, 1, 100))).toEqual([`${EU}/1`, `${EU}/2`, `${EU}/3`]);
     });
 
     it('commits up to its limits and refuses a batch past them', async () => {
       const store = await open();
-      const events = Array.from({ length: COMMIT_EVENTS_MAX }, (_, i) =>
-        logs.append(EU, grantBody(`t${i % 7}`, `g${i}`, i + 1)),
+      const perSegment = 4_096;
+      const events = Array.from({ length: COMMIT_EVENTS_MAX / perSegment }, (_, s) =>
+        logs.segment(
+          EU,
+          Array.from({ length: perSegment }, (_, j) => {
+            const i = s * perSegment + j;
+            return grantBody(`t${i % 7}`, `g${i}`, i + 1);
+          }),
+        ),
       );
       const past = logs.append(EU, grantBody('acme', 'past', 1));
       await expect(store.commit(logs.batch([...events, past]), { sync: false })).rejects.toThrow(
@@ -175,7 +220,7 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
         (_, i) => new Uint8Array([i % 256]),
       );
       await expect(
-        store.commit({ events: [], heads: [], control: updates }, { sync: false }),
+        store.commit({ segments: [], heads: [], control: updates }, { sync: false }),
       ).rejects.toThrow(
         `${COMMIT_CONTROL_UPDATES_MAX + 1} control updates, more than ${COMMIT_CONTROL_UPDATES_MAX}`,
       );
@@ -185,7 +230,7 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
       expect(await store.readControl()).toHaveLength(COMMIT_CONTROL_UPDATES_MAX);
       const page = await store.readLog(EU, 1, LOG_PAGE_EVENTS_MAX);
       expect(page).toHaveLength(LOG_PAGE_EVENTS_MAX);
-      expect(page[LOG_PAGE_EVENTS_MAX - 1]).toEqual(events[LOG_PAGE_EVENTS_MAX - 1]);
+      expect(page[LOG_PAGE_EVENTS_MAX - 1]?.event).toEqual(appendedEvents(events)[LOG_PAGE_EVENTS_MAX - 1]);
       const tenantPage = await store.readTenantEvents('t0', null, TENANT_PAGE_EVENTS_MAX);
       expect(tenantPage.events).toHaveLength(TENANT_PAGE_EVENTS_MAX);
       expect(tenantPage.events[1]?.event.seq).toBe(8);
@@ -212,7 +257,7 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
       const a = logs.append(EU, grantBody('acme', 'g1', 1));
       const badHead = { ...logs.head(EU), hash: new Uint8Array(32) };
       const b = logs.append(EU, grantBody('acme', 'g2', 1));
-      const broken = store.commit({ events: [a], heads: [badHead] }, { sync: true });
+      const broken = store.commit({ segments: [writeOf(a)], heads: [badHead] }, { sync: true });
       const after = store.commit(logs.batch([b]), { sync: true });
       await expect(broken).rejects.toThrow(StoreInvariantError);
       await expect(after).rejects.toThrow(StoreInvariantError);
@@ -229,7 +274,7 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
           logs.append(US, debitBody('acme', round * 10 + 2)),
           logs.append(EU, grantBody('a:b-c_d', `y${round}`, 1)),
         ];
-        acme.push(...idsOf([events[0], events[2]] as StoredEvent[]));
+        acme.push(...idsOf([events[0], events[2]] as Appended[]));
         await store.commit(logs.batch(events), { sync: round % 2 === 0 });
       };
       for (let round = 0; round < 3; round++) await commitRound(round);
@@ -271,7 +316,7 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
     it('keeps control-document updates in commit order', async () => {
       const store = await open();
       const updates = [new Uint8Array([1, 2, 3]), new Uint8Array([4]), new Uint8Array(300).fill(9)];
-      await store.commit({ events: [], heads: [], control: updates.slice(0, 2) }, { sync: true });
+      await store.commit({ segments: [], heads: [], control: updates.slice(0, 2) }, { sync: true });
       const event = logs.append(EU, grantBody('acme', 'g1', 1));
       await store.commit(logs.batch([event], { control: updates.slice(2) }), { sync: false });
       const read = await store.readControl();
@@ -289,7 +334,7 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
       await expect(pending).resolves.toBeUndefined();
       const calls: [string, () => Promise<unknown>][] = [
         ['readMeta', () => store.readMeta()],
-        ['commit', () => store.commit({ events: [], heads: [] }, { sync: true })],
+        ['commit', () => store.commit({ segments: [], heads: [] }, { sync: true })],
         ['heads', () => store.heads()],
         ['readLog', () => store.readLog(EU, 1, 10)],
         ['readTenantEvents', () => store.readTenantEvents('acme', null, 10)],
@@ -301,7 +346,7 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
 
     it('finds everything again after a restart', async () => {
       let store = await open();
-      await store.commit({ events: [], heads: [], meta: META }, { sync: true });
+      await store.commit({ segments: [], heads: [], meta: META }, { sync: true });
       const written = everyKind('acme', EU, US).map((body) => logs.append(EU, body));
       await store.commit(logs.batch(written.slice(0, 3), { control: [new Uint8Array([7])] }), { sync: true });
       const us = logs.append(US, debitBody('acme', 5, { '€': [1.25, null, true] }));
@@ -312,21 +357,24 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
       store = await harness.reopen(store);
       expect(await store.readMeta()).toEqual(META);
       expect(await store.heads()).toEqual(heads);
-      expect(await store.readLog(EU, 1, 100)).toEqual(written);
-      expect(await store.readLog(US, 1, 100)).toEqual([us]);
+      expect(eventsOf(await store.readLog(EU, 1, 100))).toEqual(appendedEvents(written));
+      expect(eventsOf(await store.readLog(US, 1, 100))).toEqual([us.event]);
       expect(await store.readControl()).toEqual([new Uint8Array([7])]);
       expect(await store.readTenantEvents('acme', null, 4)).toEqual(page);
 
       // Commits continue where the logs and the entry counter stopped.
       const more = logs.append(EU, debitBody('acme', 6));
       await expect(
-        store.commit({ events: [written[0] as StoredEvent], heads: heads.slice(0, 1) }, { sync: true }),
+        store.commit(
+          { segments: [writeOf(written[0] as Appended)], heads: heads.slice(0, 1) },
+          { sync: true },
+        ),
       ).rejects.toThrow(StoreInvariantError);
       await store.commit(logs.batch([more], { control: [new Uint8Array([8])] }), { sync: true });
       const rest = await store.readTenantEvents('acme', page.next, 100);
       expect(idsOf(rest.events)).toEqual([`${EU}/5`, `${EU}/6`, `${US}/1`, `${EU}/7`]);
       expect(await store.readControl()).toEqual([new Uint8Array([7]), new Uint8Array([8])]);
-      await expect(store.commit({ events: [], heads: [], meta: META }, { sync: true })).rejects.toThrow(
+      await expect(store.commit({ segments: [], heads: [], meta: META }, { sync: true })).rejects.toThrow(
         StoreInvariantError,
       );
     });
@@ -334,22 +382,22 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
     it('keeps each heard-of incarnation once, across restarts, and refuses a malformed one', async () => {
       let store = await open();
       expect(await store.readOrigins()).toEqual([]);
-      await store.commit({ events: [], heads: [], meta: META, origins: [US, EU, US] }, { sync: true });
+      await store.commit({ segments: [], heads: [], meta: META, origins: [US, EU, US] }, { sync: true });
       expect(await store.readOrigins()).toEqual([EU, US].sort());
       const other = 'ap#zzzz2222';
       const event = logs.append(EU, grantBody('acme', 'g1', 5));
       await store.commit(logs.batch([event], { origins: [EU, other] }), { sync: true });
       expect(await store.readOrigins()).toEqual([EU, US, other].sort());
       for (const bad of ['no-hash', 'eu#UPPER', 'a/b#cc', 7]) {
-        const batch = { events: [], heads: [], origins: [other, bad as string] };
+        const batch = { segments: [], heads: [], origins: [other, bad as string] };
         await expect(store.commit(batch, { sync: true })).rejects.toThrow(StoreInvariantError);
       }
       await expect(
-        store.commit({ events: [], heads: [], origins: 'eu#abc' as unknown as string[] }, { sync: true }),
+        store.commit({ segments: [], heads: [], origins: 'eu#abc' as unknown as string[] }, { sync: true }),
       ).rejects.toThrow(StoreInvariantError);
       store = await harness.reopen(store);
       expect(await store.readOrigins()).toEqual([EU, US, other].sort());
-      expect(await store.readLog(EU, 1, 10)).toEqual([event]);
+      expect(eventsOf(await store.readLog(EU, 1, 10))).toEqual([event.event]);
       expect(await store.readMeta()).toEqual(META);
     });
 
@@ -358,11 +406,42 @@ export function storeCompliance(name: string, makeHarness: () => StoreHarness): 
       const metadata = JSON.parse('{"__proto__":{"a":1},"s":"a\\ud800b ünï 😀","f":[0.1,-2.5e-300,1e300]}');
       const event = logs.append(EU, debitBody('acme', Number.MAX_SAFE_INTEGER, metadata));
       const head = { ...logs.head(EU), signature: signature(255) };
-      await store.commit({ events: [event], heads: [head] }, { sync: true });
+      await store.commit({ segments: [writeOf(event)], heads: [head] }, { sync: true });
       const [read] = await store.readLog(EU, 1, 1);
-      expect(read).toEqual(event);
-      expect(JSON.stringify(read?.event)).toBe(JSON.stringify(event.event));
+      expect(read?.event).toEqual(event.event);
+      // Metadata keys come back in canonical (sorted) order: segments keep canonical JSON.
+      expect(canonicalJson(read?.event as unknown as Canonical)).toBe(
+        canonicalJson(event.event as unknown as Canonical),
+      );
       expect(await store.heads()).toEqual([head]);
+    });
+
+    it('keeps each segment as one value: read back as written, a run from any seq, one event cheaply', async () => {
+      const store = await open();
+      const first = logs.segment(EU, [
+        grantBody('acme', 'g1', 5),
+        debitBody('acme', 1),
+        debitBody('beta', 2),
+      ]);
+      const second = logs.segment(EU, [debitBody('acme', 3), grantBody('beta', 'b1', 9)]);
+      await store.commit(logs.batch([first]), { sync: true });
+      await store.commit(logs.batch([second]), { sync: false });
+      const read = await store.readSegments(EU, 1, 10);
+      expect(read).toEqual(
+        [first, second].map(({ tenants: _t, event: _e, events: _s, ...segment }) => segment),
+      );
+      // A seek lands on the segment that holds the seq.
+      expect((await store.readSegments(EU, 3, 10)).map((segment) => segment.firstSeq)).toEqual([1, 4]);
+      expect((await store.readSegments(EU, 4, 1)).map((segment) => segment.firstSeq)).toEqual([4]);
+      expect(await store.readSegments(EU, 6, 10)).toEqual([]);
+      expect(idsOf(await store.readLog(EU, 2, 1))).toEqual([`${EU}/2`]);
+      expect(idsOf(await store.readLog(EU, 3, 2))).toEqual([`${EU}/3`, `${EU}/4`]);
+      // A tenant's page may stop inside one commit's entry and resume there.
+      const page = await store.readTenantEvents('acme', null, 2);
+      expect(idsOf(page.events)).toEqual([`${EU}/1`, `${EU}/2`]);
+      expect(idsOf((await store.readTenantEvents('acme', page.next, 10)).events)).toEqual([`${EU}/4`]);
+      expect(idsOf((await store.readTenantEvents('beta', null, 10)).events)).toEqual([`${EU}/3`, `${EU}/5`]);
+      await expect(store.readSegments(EU, 1, LOG_PAGE_SEGMENTS_MAX + 1)).rejects.toThrow(/limit/);
     });
   });
 }

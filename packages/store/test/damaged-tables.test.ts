@@ -161,11 +161,21 @@ describe('LevelStore on a damaged data directory', () => {
     await cp(uncompressed, dir, { recursive: true });
     const name = (await readdir(dir)).find((file) => file.endsWith('.ldb')) as string;
     const table = await readFile(join(dir, name));
-    const key = table.indexOf(`${LAYOUT_PREFIX}tenant/acme/`);
+    // A table stores a key's suffix after what it shares with the key before (`v3/`): the first
+    // acme key is whole in the table, the next one shares its leading digits. A digit past the shared
+    // ones made larger puts the first key after the second.
+    const prefix = 'tenant/acme/';
+    const key = table.indexOf(prefix);
     expect(key).toBeGreaterThan(0);
-    // The 16-digit entry number follows the prefix: '0' → '4' in its 11th digit makes it 4·10^5 more.
-    await flip(join(dir, name), key + `${LAYOUT_PREFIX}tenant/acme/`.length + 10, 0x04);
-
+    const db = new Level<string, Uint8Array>(uncompressed, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    const [first, second] = (
+      await db.keys({ gte: `${LAYOUT_PREFIX}${prefix}`, lt: `${LAYOUT_PREFIX}tenant/acme0` }).all()
+    ).map((full) => full.slice(`${LAYOUT_PREFIX}${prefix}`.length));
+    await db.close();
+    let digit = 0;
+    while ((first as string)[digit] === (second as string)[digit]) digit += 1;
+    expect(((first as string)[digit] as string) < '8').toBe(true);
+    await flip(join(dir, name), key + prefix.length + digit, 0x08);
     const checked = run('store', dir);
     expect(checked.signal).toBeNull();
     expect(checked.status).toBe(0);

@@ -9,9 +9,10 @@ import {
   type OriginId,
   originId,
   PRIORITY_MAX,
+  type TenantEventBody,
   TIME_MS_MAX,
 } from '@allot/core';
-import type { LogHead, StoredEvent } from '@allot/replica';
+import type { LogHead } from '@allot/replica';
 import fc from 'fast-check';
 import { pack as defaultPack, unpack as defaultUnpack, Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
@@ -33,8 +34,21 @@ import {
   METADATA_DEPTH_MAX,
   StoreCorruptError,
   StoreInvariantError,
+  type V2StoredEvent,
 } from '../src/index.js';
-import { debitBody, EU, everyKind, Logs, META, signature, T0, US } from './support.js';
+import { debitBody, EU, everyKind, META, Logs as SegmentLogs, signature, T0, US } from './support.js';
+
+/** Layout v2's record of one event (what a conversion reads): these tests keep its codec exact. */
+type StoredEvent = V2StoredEvent;
+
+/** Events appended as test logs do, as v2 records (the hash is any 32 bytes to this codec). */
+class Logs {
+  private readonly logs = new SegmentLogs();
+  append(origin: OriginId, body: TenantEventBody): StoredEvent {
+    const { event, hash } = this.logs.append(origin, body);
+    return { event, hash };
+  }
+}
 
 const KEY = 'v1/log/eu#aaaaaaaa/0000000000000001';
 
@@ -440,11 +454,17 @@ describe('other records', () => {
       `control update has ${CONTROL_UPDATE_BYTES_MAX + 1} bytes, more than ${CONTROL_UPDATE_BYTES_MAX}`,
     );
     expect(() => encodeControlUpdate(new Uint16Array(2) as unknown as Uint8Array)).toThrow(/Uint16Array/);
-    const entry = { origin: US, seq: 2 ** 40, previous: 2 ** 40 - 1 };
-    expect(decodeTenantEntry('k', encodeTenantEntry(entry))).toEqual(entry);
-    expect(() => encodeTenantEntry({ origin: US, seq: 1, previous: -1 })).toThrow(/invalid previous entry/);
-    const withoutPrevious = new Packr({ useRecords: false }).pack({ origin: US, seq: 1 });
-    expect(() => decodeTenantEntry('k', withoutPrevious)).toThrow(/has no previous/);
+    const positions = [
+      { origin: US, seq: 2 ** 40 },
+      { origin: US, seq: 2 ** 40 + 7 },
+      { origin: EU, seq: 1 },
+      { origin: US, seq: 3 },
+    ];
+    expect(decodeTenantEntry('k', encodeTenantEntry(positions))).toEqual(positions);
+    expect(() => encodeTenantEntry([])).toThrow(StoreInvariantError);
+    expect(() => decodeTenantEntry('k', new Uint8Array([1, 3, 0x61]))).toThrow(StoreCorruptError);
+    const trailing = Uint8Array.from([...encodeTenantEntry(positions), 0]);
+    expect(() => decodeTenantEntry('k', trailing)).toThrow(/bytes after its last run/);
     for (const counter of [0, 1, 2 ** 32, 2 ** 53 - 1])
       expect(decodeCounter('k', encodeCounter(counter))).toBe(counter);
     expect(() => decodeCounter('k', new Packr({ useRecords: false }).pack(-1))).toThrow(StoreCorruptError);

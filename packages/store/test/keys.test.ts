@@ -5,14 +5,14 @@ import {
   cursorOf,
   headKey,
   isCursor,
-  logKey,
-  logRange,
   parseControlKey,
   parseCursor,
   parseHeadKey,
-  parseLogKey,
+  parseSegmentKey,
   parseTenantKey,
   StoreCursorError,
+  segmentEnd,
+  segmentKey,
   tenantKey,
   tenantRange,
 } from '../src/index.js';
@@ -23,19 +23,19 @@ const seqArb = fc.oneof(
   fc.integer({ min: 0, max: 1_000 }),
 );
 
-describe('key layout v2', () => {
-  it('spells each key under v2/', () => {
-    expect(logKey(EU, 42)).toBe('v2/log/eu#aaaaaaaa/0000000000000042');
-    expect(headKey(EU)).toBe('v2/head/eu#aaaaaaaa');
-    expect(tenantKey('a.b:c-d_e', 7)).toBe('v2/tenant/a.b:c-d_e/0000000000000007');
-    expect(controlKey(3)).toBe('v2/control/0000000000000003');
-    expect(logKey(EU, Number.MAX_SAFE_INTEGER)).toBe('v2/log/eu#aaaaaaaa/9007199254740991');
+describe('key layout v3', () => {
+  it('spells each key under v3/', () => {
+    expect(segmentKey(EU, 42)).toBe('v3/seg/eu#aaaaaaaa/0000000000000042');
+    expect(headKey(EU)).toBe('v3/head/eu#aaaaaaaa');
+    expect(tenantKey('a.b:c-d_e', 7)).toBe('v3/tenant/a.b:c-d_e/0000000000000007');
+    expect(controlKey(3)).toBe('v3/control/0000000000000003');
+    expect(segmentKey(EU, Number.MAX_SAFE_INTEGER)).toBe('v3/seg/eu#aaaaaaaa/9007199254740991');
   });
 
   it('orders numbers in keys as numbers', () => {
     fc.assert(
       fc.property(seqArb, seqArb, (a, b) => {
-        const [ka, kb] = [logKey(EU, a), logKey(EU, b)];
+        const [ka, kb] = [segmentKey(EU, a), segmentKey(EU, b)];
         expect(ka < kb).toBe(a < b);
         expect(tenantKey('acme', a) < tenantKey('acme', b)).toBe(a < b);
         expect(controlKey(a) < controlKey(b)).toBe(a < b);
@@ -45,20 +45,21 @@ describe('key layout v2', () => {
   });
 
   it('parses what it spells, and nothing else', () => {
-    expect(parseLogKey(logKey(EU, 9))).toEqual({ origin: EU, seq: 9 });
+    expect(parseSegmentKey(segmentKey(EU, 9))).toEqual({ origin: EU, lastSeq: 9 });
     expect(parseHeadKey(headKey(EU))).toBe(EU);
     expect(parseTenantKey(tenantKey('a.b', 5))).toEqual({ tenant: 'a.b', entry: 5 });
     expect(parseControlKey(controlKey(5))).toBe(5);
     for (const key of [
-      'v2/log/eu#aaaaaaaa/12',
-      'v2/log/eu/0000000000000001',
-      'v2/meta',
-      'v2/log/eu#aaaaaaaa/0000000000000000',
+      'v3/seg/eu#aaaaaaaa/12',
+      'v3/seg/eu/0000000000000001',
+      'v3/meta',
+      'v3/seg/eu#aaaaaaaa/0000000000000000',
+      'v2/log/eu#aaaaaaaa/0000000000000001',
     ]) {
-      expect(parseLogKey(key), key).toBeNull();
+      expect(parseSegmentKey(key), key).toBeNull();
     }
-    expect(parseTenantKey('v2/tenant/a/b/0000000000000001')).toBeNull();
-    expect(parseControlKey('v2/control/x')).toBeNull();
+    expect(parseTenantKey('v3/tenant/a/b/0000000000000001')).toBeNull();
+    expect(parseControlKey('v3/control/x')).toBeNull();
   });
 
   it('keeps one tenant apart from a tenant whose id it prefixes', () => {
@@ -68,15 +69,15 @@ describe('key layout v2', () => {
       expect(key > range.gt && key <= range.lte, other).toBe(false);
     }
     expect(tenantKey('acme', 1) > range.gt && tenantKey('acme', 1) <= range.lte).toBe(true);
-    const log = logRange(EU, 1);
-    expect(logKey('eu#aaaaaaaab', 1) >= log.gte && logKey('eu#aaaaaaaab', 1) <= log.lte).toBe(false);
+    const other = segmentKey('eu#aaaaaaaab', 1);
+    expect(other >= segmentKey(EU, 1) && other < segmentEnd(EU)).toBe(false);
   });
 
   it('refuses ids that would make the layout ambiguous', () => {
     expect(() => tenantKey('a/b', 1)).toThrow(TypeError);
-    expect(() => logKey('eu/x#aaaaaaaa', 1)).toThrow(TypeError);
-    expect(() => logKey(EU, -1)).toThrow(RangeError);
-    expect(() => logKey(EU, 1.5)).toThrow(RangeError);
+    expect(() => segmentKey('eu/x#aaaaaaaa', 1)).toThrow(TypeError);
+    expect(() => segmentKey(EU, -1)).toThrow(RangeError);
+    expect(() => segmentKey(EU, 1.5)).toThrow(RangeError);
   });
 });
 

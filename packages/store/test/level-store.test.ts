@@ -11,14 +11,15 @@ import {
   encodeHeardOrigin,
   encodeLogHead,
   encodeNodeMeta,
-  encodeStoredEvent,
+  encodeSegmentRecord,
+  encodeTenantEntry,
   headKey,
   LevelStore,
-  logKey,
   META_KEY,
   originKey,
   StoreCorruptError,
   sealRecord,
+  segmentKey,
   tenantKey,
 } from '../src/index.js';
 import { type StoreHarness, storeCompliance } from './compliance.js';
@@ -102,24 +103,21 @@ describe('LevelStore on disk', () => {
     }
   }
 
-  it('refuses to hand out a corrupt log record, naming its key in one line', async () => {
+  it('refuses to hand out a corrupt segment record, naming its key in one line', async () => {
     const { dir, logs } = await storeWithLog();
-    const key = logKey(EU, 2);
-    expect(key).toBe('v2/log/eu#aaaaaaaa/0000000000000002');
-    const sealed = (payload: number[]) => sealRecord(key, new Uint8Array(payload));
+    const key = segmentKey(EU, 2);
+    expect(key).toBe('v3/seg/eu#aaaaaaaa/0000000000000002');
+    const segment = logs.append(EU, grantBody('acme', 'g', 1));
+    const prefix = new Uint8Array(96);
     const cases: [Uint8Array, RegExp][] = [
-      [sealed([0xc1]), /not a map/],
-      [sealed([0x92, 0x01]), /not MessagePack/],
-      [sealed([0x81, 0xa1, 0x78, 0x01]), /has no event/],
-      [sealed([0xcf, 0, 0, 0, 0, 0, 0, 0, 1]), /bigint, not a map/],
+      [sealRecord(key, new Uint8Array([1, 2, 3])), /a segment record of 3 bytes/],
+      [sealRecord(key, Buffer.concat([prefix, Uint8Array.of(9)])), /format version 9/],
+      [sealRecord(key, Buffer.concat([prefix, Uint8Array.of(1, 2)])), /segment invalid/],
       // Bytes that another writer put there, without a checksum of this key.
-      [new Uint8Array([0x81, 0xa1, 0x78, 0x01, 0, 0, 0, 0]), /the value fails its checksum/],
+      [Buffer.concat([prefix, segment.bytes, new Uint8Array(4)]), /the value fails its checksum/],
       [new Uint8Array([1, 2, 3]), /the value has 3 bytes, too short for a record/],
-      // The record of EU/1 (sealed under EU/1's key) found under EU/2's key.
-      [
-        sealRecord(logKey(EU, 1), encodeStoredEvent(logs.append(EU, grantBody('acme', 'g', 1)))),
-        /fails its checksum/,
-      ],
+      // The record of EU/4 sealed under its own key, found under EU/2's key.
+      [sealRecord(segmentKey(EU, 4), encodeSegmentRecord(segment)), /fails its checksum/],
     ];
     for (const [bytes, problem] of cases) {
       await writeRaw(dir, key, bytes);
@@ -136,77 +134,74 @@ describe('LevelStore on disk', () => {
     }
   });
 
-  it('refuses a well-encoded record that is not a valid event', async () => {
+  it('refuses a well-sealed segment that is not the one its key promises', async () => {
     const { dir, logs } = await storeWithLog();
-    const valid = encodeStoredEvent(logs.append(EU, grantBody('acme', 'g', 1)));
-    // The record of EU/4 stored under EU/2's key: the key promises another event.
-    await writeSealed(dir, logKey(EU, 2), valid);
+    const fourth = logs.append(EU, grantBody('acme', 'g', 1));
+    await writeSealed(dir, segmentKey(EU, 2), encodeSegmentRecord(fourth));
     const misplaced = await corruptRead((store) => store.readLog(EU, 2, 1), dir);
-    expect(misplaced.message).toMatch(/holds event eu#aaaaaaaa\/4, not eu#aaaaaaaa\/2/);
-    // A hash of 31 bytes, written as any MessagePack encoder would.
-    const { event } = logs.append(EU, grantBody('acme', 'h', 1));
-    await writeSealed(dir, logKey(EU, 2), pack({ event: { ...event, seq: 2 }, hash: new Uint8Array(31) }));
-    const error = await corruptRead((store) => store.readLog(EU, 1, 5), dir);
-    expect(error).toBeInstanceOf(StoreCorruptError);
-    expect(error.message).toMatch(/hash has 31 bytes, not 32/);
+    expect(misplaced.message).toMatch(/holds segment eu#aaaaaaaa\/4-4/);
   });
 
   it('refuses to open a directory whose heads do not match their logs, or of another layout', async () => {
     const { dir, logs } = await storeWithLog();
-    await writeRaw(dir, logKey(EU, 3), new Uint8Array([0xc0]));
+    await writeRaw(dir, segmentKey(EU, 3), new Uint8Array([0xc0]));
     await expect(LevelStore.open(dir)).rejects.toThrow(StoreCorruptError);
-    await expect(LevelStore.open(dir)).rejects.toThrow(/v2\/log\/eu#aaaaaaaa\/0000000000000003/);
+    await expect(LevelStore.open(dir)).rejects.toThrow(/v3\/seg\/eu#aaaaaaaa\/0000000000000003/);
 
-    await writeSealed(dir, logKey(EU, 3), encodeStoredEvent(logs.append(EU, grantBody('acme', 'x', 1))));
-    await expect(LevelStore.open(dir)).rejects.toThrow(/holds event eu#aaaaaaaa\/4/);
+    await writeSealed(
+      dir,
+      segmentKey(EU, 3),
+      encodeSegmentRecord(logs.append(EU, grantBody('acme', 'x', 1))),
+    );
+    await expect(LevelStore.open(dir)).rejects.toThrow(/holds segment eu#aaaaaaaa\/4-4/);
 
     const other = await storeWithLog();
     await writeSealed(
       other.dir,
-      logKey(EU, 4),
-      encodeStoredEvent(other.logs.append(EU, grantBody('acme', 'x', 1))),
+      segmentKey(EU, 4),
+      encodeSegmentRecord(other.logs.append(EU, grantBody('acme', 'x', 1))),
     );
     await expect(LevelStore.open(other.dir)).rejects.toThrow(/past the head of eu#aaaaaaaa \(seq 3\)/);
 
     const third = await storeWithLog();
-    await writeRaw(third.dir, 'v3/meta', encodeNodeMeta(META));
+    await writeRaw(third.dir, 'v4/meta', encodeNodeMeta(META));
     await expect(LevelStore.open(third.dir)).rejects.toThrow(
-      /"v3\/meta": outside layout v2\/, the only layout/,
+      /"v4\/meta": outside layout v3\/, the only layout/,
     );
     const old = await storeWithLog();
     await writeRaw(old.dir, 'v1/meta', encodeNodeMeta(META));
     await expect(LevelStore.open(old.dir)).rejects.toThrow(
-      /"v1\/meta": outside layout v2\/.*\(an older Allot wrote this directory/,
+      /"v1\/meta": outside layout v3\/.*\(an older Allot wrote this directory/,
     );
 
     const fourth = await storeWithLog();
     await writeSealed(fourth.dir, META_KEY, pack({ ...META, region: 'EU' }));
-    await expect(LevelStore.open(fourth.dir)).rejects.toThrow(/"v2\/meta": invalid region/);
+    await expect(LevelStore.open(fourth.dir)).rejects.toThrow(/"v3\/meta": invalid region/);
 
     const fifth = await storeWithLog();
     await writeSealed(fifth.dir, headKey(EU), encodeCounter(3));
     await expect(LevelStore.open(fifth.dir)).rejects.toThrow(
-      /"v2\/head\/eu#aaaaaaaa": head is number, not a map/,
+      /"v3\/head\/eu#aaaaaaaa": head is number, not a map/,
     );
   });
 
   it('refuses to open a directory with a key that no record has, or a log without its head', async () => {
     for (const stray of [
-      'v2/',
-      'v2/control',
-      'v2/counters',
-      'v2/heads',
-      'v2/lo',
-      'v2/met',
-      'v2/origin',
-      'v2/origins',
-      'v2/tenant',
-      'v2/z',
+      'v3/',
+      'v3/control',
+      'v3/counters',
+      'v3/heads',
+      'v3/se',
+      'v3/met',
+      'v3/origin',
+      'v3/origins',
+      'v3/tenant',
+      'v3/z',
     ]) {
       const { dir } = await storeWithLog();
       await writeRaw(dir, stray, sealRecord(stray, encodeCounter(1)));
       await expect(LevelStore.open(dir)).rejects.toThrow(
-        `store corrupt at key ${JSON.stringify(stray)}: no record of layout v2/ has this key`,
+        `store corrupt at key ${JSON.stringify(stray)}: no record of layout v3/ has this key`,
       );
     }
     const { dir, logs } = await storeWithLog();
@@ -214,24 +209,24 @@ describe('LevelStore on disk', () => {
     await db.del(headKey(EU));
     await db.close();
     await expect(LevelStore.open(dir)).rejects.toThrow(
-      `store corrupt at key "${logKey(EU, 1)}": in the log of ${EU}, which has no head`,
+      `store corrupt at key "${segmentKey(EU, 1)}": in the log of ${EU}, which has no head`,
     );
     await writeSealed(dir, headKey(EU), encodeLogHead(logs.head(EU)));
     const reopened = await LevelStore.open(dir);
     await reopened.close();
     const start = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
-    await start.del(logKey(EU, 1));
+    await start.del(segmentKey(EU, 1));
     await start.close();
     await expect(LevelStore.open(dir)).rejects.toThrow(
-      `store corrupt at key "${logKey(EU, 1)}": missing: the log of ${EU} starts at seq 2`,
+      `store corrupt at key "${segmentKey(EU, 2)}": the log of ${EU} starts at seq 2`,
     );
   });
 
   it('refuses to open a directory with a damaged heard-of origin record, naming its key', async () => {
     const cases: [string, Uint8Array, string][] = [
       [
-        'v2/origin/not-an-origin',
-        sealRecord('v2/origin/not-an-origin', encodeHeardOrigin(US)),
+        'v3/origin/not-an-origin',
+        sealRecord('v3/origin/not-an-origin', encodeHeardOrigin(US)),
         'not a heard-of origin key',
       ],
       [originKey(EU), sealRecord(originKey(EU), encodeHeardOrigin(US)), `heard-of origin is`],
@@ -250,17 +245,25 @@ describe('LevelStore on disk', () => {
     }
   });
 
-  it('refuses an index entry that points at a missing event', async () => {
+  it('refuses an index entry that points at a missing event, and a log with a segment missing', async () => {
     const { dir } = await storeWithLog();
     const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
-    await db.del(logKey(EU, 2));
+    await db.del(segmentKey(EU, 2));
     await db.close();
     const error = await corruptRead((store) => store.readTenantEvents('acme', null, 10), dir);
+    expect(error).toBeInstanceOf(StoreCorruptError);
     expect(error.message).toBe(
-      `store corrupt at key ${JSON.stringify(tenantKey('acme', 2))}: points at ${logKey(EU, 2)}, which is missing`,
+      `store corrupt at key ${JSON.stringify(segmentKey(EU, 3))}: starts at seq 3: seqs from 2 are missing from the log`,
     );
     const gap = await corruptRead((store) => store.readLog(EU, 1, 10), dir);
-    expect(gap.message).toMatch(/0000000000000002": missing from the log below its head \(seq 3\)/);
+    expect(gap.message).toMatch(/seqs from 2 are missing from the log/);
+    // An index entry naming an event of another tenant.
+    const other = await storeWithLog();
+    await writeSealed(other.dir, tenantKey('beta', 1), encodeTenantEntry([{ origin: EU, seq: 1 }]));
+    const wrong = await corruptRead((store) => store.readTenantEvents('beta', null, 10), other.dir);
+    expect(wrong.message).toBe(
+      `store corrupt at key ${JSON.stringify(tenantKey('beta', 1))}: points at an event of tenant acme`,
+    );
   });
 
   it('passes sync to LevelDB, and keeps an unsynced commit across a clean close', async () => {
@@ -273,11 +276,11 @@ describe('LevelStore on disk', () => {
       await store.commit(logs.batch([logs.append(EU, grantBody('acme', 'g1', 1))]), { sync: true });
       await store.commit(logs.batch([logs.append(EU, grantBody('acme', 'g2', 1))]), { sync: false });
       // An empty synced commit still reaches the disk: it makes the one before durable.
-      await store.commit({ events: [], heads: [] }, { sync: true });
-      await store.commit({ events: [], heads: [] }, { sync: false });
+      await store.commit({ segments: [], heads: [] }, { sync: true });
+      await store.commit({ segments: [], heads: [] }, { sync: false });
       const calls = batch.mock.calls as unknown[][];
       expect(calls.map((call) => call[1])).toEqual([{ sync: true }, { sync: false }, { sync: true }]);
-      expect(calls[0]?.[0]).toHaveLength(5); // event, index entry, head, tenant's last entry, counter
+      expect(calls[0]?.[0]).toHaveLength(4); // segment, tenant index entry, head, counter
       expect(calls[2]?.[0]).toEqual([
         { type: 'put', key: COUNTER_KEY, value: sealRecord(COUNTER_KEY, encodeCounter(2)) },
       ]);

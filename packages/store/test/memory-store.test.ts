@@ -43,13 +43,13 @@ describe('MemoryStore crash semantics', () => {
 
   it('loses an unsynced heard-of origin on a crash, keeps a synced one, and forgets both with the disk', async () => {
     const { store } = setup();
-    await store.commit({ events: [], heads: [], origins: [EU] }, { sync: true });
-    await store.commit({ events: [], heads: [], origins: [US] }, { sync: false });
+    await store.commit({ segments: [], heads: [], origins: [EU] }, { sync: true });
+    await store.commit({ segments: [], heads: [], origins: [US] }, { sync: false });
     expect(await store.readOrigins()).toEqual([EU, US].sort());
     const restarted = store.crash();
     expect(await restarted.readOrigins()).toEqual([EU]);
     // Recorded again after the crash: the record is written anew, once.
-    await restarted.commit({ events: [], heads: [], origins: [US, EU] }, { sync: true });
+    await restarted.commit({ segments: [], heads: [], origins: [US, EU] }, { sync: true });
     expect(await restarted.crash().readOrigins()).toEqual([EU, US].sort());
     expect(await MemoryStore.empty().readOrigins()).toEqual([]);
   });
@@ -64,9 +64,9 @@ describe('MemoryStore crash semantics', () => {
     store.flush();
     await commit(EU, false);
     // An empty synced commit is a barrier: everything before it is durable.
-    await store.commit({ events: [], heads: [] }, { sync: true });
+    await store.commit({ segments: [], heads: [] }, { sync: true });
     await commit(EU, false);
-    await store.commit({ events: [], heads: [], control: [new Uint8Array([1])] }, { sync: false });
+    await store.commit({ segments: [], heads: [], control: [new Uint8Array([1])] }, { sync: false });
 
     const restarted = store.crash();
     expect(idsOf(await restarted.readLog(EU, 1, 10))).toEqual([`${EU}/1`, `${EU}/2`, `${EU}/3`]);
@@ -83,7 +83,7 @@ describe('MemoryStore crash semantics', () => {
     const restarted = store.crash({ keepUnsyncedCommits: 2 });
     expect(idsOf(await restarted.readLog(EU, 1, 10))).toEqual([`${EU}/1`, `${EU}/2`]);
     // The restarted node appends after what survived, as its replica would after recovery.
-    logs.rewind(EU, (await restarted.readLog(EU, 2, 1))[0]);
+    logs.rewind(EU, (await restarted.readSegments(EU, 2, 1))[0]);
     await commit(EU, true, restarted);
     expect(idsOf(await restarted.readLog(EU, 1, 10))).toEqual([`${EU}/1`, `${EU}/2`, `${EU}/3`]);
   });
@@ -156,7 +156,7 @@ describe('MemoryStore crash semantics', () => {
 
   it('gives an empty store after a disk loss', async () => {
     const { store, commit } = setup();
-    await store.commit({ events: [], heads: [], meta: META }, { sync: true });
+    await store.commit({ segments: [], heads: [], meta: META }, { sync: true });
     await commit(EU, true);
     const fresh = store.loseDisk();
     expect(await fresh.readMeta()).toBeNull();

@@ -1,11 +1,10 @@
 /**
- * Test support: valid events of every kind, and logs that chain them as a replica does
- * (hash(n) = SHA-256(hash(n−1) ‖ canonical bytes of event n)), so batches pass a store's checks.
+ * Test support: valid events of every kind, and logs that write them in segments and chain them as
+ * a replica does (hash(s) = SHA-256(hash(s−1) ‖ bytes of segment s)), so batches pass a store's checks.
  */
 import { createHash } from 'node:crypto';
 import {
-  type Canonical,
-  canonicalBytes,
+  encodeSegment,
   eventRecordId,
   type Json,
   type LedgerEvent,
@@ -13,7 +12,7 @@ import {
   originId,
   type TenantEventBody,
 } from '@allot/core';
-import type { LogHead, NodeMeta, StoreBatch, StoredEvent } from '@allot/replica';
+import type { LogHead, NodeMeta, SegmentWrite, StoreBatch, StoredEvent, StoredSegment } from '@allot/replica';
 
 export const EU = originId('eu', 'aaaaaaaa');
 export const US = originId('us', 'bbbbbbbb');
@@ -33,14 +32,16 @@ export function signature(fill: number): Uint8Array {
   return new Uint8Array(64).fill(fill);
 }
 
-/** SHA-256 of `previous` ‖ the canonical bytes of `event`, as the replica chains its logs. */
-export function chainHash(previous: Uint8Array, event: LedgerEvent): Uint8Array {
-  return new Uint8Array(
-    createHash('sha256')
-      .update(previous)
-      .update(canonicalBytes(event as unknown as Canonical))
-      .digest(),
-  );
+/** SHA-256 of `previous` ‖ the segment's bytes, as the replica chains its logs. */
+export function chainHash(previous: Uint8Array, bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(previous).update(bytes).digest());
+}
+
+/** A segment appended to a test log: what a batch commits, and its events. */
+export interface Appended extends SegmentWrite {
+  /** Its one event (for one-event segments; the last of a longer one). */
+  readonly event: LedgerEvent;
+  readonly events: readonly LedgerEvent[];
 }
 
 /** A grant body of `tenant`. */
@@ -81,42 +82,65 @@ export function everyKind(tenant: string, origin: OriginId, to: OriginId): Tenan
   ];
 }
 
-/** The head that `stored` makes, signed with a stand-in signature (or not). */
-export function headOf(stored: StoredEvent, signed = true): LogHead {
-  const { origin, seq } = stored.event;
-  return { origin, seq, hash: stored.hash, signature: signed ? signature(seq % 256) : null };
+/** The head that `segment` makes, signed with a stand-in signature. */
+export function headOf(segment: Appended): LogHead {
+  return { origin: segment.origin, seq: segment.lastSeq, hash: segment.hash, signature: segment.signature };
+}
+
+/** The segment as a batch commits it (without the test's own fields). */
+export function writeOf(segment: Appended): SegmentWrite {
+  const { event: _event, events: _events, ...write } = segment;
+  return write;
 }
 
 /** The logs of several origins, appended to as a replica would, in memory. */
 export class Logs {
-  private readonly tails = new Map<OriginId, StoredEvent>();
+  private readonly tails = new Map<OriginId, Appended>();
 
-  /** Appends `body` to `origin`'s log: the next seq, chained to the previous hash. */
-  append(origin: OriginId, body: TenantEventBody, at = T0): StoredEvent {
+  /** Appends `body` to `origin`'s log as a segment of one event: the next seq, chained on. */
+  append(origin: OriginId, body: TenantEventBody, at = T0): Appended {
+    return this.segment(origin, [body], at);
+  }
+
+  /** Appends `bodies` to `origin`'s log as one segment. */
+  segment(origin: OriginId, bodies: readonly TenantEventBody[], at = T0): Appended {
     const previous = this.tails.get(origin);
-    const event = { ...body, origin, seq: (previous?.event.seq ?? 0) + 1, at } as LedgerEvent;
-    const stored: StoredEvent = { event, hash: chainHash(previous?.hash ?? new Uint8Array(32), event) };
-    this.tails.set(origin, stored);
-    return stored;
+    const firstSeq = (previous?.lastSeq ?? 0) + 1;
+    const events = bodies.map((body, i) => ({ ...body, origin, seq: firstSeq + i, at }) as LedgerEvent);
+    const bytes = encodeSegment(events);
+    const lastSeq = firstSeq + events.length - 1;
+    const appended: Appended = {
+      origin,
+      firstSeq,
+      lastSeq,
+      bytes,
+      hash: chainHash(previous?.hash ?? new Uint8Array(32), bytes),
+      signature: signature(lastSeq % 256),
+      tenants: events.map((event) => event.tenant),
+      event: events[events.length - 1] as LedgerEvent,
+      events,
+    };
+    this.tails.set(origin, appended);
+    return appended;
   }
 
   /** The head of `origin` after what was appended, signed with a stand-in signature. */
-  head(origin: OriginId, signed = true): LogHead {
+  head(origin: OriginId): LogHead {
     const tail = this.tails.get(origin);
     if (tail === undefined) throw new Error(`nothing appended to ${origin}`);
-    return headOf(tail, signed);
+    return headOf(tail);
   }
 
-  /** A batch of `events` with the new head of every origin they extend: its last event there. */
-  batch(events: StoredEvent[], extra: Partial<StoreBatch> = {}): StoreBatch {
-    const last = new Map(events.map((stored) => [stored.event.origin, stored]));
-    return { events, heads: [...last.values()].map((stored) => headOf(stored)), ...extra };
+  /** A batch of `segments` with the new head of every origin they extend: its last segment there. */
+  batch(segments: Appended[], extra: Partial<StoreBatch> = {}): StoreBatch {
+    const last = new Map(segments.map((segment) => [segment.origin, segment]));
+    return { segments: segments.map(writeOf), heads: [...last.values()].map(headOf), ...extra };
   }
 
-  /** Forgets `origin`'s appends after `seq` (to build a batch that a store must refuse, then retry). */
-  rewind(origin: OriginId, to: StoredEvent | undefined): void {
+  /** Forgets `origin`'s appends after `to` (to build a batch that a store must refuse, then retry). */
+  rewind(origin: OriginId, to: Appended | StoredSegment | undefined): void {
     if (to === undefined) this.tails.delete(origin);
-    else this.tails.set(origin, to);
+    else this.tails.set(origin, to as Appended); // only its last seq and hash are chained on
   }
 }
 
@@ -125,7 +149,7 @@ export function eventsOf(stored: readonly StoredEvent[]): LedgerEvent[] {
   return stored.map(({ event }) => event);
 }
 
-/** `origin/seq` of each stored event: what a page holds, at a glance. */
-export function idsOf(stored: readonly StoredEvent[]): string[] {
+/** `origin/seq` of each stored (or appended) event: what a page holds, at a glance. */
+export function idsOf(stored: readonly { readonly event: LedgerEvent }[]): string[] {
   return stored.map(({ event }) => `${event.origin}/${event.seq}`);
 }

@@ -24,7 +24,7 @@ import {
 import { CLUSTER_ID_LENGTH_MAX, NONCE_BYTES } from './limits.js';
 
 /** The protocol version this build speaks; a peer with another is refused. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Domain separation of handshake signatures: they can never be mistaken for a head signature. */
 export const HELLO_CONTEXT = 'allot-hello-v2';

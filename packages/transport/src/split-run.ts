@@ -1,14 +1,13 @@
 /**
- * Cutting a long `events` run into frames that each pass the receiver's checks (issue 9 item 7: a
- * live push of a commit of more than EVENTS_PER_FRAME_MAX own events failed on every send). Each
- * piece is at most EVENTS_PER_FRAME_MAX events and `bytesMax` encoded bytes, and ends at a signed
- * event, so the receiver verifies each piece on its own, in order. An origin signs its head at
- * least every HEAD_SIGN_INTERVAL_EVENTS own events and at the end of each commit, so a run of its
- * own log always has a cut within reach. Pure.
+ * Cutting a long `segments` run into frames that each pass the receiver's checks (issue 9 item 7:
+ * a run longer than one frame must be split, never refused). Each piece is whole segments, at most
+ * `bytesMax` encoded bytes; a segment alone always fits (SEGMENT_BYTES_MAX is far below a frame),
+ * and each segment carries its origin's signature, so the receiver verifies each piece on its own,
+ * in order. Pure.
  */
-import { EVENTS_PER_FRAME_MAX, type ReplicationFrame, type WireEvent } from '@allot/replica';
+import { FRAME_SEGMENT_BYTES_MAX, type ReplicationFrame, type WireSegment } from '@allot/replica';
 
-type EventsFrame = Extract<ReplicationFrame, { type: 'events' }>;
+type SegmentsFrame = Extract<ReplicationFrame, { type: 'segments' }>;
 
 /** The pieces of `frame` encoded, or why it cannot be cut into frames of at most `bytesMax` bytes. */
 export type SplitRun =
@@ -16,35 +15,40 @@ export type SplitRun =
   | { readonly pieces: null; readonly problem: string };
 
 /**
- * `frame` cut into encoded frames of at most EVENTS_PER_FRAME_MAX events and `bytesMax` bytes,
- * each ending at a signed event, longest first (greedy): `encode` is the codec's encoder.
+ * `frame` cut into encoded frames of whole segments of at most `bytesMax` bytes, longest first
+ * (greedy by the segments' bytes, then checked encoded): `encode` is the codec's encoder.
  */
 export function splitRun(
-  frame: EventsFrame,
+  frame: SegmentsFrame,
   bytesMax: number,
   encode: (frame: ReplicationFrame) => Uint8Array,
 ): SplitRun {
-  const { events, origin } = frame;
+  const { segments, origin } = frame;
   const pieces: Uint8Array[] = [];
   let start = 0;
-  while (start < events.length) {
-    const limit = Math.min(events.length, start + EVENTS_PER_FRAME_MAX);
+  while (start < segments.length) {
+    // The segments that fit by their bytes (and the frame check's bound on them), then fewer while
+    // the encoded frame is over.
+    const segmentBytesMax = Math.min(bytesMax, FRAME_SEGMENT_BYTES_MAX);
+    let end = start;
+    let bytes = 0;
+    while (end < segments.length && bytes + (segments[end] as WireSegment).bytes.length <= segmentBytesMax) {
+      bytes += (segments[end] as WireSegment).bytes.length;
+      end += 1;
+    }
     let piece: Uint8Array | null = null;
-    let end = limit;
-    // The longest piece from `start` that ends at a signed event and fits in bytesMax.
     for (; end > start; end--) {
-      if ((events[end - 1] as WireEvent).signature === null) continue;
-      const bytes = encode({ type: 'events', origin, events: events.slice(start, end) });
-      if (bytes.length <= bytesMax) {
-        piece = bytes;
+      const encoded = encode({ type: 'segments', origin, segments: segments.slice(start, end) });
+      if (encoded.length <= bytesMax) {
+        piece = encoded;
         break;
       }
     }
     if (piece === null) {
-      const seq = (events[start] as WireEvent).event.seq;
+      const seq = (segments[start] as WireSegment).firstSeq;
       return {
         pieces: null,
-        problem: `the run of ${origin} from seq ${seq} has no signed event within ${EVENTS_PER_FRAME_MAX} events and ${bytesMax} bytes`,
+        problem: `the segment of ${origin} from seq ${seq} does not fit in a frame of ${bytesMax} bytes`,
       };
     }
     pieces.push(piece);

@@ -15,10 +15,10 @@ import type { Duplex } from 'node:stream';
 import { type OriginId, originId } from '@allot/core';
 import {
   type Crypto,
-  EVENTS_PER_FRAME_MAX,
   type Logger,
   type PeerLink,
   type ReplicationFrame,
+  SEGMENTS_PER_FRAME_MAX,
   type Transport,
   type TransportHandlers,
 } from '@allot/replica';
@@ -235,8 +235,8 @@ export class WebSocketTransport implements Transport {
 
   /**
    * Sends a frame to a connected peer; false when it is not connected or its send buffer is full.
-   * An `events` run longer than one frame may hold (in events or bytes) goes as consecutive frames
-   * that each end at a signed event (split-run.ts), all or none of them. A frame that cannot be
+   * A `segments` run longer than one frame may hold goes as consecutive frames of whole segments
+   * (split-run.ts), all or none of them. A frame that cannot be
    * sent at all throws UnsendableMessageError (a bug of the sender).
    */
   send(region: string, frame: ReplicationFrame): boolean {
@@ -244,12 +244,12 @@ export class WebSocketTransport implements Transport {
     if (link === undefined || link === null || link.ws.readyState !== WebSocket.OPEN) return false;
     if (link.ws.bufferedAmount >= this.sendBufferBytesMax) return false;
     let pieces: readonly Uint8Array[];
-    if (frame.type === 'events' && frame.events.length > EVENTS_PER_FRAME_MAX) {
+    if (frame.type === 'segments' && frame.segments.length > SEGMENTS_PER_FRAME_MAX) {
       pieces = this.split(frame);
     } else {
       const bytes = encodeMessage(frame);
       if (bytes.length <= this.frameBytesMax) pieces = [bytes];
-      else if (frame.type === 'events') pieces = this.split(frame);
+      else if (frame.type === 'segments') pieces = this.split(frame);
       else {
         throw new UnsendableMessageError(
           `a ${frame.type} frame of ${bytes.length} bytes is over the frame limit of ${this.frameBytesMax}`,
@@ -262,7 +262,7 @@ export class WebSocketTransport implements Transport {
     return true;
   }
 
-  private split(frame: Extract<ReplicationFrame, { type: 'events' }>): readonly Uint8Array[] {
+  private split(frame: Extract<ReplicationFrame, { type: 'segments' }>): readonly Uint8Array[] {
     const split = splitRun(frame, this.frameBytesMax, encodeMessage);
     if (split.problem !== null) throw new UnsendableMessageError(split.problem);
     return split.pieces;

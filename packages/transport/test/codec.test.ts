@@ -1,7 +1,7 @@
 import {
   AMOUNT_MAX,
-  type Canonical,
-  canonicalJson,
+  decodeSegment,
+  encodeSegment,
   eventRecordId,
   type Json,
   type LedgerEvent,
@@ -10,15 +10,31 @@ import {
   PRIORITY_MAX,
   TIME_MS_MAX,
 } from '@allot/core';
-import { FRAME_TYPES, type ReplicationFrame, type WireEvent } from '@allot/replica';
+import { FRAME_TYPES, type ReplicationFrame, type WireSegment } from '@allot/replica';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, UnsendableMessageError } from '../src/codec.js';
 import { PROTOCOL_VERSION, type TransportMessage, type WireMessage } from '../src/protocol.js';
-import { CLUSTER, EU, everyFrame, signature, US } from './support.js';
+import { CLUSTER, EU, signature, US } from './support.js';
 
 const NUM_RUNS = 300;
+
+/** A valid debit of `origin` at seq 1. */
+function debitOf(origin: OriginId): LedgerEvent {
+  return {
+    origin,
+    seq: 1,
+    at: 0,
+    tenant: 'acme',
+    kind: 'debit',
+    amount: 1,
+    idempotencyKey: 'k',
+    parts: [],
+    overdraft: 1,
+    metadata: null,
+  };
+}
 
 // ---------------------------------------------------------------------------------------------
 // Arbitraries: every frame type, with events of every kind that core's eventProblem accepts.
@@ -121,32 +137,31 @@ const bodyArb = (origin: OriginId): fc.Arbitrary<Body> =>
 
 const bytesArb = (minLength: number, maxLength: number) => fc.uint8Array({ minLength, maxLength });
 
-const eventsFrameArb: fc.Arbitrary<ReplicationFrame> = originArb.chain((origin) =>
+const segmentsFrameArb: fc.Arbitrary<ReplicationFrame> = originArb.chain((origin) =>
   fc
     .record({
       fromSeq: fc.oneof(fc.integer({ min: 1, max: 2 ** 40 }), fc.constant(Number.MAX_SAFE_INTEGER - 7)),
       runs: fc.array(
         fc.record({
-          body: bodyArb(origin),
-          at: timeArb,
-          hash: bytesArb(32, 32),
-          signature: fc.option(bytesArb(64, 64), { nil: null }),
+          bodies: fc.array(fc.record({ body: bodyArb(origin), at: timeArb }), { minLength: 1, maxLength: 3 }),
+          signature: bytesArb(64, 64),
         }),
-        { minLength: 1, maxLength: 8 },
+        { minLength: 1, maxLength: 3 },
       ),
-      last: bytesArb(64, 64),
     })
-    .map(({ fromSeq, runs, last }) => ({
-      type: 'events' as const,
-      origin,
-      events: runs.map(
-        (item, i): WireEvent => ({
-          event: { ...item.body, origin, seq: fromSeq + i, at: item.at } as LedgerEvent,
-          hash: item.hash,
-          signature: i === runs.length - 1 ? last : item.signature,
-        }),
-      ),
-    })),
+    .filter(
+      ({ fromSeq, runs }) =>
+        fromSeq + runs.reduce((n, run) => n + run.bodies.length, 0) <= Number.MAX_SAFE_INTEGER,
+    )
+    .map(({ fromSeq, runs }) => {
+      let seq = fromSeq;
+      const segments = runs.map((run): WireSegment => {
+        const firstSeq = seq;
+        const events = run.bodies.map(({ body, at }) => ({ ...body, origin, seq: seq++, at }) as LedgerEvent);
+        return { firstSeq, lastSeq: seq - 1, bytes: encodeSegment(events), signature: run.signature };
+      });
+      return { type: 'segments' as const, origin, segments };
+    }),
 );
 
 const frameArbs: { readonly [K in ReplicationFrame['type']]: fc.Arbitrary<ReplicationFrame> } = {
@@ -157,7 +172,7 @@ const frameArbs: { readonly [K in ReplicationFrame['type']]: fc.Arbitrary<Replic
     }),
     control: bytesArb(1, 64),
   }),
-  events: eventsFrameArb,
+  segments: segmentsFrameArb,
   pull: fc.record({
     type: fc.constant('pull' as const),
     origin: originArb,
@@ -204,14 +219,14 @@ function expectBytes(bytes: unknown, expected: Uint8Array): void {
   expect(Buffer.from(actual).equals(Buffer.from(expected))).toBe(true);
 }
 
-/** Asserts that `decoded` is `original` exactly: canonical JSON of events, byte fields byte for byte. */
+/** Asserts that `decoded` is `original` exactly: byte fields (segments included) byte for byte. */
 function expectSame(decoded: WireMessage, original: WireMessage): void {
   expect(decoded.type).toBe(original.type);
   const byteFields = ['nonce', 'signature', 'control', 'message'] as const;
   const plain = (message: WireMessage) => {
     const fields: Record<string, unknown> = { ...message };
     for (const field of byteFields) delete fields[field];
-    delete fields.events;
+    delete fields.segments;
     return fields;
   };
   expect(plain(decoded)).toEqual(plain(original));
@@ -221,18 +236,13 @@ function expectSame(decoded: WireMessage, original: WireMessage): void {
     if (expected instanceof Uint8Array) expectBytes(actual, expected);
     else expect(actual).toBe(expected);
   }
-  if (original.type === 'events' && decoded.type === 'events') {
-    expect(decoded.events).toHaveLength(original.events.length);
-    decoded.events.forEach((wire, i) => {
-      const sent = original.events[i] as WireEvent;
-      expect(canonicalJson(wire.event as unknown as Canonical)).toBe(
-        canonicalJson(sent.event as unknown as Canonical),
-      );
-      // Field order survives too, so a decoded event prints as the original did.
-      expect(JSON.stringify(wire.event)).toBe(JSON.stringify(sent.event));
-      expectBytes(wire.hash, sent.hash);
-      if (sent.signature === null) expect(wire.signature).toBeNull();
-      else expectBytes(wire.signature, sent.signature);
+  if (original.type === 'segments' && decoded.type === 'segments') {
+    expect(decoded.segments).toHaveLength(original.segments.length);
+    decoded.segments.forEach((wire, i) => {
+      const sent = original.segments[i] as WireSegment;
+      expect([wire.firstSeq, wire.lastSeq]).toEqual([sent.firstSeq, sent.lastSeq]);
+      expectBytes(wire.bytes, sent.bytes);
+      expectBytes(wire.signature, sent.signature);
     });
   }
 }
@@ -258,16 +268,20 @@ describe('codec', () => {
     );
   });
 
-  it('carries debit metadata msgpackr alone would change: __proto__ keys, lone surrogates', () => {
+  it('carries debit metadata msgpackr alone would change (__proto__ keys, lone surrogates) inside segments', () => {
     const metadata = JSON.parse('{"__proto__":{"a":"\\ud800"},"b":["\\udfff",-1.5e300]}') as Json;
-    const frame = everyFrame()[1] as Extract<ReplicationFrame, { type: 'events' }>;
-    const events = frame.events.map((wire) =>
-      wire.event.kind === 'debit' ? { ...wire, event: { ...wire.event, metadata } } : wire,
-    );
-    const decoded = roundTrip({ ...frame, events }) as typeof frame;
-    const debit = decoded.events.find((wire) => wire.event.kind === 'debit')?.event as { metadata: Json };
-    expect(Object.hasOwn(debit.metadata as object, '__proto__')).toBe(true);
-    expect(JSON.stringify(debit.metadata)).toBe(JSON.stringify(metadata));
+    const debit = { ...debitOf(EU), metadata } as LedgerEvent;
+    const bytes = encodeSegment([debit]);
+    const frame: ReplicationFrame = {
+      type: 'segments',
+      origin: EU,
+      segments: [{ firstSeq: 1, lastSeq: 1, bytes, signature: signature(1) }],
+    };
+    const decoded = roundTrip(frame) as typeof frame;
+    const [event] = decodeSegment((decoded.segments[0] as WireSegment).bytes).events;
+    const carried = (event as { metadata: Json }).metadata;
+    expect(Object.hasOwn(carried as object, '__proto__')).toBe(true);
+    expect(carried).toEqual(metadata);
   });
 
   it('hands out byte fields that do not share memory with the bytes read', () => {
@@ -281,22 +295,12 @@ describe('codec', () => {
     const packr = new Packr({ useRecords: false, mapsAsObjects: true });
     const packed = (value: unknown) => new Uint8Array(packr.pack(value));
     const pull = { type: 'pull', origin: US, fromSeq: 1 };
-    const debitWire = (event: Record<string, unknown>) => ({
-      type: 'events',
+    const segmentsWire = (bytes: Uint8Array, firstSeq = 1, lastSeq = 1) => ({
+      type: 'segments',
       origin: EU,
-      events: [{ event, hash: new Uint8Array(32), signature: signature(1) }],
+      segments: [{ firstSeq, lastSeq, bytes, signature: signature(1) }],
     });
-    const debit = {
-      origin: EU,
-      seq: 1,
-      at: 0,
-      tenant: 'acme',
-      kind: 'debit',
-      amount: 1,
-      idempotencyKey: 'k',
-      parts: [],
-      overdraft: 1,
-    };
+    const one = encodeSegment([debitOf(EU)]);
     const cases: [string, Uint8Array, RegExp][] = [
       ['garbage', new Uint8Array([0xc1, 0xff, 0x00]), /not MessagePack/],
       ['nothing', new Uint8Array(0), /not MessagePack/],
@@ -311,18 +315,13 @@ describe('codec', () => {
         /invalid fromSeq/,
       ],
       ['a timestamp', packed({ ...pull, fromSeq: new Date(1) }), /invalid fromSeq/],
+      ['segment bytes that are not a segment', packed(segmentsWire(new Uint8Array([9]))), /format version 9/],
+      ['seqs the segment does not hold', packed(segmentsWire(one, 2, 2)), /holds eu#aaaaaaaa seqs 1-1/],
       [
-        'metadata as a map',
-        packed(debitWire({ ...debit, metadata: {} })),
-        /metadata other than as JSON text/,
+        'a segment without bytes',
+        packed({ ...segmentsWire(one), segments: [{ firstSeq: 1, lastSeq: 1, signature: signature(1) }] }),
+        /has no bytes/,
       ],
-      ['metadata JSON not a string', packed(debitWire({ ...debit, metadataJson: 1 })), /not a string/],
-      [
-        'metadata text not JSON',
-        packed(debitWire({ ...debit, metadataJson: '{' })),
-        /metadata that is not JSON/,
-      ],
-      ['a debit without metadata', packed(debitWire(debit)), /event has no metadata/],
       [
         'a hello without nonce',
         packed({

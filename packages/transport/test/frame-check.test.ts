@@ -1,13 +1,13 @@
-import { type LedgerEvent, ORIGINS_MAX, originId, type TenantEventBody } from '@allot/core';
+import { ORIGINS_MAX, originId, SEGMENT_BYTES_MAX, type TenantEventBody } from '@allot/core';
 import {
-  EVENTS_PER_FRAME_MAX,
   FRAME_CONTROL_BYTES_MAX,
   FRAME_ORIGINS_MAX,
+  FRAME_SEGMENT_BYTES_MAX,
   FRAME_STATE_VECTOR_BYTES_MAX,
   FRAME_TYPES,
   frameProblem,
-  METADATA_DEPTH_MAX,
-  type WireEvent,
+  SEGMENTS_PER_FRAME_MAX,
+  type WireSegment,
 } from '@allot/replica';
 import { describe, expect, it } from 'vitest';
 import { EU, everyFrame, everyKind, run, signature, US } from './support.js';
@@ -19,37 +19,22 @@ function valid(type: string): Record<string, unknown> {
   return { ...frame };
 }
 
-/** A valid events frame of EU with `count` grants, as a record. */
-function eventsFrame(count: number, fromSeq = 1): { type: 'events'; origin: string; events: WireEvent[] } {
+/** A valid segments frame of EU with `count` grants and repays, one segment per event, as a record. */
+function segmentsFrame(
+  count: number,
+  fromSeq = 1,
+): { type: 'segments'; origin: string; segments: WireSegment[] } {
   const bodies = Array.from(
     { length: count },
     (_, i) => everyKind('acme', EU, US)[i % 2 === 0 ? 0 : 5] as TenantEventBody,
   );
-  return { type: 'events', origin: EU, events: run(EU, bodies, fromSeq) };
-}
-
-/** `frame`'s events with the event at `index` changed by `change`. */
-function withEvent(index: number, change: (event: Record<string, unknown>) => Record<string, unknown>) {
-  const frame = valid('events') as { events: WireEvent[] };
-  const events = frame.events.map((wire, i) =>
-    i === index ? { ...wire, event: change({ ...wire.event }) as unknown as LedgerEvent } : wire,
-  );
-  return { ...frame, events };
+  return { type: 'segments', origin: EU, segments: run(EU, bodies, fromSeq, 1) };
 }
 
 function withWire(index: number, change: (wire: Record<string, unknown>) => Record<string, unknown>) {
-  const frame = valid('events') as { events: WireEvent[] };
-  return { ...frame, events: frame.events.map((wire, i) => (i === index ? change({ ...wire }) : wire)) };
+  const frame = valid('segments') as { segments: WireSegment[] };
+  return { ...frame, segments: frame.segments.map((wire, i) => (i === index ? change({ ...wire }) : wire)) };
 }
-
-/** Metadata nested `depth` arrays deep. */
-function nested(depth: number): unknown {
-  let value: unknown = 1;
-  for (let i = 0; i < depth; i++) value = [value];
-  return value;
-}
-
-const DEBIT = 1;
 
 describe('frameProblem', () => {
   it('accepts a valid frame of every type', () => {
@@ -59,9 +44,8 @@ describe('frameProblem', () => {
   });
 
   it('accepts the edges of each bound', () => {
-    expect(frameProblem(eventsFrame(1))).toBeNull();
-    expect(frameProblem(eventsFrame(EVENTS_PER_FRAME_MAX))).toBeNull();
-    expect(frameProblem({ ...eventsFrame(3, Number.MAX_SAFE_INTEGER - 2) })).toBeNull();
+    expect(frameProblem(segmentsFrame(1))).toBeNull();
+    expect(frameProblem(segmentsFrame(3, Number.MAX_SAFE_INTEGER - 2))).toBeNull();
     const vector = Object.fromEntries(
       Array.from({ length: FRAME_ORIGINS_MAX }, (_, i) => [originId(`r${i}`, 'aaaaaaaa'), i]),
     );
@@ -73,13 +57,8 @@ describe('frameProblem', () => {
     expect(frameProblem({ type: 'control', message: new Uint8Array(FRAME_CONTROL_BYTES_MAX) })).toBeNull();
     expect(frameProblem({ ...valid('pull'), fromSeq: Number.MAX_SAFE_INTEGER })).toBeNull();
     expect(frameProblem({ ...valid('rights-request'), amount: Number.MAX_SAFE_INTEGER })).toBeNull();
-    expect(
-      frameProblem(withEvent(DEBIT, (event) => ({ ...event, metadata: nested(METADATA_DEPTH_MAX) }))),
-    ).toBeNull();
     // A null-prototype map (JSON.parse never makes one, but a decoder might) is still a map.
     expect(frameProblem(Object.assign(Object.create(null), valid('pull')))).toBeNull();
-    // Signatures in the middle of a run (each commit's last event) are welcome.
-    expect(frameProblem(withWire(2, (wire) => ({ ...wire, signature: signature(1) })))).toBeNull();
   });
 
   it('refuses what is not a frame', () => {
@@ -138,116 +117,82 @@ describe('frameProblem', () => {
     });
   });
 
-  describe('events', () => {
+  describe('segments', () => {
     it('refuses an invalid origin', () => {
-      expect(frameProblem({ ...valid('events'), origin: 'eu' })).toBe('events: invalid origin');
+      expect(frameProblem({ ...valid('segments'), origin: 'eu' })).toBe('segments: invalid origin');
     });
 
-    it(`refuses no events, a non-array, and more than ${EVENTS_PER_FRAME_MAX}`, () => {
-      expect(frameProblem({ ...valid('events'), events: [] })).toBe('events: events is empty');
-      expect(frameProblem({ ...valid('events'), events: {} })).toMatch(/not an array/);
-      expect(frameProblem(eventsFrame(EVENTS_PER_FRAME_MAX + 1))).toBe(
-        `events: ${EVENTS_PER_FRAME_MAX + 1} events, more than ${EVENTS_PER_FRAME_MAX}`,
-      );
-    });
-
-    it('refuses an event that fails core eventProblem', () => {
-      expect(frameProblem(withEvent(0, (event) => ({ ...event, amount: 0 })))).toBe(
-        'events: event 0: invalid amount',
-      );
-      expect(frameProblem(withEvent(DEBIT, (event) => ({ ...event, overdraft: 1 })))).toMatch(
-        /do not add up to the amount/,
-      );
-      expect(frameProblem(withEvent(0, (event) => ({ ...event, kind: 'burn' })))).toMatch(
-        /unknown event kind "burn"/,
+    it(`refuses no segments, a non-array, and more than ${SEGMENTS_PER_FRAME_MAX}`, () => {
+      expect(frameProblem({ ...valid('segments'), segments: [] })).toBe('segments: segments is empty');
+      expect(frameProblem({ ...valid('segments'), segments: {} })).toMatch(/not an array/);
+      const [first] = segmentsFrame(1).segments;
+      const many = Array.from({ length: SEGMENTS_PER_FRAME_MAX + 1 }, () => first);
+      expect(frameProblem({ ...valid('segments'), segments: many })).toBe(
+        `segments: ${SEGMENTS_PER_FRAME_MAX + 1} segments, more than ${SEGMENTS_PER_FRAME_MAX}`,
       );
     });
 
-    it('refuses an event with fields its kind does not have, or without one it has', () => {
-      expect(frameProblem(withEvent(0, (event) => ({ ...event, note: 'x' })))).toMatch(
-        /event has an unexpected field "note"/,
+    it('refuses seqs that are not contiguous and ascending, or that the bytes do not hold', () => {
+      const frame = segmentsFrame(3);
+      const [first, second, third] = frame.segments as [WireSegment, WireSegment, WireSegment];
+      expect(frameProblem({ ...frame, segments: [first, third] })).toMatch(
+        /segment 1 starts at seq 3 after 1/,
       );
-      expect(frameProblem(withEvent(0, ({ expiresAt: _, ...event }) => event))).toMatch(
-        /event has no expiresAt/,
+      expect(frameProblem({ ...frame, segments: [second, first] })).toMatch(
+        /segment 1 starts at seq 1 after 2/,
       );
-      expect(
-        frameProblem(
-          withEvent(DEBIT, (event) => ({ ...event, parts: [{ grantId: 'g1', amount: 2 ** 32, x: 1 }] })),
-        ),
-      ).toMatch(/a part has an unexpected field "x"/);
-    });
-
-    it('refuses metadata that is not JSON or nests too deep', () => {
-      for (const metadata of [
-        Number.NaN,
-        Number.POSITIVE_INFINITY,
-        new Date(0),
-        { a: undefined },
-        [undefined, 1],
-        Object.assign(new Array(2), { 1: 1 }),
-      ]) {
-        expect(frameProblem(withEvent(DEBIT, (event) => ({ ...event, metadata })))).toMatch(/metadata holds/);
-      }
-      expect(
-        frameProblem(withEvent(DEBIT, (event) => ({ ...event, metadata: nested(METADATA_DEPTH_MAX + 1) }))),
-      ).toMatch(`metadata nests deeper than ${METADATA_DEPTH_MAX}`);
-    });
-
-    it('refuses an event of another origin than the run', () => {
-      const other = run(US, everyKind('acme', US, EU));
-      const frame = valid('events') as { events: WireEvent[] };
-      expect(frameProblem({ ...frame, events: [other[0], ...frame.events.slice(1)] })).toMatch(
-        `event 0 is of origin ${US}, not ${EU}`,
+      expect(frameProblem({ ...frame, segments: [{ ...first, lastSeq: 0 }] })).toMatch(/invalid lastSeq/);
+      expect(frameProblem({ ...frame, segments: [{ ...first, firstSeq: 0 }] })).toMatch(/invalid firstSeq/);
+      expect(frameProblem({ ...frame, segments: [{ ...first, bytes: second.bytes }] })).toMatch(
+        `segment 0 holds ${EU} seqs 2-2, not ${EU} 1-1`,
+      );
+      const us = run(US, [everyKind('acme', US, EU)[0] as TenantEventBody])[0] as WireSegment;
+      expect(frameProblem({ ...frame, segments: [us] })).toMatch(`holds ${US} seqs 1-1`);
+      expect(frameProblem({ ...frame, segments: [{ ...first, bytes: Uint8Array.of(2) }] })).toMatch(
+        /segment 0: segment invalid at byte 0: format version 2/,
       );
     });
 
-    it('refuses seqs that are not contiguous and ascending', () => {
-      const frame = valid('events') as { events: WireEvent[] };
-      const [first, second, third] = frame.events as [WireEvent, WireEvent, WireEvent];
-      const last = frame.events.at(-1) as WireEvent;
-      expect(frameProblem({ ...frame, events: [first, third, last] })).toMatch(/event 1 has seq 3 after 1/);
-      expect(frameProblem({ ...frame, events: [second, first, last] })).toMatch(/event 1 has seq 1 after 2/);
-      expect(frameProblem({ ...frame, events: [first, first, last] })).toMatch(/event 1 has seq 1 after 1/);
-    });
-
-    it('refuses a hash that is not 32 bytes of Uint8Array', () => {
-      expect(frameProblem(withWire(0, (wire) => ({ ...wire, hash: new Uint8Array(31) })))).toMatch(
-        /event 0 hash has 31 bytes, not 32/,
-      );
-      expect(frameProblem(withWire(0, (wire) => ({ ...wire, hash: Buffer.alloc(32) })))).toMatch(
-        /event 0 hash is a Buffer, not a Uint8Array/,
-      );
-      expect(frameProblem(withWire(0, (wire) => ({ ...wire, hash: null })))).toMatch(/hash is null/);
-    });
-
-    it('refuses a signature that is neither null nor 64 bytes of Uint8Array', () => {
+    it('refuses bytes and signatures that are not bounded Uint8Arrays', () => {
       expect(frameProblem(withWire(0, (wire) => ({ ...wire, signature: new Uint8Array(63) })))).toMatch(
-        /event 0 signature has 63 bytes, not 64/,
+        /segment 0 signature has 63 bytes, not 64/,
       );
       expect(frameProblem(withWire(0, (wire) => ({ ...wire, signature: Buffer.alloc(64) })))).toMatch(
         /a Buffer, not a Uint8Array/,
       );
-      expect(frameProblem(withWire(0, ({ signature: _, ...wire }) => wire))).toMatch(
-        /event 0 has no signature/,
+      expect(frameProblem(withWire(0, (wire) => ({ ...wire, signature: null })))).toMatch(
+        /has no signature|null/,
+      );
+      expect(frameProblem(withWire(0, (wire) => ({ ...wire, bytes: new Uint8Array(0) })))).toMatch(
+        /segment 0 bytes is empty/,
+      );
+      expect(
+        frameProblem(withWire(0, (wire) => ({ ...wire, bytes: new Uint8Array(SEGMENT_BYTES_MAX + 1) }))),
+      ).toMatch(`more than ${SEGMENT_BYTES_MAX}`);
+      expect(
+        frameProblem(withWire(0, (wire) => ({ ...wire, bytes: Buffer.from(wire.bytes as Uint8Array) }))),
+      ).toMatch(/a Buffer, not a Uint8Array/);
+    });
+
+    it(`refuses segments of more than ${FRAME_SEGMENT_BYTES_MAX} bytes in all`, () => {
+      const big = new Uint8Array(SEGMENT_BYTES_MAX);
+      const count = Math.ceil(FRAME_SEGMENT_BYTES_MAX / SEGMENT_BYTES_MAX) + 1;
+      const segments = Array.from({ length: count }, (_, i) => ({
+        firstSeq: i + 1,
+        lastSeq: i + 1,
+        bytes: big,
+        signature: signature(1),
+      }));
+      expect(frameProblem({ type: 'segments', origin: EU, segments })).toMatch(
+        `segments of more than ${FRAME_SEGMENT_BYTES_MAX} bytes`,
       );
     });
 
-    it('refuses a run whose last event is not signed', () => {
-      const frame = valid('events') as { events: WireEvent[] };
-      const last = frame.events.length - 1;
-      expect(frameProblem(withWire(last, (wire) => ({ ...wire, signature: null })))).toBe(
-        'events: the last event is not signed',
-      );
-      expect(frameProblem({ ...frame, events: frame.events.slice(0, 1) })).toBe(
-        'events: the last event is not signed',
-      );
-    });
-
-    it('refuses a wire event with an unknown field', () => {
+    it('refuses a wire segment with an unknown field', () => {
       expect(frameProblem(withWire(0, (wire) => ({ ...wire, relay: 'us' })))).toMatch(
-        /event 0 has an unexpected field "relay"/,
+        /segment 0 has an unexpected field "relay"/,
       );
-      expect(frameProblem({ ...valid('events'), events: [1] })).toMatch(/event 0 is number, not a map/);
+      expect(frameProblem({ ...valid('segments'), segments: [1] })).toMatch(/segment 0 is number, not a map/);
     });
   });
 

@@ -16,15 +16,14 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import {
-  type Canonical,
-  canonicalBytes,
+  encodeSegment,
   eventRecordId,
   type LedgerEvent,
   type OriginId,
   originId,
   type TenantEventBody,
 } from '@allot/core';
-import type { Crypto, Logger, ReplicationFrame, TransportHandlers, WireEvent } from '@allot/replica';
+import type { Crypto, Logger, ReplicationFrame, TransportHandlers, WireSegment } from '@allot/replica';
 import { WebSocket } from 'ws';
 import { decodeMessage, encodeMessage } from '../src/codec.js';
 import type { PeerConfig, TransportTls, WebSocketTransportOptions } from '../src/options.js';
@@ -119,27 +118,37 @@ export function everyKind(tenant: string, origin: OriginId, to: OriginId): Tenan
   ];
 }
 
-/** A run of `origin`'s log from `fromSeq`, chained with SHA-256 as a replica chains, signed at the end. */
-export function run(origin: OriginId, bodies: readonly TenantEventBody[], fromSeq = 1): WireEvent[] {
-  let previous = new Uint8Array(32);
-  return bodies.map((body, index) => {
-    const event = { ...body, origin, seq: fromSeq + index, at: T0 + index } as LedgerEvent;
-    const hash = new Uint8Array(
-      createHash('sha256')
-        .update(previous)
-        .update(canonicalBytes(event as unknown as Canonical))
-        .digest(),
-    );
-    previous = hash;
-    return { event, hash, signature: index === bodies.length - 1 ? signature(7) : null };
-  });
+/** A run of `origin`'s log from `fromSeq`, in segments of `perSegment` events, each with a stand-in signature. */
+export function run(
+  origin: OriginId,
+  bodies: readonly TenantEventBody[],
+  fromSeq = 1,
+  perSegment = 2,
+): WireSegment[] {
+  const segments: WireSegment[] = [];
+  for (let start = 0; start < bodies.length; start += perSegment) {
+    const events = bodies
+      .slice(start, start + perSegment)
+      .map(
+        (body, index) =>
+          ({ ...body, origin, seq: fromSeq + start + index, at: T0 + start + index }) as LedgerEvent,
+      );
+    const firstSeq = fromSeq + start;
+    segments.push({
+      firstSeq,
+      lastSeq: firstSeq + events.length - 1,
+      bytes: encodeSegment(events),
+      signature: signature(7),
+    });
+  }
+  return segments;
 }
 
 /** One valid frame of every type. */
 export function everyFrame(): ReplicationFrame[] {
   return [
     { type: 'summary', versionVector: { [EU]: 6, [US]: 0 }, control: new Uint8Array([0]) },
-    { type: 'events', origin: EU, events: run(EU, everyKind('acme', EU, US)) },
+    { type: 'segments', origin: EU, segments: run(EU, everyKind('acme', EU, US)) },
     { type: 'pull', origin: US, fromSeq: 1 },
     { type: 'rights-request', tenant: 'acme', amount: 500 },
     { type: 'control', message: new Uint8Array([0, 1, 2, 3]) },

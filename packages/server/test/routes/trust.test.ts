@@ -49,7 +49,7 @@ describe('a batch of debits and its failures', () => {
     const doc = new Y.Doc();
     doc.getMap('control').set('policy/acme', { overdraft: null });
     const store = (first as unknown as { ports: { store: MemoryStore } }).ports.store.crash();
-    await store.commit({ events: [], heads: [], control: [Y.encodeStateAsUpdate(doc)] }, { sync: true });
+    await store.commit({ segments: [], heads: [], control: [Y.encodeStateAsUpdate(doc)] }, { sync: true });
     const replica = await openReplica(clock, store);
     node = await testNode({ wrap: () => replica });
     await grant(node.app, 'beta', 'g', 100);

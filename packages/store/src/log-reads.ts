@@ -1,0 +1,143 @@
+/**
+ * Reads of layout v3's logs shared by both stores: a run of segments checked to be whole (each
+ * the one after the last, the first holding the seq asked for), the events of a run decoded from
+ * its segments, and a tenant's page assembled from its index entries. The stores hand in what they
+ * read; a gap, a record under the wrong key or bytes that do not decode are a StoreCorruptError
+ * naming the key, never a shorter answer.
+ */
+import { decodeSegmentRange, type OriginId, SegmentError, type TenantId } from '@allot/core';
+import type { StoredEvent, StoredSegment } from '@allot/replica';
+import { StoreCorruptError } from './errors.js';
+import { segmentKey } from './keys.js';
+import { openRecord } from './records.js';
+import { decodeTenantEntry, type EventPosition } from './segment-records.js';
+
+/**
+ * Throws unless `segments` (read for `origin` from `fromSeq`, below its head at `headSeq`) are a
+ * run of the log: the first holds `fromSeq`, each starts where the one before ended, and a read
+ * that stopped short of `limit` reached the head.
+ */
+export function checkSegmentRun(
+  origin: OriginId,
+  fromSeq: number,
+  headSeq: number,
+  segments: readonly StoredSegment[],
+  limit: number,
+): void {
+  let expected = fromSeq;
+  for (const [i, segment] of segments.entries()) {
+    const first = i === 0 ? segment.firstSeq <= expected : segment.firstSeq === expected;
+    if (!first)
+      throw new StoreCorruptError(
+        segmentKey(origin, segment.lastSeq),
+        `starts at seq ${segment.firstSeq}: seqs from ${expected} are missing from the log`,
+      );
+    expected = segment.lastSeq + 1;
+  }
+  if (segments.length < limit && expected <= headSeq)
+    throw new StoreCorruptError(
+      segmentKey(origin, headSeq),
+      `the log of ${origin} ends at seq ${expected - 1}, below its head (seq ${headSeq})`,
+    );
+}
+
+/** The events of `segment` from index `from` to `to − 1`, each with its record's bytes. */
+function eventsIn(segment: StoredSegment, from: number, to: number): StoredEvent[] {
+  try {
+    const { events, records } = decodeSegmentRange(segment.bytes, from, to);
+    return events.map((event, i) => ({ event, record: records[i] as Uint8Array }));
+  } catch (error) {
+    if (error instanceof SegmentError)
+      throw new StoreCorruptError(segmentKey(segment.origin, segment.lastSeq), error.message);
+    throw error;
+  }
+}
+
+/** Up to `limit` events with seq ≥ `fromSeq` of a checked run of segments. */
+export function eventsOfRun(
+  segments: readonly StoredSegment[],
+  fromSeq: number,
+  limit: number,
+): StoredEvent[] {
+  const events: StoredEvent[] = [];
+  for (const segment of segments) {
+    if (events.length >= limit) break;
+    const from = Math.max(0, fromSeq - segment.firstSeq);
+    const count = segment.lastSeq - segment.firstSeq + 1;
+    if (from >= count) continue;
+    events.push(...eventsIn(segment, from, Math.min(count, from + limit - events.length)));
+  }
+  return events;
+}
+
+/** A tenant index entry as read: its key, its (last) entry number and its sealed value. */
+export interface TenantHit {
+  readonly key: string;
+  readonly entry: number;
+  readonly value: Uint8Array;
+}
+
+/** An event position of a page, with its entry number and the index key that named it. */
+export interface PagePosition extends EventPosition {
+  readonly entry: number;
+  readonly key: string;
+}
+
+/**
+ * The first `limit` event positions after entry `after` from `hits` (the tenant's index entries
+ * whose last entry is past `after`, in order), and whether more follow.
+ */
+export function pagePositions(
+  hits: readonly TenantHit[],
+  after: number,
+  limit: number,
+): { positions: PagePosition[]; more: boolean } {
+  const positions: PagePosition[] = [];
+  let previous = after;
+  for (const hit of hits) {
+    const listed = decodeTenantEntry(hit.key, openRecord(hit.key, hit.value));
+    const first = hit.entry - listed.length + 1;
+    if (first <= previous && positions.length > 0)
+      throw new StoreCorruptError(hit.key, `overlaps the entry before it (entry ${previous})`);
+    for (let i = Math.max(0, after + 1 - first); i < listed.length; i++) {
+      if (positions.length === limit) return { positions, more: true };
+      positions.push({ ...(listed[i] as EventPosition), entry: first + i, key: hit.key });
+    }
+    previous = hit.entry;
+  }
+  return { positions, more: false };
+}
+
+/**
+ * The events at `positions`, read with `segmentOf` (the stored segment holding a seq of an origin,
+ * or undefined when none does), checked to be the tenant's. One segment is read once per page.
+ */
+export async function eventsAt(
+  tenant: TenantId,
+  positions: readonly PagePosition[],
+  segmentOf: (origin: OriginId, seq: number) => Promise<StoredSegment | undefined>,
+): Promise<StoredEvent[]> {
+  const segments = new Map<string, StoredSegment>();
+  const events: StoredEvent[] = [];
+  for (const position of positions) {
+    let segment: StoredSegment | undefined;
+    for (const known of segments.values())
+      if (known.origin === position.origin && known.firstSeq <= position.seq && position.seq <= known.lastSeq)
+        segment = known;
+    if (segment === undefined) {
+      segment = await segmentOf(position.origin, position.seq);
+      if (segment === undefined || segment.firstSeq > position.seq)
+        throw new StoreCorruptError(
+          position.key,
+          `points at ${position.origin} seq ${position.seq}, which is missing from its log`,
+        );
+      segments.set(segmentKey(segment.origin, segment.lastSeq), segment);
+    }
+    const index = position.seq - segment.firstSeq;
+    const [stored] = eventsIn(segment, index, index + 1);
+    if (stored === undefined || stored.event.tenant !== tenant)
+      throw new StoreCorruptError(position.key, `points at an event of tenant ${stored?.event.tenant}`);
+    events.push(stored);
+  }
+  return events;
+}
