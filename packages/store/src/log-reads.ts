@@ -110,34 +110,43 @@ export function pagePositions(
 
 /**
  * The events at `positions`, read with `segmentOf` (the stored segment holding a seq of an origin,
- * or undefined when none does), checked to be the tenant's. One segment is read once per page.
+ * or undefined when none does), checked to be the tenant's. Positions that follow each other in
+ * one segment are decoded together: one string table and one pass per segment, not per event.
  */
 export async function eventsAt(
   tenant: TenantId,
   positions: readonly PagePosition[],
   segmentOf: (origin: OriginId, seq: number) => Promise<StoredSegment | undefined>,
 ): Promise<StoredEvent[]> {
-  const segments = new Map<string, StoredSegment>();
   const events: StoredEvent[] = [];
-  for (const position of positions) {
-    let segment: StoredSegment | undefined;
-    for (const known of segments.values())
-      if (known.origin === position.origin && known.firstSeq <= position.seq && position.seq <= known.lastSeq)
-        segment = known;
-    if (segment === undefined) {
-      segment = await segmentOf(position.origin, position.seq);
-      if (segment === undefined || segment.firstSeq > position.seq)
-        throw new StoreCorruptError(
-          position.key,
-          `points at ${position.origin} seq ${position.seq}, which is missing from its log`,
-        );
-      segments.set(segmentKey(segment.origin, segment.lastSeq), segment);
+  let i = 0;
+  while (i < positions.length) {
+    const position = positions[i] as PagePosition;
+    const segment = await segmentOf(position.origin, position.seq);
+    if (segment === undefined || segment.firstSeq > position.seq)
+      throw new StoreCorruptError(
+        position.key,
+        `points at ${position.origin} seq ${position.seq}, which is missing from its log`,
+      );
+    // The run of positions in this segment, in ascending seq.
+    let end = i + 1;
+    while (end < positions.length) {
+      const next = positions[end] as PagePosition;
+      const previous = positions[end - 1] as PagePosition;
+      if (next.origin !== segment.origin || next.seq > segment.lastSeq || next.seq <= previous.seq) break;
+      end += 1;
     }
-    const index = position.seq - segment.firstSeq;
-    const [stored] = eventsIn(segment, index, index + 1);
-    if (stored === undefined || stored.event.tenant !== tenant)
-      throw new StoreCorruptError(position.key, `points at an event of tenant ${stored?.event.tenant}`);
-    events.push(stored);
+    const from = position.seq - segment.firstSeq;
+    const to = (positions[end - 1] as PagePosition).seq - segment.firstSeq + 1;
+    const decoded = eventsIn(segment, from, to);
+    for (let j = i; j < end; j++) {
+      const at = positions[j] as PagePosition;
+      const stored = decoded[at.seq - segment.firstSeq - from];
+      if (stored === undefined || stored.event.tenant !== tenant)
+        throw new StoreCorruptError(at.key, `points at an event of tenant ${stored?.event.tenant}`);
+      events.push(stored);
+    }
+    i = end;
   }
   return events;
 }

@@ -108,7 +108,13 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   if (sameKey >= 0) {
     throw new ConfigError([`peers.${sameKey}.publicKey: is this node's own public key (keyFile)`]);
   }
-  const store = await LevelStore.open(config.dataDir);
+  // The node's key signs its own log again when a layout-v2 directory is converted (segments).
+  const store = await LevelStore.open(config.dataDir, { crypto });
+  if (store.converted !== null)
+    logger.warn(
+      { ...store.converted },
+      'data directory converted from layout v2 to v3: own log re-signed as segments; the logs of other origins are fetched back from peers',
+    );
   const metrics = createMetrics();
   const peerKeys = Object.fromEntries(
     config.peers.map((peer) => [peer.region, new Uint8Array(Buffer.from(peer.publicKey, 'base64'))]),
