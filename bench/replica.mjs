@@ -4,15 +4,31 @@
 //    1,000 tenants each granted once, then ROUNDS (default 20) calls of `debitMany` with 8,190
 //    debits spread over the tenants, one after the other: debits/s. Goal (issue 10): ≥ 1,000,000.
 // 2. Per-event costs in the same run, each as ns/event and as a ratio to the replica's cost per
-//    debit: canonical encoding + SHA-256 of one event (the chain hash), msgpackr pack of one event
-//    (the store's options), applyEvent of one debit, and raw node:crypto SHA-256 of 100 bytes and
-//    Ed25519 sign of 100 bytes as the floor of what hashing and signing cost on this machine.
+//    debit. Segments (issue 10): encoding a commit's debits into one segment, decoding it, and one
+//    SHA-256 of the segment, per event; beside what layout v2 paid per event (canonical JSON +
+//    SHA-256 of one event, msgpackr pack of one event: the baseline of the same run), applyEvent
+//    of one debit, and raw node:crypto SHA-256 of 100 bytes and Ed25519 sign of 100 bytes as the
+//    floor of what hashing and signing cost on this machine.
 // 3. Latency-bound: 1 and 64 clients that each debit only after their last debit was answered
 //    (durable): debits/s; a fixed delay before each commit shows here, not in (1).
 // Prints a table; never asserts.
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
-import { applyEvent, createLedgerState, makeEvent } from '@allot/core';
-import { BATCH_EVENTS_MAX, chainHash, MSGPACKR_OPTIONS, Replica, SeededRng, ZERO_HASH } from '@allot/replica';
+import {
+  applyEvent,
+  createLedgerState,
+  decodeSegment,
+  encodeSegment,
+  eventCanonicalBytes,
+  makeEvent,
+} from '@allot/core';
+import {
+  BATCH_EVENTS_MAX,
+  MSGPACKR_OPTIONS,
+  Replica,
+  SeededRng,
+  segmentHash,
+  ZERO_HASH,
+} from '@allot/replica';
 import { generateRegionKey, MemoryStore, nodeCrypto, systemClock } from '@allot/store';
 import { Packr } from 'msgpackr';
 import { machine } from './support.mjs';
@@ -141,12 +157,27 @@ function perEventCosts() {
     if (applyEvent(state, events[folded]) !== 'applied') throw new Error('the fold refused a debit');
     folded = (folded + 1) % events.length;
   };
+  // A commit's worth of debits as one segment, as the replica writes it.
+  const commit = events.slice(0, BATCH_EVENTS_MAX);
+  const segment = encodeSegment(commit);
+  const perCommit = (run) => nsPer(20, run) / commit.length;
   return [
     [
-      'canonical encoding + SHA-256 (chainHash)',
-      nsPer(20_000, (i) => chainHash(crypto, ZERO_HASH, events[i])),
+      `segment: encode a commit of ${commit.length} debits, per event`,
+      perCommit(() => encodeSegment(commit)),
     ],
-    ['msgpackr pack (store options)', nsPer(20_000, (i) => packr.pack(events[i]))],
+    [
+      `segment: decode it, per event (${(segment.length / commit.length).toFixed(1)} B/event)`,
+      perCommit(() => decodeSegment(segment)),
+    ],
+    ['segment: one SHA-256 of it, per event', perCommit(() => segmentHash(crypto, ZERO_HASH, segment))],
+    [
+      'v2 baseline: canonical JSON + SHA-256 of one event',
+      nsPer(20_000, (i) =>
+        createHash('sha256').update(ZERO_HASH).update(eventCanonicalBytes(events[i])).digest(),
+      ),
+    ],
+    ['v2 baseline: msgpackr pack of one event (store options)', nsPer(20_000, (i) => packr.pack(events[i]))],
     ['applyEvent of one debit', nsPer(20_000, fold)],
     ['raw node:crypto SHA-256 of 100 B', nsPer(20_000, () => createHash('sha256').update(bytes100).digest())],
     ['raw Ed25519 sign of 100 B', nsPer(5_000, () => sign(null, bytes100, privateKey))],
