@@ -31,6 +31,7 @@ import { registerPolicyRoutes } from './routes/policy.js';
 import { registerReadRoutes } from './routes/reads.js';
 import { registerRefundRoutes } from './routes/refunds.js';
 import { registerSnapshotRoutes } from './routes/snapshot.js';
+import { registerUiRoutes } from './routes/ui.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import type { ReplicaSource, ServedReplica } from './served-replica.js';
 
@@ -243,6 +244,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerReadRoutes(app, context);
   registerSnapshotRoutes(app, context);
   registerPolicyRoutes(app, context);
+  registerUiRoutes(app);
 
   await app.ready();
   return app;
