@@ -157,7 +157,7 @@ export const UI_EVENTS_SHOWN = 50;
 /**
  * Event pages the status page reads when a tenant is chosen (each EVENTS_PAGE_MAX long): the
  * events API pages from the oldest, so a tenant with a long history shows the newest events of its
- * first 20,000 and then what streams in; the page says which.
+ * first 20,000 and what arrives after, and says so.
  */
 export const UI_EVENT_PAGES_MAX = 20;
 

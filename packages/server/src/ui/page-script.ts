@@ -274,6 +274,11 @@ export const UI_SCRIPT = String.raw`(function () {
         if (answer.body.next !== null) {
           eventsFrom = answer.body.next;
           if (pages < config.eventPagesMax) return page(answer.body.next);
+          // A long history: say that these are not the newest yet; later reads go on from here.
+          byId('events-note').textContent = 'A long history: shown are the newest of the first ' +
+            text(pages * config.eventsPageLimit) + ' events read, and what arrives from now on.';
+        } else {
+          byId('events-note').textContent = '';
         }
       });
     }
@@ -383,6 +388,7 @@ export const UI_SCRIPT = String.raw`(function () {
     byId('tenant-name').textContent = tenant;
     byId('tenant').hidden = false;
     byId('alerts').replaceChildren();
+    byId('events-note').textContent = '';
     var url = new URL(location.href);
     url.searchParams.set('tenant', tenant);
     history.replaceState(null, '', url.pathname + url.search);

@@ -82,7 +82,7 @@ tab's sessionStorage only and sent to this node alone.</p>
 <div class="grid"><div><div id="tenant-figures"></div><h3>Rights and overdraft per region</h3><div id="tenant-regions"></div></div>
 <div><h3>Grants</h3><div id="tenant-grants"></div><p id="tenant-vector" class="muted"></p></div></div>
 <ul id="alerts"></ul>
-<h3>Recent events (newest first)</h3><div id="tenant-events"></div>
+<h3>Recent events (newest first)</h3><p id="events-note" class="muted"></p><div id="tenant-events"></div>
 </div>
 </section>
 </main>`;
