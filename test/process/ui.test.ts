@@ -85,6 +85,9 @@ describe.skipIf(CHROMIUM === undefined)('the status page in a real browser', () 
       for (const region of REGIONS)
         await page.locator(`#tenant-regions tr[data-region="${region}"]`).waitFor();
 
+      // The node has the stream: the page follows it rather than polling.
+      await expect.poll(() => page.textContent('#live'), { timeout: 10_000 }).toBe('live from the stream');
+
       // A debit lands at us: the page at eu shows it without a reload.
       const debited = await call(url('us'), TOKENS.service, 'POST', '/v1/tenants/acme/debits', {
         amount: 7,

@@ -300,8 +300,7 @@ export const UI_SCRIPT = String.raw`(function () {
   }
 
   /** Dispatches one server-sent event: ledger events join the list and refresh the balance. */
-  function onStreamEvent(name, id, data, state) {
-    if (id !== null) state.cursor = id;
+  function onStreamEvent(name, data, state) {
     var value = null;
     try { value = JSON.parse(data); } catch (error) { return; }
     if (name === 'overflow') {
@@ -345,7 +344,9 @@ export const UI_SCRIPT = String.raw`(function () {
           buffer = lines.pop();
           lines.forEach(function (line) {
             if (line === '') {
-              if (data.length > 0) onStreamEvent(name, id, data.join('\n'), state);
+              // An id alone (a heartbeat) moves the resume cursor too.
+              if (id !== null) state.cursor = id;
+              if (data.length > 0) onStreamEvent(name, data.join('\n'), state);
               name = 'message'; id = null; data = [];
             } else if (line.charAt(0) !== ':') {
               var colon = line.indexOf(':');
