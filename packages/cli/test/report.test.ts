@@ -1,8 +1,8 @@
 import type { HistoryRecord, Scenario, SimulationResult } from '@allot/sim';
 import { describe, expect, it } from 'vitest';
+import { summarise } from '../src/commands/simulate.js';
 import { type ChartData, chartData, REPORT_POINTS_MAX } from '../src/report/chart-data.js';
 import { REPORT_SCRIPT } from '../src/report/client-script.js';
-import { summarise } from '../src/commands/simulate.js';
 import { escapeHtml, renderReport } from '../src/report/report.js';
 
 const EVIL = '</script><img src=x onerror=alert(1)>';
