@@ -85,6 +85,8 @@ export const UI_SCRIPT = String.raw`(function () {
   // ---- token -------------------------------------------------------------------------------
 
   function askToken(message) {
+    // Everything that reads with the old token stops; start() picks the tenant up again from the URL.
+    stopTenant();
     token = null;
     sessionStorage.removeItem(TOKEN_KEY);
     byId('token-form').hidden = false;
@@ -103,7 +105,6 @@ export const UI_SCRIPT = String.raw`(function () {
   });
 
   byId('forget').addEventListener('click', function () {
-    stopTenant();
     askToken('Token forgotten.');
   });
 
