@@ -6,7 +6,7 @@
  *   with the node's key), then cut into segments, chained and signed again with the node's key;
  * - the logs of other origins are not kept: a peer holds them signed, and sends them again (as it
  *   does to a new node); what was dropped is reported, per origin, for the node to log;
- * - the node's meta, control-document updates and heard-of incarnations are kept as they are.
+ * - the node's meta, control-document updates, heard-of incarnations and outbox are kept as they are.
  * Crash-safe: v3 keys are written in batches, the v3 meta last (synced); a start that finds v2
  * keys and no v3 meta clears any v3 keys and converts again, and one that finds both only removes
  * v2. A v2 log that does not verify refuses the start with one line, and converts nothing.
@@ -42,6 +42,7 @@ import {
   controlKey,
   headKey,
   META_KEY,
+  OUTBOX_KEY_PREFIX,
   originKey,
   segmentKey,
   tenantKey,
@@ -68,6 +69,7 @@ const V2_HEAD = 'v2/head/';
 const V2_CONTROL = 'v2/control/';
 const V2_TALLY = 'v2/control-tally';
 const V2_ORIGIN = 'v2/origin/';
+const V2_OUTBOX = 'v2/outbox/';
 
 function v2LogKey(origin: OriginId, seq: number): string {
   return `${V2_LOG}${origin}/${String(seq).padStart(16, '0')}`;
@@ -218,6 +220,10 @@ export async function convertV2(db: Db, crypto: Crypto): Promise<ConversionRepor
     final.push(
       put(originKey(origin), encodeHeardOrigin(decodeHeardOrigin(key, openRecord(key, bytes), origin))),
     );
+  }
+  // The outbox (webhook deliveries, alert states) is kept as it is, under v3's prefix.
+  for (const [key, bytes] of await db.iterator({ gte: V2_OUTBOX, lt: 'v2/outbox0' }).all()) {
+    final.push(put(`${OUTBOX_KEY_PREFIX}${key.slice(V2_OUTBOX.length)}`, openRecord(key, bytes)));
   }
   final.push(counterRecord(entry) as Write);
   final.push(put(META_KEY, encodeNodeMeta(meta)));

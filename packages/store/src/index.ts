@@ -59,6 +59,7 @@ export {
 export { LevelStore } from './level-store.js';
 export * from './limits.js';
 export { type CrashOptions, MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export { checkOutboxKey, OUTBOX_RANGE } from './outbox.js';
 export { openRecord, RECORD_CHECKSUM_BYTES, sealRecord } from './records.js';
 export {
   decodeSegmentRecord,

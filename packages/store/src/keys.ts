@@ -22,6 +22,7 @@
  *   v3/control-tally                → how many control updates there are, and the last one's entry
  *   v3/origin/<origin>              → the origin id again: an incarnation this node heard of (its
  *                                     own, and each peer's from its handshake; DESIGN.md §1)
+ *   v3/outbox/<key>                 → an outbox record (outbox.ts): webhook deliveries, alert states
  *
  * Entry numbers come from one counter, increased by one per event indexed and per control update,
  * in commit order. A tenant cursor is such a number, so it stays valid as events arrive.
@@ -51,6 +52,10 @@ const HEAD = 'v3/head/';
 const TENANT = 'v3/tenant/';
 const CONTROL = 'v3/control/';
 const ORIGIN = 'v3/origin/';
+/** Prefix of the outbox's records (outbox.ts): webhook deliveries and alert states, not the ledger. */
+export const OUTBOX_KEY_PREFIX = 'v3/outbox/';
+/** Every outbox key, as a range. */
+export const OUTBOX_RANGE = { gte: OUTBOX_KEY_PREFIX, lt: 'v3/outbox0' } as const;
 
 /**
  * The ranges of keys that each kind of record may occupy, in key order. A key of the layout outside
@@ -63,6 +68,7 @@ export const RECORD_RANGES: readonly { readonly gte: string; readonly lt: string
   { gte: HEAD, lt: 'v3/head0' },
   { gte: 'v3/meta', lt: 'v3/meta\u0000' },
   { gte: ORIGIN, lt: 'v3/origin0' },
+  OUTBOX_RANGE,
   { gte: SEG, lt: 'v3/seg0' },
   { gte: TENANT, lt: 'v3/tenant0' },
 ];

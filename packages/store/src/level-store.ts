@@ -9,6 +9,7 @@ import type {
   Crypto,
   LogHead,
   NodeMeta,
+  OutboxRecord,
   Store,
   StoreBatch,
   StoredEvent,
@@ -62,6 +63,7 @@ import {
 import { checkLevelDbFiles } from './leveldb-check.js';
 import { LOG_PAGE_SEGMENTS_MAX } from './limits.js';
 import { checkSegmentRun, eventsAt, eventsOfRun, pagePositions } from './log-reads.js';
+import { OUTBOX_RANGE, outboxRecordsOf, outboxWrites } from './outbox.js';
 import {
   byOrigin,
   checkControl,
@@ -258,6 +260,16 @@ export class LevelStore implements Store {
   /** Every incarnation recorded as heard of, by origin (read and checked when the store opened). */
   readOrigins(): Promise<OriginId[]> {
     return this.gate.run(async () => [...this.state.origins].sort());
+  }
+
+  /** Writes and deletes outbox records in one synced batch (outbox.ts). */
+  writeOutbox(puts: readonly OutboxRecord[], deletes: readonly string[]): Promise<void> {
+    return this.gate.run(async () => this.db.batch(outboxWrites(puts, deletes), { sync: true }));
+  }
+
+  /** Every outbox record, checked, in key order (outbox.ts). */
+  readOutbox(): Promise<OutboxRecord[]> {
+    return this.gate.run(async () => outboxRecordsOf(await this.db.iterator(OUTBOX_RANGE).all()));
   }
 
   /** Closes the store once the operations in flight (commits first of all) have settled. */

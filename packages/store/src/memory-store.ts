@@ -11,6 +11,7 @@ import type { OriginId, TenantId } from '@allot/core';
 import type {
   LogHead,
   NodeMeta,
+  OutboxRecord,
   Store,
   StoreBatch,
   StoredEvent,
@@ -52,6 +53,7 @@ import {
 } from './keys.js';
 import { LOG_PAGE_SEGMENTS_MAX } from './limits.js';
 import { checkSegmentRun, eventsAt, eventsOfRun, pagePositions, type TenantHit } from './log-reads.js';
+import { readMemoryOutbox, writeMemoryOutbox } from './outbox.js';
 import {
   byOrigin,
   checkControl,
@@ -381,6 +383,16 @@ export class MemoryStore implements Store {
         }),
       ),
     );
+  }
+
+  /** Writes and deletes outbox records at once, durable before it resolves (outbox.ts). */
+  writeOutbox(puts: readonly OutboxRecord[], deletes: readonly string[]): Promise<void> {
+    return this.gate.run(async () => writeMemoryOutbox(this.durable, puts, deletes));
+  }
+
+  /** Every outbox record, checked, in key order (outbox.ts). */
+  readOutbox(): Promise<OutboxRecord[]> {
+    return this.gate.run(async () => readMemoryOutbox(this.durable));
   }
 
   /** Every incarnation recorded as heard of, by origin; each record checked as LevelStore's are. */
