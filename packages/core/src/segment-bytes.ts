@@ -72,6 +72,13 @@ export class ByteWriter {
     this.length += bytes.length;
   }
 
+  /** Appends `text` length first if it is ASCII (and true), or nothing (and false). */
+  asciiIfAscii(text: string): boolean {
+    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
+    this.ascii(text);
+    return true;
+  }
+
   /** Appends an ASCII string, length first. */
   ascii(text: string): void {
     this.varint(text.length);
@@ -81,6 +88,14 @@ export class ByteWriter {
       if (code >= 0x80) throw new SegmentEncodeError(`${JSON.stringify(text)} is not ASCII`);
       this.buffer[this.length++] = code;
     }
+  }
+
+  /** Appends what `other` holds, length first (a length-prefixed record), without a view. */
+  prefixed(other: ByteWriter): void {
+    this.varint(other.length);
+    this.reserve(other.length);
+    this.buffer.set(other.buffer.subarray(0, other.length), this.length);
+    this.length += other.length;
   }
 
   /** The bytes written so far (a view; copy before writing more). */
@@ -159,14 +174,13 @@ export class ByteReader {
     if (length > lengthMax)
       throw new SegmentError(start, `a string of ${length} bytes (at most ${lengthMax})`);
     if (length > this.left) throw new SegmentError(start, 'a string past the end');
-    let text = '';
+    const view = this.bytes.subarray(this.offset, this.offset + length);
     for (let i = 0; i < length; i++) {
-      const code = this.bytes[this.offset + i] as number;
-      if (code >= 0x80) throw new SegmentError(this.offset + i, 'a string byte that is not ASCII');
-      text += String.fromCharCode(code);
+      if ((view[i] as number) >= 0x80) throw new SegmentError(this.offset + i, 'a string byte that is not ASCII');
     }
     this.offset += length;
-    return text;
+    // At most KEY_LENGTH_MAX arguments: far below any engine's limit on an argument list.
+    return String.fromCharCode.apply(null, view as unknown as number[]);
   }
 
   /** A run of `length` bytes, as a view (checked against the bytes left first). */

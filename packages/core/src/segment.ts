@@ -96,10 +96,11 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 /** Writes the events of one origin's run into one segment, event by event. */
 export class SegmentWriter {
   private readonly records = new ByteWriter(1024);
+  /** One event's record while it is written, reused. */
+  private readonly record = new ByteWriter(256);
   private readonly strings: string[] = [];
   private readonly index = new Map<string, number>();
   private checked: number[] = [];
-  private readonly bounds: number[] = [0];
   private previousAt = 0;
   /** Events written so far. */
   count = 0;
@@ -179,6 +180,8 @@ export class SegmentWriter {
         const text = canonicalJson(value as Json);
         if (nestsDeeper(text, METADATA_DEPTH_MAX))
           throw new SegmentEncodeError(`${name} nests deeper than ${METADATA_DEPTH_MAX}`);
+        // ASCII text (most metadata, and `null`) is its own UTF-8: no encoder call.
+        if (out.asciiIfAscii(text)) return;
         const bytes = utf8.encode(text);
         out.varint(bytes.length);
         out.bytes(bytes);
@@ -195,7 +198,8 @@ export class SegmentWriter {
       );
     const entry = SEGMENT_KINDS[event.kind];
     if (entry === undefined) throw new SegmentEncodeError(`no segment code for kind ${String(event.kind)}`);
-    const record = new ByteWriter(64);
+    const record = this.record;
+    record.reset();
     const at = event.at;
     if (!Number.isSafeInteger(at) || at < 0) throw new SegmentEncodeError(`invalid time ${at}`);
     const back = at < this.previousAt;
@@ -204,11 +208,9 @@ export class SegmentWriter {
     this.ref(record, event.tenant, AS_TENANT);
     const fields = event as unknown as Record<string, unknown>;
     for (const [name, type] of entry.fields) this.field(record, fields[name], type, name);
-    this.records.varint(record.length);
-    this.records.bytes(record.view());
+    this.records.prefixed(record);
     this.previousAt = at;
     this.count += 1;
-    this.bounds.push(this.records.length);
   }
 
   /** The segment's bytes (a new array); at least one event must have been added. */
