@@ -8,7 +8,8 @@ import { type OriginId, SegmentWriter, type TenantId } from '@allot/core';
 import type { BalanceView } from './api.js';
 import type { HeldRead } from './durable-reads.js';
 import { SEGMENT_CUT_BYTES } from './limits.js';
-import type { LogHead, SegmentWrite } from './ports.js';
+import { headSigningBytes, segmentHash } from './log.js';
+import type { Crypto, LogHead, SegmentWrite } from './ports.js';
 
 /** Own events of a batch being written into a segment, with the tenant of each. */
 export interface OpenSegment {
@@ -70,4 +71,28 @@ export function segmentFor(batch: Batch, origin: OriginId, seq: number): OpenSeg
   const open = { writer: new SegmentWriter(origin, seq), tenants: [] };
   batch.own.push(open);
   return open;
+}
+
+/**
+ * The own segments of `batch`, sealed at its commit: encoded, chained on from `previousHash` (the
+ * origin's last segment), each signed over (cluster, origin, last seq, hash): one hash and one
+ * signature per segment (DESIGN.md §2). Also the hash the next own segment chains on from.
+ */
+export function sealSegments(
+  batch: Batch,
+  crypto: Crypto,
+  cluster: string,
+  origin: OriginId,
+  previousHash: Uint8Array,
+): { readonly segments: SegmentWrite[]; readonly lastHash: Uint8Array } {
+  let lastHash = previousHash;
+  const segments = batch.own.map(({ writer, tenants }) => {
+    const bytes = writer.finish();
+    const lastSeq = writer.firstSeq + writer.count - 1;
+    const hash = segmentHash(crypto, lastHash, bytes);
+    const signature = crypto.sign(headSigningBytes(cluster, origin, lastSeq, hash));
+    lastHash = hash;
+    return { origin, firstSeq: writer.firstSeq, lastSeq, bytes, hash, signature, tenants };
+  });
+  return { segments, lastHash };
 }

@@ -56,12 +56,13 @@ import type {
   StoreFailure,
   TenantPolicy,
 } from './api.js';
-import { type Batch, newBatch, segmentFor } from './batch.js';
+import { type Batch, newBatch, sealSegments, segmentFor } from './batch.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
 import { DurableReads } from './durable-reads.js';
 import { EventFeed } from './event-feed.js';
 import { ExpirySchedule } from './expiry-schedule.js';
+import { foldReceived } from './fold-received.js';
 import type { ReplicationFrame, SegmentsFrame } from './frames.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
@@ -74,7 +75,7 @@ import {
   SUMMARY_INTERVAL_MS,
   TENANT_EVENTS_PAGE_MAX,
 } from './limits.js';
-import { headSigningBytes, segmentHash, toHex, ZERO_HASH } from './log.js';
+import { toHex, ZERO_HASH } from './log.js';
 import { ownRegionBehind } from './log-recovery.js';
 import { ReplicaOpenError } from './open-error.js';
 import { originProblem, versionVectorProblem } from './peer-input.js';
@@ -86,7 +87,6 @@ import type {
   LogHead,
   NodeMeta,
   Rng,
-  SegmentWrite,
   Store,
   TimerHandle,
   Transport,
@@ -767,7 +767,9 @@ export class Replica {
     const { store, clock } = this.ports;
     const started = clock.now();
     // One encoding, one hash and one signature per segment of own events (DESIGN.md §2).
-    const own = this.sealOwnSegments(batch);
+    const sealed = sealSegments(batch, this.ports.crypto, this.cluster, this.origin, this.lastHash);
+    const own = sealed.segments;
+    this.lastHash = sealed.lastHash;
     const last = own[own.length - 1];
     const head: LogHead | null =
       last === undefined
@@ -811,19 +813,6 @@ export class Replica {
       this.antiEntropy.pushLive({ ownFirstSeq: batch.ownFirstSeq, lastSeq: batch.lastSeq, segments: own });
     if (!this.logConfirmed) this.checkLogWhole();
     if (this.queue.length > 0 || this.open !== null) void this.flush();
-  }
-
-  /** The own segments of `batch`, sealed: encoded, chained on from the last own one, signed. */
-  private sealOwnSegments(batch: Batch): SegmentWrite[] {
-    const { crypto } = this.ports;
-    return batch.own.map(({ writer, tenants }) => {
-      const bytes = writer.finish();
-      const lastSeq = writer.firstSeq + writer.count - 1;
-      const hash = segmentHash(crypto, this.lastHash, bytes);
-      const signature = crypto.sign(headSigningBytes(this.cluster, this.origin, lastSeq, hash));
-      this.lastHash = hash;
-      return { origin: this.origin, firstSeq: writer.firstSeq, lastSeq, bytes, hash, signature, tenants };
-    });
   }
 
   /**
@@ -1334,47 +1323,28 @@ export class Replica {
       this.transport?.drop(region, verdict.reason);
       return;
     }
-    const batch = this.openBatch();
-    const touched = new Map<string, Set<string>>(); // tenant → idempotency keys of received debits
-    let applied: { seq: number; hash: Uint8Array; signature: Uint8Array } | null = null;
-    fold: for (const { wire, hash, decoded } of verdict.segments) {
-      // A segment is stored whole, so it is folded whole: one that fails part-way leaves the fold
-      // holding events no log holds, and the fold is rebuilt from the store (refold).
-      const tenants: string[] = [];
-      for (const event of decoded.events) {
-        let problem: unknown = null;
-        try {
-          const result = applyEvent(this.state, event);
-          if (result !== 'applied') problem = `seq ${event.seq} was ${result}`;
-        } catch (error) {
-          problem = error;
-        }
-        if (problem !== null) {
-          // A signed event that breaks a ledger invariant is a bug at its origin: keep what came before.
-          this.ports.logger.error(
-            { err: problem, origin, seq: event.seq, peer: region },
-            'received event refused by the fold',
-          );
-          this.transport?.drop(region, `segments of ${origin}: seq ${event.seq} refused by the fold`);
-          if (event.seq !== decoded.firstSeq) void this.refold();
-          break fold;
-        }
-        tenants.push(event.tenant);
-        batch.tenants.add(event.tenant);
-        const keys = touched.get(event.tenant) ?? new Set<string>();
-        if (event.kind === 'debit') keys.add(event.idempotencyKey);
-        touched.set(event.tenant, keys);
-        if (event.kind === 'grant') {
-          this.scheduleExpiry(event.tenant, this.definitionOf(event.tenant, event.grantId));
-          this.grantConflicts.observe(this.state, event.tenant);
-        }
-      }
-      batch.received.push({ origin, ...wire, hash, tenants });
-      batch.eventCount += decoded.count;
-      this.pendingEvents += decoded.count;
-      applied = { seq: wire.lastSeq, hash, signature: wire.signature };
+    const folded = foldReceived(this.state, origin, verdict.segments);
+    if (folded.refused !== null) {
+      // A signed event that breaks a ledger invariant is a bug at its origin: keep what came before.
+      const { seq, error, partial } = folded.refused;
+      this.ports.logger.error(
+        { err: error, origin, seq, peer: region },
+        'received event refused by the fold',
+      );
+      this.transport?.drop(region, `segments of ${origin}: seq ${seq} refused by the fold`);
+      if (partial) void this.refold();
     }
+    const applied = folded.last;
     if (applied === null) return;
+    const batch = this.openBatch();
+    batch.received.push(...folded.writes);
+    batch.eventCount += folded.events;
+    this.pendingEvents += folded.events;
+    for (const tenant of folded.touched.keys()) batch.tenants.add(tenant);
+    for (const { tenant, grantId } of folded.grants) {
+      this.scheduleExpiry(tenant, this.definitionOf(tenant, grantId));
+      this.grantConflicts.observe(this.state, tenant);
+    }
     this.tips.set(origin, { seq: applied.seq, hash: applied.hash });
     if (own) {
       this.fetchedBack += applied.seq - tip.seq;
@@ -1383,7 +1353,7 @@ export class Replica {
     }
     batch.remoteHeads.set(origin, { origin, ...applied });
     batch.afterDurable.push(() => this.antiEntropy.sendSummary(region));
-    for (const [tenant, keys] of touched) this.afterRemoteEvents(tenant, keys);
+    for (const [tenant, keys] of folded.touched) this.afterRemoteEvents(tenant, keys);
     this.scheduleFlush();
   }
 

@@ -1,0 +1,66 @@
+/**
+ * Folding a verified run of received segments (run-check.ts) into the ledger state: each segment
+ * whole, in order, until the fold refuses an event. What comes out is what the replica persists
+ * (the segments folded, as they are, with each event's tenant), whom it touched (tenants, the
+ * idempotency keys of their received debits, grants), and where the run stopped. Sans I/O.
+ */
+import { applyEvent, type LedgerState, type OriginId } from '@allot/core';
+import type { SegmentWrite } from './ports.js';
+import type { VerifiedSegment } from './run-check.js';
+
+/** What folding a received run did. */
+export interface FoldedRun {
+  /** The segments folded whole, to store as they are. */
+  readonly writes: SegmentWrite[];
+  /** Events folded (of the segments in `writes`). */
+  readonly events: number;
+  /** Each tenant with folded events, and the idempotency keys of its folded debits. */
+  readonly touched: Map<string, Set<string>>;
+  /** Grants folded (their expiry and conflicts are the replica's to schedule). */
+  readonly grants: { readonly tenant: string; readonly grantId: string }[];
+  /** The last segment folded: the origin's new tip and head. */
+  readonly last: { readonly seq: number; readonly hash: Uint8Array; readonly signature: Uint8Array } | null;
+  /**
+   * The event the fold refused, if any; `partial` when events of its segment were folded before it
+   * (the state then holds events that no stored log holds: the replica rebuilds it from the store).
+   */
+  readonly refused: { readonly seq: number; readonly error: unknown; readonly partial: boolean } | null;
+}
+
+/** Folds `segments` of `origin` into `state`, each whole, until the fold refuses an event. */
+export function foldReceived(
+  state: LedgerState,
+  origin: OriginId,
+  segments: readonly VerifiedSegment[],
+): FoldedRun {
+  const writes: SegmentWrite[] = [];
+  const touched = new Map<string, Set<string>>();
+  const grants: { tenant: string; grantId: string }[] = [];
+  let events = 0;
+  let last: FoldedRun['last'] = null;
+  for (const { wire, hash, decoded } of segments) {
+    const tenants: string[] = [];
+    for (const event of decoded.events) {
+      let error: unknown = null;
+      try {
+        const result = applyEvent(state, event);
+        if (result !== 'applied') error = new Error(`seq ${event.seq} was ${result}`);
+      } catch (thrown) {
+        error = thrown;
+      }
+      if (error !== null) {
+        const refused = { seq: event.seq, error, partial: event.seq !== decoded.firstSeq };
+        return { writes, events, touched, grants, last, refused };
+      }
+      tenants.push(event.tenant);
+      const keys = touched.get(event.tenant) ?? new Set<string>();
+      if (event.kind === 'debit') keys.add(event.idempotencyKey);
+      touched.set(event.tenant, keys);
+      if (event.kind === 'grant') grants.push({ tenant: event.tenant, grantId: event.grantId });
+    }
+    writes.push({ origin, ...wire, hash, tenants });
+    events += decoded.count;
+    last = { seq: wire.lastSeq, hash, signature: wire.signature };
+  }
+  return { writes, events, touched, grants, last, refused: null };
+}
