@@ -176,7 +176,8 @@ export class ByteReader {
     if (length > this.left) throw new SegmentError(start, 'a string past the end');
     const view = this.bytes.subarray(this.offset, this.offset + length);
     for (let i = 0; i < length; i++) {
-      if ((view[i] as number) >= 0x80) throw new SegmentError(this.offset + i, 'a string byte that is not ASCII');
+      if ((view[i] as number) >= 0x80)
+        throw new SegmentError(this.offset + i, 'a string byte that is not ASCII');
     }
     this.offset += length;
     // At most KEY_LENGTH_MAX arguments: far below any engine's limit on an argument list.
