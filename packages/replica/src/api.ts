@@ -108,16 +108,28 @@ export type GrantOutcome =
   | StoreFailure
   | NotReady;
 
+/**
+ * Why a debit was declined for want of credits (API.md `details.reason`): the reachable cluster
+ * cannot cover it (`insufficient`), the credits are at regions cut off from this one
+ * (`unreachable`), or the rights asked for did not arrive within borrowWaitMs (`timeout`).
+ */
+export type DeclineReason = 'insufficient' | 'unreachable' | 'timeout';
+
+/** A debit (or hold) declined: nothing happened. */
+export interface DebitDeclined {
+  readonly status: 'declined';
+  readonly reason: 'insufficient_credits' | 'blocked';
+  readonly requested: number;
+  readonly available: number;
+  /** For `insufficient_credits`: why the cluster could not pay it here. */
+  readonly declineReason?: DeclineReason;
+}
+
 /** Outcome of a debit command. */
 export type DebitOutcome =
   | { readonly status: 'accepted' | 'replayed'; readonly debit: DebitRecord; readonly balance: DebitBalance }
   | { readonly status: 'conflict'; readonly debit: DebitRecord }
-  | {
-      readonly status: 'declined';
-      readonly reason: 'insufficient_credits' | 'blocked';
-      readonly requested: number;
-      readonly available: number;
-    }
+  | DebitDeclined
   | { readonly status: 'rejected'; readonly reason: 'amount_limit'; readonly limit: number }
   | { readonly status: 'invalid'; readonly reason: 'invalid_request'; readonly detail: string }
   | StoreFailure
@@ -181,6 +193,10 @@ export interface ReplicaObserver {
   peerConnected?(peer: string, connected: boolean): void;
   /** Rights this node handed to another region (a `move` event), in credits. */
   rightsMoved?(amount: number): void;
+  /** A debit (or hold) waited for rights from peers for `seconds`, then was accepted or declined. */
+  debitWaited?(seconds: number, result: 'accepted' | 'declined'): void;
+  /** A debit (or hold) was declined for want of credits, and why. */
+  debitDeclined?(reason: DeclineReason | 'blocked'): void;
   /** A grant id defined with different terms at two origins was seen (once per conflict per process). */
   grantConflict?(): void;
 }

@@ -50,6 +50,7 @@ const FRAME_FIELDS: { readonly [K in (typeof FRAME_TYPES)[number]]: readonly str
   events: ['type', 'origin', 'events'],
   pull: ['type', 'origin', 'fromSeq'],
   'rights-request': ['type', 'tenant', 'amount'],
+  borrow: ['type', 'tenant', 'amount'],
   control: ['type', 'message'],
 };
 
@@ -153,6 +154,7 @@ export function frameProblem(frame: unknown): string | null {
       problem = pullProblem(frame);
       break;
     case 'rights-request':
+    case 'borrow':
       problem = rightsRequestProblem(frame);
       break;
     case 'control':

@@ -41,6 +41,16 @@ export interface RightsRequestFrame {
   readonly amount: number;
 }
 
+/**
+ * Asks the receiver for `amount` of `tenant`'s rights now: a debit at the sender waits for them
+ * (borrowing, DESIGN.md §3). The receiver gives what it holds, up to `amount`, as a `move`.
+ */
+export interface BorrowFrame {
+  readonly type: 'borrow';
+  readonly tenant: TenantId;
+  readonly amount: number;
+}
+
 /** A Yjs sync message for the control document (y-protocols sync step 1, step 2, or update). */
 export interface ControlFrame {
   readonly type: 'control';
@@ -48,7 +58,13 @@ export interface ControlFrame {
 }
 
 /** Any frame the replica sends or receives. */
-export type ReplicationFrame = SummaryFrame | EventsFrame | PullFrame | RightsRequestFrame | ControlFrame;
+export type ReplicationFrame =
+  | SummaryFrame
+  | EventsFrame
+  | PullFrame
+  | RightsRequestFrame
+  | BorrowFrame
+  | ControlFrame;
 
 /** The frame types, for the transport's shape check. */
-export const FRAME_TYPES = ['summary', 'events', 'pull', 'rights-request', 'control'] as const;
+export const FRAME_TYPES = ['summary', 'events', 'pull', 'rights-request', 'borrow', 'control'] as const;

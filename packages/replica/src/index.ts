@@ -5,6 +5,7 @@
  * Logger), so the node and the simulator run the very same code.
  */
 export * from './api.js';
+export * from './borrow.js';
 export * from './clock.js';
 export * from './control.js';
 export * from './duplicate-grants.js';

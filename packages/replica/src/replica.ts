@@ -41,6 +41,7 @@ import { AntiEntropy } from './anti-entropy.js';
 import type {
   BalanceView,
   DebitCommand,
+  DebitDeclined,
   DebitOutcome,
   EventView,
   GrantCommand,
@@ -57,6 +58,7 @@ import type {
   TenantPolicy,
 } from './api.js';
 import { type Batch, newBatch } from './batch.js';
+import { Borrowing, declineReason } from './borrow.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
 import { DurableReads } from './durable-reads.js';
@@ -66,6 +68,8 @@ import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
 import {
   BATCH_EVENTS_MAX,
+  BORROW_WAIT_MS_DEFAULT,
+  BORROW_WAIT_MS_MAX,
   HEAD_SIGN_INTERVAL_EVENTS,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
   PENDING_EVENTS_MAX,
@@ -119,6 +123,11 @@ export interface ReplicaOptions {
    * node's log is whole (DESIGN.md §2): for a region that must go on alone. Logged at warn.
    */
   readonly allowLoneStart?: boolean;
+  /**
+   * How long a debit that this region cannot cover waits for rights asked from its peers (DESIGN.md
+   * §3 "Borrowing"), ms: 0..BORROW_WAIT_MS_MAX, default BORROW_WAIT_MS_DEFAULT; 0 never waits.
+   */
+  readonly borrowWaitMs?: number;
 }
 
 /** What a replica is plugged into. */
@@ -180,6 +189,7 @@ export class Replica {
   private readonly peers = new Map<string, PeerState>();
   private readonly tips = new Map<OriginId, { seq: number; hash: Uint8Array }>();
   private readonly rebalancing: Rebalancing;
+  private readonly borrowing: Borrowing;
   private readonly antiEntropy: AntiEntropy;
   private summaryTimer: TimerHandle | null = null;
   /** True while a new incarnation has not yet caught up with its peers: no overdraft then. */
@@ -221,6 +231,7 @@ export class Replica {
       peerKeys: options.peerKeys ?? {},
       rebalancing: options.rebalancing ?? 'adaptive',
       allowLoneStart: options.allowLoneStart ?? false,
+      borrowWaitMs: options.borrowWaitMs ?? BORROW_WAIT_MS_DEFAULT,
       durability: options.durability ?? 'fsync',
       batchEventsMax: options.batchEventsMax ?? BATCH_EVENTS_MAX,
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? IDEMPOTENCY_RETENTION_MS_DEFAULT,
@@ -265,6 +276,17 @@ export class Replica {
       send: (region, frame) => this.send(region, frame),
       moveRights: (tenant, to, amount) => this.moveRights(tenant, to, amount),
     });
+    this.borrowing = new Borrowing({
+      origin: this.origin,
+      borrowWaitMs: this.options.borrowWaitMs,
+      attached: () => this.transport !== null,
+      state: () => this.state,
+      now: () => this.ports.clock.now(),
+      setTimer: (ms, callback) => this.ports.clock.setTimer(ms, callback),
+      peers: () => this.peers,
+      send: (region, frame) => this.send(region, frame),
+      waited: (ms, result) => this.ports.observer?.debitWaited?.(ms / 1000, result),
+    });
   }
 
   /**
@@ -273,6 +295,9 @@ export class Replica {
    * Rejects with a ReplicaOpenError naming what is wrong rather than serve a wrong balance.
    */
   static async open(options: ReplicaOptions, ports: ReplicaPorts): Promise<Replica> {
+    const wait = options.borrowWaitMs;
+    if (wait !== undefined && (!Number.isSafeInteger(wait) || wait < 0 || wait > BORROW_WAIT_MS_MAX))
+      throw new ReplicaOpenError(`borrowWaitMs must be an integer from 0 to ${BORROW_WAIT_MS_MAX}, not ${wait}`);
     let meta = await ports.store.readMeta();
     if (meta === null) {
       meta = {
@@ -417,7 +442,58 @@ export class Replica {
     return Promise.all(outcomes);
   }
 
+  /**
+   * Decides a debit; one this region cannot cover while its reachable peers can waits for rights
+   * (borrowing, DESIGN.md §3) and is decided again as they arrive, at most borrowWaitMs.
+   */
   private decideDebit(command: DebitCommand): Promise<DebitOutcome> | DebitOutcome {
+    const first = this.decideDebitNow(command);
+    if (first instanceof Promise || first.status !== 'declined') return first;
+    if (first.reason === 'blocked') {
+      this.ports.observer?.debitDeclined?.('blocked');
+      return first;
+    }
+    const shortfall = first.requested - first.available;
+    this.rebalancing.maybeRequestRights(command.tenant, shortfall);
+    if (!this.borrowing.worthWaiting(command.tenant, shortfall)) return this.declined(command, first);
+    const short = (outcome: Promise<DebitOutcome> | DebitOutcome) =>
+      !(outcome instanceof Promise) && outcome.status === 'declined' && outcome.reason === 'insufficient_credits';
+    return this.borrowing
+      .wait<Promise<DebitOutcome> | DebitOutcome>(
+        command.tenant,
+        command.amount,
+        shortfall,
+        () => {
+          const again = this.decideDebitNow(command);
+          return short(again) ? null : again;
+        },
+        () => {
+          const last = this.decideDebitNow(command);
+          return short(last) ? this.declined(command, last as DebitDeclined) : last;
+        },
+      )
+      .then((outcome) => outcome);
+  }
+
+  /** A decline for want of credits, with its reason (insufficient, unreachable, timeout). */
+  private declined(command: DebitCommand, decision: DebitDeclined): DebitDeclined {
+    const now = this.ports.clock.now();
+    const rights = availableAt(this.state, command.tenant, this.origin, now, 0);
+    const reason = declineReason(
+      this.state,
+      command.tenant,
+      this.origin,
+      now,
+      command.amount,
+      Math.max(0, decision.available - rights),
+      this.borrowing.reachableOrigins(),
+    );
+    this.ports.observer?.debitDeclined?.(reason);
+    return { ...decision, declineReason: reason };
+  }
+
+  /** One decision on the fold as it is now: accepted (appended), replayed, or why not. */
+  private decideDebitNow(command: DebitCommand): Promise<DebitOutcome> | DebitOutcome {
     const policy = this.control.policy(command.tenant);
     const overdraftLimit = this.overdraftAllowed() ? (policy.overdraft[this.region] ?? 0) : 0;
     const now = this.ports.clock.now();
@@ -426,8 +502,6 @@ export class Replica {
       return { status: 'declined', reason: 'blocked', requested: command.amount, available };
     }
     const decision = decideDebit(this.state, { origin: this.origin, now, overdraftLimit }, command);
-    if (decision.status === 'declined')
-      this.rebalancing.maybeRequestRights(command.tenant, decision.requested - decision.available);
     switch (decision.status) {
       case 'accepted': {
         const event = this.append(decision.body);
@@ -645,6 +719,7 @@ export class Replica {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.borrowing.close();
     this.expiryTimer?.cancel();
     this.retentionTimer?.cancel();
     this.summaryTimer?.cancel();
@@ -997,6 +1072,8 @@ export class Replica {
       });
     this.antiEntropy.sendSummary(region);
     this.send(region, { type: 'control', message: this.control.syncStep1() });
+    // Shares of grants split while this region was cut off go to it now.
+    this.rebalancing.peerUp(region);
   }
 
   private peerDown(region: string): void {
@@ -1111,6 +1188,9 @@ export class Replica {
         break;
       case 'rights-request':
         this.rebalancing.donate(region, frame.tenant, frame.amount);
+        break;
+      case 'borrow':
+        this.rebalancing.lend(region, frame.tenant, frame.amount);
         break;
       case 'control':
         this.receiveControl(region, frame.message);
@@ -1339,6 +1419,8 @@ export class Replica {
     });
     batch.afterDurable.push(() => this.antiEntropy.sendSummary(region));
     for (const [tenant, keys] of touched) this.afterRemoteEvents(tenant, keys);
+    // Rights may have arrived (a donor's move): debits waiting for them are decided again.
+    if (this.logConfirmed) for (const tenant of touched.keys()) this.borrowing.wake(tenant);
     this.scheduleFlush();
   }
 

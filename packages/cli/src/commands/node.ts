@@ -121,6 +121,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     idempotencyRetentionMs: config.idempotencyRetentionSeconds * 1000,
     peerKeys,
     allowLoneStart: config.allowLoneStart,
+    borrowWaitMs: config.borrowWaitMs,
   };
   let replica: Replica;
   try {
