@@ -101,6 +101,7 @@ describe('replica: the local debit path', () => {
       reason: 'insufficient_credits',
       requested: 11,
       available: 10,
+      declineReason: 'insufficient',
     });
     const unknown = await settle(h.clock, h.replica.debit({ ...debit('k2'), tenant: 'nobody' }));
     expect(unknown.status).toBe('declined');

@@ -353,7 +353,14 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
     Partial<
       Pick<
         NodeConfig,
-        'durability' | 'logLevel' | 'peers' | 'keyFile' | 'tokens' | 'http' | 'allowLoneStart' | 'borrowWaitMs'
+        | 'durability'
+        | 'logLevel'
+        | 'peers'
+        | 'keyFile'
+        | 'tokens'
+        | 'http'
+        | 'allowLoneStart'
+        | 'borrowWaitMs'
       >
     > & {
       readonly tokensFile?: string;

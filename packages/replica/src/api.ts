@@ -123,11 +123,19 @@ export interface DebitDeclined {
   readonly available: number;
   /** For `insufficient_credits`: why the cluster could not pay it here. */
   readonly declineReason?: DeclineReason;
+  /** It waited for rights from peers first (borrowing). */
+  readonly waited?: boolean;
 }
 
 /** Outcome of a debit command. */
 export type DebitOutcome =
-  | { readonly status: 'accepted' | 'replayed'; readonly debit: DebitRecord; readonly balance: DebitBalance }
+  | {
+      readonly status: 'accepted' | 'replayed';
+      readonly debit: DebitRecord;
+      readonly balance: DebitBalance;
+      /** It waited for rights from peers first (borrowing). */
+      readonly waited?: boolean;
+    }
   | { readonly status: 'conflict'; readonly debit: DebitRecord }
   | DebitDeclined
   | { readonly status: 'rejected'; readonly reason: 'amount_limit'; readonly limit: number }

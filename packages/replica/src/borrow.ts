@@ -15,7 +15,6 @@ import { BORROW_ASKS_PER_WAIT_MAX, BORROW_WAITERS_MAX } from './limits.js';
 import type { TimerHandle } from './ports.js';
 import type { ReachablePeer } from './rebalancing.js';
 
-
 /** What borrowing needs from the replica. */
 export interface BorrowHost {
   /** This replica's current incarnation. */
@@ -117,7 +116,13 @@ export class Borrowing {
    * gives (called whenever the tenant's rights may have grown), or with `expire()` after
    * borrowWaitMs.
    */
-  wait<T>(tenant: string, amount: number, shortfall: number, retry: () => T | null, expire: () => T): Promise<T> {
+  wait<T>(
+    tenant: string,
+    amount: number,
+    shortfall: number,
+    retry: () => T | null,
+    expire: () => T,
+  ): Promise<T> {
     const host = this.host;
     return new Promise<T>((resolve) => {
       const waiter: Waiter<T> = {
@@ -210,7 +215,8 @@ export class Borrowing {
     }
     donors.sort((a, b) => b.rights - a.rights || (a.region < b.region ? -1 : 1));
     if (donors.every((donor) => donor.rights <= 0)) {
-      for (const donor of donors) host.send(donor.region, { type: 'borrow', tenant: waiter.tenant, amount: shortfall });
+      for (const donor of donors)
+        host.send(donor.region, { type: 'borrow', tenant: waiter.tenant, amount: shortfall });
       return;
     }
     let left = shortfall;

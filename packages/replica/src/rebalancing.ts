@@ -170,9 +170,9 @@ export class Rebalancing {
       shares.delete(region);
       if (shares.size === 0) this.pendingShares.delete(tenant);
       if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) continue;
-      // What this region spent meanwhile is not owed twice: at most half of what it still holds.
-      const mine = this.rightsAt(tenant, host.origin, now);
-      const give = Math.min(owed, Math.floor(mine / 2));
+      // What this region spent meanwhile is not given twice: at most what it holds above its own
+      // low-water mark.
+      const give = Math.min(owed, this.rightsAt(tenant, host.origin, now) - this.lowWater(tenant, now));
       if (give >= 1) host.moveRights(tenant, peer.origin, give);
     }
   }

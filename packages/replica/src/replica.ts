@@ -297,7 +297,9 @@ export class Replica {
   static async open(options: ReplicaOptions, ports: ReplicaPorts): Promise<Replica> {
     const wait = options.borrowWaitMs;
     if (wait !== undefined && (!Number.isSafeInteger(wait) || wait < 0 || wait > BORROW_WAIT_MS_MAX))
-      throw new ReplicaOpenError(`borrowWaitMs must be an integer from 0 to ${BORROW_WAIT_MS_MAX}, not ${wait}`);
+      throw new ReplicaOpenError(
+        `borrowWaitMs must be an integer from 0 to ${BORROW_WAIT_MS_MAX}, not ${wait}`,
+      );
     let meta = await ports.store.readMeta();
     if (meta === null) {
       meta = {
@@ -457,7 +459,9 @@ export class Replica {
     this.rebalancing.maybeRequestRights(command.tenant, shortfall);
     if (!this.borrowing.worthWaiting(command.tenant, shortfall)) return this.declined(command, first);
     const short = (outcome: Promise<DebitOutcome> | DebitOutcome) =>
-      !(outcome instanceof Promise) && outcome.status === 'declined' && outcome.reason === 'insufficient_credits';
+      !(outcome instanceof Promise) &&
+      outcome.status === 'declined' &&
+      outcome.reason === 'insufficient_credits';
     return this.borrowing
       .wait<Promise<DebitOutcome> | DebitOutcome>(
         command.tenant,
@@ -472,7 +476,13 @@ export class Replica {
           return short(last) ? this.declined(command, last as DebitDeclined) : last;
         },
       )
-      .then((outcome) => outcome);
+      .then((settled): DebitOutcome => {
+        // A promise resolved with a promise takes its value: what arrives here is never a promise.
+        const outcome = settled as DebitOutcome;
+        return outcome.status === 'accepted' || outcome.status === 'replayed' || outcome.status === 'declined'
+          ? { ...outcome, waited: true }
+          : outcome;
+      });
   }
 
   /** A decline for want of credits, with its reason (insufficient, unreachable, timeout). */

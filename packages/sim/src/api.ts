@@ -127,6 +127,11 @@ export interface Scenario {
    * Ed25519 with keys derived from the seed. Hashes are SHA-256 either way.
    */
   readonly signatures?: 'simulated' | 'ed25519';
+  /**
+   * How long a debit waits for rights from peers, ms (extension; the node's `borrowWaitMs`). When
+   * absent: the node default, or longer where the scenario's links are slower (`borrowWaitOf`).
+   */
+  readonly borrowWaitMs?: number;
 }
 
 /**
@@ -159,6 +164,15 @@ export type HistoryRecord =
       readonly retry?: boolean;
       /** Extension: the true ledger of the tenant when the answer was given (S1). */
       readonly ledger?: LedgerFigures;
+      /** Extension: the debit waited for rights from peers (borrowing). */
+      readonly waited?: boolean;
+      /** Extension: why a decline for want of credits was given (API.md `details.reason`). */
+      readonly declineReason?: 'insufficient' | 'unreachable' | 'timeout';
+      /**
+       * Extension: every node was up and every link up and unpartitioned from the request to its
+       * answer, and the answering region's merged balance covered the amount when it answered.
+       */
+      readonly healthyCovered?: boolean;
     }
   | {
       readonly type: 'grant';
@@ -229,7 +243,8 @@ export type HistoryRecord =
 
 /** The verdict of one invariant. */
 export interface Verdict {
-  readonly invariant: 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6';
+  /** S1–S7 (DESIGN.md §6 and holds), F1: no false declines while the cluster is whole (issue 12). */
+  readonly invariant: 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'F1';
   readonly name: string;
   readonly holds: boolean;
   readonly violations: number;
@@ -277,6 +292,17 @@ export interface RunMetrics {
   };
   /** Extension: rights handed between regions (moves), in credits. */
   readonly rightsMoved?: number;
+  /**
+   * Extension: borrowing. Answered debits, how many waited for rights from peers, and the p99
+   * latency of those that waited next to that of the rest.
+   */
+  readonly borrowing?: {
+    readonly debits: number;
+    readonly waited: number;
+    readonly waitedShare: number;
+    readonly waitedLatencyMsP99: number;
+    readonly otherLatencyMsP99: number;
+  };
   /** Extension: error and warning lines the replicas logged, by message. */
   readonly replicaLog?: Readonly<Record<string, number>>;
 }

@@ -15,6 +15,7 @@
 import { balanceOf, parseEventRecordId } from '@allot/core';
 import type { FinalState, HistoryRecord, LedgerFigures, Scenario, TenantSpec, Verdict } from './api.js';
 import { overdraftBound, regionOverdraftMax } from './bounds.js';
+import { issue12Checks } from './checks-issue12.js';
 import { quietStartMs } from './timeline.js';
 
 /** What the checkers read. */
@@ -66,6 +67,8 @@ export const INVARIANT_NAMES: Readonly<Record<Verdict['invariant'], string>> = {
   S4: 'convergence',
   S5: 'conservation',
   S6: 'idempotency',
+  S7: 'holds end once, within the bound',
+  F1: 'no false declines while the cluster is whole',
 };
 
 function specOf(scenario: Scenario, tenant: string): TenantSpec | undefined {
@@ -548,7 +551,15 @@ export function checkS6(input: CheckInput): Verdict {
   );
 }
 
-/** S1–S6, in order. */
+/** S1–S6 in order, then the checks of issue 12 (checks-issue12.ts). */
 export function checkAll(input: CheckInput): Verdict[] {
-  return [checkS1(input), checkS2(input), checkS3(input), checkS4(input), checkS5(input), checkS6(input)];
+  return [
+    checkS1(input),
+    checkS2(input),
+    checkS3(input),
+    checkS4(input),
+    checkS5(input),
+    checkS6(input),
+    ...issue12Checks(input),
+  ];
 }

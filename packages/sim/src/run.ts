@@ -35,6 +35,7 @@ import { SimNetwork } from './network.js';
 import { type RegionContext, RegionNode } from './region.js';
 import { streamOf } from './rng.js';
 import { Scheduler, SimulationFailure } from './scheduler.js';
+import { borrowWaitOf } from './scenario.js';
 import { lastHealMs, msOf, quietStartMs } from './timeline.js';
 import { TrueLedger } from './truth.js';
 import { Workload } from './workload.js';
@@ -123,6 +124,7 @@ class Simulation {
       truth: this.truth,
       cluster: 'sim',
       rebalancing: scenario.rebalancing,
+      borrowWaitMs: borrowWaitOf(scenario),
       peerKeys,
       replicaLog: {},
       rightsMoved: 0,
@@ -384,6 +386,7 @@ class Simulation {
       startMs: this.startMs,
       seed: this.seed,
       record: (record) => this.record(record),
+      health: () => this.health(),
     }).start();
     this.sample(endMs);
     const settledSince = this.watchFinal(quietFrom, endMs);
@@ -407,6 +410,19 @@ class Simulation {
     return final;
   }
 
+  /**
+   * Null unless every node is up and unpaused and every link is up and unpartitioned; else a token
+   * that changes whenever a link is (re)established, so equal tokens at a request and its answer say
+   * the cluster stayed whole in between.
+   */
+  health(): number | null {
+    if (!this.network.allUp()) return null;
+    for (const node of this.nodes.values()) if (node.status !== 'up' || node.paused) return null;
+    for (const from of this.scenario.regions)
+      for (const to of this.scenario.regions) if (from !== to && this.network.isBlocked(from, to)) return null;
+    return this.network.counters.connects;
+  }
+
   metrics(wallSeconds: number, final: FinalState): RunMetrics {
     const perRegion: Record<
       string,
@@ -415,8 +431,12 @@ class Simulation {
     for (const region of this.scenario.regions)
       perRegion[region] = { accepted: 0, declined: 0, falseDeclined: 0, latencies: [] };
     let accepted = 0;
+    const waitedLatencies: number[] = [];
+    const otherLatencies: number[] = [];
     for (const record of this.history) {
       if (record.type !== 'debit') continue;
+      if (record.result === 'accepted' || record.result === 'declined')
+        (record.waited === true ? waitedLatencies : otherLatencies).push(record.latencyMs);
       const region = perRegion[record.region];
       if (region === undefined) continue;
       if (record.result === 'accepted') {
@@ -469,6 +489,19 @@ class Simulation {
         drops: { ...counters.drops },
       },
       rightsMoved: this.context.rightsMoved,
+      borrowing: {
+        debits: waitedLatencies.length + otherLatencies.length,
+        waited: waitedLatencies.length,
+        waitedShare: waitedLatencies.length / Math.max(1, waitedLatencies.length + otherLatencies.length),
+        waitedLatencyMsP99: percentile(
+          waitedLatencies.sort((a, b) => a - b),
+          0.99,
+        ),
+        otherLatencyMsP99: percentile(
+          otherLatencies.sort((a, b) => a - b),
+          0.99,
+        ),
+      },
       replicaLog: { ...this.context.replicaLog },
     };
   }

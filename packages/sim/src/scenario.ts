@@ -7,6 +7,7 @@
  * filled in: network (20–60 ms, no loss, duplication or reordering), quietS 10, rebalancing
  * adaptive, no faults, steady rates, simulated signatures.
  */
+import { BORROW_WAIT_MS_DEFAULT, BORROW_WAIT_MS_MAX } from '@allot/replica';
 import { isKey, isTenantId, PRIORITY_MAX, PRIORITY_MIN } from '@allot/core';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Fault, Scenario } from './api.js';
@@ -65,6 +66,7 @@ export const SCENARIO_SCHEMA = {
     quietS: { type: 'number', minimum: 0, maximum: DURATION_S_MAX, default: 10 },
     rebalancing: { enum: ['adaptive', 'static'], default: 'adaptive' },
     signatures: { enum: ['simulated', 'ed25519'], default: 'simulated' },
+    borrowWaitMs: { type: 'integer', minimum: 0, maximum: BORROW_WAIT_MS_MAX },
     network: {
       type: 'object',
       additionalProperties: false,
@@ -411,4 +413,15 @@ export function validateScenario(document: unknown): Scenario {
   const problems = semanticProblems(scenario);
   if (problems.length > 0) throw new ScenarioError(problems);
   return scenario;
+}
+
+/**
+ * The wait for rights the scenario's nodes run with: its `borrowWaitMs`, else the node default, or
+ * longer where links are slower: a borrow is a round trip to a donor plus its commit, so the wait
+ * spans two of the slowest one-way delays with room (within BORROW_WAIT_MS_MAX). A real deployment
+ * sets `borrowWaitMs` the same way from its round trips.
+ */
+export function borrowWaitOf(scenario: Scenario): number {
+  if (scenario.borrowWaitMs !== undefined) return scenario.borrowWaitMs;
+  return Math.min(BORROW_WAIT_MS_MAX, Math.max(BORROW_WAIT_MS_DEFAULT, 3 * scenario.network.delayMs.max + 20));
 }

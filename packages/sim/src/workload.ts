@@ -36,6 +36,8 @@ export interface WorkloadTargets {
   readonly startMs: number;
   readonly seed: number;
   record(record: HistoryRecord): void;
+  /** Null unless the whole cluster is up and connected; equal tokens: it stayed so in between. */
+  health(): number | null;
 }
 
 /** Debits per ms of a rate entry at scenario time `t` (ms), and the most it ever is. */
@@ -243,12 +245,17 @@ export class Workload {
     const { scheduler, truth } = this.targets;
     const issuedAt = scheduler.now;
     const tenant = spec.tenant;
+    const healthAtIssue = this.targets.health();
     this.node(region).request(
       (replica) => replica.debit({ tenant, amount: plan.amount, idempotencyKey: key, metadata: null }),
       (outcome: DebitOutcome | 'unavailable') => {
         let result: 'accepted' | 'replayed' | 'declined' | 'conflict' | 'unavailable';
         let debitId: string | undefined;
         let falseDecline = false;
+        let waited = false;
+        let declineReason: 'insufficient' | 'unreachable' | 'timeout' | undefined;
+        let healthyCovered = false;
+        if (outcome !== 'unavailable' && 'waited' in outcome) waited = outcome.waited === true;
         if (outcome === 'unavailable') result = 'unavailable';
         else {
           switch (outcome.status) {
@@ -262,6 +269,11 @@ export class Workload {
               falseDecline =
                 outcome.reason === 'insufficient_credits' &&
                 truth.covers(tenant, plan.amount, scheduler.now, bound);
+              declineReason = outcome.declineReason;
+              healthyCovered =
+                healthAtIssue !== null &&
+                this.targets.health() === healthAtIssue &&
+                (this.node(region).replica?.balance(tenant)?.balance ?? 0) >= plan.amount;
               break;
             case 'conflict':
               result = 'conflict';
@@ -289,6 +301,9 @@ export class Workload {
           latencyMs: scheduler.now - issuedAt,
           ...(debitId === undefined ? {} : { debitId }),
           ...(retry ? { retry: true } : {}),
+          ...(waited ? { waited: true } : {}),
+          ...(declineReason === undefined ? {} : { declineReason }),
+          ...(healthyCovered ? { healthyCovered: true } : {}),
           ledger: truth.figures(tenant),
         });
         if (
