@@ -66,3 +66,10 @@ export const SHAPE_SHARED_MAX = 64;
 
 /** Parts of one debit, refund, move or repay: one per grant at most. */
 export const PARTS_MAX = GRANTS_PER_TENANT_MAX;
+
+/**
+ * Longest time to live of a hold: 30 days. A hold reserves credits for work in progress (a model
+ * call, a build); a month covers any such job, and a bound keeps reserved credits from being
+ * locked away indefinitely by a client that forgot them.
+ */
+export const HOLD_TTL_MS_MAX = 30 * 24 * 60 * 60 * 1000;

@@ -34,8 +34,8 @@ import {
 import { SimNetwork } from './network.js';
 import { type RegionContext, RegionNode } from './region.js';
 import { streamOf } from './rng.js';
-import { Scheduler, SimulationFailure } from './scheduler.js';
 import { borrowWaitOf } from './scenario.js';
+import { Scheduler, SimulationFailure } from './scheduler.js';
 import { lastHealMs, msOf, quietStartMs } from './timeline.js';
 import { TrueLedger } from './truth.js';
 import { Workload } from './workload.js';
@@ -419,7 +419,8 @@ class Simulation {
     if (!this.network.allUp()) return null;
     for (const node of this.nodes.values()) if (node.status !== 'up' || node.paused) return null;
     for (const from of this.scenario.regions)
-      for (const to of this.scenario.regions) if (from !== to && this.network.isBlocked(from, to)) return null;
+      for (const to of this.scenario.regions)
+        if (from !== to && this.network.isBlocked(from, to)) return null;
     return this.network.counters.connects;
   }
 

@@ -7,8 +7,9 @@
  * filled in: network (20–60 ms, no loss, duplication or reordering), quietS 10, rebalancing
  * adaptive, no faults, steady rates, simulated signatures.
  */
-import { BORROW_WAIT_MS_DEFAULT, BORROW_WAIT_MS_MAX } from '@allot/replica';
+
 import { isKey, isTenantId, PRIORITY_MAX, PRIORITY_MIN } from '@allot/core';
+import { BORROW_WAIT_MS_DEFAULT, BORROW_WAIT_MS_MAX } from '@allot/replica';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Fault, Scenario } from './api.js';
 import {
@@ -423,5 +424,8 @@ export function validateScenario(document: unknown): Scenario {
  */
 export function borrowWaitOf(scenario: Scenario): number {
   if (scenario.borrowWaitMs !== undefined) return scenario.borrowWaitMs;
-  return Math.min(BORROW_WAIT_MS_MAX, Math.max(BORROW_WAIT_MS_DEFAULT, 3 * scenario.network.delayMs.max + 20));
+  return Math.min(
+    BORROW_WAIT_MS_MAX,
+    Math.max(BORROW_WAIT_MS_DEFAULT, 3 * scenario.network.delayMs.max + 20),
+  );
 }
