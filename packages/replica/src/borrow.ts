@@ -11,7 +11,7 @@
 import { availableAt, type LedgerState, type OriginId } from '@allot/core';
 import type { DeclineReason } from './api.js';
 import type { ReplicationFrame } from './frames.js';
-import { BORROW_ASKS_PER_WAIT_MAX, BORROW_WAITERS_MAX } from './limits.js';
+import { BORROW_ASK_FACTOR, BORROW_ASKS_PER_WAIT_MAX, BORROW_WAITERS_MAX } from './limits.js';
 import type { TimerHandle } from './ports.js';
 import type { ReachablePeer } from './rebalancing.js';
 
@@ -64,6 +64,23 @@ export function declineReason(
   headroom: number,
   reachable: ReadonlySet<OriginId>,
 ): DeclineReason {
+  const { total, near } = creditsKnown(state, tenant, origin, now, headroom, reachable);
+  if (total < amount) return 'insufficient';
+  return near < amount ? 'unreachable' : 'timeout';
+}
+
+/**
+ * The tenant's live credits known at `origin` (every origin's live rights by this clock, plus the
+ * origin's overdraft `headroom`): in all (`total`), and at the origin and the `reachable` ones (`near`).
+ */
+export function creditsKnown(
+  state: LedgerState,
+  tenant: string,
+  origin: OriginId,
+  now: number,
+  headroom: number,
+  reachable: ReadonlySet<OriginId>,
+): { total: number; near: number } {
   let total = headroom;
   let near = headroom;
   for (const other of state.origins) {
@@ -71,8 +88,7 @@ export function declineReason(
     total += rights;
     if (other === origin || reachable.has(other)) near += rights;
   }
-  if (total < amount) return 'insufficient';
-  return near < amount ? 'unreachable' : 'timeout';
+  return { total, near };
 }
 
 /** One replica's waiting debits and the rights it asked for them. */
@@ -136,6 +152,8 @@ export class Borrowing {
         timer: null,
       };
       const list = this.waiters.get(tenant) ?? [];
+      // Debits of the tenant waiting before this one take what arrives first: ask for them too.
+      const ahead = list.reduce((sum, other) => sum + other.amount, 0);
       list.push(waiter as Waiter<unknown>);
       this.waiters.set(tenant, list);
       this.count += 1;
@@ -143,7 +161,7 @@ export class Borrowing {
         waiter.timer = null;
         this.finish(waiter as Waiter<unknown>, waiter.retry() ?? waiter.expire(), 'declined');
       });
-      this.ask(waiter as Waiter<unknown>, shortfall);
+      this.ask(waiter as Waiter<unknown>, shortfall + ahead);
     });
   }
 
@@ -154,16 +172,34 @@ export class Borrowing {
   wake(tenant: string): void {
     const list = this.waiters.get(tenant);
     if (list === undefined) return;
+    let ahead = 0;
     for (const waiter of [...list]) {
       const outcome = waiter.retry();
       if (outcome !== null) {
         this.finish(waiter, outcome, 'accepted');
         continue;
       }
+      ahead += waiter.amount;
       if (waiter.asks < BORROW_ASKS_PER_WAIT_MAX) {
         const mine = availableAt(this.host.state(), tenant, this.host.origin, this.host.now(), 0);
-        this.ask(waiter, Math.max(1, waiter.amount - mine));
+        // What this debit and those still waiting before it need beyond what is here.
+        this.ask(waiter, Math.max(1, ahead - mine));
       }
+    }
+  }
+
+  /**
+   * A debit of the tenant went through on rights held here while others wait: what they were
+   * counting on may be gone, so they ask again now rather than when the next events arrive.
+   */
+  spent(tenant: string): void {
+    const list = this.waiters.get(tenant);
+    if (list === undefined) return;
+    const mine = availableAt(this.host.state(), tenant, this.host.origin, this.host.now(), 0);
+    let ahead = 0;
+    for (const waiter of list) {
+      ahead += waiter.amount;
+      if (waiter.asks < BORROW_ASKS_PER_WAIT_MAX) this.ask(waiter, Math.max(1, ahead - mine));
     }
   }
 
@@ -203,9 +239,12 @@ export class Borrowing {
    * Asks the richest connected peers for `shortfall`, each for what it holds, until the asks cover
    * it; when the peers hold nothing known here, every connected peer is asked for all of it.
    */
-  private ask(waiter: Waiter<unknown>, shortfall: number): void {
+  private ask(waiter: Waiter<unknown>, need: number): void {
     const host = this.host;
     waiter.asks += 1;
+    // As much again for the debits that follow (the demand is here now), so that one of them taking
+    // what arrives does not leave this one short for another round trip.
+    const shortfall = Math.min(Number.MAX_SAFE_INTEGER, need * BORROW_ASK_FACTOR);
     const state = host.state();
     const now = host.now();
     const donors: { region: string; rights: number }[] = [];

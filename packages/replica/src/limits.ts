@@ -105,6 +105,13 @@ export const BORROW_WAITERS_MAX = 10_000;
 export const BORROW_ASKS_PER_WAIT_MAX = 4;
 
 /**
+ * A waiting debit asks for this many times what it lacks: the rest serves the debits that follow
+ * it at a region that has just shown demand, so that one of them taking what arrives first does not
+ * cost the waiting one a second round trip. Rights only move; nothing is lost by asking more.
+ */
+export const BORROW_ASK_FACTOR = 2;
+
+/**
  * Tenants with shares of a grant owed to regions that were unreachable when it was split. A share
  * is handed on when the region comes up; past this many tenants the oldest entry is forgotten (its
  * rights then follow demand through ordinary rebalancing).

@@ -58,7 +58,7 @@ import type {
   TenantPolicy,
 } from './api.js';
 import { type Batch, newBatch } from './batch.js';
-import { Borrowing, declineReason } from './borrow.js';
+import { Borrowing, creditsKnown, declineReason } from './borrow.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
 import { DurableReads } from './durable-reads.js';
@@ -485,6 +485,22 @@ export class Replica {
       });
   }
 
+  /**
+   * What this region could pay for the tenant now with the live rights it and its connected peers
+   * hold as known here, plus its overdraft headroom: a debit up to this is never declined while the
+   * cluster is whole (issue 12). For the simulator's false-decline check.
+   */
+  reachableCredits(tenant: string): number {
+    const now = this.ports.clock.now();
+    const policy = this.control.policy(tenant);
+    const overdraftLimit = this.overdraftAllowed() ? (policy.overdraft[this.region] ?? 0) : 0;
+    const headroom =
+      availableAt(this.state, tenant, this.origin, now, overdraftLimit) -
+      availableAt(this.state, tenant, this.origin, now, 0);
+    return creditsKnown(this.state, tenant, this.origin, now, headroom, this.borrowing.reachableOrigins())
+      .near;
+  }
+
   /** A decline for want of credits, with its reason (insufficient, unreachable, timeout). */
   private declined(command: DebitCommand, decision: DebitDeclined): DebitDeclined {
     const now = this.ports.clock.now();
@@ -517,6 +533,7 @@ export class Replica {
         const event = this.append(decision.body);
         this.rebalancing.recordSpend(command.tenant, command.amount, now);
         this.rebalancing.maybeRequestRights(command.tenant, 0);
+        if (this.borrowing.waiting > 0) this.borrowing.spent(command.tenant);
         const debit = this.debitRecord(command.tenant, event);
         const balance = {
           available: availableAt(this.state, command.tenant, this.origin, now, overdraftLimit),

@@ -169,8 +169,10 @@ export type HistoryRecord =
       /** Extension: why a decline for want of credits was given (API.md `details.reason`). */
       readonly declineReason?: 'insufficient' | 'unreachable' | 'timeout';
       /**
-       * Extension: every node was up and every link up and unpartitioned from the request to its
-       * answer, and the answering region's merged balance covered the amount when it answered.
+       * Extension: every node was up (and writable) and every link up and unpartitioned from the
+       * request to its answer, and the live credits the answering region and its peers hold, as
+       * known there, covered the amount when it was asked and when it answered
+       * (Replica.reachableCredits).
        */
       readonly healthyCovered?: boolean;
     }

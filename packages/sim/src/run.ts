@@ -417,7 +417,8 @@ class Simulation {
    */
   health(): number | null {
     if (!this.network.allUp()) return null;
-    for (const node of this.nodes.values()) if (node.status !== 'up' || node.paused) return null;
+    for (const node of this.nodes.values())
+      if (node.status !== 'up' || node.paused || node.replica?.writable !== true) return null;
     for (const from of this.scenario.regions)
       for (const to of this.scenario.regions)
         if (from !== to && this.network.isBlocked(from, to)) return null;

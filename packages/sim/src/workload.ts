@@ -246,6 +246,7 @@ export class Workload {
     const issuedAt = scheduler.now;
     const tenant = spec.tenant;
     const healthAtIssue = this.targets.health();
+    const coveredAtIssue = (this.node(region).replica?.reachableCredits(tenant) ?? 0) >= plan.amount;
     this.node(region).request(
       (replica) => replica.debit({ tenant, amount: plan.amount, idempotencyKey: key, metadata: null }),
       (outcome: DebitOutcome | 'unavailable') => {
@@ -272,8 +273,9 @@ export class Workload {
               declineReason = outcome.declineReason;
               healthyCovered =
                 healthAtIssue !== null &&
+                coveredAtIssue &&
                 this.targets.health() === healthAtIssue &&
-                (this.node(region).replica?.balance(tenant)?.balance ?? 0) >= plan.amount;
+                (this.node(region).replica?.reachableCredits(tenant) ?? 0) >= plan.amount;
               break;
             case 'conflict':
               result = 'conflict';

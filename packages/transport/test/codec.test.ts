@@ -168,6 +168,11 @@ const frameArbs: { readonly [K in ReplicationFrame['type']]: fc.Arbitrary<Replic
     tenant: tenantArb,
     amount: amountArb,
   }),
+  borrow: fc.record({
+    type: fc.constant('borrow' as const),
+    tenant: tenantArb,
+    amount: amountArb,
+  }),
   control: fc.record({ type: fc.constant('control' as const), message: bytesArb(1, 256) }),
 };
 

@@ -142,6 +142,7 @@ export function everyFrame(): ReplicationFrame[] {
     { type: 'events', origin: EU, events: run(EU, everyKind('acme', EU, US)) },
     { type: 'pull', origin: US, fromSeq: 1 },
     { type: 'rights-request', tenant: 'acme', amount: 500 },
+    { type: 'borrow', tenant: 'acme', amount: 7 },
     { type: 'control', message: new Uint8Array([0, 1, 2, 3]) },
   ];
 }

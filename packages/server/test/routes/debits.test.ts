@@ -109,7 +109,11 @@ describe('a debit', () => {
       body: { amount: balance + 1, idempotencyKey: 'too-much' },
     });
     expect(errorOf(response)).toEqual({ status: 402, code: 'insufficient_credits' });
-    expect(response.json().error.details).toEqual({ requested: balance + 1, available: balance, reason: 'insufficient' });
+    expect(response.json().error.details).toEqual({
+      requested: balance + 1,
+      available: balance,
+      reason: 'insufficient',
+    });
     expect(response.json().error.message).toMatch(
       /^Tenant acme cannot spend \d+ at this region: \d+ available/,
     );
