@@ -143,6 +143,64 @@ export type DebitOutcome =
   | StoreFailure
   | NotReady;
 
+/** A request to hold credits of a tenant for `ttlMs` (API.md Holds). */
+export interface HoldCommand {
+  readonly tenant: TenantId;
+  readonly amount: number;
+  readonly idempotencyKey: string;
+  readonly ttlMs: number;
+  readonly metadata: Json;
+}
+
+/** A hold as the API shows it. */
+export interface HoldView {
+  readonly holdId: string;
+  readonly tenant: TenantId;
+  readonly amount: number;
+  /** The holding region: the only one that decides how the hold ends. */
+  readonly region: string;
+  /** Integer ms since the epoch, on the holding region's clock. */
+  readonly expiresAt: number;
+  readonly at: number;
+  readonly status: 'active' | 'captured' | 'voided' | 'expired';
+  /** What a capture debited; null unless captured. */
+  readonly captured: number | null;
+}
+
+/** Outcome of a hold command: as a debit's, with the hold instead of the debit. */
+export type HoldOutcome =
+  | {
+      readonly status: 'accepted' | 'replayed';
+      readonly hold: HoldView;
+      readonly balance: DebitBalance;
+      readonly waited?: boolean;
+    }
+  | { readonly status: 'conflict'; readonly hold: HoldView }
+  | DebitDeclined
+  | { readonly status: 'rejected'; readonly reason: 'amount_limit'; readonly limit: number }
+  | { readonly status: 'invalid'; readonly reason: 'invalid_request'; readonly detail: string }
+  | StoreFailure
+  | NotReady;
+
+/** A request to end a hold: capture `amount` of it (≤ the hold), or void it. */
+export interface SettleCommand {
+  readonly tenant: TenantId;
+  readonly holdId: string;
+  readonly action: 'capture' | 'void';
+  readonly amount?: number;
+}
+
+/** Outcome of a capture or void, decided by the holding region (forwarded there if need be). */
+export type SettleOutcome =
+  | { readonly status: 'accepted' | 'replayed'; readonly hold: HoldView }
+  | { readonly status: 'not_found' }
+  | { readonly status: 'not_active'; readonly hold: HoldView }
+  | { readonly status: 'exceeds_hold'; readonly requested: number; readonly held: number }
+  | { readonly status: 'region_unreachable'; readonly region: string }
+  | { readonly status: 'invalid'; readonly reason: 'invalid_request'; readonly detail: string }
+  | StoreFailure
+  | NotReady;
+
 /** Outcome of a refund command. */
 export type RefundOutcome =
   | { readonly status: 'accepted' | 'replayed'; readonly refund: RefundRecord; readonly balance: BalanceView }
@@ -185,6 +243,8 @@ export interface SnapshotTenant {
   readonly debited: number;
   readonly refunded: number;
   readonly expired: number;
+  /** Credits reserved by active holds: balance = granted − debited + refunded − expired − held. */
+  readonly held: number;
 }
 
 /** Observations of a node at work, turned into metrics by the server. */

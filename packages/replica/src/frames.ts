@@ -5,6 +5,7 @@
  * (hash chains, signatures) and asks the transport to drop a peer whose frame does not verify.
  */
 import type { LedgerEvent, OriginId, TenantId } from '@allot/core';
+import type { HoldView } from './api.js';
 
 /** One event of a run as sent: the event, its chain hash, and the origin's head signature when the origin signed at this seq. */
 export interface WireEvent {
@@ -51,6 +52,37 @@ export interface BorrowFrame {
   readonly amount: number;
 }
 
+/**
+ * A capture or void of a hold, forwarded to the holding region (DESIGN.md §3 "Holds"): it decides
+ * and answers with a `hold-settled` frame of the same `id`.
+ */
+export interface HoldSettleFrame {
+  readonly type: 'hold-settle';
+  readonly id: number;
+  readonly tenant: TenantId;
+  readonly holdId: string;
+  readonly action: 'capture' | 'void';
+  /** For a capture: what to debit; null for a void. */
+  readonly amount: number | null;
+}
+
+/** How the holding region settled a forwarded `hold-settle` (its `id`): the outcome and the hold. */
+export interface HoldSettledFrame {
+  readonly type: 'hold-settled';
+  readonly id: number;
+  readonly status:
+    | 'accepted'
+    | 'replayed'
+    | 'not_found'
+    | 'not_active'
+    | 'exceeds_hold'
+    | 'invalid'
+    | 'unavailable';
+  readonly hold: HoldView | null;
+  /** For `exceeds_hold`: the held amount; else null. */
+  readonly held: number | null;
+}
+
 /** A Yjs sync message for the control document (y-protocols sync step 1, step 2, or update). */
 export interface ControlFrame {
   readonly type: 'control';
@@ -64,7 +96,18 @@ export type ReplicationFrame =
   | PullFrame
   | RightsRequestFrame
   | BorrowFrame
+  | HoldSettleFrame
+  | HoldSettledFrame
   | ControlFrame;
 
 /** The frame types, for the transport's shape check. */
-export const FRAME_TYPES = ['summary', 'events', 'pull', 'rights-request', 'borrow', 'control'] as const;
+export const FRAME_TYPES = [
+  'summary',
+  'events',
+  'pull',
+  'rights-request',
+  'borrow',
+  'hold-settle',
+  'hold-settled',
+  'control',
+] as const;

@@ -118,6 +118,18 @@ export const BORROW_ASK_FACTOR = 2;
  */
 export const PENDING_SHARES_MAX = 100_000;
 
+/**
+ * Captures and voids forwarded to holding regions and not answered yet. Past this a forward is
+ * refused (503) rather than queued: each holds a client's request open.
+ */
+export const HOLD_FORWARDS_MAX = 10_000;
+
+/**
+ * How long a forwarded capture or void waits for the holding region's answer before the client is
+ * told `region_unreachable`: the link policy's peer timeout, after which the link counts as down.
+ */
+export const HOLD_FORWARD_TIMEOUT_MS = 5_000;
+
 /** Regions named in one policy field: a region is a node of the cluster, and clusters have a handful. */
 export const POLICY_REGIONS_MAX = 64;
 

@@ -6,6 +6,7 @@
  * applied in memory at once, so later decisions of the same batch see earlier ones.
  */
 import {
+  activeHolds,
   applyEvent,
   availableAt,
   createLedgerState,
@@ -14,20 +15,26 @@ import {
   decideDebit,
   decideExpire,
   decideGrant,
+  decideHold,
+  decideHoldExpiries,
   decideMove,
   decideRefund,
   decideRepay,
+  decideSettle,
+  eventRecordId,
   forgetAllRecordsBefore,
   type GrantDefinition,
   grantCount,
   grantDefinition,
   grantDefinitions,
+  type HoldRecord,
   type LedgerEvent,
   type LedgerState,
   makeEvent,
   type OriginId,
   originId,
   overdraftInUseTotal,
+  parseEventRecordId,
   type RefundRecord,
   refundableOf,
   regionOf,
@@ -48,10 +55,14 @@ import type {
   GrantOutcome,
   GrantView,
   HeadView,
+  HoldCommand,
+  HoldOutcome,
   NotReady,
   RefundCommand,
   RefundOutcome,
   ReplicaObserver,
+  SettleCommand,
+  SettleOutcome,
   SnapshotHeader,
   SnapshotTenant,
   StoreFailure,
@@ -64,6 +75,7 @@ import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicat
 import { DurableReads } from './durable-reads.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
+import { HoldForwarding } from './hold-forwarding.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
 import {
@@ -98,7 +110,14 @@ import type {
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
 import { checkRun, runKey } from './run-check.js';
-import { debitRecordOf, grantView, refundRecordOf, type StrandedRights, strandedRights } from './views.js';
+import {
+  debitRecordOf,
+  grantView,
+  holdView,
+  refundRecordOf,
+  type StrandedRights,
+  strandedRights,
+} from './views.js';
 
 export { ReplicaOpenError } from './open-error.js';
 export type { StrandedRights } from './views.js';
@@ -190,6 +209,7 @@ export class Replica {
   private readonly tips = new Map<OriginId, { seq: number; hash: Uint8Array }>();
   private readonly rebalancing: Rebalancing;
   private readonly borrowing: Borrowing;
+  private readonly forwarding: HoldForwarding;
   private readonly antiEntropy: AntiEntropy;
   private summaryTimer: TimerHandle | null = null;
   /** True while a new incarnation has not yet caught up with its peers: no overdraft then. */
@@ -287,6 +307,11 @@ export class Replica {
       send: (region, frame) => this.send(region, frame),
       waited: (ms, result) => this.ports.observer?.debitWaited?.(ms / 1000, result),
     });
+    this.forwarding = new HoldForwarding({
+      setTimer: (ms, callback) => this.ports.clock.setTimer(ms, callback),
+      send: (region, frame) => this.send(region, frame),
+      settleHere: (command) => this.settleHold(command, false),
+    });
   }
 
   /**
@@ -368,6 +393,8 @@ export class Replica {
     this.overdraftInUse = overdraftInUseTotal(state, this.origin);
     for (const tenant of tenantIds(state)) {
       for (const grant of grantDefinitions(state, tenant)) this.scheduleExpiry(tenant, grant.winner);
+      for (const hold of activeHolds(state, tenant))
+        if (regionOf(hold.origin) === this.region) this.expiries.add(hold.expiresAt, tenant);
       this.grantConflicts.observe(state, tenant);
     }
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
@@ -449,36 +476,53 @@ export class Replica {
    * (borrowing, DESIGN.md §3) and is decided again as they arrive, at most borrowWaitMs.
    */
   private decideDebit(command: DebitCommand): Promise<DebitOutcome> | DebitOutcome {
-    const first = this.decideDebitNow(command);
+    return this.withBorrowing<DebitOutcome>(command, () => this.decideDebitNow(command));
+  }
+
+  /**
+   * Decides with `decideNow`; a decline for want of credits that the reachable peers could cover
+   * waits for rights (borrowing, DESIGN.md §3) and is decided again as they arrive, at most
+   * borrowWaitMs. Debits and holds both take this path.
+   */
+  private withBorrowing<O extends { readonly status: string }>(
+    command: { readonly tenant: string; readonly amount: number },
+    decideNow: () => Promise<O> | O,
+  ): Promise<O> | O {
+    const first = decideNow();
     if (first instanceof Promise || first.status !== 'declined') return first;
-    if (first.reason === 'blocked') {
+    const declined = first as unknown as DebitDeclined;
+    if (declined.reason === 'blocked') {
       this.ports.observer?.debitDeclined?.('blocked');
       return first;
     }
-    const shortfall = first.requested - first.available;
+    const shortfall = declined.requested - declined.available;
     this.rebalancing.maybeRequestRights(command.tenant, shortfall);
-    if (!this.borrowing.worthWaiting(command.tenant, shortfall)) return this.declined(command, first);
-    const short = (outcome: Promise<DebitOutcome> | DebitOutcome) =>
+    if (!this.borrowing.worthWaiting(command.tenant, shortfall))
+      return this.declined(command, declined) as unknown as O;
+    type Decided = Promise<O> | O;
+    const short = (outcome: Decided) =>
       !(outcome instanceof Promise) &&
       outcome.status === 'declined' &&
-      outcome.reason === 'insufficient_credits';
+      (outcome as unknown as DebitDeclined).reason === 'insufficient_credits';
     return this.borrowing
-      .wait<Promise<DebitOutcome> | DebitOutcome>(
+      .wait<Decided>(
         command.tenant,
         command.amount,
         shortfall,
         () => {
-          const again = this.decideDebitNow(command);
+          const again = decideNow();
           return short(again) ? null : again;
         },
         () => {
-          const last = this.decideDebitNow(command);
-          return short(last) ? this.declined(command, last as DebitDeclined) : last;
+          const last = decideNow();
+          return short(last)
+            ? (this.declined(command, last as unknown as DebitDeclined) as unknown as O)
+            : last;
         },
       )
-      .then((settled): DebitOutcome => {
+      .then((settled): O => {
         // A promise resolved with a promise takes its value: what arrives here is never a promise.
-        const outcome = settled as DebitOutcome;
+        const outcome = settled as O;
         return outcome.status === 'accepted' || outcome.status === 'replayed' || outcome.status === 'declined'
           ? { ...outcome, waited: true }
           : outcome;
@@ -502,7 +546,10 @@ export class Replica {
   }
 
   /** A decline for want of credits, with its reason (insufficient, unreachable, timeout). */
-  private declined(command: DebitCommand, decision: DebitDeclined): DebitDeclined {
+  private declined(
+    command: { readonly tenant: string; readonly amount: number },
+    decision: DebitDeclined,
+  ): DebitDeclined {
     const now = this.ports.clock.now();
     const rights = availableAt(this.state, command.tenant, this.origin, now, 0);
     const reason = declineReason(
@@ -557,6 +604,104 @@ export class Replica {
       default:
         return decision;
     }
+  }
+
+  /** Holds credits of a tenant at this region (API.md Holds): decided like a debit, borrowing included. */
+  async hold(command: HoldCommand): Promise<HoldOutcome> {
+    const refused = await this.admitWrite(1);
+    if (refused !== null) return refused;
+    return this.withBorrowing<HoldOutcome>(command, () => this.decideHoldNow(command));
+  }
+
+  private decideHoldNow(command: HoldCommand): Promise<HoldOutcome> | HoldOutcome {
+    const policy = this.control.policy(command.tenant);
+    const overdraftLimit = this.overdraftAllowed() ? (policy.overdraft[this.region] ?? 0) : 0;
+    const now = this.ports.clock.now();
+    const balanceNow = () => ({
+      available: availableAt(this.state, command.tenant, this.origin, now, overdraftLimit),
+      tenant: tenantBalance(this.state, command.tenant),
+    });
+    if (policy.blocked) {
+      const available = availableAt(this.state, command.tenant, this.origin, now, overdraftLimit);
+      return { status: 'declined', reason: 'blocked', requested: command.amount, available };
+    }
+    const decision = decideHold(this.state, { origin: this.origin, now, overdraftLimit }, command);
+    switch (decision.status) {
+      case 'accepted': {
+        const event = this.append(decision.body);
+        this.rebalancing.recordSpend(command.tenant, command.amount, now);
+        this.rebalancing.maybeRequestRights(command.tenant, 0);
+        if (this.borrowing.waiting > 0) this.borrowing.spent(command.tenant);
+        this.expiries.add(decision.body.expiresAt, command.tenant);
+        this.armExpiry();
+        const hold = holdView(this.holdRecordOf(command.tenant, eventRecordId(event.origin, event.seq)));
+        const balance = balanceNow();
+        return this.durable(event.seq).then((durable) =>
+          durable ? { status: 'accepted' as const, hold, balance } : STORE_FAILED,
+        );
+      }
+      case 'replayed': {
+        const hold = decision.hold;
+        const answer = { status: 'replayed' as const, hold: holdView(hold), balance: balanceNow() };
+        if (hold.origin !== this.origin) return answer;
+        return this.durable(hold.seq).then((durable) => (durable ? answer : STORE_FAILED));
+      }
+      case 'conflict':
+        return { status: 'conflict', hold: holdView(decision.hold) };
+      default:
+        return decision;
+    }
+  }
+
+  /**
+   * Captures or voids a hold. The holding region decides; another region forwards the request to
+   * it over the replication link, or answers region_unreachable. `forward` false: a request a peer
+   * forwarded here, never forwarded again.
+   */
+  async settleHold(command: SettleCommand, forward = true): Promise<SettleOutcome> {
+    const refused = await this.admitWrite(2 + this.grantCount(command.tenant));
+    if (refused !== null) return refused;
+    const parsed = parseEventRecordId(command.holdId);
+    if (parsed === null) return { status: 'not_found' };
+    const decision = decideSettle(this.state, this.context(), command);
+    const holder = regionOf(parsed.origin);
+    if (decision.status === 'wrong_region' || (decision.status === 'not_found' && holder !== this.region)) {
+      if (!forward) return { status: 'not_found' };
+      return this.forwarding.forward(holder, command);
+    }
+    switch (decision.status) {
+      case 'not_found':
+        return decision;
+      case 'expired': {
+        // Past its expiry on this region's clock: released now, and no longer to be settled.
+        this.expireTenant(command.tenant);
+        const record = this.holdRecordOf(command.tenant, decision.hold.holdId);
+        if (record.end !== null && !(await this.durable(record.end.seq))) return STORE_FAILED;
+        return { status: 'not_active', hold: holdView(record) };
+      }
+      case 'replayed':
+      case 'not_active': {
+        const end = decision.hold.end;
+        if (end !== null && end.origin === this.origin && !(await this.durable(end.seq))) return STORE_FAILED;
+        return { status: decision.status, hold: holdView(decision.hold) };
+      }
+      case 'accepted': {
+        const event = this.append(decision.body);
+        // Released credits may return to a grant that has expired meanwhile: they expire again.
+        this.expireTenant(command.tenant);
+        const hold = holdView(this.holdRecordOf(command.tenant, decision.hold.holdId));
+        if (!(await this.durable(event.seq))) return STORE_FAILED;
+        return { status: 'accepted', hold };
+      }
+      default:
+        return decision;
+    }
+  }
+
+  private holdRecordOf(tenant: string, holdId: string): HoldRecord {
+    const record = this.state.tenants.get(tenant)?.holds?.get(holdId);
+    if (record === undefined) throw new Error(`hold ${holdId} of ${tenant} vanished`);
+    return record;
   }
 
   /** Refunds a debit taken at this region. */
@@ -794,7 +939,8 @@ export class Replica {
     if (event.kind === 'debit') this.overdraftInUse += event.overdraft;
     else if (event.kind === 'refund') this.overdraftInUse -= event.overdraft;
     else if (event.kind === 'repay') this.overdraftInUse -= event.amount;
-    else if (event.kind === 'revoke') this.overdraftInUse += event.overdraft;
+    else if (event.kind === 'revoke' || event.kind === 'hold') this.overdraftInUse += event.overdraft;
+    else if (event.kind === 'capture' || event.kind === 'release') this.overdraftInUse -= event.overdraft;
     let batch = this.openBatch();
     if (batch.events.length >= this.options.batchEventsMax) {
       this.queue.push(batch);
@@ -1001,6 +1147,11 @@ export class Replica {
   }
 
   private expireTenant(tenant: string): void {
+    // Holds of this region past their expiry on its clock are released, one decision at a time.
+    for (let body = decideHoldExpiries(this.state, this.context(), tenant)[0]; body !== undefined; ) {
+      this.append(body);
+      body = decideHoldExpiries(this.state, this.context(), tenant)[0];
+    }
     const decision = decideExpire(this.state, this.context(), tenant);
     for (const body of decision.bodies) this.append(body);
     for (const grantId of decision.limited) {
@@ -1109,6 +1260,7 @@ export class Replica {
     const peer = this.peerState(region);
     peer.connected = false;
     peer.sent.clear();
+    this.forwarding.peerDown(region);
     this.ports.observer?.peerConnected?.(region, false);
     this.ports.logger.debug({ peer: region }, 'peer disconnected');
   }
@@ -1218,6 +1370,12 @@ export class Replica {
         break;
       case 'borrow':
         this.rebalancing.lend(region, frame.tenant, frame.amount);
+        break;
+      case 'hold-settle':
+        this.forwarding.received(region, frame);
+        break;
+      case 'hold-settled':
+        this.forwarding.answered(region, frame);
         break;
       case 'control':
         this.receiveControl(region, frame.message);
@@ -1426,6 +1584,11 @@ export class Replica {
       const keys = touched.get(wire.event.tenant) ?? new Set<string>();
       if (wire.event.kind === 'debit') keys.add(wire.event.idempotencyKey);
       touched.set(wire.event.tenant, keys);
+      if (wire.event.kind === 'hold' && regionOf(origin) === this.region) {
+        // A hold of an earlier incarnation of this region: this one releases it at its expiry.
+        this.expiries.add(wire.event.expiresAt, wire.event.tenant);
+        this.armExpiry();
+      }
       if (wire.event.kind === 'grant') {
         this.scheduleExpiry(wire.event.tenant, this.definitionOf(wire.event.tenant, wire.event.grantId));
         this.grantConflicts.observe(this.state, wire.event.tenant);

@@ -143,6 +143,7 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
       debited: figure,
       refunded: figure,
       expired: figure,
+      held: { ...figure, description: 'Credits reserved by active holds (not in balance, not yet debited).' },
       region: { type: 'string', description: 'The region answering.' },
       regions: {
         type: 'object',
@@ -238,7 +239,7 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
   {
     $id: 'SnapshotTenant',
     type: 'object',
-    required: ['tenant', 'balance', 'granted', 'debited', 'refunded', 'expired'],
+    required: ['tenant', 'balance', 'granted', 'debited', 'refunded', 'expired', 'held'],
     properties: {
       tenant: { type: 'string' },
       balance: figure,
@@ -246,6 +247,7 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
       debited: figure,
       refunded: figure,
       expired: figure,
+      held: figure,
     },
   },
   {

@@ -30,6 +30,7 @@ export function balanceJson(view: BalanceView) {
     debited: view.debited,
     refunded: view.refunded,
     expired: view.expired,
+    held: view.held,
     region: view.region,
     regions: view.regions,
     grants: view.grants.map((grant) => ({
@@ -134,6 +135,7 @@ export function snapshotTenantJson(tenant: SnapshotTenant) {
     debited: tenant.debited,
     refunded: tenant.refunded,
     expired: tenant.expired,
+    held: tenant.held,
   };
 }
 

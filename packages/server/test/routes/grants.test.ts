@@ -57,6 +57,7 @@ describe('a grant', () => {
       'debited',
       'refunded',
       'expired',
+      'held',
       'region',
       'regions',
       'grants',
