@@ -57,12 +57,12 @@ describe('a grant', () => {
       'debited',
       'refunded',
       'expired',
-      'held',
       'region',
       'regions',
       'grants',
       'versionVector',
       'asOf',
+      'held',
     ]);
     expect(body.balance).toMatchObject({ tenant: 'acme', balance: 100_000, granted: 100_000, region: 'eu' });
     expect(body.balance.grants).toEqual([

@@ -70,6 +70,7 @@ describe('GET /v1/tenants/{tenant}/balance', () => {
       'grants',
       'versionVector',
       'asOf',
+      'held',
     ]);
   });
 
