@@ -172,7 +172,7 @@ export type HistoryRecord =
        * Extension: every node was up (and writable) and every link up and unpartitioned from the
        * request to its answer, and the live credits the answering region and its peers hold, as
        * known there, covered the amount when it was asked and when it answered
-       * (Replica.reachableCredits).
+       * (Replica.reachableCredits), and the true ledger's live credits (no overdraft) covered it.
        */
       readonly healthyCovered?: boolean;
     }

@@ -275,6 +275,8 @@ export class Workload {
                 healthAtIssue !== null &&
                 coveredAtIssue &&
                 this.targets.health() === healthAtIssue &&
+                // Other regions' overdraft allowances cannot be lent: the live credits must cover it.
+                truth.covers(tenant, plan.amount, scheduler.now, 0) &&
                 (this.node(region).replica?.reachableCredits(tenant) ?? 0) >= plan.amount;
               break;
             case 'conflict':
