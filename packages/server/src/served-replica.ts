@@ -46,6 +46,7 @@ export type ServedReplica = Pick<
   | 'snapshot'
   | 'policy'
   | 'durablePolicy'
+  | 'hasPolicy'
   | 'setPolicy'
   | 'versionVector'
   | 'now'
