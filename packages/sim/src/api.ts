@@ -329,6 +329,8 @@ export interface FinalRegion {
 export interface FinalState {
   /** Simulated ms when it was taken. */
   readonly t: number;
+  /** Extension (issue 12): the true clock then, integer ms since the epoch (hold expiries are on it). */
+  readonly wallClockMs?: number;
   /** Origins (incarnations) whose disk was lost: what they never replicated is gone by design. */
   readonly lostOrigins: readonly string[];
   /** Regions not running at the end (none, unless a restart failed). */
@@ -363,9 +365,23 @@ export interface FinalState {
           readonly total: number;
           readonly amount: number;
         }[];
+        /** Extension (issue 12): every hold, with every event that ended it (S7: exactly one). */
+        readonly holds?: Readonly<Record<string, FinalHold>>;
       }
     >
   >;
+}
+
+/** A hold as the nodes hold it at the end: its amount, expiry, and the events that ended it. */
+export interface FinalHold {
+  readonly amount: number;
+  /** Integer ms on the holding origin's clock. */
+  readonly expiresAt: number;
+  readonly ends: readonly {
+    readonly kind: 'capture' | 'release';
+    readonly captured: number;
+    readonly released: number;
+  }[];
 }
 
 /** The result of one run: run.json, plus the history records. */

@@ -3,12 +3,14 @@
  * while the cluster is whole, and S7, holds end once within the bound. Pure functions of the
  * history, like the other checkers, so real-process tests can run them too.
  */
-import type { HistoryRecord, Scenario, Verdict } from './api.js';
+import type { FinalState, HistoryRecord, Scenario, Verdict } from './api.js';
+import { HOLD_END_BOUND_MS } from './limits.js';
 
-/** What these checks read: the scenario and the history (the nodes' final state is not needed). */
+/** What these checks read: the scenario, the history, and (for S7) the nodes' final state. */
 export interface Issue12Input {
   readonly scenario: Scenario;
   readonly history: readonly HistoryRecord[];
+  readonly final?: FinalState | undefined;
 }
 
 /** Collects violations: how many, the first, and the worst by size. */
@@ -70,7 +72,63 @@ export function checkF1(input: Issue12Input): Verdict {
   );
 }
 
+/**
+ * S7 (issue 12): holds end exactly once, within the bound. Over the holds the nodes hold at the end:
+ * none ended by more than one event; every end takes at most the hold and releases exactly what it
+ * did not capture (release = hold − captured); none still held past its expiry plus
+ * HOLD_END_BOUND_MS when the run ended. Held credits count against the overdraft bound through the
+ * true ledger (S1 checks that).
+ */
+export function checkS7(input: Issue12Input): Verdict {
+  const tally = new Tally();
+  const final = input.final;
+  if (final === undefined)
+    return {
+      invariant: 'S7',
+      name: 'holds end once, within the bound',
+      holds: true,
+      violations: 0,
+      note: 'not checked: no final state',
+    };
+  let holds = 0;
+  let ended = 0;
+  for (const [tenant, ledger] of Object.entries(final.ledger)) {
+    for (const [holdId, hold] of Object.entries(ledger.holds ?? {})) {
+      holds += 1;
+      if (hold.ends.length > 1)
+        tally.add(final.t, `${tenant}: hold ${holdId} ended ${hold.ends.length} times`, hold.ends.length);
+      for (const end of hold.ends) {
+        ended += 1;
+        if (end.captured > hold.amount)
+          tally.add(
+            final.t,
+            `${tenant}: hold ${holdId} of ${hold.amount} captured ${end.captured}`,
+            end.captured - hold.amount,
+          );
+        if (end.released !== hold.amount - end.captured)
+          tally.add(
+            final.t,
+            `${tenant}: hold ${holdId} of ${hold.amount} captured ${end.captured} but released ${end.released}`,
+            Math.abs(end.released - (hold.amount - end.captured)),
+          );
+      }
+      if (
+        hold.ends.length === 0 &&
+        hold.amount > 0 &&
+        final.wallClockMs !== undefined &&
+        final.wallClockMs > hold.expiresAt + HOLD_END_BOUND_MS
+      )
+        tally.add(
+          final.t,
+          `${tenant}: hold ${holdId} still held ${final.wallClockMs - hold.expiresAt} ms past its expiry`,
+          hold.amount,
+        );
+    }
+  }
+  return tally.verdict('S7', 'holds end once, within the bound', `${holds} holds, ${ended} ended`);
+}
+
 /** The checks of issue 12, in order. */
 export function issue12Checks(input: Issue12Input): Verdict[] {
-  return [checkF1(input)];
+  return [checkS7(input), checkF1(input)];
 }

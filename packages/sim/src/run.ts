@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { balanceOf, canonicalJson, eventRecordId } from '@allot/core';
 import type { Replica, SnapshotHeader, SnapshotTenant } from '@allot/replica';
 import type {
+  FinalHold,
   FinalRegion,
   FinalState,
   HistoryRecord,
@@ -31,6 +32,7 @@ import {
   FINAL_SNAPSHOT_MS_MAX,
   HISTORY_RECORDS_MAX,
   SAMPLE_INTERVAL_MS,
+  SIM_EPOCH_MS,
 } from './limits.js';
 import { SimNetwork } from './network.js';
 import { type RegionContext, RegionNode } from './region.js';
@@ -325,6 +327,14 @@ class Simulation {
       const refunds: Record<string, { debitId: string; amount: number; key: string }> = {};
       const definitions: Record<string, { origin: string; seq: number; at: number; amount: number }[]> = {};
       const revokes = new Map<string, { grantId: string; loser: string; total: number; amount: number }>();
+      const holds: Record<
+        string,
+        { amount: number; expiresAt: number; ends: Map<string, FinalHold['ends'][number]> }
+      > = {};
+      const holdOf = (holdId: string) => {
+        holds[holdId] ??= { amount: 0, expiresAt: 0, ends: new Map() };
+        return holds[holdId];
+      };
       for (const [, replica] of readers) {
         let cursor: string | null = null;
         do {
@@ -354,16 +364,38 @@ class Simulation {
                 amount: event.amount,
               });
             else if (event.kind === 'debit') debits[id] = { key: event.idempotencyKey, amount: event.amount };
+            else if (event.kind === 'hold') {
+              const hold = holdOf(id);
+              hold.amount = event.amount;
+              hold.expiresAt = event.expiresAt;
+            } else if (event.kind === 'capture' || event.kind === 'release')
+              holdOf(event.holdId).ends.set(id, {
+                kind: event.kind,
+                captured: event.kind === 'capture' ? event.amount : 0,
+                released: event.kind === 'capture' ? event.released : event.amount,
+              });
             else if (event.kind === 'refund')
               refunds[id] = { debitId: event.debitId, amount: event.amount, key: event.idempotencyKey };
           }
           cursor = page.next;
         } while (cursor !== null);
       }
-      ledger[tenant] = { grants, debits, refunds, definitions, revokes: [...revokes.values()] };
+      ledger[tenant] = {
+        grants,
+        debits,
+        refunds,
+        definitions,
+        revokes: [...revokes.values()],
+        holds: Object.fromEntries(
+          Object.entries(holds).map(([id, hold]) => [
+            id,
+            { amount: hold.amount, expiresAt: hold.expiresAt, ends: [...hold.ends.values()] },
+          ]),
+        ),
+      };
     }
     const lostOrigins = [...this.nodes.values()].flatMap((node) => node.lostOrigins).sort();
-    return { t: this.now, lostOrigins, down, regions, ledger };
+    return { t: this.now, wallClockMs: SIM_EPOCH_MS + this.now, lostOrigins, down, regions, ledger };
   }
 
   /** Runs the scenario; returns the history, the final state and the convergence after the last heal. */
