@@ -95,6 +95,21 @@ export interface TenantSpec {
   /** Probability that an accepted debit is later refunded. */
   readonly refund?: number;
   /**
+   * LLM-style holds (extension, issue 12): at `region`, `perSecond` times a client reserves
+   * `maxAmount` for `ttlS` seconds, then after a moment captures what it used (1..maxAmount), or
+   * voids it (`void`), or never settles it (`never`: it expires); `elsewhere` of the settles are
+   * sent to another region (forwarded to the holder, or refused across a partition).
+   */
+  readonly holds?: {
+    readonly region: string;
+    readonly perSecond: number;
+    readonly maxAmount: number;
+    readonly ttlS: number;
+    readonly void?: number;
+    readonly never?: number;
+    readonly elsewhere?: number;
+  };
+  /**
    * Policy changes during the run (extension): at `atS`, an admin at `region` sets the tenant's
    * overdraft to `overdraft`. S1's bound uses, per region, the largest overdraft ever allowed.
    */
@@ -202,6 +217,30 @@ export type HistoryRecord =
       readonly refundId?: string;
       readonly key?: string;
       readonly latencyMs?: number;
+    }
+  | {
+      /** Extension (issue 12): a hold request and its answer. */
+      readonly type: 'hold';
+      readonly t: number;
+      readonly region: string;
+      readonly tenant: string;
+      readonly key: string;
+      readonly amount: number;
+      readonly result: 'accepted' | 'replayed' | 'declined' | 'conflict' | 'unavailable';
+      readonly holdId?: string;
+      readonly latencyMs: number;
+    }
+  | {
+      /** Extension (issue 12): a capture or void and its answer, at `region` (the holder or not). */
+      readonly type: 'settle';
+      readonly t: number;
+      readonly region: string;
+      readonly tenant: string;
+      readonly holdId: string;
+      readonly action: 'capture' | 'void';
+      readonly amount?: number;
+      readonly result: string;
+      readonly latencyMs: number;
     }
   | {
       readonly type: 'fault';
@@ -322,6 +361,8 @@ export interface FinalRegion {
     readonly debited: number;
     readonly refunded: number;
     readonly expired: number;
+    /** Extension (issue 12): credits held by active holds. */
+    readonly held?: number;
   }[];
 }
 

@@ -408,6 +408,9 @@ export function checkS5(input: CheckInput): Verdict {
   for (const [tenant, ledger] of Object.entries(final.ledger)) {
     for (const refund of Object.values(ledger.refunds))
       if (refund.key.startsWith('duplicate-of:')) of(tenant).refunded += refund.amount;
+    // Captured holds are debited (issue 12); S7 checks each hold ended once and within its amount.
+    for (const hold of Object.values(ledger.holds ?? {}))
+      for (const end of hold.ends) of(tenant).debited += end.captured;
     // A grant id counts once: a losing definition adds only what its revokes could not take back
     // (what had expired before, and what is still owed at the bound).
     of(tenant).granted += uncountedDuplicates(ledger);

@@ -141,3 +141,8 @@ export const CLOCK_STEP_MS_MAX = 86_400_000;
  * skew, step or drift the simulator draws; a minute covers them with room.
  */
 export const HOLD_END_BOUND_MS = 60_000;
+
+/** LLM-style holds settle this long after they are taken: a model call of a moment to two seconds. */
+export const HOLD_SETTLE_MS_MIN = 50;
+/** See HOLD_SETTLE_MS_MIN. */
+export const HOLD_SETTLE_MS_MAX = 2_000;

@@ -311,6 +311,7 @@ class Simulation {
           debited: line.debited,
           refunded: line.refunded,
           expired: line.expired,
+          held: line.held,
         })),
       };
     });

@@ -145,6 +145,20 @@ export const SCENARIO_SCHEMA = {
           },
           retryElsewhere: probability,
           refund: probability,
+          holds: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['region', 'perSecond', 'maxAmount', 'ttlS'],
+            properties: {
+              region,
+              perSecond: { type: 'number', minimum: 0, maximum: RATE_PER_SECOND_MAX },
+              maxAmount: amount,
+              ttlS: { type: 'number', exclusiveMinimum: 0, maximum: DURATION_S_MAX },
+              void: probability,
+              never: probability,
+              elsewhere: probability,
+            },
+          },
           policyChanges: {
             type: 'array',
             maxItems: 1024,
