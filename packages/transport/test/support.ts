@@ -143,7 +143,14 @@ export function everyFrame(): ReplicationFrame[] {
     { type: 'pull', origin: US, fromSeq: 1 },
     { type: 'rights-request', tenant: 'acme', amount: 500 },
     { type: 'borrow', tenant: 'acme', amount: 7 },
-    { type: 'hold-settle', id: 3, tenant: 'acme', holdId: 'eu.aaaaaaaaaaaaaaaa.4', action: 'capture', amount: 5 },
+    {
+      type: 'hold-settle',
+      id: 3,
+      tenant: 'acme',
+      holdId: 'eu.aaaaaaaaaaaaaaaa.4',
+      action: 'capture',
+      amount: 5,
+    },
     {
       type: 'hold-settled',
       id: 3,
