@@ -170,3 +170,30 @@ export const SIGNED_RUN_BYTES_MAX = LINK_POLICY.frameBytesMax / 2;
  * overdraft unless another peer names it, which errs on the side of the bound.
  */
 export const HEARD_ORIGINS_PER_REGION_MAX = SUMMARY_ORIGINS_PER_REGION_MAX;
+
+/**
+ * Full debit and refund records a replica keeps on the heap by default (issue 18): ~600 B each
+ * (parts, metadata, key, Map entries), so ~60 MiB, whatever the traffic and retention. Older
+ * records are read back from the log when a replay, a refund or a duplicate check needs them; every
+ * key within the retention stays in the compact key index (~10–16 B each, off the JS heap).
+ */
+export const RECORD_WINDOW_RECORDS_DEFAULT = 100_000;
+
+/**
+ * Largest record window: 10 million records are ~6 GiB of heap, past any sane heap limit. 0 is
+ * allowed (every record is read back from the log when needed).
+ */
+export const RECORD_WINDOW_RECORDS_MAX = 10_000_000;
+
+/**
+ * Key-index buckets per retention: the retention sweep drops a whole bucket, so a key is known up
+ * to retention × (1 + 1/24) (an hour past a day), and a lookup probes ~25 tables per origin.
+ */
+export const KEY_INDEX_BUCKETS_PER_RETENTION = 24;
+
+/**
+ * Rounds of reading records back for one decision. Each round reads what the last one missed; a
+ * new round is needed only when events with a colliding key were folded while reading, so a
+ * few rounds always suffice and more means something is wrong (answered 503 internal, logged).
+ */
+export const RECALL_ROUNDS_MAX = 8;
