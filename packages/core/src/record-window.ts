@@ -9,7 +9,19 @@
  */
 import { type Fingerprinter, KeyIndex, keyFingerprint } from './key-index.js';
 import type { DebitRecord, RefundRecord } from './records.js';
-import type { TenantState } from './state.js';
+
+/**
+ * What the window touches of a tenant: state.ts's TenantState, structurally (state.ts owns the
+ * window, so this module does not import it).
+ */
+interface TenantState {
+  readonly tenant: string;
+  readonly ledger: { readonly originIndex: ReadonlyMap<string, number> };
+  debits: Map<string, DebitRecord> | null;
+  debitsByKey: Map<string, string[]> | null;
+  refunds: Map<string, RefundRecord> | null;
+  refundsByKey: Map<string, string[]> | null;
+}
 
 /** How a ledger keeps its records. */
 export interface RecordWindowOptions {

@@ -119,6 +119,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     region: config.region,
     durability: config.durability,
     idempotencyRetentionMs: config.idempotencyRetentionSeconds * 1000,
+    recordWindowRecords: config.recordWindowRecords,
     peerKeys,
     allowLoneStart: config.allowLoneStart,
   };
