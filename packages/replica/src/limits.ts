@@ -192,6 +192,12 @@ export const RECORD_WINDOW_RECORDS_MAX = 10_000_000;
 export const KEY_INDEX_BUCKETS_PER_RETENTION = 24;
 
 /**
+ * Shortest key-index bucket: the retention sweep runs every RETENTION_SWEEP_MS, so finer buckets
+ * would forget nothing sooner and only make lookups probe more tables.
+ */
+export const KEY_INDEX_BUCKET_MS_MIN = RETENTION_SWEEP_MS;
+
+/**
  * Rounds of reading records back for one decision. Each round reads what the last one missed; a
  * new round is needed only when events with a colliding key were folded while reading, so a
  * few rounds always suffice and more means something is wrong (answered 503 internal, logged).

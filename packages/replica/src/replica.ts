@@ -70,6 +70,7 @@ import {
   BATCH_EVENTS_MAX,
   HEAD_SIGN_INTERVAL_EVENTS,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
+  KEY_INDEX_BUCKET_MS_MIN,
   KEY_INDEX_BUCKETS_PER_RETENTION,
   PENDING_EVENTS_MAX,
   RECORD_WINDOW_RECORDS_DEFAULT,
@@ -336,7 +337,10 @@ export class Replica {
   private async recover(): Promise<void> {
     const recordWindow = {
       records: this.options.recordWindowRecords,
-      bucketMs: Math.max(1, Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION)),
+      bucketMs: Math.max(
+        KEY_INDEX_BUCKET_MS_MIN,
+        Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
+      ),
     };
     const { state, heads, control } = await recoverStore(this.ports, this.cluster, this.origin, recordWindow);
     this.state = state;
