@@ -9,7 +9,9 @@
 //
 // Flags: --seconds N (per run, default 150), --rate N (debits/s, default 5,000), --window N
 // (recordWindowRecords, default the replica's), --csv PATH (the samples of both runs as CSV,
-// e.g. bench/results/soak.csv), --only retained|swept (one run). Never asserts.
+// e.g. bench/results/soak.csv), --only retained|swept (one run), --parallel (both runs at once:
+// half the time, each with half the CPU), --sample N (seconds between samples, default 5; each
+// sample runs a full GC first). Never asserts.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +28,8 @@ const { values: flags } = parseArgs({
     window: { type: 'string', default: String(RECORD_WINDOW_RECORDS_DEFAULT) },
     csv: { type: 'string' },
     only: { type: 'string' },
+    sample: { type: 'string', default: '5' },
+    parallel: { type: 'boolean', default: false },
     child: { type: 'string' },
   },
 });
@@ -88,7 +92,7 @@ async function child(mode) {
     };
     process.stdout.write(`${JSON.stringify(line)}\n`);
   };
-  const sampler = setInterval(sample, 1_000);
+  const sampler = setInterval(sample, Number(flags.sample) * 1000);
   const ticker = setInterval(() => {
     // A slow store shows as a lower achieved rate, not as an unbounded queue in this process.
     if (inFlight > 4) return;
@@ -130,7 +134,7 @@ function run(mode) {
       '--rate',
       String(rate),
     ];
-    args.push('--window', String(window));
+    args.push('--window', String(window), '--sample', flags.sample);
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     proc.stdout.on('data', (chunk) => {
@@ -165,9 +169,9 @@ function slope(points, y) {
   return den === 0 ? Number.NaN : num / den;
 }
 
-/** Samples once the window is full and warm: past twice the window, and past the first fifth of the run. */
+/** Samples once the window is full and warm: past 1.5 windows, and past the first fifth of the run. */
 function steady(samples) {
-  const from = Math.max(2 * window, (samples.at(-1)?.debits ?? 0) / 5);
+  const from = Math.max(1.5 * window, (samples.at(-1)?.debits ?? 0) / 5);
   return samples.filter((s) => s.debits >= from);
 }
 
@@ -180,7 +184,12 @@ if (flags.child !== undefined) {
   );
   const modes = flags.only === undefined ? ['retained', 'swept'] : [flags.only];
   const results = {};
-  for (const mode of modes) results[mode] = await run(mode);
+  if (flags.parallel) {
+    const all = await Promise.all(modes.map(run));
+    modes.forEach((mode, i) => {
+      results[mode] = all[i];
+    });
+  } else for (const mode of modes) results[mode] = await run(mode);
   const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
   const slopes = {};
   for (const mode of modes) {
@@ -209,9 +218,16 @@ if (flags.child !== undefined) {
     for (const mode of modes)
       for (const s of results[mode])
         rows.push(
-          [mode, s.second, s.debits, s.rssBytes, s.heapUsedBytes, s.externalBytes, s.arrayBuffersBytes].join(
-            ',',
-          ),
+          [
+            mode,
+            s.second,
+            s.debits,
+            s.rssBytes,
+            s.heapUsedBytes,
+            s.heapTotalBytes,
+            s.externalBytes,
+            s.arrayBuffersBytes,
+          ].join(','),
         );
     writeFileSync(flags.csv, `${rows.join('\n')}\n`);
     console.log(`samples written to ${flags.csv}`);
