@@ -13,7 +13,7 @@
 // half the time, each with half the CPU), --sample N (seconds between samples, default 5; each
 // sample runs a full GC first). Never asserts.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -118,6 +118,10 @@ async function child(mode) {
   sample();
   await replica.close();
   clearInterval(keepAlive);
+  // Disk: the logs keep every event whatever the retention (retention bounds memory, not the log).
+  let diskBytes = 0;
+  for (const file of readdirSync(dir)) diskBytes += statSync(join(dir, file)).size;
+  process.stdout.write(`${JSON.stringify({ mode, disk: true, diskBytes, debits: accepted })}\n`);
   rmSync(dir, { recursive: true, force: true });
 }
 
@@ -192,6 +196,12 @@ if (flags.child !== undefined) {
   } else for (const mode of modes) results[mode] = await run(mode);
   const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
   const slopes = {};
+  const disk = {};
+  for (const mode of modes) {
+    const end = results[mode].find((line) => line.disk === true);
+    disk[mode] = end === undefined ? Number.NaN : end.diskBytes / Math.max(1, end.debits);
+    results[mode] = results[mode].filter((line) => line.disk !== true);
+  }
   for (const mode of modes) {
     const samples = results[mode];
     const last = samples.at(-1);
@@ -201,7 +211,8 @@ if (flags.child !== undefined) {
       `${mode === 'retained' ? 'retention 24 h' : 'retention 0   '}: ${last.debits.toLocaleString('en-US')} debits ` +
         `(${Math.round(last.debits / last.second).toLocaleString('en-US')}/s achieved, ${last.refused} refused), ` +
         `RSS ${mib(samples[0].rssBytes)} → ${mib(last.rssBytes)}, heap ${mib(samples[0].heapUsedBytes)} → ${mib(last.heapUsedBytes)}; ` +
-        `after the window is full (${points.length} samples): RSS ${slopes[mode].rss.toFixed(1)} B/debit, heap ${slopes[mode].heap.toFixed(1)} B/debit`,
+        `after the window is full (${points.length} samples): RSS ${slopes[mode].rss.toFixed(1)} B/debit, heap ${slopes[mode].heap.toFixed(1)} B/debit; ` +
+        `disk ${disk[mode].toFixed(0)} B/debit`,
     );
   }
   if (slopes.retained !== undefined && slopes.swept !== undefined) {
