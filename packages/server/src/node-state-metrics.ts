@@ -30,8 +30,10 @@ export function createNodeStateMetrics(registry: Registry): NodeStateMetrics {
   });
   const info = new Gauge({
     name: 'allot_node_info',
-    help: 'Always 1: the region and the origin (region#incarnation) this node writes as.',
-    labelNames: ['region', 'origin'] as const,
+    // No `region` label: scrape configs put one on every target (deploy/prometheus.yml); the origin
+    // names the region anyway (region#incarnation).
+    help: 'Always 1: the origin (region#incarnation) this node writes as.',
+    labelNames: ['origin'] as const,
     registers,
   });
   const logEvents = new Gauge({
@@ -43,7 +45,7 @@ export function createNodeStateMetrics(registry: Registry): NodeStateMetrics {
   const stranded = new Gauge({
     name: 'allot_stranded_rights',
     help: 'Credits of rights held by a lost incarnation (an origin whose region now writes as another), until it is retired.',
-    labelNames: ['origin', 'region'] as const,
+    labelNames: ['origin'] as const,
     registers,
   });
   const rttSeconds = new Gauge({
@@ -70,12 +72,12 @@ export function createNodeStateMetrics(registry: Registry): NodeStateMetrics {
       // Reset the labelled gauges so that a series that is gone (a retired origin) disappears.
       for (const gauge of [info, logEvents, stranded, rttSeconds, silentSeconds]) gauge.reset();
       if (replica === undefined || !replica.ready) return;
-      info.set({ region: replica.region, origin: replica.origin }, 1);
+      info.set({ origin: replica.origin }, 1);
       const view = replica.clusterView?.();
       const versionVector = view?.versionVector ?? replica.versionVector();
       for (const [origin, events] of Object.entries(versionVector)) logEvents.set({ origin }, events);
       for (const rights of view?.stranded ?? []) {
-        stranded.inc({ origin: rights.origin, region: rights.region }, rights.rights);
+        stranded.inc({ origin: rights.origin }, rights.rights);
       }
       for (const peer of view?.peers ?? []) {
         if (peer.rttMs !== null) rttSeconds.set({ peer: peer.region }, peer.rttMs / 1000);

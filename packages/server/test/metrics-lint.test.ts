@@ -51,7 +51,7 @@ describe('the /metrics exposition', () => {
     expect(text).toMatch(/^allot_ready 1$/m);
     expect(text).toMatch(/^allot_writable 1$/m);
     const origin = node.replica.origin;
-    expect(text).toContain(`allot_node_info{region="${node.replica.region}",origin="${origin}"} 1`);
+    expect(text).toContain(`allot_node_info{origin="${origin}"} 1`);
     // The grant and two debits (one single, one of the batch) are in this node's own log.
     expect(text).toContain(`allot_log_events{origin="${origin}"} 3`);
     expect(text).toMatch(/^allot_store_failures_total 0$/m);
