@@ -471,6 +471,7 @@ export const postDebitBatchSchema = {
   },
   response: {
     200: {
+      description: 'One result per debit, in the order of the request.',
       type: 'object',
       required: ['results'],
       properties: { results: { type: 'array', items: batchResult } },
@@ -532,7 +533,10 @@ export const getBalanceSchema = {
   summary: 'A tenant’s merged balance as known at this region (any role).',
   security: bearer,
   params: tenantParams,
-  response: { 200: { $ref: 'Balance#' }, ...errors('tenant_not_found') },
+  response: {
+    200: { description: 'The tenant’s balance as known here.', $ref: 'Balance#' },
+    ...errors('tenant_not_found'),
+  },
 } as const;
 
 /** GET /v1/tenants/{tenant}/events */
@@ -562,6 +566,7 @@ export const getEventsSchema = {
   },
   response: {
     200: {
+      description: 'A page of events; `next` is the cursor of the following page, null at the end.',
       type: 'object',
       required: ['events', 'next'],
       properties: {
@@ -617,7 +622,7 @@ export const getPolicySchema = {
   summary: 'A tenant’s policy (any role).',
   security: bearer,
   params: tenantParams,
-  response: { 200: { $ref: 'Policy#' }, ...errors() },
+  response: { 200: { description: 'The tenant’s policy.', $ref: 'Policy#' }, ...errors() },
 } as const;
 
 /** PUT /v1/tenants/{tenant}/policy */
@@ -649,7 +654,7 @@ export const putPolicySchema = {
       blocked: { type: 'boolean', description: 'A blocked tenant is declined every debit.' },
     },
   },
-  response: { 200: { $ref: 'Policy#' }, ...bodyErrors() },
+  response: { 200: { description: 'The policy as changed.', $ref: 'Policy#' }, ...bodyErrors() },
 } as const;
 
 /** GET /v1/cluster */
@@ -660,6 +665,7 @@ export const getClusterSchema = {
   security: bearer,
   response: {
     200: {
+      description: 'This node, its version vector, its peers and stranded rights.',
       type: 'object',
       required: ['cluster', 'region', 'origin', 'versionVector', 'peers', 'stranded'],
       properties: {
@@ -720,7 +726,7 @@ export const getHealthSchema = {
   operationId: 'getHealth',
   summary: '200 while the process runs (no token).',
   security: [],
-  response: { 200: status, ...probeErrors() },
+  response: { 200: { ...status, description: 'The process runs.' }, ...probeErrors() },
 } as const;
 
 /** GET /readyz */
@@ -730,7 +736,7 @@ export const getReadySchema = {
   summary:
     '200 once the store is open, the logs recovered and the control document loaded; 503 before (no token).',
   security: [],
-  response: { 200: status, ...probeErrors('not_ready') },
+  response: { 200: { ...status, description: 'The node serves.' }, ...probeErrors('not_ready') },
 } as const;
 
 /** GET /metrics */
