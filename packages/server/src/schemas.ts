@@ -15,7 +15,8 @@ import {
   REGION_PATTERN,
   TENANT_ID_PATTERN,
 } from '@allot/core';
-import { ERROR_CATALOGUE, type ErrorCode } from './errors.js';
+import { bodyErrors, errors, probeErrors } from './error-responses.js';
+import { ERROR_CATALOGUE } from './errors.js';
 import {
   BATCH_DEBITS_MAX,
   CURSOR_LENGTH_MAX,
@@ -293,46 +294,6 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
 const replayedHeaders = {
   'idempotent-replayed': { type: 'string', enum: ['true'], description: 'The request was answered before.' },
 } as const;
-
-/**
- * Errors every route with a token may answer: the HTTP parser's and the edge's (bad framing,
- * timeouts, rate limit, load shedding), auth, a node not ready yet, and our own faults.
- */
-const EVERY_ROUTE_ERRORS = [
-  'invalid_request',
-  'unauthorized',
-  'forbidden',
-  'request_timeout',
-  'too_many_requests',
-  'not_ready',
-  'unavailable',
-  'internal',
-] as const satisfies readonly ErrorCode[];
-
-/** Errors of a route that reads a JSON body, on top of EVERY_ROUTE_ERRORS. */
-const BODY_ERRORS = ['payload_too_large', 'unsupported_media_type'] as const satisfies readonly ErrorCode[];
-
-/**
- * The error answers of a route, one per HTTP status, each with the Error body and a description
- * naming the catalogue's codes of that status that the route answers.
- */
-export function errorResponses(...codes: readonly ErrorCode[]): Record<string, Schema> {
-  const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of new Set(codes)) {
-    const status = ERROR_CATALOGUE[code].status;
-    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
-  }
-  const responses: Record<string, Schema> = {};
-  for (const [status, named] of [...byStatus].sort(([a], [b]) => a - b)) {
-    responses[String(status)] = { description: `Error: ${named.join(', ')}.`, $ref: 'Error#' };
-  }
-  return responses;
-}
-
-/** The errors of a route with a token and no body, plus its own. */
-const errors = (...own: ErrorCode[]) => errorResponses(...EVERY_ROUTE_ERRORS, ...own);
-/** The errors of a route with a token and a JSON body, plus its own. */
-const bodyErrors = (...own: ErrorCode[]) => errorResponses(...EVERY_ROUTE_ERRORS, ...BODY_ERRORS, ...own);
 
 const bearer = [{ bearer: [] }];
 
@@ -715,10 +676,6 @@ const status = {
   required: ['status'],
   properties: { status: { type: 'string' } },
 } as const;
-
-/** What a probe may answer besides its own: the HTTP parser's errors and our own faults. */
-const probeErrors = (...own: ErrorCode[]) =>
-  errorResponses('invalid_request', 'request_timeout', 'internal', ...own);
 
 /** GET /healthz */
 export const getHealthSchema = {
