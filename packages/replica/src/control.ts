@@ -87,6 +87,9 @@ export class ControlDocument {
       overdraft: { ...policy.overdraft },
       weights: { ...policy.weights },
       blocked: policy.blocked,
+      ...(policy.alerts === undefined || policy.alerts.length === 0
+        ? {}
+        : { alerts: policy.alerts.map((rule) => ({ ...rule })) }),
     };
     const key = `${POLICY_PREFIX}${tenant}`;
     const problem = controlEntryProblem(key, plain);

@@ -56,5 +56,6 @@ export {
 export { LevelStore } from './level-store.js';
 export * from './limits.js';
 export { type CrashOptions, MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export { checkOutboxKey, OUTBOX_RANGE } from './outbox.js';
 export { openRecord, RECORD_CHECKSUM_BYTES, sealRecord } from './records.js';
 export * from './system-ports.js';

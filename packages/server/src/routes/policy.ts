@@ -1,9 +1,9 @@
 /**
  * GET /v1/tenants/{tenant}/policy (any role) and PUT (admin). A PUT replaces each field it gives
- * (`overdraft`, `weights`, `blocked`) and keeps the fields it leaves out, so that blocking a tenant
+ * (`overdraft`, `weights`, `blocked`, `alerts`) and keeps the fields it leaves out, so that blocking a tenant
  * does not silently drop its overdraft; an empty body changes nothing.
  */
-import type { TenantPolicy } from '@allot/replica';
+import type { AlertRule, TenantPolicy } from '@allot/replica';
 import type { FastifyInstance } from 'fastify';
 import { type RouteContext, unavailableError } from '../route-context.js';
 import { getPolicySchema, putPolicySchema } from '../schemas.js';
@@ -14,6 +14,7 @@ interface PolicyBody {
   readonly overdraft?: Readonly<Record<string, number>>;
   readonly weights?: Readonly<Record<string, number>>;
   readonly blocked?: boolean;
+  readonly alerts?: readonly AlertRule[];
 }
 
 /** Registers the policy routes. */
@@ -38,6 +39,7 @@ export function registerPolicyRoutes(app: FastifyInstance, context: RouteContext
         overdraft: request.body.overdraft ?? current.overdraft,
         weights: request.body.weights ?? current.weights,
         blocked: request.body.blocked ?? current.blocked,
+        alerts: request.body.alerts ?? current.alerts ?? [],
       };
       const outcome = await replica.setPolicy(tenant, next);
       if ('status' in outcome) throw unavailableError(outcome);
