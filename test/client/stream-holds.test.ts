@@ -1,9 +1,12 @@
 /**
- * The client's stream and holds helpers against fixture servers on loopback, because the node's
- * routes for them (GET /v1/stream: branch `realtime`; holds: branch `holds`) were not on main when
- * the client was written. The fixtures answer as API.md says those routes do: the stream resumes
- * from the last id after a dropped connection and from the cursor of an `overflow` event; holds
- * calls are retried on a 503 with their idempotency key unchanged.
+ * The client's stream and holds helpers against fixture servers on loopback. The stream fixture
+ * writes what the node's GET /v1/stream writes (stream-hub.ts: an id-only block at connect, ledger
+ * events as `id:` + `data:`, `event: alert`, `event: overflow` with `{ cursor, reason }`) but drops
+ * the connection and overflows on cue, which a real node does only under load: the iterator
+ * resumes from the last id and from the overflow's cursor (stream.test.ts runs it against a real
+ * node). The holds routes (branch `holds`) were not on main when the client was written: the
+ * fixture answers as API.md says they do, and the calls are retried on a 503 with their
+ * idempotency key unchanged.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
@@ -33,8 +36,7 @@ async function deadUrl(): Promise<string> {
   return `http://127.0.0.1:${port}`;
 }
 
-const sse = (id: string, event: string, data: unknown) =>
-  `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+const ledger = (id: string, data: unknown) => `id: ${id}\ndata: ${JSON.stringify(data)}\n\n`;
 
 describe('client.stream()', () => {
   it('yields every event once, in order, across a dropped connection and an overflow, after failing over', async () => {
@@ -55,19 +57,26 @@ describe('client.stream()', () => {
       response.writeHead(200, { 'content-type': 'text/event-stream' });
       switch (seen.length) {
         case 1:
-          response.write(': connected\n\n');
-          response.write(sse('c1', 'debit', { kind: 'debit', amount: 1 }));
-          response.write(sse('c2', 'debit', { kind: 'debit', amount: 2 }));
-          // The connection drops mid-stream.
+          response.write('retry: 1000\nid: c0\n\n');
+          response.write(ledger('c1', { kind: 'debit', amount: 1 }));
+          response.write(ledger('c2', { kind: 'debit', amount: 2 }));
+          // Events of other tenants move the cursor without an event for this consumer.
+          response.write(': heartbeat\n\nid: c2b\n\n');
+          // The connection drops mid-stream, in the middle of a block.
+          response.write('id: c9\ndata: {"kind":');
           setTimeout(() => response.destroy(), 20);
           break;
         case 2:
-          response.write(sse('c3', 'refund', { kind: 'refund', amount: 1 }));
+          response.write(ledger('c3', { kind: 'refund', amount: 1 }));
           // Too slow a consumer: closed with a final overflow naming the cursor to resume from.
-          response.end(`event: overflow\ndata: ${JSON.stringify({ after: 'c3' })}\n\n`);
+          response.end(
+            `event: overflow\ndata: ${JSON.stringify({ cursor: 'c3x', reason: 'slow_consumer' })}\n\n`,
+          );
           break;
         default:
-          response.write(sse('c4', 'alert', { alertId: 'a1', threshold: 10 }));
+          response.write(`event: alert\ndata: ${JSON.stringify({ alertId: 'a1', threshold: 10 })}\n\n`);
+          response.write(`event: newer-kind\ndata: {}\n\n`);
+          response.write(ledger('c4', { kind: 'move' }));
       }
     });
     const waits: number[] = [];
@@ -79,19 +88,21 @@ describe('client.stream()', () => {
     const events: StreamEvent[] = [];
     for await (const event of client.stream({ tenant: 'acme' })) {
       events.push(event);
-      if (events.length === 4) break;
+      if (events.length === 5) break;
     }
-    expect(events.map((event) => [event.id, event.event])).toEqual([
-      ['c1', 'debit'],
-      ['c2', 'debit'],
-      ['c3', 'refund'],
-      ['c4', 'alert'],
+    expect(events.map((event) => [event.event, event.id, event.data])).toEqual([
+      ['message', 'c1', { kind: 'debit', amount: 1 }],
+      ['message', 'c2', { kind: 'debit', amount: 2 }],
+      ['message', 'c3', { kind: 'refund', amount: 1 }],
+      // An alert has no id of its own: the last id stays (WHATWG); an unknown type is skipped.
+      ['alert', null, { alertId: 'a1', threshold: 10 }],
+      ['message', 'c4', { kind: 'move' }],
     ]);
-    expect(events[3]?.data).toEqual({ alertId: 'a1', threshold: 10 });
+    // Resumed after the id-only block (not the cut one), then from the overflow's cursor.
     expect(seen).toEqual([
       { after: null, lastEventId: undefined, tenant: 'acme', auth: 'Bearer T' },
-      { after: 'c2', lastEventId: 'c2', tenant: 'acme', auth: 'Bearer T' },
-      { after: 'c3', lastEventId: 'c3', tenant: 'acme', auth: 'Bearer T' },
+      { after: 'c2b', lastEventId: 'c2b', tenant: 'acme', auth: 'Bearer T' },
+      { after: 'c3x', lastEventId: 'c3x', tenant: 'acme', auth: 'Bearer T' },
     ]);
   });
 
@@ -103,7 +114,7 @@ describe('client.stream()', () => {
         return;
       }
       response.writeHead(200, { 'content-type': 'text/event-stream' });
-      response.write(sse('c1', 'debit', { kind: 'debit' }));
+      response.write(ledger('c1', { kind: 'debit' }));
     });
     const controller = new AbortController();
     const events: StreamEvent[] = [];

@@ -17,5 +17,5 @@ export { AllotApiError, AllotNetworkError, AllotStreamError } from './errors.js'
 export type { components, operations, paths } from './generated/openapi.js';
 export { backoffMs, type HttpOptions, isRetryable, retryAfterMs } from './http.js';
 export * from './limits.js';
-export { SseParser, type StreamEvent, type StreamOptions } from './stream.js';
+export { SseParser, type StreamAlert, type StreamEvent, type StreamOptions } from './stream.js';
 export type * from './types.js';

@@ -11,6 +11,7 @@ import { AllotApiError, AllotStreamError } from './errors.js';
 import type { Http } from './http.js';
 import { isRetryable } from './http.js';
 import { STREAM_LINE_BYTES_MAX, STREAM_RECONNECTS_MAX } from './limits.js';
+import type { LedgerEvent } from './types.js';
 
 /** What to stream. */
 export interface StreamOptions {
@@ -22,15 +23,27 @@ export interface StreamOptions {
   readonly signal?: AbortSignal;
 }
 
-/** One event of the stream. */
-export interface StreamEvent {
-  /** The SSE event type: the ledger event's kind, `alert`, or `message` when the server named none. */
-  readonly event: string;
-  /** Its cursor: pass it as `after` to resume after it. */
-  readonly id: string | null;
-  /** Its data, parsed as JSON. */
-  readonly data: unknown;
+/** An alert of the stream (API.md "Alerts and webhooks"). */
+export interface StreamAlert {
+  readonly alertId: string;
+  readonly tenant: string;
+  readonly threshold: number;
+  readonly balance: number;
+  readonly at: string;
 }
+
+/**
+ * One event of the stream: a ledger event (SSE type `message`, its `kind` in the data) or an alert
+ * (`alert`). Types the client does not know (a newer server) are skipped.
+ */
+export type StreamEvent =
+  | {
+      readonly event: 'message';
+      /** The stream's cursor after it: pass it as `after` to resume after it. */
+      readonly id: string | null;
+      readonly data: LedgerEvent;
+    }
+  | { readonly event: 'alert'; readonly id: string | null; readonly data: StreamAlert };
 
 /** One parsed SSE block, before its data is read as JSON. */
 interface RawEvent {
@@ -44,7 +57,17 @@ export class SseParser {
   private buffer = '';
   private data: string[] = [];
   private event = '';
-  private id: string | null = null;
+  /** The `id:` of the block being read (WHATWG's last event ID buffer). */
+  private idBuffer: string | null = null;
+  private committedId: string | null = null;
+
+  /**
+   * The last event id of a complete block (WHATWG's last event ID): an id-only block moves it too,
+   * a block cut by the end of a chunk does not yet.
+   */
+  get lastEventId(): string | null {
+    return this.committedId;
+  }
 
   /** The events completed by `chunk`. Throws AllotStreamError on a line past STREAM_LINE_BYTES_MAX. */
   push(chunk: string): RawEvent[] {
@@ -68,11 +91,12 @@ export class SseParser {
 
   private line(line: string): RawEvent | null {
     if (line === '') {
-      // A block without data dispatches nothing (WHATWG), but ends the block all the same.
+      // A block ends: its id becomes the last event id; without data it dispatches nothing (WHATWG).
+      this.committedId = this.idBuffer;
       const event =
         this.data.length === 0
           ? null
-          : { event: this.event || 'message', id: this.id, data: this.data.join('\n') };
+          : { event: this.event || 'message', id: this.committedId, data: this.data.join('\n') };
       this.data = [];
       this.event = '';
       return event;
@@ -85,20 +109,18 @@ export class SseParser {
     if (field === 'data') this.data.push(value);
     else if (field === 'event') this.event = value;
     // The last event id persists across blocks (WHATWG); an id with NUL is ignored.
-    else if (field === 'id' && !value.includes('\0')) this.id = value;
+    else if (field === 'id' && !value.includes('\0')) this.idBuffer = value;
     return null;
   }
 }
 
-/** The cursor an overflow event names to resume from: its id, or `after`/`cursor` in its data. */
-function overflowCursor(event: StreamEvent): string | null {
-  const data = event.data as { after?: unknown; cursor?: unknown } | null;
+/** The cursor an overflow event names to resume from (`cursor` in its data), else its id. */
+function overflowCursor(data: unknown, id: string | null): string | null {
   if (typeof data === 'object' && data !== null) {
-    if (typeof data.after === 'string') return data.after;
-    if (typeof data.cursor === 'string') return data.cursor;
+    const { cursor } = data as { cursor?: unknown };
+    if (typeof cursor === 'string') return cursor;
   }
-  if (typeof event.data === 'string') return event.data;
-  return event.id;
+  return id;
 }
 
 function streamPath(options: StreamOptions, after: string | null): string {
@@ -165,17 +187,19 @@ export async function* streamEvents(
           } catch {
             throw new AllotStreamError(`a stream event's data is not JSON: ${raw.data.slice(0, 80)}`);
           }
-          const event: StreamEvent = { event: raw.event, id: raw.id, data };
-          if (event.event === 'overflow') {
-            after = overflowCursor(event) ?? after;
+          if (raw.event === 'overflow') {
+            after = overflowCursor(data, raw.id) ?? after;
             overflowed = true;
             break;
           }
           failures = 0;
-          if (event.id !== null) after = event.id;
-          yield event;
+          if (raw.id !== null) after = raw.id;
+          if (raw.event === 'message') yield { event: 'message', id: raw.id, data: data as LedgerEvent };
+          else if (raw.event === 'alert') yield { event: 'alert', id: raw.id, data: data as StreamAlert };
         }
         if (overflowed) break;
+        // An id-only block (the cursor at connect, after filtered events) moves the resume point.
+        after = parser.lastEventId ?? after;
       }
     } catch (error) {
       if (aborted()) return;

@@ -46,6 +46,16 @@ describe('SseParser', () => {
     );
   });
 
+  it('moves the last event id at the end of a block, an id-only block too, a cut block not yet', () => {
+    const parser = new SseParser();
+    expect(parser.push('retry: 2000\nid: c0\n\n')).toEqual([]);
+    expect(parser.lastEventId).toBe('c0');
+    expect(parser.push('id: c1\ndata: {}')).toEqual([]);
+    expect(parser.lastEventId).toBe('c0');
+    expect(parser.push('\n\n')).toEqual([{ event: 'message', id: 'c1', data: '{}' }]);
+    expect(parser.lastEventId).toBe('c1');
+  });
+
   it('refuses a line longer than its limit', () => {
     const parser = new SseParser();
     expect(() => parser.push(`data: ${'x'.repeat(STREAM_LINE_BYTES_MAX)}`)).toThrow(AllotStreamError);

@@ -4,7 +4,7 @@
  * are applied to the document only. Validation stays as strict as before; the document says the
  * same thing in the terms a generator understands:
  * - a batch's items are `BatchDebit`s (validated one by one, so that one bad item fails alone);
- * - the events page `limit` is an integer (on the wire a query string, validated as its digits);
+ * - a page's `limit` is an integer (on the wire a query string, validated as its digits);
  * - an `Event` is one of its kinds, each with its own fields (the serializer passes them through).
  * Checked by Redocly's recommended rules and openapi-typescript in `openapi.test.ts`.
  */
@@ -13,7 +13,7 @@ import { AMOUNT_MAX, type EVENT_KINDS } from '@allot/core';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX } from './limits.js';
+import { EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, WEBHOOK_LOG_PAGE_MAX } from './limits.js';
 
 /** The OpenAPI version of the document: 3.1 (JSON Schema 2020-12: `propertyNames`, `type` arrays). */
 export const OPENAPI_VERSION = '3.1.0';
@@ -130,6 +130,12 @@ function eventSchemas(): Record<string, Json> {
   return schemas;
 }
 
+/** The `limit` of each paged GET route: a query string of digits on the wire, an integer in the document. */
+const PAGE_LIMITS: Readonly<Record<string, { max: number; default: number }>> = {
+  '/v1/tenants/:tenant/events': { max: EVENTS_PAGE_MAX, default: EVENTS_PAGE_DEFAULT },
+  '/v1/webhooks/deliveries': { max: WEBHOOK_LOG_PAGE_MAX, default: WEBHOOK_LOG_PAGE_MAX },
+};
+
 /** A route's document-only schema: what validation checks by hand, said in schema terms. */
 function documentedRouteSchema(method: string, url: string, schema: Json): Json {
   if (method === 'POST' && url === '/v1/debits/batch') {
@@ -143,7 +149,8 @@ function documentedRouteSchema(method: string, url: string, schema: Json): Json 
       },
     };
   }
-  if (method === 'GET' && url === '/v1/tenants/:tenant/events') {
+  const limit = method === 'GET' ? PAGE_LIMITS[url] : undefined;
+  if (limit !== undefined) {
     const querystring = schema.querystring as Json;
     const properties = querystring.properties as Json;
     return {
@@ -155,9 +162,9 @@ function documentedRouteSchema(method: string, url: string, schema: Json): Json 
           limit: {
             type: 'integer',
             minimum: 1,
-            maximum: EVENTS_PAGE_MAX,
-            default: EVENTS_PAGE_DEFAULT,
-            description: `Events per page, 1–${EVENTS_PAGE_MAX} (default ${EVENTS_PAGE_DEFAULT}).`,
+            maximum: limit.max,
+            default: limit.default,
+            description: `How many per page, 1–${limit.max} (default ${limit.default}).`,
           },
         },
       },

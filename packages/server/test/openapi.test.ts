@@ -1,5 +1,5 @@
 /**
- * The OpenAPI document at /docs/json, fetched from a listening app, as tools nobody here wrote read
+ * The OpenAPI document at /docs/json, fetched from a listening node with every route, as tools nobody here wrote read
  * it: Redocly CLI's recommended rules find no error, every operation has an operationId, and
  * openapi-typescript types it as the client's checked-in types (packages/client/src/generated/).
  * `ALLOT_UPDATE_OPENAPI_TYPES=1` rewrites that file from the served document instead of comparing.
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPENAPI_VERSION } from '../src/openapi.js';
-import { type TestNode, testNode } from './support.js';
+import { type RealtimeNode, realtimeNode } from './realtime/support.js';
 
 const run = promisify(execFile);
 const BIN = new URL('../../../node_modules/.bin/', import.meta.url).pathname;
@@ -31,15 +31,15 @@ interface OpenApiDocument {
 }
 
 describe('the OpenAPI document', () => {
-  let node: TestNode;
+  let node: RealtimeNode;
   let dir: string;
   let file: string;
   let document: OpenApiDocument;
 
   beforeAll(async () => {
-    node = await testNode();
-    const address = await node.app.listen({ host: '127.0.0.1', port: 0 });
-    const response = await fetch(`${address}/docs/json`);
+    // A node with every part wired, as `allot node` runs it: the stream and webhook routes too.
+    node = await realtimeNode();
+    const response = await fetch(`${node.base}/docs/json`);
     expect(response.status).toBe(200);
     const text = await response.text();
     document = JSON.parse(text) as OpenApiDocument;

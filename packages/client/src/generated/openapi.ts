@@ -209,6 +209,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-Sent Events: every event committed or received from now on (or after a cursor), and alerts (auditor, admin; a scoped token only its tenants).
+         * @description Each ledger event is a message whose `id:` is a cursor; `Last-Event-ID` (or `?after=`) resumes after it with no gap and no duplicate, also on another node or after a restart. `event: alert` carries an alert; `event: overflow` ends a stream whose consumer fell behind, with the cursor to resume from. Comment lines are heartbeats.
+         */
+        get: operations["streamEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The webhook delivery log, newest first: each delivery’s status and attempts (admin). */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -216,7 +253,7 @@ export interface components {
         Error: {
             error: {
                 /** @enum {string} */
-                code: "invalid_request" | "unauthorized" | "forbidden" | "tenant_not_found" | "not_found" | "idempotency_key_conflict" | "grant_id_conflict" | "refund_exceeds_debit" | "wrong_region" | "insufficient_credits" | "payload_too_large" | "unsupported_media_type" | "not_ready" | "too_many_requests" | "hold_not_active" | "region_unreachable" | "retired" | "amount_limit" | "grant_limit" | "refund_not_creditable" | "unavailable" | "request_timeout" | "internal";
+                code: "invalid_request" | "unauthorized" | "forbidden" | "tenant_not_found" | "not_found" | "idempotency_key_conflict" | "grant_id_conflict" | "refund_exceeds_debit" | "wrong_region" | "insufficient_credits" | "payload_too_large" | "unsupported_media_type" | "not_ready" | "too_many_requests" | "hold_not_active" | "region_unreachable" | "retired" | "amount_limit" | "grant_limit" | "refund_not_creditable" | "unavailable" | "request_timeout" | "stream_cursor_behind" | "internal";
                 message: string;
                 details: {
                     [key: string]: unknown;
@@ -332,6 +369,10 @@ export interface components {
                 [key: string]: number;
             };
             blocked: boolean;
+            alerts?: {
+                below?: number;
+                belowPercent?: number;
+            }[];
         };
         /** @description One event of an origin log: its place, chain hash (hex), kind, and the fields of its kind. */
         Event: components["schemas"]["GrantEvent"] | components["schemas"]["DebitEvent"] | components["schemas"]["RefundEvent"] | components["schemas"]["MoveEvent"] | components["schemas"]["ExpireEvent"] | components["schemas"]["RepayEvent"] | components["schemas"]["RevokeEvent"];
@@ -1405,7 +1446,7 @@ export interface operations {
             query?: {
                 /** @description The `next` cursor of the previous page. */
                 after?: string;
-                /** @description Events per page, 1–1000 (default 100). */
+                /** @description How many per page, 1–1000 (default 100). */
                 limit?: number;
             };
             header?: never;
@@ -1800,6 +1841,12 @@ export interface operations {
                     };
                     /** @description A blocked tenant is declined every debit. */
                     blocked?: boolean;
+                    /** @description Thresholds of the merged balance: one alert (stream, webhooks) per downward crossing; [] removes them. */
+                    alerts?: ({
+                        below: number;
+                    } | {
+                        belowPercent: number;
+                    })[];
                 };
             };
         };
@@ -1860,6 +1907,201 @@ export interface operations {
             };
             /** @description Error: unsupported_media_type. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: too_many_requests. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_ready, unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    streamEvents: {
+        parameters: {
+            query?: {
+                /** @description Only this tenant’s events and alerts (required for a tenant-scoped token). */
+                tenant?: string;
+                /** @description Resume after this cursor (an `id:` of an earlier stream); `Last-Event-ID` wins. */
+                after?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The stream: `id:`, `event:` and `data:` (JSON) lines per event, until the client leaves. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Error: invalid_request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: request_timeout. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: too_many_requests. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_ready, unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description How many per page, 1–1000 (default 1000). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery log, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deliveries: {
+                            deliveryId: string;
+                            alertId: string;
+                            tenant: string;
+                            url: string;
+                            /** @enum {string} */
+                            status: "pending" | "delivered" | "failed";
+                            /** Format: date-time */
+                            createdAt: string;
+                            /** Format: date-time */
+                            nextAttemptAt?: string | null;
+                            attempts: {
+                                /** Format: date-time */
+                                at: string;
+                                /** @description The receiver’s HTTP status. */
+                                status?: number;
+                                /** @description Why no status came back (timeout, connection refused). */
+                                error?: string;
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Error: invalid_request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: request_timeout. */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
