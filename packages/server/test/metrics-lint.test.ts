@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMetrics } from '../src/metrics.js';
+import { realtimeNode } from './realtime/support.js';
 import { call, grant, type TestNode, testNode } from './support.js';
 
 const promtool = spawnSync('promtool', ['--version'], { encoding: 'utf8' }).status === 0;
@@ -62,4 +63,20 @@ describe('the /metrics exposition', () => {
     expect(`${result.stdout}${result.stderr}`.trim()).toBe('');
     expect(result.status).toBe(0);
   });
+
+  it.skipIf(!promtool)(
+    'passes promtool check metrics with the stream, alerts and webhooks wired',
+    async () => {
+      const wired = await realtimeNode();
+      try {
+        const exposition = await (await fetch(`${wired.base}/metrics`)).text();
+        expect(exposition).toContain('# TYPE allot_webhook_deliveries_pending gauge');
+        const result = spawnSync('promtool', ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
+        expect(`${result.stdout}${result.stderr}`.trim()).toBe('');
+        expect(result.status).toBe(0);
+      } finally {
+        await wired.close();
+      }
+    },
+  );
 });
