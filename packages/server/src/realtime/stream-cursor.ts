@@ -32,7 +32,7 @@ export function parseStreamCursor(cursor: string): SentVector | { readonly probl
   if (!BASE64URL.test(cursor)) return { problem: 'it is not a stream cursor' };
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const vector: SentVector = new Map();
-  if (text === '') return vector;
+  if (text === '') return cursor === '' ? vector : { problem: 'it is not a stream cursor' };
   for (const part of text.split(',')) {
     const [origin, seq, extra] = part.split('=');
     if (extra !== undefined || origin === undefined || seq === undefined) {
