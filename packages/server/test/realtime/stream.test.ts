@@ -104,6 +104,17 @@ describe('GET /v1/stream', () => {
     expect(JSON.parse(service.body).error.code).toBe('forbidden');
   });
 
+  it('beats with comment lines while idle, so proxies keep the stream open', async () => {
+    const node = await start({ stream: { heartbeatMs: 20 } });
+    const stream = await open(node, '/v1/stream', auth('auditor'));
+    const raw = stream as SseStream & { body: string };
+    for (let i = 0; i < 200 && !raw.body.includes(': heartbeat\n\n'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(raw.body).toContain(': heartbeat\n\n');
+    expect(stream.messages).toEqual([]); // a heartbeat is no message
+  });
+
   it('refuses a made-up cursor with 400 and changes nothing', async () => {
     const node = await start();
     for (const cursor of ['not-a-cursor!', 'abc', streamCursorOf(new Map([['eu#zzzz', 1]])).slice(1)]) {
