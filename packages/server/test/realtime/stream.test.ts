@@ -64,6 +64,19 @@ describe('GET /v1/stream', () => {
     expect(ledger(byQuery.messages).map((event) => event.seq)).toEqual([3, 4, 5]);
   });
 
+  it('gives a cursor from the start, so a client that drops before any event misses none', async () => {
+    const node = await start();
+    const first = await open(node, '/v1/stream', auth('auditor'));
+    await first.until(() => first.lastId() !== null, 'the first id');
+    const cursor = first.lastId() as string;
+    expect(cursor).not.toBe('');
+    first.close();
+    await grant(node.app, 'acme', 'g1', 10);
+    const resumed = await open(node, '/v1/stream', { ...auth('auditor'), 'last-event-id': cursor });
+    await resumed.until((messages) => ledger(messages).length === 1, 'the grant made while away');
+    expect(ledger(resumed.messages)[0]).toMatchObject({ kind: 'grant', seq: 1 });
+  });
+
   it('resumes across a restart of the node from the same store', async () => {
     const node = await start();
     const stream = await open(node, '/v1/stream?tenant=acme', auth('auditor'));
