@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseStreamCursor, streamCursorOf } from '../../src/index.js';
+import { parseStreamCursor, STREAM_ID_REFRESH_EVENTS, streamCursorOf } from '../../src/index.js';
 import { call, debit, grant } from '../support.js';
 import { openStream, type SseMessage, type SseStream } from './sse.js';
 import { auth, type RealtimeNode, realtimeNode } from './support.js';
@@ -115,6 +115,25 @@ describe('GET /v1/stream', () => {
     const service = await open(node, '/v1/stream', auth('service'));
     expect(service.status).toBe(403);
     expect(JSON.parse(service.body).error.code).toBe('forbidden');
+  });
+
+  it("moves a tenant stream's cursor past other tenants' events it skips (STREAM_ID_REFRESH_EVENTS)", async () => {
+    const node = await start();
+    const stream = await open(node, '/v1/stream?tenant=acme', auth('auditor'));
+    await stream.until(() => stream.lastId() !== null, 'the first id');
+    const first = stream.lastId();
+    await grant(node.app, 'globex', 'g1', 100_000);
+    const debits = Array.from({ length: STREAM_ID_REFRESH_EVENTS }, (_, i) => ({
+      tenant: 'globex',
+      amount: 1,
+      idempotencyKey: `k${i}`,
+    }));
+    const batch = await call(node.app, 'POST', '/v1/debits/batch', { who: 'service', body: { debits } });
+    expect(batch.statusCode).toBe(200);
+    await stream.until(() => stream.lastId() !== first, 'an id line');
+    expect(stream.messages).toEqual([]); // no globex event was sent
+    const vector = parseStreamCursor(stream.lastId() as string) as Map<string, number>;
+    expect(vector.get(node.replica.origin)).toBe(STREAM_ID_REFRESH_EVENTS);
   });
 
   it('beats with comment lines while idle, so proxies keep the stream open', async () => {
