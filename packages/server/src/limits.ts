@@ -139,6 +139,33 @@ export const HEAP_USED_FRACTION_MAX = 0.9;
 export const PRESSURE_SAMPLE_INTERVAL_MS_DEFAULT = 5_000;
 
 /**
+ * How often the status page (GET /ui) reads GET /v1/cluster, and a tenant's balance and events
+ * when the node has no stream: 2 s shows a link going down within a few seconds of the transport
+ * noticing, and a page left open in a dozen tabs costs a node a few requests a second.
+ */
+export const UI_POLL_MS = 2_000;
+
+/**
+ * The status page re-reads a tenant's balance this long after a streamed event, so a burst of
+ * debits costs one read, not one per debit.
+ */
+export const UI_REFRESH_DELAY_MS = 250;
+
+/** Newest events of a tenant the status page keeps and shows: a screen's worth during an incident. */
+export const UI_EVENTS_SHOWN = 50;
+
+/**
+ * Event pages the status page reads when a tenant is chosen (each EVENTS_PAGE_MAX long): the
+ * events API pages from the oldest, so a tenant with a long history shows the newest events of its
+ * first 20,000 and what arrives after, and says so.
+ */
+export const UI_EVENT_PAGES_MAX = 20;
+
+/** The status page's stream reconnects after this long, doubling up to the max, while it fails. */
+export const UI_STREAM_RETRY_MS_MIN = 500;
+export const UI_STREAM_RETRY_MS_MAX = 10_000;
+
+/**
  * Consumers of GET /v1/stream at once: half the default connection cap (CONNECTIONS_MAX_DEFAULT),
  * so that streams never take the connections that debits need. An idle consumer costs a socket and
  * a few KiB (bench/stream.mjs measures it); a node that wants more raises both caps together.

@@ -14,6 +14,7 @@ export * from './api.js';
 export * from './bounds.js';
 export * from './checkers.js';
 export { RegionClock } from './clock.js';
+export { CommitLatency } from './commit-latency.js';
 export { regionCrypto } from './crypto.js';
 export { blockedPairs, scheduleFaults } from './faults.js';
 export * from './limits.js';

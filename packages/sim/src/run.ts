@@ -22,6 +22,7 @@ import type {
 import { overdraftBound } from './bounds.js';
 import { checkAll } from './checkers.js';
 import { RegionClock } from './clock.js';
+import { CommitLatency } from './commit-latency.js';
 import { regionCrypto } from './crypto.js';
 import { scheduleFaults } from './faults.js';
 import {
@@ -147,6 +148,7 @@ class Simulation {
           cryptos.get(region) as ReturnType<typeof regionCrypto>,
           streamOf(seed, `replica:${region}`),
           this.context,
+          new CommitLatency(streamOf(seed, `disk:${region}`)),
         ),
       );
     }
