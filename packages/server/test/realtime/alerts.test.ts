@@ -176,6 +176,7 @@ describe('alerts and webhooks', () => {
 
   it('refuses invalid alert thresholds with 400 and changes nothing', async () => {
     const { node } = await setup();
+    await grant(node.app, 'acme', 'g1', 1000);
     for (const alerts of [
       [{ below: 0 }],
       [{ belowPercent: 101 }],
