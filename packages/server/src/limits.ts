@@ -195,8 +195,9 @@ export const STREAM_RESUME_EVENTS_MAX = 100_000;
 export const STREAM_RESUME_PAGE_EVENTS = 1_000;
 
 /**
- * A heartbeat comment line every 15 s: under the 30–60 s idle timeouts of common proxies and load
- * balancers, so an idle stream stays open, at ~12 bytes per consumer per beat.
+ * A heartbeat (a comment line and the consumer's cursor as `id:`) every 15 s: under the 30–60 s
+ * idle timeouts of common proxies and load balancers, so an idle stream stays open, at ~60 bytes
+ * per consumer per beat.
  */
 export const STREAM_HEARTBEAT_MS = 15_000;
 

@@ -140,10 +140,10 @@ describe('GET /v1/stream', () => {
     const node = await start({ stream: { heartbeatMs: 20 } });
     const stream = await open(node, '/v1/stream', auth('auditor'));
     const raw = stream as SseStream & { body: string };
-    for (let i = 0; i < 200 && !raw.body.includes(': heartbeat\n\n'); i++) {
+    for (let i = 0; i < 200 && !raw.body.includes(': heartbeat\nid: '); i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    expect(raw.body).toContain(': heartbeat\n\n');
+    expect(raw.body).toMatch(/: heartbeat\nid: [A-Za-z0-9_-]+\n\n/);
     expect(stream.messages).toEqual([]); // a heartbeat is no message
   });
 
