@@ -533,6 +533,14 @@ export class Replica {
   }
 
   /**
+   * True when a policy of the tenant was written (at any region) and is in the control document.
+   * Read after `durablePolicy`, it says whether the policy served was written or the default.
+   */
+  hasPolicy(tenant: string): boolean {
+    return this.control.hasPolicy(tenant);
+  }
+
+  /**
    * The tenant's balance in the fold, or undefined for a tenant never granted anything known here.
    * It includes events decided or received but not durable yet (a failed commit undoes them): for
    * tests and the simulator's sampling. What the API serves is `durableBalance`.

@@ -32,6 +32,7 @@ import { registerReadRoutes } from './routes/reads.js';
 import { registerRefundRoutes } from './routes/refunds.js';
 import { registerSnapshotRoutes } from './routes/snapshot.js';
 import { registerStreamRoute } from './routes/stream.js';
+import { registerUiRoutes } from './routes/ui.js';
 import { registerWebhookRoutes } from './routes/webhooks.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import type { ReplicaSource, ServedReplica } from './served-replica.js';
@@ -226,6 +227,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerReadRoutes(app, context);
   registerSnapshotRoutes(app, context);
   registerPolicyRoutes(app, context);
+  registerUiRoutes(app);
   if (options.realtime !== undefined) {
     const { realtime } = options;
     registerStreamRoute(app, realtime.hub);

@@ -139,6 +139,33 @@ export const HEAP_USED_FRACTION_MAX = 0.9;
 export const PRESSURE_SAMPLE_INTERVAL_MS_DEFAULT = 5_000;
 
 /**
+ * How often the status page (GET /ui) reads GET /v1/cluster, and a tenant's balance and events
+ * when the node has no stream: 2 s shows a link going down within a few seconds of the transport
+ * noticing, and a page left open in a dozen tabs costs a node a few requests a second.
+ */
+export const UI_POLL_MS = 2_000;
+
+/**
+ * The status page re-reads a tenant's balance this long after a streamed event, so a burst of
+ * debits costs one read, not one per debit.
+ */
+export const UI_REFRESH_DELAY_MS = 250;
+
+/** Newest events of a tenant the status page keeps and shows: a screen's worth during an incident. */
+export const UI_EVENTS_SHOWN = 50;
+
+/**
+ * Event pages the status page reads when a tenant is chosen (each EVENTS_PAGE_MAX long): the
+ * events API pages from the oldest, so a tenant with a long history shows the newest events of its
+ * first 20,000 and what arrives after, and says so.
+ */
+export const UI_EVENT_PAGES_MAX = 20;
+
+/** The status page's stream reconnects after this long, doubling up to the max, while it fails. */
+export const UI_STREAM_RETRY_MS_MIN = 500;
+export const UI_STREAM_RETRY_MS_MAX = 10_000;
+
+/**
  * Consumers of GET /v1/stream at once: half the default connection cap (CONNECTIONS_MAX_DEFAULT),
  * so that streams never take the connections that debits need. An idle consumer costs a socket and
  * a few KiB (bench/stream.mjs measures it); a node that wants more raises both caps together.
@@ -168,8 +195,9 @@ export const STREAM_RESUME_EVENTS_MAX = 100_000;
 export const STREAM_RESUME_PAGE_EVENTS = 1_000;
 
 /**
- * A heartbeat comment line every 15 s: under the 30–60 s idle timeouts of common proxies and load
- * balancers, so an idle stream stays open, at ~12 bytes per consumer per beat.
+ * A heartbeat (a comment line and the consumer's cursor as `id:`) every 15 s: under the 30–60 s
+ * idle timeouts of common proxies and load balancers, so an idle stream stays open, at ~60 bytes
+ * per consumer per beat.
  */
 export const STREAM_HEARTBEAT_MS = 15_000;
 
@@ -190,16 +218,6 @@ export const STREAM_RETRY_MS = 2_000;
 
 /** Deliveries GET /v1/webhooks/deliveries lists at most (and by default): the newest ones. */
 export const WEBHOOK_LOG_PAGE_MAX = 1_000;
-
-/**
- * Hysteresis of an alert (realtime alerts.ts): after a crossing, a threshold is armed again only
- * once the balance is back at the threshold plus 5 % of it (at least 1 credit), so a balance that
- * hovers at the line (a debit, a refund, a debit…) does not alert on every wobble.
- */
-export const ALERT_REARM_PERCENT = 5;
-
-/** Hex digits of an alertId: 128 bits of a SHA-256, unique for every (tenant, threshold, crossing). */
-export const ALERT_ID_HEX_DIGITS = 32;
 
 /** Webhook deliveries are retried for 24 h after their alert (API.md), then marked failed. */
 export const WEBHOOK_RETRY_HORIZON_MS = 24 * 60 * 60 * 1000;

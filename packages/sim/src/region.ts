@@ -15,7 +15,7 @@ import {
 } from '@allot/replica';
 import { MemoryStore } from '@allot/store';
 import type { RegionClock } from './clock.js';
-import { COMMIT_LATENCY_MS } from './limits.js';
+import type { CommitLatency } from './commit-latency.js';
 import type { SimNetwork } from './network.js';
 import type { RandomStream } from './rng.js';
 import { type Scheduler, SimulationFailure } from './scheduler.js';
@@ -45,6 +45,8 @@ export interface RegionContext {
   readonly replicaLog: Record<string, number>;
   /** Rights moved by every replica, in credits. */
   rightsMoved: number;
+  /** Called with each replica once it has opened (alert-watch.ts listens to it). */
+  readonly opened?: (region: string, replica: Replica, alive: () => boolean) => void;
 }
 
 /** One region: clock, disk, and the process running its replica. */
@@ -65,8 +67,10 @@ export class RegionNode {
     private readonly crypto: Crypto,
     private readonly rng: RandomStream,
     private readonly context: RegionContext,
+    /** The disk's latency per commit (a seeded distribution, not a constant). */
+    private readonly commitLatency: CommitLatency,
   ) {
-    this.store = MemoryStore.empty({ commitLatency: () => this.sleep(COMMIT_LATENCY_MS) });
+    this.store = MemoryStore.empty({ commitLatency: () => this.sleep(this.commitLatency.nextMs()) });
   }
 
   /** The current incarnation, once the process has opened its store. */
@@ -117,6 +121,7 @@ export class RegionNode {
           paused: () => this.paused,
         };
         replica.attachTransport(this.context.network.transport(endpoint));
+        this.context.opened?.(this.region, replica, () => process.alive);
       },
       (error: unknown) => {
         if (!process.alive) return;

@@ -2,9 +2,15 @@
  * GET /v1/tenants/{tenant}/policy (any role) and PUT (admin). A PUT replaces each field it gives
  * (`overdraft`, `weights`, `blocked`, `alerts`) and keeps the fields it leaves out, so that blocking a tenant
  * does not silently drop its overdraft; an empty body changes nothing.
+ *
+ * The rule for an unknown tenant (issue 14): a tenant is known at a node once a grant of it or a
+ * policy written for it is known there. A GET of the policy of a tenant known neither way is
+ * `404 tenant_not_found`, as its balance is; a tenant with grants but no policy written reads the
+ * default policy; a policy written before the first grant (an overdraft set up front) reads back.
  */
 import type { AlertRule, TenantPolicy } from '@allot/replica';
 import type { FastifyInstance } from 'fastify';
+import { apiError } from '../errors.js';
 import { type RouteContext, unavailableError } from '../route-context.js';
 import { getPolicySchema, putPolicySchema } from '../schemas.js';
 import { policyJson } from '../views.js';
@@ -25,7 +31,15 @@ export function registerPolicyRoutes(app: FastifyInstance, context: RouteContext
       schema: getPolicySchema,
       config: { access: { roles: ['service', 'admin', 'auditor'], scope: 'tenant' } },
     },
-    async (request) => policyJson(await context.replica().durablePolicy(request.params.tenant)),
+    async (request) => {
+      const replica = context.replica();
+      const { tenant } = request.params;
+      const policy = await replica.durablePolicy(tenant);
+      if (!replica.hasPolicy(tenant) && (await replica.durableBalance(tenant)) === undefined) {
+        throw apiError('tenant_not_found', { tenant }, { tenant });
+      }
+      return policyJson(policy);
+    },
   );
 
   app.put<{ Params: { tenant: string }; Body: PolicyBody }>(

@@ -110,6 +110,32 @@ describe('alerts and webhooks', () => {
     expect((await call(node.app, 'GET', '/v1/webhooks/deliveries', { who: 'auditor' })).statusCode).toBe(403);
   });
 
+  it('gives a delivery up after its retry horizon, marked failed and counted', async () => {
+    const receiver = await startReceiver(500);
+    receivers.push(receiver);
+    const node = await realtimeNode({
+      webhooks: [{ url: receiver.url, secret: SECRET }],
+      delivery: { ...FAST, horizonMs: 150 },
+    });
+    nodes.push(node);
+    await setAlerts(node, [{ below: 500 }]);
+    await grant(node.app, 'acme', 'g1', 1000);
+    await debit(node.app, 'acme', 600, 'k1');
+    let log = await call(node.app, 'GET', '/v1/webhooks/deliveries', { who: 'admin' });
+    for (let i = 0; log.json().deliveries[0]?.status !== 'failed' && i < 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      log = await call(node.app, 'GET', '/v1/webhooks/deliveries', { who: 'admin' });
+    }
+    const [delivery] = log.json().deliveries;
+    expect(delivery.status).toBe('failed');
+    expect(delivery.nextAttemptAt).toBeNull();
+    expect(delivery.attempts.length).toBeGreaterThan(0);
+    expect(delivery.attempts.every((attempt: { status?: number }) => attempt.status === 500)).toBe(true);
+    const metrics = await node.metrics.registry.metrics();
+    expect(metrics).toMatch(/^allot_webhook_deliveries_total\{result="failed"\} 1$/m);
+    expect(metrics).toMatch(/^allot_webhook_attempts_total\{result="http_error"\} [1-9]/m);
+  });
+
   it('delivers in order per tenant: a later alert waits for the one before', async () => {
     const { node, receiver } = await setup();
     receiver.script.push(503, 503);
@@ -150,6 +176,7 @@ describe('alerts and webhooks', () => {
 
   it('refuses invalid alert thresholds with 400 and changes nothing', async () => {
     const { node } = await setup();
+    await grant(node.app, 'acme', 'g1', 1000);
     for (const alerts of [
       [{ below: 0 }],
       [{ belowPercent: 101 }],
