@@ -218,7 +218,7 @@ export interface paths {
         };
         /**
          * Server-Sent Events: every event committed or received from now on (or after a cursor), and alerts (auditor, admin; a scoped token only its tenants).
-         * @description Each ledger event is a message whose `id:` is a cursor; `Last-Event-ID` (or `?after=`) resumes after it with no gap and no duplicate, also on another node or after a restart. `event: alert` carries an alert; `event: overflow` ends a stream whose consumer fell behind, with the cursor to resume from. Comment lines are heartbeats.
+         * @description Each ledger event is a message whose `id:` is a cursor; `Last-Event-ID` (or `?after=`) resumes after it with no gap and no duplicate, also on another node or after a restart. `event: alert` carries an alert; `event: overflow` ends a stream whose consumer fell behind, with the cursor to resume from. Heartbeats (a comment line and an `id:` alone, every 15 s) keep proxies from closing an idle stream and move the resume cursor.
          */
         get: operations["streamEvents"];
         put?: never;
