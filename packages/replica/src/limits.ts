@@ -98,6 +98,16 @@ export const ALERT_PERCENT_MIN = 1;
 export const ALERT_PERCENT_MAX = 100;
 
 /**
+ * Hysteresis of an alert (alert-rule.ts): after a crossing, a threshold is armed again only once
+ * the balance is back at the threshold plus 5 % of it (at least 1 credit), so a balance that
+ * hovers at the line (a debit, a refund, a debit…) does not alert on every wobble.
+ */
+export const ALERT_REARM_PERCENT = 5;
+
+/** Hex digits of an alertId: 128 bits of a SHA-256, unique for every (tenant, threshold, crossing). */
+export const ALERT_ID_HEX_DIGITS = 32;
+
+/**
  * Bytes of one control message (a Yjs sync message), checked by the frame check and again by the
  * control document before anything is applied. A step 2 carries the whole document a new peer
  * lacks, so this also bounds the document (some ten thousand policies); with the transport's frame

@@ -66,6 +66,7 @@ export const INVARIANT_NAMES: Readonly<Record<Verdict['invariant'], string>> = {
   S4: 'convergence',
   S5: 'conservation',
   S6: 'idempotency',
+  A1: 'every crossing alerted',
 };
 
 function specOf(scenario: Scenario, tenant: string): TenantSpec | undefined {
