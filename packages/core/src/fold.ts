@@ -9,10 +9,12 @@ import type { LedgerEvent, Part } from './events.js';
 import { eventRecordId, regionOf } from './ids.js';
 import {
   type DebitRecord,
+  debitRecordFromEvent,
   type HoldEnd,
   type HoldRecord,
   type RefundRecord,
   type RevokeRecord,
+  refundRecordFromEvent,
   revokeKey,
 } from './records.js';
 import {
@@ -82,6 +84,7 @@ export function recordDebit(tenant: TenantState, debit: DebitRecord): void {
   if (tenant.debitsByKey === null) tenant.debitsByKey = new Map();
   tenant.debits.set(debit.debitId, debit);
   appendId(tenant.debitsByKey, debit.idempotencyKey, debit.debitId);
+  tenant.ledger.recordWindow?.recordedDebit(tenant, debit);
 }
 
 /** Records `refund` in the tenant's refund index (also used by merge). */
@@ -97,6 +100,7 @@ export function recordRefund(tenant: TenantState, refund: RefundRecord): void {
     refund.debitId,
     addChecked(before, refund.amount, `refunds of debit ${refund.debitId}`),
   );
+  tenant.ledger.recordWindow?.recordedRefund(tenant, refund);
 }
 
 /** Records `hold` in the tenant's hold index, or its end over an active record (also used by merge). */
@@ -179,18 +183,7 @@ export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult 
         grantCellWrite(tenant, event.parts, index, 'debited', 'debited', writes);
         tenantCellWrite(tenant, index, 'debited', event.amount, writes);
         tenantCellWrite(tenant, index, 'overdrawn', event.overdraft, writes);
-        const debit: DebitRecord = {
-          debitId: eventRecordId(event.origin, event.seq),
-          tenant: event.tenant,
-          origin: event.origin,
-          seq: event.seq,
-          at: event.at,
-          amount: event.amount,
-          idempotencyKey: event.idempotencyKey,
-          parts: event.parts,
-          overdraft: event.overdraft,
-          metadata: event.metadata,
-        };
+        const debit = debitRecordFromEvent(event);
         writes.push(() => recordDebit(tenant, debit));
         break;
       }
@@ -203,18 +196,7 @@ export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult 
           event.amount,
           `refunds of ${event.debitId}`,
         );
-        const refund: RefundRecord = {
-          refundId: eventRecordId(event.origin, event.seq),
-          tenant: event.tenant,
-          origin: event.origin,
-          seq: event.seq,
-          at: event.at,
-          debitId: event.debitId,
-          amount: event.amount,
-          idempotencyKey: event.idempotencyKey,
-          parts: event.parts,
-          overdraft: event.overdraft,
-        };
+        const refund = refundRecordFromEvent(event);
         writes.push(() => recordRefund(tenant, refund));
         break;
       }

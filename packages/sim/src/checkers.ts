@@ -69,6 +69,7 @@ export const INVARIANT_NAMES: Readonly<Record<Verdict['invariant'], string>> = {
   S6: 'idempotency',
   S7: 'holds end once, within the bound',
   F1: 'no false declines while the cluster is whole',
+  A1: 'every crossing alerted',
 };
 
 function specOf(scenario: Scenario, tenant: string): TenantSpec | undefined {

@@ -47,6 +47,8 @@ export interface RegionContext {
   readonly replicaLog: Record<string, number>;
   /** Rights moved by every replica, in credits. */
   rightsMoved: number;
+  /** Called with each replica once it has opened (alert-watch.ts listens to it). */
+  readonly opened?: (region: string, replica: Replica, alive: () => boolean) => void;
 }
 
 /** One region: clock, disk, and the process running its replica. */
@@ -122,6 +124,7 @@ export class RegionNode {
           paused: () => this.paused,
         };
         replica.attachTransport(this.context.network.transport(endpoint));
+        this.context.opened?.(this.region, replica, () => process.alive);
       },
       (error: unknown) => {
         if (!process.alive) return;

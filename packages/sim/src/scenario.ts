@@ -9,7 +9,13 @@
  */
 
 import { isKey, isTenantId, PRIORITY_MAX, PRIORITY_MIN } from '@allot/core';
-import { BORROW_WAIT_MS_DEFAULT, BORROW_WAIT_MS_MAX } from '@allot/replica';
+import {
+  ALERT_PERCENT_MAX,
+  ALERT_PERCENT_MIN,
+  BORROW_WAIT_MS_DEFAULT,
+  BORROW_WAIT_MS_MAX,
+  POLICY_ALERTS_MAX,
+} from '@allot/replica';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Fault, Scenario } from './api.js';
 import {
@@ -121,6 +127,28 @@ export const SCENARIO_SCHEMA = {
             },
           },
           overdraft,
+          alerts: {
+            type: 'array',
+            maxItems: POLICY_ALERTS_MAX,
+            items: {
+              oneOf: [
+                {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['below'],
+                  properties: { below: amount },
+                },
+                {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['belowPercent'],
+                  properties: {
+                    belowPercent: { type: 'integer', minimum: ALERT_PERCENT_MIN, maximum: ALERT_PERCENT_MAX },
+                  },
+                },
+              ],
+            },
+          },
           rates: {
             type: 'array',
             maxItems: 1024,
