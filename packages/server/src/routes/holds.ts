@@ -16,6 +16,7 @@ import {
 import type { HoldCommand, HoldOutcome, HoldView, SettleOutcome } from '@allot/replica';
 import type { FastifyInstance } from 'fastify';
 import { debitError } from '../debit-answers.js';
+import { bodyErrors } from '../error-responses.js';
 import { apiError } from '../errors.js';
 import { METADATA_BYTES_MAX } from '../limits.js';
 import { metadataError } from '../metadata.js';
@@ -34,7 +35,6 @@ const key = {
 } as const;
 const amount = { type: 'integer', minimum: AMOUNT_MIN, maximum: AMOUNT_MAX } as const;
 const bearer = [{ bearer: [] }];
-const errors = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } } as const;
 const replayedHeaders = {
   'idempotent-replayed': { type: 'string', enum: ['true'], description: 'The request was answered before.' },
 } as const;
@@ -71,6 +71,7 @@ const holdParams = {
 /** POST /v1/tenants/{tenant}/holds */
 export const postHoldSchema = {
   tags: ['holds'],
+  operationId: 'createHold',
   summary: 'Hold credits (service, admin): taken from available now like a debit, settled later.',
   security: bearer,
   params: {
@@ -101,13 +102,14 @@ export const postHoldSchema = {
       headers: replayedHeaders,
     },
     201: { ...holdAnswer, description: 'Held, durably.' },
-    ...errors,
+    ...bodyErrors('insufficient_credits', 'idempotency_key_conflict', 'amount_limit'),
   },
 } as const;
 
 /** POST /v1/tenants/{tenant}/holds/{holdId}/capture */
 export const captureHoldSchema = {
   tags: ['holds'],
+  operationId: 'captureHold',
   summary: 'Capture a hold (service, admin): debit at most the held amount, release the rest.',
   security: bearer,
   params: holdParams,
@@ -119,18 +121,22 @@ export const captureHoldSchema = {
       headers: replayedHeaders,
     },
     201: { ...settledAnswer, description: 'Captured, durably, by the holding region.' },
-    ...errors,
+    ...bodyErrors('not_found', 'hold_not_active', 'region_unreachable'),
   },
 } as const;
 
 /** POST /v1/tenants/{tenant}/holds/{holdId}/void */
 export const voidHoldSchema = {
   tags: ['holds'],
+  operationId: 'voidHold',
   summary: 'Void a hold (service, admin): release all of it.',
   security: bearer,
   params: holdParams,
   body: { type: ['object', 'null'], additionalProperties: false, properties: {} },
-  response: { 200: { ...settledAnswer, description: 'Voided (or voided before), durably.' }, ...errors },
+  response: {
+    200: { ...settledAnswer, description: 'Voided (or voided before), durably.' },
+    ...bodyErrors('not_found', 'hold_not_active', 'region_unreachable'),
+  },
 } as const;
 
 /** A hold as the API shows it. */
