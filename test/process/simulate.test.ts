@@ -116,7 +116,7 @@ describe('allot simulate', () => {
     ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('isolated-at-peak, seed 3: all 6 invariants hold');
+    expect(run.stdout).toContain('isolated-at-peak, seed 3: all 8 invariants hold');
     expect(run.stdout).toMatch(/✓ S1 /);
     expect(run.stdout).toMatch(/simulated s per wall s/);
     expect(run.stdout).toContain('replay: npx allot simulate simulations/isolated-at-peak.yaml --seed 3\n');
@@ -128,7 +128,16 @@ describe('allot simulate', () => {
       options: { seed: number; scenarioFile: string };
       metrics: { perRegion: Record<string, { accepted: number }> };
     };
-    expect(saved.verdicts.map((verdict) => verdict.invariant)).toEqual(['S1', 'S2', 'S3', 'S4', 'S5', 'S6']);
+    expect(saved.verdicts.map((verdict) => verdict.invariant)).toEqual([
+      'S1',
+      'S2',
+      'S3',
+      'S4',
+      'S5',
+      'S6',
+      'S7',
+      'F1',
+    ]);
     expect(saved.verdicts.every((verdict) => verdict.holds)).toBe(true);
     expect(saved.options).toMatchObject({ seed: 3, scenarioFile: 'simulations/isolated-at-peak.yaml' });
     expect(saved.seed).toBe(3);

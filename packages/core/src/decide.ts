@@ -27,7 +27,9 @@ import {
   regionOf,
   type TenantId,
 } from './ids.js';
+import { debitById, debitsOfKey, refundsOfKey } from './keyed-records.js';
 import { AMOUNT_MAX, GRANTS_PER_TENANT_MAX, PRIORITY_MAX, PRIORITY_MIN, TIME_MS_MAX } from './limits.js';
+import { NOTHING_RECALLED, type Recalled } from './record-window.js';
 import type { DebitRecord, RefundRecord } from './records.js';
 import { burnOrder, isLive, overdraftInUseAt, revokeStanding } from './standing.js';
 import {
@@ -275,8 +277,18 @@ export interface DebitContext extends DecisionContext {
   readonly overdraftLimit: number;
 }
 
+/**
+ * Records off the heap (a record window, issue 18) that the decision needs before it can answer:
+ * the caller reads these debit or refund ids back from its log and decides again with them.
+ */
+export interface RecallOutcome {
+  readonly status: 'recall';
+  readonly ids: readonly string[];
+}
+
 /** The outcome of a debit request, in order of precedence. */
 export type DebitDecision =
+  | RecallOutcome
   | { readonly status: 'replayed'; readonly debit: DebitRecord }
   | { readonly status: 'conflict'; readonly debit: DebitRecord }
   | {
@@ -307,51 +319,45 @@ export function compareRecords(
   return a.seq - b.seq;
 }
 
-/** The debits recorded with `key` for the tenant, first (effective) one first. */
-export function debitsWithKey(tenant: TenantState, key: string): DebitRecord[] {
-  const ids = tenant.debitsByKey?.get(key);
-  if (ids === undefined) return [];
-  const debits = ids.map((id) => tenant.debits?.get(id) as DebitRecord);
-  return debits.sort(compareRecords);
+/**
+ * The debits recorded with `key` for the tenant, first (effective) one first: those in memory and
+ * those `recalled` (with a record window, see debitsOfKey for the ids still to recall).
+ */
+export function debitsWithKey(
+  tenant: TenantState,
+  key: string,
+  recalled: Recalled = NOTHING_RECALLED,
+): DebitRecord[] {
+  return debitsOfKey(tenant, key, recalled).records;
 }
 
 /**
  * Decides a debit at `ctx.origin`: a known idempotency key replays or conflicts; otherwise the
  * amount burns the origin's own live rights in burn order, then its overdraft, or is declined.
  */
-export function decideDebit(state: LedgerState, ctx: DebitContext, request: DebitRequest): DebitDecision {
+export function decideDebit(
+  state: LedgerState,
+  ctx: DebitContext,
+  request: DebitRequest,
+  recalled: Recalled = NOTHING_RECALLED,
+): DebitDecision {
   if (!isTenantId(request.tenant)) return invalid('tenant');
   if (!isAmount(request.amount)) return invalid('amount');
   if (!isKey(request.idempotencyKey)) return invalid('idempotencyKey');
   if (request.metadata === undefined) return invalid('metadata');
   const tenant = state.tenants.get(request.tenant);
   if (tenant !== undefined) {
-    const [first] = debitsWithKey(tenant, request.idempotencyKey);
+    const found = debitsOfKey(tenant, request.idempotencyKey, recalled);
+    if (found.recall.length > 0) return { status: 'recall', ids: found.recall };
+    const [first] = found.records;
     if (first !== undefined) {
       return sameDebitRequest(first, request)
         ? { status: 'replayed', debit: first }
         : { status: 'conflict', debit: first };
     }
   }
-  const index = indexOf(state, ctx.origin);
-  const rights = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);
-  const headroom = overdraftHeadroom(state, tenant, ctx.origin, ctx.overdraftLimit);
-  const available = rights + headroom;
-  if (request.amount > available) {
-    return { status: 'declined', reason: 'insufficient_credits', requested: request.amount, available };
-  }
-  const parts =
-    tenant === undefined ? [] : takeRights(tenant, index, ctx.now, Math.min(rights, request.amount));
-  const overdraft = request.amount - Math.min(rights, request.amount);
-  if (tenant !== undefined) {
-    // Tenant-wide totals are checked even for an origin that never wrote here (its cells are 0).
-    if (!fitsSum(tenantCellTotal(tenant, 'debited'), request.amount)) return AMOUNT_LIMIT;
-    if (index >= 0) {
-      if (!partsFit(tenant, index, parts, 'debited')) return AMOUNT_LIMIT;
-      if (!fitsSum(tenantCellAt(tenant, index, 'debited'), request.amount)) return AMOUNT_LIMIT;
-      if (!fitsSum(tenantCellAt(tenant, index, 'overdrawn'), overdraft)) return AMOUNT_LIMIT;
-    }
-  }
+  const burn = decideBurn(state, ctx, request.tenant, request.amount);
+  if (burn.status !== 'burn') return burn;
   return {
     status: 'accepted',
     body: {
@@ -359,11 +365,54 @@ export function decideDebit(state: LedgerState, ctx: DebitContext, request: Debi
       tenant: request.tenant,
       amount: request.amount,
       idempotencyKey: request.idempotencyKey,
-      parts,
-      overdraft,
+      parts: burn.parts,
+      overdraft: burn.overdraft,
       metadata: request.metadata,
     },
   };
+}
+
+/** What a debit (or hold) of some amount burns at an origin, or why it cannot. */
+export type BurnDecision =
+  | {
+      readonly status: 'declined';
+      readonly reason: 'insufficient_credits';
+      readonly requested: number;
+      readonly available: number;
+    }
+  | AmountLimitOutcome
+  | { readonly status: 'burn'; readonly parts: Part[]; readonly overdraft: number };
+
+/**
+ * The debit rule (DESIGN.md §1): `amount` burns the origin's own live rights in burn order, then
+ * its overdraft headroom, or is declined. Shared by debits and holds.
+ */
+export function decideBurn(
+  state: LedgerState,
+  ctx: DebitContext,
+  tenantId: TenantId,
+  amount: number,
+): BurnDecision {
+  const tenant = state.tenants.get(tenantId);
+  const index = indexOf(state, ctx.origin);
+  const rights = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);
+  const headroom = overdraftHeadroom(state, tenant, ctx.origin, ctx.overdraftLimit);
+  const available = rights + headroom;
+  if (amount > available) {
+    return { status: 'declined', reason: 'insufficient_credits', requested: amount, available };
+  }
+  const parts = tenant === undefined ? [] : takeRights(tenant, index, ctx.now, Math.min(rights, amount));
+  const overdraft = amount - Math.min(rights, amount);
+  if (tenant !== undefined) {
+    // Tenant-wide totals are checked even for an origin that never wrote here (its cells are 0).
+    if (!fitsSum(tenantCellTotal(tenant, 'debited'), amount)) return AMOUNT_LIMIT;
+    if (index >= 0) {
+      if (!partsFit(tenant, index, parts, 'debited')) return AMOUNT_LIMIT;
+      if (!fitsSum(tenantCellAt(tenant, index, 'debited'), amount)) return AMOUNT_LIMIT;
+      if (!fitsSum(tenantCellAt(tenant, index, 'overdrawn'), overdraft)) return AMOUNT_LIMIT;
+    }
+  }
+  return { status: 'burn', parts, overdraft };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -379,6 +428,7 @@ export interface RefundRequest {
 
 /** The outcome of a refund request, in order of precedence. */
 export type RefundDecision =
+  | RecallOutcome
   | { readonly status: 'replayed'; readonly refund: RefundRecord }
   | { readonly status: 'conflict'; readonly refund: RefundRecord }
   | { readonly status: 'not_found' }
@@ -399,11 +449,13 @@ export function refundableOf(tenant: TenantState, debit: DebitRecord): number {
   return debit.amount - (tenant.refundedByDebit?.get(debit.debitId) ?? 0);
 }
 
-/** The refunds recorded with `key` for the tenant, first one first. */
-export function refundsWithKey(tenant: TenantState, key: string): RefundRecord[] {
-  const ids = tenant.refundsByKey?.get(key);
-  if (ids === undefined) return [];
-  return ids.map((id) => tenant.refunds?.get(id) as RefundRecord).sort(compareRecords);
+/** The refunds recorded with `key` for the tenant, first one first (in memory and `recalled`). */
+export function refundsWithKey(
+  tenant: TenantState,
+  key: string,
+  recalled: Recalled = NOTHING_RECALLED,
+): RefundRecord[] {
+  return refundsOfKey(tenant, key, recalled).records;
 }
 
 /**
@@ -439,17 +491,22 @@ export function decideRefund(
   state: LedgerState,
   ctx: DecisionContext,
   request: RefundRequest,
+  recalled: Recalled = NOTHING_RECALLED,
 ): RefundDecision {
   const tenant = state.tenants.get(request.tenant);
   if (tenant === undefined) return { status: 'not_found' };
-  const [previous] = refundsWithKey(tenant, request.idempotencyKey);
+  const refunds = refundsOfKey(tenant, request.idempotencyKey, recalled);
+  const found = debitById(tenant, request.debitId, recalled);
+  const recall = [...refunds.recall, ...found.recall];
+  if (recall.length > 0) return { status: 'recall', ids: recall };
+  const [previous] = refunds.records;
   if (previous !== undefined) {
     const same =
       previous.debitId === request.debitId &&
       (request.amount === undefined || request.amount === previous.amount);
     return same ? { status: 'replayed', refund: previous } : { status: 'conflict', refund: previous };
   }
-  const debit = tenant.debits?.get(request.debitId);
+  const debit = found.debit;
   if (debit === undefined) return { status: 'not_found' };
   const region = regionOf(debit.origin);
   if (region !== regionOf(ctx.origin)) return { status: 'wrong_region', region };

@@ -80,3 +80,25 @@ export const METADATA_DEPTH_MAX = 32;
  * of 255-character grant ids, 4 KiB of metadata: ~280 KiB) fits, and a frame (4 MiB) holds several.
  */
 export const SEGMENT_BYTES_MAX = 1024 * 1024;
+
+/**
+ * Slots of a new key-index table (key-index.ts): 8 bytes each, so an origin that writes a few
+ * debits in a bucket costs 1 KiB, not a first doubling round per entry.
+ */
+export const KEY_INDEX_SLOTS_MIN = 128;
+
+/**
+ * Load past which a key-index table doubles: linear probing stays short below ~0.8 (expected
+ * probes of a miss ≈ (1 + 1/(1−load)²)/2 ≈ 13 at 0.8), and the index stays near 10–16 B per key.
+ */
+export const KEY_INDEX_GROW_LOAD = 0.8;
+
+/** Load a closed bucket's table is shrunk to: 8 B / 0.75 ≈ 11 B per key, misses still short. */
+export const KEY_INDEX_TIGHT_LOAD = 0.75;
+
+/**
+ * Longest time to live of a hold: 30 days. A hold reserves credits for work in progress (a model
+ * call, a build); a month covers any such job, and a bound keeps reserved credits from being
+ * locked away indefinitely by a client that forgot them.
+ */
+export const HOLD_TTL_MS_MAX = 30 * 24 * 60 * 60 * 1000;

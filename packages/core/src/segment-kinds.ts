@@ -79,6 +79,38 @@ export const SEGMENT_KINDS: { readonly [K in LedgerEvent['kind']]: SegmentKind }
       ['parts', 'parts'],
     ],
   },
+  hold: {
+    code: 8,
+    fields: [
+      ['amount', 'uint'],
+      ['idempotencyKey', 'key'],
+      ['parts', 'parts'],
+      ['overdraft', 'uint'],
+      ['expiresAt', 'uint'],
+      ['metadata', 'json'],
+    ],
+  },
+  capture: {
+    code: 9,
+    fields: [
+      ['holdId', 'eventId'],
+      ['amount', 'uint'],
+      ['released', 'uint'],
+      ['parts', 'parts'],
+      ['overdraft', 'uint'],
+    ],
+  },
+  release: {
+    code: 10,
+    fields: [
+      ['holdId', 'eventId'],
+      ['amount', 'uint'],
+      // 'void' or 'expiry': a key-shaped string here, checked by core's eventProblem.
+      ['cause', 'key'],
+      ['parts', 'parts'],
+      ['overdraft', 'uint'],
+    ],
+  },
   revoke: {
     code: 7,
     fields: [

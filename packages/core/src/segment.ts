@@ -42,7 +42,10 @@ export interface SegmentHeader {
 /** A decoded segment: its events in seq order and where each one's record lies in the bytes. */
 export interface DecodedSegment extends SegmentHeader {
   readonly events: LedgerEvent[];
-  /** `count + 1` offsets: event i's record is bytes `bounds[i]` up to `bounds[i + 1]`. */
+  /**
+   * `count + 1` offsets: event i's record, its length prefix first, is bytes `bounds[i]` up to
+   * `bounds[i + 1]` (`decodeSegmentRange` hands out the records without their prefixes).
+   */
   readonly bounds: Uint32Array;
 }
 
@@ -422,9 +425,9 @@ export function decodeSegment(bytes: Uint8Array): DecodedSegment {
   const bounds = new Uint32Array(header.count + 1);
   let at = 0;
   for (let i = 0; i < header.count; i++) {
+    bounds[i] = reader.offset;
     const length = reader.count('record length', 1);
     const start = reader.offset;
-    bounds[i] = start;
     const event = decodeRecord(reader, decoder, header, i, at);
     if (reader.offset !== start + length)
       throw new SegmentError(start, `record of ${length} bytes holds ${reader.offset - start}`);

@@ -22,7 +22,8 @@ import {
   type Shape,
   writePacked,
 } from './packed.js';
-import type { DebitRecord, RefundRecord, RevokeRecord } from './records.js';
+import { RecordWindow, type RecordWindowOptions } from './record-window.js';
+import type { DebitRecord, HoldRecord, RefundRecord, RevokeRecord } from './records.js';
 
 /** Cells of a grant, per origin. */
 export const GRANT_CELLS = ['granted', 'debited', 'refunded', 'expired'] as const;
@@ -43,6 +44,8 @@ export const TENANT_CELLS = [
   'repaid',
   'overdraftRefunded',
   'revoked',
+  'held',
+  'heldSettled',
 ] as const;
 /** One of the per-origin cells of a tenant. */
 export type TenantCell = (typeof TENANT_CELLS)[number];
@@ -53,9 +56,14 @@ const TENANT_CELL_INDEX: Record<TenantCell, number> = {
   repaid: 3,
   overdraftRefunded: 4,
   revoked: 5,
+  held: 6,
+  heldSettled: 7,
 };
 
-/** Code kind of moved[from→to] (cells are 0–5 with b = 0, so codes never collide). */
+/**
+ * Code kind of moved[from→to]. Tenant cells (kinds 0–7) live in slot 0 only and grant cells (0–3)
+ * in grant slots, where 6 and 7 mean moved and terms: codes never collide.
+ */
 const MOVED_KIND = 6;
 /** Code kind of a grant's winning terms; `a` is the field (TERM_*). */
 const TERMS_KIND = 7;
@@ -117,6 +125,8 @@ class TenantExtra {
   refundsByKey: Map<string, RefundId[]> | null = null;
   refundedByDebit: Map<DebitId, number> | null = null;
   revokes: Map<string, RevokeRecord[]> | null = null;
+  holds: Map<DebitId, HoldRecord> | null = null;
+  holdsByKey: Map<string, DebitId[]> | null = null;
   others: Map<number, GrantDefinition[]> | null = null;
   grantIndex: Map<GrantId, number> | null = null;
   burnOrder: GrantState[] | null = null;
@@ -129,6 +139,8 @@ class TenantExtra {
       this.refundsByKey === null &&
       this.refundedByDebit === null &&
       this.revokes === null &&
+      this.holds === null &&
+      this.holdsByKey === null &&
       this.others === null &&
       this.grantIndex === null &&
       this.burnOrder === null
@@ -179,6 +191,20 @@ export class TenantState implements Packed {
   }
   set burnOrder(value: GrantState[] | null) {
     this.set$('burnOrder', value);
+  }
+  /** Hold id → its record: while active, and while within the idempotency retention after it ended. */
+  get holds(): Map<DebitId, HoldRecord> | null {
+    return this.get$('holds');
+  }
+  set holds(value: Map<DebitId, HoldRecord> | null) {
+    this.set$('holds', value);
+  }
+  /** Idempotency key → holds recorded with it. */
+  get holdsByKey(): Map<string, DebitId[]> | null {
+    return this.get$('holdsByKey');
+  }
+  set holdsByKey(value: Map<string, DebitId[]> | null) {
+    this.set$('holdsByKey', value);
   }
   /** Debit id → its record, while within the idempotency retention. */
   get debits(): Map<DebitId, DebitRecord> | null {
@@ -293,11 +319,18 @@ export interface LedgerState {
   readonly origins: OriginId[];
   readonly originIndex: Map<OriginId, number>;
   readonly tenants: Map<TenantId, TenantState>;
+  /** The window of full records in memory (issue 18); absent: every record stays until retention. */
+  readonly recordWindow?: RecordWindow;
 }
 
-/** An empty ledger. */
-export function createLedgerState(): LedgerState {
-  return { versionVector: {}, origins: [], originIndex: new Map(), tenants: new Map() };
+/** An empty ledger; with `recordWindow`, only that many full records stay on the heap. */
+export function createLedgerState(
+  options: { readonly recordWindow?: RecordWindowOptions } = {},
+): LedgerState {
+  const state = { versionVector: {}, origins: [], originIndex: new Map(), tenants: new Map() };
+  return options.recordWindow === undefined
+    ? state
+    : { ...state, recordWindow: new RecordWindow(options.recordWindow) };
 }
 
 /** The local index of `origin`, interning it when new. */

@@ -243,7 +243,7 @@ describe('segments: the codec of a run of one origin', () => {
     // `text` (its length byte, then its bytes) and fix the record's one-byte length prefix.
     const withText = (text: Uint8Array): Uint8Array => {
       const good = encodeSegment([debit(7)]);
-      const start = decodeSegment(good).bounds[0] as number;
+      const start = (decodeSegment(good).bounds[0] as number) + 1; // after its one-byte length
       const out = Buffer.concat([good.subarray(0, good.length - 2), Uint8Array.of(text.length), text]);
       out[start - 1] = (good[start - 1] as number) - 1 + text.length;
       return Uint8Array.from(out);

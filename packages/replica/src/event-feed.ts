@@ -4,7 +4,7 @@
  * fold order, so that each origin's events arrive in seq order, each once. The stream, alerts and
  * webhooks of the server listen here; the replica itself never waits for them.
  */
-import { decodeSegment } from '@allot/core';
+import { decodeSegmentRange } from '@allot/core';
 import type { Logger, StoredEvent, StoredSegment } from './ports.js';
 
 /** Called with the events one commit made durable, in the order they were folded. */
@@ -32,9 +32,10 @@ export class EventFeed {
     if (this.listeners.size === 0 || segments.length === 0) return;
     const events: StoredEvent[] = [];
     for (const segment of segments) {
-      const { events: decoded, bounds } = decodeSegment(segment.bytes);
+      const count = segment.lastSeq - segment.firstSeq + 1;
+      const { events: decoded, records } = decodeSegmentRange(segment.bytes, 0, count);
       decoded.forEach((event, i) => {
-        events.push({ event, record: segment.bytes.subarray(bounds[i], bounds[i + 1]) });
+        events.push({ event, record: records[i] as Uint8Array });
       });
     }
     this.publish(events);

@@ -18,6 +18,8 @@ export interface FoldedRun {
   readonly touched: Map<string, Set<string>>;
   /** Grants folded (their expiry and conflicts are the replica's to schedule). */
   readonly grants: { readonly tenant: string; readonly grantId: string }[];
+  /** Holds folded, with when each expires. */
+  readonly holds: { readonly tenant: string; readonly expiresAt: number }[];
   /** The last segment folded: the origin's new tip and head. */
   readonly last: { readonly seq: number; readonly hash: Uint8Array; readonly signature: Uint8Array } | null;
   /**
@@ -36,6 +38,7 @@ export function foldReceived(
   const writes: SegmentWrite[] = [];
   const touched = new Map<string, Set<string>>();
   const grants: { tenant: string; grantId: string }[] = [];
+  const holds: { tenant: string; expiresAt: number }[] = [];
   let events = 0;
   let last: FoldedRun['last'] = null;
   for (const { wire, hash, decoded } of segments) {
@@ -50,17 +53,18 @@ export function foldReceived(
       }
       if (error !== null) {
         const refused = { seq: event.seq, error, partial: event.seq !== decoded.firstSeq };
-        return { writes, events, touched, grants, last, refused };
+        return { writes, events, touched, grants, holds, last, refused };
       }
       tenants.push(event.tenant);
       const keys = touched.get(event.tenant) ?? new Set<string>();
       if (event.kind === 'debit') keys.add(event.idempotencyKey);
       touched.set(event.tenant, keys);
       if (event.kind === 'grant') grants.push({ tenant: event.tenant, grantId: event.grantId });
+      else if (event.kind === 'hold') holds.push({ tenant: event.tenant, expiresAt: event.expiresAt });
     }
     writes.push({ origin, ...wire, hash, tenants });
     events += decoded.count;
     last = { seq: wire.lastSeq, hash, signature: wire.signature };
   }
-  return { writes, events, touched, grants, last, refused: null };
+  return { writes, events, touched, grants, holds, last, refused: null };
 }

@@ -65,6 +65,57 @@ export const RIGHTS_REQUEST_INTERVAL_MS = 20;
  */
 export const RELAY_AFTER_MS = 2 * SUMMARY_INTERVAL_MS;
 
+/**
+ * How long a debit waits for rights from peers by default (API.md `borrowWaitMs`): about one
+ * in-continent round trip plus a donor's commit, and short enough that a client's own timeout is
+ * far off.
+ */
+export const BORROW_WAIT_MS_DEFAULT = 50;
+
+/**
+ * The longest wait for rights a node may be configured with: a cross-continent round trip (~300 ms
+ * under load) with room for the donor's commit; past this a client has given up and retried.
+ */
+export const BORROW_WAIT_MS_MAX = 1_000;
+
+/**
+ * Debits waiting for rights at once, over all tenants. Each holds a request open; past this a debit
+ * that would wait is declined at once (reason `timeout`) rather than queue without end.
+ */
+export const BORROW_WAITERS_MAX = 10_000;
+
+/**
+ * Times one waiting debit asks its peers: once when it starts and again when events of its tenant
+ * arrive and it is still short (who holds what may have changed). Bounds the frames one debit sends.
+ */
+export const BORROW_ASKS_PER_WAIT_MAX = 4;
+
+/**
+ * A waiting debit asks for this many times what it lacks: the rest serves the debits that follow
+ * it at a region that has just shown demand, so that one of them taking what arrives first does not
+ * cost the waiting one a second round trip. Rights only move; nothing is lost by asking more.
+ */
+export const BORROW_ASK_FACTOR = 2;
+
+/**
+ * Tenants with shares of a grant owed to regions that were unreachable when it was split. A share
+ * is handed on when the region comes up; past this many tenants the oldest entry is forgotten (its
+ * rights then follow demand through ordinary rebalancing).
+ */
+export const PENDING_SHARES_MAX = 100_000;
+
+/**
+ * Captures and voids forwarded to holding regions and not answered yet. Past this a forward is
+ * refused (503) rather than queued: each holds a client's request open.
+ */
+export const HOLD_FORWARDS_MAX = 10_000;
+
+/**
+ * How long a forwarded capture or void waits for the holding region's answer before the client is
+ * told `region_unreachable`: the link policy's peer timeout, after which the link counts as down.
+ */
+export const HOLD_FORWARD_TIMEOUT_MS = 5_000;
+
 /** Regions named in one policy field: a region is a node of the cluster, and clusters have a handful. */
 export const POLICY_REGIONS_MAX = 64;
 
@@ -82,6 +133,16 @@ export const ALERT_PERCENT_MIN = 1;
 
 /** The highest `belowPercent` of an alert: 100 %, any spend at all below what was granted. */
 export const ALERT_PERCENT_MAX = 100;
+
+/**
+ * Hysteresis of an alert (alert-rule.ts): after a crossing, a threshold is armed again only once
+ * the balance is back at the threshold plus 5 % of it (at least 1 credit), so a balance that
+ * hovers at the line (a debit, a refund, a debit…) does not alert on every wobble.
+ */
+export const ALERT_REARM_PERCENT = 5;
+
+/** Hex digits of an alertId: 128 bits of a SHA-256, unique for every (tenant, threshold, crossing). */
+export const ALERT_ID_HEX_DIGITS = 32;
 
 /**
  * Bytes of one control message (a Yjs sync message), checked by the frame check and again by the
@@ -168,3 +229,36 @@ export const SEGMENT_CUT_BYTES = 512 * 1024;
  * a run of any length is sent in frames, never refused.
  */
 export const FRAME_SEGMENT_BYTES_MAX = LINK_POLICY.frameBytesMax - 64 * 1024;
+
+/**
+ * Full debit and refund records a replica keeps on the heap by default (issue 18): ~600 B each
+ * (parts, metadata, key, Map entries), so ~60 MiB, whatever the traffic and retention. Older
+ * records are read back from the log when a replay, a refund or a duplicate check needs them; every
+ * key within the retention stays in the compact key index (~10–16 B each, off the JS heap).
+ */
+export const RECORD_WINDOW_RECORDS_DEFAULT = 100_000;
+
+/**
+ * Largest record window: 10 million records are ~6 GiB of heap, past any sane heap limit. 0 is
+ * allowed (every record is read back from the log when needed).
+ */
+export const RECORD_WINDOW_RECORDS_MAX = 10_000_000;
+
+/**
+ * Key-index buckets per retention: the retention sweep drops a whole bucket, so a key is known up
+ * to retention × (1 + 1/24) (an hour past a day), and a lookup probes ~25 tables per origin.
+ */
+export const KEY_INDEX_BUCKETS_PER_RETENTION = 24;
+
+/**
+ * Shortest key-index bucket: the retention sweep runs every RETENTION_SWEEP_MS, so finer buckets
+ * would forget nothing sooner and only make lookups probe more tables.
+ */
+export const KEY_INDEX_BUCKET_MS_MIN = RETENTION_SWEEP_MS;
+
+/**
+ * Rounds of reading records back for one decision. Each round reads what the last one missed; a
+ * new round is needed only when events with a colliding key were folded while reading, so a
+ * few rounds always suffice and more means something is wrong (answered 503 internal, logged).
+ */
+export const RECALL_ROUNDS_MAX = 8;

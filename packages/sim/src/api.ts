@@ -3,6 +3,7 @@
  * history (one JSON object per line in history.jsonl). The engine fills these; the CLI writes them
  * to run.json, history.jsonl and report.html.
  */
+import type { AlertRule } from '@allot/replica';
 
 /** A link fault between two regions (both directions unless `oneWay`). */
 export interface LinkFault {
@@ -81,6 +82,8 @@ export interface TenantSpec {
   }[];
   /** Overdraft per region (policy). */
   readonly overdraft?: Readonly<Record<string, number>>;
+  /** Alert thresholds (policy `alerts`, extension): checked by A1 (alert-check.ts). */
+  readonly alerts?: readonly AlertRule[];
   /** Debits per second per region, over time. */
   readonly rates: readonly {
     readonly region: string;
@@ -94,6 +97,21 @@ export interface TenantSpec {
   readonly retryElsewhere?: number;
   /** Probability that an accepted debit is later refunded. */
   readonly refund?: number;
+  /**
+   * LLM-style holds (extension, issue 12): at `region`, `perSecond` times a client reserves
+   * `maxAmount` for `ttlS` seconds, then after a moment captures what it used (1..maxAmount), or
+   * voids it (`void`), or never settles it (`never`: it expires); `elsewhere` of the settles are
+   * sent to another region (forwarded to the holder, or refused across a partition).
+   */
+  readonly holds?: {
+    readonly region: string;
+    readonly perSecond: number;
+    readonly maxAmount: number;
+    readonly ttlS: number;
+    readonly void?: number;
+    readonly never?: number;
+    readonly elsewhere?: number;
+  };
   /**
    * Policy changes during the run (extension): at `atS`, an admin at `region` sets the tenant's
    * overdraft to `overdraft`. S1's bound uses, per region, the largest overdraft ever allowed.
@@ -127,6 +145,11 @@ export interface Scenario {
    * Ed25519 with keys derived from the seed. Hashes are SHA-256 either way.
    */
   readonly signatures?: 'simulated' | 'ed25519';
+  /**
+   * How long a debit waits for rights from peers, ms (extension; the node's `borrowWaitMs`). When
+   * absent: the node default, or longer where the scenario's links are slower (`borrowWaitOf`).
+   */
+  readonly borrowWaitMs?: number;
 }
 
 /**
@@ -159,6 +182,17 @@ export type HistoryRecord =
       readonly retry?: boolean;
       /** Extension: the true ledger of the tenant when the answer was given (S1). */
       readonly ledger?: LedgerFigures;
+      /** Extension: the debit waited for rights from peers (borrowing). */
+      readonly waited?: boolean;
+      /** Extension: why a decline for want of credits was given (API.md `details.reason`). */
+      readonly declineReason?: 'insufficient' | 'unreachable' | 'timeout';
+      /**
+       * Extension: every node was up (and writable) and every link up and unpartitioned from the
+       * request to its answer, and the live credits the answering region and its peers hold, as
+       * known there, covered the amount when it was asked and when it answered
+       * (Replica.reachableCredits), and the true ledger's live credits (no overdraft) covered it.
+       */
+      readonly healthyCovered?: boolean;
     }
   | {
       readonly type: 'grant';
@@ -186,6 +220,30 @@ export type HistoryRecord =
       readonly refundId?: string;
       readonly key?: string;
       readonly latencyMs?: number;
+    }
+  | {
+      /** Extension (issue 12): a hold request and its answer. */
+      readonly type: 'hold';
+      readonly t: number;
+      readonly region: string;
+      readonly tenant: string;
+      readonly key: string;
+      readonly amount: number;
+      readonly result: 'accepted' | 'replayed' | 'declined' | 'conflict' | 'unavailable';
+      readonly holdId?: string;
+      readonly latencyMs: number;
+    }
+  | {
+      /** Extension (issue 12): a capture or void and its answer, at `region` (the holder or not). */
+      readonly type: 'settle';
+      readonly t: number;
+      readonly region: string;
+      readonly tenant: string;
+      readonly holdId: string;
+      readonly action: 'capture' | 'void';
+      readonly amount?: number;
+      readonly result: string;
+      readonly latencyMs: number;
     }
   | {
       readonly type: 'fault';
@@ -219,6 +277,17 @@ export type HistoryRecord =
       >;
     }
   | {
+      /** Extension: a region raised an alert (alert-watch.ts). */
+      readonly type: 'alert';
+      readonly t: number;
+      readonly region: string;
+      readonly tenant: string;
+      /** The threshold's rule, as ruleKey names it (`below:500`, `belowPercent:10`). */
+      readonly rule: string;
+      readonly alertId: string;
+      readonly balance: number;
+    }
+  | {
       readonly type: 'converged';
       readonly t: number;
       readonly afterHealMs: number;
@@ -229,7 +298,8 @@ export type HistoryRecord =
 
 /** The verdict of one invariant. */
 export interface Verdict {
-  readonly invariant: 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6';
+  /** S1–S7 (DESIGN.md §6 and holds), A1 (alerts), F1: no false declines while the cluster is whole (issue 12). */
+  readonly invariant: 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'A1' | 'F1';
   readonly name: string;
   readonly holds: boolean;
   readonly violations: number;
@@ -277,6 +347,17 @@ export interface RunMetrics {
   };
   /** Extension: rights handed between regions (moves), in credits. */
   readonly rightsMoved?: number;
+  /**
+   * Extension: borrowing. Answered debits, how many waited for rights from peers, and the p99
+   * latency of those that waited next to that of the rest.
+   */
+  readonly borrowing?: {
+    readonly debits: number;
+    readonly waited: number;
+    readonly waitedShare: number;
+    readonly waitedLatencyMsP99: number;
+    readonly otherLatencyMsP99: number;
+  };
   /** Extension: error and warning lines the replicas logged, by message. */
   readonly replicaLog?: Readonly<Record<string, number>>;
 }
@@ -294,6 +375,8 @@ export interface FinalRegion {
     readonly debited: number;
     readonly refunded: number;
     readonly expired: number;
+    /** Extension (issue 12): credits held by active holds. */
+    readonly held?: number;
   }[];
 }
 
@@ -301,6 +384,8 @@ export interface FinalRegion {
 export interface FinalState {
   /** Simulated ms when it was taken. */
   readonly t: number;
+  /** Extension (issue 12): the true clock then, integer ms since the epoch (hold expiries are on it). */
+  readonly wallClockMs?: number;
   /** Origins (incarnations) whose disk was lost: what they never replicated is gone by design. */
   readonly lostOrigins: readonly string[];
   /** Regions not running at the end (none, unless a restart failed). */
@@ -335,9 +420,23 @@ export interface FinalState {
           readonly total: number;
           readonly amount: number;
         }[];
+        /** Extension (issue 12): every hold, with every event that ended it (S7: exactly one). */
+        readonly holds?: Readonly<Record<string, FinalHold>>;
       }
     >
   >;
+}
+
+/** A hold as the nodes hold it at the end: its amount, expiry, and the events that ended it. */
+export interface FinalHold {
+  readonly amount: number;
+  /** Integer ms on the holding origin's clock. */
+  readonly expiresAt: number;
+  readonly ends: readonly {
+    readonly kind: 'capture' | 'release';
+    readonly captured: number;
+    readonly released: number;
+  }[];
 }
 
 /** The result of one run: run.json, plus the history records. */

@@ -15,6 +15,7 @@
 import { balanceOf, parseEventRecordId } from '@allot/core';
 import type { FinalState, HistoryRecord, LedgerFigures, Scenario, TenantSpec, Verdict } from './api.js';
 import { overdraftBound, regionOverdraftMax } from './bounds.js';
+import { issue12Checks } from './checks-issue12.js';
 import { quietStartMs } from './timeline.js';
 
 /** What the checkers read. */
@@ -66,6 +67,9 @@ export const INVARIANT_NAMES: Readonly<Record<Verdict['invariant'], string>> = {
   S4: 'convergence',
   S5: 'conservation',
   S6: 'idempotency',
+  S7: 'holds end once, within the bound',
+  F1: 'no false declines while the cluster is whole',
+  A1: 'every crossing alerted',
 };
 
 function specOf(scenario: Scenario, tenant: string): TenantSpec | undefined {
@@ -405,6 +409,9 @@ export function checkS5(input: CheckInput): Verdict {
   for (const [tenant, ledger] of Object.entries(final.ledger)) {
     for (const refund of Object.values(ledger.refunds))
       if (refund.key.startsWith('duplicate-of:')) of(tenant).refunded += refund.amount;
+    // Captured holds are debited (issue 12); S7 checks each hold ended once and within its amount.
+    for (const hold of Object.values(ledger.holds ?? {}))
+      for (const end of hold.ends) of(tenant).debited += end.captured;
     // A grant id counts once: a losing definition adds only what its revokes could not take back
     // (what had expired before, and what is still owed at the bound).
     of(tenant).granted += uncountedDuplicates(ledger);
@@ -548,7 +555,15 @@ export function checkS6(input: CheckInput): Verdict {
   );
 }
 
-/** S1–S6, in order. */
+/** S1–S6 in order, then the checks of issue 12 (checks-issue12.ts). */
 export function checkAll(input: CheckInput): Verdict[] {
-  return [checkS1(input), checkS2(input), checkS3(input), checkS4(input), checkS5(input), checkS6(input)];
+  return [
+    checkS1(input),
+    checkS2(input),
+    checkS3(input),
+    checkS4(input),
+    checkS5(input),
+    checkS6(input),
+    ...issue12Checks(input),
+  ];
 }

@@ -40,11 +40,15 @@ export interface RegionContext {
   readonly truth: TrueLedger;
   readonly cluster: string;
   readonly rebalancing: 'adaptive' | 'static';
+  /** How long a debit waits for rights from peers, ms. */
+  readonly borrowWaitMs: number;
   readonly peerKeys: Readonly<Record<string, Uint8Array>>;
   /** Error and warning lines of every replica, by message. */
   readonly replicaLog: Record<string, number>;
   /** Rights moved by every replica, in credits. */
   rightsMoved: number;
+  /** Called with each replica once it has opened (alert-watch.ts listens to it). */
+  readonly opened?: (region: string, replica: Replica, alive: () => boolean) => void;
 }
 
 /** One region: clock, disk, and the process running its replica. */
@@ -103,6 +107,7 @@ export class RegionNode {
         region: this.region,
         peerKeys: this.context.peerKeys,
         rebalancing: this.context.rebalancing,
+        borrowWaitMs: this.context.borrowWaitMs,
       },
       ports,
     ).then(
@@ -119,6 +124,7 @@ export class RegionNode {
           paused: () => this.paused,
         };
         replica.attachTransport(this.context.network.transport(endpoint));
+        this.context.opened?.(this.region, replica, () => process.alive);
       },
       (error: unknown) => {
         if (!process.alive) return;
