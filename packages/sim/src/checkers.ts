@@ -15,6 +15,7 @@
 import { balanceOf, parseEventRecordId } from '@allot/core';
 import type { FinalState, HistoryRecord, LedgerFigures, Scenario, TenantSpec, Verdict } from './api.js';
 import { overdraftBound, regionOverdraftMax } from './bounds.js';
+import { checkFaultInvariants, destroyedRanges, FAULT_INVARIANT_NAMES, inRanges } from './checkers-faults.js';
 import { quietStartMs } from './timeline.js';
 
 /** What the checkers read. */
@@ -66,6 +67,7 @@ export const INVARIANT_NAMES: Readonly<Record<Verdict['invariant'], string>> = {
   S4: 'convergence',
   S5: 'conservation',
   S6: 'idempotency',
+  ...FAULT_INVARIANT_NAMES,
 };
 
 function specOf(scenario: Scenario, tenant: string): TenantSpec | undefined {
@@ -258,6 +260,17 @@ function acknowledgedOperations(
   return out;
 }
 
+/** Whether a storage fault destroyed the operation's event before any peer held it (issue 15). */
+function destroyedBy(
+  destroyed: Map<string, [number, number][]>,
+  record: DebitRecord | GrantRecord | RefundRecord,
+): boolean {
+  const id =
+    record.type === 'debit' ? record.debitId : record.type === 'refund' ? record.refundId : undefined;
+  const parsed = id === undefined ? null : parseEventRecordId(id);
+  return parsed !== null && inRanges(destroyed.get(parsed.origin), parsed.seq);
+}
+
 /**
  * S3: every acknowledged grant, debit and refund is in the nodes' final state, unchanged — across
  * crashes and restarts. Operations of an incarnation whose disk was lost and that it never
@@ -268,6 +281,7 @@ export function checkS3(input: CheckInput): Verdict {
   const final = input.final;
   if (final === undefined) return notChecked('S3');
   const lost = new Set(final.lostOrigins);
+  const destroyed = destroyedRanges(input.history);
   let checked = 0;
   let excused = 0;
   for (const record of acknowledgedOperations(input.history)) {
@@ -275,7 +289,7 @@ export function checkS3(input: CheckInput): Verdict {
     const missing = missingFrom(final, record);
     if (missing === null) continue;
     const writer = writerOf(record);
-    if (writer !== null && lost.has(writer)) {
+    if (writer !== null && (lost.has(writer) || destroyedBy(destroyed, record))) {
       excused += 1;
       continue;
     }
@@ -370,6 +384,7 @@ export function checkS5(input: CheckInput): Verdict {
   const final = input.final;
   if (final === undefined) return notChecked('S5');
   const lost = new Set(final.lostOrigins);
+  const destroyed = destroyedRanges(input.history);
   const expected = new Map<string, { granted: number; debited: number; refunded: number }>();
   const seen = new Set<string>();
   let excused = 0;
@@ -391,8 +406,13 @@ export function checkS5(input: CheckInput): Verdict {
           : `grant:${record.grantId}`;
     const key = `${record.tenant}\u0000${id}`;
     if (seen.has(key)) continue;
-    seen.add(key);
     const writer = writerOf(record);
+    // A damaged disk that destroyed an event before any peer held it may reuse its id (issue 15).
+    if (destroyedBy(destroyed, record) && missingFrom(final, record) !== null) {
+      excused += 1;
+      continue;
+    }
+    seen.add(key);
     if (writer !== null && lost.has(writer) && missingFrom(final, record) !== null) {
       excused += 1;
       continue;
@@ -548,7 +568,15 @@ export function checkS6(input: CheckInput): Verdict {
   );
 }
 
-/** S1–S6, in order. */
+/** S1–S6 and S8–S11 (checkers-faults.ts), in order. */
 export function checkAll(input: CheckInput): Verdict[] {
-  return [checkS1(input), checkS2(input), checkS3(input), checkS4(input), checkS5(input), checkS6(input)];
+  return [
+    checkS1(input),
+    checkS2(input),
+    checkS3(input),
+    checkS4(input),
+    checkS5(input),
+    checkS6(input),
+    ...checkFaultInvariants(input),
+  ];
 }

@@ -112,3 +112,18 @@ export const DRIFT_PPM_MAX = 100_000;
 
 /** A clock step, ms: a day either way covers a misconfigured timezone or a bad NTP server. */
 export const CLOCK_STEP_MS_MAX = 86_400_000;
+
+/** Frames a hostile wire remembers per direction to replay: a few seconds of a busy link. */
+export const HOSTILE_RECENT_FRAMES = 64;
+
+/** Most frames in flight a hostile wire lets a frame overtake (TCP never lets one overtake any). */
+export const HOSTILE_REORDER_DEPTH_MAX = 8;
+
+/**
+ * Share of swarm seeds that draw a storage fault and share that draw a hostile wire (issue 15),
+ * unless a scenario sets its own: enough that 1,000 seeds try each damage and tampering many
+ * times, few enough that the classic fault mixes keep most of the seeds.
+ */
+export const SWARM_STORAGE_RATE = 0.3;
+/** See SWARM_STORAGE_RATE. */
+export const SWARM_HOSTILE_RATE = 0.2;

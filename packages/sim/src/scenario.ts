@@ -8,6 +8,7 @@
  * adaptive, no faults, steady rates, simulated signatures.
  */
 import { isKey, isTenantId, PRIORITY_MAX, PRIORITY_MIN } from '@allot/core';
+import { STORAGE_DAMAGES } from '@allot/store';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Fault, Scenario } from './api.js';
 import {
@@ -65,6 +66,11 @@ export const SCENARIO_SCHEMA = {
     quietS: { type: 'number', minimum: 0, maximum: DURATION_S_MAX, default: 10 },
     rebalancing: { enum: ['adaptive', 'static'], default: 'adaptive' },
     signatures: { enum: ['simulated', 'ed25519'], default: 'simulated' },
+    faultRates: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { storage: probability, hostile: probability },
+    },
     network: {
       type: 'object',
       additionalProperties: false,
@@ -194,6 +200,13 @@ export const SCENARIO_SCHEMA = {
             atS,
             forS,
           }),
+          fault('storage', { region, damage: { enum: [...STORAGE_DAMAGES] }, atS, forS }),
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['kind', 'from', 'atS', 'forS'],
+            properties: { kind: { const: 'hostile' }, from: region, to: region, atS, forS },
+          },
         ],
       },
     },
@@ -212,6 +225,8 @@ const FAULT_KINDS: readonly Fault['kind'][] = [
   'pause',
   'clock-step',
   'clock-drift',
+  'storage',
+  'hostile',
 ];
 
 const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true, discriminator: true });
@@ -354,7 +369,13 @@ function semanticProblems(scenario: Scenario): string[] {
       case 'pause':
       case 'clock-step':
       case 'clock-drift':
+      case 'storage':
         known(`${at}.region`, fault.region);
+        break;
+      case 'hostile':
+        known(`${at}.from`, fault.from);
+        if (fault.to !== undefined) known(`${at}.to`, fault.to);
+        if (fault.from === fault.to) problems.push(`${at}.to: must differ from from (${fault.from})`);
         break;
       case 'halves': {
         const seen = new Map<string, number>();
@@ -389,7 +410,12 @@ function semanticProblems(scenario: Scenario): string[] {
         if (fault.from === fault.to) problems.push(`${at}.to: must differ from from (${fault.from})`);
         break;
     }
-    if (fault.kind === 'crash' || fault.kind === 'disk-loss' || fault.kind === 'pause')
+    if (
+      fault.kind === 'crash' ||
+      fault.kind === 'disk-loss' ||
+      fault.kind === 'pause' ||
+      fault.kind === 'storage'
+    )
       occupy(`process:${fault.region}`, f, fault.atS, fault.atS + fault.forS, at);
     if (fault.kind === 'clock-drift')
       occupy(`clock:${fault.region}`, f, fault.atS, fault.atS + fault.forS, at);

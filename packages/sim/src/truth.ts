@@ -41,6 +41,24 @@ export class TrueLedger {
   private readonly watch = new Map<string, Map<string, OriginWatch>>();
   /** An event arrived out of order: the logs are not what the replicas say they are. */
   problem: string | null = null;
+  /**
+   * Every event any store committed, own or received (S8): per origin, at index seq − 1, the
+   * distinct chain hashes stored under that seq anywhere (hex, first 8 bytes).
+   */
+  readonly written = new Map<string, string[][]>();
+
+  /** A store committed `event` with chain hash `hash` (S8's record of every log anywhere). */
+  stored(origin: string, seq: number, hash: Uint8Array): void {
+    let log = this.written.get(origin);
+    if (log === undefined) {
+      log = [];
+      this.written.set(origin, log);
+    }
+    while (log.length < seq) log.push([]);
+    const text = Array.from(hash.subarray(0, 8), (byte) => byte.toString(16).padStart(2, '0')).join('');
+    const seen = log[seq - 1] as string[];
+    if (!seen.includes(text)) seen.push(text);
+  }
 
   /** Folds an origin's newly durable event. */
   apply(event: LedgerEvent): void {
@@ -159,8 +177,10 @@ export function observedStore(inner: Store, ownOrigin: () => string | null, trut
     commit: (batch: StoreBatch, options) =>
       inner.commit(batch, options).then(() => {
         const origin = ownOrigin();
-        if (origin === null) return;
-        for (const stored of batch.events) if (stored.event.origin === origin) truth.apply(stored.event);
+        for (const stored of batch.events) {
+          truth.stored(stored.event.origin, stored.event.seq, stored.hash);
+          if (stored.event.origin === origin) truth.apply(stored.event);
+        }
       }),
     heads: () => inner.heads(),
     readLog: (origin, fromSeq, limit) => inner.readLog(origin, fromSeq, limit),

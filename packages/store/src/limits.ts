@@ -49,3 +49,13 @@ export const OPEN_READ_BATCH_KEYS = 1_024;
  * index below 16 MiB. A damaged length past this is refused rather than allocated.
  */
 export const LEVELDB_BLOCK_BYTES_MAX = 64 * 1024 * 1024;
+
+/**
+ * Durable commits between two compactions of a MemoryStore (memory-faults.ts): LevelDB turns its
+ * write-ahead log into tables when the memtable fills (4 MiB by default, a few hundred group
+ * commits of a busy node); 64 keeps a simulated lost WAL to a few seconds of commits, as a real one.
+ */
+export const COMPACTION_COMMITS = 64;
+
+/** Images of earlier compactions a MemoryStore keeps as backups to restore (memory-faults.ts). */
+export const COMPACTION_BACKUPS_KEPT = 4;

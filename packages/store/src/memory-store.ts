@@ -38,6 +38,16 @@ import {
   tenantLastKey,
 } from './keys.js';
 import {
+  corruptRecord,
+  type DamageReport,
+  DiskHistory,
+  misdirectedRead,
+  type Pick,
+  type ReadFault,
+  type StorageDamage,
+  staleRead,
+} from './memory-faults.js';
+import {
   byOrigin,
   checkControl,
   checkLogRead,
@@ -194,9 +204,13 @@ export class MemoryStore implements Store {
   /** Set once the image moved to another instance (crash, disk loss): this one is gone for good. */
   private gone: string | null = null;
 
+  /** A read-path storage fault (memory-faults.ts), until `healReads()`. */
+  private readFault: ReadFault | null = null;
+
   private constructor(
     private readonly durable: Image,
     private readonly options: MemoryStoreOptions,
+    private readonly disk: DiskHistory<Image, CommitPlan> = new DiskHistory(durable, copyImage, writePlan),
   ) {
     this.visible = copyImage(durable);
     this.state = stateOf(durable);
@@ -205,6 +219,71 @@ export class MemoryStore implements Store {
   /** A store on an empty data directory. */
   static empty(options: MemoryStoreOptions = {}): MemoryStore {
     return new MemoryStore(emptyImage(), options);
+  }
+
+  /**
+   * The store a restart finds after a crash whose disk lied (memory-faults.ts): the durable image
+   * with `damage` done to it (`pick` draws which record, which bit, which backup). Null when the
+   * disk has nothing the damage can reach (then nothing happened: this store is still live).
+   */
+  crashDamaged(damage: StorageDamage, pick: Pick): { store: MemoryStore; report: DamageReport } | null {
+    this.assertNotGone();
+    let image = this.durable;
+    let detail: string;
+    let damagedKeys: string[] = [];
+    let commitsLost = 0;
+    let readFault: ReadFault | null = null;
+    if (damage === 'torn-tail' || damage === 'lost-wal') {
+      if (this.disk.walCommits === 0) return null;
+      const cut = this.disk.truncate(damage === 'lost-wal' ? 0 : this.disk.walCommits - 1);
+      image = cut.image;
+      commitsLost = cut.lost;
+      detail =
+        damage === 'lost-wal'
+          ? `the write-ahead log is lost: ${commitsLost} commits since the last compaction are gone`
+          : 'the last commit was half written: it is dropped whole, as LevelDB drops a torn record';
+    } else if (damage === 'old-backup') {
+      const restored = this.disk.restore(pick(Math.max(1, this.disk.backupCount)));
+      if (restored === null) return null;
+      image = restored.image;
+      commitsLost = restored.lost;
+      detail = `the disk is restored from a backup ${commitsLost} commits old`;
+    } else if (damage === 'corrupt-middle' || damage === 'corrupt-end') {
+      const done = corruptRecord(this.durable, damage === 'corrupt-end' ? 'end' : 'middle', pick);
+      if (done === null) return null;
+      damagedKeys = [done.key];
+      detail = done.detail;
+    } else if (damage === 'misdirected-read') {
+      const fault = misdirectedRead(this.durable, pick);
+      if (fault === null) return null;
+      damagedKeys = [fault.key];
+      readFault = fault.read;
+      detail = `reads of ${fault.key} return its neighbour's bytes`;
+    } else {
+      const older = new Map([...this.disk.compactedImage().heads].map(([o, bytes]) => [headKey(o), bytes]));
+      if (older.size === 0) return null;
+      readFault = staleRead(older);
+      detail = `reads of the ${older.size} heads return their values as of the last compaction`;
+    }
+    this.leave('crashed');
+    const store = new MemoryStore(image, this.options, this.disk);
+    store.readFault = readFault;
+    return { store, report: { damage, detail, damagedKeys, commitsLost } };
+  }
+
+  /** How many events of each origin's log the disk holds durably (what a crash now would keep). */
+  durableSeqs(): Record<string, number> {
+    return Object.fromEntries([...this.durable.logs].map(([origin, log]) => [origin, log.length]));
+  }
+
+  /** Ends a read-path fault: reads return what the disk holds again. */
+  healReads(): void {
+    this.readFault = null;
+  }
+
+  /** The bytes a read of `key` gets: what the image holds, unless a read fault says otherwise. */
+  private read(key: string, bytes: Uint8Array): Uint8Array {
+    return this.readFault === null ? bytes : this.readFault(key, bytes);
   }
 
   /**
@@ -219,9 +298,9 @@ export class MemoryStore implements Store {
     if (!Number.isSafeInteger(keep) || keep < 0 || keep > this.unsynced.length) {
       throw new RangeError(`keepUnsyncedCommits ${keep} is not from 0 to ${this.unsynced.length}`);
     }
-    for (const plan of this.unsynced.slice(0, keep)) writePlan(this.durable, plan);
+    for (const plan of this.unsynced.slice(0, keep)) this.makeDurable(plan);
     this.leave('crashed');
-    return new MemoryStore(this.durable, this.options);
+    return new MemoryStore(this.durable, this.options, this.disk);
   }
 
   /** The store a restart finds after its disk was lost: empty. This instance rejects every call. */
@@ -234,8 +313,13 @@ export class MemoryStore implements Store {
   /** Makes every commit so far durable, as an fsync (or the OS writing its cache back) would. */
   flush(): void {
     this.assertNotGone();
-    for (const plan of this.unsynced) writePlan(this.durable, plan);
+    for (const plan of this.unsynced) this.makeDurable(plan);
     this.unsynced = [];
+  }
+
+  private makeDurable(plan: CommitPlan): void {
+    writePlan(this.durable, plan);
+    this.disk.committed(this.durable, plan);
   }
 
   /** The next commit (then the one after, for each call) fails with `error` and writes nothing. */
@@ -305,7 +389,7 @@ export class MemoryStore implements Store {
       [...this.visible.heads]
         .map(([origin, bytes]) => {
           const key = headKey(origin);
-          return expectHead(key, decodeLogHead(key, openRecord(key, bytes)), origin);
+          return expectHead(key, decodeLogHead(key, openRecord(key, this.read(key, bytes))), origin);
         })
         .sort(byOrigin),
     );
@@ -319,7 +403,7 @@ export class MemoryStore implements Store {
       const events: StoredEvent[] = [];
       for (let seq = Math.max(fromSeq, 1); seq <= log.length && events.length < limit; seq++) {
         const key = logKey(origin, seq);
-        const stored = decodeStoredEvent(key, openRecord(key, log[seq - 1] as Uint8Array));
+        const stored = decodeStoredEvent(key, openRecord(key, this.read(key, log[seq - 1] as Uint8Array)));
         events.push(expectLogEvent(key, stored, origin, seq));
       }
       return events;
@@ -340,7 +424,7 @@ export class MemoryStore implements Store {
         const eventKey = logKey(target.origin, target.seq);
         const bytes = this.visible.logs.get(target.origin)?.[target.seq - 1];
         if (bytes === undefined) throw new StoreCorruptError(key, `points at ${eventKey}, which is missing`);
-        const stored = decodeStoredEvent(eventKey, openRecord(eventKey, bytes));
+        const stored = decodeStoredEvent(eventKey, openRecord(eventKey, this.read(eventKey, bytes)));
         return expectTenantEvent(eventKey, key, stored, target, tenant);
       });
       const tail = page[page.length - 1];

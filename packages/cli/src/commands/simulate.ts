@@ -151,6 +151,11 @@ function mapFault(
       const to = region(fault.to);
       return from === to ? undefined : { ...fault, from, to };
     }
+    case 'hostile': {
+      const from = region(fault.from);
+      const to = fault.to === undefined ? undefined : region(fault.to);
+      return from === to ? undefined : { ...fault, from, ...(to === undefined ? {} : { to }) };
+    }
     default:
       return { ...fault, region: region(fault.region) };
   }
@@ -169,7 +174,7 @@ function roundS(value: number): number {
  * faults made to overlap by the mapping) are left out. Checked by validateScenario like any file.
  */
 export function swarmScenario(base: Scenario, seed: number): Scenario {
-  const drawn = randomScenario(seed);
+  const drawn = randomScenario(seed, base.faultRates);
   const position = new Map(drawn.regions.map((name, index) => [name, index]));
   const region = (name: string): string =>
     base.regions[((position.get(name) ?? 0) + seed) % base.regions.length] as string;
@@ -187,6 +192,7 @@ export function swarmScenario(base: Scenario, seed: number): Scenario {
     if (
       scaled.kind === 'crash' ||
       scaled.kind === 'disk-loss' ||
+      scaled.kind === 'storage' ||
       scaled.kind === 'pause' ||
       scaled.kind === 'clock-drift'
     ) {
