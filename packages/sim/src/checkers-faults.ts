@@ -70,7 +70,7 @@ function notChecked(invariant: keyof typeof FAULT_INVARIANT_NAMES): Verdict {
     name: FAULT_INVARIANT_NAMES[invariant],
     holds: false,
     violations: 1,
-    note: 'not checked: the run has no final state',
+    note: 'not checked',
   };
 }
 
