@@ -98,13 +98,19 @@ describe('S3 and S5 with a damaged disk', () => {
   it('excuse an acknowledged refund destroyed before any peer held it, and still flag one a peer held', () => {
     const destroyed = input(({ history, final }) => {
       history.push(tornAtEu);
-      final.ledger.acme = { ...(final.ledger.acme as (typeof final.ledger)[string]), refunds: {} };
+      (final.ledger as Record<string, (typeof final.ledger)[string]>).acme = {
+        ...(final.ledger.acme as (typeof final.ledger)[string]),
+        refunds: {},
+      };
     });
     expect(checkS3(destroyed).holds).toBe(true);
     expect(checkS3(destroyed).note).toMatch(/1 were lost/);
     const held = input(({ history, final }) => {
       history.push({ ...tornAtEu, elsewhere: { [EU]: 4, [US]: 1 } });
-      final.ledger.acme = { ...(final.ledger.acme as (typeof final.ledger)[string]), refunds: {} };
+      (final.ledger as Record<string, (typeof final.ledger)[string]>).acme = {
+        ...(final.ledger.acme as (typeof final.ledger)[string]),
+        refunds: {},
+      };
     });
     expect(checkS3(held).holds).toBe(false);
     expect(checkS5(held).holds).toBe(true); // the nodes' figures still say 5 refunded
