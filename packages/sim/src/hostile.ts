@@ -8,7 +8,7 @@
  * - `truncate`: only a prefix of its bytes arrives;
  * - `flip`: one bit of its bytes is flipped;
  * - `unknown-origin`: each occurrence of the sender's origin in its bytes names an incarnation nobody
- *   started (same length, so the frame still parses);
+ *   started, of its region or of a region nobody configured (same length, so the frame still parses);
  * - `impersonate`: each occurrence of the sender's origin names another region's incarnation
  *   (signatures made by the sender then do not verify for that region);
  * - `forged-control`: an extra control frame whose update sets a policy the API refuses.
@@ -118,18 +118,25 @@ export function replaceAll(bytes: Uint8Array, from: Uint8Array, to: Uint8Array):
   return found ? out : null;
 }
 
-/** An incarnation id of `origin`'s length that no node started (its characters rotated). */
-export function unknownOrigin(origin: string): string {
-  const hash = origin.indexOf('#');
-  const region = origin.slice(0, hash + 1);
+/** `text` with each letter or digit 2–7 rotated 7 places in the base-32 alphabet (same length, same charset). */
+function rotate(text: string): string {
   const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  const rotated = [...origin.slice(hash + 1)]
+  return [...text]
     .map((char) => {
       const at = alphabet.indexOf(char);
       return at < 0 ? char : alphabet[(at + 7) % alphabet.length];
     })
     .join('');
-  return `${region}${rotated}`;
+}
+
+/**
+ * An origin of `origin`'s length that no node started: an unknown incarnation of its region, or
+ * (`region`) an incarnation of a region nobody configured.
+ */
+export function unknownOrigin(origin: string, region = false): string {
+  const hash = origin.indexOf('#');
+  const name = origin.slice(0, hash);
+  return `${region ? rotate(name) : name}#${rotate(origin.slice(hash + 1))}`;
 }
 
 /** The hostile side of one direction of a link. */

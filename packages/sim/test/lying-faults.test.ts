@@ -90,6 +90,7 @@ describe('a hostile wire', () => {
     const other = unknownOrigin('eu#abcdefgh');
     expect(other).toMatch(/^eu#[a-z2-7]{8}$/);
     expect(other).not.toBe('eu#abcdefgh');
+    expect(unknownOrigin('eu#abcdefgh', true)).toMatch(/^(?!eu#)[a-z2-7]{2}#[a-z2-7]{8}$/);
     const forged = replaceAll(
       bytes,
       new TextEncoder().encode('eu#abcdefgh'),
