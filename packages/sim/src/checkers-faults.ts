@@ -90,6 +90,32 @@ export function destroyedRanges(history: readonly HistoryRecord[]): Map<string, 
   return ranges;
 }
 
+/**
+ * When a node first restarted on a damaged disk whose destroyed seqs it then reused with other
+ * events (the final `written` shows two events under one of them), or null. From then on the true
+ * ledger, which folds each (origin, seq) once, misses the reused seqs' new events: S2's per-origin
+ * observations after it are not evidence, and S2 says how many it left out.
+ */
+export function reusedSince(input: CheckInput): number | null {
+  const written = input.final?.written;
+  if (written === undefined) return null;
+  let since: number | null = null;
+  for (const record of input.history) {
+    if (record.type !== 'storage') continue;
+    for (const [origin, held] of Object.entries(record.held)) {
+      const from = Math.max(record.kept[origin] ?? 0, record.elsewhere[origin] ?? 0);
+      const log = written[origin] ?? [];
+      for (let seq = from + 1; seq <= held; seq++) {
+        if ((log[seq - 1]?.length ?? 0) > 1) {
+          since = since === null ? record.t : Math.min(since, record.t);
+          break;
+        }
+      }
+    }
+  }
+  return since;
+}
+
 /** Whether `seq` is in one of `ranges` (from, to]. */
 export function inRanges(ranges: readonly [number, number][] | undefined, seq: number): boolean {
   return ranges?.some(([from, to]) => seq > from && seq <= to) ?? false;

@@ -15,7 +15,13 @@
 import { balanceOf, parseEventRecordId } from '@allot/core';
 import type { FinalState, HistoryRecord, LedgerFigures, Scenario, TenantSpec, Verdict } from './api.js';
 import { overdraftBound, regionOverdraftMax } from './bounds.js';
-import { checkFaultInvariants, destroyedRanges, FAULT_INVARIANT_NAMES, inRanges } from './checkers-faults.js';
+import {
+  checkFaultInvariants,
+  destroyedRanges,
+  FAULT_INVARIANT_NAMES,
+  inRanges,
+  reusedSince,
+} from './checkers-faults.js';
 import { quietStartMs } from './timeline.js';
 
 /** What the checkers read. */
@@ -173,8 +179,14 @@ export function checkS1(input: CheckInput): Verdict {
 export function checkS2(input: CheckInput): Verdict {
   const violations = new Violations();
   let observations = 0;
+  let skipped = 0;
+  const reused = reusedSince(input);
   for (const record of input.history) {
     if (record.type !== 'sample' || record.origins === undefined) continue;
+    if (reused !== null && record.t >= reused) {
+      skipped += Object.keys(record.origins).length;
+      continue;
+    }
     for (const [origin, seen] of Object.entries(record.origins)) {
       observations += 1;
       if (seen.rightsMin < 0) {
@@ -194,10 +206,14 @@ export function checkS2(input: CheckInput): Verdict {
       }
     }
   }
+  const note =
+    observations === 0 ? 'no per-origin observations in the history' : `${observations} observations`;
   return violations.verdict(
     'S2',
     INVARIANT_NAMES.S2,
-    observations === 0 ? 'no per-origin observations in the history' : `${observations} observations`,
+    skipped === 0
+      ? note
+      : `${note}; ${skipped} after ${reused} ms left out: a damaged disk's destroyed seqs were reused, which the true ledger cannot fold`,
   );
 }
 

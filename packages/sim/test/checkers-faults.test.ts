@@ -1,4 +1,13 @@
-import { checkS3, checkS5, checkS8, checkS9, checkS10, checkS11, type HistoryRecord } from '@allot/sim';
+import {
+  checkS2,
+  checkS3,
+  checkS5,
+  checkS8,
+  checkS9,
+  checkS10,
+  checkS11,
+  type HistoryRecord,
+} from '@allot/sim';
 import { describe, expect, it } from 'vitest';
 import { EU, input, US } from './hand-made-run.js';
 
@@ -187,5 +196,45 @@ describe('S11 — hostile frames change nothing', () => {
     const details = [verdict.first?.detail, verdict.worst?.detail].join('\n');
     expect(details).toMatch(/eu has the forged policy/);
     expect(details).toMatch(/eu#zzzzzzzz, which no node ever was/);
+  });
+});
+
+describe('S2 after destroyed seqs were reused', () => {
+  const overspent = (t: number): HistoryRecord => ({
+    type: 'sample',
+    t,
+    tenant: 'acme',
+    truth: 65,
+    views: {},
+    origins: { [US]: { region: 'us', rightsMin: -7, overdraftInUseMax: 0 } },
+  });
+
+  it('still flags an overspend before the damaged restart, and one when no destroyed seq was reused', () => {
+    const before = checkS2(
+      input(({ history, final }) => {
+        history.push(overspent(30), tornAtEu);
+        (final as Mutable<typeof final>).written = {
+          [EU]: [['e1'], ['e2'], ['e3'], ['e4', 'x4']],
+          [US]: [['u1']],
+        };
+      }),
+    );
+    expect(before.holds).toBe(false);
+    const notReused = checkS2(input(({ history }) => history.push(tornAtEu, overspent(50))));
+    expect(notReused.holds).toBe(false);
+  });
+
+  it('leaves out, and counts, what it observes after a restart whose destroyed seqs were reused', () => {
+    const verdict = checkS2(
+      input(({ history, final }) => {
+        history.push(tornAtEu, overspent(50));
+        (final as Mutable<typeof final>).written = {
+          [EU]: [['e1'], ['e2'], ['e3'], ['e4', 'x4']],
+          [US]: [['u1']],
+        };
+      }),
+    );
+    expect(verdict.holds).toBe(true);
+    expect(verdict.note).toMatch(/; 3 after 40 ms left out: a damaged disk/);
   });
 });

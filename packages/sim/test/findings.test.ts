@@ -623,3 +623,64 @@ const ISOLATED_FROM_BIRTH: Scenario = validateScenario({
   description: '',
   signatures: 'simulated',
 });
+
+/** simulations/lying-swarm.yaml's regions, network and workload, with the faults of one seed. */
+function lyingSwarm(faults: Scenario['faults']): Scenario {
+  return validateScenario({
+    name: 'lying-swarm',
+    description: 'A base workload for --swarm where most seeds draw a storage fault and many a hostile wire.',
+    regions: ['eu', 'us', 'ap'],
+    durationS: 20,
+    quietS: 20,
+    rebalancing: 'adaptive',
+    faultRates: { storage: 0.8, hostile: 0.5 },
+    network: { delayMs: { min: 10, max: 80 }, loss: 0.002, duplicate: 0.01, reorder: 0.02 },
+    tenants: [
+      {
+        tenant: 'acme',
+        grants: [
+          { grantId: 'acme-main', amount: 20_000, region: 'eu', atS: 0 },
+          { grantId: 'acme-top-up', amount: 5_000, region: 'ap', atS: 8 },
+        ],
+        overdraft: { us: 30 },
+        rates: [
+          { region: 'eu', perSecond: 30, shape: 'steady' },
+          { region: 'us', perSecond: 20, shape: 'bursty' },
+          { region: 'ap', perSecond: 10, shape: 'diurnal' },
+        ],
+        debitAmount: { min: 1, max: 10 },
+        retryElsewhere: 0.03,
+        refund: 0.02,
+      },
+    ],
+    faults,
+  });
+}
+
+describe('findings of disks that lie and wires that forge (issue 15)', () => {
+  /**
+   * Finding 15.1 (S2, the oracle, not the replica): `simulations/lying-swarm.yaml --seed 7 --swarm 1`.
+   * us is restored from an old backup (losing seqs 90–109 of its own log) while eu and ap lose their
+   * disks, so nobody holds those seqs any more; us rightly reuses them after a peer confirms its log.
+   * The true ledger folds each (origin, seq) once, so it never saw the reused seqs' new events (among
+   * them rights us handed to eu's new incarnation), and S2 reported eu spending 64 beyond rights it
+   * had in fact received. Fixed in the checker: S2 leaves out, and counts, what it observes after a
+   * restart whose destroyed seqs were reused; S8 and S3 excuse exactly those seqs.
+   */
+  it('S2: seqs a damaged disk destroyed everywhere and then reused do not make a false overspend', async () => {
+    const scenario = lyingSwarm([
+      { kind: 'halves', groups: [['us'], ['ap', 'eu']], atS: 8.167, forS: 3.167 },
+      { kind: 'storage', region: 'us', damage: 'old-backup', atS: 8.333, forS: 4.833 },
+      { kind: 'disk-loss', region: 'ap', atS: 11.5, forS: 2.333 },
+      { kind: 'disk-loss', region: 'eu', atS: 11.833, forS: 6.667 },
+      { kind: 'isolate', region: 'ap', atS: 12.667, forS: 5.333 },
+    ]);
+    const result = await runSimulation(scenario, 7);
+    expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
+    const s2 = result.verdicts.find((verdict) => verdict.invariant === 'S2');
+    expect(s2?.note).toMatch(/left out: a damaged disk's destroyed seqs were reused/);
+    expect(result.verdicts.find((verdict) => verdict.invariant === 'S8')?.note).toMatch(
+      /reused after a damaged disk/,
+    );
+  });
+});
