@@ -161,8 +161,8 @@ function faults(rng: RandomStream, durationS: number): Fault[] {
 
 /**
  * Storage faults and hostile wires (issue 15), drawn from their own stream at `rates` so that the
- * rest of a seed's scenario stays what it was before they existed. A storage fault takes a region
- * whose process has no other fault then.
+ * rest of a seed's scenario stays what it was before they existed. A storage fault (at one region,
+ * or at two) takes a region whose process has no other fault then.
  */
 function lyingFaults(
   seed: number,
@@ -173,18 +173,24 @@ function lyingFaults(
   const rng = streamOf(seed, 'swarm-storage-hostile');
   const out: Fault[] = [];
   if (rng.chance(rates?.storage ?? SWARM_STORAGE_RATE)) {
-    const region = rng.pick(REGIONS);
-    const damage = rng.pick(STORAGE_DAMAGES);
-    const atS = round(rng.uniform(durationS * 0.2, durationS * 0.8));
-    const forS = round(rng.uniform(0.5, Math.max(0.6, durationS / 4)));
-    const busy = drawn.some(
-      (fault) =>
-        (fault.kind === 'crash' || fault.kind === 'disk-loss' || fault.kind === 'pause') &&
-        fault.region === region &&
-        atS < fault.atS + fault.forS &&
-        fault.atS < atS + forS,
-    );
-    if (!busy) out.push({ kind: 'storage', region, damage, atS, forS });
+    // At one region, or (a third of the time) at two: a disk that lies where another lied before.
+    const regions = rng.chance(1 / 3) ? [rng.pick(REGIONS), rng.pick(REGIONS)] : [rng.pick(REGIONS)];
+    for (const region of regions) {
+      const damage = rng.pick(STORAGE_DAMAGES);
+      const atS = round(rng.uniform(durationS * 0.2, durationS * 0.8));
+      const forS = round(rng.uniform(0.5, Math.max(0.6, durationS / 4)));
+      const busy = [...drawn, ...out].some(
+        (fault) =>
+          (fault.kind === 'crash' ||
+            fault.kind === 'disk-loss' ||
+            fault.kind === 'pause' ||
+            fault.kind === 'storage') &&
+          fault.region === region &&
+          atS < fault.atS + fault.forS &&
+          fault.atS < atS + forS,
+      );
+      if (!busy) out.push({ kind: 'storage', region, damage, atS, forS });
+    }
   }
   if (rng.chance(rates?.hostile ?? SWARM_HOSTILE_RATE)) {
     const from = rng.pick(REGIONS);

@@ -30,8 +30,12 @@ describe('swarm', () => {
     const damages = new Set<string>();
     let storage = 0;
     let hostile = 0;
+    let several = 0;
     for (let seed = 0; seed < 300; seed++) {
-      for (const fault of randomScenario(seed).faults) {
+      const faults = randomScenario(seed).faults;
+      const regions = new Set(faults.flatMap((fault) => (fault.kind === 'storage' ? [fault.region] : [])));
+      if (regions.size > 1) several += 1;
+      for (const fault of faults) {
         if (fault.kind === 'storage') {
           damages.add(fault.damage);
           storage += 1;
@@ -41,6 +45,7 @@ describe('swarm', () => {
     }
     expect([...damages].sort()).toEqual([...STORAGE_DAMAGES].sort());
     expect(storage).toBeGreaterThan(40);
+    expect(several).toBeGreaterThan(5); // a storage fault at one region or at several
     expect(hostile).toBeGreaterThan(30);
     const none = Array.from({ length: 100 }, (_, seed) => randomScenario(seed, { storage: 0, hostile: 0 }));
     expect(
