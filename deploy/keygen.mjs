@@ -10,11 +10,12 @@
 // A file that exists is kept (and its public key used), so running it again changes nothing.
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
+import { issueCertificateFiles, makeCertificateAuthorityFiles } from './certificates.mjs';
 
 const CLI = fileURLToPath(new URL('../packages/cli/bin/allot.js', import.meta.url));
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -64,11 +65,6 @@ for (const [region, old] of current) {
   console.log(`${region}: ${fresh} (${keyFile}; written into the configs in place of ${old})`);
 }
 
-/** Runs openssl in `cwd` (a failure throws with its error output). */
-function openssl(args, cwd) {
-  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
 /**
  * Names a region's certificate holds: its compose service, its Kubernetes Service (short, in the
  * namespace `allot`, and fully qualified), and loopback for a node checked from its own host.
@@ -85,86 +81,20 @@ function serviceNames(region) {
   ];
 }
 
-const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 if (!existsSync(join(secrets, 'ca.crt'))) {
-  openssl(
-    [
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      values.days,
-      '-subj',
-      '/CN=allot cluster CA',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ],
-    secrets,
-  );
-  chmodSync(join(secrets, 'ca.key'), 0o600);
+  makeCertificateAuthorityFiles(secrets, { name: 'allot cluster CA', days: Number(values.days) });
   console.log(`tls: a new cluster CA (${join(secrets, 'ca.crt')})`);
 }
 let serial = Date.now();
 for (const region of current.keys()) {
   const cert = `${region}-tls.crt`;
   if (existsSync(join(secrets, cert))) continue;
-  const extensions = join(secrets, `${region}-tls.cnf`);
-  writeFileSync(
-    extensions,
-    [
-      'basicConstraints=critical,CA:FALSE',
-      'keyUsage=critical,digitalSignature',
-      // A node is a server to its peers and clients, and a client when it dials a peer.
-      'extendedKeyUsage=serverAuth,clientAuth',
-      `subjectAltName=${serviceNames(region).join(',')}`,
-    ].join('\n'),
-  );
-  try {
-    openssl(
-      [
-        'req',
-        '-new',
-        ...ec,
-        '-keyout',
-        `${region}-tls.key`,
-        '-out',
-        `${region}-tls.csr`,
-        '-subj',
-        `/CN=${region}`,
-      ],
-      secrets,
-    );
-    openssl(
-      [
-        'x509',
-        '-req',
-        '-in',
-        `${region}-tls.csr`,
-        '-CA',
-        'ca.crt',
-        '-CAkey',
-        'ca.key',
-        '-set_serial',
-        String(serial++),
-        '-days',
-        values.days,
-        '-extfile',
-        `${region}-tls.cnf`,
-        '-out',
-        cert,
-      ],
-      secrets,
-    );
-  } finally {
-    rmSync(extensions, { force: true });
-    rmSync(join(secrets, `${region}-tls.csr`), { force: true });
-  }
-  chmodSync(join(secrets, `${region}-tls.key`), 0o600);
+  issueCertificateFiles(secrets, {
+    base: `${region}-tls`,
+    commonName: region,
+    altNames: serviceNames(region),
+    days: Number(values.days),
+    serial: serial++,
+  });
   console.log(`${region}: tls certificate for ${serviceNames(region).join(', ')} (${join(secrets, cert)})`);
 }

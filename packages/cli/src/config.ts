@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { resolveHttpLimits } from '@allot/server';
+import { resolveHttpLimits, WEBHOOK_ENDPOINTS_MAX, WEBHOOK_SECRET_LENGTH_MIN } from '@allot/server';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 
@@ -73,6 +73,14 @@ export interface NodeConfig {
   readonly idempotencyRetentionSeconds: number;
   /** Largest request body in bytes, but for the debit batch (extension of API.md; default 64 KiB). */
   readonly bodyLimitBytes: number;
+  /** Where alerts are POSTed, signed with each endpoint's secret (API.md `webhooks`; default none). */
+  readonly webhooks: readonly WebhookConfig[];
+}
+
+/** One webhook endpoint: an https:// URL (http:// only to a loopback address) and its signing secret. */
+export interface WebhookConfig {
+  readonly url: string;
+  readonly secret: string;
 }
 
 /** The config is not usable: one line per problem, each naming the field. */
@@ -183,6 +191,24 @@ export const CONFIG_SCHEMA = {
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     idempotencyRetentionSeconds: { type: 'integer', minimum: 60, maximum: 31_536_000 },
     bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 67_108_864 },
+    webhooks: {
+      type: 'array',
+      maxItems: WEBHOOK_ENDPOINTS_MAX,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['url', 'secret'],
+        properties: {
+          url: { type: 'string', minLength: 1, maxLength: 2048 },
+          secret: {
+            type: 'string',
+            minLength: WEBHOOK_SECRET_LENGTH_MIN,
+            maxLength: 512,
+            pattern: '^[\\x21-\\x7e]+$',
+          },
+        },
+      },
+    },
   },
 } as const;
 
@@ -303,6 +329,19 @@ function peerUrlProblem(url: string, tls: boolean): string | null {
   return null;
 }
 
+/** The problem of a webhook URL (API.md: https://, plain http:// only to a loopback address), or null. */
+function webhookUrlProblem(url: string): string | null {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'not a valid URL';
+  }
+  if (parsed.protocol === 'https:') return null;
+  if (parsed.protocol === 'http:' && isLoopbackHost(parsed.hostname)) return null;
+  return `${url} is not https://: alerts carry tenants' balances, so plain http:// is only allowed to a loopback address`;
+}
+
 /** The token entries of `tokensFile` (a YAML list), with a problem line per bad entry naming it. */
 function readTokensFile(path: string, problems: string[]): readonly TokenConfig[] {
   let text: string;
@@ -343,10 +382,13 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   const config = raw as unknown as Omit<
     NodeConfig,
-    'durability' | 'logLevel' | 'peers' | 'keyFile' | 'tokens' | 'http' | 'allowLoneStart'
+    'durability' | 'logLevel' | 'peers' | 'keyFile' | 'tokens' | 'http' | 'allowLoneStart' | 'webhooks'
   > &
     Partial<
-      Pick<NodeConfig, 'durability' | 'logLevel' | 'peers' | 'keyFile' | 'tokens' | 'http' | 'allowLoneStart'>
+      Pick<
+        NodeConfig,
+        'durability' | 'logLevel' | 'peers' | 'keyFile' | 'tokens' | 'http' | 'allowLoneStart' | 'webhooks'
+      >
     > & {
       readonly tokensFile?: string;
     };
@@ -393,6 +435,14 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
     if (tokenSeen.has(digest)) problems.push(`${where(i)}.token: the same token is listed twice`);
     tokenSeen.add(digest);
   }
+  const webhooks = config.webhooks ?? [];
+  const webhookUrls = new Set<string>();
+  for (const [i, webhook] of webhooks.entries()) {
+    const problem = webhookUrlProblem(webhook.url);
+    if (problem !== null) problems.push(`webhooks.${i}.url: ${problem}`);
+    if (webhookUrls.has(webhook.url)) problems.push(`webhooks.${i}.url: ${webhook.url} is listed twice`);
+    webhookUrls.add(webhook.url);
+  }
   try {
     resolveHttpLimits(config.http);
   } catch (error) {
@@ -423,6 +473,7 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
     logLevel: config.logLevel ?? 'info',
     idempotencyRetentionSeconds: config.idempotencyRetentionSeconds ?? 86_400,
     bodyLimitBytes: config.bodyLimitBytes ?? 64 * 1024,
+    webhooks,
   };
 }
 

@@ -1,5 +1,6 @@
 import type { HistoryRecord, Scenario, SimulationResult } from '@allot/sim';
 import { describe, expect, it } from 'vitest';
+import { summarise } from '../src/commands/simulate.js';
 import { type ChartData, chartData, REPORT_POINTS_MAX } from '../src/report/chart-data.js';
 import { REPORT_SCRIPT } from '../src/report/client-script.js';
 import { escapeHtml, renderReport } from '../src/report/report.js';
@@ -272,5 +273,43 @@ describe('renderReport', () => {
 
   it("the page's chart script is valid JavaScript", () => {
     expect(() => new Function(REPORT_SCRIPT)).not.toThrow();
+  });
+});
+
+describe('convergence in the terminal and in report.html (issue 14: they disagreed)', () => {
+  // Three faults healed at 20 s (one convergence each, the same instant), one at 25 s, and S4's
+  // final convergence, watched only from the quiet period's start (30 s).
+  const healed: SimulationResult = {
+    ...result,
+    history: [
+      ...history.filter((record) => record.type !== 'converged'),
+      { type: 'converged', t: 21_250, afterHealMs: 1250, healAt: 20_000 },
+      { type: 'converged', t: 21_250, afterHealMs: 1250, healAt: 20_000 },
+      { type: 'converged', t: 21_250, afterHealMs: 1250, healAt: 20_000 },
+      { type: 'converged', t: 25_400, afterHealMs: 400, healAt: 25_000 },
+      { type: 'converged', t: 30_070, afterHealMs: 10_070, healAt: 20_000, final: true },
+    ],
+    metrics: { ...result.metrics, convergenceMs: [1250, 1250, 1250, 400] },
+  };
+  const terminal = summarise(healed);
+  const html = renderReport(healed);
+  const text = html.replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ');
+
+  it('shows each heal once, with the same times in both', () => {
+    expect(terminal).toContain(
+      'convergence after each heal: 1.250 s (healed at 20.000 s), 0.400 s (healed at 25.000 s)\n',
+    );
+    expect(text).toContain('20.000 s 21.250 s 1.250 s 25.000 s 25.400 s 0.400 s');
+    expect(terminal.match(/1\.250 s/g)).toHaveLength(1);
+  });
+
+  it("reports S4's final convergence on its own line, from the quiet period's start, in the same words", () => {
+    const final =
+      'every node identical from 30.070 s, 0.070 s after the workload, the faults and the expiries ended at 30.000 s (S4)';
+    expect(terminal).toContain(`  final: ${final}\n`);
+    expect(text).toContain(`Final: ${final}.`);
+    // Not a convergence "after a heal": the 10.070 s since the last heal appears in neither.
+    expect(terminal).not.toContain('10.070');
+    expect(text).not.toContain('10.070 s');
   });
 });

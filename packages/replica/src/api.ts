@@ -75,7 +75,12 @@ export interface TenantPolicy {
   readonly weights: Readonly<Record<string, number>>;
   /** A blocked tenant is declined every debit. */
   readonly blocked: boolean;
+  /** Balance thresholds that raise an alert when the merged balance crosses them downwards. */
+  readonly alerts?: readonly AlertRule[];
 }
+
+/** One alert threshold of a policy: an absolute balance, or a percent of what was granted. */
+export type AlertRule = { readonly below: number } | { readonly belowPercent: number };
 
 /**
  * The command was not taken: nothing of it happened. `internal`: deciding it failed (a bug, logged)

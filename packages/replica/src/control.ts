@@ -80,6 +80,11 @@ export class ControlDocument {
     return value as TenantPolicy;
   }
 
+  /** True once any region wrote a policy for the tenant (readable or not): it is then known here. */
+  hasPolicy(tenant: string): boolean {
+    return this.root.has(`${POLICY_PREFIX}${tenant}`);
+  }
+
   /** Sets the tenant's policy; returns the Yjs update to persist and send to peers. */
   setPolicy(tenant: string, policy: TenantPolicy): Uint8Array {
     const before = Y.encodeStateVector(this.doc);
@@ -87,6 +92,9 @@ export class ControlDocument {
       overdraft: { ...policy.overdraft },
       weights: { ...policy.weights },
       blocked: policy.blocked,
+      ...(policy.alerts === undefined || policy.alerts.length === 0
+        ? {}
+        : { alerts: policy.alerts.map((rule) => ({ ...rule })) }),
     };
     const key = `${POLICY_PREFIX}${tenant}`;
     const problem = controlEntryProblem(key, plain);

@@ -8,6 +8,7 @@ export * from './api.js';
 export * from './clock.js';
 export * from './control.js';
 export * from './duplicate-grants.js';
+export * from './event-feed.js';
 export * from './event-shape.js';
 export * from './frame-check.js';
 export * from './frames.js';

@@ -91,6 +91,12 @@ export const POLICY_WEIGHT_MAX = 1_000;
 /** Alert thresholds of one policy (API.md `alerts`): a few levels per tenant, not a time series. */
 export const POLICY_ALERTS_MAX = 16;
 
+/** The lowest `belowPercent` of an alert: 1 % of what was granted (a finer line is an absolute `below`). */
+export const ALERT_PERCENT_MIN = 1;
+
+/** The highest `belowPercent` of an alert: 100 %, any spend at all below what was granted. */
+export const ALERT_PERCENT_MAX = 100;
+
 /**
  * Bytes of one control message (a Yjs sync message), checked by the frame check and again by the
  * control document before anything is applied. A step 2 carries the whole document a new peer

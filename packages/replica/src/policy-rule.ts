@@ -6,16 +6,18 @@
 import { AMOUNT_MAX, isRegionId } from '@allot/core';
 import type { TenantPolicy } from './api.js';
 import { describeValue } from './event-shape.js';
-import { POLICY_ALERTS_MAX, POLICY_REGIONS_MAX, POLICY_WEIGHT_MAX } from './limits.js';
+import {
+  ALERT_PERCENT_MAX,
+  ALERT_PERCENT_MIN,
+  POLICY_ALERTS_MAX,
+  POLICY_REGIONS_MAX,
+  POLICY_WEIGHT_MAX,
+} from './limits.js';
 import { isPlainRecord } from './values.js';
 
 /** The fields of a policy: the first three are required, `alerts` is optional. */
 const POLICY_FIELDS = ['overdraft', 'weights', 'blocked', 'alerts'] as const;
 const REQUIRED_FIELDS = ['overdraft', 'weights', 'blocked'] as const;
-
-/** Percent bounds of a `belowPercent` alert: a share of what was granted. */
-const ALERT_PERCENT_MIN = 1;
-const ALERT_PERCENT_MAX = 100;
 
 function integerIn(value: unknown, min: number, max: number): boolean {
   return Number.isSafeInteger(value) && (value as number) >= min && (value as number) <= max;

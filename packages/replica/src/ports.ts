@@ -117,8 +117,18 @@ export interface Store {
   readControl(): Promise<Uint8Array[]>;
   /** Every incarnation recorded as heard of (StoreBatch.origins), by origin. */
   readOrigins(): Promise<OriginId[]>;
+  /** Writes outbox records and deletes others, atomically, synced (webhook deliveries, alert states). */
+  writeOutbox(puts: readonly OutboxRecord[], deletes: readonly string[]): Promise<void>;
+  /** Every outbox record, in key order. */
+  readOutbox(): Promise<OutboxRecord[]>;
   /** Closes the store; pending commits finish first. */
   close(): Promise<void>;
+}
+
+/** One record of the store's outbox: the caller's key (printable ASCII) and its bytes. */
+export interface OutboxRecord {
+  readonly key: string;
+  readonly value: Uint8Array;
 }
 
 /** One peer region as the transport sees it. */

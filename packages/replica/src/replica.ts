@@ -60,6 +60,7 @@ import { type Batch, newBatch } from './batch.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
 import { DurableReads } from './durable-reads.js';
+import { EventFeed } from './event-feed.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
 import { newIncarnation } from './incarnation.js';
@@ -146,6 +147,8 @@ export class Replica {
   readonly region: string;
   readonly incarnation: string;
   readonly origin: OriginId;
+  /** Every event once durable here, in fold order (event-feed.ts): the stream, alerts, webhooks. */
+  readonly feed: EventFeed;
 
   private readonly options: Required<ReplicaOptions>;
   private readonly ports: ReplicaPorts;
@@ -228,6 +231,7 @@ export class Replica {
       region: options.region,
     };
     this.ports = ports;
+    this.feed = new EventFeed(ports.logger);
     this.cluster = meta.cluster;
     this.region = meta.region;
     this.incarnation = meta.incarnation;
@@ -529,6 +533,14 @@ export class Replica {
   }
 
   /**
+   * True when a policy of the tenant was written (at any region) and is in the control document.
+   * Read after `durablePolicy`, it says whether the policy served was written or the default.
+   */
+  hasPolicy(tenant: string): boolean {
+    return this.control.hasPolicy(tenant);
+  }
+
+  /**
    * The tenant's balance in the fold, or undefined for a tenant never granted anything known here.
    * It includes events decided or received but not durable yet (a failed commit undoes them): for
    * tests and the simulator's sampling. What the API serves is `durableBalance`.
@@ -804,6 +816,7 @@ export class Replica {
     this.ports.observer?.batchCommitted(batch.events.length, (clock.now() - started) / 1000);
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     batch.settle(true);
+    this.feed.publish(batch.events);
     for (const read of batch.held) for (const answer of read.answer) answer(read.view);
     if (!this.durableReads.idle)
       this.durableReads.answerSettled(

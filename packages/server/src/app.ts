@@ -23,6 +23,7 @@ import { BATCH_BODY_BYTES_MAX, BODY_BYTES_MAX, PATH_PARAM_LENGTH_MAX } from './l
 import { createMetrics, type Metrics } from './metrics.js';
 import { catalogueError } from './request-errors.js';
 import './route-config.js';
+import type { Realtime } from './realtime.js';
 import { notReadyError, type RouteContext } from './route-context.js';
 import { registerDebitRoutes } from './routes/debits.js';
 import { registerGrantRoutes } from './routes/grants.js';
@@ -31,6 +32,9 @@ import { registerPolicyRoutes } from './routes/policy.js';
 import { registerReadRoutes } from './routes/reads.js';
 import { registerRefundRoutes } from './routes/refunds.js';
 import { registerSnapshotRoutes } from './routes/snapshot.js';
+import { registerStreamRoute } from './routes/stream.js';
+import { registerUiRoutes } from './routes/ui.js';
+import { registerWebhookRoutes } from './routes/webhooks.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 import type { ReplicaSource, ServedReplica } from './served-replica.js';
 
@@ -52,6 +56,8 @@ export interface AppOptions {
   readonly http?: HttpLimitOptions;
   /** Serve HTTPS with these PEM contents (config `tls`); absent: plain HTTP. */
   readonly tls?: TlsServerOptions;
+  /** The stream, alerts and webhooks (realtime.ts); absent: GET /v1/stream and the delivery log are not served. */
+  readonly realtime?: Realtime;
 }
 
 /**
@@ -243,6 +249,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerReadRoutes(app, context);
   registerSnapshotRoutes(app, context);
   registerPolicyRoutes(app, context);
+  registerUiRoutes(app);
+  if (options.realtime !== undefined) {
+    const { realtime } = options;
+    registerStreamRoute(app, realtime.hub);
+    registerWebhookRoutes(app, realtime.webhooks);
+    // Open streams would hold the server's close forever: they end first.
+    app.addHook('preClose', async () => realtime.hub.close());
+  }
 
   await app.ready();
   return app;

@@ -74,6 +74,11 @@ export const ERROR_CATALOGUE = {
     status: 408,
     message: 'The request did not arrive in time: its {what} must arrive within {timeoutMs} ms.',
   },
+  stream_cursor_behind: {
+    status: 409,
+    message:
+      'The stream cursor is {behind} events behind this node, more than the {limit} a stream replays: page GET /v1/tenants/<tenant>/events instead.',
+  },
   internal: { status: 500, message: 'An internal error occurred; it was logged, and nothing was changed.' },
 } as const satisfies Record<string, ErrorSpec>;
 
@@ -88,6 +93,8 @@ export const ERROR_CATALOGUE = {
  *   nothing happened, and a retry may succeed (Retry-After says when to try).
  * - request_timeout 408: the client did not send its headers, or its whole request, in time
  *   (headersTimeoutMs / requestTimeoutMs); the connection is closed after the answer.
+ * - stream_cursor_behind 409: GET /v1/stream was asked to resume from a cursor further behind than
+ *   STREAM_RESUME_EVENTS_MAX; the events are there, but the events pages are the way to read them.
  * - internal 500: a bug. Logged at error level with its stack; the client sees no stack.
  */
 export const EXTENSIONS = [
@@ -96,6 +103,7 @@ export const EXTENSIONS = [
   'refund_not_creditable',
   'unavailable',
   'request_timeout',
+  'stream_cursor_behind',
   'internal',
 ] as const;
 

@@ -35,5 +35,24 @@ export {
 } from './http-limits.js';
 export * from './limits.js';
 export { createMetrics, type Metrics, type MetricsObserver, type MetricsOptions } from './metrics.js';
+export {
+  type AlertFigures,
+  type AlertState,
+  alertIdOf,
+  evaluateAlert,
+  rearmLevel,
+  ruleKey,
+  thresholdOf,
+} from './realtime/alert-rule.js';
+export { parseStreamCursor, streamCursorOf } from './realtime/stream-cursor.js';
+export {
+  type AlertJson,
+  StreamHub,
+  type StreamHubOptions,
+  type StreamSource,
+} from './realtime/stream-hub.js';
+export type { DeliveryView, WebhookEndpoint } from './realtime/webhook-deliveries.js';
+export { SIGNATURE_HEADER, signWebhook, verifyWebhookSignature } from './realtime/webhook-signature.js';
+export { Realtime, type RealtimeOptions, type RealtimeReplica, type RealtimeStore } from './realtime.js';
 export type { ClusterView, PeerView, ReplicaSource, ServedReplica } from './served-replica.js';
 export { formatRfc3339, parseRfc3339 } from './time.js';

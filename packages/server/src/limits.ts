@@ -137,3 +137,130 @@ export const HEAP_USED_FRACTION_MAX = 0.9;
  * Retry-After is one interval.
  */
 export const PRESSURE_SAMPLE_INTERVAL_MS_DEFAULT = 5_000;
+
+/**
+ * How often the status page (GET /ui) reads GET /v1/cluster, and a tenant's balance and events
+ * when the node has no stream: 2 s shows a link going down within a few seconds of the transport
+ * noticing, and a page left open in a dozen tabs costs a node a few requests a second.
+ */
+export const UI_POLL_MS = 2_000;
+
+/**
+ * The status page re-reads a tenant's balance this long after a streamed event, so a burst of
+ * debits costs one read, not one per debit.
+ */
+export const UI_REFRESH_DELAY_MS = 250;
+
+/** Newest events of a tenant the status page keeps and shows: a screen's worth during an incident. */
+export const UI_EVENTS_SHOWN = 50;
+
+/**
+ * Event pages the status page reads when a tenant is chosen (each EVENTS_PAGE_MAX long): the
+ * events API pages from the oldest, so a tenant with a long history shows the newest events of its
+ * first 20,000 and what arrives after, and says so.
+ */
+export const UI_EVENT_PAGES_MAX = 20;
+
+/** The status page's stream reconnects after this long, doubling up to the max, while it fails. */
+export const UI_STREAM_RETRY_MS_MIN = 500;
+export const UI_STREAM_RETRY_MS_MAX = 10_000;
+
+/**
+ * Consumers of GET /v1/stream at once: half the default connection cap (CONNECTIONS_MAX_DEFAULT),
+ * so that streams never take the connections that debits need. An idle consumer costs a socket and
+ * a few KiB (bench/stream.mjs measures it); a node that wants more raises both caps together.
+ */
+export const STREAM_CONSUMERS_MAX_DEFAULT = 256;
+
+/**
+ * Bytes a stream consumer may leave unread in its socket buffer before it is closed with
+ * `event: overflow`: ~2,000 events of ~500 bytes, a few seconds of a busy node. A consumer slower
+ * than that for longer resumes from the overflow's cursor instead of pinning the node's memory.
+ */
+export const STREAM_BUFFER_BYTES_MAX = 1024 * 1024;
+
+/**
+ * Events a stream buffers for a consumer while it is still catching up from its cursor: past it the
+ * consumer gets `event: overflow` with the cursor it reached (the same bound as its socket buffer).
+ */
+export const STREAM_PENDING_EVENTS_MAX = 2_000;
+
+/**
+ * Events a stream replays from the logs when it resumes from a cursor: a few minutes of a busy
+ * node. A cursor further behind is answered 409 `stream_cursor_behind`: page the tenant's events.
+ */
+export const STREAM_RESUME_EVENTS_MAX = 100_000;
+
+/** Events read from one origin's log per store read while a stream catches up: one events page. */
+export const STREAM_RESUME_PAGE_EVENTS = 1_000;
+
+/**
+ * A heartbeat comment line every 15 s: under the 30–60 s idle timeouts of common proxies and load
+ * balancers, so an idle stream stays open, at ~12 bytes per consumer per beat.
+ */
+export const STREAM_HEARTBEAT_MS = 15_000;
+
+/**
+ * A tenant's stream skips other tenants' events; after this many skipped it sends an `id:` line
+ * alone, so that a resume never has to replay more than this of what it skipped.
+ */
+export const STREAM_ID_REFRESH_EVENTS = 1_000;
+
+/**
+ * Characters of a stream cursor (base64url of each origin's seq): ~30 per origin, so 4,096 holds
+ * the vector of a hundred incarnations, far more than a cluster's regions ever leave behind.
+ */
+export const STREAM_CURSOR_LENGTH_MAX = 4_096;
+
+/** What a client's EventSource waits before it reconnects (the SSE `retry:` field), ms. */
+export const STREAM_RETRY_MS = 2_000;
+
+/** Deliveries GET /v1/webhooks/deliveries lists at most (and by default): the newest ones. */
+export const WEBHOOK_LOG_PAGE_MAX = 1_000;
+
+/**
+ * Hysteresis of an alert (realtime alerts.ts): after a crossing, a threshold is armed again only
+ * once the balance is back at the threshold plus 5 % of it (at least 1 credit), so a balance that
+ * hovers at the line (a debit, a refund, a debit…) does not alert on every wobble.
+ */
+export const ALERT_REARM_PERCENT = 5;
+
+/** Hex digits of an alertId: 128 bits of a SHA-256, unique for every (tenant, threshold, crossing). */
+export const ALERT_ID_HEX_DIGITS = 32;
+
+/** Webhook deliveries are retried for 24 h after their alert (API.md), then marked failed. */
+export const WEBHOOK_RETRY_HORIZON_MS = 24 * 60 * 60 * 1000;
+
+/** The first retry of a webhook waits about 1 s; each next one twice as long (with jitter). */
+export const WEBHOOK_BACKOFF_BASE_MS = 1_000;
+
+/** The longest wait between two attempts: an hour, so a receiver back after a long outage hears within the hour. */
+export const WEBHOOK_BACKOFF_MAX_MS = 60 * 60 * 1000;
+
+/** One attempt's answer must come within 10 s (a receiver should queue, not work, before it answers). */
+export const WEBHOOK_TIMEOUT_MS = 10_000;
+
+/** Attempts in flight at once over all endpoints: alerts are rare; a slow receiver must not pile up sockets. */
+export const WEBHOOK_CONCURRENCY_MAX = 8;
+
+/**
+ * Deliveries waiting at once. Alerts are a few per tenant per day; 100,000 waiting means every
+ * receiver has been down for long: past it new deliveries are refused (logged, counted failed)
+ * rather than grow the outbox without end.
+ */
+export const WEBHOOK_PENDING_MAX = 100_000;
+
+/** Finished deliveries (delivered or failed) kept for GET /v1/webhooks/deliveries: the newest 1,000. */
+export const WEBHOOK_LOG_KEEP = 1_000;
+
+/**
+ * How old a signature's `t=` may be when a receiver checks it (verifyWebhookSignature): 5 minutes,
+ * Stripe's tolerance, enough for clock skew and a slow network, short for a replayed request.
+ */
+export const WEBHOOK_SIGNATURE_TOLERANCE_SECONDS = 300;
+
+/** Webhook endpoints of one node (config `webhooks`): a few receivers, not a fan-out service. */
+export const WEBHOOK_ENDPOINTS_MAX = 16;
+
+/** Shortest webhook secret: 16 characters, so the HMAC key is not guessable. */
+export const WEBHOOK_SECRET_LENGTH_MIN = 16;

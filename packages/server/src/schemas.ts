@@ -15,6 +15,7 @@ import {
   REGION_PATTERN,
   TENANT_ID_PATTERN,
 } from '@allot/core';
+import { ALERT_PERCENT_MAX, ALERT_PERCENT_MIN, POLICY_ALERTS_MAX } from '@allot/replica';
 import { ERROR_CATALOGUE } from './errors.js';
 import {
   BATCH_DEBITS_MAX,
@@ -218,6 +219,13 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
       overdraft: { type: 'object', additionalProperties: { type: 'integer' } },
       weights: { type: 'object', additionalProperties: { type: 'integer' } },
       blocked: { type: 'boolean' },
+      alerts: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { below: { type: 'integer' }, belowPercent: { type: 'integer' } },
+        },
+      },
     },
   },
   {
@@ -562,6 +570,30 @@ export const putPolicySchema = {
         description: 'Relative share of new grants per region (default: equal).',
       },
       blocked: { type: 'boolean', description: 'A blocked tenant is declined every debit.' },
+      alerts: {
+        type: 'array',
+        maxItems: POLICY_ALERTS_MAX,
+        description:
+          'Thresholds of the merged balance: one alert (stream, webhooks) per downward crossing; [] removes them.',
+        items: {
+          oneOf: [
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['below'],
+              properties: { below: { type: 'integer', minimum: 1, maximum: AMOUNT_MAX } },
+            },
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['belowPercent'],
+              properties: {
+                belowPercent: { type: 'integer', minimum: ALERT_PERCENT_MIN, maximum: ALERT_PERCENT_MAX },
+              },
+            },
+          ],
+        },
+      },
     },
   },
   response: { 200: { $ref: 'Policy#' }, ...errors },

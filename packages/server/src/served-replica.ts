@@ -44,6 +44,7 @@ export type ServedReplica = Pick<
   | 'snapshot'
   | 'policy'
   | 'durablePolicy'
+  | 'hasPolicy'
   | 'setPolicy'
   | 'versionVector'
   | 'now'

@@ -137,7 +137,14 @@ export function snapshotTenantJson(tenant: SnapshotTenant) {
   };
 }
 
-/** A policy as the policy routes answer it. */
+/** A policy as the policy routes answer it (`alerts` only when it has some). */
 export function policyJson(policy: TenantPolicy) {
-  return { overdraft: { ...policy.overdraft }, weights: { ...policy.weights }, blocked: policy.blocked };
+  return {
+    overdraft: { ...policy.overdraft },
+    weights: { ...policy.weights },
+    blocked: policy.blocked,
+    ...(policy.alerts === undefined || policy.alerts.length === 0
+      ? {}
+      : { alerts: policy.alerts.map((rule) => ({ ...rule })) }),
+  };
 }

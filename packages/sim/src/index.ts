@@ -13,6 +13,7 @@ export * from './bounds.js';
 export * from './checkers.js';
 export * from './checkers-faults.js';
 export { RegionClock } from './clock.js';
+export { CommitLatency } from './commit-latency.js';
 export { regionCrypto } from './crypto.js';
 export { blockedPairs, scheduleFaults } from './faults.js';
 export * from './hostile.js';

@@ -7,10 +7,32 @@
 export const SIM_EPOCH_MS = Date.UTC(2030, 0, 1);
 
 /**
- * Simulated time a synced store commit takes: an fsync on a datacenter NVMe disk is 0.1–1 ms, and
- * the simulator's time moves in whole milliseconds.
+ * Median simulated time of a synced store commit: an fsync on a datacenter NVMe disk takes
+ * 0.1–1 ms, and the simulator's time moves in whole milliseconds, so 1 ms is also the least a
+ * commit takes. Each commit draws its own latency (commit-latency.ts) around this median.
  */
-export const COMMIT_LATENCY_MS = 1;
+export const COMMIT_LATENCY_MS_MEDIAN = 1;
+
+/**
+ * Spread of a commit's latency: log-normal with this sigma around the median, so the p99 of
+ * ordinary commits is ~3× the median (e^(2.33·0.5)), what fsync latencies of a shared NVMe disk
+ * show. A constant latency made every latency chart a flat line (issue 14).
+ */
+export const COMMIT_LATENCY_SIGMA = 0.5;
+
+/**
+ * One commit in this many stalls (a journal flush, the device's own garbage collection) for
+ * COMMIT_STALL_MS_MIN–MAX more: the rare spikes a p99 of a busy region shows.
+ */
+export const COMMIT_STALL_CHANCE = 0.002;
+export const COMMIT_STALL_MS_MIN = 5;
+export const COMMIT_STALL_MS_MAX = 40;
+
+/**
+ * No ordinary commit takes longer than this (the log-normal's tail is cut here): past it a real
+ * disk is failing, which is a fault of its own, not latency.
+ */
+export const COMMIT_LATENCY_MS_MAX = 20;
 
 /** How often the truth and every region's view of every tenant are sampled into the history. */
 export const SAMPLE_INTERVAL_MS = 100;

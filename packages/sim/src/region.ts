@@ -15,7 +15,7 @@ import {
 } from '@allot/replica';
 import { type DamageReport, MemoryStore, type StorageDamage } from '@allot/store';
 import type { RegionClock } from './clock.js';
-import { COMMIT_LATENCY_MS } from './limits.js';
+import type { CommitLatency } from './commit-latency.js';
 import type { SimNetwork } from './network.js';
 import type { RandomStream } from './rng.js';
 import { type Scheduler, SimulationFailure } from './scheduler.js';
@@ -79,8 +79,10 @@ export class RegionNode {
     private readonly crypto: Crypto,
     private readonly rng: RandomStream,
     private readonly context: RegionContext,
+    /** The disk's latency per commit (a seeded distribution, not a constant). */
+    private readonly commitLatency: CommitLatency,
   ) {
-    this.store = MemoryStore.empty({ commitLatency: () => this.sleep(COMMIT_LATENCY_MS) });
+    this.store = MemoryStore.empty({ commitLatency: () => this.sleep(this.commitLatency.nextMs()) });
   }
 
   /** The current incarnation, once the process has opened its store. */

@@ -20,6 +20,7 @@ import type {
 import { overdraftBound } from './bounds.js';
 import { checkAll } from './checkers.js';
 import { RegionClock } from './clock.js';
+import { CommitLatency } from './commit-latency.js';
 import { regionCrypto } from './crypto.js';
 import { scheduleFaults } from './faults.js';
 import { policyText } from './hostile.js';
@@ -159,6 +160,7 @@ class Simulation {
           cryptos.get(region) as ReturnType<typeof regionCrypto>,
           streamOf(seed, `replica:${region}`),
           this.context,
+          new CommitLatency(streamOf(seed, `disk:${region}`)),
         ),
       );
     }

@@ -187,6 +187,8 @@ export function observedStore(inner: Store, ownOrigin: () => string | null, trut
     readTenantEvents: (tenant, cursor, limit) => inner.readTenantEvents(tenant, cursor, limit),
     readControl: () => inner.readControl(),
     readOrigins: () => inner.readOrigins(),
+    writeOutbox: (puts, deletes) => inner.writeOutbox(puts, deletes),
+    readOutbox: () => inner.readOutbox(),
     close: () => inner.close(),
   };
 }

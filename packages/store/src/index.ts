@@ -64,5 +64,6 @@ export {
   type StorageDamage,
 } from './memory-faults.js';
 export { type CrashOptions, MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export { checkOutboxKey, OUTBOX_RANGE } from './outbox.js';
 export { openRecord, RECORD_CHECKSUM_BYTES, sealRecord } from './records.js';
 export * from './system-ports.js';

@@ -22,6 +22,7 @@
  *   v2/control-tally                → how many control updates there are, and the last one's entry
  *   v2/origin/<origin>              → the origin id again: an incarnation this node heard of (its
  *                                     own, and each peer's from its handshake; DESIGN.md §1)
+ *   v2/outbox/<key>                 → an outbox record (outbox.ts): webhook deliveries, alert states
  *
  * Entry numbers come from one counter, increased by one per tenant-index entry and per control
  * update, in commit order. A tenant cursor is such a number, so it stays valid as events arrive.
@@ -49,6 +50,10 @@ const TENANT = 'v2/tenant/';
 const LAST = 'v2/last/';
 const CONTROL = 'v2/control/';
 const ORIGIN = 'v2/origin/';
+/** Prefix of the outbox's records (outbox.ts): webhook deliveries and alert states, not the ledger. */
+export const OUTBOX_KEY_PREFIX = 'v2/outbox/';
+/** Every outbox key, as a range. */
+export const OUTBOX_RANGE = { gte: OUTBOX_KEY_PREFIX, lt: 'v2/outbox0' } as const;
 
 /**
  * The ranges of keys that each kind of record may occupy, in key order. A key of the layout outside
@@ -63,6 +68,7 @@ export const RECORD_RANGES: readonly { readonly gte: string; readonly lt: string
   { gte: LOG, lt: 'v2/log0' },
   { gte: 'v2/meta', lt: 'v2/meta\u0000' },
   { gte: ORIGIN, lt: 'v2/origin0' },
+  OUTBOX_RANGE,
   { gte: TENANT, lt: 'v2/tenant0' },
 ];
 

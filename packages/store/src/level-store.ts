@@ -5,6 +5,7 @@
  * in-memory heads (no read), which change only once the write succeeded.
  */
 import type { OriginId, TenantId } from '@allot/core';
+import type { OutboxRecord } from '@allot/replica';
 import {
   type LogHead,
   type NodeMeta,
@@ -63,6 +64,7 @@ import {
 } from './keys.js';
 import { checkLevelDbFiles } from './leveldb-check.js';
 import { OPEN_READ_BATCH_KEYS } from './limits.js';
+import { OUTBOX_RANGE, outboxRecordsOf, outboxWrites } from './outbox.js';
 import {
   byOrigin,
   checkControl,
@@ -246,6 +248,16 @@ export class LevelStore implements Store {
   /** Every incarnation recorded as heard of, by origin (read and checked when the store opened). */
   readOrigins(): Promise<OriginId[]> {
     return this.gate.run(async () => [...this.state.origins].sort());
+  }
+
+  /** Writes and deletes outbox records in one synced batch (outbox.ts). */
+  writeOutbox(puts: readonly OutboxRecord[], deletes: readonly string[]): Promise<void> {
+    return this.gate.run(async () => this.db.batch(outboxWrites(puts, deletes), { sync: true }));
+  }
+
+  /** Every outbox record, checked, in key order (outbox.ts). */
+  readOutbox(): Promise<OutboxRecord[]> {
+    return this.gate.run(async () => outboxRecordsOf(await this.db.iterator(OUTBOX_RANGE).all()));
   }
 
   /** Closes the store once the operations in flight (commits first of all) have settled. */

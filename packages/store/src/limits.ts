@@ -51,6 +51,15 @@ export const OPEN_READ_BATCH_KEYS = 1_024;
 export const LEVELDB_BLOCK_BYTES_MAX = 64 * 1024 * 1024;
 
 /**
+ * Characters of an outbox key (outbox.ts): the caller's own name for a record (a delivery number,
+ * a tenant and threshold), short enough that a key is never a body-sized string.
+ */
+export const OUTBOX_KEY_LENGTH_MAX = 512;
+
+/** Bytes of one outbox record: an alert delivery with its attempt log, far below a LevelDB value's comfort. */
+export const OUTBOX_RECORD_BYTES_MAX = 256 * 1024;
+
+/**
  * Durable commits between two compactions of a MemoryStore (memory-faults.ts): LevelDB turns its
  * write-ahead log into tables when the memtable fills (4 MiB by default, a few hundred group
  * commits of a busy node); 64 keeps a simulated lost WAL to a few seconds of commits, as a real one.

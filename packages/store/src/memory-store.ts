@@ -8,7 +8,15 @@
  * caller can rely on a commit completing synchronously.
  */
 import type { OriginId, TenantId } from '@allot/core';
-import type { LogHead, NodeMeta, Store, StoreBatch, StoredEvent, TenantEventPage } from '@allot/replica';
+import type {
+  LogHead,
+  NodeMeta,
+  OutboxRecord,
+  Store,
+  StoreBatch,
+  StoredEvent,
+  TenantEventPage,
+} from '@allot/replica';
 import {
   applyPlan,
   type CommitPlan,
@@ -37,6 +45,7 @@ import {
   parseControlKey,
   tenantLastKey,
 } from './keys.js';
+import { readMemoryOutbox, writeMemoryOutbox } from './outbox.js';
 import {
   corruptRecord,
   type DamageReport,
@@ -440,6 +449,16 @@ export class MemoryStore implements Store {
         this.visible.control.map(({ key, value }) => ({ key, entry: parseControlKey(key) ?? 0, value })),
       ),
     );
+  }
+
+  /** Writes and deletes outbox records at once, durable before it resolves (outbox.ts). */
+  writeOutbox(puts: readonly OutboxRecord[], deletes: readonly string[]): Promise<void> {
+    return this.gate.run(async () => writeMemoryOutbox(this.durable, puts, deletes));
+  }
+
+  /** Every outbox record, checked, in key order (outbox.ts). */
+  readOutbox(): Promise<OutboxRecord[]> {
+    return this.gate.run(async () => readMemoryOutbox(this.durable));
   }
 
   /** Every incarnation recorded as heard of, by origin; each record checked as LevelStore's are. */

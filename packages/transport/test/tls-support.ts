@@ -5,11 +5,11 @@
  * node accepts replication upgrades with. Other packages' tests may import it (e.g. a TLS cluster
  * of real node processes).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { ServerOptions } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { issueCertificateFiles, makeCertificateAuthorityFiles } from '../../../deploy/certificates.mjs';
 
 /** PEM of a certificate and its private key. */
 export interface CertificateFiles {
@@ -27,37 +27,13 @@ export interface TestCertificateAuthority {
   tlsFor(node: CertificateFiles): { ca: string; cert: string; key: string };
 }
 
-function openssl(args: readonly string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-/** A new CA named `name`; its files live in a temporary directory only while it issues. */
+/** A new CA named `name`, valid for a day; its files live in a temporary directory only while it issues. */
 export function makeCertificateAuthority(name = 'allot-test-ca'): TestCertificateAuthority {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   const dir = mkdtempSync(join(tmpdir(), 'allot-ca-'));
   let ca: string;
   let caKey: string;
   try {
-    openssl(
-      [
-        'req',
-        '-x509',
-        ...ec,
-        '-keyout',
-        'ca.key',
-        '-out',
-        'ca.crt',
-        '-days',
-        '1',
-        '-subj',
-        `/CN=${name}`,
-        '-addext',
-        'basicConstraints=critical,CA:TRUE',
-        '-addext',
-        'keyUsage=critical,keyCertSign,cRLSign',
-      ],
-      dir,
-    );
+    makeCertificateAuthorityFiles(dir, { name, days: 1 });
     ca = readFileSync(join(dir, 'ca.crt'), 'utf8');
     caKey = readFileSync(join(dir, 'ca.key'), 'utf8');
   } finally {
@@ -69,42 +45,14 @@ export function makeCertificateAuthority(name = 'allot-test-ca'): TestCertificat
     issue(commonName) {
       const work = mkdtempSync(join(tmpdir(), 'allot-cert-'));
       try {
-        writeFileSync(join(work, 'ca.crt'), ca);
-        writeFileSync(join(work, 'ca.key'), caKey, { mode: 0o600 });
-        writeFileSync(
-          join(work, 'ext.cnf'),
-          [
-            'basicConstraints=critical,CA:FALSE',
-            'keyUsage=critical,digitalSignature',
-            'extendedKeyUsage=serverAuth,clientAuth',
-            'subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost',
-          ].join('\n'),
-        );
-        openssl(
-          ['req', '-new', ...ec, '-keyout', 'node.key', '-out', 'node.csr', '-subj', `/CN=${commonName}`],
-          work,
-        );
-        openssl(
-          [
-            'x509',
-            '-req',
-            '-in',
-            'node.csr',
-            '-CA',
-            'ca.crt',
-            '-CAkey',
-            'ca.key',
-            '-set_serial',
-            String(serial++),
-            '-days',
-            '1',
-            '-extfile',
-            'ext.cnf',
-            '-out',
-            'node.crt',
-          ],
-          work,
-        );
+        writeCa(work, ca, caKey);
+        issueCertificateFiles(work, {
+          base: 'node',
+          commonName,
+          altNames: ['IP:127.0.0.1', 'IP:::1', 'DNS:localhost'],
+          days: 1,
+          serial: serial++,
+        });
         return {
           cert: readFileSync(join(work, 'node.crt'), 'utf8'),
           key: readFileSync(join(work, 'node.key'), 'utf8'),
@@ -117,6 +65,11 @@ export function makeCertificateAuthority(name = 'allot-test-ca'): TestCertificat
       return { ca, cert: node.cert, key: node.key };
     },
   };
+}
+
+function writeCa(dir: string, ca: string, caKey: string): void {
+  writeFileSync(join(dir, 'ca.crt'), ca);
+  writeFileSync(join(dir, 'ca.key'), caKey, { mode: 0o600 });
 }
 
 /**

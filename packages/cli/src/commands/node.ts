@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { LINK_POLICY, Replica } from '@allot/replica';
-import { buildApp, createMetrics } from '@allot/server';
+import { buildApp, createMetrics, Realtime } from '@allot/server';
 import {
   generateRegionKey,
   LevelStore,
@@ -153,6 +153,14 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     ...(tls === undefined ? {} : { tls }),
   });
   replica.attachTransport(transport);
+  // The stream, alerts and webhooks: their outbox is read once, and what waits there is delivered.
+  const realtime = await Realtime.open({
+    replica,
+    store,
+    webhooks: config.webhooks,
+    registry: metrics.registry,
+    logger,
+  });
   const app = await buildApp({
     replica,
     tokens: config.tokens,
@@ -160,6 +168,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     bodyLimitBytes: config.bodyLimitBytes,
     metrics,
     http: config.http,
+    realtime,
     ...(tls === undefined ? {} : { tls }),
   });
   transport.attachTo(app.server);
@@ -174,6 +183,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       stopping ??= (async () => {
         await transport.close();
         await app.close();
+        await realtime.close();
         await replica.close();
       })();
       return stopping;

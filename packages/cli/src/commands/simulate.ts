@@ -22,6 +22,7 @@ import {
 import { SingleBar } from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
+import { convergenceLines, healText } from '../report/convergence.js';
 import { renderReport } from '../report/report.js';
 import { runSeedsInWorkers, SOAK_WORKERS_MAX, type SoakJob, type SwarmSeed } from './soak.js';
 
@@ -311,12 +312,13 @@ export function summarise(result: SimulationResult): string {
   const row = (cells: readonly string[]): string =>
     `  ${cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[0] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ')}`;
   lines.push(row(header), ...rows.map(row));
+  // The same points and words as report.html (convergence.ts).
+  const convergence = convergenceLines(result.history, result.scenario);
   lines.push(
     `  convergence after each heal: ${
-      metrics.convergenceMs.length === 0
-        ? 'no heal'
-        : metrics.convergenceMs.map((ms) => seconds(ms)).join(', ')
+      convergence.heals.length === 0 ? 'no heal' : convergence.heals.map(healText).join(', ')
     }`,
+    `  final: ${convergence.final ?? 'the nodes were not all identical at the end of the run (S4)'}`,
     `  ${metrics.messagesPerDebit.toFixed(2)} messages and ${Math.round(metrics.bytesPerDebit).toLocaleString('en-US')} bytes per debit`,
     `  ${metrics.simulatedSeconds.toFixed(1)} simulated s in ${metrics.wallSeconds.toFixed(2)} wall s: ${
       metrics.wallSeconds > 0 ? (metrics.simulatedSeconds / metrics.wallSeconds).toFixed(1) : '∞'

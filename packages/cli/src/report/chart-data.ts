@@ -3,6 +3,9 @@
  * simulated seconds, downsampled so that a long run still opens quickly in a browser.
  */
 import type { Fault, HistoryRecord, SimulationResult } from '@allot/sim';
+import { type ConvergencePoint, convergencePoints } from './convergence.js';
+
+export type { ConvergencePoint } from './convergence.js';
 
 /**
  * Most points per plotted series. uPlot draws 2,000 points per series in a few milliseconds, and a
@@ -25,14 +28,6 @@ export interface FaultPeriod {
   readonly detail: string;
   /** True when the history recorded no end: the period is drawn to the end of the run. */
   readonly open: boolean;
-}
-
-/** Convergence after a heal: when the heal happened and when every node agreed, seconds. */
-export interface ConvergencePoint {
-  readonly healS: number;
-  readonly convergedS: number;
-  /** S4's convergence: after the last heal and the end of the workload, every node identical. */
-  readonly final: boolean;
 }
 
 /** Per-bucket series by region; `null` where a region had nothing in that bucket. */
@@ -251,7 +246,7 @@ export function chartData(result: SimulationResult): ChartData {
   const samplesByTenant = new Map<string, Extract<HistoryRecord, { type: 'sample' }>[]>(
     scenario.tenants.map((tenant) => [tenant.tenant, []]),
   );
-  const convergence: ConvergencePoint[] = [];
+  const convergence: ConvergencePoint[] = convergencePoints(history);
 
   for (const record of history) {
     if (record.type === 'debit') {
@@ -274,18 +269,6 @@ export function chartData(result: SimulationResult): ChartData {
       const samples = samplesByTenant.get(record.tenant) ?? [];
       samples.push(record);
       samplesByTenant.set(record.tenant, samples);
-    } else if (record.type === 'converged') {
-      const point = {
-        healS: seconds(record.healAt ?? record.t - record.afterHealMs),
-        convergedS: seconds(record.t),
-        final: record.final === true,
-      };
-      // Faults that heal at one instant converge at one instant: one point, not one per fault.
-      const known = convergence.some(
-        (other) =>
-          other.healS === point.healS && other.convergedS === point.convergedS && other.final === point.final,
-      );
-      if (!known) convergence.push(point);
     }
   }
 

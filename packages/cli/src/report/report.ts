@@ -6,8 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { SimulationResult, Verdict } from '@allot/sim';
-import { type ChartData, chartData, type FaultPeriod } from './chart-data.js';
+import { chartData, type FaultPeriod } from './chart-data.js';
 import { REPORT_SCRIPT } from './client-script.js';
+import { convergenceLines, secondsText } from './convergence.js';
 
 const HTML_ENTITIES: Readonly<Record<string, string>> = {
   '&': '&amp;',
@@ -108,7 +109,7 @@ function number(value: number, digits = 0): string {
     : '–';
 }
 
-function metricsTables(result: SimulationResult, data: ChartData): string {
+function metricsTables(result: SimulationResult): string {
   const { metrics } = result;
   const regionRows = Object.entries(metrics.perRegion)
     .map(
@@ -121,20 +122,23 @@ function metricsTables(result: SimulationResult, data: ChartData): string {
         )}</td><td class="n">${number(line.latencyMsP99, 1)}</td></tr>`,
     )
     .join('');
+  // The same points and words as the terminal summary (convergence.ts).
+  const convergence = convergenceLines(result.history, result.scenario);
   const convergenceRows =
-    data.convergence.length === 0
-      ? '<tr><td colspan="4">no heal recorded</td></tr>'
-      : data.convergence
+    convergence.heals.length === 0
+      ? '<tr><td colspan="3">no heal recorded</td></tr>'
+      : convergence.heals
           .map(
             (point) =>
-              `<tr><td class="n">${number(point.healS, 3)} s</td><td class="n">${number(
+              `<tr><td class="n">${secondsText(point.healS)}</td><td class="n">${secondsText(
                 point.convergedS,
-                3,
-              )} s</td><td class="n">${number(point.convergedS - point.healS, 3)} s</td><td>${
-                point.final ? 'final: every node identical once the workload stopped (S4)' : ''
-              }</td></tr>`,
+              )}</td><td class="n">${secondsText(point.convergedS - point.healS)}</td></tr>`,
           )
           .join('');
+  const finalLine =
+    convergence.final === null
+      ? '<p>S4: the nodes were not all identical at the end of the run.</p>'
+      : `<p>Final: ${escapeHtml(convergence.final)}.</p>`;
   const utilisation = Object.entries(metrics.rightsUtilisation)
     .map(([tenant, share]) => `${escapeHtml(tenant)} ${number(share * 100, 1)} %`)
     .join(', ');
@@ -171,8 +175,9 @@ function metricsTables(result: SimulationResult, data: ChartData): string {
 </section>
 <section>
 <h2>Convergence after each heal</h2>
-<table><thead><tr><th class="n">healed at</th><th class="n">converged at</th><th class="n">took</th><th></th></tr></thead>
+<table><thead><tr><th class="n">healed at</th><th class="n">converged at</th><th class="n">took</th></tr></thead>
 <tbody>${convergenceRows}</tbody></table>
+${finalLine}
 </section>`;
 }
 
@@ -238,7 +243,7 @@ export function renderReport(result: SimulationResult): string {
 <table><thead><tr><th></th><th>invariant</th><th>what</th><th class="n">violations</th><th>first violation</th><th>worst violation</th><th>note</th></tr></thead>
 <tbody>${result.verdicts.map(verdictRow).join('')}</tbody></table>
 <div class="row">
-${metricsTables(result, data)}
+${metricsTables(result)}
 <section>
 <h2>Faults</h2>
 ${faultTable(data.faults)}

@@ -11,10 +11,37 @@ beforeAll(async () => {
 afterAll(async () => node.close());
 
 describe('a tenant policy', () => {
-  it('reads as the default when none was set', async () => {
-    const response = await call(node.app, 'GET', '/v1/tenants/acme/policy', { who: 'service' });
+  it('of a tenant known here by neither a grant nor a policy is 404 tenant_not_found, as its balance', async () => {
+    const before = await fingerprint(node.replica);
+    const policy = await call(node.app, 'GET', '/v1/tenants/nobody/policy', { who: 'service' });
+    expect(errorOf(policy)).toEqual({ status: 404, code: 'tenant_not_found' });
+    expect(policy.json().error.details).toEqual({ tenant: 'nobody' });
+    const balance = await call(node.app, 'GET', '/v1/tenants/nobody/balance', { who: 'service' });
+    expect(errorOf(balance)).toEqual({ status: 404, code: 'tenant_not_found' });
+    expect(await fingerprint(node.replica)).toBe(before);
+  });
+
+  it('reads as the default for a granted tenant that has none set', async () => {
+    const granted = await call(node.app, 'POST', '/v1/tenants/granted-co/grants', {
+      body: { grantId: 'g-1', amount: 10 },
+    });
+    expect(granted.statusCode).toBe(201);
+    const response = await call(node.app, 'GET', '/v1/tenants/granted-co/policy', { who: 'service' });
     expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual({ overdraft: {}, weights: {}, blocked: false });
+  });
+
+  it('written before any grant reads back (the tenant is known by its policy)', async () => {
+    const put = await call(node.app, 'PUT', '/v1/tenants/early-co/policy', {
+      body: { overdraft: { eu: 5 } },
+    });
+    expect(put.statusCode).toBe(200);
+    const get = await call(node.app, 'GET', '/v1/tenants/early-co/policy', { who: 'auditor' });
+    expect(get.statusCode).toBe(200);
+    expect(get.json()).toEqual({ overdraft: { eu: 5 }, weights: {}, blocked: false });
+    // Its balance is still 404: a balance is about credits, and none is known here.
+    const balance = await call(node.app, 'GET', '/v1/tenants/early-co/balance', { who: 'auditor' });
+    expect(errorOf(balance)).toEqual({ status: 404, code: 'tenant_not_found' });
   });
 
   it('is set by PUT and read back by GET', async () => {

@@ -130,7 +130,11 @@ describe('a node that has not confirmed its own log with a peer', () => {
       status: 404,
       code: 'tenant_not_found',
     });
-    expect((await call(node.app, 'GET', '/v1/tenants/acme/policy')).statusCode).toBe(200);
+    // Served, not 503: a tenant known here neither by a grant nor by a policy is 404 (issue 14).
+    expect(errorOf(await call(node.app, 'GET', '/v1/tenants/acme/policy'))).toEqual({
+      status: 404,
+      code: 'tenant_not_found',
+    });
     expect((await call(node.app, 'GET', '/readyz', { who: null })).statusCode).toBe(503);
     await replica.close();
   });
