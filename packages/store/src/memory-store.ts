@@ -45,7 +45,6 @@ import {
   parseControlKey,
   tenantLastKey,
 } from './keys.js';
-import { readMemoryOutbox, writeMemoryOutbox } from './outbox.js';
 import {
   corruptRecord,
   type DamageReport,
@@ -56,6 +55,7 @@ import {
   type StorageDamage,
   staleRead,
 } from './memory-faults.js';
+import { readMemoryOutbox, writeMemoryOutbox } from './outbox.js';
 import {
   byOrigin,
   checkControl,
