@@ -176,3 +176,12 @@ export const SIGNED_RUN_BYTES_MAX = LINK_POLICY.frameBytesMax / 2;
  * overdraft unless another peer names it, which errs on the side of the bound.
  */
 export const HEARD_ORIGINS_PER_REGION_MAX = SUMMARY_ORIGINS_PER_REGION_MAX;
+
+/**
+ * After a start, once one peer's summary confirms this node holds all of its own log, how long to
+ * wait for the other peers' summaries before trusting those heard (issue 15, swarm seed 266): any
+ * peer may hold more of the log than the disk kept. Four summary intervals, past a redial's first
+ * backoff steps: a peer that is up answers well within it; one that is cut off does not hold writes
+ * back longer than this.
+ */
+export const LOG_CONFIRM_GRACE_MS = 4 * SUMMARY_INTERVAL_MS;

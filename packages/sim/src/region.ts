@@ -129,6 +129,9 @@ export class RegionNode {
         if (damaged !== null) {
           this.damaged = null;
           this.store.healReads();
+          // A backup from before the node's first compaction holds no metadata: a new incarnation.
+          if (damaged.origin !== null && damaged.origin !== replica.origin)
+            this.lostOrigins.push(damaged.origin);
           this.context.storageOpened?.(this.region, damaged, 'opened', `opened as ${replica.origin}`);
         }
         const endpoint = {

@@ -683,4 +683,98 @@ describe('findings of disks that lie and wires that forge (issue 15)', () => {
       /reused after a damaged disk/,
     );
   });
+
+  /**
+   * Finding 15.2 (S3, S4, S5, S8, S9; the replica): swarm seed 266 (`npx allot simulate --swarm 1
+   * --seed 266`, soak of 2026-12-01). us lost its write-ahead log (seqs 214–228 of its own log);
+   * ap held up to 226 of them, eu only 213. us became writable on the first summary it heard, eu's,
+   * which showed nothing missing, and wrote new events under seqs 214–226: two different events
+   * under one (origin, seq), acknowledged debits changed under their ids, ap and eu never converged.
+   * Fixed in the replica: after a start, writes wait for every peer's summary, or for
+   * LOG_CONFIRM_GRACE_MS after the first when a peer stays silent. Replayed here with seed 40 of the
+   * same scenario, which breaks the same way without the fix (the swarm's own seed no longer does
+   * since time 0 waits for every replica to take writes).
+   */
+  it('S8: a node that lost its WAL fetches its log back from the peer that holds the most, not the first it hears', async () => {
+    const result = await runSimulation(SWARM_266, 40);
+    expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
+    expect(result.history.some((record) => record.type === 'storage' && record.damage === 'lost-wal')).toBe(
+      true,
+    );
+  });
+});
+
+/** Swarm seed 266's scenario, as `randomScenario(266)` drew it on 2026-12-01. */
+const SWARM_266: Scenario = validateScenario({
+  name: 'swarm-266',
+  description: 'Fault mix drawn for swarm seed 266.',
+  regions: ['eu', 'us', 'ap'],
+  durationS: 15,
+  quietS: 20,
+  rebalancing: 'adaptive',
+  network: { delayMs: { min: 22, max: 120 }, loss: 0.008, duplicate: 0.011, reorder: 0 },
+  tenants: [
+    {
+      tenant: 'tenant-0',
+      grants: [
+        {
+          grantId: 'g0',
+          amount: 8442,
+          region: 'eu',
+          atS: 0,
+          priority: 100,
+          retry: { region: 'us', afterS: 0.5 },
+        },
+        {
+          grantId: 'g1',
+          amount: 734,
+          region: 'eu',
+          atS: 3,
+          priority: 200,
+          retry: { region: 'ap', afterS: 2.9 },
+        },
+        { grantId: 'g2', amount: 2470, region: 'eu', atS: 7, priority: 200, expiresInS: 8.3 },
+      ],
+      rates: [
+        { region: 'eu', perSecond: 7, shape: 'steady' },
+        { region: 'us', perSecond: 12, shape: 'steady' },
+        { region: 'ap', perSecond: 6, shape: 'diurnal' },
+      ],
+      debitAmount: { min: 10, max: 24 },
+    },
+    {
+      tenant: 'tenant-1',
+      grants: [
+        { grantId: 'g0', amount: 17790, region: 'ap', atS: 0, priority: 100 },
+        { grantId: 'g1', amount: 6695, region: 'ap', atS: 8.9, priority: 100, expiresInS: 2.5 },
+      ],
+      rates: [
+        { region: 'eu', perSecond: 56, shape: 'steady', fromS: 0, toS: 8.2 },
+        { region: 'ap', perSecond: 56, shape: 'steady', fromS: 8.2, toS: 15 },
+      ],
+      debitAmount: { min: 10, max: 25 },
+      retryElsewhere: 0,
+      refund: 0.09,
+    },
+    {
+      tenant: 'tenant-2',
+      grants: [
+        { grantId: 'g0', amount: 18324, region: 'ap', atS: 0, priority: 200 },
+        { grantId: 'g1', amount: 10671, region: 'ap', atS: 11.5, priority: 100, expiresInS: 2.5 },
+        { grantId: 'g2', amount: 16472, region: 'us', atS: 6.1, priority: 100 },
+      ],
+      rates: [
+        { region: 'eu', perSecond: 7, shape: 'bursty' },
+        { region: 'us', perSecond: 11, shape: 'steady' },
+        { region: 'ap', perSecond: 3, shape: 'steady' },
+      ],
+      debitAmount: { min: 1, max: 11 },
+      retryElsewhere: 0.02,
+      refund: 0.07,
+    },
+  ],
+  faults: [
+    { kind: 'halves', groups: [['ap'], ['eu', 'us']], atS: 1.5, forS: 5.5 },
+    { kind: 'storage', region: 'us', damage: 'lost-wal', atS: 9.7, forS: 1.8 },
+  ],
 });

@@ -54,6 +54,28 @@ describe('storage faults in a run', () => {
     if ((record?.elsewhere[own] ?? 0) >= (record?.held[own] ?? 0))
       expect(result.verdicts.find((verdict) => verdict.invariant === 'S3')?.note).not.toMatch(/lost/);
   });
+  /**
+   * Finding 15.3 (S11, the harness): swarm seed 257. eu's disk was restored from the oldest backup,
+   * taken before its first compaction: an empty disk, so eu came back as a new incarnation, and S11
+   * found events of the old one that "no node ever was". Fixed: that incarnation is lost, as with a
+   * disk loss (its rights stranded, what it never replicated excused).
+   */
+  it('old-backup from before the first compaction: an empty disk, a new incarnation, the old one lost', async () => {
+    const scenario = smallScenario(
+      [{ kind: 'storage', region: 'eu', damage: 'old-backup', atS: 1.2, forS: 1 }],
+      {
+        durationS: 6,
+        quietS: 12,
+      },
+    );
+    const result = await runSimulation(scenario, 3);
+    expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
+    const [record] = result.history.filter((entry): entry is StorageRecord => entry.type === 'storage');
+    expect(record?.kept).toEqual({});
+    const old = Object.keys(record?.held ?? {}).find((origin) => origin.startsWith('eu#'));
+    expect(result.final?.lostOrigins).toEqual([old]);
+    expect(result.final?.regions.eu?.origin).not.toBe(old);
+  });
 });
 
 describe('a hostile wire', () => {
