@@ -4,7 +4,7 @@
  * Service to probe, every region's peers are exactly the other regions at their service names
  * over wss:// with the one public key that region has everywhere, the TLS files and the tokens
  * file are mounted from secrets where the configs name them, Prometheus scrapes every region
- * over HTTPS, and the Dockerfile builds on node:20, runs as a non-root user and starts the CLI.
+ * over HTTPS, and the Dockerfile builds on node:24 (the current LTS), runs as a non-root user and starts the CLI.
  * `deploy/keygen.mjs` replaces the example keys by new ones, makes a CA and a certificate per
  * region for its service names, and leaves a deployment that passes the same checks.
  */
@@ -313,7 +313,7 @@ describe('deploy/', () => {
     );
   });
 
-  it('Dockerfile: node:20, a non-root user, the CLI as entrypoint, a health check, the node port', () => {
+  it('Dockerfile: node:24, a non-root user, the CLI as entrypoint, a health check, the node port', () => {
     const lines = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8')
       .replace(/\\\n/g, ' ')
       .split('\n')
@@ -321,7 +321,7 @@ describe('deploy/', () => {
     const instruction = (name: string) => lines.filter((line) => line.startsWith(`${name} `));
     const stages = instruction('FROM');
     expect(stages.length).toBeGreaterThan(0);
-    for (const from of stages) expect(from).toMatch(/^FROM node:20(-slim)?( AS \w+)?$/);
+    for (const from of stages) expect(from).toMatch(/^FROM node:24(-slim)?( AS \w+)?$/);
     const final = lines.slice(lines.lastIndexOf(stages[stages.length - 1] as string));
     const users = final.filter((line) => line.startsWith('USER '));
     expect(users).toHaveLength(1);

@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { RECORD_WINDOW_RECORDS_DEFAULT, RECORD_WINDOW_RECORDS_MAX } from '@allot/replica';
 import { resolveHttpLimits, WEBHOOK_ENDPOINTS_MAX, WEBHOOK_SECRET_LENGTH_MIN } from '@allot/server';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
@@ -71,6 +72,11 @@ export interface NodeConfig {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How long idempotency keys are kept (extension of API.md; default one day). */
   readonly idempotencyRetentionSeconds: number;
+  /**
+   * Full debit and refund records kept in memory (extension of API.md, issue 18; default 100,000,
+   * ~60 MiB): older ones are read back from disk when a replay or refund needs them.
+   */
+  readonly recordWindowRecords: number;
   /** Largest request body in bytes, but for the debit batch (extension of API.md; default 64 KiB). */
   readonly bodyLimitBytes: number;
   /** Where alerts are POSTed, signed with each endpoint's secret (API.md `webhooks`; default none). */
@@ -190,6 +196,7 @@ export const CONFIG_SCHEMA = {
     durability: { enum: ['fsync', 'os'] },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     idempotencyRetentionSeconds: { type: 'integer', minimum: 60, maximum: 31_536_000 },
+    recordWindowRecords: { type: 'integer', minimum: 0, maximum: RECORD_WINDOW_RECORDS_MAX },
     bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 67_108_864 },
     webhooks: {
       type: 'array',
@@ -237,6 +244,7 @@ const OVERRIDES: readonly { path: readonly string[]; kind: 'string' | 'integer' 
   { path: ['durability'], kind: 'string' },
   { path: ['logLevel'], kind: 'string' },
   { path: ['idempotencyRetentionSeconds'], kind: 'integer' },
+  { path: ['recordWindowRecords'], kind: 'integer' },
   { path: ['bodyLimitBytes'], kind: 'integer' },
   { path: ['tokensFile'], kind: 'string' },
   { path: ['allowLoneStart'], kind: 'boolean' },
@@ -472,6 +480,7 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
     durability: config.durability ?? 'fsync',
     logLevel: config.logLevel ?? 'info',
     idempotencyRetentionSeconds: config.idempotencyRetentionSeconds ?? 86_400,
+    recordWindowRecords: config.recordWindowRecords ?? RECORD_WINDOW_RECORDS_DEFAULT,
     bodyLimitBytes: config.bodyLimitBytes ?? 64 * 1024,
     webhooks,
   };

@@ -30,6 +30,7 @@ import {
   type SimulateOptions,
 } from './commands/simulate.js';
 import { readSnapshot, SnapshotError } from './commands/snapshot.js';
+import { TailError, tail } from './commands/tail.js';
 import { ConfigError, loadConfig } from './config.js';
 
 /** The version of the allot package (from its package.json). */
@@ -47,6 +48,7 @@ function isUserFacing(error: unknown): error is Error {
     error instanceof ReplicaOpenError ||
     error instanceof StoreCorruptError ||
     error instanceof SnapshotError ||
+    error instanceof TailError ||
     (error instanceof Error && 'code' in error && typeof (error as NodeJS.ErrnoException).code === 'string')
   );
 }
@@ -149,6 +151,26 @@ export function buildProgram(exit: (code: number) => void): Command {
       await readSnapshot(options.url, options.token, options.ndjson, process.stdout);
       exit(0);
     });
+
+  program
+    .command('tail')
+    .description("print a node's stream of events and alerts as lines; resumes after a dropped connection")
+    .requiredOption('--url <url>', 'the node, e.g. http://127.0.0.1:7001')
+    .addOption(
+      new Option('--token <token>', 'an auditor or admin token').env('ALLOT_TOKEN').makeOptionMandatory(),
+    )
+    .option('--tenant <tenant>', "only this tenant's events and alerts (required for a scoped token)")
+    .option('--after <cursor>', 'resume after this cursor (an id printed with --json)')
+    .option('--json', 'one JSON object per line, with its cursor', false)
+    .action(
+      async (options: { url: string; token: string; tenant?: string; after?: string; json: boolean }) => {
+        const stop = new AbortController();
+        process.once('SIGINT', () => stop.abort());
+        process.once('SIGTERM', () => stop.abort());
+        await tail(options, process.stdout, process.stderr, stop.signal);
+        exit(0);
+      },
+    );
 
   return program;
 }

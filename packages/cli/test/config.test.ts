@@ -39,6 +39,12 @@ describe('node config', () => {
     expect(config.dataDir).toBe('/etc/allot/.data/eu');
     expect(config.durability).toBe('fsync');
     expect(config.idempotencyRetentionSeconds).toBe(86_400);
+    expect(config.recordWindowRecords).toBe(100_000);
+    expect(validateConfig({ ...valid, recordWindowRecords: 0 }, '/').recordWindowRecords).toBe(0);
+    expect(problems({ ...valid, recordWindowRecords: 10_000_001 })).toEqual([
+      'recordWindowRecords: must be <= 10000000',
+    ]);
+    expect(problems({ ...valid, recordWindowRecords: -1 })).toEqual(['recordWindowRecords: must be >= 0']);
     const { durability: _d, logLevel: _l, peers: _p, ...minimal } = valid;
     expect(validateConfig(minimal, '/').peers).toEqual([]);
   });

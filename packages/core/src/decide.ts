@@ -27,7 +27,9 @@ import {
   regionOf,
   type TenantId,
 } from './ids.js';
+import { debitById, debitsOfKey, refundsOfKey } from './keyed-records.js';
 import { AMOUNT_MAX, GRANTS_PER_TENANT_MAX, PRIORITY_MAX, PRIORITY_MIN, TIME_MS_MAX } from './limits.js';
+import { NOTHING_RECALLED, type Recalled } from './record-window.js';
 import type { DebitRecord, RefundRecord } from './records.js';
 import { burnOrder, isLive, overdraftInUseAt, revokeStanding } from './standing.js';
 import {
@@ -275,8 +277,18 @@ export interface DebitContext extends DecisionContext {
   readonly overdraftLimit: number;
 }
 
+/**
+ * Records off the heap (a record window, issue 18) that the decision needs before it can answer:
+ * the caller reads these debit or refund ids back from its log and decides again with them.
+ */
+export interface RecallOutcome {
+  readonly status: 'recall';
+  readonly ids: readonly string[];
+}
+
 /** The outcome of a debit request, in order of precedence. */
 export type DebitDecision =
+  | RecallOutcome
   | { readonly status: 'replayed'; readonly debit: DebitRecord }
   | { readonly status: 'conflict'; readonly debit: DebitRecord }
   | {
@@ -307,26 +319,37 @@ export function compareRecords(
   return a.seq - b.seq;
 }
 
-/** The debits recorded with `key` for the tenant, first (effective) one first. */
-export function debitsWithKey(tenant: TenantState, key: string): DebitRecord[] {
-  const ids = tenant.debitsByKey?.get(key);
-  if (ids === undefined) return [];
-  const debits = ids.map((id) => tenant.debits?.get(id) as DebitRecord);
-  return debits.sort(compareRecords);
+/**
+ * The debits recorded with `key` for the tenant, first (effective) one first: those in memory and
+ * those `recalled` (with a record window, see debitsOfKey for the ids still to recall).
+ */
+export function debitsWithKey(
+  tenant: TenantState,
+  key: string,
+  recalled: Recalled = NOTHING_RECALLED,
+): DebitRecord[] {
+  return debitsOfKey(tenant, key, recalled).records;
 }
 
 /**
  * Decides a debit at `ctx.origin`: a known idempotency key replays or conflicts; otherwise the
  * amount burns the origin's own live rights in burn order, then its overdraft, or is declined.
  */
-export function decideDebit(state: LedgerState, ctx: DebitContext, request: DebitRequest): DebitDecision {
+export function decideDebit(
+  state: LedgerState,
+  ctx: DebitContext,
+  request: DebitRequest,
+  recalled: Recalled = NOTHING_RECALLED,
+): DebitDecision {
   if (!isTenantId(request.tenant)) return invalid('tenant');
   if (!isAmount(request.amount)) return invalid('amount');
   if (!isKey(request.idempotencyKey)) return invalid('idempotencyKey');
   if (request.metadata === undefined) return invalid('metadata');
   const tenant = state.tenants.get(request.tenant);
   if (tenant !== undefined) {
-    const [first] = debitsWithKey(tenant, request.idempotencyKey);
+    const found = debitsOfKey(tenant, request.idempotencyKey, recalled);
+    if (found.recall.length > 0) return { status: 'recall', ids: found.recall };
+    const [first] = found.records;
     if (first !== undefined) {
       return sameDebitRequest(first, request)
         ? { status: 'replayed', debit: first }
@@ -379,6 +402,7 @@ export interface RefundRequest {
 
 /** The outcome of a refund request, in order of precedence. */
 export type RefundDecision =
+  | RecallOutcome
   | { readonly status: 'replayed'; readonly refund: RefundRecord }
   | { readonly status: 'conflict'; readonly refund: RefundRecord }
   | { readonly status: 'not_found' }
@@ -399,11 +423,13 @@ export function refundableOf(tenant: TenantState, debit: DebitRecord): number {
   return debit.amount - (tenant.refundedByDebit?.get(debit.debitId) ?? 0);
 }
 
-/** The refunds recorded with `key` for the tenant, first one first. */
-export function refundsWithKey(tenant: TenantState, key: string): RefundRecord[] {
-  const ids = tenant.refundsByKey?.get(key);
-  if (ids === undefined) return [];
-  return ids.map((id) => tenant.refunds?.get(id) as RefundRecord).sort(compareRecords);
+/** The refunds recorded with `key` for the tenant, first one first (in memory and `recalled`). */
+export function refundsWithKey(
+  tenant: TenantState,
+  key: string,
+  recalled: Recalled = NOTHING_RECALLED,
+): RefundRecord[] {
+  return refundsOfKey(tenant, key, recalled).records;
 }
 
 /**
@@ -439,17 +465,22 @@ export function decideRefund(
   state: LedgerState,
   ctx: DecisionContext,
   request: RefundRequest,
+  recalled: Recalled = NOTHING_RECALLED,
 ): RefundDecision {
   const tenant = state.tenants.get(request.tenant);
   if (tenant === undefined) return { status: 'not_found' };
-  const [previous] = refundsWithKey(tenant, request.idempotencyKey);
+  const refunds = refundsOfKey(tenant, request.idempotencyKey, recalled);
+  const found = debitById(tenant, request.debitId, recalled);
+  const recall = [...refunds.recall, ...found.recall];
+  if (recall.length > 0) return { status: 'recall', ids: recall };
+  const [previous] = refunds.records;
   if (previous !== undefined) {
     const same =
       previous.debitId === request.debitId &&
       (request.amount === undefined || request.amount === previous.amount);
     return same ? { status: 'replayed', refund: previous } : { status: 'conflict', refund: previous };
   }
-  const debit = tenant.debits?.get(request.debitId);
+  const debit = found.debit;
   if (debit === undefined) return { status: 'not_found' };
   const region = regionOf(debit.origin);
   if (region !== regionOf(ctx.origin)) return { status: 'wrong_region', region };

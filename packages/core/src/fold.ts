@@ -7,7 +7,14 @@
 import { addChecked, invariant } from './amount.js';
 import type { LedgerEvent, Part } from './events.js';
 import { eventRecordId } from './ids.js';
-import { type DebitRecord, type RefundRecord, type RevokeRecord, revokeKey } from './records.js';
+import {
+  type DebitRecord,
+  debitRecordFromEvent,
+  type RefundRecord,
+  type RevokeRecord,
+  refundRecordFromEvent,
+  revokeKey,
+} from './records.js';
 import {
   addDefinition,
   compareDefinitions,
@@ -75,6 +82,7 @@ export function recordDebit(tenant: TenantState, debit: DebitRecord): void {
   if (tenant.debitsByKey === null) tenant.debitsByKey = new Map();
   tenant.debits.set(debit.debitId, debit);
   appendId(tenant.debitsByKey, debit.idempotencyKey, debit.debitId);
+  tenant.ledger.recordWindow?.recordedDebit(tenant, debit);
 }
 
 /** Records `refund` in the tenant's refund index (also used by merge). */
@@ -90,6 +98,7 @@ export function recordRefund(tenant: TenantState, refund: RefundRecord): void {
     refund.debitId,
     addChecked(before, refund.amount, `refunds of debit ${refund.debitId}`),
   );
+  tenant.ledger.recordWindow?.recordedRefund(tenant, refund);
 }
 
 /** Adds the grant event's definition; the winner is one rule at every replica (compareDefinitions). */
@@ -148,18 +157,7 @@ export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult 
         grantCellWrite(tenant, event.parts, index, 'debited', 'debited', writes);
         tenantCellWrite(tenant, index, 'debited', event.amount, writes);
         tenantCellWrite(tenant, index, 'overdrawn', event.overdraft, writes);
-        const debit: DebitRecord = {
-          debitId: eventRecordId(event.origin, event.seq),
-          tenant: event.tenant,
-          origin: event.origin,
-          seq: event.seq,
-          at: event.at,
-          amount: event.amount,
-          idempotencyKey: event.idempotencyKey,
-          parts: event.parts,
-          overdraft: event.overdraft,
-          metadata: event.metadata,
-        };
+        const debit = debitRecordFromEvent(event);
         writes.push(() => recordDebit(tenant, debit));
         break;
       }
@@ -172,18 +170,7 @@ export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult 
           event.amount,
           `refunds of ${event.debitId}`,
         );
-        const refund: RefundRecord = {
-          refundId: eventRecordId(event.origin, event.seq),
-          tenant: event.tenant,
-          origin: event.origin,
-          seq: event.seq,
-          at: event.at,
-          debitId: event.debitId,
-          amount: event.amount,
-          idempotencyKey: event.idempotencyKey,
-          parts: event.parts,
-          overdraft: event.overdraft,
-        };
+        const refund = refundRecordFromEvent(event);
         writes.push(() => recordRefund(tenant, refund));
         break;
       }

@@ -66,3 +66,18 @@ export const SHAPE_SHARED_MAX = 64;
 
 /** Parts of one debit, refund, move or repay: one per grant at most. */
 export const PARTS_MAX = GRANTS_PER_TENANT_MAX;
+
+/**
+ * Slots of a new key-index table (key-index.ts): 8 bytes each, so an origin that writes a few
+ * debits in a bucket costs 1 KiB, not a first doubling round per entry.
+ */
+export const KEY_INDEX_SLOTS_MIN = 128;
+
+/**
+ * Load past which a key-index table doubles: linear probing stays short below ~0.8 (expected
+ * probes of a miss ≈ (1 + 1/(1−load)²)/2 ≈ 13 at 0.8), and the index stays near 10–16 B per key.
+ */
+export const KEY_INDEX_GROW_LOAD = 0.8;
+
+/** Load a closed bucket's table is shrunk to: 8 B / 0.75 ≈ 11 B per key, misses still short. */
+export const KEY_INDEX_TIGHT_LOAD = 0.75;

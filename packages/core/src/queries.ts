@@ -3,11 +3,18 @@
  * these instead of walking the state's layout, so the layout (state.ts) can change alone.
  */
 import { addChecked } from './amount.js';
-import type { DebitId, GrantId, OriginId, RefundId, TenantId } from './ids.js';
+import {
+  type DebitId,
+  type GrantId,
+  type OriginId,
+  parseEventRecordId,
+  type RefundId,
+  type TenantId,
+} from './ids.js';
 import type { DebitRecord, RefundRecord } from './records.js';
 import { forgetRecordsBefore } from './retention.js';
 import { grantRemaining, isLive, overdraftInUseAt } from './standing.js';
-import { type GrantDefinition, type LedgerState, rightsAt } from './state.js';
+import { type GrantDefinition, type LedgerState, rightsAt, type TenantState } from './state.js';
 
 /** The tenant ids known here, in arrival order. */
 export function tenantIds(state: LedgerState): IterableIterator<TenantId> {
@@ -132,9 +139,41 @@ export function liveCredits(
   return { live, overdraftInUse };
 }
 
-/** Forgets every tenant's debit and refund records made before `cutoffMs`; returns how many. */
+/**
+ * Forgets every tenant's debit and refund records made before `cutoffMs`; returns how many. With a
+ * record window the key indexes drop whole buckets, so the cutoff is that of the buckets dropped
+ * (a key lives up to one bucket past the retention, never less); the refund bounds of debits off
+ * the heap go once their origin's indexed debits all start after them.
+ */
 export function forgetAllRecordsBefore(state: LedgerState, cutoffMs: number): number {
+  const window = state.recordWindow;
   let forgotten = 0;
-  for (const ledger of state.tenants.values()) forgotten += forgetRecordsBefore(ledger, cutoffMs);
+  let cutoff = cutoffMs;
+  if (window !== undefined) {
+    cutoff = window.bucketStart(cutoffMs);
+    forgotten += window.debitKeys.forgetBefore(cutoff) + window.refundKeys.forgetBefore(cutoff);
+  }
+  for (const ledger of state.tenants.values()) {
+    forgotten += forgetRecordsBefore(ledger, cutoff);
+    if (window !== undefined) forgetColdRefundBounds(ledger);
+  }
   return forgotten;
+}
+
+/** Drops the refund bounds of debits that are neither on the heap nor in the key index any more. */
+function forgetColdRefundBounds(ledger: TenantState): void {
+  const bounds = ledger.refundedByDebit;
+  const window = ledger.ledger.recordWindow;
+  if (bounds === null || window === undefined) return;
+  for (const debitId of bounds.keys()) {
+    if (ledger.debits?.has(debitId) === true) continue;
+    const at = parseEventRecordId(debitId);
+    if (at === null) continue;
+    const origin = ledger.ledger.originIndex.get(at.origin);
+    const oldest = origin === undefined ? undefined : window.debitKeys.oldestSeq(origin);
+    const folded = ledger.ledger.versionVector[at.origin] ?? 0;
+    // A debit not folded yet (its refund came first) keeps its bound.
+    if (at.seq <= folded && (oldest === undefined || at.seq < oldest)) bounds.delete(debitId);
+  }
+  if (bounds.size === 0) ledger.refundedByDebit = null;
 }

@@ -3,8 +3,15 @@
  * events with their ids. Debit and refund records answer replays and bound refunds within the
  * idempotency retention (retention.ts forgets them after); revokes are kept.
  */
-import type { Json, Part } from './events.js';
-import type { DebitId, GrantId, OriginId, RefundId, TenantId } from './ids.js';
+import type { Json, LedgerEvent, Part } from './events.js';
+import {
+  type DebitId,
+  eventRecordId,
+  type GrantId,
+  type OriginId,
+  type RefundId,
+  type TenantId,
+} from './ids.js';
 
 /** A debit as recorded in the ledger (the fields of its event, with its id). */
 export interface DebitRecord {
@@ -58,4 +65,43 @@ export function revokeKey(grantId: GrantId, loser: OriginId): string {
 export interface RevokeStanding {
   readonly total: number;
   readonly charged: number;
+}
+
+/** The record a debit event makes. */
+export function debitRecordFromEvent(event: LedgerEvent & { kind: 'debit' }): DebitRecord {
+  return {
+    debitId: eventRecordId(event.origin, event.seq),
+    tenant: event.tenant,
+    origin: event.origin,
+    seq: event.seq,
+    at: event.at,
+    amount: event.amount,
+    idempotencyKey: event.idempotencyKey,
+    parts: event.parts,
+    overdraft: event.overdraft,
+    metadata: event.metadata,
+  };
+}
+
+/** The record a refund event makes. */
+export function refundRecordFromEvent(event: LedgerEvent & { kind: 'refund' }): RefundRecord {
+  return {
+    refundId: eventRecordId(event.origin, event.seq),
+    tenant: event.tenant,
+    origin: event.origin,
+    seq: event.seq,
+    at: event.at,
+    debitId: event.debitId,
+    amount: event.amount,
+    idempotencyKey: event.idempotencyKey,
+    parts: event.parts,
+    overdraft: event.overdraft,
+  };
+}
+
+/** The debit or refund record an event read back from a log makes; null for any other event. */
+export function recordFromEvent(event: LedgerEvent): DebitRecord | RefundRecord | null {
+  if (event.kind === 'debit') return debitRecordFromEvent(event);
+  if (event.kind === 'refund') return refundRecordFromEvent(event);
+  return null;
 }

@@ -22,6 +22,7 @@ import {
   type Shape,
   writePacked,
 } from './packed.js';
+import { RecordWindow, type RecordWindowOptions } from './record-window.js';
 import type { DebitRecord, RefundRecord, RevokeRecord } from './records.js';
 
 /** Cells of a grant, per origin. */
@@ -293,11 +294,18 @@ export interface LedgerState {
   readonly origins: OriginId[];
   readonly originIndex: Map<OriginId, number>;
   readonly tenants: Map<TenantId, TenantState>;
+  /** The window of full records in memory (issue 18); absent: every record stays until retention. */
+  readonly recordWindow?: RecordWindow;
 }
 
-/** An empty ledger. */
-export function createLedgerState(): LedgerState {
-  return { versionVector: {}, origins: [], originIndex: new Map(), tenants: new Map() };
+/** An empty ledger; with `recordWindow`, only that many full records stay on the heap. */
+export function createLedgerState(
+  options: { readonly recordWindow?: RecordWindowOptions } = {},
+): LedgerState {
+  const state = { versionVector: {}, origins: [], originIndex: new Map(), tenants: new Map() };
+  return options.recordWindow === undefined
+    ? state
+    : { ...state, recordWindow: new RecordWindow(options.recordWindow) };
 }
 
 /** The local index of `origin`, interning it when new. */

@@ -4,6 +4,7 @@
  * control document. It reaches the world only through its ports (Store, Clock, Rng, Crypto,
  * Logger), so the node and the simulator run the very same code.
  */
+export * from './alert-rule.js';
 export * from './api.js';
 export * from './clock.js';
 export * from './control.js';

@@ -98,6 +98,16 @@ export const ALERT_PERCENT_MIN = 1;
 export const ALERT_PERCENT_MAX = 100;
 
 /**
+ * Hysteresis of an alert (alert-rule.ts): after a crossing, a threshold is armed again only once
+ * the balance is back at the threshold plus 5 % of it (at least 1 credit), so a balance that
+ * hovers at the line (a debit, a refund, a debit…) does not alert on every wobble.
+ */
+export const ALERT_REARM_PERCENT = 5;
+
+/** Hex digits of an alertId: 128 bits of a SHA-256, unique for every (tenant, threshold, crossing). */
+export const ALERT_ID_HEX_DIGITS = 32;
+
+/**
  * Bytes of one control message (a Yjs sync message), checked by the frame check and again by the
  * control document before anything is applied. A step 2 carries the whole document a new peer
  * lacks, so this also bounds the document (some ten thousand policies); with the transport's frame
@@ -176,6 +186,39 @@ export const SIGNED_RUN_BYTES_MAX = LINK_POLICY.frameBytesMax / 2;
  * overdraft unless another peer names it, which errs on the side of the bound.
  */
 export const HEARD_ORIGINS_PER_REGION_MAX = SUMMARY_ORIGINS_PER_REGION_MAX;
+
+/**
+ * Full debit and refund records a replica keeps on the heap by default (issue 18): ~600 B each
+ * (parts, metadata, key, Map entries), so ~60 MiB, whatever the traffic and retention. Older
+ * records are read back from the log when a replay, a refund or a duplicate check needs them; every
+ * key within the retention stays in the compact key index (~10–16 B each, off the JS heap).
+ */
+export const RECORD_WINDOW_RECORDS_DEFAULT = 100_000;
+
+/**
+ * Largest record window: 10 million records are ~6 GiB of heap, past any sane heap limit. 0 is
+ * allowed (every record is read back from the log when needed).
+ */
+export const RECORD_WINDOW_RECORDS_MAX = 10_000_000;
+
+/**
+ * Key-index buckets per retention: the retention sweep drops a whole bucket, so a key is known up
+ * to retention × (1 + 1/24) (an hour past a day), and a lookup probes ~25 tables per origin.
+ */
+export const KEY_INDEX_BUCKETS_PER_RETENTION = 24;
+
+/**
+ * Shortest key-index bucket: the retention sweep runs every RETENTION_SWEEP_MS, so finer buckets
+ * would forget nothing sooner and only make lookups probe more tables.
+ */
+export const KEY_INDEX_BUCKET_MS_MIN = RETENTION_SWEEP_MS;
+
+/**
+ * Rounds of reading records back for one decision. Each round reads what the last one missed; a
+ * new round is needed only when events with a colliding key were folded while reading, so a
+ * few rounds always suffice and more means something is wrong (answered 503 internal, logged).
+ */
+export const RECALL_ROUNDS_MAX = 8;
 
 /**
  * After a start, once one peer's summary confirms this node holds all of its own log, how long to

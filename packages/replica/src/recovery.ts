@@ -5,7 +5,14 @@
  * from its kept updates. Anything wrong rejects with a ReplicaOpenError that names it rather than
  * serve a wrong balance. Reads only: the replica installs what this returns.
  */
-import { applyEvent, createLedgerState, eventProblem, type LedgerState, type OriginId } from '@allot/core';
+import {
+  applyEvent,
+  createLedgerState,
+  eventProblem,
+  type LedgerState,
+  type OriginId,
+  type RecordWindowOptions,
+} from '@allot/core';
 import { ControlDocument } from './control.js';
 import { RECOVERY_PAGE_EVENTS } from './limits.js';
 import { chainHash, headSigningBytes, ZERO_HASH } from './log.js';
@@ -20,14 +27,18 @@ export interface RecoveredStore {
   readonly control: ControlDocument;
 }
 
-/** Reads and verifies everything in the store of the node whose current incarnation is `origin`. */
+/**
+ * Reads and verifies everything in the store of the node whose current incarnation is `origin`;
+ * the fold keeps `recordWindow`'s records on the heap (issue 18), all when absent.
+ */
 export async function recoverStore(
   ports: { readonly store: Store; readonly crypto: Crypto; readonly rng: Rng; readonly logger: Logger },
   cluster: string,
   origin: OriginId,
+  recordWindow?: RecordWindowOptions,
 ): Promise<RecoveredStore> {
   const { store, crypto } = ports;
-  const state = createLedgerState();
+  const state = createLedgerState(recordWindow === undefined ? {} : { recordWindow });
   const heads = new Map<OriginId, LogHead>();
   for (const head of await store.heads()) {
     let previous = ZERO_HASH;

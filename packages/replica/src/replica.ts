@@ -10,7 +10,7 @@ import {
   availableAt,
   createLedgerState,
   type DebitRecord,
-  debitsWithKey,
+  debitsOfKey,
   decideDebit,
   decideExpire,
   decideGrant,
@@ -25,6 +25,7 @@ import {
   type LedgerEvent,
   type LedgerState,
   makeEvent,
+  NOTHING_RECALLED,
   type OriginId,
   originId,
   overdraftInUseTotal,
@@ -57,6 +58,7 @@ import type {
   TenantPolicy,
 } from './api.js';
 import { type Batch, newBatch } from './batch.js';
+import { type RecalledSet, recallRecords } from './cold-records.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
 import { DurableReads } from './durable-reads.js';
@@ -69,8 +71,11 @@ import {
   BATCH_EVENTS_MAX,
   HEAD_SIGN_INTERVAL_EVENTS,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
+  KEY_INDEX_BUCKET_MS_MIN,
+  KEY_INDEX_BUCKETS_PER_RETENTION,
   LOG_CONFIRM_GRACE_MS,
   PENDING_EVENTS_MAX,
+  RECORD_WINDOW_RECORDS_DEFAULT,
   RETENTION_SWEEP_MS,
   RTT_MS_FLOOR,
   SIGNED_RUN_BYTES_MAX,
@@ -109,6 +114,8 @@ export interface ReplicaOptions {
   readonly durability?: 'fsync' | 'os';
   readonly batchEventsMax?: number;
   readonly idempotencyRetentionMs?: number;
+  /** Full debit and refund records kept on the heap (issue 18); older ones are read back from the log. */
+  readonly recordWindowRecords?: number;
   /** Ed25519 public keys (32 bytes) of the other regions, from config: they verify relayed logs. */
   readonly peerKeys?: Readonly<Record<string, Uint8Array>>;
   /**
@@ -231,6 +238,7 @@ export class Replica {
       durability: options.durability ?? 'fsync',
       batchEventsMax: options.batchEventsMax ?? BATCH_EVENTS_MAX,
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? IDEMPOTENCY_RETENTION_MS_DEFAULT,
+      recordWindowRecords: options.recordWindowRecords ?? RECORD_WINDOW_RECORDS_DEFAULT,
       cluster: options.cluster,
       region: options.region,
     };
@@ -335,7 +343,14 @@ export class Replica {
 
   /** Rebuilds everything from the store: the fold of every stored log and the control document. */
   private async recover(): Promise<void> {
-    const { state, heads, control } = await recoverStore(this.ports, this.cluster, this.origin);
+    const recordWindow = {
+      records: this.options.recordWindowRecords,
+      bucketMs: Math.max(
+        KEY_INDEX_BUCKET_MS_MIN,
+        Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
+      ),
+    };
+    const { state, heads, control } = await recoverStore(this.ports, this.cluster, this.origin, recordWindow);
     this.state = state;
     this.heads = heads;
     this.control = control;
@@ -425,7 +440,7 @@ export class Replica {
     return Promise.all(outcomes);
   }
 
-  private decideDebit(command: DebitCommand): Promise<DebitOutcome> | DebitOutcome {
+  private decideDebit(command: DebitCommand, recalled?: RecalledSet): Promise<DebitOutcome> | DebitOutcome {
     const policy = this.control.policy(command.tenant);
     const overdraftLimit = this.overdraftAllowed() ? (policy.overdraft[this.region] ?? 0) : 0;
     const now = this.ports.clock.now();
@@ -433,7 +448,9 @@ export class Replica {
       const available = availableAt(this.state, command.tenant, this.origin, now, overdraftLimit);
       return { status: 'declined', reason: 'blocked', requested: command.amount, available };
     }
-    const decision = decideDebit(this.state, { origin: this.origin, now, overdraftLimit }, command);
+    const decision = decideDebit(this.state, { origin: this.origin, now, overdraftLimit }, command, recalled);
+    if (decision.status === 'recall')
+      return this.recallThen(decision.ids, recalled, (more) => this.decideDebit(command, more));
     if (decision.status === 'declined')
       this.rebalancing.maybeRequestRights(command.tenant, decision.requested - decision.available);
     switch (decision.status) {
@@ -470,8 +487,14 @@ export class Replica {
   async refund(command: RefundCommand): Promise<RefundOutcome> {
     const refused = await this.admitWrite(2 + this.grantCount(command.tenant));
     if (refused !== null) return refused;
-    const decision = decideRefund(this.state, this.context(), command);
+    return this.decideRefund(command);
+  }
+
+  private async decideRefund(command: RefundCommand, recalled?: RecalledSet): Promise<RefundOutcome> {
+    const decision = decideRefund(this.state, this.context(), command, recalled);
     switch (decision.status) {
+      case 'recall':
+        return this.recallThen(decision.ids, recalled, (more) => this.decideRefund(command, more));
       case 'accepted': {
         const event = this.append(decision.body);
         const refund = this.refundRecord(command.tenant, event);
@@ -1422,18 +1445,33 @@ export class Replica {
    * off is charged once. Every replica orders the debits of a key the same way; the region that
    * took a later one refunds it, with a refund key derived from the debit (so it happens once).
    */
-  private refundDuplicates(tenant: string, keys: ReadonlySet<string>): void {
+  private refundDuplicates(tenant: string, keys: ReadonlySet<string>, recalled?: RecalledSet): void {
     const ledger = this.state.tenants.get(tenant);
     if (ledger === undefined) return;
     for (const key of keys) {
-      const [, ...later] = debitsWithKey(ledger, key);
+      // Earlier debits of the key may be off the heap (issue 18): read back, then checked again.
+      const found = debitsOfKey(ledger, key, recalled ?? NOTHING_RECALLED);
+      if (found.recall.length > 0) {
+        void this.recallThen(found.recall, recalled, (more) =>
+          this.refundDuplicates(tenant, new Set([key]), more),
+        );
+        continue;
+      }
+      const [, ...later] = found.records;
       for (const duplicate of later) {
         if (regionOf(duplicate.origin) !== this.region || refundableOf(ledger, duplicate) === 0) continue;
-        const decision = decideRefund(this.state, this.context(), {
+        const request = {
           tenant,
           debitId: duplicate.debitId,
           idempotencyKey: `duplicate-of:${duplicate.debitId}`,
-        });
+        };
+        const decision = decideRefund(this.state, this.context(), request, recalled);
+        if (decision.status === 'recall') {
+          void this.recallThen(decision.ids, recalled, (more) =>
+            this.refundDuplicates(tenant, new Set([key]), more),
+          );
+          continue;
+        }
         if (decision.status === 'accepted') {
           this.append(decision.body);
           this.ports.logger.info(
@@ -1443,6 +1481,36 @@ export class Replica {
         }
       }
     }
+  }
+
+  /**
+   * Reads records off the heap back from the log (cold-records.ts), waits for the replica to take
+   * commands again (a failed commit may have rebuilt the fold meanwhile), then decides again.
+   */
+  private async recallThen<T>(
+    ids: readonly string[],
+    recalled: RecalledSet | undefined,
+    again: (more: RecalledSet) => T | Promise<T>,
+  ): Promise<T | StoreFailure> {
+    let more: RecalledSet | null;
+    try {
+      more = await recallRecords(
+        { store: this.ports.store, pending: () => [this.inFlight, ...this.queue, this.open] },
+        ids,
+        recalled,
+      );
+    } catch (error) {
+      if (this.closing) return CLOSING;
+      this.ports.logger.error({ err: error, ids }, 'reading records back from the log failed');
+      return STORE_FAILED;
+    }
+    if (more === null) {
+      this.ports.logger.error({ ids }, 'records read back from the log kept changing: decision given up');
+      return INTERNAL;
+    }
+    const refused = await this.admit(0);
+    if (refused !== null) return refused;
+    return again(more);
   }
 
   private receiveControl(region: string, message: Uint8Array): void {
@@ -1503,11 +1571,11 @@ export class Replica {
   }
 
   private debitRecord(tenant: string, event: LedgerEvent): DebitRecord {
-    return debitRecordOf(this.state, tenant, event);
+    return debitRecordOf(tenant, event);
   }
 
   private refundRecord(tenant: string, event: LedgerEvent): RefundRecord {
-    return refundRecordOf(this.state, tenant, event);
+    return refundRecordOf(tenant, event);
   }
 
   private balanceOrFail(tenant: string): BalanceView {

@@ -5,8 +5,6 @@
  * HTTP or HTTPS.
  */
 import { maxHeaderSize } from 'node:http';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -21,6 +19,7 @@ import { ApiError, type ErrorCode, errorObject } from './errors.js';
 import { type HttpLimitOptions, resolveHttpLimits, timeoutCheckIntervalMs } from './http-limits.js';
 import { BATCH_BODY_BYTES_MAX, BODY_BYTES_MAX, PATH_PARAM_LENGTH_MAX } from './limits.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { registerOpenApi } from './openapi.js';
 import { catalogueError } from './request-errors.js';
 import './route-config.js';
 import type { Realtime } from './realtime.js';
@@ -157,31 +156,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'Allot',
-        description:
-          'A multi-region credit ledger node: grants, debits, refunds, balances, events, snapshots.',
-        version: '1',
-      },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      tags: [
-        { name: 'grants' },
-        { name: 'debits' },
-        { name: 'refunds' },
-        { name: 'reads' },
-        { name: 'policies' },
-        { name: 'operations' },
-      ],
-    },
-    refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, index) =>
-        typeof json.$id === 'string' ? json.$id : `def-${index}`,
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await registerOpenApi(app);
 
   // Shed load first (cheapest), then count the request against its token's or address's rate,
   // then authenticate (the token is hashed once: the rate limit's key and the auth hook share it).
@@ -224,6 +199,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       const internal = new ApiError(errorObject('internal', {}));
       return reply.code(internal.statusCode).send({ error: internal.body });
     }
+    if (known.code === 'unavailable' && known.body.details.reason === 'store_failed') {
+      metrics.nodeState.storeFailed();
+    }
     // A debit refused before the replica saw it (schema, metadata, media type, size) is an invalid debit.
     if (request.routeOptions.config.debitsInBody === 'one' && REFUSED_AT_THE_EDGE.has(known.code)) {
       context.debitAnswered(request, 'invalid', reply.elapsedTime / 1000);
@@ -242,7 +220,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
 
   // Ready (/readyz) once the replica also takes writes: its own log is confirmed whole (DESIGN.md §2).
-  registerOperationsRoutes(app, metrics, () => isReady() && current()?.writable === true);
+  registerOperationsRoutes(app, metrics, () => isReady() && current()?.writable === true, current);
   registerGrantRoutes(app, context);
   registerDebitRoutes(app, context);
   registerRefundRoutes(app, context);

@@ -195,8 +195,9 @@ export const STREAM_RESUME_EVENTS_MAX = 100_000;
 export const STREAM_RESUME_PAGE_EVENTS = 1_000;
 
 /**
- * A heartbeat comment line every 15 s: under the 30–60 s idle timeouts of common proxies and load
- * balancers, so an idle stream stays open, at ~12 bytes per consumer per beat.
+ * A heartbeat (a comment line and the consumer's cursor as `id:`) every 15 s: under the 30–60 s
+ * idle timeouts of common proxies and load balancers, so an idle stream stays open, at ~60 bytes
+ * per consumer per beat.
  */
 export const STREAM_HEARTBEAT_MS = 15_000;
 
@@ -217,16 +218,6 @@ export const STREAM_RETRY_MS = 2_000;
 
 /** Deliveries GET /v1/webhooks/deliveries lists at most (and by default): the newest ones. */
 export const WEBHOOK_LOG_PAGE_MAX = 1_000;
-
-/**
- * Hysteresis of an alert (realtime alerts.ts): after a crossing, a threshold is armed again only
- * once the balance is back at the threshold plus 5 % of it (at least 1 credit), so a balance that
- * hovers at the line (a debit, a refund, a debit…) does not alert on every wobble.
- */
-export const ALERT_REARM_PERCENT = 5;
-
-/** Hex digits of an alertId: 128 bits of a SHA-256, unique for every (tenant, threshold, crossing). */
-export const ALERT_ID_HEX_DIGITS = 32;
 
 /** Webhook deliveries are retried for 24 h after their alert (API.md), then marked failed. */
 export const WEBHOOK_RETRY_HORIZON_MS = 24 * 60 * 60 * 1000;

@@ -3,20 +3,20 @@
  * stream's query and the webhook delivery log. Kept beside schemas.ts, in the same style.
  */
 import { TENANT_ID_PATTERN } from '@allot/core';
+import { errors } from './error-responses.js';
 import { STREAM_CURSOR_LENGTH_MAX, WEBHOOK_LOG_PAGE_MAX } from './limits.js';
 
-const errors = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } } as const;
 const bearer = [{ bearer: [] }];
 
 /** GET /v1/stream */
 export const getStreamSchema = {
   tags: ['reads'],
+  operationId: 'streamEvents',
   summary:
     'Server-Sent Events: every event committed or received from now on (or after a cursor), and alerts (auditor, admin; a scoped token only its tenants).',
   description:
-    'Each ledger event is a message whose `id:` is a cursor; `Last-Event-ID` (or `?after=`) resumes after it with no gap and no duplicate, also on another node or after a restart. `event: alert` carries an alert; `event: overflow` ends a stream whose consumer fell behind, with the cursor to resume from. Comment lines are heartbeats.',
+    'Each ledger event is a message whose `id:` is a cursor; `Last-Event-ID` (or `?after=`) resumes after it with no gap and no duplicate, also on another node or after a restart. `event: alert` carries an alert; `event: overflow` ends a stream whose consumer fell behind, with the cursor to resume from. Heartbeats (a comment line and an `id:` alone, every 15 s) keep proxies from closing an idle stream and move the resume cursor.',
   security: bearer,
-  produces: ['text/event-stream'],
   querystring: {
     type: 'object',
     additionalProperties: false,
@@ -35,8 +35,11 @@ export const getStreamSchema = {
     },
   },
   response: {
-    200: { type: 'string', description: 'text/event-stream' },
-    ...errors,
+    200: {
+      description: 'The stream: `id:`, `event:` and `data:` (JSON) lines per event, until the client leaves.',
+      content: { 'text/event-stream': { schema: { type: 'string' } } },
+    },
+    ...errors(),
   },
 } as const;
 
@@ -53,6 +56,7 @@ const attempt = {
 /** GET /v1/webhooks/deliveries */
 export const getDeliveriesSchema = {
   tags: ['operations'],
+  operationId: 'listWebhookDeliveries',
   summary: 'The webhook delivery log, newest first: each delivery’s status and attempts (admin).',
   security: bearer,
   querystring: {
@@ -68,6 +72,7 @@ export const getDeliveriesSchema = {
   },
   response: {
     200: {
+      description: 'The delivery log, newest first.',
       type: 'object',
       required: ['deliveries'],
       properties: {
@@ -83,13 +88,13 @@ export const getDeliveriesSchema = {
               url: { type: 'string' },
               status: { type: 'string', enum: ['pending', 'delivered', 'failed'] },
               createdAt: { type: 'string', format: 'date-time' },
-              nextAttemptAt: { type: 'string', format: 'date-time', nullable: true },
+              nextAttemptAt: { type: ['string', 'null'], format: 'date-time' },
               attempts: { type: 'array', items: attempt },
             },
           },
         },
       },
     },
-    ...errors,
+    ...errors(),
   },
 } as const;

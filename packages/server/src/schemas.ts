@@ -16,6 +16,7 @@ import {
   TENANT_ID_PATTERN,
 } from '@allot/core';
 import { ALERT_PERCENT_MAX, ALERT_PERCENT_MIN, POLICY_ALERTS_MAX } from '@allot/replica';
+import { bodyErrors, errors, probeErrors } from './error-responses.js';
 import { ERROR_CATALOGUE } from './errors.js';
 import {
   BATCH_DEBITS_MAX,
@@ -101,6 +102,30 @@ const CHARGE_PROPERTIES = {
   at: time,
   origin: { type: 'string' },
   idempotencyKey: { type: 'string' },
+} as const;
+
+/** The NDJSON media type of API.md (GET /v1/snapshot with `Accept: application/x-ndjson`). */
+export const NDJSON_MEDIA_TYPE = 'application/x-ndjson';
+
+const SNAPSHOT_HEADER_REQUIRED = ['cluster', 'region', 'takenAt', 'versionVector', 'heads'] as const;
+const SNAPSHOT_HEADER_PROPERTIES = {
+  cluster: { type: 'string' },
+  region: { type: 'string' },
+  takenAt: time,
+  versionVector,
+  heads: {
+    type: 'object',
+    description: 'Each origin’s last event folded into the snapshot, with its signature.',
+    additionalProperties: {
+      type: 'object',
+      required: ['seq', 'hash', 'signature'],
+      properties: {
+        seq: { type: 'integer' },
+        hash: { type: 'string' },
+        signature: { type: ['string', 'null'] },
+      },
+    },
+  },
 } as const;
 
 /** Shared schemas, registered with `addSchema` and referenced as `<$id>#` (OpenAPI components). */
@@ -257,6 +282,13 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
     },
   },
   {
+    $id: 'SnapshotHeader',
+    description: 'The first line of an NDJSON snapshot: the snapshot without its tenants.',
+    type: 'object',
+    required: [...SNAPSHOT_HEADER_REQUIRED],
+    properties: SNAPSHOT_HEADER_PROPERTIES,
+  },
+  {
     $id: 'BatchDebit',
     description: 'One debit of a batch; validated item by item (an invalid item does not stop the others).',
     type: 'object',
@@ -270,9 +302,6 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
 const replayedHeaders = {
   'idempotent-replayed': { type: 'string', enum: ['true'], description: 'The request was answered before.' },
 } as const;
-
-/** The error answers a route may give, all with the Error body. */
-const errors = { '4xx': { $ref: 'Error#' }, '5xx': { $ref: 'Error#' } } as const;
 
 const bearer = [{ bearer: [] }];
 
@@ -294,6 +323,7 @@ export const BATCH_DEBIT_ITEM: Schema = {
 /** POST /v1/tenants/{tenant}/grants */
 export const postGrantSchema = {
   tags: ['grants'],
+  operationId: 'createGrant',
   summary: 'Create a grant (admin). Same grantId and terms again replays; other terms conflict.',
   security: bearer,
   params: tenantParams,
@@ -332,7 +362,7 @@ export const postGrantSchema = {
       required: ['grant', 'balance'],
       properties: { grant: { $ref: 'Grant#' }, balance: { $ref: 'Balance#' } },
     },
-    ...errors,
+    ...bodyErrors('grant_id_conflict', 'amount_limit', 'grant_limit'),
   },
 } as const;
 
@@ -345,6 +375,7 @@ const debitAnswer = {
 /** POST /v1/tenants/{tenant}/debits */
 export const postDebitSchema = {
   tags: ['debits'],
+  operationId: 'createDebit',
   summary: 'Debit a tenant (service, admin). Same key and body again replays; another body conflicts.',
   security: bearer,
   params: tenantParams,
@@ -361,7 +392,7 @@ export const postDebitSchema = {
       headers: replayedHeaders,
     },
     201: { ...debitAnswer, description: 'Debited, durably.' },
-    ...errors,
+    ...bodyErrors('insufficient_credits', 'idempotency_key_conflict', 'amount_limit'),
   },
 } as const;
 
@@ -390,6 +421,7 @@ const batchResult = {
 /** POST /v1/debits/batch */
 export const postDebitBatchSchema = {
   tags: ['debits'],
+  operationId: 'createDebitBatch',
   summary: `Debit many tenants in one group commit (service, admin): 1–${BATCH_DEBITS_MAX} debits, one result each, in order.`,
   security: bearer,
   body: {
@@ -408,17 +440,19 @@ export const postDebitBatchSchema = {
   },
   response: {
     200: {
+      description: 'One result per debit, in the order of the request.',
       type: 'object',
       required: ['results'],
       properties: { results: { type: 'array', items: batchResult } },
     },
-    ...errors,
+    ...bodyErrors(),
   },
 } as const;
 
 /** POST /v1/tenants/{tenant}/debits/{debitId}/refunds */
 export const postRefundSchema = {
   tags: ['refunds'],
+  operationId: 'createRefund',
   summary: 'Refund a debit, all or part (admin), at the region that took it.',
   security: bearer,
   params: {
@@ -450,22 +484,34 @@ export const postRefundSchema = {
       required: ['refund', 'balance'],
       properties: { refund: { $ref: 'Refund#' }, balance: { $ref: 'Balance#' } },
     },
-    ...errors,
+    ...bodyErrors(
+      'not_found',
+      'idempotency_key_conflict',
+      'refund_exceeds_debit',
+      'wrong_region',
+      'refund_not_creditable',
+      'amount_limit',
+    ),
   },
 } as const;
 
 /** GET /v1/tenants/{tenant}/balance */
 export const getBalanceSchema = {
   tags: ['reads'],
+  operationId: 'getBalance',
   summary: 'A tenant’s merged balance as known at this region (any role).',
   security: bearer,
   params: tenantParams,
-  response: { 200: { $ref: 'Balance#' }, ...errors },
+  response: {
+    200: { description: 'The tenant’s balance as known here.', $ref: 'Balance#' },
+    ...errors('tenant_not_found'),
+  },
 } as const;
 
 /** GET /v1/tenants/{tenant}/events */
 export const getEventsSchema = {
   tags: ['reads'],
+  operationId: 'listEvents',
   summary: 'A page of a tenant’s events from every origin known here (auditor, admin).',
   security: bearer,
   params: tenantParams,
@@ -489,6 +535,7 @@ export const getEventsSchema = {
   },
   response: {
     200: {
+      description: 'A page of events; `next` is the cursor of the following page, null at the end.',
       type: 'object',
       required: ['events', 'next'],
       properties: {
@@ -496,57 +543,61 @@ export const getEventsSchema = {
         next: { type: ['string', 'null'] },
       },
     },
-    ...errors,
+    ...errors(),
   },
 } as const;
 
 /** GET /v1/snapshot */
 export const getSnapshotSchema = {
   tags: ['reads'],
+  operationId: 'getSnapshot',
   summary:
     'Every tenant’s figures at one version vector, with each origin’s signed head (auditor, admin; not for scoped tokens). ' +
     'With Accept: application/x-ndjson: the header object, then one tenant per line.',
   security: bearer,
   response: {
     200: {
-      type: 'object',
-      required: ['cluster', 'region', 'takenAt', 'versionVector', 'heads', 'tenants'],
-      properties: {
-        cluster: { type: 'string' },
-        region: { type: 'string' },
-        takenAt: time,
-        versionVector,
-        heads: {
-          type: 'object',
-          additionalProperties: {
-            type: 'object',
-            required: ['seq', 'hash', 'signature'],
-            properties: {
-              seq: { type: 'integer' },
-              hash: { type: 'string' },
-              signature: { type: ['string', 'null'] },
-            },
+      description: 'The snapshot: one JSON object, or NDJSON lines (the header, then one tenant per line).',
+      content: {
+        'application/json': {
+          schema: {
+            allOf: [
+              { $ref: 'SnapshotHeader#' },
+              {
+                type: 'object',
+                required: ['tenants'],
+                properties: { tenants: { type: 'array', items: { $ref: 'SnapshotTenant#' } } },
+              },
+            ],
           },
         },
-        tenants: { type: 'array', items: { $ref: 'SnapshotTenant#' } },
+        [NDJSON_MEDIA_TYPE]: {
+          schema: {
+            type: 'string',
+            description:
+              'Newline-delimited JSON: the first line a SnapshotHeader, then one SnapshotTenant per line.',
+          },
+        },
       },
     },
-    ...errors,
+    ...errors(),
   },
 } as const;
 
 /** GET /v1/tenants/{tenant}/policy */
 export const getPolicySchema = {
   tags: ['policies'],
+  operationId: 'getPolicy',
   summary: 'A tenant’s policy (any role).',
   security: bearer,
   params: tenantParams,
-  response: { 200: { $ref: 'Policy#' }, ...errors },
+  response: { 200: { description: 'The tenant’s policy.', $ref: 'Policy#' }, ...errors() },
 } as const;
 
 /** PUT /v1/tenants/{tenant}/policy */
 export const putPolicySchema = {
   tags: ['policies'],
+  operationId: 'putPolicy',
   summary:
     'Set a tenant’s policy (admin). Each field given replaces that field; a field left out keeps its value.',
   security: bearer,
@@ -596,16 +647,18 @@ export const putPolicySchema = {
       },
     },
   },
-  response: { 200: { $ref: 'Policy#' }, ...errors },
+  response: { 200: { description: 'The policy as changed.', $ref: 'Policy#' }, ...bodyErrors() },
 } as const;
 
 /** GET /v1/cluster */
 export const getClusterSchema = {
   tags: ['reads'],
+  operationId: 'getCluster',
   summary: 'This node, its version vector, its peers and stranded rights (any role).',
   security: bearer,
   response: {
     200: {
+      description: 'This node, its version vector, its peers and stranded rights.',
       type: 'object',
       required: ['cluster', 'region', 'origin', 'versionVector', 'peers', 'stranded'],
       properties: {
@@ -646,7 +699,7 @@ export const getClusterSchema = {
         },
       },
     },
-    ...errors,
+    ...errors(),
   },
 } as const;
 
@@ -659,22 +712,33 @@ const status = {
 /** GET /healthz */
 export const getHealthSchema = {
   tags: ['operations'],
+  operationId: 'getHealth',
   summary: '200 while the process runs (no token).',
-  response: { 200: status },
+  security: [],
+  response: { 200: { ...status, description: 'The process runs.' }, ...probeErrors() },
 } as const;
 
 /** GET /readyz */
 export const getReadySchema = {
   tags: ['operations'],
+  operationId: 'getReady',
   summary:
     '200 once the store is open, the logs recovered and the control document loaded; 503 before (no token).',
-  response: { 200: status, 503: { $ref: 'Error#' } },
+  security: [],
+  response: { 200: { ...status, description: 'The node serves.' }, ...probeErrors('not_ready') },
 } as const;
 
 /** GET /metrics */
 export const getMetricsSchema = {
   tags: ['operations'],
+  operationId: 'getMetrics',
   summary: 'Prometheus text exposition (no token).',
-  produces: ['text/plain'],
-  response: { 200: { type: 'string', description: 'Prometheus text format 0.0.4.' } },
+  security: [],
+  response: {
+    200: {
+      description: 'Prometheus text format 0.0.4.',
+      content: { 'text/plain': { schema: { type: 'string' } } },
+    },
+    ...probeErrors(),
+  },
 } as const;

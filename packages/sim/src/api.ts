@@ -3,6 +3,7 @@
  * history (one JSON object per line in history.jsonl). The engine fills these; the CLI writes them
  * to run.json, history.jsonl and report.html.
  */
+import type { AlertRule } from '@allot/replica';
 
 /** A link fault between two regions (both directions unless `oneWay`). */
 export interface LinkFault {
@@ -111,6 +112,8 @@ export interface TenantSpec {
   }[];
   /** Overdraft per region (policy). */
   readonly overdraft?: Readonly<Record<string, number>>;
+  /** Alert thresholds (policy `alerts`, extension): checked by A1 (alert-check.ts). */
+  readonly alerts?: readonly AlertRule[];
   /** Debits per second per region, over time. */
   readonly rates: readonly {
     readonly region: string;
@@ -273,6 +276,17 @@ export type HistoryRecord =
       readonly elsewhere: Readonly<Record<string, number>>;
     }
   | {
+      /** Extension: a region raised an alert (alert-watch.ts). */
+      readonly type: 'alert';
+      readonly t: number;
+      readonly region: string;
+      readonly tenant: string;
+      /** The threshold's rule, as ruleKey names it (`below:500`, `belowPercent:10`). */
+      readonly rule: string;
+      readonly alertId: string;
+      readonly balance: number;
+    }
+  | {
       readonly type: 'converged';
       readonly t: number;
       readonly afterHealMs: number;
@@ -283,7 +297,7 @@ export type HistoryRecord =
 
 /** The verdict of one invariant. */
 export interface Verdict {
-  readonly invariant: 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S8' | 'S9' | 'S10' | 'S11';
+  readonly invariant: 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S8' | 'S9' | 'S10' | 'S11' | 'A1';
   readonly name: string;
   readonly holds: boolean;
   readonly violations: number;

@@ -74,6 +74,7 @@ export const INVARIANT_NAMES: Readonly<Record<Verdict['invariant'], string>> = {
   S5: 'conservation',
   S6: 'idempotency',
   ...FAULT_INVARIANT_NAMES,
+  A1: 'every crossing alerted',
 };
 
 function specOf(scenario: Scenario, tenant: string): TenantSpec | undefined {

@@ -8,6 +8,8 @@
  * `validateScenario` checks a scenario document; `randomScenario` and `runSwarm` draw fault mixes
  * per seed. The CLI (`allot simulate`) writes run.json, history.jsonl and report.html from these.
  */
+
+export * from './alert-check.js';
 export * from './api.js';
 export * from './bounds.js';
 export * from './checkers.js';

@@ -45,6 +45,8 @@ export interface RegionContext {
   readonly replicaLog: Record<string, number>;
   /** Rights moved by every replica, in credits. */
   rightsMoved: number;
+  /** Called with each replica once it has opened (alert-watch.ts listens to it). */
+  readonly opened?: (region: string, replica: Replica, alive: () => boolean) => void;
   /** A region restarted on a damaged disk: whether its replica opened on it (issue 15). */
   storageOpened?(region: string, damage: PendingDamage, outcome: 'refused' | 'opened', detail: string): void;
 }
@@ -142,6 +144,7 @@ export class RegionNode {
           paused: () => this.paused,
         };
         replica.attachTransport(this.context.network.transport(endpoint));
+        this.context.opened?.(this.region, replica, () => process.alive);
       },
       (error: unknown) => {
         if (!process.alive) return;

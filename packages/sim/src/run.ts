@@ -9,6 +9,8 @@
 import { createHash } from 'node:crypto';
 import { balanceOf, canonicalJson, eventRecordId } from '@allot/core';
 import type { Replica, SnapshotHeader, SnapshotTenant } from '@allot/replica';
+import { checkA1 } from './alert-check.js';
+import { watchAlerts } from './alert-watch.js';
 import type {
   FinalRegion,
   FinalState,
@@ -148,6 +150,13 @@ class Simulation {
           elsewhere,
         });
       },
+      opened: (region, replica, alive) =>
+        watchAlerts(region, replica, {
+          hash: (bytes) => (cryptos.get(region) as ReturnType<typeof regionCrypto>).hash(bytes),
+          alive,
+          now: () => this.now,
+          record: (record) => this.record(record),
+        }),
     };
     const clocks = streamOf(seed, 'clocks');
     for (const region of scenario.regions) {
@@ -546,7 +555,10 @@ export async function runSimulation(
     );
   }
   const wallSeconds = (performance.now() - wallStart) / 1000;
-  const verdicts = checkAll({ scenario, history: simulation.history, final });
+  const input = { scenario, history: simulation.history, final };
+  // A1 joins S1–S6 when the scenario sets alerts.
+  const alerting = scenario.tenants.some((spec) => (spec.alerts?.length ?? 0) > 0);
+  const verdicts = [...checkAll(input), ...(alerting ? [checkA1(input)] : [])];
   return {
     scenario,
     seed,

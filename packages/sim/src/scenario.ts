@@ -8,6 +8,7 @@
  * adaptive, no faults, steady rates, simulated signatures.
  */
 import { isKey, isTenantId, PRIORITY_MAX, PRIORITY_MIN } from '@allot/core';
+import { ALERT_PERCENT_MAX, ALERT_PERCENT_MIN, POLICY_ALERTS_MAX } from '@allot/replica';
 import { STORAGE_DAMAGES } from '@allot/store';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Fault, Scenario } from './api.js';
@@ -124,6 +125,28 @@ export const SCENARIO_SCHEMA = {
             },
           },
           overdraft,
+          alerts: {
+            type: 'array',
+            maxItems: POLICY_ALERTS_MAX,
+            items: {
+              oneOf: [
+                {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['below'],
+                  properties: { below: amount },
+                },
+                {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['belowPercent'],
+                  properties: {
+                    belowPercent: { type: 'integer', minimum: ALERT_PERCENT_MIN, maximum: ALERT_PERCENT_MAX },
+                  },
+                },
+              ],
+            },
+          },
           rates: {
             type: 'array',
             maxItems: 1024,

@@ -87,8 +87,11 @@ export class Workload {
   start(): void {
     for (const spec of this.scenario.tenants) {
       const bound = overdraftBound(spec);
-      if (spec.overdraft !== undefined && Object.keys(spec.overdraft).length > 0) {
-        const overdraft = spec.overdraft;
+      if (
+        (spec.overdraft !== undefined && Object.keys(spec.overdraft).length > 0) ||
+        (spec.alerts?.length ?? 0) > 0
+      ) {
+        const overdraft = spec.overdraft ?? {};
         // Every region's admin sets the policy at the start, so no region starts without it.
         for (const region of this.scenario.regions)
           this.at(0, () => this.setPolicy(spec.tenant, region, overdraft));
@@ -128,7 +131,13 @@ export class Workload {
 
   private setPolicy(tenant: string, region: string, overdraft: Readonly<Record<string, number>>): void {
     this.node(region).request(
-      (replica) => replica.setPolicy(tenant, { overdraft: { ...overdraft }, weights: {}, blocked: false }),
+      (replica) =>
+        replica.setPolicy(tenant, {
+          overdraft: { ...overdraft },
+          weights: {},
+          blocked: false,
+          alerts: this.scenario.tenants.find((spec) => spec.tenant === tenant)?.alerts ?? [],
+        }),
       (outcome) => {
         const failed = outcome === 'unavailable' || 'status' in outcome;
         if (failed && this.scenarioNow + GRANT_RETRY_MS < this.durationMs)

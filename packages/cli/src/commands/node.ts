@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { LINK_POLICY, Replica } from '@allot/replica';
-import { buildApp, createMetrics, Realtime } from '@allot/server';
+import { buildApp, createMetrics, Realtime, resolveHttpLimits } from '@allot/server';
 import {
   generateRegionKey,
   LevelStore,
@@ -119,6 +119,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     region: config.region,
     durability: config.durability,
     idempotencyRetentionMs: config.idempotencyRetentionSeconds * 1000,
+    recordWindowRecords: config.recordWindowRecords,
     peerKeys,
     allowLoneStart: config.allowLoneStart,
   };
@@ -160,6 +161,8 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     webhooks: config.webhooks,
     registry: metrics.registry,
     logger,
+    // Streams may take half the connections (STREAM_CONSUMERS_MAX_DEFAULT is half the default cap).
+    stream: { consumersMax: Math.max(1, Math.floor(resolveHttpLimits(config.http).connectionsMax / 2)) },
   });
   const app = await buildApp({
     replica,

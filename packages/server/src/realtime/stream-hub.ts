@@ -305,8 +305,11 @@ export class StreamHub {
     if (this.unsubscribe === null) this.unsubscribe = this.source.subscribe(this.onEvents);
     if (this.heartbeat === null) {
       this.heartbeat = setInterval(() => {
-        for (const consumer of this.consumers)
-          if (consumer.pending === null) consumer.write(': heartbeat\n\n');
+        // A comment line keeps proxies from timing the stream out; the id moves the client's resume
+        // cursor past what a tenant stream skipped (an id alone dispatches no event).
+        for (const consumer of this.consumers) {
+          if (consumer.pending === null) consumer.write(`: heartbeat\nid: ${consumer.cursor()}\n\n`);
+        }
         if (this.consumers.size === 0) this.stop();
       }, this.heartbeatMs);
       this.heartbeat.unref();

@@ -9,11 +9,11 @@ import type { SnapshotTenant } from '@allot/replica';
 import type { FastifyInstance } from 'fastify';
 import { SNAPSHOT_CHUNK_TENANTS } from '../limits.js';
 import type { RouteContext } from '../route-context.js';
-import { getSnapshotSchema } from '../schemas.js';
+import { getSnapshotSchema, NDJSON_MEDIA_TYPE } from '../schemas.js';
 import { snapshotHeaderJson, snapshotTenantJson } from '../views.js';
 
 /** The NDJSON media type of API.md. */
-export const NDJSON = 'application/x-ndjson';
+export const NDJSON = NDJSON_MEDIA_TYPE;
 
 /**
  * True when the Accept header prefers NDJSON: it lists application/x-ndjson with q > 0 and no

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseStreamCursor, streamCursorOf } from '../../src/index.js';
+import { parseStreamCursor, STREAM_ID_REFRESH_EVENTS, streamCursorOf } from '../../src/index.js';
 import { call, debit, grant } from '../support.js';
 import { openStream, type SseMessage, type SseStream } from './sse.js';
 import { auth, type RealtimeNode, realtimeNode } from './support.js';
@@ -64,6 +64,19 @@ describe('GET /v1/stream', () => {
     expect(ledger(byQuery.messages).map((event) => event.seq)).toEqual([3, 4, 5]);
   });
 
+  it('gives a cursor from the start, so a client that drops before any event misses none', async () => {
+    const node = await start();
+    const first = await open(node, '/v1/stream', auth('auditor'));
+    await first.until(() => first.lastId() !== null, 'the first id');
+    const cursor = first.lastId() as string;
+    expect(cursor).not.toBe('');
+    first.close();
+    await grant(node.app, 'acme', 'g1', 10);
+    const resumed = await open(node, '/v1/stream', { ...auth('auditor'), 'last-event-id': cursor });
+    await resumed.until((messages) => ledger(messages).length === 1, 'the grant made while away');
+    expect(ledger(resumed.messages)[0]).toMatchObject({ kind: 'grant', seq: 1 });
+  });
+
   it('resumes across a restart of the node from the same store', async () => {
     const node = await start();
     const stream = await open(node, '/v1/stream?tenant=acme', auth('auditor'));
@@ -102,6 +115,36 @@ describe('GET /v1/stream', () => {
     const service = await open(node, '/v1/stream', auth('service'));
     expect(service.status).toBe(403);
     expect(JSON.parse(service.body).error.code).toBe('forbidden');
+  });
+
+  it("moves a tenant stream's cursor past other tenants' events it skips (STREAM_ID_REFRESH_EVENTS)", async () => {
+    const node = await start();
+    const stream = await open(node, '/v1/stream?tenant=acme', auth('auditor'));
+    await stream.until(() => stream.lastId() !== null, 'the first id');
+    const first = stream.lastId();
+    await grant(node.app, 'globex', 'g1', 100_000);
+    const debits = Array.from({ length: STREAM_ID_REFRESH_EVENTS }, (_, i) => ({
+      tenant: 'globex',
+      amount: 1,
+      idempotencyKey: `k${i}`,
+    }));
+    const batch = await call(node.app, 'POST', '/v1/debits/batch', { who: 'service', body: { debits } });
+    expect(batch.statusCode).toBe(200);
+    await stream.until(() => stream.lastId() !== first, 'an id line');
+    expect(stream.messages).toEqual([]); // no globex event was sent
+    const vector = parseStreamCursor(stream.lastId() as string) as Map<string, number>;
+    expect(vector.get(node.replica.origin)).toBe(STREAM_ID_REFRESH_EVENTS);
+  });
+
+  it('beats with comment lines while idle, so proxies keep the stream open', async () => {
+    const node = await start({ stream: { heartbeatMs: 20 } });
+    const stream = await open(node, '/v1/stream', auth('auditor'));
+    const raw = stream as SseStream & { body: string };
+    for (let i = 0; i < 200 && !raw.body.includes(': heartbeat\nid: '); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(raw.body).toMatch(/: heartbeat\nid: [A-Za-z0-9_-]+\n\n/);
+    expect(stream.messages).toEqual([]); // a heartbeat is no message
   });
 
   it('refuses a made-up cursor with 400 and changes nothing', async () => {

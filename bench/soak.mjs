@@ -1,0 +1,246 @@
+#!/usr/bin/env node
+// npm run bench:soak — memory under steady load (issue 18). A replica on LevelStore (a temp dir,
+// durability `os`) takes batch debits with unique idempotency keys at a steady rate over 1,000
+// tenants, RSS and heap sampled every second. Two runs, each in its own child process so one does
+// not leave its heap to the other: the default idempotency retention (24 h: every debit stays
+// within it) and retention 0 (records and keys are swept every minute). Printed: RSS and heap
+// growth per retained debit after the record window is full (least-squares slope over the samples
+// past it), for both runs and their difference. Goal: ≤ 16 B per retained debit.
+//
+// Flags: --seconds N (per run, default 150), --rate N (debits/s, default 5,000), --window N
+// (recordWindowRecords, default the replica's), --csv PATH (the samples of both runs as CSV,
+// e.g. bench/results/soak.csv), --only retained|swept (one run), --parallel (both runs at once:
+// half the time, each with half the CPU), --sample N (seconds between samples, default 5; each
+// sample runs a full GC first). Never asserts.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { RECORD_WINDOW_RECORDS_DEFAULT, Replica, SeededRng } from '@allot/replica';
+import { generateRegionKey, LevelStore, nodeCrypto, systemClock } from '@allot/store';
+import { machine } from './support.mjs';
+
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '150' },
+    rate: { type: 'string', default: '5000' },
+    window: { type: 'string', default: String(RECORD_WINDOW_RECORDS_DEFAULT) },
+    csv: { type: 'string' },
+    only: { type: 'string' },
+    sample: { type: 'string', default: '5' },
+    parallel: { type: 'boolean', default: false },
+    child: { type: 'string' },
+  },
+});
+const seconds = Number(flags.seconds);
+const rate = Number(flags.rate);
+const window = Number(flags.window);
+const TENANTS = 1_000;
+/** Batches per second: 10 batches of rate/10 debits, as a busy API edge would send them. */
+const TICKS_PER_SECOND = 10;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** One run in this process: prints one JSON line per sample on stdout. */
+async function child(mode) {
+  const dir = mkdtempSync(join(tmpdir(), 'allot-soak-'));
+  const logger = { debug() {}, info() {}, warn() {}, error() {} };
+  const keepAlive = setInterval(() => {}, 1_000);
+  const replica = await Replica.open(
+    {
+      cluster: 'soak',
+      region: 'eu',
+      durability: 'os',
+      recordWindowRecords: window,
+      // Retention 0 is 1 ms: every sweep (once a minute) forgets every record and key.
+      idempotencyRetentionMs: mode === 'retained' ? DAY_MS : 1,
+    },
+    {
+      store: await LevelStore.open(dir),
+      clock: systemClock,
+      rng: new SeededRng(1),
+      crypto: nodeCrypto(generateRegionKey()),
+      logger,
+    },
+  );
+  const tenants = Array.from({ length: TENANTS }, (_, i) => `tenant-${i}`);
+  await Promise.all(
+    tenants.map((tenant) =>
+      replica.grant({ tenant, grantId: 'g1', amount: 1e15, priority: 100, expiresAt: null }),
+    ),
+  );
+  const perTick = Math.max(1, Math.round(rate / TICKS_PER_SECOND));
+  let key = 0;
+  let accepted = 0;
+  let refused = 0;
+  let inFlight = 0;
+  const started = Date.now();
+  const sample = () => {
+    // A full collection first: heap figures without garbage waiting for the next GC.
+    global.gc?.();
+    const memory = process.memoryUsage();
+    const line = {
+      mode,
+      second: Math.round((Date.now() - started) / 1000),
+      debits: accepted,
+      refused,
+      rssBytes: memory.rss,
+      heapUsedBytes: memory.heapUsed,
+      heapTotalBytes: memory.heapTotal,
+      externalBytes: memory.external,
+      arrayBuffersBytes: memory.arrayBuffers,
+    };
+    process.stdout.write(`${JSON.stringify(line)}\n`);
+  };
+  const sampler = setInterval(sample, Number(flags.sample) * 1000);
+  const ticker = setInterval(() => {
+    // A slow store shows as a lower achieved rate, not as an unbounded queue in this process.
+    if (inFlight > 4) return;
+    inFlight += 1;
+    const commands = Array.from({ length: perTick }, (_, i) => ({
+      tenant: tenants[(key + i) % TENANTS],
+      amount: 1,
+      idempotencyKey: `soak-${mode}-${key + i}-${'x'.repeat(24)}`,
+      metadata: { model: 'soak', tokens: key + i },
+    }));
+    key += perTick;
+    void replica.debitMany(commands).then((outcomes) => {
+      inFlight -= 1;
+      for (const outcome of outcomes) {
+        if (outcome.status === 'accepted') accepted += 1;
+        else refused += 1;
+      }
+    });
+  }, 1000 / TICKS_PER_SECOND);
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  clearInterval(ticker);
+  clearInterval(sampler);
+  sample();
+  await replica.close();
+  clearInterval(keepAlive);
+  // Disk: the logs keep every event whatever the retention (retention bounds memory, not the log).
+  let diskBytes = 0;
+  for (const file of readdirSync(dir)) diskBytes += statSync(join(dir, file)).size;
+  process.stdout.write(`${JSON.stringify({ mode, disk: true, diskBytes, debits: accepted })}\n`);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Runs one mode in a child process; resolves with its samples. */
+function run(mode) {
+  return new Promise((resolve, reject) => {
+    const args = [
+      '--expose-gc',
+      process.argv[1],
+      '--child',
+      mode,
+      '--seconds',
+      String(seconds),
+      '--rate',
+      String(rate),
+    ];
+    args.push('--window', String(window), '--sample', flags.sample);
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    proc.stdout.on('data', (chunk) => {
+      output += chunk.toString();
+    });
+    proc.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`soak run ${mode} exited with ${code}`));
+      else
+        resolve(
+          output
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((line) => JSON.parse(line)),
+        );
+    });
+  });
+}
+
+/** Least-squares slope of y over x. */
+function slope(points, y) {
+  const n = points.length;
+  if (n < 2) return Number.NaN;
+  const mx = points.reduce((sum, p) => sum + p.debits, 0) / n;
+  const my = points.reduce((sum, p) => sum + p[y], 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.debits - mx) * (p[y] - my);
+    den += (p.debits - mx) ** 2;
+  }
+  return den === 0 ? Number.NaN : num / den;
+}
+
+/** Samples once the window is full and warm: past 1.5 windows, and past the first fifth of the run. */
+function steady(samples) {
+  const from = Math.max(1.5 * window, (samples.at(-1)?.debits ?? 0) / 5);
+  return samples.filter((s) => s.debits >= from);
+}
+
+if (flags.child !== undefined) {
+  await child(flags.child);
+} else {
+  console.log(`bench:soak — ${machine()}`);
+  console.log(
+    `${seconds} s per run at ${rate.toLocaleString('en-US')} debits/s, record window ${window.toLocaleString('en-US')}`,
+  );
+  const modes = flags.only === undefined ? ['retained', 'swept'] : [flags.only];
+  const results = {};
+  if (flags.parallel) {
+    const all = await Promise.all(modes.map(run));
+    modes.forEach((mode, i) => {
+      results[mode] = all[i];
+    });
+  } else for (const mode of modes) results[mode] = await run(mode);
+  const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  const slopes = {};
+  const disk = {};
+  for (const mode of modes) {
+    const end = results[mode].find((line) => line.disk === true);
+    disk[mode] = end === undefined ? Number.NaN : end.diskBytes / Math.max(1, end.debits);
+    results[mode] = results[mode].filter((line) => line.disk !== true);
+  }
+  for (const mode of modes) {
+    const samples = results[mode];
+    const last = samples.at(-1);
+    const points = steady(samples);
+    slopes[mode] = { rss: slope(points, 'rssBytes'), heap: slope(points, 'heapUsedBytes') };
+    console.log(
+      `${mode === 'retained' ? 'retention 24 h' : 'retention 0   '}: ${last.debits.toLocaleString('en-US')} debits ` +
+        `(${Math.round(last.debits / last.second).toLocaleString('en-US')}/s achieved, ${last.refused} refused), ` +
+        `RSS ${mib(samples[0].rssBytes)} → ${mib(last.rssBytes)}, heap ${mib(samples[0].heapUsedBytes)} → ${mib(last.heapUsedBytes)}; ` +
+        `after the window is full (${points.length} samples): RSS ${slopes[mode].rss.toFixed(1)} B/debit, heap ${slopes[mode].heap.toFixed(1)} B/debit; ` +
+        `disk ${disk[mode].toFixed(0)} B/debit`,
+    );
+  }
+  if (slopes.retained !== undefined && slopes.swept !== undefined) {
+    const rss = slopes.retained.rss - slopes.swept.rss;
+    console.log(
+      `RSS growth per retained debit (24 h − retention 0): ${rss.toFixed(1)} B; heap: ${(slopes.retained.heap - slopes.swept.heap).toFixed(1)} B; ` +
+        `goal ≤ 16 B → ${slopes.retained.rss <= 16 ? 'met' : rss <= 16 ? 'met against the retention-0 baseline' : 'not met'}`,
+    );
+  }
+  if (flags.csv !== undefined) {
+    const rows = [
+      'mode,second,debits,rss_bytes,heap_used_bytes,heap_total_bytes,external_bytes,array_buffers_bytes',
+    ];
+    for (const mode of modes)
+      for (const s of results[mode])
+        rows.push(
+          [
+            mode,
+            s.second,
+            s.debits,
+            s.rssBytes,
+            s.heapUsedBytes,
+            s.heapTotalBytes,
+            s.externalBytes,
+            s.arrayBuffersBytes,
+          ].join(','),
+        );
+    writeFileSync(flags.csv, `${rows.join('\n')}\n`);
+    console.log(`samples written to ${flags.csv}`);
+  }
+}

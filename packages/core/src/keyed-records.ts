@@ -1,0 +1,104 @@
+/**
+ * Finding the debit and refund records a decision needs, in memory or recalled (issue 18): the
+ * records of an idempotency key, and a debit by id. With a record window (record-window.ts), a
+ * record may be off the heap; its key index names the (origin, seq) candidates, and a candidate the
+ * caller has not read back yet is returned in `recall`, so the decision asks for it rather than
+ * answer without it. A recalled record counts only when its tenant, key and id all match: a
+ * fingerprint collision never answers the wrong record.
+ */
+import { eventRecordId, parseEventRecordId } from './ids.js';
+import type { Recalled } from './record-window.js';
+import type { DebitRecord, RefundRecord } from './records.js';
+import { compareDefinitions as compareRecords, type TenantState } from './state.js';
+
+/** Records found, and the ids still to be read back from the log before they can be complete. */
+export interface Found<T> {
+  readonly records: T[];
+  readonly recall: string[];
+}
+
+function isDebit(record: unknown): record is DebitRecord {
+  return typeof record === 'object' && record !== null && 'debitId' in record && 'metadata' in record;
+}
+
+function isRefund(record: unknown): record is RefundRecord {
+  return typeof record === 'object' && record !== null && 'refundId' in record;
+}
+
+/** The debits recorded with `key` for the tenant, first (effective) one first, and ids to recall. */
+export function debitsOfKey(tenant: TenantState, key: string, recalled: Recalled): Found<DebitRecord> {
+  const records = (tenant.debitsByKey?.get(key) ?? []).map((id) => tenant.debits?.get(id) as DebitRecord);
+  const recall: string[] = [];
+  const window = tenant.ledger.recordWindow;
+  if (window !== undefined) {
+    window.debitKeys.find(tenant.tenant, key, (origin, seq) => {
+      const id = eventRecordId(tenant.ledger.origins[origin] as string, seq);
+      if (tenant.debits?.has(id) === true) return; // in memory: listed above if its key is this one
+      if (!recalled.has(id)) {
+        recall.push(id);
+        return;
+      }
+      const record = recalled.get(id);
+      if (
+        isDebit(record) &&
+        record.debitId === id &&
+        record.tenant === tenant.tenant &&
+        record.idempotencyKey === key &&
+        !records.some((known) => known.debitId === id)
+      )
+        records.push(record);
+    });
+  }
+  return { records: records.sort(compareRecords), recall };
+}
+
+/** The refunds recorded with `key` for the tenant, first one first, and ids to recall. */
+export function refundsOfKey(tenant: TenantState, key: string, recalled: Recalled): Found<RefundRecord> {
+  const records = (tenant.refundsByKey?.get(key) ?? []).map((id) => tenant.refunds?.get(id) as RefundRecord);
+  const recall: string[] = [];
+  const window = tenant.ledger.recordWindow;
+  if (window !== undefined) {
+    window.refundKeys.find(tenant.tenant, key, (origin, seq) => {
+      const id = eventRecordId(tenant.ledger.origins[origin] as string, seq);
+      if (tenant.refunds?.has(id) === true) return;
+      if (!recalled.has(id)) {
+        recall.push(id);
+        return;
+      }
+      const record = recalled.get(id);
+      if (
+        isRefund(record) &&
+        record.refundId === id &&
+        record.tenant === tenant.tenant &&
+        record.idempotencyKey === key &&
+        !records.some((known) => known.refundId === id)
+      )
+        records.push(record);
+    });
+  }
+  return { records: records.sort(compareRecords), recall };
+}
+
+/**
+ * The tenant's debit `debitId` (undefined when unknown or past retention), or the id to recall
+ * when it may be off the heap: its origin's debits are indexed from a seq at or below it.
+ */
+export function debitById(
+  tenant: TenantState,
+  debitId: string,
+  recalled: Recalled,
+): { readonly debit: DebitRecord | undefined; readonly recall: string[] } {
+  const inMemory = tenant.debits?.get(debitId);
+  const window = tenant.ledger.recordWindow;
+  if (inMemory !== undefined || window === undefined) return { debit: inMemory, recall: [] };
+  const at = parseEventRecordId(debitId);
+  if (at === null) return { debit: undefined, recall: [] };
+  const origin = tenant.ledger.originIndex.get(at.origin);
+  const oldest = origin === undefined ? undefined : window.debitKeys.oldestSeq(origin);
+  const folded = tenant.ledger.versionVector[at.origin] ?? 0;
+  if (oldest === undefined || at.seq < oldest || at.seq > folded) return { debit: undefined, recall: [] };
+  if (!recalled.has(debitId)) return { debit: undefined, recall: [debitId] };
+  const record = recalled.get(debitId);
+  const matches = isDebit(record) && record.debitId === debitId && record.tenant === tenant.tenant;
+  return { debit: matches ? record : undefined, recall: [] };
+}

@@ -1,0 +1,140 @@
+/**
+ * The record window (issue 18): the full debit and refund records (parts, metadata, key) of only
+ * the most recent `records` stay on the heap; older ones are evicted from it (never from the
+ * ledger: their events stay in the log). Every record within the idempotency retention stays
+ * findable through the compact key indexes (key-index.ts), which give (origin, seq) candidates:
+ * the caller reads those events from its store and hands them back to the decision as recalled
+ * records (decide.ts), so decisions stay pure and synchronous and answer as with every record in
+ * memory. A ledger without a window (the default) keeps every record until the retention sweep.
+ */
+import { type Fingerprinter, KeyIndex, keyFingerprint } from './key-index.js';
+import type { DebitRecord, RefundRecord } from './records.js';
+
+/**
+ * What the window touches of a tenant: state.ts's TenantState, structurally (state.ts owns the
+ * window, so this module does not import it).
+ */
+interface TenantState {
+  readonly tenant: string;
+  readonly ledger: { readonly originIndex: ReadonlyMap<string, number> };
+  debits: Map<string, DebitRecord> | null;
+  debitsByKey: Map<string, string[]> | null;
+  refunds: Map<string, RefundRecord> | null;
+  refundsByKey: Map<string, string[]> | null;
+}
+
+/** How a ledger keeps its records. */
+export interface RecordWindowOptions {
+  /** Full records (debits and refunds together) kept on the heap; 0 keeps none past their fold. */
+  readonly records: number;
+  /** Length of a key-index bucket: retention drops whole buckets, so keys live ≤ this past it. */
+  readonly bucketMs: number;
+  /** Test seam: the fingerprint of (tenant, key); a constant one forces every key to collide. */
+  readonly fingerprint?: Fingerprinter;
+}
+
+/** A record fetched back from the log by id, or null when the event there is not such a record. */
+export type RecalledRecord = DebitRecord | RefundRecord | null;
+
+/** Records the caller read back from its log for a decision, by debit or refund id. */
+export type Recalled = ReadonlyMap<string, RecalledRecord>;
+
+/** No record recalled. */
+export const NOTHING_RECALLED: Recalled = new Map();
+
+interface Held {
+  readonly tenant: TenantState;
+  readonly id: string;
+  readonly debit: boolean;
+}
+
+/** The window of full records in memory and the key indexes of every record within retention. */
+export class RecordWindow {
+  /** (tenant, idempotency key) of every debit within retention → (origin, seq) candidates. */
+  readonly debitKeys: KeyIndex;
+  /** The same for refunds. */
+  readonly refundKeys: KeyIndex;
+  /** Records in memory, oldest first from `head`. */
+  private held: (Held | undefined)[] = [];
+  private head = 0;
+  /** Records evicted from the heap since the window was made. */
+  evicted = 0;
+
+  constructor(readonly options: RecordWindowOptions) {
+    const fingerprint = options.fingerprint ?? keyFingerprint;
+    this.debitKeys = new KeyIndex(options.bucketMs, fingerprint);
+    this.refundKeys = new KeyIndex(options.bucketMs, fingerprint);
+  }
+
+  /** The start of the key-index bucket holding `ms`: what a retention cutoff rounds down to. */
+  bucketStart(ms: number): number {
+    return Math.floor(ms / this.options.bucketMs) * this.options.bucketMs;
+  }
+
+  /** Records on the heap now (some may have been forgotten by the retention sweep already). */
+  get size(): number {
+    return this.held.length - this.head;
+  }
+
+  /** Indexes a debit just recorded in `tenant`'s maps, then evicts what is over the budget. */
+  recordedDebit(tenant: TenantState, debit: DebitRecord): void {
+    const origin = tenant.ledger.originIndex.get(debit.origin) as number;
+    this.debitKeys.add(tenant.tenant, debit.idempotencyKey, origin, debit.seq, debit.at);
+    this.hold({ tenant, id: debit.debitId, debit: true });
+  }
+
+  /** Indexes a refund just recorded in `tenant`'s maps, then evicts what is over the budget. */
+  recordedRefund(tenant: TenantState, refund: RefundRecord): void {
+    const origin = tenant.ledger.originIndex.get(refund.origin) as number;
+    this.refundKeys.add(tenant.tenant, refund.idempotencyKey, origin, refund.seq, refund.at);
+    this.hold({ tenant, id: refund.refundId, debit: false });
+  }
+
+  private hold(entry: Held): void {
+    this.held.push(entry);
+    while (this.size > this.options.records) {
+      const oldest = this.held[this.head] as Held;
+      this.held[this.head] = undefined;
+      this.head += 1;
+      if (evict(oldest)) this.evicted += 1;
+    }
+    // Compact the queue once its dead front is as long as its live part (amortized O(1)).
+    if (this.head > 1024 && this.head * 2 > this.held.length) {
+      this.held = this.held.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+function dropId(index: Map<string, string[]> | null, key: string, id: string): void {
+  const ids = index?.get(key);
+  if (ids === undefined || index === null) return;
+  if (ids.length === 1 && ids[0] === id) {
+    index.delete(key);
+    return;
+  }
+  const left = ids.filter((known) => known !== id);
+  if (left.length === 0) index.delete(key);
+  else index.set(key, left);
+}
+
+/** Takes one record off the heap (its key stays in the index); false when it was gone already. */
+function evict(entry: Held): boolean {
+  const { tenant, id } = entry;
+  if (entry.debit) {
+    const debit = tenant.debits?.get(id);
+    if (debit === undefined) return false;
+    tenant.debits?.delete(id);
+    dropId(tenant.debitsByKey, debit.idempotencyKey, id);
+    if (tenant.debits?.size === 0) tenant.debits = null;
+    if (tenant.debitsByKey?.size === 0) tenant.debitsByKey = null;
+    return true;
+  }
+  const refund = tenant.refunds?.get(id);
+  if (refund === undefined) return false;
+  tenant.refunds?.delete(id);
+  dropId(tenant.refundsByKey, refund.idempotencyKey, id);
+  if (tenant.refunds?.size === 0) tenant.refunds = null;
+  if (tenant.refundsByKey?.size === 0) tenant.refundsByKey = null;
+  return true;
+}

@@ -1,0 +1,63 @@
+/**
+ * Reading records off the heap back from the log (issue 18): a decision on a record window asks
+ * for debit or refund ids (their events' origin and seq); this reads each event from the batches
+ * not durable yet or, failing that, from the store (`readLog(origin, seq, 1)`, the Store port only),
+ * and makes its record. An id whose event is not a debit or refund there is recalled as null, and
+ * core compares tenant, key and id, so a fingerprint collision never answers the wrong record.
+ */
+import { type LedgerEvent, parseEventRecordId, type RecalledRecord, recordFromEvent } from '@allot/core';
+import type { Batch } from './batch.js';
+import { RECALL_ROUNDS_MAX } from './limits.js';
+import type { Store } from './ports.js';
+
+/** Records recalled for one decision, over its rounds. */
+export class RecalledSet extends Map<string, RecalledRecord> {
+  /** Rounds of reading done for this decision. */
+  rounds = 0;
+}
+
+/** Where recalled events come from: the batches not durable yet, then the store. */
+export interface RecallSource {
+  readonly store: Store;
+  /** The batches in flight, queued and open (events folded but maybe not durable yet). */
+  pending(): Iterable<Batch | null>;
+}
+
+function pendingEvent(source: RecallSource, origin: string, seq: number): LedgerEvent | undefined {
+  for (const batch of source.pending()) {
+    if (batch === null) continue;
+    for (const stored of batch.events)
+      if (stored.event.seq === seq && stored.event.origin === origin) return stored.event;
+  }
+  return undefined;
+}
+
+/**
+ * Reads `ids` back into a copy of `previous` (one more round); null when the decision has used
+ * up RECALL_ROUNDS_MAX rounds. Rejects when the store fails.
+ */
+export async function recallRecords(
+  source: RecallSource,
+  ids: readonly string[],
+  previous: RecalledSet | undefined,
+): Promise<RecalledSet | null> {
+  const recalled = new RecalledSet(previous ?? []);
+  recalled.rounds = (previous?.rounds ?? 0) + 1;
+  if (recalled.rounds > RECALL_ROUNDS_MAX) return null;
+  for (const id of ids) {
+    const at = parseEventRecordId(id);
+    if (at === null) {
+      recalled.set(id, null);
+      continue;
+    }
+    // Pending first: an event not pending now is durable (or was never folded), never the reverse.
+    let event = pendingEvent(source, at.origin, at.seq);
+    if (event === undefined) {
+      const [stored] = await source.store.readLog(at.origin, at.seq, 1);
+      if (stored !== undefined && stored.event.origin === at.origin && stored.event.seq === at.seq)
+        event = stored.event;
+    }
+    recalled.set(id, event === undefined ? null : recordFromEvent(event));
+  }
+  return recalled;
+}

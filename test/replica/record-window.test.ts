@@ -1,0 +1,166 @@
+/**
+ * Issue 18: with a small record window, records evicted from the heap are read back from the log,
+ * so replays, conflicts, refunds and cross-region duplicates answer as with every record in memory,
+ * also after a restart.
+ */
+import { canonicalJson } from '@allot/core';
+import { describe, expect, it } from 'vitest';
+import { cluster } from './cluster.js';
+import { harness, settle } from './support.js';
+
+const grant = (amount = 1000) => ({ tenant: 'acme', grantId: 'g1', amount, priority: 100, expiresAt: null });
+const debit = (key: string, amount = 3, metadata: unknown = null) => ({
+  tenant: 'acme',
+  amount,
+  idempotencyKey: key,
+  metadata: metadata as null,
+});
+
+describe('record window: records off the heap are read back from the log', () => {
+  it('replays an evicted key with its original debit, and refuses another body for it', async () => {
+    const h = await harness({ recordWindowRecords: 2 });
+    await settle(h.clock, h.replica.grant(grant()));
+    const first = await settle(h.clock, h.replica.debit(debit('k0', 5, { order: 7 })));
+    if (first.status !== 'accepted') throw new Error('debit refused');
+    const rest = await settle(
+      h.clock,
+      h.replica.debitMany(Array.from({ length: 20 }, (_, i) => debit(`k${i + 1}`, 1))),
+    );
+    expect(rest.every((outcome) => outcome.status === 'accepted')).toBe(true);
+    const replay = await settle(h.clock, h.replica.debit(debit('k0', 5, { order: 7 })));
+    expect(replay).toMatchObject({ status: 'replayed', debit: first.debit });
+    const other = await settle(h.clock, h.replica.debit(debit('k0', 6)));
+    expect(other).toMatchObject({ status: 'conflict' });
+    expect(h.replica.balance('acme')?.debited).toBe(25);
+  });
+
+  it('a batch that repeats a key within itself charges it once, even with no record in memory', async () => {
+    const h = await harness({ recordWindowRecords: 0 });
+    await settle(h.clock, h.replica.grant(grant()));
+    const outcomes = await settle(
+      h.clock,
+      h.replica.debitMany([debit('a', 2), debit('b', 2), debit('a', 2), debit('a', 3)]),
+    );
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'accepted',
+      'accepted',
+      'replayed',
+      'conflict',
+    ]);
+    expect(h.replica.balance('acme')?.debited).toBe(4);
+  });
+
+  it('refunds an evicted debit, bounded by it, and replays an evicted refund key', async () => {
+    const h = await harness({ recordWindowRecords: 1 });
+    await settle(h.clock, h.replica.grant(grant()));
+    const taken = await settle(h.clock, h.replica.debit(debit('k', 10)));
+    if (taken.status !== 'accepted') throw new Error('debit refused');
+    const debitId = taken.debit.debitId;
+    await settle(h.clock, h.replica.debitMany(Array.from({ length: 5 }, (_, i) => debit(`x${i}`, 1))));
+    const partial = await settle(
+      h.clock,
+      h.replica.refund({ tenant: 'acme', debitId, amount: 4, idempotencyKey: 'r1' }),
+    );
+    expect(partial).toMatchObject({ status: 'accepted', refund: { amount: 4, debitId } });
+    await settle(h.clock, h.replica.debitMany(Array.from({ length: 5 }, (_, i) => debit(`y${i}`, 1))));
+    const again = await settle(
+      h.clock,
+      h.replica.refund({ tenant: 'acme', debitId, amount: 4, idempotencyKey: 'r1' }),
+    );
+    expect(again).toMatchObject({ status: 'replayed', refund: { amount: 4, debitId } });
+    const rest = await settle(h.clock, h.replica.refund({ tenant: 'acme', debitId, idempotencyKey: 'r2' }));
+    expect(rest).toMatchObject({ status: 'accepted', refund: { amount: 6 } });
+    const more = await settle(
+      h.clock,
+      h.replica.refund({ tenant: 'acme', debitId, amount: 1, idempotencyKey: 'r3' }),
+    );
+    expect(more).toEqual({ status: 'exceeds_debit', requested: 1, refundable: 0 });
+    const unknown = await settle(
+      h.clock,
+      h.replica.refund({ tenant: 'acme', debitId: 'eu.aaaaaaaa.99999', idempotencyKey: 'r4' }),
+    );
+    expect(unknown).toEqual({ status: 'not_found' });
+    expect(h.replica.balance('acme')).toMatchObject({ debited: 20, refunded: 10, balance: 990 });
+  });
+
+  it('after a restart, replays and refunds keys that are only on disk', async () => {
+    const h = await harness({ recordWindowRecords: 1 });
+    await settle(h.clock, h.replica.grant(grant()));
+    const taken = await settle(h.clock, h.replica.debit(debit('old', 7, { note: 'kept' })));
+    if (taken.status !== 'accepted') throw new Error('debit refused');
+    await settle(h.clock, h.replica.debitMany(Array.from({ length: 10 }, (_, i) => debit(`n${i}`, 1))));
+    const refunded = await settle(
+      h.clock,
+      h.replica.refund({ tenant: 'acme', debitId: taken.debit.debitId, amount: 2, idempotencyKey: 'r' }),
+    );
+    expect(refunded.status).toBe('accepted');
+    await settle(h.clock, h.replica.debitMany(Array.from({ length: 10 }, (_, i) => debit(`m${i}`, 1))));
+    const reopened = await h.reopen(h.store.crash());
+    const replay = await settle(h.clock, reopened.debit(debit('old', 7, { note: 'kept' })));
+    expect(replay).toMatchObject({ status: 'replayed', debit: taken.debit });
+    const refundReplay = await settle(
+      h.clock,
+      reopened.refund({ tenant: 'acme', debitId: taken.debit.debitId, amount: 2, idempotencyKey: 'r' }),
+    );
+    expect(refundReplay).toMatchObject({ status: 'replayed', refund: { amount: 2 } });
+    const rest = await settle(
+      h.clock,
+      reopened.refund({ tenant: 'acme', debitId: taken.debit.debitId, idempotencyKey: 'r-rest' }),
+    );
+    expect(rest).toMatchObject({ status: 'accepted', refund: { amount: 5 } });
+    const fresh = await settle(h.clock, reopened.debit(debit('brand-new', 1)));
+    expect(fresh.status).toBe('accepted');
+    expect(reopened.balance('acme')).toMatchObject({ debited: 28, refunded: 7 });
+  });
+
+  it('a key past the retention is forgotten with its bucket: a new debit, never a wrong replay', async () => {
+    const retention = 24 * 60 * 1000; // buckets of one minute
+    const h = await harness({ recordWindowRecords: 0, idempotencyRetentionMs: retention });
+    await settle(h.clock, h.replica.grant(grant()));
+    const old = await settle(h.clock, h.replica.debit(debit('k', 4)));
+    expect(old.status).toBe('accepted');
+    // Within the retention (the sweep runs every minute): still replayed from disk.
+    h.clock.advance(retention - 2 * 60 * 1000);
+    expect(await settle(h.clock, h.replica.debit(debit('k', 4)))).toMatchObject({ status: 'replayed' });
+    // Past the retention and its bucket: the key is new again, and its old debit no longer refundable.
+    h.clock.advance(4 * 60 * 1000);
+    const later = await settle(h.clock, h.replica.debit(debit('k', 4)));
+    expect(later.status).toBe('accepted');
+    if (old.status !== 'accepted') throw new Error('unreachable');
+    const refund = await settle(
+      h.clock,
+      h.replica.refund({ tenant: 'acme', debitId: old.debit.debitId, idempotencyKey: 'late' }),
+    );
+    expect(refund).toEqual({ status: 'not_found' });
+  });
+
+  it('a key accepted at two isolated regions, evicted before the heal, is refunded once', async () => {
+    const regions = ['eu', 'us'];
+    const c = await cluster(regions, { recordWindowRecords: 1 });
+    await c.run(5);
+    await Promise.all([c.node('eu').grant(grant(900)), c.run(20)]);
+    await c.until(() => regions.every((region) => c.node(region).balance('acme')?.balance === 900));
+    c.network.isolateAll();
+    const [a, b] = await Promise.all([
+      c.node('eu').debit(debit('same-key', 50)),
+      c.node('us').debit(debit('same-key', 50)),
+      c.run(10),
+    ]);
+    expect([a.status, b.status]).toEqual(['accepted', 'accepted']);
+    // Both push the key out of their window before they hear of each other.
+    await Promise.all([
+      c.node('eu').debitMany(Array.from({ length: 5 }, (_, i) => debit(`eu-${i}`, 1))),
+      c.node('us').debitMany(Array.from({ length: 5 }, (_, i) => debit(`us-${i}`, 1))),
+      c.run(10),
+    ]);
+    c.network.healAll();
+    const vectors = () => new Set(regions.map((region) => canonicalJson(c.node(region).versionVector())));
+    await c.until(
+      () =>
+        vectors().size === 1 && regions.every((region) => c.node(region).balance('acme')?.refunded === 50),
+    );
+    await c.run(50);
+    for (const region of regions)
+      expect(c.node(region).balance('acme')).toMatchObject({ debited: 110, refunded: 50, balance: 840 });
+  });
+});
