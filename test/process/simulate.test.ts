@@ -116,7 +116,7 @@ describe('allot simulate', () => {
     ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('isolated-at-peak, seed 3: all 6 invariants hold');
+    expect(run.stdout).toContain('isolated-at-peak, seed 3: all 10 invariants hold');
     expect(run.stdout).toMatch(/✓ S1 /);
     expect(run.stdout).toMatch(/simulated s per wall s/);
     expect(run.stdout).toContain('replay: npx allot simulate simulations/isolated-at-peak.yaml --seed 3\n');

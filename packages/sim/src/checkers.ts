@@ -282,8 +282,10 @@ function destroyedBy(
   destroyed: Map<string, [number, number][]>,
   record: DebitRecord | GrantRecord | RefundRecord,
 ): boolean {
-  const id =
-    record.type === 'debit' ? record.debitId : record.type === 'refund' ? record.refundId : undefined;
+  // A grant's record names its origin but not its seq: any destroyed range of that origin may hold it
+  // (swarm seed 332: eu lost its WAL while cut off, and with it a grant it had acknowledged).
+  if (record.type === 'grant') return record.origin !== undefined && destroyed.has(record.origin);
+  const id = record.type === 'debit' ? record.debitId : record.refundId;
   const parsed = id === undefined ? null : parseEventRecordId(id);
   return parsed !== null && inRanges(destroyed.get(parsed.origin), parsed.seq);
 }

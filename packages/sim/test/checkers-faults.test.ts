@@ -6,6 +6,7 @@ import {
   checkS9,
   checkS10,
   checkS11,
+  type FinalState,
   type HistoryRecord,
 } from '@allot/sim';
 import { describe, expect, it } from 'vitest';
@@ -123,6 +124,24 @@ describe('S3 and S5 with a damaged disk', () => {
     });
     expect(checkS3(held).holds).toBe(false);
     expect(checkS5(held).holds).toBe(true); // the nodes' figures still say 5 refunded
+  });
+});
+
+describe('S3 with a grant a damaged disk destroyed', () => {
+  it('excuses a grant of an origin whose unreplicated tail a damaged disk destroyed (swarm seed 332)', () => {
+    const missingGrant = ({ final }: { final: FinalState }) => {
+      (final.ledger as Record<string, (typeof final.ledger)[string]>).acme = {
+        ...(final.ledger.acme as (typeof final.ledger)[string]),
+        grants: {},
+      };
+    };
+    const destroyed = input((run) => {
+      run.history.push(tornAtEu);
+      missingGrant(run);
+    });
+    expect(checkS3(destroyed).holds).toBe(true);
+    // Without the damaged disk, the missing grant is a violation.
+    expect(checkS3(input(missingGrant)).holds).toBe(false);
   });
 });
 
