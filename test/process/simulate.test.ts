@@ -128,7 +128,18 @@ describe('allot simulate', () => {
       options: { seed: number; scenarioFile: string };
       metrics: { perRegion: Record<string, { accepted: number }> };
     };
-    expect(saved.verdicts.map((verdict) => verdict.invariant)).toEqual(['S1', 'S2', 'S3', 'S4', 'S5', 'S6']);
+    expect(saved.verdicts.map((verdict) => verdict.invariant)).toEqual([
+      'S1',
+      'S2',
+      'S3',
+      'S4',
+      'S5',
+      'S6',
+      'S8',
+      'S9',
+      'S10',
+      'S11',
+    ]);
     expect(saved.verdicts.every((verdict) => verdict.holds)).toBe(true);
     expect(saved.options).toMatchObject({ seed: 3, scenarioFile: 'simulations/isolated-at-peak.yaml' });
     expect(saved.seed).toBe(3);
@@ -231,7 +242,7 @@ describe('allot simulate', () => {
         'simulate',
         file,
         '--swarm',
-        '3',
+        '2',
         '--seed',
         '31',
         '--out',
