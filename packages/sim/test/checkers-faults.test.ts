@@ -1,4 +1,5 @@
 import {
+  checkS1,
   checkS2,
   checkS3,
   checkS5,
@@ -142,6 +143,36 @@ describe('S3 with a grant a damaged disk destroyed', () => {
     expect(checkS3(destroyed).holds).toBe(true);
     // Without the damaged disk, the missing grant is a violation.
     expect(checkS3(input(missingGrant)).holds).toBe(false);
+  });
+});
+
+describe('S1 with debits a damaged disk destroyed', () => {
+  const destroysEu3: HistoryRecord = {
+    ...tornAtEu,
+    t: 35,
+    held: { [EU]: 3, [US]: 1 },
+    kept: { [EU]: 2, [US]: 1 },
+    elsewhere: { [EU]: 2, [US]: 1 },
+  } as HistoryRecord;
+  const spendsAgain: HistoryRecord = {
+    type: 'debit',
+    t: 36,
+    region: 'eu',
+    tenant: 'acme',
+    key: 'k3',
+    amount: 75,
+    result: 'accepted',
+    falseDecline: false,
+    latencyMs: 2,
+    debitId: 'eu.aaaaaaaa.5',
+    ledger: { granted: 100, debited: 115, refunded: 5, expired: 0 },
+  };
+
+  it('flags spending past the grants, and stops counting a destroyed debit whose rights were spent again (seed 276)', () => {
+    expect(checkS1(input(({ history }) => history.splice(4, 0, spendsAgain))).holds).toBe(false);
+    const verdict = checkS1(input(({ history }) => history.splice(4, 0, destroysEu3, spendsAgain)));
+    expect(verdict.holds).toBe(true);
+    expect(verdict.note).toMatch(/1 acknowledged debits a damaged disk destroyed/);
   });
 });
 
