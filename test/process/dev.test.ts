@@ -143,6 +143,23 @@ describe('allot dev', () => {
         },
       );
       expect(refused.status).toBe(403);
+      // Issue 12: from the first second, a covered debit is accepted at every region (borrowing).
+      expect(
+        (await call(eu, admin, 'POST', '/v1/tenants/early/grants', { grantId: 'g', amount: 1000 })).status,
+      ).toBe(201);
+      for (const [region, { url }] of first.regions) {
+        const debited = await call(
+          url,
+          first.tokens.get('service') as string,
+          'POST',
+          '/v1/tenants/early/debits',
+          {
+            amount: 7,
+            idempotencyKey: `first-${region}`,
+          },
+        );
+        expect({ region, status: debited.status }).toEqual({ region, status: 201 });
+      }
     } finally {
       first.child.kill('SIGTERM');
     }

@@ -116,7 +116,7 @@ describe('allot simulate', () => {
     ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('isolated-at-peak, seed 3: all 10 invariants hold');
+    expect(run.stdout).toContain('isolated-at-peak, seed 3: all 12 invariants hold');
     expect(run.stdout).toMatch(/✓ S1 /);
     expect(run.stdout).toMatch(/simulated s per wall s/);
     expect(run.stdout).toContain('replay: npx allot simulate simulations/isolated-at-peak.yaml --seed 3\n');
@@ -135,6 +135,8 @@ describe('allot simulate', () => {
       'S4',
       'S5',
       'S6',
+      'S7',
+      'F1',
       'S8',
       'S9',
       'S10',

@@ -1,6 +1,6 @@
 /** Several replicas on memory stores, one manual clock, joined by a MemoryNetwork. */
 import { generateKeyPairSync } from 'node:crypto';
-import { ManualClock, Replica, type ReplicaOptions, SeededRng } from '@allot/replica';
+import { ManualClock, Replica, type ReplicaObserver, type ReplicaOptions, SeededRng } from '@allot/replica';
 import { MemoryStore, nodeCrypto, rawPublicKey } from '@allot/store';
 import { MemoryNetwork } from './memory-network.js';
 import { memoryLogger, START_MS } from './support.js';
@@ -28,6 +28,7 @@ export interface Cluster {
 export async function cluster(
   regions: readonly string[],
   options: Partial<ReplicaOptions> = {},
+  observers: Readonly<Record<string, ReplicaObserver>> = {},
 ): Promise<Cluster> {
   const clock = new ManualClock(START_MS);
   const network = new MemoryNetwork();
@@ -50,6 +51,7 @@ export async function cluster(
         rng: new SeededRng(seed++),
         crypto: nodeCrypto(keys.get(region) as never),
         logger,
+        ...(observers[region] === undefined ? {} : { observer: observers[region] }),
       },
     );
     replica.attachTransport(

@@ -101,6 +101,7 @@ describe('replica: the local debit path', () => {
       reason: 'insufficient_credits',
       requested: 11,
       available: 10,
+      declineReason: 'insufficient',
     });
     const unknown = await settle(h.clock, h.replica.debit({ ...debit('k2'), tenant: 'nobody' }));
     expect(unknown.status).toBe('declined');
@@ -177,7 +178,7 @@ describe('replica: the local debit path', () => {
     const head = header.heads[h.replica.origin];
     expect(head?.seq).toBe(2);
     expect(tenants).toEqual([
-      { tenant: 'acme', balance: 99, granted: 100, debited: 1, refunded: 0, expired: 0 },
+      { tenant: 'acme', balance: 99, granted: 100, debited: 1, refunded: 0, expired: 0, held: 0 },
     ]);
     expect(head?.signature).toMatch(/^[0-9a-f]{128}$/);
     const bytes = headSigningBytes('test', h.replica.origin, 2, Buffer.from(head?.hash ?? '', 'hex'));

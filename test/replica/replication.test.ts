@@ -146,8 +146,14 @@ describe('lost incarnations', () => {
     // The new incarnation holds nothing of the old one's rights.
     await c.until(() => fresh.balance('acme')?.balance === 900);
     expect(fresh.balance('acme')?.regions.us?.rights).toBe(300); // the stranded 300, shown under us
-    const [spent] = await Promise.all([fresh.debit(debit('after-loss', 1)), c.run(5)]);
-    expect(spent.status).toBe('declined');
+    // It may borrow what eu and ap hold (600), never the stranded 300: past that, unreachable.
+    const [beyond] = await Promise.all([fresh.debit(debit('after-loss', 601)), c.run(60)]);
+    expect(beyond).toMatchObject({ status: 'declined', declineReason: 'unreachable' });
+    const [spent] = await Promise.all([fresh.debit(debit('borrowed', 600)), c.run(60)]);
+    expect(spent.status).toBe('accepted');
+    expect(c.node('eu').clusterView().stranded).toEqual([
+      { origin: lost, region: 'us', rights: 300, tenants: 1 },
+    ]);
   });
 });
 

@@ -10,7 +10,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
-import { RECORD_WINDOW_RECORDS_DEFAULT, RECORD_WINDOW_RECORDS_MAX } from '@allot/replica';
+import {
+  BORROW_WAIT_MS_DEFAULT,
+  BORROW_WAIT_MS_MAX,
+  RECORD_WINDOW_RECORDS_DEFAULT,
+  RECORD_WINDOW_RECORDS_MAX,
+} from '@allot/replica';
 import { resolveHttpLimits, WEBHOOK_ENDPOINTS_MAX, WEBHOOK_SECRET_LENGTH_MIN } from '@allot/server';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
@@ -68,6 +73,8 @@ export interface NodeConfig {
   readonly http: HttpConfig;
   /** Start taking debits with no peer reachable to compare the log's head with (extension; default false). */
   readonly allowLoneStart: boolean;
+  /** How long a debit this region cannot cover waits for rights from peers, ms (API.md; default 50). */
+  readonly borrowWaitMs: number;
   readonly durability: 'fsync' | 'os';
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How long idempotency keys are kept (extension of API.md; default one day). */
@@ -193,6 +200,7 @@ export const CONFIG_SCHEMA = {
       },
     },
     allowLoneStart: { type: 'boolean' },
+    borrowWaitMs: { type: 'integer', minimum: 0, maximum: BORROW_WAIT_MS_MAX },
     durability: { enum: ['fsync', 'os'] },
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     idempotencyRetentionSeconds: { type: 'integer', minimum: 60, maximum: 31_536_000 },
@@ -248,6 +256,7 @@ const OVERRIDES: readonly { path: readonly string[]; kind: 'string' | 'integer' 
   { path: ['bodyLimitBytes'], kind: 'integer' },
   { path: ['tokensFile'], kind: 'string' },
   { path: ['allowLoneStart'], kind: 'boolean' },
+  { path: ['borrowWaitMs'], kind: 'integer' },
   ...HTTP_FIELDS.map((field) => ({ path: ['http', field], kind: 'integer' as const })),
 ];
 
@@ -390,12 +399,28 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   const config = raw as unknown as Omit<
     NodeConfig,
-    'durability' | 'logLevel' | 'peers' | 'keyFile' | 'tokens' | 'http' | 'allowLoneStart' | 'webhooks'
+    | 'durability'
+    | 'logLevel'
+    | 'peers'
+    | 'keyFile'
+    | 'tokens'
+    | 'http'
+    | 'allowLoneStart'
+    | 'borrowWaitMs'
+    | 'webhooks'
   > &
     Partial<
       Pick<
         NodeConfig,
-        'durability' | 'logLevel' | 'peers' | 'keyFile' | 'tokens' | 'http' | 'allowLoneStart' | 'webhooks'
+        | 'durability'
+        | 'logLevel'
+        | 'peers'
+        | 'keyFile'
+        | 'tokens'
+        | 'http'
+        | 'allowLoneStart'
+        | 'borrowWaitMs'
+        | 'webhooks'
       >
     > & {
       readonly tokensFile?: string;
@@ -477,6 +502,7 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
         }),
     http: config.http ?? {},
     allowLoneStart: config.allowLoneStart ?? false,
+    borrowWaitMs: config.borrowWaitMs ?? BORROW_WAIT_MS_DEFAULT,
     durability: config.durability ?? 'fsync',
     logLevel: config.logLevel ?? 'info',
     idempotencyRetentionSeconds: config.idempotencyRetentionSeconds ?? 86_400,

@@ -46,6 +46,8 @@ export interface BalanceFigures {
   readonly debited: number;
   readonly refunded: number;
   readonly expired: number;
+  /** Credits reserved by active holds (not in `balance`, not yet debited). */
+  readonly held: number;
   readonly regions: Record<RegionId, RegionFigures>;
   readonly grants: GrantFigures[];
 }
@@ -130,7 +132,10 @@ export function tenantFigures(
   return { tenant: tenantId, balance, ...totals, regions, grants };
 }
 
-function tenantCellValues(tenant: TenantState, kind: 'debited' | 'refunded' | 'revoked'): Iterable<number> {
+function tenantCellValues(
+  tenant: TenantState,
+  kind: 'debited' | 'refunded' | 'revoked' | 'held' | 'heldSettled',
+): Iterable<number> {
   const values: number[] = [];
   forEachTenantCell(tenant, (found, _index, value) => {
     if (found === kind) values.push(value);
@@ -155,13 +160,15 @@ export function grantAmount(state: LedgerState, tenant: TenantState, grant: Gran
 /**
  * The tenant's totals over every origin known here. `granted` counts each grant event less what
  * revokes of duplicate grant ids charged (what a revoke could not charge stays granted: it is
- * written off, never taken below −Σ overdraft), so balance = granted − debited + refunded − expired.
+ * written off, never taken below −Σ overdraft), so balance = granted − debited + refunded − expired
+ * − held. `debited` counts captured holds; `held` is what active holds reserve.
  */
 export function tenantTotals(tenant: TenantState): {
   granted: number;
   debited: number;
   refunded: number;
   expired: number;
+  held: number;
 } {
   const grants = [...tenant.grants.values()];
   return {
@@ -176,6 +183,9 @@ export function tenantTotals(tenant: TenantState): {
       grants.map((grant) => grantCellTotal(grant, 'expired')),
       `expired of ${tenant.tenant}`,
     ),
+    held:
+      checkedSum(tenantCellValues(tenant, 'held'), `held of ${tenant.tenant}`) -
+      checkedSum(tenantCellValues(tenant, 'heldSettled'), `settled holds of ${tenant.tenant}`),
   };
 }
 
@@ -186,21 +196,24 @@ export function tenantBalance(state: LedgerState, tenantId: TenantId): number {
   return balanceOf(tenantTotals(tenant));
 }
 
-/** The balance formula, the one place it is written: granted − debited + refunded − expired. */
+/** The balance formula, the one place it is written: granted − debited + refunded − expired − held. */
 export function balanceOf(totals: {
   readonly granted: number;
   readonly debited: number;
   readonly refunded: number;
   readonly expired: number;
+  readonly held?: number;
 }): number {
-  return totals.granted - totals.debited + totals.refunded - totals.expired;
+  return totals.granted - totals.debited + totals.refunded - totals.expired - (totals.held ?? 0);
 }
 
 /** The tenant's totals and balance; undefined when nothing of the tenant is known here. */
 export function tenantTotalsOf(
   state: LedgerState,
   tenantId: TenantId,
-): { granted: number; debited: number; refunded: number; expired: number; balance: number } | undefined {
+):
+  | { granted: number; debited: number; refunded: number; expired: number; held: number; balance: number }
+  | undefined {
   const tenant = state.tenants.get(tenantId);
   if (tenant === undefined) return undefined;
   const totals = tenantTotals(tenant);

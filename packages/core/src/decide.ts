@@ -356,25 +356,8 @@ export function decideDebit(
         : { status: 'conflict', debit: first };
     }
   }
-  const index = indexOf(state, ctx.origin);
-  const rights = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);
-  const headroom = overdraftHeadroom(state, tenant, ctx.origin, ctx.overdraftLimit);
-  const available = rights + headroom;
-  if (request.amount > available) {
-    return { status: 'declined', reason: 'insufficient_credits', requested: request.amount, available };
-  }
-  const parts =
-    tenant === undefined ? [] : takeRights(tenant, index, ctx.now, Math.min(rights, request.amount));
-  const overdraft = request.amount - Math.min(rights, request.amount);
-  if (tenant !== undefined) {
-    // Tenant-wide totals are checked even for an origin that never wrote here (its cells are 0).
-    if (!fitsSum(tenantCellTotal(tenant, 'debited'), request.amount)) return AMOUNT_LIMIT;
-    if (index >= 0) {
-      if (!partsFit(tenant, index, parts, 'debited')) return AMOUNT_LIMIT;
-      if (!fitsSum(tenantCellAt(tenant, index, 'debited'), request.amount)) return AMOUNT_LIMIT;
-      if (!fitsSum(tenantCellAt(tenant, index, 'overdrawn'), overdraft)) return AMOUNT_LIMIT;
-    }
-  }
+  const burn = decideBurn(state, ctx, request.tenant, request.amount);
+  if (burn.status !== 'burn') return burn;
   return {
     status: 'accepted',
     body: {
@@ -382,11 +365,54 @@ export function decideDebit(
       tenant: request.tenant,
       amount: request.amount,
       idempotencyKey: request.idempotencyKey,
-      parts,
-      overdraft,
+      parts: burn.parts,
+      overdraft: burn.overdraft,
       metadata: request.metadata,
     },
   };
+}
+
+/** What a debit (or hold) of some amount burns at an origin, or why it cannot. */
+export type BurnDecision =
+  | {
+      readonly status: 'declined';
+      readonly reason: 'insufficient_credits';
+      readonly requested: number;
+      readonly available: number;
+    }
+  | AmountLimitOutcome
+  | { readonly status: 'burn'; readonly parts: Part[]; readonly overdraft: number };
+
+/**
+ * The debit rule (DESIGN.md §1): `amount` burns the origin's own live rights in burn order, then
+ * its overdraft headroom, or is declined. Shared by debits and holds.
+ */
+export function decideBurn(
+  state: LedgerState,
+  ctx: DebitContext,
+  tenantId: TenantId,
+  amount: number,
+): BurnDecision {
+  const tenant = state.tenants.get(tenantId);
+  const index = indexOf(state, ctx.origin);
+  const rights = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);
+  const headroom = overdraftHeadroom(state, tenant, ctx.origin, ctx.overdraftLimit);
+  const available = rights + headroom;
+  if (amount > available) {
+    return { status: 'declined', reason: 'insufficient_credits', requested: amount, available };
+  }
+  const parts = tenant === undefined ? [] : takeRights(tenant, index, ctx.now, Math.min(rights, amount));
+  const overdraft = amount - Math.min(rights, amount);
+  if (tenant !== undefined) {
+    // Tenant-wide totals are checked even for an origin that never wrote here (its cells are 0).
+    if (!fitsSum(tenantCellTotal(tenant, 'debited'), amount)) return AMOUNT_LIMIT;
+    if (index >= 0) {
+      if (!partsFit(tenant, index, parts, 'debited')) return AMOUNT_LIMIT;
+      if (!fitsSum(tenantCellAt(tenant, index, 'debited'), amount)) return AMOUNT_LIMIT;
+      if (!fitsSum(tenantCellAt(tenant, index, 'overdrawn'), overdraft)) return AMOUNT_LIMIT;
+    }
+  }
+  return { status: 'burn', parts, overdraft };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -52,6 +52,8 @@ function tenantCanonical(state: LedgerState, tenant: TenantState): Canonical {
     debits: byKey([...(tenant.debits ?? [])]).map(([, debit]) => debit as unknown as Canonical),
     refunds: byKey([...(tenant.refunds ?? [])]).map(([, refund]) => refund as unknown as Canonical),
   };
+  if (tenant.holds !== null && tenant.holds.size > 0)
+    canonical.holds = byKey([...tenant.holds]).map(([, hold]) => hold as unknown as Canonical);
   if (tenant.revokes !== null && tenant.revokes.size > 0)
     canonical.revokes = byKey([...tenant.revokes]).map(([, revokes]) => revokes as unknown as Canonical);
   return canonical;

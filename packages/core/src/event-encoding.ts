@@ -16,6 +16,10 @@ const FIELD_COUNT: Record<LedgerEvent['kind'], number> = {
   expire: 7,
   repay: 7,
   revoke: 11,
+  // Holds take the generic encoder (no event has 0 fields); the binary codec replaces all of this.
+  hold: 0,
+  capture: 0,
+  release: 0,
 };
 
 const str = JSON.stringify;

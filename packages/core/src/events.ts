@@ -98,11 +98,77 @@ export interface RevokeBody {
   readonly overdraft: number;
 }
 
-/** The fields of any event kind. */
-export type EventBody = GrantBody | DebitBody | RefundBody | MoveBody | ExpireBody | RepayBody | RevokeBody;
+/**
+ * Credits reserved at the origin now, settled later (DESIGN.md §3 "Holds"): burnt exactly like a
+ * debit (`parts` from the origin's rights in burn order, then `overdraft`), counted as held until
+ * the hold ends, once, by a `capture` or a `release` decided by an origin of the same region.
+ */
+export interface HoldBody {
+  readonly kind: 'hold';
+  readonly amount: number;
+  readonly idempotencyKey: string;
+  readonly parts: readonly Part[];
+  readonly overdraft: number;
+  /** When the hold is released by itself, on the holding region's clock: integer ms since the epoch. */
+  readonly expiresAt: number;
+  readonly metadata: Json;
+}
 
-/** The kinds of event, in the order DESIGN.md lists them (and `revoke`, for duplicate grant ids). */
-export const EVENT_KINDS = ['grant', 'debit', 'refund', 'move', 'expire', 'repay', 'revoke'] as const;
+/**
+ * A hold ends in a debit of `amount` (≤ the hold); the rest, `released` = hold − amount, goes back
+ * to the settling origin's rights (`parts`) and clears its overdraft in use (`overdraft`).
+ */
+export interface CaptureBody {
+  readonly kind: 'capture';
+  readonly holdId: DebitId;
+  readonly amount: number;
+  readonly released: number;
+  readonly parts: readonly Part[];
+  readonly overdraft: number;
+}
+
+/**
+ * A hold ends with nothing taken: voided by a client (`void`) or past its expiry (`expiry`). All of
+ * it, `amount`, goes back to the settling origin's rights (`parts`) and overdraft (`overdraft`).
+ */
+export interface ReleaseBody {
+  readonly kind: 'release';
+  readonly holdId: DebitId;
+  readonly amount: number;
+  readonly cause: 'void' | 'expiry';
+  readonly parts: readonly Part[];
+  readonly overdraft: number;
+}
+
+/** The fields of any event kind. */
+export type EventBody =
+  | GrantBody
+  | DebitBody
+  | RefundBody
+  | MoveBody
+  | ExpireBody
+  | RepayBody
+  | RevokeBody
+  | HoldBody
+  | CaptureBody
+  | ReleaseBody;
+
+/**
+ * The kinds of event, in the order DESIGN.md lists them (and `revoke`, for duplicate grant ids;
+ * `hold`, `capture`, `release` for holds).
+ */
+export const EVENT_KINDS = [
+  'grant',
+  'debit',
+  'refund',
+  'move',
+  'expire',
+  'repay',
+  'revoke',
+  'hold',
+  'capture',
+  'release',
+] as const;
 
 /** One event of an origin's log. */
 export type LedgerEvent = EventEnvelope & EventBody;

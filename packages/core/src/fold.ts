@@ -6,10 +6,12 @@
  */
 import { addChecked, invariant } from './amount.js';
 import type { LedgerEvent, Part } from './events.js';
-import { eventRecordId } from './ids.js';
+import { eventRecordId, regionOf } from './ids.js';
 import {
   type DebitRecord,
   debitRecordFromEvent,
+  type HoldEnd,
+  type HoldRecord,
   type RefundRecord,
   type RevokeRecord,
   refundRecordFromEvent,
@@ -99,6 +101,30 @@ export function recordRefund(tenant: TenantState, refund: RefundRecord): void {
     addChecked(before, refund.amount, `refunds of debit ${refund.debitId}`),
   );
   tenant.ledger.recordWindow?.recordedRefund(tenant, refund);
+}
+
+/** Records `hold` in the tenant's hold index, or its end over an active record (also used by merge). */
+export function recordHold(tenant: TenantState, hold: HoldRecord): void {
+  if (tenant.holds === null) tenant.holds = new Map();
+  if (tenant.holdsByKey === null) tenant.holdsByKey = new Map();
+  const known = tenant.holds.get(hold.holdId);
+  if (known === undefined || (known.end === null && hold.end !== null)) tenant.holds.set(hold.holdId, hold);
+  appendId(tenant.holdsByKey, hold.idempotencyKey, hold.holdId);
+}
+
+/** Checks that a settling event may end `holdId` and returns the active hold it ends. */
+function activeHold(tenant: TenantState, event: LedgerEvent & { holdId: string }): HoldRecord {
+  const hold = tenant.holds?.get(event.holdId);
+  invariant(hold !== undefined, `${event.kind} ${event.origin}/${event.seq}: hold ${event.holdId} unknown`);
+  invariant(
+    hold.end === null,
+    `${event.kind} ${event.origin}/${event.seq}: hold ${event.holdId} ended already`,
+  );
+  invariant(
+    regionOf(hold.origin) === regionOf(event.origin),
+    `${event.kind} ${event.origin}/${event.seq}: hold ${event.holdId} is settled by its own region only`,
+  );
+  return hold;
 }
 
 /** Adds the grant event's definition; the winner is one rule at every replica (compareDefinitions). */
@@ -191,6 +217,54 @@ export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult 
         grantCellWrite(tenant, event.parts, index, 'debited', 'debited', writes);
         tenantCellWrite(tenant, index, 'repaid', event.amount, writes);
         break;
+      case 'hold': {
+        // It burns like a debit; the tenant's figures count it as held until it ends.
+        grantCellWrite(tenant, event.parts, index, 'debited', 'held', writes);
+        tenantCellWrite(tenant, index, 'held', event.amount, writes);
+        tenantCellWrite(tenant, index, 'overdrawn', event.overdraft, writes);
+        const hold: HoldRecord = {
+          holdId: eventRecordId(event.origin, event.seq),
+          tenant: event.tenant,
+          origin: event.origin,
+          seq: event.seq,
+          at: event.at,
+          amount: event.amount,
+          idempotencyKey: event.idempotencyKey,
+          parts: event.parts,
+          overdraft: event.overdraft,
+          expiresAt: event.expiresAt,
+          metadata: event.metadata,
+          end: null,
+        };
+        writes.push(() => recordHold(tenant, hold));
+        break;
+      }
+      case 'capture':
+      case 'release': {
+        const hold = activeHold(tenant, event);
+        const captured = event.kind === 'capture' ? event.amount : 0;
+        const released = event.kind === 'capture' ? event.released : event.amount;
+        invariant(
+          captured + released === hold.amount,
+          `${event.kind} ${event.origin}/${event.seq}: captured ${captured} + released ${released} ≠ hold ${hold.amount}`,
+        );
+        // What is released returns like a refund; what is captured is debited to the client.
+        grantCellWrite(tenant, event.parts, index, 'refunded', 'released', writes);
+        tenantCellWrite(tenant, index, 'overdraftRefunded', event.overdraft, writes);
+        tenantCellWrite(tenant, index, 'heldSettled', hold.amount, writes);
+        tenantCellWrite(tenant, index, 'debited', captured, writes);
+        const end: HoldEnd = {
+          kind: event.kind,
+          cause: event.kind === 'capture' ? 'capture' : event.cause,
+          captured,
+          released,
+          origin: event.origin,
+          seq: event.seq,
+          at: event.at,
+        };
+        writes.push(() => recordHold(tenant, { ...hold, end }));
+        break;
+      }
       case 'revoke': {
         // Its parts burn like a debit's; what it takes beyond them is overdraft in use.
         grantCellWrite(tenant, event.parts, index, 'debited', 'revoked', writes);

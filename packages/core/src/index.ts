@@ -12,6 +12,7 @@ export * from './encode.js';
 export * from './event-encoding.js';
 export * from './events.js';
 export * from './fold.js';
+export * from './holds.js';
 export * from './ids.js';
 export * from './key-index.js';
 export * from './keyed-records.js';

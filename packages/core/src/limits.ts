@@ -81,3 +81,10 @@ export const KEY_INDEX_GROW_LOAD = 0.8;
 
 /** Load a closed bucket's table is shrunk to: 8 B / 0.75 ≈ 11 B per key, misses still short. */
 export const KEY_INDEX_TIGHT_LOAD = 0.75;
+
+/**
+ * Longest time to live of a hold: 30 days. A hold reserves credits for work in progress (a model
+ * call, a build); a month covers any such job, and a bound keeps reserved credits from being
+ * locked away indefinitely by a client that forgot them.
+ */
+export const HOLD_TTL_MS_MAX = 30 * 24 * 60 * 60 * 1000;

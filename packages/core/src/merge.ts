@@ -5,7 +5,7 @@
  */
 import { invariant } from './amount.js';
 import { canonicalJson } from './canonical.js';
-import { recordDebit, recordRefund, recordRevoke } from './fold.js';
+import { recordDebit, recordHold, recordRefund, recordRevoke } from './fold.js';
 import {
   addDefinition,
   createLedgerState,
@@ -78,6 +78,8 @@ export function mergeInto(target: LedgerState, source: LedgerState): void {
     }
     for (const revokes of theirs.revokes?.values() ?? [])
       for (const revoke of revokes) recordRevoke(ours, revoke);
+    // A hold known ended on either side is ended in the merge (its end event is in that side's prefix).
+    for (const hold of theirs.holds?.values() ?? []) recordHold(ours, hold);
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import { ORIGINS_MAX, SHAPE_SHARED_MAX } from './limits.js';
 
-/** Kinds per code (3 bits): cells 0–5, moved 6, a grant's terms 7. */
+/** Kinds per code (3 bits): tenant cells 0–7 (slot 0), grant cells 0–3, moved 6, a grant's terms 7. */
 const CODE_KINDS = 8;
 /** Above this many values a new value grows the array in place (amortized) instead of copying. */
 const EXACT_COPY_MAX = 1_024;

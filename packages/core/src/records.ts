@@ -56,6 +56,34 @@ export interface RevokeRecord {
   readonly overdraft: number;
 }
 
+/** How a hold ended: captured (with what was released), or released whole (void or expiry). */
+export interface HoldEnd {
+  readonly kind: 'capture' | 'release';
+  readonly cause: 'capture' | 'void' | 'expiry';
+  readonly captured: number;
+  readonly released: number;
+  /** The settling event. */
+  readonly origin: OriginId;
+  readonly seq: number;
+  readonly at: number;
+}
+
+/** A hold as recorded in the ledger: the fields of its event, its id, and how it ended (null: active). */
+export interface HoldRecord {
+  readonly holdId: DebitId;
+  readonly tenant: TenantId;
+  readonly origin: OriginId;
+  readonly seq: number;
+  readonly at: number;
+  readonly amount: number;
+  readonly idempotencyKey: string;
+  readonly parts: readonly Part[];
+  readonly overdraft: number;
+  readonly expiresAt: number;
+  readonly metadata: Json;
+  readonly end: HoldEnd | null;
+}
+
 /** The key of the revokes of `loser`'s definition of `grantId`. */
 export function revokeKey(grantId: GrantId, loser: OriginId): string {
   return `${grantId}\u0000${loser}`;

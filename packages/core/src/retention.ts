@@ -29,6 +29,15 @@ export function forgetRecordsBefore(tenant: TenantState, cutoffMs: number): numb
     dropId(tenant.debitsByKey, debit.idempotencyKey, debitId);
     forgotten += 1;
   }
+  // A hold is kept while active (it must end exactly once), and past its end for the retention.
+  for (const [holdId, hold] of tenant.holds ?? []) {
+    if (hold.end === null || hold.end.at >= cutoffMs) continue;
+    tenant.holds?.delete(holdId);
+    dropId(tenant.holdsByKey, hold.idempotencyKey, holdId);
+    forgotten += 1;
+  }
+  if (tenant.holds?.size === 0) tenant.holds = null;
+  if (tenant.holdsByKey?.size === 0) tenant.holdsByKey = null;
   // Empty indexes go entirely: a million idle tenants should not each keep five empty Maps.
   if (tenant.debits?.size === 0) tenant.debits = null;
   if (tenant.debitsByKey?.size === 0) tenant.debitsByKey = null;

@@ -23,7 +23,7 @@ import {
   writePacked,
 } from './packed.js';
 import { RecordWindow, type RecordWindowOptions } from './record-window.js';
-import type { DebitRecord, RefundRecord, RevokeRecord } from './records.js';
+import type { DebitRecord, HoldRecord, RefundRecord, RevokeRecord } from './records.js';
 
 /** Cells of a grant, per origin. */
 export const GRANT_CELLS = ['granted', 'debited', 'refunded', 'expired'] as const;
@@ -44,6 +44,8 @@ export const TENANT_CELLS = [
   'repaid',
   'overdraftRefunded',
   'revoked',
+  'held',
+  'heldSettled',
 ] as const;
 /** One of the per-origin cells of a tenant. */
 export type TenantCell = (typeof TENANT_CELLS)[number];
@@ -54,9 +56,14 @@ const TENANT_CELL_INDEX: Record<TenantCell, number> = {
   repaid: 3,
   overdraftRefunded: 4,
   revoked: 5,
+  held: 6,
+  heldSettled: 7,
 };
 
-/** Code kind of moved[from→to] (cells are 0–5 with b = 0, so codes never collide). */
+/**
+ * Code kind of moved[from→to]. Tenant cells (kinds 0–7) live in slot 0 only and grant cells (0–3)
+ * in grant slots, where 6 and 7 mean moved and terms: codes never collide.
+ */
 const MOVED_KIND = 6;
 /** Code kind of a grant's winning terms; `a` is the field (TERM_*). */
 const TERMS_KIND = 7;
@@ -118,6 +125,8 @@ class TenantExtra {
   refundsByKey: Map<string, RefundId[]> | null = null;
   refundedByDebit: Map<DebitId, number> | null = null;
   revokes: Map<string, RevokeRecord[]> | null = null;
+  holds: Map<DebitId, HoldRecord> | null = null;
+  holdsByKey: Map<string, DebitId[]> | null = null;
   others: Map<number, GrantDefinition[]> | null = null;
   grantIndex: Map<GrantId, number> | null = null;
   burnOrder: GrantState[] | null = null;
@@ -130,6 +139,8 @@ class TenantExtra {
       this.refundsByKey === null &&
       this.refundedByDebit === null &&
       this.revokes === null &&
+      this.holds === null &&
+      this.holdsByKey === null &&
       this.others === null &&
       this.grantIndex === null &&
       this.burnOrder === null
@@ -180,6 +191,20 @@ export class TenantState implements Packed {
   }
   set burnOrder(value: GrantState[] | null) {
     this.set$('burnOrder', value);
+  }
+  /** Hold id → its record: while active, and while within the idempotency retention after it ended. */
+  get holds(): Map<DebitId, HoldRecord> | null {
+    return this.get$('holds');
+  }
+  set holds(value: Map<DebitId, HoldRecord> | null) {
+    this.set$('holds', value);
+  }
+  /** Idempotency key → holds recorded with it. */
+  get holdsByKey(): Map<string, DebitId[]> | null {
+    return this.get$('holdsByKey');
+  }
+  set holdsByKey(value: Map<string, DebitId[]> | null) {
+    this.set$('holdsByKey', value);
   }
   /** Debit id → its record, while within the idempotency retention. */
   get debits(): Map<DebitId, DebitRecord> | null {

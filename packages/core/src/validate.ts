@@ -108,6 +108,44 @@ export function eventProblem(event: LedgerEvent): string | null {
         ? null
         : 'parts and overdraft do not add up to the amount';
     }
+    case 'hold': {
+      if (!isAmount(event.amount)) return 'invalid amount';
+      if (!isKey(event.idempotencyKey)) return 'invalid idempotencyKey';
+      if (!isCell(event.overdraft)) return 'invalid overdraft';
+      if (!isTime(event.expiresAt) || event.expiresAt <= event.at) return 'invalid expiresAt';
+      const problem = partsProblem(event.parts, true);
+      if (problem !== null) return problem;
+      if (partsTotal(event.parts) + event.overdraft !== event.amount) {
+        return 'parts and overdraft do not add up to the amount';
+      }
+      return event.metadata === undefined ? 'metadata is missing' : null;
+    }
+    case 'capture': {
+      if (typeof event.holdId !== 'string' || parseEventRecordId(event.holdId) === null)
+        return 'invalid holdId';
+      if (!isAmount(event.amount)) return 'invalid amount';
+      if (!isCell(event.released) || !Number.isSafeInteger(event.amount + event.released)) {
+        return 'invalid released';
+      }
+      if (!isCell(event.overdraft)) return 'invalid overdraft';
+      const problem = partsProblem(event.parts, true);
+      if (problem !== null) return problem;
+      return partsTotal(event.parts) + event.overdraft === event.released
+        ? null
+        : 'parts and overdraft do not add up to what is released';
+    }
+    case 'release': {
+      if (typeof event.holdId !== 'string' || parseEventRecordId(event.holdId) === null)
+        return 'invalid holdId';
+      if (!isAmount(event.amount)) return 'invalid amount';
+      if (event.cause !== 'void' && event.cause !== 'expiry') return 'invalid cause';
+      if (!isCell(event.overdraft)) return 'invalid overdraft';
+      const problem = partsProblem(event.parts, true);
+      if (problem !== null) return problem;
+      return partsTotal(event.parts) + event.overdraft === event.amount
+        ? null
+        : 'parts and overdraft do not add up to the amount';
+    }
     default:
       return 'unknown event kind';
   }

@@ -306,6 +306,7 @@ describe('applyEvent: grants known only through other origins', () => {
       debited: 4,
       refunded: 0,
       expired: 0,
+      held: 0,
       regions: { us: { rights: -4, overdraft: 0, overdraftInUse: 0 } },
       grants: [
         { grantId: 'far', amount: 0, remaining: -4, priority: null, expiresAt: null, status: 'pending' },
@@ -575,6 +576,7 @@ describe('tenantFigures', () => {
       debited: 19,
       refunded: 3,
       expired: 20,
+      held: 0,
       balance: 80 - 19 + 3 - 20,
       regions: {
         eu: { rights: 48, overdraft: 0, overdraftInUse: 0 },

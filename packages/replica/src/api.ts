@@ -113,17 +113,95 @@ export type GrantOutcome =
   | StoreFailure
   | NotReady;
 
+/**
+ * Why a debit was declined for want of credits (API.md `details.reason`): the reachable cluster
+ * cannot cover it (`insufficient`), the credits are at regions cut off from this one
+ * (`unreachable`), or the rights asked for did not arrive within borrowWaitMs (`timeout`).
+ */
+export type DeclineReason = 'insufficient' | 'unreachable' | 'timeout';
+
+/** A debit (or hold) declined: nothing happened. */
+export interface DebitDeclined {
+  readonly status: 'declined';
+  readonly reason: 'insufficient_credits' | 'blocked';
+  readonly requested: number;
+  readonly available: number;
+  /** For `insufficient_credits`: why the cluster could not pay it here. */
+  readonly declineReason?: DeclineReason;
+  /** It waited for rights from peers first (borrowing). */
+  readonly waited?: boolean;
+}
+
 /** Outcome of a debit command. */
 export type DebitOutcome =
-  | { readonly status: 'accepted' | 'replayed'; readonly debit: DebitRecord; readonly balance: DebitBalance }
-  | { readonly status: 'conflict'; readonly debit: DebitRecord }
   | {
-      readonly status: 'declined';
-      readonly reason: 'insufficient_credits' | 'blocked';
-      readonly requested: number;
-      readonly available: number;
+      readonly status: 'accepted' | 'replayed';
+      readonly debit: DebitRecord;
+      readonly balance: DebitBalance;
+      /** It waited for rights from peers first (borrowing). */
+      readonly waited?: boolean;
     }
+  | { readonly status: 'conflict'; readonly debit: DebitRecord }
+  | DebitDeclined
   | { readonly status: 'rejected'; readonly reason: 'amount_limit'; readonly limit: number }
+  | { readonly status: 'invalid'; readonly reason: 'invalid_request'; readonly detail: string }
+  | StoreFailure
+  | NotReady;
+
+/** A request to hold credits of a tenant for `ttlMs` (API.md Holds). */
+export interface HoldCommand {
+  readonly tenant: TenantId;
+  readonly amount: number;
+  readonly idempotencyKey: string;
+  readonly ttlMs: number;
+  readonly metadata: Json;
+}
+
+/** A hold as the API shows it. */
+export interface HoldView {
+  readonly holdId: string;
+  readonly tenant: TenantId;
+  readonly amount: number;
+  /** The holding region: the only one that decides how the hold ends. */
+  readonly region: string;
+  /** Integer ms since the epoch, on the holding region's clock. */
+  readonly expiresAt: number;
+  readonly at: number;
+  readonly status: 'active' | 'captured' | 'voided' | 'expired';
+  /** What a capture debited; null unless captured. */
+  readonly captured: number | null;
+}
+
+/** Outcome of a hold command: as a debit's, with the hold instead of the debit. */
+export type HoldOutcome =
+  | {
+      readonly status: 'accepted' | 'replayed';
+      readonly hold: HoldView;
+      readonly balance: DebitBalance;
+      readonly waited?: boolean;
+    }
+  | { readonly status: 'conflict'; readonly hold: HoldView }
+  | DebitDeclined
+  | { readonly status: 'rejected'; readonly reason: 'amount_limit'; readonly limit: number }
+  | { readonly status: 'invalid'; readonly reason: 'invalid_request'; readonly detail: string }
+  | StoreFailure
+  | NotReady;
+
+/** A request to end a hold: capture `amount` of it (≤ the hold), or void it. */
+export interface SettleCommand {
+  readonly tenant: TenantId;
+  readonly holdId: string;
+  readonly action: 'capture' | 'void';
+  readonly amount?: number;
+}
+
+/** Outcome of a capture or void, decided by the holding region (forwarded there if need be). */
+export type SettleOutcome =
+  | { readonly status: 'accepted' | 'replayed'; readonly hold: HoldView }
+  | { readonly status: 'not_found' }
+  | { readonly status: 'not_active'; readonly hold: HoldView }
+  | { readonly status: 'exceeds_hold'; readonly requested: number; readonly held: number }
+  | { readonly status: 'region_unreachable'; readonly region: string }
   | { readonly status: 'invalid'; readonly reason: 'invalid_request'; readonly detail: string }
   | StoreFailure
   | NotReady;
@@ -170,6 +248,8 @@ export interface SnapshotTenant {
   readonly debited: number;
   readonly refunded: number;
   readonly expired: number;
+  /** Credits reserved by active holds: balance = granted − debited + refunded − expired − held. */
+  readonly held: number;
 }
 
 /** Observations of a node at work, turned into metrics by the server. */
@@ -186,6 +266,10 @@ export interface ReplicaObserver {
   peerConnected?(peer: string, connected: boolean): void;
   /** Rights this node handed to another region (a `move` event), in credits. */
   rightsMoved?(amount: number): void;
+  /** A debit (or hold) waited for rights from peers for `seconds`, then was accepted or declined. */
+  debitWaited?(seconds: number, result: 'accepted' | 'declined'): void;
+  /** A debit (or hold) was declined for want of credits, and why. */
+  debitDeclined?(reason: DeclineReason | 'blocked'): void;
   /** A grant id defined with different terms at two origins was seen (once per conflict per process). */
   grantConflict?(): void;
 }

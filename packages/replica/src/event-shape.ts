@@ -20,6 +20,9 @@ export const BODY_FIELDS: { readonly [K in LedgerEvent['kind']]: readonly string
   expire: ['grantId', 'amount'],
   repay: ['amount', 'parts'],
   revoke: ['grantId', 'loser', 'total', 'amount', 'parts', 'overdraft'],
+  hold: ['amount', 'idempotencyKey', 'parts', 'overdraft', 'expiresAt', 'metadata'],
+  capture: ['holdId', 'amount', 'released', 'parts', 'overdraft'],
+  release: ['holdId', 'amount', 'cause', 'parts', 'overdraft'],
 };
 
 /** The fields of a part. */
@@ -93,7 +96,7 @@ export function eventShapeProblem(event: unknown): string | null {
       if (partProblem !== null) return partProblem;
     }
   }
-  if (event.kind === 'debit') {
+  if (event.kind === 'debit' || event.kind === 'hold') {
     const metadataProblem = jsonProblem(event.metadata, 0);
     if (metadataProblem !== null) return metadataProblem;
   }

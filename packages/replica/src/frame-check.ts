@@ -6,7 +6,16 @@
  * content (hash chains, signatures). It is at least as strict as the store's record checks, so a
  * frame that passes never makes the store refuse a write. Pure: no clock, no randomness, no I/O.
  */
-import { isAmount, isOriginId, isTenantId, type LedgerEvent, ORIGINS_MAX } from '@allot/core';
+import {
+  isAmount,
+  isOriginId,
+  isRegionId,
+  isTenantId,
+  type LedgerEvent,
+  ORIGINS_MAX,
+  parseEventRecordId,
+  TIME_MS_MAX,
+} from '@allot/core';
 import { describeValue as describe, eventShapeProblem, fieldsProblem } from './event-shape.js';
 import { FRAME_TYPES } from './frames.js';
 import { CONTROL_MESSAGE_BYTES_MAX, EVENTS_FRAME_MAX } from './limits.js';
@@ -50,6 +59,9 @@ const FRAME_FIELDS: { readonly [K in (typeof FRAME_TYPES)[number]]: readonly str
   events: ['type', 'origin', 'events'],
   pull: ['type', 'origin', 'fromSeq'],
   'rights-request': ['type', 'tenant', 'amount'],
+  borrow: ['type', 'tenant', 'amount'],
+  'hold-settle': ['type', 'id', 'tenant', 'holdId', 'action', 'amount'],
+  'hold-settled': ['type', 'id', 'status', 'hold', 'held'],
   control: ['type', 'message'],
 };
 
@@ -127,6 +139,80 @@ function rightsRequestProblem(frame: Fields): string | null {
   return isAmount(frame.amount) ? null : 'invalid amount';
 }
 
+/** A forwarded request's id: the sender's counter, a safe non-negative integer. */
+function isRequestId(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
+
+function isHoldId(value: unknown): boolean {
+  return typeof value === 'string' && parseEventRecordId(value) !== null;
+}
+
+function holdSettleProblem(frame: Fields): string | null {
+  if (!isRequestId(frame.id)) return 'invalid id';
+  if (!isTenantId(frame.tenant)) return 'invalid tenant';
+  if (!isHoldId(frame.holdId)) return 'invalid holdId';
+  if (frame.action !== 'capture' && frame.action !== 'void') return 'invalid action';
+  if (frame.action === 'capture') return isAmount(frame.amount) ? null : 'invalid amount';
+  return frame.amount === null ? null : 'a void has no amount';
+}
+
+const HOLD_VIEW_FIELDS = [
+  'holdId',
+  'tenant',
+  'amount',
+  'region',
+  'expiresAt',
+  'at',
+  'status',
+  'captured',
+] as const;
+const SETTLED_STATUSES = [
+  'accepted',
+  'replayed',
+  'not_found',
+  'not_active',
+  'exceeds_hold',
+  'invalid',
+  'unavailable',
+];
+const HOLD_STATUSES = ['active', 'captured', 'voided', 'expired'];
+
+function isTimeMs(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= TIME_MS_MAX;
+}
+
+function holdViewProblem(hold: unknown): string | null {
+  const problem = fieldsProblem('hold', hold, HOLD_VIEW_FIELDS);
+  if (problem !== null) return problem;
+  const view = hold as Fields;
+  if (!isHoldId(view.holdId)) return 'hold has an invalid holdId';
+  if (!isTenantId(view.tenant)) return 'hold has an invalid tenant';
+  if (!isAmount(view.amount)) return 'hold has an invalid amount';
+  if (!isRegionId(view.region)) return 'hold has an invalid region';
+  if (!isTimeMs(view.expiresAt) || !isTimeMs(view.at)) return 'hold has an invalid time';
+  if (!HOLD_STATUSES.includes(view.status as string)) return 'hold has an invalid status';
+  if (
+    view.captured !== null &&
+    !(isAmount(view.captured) && (view.captured as number) <= (view.amount as number))
+  )
+    return 'hold has an invalid captured amount';
+  return null;
+}
+
+function holdSettledProblem(frame: Fields): string | null {
+  if (!isRequestId(frame.id)) return 'invalid id';
+  if (!SETTLED_STATUSES.includes(frame.status as string)) return 'invalid status';
+  const needsHold =
+    frame.status === 'accepted' || frame.status === 'replayed' || frame.status === 'not_active';
+  if (needsHold) {
+    const problem = holdViewProblem(frame.hold);
+    if (problem !== null) return problem;
+  } else if (frame.hold !== null) return `a ${String(frame.status)} answer has no hold`;
+  if (frame.status === 'exceeds_hold') return isAmount(frame.held) ? null : 'invalid held';
+  return frame.held === null ? null : 'held is only for exceeds_hold';
+}
+
 function isFrameType(value: unknown): value is (typeof FRAME_TYPES)[number] {
   return typeof value === 'string' && (FRAME_TYPES as readonly string[]).includes(value);
 }
@@ -153,7 +239,14 @@ export function frameProblem(frame: unknown): string | null {
       problem = pullProblem(frame);
       break;
     case 'rights-request':
+    case 'borrow':
       problem = rightsRequestProblem(frame);
+      break;
+    case 'hold-settle':
+      problem = holdSettleProblem(frame);
+      break;
+    case 'hold-settled':
+      problem = holdSettledProblem(frame);
       break;
     case 'control':
       problem = boundedBytesProblem('message', frame.message, FRAME_CONTROL_BYTES_MAX);

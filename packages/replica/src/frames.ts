@@ -5,6 +5,7 @@
  * (hash chains, signatures) and asks the transport to drop a peer whose frame does not verify.
  */
 import type { LedgerEvent, OriginId, TenantId } from '@allot/core';
+import type { HoldView } from './api.js';
 
 /** One event of a run as sent: the event, its chain hash, and the origin's head signature when the origin signed at this seq. */
 export interface WireEvent {
@@ -41,6 +42,47 @@ export interface RightsRequestFrame {
   readonly amount: number;
 }
 
+/**
+ * Asks the receiver for `amount` of `tenant`'s rights now: a debit at the sender waits for them
+ * (borrowing, DESIGN.md §3). The receiver gives what it holds, up to `amount`, as a `move`.
+ */
+export interface BorrowFrame {
+  readonly type: 'borrow';
+  readonly tenant: TenantId;
+  readonly amount: number;
+}
+
+/**
+ * A capture or void of a hold, forwarded to the holding region (DESIGN.md §3 "Holds"): it decides
+ * and answers with a `hold-settled` frame of the same `id`.
+ */
+export interface HoldSettleFrame {
+  readonly type: 'hold-settle';
+  readonly id: number;
+  readonly tenant: TenantId;
+  readonly holdId: string;
+  readonly action: 'capture' | 'void';
+  /** For a capture: what to debit; null for a void. */
+  readonly amount: number | null;
+}
+
+/** How the holding region settled a forwarded `hold-settle` (its `id`): the outcome and the hold. */
+export interface HoldSettledFrame {
+  readonly type: 'hold-settled';
+  readonly id: number;
+  readonly status:
+    | 'accepted'
+    | 'replayed'
+    | 'not_found'
+    | 'not_active'
+    | 'exceeds_hold'
+    | 'invalid'
+    | 'unavailable';
+  readonly hold: HoldView | null;
+  /** For `exceeds_hold`: the held amount; else null. */
+  readonly held: number | null;
+}
+
 /** A Yjs sync message for the control document (y-protocols sync step 1, step 2, or update). */
 export interface ControlFrame {
   readonly type: 'control';
@@ -48,7 +90,24 @@ export interface ControlFrame {
 }
 
 /** Any frame the replica sends or receives. */
-export type ReplicationFrame = SummaryFrame | EventsFrame | PullFrame | RightsRequestFrame | ControlFrame;
+export type ReplicationFrame =
+  | SummaryFrame
+  | EventsFrame
+  | PullFrame
+  | RightsRequestFrame
+  | BorrowFrame
+  | HoldSettleFrame
+  | HoldSettledFrame
+  | ControlFrame;
 
 /** The frame types, for the transport's shape check. */
-export const FRAME_TYPES = ['summary', 'events', 'pull', 'rights-request', 'control'] as const;
+export const FRAME_TYPES = [
+  'summary',
+  'events',
+  'pull',
+  'rights-request',
+  'borrow',
+  'hold-settle',
+  'hold-settled',
+  'control',
+] as const;

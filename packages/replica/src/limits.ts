@@ -79,6 +79,57 @@ export const RIGHTS_REQUEST_INTERVAL_MS = 20;
  */
 export const RELAY_AFTER_MS = 2 * SUMMARY_INTERVAL_MS;
 
+/**
+ * How long a debit waits for rights from peers by default (API.md `borrowWaitMs`): about one
+ * in-continent round trip plus a donor's commit, and short enough that a client's own timeout is
+ * far off.
+ */
+export const BORROW_WAIT_MS_DEFAULT = 50;
+
+/**
+ * The longest wait for rights a node may be configured with: a cross-continent round trip (~300 ms
+ * under load) with room for the donor's commit; past this a client has given up and retried.
+ */
+export const BORROW_WAIT_MS_MAX = 1_000;
+
+/**
+ * Debits waiting for rights at once, over all tenants. Each holds a request open; past this a debit
+ * that would wait is declined at once (reason `timeout`) rather than queue without end.
+ */
+export const BORROW_WAITERS_MAX = 10_000;
+
+/**
+ * Times one waiting debit asks its peers: once when it starts and again when events of its tenant
+ * arrive and it is still short (who holds what may have changed). Bounds the frames one debit sends.
+ */
+export const BORROW_ASKS_PER_WAIT_MAX = 4;
+
+/**
+ * A waiting debit asks for this many times what it lacks: the rest serves the debits that follow
+ * it at a region that has just shown demand, so that one of them taking what arrives first does not
+ * cost the waiting one a second round trip. Rights only move; nothing is lost by asking more.
+ */
+export const BORROW_ASK_FACTOR = 2;
+
+/**
+ * Tenants with shares of a grant owed to regions that were unreachable when it was split. A share
+ * is handed on when the region comes up; past this many tenants the oldest entry is forgotten (its
+ * rights then follow demand through ordinary rebalancing).
+ */
+export const PENDING_SHARES_MAX = 100_000;
+
+/**
+ * Captures and voids forwarded to holding regions and not answered yet. Past this a forward is
+ * refused (503) rather than queued: each holds a client's request open.
+ */
+export const HOLD_FORWARDS_MAX = 10_000;
+
+/**
+ * How long a forwarded capture or void waits for the holding region's answer before the client is
+ * told `region_unreachable`: the link policy's peer timeout, after which the link counts as down.
+ */
+export const HOLD_FORWARD_TIMEOUT_MS = 5_000;
+
 /** Regions named in one policy field: a region is a node of the cluster, and clusters have a handful. */
 export const POLICY_REGIONS_MAX = 64;
 

@@ -7,7 +7,12 @@
  */
 import { availableAt, type LedgerState, type OriginId, tenantOverdraftInUse } from '@allot/core';
 import type { ReplicationFrame } from './frames.js';
-import { LOW_WATER_ROUND_TRIPS, RIGHTS_REQUEST_INTERVAL_MS, SPEND_RATE_WINDOW_MS } from './limits.js';
+import {
+  LOW_WATER_ROUND_TRIPS,
+  PENDING_SHARES_MAX,
+  RIGHTS_REQUEST_INTERVAL_MS,
+  SPEND_RATE_WINDOW_MS,
+} from './limits.js';
 
 /** What rebalancing needs to know of one peer region. */
 export interface ReachablePeer {
@@ -49,6 +54,8 @@ export interface RebalancingHost {
 export class Rebalancing {
   private readonly spendRates = new Map<string, { perMs: number; at: number }>();
   private readonly rightsRequested = new Map<string, number>();
+  /** Per tenant, shares of grants split here owed to regions that were unreachable then. */
+  private readonly pendingShares = new Map<string, Map<string, number>>();
 
   /** Rebalancing for the replica behind `host`. */
   constructor(private readonly host: RebalancingHost) {}
@@ -112,19 +119,75 @@ export class Rebalancing {
     host.moveRights(tenant, peer.origin, give);
   }
 
-  /** Splits a new grant's rights across reachable regions by the tenant's weights (default equal). */
+  /**
+   * A peer's debit waits for rights (borrowing): give what is asked, up to all live rights held
+   * here. Unlike `donate` this does not keep a reserve: the debit is the demand, and rights this
+   * region needs later come back the same way. Never to a region we cannot reach, never while this
+   * region repays overdraft (what it receives goes to that first), never before its log is whole.
+   */
+  lend(region: string, tenant: string, amount: number): void {
+    const host = this.host;
+    if (!host.logConfirmed()) return;
+    const peer = host.peer(region);
+    if (peer.origin === null || !peer.connected) return;
+    if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) return;
+    const give = Math.min(amount, this.rightsAt(tenant, host.origin, host.now()));
+    if (give < 1) return;
+    host.moveRights(tenant, peer.origin, give);
+  }
+
+  /**
+   * Splits a new grant's rights across every region by the tenant's weights (default equal). The
+   * shares of reachable regions move now; those of regions cut off are kept here and owed to them,
+   * handed on when they come up (`peerUp`): rights are never pushed to an unreachable region.
+   */
   splitGrant(tenant: string, amount: number): void {
     const host = this.host;
     if (!host.adaptive() || !host.attached()) return;
     const weights = host.weights(tenant);
-    const reachable = [...host.peers()].filter(([, peer]) => peer.connected && peer.origin !== null);
-    if (reachable.length === 0) return;
+    const peers = [...host.peers()].filter(([region]) => region !== host.region);
+    if (peers.length === 0) return;
     const weightOf = (region: string) => weights[region] ?? 1;
-    const total = reachable.reduce((sum, [region]) => sum + weightOf(region), weightOf(host.region));
-    for (const [region, peer] of reachable) {
+    const total = peers.reduce((sum, [region]) => sum + weightOf(region), weightOf(host.region));
+    for (const [region, peer] of peers) {
       const share = Math.floor((amount * weightOf(region)) / total);
       if (share < 1) continue;
-      host.moveRights(tenant, peer.origin as OriginId, share);
+      if (peer.connected && peer.origin !== null) host.moveRights(tenant, peer.origin, share);
+      else this.owe(tenant, region, share);
     }
+  }
+
+  /** A peer region came up: hand it the shares of grants split while it was cut off. */
+  peerUp(region: string): void {
+    const host = this.host;
+    if (!host.adaptive() || !host.logConfirmed()) return;
+    const peer = host.peer(region);
+    if (peer.origin === null || !peer.connected) return;
+    const now = host.now();
+    for (const [tenant, shares] of [...this.pendingShares]) {
+      const owed = shares.get(region);
+      if (owed === undefined) continue;
+      shares.delete(region);
+      if (shares.size === 0) this.pendingShares.delete(tenant);
+      if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) continue;
+      // What this region spent meanwhile is not given twice: at most what it holds above its own
+      // low-water mark.
+      const give = Math.min(owed, this.rightsAt(tenant, host.origin, now) - this.lowWater(tenant, now));
+      if (give >= 1) host.moveRights(tenant, peer.origin, give);
+    }
+  }
+
+  /** Records `share` of a tenant's grant as owed to `region`, bounded by PENDING_SHARES_MAX tenants. */
+  private owe(tenant: string, region: string, share: number): void {
+    let shares = this.pendingShares.get(tenant);
+    if (shares === undefined) {
+      if (this.pendingShares.size >= PENDING_SHARES_MAX) {
+        const oldest = this.pendingShares.keys().next().value;
+        if (oldest !== undefined) this.pendingShares.delete(oldest);
+      }
+      shares = new Map();
+      this.pendingShares.set(tenant, shares);
+    }
+    shares.set(region, (shares.get(region) ?? 0) + share);
   }
 }

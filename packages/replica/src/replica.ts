@@ -6,6 +6,7 @@
  * applied in memory at once, so later decisions of the same batch see earlier ones.
  */
 import {
+  activeHolds,
   applyEvent,
   availableAt,
   createLedgerState,
@@ -14,14 +15,19 @@ import {
   decideDebit,
   decideExpire,
   decideGrant,
+  decideHold,
+  decideHoldExpiries,
   decideMove,
   decideRefund,
   decideRepay,
+  decideSettle,
+  eventRecordId,
   forgetAllRecordsBefore,
   type GrantDefinition,
   grantCount,
   grantDefinition,
   grantDefinitions,
+  type HoldRecord,
   type LedgerEvent,
   type LedgerState,
   makeEvent,
@@ -29,6 +35,7 @@ import {
   type OriginId,
   originId,
   overdraftInUseTotal,
+  parseEventRecordId,
   type RefundRecord,
   refundableOf,
   regionOf,
@@ -42,22 +49,28 @@ import { AntiEntropy } from './anti-entropy.js';
 import type {
   BalanceView,
   DebitCommand,
+  DebitDeclined,
   DebitOutcome,
   EventView,
   GrantCommand,
   GrantOutcome,
   GrantView,
   HeadView,
+  HoldCommand,
+  HoldOutcome,
   NotReady,
   RefundCommand,
   RefundOutcome,
   ReplicaObserver,
+  SettleCommand,
+  SettleOutcome,
   SnapshotHeader,
   SnapshotTenant,
   StoreFailure,
   TenantPolicy,
 } from './api.js';
 import { type Batch, newBatch } from './batch.js';
+import { Borrowing, creditsKnown, declineReason } from './borrow.js';
 import { type RecalledSet, recallRecords } from './cold-records.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
@@ -65,10 +78,13 @@ import { DurableReads } from './durable-reads.js';
 import { EventFeed } from './event-feed.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import type { EventsFrame, ReplicationFrame, WireEvent } from './frames.js';
+import { HoldForwarding } from './hold-forwarding.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
 import {
   BATCH_EVENTS_MAX,
+  BORROW_WAIT_MS_DEFAULT,
+  BORROW_WAIT_MS_MAX,
   HEAD_SIGN_INTERVAL_EVENTS,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
   KEY_INDEX_BUCKET_MS_MIN,
@@ -101,7 +117,14 @@ import type {
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
 import { checkRun, runKey } from './run-check.js';
-import { debitRecordOf, grantView, refundRecordOf, type StrandedRights, strandedRights } from './views.js';
+import {
+  debitRecordOf,
+  grantView,
+  holdView,
+  refundRecordOf,
+  type StrandedRights,
+  strandedRights,
+} from './views.js';
 
 export { ReplicaOpenError } from './open-error.js';
 export type { StrandedRights } from './views.js';
@@ -128,6 +151,11 @@ export interface ReplicaOptions {
    * node's log is whole (DESIGN.md §2): for a region that must go on alone. Logged at warn.
    */
   readonly allowLoneStart?: boolean;
+  /**
+   * How long a debit that this region cannot cover waits for rights asked from its peers (DESIGN.md
+   * §3 "Borrowing"), ms: 0..BORROW_WAIT_MS_MAX, default BORROW_WAIT_MS_DEFAULT; 0 never waits.
+   */
+  readonly borrowWaitMs?: number;
 }
 
 /** What a replica is plugged into. */
@@ -191,6 +219,8 @@ export class Replica {
   private readonly peers = new Map<string, PeerState>();
   private readonly tips = new Map<OriginId, { seq: number; hash: Uint8Array }>();
   private readonly rebalancing: Rebalancing;
+  private readonly borrowing: Borrowing;
+  private readonly forwarding: HoldForwarding;
   private readonly antiEntropy: AntiEntropy;
   private summaryTimer: TimerHandle | null = null;
   /** True while a new incarnation has not yet caught up with its peers: no overdraft then. */
@@ -235,6 +265,7 @@ export class Replica {
       peerKeys: options.peerKeys ?? {},
       rebalancing: options.rebalancing ?? 'adaptive',
       allowLoneStart: options.allowLoneStart ?? false,
+      borrowWaitMs: options.borrowWaitMs ?? BORROW_WAIT_MS_DEFAULT,
       durability: options.durability ?? 'fsync',
       batchEventsMax: options.batchEventsMax ?? BATCH_EVENTS_MAX,
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? IDEMPOTENCY_RETENTION_MS_DEFAULT,
@@ -281,6 +312,22 @@ export class Replica {
       send: (region, frame) => this.send(region, frame),
       moveRights: (tenant, to, amount) => this.moveRights(tenant, to, amount),
     });
+    this.borrowing = new Borrowing({
+      origin: this.origin,
+      borrowWaitMs: this.options.borrowWaitMs,
+      attached: () => this.transport !== null,
+      state: () => this.state,
+      now: () => this.ports.clock.now(),
+      setTimer: (ms, callback) => this.ports.clock.setTimer(ms, callback),
+      peers: () => this.peers,
+      send: (region, frame) => this.send(region, frame),
+      waited: (ms, result) => this.ports.observer?.debitWaited?.(ms / 1000, result),
+    });
+    this.forwarding = new HoldForwarding({
+      setTimer: (ms, callback) => this.ports.clock.setTimer(ms, callback),
+      send: (region, frame) => this.send(region, frame),
+      settleHere: (command) => this.settleHold(command, false),
+    });
   }
 
   /**
@@ -289,6 +336,11 @@ export class Replica {
    * Rejects with a ReplicaOpenError naming what is wrong rather than serve a wrong balance.
    */
   static async open(options: ReplicaOptions, ports: ReplicaPorts): Promise<Replica> {
+    const wait = options.borrowWaitMs;
+    if (wait !== undefined && (!Number.isSafeInteger(wait) || wait < 0 || wait > BORROW_WAIT_MS_MAX))
+      throw new ReplicaOpenError(
+        `borrowWaitMs must be an integer from 0 to ${BORROW_WAIT_MS_MAX}, not ${wait}`,
+      );
     let meta = await ports.store.readMeta();
     if (meta === null) {
       meta = {
@@ -364,6 +416,8 @@ export class Replica {
     this.overdraftInUse = overdraftInUseTotal(state, this.origin);
     for (const tenant of tenantIds(state)) {
       for (const grant of grantDefinitions(state, tenant)) this.scheduleExpiry(tenant, grant.winner);
+      for (const hold of activeHolds(state, tenant))
+        if (regionOf(hold.origin) === this.region) this.expiries.add(hold.expiresAt, tenant);
       this.grantConflicts.observe(state, tenant);
     }
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
@@ -440,7 +494,105 @@ export class Replica {
     return Promise.all(outcomes);
   }
 
+  /**
+   * Decides a debit; one this region cannot cover while its reachable peers can waits for rights
+   * (borrowing, DESIGN.md §3) and is decided again as they arrive, at most borrowWaitMs.
+   */
   private decideDebit(command: DebitCommand, recalled?: RecalledSet): Promise<DebitOutcome> | DebitOutcome {
+    return this.withBorrowing<DebitOutcome>(command, () => this.decideDebitNow(command, recalled));
+  }
+
+  /**
+   * Decides with `decideNow`; a decline for want of credits that the reachable peers could cover
+   * waits for rights (borrowing, DESIGN.md §3) and is decided again as they arrive, at most
+   * borrowWaitMs. Debits and holds both take this path.
+   */
+  private withBorrowing<O extends { readonly status: string }>(
+    command: { readonly tenant: string; readonly amount: number },
+    decideNow: () => Promise<O> | O,
+  ): Promise<O> | O {
+    const first = decideNow();
+    if (first instanceof Promise || first.status !== 'declined') return first;
+    const declined = first as unknown as DebitDeclined;
+    if (declined.reason === 'blocked') {
+      this.ports.observer?.debitDeclined?.('blocked');
+      return first;
+    }
+    const shortfall = declined.requested - declined.available;
+    this.rebalancing.maybeRequestRights(command.tenant, shortfall);
+    if (!this.borrowing.worthWaiting(command.tenant, shortfall))
+      return this.declined(command, declined) as unknown as O;
+    type Decided = Promise<O> | O;
+    const short = (outcome: Decided) =>
+      !(outcome instanceof Promise) &&
+      outcome.status === 'declined' &&
+      (outcome as unknown as DebitDeclined).reason === 'insufficient_credits';
+    return this.borrowing
+      .wait<Decided>(
+        command.tenant,
+        command.amount,
+        shortfall,
+        () => {
+          const again = decideNow();
+          return short(again) ? null : again;
+        },
+        () => {
+          const last = decideNow();
+          return short(last)
+            ? (this.declined(command, last as unknown as DebitDeclined) as unknown as O)
+            : last;
+        },
+      )
+      .then((settled): O => {
+        // A promise resolved with a promise takes its value: what arrives here is never a promise.
+        const outcome = settled as O;
+        return outcome.status === 'accepted' || outcome.status === 'replayed' || outcome.status === 'declined'
+          ? { ...outcome, waited: true }
+          : outcome;
+      });
+  }
+
+  /**
+   * What this region could pay for the tenant now with the live rights it and its connected peers
+   * hold as known here, plus its overdraft headroom: a debit up to this is never declined while the
+   * cluster is whole (issue 12). For the simulator's false-decline check.
+   */
+  reachableCredits(tenant: string): number {
+    const now = this.ports.clock.now();
+    const policy = this.control.policy(tenant);
+    const overdraftLimit = this.overdraftAllowed() ? (policy.overdraft[this.region] ?? 0) : 0;
+    const headroom =
+      availableAt(this.state, tenant, this.origin, now, overdraftLimit) -
+      availableAt(this.state, tenant, this.origin, now, 0);
+    return creditsKnown(this.state, tenant, this.origin, now, headroom, this.borrowing.reachableOrigins())
+      .near;
+  }
+
+  /** A decline for want of credits, with its reason (insufficient, unreachable, timeout). */
+  private declined(
+    command: { readonly tenant: string; readonly amount: number },
+    decision: DebitDeclined,
+  ): DebitDeclined {
+    const now = this.ports.clock.now();
+    const rights = availableAt(this.state, command.tenant, this.origin, now, 0);
+    const reason = declineReason(
+      this.state,
+      command.tenant,
+      this.origin,
+      now,
+      command.amount,
+      Math.max(0, decision.available - rights),
+      this.borrowing.reachableOrigins(),
+    );
+    this.ports.observer?.debitDeclined?.(reason);
+    return { ...decision, declineReason: reason };
+  }
+
+  /** One decision on the fold as it is now: accepted (appended), replayed, or why not. */
+  private decideDebitNow(
+    command: DebitCommand,
+    recalled?: RecalledSet,
+  ): Promise<DebitOutcome> | DebitOutcome {
     const policy = this.control.policy(command.tenant);
     const overdraftLimit = this.overdraftAllowed() ? (policy.overdraft[this.region] ?? 0) : 0;
     const now = this.ports.clock.now();
@@ -450,14 +602,14 @@ export class Replica {
     }
     const decision = decideDebit(this.state, { origin: this.origin, now, overdraftLimit }, command, recalled);
     if (decision.status === 'recall')
+      // Cold records first; the decision then goes through borrowing like any other.
       return this.recallThen(decision.ids, recalled, (more) => this.decideDebit(command, more));
-    if (decision.status === 'declined')
-      this.rebalancing.maybeRequestRights(command.tenant, decision.requested - decision.available);
     switch (decision.status) {
       case 'accepted': {
         const event = this.append(decision.body);
         this.rebalancing.recordSpend(command.tenant, command.amount, now);
         this.rebalancing.maybeRequestRights(command.tenant, 0);
+        if (this.borrowing.waiting > 0) this.borrowing.spent(command.tenant);
         const debit = this.debitRecord(command.tenant, event);
         const balance = {
           available: availableAt(this.state, command.tenant, this.origin, now, overdraftLimit),
@@ -481,6 +633,104 @@ export class Replica {
       default:
         return decision;
     }
+  }
+
+  /** Holds credits of a tenant at this region (API.md Holds): decided like a debit, borrowing included. */
+  async hold(command: HoldCommand): Promise<HoldOutcome> {
+    const refused = await this.admitWrite(1);
+    if (refused !== null) return refused;
+    return this.withBorrowing<HoldOutcome>(command, () => this.decideHoldNow(command));
+  }
+
+  private decideHoldNow(command: HoldCommand): Promise<HoldOutcome> | HoldOutcome {
+    const policy = this.control.policy(command.tenant);
+    const overdraftLimit = this.overdraftAllowed() ? (policy.overdraft[this.region] ?? 0) : 0;
+    const now = this.ports.clock.now();
+    const balanceNow = () => ({
+      available: availableAt(this.state, command.tenant, this.origin, now, overdraftLimit),
+      tenant: tenantBalance(this.state, command.tenant),
+    });
+    if (policy.blocked) {
+      const available = availableAt(this.state, command.tenant, this.origin, now, overdraftLimit);
+      return { status: 'declined', reason: 'blocked', requested: command.amount, available };
+    }
+    const decision = decideHold(this.state, { origin: this.origin, now, overdraftLimit }, command);
+    switch (decision.status) {
+      case 'accepted': {
+        const event = this.append(decision.body);
+        this.rebalancing.recordSpend(command.tenant, command.amount, now);
+        this.rebalancing.maybeRequestRights(command.tenant, 0);
+        if (this.borrowing.waiting > 0) this.borrowing.spent(command.tenant);
+        this.expiries.add(decision.body.expiresAt, command.tenant);
+        this.armExpiry();
+        const hold = holdView(this.holdRecordOf(command.tenant, eventRecordId(event.origin, event.seq)));
+        const balance = balanceNow();
+        return this.durable(event.seq).then((durable) =>
+          durable ? { status: 'accepted' as const, hold, balance } : STORE_FAILED,
+        );
+      }
+      case 'replayed': {
+        const hold = decision.hold;
+        const answer = { status: 'replayed' as const, hold: holdView(hold), balance: balanceNow() };
+        if (hold.origin !== this.origin) return answer;
+        return this.durable(hold.seq).then((durable) => (durable ? answer : STORE_FAILED));
+      }
+      case 'conflict':
+        return { status: 'conflict', hold: holdView(decision.hold) };
+      default:
+        return decision;
+    }
+  }
+
+  /**
+   * Captures or voids a hold. The holding region decides; another region forwards the request to
+   * it over the replication link, or answers region_unreachable. `forward` false: a request a peer
+   * forwarded here, never forwarded again.
+   */
+  async settleHold(command: SettleCommand, forward = true): Promise<SettleOutcome> {
+    const refused = await this.admitWrite(2 + this.grantCount(command.tenant));
+    if (refused !== null) return refused;
+    const parsed = parseEventRecordId(command.holdId);
+    if (parsed === null) return { status: 'not_found' };
+    const decision = decideSettle(this.state, this.context(), command);
+    const holder = regionOf(parsed.origin);
+    if (decision.status === 'wrong_region' || (decision.status === 'not_found' && holder !== this.region)) {
+      if (!forward) return { status: 'not_found' };
+      return this.forwarding.forward(holder, command);
+    }
+    switch (decision.status) {
+      case 'not_found':
+        return decision;
+      case 'expired': {
+        // Past its expiry on this region's clock: released now, and no longer to be settled.
+        this.expireTenant(command.tenant);
+        const record = this.holdRecordOf(command.tenant, decision.hold.holdId);
+        if (record.end !== null && !(await this.durable(record.end.seq))) return STORE_FAILED;
+        return { status: 'not_active', hold: holdView(record) };
+      }
+      case 'replayed':
+      case 'not_active': {
+        const end = decision.hold.end;
+        if (end !== null && end.origin === this.origin && !(await this.durable(end.seq))) return STORE_FAILED;
+        return { status: decision.status, hold: holdView(decision.hold) };
+      }
+      case 'accepted': {
+        const event = this.append(decision.body);
+        // Released credits may return to a grant that has expired meanwhile: they expire again.
+        this.expireTenant(command.tenant);
+        const hold = holdView(this.holdRecordOf(command.tenant, decision.hold.holdId));
+        if (!(await this.durable(event.seq))) return STORE_FAILED;
+        return { status: 'accepted', hold };
+      }
+      default:
+        return decision;
+    }
+  }
+
+  private holdRecordOf(tenant: string, holdId: string): HoldRecord {
+    const record = this.state.tenants.get(tenant)?.holds?.get(holdId);
+    if (record === undefined) throw new Error(`hold ${holdId} of ${tenant} vanished`);
+    return record;
   }
 
   /** Refunds a debit taken at this region. */
@@ -684,6 +934,7 @@ export class Replica {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.borrowing.close();
     this.expiryTimer?.cancel();
     this.retentionTimer?.cancel();
     this.summaryTimer?.cancel();
@@ -732,7 +983,8 @@ export class Replica {
     if (event.kind === 'debit') this.overdraftInUse += event.overdraft;
     else if (event.kind === 'refund') this.overdraftInUse -= event.overdraft;
     else if (event.kind === 'repay') this.overdraftInUse -= event.amount;
-    else if (event.kind === 'revoke') this.overdraftInUse += event.overdraft;
+    else if (event.kind === 'revoke' || event.kind === 'hold') this.overdraftInUse += event.overdraft;
+    else if (event.kind === 'capture' || event.kind === 'release') this.overdraftInUse -= event.overdraft;
     let batch = this.openBatch();
     if (batch.events.length >= this.options.batchEventsMax) {
       this.queue.push(batch);
@@ -940,6 +1192,11 @@ export class Replica {
   }
 
   private expireTenant(tenant: string): void {
+    // Holds of this region past their expiry on its clock are released, one decision at a time.
+    for (let body = decideHoldExpiries(this.state, this.context(), tenant)[0]; body !== undefined; ) {
+      this.append(body);
+      body = decideHoldExpiries(this.state, this.context(), tenant)[0];
+    }
     const decision = decideExpire(this.state, this.context(), tenant);
     for (const body of decision.bodies) this.append(body);
     for (const grantId of decision.limited) {
@@ -1038,6 +1295,8 @@ export class Replica {
       });
     this.antiEntropy.sendSummary(region);
     this.send(region, { type: 'control', message: this.control.syncStep1() });
+    // Shares of grants split while this region was cut off go to it now.
+    this.rebalancing.peerUp(region);
   }
 
   private peerDown(region: string): void {
@@ -1046,6 +1305,7 @@ export class Replica {
     const peer = this.peerState(region);
     peer.connected = false;
     peer.sent.clear();
+    this.forwarding.peerDown(region);
     this.ports.observer?.peerConnected?.(region, false);
     this.ports.logger.debug({ peer: region }, 'peer disconnected');
   }
@@ -1152,6 +1412,15 @@ export class Replica {
         break;
       case 'rights-request':
         this.rebalancing.donate(region, frame.tenant, frame.amount);
+        break;
+      case 'borrow':
+        this.rebalancing.lend(region, frame.tenant, frame.amount);
+        break;
+      case 'hold-settle':
+        this.forwarding.received(region, frame);
+        break;
+      case 'hold-settled':
+        this.forwarding.answered(region, frame);
         break;
       case 'control':
         this.receiveControl(region, frame.message);
@@ -1376,6 +1645,11 @@ export class Replica {
       const keys = touched.get(wire.event.tenant) ?? new Set<string>();
       if (wire.event.kind === 'debit') keys.add(wire.event.idempotencyKey);
       touched.set(wire.event.tenant, keys);
+      if (wire.event.kind === 'hold' && regionOf(origin) === this.region) {
+        // A hold of an earlier incarnation of this region: this one releases it at its expiry.
+        this.expiries.add(wire.event.expiresAt, wire.event.tenant);
+        this.armExpiry();
+      }
       if (wire.event.kind === 'grant') {
         this.scheduleExpiry(wire.event.tenant, this.definitionOf(wire.event.tenant, wire.event.grantId));
         this.grantConflicts.observe(this.state, wire.event.tenant);
@@ -1396,6 +1670,8 @@ export class Replica {
     });
     batch.afterDurable.push(() => this.antiEntropy.sendSummary(region));
     for (const [tenant, keys] of touched) this.afterRemoteEvents(tenant, keys);
+    // Rights may have arrived (a donor's move): debits waiting for them are decided again.
+    if (this.logConfirmed) for (const tenant of touched.keys()) this.borrowing.wake(tenant);
     this.scheduleFlush();
   }
 

@@ -6,6 +6,7 @@ import {
   type DebitRecord,
   debitRecordFromEvent,
   grantDefinition,
+  type HoldRecord,
   type LedgerEvent,
   type LedgerState,
   type OriginId,
@@ -14,7 +15,7 @@ import {
   regionOf,
   rightsHeldBy,
 } from '@allot/core';
-import type { GrantView } from './api.js';
+import type { GrantView, HoldView } from './api.js';
 
 /** One stranded holding: rights of an incarnation that no longer exists. */
 export interface StrandedRights {
@@ -72,4 +73,27 @@ export function strandedRights(state: LedgerState, current: ReadonlyMap<string, 
     if (rights > 0) stranded.push({ origin, region, rights, tenants });
   });
   return stranded;
+}
+
+/** A hold as the API shows it. */
+export function holdView(hold: HoldRecord): HoldView {
+  const end = hold.end;
+  const status =
+    end === null
+      ? 'active'
+      : end.cause === 'capture'
+        ? 'captured'
+        : end.cause === 'void'
+          ? 'voided'
+          : 'expired';
+  return {
+    holdId: hold.holdId,
+    tenant: hold.tenant,
+    amount: hold.amount,
+    region: regionOf(hold.origin),
+    expiresAt: hold.expiresAt,
+    at: hold.at,
+    status,
+    captured: end !== null && end.cause === 'capture' ? end.captured : null,
+  };
 }

@@ -26,6 +26,7 @@ import type { Realtime } from './realtime.js';
 import { notReadyError, type RouteContext } from './route-context.js';
 import { registerDebitRoutes } from './routes/debits.js';
 import { registerGrantRoutes } from './routes/grants.js';
+import { registerHoldRoutes } from './routes/holds.js';
 import { registerOperationsRoutes } from './routes/operations.js';
 import { registerPolicyRoutes } from './routes/policy.js';
 import { registerReadRoutes } from './routes/reads.js';
@@ -224,6 +225,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerGrantRoutes(app, context);
   registerDebitRoutes(app, context);
   registerRefundRoutes(app, context);
+  registerHoldRoutes(app, context);
   registerReadRoutes(app, context);
   registerSnapshotRoutes(app, context);
   registerPolicyRoutes(app, context);

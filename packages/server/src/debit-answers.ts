@@ -7,6 +7,13 @@ import { type ApiError, apiError } from './errors.js';
 import { notReadyError, unavailableError, unexpected } from './route-context.js';
 import { debitBalanceJson, debitJson } from './views.js';
 
+/** The message's words for each decline reason (API.md `details.reason`). */
+const DECLINE_WORDS = {
+  insufficient: 'not enough credits',
+  unreachable: 'the credits are at regions cut off from this one',
+  timeout: 'rights asked from other regions did not arrive in time',
+} as const;
+
 /** A debit outcome in which the debit happened (now, or before for a replay). */
 export type DebitDone = Extract<DebitOutcome, { status: 'accepted' | 'replayed' }>;
 
@@ -34,11 +41,13 @@ export function debitError(command: DebitCommand, outcome: DebitNotDone): ApiErr
           tenant: command.tenant,
           requested: outcome.requested,
           available: outcome.available,
-          reason: blocked ? 'the tenant is blocked' : 'not enough credits',
+          reason: blocked ? 'the tenant is blocked' : DECLINE_WORDS[outcome.declineReason ?? 'insufficient'],
         },
-        blocked
-          ? { requested: outcome.requested, available: outcome.available, reason: 'blocked' }
-          : { requested: outcome.requested, available: outcome.available },
+        {
+          requested: outcome.requested,
+          available: outcome.available,
+          reason: blocked ? 'blocked' : (outcome.declineReason ?? 'insufficient'),
+        },
       );
     }
     case 'conflict':

@@ -16,6 +16,12 @@ const DEBIT_SECONDS_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25,
 ];
 
+/**
+ * Borrow waits, in seconds: a round trip to a donor plus its commit, from loopback (~1 ms) to the
+ * longest configurable wait (BORROW_WAIT_MS_MAX, 1 s).
+ */
+const WAIT_SECONDS_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1];
+
 /** Group-commit sizes, in events: powers of two up to the batch limit of 8,190. */
 const BATCH_EVENTS_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8190];
 
@@ -57,6 +63,9 @@ export interface Metrics {
   readonly rightsMovedTotal: Counter;
   readonly grantConflictsTotal: Counter;
   readonly overdraftInUse: Gauge;
+  readonly debitsWaitedTotal: Counter<'result'>;
+  readonly debitWaitSeconds: Histogram;
+  readonly debitDeclinesTotal: Counter<'reason'>;
   /** The node's state, read from the replica at each scrape, and store failures. */
   readonly nodeState: NodeStateMetrics;
   /** Feeds these metrics from a replica's observations. */
@@ -130,7 +139,32 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: 'Overdraft in use at this region over all tenants, in credits.',
     registers,
   });
+  const debitsWaitedTotal = new Counter({
+    name: 'allot_debits_waited_total',
+    help: 'Debits (and holds) that waited for rights from peers (borrowing), by how they ended (accepted, declined).',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const debitWaitSeconds = new Histogram({
+    name: 'allot_debit_wait_seconds',
+    help: 'Time a debit (or hold) waited for rights from peers, in seconds (at most borrowWaitMs).',
+    buckets: WAIT_SECONDS_BUCKETS,
+    registers,
+  });
+  const debitDeclinesTotal = new Counter({
+    name: 'allot_debit_declines_total',
+    help: 'Debits (and holds) declined for want of credits, by reason (insufficient, unreachable, timeout, blocked).',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   const observer: MetricsObserver = {
+    debitWaited(seconds, result) {
+      debitsWaitedTotal.inc({ result });
+      debitWaitSeconds.observe(seconds);
+    },
+    debitDeclined(reason) {
+      debitDeclinesTotal.inc({ reason });
+    },
     debitDecided(result, seconds) {
       debitsTotal.inc({ result });
       debitDurationSeconds.observe(seconds);
@@ -166,6 +200,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     rightsMovedTotal,
     grantConflictsTotal,
     overdraftInUse,
+    debitsWaitedTotal,
+    debitWaitSeconds,
+    debitDeclinesTotal,
     nodeState: createNodeStateMetrics(registry),
     observer,
   };

@@ -90,6 +90,41 @@ const EVENT_KIND_FIELDS: Record<(typeof EVENT_KINDS)[number], { required: string
     required: ['amount', 'parts'],
     properties: { amount: { type: 'integer' }, parts: partsSchema },
   },
+  hold: {
+    required: ['holdId', 'amount', 'idempotencyKey', 'parts', 'overdraft', 'expiresAt', 'metadata'],
+    properties: {
+      holdId: { type: 'string' },
+      amount: { type: 'integer' },
+      idempotencyKey: { type: 'string' },
+      parts: partsSchema,
+      overdraft: { type: 'integer', description: 'Taken beyond the origin’s rights.' },
+      expiresAt: { type: 'string', format: 'date-time', description: 'On the holding region’s clock.' },
+      metadata: { description: 'The hold’s metadata object, or null.' },
+    },
+  },
+  capture: {
+    required: ['holdId', 'amount', 'released', 'parts', 'overdraft'],
+    properties: {
+      holdId: { type: 'string' },
+      amount: { type: 'integer', description: 'Debited: at most the hold.' },
+      released: { type: 'integer', description: 'The rest of the hold, back to the origin’s rights.' },
+      parts: partsSchema,
+      overdraft: {
+        type: 'integer',
+        description: 'Of the released credits, cleared from the overdraft in use.',
+      },
+    },
+  },
+  release: {
+    required: ['holdId', 'amount', 'cause', 'parts', 'overdraft'],
+    properties: {
+      holdId: { type: 'string' },
+      amount: { type: 'integer', description: 'The whole hold, back to the origin’s rights.' },
+      cause: { type: 'string', enum: ['void', 'expiry'] },
+      parts: partsSchema,
+      overdraft: { type: 'integer', description: 'Cleared from the overdraft in use instead of grants.' },
+    },
+  },
   revoke: {
     required: ['grantId', 'loser', 'total', 'amount', 'parts', 'overdraft'],
     properties: {
@@ -178,6 +213,7 @@ const TAGS = [
   { name: 'grants', description: 'Credits created for a tenant (admin).' },
   { name: 'debits', description: 'Credits spent, one debit or a batch (service, admin).' },
   { name: 'refunds', description: 'Debits given back, all or part (admin).' },
+  { name: 'holds', description: 'Credits reserved now, captured or voided later (service, admin).' },
   { name: 'reads', description: 'Balances, events, snapshots and the cluster’s state.' },
   { name: 'policies', description: 'Per-tenant overdraft, weights and blocking (admin writes).' },
   { name: 'operations', description: 'Probes and metrics, without a token.' },

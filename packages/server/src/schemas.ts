@@ -169,6 +169,7 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
       debited: figure,
       refunded: figure,
       expired: figure,
+      held: { ...figure, description: 'Credits reserved by active holds (not in balance, not yet debited).' },
       region: { type: 'string', description: 'The region answering.' },
       regions: {
         type: 'object',
@@ -271,7 +272,7 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
   {
     $id: 'SnapshotTenant',
     type: 'object',
-    required: ['tenant', 'balance', 'granted', 'debited', 'refunded', 'expired'],
+    required: ['tenant', 'balance', 'granted', 'debited', 'refunded', 'expired', 'held'],
     properties: {
       tenant: { type: 'string' },
       balance: figure,
@@ -279,6 +280,7 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
       debited: figure,
       refunded: figure,
       expired: figure,
+      held: figure,
     },
   },
   {

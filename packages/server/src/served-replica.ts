@@ -39,6 +39,8 @@ export type ServedReplica = Pick<
   | 'debit'
   | 'debitMany'
   | 'refund'
+  | 'hold'
+  | 'settleHold'
   | 'durableBalance'
   | 'tenantEvents'
   | 'snapshot'

@@ -30,6 +30,7 @@ export function balanceJson(view: BalanceView) {
     debited: view.debited,
     refunded: view.refunded,
     expired: view.expired,
+    held: view.held,
     region: view.region,
     regions: view.regions,
     grants: view.grants.map((grant) => ({
@@ -109,8 +110,10 @@ export function eventJson(view: EventView): Record<string, unknown> {
   const json: Record<string, unknown> = { origin, seq, hash: view.hash, kind, tenant, at: formatRfc3339(at) };
   if (kind === 'debit') json.debitId = eventRecordId(origin, seq);
   if (kind === 'refund') json.refundId = eventRecordId(origin, seq);
+  if (kind === 'hold') json.holdId = eventRecordId(origin, seq);
   for (const [name, value] of Object.entries(fields)) json[name] = value;
   if (event.kind === 'grant') json.expiresAt = formatOptionalRfc3339(event.expiresAt);
+  if (event.kind === 'hold') json.expiresAt = formatRfc3339(event.expiresAt);
   return json;
 }
 
@@ -134,6 +137,7 @@ export function snapshotTenantJson(tenant: SnapshotTenant) {
     debited: tenant.debited,
     refunded: tenant.refunded,
     expired: tenant.expired,
+    held: tenant.held,
   };
 }
 

@@ -128,6 +128,21 @@ export interface TenantSpec {
   /** Probability that an accepted debit is later refunded. */
   readonly refund?: number;
   /**
+   * LLM-style holds (extension, issue 12): at `region`, `perSecond` times a client reserves
+   * `maxAmount` for `ttlS` seconds, then after a moment captures what it used (1..maxAmount), or
+   * voids it (`void`), or never settles it (`never`: it expires); `elsewhere` of the settles are
+   * sent to another region (forwarded to the holder, or refused across a partition).
+   */
+  readonly holds?: {
+    readonly region: string;
+    readonly perSecond: number;
+    readonly maxAmount: number;
+    readonly ttlS: number;
+    readonly void?: number;
+    readonly never?: number;
+    readonly elsewhere?: number;
+  };
+  /**
    * Policy changes during the run (extension): at `atS`, an admin at `region` sets the tenant's
    * overdraft to `overdraft`. S1's bound uses, per region, the largest overdraft ever allowed.
    */
@@ -160,6 +175,11 @@ export interface Scenario {
    * Ed25519 with keys derived from the seed. Hashes are SHA-256 either way.
    */
   readonly signatures?: 'simulated' | 'ed25519';
+  /**
+   * How long a debit waits for rights from peers, ms (extension; the node's `borrowWaitMs`). When
+   * absent: the node default, or longer where the scenario's links are slower (`borrowWaitOf`).
+   */
+  readonly borrowWaitMs?: number;
   /**
    * Extension (issue 15): with `--swarm`, the share of seeds that draw a storage fault and the
    * share that draw a hostile wire (defaults: the sim's SWARM_STORAGE_RATE, SWARM_HOSTILE_RATE).
@@ -197,6 +217,17 @@ export type HistoryRecord =
       readonly retry?: boolean;
       /** Extension: the true ledger of the tenant when the answer was given (S1). */
       readonly ledger?: LedgerFigures;
+      /** Extension: the debit waited for rights from peers (borrowing). */
+      readonly waited?: boolean;
+      /** Extension: why a decline for want of credits was given (API.md `details.reason`). */
+      readonly declineReason?: 'insufficient' | 'unreachable' | 'timeout';
+      /**
+       * Extension: every node was up (and writable) and every link up and unpartitioned from the
+       * request to its answer, and the live credits the answering region and its peers hold, as
+       * known there, covered the amount when it was asked and when it answered
+       * (Replica.reachableCredits), and the true ledger's live credits (no overdraft) covered it.
+       */
+      readonly healthyCovered?: boolean;
     }
   | {
       readonly type: 'grant';
@@ -224,6 +255,30 @@ export type HistoryRecord =
       readonly refundId?: string;
       readonly key?: string;
       readonly latencyMs?: number;
+    }
+  | {
+      /** Extension (issue 12): a hold request and its answer. */
+      readonly type: 'hold';
+      readonly t: number;
+      readonly region: string;
+      readonly tenant: string;
+      readonly key: string;
+      readonly amount: number;
+      readonly result: 'accepted' | 'replayed' | 'declined' | 'conflict' | 'unavailable';
+      readonly holdId?: string;
+      readonly latencyMs: number;
+    }
+  | {
+      /** Extension (issue 12): a capture or void and its answer, at `region` (the holder or not). */
+      readonly type: 'settle';
+      readonly t: number;
+      readonly region: string;
+      readonly tenant: string;
+      readonly holdId: string;
+      readonly action: 'capture' | 'void';
+      readonly amount?: number;
+      readonly result: string;
+      readonly latencyMs: number;
     }
   | {
       readonly type: 'fault';
@@ -297,7 +352,21 @@ export type HistoryRecord =
 
 /** The verdict of one invariant. */
 export interface Verdict {
-  readonly invariant: 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S8' | 'S9' | 'S10' | 'S11' | 'A1';
+  /** S1–S7 (DESIGN.md §6 and holds), A1 (alerts), F1: no false declines while the cluster is whole (issue 12), S8–S11 (issue 15). */
+  readonly invariant:
+    | 'S1'
+    | 'S2'
+    | 'S3'
+    | 'S4'
+    | 'S5'
+    | 'S6'
+    | 'S7'
+    | 'A1'
+    | 'F1'
+    | 'S8'
+    | 'S9'
+    | 'S10'
+    | 'S11';
   readonly name: string;
   readonly holds: boolean;
   readonly violations: number;
@@ -345,6 +414,17 @@ export interface RunMetrics {
   };
   /** Extension: rights handed between regions (moves), in credits. */
   readonly rightsMoved?: number;
+  /**
+   * Extension: borrowing. Answered debits, how many waited for rights from peers, and the p99
+   * latency of those that waited next to that of the rest.
+   */
+  readonly borrowing?: {
+    readonly debits: number;
+    readonly waited: number;
+    readonly waitedShare: number;
+    readonly waitedLatencyMsP99: number;
+    readonly otherLatencyMsP99: number;
+  };
   /** Extension: error and warning lines the replicas logged, by message. */
   readonly replicaLog?: Readonly<Record<string, number>>;
 }
@@ -362,6 +442,8 @@ export interface FinalRegion {
     readonly debited: number;
     readonly refunded: number;
     readonly expired: number;
+    /** Extension (issue 12): credits held by active holds. */
+    readonly held?: number;
   }[];
 }
 
@@ -369,6 +451,8 @@ export interface FinalRegion {
 export interface FinalState {
   /** Simulated ms when it was taken. */
   readonly t: number;
+  /** Extension (issue 12): the true clock then, integer ms since the epoch (hold expiries are on it). */
+  readonly wallClockMs?: number;
   /** Origins (incarnations) whose disk was lost: what they never replicated is gone by design. */
   readonly lostOrigins: readonly string[];
   /**
@@ -418,9 +502,23 @@ export interface FinalState {
           readonly total: number;
           readonly amount: number;
         }[];
+        /** Extension (issue 12): every hold, with every event that ended it (S7: exactly one). */
+        readonly holds?: Readonly<Record<string, FinalHold>>;
       }
     >
   >;
+}
+
+/** A hold as the nodes hold it at the end: its amount, expiry, and the events that ended it. */
+export interface FinalHold {
+  readonly amount: number;
+  /** Integer ms on the holding origin's clock. */
+  readonly expiresAt: number;
+  readonly ends: readonly {
+    readonly kind: 'capture' | 'release';
+    readonly captured: number;
+    readonly released: number;
+  }[];
 }
 
 /** The result of one run: run.json, plus the history records. */

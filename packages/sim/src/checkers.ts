@@ -22,6 +22,7 @@ import {
   inRanges,
   reusedSince,
 } from './checkers-faults.js';
+import { issue12Checks } from './checks-issue12.js';
 import { quietStartMs } from './timeline.js';
 
 /** What the checkers read. */
@@ -73,6 +74,8 @@ export const INVARIANT_NAMES: Readonly<Record<Verdict['invariant'], string>> = {
   S4: 'convergence',
   S5: 'conservation',
   S6: 'idempotency',
+  S7: 'holds end once, within the bound',
+  F1: 'no false declines while the cluster is whole',
   ...FAULT_INVARIANT_NAMES,
   A1: 'every crossing alerted',
 };
@@ -474,6 +477,9 @@ export function checkS5(input: CheckInput): Verdict {
   for (const [tenant, ledger] of Object.entries(final.ledger)) {
     for (const refund of Object.values(ledger.refunds))
       if (refund.key.startsWith('duplicate-of:')) of(tenant).refunded += refund.amount;
+    // Captured holds are debited (issue 12); S7 checks each hold ended once and within its amount.
+    for (const hold of Object.values(ledger.holds ?? {}))
+      for (const end of hold.ends) of(tenant).debited += end.captured;
     // A grant id counts once: a losing definition adds only what its revokes could not take back
     // (what had expired before, and what is still owed at the bound).
     of(tenant).granted += uncountedDuplicates(ledger);
@@ -617,7 +623,7 @@ export function checkS6(input: CheckInput): Verdict {
   );
 }
 
-/** S1–S6 and S8–S11 (checkers-faults.ts), in order. */
+/** S1–S6 in order, then the checks of issue 12 (checks-issue12.ts) and of issue 15 (checkers-faults.ts). */
 export function checkAll(input: CheckInput): Verdict[] {
   return [
     checkS1(input),
@@ -626,6 +632,7 @@ export function checkAll(input: CheckInput): Verdict[] {
     checkS4(input),
     checkS5(input),
     checkS6(input),
+    ...issue12Checks(input),
     ...checkFaultInvariants(input),
   ];
 }

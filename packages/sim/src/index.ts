@@ -14,6 +14,7 @@ export * from './api.js';
 export * from './bounds.js';
 export * from './checkers.js';
 export * from './checkers-faults.js';
+export * from './checks-issue12.js';
 export { RegionClock } from './clock.js';
 export { CommitLatency } from './commit-latency.js';
 export { regionCrypto } from './crypto.js';

@@ -135,6 +135,18 @@ export const DRIFT_PPM_MAX = 100_000;
 /** A clock step, ms: a day either way covers a misconfigured timezone or a bad NTP server. */
 export const CLOCK_STEP_MS_MAX = 86_400_000;
 
+/**
+ * S7: a hold must have ended this long after its expiry (on the true clock) when the run ends. The
+ * holding region releases it at its expiry on its own clock, which may run behind by the largest
+ * skew, step or drift the simulator draws; a minute covers them with room.
+ */
+export const HOLD_END_BOUND_MS = 60_000;
+
+/** LLM-style holds settle this long after they are taken: a model call of a moment to two seconds. */
+export const HOLD_SETTLE_MS_MIN = 50;
+/** See HOLD_SETTLE_MS_MIN. */
+export const HOLD_SETTLE_MS_MAX = 2_000;
+
 /** Frames a hostile wire remembers per direction to replay: a few seconds of a busy link. */
 export const HOSTILE_RECENT_FRAMES = 64;
 

@@ -40,6 +40,8 @@ export interface RegionContext {
   readonly truth: TrueLedger;
   readonly cluster: string;
   readonly rebalancing: 'adaptive' | 'static';
+  /** How long a debit waits for rights from peers, ms. */
+  readonly borrowWaitMs: number;
   readonly peerKeys: Readonly<Record<string, Uint8Array>>;
   /** Error and warning lines of every replica, by message. */
   readonly replicaLog: Record<string, number>;
@@ -119,6 +121,7 @@ export class RegionNode {
         region: this.region,
         peerKeys: this.context.peerKeys,
         rebalancing: this.context.rebalancing,
+        borrowWaitMs: this.context.borrowWaitMs,
       },
       ports,
     ).then(

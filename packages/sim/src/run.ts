@@ -12,6 +12,7 @@ import type { Replica, SnapshotHeader, SnapshotTenant } from '@allot/replica';
 import { checkA1 } from './alert-check.js';
 import { watchAlerts } from './alert-watch.js';
 import type {
+  FinalHold,
   FinalRegion,
   FinalState,
   HistoryRecord,
@@ -34,10 +35,12 @@ import {
   FINAL_SNAPSHOT_MS_MAX,
   HISTORY_RECORDS_MAX,
   SAMPLE_INTERVAL_MS,
+  SIM_EPOCH_MS,
 } from './limits.js';
 import { SimNetwork } from './network.js';
 import { type RegionContext, RegionNode } from './region.js';
 import { streamOf } from './rng.js';
+import { borrowWaitOf } from './scenario.js';
 import { Scheduler, SimulationFailure } from './scheduler.js';
 import { lastHealMs, msOf, quietStartMs } from './timeline.js';
 import { TrueLedger } from './truth.js';
@@ -127,6 +130,7 @@ class Simulation {
       truth: this.truth,
       cluster: 'sim',
       rebalancing: scenario.rebalancing,
+      borrowWaitMs: borrowWaitOf(scenario),
       peerKeys,
       replicaLog: {},
       rightsMoved: 0,
@@ -340,6 +344,7 @@ class Simulation {
           debited: line.debited,
           refunded: line.refunded,
           expired: line.expired,
+          held: line.held,
         })),
       };
     });
@@ -356,6 +361,14 @@ class Simulation {
       const refunds: Record<string, { debitId: string; amount: number; key: string }> = {};
       const definitions: Record<string, { origin: string; seq: number; at: number; amount: number }[]> = {};
       const revokes = new Map<string, { grantId: string; loser: string; total: number; amount: number }>();
+      const holds: Record<
+        string,
+        { amount: number; expiresAt: number; ends: Map<string, FinalHold['ends'][number]> }
+      > = {};
+      const holdOf = (holdId: string) => {
+        holds[holdId] ??= { amount: 0, expiresAt: 0, ends: new Map() };
+        return holds[holdId];
+      };
       for (const [, replica] of readers) {
         let cursor: string | null = null;
         do {
@@ -385,13 +398,35 @@ class Simulation {
                 amount: event.amount,
               });
             else if (event.kind === 'debit') debits[id] = { key: event.idempotencyKey, amount: event.amount };
+            else if (event.kind === 'hold') {
+              const hold = holdOf(id);
+              hold.amount = event.amount;
+              hold.expiresAt = event.expiresAt;
+            } else if (event.kind === 'capture' || event.kind === 'release')
+              holdOf(event.holdId).ends.set(id, {
+                kind: event.kind,
+                captured: event.kind === 'capture' ? event.amount : 0,
+                released: event.kind === 'capture' ? event.released : event.amount,
+              });
             else if (event.kind === 'refund')
               refunds[id] = { debitId: event.debitId, amount: event.amount, key: event.idempotencyKey };
           }
           cursor = page.next;
         } while (cursor !== null);
       }
-      ledger[tenant] = { grants, debits, refunds, definitions, revokes: [...revokes.values()] };
+      ledger[tenant] = {
+        grants,
+        debits,
+        refunds,
+        definitions,
+        revokes: [...revokes.values()],
+        holds: Object.fromEntries(
+          Object.entries(holds).map(([id, hold]) => [
+            id,
+            { amount: hold.amount, expiresAt: hold.expiresAt, ends: [...hold.ends.values()] },
+          ]),
+        ),
+      };
     }
     const lostOrigins = [...this.nodes.values()].flatMap((node) => node.lostOrigins).sort();
     const written = Object.fromEntries(
@@ -410,7 +445,16 @@ class Simulation {
       for (const policy of wire.forgedPolicies) forged.add(policy);
     }
     const hostile = { tampered, forgedPolicies: [...forged].sort(), policies };
-    return { t: this.now, lostOrigins, down, regions, ledger, written, hostile };
+    return {
+      t: this.now,
+      wallClockMs: SIM_EPOCH_MS + this.now,
+      lostOrigins,
+      down,
+      regions,
+      ledger,
+      written,
+      hostile,
+    };
   }
 
   /** Runs the scenario; returns the history, the final state and the convergence after the last heal. */
@@ -436,6 +480,7 @@ class Simulation {
       startMs: this.startMs,
       seed: this.seed,
       record: (record) => this.record(record),
+      health: () => this.health(),
     }).start();
     this.sample(endMs);
     const settledSince = this.watchFinal(quietFrom, endMs);
@@ -459,6 +504,21 @@ class Simulation {
     return final;
   }
 
+  /**
+   * Null unless every node is up and unpaused and every link is up and unpartitioned; else a token
+   * that changes whenever a link is (re)established, so equal tokens at a request and its answer say
+   * the cluster stayed whole in between.
+   */
+  health(): number | null {
+    if (!this.network.allUp()) return null;
+    for (const node of this.nodes.values())
+      if (node.status !== 'up' || node.paused || node.replica?.writable !== true) return null;
+    for (const from of this.scenario.regions)
+      for (const to of this.scenario.regions)
+        if (from !== to && this.network.isBlocked(from, to)) return null;
+    return this.network.counters.connects;
+  }
+
   metrics(wallSeconds: number, final: FinalState): RunMetrics {
     const perRegion: Record<
       string,
@@ -467,8 +527,12 @@ class Simulation {
     for (const region of this.scenario.regions)
       perRegion[region] = { accepted: 0, declined: 0, falseDeclined: 0, latencies: [] };
     let accepted = 0;
+    const waitedLatencies: number[] = [];
+    const otherLatencies: number[] = [];
     for (const record of this.history) {
       if (record.type !== 'debit') continue;
+      if (record.result === 'accepted' || record.result === 'declined')
+        (record.waited === true ? waitedLatencies : otherLatencies).push(record.latencyMs);
       const region = perRegion[record.region];
       if (region === undefined) continue;
       if (record.result === 'accepted') {
@@ -521,6 +585,19 @@ class Simulation {
         drops: { ...counters.drops },
       },
       rightsMoved: this.context.rightsMoved,
+      borrowing: {
+        debits: waitedLatencies.length + otherLatencies.length,
+        waited: waitedLatencies.length,
+        waitedShare: waitedLatencies.length / Math.max(1, waitedLatencies.length + otherLatencies.length),
+        waitedLatencyMsP99: percentile(
+          waitedLatencies.sort((a, b) => a - b),
+          0.99,
+        ),
+        otherLatencyMsP99: percentile(
+          otherLatencies.sort((a, b) => a - b),
+          0.99,
+        ),
+      },
       replicaLog: { ...this.context.replicaLog },
     };
   }

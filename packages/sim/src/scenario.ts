@@ -7,8 +7,15 @@
  * filled in: network (20–60 ms, no loss, duplication or reordering), quietS 10, rebalancing
  * adaptive, no faults, steady rates, simulated signatures.
  */
+
 import { isKey, isTenantId, PRIORITY_MAX, PRIORITY_MIN } from '@allot/core';
-import { ALERT_PERCENT_MAX, ALERT_PERCENT_MIN, POLICY_ALERTS_MAX } from '@allot/replica';
+import {
+  ALERT_PERCENT_MAX,
+  ALERT_PERCENT_MIN,
+  BORROW_WAIT_MS_DEFAULT,
+  BORROW_WAIT_MS_MAX,
+  POLICY_ALERTS_MAX,
+} from '@allot/replica';
 import { STORAGE_DAMAGES } from '@allot/store';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Fault, Scenario } from './api.js';
@@ -72,6 +79,7 @@ export const SCENARIO_SCHEMA = {
       additionalProperties: false,
       properties: { storage: probability, hostile: probability },
     },
+    borrowWaitMs: { type: 'integer', minimum: 0, maximum: BORROW_WAIT_MS_MAX },
     network: {
       type: 'object',
       additionalProperties: false,
@@ -171,6 +179,20 @@ export const SCENARIO_SCHEMA = {
           },
           retryElsewhere: probability,
           refund: probability,
+          holds: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['region', 'perSecond', 'maxAmount', 'ttlS'],
+            properties: {
+              region,
+              perSecond: { type: 'number', minimum: 0, maximum: RATE_PER_SECOND_MAX },
+              maxAmount: amount,
+              ttlS: { type: 'number', exclusiveMinimum: 0, maximum: DURATION_S_MAX },
+              void: probability,
+              never: probability,
+              elsewhere: probability,
+            },
+          },
           policyChanges: {
             type: 'array',
             maxItems: 1024,
@@ -460,4 +482,18 @@ export function validateScenario(document: unknown): Scenario {
   const problems = semanticProblems(scenario);
   if (problems.length > 0) throw new ScenarioError(problems);
   return scenario;
+}
+
+/**
+ * The wait for rights the scenario's nodes run with: its `borrowWaitMs`, else the node default, or
+ * longer where links are slower: a borrow is a round trip to a donor plus its commit, so the wait
+ * spans two of the slowest one-way delays with room (within BORROW_WAIT_MS_MAX). A real deployment
+ * sets `borrowWaitMs` the same way from its round trips.
+ */
+export function borrowWaitOf(scenario: Scenario): number {
+  if (scenario.borrowWaitMs !== undefined) return scenario.borrowWaitMs;
+  return Math.min(
+    BORROW_WAIT_MS_MAX,
+    Math.max(BORROW_WAIT_MS_DEFAULT, 3 * scenario.network.delayMs.max + 20),
+  );
 }

@@ -90,6 +90,16 @@ export class TrueLedger {
         // A duplicate grant id taken back (issue 17): what it charged is no longer granted.
         totals.granted -= event.amount;
         break;
+      // Held credits count as spent against the bound until released (S1, S7).
+      case 'hold':
+        totals.debited += event.amount;
+        break;
+      case 'capture':
+        totals.debited -= event.released;
+        break;
+      case 'release':
+        totals.debited -= event.amount;
+        break;
       default:
         break;
     }

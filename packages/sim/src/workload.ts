@@ -8,13 +8,15 @@
  * own rate entry, so faults that change outcomes never shift the workload's draws.
  */
 import { PRIORITY_DEFAULT, parseEventRecordId, regionOf } from '@allot/core';
-import type { DebitOutcome, GrantOutcome, RefundOutcome } from '@allot/replica';
+import type { DebitOutcome, GrantOutcome, HoldOutcome, RefundOutcome, SettleOutcome } from '@allot/replica';
 import type { HistoryRecord, Scenario, TenantSpec } from './api.js';
 import { overdraftBound } from './bounds.js';
 import {
   BURST_DUTY,
   BURST_PERIOD_MS,
   GRANT_RETRY_MS,
+  HOLD_SETTLE_MS_MAX,
+  HOLD_SETTLE_MS_MIN,
   REFUND_DELAY_MS_MAX,
   REFUND_DELAY_MS_MIN,
   RETRY_DELAY_MS_MAX,
@@ -36,6 +38,8 @@ export interface WorkloadTargets {
   readonly startMs: number;
   readonly seed: number;
   record(record: HistoryRecord): void;
+  /** Null unless the whole cluster is up and connected; equal tokens: it stayed so in between. */
+  health(): number | null;
 }
 
 /** Debits per ms of a rate entry at scenario time `t` (ms), and the most it ever is. */
@@ -104,6 +108,7 @@ export class Workload {
         if (retry !== undefined)
           this.at(msOf(grant.atS + retry.afterS), () => this.grant(spec, grant, retry.region));
       }
+      if (spec.holds !== undefined) this.holdStream(spec, spec.holds);
       spec.rates.forEach((entry, i) => {
         const rng = streamOf(this.targets.seed, `workload:${spec.tenant}:rate:${i}`);
         this.stream(spec, entry, i, rng, bound);
@@ -252,12 +257,18 @@ export class Workload {
     const { scheduler, truth } = this.targets;
     const issuedAt = scheduler.now;
     const tenant = spec.tenant;
+    const healthAtIssue = this.targets.health();
+    const coveredAtIssue = (this.node(region).replica?.reachableCredits(tenant) ?? 0) >= plan.amount;
     this.node(region).request(
       (replica) => replica.debit({ tenant, amount: plan.amount, idempotencyKey: key, metadata: null }),
       (outcome: DebitOutcome | 'unavailable') => {
         let result: 'accepted' | 'replayed' | 'declined' | 'conflict' | 'unavailable';
         let debitId: string | undefined;
         let falseDecline = false;
+        let waited = false;
+        let declineReason: 'insufficient' | 'unreachable' | 'timeout' | undefined;
+        let healthyCovered = false;
+        if (outcome !== 'unavailable' && 'waited' in outcome) waited = outcome.waited === true;
         if (outcome === 'unavailable') result = 'unavailable';
         else {
           switch (outcome.status) {
@@ -271,6 +282,14 @@ export class Workload {
               falseDecline =
                 outcome.reason === 'insufficient_credits' &&
                 truth.covers(tenant, plan.amount, scheduler.now, bound);
+              declineReason = outcome.declineReason;
+              healthyCovered =
+                healthAtIssue !== null &&
+                coveredAtIssue &&
+                this.targets.health() === healthAtIssue &&
+                // Other regions' overdraft allowances cannot be lent: the live credits must cover it.
+                truth.covers(tenant, plan.amount, scheduler.now, 0) &&
+                (this.node(region).replica?.reachableCredits(tenant) ?? 0) >= plan.amount;
               break;
             case 'conflict':
               result = 'conflict';
@@ -298,6 +317,9 @@ export class Workload {
           latencyMs: scheduler.now - issuedAt,
           ...(debitId === undefined ? {} : { debitId }),
           ...(retry ? { retry: true } : {}),
+          ...(waited ? { waited: true } : {}),
+          ...(declineReason === undefined ? {} : { declineReason }),
+          ...(healthyCovered ? { healthyCovered: true } : {}),
           ledger: truth.figures(tenant),
         });
         if (
@@ -320,6 +342,120 @@ export class Workload {
       const target = plan.retry.region;
       if (due < this.durationMs) this.at(due, () => this.debit(spec, target, key, plan, bound, true));
     }
+  }
+
+  /**
+   * LLM-style holds: reserve the maximum, then capture what was used, void, or leave it to expire;
+   * some settles go to another region. Draws come from the tenant's own hold stream.
+   */
+  private holdStream(spec: TenantSpec, holds: NonNullable<TenantSpec['holds']>): void {
+    if (holds.perSecond <= 0) return;
+    const rng = streamOf(this.targets.seed, `workload:${spec.tenant}:holds`);
+    const others = this.scenario.regions.filter((region) => region !== holds.region);
+    let count = 0;
+    const next = (after: number) => {
+      const t = after + rng.exponential(1000 / holds.perSecond);
+      if (t >= this.durationMs) return;
+      const roll = rng.next();
+      const plan = {
+        action:
+          roll < (holds.never ?? 0)
+            ? null
+            : roll < (holds.never ?? 0) + (holds.void ?? 0)
+              ? 'void'
+              : 'capture',
+        used: rng.int(1, holds.maxAmount),
+        delayMs: rng.int(HOLD_SETTLE_MS_MIN, HOLD_SETTLE_MS_MAX),
+        at: others.length > 0 && rng.chance(holds.elsewhere ?? 0) ? rng.pick(others) : holds.region,
+      } as const;
+      this.at(t, () => {
+        count += 1;
+        this.hold(spec.tenant, holds, `${spec.tenant}/hold/${count}`, plan);
+        next(t);
+      });
+    };
+    next(0);
+  }
+
+  private hold(
+    tenant: string,
+    holds: NonNullable<TenantSpec['holds']>,
+    key: string,
+    plan: { action: 'capture' | 'void' | null; used: number; delayMs: number; at: string },
+  ): void {
+    const issuedAt = this.targets.scheduler.now;
+    const region = holds.region;
+    this.node(region).request(
+      (replica) =>
+        replica.hold({
+          tenant,
+          amount: holds.maxAmount,
+          idempotencyKey: key,
+          ttlMs: msOf(holds.ttlS),
+          metadata: null,
+        }),
+      (outcome: HoldOutcome | 'unavailable') => {
+        const result =
+          outcome === 'unavailable' || outcome.status === 'not_ready' || outcome.status === 'unavailable'
+            ? 'unavailable'
+            : outcome.status === 'accepted' || outcome.status === 'replayed' || outcome.status === 'conflict'
+              ? outcome.status
+              : outcome.status === 'declined'
+                ? 'declined'
+                : null;
+        if (result === null) {
+          this.fail(`hold ${key} of ${tenant} at ${region} answered ${(outcome as HoldOutcome).status}`);
+          return;
+        }
+        const holdId = outcome !== 'unavailable' && 'hold' in outcome ? outcome.hold.holdId : undefined;
+        this.targets.record({
+          type: 'hold',
+          t: this.scenarioNow,
+          region,
+          tenant,
+          key,
+          amount: holds.maxAmount,
+          result,
+          ...(holdId === undefined ? {} : { holdId }),
+          latencyMs: this.targets.scheduler.now - issuedAt,
+        });
+        if (result !== 'accepted' || holdId === undefined || plan.action === null) return;
+        const due = this.scenarioNow + plan.delayMs;
+        const action = plan.action;
+        if (due < this.durationMs)
+          this.at(due, () => this.settleHold(tenant, holdId, action, plan.used, plan.at));
+      },
+    );
+  }
+
+  private settleHold(
+    tenant: string,
+    holdId: string,
+    action: 'capture' | 'void',
+    used: number,
+    region: string,
+  ): void {
+    const issuedAt = this.targets.scheduler.now;
+    this.node(region).request(
+      (replica) =>
+        replica.settleHold({ tenant, holdId, action, ...(action === 'capture' ? { amount: used } : {}) }),
+      (outcome: SettleOutcome | 'unavailable') => {
+        const result = outcome === 'unavailable' ? 'unavailable' : outcome.status;
+        if (result === 'invalid' || result === 'exceeds_hold' || result === 'not_found')
+          this.fail(`${action} of hold ${holdId} at ${region} answered ${result}`);
+        this.targets.record({
+          type: 'settle',
+          t: this.scenarioNow,
+          region,
+          tenant,
+          holdId,
+          action,
+          ...(action === 'capture' ? { amount: used } : {}),
+          result,
+          latencyMs: this.targets.scheduler.now - issuedAt,
+        });
+      },
+    );
   }
 
   /** Refunds `amount` of a debit, or all that is left of it when undefined (`requested` is then its amount). */

@@ -168,6 +168,26 @@ const frameArbs: { readonly [K in ReplicationFrame['type']]: fc.Arbitrary<Replic
     tenant: tenantArb,
     amount: amountArb,
   }),
+  borrow: fc.record({
+    type: fc.constant('borrow' as const),
+    tenant: tenantArb,
+    amount: amountArb,
+  }),
+  'hold-settle': fc.record({
+    type: fc.constant('hold-settle' as const),
+    id: fc.nat(),
+    tenant: tenantArb,
+    holdId: originArb.map((origin) => eventRecordId(origin, 7)),
+    action: fc.constant('capture' as const),
+    amount: amountArb,
+  }),
+  'hold-settled': fc.record({
+    type: fc.constant('hold-settled' as const),
+    id: fc.nat(),
+    status: fc.constant('exceeds_hold' as const),
+    hold: fc.constant(null),
+    held: amountArb,
+  }),
   control: fc.record({ type: fc.constant('control' as const), message: bytesArb(1, 256) }),
 };
 

@@ -271,6 +271,52 @@ describe('frameProblem', () => {
     });
   });
 
+  describe('borrow', () => {
+    it('refuses an invalid tenant or amount', () => {
+      expect(frameProblem({ ...valid('borrow'), tenant: 'a b' })).toBe('borrow: invalid tenant');
+      expect(frameProblem({ ...valid('borrow'), amount: 0 })).toBe('borrow: invalid amount');
+      expect(frameProblem({ ...valid('borrow'), extra: 1 })).toMatch(/unexpected field/);
+    });
+  });
+
+  describe('hold-settle and hold-settled', () => {
+    it('refuses a bad id, hold id, action or amount', () => {
+      expect(frameProblem({ ...valid('hold-settle'), id: -1 })).toBe('hold-settle: invalid id');
+      expect(frameProblem({ ...valid('hold-settle'), holdId: 'not-an-id' })).toBe(
+        'hold-settle: invalid holdId',
+      );
+      expect(frameProblem({ ...valid('hold-settle'), action: 'refund' })).toBe('hold-settle: invalid action');
+      expect(frameProblem({ ...valid('hold-settle'), amount: 0 })).toBe('hold-settle: invalid amount');
+      expect(frameProblem({ ...valid('hold-settle'), action: 'void', amount: 5 })).toBe(
+        'hold-settle: a void has no amount',
+      );
+      expect(frameProblem({ ...valid('hold-settle'), action: 'void', amount: null })).toBeNull();
+    });
+
+    it('refuses an answer whose hold or status does not check', () => {
+      const answer = valid('hold-settled');
+      const hold = answer.hold as Record<string, unknown>;
+      expect(frameProblem({ ...answer, status: 'maybe' })).toBe('hold-settled: invalid status');
+      expect(frameProblem({ ...answer, hold: null })).toMatch(/hold is null/);
+      expect(frameProblem({ ...answer, hold: { ...hold, captured: 10 } })).toBe(
+        'hold-settled: hold has an invalid captured amount',
+      );
+      expect(frameProblem({ ...answer, hold: { ...hold, status: 'gone' } })).toBe(
+        'hold-settled: hold has an invalid status',
+      );
+      expect(frameProblem({ ...answer, hold: { ...hold, region: 'EU' } })).toBe(
+        'hold-settled: hold has an invalid region',
+      );
+      expect(frameProblem({ ...answer, status: 'not_found' })).toBe(
+        'hold-settled: a not_found answer has no hold',
+      );
+      expect(frameProblem({ ...answer, status: 'not_found', hold: null })).toBeNull();
+      expect(frameProblem({ ...answer, status: 'exceeds_hold', hold: null, held: 0 })).toBe(
+        'hold-settled: invalid held',
+      );
+    });
+  });
+
   describe('control', () => {
     it('refuses a message that is not bounded bytes', () => {
       expect(frameProblem({ type: 'control', message: 'AAEC' })).toMatch(/message is string/);

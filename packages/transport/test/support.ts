@@ -142,6 +142,31 @@ export function everyFrame(): ReplicationFrame[] {
     { type: 'events', origin: EU, events: run(EU, everyKind('acme', EU, US)) },
     { type: 'pull', origin: US, fromSeq: 1 },
     { type: 'rights-request', tenant: 'acme', amount: 500 },
+    { type: 'borrow', tenant: 'acme', amount: 7 },
+    {
+      type: 'hold-settle',
+      id: 3,
+      tenant: 'acme',
+      holdId: 'eu.aaaaaaaaaaaaaaaa.4',
+      action: 'capture',
+      amount: 5,
+    },
+    {
+      type: 'hold-settled',
+      id: 3,
+      status: 'accepted',
+      hold: {
+        holdId: 'eu.aaaaaaaaaaaaaaaa.4',
+        tenant: 'acme',
+        amount: 9,
+        region: 'eu',
+        expiresAt: 1_700_000_060_000,
+        at: 1_700_000_000_000,
+        status: 'captured',
+        captured: 5,
+      },
+      held: null,
+    },
     { type: 'control', message: new Uint8Array([0, 1, 2, 3]) },
   ];
 }

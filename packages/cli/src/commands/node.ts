@@ -122,6 +122,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     recordWindowRecords: config.recordWindowRecords,
     peerKeys,
     allowLoneStart: config.allowLoneStart,
+    borrowWaitMs: config.borrowWaitMs,
   };
   let replica: Replica;
   try {

@@ -320,6 +320,15 @@ export function summarise(result: SimulationResult): string {
     }`,
     `  final: ${convergence.final ?? 'the nodes were not all identical at the end of the run (S4)'}`,
     `  ${metrics.messagesPerDebit.toFixed(2)} messages and ${Math.round(metrics.bytesPerDebit).toLocaleString('en-US')} bytes per debit`,
+    ...(metrics.borrowing === undefined
+      ? []
+      : [
+          `  borrowing: ${metrics.borrowing.waited.toLocaleString('en-US')} of ${metrics.borrowing.debits.toLocaleString('en-US')} debits waited for rights (${(
+            100 * metrics.borrowing.waitedShare
+          ).toFixed(
+            1,
+          )} %), p99 ${metrics.borrowing.waitedLatencyMsP99.toFixed(1)} ms; the rest p99 ${metrics.borrowing.otherLatencyMsP99.toFixed(1)} ms`,
+        ]),
     `  ${metrics.simulatedSeconds.toFixed(1)} simulated s in ${metrics.wallSeconds.toFixed(2)} wall s: ${
       metrics.wallSeconds > 0 ? (metrics.simulatedSeconds / metrics.wallSeconds).toFixed(1) : '∞'
     } simulated s per wall s`,

@@ -123,6 +123,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{tenant}/holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Hold credits (service, admin): taken from available now like a debit, settled later. */
+        post: operations["createHold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant}/holds/{holdId}/capture": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Capture a hold (service, admin): debit at most the held amount, release the rest. */
+        post: operations["captureHold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tenants/{tenant}/holds/{holdId}/void": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Void a hold (service, admin): release all of it. */
+        post: operations["voidHold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{tenant}/balance": {
         parameters: {
             query?: never;
@@ -267,6 +318,8 @@ export interface components {
             debited: number;
             refunded: number;
             expired: number;
+            /** @description Credits reserved by active holds (not in balance, not yet debited). */
+            held?: number;
             /** @description The region answering. */
             region: string;
             regions: {
@@ -375,7 +428,7 @@ export interface components {
             }[];
         };
         /** @description One event of an origin log: its place, chain hash (hex), kind, and the fields of its kind. */
-        Event: components["schemas"]["GrantEvent"] | components["schemas"]["DebitEvent"] | components["schemas"]["RefundEvent"] | components["schemas"]["MoveEvent"] | components["schemas"]["ExpireEvent"] | components["schemas"]["RepayEvent"] | components["schemas"]["RevokeEvent"];
+        Event: components["schemas"]["GrantEvent"] | components["schemas"]["DebitEvent"] | components["schemas"]["RefundEvent"] | components["schemas"]["MoveEvent"] | components["schemas"]["ExpireEvent"] | components["schemas"]["RepayEvent"] | components["schemas"]["HoldEvent"] | components["schemas"]["CaptureEvent"] | components["schemas"]["ReleaseEvent"] | components["schemas"]["RevokeEvent"];
         SnapshotTenant: {
             tenant: string;
             balance: number;
@@ -383,6 +436,7 @@ export interface components {
             debited: number;
             refunded: number;
             expired: number;
+            held: number;
         };
         /** @description The first line of an NDJSON snapshot: the snapshot without its tenants. */
         SnapshotHeader: {
@@ -582,6 +636,107 @@ export interface components {
                 grantId: string;
                 amount: number;
             }[];
+        };
+        /** @description A `hold` event. */
+        HoldEvent: {
+            /** @description The origin (region#incarnation) whose log holds it. */
+            origin: string;
+            /** @description Its place in that log, from 1. */
+            seq: number;
+            /** @description The chain hash, hex. */
+            hash: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "hold";
+            tenant: string;
+            /**
+             * Format: date-time
+             * @description The origin’s clock when it decided.
+             */
+            at: string;
+            holdId: string;
+            amount: number;
+            idempotencyKey: string;
+            /** @description Credits taken from (or given to) each grant, in burn order. */
+            parts: {
+                grantId: string;
+                amount: number;
+            }[];
+            /** @description Taken beyond the origin’s rights. */
+            overdraft: number;
+            /**
+             * Format: date-time
+             * @description On the holding region’s clock.
+             */
+            expiresAt: string;
+            /** @description The hold’s metadata object, or null. */
+            metadata: unknown;
+        };
+        /** @description A `capture` event. */
+        CaptureEvent: {
+            /** @description The origin (region#incarnation) whose log holds it. */
+            origin: string;
+            /** @description Its place in that log, from 1. */
+            seq: number;
+            /** @description The chain hash, hex. */
+            hash: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "capture";
+            tenant: string;
+            /**
+             * Format: date-time
+             * @description The origin’s clock when it decided.
+             */
+            at: string;
+            holdId: string;
+            /** @description Debited: at most the hold. */
+            amount: number;
+            /** @description The rest of the hold, back to the origin’s rights. */
+            released: number;
+            /** @description Credits taken from (or given to) each grant, in burn order. */
+            parts: {
+                grantId: string;
+                amount: number;
+            }[];
+            /** @description Of the released credits, cleared from the overdraft in use. */
+            overdraft: number;
+        };
+        /** @description A `release` event. */
+        ReleaseEvent: {
+            /** @description The origin (region#incarnation) whose log holds it. */
+            origin: string;
+            /** @description Its place in that log, from 1. */
+            seq: number;
+            /** @description The chain hash, hex. */
+            hash: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "release";
+            tenant: string;
+            /**
+             * Format: date-time
+             * @description The origin’s clock when it decided.
+             */
+            at: string;
+            holdId: string;
+            /** @description The whole hold, back to the origin’s rights. */
+            amount: number;
+            /** @enum {string} */
+            cause: "void" | "expiry";
+            /** @description Credits taken from (or given to) each grant, in burn order. */
+            parts: {
+                grantId: string;
+                amount: number;
+            }[];
+            /** @description Cleared from the overdraft in use instead of grants. */
+            overdraft: number;
         };
         /** @description A `revoke` event. */
         RevokeEvent: {
@@ -1336,6 +1491,505 @@ export interface operations {
                 };
             };
             /** @description Error: not_ready, unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    amount: number;
+                    /** @description 1–255 printable ASCII characters. */
+                    idempotencyKey: string;
+                    ttlSeconds: number;
+                    /** @description Any JSON object of at most 4096 bytes, kept with the hold event. */
+                    metadata?: {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Replayed (header idempotent-replayed: true). */
+            200: {
+                headers: {
+                    /** @description The request was answered before. */
+                    "idempotent-replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        hold: {
+                            holdId: string;
+                            tenant: string;
+                            amount: number;
+                            /** @description The holding region: the one that decides how the hold ends. */
+                            region: string;
+                            /**
+                             * Format: date-time
+                             * @description On the holding region's clock.
+                             */
+                            expiresAt: string;
+                            /** @enum {string} */
+                            status: "active" | "captured" | "voided" | "expired";
+                            /** @description What a capture debited; null otherwise. */
+                            captured: number | null;
+                        };
+                        balance: components["schemas"]["DebitBalance"];
+                    };
+                };
+            };
+            /** @description Held, durably. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        hold: {
+                            holdId: string;
+                            tenant: string;
+                            amount: number;
+                            /** @description The holding region: the one that decides how the hold ends. */
+                            region: string;
+                            /**
+                             * Format: date-time
+                             * @description On the holding region's clock.
+                             */
+                            expiresAt: string;
+                            /** @enum {string} */
+                            status: "active" | "captured" | "voided" | "expired";
+                            /** @description What a capture debited; null otherwise. */
+                            captured: number | null;
+                        };
+                        balance: components["schemas"]["DebitBalance"];
+                    };
+                };
+            };
+            /** @description Error: invalid_request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: insufficient_credits. */
+            402: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: request_timeout. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: idempotency_key_conflict, amount_limit. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: payload_too_large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unsupported_media_type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: too_many_requests. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_ready, unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    captureHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+                /** @description 1–255 printable ASCII characters. */
+                holdId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    amount: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Replayed: the hold was captured so before. */
+            200: {
+                headers: {
+                    /** @description The request was answered before. */
+                    "idempotent-replayed"?: "true";
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        hold: {
+                            holdId: string;
+                            tenant: string;
+                            amount: number;
+                            /** @description The holding region: the one that decides how the hold ends. */
+                            region: string;
+                            /**
+                             * Format: date-time
+                             * @description On the holding region's clock.
+                             */
+                            expiresAt: string;
+                            /** @enum {string} */
+                            status: "active" | "captured" | "voided" | "expired";
+                            /** @description What a capture debited; null otherwise. */
+                            captured: number | null;
+                        };
+                    };
+                };
+            };
+            /** @description Captured, durably, by the holding region. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        hold: {
+                            holdId: string;
+                            tenant: string;
+                            amount: number;
+                            /** @description The holding region: the one that decides how the hold ends. */
+                            region: string;
+                            /**
+                             * Format: date-time
+                             * @description On the holding region's clock.
+                             */
+                            expiresAt: string;
+                            /** @enum {string} */
+                            status: "active" | "captured" | "voided" | "expired";
+                            /** @description What a capture debited; null otherwise. */
+                            captured: number | null;
+                        };
+                    };
+                };
+            };
+            /** @description Error: invalid_request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: request_timeout. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: hold_not_active. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: payload_too_large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unsupported_media_type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: too_many_requests. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_ready, unavailable, region_unreachable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    voidHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tenant: string;
+                /** @description 1–255 printable ASCII characters. */
+                holdId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never> | null;
+            };
+        };
+        responses: {
+            /** @description Voided (or voided before), durably. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        hold: {
+                            holdId: string;
+                            tenant: string;
+                            amount: number;
+                            /** @description The holding region: the one that decides how the hold ends. */
+                            region: string;
+                            /**
+                             * Format: date-time
+                             * @description On the holding region's clock.
+                             */
+                            expiresAt: string;
+                            /** @enum {string} */
+                            status: "active" | "captured" | "voided" | "expired";
+                            /** @description What a capture debited; null otherwise. */
+                            captured: number | null;
+                        };
+                    };
+                };
+            };
+            /** @description Error: invalid_request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: request_timeout. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: hold_not_active. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: payload_too_large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unsupported_media_type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: too_many_requests. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_ready, unavailable, region_unreachable. */
             503: {
                 headers: {
                     [name: string]: unknown;

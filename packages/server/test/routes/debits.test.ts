@@ -109,7 +109,11 @@ describe('a debit', () => {
       body: { amount: balance + 1, idempotencyKey: 'too-much' },
     });
     expect(errorOf(response)).toEqual({ status: 402, code: 'insufficient_credits' });
-    expect(response.json().error.details).toEqual({ requested: balance + 1, available: balance });
+    expect(response.json().error.details).toEqual({
+      requested: balance + 1,
+      available: balance,
+      reason: 'insufficient',
+    });
     expect(response.json().error.message).toMatch(
       /^Tenant acme cannot spend \d+ at this region: \d+ available/,
     );
@@ -122,7 +126,7 @@ describe('a debit', () => {
       body: { amount: 1, idempotencyKey: 'k' },
     });
     expect(errorOf(response)).toEqual({ status: 402, code: 'insufficient_credits' });
-    expect(response.json().error.details).toEqual({ requested: 1, available: 0 });
+    expect(response.json().error.details).toEqual({ requested: 1, available: 0, reason: 'insufficient' });
     await expectUnchanged();
   });
 

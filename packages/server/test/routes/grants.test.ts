@@ -62,6 +62,7 @@ describe('a grant', () => {
       'grants',
       'versionVector',
       'asOf',
+      'held',
     ]);
     expect(body.balance).toMatchObject({ tenant: 'acme', balance: 100_000, granted: 100_000, region: 'eu' });
     expect(body.balance.grants).toEqual([

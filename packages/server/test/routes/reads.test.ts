@@ -34,6 +34,7 @@ describe('GET /v1/tenants/{tenant}/balance', () => {
       debited: 53,
       refunded: 0,
       expired: 0,
+      held: 0,
       region: 'eu',
       regions: { eu: { rights: 99_997, overdraft: 0, overdraftInUse: 0 } },
       grants: [
@@ -69,6 +70,7 @@ describe('GET /v1/tenants/{tenant}/balance', () => {
       'grants',
       'versionVector',
       'asOf',
+      'held',
     ]);
   });
 

@@ -49,6 +49,7 @@ describe('GET /v1/snapshot', () => {
       debited: 9,
       refunded: 0,
       expired: 0,
+      held: 0,
     });
     expect(body.tenants[1]).toEqual({
       tenant: 't00000',
@@ -57,6 +58,7 @@ describe('GET /v1/snapshot', () => {
       debited: 0,
       refunded: 0,
       expired: 0,
+      held: 0,
     });
     const names = body.tenants.map((tenant: { tenant: string }) => tenant.tenant);
     expect(names).toEqual([...names].sort());

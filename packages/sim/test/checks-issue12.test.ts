@@ -1,0 +1,115 @@
+/** The checks of issue 12 over hand-made histories: S7 (holds end once) and F1 (no false declines while whole). */
+import {
+  checkF1,
+  checkS7,
+  type FinalState,
+  type HistoryRecord,
+  type Scenario,
+  SIM_EPOCH_MS,
+} from '@allot/sim';
+import { describe, expect, it } from 'vitest';
+
+const scenario: Scenario = {
+  name: 'hand-made',
+  description: '',
+  regions: ['eu', 'us'],
+  durationS: 1,
+  quietS: 1,
+  rebalancing: 'adaptive',
+  network: { delayMs: { min: 1, max: 1 }, loss: 0, duplicate: 0, reorder: 0 },
+  tenants: [],
+  faults: [],
+};
+
+function finalWith(holds: NonNullable<FinalState['ledger'][string]['holds']>, t = 10_000): FinalState {
+  return {
+    t,
+    wallClockMs: SIM_EPOCH_MS + t,
+    lostOrigins: [],
+    down: [],
+    regions: {},
+    ledger: { acme: { grants: { g1: 1000 }, debits: {}, refunds: {}, holds } },
+  };
+}
+
+describe('S7: holds end once, within the bound', () => {
+  it('holds for holds that ended once, capture ≤ hold and release = hold − captured', () => {
+    const final = finalWith({
+      'eu.a.1': {
+        amount: 100,
+        expiresAt: SIM_EPOCH_MS + 5_000,
+        ends: [{ kind: 'capture', captured: 40, released: 60 }],
+      },
+      'eu.a.2': {
+        amount: 100,
+        expiresAt: SIM_EPOCH_MS + 5_000,
+        ends: [{ kind: 'release', captured: 0, released: 100 }],
+      },
+      'eu.a.3': { amount: 100, expiresAt: SIM_EPOCH_MS + 9_000, ends: [] }, // active, not yet past its bound
+    });
+    expect(checkS7({ scenario, history: [], final })).toMatchObject({
+      invariant: 'S7',
+      holds: true,
+      violations: 0,
+    });
+  });
+
+  it('fails on a hold ended twice, a capture above the hold, a release that is not the rest, and one held too long', () => {
+    const final = finalWith(
+      {
+        twice: {
+          amount: 100,
+          expiresAt: SIM_EPOCH_MS,
+          ends: [
+            { kind: 'capture', captured: 100, released: 0 },
+            { kind: 'release', captured: 0, released: 100 },
+          ],
+        },
+        over: {
+          amount: 100,
+          expiresAt: SIM_EPOCH_MS,
+          ends: [{ kind: 'capture', captured: 101, released: 0 }],
+        },
+        leak: {
+          amount: 100,
+          expiresAt: SIM_EPOCH_MS,
+          ends: [{ kind: 'capture', captured: 30, released: 60 }],
+        },
+        stuck: { amount: 100, expiresAt: SIM_EPOCH_MS, ends: [] },
+      },
+      120_000,
+    );
+    const verdict = checkS7({ scenario, history: [], final });
+    expect(verdict.holds).toBe(false);
+    expect(verdict.violations).toBe(5);
+    expect(verdict.first?.detail).toMatch(/twice|2 times/);
+    expect(verdict.worst?.detail).toMatch(/stuck|captured 101|ended 2/);
+  });
+});
+
+describe('F1: no false declines while the cluster is whole', () => {
+  const decline = (extra: Partial<Extract<HistoryRecord, { type: 'debit' }>>): HistoryRecord => ({
+    type: 'debit',
+    t: 100,
+    region: 'eu',
+    tenant: 'acme',
+    key: 'k',
+    amount: 10,
+    result: 'declined',
+    falseDecline: true,
+    latencyMs: 50,
+    ...extra,
+  });
+
+  it('counts a decline the whole cluster could have paid, and only that', () => {
+    const history = [
+      decline({ healthyCovered: true, declineReason: 'timeout', waited: true }),
+      decline({ declineReason: 'unreachable' }), // during a fault: not counted here
+      decline({ healthyCovered: true, falseDecline: false }), // the true ledger could not pay it
+    ];
+    const verdict = checkF1({ scenario, history });
+    expect(verdict).toMatchObject({ invariant: 'F1', holds: false, violations: 1 });
+    expect(verdict.first?.detail).toMatch(/declined at eu \(timeout\)/);
+    expect(checkF1({ scenario, history: history.slice(1) }).holds).toBe(true);
+  });
+});
