@@ -2,7 +2,7 @@
  * Invariant violations and pathologies the simulator found in the real replica, kept as
  * regression cases now that they are fixed.
  */
-import { runSimulation, type Scenario, validateScenario } from '@allot/sim';
+import { type HistoryRecord, runSimulation, type Scenario, validateScenario } from '@allot/sim';
 import { describe, expect, it } from 'vitest';
 import { smallScenario } from './support.js';
 
@@ -691,16 +691,20 @@ describe('findings of disks that lie and wires that forge (issue 15)', () => {
    * which showed nothing missing, and wrote new events under seqs 214–226: two different events
    * under one (origin, seq), acknowledged debits changed under their ids, ap and eu never converged.
    * Fixed in the replica: after a start, writes wait for every peer's summary, or for
-   * LOG_CONFIRM_GRACE_MS after the first when a peer stays silent. Replayed here with seed 40 of the
-   * same scenario, which breaks the same way without the fix (the swarm's own seed no longer does
-   * since time 0 waits for every replica to take writes).
+   * LOG_CONFIRM_GRACE_MS after the first when a peer stays silent. Replayed here with seed 41 of the
+   * same scenario, where a peer again holds more of us's log than its disk kept. (Seed 40 broke the
+   * same way without the fix before the holds merge changed the workload's timing; seed 41 now has
+   * the condition but, without the fix, happens to hear the peer that holds more first.)
    */
   it('S8: a node that lost its WAL fetches its log back from the peer that holds the most, not the first it hears', async () => {
-    const result = await runSimulation(SWARM_266, 40);
+    const result = await runSimulation(SWARM_266, 41);
     expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
-    expect(result.history.some((record) => record.type === 'storage' && record.damage === 'lost-wal')).toBe(
-      true,
+    const storage = result.history.find(
+      (record): record is Extract<HistoryRecord, { type: 'storage' }> => record.type === 'storage',
     );
+    const own = Object.keys(storage?.held ?? {}).find((origin) => origin.startsWith('us#')) as string;
+    expect(storage?.damage).toBe('lost-wal');
+    expect(storage?.elsewhere[own]).toBeGreaterThan(storage?.kept[own] ?? 0);
   });
 });
 
