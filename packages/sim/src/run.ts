@@ -196,14 +196,11 @@ class Simulation {
     this.history.push(record);
   }
 
-  /** Opens every replica and waits until every link is up and every replica writable: the scenario's time 0. */
+  /** Opens every replica and waits until every link is up; that instant is the scenario's time 0. */
   async boot(): Promise<void> {
     for (const node of this.nodes.values()) node.start();
     const deadline = Math.max(BOOT_MS_MAX, 4 * this.scenario.network.delayMs.max + BOOT_MS_MAX);
-    // Time 0 is when every link is up and every replica takes writes (each heard its peers' summaries).
-    const ready = () =>
-      [...this.nodes.values()].every((node) => node.status === 'up' && node.replica?.writable === true);
-    while (!ready() || !this.network.allUp()) {
+    while (![...this.nodes.values()].every((node) => node.status === 'up') || !this.network.allUp()) {
       if (this.scheduler.now >= deadline)
         throw new SimulationFailure(
           `the cluster did not boot within ${deadline} simulated ms`,

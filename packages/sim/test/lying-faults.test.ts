@@ -62,7 +62,7 @@ describe('storage faults in a run', () => {
    */
   it('old-backup from before the first compaction: an empty disk, a new incarnation, the old one lost', async () => {
     const scenario = smallScenario(
-      [{ kind: 'storage', region: 'eu', damage: 'old-backup', atS: 1.2, forS: 1 }],
+      [{ kind: 'storage', region: 'eu', damage: 'old-backup', atS: 2, forS: 1 }],
       {
         durationS: 6,
         quietS: 12,
