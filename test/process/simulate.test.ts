@@ -116,7 +116,7 @@ describe('allot simulate', () => {
     ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('isolated-at-peak, seed 3: all 8 invariants hold');
+    expect(run.stdout).toContain('isolated-at-peak, seed 3: all 12 invariants hold');
     expect(run.stdout).toMatch(/✓ S1 /);
     expect(run.stdout).toMatch(/simulated s per wall s/);
     expect(run.stdout).toContain('replay: npx allot simulate simulations/isolated-at-peak.yaml --seed 3\n');
@@ -137,6 +137,10 @@ describe('allot simulate', () => {
       'S6',
       'S7',
       'F1',
+      'S8',
+      'S9',
+      'S10',
+      'S11',
     ]);
     expect(saved.verdicts.every((verdict) => verdict.holds)).toBe(true);
     expect(saved.options).toMatchObject({ seed: 3, scenarioFile: 'simulations/isolated-at-peak.yaml' });
@@ -229,6 +233,43 @@ describe('allot simulate', () => {
     }
     // Every seed ran the file's regions with a fault mix of its own.
     expect(new Set(swarm.seeds.map((seed) => seed.faults.join(','))).size).toBeGreaterThan(1);
+  });
+
+  it('--workers runs the seeds on worker threads with the same histories, and logs each as it comes', async () => {
+    const dir = tempDir('simulate-soak');
+    dirs.push(dir);
+    const file = writeScenario(dir, 'small.yaml', small);
+    const hashes = async (out: string, extra: string[]) => {
+      const run = await allot([
+        'simulate',
+        file,
+        '--swarm',
+        '2',
+        '--seed',
+        '31',
+        '--out',
+        out,
+        '--quiet',
+        ...extra,
+      ]);
+      const swarm = JSON.parse(readFileSync(join(out, 'swarm.json'), 'utf8')) as {
+        seeds: { seed: number; historyHash: string }[];
+        failures: { seed: number; replay: string }[];
+      };
+      return { run, swarm, lines: readFileSync(join(out, 'seeds.jsonl'), 'utf8').trim().split('\n') };
+    };
+    const sequential = await hashes(join(dir, 'one'), []);
+    const parallel = await hashes(join(dir, 'two'), ['--workers', '2']);
+    expect(parallel.run.stdout).toContain('2 workers');
+    expect(parallel.swarm.seeds.map((seed) => seed.seed)).toEqual([31, 32]);
+    expect(parallel.swarm.seeds.map((seed) => seed.historyHash)).toEqual(
+      sequential.swarm.seeds.map((seed) => seed.historyHash),
+    );
+    expect(parallel.lines).toHaveLength(2);
+    expect(parallel.swarm.failures).toEqual(sequential.swarm.failures);
+    const bad = await allot(['simulate', file, '--swarm', '2', '--workers', '0', '--quiet']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--workers');
   });
 
   it('--swarm lists each failing seed with its replay command and keeps its output', async () => {

@@ -23,6 +23,7 @@ import { runNode } from './commands/node.js';
 import {
   parseSeed,
   parseSwarmRuns,
+  parseWorkers,
   runSimulate,
   SIMULATE_OUT,
   SIMULATE_SEED,
@@ -126,6 +127,12 @@ export function buildProgram(exit: (code: number) => void): Command {
         '--swarm <n>',
         "run n seeds from --seed; each draws its own fault mix over the file's regions and workload",
       ).argParser(parseSwarmRuns),
+    )
+    .addOption(
+      new Option(
+        '--workers <n>',
+        'with --swarm: run the seeds on n worker threads (the soak); the same seed gives the same history',
+      ).argParser(parseWorkers),
     )
     .option('-q, --quiet', 'no progress bar', false)
     .action(async (file: string | undefined, options: SimulateOptions) => {

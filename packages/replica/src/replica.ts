@@ -89,6 +89,7 @@ import {
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
   KEY_INDEX_BUCKET_MS_MIN,
   KEY_INDEX_BUCKETS_PER_RETENTION,
+  LOG_CONFIRM_GRACE_MS,
   PENDING_EVENTS_MAX,
   RECORD_WINDOW_RECORDS_DEFAULT,
   RETENTION_SWEEP_MS,
@@ -237,6 +238,9 @@ export class Replica {
    * origins (DESIGN.md §2): until then it appends nothing to its own log, and writes are not_ready.
    */
   private logConfirmed = true;
+  /** While not writable: set once LOG_CONFIRM_GRACE_MS passed since a peer's summary was first heard. */
+  private logGraceTimer: TimerHandle | null = null;
+  private logGraceOver = false;
   /** Own events fetched back from peers while recovering (for the line logged when done). */
   private fetchedBack = 0;
   /** Tenants (and debit keys) whose received events wait for writability to be acted on. */
@@ -940,6 +944,7 @@ export class Replica {
     this.expiryTimer?.cancel();
     this.retentionTimer?.cancel();
     this.summaryTimer?.cancel();
+    this.logGraceTimer?.cancel();
     await this.drain();
     await this.ports.store.close();
     this.ports.logger.info({ origin: this.origin, seq: this.durableSeq }, 'replica closed');
@@ -1476,7 +1481,23 @@ export class Replica {
       }
       if (behind.length > 0) return;
     }
-    if (heard) this.becomeWritable();
+    if (!heard) return;
+    // One peer's word is not enough while another may hold more of our log (swarm seed 266: us lost
+    // its WAL, eu held less and confirmed it, ap held 13 more of its events, and us reused their
+    // seqs): wait for every peer's summary, or, if one stays silent, for the grace to pass.
+    const all = this.otherRegions().every((region) => {
+      const peer = this.peers.get(region);
+      return peer?.connected === true && peer.summarized;
+    });
+    if (all || this.logGraceOver) {
+      this.logGraceTimer?.cancel();
+      this.becomeWritable();
+      return;
+    }
+    this.logGraceTimer ??= this.ports.clock.setTimer(LOG_CONFIRM_GRACE_MS, () => {
+      this.logGraceOver = true;
+      this.checkLogWhole();
+    });
   }
 
   /**

@@ -48,7 +48,37 @@ export type Fault =
       readonly ppm: number;
       readonly atS: number;
       readonly forS: number;
+    }
+  | {
+      /** Extension (issue 15): the region crashes, its disk lies (`damage`), it restarts `forS` later. */
+      readonly kind: 'storage';
+      readonly region: string;
+      readonly damage: StorageDamage;
+      readonly atS: number;
+      readonly forS: number;
+    }
+  | {
+      /**
+       * Extension (issue 15): what `from` sends (to `to` only, or to every peer) is tampered with for
+       * `forS`: replayed, reordered beyond TCP, truncated, bit-flipped, re-labelled as another or an
+       * unknown origin, or a control update with a value the API refuses.
+       */
+      readonly kind: 'hostile';
+      readonly from: string;
+      readonly to?: string;
+      readonly atS: number;
+      readonly forS: number;
     };
+
+/** The ways a disk lies (memory-faults.ts in @allot/store). */
+export type StorageDamage =
+  | 'torn-tail'
+  | 'lost-wal'
+  | 'corrupt-middle'
+  | 'corrupt-end'
+  | 'misdirected-read'
+  | 'stale-read'
+  | 'old-backup';
 
 /** Per-link network behaviour. */
 export interface NetworkSpec {
@@ -150,6 +180,11 @@ export interface Scenario {
    * absent: the node default, or longer where the scenario's links are slower (`borrowWaitOf`).
    */
   readonly borrowWaitMs?: number;
+  /**
+   * Extension (issue 15): with `--swarm`, the share of seeds that draw a storage fault and the
+   * share that draw a hostile wire (defaults: the sim's SWARM_STORAGE_RATE, SWARM_HOSTILE_RATE).
+   */
+  readonly faultRates?: { readonly storage?: number; readonly hostile?: number };
 }
 
 /**
@@ -277,6 +312,25 @@ export type HistoryRecord =
       >;
     }
   | {
+      /**
+       * Extension (issue 15): a region restarted on a damaged disk (a `storage` fault). `refused`:
+       * its replica would not open (it then starts on a new disk, as an operator would); `opened`:
+       * it served what the disk held. `held`/`kept`: the seqs its disk held durably of each origin
+       * before and after the damage; `elsewhere`: the most any other region held durably then.
+       */
+      readonly type: 'storage';
+      readonly t: number;
+      readonly region: string;
+      readonly damage: StorageDamage;
+      readonly outcome: 'refused' | 'opened' | 'untouched';
+      readonly detail: string;
+      /** Keys whose reads return bytes not theirs: a correct store must refuse them. */
+      readonly damagedKeys: readonly string[];
+      readonly held: Readonly<Record<string, number>>;
+      readonly kept: Readonly<Record<string, number>>;
+      readonly elsewhere: Readonly<Record<string, number>>;
+    }
+  | {
       /** Extension: a region raised an alert (alert-watch.ts). */
       readonly type: 'alert';
       readonly t: number;
@@ -298,8 +352,21 @@ export type HistoryRecord =
 
 /** The verdict of one invariant. */
 export interface Verdict {
-  /** S1–S7 (DESIGN.md §6 and holds), A1 (alerts), F1: no false declines while the cluster is whole (issue 12). */
-  readonly invariant: 'S1' | 'S2' | 'S3' | 'S4' | 'S5' | 'S6' | 'S7' | 'A1' | 'F1';
+  /** S1–S7 (DESIGN.md §6 and holds), A1 (alerts), F1: no false declines while the cluster is whole (issue 12), S8–S11 (issue 15). */
+  readonly invariant:
+    | 'S1'
+    | 'S2'
+    | 'S3'
+    | 'S4'
+    | 'S5'
+    | 'S6'
+    | 'S7'
+    | 'A1'
+    | 'F1'
+    | 'S8'
+    | 'S9'
+    | 'S10'
+    | 'S11';
   readonly name: string;
   readonly holds: boolean;
   readonly violations: number;
@@ -388,6 +455,21 @@ export interface FinalState {
   readonly wallClockMs?: number;
   /** Origins (incarnations) whose disk was lost: what they never replicated is gone by design. */
   readonly lostOrigins: readonly string[];
+  /**
+   * Extension (issue 15, S8): every event any store committed (own or received), per origin: at
+   * index seq − 1, the distinct chain hashes (hex, 16 digits) stored under that seq anywhere.
+   */
+  readonly written?: Readonly<Record<string, readonly (readonly string[])[]>>;
+  /**
+   * Extension (issue 15, S11): what hostile frames tried, per region that received them: frames
+   * tampered with, refused (link dropped or frame ignored), and the policy values the forged
+   * control updates carried; and each region's final policies, by tenant (JSON of the policy).
+   */
+  readonly hostile?: {
+    readonly tampered: number;
+    readonly forgedPolicies: readonly string[];
+    readonly policies: Readonly<Record<string, Readonly<Record<string, string | null>>>>;
+  };
   /** Regions not running at the end (none, unless a restart failed). */
   readonly down: readonly string[];
   readonly regions: Readonly<Record<string, FinalRegion>>;

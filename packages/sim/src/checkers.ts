@@ -15,6 +15,13 @@
 import { balanceOf, parseEventRecordId } from '@allot/core';
 import type { FinalState, HistoryRecord, LedgerFigures, Scenario, TenantSpec, Verdict } from './api.js';
 import { overdraftBound, regionOverdraftMax } from './bounds.js';
+import {
+  checkFaultInvariants,
+  destroyedRanges,
+  FAULT_INVARIANT_NAMES,
+  inRanges,
+  reusedSince,
+} from './checkers-faults.js';
 import { issue12Checks } from './checks-issue12.js';
 import { quietStartMs } from './timeline.js';
 
@@ -69,6 +76,7 @@ export const INVARIANT_NAMES: Readonly<Record<Verdict['invariant'], string>> = {
   S6: 'idempotency',
   S7: 'holds end once, within the bound',
   F1: 'no false declines while the cluster is whole',
+  ...FAULT_INVARIANT_NAMES,
   A1: 'every crossing alerted',
 };
 
@@ -101,6 +109,10 @@ export function checkS1(input: CheckInput): Verdict {
   const acknowledged = new Map<string, { debited: number; granted: number; refunded: number }>();
   const lastSample = new Map<string, LedgerFigures>();
   const counted = new Set<string>();
+  /** Acknowledged debits by id, and per tenant what damaged disks destroyed before any peer held it. */
+  const debits = new Map<string, { tenant: string; amount: number }>();
+  const destroyedDebits = new Map<string, number>();
+  let excused = 0;
   let checks = 0;
   const tally = (tenant: string) => {
     let found = acknowledged.get(tenant);
@@ -118,9 +130,27 @@ export function checkS1(input: CheckInput): Verdict {
       case 'refund':
         if (record.result === 'accepted') tally(record.tenant).refunded += record.amount;
         break;
+      case 'storage': {
+        // Acknowledged debits a damaged disk destroyed before any peer held them are gone (issue 15,
+        // swarm seed 276): the rights they spent are spent again, as after a lost disk. They no
+        // longer count, and the true ledger, which still folds them, may go that much lower.
+        const ranges = destroyedRanges([record]);
+        for (const [id, debit] of debits) {
+          const parsed = parseEventRecordId(id);
+          if (parsed === null || !inRanges(ranges.get(parsed.origin), parsed.seq)) continue;
+          tally(debit.tenant).debited -= debit.amount;
+          destroyedDebits.set(debit.tenant, (destroyedDebits.get(debit.tenant) ?? 0) + debit.amount);
+          debits.delete(id);
+          counted.delete(id);
+          excused += 1;
+        }
+        break;
+      }
       case 'sample': {
         if (record.ledger !== undefined) lastSample.set(record.tenant, record.ledger);
-        const bound = record.overdraftBound ?? boundOf(input.scenario, record.tenant);
+        const bound =
+          (record.overdraftBound ?? boundOf(input.scenario, record.tenant)) +
+          (destroyedDebits.get(record.tenant) ?? 0);
         checks += 1;
         if (record.truth < -bound) {
           violations.add(
@@ -137,6 +167,8 @@ export function checkS1(input: CheckInput): Verdict {
           record.debitId ?? `${record.tenant}\u0000${record.key}\u0000${record.region}\u0000${record.t}`;
         if (counted.has(key)) break;
         counted.add(key);
+        if (record.debitId !== undefined)
+          debits.set(record.debitId, { tenant: record.tenant, amount: record.amount });
         const mine = tally(record.tenant);
         mine.debited += record.amount;
         const sample = lastSample.get(record.tenant);
@@ -163,7 +195,13 @@ export function checkS1(input: CheckInput): Verdict {
         break;
     }
   }
-  return violations.verdict('S1', INVARIANT_NAMES.S1, `${checks} instants checked`);
+  return violations.verdict(
+    'S1',
+    INVARIANT_NAMES.S1,
+    excused === 0
+      ? `${checks} instants checked`
+      : `${checks} instants checked; ${excused} acknowledged debits a damaged disk destroyed before any peer held them no longer count`,
+  );
 }
 
 /**
@@ -175,8 +213,14 @@ export function checkS1(input: CheckInput): Verdict {
 export function checkS2(input: CheckInput): Verdict {
   const violations = new Violations();
   let observations = 0;
+  let skipped = 0;
+  const reused = reusedSince(input);
   for (const record of input.history) {
     if (record.type !== 'sample' || record.origins === undefined) continue;
+    if (reused !== null && record.t >= reused) {
+      skipped += Object.keys(record.origins).length;
+      continue;
+    }
     for (const [origin, seen] of Object.entries(record.origins)) {
       observations += 1;
       if (seen.rightsMin < 0) {
@@ -196,10 +240,14 @@ export function checkS2(input: CheckInput): Verdict {
       }
     }
   }
+  const note =
+    observations === 0 ? 'no per-origin observations in the history' : `${observations} observations`;
   return violations.verdict(
     'S2',
     INVARIANT_NAMES.S2,
-    observations === 0 ? 'no per-origin observations in the history' : `${observations} observations`,
+    skipped === 0
+      ? note
+      : `${note}; ${skipped} after ${reused} ms left out: a damaged disk's destroyed seqs were reused, which the true ledger cannot fold`,
   );
 }
 
@@ -262,6 +310,19 @@ function acknowledgedOperations(
   return out;
 }
 
+/** Whether a storage fault destroyed the operation's event before any peer held it (issue 15). */
+function destroyedBy(
+  destroyed: Map<string, [number, number][]>,
+  record: DebitRecord | GrantRecord | RefundRecord,
+): boolean {
+  // A grant's record names its origin but not its seq: any destroyed range of that origin may hold it
+  // (swarm seed 332: eu lost its WAL while cut off, and with it a grant it had acknowledged).
+  if (record.type === 'grant') return record.origin !== undefined && destroyed.has(record.origin);
+  const id = record.type === 'debit' ? record.debitId : record.refundId;
+  const parsed = id === undefined ? null : parseEventRecordId(id);
+  return parsed !== null && inRanges(destroyed.get(parsed.origin), parsed.seq);
+}
+
 /**
  * S3: every acknowledged grant, debit and refund is in the nodes' final state, unchanged — across
  * crashes and restarts. Operations of an incarnation whose disk was lost and that it never
@@ -272,6 +333,7 @@ export function checkS3(input: CheckInput): Verdict {
   const final = input.final;
   if (final === undefined) return notChecked('S3');
   const lost = new Set(final.lostOrigins);
+  const destroyed = destroyedRanges(input.history);
   let checked = 0;
   let excused = 0;
   for (const record of acknowledgedOperations(input.history)) {
@@ -279,7 +341,7 @@ export function checkS3(input: CheckInput): Verdict {
     const missing = missingFrom(final, record);
     if (missing === null) continue;
     const writer = writerOf(record);
-    if (writer !== null && lost.has(writer)) {
+    if (writer !== null && (lost.has(writer) || destroyedBy(destroyed, record))) {
       excused += 1;
       continue;
     }
@@ -374,6 +436,7 @@ export function checkS5(input: CheckInput): Verdict {
   const final = input.final;
   if (final === undefined) return notChecked('S5');
   const lost = new Set(final.lostOrigins);
+  const destroyed = destroyedRanges(input.history);
   const expected = new Map<string, { granted: number; debited: number; refunded: number }>();
   const seen = new Set<string>();
   let excused = 0;
@@ -395,8 +458,13 @@ export function checkS5(input: CheckInput): Verdict {
           : `grant:${record.grantId}`;
     const key = `${record.tenant}\u0000${id}`;
     if (seen.has(key)) continue;
-    seen.add(key);
     const writer = writerOf(record);
+    // A damaged disk that destroyed an event before any peer held it may reuse its id (issue 15).
+    if (destroyedBy(destroyed, record) && missingFrom(final, record) !== null) {
+      excused += 1;
+      continue;
+    }
+    seen.add(key);
     if (writer !== null && lost.has(writer) && missingFrom(final, record) !== null) {
       excused += 1;
       continue;
@@ -555,7 +623,7 @@ export function checkS6(input: CheckInput): Verdict {
   );
 }
 
-/** S1–S6 in order, then the checks of issue 12 (checks-issue12.ts). */
+/** S1–S6 in order, then the checks of issue 12 (checks-issue12.ts) and of issue 15 (checkers-faults.ts). */
 export function checkAll(input: CheckInput): Verdict[] {
   return [
     checkS1(input),
@@ -565,5 +633,6 @@ export function checkAll(input: CheckInput): Verdict[] {
     checkS5(input),
     checkS6(input),
     ...issue12Checks(input),
+    ...checkFaultInvariants(input),
   ];
 }

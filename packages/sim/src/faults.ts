@@ -5,9 +5,11 @@
  * resumed) is reported, so that convergence after it can be timed.
  */
 import type { Fault, HistoryRecord, Scenario } from './api.js';
+import { HostileDirection } from './hostile.js';
 
 import type { SimNetwork } from './network.js';
 import type { RegionNode } from './region.js';
+import { streamOf } from './rng.js';
 import type { Scheduler } from './scheduler.js';
 import { faultEndMs, msOf } from './timeline.js';
 
@@ -21,6 +23,8 @@ export interface FaultTargets {
   record(record: HistoryRecord): void;
   /** A heal happened now (simulated ms since the start): convergence after it is timed. */
   healed(atMs: number): void;
+  /** The run's seed: storage damage and hostile wires draw from their own streams of it. */
+  readonly seed?: number;
 }
 
 /** The directed pairs `from>to` a partition fault blocks. */
@@ -99,6 +103,10 @@ function describe(fault: Fault, regions: readonly string[]): string {
       return `${fault.region}'s clock steps ${fault.stepMs > 0 ? '+' : ''}${fault.stepMs} ms`;
     case 'clock-drift':
       return `${fault.region}'s clock drifts ${fault.ppm} ppm`;
+    case 'storage':
+      return `${fault.region} crashes and its disk lies (${fault.damage})`;
+    case 'hostile':
+      return `what ${fault.from} sends${fault.to === undefined ? '' : ` to ${fault.to}`} is tampered with`;
   }
 }
 
@@ -215,6 +223,54 @@ export function scheduleFaults(scenario: Scenario, targets: FaultTargets): void 
           target.clock.step(fault.stepMs);
           record('start', detail);
           record('end', `${detail} (now ${target.clock.offsetMs()} ms off true time)`);
+        });
+        break;
+      }
+      case 'storage': {
+        const target = node(fault.region);
+        const draws = streamOf(targets.seed ?? 0, `storage:${id}:${fault.region}`);
+        let touched = false;
+        at(startAt, () => {
+          if (target.status === 'down') return;
+          const damaged = target.damageDisk(fault.damage, (n) => draws.int(0, Math.max(0, n - 1)));
+          touched = damaged !== null;
+          record(
+            'start',
+            damaged === null
+              ? `${detail}: its disk holds nothing this damage reaches, a plain crash`
+              : `${detail}: ${damaged.report.detail}`,
+          );
+        });
+        at(endAt, () => {
+          if (target.status !== 'down') return;
+          target.start();
+          record('end', `${fault.region} restarts on ${touched ? 'the damaged disk' : 'what its disk kept'}`);
+          targets.healed(t());
+        });
+        break;
+      }
+      case 'hostile': {
+        const to = fault.to === undefined ? regions.filter((region) => region !== fault.from) : [fault.to];
+        at(startAt, () => {
+          for (const peer of to) {
+            const wire = new HostileDirection(
+              streamOf(targets.seed ?? 0, `hostile:${id}:${fault.from}>${peer}`),
+              () => ({
+                own: nodes.get(fault.from)?.origin ?? null,
+                others: [...nodes.values()]
+                  .filter((other) => other.region !== fault.from && other.origin !== null)
+                  .map((other) => other.origin as string),
+              }),
+              scenario.tenants.map((spec) => spec.tenant),
+            );
+            network.setHostile(fault.from, peer, wire);
+          }
+          record('start', detail);
+        });
+        at(endAt, () => {
+          for (const peer of to) network.setHostile(fault.from, peer, null);
+          record('end', `honest again: ${detail}`);
+          targets.healed(t());
         });
         break;
       }

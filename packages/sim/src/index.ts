@@ -4,7 +4,7 @@
  * duplication, reordering, partitions), simulated clocks (skew, drift, steps) and in-memory disks
  * with crash semantics (@allot/store's MemoryStore), driven by a scenario's workload and fault
  * schedule, everything determined by one seed. `runSimulation` returns the history, metrics and
- * the verdicts of the checkers S1–S6, which are pure functions over what was recorded.
+ * the verdicts of the checkers S1–S6 and S8–S11, which are pure functions over what was recorded.
  * `validateScenario` checks a scenario document; `randomScenario` and `runSwarm` draw fault mixes
  * per seed. The CLI (`allot simulate`) writes run.json, history.jsonl and report.html from these.
  */
@@ -13,11 +13,13 @@ export * from './alert-check.js';
 export * from './api.js';
 export * from './bounds.js';
 export * from './checkers.js';
+export * from './checkers-faults.js';
 export * from './checks-issue12.js';
 export { RegionClock } from './clock.js';
 export { CommitLatency } from './commit-latency.js';
 export { regionCrypto } from './crypto.js';
 export { blockedPairs, scheduleFaults } from './faults.js';
+export * from './hostile.js';
 export * from './limits.js';
 export { cloneFrame, type Endpoint, frameBytes, type NetworkCounters, SimNetwork } from './network.js';
 export { RegionNode } from './region.js';

@@ -146,3 +146,18 @@ export const HOLD_END_BOUND_MS = 60_000;
 export const HOLD_SETTLE_MS_MIN = 50;
 /** See HOLD_SETTLE_MS_MIN. */
 export const HOLD_SETTLE_MS_MAX = 2_000;
+
+/** Frames a hostile wire remembers per direction to replay: a few seconds of a busy link. */
+export const HOSTILE_RECENT_FRAMES = 64;
+
+/** Most frames in flight a hostile wire lets a frame overtake (TCP never lets one overtake any). */
+export const HOSTILE_REORDER_DEPTH_MAX = 8;
+
+/**
+ * Share of swarm seeds that draw a storage fault and share that draw a hostile wire (issue 15),
+ * unless a scenario sets its own: enough that 1,000 seeds try each damage and tampering many
+ * times, few enough that the classic fault mixes keep most of the seeds.
+ */
+export const SWARM_STORAGE_RATE = 0.3;
+/** See SWARM_STORAGE_RATE. */
+export const SWARM_HOSTILE_RATE = 0.2;

@@ -22,6 +22,7 @@ import {
   type TransportHandlers,
 } from '@allot/replica';
 import type { NetworkSpec } from './api.js';
+import type { HostileDirection, Tampered } from './hostile.js';
 import { type RandomStream, streamOf } from './rng.js';
 import { type Scheduler, SimulationFailure, type Task } from './scheduler.js';
 
@@ -170,6 +171,9 @@ export class SimNetwork {
   private readonly links = new Map<string, Link>();
   private readonly endpoints = new Map<string, { endpoint: Endpoint; handlers: TransportHandlers }>();
   private blocked = new Set<string>();
+  /** Hostile directions `from>to` now (issue 15), and every one there ever was (for the tally). */
+  private readonly hostile = new Map<string, HostileDirection>();
+  readonly hostileEver: HostileDirection[] = [];
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -230,6 +234,16 @@ export class SimNetwork {
         direction.held = 0;
         for (let i = 0; i < held; i++) this.scheduleDelivery(link, direction);
       }
+    }
+  }
+
+  /** Makes what `from` sends to `to` hostile (issue 15), or honest again with null. */
+  setHostile(from: string, to: string, hostile: HostileDirection | null): void {
+    this.linkOf(from, to); // throws for a pair that has no link
+    if (hostile === null) this.hostile.delete(`${from}>${to}`);
+    else {
+      this.hostile.set(`${from}>${to}`, hostile);
+      this.hostileEver.push(hostile);
     }
   }
 
@@ -486,12 +500,42 @@ export class SimNetwork {
       this.close(link, from, this.scheduler.now);
       return true;
     }
+    const hostile = this.hostile.get(`${from}>${to}`);
+    if (hostile !== undefined) {
+      this.arriveTampered(link, direction, hostile.tamper(copy), bytes);
+      return true;
+    }
     this.enqueue(link, direction, copy, bytes);
     if (direction.rng.chance(this.spec.duplicate)) {
       this.counters.duplicated += 1;
       this.enqueue(link, direction, cloneFrame(frame), bytes);
     }
     return true;
+  }
+
+  /**
+   * What a hostile wire made of a frame: frames to deliver (the first overtaking some in flight), or
+   * bytes the receiving transport refuses when they arrive, closing the link as the real one does.
+   */
+  private arriveTampered(link: Link, direction: Direction, tampered: Tampered, bytes: number): void {
+    if (tampered.kind === 'refuse') {
+      const epoch = link.epoch;
+      this.scheduler.after(this.delay(link, direction.from), () => {
+        if (!link.up || link.epoch !== epoch) return;
+        const kind = `hostile bytes refused by the transport: ${reasonKind(tampered.reason).slice(0, 60)}`;
+        this.counters.drops[kind] = (this.counters.drops[kind] ?? 0) + 1;
+        this.close(link, direction.to, this.scheduler.now);
+      });
+      return;
+    }
+    tampered.frames.forEach((frame, i) => {
+      this.enqueue(link, direction, frame, bytes);
+      if (i === 0 && tampered.overtakes > 0 && direction.queue.length > 1) {
+        // Beyond TCP: the frame jumps ahead of up to `overtakes` frames still in flight.
+        const flight = direction.queue.pop() as Flight;
+        direction.queue.splice(Math.max(0, direction.queue.length - tampered.overtakes), 0, flight);
+      }
+    });
   }
 
   private enqueue(link: Link, direction: Direction, frame: ReplicationFrame, bytes: number): void {

@@ -13,7 +13,7 @@ import {
   type ReplicaObserver,
   type TimerHandle,
 } from '@allot/replica';
-import { MemoryStore } from '@allot/store';
+import { type DamageReport, MemoryStore, type StorageDamage } from '@allot/store';
 import type { RegionClock } from './clock.js';
 import type { CommitLatency } from './commit-latency.js';
 import type { SimNetwork } from './network.js';
@@ -49,6 +49,18 @@ export interface RegionContext {
   rightsMoved: number;
   /** Called with each replica once it has opened (alert-watch.ts listens to it). */
   readonly opened?: (region: string, replica: Replica, alive: () => boolean) => void;
+  /** A region restarted on a damaged disk: whether its replica opened on it (issue 15). */
+  storageOpened?(region: string, damage: PendingDamage, outcome: 'refused' | 'opened', detail: string): void;
+}
+
+/** A storage fault done to a region's disk, waiting for the restart that meets it. */
+export interface PendingDamage {
+  readonly report: DamageReport;
+  /** Seqs of each origin the disk held durably before and after the damage. */
+  readonly held: Readonly<Record<string, number>>;
+  readonly kept: Readonly<Record<string, number>>;
+  /** The incarnation whose disk it was. */
+  readonly origin: OriginId | null;
 }
 
 /** One region: clock, disk, and the process running its replica. */
@@ -62,6 +74,8 @@ export class RegionNode {
   private process: Process = { id: 0, alive: false };
   private pausedUntil = -1;
   private readonly inFlight = new Set<InFlight>();
+  /** The damage the next start meets (issue 15), until its replica opened or refused. */
+  private damaged: PendingDamage | null = null;
 
   constructor(
     readonly region: string,
@@ -116,6 +130,15 @@ export class RegionNode {
         opened = replica;
         this.replica = replica;
         this.status = 'up';
+        const damaged = this.damaged;
+        if (damaged !== null) {
+          this.damaged = null;
+          this.store.healReads();
+          // A backup from before the node's first compaction holds no metadata: a new incarnation.
+          if (damaged.origin !== null && damaged.origin !== replica.origin)
+            this.lostOrigins.push(damaged.origin);
+          this.context.storageOpened?.(this.region, damaged, 'opened', `opened as ${replica.origin}`);
+        }
         const endpoint = {
           region: this.region,
           origin: replica.origin,
@@ -128,6 +151,17 @@ export class RegionNode {
       },
       (error: unknown) => {
         if (!process.alive) return;
+        const damaged = this.damaged;
+        if (damaged !== null) {
+          // The node refuses to serve a damaged disk, as it must; the operator gives it a new one.
+          this.damaged = null;
+          this.context.storageOpened?.(this.region, damaged, 'refused', (error as Error).message);
+          this.kill();
+          if (damaged.origin !== null) this.lostOrigins.push(damaged.origin);
+          this.store = this.store.loseDisk();
+          this.start();
+          return;
+        }
         scheduler.fail(
           new SimulationFailure(
             `${this.region} could not open its replica: ${(error as Error).message}`,
@@ -151,6 +185,29 @@ export class RegionNode {
     this.kill();
     if (origin !== null) this.lostOrigins.push(origin);
     this.store = this.store.loseDisk();
+  }
+
+  /**
+   * The process dies and its disk lies (`damage`, drawn with `pick`): the next start meets it. Null
+   * (and a plain crash) when the disk holds nothing the damage can reach.
+   */
+  damageDisk(damage: StorageDamage, pick: (n: number) => number): PendingDamage | null {
+    const origin = this.origin;
+    const held = this.store.durableSeqs();
+    this.kill();
+    const damaged = this.store.crashDamaged(damage, pick);
+    if (damaged === null) {
+      this.store = this.store.crash();
+      return null;
+    }
+    this.store = damaged.store;
+    this.damaged = { report: damaged.report, held, kept: this.store.durableSeqs(), origin };
+    return this.damaged;
+  }
+
+  /** How many events of each origin this region's disk holds durably now. */
+  durableSeqs(): Record<string, number> {
+    return this.store.durableSeqs();
   }
 
   /** Holds the process's timers, deliveries and requests until `untilMs` (simulated). */

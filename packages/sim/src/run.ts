@@ -26,6 +26,7 @@ import { RegionClock } from './clock.js';
 import { CommitLatency } from './commit-latency.js';
 import { regionCrypto } from './crypto.js';
 import { scheduleFaults } from './faults.js';
+import { policyText } from './hostile.js';
 import {
   BOOT_MS_MAX,
   CLOCK_SKEW_MS_MAX,
@@ -133,6 +134,26 @@ class Simulation {
       peerKeys,
       replicaLog: {},
       rightsMoved: 0,
+      storageOpened: (region, damaged, outcome, detail) => {
+        const elsewhere: Record<string, number> = {};
+        for (const [other, node] of this.nodes) {
+          if (other === region) continue;
+          for (const [origin, seq] of Object.entries(node.durableSeqs()))
+            elsewhere[origin] = Math.max(elsewhere[origin] ?? 0, seq);
+        }
+        this.record({
+          type: 'storage',
+          t: this.now,
+          region,
+          damage: damaged.report.damage,
+          outcome,
+          detail: `${damaged.report.detail}; ${detail}`,
+          damagedKeys: damaged.report.damagedKeys,
+          held: damaged.held,
+          kept: damaged.kept,
+          elsewhere,
+        });
+      },
       opened: (region, replica, alive) =>
         watchAlerts(region, replica, {
           hash: (bytes) => (cryptos.get(region) as ReturnType<typeof regionCrypto>).hash(bytes),
@@ -405,7 +426,32 @@ class Simulation {
       };
     }
     const lostOrigins = [...this.nodes.values()].flatMap((node) => node.lostOrigins).sort();
-    return { t: this.now, wallClockMs: SIM_EPOCH_MS + this.now, lostOrigins, down, regions, ledger };
+    const written = Object.fromEntries(
+      [...this.truth.written].sort(([a], [b]) => (a < b ? -1 : 1)).map(([origin, log]) => [origin, log]),
+    );
+    const policies: Record<string, Record<string, string | null>> = {};
+    for (const [region, replica] of up) {
+      policies[region] = Object.fromEntries(
+        this.scenario.tenants.map((spec) => [spec.tenant, policyText(replica.policy(spec.tenant))]),
+      );
+    }
+    const forged = new Set<string>();
+    let tampered = 0;
+    for (const wire of this.network.hostileEver) {
+      tampered += wire.tampered;
+      for (const policy of wire.forgedPolicies) forged.add(policy);
+    }
+    const hostile = { tampered, forgedPolicies: [...forged].sort(), policies };
+    return {
+      t: this.now,
+      wallClockMs: SIM_EPOCH_MS + this.now,
+      lostOrigins,
+      down,
+      regions,
+      ledger,
+      written,
+      hostile,
+    };
   }
 
   /** Runs the scenario; returns the history, the final state and the convergence after the last heal. */
@@ -422,6 +468,7 @@ class Simulation {
       startMs: this.startMs,
       record: (record) => this.record(record),
       healed: (atMs) => this.healed(atMs),
+      seed: this.seed,
     });
     new Workload(scenario, {
       scheduler: this.scheduler,

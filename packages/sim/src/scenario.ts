@@ -16,6 +16,7 @@ import {
   BORROW_WAIT_MS_MAX,
   POLICY_ALERTS_MAX,
 } from '@allot/replica';
+import { STORAGE_DAMAGES } from '@allot/store';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Fault, Scenario } from './api.js';
 import {
@@ -73,6 +74,11 @@ export const SCENARIO_SCHEMA = {
     quietS: { type: 'number', minimum: 0, maximum: DURATION_S_MAX, default: 10 },
     rebalancing: { enum: ['adaptive', 'static'], default: 'adaptive' },
     signatures: { enum: ['simulated', 'ed25519'], default: 'simulated' },
+    faultRates: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { storage: probability, hostile: probability },
+    },
     borrowWaitMs: { type: 'integer', minimum: 0, maximum: BORROW_WAIT_MS_MAX },
     network: {
       type: 'object',
@@ -239,6 +245,13 @@ export const SCENARIO_SCHEMA = {
             atS,
             forS,
           }),
+          fault('storage', { region, damage: { enum: [...STORAGE_DAMAGES] }, atS, forS }),
+          {
+            type: 'object',
+            additionalProperties: false,
+            required: ['kind', 'from', 'atS', 'forS'],
+            properties: { kind: { const: 'hostile' }, from: region, to: region, atS, forS },
+          },
         ],
       },
     },
@@ -257,6 +270,8 @@ const FAULT_KINDS: readonly Fault['kind'][] = [
   'pause',
   'clock-step',
   'clock-drift',
+  'storage',
+  'hostile',
 ];
 
 const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true, discriminator: true });
@@ -399,7 +414,13 @@ function semanticProblems(scenario: Scenario): string[] {
       case 'pause':
       case 'clock-step':
       case 'clock-drift':
+      case 'storage':
         known(`${at}.region`, fault.region);
+        break;
+      case 'hostile':
+        known(`${at}.from`, fault.from);
+        if (fault.to !== undefined) known(`${at}.to`, fault.to);
+        if (fault.from === fault.to) problems.push(`${at}.to: must differ from from (${fault.from})`);
         break;
       case 'halves': {
         const seen = new Map<string, number>();
@@ -434,7 +455,12 @@ function semanticProblems(scenario: Scenario): string[] {
         if (fault.from === fault.to) problems.push(`${at}.to: must differ from from (${fault.from})`);
         break;
     }
-    if (fault.kind === 'crash' || fault.kind === 'disk-loss' || fault.kind === 'pause')
+    if (
+      fault.kind === 'crash' ||
+      fault.kind === 'disk-loss' ||
+      fault.kind === 'pause' ||
+      fault.kind === 'storage'
+    )
       occupy(`process:${fault.region}`, f, fault.atS, fault.atS + fault.forS, at);
     if (fault.kind === 'clock-drift')
       occupy(`clock:${fault.region}`, f, fault.atS, fault.atS + fault.forS, at);

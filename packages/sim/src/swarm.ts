@@ -5,7 +5,10 @@
  * every kind — so that many seeds explore many fault mixes (swarm testing: Groce et al., ISSTA
  * 2012). A seed alone reproduces a swarm run: `randomScenario(seed)` then `runSimulation(…, seed)`.
  */
+
+import { STORAGE_DAMAGES } from '@allot/store';
 import type { Fault, Scenario, SimulationResult, TenantSpec, Verdict } from './api.js';
+import { SWARM_HOSTILE_RATE, SWARM_STORAGE_RATE } from './limits.js';
 import { type RandomStream, streamOf } from './rng.js';
 import { runSimulation } from './run.js';
 
@@ -156,8 +159,54 @@ function faults(rng: RandomStream, durationS: number): Fault[] {
   return out.sort((a, b) => a.atS - b.atS);
 }
 
-/** The scenario of swarm seed `seed`: three regions, 10–30 s, a drawn network, workload and fault mix. */
-export function randomScenario(seed: number): Scenario {
+/**
+ * Storage faults and hostile wires (issue 15), drawn from their own stream at `rates` so that the
+ * rest of a seed's scenario stays what it was before they existed. A storage fault (at one region,
+ * or at two) takes a region whose process has no other fault then.
+ */
+function lyingFaults(
+  seed: number,
+  durationS: number,
+  drawn: readonly Fault[],
+  rates: Scenario['faultRates'],
+): Fault[] {
+  const rng = streamOf(seed, 'swarm-storage-hostile');
+  const out: Fault[] = [];
+  if (rng.chance(rates?.storage ?? SWARM_STORAGE_RATE)) {
+    // At one region, or (a third of the time) at two: a disk that lies where another lied before.
+    const regions = rng.chance(1 / 3) ? [rng.pick(REGIONS), rng.pick(REGIONS)] : [rng.pick(REGIONS)];
+    for (const region of regions) {
+      const damage = rng.pick(STORAGE_DAMAGES);
+      const atS = round(rng.uniform(durationS * 0.2, durationS * 0.8));
+      const forS = round(rng.uniform(0.5, Math.max(0.6, durationS / 4)));
+      const busy = [...drawn, ...out].some(
+        (fault) =>
+          (fault.kind === 'crash' ||
+            fault.kind === 'disk-loss' ||
+            fault.kind === 'pause' ||
+            fault.kind === 'storage') &&
+          fault.region === region &&
+          atS < fault.atS + fault.forS &&
+          fault.atS < atS + forS,
+      );
+      if (!busy) out.push({ kind: 'storage', region, damage, atS, forS });
+    }
+  }
+  if (rng.chance(rates?.hostile ?? SWARM_HOSTILE_RATE)) {
+    const from = rng.pick(REGIONS);
+    const atS = round(rng.uniform(0, durationS * 0.8));
+    const forS = round(rng.uniform(0.5, durationS / 2));
+    const to = rng.chance(0.5) ? rng.pick(REGIONS.filter((region) => region !== from)) : undefined;
+    out.push({ kind: 'hostile', from, ...(to === undefined ? {} : { to }), atS, forS });
+  }
+  return out;
+}
+
+/**
+ * The scenario of swarm seed `seed`: three regions, 10–30 s, a drawn network, workload and fault
+ * mix; storage faults and hostile wires at `rates` (default SWARM_STORAGE_RATE, SWARM_HOSTILE_RATE).
+ */
+export function randomScenario(seed: number, rates?: Scenario['faultRates']): Scenario {
   const rng = streamOf(seed, 'swarm');
   const durationS = rng.int(10, 30);
   const delayMin = rng.int(1, 30);
@@ -180,8 +229,17 @@ export function randomScenario(seed: number): Scenario {
       Array.from({ length: tenants }, (_, i) => tenantSpec(rng, i, durationS)),
       durationS,
     ),
-    faults: faults(rng, durationS),
+    faults: withLyingFaults(seed, durationS, faults(rng, durationS), rates),
   };
+}
+
+function withLyingFaults(
+  seed: number,
+  durationS: number,
+  drawn: Fault[],
+  rates: Scenario['faultRates'],
+): Fault[] {
+  return [...drawn, ...lyingFaults(seed, durationS, drawn, rates)].sort((a, b) => a.atS - b.atS);
 }
 
 /**

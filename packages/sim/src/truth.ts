@@ -7,10 +7,13 @@
  *    of (moves to it only add), so a negative one means it spent rights it never had.
  * It is fed by a wrapper of each replica's Store: an own event counts once its commit is durable.
  */
+
+import { createHash } from 'node:crypto';
 import {
   applyEvent,
   createLedgerState,
   decodeSegment,
+  eventCanonicalBytes,
   type LedgerEvent,
   type LedgerState,
   leastRightsOf,
@@ -42,6 +45,24 @@ export class TrueLedger {
   private readonly watch = new Map<string, Map<string, OriginWatch>>();
   /** An event arrived out of order: the logs are not what the replicas say they are. */
   problem: string | null = null;
+  /**
+   * Every event any store committed, own or received (S8): per origin, at index seq − 1, the
+   * distinct event identities (SHA-256 of the canonical event) stored under that seq anywhere (hex, first 8 bytes).
+   */
+  readonly written = new Map<string, string[][]>();
+
+  /** A store committed an event with identity `hash` (S8's record of every log anywhere). */
+  stored(origin: string, seq: number, hash: Uint8Array): void {
+    let log = this.written.get(origin);
+    if (log === undefined) {
+      log = [];
+      this.written.set(origin, log);
+    }
+    while (log.length < seq) log.push([]);
+    const text = Array.from(hash.subarray(0, 8), (byte) => byte.toString(16).padStart(2, '0')).join('');
+    const seen = log[seq - 1] as string[];
+    if (!seen.includes(text)) seen.push(text);
+  }
 
   /** Folds an origin's newly durable event. */
   apply(event: LedgerEvent): void {
@@ -159,6 +180,11 @@ export class TrueLedger {
   }
 }
 
+/** SHA-256 of an event's canonical bytes: its identity for S8, whatever segment carried it. */
+function eventIdentity(event: LedgerEvent): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(eventCanonicalBytes(event)).digest());
+}
+
 /**
  * A Store that tells the true ledger about every event of its own origin once it is durable. The
  * replica sees the store unchanged; the extra `then` runs before the replica's own continuation, so
@@ -170,10 +196,12 @@ export function observedStore(inner: Store, ownOrigin: () => string | null, trut
     commit: (batch: StoreBatch, options) =>
       inner.commit(batch, options).then(() => {
         const origin = ownOrigin();
-        if (origin === null) return;
-        for (const segment of batch.segments)
-          if (segment.origin === origin)
-            for (const event of decodeSegment(segment.bytes).events) truth.apply(event);
+        for (const segment of batch.segments) {
+          for (const event of decodeSegment(segment.bytes).events) {
+            truth.stored(event.origin, event.seq, eventIdentity(event));
+            if (origin !== null && event.origin === origin) truth.apply(event);
+          }
+        }
       }),
     heads: () => inner.heads(),
     readSegments: (origin, fromSeq, limit) => inner.readSegments(origin, fromSeq, limit),

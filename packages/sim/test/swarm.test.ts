@@ -1,4 +1,5 @@
 import { type Fault, randomScenario, runSwarm } from '@allot/sim';
+import { STORAGE_DAMAGES } from '@allot/store';
 import { describe, expect, it } from 'vitest';
 
 describe('swarm', () => {
@@ -19,8 +20,50 @@ describe('swarm', () => {
         'isolate',
         'one-way',
         'pause',
+        'storage',
+        'hostile',
       ].sort(),
     );
+  });
+
+  it('draws every storage damage, and storage and hostile faults at the rates a scenario sets', () => {
+    const damages = new Set<string>();
+    let storage = 0;
+    let hostile = 0;
+    let several = 0;
+    for (let seed = 0; seed < 300; seed++) {
+      const faults = randomScenario(seed).faults;
+      const regions = new Set(faults.flatMap((fault) => (fault.kind === 'storage' ? [fault.region] : [])));
+      if (regions.size > 1) several += 1;
+      for (const fault of faults) {
+        if (fault.kind === 'storage') {
+          damages.add(fault.damage);
+          storage += 1;
+        }
+        if (fault.kind === 'hostile') hostile += 1;
+      }
+    }
+    expect([...damages].sort()).toEqual([...STORAGE_DAMAGES].sort());
+    expect(storage).toBeGreaterThan(40);
+    expect(several).toBeGreaterThan(5); // a storage fault at one region or at several
+    expect(hostile).toBeGreaterThan(30);
+    const none = Array.from({ length: 100 }, (_, seed) => randomScenario(seed, { storage: 0, hostile: 0 }));
+    expect(
+      none.flatMap((scenario) => scenario.faults).some((f) => f.kind === 'storage' || f.kind === 'hostile'),
+    ).toBe(false);
+    const always = Array.from({ length: 50 }, (_, seed) => randomScenario(seed, { storage: 1, hostile: 1 }));
+    expect(always.every((scenario) => scenario.faults.some((fault) => fault.kind === 'hostile'))).toBe(true);
+  });
+
+  it('leaves the rest of a seed as it was when no storage or hostile fault is drawn', () => {
+    for (let seed = 0; seed < 50; seed++) {
+      const drawn = randomScenario(seed);
+      const without = randomScenario(seed, { storage: 0, hostile: 0 });
+      expect(drawn.faults.filter((fault) => fault.kind !== 'storage' && fault.kind !== 'hostile')).toEqual(
+        without.faults,
+      );
+      expect({ ...drawn, faults: [] }).toEqual({ ...without, faults: [] });
+    }
   });
 
   it('draws 10–30 simulated seconds over three regions, with both rebalancing strategies', () => {

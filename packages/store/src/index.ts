@@ -58,6 +58,14 @@ export {
 } from './keys.js';
 export { LevelStore } from './level-store.js';
 export * from './limits.js';
+export {
+  type DamageReport,
+  DETECTABLE_DAMAGES,
+  flipBit,
+  type Pick,
+  STORAGE_DAMAGES,
+  type StorageDamage,
+} from './memory-faults.js';
 export { type CrashOptions, MemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export { checkOutboxKey, OUTBOX_RANGE } from './outbox.js';
 export { openRecord, RECORD_CHECKSUM_BYTES, sealRecord } from './records.js';

@@ -70,3 +70,13 @@ export const OUTBOX_KEY_LENGTH_MAX = 512;
 
 /** Bytes of one outbox record: an alert delivery with its attempt log, far below a LevelDB value's comfort. */
 export const OUTBOX_RECORD_BYTES_MAX = 256 * 1024;
+
+/**
+ * Durable commits between two compactions of a MemoryStore (memory-faults.ts): LevelDB turns its
+ * write-ahead log into tables when the memtable fills (4 MiB by default, a few hundred group
+ * commits of a busy node); 64 keeps a simulated lost WAL to a few seconds of commits, as a real one.
+ */
+export const COMPACTION_COMMITS = 64;
+
+/** Images of earlier compactions a MemoryStore keeps as backups to restore (memory-faults.ts). */
+export const COMPACTION_BACKUPS_KEPT = 4;

@@ -53,6 +53,16 @@ import {
 } from './keys.js';
 import { LOG_PAGE_SEGMENTS_MAX } from './limits.js';
 import { checkSegmentRun, eventsAt, eventsOfRun, pagePositions, type TenantHit } from './log-reads.js';
+import {
+  corruptRecord,
+  type DamageReport,
+  DiskHistory,
+  misdirectedRead,
+  type Pick,
+  type ReadFault,
+  type StorageDamage,
+  staleRead,
+} from './memory-faults.js';
 import { readMemoryOutbox, writeMemoryOutbox } from './outbox.js';
 import {
   byOrigin,
@@ -184,9 +194,17 @@ export class MemoryStore implements Store {
   /** Set once the image moved to another instance (crash, disk loss): this one is gone for good. */
   private gone: string | null = null;
 
+  /** A read-path storage fault (memory-faults.ts), until `healReads()`. */
+  private readFault: ReadFault | null = null;
+
   private constructor(
     private readonly durable: Image,
     private readonly options: MemoryStoreOptions,
+    private readonly disk: DiskHistory<Image, CommitPlan> = new DiskHistory(
+      durable,
+      (image) => new Map(image),
+      (image, plan) => writePlan(image, plan, null),
+    ),
   ) {
     this.visible = new Map(durable);
     this.index = indexOf(durable);
@@ -210,9 +228,84 @@ export class MemoryStore implements Store {
     if (!Number.isSafeInteger(keep) || keep < 0 || keep > this.unsynced.length) {
       throw new RangeError(`keepUnsyncedCommits ${keep} is not from 0 to ${this.unsynced.length}`);
     }
-    for (const plan of this.unsynced.slice(0, keep)) writePlan(this.durable, plan, null);
+    for (const plan of this.unsynced.slice(0, keep)) this.makeDurable(plan);
     this.leave('crashed');
-    return new MemoryStore(this.durable, this.options);
+    return new MemoryStore(this.durable, this.options, this.disk);
+  }
+
+  /**
+   * The store a restart finds after a crash whose disk lied (memory-faults.ts): the durable image
+   * with `damage` done to it (`pick` draws which record, which bit, which backup). Null when the
+   * disk has nothing the damage can reach (then nothing happened: this store is still live).
+   */
+  crashDamaged(damage: StorageDamage, pick: Pick): { store: MemoryStore; report: DamageReport } | null {
+    this.assertNotGone();
+    let image = this.durable;
+    let detail: string;
+    let damagedKeys: string[] = [];
+    let commitsLost = 0;
+    let readFault: ReadFault | null = null;
+    if (damage === 'torn-tail' || damage === 'lost-wal') {
+      if (this.disk.walCommits === 0) return null;
+      const cut = this.disk.truncate(damage === 'lost-wal' ? 0 : this.disk.walCommits - 1);
+      image = cut.image;
+      commitsLost = cut.lost;
+      detail =
+        damage === 'lost-wal'
+          ? `the write-ahead log is lost: ${commitsLost} commits since the last compaction are gone`
+          : 'the last commit was half written: it is dropped whole, as LevelDB drops a torn record';
+    } else if (damage === 'old-backup') {
+      const restored = this.disk.restore(pick(Math.max(1, this.disk.backupCount)));
+      if (restored === null) return null;
+      image = restored.image;
+      commitsLost = restored.lost;
+      detail = `the disk is restored from a backup ${commitsLost} commits old`;
+    } else if (damage === 'corrupt-middle' || damage === 'corrupt-end') {
+      const done = corruptRecord(this.durable, damage === 'corrupt-end' ? 'end' : 'middle', pick);
+      if (done === null) return null;
+      damagedKeys = [done.key];
+      detail = done.detail;
+    } else if (damage === 'misdirected-read') {
+      const fault = misdirectedRead(this.durable, pick);
+      if (fault === null) return null;
+      damagedKeys = [fault.key];
+      readFault = fault.read;
+      detail = `reads of ${fault.key} return its neighbour's bytes`;
+    } else {
+      const older = new Map([...this.disk.compactedImage()].filter(([key]) => parseHeadKey(key) !== null));
+      if (older.size === 0) return null;
+      readFault = staleRead(older);
+      detail = `reads of the ${older.size} heads return their values as of the last compaction`;
+    }
+    this.leave('crashed');
+    const store = new MemoryStore(image, this.options, this.disk);
+    store.readFault = readFault;
+    return { store, report: { damage, detail, damagedKeys, commitsLost } };
+  }
+
+  /** How many events of each origin's log the disk holds durably (what a crash now would keep). */
+  durableSeqs(): Record<string, number> {
+    const seqs: Record<string, number> = {};
+    for (const key of this.durable.keys()) {
+      const segment = parseSegmentKey(key);
+      if (segment !== null) seqs[segment.origin] = Math.max(seqs[segment.origin] ?? 0, segment.lastSeq);
+    }
+    return seqs;
+  }
+
+  /** Ends a read-path fault: reads return what the disk holds again. */
+  healReads(): void {
+    this.readFault = null;
+  }
+
+  /** The bytes a read of `key` gets: what the image holds, unless a read fault says otherwise. */
+  private read(key: string, bytes: Uint8Array): Uint8Array {
+    return this.readFault === null ? bytes : this.readFault(key, bytes);
+  }
+
+  private makeDurable(plan: CommitPlan): void {
+    writePlan(this.durable, plan, null);
+    this.disk.committed(this.durable, plan);
   }
 
   /** The store a restart finds after its disk was lost: empty. This instance rejects every call. */
@@ -225,7 +318,7 @@ export class MemoryStore implements Store {
   /** Makes every commit so far durable, as an fsync (or the OS writing its cache back) would. */
   flush(): void {
     this.assertNotGone();
-    for (const plan of this.unsynced) writePlan(this.durable, plan, null);
+    for (const plan of this.unsynced) this.makeDurable(plan);
     this.unsynced = [];
   }
 
@@ -298,7 +391,7 @@ export class MemoryStore implements Store {
           const key = headKey(origin);
           const bytes = this.visible.get(key);
           if (bytes === undefined) throw new StoreCorruptError(key, 'missing');
-          return expectHead(key, decodeLogHead(key, openRecord(key, bytes)), origin);
+          return expectHead(key, decodeLogHead(key, openRecord(key, this.read(key, bytes))), origin);
         })
         .sort(byOrigin),
     );
@@ -323,7 +416,7 @@ export class MemoryStore implements Store {
       const key = segmentKey(origin, lastSeq);
       const bytes = this.visible.get(key);
       if (bytes === undefined) continue; // gone from the image: the run check names the gap
-      segments.push(decodeSegmentRecord(key, openRecord(key, bytes), origin, lastSeq));
+      segments.push(decodeSegmentRecord(key, openRecord(key, this.read(key, bytes)), origin, lastSeq));
     }
     checkSegmentRun(origin, fromSeq, head.seq, segments, limit);
     return segments;

@@ -24,6 +24,7 @@ import { InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { convergenceLines, healText } from '../report/convergence.js';
 import { renderReport } from '../report/report.js';
+import { runSeedsInWorkers, SOAK_WORKERS_MAX, type SoakJob, type SwarmSeed } from './soak.js';
 
 /** Seed when `--seed` is not given. */
 export const SIMULATE_SEED = 1;
@@ -46,6 +47,8 @@ export interface SimulateOptions {
   readonly seed: number;
   readonly out?: string;
   readonly swarm?: number;
+  /** Worker threads that run the swarm's seeds in parallel (the soak); default 1: one after the other. */
+  readonly workers?: number;
   readonly quiet: boolean;
 }
 
@@ -81,6 +84,17 @@ export function parseSwarmRuns(text: string): number {
     );
   }
   return runs;
+}
+
+/** `--workers`: how many worker threads, 1..SOAK_WORKERS_MAX. */
+export function parseWorkers(text: string): number {
+  const workers = Number(text);
+  if (!/^\d+$/.test(text.trim()) || workers < 1 || workers > SOAK_WORKERS_MAX) {
+    throw new InvalidArgumentError(
+      `must be an integer from 1 to ${SOAK_WORKERS_MAX}, got ${JSON.stringify(text)}.`,
+    );
+  }
+  return workers;
 }
 
 /** Reads, parses and validates a scenario file. Throws ScenarioFileError, each line naming `path`. */
@@ -152,6 +166,11 @@ function mapFault(
       const to = region(fault.to);
       return from === to ? undefined : { ...fault, from, to };
     }
+    case 'hostile': {
+      const from = region(fault.from);
+      const to = fault.to === undefined ? undefined : region(fault.to);
+      return from === to ? undefined : { ...fault, from, ...(to === undefined ? {} : { to }) };
+    }
     default:
       return { ...fault, region: region(fault.region) };
   }
@@ -170,7 +189,7 @@ function roundS(value: number): number {
  * faults made to overlap by the mapping) are left out. Checked by validateScenario like any file.
  */
 export function swarmScenario(base: Scenario, seed: number): Scenario {
-  const drawn = randomScenario(seed);
+  const drawn = randomScenario(seed, base.faultRates);
   const position = new Map(drawn.regions.map((name, index) => [name, index]));
   const region = (name: string): string =>
     base.regions[((position.get(name) ?? 0) + seed) % base.regions.length] as string;
@@ -188,6 +207,7 @@ export function swarmScenario(base: Scenario, seed: number): Scenario {
     if (
       scaled.kind === 'crash' ||
       scaled.kind === 'disk-loss' ||
+      scaled.kind === 'storage' ||
       scaled.kind === 'pause' ||
       scaled.kind === 'clock-drift'
     ) {
@@ -413,19 +433,37 @@ async function simulateOne(
   return result.ok ? 0 : 1;
 }
 
-/** One seed of a swarm, as swarm.json keeps it. */
-interface SwarmSeed {
-  readonly seed: number;
-  readonly ok: boolean;
-  /** The violated invariants. */
-  readonly failed: readonly string[];
-  /** Why the run broke (a replica or the harness), if it did. */
-  readonly error?: string;
-  readonly faults: readonly string[];
-  readonly historyHash?: string;
-  readonly simulatedSeconds?: number;
-  readonly wallSeconds?: number;
-  readonly replay: string;
+/**
+ * Runs one swarm seed (over the file's regions and workload, or a whole drawn scenario); a failing
+ * seed's output goes to `<out>/seed-<N>/`. The same seed gives the same entry in a sequential swarm
+ * and in a soak worker.
+ */
+export async function runSwarmSeed(job: SoakJob, seed: number): Promise<SwarmSeed> {
+  const { file, base, out } = job;
+  const scenario = base === undefined ? randomScenario(seed) : swarmScenario(base, seed);
+  const replay = file === undefined ? swarmReplay(seed) : replayCommand(file, seed, true);
+  const faults = scenario.faults.map((fault) => fault.kind);
+  try {
+    const result = await runSimulation(scenario, seed, { replay });
+    if (!result.ok) {
+      // A failing seed keeps its whole output, report included, to be looked at at once.
+      const dir = join(out, `seed-${seed}`);
+      writeRunOutput(dir, result, { scenarioFile: file ?? null, seed, out: dir, swarm: 1 });
+    }
+    return {
+      seed,
+      ok: result.ok,
+      failed: result.verdicts.filter((verdict) => !verdict.holds).map((verdict) => verdict.invariant),
+      faults,
+      historyHash: result.historyHash,
+      simulatedSeconds: result.metrics.simulatedSeconds,
+      wallSeconds: result.metrics.wallSeconds,
+      replay,
+    };
+  } catch (error) {
+    if (!(error instanceof SimulationError)) throw error;
+    return { seed, ok: false, failed: [], error: error.message.split('\n')[0], faults, replay };
+  }
 }
 
 /**
@@ -454,42 +492,43 @@ async function simulateSwarm(
     ports.stderr,
     `${name} |{bar}| {value}/{total} seeds | {failed} failed | eta {eta_formatted}`,
   );
-  const seeds: SwarmSeed[] = [];
-  let simulatedS = 0;
-  let wallS = 0;
+  const job: SoakJob = { file, base, out };
+  // Each seed's entry is appended as it comes, so that a long soak stopped early still tells.
+  mkdirSync(out, { recursive: true });
+  const log = openSync(join(out, 'seeds.jsonl'), 'w');
+  const logged = (entry: SwarmSeed) => writeSync(log, `${JSON.stringify(entry)}\n`);
+  let seeds: SwarmSeed[] = [];
+  let failed = 0;
   const startedMs = performance.now();
+  const workers = options.workers ?? 1;
   try {
-    for (let seed = firstSeed; seed <= lastSeed; seed += 1) {
-      const scenario = base === undefined ? randomScenario(seed) : swarmScenario(base, seed);
-      const replay = file === undefined ? swarmReplay(seed) : replayCommand(file, seed, true);
-      const faults = scenario.faults.map((fault) => fault.kind);
-      try {
-        const result = await runSimulation(scenario, seed, { replay });
-        simulatedS += result.metrics.simulatedSeconds;
-        wallS += result.metrics.wallSeconds;
-        seeds.push({
-          seed,
-          ok: result.ok,
-          failed: result.verdicts.filter((verdict) => !verdict.holds).map((verdict) => verdict.invariant),
-          faults,
-          historyHash: result.historyHash,
-          simulatedSeconds: result.metrics.simulatedSeconds,
-          wallSeconds: result.metrics.wallSeconds,
-          replay,
-        });
-        if (!result.ok) {
-          // A failing seed keeps its whole output, report included, to be looked at at once.
-          const dir = join(out, `seed-${seed}`);
-          writeRunOutput(dir, result, { scenarioFile: file ?? null, seed, out: dir, swarm: 1 });
-        }
-      } catch (error) {
-        if (!(error instanceof SimulationError)) throw error;
-        seeds.push({ seed, ok: false, failed: [], error: error.message.split('\n')[0], faults, replay });
+    if (workers > 1) {
+      const all = Array.from({ length: runs }, (_, i) => firstSeed + i);
+      let done = 0;
+      seeds = await runSeedsInWorkers(job, all, workers, (entry) => {
+        logged(entry);
+        done += 1;
+        if (!entry.ok) failed += 1;
+        progress.update(done, runs, { failed });
+      });
+    } else {
+      for (let seed = firstSeed; seed <= lastSeed; seed += 1) {
+        const entry = await runSwarmSeed(job, seed);
+        logged(entry);
+        seeds.push(entry);
+        if (!entry.ok) failed += 1;
+        progress.update(seed - firstSeed + 1, runs, { failed });
       }
-      progress.update(seed - firstSeed + 1, runs, { failed: seeds.filter((entry) => !entry.ok).length });
     }
   } finally {
     progress.stop();
+    closeSync(log);
+  }
+  let simulatedS = 0;
+  let wallS = 0;
+  for (const entry of seeds) {
+    simulatedS += entry.simulatedSeconds ?? 0;
+    wallS += entry.wallSeconds ?? 0;
   }
   const failing = seeds.filter((entry) => !entry.ok);
   mkdirSync(out, { recursive: true });
@@ -500,8 +539,16 @@ async function simulateSwarm(
         scenarioFile: file ?? null,
         firstSeed,
         runs,
+        workers,
         failed: failing.length,
         simulatedSeconds: simulatedS,
+        wallSeconds: (performance.now() - startedMs) / 1000,
+        failures: failing.map((entry) => ({
+          seed: entry.seed,
+          failed: entry.failed,
+          ...(entry.error === undefined ? {} : { error: entry.error }),
+          replay: entry.replay,
+        })),
         seeds,
       },
       null,
@@ -513,7 +560,7 @@ async function simulateSwarm(
     `${name}, seeds ${firstSeed}..${lastSeed}: ${runs - failing.length} of ${runs} hold every invariant\n` +
       `  ${simulatedS.toFixed(0)} simulated s in ${totalWallS.toFixed(1)} wall s: ${
         wallS > 0 ? (simulatedS / wallS).toFixed(1) : '∞'
-      } simulated s per wall s\n`,
+      } simulated s per wall s${workers > 1 ? ` per worker, ${workers} workers` : ''}\n`,
   );
   if (failing.length > 0) {
     ports.stdout.write(`failing seeds (their output: ${join(out, 'seed-<N>')}/):\n`);

@@ -1,0 +1,255 @@
+/**
+ * The invariants that disks which lie and wires which forge must never break (issue 15), as pure
+ * functions over a recorded run, like S1–S6 (checkers.ts):
+ * - S8 log uniqueness: never two different events under one (origin, seq), in any store, ever;
+ * - S9 no shorter log: at the end every running node holds each origin's log at least as far as
+ *   the highest seq that origin acknowledged to a client;
+ * - S10 no damaged record served: a node whose disk returns bytes that are not a record's own
+ *   (a flipped bit, a misdirected read) refuses to open rather than serve them;
+ * - S11 hostile frames change nothing: no forged or refused policy is in force anywhere, and no
+ *   store holds events of an origin that no node ever was.
+ * What a damaged disk destroyed before any other node held it is excused by S8 and S9 (and by S3,
+ * through the disk's origin) exactly as a lost disk is, and counted in the notes.
+ */
+import { parseEventRecordId } from '@allot/core';
+import { policyProblem } from '@allot/replica';
+import type { FinalState, HistoryRecord, Scenario, Verdict } from './api.js';
+
+/** What the checkers read (the same as checkers.ts's CheckInput). */
+interface CheckInput {
+  readonly scenario: Scenario;
+  readonly history: readonly HistoryRecord[];
+  readonly final?: FinalState | undefined;
+}
+
+type StorageRecord = Extract<HistoryRecord, { type: 'storage' }>;
+
+/** Damages after which every read of the damaged keys must fail its seal. */
+const DETECTABLE = new Set<string>(['corrupt-middle', 'corrupt-end', 'misdirected-read']);
+
+/** Names of the invariants of this file. */
+export const FAULT_INVARIANT_NAMES = {
+  S8: 'log uniqueness',
+  S9: 'no shorter log than acknowledged',
+  S10: 'no damaged record served',
+  S11: 'hostile frames change nothing',
+} as const;
+
+/** Collects violations: how many, the first, and the worst by size (as checkers.ts does). */
+class Found {
+  count = 0;
+  first: { t: number; detail: string } | undefined;
+  worst: { t: number; detail: string } | undefined;
+  private worstSize = Number.NEGATIVE_INFINITY;
+
+  add(t: number, detail: string, size: number): void {
+    this.count += 1;
+    this.first ??= { t, detail };
+    if (size > this.worstSize) {
+      this.worstSize = size;
+      this.worst = { t, detail };
+    }
+  }
+
+  verdict(invariant: keyof typeof FAULT_INVARIANT_NAMES, note: string): Verdict {
+    return {
+      invariant,
+      name: FAULT_INVARIANT_NAMES[invariant],
+      holds: this.count === 0,
+      violations: this.count,
+      ...(this.first === undefined ? {} : { first: this.first }),
+      ...(this.worst === undefined ? {} : { worst: this.worst }),
+      note,
+    };
+  }
+}
+
+function notChecked(invariant: keyof typeof FAULT_INVARIANT_NAMES): Verdict {
+  return {
+    invariant,
+    name: FAULT_INVARIANT_NAMES[invariant],
+    holds: false,
+    violations: 1,
+    note: 'not checked',
+  };
+}
+
+/**
+ * Per origin, the seq ranges (from, to] that a storage fault took from a disk while no other node
+ * held them durably: gone for good, as a lost disk's unreplicated tail is.
+ */
+export function destroyedRanges(history: readonly HistoryRecord[]): Map<string, [number, number][]> {
+  const ranges = new Map<string, [number, number][]>();
+  for (const record of history) {
+    if (record.type !== 'storage') continue;
+    for (const [origin, held] of Object.entries(record.held)) {
+      const from = Math.max(record.kept[origin] ?? 0, record.elsewhere[origin] ?? 0);
+      if (held > from) ranges.set(origin, [...(ranges.get(origin) ?? []), [from, held]]);
+    }
+  }
+  return ranges;
+}
+
+/**
+ * When a node first restarted on a damaged disk whose destroyed seqs it then reused with other
+ * events (the final `written` shows two events under one of them), or null. From then on the true
+ * ledger, which folds each (origin, seq) once, misses the reused seqs' new events: S2's per-origin
+ * observations after it are not evidence, and S2 says how many it left out.
+ */
+export function reusedSince(input: CheckInput): number | null {
+  const written = input.final?.written;
+  if (written === undefined) return null;
+  let since: number | null = null;
+  for (const record of input.history) {
+    if (record.type !== 'storage') continue;
+    for (const [origin, held] of Object.entries(record.held)) {
+      const from = Math.max(record.kept[origin] ?? 0, record.elsewhere[origin] ?? 0);
+      const log = written[origin] ?? [];
+      for (let seq = from + 1; seq <= held; seq++) {
+        if ((log[seq - 1]?.length ?? 0) > 1) {
+          since = since === null ? record.t : Math.min(since, record.t);
+          break;
+        }
+      }
+    }
+  }
+  return since;
+}
+
+/** Whether `seq` is in one of `ranges` (from, to]. */
+export function inRanges(ranges: readonly [number, number][] | undefined, seq: number): boolean {
+  return ranges?.some(([from, to]) => seq > from && seq <= to) ?? false;
+}
+
+/** S8: never two different events under one (origin, seq) in any store. */
+export function checkS8(input: CheckInput): Verdict {
+  const written = input.final?.written;
+  if (input.final === undefined || written === undefined) return notChecked('S8');
+  const found = new Found();
+  const destroyed = destroyedRanges(input.history);
+  let events = 0;
+  let excused = 0;
+  for (const [origin, log] of Object.entries(written)) {
+    log.forEach((hashes, index) => {
+      events += 1;
+      if (hashes.length <= 1) return;
+      const seq = index + 1;
+      if (inRanges(destroyed.get(origin), seq)) {
+        excused += 1;
+        return;
+      }
+      found.add(
+        input.final?.t ?? 0,
+        `${origin} seq ${seq}: ${hashes.length} different events stored (${hashes.join(', ')})`,
+        hashes.length,
+      );
+    });
+  }
+  const note =
+    excused === 0
+      ? `${events} (origin, seq) checked`
+      : `${events} (origin, seq) checked; ${excused} reused after a damaged disk destroyed them before any peer held them`;
+  return found.verdict('S8', note);
+}
+
+/** The highest seq each origin acknowledged to a client (debits and refunds name theirs). */
+function acknowledgedSeqs(history: readonly HistoryRecord[]): Map<string, { seq: number; t: number }> {
+  const out = new Map<string, { seq: number; t: number }>();
+  for (const record of history) {
+    const id =
+      record.type === 'debit' && (record.result === 'accepted' || record.result === 'replayed')
+        ? record.debitId
+        : record.type === 'refund' && (record.result === 'accepted' || record.result === 'replayed')
+          ? record.refundId
+          : undefined;
+    if (id === undefined) continue;
+    const parsed = parseEventRecordId(id);
+    if (parsed === null) continue;
+    const known = out.get(parsed.origin);
+    if (known === undefined || parsed.seq > known.seq)
+      out.set(parsed.origin, { seq: parsed.seq, t: record.t });
+  }
+  return out;
+}
+
+/** S9: every running node ends holding each origin's log as far as that origin acknowledged. */
+export function checkS9(input: CheckInput): Verdict {
+  const final = input.final;
+  if (final === undefined) return notChecked('S9');
+  const found = new Found();
+  const lost = new Set(final.lostOrigins);
+  const destroyed = destroyedRanges(input.history);
+  let checked = 0;
+  for (const [origin, acked] of acknowledgedSeqs(input.history)) {
+    if (lost.has(origin)) continue;
+    // What a damaged disk destroyed before any peer held it cannot be held anywhere.
+    let needed = acked.seq;
+    while (needed > 0 && inRanges(destroyed.get(origin), needed)) needed -= 1;
+    for (const [region, state] of Object.entries(final.regions)) {
+      checked += 1;
+      const holds = state.versionVector[origin] ?? 0;
+      if (holds < needed)
+        found.add(
+          acked.t,
+          `${region} ends with ${origin} at seq ${holds}, though it acknowledged seq ${needed}`,
+          needed - holds,
+        );
+    }
+  }
+  return found.verdict('S9', `${checked} (region, origin) pairs checked`);
+}
+
+/** S10: a disk that returns bytes not a record's own never gets them served: the node refuses to open. */
+export function checkS10(input: CheckInput): Verdict {
+  const found = new Found();
+  const storage = input.history.filter((record): record is StorageRecord => record.type === 'storage');
+  let damaged = 0;
+  for (const record of storage) {
+    if (!DETECTABLE.has(record.damage) || record.damagedKeys.length === 0) continue;
+    damaged += 1;
+    if (record.outcome === 'opened')
+      found.add(
+        record.t,
+        `${record.region} opened on a disk whose ${record.damagedKeys.join(', ')} read back wrong (${record.detail})`,
+        1,
+      );
+  }
+  return found.verdict('S10', `${damaged} restarts on damaged records checked`);
+}
+
+/** S11: no forged or refused policy in force anywhere, no events of an origin no node ever was. */
+export function checkS11(input: CheckInput): Verdict {
+  const final = input.final;
+  if (final === undefined || final.hostile === undefined || final.written === undefined)
+    return notChecked('S11');
+  const found = new Found();
+  const forged = new Set(final.hostile.forgedPolicies);
+  for (const [region, policies] of Object.entries(final.hostile.policies)) {
+    for (const [tenant, text] of Object.entries(policies)) {
+      if (text === null) continue;
+      if (forged.has(text)) found.add(final.t, `${region} has the forged policy ${text} for ${tenant}`, 2);
+      else {
+        const problem = policyProblem(JSON.parse(text) as unknown);
+        if (problem !== null)
+          found.add(final.t, `${region} has a policy the API refuses for ${tenant}: ${problem}`, 1);
+      }
+    }
+  }
+  const known = new Set([
+    ...Object.values(final.regions).map((region) => region.origin),
+    ...final.lostOrigins,
+  ]);
+  for (const origin of acknowledgedSeqs(input.history).keys()) known.add(origin);
+  for (const record of input.history)
+    if (record.type === 'grant' && record.origin !== undefined) known.add(record.origin);
+  for (const origin of Object.keys(final.written)) {
+    if (!known.has(origin))
+      found.add(final.t, `a store holds events of ${origin}, which no node ever was`, 3);
+  }
+  return found.verdict('S11', `${final.hostile.tampered} frames tampered with`);
+}
+
+/** S8–S11, in order. */
+export function checkFaultInvariants(input: CheckInput): Verdict[] {
+  return [checkS8(input), checkS9(input), checkS10(input), checkS11(input)];
+}

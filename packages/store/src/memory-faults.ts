@@ -1,0 +1,206 @@
+/**
+ * Storage faults of the MemoryStore, for the simulator (issue 15): the ways a real disk under
+ * LevelDB lies, applied to the store's raw records (sealed bytes by key) so that every read still
+ * goes through the record seals (CRC-32C of key ‖ payload, records.ts):
+ * - `torn-tail`: the last commit was half written. LevelDB drops a write-ahead-log record whose
+ *   checksum fails at its end, so the whole last commit is gone and the commits before it stay.
+ * - `lost-wal`: the write-ahead log is gone: what survives is the image of the last compaction (a
+ *   consistent older state, as LevelDB's tables are), every commit since is lost.
+ * - `corrupt-middle` / `corrupt-end`: one bit flipped in one log record, in the middle or at the end
+ *   of a log: every read of it fails its seal with a StoreCorruptError, never serves it.
+ * - `misdirected-read`: reads of one log record return the bytes of its neighbour (a firmware
+ *   misdirect): the seal binds the key, so the read fails as corrupt.
+ * - `stale-read`: reads of the heads return their values as of the last compaction (an older version
+ *   of each key, as from a table a lost manifest edit left behind): sealed correctly, so only the
+ *   reader's own checks can notice.
+ * - `old-backup`: the disk was restored from a backup taken at an earlier compaction.
+ * Deterministic: the caller passes its own random choice (`pick`). No clock, timers or `node:`.
+ */
+import { parseSegmentKey, segmentKey } from './keys.js';
+import { COMPACTION_BACKUPS_KEPT, COMPACTION_COMMITS } from './limits.js';
+
+/** One way a disk lies (see the file's doc). */
+export type StorageDamage =
+  | 'torn-tail'
+  | 'lost-wal'
+  | 'corrupt-middle'
+  | 'corrupt-end'
+  | 'misdirected-read'
+  | 'stale-read'
+  | 'old-backup';
+
+/** Every storage damage, in the order above. */
+export const STORAGE_DAMAGES: readonly StorageDamage[] = [
+  'torn-tail',
+  'lost-wal',
+  'corrupt-middle',
+  'corrupt-end',
+  'misdirected-read',
+  'stale-read',
+  'old-backup',
+];
+
+/** Damages after which a correct store must refuse what it reads: a seal fails. */
+export const DETECTABLE_DAMAGES: ReadonlySet<StorageDamage> = new Set([
+  'corrupt-middle',
+  'corrupt-end',
+  'misdirected-read',
+]);
+
+/** A random choice in [0, n): the simulator's seeded stream. */
+export type Pick = (n: number) => number;
+
+/** What a damage did to a disk. */
+export interface DamageReport {
+  readonly damage: StorageDamage;
+  /** One line: what was lost or damaged. */
+  readonly detail: string;
+  /** Keys whose reads now return bytes that are not theirs (their seal must fail). */
+  readonly damagedKeys: readonly string[];
+  /** Durable commits the damage took away (torn tail, lost WAL, old backup). */
+  readonly commitsLost: number;
+}
+
+/** The records of a memory image that faults reach: key → sealed value (segments among them). */
+export type RawLogs = Map<string, Uint8Array>;
+
+/** A read-path fault: the bytes a read of `key` returns instead of `bytes`. */
+export type ReadFault = (key: string, bytes: Uint8Array) => Uint8Array;
+
+/**
+ * The durable commits of one disk as LevelDB keeps them: the image of the last compaction (its
+ * tables), the commits since (its write-ahead log), and the images of a few earlier compactions
+ * (backups). A compaction happens every COMPACTION_COMMITS durable commits.
+ */
+export class DiskHistory<I, P> {
+  private compacted: I;
+  private wal: P[] = [];
+  private readonly backups: I[] = [];
+
+  constructor(
+    empty: I,
+    private readonly copy: (image: I) => I,
+    private readonly replay: (image: I, plan: P) => void,
+  ) {
+    this.compacted = copy(empty);
+  }
+
+  /** Commits in the write-ahead log (since the last compaction). */
+  get walCommits(): number {
+    return this.wal.length;
+  }
+
+  /** Backups kept (images of earlier compactions). */
+  get backupCount(): number {
+    return this.backups.length;
+  }
+
+  /** `plan` became durable, and `durable` is the image after it. */
+  committed(durable: I, plan: P): void {
+    this.wal.push(plan);
+    if (this.wal.length < COMPACTION_COMMITS) return;
+    this.backups.push(this.compacted);
+    if (this.backups.length > COMPACTION_BACKUPS_KEPT) this.backups.shift();
+    this.compacted = this.copy(durable);
+    this.wal = [];
+  }
+
+  /** The image of the last compaction (a copy). */
+  compactedImage(): I {
+    return this.copy(this.compacted);
+  }
+
+  /**
+   * The image a damage that loses commits leaves: the last compaction plus the first `keep` commits
+   * of the WAL; the WAL then holds those only. Returns the image and how many commits were lost.
+   */
+  truncate(keep: number): { image: I; lost: number } {
+    const kept = this.wal.slice(0, Math.max(0, Math.min(keep, this.wal.length)));
+    const lost = this.wal.length - kept.length;
+    const image = this.copy(this.compacted);
+    for (const plan of kept) this.replay(image, plan);
+    this.wal = kept;
+    return { image, lost };
+  }
+
+  /**
+   * The image of backup `index` (0: the oldest kept), the WAL and later backups gone, as after a
+   * restore; null when no backup is kept. `commitsSince` is added to the report's count.
+   */
+  restore(index: number): { image: I; lost: number } | null {
+    const backup = this.backups[index];
+    if (backup === undefined) return null;
+    const lost = (this.backups.length - index) * COMPACTION_COMMITS + this.wal.length;
+    this.backups.splice(index);
+    this.compacted = this.copy(backup);
+    this.wal = [];
+    return { image: this.copy(backup), lost };
+  }
+}
+
+/** A copy of `bytes` with bit `bit` (0 = lowest of the first byte) flipped. */
+export function flipBit(bytes: Uint8Array, bit: number): Uint8Array {
+  if (!Number.isSafeInteger(bit) || bit < 0 || bit >= bytes.length * 8) {
+    throw new RangeError(`bit ${bit} is not in a value of ${bytes.length} bytes`);
+  }
+  const copy = bytes.slice();
+  copy[bit >>> 3] = (copy[bit >>> 3] as number) ^ (1 << (bit & 7));
+  return copy;
+}
+
+/**
+ * The logs with segments enough for `damage`: per origin the lastSeq of each stored segment, in
+ * order, origins in sorted order (deterministic).
+ */
+function candidates(image: RawLogs, minimum: number): [string, number[]][] {
+  const logs = new Map<string, number[]>();
+  for (const key of image.keys()) {
+    const segment = parseSegmentKey(key);
+    if (segment === null) continue;
+    const list = logs.get(segment.origin) ?? [];
+    logs.set(segment.origin, list);
+    list.push(segment.lastSeq);
+  }
+  for (const list of logs.values()) list.sort((a, b) => a - b);
+  return [...logs].filter(([, log]) => log.length >= minimum).sort(([a], [b]) => (a < b ? -1 : 1));
+}
+
+/**
+ * Flips one bit of one log segment of `image` in place: the last segment of a log (`end`) or one
+ * before its last (`middle`). Null when no log has segments enough.
+ */
+export function corruptRecord(
+  image: RawLogs,
+  where: 'middle' | 'end',
+  pick: Pick,
+): { key: string; detail: string } | null {
+  const logs = candidates(image, where === 'middle' ? 2 : 1);
+  if (logs.length === 0) return null;
+  const [origin, log] = logs[pick(logs.length)] as [string, number[]];
+  const index = where === 'end' ? log.length - 1 : pick(log.length - 1);
+  const key = segmentKey(origin, log[index] as number);
+  const bytes = image.get(key) as Uint8Array;
+  const bit = pick(bytes.length * 8);
+  image.set(key, flipBit(bytes, bit));
+  return { key, detail: `bit ${bit} of ${key} (${where} of a log of ${log.length} segments) flipped` };
+}
+
+/**
+ * A read fault returning, for one log segment of `image`, the bytes of its neighbour in the same
+ * log. Null when no log has two segments.
+ */
+export function misdirectedRead(image: RawLogs, pick: Pick): { key: string; read: ReadFault } | null {
+  const logs = candidates(image, 2);
+  if (logs.length === 0) return null;
+  const [origin, log] = logs[pick(logs.length)] as [string, number[]];
+  const index = pick(log.length);
+  const other = index === 0 ? 1 : index - 1;
+  const key = segmentKey(origin, log[index] as number);
+  const wrong = image.get(segmentKey(origin, log[other] as number)) as Uint8Array;
+  return { key, read: (read, bytes) => (read === key ? wrong.slice() : bytes) };
+}
+
+/** A read fault returning the values `older` holds for keys it has (stale versions), else the current. */
+export function staleRead(older: ReadonlyMap<string, Uint8Array>): ReadFault {
+  return (key, bytes) => older.get(key)?.slice() ?? bytes;
+}
