@@ -109,17 +109,17 @@ describe('allot simulate', () => {
       'simulate',
       'simulations/isolated-at-peak.yaml',
       '--seed',
-      '3',
+      '1',
       '--out',
       out,
       '--quiet',
     ]);
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('isolated-at-peak, seed 3: all 12 invariants hold');
+    expect(run.stdout).toContain('isolated-at-peak, seed 1: all 12 invariants hold');
     expect(run.stdout).toMatch(/✓ S1 /);
     expect(run.stdout).toMatch(/simulated s per wall s/);
-    expect(run.stdout).toContain('replay: npx allot simulate simulations/isolated-at-peak.yaml --seed 3\n');
+    expect(run.stdout).toContain('replay: npx allot simulate simulations/isolated-at-peak.yaml --seed 1\n');
 
     for (const name of ['run.json', 'history.jsonl', 'report.html'])
       expect(existsSync(join(out, name))).toBe(true);
@@ -143,9 +143,9 @@ describe('allot simulate', () => {
       'S11',
     ]);
     expect(saved.verdicts.every((verdict) => verdict.holds)).toBe(true);
-    expect(saved.options).toMatchObject({ seed: 3, scenarioFile: 'simulations/isolated-at-peak.yaml' });
-    expect(saved.seed).toBe(3);
-    expect(saved.replay).toBe('npx allot simulate simulations/isolated-at-peak.yaml --seed 3');
+    expect(saved.options).toMatchObject({ seed: 1, scenarioFile: 'simulations/isolated-at-peak.yaml' });
+    expect(saved.seed).toBe(1);
+    expect(saved.replay).toBe('npx allot simulate simulations/isolated-at-peak.yaml --seed 1');
     expect(saved).not.toHaveProperty('history');
     expect(Object.keys(saved.metrics.perRegion)).toEqual(['eu', 'us', 'ap']);
 

@@ -5,7 +5,13 @@
  * reachable regions by the tenant's weights. Pure bookkeeping on what the replica hands it through
  * `RebalancingHost`: no clock of its own, no I/O.
  */
-import { availableAt, type LedgerState, type OriginId, tenantOverdraftInUse } from '@allot/core';
+import {
+  availableAt,
+  grantDefinitions,
+  type LedgerState,
+  type OriginId,
+  tenantOverdraftInUse,
+} from '@allot/core';
 import type { ReplicationFrame } from './frames.js';
 import {
   LOW_WATER_ROUND_TRIPS,
@@ -139,7 +145,8 @@ export class Rebalancing {
   /**
    * Splits a new grant's rights across every region by the tenant's weights (default equal). The
    * shares of reachable regions move now; those of regions cut off are kept here and owed to them,
-   * handed on when they come up (`peerUp`): rights are never pushed to an unreachable region.
+   * handed on once they are up and this node holds all they hold (`peerCaughtUp`): rights are never
+   * pushed to an unreachable region.
    */
   splitGrant(tenant: string, amount: number): void {
     const host = this.host;
@@ -157,8 +164,15 @@ export class Rebalancing {
     }
   }
 
-  /** A peer region came up: hand it the shares of grants split while it was cut off. */
-  peerUp(region: string): void {
+  /**
+   * A peer region is up and this node has folded everything its summary says it holds: hand it the
+   * shares of grants split while it was cut off. Not at connect: a grant this region accepted while
+   * cut off may be a duplicate of one the peer's log holds (issue 17), and its credits are revoked
+   * here, from this region's rights — handing them on first would leave the revoke short (and the
+   * tenant credited twice until rights came back). A tenant with a losing definition here gets no
+   * hand-on at all: the revoke takes its credits back.
+   */
+  peerCaughtUp(region: string): void {
     const host = this.host;
     if (!host.adaptive() || !host.logConfirmed()) return;
     const peer = host.peer(region);
@@ -170,11 +184,20 @@ export class Rebalancing {
       shares.delete(region);
       if (shares.size === 0) this.pendingShares.delete(tenant);
       if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) continue;
+      if (this.lostADefinition(tenant)) continue;
       // What this region spent meanwhile is not given twice: at most what it holds above its own
       // low-water mark.
       const give = Math.min(owed, this.rightsAt(tenant, host.origin, now) - this.lowWater(tenant, now));
       if (give >= 1) host.moveRights(tenant, peer.origin, give);
     }
+  }
+
+  /** True when a grant definition of `tenant` accepted here lost to another region's (a duplicate id). */
+  private lostADefinition(tenant: string): boolean {
+    const origin = this.host.origin;
+    return grantDefinitions(this.host.state(), tenant).some((grant) =>
+      grant.others.some((other) => other.origin === origin),
+    );
   }
 
   /** Records `share` of a tenant's grant as owed to `region`, bounded by PENDING_SHARES_MAX tenants. */

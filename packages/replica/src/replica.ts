@@ -854,6 +854,12 @@ export class Replica {
     return { ...this.balanceOrFail(tenant), versionVector };
   }
 
+  /** True when this replica has folded at least `vector` of every origin it names. */
+  private holdsAllOf(vector: Readonly<Record<OriginId, number>>): boolean {
+    const folded = this.versionVector();
+    return Object.entries(vector).every(([origin, seq]) => (folded[origin] ?? 0) >= seq);
+  }
+
   /** The version vector of what this replica has folded (own events included once decided). */
   versionVector(): Readonly<Record<OriginId, number>> {
     return { ...this.state.versionVector };
@@ -1309,8 +1315,6 @@ export class Replica {
       });
     this.antiEntropy.sendSummary(region);
     this.send(region, { type: 'control', message: this.control.syncStep1() });
-    // Shares of grants split while this region was cut off go to it now.
-    this.rebalancing.peerUp(region);
   }
 
   private peerDown(region: string): void {
@@ -1395,6 +1399,9 @@ export class Replica {
         if (this.overdraftWithheld) this.checkCaughtUp(region, frame.versionVector);
         this.checkLogWhole();
         this.checkNoFork(region, frame.versionVector);
+        // Shares of grants split while this region was cut off go to it once nothing it holds is
+        // missing here (a duplicate grant id among them is then known, and revoked instead).
+        if (this.holdsAllOf(frame.versionVector)) this.rebalancing.peerCaughtUp(region);
         for (const [origin, sent] of peer.sent)
           if ((peer.versionVector[origin] ?? 0) >= sent) peer.sent.delete(origin);
         let missing: Uint8Array | null;
