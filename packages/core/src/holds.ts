@@ -260,6 +260,15 @@ export function activeHolds(state: LedgerState, tenantId: TenantId): HoldRecord[
   return [...holds.values()].filter((hold) => hold.end === null).sort(compareRecords);
 }
 
+/**
+ * Credits of every hold of `tenantId` that has ended (captured or released), over every origin known
+ * here; grows with each settlement (0 for a tenant not known here).
+ */
+export function holdsEndedOf(state: LedgerState, tenantId: TenantId): number {
+  const tenant = state.tenants.get(tenantId);
+  return tenant === undefined ? 0 : tenantCellTotal(tenant, 'heldSettled');
+}
+
 /** Credits held now by the tenant's active holds, over every origin known here. */
 export function heldOf(tenant: TenantState): number {
   return tenantCellTotal(tenant, 'held') - tenantCellTotal(tenant, 'heldSettled');

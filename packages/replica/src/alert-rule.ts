@@ -6,9 +6,10 @@
  * alert watcher and the simulator run this same rule.
  *
  * The alertId is the same at every region: SHA-256 of the tenant, the threshold's rule and the
- * tenant's inflow (granted + refunded) at the crossing. Between two genuine crossings the balance
- * must rise past the re-arm level, which only a grant or a refund does, so the inflow differs and
- * so does the id; two regions that see the same crossing know the same grants and refunds, so they
+ * tenant's inflow (granted + refunded + credits of holds that ended) at the crossing. Between two
+ * genuine crossings the balance must rise past the re-arm level, which only a grant, a refund or the
+ * end of a hold does (a void or an expiry gives back what was held), so the inflow differs and so
+ * does the id; two regions that see the same crossing know the same grants and refunds, so they
  * compute the same id, and a receiver dedupes what a partition made twice.
  */
 import { canonicalBytes } from '@allot/core';
@@ -29,6 +30,8 @@ export interface AlertFigures {
   readonly balance: number;
   readonly granted: number;
   readonly refunded: number;
+  /** Credits of the tenant's holds that have ended (core `holdsEndedOf`); 0 when absent. */
+  readonly holdsEnded?: number;
 }
 
 /** A fired alert, before it gets its time. */
@@ -46,6 +49,11 @@ export function ruleKey(rule: AlertRule): string {
   return 'below' in rule ? `below:${rule.below}` : `belowPercent:${rule.belowPercent}`;
 }
 
+/** What has come into the tenant's balance: granted + refunded + credits of holds that ended. */
+export function inflowOf(figures: AlertFigures): number {
+  return figures.granted + figures.refunded + (figures.holdsEnded ?? 0);
+}
+
 /** The threshold in credits: `below`, or `belowPercent` % of what was granted (rounded down). */
 export function thresholdOf(rule: AlertRule, granted: number): number {
   if ('below' in rule) return rule.below;
@@ -59,7 +67,7 @@ export function rearmLevel(threshold: number): number {
   return threshold + Math.max(1, margin);
 }
 
-/** The id every region computes for the crossing of `rule` by `tenant` at `inflow` (granted + refunded). */
+/** The id every region computes for the crossing of `rule` by `tenant` at `inflow` (see `inflowOf`). */
 export function alertIdOf(hash: AlertHash, tenant: string, rule: AlertRule, inflow: number): string {
   const bytes = canonicalBytes(['allot-alert', tenant, ruleKey(rule), inflow]);
   return toHex(hash(bytes)).slice(0, ALERT_ID_HEX_DIGITS);
@@ -82,7 +90,7 @@ export function evaluateAlert(
     return { state: { armed: figures.balance >= threshold, alertId: null }, crossing: null };
   }
   if (state.armed && figures.balance < threshold) {
-    const alertId = alertIdOf(hash, tenant, rule, figures.granted + figures.refunded);
+    const alertId = alertIdOf(hash, tenant, rule, inflowOf(figures));
     return {
       state: { armed: false, alertId },
       crossing: { alertId, threshold, balance: figures.balance },

@@ -28,6 +28,7 @@ import {
   grantDefinition,
   grantDefinitions,
   type HoldRecord,
+  holdsEndedOf,
   type LedgerEvent,
   type LedgerState,
   makeEvent,
@@ -826,6 +827,11 @@ export class Replica {
    */
   balance(tenant: string): BalanceView | undefined {
     return this.balanceAt(tenant, this.versionVector());
+  }
+
+  /** Credits of the tenant's holds that have ended here (an alert id's inflow counts them). */
+  holdsEnded(tenant: string): number {
+    return holdsEndedOf(this.state, tenant);
   }
 
   /**

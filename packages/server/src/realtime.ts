@@ -25,7 +25,7 @@ export interface RealtimeStore {
 }
 
 /** What real time needs of the replica. */
-export type RealtimeReplica = Pick<Replica, 'feed' | 'policy' | 'balance' | 'now'>;
+export type RealtimeReplica = Pick<Replica, 'feed' | 'policy' | 'balance' | 'holdsEnded' | 'now'>;
 
 /** How real time runs. */
 export interface RealtimeOptions {
@@ -83,7 +83,10 @@ export class Realtime {
       {
         subscribe: (listener) => replica.feed.subscribe(listener),
         policy: (tenant) => replica.policy(tenant),
-        figures: (tenant) => replica.balance(tenant),
+        figures: (tenant) => {
+          const figures = replica.balance(tenant);
+          return figures === undefined ? undefined : { ...figures, holdsEnded: replica.holdsEnded(tenant) };
+        },
         now: () => replica.now(),
       },
       {

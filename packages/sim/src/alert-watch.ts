@@ -30,8 +30,9 @@ export function watchAlerts(region: string, replica: Replica, ports: AlertWatchP
     for (const tenant of tenants) {
       const rules = replica.policy(tenant).alerts ?? [];
       if (rules.length === 0) continue;
-      const figures = replica.balance(tenant);
-      if (figures === undefined) continue;
+      const balance = replica.balance(tenant);
+      if (balance === undefined) continue;
+      const figures = { ...balance, holdsEnded: replica.holdsEnded(tenant) };
       for (const rule of rules) {
         const key = `${tenant}/${ruleKey(rule)}`;
         const { state, crossing } = evaluateAlert(ports.hash, tenant, rule, states.get(key), figures);

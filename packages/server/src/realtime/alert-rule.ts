@@ -25,7 +25,7 @@ function sha256(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(bytes).digest());
 }
 
-/** The id every region computes for the crossing of `rule` by `tenant` at `inflow` (granted + refunded). */
+/** The id every region computes for the crossing of `rule` by `tenant` at `inflow` (granted + refunded + holds ended). */
 export function alertIdOf(tenant: string, rule: AlertRule, inflow: number): string {
   return alertIdWith(sha256, tenant, rule, inflow);
 }

@@ -109,4 +109,36 @@ describe('alert crossings (properties)', () => {
       { numRuns: 500 },
     );
   });
+
+  it('gives a second crossing after a voided hold its own id (a release raises the balance, not granted + refunded)', () => {
+    const rule = { below: 50 };
+    // 100 granted; a hold of 80 takes the balance to 20: the first crossing.
+    let step = evaluateAlert('acme', rule, undefined, {
+      balance: 100,
+      granted: 100,
+      refunded: 0,
+      holdsEnded: 0,
+    });
+    step = evaluateAlert('acme', rule, step.state, { balance: 20, granted: 100, refunded: 0, holdsEnded: 0 });
+    const first = step.crossing;
+    expect(first).not.toBeNull();
+    // The hold is voided (80 back): re-armed. Then a debit of 60: a second, genuine crossing.
+    step = evaluateAlert('acme', rule, step.state, {
+      balance: 100,
+      granted: 100,
+      refunded: 0,
+      holdsEnded: 80,
+    });
+    expect(step.state.armed).toBe(true);
+    step = evaluateAlert('acme', rule, step.state, {
+      balance: 40,
+      granted: 100,
+      refunded: 0,
+      holdsEnded: 80,
+    });
+    expect(step.crossing).not.toBeNull();
+    expect(step.crossing?.alertId).not.toBe(first?.alertId);
+    // Another region that saw the same second crossing computes the same id.
+    expect(step.crossing?.alertId).toBe(alertIdOf('acme', rule, 100 + 0 + 80));
+  });
 });
