@@ -14,6 +14,7 @@
 import { parseEventRecordId } from '@allot/core';
 import { policyProblem } from '@allot/replica';
 import type { FinalState, HistoryRecord, Scenario, Verdict } from './api.js';
+import { Violations } from './violations.js';
 
 /** What the checkers read (the same as checkers.ts's CheckInput). */
 interface CheckInput {
@@ -34,35 +35,6 @@ export const FAULT_INVARIANT_NAMES = {
   S10: 'no damaged record served',
   S11: 'hostile frames change nothing',
 } as const;
-
-/** Collects violations: how many, the first, and the worst by size (as checkers.ts does). */
-class Found {
-  count = 0;
-  first: { t: number; detail: string } | undefined;
-  worst: { t: number; detail: string } | undefined;
-  private worstSize = Number.NEGATIVE_INFINITY;
-
-  add(t: number, detail: string, size: number): void {
-    this.count += 1;
-    this.first ??= { t, detail };
-    if (size > this.worstSize) {
-      this.worstSize = size;
-      this.worst = { t, detail };
-    }
-  }
-
-  verdict(invariant: keyof typeof FAULT_INVARIANT_NAMES, note: string): Verdict {
-    return {
-      invariant,
-      name: FAULT_INVARIANT_NAMES[invariant],
-      holds: this.count === 0,
-      violations: this.count,
-      ...(this.first === undefined ? {} : { first: this.first }),
-      ...(this.worst === undefined ? {} : { worst: this.worst }),
-      note,
-    };
-  }
-}
 
 function notChecked(invariant: keyof typeof FAULT_INVARIANT_NAMES): Verdict {
   return {
@@ -125,7 +97,7 @@ export function inRanges(ranges: readonly [number, number][] | undefined, seq: n
 export function checkS8(input: CheckInput): Verdict {
   const written = input.final?.written;
   if (input.final === undefined || written === undefined) return notChecked('S8');
-  const found = new Found();
+  const found = new Violations();
   const destroyed = destroyedRanges(input.history);
   let events = 0;
   let excused = 0;
@@ -149,7 +121,7 @@ export function checkS8(input: CheckInput): Verdict {
     excused === 0
       ? `${events} (origin, seq) checked`
       : `${events} (origin, seq) checked; ${excused} reused after a damaged disk destroyed them before any peer held them`;
-  return found.verdict('S8', note);
+  return found.verdict('S8', FAULT_INVARIANT_NAMES.S8, note);
 }
 
 /** The highest seq each origin acknowledged to a client (debits and refunds name theirs). */
@@ -176,7 +148,7 @@ function acknowledgedSeqs(history: readonly HistoryRecord[]): Map<string, { seq:
 export function checkS9(input: CheckInput): Verdict {
   const final = input.final;
   if (final === undefined) return notChecked('S9');
-  const found = new Found();
+  const found = new Violations();
   const lost = new Set(final.lostOrigins);
   const destroyed = destroyedRanges(input.history);
   let checked = 0;
@@ -196,12 +168,12 @@ export function checkS9(input: CheckInput): Verdict {
         );
     }
   }
-  return found.verdict('S9', `${checked} (region, origin) pairs checked`);
+  return found.verdict('S9', FAULT_INVARIANT_NAMES.S9, `${checked} (region, origin) pairs checked`);
 }
 
 /** S10: a disk that returns bytes not a record's own never gets them served: the node refuses to open. */
 export function checkS10(input: CheckInput): Verdict {
-  const found = new Found();
+  const found = new Violations();
   const storage = input.history.filter((record): record is StorageRecord => record.type === 'storage');
   let damaged = 0;
   for (const record of storage) {
@@ -214,7 +186,7 @@ export function checkS10(input: CheckInput): Verdict {
         1,
       );
   }
-  return found.verdict('S10', `${damaged} restarts on damaged records checked`);
+  return found.verdict('S10', FAULT_INVARIANT_NAMES.S10, `${damaged} restarts on damaged records checked`);
 }
 
 /** S11: no forged or refused policy in force anywhere, no events of an origin no node ever was. */
@@ -222,7 +194,7 @@ export function checkS11(input: CheckInput): Verdict {
   const final = input.final;
   if (final === undefined || final.hostile === undefined || final.written === undefined)
     return notChecked('S11');
-  const found = new Found();
+  const found = new Violations();
   const forged = new Set(final.hostile.forgedPolicies);
   for (const [region, policies] of Object.entries(final.hostile.policies)) {
     for (const [tenant, text] of Object.entries(policies)) {
@@ -246,7 +218,7 @@ export function checkS11(input: CheckInput): Verdict {
     if (!known.has(origin))
       found.add(final.t, `a store holds events of ${origin}, which no node ever was`, 3);
   }
-  return found.verdict('S11', `${final.hostile.tampered} frames tampered with`);
+  return found.verdict('S11', FAULT_INVARIANT_NAMES.S11, `${final.hostile.tampered} frames tampered with`);
 }
 
 /** S8–S11, in order. */

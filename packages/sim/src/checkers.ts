@@ -24,6 +24,7 @@ import {
 } from './checkers-faults.js';
 import { issue12Checks } from './checks-issue12.js';
 import { quietStartMs } from './timeline.js';
+import { Violations } from './violations.js';
 
 /** What the checkers read. */
 export interface CheckInput {
@@ -36,35 +37,6 @@ export interface CheckInput {
 type DebitRecord = Extract<HistoryRecord, { type: 'debit' }>;
 type GrantRecord = Extract<HistoryRecord, { type: 'grant' }>;
 type RefundRecord = Extract<HistoryRecord, { type: 'refund' }>;
-
-/** Collects violations: how many, the first, and the worst by size. */
-class Violations {
-  count = 0;
-  first: { t: number; detail: string } | undefined;
-  worst: { t: number; detail: string } | undefined;
-  private worstSize = Number.NEGATIVE_INFINITY;
-
-  add(t: number, detail: string, size: number): void {
-    this.count += 1;
-    this.first ??= { t, detail };
-    if (size > this.worstSize) {
-      this.worstSize = size;
-      this.worst = { t, detail };
-    }
-  }
-
-  verdict(invariant: Verdict['invariant'], name: string, note?: string): Verdict {
-    return {
-      invariant,
-      name,
-      holds: this.count === 0,
-      violations: this.count,
-      ...(this.first === undefined ? {} : { first: this.first }),
-      ...(this.worst === undefined ? {} : { worst: this.worst }),
-      ...(note === undefined ? {} : { note }),
-    };
-  }
-}
 
 /** Names of the invariants, as DESIGN.md §6 gives them. */
 export const INVARIANT_NAMES: Readonly<Record<Verdict['invariant'], string>> = {

@@ -5,41 +5,13 @@
  */
 import type { FinalState, HistoryRecord, Scenario, Verdict } from './api.js';
 import { HOLD_END_BOUND_MS } from './limits.js';
+import { Violations } from './violations.js';
 
 /** What these checks read: the scenario, the history, and (for S7) the nodes' final state. */
 export interface Issue12Input {
   readonly scenario: Scenario;
   readonly history: readonly HistoryRecord[];
   readonly final?: FinalState | undefined;
-}
-
-/** Collects violations: how many, the first, and the worst by size. */
-class Tally {
-  count = 0;
-  first: { t: number; detail: string } | undefined;
-  worst: { t: number; detail: string } | undefined;
-  private worstSize = Number.NEGATIVE_INFINITY;
-
-  add(t: number, detail: string, size: number): void {
-    this.count += 1;
-    this.first ??= { t, detail };
-    if (size > this.worstSize) {
-      this.worstSize = size;
-      this.worst = { t, detail };
-    }
-  }
-
-  verdict(invariant: Verdict['invariant'], name: string, note: string): Verdict {
-    return {
-      invariant,
-      name,
-      holds: this.count === 0,
-      violations: this.count,
-      ...(this.first === undefined ? {} : { first: this.first }),
-      ...(this.worst === undefined ? {} : { worst: this.worst }),
-      note,
-    };
-  }
 }
 
 /**
@@ -50,7 +22,7 @@ class Tally {
  * their way to it), are not counted here; the run's false-decline metric counts every one.
  */
 export function checkF1(input: Issue12Input): Verdict {
-  const tally = new Tally();
+  const tally = new Violations();
   let healthyDeclines = 0;
   let waited = 0;
   for (const record of input.history) {
@@ -80,7 +52,7 @@ export function checkF1(input: Issue12Input): Verdict {
  * true ledger (S1 checks that).
  */
 export function checkS7(input: Issue12Input): Verdict {
-  const tally = new Tally();
+  const tally = new Violations();
   const final = input.final;
   if (final === undefined)
     return {
