@@ -383,6 +383,18 @@ function readTokensFile(path: string, problems: string[]): readonly TokenConfig[
   return document as TokenConfig[];
 }
 
+/** Fields the file may leave out: the schema gives them defaults or they are optional. */
+type DefaultedField =
+  | 'durability'
+  | 'logLevel'
+  | 'peers'
+  | 'keyFile'
+  | 'tokens'
+  | 'http'
+  | 'allowLoneStart'
+  | 'borrowWaitMs'
+  | 'webhooks';
+
 /**
  * Validates a parsed config document (with env overrides applied) and resolves relative paths
  * against `baseDir` (the config file's folder); reads `tokensFile` when given. Throws ConfigError
@@ -397,32 +409,8 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
   applyOverrides(raw, env, problems);
   if (!validate(raw)) problems.push(...(validate.errors ?? []).map((error) => describe(error)));
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
-  const config = raw as unknown as Omit<
-    NodeConfig,
-    | 'durability'
-    | 'logLevel'
-    | 'peers'
-    | 'keyFile'
-    | 'tokens'
-    | 'http'
-    | 'allowLoneStart'
-    | 'borrowWaitMs'
-    | 'webhooks'
-  > &
-    Partial<
-      Pick<
-        NodeConfig,
-        | 'durability'
-        | 'logLevel'
-        | 'peers'
-        | 'keyFile'
-        | 'tokens'
-        | 'http'
-        | 'allowLoneStart'
-        | 'borrowWaitMs'
-        | 'webhooks'
-      >
-    > & {
+  const config = raw as unknown as Omit<NodeConfig, DefaultedField> &
+    Partial<Pick<NodeConfig, DefaultedField>> & {
       readonly tokensFile?: string;
     };
   const absolute = (path: string) => (isAbsolute(path) ? path : resolve(baseDir, path));
