@@ -897,15 +897,7 @@ export class Replica {
    * wait while it is taken, so the figures, the vector and the heads describe the same durable log.
    */
   async snapshot(): Promise<{ header: SnapshotHeader; tenants: SnapshotTenant[] }> {
-    let release: () => void = () => {};
-    const previous = this.gate;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    this.gate = gate;
-    try {
-      if (previous !== null) await previous;
-      await this.drain();
+    return this.exclusively(async () => {
       const heads: Record<OriginId, HeadView> = {};
       for (const [origin, head] of [...this.heads].sort(([a], [b]) => (a < b ? -1 : 1))) {
         heads[origin] = {
@@ -929,10 +921,7 @@ export class Replica {
         heads,
       };
       return { header, tenants };
-    } finally {
-      if (this.gate === gate) this.gate = null;
-      release();
-    }
+    });
   }
 
   /** True while the replica serves (open, recovered, not broken, not closing). */
@@ -1154,6 +1143,22 @@ export class Replica {
    * failed part-way through the fold, whose first events are in the fold but in no log.
    */
   private async refold(): Promise<void> {
+    try {
+      await this.exclusively(() => this.recover());
+    } catch (error) {
+      this.broken = error instanceof Error ? error : new Error(String(error));
+      this.ports.logger.error(
+        { err: error },
+        'rebuilding the fold from the store failed: refusing all commands',
+      );
+    }
+  }
+
+  /**
+   * Runs `work` alone: new commands wait at the gate while it runs, after the gate before it and
+   * everything pending are done (snapshot, refold).
+   */
+  private async exclusively<T>(work: () => Promise<T>): Promise<T> {
     let release: () => void = () => {};
     const previous = this.gate;
     const gate = new Promise<void>((resolve) => {
@@ -1163,13 +1168,7 @@ export class Replica {
     try {
       if (previous !== null) await previous;
       await this.drain();
-      await this.recover();
-    } catch (error) {
-      this.broken = error instanceof Error ? error : new Error(String(error));
-      this.ports.logger.error(
-        { err: error },
-        'rebuilding the fold from the store failed: refusing all commands',
-      );
+      return await work();
     } finally {
       if (this.gate === gate) this.gate = null;
       release();
