@@ -211,6 +211,9 @@ export function observedStore(inner: Store, ownOrigin: () => string | null, trut
     readOrigins: () => inner.readOrigins(),
     writeOutbox: (puts, deletes) => inner.writeOutbox(puts, deletes),
     readOutbox: () => inner.readOutbox(),
+    archivedSeqs: () => inner.archivedSeqs(),
+    archiveSegments: (origin, throughSeq) => inner.archiveSegments(origin, throughSeq),
+    archiveTenantIndex: () => inner.archiveTenantIndex(),
     close: () => inner.close(),
   };
 }

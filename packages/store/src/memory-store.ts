@@ -9,6 +9,7 @@
  */
 import type { OriginId, TenantId } from '@allot/core';
 import type {
+  ArchiveStep,
   LogHead,
   NodeMeta,
   OutboxRecord,
@@ -18,6 +19,9 @@ import type {
   StoredSegment,
   TenantEventPage,
 } from '@allot/replica';
+import { Archive, type ArchiveUsage } from './archive.js';
+import type { ArchiveHash } from './archive-format.js';
+import { type LiveRecords, moveSegments, moveTenantIndex, ReadTracker } from './archive-moves.js';
 import {
   applyPlan,
   type CommitPlan,
@@ -34,7 +38,7 @@ import {
   decodeLogHead,
   decodeNodeMeta,
 } from './encoding.js';
-import { StoreClosedError, StoreCorruptError } from './errors.js';
+import { StoreClosedError, StoreCorruptError, StoreInvariantError } from './errors.js';
 import { OperationGate } from './gate.js';
 import {
   CONTROL_TALLY_KEY,
@@ -53,6 +57,7 @@ import {
 } from './keys.js';
 import { LOG_PAGE_SEGMENTS_MAX } from './limits.js';
 import { checkSegmentRun, eventsAt, eventsOfRun, pagePositions, type TenantHit } from './log-reads.js';
+import { type ArchiveStepName, MemoryArchiveFiles } from './memory-archive.js';
 import {
   corruptRecord,
   type DamageReport,
@@ -82,6 +87,11 @@ export interface MemoryStoreOptions {
    * clock. Default: resolved at once, so a commit completes one microtask later.
    */
   readonly commitLatency?: (options: { readonly sync: boolean }) => Promise<void>;
+  /**
+   * SHA-256 (the Crypto port's `hash`), which the archive checks its files with (archive.ts). A
+   * store made without it reads no archive and refuses to archive (the simulator does not archive).
+   */
+  readonly archiveHash?: ArchiveHash;
 }
 
 /** What `crash()` keeps besides the durable image. */
@@ -95,6 +105,9 @@ export interface CrashOptions {
 
 /** A data directory's records: sealed values under LevelStore's keys, as a plain key → bytes map. */
 type Image = Map<string, Uint8Array>;
+
+/** What reaches the disk: a commit, or the deletion of live records an archive step moved. */
+type DiskWrite = CommitPlan | { readonly deletes: readonly string[] };
 
 /** The sorted positions a store finds records by (LevelDB's key order, kept beside the map). */
 interface KeyIndex {
@@ -140,13 +153,46 @@ function indexOf(image: Image): KeyIndex {
   return index;
 }
 
-function writePlan(image: Image, plan: CommitPlan, index: KeyIndex | null): void {
+function writePlan(image: Image, plan: DiskWrite, index: KeyIndex | null): void {
+  if ('deletes' in plan) {
+    for (const key of plan.deletes) image.delete(key);
+    if (index !== null) unindexKeys(index, plan.deletes);
+    return;
+  }
   for (const { key, value } of planWrites(plan)) {
     // New keys come in key order per origin, tenant and control (planning checked it): appended.
     if (index !== null && !image.has(key)) indexKey(index, key);
     image.set(key, value);
   }
 }
+
+/** Takes `keys` (segments and tenant entries) out of `index`. */
+function unindexKeys(index: KeyIndex, keys: readonly string[]): void {
+  const segments = new Map<OriginId, Set<number>>();
+  const tenants = new Map<TenantId, Set<number>>();
+  for (const key of keys) {
+    const segment = parseSegmentKey(key);
+    if (segment !== null)
+      segments.set(segment.origin, (segments.get(segment.origin) ?? new Set()).add(segment.lastSeq));
+    const tenant = parseTenantKey(key);
+    if (tenant !== null)
+      tenants.set(tenant.tenant, (tenants.get(tenant.tenant) ?? new Set()).add(tenant.entry));
+  }
+  for (const [origin, gone] of segments)
+    index.segments.set(
+      origin,
+      (index.segments.get(origin) ?? []).filter((seq) => !gone.has(seq)),
+    );
+  for (const [tenant, gone] of tenants)
+    index.tenants.set(
+      tenant,
+      (index.tenants.get(tenant) ?? []).filter((entry) => !gone.has(entry)),
+    );
+}
+
+const noArchiveHash: ArchiveHash = () => {
+  throw new StoreInvariantError('this MemoryStore was made without archiveHash: it keeps no archive');
+};
 
 /** The state a store checks commits against, read back from an image. */
 function stateOf(image: Image): CommitState {
@@ -186,7 +232,11 @@ export class MemoryStore implements Store {
   private readonly gate = new OperationGate();
   private commits: Promise<void> = Promise.resolve();
   /** Commits since the last sync, oldest first: what a crash loses. */
-  private unsynced: CommitPlan[] = [];
+  private unsynced: DiskWrite[] = [];
+  /** The archive, read from its files on first use; reads in flight; archive steps, one at a time. */
+  private archiveOpened: Promise<Archive> | null = null;
+  private readonly reads = new ReadTracker();
+  private moves: Promise<unknown> = Promise.resolve();
   private readonly visible: Image;
   private readonly index: KeyIndex;
   private readonly state: CommitState;
@@ -200,7 +250,8 @@ export class MemoryStore implements Store {
   private constructor(
     private readonly durable: Image,
     private readonly options: MemoryStoreOptions,
-    private readonly disk: DiskHistory<Image, CommitPlan> = new DiskHistory(
+    private readonly archiveFiles: MemoryArchiveFiles = new MemoryArchiveFiles(),
+    private readonly disk: DiskHistory<Image, DiskWrite> = new DiskHistory(
       durable,
       (image) => new Map(image),
       (image, plan) => writePlan(image, plan, null),
@@ -230,7 +281,7 @@ export class MemoryStore implements Store {
     }
     for (const plan of this.unsynced.slice(0, keep)) this.makeDurable(plan);
     this.leave('crashed');
-    return new MemoryStore(this.durable, this.options, this.disk);
+    return new MemoryStore(this.durable, this.options, this.archiveFiles, this.disk);
   }
 
   /**
@@ -278,7 +329,7 @@ export class MemoryStore implements Store {
       detail = `reads of the ${older.size} heads return their values as of the last compaction`;
     }
     this.leave('crashed');
-    const store = new MemoryStore(image, this.options, this.disk);
+    const store = new MemoryStore(image, this.options, this.archiveFiles, this.disk);
     store.readFault = readFault;
     return { store, report: { damage, detail, damagedKeys, commitsLost } };
   }
@@ -303,7 +354,7 @@ export class MemoryStore implements Store {
     return this.readFault === null ? bytes : this.readFault(key, bytes);
   }
 
-  private makeDurable(plan: CommitPlan): void {
+  private makeDurable(plan: DiskWrite): void {
     writePlan(this.durable, plan, null);
     this.disk.committed(this.durable, plan);
   }
@@ -399,18 +450,33 @@ export class MemoryStore implements Store {
 
   /** Up to `limit` segments of `origin`'s log from the one holding `fromSeq`; see the Store port. */
   readSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
-    return this.gate.run(async () => {
+    return this.tracked(async () => {
       checkSegmentRead(origin, fromSeq, limit);
       return this.segments(origin, Math.max(fromSeq, 1), limit);
     });
   }
 
-  private segments(origin: OriginId, fromSeq: number, limit: number): StoredSegment[] {
+  /** A read, tracked so that an archive step deletes no live record it may still use. */
+  private tracked<T>(operation: () => Promise<T>): Promise<T> {
+    return this.gate.run(() => this.reads.track(operation()));
+  }
+
+  /** The archive, read and checked from its files on first use. */
+  private archive(): Promise<Archive> {
+    this.archiveOpened ??= Archive.open(this.archiveFiles, this.options.archiveHash ?? noArchiveHash);
+    return this.archiveOpened;
+  }
+
+  /** The archived segments from `fromSeq` first, then the live ones past them (as LevelStore's). */
+  private async segments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
     const head = this.state.heads.get(origin);
     if (head === undefined || fromSeq > head.seq || limit === 0) return [];
+    const archive = await this.archive();
+    const archived = archive.throughSeq(origin);
+    const segments = fromSeq <= archived ? await archive.segments(origin, fromSeq, limit) : [];
     const lastSeqs = this.index.segments.get(origin) ?? [];
-    const segments: StoredSegment[] = [];
-    for (let i = firstAtLeast(lastSeqs, fromSeq); i < lastSeqs.length && segments.length < limit; i++) {
+    const liveFrom = Math.max(fromSeq, archived + 1);
+    for (let i = firstAtLeast(lastSeqs, liveFrom); i < lastSeqs.length && segments.length < limit; i++) {
       const lastSeq = lastSeqs[i] as number;
       if (lastSeq > head.seq) break;
       const key = segmentKey(origin, lastSeq);
@@ -424,12 +490,12 @@ export class MemoryStore implements Store {
 
   /** Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order. */
   readLog(origin: OriginId, fromSeq: number, limit: number): Promise<StoredEvent[]> {
-    return this.gate.run(async () => {
+    return this.tracked(async () => {
       checkLogRead(origin, fromSeq, limit);
       const events: StoredEvent[] = [];
       let from = Math.max(fromSeq, 1);
       while (events.length < limit) {
-        const run = this.segments(origin, from, Math.min(LOG_PAGE_SEGMENTS_MAX, limit - events.length));
+        const run = await this.segments(origin, from, Math.min(LOG_PAGE_SEGMENTS_MAX, limit - events.length));
         const last = run[run.length - 1];
         if (last === undefined) break;
         events.push(...eventsOfRun(run, from, limit - events.length));
@@ -441,12 +507,16 @@ export class MemoryStore implements Store {
 
   /** Up to `limit` events of `tenant` after `cursor`, in commit order; checked as LevelStore's are. */
   readTenantEvents(tenant: TenantId, cursor: string | null, limit: number): Promise<TenantEventPage> {
-    return this.gate.run(async () => {
+    return this.tracked(async () => {
       checkTenantRead(tenant, limit);
       const after = parseCursor(cursor, this.state.lastEntry);
       const entries = this.index.tenants.get(tenant) ?? [];
-      const hits: TenantHit[] = [];
-      for (let i = firstAtLeast(entries, after + 1); i < entries.length && hits.length <= limit; i++) {
+      // The archived entries first (all numbered up to entryThrough), then the live ones past them.
+      const archive = await this.archive();
+      const archived = archive.entryThrough;
+      const hits: TenantHit[] = after < archived ? await archive.tenantHits(tenant, after, limit + 1) : [];
+      const liveFrom = Math.max(after, archived) + 1;
+      for (let i = firstAtLeast(entries, liveFrom); i < entries.length && hits.length <= limit; i++) {
         const entry = entries[i] as number;
         const key = tenantKey(tenant, entry);
         const value = this.visible.get(key);
@@ -457,7 +527,7 @@ export class MemoryStore implements Store {
       const events = await eventsAt(
         tenant,
         positions,
-        async (origin, seq) => this.segments(origin, seq, 1)[0],
+        async (origin, seq) => (await this.segments(origin, seq, 1))[0],
       );
       const tail = positions[positions.length - 1];
       return { events, next: more && tail !== undefined ? cursorOf(tail.entry) : null };
@@ -501,6 +571,86 @@ export class MemoryStore implements Store {
         .sort(),
     );
   }
+
+  /** The last seq of each origin's log moved to the archive; see the Store port. */
+  archivedSeqs(): Promise<Record<OriginId, number>> {
+    return this.gate.run(async () => (await this.archive()).throughSeqs());
+  }
+
+  /** One step of moving `origin`'s segments through `throughSeq` to the archive; see the Store port. */
+  archiveSegments(origin: OriginId, throughSeq: number): Promise<ArchiveStep> {
+    const head = () => this.state.heads.get(origin)?.seq ?? 0;
+    return this.gate.run(() =>
+      this.oneMove(async () =>
+        moveSegments(await this.archive(), this.live, this.reads, origin, throughSeq, head),
+      ),
+    );
+  }
+
+  /** One step of moving the tenant index entries of archived events; see the Store port. */
+  archiveTenantIndex(): Promise<number> {
+    return this.gate.run(() =>
+      this.oneMove(async () => moveTenantIndex(await this.archive(), this.live, this.reads)),
+    );
+  }
+
+  /** The next archive step named fails with `error` and does nothing (a crash test stops a move there). */
+  failNextArchiveStep(step: ArchiveStepName, error: Error): void {
+    this.assertNotGone();
+    this.archiveFiles.failNext(step, error);
+  }
+
+  /** Keys and bytes of the live records (what LevelDB would hold), and files and bytes archived. */
+  async usage(): Promise<{ liveKeys: number; liveBytes: number; archive: ArchiveUsage }> {
+    let liveBytes = 0;
+    for (const [key, value] of this.visible) liveBytes += key.length + value.length;
+    return { liveKeys: this.visible.size, liveBytes, archive: (await this.archive()).usage() };
+  }
+
+  /** The archive's files, `dir/name` → the stored bytes (a test may damage them in place). */
+  archiveFileEntries(): [string, Uint8Array][] {
+    return this.archiveFiles.entries();
+  }
+
+  private oneMove<T>(move: () => Promise<T>): Promise<T> {
+    const done = this.moves.then(move);
+    this.moves = done.catch(() => undefined);
+    return done;
+  }
+
+  /** The live records an archive step reads and deletes; a deletion is synced (durable with all before it). */
+  private readonly live: LiveRecords = {
+    segmentRecords: async (origin, fromSeq, toSeq, limit) => {
+      const lastSeqs = this.index.segments.get(origin) ?? [];
+      const out: { key: string; value: Uint8Array; lastSeq: number }[] = [];
+      for (let i = firstAtLeast(lastSeqs, fromSeq); i < lastSeqs.length && out.length < limit; i++) {
+        const lastSeq = lastSeqs[i] as number;
+        if (lastSeq > toSeq) break;
+        const key = segmentKey(origin, lastSeq);
+        const value = this.visible.get(key);
+        if (value !== undefined) out.push({ key, value: this.read(key, value), lastSeq });
+      }
+      return out;
+    },
+    tenantRecords: async () => {
+      const out: { key: string; value: Uint8Array }[] = [];
+      for (const [tenant, entries] of this.index.tenants)
+        for (const entry of entries) {
+          const key = tenantKey(tenant, entry);
+          const value = this.visible.get(key);
+          if (value !== undefined) out.push({ key, value });
+        }
+      return out;
+    },
+    remove: async (keys) => {
+      this.assertNotGone();
+      this.archiveFiles.takeFailure('delete');
+      const deletion = { deletes: [...keys] };
+      writePlan(this.visible, deletion, this.index);
+      this.unsynced.push(deletion);
+      this.flush();
+    },
+  };
 
   /** Closes the store once the commits in flight have settled. Unsynced commits stay unsynced. */
   async close(): Promise<void> {
