@@ -222,7 +222,7 @@ describe('LevelStore archive', () => {
     const [file] = (await readdir(origin)).filter((name) => name.endsWith('.seg'));
     const path = join(origin, file as string);
     const bytes = await readFile(path);
-    bytes[bytes.length - 5] ^= 1;
+    bytes[bytes.length - 5] = (bytes[bytes.length - 5] as number) ^ 1;
     await writeFile(path, bytes);
     const opened = await LevelStore.open(dir);
     await expect(opened.readLog(EU, 1, 100)).rejects.toThrow(path);
@@ -230,7 +230,7 @@ describe('LevelStore archive', () => {
     await opened.close();
     const manifest = join(origin, 'manifest');
     const text = await readFile(manifest);
-    text[10] ^= 1;
+    text[10] = (text[10] as number) ^ 1;
     await writeFile(manifest, text);
     await expect(LevelStore.open(dir)).rejects.toThrow(manifest);
   });
