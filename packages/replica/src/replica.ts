@@ -70,6 +70,7 @@ import type {
   StoreFailure,
   TenantPolicy,
 } from './api.js';
+import { Archiving } from './archiving.js';
 import { type Batch, newBatch, sealSegments, segmentFor } from './batch.js';
 import { Borrowing, creditsKnown, declineReason } from './borrow.js';
 import { type RecalledSet, recallRecords } from './cold-records.js';
@@ -84,6 +85,7 @@ import { HoldForwarding } from './hold-forwarding.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
 import {
+  ARCHIVE_AFTER_MS_MAX,
   BATCH_EVENTS_MAX,
   BORROW_WAIT_MS_DEFAULT,
   BORROW_WAIT_MS_MAX,
@@ -156,6 +158,11 @@ export interface ReplicaOptions {
    * §3 "Borrowing"), ms: 0..BORROW_WAIT_MS_MAX, default BORROW_WAIT_MS_DEFAULT; 0 never waits.
    */
   readonly borrowWaitMs?: number;
+  /**
+   * Move segments every configured region has acknowledged to the archive once their newest event
+   * is this old, ms (archiving.ts): 0..ARCHIVE_AFTER_MS_MAX. Left out (or null): never archive.
+   */
+  readonly archiveAfterMs?: number | null;
 }
 
 /** What a replica is plugged into. */
@@ -212,6 +219,8 @@ export class Replica {
   private flushQueued = false;
   private expiryTimer: TimerHandle | null = null;
   private retentionTimer: TimerHandle | null = null;
+  /** The archive task, when archiving is on. */
+  private readonly archiving: Archiving | null;
   /** While set, new commands wait for it (recovery, snapshot). */
   private gate: Promise<void> | null = null;
   private closing = false;
@@ -269,6 +278,7 @@ export class Replica {
       rebalancing: options.rebalancing ?? 'adaptive',
       allowLoneStart: options.allowLoneStart ?? false,
       borrowWaitMs: options.borrowWaitMs ?? BORROW_WAIT_MS_DEFAULT,
+      archiveAfterMs: options.archiveAfterMs ?? null,
       durability: options.durability ?? 'fsync',
       batchEventsMax: options.batchEventsMax ?? BATCH_EVENTS_MAX,
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? IDEMPOTENCY_RETENTION_MS_DEFAULT,
@@ -285,6 +295,19 @@ export class Replica {
     this.heard = new HeardIncarnations(this.origin);
     this.control = new ControlDocument(ports.rng.nextUint32());
     this.knownRegions = new Set([this.region, ...Object.keys(this.options.peerKeys)]);
+    this.archiving =
+      this.options.archiveAfterMs === null
+        ? null
+        : new Archiving(
+            {
+              store: ports.store,
+              clock: ports.clock,
+              logger: ports.logger,
+              regions: () => this.otherRegions(),
+              heads: () => this.heads,
+            },
+            this.options.archiveAfterMs,
+          );
     this.antiEntropy = new AntiEntropy({
       origin: this.origin,
       logger: ports.logger,
@@ -344,6 +367,15 @@ export class Replica {
       throw new ReplicaOpenError(
         `borrowWaitMs must be an integer from 0 to ${BORROW_WAIT_MS_MAX}, not ${wait}`,
       );
+    const after = options.archiveAfterMs;
+    if (
+      after !== undefined &&
+      after !== null &&
+      (!Number.isSafeInteger(after) || after < 0 || after > ARCHIVE_AFTER_MS_MAX)
+    )
+      throw new ReplicaOpenError(
+        `archiveAfterMs must be an integer from 0 to ${ARCHIVE_AFTER_MS_MAX}, not ${after}`,
+      );
     let meta = await ports.store.readMeta();
     if (meta === null) {
       meta = {
@@ -389,6 +421,7 @@ export class Replica {
     await replica.recordHeard([replica.origin]); // a directory made before origins were recorded
     replica.reportLostIncarnations();
     replica.armRetention();
+    replica.archiving?.start();
     ports.logger.info(
       { origin: replica.origin, events: replica.durableSeq, tenants: replica.state.tenants.size },
       'replica recovered',
@@ -944,6 +977,7 @@ export class Replica {
     this.borrowing.close();
     this.expiryTimer?.cancel();
     this.retentionTimer?.cancel();
+    this.archiving?.stop();
     this.summaryTimer?.cancel();
     this.logGraceTimer?.cancel();
     await this.drain();
@@ -1400,6 +1434,7 @@ export class Replica {
         }
         peer.versionVector = { ...frame.versionVector };
         peer.summarized = true;
+        this.archiving?.noteSummary(region, frame.versionVector);
         this.noteHeard(frame.versionVector);
         if (this.overdraftWithheld) this.checkCaughtUp(region, frame.versionVector);
         this.checkLogWhole();
