@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import {
+  ARCHIVE_AFTER_MS_MAX,
   BORROW_WAIT_MS_DEFAULT,
   BORROW_WAIT_MS_MAX,
   RECORD_WINDOW_RECORDS_DEFAULT,
@@ -84,6 +85,12 @@ export interface NodeConfig {
    * ~60 MiB): older ones are read back from disk when a replay or refund needs them.
    */
   readonly recordWindowRecords: number;
+  /**
+   * When segments every region acknowledged move from LevelDB to archive files (extension of
+   * API.md, issue 11): once their newest event is `afterSeconds` old (default: the idempotency
+   * retention).
+   */
+  readonly archive: { readonly afterSeconds: number };
   /** Largest request body in bytes, but for the debit batch (extension of API.md; default 64 KiB). */
   readonly bodyLimitBytes: number;
   /** Where alerts are POSTed, signed with each endpoint's secret (API.md `webhooks`; default none). */
@@ -130,6 +137,12 @@ const TOKEN_ENTRY = {
 const TOKENS_MAX = 1024;
 
 const TOKEN_LIST = { type: 'array', maxItems: TOKENS_MAX, items: TOKEN_ENTRY } as const;
+
+/**
+ * Shortest `archive.afterSeconds`: the archive task sweeps every 10 s (ARCHIVE_SWEEP_MS), so a
+ * shorter age would only move each segment a little sooner, in smaller files.
+ */
+const ARCHIVE_AFTER_SECONDS_MIN = 60;
 
 /** A duration of the HTTP edge in ms: at least 1 ms, at most a day. */
 const HTTP_MS = { type: 'integer', minimum: 1, maximum: 86_400_000 } as const;
@@ -205,6 +218,17 @@ export const CONFIG_SCHEMA = {
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     idempotencyRetentionSeconds: { type: 'integer', minimum: 60, maximum: 31_536_000 },
     recordWindowRecords: { type: 'integer', minimum: 0, maximum: RECORD_WINDOW_RECORDS_MAX },
+    archive: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        afterSeconds: {
+          type: 'integer',
+          minimum: ARCHIVE_AFTER_SECONDS_MIN,
+          maximum: ARCHIVE_AFTER_MS_MAX / 1000,
+        },
+      },
+    },
     bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 67_108_864 },
     webhooks: {
       type: 'array',
@@ -253,6 +277,7 @@ const OVERRIDES: readonly { path: readonly string[]; kind: 'string' | 'integer' 
   { path: ['logLevel'], kind: 'string' },
   { path: ['idempotencyRetentionSeconds'], kind: 'integer' },
   { path: ['recordWindowRecords'], kind: 'integer' },
+  { path: ['archive', 'afterSeconds'], kind: 'integer' },
   { path: ['bodyLimitBytes'], kind: 'integer' },
   { path: ['tokensFile'], kind: 'string' },
   { path: ['allowLoneStart'], kind: 'boolean' },
@@ -393,7 +418,8 @@ type DefaultedField =
   | 'http'
   | 'allowLoneStart'
   | 'borrowWaitMs'
-  | 'webhooks';
+  | 'webhooks'
+  | 'archive';
 
 /**
  * Validates a parsed config document (with env overrides applied) and resolves relative paths
@@ -495,6 +521,9 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
     logLevel: config.logLevel ?? 'info',
     idempotencyRetentionSeconds: config.idempotencyRetentionSeconds ?? 86_400,
     recordWindowRecords: config.recordWindowRecords ?? RECORD_WINDOW_RECORDS_DEFAULT,
+    archive: {
+      afterSeconds: config.archive?.afterSeconds ?? config.idempotencyRetentionSeconds ?? 86_400,
+    },
     bodyLimitBytes: config.bodyLimitBytes ?? 64 * 1024,
     webhooks,
   };
