@@ -20,13 +20,11 @@ import {
   type ArchiveIndexManifest,
   type ArchiveManifest,
   decodeIndexFile,
-  decodeIndexManifest,
-  decodeManifest,
   decodeSegmentFile,
   encodeIndexFile,
-  encodeManifest,
   encodeSegmentFile,
 } from './archive-format.js';
+import { decodeIndexManifest, decodeManifest, encodeManifest } from './archive-manifest.js';
 import { StoreCorruptError, StoreInvariantError } from './errors.js';
 import { parseTenantKey, tenantKey, tenantRange } from './keys.js';
 import { ARCHIVE_CACHE_FILES, HASH_BYTES } from './limits.js';

@@ -6,6 +6,10 @@
  */
 import type { ArchiveFiles } from './archive.js';
 import { ARCHIVE_DIR, ARCHIVE_MANIFEST } from './archive-format.js';
+import type { LiveRecords, LiveSegmentRecord } from './archive-moves.js';
+import type { KeyValue } from './commit-plan.js';
+import { segmentKey, tenantKey } from './keys.js';
+import { firstAtLeast, type Image, type KeyIndex } from './memory-image.js';
 
 /** A step of an archive move that a test can make fail: the file, its manifest, or the live delete. */
 export type ArchiveStepName = 'file' | 'manifest' | 'delete';
@@ -63,4 +67,43 @@ export class MemoryArchiveFiles implements ArchiveFiles {
     this.failures.delete(step);
     throw failure;
   }
+}
+
+/** What a MemoryStore lends an archive step: its index and visible image, and its synced deletion. */
+export interface MemoryLive {
+  index(): KeyIndex;
+  visible(): Image;
+  /** The bytes a read of `key` gets (a read fault may change them). */
+  readValue(key: string, bytes: Uint8Array): Uint8Array;
+  /** Deletes `keys` from the image, synced. */
+  remove(keys: readonly string[]): void;
+}
+
+/** The live records of a MemoryStore, as an archive step reads and deletes them (archive-moves.ts). */
+export function memoryLiveRecords(store: MemoryLive): LiveRecords {
+  return {
+    segmentRecords: async (origin, fromSeq, toSeq, limit) => {
+      const lastSeqs = store.index().segments.get(origin) ?? [];
+      const out: LiveSegmentRecord[] = [];
+      for (let i = firstAtLeast(lastSeqs, fromSeq); i < lastSeqs.length && out.length < limit; i++) {
+        const lastSeq = lastSeqs[i] as number;
+        if (lastSeq > toSeq) break;
+        const key = segmentKey(origin, lastSeq);
+        const value = store.visible().get(key);
+        if (value !== undefined) out.push({ key, value: store.readValue(key, value), lastSeq });
+      }
+      return out;
+    },
+    tenantRecords: async () => {
+      const out: KeyValue[] = [];
+      for (const [tenant, entries] of store.index().tenants)
+        for (const entry of entries) {
+          const key = tenantKey(tenant, entry);
+          const value = store.visible().get(key);
+          if (value !== undefined) out.push({ key, value: store.readValue(key, value) });
+        }
+      return out;
+    },
+    remove: async (keys) => store.remove(keys),
+  };
 }

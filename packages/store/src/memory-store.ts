@@ -22,14 +22,7 @@ import type {
 import { Archive, type ArchiveUsage } from './archive.js';
 import type { ArchiveHash } from './archive-format.js';
 import { type LiveRecords, moveSegments, moveTenantIndex, ReadTracker } from './archive-moves.js';
-import {
-  applyPlan,
-  type CommitPlan,
-  type CommitState,
-  emptyCommitState,
-  planCommit,
-  planWrites,
-} from './commit-plan.js';
+import { applyPlan, type CommitState, emptyCommitState, planCommit } from './commit-plan.js';
 import { cursorOf, parseCursor } from './cursor.js';
 import {
   decodeControlTally,
@@ -47,17 +40,15 @@ import {
   headKey,
   META_KEY,
   originKey,
-  parseControlKey,
   parseHeadKey,
   parseOriginKey,
   parseSegmentKey,
-  parseTenantKey,
   segmentKey,
   tenantKey,
 } from './keys.js';
 import { LOG_PAGE_SEGMENTS_MAX } from './limits.js';
 import { checkSegmentRun, eventsAt, eventsOfRun, pagePositions, type TenantHit } from './log-reads.js';
-import { type ArchiveStepName, MemoryArchiveFiles } from './memory-archive.js';
+import { type ArchiveStepName, MemoryArchiveFiles, memoryLiveRecords } from './memory-archive.js';
 import {
   corruptRecord,
   type DamageReport,
@@ -68,6 +59,14 @@ import {
   type StorageDamage,
   staleRead,
 } from './memory-faults.js';
+import {
+  type DiskWrite,
+  firstAtLeast,
+  type Image,
+  indexOf,
+  type KeyIndex,
+  writePlan,
+} from './memory-image.js';
 import { readMemoryOutbox, writeMemoryOutbox } from './outbox.js';
 import {
   byOrigin,
@@ -103,93 +102,6 @@ export interface CrashOptions {
   readonly keepUnsyncedCommits?: number;
 }
 
-/** A data directory's records: sealed values under LevelStore's keys, as a plain key → bytes map. */
-type Image = Map<string, Uint8Array>;
-
-/** What reaches the disk: a commit, or the deletion of live records an archive step moved. */
-type DiskWrite = CommitPlan | { readonly deletes: readonly string[] };
-
-/** The sorted positions a store finds records by (LevelDB's key order, kept beside the map). */
-interface KeyIndex {
-  /** Each origin's segments by last seq, ascending. */
-  readonly segments: Map<OriginId, number[]>;
-  /** Each tenant's index entries by (last) entry number, ascending. */
-  readonly tenants: Map<TenantId, number[]>;
-  /** Control update entries, ascending. */
-  readonly control: number[];
-}
-
-function emptyIndex(): KeyIndex {
-  return { segments: new Map(), tenants: new Map(), control: [] };
-}
-
-function indexKey(index: KeyIndex, key: string): void {
-  const segment = parseSegmentKey(key);
-  if (segment !== null) {
-    const list = index.segments.get(segment.origin) ?? [];
-    index.segments.set(segment.origin, list);
-    list.push(segment.lastSeq);
-    return;
-  }
-  const tenant = parseTenantKey(key);
-  if (tenant !== null) {
-    const list = index.tenants.get(tenant.tenant) ?? [];
-    index.tenants.set(tenant.tenant, list);
-    list.push(tenant.entry);
-    return;
-  }
-  const control = parseControlKey(key);
-  if (control !== null) index.control.push(control);
-}
-
-/** The index of every key of `image`, in key order. */
-function indexOf(image: Image): KeyIndex {
-  const index = emptyIndex();
-  for (const key of image.keys()) indexKey(index, key);
-  const ascending = (a: number, b: number) => a - b;
-  for (const list of index.segments.values()) list.sort(ascending);
-  for (const list of index.tenants.values()) list.sort(ascending);
-  index.control.sort(ascending);
-  return index;
-}
-
-function writePlan(image: Image, plan: DiskWrite, index: KeyIndex | null): void {
-  if ('deletes' in plan) {
-    for (const key of plan.deletes) image.delete(key);
-    if (index !== null) unindexKeys(index, plan.deletes);
-    return;
-  }
-  for (const { key, value } of planWrites(plan)) {
-    // New keys come in key order per origin, tenant and control (planning checked it): appended.
-    if (index !== null && !image.has(key)) indexKey(index, key);
-    image.set(key, value);
-  }
-}
-
-/** Takes `keys` (segments and tenant entries) out of `index`. */
-function unindexKeys(index: KeyIndex, keys: readonly string[]): void {
-  const segments = new Map<OriginId, Set<number>>();
-  const tenants = new Map<TenantId, Set<number>>();
-  for (const key of keys) {
-    const segment = parseSegmentKey(key);
-    if (segment !== null)
-      segments.set(segment.origin, (segments.get(segment.origin) ?? new Set()).add(segment.lastSeq));
-    const tenant = parseTenantKey(key);
-    if (tenant !== null)
-      tenants.set(tenant.tenant, (tenants.get(tenant.tenant) ?? new Set()).add(tenant.entry));
-  }
-  for (const [origin, gone] of segments)
-    index.segments.set(
-      origin,
-      (index.segments.get(origin) ?? []).filter((seq) => !gone.has(seq)),
-    );
-  for (const [tenant, gone] of tenants)
-    index.tenants.set(
-      tenant,
-      (index.tenants.get(tenant) ?? []).filter((entry) => !gone.has(entry)),
-    );
-}
-
 const noArchiveHash: ArchiveHash = () => {
   throw new StoreInvariantError('this MemoryStore was made without archiveHash: it keeps no archive');
 };
@@ -211,18 +123,6 @@ function stateOf(image: Image): CommitState {
     if (heard !== null) state.origins.add(decodeHeardOrigin(key, openRecord(key, bytes), heard));
   }
   return state;
-}
-
-/** Index of the first number ≥ `least` in an ascending list. */
-function firstAtLeast(list: readonly number[], least: number): number {
-  let low = 0;
-  let high = list.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((list[middle] as number) < least) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
 
 const resolved = (): Promise<void> => Promise.resolve();
@@ -619,30 +519,11 @@ export class MemoryStore implements Store {
   }
 
   /** The live records an archive step reads and deletes; a deletion is synced (durable with all before it). */
-  private readonly live: LiveRecords = {
-    segmentRecords: async (origin, fromSeq, toSeq, limit) => {
-      const lastSeqs = this.index.segments.get(origin) ?? [];
-      const out: { key: string; value: Uint8Array; lastSeq: number }[] = [];
-      for (let i = firstAtLeast(lastSeqs, fromSeq); i < lastSeqs.length && out.length < limit; i++) {
-        const lastSeq = lastSeqs[i] as number;
-        if (lastSeq > toSeq) break;
-        const key = segmentKey(origin, lastSeq);
-        const value = this.visible.get(key);
-        if (value !== undefined) out.push({ key, value: this.read(key, value), lastSeq });
-      }
-      return out;
-    },
-    tenantRecords: async () => {
-      const out: { key: string; value: Uint8Array }[] = [];
-      for (const [tenant, entries] of this.index.tenants)
-        for (const entry of entries) {
-          const key = tenantKey(tenant, entry);
-          const value = this.visible.get(key);
-          if (value !== undefined) out.push({ key, value });
-        }
-      return out;
-    },
-    remove: async (keys) => {
+  private readonly live: LiveRecords = memoryLiveRecords({
+    index: () => this.index,
+    visible: () => this.visible,
+    readValue: (key, bytes) => this.read(key, bytes),
+    remove: (keys) => {
       this.assertNotGone();
       this.archiveFiles.takeFailure('delete');
       const deletion = { deletes: [...keys] };
@@ -650,7 +531,7 @@ export class MemoryStore implements Store {
       this.unsynced.push(deletion);
       this.flush();
     },
-  };
+  });
 
   /** Closes the store once the commits in flight have settled. Unsynced commits stay unsynced. */
   async close(): Promise<void> {
