@@ -5,6 +5,7 @@
  * a replay of its key, a restart that recovers from the archive); a region never heard holds
  * everything back.
  */
+import { ARCHIVE_AFTER_MS_MAX } from '@allot/replica';
 import type { MemoryStore } from '@allot/store';
 import { describe, expect, it } from 'vitest';
 import { type Cluster, cluster } from './cluster.js';
@@ -86,6 +87,11 @@ describe('archiving (issue 11)', () => {
     expect(restarted.balance('acme')).toEqual(balance);
     expect(await eventsOf(c, 'eu')).toEqual([...events, ...(await eventsOf(c, 'eu')).slice(events.length)]);
   }, 60_000);
+
+  it('refuses an archiveAfterMs out of its bounds at open', async () => {
+    for (const archiveAfterMs of [-1, 1.5, ARCHIVE_AFTER_MS_MAX + 1])
+      await expect(cluster(['eu'], { archiveAfterMs })).rejects.toThrow(/archiveAfterMs must be an integer/);
+  });
 
   it('moves nothing while a configured region has never been heard', async () => {
     const c = await cluster(REGIONS, { archiveAfterMs: AFTER_MS });

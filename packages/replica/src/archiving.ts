@@ -94,7 +94,7 @@ export class Archiving {
       void this.sweep().then(
         (moved) => {
           if (moved.segments > 0 || moved.entries > 0)
-            this.ports.logger.info({ ...moved }, 'moved acknowledged segments to the archive');
+            this.ports.logger.debug({ ...moved }, 'moved acknowledged segments to the archive');
           this.start();
         },
         (error: unknown) => {

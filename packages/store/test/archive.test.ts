@@ -4,7 +4,7 @@
  * crash semantics) loses nothing and the next step finishes it; any single changed byte of any
  * archive file is a StoreCorruptError naming that file, never a different answer.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OriginId } from '@allot/core';
@@ -210,6 +210,31 @@ describe('LevelStore archive', () => {
     expect(await reopened.archivedSeqs()).toEqual({ [EU]: 20, [US]: 10 });
     expect(await everything(reopened)).toEqual(before);
     await reopened.close();
+  });
+
+  it('finishes a move that a crash stopped after its manifest, before the live records were deleted', async () => {
+    const dir = await tempDir();
+    const store = await LevelStore.open(dir);
+    const written = await fill(store, 8);
+    const before = await everything(store);
+    await store.close();
+    // The disk as the crash left it: the live store from before the move, the archive from after.
+    const crashed = await tempDir();
+    await cp(dir, crashed, { recursive: true });
+    const moving = await LevelStore.open(dir);
+    await archiveAllBut(moving, written, 1);
+    await moving.close();
+    await cp(join(dir, 'archive'), join(crashed, 'archive'), { recursive: true });
+    const restarted = await LevelStore.open(crashed);
+    expect(await restarted.archivedSeqs()).toEqual({ [EU]: 14, [US]: 7 });
+    expect(await everything(restarted)).toEqual(before);
+    // The next steps delete the live copies the crash left; nothing changes for readers.
+    await archiveAllBut(restarted, written, 1);
+    expect(await everything(restarted)).toEqual(before);
+    await restarted.close();
+    const again = await LevelStore.open(crashed);
+    expect(await everything(again)).toEqual(before);
+    await again.close();
   });
 
   it('refuses to open a damaged manifest and to read a damaged file, naming it', async () => {
