@@ -49,6 +49,12 @@ export class Archiving {
   private readonly acknowledgedBy = new Map<string, Map<OriginId, number>>();
   private timer: TimerHandle | null = null;
   private stopped = false;
+  /**
+   * Tenant index entries moved by the last sweep: a sweep scans the live index only when segments
+   * moved, or the last scan moved entries (more may follow); the first sweep after a start always
+   * scans (it finishes a step a crash stopped).
+   */
+  private lastEntries = 1;
 
   constructor(
     private readonly ports: ArchivingPorts,
@@ -136,7 +142,9 @@ export class Archiving {
         from = moved.throughSeq + 1;
       }
     }
-    const entries = this.stopped ? 0 : await this.ports.store.archiveTenantIndex();
+    const scan = !this.stopped && (segments > 0 || this.lastEntries > 0);
+    const entries = scan ? await this.ports.store.archiveTenantIndex() : 0;
+    this.lastEntries = entries;
     return { segments, events, entries };
   }
 
