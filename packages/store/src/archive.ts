@@ -73,6 +73,28 @@ export class Archive {
     return new Archive(files, hash, manifests, index);
   }
 
+  /**
+   * Throws a StoreCorruptError (naming the manifest) unless the live store holds at least what the
+   * archive does: each origin's head at or past its archived seqs, the entry counter at or past the
+   * archived index. A live store behind its archive lost commits (a disk that dropped synced
+   * writes, an old backup of the database beside a newer archive): serving from it would fork logs.
+   */
+  checkLiveStore(headSeq: (origin: OriginId) => number, lastEntry: number): void {
+    for (const [origin, manifest] of this.manifests) {
+      const through = this.throughSeq(origin);
+      if (headSeq(origin) < through)
+        throw StoreCorruptError.inFile(
+          this.files.where(origin, ARCHIVE_MANIFEST),
+          `the archive holds the log of ${manifest.origin} to seq ${through}, past its head in the live store (seq ${headSeq(origin)}): the live store lost commits`,
+        );
+    }
+    if (this.index.entryThrough > lastEntry)
+      throw StoreCorruptError.inFile(
+        this.files.where(ARCHIVE_INDEX_DIR, ARCHIVE_MANIFEST),
+        `the archived tenant index reaches entry ${this.index.entryThrough}, past the live store's counter (${lastEntry}): the live store lost commits`,
+      );
+  }
+
   /** The last seq of `origin`'s log held in the archive (0 when none is). */
   throughSeq(origin: OriginId): number {
     const files = this.manifests.get(origin)?.files ?? [];

@@ -137,6 +137,8 @@ export class MemoryStore implements Store {
   private archiveOpened: Promise<Archive> | null = null;
   private readonly reads = new ReadTracker();
   private moves: Promise<unknown> = Promise.resolve();
+  /** The heads and entry counter the image held when this store was made: the archive is checked against them. */
+  private readonly opened: { readonly heads: Map<OriginId, number>; readonly lastEntry: number };
   private readonly visible: Image;
   private readonly index: KeyIndex;
   private readonly state: CommitState;
@@ -160,6 +162,10 @@ export class MemoryStore implements Store {
     this.visible = new Map(durable);
     this.index = indexOf(durable);
     this.state = stateOf(durable);
+    this.opened = {
+      heads: new Map([...this.state.heads].map(([origin, head]) => [origin, head.seq])),
+      lastEntry: this.state.lastEntry,
+    };
   }
 
   /** A store on an empty data directory. */
@@ -294,9 +300,13 @@ export class MemoryStore implements Store {
     this.gate.shut(`the memory store ${reason}`);
   }
 
-  /** The node's metadata, or null for a new data directory. */
+  /**
+   * The node's metadata, or null for a new data directory; a StoreCorruptError when the archive
+   * holds more than the image did at the start (as LevelStore.open refuses it).
+   */
   readMeta(): Promise<NodeMeta | null> {
     return this.gate.run(async () => {
+      await this.archive(); // checked against the image at the start, as LevelStore.open does
       const bytes = this.visible.get(META_KEY);
       return bytes === undefined ? null : decodeNodeMeta(META_KEY, openRecord(META_KEY, bytes));
     });
@@ -363,15 +373,20 @@ export class MemoryStore implements Store {
 
   /** The archive, read and checked from its files on first use. */
   private archive(): Promise<Archive> {
-    this.archiveOpened ??= Archive.open(this.archiveFiles, this.options.archiveHash ?? noArchiveHash);
+    this.archiveOpened ??= Archive.open(this.archiveFiles, this.options.archiveHash ?? noArchiveHash).then(
+      (archive) => {
+        archive.checkLiveStore((origin) => this.opened.heads.get(origin) ?? 0, this.opened.lastEntry);
+        return archive;
+      },
+    );
     return this.archiveOpened;
   }
 
   /** The archived segments from `fromSeq` first, then the live ones past them (as LevelStore's). */
   private async segments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
+    const archive = await this.archive(); // first: a store whose archive was refused reads nothing
     const head = this.state.heads.get(origin);
     if (head === undefined || fromSeq > head.seq || limit === 0) return [];
-    const archive = await this.archive();
     const archived = archive.throughSeq(origin);
     const segments = fromSeq <= archived ? await archive.segments(origin, fromSeq, limit) : [];
     const lastSeqs = this.index.segments.get(origin) ?? [];

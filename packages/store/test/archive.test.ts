@@ -141,6 +141,16 @@ describe('MemoryStore archive', () => {
     });
   }
 
+  it('refuses a live store that lost commits its archive holds (a disk restored from an older backup)', async () => {
+    const store = MemoryStore.empty({ archiveHash: sha256 });
+    const written = await fill(store, 70); // past a compaction: the disk keeps a backup to restore
+    await archiveAllBut(store, written, 2);
+    const damaged = store.crashDamaged('old-backup', () => 0);
+    if (damaged === null) throw new Error('no backup to restore');
+    await expect(damaged.store.readMeta()).rejects.toThrow(/the live store lost commits/);
+    await expect(damaged.store.readLog(EU, 1, 10)).rejects.toThrow(StoreCorruptError);
+  });
+
   it('the tenant index waits for entries that point at unarchived events', async () => {
     const store = MemoryStore.empty({ archiveHash: sha256 });
     const written = await fill(store, 6);
