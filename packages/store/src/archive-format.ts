@@ -116,7 +116,8 @@ export function hexOf(bytes: Uint8Array): string {
   return hex;
 }
 
-function bytesOfHex(hex: string): Uint8Array {
+/** The bytes of lowercase hex `hex`. */
+export function bytesOfHex(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   return out;

@@ -19,6 +19,7 @@ import {
   type ArchiveHash,
   type ArchiveIndexManifest,
   type ArchiveManifest,
+  bytesOfHex,
   decodeIndexFile,
   decodeSegmentFile,
   encodeIndexFile,
@@ -128,10 +129,7 @@ export class Archive {
   private lastHash(origin: OriginId): Uint8Array {
     const files = this.manifests.get(origin)?.files ?? [];
     const hex = files[files.length - 1]?.lastHash;
-    const out = new Uint8Array(HASH_BYTES);
-    if (hex !== undefined)
-      for (let i = 0; i < HASH_BYTES; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-    return out;
+    return hex === undefined ? new Uint8Array(HASH_BYTES) : bytesOfHex(hex);
   }
 
   private remember<T extends StoredSegment[] | ArchivedIndexRecord[]>(path: string, value: T): T {
