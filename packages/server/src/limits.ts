@@ -255,3 +255,19 @@ export const WEBHOOK_ENDPOINTS_MAX = 16;
 
 /** Shortest webhook secret: 16 characters, so the HMAC key is not guessable. */
 export const WEBHOOK_SECRET_LENGTH_MIN = 16;
+
+/** Segments per page of GET /v1/audit/segments when the client names no limit. */
+export const AUDIT_SEGMENTS_PAGE_DEFAULT = 64;
+
+/**
+ * Largest page of GET /v1/audit/segments: read from the store in one go, like a recovery page
+ * (RECOVERY_PAGE_SEGMENTS) but larger, since an export reads every log once, end to end.
+ */
+export const AUDIT_SEGMENTS_PAGE_MAX = 256;
+
+/**
+ * Segment bytes in one page of GET /v1/audit/segments (base64 makes the body a third larger): a
+ * page stops before it would pass this, but always holds one segment, and a segment is at most
+ * SEGMENT_BYTES_MAX (1 MiB), so one answer pins at most ~6 MiB of a node's memory.
+ */
+export const AUDIT_PAGE_BYTES_MAX = 4 * 1024 * 1024;
