@@ -54,7 +54,7 @@ export const getAuditSegmentsSchema = {
       },
       limit: {
         type: 'string',
-        pattern: '^[1-9][0-9]{0,2}$',
+        pattern: '^[1-9][0-9]{0,3}$',
         description: `Segments per page, 1–${AUDIT_SEGMENTS_PAGE_MAX} (default ${AUDIT_SEGMENTS_PAGE_DEFAULT}).`,
       },
     },

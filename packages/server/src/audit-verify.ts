@@ -78,11 +78,13 @@ export type AuditVerdict =
 
 /** One line for a discrepancy: file, origin and seq, then what is wrong. */
 export function discrepancyLine(discrepancy: Discrepancy): string {
-  const place =
-    discrepancy.origin === undefined
-      ? ''
-      : ` origin ${discrepancy.origin}${discrepancy.seq === undefined ? '' : ` seq ${discrepancy.seq}`}`;
-  return `${discrepancy.file}:${place}: ${discrepancy.problem}`;
+  const parts = [discrepancy.file];
+  if (discrepancy.origin !== undefined)
+    parts.push(
+      `origin ${discrepancy.origin}${discrepancy.seq === undefined ? '' : ` seq ${discrepancy.seq}`}`,
+    );
+  parts.push(discrepancy.problem);
+  return parts.join(': ');
 }
 
 /** One line for an export that holds up. */

@@ -4,6 +4,7 @@
  * why it is that number (STYLE.md).
  */
 import { BATCH_EVENTS_MAX } from '@allot/replica';
+import { LOG_PAGE_SEGMENTS_MAX } from '@allot/store';
 
 /**
  * Largest request body of every route but the batch: a debit is an amount, a key of ≤ 255 characters
@@ -256,14 +257,14 @@ export const WEBHOOK_ENDPOINTS_MAX = 16;
 /** Shortest webhook secret: 16 characters, so the HMAC key is not guessable. */
 export const WEBHOOK_SECRET_LENGTH_MIN = 16;
 
-/** Segments per page of GET /v1/audit/segments when the client names no limit. */
-export const AUDIT_SEGMENTS_PAGE_DEFAULT = 64;
-
 /**
- * Largest page of GET /v1/audit/segments: read from the store in one go, like a recovery page
- * (RECOVERY_PAGE_SEGMENTS) but larger, since an export reads every log once, end to end.
+ * Largest page of GET /v1/audit/segments: one store read (the store's LOG_PAGE_SEGMENTS_MAX), so a
+ * page is one `readSegments` call and its limit is the store's own.
  */
-export const AUDIT_SEGMENTS_PAGE_MAX = 256;
+export const AUDIT_SEGMENTS_PAGE_MAX = LOG_PAGE_SEGMENTS_MAX;
+
+/** Segments per page of GET /v1/audit/segments when the client names no limit: a whole store read. */
+export const AUDIT_SEGMENTS_PAGE_DEFAULT = AUDIT_SEGMENTS_PAGE_MAX;
 
 /**
  * Segment bytes in one page of GET /v1/audit/segments (base64 makes the body a third larger): a
