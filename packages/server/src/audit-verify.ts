@@ -223,7 +223,7 @@ function verifyLog(
           file,
           origin,
           seq,
-          problem: `${at}: not the bytes the origin signed (their chain hash is not ${where}.hash)`,
+          problem: `${at}: not the bytes the origin signed (their chain hash is not ${where}.hash, or ${where}.bytes changed)`,
         });
       if (signed(listed.lastSeq, hash, signature))
         fail({
