@@ -893,20 +893,6 @@ export class Replica {
   }
 
   /**
-   * A snapshot of every tenant at one version vector, with each origin's signed head. New commands
-   * wait while it is taken, so the figures, the vector and the heads describe the same durable log.
-   */
-  async snapshot(): Promise<{ header: SnapshotHeader; tenants: SnapshotTenant[] }> {
-    return this.exclusively(async () =>
-      snapshotOf(this.state, this.heads.values(), {
-        cluster: this.cluster,
-        region: this.region,
-        takenAt: this.ports.clock.now(),
-      }),
-    );
-  }
-
-  /**
    * Up to `limit` stored segments of `origin`'s log from the one that holds `fromSeq`, as they were
    * signed (the audit export reads every log through it); empty for an origin not known here.
    */
@@ -919,6 +905,20 @@ export class Replica {
   /** The Ed25519 public key (32 bytes) of every region this node knows: its own and its configured peers'. */
   regionKeys(): Record<string, Uint8Array> {
     return { ...this.options.peerKeys, [this.region]: this.ports.crypto.publicKey };
+  }
+
+  /**
+   * A snapshot of every tenant at one version vector, with each origin's signed head. New commands
+   * wait while it is taken, so the figures, the vector and the heads describe the same durable log.
+   */
+  async snapshot(): Promise<{ header: SnapshotHeader; tenants: SnapshotTenant[] }> {
+    return this.exclusively(async () =>
+      snapshotOf(this.state, this.heads.values(), {
+        cluster: this.cluster,
+        region: this.region,
+        takenAt: this.ports.clock.now(),
+      }),
+    );
   }
 
   /** True while the replica serves (open, recovered, not broken, not closing). */

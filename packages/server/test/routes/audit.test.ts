@@ -7,7 +7,7 @@ import { headSigningBytes, segmentHash, ZERO_HASH } from '@allot/replica';
 import { LOG_PAGE_SEGMENTS_MAX } from '@allot/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ORIGIN_PATTERN } from '../../src/audit-schemas.js';
-import { AUDIT_PAGE_BYTES_MAX, AUDIT_SEGMENTS_PAGE_MAX } from '../../src/limits.js';
+import { AUDIT_PAGE_BYTES_MAX, AUDIT_SEGMENTS_PAGE_MAX, SNAPSHOT_CHUNK_TENANTS } from '../../src/limits.js';
 import { snapshotJsonText } from '../../src/snapshot-body.js';
 import { call, debit, errorOf, fingerprint, grant, type TestNode, testCrypto, testNode } from '../support.js';
 
@@ -143,9 +143,19 @@ describe('GET /v1/audit/segments', () => {
 });
 
 describe('the snapshot body', () => {
-  it('is what snapshotJsonText writes for the replica’s snapshot, byte for byte', async () => {
-    const response = await call(node.app, 'GET', '/v1/snapshot', { who: 'auditor' });
-    const snapshot = await node.replica.snapshot();
-    expect(response.body).toBe(snapshotJsonText(snapshot));
+  it('is what snapshotJsonText writes for the replica’s snapshot, byte for byte, across chunks of tenants', async () => {
+    const many = await testNode();
+    try {
+      const grants = Array.from({ length: SNAPSHOT_CHUNK_TENANTS + 3 }, (_, index) =>
+        call(many.app, 'POST', `/v1/tenants/t${index}/grants`, { body: { grantId: 'g', amount: index + 1 } }),
+      );
+      expect((await Promise.all(grants)).every((response) => response.statusCode === 201)).toBe(true);
+      for (const app of [node, many]) {
+        const response = await call(app.app, 'GET', '/v1/snapshot', { who: 'auditor' });
+        expect(response.body).toBe(snapshotJsonText(await app.replica.snapshot()));
+      }
+    } finally {
+      await many.close();
+    }
   });
 });
