@@ -217,7 +217,7 @@ describe('allot audit export, then verify', () => {
       name: 'a digit of a figure in snapshot.json',
       file: () => SNAPSHOT_FILE,
       at: (text) => text.indexOf('"debited":') + 10,
-      names: /snapshot\.json: tenants\[0\] is .*the refold gives/,
+      names: /snapshot\.json: origin \S+ seq \d+: tenants\[0\] is .*the refold gives/,
     },
   ];
 

@@ -91,7 +91,7 @@ describe('allot audit', () => {
     expect(changed.code).toBe(1);
     expect(changed.stdout).toBe('');
     expect(changed.stderr).toMatch(
-      /^allot audit verify: snapshot\.json: tenants\[0\] is .*"granted":600.*the refold gives .*"granted":500.*\n$/,
+      /^allot audit verify: snapshot\.json: origin eu#\S+ seq \d+: tenants\[0\] is .*"granted":600.*the refold gives .*"granted":500.*\n$/,
     );
   });
 

@@ -156,6 +156,7 @@ function verify(
   }
 
   const state = createLedgerState();
+  const lastEvents: LastEvents = new Map();
   const heads: LogHead[] = [];
   let segments = 0;
   let events = 0;
@@ -164,13 +165,13 @@ function verify(
     const key = keys[region];
     if (key === undefined)
       fail({ file: keySource, origin: entry.origin, problem: `no public key for region ${region}` });
-    const head = verifyLog(files, crypto, manifest, entry, key as Uint8Array, keySource, state);
+    const head = verifyLog(files, crypto, manifest, entry, key as Uint8Array, keySource, state, lastEvents);
     heads.push(head);
     segments += entry.segments.length;
     events += head.seq;
   }
 
-  compareSnapshot(files, manifest, state, heads);
+  compareSnapshot(files, manifest, state, heads, lastEvents);
   const vector: Record<string, number> = {};
   for (const head of heads) vector[head.origin] = head.seq;
   return { origins: heads.length, segments, events, tenants: state.tenants.size, versionVector: vector };
@@ -185,6 +186,7 @@ function verifyLog(
   key: Uint8Array,
   keySource: string,
   state: LedgerState,
+  lastEvents: LastEvents,
 ): LogHead {
   const { origin, file } = entry;
   const bytes = files(file);
@@ -286,6 +288,7 @@ function verifyLog(
           seq: event.seq,
           problem: `event does not fold (${applied}) onto the logs before it`,
         });
+      lastEvents.set(event.tenant, { origin, seq: event.seq });
     }
     previous = hash;
     offset += listed.bytes;
@@ -301,12 +304,16 @@ function verifyLog(
   return head as LogHead;
 }
 
+/** Each tenant's last event folded (the logs in manifest order): where a wrong figure points. */
+type LastEvents = Map<string, { readonly origin: string; readonly seq: number }>;
+
 /** Compares snapshot.json with the snapshot of the refold; fails at the first difference. */
 function compareSnapshot(
   files: AuditFiles,
   manifest: AuditManifest,
   state: LedgerState,
   heads: LogHead[],
+  lastEvents: LastEvents,
 ): void {
   const file = SNAPSHOT_FILE;
   const found = files(file);
@@ -318,7 +325,7 @@ function compareSnapshot(
   });
   const expected = new TextEncoder().encode(snapshotJsonText(snapshot));
   if (sameBytes(expected, found as Uint8Array)) return;
-  fail(snapshotDifference(found as Uint8Array, expected, snapshot));
+  fail(snapshotDifference(found as Uint8Array, expected, snapshot, lastEvents));
 }
 
 /** The first difference between snapshot.json and the refold's snapshot, named by field when it parses. */
@@ -326,6 +333,7 @@ function snapshotDifference(
   found: Uint8Array,
   expected: Uint8Array,
   snapshot: { header: SnapshotHeader; tenants: SnapshotTenant[] },
+  lastEvents: LastEvents,
 ): Discrepancy {
   const file = SNAPSHOT_FILE;
   let at = 0;
@@ -375,11 +383,15 @@ function snapshotDifference(
   for (let i = 0; i < Math.max(tenants.length, snapshot.tenants.length); i++) {
     const ours = snapshot.tenants[i];
     const theirs = JSON.stringify(tenants[i]);
-    if (theirs !== JSON.stringify(ours === undefined ? undefined : snapshotTenantJson(ours)))
+    if (theirs !== JSON.stringify(ours === undefined ? undefined : snapshotTenantJson(ours))) {
+      // The tenant's last event in the logs is where an auditor starts to look.
+      const last = ours === undefined ? undefined : lastEvents.get(ours.tenant);
       return {
         file,
-        problem: `tenants[${i}] is ${theirs ?? 'absent'}, the refold gives ${ours === undefined ? 'no tenant' : JSON.stringify(snapshotTenantJson(ours))}`,
+        ...(last === undefined ? {} : { origin: last.origin, seq: last.seq }),
+        problem: `tenants[${i}] is ${theirs ?? 'absent'}, the refold gives ${ours === undefined ? 'no tenant' : JSON.stringify(snapshotTenantJson(ours))}${last === undefined ? '' : ` (the tenant's last event in the logs is at this origin and seq)`}`,
       };
+    }
   }
   return { file, problem: byteNote };
 }
