@@ -17,6 +17,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { isRegionId } from '@allot/core';
 import {
   AUDIT_FORMAT,
   AUDIT_SEGMENTS_PAGE_MAX,
@@ -240,6 +241,8 @@ export function readKeysFile(path: string): SuppliedKeys {
     throw new AuditError(`--keys ${path}: not a YAML mapping of region: <base64 public key>`);
   const keys: Record<string, Uint8Array> = {};
   for (const [region, text] of Object.entries(value)) {
+    if (!isRegionId(region))
+      throw new AuditError(`--keys ${path}: ${JSON.stringify(region)} is not a region id`);
     const key = typeof text === 'string' ? publicKeyOfBase64(text) : null;
     if (key === null)
       throw new AuditError(`--keys ${path}: ${region}: not the base64 of a 32-byte Ed25519 public key`);
