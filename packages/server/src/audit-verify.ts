@@ -338,7 +338,10 @@ function compareSnapshot(
     });
   } catch (error) {
     // Every log folded, yet a figure cannot be written (past its limit): nothing to compare with.
-    return fail({ file, problem: `the refold's figures cannot be computed: ${(error as Error).message}` });
+    throw new Found({
+      file,
+      problem: `the refold's figures cannot be computed: ${(error as Error).message}`,
+    });
   }
   const expected = new TextEncoder().encode(snapshotJsonText(snapshot));
   if (sameBytes(expected, found as Uint8Array)) return;
