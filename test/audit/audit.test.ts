@@ -183,6 +183,35 @@ describe('allot audit export, then verify', () => {
     );
   });
 
+  it('exports a node that takes writes meanwhile: the logs stop at the snapshot’s vector and verify', async () => {
+    const busy = join(work, 'busy');
+    let exporting = true;
+    let written = 0;
+    const load = (async () => {
+      while (exporting) {
+        for (const region of ['us', 'ap']) {
+          void c
+            .node(region)
+            .debit({ tenant: 'acme', amount: 1, idempotencyKey: `busy-${written++}`, metadata: null });
+        }
+        await c.run(1);
+      }
+    })();
+    await auditExport({ url, token: AUDITOR, out: busy }, sink()).finally(() => {
+      exporting = false;
+    });
+    await load;
+    await c.until(() => converged(c));
+    const manifest = parseManifest(readFileSync(join(busy, MANIFEST_FILE), 'utf8'));
+    const exported = manifest.origins.reduce((sum, entry) => sum + (entry.segments.at(-1)?.lastSeq ?? 0), 0);
+    const now = Object.values(c.node('eu').versionVector()).reduce((sum, seq) => sum + seq, 0);
+    expect(written).toBeGreaterThan(0);
+    expect(exported).toBeLessThan(now);
+    const err = sink();
+    expect(auditVerify(busy, undefined, sink(), err)).toBe(0);
+    expect(err.text).toBe('');
+  });
+
   const kinds: {
     name: string;
     file: (manifest: ReturnType<typeof parseManifest>) => string;
