@@ -271,3 +271,31 @@ export const RECALL_ROUNDS_MAX = 8;
  * back longer than this.
  */
 export const LOG_CONFIRM_GRACE_MS = 4 * SUMMARY_INTERVAL_MS;
+
+/**
+ * Events committed between two checkpoints by default (issue 11): a start folds at most about this
+ * many events past its newest checkpoint (~15 s at 60k events/s), and a checkpoint is written at
+ * most every ~15 s under a full debit load.
+ */
+export const CHECKPOINT_EVERY_EVENTS_DEFAULT = 1_000_000;
+
+/** Fewest events between checkpoints: each one encodes the whole fold, so not after every commit. */
+export const CHECKPOINT_EVERY_EVENTS_MIN = 1_000;
+
+/** Most events between checkpoints: past 100M a start folds for half an hour again. */
+export const CHECKPOINT_EVERY_EVENTS_MAX = 100_000_000;
+
+/** Longest time between checkpoints by default, when events came in since the last one. */
+export const CHECKPOINT_EVERY_MS_DEFAULT = 10 * 60 * 1000;
+
+/** Shortest time between checkpoints: one second (tests), far below any production setting. */
+export const CHECKPOINT_EVERY_MS_MIN = 1_000;
+
+/** Longest time between checkpoints: a day, the idempotency retention's default. */
+export const CHECKPOINT_EVERY_MS_MAX = 24 * 60 * 60 * 1000;
+
+/**
+ * Checkpoints kept in the store: the newest and the one before it, so that a damaged newest one
+ * falls back to an older checkpoint rather than to the whole log.
+ */
+export const CHECKPOINTS_KEPT = 2;

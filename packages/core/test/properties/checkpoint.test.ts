@@ -33,7 +33,7 @@ const history = fc.record({
   ops: fc.array(opArbitrary, { minLength: 1, maxLength: 120, size: 'large' }),
   overdraft: overdraftArbitrary,
 });
-const options = { numRuns: Math.max(50, Math.floor(propertyRuns / 4)) };
+const options = { numRuns: Math.max(50, Math.floor(propertyRuns / 10)) };
 const WINDOW: RecordWindowOptions = { records: 3, bucketMs: 700 };
 
 /** A stand-in for each log's head hash at a seq (the replica passes the real chain hashes). */
