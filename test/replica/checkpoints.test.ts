@@ -118,7 +118,7 @@ describe('checkpoints and starts', () => {
       const stored = await store.readCheckpoint(total);
       if (stored === null) throw new Error('no checkpoint');
       const bytes = stored.bytes.slice();
-      bytes[bytes.length >> 1] ^= 0x10;
+      bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] as number) ^ 0x10;
       await store.writeCheckpoint({ ...stored, bytes });
     };
     const oneDamaged = h.store.crash();
