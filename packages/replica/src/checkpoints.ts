@@ -111,6 +111,54 @@ export async function storeCheckpoint(store: Store, checkpoint: StoredCheckpoint
   for (const total of totals.slice(CHECKPOINTS_KEPT)) await store.deleteCheckpoint(total);
 }
 
+/**
+ * Writes a checkpoint of the durable fold: `alone` runs its work while new commands wait and
+ * everything pending is durable (the replica's exclusive gate), and only the encoding of `fold()`
+ * happens there; the hash, the signature and the store write happen after, while commands run.
+ * The newest CHECKPOINTS_KEPT are kept. False when none was written (the reason is logged).
+ */
+export async function writeCheckpoint(
+  ports: { readonly store: Store; readonly crypto: Crypto; readonly clock: Clock; readonly logger: Logger },
+  cluster: string,
+  alone: <T>(work: () => Promise<T>) => Promise<T>,
+  fold: () => { readonly state: LedgerState; readonly heads: ReadonlyMap<OriginId, LogHead> },
+): Promise<boolean> {
+  const { clock, logger } = ports;
+  let encodeMs = 0;
+  let taken: { bytes: Uint8Array; vector: Record<OriginId, number> } | null;
+  try {
+    taken = await alone(async () => {
+      const started = clock.now();
+      const { state, heads } = fold();
+      const bytes = encodeDurableFold(state, heads);
+      encodeMs = clock.now() - started;
+      const vector: Record<OriginId, number> = {};
+      for (const [origin, head] of heads) vector[origin] = head.seq;
+      return bytes === null ? null : { bytes, vector };
+    });
+  } catch (error) {
+    logger.error({ err: error }, 'checkpoint not written: the fold could not be encoded');
+    return false;
+  }
+  if (taken === null) {
+    logger.warn({}, 'checkpoint not written: the fold is not what the store holds');
+    return false;
+  }
+  const started = clock.now();
+  try {
+    const sealed = sealCheckpoint(ports.crypto, cluster, taken.vector, taken.bytes);
+    await storeCheckpoint(ports.store, sealed);
+    logger.info(
+      { total: sealed.total, bytes: sealed.bytes.length, encodeMs, writeMs: clock.now() - started },
+      'checkpoint written',
+    );
+    return true;
+  } catch (error) {
+    logger.warn({ err: error }, 'checkpoint not written: the store failed');
+    return false;
+  }
+}
+
 /** A checkpoint a start may load: decoded, with its total. */
 export interface LoadedCheckpoint extends DecodedCheckpoint {
   readonly total: number;

@@ -76,10 +76,8 @@ import {
   type CheckpointOptions,
   CheckpointSchedule,
   checkpointOptionsProblem,
-  encodeDurableFold,
   newestSignedCheckpoint,
-  sealCheckpoint,
-  storeCheckpoint,
+  writeCheckpoint,
 } from './checkpoints.js';
 import { type RecalledSet, recallRecords } from './cold-records.js';
 import { ControlDocument, ControlRefused } from './control.js';
@@ -962,37 +960,12 @@ export class Replica {
    */
   async takeCheckpoint(): Promise<boolean> {
     if (this.closing || this.broken !== null) return false;
-    const { clock, logger } = this.ports;
-    let encodeMs = 0;
-    let taken: { bytes: Uint8Array; vector: Record<OriginId, number> } | null;
-    try {
-      taken = await this.exclusively(async () => {
-        const started = clock.now();
-        const bytes = encodeDurableFold(this.state, this.heads);
-        encodeMs = clock.now() - started;
-        return bytes === null ? null : { bytes, vector: this.durableVersionVector() };
-      });
-    } catch (error) {
-      logger.error({ err: error }, 'checkpoint not written: the fold could not be encoded');
-      return false;
-    }
-    if (taken === null) {
-      logger.warn({}, 'checkpoint not written: the fold is not what the store holds');
-      return false;
-    }
-    const started = clock.now();
-    try {
-      const sealed = sealCheckpoint(this.ports.crypto, this.cluster, taken.vector, taken.bytes);
-      await storeCheckpoint(this.ports.store, sealed);
-      logger.info(
-        { total: sealed.total, bytes: sealed.bytes.length, encodeMs, writeMs: clock.now() - started },
-        'checkpoint written',
-      );
-      return true;
-    } catch (error) {
-      logger.warn({ err: error }, 'checkpoint not written: the store failed');
-      return false;
-    }
+    return writeCheckpoint(
+      this.ports,
+      this.cluster,
+      (work) => this.exclusively(work),
+      () => ({ state: this.state, heads: this.heads }),
+    );
   }
 
   /** The newest stored checkpoint whose hash and signature (this node's) verify; null: none (audit). */
