@@ -11,16 +11,28 @@ const ENTRY_BYTES = 8;
 /** Key-index entries are written as the platform's u64 words: this codec runs little-endian only. */
 export const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/** Writes a key index's tables in one order: by bucket, origin, and entry. */
-export function writeKeyIndex(out: ByteWriter, index: KeyIndex, refOf: readonly number[]): void {
-  const tables: {
-    bucket: number;
-    ref: number;
-    image: KeyTableImage;
-  }[] = [];
+/** A key index's tables, copied out of it (by the origin's place in the checkpoint's table). */
+export type KeyIndexImage = readonly {
+  readonly bucket: number;
+  readonly ref: number;
+  readonly image: KeyTableImage;
+}[];
+
+/** Copies a key index's tables out of it: the index may change after, the copy does not. */
+export function keyIndexImage(index: KeyIndex, refOf: readonly number[]): KeyIndexImage {
+  const tables: { bucket: number; ref: number; image: KeyTableImage }[] = [];
   index.forEachTable((bucket, origin, image) => {
     if (image.checks.length > 0) tables.push({ bucket, ref: refOf[origin] as number, image });
   });
+  return tables;
+}
+
+/**
+ * Writes a key index's tables (an image) in one order: by bucket, origin, and entry; yields after
+ * each table, so that a caller may let other work run between tables.
+ */
+export function* writeKeyIndex(out: ByteWriter, image: KeyIndexImage): Generator<void, void, void> {
+  const tables = [...image];
   tables.sort((a, b) => a.bucket - b.bucket || a.ref - b.ref);
   const buckets: number[] = [];
   for (const { bucket } of tables) if (buckets[buckets.length - 1] !== bucket) buckets.push(bucket);
@@ -48,6 +60,7 @@ export function writeKeyIndex(out: ByteWriter, index: KeyIndex, refOf: readonly 
       new BigUint64Array(words.buffer).sort();
       out.varint(size);
       out.bytes(new Uint8Array(words.buffer));
+      yield;
     }
   }
 }

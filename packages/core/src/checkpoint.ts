@@ -29,7 +29,7 @@
  */
 import { invariant } from './amount.js';
 import { CheckpointError, type OriginTable } from './checkpoint-fields.js';
-import { LITTLE_ENDIAN, readKeyIndex, writeKeyIndex } from './checkpoint-key-index.js';
+import { keyIndexImage, LITTLE_ENDIAN, readKeyIndex, writeKeyIndex } from './checkpoint-key-index.js';
 import { ascending, byId, compareText, readTenant, writeTenant } from './checkpoint-tenant.js';
 import { isOriginId, isTenantId, type OriginId } from './ids.js';
 import type { RecordWindowOptions } from './record-window.js';
@@ -68,6 +68,31 @@ function originTable(ids: readonly string[]): OriginTable {
  * state's vector (each origin with a seq > 0 must have one).
  */
 export function encodeCheckpoint(state: LedgerState, heads: ReadonlyMap<OriginId, Uint8Array>): Uint8Array {
+  const writer = prepareCheckpoint(state, heads);
+  while (!writer.step()) {
+    // Each step writes one key-index table.
+  }
+  return writer.bytes();
+}
+
+/** The rest of a checkpoint's bytes, written a bounded piece at a time (prepareCheckpoint). */
+export interface CheckpointWriter {
+  /** Writes the next piece (one key-index table); true once every byte is written. */
+  step(): boolean;
+  /** The checkpoint's bytes, once `step()` returned true. */
+  bytes(): Uint8Array;
+}
+
+/**
+ * encodeCheckpoint in two parts: this call reads everything of `state` (the header and tenants
+ * encoded, the key indexes copied as they are), and the writer it returns finishes the bytes
+ * (sorting and writing the key indexes, a table per step) without touching `state`: a replica
+ * calls this while commands wait, and steps the writer while they run.
+ */
+export function prepareCheckpoint(
+  state: LedgerState,
+  heads: ReadonlyMap<OriginId, Uint8Array>,
+): CheckpointWriter {
   invariant(LITTLE_ENDIAN, 'checkpoints are written on little-endian machines only');
   const out = new ByteWriter(1 << 16);
   for (const byte of MAGIC) out.byte(byte);
@@ -92,11 +117,24 @@ export function encodeCheckpoint(state: LedgerState, heads: ReadonlyMap<OriginId
   const tenants = byId(state.tenants);
   out.varint(tenants.length);
   for (const [, tenant] of tenants) writeTenant(out, tenant, table, refOf, window === undefined);
-  if (window !== undefined) {
-    writeKeyIndex(out, window.debitKeys, refOf);
-    writeKeyIndex(out, window.refundKeys, refOf);
-  }
-  return out.view().slice();
+  const images =
+    window === undefined
+      ? []
+      : [keyIndexImage(window.debitKeys, refOf), keyIndexImage(window.refundKeys, refOf)];
+  const pieces = (function* () {
+    for (const image of images) yield* writeKeyIndex(out, image);
+  })();
+  let done = false;
+  return {
+    step() {
+      if (!done) done = pieces.next().done === true;
+      return done;
+    },
+    bytes() {
+      invariant(done, 'checkpoint bytes taken before the last step');
+      return out.view().slice();
+    },
+  };
 }
 
 /**

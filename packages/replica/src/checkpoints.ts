@@ -7,13 +7,14 @@
  * line naming what is used instead (an older checkpoint, or the whole log).
  */
 import {
+  type CheckpointWriter,
   canonicalBytes,
   checkpointHeads,
   type DecodedCheckpoint,
   decodeCheckpoint,
-  encodeCheckpoint,
   type LedgerState,
   type OriginId,
+  prepareCheckpoint,
   type RecordWindowOptions,
 } from '@allot/core';
 import {
@@ -71,13 +72,14 @@ export function vectorTotal(vector: Readonly<Record<OriginId, number>>): number 
 }
 
 /**
- * The canonical bytes of `state` with each folded log's head hash from `heads`; null when the fold
- * is not exactly what `heads` say is durable (then no checkpoint describes it).
+ * The canonical bytes of `state` with each folded log's head hash from `heads`, in core's two parts
+ * (prepareCheckpoint: the writer returned finishes them without reading `state`); null when the
+ * fold is not exactly what `heads` say is durable (then no checkpoint describes it).
  */
 export function encodeDurableFold(
   state: LedgerState,
   heads: ReadonlyMap<OriginId, LogHead>,
-): Uint8Array | null {
+): CheckpointWriter | null {
   const hashes = new Map<OriginId, Uint8Array>();
   for (const [origin, seq] of Object.entries(state.versionVector)) {
     const head = heads.get(origin);
@@ -85,7 +87,7 @@ export function encodeDurableFold(
     hashes.set(origin, head.hash);
   }
   for (const [origin, head] of heads) if ((state.versionVector[origin] ?? 0) !== head.seq) return null;
-  return encodeCheckpoint(state, hashes);
+  return prepareCheckpoint(state, hashes);
 }
 
 /** Seals checkpoint bytes of the fold at `vector`: its hash and this node's signature. */
@@ -127,15 +129,19 @@ export async function writeCheckpoint(
   let encodeMs = 0;
   let taken: { bytes: Uint8Array; vector: Record<OriginId, number> } | null;
   try {
-    taken = await alone(async () => {
+    const prepared = await alone(async () => {
       const started = clock.now();
       const { state, heads } = fold();
-      const bytes = encodeDurableFold(state, heads);
+      const writer = encodeDurableFold(state, heads);
       encodeMs = clock.now() - started;
       const vector: Record<OriginId, number> = {};
       for (const [origin, head] of heads) vector[origin] = head.seq;
-      return bytes === null ? null : { bytes, vector };
+      return writer === null ? null : { writer, vector };
     });
+    // The key indexes are sorted and written from their copies a table at a time, letting
+    // commands and commits run between tables.
+    if (prepared !== null) while (!prepared.writer.step()) await pause(clock);
+    taken = prepared === null ? null : { bytes: prepared.writer.bytes(), vector: prepared.vector };
   } catch (error) {
     logger.error({ err: error }, 'checkpoint not written: the fold could not be encoded');
     return false;
@@ -157,6 +163,13 @@ export async function writeCheckpoint(
     logger.warn({ err: error }, 'checkpoint not written: the store failed');
     return false;
   }
+}
+
+/** Waits for the clock's next turn (a 0 ms timer): what is queued runs meanwhile. */
+function pause(clock: Clock): Promise<void> {
+  return new Promise((resolve) => {
+    clock.setTimer(0, resolve);
+  });
 }
 
 /** A checkpoint a start may load: decoded, with its total. */
