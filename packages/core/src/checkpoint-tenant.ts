@@ -15,7 +15,8 @@ import {
   writeFields,
 } from './checkpoint-fields.js';
 import { eventRecordId, type OriginId, parseEventRecordId } from './ids.js';
-import { forEachInSlot } from './packed.js';
+import { SHAPE_SHARED_MAX } from './limits.js';
+import { forEachInSlot, Shape } from './packed.js';
 import type { DebitRecord, HoldRecord, RefundRecord, RevokeRecord } from './records.js';
 import type { ByteReader, ByteWriter } from './segment-bytes.js';
 import {
@@ -29,10 +30,38 @@ import {
   setMovedAt,
   setTenantCell,
   TENANT_CELLS,
-  type TenantState,
+  TenantState,
 } from './state.js';
 
 const TENANT_KINDS = TENANT_CELLS.length;
+
+/**
+ * A copy of `tenant` that later folds do not change (what a checkpoint writes from): its values,
+ * grant ids and the parts of its records a checkpoint writes (debits and refunds only when
+ * `records`). Immutable parts are shared: shared shapes, record objects, definitions.
+ */
+export function copyTenant(tenant: TenantState, records: boolean): TenantState {
+  const copy = new TenantState(tenant.tenant, tenant.ledger);
+  const shape = tenant.shape;
+  // A shape of SHAPE_SHARED_MAX codes or more belongs to its tenant and grows in place (packed.ts).
+  copy.shape = shape.codes.length < SHAPE_SHARED_MAX ? shape : new Shape([...shape.codes], false);
+  copy.values = tenant.values.slice();
+  const ids = tenant.grantIds;
+  copy.grantIds = ids === null || typeof ids === 'string' ? ids : ids.slice();
+  if (tenant.extra === null) return copy;
+  const copyLists = <K, T>(map: Map<K, T[]> | null) =>
+    map === null ? null : new Map([...map].map(([key, list]) => [key, list.slice()]));
+  if (records) {
+    copy.debits = tenant.debits === null ? null : new Map(tenant.debits);
+    copy.refunds = tenant.refunds === null ? null : new Map(tenant.refunds);
+  }
+  copy.refundedByDebit = tenant.refundedByDebit === null ? null : new Map(tenant.refundedByDebit);
+  copy.revokes = copyLists(tenant.revokes);
+  copy.holds = tenant.holds === null ? null : new Map(tenant.holds);
+  copy.othersBySlot = copyLists(tenant.othersBySlot);
+  copy.grantIndex = tenant.grantIndex === null ? null : new Map(tenant.grantIndex);
+  return copy;
+}
 const GRANT_KINDS = GRANT_CELLS.length;
 /** Kinds of packed numbers in a grant slot (packed.ts): 0–3 cells, 6 moved, 7 terms. */
 const MOVED_KIND = 6;
