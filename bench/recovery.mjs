@@ -12,8 +12,10 @@
 // replica folds them; TAIL events before the end (default 100,000: a tenth of the default
 // checkpoint.everyEvents) a checkpoint of that fold is encoded, sealed and stored as the replica
 // writes one. The node is then started twice: with the checkpoint (it loads it and folds only the
-// tail) and, unless FULL=0, without it (the whole log). Prints; never asserts.
+// tail) and, unless FULL=0, without it (the whole log). PROFILE=1 prints where each start spends
+// its time. Prints; never asserts.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -52,6 +54,26 @@ const RECORD_WINDOW = {
   ),
 };
 const seconds = (from, to = process.hrtime.bigint()) => Number(to - from) / 1e9;
+const post = (session, method) =>
+  new Promise((resolve, reject) =>
+    session.post(method, (error, result) => (error ? reject(error) : resolve(result))),
+  );
+
+/** PROFILE=1: where a start spends its time, by function (self time), the top 12. */
+function printProfile(profile) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const { functionName, url, lineNumber } = byId.get(id).callFrame;
+    const key = `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`;
+    const dt = profile.timeDeltas[i] ?? 0;
+    total += dt;
+    self.set(key, (self.get(key) ?? 0) + dt);
+  });
+  for (const [key, dt] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 12))
+    console.log(`  ${((dt / total) * 100).toFixed(1).padStart(5)}%  ${(dt / 1e6).toFixed(2)} s  ${key}`);
+}
 const TENANTS = 1_000;
 /** Segments per store commit while building: within the store's COMMIT_EVENTS_MAX. */
 const SEGMENTS_PER_WRITE = 4;
@@ -164,6 +186,12 @@ try {
   const start = async (label) => {
     const lines = [];
     const quiet = { ...logger, warn: (_f, m) => lines.push(m), info: (_f, m) => lines.push(m) };
+    const session = process.env.PROFILE === '1' ? new Session() : null;
+    if (session !== null) {
+      session.connect();
+      await post(session, 'Profiler.enable');
+      await post(session, 'Profiler.start');
+    }
     const started = process.hrtime.bigint();
     const reopened = await LevelStore.open(dir, { crypto });
     const opened = process.hrtime.bigint();
@@ -175,6 +203,11 @@ try {
       logger: quiet,
     });
     const ready = process.hrtime.bigint();
+    if (session !== null) {
+      const { profile } = await post(session, 'Profiler.stop');
+      session.disconnect();
+      printProfile(profile);
+    }
     const balance = replica.balance('tenant-0');
     await replica.close();
     if (balance === undefined) throw new Error('tenant-0 has no balance after recovery');
