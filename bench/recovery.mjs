@@ -9,8 +9,8 @@
 // raw decode + fold of its events, per event.
 //
 // Checkpoints (issue 11): while the history is built, its events are also folded in memory, as the
-// replica folds them; TAIL events before the end (default 100,000: a tenth of the default
-// checkpoint.everyEvents) a checkpoint of that fold is encoded, sealed and stored as the replica
+// replica folds them; TAIL events before the end (default 100,000; the default checkpoint.everyEvents
+// is 250,000) a checkpoint of that fold is encoded, sealed and stored as the replica
 // writes one. The node is then started twice: with the checkpoint (it loads it and folds only the
 // tail) and, unless FULL=0, without it (the whole log). PROFILE=1 prints where each start spends
 // its time. Prints; never asserts.

@@ -92,7 +92,7 @@ export interface NodeConfig {
   readonly recordWindowRecords: number;
   /**
    * How often the node writes a checkpoint of its fold (extension of API.md, issue 11): after
-   * `everyEvents` committed events or `everyMs` when any came in (defaults 1,000,000 and 10 min).
+   * `everyEvents` committed events or `everyMs` when any came in (defaults 250,000 and 10 min).
    */
   readonly checkpoint: { readonly everyEvents: number; readonly everyMs: number };
   /** Largest request body in bytes, but for the debit batch (extension of API.md; default 64 KiB). */

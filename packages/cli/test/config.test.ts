@@ -50,9 +50,9 @@ describe('node config', () => {
   });
 
   it('checkpoint: defaults, bounds with clear lines, and ALLOT_CHECKPOINT_* overrides', () => {
-    expect(validateConfig(valid, '/').checkpoint).toEqual({ everyEvents: 1_000_000, everyMs: 600_000 });
+    expect(validateConfig(valid, '/').checkpoint).toEqual({ everyEvents: 250_000, everyMs: 600_000 });
     expect(validateConfig({ ...valid, checkpoint: { everyMs: 5_000 } }, '/').checkpoint).toEqual({
-      everyEvents: 1_000_000,
+      everyEvents: 250_000,
       everyMs: 5_000,
     });
     expect(problems({ ...valid, checkpoint: { everyEvents: 10, everyMs: 1 } })).toEqual([
