@@ -5,6 +5,7 @@
  */
 import {
   CheckpointError,
+  type CheckpointFields,
   DEBIT_FIELDS,
   DEFINITION_FIELDS,
   HOLD_FIELDS,
@@ -34,6 +35,8 @@ import {
 } from './state.js';
 
 const TENANT_KINDS = TENANT_CELLS.length;
+const GRANT_ID_FIELD: CheckpointFields = [['grantId', 'key']];
+const DEBIT_ID_FIELD: CheckpointFields = [['debitId', 'eventId']];
 
 /**
  * A copy of `tenant` that later folds do not change (what a checkpoint writes from): its values,
@@ -200,7 +203,7 @@ export function readTenant(
   const grants = input.count('grants', 4);
   let previous: string | null = null;
   for (let g = 0; g < grants; g++) {
-    const grantId = readFields(input, [['grantId', 'key']], table).grantId as string;
+    const grantId = readFields(input, GRANT_ID_FIELD, table).grantId as string;
     ascending(input, previous, grantId, 'grants');
     previous = grantId;
     const grant = ensureGrant(tenant, grantId);
@@ -286,7 +289,7 @@ export function readTenant(
   const bounds = input.count('refund bounds', 2);
   let last: string | null = null;
   for (let i = 0; i < bounds; i++) {
-    const debitId = readFields(input, [['debitId', 'eventId']], table).debitId as string;
+    const debitId = readFields(input, DEBIT_ID_FIELD, table).debitId as string;
     ascending(input, last, debitId, 'refund bounds');
     last = debitId;
     const sum = input.varint();
