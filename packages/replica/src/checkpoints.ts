@@ -115,9 +115,11 @@ export async function storeCheckpoint(store: Store, checkpoint: StoredCheckpoint
 
 /**
  * Writes a checkpoint of the durable fold: `alone` runs its work while new commands wait and
- * everything pending is durable (the replica's exclusive gate), and only the encoding of `fold()`
- * happens there; the hash, the signature and the store write happen after, while commands run.
- * The newest CHECKPOINTS_KEPT are kept. False when none was written (the reason is logged).
+ * everything pending is durable (the replica's exclusive gate), and only the copy of `fold()`
+ * (prepareCheckpoint) happens there; the encoding from the copy, a piece per clock turn, the hash,
+ * the signature and the store write happen after, while commands run. The newest CHECKPOINTS_KEPT
+ * are kept; the line logged says how long commands waited (`stallMs`). False when none was written
+ * (the reason is logged).
  */
 export async function writeCheckpoint(
   ports: { readonly store: Store; readonly crypto: Crypto; readonly clock: Clock; readonly logger: Logger },
@@ -126,20 +128,20 @@ export async function writeCheckpoint(
   fold: () => { readonly state: LedgerState; readonly heads: ReadonlyMap<OriginId, LogHead> },
 ): Promise<boolean> {
   const { clock, logger } = ports;
-  let encodeMs = 0;
+  let stallMs = 0;
   let taken: { bytes: Uint8Array; vector: Record<OriginId, number> } | null;
   try {
     const prepared = await alone(async () => {
       const started = clock.now();
       const { state, heads } = fold();
       const writer = encodeDurableFold(state, heads);
-      encodeMs = clock.now() - started;
+      stallMs = clock.now() - started;
       const vector: Record<OriginId, number> = {};
       for (const [origin, head] of heads) vector[origin] = head.seq;
       return writer === null ? null : { writer, vector };
     });
-    // The key indexes are sorted and written from their copies a table at a time, letting
-    // commands and commits run between tables.
+    // Tenants and key indexes are written from their copies a piece at a time, letting commands
+    // and commits run between pieces.
     if (prepared !== null) while (!prepared.writer.step()) await pause(clock);
     taken = prepared === null ? null : { bytes: prepared.writer.bytes(), vector: prepared.vector };
   } catch (error) {
@@ -155,7 +157,7 @@ export async function writeCheckpoint(
     const sealed = sealCheckpoint(ports.crypto, cluster, taken.vector, taken.bytes);
     await storeCheckpoint(ports.store, sealed);
     logger.info(
-      { total: sealed.total, bytes: sealed.bytes.length, encodeMs, writeMs: clock.now() - started },
+      { total: sealed.total, bytes: sealed.bytes.length, stallMs, writeMs: clock.now() - started },
       'checkpoint written',
     );
     return true;
