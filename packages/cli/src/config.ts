@@ -14,6 +14,12 @@ import {
   ARCHIVE_AFTER_MS_MAX,
   BORROW_WAIT_MS_DEFAULT,
   BORROW_WAIT_MS_MAX,
+  CHECKPOINT_EVERY_EVENTS_DEFAULT,
+  CHECKPOINT_EVERY_EVENTS_MAX,
+  CHECKPOINT_EVERY_EVENTS_MIN,
+  CHECKPOINT_EVERY_MS_DEFAULT,
+  CHECKPOINT_EVERY_MS_MAX,
+  CHECKPOINT_EVERY_MS_MIN,
   RECORD_WINDOW_RECORDS_DEFAULT,
   RECORD_WINDOW_RECORDS_MAX,
 } from '@allot/replica';
@@ -91,6 +97,11 @@ export interface NodeConfig {
    * retention).
    */
   readonly archive: { readonly afterSeconds: number };
+  /**
+   * How often the node writes a checkpoint of its fold (extension of API.md, issue 11): after
+   * `everyEvents` committed events or `everyMs` when any came in (defaults 250,000 and 10 min).
+   */
+  readonly checkpoint: { readonly everyEvents: number; readonly everyMs: number };
   /** Largest request body in bytes, but for the debit batch (extension of API.md; default 64 KiB). */
   readonly bodyLimitBytes: number;
   /** Where alerts are POSTed, signed with each endpoint's secret (API.md `webhooks`; default none). */
@@ -229,6 +240,18 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
+    checkpoint: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        everyEvents: {
+          type: 'integer',
+          minimum: CHECKPOINT_EVERY_EVENTS_MIN,
+          maximum: CHECKPOINT_EVERY_EVENTS_MAX,
+        },
+        everyMs: { type: 'integer', minimum: CHECKPOINT_EVERY_MS_MIN, maximum: CHECKPOINT_EVERY_MS_MAX },
+      },
+    },
     bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 67_108_864 },
     webhooks: {
       type: 'array',
@@ -278,6 +301,8 @@ const OVERRIDES: readonly { path: readonly string[]; kind: 'string' | 'integer' 
   { path: ['idempotencyRetentionSeconds'], kind: 'integer' },
   { path: ['recordWindowRecords'], kind: 'integer' },
   { path: ['archive', 'afterSeconds'], kind: 'integer' },
+  { path: ['checkpoint', 'everyEvents'], kind: 'integer' },
+  { path: ['checkpoint', 'everyMs'], kind: 'integer' },
   { path: ['bodyLimitBytes'], kind: 'integer' },
   { path: ['tokensFile'], kind: 'string' },
   { path: ['allowLoneStart'], kind: 'boolean' },
@@ -418,6 +443,7 @@ type DefaultedField =
   | 'http'
   | 'allowLoneStart'
   | 'borrowWaitMs'
+  | 'checkpoint'
   | 'webhooks'
   | 'archive';
 
@@ -523,6 +549,10 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
     recordWindowRecords: config.recordWindowRecords ?? RECORD_WINDOW_RECORDS_DEFAULT,
     archive: {
       afterSeconds: config.archive?.afterSeconds ?? config.idempotencyRetentionSeconds ?? 86_400,
+    },
+    checkpoint: {
+      everyEvents: config.checkpoint?.everyEvents ?? CHECKPOINT_EVERY_EVENTS_DEFAULT,
+      everyMs: config.checkpoint?.everyMs ?? CHECKPOINT_EVERY_MS_DEFAULT,
     },
     bodyLimitBytes: config.bodyLimitBytes ?? 64 * 1024,
     webhooks,

@@ -214,6 +214,10 @@ export function observedStore(inner: Store, ownOrigin: () => string | null, trut
     archivedSeqs: () => inner.archivedSeqs(),
     archiveSegments: (origin, throughSeq) => inner.archiveSegments(origin, throughSeq),
     archiveTenantIndex: () => inner.archiveTenantIndex(),
+    writeCheckpoint: (checkpoint) => inner.writeCheckpoint(checkpoint),
+    listCheckpoints: () => inner.listCheckpoints(),
+    readCheckpoint: (total) => inner.readCheckpoint(total),
+    deleteCheckpoint: (total) => inner.deleteCheckpoint(total),
     close: () => inner.close(),
   };
 }

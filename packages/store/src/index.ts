@@ -16,6 +16,8 @@ export { Archive, type ArchiveFiles, type ArchiveUsage } from './archive.js';
 export { DiskArchiveFiles, openArchiveDir, sha256 } from './archive-files.js';
 export * from './archive-format.js';
 export * from './archive-manifest.js';
+
+export { CHECKPOINT_RANGE, checkpointKey, parseCheckpointKey } from './checkpoints.js';
 export type { ConversionReport } from './convert-v2.js';
 export { cursorOf, isCursor, parseCursor } from './cursor.js';
 export {

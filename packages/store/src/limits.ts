@@ -110,3 +110,15 @@ export const ARCHIVE_MANIFEST_BYTES_MAX = 64 * 1024 * 1024;
  * each file again; 8 × ARCHIVE_FILE_BYTES_MAX bounds the memory at 128 MiB.
  */
 export const ARCHIVE_CACHE_FILES = 8;
+
+/**
+ * Bytes of one stored part of a checkpoint (checkpoints.ts): far below LEVELDB_BLOCK_BYTES_MAX, so
+ * that a checkpoint of hundreds of MiB is many ordinary values, each read and checked on its own.
+ */
+export const CHECKPOINT_PART_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Largest checkpoint: 1 GiB. A node's whole fold (10M tenants, or 10M keys in the key index) is a
+ * few hundred MiB; past this, something is wrong, and one buffer of it must stay allocatable.
+ */
+export const CHECKPOINT_BYTES_MAX = 1024 * 1024 * 1024;
