@@ -88,6 +88,30 @@ describe('archiving (issue 11)', () => {
     expect(await eventsOf(c, 'eu')).toEqual([...events, ...(await eventsOf(c, 'eu')).slice(events.length)]);
   }, 60_000);
 
+  it('a start from a checkpoint folds a tail read back from the archive', async () => {
+    const c = await cluster(REGIONS, {
+      archiveAfterMs: 2_000,
+      checkpoint: { everyEvents: 1_000, everyMs: 1_000 },
+    });
+    await c.run(5);
+    await Promise.all([c.node('eu').grant(grant), c.run(50)]);
+    for (let second = 1; second <= 30; second++) {
+      const debits = REGIONS.map((region) => c.node(region).debit(debit(`${region}-${second}`)));
+      await c.run(1000);
+      await Promise.all(debits);
+    }
+    await c.until(() => new Set(REGIONS.map((region) => c.node(region).balance('acme')?.balance)).size === 1);
+    expect(Object.keys(await (c.stores.get('eu') as MemoryStore).archivedSeqs()).length).toBe(3);
+    const balance = c.node('eu').balance('acme');
+    const events = await eventsOf(c, 'eu');
+    const restarted = await c.crash('eu');
+    expect(c.logs.get('eu')?.lines.map((line) => line.message)).toContain(
+      'fold rebuilt from a checkpoint and the tails after it',
+    );
+    expect(restarted.balance('acme')).toEqual(balance);
+    expect(await eventsOf(c, 'eu')).toEqual(events);
+  }, 60_000);
+
   it('refuses an archiveAfterMs out of its bounds at open', async () => {
     for (const archiveAfterMs of [-1, 1.5, ARCHIVE_AFTER_MS_MAX + 1])
       await expect(cluster(['eu'], { archiveAfterMs })).rejects.toThrow(/archiveAfterMs must be an integer/);
