@@ -115,6 +115,14 @@ const EVENT_KIND_FIELDS: Record<(typeof EVENT_KINDS)[number], { required: string
       },
     },
   },
+  retire: {
+    required: ['retired', 'through', 'parts'],
+    properties: {
+      retired: { type: 'string', description: 'The lost incarnation (origin) retired.' },
+      through: { type: 'integer', description: 'The highest seq of it that counts.' },
+      parts: { ...partsSchema, description: 'Its rights per grant, now the writing origin’s.' },
+    },
+  },
   release: {
     required: ['holdId', 'amount', 'cause', 'parts', 'overdraft'],
     properties: {
