@@ -271,3 +271,15 @@ export const RECALL_ROUNDS_MAX = 8;
  * back longer than this.
  */
 export const LOG_CONFIRM_GRACE_MS = 4 * SUMMARY_INTERVAL_MS;
+
+/**
+ * Tenants a retire's answer lists by name (the totals cover all): a lost incarnation may have held
+ * rights of millions of tenants, and an operator reads the first screenful; the events page has all.
+ */
+export const RETIRE_TENANTS_SHOWN_MAX = 1_000;
+
+/**
+ * Retire events appended before waiting for them to be durable: one group commit's worth, so that a
+ * retire over millions of tenants never holds more than that pending (PENDING_EVENTS_MAX).
+ */
+export const RETIRE_EVENTS_PER_COMMIT = BATCH_EVENTS_MAX;

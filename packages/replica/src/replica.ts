@@ -38,6 +38,7 @@ import {
   overdraftInUseTotal,
   parseEventRecordId,
   type RefundRecord,
+  type RetiredOrigin,
   refundableOf,
   regionOf,
   type TenantEventBody,
@@ -94,6 +95,7 @@ import {
   PENDING_EVENTS_MAX,
   RECORD_WINDOW_RECORDS_DEFAULT,
   RETENTION_SWEEP_MS,
+  RETIRE_EVENTS_PER_COMMIT,
   RTT_MS_FLOOR,
   SUMMARY_INTERVAL_MS,
   TENANT_EVENTS_PAGE_MAX,
@@ -116,6 +118,7 @@ import type {
 } from './ports.js';
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
+import { ownRetiredLine, planRetire, type RetirePlan, type RetireView, retiredRunProblem } from './retire.js';
 import { checkRun, runKey } from './run-check.js';
 import {
   debitRecordOf,
@@ -173,6 +176,14 @@ const STORE_FAILED: StoreFailure = { status: 'unavailable', reason: 'store_faile
 const OVERLOADED: StoreFailure = { status: 'unavailable', reason: 'overloaded' };
 const INTERNAL: StoreFailure = { status: 'unavailable', reason: 'internal' };
 const RECOVERING: NotReady = { status: 'not_ready', reason: 'recovering' };
+const RETIRED: NotReady = { status: 'not_ready', reason: 'retired' };
+
+/** Outcome of a retire command: what it did, why it did nothing, or a store failure. */
+export type RetireOutcome =
+  | { readonly status: 'accepted'; readonly retire: RetireView }
+  | Exclude<RetirePlan, { readonly status: 'plan' }>
+  | StoreFailure
+  | NotReady;
 
 /** Longest single timer the replica sets; later deadlines are re-armed (host timers overflow at 2^31 ms). */
 const TIMER_MS_MAX = 60 * 60 * 1000;
@@ -216,6 +227,8 @@ export class Replica {
   private gate: Promise<void> | null = null;
   private closing = false;
   private broken: Error | null = null;
+  /** Set once this node's own incarnation is known retired: it takes no writes from then on. */
+  private ownRetired: RetiredOrigin | null = null;
 
   /** Replication: the transport, what each peer has, the chain tip of every origin (pending included). */
   private transport: Transport | null = null;
@@ -385,6 +398,11 @@ export class Replica {
         );
     }
     await replica.recover();
+    const retired = replica.state.retired.get(replica.origin);
+    if (retired !== undefined) {
+      await ports.store.close();
+      throw new ReplicaOpenError(ownRetiredLine(replica.origin, retired));
+    }
     replica.heard.load(await ports.store.readOrigins());
     await replica.recordHeard([replica.origin]); // a directory made before origins were recorded
     replica.reportLostIncarnations();
@@ -465,6 +483,35 @@ export class Replica {
       default:
         return decision;
     }
+  }
+
+  /**
+   * Retires `lost`, a lost incarnation of this region (planRetire says when it may not): appends the
+   * retire events, RETIRE_EVENTS_PER_COMMIT at a time, and answers once all are durable.
+   */
+  async retire(lost: OriginId): Promise<RetireOutcome> {
+    const refused = await this.admitWrite(1);
+    if (refused !== null) return refused;
+    const plan = planRetire(this.state, this.origin, lost, this.heard.knows(lost), this.peers);
+    if (plan.status !== 'plan') return plan;
+    let last = 0;
+    for (let from = 0; from < plan.bodies.length; from += RETIRE_EVENTS_PER_COMMIT) {
+      if (from > 0) {
+        if (!(await this.durable(last))) return STORE_FAILED;
+        const again = await this.admitWrite(RETIRE_EVENTS_PER_COMMIT);
+        if (again !== null) return again;
+      }
+      for (const body of plan.bodies.slice(from, from + RETIRE_EVENTS_PER_COMMIT))
+        last = this.append(body).seq;
+    }
+    if (!(await this.durable(last))) return STORE_FAILED;
+    this.ports.logger.warn(
+      { origin: lost, by: this.origin, through: plan.through, rights: plan.view.rights },
+      'lost incarnation retired: its rights belong to this incarnation now',
+    );
+    // Rights that came in repay this origin's overdraft first (DESIGN.md §1).
+    for (const tenant of new Set(plan.bodies.map((body) => body.tenant))) this.repay(tenant);
+    return { status: 'accepted', retire: { ...plan.view, events: plan.bodies.length } };
   }
 
   /** Debits a tenant from this region's rights (plus its overdraft). */
@@ -958,6 +1005,7 @@ export class Replica {
   private async admitWrite(events: number): Promise<StoreFailure | NotReady | null> {
     const refused = await this.admit(events);
     if (refused !== null) return refused;
+    if (this.ownRetired !== null) return RETIRED;
     return this.logConfirmed ? null : RECOVERING;
   }
 
@@ -1461,7 +1509,7 @@ export class Replica {
    * runs again after that commit.
    */
   private checkLogWhole(): void {
-    if (this.logConfirmed) return;
+    if (this.logConfirmed || this.ownRetired !== null) return;
     let heard = false;
     for (const [region, peer] of this.peers) {
       if (!peer.connected || !peer.summarized) continue;
@@ -1576,7 +1624,11 @@ export class Replica {
    */
   private overdraftAllowed(): boolean {
     if (this.knownRegions.size <= 1) return true; // no peer: nobody else could hear of anything
-    return !this.overdraftWithheld && this.heard.heardOfByPeer && !this.heard.predecessorKnown;
+    return (
+      !this.overdraftWithheld &&
+      this.heard.heardOfByPeer &&
+      !this.heard.predecessorUnretired(this.state.retired)
+    );
   }
 
   /** Durably records the `origins` not recorded yet; one that fails is recorded when heard again. */
@@ -1649,6 +1701,13 @@ export class Replica {
       this.transport?.drop(region, verdict.reason);
       return;
     }
+    const lastSeq = verdict.segments[verdict.segments.length - 1]?.wire.lastSeq ?? 0;
+    const retiredPast = retiredRunProblem(this.state, origin, lastSeq);
+    if (retiredPast !== null) {
+      // No node accepts a retired origin's events past its retired seq: like any bad frame.
+      this.transport?.drop(region, retiredPast);
+      return;
+    }
     const folded = foldReceived(this.state, origin, verdict.segments);
     if (folded.refused !== null) {
       // A signed event that breaks a ledger invariant is a bug at its origin: keep what came before.
@@ -1686,6 +1745,15 @@ export class Replica {
     }
     batch.remoteHeads.set(origin, { origin, ...applied });
     batch.afterDurable.push(() => this.antiEntropy.sendSummary(region));
+    const retiredOwn = this.state.retired.get(this.origin);
+    if (retiredOwn !== undefined && this.ownRetired === null) {
+      this.ownRetired = retiredOwn;
+      this.logConfirmed = false;
+      this.ports.logger.error(
+        { origin: this.origin, ...retiredOwn },
+        ownRetiredLine(this.origin, retiredOwn),
+      );
+    }
     for (const [tenant, keys] of folded.touched) this.afterRemoteEvents(tenant, keys);
     // Rights may have arrived (a donor's move): debits waiting for them are decided again.
     if (this.logConfirmed) for (const tenant of folded.touched.keys()) this.borrowing.wake(tenant);
