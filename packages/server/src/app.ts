@@ -24,6 +24,7 @@ import { catalogueError } from './request-errors.js';
 import './route-config.js';
 import type { Realtime } from './realtime.js';
 import { notReadyError, type RouteContext } from './route-context.js';
+import { registerClusterRoutes } from './routes/cluster.js';
 import { registerDebitRoutes } from './routes/debits.js';
 import { registerGrantRoutes } from './routes/grants.js';
 import { registerHoldRoutes } from './routes/holds.js';
@@ -227,6 +228,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerRefundRoutes(app, context);
   registerHoldRoutes(app, context);
   registerReadRoutes(app, context);
+  registerClusterRoutes(app, context);
   registerSnapshotRoutes(app, context);
   registerPolicyRoutes(app, context);
   registerUiRoutes(app);

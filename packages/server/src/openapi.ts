@@ -223,6 +223,7 @@ const TAGS = [
   { name: 'refunds', description: 'Debits given back, all or part (admin).' },
   { name: 'holds', description: 'Credits reserved now, captured or voided later (service, admin).' },
   { name: 'reads', description: 'Balances, events, snapshots and the cluster’s state.' },
+  { name: 'cluster', description: 'Cluster operations: retiring a lost incarnation (admin).' },
   { name: 'policies', description: 'Per-tenant overdraft, weights and blocking (admin writes).' },
   { name: 'operations', description: 'Probes and metrics, without a token.' },
 ];
