@@ -147,6 +147,20 @@ describe('retiring a lost incarnation', () => {
     expect(eu.versionVector()[lost]).toBe(2);
     expect(c.node('us').versionVector()[lost]).toBe(2);
     expect(eu.balance('acme')?.balance).toBe(70);
+    // ap, which had folded seq 3 before it heard of the retire, folds again without it: the
+    // cluster converges, and once it knows, it pushes the retired log no further.
+    await c.until(
+      () => c.node('ap').versionVector()[lost] === 2 && c.node('ap').balance('acme')?.balance === 70,
+    );
+    const settled = c.network.drops.length;
+    await c.run(3_000);
+    expect(c.network.drops.slice(settled)).toEqual([]);
+    expect(c.node('ap').clusterView().stranded).toEqual([]);
+    // Its store still holds seq 3: a restart folds without it too.
+    c.stores.get('ap')?.flush();
+    const ap = await c.crash('ap');
+    expect(ap.versionVector()[lost]).toBe(2);
+    expect(ap.balance('acme')?.balance).toBe(70);
   });
 
   it('stops a node restored from a backup of the retired incarnation, and refuses its start after', async () => {

@@ -32,13 +32,16 @@ export interface RecoveredStore {
 
 /**
  * Reads and verifies everything in the store of the node whose current incarnation is `origin`;
- * the fold keeps `recordWindow`'s records on the heap (issue 18), all when absent.
+ * the fold keeps `recordWindow`'s records on the heap (issue 18), all when absent, and folds no
+ * event of an origin in `retired` past its seq there (issue 11: a retired incarnation's events past
+ * its retired seq count nowhere; the store may hold some that came before the retire did).
  */
 export async function recoverStore(
   ports: { readonly store: Store; readonly crypto: Crypto; readonly rng: Rng; readonly logger: Logger },
   cluster: string,
   origin: OriginId,
   recordWindow?: RecordWindowOptions,
+  retired: ReadonlyMap<OriginId, number> = new Map(),
 ): Promise<RecoveredStore> {
   const { store, crypto } = ports;
   const state = createLedgerState(recordWindow === undefined ? {} : { recordWindow });
@@ -69,6 +72,7 @@ export async function recoverStore(
           const at = `log ${head.origin} seq ${event.seq}`;
           const problem = eventProblem(event);
           if (problem !== null) throw new ReplicaOpenError(`${at}: malformed event: ${problem}`);
+          if (event.seq > (retired.get(event.origin) ?? event.seq)) continue;
           if (applyEvent(state, event) !== 'applied') throw new ReplicaOpenError(`${at}: not applicable`);
         }
         previous = hash;

@@ -118,7 +118,15 @@ import type {
 } from './ports.js';
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
-import { ownRetiredLine, planRetire, type RetirePlan, type RetireView, retiredRunProblem } from './retire.js';
+import {
+  countedVector,
+  ownRetiredLine,
+  planRetire,
+  type RetirePlan,
+  type RetireView,
+  retiredPastThrough,
+  retiredRunProblem,
+} from './retire.js';
 import { checkRun, runKey } from './run-check.js';
 import {
   debitRecordOf,
@@ -307,6 +315,7 @@ export class Replica {
       peers: () => this.peers,
       peer: (region) => this.peerState(region),
       readSegments: (origin, fromSeq, limit) => this.ports.store.readSegments(origin, fromSeq, limit),
+      retired: () => this.state.retired,
       send: (region, frame) => this.send(region, frame),
       summary: () => ({
         versionVector: this.heard.summaryVector(this.durableVersionVector()),
@@ -423,7 +432,13 @@ export class Replica {
         Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
       ),
     };
-    const { state, heads, control } = await recoverStore(this.ports, this.cluster, this.origin, recordWindow);
+    let recovered = await recoverStore(this.ports, this.cluster, this.origin, recordWindow);
+    const cut = retiredPastThrough(recovered.state);
+    // Events of a retired incarnation past its retired seq, stored before the retire came: the
+    // fold is made again without them, as every node that never took them folds it.
+    if (cut.size > 0)
+      recovered = await recoverStore(this.ports, this.cluster, this.origin, recordWindow, cut);
+    const { state, heads, control } = recovered;
     this.state = state;
     this.heads = heads;
     this.control = control;
@@ -1516,7 +1531,7 @@ export class Replica {
       heard = true;
       const behind = ownRegionBehind(
         this.region,
-        peer.versionVector,
+        countedVector(this.state, peer.versionVector),
         (origin) => this.heads.get(origin)?.seq ?? 0,
       );
       for (const gap of behind) {
@@ -1598,7 +1613,7 @@ export class Replica {
    * replicated are the risk of a lost disk, reported with stranded rights.
    */
   private checkCaughtUp(region: string, theirs: Readonly<Record<OriginId, number>>): void {
-    for (const [origin, seq] of Object.entries(theirs)) {
+    for (const [origin, seq] of Object.entries(countedVector(this.state, theirs))) {
       if (
         origin !== this.origin &&
         regionOf(origin) === this.region &&
@@ -1745,6 +1760,11 @@ export class Replica {
     }
     batch.remoteHeads.set(origin, { origin, ...applied });
     batch.afterDurable.push(() => this.antiEntropy.sendSummary(region));
+    if (retiredPastThrough(this.state).size > 0) {
+      // This node folded a retired incarnation's events past its retired seq before the retire came.
+      this.ports.logger.warn({ origin }, 'a retire cut a log this node had folded further: folding again');
+      void this.refold();
+    }
     const retiredOwn = this.state.retired.get(this.origin);
     if (retiredOwn !== undefined && this.ownRetired === null) {
       this.ownRetired = retiredOwn;

@@ -89,7 +89,7 @@ export function planRetire(
       peersUnreachable.push(region);
       continue;
     }
-    const held = peer.versionVector[lost] ?? 0;
+    const held = countedVector(state, peer.versionVector)[lost] ?? 0;
     if (held > here) return { status: 'behind', region, held, here };
     peersAsked.push(region);
   }
@@ -149,6 +149,28 @@ export function retiredRunProblem(state: LedgerState, origin: OriginId, lastSeq:
   const retired = state.retired.get(origin);
   if (retired === undefined || lastSeq <= retired.through) return null;
   return `segments of ${origin} up to seq ${lastSeq}: it was retired by ${retired.by} at seq ${retired.through}`;
+}
+
+/**
+ * `vector` with each retired origin counted only through its retired seq: what a peer holds of it
+ * past that is refused here, so it never makes this node wait for it (writes, overdraft, retires).
+ */
+export function countedVector(
+  state: LedgerState,
+  vector: Readonly<Record<OriginId, number>>,
+): Record<OriginId, number> {
+  const counted: Record<OriginId, number> = { ...vector };
+  for (const [origin, retired] of state.retired)
+    if ((counted[origin] ?? 0) > retired.through) counted[origin] = retired.through;
+  return counted;
+}
+
+/** Retired origins folded here past their retired seq, with that seq: the fold must be made again. */
+export function retiredPastThrough(state: LedgerState): Map<OriginId, number> {
+  const cut = new Map<OriginId, number>();
+  for (const [origin, retired] of state.retired)
+    if (seqOf(state.versionVector, origin) > retired.through) cut.set(origin, retired.through);
+  return cut;
 }
 
 /** The one line a node whose own incarnation was retired says (at start, or when it hears of it). */
