@@ -49,6 +49,10 @@ export async function recoverStore(
   for (const head of await store.heads()) {
     let previous = ZERO_HASH;
     let seq = 0;
+    const cap = retired.get(head.origin);
+    /** The head at the retired seq: what this node holds of a retired log, as every node counts it. */
+    let capped: LogHead | null =
+      cap === 0 ? { origin: head.origin, seq: 0, hash: ZERO_HASH, signature: null } : null;
     while (seq < head.seq) {
       const page = await store.readSegments(head.origin, seq + 1, RECOVERY_PAGE_SEGMENTS);
       if (page.length === 0) break;
@@ -77,6 +81,8 @@ export async function recoverStore(
         }
         previous = hash;
         seq = segment.lastSeq;
+        if (seq === cap)
+          capped = { origin: head.origin, seq, hash: segment.hash, signature: segment.signature };
       }
     }
     if (seq !== head.seq || !sameBytes(previous, head.hash)) {
@@ -93,7 +99,7 @@ export async function recoverStore(
       if (!signed)
         throw new ReplicaOpenError(`log ${head.origin}: head signature does not verify with this node's key`);
     }
-    heads.set(head.origin, head);
+    heads.set(head.origin, cap !== undefined && cap < head.seq && capped !== null ? capped : head);
   }
   const control = new ControlDocument(ports.rng.nextUint32());
   for (const update of await store.readControl()) control.applyUpdate(update);
