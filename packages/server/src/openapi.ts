@@ -225,6 +225,7 @@ const TAGS = [
   { name: 'reads', description: 'Balances, events, snapshots and the cluster’s state.' },
   { name: 'cluster', description: 'Cluster operations: retiring a lost incarnation (admin).' },
   { name: 'policies', description: 'Per-tenant overdraft, weights and blocking (admin writes).' },
+  { name: 'audit', description: 'Signed logs and region keys for `allot audit export` (auditor, admin).' },
   { name: 'operations', description: 'Probes and metrics, without a token.' },
 ];
 
