@@ -98,7 +98,6 @@ describe('retiring the incarnation of a wiped data directory', () => {
       tenants: 1,
       moved: [{ tenant: 'acme', rights: stranded, overdraftInUse: 0 }],
       peersAsked: ['us'],
-      peersUnreachable: [],
     });
     expect((retired.body as { risk: string }).risk).toContain(`after seq ${lostSeq}`);
     const again = await call(url('eu'), TOKENS.admin, 'POST', path);

@@ -1716,8 +1716,13 @@ export class Replica {
     const lastSeq = verdict.segments[verdict.segments.length - 1]?.wire.lastSeq ?? 0;
     const retiredPast = retiredRunProblem(this.state, origin, lastSeq);
     if (retiredPast !== null) {
-      // No node accepts a retired origin's events past its retired seq: like any bad frame.
-      this.transport?.drop(region, retiredPast);
+      // No node accepts a retired origin's events past its retired seq: like any bad frame, the link
+      // closes and nothing changes. What the peer lacks goes first (the retire among it), so that a
+      // node restored from the retired incarnation's backup learns it instead of pushing again.
+      void this.antiEntropy
+        .pushMissing(region)
+        .catch(() => undefined)
+        .finally(() => this.transport?.drop(region, retiredPast));
       return;
     }
     const folded = foldReceived(this.state, origin, verdict.segments);

@@ -42,10 +42,8 @@ export interface RetireView {
   readonly moved: readonly RetiredTenant[];
   /** Retire events written. */
   readonly events: number;
-  /** Peer regions whose summary was compared (none holds more of it than `through`). */
+  /** Peer regions whose summary was compared (none holds more of it than `through`): all of them. */
   readonly peersAsked: readonly string[];
-  /** Peer regions not reachable now: they may hold more of it, which will then be refused. */
-  readonly peersUnreachable: readonly string[];
   /** The risk an operator takes, in words. */
   readonly risk: string;
 }
@@ -55,6 +53,7 @@ export type RetirePlan =
   | { readonly status: 'not_found'; readonly what: string }
   | { readonly status: 'retired'; readonly origin: OriginId; readonly retired: RetiredOrigin }
   | { readonly status: 'behind'; readonly region: string; readonly held: number; readonly here: number }
+  | { readonly status: 'unreachable'; readonly regions: readonly string[] }
   | {
       readonly status: 'plan';
       readonly through: number;
@@ -66,7 +65,8 @@ export type RetirePlan =
 /**
  * What retiring `lost` at `current` takes: refuses an origin that is no lost incarnation of this
  * region known here (`known`: heard of, or in the fold), one retired already with nothing stranded
- * since, and one a connected peer holds more of than this node (wait for anti-entropy to bring it);
+ * since, any while a peer region is not reachable, and one a peer holds more of than this node
+ * (wait for anti-entropy to bring it);
  * otherwise the retire bodies per tenant (grant id order), and a marker on the first tenant when no
  * tenant has anything at it (the retire still counts: its overdraft allowance comes back).
  */
@@ -83,16 +83,20 @@ export function planRetire(
     return { status: 'not_found', what: `lost incarnation ${lost}: no such incarnation was heard of here` };
   const here = seqOf(state.versionVector, lost);
   const peersAsked: string[] = [];
-  const peersUnreachable: string[] = [];
+  const unreachable: string[] = [];
   for (const [region, peer] of [...peers].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (!peer.connected || !peer.summarized) {
-      peersUnreachable.push(region);
+      unreachable.push(region);
       continue;
     }
     const held = countedVector(state, peer.versionVector)[lost] ?? 0;
     if (held > here) return { status: 'behind', region, held, here };
     peersAsked.push(region);
   }
+  // A region not heard now may hold more of it, replicated there: cutting that off would drop
+  // history that exists (swarm seed 43 of retire-lost-incarnation dropped a grant so). Every peer
+  // must say how much of it it holds.
+  if (unreachable.length > 0) return { status: 'unreachable', regions: unreachable };
   const bodies: TenantEventBody[] = [];
   const moved: RetiredTenant[] = [];
   let rights = 0;
@@ -117,10 +121,6 @@ export function planRetire(
       return { status: 'not_found', what: `anything of ${lost} to retire: no tenant is known here` };
     bodies.push({ kind: 'retire', tenant: first, retired: lost, through: here, parts: [] });
   }
-  const unreachable =
-    peersUnreachable.length === 0
-      ? ''
-      : ` Regions ${peersUnreachable.join(', ')} were not reachable: what they hold of it past seq ${here} is refused from now on.`;
   return {
     status: 'plan',
     through: here,
@@ -135,8 +135,7 @@ export function planRetire(
       tenants,
       moved,
       peersAsked,
-      peersUnreachable,
-      risk: `Debits that ${lost} acknowledged after seq ${here} and never replicated are unknown here: they were paid from rights that now belong to ${current}, so each tenant may be overspent by what it had debited there past seq ${here}.${unreachable}`,
+      risk: `Debits that ${lost} acknowledged after seq ${here} and never replicated are unknown here: they were paid from rights that now belong to ${current}, so each tenant may be overspent by what it had debited there past seq ${here}.`,
     },
   };
 }

@@ -45,7 +45,6 @@ export const postRetireSchema = {
         'moved',
         'events',
         'peersAsked',
-        'peersUnreachable',
         'risk',
       ],
       properties: {
@@ -81,12 +80,7 @@ export const postRetireSchema = {
         peersAsked: {
           type: 'array',
           items: { type: 'string' },
-          description: 'Peer regions whose summaries showed no more of it than this node holds.',
-        },
-        peersUnreachable: {
-          type: 'array',
-          items: { type: 'string' },
-          description: 'Peer regions not reachable: what they hold of it past `through` is refused.',
+          description: 'Every peer region: each summary showed no more of it than this node holds.',
         },
         risk: {
           type: 'string',
@@ -95,6 +89,6 @@ export const postRetireSchema = {
         },
       },
     },
-    ...errors('not_found', 'retired'),
+    ...errors('not_found', 'retired', 'region_unreachable'),
   },
 } as const;

@@ -324,6 +324,7 @@ export function scheduleFaults(scenario: Scenario, targets: FaultTargets): void 
                     outcome === 'unavailable' ||
                     outcome.status === 'not_ready' ||
                     outcome.status === 'behind' ||
+                    outcome.status === 'unreachable' ||
                     outcome.status === 'unavailable';
                   if (again && tries < RETIRE_ATTEMPTS_MAX) {
                     scheduler.at(scheduler.now + 1_000, () => attempt(tries + 1));

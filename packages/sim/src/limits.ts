@@ -172,7 +172,7 @@ export const SWARM_RETIRE_RATE = 0;
 
 /**
  * Tries of an operator's retire in a scenario, one simulated second apart, while the node answers
- * that it cannot yet (not ready, a peer holds more of the lost incarnation, down): an operator
- * retries; ten seconds cover a new incarnation's catching up after a heal.
+ * that it cannot yet (not ready, a peer region unreachable or holding more of the lost incarnation,
+ * down): an operator retries; thirty seconds outlast a swarm's partitions (at most half its run).
  */
-export const RETIRE_ATTEMPTS_MAX = 10;
+export const RETIRE_ATTEMPTS_MAX = 30;

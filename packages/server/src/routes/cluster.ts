@@ -38,6 +38,14 @@ export function registerClusterRoutes(app: FastifyInstance, context: RouteContex
             held: String(outcome.held),
             here: String(outcome.here),
           });
+        case 'unreachable':
+          // Every peer region must say how much of the lost incarnation it holds.
+          throw apiError(
+            'region_unreachable',
+            { region: outcome.regions.join(', ') },
+            { regions: outcome.regions },
+            { 'retry-after': '1' },
+          );
         case 'unavailable':
           throw unavailableError(outcome);
         case 'not_ready':

@@ -77,8 +77,7 @@ describe('POST /v1/cluster/incarnations/{origin}/retire', () => {
       tenants: 1,
       moved: [{ tenant: 'acme', rights: 70, overdraftInUse: 4 }],
       events: 1,
-      peersAsked: ['us'],
-      peersUnreachable: ['ap'],
+      peersAsked: ['ap', 'us'],
       risk: `Debits that ${LOST} acknowledged after seq 7 and never replicated are unknown here.`,
     };
     const { node: other, asked } = await answering({ status: 'accepted', retire: view });
@@ -105,6 +104,18 @@ describe('POST /v1/cluster/incarnations/{origin}/retire', () => {
         message: `Incarnation ${LOST} was retired at seq 7.`,
         details: { origin: LOST, by: 'eu#nnnnnnnnnnnnnnnn', through: 7 },
       });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('answers 503 region_unreachable while a peer region cannot say how much of it it holds', async () => {
+    const { node: other } = await answering({ status: 'unreachable', regions: ['ap', 'us'] });
+    try {
+      const response = await call(other.app, 'POST', path(LOST), { who: 'admin' });
+      expect(errorOf(response)).toEqual({ status: 503, code: 'region_unreachable' });
+      expect(response.headers['retry-after']).toBe('1');
+      expect(response.json().error.details).toEqual({ regions: ['ap', 'us'] });
     } finally {
       await other.close();
     }
