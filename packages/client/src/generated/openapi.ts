@@ -2420,10 +2420,8 @@ export interface operations {
                         }[];
                         /** @description Retire events written to this node’s log. */
                         events: number;
-                        /** @description Peer regions whose summaries showed no more of it than this node holds. */
+                        /** @description Every peer region: each summary showed no more of it than this node holds. */
                         peersAsked: string[];
-                        /** @description Peer regions not reachable: what they hold of it past `through` is refused. */
-                        peersUnreachable: string[];
                         /** @description In words: debits it acknowledged past `through` and never replicated were paid from rights that moved. */
                         risk: string;
                     };
@@ -2501,7 +2499,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: not_ready, unavailable. */
+            /** @description Error: not_ready, unavailable, region_unreachable. */
             503: {
                 headers: {
                     [name: string]: unknown;
