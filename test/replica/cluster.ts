@@ -22,6 +22,8 @@ export interface Cluster {
   crash(region: string): Promise<Replica>;
   /** Restarts a region on an empty disk: a new incarnation. */
   loseDisk(region: string): Promise<Replica>;
+  /** Stops a region's node and starts it on `store` (a data directory restored from a backup). */
+  restore(region: string, store: MemoryStore): Promise<Replica>;
 }
 
 /** Opens replicas of `regions`, connected to each other. */
@@ -90,6 +92,12 @@ export async function cluster(
     },
     async crash(region) {
       const store = (stores.get(region) as MemoryStore).crash();
+      const replica = await open(region, store);
+      network.connectAll();
+      return replica;
+    },
+    async restore(region, store) {
+      await (replicas.get(region) as Replica).close();
       const replica = await open(region, store);
       network.connectAll();
       return replica;

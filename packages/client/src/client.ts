@@ -19,6 +19,7 @@ import type {
   Policy,
   PolicyChange,
   RefundAnswer,
+  RetiredIncarnation,
 } from './types.js';
 
 /** Options of a client. */
@@ -164,6 +165,16 @@ export class AllotClient {
   /** The answering node, its peers and stranded rights. */
   async cluster(): Promise<ClusterState> {
     return (await this.http.call<ClusterState>({ method: 'GET', path: '/v1/cluster' })).body;
+  }
+
+  /**
+   * Retires `origin`, a lost incarnation (`region#incarnation`), at a node of its region (admin):
+   * its stranded rights go to the region's current incarnation. Answers what moved and the risk.
+   * A retry after a lost answer may get 409 `retired`: the first call did it.
+   */
+  async retireIncarnation(origin: string): Promise<RetiredIncarnation> {
+    const path = `/v1/cluster/incarnations/${segment(origin)}/retire`;
+    return (await this.http.call<RetiredIncarnation>({ method: 'POST', path })).body;
   }
 
   /** A tenant's policy. */

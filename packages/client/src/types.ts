@@ -55,6 +55,8 @@ export type RefundAnswer = Answer<'createRefund', 201>;
 export type EventsPage = Answer<'listEvents', 200>;
 /** The node, its peers and stranded rights (GET /v1/cluster). */
 export type ClusterState = Answer<'getCluster', 200>;
+/** What retiring a lost incarnation did: rights moved, the retired seq, the risk (admin). */
+export type RetiredIncarnation = Answer<'retireIncarnation', 200>;
 /** The body of a policy change. */
 export type PolicyChange = RequestBody<'putPolicy'>;
 

@@ -28,8 +28,11 @@ import {
   internOrigin,
   type LedgerState,
   movedAt,
+  noteRetired,
+  retiredAt,
   setGrantCell,
   setMovedAt,
+  setRetiredAt,
   setTenantCell,
   type TenantCell,
   type TenantState,
@@ -263,6 +266,18 @@ export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult 
           at: event.at,
         };
         writes.push(() => recordHold(tenant, { ...hold, end }));
+        break;
+      }
+      case 'retire': {
+        // Only the region's current incarnation takes over a lost one of its region (eventProblem).
+        const lost = internOrigin(state, event.retired);
+        for (const part of event.parts) {
+          const grant = tenant.grants.get(part.grantId);
+          const before = grant === undefined ? 0 : retiredAt(grant, lost, index);
+          const after = addChecked(before, part.amount, `retired of grant ${part.grantId}`);
+          writes.push(() => setRetiredAt(ensureGrant(tenant, part.grantId), lost, index, after));
+        }
+        writes.push(() => noteRetired(state, event.retired, { by: event.origin, through: event.through }));
         break;
       }
       case 'revoke': {

@@ -62,9 +62,14 @@ const TENANT_CELL_INDEX: Record<TenantCell, number> = {
 
 /**
  * Code kind of moved[from→to]. Tenant cells (kinds 0–7) live in slot 0 only and grant cells (0–3)
- * in grant slots, where 6 and 7 mean moved and terms: codes never collide.
+ * in grant slots, where 4, 6 and 7 mean retired, moved and terms: codes never collide.
  */
 const MOVED_KIND = 6;
+/**
+ * Code kind of retired[lost→current]: rights of a retired incarnation `a` taken over by the current
+ * incarnation `b` of its region. Unlike moved, its one writer is `b` (the retire event's origin).
+ */
+const RETIRED_KIND = 4;
 /** Code kind of a grant's winning terms; `a` is the field (TERM_*). */
 const TERMS_KIND = 7;
 /** Terms field: (origin local index + 1) · 2^20 + priority (PRIORITY_MAX < 2^20). */
@@ -312,6 +317,12 @@ export class GrantTable {
   }
 }
 
+/** A retired incarnation: the origin that retired it and the highest seq of it that counts. */
+export interface RetiredOrigin {
+  readonly by: OriginId;
+  readonly through: number;
+}
+
 /** One replica's view of the ledger: the fold of a prefix of each origin's log. */
 export interface LedgerState {
   /** How much of each origin's log is folded in. */
@@ -319,6 +330,11 @@ export interface LedgerState {
   readonly origins: OriginId[];
   readonly originIndex: Map<OriginId, number>;
   readonly tenants: Map<TenantId, TenantState>;
+  /**
+   * Incarnations retired by a `retire` event folded here (grow-only; of two, the higher `through`,
+   * then the larger `by`, so any order of folds and merges agrees).
+   */
+  readonly retired: Map<OriginId, RetiredOrigin>;
   /** The window of full records in memory (issue 18); absent: every record stays until retention. */
   readonly recordWindow?: RecordWindow;
 }
@@ -327,7 +343,13 @@ export interface LedgerState {
 export function createLedgerState(
   options: { readonly recordWindow?: RecordWindowOptions } = {},
 ): LedgerState {
-  const state = { versionVector: {}, origins: [], originIndex: new Map(), tenants: new Map() };
+  const state = {
+    versionVector: {},
+    origins: [],
+    originIndex: new Map(),
+    tenants: new Map(),
+    retired: new Map(),
+  };
   return options.recordWindow === undefined
     ? state
     : { ...state, recordWindow: new RecordWindow(options.recordWindow) };
@@ -516,6 +538,38 @@ export function setMovedAt(grant: GrantState, from: number, to: number, value: n
   writePacked(grant.owner, cellCode(grant.slot + 1, from, to, MOVED_KIND), value);
 }
 
+/** `retired[lost→current]` on `grant` by local indices. */
+export function retiredAt(grant: GrantState, lost: number, current: number): number {
+  return readPacked(grant.owner, cellCode(grant.slot + 1, lost, current, RETIRED_KIND));
+}
+
+/** Sets `retired[lost→current]` on `grant` by local indices. */
+export function setRetiredAt(grant: GrantState, lost: number, current: number, value: number): void {
+  writePacked(grant.owner, cellCode(grant.slot + 1, lost, current, RETIRED_KIND), value);
+}
+
+/** Calls `visit(lost, current, amount)` for every non-zero retired cell of `grant` (local indices). */
+export function forEachRetired(
+  grant: GrantState,
+  visit: (lost: number, current: number, amount: number) => void,
+): void {
+  forEachInSlot(grant.owner, grant.slot + 1, (kind, lost, current, value) => {
+    if (kind === RETIRED_KIND && value !== 0) visit(lost, current, value);
+  });
+}
+
+/** Records that `origin` is retired (see LedgerState.retired); true when that changed anything. */
+export function noteRetired(state: LedgerState, origin: OriginId, retired: RetiredOrigin): boolean {
+  const known = state.retired.get(origin);
+  if (
+    known !== undefined &&
+    (known.through > retired.through || (known.through === retired.through && known.by >= retired.by))
+  )
+    return false;
+  state.retired.set(origin, { by: retired.by, through: retired.through });
+  return true;
+}
+
 /** Calls `visit(from, to, amount)` for every non-zero moved[from→to] of `grant` (local indices). */
 export function forEachMoved(
   grant: GrantState,
@@ -528,14 +582,14 @@ export function forEachMoved(
 
 /**
  * rights(r) = granted[r] + Σ_s moved[s→r] − Σ_s moved[r→s] − debited[r] + refunded[r] − expired[r]
- * for the origin with local index `index`. Seen from another replica it may be transiently
+ * + Σ_l retired[l→r] − Σ_c retired[r→c] for the origin with local index `index`. Seen from another replica it may be transiently
  * negative (it saw r spend rights that r received by a move it has not seen yet); at r itself it
  * never is.
  */
 export function rightsAt(grant: GrantState, index: number): number {
   let rights = 0;
   forEachInSlot(grant.owner, grant.slot + 1, (kind, a, b, value) => {
-    if (kind === MOVED_KIND) {
+    if (kind === MOVED_KIND || kind === RETIRED_KIND) {
       if (b === index) rights += value;
       if (a === index) rights -= value;
     } else if (kind < 4 && a === index) {

@@ -146,6 +146,14 @@ export function eventProblem(event: LedgerEvent): string | null {
         ? null
         : 'parts and overdraft do not add up to the amount';
     }
+    case 'retire': {
+      if (!isOriginId(event.retired)) return 'invalid retired origin';
+      if (event.retired === event.origin) return 'an origin retiring itself';
+      // Only the region's current incarnation takes over a lost one of its own region.
+      if (regionOf(event.retired) !== regionOf(event.origin)) return "a retire of another region's origin";
+      if (!Number.isSafeInteger(event.through) || event.through < 0) return 'invalid through';
+      return partsProblem(event.parts, true);
+    }
     default:
       return 'unknown event kind';
   }

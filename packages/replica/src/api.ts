@@ -97,7 +97,8 @@ export interface StoreFailure {
  */
 export interface NotReady {
   readonly status: 'not_ready';
-  readonly reason: 'recovering';
+  /** `retired`: this node's own incarnation was retired (a data directory restored from a backup). */
+  readonly reason: 'recovering' | 'retired';
 }
 
 /** Outcome of a grant command. */

@@ -24,5 +24,6 @@ export * from './peer-input.js';
 export * from './policy-rule.js';
 export * from './ports.js';
 export * from './replica.js';
+export * from './retire.js';
 export * from './snapshot-view.js';
 export * from './values.js';

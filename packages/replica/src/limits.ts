@@ -292,6 +292,18 @@ export const ARCHIVE_SCAN_SEGMENTS_MAX = 4_096;
 export const ARCHIVE_AFTER_MS_MAX = 10 * 365 * 24 * 60 * 60 * 1000;
 
 /**
+ * Tenants a retire's answer lists by name (the totals cover all): a lost incarnation may have held
+ * rights of millions of tenants, and an operator reads the first screenful; the events page has all.
+ */
+export const RETIRE_TENANTS_SHOWN_MAX = 1_000;
+
+/**
+ * Retire events appended before waiting for them to be durable: one group commit's worth, so that a
+ * retire over millions of tenants never holds more than that pending (PENDING_EVENTS_MAX).
+ */
+export const RETIRE_EVENTS_PER_COMMIT = BATCH_EVENTS_MAX;
+
+/**
  * Events committed between two checkpoints by default (issue 11): a start folds at most this many
  * events past its newest checkpoint, ~2.5–4 s at the 60–100k events/s a tail folds at (measured by
  * bench:recovery), which keeps a start within the 5 s goal. A checkpoint is ~8 B per idempotency

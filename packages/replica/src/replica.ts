@@ -38,6 +38,7 @@ import {
   overdraftInUseTotal,
   parseEventRecordId,
   type RefundRecord,
+  type RetiredOrigin,
   refundableOf,
   regionOf,
   type TenantEventBody,
@@ -103,6 +104,7 @@ import {
   PENDING_EVENTS_MAX,
   RECORD_WINDOW_RECORDS_DEFAULT,
   RETENTION_SWEEP_MS,
+  RETIRE_EVENTS_PER_COMMIT,
   RTT_MS_FLOOR,
   SUMMARY_INTERVAL_MS,
   TENANT_EVENTS_PAGE_MAX,
@@ -127,6 +129,15 @@ import type {
 } from './ports.js';
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
+import {
+  countedVector,
+  ownRetiredLine,
+  planRetire,
+  type RetirePlan,
+  type RetireView,
+  retiredPastThrough,
+  retiredRunProblem,
+} from './retire.js';
 import { checkRun, runKey } from './run-check.js';
 import { snapshotOf } from './snapshot-view.js';
 import {
@@ -196,6 +207,14 @@ const STORE_FAILED: StoreFailure = { status: 'unavailable', reason: 'store_faile
 const OVERLOADED: StoreFailure = { status: 'unavailable', reason: 'overloaded' };
 const INTERNAL: StoreFailure = { status: 'unavailable', reason: 'internal' };
 const RECOVERING: NotReady = { status: 'not_ready', reason: 'recovering' };
+const RETIRED: NotReady = { status: 'not_ready', reason: 'retired' };
+
+/** Outcome of a retire command: what it did, why it did nothing, or a store failure. */
+export type RetireOutcome =
+  | { readonly status: 'accepted'; readonly retire: RetireView }
+  | Exclude<RetirePlan, { readonly status: 'plan' }>
+  | StoreFailure
+  | NotReady;
 
 /** Longest single timer the replica sets; later deadlines are re-armed (host timers overflow at 2^31 ms). */
 const TIMER_MS_MAX = 60 * 60 * 1000;
@@ -243,6 +262,8 @@ export class Replica {
   private gate: Promise<void> | null = null;
   private closing = false;
   private broken: Error | null = null;
+  /** Set once this node's own incarnation is known retired: it takes no writes from then on. */
+  private ownRetired: RetiredOrigin | null = null;
 
   /** Replication: the transport, what each peer has, the chain tip of every origin (pending included). */
   private transport: Transport | null = null;
@@ -339,6 +360,7 @@ export class Replica {
       peers: () => this.peers,
       peer: (region) => this.peerState(region),
       readSegments: (origin, fromSeq, limit) => this.ports.store.readSegments(origin, fromSeq, limit),
+      retired: () => this.state.retired,
       send: (region, frame) => this.send(region, frame),
       summary: () => ({
         versionVector: this.heard.summaryVector(this.durableVersionVector()),
@@ -442,6 +464,11 @@ export class Replica {
         );
     }
     await replica.recover();
+    const retired = replica.state.retired.get(replica.origin);
+    if (retired !== undefined) {
+      await ports.store.close();
+      throw new ReplicaOpenError(ownRetiredLine(replica.origin, retired));
+    }
     replica.heard.load(await ports.store.readOrigins());
     await replica.recordHeard([replica.origin]); // a directory made before origins were recorded
     replica.reportLostIncarnations();
@@ -467,7 +494,13 @@ export class Replica {
         Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
       ),
     };
-    const { state, heads, control } = await recoverStore(this.ports, this.cluster, this.origin, recordWindow);
+    let recovered = await recoverStore(this.ports, this.cluster, this.origin, recordWindow);
+    const cut = retiredPastThrough(recovered.state);
+    // Events of a retired incarnation past its retired seq, stored before the retire came: the
+    // fold is made again without them, as every node that never took them folds it.
+    if (cut.size > 0)
+      recovered = await recoverStore(this.ports, this.cluster, this.origin, recordWindow, cut);
+    const { state, heads, control } = recovered;
     this.state = state;
     this.heads = heads;
     this.control = control;
@@ -527,6 +560,35 @@ export class Replica {
       default:
         return decision;
     }
+  }
+
+  /**
+   * Retires `lost`, a lost incarnation of this region (planRetire says when it may not): appends the
+   * retire events, RETIRE_EVENTS_PER_COMMIT at a time, and answers once all are durable.
+   */
+  async retire(lost: OriginId): Promise<RetireOutcome> {
+    const refused = await this.admitWrite(1);
+    if (refused !== null) return refused;
+    const plan = planRetire(this.state, this.origin, lost, this.heard.knows(lost), this.peers);
+    if (plan.status !== 'plan') return plan;
+    let last = 0;
+    for (let from = 0; from < plan.bodies.length; from += RETIRE_EVENTS_PER_COMMIT) {
+      if (from > 0) {
+        if (!(await this.durable(last))) return STORE_FAILED;
+        const again = await this.admitWrite(RETIRE_EVENTS_PER_COMMIT);
+        if (again !== null) return again;
+      }
+      for (const body of plan.bodies.slice(from, from + RETIRE_EVENTS_PER_COMMIT))
+        last = this.append(body).seq;
+    }
+    if (!(await this.durable(last))) return STORE_FAILED;
+    this.ports.logger.warn(
+      { origin: lost, by: this.origin, through: plan.through, rights: plan.view.rights },
+      'lost incarnation retired: its rights belong to this incarnation now',
+    );
+    // Rights that came in repay this origin's overdraft first (DESIGN.md §1).
+    for (const tenant of new Set(plan.bodies.map((body) => body.tenant))) this.repay(tenant);
+    return { status: 'accepted', retire: { ...plan.view, events: plan.bodies.length } };
   }
 
   /** Debits a tenant from this region's rights (plus its overdraft). */
@@ -990,6 +1052,9 @@ export class Replica {
    */
   async takeCheckpoint(): Promise<boolean> {
     if (this.closing || this.broken !== null) return false;
+    // Checkpoint format 1 carries no retired cells nor retired origins (issue 11): after a retire,
+    // starts fold from the newest checkpoint taken before it (or the logs), which stays exact.
+    if (this.state.retired.size > 0) return false;
     return writeCheckpoint(
       this.ports,
       this.cluster,
@@ -1039,6 +1104,7 @@ export class Replica {
   private async admitWrite(events: number): Promise<StoreFailure | NotReady | null> {
     const refused = await this.admit(events);
     if (refused !== null) return refused;
+    if (this.ownRetired !== null) return RETIRED;
     return this.logConfirmed ? null : RECOVERING;
   }
 
@@ -1544,14 +1610,14 @@ export class Replica {
    * runs again after that commit.
    */
   private checkLogWhole(): void {
-    if (this.logConfirmed) return;
+    if (this.logConfirmed || this.ownRetired !== null) return;
     let heard = false;
     for (const [region, peer] of this.peers) {
       if (!peer.connected || !peer.summarized) continue;
       heard = true;
       const behind = ownRegionBehind(
         this.region,
-        peer.versionVector,
+        countedVector(this.state, peer.versionVector),
         (origin) => this.heads.get(origin)?.seq ?? 0,
       );
       for (const gap of behind) {
@@ -1633,7 +1699,7 @@ export class Replica {
    * replicated are the risk of a lost disk, reported with stranded rights.
    */
   private checkCaughtUp(region: string, theirs: Readonly<Record<OriginId, number>>): void {
-    for (const [origin, seq] of Object.entries(theirs)) {
+    for (const [origin, seq] of Object.entries(countedVector(this.state, theirs))) {
       if (
         origin !== this.origin &&
         regionOf(origin) === this.region &&
@@ -1659,7 +1725,11 @@ export class Replica {
    */
   private overdraftAllowed(): boolean {
     if (this.knownRegions.size <= 1) return true; // no peer: nobody else could hear of anything
-    return !this.overdraftWithheld && this.heard.heardOfByPeer && !this.heard.predecessorKnown;
+    return (
+      !this.overdraftWithheld &&
+      this.heard.heardOfByPeer &&
+      !this.heard.predecessorUnretired(this.state.retired)
+    );
   }
 
   /** Durably records the `origins` not recorded yet; one that fails is recorded when heard again. */
@@ -1732,6 +1802,18 @@ export class Replica {
       this.transport?.drop(region, verdict.reason);
       return;
     }
+    const lastSeq = verdict.segments[verdict.segments.length - 1]?.wire.lastSeq ?? 0;
+    const retiredPast = retiredRunProblem(this.state, origin, lastSeq);
+    if (retiredPast !== null) {
+      // No node accepts a retired origin's events past its retired seq: like any bad frame, the link
+      // closes and nothing changes. What the peer lacks goes first (the retire among it), so that a
+      // node restored from the retired incarnation's backup learns it instead of pushing again.
+      void this.antiEntropy
+        .pushMissing(region)
+        .catch(() => undefined)
+        .finally(() => this.transport?.drop(region, retiredPast));
+      return;
+    }
     const folded = foldReceived(this.state, origin, verdict.segments);
     if (folded.refused !== null) {
       // A signed event that breaks a ledger invariant is a bug at its origin: keep what came before.
@@ -1769,6 +1851,20 @@ export class Replica {
     }
     batch.remoteHeads.set(origin, { origin, ...applied });
     batch.afterDurable.push(() => this.antiEntropy.sendSummary(region));
+    if (retiredPastThrough(this.state).size > 0) {
+      // This node folded a retired incarnation's events past its retired seq before the retire came.
+      this.ports.logger.warn({ origin }, 'a retire cut a log this node had folded further: folding again');
+      void this.refold();
+    }
+    const retiredOwn = this.state.retired.get(this.origin);
+    if (retiredOwn !== undefined && this.ownRetired === null) {
+      this.ownRetired = retiredOwn;
+      this.logConfirmed = false;
+      this.ports.logger.error(
+        { origin: this.origin, ...retiredOwn },
+        ownRetiredLine(this.origin, retiredOwn),
+      );
+    }
     for (const [tenant, keys] of folded.touched) this.afterRemoteEvents(tenant, keys);
     // Rights may have arrived (a donor's move): debits waiting for them are decided again.
     if (this.logConfirmed) for (const tenant of folded.touched.keys()) this.borrowing.wake(tenant);

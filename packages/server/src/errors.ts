@@ -48,8 +48,7 @@ export const ERROR_CATALOGUE = {
     status: 429,
     message: 'Too many requests from this {who}: retry in {retryAfterSeconds} s.',
   },
-  // API.md's codes of holds and of retiring an incarnation: their routes are not served yet (the
-  // borrowing-and-holds and checkpoints issues), so nothing answers them today.
+  // API.md's codes of holds and of retiring an incarnation (409 retired: retired already).
   hold_not_active: { status: 409, message: 'Hold {holdId} is not active: it was {status}.' },
   region_unreachable: {
     status: 503,

@@ -55,6 +55,8 @@ export type ServedReplica = Pick<
 > & {
   /** Peers and stranded rights, when replication provides them (absent: a single node). */
   clusterView?(): ClusterView;
+  /** Retires a lost incarnation of this region (absent: a node that serves no replica of its own). */
+  retire?: Replica['retire'];
 };
 
 /** A replica, or a getter that returns undefined while the node is not ready yet. */

@@ -161,3 +161,18 @@ export const HOSTILE_REORDER_DEPTH_MAX = 8;
 export const SWARM_STORAGE_RATE = 0.3;
 /** See SWARM_STORAGE_RATE. */
 export const SWARM_HOSTILE_RATE = 0.2;
+
+/**
+ * Share of swarm seeds that draw a lost disk whose incarnation an operator then retires (and, half
+ * of those, restores from a backup after), unless a scenario sets its own (issue 11). 0 by default:
+ * a retire is an operator's act with a reported risk, not a fault; scenarios that study it set it
+ * (simulations/retire-lost-incarnation.yaml sets 1), and other seeds keep the mixes they had.
+ */
+export const SWARM_RETIRE_RATE = 0;
+
+/**
+ * Tries of an operator's retire in a scenario, one simulated second apart, while the node answers
+ * that it cannot yet (not ready, a peer region unreachable or holding more of the lost incarnation,
+ * down): an operator retries; thirty seconds outlast a swarm's partitions (at most half its run).
+ */
+export const RETIRE_ATTEMPTS_MAX = 30;

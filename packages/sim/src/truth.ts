@@ -19,6 +19,7 @@ import {
   leastRightsOf,
   liveCredits,
   regionOf,
+  seqOf,
   tenantOverdraftInUse,
 } from '@allot/core';
 import type { Store, StoreBatch } from '@allot/replica';
@@ -40,8 +41,11 @@ interface OriginWatch {
 
 /** The fold of every durable event anywhere. */
 export class TrueLedger {
-  readonly state: LedgerState = createLedgerState();
+  /** Rebuilt (forgetPast) when a retire cuts a lost incarnation's log short. */
+  state: LedgerState = createLedgerState();
   private readonly totals = new Map<string, Totals>();
+  /** Every event folded, in fold order, for rebuilding after a retire. */
+  private applied: LedgerEvent[] = [];
   private readonly watch = new Map<string, Map<string, OriginWatch>>();
   /** An event arrived out of order: the logs are not what the replicas say they are. */
   problem: string | null = null;
@@ -66,6 +70,9 @@ export class TrueLedger {
 
   /** Folds an origin's newly durable event. */
   apply(event: LedgerEvent): void {
+    // A retired incarnation's events past its retired seq count nowhere (issue 11): every node refuses them.
+    const retired = this.state.retired.get(event.origin);
+    if (retired !== undefined && event.seq > retired.through) return;
     const result = applyEvent(this.state, event);
     if (result === 'duplicate') return;
     if (result === 'gap') {
@@ -107,7 +114,27 @@ export class TrueLedger {
       default:
         break;
     }
+    this.applied.push(event);
     this.observe(event.tenant, event.origin);
+    if (event.kind === 'retire' && seqOf(this.state.versionVector, event.retired) > event.through)
+      this.forgetPast();
+  }
+
+  /**
+   * A retire counted a lost incarnation through an earlier seq than the truth folded of it (its
+   * disk held events nobody else did): what it wrote past that seq is the risk the retire reported,
+   * spent again by its successor, and counts no more. The truth is folded again without it.
+   */
+  private forgetPast(): void {
+    const through = new Map<string, number>();
+    for (const event of this.applied)
+      if (event.kind === 'retire')
+        through.set(event.retired, Math.max(through.get(event.retired) ?? 0, event.through));
+    const events = this.applied.filter((event) => event.seq <= (through.get(event.origin) ?? event.seq));
+    this.state = createLedgerState();
+    this.totals.clear();
+    this.applied = [];
+    for (const event of events) this.apply(event);
   }
 
   /** The tenant's true figures now. */

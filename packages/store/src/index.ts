@@ -74,7 +74,12 @@ export {
   STORAGE_DAMAGES,
   type StorageDamage,
 } from './memory-faults.js';
-export { type CrashOptions, MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export {
+  type CrashOptions,
+  MemoryStore,
+  type MemoryStoreBackup,
+  type MemoryStoreOptions,
+} from './memory-store.js';
 export { checkOutboxKey, OUTBOX_RANGE } from './outbox.js';
 export { openRecord, RECORD_CHECKSUM_BYTES, sealRecord } from './records.js';
 export {

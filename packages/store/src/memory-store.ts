@@ -129,6 +129,11 @@ function stateOf(image: Image): CommitState {
 
 const resolved = (): Promise<void> => Promise.resolve();
 
+/** A copy of a memory store's durable image (MemoryStore.backup), opaque to its users. */
+export interface MemoryStoreBackup {
+  readonly image: ReadonlyMap<string, Uint8Array>;
+}
+
 /** A Store in memory, with the crash semantics of a disk (see the file's doc). */
 export class MemoryStore implements Store {
   private readonly gate = new OperationGate();
@@ -265,6 +270,17 @@ export class MemoryStore implements Store {
   private makeDurable(plan: DiskWrite): void {
     writePlan(this.durable, plan, null);
     this.disk.committed(this.durable, plan);
+  }
+
+  /** A copy of what the disk holds durably now: a backup of the data directory, to restore later. */
+  backup(): MemoryStoreBackup {
+    this.assertNotGone();
+    return { image: new Map(this.durable) };
+  }
+
+  /** A store on a data directory restored from `backup` (an older copy of some node's disk). */
+  static restored(backup: MemoryStoreBackup, options: MemoryStoreOptions = {}): MemoryStore {
+    return new MemoryStore(new Map(backup.image), options);
   }
 
   /** The store a restart finds after its disk was lost: empty. This instance rejects every call. */

@@ -225,6 +225,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/cluster/incarnations/{origin}/retire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retire a lost incarnation of this node's region (admin): its stranded rights go to the region's current incarnation by durable retire events, and no node accepts its events past the retired seq. */
+        post: operations["retireIncarnation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/snapshot": {
         parameters: {
             query?: never;
@@ -462,7 +479,7 @@ export interface components {
             }[];
         };
         /** @description One event of an origin log: its place, chain hash (hex), kind, and the fields of its kind. */
-        Event: components["schemas"]["GrantEvent"] | components["schemas"]["DebitEvent"] | components["schemas"]["RefundEvent"] | components["schemas"]["MoveEvent"] | components["schemas"]["ExpireEvent"] | components["schemas"]["RepayEvent"] | components["schemas"]["HoldEvent"] | components["schemas"]["CaptureEvent"] | components["schemas"]["ReleaseEvent"] | components["schemas"]["RevokeEvent"];
+        Event: components["schemas"]["GrantEvent"] | components["schemas"]["DebitEvent"] | components["schemas"]["RefundEvent"] | components["schemas"]["MoveEvent"] | components["schemas"]["ExpireEvent"] | components["schemas"]["RepayEvent"] | components["schemas"]["HoldEvent"] | components["schemas"]["CaptureEvent"] | components["schemas"]["RetireEvent"] | components["schemas"]["ReleaseEvent"] | components["schemas"]["RevokeEvent"];
         SnapshotTenant: {
             tenant: string;
             balance: number;
@@ -739,6 +756,35 @@ export interface components {
             }[];
             /** @description Of the released credits, cleared from the overdraft in use. */
             overdraft: number;
+        };
+        /** @description A `retire` event. */
+        RetireEvent: {
+            /** @description The origin (region#incarnation) whose log holds it. */
+            origin: string;
+            /** @description Its place in that log, from 1. */
+            seq: number;
+            /** @description The chain hash, hex. */
+            hash: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "retire";
+            tenant: string;
+            /**
+             * Format: date-time
+             * @description The origin’s clock when it decided.
+             */
+            at: string;
+            /** @description The lost incarnation (origin) retired. */
+            retired: string;
+            /** @description The highest seq of it that counts. */
+            through: number;
+            /** @description Its rights per grant, now the writing origin’s. */
+            parts: {
+                grantId: string;
+                amount: number;
+            }[];
         };
         /** @description A `release` event. */
         ReleaseEvent: {
@@ -2324,6 +2370,136 @@ export interface operations {
                 };
             };
             /** @description Error: not_ready, unavailable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retireIncarnation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The lost incarnation, `region#incarnation` (`#` written `%23` in the path). */
+                origin: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the retire moved, the seq it counts through, and the risk taken. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The incarnation retired. */
+                        origin: string;
+                        region: string;
+                        /** @description The incarnation that retired it and now holds its rights. */
+                        by: string;
+                        /** @description The highest seq of it that counts: its events past this are refused everywhere. */
+                        through: number;
+                        /** @description Rights moved, over every tenant and grant. */
+                        rights: number;
+                        /** @description Its overdraft in use: what it counts for against its region’s allowance from now on, instead of the whole allowance. */
+                        overdraftInUse: number;
+                        /** @description Tenants with rights moved or overdraft counted. */
+                        tenants: number;
+                        /** @description Per tenant (the first 1,000 by tenant id): rights moved and overdraft in use. */
+                        moved: {
+                            tenant: string;
+                            rights: number;
+                            overdraftInUse: number;
+                        }[];
+                        /** @description Retire events written to this node’s log. */
+                        events: number;
+                        /** @description Every peer region: each summary showed no more of it than this node holds. */
+                        peersAsked: string[];
+                        /** @description In words: debits it acknowledged past `through` and never replicated were paid from rights that moved. */
+                        risk: string;
+                    };
+                };
+            };
+            /** @description Error: invalid_request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: request_timeout. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: retired. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: too_many_requests. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_ready, unavailable, region_unreachable. */
             503: {
                 headers: {
                     [name: string]: unknown;
