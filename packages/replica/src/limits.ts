@@ -271,3 +271,22 @@ export const RECALL_ROUNDS_MAX = 8;
  * back longer than this.
  */
 export const LOG_CONFIRM_GRACE_MS = 4 * SUMMARY_INTERVAL_MS;
+
+/**
+ * Events of a tenant read per store call by an as-of balance (issue 11): the largest page the
+ * store hands out for a tenant, so a long history is folded page by page in bounded memory.
+ */
+export const ASOF_PAGE_EVENTS = TENANT_EVENTS_PAGE_MAX;
+
+/**
+ * Segments read per store call by a snapshot at a version vector: as recovery reads them (at most
+ * 16 MiB a page), since such a snapshot refolds the named prefixes the way a start does.
+ */
+export const ASOF_PAGE_SEGMENTS = RECOVERY_PAGE_SEGMENTS;
+
+/**
+ * Origins one asked-for version vector may name. A cluster has a handful of regions, each with at
+ * most SUMMARY_ORIGINS_PER_REGION_MAX incarnations worth naming; 256 covers 16 regions of 16 and
+ * keeps the query string (and the heads read for it) small.
+ */
+export const ASOF_VECTOR_ORIGINS_MAX = 256;

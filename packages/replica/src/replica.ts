@@ -70,6 +70,7 @@ import type {
   StoreFailure,
   TenantPolicy,
 } from './api.js';
+import { type SnapshotAtRefusal, snapshotAt, tenantAsOf } from './as-of.js';
 import { type Batch, newBatch, sealSegments, segmentFor } from './batch.js';
 import { Borrowing, creditsKnown, declineReason } from './borrow.js';
 import { type RecalledSet, recallRecords } from './cold-records.js';
@@ -922,6 +923,42 @@ export class Replica {
       };
       return { header, tenants };
     });
+  }
+
+  /**
+   * The tenant's durable balance as of `at` (integer ms): the fold of its events up to `at` by
+   * as-of.ts's prefix rule, undefined when no grant of it is known by then. `asOf` is `at`.
+   */
+  async balanceAsOf(tenant: string, at: number): Promise<BalanceView | undefined> {
+    const found = await tenantAsOf(this.ports.store, tenant, at, this.control.policy(tenant).overdraft);
+    if (found === undefined) return undefined;
+    return { ...found.figures, region: this.region, versionVector: found.versionVector, asOf: at };
+  }
+
+  /**
+   * A snapshot of exactly the durable log prefixes `vector` names (as-of.ts), or why there is
+   * none; the header says this region and this clock's time.
+   */
+  async snapshotAt(
+    vector: Readonly<Record<OriginId, number>>,
+  ): Promise<{ header: SnapshotHeader; tenants: SnapshotTenant[] } | SnapshotAtRefusal> {
+    const outcome = await snapshotAt(this.ports.store, vector, {
+      records: this.options.recordWindowRecords,
+      bucketMs: Math.max(
+        KEY_INDEX_BUCKET_MS_MIN,
+        Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
+      ),
+    });
+    if (outcome.status !== 'ok') return outcome;
+    const { versionVector, heads, tenants } = outcome;
+    const header = {
+      cluster: this.cluster,
+      region: this.region,
+      takenAt: this.ports.clock.now(),
+      versionVector,
+      heads,
+    };
+    return { header, tenants };
   }
 
   /** True while the replica serves (open, recovered, not broken, not closing). */
