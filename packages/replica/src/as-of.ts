@@ -24,6 +24,8 @@ import {
   createLedgerState,
   decodeSegment,
   grantCount,
+  type LedgerEvent,
+  LedgerInvariantError,
   type LedgerState,
   type OriginId,
   parseOrigin,
@@ -56,19 +58,35 @@ export function canonicalVector(vector: Readonly<Record<OriginId, number>>): Rec
 
 /**
  * Folds `event` into `state` although the origin's events before it may be missing there (they
- * are other tenants'): the fold is told the origin's log is folded up to just before it.
+ * are other tenants'): the fold is told the origin's log is folded up to just before it. False
+ * when the fold refuses it (LedgerInvariantError: it needs an event of another origin not folded
+ * yet, e.g. the capture of a hold another incarnation of its region made); nothing changed then.
  */
-function foldOneTenantEvent(state: LedgerState, event: Parameters<typeof applyEvent>[1]): void {
+function foldTenantEvent(state: LedgerState, event: LedgerEvent): boolean {
+  const before = state.versionVector[event.origin];
   state.versionVector[event.origin] = event.seq - 1;
-  const result = applyEvent(state, event);
-  if (result !== 'applied')
-    throw new Error(`event ${event.origin}/${event.seq} was ${result} in an as-of fold`);
+  try {
+    const result = applyEvent(state, event);
+    if (result !== 'applied')
+      throw new Error(`event ${event.origin}/${event.seq} was ${result} in an as-of fold`);
+    return true;
+  } catch (error) {
+    if (!(error instanceof LedgerInvariantError)) throw error;
+    if (before === undefined) delete state.versionVector[event.origin];
+    else state.versionVector[event.origin] = before;
+    return false;
+  }
 }
 
 /**
  * The fold of `tenant`'s durable events as of `at` (the prefix rule above), or undefined when no
  * grant of the tenant is known by then (what the plain balance says of an unknown tenant).
  * `overdraft` is the allowance per region (the tenant's policy; policies are not in the logs).
+ *
+ * Events are folded in the order the store indexed them (the order this node folded them); an
+ * event the fold refuses there, because the event of another origin it needs comes later, waits
+ * with the rest of its origin's events and is folded once that is. If an event still does not fold
+ * when everything else has (its need lies past `at`), its origin's prefix ends before it.
  */
 export async function tenantAsOf(
   store: Store,
@@ -77,34 +95,52 @@ export async function tenantAsOf(
   overdraft: Readonly<Record<RegionId, number>>,
 ): Promise<AsOfFigures | undefined> {
   const state = createLedgerState();
-  const last = new Map<OriginId, number>();
+  const seen = new Map<OriginId, number>();
+  const folded = new Map<OriginId, number>();
   const stopped = new Set<OriginId>();
+  const waiting = new Map<OriginId, LedgerEvent[]>();
   let cursor: string | null = null;
   do {
     const page = await store.readTenantEvents(tenant, cursor, ASOF_PAGE_EVENTS);
     for (const { event } of page.events) {
-      if (event.tenant !== tenant)
-        throw new Error(`the index of ${tenant} names ${event.origin}/${event.seq}`);
-      const before = last.get(event.origin) ?? 0;
-      if (event.seq <= before) {
-        throw new Error(`the index of ${tenant} lists ${event.origin}/${event.seq} after seq ${before}`);
-      }
-      if (stopped.has(event.origin)) continue;
+      const { origin, seq } = event;
+      if (event.tenant !== tenant) throw new Error(`the index of ${tenant} names ${origin}/${seq}`);
+      const previous = seen.get(origin) ?? 0;
+      if (seq <= previous)
+        throw new Error(`the index of ${tenant} lists ${origin}/${seq} after seq ${previous}`);
+      seen.set(origin, seq);
+      if (stopped.has(origin)) continue;
       if (event.at > at) {
-        stopped.add(event.origin);
+        stopped.add(origin);
         continue;
       }
-      foldOneTenantEvent(state, event);
-      last.set(event.origin, event.seq);
+      const queue = waiting.get(origin);
+      if (queue !== undefined) queue.push(event);
+      else if (foldTenantEvent(state, event)) folded.set(origin, seq);
+      else waiting.set(origin, [event]);
     }
     cursor = page.next;
   } while (cursor !== null);
+  for (let progress = waiting.size > 0; progress; ) {
+    progress = false;
+    for (const [origin, queue] of waiting) {
+      let next = 0;
+      for (; next < queue.length; next++) {
+        const event = queue[next] as LedgerEvent;
+        if (!foldTenantEvent(state, event)) break;
+        folded.set(origin, event.seq);
+        progress = true;
+      }
+      if (next === queue.length) waiting.delete(origin);
+      else waiting.set(origin, queue.slice(next));
+    }
+  }
   if (grantCount(state, tenant) === 0) return undefined;
   const figures = tenantFigures(state, tenant, { now: at, overdraft });
   if (figures === undefined) return undefined;
   return {
     figures: { ...figures, regions: sortedRecord(figures.regions) },
-    versionVector: canonicalVector(Object.fromEntries(last)),
+    versionVector: canonicalVector(Object.fromEntries(folded)),
   };
 }
 
@@ -173,7 +209,96 @@ export type SnapshotAtRefusal =
       readonly lastSeq: number;
     }
   /** This node holds `origin`'s log only up to `held`, below the `seq` asked for. */
-  | { readonly status: 'not_held'; readonly origin: OriginId; readonly seq: number; readonly held: number };
+  | { readonly status: 'not_held'; readonly origin: OriginId; readonly seq: number; readonly held: number }
+  /**
+   * The prefixes do not fold together: event `seq` of `origin` needs an event the vector leaves
+   * out (e.g. the capture of a hold another incarnation of its region made); `problem` says which.
+   */
+  | {
+      readonly status: 'does_not_fold';
+      readonly origin: OriginId;
+      readonly seq: number;
+      readonly problem: string;
+    };
+
+/** One origin's log from seq 1 up to a segment end, read a page of segments at a time. */
+class PrefixReader {
+  private events: LedgerEvent[] = [];
+  private next = 0;
+  private read = 0;
+
+  constructor(
+    private readonly store: Store,
+    readonly origin: OriginId,
+    private readonly until: number,
+  ) {}
+
+  /** The next event not folded yet, or null once the prefix is folded whole. */
+  async peek(): Promise<LedgerEvent | null> {
+    if (this.next < this.events.length) return this.events[this.next] as LedgerEvent;
+    if (this.read >= this.until) return null;
+    const page = await this.store.readSegments(this.origin, this.read + 1, ASOF_PAGE_SEGMENTS);
+    if (page.length === 0)
+      throw new Error(`the log of ${this.origin} ends at seq ${this.read}, below ${this.until}`);
+    this.events = [];
+    this.next = 0;
+    for (const segment of page) {
+      if (segment.firstSeq !== this.read + 1 || segment.lastSeq > this.until) {
+        throw new Error(
+          `the log of ${this.origin} has segment ${segment.firstSeq}–${segment.lastSeq} after seq ${this.read}`,
+        );
+      }
+      this.events.push(...decodeSegment(segment.bytes).events);
+      this.read = segment.lastSeq;
+      if (this.read === this.until) break;
+    }
+    return this.peek();
+  }
+
+  /** Moves past the event `peek` gave. */
+  take(): void {
+    this.next += 1;
+  }
+}
+
+/**
+ * Folds every reader's prefix into `state`. An origin's events fold in seq order; when one is
+ * refused (it needs another origin's event not folded yet) the next origin goes on, and the
+ * refused one is tried again on the next pass. Null once all is folded; the first refusal of a
+ * pass that folded nothing otherwise (nothing that pass tried changed `state`).
+ */
+async function foldPrefixes(
+  state: LedgerState,
+  readers: readonly PrefixReader[],
+): Promise<Extract<SnapshotAtRefusal, { status: 'does_not_fold' }> | null> {
+  for (;;) {
+    let progress = false;
+    let pending = false;
+    let refused: Extract<SnapshotAtRefusal, { status: 'does_not_fold' }> | null = null;
+    for (const reader of readers) {
+      for (let event = await reader.peek(); event !== null; event = await reader.peek()) {
+        try {
+          const result = applyEvent(state, event);
+          if (result !== 'applied') throw new Error(`event ${event.origin}/${event.seq} was ${result}`);
+        } catch (error) {
+          if (!(error instanceof LedgerInvariantError)) throw error;
+          refused ??= {
+            status: 'does_not_fold',
+            origin: event.origin,
+            seq: event.seq,
+            problem: error.message,
+          };
+          pending = true;
+          break;
+        }
+        reader.take();
+        progress = true;
+      }
+    }
+    if (!pending) return null;
+    if (!progress) return refused;
+  }
+}
 
 /** The segment of `origin` that ends at `seq`, or why there is none (see SnapshotAtOutcome). */
 async function segmentEndingAt(
@@ -210,29 +335,11 @@ export async function snapshotAt(
     heads[origin] = { seq, hash: toHex(end.hash), signature: toHex(end.signature) };
   }
   const state = createLedgerState({ recordWindow });
-  for (const [origin, seq] of Object.entries(wanted)) {
-    let folded = 0;
-    while (folded < seq) {
-      const page = await store.readSegments(origin, folded + 1, ASOF_PAGE_SEGMENTS);
-      if (page.length === 0) throw new Error(`the log of ${origin} ends at seq ${folded}, below ${seq}`);
-      for (const segment of page) {
-        if (segment.firstSeq !== folded + 1) {
-          throw new Error(
-            `the log of ${origin} has segment ${segment.firstSeq}–${segment.lastSeq} after seq ${folded}`,
-          );
-        }
-        if (segment.lastSeq > seq)
-          throw new Error(`segment ${segment.firstSeq}–${segment.lastSeq} of ${origin} passes ${seq}`);
-        for (const event of decodeSegment(segment.bytes).events) {
-          if (applyEvent(state, event) !== 'applied') {
-            throw new Error(`event ${origin}/${event.seq} did not apply in a snapshot fold`);
-          }
-        }
-        folded = segment.lastSeq;
-        if (folded === seq) break;
-      }
-    }
-  }
+  const stuck = await foldPrefixes(
+    state,
+    Object.entries(wanted).map(([origin, seq]) => new PrefixReader(store, origin, seq)),
+  );
+  if (stuck !== null) return stuck;
   const tenants: SnapshotTenant[] = [];
   for (const tenant of [...tenantIds(state)].sort()) {
     const totals = tenantTotalsOf(state, tenant);

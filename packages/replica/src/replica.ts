@@ -930,7 +930,8 @@ export class Replica {
    * as-of.ts's prefix rule, undefined when no grant of it is known by then. `asOf` is `at`.
    */
   async balanceAsOf(tenant: string, at: number): Promise<BalanceView | undefined> {
-    const found = await tenantAsOf(this.ports.store, tenant, at, this.control.policy(tenant).overdraft);
+    const { overdraft } = await this.durablePolicy(tenant);
+    const found = await tenantAsOf(this.ports.store, tenant, at, overdraft);
     if (found === undefined) return undefined;
     return { ...found.figures, region: this.region, versionVector: found.versionVector, asOf: at };
   }

@@ -62,7 +62,8 @@ function* jsonChunks(header: object, tenants: readonly SnapshotTenant[]): Genera
 
 /**
  * The snapshot at the version vector in `text` (as-of.ts), or the API error saying why not: bad
- * JSON or a seq inside a segment is a 400, a seq past what this node holds a 404 not_found.
+ * JSON, a seq inside a segment or prefixes that do not fold together are a 400, a seq past what
+ * this node holds a 404 not_found.
  */
 async function snapshotAtVector(
   context: RouteContext,
@@ -88,6 +89,18 @@ async function snapshotAtVector(
           `a snapshot is taken at segment ends (signed heads): ask for ${firstSeq - 1} or ${lastSeq}`,
       },
       { location: 'querystring', field: '/at', origin, seq, segment: { firstSeq, lastSeq } },
+    );
+  }
+  if (taken.status === 'does_not_fold') {
+    const { origin, seq, problem } = taken;
+    throw apiError(
+      'invalid_request',
+      {
+        problem:
+          `querystring/at: the prefixes it names do not fold together: event ${seq} of ${origin} ` +
+          `needs an event the vector leaves out (${problem})`,
+      },
+      { location: 'querystring', field: '/at', origin, seq },
     );
   }
   const { origin, seq, held } = taken;
