@@ -42,8 +42,9 @@ export const getSnapshotAtSchema = {
         maxLength: SNAPSHOT_AT_LENGTH_MAX,
         description:
           'A version vector as JSON, e.g. {"eu#k3x9":42}: the snapshot of exactly those log prefixes (origins ' +
-          'left out: none of their events). Each seq must end a segment (else 400 naming its bounds); past what ' +
-          'this node holds: 404 not_found with `details.held`.',
+          'left out: none of their events). Each seq must end a segment (else 400 naming its bounds); prefixes ' +
+          'that do not fold together (an event needing one the vector leaves out): 400; past what this node ' +
+          'holds: 404 not_found with `details.held`.',
       },
     },
   },
