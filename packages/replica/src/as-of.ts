@@ -219,7 +219,9 @@ export type SnapshotAtRefusal =
       readonly origin: OriginId;
       readonly seq: number;
       readonly problem: string;
-    };
+    }
+  /** As many snapshots at a version vector as `limit` are being folded already: retry later. */
+  | { readonly status: 'busy'; readonly limit: number };
 
 /** One origin's log from seq 1 up to a segment end, read a page of segments at a time. */
 class PrefixReader {

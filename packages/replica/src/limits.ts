@@ -290,3 +290,10 @@ export const ASOF_PAGE_SEGMENTS = RECOVERY_PAGE_SEGMENTS;
  * keeps the query string (and the heads read for it) small.
  */
 export const ASOF_VECTOR_ORIGINS_MAX = 256;
+
+/**
+ * Snapshots at a version vector folded at once. Each refolds the prefixes it names into a state of
+ * its own, as large as the node's (a start's worth of memory and CPU), so one at a time: a second
+ * asked meanwhile is answered "retry later" rather than doubling the node's memory.
+ */
+export const ASOF_SNAPSHOTS_MAX = 1;

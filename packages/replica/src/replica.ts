@@ -85,6 +85,7 @@ import { HoldForwarding } from './hold-forwarding.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
 import {
+  ASOF_SNAPSHOTS_MAX,
   BATCH_EVENTS_MAX,
   BORROW_WAIT_MS_DEFAULT,
   BORROW_WAIT_MS_MAX,
@@ -199,6 +200,8 @@ export class Replica {
    * the last own segment sealed (at a commit's start, or received back while recovering).
    */
   private durableSeq = 0;
+  /** Snapshots at a version vector being folded now (at most ASOF_SNAPSHOTS_MAX). */
+  private snapshotsAt = 0;
   private nextSeq = 1;
   private lastHash: Uint8Array = ZERO_HASH;
 
@@ -943,23 +946,26 @@ export class Replica {
   async snapshotAt(
     vector: Readonly<Record<OriginId, number>>,
   ): Promise<{ header: SnapshotHeader; tenants: SnapshotTenant[] } | SnapshotAtRefusal> {
-    const outcome = await snapshotAt(this.ports.store, vector, {
-      records: this.options.recordWindowRecords,
-      bucketMs: Math.max(
-        KEY_INDEX_BUCKET_MS_MIN,
-        Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
-      ),
-    });
-    if (outcome.status !== 'ok') return outcome;
-    const { versionVector, heads, tenants } = outcome;
-    const header = {
-      cluster: this.cluster,
-      region: this.region,
-      takenAt: this.ports.clock.now(),
-      versionVector,
-      heads,
-    };
-    return { header, tenants };
+    if (this.snapshotsAt >= ASOF_SNAPSHOTS_MAX) return { status: 'busy', limit: ASOF_SNAPSHOTS_MAX };
+    this.snapshotsAt += 1;
+    try {
+      const outcome = await snapshotAt(this.ports.store, vector, {
+        records: this.options.recordWindowRecords,
+        bucketMs: Math.max(
+          KEY_INDEX_BUCKET_MS_MIN,
+          Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
+        ),
+      });
+      if (outcome.status !== 'ok') return outcome;
+      const { versionVector, heads, tenants } = outcome;
+      const takenAt = this.ports.clock.now();
+      return {
+        header: { cluster: this.cluster, region: this.region, takenAt, versionVector, heads },
+        tenants,
+      };
+    } finally {
+      this.snapshotsAt -= 1;
+    }
   }
 
   /** True while the replica serves (open, recovered, not broken, not closing). */

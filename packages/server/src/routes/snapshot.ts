@@ -12,6 +12,7 @@ import { getSnapshotAtSchema } from '../as-of-schemas.js';
 import { apiError } from '../errors.js';
 import { SNAPSHOT_CHUNK_TENANTS } from '../limits.js';
 import type { RouteContext } from '../route-context.js';
+import { RETRY_AFTER_SECONDS } from '../route-context.js';
 import { NDJSON_MEDIA_TYPE } from '../schemas.js';
 import { snapshotHeaderJson, snapshotTenantJson } from '../views.js';
 
@@ -89,6 +90,14 @@ async function snapshotAtVector(
           `a snapshot is taken at segment ends (signed heads): ask for ${firstSeq - 1} or ${lastSeq}`,
       },
       { location: 'querystring', field: '/at', origin, seq, segment: { firstSeq, lastSeq } },
+    );
+  }
+  if (taken.status === 'busy') {
+    throw apiError(
+      'unavailable',
+      { reason: `another snapshot at a version vector is being folded (at most ${taken.limit} at once)` },
+      { reason: 'snapshot_busy' },
+      { 'retry-after': String(RETRY_AFTER_SECONDS) },
     );
   }
   if (taken.status === 'does_not_fold') {

@@ -219,6 +219,28 @@ describe('GET /v1/snapshot?at=', () => {
     expect(await fingerprint(node.replica, ['acme', 'other'])).toBe(before);
   });
 
+  it('folds one snapshot at a vector at a time: a second meanwhile is a 503 unavailable with Retry-After', async () => {
+    const vector = seen[2]?.snapshot.versionVector as Record<string, number>;
+    const first = node.replica.snapshotAt(vector);
+    const second = node.replica.snapshotAt(vector);
+    expect(await second).toEqual({ status: 'busy', limit: 1 });
+    expect('header' in (await first)).toBe(true);
+    expect('header' in (await node.replica.snapshotAt(vector))).toBe(true);
+
+    // The route's answer while a fold runs, from a replica that says it is busy.
+    const busy = await testNode({
+      wrap: (replica) => Object.assign(Object.create(replica), { snapshotAt: async () => second }),
+    });
+    try {
+      const response = await call(busy.app, 'GET', at(vector));
+      expect(errorOf(response)).toEqual({ status: 503, code: 'unavailable' });
+      expect(response.headers['retry-after']).toBe('1');
+      expect(response.json().error.details).toEqual({ reason: 'snapshot_busy' });
+    } finally {
+      await busy.close();
+    }
+  });
+
   it('keeps the plain snapshot’s roles: no service token, no scoped token', async () => {
     const url = at({ [node.replica.origin]: 1 });
     expect(errorOf(await call(node.app, 'GET', url, { who: 'service' }))).toEqual({
