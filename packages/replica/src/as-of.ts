@@ -4,11 +4,12 @@
  * store, so they never depend on what this node folded since, nor on the order its events arrived:
  * every node holding those events gives the same figures.
  *
- * The time rule. An event's time is its origin's clock when it was decided, and a node's clock may
- * step back (NTP), so an origin's times are not guaranteed to rise with seq. The as-of rule is
- * therefore a prefix rule, fixed by the log alone: of each origin, the tenant's events in seq order
- * up to (not including) the first one later than `at`. Where an origin's times rise with seq (the
- * normal case) that is exactly "every event with time ≤ at"; where they do not, an event at or
+ * The time rule. An event's time is its origin's clock when it was decided. A replica dates its
+ * own events no earlier than the last one it wrote (event-time.ts), so its log's times rise with
+ * seq even when its clock steps back; but a log written by an older node, or signed by a peer, may
+ * not. The as-of rule is therefore a prefix rule, fixed by the log alone: of each origin, the
+ * tenant's events in seq order up to (not including) the first one later than `at`. Where times
+ * rise with seq that is exactly "every event with time ≤ at"; where they do not, an event at or
  * before `at` that follows a later one is left out with everything after it, so the result is
  * still a prefix of every log and `versionVector` describes it exactly.
  *

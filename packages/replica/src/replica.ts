@@ -78,6 +78,7 @@ import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
 import { DurableReads } from './durable-reads.js';
 import { EventFeed } from './event-feed.js';
+import { OwnEventTimes, storedEventTime } from './event-time.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { foldReceived } from './fold-received.js';
 import type { ReplicationFrame, SegmentsFrame } from './frames.js';
@@ -200,6 +201,8 @@ export class Replica {
    * the last own segment sealed (at a commit's start, or received back while recovering).
    */
   private durableSeq = 0;
+  /** The times of own events: never before one already written (event-time.ts). */
+  private ownTimes = new OwnEventTimes();
   /** Snapshots at a version vector being folded now (at most ASOF_SNAPSHOTS_MAX). */
   private snapshotsAt = 0;
   private nextSeq = 1;
@@ -418,6 +421,8 @@ export class Replica {
     const own = heads.get(this.origin);
     this.durableSeq = own?.seq ?? 0;
     this.nextSeq = this.durableSeq + 1;
+    this.ownTimes = new OwnEventTimes();
+    this.ownTimes.observe(await storedEventTime(this.ports.store, this.origin, this.durableSeq));
     this.lastHash = own?.hash ?? ZERO_HASH;
     this.expiries.clear();
     this.overdraftInUse = overdraftInUseTotal(state, this.origin);
@@ -1025,7 +1030,8 @@ export class Replica {
 
   /** Appends an own event: folded in memory now, written into its batch's segment, durable with it. */
   private append(body: TenantEventBody): LedgerEvent {
-    const event = makeEvent({ origin: this.origin, seq: this.nextSeq, at: this.ports.clock.now() }, body);
+    const at = this.ownTimes.next(this.ports.clock.now());
+    const event = makeEvent({ origin: this.origin, seq: this.nextSeq, at }, body);
     const result = applyEvent(this.state, event);
     if (result !== 'applied') {
       throw new Error(`own event ${event.seq} was ${result}: the log and the fold disagree`);
@@ -1706,6 +1712,11 @@ export class Replica {
     }
     const applied = folded.last;
     if (applied === null) return;
+    if (origin === this.origin) {
+      // Own events fetched back from a peer: the next ones are not dated before them.
+      for (const { decoded } of verdict.segments.slice(0, folded.writes.length))
+        for (const event of decoded.events) this.ownTimes.observe(event.at);
+    }
     const batch = this.openBatch();
     batch.received.push(...folded.writes);
     for (const { decoded } of verdict.segments.slice(0, folded.writes.length))

@@ -1,14 +1,16 @@
 /**
- * As-of reads across two incarnations of one region (issue 11, as-of.ts): a hold made by an
- * incarnation that lost its disk and captured by its successor. The capture needs an event of
- * another origin, so a cut that leaves the hold out cannot hold the capture: the balance as of a
- * time waits for it or ends that origin's prefix before it, and a snapshot at such a vector is
- * refused with a clear reason, never a crash.
+ * The rules of as-of reads where logs are unusual (issue 11, as-of.ts):
+ * - a log whose times fall (written by a node older than event-time.ts, whose clock stepped back):
+ *   each origin's prefix ends at the tenant's first event later than `at`;
+ * - a hold made by an incarnation that lost its disk and captured by its successor: the capture
+ *   needs an event of another origin, so it waits for it, and a snapshot at a vector that leaves
+ *   the hold out is refused with a clear reason, never a crash.
  */
 import { type Replica, type Store, type StoredEvent, type TenantEventPage, tenantAsOf } from '@allot/replica';
 import type { MemoryStore } from '@allot/store';
 import { describe, expect, it } from 'vitest';
 import { type Cluster, cluster } from './cluster.js';
+import { harness, settle as settleOn } from './support.js';
 
 async function settle<T>(c: Cluster, command: Promise<T>): Promise<T> {
   let done = false;
@@ -21,6 +23,47 @@ async function settle<T>(c: Cluster, command: Promise<T>): Promise<T> {
   }
   return settled;
 }
+
+describe('as-of reads of a log whose times fall', () => {
+  it('end each origin’s prefix at the tenant’s first event later than `at`', async () => {
+    const h = await harness();
+    const grant = { tenant: 'acme', grantId: 'g1', amount: 100, priority: 100, expiresAt: null };
+    expect((await settleOn(h.clock, h.replica.grant(grant))).status).toBe('accepted');
+    for (const [key, amount] of [
+      ['a', 10],
+      ['b', 20],
+      ['c', 30],
+    ] as const) {
+      h.clock.advance(1_000);
+      const debit = { tenant: 'acme', amount, idempotencyKey: key, metadata: null };
+      expect((await settleOn(h.clock, h.replica.debit(debit))).status).toBe('accepted');
+    }
+    // The store as an older node wrote it: its clock stepped back 5 s before the third debit.
+    const t0 = (await h.store.readLog(h.replica.origin, 1, 1))[0]?.event.at as number;
+    const fallen: Store = Object.assign(Object.create(h.store) as Store, {
+      async readTenantEvents(tenant: string, cursor: string | null, limit: number): Promise<TenantEventPage> {
+        const page = await h.store.readTenantEvents(tenant, cursor, limit);
+        const events = page.events.map((stored) =>
+          stored.event.seq === 4 ? { ...stored, event: { ...stored.event, at: t0 - 2_000 } } : stored,
+        );
+        return { events, next: page.next };
+      },
+    });
+    const origin = h.replica.origin;
+    // Times by seq: t0, t0 + 1 s, t0 + 2 s, t0 − 2 s.
+    expect(await tenantAsOf(fallen, 'acme', t0 - 2_000, {})).toBeUndefined();
+    // seq 4 is dated before t0 + 1.5 s but follows seq 3 (t0 + 2 s): it is left out with seq 3.
+    expect(await tenantAsOf(fallen, 'acme', t0 + 1_500, {})).toMatchObject({
+      figures: { balance: 90 },
+      versionVector: { [origin]: 2 },
+    });
+    expect(await tenantAsOf(fallen, 'acme', t0 + 2_000, {})).toMatchObject({
+      figures: { balance: 40 },
+      versionVector: { [origin]: 4 },
+    });
+    await settleOn(h.clock, h.replica.close());
+  });
+});
 
 describe('as-of reads across incarnations of one region', () => {
   it('a capture by the successor of the incarnation that made the hold', async () => {
