@@ -33,13 +33,11 @@ import {
   type RecordWindowOptions,
   type RegionId,
   tenantFigures,
-  tenantIds,
-  tenantTotalsOf,
 } from '@allot/core';
-import type { HeadView, SnapshotTenant } from './api.js';
+import type { SnapshotHeader, SnapshotTenant } from './api.js';
 import { ASOF_PAGE_EVENTS, ASOF_PAGE_SEGMENTS, ASOF_VECTOR_ORIGINS_MAX } from './limits.js';
-import { toHex } from './log.js';
-import type { Store, StoredSegment } from './ports.js';
+import type { LogHead, Store, StoredSegment } from './ports.js';
+import { type SnapshotMeta, snapshotOf } from './snapshot-view.js';
 
 /** A tenant's figures as of a time, and which events they fold (per origin, the last seq folded). */
 export interface AsOfFigures {
@@ -189,14 +187,9 @@ export function parseVersionVector(text: string): { vector: Record<OriginId, num
   return { vector: canonicalVector(value as Record<OriginId, number>) };
 }
 
-/** What a snapshot at a version vector is (figures of exactly those prefixes), or why there is none. */
+/** A snapshot at a version vector (the fold of exactly those prefixes), or why there is none. */
 export type SnapshotAtOutcome =
-  | {
-      readonly status: 'ok';
-      readonly versionVector: Readonly<Record<OriginId, number>>;
-      readonly heads: Readonly<Record<OriginId, HeadView>>;
-      readonly tenants: SnapshotTenant[];
-    }
+  | { readonly status: 'ok'; readonly header: SnapshotHeader; readonly tenants: SnapshotTenant[] }
   | SnapshotAtRefusal;
 
 /** Why there is no snapshot at a version vector here. */
@@ -321,21 +314,23 @@ async function segmentEndingAt(
 
 /**
  * The snapshot of exactly the log prefixes `vector` names (origins it leaves out: none of theirs),
- * folded from the store into a fresh state, with each origin's signed head at its seq. Every seq
+ * folded from the store into a fresh state, with each origin's signed head at its seq, built by
+ * the one snapshot builder (snapshot-view.ts) with `meta` as of when the fold is done. Every seq
  * must end a segment (segments are cut alike at every node: their bytes are relayed as they are).
  */
 export async function snapshotAt(
   store: Store,
   vector: Readonly<Record<OriginId, number>>,
   recordWindow: RecordWindowOptions,
+  meta: () => SnapshotMeta,
 ): Promise<SnapshotAtOutcome> {
   const wanted = canonicalVector(vector);
   const heldBy = new Map((await store.heads()).map((head) => [head.origin, head.seq]));
-  const heads: Record<OriginId, HeadView> = {};
+  const heads: LogHead[] = [];
   for (const [origin, seq] of Object.entries(wanted)) {
     const end = await segmentEndingAt(store, origin, seq, heldBy.get(origin) ?? 0);
     if (!('bytes' in end)) return end;
-    heads[origin] = { seq, hash: toHex(end.hash), signature: toHex(end.signature) };
+    heads.push({ origin, seq, hash: end.hash, signature: end.signature });
   }
   const state = createLedgerState({ recordWindow });
   const stuck = await foldPrefixes(
@@ -343,12 +338,5 @@ export async function snapshotAt(
     Object.entries(wanted).map(([origin, seq]) => new PrefixReader(store, origin, seq)),
   );
   if (stuck !== null) return stuck;
-  const tenants: SnapshotTenant[] = [];
-  for (const tenant of [...tenantIds(state)].sort()) {
-    const totals = tenantTotalsOf(state, tenant);
-    if (totals === undefined) continue;
-    const { balance, ...rest } = totals;
-    tenants.push({ tenant, balance, ...rest });
-  }
-  return { status: 'ok', versionVector: wanted, heads, tenants };
+  return { status: 'ok', ...snapshotOf(state, heads, meta()) };
 }

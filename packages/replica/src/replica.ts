@@ -44,7 +44,6 @@ import {
   tenantBalance,
   tenantFigures,
   tenantIds,
-  tenantTotalsOf,
 } from '@allot/core';
 import { AntiEntropy } from './anti-entropy.js';
 import type {
@@ -56,7 +55,6 @@ import type {
   GrantCommand,
   GrantOutcome,
   GrantView,
-  HeadView,
   HoldCommand,
   HoldOutcome,
   NotReady,
@@ -114,12 +112,14 @@ import type {
   NodeMeta,
   Rng,
   Store,
+  StoredSegment,
   TimerHandle,
   Transport,
 } from './ports.js';
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
 import { checkRun, runKey } from './run-check.js';
+import { snapshotOf } from './snapshot-view.js';
 import {
   debitRecordOf,
   grantView,
@@ -902,35 +902,32 @@ export class Replica {
   }
 
   /**
+   * Up to `limit` stored segments of `origin`'s log from the one that holds `fromSeq`, as they were
+   * signed (the audit export reads every log through it); empty for an origin not known here.
+   */
+  async auditSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
+    const head = this.heads.get(origin);
+    if (head === undefined || fromSeq > head.seq) return [];
+    return this.ports.store.readSegments(origin, fromSeq, limit);
+  }
+
+  /** The Ed25519 public key (32 bytes) of every region this node knows: its own and its configured peers'. */
+  regionKeys(): Record<string, Uint8Array> {
+    return { ...this.options.peerKeys, [this.region]: this.ports.crypto.publicKey };
+  }
+
+  /**
    * A snapshot of every tenant at one version vector, with each origin's signed head. New commands
    * wait while it is taken, so the figures, the vector and the heads describe the same durable log.
    */
   async snapshot(): Promise<{ header: SnapshotHeader; tenants: SnapshotTenant[] }> {
-    return this.exclusively(async () => {
-      const heads: Record<OriginId, HeadView> = {};
-      for (const [origin, head] of [...this.heads].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        heads[origin] = {
-          seq: head.seq,
-          hash: toHex(head.hash),
-          signature: head.signature === null ? null : toHex(head.signature),
-        };
-      }
-      const tenants: SnapshotTenant[] = [];
-      for (const tenant of [...tenantIds(this.state)].sort()) {
-        const totals = tenantTotalsOf(this.state, tenant);
-        if (totals === undefined) continue;
-        const { balance, ...rest } = totals;
-        tenants.push({ tenant, balance, ...rest });
-      }
-      const header: SnapshotHeader = {
+    return this.exclusively(async () =>
+      snapshotOf(this.state, this.heads.values(), {
         cluster: this.cluster,
         region: this.region,
         takenAt: this.ports.clock.now(),
-        versionVector: this.versionVector(),
-        heads,
-      };
-      return { header, tenants };
-    });
+      }),
+    );
   }
 
   /**
@@ -954,20 +951,17 @@ export class Replica {
     if (this.snapshotsAt >= ASOF_SNAPSHOTS_MAX) return { status: 'busy', limit: ASOF_SNAPSHOTS_MAX };
     this.snapshotsAt += 1;
     try {
-      const outcome = await snapshotAt(this.ports.store, vector, {
+      const recordWindow = {
         records: this.options.recordWindowRecords,
         bucketMs: Math.max(
           KEY_INDEX_BUCKET_MS_MIN,
           Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
         ),
-      });
-      if (outcome.status !== 'ok') return outcome;
-      const { versionVector, heads, tenants } = outcome;
-      const takenAt = this.ports.clock.now();
-      return {
-        header: { cluster: this.cluster, region: this.region, takenAt, versionVector, heads },
-        tenants,
       };
+      const meta = () => ({ cluster: this.cluster, region: this.region, takenAt: this.ports.clock.now() });
+      const outcome = await snapshotAt(this.ports.store, vector, recordWindow, meta);
+      if (outcome.status !== 'ok') return outcome;
+      return { header: outcome.header, tenants: outcome.tenants };
     } finally {
       this.snapshotsAt -= 1;
     }

@@ -14,6 +14,7 @@ import { SNAPSHOT_CHUNK_TENANTS } from '../limits.js';
 import type { RouteContext } from '../route-context.js';
 import { RETRY_AFTER_SECONDS } from '../route-context.js';
 import { NDJSON_MEDIA_TYPE } from '../schemas.js';
+import { snapshotJsonChunks } from '../snapshot-body.js';
 import { snapshotHeaderJson, snapshotTenantJson } from '../views.js';
 
 /** The NDJSON media type of API.md. */
@@ -47,18 +48,6 @@ function* ndjsonLines(header: object, tenants: readonly SnapshotTenant[]): Gener
     }
     yield chunk;
   }
-}
-
-function* jsonChunks(header: object, tenants: readonly SnapshotTenant[]): Generator<string> {
-  const head = JSON.stringify(header);
-  yield `${head.slice(0, -1)},"tenants":[`;
-  for (let from = 0; from < tenants.length; from += SNAPSHOT_CHUNK_TENANTS) {
-    const lines = tenants
-      .slice(from, from + SNAPSHOT_CHUNK_TENANTS)
-      .map((tenant) => JSON.stringify(snapshotTenantJson(tenant)));
-    yield (from === 0 ? '' : ',') + lines.join(',');
-  }
-  yield ']}';
 }
 
 /**
@@ -139,7 +128,7 @@ export function registerSnapshotRoutes(app: FastifyInstance, context: RouteConte
         return reply.send(Readable.from(ndjsonLines(headerJson, tenants)));
       }
       reply.type('application/json; charset=utf-8');
-      return reply.send(Readable.from(jsonChunks(headerJson, tenants)));
+      return reply.send(Readable.from(snapshotJsonChunks(headerJson, tenants)));
     },
   );
 }
