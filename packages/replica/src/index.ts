@@ -6,6 +6,7 @@
  */
 export * from './alert-rule.js';
 export * from './api.js';
+export * from './as-of.js';
 export * from './borrow.js';
 export * from './checkpoints.js';
 export * from './clock.js';

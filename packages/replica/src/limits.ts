@@ -331,3 +331,29 @@ export const CHECKPOINT_EVERY_MS_MAX = 24 * 60 * 60 * 1000;
  * falls back to an older checkpoint rather than to the whole log.
  */
 export const CHECKPOINTS_KEPT = 2;
+
+/**
+ * Events of a tenant read per store call by an as-of balance (issue 11): the largest page the
+ * store hands out for a tenant, so a long history is folded page by page in bounded memory.
+ */
+export const ASOF_PAGE_EVENTS = TENANT_EVENTS_PAGE_MAX;
+
+/**
+ * Segments read per store call by a snapshot at a version vector: as recovery reads them (at most
+ * 16 MiB a page), since such a snapshot refolds the named prefixes the way a start does.
+ */
+export const ASOF_PAGE_SEGMENTS = RECOVERY_PAGE_SEGMENTS;
+
+/**
+ * Origins one asked-for version vector may name. A cluster has a handful of regions, each with at
+ * most SUMMARY_ORIGINS_PER_REGION_MAX incarnations worth naming; 256 covers 16 regions of 16 and
+ * keeps the query string (and the heads read for it) small.
+ */
+export const ASOF_VECTOR_ORIGINS_MAX = 256;
+
+/**
+ * Snapshots at a version vector folded at once. Each refolds the prefixes it names into a state of
+ * its own, as large as the node's (a start's worth of memory and CPU), so one at a time: a second
+ * asked meanwhile is answered "retry later" rather than doubling the node's memory.
+ */
+export const ASOF_SNAPSHOTS_MAX = 1;

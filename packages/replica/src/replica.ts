@@ -70,6 +70,7 @@ import type {
   TenantPolicy,
 } from './api.js';
 import { Archiving } from './archiving.js';
+import { type SnapshotAtRefusal, snapshotAt, tenantAsOf } from './as-of.js';
 import { type Batch, newBatch, sealSegments, segmentFor } from './batch.js';
 import { Borrowing, creditsKnown, declineReason } from './borrow.js';
 import {
@@ -84,6 +85,7 @@ import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
 import { DurableReads } from './durable-reads.js';
 import { EventFeed } from './event-feed.js';
+import { OwnEventTimes, storedEventTime } from './event-time.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { foldReceived } from './fold-received.js';
 import type { ReplicationFrame, SegmentsFrame } from './frames.js';
@@ -92,6 +94,7 @@ import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
 import {
   ARCHIVE_AFTER_MS_MAX,
+  ASOF_SNAPSHOTS_MAX,
   BATCH_EVENTS_MAX,
   BORROW_WAIT_MS_DEFAULT,
   BORROW_WAIT_MS_MAX,
@@ -240,6 +243,10 @@ export class Replica {
    * the last own segment sealed (at a commit's start, or received back while recovering).
    */
   private durableSeq = 0;
+  /** The times of own events: never before one already written (event-time.ts). */
+  private ownTimes = new OwnEventTimes();
+  /** Snapshots at a version vector being folded now (at most ASOF_SNAPSHOTS_MAX). */
+  private snapshotsAt = 0;
   private nextSeq = 1;
   private lastHash: Uint8Array = ZERO_HASH;
 
@@ -509,6 +516,8 @@ export class Replica {
     const own = heads.get(this.origin);
     this.durableSeq = own?.seq ?? 0;
     this.nextSeq = this.durableSeq + 1;
+    this.ownTimes = new OwnEventTimes();
+    this.ownTimes.observe(await storedEventTime(this.ports.store, this.origin, this.durableSeq));
     this.lastHash = own?.hash ?? ZERO_HASH;
     this.expiries.clear();
     this.overdraftInUse = overdraftInUseTotal(state, this.origin);
@@ -1068,6 +1077,43 @@ export class Replica {
     return newestSignedCheckpoint(this.ports, this.cluster);
   }
 
+  /**
+   * The tenant's durable balance as of `at` (integer ms): the fold of its events up to `at` by
+   * as-of.ts's prefix rule, undefined when no grant of it is known by then. `asOf` is `at`.
+   */
+  async balanceAsOf(tenant: string, at: number): Promise<BalanceView | undefined> {
+    const { overdraft } = await this.durablePolicy(tenant);
+    const found = await tenantAsOf(this.ports.store, tenant, at, overdraft);
+    if (found === undefined) return undefined;
+    return { ...found.figures, region: this.region, versionVector: found.versionVector, asOf: at };
+  }
+
+  /**
+   * A snapshot of exactly the durable log prefixes `vector` names (as-of.ts), or why there is
+   * none; the header says this region and this clock's time.
+   */
+  async snapshotAt(
+    vector: Readonly<Record<OriginId, number>>,
+  ): Promise<{ header: SnapshotHeader; tenants: SnapshotTenant[] } | SnapshotAtRefusal> {
+    if (this.snapshotsAt >= ASOF_SNAPSHOTS_MAX) return { status: 'busy', limit: ASOF_SNAPSHOTS_MAX };
+    this.snapshotsAt += 1;
+    try {
+      const recordWindow = {
+        records: this.options.recordWindowRecords,
+        bucketMs: Math.max(
+          KEY_INDEX_BUCKET_MS_MIN,
+          Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
+        ),
+      };
+      const meta = () => ({ cluster: this.cluster, region: this.region, takenAt: this.ports.clock.now() });
+      const outcome = await snapshotAt(this.ports.store, vector, recordWindow, meta);
+      if (outcome.status !== 'ok') return outcome;
+      return { header: outcome.header, tenants: outcome.tenants };
+    } finally {
+      this.snapshotsAt -= 1;
+    }
+  }
+
   /** True while the replica serves (open, recovered, not broken, not closing). */
   get ready(): boolean {
     return !this.closing && this.broken === null;
@@ -1128,7 +1174,8 @@ export class Replica {
 
   /** Appends an own event: folded in memory now, written into its batch's segment, durable with it. */
   private append(body: TenantEventBody): LedgerEvent {
-    const event = makeEvent({ origin: this.origin, seq: this.nextSeq, at: this.ports.clock.now() }, body);
+    const at = this.ownTimes.next(this.ports.clock.now());
+    const event = makeEvent({ origin: this.origin, seq: this.nextSeq, at }, body);
     const result = applyEvent(this.state, event);
     if (result !== 'applied') {
       throw new Error(`own event ${event.seq} was ${result}: the log and the fold disagree`);
@@ -1827,6 +1874,11 @@ export class Replica {
     }
     const applied = folded.last;
     if (applied === null) return;
+    if (origin === this.origin) {
+      // Own events fetched back from a peer: the next ones are not dated before them.
+      for (const { decoded } of verdict.segments.slice(0, folded.writes.length))
+        for (const event of decoded.events) this.ownTimes.observe(event.at);
+    }
     const batch = this.openBatch();
     batch.received.push(...folded.writes);
     for (const { decoded } of verdict.segments.slice(0, folded.writes.length))

@@ -17,7 +17,7 @@ export interface RouteContext {
 }
 
 /** Seconds a client should wait before retrying after a 503 unavailable: one group commit is ~1 ms. */
-const RETRY_AFTER_SECONDS = 1;
+export const RETRY_AFTER_SECONDS = 1;
 
 /** The 503 of a command the store could not take: nothing happened, a retry may succeed. */
 export function unavailableError(failure: StoreFailure): ApiError {

@@ -181,7 +181,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A tenant’s merged balance as known at this region (any role). */
+        /** A tenant’s merged balance as known at this region (any role); with `at`, as of that time: the fold of each origin’s events of the tenant up to the first one later than `at`, `versionVector` saying which. */
         get: operations["getBalance"];
         put?: never;
         post?: never;
@@ -2082,7 +2082,10 @@ export interface operations {
     };
     getBalance: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description RFC 3339 time: the balance as of then (every region holding those events answers the same figures). */
+                at?: string;
+            };
             header?: never;
             path: {
                 /** @description Tenant id: 1–128 characters of [A-Za-z0-9._:-]. */
@@ -2512,7 +2515,10 @@ export interface operations {
     };
     getSnapshot: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description A version vector as JSON, e.g. {"eu#k3x9":42}: the snapshot of exactly those log prefixes (origins left out: none of their events). Each seq must end a segment (else 400 naming its bounds); prefixes that do not fold together (an event needing one the vector leaves out): 400; past what this node holds: 404 not_found with `details.held`. */
+                at?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2551,6 +2557,15 @@ export interface operations {
             };
             /** @description Error: forbidden. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
