@@ -262,12 +262,3 @@ export const KEY_INDEX_BUCKET_MS_MIN = RETENTION_SWEEP_MS;
  * few rounds always suffice and more means something is wrong (answered 503 internal, logged).
  */
 export const RECALL_ROUNDS_MAX = 8;
-
-/**
- * After a start, once one peer's summary confirms this node holds all of its own log, how long to
- * wait for the other peers' summaries before trusting those heard (issue 15, swarm seed 266): any
- * peer may hold more of the log than the disk kept. Four summary intervals, past a redial's first
- * backoff steps: a peer that is up answers well within it; one that is cut off does not hold writes
- * back longer than this.
- */
-export const LOG_CONFIRM_GRACE_MS = 4 * SUMMARY_INTERVAL_MS;

@@ -1,5 +1,5 @@
 /** What every route handler is given: the replica (once ready) and the metrics. */
-import type { DebitOutcome, StoreFailure } from '@allot/replica';
+import type { DebitOutcome, NotReady, StoreFailure } from '@allot/replica';
 import type { FastifyRequest } from 'fastify';
 import { type ApiError, apiError } from './errors.js';
 import type { Metrics } from './metrics.js';
@@ -29,9 +29,28 @@ export function unavailableError(failure: StoreFailure): ApiError {
   );
 }
 
-/** The 503 of a node that is not ready yet (`details.reason` when the replica says why). */
-export function notReadyError(details: Readonly<Record<string, string>> = {}): ApiError {
-  return apiError('not_ready', {}, details, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+/**
+ * The 503 of a node that is not ready yet: still opening (no `refused`), or refusing writes until
+ * every peer confirmed its own log whole (`refused` names the peers it waits for, DESIGN.md §2).
+ */
+export function notReadyError(refused?: NotReady): ApiError {
+  const headers = { 'retry-after': String(RETRY_AFTER_SECONDS) };
+  if (refused === undefined)
+    return apiError(
+      'not_ready',
+      { why: 'it is still opening its store and recovering its logs' },
+      {},
+      headers,
+    );
+  const peers = refused.waitingFor.join(', ');
+  return apiError(
+    'not_ready',
+    {
+      why: `it takes no writes until every peer confirms it holds all of its own log; waiting for ${peers} (reads are served)`,
+    },
+    { reason: refused.reason, waitingFor: [...refused.waitingFor] },
+    headers,
+  );
 }
 
 /** Throws when `value` is reached: a case the code does not know (a replica outcome added later). */
