@@ -123,7 +123,10 @@ describe('a node that has not confirmed its own log with a peer', () => {
     ];
     for (const response of writes) {
       expect(errorOf(response)).toEqual({ status: 503, code: 'not_ready' });
-      expect(response.json().error.details).toEqual({ reason: 'recovering' });
+      expect(response.json().error.details).toEqual({ reason: 'recovering', waitingFor: ['us'] });
+      expect(response.json().error.message).toBe(
+        'The node is not ready: it takes no writes until every peer confirms it holds all of its own log; waiting for us (reads are served).',
+      );
       expect(response.headers['retry-after']).toBeDefined();
     }
     expect(errorOf(await call(node.app, 'GET', '/v1/tenants/acme/balance'))).toEqual({
