@@ -53,7 +53,7 @@ describe('a replica that lost the tail of its own log', () => {
     expect(await eu.debit(debit('fresh'))).toEqual({
       status: 'not_ready',
       reason: 'recovering',
-      waitingFor: ['us', 'ap'],
+      waitingFor: ['ap', 'us'],
     });
     expect((await eu.durableBalance('acme'))?.granted).toBe(900); // reads are served meanwhile
 
@@ -84,7 +84,7 @@ describe('a replica that lost the tail of its own log', () => {
     const eu = await c.crash('eu');
     await c.run(2_000);
     expect(eu.writable).toBe(false);
-    const refused = { status: 'not_ready', reason: 'recovering', waitingFor: ['us', 'ap'] };
+    const refused = { status: 'not_ready', reason: 'recovering', waitingFor: ['ap', 'us'] };
     expect(await eu.debit(debit('k-0'))).toEqual(refused);
     expect(await eu.refund({ tenant: 'acme', debitId: 'x', idempotencyKey: 'r' })).toEqual(refused);
     expect((await eu.durableBalance('acme'))?.granted).toBe(900);
@@ -112,7 +112,7 @@ describe('a replica that lost the tail of its own log', () => {
       waitingFor: ['ap'],
     });
     const lines = c.logs.get('eu')?.lines ?? [];
-    expect(lines.some((line) => /writes wait until every peer \(us, ap\)/.test(line.message))).toBe(true);
+    expect(lines.some((line) => /writes wait until every peer \(ap, us\)/.test(line.message))).toBe(true);
     expect(lines.some((line) => /peer us confirms .* writes still wait for ap/.test(line.message))).toBe(
       true,
     );

@@ -44,9 +44,12 @@ export class LogConfirm {
 
   constructor(private readonly host: LogConfirmHost) {}
 
-  /** The configured peers that have not confirmed this node's log whole yet, in configured order. */
+  /** The configured peers that have not confirmed this node's log whole yet, sorted. */
   waitingFor(): string[] {
-    return this.host.otherRegions().filter((region) => !this.confirmed.has(region));
+    return this.host
+      .otherRegions()
+      .filter((region) => !this.confirmed.has(region))
+      .sort();
   }
 
   /**

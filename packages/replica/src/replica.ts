@@ -385,8 +385,8 @@ export class Replica {
         );
       else
         ports.logger.info(
-          { origin: replica.origin, waitingFor: replica.otherRegions() },
-          `reads served; writes wait until every peer (${replica.otherRegions().join(', ')}) confirms this node holds all of its own log`,
+          { origin: replica.origin, waitingFor: replica.logConfirm.waitingFor() },
+          `reads served; writes wait until every peer (${replica.logConfirm.waitingFor().join(', ')}) confirms this node holds all of its own log`,
         );
     }
     await replica.recover();
