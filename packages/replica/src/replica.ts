@@ -942,6 +942,11 @@ export class Replica {
     return this.ready && this.logConfirmed;
   }
 
+  /** The peers whose confirmation of this node's own log writes still wait for; empty once writable. */
+  writesWaitingFor(): string[] {
+    return this.logConfirmed ? [] : this.logConfirm.waitingFor();
+  }
+
   /** Commits everything pending, stops timers, closes the store. */
   async close(): Promise<void> {
     if (this.closing) return;

@@ -53,6 +53,8 @@ export type ServedReplica = Pick<
 > & {
   /** Peers and stranded rights, when replication provides them (absent: a single node). */
   clusterView?(): ClusterView;
+  /** The peers whose confirmation of this node's own log writes still wait for (DESIGN.md §2). */
+  writesWaitingFor?(): readonly string[];
 };
 
 /** A replica, or a getter that returns undefined while the node is not ready yet. */

@@ -139,6 +139,10 @@ describe('a node that has not confirmed its own log with a peer', () => {
       code: 'tenant_not_found',
     });
     expect((await call(node.app, 'GET', '/readyz', { who: null })).statusCode).toBe(503);
+    // The metrics say why: not writable, waiting for us.
+    const metrics = (await call(node.app, 'GET', '/metrics', { who: null })).body;
+    expect(metrics).toMatch(/^allot_writable 0$/m);
+    expect(metrics).toMatch(/^allot_writes_waiting_for_peer\{peer="us"\} 1$/m);
     await replica.close();
   });
 });
