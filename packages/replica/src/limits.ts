@@ -264,15 +264,6 @@ export const KEY_INDEX_BUCKET_MS_MIN = RETENTION_SWEEP_MS;
 export const RECALL_ROUNDS_MAX = 8;
 
 /**
- * After a start, once one peer's summary confirms this node holds all of its own log, how long to
- * wait for the other peers' summaries before trusting those heard (issue 15, swarm seed 266): any
- * peer may hold more of the log than the disk kept. Four summary intervals, past a redial's first
- * backoff steps: a peer that is up answers well within it; one that is cut off does not hold writes
- * back longer than this.
- */
-export const LOG_CONFIRM_GRACE_MS = 4 * SUMMARY_INTERVAL_MS;
-
-/**
  * How often the archive task looks for segments to move (archiving.ts): a busy node commits a few
  * hundred segments a second, and ARCHIVE_SWEEP_STEPS_MAX files of up to ARCHIVE_SCAN_SEGMENTS_MAX
  * segments each per origin per sweep keep up with ~3,000 commits/s at one sweep every 10 s.

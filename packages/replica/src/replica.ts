@@ -103,7 +103,6 @@ import {
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
   KEY_INDEX_BUCKET_MS_MIN,
   KEY_INDEX_BUCKETS_PER_RETENTION,
-  LOG_CONFIRM_GRACE_MS,
   PENDING_EVENTS_MAX,
   RECORD_WINDOW_RECORDS_DEFAULT,
   RETENTION_SWEEP_MS,
@@ -113,7 +112,7 @@ import {
   TENANT_EVENTS_PAGE_MAX,
 } from './limits.js';
 import { toHex, ZERO_HASH } from './log.js';
-import { ownRegionBehind } from './log-recovery.js';
+import { LogConfirm } from './log-confirm.js';
 import { ReplicaOpenError } from './open-error.js';
 import { originProblem, versionVectorProblem } from './peer-input.js';
 import { newPeerState, type PeerState } from './peers.js';
@@ -209,8 +208,7 @@ const CLOSING: StoreFailure = { status: 'unavailable', reason: 'closing' };
 const STORE_FAILED: StoreFailure = { status: 'unavailable', reason: 'store_failed' };
 const OVERLOADED: StoreFailure = { status: 'unavailable', reason: 'overloaded' };
 const INTERNAL: StoreFailure = { status: 'unavailable', reason: 'internal' };
-const RECOVERING: NotReady = { status: 'not_ready', reason: 'recovering' };
-const RETIRED: NotReady = { status: 'not_ready', reason: 'retired' };
+const RETIRED: NotReady = { status: 'not_ready', reason: 'retired', waitingFor: [] };
 
 /** Outcome of a retire command: what it did, why it did nothing, or a store failure. */
 export type RetireOutcome =
@@ -290,21 +288,18 @@ export class Replica {
   /** The slowest peer's round trip, ms, refreshed every summary interval (for low-water marks). */
   private rttMs = RTT_MS_FLOOR;
   /**
-   * False until a peer's summary shows that this node holds all that peer holds of its region's
-   * origins (DESIGN.md §2): until then it appends nothing to its own log, and writes are not_ready.
+   * False until every peer's summary shows that this node holds all that peer holds of its region's
+   * origins (DESIGN.md §2, log-confirm.ts): until then it appends nothing to its own log, and
+   * writes are not_ready.
    */
   private logConfirmed = true;
-  /** While not writable: set once LOG_CONFIRM_GRACE_MS passed since a peer's summary was first heard. */
-  private logGraceTimer: TimerHandle | null = null;
-  private logGraceOver = false;
+  private readonly logConfirm: LogConfirm;
   /** Own events fetched back from peers while recovering (for the line logged when done). */
   private fetchedBack = 0;
   /** Tenants (and debit keys) whose received events wait for writability to be acted on. */
   private readonly deferred = new Map<string, Set<string>>();
   /** Peers already reported as holding more of our own log than we made durable (one line each). */
   private readonly reportedFork = new Set<string>();
-  /** Origins already reported as held further by a peer (one line each). */
-  private readonly reportedBehind = new Set<OriginId>();
   /** Balance reads waiting for a tenant's pending events to become durable or be undone. */
   private readonly durableReads = new DurableReads<BalanceView | undefined>();
   /** Regions this node knows: itself and its configured peers; a peer may name no other. */
@@ -400,6 +395,17 @@ export class Replica {
       send: (region, frame) => this.send(region, frame),
       waited: (ms, result) => this.ports.observer?.debitWaited?.(ms / 1000, result),
     });
+    this.logConfirm = new LogConfirm({
+      region: this.region,
+      origin: this.origin,
+      otherRegions: () => this.otherRegions(),
+      peers: this.peers,
+      held: (origin) => this.heads.get(origin)?.seq ?? 0,
+      counted: (vector) => countedVector(this.state, vector),
+      folded: (origin) => (origin === this.origin ? this.nextSeq - 1 : (this.tips.get(origin)?.seq ?? 0)),
+      send: (region, frame) => this.send(region, frame),
+      logger: ports.logger,
+    });
     this.forwarding = new HoldForwarding({
       setTimer: (ms, callback) => this.ports.clock.setTimer(ms, callback),
       send: (region, frame) => this.send(region, frame),
@@ -466,8 +472,8 @@ export class Replica {
         );
       else
         ports.logger.info(
-          { origin: replica.origin },
-          "reads served; writes wait until a peer's summary shows this node's log is whole",
+          { origin: replica.origin, waitingFor: replica.logConfirm.waitingFor() },
+          `reads served; writes wait until every peer (${replica.logConfirm.waitingFor().join(', ')}) confirms this node holds all of its own log`,
         );
     }
     await replica.recover();
@@ -1127,6 +1133,11 @@ export class Replica {
     return this.ready && this.logConfirmed;
   }
 
+  /** The peers whose confirmation of this node's own log writes still wait for; empty once writable. */
+  writesWaitingFor(): string[] {
+    return this.logConfirmed ? [] : this.logConfirm.waitingFor();
+  }
+
   /** Commits everything pending, stops timers, closes the store. */
   async close(): Promise<void> {
     if (this.closing) return;
@@ -1137,7 +1148,6 @@ export class Replica {
     this.archiving?.stop();
     await this.checkpoints?.close();
     this.summaryTimer?.cancel();
-    this.logGraceTimer?.cancel();
     await this.drain();
     await this.ports.store.close();
     this.ports.logger.info({ origin: this.origin, seq: this.durableSeq }, 'replica closed');
@@ -1151,7 +1161,9 @@ export class Replica {
     const refused = await this.admit(events);
     if (refused !== null) return refused;
     if (this.ownRetired !== null) return RETIRED;
-    return this.logConfirmed ? null : RECOVERING;
+    return this.logConfirmed
+      ? null
+      : { status: 'not_ready', reason: 'recovering', waitingFor: this.logConfirm.waitingFor() };
   }
 
   /** Waits for a gate; refuses when closing, broken or overloaded. */
@@ -1650,62 +1662,10 @@ export class Replica {
     }
   }
 
-  /**
-   * While not writable: becomes writable once at least one connected peer's summary is known and
-   * no such summary shows more of this region's origins than this node holds durably. A peer that
-   * holds more gives it back (its pushes of our region's origins are not delayed), and the check
-   * runs again after that commit.
-   */
+  /** While not writable: becomes writable once every peer confirmed this node's log whole (log-confirm.ts). */
   private checkLogWhole(): void {
     if (this.logConfirmed || this.ownRetired !== null) return;
-    let heard = false;
-    for (const [region, peer] of this.peers) {
-      if (!peer.connected || !peer.summarized) continue;
-      heard = true;
-      const behind = ownRegionBehind(
-        this.region,
-        countedVector(this.state, peer.versionVector),
-        (origin) => this.heads.get(origin)?.seq ?? 0,
-      );
-      for (const gap of behind) {
-        // Nothing of it on the way (folded, not durable yet): ask this peer from where we stand.
-        const folded = gap.origin === this.origin ? this.nextSeq - 1 : (this.tips.get(gap.origin)?.seq ?? 0);
-        if (folded === gap.held)
-          this.send(region, { type: 'pull', origin: gap.origin, fromSeq: gap.held + 1 });
-        if (this.reportedBehind.has(gap.origin)) continue;
-        this.reportedBehind.add(gap.origin);
-        this.ports.logger.warn(
-          {
-            origin: gap.origin,
-            held: gap.held,
-            peer: region,
-            peerHolds: gap.theirs,
-            missing: gap.theirs - gap.held,
-          },
-          gap.origin === this.origin
-            ? 'own log is shorter than a peer holds it: fetching the missing events back before taking writes'
-            : "a peer holds more of this region's earlier incarnation: fetching it before taking writes",
-        );
-      }
-      if (behind.length > 0) return;
-    }
-    if (!heard) return;
-    // One peer's word is not enough while another may hold more of our log (swarm seed 266: us lost
-    // its WAL, eu held less and confirmed it, ap held 13 more of its events, and us reused their
-    // seqs): wait for every peer's summary, or, if one stays silent, for the grace to pass.
-    const all = this.otherRegions().every((region) => {
-      const peer = this.peers.get(region);
-      return peer?.connected === true && peer.summarized;
-    });
-    if (all || this.logGraceOver) {
-      this.logGraceTimer?.cancel();
-      this.becomeWritable();
-      return;
-    }
-    this.logGraceTimer ??= this.ports.clock.setTimer(LOG_CONFIRM_GRACE_MS, () => {
-      this.logGraceOver = true;
-      this.checkLogWhole();
-    });
+    if (this.logConfirm.check()) this.becomeWritable();
   }
 
   /**
@@ -1729,7 +1689,7 @@ export class Replica {
       { origin: this.origin, seq: this.durableSeq, fetchedBack: this.fetchedBack },
       this.fetchedBack > 0
         ? 'own log recovered from peers (fetchedBack events verified with this node key): taking writes'
-        : "a peer's summary confirms this node holds all of its own log: taking writes",
+        : "every peer's summary confirms this node holds all of its own log: taking writes",
     );
     this.overdraftInUse = overdraftInUseTotal(this.state, this.origin);
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);

@@ -42,7 +42,7 @@ export const ERROR_CATALOGUE = {
   },
   not_ready: {
     status: 503,
-    message: 'The node is not ready: it is still opening its store and recovering its logs.',
+    message: 'The node is not ready: {why}.',
   },
   too_many_requests: {
     status: 429,

@@ -59,6 +59,8 @@ export type ServedReplica = Pick<
   clusterView?(): ClusterView;
   /** Retires a lost incarnation of this region (absent: a node that serves no replica of its own). */
   retire?: Replica['retire'];
+  /** The peers whose confirmation of this node's own log writes still wait for (DESIGN.md §2). */
+  writesWaitingFor?(): readonly string[];
 };
 
 /** A replica, or a getter that returns undefined while the node is not ready yet. */

@@ -81,9 +81,8 @@ export function checkS1(input: CheckInput): Verdict {
   const acknowledged = new Map<string, { debited: number; granted: number; refunded: number }>();
   const lastSample = new Map<string, LedgerFigures>();
   const counted = new Set<string>();
-  /** Acknowledged debits by id, and per tenant what damaged disks destroyed before any peer held it. */
+  /** Acknowledged debits by id (those a damaged disk destroyed before any peer held them leave). */
   const debits = new Map<string, { tenant: string; amount: number }>();
-  const destroyedDebits = new Map<string, number>();
   let excused = 0;
   let retiredRisk = 0;
   let checks = 0;
@@ -106,13 +105,12 @@ export function checkS1(input: CheckInput): Verdict {
       case 'storage': {
         // Acknowledged debits a damaged disk destroyed before any peer held them are gone (issue 15,
         // swarm seed 276): the rights they spent are spent again, as after a lost disk. They no
-        // longer count, and the true ledger, which still folds them, may go that much lower.
+        // longer count here, nor in the true ledger's figures (TrueLedger.forget).
         const ranges = destroyedRanges([record]);
         for (const [id, debit] of debits) {
           const parsed = parseEventRecordId(id);
           if (parsed === null || !inRanges(ranges.get(parsed.origin), parsed.seq)) continue;
           tally(debit.tenant).debited -= debit.amount;
-          destroyedDebits.set(debit.tenant, (destroyedDebits.get(debit.tenant) ?? 0) + debit.amount);
           debits.delete(id);
           counted.delete(id);
           excused += 1;
@@ -129,7 +127,6 @@ export function checkS1(input: CheckInput): Verdict {
           const parsed = parseEventRecordId(id);
           if (parsed === null || parsed.origin !== record.origin || parsed.seq <= record.through) continue;
           tally(debit.tenant).debited -= debit.amount;
-          destroyedDebits.set(debit.tenant, (destroyedDebits.get(debit.tenant) ?? 0) + debit.amount);
           debits.delete(id);
           counted.delete(id);
           retiredRisk += 1;
@@ -138,9 +135,7 @@ export function checkS1(input: CheckInput): Verdict {
       }
       case 'sample': {
         if (record.ledger !== undefined) lastSample.set(record.tenant, record.ledger);
-        const bound =
-          (record.overdraftBound ?? boundOf(input.scenario, record.tenant)) +
-          (destroyedDebits.get(record.tenant) ?? 0);
+        const bound = record.overdraftBound ?? boundOf(input.scenario, record.tenant);
         checks += 1;
         if (record.truth < -bound) {
           violations.add(

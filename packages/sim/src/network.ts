@@ -502,7 +502,7 @@ export class SimNetwork {
     }
     const hostile = this.hostile.get(`${from}>${to}`);
     if (hostile !== undefined) {
-      this.arriveTampered(link, direction, hostile.tamper(copy), bytes);
+      this.arriveTampered(link, direction, hostile.tamper(copy, link.epoch), bytes);
       return true;
     }
     this.enqueue(link, direction, copy, bytes);

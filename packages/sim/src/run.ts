@@ -22,6 +22,7 @@ import type {
 } from './api.js';
 import { overdraftBound } from './bounds.js';
 import { checkAll } from './checkers.js';
+import { destroyedRanges } from './checkers-faults.js';
 import { RegionClock } from './clock.js';
 import { CommitLatency } from './commit-latency.js';
 import { regionCrypto } from './crypto.js';
@@ -141,7 +142,7 @@ class Simulation {
           for (const [origin, seq] of Object.entries(node.durableSeqs()))
             elsewhere[origin] = Math.max(elsewhere[origin] ?? 0, seq);
         }
-        this.record({
+        const storage: HistoryRecord = {
           type: 'storage',
           t: this.now,
           region,
@@ -152,7 +153,12 @@ class Simulation {
           held: damaged.held,
           kept: damaged.kept,
           elsewhere,
-        });
+        };
+        this.record(storage);
+        // Before the node can write again (it waits for every peer): the truth's totals leave out
+        // what the damage destroyed, and count what is written again under those seqs.
+        for (const [origin, ranges] of destroyedRanges([storage]))
+          for (const [from, to] of ranges) this.truth.forget(origin, from, to);
       },
       opened: (region, replica, alive) =>
         watchAlerts(region, replica, {

@@ -6,7 +6,13 @@ import type { OriginId } from '@allot/core';
 import type { FastifyInstance } from 'fastify';
 import { postRetireSchema } from '../cluster-schemas.js';
 import { apiError } from '../errors.js';
-import { notReadyError, type RouteContext, unavailableError, unexpected } from '../route-context.js';
+import {
+  notReadyBecause,
+  notReadyError,
+  type RouteContext,
+  unavailableError,
+  unexpected,
+} from '../route-context.js';
 
 /** Registers the retire route. */
 export function registerClusterRoutes(app: FastifyInstance, context: RouteContext): void {
@@ -32,12 +38,10 @@ export function registerClusterRoutes(app: FastifyInstance, context: RouteContex
           );
         case 'behind':
           // A peer holds more of it: anti-entropy brings it here, then a retry counts it.
-          throw notReadyError({
-            reason: 'catching_up',
-            region: outcome.region,
-            held: String(outcome.held),
-            here: String(outcome.here),
-          });
+          throw notReadyBecause(
+            `peer ${outcome.region} holds more of ${origin} than this node (${outcome.held} > ${outcome.here}): retry once it has caught up`,
+            { reason: 'catching_up', region: outcome.region, held: outcome.held, here: outcome.here },
+          );
         case 'unreachable':
           // Every peer region must say how much of the lost incarnation it holds.
           throw apiError(
@@ -49,7 +53,7 @@ export function registerClusterRoutes(app: FastifyInstance, context: RouteContex
         case 'unavailable':
           throw unavailableError(outcome);
         case 'not_ready':
-          throw notReadyError({ reason: outcome.reason });
+          throw notReadyError(outcome);
         default:
           return unexpected(outcome, 'retire outcome');
       }

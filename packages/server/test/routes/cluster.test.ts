@@ -130,8 +130,8 @@ describe('POST /v1/cluster/incarnations/{origin}/retire', () => {
       expect(response.json().error.details).toEqual({
         reason: 'catching_up',
         region: 'us',
-        held: '9',
-        here: '7',
+        held: 9,
+        here: 7,
       });
     } finally {
       await other.close();
