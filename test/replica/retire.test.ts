@@ -171,6 +171,7 @@ describe('retiring a lost incarnation', () => {
     expect(await settle(c, restored.debit(debit('zombie', 1)))).toEqual({
       status: 'not_ready',
       reason: 'retired',
+      waitingFor: [],
     });
     await c.run(100);
     (c.stores.get('eu') as MemoryStore).flush();
