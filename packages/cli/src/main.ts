@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ReplicaOpenError } from '@allot/replica';
 import { StoreCorruptError } from '@allot/store';
 import { Command, CommanderError, Option } from 'commander';
+import { AuditError, auditExport, auditVerify } from './commands/audit.js';
 import {
   DEV_BASE_PORT,
   DEV_DATA,
@@ -48,6 +49,7 @@ function isUserFacing(error: unknown): error is Error {
     error instanceof ReplicaOpenError ||
     error instanceof StoreCorruptError ||
     error instanceof SnapshotError ||
+    error instanceof AuditError ||
     error instanceof TailError ||
     (error instanceof Error && 'code' in error && typeof (error as NodeJS.ErrnoException).code === 'string')
   );
@@ -150,6 +152,34 @@ export function buildProgram(exit: (code: number) => void): Command {
     .action(async (options: { url: string; token: string; ndjson: boolean }) => {
       await readSnapshot(options.url, options.token, options.ndjson, process.stdout);
       exit(0);
+    });
+
+  const audit = program
+    .command('audit')
+    .description("export a node's signed logs and snapshot for auditors; verify an export offline");
+  audit
+    .command('export')
+    .description(
+      "write a snapshot, every origin's signed segments up to its version vector, the region keys and a manifest to DIR",
+    )
+    .requiredOption('--url <url>', 'the node, e.g. http://127.0.0.1:7001')
+    .addOption(
+      new Option('--token <token>', 'an auditor or admin token').env('ALLOT_TOKEN').makeOptionMandatory(),
+    )
+    .requiredOption('--out <dir>', 'a new or empty folder')
+    .action(async (options: { url: string; token: string; out: string }) => {
+      await auditExport(options, process.stderr);
+      exit(0);
+    });
+  audit
+    .command('verify')
+    .description(
+      'offline: every chain and signature, every event, the refold, compared with snapshot.json byte for byte; exit 1 at the first discrepancy',
+    )
+    .argument('<dir>', 'a folder written by `allot audit export`')
+    .option('--keys <file>', "YAML `region: <base64 public key>` (default: the export's own keys.yaml)")
+    .action((dir: string, options: { keys?: string }) => {
+      exit(auditVerify(dir, options.keys, process.stdout, process.stderr));
     });
 
   program

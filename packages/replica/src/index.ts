@@ -23,4 +23,5 @@ export * from './peer-input.js';
 export * from './policy-rule.js';
 export * from './ports.js';
 export * from './replica.js';
+export * from './snapshot-view.js';
 export * from './values.js';

@@ -11,7 +11,11 @@ import type { Crypto } from './ports.js';
 export const ZERO_HASH: Uint8Array = new Uint8Array(32);
 
 /** The chain hash of the segment `bytes` after `previous`. */
-export function segmentHash(crypto: Crypto, previous: Uint8Array, bytes: Uint8Array): Uint8Array {
+export function segmentHash(
+  crypto: Pick<Crypto, 'hash'>,
+  previous: Uint8Array,
+  bytes: Uint8Array,
+): Uint8Array {
   const input = new Uint8Array(previous.length + bytes.length);
   input.set(previous, 0);
   input.set(bytes, previous.length);

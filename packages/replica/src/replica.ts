@@ -44,7 +44,6 @@ import {
   tenantBalance,
   tenantFigures,
   tenantIds,
-  tenantTotalsOf,
 } from '@allot/core';
 import { AntiEntropy } from './anti-entropy.js';
 import type {
@@ -56,7 +55,6 @@ import type {
   GrantCommand,
   GrantOutcome,
   GrantView,
-  HeadView,
   HoldCommand,
   HoldOutcome,
   NotReady,
@@ -111,12 +109,14 @@ import type {
   NodeMeta,
   Rng,
   Store,
+  StoredSegment,
   TimerHandle,
   Transport,
 } from './ports.js';
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
 import { checkRun, runKey } from './run-check.js';
+import { snapshotOf } from './snapshot-view.js';
 import {
   debitRecordOf,
   grantView,
@@ -895,35 +895,32 @@ export class Replica {
   }
 
   /**
+   * Up to `limit` stored segments of `origin`'s log from the one that holds `fromSeq`, as they were
+   * signed (the audit export reads every log through it); empty for an origin not known here.
+   */
+  async auditSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
+    const head = this.heads.get(origin);
+    if (head === undefined || fromSeq > head.seq) return [];
+    return this.ports.store.readSegments(origin, fromSeq, limit);
+  }
+
+  /** The Ed25519 public key (32 bytes) of every region this node knows: its own and its configured peers'. */
+  regionKeys(): Record<string, Uint8Array> {
+    return { ...this.options.peerKeys, [this.region]: this.ports.crypto.publicKey };
+  }
+
+  /**
    * A snapshot of every tenant at one version vector, with each origin's signed head. New commands
    * wait while it is taken, so the figures, the vector and the heads describe the same durable log.
    */
   async snapshot(): Promise<{ header: SnapshotHeader; tenants: SnapshotTenant[] }> {
-    return this.exclusively(async () => {
-      const heads: Record<OriginId, HeadView> = {};
-      for (const [origin, head] of [...this.heads].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        heads[origin] = {
-          seq: head.seq,
-          hash: toHex(head.hash),
-          signature: head.signature === null ? null : toHex(head.signature),
-        };
-      }
-      const tenants: SnapshotTenant[] = [];
-      for (const tenant of [...tenantIds(this.state)].sort()) {
-        const totals = tenantTotalsOf(this.state, tenant);
-        if (totals === undefined) continue;
-        const { balance, ...rest } = totals;
-        tenants.push({ tenant, balance, ...rest });
-      }
-      const header: SnapshotHeader = {
+    return this.exclusively(async () =>
+      snapshotOf(this.state, this.heads.values(), {
         cluster: this.cluster,
         region: this.region,
         takenAt: this.ports.clock.now(),
-        versionVector: this.versionVector(),
-        heads,
-      };
-      return { header, tenants };
-    });
+      }),
+    );
   }
 
   /** True while the replica serves (open, recovered, not broken, not closing). */

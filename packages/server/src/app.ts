@@ -24,6 +24,7 @@ import { catalogueError } from './request-errors.js';
 import './route-config.js';
 import type { Realtime } from './realtime.js';
 import { notReadyError, type RouteContext } from './route-context.js';
+import { registerAuditRoutes } from './routes/audit.js';
 import { registerDebitRoutes } from './routes/debits.js';
 import { registerGrantRoutes } from './routes/grants.js';
 import { registerHoldRoutes } from './routes/holds.js';
@@ -228,6 +229,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerHoldRoutes(app, context);
   registerReadRoutes(app, context);
   registerSnapshotRoutes(app, context);
+  registerAuditRoutes(app, context);
   registerPolicyRoutes(app, context);
   registerUiRoutes(app);
   if (options.realtime !== undefined) {

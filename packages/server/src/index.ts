@@ -6,6 +6,17 @@
  * nothing about the ledger itself.
  */
 export { type AppOptions, buildApp, type TlsServerOptions } from './app.js';
+export * from './audit-layout.js';
+export {
+  type AuditFiles,
+  type AuditSummary,
+  type AuditVerdict,
+  type Discrepancy,
+  discrepancyLine,
+  type SuppliedKeys,
+  summaryLine,
+  verifyAuditExport,
+} from './audit-verify.js';
 export {
   type Access,
   authorize,
@@ -55,4 +66,5 @@ export type { DeliveryView, WebhookEndpoint } from './realtime/webhook-deliverie
 export { SIGNATURE_HEADER, signWebhook, verifyWebhookSignature } from './realtime/webhook-signature.js';
 export { Realtime, type RealtimeOptions, type RealtimeReplica, type RealtimeStore } from './realtime.js';
 export type { ClusterView, PeerView, ReplicaSource, ServedReplica } from './served-replica.js';
+export { snapshotJsonChunks, snapshotJsonText } from './snapshot-body.js';
 export { formatRfc3339, parseRfc3339 } from './time.js';

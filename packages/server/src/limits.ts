@@ -4,6 +4,7 @@
  * why it is that number (STYLE.md).
  */
 import { BATCH_EVENTS_MAX } from '@allot/replica';
+import { LOG_PAGE_SEGMENTS_MAX } from '@allot/store';
 
 /**
  * Largest request body of every route but the batch: a debit is an amount, a key of ≤ 255 characters
@@ -255,3 +256,19 @@ export const WEBHOOK_ENDPOINTS_MAX = 16;
 
 /** Shortest webhook secret: 16 characters, so the HMAC key is not guessable. */
 export const WEBHOOK_SECRET_LENGTH_MIN = 16;
+
+/**
+ * Largest page of GET /v1/audit/segments: one store read (the store's LOG_PAGE_SEGMENTS_MAX), so a
+ * page is one `readSegments` call and its limit is the store's own.
+ */
+export const AUDIT_SEGMENTS_PAGE_MAX = LOG_PAGE_SEGMENTS_MAX;
+
+/** Segments per page of GET /v1/audit/segments when the client names no limit: a whole store read. */
+export const AUDIT_SEGMENTS_PAGE_DEFAULT = AUDIT_SEGMENTS_PAGE_MAX;
+
+/**
+ * Segment bytes in one page of GET /v1/audit/segments (base64 makes the body a third larger): a
+ * page stops before it would pass this, but always holds one segment, and a segment is at most
+ * SEGMENT_BYTES_MAX (1 MiB), so one answer pins at most ~6 MiB of a node's memory.
+ */
+export const AUDIT_PAGE_BYTES_MAX = 4 * 1024 * 1024;

@@ -216,6 +216,7 @@ const TAGS = [
   { name: 'holds', description: 'Credits reserved now, captured or voided later (service, admin).' },
   { name: 'reads', description: 'Balances, events, snapshots and the cluster’s state.' },
   { name: 'policies', description: 'Per-tenant overdraft, weights and blocking (admin writes).' },
+  { name: 'audit', description: 'Signed logs and region keys for `allot audit export` (auditor, admin).' },
   { name: 'operations', description: 'Probes and metrics, without a token.' },
 ];
 

@@ -50,6 +50,8 @@ export type ServedReplica = Pick<
   | 'setPolicy'
   | 'versionVector'
   | 'now'
+  | 'auditSegments'
+  | 'regionKeys'
 > & {
   /** Peers and stranded rights, when replication provides them (absent: a single node). */
   clusterView?(): ClusterView;
