@@ -504,8 +504,8 @@ class Simulation {
 
   /**
    * Null unless every node is up and unpaused with its clock within HEALTHY_CLOCK_OFFSET_MS of true
-   * time and every link is up and unpartitioned; else a token
-   * that changes whenever a link is (re)established, so equal tokens at a request and its answer say
+   * time and every link is up and unpartitioned; else a token that changes whenever a link is
+   * (re)established or a partition begins or ends, so equal tokens at a request and its answer say
    * the cluster stayed whole in between.
    */
   health(): number | null {
@@ -521,7 +521,9 @@ class Simulation {
     for (const from of this.scenario.regions)
       for (const to of this.scenario.regions)
         if (from !== to && this.network.isBlocked(from, to)) return null;
-    return this.network.counters.connects;
+    // Both only grow: equal sums mean no link was re-established and no partition began or ended
+    // in between (a flapping link's down phase inside a borrow wait is not whole).
+    return this.network.counters.connects + this.network.partitionChanges;
   }
 
   metrics(wallSeconds: number, final: FinalState): RunMetrics {
