@@ -1,7 +1,7 @@
 /** Several replicas on memory stores, one manual clock, joined by a MemoryNetwork. */
 import { generateKeyPairSync } from 'node:crypto';
 import { ManualClock, Replica, type ReplicaObserver, type ReplicaOptions, SeededRng } from '@allot/replica';
-import { MemoryStore, nodeCrypto, rawPublicKey } from '@allot/store';
+import { MemoryStore, nodeCrypto, rawPublicKey, sha256 } from '@allot/store';
 import { MemoryNetwork } from './memory-network.js';
 import { memoryLogger, START_MS } from './support.js';
 
@@ -65,7 +65,7 @@ export async function cluster(
     stores.set(region, store);
     return replica;
   };
-  for (const region of regions) await open(region, MemoryStore.empty());
+  for (const region of regions) await open(region, MemoryStore.empty({ archiveHash: sha256 }));
   network.connectAll();
   const step = async () => {
     await new Promise((resolve) => setImmediate(resolve));

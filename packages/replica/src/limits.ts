@@ -277,6 +277,25 @@ export const RECALL_ROUNDS_MAX = 8;
 export const LOG_CONFIRM_GRACE_MS = 4 * SUMMARY_INTERVAL_MS;
 
 /**
+ * How often the archive task looks for segments to move (archiving.ts): a busy node commits a few
+ * hundred segments a second, and ARCHIVE_SWEEP_STEPS_MAX files of up to ARCHIVE_SCAN_SEGMENTS_MAX
+ * segments each per origin per sweep keep up with ~3,000 commits/s at one sweep every 10 s.
+ */
+export const ARCHIVE_SWEEP_MS = 10_000;
+
+/** Archive steps (files) per origin per sweep: bounded work per sweep, and the store's files small. */
+export const ARCHIVE_SWEEP_STEPS_MAX = 8;
+
+/** Segments one archive step looks at: a store's archive file holds at most this many (its ARCHIVE_FILE_SEGMENTS_MAX). */
+export const ARCHIVE_SCAN_SEGMENTS_MAX = 4_096;
+
+/**
+ * Longest time before a segment every region acknowledged moves to the archive, ms: ten years.
+ * Past it a node might as well not archive at all (leave `archiveAfterMs` out).
+ */
+export const ARCHIVE_AFTER_MS_MAX = 10 * 365 * 24 * 60 * 60 * 1000;
+
+/**
  * Events committed between two checkpoints by default (issue 11): a start folds at most this many
  * events past its newest checkpoint, ~2.5–4 s at the 60–100k events/s a tail folds at (measured by
  * bench:recovery), which keeps a start within the 5 s goal. A checkpoint is ~8 B per idempotency

@@ -68,6 +68,7 @@ import type {
   StoreFailure,
   TenantPolicy,
 } from './api.js';
+import { Archiving } from './archiving.js';
 import { type Batch, newBatch, sealSegments, segmentFor } from './batch.js';
 import { Borrowing, creditsKnown, declineReason } from './borrow.js';
 import {
@@ -89,6 +90,7 @@ import { HoldForwarding } from './hold-forwarding.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
 import {
+  ARCHIVE_AFTER_MS_MAX,
   BATCH_EVENTS_MAX,
   BORROW_WAIT_MS_DEFAULT,
   BORROW_WAIT_MS_MAX,
@@ -167,6 +169,11 @@ export interface ReplicaOptions {
    */
   readonly borrowWaitMs?: number;
   /**
+   * Move segments every configured region has acknowledged to the archive once their newest event
+   * is this old, ms (archiving.ts): 0..ARCHIVE_AFTER_MS_MAX. Left out (or null): never archive.
+   */
+  readonly archiveAfterMs?: number | null;
+  /**
    * How often a checkpoint of the fold is written (issue 11): every `everyEvents` committed events
    * or `everyMs` (when any came in), within the CHECKPOINT_EVERY_* bounds; defaults
    * CHECKPOINT_EVERY_EVENTS_DEFAULT and CHECKPOINT_EVERY_MS_DEFAULT.
@@ -228,6 +235,8 @@ export class Replica {
   private flushQueued = false;
   private expiryTimer: TimerHandle | null = null;
   private retentionTimer: TimerHandle | null = null;
+  /** The archive task, when archiving is on. */
+  private readonly archiving: Archiving | null;
   /** When to write checkpoints (checkpoints.ts); set once open. */
   private checkpoints: CheckpointSchedule | null = null;
   /** While set, new commands wait for it (recovery, snapshot). */
@@ -287,6 +296,7 @@ export class Replica {
       rebalancing: options.rebalancing ?? 'adaptive',
       allowLoneStart: options.allowLoneStart ?? false,
       borrowWaitMs: options.borrowWaitMs ?? BORROW_WAIT_MS_DEFAULT,
+      archiveAfterMs: options.archiveAfterMs ?? null,
       durability: options.durability ?? 'fsync',
       batchEventsMax: options.batchEventsMax ?? BATCH_EVENTS_MAX,
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? IDEMPOTENCY_RETENTION_MS_DEFAULT,
@@ -307,6 +317,19 @@ export class Replica {
     this.heard = new HeardIncarnations(this.origin);
     this.control = new ControlDocument(ports.rng.nextUint32());
     this.knownRegions = new Set([this.region, ...Object.keys(this.options.peerKeys)]);
+    this.archiving =
+      this.options.archiveAfterMs === null
+        ? null
+        : new Archiving(
+            {
+              store: ports.store,
+              clock: ports.clock,
+              logger: ports.logger,
+              regions: () => this.otherRegions(),
+              heads: () => this.heads,
+            },
+            this.options.archiveAfterMs,
+          );
     this.antiEntropy = new AntiEntropy({
       origin: this.origin,
       logger: ports.logger,
@@ -368,6 +391,15 @@ export class Replica {
       throw new ReplicaOpenError(
         `borrowWaitMs must be an integer from 0 to ${BORROW_WAIT_MS_MAX}, not ${wait}`,
       );
+    const after = options.archiveAfterMs;
+    if (
+      after !== undefined &&
+      after !== null &&
+      (!Number.isSafeInteger(after) || after < 0 || after > ARCHIVE_AFTER_MS_MAX)
+    )
+      throw new ReplicaOpenError(
+        `archiveAfterMs must be an integer from 0 to ${ARCHIVE_AFTER_MS_MAX}, not ${after}`,
+      );
     const checkpointProblem =
       options.checkpoint === undefined ? null : checkpointOptionsProblem(options.checkpoint);
     if (checkpointProblem !== null) throw new ReplicaOpenError(checkpointProblem);
@@ -416,6 +448,7 @@ export class Replica {
     await replica.recordHeard([replica.origin]); // a directory made before origins were recorded
     replica.reportLostIncarnations();
     replica.armRetention();
+    replica.archiving?.start();
     replica.checkpoints = new CheckpointSchedule(replica.options.checkpoint, ports.clock, async () => {
       await replica.takeCheckpoint();
     });
@@ -992,6 +1025,7 @@ export class Replica {
     this.borrowing.close();
     this.expiryTimer?.cancel();
     this.retentionTimer?.cancel();
+    this.archiving?.stop();
     await this.checkpoints?.close();
     this.summaryTimer?.cancel();
     this.logGraceTimer?.cancel();
@@ -1450,6 +1484,7 @@ export class Replica {
         }
         peer.versionVector = { ...frame.versionVector };
         peer.summarized = true;
+        this.archiving?.noteSummary(region, frame.versionVector);
         this.noteHeard(frame.versionVector);
         if (this.overdraftWithheld) this.checkCaughtUp(region, frame.versionVector);
         this.checkLogWhole();
