@@ -86,14 +86,18 @@ export const BORROW_WAITERS_MAX = 10_000;
 
 /**
  * Times one waiting debit asks its peers: once when it starts and again when events of its tenant
- * arrive and it is still short (who holds what may have changed). Bounds the frames one debit sends.
+ * arrive and it is still short and who holds what has changed (asks the same as the last are not
+ * sent). Bounds the frames one debit sends (× peers); 8 lets a debit follow rights that move twice
+ * while it waits (issue 12: a lender's view of who holds the last credits is a hop behind).
  */
-export const BORROW_ASKS_PER_WAIT_MAX = 4;
+export const BORROW_ASKS_PER_WAIT_MAX = 8;
 
 /**
- * A waiting debit asks for this many times what it lacks: the rest serves the debits that follow
- * it at a region that has just shown demand, so that one of them taking what arrives first does not
- * cost the waiting one a second round trip. Rights only move; nothing is lost by asking more.
+ * Waiting debits ask for what they lack plus (this − 1) times their own amounts again: the rest
+ * serves the debits that follow them at a region that has just shown demand, so that one of those
+ * taking what arrives first does not cost the waiting ones a second round trip. Proportional to the
+ * demand at hand, not to a rate: an ask as large as a low-water mark makes the last credits of a
+ * tenant move as one lump to whichever region asked last (issue 12). Rights only move.
  */
 export const BORROW_ASK_FACTOR = 2;
 

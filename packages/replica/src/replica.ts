@@ -382,6 +382,8 @@ export class Replica {
       peers: () => this.peers,
       peer: (region) => this.peerState(region),
       send: (region, frame) => this.send(region, frame),
+      waitingFor: (tenant) => this.borrowing.waitingFor(tenant),
+      reachableCredits: (tenant) => this.reachableCredits(tenant),
       moveRights: (tenant, to, amount) => this.moveRights(tenant, to, amount),
     });
     this.borrowing = new Borrowing({

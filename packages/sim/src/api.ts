@@ -251,6 +251,12 @@ export type HistoryRecord =
        * (Replica.reachableCredits), and the true ledger's live credits (no overdraft) covered it.
        */
       readonly healthyCovered?: boolean;
+      /**
+       * Extension (issue 12): on a `healthyCovered` decline, the true ledger's live rights of the
+       * tenant at the regions' current incarnations when the answer was given (rights stranded at a
+       * lost incarnation need a retire); F1 subtracts what debits then still in flight took.
+       */
+      readonly trueCredits?: number;
     }
   | {
       readonly type: 'grant';

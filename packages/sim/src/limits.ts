@@ -49,6 +49,13 @@ export const CONVERGENCE_PROBE_MS = 10;
  */
 export const CLOCK_SKEW_MS_MAX = 5;
 
+/**
+ * F1's healthy cluster (issue 12): every node's clock within this many ms of true time. Ten times
+ * what NTP keeps (CLOCK_SKEW_MS_MAX): further off, a clock was stepped or drifted by a fault, and the
+ * node judges expiry differently from its peers (rights it lends may arrive already expired).
+ */
+export const HEALTHY_CLOCK_OFFSET_MS = 50;
+
 // A link's timeouts, redial backoff and send buffer are the cluster's one LINK_POLICY
 // (@allot/replica): the transport's defaults and what nodes run with, so the network models the
 // links nodes have. A long partition delays reconnection by up to its backoff cap after it heals:

@@ -494,13 +494,16 @@ export function validateScenario(document: unknown): Scenario {
 /**
  * The wait for rights the scenario's nodes run with: its `borrowWaitMs`, else the node default, or
  * longer where links are slower: a borrow is a round trip to a donor plus its commit, so the wait
- * spans two of the slowest one-way delays with room (within BORROW_WAIT_MS_MAX). A real deployment
- * sets `borrowWaitMs` the same way from its round trips.
+ * spans two of the slowest one-way delays with room (within BORROW_WAIT_MS_MAX). On links that
+ * reorder frames (beyond TCP) the donor's move can arrive after a later frame: the receiver pulls
+ * it again, one more round trip (issue 12, swarm seed 500205), so the wait spans that too. A real
+ * deployment sets `borrowWaitMs` the same way from its round trips.
  */
 export function borrowWaitOf(scenario: Scenario): number {
   if (scenario.borrowWaitMs !== undefined) return scenario.borrowWaitMs;
+  const delays = scenario.network.reorder > 0 ? 5 : 3;
   return Math.min(
     BORROW_WAIT_MS_MAX,
-    Math.max(BORROW_WAIT_MS_DEFAULT, 3 * scenario.network.delayMs.max + 20),
+    Math.max(BORROW_WAIT_MS_DEFAULT, delays * scenario.network.delayMs.max + 20),
   );
 }

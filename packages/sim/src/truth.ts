@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import {
   applyEvent,
+  availableAt,
   createLedgerState,
   decodeSegment,
   eventCanonicalBytes,
@@ -213,6 +214,17 @@ export class TrueLedger {
   covers(tenant: string, amount: number, nowMs: number, overdraftBound: number): boolean {
     const { live, overdraftInUse } = liveCredits(this.state, tenant, SIM_EPOCH_MS + nowMs);
     return live + overdraftBound - overdraftInUse >= amount;
+  }
+
+  /**
+   * The tenant's live rights in the true ledger at simulated time `nowMs` held by `origins` (the
+   * regions' current incarnations): what the cluster can pay without a retire (no overdraft).
+   */
+  liveAt(tenant: string, nowMs: number, origins: Iterable<string>): number {
+    let total = 0;
+    for (const origin of origins)
+      total += Math.max(0, availableAt(this.state, tenant, origin, SIM_EPOCH_MS + nowMs, 0));
+    return total;
   }
 
   /**
