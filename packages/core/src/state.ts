@@ -10,16 +10,21 @@
  * tenants. GrantState and GrantTable are views made on access. Local origin indices and slots depend
  * on arrival order and never leave this module's state: everything encoded or compared uses ids.
  */
-import { invariant } from './amount.js';
+import { AmountLimitError, invariant } from './amount.js';
 import type { DebitId, GrantId, OriginId, RefundId, TenantId } from './ids.js';
-import { GRANT_SCAN_MAX, GRANT_SLOTS_MAX, ORIGINS_MAX, PRIORITY_MAX } from './limits.js';
+import { AMOUNT_MAX, GRANT_SCAN_MAX, GRANT_SLOTS_MAX, ORIGINS_MAX, PRIORITY_MAX } from './limits.js';
 import {
   cellCode,
+  codeA,
+  codeB,
+  codeKind,
+  codeOfSlot,
   EMPTY_SHAPE,
   forEachInSlot,
   type Packed,
   readPacked,
   type Shape,
+  slotStart,
   writePacked,
 } from './packed.js';
 import { RecordWindow, type RecordWindowOptions } from './record-window.js';
@@ -533,26 +538,96 @@ export function forEachMoved(
  * never is.
  */
 export function rightsAt(grant: GrantState, index: number): number {
+  // A direct scan of the slot's codes (no visitor closure): this runs per grant per decision.
+  const owner = grant.owner;
+  const codes = owner.shape.codes;
+  const values = owner.values;
+  const end = codeOfSlot(grant.slot + 2);
   let rights = 0;
-  forEachInSlot(grant.owner, grant.slot + 1, (kind, a, b, value) => {
+  for (let at = slotStart(owner, grant.slot + 1); at < codes.length; at++) {
+    const code = codes[at] as number;
+    if (code >= end) break;
+    const kind = codeKind(code);
     if (kind === MOVED_KIND) {
-      if (b === index) rights += value;
-      if (a === index) rights -= value;
-    } else if (kind < 4 && a === index) {
+      const value = values[at] as number;
+      if (codeB(code) === index) rights += value;
+      if (codeA(code) === index) rights -= value;
+    } else if (kind < 4 && codeA(code) === index) {
+      const value = values[at] as number;
       rights += kind === 0 || kind === 2 ? value : -value;
     }
-  });
+  }
   return rights;
+}
+
+/** Σ of the numbers of kind `wanted` in `slot` of `packed`. */
+function slotKindTotal(packed: Packed, slot: number, wanted: number): number {
+  const codes = packed.shape.codes;
+  const end = codeOfSlot(slot + 1);
+  let total = 0;
+  for (let at = slotStart(packed, slot); at < codes.length; at++) {
+    const code = codes[at] as number;
+    if (code >= end) break;
+    if (codeKind(code) === wanted) total += packed.values[at] as number;
+  }
+  return total;
 }
 
 /** Σ over origins of one grant cell. */
 export function grantCellTotal(grant: GrantState, kind: GrantCell): number {
-  const wanted = GRANT_CELL_INDEX[kind];
-  let total = 0;
-  forEachInSlot(grant.owner, grant.slot + 1, (found, _a, _b, value) => {
-    if (found === wanted) total += value;
-  });
-  return total;
+  return slotKindTotal(grant.owner, grant.slot + 1, GRANT_CELL_INDEX[kind]);
+}
+
+/** A tenant's cells summed over origins (and grants), as its totals need them. */
+export interface TenantSums {
+  /** Σ granted cells of every grant. */
+  readonly granted: number;
+  /** Σ expired cells of every grant. */
+  readonly expired: number;
+  readonly debited: number;
+  readonly refunded: number;
+  readonly revoked: number;
+  readonly held: number;
+  readonly heldSettled: number;
+}
+
+function checkedAdd(total: number, value: number, what: string, tenant: TenantState): number {
+  const sum = total + value;
+  if (!Number.isSafeInteger(sum) || sum > AMOUNT_MAX)
+    throw new AmountLimitError(`${what} of ${tenant.tenant}`, total, value);
+  return sum;
+}
+
+/**
+ * The sums of a tenant's figures in one pass over its packed numbers, each checked against the
+ * amount limit (a balance read runs this once per decision: no views, closures or arrays).
+ */
+export function tenantSums(tenant: TenantState): TenantSums {
+  const codes = tenant.shape.codes;
+  const values = tenant.values;
+  const grantsFrom = codeOfSlot(1);
+  let granted = 0;
+  let expired = 0;
+  let debited = 0;
+  let refunded = 0;
+  let revoked = 0;
+  let held = 0;
+  let heldSettled = 0;
+  for (let at = 0; at < codes.length; at++) {
+    const code = codes[at] as number;
+    const value = values[at] as number;
+    const kind = codeKind(code);
+    if (code >= grantsFrom) {
+      if (kind === GRANT_CELL_INDEX.granted) granted = checkedAdd(granted, value, 'granted', tenant);
+      else if (kind === GRANT_CELL_INDEX.expired) expired = checkedAdd(expired, value, 'expired', tenant);
+    } else if (kind === TENANT_CELL_INDEX.debited) debited = checkedAdd(debited, value, 'debited', tenant);
+    else if (kind === TENANT_CELL_INDEX.refunded) refunded = checkedAdd(refunded, value, 'refunded', tenant);
+    else if (kind === TENANT_CELL_INDEX.revoked) revoked = checkedAdd(revoked, value, 'revoked', tenant);
+    else if (kind === TENANT_CELL_INDEX.held) held = checkedAdd(held, value, 'held', tenant);
+    else if (kind === TENANT_CELL_INDEX.heldSettled)
+      heldSettled = checkedAdd(heldSettled, value, 'settled holds', tenant);
+  }
+  return { granted, expired, debited, refunded, revoked, held, heldSettled };
 }
 
 /** Calls `visit(kind, index, value)` for every stored cell of `tenant` itself (not its grants). */
@@ -565,10 +640,5 @@ export function forEachTenantCell(
 
 /** Σ over origins of one tenant cell. */
 export function tenantCellTotal(tenant: TenantState, kind: TenantCell): number {
-  const wanted = TENANT_CELL_INDEX[kind];
-  let total = 0;
-  forEachInSlot(tenant, 0, (found, _a, _b, value) => {
-    if (found === wanted) total += value;
-  });
-  return total;
+  return slotKindTotal(tenant, 0, TENANT_CELL_INDEX[kind]);
 }
