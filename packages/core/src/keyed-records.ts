@@ -38,7 +38,7 @@ const NONE: Found<never> = Object.freeze({
 export function debitsOfKey(tenant: TenantState, key: string, recalled: Recalled): Found<DebitRecord> {
   const ids = tenant.debitsByKey?.get(key);
   const window = tenant.ledger.recordWindow;
-  const indexed = window !== undefined && window.debitKeys.mayHold(tenant.tenant, key);
+  const indexed = window?.debitKeys.mayHold(tenant.tenant, key) === true;
   if (ids === undefined && !indexed) return NONE;
   const records = (ids ?? []).map((id) => tenant.debits?.get(id) as DebitRecord);
   const recall: string[] = [];
@@ -68,7 +68,7 @@ export function debitsOfKey(tenant: TenantState, key: string, recalled: Recalled
 export function refundsOfKey(tenant: TenantState, key: string, recalled: Recalled): Found<RefundRecord> {
   const ids = tenant.refundsByKey?.get(key);
   const window = tenant.ledger.recordWindow;
-  const indexed = window !== undefined && window.refundKeys.mayHold(tenant.tenant, key);
+  const indexed = window?.refundKeys.mayHold(tenant.tenant, key) === true;
   if (ids === undefined && !indexed) return NONE;
   const records = (ids ?? []).map((id) => tenant.refunds?.get(id) as RefundRecord);
   const recall: string[] = [];
