@@ -156,6 +156,14 @@ export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult 
   // Validate first: a malformed seq must not pass as a duplicate or a gap.
   const problem = eventProblem(event);
   invariant(problem === null, `event ${event.origin}/${event.seq} is malformed: ${problem}`);
+  return applyCheckedEvent(state, event);
+}
+
+/**
+ * Applies `event`, which `eventProblem` has just passed (a verified run, a log being recovered),
+ * to `state`: applyEvent without checking its shape a second time. The same fold, the same result.
+ */
+export function applyCheckedEvent(state: LedgerState, event: LedgerEvent): ApplyResult {
   const expected = seqOf(state.versionVector, event.origin) + 1;
   if (event.seq < expected) return 'duplicate';
   if (event.seq > expected) return 'gap';

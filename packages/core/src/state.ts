@@ -417,6 +417,20 @@ function readTerms(grant: GrantState): GrantDefinition | null {
   };
 }
 
+/** True when a grant event of `grant`'s id is known here (its terms are set): no definition object. */
+export function isDefined(grant: GrantState): boolean {
+  return readPacked(grant.owner, termCode(grant, TERM_ORIGIN_PRIORITY)) !== 0;
+}
+
+/**
+ * The winning definition's expiresAt of a defined grant (null: never expires), read without making
+ * the definition: the burn path asks this per grant per decision.
+ */
+export function definedExpiresAt(grant: GrantState): number | null {
+  const expires = readPacked(grant.owner, termCode(grant, TERM_EXPIRES));
+  return expires === 0 ? null : expires - 1;
+}
+
 function writeTerms(grant: GrantState, definition: GrantDefinition): void {
   const tenant = grant.owner;
   invariant(definition.priority <= PRIORITY_MAX && PRIORITY_MAX < PRIORITY_RANGE, 'priority out of range');

@@ -7,7 +7,7 @@
  * serve a wrong balance. Reads only: the replica installs what this returns.
  */
 import {
-  applyEvent,
+  applyCheckedEvent,
   createLedgerState,
   decodeSegment,
   eventProblem,
@@ -69,7 +69,8 @@ export async function recoverStore(
           const at = `log ${head.origin} seq ${event.seq}`;
           const problem = eventProblem(event);
           if (problem !== null) throw new ReplicaOpenError(`${at}: malformed event: ${problem}`);
-          if (applyEvent(state, event) !== 'applied') throw new ReplicaOpenError(`${at}: not applicable`);
+          if (applyCheckedEvent(state, event) !== 'applied')
+            throw new ReplicaOpenError(`${at}: not applicable`);
         }
         previous = hash;
         seq = segment.lastSeq;
