@@ -146,6 +146,13 @@ class FingerprintTable {
 export class KeyIndex {
   private readonly buckets = new Map<number, Map<number, FingerprintTable>>();
   private newest = Number.NEGATIVE_INFINITY;
+  /**
+   * The last (tenant, key) fingerprinted and its print: a debit's decision looks its key up and its
+   * fold then indexes it, one after the other, so the second pays no hashing.
+   */
+  private lastTenant: string | null = null;
+  private lastKey: string | null = null;
+  private lastPrint: KeyFingerprint | null = null;
 
   constructor(
     private readonly bucketMs: number,
@@ -167,7 +174,7 @@ export class KeyIndex {
       table = new FingerprintTable(KEY_INDEX_SLOTS_MIN);
       tables.set(origin, table);
     }
-    table.add(this.fingerprint(tenant, key), seq);
+    table.add(this.print(tenant, key), seq);
     if (bucket > this.newest) {
       // A new bucket began: the one before takes (almost) nothing more; shrink its tables.
       for (const [older, olderTables] of this.buckets)
@@ -176,10 +183,19 @@ export class KeyIndex {
     }
   }
 
+  private print(tenant: string, key: string): KeyFingerprint {
+    if (tenant === this.lastTenant && key === this.lastKey && this.lastPrint !== null) return this.lastPrint;
+    const print = this.fingerprint(tenant, key);
+    this.lastTenant = tenant;
+    this.lastKey = key;
+    this.lastPrint = print;
+    return print;
+  }
+
   /** True when some indexed record's fingerprint matches (tenant, key): `find` would call back. */
   mayHold(tenant: string, key: string): boolean {
     if (this.buckets.size === 0) return false;
-    const print = this.fingerprint(tenant, key);
+    const print = this.print(tenant, key);
     for (const tables of this.buckets.values())
       for (const table of tables.values()) if (table.holds(print)) return true;
     return false;
@@ -188,7 +204,7 @@ export class KeyIndex {
   /** Calls `found(origin index, seq)` for every indexed record whose fingerprint matches (tenant, key). */
   find(tenant: string, key: string, found: (origin: number, seq: number) => void): void {
     if (this.buckets.size === 0) return;
-    const print = this.fingerprint(tenant, key);
+    const print = this.print(tenant, key);
     for (const tables of this.buckets.values())
       for (const [origin, table] of tables) table.find(print, origin, found);
   }

@@ -40,19 +40,6 @@ function partsProblem(parts: unknown, emptyAllowed: boolean): string | null {
 /** Up to this many parts are checked for a repeated grant pairwise (≤ 28 comparisons), not by a Set. */
 const PARTS_PAIRWISE_MAX = 8;
 
-/**
- * The last origin id found valid: a log's events share one origin, so its check (a split and two
- * patterns) runs once per run of events, not per event. A pure memo: strings are values.
- */
-let validOrigin: string | null = null;
-
-function isOrigin(value: unknown): boolean {
-  if (value === validOrigin) return true;
-  if (!isOriginId(value)) return false;
-  validOrigin = value;
-  return true;
-}
-
 function partsTotal(parts: readonly Part[]): number {
   let total = 0;
   for (const part of parts) total += part.amount;
@@ -62,7 +49,7 @@ function partsTotal(parts: readonly Part[]): number {
 /** Why `event` is not a well-formed ledger event, or null when it is. */
 export function eventProblem(event: LedgerEvent): string | null {
   if (typeof event !== 'object' || event === null) return 'event is not an object';
-  if (!isOrigin(event.origin)) return 'invalid origin';
+  if (!isOriginId(event.origin)) return 'invalid origin';
   if (!Number.isSafeInteger(event.seq) || event.seq < 1) return 'invalid seq';
   if (!isTime(event.at)) return 'invalid time';
   if (!isTenantId(event.tenant)) return 'invalid tenant';

@@ -1862,7 +1862,11 @@ export class Replica {
   }
 
   private debitRecord(tenant: string, event: LedgerEvent): DebitRecord {
-    return debitRecordOf(tenant, event);
+    // The record the fold just made for it (the newest of the record window): no second copy.
+    const recorded = this.state.tenants.get(tenant)?.debits?.get(eventRecordId(event.origin, event.seq));
+    return recorded !== undefined && recorded.seq === event.seq && recorded.origin === event.origin
+      ? recorded
+      : debitRecordOf(tenant, event);
   }
 
   private refundRecord(tenant: string, event: LedgerEvent): RefundRecord {
