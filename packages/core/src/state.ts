@@ -172,13 +172,12 @@ export class TenantState implements Packed {
     readonly ledger: LedgerState,
   ) {}
 
+  // Getters read `extra`'s fields directly (a keyed read by field name is megamorphic, and these
+  // run per debit); setters go through set$, which drops `extra` once it is empty.
+
   /** The tenant's grants (a view). */
   get grants(): GrantTable {
     return new GrantTable(this);
-  }
-
-  private get$<K extends ExtraField>(field: K): TenantExtra[K] | null {
-    return this.extra === null ? null : this.extra[field];
   }
 
   private set$<K extends ExtraField>(field: K, value: TenantExtra[K]): void {
@@ -192,77 +191,77 @@ export class TenantState implements Packed {
 
   /** Defined grants in burn order, cached for tenants with many grants; null when not cached. */
   get burnOrder(): GrantState[] | null {
-    return this.get$('burnOrder');
+    return this.extra === null ? null : this.extra.burnOrder;
   }
   set burnOrder(value: GrantState[] | null) {
     this.set$('burnOrder', value);
   }
   /** Hold id → its record: while active, and while within the idempotency retention after it ended. */
   get holds(): Map<DebitId, HoldRecord> | null {
-    return this.get$('holds');
+    return this.extra === null ? null : this.extra.holds;
   }
   set holds(value: Map<DebitId, HoldRecord> | null) {
     this.set$('holds', value);
   }
   /** Idempotency key → holds recorded with it. */
   get holdsByKey(): Map<string, DebitId[]> | null {
-    return this.get$('holdsByKey');
+    return this.extra === null ? null : this.extra.holdsByKey;
   }
   set holdsByKey(value: Map<string, DebitId[]> | null) {
     this.set$('holdsByKey', value);
   }
   /** Debit id → its record, while within the idempotency retention. */
   get debits(): Map<DebitId, DebitRecord> | null {
-    return this.get$('debits');
+    return this.extra === null ? null : this.extra.debits;
   }
   set debits(value: Map<DebitId, DebitRecord> | null) {
     this.set$('debits', value);
   }
   /** Idempotency key → debits recorded with it (more than one only after a cross-region race). */
   get debitsByKey(): Map<string, DebitId[]> | null {
-    return this.get$('debitsByKey');
+    return this.extra === null ? null : this.extra.debitsByKey;
   }
   set debitsByKey(value: Map<string, DebitId[]> | null) {
     this.set$('debitsByKey', value);
   }
   /** Refund id → its record, while within the idempotency retention. */
   get refunds(): Map<RefundId, RefundRecord> | null {
-    return this.get$('refunds');
+    return this.extra === null ? null : this.extra.refunds;
   }
   set refunds(value: Map<RefundId, RefundRecord> | null) {
     this.set$('refunds', value);
   }
   /** Idempotency key → refunds recorded with it. */
   get refundsByKey(): Map<string, RefundId[]> | null {
-    return this.get$('refundsByKey');
+    return this.extra === null ? null : this.extra.refundsByKey;
   }
   set refundsByKey(value: Map<string, RefundId[]> | null) {
     this.set$('refundsByKey', value);
   }
   /** Debit id → sum of its refunds known here (also for debits not known here yet). */
   get refundedByDebit(): Map<DebitId, number> | null {
-    return this.get$('refundedByDebit');
+    return this.extra === null ? null : this.extra.refundedByDebit;
   }
   set refundedByDebit(value: Map<DebitId, number> | null) {
     this.set$('refundedByDebit', value);
   }
   /** revokeKey(grant, loser) → its revokes, first first; never forgotten (few: one per duplicate). */
   get revokes(): Map<string, RevokeRecord[]> | null {
-    return this.get$('revokes');
+    return this.extra === null ? null : this.extra.revokes;
   }
   set revokes(value: Map<string, RevokeRecord[]> | null) {
     this.set$('revokes', value);
   }
   /** @internal Losing definitions by slot. */
   get othersBySlot(): Map<number, GrantDefinition[]> | null {
-    return this.get$('others');
+    return this.extra === null ? null : this.extra.others;
   }
   set othersBySlot(value: Map<number, GrantDefinition[]> | null) {
     this.set$('others', value);
   }
   /** @internal Grant id → slot, for tenants with more than GRANT_SCAN_MAX grants. */
   get grantIndex(): Map<GrantId, number> | null {
-    return this.get$('grantIndex');
+    return this.extra === null ? null : this.extra.grantIndex;
   }
   set grantIndex(value: Map<GrantId, number> | null) {
     this.set$('grantIndex', value);
