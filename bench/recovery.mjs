@@ -6,16 +6,36 @@
 // The history is written as a node writes it — 1,000 tenants granted once, then debits in commits
 // of 8,190 (one segment each), chained and signed with the node's key — directly through the store,
 // so that building it does not dominate the run. In the same run, the cost of writing it and the
-// raw decode + fold of its events, per event. Checkpoints (issue 11) are not used. Prints; never asserts.
+// raw decode + fold of its events, per event.
+//
+// Checkpoints (issue 11): while the history is built, its events are also folded in memory, as the
+// replica folds them; TAIL events before the end (default 100,000; the default checkpoint.everyEvents
+// is 250,000) a checkpoint of that fold is encoded, sealed and stored as the replica
+// writes one. The node is then started twice: with the checkpoint (it loads it and folds only the
+// tail) and, unless FULL=0, without it (the whole log). PROFILE=1 prints where each start spends
+// its time. Prints; never asserts.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { encodeSegment, makeEvent, originId } from '@allot/core';
+import {
+  applyEvent,
+  createLedgerState,
+  encodeSegment,
+  makeEvent,
+  originId,
+  prepareCheckpoint,
+} from '@allot/core';
 import {
   BATCH_EVENTS_MAX,
   headSigningBytes,
+  IDEMPOTENCY_RETENTION_MS_DEFAULT,
+  KEY_INDEX_BUCKET_MS_MIN,
+  KEY_INDEX_BUCKETS_PER_RETENTION,
+  RECORD_WINDOW_RECORDS_DEFAULT,
   Replica,
   SeededRng,
+  sealCheckpoint,
   segmentHash,
   ZERO_HASH,
 } from '@allot/replica';
@@ -23,6 +43,37 @@ import { generateRegionKey, LevelStore, nodeCrypto, systemClock } from '@allot/s
 import { machine } from './support.mjs';
 
 const EVENTS = Number(process.env.EVENTS ?? 1_000_000);
+const TAIL = Math.min(EVENTS, Number(process.env.TAIL ?? 100_000));
+const FULL = process.env.FULL !== '0';
+/** The replica's record window with the default retention (Replica.recover). */
+const RECORD_WINDOW = {
+  records: RECORD_WINDOW_RECORDS_DEFAULT,
+  bucketMs: Math.max(
+    KEY_INDEX_BUCKET_MS_MIN,
+    Math.ceil(IDEMPOTENCY_RETENTION_MS_DEFAULT / KEY_INDEX_BUCKETS_PER_RETENTION),
+  ),
+};
+const seconds = (from, to = process.hrtime.bigint()) => Number(to - from) / 1e9;
+const post = (session, method) =>
+  new Promise((resolve, reject) =>
+    session.post(method, (error, result) => (error ? reject(error) : resolve(result))),
+  );
+
+/** PROFILE=1: where a start spends its time, by function (self time), the top 12. */
+function printProfile(profile) {
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const { functionName, url, lineNumber } = byId.get(id).callFrame;
+    const key = `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`;
+    const dt = profile.timeDeltas[i] ?? 0;
+    total += dt;
+    self.set(key, (self.get(key) ?? 0) + dt);
+  });
+  for (const [key, dt] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 12))
+    console.log(`  ${((dt / total) * 100).toFixed(1).padStart(5)}%  ${(dt / 1e6).toFixed(2)} s  ${key}`);
+}
 const TENANTS = 1_000;
 /** Segments per store commit while building: within the store's COMMIT_EVENTS_MAX. */
 const SEGMENTS_PER_WRITE = 4;
@@ -66,6 +117,10 @@ try {
           metadata: null,
         };
   const built = process.hrtime.bigint();
+  const fold = createLedgerState({ recordWindow: RECORD_WINDOW });
+  let foldSeconds = 0;
+  let checkpoint = null;
+  let atEnd = null;
   while (seq < EVENTS) {
     const count = Math.min(
       BATCH_EVENTS_MAX,
@@ -78,6 +133,24 @@ try {
     const bytes = encodeSegment(events);
     hash = segmentHash(crypto, hash, bytes);
     const lastSeq = seq + count;
+    const folding = process.hrtime.bigint();
+    for (const event of events) applyEvent(fold, event);
+    foldSeconds += seconds(folding);
+    // As Replica.takeCheckpoint: encode the fold at this vector, then hash, sign and store it.
+    const take = () => {
+      const encoding = process.hrtime.bigint();
+      // What commands wait for (prepareCheckpoint: tenants and key indexes copied), then the steps.
+      const writer = prepareCheckpoint(fold, new Map([[origin, hash]]));
+      const stallSeconds = seconds(encoding);
+      while (!writer.step()) {}
+      const ckptBytes = writer.bytes();
+      const encodeSeconds = seconds(encoding);
+      const sealing = process.hrtime.bigint();
+      const sealed = sealCheckpoint(crypto, 'bench', { [origin]: lastSeq }, ckptBytes);
+      return { ...sealed, stallSeconds, encodeSeconds, sealSeconds: seconds(sealing) };
+    };
+    if (checkpoint === null && lastSeq >= EVENTS - TAIL) checkpoint = take();
+    if (lastSeq === EVENTS && checkpoint.total !== EVENTS) atEnd = take();
     const signature = crypto.sign(headSigningBytes('bench', origin, lastSeq, hash));
     pending.push({
       origin,
@@ -96,31 +169,83 @@ try {
     }
   }
   await store.commit({ segments: [], heads: [] }, { sync: true });
+  const writing = process.hrtime.bigint();
+  await store.writeCheckpoint(checkpoint);
+  const writeSeconds = seconds(writing);
+  if (atEnd !== null) await store.writeCheckpoint(atEnd);
   await store.close();
   const buildSeconds = Number(process.hrtime.bigint() - built) / 1e9;
   console.log(
     `history: ${EVENTS.toLocaleString('en-US')} events in ${Math.ceil(EVENTS / BATCH_EVENTS_MAX).toLocaleString('en-US')} segments, written in ${buildSeconds.toFixed(1)} s (${Math.round(EVENTS / buildSeconds).toLocaleString('en-US')} events/s encoded, chained, signed, stored)`,
   );
 
-  // Time until ready: the store opened and checked, every log read back, verified and folded.
-  const started = process.hrtime.bigint();
-  const reopened = await LevelStore.open(dir, { crypto });
-  const opened = process.hrtime.bigint();
-  const replica = await Replica.open(options, {
-    store: reopened,
-    clock: systemClock,
-    rng: new SeededRng(2),
-    crypto,
-    logger,
-  });
-  const ready = process.hrtime.bigint();
-  const seconds = Number(ready - started) / 1e9;
-  const balance = replica.balance('tenant-0');
-  await replica.close();
   console.log(
-    `time until ready: ${seconds.toFixed(2)} s (store open and checks ${(Number(opened - started) / 1e9).toFixed(2)} s, replica recovery ${(Number(ready - opened) / 1e9).toFixed(2)} s): ${Math.round(EVENTS / seconds).toLocaleString('en-US')} events/s verified and folded`,
+    `fold while building: ${Math.round(EVENTS / foldSeconds).toLocaleString('en-US')} events/s (applyEvent alone, record window ${RECORD_WINDOW.records.toLocaleString('en-US')})`,
   );
-  if (balance === undefined) throw new Error('tenant-0 has no balance after recovery');
+  console.log(
+    `checkpoint at seq ${checkpoint.total.toLocaleString('en-US')} (tail ${(EVENTS - checkpoint.total).toLocaleString('en-US')} events): ${(checkpoint.bytes.length / 1024 / 1024).toFixed(1)} MiB; commands wait ${checkpoint.stallSeconds.toFixed(2)} s (copy), encode ${checkpoint.encodeSeconds.toFixed(2)} s in all, hash + sign ${checkpoint.sealSeconds.toFixed(2)} s, store ${writeSeconds.toFixed(2)} s`,
+  );
+
+  /** Opens the store and the replica; logs what recovery said; the time until ready, in parts. */
+  const start = async (label) => {
+    const lines = [];
+    const quiet = { ...logger, warn: (_f, m) => lines.push(m), info: (_f, m) => lines.push(m) };
+    const session = process.env.PROFILE === '1' ? new Session() : null;
+    if (session !== null) {
+      session.connect();
+      await post(session, 'Profiler.enable');
+      await post(session, 'Profiler.start');
+    }
+    const started = process.hrtime.bigint();
+    const reopened = await LevelStore.open(dir, { crypto });
+    const opened = process.hrtime.bigint();
+    const replica = await Replica.open(options, {
+      store: reopened,
+      clock: systemClock,
+      rng: new SeededRng(2),
+      crypto,
+      logger: quiet,
+    });
+    const ready = process.hrtime.bigint();
+    if (session !== null) {
+      const { profile } = await post(session, 'Profiler.stop');
+      session.disconnect();
+      printProfile(profile);
+    }
+    const balance = replica.balance('tenant-0');
+    await replica.close();
+    if (balance === undefined) throw new Error('tenant-0 has no balance after recovery');
+    console.log(
+      `${label}: ready in ${seconds(started, ready).toFixed(2)} s (store open and checks ${seconds(started, opened).toFixed(2)} s, replica recovery ${seconds(opened, ready).toFixed(2)} s)${lines.some((line) => line.startsWith('fold rebuilt from a checkpoint')) ? ' — loaded the checkpoint' : ''}`,
+    );
+    return { seconds: seconds(started, ready), balance };
+  };
+  if (atEnd !== null) {
+    console.log(
+      `checkpoint at the end (seq ${EVENTS.toLocaleString('en-US')}): ${(atEnd.bytes.length / 1024 / 1024).toFixed(1)} MiB, commands wait ${atEnd.stallSeconds.toFixed(2)} s, encode ${atEnd.encodeSeconds.toFixed(2)} s in all`,
+    );
+    await start('start with the checkpoint at the end (no tail: the load alone)');
+    const store1 = await LevelStore.open(dir, { crypto });
+    await store1.deleteCheckpoint(atEnd.total);
+    await store1.close();
+  }
+  const withCheckpoint = await start(
+    `start with the checkpoint ${(EVENTS - checkpoint.total).toLocaleString('en-US')} events before the end`,
+  );
+  if (FULL) {
+    const store2 = await LevelStore.open(dir, { crypto });
+    for (const total of await store2.listCheckpoints()) await store2.deleteCheckpoint(total);
+    await store2.close();
+    const whole = await start('start folding the whole log');
+    const figures = ({ asOf: _asOf, ...rest }) => JSON.stringify(rest);
+    if (figures(whole.balance) !== figures(withCheckpoint.balance))
+      throw new Error(
+        `the two starts disagree on tenant-0: ${JSON.stringify(whole.balance)} vs ${JSON.stringify(withCheckpoint.balance)}`,
+      );
+    console.log(
+      `whole log: ${Math.round(EVENTS / whole.seconds).toLocaleString('en-US')} events/s verified and folded; with the checkpoint ${(whole.seconds / withCheckpoint.seconds).toFixed(1)}× faster`,
+    );
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -13,6 +13,12 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import {
   BORROW_WAIT_MS_DEFAULT,
   BORROW_WAIT_MS_MAX,
+  CHECKPOINT_EVERY_EVENTS_DEFAULT,
+  CHECKPOINT_EVERY_EVENTS_MAX,
+  CHECKPOINT_EVERY_EVENTS_MIN,
+  CHECKPOINT_EVERY_MS_DEFAULT,
+  CHECKPOINT_EVERY_MS_MAX,
+  CHECKPOINT_EVERY_MS_MIN,
   RECORD_WINDOW_RECORDS_DEFAULT,
   RECORD_WINDOW_RECORDS_MAX,
 } from '@allot/replica';
@@ -84,6 +90,11 @@ export interface NodeConfig {
    * ~60 MiB): older ones are read back from disk when a replay or refund needs them.
    */
   readonly recordWindowRecords: number;
+  /**
+   * How often the node writes a checkpoint of its fold (extension of API.md, issue 11): after
+   * `everyEvents` committed events or `everyMs` when any came in (defaults 250,000 and 10 min).
+   */
+  readonly checkpoint: { readonly everyEvents: number; readonly everyMs: number };
   /** Largest request body in bytes, but for the debit batch (extension of API.md; default 64 KiB). */
   readonly bodyLimitBytes: number;
   /** Where alerts are POSTed, signed with each endpoint's secret (API.md `webhooks`; default none). */
@@ -205,6 +216,18 @@ export const CONFIG_SCHEMA = {
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     idempotencyRetentionSeconds: { type: 'integer', minimum: 60, maximum: 31_536_000 },
     recordWindowRecords: { type: 'integer', minimum: 0, maximum: RECORD_WINDOW_RECORDS_MAX },
+    checkpoint: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        everyEvents: {
+          type: 'integer',
+          minimum: CHECKPOINT_EVERY_EVENTS_MIN,
+          maximum: CHECKPOINT_EVERY_EVENTS_MAX,
+        },
+        everyMs: { type: 'integer', minimum: CHECKPOINT_EVERY_MS_MIN, maximum: CHECKPOINT_EVERY_MS_MAX },
+      },
+    },
     bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 67_108_864 },
     webhooks: {
       type: 'array',
@@ -253,6 +276,8 @@ const OVERRIDES: readonly { path: readonly string[]; kind: 'string' | 'integer' 
   { path: ['logLevel'], kind: 'string' },
   { path: ['idempotencyRetentionSeconds'], kind: 'integer' },
   { path: ['recordWindowRecords'], kind: 'integer' },
+  { path: ['checkpoint', 'everyEvents'], kind: 'integer' },
+  { path: ['checkpoint', 'everyMs'], kind: 'integer' },
   { path: ['bodyLimitBytes'], kind: 'integer' },
   { path: ['tokensFile'], kind: 'string' },
   { path: ['allowLoneStart'], kind: 'boolean' },
@@ -393,6 +418,7 @@ type DefaultedField =
   | 'http'
   | 'allowLoneStart'
   | 'borrowWaitMs'
+  | 'checkpoint'
   | 'webhooks';
 
 /**
@@ -495,6 +521,10 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
     logLevel: config.logLevel ?? 'info',
     idempotencyRetentionSeconds: config.idempotencyRetentionSeconds ?? 86_400,
     recordWindowRecords: config.recordWindowRecords ?? RECORD_WINDOW_RECORDS_DEFAULT,
+    checkpoint: {
+      everyEvents: config.checkpoint?.everyEvents ?? CHECKPOINT_EVERY_EVENTS_DEFAULT,
+      everyMs: config.checkpoint?.everyMs ?? CHECKPOINT_EVERY_MS_DEFAULT,
+    },
     bodyLimitBytes: config.bodyLimitBytes ?? 64 * 1024,
     webhooks,
   };

@@ -49,6 +49,24 @@ describe('node config', () => {
     expect(validateConfig(minimal, '/').peers).toEqual([]);
   });
 
+  it('checkpoint: defaults, bounds with clear lines, and ALLOT_CHECKPOINT_* overrides', () => {
+    expect(validateConfig(valid, '/').checkpoint).toEqual({ everyEvents: 250_000, everyMs: 600_000 });
+    expect(validateConfig({ ...valid, checkpoint: { everyMs: 5_000 } }, '/').checkpoint).toEqual({
+      everyEvents: 250_000,
+      everyMs: 5_000,
+    });
+    expect(problems({ ...valid, checkpoint: { everyEvents: 10, everyMs: 1 } })).toEqual([
+      'checkpoint.everyEvents: must be >= 1000',
+      'checkpoint.everyMs: must be >= 1000',
+    ]);
+    expect(problems({ ...valid, checkpoint: { every: 1 } })).toEqual(['checkpoint.every: unknown field']);
+    const env = { ALLOT_CHECKPOINT_EVERY_EVENTS: '5000', ALLOT_CHECKPOINT_EVERY_MS: '2000' };
+    expect(validateConfig(valid, '/', env).checkpoint).toEqual({ everyEvents: 5_000, everyMs: 2_000 });
+    expect(problems(valid, { ALLOT_CHECKPOINT_EVERY_MS: 'soon' })).toEqual([
+      'ALLOT_CHECKPOINT_EVERY_MS: must be an integer, got "soon"',
+    ]);
+  });
+
   it('names the field of an unknown key, a missing field and a bad value, one line each', () => {
     expect(problems({ ...valid, colour: 'blue' })).toEqual(['colour: unknown field']);
     const { region: _r, ...noRegion } = valid;

@@ -7,6 +7,7 @@
 export * from './amount.js';
 export * from './balance.js';
 export * from './canonical.js';
+export * from './checkpoint.js';
 export * from './decide.js';
 export * from './encode.js';
 export * from './event-encoding.js';

@@ -49,6 +49,17 @@ export function keyFingerprint(tenant: string, key: string): KeyFingerprint {
   return { check: fnv1a(tenant, key, 0x811c9dc5) || 1, extra: fnv1a(tenant, key, 0x9747b28c) & 0xff };
 }
 
+/**
+ * What a checkpoint keeps of one table (checkpoint.ts): the high parts of its seqs, its smallest
+ * seq, and its entries as parallel arrays of fingerprint checks (never 0) and `extra << 24 | low`.
+ */
+export interface KeyTableImage {
+  readonly seqHighs: readonly number[];
+  readonly minSeq: number;
+  readonly checks: Uint32Array;
+  readonly lows: Uint32Array;
+}
+
 /** Seqs are stored as their low 24 bits beside the 8 extra fingerprint bits. */
 const SEQ_LOW = 2 ** 24;
 
@@ -117,6 +128,34 @@ class FingerprintTable {
   tighten(): void {
     const slots = Math.max(KEY_INDEX_SLOTS_MIN, Math.ceil(this.size / KEY_INDEX_TIGHT_LOAD) + 1);
     if (slots < this.checks.length) this.resize(slots);
+  }
+
+  /** The table's image for a checkpoint: its seq high parts, its smallest seq, its entries (check, low). */
+  image(): KeyTableImage {
+    const checks = new Uint32Array(this.size);
+    const lows = new Uint32Array(this.size);
+    let at = 0;
+    for (let i = 0; i < this.checks.length; i++) {
+      const check = this.checks[i] as number;
+      if (check === 0) continue;
+      checks[at] = check;
+      lows[at] = this.lows[i] as number;
+      at += 1;
+    }
+    return { seqHighs: [...this.seqHighs], minSeq: this.minSeq, checks, lows };
+  }
+
+  /** A table holding exactly `image`'s entries, at a tight load. */
+  static restore(image: KeyTableImage): FingerprintTable {
+    const size = image.checks.length;
+    const table = new FingerprintTable(
+      Math.max(KEY_INDEX_SLOTS_MIN, Math.ceil(size / KEY_INDEX_TIGHT_LOAD) + 1),
+    );
+    for (let i = 0; i < size; i++) table.place(image.checks[i] as number, image.lows[i] as number);
+    table.size = size;
+    table.minSeq = image.minSeq;
+    table.seqHighs.push(...image.seqHighs);
+    return table;
   }
 
   private place(check: number, low: number): void {
@@ -228,6 +267,29 @@ export class KeyIndex {
       this.buckets.delete(bucket);
     }
     return forgotten;
+  }
+
+  /** Calls `visit(bucket, origin index, image)` for every table (checkpoint.ts), in no set order. */
+  forEachTable(visit: (bucket: number, origin: number, image: KeyTableImage) => void): void {
+    for (const [bucket, tables] of this.buckets)
+      for (const [origin, table] of tables) visit(bucket, origin, table.image());
+  }
+
+  /** Puts a table back as a checkpoint kept it; the index must not hold that (bucket, origin) yet. */
+  restoreTable(bucket: number, origin: number, image: KeyTableImage): void {
+    let tables = this.buckets.get(bucket);
+    if (tables === undefined) {
+      tables = new Map();
+      this.buckets.set(bucket, tables);
+    }
+    invariant(!tables.has(origin), `key index table ${bucket}/${origin} restored twice`);
+    tables.set(origin, FingerprintTable.restore(image));
+    if (bucket > this.newest) this.newest = bucket;
+  }
+
+  /** The length of a bucket in ms. */
+  get bucketLengthMs(): number {
+    return this.bucketMs;
   }
 
   /** Entries and bytes of the typed arrays held. */

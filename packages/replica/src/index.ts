@@ -7,6 +7,7 @@
 export * from './alert-rule.js';
 export * from './api.js';
 export * from './borrow.js';
+export * from './checkpoints.js';
 export * from './clock.js';
 export * from './control.js';
 export * from './duplicate-grants.js';

@@ -271,3 +271,32 @@ export const RECALL_ROUNDS_MAX = 8;
  * back longer than this.
  */
 export const LOG_CONFIRM_GRACE_MS = 4 * SUMMARY_INTERVAL_MS;
+
+/**
+ * Events committed between two checkpoints by default (issue 11): a start folds at most this many
+ * events past its newest checkpoint, ~2.5–4 s at the 60–100k events/s a tail folds at (measured by
+ * bench:recovery), which keeps a start within the 5 s goal. A checkpoint is ~8 B per idempotency
+ * key within the retention: 80 MiB for 10M keys, written every 250k events.
+ */
+export const CHECKPOINT_EVERY_EVENTS_DEFAULT = 250_000;
+
+/** Fewest events between checkpoints: each one encodes the whole fold, so not after every commit. */
+export const CHECKPOINT_EVERY_EVENTS_MIN = 1_000;
+
+/** Most events between checkpoints: past 100M a start folds for half an hour again. */
+export const CHECKPOINT_EVERY_EVENTS_MAX = 100_000_000;
+
+/** Longest time between checkpoints by default, when events came in since the last one. */
+export const CHECKPOINT_EVERY_MS_DEFAULT = 10 * 60 * 1000;
+
+/** Shortest time between checkpoints: one second (tests), far below any production setting. */
+export const CHECKPOINT_EVERY_MS_MIN = 1_000;
+
+/** Longest time between checkpoints: a day, the idempotency retention's default. */
+export const CHECKPOINT_EVERY_MS_MAX = 24 * 60 * 60 * 1000;
+
+/**
+ * Checkpoints kept in the store: the newest and the one before it, so that a damaged newest one
+ * falls back to an older checkpoint rather than to the whole log.
+ */
+export const CHECKPOINTS_KEPT = 2;

@@ -143,8 +143,29 @@ export interface Store {
   writeOutbox(puts: readonly OutboxRecord[], deletes: readonly string[]): Promise<void>;
   /** Every outbox record, in key order. */
   readOutbox(): Promise<OutboxRecord[]>;
+  /** Writes a checkpoint (all its bytes or none), synced; one already stored at its total is replaced. */
+  writeCheckpoint(checkpoint: StoredCheckpoint): Promise<void>;
+  /** The totals of the checkpoints stored, newest (largest) first. */
+  listCheckpoints(): Promise<number[]>;
+  /** The checkpoint stored at `total`, every part checked (a StoreCorruptError if damaged); null: none. */
+  readCheckpoint(total: number): Promise<StoredCheckpoint | null>;
+  /** Deletes the checkpoint stored at `total` (nothing if there is none). */
+  deleteCheckpoint(total: number): Promise<void>;
   /** Closes the store; pending commits finish first. */
   close(): Promise<void>;
+}
+
+/**
+ * A checkpoint as stored (DESIGN.md §2): the fold at a version vector (core's encodeCheckpoint),
+ * its hash, and the writing node's signature of `checkpointSigningBytes(cluster, vector, hash)`.
+ */
+export interface StoredCheckpoint {
+  /** Σ of the seqs of its version vector: names it; a later checkpoint of one node is larger. */
+  readonly total: number;
+  readonly bytes: Uint8Array;
+  /** SHA-256 of `bytes`. */
+  readonly hash: Uint8Array;
+  readonly signature: Uint8Array;
 }
 
 /** One record of the store's outbox: the caller's key (printable ASCII) and its bytes. */

@@ -8,6 +8,7 @@
  */
 import {
   applyCheckedEvent,
+  type CheckpointHead,
   createLedgerState,
   decodeSegment,
   eventProblem,
@@ -16,6 +17,7 @@ import {
   type RecordWindowOptions,
   SegmentError,
 } from '@allot/core';
+import { loadNewestCheckpoint } from './checkpoints.js';
 import { ControlDocument } from './control.js';
 import { RECOVERY_PAGE_SEGMENTS } from './limits.js';
 import { headSigningBytes, segmentHash, ZERO_HASH } from './log.js';
@@ -28,24 +30,95 @@ export interface RecoveredStore {
   readonly state: LedgerState;
   readonly heads: Map<OriginId, LogHead>;
   readonly control: ControlDocument;
+  /** The total of the checkpoint the fold started from; null: folded from the first event. */
+  readonly checkpoint: number | null;
+  /** Events folded from the logs (after the checkpoint, if any). */
+  readonly folded: number;
 }
+
+type RecoveryPorts = {
+  readonly store: Store;
+  readonly crypto: Crypto;
+  readonly rng: Rng;
+  readonly logger: Logger;
+};
 
 /**
  * Reads and verifies everything in the store of the node whose current incarnation is `origin`;
- * the fold keeps `recordWindow`'s records on the heap (issue 18), all when absent.
+ * the fold keeps `recordWindow`'s records on the heap (issue 18), all when absent. It starts from
+ * the newest checkpoint that verifies (checkpoints.ts) and folds only each log's tail after it,
+ * chained from the head hash the checkpoint recorded; a tail that does not continue from it falls
+ * back to the whole log, with one warn line.
  */
 export async function recoverStore(
-  ports: { readonly store: Store; readonly crypto: Crypto; readonly rng: Rng; readonly logger: Logger },
+  ports: RecoveryPorts,
   cluster: string,
   origin: OriginId,
   recordWindow?: RecordWindowOptions,
 ): Promise<RecoveredStore> {
+  const storedHeads = await ports.store.heads();
+  const byOrigin = new Map(storedHeads.map((head) => [head.origin, head]));
+  const checkpoint = await loadNewestCheckpoint(ports, cluster, byOrigin, recordWindow);
+  let folded: { state: LedgerState; events: number } | null = null;
+  let from: number | null = null;
+  if (checkpoint !== null) {
+    try {
+      folded = await foldLogs(ports, cluster, origin, storedHeads, checkpoint.state, checkpoint.heads);
+      from = checkpoint.total;
+    } catch (error) {
+      if (!(error instanceof ReplicaOpenError)) throw error;
+      ports.logger.warn(
+        { total: checkpoint.total, problem: error.message },
+        'the logs do not continue from the checkpoint: folding the whole log',
+      );
+    }
+  }
+  folded ??= await foldLogs(
+    ports,
+    cluster,
+    origin,
+    storedHeads,
+    createLedgerState(recordWindow === undefined ? {} : { recordWindow }),
+    new Map(),
+  );
+  if (from !== null)
+    ports.logger.info(
+      { checkpoint: from, tailEvents: folded.events },
+      'fold rebuilt from a checkpoint and the tails after it',
+    );
+  const control = new ControlDocument(ports.rng.nextUint32());
+  for (const update of await ports.store.readControl()) control.applyUpdate(update);
+  for (const { key, problem } of control.audit()) {
+    ports.logger.warn({ key, problem }, 'stored control entry breaks the policy rule: read as the default');
+  }
+  return {
+    state: folded.state,
+    heads: byOrigin,
+    control,
+    checkpoint: from,
+    folded: folded.events,
+  };
+}
+
+/**
+ * Folds every stored log into `state` from where `from` says it stands (seq and head hash; from
+ * the start for an origin it does not name), checking each segment's chain, decoding, checking
+ * and folding its events, each log's end against its head, and this node's head signature.
+ */
+async function foldLogs(
+  ports: RecoveryPorts,
+  cluster: string,
+  origin: OriginId,
+  storedHeads: readonly LogHead[],
+  state: LedgerState,
+  from: ReadonlyMap<OriginId, CheckpointHead>,
+): Promise<{ state: LedgerState; events: number }> {
   const { store, crypto } = ports;
-  const state = createLedgerState(recordWindow === undefined ? {} : { recordWindow });
-  const heads = new Map<OriginId, LogHead>();
-  for (const head of await store.heads()) {
-    let previous = ZERO_HASH;
-    let seq = 0;
+  let events = 0;
+  for (const head of storedHeads) {
+    const start = from.get(head.origin);
+    let previous = start?.hash ?? ZERO_HASH;
+    let seq = start?.seq ?? 0;
     while (seq < head.seq) {
       const page = await store.readSegments(head.origin, seq + 1, RECOVERY_PAGE_SEGMENTS);
       if (page.length === 0) break;
@@ -58,19 +131,20 @@ export async function recoverStore(
         }
         const hash = segmentHash(crypto, previous, segment.bytes);
         if (!sameBytes(hash, segment.hash)) throw new ReplicaOpenError(`${where}: hash chain broken`);
-        let events: ReturnType<typeof decodeSegment>['events'];
+        let decoded: ReturnType<typeof decodeSegment>['events'];
         try {
-          events = decodeSegment(segment.bytes).events;
+          decoded = decodeSegment(segment.bytes).events;
         } catch (error) {
           if (error instanceof SegmentError) throw new ReplicaOpenError(`${where}: ${error.message}`);
           throw error;
         }
-        for (const event of events) {
+        for (const event of decoded) {
           const at = `log ${head.origin} seq ${event.seq}`;
           const problem = eventProblem(event);
           if (problem !== null) throw new ReplicaOpenError(`${at}: malformed event: ${problem}`);
           if (applyCheckedEvent(state, event) !== 'applied')
             throw new ReplicaOpenError(`${at}: not applicable`);
+          events += 1;
         }
         previous = hash;
         seq = segment.lastSeq;
@@ -90,12 +164,6 @@ export async function recoverStore(
       if (!signed)
         throw new ReplicaOpenError(`log ${head.origin}: head signature does not verify with this node's key`);
     }
-    heads.set(head.origin, head);
   }
-  const control = new ControlDocument(ports.rng.nextUint32());
-  for (const update of await store.readControl()) control.applyUpdate(update);
-  for (const { key, problem } of control.audit()) {
-    ports.logger.warn({ key, problem }, 'stored control entry breaks the policy rule: read as the default');
-  }
-  return { state, heads, control };
+  return { state, events };
 }

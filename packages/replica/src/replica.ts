@@ -70,6 +70,13 @@ import type {
 } from './api.js';
 import { type Batch, newBatch, sealSegments, segmentFor } from './batch.js';
 import { Borrowing, creditsKnown, declineReason } from './borrow.js';
+import {
+  type CheckpointOptions,
+  CheckpointSchedule,
+  checkpointOptionsProblem,
+  newestSignedCheckpoint,
+  writeCheckpoint,
+} from './checkpoints.js';
 import { type RecalledSet, recallRecords } from './cold-records.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
@@ -85,6 +92,8 @@ import {
   BATCH_EVENTS_MAX,
   BORROW_WAIT_MS_DEFAULT,
   BORROW_WAIT_MS_MAX,
+  CHECKPOINT_EVERY_EVENTS_DEFAULT,
+  CHECKPOINT_EVERY_MS_DEFAULT,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
   KEY_INDEX_BUCKET_MS_MIN,
   KEY_INDEX_BUCKETS_PER_RETENTION,
@@ -109,6 +118,7 @@ import type {
   NodeMeta,
   Rng,
   Store,
+  StoredCheckpoint,
   StoredSegment,
   TimerHandle,
   Transport,
@@ -156,6 +166,12 @@ export interface ReplicaOptions {
    * §3 "Borrowing"), ms: 0..BORROW_WAIT_MS_MAX, default BORROW_WAIT_MS_DEFAULT; 0 never waits.
    */
   readonly borrowWaitMs?: number;
+  /**
+   * How often a checkpoint of the fold is written (issue 11): every `everyEvents` committed events
+   * or `everyMs` (when any came in), within the CHECKPOINT_EVERY_* bounds; defaults
+   * CHECKPOINT_EVERY_EVENTS_DEFAULT and CHECKPOINT_EVERY_MS_DEFAULT.
+   */
+  readonly checkpoint?: CheckpointOptions;
 }
 
 /** What a replica is plugged into. */
@@ -212,6 +228,8 @@ export class Replica {
   private flushQueued = false;
   private expiryTimer: TimerHandle | null = null;
   private retentionTimer: TimerHandle | null = null;
+  /** When to write checkpoints (checkpoints.ts); set once open. */
+  private checkpoints: CheckpointSchedule | null = null;
   /** While set, new commands wait for it (recovery, snapshot). */
   private gate: Promise<void> | null = null;
   private closing = false;
@@ -273,6 +291,10 @@ export class Replica {
       batchEventsMax: options.batchEventsMax ?? BATCH_EVENTS_MAX,
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? IDEMPOTENCY_RETENTION_MS_DEFAULT,
       recordWindowRecords: options.recordWindowRecords ?? RECORD_WINDOW_RECORDS_DEFAULT,
+      checkpoint: options.checkpoint ?? {
+        everyEvents: CHECKPOINT_EVERY_EVENTS_DEFAULT,
+        everyMs: CHECKPOINT_EVERY_MS_DEFAULT,
+      },
       cluster: options.cluster,
       region: options.region,
     };
@@ -344,6 +366,9 @@ export class Replica {
       throw new ReplicaOpenError(
         `borrowWaitMs must be an integer from 0 to ${BORROW_WAIT_MS_MAX}, not ${wait}`,
       );
+    const checkpointProblem =
+      options.checkpoint === undefined ? null : checkpointOptionsProblem(options.checkpoint);
+    if (checkpointProblem !== null) throw new ReplicaOpenError(checkpointProblem);
     let meta = await ports.store.readMeta();
     if (meta === null) {
       meta = {
@@ -389,6 +414,10 @@ export class Replica {
     await replica.recordHeard([replica.origin]); // a directory made before origins were recorded
     replica.reportLostIncarnations();
     replica.armRetention();
+    replica.checkpoints = new CheckpointSchedule(replica.options.checkpoint, ports.clock, async () => {
+      await replica.takeCheckpoint();
+    });
+    replica.checkpoints.start();
     ports.logger.info(
       { origin: replica.origin, events: replica.durableSeq, tenants: replica.state.tenants.size },
       'replica recovered',
@@ -921,6 +950,26 @@ export class Replica {
     );
   }
 
+  /**
+   * Writes a checkpoint of the durable fold now (checkpoints.ts): encoded while new commands wait
+   * (so it is one consistent state), then hashed, signed and stored while they run; the two
+   * newest are kept. False when none was written (closing, broken, or the store failed: logged).
+   */
+  async takeCheckpoint(): Promise<boolean> {
+    if (this.closing || this.broken !== null) return false;
+    return writeCheckpoint(
+      this.ports,
+      this.cluster,
+      (work) => this.exclusively(work),
+      () => ({ state: this.state, heads: this.heads }),
+    );
+  }
+
+  /** The newest stored checkpoint whose hash and signature (this node's) verify; null: none (audit). */
+  newestCheckpoint(): Promise<StoredCheckpoint | null> {
+    return newestSignedCheckpoint(this.ports, this.cluster);
+  }
+
   /** True while the replica serves (open, recovered, not broken, not closing). */
   get ready(): boolean {
     return !this.closing && this.broken === null;
@@ -941,6 +990,7 @@ export class Replica {
     this.borrowing.close();
     this.expiryTimer?.cancel();
     this.retentionTimer?.cancel();
+    await this.checkpoints?.close();
     this.summaryTimer?.cancel();
     this.logGraceTimer?.cancel();
     await this.drain();
@@ -1081,6 +1131,7 @@ export class Replica {
     this.ports.observer?.batchCommitted(batch.eventCount, (clock.now() - started) / 1000);
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     batch.settle(true);
+    this.checkpoints?.committed(batch.eventCount);
     this.feed.publishSegments([...batch.received, ...own]);
     for (const read of batch.held) for (const answer of read.answer) answer(read.view);
     if (!this.durableReads.idle)

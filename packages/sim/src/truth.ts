@@ -211,6 +211,10 @@ export function observedStore(inner: Store, ownOrigin: () => string | null, trut
     readOrigins: () => inner.readOrigins(),
     writeOutbox: (puts, deletes) => inner.writeOutbox(puts, deletes),
     readOutbox: () => inner.readOutbox(),
+    writeCheckpoint: (checkpoint) => inner.writeCheckpoint(checkpoint),
+    listCheckpoints: () => inner.listCheckpoints(),
+    readCheckpoint: (total) => inner.readCheckpoint(total),
+    deleteCheckpoint: (total) => inner.deleteCheckpoint(total),
     close: () => inner.close(),
   };
 }

@@ -11,6 +11,8 @@
  * other ports on Node.js (system clock, crypto-random Rng, SHA-256 and Ed25519 from node:crypto,
  * region key files).
  */
+
+export { CHECKPOINT_RANGE, checkpointKey, parseCheckpointKey } from './checkpoints.js';
 export type { ConversionReport } from './convert-v2.js';
 export { cursorOf, isCursor, parseCursor } from './cursor.js';
 export {

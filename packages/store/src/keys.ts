@@ -22,6 +22,8 @@
  *   v3/control-tally                → how many control updates there are, and the last one's entry
  *   v3/origin/<origin>              → the origin id again: an incarnation this node heard of (its
  *                                     own, and each peer's from its handshake; DESIGN.md §1)
+ *   v3/ckpt/<total>/<part>          → a checkpoint (checkpoints.ts): part 0 its header, then its
+ *                                     bytes in parts; `total` is Σ of its version vector
  *   v3/outbox/<key>                 → an outbox record (outbox.ts): webhook deliveries, alert states
  *
  * Entry numbers come from one counter, increased by one per event indexed and per control update,
@@ -62,6 +64,7 @@ export const OUTBOX_RANGE = { gte: OUTBOX_KEY_PREFIX, lt: 'v3/outbox0' } as cons
  * all of them is no record of this layout ('0' follows '/' in ASCII: `v3/seg0` is just past `v3/seg/…`).
  */
 export const RECORD_RANGES: readonly { readonly gte: string; readonly lt: string }[] = [
+  { gte: 'v3/ckpt/', lt: 'v3/ckpt0' },
   { gte: 'v3/control-tally', lt: 'v3/control-tally\u0000' },
   { gte: CONTROL, lt: 'v3/control0' },
   { gte: 'v3/counter', lt: 'v3/counter\u0000' },

@@ -12,11 +12,19 @@ import type {
   OutboxRecord,
   Store,
   StoreBatch,
+  StoredCheckpoint,
   StoredEvent,
   StoredSegment,
   TenantEventPage,
 } from '@allot/replica';
 import { Level } from 'level';
+import {
+  CHECKPOINT_RANGE,
+  checkpointOf,
+  checkpointRange,
+  checkpointTotals,
+  checkpointWrites,
+} from './checkpoints.js';
 import {
   applyPlan,
   type CommitState,
@@ -270,6 +278,44 @@ export class LevelStore implements Store {
   /** Every outbox record, checked, in key order (outbox.ts). */
   readOutbox(): Promise<OutboxRecord[]> {
     return this.gate.run(async () => outboxRecordsOf(await this.db.iterator(OUTBOX_RANGE).all()));
+  }
+
+  /** Writes a checkpoint in one synced batch, replacing one stored at its total (checkpoints.ts). */
+  writeCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
+    return this.gate.run(async () => {
+      const writes = checkpointWrites(checkpoint);
+      const old = await this.db.keys(checkpointRange(checkpoint.total)).all();
+      await this.db.batch(
+        [
+          ...old.map((key) => ({ type: 'del' as const, key })),
+          ...writes.map(({ key, value }) => ({ type: 'put' as const, key, value })),
+        ],
+        { sync: true },
+      );
+    });
+  }
+
+  /** The totals of the stored checkpoints, newest first. */
+  listCheckpoints(): Promise<number[]> {
+    return this.gate.run(async () => checkpointTotals(await this.db.keys(CHECKPOINT_RANGE).all()));
+  }
+
+  /** The checkpoint at `total`, every part checked; null when none is stored there. */
+  readCheckpoint(total: number): Promise<StoredCheckpoint | null> {
+    return this.gate.run(async () =>
+      checkpointOf(total, await this.db.iterator(checkpointRange(total)).all()),
+    );
+  }
+
+  /** Deletes every part of the checkpoint at `total`. */
+  deleteCheckpoint(total: number): Promise<void> {
+    return this.gate.run(async () => {
+      const keys = await this.db.keys(checkpointRange(total)).all();
+      await this.db.batch(
+        keys.map((key) => ({ type: 'del' as const, key })),
+        { sync: true },
+      );
+    });
   }
 
   /** Closes the store once the operations in flight (commits first of all) have settled. */

@@ -80,3 +80,15 @@ export const COMPACTION_COMMITS = 64;
 
 /** Images of earlier compactions a MemoryStore keeps as backups to restore (memory-faults.ts). */
 export const COMPACTION_BACKUPS_KEPT = 4;
+
+/**
+ * Bytes of one stored part of a checkpoint (checkpoints.ts): far below LEVELDB_BLOCK_BYTES_MAX, so
+ * that a checkpoint of hundreds of MiB is many ordinary values, each read and checked on its own.
+ */
+export const CHECKPOINT_PART_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Largest checkpoint: 1 GiB. A node's whole fold (10M tenants, or 10M keys in the key index) is a
+ * few hundred MiB; past this, something is wrong, and one buffer of it must stay allocatable.
+ */
+export const CHECKPOINT_BYTES_MAX = 1024 * 1024 * 1024;

@@ -14,10 +14,12 @@ import type {
   OutboxRecord,
   Store,
   StoreBatch,
+  StoredCheckpoint,
   StoredEvent,
   StoredSegment,
   TenantEventPage,
 } from '@allot/replica';
+import { memoryCheckpointStore } from './checkpoints.js';
 import {
   applyPlan,
   type CommitPlan,
@@ -486,6 +488,26 @@ export class MemoryStore implements Store {
   /** Every outbox record, checked, in key order (outbox.ts). */
   readOutbox(): Promise<OutboxRecord[]> {
     return this.gate.run(async () => readMemoryOutbox(this.durable));
+  }
+
+  /** Writes a checkpoint, durable before it resolves (checkpoints.ts). */
+  writeCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
+    return this.gate.run(async () => memoryCheckpointStore(this.durable).write(checkpoint));
+  }
+
+  /** The totals of the stored checkpoints, newest first. */
+  listCheckpoints(): Promise<number[]> {
+    return this.gate.run(async () => memoryCheckpointStore(this.durable).list());
+  }
+
+  /** The checkpoint at `total`, every part checked; null when none is stored there. */
+  readCheckpoint(total: number): Promise<StoredCheckpoint | null> {
+    return this.gate.run(async () => memoryCheckpointStore(this.durable).read(total));
+  }
+
+  /** Deletes the checkpoint at `total`. */
+  deleteCheckpoint(total: number): Promise<void> {
+    return this.gate.run(async () => memoryCheckpointStore(this.durable).remove(total));
   }
 
   /** Every incarnation recorded as heard of, by origin; each record checked as LevelStore's are. */

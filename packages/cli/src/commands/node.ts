@@ -129,6 +129,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     peerKeys,
     allowLoneStart: config.allowLoneStart,
     borrowWaitMs: config.borrowWaitMs,
+    checkpoint: config.checkpoint,
   };
   let replica: Replica;
   try {

@@ -1,0 +1,268 @@
+/**
+ * Checkpoints (DESIGN.md §2 "Checkpoints and retention"): the whole folded state at a version
+ * vector, in one canonical binary form, so that a start loads it and folds only the tail of each
+ * log, and two honest nodes at one vector (and one retention cutoff) write the same bytes. Ids,
+ * never local indices or slots; everything sorted; zero cells left out; shortest varints; so a
+ * checkpoint that decodes re-encodes to the very same bytes. Layout (version 1):
+ *
+ *   4 bytes  magic "ACKP", byte version (1)
+ *   byte     flags: 1 = made with a record window (records are in the key index, not written)
+ *   varint   record window bucket (ms; 0 without a window)
+ *   varint   origins; each, ascending by id: ascii id, varint folded seq (0: none of its events),
+ *            then when seq > 0 the 32-byte hash of its log's head at that seq
+ *   varint   tenants; each, ascending by id: ascii id,
+ *            cells: varint count, each varint (origin · 8 + kind) ascending, varint value > 0
+ *            grants: varint count, each ascending by id: ascii id,
+ *              cells (origin · 4 + kind, value), moved (from · origins + to, value), both ascending,
+ *              byte defined, then the winner (DEFINITION_FIELDS), varint losers and each
+ *            debits, refunds (without a window), revokes, holds: varint count, each ascending by
+ *            id, as checkpoint-fields.ts's tables list their fields
+ *            refund bounds: varint count, each ascending by debit id: ascii id, varint sum > 0
+ *   with a record window, per key index (debits, then refunds): varint buckets, each ascending:
+ *            varint bucket, varint tables, each ascending by origin: varint origin, varint high
+ *            parts (ascending), varint smallest seq, varint entries, each 8 bytes (u32 check ≠ 0,
+ *            u32 low; little-endian), ascending
+ *
+ * Decoding trusts nothing: every count is checked against the bytes left before anything is
+ * allocated, every id and number is checked, every list must be in its one order, and anything
+ * wrong is a CheckpointError.
+ */
+import { invariant } from './amount.js';
+import { CheckpointError, type OriginTable } from './checkpoint-fields.js';
+import { keyIndexImage, LITTLE_ENDIAN, readKeyIndex, writeKeyIndex } from './checkpoint-key-index.js';
+import { ascending, compareText, copyTenant, readTenant, writeTenant } from './checkpoint-tenant.js';
+import { isOriginId, isTenantId, type OriginId } from './ids.js';
+import type { RecordWindowOptions } from './record-window.js';
+import { ByteReader, ByteWriter, SegmentError } from './segment-bytes.js';
+import {
+  createLedgerState,
+  ensureTenant,
+  internOrigin,
+  type LedgerState,
+  type TenantState,
+} from './state.js';
+
+export { CheckpointError } from './checkpoint-fields.js';
+
+/** The format version this build writes and reads. */
+export const CHECKPOINT_VERSION = 1;
+
+const MAGIC = [0x41, 0x43, 0x4b, 0x50]; // "ACKP"
+const FLAG_WINDOW = 1;
+/** Tenants written per step of a CheckpointWriter: ~10–50 ms of work between two turns. */
+const TENANTS_PER_STEP = 5_000;
+/** Bytes of a log head's hash (SHA-256). */
+export const CHECKPOINT_HASH_BYTES = 32;
+
+/** Where one origin's log stands in a checkpoint: its folded seq and the hash of its head there. */
+export interface CheckpointHead {
+  readonly seq: number;
+  readonly hash: Uint8Array;
+}
+
+/** A decoded checkpoint: the state it holds and each folded log's head at its vector. */
+export interface DecodedCheckpoint {
+  readonly state: LedgerState;
+  /** Every origin with a folded seq > 0. */
+  readonly heads: Map<OriginId, CheckpointHead>;
+}
+
+function originTable(ids: readonly string[]): OriginTable {
+  return { ids, refs: new Map(ids.map((id, at) => [id, at])) };
+}
+
+/**
+ * The canonical checkpoint of `state`. `heads` gives the hash of every folded log's head at the
+ * state's vector (each origin with a seq > 0 must have one).
+ */
+export function encodeCheckpoint(state: LedgerState, heads: ReadonlyMap<OriginId, Uint8Array>): Uint8Array {
+  const writer = prepareCheckpoint(state, heads);
+  while (!writer.step()) {
+    // Each step writes a run of tenants or one key-index table.
+  }
+  return writer.bytes();
+}
+
+/** The rest of a checkpoint's bytes, written a bounded piece at a time (prepareCheckpoint). */
+export interface CheckpointWriter {
+  /** Writes the next piece (a run of tenants, or one key-index table); true once every byte is written. */
+  step(): boolean;
+  /** The checkpoint's bytes, once `step()` returned true. */
+  bytes(): Uint8Array;
+}
+
+/**
+ * encodeCheckpoint in two parts: this call reads everything of `state` it needs (the header
+ * encoded, each tenant copied as it is, the key indexes copied), and the writer it returns writes
+ * the bytes from those copies a piece at a time without touching `state`: a replica calls this
+ * while commands wait (a copy costs far less than an encoding), and steps the writer while they run.
+ */
+export function prepareCheckpoint(
+  state: LedgerState,
+  heads: ReadonlyMap<OriginId, Uint8Array>,
+): CheckpointWriter {
+  invariant(LITTLE_ENDIAN, 'checkpoints are written on little-endian machines only');
+  const out = new ByteWriter(1 << 16);
+  for (const byte of MAGIC) out.byte(byte);
+  out.byte(CHECKPOINT_VERSION);
+  const window = state.recordWindow;
+  out.byte(window === undefined ? 0 : FLAG_WINDOW);
+  out.varint(window === undefined ? 0 : window.options.bucketMs);
+  const ids = [...state.origins].sort(compareText);
+  const table = originTable(ids);
+  // Local index → position in the sorted table.
+  const refOf = state.origins.map((origin) => table.refs.get(origin) as number);
+  out.varint(ids.length);
+  for (const origin of ids) {
+    out.ascii(origin);
+    const seq = state.versionVector[origin] ?? 0;
+    out.varint(seq);
+    if (seq === 0) continue;
+    const hash = heads.get(origin);
+    invariant(hash?.length === CHECKPOINT_HASH_BYTES, `checkpoint: no head hash of ${origin} at seq ${seq}`);
+    out.bytes(hash);
+  }
+  const records = window === undefined;
+  const copies: TenantState[] = [];
+  for (const tenant of state.tenants.values()) copies.push(copyTenant(tenant, records));
+  const images =
+    window === undefined
+      ? []
+      : [keyIndexImage(window.debitKeys, refOf), keyIndexImage(window.refundKeys, refOf)];
+  const pieces = (function* () {
+    copies.sort((a, b) => compareText(a.tenant, b.tenant));
+    out.varint(copies.length);
+    for (let at = 0; at < copies.length; at++) {
+      writeTenant(out, copies[at] as TenantState, table, refOf, records);
+      copies[at] = undefined as unknown as TenantState; // written: let it go
+      if (at % TENANTS_PER_STEP === TENANTS_PER_STEP - 1) yield;
+    }
+    for (const image of images) yield* writeKeyIndex(out, image);
+  })();
+  let done = false;
+  return {
+    step() {
+      if (!done) done = pieces.next().done === true;
+      return done;
+    },
+    bytes() {
+      invariant(done, 'checkpoint bytes taken before the last step');
+      return out.view().slice();
+    },
+  };
+}
+
+/**
+ * The state a checkpoint holds (behaving as the fold it was taken from) and its heads; anything
+ * else than a valid checkpoint is a CheckpointError. A checkpoint made with a record window loads
+ * only into a ledger with a window of the same bucket length (its records are recalled from the
+ * log through the key index); one made without loads into either.
+ */
+export function decodeCheckpoint(
+  bytes: Uint8Array,
+  options: { readonly recordWindow?: RecordWindowOptions } = {},
+): DecodedCheckpoint {
+  try {
+    return decode(bytes, options);
+  } catch (error) {
+    if (error instanceof CheckpointError) throw error;
+    if (error instanceof SegmentError) throw new CheckpointError(error.offset, error.message);
+    throw new CheckpointError(-1, error instanceof Error ? error.message : String(error));
+  }
+}
+
+/** The version vector and heads of a checkpoint, read from its header only (checked as decode does). */
+export function checkpointHeads(bytes: Uint8Array): Map<OriginId, CheckpointHead> {
+  try {
+    const input = new ByteReader(bytes);
+    readHeader(input);
+    return readOrigins(input).heads;
+  } catch (error) {
+    if (error instanceof CheckpointError) throw error;
+    if (error instanceof SegmentError) throw new CheckpointError(error.offset, error.message);
+    throw new CheckpointError(-1, String(error));
+  }
+}
+
+function fail(input: ByteReader, problem: string): CheckpointError {
+  return new CheckpointError(input.offset, problem);
+}
+
+function readHeader(input: ByteReader): { window: boolean; bucketMs: number } {
+  for (const byte of MAGIC)
+    if (input.byte() !== byte) throw new CheckpointError(input.offset, 'not a checkpoint (magic)');
+  const version = input.byte();
+  if (version !== CHECKPOINT_VERSION)
+    throw new CheckpointError(input.offset, `version ${version}, this build reads ${CHECKPOINT_VERSION}`);
+  const flags = input.byte();
+  if (flags > FLAG_WINDOW) throw new CheckpointError(input.offset, `unknown flags ${flags}`);
+  const bucketMs = input.varint();
+  const window = flags === FLAG_WINDOW;
+  if (window !== bucketMs > 0)
+    throw new CheckpointError(input.offset, 'record window flag and bucket disagree');
+  return { window, bucketMs };
+}
+
+function readOrigins(input: ByteReader): {
+  table: OriginTable;
+  seqs: number[];
+  heads: Map<OriginId, CheckpointHead>;
+} {
+  const count = input.count('origins', 2);
+  const ids: string[] = [];
+  const seqs: number[] = [];
+  const heads = new Map<OriginId, CheckpointHead>();
+  for (let i = 0; i < count; i++) {
+    const origin = input.ascii(Number.MAX_SAFE_INTEGER);
+    if (!isOriginId(origin)) throw new CheckpointError(input.offset, 'an origin id that is not valid');
+    if (i > 0 && compareText(ids[i - 1] as string, origin) >= 0)
+      throw new CheckpointError(input.offset, 'origins out of order');
+    const seq = input.varint();
+    ids.push(origin);
+    seqs.push(seq);
+    if (seq > 0) heads.set(origin, { seq, hash: input.take(CHECKPOINT_HASH_BYTES).slice() });
+  }
+  return { table: originTable(ids), seqs, heads };
+}
+
+function decode(
+  bytes: Uint8Array,
+  options: { readonly recordWindow?: RecordWindowOptions },
+): DecodedCheckpoint {
+  if (!LITTLE_ENDIAN) throw new CheckpointError(0, 'checkpoints are read on little-endian machines only');
+  const input = new ByteReader(bytes);
+  const { window, bucketMs } = readHeader(input);
+  if (window && options.recordWindow === undefined)
+    throw new CheckpointError(input.offset, 'made with a record window: loads only into a ledger with one');
+  if (window && options.recordWindow?.bucketMs !== bucketMs)
+    throw fail(
+      input,
+      `record window bucket ${bucketMs} ms, this ledger's is ${options.recordWindow?.bucketMs} ms`,
+    );
+  const state = createLedgerState(
+    options.recordWindow === undefined ? {} : { recordWindow: options.recordWindow },
+  );
+  const { table, seqs, heads } = readOrigins(input);
+  const indexOf = table.ids.map((origin) => internOrigin(state, origin));
+  table.ids.forEach((origin, at) => {
+    const seq = seqs[at] as number;
+    if (seq > 0) state.versionVector[origin] = seq;
+  });
+  const tenants = input.count('tenants', 4);
+  let previous: string | null = null;
+  for (let i = 0; i < tenants; i++) {
+    const id = input.ascii(Number.MAX_SAFE_INTEGER);
+    if (!isTenantId(id)) throw new CheckpointError(input.offset, 'a tenant id that is not valid');
+    ascending(input, previous, id, 'tenants');
+    previous = id;
+    readTenant(input, ensureTenant(state, id), table, indexOf, !window);
+  }
+  if (window) {
+    const recordWindow = state.recordWindow;
+    invariant(recordWindow !== undefined, 'a window');
+    readKeyIndex(input, recordWindow.debitKeys, indexOf);
+    readKeyIndex(input, recordWindow.refundKeys, indexOf);
+  }
+  if (input.left !== 0) throw new CheckpointError(input.offset, `${input.left} bytes past the end`);
+  return { state, heads };
+}
