@@ -4,6 +4,7 @@ import {
   createLedgerState,
   type GRANT_CELLS,
   grantCellTotal,
+  keyFingerprint,
   type LedgerEvent,
   type LedgerState,
   makeEvent,
@@ -85,6 +86,29 @@ describe('the debit path fast paths (issue 10) fold and read exactly as the gene
             expect(totals.held).toBe(sums.held - sums.heldSettled);
           }
         }
+      }),
+      runs,
+    );
+  });
+
+  it('a key fingerprint is the FNV-1a (with its avalanche) of `tenant NUL key`, as checkpoints store it', () => {
+    const fnv = (text: string, seed: number) => {
+      let hash = seed >>> 0;
+      for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+      hash ^= hash >>> 16;
+      hash = Math.imul(hash, 0x85ebca6b) >>> 0;
+      hash ^= hash >>> 13;
+      hash = Math.imul(hash, 0xc2b2ae35) >>> 0;
+      hash ^= hash >>> 16;
+      return hash >>> 0;
+    };
+    fc.assert(
+      fc.property(fc.string(), fc.string(), (tenant, key) => {
+        const text = `${tenant}\u0000${key}`;
+        expect(keyFingerprint(tenant, key)).toEqual({
+          check: fnv(text, 0x811c9dc5) || 1,
+          extra: fnv(text, 0x9747b28c) & 0xff,
+        });
       }),
       runs,
     );
