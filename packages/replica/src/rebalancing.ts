@@ -83,10 +83,13 @@ export class Rebalancing {
     const known = this.spendRates.get(tenant);
     // A clock that steps back must not inflate the rate: time running backwards decays nothing.
     const decay = known === undefined ? 0 : Math.exp(-Math.max(0, now - known.at) / SPEND_RATE_WINDOW_MS);
-    this.spendRates.set(tenant, {
-      perMs: (known?.perMs ?? 0) * decay + amount / SPEND_RATE_WINDOW_MS,
-      at: now,
-    });
+    const perMs = (known?.perMs ?? 0) * decay + amount / SPEND_RATE_WINDOW_MS;
+    // Updated in place: this runs per debit, and the rate is this module's alone.
+    if (known === undefined) this.spendRates.set(tenant, { perMs, at: now });
+    else {
+      known.perMs = perMs;
+      known.at = now;
+    }
   }
 
   /** The rights this region wants to hold for the tenant: its spend over a few round trips. */

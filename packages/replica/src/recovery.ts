@@ -7,7 +7,7 @@
  * serve a wrong balance. Reads only: the replica installs what this returns.
  */
 import {
-  applyEvent,
+  applyCheckedEvent,
   type CheckpointHead,
   createLedgerState,
   decodeSegment,
@@ -164,7 +164,8 @@ async function foldLogs(
           const problem = eventProblem(event);
           if (problem !== null) throw new ReplicaOpenError(`${at}: malformed event: ${problem}`);
           if (event.seq > (cap ?? event.seq)) continue;
-          if (applyEvent(state, event) !== 'applied') throw new ReplicaOpenError(`${at}: not applicable`);
+          if (applyCheckedEvent(state, event) !== 'applied')
+            throw new ReplicaOpenError(`${at}: not applicable`);
           events += 1;
         }
         previous = hash;
