@@ -272,3 +272,10 @@ export const AUDIT_SEGMENTS_PAGE_DEFAULT = AUDIT_SEGMENTS_PAGE_MAX;
  * SEGMENT_BYTES_MAX (1 MiB), so one answer pins at most ~6 MiB of a node's memory.
  */
 export const AUDIT_PAGE_BYTES_MAX = 4 * 1024 * 1024;
+
+/**
+ * Checkpoint bytes base64-encoded per chunk of GET /v1/audit/checkpoint's streamed body (a multiple
+ * of 3, so the chunks' base64 concatenates to the whole's): the answer never holds the base64 of a
+ * checkpoint of up to CHECKPOINT_BYTES_MAX (1 GiB) as one string, only the stored bytes plus this.
+ */
+export const AUDIT_CHECKPOINT_CHUNK_BYTES = 3 * 1024 * 1024;
