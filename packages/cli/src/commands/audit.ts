@@ -1,9 +1,10 @@
 /**
  * `allot audit export --url URL --token T --out DIR` and `allot audit verify DIR [--keys FILE]`
  * (API.md, issue 11): the I/O around the server package's export layout and pure verifier. Export
- * takes a node's snapshot first, then every origin's signed segments up to the snapshot's version
- * vector, the region keys the node knows, and writes the manifest last (a folder without one is
- * not an export). Verify reads a folder and needs no node.
+ * takes the node's newest checkpoint (checkpoint.bin, when it has one), then its snapshot, then
+ * every origin's signed segments up to the snapshot's version vector, the region keys the node
+ * knows, and writes the manifest last (a folder without one is not an export). Verify reads a
+ * folder and needs no node.
  */
 import { createHash, verify as verifySignature } from 'node:crypto';
 import {
