@@ -3,6 +3,7 @@
 // 1. Throughput: one replica on MemoryStore with the system clock and real Ed25519 (nodeCrypto),
 //    1,000 tenants each granted once, then ROUNDS (default 20) calls of `debitMany` with 8,190
 //    debits spread over the tenants, one after the other: debits/s. Goal (issue 10): ≥ 1,000,000.
+//    Also the process CPU time per debit (all threads): comparable on a machine shared with others.
 // 2. Per-event costs in the same run, each as ns/event and as a ratio to the replica's cost per
 //    debit. Segments (issue 10): encoding a commit's debits into one segment, decoding it, and one
 //    SHA-256 of the segment, per event; beside what layout v2 paid per event (canonical JSON +
@@ -37,6 +38,9 @@ const TENANTS = 1_000;
 const ROUNDS = Number(process.env.ROUNDS ?? 20);
 const logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** CPU ns per debit of the last replicaThroughput run (process CPU time, not wall-clock). */
+let cpuNsPerDebit = 0;
+
 /** Debits per second of `debitMany` of BATCH_EVENTS_MAX debits over TENANTS tenants. */
 async function replicaThroughput() {
   const crypto = nodeCrypto(generateRegionKey());
@@ -61,14 +65,18 @@ async function replicaThroughput() {
   await replica.debitMany(batch()); // warm-up
   const batches = Array.from({ length: ROUNDS }, batch);
   const started = process.hrtime.bigint();
+  const cpuBefore = process.cpuUsage();
   let accepted = 0;
   for (const commands of batches) {
     const outcomes = await replica.debitMany(commands);
     for (const outcome of outcomes) if (outcome.status === 'accepted') accepted += 1;
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpuBefore);
   await replica.close();
   if (accepted !== ROUNDS * BATCH_EVENTS_MAX) throw new Error(`only ${accepted} debits accepted`);
+  // CPU time (all threads, GC helpers included) per debit: comparable across runs on a shared machine.
+  cpuNsPerDebit = ((cpu.user + cpu.system) * 1000) / accepted;
   return accepted / seconds;
 }
 
@@ -191,6 +199,7 @@ console.log(
   `replica alone, MemoryStore, ${TENANTS} tenants, debitMany of ${BATCH_EVENTS_MAX} × ${ROUNDS}: ` +
     `${Math.round(debitsPerSecond).toLocaleString('en-US')} debits/s (${perDebit.toFixed(0)} ns/debit; goal ≥ 1,000,000)`,
 );
+console.log(`  process CPU per debit (all threads, GC included): ${cpuNsPerDebit.toFixed(0)} ns`);
 for (const clients of [1, 64]) {
   const rate = await closedLoop(clients, clients === 1 ? 500 : 50);
   console.log(

@@ -247,6 +247,15 @@ describe('allot audit export, then verify', () => {
     expect(err.text).toBe('');
   });
 
+  /** Another character of `code`'s kind: a digit for a digit (never 0), a–b / A–B for a letter, + or / for the others. */
+  const otherOfItsKind = (code: number): number => {
+    const c = String.fromCharCode(code);
+    if (c >= '0' && c <= '9') return c === '9' ? 0x38 : code + 1; // never a leading 0
+    if (c >= 'a' && c <= 'z') return c === 'a' ? 0x62 : 0x61;
+    if (c >= 'A' && c <= 'Z') return c === 'A' ? 0x42 : 0x41;
+    return c === '+' ? 0x2f : 0x2b;
+  };
+
   const kinds: {
     name: string;
     file: (manifest: ReturnType<typeof parseManifest>) => string;
@@ -322,9 +331,9 @@ describe('allot audit export, then verify', () => {
       const bytes = readFileSync(path);
       const at = kind.at(bytes, manifest);
       const original = bytes[at] as number;
-      // A digit or letter becomes another of its kind, so the file still parses: only its meaning changed.
-      bytes[at] =
-        original === 0x30 ? 0x31 : original === 0x61 ? 0x62 : original === 0x41 ? 0x42 : original ^ 1;
+      // A digit or letter becomes another of its kind that every alphabet here (hex, base64,
+      // decimal) holds, so the file still parses: only its meaning changed.
+      bytes[at] = otherOfItsKind(original);
       writeFileSync(path, bytes);
       const err = sink();
       expect(auditVerify(copy, undefined, sink(), err)).toBe(1);

@@ -115,7 +115,13 @@ describe('a node whose write-ahead log was lost', () => {
     expect(shorter.seq).toBeLessThan(before.seq);
     const refused = await debit('late-0');
     expect(refused.status).toBe(503);
-    expect((refused.body as { error: { code: string } }).error.code).toBe('not_ready');
+    const error = (refused.body as { error: { code: string; message: string; details: unknown } }).error;
+    expect(error.code).toBe('not_ready');
+    // It names the peers it waits for: every one, not only those that would answer (issue 15).
+    expect(error.message).toMatch(
+      /until every peer confirms it holds all of its own log; waiting for ap, us/,
+    );
+    expect(error.details).toEqual({ reason: 'recovering', waitingFor: ['ap', 'us'] });
     expect((await call(url('eu'), TOKENS.auditor, 'GET', '/v1/tenants/acme/balance')).status).toBe(200);
     expect((await fetch(`${url('eu')}/readyz`)).status).toBe(503);
 

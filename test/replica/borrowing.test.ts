@@ -153,6 +153,22 @@ describe('borrowing rights from peers', () => {
     expect((ghostAt ?? Number.POSITIVE_INFINITY) - start).toBeLessThanOrEqual(41);
   });
 
+  it('two regions short of the same last credits: the rights gather at one, which pays (no hand-back)', async () => {
+    const c = await cluster(REGIONS, { rebalancing: 'static', borrowWaitMs: 200 });
+    await c.run(5);
+    await settle(c, c.node('us').grant(grant(4, 'g-us')));
+    await settle(c, c.node('ap').grant(grant(4, 'g-ap')));
+    await c.until(() => REGIONS.every((region) => c.node(region).balance('acme')?.balance === 8));
+    // Both wait for the other's 4; handing them back and forth would time both out.
+    const atUs = c.node('us').debit(debit('us-7', 7));
+    const atAp = c.node('ap').debit(debit('ap-7', 7));
+    const [us, ap] = await settle(c, Promise.all([atUs, atAp]));
+    // ap comes first in the order every region agrees on: us lends to it, it keeps what it has.
+    expect(ap.status).toBe('accepted');
+    expect(us).toMatchObject({ status: 'declined', reason: 'insufficient_credits' });
+    await c.until(() => REGIONS.every((region) => c.node(region).balance('acme')?.balance === 1));
+  });
+
   it('borrowWaitMs out of bounds refuses to open', async () => {
     await expect(cluster(['eu'], { borrowWaitMs: 1_001 })).rejects.toThrow(/borrowWaitMs/);
     await expect(cluster(['eu'], { borrowWaitMs: -1 })).rejects.toThrow(/borrowWaitMs/);

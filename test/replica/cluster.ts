@@ -1,7 +1,7 @@
 /** Several replicas on memory stores, one manual clock, joined by a MemoryNetwork. */
 import { generateKeyPairSync } from 'node:crypto';
 import { ManualClock, Replica, type ReplicaObserver, type ReplicaOptions, SeededRng } from '@allot/replica';
-import { MemoryStore, nodeCrypto, rawPublicKey } from '@allot/store';
+import { MemoryStore, nodeCrypto, rawPublicKey, sha256 } from '@allot/store';
 import { MemoryNetwork } from './memory-network.js';
 import { memoryLogger, START_MS } from './support.js';
 
@@ -22,6 +22,8 @@ export interface Cluster {
   crash(region: string): Promise<Replica>;
   /** Restarts a region on an empty disk: a new incarnation. */
   loseDisk(region: string): Promise<Replica>;
+  /** Stops a region's node and starts it on `store` (a data directory restored from a backup). */
+  restore(region: string, store: MemoryStore): Promise<Replica>;
 }
 
 /** Opens replicas of `regions`, connected to each other. */
@@ -65,7 +67,7 @@ export async function cluster(
     stores.set(region, store);
     return replica;
   };
-  for (const region of regions) await open(region, MemoryStore.empty());
+  for (const region of regions) await open(region, MemoryStore.empty({ archiveHash: sha256 }));
   network.connectAll();
   const step = async () => {
     await new Promise((resolve) => setImmediate(resolve));
@@ -90,6 +92,12 @@ export async function cluster(
     },
     async crash(region) {
       const store = (stores.get(region) as MemoryStore).crash();
+      const replica = await open(region, store);
+      network.connectAll();
+      return replica;
+    },
+    async restore(region, store) {
+      await (replicas.get(region) as Replica).close();
       const replica = await open(region, store);
       network.connectAll();
       return replica;

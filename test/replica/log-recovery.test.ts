@@ -1,8 +1,9 @@
 /**
  * "A node never serves a log shorter than what it acknowledged" (DESIGN.md §2, issue 9 item 2): a
- * replica that lost the tail of its own log, or its whole disk, takes no writes until a peer's
- * summary shows it holds everything that peer holds of its region; what peers hold beyond it comes
- * back, verified with its own key, so retries of acknowledged keys replay the same debit.
+ * replica that lost the tail of its own log, or its whole disk, takes no writes until every peer's
+ * summary shows it holds everything that peer holds of its region (issue 15: no grace); what peers
+ * hold beyond it comes back, verified with its own key, so retries of acknowledged keys replay the
+ * same debit.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import type { DebitOutcome } from '@allot/replica';
@@ -49,7 +50,11 @@ describe('a replica that lost the tail of its own log', () => {
     expect(eu.origin).toBe(euOrigin);
     expect(eu.versionVector()[euOrigin] ?? 0).toBeLessThan(head); // the store lost the tail
     expect(eu.writable).toBe(false);
-    expect(await eu.debit(debit('fresh'))).toEqual({ status: 'not_ready', reason: 'recovering' });
+    expect(await eu.debit(debit('fresh'))).toEqual({
+      status: 'not_ready',
+      reason: 'recovering',
+      waitingFor: ['ap', 'us'],
+    });
     expect((await eu.durableBalance('acme'))?.granted).toBe(900); // reads are served meanwhile
 
     await c.until(() => eu.writable);
@@ -79,11 +84,9 @@ describe('a replica that lost the tail of its own log', () => {
     const eu = await c.crash('eu');
     await c.run(2_000);
     expect(eu.writable).toBe(false);
-    expect(await eu.debit(debit('k-0'))).toEqual({ status: 'not_ready', reason: 'recovering' });
-    expect(await eu.refund({ tenant: 'acme', debitId: 'x', idempotencyKey: 'r' })).toEqual({
-      status: 'not_ready',
-      reason: 'recovering',
-    });
+    const refused = { status: 'not_ready', reason: 'recovering', waitingFor: ['ap', 'us'] };
+    expect(await eu.debit(debit('k-0'))).toEqual(refused);
+    expect(await eu.refund({ tenant: 'acme', debitId: 'x', idempotencyKey: 'r' })).toEqual(refused);
     expect((await eu.durableBalance('acme'))?.granted).toBe(900);
     c.network.healAll();
     await c.until(() => eu.writable);
@@ -91,12 +94,43 @@ describe('a replica that lost the tail of its own log', () => {
     expect((await settled(c, eu.debit(debit('k-0')))).status).toBe('replayed');
   });
 
+  it('waits for EVERY peer: the one holding the lost tail may be the one cut off (issue 15, seed 36)', async () => {
+    const { c, acknowledged, euOrigin, head } = await euLostItsTail(8);
+    // ap is cut off from eu when eu restarts on the shortened log.
+    c.network.cutLink('eu', 'ap');
+    const eu = await c.crash('eu');
+    const kept = eu.versionVector()[euOrigin] ?? 0;
+    expect(kept).toBeLessThan(head);
+    // Long past the old 2 s grace: us gave the tail back and confirms, but ap, silent, might hold
+    // more than us (seed 36: the one peer holding it was down), so eu takes no writes and says whom
+    // it waits for.
+    await c.run(30_000);
+    expect(eu.writable).toBe(false);
+    expect(await eu.debit(debit('fresh'))).toEqual({
+      status: 'not_ready',
+      reason: 'recovering',
+      waitingFor: ['ap'],
+    });
+    const lines = c.logs.get('eu')?.lines ?? [];
+    expect(lines.some((line) => /writes wait until every peer \(ap, us\)/.test(line.message))).toBe(true);
+    expect(lines.some((line) => /peer us confirms .* writes still wait for ap/.test(line.message))).toBe(
+      true,
+    );
+    // ap comes back: eu fetches what ap holds, then takes writes; acknowledged keys replay.
+    c.network.healAll();
+    await c.until(() => eu.writable);
+    expect(eu.versionVector()[euOrigin]).toBe(head);
+    const retry = await settled(c, eu.debit(debit('k-7')));
+    const first = acknowledged[7] as Extract<DebitOutcome, { status: 'accepted' | 'replayed' }>;
+    expect(retry.status === 'replayed' && retry.debit.debitId).toBe(first.debit.debitId);
+  });
+
   it('a new incarnation (lost disk) waits for its region’s earlier log; retries then replay', async () => {
     const { c, acknowledged, euOrigin } = await euLostItsTail(10);
     c.stores.get('eu')?.flush();
     const eu = await c.loseDisk('eu');
     expect(eu.origin).not.toBe(euOrigin);
-    expect(await eu.debit(debit('k-0'))).toEqual({ status: 'not_ready', reason: 'recovering' });
+    expect(await eu.debit(debit('k-0'))).toMatchObject({ status: 'not_ready', reason: 'recovering' });
     await c.until(() => eu.writable);
     const retry = await settled(c, eu.debit(debit('k-3')));
     expect(retry.status).toBe('replayed');
@@ -111,7 +145,11 @@ describe('readiness of a replica with peers configured', () => {
   it('waits for a peer before taking writes', async () => {
     const h = await harness({ peerKeys });
     expect(h.replica.writable).toBe(false);
-    expect(await h.replica.grant(grant)).toEqual({ status: 'not_ready', reason: 'recovering' });
+    expect(await h.replica.grant(grant)).toEqual({
+      status: 'not_ready',
+      reason: 'recovering',
+      waitingFor: ['us'],
+    });
     expect(await h.replica.durableBalance('acme')).toBeUndefined();
   });
 

@@ -33,6 +33,9 @@ export class MemoryNetwork {
 
   /** The transport of `region` (incarnation `origin`), whose peers are `peers`. */
   transport(region: string, origin: OriginId, peers: readonly string[]): Transport {
+    // A region's new process: the links of its previous one closed with it (its peers hear so).
+    const previous = this.endpoints.get(region);
+    if (previous !== undefined) for (const peer of [...previous.connected]) this.disconnect(region, peer);
     const endpoint: Endpoint = { region, origin, peers, handlers: null, connected: new Set() };
     this.endpoints.set(region, endpoint);
     return {

@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import {
+  ARCHIVE_AFTER_MS_MAX,
   BORROW_WAIT_MS_DEFAULT,
   BORROW_WAIT_MS_MAX,
   CHECKPOINT_EVERY_EVENTS_DEFAULT,
@@ -91,6 +92,12 @@ export interface NodeConfig {
    */
   readonly recordWindowRecords: number;
   /**
+   * When segments every region acknowledged move from LevelDB to archive files (extension of
+   * API.md, issue 11): once their newest event is `afterSeconds` old (default: the idempotency
+   * retention).
+   */
+  readonly archive: { readonly afterSeconds: number };
+  /**
    * How often the node writes a checkpoint of its fold (extension of API.md, issue 11): after
    * `everyEvents` committed events or `everyMs` when any came in (defaults 250,000 and 10 min).
    */
@@ -141,6 +148,12 @@ const TOKEN_ENTRY = {
 const TOKENS_MAX = 1024;
 
 const TOKEN_LIST = { type: 'array', maxItems: TOKENS_MAX, items: TOKEN_ENTRY } as const;
+
+/**
+ * Shortest `archive.afterSeconds`: the archive task sweeps every 10 s (ARCHIVE_SWEEP_MS), so a
+ * shorter age would only move each segment a little sooner, in smaller files.
+ */
+const ARCHIVE_AFTER_SECONDS_MIN = 60;
 
 /** A duration of the HTTP edge in ms: at least 1 ms, at most a day. */
 const HTTP_MS = { type: 'integer', minimum: 1, maximum: 86_400_000 } as const;
@@ -216,6 +229,17 @@ export const CONFIG_SCHEMA = {
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     idempotencyRetentionSeconds: { type: 'integer', minimum: 60, maximum: 31_536_000 },
     recordWindowRecords: { type: 'integer', minimum: 0, maximum: RECORD_WINDOW_RECORDS_MAX },
+    archive: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        afterSeconds: {
+          type: 'integer',
+          minimum: ARCHIVE_AFTER_SECONDS_MIN,
+          maximum: ARCHIVE_AFTER_MS_MAX / 1000,
+        },
+      },
+    },
     checkpoint: {
       type: 'object',
       additionalProperties: false,
@@ -276,6 +300,7 @@ const OVERRIDES: readonly { path: readonly string[]; kind: 'string' | 'integer' 
   { path: ['logLevel'], kind: 'string' },
   { path: ['idempotencyRetentionSeconds'], kind: 'integer' },
   { path: ['recordWindowRecords'], kind: 'integer' },
+  { path: ['archive', 'afterSeconds'], kind: 'integer' },
   { path: ['checkpoint', 'everyEvents'], kind: 'integer' },
   { path: ['checkpoint', 'everyMs'], kind: 'integer' },
   { path: ['bodyLimitBytes'], kind: 'integer' },
@@ -419,7 +444,8 @@ type DefaultedField =
   | 'allowLoneStart'
   | 'borrowWaitMs'
   | 'checkpoint'
-  | 'webhooks';
+  | 'webhooks'
+  | 'archive';
 
 /**
  * Validates a parsed config document (with env overrides applied) and resolves relative paths
@@ -521,6 +547,9 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
     logLevel: config.logLevel ?? 'info',
     idempotencyRetentionSeconds: config.idempotencyRetentionSeconds ?? 86_400,
     recordWindowRecords: config.recordWindowRecords ?? RECORD_WINDOW_RECORDS_DEFAULT,
+    archive: {
+      afterSeconds: config.archive?.afterSeconds ?? config.idempotencyRetentionSeconds ?? 86_400,
+    },
     checkpoint: {
       everyEvents: config.checkpoint?.everyEvents ?? CHECKPOINT_EVERY_EVENTS_DEFAULT,
       everyMs: config.checkpoint?.everyMs ?? CHECKPOINT_EVERY_MS_DEFAULT,

@@ -149,8 +149,12 @@ export function buildProgram(exit: (code: number) => void): Command {
       new Option('--token <token>', 'an auditor or admin token').env('ALLOT_TOKEN').makeOptionMandatory(),
     )
     .option('--ndjson', 'one header line, then one tenant per line', false)
-    .action(async (options: { url: string; token: string; ndjson: boolean }) => {
-      await readSnapshot(options.url, options.token, options.ndjson, process.stdout);
+    .option(
+      '--at <vector>',
+      'the snapshot at this version vector (JSON, e.g. \'{"eu#k3x9…":42}\'): exactly those log prefixes',
+    )
+    .action(async (options: { url: string; token: string; ndjson: boolean; at?: string }) => {
+      await readSnapshot(options.url, options.token, options.ndjson, process.stdout, options.at);
       exit(0);
     });
 

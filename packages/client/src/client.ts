@@ -1,6 +1,7 @@
 /**
  * The client of one Allot cluster for a service: one method per thing a service does (grant,
- * debit, batch, refund, hold, capture, void, balance, events, cluster, policy, stream), each a call
+ * debit, batch, refund, hold, capture, void, balance, balance as of a time, events, snapshot,
+ * cluster, policy, stream), each a call
  * of Http (retries, failover) with an idempotency key generated once per call where the route takes
  * one, so every retry of that call is the same request.
  */
@@ -19,6 +20,9 @@ import type {
   Policy,
   PolicyChange,
   RefundAnswer,
+  RetiredIncarnation,
+  Snapshot,
+  VersionVector,
 } from './types.js';
 
 /** Options of a client. */
@@ -145,6 +149,23 @@ export class AllotClient {
     return answer.body;
   }
 
+  /**
+   * A tenant's balance as of `at` (a Date, or an RFC 3339 string): the fold of its events up to
+   * then, the same figures at every region that holds them; `versionVector` says which events.
+   */
+  async balanceAt(tenant: string, at: Date | string): Promise<Balance> {
+    return this.balance(tenant, { at: typeof at === 'string' ? at : at.toISOString() });
+  }
+
+  /**
+   * Every tenant's figures at one version vector, with each origin's signed head (auditor, admin):
+   * the node's current vector, or with `at` exactly those log prefixes (each seq a segment end).
+   */
+  async snapshot(options: { readonly at?: VersionVector } = {}): Promise<Snapshot> {
+    const query = options.at === undefined ? '' : `?at=${encodeURIComponent(JSON.stringify(options.at))}`;
+    return (await this.http.call<Snapshot>({ method: 'GET', path: `/v1/snapshot${query}` })).body;
+  }
+
   /** A page of a tenant's events (auditor, admin); pass `next` as `after` for the following page. */
   async events(
     tenant: string,
@@ -164,6 +185,16 @@ export class AllotClient {
   /** The answering node, its peers and stranded rights. */
   async cluster(): Promise<ClusterState> {
     return (await this.http.call<ClusterState>({ method: 'GET', path: '/v1/cluster' })).body;
+  }
+
+  /**
+   * Retires `origin`, a lost incarnation (`region#incarnation`), at a node of its region (admin):
+   * its stranded rights go to the region's current incarnation. Answers what moved and the risk.
+   * A retry after a lost answer may get 409 `retired`: the first call did it.
+   */
+  async retireIncarnation(origin: string): Promise<RetiredIncarnation> {
+    const path = `/v1/cluster/incarnations/${segment(origin)}/retire`;
+    return (await this.http.call<RetiredIncarnation>({ method: 'POST', path })).body;
   }
 
   /** A tenant's policy. */

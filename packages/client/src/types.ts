@@ -55,6 +55,12 @@ export type RefundAnswer = Answer<'createRefund', 201>;
 export type EventsPage = Answer<'listEvents', 200>;
 /** The node, its peers and stranded rights (GET /v1/cluster). */
 export type ClusterState = Answer<'getCluster', 200>;
+/** What retiring a lost incarnation did: rights moved, the retired seq, the risk (admin). */
+export type RetiredIncarnation = Answer<'retireIncarnation', 200>;
+/** Every tenant's figures at one version vector, with each origin's signed head (GET /v1/snapshot). */
+export type Snapshot = Answer<'getSnapshot', 200>;
+/** A version vector: per origin (region#incarnation), the seq of its last event counted. */
+export type VersionVector = Readonly<Record<string, number>>;
 /** The body of a policy change. */
 export type PolicyChange = RequestBody<'putPolicy'>;
 

@@ -1,11 +1,10 @@
 /** Balance figures of a tenant, exactly as API.md's balance response needs them. */
-import { addChecked, invariant } from './amount.js';
+import { invariant } from './amount.js';
 import type { GrantId, OriginId, RegionId, TenantId } from './ids.js';
 import { regionOf } from './ids.js';
 import { revokeKey } from './records.js';
 import { grantRemaining, isLive, overdraftInUseAt } from './standing.js';
 import {
-  forEachTenantCell,
   GRANT_CELLS,
   type GrantState,
   grantCellAt,
@@ -15,6 +14,7 @@ import {
   TENANT_CELLS,
   type TenantState,
   tenantCellAt,
+  tenantSums,
 } from './state.js';
 
 /** Where a grant stands at a replica's clock. */
@@ -58,13 +58,6 @@ export interface BalanceOptions {
   readonly overdraft?: Readonly<Record<RegionId, number>>;
   /** Regions to show even when they hold nothing for the tenant (e.g. the local one). */
   readonly regions?: readonly RegionId[];
-}
-
-/** Σ of `values`, checked against the amount limit. */
-function checkedSum(values: Iterable<number>, what: string): number {
-  let total = 0;
-  for (const value of values) total = addChecked(total, value, what);
-  return total;
 }
 
 function grantStatus(grant: GrantState, remaining: number, now: number): GrantStatus {
@@ -132,17 +125,6 @@ export function tenantFigures(
   return { tenant: tenantId, balance, ...totals, regions, grants };
 }
 
-function tenantCellValues(
-  tenant: TenantState,
-  kind: 'debited' | 'refunded' | 'revoked' | 'held' | 'heldSettled',
-): Iterable<number> {
-  const values: number[] = [];
-  forEachTenantCell(tenant, (found, _index, value) => {
-    if (found === kind) values.push(value);
-  });
-  return values;
-}
-
 /**
  * Credits of `grant`: Σ of its granted cells less those of definitions revoked as duplicates
  * (a grant id counts once once its duplicates are revoked).
@@ -170,22 +152,13 @@ export function tenantTotals(tenant: TenantState): {
   expired: number;
   held: number;
 } {
-  const grants = [...tenant.grants.values()];
+  const sums = tenantSums(tenant);
   return {
-    granted:
-      checkedSum(
-        grants.map((grant) => grantCellTotal(grant, GRANT_CELLS[0])),
-        `granted of ${tenant.tenant}`,
-      ) - checkedSum(tenantCellValues(tenant, 'revoked'), `revoked of ${tenant.tenant}`),
-    debited: checkedSum(tenantCellValues(tenant, 'debited'), `debited of ${tenant.tenant}`),
-    refunded: checkedSum(tenantCellValues(tenant, 'refunded'), `refunded of ${tenant.tenant}`),
-    expired: checkedSum(
-      grants.map((grant) => grantCellTotal(grant, 'expired')),
-      `expired of ${tenant.tenant}`,
-    ),
-    held:
-      checkedSum(tenantCellValues(tenant, 'held'), `held of ${tenant.tenant}`) -
-      checkedSum(tenantCellValues(tenant, 'heldSettled'), `settled holds of ${tenant.tenant}`),
+    granted: sums.granted - sums.revoked,
+    debited: sums.debited,
+    refunded: sums.refunded,
+    expired: sums.expired,
+    held: sums.held - sums.heldSettled,
   };
 }
 

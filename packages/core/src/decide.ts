@@ -134,7 +134,8 @@ function partsFit(
  * incarnation of the region known here is lost (one region runs one incarnation at a time) and
  * counts as having used its whole allowance `overdraftLimit`, or more if more is seen in use: a
  * lost disk may hold overdrafts nobody else ever saw, so catching up with peers cannot show them
- * (issue 16, swarm seed 102735). It stays used until an operator retires that incarnation.
+ * (issue 16, swarm seed 102735). It stays used until an operator retires that incarnation; from
+ * then on it counts as what it had in use when retired.
  * `tenant` may be undefined (nothing of it known here): a lost incarnation still counts.
  */
 export function regionOverdraftInUse(
@@ -148,7 +149,8 @@ export function regionOverdraftInUse(
   state.origins.forEach((other, index) => {
     if (other !== origin && regionOf(other) !== region) return;
     const seen = tenant === undefined ? 0 : Math.max(0, overdraftInUseAt(tenant, index));
-    inUse += other === origin ? seen : Math.max(seen, overdraftLimit);
+    // A retired incarnation wrote nothing past its retired seq: what it has in use is all it used.
+    inUse += other === origin || state.retired.has(other) ? seen : Math.max(seen, overdraftLimit);
   });
   return inUse;
 }
@@ -574,6 +576,8 @@ export function decideMove(state: LedgerState, ctx: DecisionContext, request: Mo
   if (!isOriginId(request.to)) return invalid('to');
   if (!isAmount(request.amount)) return invalid('amount');
   if (request.to === ctx.origin) return { status: 'invalid', reason: 'move_to_self' };
+  // A retired incarnation never spends again: rights moved to it would be stranded.
+  if (state.retired.has(request.to)) return invalid('to');
   const tenant = state.tenants.get(request.tenant);
   const index = indexOf(state, ctx.origin);
   const available = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);

@@ -6,6 +6,7 @@
 import { type Canonical, canonicalBytes, canonicalJson } from './canonical.js';
 import {
   forEachMoved,
+  forEachRetired,
   GRANT_CELLS,
   type GrantState,
   grantCellAt,
@@ -35,6 +36,12 @@ function grantCanonical(state: LedgerState, grant: GrantState): Canonical {
     cells,
     moved,
   };
+  const retired: Record<string, number> = {};
+  forEachRetired(grant, (lost, current, value) => {
+    retired[`${state.origins[lost] as string}>${state.origins[current] as string}`] = value;
+  });
+  // Only when there is one, so that states without retires keep their bytes.
+  if (Object.keys(retired).length > 0) canonical.retired = retired;
   if (grant.others !== null) canonical.others = grant.others as unknown as Canonical;
   return canonical;
 }
@@ -61,10 +68,15 @@ function tenantCanonical(state: LedgerState, tenant: TenantState): Canonical {
 
 /** The state as a canonical value. */
 export function stateCanonical(state: LedgerState): Canonical {
-  return {
+  const canonical: Record<string, Canonical> = {
     versionVector: Object.fromEntries(byKey(Object.entries(state.versionVector))),
     tenants: byKey([...state.tenants]).map(([, tenant]) => tenantCanonical(state, tenant)),
   };
+  if (state.retired.size > 0)
+    canonical.retired = Object.fromEntries(
+      byKey([...state.retired]).map(([origin, { by, through }]) => [origin, { by, through }]),
+    );
+  return canonical;
 }
 
 /** The canonical bytes of the state (equal states, equal bytes). */
@@ -97,6 +109,12 @@ export function cellEntries(state: LedgerState): Map<string, number> {
       forEachMoved(grant, (from, to, value) => {
         cells.set(
           `${tenantId}/${grantId}/${state.origins[from] as string}>${state.origins[to] as string}`,
+          value,
+        );
+      });
+      forEachRetired(grant, (lost, current, value) => {
+        cells.set(
+          `${tenantId}/${grantId}/${state.origins[lost] as string}=>${state.origins[current] as string}`,
           value,
         );
       });

@@ -20,6 +20,7 @@ const FIELD_COUNT: Record<LedgerEvent['kind'], number> = {
   hold: 0,
   capture: 0,
   release: 0,
+  retire: 0,
 };
 
 const str = JSON.stringify;

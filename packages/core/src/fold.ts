@@ -4,9 +4,10 @@
  * reported, never skipped). An event that would break an invariant throws before it changes
  * anything: a replica must stop rather than serve a wrong balance.
  */
-import { addChecked, invariant } from './amount.js';
+import { AmountLimitError, addChecked, invariant } from './amount.js';
 import type { LedgerEvent, Part } from './events.js';
 import { eventRecordId, regionOf } from './ids.js';
+import { AMOUNT_MAX } from './limits.js';
 import {
   type DebitRecord,
   debitRecordFromEvent,
@@ -28,8 +29,11 @@ import {
   internOrigin,
   type LedgerState,
   movedAt,
+  noteRetired,
+  retiredAt,
   setGrantCell,
   setMovedAt,
+  setRetiredAt,
   setTenantCell,
   type TenantCell,
   type TenantState,
@@ -76,6 +80,48 @@ function appendId(index: Map<string, string[]>, key: string, id: string): void {
   const ids = index.get(key);
   if (ids === undefined) index.set(key, [id]);
   else if (!ids.includes(id)) ids.push(id);
+}
+
+/** a + b, or an AmountLimitError naming `what` (made only then: this runs per cell per event). */
+function sumWithin(a: number, b: number, what: string, of: string): number {
+  const sum = a + b;
+  if (!Number.isSafeInteger(sum) || sum > AMOUNT_MAX) throw new AmountLimitError(`${what} ${of}`, a, b);
+  return sum;
+}
+
+/**
+ * Folds a debit (the hot path): every sum is checked first, then the cells and the record are
+ * written, as the pending writes of the other kinds do, without a closure per write.
+ */
+function foldDebit(tenant: TenantState, index: number, event: LedgerEvent & { kind: 'debit' }): void {
+  const parts = event.parts;
+  const grants = tenant.grants;
+  for (const part of parts) {
+    const grant = grants.get(part.grantId);
+    const before = grant === undefined ? 0 : grantCellAt(grant, index, 'debited');
+    sumWithin(before, part.amount, 'debited of grant', part.grantId);
+  }
+  const debited =
+    event.amount === 0
+      ? 0
+      : sumWithin(tenantCellAt(tenant, index, 'debited'), event.amount, 'debited of tenant', tenant.tenant);
+  const overdrawn =
+    event.overdraft === 0
+      ? 0
+      : sumWithin(
+          tenantCellAt(tenant, index, 'overdrawn'),
+          event.overdraft,
+          'overdrawn of tenant',
+          tenant.tenant,
+        );
+  const debit = debitRecordFromEvent(event);
+  for (const part of parts) {
+    const grant = ensureGrant(tenant, part.grantId);
+    setGrantCell(grant, index, 'debited', grantCellAt(grant, index, 'debited') + part.amount);
+  }
+  if (event.amount !== 0) setTenantCell(tenant, index, 'debited', debited);
+  if (event.overdraft !== 0) setTenantCell(tenant, index, 'overdrawn', overdrawn);
+  recordDebit(tenant, debit);
 }
 
 /** Records `debit` in the tenant's debit index (also used by merge). */
@@ -156,6 +202,14 @@ export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult 
   // Validate first: a malformed seq must not pass as a duplicate or a gap.
   const problem = eventProblem(event);
   invariant(problem === null, `event ${event.origin}/${event.seq} is malformed: ${problem}`);
+  return applyCheckedEvent(state, event);
+}
+
+/**
+ * Applies `event`, which `eventProblem` has just passed (a verified run, a log being recovered),
+ * to `state`: applyEvent without checking its shape a second time. The same fold, the same result.
+ */
+export function applyCheckedEvent(state: LedgerState, event: LedgerEvent): ApplyResult {
   const expected = seqOf(state.versionVector, event.origin) + 1;
   if (event.seq < expected) return 'duplicate';
   if (event.seq > expected) return 'gap';
@@ -179,14 +233,9 @@ export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult 
         });
         break;
       }
-      case 'debit': {
-        grantCellWrite(tenant, event.parts, index, 'debited', 'debited', writes);
-        tenantCellWrite(tenant, index, 'debited', event.amount, writes);
-        tenantCellWrite(tenant, index, 'overdrawn', event.overdraft, writes);
-        const debit = debitRecordFromEvent(event);
-        writes.push(() => recordDebit(tenant, debit));
+      case 'debit':
+        foldDebit(tenant, index, event);
         break;
-      }
       case 'refund': {
         grantCellWrite(tenant, event.parts, index, 'refunded', 'refunded', writes);
         tenantCellWrite(tenant, index, 'refunded', event.amount, writes);
@@ -263,6 +312,18 @@ export function applyEvent(state: LedgerState, event: LedgerEvent): ApplyResult 
           at: event.at,
         };
         writes.push(() => recordHold(tenant, { ...hold, end }));
+        break;
+      }
+      case 'retire': {
+        // Only the region's current incarnation takes over a lost one of its region (eventProblem).
+        const lost = internOrigin(state, event.retired);
+        for (const part of event.parts) {
+          const grant = tenant.grants.get(part.grantId);
+          const before = grant === undefined ? 0 : retiredAt(grant, lost, index);
+          const after = addChecked(before, part.amount, `retired of grant ${part.grantId}`);
+          writes.push(() => setRetiredAt(ensureGrant(tenant, part.grantId), lost, index, after));
+        }
+        writes.push(() => noteRetired(state, event.retired, { by: event.origin, through: event.through }));
         break;
       }
       case 'revoke': {

@@ -43,13 +43,31 @@ export function originId(region: RegionId, incarnation: string): OriginId {
   return `${region}#${incarnation}`;
 }
 
+/** The parts of an origin id. */
+export interface OriginParts {
+  readonly region: RegionId;
+  readonly incarnation: string;
+}
+
+/**
+ * The last origin id parsed, and its parts: a ledger has a handful of origins and the debit path
+ * asks for the same one several times per debit (regionOf, eventRecordId, the shape check), so one
+ * split and two patterns per run of the same origin. A pure memo: strings are values, parts frozen.
+ */
+let lastOrigin: string | null = null;
+let lastParts: OriginParts | null = null;
+
 /** The parts of an origin id, or null when it is not one. */
-export function parseOrigin(value: string): { region: RegionId; incarnation: string } | null {
+export function parseOrigin(value: string): OriginParts | null {
+  if (value === lastOrigin) return lastParts;
   const at = value.indexOf('#');
   if (at < 0) return null;
   const region = value.slice(0, at);
   const incarnation = value.slice(at + 1);
-  return isRegionId(region) && isIncarnationId(incarnation) ? { region, incarnation } : null;
+  if (!isRegionId(region) || !isIncarnationId(incarnation)) return null;
+  lastOrigin = value;
+  lastParts = Object.freeze({ region, incarnation });
+  return lastParts;
 }
 
 /** True for a valid origin id. */

@@ -23,6 +23,7 @@ export * from './queries.js';
 export * from './record-window.js';
 export * from './records.js';
 export * from './retention.js';
+export * from './retire.js';
 export * from './segment.js';
 export * from './standing.js';
 export * from './state.js';

@@ -25,12 +25,24 @@ function isRefund(record: unknown): record is RefundRecord {
   return typeof record === 'object' && record !== null && 'refundId' in record;
 }
 
+/**
+ * Nothing found, nothing to recall: the answer for a fresh key (most debits), shared and frozen so
+ * that the hot path allocates nothing.
+ */
+const NONE: Found<never> = Object.freeze({
+  records: Object.freeze([]) as unknown as never[],
+  recall: Object.freeze([]) as unknown as string[],
+});
+
 /** The debits recorded with `key` for the tenant, first (effective) one first, and ids to recall. */
 export function debitsOfKey(tenant: TenantState, key: string, recalled: Recalled): Found<DebitRecord> {
-  const records = (tenant.debitsByKey?.get(key) ?? []).map((id) => tenant.debits?.get(id) as DebitRecord);
-  const recall: string[] = [];
+  const ids = tenant.debitsByKey?.get(key);
   const window = tenant.ledger.recordWindow;
-  if (window !== undefined) {
+  const indexed = window?.debitKeys.mayHold(tenant.tenant, key) === true;
+  if (ids === undefined && !indexed) return NONE;
+  const records = (ids ?? []).map((id) => tenant.debits?.get(id) as DebitRecord);
+  const recall: string[] = [];
+  if (window !== undefined && indexed) {
     window.debitKeys.find(tenant.tenant, key, (origin, seq) => {
       const id = eventRecordId(tenant.ledger.origins[origin] as string, seq);
       if (tenant.debits?.has(id) === true) return; // in memory: listed above if its key is this one
@@ -54,10 +66,13 @@ export function debitsOfKey(tenant: TenantState, key: string, recalled: Recalled
 
 /** The refunds recorded with `key` for the tenant, first one first, and ids to recall. */
 export function refundsOfKey(tenant: TenantState, key: string, recalled: Recalled): Found<RefundRecord> {
-  const records = (tenant.refundsByKey?.get(key) ?? []).map((id) => tenant.refunds?.get(id) as RefundRecord);
-  const recall: string[] = [];
+  const ids = tenant.refundsByKey?.get(key);
   const window = tenant.ledger.recordWindow;
-  if (window !== undefined) {
+  const indexed = window?.refundKeys.mayHold(tenant.tenant, key) === true;
+  if (ids === undefined && !indexed) return NONE;
+  const records = (ids ?? []).map((id) => tenant.refunds?.get(id) as RefundRecord);
+  const recall: string[] = [];
+  if (window !== undefined && indexed) {
     window.refundKeys.find(tenant.tenant, key, (origin, seq) => {
       const id = eventRecordId(tenant.ledger.origins[origin] as string, seq);
       if (tenant.refunds?.has(id) === true) return;

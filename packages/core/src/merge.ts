@@ -12,14 +12,18 @@ import {
   ensureGrant,
   ensureTenant,
   forEachMoved,
+  forEachRetired,
   GRANT_CELLS,
   type GrantState,
   grantCellAt,
   internOrigin,
   type LedgerState,
   movedAt,
+  noteRetired,
+  retiredAt,
   setGrantCell,
   setMovedAt,
+  setRetiredAt,
   setTenantCell,
   TENANT_CELLS,
   tenantCellAt,
@@ -40,6 +44,7 @@ export function mergeInto(target: LedgerState, source: LedgerState): void {
   for (const [origin, seq] of Object.entries(source.versionVector)) {
     if (seq > (target.versionVector[origin] ?? 0)) target.versionVector[origin] = seq;
   }
+  for (const [origin, retired] of source.retired) noteRetired(target, origin, retired);
   for (const [tenantId, theirs] of source.tenants) {
     const ours = ensureTenant(target, tenantId);
     for (const [grantId, grant] of theirs.grants) {
@@ -56,6 +61,11 @@ export function mergeInto(target: LedgerState, source: LedgerState): void {
         const from = translate[theirFrom] as number;
         const to = translate[theirTo] as number;
         if (value > movedAt(mine, from, to)) setMovedAt(mine, from, to, value);
+      });
+      forEachRetired(grant, (theirLost, theirCurrent, value) => {
+        const lost = translate[theirLost] as number;
+        const current = translate[theirCurrent] as number;
+        if (value > retiredAt(mine, lost, current)) setRetiredAt(mine, lost, current, value);
       });
     }
     translate.forEach((to, from) => {

@@ -105,6 +105,39 @@ export function writePacked(packed: Packed, code: number, value: number): void {
   packed.values = next;
 }
 
+/** Position in `packed.shape.codes` of the first number of `slot` (its end is codeOfSlot(slot + 1)). */
+export function slotStart(packed: Packed, slot: number): number {
+  const start = packed.shape.find(cellCode(slot, 0, 0, 0));
+  return start < 0 ? -start - 1 : start;
+}
+
+/** The smallest code of `slot`: the codes of slot s are in [codeOfSlot(s), codeOfSlot(s + 1)). */
+export function codeOfSlot(slot: number): number {
+  return cellCode(slot, 0, 0, 0);
+}
+
+/** The kind of `code` (see cellCode). */
+export function codeKind(code: number): number {
+  return code % CODE_KINDS;
+}
+
+/** The `a` of `code` (see cellCode). */
+export function codeA(code: number): number {
+  const rest = (code - (code % CODE_KINDS)) / CODE_KINDS;
+  return ((rest - (rest % ORIGINS_MAX)) / ORIGINS_MAX) % ORIGINS_MAX;
+}
+
+/** The `b` of `code` (see cellCode). */
+export function codeB(code: number): number {
+  return ((code - (code % CODE_KINDS)) / CODE_KINDS) % ORIGINS_MAX;
+}
+
+/** The slot of `code` (see cellCode). */
+export function codeSlot(code: number): number {
+  const rest = (code - (code % CODE_KINDS)) / CODE_KINDS;
+  return Math.floor(rest / (ORIGINS_MAX * ORIGINS_MAX));
+}
+
 /** Calls `visit(kind, a, b, value)` for every stored number of `slot`, in code order. */
 export function forEachInSlot(
   packed: Packed,

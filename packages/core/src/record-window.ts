@@ -42,12 +42,6 @@ export type Recalled = ReadonlyMap<string, RecalledRecord>;
 /** No record recalled. */
 export const NOTHING_RECALLED: Recalled = new Map();
 
-interface Held {
-  readonly tenant: TenantState;
-  readonly id: string;
-  readonly debit: boolean;
-}
-
 /** The window of full records in memory and the key indexes of every record within retention. */
 export class RecordWindow {
   /** (tenant, idempotency key) of every debit within retention → (origin, seq) candidates. */
@@ -55,7 +49,11 @@ export class RecordWindow {
   /** The same for refunds. */
   readonly refundKeys: KeyIndex;
   /** Records in memory, oldest first from `head`. */
-  private held: (Held | undefined)[] = [];
+  private held: (TenantState | undefined)[] = [];
+  /** The id of each held record, position for position with `held` (no object per record). */
+  private heldIds: string[] = [];
+  /** Whether each held record is a debit (else a refund), position for position with `held`. */
+  private heldDebit: boolean[] = [];
   private head = 0;
   /** Records evicted from the heap since the window was made. */
   evicted = 0;
@@ -80,27 +78,37 @@ export class RecordWindow {
   recordedDebit(tenant: TenantState, debit: DebitRecord): void {
     const origin = tenant.ledger.originIndex.get(debit.origin) as number;
     this.debitKeys.add(tenant.tenant, debit.idempotencyKey, origin, debit.seq, debit.at);
-    this.hold({ tenant, id: debit.debitId, debit: true });
+    this.hold(tenant, debit.debitId, true);
   }
 
   /** Indexes a refund just recorded in `tenant`'s maps, then evicts what is over the budget. */
   recordedRefund(tenant: TenantState, refund: RefundRecord): void {
     const origin = tenant.ledger.originIndex.get(refund.origin) as number;
     this.refundKeys.add(tenant.tenant, refund.idempotencyKey, origin, refund.seq, refund.at);
-    this.hold({ tenant, id: refund.refundId, debit: false });
+    this.hold(tenant, refund.refundId, false);
   }
 
-  private hold(entry: Held): void {
-    this.held.push(entry);
+  private hold(tenant: TenantState, id: string, debit: boolean): void {
+    this.held.push(tenant);
+    this.heldIds.push(id);
+    this.heldDebit.push(debit);
     while (this.size > this.options.records) {
-      const oldest = this.held[this.head] as Held;
-      this.held[this.head] = undefined;
+      const at = this.head;
+      const evicted = evict(
+        this.held[at] as TenantState,
+        this.heldIds[at] as string,
+        this.heldDebit[at] === true,
+      );
+      this.held[at] = undefined;
+      this.heldIds[at] = '';
       this.head += 1;
-      if (evict(oldest)) this.evicted += 1;
+      if (evicted) this.evicted += 1;
     }
     // Compact the queue once its dead front is as long as its live part (amortized O(1)).
     if (this.head > 1024 && this.head * 2 > this.held.length) {
       this.held = this.held.slice(this.head);
+      this.heldIds = this.heldIds.slice(this.head);
+      this.heldDebit = this.heldDebit.slice(this.head);
       this.head = 0;
     }
   }
@@ -119,9 +127,8 @@ function dropId(index: Map<string, string[]> | null, key: string, id: string): v
 }
 
 /** Takes one record off the heap (its key stays in the index); false when it was gone already. */
-function evict(entry: Held): boolean {
-  const { tenant, id } = entry;
-  if (entry.debit) {
+function evict(tenant: TenantState, id: string, debit: boolean): boolean {
+  if (debit) {
     const debit = tenant.debits?.get(id);
     if (debit === undefined) return false;
     tenant.debits?.delete(id);

@@ -111,6 +111,14 @@ export const SEGMENT_KINDS: { readonly [K in LedgerEvent['kind']]: SegmentKind }
       ['overdraft', 'uint'],
     ],
   },
+  retire: {
+    code: 11,
+    fields: [
+      ['retired', 'origin'],
+      ['through', 'uint'],
+      ['parts', 'parts'],
+    ],
+  },
   revoke: {
     code: 7,
     fields: [

@@ -6,9 +6,11 @@ import type { GrantId, OriginId } from './ids.js';
 import { GRANT_SCAN_MAX } from './limits.js';
 import { type RevokeRecord, type RevokeStanding, revokeKey } from './records.js';
 import {
+  definedExpiresAt,
   type GrantDefinition,
   type GrantState,
   grantCellTotal,
+  isDefined,
   type LedgerState,
   rightsAt,
   type TenantState,
@@ -64,7 +66,7 @@ export function burnOrder(tenant: TenantState): readonly GrantState[] {
   const cached = tenant.burnOrder;
   if (cached !== null) return cached;
   const defined: GrantState[] = [];
-  for (const grant of tenant.grants.values()) if (grant.definition !== null) defined.push(grant);
+  for (const grant of tenant.grants.values()) if (isDefined(grant)) defined.push(grant);
   defined.sort(compareBurnOrder);
   if (tenant.grants.size > GRANT_SCAN_MAX) tenant.burnOrder = defined;
   return defined;
@@ -72,8 +74,9 @@ export function burnOrder(tenant: TenantState): readonly GrantState[] {
 
 /** True when `grant` is defined and not expired at `now` (it may be burnt). */
 export function isLive(grant: GrantState, now: number): boolean {
-  const definition = grant.definition;
-  return definition !== null && (definition.expiresAt === null || now < definition.expiresAt);
+  if (!isDefined(grant)) return false;
+  const expiresAt = definedExpiresAt(grant);
+  return expiresAt === null || now < expiresAt;
 }
 
 /** Where the revoke of `loser`'s definition of `grantId` stands; undefined before its first revoke. */

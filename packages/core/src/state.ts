@@ -10,16 +10,21 @@
  * tenants. GrantState and GrantTable are views made on access. Local origin indices and slots depend
  * on arrival order and never leave this module's state: everything encoded or compared uses ids.
  */
-import { invariant } from './amount.js';
+import { AmountLimitError, invariant } from './amount.js';
 import type { DebitId, GrantId, OriginId, RefundId, TenantId } from './ids.js';
-import { GRANT_SCAN_MAX, GRANT_SLOTS_MAX, ORIGINS_MAX, PRIORITY_MAX } from './limits.js';
+import { AMOUNT_MAX, GRANT_SCAN_MAX, GRANT_SLOTS_MAX, ORIGINS_MAX, PRIORITY_MAX } from './limits.js';
 import {
   cellCode,
+  codeA,
+  codeB,
+  codeKind,
+  codeOfSlot,
   EMPTY_SHAPE,
   forEachInSlot,
   type Packed,
   readPacked,
   type Shape,
+  slotStart,
   writePacked,
 } from './packed.js';
 import { RecordWindow, type RecordWindowOptions } from './record-window.js';
@@ -62,9 +67,14 @@ const TENANT_CELL_INDEX: Record<TenantCell, number> = {
 
 /**
  * Code kind of moved[from→to]. Tenant cells (kinds 0–7) live in slot 0 only and grant cells (0–3)
- * in grant slots, where 6 and 7 mean moved and terms: codes never collide.
+ * in grant slots, where 4, 6 and 7 mean retired, moved and terms: codes never collide.
  */
 const MOVED_KIND = 6;
+/**
+ * Code kind of retired[lost→current]: rights of a retired incarnation `a` taken over by the current
+ * incarnation `b` of its region. Unlike moved, its one writer is `b` (the retire event's origin).
+ */
+const RETIRED_KIND = 4;
 /** Code kind of a grant's winning terms; `a` is the field (TERM_*). */
 const TERMS_KIND = 7;
 /** Terms field: (origin local index + 1) · 2^20 + priority (PRIORITY_MAX < 2^20). */
@@ -167,13 +177,12 @@ export class TenantState implements Packed {
     readonly ledger: LedgerState,
   ) {}
 
+  // Getters read `extra`'s fields directly (a keyed read by field name is megamorphic, and these
+  // run per debit); setters go through set$, which drops `extra` once it is empty.
+
   /** The tenant's grants (a view). */
   get grants(): GrantTable {
     return new GrantTable(this);
-  }
-
-  private get$<K extends ExtraField>(field: K): TenantExtra[K] | null {
-    return this.extra === null ? null : this.extra[field];
   }
 
   private set$<K extends ExtraField>(field: K, value: TenantExtra[K]): void {
@@ -187,77 +196,77 @@ export class TenantState implements Packed {
 
   /** Defined grants in burn order, cached for tenants with many grants; null when not cached. */
   get burnOrder(): GrantState[] | null {
-    return this.get$('burnOrder');
+    return this.extra === null ? null : this.extra.burnOrder;
   }
   set burnOrder(value: GrantState[] | null) {
     this.set$('burnOrder', value);
   }
   /** Hold id → its record: while active, and while within the idempotency retention after it ended. */
   get holds(): Map<DebitId, HoldRecord> | null {
-    return this.get$('holds');
+    return this.extra === null ? null : this.extra.holds;
   }
   set holds(value: Map<DebitId, HoldRecord> | null) {
     this.set$('holds', value);
   }
   /** Idempotency key → holds recorded with it. */
   get holdsByKey(): Map<string, DebitId[]> | null {
-    return this.get$('holdsByKey');
+    return this.extra === null ? null : this.extra.holdsByKey;
   }
   set holdsByKey(value: Map<string, DebitId[]> | null) {
     this.set$('holdsByKey', value);
   }
   /** Debit id → its record, while within the idempotency retention. */
   get debits(): Map<DebitId, DebitRecord> | null {
-    return this.get$('debits');
+    return this.extra === null ? null : this.extra.debits;
   }
   set debits(value: Map<DebitId, DebitRecord> | null) {
     this.set$('debits', value);
   }
   /** Idempotency key → debits recorded with it (more than one only after a cross-region race). */
   get debitsByKey(): Map<string, DebitId[]> | null {
-    return this.get$('debitsByKey');
+    return this.extra === null ? null : this.extra.debitsByKey;
   }
   set debitsByKey(value: Map<string, DebitId[]> | null) {
     this.set$('debitsByKey', value);
   }
   /** Refund id → its record, while within the idempotency retention. */
   get refunds(): Map<RefundId, RefundRecord> | null {
-    return this.get$('refunds');
+    return this.extra === null ? null : this.extra.refunds;
   }
   set refunds(value: Map<RefundId, RefundRecord> | null) {
     this.set$('refunds', value);
   }
   /** Idempotency key → refunds recorded with it. */
   get refundsByKey(): Map<string, RefundId[]> | null {
-    return this.get$('refundsByKey');
+    return this.extra === null ? null : this.extra.refundsByKey;
   }
   set refundsByKey(value: Map<string, RefundId[]> | null) {
     this.set$('refundsByKey', value);
   }
   /** Debit id → sum of its refunds known here (also for debits not known here yet). */
   get refundedByDebit(): Map<DebitId, number> | null {
-    return this.get$('refundedByDebit');
+    return this.extra === null ? null : this.extra.refundedByDebit;
   }
   set refundedByDebit(value: Map<DebitId, number> | null) {
     this.set$('refundedByDebit', value);
   }
   /** revokeKey(grant, loser) → its revokes, first first; never forgotten (few: one per duplicate). */
   get revokes(): Map<string, RevokeRecord[]> | null {
-    return this.get$('revokes');
+    return this.extra === null ? null : this.extra.revokes;
   }
   set revokes(value: Map<string, RevokeRecord[]> | null) {
     this.set$('revokes', value);
   }
   /** @internal Losing definitions by slot. */
   get othersBySlot(): Map<number, GrantDefinition[]> | null {
-    return this.get$('others');
+    return this.extra === null ? null : this.extra.others;
   }
   set othersBySlot(value: Map<number, GrantDefinition[]> | null) {
     this.set$('others', value);
   }
   /** @internal Grant id → slot, for tenants with more than GRANT_SCAN_MAX grants. */
   get grantIndex(): Map<GrantId, number> | null {
-    return this.get$('grantIndex');
+    return this.extra === null ? null : this.extra.grantIndex;
   }
   set grantIndex(value: Map<GrantId, number> | null) {
     this.set$('grantIndex', value);
@@ -312,6 +321,12 @@ export class GrantTable {
   }
 }
 
+/** A retired incarnation: the origin that retired it and the highest seq of it that counts. */
+export interface RetiredOrigin {
+  readonly by: OriginId;
+  readonly through: number;
+}
+
 /** One replica's view of the ledger: the fold of a prefix of each origin's log. */
 export interface LedgerState {
   /** How much of each origin's log is folded in. */
@@ -319,6 +334,11 @@ export interface LedgerState {
   readonly origins: OriginId[];
   readonly originIndex: Map<OriginId, number>;
   readonly tenants: Map<TenantId, TenantState>;
+  /**
+   * Incarnations retired by a `retire` event folded here (grow-only; of two, the higher `through`,
+   * then the larger `by`, so any order of folds and merges agrees).
+   */
+  readonly retired: Map<OriginId, RetiredOrigin>;
   /** The window of full records in memory (issue 18); absent: every record stays until retention. */
   readonly recordWindow?: RecordWindow;
 }
@@ -327,7 +347,13 @@ export interface LedgerState {
 export function createLedgerState(
   options: { readonly recordWindow?: RecordWindowOptions } = {},
 ): LedgerState {
-  const state = { versionVector: {}, origins: [], originIndex: new Map(), tenants: new Map() };
+  const state = {
+    versionVector: {},
+    origins: [],
+    originIndex: new Map(),
+    tenants: new Map(),
+    retired: new Map(),
+  };
   return options.recordWindow === undefined
     ? state
     : { ...state, recordWindow: new RecordWindow(options.recordWindow) };
@@ -410,6 +436,20 @@ function readTerms(grant: GrantState): GrantDefinition | null {
     seq: readPacked(tenant, termCode(grant, TERM_SEQ)),
     at: readPacked(tenant, termCode(grant, TERM_AT)) - 1,
   };
+}
+
+/** True when a grant event of `grant`'s id is known here (its terms are set): no definition object. */
+export function isDefined(grant: GrantState): boolean {
+  return readPacked(grant.owner, termCode(grant, TERM_ORIGIN_PRIORITY)) !== 0;
+}
+
+/**
+ * The winning definition's expiresAt of a defined grant (null: never expires), read without making
+ * the definition: the burn path asks this per grant per decision.
+ */
+export function definedExpiresAt(grant: GrantState): number | null {
+  const expires = readPacked(grant.owner, termCode(grant, TERM_EXPIRES));
+  return expires === 0 ? null : expires - 1;
 }
 
 function writeTerms(grant: GrantState, definition: GrantDefinition): void {
@@ -516,6 +556,38 @@ export function setMovedAt(grant: GrantState, from: number, to: number, value: n
   writePacked(grant.owner, cellCode(grant.slot + 1, from, to, MOVED_KIND), value);
 }
 
+/** `retired[lost→current]` on `grant` by local indices. */
+export function retiredAt(grant: GrantState, lost: number, current: number): number {
+  return readPacked(grant.owner, cellCode(grant.slot + 1, lost, current, RETIRED_KIND));
+}
+
+/** Sets `retired[lost→current]` on `grant` by local indices. */
+export function setRetiredAt(grant: GrantState, lost: number, current: number, value: number): void {
+  writePacked(grant.owner, cellCode(grant.slot + 1, lost, current, RETIRED_KIND), value);
+}
+
+/** Calls `visit(lost, current, amount)` for every non-zero retired cell of `grant` (local indices). */
+export function forEachRetired(
+  grant: GrantState,
+  visit: (lost: number, current: number, amount: number) => void,
+): void {
+  forEachInSlot(grant.owner, grant.slot + 1, (kind, lost, current, value) => {
+    if (kind === RETIRED_KIND && value !== 0) visit(lost, current, value);
+  });
+}
+
+/** Records that `origin` is retired (see LedgerState.retired); true when that changed anything. */
+export function noteRetired(state: LedgerState, origin: OriginId, retired: RetiredOrigin): boolean {
+  const known = state.retired.get(origin);
+  if (
+    known !== undefined &&
+    (known.through > retired.through || (known.through === retired.through && known.by >= retired.by))
+  )
+    return false;
+  state.retired.set(origin, { by: retired.by, through: retired.through });
+  return true;
+}
+
 /** Calls `visit(from, to, amount)` for every non-zero moved[from→to] of `grant` (local indices). */
 export function forEachMoved(
   grant: GrantState,
@@ -528,31 +600,101 @@ export function forEachMoved(
 
 /**
  * rights(r) = granted[r] + Σ_s moved[s→r] − Σ_s moved[r→s] − debited[r] + refunded[r] − expired[r]
- * for the origin with local index `index`. Seen from another replica it may be transiently
+ * + Σ_l retired[l→r] − Σ_c retired[r→c] for the origin with local index `index`. Seen from another replica it may be transiently
  * negative (it saw r spend rights that r received by a move it has not seen yet); at r itself it
  * never is.
  */
 export function rightsAt(grant: GrantState, index: number): number {
+  // A direct scan of the slot's codes (no visitor closure): this runs per grant per decision.
+  const owner = grant.owner;
+  const codes = owner.shape.codes;
+  const values = owner.values;
+  const end = codeOfSlot(grant.slot + 2);
   let rights = 0;
-  forEachInSlot(grant.owner, grant.slot + 1, (kind, a, b, value) => {
-    if (kind === MOVED_KIND) {
-      if (b === index) rights += value;
-      if (a === index) rights -= value;
-    } else if (kind < 4 && a === index) {
+  for (let at = slotStart(owner, grant.slot + 1); at < codes.length; at++) {
+    const code = codes[at] as number;
+    if (code >= end) break;
+    const kind = codeKind(code);
+    if (kind === MOVED_KIND || kind === RETIRED_KIND) {
+      const value = values[at] as number;
+      if (codeB(code) === index) rights += value;
+      if (codeA(code) === index) rights -= value;
+    } else if (kind < 4 && codeA(code) === index) {
+      const value = values[at] as number;
       rights += kind === 0 || kind === 2 ? value : -value;
     }
-  });
+  }
   return rights;
+}
+
+/** Σ of the numbers of kind `wanted` in `slot` of `packed`. */
+function slotKindTotal(packed: Packed, slot: number, wanted: number): number {
+  const codes = packed.shape.codes;
+  const end = codeOfSlot(slot + 1);
+  let total = 0;
+  for (let at = slotStart(packed, slot); at < codes.length; at++) {
+    const code = codes[at] as number;
+    if (code >= end) break;
+    if (codeKind(code) === wanted) total += packed.values[at] as number;
+  }
+  return total;
 }
 
 /** Σ over origins of one grant cell. */
 export function grantCellTotal(grant: GrantState, kind: GrantCell): number {
-  const wanted = GRANT_CELL_INDEX[kind];
-  let total = 0;
-  forEachInSlot(grant.owner, grant.slot + 1, (found, _a, _b, value) => {
-    if (found === wanted) total += value;
-  });
-  return total;
+  return slotKindTotal(grant.owner, grant.slot + 1, GRANT_CELL_INDEX[kind]);
+}
+
+/** A tenant's cells summed over origins (and grants), as its totals need them. */
+export interface TenantSums {
+  /** Σ granted cells of every grant. */
+  readonly granted: number;
+  /** Σ expired cells of every grant. */
+  readonly expired: number;
+  readonly debited: number;
+  readonly refunded: number;
+  readonly revoked: number;
+  readonly held: number;
+  readonly heldSettled: number;
+}
+
+function checkedAdd(total: number, value: number, what: string, tenant: TenantState): number {
+  const sum = total + value;
+  if (!Number.isSafeInteger(sum) || sum > AMOUNT_MAX)
+    throw new AmountLimitError(`${what} of ${tenant.tenant}`, total, value);
+  return sum;
+}
+
+/**
+ * The sums of a tenant's figures in one pass over its packed numbers, each checked against the
+ * amount limit (a balance read runs this once per decision: no views, closures or arrays).
+ */
+export function tenantSums(tenant: TenantState): TenantSums {
+  const codes = tenant.shape.codes;
+  const values = tenant.values;
+  const grantsFrom = codeOfSlot(1);
+  let granted = 0;
+  let expired = 0;
+  let debited = 0;
+  let refunded = 0;
+  let revoked = 0;
+  let held = 0;
+  let heldSettled = 0;
+  for (let at = 0; at < codes.length; at++) {
+    const code = codes[at] as number;
+    const value = values[at] as number;
+    const kind = codeKind(code);
+    if (code >= grantsFrom) {
+      if (kind === GRANT_CELL_INDEX.granted) granted = checkedAdd(granted, value, 'granted', tenant);
+      else if (kind === GRANT_CELL_INDEX.expired) expired = checkedAdd(expired, value, 'expired', tenant);
+    } else if (kind === TENANT_CELL_INDEX.debited) debited = checkedAdd(debited, value, 'debited', tenant);
+    else if (kind === TENANT_CELL_INDEX.refunded) refunded = checkedAdd(refunded, value, 'refunded', tenant);
+    else if (kind === TENANT_CELL_INDEX.revoked) revoked = checkedAdd(revoked, value, 'revoked', tenant);
+    else if (kind === TENANT_CELL_INDEX.held) held = checkedAdd(held, value, 'held', tenant);
+    else if (kind === TENANT_CELL_INDEX.heldSettled)
+      heldSettled = checkedAdd(heldSettled, value, 'settled holds', tenant);
+  }
+  return { granted, expired, debited, refunded, revoked, held, heldSettled };
 }
 
 /** Calls `visit(kind, index, value)` for every stored cell of `tenant` itself (not its grants). */
@@ -565,10 +707,5 @@ export function forEachTenantCell(
 
 /** Σ over origins of one tenant cell. */
 export function tenantCellTotal(tenant: TenantState, kind: TenantCell): number {
-  const wanted = TENANT_CELL_INDEX[kind];
-  let total = 0;
-  forEachInSlot(tenant, 0, (found, _a, _b, value) => {
-    if (found === wanted) total += value;
-  });
-  return total;
+  return slotKindTotal(tenant, 0, TENANT_CELL_INDEX[kind]);
 }

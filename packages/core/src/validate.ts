@@ -15,19 +15,30 @@ function partsProblem(parts: unknown, emptyAllowed: boolean): string | null {
   if (!Array.isArray(parts)) return 'parts is not an array';
   if (parts.length === 0 && !emptyAllowed) return 'parts is empty';
   if (parts.length > PARTS_MAX) return `more than ${PARTS_MAX} parts`;
-  const seen = new Set<string>();
+  const list = parts as Part[];
+  // Few parts (most events have one): pairwise comparison, no Set for the hot path.
+  const seen = list.length > PARTS_PAIRWISE_MAX ? new Set<string>() : null;
   let total = 0;
-  for (const part of parts as Part[]) {
+  for (let i = 0; i < list.length; i++) {
+    const part = list[i];
     if (typeof part !== 'object' || part === null) return 'a part is not an object';
     if (!isKey(part.grantId)) return 'a part has an invalid grantId';
     if (!isAmount(part.amount)) return `part ${part.grantId} has an invalid amount`;
-    if (seen.has(part.grantId)) return `grant ${part.grantId} appears in two parts`;
-    seen.add(part.grantId);
+    if (seen === null) {
+      for (let j = 0; j < i; j++)
+        if ((list[j] as Part).grantId === part.grantId) return `grant ${part.grantId} appears in two parts`;
+    } else {
+      if (seen.has(part.grantId)) return `grant ${part.grantId} appears in two parts`;
+      seen.add(part.grantId);
+    }
     total += part.amount;
     if (!Number.isSafeInteger(total)) return 'parts add up past the amount limit';
   }
   return null;
 }
+
+/** Up to this many parts are checked for a repeated grant pairwise (≤ 28 comparisons), not by a Set. */
+const PARTS_PAIRWISE_MAX = 8;
 
 function partsTotal(parts: readonly Part[]): number {
   let total = 0;
@@ -145,6 +156,14 @@ export function eventProblem(event: LedgerEvent): string | null {
       return partsTotal(event.parts) + event.overdraft === event.amount
         ? null
         : 'parts and overdraft do not add up to the amount';
+    }
+    case 'retire': {
+      if (!isOriginId(event.retired)) return 'invalid retired origin';
+      if (event.retired === event.origin) return 'an origin retiring itself';
+      // Only the region's current incarnation takes over a lost one of its own region.
+      if (regionOf(event.retired) !== regionOf(event.origin)) return "a retire of another region's origin";
+      if (!Number.isSafeInteger(event.through) || event.through < 0) return 'invalid through';
+      return partsProblem(event.parts, true);
     }
     default:
       return 'unknown event kind';

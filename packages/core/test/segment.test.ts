@@ -63,6 +63,7 @@ const body: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
     parts,
     overdraft: cell,
   }),
+  fc.record({ kind: fc.constant('retire'), retired: fc.constant(LATER), through: cell, parts }),
 );
 
 /** A run of ORIGIN's log from `firstSeq`, of generated events of every kind, at times that move both ways. */

@@ -5,7 +5,7 @@
  * everything before it. Summaries name what this
  * replica holds durably. The replica hands in what it knows through `AntiEntropyHost`.
  */
-import { type OriginId, regionOf } from '@allot/core';
+import { type OriginId, type RetiredOrigin, regionOf } from '@allot/core';
 import type { ReplicationFrame, WireSegment } from './frames.js';
 import { FRAME_SEGMENT_BYTES_MAX, PEER_WINDOW_EVENTS, RELAY_AFTER_MS } from './limits.js';
 import { inFlightTo, type PeerState } from './peers.js';
@@ -42,6 +42,8 @@ export interface AntiEntropyHost {
   peer(region: string): PeerState;
   /** Up to `limit` durable segments of `origin`'s log from the one holding `fromSeq`. */
   readSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]>;
+  /** Retired incarnations: their logs are pushed only through their retired seq (peers refuse more). */
+  retired(): ReadonlyMap<OriginId, RetiredOrigin>;
   /** Sends a frame to a peer region; false if it could not be sent. */
   send(region: string, frame: ReplicationFrame): boolean;
   /** What a summary says: the durable version vector (with heard incarnations) and control state. */
@@ -95,11 +97,12 @@ export class AntiEntropy {
         const stalledSince = peer.progress.get(origin)?.at ?? peer.upAt;
         const peersRegion = peer.origin !== null && regionOf(origin) === regionOf(peer.origin);
         if (origin !== host.origin && !peersRegion && now - stalledSince < RELAY_AFTER_MS) continue;
+        const upTo = Math.min(head.seq, host.retired().get(origin)?.through ?? head.seq);
         for (;;) {
           const inFlight = inFlightTo(peer);
           if (inFlight >= PEER_WINDOW_EVENTS || !peer.connected) return;
           const from = Math.max(peer.versionVector[origin] ?? 0, peer.sent.get(origin) ?? 0) + 1;
-          if (from > head.seq) break;
+          if (from > upTo) break;
           // Whole segments within a frame's bytes; the one holding `from` may start before it (the
           // receiver skips what it has). One frame at most past the window.
           const run = await host.readSegments(origin, from, PUSH_READ_SEGMENTS);
@@ -107,6 +110,7 @@ export class AntiEntropy {
           let bytes = 0;
           for (const segment of run) {
             if (segments.length > 0 && bytes + segment.bytes.length > FRAME_SEGMENT_BYTES_MAX) break;
+            if (segment.lastSeq > upTo) break;
             segments.push(wireOf(segment));
             bytes += segment.bytes.length;
           }

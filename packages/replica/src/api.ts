@@ -92,12 +92,15 @@ export interface StoreFailure {
 }
 
 /**
- * The replica takes no writes yet: it has not confirmed with a peer that its own log is whole
+ * The replica takes no writes yet: not every peer has confirmed that its own log is whole
  * (DESIGN.md §2). Nothing happened; reads are served; retry later.
  */
 export interface NotReady {
   readonly status: 'not_ready';
-  readonly reason: 'recovering';
+  /** `retired`: this node's own incarnation was retired (a data directory restored from a backup). */
+  readonly reason: 'recovering' | 'retired';
+  /** The configured peers whose confirmation is still awaited (not heard since the start, or holding more); empty when retired. */
+  readonly waitingFor: readonly string[];
 }
 
 /** Outcome of a grant command. */

@@ -8,7 +8,13 @@
  * still short when the wait runs out is declined with the reason the cluster view gives.
  * Pure bookkeeping over what the replica hands it through `BorrowHost`: no clock, no I/O.
  */
-import { availableAt, type LedgerState, type OriginId } from '@allot/core';
+import {
+  availableAt,
+  type LedgerState,
+  type OriginId,
+  tenantOverdraftInUse,
+  unsettledDuplicates,
+} from '@allot/core';
 import type { DeclineReason } from './api.js';
 import type { ReplicationFrame } from './frames.js';
 import { BORROW_ASK_FACTOR, BORROW_ASKS_PER_WAIT_MAX, BORROW_WAITERS_MAX } from './limits.js';
@@ -46,6 +52,8 @@ interface Waiter<T> {
   readonly resolve: (outcome: T) => void;
   readonly amount: number;
   asks: number;
+  /** The asks last sent for this debit (region:amount,…), not sent again unchanged. */
+  lastAsks: string;
   timer: TimerHandle | null;
 }
 
@@ -70,8 +78,31 @@ export function declineReason(
 }
 
 /**
- * The tenant's live credits known at `origin` (every origin's live rights by this clock, plus the
- * origin's overdraft `headroom`): in all (`total`), and at the origin and the `reachable` ones (`near`).
+ * What the revokes of duplicate grants that `origin` accepted still owe for the tenant (issue 17):
+ * rights arriving there go to them before any debit.
+ */
+export function revokesOwed(state: LedgerState, tenant: string, origin: OriginId): number {
+  const ledger = state.tenants.get(tenant);
+  if (ledger === undefined) return 0;
+  let owed = 0;
+  for (const duplicate of unsettledDuplicates(ledger))
+    if (duplicate.loser.origin === origin) owed += duplicate.owed ?? 0;
+  return owed;
+}
+
+/**
+ * The tenant's rights another region could lend now, as known here: none while it repays overdraft
+ * (`lend` gives nothing then), and not what its revokes still owe (it takes those first).
+ */
+export function lendableAt(state: LedgerState, tenant: string, origin: OriginId, now: number): number {
+  if (tenantOverdraftInUse(state, tenant, origin) > 0) return 0;
+  return Math.max(0, availableAt(state, tenant, origin, now, 0) - revokesOwed(state, tenant, origin));
+}
+
+/**
+ * The tenant's live credits known at `origin` that a debit there could use: its own rights less
+ * what its revokes still owe, plus its overdraft `headroom`, plus what every other origin could
+ * lend (`lendableAt`); in all (`total`), and at the origin and the `reachable` ones (`near`).
  */
 export function creditsKnown(
   state: LedgerState,
@@ -81,12 +112,14 @@ export function creditsKnown(
   headroom: number,
   reachable: ReadonlySet<OriginId>,
 ): { total: number; near: number } {
-  let total = headroom;
-  let near = headroom;
+  const own = availableAt(state, tenant, origin, now, 0) - revokesOwed(state, tenant, origin) + headroom;
+  let total = own;
+  let near = own;
   for (const other of state.origins) {
-    const rights = availableAt(state, tenant, other, now, 0);
+    if (other === origin) continue;
+    const rights = lendableAt(state, tenant, other, now);
     total += rights;
-    if (other === origin || reachable.has(other)) near += rights;
+    if (reachable.has(other)) near += rights;
   }
   return { total, near };
 }
@@ -102,6 +135,13 @@ export class Borrowing {
   /** Debits waiting for rights now. */
   get waiting(): number {
     return this.count;
+  }
+
+  /** Σ amounts of the tenant's debits waiting here for rights. */
+  waitingFor(tenant: string): number {
+    let total = 0;
+    for (const waiter of this.waiters.get(tenant) ?? []) total += waiter.amount;
+    return total;
   }
 
   /** The current origins of the connected peers. */
@@ -149,6 +189,7 @@ export class Borrowing {
         resolve,
         amount,
         asks: 0,
+        lastAsks: '',
         timer: null,
       };
       const list = this.waiters.get(tenant) ?? [];
@@ -161,46 +202,49 @@ export class Borrowing {
         waiter.timer = null;
         this.finish(waiter as Waiter<unknown>, waiter.retry() ?? waiter.expire(), 'declined');
       });
-      this.ask(waiter as Waiter<unknown>, shortfall + ahead);
+      this.ask(waiter as Waiter<unknown>, shortfall + ahead, ahead + amount);
     });
   }
 
   /**
-   * Events of the tenant were folded: its waiting debits are decided again, oldest first. One
-   * still short asks again (the view of who holds what may have changed), a bounded number of times.
+   * Events of the tenant were folded: its waiting debits are decided again, oldest first. If some
+   * are still short, the tenant asks again (the view of who holds what may have changed).
    */
   wake(tenant: string): void {
     const list = this.waiters.get(tenant);
     if (list === undefined) return;
-    let ahead = 0;
     for (const waiter of [...list]) {
       const outcome = waiter.retry();
-      if (outcome !== null) {
-        this.finish(waiter, outcome, 'accepted');
-        continue;
-      }
-      ahead += waiter.amount;
-      if (waiter.asks < BORROW_ASKS_PER_WAIT_MAX) {
-        const mine = availableAt(this.host.state(), tenant, this.host.origin, this.host.now(), 0);
-        // What this debit and those still waiting before it need beyond what is here.
-        this.ask(waiter, Math.max(1, ahead - mine));
-      }
+      if (outcome !== null) this.finish(waiter, outcome, 'accepted');
     }
+    this.askAgain(tenant);
   }
 
   /**
    * A debit of the tenant went through on rights held here while others wait: what they were
-   * counting on may be gone, so they ask again now rather than when the next events arrive.
+   * counting on may be gone, so the tenant asks again now rather than when the next events arrive.
    */
   spent(tenant: string): void {
+    this.askAgain(tenant);
+  }
+
+  /**
+   * One ask for all the tenant's debits still waiting here (what they need together beyond what is
+   * here), on behalf of the newest that has asks left: each waiting debit's asks cover the ones
+   * before it, so asking for each would only repeat them.
+   */
+  private askAgain(tenant: string): void {
     const list = this.waiters.get(tenant);
     if (list === undefined) return;
-    const mine = availableAt(this.host.state(), tenant, this.host.origin, this.host.now(), 0);
-    let ahead = 0;
+    let waiting = 0;
+    let asker: Waiter<unknown> | null = null;
     for (const waiter of list) {
-      ahead += waiter.amount;
-      if (waiter.asks < BORROW_ASKS_PER_WAIT_MAX) this.ask(waiter, Math.max(1, ahead - mine));
+      waiting += waiter.amount;
+      if (waiter.asks < BORROW_ASKS_PER_WAIT_MAX) asker = waiter;
     }
+    if (asker === null) return;
+    const mine = availableAt(this.host.state(), tenant, this.host.origin, this.host.now(), 0);
+    this.ask(asker, Math.max(1, waiting - mine), waiting);
   }
 
   /** The replica closes: every waiting debit gets its expiry outcome now. */
@@ -231,38 +275,53 @@ export class Borrowing {
     const state = this.host.state();
     const now = this.host.now();
     let total = 0;
-    for (const origin of reachable) total += availableAt(state, tenant, origin, now, 0);
+    for (const origin of reachable) total += lendableAt(state, tenant, origin, now);
     return total;
   }
 
   /**
-   * Asks the richest connected peers for `shortfall`, each for what it holds, until the asks cover
-   * it; when the peers hold nothing known here, every connected peer is asked for all of it.
+   * Asks the richest connected peers for `need` (what the tenant's debits waiting here lack) and
+   * more, below; each for what it can lend as known here, until the asks cover it; when the peers
+   * can lend nothing known here, every connected peer is asked for all of it. The same asks as the
+   * last ones of this debit are not sent again and do not count against BORROW_ASKS_PER_WAIT_MAX:
+   * asks are spent on changes of who holds what.
    */
-  private ask(waiter: Waiter<unknown>, need: number): void {
+  private ask(waiter: Waiter<unknown>, need: number, waiting: number): void {
     const host = this.host;
-    waiter.asks += 1;
-    // As much again for the debits that follow (the demand is here now), so that one of them taking
-    // what arrives does not leave this one short for another round trip.
-    const shortfall = Math.min(Number.MAX_SAFE_INTEGER, need * BORROW_ASK_FACTOR);
     const state = host.state();
     const now = host.now();
+    // Beyond the need, (BORROW_ASK_FACTOR − 1) × the waiting debits again: debits of the tenant that
+    // arrive here meanwhile take what arrives as it comes (the demand is here now), and must not
+    // leave the waiting ones short for another round trip. What arrives pays the revokes this
+    // region still owes first (issue 17): those are asked for too.
+    const shortfall = Math.min(
+      Number.MAX_SAFE_INTEGER,
+      need + (BORROW_ASK_FACTOR - 1) * waiting + revokesOwed(state, waiter.tenant, host.origin),
+    );
     const donors: { region: string; rights: number }[] = [];
     for (const [region, peer] of host.peers()) {
       if (!peer.connected || peer.origin === null) continue;
-      donors.push({ region, rights: availableAt(state, waiter.tenant, peer.origin, now, 0) });
+      donors.push({ region, rights: lendableAt(state, waiter.tenant, peer.origin, now) });
     }
     donors.sort((a, b) => b.rights - a.rights || (a.region < b.region ? -1 : 1));
-    if (donors.every((donor) => donor.rights <= 0)) {
-      for (const donor of donors)
-        host.send(donor.region, { type: 'borrow', tenant: waiter.tenant, amount: shortfall });
-      return;
+    const asks: { region: string; amount: number }[] = [];
+    if (donors.every((donor) => donor.rights <= 0))
+      for (const donor of donors) asks.push({ region: donor.region, amount: shortfall });
+    else {
+      let left = shortfall;
+      for (const donor of donors) {
+        if (left <= 0 || donor.rights <= 0) break;
+        const amount = Math.min(left, donor.rights);
+        asks.push({ region: donor.region, amount });
+        left -= amount;
+      }
     }
-    let left = shortfall;
-    for (const donor of donors) {
-      if (left <= 0 || donor.rights <= 0) break;
-      const amount = Math.min(left, donor.rights);
-      if (host.send(donor.region, { type: 'borrow', tenant: waiter.tenant, amount })) left -= amount;
-    }
+    const plan = asks.map((one) => `${one.region}:${one.amount}`).join(',');
+    if (plan === waiter.lastAsks) return;
+    waiter.lastAsks = plan;
+    waiter.asks += 1;
+    for (const one of asks)
+      if (!host.send(one.region, { type: 'borrow', tenant: waiter.tenant, amount: one.amount }))
+        waiter.lastAsks = ''; // not sent: the same asks may go next time
   }
 }

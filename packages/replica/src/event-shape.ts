@@ -23,6 +23,7 @@ export const BODY_FIELDS: { readonly [K in LedgerEvent['kind']]: readonly string
   hold: ['amount', 'idempotencyKey', 'parts', 'overdraft', 'expiresAt', 'metadata'],
   capture: ['holdId', 'amount', 'released', 'parts', 'overdraft'],
   release: ['holdId', 'amount', 'cause', 'parts', 'overdraft'],
+  retire: ['retired', 'through', 'parts'],
 };
 
 /** The fields of a part. */

@@ -4,7 +4,7 @@
  * (the segments folded, as they are, with each event's tenant), whom it touched (tenants, the
  * idempotency keys of their received debits, grants), and where the run stopped. Sans I/O.
  */
-import { applyEvent, type LedgerState, type OriginId } from '@allot/core';
+import { applyCheckedEvent, type LedgerState, type OriginId } from '@allot/core';
 import type { SegmentWrite } from './ports.js';
 import type { VerifiedSegment } from './run-check.js';
 
@@ -46,7 +46,8 @@ export function foldReceived(
     for (const event of decoded.events) {
       let error: unknown = null;
       try {
-        const result = applyEvent(state, event);
+        // run-check passed every event of a verified segment through eventProblem.
+        const result = applyCheckedEvent(state, event);
         if (result !== 'applied') error = new Error(`seq ${event.seq} was ${result}`);
       } catch (thrown) {
         error = thrown;

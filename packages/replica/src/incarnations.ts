@@ -110,6 +110,20 @@ export class HeardIncarnations {
     return this.predecessors.size > 0;
   }
 
+  /**
+   * True when another incarnation of this node's region was heard of and is not in `retired`: its
+   * allowance is used until an operator retires it.
+   */
+  predecessorUnretired(retired: ReadonlyMap<OriginId, unknown>): boolean {
+    for (const origin of this.predecessors) if (!retired.has(origin)) return true;
+    return false;
+  }
+
+  /** True when `origin` was recorded or heard of here. */
+  knows(origin: OriginId): boolean {
+    return this.recorded.has(origin) || this.recording.has(origin) || this.predecessors.has(origin);
+  }
+
   /** Other incarnations of this node's region heard of and not yet handed out here; marks them. */
   unreportedLost(): OriginId[] {
     const fresh = [...this.predecessors].filter((origin) => !this.reported.has(origin)).sort();

@@ -6,6 +6,7 @@
  */
 export * from './alert-rule.js';
 export * from './api.js';
+export * from './as-of.js';
 export * from './borrow.js';
 export * from './checkpoints.js';
 export * from './clock.js';
@@ -24,5 +25,6 @@ export * from './peer-input.js';
 export * from './policy-rule.js';
 export * from './ports.js';
 export * from './replica.js';
+export * from './retire.js';
 export * from './snapshot-view.js';
 export * from './values.js';

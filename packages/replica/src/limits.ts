@@ -86,14 +86,18 @@ export const BORROW_WAITERS_MAX = 10_000;
 
 /**
  * Times one waiting debit asks its peers: once when it starts and again when events of its tenant
- * arrive and it is still short (who holds what may have changed). Bounds the frames one debit sends.
+ * arrive and it is still short and who holds what has changed (asks the same as the last are not
+ * sent). Bounds the frames one debit sends (× peers); 8 lets a debit follow rights that move twice
+ * while it waits (issue 12: a lender's view of who holds the last credits is a hop behind).
  */
-export const BORROW_ASKS_PER_WAIT_MAX = 4;
+export const BORROW_ASKS_PER_WAIT_MAX = 8;
 
 /**
- * A waiting debit asks for this many times what it lacks: the rest serves the debits that follow
- * it at a region that has just shown demand, so that one of them taking what arrives first does not
- * cost the waiting one a second round trip. Rights only move; nothing is lost by asking more.
+ * Waiting debits ask for what they lack plus (this − 1) times their own amounts again: the rest
+ * serves the debits that follow them at a region that has just shown demand, so that one of those
+ * taking what arrives first does not cost the waiting ones a second round trip. Proportional to the
+ * demand at hand, not to a rate: an ask as large as a low-water mark makes the last credits of a
+ * tenant move as one lump to whichever region asked last (issue 12). Rights only move.
  */
 export const BORROW_ASK_FACTOR = 2;
 
@@ -264,13 +268,35 @@ export const KEY_INDEX_BUCKET_MS_MIN = RETENTION_SWEEP_MS;
 export const RECALL_ROUNDS_MAX = 8;
 
 /**
- * After a start, once one peer's summary confirms this node holds all of its own log, how long to
- * wait for the other peers' summaries before trusting those heard (issue 15, swarm seed 266): any
- * peer may hold more of the log than the disk kept. Four summary intervals, past a redial's first
- * backoff steps: a peer that is up answers well within it; one that is cut off does not hold writes
- * back longer than this.
+ * How often the archive task looks for segments to move (archiving.ts): a busy node commits a few
+ * hundred segments a second, and ARCHIVE_SWEEP_STEPS_MAX files of up to ARCHIVE_SCAN_SEGMENTS_MAX
+ * segments each per origin per sweep keep up with ~3,000 commits/s at one sweep every 10 s.
  */
-export const LOG_CONFIRM_GRACE_MS = 4 * SUMMARY_INTERVAL_MS;
+export const ARCHIVE_SWEEP_MS = 10_000;
+
+/** Archive steps (files) per origin per sweep: bounded work per sweep, and the store's files small. */
+export const ARCHIVE_SWEEP_STEPS_MAX = 8;
+
+/** Segments one archive step looks at: a store's archive file holds at most this many (its ARCHIVE_FILE_SEGMENTS_MAX). */
+export const ARCHIVE_SCAN_SEGMENTS_MAX = 4_096;
+
+/**
+ * Longest time before a segment every region acknowledged moves to the archive, ms: ten years.
+ * Past it a node might as well not archive at all (leave `archiveAfterMs` out).
+ */
+export const ARCHIVE_AFTER_MS_MAX = 10 * 365 * 24 * 60 * 60 * 1000;
+
+/**
+ * Tenants a retire's answer lists by name (the totals cover all): a lost incarnation may have held
+ * rights of millions of tenants, and an operator reads the first screenful; the events page has all.
+ */
+export const RETIRE_TENANTS_SHOWN_MAX = 1_000;
+
+/**
+ * Retire events appended before waiting for them to be durable: one group commit's worth, so that a
+ * retire over millions of tenants never holds more than that pending (PENDING_EVENTS_MAX).
+ */
+export const RETIRE_EVENTS_PER_COMMIT = BATCH_EVENTS_MAX;
 
 /**
  * Events committed between two checkpoints by default (issue 11): a start folds at most this many
@@ -300,3 +326,29 @@ export const CHECKPOINT_EVERY_MS_MAX = 24 * 60 * 60 * 1000;
  * falls back to an older checkpoint rather than to the whole log.
  */
 export const CHECKPOINTS_KEPT = 2;
+
+/**
+ * Events of a tenant read per store call by an as-of balance (issue 11): the largest page the
+ * store hands out for a tenant, so a long history is folded page by page in bounded memory.
+ */
+export const ASOF_PAGE_EVENTS = TENANT_EVENTS_PAGE_MAX;
+
+/**
+ * Segments read per store call by a snapshot at a version vector: as recovery reads them (at most
+ * 16 MiB a page), since such a snapshot refolds the named prefixes the way a start does.
+ */
+export const ASOF_PAGE_SEGMENTS = RECOVERY_PAGE_SEGMENTS;
+
+/**
+ * Origins one asked-for version vector may name. A cluster has a handful of regions, each with at
+ * most SUMMARY_ORIGINS_PER_REGION_MAX incarnations worth naming; 256 covers 16 regions of 16 and
+ * keeps the query string (and the heads read for it) small.
+ */
+export const ASOF_VECTOR_ORIGINS_MAX = 256;
+
+/**
+ * Snapshots at a version vector folded at once. Each refolds the prefixes it names into a state of
+ * its own, as large as the node's (a start's worth of memory and CPU), so one at a time: a second
+ * asked meanwhile is answered "retry later" rather than doubling the node's memory.
+ */
+export const ASOF_SNAPSHOTS_MAX = 1;

@@ -143,6 +143,21 @@ export interface Store {
   writeOutbox(puts: readonly OutboxRecord[], deletes: readonly string[]): Promise<void>;
   /** Every outbox record, in key order. */
   readOutbox(): Promise<OutboxRecord[]>;
+  /**
+   * The last seq of each origin's log moved to the archive (DESIGN.md §2 "Checkpoints and
+   * retention"); origins with nothing archived are absent. Reads above see archived segments
+   * as if they were live.
+   */
+  archivedSeqs(): Promise<Record<OriginId, number>>;
+  /**
+   * Moves the next segments of `origin`'s log, up to the one ending at `throughSeq` (≤ its head),
+   * to the archive in one step of at most one archive file: the file and its manifest durable
+   * first, then the live copies deleted in one batch (the head's segment stays live too). A crash
+   * at any point loses nothing; the next call finishes a half-done step.
+   */
+  archiveSegments(origin: OriginId, throughSeq: number): Promise<ArchiveStep>;
+  /** Moves the tenant index entries whose events are all archived, in one step; how many moved. */
+  archiveTenantIndex(): Promise<number>;
   /** Writes a checkpoint (all its bytes or none), synced; one already stored at its total is replaced. */
   writeCheckpoint(checkpoint: StoredCheckpoint): Promise<void>;
   /** The totals of the checkpoints stored, newest (largest) first. */
@@ -153,6 +168,13 @@ export interface Store {
   deleteCheckpoint(total: number): Promise<void>;
   /** Closes the store; pending commits finish first. */
   close(): Promise<void>;
+}
+
+/** What one archive step moved: segments and events, and the last seq now archived. */
+export interface ArchiveStep {
+  readonly segments: number;
+  readonly events: number;
+  readonly throughSeq: number;
 }
 
 /**

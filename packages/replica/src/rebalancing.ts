@@ -52,8 +52,20 @@ export interface RebalancingHost {
   peer(region: string): ReachablePeer;
   /** Sends a frame to a peer region; false if it could not be sent. */
   send(region: string, frame: ReplicationFrame): boolean;
+  /** Σ amounts of this region's debits of the tenant waiting for rights (borrowing). */
+  waitingFor(tenant: string): number;
+  /** What this region could pay for the tenant with its own and its connected peers' rights, as known here. */
+  reachableCredits(tenant: string): number;
   /** Moves rights of the tenant to `to` if the ledger accepts it (appended, observed). */
   moveRights(tenant: string, to: OriginId, amount: number): void;
+}
+
+/**
+ * Whether `region`'s waiting debits come before `other`'s when both wait for a tenant's rights: a
+ * fixed order every region agrees on (by region id), so borrowed rights gather at one of them.
+ */
+export function borrowPrecedes(region: string, other: string): boolean {
+  return region < other;
 }
 
 /** One replica's rebalancing: spend rates and outstanding rights requests per tenant. */
@@ -71,10 +83,13 @@ export class Rebalancing {
     const known = this.spendRates.get(tenant);
     // A clock that steps back must not inflate the rate: time running backwards decays nothing.
     const decay = known === undefined ? 0 : Math.exp(-Math.max(0, now - known.at) / SPEND_RATE_WINDOW_MS);
-    this.spendRates.set(tenant, {
-      perMs: (known?.perMs ?? 0) * decay + amount / SPEND_RATE_WINDOW_MS,
-      at: now,
-    });
+    const perMs = (known?.perMs ?? 0) * decay + amount / SPEND_RATE_WINDOW_MS;
+    // Updated in place: this runs per debit, and the rate is this module's alone.
+    if (known === undefined) this.spendRates.set(tenant, { perMs, at: now });
+    else {
+      known.perMs = perMs;
+      known.at = now;
+    }
   }
 
   /** The rights this region wants to hold for the tenant: its spend over a few round trips. */
@@ -119,7 +134,9 @@ export class Rebalancing {
     if (peer.origin === null || !peer.connected) return; // never to a region we cannot reach
     const now = host.now();
     if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) return;
-    const surplus = this.rightsAt(tenant, host.origin, now) - this.lowWater(tenant, now);
+    // Debits waiting here for rights are demand too: what they need is not surplus.
+    const surplus =
+      this.rightsAt(tenant, host.origin, now) - this.lowWater(tenant, now) - host.waitingFor(tenant);
     const give = Math.min(amount, Math.floor(surplus / 2));
     if (give < 1) return;
     host.moveRights(tenant, peer.origin, give);
@@ -130,6 +147,12 @@ export class Rebalancing {
    * here. Unlike `donate` this does not keep a reserve: the debit is the demand, and rights this
    * region needs later come back the same way. Never to a region we cannot reach, never while this
    * region repays overdraft (what it receives goes to that first), never before its log is whole.
+   *
+   * When debits of the tenant wait here too, two regions short of the same last credits would hand
+   * them back and forth and both run out of time (issue 12): rights flow one way only, toward the
+   * region first in `borrowPrecedes` order. A region that precedes the asker keeps what its own
+   * waiting debits need (when the reachable cluster can pay them at all) and lends only the rest;
+   * one that follows it gives what is asked.
    */
   lend(region: string, tenant: string, amount: number): void {
     const host = this.host;
@@ -137,7 +160,11 @@ export class Rebalancing {
     const peer = host.peer(region);
     if (peer.origin === null || !peer.connected) return;
     if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) return;
-    const give = Math.min(amount, this.rightsAt(tenant, host.origin, host.now()));
+    const rights = this.rightsAt(tenant, host.origin, host.now());
+    // Only for waiting debits the reachable cluster can pay: a hopeless one must not starve others.
+    const waiting = borrowPrecedes(host.region, region) ? host.waitingFor(tenant) : 0;
+    const kept = waiting > 0 && host.reachableCredits(tenant) >= waiting ? waiting : 0;
+    const give = Math.min(amount, rights - kept);
     if (give < 1) return;
     host.moveRights(tenant, peer.origin, give);
   }

@@ -7,7 +7,7 @@
  * serve a wrong balance. Reads only: the replica installs what this returns.
  */
 import {
-  applyEvent,
+  applyCheckedEvent,
   type CheckpointHead,
   createLedgerState,
   decodeSegment,
@@ -48,22 +48,35 @@ type RecoveryPorts = {
  * the fold keeps `recordWindow`'s records on the heap (issue 18), all when absent. It starts from
  * the newest checkpoint that verifies (checkpoints.ts) and folds only each log's tail after it,
  * chained from the head hash the checkpoint recorded; a tail that does not continue from it falls
- * back to the whole log, with one warn line.
+ * back to the whole log, with one warn line. With `retired` (issue 11: a retired incarnation's
+ * events past its retired seq count nowhere, and the store may hold some that came before the
+ * retire did) it folds every log from its start, no event of such an origin past that seq, and
+ * gives that log's head at that seq.
  */
 export async function recoverStore(
   ports: RecoveryPorts,
   cluster: string,
   origin: OriginId,
   recordWindow?: RecordWindowOptions,
+  retired: ReadonlyMap<OriginId, number> = new Map(),
 ): Promise<RecoveredStore> {
   const storedHeads = await ports.store.heads();
   const byOrigin = new Map(storedHeads.map((head) => [head.origin, head]));
-  const checkpoint = await loadNewestCheckpoint(ports, cluster, byOrigin, recordWindow);
-  let folded: { state: LedgerState; events: number } | null = null;
+  const checkpoint =
+    retired.size > 0 ? null : await loadNewestCheckpoint(ports, cluster, byOrigin, recordWindow);
+  let folded: Awaited<ReturnType<typeof foldLogs>> | null = null;
   let from: number | null = null;
   if (checkpoint !== null) {
     try {
-      folded = await foldLogs(ports, cluster, origin, storedHeads, checkpoint.state, checkpoint.heads);
+      folded = await foldLogs(
+        ports,
+        cluster,
+        origin,
+        storedHeads,
+        checkpoint.state,
+        checkpoint.heads,
+        retired,
+      );
       from = checkpoint.total;
     } catch (error) {
       if (!(error instanceof ReplicaOpenError)) throw error;
@@ -80,6 +93,7 @@ export async function recoverStore(
     storedHeads,
     createLedgerState(recordWindow === undefined ? {} : { recordWindow }),
     new Map(),
+    retired,
   );
   if (from !== null)
     ports.logger.info(
@@ -91,6 +105,7 @@ export async function recoverStore(
   for (const { key, problem } of control.audit()) {
     ports.logger.warn({ key, problem }, 'stored control entry breaks the policy rule: read as the default');
   }
+  for (const [cut, head] of folded.capped) byOrigin.set(cut, head);
   return {
     state: folded.state,
     heads: byOrigin,
@@ -112,13 +127,19 @@ async function foldLogs(
   storedHeads: readonly LogHead[],
   state: LedgerState,
   from: ReadonlyMap<OriginId, CheckpointHead>,
-): Promise<{ state: LedgerState; events: number }> {
+  retired: ReadonlyMap<OriginId, number>,
+): Promise<{ state: LedgerState; events: number; capped: Map<OriginId, LogHead> }> {
   const { store, crypto } = ports;
   let events = 0;
+  /** Heads of retired logs at their retired seq: what this node holds of them, as every node counts. */
+  const capped = new Map<OriginId, LogHead>();
   for (const head of storedHeads) {
     const start = from.get(head.origin);
     let previous = start?.hash ?? ZERO_HASH;
     let seq = start?.seq ?? 0;
+    const cap = retired.get(head.origin);
+    if (cap !== undefined && cap < head.seq && cap === 0)
+      capped.set(head.origin, { origin: head.origin, seq: 0, hash: ZERO_HASH, signature: null });
     while (seq < head.seq) {
       const page = await store.readSegments(head.origin, seq + 1, RECOVERY_PAGE_SEGMENTS);
       if (page.length === 0) break;
@@ -142,11 +163,20 @@ async function foldLogs(
           const at = `log ${head.origin} seq ${event.seq}`;
           const problem = eventProblem(event);
           if (problem !== null) throw new ReplicaOpenError(`${at}: malformed event: ${problem}`);
-          if (applyEvent(state, event) !== 'applied') throw new ReplicaOpenError(`${at}: not applicable`);
+          if (event.seq > (cap ?? event.seq)) continue;
+          if (applyCheckedEvent(state, event) !== 'applied')
+            throw new ReplicaOpenError(`${at}: not applicable`);
           events += 1;
         }
         previous = hash;
         seq = segment.lastSeq;
+        if (cap !== undefined && cap < head.seq && seq === cap)
+          capped.set(head.origin, {
+            origin: head.origin,
+            seq,
+            hash: segment.hash,
+            signature: segment.signature,
+          });
       }
     }
     if (seq !== head.seq || !sameBytes(previous, head.hash)) {
@@ -164,5 +194,5 @@ async function foldLogs(
         throw new ReplicaOpenError(`log ${head.origin}: head signature does not verify with this node's key`);
     }
   }
-  return { state, events };
+  return { state, events, capped };
 }

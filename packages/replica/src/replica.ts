@@ -38,6 +38,7 @@ import {
   overdraftInUseTotal,
   parseEventRecordId,
   type RefundRecord,
+  type RetiredOrigin,
   refundableOf,
   regionOf,
   type TenantEventBody,
@@ -68,6 +69,8 @@ import type {
   StoreFailure,
   TenantPolicy,
 } from './api.js';
+import { Archiving } from './archiving.js';
+import { type SnapshotAtRefusal, snapshotAt, tenantAsOf } from './as-of.js';
 import { type Batch, newBatch, sealSegments, segmentFor } from './batch.js';
 import { Borrowing, creditsKnown, declineReason } from './borrow.js';
 import {
@@ -82,6 +85,7 @@ import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
 import { DurableReads } from './durable-reads.js';
 import { EventFeed } from './event-feed.js';
+import { OwnEventTimes, storedEventTime } from './event-time.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { foldReceived } from './fold-received.js';
 import type { ReplicationFrame, SegmentsFrame } from './frames.js';
@@ -89,6 +93,8 @@ import { HoldForwarding } from './hold-forwarding.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
 import {
+  ARCHIVE_AFTER_MS_MAX,
+  ASOF_SNAPSHOTS_MAX,
   BATCH_EVENTS_MAX,
   BORROW_WAIT_MS_DEFAULT,
   BORROW_WAIT_MS_MAX,
@@ -97,16 +103,16 @@ import {
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
   KEY_INDEX_BUCKET_MS_MIN,
   KEY_INDEX_BUCKETS_PER_RETENTION,
-  LOG_CONFIRM_GRACE_MS,
   PENDING_EVENTS_MAX,
   RECORD_WINDOW_RECORDS_DEFAULT,
   RETENTION_SWEEP_MS,
+  RETIRE_EVENTS_PER_COMMIT,
   RTT_MS_FLOOR,
   SUMMARY_INTERVAL_MS,
   TENANT_EVENTS_PAGE_MAX,
 } from './limits.js';
 import { toHex, ZERO_HASH } from './log.js';
-import { ownRegionBehind } from './log-recovery.js';
+import { LogConfirm } from './log-confirm.js';
 import { ReplicaOpenError } from './open-error.js';
 import { originProblem, versionVectorProblem } from './peer-input.js';
 import { newPeerState, type PeerState } from './peers.js';
@@ -125,6 +131,15 @@ import type {
 } from './ports.js';
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
+import {
+  countedVector,
+  ownRetiredLine,
+  planRetire,
+  type RetirePlan,
+  type RetireView,
+  retiredPastThrough,
+  retiredRunProblem,
+} from './retire.js';
 import { checkRun, runKey } from './run-check.js';
 import { snapshotOf } from './snapshot-view.js';
 import {
@@ -167,6 +182,11 @@ export interface ReplicaOptions {
    */
   readonly borrowWaitMs?: number;
   /**
+   * Move segments every configured region has acknowledged to the archive once their newest event
+   * is this old, ms (archiving.ts): 0..ARCHIVE_AFTER_MS_MAX. Left out (or null): never archive.
+   */
+  readonly archiveAfterMs?: number | null;
+  /**
    * How often a checkpoint of the fold is written (issue 11): every `everyEvents` committed events
    * or `everyMs` (when any came in), within the CHECKPOINT_EVERY_* bounds; defaults
    * CHECKPOINT_EVERY_EVENTS_DEFAULT and CHECKPOINT_EVERY_MS_DEFAULT.
@@ -188,7 +208,14 @@ const CLOSING: StoreFailure = { status: 'unavailable', reason: 'closing' };
 const STORE_FAILED: StoreFailure = { status: 'unavailable', reason: 'store_failed' };
 const OVERLOADED: StoreFailure = { status: 'unavailable', reason: 'overloaded' };
 const INTERNAL: StoreFailure = { status: 'unavailable', reason: 'internal' };
-const RECOVERING: NotReady = { status: 'not_ready', reason: 'recovering' };
+const RETIRED: NotReady = { status: 'not_ready', reason: 'retired', waitingFor: [] };
+
+/** Outcome of a retire command: what it did, why it did nothing, or a store failure. */
+export type RetireOutcome =
+  | { readonly status: 'accepted'; readonly retire: RetireView }
+  | Exclude<RetirePlan, { readonly status: 'plan' }>
+  | StoreFailure
+  | NotReady;
 
 /** Longest single timer the replica sets; later deadlines are re-armed (host timers overflow at 2^31 ms). */
 const TIMER_MS_MAX = 60 * 60 * 1000;
@@ -214,6 +241,10 @@ export class Replica {
    * the last own segment sealed (at a commit's start, or received back while recovering).
    */
   private durableSeq = 0;
+  /** The times of own events: never before one already written (event-time.ts). */
+  private ownTimes = new OwnEventTimes();
+  /** Snapshots at a version vector being folded now (at most ASOF_SNAPSHOTS_MAX). */
+  private snapshotsAt = 0;
   private nextSeq = 1;
   private lastHash: Uint8Array = ZERO_HASH;
 
@@ -228,12 +259,16 @@ export class Replica {
   private flushQueued = false;
   private expiryTimer: TimerHandle | null = null;
   private retentionTimer: TimerHandle | null = null;
+  /** The archive task, when archiving is on. */
+  private readonly archiving: Archiving | null;
   /** When to write checkpoints (checkpoints.ts); set once open. */
   private checkpoints: CheckpointSchedule | null = null;
   /** While set, new commands wait for it (recovery, snapshot). */
   private gate: Promise<void> | null = null;
   private closing = false;
   private broken: Error | null = null;
+  /** Set once this node's own incarnation is known retired: it takes no writes from then on. */
+  private ownRetired: RetiredOrigin | null = null;
 
   /** Replication: the transport, what each peer has, the chain tip of every origin (pending included). */
   private transport: Transport | null = null;
@@ -253,21 +288,18 @@ export class Replica {
   /** The slowest peer's round trip, ms, refreshed every summary interval (for low-water marks). */
   private rttMs = RTT_MS_FLOOR;
   /**
-   * False until a peer's summary shows that this node holds all that peer holds of its region's
-   * origins (DESIGN.md §2): until then it appends nothing to its own log, and writes are not_ready.
+   * False until every peer's summary shows that this node holds all that peer holds of its region's
+   * origins (DESIGN.md §2, log-confirm.ts): until then it appends nothing to its own log, and
+   * writes are not_ready.
    */
   private logConfirmed = true;
-  /** While not writable: set once LOG_CONFIRM_GRACE_MS passed since a peer's summary was first heard. */
-  private logGraceTimer: TimerHandle | null = null;
-  private logGraceOver = false;
+  private readonly logConfirm: LogConfirm;
   /** Own events fetched back from peers while recovering (for the line logged when done). */
   private fetchedBack = 0;
   /** Tenants (and debit keys) whose received events wait for writability to be acted on. */
   private readonly deferred = new Map<string, Set<string>>();
   /** Peers already reported as holding more of our own log than we made durable (one line each). */
   private readonly reportedFork = new Set<string>();
-  /** Origins already reported as held further by a peer (one line each). */
-  private readonly reportedBehind = new Set<OriginId>();
   /** Balance reads waiting for a tenant's pending events to become durable or be undone. */
   private readonly durableReads = new DurableReads<BalanceView | undefined>();
   /** Regions this node knows: itself and its configured peers; a peer may name no other. */
@@ -287,6 +319,7 @@ export class Replica {
       rebalancing: options.rebalancing ?? 'adaptive',
       allowLoneStart: options.allowLoneStart ?? false,
       borrowWaitMs: options.borrowWaitMs ?? BORROW_WAIT_MS_DEFAULT,
+      archiveAfterMs: options.archiveAfterMs ?? null,
       durability: options.durability ?? 'fsync',
       batchEventsMax: options.batchEventsMax ?? BATCH_EVENTS_MAX,
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? IDEMPOTENCY_RETENTION_MS_DEFAULT,
@@ -307,6 +340,19 @@ export class Replica {
     this.heard = new HeardIncarnations(this.origin);
     this.control = new ControlDocument(ports.rng.nextUint32());
     this.knownRegions = new Set([this.region, ...Object.keys(this.options.peerKeys)]);
+    this.archiving =
+      this.options.archiveAfterMs === null
+        ? null
+        : new Archiving(
+            {
+              store: ports.store,
+              clock: ports.clock,
+              logger: ports.logger,
+              regions: () => this.otherRegions(),
+              heads: () => this.heads,
+            },
+            this.options.archiveAfterMs,
+          );
     this.antiEntropy = new AntiEntropy({
       origin: this.origin,
       logger: ports.logger,
@@ -316,6 +362,7 @@ export class Replica {
       peers: () => this.peers,
       peer: (region) => this.peerState(region),
       readSegments: (origin, fromSeq, limit) => this.ports.store.readSegments(origin, fromSeq, limit),
+      retired: () => this.state.retired,
       send: (region, frame) => this.send(region, frame),
       summary: () => ({
         versionVector: this.heard.summaryVector(this.durableVersionVector()),
@@ -335,6 +382,8 @@ export class Replica {
       peers: () => this.peers,
       peer: (region) => this.peerState(region),
       send: (region, frame) => this.send(region, frame),
+      waitingFor: (tenant) => this.borrowing.waitingFor(tenant),
+      reachableCredits: (tenant) => this.reachableCredits(tenant),
       moveRights: (tenant, to, amount) => this.moveRights(tenant, to, amount),
     });
     this.borrowing = new Borrowing({
@@ -347,6 +396,17 @@ export class Replica {
       peers: () => this.peers,
       send: (region, frame) => this.send(region, frame),
       waited: (ms, result) => this.ports.observer?.debitWaited?.(ms / 1000, result),
+    });
+    this.logConfirm = new LogConfirm({
+      region: this.region,
+      origin: this.origin,
+      otherRegions: () => this.otherRegions(),
+      peers: this.peers,
+      held: (origin) => this.heads.get(origin)?.seq ?? 0,
+      counted: (vector) => countedVector(this.state, vector),
+      folded: (origin) => (origin === this.origin ? this.nextSeq - 1 : (this.tips.get(origin)?.seq ?? 0)),
+      send: (region, frame) => this.send(region, frame),
+      logger: ports.logger,
     });
     this.forwarding = new HoldForwarding({
       setTimer: (ms, callback) => this.ports.clock.setTimer(ms, callback),
@@ -365,6 +425,15 @@ export class Replica {
     if (wait !== undefined && (!Number.isSafeInteger(wait) || wait < 0 || wait > BORROW_WAIT_MS_MAX))
       throw new ReplicaOpenError(
         `borrowWaitMs must be an integer from 0 to ${BORROW_WAIT_MS_MAX}, not ${wait}`,
+      );
+    const after = options.archiveAfterMs;
+    if (
+      after !== undefined &&
+      after !== null &&
+      (!Number.isSafeInteger(after) || after < 0 || after > ARCHIVE_AFTER_MS_MAX)
+    )
+      throw new ReplicaOpenError(
+        `archiveAfterMs must be an integer from 0 to ${ARCHIVE_AFTER_MS_MAX}, not ${after}`,
       );
     const checkpointProblem =
       options.checkpoint === undefined ? null : checkpointOptionsProblem(options.checkpoint);
@@ -405,15 +474,21 @@ export class Replica {
         );
       else
         ports.logger.info(
-          { origin: replica.origin },
-          "reads served; writes wait until a peer's summary shows this node's log is whole",
+          { origin: replica.origin, waitingFor: replica.logConfirm.waitingFor() },
+          `reads served; writes wait until every peer (${replica.logConfirm.waitingFor().join(', ')}) confirms this node holds all of its own log`,
         );
     }
     await replica.recover();
+    const retired = replica.state.retired.get(replica.origin);
+    if (retired !== undefined) {
+      await ports.store.close();
+      throw new ReplicaOpenError(ownRetiredLine(replica.origin, retired));
+    }
     replica.heard.load(await ports.store.readOrigins());
     await replica.recordHeard([replica.origin]); // a directory made before origins were recorded
     replica.reportLostIncarnations();
     replica.armRetention();
+    replica.archiving?.start();
     replica.checkpoints = new CheckpointSchedule(replica.options.checkpoint, ports.clock, async () => {
       await replica.takeCheckpoint();
     });
@@ -434,7 +509,13 @@ export class Replica {
         Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
       ),
     };
-    const { state, heads, control } = await recoverStore(this.ports, this.cluster, this.origin, recordWindow);
+    let recovered = await recoverStore(this.ports, this.cluster, this.origin, recordWindow);
+    const cut = retiredPastThrough(recovered.state);
+    // Events of a retired incarnation past its retired seq, stored before the retire came: the
+    // fold is made again without them, as every node that never took them folds it.
+    if (cut.size > 0)
+      recovered = await recoverStore(this.ports, this.cluster, this.origin, recordWindow, cut);
+    const { state, heads, control } = recovered;
     this.state = state;
     this.heads = heads;
     this.control = control;
@@ -443,6 +524,8 @@ export class Replica {
     const own = heads.get(this.origin);
     this.durableSeq = own?.seq ?? 0;
     this.nextSeq = this.durableSeq + 1;
+    this.ownTimes = new OwnEventTimes();
+    this.ownTimes.observe(await storedEventTime(this.ports.store, this.origin, this.durableSeq));
     this.lastHash = own?.hash ?? ZERO_HASH;
     this.expiries.clear();
     this.overdraftInUse = overdraftInUseTotal(state, this.origin);
@@ -494,6 +577,35 @@ export class Replica {
       default:
         return decision;
     }
+  }
+
+  /**
+   * Retires `lost`, a lost incarnation of this region (planRetire says when it may not): appends the
+   * retire events, RETIRE_EVENTS_PER_COMMIT at a time, and answers once all are durable.
+   */
+  async retire(lost: OriginId): Promise<RetireOutcome> {
+    const refused = await this.admitWrite(1);
+    if (refused !== null) return refused;
+    const plan = planRetire(this.state, this.origin, lost, this.heard.knows(lost), this.peers);
+    if (plan.status !== 'plan') return plan;
+    let last = 0;
+    for (let from = 0; from < plan.bodies.length; from += RETIRE_EVENTS_PER_COMMIT) {
+      if (from > 0) {
+        if (!(await this.durable(last))) return STORE_FAILED;
+        const again = await this.admitWrite(RETIRE_EVENTS_PER_COMMIT);
+        if (again !== null) return again;
+      }
+      for (const body of plan.bodies.slice(from, from + RETIRE_EVENTS_PER_COMMIT))
+        last = this.append(body).seq;
+    }
+    if (!(await this.durable(last))) return STORE_FAILED;
+    this.ports.logger.warn(
+      { origin: lost, by: this.origin, through: plan.through, rights: plan.view.rights },
+      'lost incarnation retired: its rights belong to this incarnation now',
+    );
+    // Rights that came in repay this origin's overdraft first (DESIGN.md §1).
+    for (const tenant of new Set(plan.bodies.map((body) => body.tenant))) this.repay(tenant);
+    return { status: 'accepted', retire: { ...plan.view, events: plan.bodies.length } };
   }
 
   /** Debits a tenant from this region's rights (plus its overdraft). */
@@ -957,6 +1069,9 @@ export class Replica {
    */
   async takeCheckpoint(): Promise<boolean> {
     if (this.closing || this.broken !== null) return false;
+    // Checkpoint format 1 carries no retired cells nor retired origins (issue 11): after a retire,
+    // starts fold from the newest checkpoint taken before it (or the logs), which stays exact.
+    if (this.state.retired.size > 0) return false;
     return writeCheckpoint(
       this.ports,
       this.cluster,
@@ -968,6 +1083,43 @@ export class Replica {
   /** The newest stored checkpoint whose hash and signature (this node's) verify; null: none (audit). */
   newestCheckpoint(): Promise<StoredCheckpoint | null> {
     return newestSignedCheckpoint(this.ports, this.cluster);
+  }
+
+  /**
+   * The tenant's durable balance as of `at` (integer ms): the fold of its events up to `at` by
+   * as-of.ts's prefix rule, undefined when no grant of it is known by then. `asOf` is `at`.
+   */
+  async balanceAsOf(tenant: string, at: number): Promise<BalanceView | undefined> {
+    const { overdraft } = await this.durablePolicy(tenant);
+    const found = await tenantAsOf(this.ports.store, tenant, at, overdraft);
+    if (found === undefined) return undefined;
+    return { ...found.figures, region: this.region, versionVector: found.versionVector, asOf: at };
+  }
+
+  /**
+   * A snapshot of exactly the durable log prefixes `vector` names (as-of.ts), or why there is
+   * none; the header says this region and this clock's time.
+   */
+  async snapshotAt(
+    vector: Readonly<Record<OriginId, number>>,
+  ): Promise<{ header: SnapshotHeader; tenants: SnapshotTenant[] } | SnapshotAtRefusal> {
+    if (this.snapshotsAt >= ASOF_SNAPSHOTS_MAX) return { status: 'busy', limit: ASOF_SNAPSHOTS_MAX };
+    this.snapshotsAt += 1;
+    try {
+      const recordWindow = {
+        records: this.options.recordWindowRecords,
+        bucketMs: Math.max(
+          KEY_INDEX_BUCKET_MS_MIN,
+          Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
+        ),
+      };
+      const meta = () => ({ cluster: this.cluster, region: this.region, takenAt: this.ports.clock.now() });
+      const outcome = await snapshotAt(this.ports.store, vector, recordWindow, meta);
+      if (outcome.status !== 'ok') return outcome;
+      return { header: outcome.header, tenants: outcome.tenants };
+    } finally {
+      this.snapshotsAt -= 1;
+    }
   }
 
   /** True while the replica serves (open, recovered, not broken, not closing). */
@@ -983,6 +1135,11 @@ export class Replica {
     return this.ready && this.logConfirmed;
   }
 
+  /** The peers whose confirmation of this node's own log writes still wait for; empty once writable. */
+  writesWaitingFor(): string[] {
+    return this.logConfirmed ? [] : this.logConfirm.waitingFor();
+  }
+
   /** Commits everything pending, stops timers, closes the store. */
   async close(): Promise<void> {
     if (this.closing) return;
@@ -990,9 +1147,9 @@ export class Replica {
     this.borrowing.close();
     this.expiryTimer?.cancel();
     this.retentionTimer?.cancel();
+    this.archiving?.stop();
     await this.checkpoints?.close();
     this.summaryTimer?.cancel();
-    this.logGraceTimer?.cancel();
     await this.drain();
     await this.ports.store.close();
     this.ports.logger.info({ origin: this.origin, seq: this.durableSeq }, 'replica closed');
@@ -1005,7 +1162,10 @@ export class Replica {
   private async admitWrite(events: number): Promise<StoreFailure | NotReady | null> {
     const refused = await this.admit(events);
     if (refused !== null) return refused;
-    return this.logConfirmed ? null : RECOVERING;
+    if (this.ownRetired !== null) return RETIRED;
+    return this.logConfirmed
+      ? null
+      : { status: 'not_ready', reason: 'recovering', waitingFor: this.logConfirm.waitingFor() };
   }
 
   /** Waits for a gate; refuses when closing, broken or overloaded. */
@@ -1028,7 +1188,8 @@ export class Replica {
 
   /** Appends an own event: folded in memory now, written into its batch's segment, durable with it. */
   private append(body: TenantEventBody): LedgerEvent {
-    const event = makeEvent({ origin: this.origin, seq: this.nextSeq, at: this.ports.clock.now() }, body);
+    const at = this.ownTimes.next(this.ports.clock.now());
+    const event = makeEvent({ origin: this.origin, seq: this.nextSeq, at }, body);
     const result = applyEvent(this.state, event);
     if (result !== 'applied') {
       throw new Error(`own event ${event.seq} was ${result}: the log and the fold disagree`);
@@ -1061,9 +1222,10 @@ export class Replica {
   /** Resolves true once own event `seq` is durable, false if its batch failed. */
   private durable(seq: number): Promise<boolean> {
     if (seq <= this.durableSeq) return Promise.resolve(true);
-    for (const batch of [this.inFlight, ...this.queue, this.open]) {
-      if (batch !== null && seq <= batch.lastSeq) return batch.done;
-    }
+    // Per own event: no array of the batches is made for the search.
+    if (this.inFlight !== null && seq <= this.inFlight.lastSeq) return this.inFlight.done;
+    for (const batch of this.queue) if (seq <= batch.lastSeq) return batch.done;
+    if (this.open !== null && seq <= this.open.lastSeq) return this.open.done;
     throw new Error(`own event ${seq} is neither durable nor pending`);
   }
 
@@ -1448,6 +1610,7 @@ export class Replica {
         }
         peer.versionVector = { ...frame.versionVector };
         peer.summarized = true;
+        this.archiving?.noteSummary(region, frame.versionVector);
         this.noteHeard(frame.versionVector);
         if (this.overdraftWithheld) this.checkCaughtUp(region, frame.versionVector);
         this.checkLogWhole();
@@ -1502,62 +1665,10 @@ export class Replica {
     }
   }
 
-  /**
-   * While not writable: becomes writable once at least one connected peer's summary is known and
-   * no such summary shows more of this region's origins than this node holds durably. A peer that
-   * holds more gives it back (its pushes of our region's origins are not delayed), and the check
-   * runs again after that commit.
-   */
+  /** While not writable: becomes writable once every peer confirmed this node's log whole (log-confirm.ts). */
   private checkLogWhole(): void {
-    if (this.logConfirmed) return;
-    let heard = false;
-    for (const [region, peer] of this.peers) {
-      if (!peer.connected || !peer.summarized) continue;
-      heard = true;
-      const behind = ownRegionBehind(
-        this.region,
-        peer.versionVector,
-        (origin) => this.heads.get(origin)?.seq ?? 0,
-      );
-      for (const gap of behind) {
-        // Nothing of it on the way (folded, not durable yet): ask this peer from where we stand.
-        const folded = gap.origin === this.origin ? this.nextSeq - 1 : (this.tips.get(gap.origin)?.seq ?? 0);
-        if (folded === gap.held)
-          this.send(region, { type: 'pull', origin: gap.origin, fromSeq: gap.held + 1 });
-        if (this.reportedBehind.has(gap.origin)) continue;
-        this.reportedBehind.add(gap.origin);
-        this.ports.logger.warn(
-          {
-            origin: gap.origin,
-            held: gap.held,
-            peer: region,
-            peerHolds: gap.theirs,
-            missing: gap.theirs - gap.held,
-          },
-          gap.origin === this.origin
-            ? 'own log is shorter than a peer holds it: fetching the missing events back before taking writes'
-            : "a peer holds more of this region's earlier incarnation: fetching it before taking writes",
-        );
-      }
-      if (behind.length > 0) return;
-    }
-    if (!heard) return;
-    // One peer's word is not enough while another may hold more of our log (swarm seed 266: us lost
-    // its WAL, eu held less and confirmed it, ap held 13 more of its events, and us reused their
-    // seqs): wait for every peer's summary, or, if one stays silent, for the grace to pass.
-    const all = this.otherRegions().every((region) => {
-      const peer = this.peers.get(region);
-      return peer?.connected === true && peer.summarized;
-    });
-    if (all || this.logGraceOver) {
-      this.logGraceTimer?.cancel();
-      this.becomeWritable();
-      return;
-    }
-    this.logGraceTimer ??= this.ports.clock.setTimer(LOG_CONFIRM_GRACE_MS, () => {
-      this.logGraceOver = true;
-      this.checkLogWhole();
-    });
+    if (this.logConfirmed || this.ownRetired !== null) return;
+    if (this.logConfirm.check()) this.becomeWritable();
   }
 
   /**
@@ -1581,7 +1692,7 @@ export class Replica {
       { origin: this.origin, seq: this.durableSeq, fetchedBack: this.fetchedBack },
       this.fetchedBack > 0
         ? 'own log recovered from peers (fetchedBack events verified with this node key): taking writes'
-        : "a peer's summary confirms this node holds all of its own log: taking writes",
+        : "every peer's summary confirms this node holds all of its own log: taking writes",
     );
     this.overdraftInUse = overdraftInUseTotal(this.state, this.origin);
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
@@ -1598,7 +1709,7 @@ export class Replica {
    * replicated are the risk of a lost disk, reported with stranded rights.
    */
   private checkCaughtUp(region: string, theirs: Readonly<Record<OriginId, number>>): void {
-    for (const [origin, seq] of Object.entries(theirs)) {
+    for (const [origin, seq] of Object.entries(countedVector(this.state, theirs))) {
       if (
         origin !== this.origin &&
         regionOf(origin) === this.region &&
@@ -1624,7 +1735,11 @@ export class Replica {
    */
   private overdraftAllowed(): boolean {
     if (this.knownRegions.size <= 1) return true; // no peer: nobody else could hear of anything
-    return !this.overdraftWithheld && this.heard.heardOfByPeer && !this.heard.predecessorKnown;
+    return (
+      !this.overdraftWithheld &&
+      this.heard.heardOfByPeer &&
+      !this.heard.predecessorUnretired(this.state.retired)
+    );
   }
 
   /** Durably records the `origins` not recorded yet; one that fails is recorded when heard again. */
@@ -1697,6 +1812,18 @@ export class Replica {
       this.transport?.drop(region, verdict.reason);
       return;
     }
+    const lastSeq = verdict.segments[verdict.segments.length - 1]?.wire.lastSeq ?? 0;
+    const retiredPast = retiredRunProblem(this.state, origin, lastSeq);
+    if (retiredPast !== null) {
+      // No node accepts a retired origin's events past its retired seq: like any bad frame, the link
+      // closes and nothing changes. What the peer lacks goes first (the retire among it), so that a
+      // node restored from the retired incarnation's backup learns it instead of pushing again.
+      void this.antiEntropy
+        .pushMissing(region)
+        .catch(() => undefined)
+        .finally(() => this.transport?.drop(region, retiredPast));
+      return;
+    }
     const folded = foldReceived(this.state, origin, verdict.segments);
     if (folded.refused !== null) {
       // A signed event that breaks a ledger invariant is a bug at its origin: keep what came before.
@@ -1710,6 +1837,11 @@ export class Replica {
     }
     const applied = folded.last;
     if (applied === null) return;
+    if (origin === this.origin) {
+      // Own events fetched back from a peer: the next ones are not dated before them.
+      for (const { decoded } of verdict.segments.slice(0, folded.writes.length))
+        for (const event of decoded.events) this.ownTimes.observe(event.at);
+    }
     const batch = this.openBatch();
     batch.received.push(...folded.writes);
     for (const { decoded } of verdict.segments.slice(0, folded.writes.length))
@@ -1734,6 +1866,20 @@ export class Replica {
     }
     batch.remoteHeads.set(origin, { origin, ...applied });
     batch.afterDurable.push(() => this.antiEntropy.sendSummary(region));
+    if (retiredPastThrough(this.state).size > 0) {
+      // This node folded a retired incarnation's events past its retired seq before the retire came.
+      this.ports.logger.warn({ origin }, 'a retire cut a log this node had folded further: folding again');
+      void this.refold();
+    }
+    const retiredOwn = this.state.retired.get(this.origin);
+    if (retiredOwn !== undefined && this.ownRetired === null) {
+      this.ownRetired = retiredOwn;
+      this.logConfirmed = false;
+      this.ports.logger.error(
+        { origin: this.origin, ...retiredOwn },
+        ownRetiredLine(this.origin, retiredOwn),
+      );
+    }
     for (const [tenant, keys] of folded.touched) this.afterRemoteEvents(tenant, keys);
     // Rights may have arrived (a donor's move): debits waiting for them are decided again.
     if (this.logConfirmed) for (const tenant of folded.touched.keys()) this.borrowing.wake(tenant);
@@ -1912,7 +2058,11 @@ export class Replica {
   }
 
   private debitRecord(tenant: string, event: LedgerEvent): DebitRecord {
-    return debitRecordOf(tenant, event);
+    // The record the fold just made for it (the newest of the record window): no second copy.
+    const recorded = this.state.tenants.get(tenant)?.debits?.get(eventRecordId(event.origin, event.seq));
+    return recorded !== undefined && recorded.seq === event.seq && recorded.origin === event.origin
+      ? recorded
+      : debitRecordOf(tenant, event);
   }
 
   private refundRecord(tenant: string, event: LedgerEvent): RefundRecord {

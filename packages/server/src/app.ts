@@ -25,6 +25,7 @@ import './route-config.js';
 import type { Realtime } from './realtime.js';
 import { notReadyError, type RouteContext } from './route-context.js';
 import { registerAuditRoutes } from './routes/audit.js';
+import { registerClusterRoutes } from './routes/cluster.js';
 import { registerDebitRoutes } from './routes/debits.js';
 import { registerGrantRoutes } from './routes/grants.js';
 import { registerHoldRoutes } from './routes/holds.js';
@@ -228,6 +229,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   registerRefundRoutes(app, context);
   registerHoldRoutes(app, context);
   registerReadRoutes(app, context);
+  registerClusterRoutes(app, context);
   registerSnapshotRoutes(app, context);
   registerAuditRoutes(app, context);
   registerPolicyRoutes(app, context);

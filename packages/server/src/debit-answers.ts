@@ -67,7 +67,7 @@ export function debitError(command: DebitCommand, outcome: DebitNotDone): ApiErr
     case 'unavailable':
       return unavailableError(outcome);
     case 'not_ready':
-      return notReadyError({ reason: outcome.reason });
+      return notReadyError(outcome);
     default:
       return unexpected(outcome, 'debit outcome');
   }

@@ -42,14 +42,13 @@ export const ERROR_CATALOGUE = {
   },
   not_ready: {
     status: 503,
-    message: 'The node is not ready: it is still opening its store and recovering its logs.',
+    message: 'The node is not ready: {why}.',
   },
   too_many_requests: {
     status: 429,
     message: 'Too many requests from this {who}: retry in {retryAfterSeconds} s.',
   },
-  // API.md's codes of holds and of retiring an incarnation: their routes are not served yet (the
-  // borrowing-and-holds and checkpoints issues), so nothing answers them today.
+  // API.md's codes of holds and of retiring an incarnation (409 retired: retired already).
   hold_not_active: { status: 409, message: 'Hold {holdId} is not active: it was {status}.' },
   region_unreachable: {
     status: 503,

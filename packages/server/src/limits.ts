@@ -279,3 +279,13 @@ export const AUDIT_PAGE_BYTES_MAX = 4 * 1024 * 1024;
  * checkpoint of up to CHECKPOINT_BYTES_MAX (1 GiB) as one string, only the stored bytes plus this.
  */
 export const AUDIT_CHECKPOINT_CHUNK_BYTES = 3 * 1024 * 1024;
+
+/**
+ * Longest `at` of GET /v1/snapshot (a version vector's JSON text): a cluster's vector names a few
+ * origins of ~30 characters each; 8 KiB holds ~200 of them and stays well inside Node's 16 KiB
+ * request-header limit, so a query too long for the vector is refused by the schema, not the parser.
+ */
+export const SNAPSHOT_AT_LENGTH_MAX = 8 * 1024;
+
+/** Longest `at` of GET /v1/tenants/{tenant}/balance: an RFC 3339 time with a 9-digit fraction and an offset is 35. */
+export const BALANCE_AT_LENGTH_MAX = 64;

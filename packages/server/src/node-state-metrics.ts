@@ -1,6 +1,6 @@
 /**
  * Metrics of a node's state, read from the replica when Prometheus scrapes (not pushed by it): ready
- * and writable, which origin the node writes as, how many events of each origin it has folded (the
+ * and writable (and, until writable, the peers it waits for), which origin the node writes as, how many events of each origin it has folded (the
  * alert on a log shorter than peers' compares them across regions), stranded rights, and each
  * peer's round trip and silence. Plus the count of commands the store failed to make durable.
  */
@@ -26,6 +26,12 @@ export function createNodeStateMetrics(registry: Registry): NodeStateMetrics {
   const writable = new Gauge({
     name: 'allot_writable',
     help: '1 while the node takes writes (its own log confirmed whole), else 0.',
+    registers,
+  });
+  const waitingFor = new Gauge({
+    name: 'allot_writes_waiting_for_peer',
+    help: '1 for each peer whose summary must still confirm that this node holds all of its own log before it takes writes (after a start; absent once writable).',
+    labelNames: ['peer'] as const,
     registers,
   });
   const info = new Gauge({
@@ -70,9 +76,10 @@ export function createNodeStateMetrics(registry: Registry): NodeStateMetrics {
       ready.set(replica?.ready === true ? 1 : 0);
       writable.set(replica?.ready === true && replica.writable ? 1 : 0);
       // Reset the labelled gauges so that a series that is gone (a retired origin) disappears.
-      for (const gauge of [info, logEvents, stranded, rttSeconds, silentSeconds]) gauge.reset();
+      for (const gauge of [info, logEvents, stranded, rttSeconds, silentSeconds, waitingFor]) gauge.reset();
       if (replica === undefined || !replica.ready) return;
       info.set({ origin: replica.origin }, 1);
+      for (const peer of replica.writesWaitingFor?.() ?? []) waitingFor.set({ peer }, 1);
       const view = replica.clusterView?.();
       const versionVector = view?.versionVector ?? replica.versionVector();
       for (const [origin, events] of Object.entries(versionVector)) logEvents.set({ origin }, events);

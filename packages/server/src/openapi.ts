@@ -115,6 +115,14 @@ const EVENT_KIND_FIELDS: Record<(typeof EVENT_KINDS)[number], { required: string
       },
     },
   },
+  retire: {
+    required: ['retired', 'through', 'parts'],
+    properties: {
+      retired: { type: 'string', description: 'The lost incarnation (origin) retired.' },
+      through: { type: 'integer', description: 'The highest seq of it that counts.' },
+      parts: { ...partsSchema, description: 'Its rights per grant, now the writing origin’s.' },
+    },
+  },
   release: {
     required: ['holdId', 'amount', 'cause', 'parts', 'overdraft'],
     properties: {
@@ -215,6 +223,7 @@ const TAGS = [
   { name: 'refunds', description: 'Debits given back, all or part (admin).' },
   { name: 'holds', description: 'Credits reserved now, captured or voided later (service, admin).' },
   { name: 'reads', description: 'Balances, events, snapshots and the cluster’s state.' },
+  { name: 'cluster', description: 'Cluster operations: retiring a lost incarnation (admin).' },
   { name: 'policies', description: 'Per-tenant overdraft, weights and blocking (admin writes).' },
   { name: 'audit', description: 'Signed logs and region keys for `allot audit export` (auditor, admin).' },
   { name: 'operations', description: 'Probes and metrics, without a token.' },

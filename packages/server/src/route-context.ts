@@ -1,5 +1,5 @@
 /** What every route handler is given: the replica (once ready) and the metrics. */
-import type { DebitOutcome, StoreFailure } from '@allot/replica';
+import type { DebitOutcome, NotReady, StoreFailure } from '@allot/replica';
 import type { FastifyRequest } from 'fastify';
 import { type ApiError, apiError } from './errors.js';
 import type { Metrics } from './metrics.js';
@@ -17,7 +17,7 @@ export interface RouteContext {
 }
 
 /** Seconds a client should wait before retrying after a 503 unavailable: one group commit is ~1 ms. */
-const RETRY_AFTER_SECONDS = 1;
+export const RETRY_AFTER_SECONDS = 1;
 
 /** The 503 of a command the store could not take: nothing happened, a retry may succeed. */
 export function unavailableError(failure: StoreFailure): ApiError {
@@ -29,9 +29,38 @@ export function unavailableError(failure: StoreFailure): ApiError {
   );
 }
 
-/** The 503 of a node that is not ready yet (`details.reason` when the replica says why). */
-export function notReadyError(details: Readonly<Record<string, string>> = {}): ApiError {
-  return apiError('not_ready', {}, details, { 'retry-after': String(RETRY_AFTER_SECONDS) });
+/**
+ * The 503 of a node that is not ready yet: still opening (no `refused`), or refusing writes until
+ * every peer confirmed its own log whole (`refused` names the peers it waits for, DESIGN.md §2).
+ */
+export function notReadyError(refused?: NotReady): ApiError {
+  const headers = { 'retry-after': String(RETRY_AFTER_SECONDS) };
+  if (refused === undefined)
+    return apiError(
+      'not_ready',
+      { why: 'it is still opening its store and recovering its logs' },
+      {},
+      headers,
+    );
+  if (refused.reason === 'retired')
+    return notReadyBecause(
+      "this node's incarnation was retired (a data directory restored from a backup?): it takes no writes; start this region on an empty data directory",
+      { reason: 'retired' },
+    );
+  const peers = refused.waitingFor.join(', ');
+  return apiError(
+    'not_ready',
+    {
+      why: `it takes no writes until every peer confirms it holds all of its own log; waiting for ${peers} (reads are served)`,
+    },
+    { reason: refused.reason, waitingFor: [...refused.waitingFor] },
+    headers,
+  );
+}
+
+/** A 503 not_ready saying `why` (it completes "The node is not ready: …"), with `details` and Retry-After. */
+export function notReadyBecause(why: string, details: Readonly<Record<string, unknown>>): ApiError {
+  return apiError('not_ready', { why }, details, { 'retry-after': String(RETRY_AFTER_SECONDS) });
 }
 
 /** Throws when `value` is reached: a case the code does not know (a replica outcome added later). */

@@ -42,8 +42,10 @@ export type ServedReplica = Pick<
   | 'hold'
   | 'settleHold'
   | 'durableBalance'
+  | 'balanceAsOf'
   | 'tenantEvents'
   | 'snapshot'
+  | 'snapshotAt'
   | 'policy'
   | 'durablePolicy'
   | 'hasPolicy'
@@ -56,6 +58,10 @@ export type ServedReplica = Pick<
 > & {
   /** Peers and stranded rights, when replication provides them (absent: a single node). */
   clusterView?(): ClusterView;
+  /** Retires a lost incarnation of this region (absent: a node that serves no replica of its own). */
+  retire?: Replica['retire'];
+  /** The peers whose confirmation of this node's own log writes still wait for (DESIGN.md §2). */
+  writesWaitingFor?(): readonly string[];
 };
 
 /** A replica, or a getter that returns undefined while the node is not ready yet. */

@@ -1,9 +1,7 @@
 /**
  * The JSON body of GET /v1/snapshot, as `allot audit verify` rebuilds it from a refold to compare
- * byte for byte. Pure: no I/O, no clock. The route (routes/snapshot.ts, its `jsonChunks`) streams
- * the same chunks; test/routes/audit.test.ts holds the two to the same bytes. Once the as-of
- * snapshot work lands beside this, the route should import `snapshotJsonChunks` from here and drop
- * its own copy (left alone here so the two branches do not edit the same lines).
+ * byte for byte. Pure: no I/O, no clock. The route (routes/snapshot.ts) streams these very chunks;
+ * test/routes/audit.test.ts holds the two to the same bytes.
  */
 import type { SnapshotHeader, SnapshotTenant } from '@allot/replica';
 import { SNAPSHOT_CHUNK_TENANTS } from './limits.js';

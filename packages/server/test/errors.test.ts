@@ -90,7 +90,7 @@ describe('the error catalogue', () => {
       message: 'Tenant acme cannot spend 5 at this region: 2 available (not enough credits).',
       details: { requested: 5, available: 2 },
     });
-    expect(errorObject('not_ready', {}).details).toEqual({});
+    expect(errorObject('not_ready', { why: 'opening' }).details).toEqual({});
     for (const code of Object.keys(ERROR_CATALOGUE) as ErrorCode[]) {
       expect(statusOf(code)).toBe(ERROR_CATALOGUE[code].status);
     }

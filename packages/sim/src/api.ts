@@ -50,6 +50,27 @@ export type Fault =
       readonly forS: number;
     }
   | {
+      /**
+       * Extension (issue 11): an operator restores the region's disk from a backup taken
+       * `backupBeforeS` before `atS` (an older copy of its data directory, perhaps of an incarnation
+       * lost since) and starts it; `forS` later the region runs on its own disk again.
+       */
+      readonly kind: 'restored-backup';
+      readonly region: string;
+      readonly backupBeforeS: number;
+      readonly atS: number;
+      readonly forS: number;
+    }
+  | {
+      /**
+       * Extension (issue 11): an operator retires, at the region's node, every earlier incarnation
+       * of the region that it lost (POST /v1/cluster/incarnations/{origin}/retire).
+       */
+      readonly kind: 'retire';
+      readonly region: string;
+      readonly atS: number;
+    }
+  | {
       /** Extension (issue 15): the region crashes, its disk lies (`damage`), it restarts `forS` later. */
       readonly kind: 'storage';
       readonly region: string;
@@ -182,9 +203,11 @@ export interface Scenario {
   readonly borrowWaitMs?: number;
   /**
    * Extension (issue 15): with `--swarm`, the share of seeds that draw a storage fault and the
-   * share that draw a hostile wire (defaults: the sim's SWARM_STORAGE_RATE, SWARM_HOSTILE_RATE).
+   * share that draw a hostile wire (defaults: the sim's SWARM_STORAGE_RATE, SWARM_HOSTILE_RATE), and
+   * (issue 11) the share that draw a lost disk whose incarnation an operator retires, and maybe
+   * restores from a backup after (default SWARM_RETIRE_RATE).
    */
-  readonly faultRates?: { readonly storage?: number; readonly hostile?: number };
+  readonly faultRates?: { readonly storage?: number; readonly hostile?: number; readonly retire?: number };
 }
 
 /**
@@ -228,6 +251,12 @@ export type HistoryRecord =
        * (Replica.reachableCredits), and the true ledger's live credits (no overdraft) covered it.
        */
       readonly healthyCovered?: boolean;
+      /**
+       * Extension (issue 12): on a `healthyCovered` decline, the true ledger's live rights of the
+       * tenant at the regions' current incarnations when the answer was given (rights stranded at a
+       * lost incarnation need a retire); F1 subtracts what debits then still in flight took.
+       */
+      readonly trueCredits?: number;
     }
   | {
       readonly type: 'grant';
@@ -285,6 +314,20 @@ export type HistoryRecord =
       readonly t: number;
       readonly kind: Fault['kind'];
       readonly phase: 'start' | 'end';
+      readonly detail: string;
+    }
+  | {
+      /**
+       * Extension (issue 11): an operator's retire of a lost incarnation `origin` at `region`, and
+       * what the node answered: `retired` with the seq it counts through, or why not.
+       */
+      readonly type: 'retire';
+      readonly t: number;
+      readonly region: string;
+      readonly origin: string;
+      readonly result: 'retired' | 'refused' | 'unavailable';
+      readonly through?: number;
+      readonly rights?: number;
       readonly detail: string;
     }
   | {

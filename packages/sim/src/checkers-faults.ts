@@ -47,7 +47,16 @@ function notChecked(invariant: keyof typeof FAULT_INVARIANT_NAMES): Verdict {
 }
 
 /**
- * Per origin, the seq ranges (from, to] that a storage fault took from a disk while no other node
+ * The last seq of `origin` that the node still has after a storage fault: what the damaged disk
+ * kept, or nothing when its replica refused the disk and it started on a new one (swarm seed 1205:
+ * ap's disk held us's seq 52, which no other node held, and was replaced; us then reused seq 52).
+ */
+function keptAfter(record: StorageRecord, origin: string): number {
+  return record.outcome === 'refused' ? 0 : (record.kept[origin] ?? 0);
+}
+
+/**
+ * Per origin, the seq ranges (from, to] that a storage fault took from a node while no other node
  * held them durably: gone for good, as a lost disk's unreplicated tail is.
  */
 export function destroyedRanges(history: readonly HistoryRecord[]): Map<string, [number, number][]> {
@@ -55,7 +64,7 @@ export function destroyedRanges(history: readonly HistoryRecord[]): Map<string, 
   for (const record of history) {
     if (record.type !== 'storage') continue;
     for (const [origin, held] of Object.entries(record.held)) {
-      const from = Math.max(record.kept[origin] ?? 0, record.elsewhere[origin] ?? 0);
+      const from = Math.max(keptAfter(record, origin), record.elsewhere[origin] ?? 0);
       if (held > from) ranges.set(origin, [...(ranges.get(origin) ?? []), [from, held]]);
     }
   }
@@ -75,7 +84,7 @@ export function reusedSince(input: CheckInput): number | null {
   for (const record of input.history) {
     if (record.type !== 'storage') continue;
     for (const [origin, held] of Object.entries(record.held)) {
-      const from = Math.max(record.kept[origin] ?? 0, record.elsewhere[origin] ?? 0);
+      const from = Math.max(keptAfter(record, origin), record.elsewhere[origin] ?? 0);
       const log = written[origin] ?? [];
       for (let seq = from + 1; seq <= held; seq++) {
         if ((log[seq - 1]?.length ?? 0) > 1) {

@@ -81,10 +81,10 @@ export function checkS1(input: CheckInput): Verdict {
   const acknowledged = new Map<string, { debited: number; granted: number; refunded: number }>();
   const lastSample = new Map<string, LedgerFigures>();
   const counted = new Set<string>();
-  /** Acknowledged debits by id, and per tenant what damaged disks destroyed before any peer held it. */
+  /** Acknowledged debits by id (those a damaged disk destroyed before any peer held them leave). */
   const debits = new Map<string, { tenant: string; amount: number }>();
-  const destroyedDebits = new Map<string, number>();
   let excused = 0;
+  let retiredRisk = 0;
   let checks = 0;
   const tally = (tenant: string) => {
     let found = acknowledged.get(tenant);
@@ -105,24 +105,37 @@ export function checkS1(input: CheckInput): Verdict {
       case 'storage': {
         // Acknowledged debits a damaged disk destroyed before any peer held them are gone (issue 15,
         // swarm seed 276): the rights they spent are spent again, as after a lost disk. They no
-        // longer count, and the true ledger, which still folds them, may go that much lower.
+        // longer count here, nor in the true ledger's figures (TrueLedger.forget).
         const ranges = destroyedRanges([record]);
         for (const [id, debit] of debits) {
           const parsed = parseEventRecordId(id);
           if (parsed === null || !inRanges(ranges.get(parsed.origin), parsed.seq)) continue;
           tally(debit.tenant).debited -= debit.amount;
-          destroyedDebits.set(debit.tenant, (destroyedDebits.get(debit.tenant) ?? 0) + debit.amount);
           debits.delete(id);
           counted.delete(id);
           excused += 1;
         }
         break;
       }
+      case 'retire': {
+        // An operator retired a lost incarnation through `through` (issue 11): the debits it
+        // acknowledged past that seq and never replicated are the risk the retire reports. The
+        // rights they spent moved to its successor and are spent again, so they no longer count,
+        // and the true ledger, which still folds them, may go that much lower. Nothing else is.
+        if (record.result !== 'retired' || record.through === undefined) break;
+        for (const [id, debit] of debits) {
+          const parsed = parseEventRecordId(id);
+          if (parsed === null || parsed.origin !== record.origin || parsed.seq <= record.through) continue;
+          tally(debit.tenant).debited -= debit.amount;
+          debits.delete(id);
+          counted.delete(id);
+          retiredRisk += 1;
+        }
+        break;
+      }
       case 'sample': {
         if (record.ledger !== undefined) lastSample.set(record.tenant, record.ledger);
-        const bound =
-          (record.overdraftBound ?? boundOf(input.scenario, record.tenant)) +
-          (destroyedDebits.get(record.tenant) ?? 0);
+        const bound = record.overdraftBound ?? boundOf(input.scenario, record.tenant);
         checks += 1;
         if (record.truth < -bound) {
           violations.add(
@@ -167,13 +180,16 @@ export function checkS1(input: CheckInput): Verdict {
         break;
     }
   }
-  return violations.verdict(
-    'S1',
-    INVARIANT_NAMES.S1,
-    excused === 0
-      ? `${checks} instants checked`
-      : `${checks} instants checked; ${excused} acknowledged debits a damaged disk destroyed before any peer held them no longer count`,
-  );
+  const notes = [`${checks} instants checked`];
+  if (excused > 0)
+    notes.push(
+      `${excused} acknowledged debits a damaged disk destroyed before any peer held them no longer count`,
+    );
+  if (retiredRisk > 0)
+    notes.push(
+      `${retiredRisk} acknowledged debits of retired incarnations past their retired seq no longer count (the risk each retire reported)`,
+    );
+  return violations.verdict('S1', INVARIANT_NAMES.S1, notes.join('; '));
 }
 
 /**

@@ -15,33 +15,73 @@ export interface Issue12Input {
 }
 
 /**
- * F1 (issue 12): a debit declined for want of credits while every node and link was up from its
- * request to its answer, although both the answering region's merged balance and the true ledger
- * covered it. Borrowing must make these zero: the region could have asked its peers for the rights.
- * Declines during faults, and those the region's own view did not cover (the credits were still on
- * their way to it), are not counted here; the run's false-decline metric counts every one.
+ * F1 (issue 12): a debit declined for want of credits while the cluster was healthy, although the
+ * cluster as a whole could have paid it. Borrowing must make these zero.
+ *
+ * Healthy (`healthyCovered`, set by the workload): from the request to its answer every node was up,
+ * unpaused and writable, every link up and unpartitioned and not re-established, and every node's
+ * clock within HEALTHY_CLOCK_OFFSET_MS of true time (a node whose clock is off judges expiry
+ * differently: rights it lends can arrive already expired); and the credits the answering region
+ * could use as known there (its own rights and overdraft headroom and what its connected peers can
+ * lend: `Replica.reachableCredits`, which leaves out rights stranded at a lost incarnation) covered
+ * the debit at the request and at the answer, and so did the true ledger's live credits.
+ *
+ * Could have paid: the true ledger's live credits at the answer (`trueCredits`), less what the
+ * tenant's other debits and holds that were in flight then (requested by the answer, answered
+ * later) took when they were accepted, still cover the amount. When three debits of 8 race for
+ * the last 8 credits, two of them must be declined: those are not false. Declines during faults are
+ * not counted here; the run's false-decline metric counts every one.
  */
 export function checkF1(input: Issue12Input): Verdict {
   const tally = new Violations();
   let healthyDeclines = 0;
+  let contended = 0;
   let waited = 0;
+  const taken = inFlightTaken(input.history);
   for (const record of input.history) {
     if (record.type !== 'debit') continue;
     if (record.waited === true) waited += 1;
     if (record.result !== 'declined' || record.healthyCovered !== true) continue;
     healthyDeclines += 1;
     if (!record.falseDecline) continue;
+    if (record.trueCredits !== undefined && record.trueCredits - taken(record) < record.amount) {
+      contended += 1;
+      continue;
+    }
     tally.add(
       record.t,
-      `${record.tenant}: ${record.amount} declined at ${record.region} (${record.declineReason ?? 'no reason'}) while the cluster was whole and its balance covered it`,
+      `${record.tenant}: ${record.amount} declined at ${record.region} (${record.declineReason ?? 'no reason'}) while the cluster was healthy and could pay it`,
       record.amount,
     );
   }
   return tally.verdict(
     'F1',
     'no false declines while the cluster is whole',
-    `${healthyDeclines} declines while whole with the region's balance covering; ${waited} debits waited for rights`,
+    `${healthyDeclines} declines while healthy with the region's view covering (${contended} lost the last credits to debits in flight); ${waited} debits waited for rights`,
   );
+}
+
+/**
+ * For a decline: Σ amounts of the tenant's debits and holds that were requested by its answer and
+ * accepted after it (they were in flight when it was answered, and took credits the true ledger
+ * still counted then).
+ */
+function inFlightTaken(
+  history: readonly HistoryRecord[],
+): (decline: { tenant: string; t: number }) => number {
+  const byTenant = new Map<string, { issued: number; answered: number; amount: number }[]>();
+  for (const record of history) {
+    if ((record.type !== 'debit' && record.type !== 'hold') || record.result !== 'accepted') continue;
+    const list = byTenant.get(record.tenant) ?? [];
+    list.push({ issued: record.t - record.latencyMs, answered: record.t, amount: record.amount });
+    byTenant.set(record.tenant, list);
+  }
+  return (decline) => {
+    let sum = 0;
+    for (const other of byTenant.get(decline.tenant) ?? [])
+      if (other.issued <= decline.t && other.answered > decline.t) sum += other.amount;
+    return sum;
+  };
 }
 
 /**

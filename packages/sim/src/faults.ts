@@ -6,12 +6,15 @@
  */
 import type { Fault, HistoryRecord, Scenario } from './api.js';
 import { HostileDirection } from './hostile.js';
+import { RETIRE_ATTEMPTS_MAX } from './limits.js';
 
 import type { SimNetwork } from './network.js';
 import type { RegionNode } from './region.js';
 import { streamOf } from './rng.js';
 import type { Scheduler } from './scheduler.js';
 import { faultEndMs, msOf } from './timeline.js';
+
+type RetireRecord = Extract<HistoryRecord, { type: 'retire' }>;
 
 /** What the fault schedule acts on. */
 export interface FaultTargets {
@@ -107,6 +110,10 @@ function describe(fault: Fault, regions: readonly string[]): string {
       return `${fault.region} crashes and its disk lies (${fault.damage})`;
     case 'hostile':
       return `what ${fault.from} sends${fault.to === undefined ? '' : ` to ${fault.to}`} is tampered with`;
+    case 'restored-backup':
+      return `${fault.region} is restarted on a backup of its disk taken ${fault.backupBeforeS} s earlier`;
+    case 'retire':
+      return `an operator retires ${fault.region}'s lost incarnations at ${fault.region}`;
   }
 }
 
@@ -271,6 +278,71 @@ export function scheduleFaults(scenario: Scenario, targets: FaultTargets): void 
           for (const peer of to) network.setHostile(fault.from, peer, null);
           record('end', `honest again: ${detail}`);
           targets.healed(t());
+        });
+        break;
+      }
+      case 'restored-backup': {
+        const target = node(fault.region);
+        let restored = false;
+        at(Math.max(0, startAt - msOf(fault.backupBeforeS)), () => target.takeBackup());
+        at(startAt, () => {
+          restored = target.restoreBackup((message) =>
+            record('start', `${fault.region} refuses to start on the restored disk: ${message}`),
+          );
+          record('start', restored ? detail : `${detail}: not done (${fault.region} is down)`);
+        });
+        at(endAt, () => {
+          if (!restored) return;
+          target.returnToOwnDisk();
+          record('end', `${fault.region} restarts on its own disk`);
+          targets.healed(t());
+        });
+        break;
+      }
+      case 'retire': {
+        const target = node(fault.region);
+        at(startAt, () => {
+          record('start', detail);
+          const current = target.origin;
+          for (const origin of new Set(target.lostOrigins)) {
+            if (origin === current) continue;
+            const retired = (result: 'retired' | 'refused' | 'unavailable', more: Partial<RetireRecord>) =>
+              targets.record({
+                type: 'retire',
+                t: t(),
+                region: fault.region,
+                origin,
+                result,
+                detail: '',
+                ...more,
+              });
+            const attempt = (tries: number) =>
+              target.request(
+                (replica) => replica.retire(origin),
+                (outcome) => {
+                  const again =
+                    outcome === 'unavailable' ||
+                    outcome.status === 'not_ready' ||
+                    outcome.status === 'behind' ||
+                    outcome.status === 'unreachable' ||
+                    outcome.status === 'unavailable';
+                  if (again && tries < RETIRE_ATTEMPTS_MAX) {
+                    scheduler.at(scheduler.now + 1_000, () => attempt(tries + 1));
+                    return;
+                  }
+                  if (outcome === 'unavailable')
+                    retired('unavailable', { detail: `${fault.region} is down` });
+                  else if (outcome.status === 'accepted')
+                    retired('retired', {
+                      through: outcome.retire.through,
+                      rights: outcome.retire.rights,
+                      detail: outcome.retire.risk,
+                    });
+                  else retired('refused', { detail: JSON.stringify(outcome) });
+                },
+              );
+            attempt(1);
+          }
         });
         break;
       }

@@ -3,7 +3,10 @@
  * tampered with before the peer's transport sees it. The tampering works on the frame's bytes as a
  * real transport would carry them (MessagePack with the project's msgpackr options), so every frame
  * type, present or future, is covered without knowing its fields:
- * - `replay`: a frame sent earlier on the link arrives again;
+ * - `replay`: a frame sent earlier on the same connection arrives again (not one of an earlier
+ *   connection: the real transport binds a connection to its TLS channel, so no wire can carry a
+ *   frame into another; swarm seed 5343 replayed ap's events that its lost write-ahead log
+ *   destroyed into ap's next connection, after ap had written other events under those seqs);
  * - `reorder`: the frame overtakes several frames in flight (beyond TCP's ordering);
  * - `truncate`: only a prefix of its bytes arrives;
  * - `flip`: one bit of its bytes is flipped;
@@ -146,6 +149,8 @@ export class HostileDirection {
   /** The JSON of every policy a forged control update carried. */
   readonly forgedPolicies = new Set<string>();
   private readonly recent: Uint8Array[] = [];
+  /** The connection `recent` was sent on (the link's epoch). */
+  private connection = -1;
 
   constructor(
     private readonly rng: RandomStream,
@@ -154,8 +159,12 @@ export class HostileDirection {
     private readonly tenants: readonly string[],
   ) {}
 
-  /** What arrives when `frame` is sent on this direction now. */
-  tamper(frame: ReplicationFrame): Tampered {
+  /** What arrives when `frame` is sent on this direction now, on connection `connection`. */
+  tamper(frame: ReplicationFrame, connection: number): Tampered {
+    if (connection !== this.connection) {
+      this.connection = connection;
+      this.recent.length = 0;
+    }
     const bytes = encodeFrame(frame);
     this.recent.push(bytes);
     if (this.recent.length > HOSTILE_RECENT_FRAMES) this.recent.shift();

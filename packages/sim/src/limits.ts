@@ -49,6 +49,13 @@ export const CONVERGENCE_PROBE_MS = 10;
  */
 export const CLOCK_SKEW_MS_MAX = 5;
 
+/**
+ * F1's healthy cluster (issue 12): every node's clock within this many ms of true time. Ten times
+ * what NTP keeps (CLOCK_SKEW_MS_MAX): further off, a clock was stepped or drifted by a fault, and the
+ * node judges expiry differently from its peers (rights it lends may arrive already expired).
+ */
+export const HEALTHY_CLOCK_OFFSET_MS = 50;
+
 // A link's timeouts, redial backoff and send buffer are the cluster's one LINK_POLICY
 // (@allot/replica): the transport's defaults and what nodes run with, so the network models the
 // links nodes have. A long partition delays reconnection by up to its backoff cap after it heals:
@@ -161,3 +168,18 @@ export const HOSTILE_REORDER_DEPTH_MAX = 8;
 export const SWARM_STORAGE_RATE = 0.3;
 /** See SWARM_STORAGE_RATE. */
 export const SWARM_HOSTILE_RATE = 0.2;
+
+/**
+ * Share of swarm seeds that draw a lost disk whose incarnation an operator then retires (and, half
+ * of those, restores from a backup after), unless a scenario sets its own (issue 11). 0 by default:
+ * a retire is an operator's act with a reported risk, not a fault; scenarios that study it set it
+ * (simulations/retire-lost-incarnation.yaml sets 1), and other seeds keep the mixes they had.
+ */
+export const SWARM_RETIRE_RATE = 0;
+
+/**
+ * Tries of an operator's retire in a scenario, one simulated second apart, while the node answers
+ * that it cannot yet (not ready, a peer region unreachable or holding more of the lost incarnation,
+ * down): an operator retries; thirty seconds outlast a swarm's partitions (at most half its run).
+ */
+export const RETIRE_ATTEMPTS_MAX = 30;

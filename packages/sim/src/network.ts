@@ -171,6 +171,7 @@ export class SimNetwork {
   private readonly links = new Map<string, Link>();
   private readonly endpoints = new Map<string, { endpoint: Endpoint; handlers: TransportHandlers }>();
   private blocked = new Set<string>();
+  private blockedChanges = 0;
   /** Hostile directions `from>to` now (issue 15), and every one there ever was (for the tally). */
   private readonly hostile = new Map<string, HostileDirection>();
   readonly hostileEver: HostileDirection[] = [];
@@ -223,8 +224,15 @@ export class SimNetwork {
     return this.blocked.has(`${from}>${to}`);
   }
 
+  /** Times the set of blocked directions changed (a partition began or ended, a flapping link flapped). */
+  get partitionChanges(): number {
+    return this.blockedChanges;
+  }
+
   /** Sets the directed pairs `from>to` that partitions block from now on; healed ones deliver what they held. */
   setBlocked(pairs: ReadonlySet<string>): void {
+    if (pairs.size !== this.blocked.size || [...pairs].some((pair) => !this.blocked.has(pair)))
+      this.blockedChanges += 1;
     this.blocked = new Set(pairs);
     this.updateSilence();
     for (const link of this.links.values()) {
@@ -502,7 +510,7 @@ export class SimNetwork {
     }
     const hostile = this.hostile.get(`${from}>${to}`);
     if (hostile !== undefined) {
-      this.arriveTampered(link, direction, hostile.tamper(copy), bytes);
+      this.arriveTampered(link, direction, hostile.tamper(copy, link.epoch), bytes);
       return true;
     }
     this.enqueue(link, direction, copy, bytes);

@@ -13,7 +13,7 @@ import {
   type ReplicaObserver,
   type TimerHandle,
 } from '@allot/replica';
-import { type DamageReport, MemoryStore, type StorageDamage } from '@allot/store';
+import { type DamageReport, MemoryStore, type MemoryStoreBackup, type StorageDamage } from '@allot/store';
 import type { RegionClock } from './clock.js';
 import type { CommitLatency } from './commit-latency.js';
 import type { SimNetwork } from './network.js';
@@ -76,6 +76,10 @@ export class RegionNode {
   private readonly inFlight = new Set<InFlight>();
   /** The damage the next start meets (issue 15), until its replica opened or refused. */
   private damaged: PendingDamage | null = null;
+  /** A copy of the disk taken earlier (issue 11), for a restored-backup fault. */
+  private backup: MemoryStoreBackup | null = null;
+  /** While a restored backup runs: the region's own disk, set aside, and what a refused start does. */
+  private restoring: { readonly own: MemoryStore; readonly refused: (message: string) => void } | null = null;
 
   constructor(
     readonly region: string,
@@ -86,7 +90,11 @@ export class RegionNode {
     /** The disk's latency per commit (a seeded distribution, not a constant). */
     private readonly commitLatency: CommitLatency,
   ) {
-    this.store = MemoryStore.empty({ commitLatency: () => this.sleep(this.commitLatency.nextMs()) });
+    this.store = MemoryStore.empty(this.storeOptions());
+  }
+
+  private storeOptions() {
+    return { commitLatency: () => this.sleep(this.commitLatency.nextMs()) };
   }
 
   /** The current incarnation, once the process has opened its store. */
@@ -151,6 +159,13 @@ export class RegionNode {
       },
       (error: unknown) => {
         if (!process.alive) return;
+        if (this.restoring !== null) {
+          // A restored disk whose incarnation was retired refuses to start: the region stays down
+          // until the operator puts its own disk back (returnToOwnDisk).
+          this.restoring.refused((error as Error).message);
+          this.kill();
+          return;
+        }
         const damaged = this.damaged;
         if (damaged !== null) {
           // The node refuses to serve a damaged disk, as it must; the operator gives it a new one.
@@ -203,6 +218,36 @@ export class RegionNode {
     this.store = damaged.store;
     this.damaged = { report: damaged.report, held, kept: this.store.durableSeqs(), origin };
     return this.damaged;
+  }
+
+  /** Takes a copy of what the disk holds durably now (a backup of the data directory). */
+  takeBackup(): void {
+    this.backup = this.store.backup();
+  }
+
+  /**
+   * The process dies and starts on the backup taken earlier (an older copy of its data directory):
+   * false, and nothing happens, without a backup. The region's own disk is set aside until
+   * `returnToOwnDisk`; a start the restored disk refuses calls `refused` with the node's line.
+   */
+  restoreBackup(refused: (message: string) => void): boolean {
+    if (this.backup === null || this.status === 'down' || this.restoring !== null) return false;
+    this.kill();
+    this.restoring = { own: this.store.crash(), refused };
+    this.store = MemoryStore.restored(this.backup, this.storeOptions());
+    this.start();
+    return true;
+  }
+
+  /** Ends a restored backup: its process dies, its disk is dropped, the region starts on its own. */
+  returnToOwnDisk(): void {
+    const restoring = this.restoring;
+    if (restoring === null) return;
+    this.kill();
+    this.restoring = null;
+    this.store.crash(); // the restored disk is dropped: nothing more reaches it
+    this.store = restoring.own;
+    this.start();
   }
 
   /** How many events of each origin this region's disk holds durably now. */

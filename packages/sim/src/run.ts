@@ -22,6 +22,7 @@ import type {
 } from './api.js';
 import { overdraftBound } from './bounds.js';
 import { checkAll } from './checkers.js';
+import { destroyedRanges } from './checkers-faults.js';
 import { RegionClock } from './clock.js';
 import { CommitLatency } from './commit-latency.js';
 import { regionCrypto } from './crypto.js';
@@ -33,6 +34,7 @@ import {
   CONVERGENCE_PROBE_MS,
   FINAL_PAGE_EVENTS,
   FINAL_SNAPSHOT_MS_MAX,
+  HEALTHY_CLOCK_OFFSET_MS,
   HISTORY_RECORDS_MAX,
   SAMPLE_INTERVAL_MS,
   SIM_EPOCH_MS,
@@ -141,7 +143,7 @@ class Simulation {
           for (const [origin, seq] of Object.entries(node.durableSeqs()))
             elsewhere[origin] = Math.max(elsewhere[origin] ?? 0, seq);
         }
-        this.record({
+        const storage: HistoryRecord = {
           type: 'storage',
           t: this.now,
           region,
@@ -152,7 +154,12 @@ class Simulation {
           held: damaged.held,
           kept: damaged.kept,
           elsewhere,
-        });
+        };
+        this.record(storage);
+        // Before the node can write again (it waits for every peer): the truth's totals leave out
+        // what the damage destroyed, and count what is written again under those seqs.
+        for (const [origin, ranges] of destroyedRanges([storage]))
+          for (const [from, to] of ranges) this.truth.forget(origin, from, to);
       },
       opened: (region, replica, alive) =>
         watchAlerts(region, replica, {
@@ -502,18 +509,27 @@ class Simulation {
   }
 
   /**
-   * Null unless every node is up and unpaused and every link is up and unpartitioned; else a token
-   * that changes whenever a link is (re)established, so equal tokens at a request and its answer say
+   * Null unless every node is up and unpaused with its clock within HEALTHY_CLOCK_OFFSET_MS of true
+   * time and every link is up and unpartitioned; else a token that changes whenever a link is
+   * (re)established or a partition begins or ends, so equal tokens at a request and its answer say
    * the cluster stayed whole in between.
    */
   health(): number | null {
     if (!this.network.allUp()) return null;
     for (const node of this.nodes.values())
-      if (node.status !== 'up' || node.paused || node.replica?.writable !== true) return null;
+      if (
+        node.status !== 'up' ||
+        node.paused ||
+        node.replica?.writable !== true ||
+        Math.abs(node.clock.offsetMs()) > HEALTHY_CLOCK_OFFSET_MS
+      )
+        return null;
     for (const from of this.scenario.regions)
       for (const to of this.scenario.regions)
         if (from !== to && this.network.isBlocked(from, to)) return null;
-    return this.network.counters.connects;
+    // Both only grow: equal sums mean no link was re-established and no partition began or ended
+    // in between (a flapping link's down phase inside a borrow wait is not whole).
+    return this.network.counters.connects + this.network.partitionChanges;
   }
 
   metrics(wallSeconds: number, final: FinalState): RunMetrics {

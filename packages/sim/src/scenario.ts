@@ -77,7 +77,7 @@ export const SCENARIO_SCHEMA = {
     faultRates: {
       type: 'object',
       additionalProperties: false,
-      properties: { storage: probability, hostile: probability },
+      properties: { storage: probability, hostile: probability, retire: probability },
     },
     borrowWaitMs: { type: 'integer', minimum: 0, maximum: BORROW_WAIT_MS_MAX },
     network: {
@@ -246,6 +246,8 @@ export const SCENARIO_SCHEMA = {
             forS,
           }),
           fault('storage', { region, damage: { enum: [...STORAGE_DAMAGES] }, atS, forS }),
+          fault('restored-backup', { region, backupBeforeS: forS, atS, forS }),
+          fault('retire', { region, atS }),
           {
             type: 'object',
             additionalProperties: false,
@@ -272,6 +274,8 @@ const FAULT_KINDS: readonly Fault['kind'][] = [
   'clock-drift',
   'storage',
   'hostile',
+  'restored-backup',
+  'retire',
 ];
 
 const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true, discriminator: true });
@@ -415,6 +419,8 @@ function semanticProblems(scenario: Scenario): string[] {
       case 'clock-step':
       case 'clock-drift':
       case 'storage':
+      case 'restored-backup':
+      case 'retire':
         known(`${at}.region`, fault.region);
         break;
       case 'hostile':
@@ -459,7 +465,8 @@ function semanticProblems(scenario: Scenario): string[] {
       fault.kind === 'crash' ||
       fault.kind === 'disk-loss' ||
       fault.kind === 'pause' ||
-      fault.kind === 'storage'
+      fault.kind === 'storage' ||
+      fault.kind === 'restored-backup'
     )
       occupy(`process:${fault.region}`, f, fault.atS, fault.atS + fault.forS, at);
     if (fault.kind === 'clock-drift')
@@ -487,13 +494,16 @@ export function validateScenario(document: unknown): Scenario {
 /**
  * The wait for rights the scenario's nodes run with: its `borrowWaitMs`, else the node default, or
  * longer where links are slower: a borrow is a round trip to a donor plus its commit, so the wait
- * spans two of the slowest one-way delays with room (within BORROW_WAIT_MS_MAX). A real deployment
- * sets `borrowWaitMs` the same way from its round trips.
+ * spans two of the slowest one-way delays with room (within BORROW_WAIT_MS_MAX). On links that
+ * reorder frames (beyond TCP) the donor's move can arrive after a later frame: the receiver pulls
+ * it again, one more round trip (issue 12, swarm seed 500205), so the wait spans that too. A real
+ * deployment sets `borrowWaitMs` the same way from its round trips.
  */
 export function borrowWaitOf(scenario: Scenario): number {
   if (scenario.borrowWaitMs !== undefined) return scenario.borrowWaitMs;
+  const delays = scenario.network.reorder > 0 ? 5 : 3;
   return Math.min(
     BORROW_WAIT_MS_MAX,
-    Math.max(BORROW_WAIT_MS_DEFAULT, 3 * scenario.network.delayMs.max + 20),
+    Math.max(BORROW_WAIT_MS_DEFAULT, delays * scenario.network.delayMs.max + 20),
   );
 }

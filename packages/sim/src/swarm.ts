@@ -8,7 +8,7 @@
 
 import { STORAGE_DAMAGES } from '@allot/store';
 import type { Fault, Scenario, SimulationResult, TenantSpec, Verdict } from './api.js';
-import { SWARM_HOSTILE_RATE, SWARM_STORAGE_RATE } from './limits.js';
+import { SWARM_HOSTILE_RATE, SWARM_RETIRE_RATE, SWARM_STORAGE_RATE } from './limits.js';
 import { type RandomStream, streamOf } from './rng.js';
 import { runSimulation } from './run.js';
 
@@ -229,7 +229,12 @@ export function randomScenario(seed: number, rates?: Scenario['faultRates']): Sc
       Array.from({ length: tenants }, (_, i) => tenantSpec(rng, i, durationS)),
       durationS,
     ),
-    faults: withLyingFaults(seed, durationS, faults(rng, durationS), rates),
+    faults: withRetireFaults(
+      seed,
+      durationS,
+      withLyingFaults(seed, durationS, faults(rng, durationS), rates),
+      rates?.retire ?? SWARM_RETIRE_RATE,
+    ),
   };
 }
 
@@ -240,6 +245,52 @@ function withLyingFaults(
   rates: Scenario['faultRates'],
 ): Fault[] {
   return [...drawn, ...lyingFaults(seed, durationS, drawn, rates)].sort((a, b) => a.atS - b.atS);
+}
+
+/** Faults that keep a region's process busy (one at a time per region). */
+function processSpan(fault: Fault): { region: string; from: number; to: number } | null {
+  return fault.kind === 'crash' ||
+    fault.kind === 'disk-loss' ||
+    fault.kind === 'pause' ||
+    fault.kind === 'storage' ||
+    fault.kind === 'restored-backup'
+    ? { region: fault.region, from: fault.atS, to: fault.atS + fault.forS }
+    : null;
+}
+
+/**
+ * A lost disk whose incarnation an operator retires (issue 11), drawn from its own stream at `rate`
+ * so that the rest of a seed's scenario stays what it was: a region loses its disk, an operator
+ * retires the lost incarnation a few seconds after the region is back, and half of the time the
+ * region is restarted later on a backup of its disk taken before the loss (an operator's mistake
+ * that the node must refuse). Drawn process faults of that region that would overlap are left out.
+ */
+function withRetireFaults(seed: number, durationS: number, drawn: Fault[], rate: number): Fault[] {
+  const rng = streamOf(seed, 'swarm-retire');
+  if (!rng.chance(rate)) return drawn;
+  const region = rng.pick(REGIONS);
+  const lossAt = round(rng.uniform(durationS * 0.1, durationS * 0.4));
+  const lossFor = round(rng.uniform(0.5, 2));
+  const retireAt = round(Math.min(durationS, lossAt + lossFor + rng.uniform(1, 5)));
+  const ours: Fault[] = [
+    { kind: 'disk-loss', region, atS: lossAt, forS: lossFor },
+    { kind: 'retire', region, atS: retireAt },
+  ];
+  const restoreAt = round(retireAt + rng.uniform(1, 4));
+  if (rng.chance(0.5) && restoreAt < durationS) {
+    const backupBeforeS = round(restoreAt - lossAt + rng.uniform(0.1, Math.max(0.2, lossAt)));
+    const forS = round(rng.uniform(0.5, 3));
+    ours.push({ kind: 'restored-backup', region, backupBeforeS, atS: restoreAt, forS });
+  }
+  const spans = ours.map(processSpan).filter((span) => span !== null);
+  const kept = drawn.filter((fault) => {
+    const span = processSpan(fault);
+    return (
+      span === null ||
+      spans.every((mine) => mine.region !== span.region || span.to <= mine.from || mine.to <= span.from)
+    );
+  });
+  return [...kept, ...ours].sort((a, b) => a.atS - b.atS);
 }
 
 /**

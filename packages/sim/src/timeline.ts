@@ -13,7 +13,9 @@ export function msOf(seconds: number): number {
 
 /** The scenario time (ms) at which a fault ends. */
 export function faultEndMs(fault: Fault): number {
-  return fault.kind === 'clock-step' ? msOf(fault.atS) : msOf(fault.atS) + msOf(fault.forS);
+  return fault.kind === 'clock-step' || fault.kind === 'retire'
+    ? msOf(fault.atS)
+    : msOf(fault.atS) + msOf(fault.forS);
 }
 
 /** The last heal of the scenario, ms (0 when nothing heals). */

@@ -1,6 +1,8 @@
 /**
  * The true ledger: the fold of every event that any origin made durable, in the order each origin
- * wrote them, including what a lost disk took with it. It is the simulator's oracle:
+ * wrote them, including what a lost disk took with it. Its totals leave out what a damaged disk
+ * destroyed before any other node held it (`forget`), and count what was written again under those
+ * seqs. It is the simulator's oracle:
  *  - its balance is the `truth` of the samples (what the regions' views converge to);
  *  - a decline is false when the true, live credits (plus the overdraft still allowed) covered it;
  *  - its per-origin rights are what S2 checks: an origin's true rights are at least what it knew
@@ -11,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import {
   applyEvent,
+  availableAt,
   createLedgerState,
   decodeSegment,
   eventCanonicalBytes,
@@ -19,6 +22,7 @@ import {
   leastRightsOf,
   liveCredits,
   regionOf,
+  seqOf,
   tenantOverdraftInUse,
 } from '@allot/core';
 import type { Store, StoreBatch } from '@allot/replica';
@@ -40,8 +44,14 @@ interface OriginWatch {
 
 /** The fold of every durable event anywhere. */
 export class TrueLedger {
-  readonly state: LedgerState = createLedgerState();
+  /** Rebuilt (forgetPast) when a retire cuts a lost incarnation's log short. */
+  state: LedgerState = createLedgerState();
   private readonly totals = new Map<string, Totals>();
+  /** Every apply and forget, in order, for folding again after a retire (forgetPast). */
+  private journal: (
+    | { readonly kind: 'apply'; readonly event: LedgerEvent; readonly hash: Uint8Array }
+    | { readonly kind: 'forget'; readonly origin: string; readonly from: number; readonly to: number }
+  )[] = [];
   private readonly watch = new Map<string, Map<string, OriginWatch>>();
   /** An event arrived out of order: the logs are not what the replicas say they are. */
   problem: string | null = null;
@@ -51,6 +61,14 @@ export class TrueLedger {
    */
   readonly written = new Map<string, string[][]>();
 
+  /**
+   * Per origin, the events counted in the totals under each seq, with their identities: a later
+   * event of that origin under a seq it already used reuses a seq a damaged disk destroyed.
+   */
+  private readonly counted = new Map<string, Map<number, { identity: string; event: LedgerEvent }[]>>();
+  /** Own events made durable under a seq already used: in the totals, not in the state (see apply). */
+  reusedEvents = 0;
+
   /** A store committed an event with identity `hash` (S8's record of every log anywhere). */
   stored(origin: string, seq: number, hash: Uint8Array): void {
     let log = this.written.get(origin);
@@ -59,19 +77,66 @@ export class TrueLedger {
       this.written.set(origin, log);
     }
     while (log.length < seq) log.push([]);
-    const text = Array.from(hash.subarray(0, 8), (byte) => byte.toString(16).padStart(2, '0')).join('');
+    const text = identityText(hash);
     const seen = log[seq - 1] as string[];
     if (!seen.includes(text)) seen.push(text);
   }
 
-  /** Folds an origin's newly durable event. */
-  apply(event: LedgerEvent): void {
+  /**
+   * Folds an origin's newly durable event (identity `hash`). One under a seq the origin already
+   * used, after a damaged disk destroyed the first (swarm seed 3800: ap lost seqs 85–95 and wrote a
+   * grant under one of them), is as real as any: the client was told yes. The state, which holds
+   * one event per (origin, seq), cannot fold it, but the totals (S1's figures and the samples'
+   * truth) count it; S2, which reads the state, leaves out what follows a reuse (reusedSince).
+   */
+  apply(event: LedgerEvent, hash: Uint8Array): void {
+    this.journal.push({ kind: 'apply', event, hash });
+    // A retired incarnation's events past its retired seq count nowhere (issue 11): every node refuses them.
+    const retired = this.state.retired.get(event.origin);
+    if (retired !== undefined && event.seq > retired.through) return;
+    const identity = identityText(hash);
+    let counted = this.counted.get(event.origin);
+    if (counted === undefined) {
+      counted = new Map();
+      this.counted.set(event.origin, counted);
+    }
     const result = applyEvent(this.state, event);
-    if (result === 'duplicate') return;
     if (result === 'gap') {
       this.problem ??= `event ${event.origin}/${event.seq} became durable before the events before it`;
       return;
     }
+    const here = counted.get(event.seq) ?? [];
+    if (result === 'duplicate') {
+      // The same event again (fetched back from a peer, re-committed): counted once.
+      if (here.some((entry) => entry.identity === identity)) return;
+      this.reusedEvents += 1;
+    }
+    here.push({ identity, event });
+    counted.set(event.seq, here);
+    this.count(event, 1);
+    if (result !== 'duplicate') this.observe(event.tenant, event.origin);
+    if (event.kind === 'retire' && seqOf(this.state.versionVector, event.retired) > event.through)
+      this.forgetPast();
+  }
+
+  /**
+   * A storage fault destroyed `origin`'s seqs (from, to] before any other node held them (the
+   * swarm's destroyedRanges): what they did no longer counts in the totals, as it is nowhere; an
+   * event later written under one of them counts anew (swarm seed 4535: ap's expiry of its share
+   * was destroyed and made again under a reused seq; counted twice, it made the truth −5,981).
+   */
+  forget(origin: string, from: number, to: number): void {
+    this.journal.push({ kind: 'forget', origin, from, to });
+    const counted = this.counted.get(origin);
+    if (counted === undefined) return;
+    for (let seq = from + 1; seq <= to; seq++) {
+      for (const entry of counted.get(seq) ?? []) this.count(entry.event, -1);
+      counted.delete(seq);
+    }
+  }
+
+  /** Adds (`sign` 1) or takes back (−1) an event's amounts in its tenant's totals. */
+  private count(event: LedgerEvent, sign: 1 | -1): void {
     let totals = this.totals.get(event.tenant);
     if (totals === undefined) {
       totals = { granted: 0, debited: 0, refunded: 0, expired: 0 };
@@ -79,35 +144,53 @@ export class TrueLedger {
     }
     switch (event.kind) {
       case 'grant':
-        totals.granted += event.amount;
+        totals.granted += sign * event.amount;
         break;
       case 'debit':
-        totals.debited += event.amount;
+        totals.debited += sign * event.amount;
         break;
       case 'refund':
-        totals.refunded += event.amount;
+        totals.refunded += sign * event.amount;
         break;
       case 'expire':
-        totals.expired += event.amount;
+        totals.expired += sign * event.amount;
         break;
       case 'revoke':
         // A duplicate grant id taken back (issue 17): what it charged is no longer granted.
-        totals.granted -= event.amount;
+        totals.granted -= sign * event.amount;
         break;
       // Held credits count as spent against the bound until released (S1, S7).
       case 'hold':
-        totals.debited += event.amount;
+        totals.debited += sign * event.amount;
         break;
       case 'capture':
-        totals.debited -= event.released;
+        totals.debited -= sign * event.released;
         break;
       case 'release':
-        totals.debited -= event.amount;
+        totals.debited -= sign * event.amount;
         break;
       default:
         break;
     }
-    this.observe(event.tenant, event.origin);
+  }
+
+  /**
+   * A retire counted a lost incarnation through an earlier seq than the truth folded of it (its
+   * disk held events nobody else did): what it wrote past that seq is the risk the retire reported,
+   * spent again by its successor, and counts no more. The truth is folded again from its journal,
+   * in the same order, each event past a retired seq left out as `apply` does.
+   */
+  private forgetPast(): void {
+    const journal = this.journal;
+    this.state = createLedgerState();
+    this.totals.clear();
+    this.counted.clear();
+    this.reusedEvents = 0;
+    this.journal = [];
+    for (const entry of journal) {
+      if (entry.kind === 'apply') this.apply(entry.event, entry.hash);
+      else this.forget(entry.origin, entry.from, entry.to);
+    }
   }
 
   /** The tenant's true figures now. */
@@ -131,6 +214,17 @@ export class TrueLedger {
   covers(tenant: string, amount: number, nowMs: number, overdraftBound: number): boolean {
     const { live, overdraftInUse } = liveCredits(this.state, tenant, SIM_EPOCH_MS + nowMs);
     return live + overdraftBound - overdraftInUse >= amount;
+  }
+
+  /**
+   * The tenant's live rights in the true ledger at simulated time `nowMs` held by `origins` (the
+   * regions' current incarnations): what the cluster can pay without a retire (no overdraft).
+   */
+  liveAt(tenant: string, nowMs: number, origins: Iterable<string>): number {
+    let total = 0;
+    for (const origin of origins)
+      total += Math.max(0, availableAt(this.state, tenant, origin, SIM_EPOCH_MS + nowMs, 0));
+    return total;
   }
 
   /**
@@ -180,6 +274,11 @@ export class TrueLedger {
   }
 }
 
+/** The first 8 bytes of an event identity, in hex (as S8 names events). */
+function identityText(hash: Uint8Array): string {
+  return Array.from(hash.subarray(0, 8), (byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
 /** SHA-256 of an event's canonical bytes: its identity for S8, whatever segment carried it. */
 function eventIdentity(event: LedgerEvent): Uint8Array {
   return new Uint8Array(createHash('sha256').update(eventCanonicalBytes(event)).digest());
@@ -198,8 +297,9 @@ export function observedStore(inner: Store, ownOrigin: () => string | null, trut
         const origin = ownOrigin();
         for (const segment of batch.segments) {
           for (const event of decodeSegment(segment.bytes).events) {
-            truth.stored(event.origin, event.seq, eventIdentity(event));
-            if (origin !== null && event.origin === origin) truth.apply(event);
+            const identity = eventIdentity(event);
+            truth.stored(event.origin, event.seq, identity);
+            if (origin !== null && event.origin === origin) truth.apply(event, identity);
           }
         }
       }),
@@ -211,6 +311,9 @@ export function observedStore(inner: Store, ownOrigin: () => string | null, trut
     readOrigins: () => inner.readOrigins(),
     writeOutbox: (puts, deletes) => inner.writeOutbox(puts, deletes),
     readOutbox: () => inner.readOutbox(),
+    archivedSeqs: () => inner.archivedSeqs(),
+    archiveSegments: (origin, throughSeq) => inner.archiveSegments(origin, throughSeq),
+    archiveTenantIndex: () => inner.archiveTenantIndex(),
     writeCheckpoint: (checkpoint) => inner.writeCheckpoint(checkpoint),
     listCheckpoints: () => inner.listCheckpoints(),
     readCheckpoint: (total) => inner.readCheckpoint(total),

@@ -116,6 +116,13 @@ export class Workload {
     }
   }
 
+  /** The current incarnation of every region whose process runs. */
+  private origins(): string[] {
+    const out: string[] = [];
+    for (const node of this.targets.nodes.values()) if (node.replica !== null) out.push(node.replica.origin);
+    return out;
+  }
+
   private get scenarioNow(): number {
     return this.targets.scheduler.now - this.targets.startMs;
   }
@@ -319,7 +326,9 @@ export class Workload {
           ...(retry ? { retry: true } : {}),
           ...(waited ? { waited: true } : {}),
           ...(declineReason === undefined ? {} : { declineReason }),
-          ...(healthyCovered ? { healthyCovered: true } : {}),
+          ...(healthyCovered
+            ? { healthyCovered: true, trueCredits: truth.liveAt(tenant, scheduler.now, this.origins()) }
+            : {}),
           ledger: truth.figures(tenant),
         });
         if (

@@ -59,6 +59,33 @@ describe('S8 — log uniqueness', () => {
     expect(verdict.note).toMatch(/1 reused after a damaged disk/);
   });
 
+  it('excuses a seq whose last copy was on a disk its node refused and replaced (swarm seed 1205)', () => {
+    // us held eu's seq 4 (eu itself had lost it); us's disk was damaged, its replica refused it, and
+    // us started on a new disk: no node held seq 4 any more, and eu wrote another event under it.
+    const refusedAtUs: HistoryRecord = {
+      ...tornAtEu,
+      region: 'us',
+      damage: 'corrupt-middle',
+      outcome: 'refused',
+      held: { [EU]: 4, [US]: 1 },
+      kept: { [EU]: 4, [US]: 1 },
+      elsewhere: { [EU]: 3, [US]: 1 },
+    } as HistoryRecord;
+    const reusedAfter = (record: HistoryRecord) =>
+      checkS8(
+        input(({ history, final }) => {
+          history.push(record);
+          (final as Mutable<typeof final>).written = {
+            [EU]: [['e1'], ['e2'], ['e3'], ['e4', 'x4']],
+            [US]: [['u1']],
+          };
+        }),
+      );
+    expect(reusedAfter(refusedAtUs).holds).toBe(true);
+    // The same disk opened, keeping seq 4: its copy is still there, so the reuse is a fork.
+    expect(reusedAfter({ ...refusedAtUs, outcome: 'opened' } as HistoryRecord).holds).toBe(false);
+  });
+
   it('does not excuse a reused seq that a peer held when the disk was damaged', () => {
     const verdict = checkS8(
       input(({ history, final }) => {

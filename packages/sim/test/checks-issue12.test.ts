@@ -112,4 +112,31 @@ describe('F1: no false declines while the cluster is whole', () => {
     expect(verdict.first?.detail).toMatch(/declined at eu \(timeout\)/);
     expect(checkF1({ scenario, history: history.slice(1) }).holds).toBe(true);
   });
+
+  it('a decline that lost the last credits to debits still in flight is contention, not a false one', () => {
+    // 12 credits at the answer (t 100); two debits of 5, requested before it and accepted after it,
+    // take 10 of them: 2 are left, less than the 10 declined.
+    const inFlight = (key: string, t: number, latencyMs: number): HistoryRecord => ({
+      type: 'debit',
+      t,
+      region: 'ap',
+      tenant: 'acme',
+      key,
+      amount: 5,
+      result: 'accepted',
+      falseDecline: false,
+      latencyMs,
+    });
+    const declined = decline({ healthyCovered: true, declineReason: 'timeout', trueCredits: 12 });
+    const contended = [declined, inFlight('a', 130, 60), inFlight('b', 150, 70)];
+    expect(checkF1({ scenario, history: contended })).toMatchObject({ holds: true, violations: 0 });
+    expect(checkF1({ scenario, history: contended }).note).toMatch(/1 lost the last credits/);
+    // Accepted before the answer (already out of the 12), or requested after it: they took nothing
+    // the declined debit could have had, so it is a false decline.
+    const unrelated = [declined, inFlight('a', 90, 20), inFlight('b', 150, 40)];
+    expect(checkF1({ scenario, history: unrelated })).toMatchObject({ holds: false, violations: 1 });
+    // Enough left after what was in flight: false.
+    const plenty = [{ ...declined, trueCredits: 20 } as HistoryRecord, inFlight('a', 130, 60)];
+    expect(checkF1({ scenario, history: plenty })).toMatchObject({ holds: false, violations: 1 });
+  });
 });

@@ -690,8 +690,8 @@ describe('findings of disks that lie and wires that forge (issue 15)', () => {
    * ap held up to 226 of them, eu only 213. us became writable on the first summary it heard, eu's,
    * which showed nothing missing, and wrote new events under seqs 214–226: two different events
    * under one (origin, seq), acknowledged debits changed under their ids, ap and eu never converged.
-   * Fixed in the replica: after a start, writes wait for every peer's summary, or for
-   * LOG_CONFIRM_GRACE_MS after the first when a peer stays silent. Replayed here with seed 41 of the
+   * Fixed in the replica: after a start, writes wait for every peer's summary (issue 15 dropped the
+   * grace that once let a silent peer be skipped: log-confirm.ts). Replayed here with seed 41 of the
    * same scenario, where a peer again holds more of us's log than its disk kept. (Seed 40 broke the
    * same way without the fix before the holds merge changed the workload's timing; seed 41 now has
    * the condition but, without the fix, happens to hear the peer that holds more first.)

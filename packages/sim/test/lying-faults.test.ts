@@ -137,7 +137,7 @@ describe('a hostile wire', () => {
     } as const;
     const kinds = new Set<string>();
     for (let i = 0; i < 200; i++) {
-      const out = wire.tamper(summary);
+      const out = wire.tamper(summary, 0);
       kinds.add(
         out.kind === 'refuse'
           ? 'refuse'
@@ -151,5 +151,29 @@ describe('a hostile wire', () => {
     expect([...kinds].sort()).toEqual(['extra', 'one', 'refuse', 'reorder']);
     expect(wire.tampered).toBe(200);
     expect([...wire.forgedPolicies]).toEqual(['{"blocked":false,"overdraft":{"us":-1000000},"weights":{}}']);
+  });
+
+  it('replays only frames of the same connection (swarm seed 5343)', () => {
+    const wire = new HostileDirection(
+      streamOf(5343, 'test'),
+      () => ({ own: 'us#bbbbbbbb', others: ['eu#aaaaaaaa'] }),
+      ['acme'],
+    );
+    const summaryAt = (seq: number) =>
+      ({ type: 'summary', versionVector: { 'us#bbbbbbbb': seq }, control: new Uint8Array([0]) }) as const;
+    const seqsOf = (frames: readonly unknown[]) =>
+      frames.map(
+        (frame) => (frame as { versionVector?: Record<string, number> }).versionVector?.['us#bbbbbbbb'],
+      );
+    let replayed = 0;
+    for (let i = 0; i < 50; i++) wire.tamper(summaryAt(1), 0); // the first connection
+    for (let i = 0; i < 200; i++) {
+      const out = wire.tamper(summaryAt(2), 1); // the next one: nothing of the first may come back
+      if (out.kind !== 'deliver') continue;
+      const seqs = seqsOf(out.frames).filter((seq) => seq !== undefined);
+      if (seqs.length > 1) replayed += 1;
+      expect(seqs.every((seq) => seq === 2)).toBe(true);
+    }
+    expect(replayed).toBeGreaterThan(0);
   });
 });

@@ -69,7 +69,7 @@ describe('validateScenario', () => {
     expect(problems({ ...minimal, name: undefined })).toEqual(['name: missing']);
     expect(problems({ ...minimal, regions: 'eu' })).toEqual(['regions: must be an array']);
     expect(problems({ ...minimal, faults: [{ kind: 'meteor', atS: 1 }] })).toEqual([
-      'faults[0].kind: must be one of isolate, halves, ring, bridge, one-way, flapping, crash, disk-loss, pause, clock-step, clock-drift, storage, hostile',
+      'faults[0].kind: must be one of isolate, halves, ring, bridge, one-way, flapping, crash, disk-loss, pause, clock-step, clock-drift, storage, hostile, restored-backup, retire',
     ]);
     expect(problems({ ...minimal, faults: [{ kind: 'crash', region: 'eu', atS: 1 }] })).toEqual([
       'faults[0].forS: missing',

@@ -7,10 +7,15 @@
  * value, under the same versioned keys (layout v3; a v2 directory is converted at open), refuse a
  * batch that would break a log, and never hand out a record that fails its checksum, does not
  * decode and check, or a run of a log with a segment missing. LevelStore checks LevelDB's own table
- * checksums before LevelDB opens a directory (leveldb-check.ts). `system-ports` adds the replica's
+ * checksums before LevelDB opens a directory (leveldb-check.ts). Segments every region acknowledged
+ * move to an archive of immutable files with manifests (archive*.ts), read back transparently. `system-ports` adds the replica's
  * other ports on Node.js (system clock, crypto-random Rng, SHA-256 and Ed25519 from node:crypto,
  * region key files).
  */
+export { Archive, type ArchiveFiles, type ArchiveUsage } from './archive.js';
+export { DiskArchiveFiles, openArchiveDir, sha256 } from './archive-files.js';
+export * from './archive-format.js';
+export * from './archive-manifest.js';
 
 export { CHECKPOINT_RANGE, checkpointKey, parseCheckpointKey } from './checkpoints.js';
 export type { ConversionReport } from './convert-v2.js';
@@ -60,6 +65,7 @@ export {
 } from './keys.js';
 export { LevelStore } from './level-store.js';
 export * from './limits.js';
+export { type ArchiveStepName, MemoryArchiveFiles } from './memory-archive.js';
 export {
   type DamageReport,
   DETECTABLE_DAMAGES,
@@ -68,7 +74,12 @@ export {
   STORAGE_DAMAGES,
   type StorageDamage,
 } from './memory-faults.js';
-export { type CrashOptions, MemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export {
+  type CrashOptions,
+  MemoryStore,
+  type MemoryStoreBackup,
+  type MemoryStoreOptions,
+} from './memory-store.js';
 export { checkOutboxKey, OUTBOX_RANGE } from './outbox.js';
 export { openRecord, RECORD_CHECKSUM_BYTES, sealRecord } from './records.js';
 export {

@@ -6,6 +6,7 @@
  */
 import type { OriginId, TenantId } from '@allot/core';
 import type {
+  ArchiveStep,
   Crypto,
   LogHead,
   NodeMeta,
@@ -18,6 +19,9 @@ import type {
   TenantEventPage,
 } from '@allot/replica';
 import { Level } from 'level';
+import { Archive, type ArchiveUsage } from './archive.js';
+import { DiskArchiveFiles, sha256 } from './archive-files.js';
+import { type LiveRecords, moveSegments, moveTenantIndex, ReadTracker } from './archive-moves.js';
 import {
   CHECKPOINT_RANGE,
   checkpointOf,
@@ -97,6 +101,9 @@ export class LevelStore implements Store {
   private readonly gate = new OperationGate();
   /** The tail of the commit chain: each commit starts once the one before it has settled. */
   private commits: Promise<void> = Promise.resolve();
+  /** Reads in flight (an archive step deletes live records only after them), and the archive steps, one at a time. */
+  private readonly reads = new ReadTracker();
+  private moves: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly db: Db,
@@ -105,6 +112,7 @@ export class LevelStore implements Store {
     readonly location: string,
     /** What converting a layout-v2 directory did at this open, for the node to log; null if nothing. */
     readonly converted: ConversionReport | null,
+    private readonly archive: Archive,
   ) {}
 
   /**
@@ -134,7 +142,10 @@ export class LevelStore implements Store {
           );
         converted = await convertV2(db, options.crypto);
       }
-      return new LevelStore(db, await loadState(db), dir, converted);
+      const archiveFiles = new DiskArchiveFiles(dir);
+      await archiveFiles.clearTemporary();
+      const archive = await Archive.open(archiveFiles, sha256);
+      return new LevelStore(db, await loadState(db, archive), dir, converted, archive);
     } catch (error) {
       await db.close();
       throw error;
@@ -181,29 +192,47 @@ export class LevelStore implements Store {
 
   /** Up to `limit` segments of `origin`'s log from the one holding `fromSeq`; see the Store port. */
   readSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
-    return this.gate.run(async () => {
+    return this.read(async () => {
       checkSegmentRead(origin, fromSeq, limit);
       return this.segments(origin, Math.max(fromSeq, 1), limit);
     });
   }
 
-  /** The segments of a checked read, bounded by the head so that a read never sees a commit settling. */
+  /** A read, tracked so that an archive step deletes no live record it may still use. */
+  private read<T>(operation: () => Promise<T>): Promise<T> {
+    return this.gate.run(() => this.reads.track(operation()));
+  }
+
+  /**
+   * The segments of a checked read, bounded by the head so that a read never sees a commit settling:
+   * the archived ones first, then the live ones past them.
+   */
   private async segments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
     const head = this.state.heads.get(origin);
     if (head === undefined || fromSeq > head.seq || limit === 0) return [];
-    const range = { gte: segmentKey(origin, fromSeq), lte: segmentKey(origin, head.seq), limit };
-    const segments = (await this.db.iterator(range).all()).map(([key, bytes]) => {
-      const parsed = parseSegmentKey(key);
-      if (parsed === null || parsed.origin !== origin) throw new StoreCorruptError(key, 'not a segment key');
-      return decodeSegmentRecord(key, openRecord(key, bytes), origin, parsed.lastSeq);
-    });
+    const archived = this.archive.throughSeq(origin);
+    const segments = fromSeq <= archived ? await this.archive.segments(origin, fromSeq, limit) : [];
+    const liveFrom = Math.max(fromSeq, archived + 1);
+    if (segments.length < limit && liveFrom <= head.seq) {
+      const range = {
+        gte: segmentKey(origin, liveFrom),
+        lte: segmentKey(origin, head.seq),
+        limit: limit - segments.length,
+      };
+      for (const [key, bytes] of await this.db.iterator(range).all()) {
+        const parsed = parseSegmentKey(key);
+        if (parsed === null || parsed.origin !== origin)
+          throw new StoreCorruptError(key, 'not a segment key');
+        segments.push(decodeSegmentRecord(key, openRecord(key, bytes), origin, parsed.lastSeq));
+      }
+    }
     checkSegmentRun(origin, fromSeq, head.seq, segments, limit);
     return segments;
   }
 
   /** Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order. */
   readLog(origin: OriginId, fromSeq: number, limit: number): Promise<StoredEvent[]> {
-    return this.gate.run(async () => {
+    return this.read(async () => {
       checkLogRead(origin, fromSeq, limit);
       const events: StoredEvent[] = [];
       let from = Math.max(fromSeq, 1);
@@ -223,23 +252,27 @@ export class LevelStore implements Store {
    * entry that points at no event of the tenant is a StoreCorruptError naming it, never a shorter page.
    */
   readTenantEvents(tenant: TenantId, cursor: string | null, limit: number): Promise<TenantEventPage> {
-    return this.gate.run(async () => {
+    return this.read(async () => {
       checkTenantRead(tenant, limit);
       const lastEntry = this.state.lastEntry;
       const after = parseCursor(cursor, lastEntry);
       if (after === lastEntry) return { events: [], next: null };
+      // The archived entries first (all numbered up to entryThrough), then the live ones past them.
+      const archived = this.archive.entryThrough;
+      const hits = after < archived ? await this.archive.tenantHits(tenant, after, limit + 1) : [];
       // An entry's key is its last entry number: the first key at or past after + 1 holds it.
       const range = {
-        gte: tenantKey(tenant, after + 1),
+        gte: tenantKey(tenant, Math.max(after, archived) + 1),
         lte: tenantKey(tenant, lastEntry),
-        limit: limit + 1,
+        limit: limit + 1 - hits.length,
       };
-      const hits = (await this.db.iterator(range).all()).map(([key, value]) => {
-        const parsed = parseTenantKey(key);
-        if (parsed === null || parsed.tenant !== tenant)
-          throw new StoreCorruptError(key, `not a key of tenant ${tenant}'s index`);
-        return { key, entry: parsed.entry, value };
-      });
+      if (range.limit > 0)
+        for (const [key, value] of await this.db.iterator(range).all()) {
+          const parsed = parseTenantKey(key);
+          if (parsed === null || parsed.tenant !== tenant)
+            throw new StoreCorruptError(key, `not a key of tenant ${tenant}'s index`);
+          hits.push({ key, entry: parsed.entry, value });
+        }
       const { positions, more } = pagePositions(hits, after, limit);
       const events = await eventsAt(tenant, positions, async (origin, seq) => {
         const [segment] = await this.segments(origin, seq, 1);
@@ -279,6 +312,55 @@ export class LevelStore implements Store {
   readOutbox(): Promise<OutboxRecord[]> {
     return this.gate.run(async () => outboxRecordsOf(await this.db.iterator(OUTBOX_RANGE).all()));
   }
+
+  /** The last seq of each origin's log moved to the archive; see the Store port. */
+  archivedSeqs(): Promise<Record<OriginId, number>> {
+    return this.gate.run(async () => this.archive.throughSeqs());
+  }
+
+  /** One step of moving `origin`'s segments through `throughSeq` to the archive; see the Store port. */
+  archiveSegments(origin: OriginId, throughSeq: number): Promise<ArchiveStep> {
+    const head = () => this.state.heads.get(origin)?.seq ?? 0;
+    return this.gate.run(() =>
+      this.oneMove(() => moveSegments(this.archive, this.live, this.reads, origin, throughSeq, head)),
+    );
+  }
+
+  /** One step of moving the tenant index entries of archived events; see the Store port. */
+  archiveTenantIndex(): Promise<number> {
+    return this.gate.run(() => this.oneMove(() => moveTenantIndex(this.archive, this.live, this.reads)));
+  }
+
+  /** Files and bytes in the archive. */
+  archiveUsage(): ArchiveUsage {
+    return this.archive.usage();
+  }
+
+  private oneMove<T>(move: () => Promise<T>): Promise<T> {
+    const done = this.moves.then(move);
+    this.moves = done.catch(() => undefined);
+    return done;
+  }
+
+  /** The live records an archive step reads and deletes. */
+  private readonly live: LiveRecords = {
+    segmentRecords: async (origin, fromSeq, toSeq, limit) => {
+      const range = { gte: segmentKey(origin, fromSeq), lte: segmentKey(origin, toSeq), limit };
+      return (await this.db.iterator(range).all()).map(([key, value]) => {
+        const parsed = parseSegmentKey(key);
+        if (parsed === null || parsed.origin !== origin)
+          throw new StoreCorruptError(key, 'not a segment key');
+        return { key, value, lastSeq: parsed.lastSeq };
+      });
+    },
+    tenantRecords: async () =>
+      (await this.db.iterator(TENANT_RANGE).all()).map(([key, value]) => ({ key, value })),
+    remove: (keys) =>
+      this.db.batch(
+        keys.map((key) => ({ type: 'del' as const, key })),
+        { sync: true },
+      ),
+  };
 
   /** Writes a checkpoint in one synced batch, replacing one stored at its total (checkpoints.ts). */
   writeCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
@@ -334,7 +416,7 @@ export class LevelStore implements Store {
  * recovery then reads every log in full (each record checked), so a damaged event anywhere fails
  * the start with one line too.
  */
-async function loadState(db: Db): Promise<CommitState> {
+async function loadState(db: Db, archive: Archive): Promise<CommitState> {
   const [before] = await db.keys({ lt: LAYOUT_PREFIX, limit: 1 }).all();
   const [after] = await db.keys({ gte: LAYOUT_END, limit: 1 }).all();
   const foreign = before ?? after;
@@ -371,7 +453,7 @@ async function loadState(db: Db): Promise<CommitState> {
     await checkHeadAgainstLog(db, key, head);
     state.heads.set(origin, head);
   }
-  await checkEveryLogHasAHead(db, state);
+  await checkEveryLogHasAHead(db, state, archive);
 
   for (const [key, bytes] of await db.iterator(ORIGIN_RANGE).all()) {
     const origin = parseOriginKey(key);
@@ -422,8 +504,12 @@ function sameHash(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
 
-/** Every origin with segments has a head, and its log starts at seq 1: one seek per origin. */
-async function checkEveryLogHasAHead(db: Db, state: CommitState): Promise<void> {
+/**
+ * Every origin with segments has a head, and its log starts at seq 1 or right after its archived
+ * part (which no head lies below): one seek per origin.
+ */
+async function checkEveryLogHasAHead(db: Db, state: CommitState, archive: Archive): Promise<void> {
+  archive.checkLiveStore((origin) => state.heads.get(origin)?.seq ?? 0, state.lastEntry);
   let from: string = SEGMENT_RANGE.gte;
   for (;;) {
     const [entry] = await db.iterator({ gte: from, lt: SEGMENT_RANGE.lt, limit: 1 }).all();
@@ -435,8 +521,13 @@ async function checkEveryLogHasAHead(db: Db, state: CommitState): Promise<void> 
       throw new StoreCorruptError(first, `in the log of ${parsed.origin}, which has no head`);
     }
     const segment = decodeSegmentRecord(first, openRecord(first, bytes), parsed.origin, parsed.lastSeq);
-    if (segment.firstSeq !== 1) {
-      throw new StoreCorruptError(first, `the log of ${parsed.origin} starts at seq ${segment.firstSeq}`);
+    const archived = archive.throughSeq(parsed.origin);
+    if (segment.firstSeq > archived + 1 || (archived === 0 && segment.firstSeq !== 1)) {
+      const after = archived === 0 ? '' : ` (archived to seq ${archived})`;
+      throw new StoreCorruptError(
+        first,
+        `the log of ${parsed.origin} starts at seq ${segment.firstSeq}${after}`,
+      );
     }
     from = segmentEnd(parsed.origin);
   }

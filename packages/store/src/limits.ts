@@ -82,6 +82,36 @@ export const COMPACTION_COMMITS = 64;
 export const COMPACTION_BACKUPS_KEPT = 4;
 
 /**
+ * Segments in one archive file (archive.ts): a busy node commits a few hundred segments a second,
+ * so one file holds seconds to minutes of its log; past this a move takes a second file rather
+ * than one unbounded write.
+ */
+export const ARCHIVE_FILE_SEGMENTS_MAX = 4_096;
+
+/**
+ * Bytes of one archive file. Every read of an archived segment reads and hashes its whole file
+ * (checked against the manifest), so a file is kept small enough to do that in a few ms: 16 MiB.
+ * A single segment (SEGMENT_BYTES_MAX, 1 MiB) always fits.
+ */
+export const ARCHIVE_FILE_BYTES_MAX = 16 * 1024 * 1024;
+
+/** Tenant index entries in one archived index file: ~60 bytes each, ~4 MiB per file. */
+export const ARCHIVE_INDEX_FILE_ENTRIES_MAX = 65_536;
+
+/**
+ * Bytes of one archive manifest. A manifest line per file is ~500 bytes, so 64 MiB lists ~130k
+ * files (~2 TiB of archived log); a damaged length past this is refused rather than read.
+ */
+export const ARCHIVE_MANIFEST_BYTES_MAX = 64 * 1024 * 1024;
+
+/**
+ * Archive files kept decoded and verified in memory per store: a page of events or a recovery
+ * read walks one file at a time, and a few let reads of two origins interleave without reading
+ * each file again; 8 × ARCHIVE_FILE_BYTES_MAX bounds the memory at 128 MiB.
+ */
+export const ARCHIVE_CACHE_FILES = 8;
+
+/**
  * Bytes of one stored part of a checkpoint (checkpoints.ts): far below LEVELDB_BLOCK_BYTES_MAX, so
  * that a checkpoint of hundreds of MiB is many ordinary values, each read and checked on its own.
  */

@@ -9,6 +9,7 @@
  */
 import type { OriginId, TenantId } from '@allot/core';
 import type {
+  ArchiveStep,
   LogHead,
   NodeMeta,
   OutboxRecord,
@@ -19,15 +20,11 @@ import type {
   StoredSegment,
   TenantEventPage,
 } from '@allot/replica';
+import { Archive, type ArchiveUsage } from './archive.js';
+import type { ArchiveHash } from './archive-format.js';
+import { type LiveRecords, moveSegments, moveTenantIndex, ReadTracker } from './archive-moves.js';
 import { memoryCheckpointStore } from './checkpoints.js';
-import {
-  applyPlan,
-  type CommitPlan,
-  type CommitState,
-  emptyCommitState,
-  planCommit,
-  planWrites,
-} from './commit-plan.js';
+import { applyPlan, type CommitState, emptyCommitState, planCommit } from './commit-plan.js';
 import { cursorOf, parseCursor } from './cursor.js';
 import {
   decodeControlTally,
@@ -36,7 +33,7 @@ import {
   decodeLogHead,
   decodeNodeMeta,
 } from './encoding.js';
-import { StoreClosedError, StoreCorruptError } from './errors.js';
+import { StoreClosedError, StoreCorruptError, StoreInvariantError } from './errors.js';
 import { OperationGate } from './gate.js';
 import {
   CONTROL_TALLY_KEY,
@@ -45,16 +42,15 @@ import {
   headKey,
   META_KEY,
   originKey,
-  parseControlKey,
   parseHeadKey,
   parseOriginKey,
   parseSegmentKey,
-  parseTenantKey,
   segmentKey,
   tenantKey,
 } from './keys.js';
 import { LOG_PAGE_SEGMENTS_MAX } from './limits.js';
 import { checkSegmentRun, eventsAt, eventsOfRun, pagePositions, type TenantHit } from './log-reads.js';
+import { type ArchiveStepName, MemoryArchiveFiles, memoryLiveRecords } from './memory-archive.js';
 import {
   corruptRecord,
   type DamageReport,
@@ -65,6 +61,14 @@ import {
   type StorageDamage,
   staleRead,
 } from './memory-faults.js';
+import {
+  type DiskWrite,
+  firstAtLeast,
+  type Image,
+  indexOf,
+  type KeyIndex,
+  writePlan,
+} from './memory-image.js';
 import { readMemoryOutbox, writeMemoryOutbox } from './outbox.js';
 import {
   byOrigin,
@@ -84,6 +88,11 @@ export interface MemoryStoreOptions {
    * clock. Default: resolved at once, so a commit completes one microtask later.
    */
   readonly commitLatency?: (options: { readonly sync: boolean }) => Promise<void>;
+  /**
+   * SHA-256 (the Crypto port's `hash`), which the archive checks its files with (archive.ts). A
+   * store made without it reads no archive and refuses to archive (the simulator does not archive).
+   */
+  readonly archiveHash?: ArchiveHash;
 }
 
 /** What `crash()` keeps besides the durable image. */
@@ -95,60 +104,9 @@ export interface CrashOptions {
   readonly keepUnsyncedCommits?: number;
 }
 
-/** A data directory's records: sealed values under LevelStore's keys, as a plain key → bytes map. */
-type Image = Map<string, Uint8Array>;
-
-/** The sorted positions a store finds records by (LevelDB's key order, kept beside the map). */
-interface KeyIndex {
-  /** Each origin's segments by last seq, ascending. */
-  readonly segments: Map<OriginId, number[]>;
-  /** Each tenant's index entries by (last) entry number, ascending. */
-  readonly tenants: Map<TenantId, number[]>;
-  /** Control update entries, ascending. */
-  readonly control: number[];
-}
-
-function emptyIndex(): KeyIndex {
-  return { segments: new Map(), tenants: new Map(), control: [] };
-}
-
-function indexKey(index: KeyIndex, key: string): void {
-  const segment = parseSegmentKey(key);
-  if (segment !== null) {
-    const list = index.segments.get(segment.origin) ?? [];
-    index.segments.set(segment.origin, list);
-    list.push(segment.lastSeq);
-    return;
-  }
-  const tenant = parseTenantKey(key);
-  if (tenant !== null) {
-    const list = index.tenants.get(tenant.tenant) ?? [];
-    index.tenants.set(tenant.tenant, list);
-    list.push(tenant.entry);
-    return;
-  }
-  const control = parseControlKey(key);
-  if (control !== null) index.control.push(control);
-}
-
-/** The index of every key of `image`, in key order. */
-function indexOf(image: Image): KeyIndex {
-  const index = emptyIndex();
-  for (const key of image.keys()) indexKey(index, key);
-  const ascending = (a: number, b: number) => a - b;
-  for (const list of index.segments.values()) list.sort(ascending);
-  for (const list of index.tenants.values()) list.sort(ascending);
-  index.control.sort(ascending);
-  return index;
-}
-
-function writePlan(image: Image, plan: CommitPlan, index: KeyIndex | null): void {
-  for (const { key, value } of planWrites(plan)) {
-    // New keys come in key order per origin, tenant and control (planning checked it): appended.
-    if (index !== null && !image.has(key)) indexKey(index, key);
-    image.set(key, value);
-  }
-}
+const noArchiveHash: ArchiveHash = () => {
+  throw new StoreInvariantError('this MemoryStore was made without archiveHash: it keeps no archive');
+};
 
 /** The state a store checks commits against, read back from an image. */
 function stateOf(image: Image): CommitState {
@@ -169,26 +127,25 @@ function stateOf(image: Image): CommitState {
   return state;
 }
 
-/** Index of the first number ≥ `least` in an ascending list. */
-function firstAtLeast(list: readonly number[], least: number): number {
-  let low = 0;
-  let high = list.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((list[middle] as number) < least) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
-
 const resolved = (): Promise<void> => Promise.resolve();
+
+/** A copy of a memory store's durable image (MemoryStore.backup), opaque to its users. */
+export interface MemoryStoreBackup {
+  readonly image: ReadonlyMap<string, Uint8Array>;
+}
 
 /** A Store in memory, with the crash semantics of a disk (see the file's doc). */
 export class MemoryStore implements Store {
   private readonly gate = new OperationGate();
   private commits: Promise<void> = Promise.resolve();
   /** Commits since the last sync, oldest first: what a crash loses. */
-  private unsynced: CommitPlan[] = [];
+  private unsynced: DiskWrite[] = [];
+  /** The archive, read from its files on first use; reads in flight; archive steps, one at a time. */
+  private archiveOpened: Promise<Archive> | null = null;
+  private readonly reads = new ReadTracker();
+  private moves: Promise<unknown> = Promise.resolve();
+  /** The heads and entry counter the image held when this store was made: the archive is checked against them. */
+  private readonly opened: { readonly heads: Map<OriginId, number>; readonly lastEntry: number };
   private readonly visible: Image;
   private readonly index: KeyIndex;
   private readonly state: CommitState;
@@ -202,7 +159,8 @@ export class MemoryStore implements Store {
   private constructor(
     private readonly durable: Image,
     private readonly options: MemoryStoreOptions,
-    private readonly disk: DiskHistory<Image, CommitPlan> = new DiskHistory(
+    private readonly archiveFiles: MemoryArchiveFiles = new MemoryArchiveFiles(),
+    private readonly disk: DiskHistory<Image, DiskWrite> = new DiskHistory(
       durable,
       (image) => new Map(image),
       (image, plan) => writePlan(image, plan, null),
@@ -211,6 +169,10 @@ export class MemoryStore implements Store {
     this.visible = new Map(durable);
     this.index = indexOf(durable);
     this.state = stateOf(durable);
+    this.opened = {
+      heads: new Map([...this.state.heads].map(([origin, head]) => [origin, head.seq])),
+      lastEntry: this.state.lastEntry,
+    };
   }
 
   /** A store on an empty data directory. */
@@ -232,7 +194,7 @@ export class MemoryStore implements Store {
     }
     for (const plan of this.unsynced.slice(0, keep)) this.makeDurable(plan);
     this.leave('crashed');
-    return new MemoryStore(this.durable, this.options, this.disk);
+    return new MemoryStore(this.durable, this.options, this.archiveFiles, this.disk);
   }
 
   /**
@@ -280,7 +242,7 @@ export class MemoryStore implements Store {
       detail = `reads of the ${older.size} heads return their values as of the last compaction`;
     }
     this.leave('crashed');
-    const store = new MemoryStore(image, this.options, this.disk);
+    const store = new MemoryStore(image, this.options, this.archiveFiles, this.disk);
     store.readFault = readFault;
     return { store, report: { damage, detail, damagedKeys, commitsLost } };
   }
@@ -305,9 +267,20 @@ export class MemoryStore implements Store {
     return this.readFault === null ? bytes : this.readFault(key, bytes);
   }
 
-  private makeDurable(plan: CommitPlan): void {
+  private makeDurable(plan: DiskWrite): void {
     writePlan(this.durable, plan, null);
     this.disk.committed(this.durable, plan);
+  }
+
+  /** A copy of what the disk holds durably now: a backup of the data directory, to restore later. */
+  backup(): MemoryStoreBackup {
+    this.assertNotGone();
+    return { image: new Map(this.durable) };
+  }
+
+  /** A store on a data directory restored from `backup` (an older copy of some node's disk). */
+  static restored(backup: MemoryStoreBackup, options: MemoryStoreOptions = {}): MemoryStore {
+    return new MemoryStore(new Map(backup.image), options);
   }
 
   /** The store a restart finds after its disk was lost: empty. This instance rejects every call. */
@@ -345,9 +318,13 @@ export class MemoryStore implements Store {
     this.gate.shut(`the memory store ${reason}`);
   }
 
-  /** The node's metadata, or null for a new data directory. */
+  /**
+   * The node's metadata, or null for a new data directory; a StoreCorruptError when the archive
+   * holds more than the image did at the start (as LevelStore.open refuses it).
+   */
   readMeta(): Promise<NodeMeta | null> {
     return this.gate.run(async () => {
+      await this.archive(); // checked against the image at the start, as LevelStore.open does
       const bytes = this.visible.get(META_KEY);
       return bytes === undefined ? null : decodeNodeMeta(META_KEY, openRecord(META_KEY, bytes));
     });
@@ -401,18 +378,38 @@ export class MemoryStore implements Store {
 
   /** Up to `limit` segments of `origin`'s log from the one holding `fromSeq`; see the Store port. */
   readSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
-    return this.gate.run(async () => {
+    return this.tracked(async () => {
       checkSegmentRead(origin, fromSeq, limit);
       return this.segments(origin, Math.max(fromSeq, 1), limit);
     });
   }
 
-  private segments(origin: OriginId, fromSeq: number, limit: number): StoredSegment[] {
+  /** A read, tracked so that an archive step deletes no live record it may still use. */
+  private tracked<T>(operation: () => Promise<T>): Promise<T> {
+    return this.gate.run(() => this.reads.track(operation()));
+  }
+
+  /** The archive, read and checked from its files on first use. */
+  private archive(): Promise<Archive> {
+    this.archiveOpened ??= Archive.open(this.archiveFiles, this.options.archiveHash ?? noArchiveHash).then(
+      (archive) => {
+        archive.checkLiveStore((origin) => this.opened.heads.get(origin) ?? 0, this.opened.lastEntry);
+        return archive;
+      },
+    );
+    return this.archiveOpened;
+  }
+
+  /** The archived segments from `fromSeq` first, then the live ones past them (as LevelStore's). */
+  private async segments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
+    const archive = await this.archive(); // first: a store whose archive was refused reads nothing
     const head = this.state.heads.get(origin);
     if (head === undefined || fromSeq > head.seq || limit === 0) return [];
+    const archived = archive.throughSeq(origin);
+    const segments = fromSeq <= archived ? await archive.segments(origin, fromSeq, limit) : [];
     const lastSeqs = this.index.segments.get(origin) ?? [];
-    const segments: StoredSegment[] = [];
-    for (let i = firstAtLeast(lastSeqs, fromSeq); i < lastSeqs.length && segments.length < limit; i++) {
+    const liveFrom = Math.max(fromSeq, archived + 1);
+    for (let i = firstAtLeast(lastSeqs, liveFrom); i < lastSeqs.length && segments.length < limit; i++) {
       const lastSeq = lastSeqs[i] as number;
       if (lastSeq > head.seq) break;
       const key = segmentKey(origin, lastSeq);
@@ -426,12 +423,12 @@ export class MemoryStore implements Store {
 
   /** Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order. */
   readLog(origin: OriginId, fromSeq: number, limit: number): Promise<StoredEvent[]> {
-    return this.gate.run(async () => {
+    return this.tracked(async () => {
       checkLogRead(origin, fromSeq, limit);
       const events: StoredEvent[] = [];
       let from = Math.max(fromSeq, 1);
       while (events.length < limit) {
-        const run = this.segments(origin, from, Math.min(LOG_PAGE_SEGMENTS_MAX, limit - events.length));
+        const run = await this.segments(origin, from, Math.min(LOG_PAGE_SEGMENTS_MAX, limit - events.length));
         const last = run[run.length - 1];
         if (last === undefined) break;
         events.push(...eventsOfRun(run, from, limit - events.length));
@@ -443,12 +440,16 @@ export class MemoryStore implements Store {
 
   /** Up to `limit` events of `tenant` after `cursor`, in commit order; checked as LevelStore's are. */
   readTenantEvents(tenant: TenantId, cursor: string | null, limit: number): Promise<TenantEventPage> {
-    return this.gate.run(async () => {
+    return this.tracked(async () => {
       checkTenantRead(tenant, limit);
       const after = parseCursor(cursor, this.state.lastEntry);
       const entries = this.index.tenants.get(tenant) ?? [];
-      const hits: TenantHit[] = [];
-      for (let i = firstAtLeast(entries, after + 1); i < entries.length && hits.length <= limit; i++) {
+      // The archived entries first (all numbered up to entryThrough), then the live ones past them.
+      const archive = await this.archive();
+      const archived = archive.entryThrough;
+      const hits: TenantHit[] = after < archived ? await archive.tenantHits(tenant, after, limit + 1) : [];
+      const liveFrom = Math.max(after, archived) + 1;
+      for (let i = firstAtLeast(entries, liveFrom); i < entries.length && hits.length <= limit; i++) {
         const entry = entries[i] as number;
         const key = tenantKey(tenant, entry);
         const value = this.visible.get(key);
@@ -459,7 +460,7 @@ export class MemoryStore implements Store {
       const events = await eventsAt(
         tenant,
         positions,
-        async (origin, seq) => this.segments(origin, seq, 1)[0],
+        async (origin, seq) => (await this.segments(origin, seq, 1))[0],
       );
       const tail = positions[positions.length - 1];
       return { events, next: more && tail !== undefined ? cursorOf(tail.entry) : null };
@@ -523,6 +524,67 @@ export class MemoryStore implements Store {
         .sort(),
     );
   }
+
+  /** The last seq of each origin's log moved to the archive; see the Store port. */
+  archivedSeqs(): Promise<Record<OriginId, number>> {
+    return this.gate.run(async () => (await this.archive()).throughSeqs());
+  }
+
+  /** One step of moving `origin`'s segments through `throughSeq` to the archive; see the Store port. */
+  archiveSegments(origin: OriginId, throughSeq: number): Promise<ArchiveStep> {
+    const head = () => this.state.heads.get(origin)?.seq ?? 0;
+    return this.gate.run(() =>
+      this.oneMove(async () =>
+        moveSegments(await this.archive(), this.live, this.reads, origin, throughSeq, head),
+      ),
+    );
+  }
+
+  /** One step of moving the tenant index entries of archived events; see the Store port. */
+  archiveTenantIndex(): Promise<number> {
+    return this.gate.run(() =>
+      this.oneMove(async () => moveTenantIndex(await this.archive(), this.live, this.reads)),
+    );
+  }
+
+  /** The next archive step named fails with `error` and does nothing (a crash test stops a move there). */
+  failNextArchiveStep(step: ArchiveStepName, error: Error): void {
+    this.assertNotGone();
+    this.archiveFiles.failNext(step, error);
+  }
+
+  /** Keys and bytes of the live records (what LevelDB would hold), and files and bytes archived. */
+  async usage(): Promise<{ liveKeys: number; liveBytes: number; archive: ArchiveUsage }> {
+    let liveBytes = 0;
+    for (const [key, value] of this.visible) liveBytes += key.length + value.length;
+    return { liveKeys: this.visible.size, liveBytes, archive: (await this.archive()).usage() };
+  }
+
+  /** The archive's files, `dir/name` → the stored bytes (a test may damage them in place). */
+  archiveFileEntries(): [string, Uint8Array][] {
+    return this.archiveFiles.entries();
+  }
+
+  private oneMove<T>(move: () => Promise<T>): Promise<T> {
+    const done = this.moves.then(move);
+    this.moves = done.catch(() => undefined);
+    return done;
+  }
+
+  /** The live records an archive step reads and deletes; a deletion is synced (durable with all before it). */
+  private readonly live: LiveRecords = memoryLiveRecords({
+    index: () => this.index,
+    visible: () => this.visible,
+    readValue: (key, bytes) => this.read(key, bytes),
+    remove: (keys) => {
+      this.assertNotGone();
+      this.archiveFiles.takeFailure('delete');
+      const deletion = { deletes: [...keys] };
+      writePlan(this.visible, deletion, this.index);
+      this.unsynced.push(deletion);
+      this.flush();
+    },
+  });
 
   /** Closes the store once the commits in flight have settled. Unsynced commits stay unsynced. */
   async close(): Promise<void> {

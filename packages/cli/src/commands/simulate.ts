@@ -201,13 +201,21 @@ export function swarmScenario(base: Scenario, seed: number): Scenario {
     if (mapped === undefined) continue;
     const atS = roundS(mapped.atS * scale);
     const scaled: Fault =
-      mapped.kind === 'clock-step'
+      mapped.kind === 'clock-step' || mapped.kind === 'retire'
         ? { ...mapped, atS }
-        : { ...mapped, atS, forS: Math.max(0.001, roundS(mapped.forS * scale)) };
+        : mapped.kind === 'restored-backup'
+          ? {
+              ...mapped,
+              atS,
+              forS: Math.max(0.001, roundS(mapped.forS * scale)),
+              backupBeforeS: Math.max(0.001, roundS(mapped.backupBeforeS * scale)),
+            }
+          : { ...mapped, atS, forS: Math.max(0.001, roundS(mapped.forS * scale)) };
     if (
       scaled.kind === 'crash' ||
       scaled.kind === 'disk-loss' ||
       scaled.kind === 'storage' ||
+      scaled.kind === 'restored-backup' ||
       scaled.kind === 'pause' ||
       scaled.kind === 'clock-drift'
     ) {

@@ -181,7 +181,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A tenant’s merged balance as known at this region (any role). */
+        /** A tenant’s merged balance as known at this region (any role); with `at`, as of that time: the fold of each origin’s events of the tenant up to the first one later than `at`, `versionVector` saying which. */
         get: operations["getBalance"];
         put?: never;
         post?: never;
@@ -219,6 +219,23 @@ export interface paths {
         get: operations["getCluster"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/cluster/incarnations/{origin}/retire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Retire a lost incarnation of this node's region (admin): its stranded rights go to the region's current incarnation by durable retire events, and no node accepts its events past the retired seq. */
+        post: operations["retireIncarnation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -479,7 +496,7 @@ export interface components {
             }[];
         };
         /** @description One event of an origin log: its place, chain hash (hex), kind, and the fields of its kind. */
-        Event: components["schemas"]["GrantEvent"] | components["schemas"]["DebitEvent"] | components["schemas"]["RefundEvent"] | components["schemas"]["MoveEvent"] | components["schemas"]["ExpireEvent"] | components["schemas"]["RepayEvent"] | components["schemas"]["HoldEvent"] | components["schemas"]["CaptureEvent"] | components["schemas"]["ReleaseEvent"] | components["schemas"]["RevokeEvent"];
+        Event: components["schemas"]["GrantEvent"] | components["schemas"]["DebitEvent"] | components["schemas"]["RefundEvent"] | components["schemas"]["MoveEvent"] | components["schemas"]["ExpireEvent"] | components["schemas"]["RepayEvent"] | components["schemas"]["HoldEvent"] | components["schemas"]["CaptureEvent"] | components["schemas"]["RetireEvent"] | components["schemas"]["ReleaseEvent"] | components["schemas"]["RevokeEvent"];
         SnapshotTenant: {
             tenant: string;
             balance: number;
@@ -756,6 +773,35 @@ export interface components {
             }[];
             /** @description Of the released credits, cleared from the overdraft in use. */
             overdraft: number;
+        };
+        /** @description A `retire` event. */
+        RetireEvent: {
+            /** @description The origin (region#incarnation) whose log holds it. */
+            origin: string;
+            /** @description Its place in that log, from 1. */
+            seq: number;
+            /** @description The chain hash, hex. */
+            hash: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "retire";
+            tenant: string;
+            /**
+             * Format: date-time
+             * @description The origin’s clock when it decided.
+             */
+            at: string;
+            /** @description The lost incarnation (origin) retired. */
+            retired: string;
+            /** @description The highest seq of it that counts. */
+            through: number;
+            /** @description Its rights per grant, now the writing origin’s. */
+            parts: {
+                grantId: string;
+                amount: number;
+            }[];
         };
         /** @description A `release` event. */
         ReleaseEvent: {
@@ -2053,7 +2099,10 @@ export interface operations {
     };
     getBalance: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description RFC 3339 time: the balance as of then (every region holding those events answers the same figures). */
+                at?: string;
+            };
             header?: never;
             path: {
                 /** @description Tenant id: 1–128 characters of [A-Za-z0-9._:-]. */
@@ -2351,9 +2400,142 @@ export interface operations {
             };
         };
     };
-    getSnapshot: {
+    retireIncarnation: {
         parameters: {
             query?: never;
+            header?: never;
+            path: {
+                /** @description The lost incarnation, `region#incarnation` (`#` written `%23` in the path). */
+                origin: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What the retire moved, the seq it counts through, and the risk taken. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The incarnation retired. */
+                        origin: string;
+                        region: string;
+                        /** @description The incarnation that retired it and now holds its rights. */
+                        by: string;
+                        /** @description The highest seq of it that counts: its events past this are refused everywhere. */
+                        through: number;
+                        /** @description Rights moved, over every tenant and grant. */
+                        rights: number;
+                        /** @description Its overdraft in use: what it counts for against its region’s allowance from now on, instead of the whole allowance. */
+                        overdraftInUse: number;
+                        /** @description Tenants with rights moved or overdraft counted. */
+                        tenants: number;
+                        /** @description Per tenant (the first 1,000 by tenant id): rights moved and overdraft in use. */
+                        moved: {
+                            tenant: string;
+                            rights: number;
+                            overdraftInUse: number;
+                        }[];
+                        /** @description Retire events written to this node’s log. */
+                        events: number;
+                        /** @description Every peer region: each summary showed no more of it than this node holds. */
+                        peersAsked: string[];
+                        /** @description In words: debits it acknowledged past `through` and never replicated were paid from rights that moved. */
+                        risk: string;
+                    };
+                };
+            };
+            /** @description Error: invalid_request. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: unauthorized. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: forbidden. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: request_timeout. */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: retired. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: too_many_requests. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: internal. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_ready, unavailable, region_unreachable. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getSnapshot: {
+        parameters: {
+            query?: {
+                /** @description A version vector as JSON, e.g. {"eu#k3x9":42}: the snapshot of exactly those log prefixes (origins left out: none of their events). Each seq must end a segment (else 400 naming its bounds); prefixes that do not fold together (an event needing one the vector leaves out): 400; past what this node holds: 404 not_found with `details.held`. */
+                at?: string;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -2392,6 +2574,15 @@ export interface operations {
             };
             /** @description Error: forbidden. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error: not_found. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -116,7 +116,7 @@ export function registerDebitRoutes(app: FastifyInstance, context: RouteContext)
       // it. A batch in which some items happened always answers 200 with one result per item.
       const [first] = outcomes;
       if (first?.status === 'not_ready' && outcomes.every((outcome) => outcome.status === 'not_ready'))
-        throw notReadyError({ reason: first.reason });
+        throw notReadyError(first);
       if (
         first?.status === 'unavailable' &&
         first.reason !== 'internal' &&

@@ -74,7 +74,7 @@ export function registerGrantRoutes(app: FastifyInstance, context: RouteContext)
         case 'unavailable':
           throw unavailableError(outcome);
         case 'not_ready':
-          throw notReadyError({ reason: outcome.reason });
+          throw notReadyError(outcome);
         default:
           return unexpected(outcome, 'grant outcome');
       }

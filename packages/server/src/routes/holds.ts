@@ -194,7 +194,7 @@ function settleError(tenant: string, holdId: string, outcome: SettleOutcome) {
     case 'unavailable':
       return unavailableError(outcome);
     case 'not_ready':
-      return notReadyError({ reason: outcome.reason });
+      return notReadyError(outcome);
     default:
       return unexpected(outcome as never, 'settle outcome');
   }

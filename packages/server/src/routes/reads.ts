@@ -1,27 +1,45 @@
 /**
- * Reads (API.md): GET /v1/tenants/{tenant}/balance (any role), GET /v1/tenants/{tenant}/events
+ * Reads (API.md): GET /v1/tenants/{tenant}/balance (any role; `?at=` as of a time, as-of.ts), GET /v1/tenants/{tenant}/events
  * (auditor, admin) and GET /v1/cluster (any role, but not a tenant-scoped token: the cluster's
  * state spans every tenant).
  */
 import { isCursor } from '@allot/store';
 import type { FastifyInstance } from 'fastify';
+import { getBalanceAsOfSchema } from '../as-of-schemas.js';
 import { apiError } from '../errors.js';
 import { EVENTS_PAGE_DEFAULT } from '../limits.js';
 import type { RouteContext } from '../route-context.js';
-import { getBalanceSchema, getClusterSchema, getEventsSchema } from '../schemas.js';
+import { getClusterSchema, getEventsSchema } from '../schemas.js';
+import { parseRfc3339 } from '../time.js';
 import { balanceJson, eventJson } from '../views.js';
+
+/** The ms of a balance's `at` (RFC 3339 by its schema), or a 400 for a date that does not exist. */
+function parseAt(text: string): number {
+  const ms = parseRfc3339(text);
+  if (ms === null) {
+    throw apiError(
+      'invalid_request',
+      { problem: `querystring/at is not a time between 1970 and 9999: ${text}` },
+      { location: 'querystring', field: '/at' },
+    );
+  }
+  return ms;
+}
 
 /** Registers the balance, events and cluster routes. */
 export function registerReadRoutes(app: FastifyInstance, context: RouteContext): void {
-  app.get<{ Params: { tenant: string } }>(
+  app.get<{ Params: { tenant: string }; Querystring: { at?: string } }>(
     '/v1/tenants/:tenant/balance',
     {
-      schema: getBalanceSchema,
+      schema: getBalanceAsOfSchema,
       config: { access: { roles: ['service', 'admin', 'auditor'], scope: 'tenant' } },
     },
     async (request) => {
       const { tenant } = request.params;
-      const view = await context.replica().durableBalance(tenant);
+      const at = request.query.at === undefined ? undefined : parseAt(request.query.at);
+      const replica = context.replica();
+      const view =
+        at === undefined ? await replica.durableBalance(tenant) : await replica.balanceAsOf(tenant, at);
       if (view === undefined) throw apiError('tenant_not_found', { tenant }, { tenant });
       return balanceJson(view);
     },

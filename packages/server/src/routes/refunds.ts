@@ -65,7 +65,7 @@ export function registerRefundRoutes(app: FastifyInstance, context: RouteContext
         case 'unavailable':
           throw unavailableError(outcome);
         case 'not_ready':
-          throw notReadyError({ reason: outcome.reason });
+          throw notReadyError(outcome);
         default:
           return unexpected(outcome, 'refund outcome');
       }

@@ -236,6 +236,7 @@ describe('the API documentation', () => {
         'GET /v1/audit/segments',
         'GET /v1/cluster',
         'GET /v1/tenants/{tenant}/policy',
+        'POST /v1/cluster/incarnations/{origin}/retire',
         'PUT /v1/tenants/{tenant}/policy',
       ].sort(),
     );

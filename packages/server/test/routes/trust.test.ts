@@ -123,7 +123,10 @@ describe('a node that has not confirmed its own log with a peer', () => {
     ];
     for (const response of writes) {
       expect(errorOf(response)).toEqual({ status: 503, code: 'not_ready' });
-      expect(response.json().error.details).toEqual({ reason: 'recovering' });
+      expect(response.json().error.details).toEqual({ reason: 'recovering', waitingFor: ['us'] });
+      expect(response.json().error.message).toBe(
+        'The node is not ready: it takes no writes until every peer confirms it holds all of its own log; waiting for us (reads are served).',
+      );
       expect(response.headers['retry-after']).toBeDefined();
     }
     expect(errorOf(await call(node.app, 'GET', '/v1/tenants/acme/balance'))).toEqual({
@@ -136,6 +139,10 @@ describe('a node that has not confirmed its own log with a peer', () => {
       code: 'tenant_not_found',
     });
     expect((await call(node.app, 'GET', '/readyz', { who: null })).statusCode).toBe(503);
+    // The metrics say why: not writable, waiting for us.
+    const metrics = (await call(node.app, 'GET', '/metrics', { who: null })).body;
+    expect(metrics).toMatch(/^allot_writable 0$/m);
+    expect(metrics).toMatch(/^allot_writes_waiting_for_peer\{peer="us"\} 1$/m);
     await replica.close();
   });
 });

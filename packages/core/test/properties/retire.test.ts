@@ -1,0 +1,353 @@
+/**
+ * Retire (issue 11) as fast-check properties, in a world of its own: region eu runs incarnation L,
+ * loses its disk (what it never replicated is gone) and runs N from then on; region us runs U.
+ * N retires L (after fetching what peers hold of it, as the replica does), maybe more than once.
+ * After every step the fold of every surviving log keeps the escrow bound: no origin's true rights
+ * are negative (rights never created), the balance never goes below −Σ overdraft, and N's overdraft
+ * stays within the region's allowance. Merge laws hold over logs that contain retire events.
+ */
+import {
+  applyEvent,
+  createLedgerState,
+  decideDebit,
+  decideGrant,
+  decideMove,
+  type LedgerEvent,
+  type LedgerState,
+  makeEvent,
+  mergeStates,
+  type OriginId,
+  originId,
+  overdraftInUseAt,
+  regionOverdraftInUse,
+  retireFigures,
+  rightsAt,
+  seqOf,
+  stateText,
+  strandedTotal,
+  type TenantEventBody,
+  tenantFigures,
+} from '@allot/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { propertyRuns } from './world.js';
+
+const L = originId('eu', 'llllllll');
+const N = originId('eu', 'nnnnnnnn');
+const U = originId('us', 'uuuuuuuu');
+const TENANT = 'acme';
+const NOW = 1_800_000_000_000;
+
+type Op =
+  | { op: 'grant'; node: number; grant: number; amount: number }
+  | { op: 'debit'; node: number; amount: number; key: number }
+  | { op: 'move'; node: number; amount: number; stale: boolean }
+  | { op: 'deliver'; to: number; origin: number; count: number }
+  | { op: 'lose' }
+  | { op: 'retire' };
+
+const node = fc.nat({ max: 1 });
+const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('grant' as const),
+      node,
+      grant: fc.nat({ max: 3 }),
+      amount: fc.integer({ min: 1, max: 100 }),
+    }),
+  },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      op: fc.constant('debit' as const),
+      node,
+      amount: fc.integer({ min: 1, max: 40 }),
+      key: fc.nat({ max: 50 }),
+    }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant('move' as const),
+      node,
+      amount: fc.integer({ min: 1, max: 60 }),
+      stale: fc.boolean(),
+    }),
+  },
+  {
+    weight: 6,
+    arbitrary: fc.record({
+      op: fc.constant('deliver' as const),
+      to: node,
+      origin: fc.nat({ max: 2 }),
+      count: fc.integer({ min: 1, max: 6 }),
+    }),
+  },
+  { weight: 1, arbitrary: fc.constant({ op: 'retire' as const }) },
+);
+
+interface Node {
+  origin: OriginId;
+  state: LedgerState;
+}
+
+class Violation extends Error {}
+function check(condition: boolean, message: string): asserts condition {
+  if (!condition) throw new Violation(message);
+}
+
+/** The world: node 0 is region eu (L, then N), node 1 is us (U); logs of every origin. */
+class World {
+  readonly nodes: Node[] = [
+    { origin: L, state: createLedgerState() },
+    { origin: U, state: createLedgerState() },
+  ];
+  readonly logs = new Map<OriginId, LedgerEvent[]>([
+    [L, []],
+    [N, []],
+    [U, []],
+  ]);
+  lost = false;
+  retires = 0;
+  /** Rights moved by retires in all. */
+  moved = 0;
+
+  constructor(readonly overdraft: { eu: number; us: number }) {}
+
+  private limit(origin: OriginId): number {
+    return origin === U ? this.overdraft.us : this.overdraft.eu;
+  }
+
+  private append(at: Node, body: TenantEventBody): void {
+    const log = this.logs.get(at.origin) as LedgerEvent[];
+    const event = makeEvent({ origin: at.origin, seq: log.length + 1, at: NOW }, body);
+    check(applyEvent(at.state, event) === 'applied', 'own event not applied');
+    log.push(event);
+  }
+
+  /** Folds into `to` up to `count` events of `origin` that some node holds (relay included). */
+  private deliver(to: Node, origin: OriginId, count: number): void {
+    const held = Math.max(...this.nodes.map((n) => seqOf(n.state.versionVector, origin)));
+    const have = seqOf(to.state.versionVector, origin);
+    const retired = to.state.retired.get(origin);
+    for (const event of (this.logs.get(origin) as LedgerEvent[]).slice(have, Math.min(held, have + count))) {
+      // The replica refuses events of a retired origin past its retired seq.
+      if (retired !== undefined && event.seq > retired.through) return;
+      check(applyEvent(to.state, event) === 'applied', 'delivered event not applied');
+    }
+  }
+
+  step(op: Op): void {
+    switch (op.op) {
+      case 'grant': {
+        const at = this.nodes[op.node] as Node;
+        const decision = decideGrant(
+          at.state,
+          { origin: at.origin, now: NOW },
+          {
+            tenant: TENANT,
+            grantId: `g${op.grant}-${at.origin}`,
+            amount: op.amount,
+            priority: 100,
+            expiresAt: null,
+          },
+        );
+        if (decision.status === 'accepted') this.append(at, decision.body);
+        break;
+      }
+      case 'debit': {
+        const at = this.nodes[op.node] as Node;
+        const decision = decideDebit(
+          at.state,
+          { origin: at.origin, now: NOW, overdraftLimit: this.limit(at.origin) },
+          { tenant: TENANT, amount: op.amount, idempotencyKey: `k${op.key}`, metadata: null },
+        );
+        if (decision.status === 'accepted') this.append(at, decision.body);
+        break;
+      }
+      case 'move': {
+        const at = this.nodes[op.node] as Node;
+        const other = this.nodes[1 - op.node] as Node;
+        // A stale us may still move rights to L: they land after the retire and stay stranded.
+        const to = op.stale && op.node === 1 ? L : other.origin;
+        if (to === at.origin) break;
+        const decision = decideMove(
+          at.state,
+          { origin: at.origin, now: NOW },
+          { tenant: TENANT, to, amount: op.amount },
+        );
+        if (decision.status === 'accepted') this.append(at, decision.body);
+        break;
+      }
+      case 'deliver': {
+        const to = this.nodes[op.to] as Node;
+        const origin = [L, N, U][op.origin] as OriginId;
+        if (origin !== to.origin) this.deliver(to, origin, op.count);
+        break;
+      }
+      case 'lose': {
+        if (this.lost) break;
+        this.lost = true;
+        // What L never replicated is gone: its log is what some other node holds of it.
+        const held = seqOf((this.nodes[1] as Node).state.versionVector, L);
+        (this.logs.get(L) as LedgerEvent[]).length = held;
+        this.nodes[0] = { origin: N, state: createLedgerState() };
+        break;
+      }
+      case 'retire': {
+        if (!this.lost) break;
+        const at = this.nodes[0] as Node;
+        // As the replica does: fetch what peers hold of L first, then retire at that seq.
+        this.deliver(at, L, Number.MAX_SAFE_INTEGER);
+        const through = seqOf(at.state.versionVector, L);
+        const stranded = strandedTotal(at.state, L);
+        const figures = retireFigures(at.state, TENANT, L);
+        if (figures === null) break;
+        let moved = 0;
+        for (const parts of figures.parts.length === 0 ? [[]] : figures.parts) {
+          this.append(at, { kind: 'retire', tenant: TENANT, retired: L, through, parts });
+          moved += parts.reduce((sum, part) => sum + part.amount, 0);
+        }
+        check(moved === stranded && moved === figures.rights, 'a retire moves exactly what is stranded');
+        check(strandedTotal(at.state, L) === 0, 'nothing stays stranded at the retiring node');
+        this.retires += 1;
+        this.moved += moved;
+        break;
+      }
+    }
+    this.checkTruth();
+  }
+
+  /** The fold of every surviving log. */
+  truth(): LedgerState {
+    const state = createLedgerState();
+    for (const log of this.logs.values()) for (const event of log) applyEvent(state, event);
+    return state;
+  }
+
+  /** The escrow bound on the truth: no negative rights anywhere, balance ≥ −Σ overdraft. */
+  checkTruth(): void {
+    const truth = this.truth();
+    const ledger = truth.tenants.get(TENANT);
+    if (ledger === undefined) return;
+    for (const grant of ledger.grants.values())
+      for (const origin of truth.origins) {
+        const rights = rightsAt(grant, truth.originIndex.get(origin) as number);
+        check(rights >= 0, `true rights of ${origin} on ${grant.grantId} are ${rights}`);
+      }
+    const figures = tenantFigures(truth, TENANT, { now: NOW });
+    const bound = this.overdraft.eu + this.overdraft.us;
+    check((figures?.balance ?? 0) >= -bound, `balance ${figures?.balance} below −${bound}`);
+    // Region eu's overdraft in use over both its incarnations stays within its one allowance.
+    const euInUse = [L, N].reduce((sum, origin) => {
+      const index = truth.originIndex.get(origin);
+      return index === undefined ? sum : sum + Math.max(0, overdraftInUseAt(ledger, index));
+    }, 0);
+    check(euInUse <= this.overdraft.eu, `eu overdraft in use ${euInUse} > ${this.overdraft.eu}`);
+  }
+
+  deliverAll(): void {
+    for (const at of this.nodes)
+      for (const origin of [L, N, U])
+        if (origin !== at.origin) this.deliver(at, origin, Number.MAX_SAFE_INTEGER);
+  }
+}
+
+function run(ops: readonly Op[], overdraft: { eu: number; us: number }): World {
+  const world = new World(overdraft);
+  for (const op of ops) world.step(op);
+  return world;
+}
+
+/** Every history starts with a grant at L that us learns of, so that most have something to strand. */
+const START: readonly Op[] = [
+  { op: 'grant', node: 0, grant: 9, amount: 100 },
+  { op: 'deliver', to: 1, origin: 0, count: 1 },
+];
+
+/** Ops of L's time, then N's (with retires among them), then a last retire. */
+const history = fc.record({
+  before: fc.array(opArbitrary, { minLength: 1, maxLength: 60 }),
+  after: fc.array(opArbitrary, { minLength: 0, maxLength: 60 }),
+  overdraft: fc.oneof(
+    fc.constant({ eu: 0, us: 0 }),
+    fc.record({ eu: fc.nat({ max: 40 }), us: fc.nat({ max: 40 }) }),
+  ),
+});
+
+const options = { numRuns: Math.max(100, Math.floor(propertyRuns / 4)) };
+
+describe('retire properties', () => {
+  it('keep the escrow bound: rights are never created, balance ≥ −Σ overdraft, one allowance per region', () => {
+    let movedRuns = 0;
+    fc.assert(
+      fc.property(history, ({ before, after, overdraft }) => {
+        const world = run([...START, ...before, { op: 'lose' }, ...after, { op: 'retire' }], overdraft);
+        world.deliverAll();
+        world.checkTruth();
+        // Converged: both nodes fold the same state, and it is the truth.
+        const [eu, us] = world.nodes as [Node, Node];
+        check(stateText(eu.state) === stateText(us.state), 'nodes differ after full delivery');
+        check(stateText(eu.state) === stateText(world.truth()), 'nodes differ from the truth');
+        if (world.moved > 0) movedRuns += 1;
+        return true;
+      }),
+      options,
+    );
+    // The property is about retires that move something: most runs must have one.
+    expect(movedRuns).toBeGreaterThan(options.numRuns / 4);
+  });
+
+  it('merge is commutative, associative, idempotent and the fold of the union over logs with retires', () => {
+    fc.assert(
+      fc.property(
+        history,
+        fc.array(fc.nat(), { minLength: 9, maxLength: 9 }),
+        ({ before, after, overdraft }, picks) => {
+          const world = run(
+            [...START, ...before, { op: 'lose' }, ...after, { op: 'retire' }, ...before, { op: 'retire' }],
+            overdraft,
+          );
+          const logs = [...world.logs.values()];
+          const fold = (prefix: readonly number[]) => {
+            const state = createLedgerState();
+            logs.forEach((log, i) => {
+              for (const event of log.slice(0, prefix[i])) applyEvent(state, event);
+            });
+            return state;
+          };
+          const [p, q, r] = [0, 3, 6].map((offset) =>
+            logs.map((log, i) => (picks[offset + i] ?? 0) % (log.length + 1)),
+          ) as [number[], number[], number[]];
+          const [a, b, c] = [fold(p), fold(q), fold(r)];
+          const ab = mergeStates(a, b);
+          if (stateText(ab) !== stateText(mergeStates(b, a))) return false;
+          if (stateText(mergeStates(ab, c)) !== stateText(mergeStates(a, mergeStates(b, c)))) return false;
+          if (stateText(mergeStates(a, a)) !== stateText(a)) return false;
+          return stateText(ab) === stateText(fold(p.map((n, i) => Math.max(n, q[i] ?? 0))));
+        },
+      ),
+      options,
+    );
+  });
+
+  it('gives back the unused overdraft share of the lost incarnation once retired', () => {
+    const world = new World({ eu: 30, us: 0 });
+    world.step({ op: 'grant', node: 1, grant: 0, amount: 10 });
+    world.step({ op: 'debit', node: 0, amount: 12, key: 1 });
+    world.step({ op: 'deliver', to: 1, origin: 0, count: 10 });
+    world.step({ op: 'lose' });
+    world.step({ op: 'deliver', to: 0, origin: 2, count: 10 });
+    world.step({ op: 'deliver', to: 0, origin: 0, count: 10 });
+    const eu = () => world.nodes[0] as Node;
+    const ledger = () => eu().state.tenants.get(TENANT);
+    // Before: the lost incarnation counts as having used the whole allowance.
+    expect(regionOverdraftInUse(eu().state, ledger(), N, 30)).toBe(30);
+    world.step({ op: 'retire' });
+    expect(world.retires).toBe(1);
+    // After: it counts as the 12 it had in use; 18 are free for N again.
+    expect(regionOverdraftInUse(eu().state, ledger(), N, 30)).toBe(12);
+    expect(eu().state.retired.get(L)).toEqual({ by: N, through: 1 });
+  });
+});

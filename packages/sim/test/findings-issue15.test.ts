@@ -1,0 +1,77 @@
+/**
+ * Issue 15's soak findings, kept as regression cases: each is the scenario its swarm seed drew
+ * (`randomScenario(seed)` as it was on 2026-12-01, in findings-issue15.json), run with that seed.
+ * Replay one: `npx allot simulate --swarm 1 --seed N`.
+ */
+import { readFileSync } from 'node:fs';
+import { type HistoryRecord, runSimulation, type SimulationResult, validateScenario } from '@allot/sim';
+import { describe, expect, it } from 'vitest';
+
+const DRAWN = JSON.parse(readFileSync(new URL('./findings-issue15.json', import.meta.url), 'utf8')) as Record<
+  string,
+  unknown
+>;
+
+async function run(seed: number): Promise<SimulationResult> {
+  const result = await runSimulation(validateScenario(DRAWN[String(seed)]), seed);
+  expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
+  return result;
+}
+
+type StorageRecord = Extract<HistoryRecord, { type: 'storage' }>;
+const storageOf = (result: SimulationResult) =>
+  result.history.filter((record): record is StorageRecord => record.type === 'storage');
+const noteOf = (result: SimulationResult, invariant: string) =>
+  result.verdicts.find((verdict) => verdict.invariant === invariant)?.note ?? '';
+
+describe('issue 15 soak findings', () => {
+  /**
+   * S8 (the replica): ap restarted on a disk that had lost part of its own log while the one peer
+   * that held the rest was down; after the 2 s grace it trusted the peer it heard and reused those
+   * seqs (also seeds 1271, 1453, 2183, 4541, 6237, 6395). Fixed: writes wait for every peer.
+   */
+  it('seed 36: a node that lost its log tail waits for every peer, the silent one included', async () => {
+    const result = await run(36);
+    const restarts = storageOf(result).filter((record) => record.outcome === 'opened');
+    expect(restarts.length).toBeGreaterThan(0);
+    expect(noteOf(result, 'S8')).not.toMatch(/[1-9]\d* reused/);
+  });
+
+  /**
+   * S3, S5, S8 (the checker): us lost its write-ahead log; ap alone held us's seq 52, and then ap's
+   * disk was damaged, its replica refused it, and ap started on a new disk. Seq 52 was nowhere, us
+   * wrote another event under it: destroyed by two faults, not forked (also 2485, 2687, 2785).
+   */
+  it('seed 1205: the last copy on a refused, replaced disk is destroyed, not forked', async () => {
+    const result = await run(1205);
+    expect(storageOf(result).some((record) => record.outcome === 'refused')).toBe(true);
+    expect(noteOf(result, 'S8')).toMatch(/[1-9]\d* reused after a damaged disk/);
+  });
+
+  /**
+   * S1 (the oracle): ap lost seqs 85–95 and wrote grant g1 under one of them; the true ledger,
+   * one event per (origin, seq), left g1 out and saw an overspend (also 2567, 2619, 3837, 4156, 4652).
+   */
+  it('seed 3800: a grant written under a reused seq counts in the true ledger', async () => {
+    const result = await run(3800);
+    expect(noteOf(result, 'S8')).toMatch(/[1-9]\d* reused after a damaged disk/);
+  });
+
+  /** S1 (the oracle): ap's expiry of its share was destroyed and made again; counted twice, −5,981. */
+  it('seed 4535: an expiry destroyed and made again counts once', async () => {
+    const result = await run(4535);
+    expect(noteOf(result, 'S8')).toMatch(/[1-9]\d* reused after a damaged disk/);
+  });
+
+  /**
+   * S4, S5, S6, S9 (the simulator's wire): a hostile wire replayed into ap's next connection a frame
+   * of events that ap's lost write-ahead log destroyed, after ap wrote others under those seqs. A
+   * real connection is bound to its TLS channel: a replay only repeats frames of the same connection.
+   */
+  it('seed 5343: a hostile wire does not carry frames across connections', async () => {
+    const result = await run(5343);
+    expect(result.scenario.faults.map((fault) => fault.kind)).toEqual(
+      expect.arrayContaining(['hostile', 'storage']),
+    );
+  });
+});

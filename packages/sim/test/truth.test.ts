@@ -1,0 +1,103 @@
+/**
+ * The true ledger's totals after a damaged disk (issue 15): what a storage fault destroyed before
+ * any other node held it no longer counts, an event written again under such a seq counts anew,
+ * and the same event committed twice (fetched back from a peer) counts once.
+ */
+import { createHash } from 'node:crypto';
+import {
+  applyEvent,
+  createLedgerState,
+  decideDebit,
+  decideGrant,
+  eventCanonicalBytes,
+  type LedgerEvent,
+  type LedgerState,
+  makeEvent,
+  originId,
+  type TenantEventBody,
+} from '@allot/core';
+import { TrueLedger } from '@allot/sim';
+import { describe, expect, it } from 'vitest';
+
+const EU = originId('eu', 'aaaaaaaa');
+const T0 = 1_700_000_000_000;
+
+const identity = (event: LedgerEvent) =>
+  new Uint8Array(createHash('sha256').update(eventCanonicalBytes(event)).digest());
+
+/** eu's log as its node writes it: each event decided on, and folded into, `state`. */
+function writer(state: LedgerState = createLedgerState()) {
+  let seq = 0;
+  const append = (body: TenantEventBody) => {
+    seq += 1;
+    const event = makeEvent({ origin: EU, seq, at: T0 }, body);
+    expect(applyEvent(state, event)).toBe('applied');
+    return event;
+  };
+  return {
+    state,
+    grant(amount: number): LedgerEvent {
+      const decided = decideGrant(
+        state,
+        { origin: EU, now: T0 },
+        { tenant: 'acme', grantId: 'g1', amount, priority: 100, expiresAt: null },
+      );
+      if (decided.status !== 'accepted') throw new Error(decided.status);
+      return append(decided.body);
+    },
+    debit(amount: number, key: string): LedgerEvent {
+      const decided = decideDebit(
+        state,
+        { origin: EU, now: T0, overdraftLimit: 0 },
+        { tenant: 'acme', amount, idempotencyKey: key, metadata: null },
+      );
+      if (decided.status !== 'accepted') throw new Error(decided.status);
+      return append(decided.body);
+    },
+  };
+}
+
+describe('the true ledger after a damaged disk', () => {
+  it('forgets what was destroyed, counts what is written again under those seqs, and a re-commit once', () => {
+    const truth = new TrueLedger();
+    const before = writer();
+    const grant = before.grant(100);
+    const first = before.debit(10, 'k1');
+    const lost = before.debit(20, 'k2');
+    for (const event of [grant, first, lost]) truth.apply(event, identity(event));
+    expect(truth.figures('acme')).toMatchObject({ granted: 100, debited: 30 });
+
+    // eu's disk lost seq 3 before any peer held it: gone everywhere.
+    truth.forget(EU, 2, 3);
+    expect(truth.figures('acme')).toMatchObject({ granted: 100, debited: 10 });
+
+    // eu restarts on seqs 1–2 and writes another debit under seq 3: as real as any.
+    const after = writer();
+    after.grant(100);
+    after.debit(10, 'k1');
+    const again = after.debit(5, 'k3');
+    expect(again.seq).toBe(lost.seq);
+    truth.apply(again, identity(again));
+    expect(truth.figures('acme')).toMatchObject({ granted: 100, debited: 15 });
+    expect(truth.reusedEvents).toBe(1);
+
+    // The same events committed again (fetched back from a peer) count once.
+    truth.apply(again, identity(again));
+    truth.apply(first, identity(first));
+    expect(truth.figures('acme')).toMatchObject({ granted: 100, debited: 15 });
+    expect(truth.reusedEvents).toBe(1);
+  });
+
+  it('an event made again identical under a forgotten seq counts once more (seed 4535: a re-made expiry)', () => {
+    const truth = new TrueLedger();
+    const log = writer();
+    const grant = log.grant(100);
+    const debit = log.debit(7, 'k1');
+    truth.apply(grant, identity(grant));
+    truth.apply(debit, identity(debit));
+    truth.forget(EU, 1, 2);
+    expect(truth.figures('acme')).toMatchObject({ debited: 0 });
+    truth.apply(debit, identity(debit));
+    expect(truth.figures('acme')).toMatchObject({ granted: 100, debited: 7 });
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * Moving records from the live store to the archive (archive.ts), shared by both stores: each store
+ * hands in its live records (LiveRecords) and the archive. A step is crash-safe at every point: the
+ * archive file and its manifest are durable before any live record is deleted, reads never look at a
+ * live record the archive covers, and each step first deletes what an earlier, interrupted step left
+ * live. Reads in flight when the archive grew finish before their live records go (ReadTracker).
+ */
+import { isOriginId, type OriginId } from '@allot/core';
+import type { ArchiveStep, StoredSegment } from '@allot/replica';
+import type { Archive } from './archive.js';
+import type { ArchivedIndexRecord } from './archive-format.js';
+import type { KeyValue } from './commit-plan.js';
+import { StoreCorruptError, StoreInvariantError } from './errors.js';
+import { parseTenantKey, segmentKey } from './keys.js';
+import {
+  ARCHIVE_FILE_BYTES_MAX,
+  ARCHIVE_FILE_SEGMENTS_MAX,
+  ARCHIVE_INDEX_FILE_ENTRIES_MAX,
+  HASH_BYTES,
+  SIGNATURE_BYTES,
+} from './limits.js';
+import { openRecord } from './records.js';
+import { decodeSegmentRecord, decodeTenantEntry } from './segment-records.js';
+
+/** A live segment record: its key, its last seq and its sealed value. */
+export interface LiveSegmentRecord extends KeyValue {
+  readonly lastSeq: number;
+}
+
+/** What a store hands a move: its live records and a way to delete them. */
+export interface LiveRecords {
+  /** Up to `limit` live segment records of `origin` with last seq from `fromSeq` to `toSeq`, in order. */
+  segmentRecords(
+    origin: OriginId,
+    fromSeq: number,
+    toSeq: number,
+    limit: number,
+  ): Promise<LiveSegmentRecord[]>;
+  /** Every live tenant index record. */
+  tenantRecords(): Promise<KeyValue[]>;
+  /** Deletes `keys` from the live store in one synced batch. */
+  remove(keys: readonly string[]): Promise<void>;
+}
+
+/** The reads in flight, so that a move deletes live records only once no read that may use them runs. */
+export class ReadTracker {
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  /** Tracks `read` until it settles. */
+  track<T>(read: Promise<T>): Promise<T> {
+    this.inFlight.add(read);
+    const forget = () => this.inFlight.delete(read);
+    read.then(forget, forget);
+    return read;
+  }
+
+  /** Resolves once every read in flight now has settled. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.inFlight]);
+  }
+}
+
+/** Bytes of an archive file before its segments: magic, version, kind, origin and count. */
+const FILE_HEADER_BYTES = 8 + 1 + 1 + 2 + 4;
+
+/**
+ * One step of moving `origin`'s log (head at `headSeq`) to the archive, up to the segment ending
+ * at `throughSeq`: at most one file (ARCHIVE_FILE_SEGMENTS_MAX, ARCHIVE_FILE_BYTES_MAX).
+ */
+export async function moveSegments(
+  archive: Archive,
+  live: LiveRecords,
+  reads: ReadTracker,
+  origin: OriginId,
+  throughSeq: number,
+  headSeq: () => number,
+): Promise<ArchiveStep> {
+  if (!isOriginId(origin))
+    throw new TypeError(`archiveSegments: invalid origin id ${JSON.stringify(origin)}`);
+  if (!Number.isSafeInteger(throughSeq) || throughSeq < 0 || throughSeq > headSeq())
+    throw new RangeError(
+      `archiveSegments: seq ${throughSeq} is not a seq of ${origin}'s log (head ${headSeq()})`,
+    );
+  // The head's segment stays live (a start checks the head against it); read when deleting, as
+  // commits may move the head meanwhile.
+  const isHead = (key: string) => key === segmentKey(origin, Math.max(headSeq(), 1));
+  // Finish an earlier step: live copies of archived segments go (the head's stays live).
+  const archived = archive.throughSeq(origin);
+  if (archived > 0) {
+    const leftovers = await live.segmentRecords(origin, 1, archived, 2 * ARCHIVE_FILE_SEGMENTS_MAX);
+    if (leftovers.some((record) => !isHead(record.key))) {
+      await reads.settled();
+      await live.remove(leftovers.map((record) => record.key).filter((key) => !isHead(key)));
+    }
+  }
+  const none = { segments: 0, events: 0, throughSeq: archived };
+  if (throughSeq <= archived) return none;
+  const records = await live.segmentRecords(origin, archived + 1, throughSeq, ARCHIVE_FILE_SEGMENTS_MAX);
+  const segments: StoredSegment[] = [];
+  let bytes = FILE_HEADER_BYTES + origin.length;
+  for (const { key, lastSeq, value } of records) {
+    const segment = decodeSegmentRecord(key, openRecord(key, value), origin, lastSeq);
+    const size = 4 + HASH_BYTES + SIGNATURE_BYTES + segment.bytes.length;
+    if (segments.length > 0 && bytes + size > ARCHIVE_FILE_BYTES_MAX) break;
+    const expected = (segments[segments.length - 1]?.lastSeq ?? archived) + 1;
+    if (segment.firstSeq !== expected)
+      throw new StoreCorruptError(
+        key,
+        `starts at seq ${segment.firstSeq}: seqs from ${expected} are missing from the log`,
+      );
+    segments.push(segment);
+    bytes += size;
+  }
+  const last = segments[segments.length - 1];
+  if (last === undefined) return none;
+  await archive.appendSegments(origin, segments);
+  await reads.settled();
+  const moved = records
+    .slice(0, segments.length)
+    .map((record) => record.key)
+    .filter((key) => !isHead(key));
+  if (moved.length > 0) await live.remove(moved);
+  return { segments: segments.length, events: last.lastSeq - archived, throughSeq: last.lastSeq };
+}
+
+/**
+ * One step of moving the tenant index: the entries numbered below every entry that still points at
+ * a live (unarchived) event, in entry order, at most ARCHIVE_INDEX_FILE_ENTRIES_MAX. Entries are moved
+ * by number, so the archived index always holds every entry up to its `entryThrough` and the live
+ * store only those past it: a page reads the archive's, then the live ones. Returns how many moved.
+ */
+export async function moveTenantIndex(
+  archive: Archive,
+  live: LiveRecords,
+  reads: ReadTracker,
+): Promise<number> {
+  const through = archive.entryThrough;
+  const leftovers: string[] = [];
+  const ready: (ArchivedIndexRecord & { entry: number })[] = [];
+  let blocked = Number.POSITIVE_INFINITY;
+  for (const { key, value } of await live.tenantRecords()) {
+    const parsed = parseTenantKey(key);
+    if (parsed === null) throw new StoreCorruptError(key, 'not a tenant index key');
+    if (parsed.entry <= through) {
+      leftovers.push(key); // an earlier step archived it and stopped before deleting it
+      continue;
+    }
+    const positions = decodeTenantEntry(key, openRecord(key, value));
+    const first = parsed.entry - positions.length + 1;
+    if (positions.every(({ origin, seq }) => seq <= archive.throughSeq(origin)))
+      ready.push({ key, value, entry: parsed.entry });
+    else blocked = Math.min(blocked, first);
+  }
+  const moving = ready
+    .filter((record) => record.entry < blocked)
+    .sort((a, b) => a.entry - b.entry)
+    .slice(0, ARCHIVE_INDEX_FILE_ENTRIES_MAX);
+  const last = moving[moving.length - 1];
+  if (last !== undefined) {
+    if (last.entry <= through) throw new StoreInvariantError(`archived index: entry ${last.entry} again`);
+    const records = moving.map(({ key, value }) => ({ key, value })).sort((a, b) => (a.key < b.key ? -1 : 1));
+    await archive.appendIndex(records, last.entry);
+  }
+  const keys = [...leftovers, ...moving.map((record) => record.key)];
+  if (keys.length > 0) {
+    await reads.settled();
+    await live.remove(keys);
+  }
+  return moving.length;
+}
