@@ -4,6 +4,9 @@
  * the export is taken over HTTP from one node's real app and verifies; one changed byte of each
  * kind of file (a segment, its hash in the manifest, a signature, keys.yaml, snapshot.json) makes
  * verify exit 1 naming that file; and any single changed byte anywhere is found (fast-check).
+ * eu writes a checkpoint mid-history: the export carries it (checkpoint.bin, format v2), verify
+ * checks its hash and signature and compares it with the logs refolded to its vector; a v1 export
+ * (no checkpoint) still verifies.
  */
 import { createHash, verify as verifySignature } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,10 +16,15 @@ import { join } from 'node:path';
 import { canonicalJson } from '@allot/core';
 import type { Replica } from '@allot/replica';
 import {
+  AUDIT_FORMAT_V1,
   buildApp,
+  CHECKPOINT_FILE,
+  discrepancyLine,
   KEYS_FILE,
   keysText,
   MANIFEST_FILE,
+  manifestText,
+  parseKeysText,
   parseManifest,
   SNAPSHOT_FILE,
   verifyAuditExport,
@@ -110,6 +118,8 @@ beforeAll(async () => {
     for (let i = 0; i < 5; i++)
       await settle(c, c.node(region).debit(debit('acme', `${region}-${i}`, 10 + i)));
   }
+  // eu's checkpoint here: the debit, refund and hold below are the tail verify folds after it.
+  expect(await settle(c, c.node('eu').takeCheckpoint())).toBe(true);
   const taken = await settle(c, c.node('eu').debit(debit('globex', 'gx-1', 40)));
   if (taken.status === 'accepted')
     await settle(
@@ -162,6 +172,17 @@ describe('allot audit export, then verify', () => {
     expect(auditVerify(dir, undefined, out, err)).toBe(0);
     expect(err.text).toBe('');
     expect(out.text).toMatch(/^verified: 4 origins, \d+ segments, \d+ events, 2 tenants; .*byte for byte\n$/);
+    // The checkpoint: signed by eu, behind the snapshot, equal to the refold byte for byte.
+    const checkpoint = manifest.checkpoint;
+    expect(checkpoint).toMatchObject({ file: CHECKPOINT_FILE });
+    const vector = (checkpoint as { vector: Record<string, number> }).vector;
+    const total = (v: Record<string, number>) => Object.values(v).reduce((sum, seq) => sum + seq, 0);
+    expect(total(vector)).toBeGreaterThan(0);
+    expect(total(vector)).toBeLessThan(total(snapshot.versionVector));
+    expect(readFileSync(join(dir, CHECKPOINT_FILE)).length).toBe((checkpoint as { bytes: number }).bytes);
+    expect(out.text).toContain(
+      `checkpoint.bin (at ${total(vector)} events) is signed and equals the refold at its vector byte for byte`,
+    );
 
     // The auditor's own key file (any YAML) overrides the export's keys.yaml.
     const keysFile = join(work, 'auditor-keys.yaml');
@@ -178,7 +199,21 @@ describe('allot audit export, then verify', () => {
     writeFileSync(keysFile, swapped);
     const err = sink();
     expect(auditVerify(dir, keysFile, sink(), err)).toBe(1);
+    // eu's checkpoint is checked first (its signer is the exporting region, eu).
     expect(err.text).toMatch(
+      /manifest\.json: checkpoint\.signature does not verify .* region eu's public key from .*wrong-keys\.yaml/,
+    );
+    // Without the checkpoint (a v1 export), eu's log is the first thing the wrong key fails.
+    const files = readExport(dir);
+    const manifest = parseManifest(new TextDecoder().decode(files.get(MANIFEST_FILE)));
+    const v1 = { ...manifest, format: AUDIT_FORMAT_V1 } as typeof manifest;
+    delete (v1 as { checkpoint?: unknown }).checkpoint;
+    const v1Text = new TextEncoder().encode(manifestText(v1));
+    const verdict = verifyAuditExport((p) => (p === MANIFEST_FILE ? v1Text : files.get(p)), crypto, {
+      source: keysFile,
+      keys: parseKeysText(swapped),
+    });
+    expect(verdict.ok ? '' : discrepancyLine(verdict.discrepancy)).toMatch(
       /origin eu#\S+ seq \d+: .*signature does not verify with region eu's public key from .*wrong-keys\.yaml/,
     );
   });
@@ -246,6 +281,34 @@ describe('allot audit export, then verify', () => {
       names: /manifest\.json: origin \S+ seq \d+: .*signature does not verify .*keys\.yaml/,
     },
     {
+      name: 'a byte of checkpoint.bin',
+      file: () => CHECKPOINT_FILE,
+      at: (bytes) => bytes.length >> 1,
+      names: /^allot audit verify: checkpoint\.bin: not the bytes the node signed/,
+    },
+    {
+      name: 'a hex digit of the checkpoint’s hash in the manifest',
+      file: () => MANIFEST_FILE,
+      at: (text) => text.lastIndexOf('"hash": "') + 20,
+      // A hex digit becomes another (hash not of the file) or a non-digit (out of form).
+      names:
+        /^allot audit verify: manifest\.json: checkpoint\.hash (is not the SHA-256 of checkpoint\.bin|: not 64 lowercase hex)/,
+    },
+    {
+      name: 'a hex digit of the checkpoint’s signature in the manifest',
+      file: () => MANIFEST_FILE,
+      at: (text) => text.lastIndexOf('"signature": "') + 30,
+      names:
+        /^allot audit verify: manifest\.json: checkpoint\.signature does not verify .*region eu's public key from keys\.yaml/,
+    },
+    {
+      name: 'a digit of the checkpoint’s vector in the manifest',
+      file: () => MANIFEST_FILE,
+      at: (text) =>
+        text.indexOf('"vector": {') + text.slice(text.indexOf('"vector": {')).indexOf(': ', 10) + 2,
+      names: /^allot audit verify: manifest\.json: checkpoint\./,
+    },
+    {
       name: 'a character of a key in keys.yaml',
       file: () => KEYS_FILE,
       at: (text) => text.indexOf(': ') + 10,
@@ -283,6 +346,8 @@ describe('allot audit export, then verify', () => {
     const files = readExport(dir);
     const paths = [...files.keys()].sort();
     const sizes = paths.map((path) => (files.get(path) as Uint8Array).length);
+    // checkpoint.bin is one of the files a byte may change in.
+    expect(paths).toContain(CHECKPOINT_FILE);
     expect(verifyAuditExport((path) => files.get(path), crypto).ok).toBe(true);
     fc.assert(
       fc.property(
@@ -305,6 +370,26 @@ describe('allot audit export, then verify', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('a v1 export (before checkpoints) still verifies; without checkpoint.bin a v2 one names it', () => {
+    const files = readExport(dir);
+    const manifest = parseManifest(new TextDecoder().decode(files.get(MANIFEST_FILE)));
+    const v1 = { ...manifest, format: AUDIT_FORMAT_V1 } as typeof manifest;
+    delete (v1 as { checkpoint?: unknown }).checkpoint;
+    const v1Text = new TextEncoder().encode(manifestText(v1));
+    const verdict = verifyAuditExport(
+      (p) => (p === MANIFEST_FILE ? v1Text : p === CHECKPOINT_FILE ? undefined : files.get(p)),
+      crypto,
+    );
+    expect(verdict).toMatchObject({ ok: true, summary: { origins: 4 } });
+    expect((verdict as { summary: object }).summary).not.toHaveProperty('checkpoint');
+    expect(
+      verifyAuditExport((p) => (p === CHECKPOINT_FILE ? undefined : files.get(p)), crypto),
+    ).toMatchObject({
+      ok: false,
+      discrepancy: { file: CHECKPOINT_FILE, problem: expect.stringContaining('missing') },
+    });
   });
 
   it('a missing file, a stray byte after the last segment, or keys.yaml out of its form are discrepancies', () => {

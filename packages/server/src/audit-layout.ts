@@ -10,6 +10,9 @@
  *   segments/<region>.<incarnation>.seg
  *                               the origin's segments as stored and signed, back to back, in seq
  *                               order from seq 1 up to the snapshot's version vector
+ *   checkpoint.bin              (format v2, when the node had written one) its newest checkpoint's
+ *                               bytes, as stored and signed; the manifest gives its vector, hash
+ *                               and the node's signature (v1 exports have none and still verify)
  *
  * Every file has exactly one form (the manifest and keys.yaml are checked to be in it, not just to
  * parse), so a change of any byte of an export is a change of what it says, which `verify` finds.
@@ -17,8 +20,12 @@
 import { isOriginId, isRegionId, type OriginId, parseOrigin } from '@allot/core';
 import { formatRfc3339, parseRfc3339 } from './time.js';
 
-/** The `format` of a manifest this build writes and reads. */
-export const AUDIT_FORMAT = 'allot-audit-export-v1';
+/** The `format` of a manifest this build writes: v1 plus the `checkpoint` field. */
+export const AUDIT_FORMAT = 'allot-audit-export-v2';
+/** The `format` of a manifest written before checkpoints were exported; still read. */
+export const AUDIT_FORMAT_V1 = 'allot-audit-export-v1';
+/** The checkpoint's file name in an export folder (format v2). */
+export const CHECKPOINT_FILE = 'checkpoint.bin';
 
 /** The manifest's file name in an export folder. */
 export const MANIFEST_FILE = 'manifest.json';
@@ -49,9 +56,23 @@ export interface ManifestOrigin {
   readonly segments: readonly ManifestSegment[];
 }
 
+/** The node's checkpoint in an export (format v2). */
+export interface ManifestCheckpoint {
+  /** Always CHECKPOINT_FILE. */
+  readonly file: string;
+  /** Its length in bytes. */
+  readonly bytes: number;
+  /** The version vector it was taken at, origins sorted. */
+  readonly vector: Readonly<Record<OriginId, number>>;
+  /** SHA-256 of its bytes, lowercase hex. */
+  readonly hash: string;
+  /** The exporting node's Ed25519 signature of `checkpointSigningBytes(cluster, vector, hash)`, hex. */
+  readonly signature: string;
+}
+
 /** What an export holds (manifest.json). */
 export interface AuditManifest {
-  readonly format: typeof AUDIT_FORMAT;
+  readonly format: typeof AUDIT_FORMAT | typeof AUDIT_FORMAT_V1;
   readonly cluster: string;
   /** The region of the node that took the snapshot. */
   readonly region: string;
@@ -59,6 +80,8 @@ export interface AuditManifest {
   readonly takenAt: string;
   /** Every origin of the snapshot's version vector, sorted. */
   readonly origins: readonly ManifestOrigin[];
+  /** Format v2: the node's newest checkpoint, null when it had none; absent in format v1. */
+  readonly checkpoint?: ManifestCheckpoint | null;
 }
 
 /** The segment file of `origin` in an export folder (`#` is no friend of shells and URLs). */
@@ -92,7 +115,29 @@ export function manifestText(manifest: AuditManifest): string {
     lines.push('      ]');
     lines.push(`    }${index < manifest.origins.length - 1 ? ',' : ''}`);
   });
-  lines.push('  ]', '}', '');
+  if (manifest.format === AUDIT_FORMAT_V1) {
+    lines.push('  ]', '}', '');
+    return lines.join('\n');
+  }
+  const checkpoint = manifest.checkpoint ?? null;
+  lines.push('  ],');
+  if (checkpoint === null) lines.push('  "checkpoint": null');
+  else {
+    const vector = Object.keys(checkpoint.vector)
+      .sort()
+      .map((origin) => `${JSON.stringify(origin)}: ${checkpoint.vector[origin]}`)
+      .join(', ');
+    lines.push(
+      '  "checkpoint": {',
+      `    "file": ${JSON.stringify(checkpoint.file)},`,
+      `    "bytes": ${checkpoint.bytes},`,
+      `    "vector": {${vector}},`,
+      `    "hash": "${checkpoint.hash}",`,
+      `    "signature": "${checkpoint.signature}"`,
+      '  }',
+    );
+  }
+  lines.push('}', '');
   return lines.join('\n');
 }
 
@@ -132,9 +177,13 @@ export function parseManifest(text: string): AuditManifest {
     throw new ManifestError(`not JSON (${(error as Error).message})`);
   }
   if (!isRecord(value)) throw new ManifestError('not a JSON object');
-  exactKeys(value, ['format', 'cluster', 'region', 'takenAt', 'origins'], 'the manifest');
-  if (value.format !== AUDIT_FORMAT)
-    throw new ManifestError(`format ${JSON.stringify(value.format)} (this build reads ${AUDIT_FORMAT})`);
+  const format = value.format;
+  if (format !== AUDIT_FORMAT && format !== AUDIT_FORMAT_V1)
+    throw new ManifestError(
+      `format ${JSON.stringify(format)} (this build reads ${AUDIT_FORMAT} and ${AUDIT_FORMAT_V1})`,
+    );
+  const fields = ['format', 'cluster', 'region', 'takenAt', 'origins'];
+  exactKeys(value, format === AUDIT_FORMAT ? [...fields, 'checkpoint'] : fields, 'the manifest');
   if (typeof value.cluster !== 'string' || value.cluster.length === 0)
     throw new ManifestError('cluster: not a cluster id');
   if (!isRegionId(value.region)) throw new ManifestError('region: not a region id');
@@ -181,11 +230,12 @@ export function parseManifest(text: string): AuditManifest {
     origins.push({ origin: entry.origin, file: entry.file, segments });
   }
   const manifest: AuditManifest = {
-    format: AUDIT_FORMAT,
+    format,
     cluster: value.cluster,
     region: value.region,
     takenAt: value.takenAt as string,
     origins,
+    ...(format === AUDIT_FORMAT ? { checkpoint: checkpointOf(value.checkpoint) } : {}),
   };
   if (manifestText(manifest) !== text) {
     const expected = manifestText(manifest);
@@ -194,6 +244,39 @@ export function parseManifest(text: string): AuditManifest {
     throw new ManifestError(`character ${at}: not in the form an export writes (spacing, order or escapes)`);
   }
   return manifest;
+}
+
+/** The manifest's checkpoint entry (format v2), checked field by field. */
+function checkpointOf(value: unknown): ManifestCheckpoint | null {
+  if (value === null) return null;
+  const where = 'checkpoint';
+  if (!isRecord(value)) throw new ManifestError(`${where}: not an object or null`);
+  exactKeys(value, ['file', 'bytes', 'vector', 'hash', 'signature'], where);
+  if (value.file !== CHECKPOINT_FILE) throw new ManifestError(`${where}.file: not ${CHECKPOINT_FILE}`);
+  if (!Number.isSafeInteger(value.bytes) || (value.bytes as number) < 1)
+    throw new ManifestError(`${where}.bytes: not a length ≥ 1`);
+  if (!isRecord(value.vector)) throw new ManifestError(`${where}.vector: not an object`);
+  const vector: Record<OriginId, number> = {};
+  let previous = '';
+  for (const [origin, seq] of Object.entries(value.vector)) {
+    if (!isOriginId(origin))
+      throw new ManifestError(`${where}.vector: ${JSON.stringify(origin)} is not an origin id`);
+    if (origin <= previous)
+      throw new ManifestError(`${where}.vector: ${origin} not after ${previous} (sorted)`);
+    previous = origin;
+    vector[origin] = seqOf(seq, `${where}.vector.${origin}`);
+  }
+  if (typeof value.hash !== 'string' || !HASH_HEX.test(value.hash))
+    throw new ManifestError(`${where}.hash: not 64 lowercase hex digits`);
+  if (typeof value.signature !== 'string' || !SIGNATURE_HEX.test(value.signature))
+    throw new ManifestError(`${where}.signature: not 128 lowercase hex digits`);
+  return {
+    file: CHECKPOINT_FILE,
+    bytes: value.bytes as number,
+    vector,
+    hash: value.hash,
+    signature: value.signature,
+  };
 }
 
 /** Lowercase hex of `bytes`. */

@@ -90,3 +90,27 @@ export const getAuditSegmentsSchema = {
     ...errors('not_found'),
   },
 } as const;
+
+/** GET /v1/audit/checkpoint */
+export const getAuditCheckpointSchema = {
+  tags: ['audit'],
+  operationId: 'getAuditCheckpoint',
+  summary:
+    'This node’s newest checkpoint whose hash and signature verify: the fold at a version vector in core’s canonical encoding (auditor, admin; not for scoped tokens).',
+  security: bearer,
+  response: {
+    200: {
+      description:
+        'The checkpoint’s version vector, SHA-256 (hex), this node’s Ed25519 signature of (cluster, vector, hash) (hex), and its bytes (base64; up to 1 GiB, streamed).',
+      type: 'object',
+      required: ['vector', 'hash', 'signature', 'bytes'],
+      properties: {
+        vector: { type: 'object', additionalProperties: { type: 'integer' } },
+        hash: { type: 'string' },
+        signature: { type: 'string' },
+        bytes: { type: 'string' },
+      },
+    },
+    ...errors('not_found'),
+  },
+} as const;

@@ -7,12 +7,12 @@
  * discrepancy and names its file, origin and seq. Pure: files come in as bytes, hashing and
  * signatures through the Crypto port; the CLI does the I/O.
  *
- * Seam for checkpoints: an export that carries a checkpoint verified against the logs (DESIGN.md
- * §2) would start the refold from it; today every log is exported from seq 1.
+ * An export of format v2 may carry the node's checkpoint (audit-checkpoint.ts): its hash and the
+ * exporting region's signature are checked, the logs are refolded to its vector, its bytes are
+ * compared with core's encoding of that refold, and the refold then goes on to the snapshot.
  */
 import {
   applyEvent,
-  createLedgerState,
   decodeSegment,
   eventProblem,
   type LedgerState,
@@ -31,6 +31,12 @@ import {
   snapshotOf,
   ZERO_HASH,
 } from '@allot/replica';
+import {
+  type CheckedCheckpoint,
+  checkCheckpointFile,
+  compareCheckpoint,
+  refoldStateFor,
+} from './audit-checkpoint.js';
 import {
   type AuditManifest,
   bytesOfHex,
@@ -69,6 +75,8 @@ export interface AuditSummary {
   readonly events: number;
   readonly tenants: number;
   readonly versionVector: Readonly<Record<string, number>>;
+  /** The checkpoint verified against the logs: its vector, and a note when retention explains a sweep; absent without one. */
+  readonly checkpoint?: { readonly vector: Readonly<Record<string, number>>; readonly note: string | null };
 }
 
 /** The verdict on an export: all holds, or the first discrepancy. */
@@ -89,7 +97,11 @@ export function discrepancyLine(discrepancy: Discrepancy): string {
 
 /** One line for an export that holds up. */
 export function summaryLine(summary: AuditSummary): string {
-  return `verified: ${summary.origins} origins, ${summary.segments} segments, ${summary.events} events, ${summary.tenants} tenants; every chain and signature holds and the refold equals snapshot.json byte for byte`;
+  const checkpoint =
+    summary.checkpoint === undefined
+      ? ''
+      : `; checkpoint.bin (at ${Object.values(summary.checkpoint.vector).reduce((sum, seq) => sum + seq, 0)} events) is signed and equals the refold at its vector${summary.checkpoint.note === null ? ' byte for byte' : ` (${summary.checkpoint.note})`}`;
+  return `verified: ${summary.origins} origins, ${summary.segments} segments, ${summary.events} events, ${summary.tenants} tenants; every chain and signature holds and the refold equals snapshot.json byte for byte${checkpoint}`;
 }
 
 class Found extends Error {
@@ -155,49 +167,129 @@ function verify(
     keys = supplied.keys;
   }
 
-  const state = createLedgerState();
+  let checkpoint: CheckedCheckpoint | null = null;
+  const listed = manifest.checkpoint ?? null;
+  if (listed !== null) {
+    const key = Object.hasOwn(keys, manifest.region) ? keys[manifest.region] : undefined;
+    if (key === undefined)
+      fail({
+        file: keySource,
+        problem: `no public key for region ${manifest.region} (the checkpoint's signer)`,
+      });
+    const checked = checkCheckpointFile(
+      files(listed.file),
+      crypto,
+      manifest,
+      listed,
+      key as Uint8Array,
+      keySource,
+    );
+    if ('problem' in checked) fail(checked);
+    checkpoint = checked as CheckedCheckpoint;
+  }
+
+  const state = refoldStateFor(checkpoint);
   const lastEvents: LastEvents = new Map();
-  const heads: LogHead[] = [];
-  let segments = 0;
-  let events = 0;
+  const logs: LogCursor[] = [];
   for (const entry of manifest.origins) {
     const region = regionOf(entry.origin);
     const key = Object.hasOwn(keys, region) ? keys[region] : undefined;
     if (key === undefined)
       fail({ file: keySource, origin: entry.origin, problem: `no public key for region ${region}` });
-    const head = verifyLog(files, crypto, manifest, entry, key as Uint8Array, keySource, state, lastEvents);
+    const bytes = files(entry.file);
+    if (bytes === undefined)
+      fail({ file: entry.file, origin: entry.origin, problem: 'segment file missing' });
+    logs.push(cursorOf(entry, bytes as Uint8Array, key as Uint8Array));
+  }
+  const context: LogContext = { files, crypto, manifest, keySource, state, lastEvents };
+  let checked: AuditSummary['checkpoint'];
+  if (checkpoint !== null) {
+    // The logs up to the checkpoint's vector, then the checkpoint against their refold.
+    const chain = new Map<string, Uint8Array>();
+    for (const log of logs) {
+      const seq = checkpoint.vector[log.entry.origin] ?? 0;
+      foldLog(context, log, seq);
+      if (seq > 0) chain.set(log.entry.origin, log.previous);
+    }
+    const compared = compareCheckpoint(checkpoint, state, chain);
+    if ('problem' in compared) fail(compared);
+    checked = { vector: checkpoint.vector, note: (compared as { note: string | null }).note };
+  }
+  const heads: LogHead[] = [];
+  let segments = 0;
+  let events = 0;
+  for (const log of logs) {
+    const head = finishLog(context, log);
     heads.push(head);
-    segments += entry.segments.length;
+    segments += log.entry.segments.length;
     events += head.seq;
   }
 
   compareSnapshot(files, manifest, state, heads, lastEvents);
   const vector: Record<string, number> = {};
   for (const head of heads) vector[head.origin] = head.seq;
-  return { origins: heads.length, segments, events, tenants: state.tenants.size, versionVector: vector };
+  return {
+    origins: heads.length,
+    segments,
+    events,
+    tenants: state.tenants.size,
+    versionVector: vector,
+    ...(checked === undefined ? {} : { checkpoint: checked }),
+  };
 }
 
-/** Checks one origin's log, folds it into `state`, and returns its head. */
-function verifyLog(
-  files: AuditFiles,
-  crypto: Pick<Crypto, 'hash' | 'verify'>,
-  manifest: AuditManifest,
-  entry: AuditManifest['origins'][number],
-  key: Uint8Array,
-  keySource: string,
-  state: LedgerState,
-  lastEvents: LastEvents,
-): LogHead {
+/** What every log's check and fold share. */
+interface LogContext {
+  readonly files: AuditFiles;
+  readonly crypto: Pick<Crypto, 'hash' | 'verify'>;
+  readonly manifest: AuditManifest;
+  readonly keySource: string;
+  readonly state: LedgerState;
+  readonly lastEvents: LastEvents;
+}
+
+/** How far one origin's log is checked and folded. */
+interface LogCursor {
+  readonly entry: AuditManifest['origins'][number];
+  readonly bytes: Uint8Array;
+  readonly key: Uint8Array;
+  /** The chain hash of the last segment checked (32 zero bytes before the first). */
+  previous: Uint8Array;
+  offset: number;
+  index: number;
+  head: LogHead | null;
+}
+
+function cursorOf(entry: AuditManifest['origins'][number], bytes: Uint8Array, key: Uint8Array): LogCursor {
+  return { entry, bytes, key, previous: ZERO_HASH, offset: 0, index: 0, head: null };
+}
+
+/** Checks and folds the rest of a log, then that nothing follows its last segment; its head. */
+function finishLog(context: LogContext, log: LogCursor): LogHead {
+  foldLog(context, log, Number.POSITIVE_INFINITY);
+  const { origin, file } = log.entry;
+  if (log.offset !== log.bytes.length)
+    fail({
+      file,
+      origin,
+      problem: `${log.bytes.length - log.offset} bytes after the last segment the manifest lists`,
+    });
+  return log.head as LogHead;
+}
+
+/** Checks one origin's segments and folds them into the state, up to the one ending at `untilSeq`. */
+function foldLog(context: LogContext, log: LogCursor, untilSeq: number): void {
+  const { crypto, manifest, keySource, state, lastEvents } = context;
+  const { entry, bytes, key } = log;
   const { origin, file } = entry;
-  const bytes = files(file);
-  if (bytes === undefined) return fail({ file, origin, problem: 'segment file missing' });
   const signed = (seq: number, hash: Uint8Array, signature: Uint8Array) =>
     crypto.verify(key, headSigningBytes(manifest.cluster, origin, seq, hash), signature);
-  let previous = ZERO_HASH;
-  let offset = 0;
-  let expectedFirst = 1;
-  let head: LogHead | null = null;
-  for (const [index, listed] of entry.segments.entries()) {
+  let { previous, offset } = log;
+  let expectedFirst = log.head === null ? 1 : log.head.seq + 1;
+  for (; log.index < entry.segments.length; log.index++) {
+    const index = log.index;
+    const listed = entry.segments[index] as AuditManifest['origins'][number]['segments'][number];
+    if (listed.lastSeq > untilSeq) break;
     const where = `${MANIFEST_FILE} origins[${manifest.origins.indexOf(entry)}].segments[${index}]`;
     const seq = listed.firstSeq;
     if (listed.firstSeq !== expectedFirst)
@@ -246,7 +338,7 @@ function verifyLog(
       header = segmentHeader(segment);
     } catch (error) {
       if (error instanceof SegmentError)
-        return fail({ file, origin, seq, problem: `${at}: ${error.message}` });
+        throw new Found({ file, origin, seq, problem: `${at}: ${error.message}` });
       throw error;
     }
     if (
@@ -274,7 +366,7 @@ function verifyLog(
       decoded = decodeSegment(segment);
     } catch (error) {
       if (error instanceof SegmentError)
-        return fail({ file, origin, seq, problem: `${at}: signed, but not a segment: ${error.message}` });
+        throw new Found({ file, origin, seq, problem: `${at}: signed, but not a segment: ${error.message}` });
       throw error;
     }
     for (const event of decoded.events) {
@@ -285,7 +377,7 @@ function verifyLog(
         applied = applyEvent(state, event);
       } catch (error) {
         // Signed but impossible (a figure past its limit): the log is wrong, not the verifier.
-        return fail({
+        throw new Found({
           file,
           origin,
           seq: event.seq,
@@ -304,15 +396,10 @@ function verifyLog(
     previous = hash;
     offset += listed.bytes;
     expectedFirst = listed.lastSeq + 1;
-    head = { origin, seq: listed.lastSeq, hash, signature };
+    log.previous = previous;
+    log.offset = offset;
+    log.head = { origin, seq: listed.lastSeq, hash, signature };
   }
-  if (offset !== bytes.length)
-    fail({
-      file,
-      origin,
-      problem: `${bytes.length - offset} bytes after the last segment the manifest lists`,
-    });
-  return head as LogHead;
 }
 
 /** Each tenant's last event folded (the logs in manifest order): where a wrong figure points. */

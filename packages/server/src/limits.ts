@@ -274,6 +274,13 @@ export const AUDIT_SEGMENTS_PAGE_DEFAULT = AUDIT_SEGMENTS_PAGE_MAX;
 export const AUDIT_PAGE_BYTES_MAX = 4 * 1024 * 1024;
 
 /**
+ * Checkpoint bytes base64-encoded per chunk of GET /v1/audit/checkpoint's streamed body (a multiple
+ * of 3, so the chunks' base64 concatenates to the whole's): the answer never holds the base64 of a
+ * checkpoint of up to CHECKPOINT_BYTES_MAX (1 GiB) as one string, only the stored bytes plus this.
+ */
+export const AUDIT_CHECKPOINT_CHUNK_BYTES = 3 * 1024 * 1024;
+
+/**
  * Longest `at` of GET /v1/snapshot (a version vector's JSON text): a cluster's vector names a few
  * origins of ~30 characters each; 8 KiB holds ~200 of them and stays well inside Node's 16 KiB
  * request-header limit, so a query too long for the vector is refused by the schema, not the parser.

@@ -54,6 +54,7 @@ export type ServedReplica = Pick<
   | 'now'
   | 'auditSegments'
   | 'regionKeys'
+  | 'newestCheckpoint'
 > & {
   /** Peers and stranded rights, when replication provides them (absent: a single node). */
   clusterView?(): ClusterView;

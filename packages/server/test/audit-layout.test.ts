@@ -6,8 +6,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   AUDIT_FORMAT,
+  AUDIT_FORMAT_V1,
   type AuditManifest,
   base64Of,
+  CHECKPOINT_FILE,
   keysText,
   ManifestError,
   manifestText,
@@ -33,12 +35,55 @@ const MANIFEST: AuditManifest = {
       ],
     },
   ],
+  checkpoint: null,
+};
+
+const WITH_CHECKPOINT: AuditManifest = {
+  ...MANIFEST,
+  checkpoint: {
+    file: CHECKPOINT_FILE,
+    bytes: 777,
+    vector: { [ORIGIN]: 3, 'us#zzzzzzzz': 9 },
+    hash: 'e'.repeat(64),
+    signature: 'f'.repeat(128),
+  },
 };
 
 describe('the export layout', () => {
   it('reads back the manifest it writes, and names a segment file without the origin’s #', () => {
     expect(parseManifest(manifestText(MANIFEST))).toEqual(MANIFEST);
     expect(segmentFileOf(ORIGIN)).toBe('segments/eu.abcdefgh.seg');
+  });
+
+  it('reads a v2 manifest with a checkpoint, and a v1 manifest (no checkpoint field) as written before', () => {
+    expect(parseManifest(manifestText(WITH_CHECKPOINT))).toEqual(WITH_CHECKPOINT);
+    const v1: AuditManifest = { ...MANIFEST, format: AUDIT_FORMAT_V1 };
+    delete (v1 as { checkpoint?: unknown }).checkpoint;
+    expect(manifestText(v1)).not.toContain('checkpoint');
+    expect(parseManifest(manifestText(v1))).toEqual(v1);
+    // A v1 manifest may not carry a checkpoint, nor a v2 one lack the field.
+    expect(() => parseManifest(manifestText(WITH_CHECKPOINT).replace(AUDIT_FORMAT, AUDIT_FORMAT_V1))).toThrow(
+      ManifestError,
+    );
+    expect(() => parseManifest(manifestText(v1).replace(AUDIT_FORMAT_V1, AUDIT_FORMAT))).toThrow(
+      ManifestError,
+    );
+  });
+
+  it('refuses another spelling or meaning of the checkpoint entry', () => {
+    const text = manifestText(WITH_CHECKPOINT);
+    const variants = [
+      text.replace('"us#zzzzzzzz": 9', '"us#zzzzzzzz":9'),
+      text.replace('{"eu#abcdefgh": 3, "us#zzzzzzzz": 9}', '{"us#zzzzzzzz": 9, "eu#abcdefgh": 3}'),
+      text.replace('"eu#abcdefgh": 3', '"eu#abcdefgh": 0'),
+      text.replace('"hash": "eeee', '"hash": "EEEE'),
+      text.replace('"checkpoint.bin"', '"checkpoint.dat"'),
+      text.replace('"bytes": 777', '"bytes": 0'),
+    ];
+    for (const variant of variants) {
+      expect(variant).not.toBe(text);
+      expect(() => parseManifest(variant), variant).toThrow(ManifestError);
+    }
   });
 
   it('refuses another spelling of the same manifest: spacing, key order, hex case, time form', () => {

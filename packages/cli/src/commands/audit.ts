@@ -1,9 +1,10 @@
 /**
  * `allot audit export --url URL --token T --out DIR` and `allot audit verify DIR [--keys FILE]`
  * (API.md, issue 11): the I/O around the server package's export layout and pure verifier. Export
- * takes a node's snapshot first, then every origin's signed segments up to the snapshot's version
- * vector, the region keys the node knows, and writes the manifest last (a folder without one is
- * not an export). Verify reads a folder and needs no node.
+ * takes the node's newest checkpoint (checkpoint.bin, when it has one), then its snapshot, then
+ * every origin's signed segments up to the snapshot's version vector, the region keys the node
+ * knows, and writes the manifest last (a folder without one is not an export). Verify reads a
+ * folder and needs no node.
  */
 import { createHash, verify as verifySignature } from 'node:crypto';
 import {
@@ -22,10 +23,12 @@ import {
   AUDIT_FORMAT,
   AUDIT_SEGMENTS_PAGE_MAX,
   type AuditManifest,
+  CHECKPOINT_FILE,
   discrepancyLine,
   KEYS_FILE,
   keysText,
   MANIFEST_FILE,
+  type ManifestCheckpoint,
   type ManifestOrigin,
   type ManifestSegment,
   manifestText,
@@ -73,8 +76,15 @@ interface SegmentsPage {
   readonly next: number | null;
 }
 
+interface CheckpointAnswer {
+  readonly vector: Record<string, number>;
+  readonly hash: string;
+  readonly signature: string;
+  readonly bytes: string;
+}
+
 /** GET `path` of the node at `base` with the token; the body's bytes, or an AuditError naming the answer. */
-async function get(base: string, path: string, token: string): Promise<Buffer> {
+async function get(base: string, path: string, token: string, absent?: number): Promise<Buffer | null> {
   let endpoint: URL;
   try {
     endpoint = new URL(path, base);
@@ -90,6 +100,7 @@ async function get(base: string, path: string, token: string): Promise<Buffer> {
     throw new AuditError(`${endpoint.origin}: ${(error as Error).cause ?? (error as Error).message}`);
   }
   const body = Buffer.from(await response.arrayBuffer());
+  if (response.status === absent) return null;
   if (!response.ok) {
     let detail = body.subarray(0, 300).toString('utf8');
     try {
@@ -103,9 +114,9 @@ async function get(base: string, path: string, token: string): Promise<Buffer> {
   return body;
 }
 
-function jsonOf<T>(body: Buffer, what: string): T {
+function jsonOf<T>(body: Buffer | null, what: string): T {
   try {
-    return JSON.parse(body.toString('utf8')) as T;
+    return JSON.parse((body as Buffer).toString('utf8')) as T;
   } catch {
     throw new AuditError(`${what}: the node's answer is not JSON`);
   }
@@ -142,14 +153,40 @@ export async function auditExport(
       throw new AuditError(`/v1/audit/keys: the key of region ${region} is not a base64 Ed25519 key`);
     keys[region] = key;
   }
+  // The checkpoint before the snapshot: the snapshot's vector then covers the checkpoint's.
+  const checkpointBody = await get(url, '/v1/audit/checkpoint', token, 404);
+  const checkpoint =
+    checkpointBody === null ? null : jsonOf<CheckpointAnswer>(checkpointBody, '/v1/audit/checkpoint');
   // The snapshot first: its version vector says how far each log is exported.
-  const snapshotBody = await get(url, '/v1/snapshot', token);
+  const snapshotBody = (await get(url, '/v1/snapshot', token)) as Buffer;
   const snapshot = jsonOf<SnapshotHead>(snapshotBody, '/v1/snapshot');
   if (snapshot.cluster !== known.cluster || snapshot.region !== known.region)
     throw new AuditError(`/v1/snapshot: cluster or region differs from /v1/audit/keys' (a different node?)`);
   progress.write(
     `allot audit export: snapshot of ${snapshot.region} taken at ${snapshot.takenAt}, ${Object.keys(snapshot.versionVector).length} origins\n`,
   );
+  let listed: ManifestCheckpoint | null = null;
+  if (checkpoint !== null) {
+    for (const [origin, seq] of Object.entries(checkpoint.vector))
+      if (!(seq <= (snapshot.versionVector[origin] ?? 0)))
+        throw new AuditError(
+          `/v1/audit/checkpoint: its vector has ${origin} at seq ${seq}, past the snapshot's (a different node?)`,
+        );
+    const bytes = Buffer.from(checkpoint.bytes, 'base64');
+    writeFileSync(join(out, CHECKPOINT_FILE), bytes, { flag: 'wx' });
+    const vector: Record<string, number> = {};
+    for (const origin of Object.keys(checkpoint.vector).sort())
+      vector[origin] = checkpoint.vector[origin] as number;
+    listed = {
+      file: CHECKPOINT_FILE,
+      bytes: bytes.length,
+      vector,
+      hash: checkpoint.hash,
+      signature: checkpoint.signature,
+    };
+    const total = Object.values(vector).reduce((sum, seq) => sum + seq, 0);
+    progress.write(`allot audit export: checkpoint at ${total} events (${bytes.length} bytes)\n`);
+  }
   const origins: ManifestOrigin[] = [];
   for (const origin of Object.keys(snapshot.versionVector).sort()) {
     origins.push(
@@ -164,6 +201,7 @@ export async function auditExport(
     region: snapshot.region,
     takenAt: snapshot.takenAt,
     origins,
+    checkpoint: listed,
   };
   writeFileSync(join(out, MANIFEST_FILE), manifestText(manifest));
   const events = Object.values(snapshot.versionVector).reduce((sum, seq) => sum + seq, 0);

@@ -1,9 +1,10 @@
 /**
  * GET /v1/audit/keys and GET /v1/audit/segments (issue 11): who may read them, how a log is paged,
- * what a bad query gets, and that a page's segments chain and verify with the key the node names.
+ * what a bad query gets, and that a page's segments chain and verify with the key the node names;
+ * GET /v1/audit/checkpoint: 404 until a checkpoint is written, then the newest one, signed.
  */
-import { SEGMENT_BYTES_MAX } from '@allot/core';
-import { headSigningBytes, segmentHash, ZERO_HASH } from '@allot/replica';
+import { checkpointHeads, SEGMENT_BYTES_MAX } from '@allot/core';
+import { checkpointSigningBytes, headSigningBytes, segmentHash, ZERO_HASH } from '@allot/replica';
 import { LOG_PAGE_SEGMENTS_MAX } from '@allot/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ORIGIN_PATTERN } from '../../src/audit-schemas.js';
@@ -156,6 +157,60 @@ describe('the snapshot body', () => {
       }
     } finally {
       await many.close();
+    }
+  });
+});
+
+describe('GET /v1/audit/checkpoint', () => {
+  it('is 404 until the node writes one, then serves its newest, signed by the node over cluster, vector and hash', async () => {
+    expect(errorOf(await call(node.app, 'GET', '/v1/audit/checkpoint', { who: 'auditor' }))).toEqual({
+      status: 404,
+      code: 'not_found',
+    });
+    expect(await node.replica.takeCheckpoint()).toBe(true);
+    const response = await call(node.app, 'GET', '/v1/audit/checkpoint', { who: 'auditor' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+    const body = response.json() as {
+      vector: Record<string, number>;
+      hash: string;
+      signature: string;
+      bytes: string;
+    };
+    expect(Object.keys(body).sort()).toEqual(['bytes', 'hash', 'signature', 'vector']);
+    expect(body.vector).toEqual(node.replica.versionVector());
+    const bytes = new Uint8Array(Buffer.from(body.bytes, 'base64'));
+    expect(Buffer.from(bytes).toString('base64')).toBe(body.bytes);
+    const crypto = testCrypto();
+    expect(Buffer.from(crypto.hash(bytes)).toString('hex')).toBe(body.hash);
+    const heads = checkpointHeads(bytes);
+    expect(Object.fromEntries([...heads].map(([o, head]) => [o, head.seq]))).toEqual(body.vector);
+    const key = new Uint8Array(
+      Buffer.from(
+        (await call(node.app, 'GET', '/v1/audit/keys', { who: 'auditor' })).json().keys.eu,
+        'base64',
+      ),
+    );
+    const signing = checkpointSigningBytes(
+      'test',
+      body.vector,
+      new Uint8Array(Buffer.from(body.hash, 'hex')),
+    );
+    expect(crypto.verify(key, signing, new Uint8Array(Buffer.from(body.signature, 'hex')))).toBe(true);
+
+    // A newer one replaces it once more events are in.
+    await debit(node.app, 'acme', 1, 'k-after-checkpoint');
+    expect(await node.replica.takeCheckpoint()).toBe(true);
+    const newer = (await call(node.app, 'GET', '/v1/audit/checkpoint', { who: 'admin' })).json();
+    expect(newer.vector[origin]).toBe((body.vector[origin] as number) + 1);
+  });
+
+  it('is for auditors and admins only, never a scoped token or a service', async () => {
+    for (const who of ['service', 'acmeAuditor', 'acmeAdmin'] as const) {
+      expect(errorOf(await call(node.app, 'GET', '/v1/audit/checkpoint', { who }))).toEqual({
+        status: 403,
+        code: 'forbidden',
+      });
     }
   });
 });

@@ -232,6 +232,7 @@ describe('the API documentation', () => {
         'GET /v1/tenants/{tenant}/events',
         'GET /v1/snapshot',
         'GET /v1/audit/keys',
+        'GET /v1/audit/checkpoint',
         'GET /v1/audit/segments',
         'GET /v1/cluster',
         'GET /v1/tenants/{tenant}/policy',
