@@ -48,3 +48,21 @@ const encoder = new TextEncoder();
 export function canonicalBytes(value: Canonical): Uint8Array {
   return encoder.encode(canonicalJson(value));
 }
+
+/** Nesting of `text` (JSON) past `max`, without parsing it: JSON.parse must not recurse unbounded. */
+export function nestsDeeper(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (inString) {
+      if (code === 0x5c) i += 1;
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x5b || code === 0x7b) {
+      depth += 1;
+      if (depth > max) return true;
+    } else if (code === 0x5d || code === 0x7d) depth -= 1;
+  }
+  return false;
+}

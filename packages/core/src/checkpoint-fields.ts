@@ -6,7 +6,7 @@
  * tenant from the tenant it sits in) are not written. Every field reads back checked: hostile bytes
  * give a CheckpointError, never anything else.
  */
-import { type Canonical, canonicalJson } from './canonical.js';
+import { type Canonical, canonicalJson, nestsDeeper } from './canonical.js';
 import type { Json, Part } from './events.js';
 import { isKey, parseEventRecordId } from './ids.js';
 import { METADATA_DEPTH_MAX, PARTS_MAX } from './limits.js';
@@ -131,24 +131,6 @@ export interface OriginTable {
 
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** Nesting of `text` (JSON) past `max`, without parsing it: JSON.parse must not recurse unbounded. */
-function nestsDeeper(text: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (inString) {
-      if (code === 0x5c) i += 1;
-      else if (code === 0x22) inString = false;
-    } else if (code === 0x22) inString = true;
-    else if (code === 0x5b || code === 0x7b) {
-      depth += 1;
-      if (depth > max) return true;
-    } else if (code === 0x5d || code === 0x7d) depth -= 1;
-  }
-  return false;
-}
 
 function enumValues(type: CheckpointFieldType): readonly string[] {
   return type.slice('enum:'.length).split('|');

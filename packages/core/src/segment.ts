@@ -18,7 +18,7 @@
  * or allocated, every number is a safe integer, every id passes core's validator, and anything
  * else is a SegmentError. The record of each event has a known byte range (`DecodedSegment.bounds`).
  */
-import { canonicalJson } from './canonical.js';
+import { canonicalJson, nestsDeeper } from './canonical.js';
 import type { Json, LedgerEvent, Part } from './events.js';
 import { isKey, isOriginId, isTenantId, type OriginId, parseEventRecordId } from './ids.js';
 import { KEY_LENGTH_MAX, METADATA_DEPTH_MAX, PARTS_MAX, SEGMENT_BYTES_MAX } from './limits.js';
@@ -74,24 +74,6 @@ const AS_NAMES: Record<number, string> = {
   [AS_ORIGIN]: 'origin id',
   [AS_EVENT_ID]: 'debit or refund id',
 };
-
-/** Nesting of `text` (JSON) past `max`, without parsing it: JSON.parse must not recurse unbounded. */
-function nestsDeeper(text: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (inString) {
-      if (code === 0x5c) i += 1;
-      else if (code === 0x22) inString = false;
-    } else if (code === 0x22) inString = true;
-    else if (code === 0x5b || code === 0x7b) {
-      depth += 1;
-      if (depth > max) return true;
-    } else if (code === 0x5d || code === 0x7d) depth -= 1;
-  }
-  return false;
-}
 
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
