@@ -23,7 +23,7 @@ import {
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
-import { putPolicySchema } from '../../packages/server/src/schemas.js';
+import { putPolicySchema } from '../../packages/server/src/policy-schemas.js';
 import { controlEdit, hostileSetup, signedRun } from './hostile-peer.js';
 import { harness, settle } from './support.js';
 

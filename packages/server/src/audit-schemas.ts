@@ -6,8 +6,7 @@
 import { INCARNATION_PATTERN, REGION_PATTERN } from '@allot/core';
 import { errors } from './error-responses.js';
 import { AUDIT_SEGMENTS_PAGE_DEFAULT, AUDIT_SEGMENTS_PAGE_MAX } from './limits.js';
-
-const bearer = [{ bearer: [] }];
+import { bearer } from './schemas.js';
 
 /** An origin id, `region#incarnation`, as a pattern built from core's two. */
 export const ORIGIN_PATTERN = `^${REGION_PATTERN.source.slice(1, -1)}#${INCARNATION_PATTERN.source.slice(1, -1)}$`;

@@ -1,11 +1,10 @@
 /**
- * Schemas of the cluster operations (API.md "Cluster (admin)"): POST
- * /v1/cluster/incarnations/{origin}/retire. Kept apart from schemas.ts, which is long enough.
+ * Schemas of the cluster routes: GET /v1/cluster (any role but a scoped token) and, API.md "Cluster
+ * (admin)", POST /v1/cluster/incarnations/{origin}/retire.
  */
 import { INCARNATION_PATTERN, REGION_PATTERN } from '@allot/core';
 import { errors } from './error-responses.js';
-
-const bearer = [{ bearer: [] }];
+import { bearer, versionVector } from './schemas.js';
 
 /** An origin id `region#incarnation`, from core's patterns (in a path: `#` written `%23`). */
 const ORIGIN_PATTERN = `^${REGION_PATTERN.source.slice(1, -1)}#${INCARNATION_PATTERN.source.slice(1, -1)}$`;
@@ -90,5 +89,58 @@ export const postRetireSchema = {
       },
     },
     ...errors('not_found', 'retired', 'region_unreachable'),
+  },
+} as const;
+
+/** GET /v1/cluster */
+export const getClusterSchema = {
+  tags: ['reads'],
+  operationId: 'getCluster',
+  summary: 'This node, its version vector, its peers and stranded rights (any role).',
+  security: bearer,
+  response: {
+    200: {
+      description: 'This node, its version vector, its peers and stranded rights.',
+      type: 'object',
+      required: ['cluster', 'region', 'origin', 'versionVector', 'peers', 'stranded'],
+      properties: {
+        cluster: { type: 'string' },
+        region: { type: 'string' },
+        origin: { type: 'string' },
+        versionVector,
+        peers: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['region', 'url', 'connected', 'lastHeardMs', 'lagEvents', 'rttMs'],
+            properties: {
+              region: { type: 'string' },
+              url: { type: 'string' },
+              connected: { type: 'boolean' },
+              lastHeardMs: { type: ['integer', 'null'] },
+              lagEvents: { type: 'integer' },
+              rttMs: { type: ['number', 'null'] },
+            },
+          },
+        },
+        stranded: { type: 'array', items: { type: 'object', additionalProperties: true } },
+        grantConflicts: {
+          type: 'array',
+          description:
+            'Grant ids defined with different terms at two regions (two top-ups that reused an id across a partition): the winner stands, the loser is revoked by its region.',
+          items: {
+            type: 'object',
+            required: ['tenant', 'grantId', 'winner', 'loser'],
+            properties: {
+              tenant: { type: 'string' },
+              grantId: { type: 'string' },
+              winner: { type: 'string', description: 'Origin whose definition stands.' },
+              loser: { type: 'string', description: 'Origin whose definition is revoked.' },
+            },
+          },
+        },
+      },
+    },
+    ...errors(),
   },
 } as const;

@@ -5,8 +5,7 @@
 import { TENANT_ID_PATTERN } from '@allot/core';
 import { errors } from './error-responses.js';
 import { STREAM_CURSOR_LENGTH_MAX, WEBHOOK_LOG_PAGE_MAX } from './limits.js';
-
-const bearer = [{ bearer: [] }];
+import { bearer } from './schemas.js';
 
 /** GET /v1/stream */
 export const getStreamSchema = {

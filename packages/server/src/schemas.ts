@@ -12,11 +12,9 @@ import {
   PRIORITY_DEFAULT,
   PRIORITY_MAX,
   PRIORITY_MIN,
-  REGION_PATTERN,
   TENANT_ID_PATTERN,
 } from '@allot/core';
-import { ALERT_PERCENT_MAX, ALERT_PERCENT_MIN, POLICY_ALERTS_MAX } from '@allot/replica';
-import { bodyErrors, errors, probeErrors } from './error-responses.js';
+import { bodyErrors, errors } from './error-responses.js';
 import { ERROR_CATALOGUE } from './errors.js';
 import {
   BATCH_DEBITS_MAX,
@@ -24,8 +22,6 @@ import {
   EVENTS_PAGE_DEFAULT,
   EVENTS_PAGE_MAX,
   METADATA_BYTES_MAX,
-  POLICY_REGIONS_MAX,
-  POLICY_WEIGHT_MAX,
 } from './limits.js';
 import { RFC3339_PATTERN } from './time.js';
 
@@ -67,7 +63,8 @@ const metadata = {
   description: `Any JSON object of at most ${METADATA_BYTES_MAX} bytes (UTF-8 of its JSON), kept with the debit event.`,
 } as const;
 
-const versionVector = {
+/** A version vector `{ origin: seq }`. */
+export const versionVector = {
   type: 'object',
   additionalProperties: { type: 'integer' },
   description: 'Events of each origin (region#incarnation) folded here.',
@@ -305,9 +302,11 @@ const replayedHeaders = {
   'idempotent-replayed': { type: 'string', enum: ['true'], description: 'The request was answered before.' },
 } as const;
 
-const bearer = [{ bearer: [] }];
+/** Every /v1 route: `Authorization: Bearer <token>`. */
+export const bearer = [{ bearer: [] }];
 
-const tenantParams = {
+/** The `{tenant}` path parameter. */
+export const tenantParams = {
   type: 'object',
   additionalProperties: false,
   required: ['tenant'],
@@ -583,164 +582,5 @@ export const getSnapshotSchema = {
       },
     },
     ...errors(),
-  },
-} as const;
-
-/** GET /v1/tenants/{tenant}/policy */
-export const getPolicySchema = {
-  tags: ['policies'],
-  operationId: 'getPolicy',
-  summary: 'A tenant’s policy (any role).',
-  security: bearer,
-  params: tenantParams,
-  response: { 200: { description: 'The tenant’s policy.', $ref: 'Policy#' }, ...errors() },
-} as const;
-
-/** PUT /v1/tenants/{tenant}/policy */
-export const putPolicySchema = {
-  tags: ['policies'],
-  operationId: 'putPolicy',
-  summary:
-    'Set a tenant’s policy (admin). Each field given replaces that field; a field left out keeps its value.',
-  security: bearer,
-  params: tenantParams,
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      overdraft: {
-        type: 'object',
-        maxProperties: POLICY_REGIONS_MAX,
-        propertyNames: { pattern: REGION_PATTERN.source },
-        additionalProperties: { type: 'integer', minimum: 0, maximum: AMOUNT_MAX },
-        description: 'Overdraft each region may take below its rights.',
-      },
-      weights: {
-        type: 'object',
-        maxProperties: POLICY_REGIONS_MAX,
-        propertyNames: { pattern: REGION_PATTERN.source },
-        additionalProperties: { type: 'integer', minimum: 1, maximum: POLICY_WEIGHT_MAX },
-        description: 'Relative share of new grants per region (default: equal).',
-      },
-      blocked: { type: 'boolean', description: 'A blocked tenant is declined every debit.' },
-      alerts: {
-        type: 'array',
-        maxItems: POLICY_ALERTS_MAX,
-        description:
-          'Thresholds of the merged balance: one alert (stream, webhooks) per downward crossing; [] removes them.',
-        items: {
-          oneOf: [
-            {
-              type: 'object',
-              additionalProperties: false,
-              required: ['below'],
-              properties: { below: { type: 'integer', minimum: 1, maximum: AMOUNT_MAX } },
-            },
-            {
-              type: 'object',
-              additionalProperties: false,
-              required: ['belowPercent'],
-              properties: {
-                belowPercent: { type: 'integer', minimum: ALERT_PERCENT_MIN, maximum: ALERT_PERCENT_MAX },
-              },
-            },
-          ],
-        },
-      },
-    },
-  },
-  response: { 200: { description: 'The policy as changed.', $ref: 'Policy#' }, ...bodyErrors() },
-} as const;
-
-/** GET /v1/cluster */
-export const getClusterSchema = {
-  tags: ['reads'],
-  operationId: 'getCluster',
-  summary: 'This node, its version vector, its peers and stranded rights (any role).',
-  security: bearer,
-  response: {
-    200: {
-      description: 'This node, its version vector, its peers and stranded rights.',
-      type: 'object',
-      required: ['cluster', 'region', 'origin', 'versionVector', 'peers', 'stranded'],
-      properties: {
-        cluster: { type: 'string' },
-        region: { type: 'string' },
-        origin: { type: 'string' },
-        versionVector,
-        peers: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['region', 'url', 'connected', 'lastHeardMs', 'lagEvents', 'rttMs'],
-            properties: {
-              region: { type: 'string' },
-              url: { type: 'string' },
-              connected: { type: 'boolean' },
-              lastHeardMs: { type: ['integer', 'null'] },
-              lagEvents: { type: 'integer' },
-              rttMs: { type: ['number', 'null'] },
-            },
-          },
-        },
-        stranded: { type: 'array', items: { type: 'object', additionalProperties: true } },
-        grantConflicts: {
-          type: 'array',
-          description:
-            'Grant ids defined with different terms at two regions (two top-ups that reused an id across a partition): the winner stands, the loser is revoked by its region.',
-          items: {
-            type: 'object',
-            required: ['tenant', 'grantId', 'winner', 'loser'],
-            properties: {
-              tenant: { type: 'string' },
-              grantId: { type: 'string' },
-              winner: { type: 'string', description: 'Origin whose definition stands.' },
-              loser: { type: 'string', description: 'Origin whose definition is revoked.' },
-            },
-          },
-        },
-      },
-    },
-    ...errors(),
-  },
-} as const;
-
-const status = {
-  type: 'object',
-  required: ['status'],
-  properties: { status: { type: 'string' } },
-} as const;
-
-/** GET /healthz */
-export const getHealthSchema = {
-  tags: ['operations'],
-  operationId: 'getHealth',
-  summary: '200 while the process runs (no token).',
-  security: [],
-  response: { 200: { ...status, description: 'The process runs.' }, ...probeErrors() },
-} as const;
-
-/** GET /readyz */
-export const getReadySchema = {
-  tags: ['operations'],
-  operationId: 'getReady',
-  summary:
-    '200 once the store is open, the logs recovered and the control document loaded; 503 before (no token).',
-  security: [],
-  response: { 200: { ...status, description: 'The node serves.' }, ...probeErrors('not_ready') },
-} as const;
-
-/** GET /metrics */
-export const getMetricsSchema = {
-  tags: ['operations'],
-  operationId: 'getMetrics',
-  summary: 'Prometheus text exposition (no token).',
-  security: [],
-  response: {
-    200: {
-      description: 'Prometheus text format 0.0.4.',
-      content: { 'text/plain': { schema: { type: 'string' } } },
-    },
-    ...probeErrors(),
   },
 } as const;

@@ -1,8 +1,8 @@
 /** GET /healthz, /readyz and /metrics: no token, for probes and Prometheus. */
 import type { FastifyInstance } from 'fastify';
 import type { Metrics } from '../metrics.js';
+import { getHealthSchema, getMetricsSchema, getReadySchema } from '../operations-schemas.js';
 import { notReadyError } from '../route-context.js';
-import { getHealthSchema, getMetricsSchema, getReadySchema } from '../schemas.js';
 import type { ServedReplica } from '../served-replica.js';
 
 /**

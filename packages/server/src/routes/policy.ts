@@ -11,8 +11,8 @@
 import type { AlertRule, TenantPolicy } from '@allot/replica';
 import type { FastifyInstance } from 'fastify';
 import { apiError } from '../errors.js';
+import { getPolicySchema, putPolicySchema } from '../policy-schemas.js';
 import { type RouteContext, unavailableError } from '../route-context.js';
-import { getPolicySchema, putPolicySchema } from '../schemas.js';
 import { policyJson } from '../views.js';
 
 /** The body of a policy change, as its schema admits it. */

@@ -6,10 +6,11 @@
 import { isCursor } from '@allot/store';
 import type { FastifyInstance } from 'fastify';
 import { getBalanceAsOfSchema } from '../as-of-schemas.js';
+import { getClusterSchema } from '../cluster-schemas.js';
 import { apiError } from '../errors.js';
 import { EVENTS_PAGE_DEFAULT } from '../limits.js';
 import type { RouteContext } from '../route-context.js';
-import { getClusterSchema, getEventsSchema } from '../schemas.js';
+import { getEventsSchema } from '../schemas.js';
 import { parseRfc3339 } from '../time.js';
 import { balanceJson, eventJson } from '../views.js';
 
