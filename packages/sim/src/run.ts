@@ -36,7 +36,7 @@ import { borrowWaitOf } from './scenario.js';
 import { Scheduler, SimulationFailure } from './scheduler.js';
 import { lastHealMs, msOf, quietStartMs } from './timeline.js';
 import { TrueLedger } from './truth.js';
-import { vectorText } from './vectors.js';
+import { sameVector } from './vectors.js';
 import { Workload } from './workload.js';
 
 /** How a run reports and names itself. */
@@ -288,9 +288,10 @@ class Simulation {
     let since: { since: number; index: number } | null = null;
     const probe = (ms: number) => {
       const replicas = this.running();
+      const first = replicas[0]?.versionVector() ?? {};
       const same =
         replicas.length === this.nodes.size &&
-        new Set(replicas.map((replica) => vectorText(replica.versionVector()))).size === 1;
+        replicas.every((replica, i) => i === 0 || sameVector(replica.versionVector(), first));
       if (!same) since = null;
       else since ??= { since: this.now, index: this.history.length };
       if (ms + CONVERGENCE_PROBE_MS <= endMs)
