@@ -31,5 +31,5 @@ export { SCENARIO_SCHEMA, ScenarioError, validateScenario } from './scenario.js'
 export { Scheduler, SimulationFailure, type Task } from './scheduler.js';
 export { randomScenario, runSwarm, type SwarmFailure, type SwarmSummary, swarmReplay } from './swarm.js';
 export * from './timeline.js';
-export { observedStore, TrueLedger } from './truth.js';
+export { observedStore, SegmentEvents, TrueLedger } from './truth.js';
 export { Workload } from './workload.js';
