@@ -7,7 +7,6 @@
  */
 import {
   activeHolds,
-  applyEvent,
   availableAt,
   createLedgerState,
   type DebitRecord,
@@ -31,7 +30,6 @@ import {
   holdsEndedOf,
   type LedgerEvent,
   type LedgerState,
-  makeEvent,
   NOTHING_RECALLED,
   type OriginId,
   originId,
@@ -41,7 +39,6 @@ import {
   type RetiredOrigin,
   refundableOf,
   regionOf,
-  type TenantEventBody,
   tenantBalance,
   tenantFigures,
   tenantIds,
@@ -71,7 +68,6 @@ import type {
 } from './api.js';
 import { Archiving } from './archiving.js';
 import { type SnapshotAtRefusal, snapshotAt, tenantAsOf } from './as-of.js';
-import { type Batch, newBatch, sealSegments, segmentFor } from './batch.js';
 import { Borrowing, creditsKnown, declineReason } from './borrow.js';
 import {
   type CheckpointOptions,
@@ -83,12 +79,12 @@ import {
 import { type RecalledSet, recallRecords } from './cold-records.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
-import { DurableReads } from './durable-reads.js';
 import { EventFeed } from './event-feed.js';
 import { OwnEventTimes, storedEventTime } from './event-time.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { foldReceived } from './fold-received.js';
 import type { ReplicationFrame, SegmentsFrame } from './frames.js';
+import { GroupCommit } from './group-commit.js';
 import { HoldForwarding } from './hold-forwarding.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
@@ -103,7 +99,6 @@ import {
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
   KEY_INDEX_BUCKET_MS_MIN,
   KEY_INDEX_BUCKETS_PER_RETENTION,
-  PENDING_EVENTS_MAX,
   RECORD_WINDOW_RECORDS_DEFAULT,
   RETENTION_SWEEP_MS,
   RETIRE_EVENTS_PER_COMMIT,
@@ -131,6 +126,7 @@ import type {
 } from './ports.js';
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
+import { CLOSING, INTERNAL, RETIRED, STORE_FAILED } from './refusals.js';
 import {
   countedVector,
   ownRetiredLine,
@@ -204,12 +200,6 @@ export interface ReplicaPorts {
   readonly observer?: ReplicaObserver;
 }
 
-const CLOSING: StoreFailure = { status: 'unavailable', reason: 'closing' };
-const STORE_FAILED: StoreFailure = { status: 'unavailable', reason: 'store_failed' };
-const OVERLOADED: StoreFailure = { status: 'unavailable', reason: 'overloaded' };
-const INTERNAL: StoreFailure = { status: 'unavailable', reason: 'internal' };
-const RETIRED: NotReady = { status: 'not_ready', reason: 'retired', waitingFor: [] };
-
 /** Outcome of a retire command: what it did, why it did nothing, or a store failure. */
 export type RetireOutcome =
   | { readonly status: 'accepted'; readonly retire: RetireView }
@@ -236,35 +226,17 @@ export class Replica {
   private readonly expiries = new ExpirySchedule();
   private heads = new Map<OriginId, LogHead>();
 
-  /**
-   * Own log: what is durable, where the next event goes (after the pending ones), and the hash of
-   * the last own segment sealed (at a commit's start, or received back while recovering).
-   */
-  private durableSeq = 0;
-  /** The times of own events: never before one already written (event-time.ts). */
-  private ownTimes = new OwnEventTimes();
   /** Snapshots at a version vector being folded now (at most ASOF_SNAPSHOTS_MAX). */
   private snapshotsAt = 0;
-  private nextSeq = 1;
-  private lastHash: Uint8Array = ZERO_HASH;
 
-  /** Closed batches waiting for the store, oldest first, then the open one. */
-  private readonly queue: Batch[] = [];
-  private open: Batch | null = null;
-  private inFlight: Batch | null = null;
-  private pendingEvents = 0;
-  /** Overdraft in use at this origin over all tenants (own events only change it). */
-  private overdraftInUse = 0;
-  /** True while a commit is about to start (scheduleFlush): the current turn's events join it. */
-  private flushQueued = false;
   private expiryTimer: TimerHandle | null = null;
   private retentionTimer: TimerHandle | null = null;
   /** The archive task, when archiving is on. */
   private readonly archiving: Archiving | null;
   /** When to write checkpoints (checkpoints.ts); set once open. */
   private checkpoints: CheckpointSchedule | null = null;
-  /** While set, new commands wait for it (recovery, snapshot). */
-  private gate: Promise<void> | null = null;
+  /** The own log and its group commit (group-commit.ts). */
+  private readonly ownLog: GroupCommit;
   private closing = false;
   private broken: Error | null = null;
   /** Set once this node's own incarnation is known retired: it takes no writes from then on. */
@@ -300,8 +272,6 @@ export class Replica {
   private readonly deferred = new Map<string, Set<string>>();
   /** Peers already reported as holding more of our own log than we made durable (one line each). */
   private readonly reportedFork = new Set<string>();
-  /** Balance reads waiting for a tenant's pending events to become durable or be undone. */
-  private readonly durableReads = new DurableReads<BalanceView | undefined>();
   /** Regions this node knows: itself and its configured peers; a peer may name no other. */
   private readonly knownRegions: ReadonlySet<string>;
   /** Grant ids defined with different terms at two origins (issue 17). */
@@ -338,6 +308,40 @@ export class Replica {
     this.incarnation = meta.incarnation;
     this.origin = originId(meta.region, meta.incarnation);
     this.heard = new HeardIncarnations(this.origin);
+    this.ownLog = new GroupCommit({
+      cluster: this.cluster,
+      origin: this.origin,
+      store: ports.store,
+      clock: ports.clock,
+      crypto: ports.crypto,
+      logger: ports.logger,
+      observer: ports.observer,
+      sync: this.options.durability === 'fsync',
+      batchEventsMax: this.options.batchEventsMax,
+      state: () => this.state,
+      heads: () => this.heads,
+      closing: () => this.closing,
+      broken: () => this.broken !== null,
+      break: (error) => {
+        this.broken = error;
+      },
+      recover: () => this.recover(),
+      balanceFolded: (tenant) => this.balanceAt(tenant, this.versionVector()),
+      balanceDurable: (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
+      committed: (eventCount, segments) => {
+        this.checkpoints?.committed(eventCount);
+        this.feed.publishSegments(segments);
+      },
+      afterCommit: (batch, own) => {
+        if (batch.ownFirstSeq !== null)
+          this.antiEntropy.pushLive({
+            ownFirstSeq: batch.ownFirstSeq,
+            lastSeq: batch.lastSeq,
+            segments: own,
+          });
+        if (!this.logConfirmed) this.checkLogWhole();
+      },
+    });
     this.control = new ControlDocument(ports.rng.nextUint32());
     this.knownRegions = new Set([this.region, ...Object.keys(this.options.peerKeys)]);
     this.archiving =
@@ -404,7 +408,8 @@ export class Replica {
       peers: this.peers,
       held: (origin) => this.heads.get(origin)?.seq ?? 0,
       counted: (vector) => countedVector(this.state, vector),
-      folded: (origin) => (origin === this.origin ? this.nextSeq - 1 : (this.tips.get(origin)?.seq ?? 0)),
+      folded: (origin) =>
+        origin === this.origin ? this.ownLog.nextSeq - 1 : (this.tips.get(origin)?.seq ?? 0),
       send: (region, frame) => this.send(region, frame),
       logger: ports.logger,
     });
@@ -494,7 +499,7 @@ export class Replica {
     });
     replica.checkpoints.start();
     ports.logger.info(
-      { origin: replica.origin, events: replica.durableSeq, tenants: replica.state.tenants.size },
+      { origin: replica.origin, events: replica.ownLog.durableSeq, tenants: replica.state.tenants.size },
       'replica recovered',
     );
     return replica;
@@ -522,20 +527,22 @@ export class Replica {
     this.tips.clear();
     for (const [origin, head] of heads) this.tips.set(origin, { seq: head.seq, hash: head.hash });
     const own = heads.get(this.origin);
-    this.durableSeq = own?.seq ?? 0;
-    this.nextSeq = this.durableSeq + 1;
-    this.ownTimes = new OwnEventTimes();
-    this.ownTimes.observe(await storedEventTime(this.ports.store, this.origin, this.durableSeq));
-    this.lastHash = own?.hash ?? ZERO_HASH;
+    this.ownLog.durableSeq = own?.seq ?? 0;
+    this.ownLog.nextSeq = this.ownLog.durableSeq + 1;
+    this.ownLog.ownTimes = new OwnEventTimes();
+    this.ownLog.ownTimes.observe(
+      await storedEventTime(this.ports.store, this.origin, this.ownLog.durableSeq),
+    );
+    this.ownLog.lastHash = own?.hash ?? ZERO_HASH;
     this.expiries.clear();
-    this.overdraftInUse = overdraftInUseTotal(state, this.origin);
+    this.ownLog.overdraftInUse = overdraftInUseTotal(state, this.origin);
     for (const tenant of tenantIds(state)) {
       for (const grant of grantDefinitions(state, tenant)) this.scheduleExpiry(tenant, grant.winner);
       for (const hold of activeHolds(state, tenant))
         if (regionOf(hold.origin) === this.region) this.expiries.add(hold.expiresAt, tenant);
       this.grantConflicts.observe(state, tenant);
     }
-    this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
+    this.ports.observer?.overdraftInUse?.(this.ownLog.overdraftInUse);
     this.runExpiries();
     for (const tenant of tenantIds(state)) this.revokeDuplicates(tenant);
   }
@@ -550,19 +557,20 @@ export class Replica {
     const decision = decideGrant(this.state, this.context(), command);
     switch (decision.status) {
       case 'accepted': {
-        const event = this.append(decision.body);
+        const event = this.ownLog.append(decision.body);
         this.scheduleExpiry(command.tenant, this.definitionOf(command.tenant, command.grantId));
         this.repay(command.tenant);
         this.revokeDuplicates(command.tenant);
         this.rebalancing.splitGrant(command.tenant, command.amount);
         // Taken now: later batches may fail, and an answer must not show what they would undo.
         const balance = this.balanceOrFail(command.tenant);
-        if (!(await this.durable(event.seq))) return STORE_FAILED;
+        if (!(await this.ownLog.durable(event.seq))) return STORE_FAILED;
         return { status: 'accepted', grant: this.grantView(command.tenant, command.grantId), balance };
       }
       case 'replayed': {
         const definition = decision.definition;
-        if (definition.origin === this.origin && !(await this.durable(definition.seq))) return STORE_FAILED;
+        if (definition.origin === this.origin && !(await this.ownLog.durable(definition.seq)))
+          return STORE_FAILED;
         return {
           status: 'replayed',
           grant: this.grantView(command.tenant, command.grantId),
@@ -591,14 +599,14 @@ export class Replica {
     let last = 0;
     for (let from = 0; from < plan.bodies.length; from += RETIRE_EVENTS_PER_COMMIT) {
       if (from > 0) {
-        if (!(await this.durable(last))) return STORE_FAILED;
+        if (!(await this.ownLog.durable(last))) return STORE_FAILED;
         const again = await this.admitWrite(RETIRE_EVENTS_PER_COMMIT);
         if (again !== null) return again;
       }
       for (const body of plan.bodies.slice(from, from + RETIRE_EVENTS_PER_COMMIT))
-        last = this.append(body).seq;
+        last = this.ownLog.append(body).seq;
     }
-    if (!(await this.durable(last))) return STORE_FAILED;
+    if (!(await this.ownLog.durable(last))) return STORE_FAILED;
     this.ports.logger.warn(
       { origin: lost, by: this.origin, through: plan.through, rights: plan.view.rights },
       'lost incarnation retired: its rights belong to this incarnation now',
@@ -622,12 +630,12 @@ export class Replica {
     // Decide every command before awaiting any, so they share group commits. One command that
     // fails to be decided fails alone: the others of the batch are still answered as they are.
     const outcomes = commands.map((command) => {
-      const seqBefore = this.nextSeq;
+      const seqBefore = this.ownLog.nextSeq;
       try {
         return this.decideDebit(command);
       } catch (error) {
         // After an append the fold and the log would disagree: that is not one item's failure.
-        if (this.nextSeq !== seqBefore) throw error;
+        if (this.ownLog.nextSeq !== seqBefore) throw error;
         this.ports.logger.error(
           { err: error, tenant: command.tenant },
           'a debit of a batch failed to be decided',
@@ -750,7 +758,7 @@ export class Replica {
       return this.recallThen(decision.ids, recalled, (more) => this.decideDebit(command, more));
     switch (decision.status) {
       case 'accepted': {
-        const event = this.append(decision.body);
+        const event = this.ownLog.append(decision.body);
         this.rebalancing.recordSpend(command.tenant, command.amount, now);
         this.rebalancing.maybeRequestRights(command.tenant, 0);
         if (this.borrowing.waiting > 0) this.borrowing.spent(command.tenant);
@@ -759,9 +767,9 @@ export class Replica {
           available: availableAt(this.state, command.tenant, this.origin, now, overdraftLimit),
           tenant: tenantBalance(this.state, command.tenant),
         };
-        return this.durable(event.seq).then((durable) =>
-          durable ? { status: 'accepted' as const, debit, balance } : STORE_FAILED,
-        );
+        return this.ownLog
+          .durable(event.seq)
+          .then((durable) => (durable ? { status: 'accepted' as const, debit, balance } : STORE_FAILED));
       }
       case 'replayed': {
         const debit = decision.debit;
@@ -770,9 +778,9 @@ export class Replica {
           tenant: tenantBalance(this.state, command.tenant),
         };
         if (debit.origin !== this.origin) return { status: 'replayed', debit, balance };
-        return this.durable(debit.seq).then((durable) =>
-          durable ? { status: 'replayed' as const, debit, balance } : STORE_FAILED,
-        );
+        return this.ownLog
+          .durable(debit.seq)
+          .then((durable) => (durable ? { status: 'replayed' as const, debit, balance } : STORE_FAILED));
       }
       default:
         return decision;
@@ -801,7 +809,7 @@ export class Replica {
     const decision = decideHold(this.state, { origin: this.origin, now, overdraftLimit }, command);
     switch (decision.status) {
       case 'accepted': {
-        const event = this.append(decision.body);
+        const event = this.ownLog.append(decision.body);
         this.rebalancing.recordSpend(command.tenant, command.amount, now);
         this.rebalancing.maybeRequestRights(command.tenant, 0);
         if (this.borrowing.waiting > 0) this.borrowing.spent(command.tenant);
@@ -809,15 +817,15 @@ export class Replica {
         this.armExpiry();
         const hold = holdView(this.holdRecordOf(command.tenant, eventRecordId(event.origin, event.seq)));
         const balance = balanceNow();
-        return this.durable(event.seq).then((durable) =>
-          durable ? { status: 'accepted' as const, hold, balance } : STORE_FAILED,
-        );
+        return this.ownLog
+          .durable(event.seq)
+          .then((durable) => (durable ? { status: 'accepted' as const, hold, balance } : STORE_FAILED));
       }
       case 'replayed': {
         const hold = decision.hold;
         const answer = { status: 'replayed' as const, hold: holdView(hold), balance: balanceNow() };
         if (hold.origin !== this.origin) return answer;
-        return this.durable(hold.seq).then((durable) => (durable ? answer : STORE_FAILED));
+        return this.ownLog.durable(hold.seq).then((durable) => (durable ? answer : STORE_FAILED));
       }
       case 'conflict':
         return { status: 'conflict', hold: holdView(decision.hold) };
@@ -849,21 +857,22 @@ export class Replica {
         // Past its expiry on this region's clock: released now, and no longer to be settled.
         this.expireTenant(command.tenant);
         const record = this.holdRecordOf(command.tenant, decision.hold.holdId);
-        if (record.end !== null && !(await this.durable(record.end.seq))) return STORE_FAILED;
+        if (record.end !== null && !(await this.ownLog.durable(record.end.seq))) return STORE_FAILED;
         return { status: 'not_active', hold: holdView(record) };
       }
       case 'replayed':
       case 'not_active': {
         const end = decision.hold.end;
-        if (end !== null && end.origin === this.origin && !(await this.durable(end.seq))) return STORE_FAILED;
+        if (end !== null && end.origin === this.origin && !(await this.ownLog.durable(end.seq)))
+          return STORE_FAILED;
         return { status: decision.status, hold: holdView(decision.hold) };
       }
       case 'accepted': {
-        const event = this.append(decision.body);
+        const event = this.ownLog.append(decision.body);
         // Released credits may return to a grant that has expired meanwhile: they expire again.
         this.expireTenant(command.tenant);
         const hold = holdView(this.holdRecordOf(command.tenant, decision.hold.holdId));
-        if (!(await this.durable(event.seq))) return STORE_FAILED;
+        if (!(await this.ownLog.durable(event.seq))) return STORE_FAILED;
         return { status: 'accepted', hold };
       }
       default:
@@ -890,17 +899,17 @@ export class Replica {
       case 'recall':
         return this.recallThen(decision.ids, recalled, (more) => this.decideRefund(command, more));
       case 'accepted': {
-        const event = this.append(decision.body);
+        const event = this.ownLog.append(decision.body);
         const refund = this.refundRecord(command.tenant, event);
         // A refund may return credits to a grant that has expired meanwhile: they expire again.
         this.expireTenant(command.tenant);
         const balance = this.balanceOrFail(command.tenant); // now, as for a grant
-        if (!(await this.durable(event.seq))) return STORE_FAILED;
+        if (!(await this.ownLog.durable(event.seq))) return STORE_FAILED;
         return { status: 'accepted', refund, balance };
       }
       case 'replayed': {
         const refund = decision.refund;
-        if (refund.origin === this.origin && !(await this.durable(refund.seq))) return STORE_FAILED;
+        if (refund.origin === this.origin && !(await this.ownLog.durable(refund.seq))) return STORE_FAILED;
         return { status: 'replayed', refund, balance: this.balanceOrFail(command.tenant) };
       }
       case 'exceeds_debit':
@@ -912,12 +921,12 @@ export class Replica {
 
   /** Sets a tenant's policy in the control document, durably. */
   async setPolicy(tenant: string, policy: TenantPolicy): Promise<TenantPolicy | StoreFailure> {
-    const refused = await this.admit(0);
+    const refused = await this.ownLog.admit(0);
     if (refused !== null) return refused;
     const update = this.control.setPolicy(tenant, policy);
-    const batch = this.openBatch();
+    const batch = this.ownLog.openBatch();
     batch.control.push(update);
-    this.scheduleFlush();
+    this.ownLog.scheduleFlush();
     if (!(await batch.done)) return STORE_FAILED;
     return this.control.policy(tenant);
   }
@@ -944,8 +953,8 @@ export class Replica {
    */
   async durablePolicy(tenant: string): Promise<TenantPolicy> {
     for (;;) {
-      while (this.gate !== null) await this.gate;
-      const pending = [this.inFlight, ...this.queue, this.open].find(
+      while (this.ownLog.gate !== null) await this.ownLog.gate;
+      const pending = [this.ownLog.inFlight, ...this.ownLog.queue, this.ownLog.open].find(
         (batch) => batch !== null && batch.control.length > 0,
       );
       if (pending === undefined || pending === null) return this.control.policy(tenant);
@@ -980,17 +989,9 @@ export class Replica {
    * waits until they are (or were undone), so it never shows an effect that is later undone.
    */
   async durableBalance(tenant: string): Promise<BalanceView | undefined> {
-    while (this.gate !== null) await this.gate;
-    if (!this.tenantPending(tenant)) return this.balanceAt(tenant, this.durableVersionVector());
-    return this.durableReads.wait(tenant);
-  }
-
-  /** True when the tenant has events in a batch not committed yet. */
-  private tenantPending(tenant: string): boolean {
-    for (const batch of [this.inFlight, ...this.queue, this.open]) {
-      if (batch?.tenants.has(tenant) === true) return true;
-    }
-    return false;
+    while (this.ownLog.gate !== null) await this.ownLog.gate;
+    if (!this.ownLog.tenantPending(tenant)) return this.balanceAt(tenant, this.durableVersionVector());
+    return this.ownLog.durableReads.wait(tenant);
   }
 
   private balanceAt(
@@ -1053,7 +1054,7 @@ export class Replica {
    * wait while it is taken, so the figures, the vector and the heads describe the same durable log.
    */
   async snapshot(): Promise<{ header: SnapshotHeader; tenants: SnapshotTenant[] }> {
-    return this.exclusively(async () =>
+    return this.ownLog.exclusively(async () =>
       snapshotOf(this.state, this.heads.values(), {
         cluster: this.cluster,
         region: this.region,
@@ -1075,7 +1076,7 @@ export class Replica {
     return writeCheckpoint(
       this.ports,
       this.cluster,
-      (work) => this.exclusively(work),
+      (work) => this.ownLog.exclusively(work),
       () => ({ state: this.state, heads: this.heads }),
     );
   }
@@ -1150,9 +1151,9 @@ export class Replica {
     this.archiving?.stop();
     await this.checkpoints?.close();
     this.summaryTimer?.cancel();
-    await this.drain();
+    await this.ownLog.drain();
     await this.ports.store.close();
-    this.ports.logger.info({ origin: this.origin, seq: this.durableSeq }, 'replica closed');
+    this.ports.logger.info({ origin: this.origin, seq: this.ownLog.durableSeq }, 'replica closed');
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1160,7 +1161,7 @@ export class Replica {
 
   /** Admits a command that appends to the own log: as `admit`, and not before the log is confirmed whole. */
   private async admitWrite(events: number): Promise<StoreFailure | NotReady | null> {
-    const refused = await this.admit(events);
+    const refused = await this.ownLog.admit(events);
     if (refused !== null) return refused;
     if (this.ownRetired !== null) return RETIRED;
     return this.logConfirmed
@@ -1168,231 +1169,8 @@ export class Replica {
       : { status: 'not_ready', reason: 'recovering', waitingFor: this.logConfirm.waitingFor() };
   }
 
-  /** Waits for a gate; refuses when closing, broken or overloaded. */
-  private async admit(events: number): Promise<StoreFailure | null> {
-    while (this.gate !== null) await this.gate;
-    if (this.closing) return CLOSING;
-    if (this.broken !== null) return STORE_FAILED;
-    if (this.pendingEvents + events > PENDING_EVENTS_MAX) return OVERLOADED;
-    return null;
-  }
-
   private context(): { origin: OriginId; now: number } {
     return { origin: this.origin, now: this.ports.clock.now() };
-  }
-
-  private openBatch(): Batch {
-    if (this.open === null) this.open = newBatch(this.nextSeq - 1);
-    return this.open;
-  }
-
-  /** Appends an own event: folded in memory now, written into its batch's segment, durable with it. */
-  private append(body: TenantEventBody): LedgerEvent {
-    const at = this.ownTimes.next(this.ports.clock.now());
-    const event = makeEvent({ origin: this.origin, seq: this.nextSeq, at }, body);
-    const result = applyEvent(this.state, event);
-    if (result !== 'applied') {
-      throw new Error(`own event ${event.seq} was ${result}: the log and the fold disagree`);
-    }
-    if (event.kind === 'debit') this.overdraftInUse += event.overdraft;
-    else if (event.kind === 'refund') this.overdraftInUse -= event.overdraft;
-    else if (event.kind === 'repay') this.overdraftInUse -= event.amount;
-    else if (event.kind === 'revoke' || event.kind === 'hold') this.overdraftInUse += event.overdraft;
-    else if (event.kind === 'capture' || event.kind === 'release') this.overdraftInUse -= event.overdraft;
-    let batch = this.openBatch();
-    if (batch.eventCount >= this.options.batchEventsMax) {
-      this.queue.push(batch);
-      this.open = null;
-      batch = this.openBatch();
-    }
-    const segment = segmentFor(batch, this.origin, event.seq);
-    segment.writer.add(event);
-    segment.tenants.push(event.tenant);
-    batch.events.push(event);
-    batch.eventCount += 1;
-    batch.tenants.add(event.tenant);
-    batch.ownFirstSeq ??= event.seq;
-    batch.lastSeq = event.seq;
-    this.nextSeq += 1;
-    this.pendingEvents += 1;
-    this.scheduleFlush();
-    return event;
-  }
-
-  /** Resolves true once own event `seq` is durable, false if its batch failed. */
-  private durable(seq: number): Promise<boolean> {
-    if (seq <= this.durableSeq) return Promise.resolve(true);
-    // Per own event: no array of the batches is made for the search.
-    if (this.inFlight !== null && seq <= this.inFlight.lastSeq) return this.inFlight.done;
-    for (const batch of this.queue) if (seq <= batch.lastSeq) return batch.done;
-    if (this.open !== null && seq <= this.open.lastSeq) return this.open.done;
-    throw new Error(`own event ${seq} is neither durable nor pending`);
-  }
-
-  /**
-   * Natural group commit (DESIGN.md §2): a commit starts as soon as none is in flight; what arrives
-   * while one is in flight is the next batch (at most batchEventsMax events each). No timer: the
-   * commit starts after the current turn's synchronous work (a microtask), so the events one
-   * command appends in a loop (debitMany) share one commit instead of the first going alone.
-   */
-  private scheduleFlush(): void {
-    if (this.inFlight !== null || this.flushQueued) return; // a commit's end starts the next one
-    this.flushQueued = true;
-    void Promise.resolve().then(() => {
-      this.flushQueued = false;
-      return this.flush();
-    });
-  }
-
-  /** Commits the oldest waiting batch; when it ends, the next one (group commit under load). */
-  private async flush(): Promise<void> {
-    if (this.inFlight !== null) return;
-    const batch = this.queue.shift() ?? this.open;
-    if (batch === null) return;
-    if (batch === this.open) this.open = null;
-    this.inFlight = batch;
-    // Nothing else pending: the fold is exactly what this commit makes durable, so waiting reads
-    // can take their figures now and get them once it is.
-    if (this.queue.length === 0 && this.open === null && !this.durableReads.idle)
-      batch.held.push(...this.durableReads.hold((tenant) => this.balanceAt(tenant, this.versionVector())));
-    const { store, clock } = this.ports;
-    const started = clock.now();
-    // One encoding, one hash and one signature per segment of own events (DESIGN.md §2).
-    const sealed = sealSegments(batch, this.ports.crypto, this.cluster, this.origin, this.lastHash);
-    const own = sealed.segments;
-    this.lastHash = sealed.lastHash;
-    const last = own[own.length - 1];
-    const head: LogHead | null =
-      last === undefined
-        ? null
-        : { origin: this.origin, seq: last.lastSeq, hash: last.hash, signature: last.signature };
-    // Own segments fetched back from peers (recovery) end before any own event appended after them.
-    const remoteHeads = [...batch.remoteHeads.values()].filter(
-      (remote) => head === null || remote.origin !== this.origin,
-    );
-    const heads = [...(head === null ? [] : [head]), ...remoteHeads];
-    try {
-      await store.commit(
-        { segments: [...batch.received, ...own], heads, control: batch.control },
-        { sync: this.options.durability === 'fsync' },
-      );
-    } catch (error) {
-      await this.failCommit(batch, error);
-      return;
-    }
-    this.inFlight = null;
-    this.pendingEvents -= batch.eventCount; // own and received events both count
-    if (head !== null) {
-      this.durableSeq = head.seq;
-      this.heads.set(this.origin, head);
-    }
-    for (const remote of remoteHeads) this.heads.set(remote.origin, remote);
-    const fetched = head === null ? batch.remoteHeads.get(this.origin) : undefined;
-    if (fetched !== undefined) this.durableSeq = fetched.seq;
-    this.ports.observer?.batchCommitted(batch.eventCount, (clock.now() - started) / 1000);
-    this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
-    batch.settle(true);
-    this.checkpoints?.committed(batch.eventCount);
-    this.feed.publishSegments([...batch.received, ...own]);
-    for (const read of batch.held) for (const answer of read.answer) answer(read.view);
-    if (!this.durableReads.idle)
-      this.durableReads.answerSettled(
-        (tenant) => this.tenantPending(tenant),
-        (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
-      );
-    for (const after of batch.afterDurable) after();
-    if (batch.ownFirstSeq !== null)
-      this.antiEntropy.pushLive({ ownFirstSeq: batch.ownFirstSeq, lastSeq: batch.lastSeq, segments: own });
-    if (!this.logConfirmed) this.checkLogWhole();
-    if (this.queue.length > 0 || this.open !== null) void this.flush();
-  }
-
-  /**
-   * A failed write fails every request of its batch and of the batches chained after it, and
-   * undoes their effects: the fold is rebuilt from what the store holds.
-   */
-  private async failCommit(batch: Batch, error: unknown): Promise<void> {
-    this.ports.logger.error(
-      { err: error, origin: this.origin, seq: batch.lastSeq },
-      'commit failed; recovering from the store',
-    );
-    const failed = [batch, ...this.queue, ...(this.open === null ? [] : [this.open])];
-    this.queue.length = 0;
-    this.open = null;
-    this.pendingEvents = 0;
-    let release: () => void = () => {};
-    this.gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    for (const each of failed) {
-      each.settle(false);
-      this.durableReads.requeue(each.held);
-    }
-    try {
-      await this.recover();
-    } catch (recoveryError) {
-      this.broken = recoveryError instanceof Error ? recoveryError : new Error(String(recoveryError));
-      this.ports.logger.error(
-        { err: recoveryError },
-        'recovery after a failed commit failed: refusing all commands',
-      );
-    } finally {
-      this.inFlight = null;
-      this.gate = null;
-      release();
-      // Nothing is pending now: the waiting reads see the fold rebuilt from the store.
-      this.durableReads.answerSettled(
-        () => false,
-        (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
-      );
-    }
-  }
-
-  /**
-   * Rebuilds the fold from the store once what is pending is durable: after a received segment
-   * failed part-way through the fold, whose first events are in the fold but in no log.
-   */
-  private async refold(): Promise<void> {
-    try {
-      await this.exclusively(() => this.recover());
-    } catch (error) {
-      this.broken = error instanceof Error ? error : new Error(String(error));
-      this.ports.logger.error(
-        { err: error },
-        'rebuilding the fold from the store failed: refusing all commands',
-      );
-    }
-  }
-
-  /**
-   * Runs `work` alone: new commands wait at the gate while it runs, after the gate before it and
-   * everything pending are done (snapshot, refold).
-   */
-  private async exclusively<T>(work: () => Promise<T>): Promise<T> {
-    let release: () => void = () => {};
-    const previous = this.gate;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    this.gate = gate;
-    try {
-      if (previous !== null) await previous;
-      await this.drain();
-      return await work();
-    } finally {
-      if (this.gate === gate) this.gate = null;
-      release();
-    }
-  }
-
-  /** Waits until nothing is pending or in flight. */
-  private async drain(): Promise<void> {
-    for (;;) {
-      const last = this.open ?? this.queue[this.queue.length - 1] ?? this.inFlight;
-      if (last === null) return;
-      if (this.inFlight === null) void this.flush();
-      await last.done;
-    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1418,7 +1196,7 @@ export class Replica {
   /** Appends the expiry of what is left here of every grant that has expired by now. */
   private runExpiries(): void {
     if (!this.logConfirmed) return; // expiries are own events: run once writable (see becomeWritable)
-    if (this.closing || this.broken !== null || this.gate !== null) {
+    if (this.closing || this.broken !== null || this.ownLog.gate !== null) {
       this.armExpiry();
       return;
     }
@@ -1429,11 +1207,11 @@ export class Replica {
   private expireTenant(tenant: string): void {
     // Holds of this region past their expiry on its clock are released, one decision at a time.
     for (let body = decideHoldExpiries(this.state, this.context(), tenant)[0]; body !== undefined; ) {
-      this.append(body);
+      this.ownLog.append(body);
       body = decideHoldExpiries(this.state, this.context(), tenant)[0];
     }
     const decision = decideExpire(this.state, this.context(), tenant);
-    for (const body of decision.bodies) this.append(body);
+    for (const body of decision.bodies) this.ownLog.append(body);
     for (const grantId of decision.limited) {
       this.ports.logger.error({ tenant, grantId }, 'expired cell at the amount limit: grant not expired');
     }
@@ -1442,7 +1220,7 @@ export class Replica {
   /** Pays back overdraft in use from rights this region holds now. */
   private repay(tenant: string): void {
     const decision = decideRepay(this.state, this.context(), tenant);
-    if (decision.status === 'accepted') this.append(decision.body);
+    if (decision.status === 'accepted') this.ownLog.append(decision.body);
   }
 
   private armRetention(): void {
@@ -1593,7 +1371,7 @@ export class Replica {
   }
 
   private receiveFrame(region: string, frame: ReplicationFrame): void {
-    if (this.closing || this.broken !== null || this.gate !== null) return; // the peer re-sends after its next summary
+    if (this.closing || this.broken !== null || this.ownLog.gate !== null) return; // the peer re-sends after its next summary
     const peer = this.peerState(region);
     peer.connected = true; // the transport delivers frames only from an authenticated, live link
     switch (frame.type) {
@@ -1677,10 +1455,10 @@ export class Replica {
    */
   private checkNoFork(region: string, theirs: Readonly<Record<OriginId, number>>): void {
     const claimed = theirs[this.origin] ?? 0;
-    if (!this.logConfirmed || claimed <= this.durableSeq || this.reportedFork.has(region)) return;
+    if (!this.logConfirmed || claimed <= this.ownLog.durableSeq || this.reportedFork.has(region)) return;
     this.reportedFork.add(region);
     this.ports.logger.error(
-      { origin: this.origin, seq: this.durableSeq, peer: region, peerHolds: claimed },
+      { origin: this.origin, seq: this.ownLog.durableSeq, peer: region, peerHolds: claimed },
       'a peer holds more of our own log than was made durable here: the logs may have forked',
     );
   }
@@ -1689,13 +1467,13 @@ export class Replica {
   private becomeWritable(): void {
     this.logConfirmed = true;
     this.ports.logger.info(
-      { origin: this.origin, seq: this.durableSeq, fetchedBack: this.fetchedBack },
+      { origin: this.origin, seq: this.ownLog.durableSeq, fetchedBack: this.fetchedBack },
       this.fetchedBack > 0
         ? 'own log recovered from peers (fetchedBack events verified with this node key): taking writes'
         : "every peer's summary confirms this node holds all of its own log: taking writes",
     );
-    this.overdraftInUse = overdraftInUseTotal(this.state, this.origin);
-    this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
+    this.ownLog.overdraftInUse = overdraftInUseTotal(this.state, this.origin);
+    this.ports.observer?.overdraftInUse?.(this.ownLog.overdraftInUse);
     const deferred = [...this.deferred];
     this.deferred.clear();
     for (const [tenant, keys] of deferred) this.afterRemoteEvents(tenant, keys);
@@ -1800,7 +1578,7 @@ export class Replica {
       return;
     }
     const tip = own
-      ? { seq: this.nextSeq - 1, hash: this.lastHash }
+      ? { seq: this.ownLog.nextSeq - 1, hash: this.ownLog.lastHash }
       : (this.tips.get(origin) ?? { seq: 0, hash: ZERO_HASH });
     const verdict = checkRun(this.ports.crypto, this.cluster, origin, segments, tip, key);
     if (verdict.kind === 'stale') return;
@@ -1833,21 +1611,21 @@ export class Replica {
         'received event refused by the fold',
       );
       this.transport?.drop(region, `segments of ${origin}: seq ${seq} refused by the fold`);
-      if (partial) void this.refold();
+      if (partial) void this.ownLog.refold();
     }
     const applied = folded.last;
     if (applied === null) return;
     if (origin === this.origin) {
       // Own events fetched back from a peer: the next ones are not dated before them.
       for (const { decoded } of verdict.segments.slice(0, folded.writes.length))
-        for (const event of decoded.events) this.ownTimes.observe(event.at);
+        for (const event of decoded.events) this.ownLog.ownTimes.observe(event.at);
     }
-    const batch = this.openBatch();
+    const batch = this.ownLog.openBatch();
     batch.received.push(...folded.writes);
     for (const { decoded } of verdict.segments.slice(0, folded.writes.length))
       batch.events.push(...decoded.events);
     batch.eventCount += folded.events;
-    this.pendingEvents += folded.events;
+    this.ownLog.pendingEvents += folded.events;
     for (const tenant of folded.touched.keys()) batch.tenants.add(tenant);
     for (const { tenant, grantId } of folded.grants) {
       this.scheduleExpiry(tenant, this.definitionOf(tenant, grantId));
@@ -1861,15 +1639,15 @@ export class Replica {
     this.tips.set(origin, { seq: applied.seq, hash: applied.hash });
     if (own) {
       this.fetchedBack += applied.seq - tip.seq;
-      this.nextSeq = applied.seq + 1;
-      this.lastHash = applied.hash;
+      this.ownLog.nextSeq = applied.seq + 1;
+      this.ownLog.lastHash = applied.hash;
     }
     batch.remoteHeads.set(origin, { origin, ...applied });
     batch.afterDurable.push(() => this.antiEntropy.sendSummary(region));
     if (retiredPastThrough(this.state).size > 0) {
       // This node folded a retired incarnation's events past its retired seq before the retire came.
       this.ports.logger.warn({ origin }, 'a retire cut a log this node had folded further: folding again');
-      void this.refold();
+      void this.ownLog.refold();
     }
     const retiredOwn = this.state.retired.get(this.origin);
     if (retiredOwn !== undefined && this.ownRetired === null) {
@@ -1883,7 +1661,7 @@ export class Replica {
     for (const [tenant, keys] of folded.touched) this.afterRemoteEvents(tenant, keys);
     // Rights may have arrived (a donor's move): debits waiting for them are decided again.
     if (this.logConfirmed) for (const tenant of folded.touched.keys()) this.borrowing.wake(tenant);
-    this.scheduleFlush();
+    this.ownLog.scheduleFlush();
   }
 
   /** What a tenant's new remote events make this region do: repay, expire, refund duplicates. */
@@ -1917,7 +1695,7 @@ export class Replica {
       },
       tenant,
       (body) => {
-        this.append(body);
+        this.ownLog.append(body);
         this.ports.logger.info(
           { tenant, grantId: 'grantId' in body ? body.grantId : null },
           'revoked a duplicate grant',
@@ -1960,7 +1738,7 @@ export class Replica {
           continue;
         }
         if (decision.status === 'accepted') {
-          this.append(decision.body);
+          this.ownLog.append(decision.body);
           this.ports.logger.info(
             { tenant, debitId: duplicate.debitId, key: duplicate.idempotencyKey },
             'refunded a cross-region duplicate debit',
@@ -1982,7 +1760,10 @@ export class Replica {
     let more: RecalledSet | null;
     try {
       more = await recallRecords(
-        { store: this.ports.store, pending: () => [this.inFlight, ...this.queue, this.open] },
+        {
+          store: this.ports.store,
+          pending: () => [this.ownLog.inFlight, ...this.ownLog.queue, this.ownLog.open],
+        },
         ids,
         recalled,
       );
@@ -1995,7 +1776,7 @@ export class Replica {
       this.ports.logger.error({ ids }, 'records read back from the log kept changing: decision given up');
       return INTERNAL;
     }
-    const refused = await this.admit(0);
+    const refused = await this.ownLog.admit(0);
     if (refused !== null) return refused;
     return again(more);
   }
@@ -2014,7 +1795,7 @@ export class Replica {
       return;
     }
     if (received.updates.length > 0) {
-      const batch = this.openBatch();
+      const batch = this.ownLog.openBatch();
       batch.control.push(...received.updates);
       for (const [other, peer] of this.peers) {
         if (other !== region && peer.connected) {
@@ -2022,7 +1803,7 @@ export class Replica {
             this.send(other, { type: 'control', message: ControlDocument.updateMessage(update) });
         }
       }
-      this.scheduleFlush();
+      this.ownLog.scheduleFlush();
     }
     if (received.reply !== null) this.send(region, { type: 'control', message: received.reply });
   }
@@ -2031,7 +1812,7 @@ export class Replica {
   private moveRights(tenant: string, to: OriginId, amount: number): void {
     const decision = decideMove(this.state, this.context(), { tenant, to, amount });
     if (decision.status !== 'accepted') return;
-    this.append(decision.body);
+    this.ownLog.append(decision.body);
     this.ports.observer?.rightsMoved?.(amount);
   }
 
