@@ -1293,7 +1293,7 @@ export class Replica {
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     batch.settle(true);
     this.checkpoints?.committed(batch.eventCount);
-    this.feed.publishSegments([...batch.received, ...own]);
+    this.feed.publishSegments([...batch.received, ...own], batch.tenants);
     for (const read of batch.held) for (const answer of read.answer) answer(read.view);
     if (!this.durableReads.idle)
       this.durableReads.answerSettled(
