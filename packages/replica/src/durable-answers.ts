@@ -6,12 +6,17 @@
  */
 
 /** An outcome that holds once own event `seq` is durable (a command decided and appended now). */
-export class DurableAnswer<O> {
+export class DurableAnswer<O extends { readonly status: string }> {
+  /** The outcome's status (what borrowing looks at: never a decline). */
+  readonly status: O['status'];
+
   /** `outcome` once own event `seq` is durable. */
   constructor(
     readonly seq: number,
     readonly outcome: O,
-  ) {}
+  ) {
+    this.status = outcome.status;
+  }
 }
 
 /**
@@ -19,7 +24,7 @@ export class DurableAnswer<O> {
  * durable (`durable(seq)` resolves true) and `failed` when that commit failed; promises are
  * awaited. Commits shared by many answers are awaited once each.
  */
-export async function durableAnswers<O, F>(
+export async function durableAnswers<O extends { readonly status: string }, F>(
   decided: readonly (O | Promise<O> | DurableAnswer<O>)[],
   durable: (seq: number) => Promise<boolean>,
   failed: F,
