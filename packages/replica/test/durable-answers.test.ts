@@ -45,20 +45,21 @@ describe('answers of a batch once durable', () => {
             }
             return done;
           };
+          const outcome = (value: number) => ({ status: 'done', value });
           const decided = items.map((each) =>
             each.kind === 'now'
-              ? each.value
+              ? outcome(each.value)
               : each.kind === 'later'
-                ? Promise.resolve(each.value)
-                : new DurableAnswer(each.seq, each.value),
+                ? Promise.resolve(outcome(each.value))
+                : new DurableAnswer(each.seq, outcome(each.value)),
           );
           const answers = await durableAnswers(decided, durable, 'failed' as const);
           expect(answers).toEqual(
             items.map((each) =>
               each.kind !== 'durable'
-                ? each.value
+                ? outcome(each.value)
                 : commitOk[Math.floor((each.seq - 1) / perCommit)] === true
-                  ? each.value
+                  ? outcome(each.value)
                   : 'failed',
             ),
           );
@@ -70,7 +71,8 @@ describe('answers of a batch once durable', () => {
   });
 
   it('rejects when a promised outcome rejects', async () => {
-    const failing = Promise.reject(new Error('bug'));
-    await expect(durableAnswers([1, failing], () => Promise.resolve(true), 0)).rejects.toThrow('bug');
+    const failing: Promise<{ status: string }> = Promise.reject(new Error('bug'));
+    const done = { status: 'done' };
+    await expect(durableAnswers([done, failing], () => Promise.resolve(true), 0)).rejects.toThrow('bug');
   });
 });
