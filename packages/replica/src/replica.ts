@@ -81,6 +81,7 @@ import {
   writeCheckpoint,
 } from './checkpoints.js';
 import { type RecalledSet, recallRecords } from './cold-records.js';
+import { KeySpill } from './key-spill.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
 import { DurableReads } from './durable-reads.js';
@@ -103,6 +104,7 @@ import {
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
   KEY_INDEX_BUCKET_MS_MIN,
   KEY_INDEX_BUCKETS_PER_RETENTION,
+  KEY_INDEX_MEMORY_BYTES_DEFAULT,
   PENDING_EVENTS_MAX,
   RECORD_WINDOW_RECORDS_DEFAULT,
   RETENTION_SWEEP_MS,
@@ -164,6 +166,8 @@ export interface ReplicaOptions {
   readonly idempotencyRetentionMs?: number;
   /** Full debit and refund records kept on the heap (issue 18); older ones are read back from the log. */
   readonly recordWindowRecords?: number;
+  /** Bytes the key indexes may hold in memory: open tables, then closed buckets' filters (key-spill.ts). */
+  readonly keyIndexMemoryBytes?: number;
   /** Ed25519 public keys (32 bytes) of the other regions, from config: they verify relayed logs. */
   readonly peerKeys?: Readonly<Record<string, Uint8Array>>;
   /**
@@ -263,6 +267,8 @@ export class Replica {
   private readonly archiving: Archiving | null;
   /** When to write checkpoints (checkpoints.ts); set once open. */
   private checkpoints: CheckpointSchedule | null = null;
+  /** The key indexes' closed buckets on disk (issue 18). */
+  private readonly keySpill: KeySpill;
   /** While set, new commands wait for it (recovery, snapshot). */
   private gate: Promise<void> | null = null;
   private closing = false;
@@ -324,6 +330,7 @@ export class Replica {
       batchEventsMax: options.batchEventsMax ?? BATCH_EVENTS_MAX,
       idempotencyRetentionMs: options.idempotencyRetentionMs ?? IDEMPOTENCY_RETENTION_MS_DEFAULT,
       recordWindowRecords: options.recordWindowRecords ?? RECORD_WINDOW_RECORDS_DEFAULT,
+      keyIndexMemoryBytes: options.keyIndexMemoryBytes ?? KEY_INDEX_MEMORY_BYTES_DEFAULT,
       checkpoint: options.checkpoint ?? {
         everyEvents: CHECKPOINT_EVERY_EVENTS_DEFAULT,
         everyMs: CHECKPOINT_EVERY_MS_DEFAULT,
@@ -332,6 +339,7 @@ export class Replica {
       region: options.region,
     };
     this.ports = ports;
+    this.keySpill = new KeySpill(ports.store, ports.logger, this.options.keyIndexMemoryBytes);
     this.feed = new EventFeed(ports.logger);
     this.cluster = meta.cluster;
     this.region = meta.region;
@@ -502,12 +510,14 @@ export class Replica {
 
   /** Rebuilds everything from the store: the fold of every stored log and the control document. */
   private async recover(): Promise<void> {
+    const bucketMs = Math.max(
+      KEY_INDEX_BUCKET_MS_MIN,
+      Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
+    );
     const recordWindow = {
       records: this.options.recordWindowRecords,
-      bucketMs: Math.max(
-        KEY_INDEX_BUCKET_MS_MIN,
-        Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
-      ),
+      bucketMs,
+      spilled: await this.keySpill.load(bucketMs),
     };
     let recovered = await recoverStore(this.ports, this.cluster, this.origin, recordWindow);
     const cut = retiredPastThrough(recovered.state);
@@ -538,6 +548,12 @@ export class Replica {
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     this.runExpiries();
     for (const tenant of tenantIds(state)) this.revokeDuplicates(tenant);
+    this.spillClosedKeys();
+  }
+
+  /** Writes the key indexes' closed buckets to disk when a newer one began (key-spill.ts). */
+  private spillClosedKeys(): void {
+    this.keySpill.poke(this.state.recordWindow, (origin) => this.heads.get(origin)?.seq ?? 0);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1072,11 +1088,14 @@ export class Replica {
     // Checkpoint format 1 carries no retired cells nor retired origins (issue 11): after a retire,
     // starts fold from the newest checkpoint taken before it (or the logs), which stays exact.
     if (this.state.retired.size > 0) return false;
-    return writeCheckpoint(
-      this.ports,
-      this.cluster,
-      (work) => this.exclusively(work),
-      () => ({ state: this.state, heads: this.heads }),
+    // Closed key-index buckets on disk are read back for it: a checkpoint holds every key.
+    return this.keySpill.withPinned(this.state.recordWindow, () =>
+      writeCheckpoint(
+        this.ports,
+        this.cluster,
+        (work) => this.exclusively(work),
+        () => ({ state: this.state, heads: this.heads }),
+      ),
     );
   }
 
@@ -1293,6 +1312,7 @@ export class Replica {
     this.ports.observer?.overdraftInUse?.(this.overdraftInUse);
     batch.settle(true);
     this.checkpoints?.committed(batch.eventCount);
+    this.spillClosedKeys();
     this.feed.publishSegments([...batch.received, ...own]);
     for (const read of batch.held) for (const answer of read.answer) answer(read.view);
     if (!this.durableReads.idle)
@@ -1981,8 +2001,16 @@ export class Replica {
   ): Promise<T | StoreFailure> {
     let more: RecalledSet | null;
     try {
+      const window = this.state.recordWindow;
       more = await recallRecords(
-        { store: this.ports.store, pending: () => [this.inFlight, ...this.queue, this.open] },
+        {
+          store: this.ports.store,
+          pending: () => [this.inFlight, ...this.queue, this.open],
+          keyParts: {
+            partOf: (key) => window?.debitKeys.partOfChunk(key) ?? window?.refundKeys.partOfChunk(key),
+            readChunk: (part, key) => this.keySpill.readChunk(part, key),
+          },
+        },
         ids,
         recalled,
       );
