@@ -66,7 +66,8 @@ export async function recallRecords(
       // A chunk of a key-index part on disk; a part forgotten meanwhile is asked for no more.
       const keyParts = source.keyParts;
       const part = keyParts?.partOf(id);
-      if (keyParts !== undefined && part !== undefined) recalled.keyChunks.set(id, await keyParts.readChunk(part, id));
+      if (keyParts !== undefined && part !== undefined)
+        recalled.keyChunks.set(id, await keyParts.readChunk(part, id));
       continue;
     }
     const at = parseEventRecordId(id);

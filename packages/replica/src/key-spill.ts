@@ -76,16 +76,20 @@ export class KeySpill {
         const bytes = await this.store.readKeyArea(headerKey);
         const part = decodePartHeader(headerKey, bytes ?? new Uint8Array());
         const chunks = new Set(part.chunkKeys());
-        const whole = list.filter((key) => chunks.has(key)).length === chunks.size && list.includes(`${prefix}f`);
+        const whole =
+          list.filter((key) => chunks.has(key)).length === chunks.size && list.includes(`${prefix}f`);
         if (part.bucketMs !== bucketMs) dropBuckets.add(prefix.slice(0, 19));
         else if (!whole) {
-          this.logger.error({ part: prefix }, 'key index part on disk lacks values: its bucket is rebuilt from the logs');
+          this.logger.error(
+            { part: prefix },
+            `key index part ${prefix} on disk lacks values: its bucket is rebuilt from the checkpoint and the logs`,
+          );
           dropBuckets.add(prefix.slice(0, 19));
         } else parts.push(part);
       } catch (error) {
         this.logger.error(
           { err: error, key: headerKey },
-          'key index part on disk is damaged: its bucket is rebuilt from the checkpoint and the logs',
+          `key index part ${headerKey} on disk is damaged: its bucket is rebuilt from the checkpoint and the logs`,
         );
         dropBuckets.add(prefix.slice(0, 19));
       }
@@ -127,9 +131,15 @@ export class KeySpill {
       try {
         for (const index of indexes) await this.writeClosed(index, window.options.bucketMs, durable);
         await this.deleteForgotten(indexes);
-        await this.fitFilters([...indexes[0].spilledParts(), ...indexes[1].spilledParts()], this.tableBytes(window));
+        await this.fitFilters(
+          [...indexes[0].spilledParts(), ...indexes[1].spilledParts()],
+          this.tableBytes(window),
+        );
       } catch (error) {
-        this.logger.error({ err: error }, 'key index: writing closed buckets to disk failed (they stay in memory)');
+        this.logger.error(
+          { err: error },
+          'key index: writing closed buckets to disk failed (they stay in memory)',
+        );
       } finally {
         this.running = false;
       }
@@ -142,7 +152,11 @@ export class KeySpill {
     return debits.bytes - debits.filterBytes + refunds.bytes - refunds.filterBytes;
   }
 
-  private async writeClosed(index: KeyIndex, bucketMs: number, durable: (origin: string) => number): Promise<void> {
+  private async writeClosed(
+    index: KeyIndex,
+    bucketMs: number,
+    durable: (origin: string) => number,
+  ): Promise<void> {
     for (const bucket of index.closedInMemory()) {
       const { part, tables } = index.takeForWriting(bucket);
       try {
@@ -186,7 +200,8 @@ export class KeySpill {
   }
 
   private async deleteKeys(keys: readonly string[]): Promise<void> {
-    for (let at = 0; at < keys.length; at += 1024) await this.store.writeKeyArea([], keys.slice(at, at + 1024));
+    for (let at = 0; at < keys.length; at += 1024)
+      await this.store.writeKeyArea([], keys.slice(at, at + 1024));
   }
 
   /**
@@ -218,7 +233,7 @@ export class KeySpill {
     } catch (error) {
       this.logger.error(
         { err: error, key },
-        'key index chunk on disk is damaged or missing: lookups that need it fail; its bucket is rebuilt from the logs at the next start',
+        `key index chunk ${key} on disk is damaged or missing: lookups that need it fail; its bucket is rebuilt from the logs at the next start`,
       );
       void this.enqueue(async () => {
         const headers = (await this.store.listKeyArea(`${part.kind}/`)).filter(
@@ -251,4 +266,43 @@ export class KeySpill {
       }
     });
   }
+}
+
+/** What the key indexes hold (issue 18): in memory (tables, filters) and on disk only. */
+export interface KeyIndexUse {
+  /** The budget (`keyIndexMemoryBytes`). */
+  readonly budgetBytes: number;
+  /** Bytes in memory: tables of open (and not yet written) buckets, and filters. */
+  readonly memoryBytes: number;
+  /** Of which the closed parts' filters. */
+  readonly filterBytes: number;
+  /** Keys in memory tables. */
+  readonly entriesInMemory: number;
+  /** Keys in parts on disk. */
+  readonly entriesOnDisk: number;
+  /** Parts on disk, and how many of them have their filter in memory. */
+  readonly parts: number;
+  readonly partsFiltered: number;
+}
+
+/** The key indexes' use of `window` under budget `budgetBytes`. */
+export function keyIndexUse(window: RecordWindow | undefined, budgetBytes: number): KeyIndexUse {
+  let memoryBytes = 0;
+  let filterBytes = 0;
+  let entriesInMemory = 0;
+  let entriesOnDisk = 0;
+  let parts = 0;
+  let partsFiltered = 0;
+  for (const index of window === undefined ? [] : [window.debitKeys, window.refundKeys]) {
+    const use = index.footprint;
+    memoryBytes += use.bytes;
+    filterBytes += use.filterBytes;
+    entriesInMemory += use.entries;
+    entriesOnDisk += use.onDisk;
+    for (const part of index.spilledParts()) {
+      parts += 1;
+      if (part.filter !== null) partsFiltered += 1;
+    }
+  }
+  return { budgetBytes, memoryBytes, filterBytes, entriesInMemory, entriesOnDisk, parts, partsFiltered };
 }

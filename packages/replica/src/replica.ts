@@ -81,7 +81,6 @@ import {
   writeCheckpoint,
 } from './checkpoints.js';
 import { type RecalledSet, recallRecords } from './cold-records.js';
-import { KeySpill } from './key-spill.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import { type GrantConflict, GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
 import { DurableReads } from './durable-reads.js';
@@ -93,6 +92,7 @@ import type { ReplicationFrame, SegmentsFrame } from './frames.js';
 import { HoldForwarding } from './hold-forwarding.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
+import { type KeyIndexUse, KeySpill, keyIndexUse } from './key-spill.js';
 import {
   ARCHIVE_AFTER_MS_MAX,
   ASOF_SNAPSHOTS_MAX,
@@ -1097,6 +1097,16 @@ export class Replica {
         () => ({ state: this.state, heads: this.heads }),
       ),
     );
+  }
+
+  /** The key indexes' memory and disk use (issue 18; bench:soak and tests read it). */
+  keyIndexUse(): KeyIndexUse {
+    return keyIndexUse(this.state.recordWindow, this.options.keyIndexMemoryBytes);
+  }
+
+  /** Resolves once the closed key-index buckets being written to disk (if any) are. */
+  keyIndexSettled(): Promise<void> {
+    return this.keySpill.idle();
   }
 
   /** The newest stored checkpoint whose hash and signature (this node's) verify; null: none (audit). */
