@@ -248,14 +248,34 @@ export class KeyIndex {
   }
 
   /**
-   * Takes closed `bucket`'s tables out for writing to disk (by origin id): they are still searched
-   * until `written` or `notWritten`; late entries of the bucket meanwhile go to new tables.
+   * Buckets with tables in memory not being written, open ones too (the tables outgrew their share
+   * of the budget: they go to disk as a part, and the bucket takes new entries in new tables).
+   */
+  allInMemory(): number[] {
+    return [...this.buckets.keys()].filter((bucket) => !this.writing.has(bucket));
+  }
+
+  /** Entries and bytes of the tables in memory not being written (cheap: per table, not per entry). */
+  get tableUse(): { readonly entries: number; readonly bytes: number } {
+    let entries = 0;
+    let bytes = 0;
+    for (const tables of this.buckets.values())
+      for (const table of tables.values()) {
+        entries += table.size;
+        bytes += table.bytes;
+      }
+    return { entries, bytes };
+  }
+
+  /**
+   * Takes `bucket`'s tables out for writing to disk (by origin id): they are still searched until
+   * `written` or `notWritten`; entries of the bucket meanwhile go to new tables.
    */
   takeForWriting(bucket: number): { readonly part: number; readonly tables: Map<string, FingerprintTable> } {
     const tables = this.buckets.get(bucket);
     invariant(
       tables !== undefined && !this.writing.has(bucket),
-      `key index bucket ${bucket} is not closed in memory`,
+      `key index bucket ${bucket} is not in memory`,
     );
     this.buckets.delete(bucket);
     this.writing.set(bucket, tables);

@@ -2,7 +2,8 @@
  * The key indexes' closed buckets on disk (issue 18; core's key-spill.ts has the format). Once a
  * newer time bucket has begun, each closed bucket's tables are written to the store's keys area as
  * one part (its chunks in synced batches, its header last: a part exists only once whole) and leave
- * the heap. A part covers each origin up to its durable head at that moment, so a start that folds
+ * the heap; so does the open bucket's, as a further part, once the tables in memory outgrow
+ * KEY_INDEX_TABLE_SHARE of the budget (a bucket is retention / 24 long, whatever the rate). A part covers each origin up to its durable head at that moment, so a start that folds
  * those events again does not index them twice. In memory stay the open bucket's tables and, within
  * the budget (`keyIndexMemoryBytes`), the closed parts' Bloom filters, newest first; a part without
  * one costs a chunk read for every lookup. A start reads the headers back: a part whose header is
@@ -24,7 +25,7 @@ import {
   type RecordWindow,
   type SpilledPart,
 } from '@allot/core';
-import { KEY_SPILL_WRITE_BYTES } from './limits.js';
+import { KEY_INDEX_TABLE_SHARE, KEY_SPILL_PART_ENTRIES_MIN, KEY_SPILL_WRITE_BYTES } from './limits.js';
 import type { KeyAreaRecord, Logger, Store } from './ports.js';
 
 /** The parts of one bucket and kind, by prefix, from a listing of the keys area. */
@@ -124,12 +125,22 @@ export class KeySpill {
     const indexes = [window.debitKeys, window.refundKeys] as const;
     // A newer bucket began, or retention forgot older ones.
     const mark = (index: KeyIndex) => `${index.newestBucket}/${index.forgottenBelow}`;
-    if (indexes.every((index) => this.lastNewest.get(index.kind) === mark(index))) return;
+    // Or the tables in memory outgrew their share of the budget: the open bucket goes too.
+    const full = (index: KeyIndex) => {
+      const use = index.tableUse;
+      return (
+        use.entries >= KEY_SPILL_PART_ENTRIES_MIN && use.bytes > this.budgetBytes * KEY_INDEX_TABLE_SHARE
+      );
+    };
+    const fullNow = indexes.map(full);
+    if (!fullNow.some(Boolean) && indexes.every((index) => this.lastNewest.get(index.kind) === mark(index)))
+      return;
     for (const index of indexes) this.lastNewest.set(index.kind, mark(index));
     this.running = true;
     void this.enqueue(async () => {
       try {
-        for (const index of indexes) await this.writeClosed(index, window.options.bucketMs, durable);
+        for (const [at, index] of indexes.entries())
+          await this.writeClosed(index, window.options.bucketMs, durable, fullNow[at] === true);
         await this.deleteForgotten(indexes);
         await this.fitFilters(
           [...indexes[0].spilledParts(), ...indexes[1].spilledParts()],
@@ -156,8 +167,9 @@ export class KeySpill {
     index: KeyIndex,
     bucketMs: number,
     durable: (origin: string) => number,
+    open: boolean,
   ): Promise<void> {
-    for (const bucket of index.closedInMemory()) {
+    for (const bucket of open ? index.allInMemory() : index.closedInMemory()) {
       const { part, tables } = index.takeForWriting(bucket);
       try {
         const encoded = encodePart(index.kind, bucket, part, bucketMs, tables, durable);

@@ -370,3 +370,16 @@ export const KEY_INDEX_MEMORY_BYTES_MAX = 64 * 1024 * 1024 * 1024;
  * so large that it stalls the store's other writes for long.
  */
 export const KEY_SPILL_WRITE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Share of the key-index budget the tables in memory may hold before even the open bucket goes to
+ * disk as a part (a bucket is retention / 24 long: at 5,000 debits/s and 24 h, an hour holds 18 M
+ * keys, ≈ 290 MiB of tables); the rest is for the closed parts' filters.
+ */
+export const KEY_INDEX_TABLE_SHARE = 0.5;
+
+/**
+ * Fewest keys in memory tables for which an open bucket goes to disk early: with a budget of 0,
+ * parts of ≈ 64 Ki keys (≈ 1 MiB), not one per commit.
+ */
+export const KEY_SPILL_PART_ENTRIES_MIN = 65_536;

@@ -553,7 +553,11 @@ export class Replica {
 
   /** Writes the key indexes' closed buckets to disk when a newer one began (key-spill.ts). */
   private spillClosedKeys(): void {
-    this.keySpill.poke(this.state.recordWindow, (origin) => this.heads.get(origin)?.seq ?? 0);
+    // A part covers an origin up to what is both durable and folded (so in the index).
+    const state = this.state;
+    this.keySpill.poke(state.recordWindow, (origin) =>
+      Math.min(this.heads.get(origin)?.seq ?? 0, state.versionVector[origin] ?? 0),
+    );
   }
 
   // -------------------------------------------------------------------------------------------
