@@ -5,7 +5,7 @@
  * (≈ 1 % false positives), so that a lookup reads the part's chunk from disk only when it may hold
  * the key. Its bits are written beside the part and read back at start.
  */
-import type { KeyFingerprint } from './key-index.js';
+import type { KeyFingerprint } from './key-table.js';
 import { KEY_FILTER_BITS_PER_KEY, KEY_FILTER_HASHES } from './limits.js';
 
 /** The second hash of a fingerprint (odd, so that every probe step visits distinct bits). */

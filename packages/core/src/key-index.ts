@@ -11,20 +11,10 @@
  */
 import { invariant } from './amount.js';
 import type { KeyChunk, KeyKind, SpilledPart } from './key-spill.js';
-import { FingerprintTable, type KeyTableImage, SEQ_LOW } from './key-table.js';
+import { FingerprintTable, type KeyFingerprint, type KeyTableImage, SEQ_LOW } from './key-table.js';
 import { KEY_INDEX_SLOTS_MIN } from './limits.js';
 
-export type { KeyTableImage } from './key-table.js';
-
-/**
- * A fingerprint of (tenant, key): `check` (32 bits, never 0: 0 marks an empty slot) picks the home
- * slot and is stored; `extra` (8 more bits) is stored beside the seq. 40 bits in all: a fresh key
- * meets a false candidate about once in 2^40 / (entries of a table) lookups per table.
- */
-export interface KeyFingerprint {
-  readonly check: number;
-  readonly extra: number;
-}
+export type { KeyFingerprint, KeyTableImage } from './key-table.js';
 
 /** Computes the fingerprint of (tenant, key); a test seam can force collisions. */
 export type Fingerprinter = (tenant: string, key: string) => KeyFingerprint;

@@ -11,8 +11,7 @@
  * silent "new key".
  */
 import { KeyFilter } from './key-filter.js';
-import type { KeyFingerprint } from './key-index.js';
-import type { FingerprintTable } from './key-table.js';
+import type { FingerprintTable, KeyFingerprint } from './key-table.js';
 import { KEY_CHUNK_ENTRIES, KEY_CHUNKS_MAX, ORIGINS_MAX } from './limits.js';
 import { ByteReader, ByteWriter } from './segment-bytes.js';
 

@@ -3,8 +3,17 @@
  * one time bucket, 8 bytes a slot (a 32-bit fingerprint check, then 8 more fingerprint bits beside
  * the low 24 bits of the seq; the table keeps the few high parts it has seen).
  */
-import type { KeyFingerprint } from './key-index.js';
 import { KEY_INDEX_GROW_LOAD, KEY_INDEX_SLOTS_MIN, KEY_INDEX_TIGHT_LOAD } from './limits.js';
+
+/**
+ * A fingerprint of (tenant, key): `check` (32 bits, never 0: 0 marks an empty slot) picks the home
+ * slot and is stored; `extra` (8 more bits) is stored beside the seq. 40 bits in all: a fresh key
+ * meets a false candidate about once in 2^40 / (entries of a table) lookups per table.
+ */
+export interface KeyFingerprint {
+  readonly check: number;
+  readonly extra: number;
+}
 
 /**
  * What a checkpoint keeps of one table (checkpoint.ts): the high parts of its seqs, its smallest
