@@ -61,8 +61,10 @@ export class KeySpill {
    * damaged go, with every part of their bucket (logged): their keys are folded again.
    */
   async load(bucketMs: number): Promise<SpilledPart[]> {
-    await this.idle();
+    // Not after idle(): a refold after a failed commit runs this while a checkpoint may wait for
+    // that very commit. A write still running for the old fold loses at most its own part.
     this.lastNewest.clear();
+    const heads = new Map((await this.store.heads()).map((head) => [head.origin, head.seq]));
     const keys = await this.store.listKeyArea('');
     const groups = partsByPrefix(keys);
     const parts: SpilledPart[] = [];
@@ -79,8 +81,17 @@ export class KeySpill {
         const chunks = new Set(part.chunkKeys());
         const whole =
           list.filter((key) => chunks.has(key)).length === chunks.size && list.includes(`${prefix}f`);
+        // A part never covers more than the logs hold (a disk restored from an older backup, a
+        // lost tail): its keys could stand for events that are not there, or not those.
+        const beyond = part.origins.some((each) => each.covered > (heads.get(each.origin) ?? 0));
         if (part.bucketMs !== bucketMs) dropBuckets.add(prefix.slice(0, 19));
-        else if (!whole) {
+        else if (beyond) {
+          this.logger.warn(
+            { part: prefix },
+            `key index part ${prefix} covers more than the logs hold: its bucket is rebuilt from the checkpoint and the logs`,
+          );
+          dropBuckets.add(prefix.slice(0, 19));
+        } else if (!whole) {
           this.logger.error(
             { part: prefix },
             `key index part ${prefix} on disk lacks values: its bucket is rebuilt from the checkpoint and the logs`,
