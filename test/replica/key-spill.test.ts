@@ -4,6 +4,7 @@
  * value is a clear error, never a second charge. Buckets here are one minute (retention 24 min).
  */
 import { describe, expect, it } from 'vitest';
+import { cluster } from './cluster.js';
 import { type Harness, harness, settle } from './support.js';
 
 const RETENTION = 24 * 60 * 1000;
@@ -106,5 +107,33 @@ describe('key index: closed buckets on disk', () => {
     const reopened = await h.reopen(h.store.crash());
     const replay = await settle(h.clock, reopened.debit(debit('old', 7, { order: 1 })));
     expect(replay).toMatchObject({ status: 'replayed', debit: original });
+  });
+
+  it('a key accepted at another region, its bucket on disk here, replays the original debit (also after a restart)', async () => {
+    const c = await cluster(['eu', 'us'], { recordWindowRecords: 0, idempotencyRetentionMs: RETENTION });
+    await c.run(5);
+    await Promise.all([c.node('eu').grant(grant), c.run(20)]);
+    await c.until(() => c.node('us').balance('acme')?.balance === 1000);
+    const [taken] = await Promise.all([c.node('eu').debit(debit('remote', 9, { r: 1 })), c.run(10)]);
+    if (taken.status !== 'accepted') throw new Error('debit refused');
+    await c.until(() => c.node('us').balance('acme')?.debited === 9);
+    c.clock.advance(2 * 60 * 1000);
+    await Promise.all([c.node('us').debit(debit('later-us', 1)), c.run(20)]);
+    await Promise.all([c.node('us').keyIndexSettled(), c.run(20)]);
+    expect(c.node('us').keyIndexUse().entriesOnDisk).toBeGreaterThanOrEqual(1);
+    const replayAt = async () => {
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const [answer] = await Promise.all([c.node('us').debit(debit('remote', 9, { r: 1 })), c.run(20)]);
+        if (answer.status !== 'not_ready') return answer;
+        await c.run(200);
+      }
+      throw new Error('us never took writes');
+    };
+    expect(await replayAt()).toMatchObject({ status: 'replayed', debit: taken.debit });
+    await c.crash('us');
+    expect(c.node('us').keyIndexUse().entriesOnDisk).toBeGreaterThanOrEqual(1);
+    expect(await replayAt()).toMatchObject({ status: 'replayed', debit: taken.debit });
+    await c.until(() => c.node('eu').balance('acme')?.debited === 10);
+    expect(c.node('us').balance('acme')).toMatchObject({ debited: 10, refunded: 0 });
   });
 });
