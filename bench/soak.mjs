@@ -278,6 +278,22 @@ if (flags.child !== undefined) {
           `${timed.chunkReadUs === null ? 'no part' : `${timed.chunkReadUs.toFixed(0)} µs`}`,
       );
   }
+  // Also over the last 40 % of each run: RSS rises in steps (checkpoints and parts written are
+  // transients the allocator keeps), so the slope depends on the range; this one is the steady end.
+  const tail = {};
+  for (const mode of modes) {
+    const samples = results[mode];
+    const last = samples.at(-1)?.debits ?? 0;
+    tail[mode] = slope(
+      samples.filter((s) => s.debits >= 0.6 * last),
+      'rssBytes',
+    );
+  }
+  if (tail.retained !== undefined && tail.swept !== undefined)
+    console.log(
+      `last 40 % of each run: RSS ${tail.retained.toFixed(1)} B/debit (24 h), ${tail.swept.toFixed(1)} B/debit (retention 0): ` +
+        `${(tail.retained - tail.swept).toFixed(1)} B per retained debit`,
+    );
   if (slopes.retained !== undefined && slopes.swept !== undefined) {
     const rss = slopes.retained.rss - slopes.swept.rss;
     console.log(
