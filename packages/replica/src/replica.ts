@@ -236,10 +236,10 @@ export class Replica {
       recover: () => this.recover(),
       balanceFolded: (tenant) => this.balanceAt(tenant, this.versionVector()),
       balanceDurable: (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
-      committed: (eventCount, segments) => {
+      committed: (eventCount, segments, tenants) => {
         this.checkpoints?.committed(eventCount);
         this.spillClosedKeys();
-        this.feed.publishSegments(segments);
+        this.feed.publishSegments(segments, tenants);
       },
       afterCommit: (batch, own) => {
         if (batch.ownFirstSeq !== null)
