@@ -29,6 +29,7 @@ import {
   grantCellAt,
   setGrantCell,
   setMovedAt,
+  setRetiredAt,
   setTenantCell,
   TENANT_CELLS,
   TenantState,
@@ -66,8 +67,9 @@ export function copyTenant(tenant: TenantState, records: boolean): TenantState {
   return copy;
 }
 const GRANT_KINDS = GRANT_CELLS.length;
-/** Kinds of packed numbers in a grant slot (packed.ts): 0–3 cells, 6 moved, 7 terms. */
+/** Kinds of packed numbers in a grant slot (packed.ts): 0–3 cells, 4 retired, 6 moved, 7 terms. */
 const MOVED_KIND = 6;
+const RETIRED_KIND = 4;
 
 /** Orders ids as the codec does (UTF-16 code units; ids are ASCII). */
 export function compareText(a: string, b: string): number {
@@ -85,13 +87,17 @@ export function ascending(input: ByteReader, previous: string | null, next: stri
     throw new CheckpointError(input.offset, `${what} out of order`);
 }
 
-/** Writes one tenant: its cells, its grants, its records and refund bounds (records: without a window). */
+/**
+ * Writes one tenant: its cells, its grants, its records and refund bounds (records: without a
+ * window), in the layout of `version` (checkpoint.ts; 2 adds the retired cells of grants).
+ */
 export function writeTenant(
   out: ByteWriter,
   tenant: TenantState,
   table: OriginTable,
   refOf: readonly number[],
   records: boolean,
+  version: number,
 ): void {
   out.ascii(tenant.tenant);
   const cells: [number, number][] = [];
@@ -105,14 +111,19 @@ export function writeTenant(
     out.ascii(grantId);
     const grantCells: [number, number][] = [];
     const moved: [number, number][] = [];
+    const retired: [number, number][] = [];
     forEachInSlot(tenant, grant.slot + 1, (kind, a, b, value) => {
       if (value === 0) return;
       if (kind < GRANT_KINDS) grantCells.push([(refOf[a] as number) * GRANT_KINDS + kind, value]);
       else if (kind === MOVED_KIND)
         moved.push([(refOf[a] as number) * table.ids.length + (refOf[b] as number), value]);
+      else if (kind === RETIRED_KIND)
+        retired.push([(refOf[a] as number) * table.ids.length + (refOf[b] as number), value]);
     });
     writePairs(out, grantCells);
     writePairs(out, moved);
+    if (version >= 2) writePairs(out, retired);
+    else if (retired.length > 0) throw new CheckpointError(-1, 'retired cells need format 2');
     const definition = grant.definition;
     if (definition === null) out.byte(0);
     else {
@@ -182,13 +193,14 @@ function readPairs(
   }
 }
 
-/** Reads one tenant into `tenant`, every value and order checked. */
+/** Reads one tenant into `tenant` in the layout of `version`, every value and order checked. */
 export function readTenant(
   input: ByteReader,
   tenant: TenantState,
   table: OriginTable,
   indexOf: readonly number[],
   records: boolean,
+  version: number,
 ): void {
   const origins = table.ids.length;
   readPairs(input, 'tenant cells', origins * TENANT_KINDS, (code, value) => {
@@ -216,6 +228,14 @@ export function readTenant(
       const from = (code - to) / origins;
       setMovedAt(grant, indexOf[from] as number, indexOf[to] as number, value);
     });
+    if (version >= 2)
+      readPairs(input, 'retired cells', origins * origins, (code, value) => {
+        const current = code % origins;
+        const lost = (code - current) / origins;
+        if (lost === current)
+          throw new CheckpointError(input.offset, 'a retired cell of an origin to itself');
+        setRetiredAt(grant, indexOf[lost] as number, indexOf[current] as number, value);
+      });
     const defined = input.byte();
     if (defined > 1) throw new CheckpointError(input.offset, `definition presence byte ${defined}`);
     const definitions: GrantDefinition[] = [];

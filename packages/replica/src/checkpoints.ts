@@ -79,6 +79,7 @@ export function vectorTotal(vector: Readonly<Record<OriginId, number>>): number 
 export function encodeDurableFold(
   state: LedgerState,
   heads: ReadonlyMap<OriginId, LogHead>,
+  retentionMs?: number,
 ): CheckpointWriter | null {
   const hashes = new Map<OriginId, Uint8Array>();
   for (const [origin, seq] of Object.entries(state.versionVector)) {
@@ -87,7 +88,7 @@ export function encodeDurableFold(
     hashes.set(origin, head.hash);
   }
   for (const [origin, head] of heads) if ((state.versionVector[origin] ?? 0) !== head.seq) return null;
-  return prepareCheckpoint(state, hashes);
+  return prepareCheckpoint(state, hashes, retentionMs === undefined ? {} : { retentionMs });
 }
 
 /** Seals checkpoint bytes of the fold at `vector`: its hash and this node's signature. */
@@ -118,14 +119,19 @@ export async function storeCheckpoint(store: Store, checkpoint: StoredCheckpoint
  * everything pending is durable (the replica's exclusive gate), and only the copy of `fold()`
  * (prepareCheckpoint) happens there; the encoding from the copy, a piece per clock turn, the hash,
  * the signature and the store write happen after, while commands run. The newest CHECKPOINTS_KEPT
- * are kept; the line logged says how long commands waited (`stallMs`). False when none was written
- * (the reason is logged).
+ * are kept; the line logged says how long commands waited (`stallMs`). With `retentionMs` the
+ * checkpoint holds exactly the records within the idempotency retention as of its vector (core's
+ * checkpoint-retention.ts). False when none was written (the reason is logged).
  */
 export async function writeCheckpoint(
   ports: { readonly store: Store; readonly crypto: Crypto; readonly clock: Clock; readonly logger: Logger },
   cluster: string,
   alone: <T>(work: () => Promise<T>) => Promise<T>,
-  fold: () => { readonly state: LedgerState; readonly heads: ReadonlyMap<OriginId, LogHead> },
+  fold: () => {
+    readonly state: LedgerState;
+    readonly heads: ReadonlyMap<OriginId, LogHead>;
+    readonly retentionMs?: number;
+  },
 ): Promise<boolean> {
   const { clock, logger } = ports;
   let stallMs = 0;
@@ -133,8 +139,8 @@ export async function writeCheckpoint(
   try {
     const prepared = await alone(async () => {
       const started = clock.now();
-      const { state, heads } = fold();
-      const writer = encodeDurableFold(state, heads);
+      const { state, heads, retentionMs } = fold();
+      const writer = encodeDurableFold(state, heads, retentionMs);
       stallMs = clock.now() - started;
       const vector: Record<OriginId, number> = {};
       for (const [origin, head] of heads) vector[origin] = head.seq;
@@ -186,6 +192,7 @@ function verify(
   cluster: string,
   heads: ReadonlyMap<OriginId, LogHead>,
   recordWindow: RecordWindowOptions | undefined,
+  retired: ReadonlyMap<OriginId, number>,
 ): LoadedCheckpoint | string {
   const { crypto } = ports;
   if (!sameBytes(crypto.hash(stored.bytes), stored.hash)) return 'its hash does not match its bytes';
@@ -204,6 +211,9 @@ function verify(
       const held = heads.get(origin);
       if (held === undefined || held.seq < seq)
         return `the log of ${origin} ends at seq ${held?.seq ?? 0}, before the checkpoint's ${seq}`;
+      const cap = retired.get(origin);
+      if (cap !== undefined && seq > cap)
+        return `it folds ${origin} to seq ${seq}, past the seq ${cap} it was retired at`;
     }
     decoded = decodeCheckpoint(stored.bytes, recordWindow === undefined ? {} : { recordWindow });
   } catch (error) {
@@ -213,14 +223,16 @@ function verify(
 }
 
 /**
- * The newest stored checkpoint that verifies over logs with stored `heads`; null when none does
- * (then the whole log is folded). Each one skipped is one warn line saying what is used instead.
+ * The newest stored checkpoint that verifies over logs with stored `heads` (and folds no retired
+ * incarnation past the seq `retired` gives it); null when none does (then the whole log is
+ * folded). Each one skipped is one warn line saying what is used instead.
  */
 export async function loadNewestCheckpoint(
   ports: { readonly store: Store; readonly crypto: Crypto; readonly logger: Logger },
   cluster: string,
   heads: ReadonlyMap<OriginId, LogHead>,
   recordWindow: RecordWindowOptions | undefined,
+  retired: ReadonlyMap<OriginId, number> = new Map(),
 ): Promise<LoadedCheckpoint | null> {
   let totals: number[];
   try {
@@ -235,7 +247,7 @@ export async function loadNewestCheckpoint(
     try {
       const stored = await ports.store.readCheckpoint(total);
       if (stored === null) continue;
-      const loaded = verify(stored, ports, cluster, heads, recordWindow);
+      const loaded = verify(stored, ports, cluster, heads, recordWindow, retired);
       if (typeof loaded !== 'string') return loaded;
       problem = loaded;
     } catch (error) {

@@ -41,6 +41,7 @@ import {
   type RetiredOrigin,
   refundableOf,
   regionOf,
+  retentionSweepCutoff,
   type TenantEventBody,
   tenantBalance,
   tenantFigures,
@@ -1069,14 +1070,13 @@ export class Replica {
    */
   async takeCheckpoint(): Promise<boolean> {
     if (this.closing || this.broken !== null) return false;
-    // Checkpoint format 1 carries no retired cells nor retired origins (issue 11): after a retire,
-    // starts fold from the newest checkpoint taken before it (or the logs), which stays exact.
-    if (this.state.retired.size > 0) return false;
+    // Events of a retired incarnation past its retired seq are in the fold until refold drops them.
+    if (retiredPastThrough(this.state).size > 0) return false;
     return writeCheckpoint(
       this.ports,
       this.cluster,
       (work) => this.exclusively(work),
-      () => ({ state: this.state, heads: this.heads }),
+      () => ({ state: this.state, heads: this.heads, retentionMs: this.options.idempotencyRetentionMs }),
     );
   }
 
@@ -1448,7 +1448,9 @@ export class Replica {
   private armRetention(): void {
     this.retentionTimer = this.ports.clock.setTimer(RETENTION_SWEEP_MS, () => {
       if (this.closing) return;
-      const cutoff = this.ports.clock.now() - this.options.idempotencyRetentionMs;
+      // Never past what the folded events imply (core retention.ts): checkpoints stay canonical.
+      const now = this.ports.clock.now();
+      const cutoff = retentionSweepCutoff(this.state, now, this.options.idempotencyRetentionMs);
       const forgotten = forgetAllRecordsBefore(this.state, cutoff);
       if (forgotten > 0)
         this.ports.logger.info({ forgotten }, 'forgot records past the idempotency retention');

@@ -13,6 +13,7 @@
  */
 import {
   CheckpointError,
+  checkpointFormat,
   checkpointHeads,
   createLedgerState,
   decodeCheckpoint,
@@ -185,13 +186,17 @@ export function compareCheckpoint(
         problem: 'its head hash is not the hash of the log’s chain at that seq',
       };
   }
-  const refolded = encodeCheckpoint(state, chain);
+  // Encoded as the node wrote it: its format, and (format 2) its retention, which makes a node's
+  // sweeps invisible (core checkpoint-retention.ts).
+  const { version, retentionMs } = checkpointFormat(checkpoint.bytes);
+  const options = { retentionMs, version: version === 1 ? 1 : 2 } as const;
+  const refolded = encodeCheckpoint(state, chain, options);
   if (sameBytes(refolded, checkpoint.bytes)) return { note: null };
   if (checkpoint.bucketMs > 0) {
     const cutoffBucket = oldestBucketHeld(checkpoint) ?? (newestBucket(state) ?? -1) + 1;
     const cutoffMs = cutoffBucket * checkpoint.bucketMs;
     forgetAllRecordsBefore(state, cutoffMs);
-    const swept = encodeCheckpoint(state, chain);
+    const swept = encodeCheckpoint(state, chain, options);
     if (sameBytes(swept, checkpoint.bytes))
       return {
         note: `checkpoint.bin equals the refold once records before ${formatRfc3339(cutoffMs)} are forgotten (the node's retention sweep had run: idempotency keys older than that are not in it)`,
