@@ -51,14 +51,7 @@ import { isOriginId, isTenantId, type OriginId } from './ids.js';
 import type { RecordWindowOptions } from './record-window.js';
 import { vectorRetentionCutoff } from './retention.js';
 import { ByteReader, ByteWriter, SegmentError } from './segment-bytes.js';
-import {
-  createLedgerState,
-  ensureTenant,
-  internOrigin,
-  type LedgerState,
-  noteRetired,
-  type TenantState,
-} from './state.js';
+import { createLedgerState, internOrigin, type LedgerState, noteRetired, TenantState } from './state.js';
 
 export { CheckpointError } from './checkpoint-fields.js';
 
@@ -378,7 +371,10 @@ function decode(
     if (!isTenantId(id)) throw new CheckpointError(input.offset, 'a tenant id that is not valid');
     ascending(input, previous, id, 'tenants');
     previous = id;
-    readTenant(input, ensureTenant(state, id), table, indexOf, !window, version);
+    // Ids strictly ascending: each is new, so no lookup before the insert.
+    const tenant = new TenantState(id, state);
+    state.tenants.set(id, tenant);
+    readTenant(input, tenant, table, indexOf, !window, version);
   }
   const cutoffMs =
     header.retentionMs > 0

@@ -296,6 +296,43 @@ export async function newestSignedCheckpoint(
 }
 
 /**
+ * The newest stored checkpoint of this node (hash and this node's signature checked) whose vector
+ * is within `wanted` (no origin past its seq there), decoded; null when none is or it does not
+ * decode. What a snapshot at a past vector folds from instead of every log's first event.
+ */
+export async function newestCheckpointWithin(
+  ports: { readonly store: Store; readonly crypto: Crypto },
+  cluster: string,
+  wanted: Readonly<Record<OriginId, number>>,
+  recordWindow: RecordWindowOptions,
+): Promise<{ state: LedgerState; vector: Record<OriginId, number> } | null> {
+  const { store, crypto } = ports;
+  const most = vectorTotal(wanted);
+  for (const total of await store.listCheckpoints()) {
+    if (total > most) continue;
+    try {
+      const stored = await store.readCheckpoint(total);
+      if (stored === null || !sameBytes(crypto.hash(stored.bytes), stored.hash)) continue;
+      const vector: Record<OriginId, number> = {};
+      for (const [origin, head] of checkpointHeads(stored.bytes)) vector[origin] = head.seq;
+      if (Object.entries(vector).some(([origin, seq]) => seq > (wanted[origin] ?? 0))) continue;
+      if (
+        !crypto.verify(
+          crypto.publicKey,
+          checkpointSigningBytes(cluster, vector, stored.hash),
+          stored.signature,
+        )
+      )
+        continue;
+      return { state: decodeCheckpoint(stored.bytes, { recordWindow }).state, vector };
+    } catch {
+      // A damaged checkpoint is no base: an older one, or the logs from their start.
+    }
+  }
+  return null;
+}
+
+/**
  * When to write a checkpoint: after `everyEvents` committed events, or `everyMs` after the last one
  * when any events came in since. One at a time; `take` does the work (and may decline).
  */

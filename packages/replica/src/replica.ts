@@ -78,6 +78,7 @@ import {
   type CheckpointOptions,
   CheckpointSchedule,
   checkpointOptionsProblem,
+  newestCheckpointWithin,
   newestSignedCheckpoint,
   writeCheckpoint,
 } from './checkpoints.js';
@@ -1114,7 +1115,9 @@ export class Replica {
         ),
       };
       const meta = () => ({ cluster: this.cluster, region: this.region, takenAt: this.ports.clock.now() });
-      const outcome = await snapshotAt(this.ports.store, vector, recordWindow, meta);
+      const base = (wanted: Readonly<Record<OriginId, number>>) =>
+        newestCheckpointWithin(this.ports, this.cluster, wanted, recordWindow);
+      const outcome = await snapshotAt(this.ports.store, vector, recordWindow, meta, base);
       if (outcome.status !== 'ok') return outcome;
       return { header: outcome.header, tenants: outcome.tenants };
     } finally {
