@@ -1,7 +1,7 @@
 /**
  * Checkpoints (DESIGN.md §2 "Checkpoints and retention"): the whole folded state at a version
  * vector, in one canonical binary form, so that a start loads it and folds only the tail of each
- * log, and two honest nodes at one vector (and one retention cutoff) write the same bytes. Ids,
+ * log, and two honest nodes at one vector (and one retention setting) write the same bytes. Ids,
  * never local indices or slots; everything sorted; zero cells left out; shortest varints; so a
  * checkpoint that decodes re-encodes to the very same bytes. Layout (version 2):
  *

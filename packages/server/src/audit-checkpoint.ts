@@ -5,11 +5,13 @@
  * — once the logs are refolded to that vector — its bytes against core's encoding of the refold.
  * Pure, like audit-verify.ts: bytes in, a discrepancy or nothing out.
  *
- * Retention: with a record window a checkpoint holds the key indexes of records within retention,
- * and which hour buckets a node still held depends on when its retention sweep last ran (a wall
- * clock the logs do not record). When the plain refold differs, the refold is swept as the node's
- * checkpoint shows it was (every bucket older than the oldest one it holds) and compared again; the
- * summary then says so. Anything else that differs is a discrepancy naming checkpoint.bin's byte.
+ * Retention: a checkpoint of format 2 names the idempotency retention it was written with and holds
+ * exactly what is within it as of its vector (core checkpoint-retention.ts), so the refold encoded
+ * with that retention gives its bytes. A format-1 checkpoint's key indexes depend on when the node's
+ * retention sweep last ran (a wall clock the logs do not record): when the plain refold differs,
+ * the refold is swept as the node's checkpoint shows it was (every bucket older than the oldest one
+ * it holds) and compared again; the summary then says so. Anything else that differs is a
+ * discrepancy naming checkpoint.bin's byte.
  */
 import {
   CheckpointError,
