@@ -102,12 +102,3 @@ export const KEY_INDEX_TIGHT_LOAD = 0.75;
  * locked away indefinitely by a client that forgot them.
  */
 export const HOLD_TTL_MS_MAX = 30 * 24 * 60 * 60 * 1000;
-
-/**
- * How far past the newest event time (state.newestAt) the idempotency retention is counted back
- * when records are forgotten (retention.ts) and when a checkpoint writes only what is within the
- * retention (checkpoint-retention.ts): event times come from the clocks of many regions, and one
- * running ahead of this node's must not make a checkpoint drop keys this node's own clock still
- * holds within the retention. 10 minutes covers any clock an operator would leave running.
- */
-export const RETENTION_CLOCK_MARGIN_MS = 10 * 60 * 1000;

@@ -4,13 +4,16 @@
  * key older than the retention is treated as new and a debit older than it can no longer be refunded.
  *
  * Which records a checkpoint holds must be a function of the events at its version vector (two
- * honest nodes at one vector write the same bytes), not of when each node's sweep ran. So the sweep
- * never forgets past `vectorRetentionCutoff` (a function of the newest event time folded, which is
- * a function of the vector), and a checkpoint writes exactly the records from that cutoff on
- * (checkpoint-retention.ts): whatever either node swept earlier was older still.
+ * honest nodes at one vector write the same bytes), not of when each node's sweep ran: a checkpoint
+ * writes exactly the records from `vectorRetentionCutoff` on (checkpoint-retention.ts), the
+ * retention counted back from the newest event time folded. A node's sweep forgets by its own
+ * clock (issue 18: past the retention a key is new and its debit no longer refundable), so it has
+ * forgotten nothing the checkpoint must hold as long as that sweep's cutoff is not later than the
+ * vector's — true whenever the sweep ran no later than the newest event's time, at key-index bucket
+ * granularity (a sweep runs every minute, buckets are retention/24 long); a node idle across a
+ * bucket's end, or a clock ahead of the event times, may write other bytes until its next events.
  */
-import { RETENTION_CLOCK_MARGIN_MS } from './limits.js';
-import type { LedgerState, TenantState } from './state.js';
+import type { TenantState } from './state.js';
 
 function dropId(index: Map<string, string[]> | null, key: string, id: string): void {
   const ids = index?.get(key);
@@ -21,29 +24,17 @@ function dropId(index: Map<string, string[]> | null, key: string, id: string): v
 }
 
 /**
- * The retention cutoff the events at `state`'s vector imply: records made before it are past the
- * retention as of the newest event folded (less RETENTION_CLOCK_MARGIN_MS), at a key-index bucket's
- * start when the ledger has a record window. Never negative.
+ * The retention cutoff the events at a vector imply: records made before it are past the retention
+ * as of `newestAt`, the newest event time folded (at a key-index bucket's start when the ledger has
+ * a record window). Never negative.
  */
 export function vectorRetentionCutoff(
   newestAt: number,
   retentionMs: number,
   bucketMs: number | undefined,
 ): number {
-  const cutoff = Math.max(0, newestAt - retentionMs - RETENTION_CLOCK_MARGIN_MS);
+  const cutoff = Math.max(0, newestAt - retentionMs);
   return bucketMs === undefined ? cutoff : Math.floor(cutoff / bucketMs) * bucketMs;
-}
-
-/**
- * The cutoff a retention sweep at clock time `nowMs` may use: the clock's (`now − retention`), but
- * never past what the folded events imply (vectorRetentionCutoff), so that every record a
- * checkpoint at a later vector must hold is still held.
- */
-export function retentionSweepCutoff(state: LedgerState, nowMs: number, retentionMs: number): number {
-  return Math.min(
-    nowMs - retentionMs,
-    vectorRetentionCutoff(state.newestAt, retentionMs, state.recordWindow?.options.bucketMs),
-  );
 }
 
 /** Forgets the tenant's debit and refund records made before `cutoffMs`; returns how many. */

@@ -12,7 +12,6 @@ import {
   type GrantDefinition,
   type LedgerState,
   type OriginId,
-  retentionSweepCutoff,
 } from '@allot/core';
 import type { ExpirySchedule } from './expiry-schedule.js';
 import type { GroupCommit } from './group-commit.js';
@@ -97,10 +96,8 @@ export class Deadlines {
   armRetention(): void {
     this.retentionTimer = this.host.clock.setTimer(RETENTION_SWEEP_MS, () => {
       if (this.host.closing()) return;
-      // Never past what the folded events imply (core retention.ts): checkpoints stay canonical.
-      const state = this.host.state();
-      const cutoff = retentionSweepCutoff(state, this.host.clock.now(), this.host.idempotencyRetentionMs);
-      const forgotten = forgetAllRecordsBefore(state, cutoff);
+      const cutoff = this.host.clock.now() - this.host.idempotencyRetentionMs;
+      const forgotten = forgetAllRecordsBefore(this.host.state(), cutoff);
       if (forgotten > 0)
         this.host.logger.info({ forgotten }, 'forgot records past the idempotency retention');
       this.armRetention();

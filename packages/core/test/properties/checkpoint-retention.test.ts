@@ -1,24 +1,20 @@
 /**
  * Checkpoints and the idempotency retention (issue 11): two replicas fed the same events in
  * different orders, sweeping records at different moments with different clocks, write the same
- * checkpoint bytes at one vector — the same bytes as a replica that never swept — because a sweep
- * never forgets past the cutoff the vector implies and a checkpoint holds exactly what is within it.
- * And a sweep keeps every record within the retention by the sweeping node's clock.
+ * checkpoint bytes at one vector — the same bytes as a replica that never swept — because a
+ * checkpoint holds exactly what is within the retention as of the vector's newest event time, and
+ * a sweep by a clock not ahead of the events folded by the end never forgot any of that.
  */
 import {
   applyEvent,
   createLedgerState,
   decodeCheckpoint,
   encodeCheckpoint,
-  eventRecordId,
   forgetAllRecordsBefore,
   type LedgerEvent,
   type LedgerState,
   type OriginId,
-  RETENTION_CLOCK_MARGIN_MS,
   type RecordWindowOptions,
-  retentionSweepCutoff,
-  vectorRetentionCutoff,
 } from '@allot/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -64,8 +60,9 @@ function interleave(logs: readonly LedgerEvent[][], picks: readonly number[]): L
 }
 
 /**
- * Folds `events` into a new state, running a retention sweep before the events `sweeps` names,
- * each with a clock that is the newest event time folded plus an offset (ahead or behind it).
+ * Folds `events` into a new state, running a retention sweep (by its clock, as a replica does)
+ * before the events `sweeps` names, each with a clock that is the newest event time folded so far
+ * plus an offset (≤ 0: behind it, down to an hour).
  */
 function foldSweeping(
   window: RecordWindowOptions | undefined,
@@ -76,18 +73,16 @@ function foldSweeping(
   const sweepsAt = new Map(sweeps.map(({ at, clockOffsetMs }) => [at % (events.length + 1), clockOffsetMs]));
   events.forEach((event, i) => {
     const offset = sweepsAt.get(i);
-    if (offset !== undefined)
-      forgetAllRecordsBefore(state, retentionSweepCutoff(state, state.newestAt + offset, RETENTION_MS));
+    if (offset !== undefined) forgetAllRecordsBefore(state, state.newestAt + offset - RETENTION_MS);
     expect(applyEvent(state, event)).toBe('applied');
   });
   const last = sweepsAt.get(events.length);
-  if (last !== undefined)
-    forgetAllRecordsBefore(state, retentionSweepCutoff(state, state.newestAt + last, RETENTION_MS));
+  if (last !== undefined) forgetAllRecordsBefore(state, state.newestAt + last - RETENTION_MS);
   return state;
 }
 
 const sweepsArbitrary = fc.array(
-  fc.record({ at: fc.nat(), clockOffsetMs: fc.integer({ min: -3_600_000, max: 3_600_000 }) }),
+  fc.record({ at: fc.nat(), clockOffsetMs: fc.integer({ min: -3_600_000, max: 0 }) }),
   { maxLength: 8 },
 );
 
@@ -126,34 +121,23 @@ describe('checkpoint retention properties', () => {
     expect(dropped).toBeGreaterThan(0);
   });
 
-  it('a sweep keeps every debit within the retention by its own clock', () => {
-    fc.assert(
-      fc.property(
-        history,
-        fc.array(fc.nat(), { minLength: 1, maxLength: 40 }),
-        sweepsArbitrary,
-        ({ ops, overdraft }, picks, sweeps) => {
-          const logs = logsOf(runWorld(ops, overdraft));
-          const events = interleave(logs, picks);
-          const state = foldSweeping(undefined, events, []);
-          // One node's sweeps, its clock moving forward from one to the next.
-          const offsets = sweeps.map(({ clockOffsetMs }) => clockOffsetMs).sort((x, y) => x - y);
-          for (const clockOffsetMs of offsets) {
-            const now = state.newestAt + clockOffsetMs;
-            forgetAllRecordsBefore(state, retentionSweepCutoff(state, now, RETENTION_MS));
-            for (const event of events)
-              if (event.kind === 'debit' && event.at >= now - RETENTION_MS)
-                expect(
-                  state.tenants.get(event.tenant)?.debits?.has(eventRecordId(event.origin, event.seq)),
-                ).toBe(true);
-          }
-          // Never past what the vector implies, whatever the clock says.
-          const cutoff = retentionSweepCutoff(state, Number.MAX_SAFE_INTEGER, RETENTION_MS);
-          expect(cutoff).toBe(vectorRetentionCutoff(state.newestAt, RETENTION_MS, undefined));
-          expect(cutoff).toBe(Math.max(0, state.newestAt - RETENTION_MS - RETENTION_CLOCK_MARGIN_MS));
-        },
+  it('only a sweep ahead of the newest event time can make bytes differ, until the next events', () => {
+    // The known limit (retention.ts): an idle node whose clock passes a bucket's end forgets what
+    // the vector still counts within the retention. Shown, so that it is not mistaken for a bug.
+    const logs = logsOf(
+      runWorld(
+        [
+          { op: 'grant', node: 0, tenant: 0, grant: 0, amount: 100, priority: 100, expiresInMs: null },
+          { op: 'debit', node: 0, tenant: 0, amount: 5, key: 1, meta: 0 },
+        ],
+        {},
       ),
-      options,
     );
+    const never = foldSweeping(undefined, logs.flat(), []);
+    const ahead = foldSweeping(undefined, logs.flat(), [{ at: 2, clockOffsetMs: RETENTION_MS + 1 }]);
+    const encode = (state: LedgerState) =>
+      encodeCheckpoint(state, headsOf(state), { retentionMs: RETENTION_MS });
+    expect(encode(ahead)).not.toEqual(encode(never));
+    expect(ahead.tenants.get('acme')?.debits).toBeNull();
   });
 });
