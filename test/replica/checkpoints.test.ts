@@ -212,6 +212,27 @@ describe('checkpoints and starts', () => {
     expect(checkpointFormat(written?.bytes as Uint8Array).newestAt).toBeGreaterThan(0);
   });
 
+  it('writes no checkpoint of a fold its clock swept past the vector’s retention, until the next events', async () => {
+    const retention = 24 * 60 * 1000; // key-index buckets of one minute
+    const h = await harness({ idempotencyRetentionMs: retention });
+    await traffic(h, 0, 20);
+    // Idle past the retention: the sweep forgets by this clock, beyond what the vector implies.
+    h.clock.advance(retention + 3 * 60 * 1000);
+    expect(await settle(h.clock, h.replica.takeCheckpoint())).toBe(false);
+    expect(infos(h)).toContain('checkpoint not written: not canonical until the next events');
+    expect(await h.store.listCheckpoints()).toEqual([]);
+    await traffic(h, 20, 5);
+    expect(await settle(h.clock, h.replica.takeCheckpoint())).toBe(true);
+    // And it is what a node that never swept writes at that vector.
+    const [total] = (await h.store.listCheckpoints()) as [number];
+    const written = (await h.store.readCheckpoint(total))?.bytes;
+    const whole = h.store.crash();
+    for (const each of await whole.listCheckpoints()) await whole.deleteCheckpoint(each);
+    const fresh = await h.reopen(whole, { idempotencyRetentionMs: retention });
+    expect(await settle(h.clock, fresh.takeCheckpoint())).toBe(true);
+    expect((await whole.readCheckpoint(total))?.bytes).toEqual(written);
+  });
+
   it('refuses checkpoint settings out of their bounds', async () => {
     const h = await harness();
     await expect(

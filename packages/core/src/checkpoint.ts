@@ -271,6 +271,19 @@ export function checkpointHeads(bytes: Uint8Array): Map<OriginId, CheckpointHead
   }
 }
 
+/**
+ * Why a checkpoint of `state` written with `retentionMs` would not be the bytes every node at its
+ * vector writes, or null when it would: a sweep by this node's clock forgot records before a later
+ * cutoff than the vector's newest event implies (an idle node past a key-index bucket's end, or a
+ * clock ahead of the events: retention.ts). The next events fix it.
+ */
+export function checkpointRetentionProblem(state: LedgerState, retentionMs: number): string | null {
+  if (retentionMs === 0) return null;
+  const cutoff = vectorRetentionCutoff(state.newestAt, retentionMs, state.recordWindow?.options.bucketMs);
+  if (state.sweptBefore <= cutoff) return null;
+  return `records before ${state.sweptBefore} were forgotten by this node's clock, past the ${cutoff} the newest event folded implies`;
+}
+
 /** How a checkpoint was written, from its header only (checked as decode does). */
 export function checkpointFormat(bytes: Uint8Array): CheckpointFormat {
   try {

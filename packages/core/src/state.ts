@@ -344,6 +344,11 @@ export interface LedgerState {
    * retention cutoff derived from it (retention.ts) is the same at every node at one vector.
    */
   newestAt: number;
+  /**
+   * The latest cutoff a retention sweep forgot records before (0: none): past the vector's own
+   * cutoff (retention.ts), a checkpoint of this state would not be canonical.
+   */
+  sweptBefore: number;
   /** The window of full records in memory (issue 18); absent: every record stays until retention. */
   readonly recordWindow?: RecordWindow;
 }
@@ -359,6 +364,7 @@ export function createLedgerState(
     tenants: new Map(),
     retired: new Map(),
     newestAt: 0,
+    sweptBefore: 0,
   };
   return options.recordWindow === undefined
     ? state

@@ -10,6 +10,7 @@ import {
   type CheckpointWriter,
   canonicalBytes,
   checkpointHeads,
+  checkpointRetentionProblem,
   type DecodedCheckpoint,
   decodeCheckpoint,
   type LedgerState,
@@ -140,12 +141,21 @@ export async function writeCheckpoint(
     const prepared = await alone(async () => {
       const started = clock.now();
       const { state, heads, retentionMs } = fold();
+      const notCanonical = checkpointRetentionProblem(state, retentionMs ?? 0);
+      if (notCanonical !== null) return { notCanonical };
       const writer = encodeDurableFold(state, heads, retentionMs);
       stallMs = clock.now() - started;
       const vector: Record<OriginId, number> = {};
       for (const [origin, head] of heads) vector[origin] = head.seq;
       return writer === null ? null : { writer, vector };
     });
+    if (prepared !== null && 'notCanonical' in prepared) {
+      logger.info(
+        { problem: prepared.notCanonical },
+        'checkpoint not written: not canonical until the next events',
+      );
+      return false;
+    }
     // Tenants and key indexes are written from their copies a piece at a time, letting commands
     // and commits run between pieces.
     if (prepared !== null) while (!prepared.writer.step()) await pause(clock);

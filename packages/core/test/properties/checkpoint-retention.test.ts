@@ -7,6 +7,7 @@
  */
 import {
   applyEvent,
+  checkpointRetentionProblem,
   createLedgerState,
   decodeCheckpoint,
   encodeCheckpoint,
@@ -106,6 +107,8 @@ describe('checkpoint retention properties', () => {
           const encode = (state: LedgerState) =>
             encodeCheckpoint(state, headsOf(state), { retentionMs: RETENTION_MS });
           const bytes = encode(never);
+          expect(checkpointRetentionProblem(a, RETENTION_MS)).toBeNull();
+          expect(checkpointRetentionProblem(b, RETENTION_MS)).toBeNull();
           expect(encode(a)).toEqual(bytes);
           expect(encode(b)).toEqual(bytes);
           // Decoded, it re-encodes to the very bytes, and a sweep of it changes nothing.
@@ -138,6 +141,9 @@ describe('checkpoint retention properties', () => {
     const encode = (state: LedgerState) =>
       encodeCheckpoint(state, headsOf(state), { retentionMs: RETENTION_MS });
     expect(encode(ahead)).not.toEqual(encode(never));
+    // Which is why a replica asks first, and writes no checkpoint of such a fold.
+    expect(checkpointRetentionProblem(ahead, RETENTION_MS)).toMatch(/forgotten by this node's clock/);
+    expect(checkpointRetentionProblem(never, RETENTION_MS)).toBeNull();
     expect(ahead.tenants.get('acme')?.debits).toBeNull();
   });
 });
