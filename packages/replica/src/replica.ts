@@ -49,7 +49,12 @@ import type {
 import { Archiving } from './archiving.js';
 import { type SnapshotAtRefusal, snapshotAt, tenantAsOf } from './as-of.js';
 import { Borrowing } from './borrow.js';
-import { CheckpointSchedule, newestSignedCheckpoint, writeCheckpoint } from './checkpoints.js';
+import {
+  CheckpointSchedule,
+  newestCheckpointWithin,
+  newestSignedCheckpoint,
+  writeCheckpoint,
+} from './checkpoints.js';
 import { Commands } from './commands.js';
 import { ControlDocument } from './control.js';
 import { Deadlines } from './deadlines.js';
@@ -791,16 +796,15 @@ export class Replica {
    */
   async takeCheckpoint(): Promise<boolean> {
     if (this.closing || this.broken !== null) return false;
-    // Checkpoint format 1 carries no retired cells nor retired origins (issue 11): after a retire,
-    // starts fold from the newest checkpoint taken before it (or the logs), which stays exact.
-    if (this.state.retired.size > 0) return false;
+    // Events of a retired incarnation past its retired seq are in the fold until refold drops them.
+    if (retiredPastThrough(this.state).size > 0) return false;
     // Closed key-index buckets on disk are read back for it: a checkpoint holds every key.
     return this.keySpill.withPinned(this.state.recordWindow, () =>
       writeCheckpoint(
         this.ports,
         this.cluster,
         (work) => this.ownLog.exclusively(work),
-        () => ({ state: this.state, heads: this.heads }),
+        () => ({ state: this.state, heads: this.heads, retentionMs: this.options.idempotencyRetentionMs }),
       ),
     );
   }
@@ -849,7 +853,9 @@ export class Replica {
         ),
       };
       const meta = () => ({ cluster: this.cluster, region: this.region, takenAt: this.ports.clock.now() });
-      const outcome = await snapshotAt(this.ports.store, vector, recordWindow, meta);
+      const base = (wanted: Readonly<Record<OriginId, number>>) =>
+        newestCheckpointWithin(this.ports, this.cluster, wanted, recordWindow);
+      const outcome = await snapshotAt(this.ports.store, vector, recordWindow, meta, base);
       if (outcome.status !== 'ok') return outcome;
       return { header: outcome.header, tenants: outcome.tenants };
     } finally {
