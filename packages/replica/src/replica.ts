@@ -142,6 +142,7 @@ import {
 } from './retire.js';
 import { checkRun, runKey } from './run-check.js';
 import { snapshotOf } from './snapshot-view.js';
+import { type Successor, SuccessorWatch, supersededLine } from './successors.js';
 import {
   debitRecordOf,
   grantView,
@@ -209,6 +210,7 @@ const STORE_FAILED: StoreFailure = { status: 'unavailable', reason: 'store_faile
 const OVERLOADED: StoreFailure = { status: 'unavailable', reason: 'overloaded' };
 const INTERNAL: StoreFailure = { status: 'unavailable', reason: 'internal' };
 const RETIRED: NotReady = { status: 'not_ready', reason: 'retired', waitingFor: [] };
+const SUPERSEDED: NotReady = { status: 'not_ready', reason: 'superseded', waitingFor: [] };
 
 /** Outcome of a retire command: what it did, why it did nothing, or a store failure. */
 export type RetireOutcome =
@@ -283,6 +285,8 @@ export class Replica {
   private overdraftWithheld = false;
   /** Incarnations heard of (issue 16): recorded, named in summaries, gating overdraft. */
   private readonly heard: HeardIncarnations;
+  /** Older and newer incarnations of this region (successors.ts): a newer one stops writes here. */
+  private readonly successors: SuccessorWatch;
   /** Regions whose summary showed nothing of this region's other incarnations missing here. */
   private readonly caughtUpWith = new Set<string>();
   /** The slowest peer's round trip, ms, refreshed every summary interval (for low-water marks). */
@@ -338,6 +342,7 @@ export class Replica {
     this.incarnation = meta.incarnation;
     this.origin = originId(meta.region, meta.incarnation);
     this.heard = new HeardIncarnations(this.origin);
+    this.successors = new SuccessorWatch(this.origin);
     this.control = new ControlDocument(ports.rng.nextUint32());
     this.knownRegions = new Set([this.region, ...Object.keys(this.options.peerKeys)]);
     this.archiving =
@@ -484,7 +489,9 @@ export class Replica {
       await ports.store.close();
       throw new ReplicaOpenError(ownRetiredLine(replica.origin, retired));
     }
-    replica.heard.load(await ports.store.readOrigins());
+    const recordedOrigins = await ports.store.readOrigins();
+    replica.heard.load(recordedOrigins);
+    replica.successors.load(recordedOrigins, replica.durableSeq === 0);
     await replica.recordHeard([replica.origin]); // a directory made before origins were recorded
     replica.reportLostIncarnations();
     replica.armRetention();
@@ -1163,6 +1170,7 @@ export class Replica {
     const refused = await this.admit(events);
     if (refused !== null) return refused;
     if (this.ownRetired !== null) return RETIRED;
+    if (this.successors.successor !== null) return SUPERSEDED;
     return this.logConfirmed
       ? null
       : { status: 'not_ready', reason: 'recovering', waitingFor: this.logConfirm.waitingFor() };
@@ -1667,8 +1675,14 @@ export class Replica {
 
   /** While not writable: becomes writable once every peer confirmed this node's log whole (log-confirm.ts). */
   private checkLogWhole(): void {
-    if (this.logConfirmed || this.ownRetired !== null) return;
-    if (this.logConfirm.check()) this.becomeWritable();
+    if (this.logConfirmed || this.ownRetired !== null || this.successors.successor !== null) return;
+    if (!this.logConfirm.check()) return;
+    // Not while a newer incarnation of this region exists; a new one once the older ones it heard
+    // of are durable here (successors.ts).
+    const successor = this.successors.confirmed(this.durableSeq === 0);
+    if (successor !== null) this.noteSuccessor(successor);
+    else if (this.successors.eldersPending) void this.recordHeard(this.successors.pendingElders());
+    else this.becomeWritable();
   }
 
   /**
@@ -1688,6 +1702,7 @@ export class Replica {
   /** The log is confirmed whole: take writes, and do the own work that waited for it. */
   private becomeWritable(): void {
     this.logConfirmed = true;
+    this.successors.started();
     this.ports.logger.info(
       { origin: this.origin, seq: this.durableSeq, fetchedBack: this.fetchedBack },
       this.fetchedBack > 0
@@ -1744,7 +1759,11 @@ export class Replica {
 
   /** Durably records the `origins` not recorded yet; one that fails is recorded when heard again. */
   private async recordHeard(origins: Iterable<OriginId>): Promise<void> {
-    const fresh = this.heard.toRecord(origins);
+    // A newer incarnation of this region is never recorded: the next start must find it again.
+    const wanted = [...origins].filter((origin) => this.successors.mayRecord(origin));
+    const fresh = this.heard.toRecord(wanted);
+    if (this.successors.unrecordable(wanted.filter((origin) => !this.heard.recordedOrRecording(origin))))
+      this.checkLogWhole();
     if (fresh.length === 0) return;
     try {
       await this.ports.store.commit({ segments: [], heads: [], origins: fresh }, { sync: true });
@@ -1755,14 +1774,27 @@ export class Replica {
       return;
     }
     this.heard.settled(fresh, true);
+    this.successors.settled(fresh, true);
     this.reportLostIncarnations();
+    this.checkLogWhole(); // writes may have waited for these elders
   }
 
   /** A peer's checked summary: every incarnation it names is heard of here too. */
   private noteHeard(vector: Readonly<Record<OriginId, number>>): void {
+    this.noteSuccessor(this.successors.noteNamed(Object.keys(vector)));
     this.heard.noteSummary(vector);
     this.reportLostIncarnations();
     void this.recordHeard(Object.keys(vector));
+  }
+
+  /** A newer incarnation of this region was found (successors.ts): no writes from now on, said once. */
+  private noteSuccessor(successor: Successor | null): void {
+    if (successor === null) return;
+    this.logConfirmed = false;
+    this.ports.logger.error(
+      { origin: this.origin, successor: successor.origin, evidence: successor.evidence },
+      supersededLine(this.origin, successor),
+    );
   }
 
   /** Says once per lost incarnation of this region that its whole overdraft allowance counts as used. */
@@ -1870,6 +1902,10 @@ export class Replica {
       // This node folded a retired incarnation's events past its retired seq before the retire came.
       this.ports.logger.warn({ origin }, 'a retire cut a log this node had folded further: folding again');
       void this.refold();
+    }
+    if (regionOf(origin) === this.region && !own) {
+      this.noteSuccessor(this.successors.noteFolded(origin));
+      void this.recordHeard([origin]); // an elder heard while newborn (recordHeard skips the rest)
     }
     const retiredOwn = this.state.retired.get(this.origin);
     if (retiredOwn !== undefined && this.ownRetired === null) {
