@@ -89,6 +89,16 @@ describe('SuccessorWatch', () => {
     expect(watch.mayRecord(NEW)).toBe(false);
   });
 
+  it('waived by allowLoneStart: nothing is judged, everything heard is recorded as before', () => {
+    const watch = new SuccessorWatch(OWN);
+    watch.load([OWN], false);
+    watch.waive();
+    expect(watch.noteNamed([NEW])).toBeNull();
+    expect(watch.noteFolded(NEW)).toBeNull();
+    expect(watch.mayRecord(NEW)).toBe(true);
+    expect(watch.successor).toBeNull();
+  });
+
   it('an elder past HEARD_ORIGINS_PER_REGION_MAX counts as older for this run', () => {
     const watch = new SuccessorWatch(OWN);
     watch.load([OWN], true);

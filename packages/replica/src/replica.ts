@@ -467,6 +467,7 @@ export class Replica {
     const recordedOrigins = await ports.store.readOrigins();
     replica.heard.load(recordedOrigins);
     replica.successors.load(recordedOrigins, replica.ownLog.durableSeq === 0);
+    if (replica.options.allowLoneStart && replica.otherRegions().length > 0) replica.successors.waive();
     await replica.recordHeard([replica.origin]); // a directory made before origins were recorded
     replica.reportLostIncarnations();
     replica.deadlines.armRetention();

@@ -54,6 +54,8 @@ export class SuccessorWatch {
   /** True until this node first takes writes in this run: then a peer's naming counts. */
   private starting = true;
   private found: Successor | null = null;
+  /** allowLoneStart: the operator overrode the start's checks; nothing is judged this run. */
+  private waived = false;
 
   /** The watch of the node whose incarnation is `origin`. */
   constructor(readonly origin: OriginId) {
@@ -67,6 +69,18 @@ export class SuccessorWatch {
   load(recorded: readonly OriginId[], ownLogEmpty: boolean): void {
     for (const origin of recorded) if (this.isOther(origin)) this.elders.add(origin);
     this.birth = ownLogEmpty ? 'undecided' : 'grown';
+  }
+
+  /**
+   * The node started with allowLoneStart, taking writes before any peer confirmed anything: the
+   * operator took the risk of the start's checks, this rule's included. Every incarnation heard is
+   * recorded as before, so the next start knows them as older.
+   */
+  waive(): void {
+    this.waived = true;
+    this.birth = 'grown';
+    this.starting = false;
+    this.candidates.clear();
   }
 
   /** The successor found, or null: while set, this node takes no writes. */
@@ -125,7 +139,8 @@ export class SuccessorWatch {
    * running node hears named is recorded as before (issue 16: later incarnations hear of it).
    */
   mayRecord(origin: OriginId): boolean {
-    if (!this.isOther(origin) || this.elders.has(origin) || this.pending.has(origin)) return true;
+    if (this.waived || !this.isOther(origin) || this.elders.has(origin) || this.pending.has(origin))
+      return true;
     return !this.starting && this.found?.origin !== origin;
   }
 
@@ -160,7 +175,8 @@ export class SuccessorWatch {
   }
 
   private note(origin: OriginId, evidence: SuccessorEvidence): Successor | null {
-    if (!this.isOther(origin) || this.elders.has(origin) || this.pending.has(origin)) return null;
+    if (this.waived || !this.isOther(origin) || this.elders.has(origin) || this.pending.has(origin))
+      return null;
     switch (this.birth) {
       case 'undecided':
         this.candidates.add(origin);
