@@ -356,7 +356,7 @@ export function createLedgerState(
   };
   return options.recordWindow === undefined
     ? state
-    : { ...state, recordWindow: new RecordWindow(options.recordWindow) };
+    : { ...state, recordWindow: new RecordWindow(options.recordWindow, state.origins) };
 }
 
 /** The local index of `origin`, interning it when new. */
