@@ -97,9 +97,12 @@ export interface StoreFailure {
  */
 export interface NotReady {
   readonly status: 'not_ready';
-  /** `retired`: this node's own incarnation was retired (a data directory restored from a backup). */
-  readonly reason: 'recovering' | 'retired';
-  /** The configured peers whose confirmation is still awaited (not heard since the start, or holding more); empty when retired. */
+  /**
+   * `retired`: this node's own incarnation was retired (a data directory restored from a backup);
+   * `superseded`: a newer incarnation of its region exists (a backup restored before any retire).
+   */
+  readonly reason: 'recovering' | 'retired' | 'superseded';
+  /** The configured peers whose confirmation is still awaited (not heard since the start, or holding more); empty when retired or superseded. */
   readonly waitingFor: readonly string[];
 }
 

@@ -119,6 +119,11 @@ export class HeardIncarnations {
     return false;
   }
 
+  /** True when `origin` is recorded durably here or being recorded. */
+  recordedOrRecording(origin: OriginId): boolean {
+    return this.recorded.has(origin) || this.recording.has(origin);
+  }
+
   /** True when `origin` was recorded or heard of here. */
   knows(origin: OriginId): boolean {
     return this.recorded.has(origin) || this.recording.has(origin) || this.predecessors.has(origin);

@@ -28,4 +28,5 @@ export * from './ports.js';
 export * from './replica.js';
 export * from './retire.js';
 export * from './snapshot-view.js';
+export * from './successors.js';
 export * from './values.js';

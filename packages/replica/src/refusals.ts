@@ -11,3 +11,5 @@ export const OVERLOADED: StoreFailure = { status: 'unavailable', reason: 'overlo
 export const INTERNAL: StoreFailure = { status: 'unavailable', reason: 'internal' };
 /** This node's own incarnation was retired: it takes no writes. */
 export const RETIRED: NotReady = { status: 'not_ready', reason: 'retired', waitingFor: [] };
+/** A newer incarnation of this node's region exists (successors.ts): it takes no writes. */
+export const SUPERSEDED: NotReady = { status: 'not_ready', reason: 'superseded', waitingFor: [] };

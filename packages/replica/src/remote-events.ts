@@ -66,6 +66,8 @@ export interface RemoteEventsHost {
   overdraftWithheld(): boolean;
   /** This node's own incarnation is retired (by a retire folded just now): it takes no more writes. */
   ownRetiredHeard(retired: RetiredOrigin): void;
+  /** Signed events of another incarnation of this region were folded (successors.ts judges it). */
+  ownRegionFolded(origin: OriginId): void;
   /** Schedules the expiry of a grant's definition (none: nothing). */
   scheduleExpiry(tenant: string, definition: GrantDefinition | null): void;
   /** Sets the expiry timer for the earliest deadline. */
@@ -181,6 +183,7 @@ export class RemoteEvents {
       this.host.logger.warn({ origin }, 'a retire cut a log this node had folded further: folding again');
       void this.host.ownLog.refold();
     }
+    if (regionOf(origin) === this.host.region && !own) this.host.ownRegionFolded(origin);
     const retiredOwn = this.host.state().retired.get(this.host.origin);
     if (retiredOwn !== undefined) this.host.ownRetiredHeard(retiredOwn);
     for (const [tenant, keys] of folded.touched) this.afterRemoteEvents(tenant, keys);

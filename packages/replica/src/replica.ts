@@ -94,7 +94,7 @@ import type {
 } from './ports.js';
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
-import { RETIRED, STORE_FAILED } from './refusals.js';
+import { RETIRED, STORE_FAILED, SUPERSEDED } from './refusals.js';
 import { RemoteEvents } from './remote-events.js';
 import {
   countedVector,
@@ -105,6 +105,7 @@ import {
   retiredPastThrough,
 } from './retire.js';
 import { snapshotOf } from './snapshot-view.js';
+import { type Successor, SuccessorWatch, supersededLine } from './successors.js';
 import { grantView, type StrandedRights, strandedRights } from './views.js';
 
 export { ReplicaOpenError } from './open-error.js';
@@ -179,6 +180,8 @@ export class Replica {
   private overdraftWithheld = false;
   /** Incarnations heard of (issue 16): recorded, named in summaries, gating overdraft. */
   private readonly heard: HeardIncarnations;
+  /** Older and newer incarnations of this region (successors.ts): a newer one stops writes here. */
+  private readonly successors: SuccessorWatch;
   /** Regions whose summary showed nothing of this region's other incarnations missing here. */
   private readonly caughtUpWith = new Set<string>();
   /**
@@ -209,6 +212,7 @@ export class Replica {
     this.incarnation = meta.incarnation;
     this.origin = originId(meta.region, meta.incarnation);
     this.heard = new HeardIncarnations(this.origin);
+    this.successors = new SuccessorWatch(this.origin);
     this.deadlines = new Deadlines({
       origin: this.origin,
       clock: ports.clock,
@@ -407,6 +411,10 @@ export class Replica {
         this.logConfirmed = false;
         this.ports.logger.error({ origin: this.origin, ...retired }, ownRetiredLine(this.origin, retired));
       },
+      ownRegionFolded: (origin) => {
+        this.noteSuccessor(this.successors.noteFolded(origin));
+        void this.recordHeard([origin]); // an elder heard while newborn (recordHeard skips the rest)
+      },
       scheduleExpiry: (tenant, definition) => this.deadlines.scheduleExpiry(tenant, definition),
       armExpiry: () => this.deadlines.armExpiry(),
       repay: (tenant) => this.deadlines.repay(tenant),
@@ -467,7 +475,10 @@ export class Replica {
       await ports.store.close();
       throw new ReplicaOpenError(ownRetiredLine(replica.origin, retired));
     }
-    replica.heard.load(await ports.store.readOrigins());
+    const recordedOrigins = await ports.store.readOrigins();
+    replica.heard.load(recordedOrigins);
+    replica.successors.load(recordedOrigins, replica.ownLog.durableSeq === 0);
+    if (replica.options.allowLoneStart && replica.otherRegions().length > 0) replica.successors.waive();
     await replica.recordHeard([replica.origin]); // a directory made before origins were recorded
     replica.reportLostIncarnations();
     replica.deadlines.armRetention();
@@ -903,6 +914,7 @@ export class Replica {
     const refused = await this.ownLog.admit(events);
     if (refused !== null) return refused;
     if (this.ownRetired !== null) return RETIRED;
+    if (this.successors.successor !== null) return SUPERSEDED;
     return this.logConfirmed
       ? null
       : { status: 'not_ready', reason: 'recovering', waitingFor: this.logConfirm.waitingFor() };
@@ -960,13 +972,20 @@ export class Replica {
 
   /** While not writable: becomes writable once every peer confirmed this node's log whole (log-confirm.ts). */
   private checkLogWhole(): void {
-    if (this.logConfirmed || this.ownRetired !== null) return;
-    if (this.logConfirm.check()) this.becomeWritable();
+    if (this.logConfirmed || this.ownRetired !== null || this.successors.successor !== null) return;
+    if (!this.logConfirm.check()) return;
+    // Not while a newer incarnation of this region exists; a new one once the older ones it heard
+    // of are durable here (successors.ts).
+    const successor = this.successors.confirmed(this.ownLog.durableSeq === 0);
+    if (successor !== null) this.noteSuccessor(successor);
+    else if (this.successors.eldersPending) void this.recordHeard(this.successors.pendingElders());
+    else this.becomeWritable();
   }
 
   /** The log is confirmed whole: take writes, and do the own work that waited for it. */
   private becomeWritable(): void {
     this.logConfirmed = true;
+    this.successors.started();
     this.ports.logger.info(
       { origin: this.origin, seq: this.ownLog.durableSeq, fetchedBack: this.remote.fetchedBack },
       this.remote.fetchedBack > 0
@@ -1021,7 +1040,11 @@ export class Replica {
 
   /** Durably records the `origins` not recorded yet; one that fails is recorded when heard again. */
   private async recordHeard(origins: Iterable<OriginId>): Promise<void> {
-    const fresh = this.heard.toRecord(origins);
+    // A newer incarnation of this region is never recorded: the next start must find it again.
+    const wanted = [...origins].filter((origin) => this.successors.mayRecord(origin));
+    const fresh = this.heard.toRecord(wanted);
+    if (this.successors.unrecordable(wanted.filter((origin) => !this.heard.recordedOrRecording(origin))))
+      this.checkLogWhole();
     if (fresh.length === 0) return;
     try {
       await this.ports.store.commit({ segments: [], heads: [], origins: fresh }, { sync: true });
@@ -1032,14 +1055,27 @@ export class Replica {
       return;
     }
     this.heard.settled(fresh, true);
+    this.successors.settled(fresh, true);
     this.reportLostIncarnations();
+    this.checkLogWhole(); // writes may have waited for these elders
   }
 
   /** A peer's checked summary: every incarnation it names is heard of here too. */
   private noteHeard(vector: Readonly<Record<OriginId, number>>): void {
+    this.noteSuccessor(this.successors.noteNamed(Object.keys(vector)));
     this.heard.noteSummary(vector);
     this.reportLostIncarnations();
     void this.recordHeard(Object.keys(vector));
+  }
+
+  /** A newer incarnation of this region was found (successors.ts): no writes from now on, said once. */
+  private noteSuccessor(successor: Successor | null): void {
+    if (successor === null) return;
+    this.logConfirmed = false;
+    this.ports.logger.error(
+      { origin: this.origin, successor: successor.origin, evidence: successor.evidence },
+      supersededLine(this.origin, successor),
+    );
   }
 
   /** Says once per lost incarnation of this region that its whole overdraft allowance counts as used. */

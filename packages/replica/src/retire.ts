@@ -52,7 +52,14 @@ export interface RetireView {
 export type RetirePlan =
   | { readonly status: 'not_found'; readonly what: string }
   | { readonly status: 'retired'; readonly origin: OriginId; readonly retired: RetiredOrigin }
-  | { readonly status: 'behind'; readonly region: string; readonly held: number; readonly here: number }
+  | {
+      readonly status: 'behind';
+      readonly region: string;
+      /** The incarnation of the lost one's region that peer holds more of: the lost one, or another. */
+      readonly origin: OriginId;
+      readonly held: number;
+      readonly here: number;
+    }
   | { readonly status: 'unreachable'; readonly regions: readonly string[] }
   | {
       readonly status: 'plan';
@@ -65,8 +72,10 @@ export type RetirePlan =
 /**
  * What retiring `lost` at `current` takes: refuses an origin that is no lost incarnation of this
  * region known here (`known`: heard of, or in the fold), one retired already with nothing stranded
- * since, any while a peer region is not reachable, and one a peer holds more of than this node
- * (wait for anti-entropy to bring it);
+ * since, any while a peer region is not reachable, and any while a peer holds more than this node
+ * of any incarnation of that region (wait for anti-entropy to bring it): of the lost one, whose
+ * retired seq would cut off what exists, and of the others, whose own retire of it would move its
+ * rights a second time (an incarnation lost before its retire replicated everywhere);
  * otherwise the retire bodies per tenant (grant id order), and a marker on the first tenant when no
  * tenant has anything at it (the retire still counts: its overdraft allowance comes back).
  */
@@ -89,8 +98,8 @@ export function planRetire(
       unreachable.push(region);
       continue;
     }
-    const held = countedVector(state, peer.versionVector)[lost] ?? 0;
-    if (held > here) return { status: 'behind', region, held, here };
+    const behind = regionBehind(state, lost, peer.versionVector);
+    if (behind !== null) return { status: 'behind', region, ...behind };
     peersAsked.push(region);
   }
   // A region not heard now may hold more of it, replicated there: cutting that off would drop
@@ -138,6 +147,28 @@ export function planRetire(
       risk: `Debits that ${lost} acknowledged after seq ${here} and never replicated are unknown here: they were paid from rights that now belong to ${current}, so each tenant may be overspent by what it had debited there past seq ${here}.`,
     },
   };
+}
+
+/**
+ * The incarnation of `lost`'s region (the lost one first) that a peer's `vector` shows further than
+ * this node's fold, counted as here (countedVector), or null.
+ */
+function regionBehind(
+  state: LedgerState,
+  lost: OriginId,
+  vector: Readonly<Record<OriginId, number>>,
+): { readonly origin: OriginId; readonly held: number; readonly here: number } | null {
+  const counted = countedVector(state, vector);
+  const region = regionOf(lost);
+  const origins = Object.keys(counted)
+    .filter((origin) => regionOf(origin) === region)
+    .sort((a, b) => (a === lost ? -1 : b === lost ? 1 : a < b ? -1 : 1));
+  for (const origin of origins) {
+    const held = counted[origin] ?? 0;
+    const here = seqOf(state.versionVector, origin);
+    if (held > here) return { origin, held, here };
+  }
+  return null;
 }
 
 /**

@@ -55,6 +55,11 @@ export function notReadyError(refused?: NotReady): ApiError {
       "this node's incarnation was retired (a data directory restored from a backup?): it takes no writes; start this region on an empty data directory",
       { reason: 'retired' },
     );
+  if (refused.reason === 'superseded')
+    return notReadyBecause(
+      "a newer incarnation of this node's region exists (a data directory restored from a backup?): it takes no writes; run this region on its current data directory, or on an empty one",
+      { reason: 'superseded' },
+    );
   const peers = refused.waitingFor.join(', ');
   return apiError(
     'not_ready',

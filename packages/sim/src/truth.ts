@@ -21,6 +21,7 @@ import {
   type LedgerState,
   leastRightsOf,
   liveCredits,
+  type RetiredOrigin,
   regionOf,
   seqOf,
   tenantOverdraftInUse,
@@ -47,6 +48,8 @@ export class TrueLedger {
   /** Rebuilt (forgetPast) when a retire cuts a lost incarnation's log short. */
   state: LedgerState = createLedgerState();
   private readonly totals = new Map<string, Totals>();
+  /** While forgetPast folds again: the retired origins and their seqs, known from the start of it. */
+  private replayRetired: ReadonlyMap<string, RetiredOrigin> | null = null;
   /** Every apply and forget, in order, for folding again after a retire (forgetPast). */
   private journal: (
     | { readonly kind: 'apply'; readonly event: LedgerEvent; readonly identity: string }
@@ -103,7 +106,7 @@ export class TrueLedger {
   applyIdentified(event: LedgerEvent, identity: string): void {
     this.journal.push({ kind: 'apply', event, identity });
     // A retired incarnation's events past its retired seq count nowhere (issue 11): every node refuses them.
-    const retired = this.state.retired.get(event.origin);
+    const retired = this.state.retired.get(event.origin) ?? this.replayRetired?.get(event.origin);
     if (retired !== undefined && event.seq > retired.through) return;
     let counted = this.counted.get(event.origin);
     if (counted === undefined) {
@@ -125,7 +128,11 @@ export class TrueLedger {
     counted.set(event.seq, here);
     this.count(event, 1);
     if (result !== 'duplicate') this.observe(event.tenant, event.origin);
-    if (event.kind === 'retire' && seqOf(this.state.versionVector, event.retired) > event.through)
+    if (
+      this.replayRetired === null &&
+      event.kind === 'retire' &&
+      seqOf(this.state.versionVector, event.retired) > event.through
+    )
       this.forgetPast();
   }
 
@@ -188,18 +195,26 @@ export class TrueLedger {
    * A retire counted a lost incarnation through an earlier seq than the truth folded of it (its
    * disk held events nobody else did): what it wrote past that seq is the risk the retire reported,
    * spent again by its successor, and counts no more. The truth is folded again from its journal,
-   * in the same order, each event past a retired seq left out as `apply` does.
+   * in the same order, each event past a retired seq left out as `apply` does — from the start:
+   * the lost incarnation's events came before the retire, and folding them again would meet the
+   * retire again and fold again without end (swarm seed 113 of retire-lost-incarnation, once its
+   * retire was no longer refused).
    */
   private forgetPast(): void {
     const journal = this.journal;
+    this.replayRetired = new Map(this.state.retired);
     this.state = createLedgerState();
     this.totals.clear();
     this.counted.clear();
     this.reusedEvents = 0;
     this.journal = [];
-    for (const entry of journal) {
-      if (entry.kind === 'apply') this.applyIdentified(entry.event, entry.identity);
-      else this.forget(entry.origin, entry.from, entry.to);
+    try {
+      for (const entry of journal) {
+        if (entry.kind === 'apply') this.applyIdentified(entry.event, entry.identity);
+        else this.forget(entry.origin, entry.from, entry.to);
+      }
+    } finally {
+      this.replayRetired = null;
     }
   }
 

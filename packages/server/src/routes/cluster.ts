@@ -39,8 +39,14 @@ export function registerClusterRoutes(app: FastifyInstance, context: RouteContex
         case 'behind':
           // A peer holds more of it: anti-entropy brings it here, then a retry counts it.
           throw notReadyBecause(
-            `peer ${outcome.region} holds more of ${origin} than this node (${outcome.held} > ${outcome.here}): retry once it has caught up`,
-            { reason: 'catching_up', region: outcome.region, held: outcome.held, here: outcome.here },
+            `peer ${outcome.region} holds more of ${outcome.origin} than this node (${outcome.held} > ${outcome.here}): retry once it has caught up`,
+            {
+              reason: 'catching_up',
+              region: outcome.region,
+              origin: outcome.origin,
+              held: outcome.held,
+              here: outcome.here,
+            },
           );
         case 'unreachable':
           // Every peer region must say how much of the lost incarnation it holds.

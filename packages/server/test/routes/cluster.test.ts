@@ -122,7 +122,13 @@ describe('POST /v1/cluster/incarnations/{origin}/retire', () => {
   });
 
   it('answers 503 not_ready while a peer holds more of the lost incarnation than this node', async () => {
-    const { node: other } = await answering({ status: 'behind', region: 'us', held: 9, here: 7 });
+    const { node: other } = await answering({
+      status: 'behind',
+      region: 'us',
+      origin: LOST,
+      held: 9,
+      here: 7,
+    });
     try {
       const response = await call(other.app, 'POST', path(LOST), { who: 'admin' });
       expect(errorOf(response)).toEqual({ status: 503, code: 'not_ready' });
@@ -130,6 +136,7 @@ describe('POST /v1/cluster/incarnations/{origin}/retire', () => {
       expect(response.json().error.details).toEqual({
         reason: 'catching_up',
         region: 'us',
+        origin: LOST,
         held: 9,
         here: 7,
       });
