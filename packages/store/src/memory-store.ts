@@ -42,6 +42,7 @@ import {
   headKey,
   META_KEY,
   originKey,
+  parseBaseKey,
   parseHeadKey,
   parseOriginKey,
   parseSegmentKey,
@@ -123,6 +124,9 @@ function stateOf(image: Image): CommitState {
       state.heads.set(headOrigin, expectHead(key, decodeLogHead(key, openRecord(key, bytes)), headOrigin));
     const heard = parseOriginKey(key);
     if (heard !== null) state.origins.add(decodeHeardOrigin(key, openRecord(key, bytes), heard));
+    const based = parseBaseKey(key);
+    if (based !== null)
+      state.bases.set(based, expectHead(key, decodeLogHead(key, openRecord(key, bytes)), based));
   }
   return state;
 }
@@ -376,10 +380,16 @@ export class MemoryStore implements Store {
     );
   }
 
+  /** The stored log base of every origin whose log starts past seq 1 here; see the Store port. */
+  bases(): Promise<LogHead[]> {
+    return this.gate.run(async () => [...this.state.bases.values()].sort(byOrigin));
+  }
+
   /** Up to `limit` segments of `origin`'s log from the one holding `fromSeq`; see the Store port. */
   readSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
     return this.tracked(async () => {
       checkSegmentRead(origin, fromSeq, limit);
+      if (fromSeq <= (this.state.bases.get(origin)?.seq ?? 0)) return [];
       return this.segments(origin, Math.max(fromSeq, 1), limit);
     });
   }
@@ -426,7 +436,7 @@ export class MemoryStore implements Store {
     return this.tracked(async () => {
       checkLogRead(origin, fromSeq, limit);
       const events: StoredEvent[] = [];
-      let from = Math.max(fromSeq, 1);
+      let from = Math.max(fromSeq, (this.state.bases.get(origin)?.seq ?? 0) + 1);
       while (events.length < limit) {
         const run = await this.segments(origin, from, Math.min(LOG_PAGE_SEGMENTS_MAX, limit - events.length));
         const last = run[run.length - 1];
