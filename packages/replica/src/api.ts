@@ -97,8 +97,11 @@ export interface StoreFailure {
  */
 export interface NotReady {
   readonly status: 'not_ready';
-  /** `retired`: this node's own incarnation was retired (a data directory restored from a backup). */
-  readonly reason: 'recovering' | 'retired';
+  /**
+   * `retired`: this node's own incarnation was retired (a data directory restored from a backup).
+   * `joining`: it started with nothing stored and is receiving a checkpoint (issue 11).
+   */
+  readonly reason: 'recovering' | 'retired' | 'joining';
   /** The configured peers whose confirmation is still awaited (not heard since the start, or holding more); empty when retired. */
   readonly waitingFor: readonly string[];
 }
@@ -275,4 +278,6 @@ export interface ReplicaObserver {
   debitDeclined?(reason: DeclineReason | 'blocked'): void;
   /** A grant id defined with different terms at two origins was seen (once per conflict per process). */
   grantConflict?(): void;
+  /** This node joined by checkpoint (issue 11): the checkpoint's bytes received, and seconds from start to installed. */
+  joinedByCheckpoint?(bytes: number, seconds: number): void;
 }

@@ -92,6 +92,10 @@ import type { ReplicationFrame, SegmentsFrame } from './frames.js';
 import { HoldForwarding } from './hold-forwarding.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
+import { Joiner, type JoinHost, type JoinOptions, joinOptionsProblem } from './join.js';
+import type { JoinFrame } from './join-frames.js';
+import { persistJoined } from './join-install.js';
+import { JoinServer } from './join-serve.js';
 import {
   ARCHIVE_AFTER_MS_MAX,
   ASOF_SNAPSHOTS_MAX,
@@ -101,6 +105,7 @@ import {
   CHECKPOINT_EVERY_EVENTS_DEFAULT,
   CHECKPOINT_EVERY_MS_DEFAULT,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
+  JOIN_THRESHOLD_EVENTS_DEFAULT,
   KEY_INDEX_BUCKET_MS_MIN,
   KEY_INDEX_BUCKETS_PER_RETENTION,
   PENDING_EVENTS_MAX,
@@ -192,6 +197,12 @@ export interface ReplicaOptions {
    * CHECKPOINT_EVERY_EVENTS_DEFAULT and CHECKPOINT_EVERY_MS_DEFAULT.
    */
   readonly checkpoint?: CheckpointOptions;
+  /**
+   * Joining by checkpoint (issue 11, join.ts): a node that starts with nothing stored joins by a
+   * checkpoint when a peer holds more than `thresholdEvents` events (default
+   * JOIN_THRESHOLD_EVENTS_DEFAULT), once `agree` regions (default every one asked) agree on its hash.
+   */
+  readonly join?: JoinOptions;
 }
 
 /** What a replica is plugged into. */
@@ -209,6 +220,7 @@ const STORE_FAILED: StoreFailure = { status: 'unavailable', reason: 'store_faile
 const OVERLOADED: StoreFailure = { status: 'unavailable', reason: 'overloaded' };
 const INTERNAL: StoreFailure = { status: 'unavailable', reason: 'internal' };
 const RETIRED: NotReady = { status: 'not_ready', reason: 'retired', waitingFor: [] };
+const JOINING: NotReady = { status: 'not_ready', reason: 'joining', waitingFor: [] };
 
 /** Outcome of a retire command: what it did, why it did nothing, or a store failure. */
 export type RetireOutcome =
@@ -263,6 +275,9 @@ export class Replica {
   private readonly archiving: Archiving | null;
   /** When to write checkpoints (checkpoints.ts); set once open. */
   private checkpoints: CheckpointSchedule | null = null;
+  /** Joining by checkpoint: set at open when nothing is stored; inactive once decided (join.ts). */
+  private joiner: Joiner | null = null;
+  private readonly joinServer: JoinServer;
   /** While set, new commands wait for it (recovery, snapshot). */
   private gate: Promise<void> | null = null;
   private closing = false;
@@ -328,6 +343,7 @@ export class Replica {
         everyEvents: CHECKPOINT_EVERY_EVENTS_DEFAULT,
         everyMs: CHECKPOINT_EVERY_MS_DEFAULT,
       },
+      join: options.join ?? { thresholdEvents: JOIN_THRESHOLD_EVENTS_DEFAULT, agree: 'all' },
       cluster: options.cluster,
       region: options.region,
     };
@@ -400,13 +416,21 @@ export class Replica {
     this.logConfirm = new LogConfirm({
       region: this.region,
       origin: this.origin,
-      otherRegions: () => this.otherRegions(),
+      otherRegions: () => this.regionsToConfirm(),
       peers: this.peers,
       held: (origin) => this.heads.get(origin)?.seq ?? 0,
       counted: (vector) => countedVector(this.state, vector),
       folded: (origin) => (origin === this.origin ? this.nextSeq - 1 : (this.tips.get(origin)?.seq ?? 0)),
       send: (region, frame) => this.send(region, frame),
       logger: ports.logger,
+    });
+    this.joinServer = new JoinServer({
+      store: ports.store,
+      crypto: ports.crypto,
+      logger: ports.logger,
+      cluster: this.cluster,
+      recordWindow: () => this.recordWindow(),
+      send: (region, frame) => this.send(region, frame),
     });
     this.forwarding = new HoldForwarding({
       setTimer: (ms, callback) => this.ports.clock.setTimer(ms, callback),
@@ -438,6 +462,8 @@ export class Replica {
     const checkpointProblem =
       options.checkpoint === undefined ? null : checkpointOptionsProblem(options.checkpoint);
     if (checkpointProblem !== null) throw new ReplicaOpenError(checkpointProblem);
+    const joinProblem = options.join === undefined ? null : joinOptionsProblem(options.join);
+    if (joinProblem !== null) throw new ReplicaOpenError(joinProblem);
     let meta = await ports.store.readMeta();
     if (meta === null) {
       meta = {
@@ -493,6 +519,9 @@ export class Replica {
       await replica.takeCheckpoint();
     });
     replica.checkpoints.start();
+    // Nothing stored at all and peers to ask: the first peer summary decides whether to join by checkpoint.
+    if (replica.heads.size === 0 && replica.otherRegions().length > 0 && !replica.options.allowLoneStart)
+      replica.joiner = new Joiner(replica.joinHost(), replica.options.join);
     ports.logger.info(
       { origin: replica.origin, events: replica.durableSeq, tenants: replica.state.tenants.size },
       'replica recovered',
@@ -500,15 +529,64 @@ export class Replica {
     return replica;
   }
 
-  /** Rebuilds everything from the store: the fold of every stored log and the control document. */
-  private async recover(): Promise<void> {
-    const recordWindow = {
+  /** The record window of this replica's fold (and of every fold it makes for others). */
+  private recordWindow(): { records: number; bucketMs: number } {
+    return {
       records: this.options.recordWindowRecords,
       bucketMs: Math.max(
         KEY_INDEX_BUCKET_MS_MIN,
         Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
       ),
     };
+  }
+
+  /** What the joiner needs of this replica (join.ts); installing runs alone and rebuilds the fold from the store. */
+  private joinHost(): JoinHost {
+    return {
+      cluster: this.cluster,
+      crypto: this.ports.crypto,
+      clock: this.ports.clock,
+      logger: this.ports.logger,
+      peerKey: (region) => this.options.peerKeys[region],
+      connected: () =>
+        [...this.peers]
+          .filter(([, peer]) => peer.connected)
+          .map(([region]) => region)
+          .sort(),
+      send: (region, frame) => this.send(region, frame),
+      drop: (region, reason) => this.transport?.drop(region, reason),
+      recordWindow: () => this.recordWindow(),
+      install: (fetched) =>
+        this.exclusively(async () => {
+          await persistJoined(this.ports, this.cluster, fetched);
+          await this.recover();
+        }),
+      finished: ({ joined, bytes, ms }) => {
+        if (joined) {
+          this.ports.logger.info(
+            { vector: this.durableVersionVector(), bytes, ms },
+            'joined by checkpoint: the tails after it come from the peers',
+          );
+          this.ports.observer?.joinedByCheckpoint?.(bytes, ms / 1000);
+        }
+        // Runs pushed while joining were not taken: ask again from what is held (a pull resets
+        // what the peer counts as sent), and say what is held now.
+        for (const [region, peer] of this.peers) {
+          if (!peer.connected) continue;
+          for (const [origin, seq] of Object.entries(peer.versionVector)) {
+            const held = this.heads.get(origin)?.seq ?? 0;
+            if (seq > held && origin !== this.origin)
+              this.send(region, { type: 'pull', origin, fromSeq: held + 1 });
+          }
+          this.antiEntropy.sendSummary(region);
+        }
+      },
+    };
+  }
+
+  /** Rebuilds everything from the store: the fold of every stored log and the control document. */
+  private async recover(): Promise<void> {
+    const recordWindow = this.recordWindow();
     let recovered = await recoverStore(this.ports, this.cluster, this.origin, recordWindow);
     const cut = retiredPastThrough(recovered.state);
     // Events of a retired incarnation past its retired seq, stored before the retire came: the
@@ -1148,6 +1226,7 @@ export class Replica {
     this.expiryTimer?.cancel();
     this.retentionTimer?.cancel();
     this.archiving?.stop();
+    this.joiner?.close();
     await this.checkpoints?.close();
     this.summaryTimer?.cancel();
     await this.drain();
@@ -1163,6 +1242,7 @@ export class Replica {
     const refused = await this.admit(events);
     if (refused !== null) return refused;
     if (this.ownRetired !== null) return RETIRED;
+    if (this.joiner?.joining === true) return JOINING;
     return this.logConfirmed
       ? null
       : { status: 'not_ready', reason: 'recovering', waitingFor: this.logConfirm.waitingFor() };
@@ -1539,6 +1619,7 @@ export class Replica {
     peer.connected = false;
     peer.sent.clear();
     this.forwarding.peerDown(region);
+    this.joiner?.peerDown(region);
     this.ports.observer?.peerConnected?.(region, false);
     this.ports.logger.debug({ peer: region }, 'peer disconnected');
   }
@@ -1593,7 +1674,13 @@ export class Replica {
   }
 
   private receiveFrame(region: string, frame: ReplicationFrame): void {
-    if (this.closing || this.broken !== null || this.gate !== null) return; // the peer re-sends after its next summary
+    if (this.closing || this.broken !== null) return;
+    // Join frames read only the store or the joiner's own state: a gate does not hold them up.
+    if (frame.type.startsWith('join-')) {
+      this.receiveJoinFrame(region, frame as JoinFrame);
+      return;
+    }
+    if (this.gate !== null) return; // the peer re-sends after its next summary
     const peer = this.peerState(region);
     peer.connected = true; // the transport delivers frames only from an authenticated, live link
     switch (frame.type) {
@@ -1610,6 +1697,7 @@ export class Replica {
         }
         peer.versionVector = { ...frame.versionVector };
         peer.summarized = true;
+        this.joiner?.summary(region, frame.versionVector);
         this.archiving?.noteSummary(region, frame.versionVector);
         this.noteHeard(frame.versionVector);
         if (this.overdraftWithheld) this.checkCaughtUp(region, frame.versionVector);
@@ -1645,7 +1733,8 @@ export class Replica {
           this.transport?.drop(region, `segments of ${originProblem(frame.origin, this.knownRegions)}`);
           return;
         }
-        this.receiveRun(region, frame);
+        // While joining nothing is folded: a checkpoint may yet be installed under the logs.
+        if (this.joiner?.active !== true) this.receiveRun(region, frame);
         break;
       case 'rights-request':
         this.rebalancing.donate(region, frame.tenant, frame.amount);
@@ -1662,6 +1751,25 @@ export class Replica {
       case 'control':
         this.receiveControl(region, frame.message);
         break;
+    }
+  }
+
+  /** A join frame: a joiner's ask served from the store (join-serve.ts), or an answer for this node's joiner. */
+  private receiveJoinFrame(region: string, frame: JoinFrame): void {
+    const failed = (error: unknown) =>
+      this.ports.logger.warn({ err: error, peer: region, frame: frame.type }, 'answering a joiner failed');
+    switch (frame.type) {
+      case 'join-offer-ask':
+        this.joinServer.offer(region).catch(failed);
+        break;
+      case 'join-hash-ask':
+        this.joinServer.hash(region, frame).catch(failed);
+        break;
+      case 'join-chunk-ask':
+        this.joinServer.chunk(region, frame).catch(failed);
+        break;
+      default:
+        this.joiner?.received(region, frame);
     }
   }
 
@@ -1718,7 +1826,7 @@ export class Replica {
         return;
     }
     this.caughtUpWith.add(region);
-    if (this.otherRegions().every((peer) => this.caughtUpWith.has(peer))) {
+    if (this.regionsToConfirm().every((peer) => this.caughtUpWith.has(peer))) {
       this.overdraftWithheld = false;
       this.ports.logger.info({ origin: this.origin }, 'caught up with every peer: overdraft allowed');
       // Duplicate grants an earlier incarnation of this region accepted can be revoked now.
@@ -1772,6 +1880,20 @@ export class Replica {
         { origin: this.origin, lost: origin },
         'an earlier incarnation of this region was heard of: its overdraft allowance counts as used until it is retired',
       );
+  }
+
+  /**
+   * The peers whose word the log-confirm rule and the overdraft catch-up wait for: every configured
+   * region, except — once every region heard of has sent a summary since this start — the regions
+   * of which no incarnation was ever heard of, here or (their summaries name every incarnation they
+   * heard of) by any of those peers: a region added to the config and not started yet holds nothing
+   * of any log (the rolling procedure to add a region, docs/operations.md).
+   */
+  private regionsToConfirm(): string[] {
+    const all = this.otherRegions();
+    const started = all.filter((region) => this.heard.heardOfRegion(region));
+    if (started.length === 0 || started.length === all.length) return all;
+    return started.every((region) => this.peers.get(region)?.summarized === true) ? started : all;
   }
 
   /** The other regions this replica knows keys for (its peers). */

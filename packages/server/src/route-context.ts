@@ -47,6 +47,11 @@ export function notReadyError(refused?: NotReady): ApiError {
       "this node's incarnation was retired (a data directory restored from a backup?): it takes no writes; start this region on an empty data directory",
       { reason: 'retired' },
     );
+  if (refused.reason === 'joining')
+    return notReadyBecause(
+      'it started with nothing stored and is joining by checkpoint: writes wait until the checkpoint is installed and every peer confirms its own log (reads are served)',
+      { reason: 'joining' },
+    );
   const peers = refused.waitingFor.join(', ');
   return apiError(
     'not_ready',
