@@ -32,7 +32,9 @@ type Tamper = (from: string, frame: ReplicationFrame) => ReplicationFrame;
 async function world(options: Partial<ReplicaOptions> = {}) {
   const clock = new ManualClock(START_MS);
   const network = new MemoryNetwork();
-  const keys = new Map(REGIONS.map((region) => [region, generateKeyPairSync('ed25519').privateKey]));
+  const keys = new Map<string, unknown>(
+    REGIONS.map((region) => [region, generateKeyPairSync('ed25519').privateKey]),
+  );
   const peerKeys = Object.fromEntries(
     REGIONS.map((region) => [region, rawPublicKey(keys.get(region) as never)]),
   );
@@ -58,7 +60,7 @@ async function world(options: Partial<ReplicaOptions> = {}) {
     const transport = network.transport(
       region,
       replica.origin,
-      REGIONS.filter((other) => other !== region),
+      [...REGIONS].filter((other) => other !== region),
     );
     const wrapped: Transport =
       tamper === undefined
