@@ -141,11 +141,14 @@ export class Joiner {
     return this.phase.name !== 'deciding' && this.phase.name !== 'done';
   }
 
-  /** A peer's summary (checked): the first one decides between a checkpoint and plain catch-up. */
-  summary(region: string, vector: Readonly<Record<OriginId, number>>): void {
+  /**
+   * A peer's summary (checked): the first one decides between a checkpoint and plain catch-up;
+   * plain when the node holds something already (`empty` false: a run came before any summary).
+   */
+  summary(region: string, vector: Readonly<Record<OriginId, number>>, empty: boolean): void {
     if (this.phase.name !== 'deciding') return;
     const behind = vectorTotal(vector);
-    if (behind <= this.options.thresholdEvents) {
+    if (behind <= this.options.thresholdEvents || !empty) {
       this.host.logger.info(
         { peer: region, events: behind, threshold: this.options.thresholdEvents },
         'peers hold few events: catching up on every event',

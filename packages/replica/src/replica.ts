@@ -1697,7 +1697,7 @@ export class Replica {
         }
         peer.versionVector = { ...frame.versionVector };
         peer.summarized = true;
-        this.joiner?.summary(region, frame.versionVector);
+        this.joiner?.summary(region, frame.versionVector, this.heads.size === 0 && this.tips.size === 0);
         this.archiving?.noteSummary(region, frame.versionVector);
         this.noteHeard(frame.versionVector);
         if (this.overdraftWithheld) this.checkCaughtUp(region, frame.versionVector);
@@ -1734,7 +1734,7 @@ export class Replica {
           return;
         }
         // While joining nothing is folded: a checkpoint may yet be installed under the logs.
-        if (this.joiner?.active !== true) this.receiveRun(region, frame);
+        if (this.joiner?.joining !== true) this.receiveRun(region, frame);
         break;
       case 'rights-request':
         this.rebalancing.donate(region, frame.tenant, frame.amount);
