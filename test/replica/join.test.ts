@@ -218,6 +218,20 @@ describe('joining by checkpoint', () => {
     expect(outcome.status).toBe('accepted');
     await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
     for (const region of ['ap', 'eu', 'us']) expect(w.balances(region)).toEqual(w.balances('sa'));
+    // A key from before the checkpoint: its record is not held here, so it is refused, never a second debit.
+    const before = w.balances('sa');
+    const replay = await w.settle(
+      sa.debit({ tenant: 't0', amount: 1, idempotencyKey: 'eu-a-0', metadata: null }),
+    );
+    expect(replay.status).toBe('unavailable');
+    expect(w.balances('sa')).toEqual(before);
+    expect(
+      (
+        await w.settle(
+          w.node('eu').debit({ tenant: 't0', amount: 1, idempotencyKey: 'eu-a-0', metadata: null }),
+        )
+      ).status,
+    ).toBe('replayed');
     // The fold at us's vector, computed by eu (from its older checkpoint) and ap (from its log).
     for (const region of ['eu', 'ap']) {
       const store = w.stores.get(region) as MemoryStore;
