@@ -126,7 +126,7 @@ async function main() {
         { token: TOKENS.admin, role: 'admin' },
       ],
       durability: 'fsync',
-      logLevel: 'warn',
+      logLevel: LATER.includes(region) && process.env.LOG ? process.env.LOG : 'warn',
       bodyLimitBytes: 8 * 1024 * 1024,
       checkpoint: { everyEvents: 250_000, everyMs: 30_000 },
       join: { thresholdEvents: THRESHOLD },
@@ -134,7 +134,7 @@ async function main() {
     };
     writeFileSync(join(dir, `${region}.yaml`), stringify(config));
     const child = spawn(process.execPath, [CLI, 'node', '--config', join(dir, `${region}.yaml`)], {
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: ['ignore', LATER.includes(region) && process.env.LOG ? 'inherit' : 'ignore', 'inherit'],
     });
     children.set(region, child);
     return `http://127.0.0.1:${ports[region]}`;
@@ -200,14 +200,19 @@ async function main() {
     const measure = async (region, extra) => {
       const started = Date.now();
       urls[region] = start(region, extra);
+      const seen = [];
       for (;;) {
         const answer = await post(urls[region], TOKENS.service, '/v1/tenants/t0/debits', {
           amount: 1,
           idempotencyKey: `${region}-probe`,
         }).catch(() => ({ status: 0 }));
+        const what = `${answer.status}${answer.body?.error?.details?.reason ? ` ${answer.body.error.details.reason}` : ''}`;
+        if (seen.at(-1)?.what !== what) seen.push({ what, at: ((Date.now() - started) / 1000).toFixed(1) });
         if (answer.status === 201) break;
         await sleep(100);
       }
+      if (process.env.LOG)
+        console.log(region, 'answers seen:', seen.map((s) => `${s.what}@${s.at}s`).join(', '));
       const seconds = (Date.now() - started) / 1000;
       const metrics = await (await fetch(`${urls[region]}/metrics`)).text();
       const joins = Number(/^allot_join_bytes_total (\d+)$/m.exec(metrics)?.[1] ?? 0);

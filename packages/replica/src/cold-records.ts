@@ -61,7 +61,9 @@ export async function recallRecords(
       if (event === undefined) {
         const base = (await source.store.bases()).find((head) => head.origin === at.origin);
         if (base !== undefined && at.seq <= base.seq)
-          throw new Error(`event ${id} lies before the checkpoint this node joined from: it is not held here`);
+          throw new Error(
+            `event ${id} lies before the checkpoint this node joined from: it is not held here`,
+          );
       }
     }
     recalled.set(id, event === undefined ? null : recordFromEvent(event));

@@ -85,8 +85,11 @@ export interface JoinHost {
   recordWindow(): RecordWindowOptions;
   /** Installs `checkpoint` as the state at its vector and persists it; rejects when it could not. */
   install(checkpoint: FetchedCheckpoint): Promise<void>;
-  /** Joining is over: `joined` with a checkpoint (its bytes and ms), or not (plain catch-up). */
-  finished(outcome: { joined: boolean; bytes: number; ms: number }): void;
+  /**
+   * Joining is over: `joined` with a checkpoint (its bytes and ms), or not (plain catch-up);
+   * `attempted` false when it was decided at the first summary without asking anyone (nothing held back).
+   */
+  finished(outcome: { joined: boolean; attempted: boolean; bytes: number; ms: number }): void;
 }
 
 interface Offer {
@@ -390,6 +393,11 @@ export class Joiner {
     this.timer?.cancel();
     this.timer = null;
     this.phase = { name: 'done' };
-    this.host.finished({ joined, bytes: this.bytesReceived, ms: this.host.clock.now() - this.started });
+    this.host.finished({
+      joined,
+      attempted: this.attempts > 0,
+      bytes: this.bytesReceived,
+      ms: this.host.clock.now() - this.started,
+    });
   }
 }

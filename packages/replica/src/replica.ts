@@ -527,7 +527,8 @@ export class Replica {
           await persistJoined(this.ports, this.cluster, fetched);
           await this.recover();
         }),
-      finished: ({ joined, bytes, ms }) => {
+      finished: ({ joined, attempted, bytes, ms }) => {
+        if (!attempted) return; // decided plainly at the first summary: no run was held back
         if (joined) {
           this.ports.logger.info(
             { vector: this.durableVersionVector(), bytes, ms },
