@@ -543,6 +543,10 @@ export class MemoryStore implements Store {
   /** One step of moving `origin`'s segments through `throughSeq` to the archive; see the Store port. */
   archiveSegments(origin: OriginId, throughSeq: number): Promise<ArchiveStep> {
     const head = () => this.state.heads.get(origin)?.seq ?? 0;
+    // A log that starts after a log base (joined by checkpoint) is not archived: archive files run
+    // from seq 1. It stays live (nothing moves), which a sweep may ask for again safely.
+    if (this.state.bases.has(origin))
+      return this.gate.run(async () => ({ segments: 0, events: 0, throughSeq: 0 }));
     return this.gate.run(() =>
       this.oneMove(async () =>
         moveSegments(await this.archive(), this.live, this.reads, origin, throughSeq, head),

@@ -62,6 +62,9 @@ describe.each([
     expect(events.map((stored) => stored.event.seq)).toEqual([3]);
     const page = await again.readTenantEvents('t1', null, 10);
     expect(page.events.map((stored) => stored.event.seq)).toEqual([3]);
+    // Archive files run from seq 1: a log after a base stays live.
+    expect(await again.archiveSegments(US, 3)).toEqual({ segments: 0, events: 0, throughSeq: 0 });
+    expect((await again.readSegments(US, 3, 10)).length).toBe(1);
     await again.close();
   });
 
