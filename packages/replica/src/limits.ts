@@ -409,3 +409,12 @@ export const JOIN_HASH_CACHE = 4;
  * lying, or none able to compute the hash) still gets the node ready.
  */
 export const JOIN_ATTEMPTS_MAX = 3;
+
+/**
+ * Received events per group-commit batch: runs that arrive while a commit is in flight go into the
+ * next batch, and past this many into the one after it, so one commit stays within the store's
+ * COMMIT_EVENTS_MAX (32,768) with a full batch of own events (BATCH_EVENTS_MAX) beside them. Found
+ * by bench:join: a new region catching up on 1M events under load piled 152,000 received events into
+ * one batch, its commit was refused, and the refused commit's drain spun.
+ */
+export const RECEIVED_BATCH_EVENTS_MAX = 16_384;
