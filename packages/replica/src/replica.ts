@@ -239,9 +239,9 @@ export class Replica {
       recover: () => this.recover(),
       balanceFolded: (tenant) => this.balanceAt(tenant, this.versionVector()),
       balanceDurable: (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
-      committed: (eventCount, segments) => {
+      committed: (eventCount, segments, tenants) => {
         this.checkpoints?.committed(eventCount);
-        this.feed.publishSegments(segments);
+        this.feed.publishSegments(segments, tenants);
       },
       afterCommit: (batch, own) => {
         if (batch.ownFirstSeq !== null)
