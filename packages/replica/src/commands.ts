@@ -45,6 +45,7 @@ import { DurableAnswer, durableAnswers } from './durable-answers.js';
 import type { ExpirySchedule } from './expiry-schedule.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HoldForwarding } from './hold-forwarding.js';
+import type { KeySpill } from './key-spill.js';
 import type { Clock, Logger, Store } from './ports.js';
 import type { Rebalancing } from './rebalancing.js';
 import { CLOSING, INTERNAL, STORE_FAILED } from './refusals.js';
@@ -63,6 +64,8 @@ export interface CommandsHost {
   readonly borrowing: Borrowing;
   readonly forwarding: HoldForwarding;
   readonly expiries: ExpirySchedule;
+  /** The key indexes' closed buckets on disk: lookups read their chunks through it. */
+  readonly keySpill: KeySpill;
   /** The fold (replaced when it is rebuilt). */
   state(): LedgerState;
   /** The tenant's policy, pending changes included. */
@@ -439,10 +442,15 @@ export class Commands {
   ): Promise<T | StoreFailure> {
     let more: RecalledSet | null;
     try {
+      const window = this.host.state().recordWindow;
       more = await recallRecords(
         {
           store: this.host.store,
           pending: () => [this.host.ownLog.inFlight, ...this.host.ownLog.queue, this.host.ownLog.open],
+          keyParts: {
+            partOf: (key) => window?.debitKeys.partOfChunk(key) ?? window?.refundKeys.partOfChunk(key),
+            readChunk: (part, key) => this.host.keySpill.readChunk(part, key),
+          },
         },
         ids,
         recalled,

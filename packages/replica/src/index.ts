@@ -21,6 +21,7 @@ export * from './join.js';
 export * from './join-fold.js';
 export * from './join-frames.js';
 export * from './join-serve.js';
+export { type KeyIndexUse, keyIndexUse } from './key-spill.js';
 export * from './limits.js';
 export * from './log.js';
 export * from './log-recovery.js';

@@ -49,7 +49,12 @@ import type {
 import { Archiving } from './archiving.js';
 import { type SnapshotAtRefusal, snapshotAt, tenantAsOf } from './as-of.js';
 import { Borrowing } from './borrow.js';
-import { CheckpointSchedule, newestSignedCheckpoint, writeCheckpoint } from './checkpoints.js';
+import {
+  CheckpointSchedule,
+  newestCheckpointWithin,
+  newestSignedCheckpoint,
+  writeCheckpoint,
+} from './checkpoints.js';
 import { Commands } from './commands.js';
 import { ControlDocument } from './control.js';
 import { Deadlines } from './deadlines.js';
@@ -65,6 +70,7 @@ import { Joiner, type JoinHost } from './join.js';
 import type { JoinFrame } from './join-frames.js';
 import { persistJoined } from './join-install.js';
 import { JoinServer } from './join-serve.js';
+import { type KeyIndexUse, KeySpill, keyIndexUse } from './key-spill.js';
 import {
   ASOF_SNAPSHOTS_MAX,
   KEY_INDEX_BUCKET_MS_MIN,
@@ -154,6 +160,8 @@ export class Replica {
   /** Joining by checkpoint: set at open when nothing is stored; inactive once decided (join.ts). */
   private joiner: Joiner | null = null;
   private readonly joinServer: JoinServer;
+  /** The key indexes' closed buckets on disk (issue 18). */
+  private readonly keySpill: KeySpill;
   /** The own log and its group commit (group-commit.ts). */
   private readonly ownLog: GroupCommit;
   private closing = false;
@@ -201,6 +209,7 @@ export class Replica {
   private constructor(options: ReplicaOptions, ports: ReplicaPorts, meta: NodeMeta) {
     this.options = resolveOptions(options);
     this.ports = ports;
+    this.keySpill = new KeySpill(ports.store, ports.logger, this.options.keyIndexMemoryBytes);
     this.feed = new EventFeed(ports.logger);
     this.cluster = meta.cluster;
     this.region = meta.region;
@@ -241,6 +250,7 @@ export class Replica {
       balanceDurable: (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
       committed: (eventCount, segments, tenants) => {
         this.checkpoints?.committed(eventCount);
+        this.spillClosedKeys();
         this.feed.publishSegments(segments, tenants);
       },
       afterCommit: (batch, own) => {
@@ -349,6 +359,7 @@ export class Replica {
       borrowing: this.borrowing,
       forwarding: this.forwarding,
       expiries: this.expiries,
+      keySpill: this.keySpill,
       state: () => this.state,
       policy: (tenant) => this.control.policy(tenant),
       overdraftAllowed: () => this.overdraftAllowed(),
@@ -572,7 +583,8 @@ export class Replica {
 
   /** Rebuilds everything from the store: the fold of every stored log and the control document. */
   private async recover(): Promise<void> {
-    const recordWindow = this.recordWindow();
+    const window = this.recordWindow();
+    const recordWindow = { ...window, spilled: await this.keySpill.load(window.bucketMs) };
     let recovered = await recoverStore(this.ports, this.cluster, this.origin, recordWindow);
     const cut = retiredPastThrough(recovered.state);
     // Events of a retired incarnation past its retired seq, stored before the retire came: the
@@ -605,6 +617,16 @@ export class Replica {
     this.ports.observer?.overdraftInUse?.(this.ownLog.overdraftInUse);
     this.deadlines.runExpiries();
     for (const tenant of tenantIds(state)) this.remote.revokeDuplicates(tenant);
+    this.spillClosedKeys();
+  }
+
+  /** Writes the key indexes' closed buckets to disk when a newer one began (key-spill.ts). */
+  private spillClosedKeys(): void {
+    // A part covers an origin up to what is both durable and folded (so in the index).
+    const state = this.state;
+    this.keySpill.poke(state.recordWindow, (origin) =>
+      Math.min(this.heads.get(origin)?.seq ?? 0, state.versionVector[origin] ?? 0),
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -865,15 +887,27 @@ export class Replica {
    */
   async takeCheckpoint(): Promise<boolean> {
     if (this.closing || this.broken !== null) return false;
-    // Checkpoint format 1 carries no retired cells nor retired origins (issue 11): after a retire,
-    // starts fold from the newest checkpoint taken before it (or the logs), which stays exact.
-    if (this.state.retired.size > 0) return false;
-    return writeCheckpoint(
-      this.ports,
-      this.cluster,
-      (work) => this.ownLog.exclusively(work),
-      () => ({ state: this.state, heads: this.heads }),
+    // Events of a retired incarnation past its retired seq are in the fold until refold drops them.
+    if (retiredPastThrough(this.state).size > 0) return false;
+    // Closed key-index buckets on disk are read back for it: a checkpoint holds every key.
+    return this.keySpill.withPinned(this.state.recordWindow, () =>
+      writeCheckpoint(
+        this.ports,
+        this.cluster,
+        (work) => this.ownLog.exclusively(work),
+        () => ({ state: this.state, heads: this.heads, retentionMs: this.options.idempotencyRetentionMs }),
+      ),
     );
+  }
+
+  /** The key indexes' memory and disk use (issue 18; bench:soak and tests read it). */
+  keyIndexUse(): KeyIndexUse {
+    return keyIndexUse(this.state.recordWindow, this.options.keyIndexMemoryBytes);
+  }
+
+  /** Resolves once the closed key-index buckets being written to disk (if any) are. */
+  keyIndexSettled(): Promise<void> {
+    return this.keySpill.idle();
   }
 
   /** The newest stored checkpoint whose hash and signature (this node's) verify; null: none (audit). */
@@ -910,7 +944,9 @@ export class Replica {
         ),
       };
       const meta = () => ({ cluster: this.cluster, region: this.region, takenAt: this.ports.clock.now() });
-      const outcome = await snapshotAt(this.ports.store, vector, recordWindow, meta);
+      const base = (wanted: Readonly<Record<OriginId, number>>) =>
+        newestCheckpointWithin(this.ports, this.cluster, wanted, recordWindow);
+      const outcome = await snapshotAt(this.ports.store, vector, recordWindow, meta, base);
       if (outcome.status !== 'ok') return outcome;
       return { header: outcome.header, tenants: outcome.tenants };
     } finally {
