@@ -236,10 +236,13 @@ describe('joining by checkpoint', () => {
     for (const region of ['eu', 'ap']) {
       const store = w.stores.get(region) as MemoryStore;
       const crypto = nodeCrypto(generateKeyPairSync('ed25519').privateKey);
-      const at = await checkpointBytesAt({ store, crypto }, 'test', vectorOf(usNewest.bytes), {
-        records: 100_000,
-        bucketMs: 3_600_000,
-      });
+      const at = await checkpointBytesAt(
+        { store, crypto },
+        'test',
+        vectorOf(usNewest.bytes),
+        { records: 100_000, bucketMs: 3_600_000 },
+        24 * 3_600_000,
+      );
       expect('bytes' in at && Buffer.from(sha256(at.bytes)).equals(Buffer.from(usNewest.hash))).toBe(true);
     }
     // A restart starts from the installed checkpoint and does not join again.

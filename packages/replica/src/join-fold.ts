@@ -138,13 +138,15 @@ async function nearestBase(
 
 /**
  * The canonical checkpoint bytes of the fold at `vector` (every origin's seq a segment end held
- * here), or null with why not: a seq not held, inside a segment, or prefixes that do not fold.
+ * here), encoded with the cluster's retention as every node writes its own (`retentionMs`), or why
+ * not: a seq not held, inside a segment, or prefixes that do not fold.
  */
 export async function checkpointBytesAt(
   ports: FoldAtPorts,
   cluster: string,
   vector: Readonly<Record<OriginId, number>>,
   recordWindow: RecordWindowOptions,
+  retentionMs: number,
 ): Promise<{ bytes: Uint8Array } | { problem: string }> {
   const { store } = ports;
   const held = new Map((await store.heads()).map((head) => [head.origin, head.seq]));
@@ -166,5 +168,5 @@ export async function checkpointBytesAt(
   } catch (error) {
     return { problem: error instanceof Error ? error.message : String(error) };
   }
-  return { bytes: encodeCheckpoint(state, hashes) };
+  return { bytes: encodeCheckpoint(state, hashes, { retentionMs }) };
 }

@@ -22,6 +22,8 @@ export interface JoinServeHost {
   readonly cluster: string;
   /** The record window the fold is made with (the replica's). */
   recordWindow(): RecordWindowOptions;
+  /** The retention every checkpoint is encoded with (the replica's idempotency retention). */
+  readonly retentionMs: number;
   send(region: string, frame: ReplicationFrame): boolean;
 }
 
@@ -83,7 +85,13 @@ export class JoinServer {
     if (offered !== null && JSON.stringify(canonicalVector(vectorOf(offered))) === JSON.stringify(vector))
       return offered.hash;
     try {
-      const outcome = await checkpointBytesAt(host, host.cluster, vector, host.recordWindow());
+      const outcome = await checkpointBytesAt(
+        host,
+        host.cluster,
+        vector,
+        host.recordWindow(),
+        host.retentionMs,
+      );
       if ('problem' in outcome) {
         host.logger.info(
           { vector, problem: outcome.problem },

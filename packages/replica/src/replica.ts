@@ -340,6 +340,7 @@ export class Replica {
       logger: ports.logger,
       cluster: this.cluster,
       recordWindow: () => this.recordWindow(),
+      retentionMs: this.options.idempotencyRetentionMs,
       send: (region, frame) => this.link.send(region, frame),
     });
     this.forwarding = new HoldForwarding({
