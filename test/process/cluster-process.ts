@@ -26,8 +26,19 @@ export interface ProcessCluster {
   stop(): Promise<void>;
 }
 
+/** How a process cluster starts beyond its regions. */
+export interface ProcessClusterOptions {
+  /** Regions in every config (keys, peers, relays) but not started: `restart` starts them later. */
+  readonly later?: readonly string[];
+  /** Config fields every node gets. */
+  readonly extra?: Record<string, unknown>;
+}
+
 /** Starts `regions` as processes of one cluster, connected through relays. */
-export async function startProcessCluster(regions: readonly string[]): Promise<ProcessCluster> {
+export async function startProcessCluster(
+  regions: readonly string[],
+  options: ProcessClusterOptions = {},
+): Promise<ProcessCluster> {
   const ports = new Map<string, number>();
   const keys = new Map<string, string>();
   const dirs = new Map<string, string>();
@@ -53,6 +64,7 @@ export async function startProcessCluster(regions: readonly string[]): Promise<P
       region,
       dataDir: dirs.get(region),
       extra: {
+        ...options.extra,
         listen: { host: '127.0.0.1', port: ports.get(region) },
         peers: regions
           .filter((peer) => peer !== region)
@@ -64,7 +76,8 @@ export async function startProcessCluster(regions: readonly string[]): Promise<P
       },
     });
   const nodes = new Map<string, NodeProcess>();
-  await Promise.all(regions.map(async (region) => nodes.set(region, await start(region))));
+  const now = regions.filter((region) => !(options.later ?? []).includes(region));
+  await Promise.all(now.map(async (region) => nodes.set(region, await start(region))));
   const relay = (from: string, to: string) => relays.get(`${from}>${to}`) as Relay;
   return {
     regions,

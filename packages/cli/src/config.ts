@@ -20,6 +20,10 @@ import {
   CHECKPOINT_EVERY_MS_DEFAULT,
   CHECKPOINT_EVERY_MS_MAX,
   CHECKPOINT_EVERY_MS_MIN,
+  JOIN_AGREE_MAX,
+  JOIN_THRESHOLD_EVENTS_DEFAULT,
+  JOIN_THRESHOLD_EVENTS_MAX,
+  JOIN_THRESHOLD_EVENTS_MIN,
   KEY_INDEX_MEMORY_BYTES_DEFAULT,
   KEY_INDEX_MEMORY_BYTES_MAX,
   RECORD_WINDOW_RECORDS_DEFAULT,
@@ -109,6 +113,12 @@ export interface NodeConfig {
    * `everyEvents` committed events or `everyMs` when any came in (defaults 250,000 and 10 min).
    */
   readonly checkpoint: { readonly everyEvents: number; readonly everyMs: number };
+  /**
+   * Joining by checkpoint (extension of API.md, issue 11): a node starting with nothing stored joins
+   * by a checkpoint when a peer holds more than `thresholdEvents` events (default 100,000), once
+   * `agree` regions agree on its hash ("all" asked, the default, or at least that many).
+   */
+  readonly join: { readonly thresholdEvents: number; readonly agree: 'all' | number };
   /** Largest request body in bytes, but for the debit batch (extension of API.md; default 64 KiB). */
   readonly bodyLimitBytes: number;
   /** Where alerts are POSTed, signed with each endpoint's secret (API.md `webhooks`; default none). */
@@ -260,6 +270,23 @@ export const CONFIG_SCHEMA = {
         everyMs: { type: 'integer', minimum: CHECKPOINT_EVERY_MS_MIN, maximum: CHECKPOINT_EVERY_MS_MAX },
       },
     },
+    join: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        thresholdEvents: {
+          type: 'integer',
+          minimum: JOIN_THRESHOLD_EVENTS_MIN,
+          maximum: JOIN_THRESHOLD_EVENTS_MAX,
+        },
+        agree: {
+          oneOf: [
+            { type: 'string', enum: ['all'] },
+            { type: 'integer', minimum: 1, maximum: JOIN_AGREE_MAX },
+          ],
+        },
+      },
+    },
     bodyLimitBytes: { type: 'integer', minimum: 1024, maximum: 67_108_864 },
     webhooks: {
       type: 'array',
@@ -312,6 +339,8 @@ const OVERRIDES: readonly { path: readonly string[]; kind: 'string' | 'integer' 
   { path: ['archive', 'afterSeconds'], kind: 'integer' },
   { path: ['checkpoint', 'everyEvents'], kind: 'integer' },
   { path: ['checkpoint', 'everyMs'], kind: 'integer' },
+  { path: ['join', 'thresholdEvents'], kind: 'integer' },
+  { path: ['join', 'agree'], kind: 'string' },
   { path: ['bodyLimitBytes'], kind: 'integer' },
   { path: ['tokensFile'], kind: 'string' },
   { path: ['allowLoneStart'], kind: 'boolean' },
@@ -453,6 +482,7 @@ type DefaultedField =
   | 'allowLoneStart'
   | 'borrowWaitMs'
   | 'checkpoint'
+  | 'join'
   | 'webhooks'
   | 'archive';
 
@@ -468,6 +498,10 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
   }
   const raw = structuredClone(document) as Record<string, unknown>;
   applyOverrides(raw, env, problems);
+  // ALLOT_JOIN_AGREE is "all" or a count: a count arrives as text.
+  const joining = raw.join as Record<string, unknown> | undefined;
+  if (typeof joining?.agree === 'string' && /^[0-9]+$/.test(joining.agree))
+    joining.agree = Number(joining.agree);
   if (!validate(raw)) problems.push(...(validate.errors ?? []).map((error) => describe(error)));
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
   const config = raw as unknown as Omit<NodeConfig, DefaultedField> &
@@ -563,6 +597,10 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
     checkpoint: {
       everyEvents: config.checkpoint?.everyEvents ?? CHECKPOINT_EVERY_EVENTS_DEFAULT,
       everyMs: config.checkpoint?.everyMs ?? CHECKPOINT_EVERY_MS_DEFAULT,
+    },
+    join: {
+      thresholdEvents: config.join?.thresholdEvents ?? JOIN_THRESHOLD_EVENTS_DEFAULT,
+      agree: config.join?.agree ?? 'all',
     },
     bodyLimitBytes: config.bodyLimitBytes ?? 64 * 1024,
     webhooks,

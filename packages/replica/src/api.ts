@@ -99,10 +99,11 @@ export interface NotReady {
   readonly status: 'not_ready';
   /**
    * `retired`: this node's own incarnation was retired (a data directory restored from a backup);
-   * `superseded`: a newer incarnation of its region exists (a backup restored before any retire).
+   * `superseded`: a newer incarnation of its region exists (a backup restored before any retire);
+   * `joining`: it started with nothing stored and is receiving a checkpoint (issue 11).
    */
-  readonly reason: 'recovering' | 'retired' | 'superseded';
-  /** The configured peers whose confirmation is still awaited (not heard since the start, or holding more); empty when retired or superseded. */
+  readonly reason: 'recovering' | 'retired' | 'superseded' | 'joining';
+  /** The configured peers whose confirmation is still awaited (not heard since the start, or holding more); empty when retired, superseded or joining. */
   readonly waitingFor: readonly string[];
 }
 
@@ -278,4 +279,6 @@ export interface ReplicaObserver {
   debitDeclined?(reason: DeclineReason | 'blocked'): void;
   /** A grant id defined with different terms at two origins was seen (once per conflict per process). */
   grantConflict?(): void;
+  /** This node joined by checkpoint (issue 11): the checkpoint's bytes received, and seconds from start to installed. */
+  joinedByCheckpoint?(bytes: number, seconds: number): void;
 }

@@ -50,7 +50,8 @@ function pendingEvent(source: RecallSource, origin: string, seq: number): Ledger
 
 /**
  * Reads `ids` back into a copy of `previous` (one more round); null when the decision has used
- * up RECALL_ROUNDS_MAX rounds. Rejects when the store fails.
+ * up RECALL_ROUNDS_MAX rounds. Rejects when the store fails, or when an event lies below a log base
+ * (a node that joined by checkpoint does not hold it: its record is unknown here, not absent).
  */
 export async function recallRecords(
   source: RecallSource,
@@ -81,6 +82,15 @@ export async function recallRecords(
       const [stored] = await source.store.readLog(at.origin, at.seq, 1);
       if (stored !== undefined && stored.event.origin === at.origin && stored.event.seq === at.seq)
         event = stored.event;
+      // Not here because this node joined by a checkpoint after it: unknown, never "no record"
+      // (that would take a replayed key for a new one). The command is refused instead.
+      if (event === undefined) {
+        const base = (await source.store.bases()).find((head) => head.origin === at.origin);
+        if (base !== undefined && at.seq <= base.seq)
+          throw new Error(
+            `event ${id} lies before the checkpoint this node joined from: it is not held here`,
+          );
+      }
     }
     recalled.set(id, event === undefined ? null : recordFromEvent(event));
   }

@@ -20,6 +20,7 @@ import {
 } from '@allot/core';
 import { describeValue as describe, fieldsProblem } from './event-shape.js';
 import { FRAME_TYPES } from './frames.js';
+import { JOIN_FRAME_FIELDS, joinFrameProblem } from './join-frames.js';
 import { CONTROL_MESSAGE_BYTES_MAX, FRAME_SEGMENT_BYTES_MAX } from './limits.js';
 import { isOwnedBytes, isPlainRecord } from './values.js';
 
@@ -66,6 +67,7 @@ const FRAME_FIELDS: { readonly [K in (typeof FRAME_TYPES)[number]]: readonly str
   'hold-settle': ['type', 'id', 'tenant', 'holdId', 'action', 'amount'],
   'hold-settled': ['type', 'id', 'status', 'hold', 'held'],
   control: ['type', 'message'],
+  ...JOIN_FRAME_FIELDS,
 };
 
 const WIRE_SEGMENT_FIELDS = ['firstSeq', 'lastSeq', 'bytes', 'signature'] as const;
@@ -264,6 +266,8 @@ export function frameProblem(frame: unknown): string | null {
     case 'control':
       problem = boundedBytesProblem('message', frame.message, FRAME_CONTROL_BYTES_MAX);
       break;
+    default:
+      problem = joinFrameProblem(type, frame);
   }
   return problem === null ? null : `${type}: ${problem}`;
 }

@@ -6,6 +6,7 @@
  */
 import type { OriginId, TenantId } from '@allot/core';
 import type { HoldView } from './api.js';
+import type { JoinFrame } from './join-frames.js';
 
 /**
  * One segment of a log as sent: its bytes as stored (core's segment codec), its seqs (which its
@@ -104,7 +105,8 @@ export type ReplicationFrame =
   | BorrowFrame
   | HoldSettleFrame
   | HoldSettledFrame
-  | ControlFrame;
+  | ControlFrame
+  | JoinFrame;
 
 /** The frame types, for the transport's shape check. */
 export const FRAME_TYPES = [
@@ -116,4 +118,10 @@ export const FRAME_TYPES = [
   'hold-settle',
   'hold-settled',
   'control',
+  'join-offer-ask',
+  'join-offer',
+  'join-hash-ask',
+  'join-hash',
+  'join-chunk-ask',
+  'join-chunk',
 ] as const;

@@ -96,6 +96,15 @@ export class GroupCommit {
     return this.open;
   }
 
+  /** Queues the open batch (if it holds anything) and opens a new one: the next commit's. */
+  nextBatch(): Batch {
+    if (this.open !== null && this.open.eventCount > 0) {
+      this.queue.push(this.open);
+      this.open = null;
+    }
+    return this.openBatch();
+  }
+
   /** Appends an own event: folded in memory now, written into its batch's segment, durable with it. */
   append(body: TenantEventBody): LedgerEvent {
     const { host } = this;
@@ -309,6 +318,9 @@ export class GroupCommit {
       if (last === null) return;
       if (this.inFlight === null) void this.flush();
       await last.done;
+      // A failed commit settles its batch before failCommit has read the store back: awaiting the
+      // settled batch again would spin without ever yielding to that I/O. Give it a clock turn.
+      if (last === this.inFlight) await new Promise<void>((resolve) => this.host.clock.setTimer(0, resolve));
     }
   }
 }

@@ -124,6 +124,11 @@ export class HeardIncarnations {
     return this.recorded.has(origin) || this.recording.has(origin);
   }
 
+  /** True when some incarnation of `region` was recorded or heard of here. */
+  heardOfRegion(region: string): boolean {
+    return this.heardOf(region) > 0;
+  }
+
   /** True when `origin` was recorded or heard of here. */
   knows(origin: OriginId): boolean {
     return this.recorded.has(origin) || this.recording.has(origin) || this.predecessors.has(origin);

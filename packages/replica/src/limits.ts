@@ -353,6 +353,71 @@ export const ASOF_VECTOR_ORIGINS_MAX = 256;
  */
 export const ASOF_SNAPSHOTS_MAX = 1;
 
+// ---------------------------------------------------------------------------------------------
+// Joining by checkpoint (issue 11, DESIGN.md §2 and §4 `checkpoint`)
+
+/**
+ * Events a peer must hold beyond this node before it joins by checkpoint instead of plain catch-up
+ * (default): at ~60k events/s of verify + fold, 100,000 events are under 2 s of plain catch-up,
+ * so below it a checkpoint saves nothing worth its refold at the peers.
+ */
+export const JOIN_THRESHOLD_EVENTS_DEFAULT = 100_000;
+
+/** Smallest join threshold: below ~1,000 events a checkpoint is larger than the events it replaces. */
+export const JOIN_THRESHOLD_EVENTS_MIN = 1_000;
+
+/** Largest join threshold: past 10^12 events no node ever joins by checkpoint (effectively "never"). */
+export const JOIN_THRESHOLD_EVENTS_MAX = 1_000_000_000_000;
+
+/**
+ * Most regions a join may require to agree on a checkpoint's hash (`join.agree` as a number): no
+ * honest cluster has more regions than core's ORIGINS_MAX origins.
+ */
+export const JOIN_AGREE_MAX = 64;
+
+/**
+ * Bytes of one `join-chunk` frame's payload: 1 MiB keeps a chunk well inside a frame
+ * (LINK_POLICY.frameBytesMax) next to live traffic, and a 1 GiB checkpoint is ~1,000 round trips.
+ */
+export const JOIN_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * Largest checkpoint a joiner accepts (bytes): the store's CHECKPOINT_BYTES_MAX (1 GiB), so any
+ * checkpoint a peer may store can be fetched, and a hostile size is refused before anything is allocated.
+ */
+export const JOIN_CHECKPOINT_BYTES_MAX = 1024 * 1024 * 1024;
+
+/**
+ * How long a joiner waits for every asked peer's answer (offers, hashes, a chunk) before it decides
+ * with what it has, or gives up this attempt and retries: a peer computing a hash refolds up to
+ * two checkpoint intervals of events (~250k–500k events at ~60k/s, < 10 s), so 60 s leaves room.
+ */
+export const JOIN_ANSWER_WAIT_MS = 60_000;
+
+/** Pause before a join attempt that failed (no offer, disagreement, bad bytes) is retried. */
+export const JOIN_RETRY_MS = 5_000;
+
+/**
+ * Hashes at a vector a node keeps computed for joiners: each costs a refold, and a join asks each
+ * peer for one vector, so a few cover several joiners at once without holding state for hostile asks.
+ */
+export const JOIN_HASH_CACHE = 4;
+
+/**
+ * Join attempts (offers, agreement, bytes) before a joiner gives up and catches up on every event
+ * instead: plain catch-up is always correct, only slower, so a cluster that cannot agree (a peer
+ * lying, or none able to compute the hash) still gets the node ready.
+ */
+export const JOIN_ATTEMPTS_MAX = 3;
+
+/**
+ * Received events per group-commit batch: runs that arrive while a commit is in flight go into the
+ * next batch, and past this many into the one after it, so one commit stays within the store's
+ * COMMIT_EVENTS_MAX (32,768) with a full batch of own events (BATCH_EVENTS_MAX) beside them. Found
+ * by bench:join: a new region catching up on 1M events under load piled 152,000 received events into
+ * one batch, its commit was refused, and the refused commit's drain spun.
+ */
+export const RECEIVED_BATCH_EVENTS_MAX = 16_384;
 /**
  * Memory a replica's key indexes may hold by default (issue 18): the open bucket's tables (≈ 16 B
  * a key: rate × retention / 24) and the Bloom filters of the closed buckets on disk (1.25 B a key),

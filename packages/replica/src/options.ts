@@ -1,5 +1,6 @@
 /** A replica's options (ReplicaOptions): their defaults, and the check made before it opens. */
 import { type CheckpointOptions, checkpointOptionsProblem } from './checkpoints.js';
+import { type JoinOptions, joinOptionsProblem } from './join.js';
 import {
   ARCHIVE_AFTER_MS_MAX,
   BATCH_EVENTS_MAX,
@@ -8,6 +9,7 @@ import {
   CHECKPOINT_EVERY_EVENTS_DEFAULT,
   CHECKPOINT_EVERY_MS_DEFAULT,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
+  JOIN_THRESHOLD_EVENTS_DEFAULT,
   KEY_INDEX_MEMORY_BYTES_DEFAULT,
   KEY_INDEX_MEMORY_BYTES_MAX,
   RECORD_WINDOW_RECORDS_DEFAULT,
@@ -54,6 +56,12 @@ export interface ReplicaOptions {
    * CHECKPOINT_EVERY_EVENTS_DEFAULT and CHECKPOINT_EVERY_MS_DEFAULT.
    */
   readonly checkpoint?: CheckpointOptions;
+  /**
+   * Joining by checkpoint (issue 11, join.ts): a node that starts with nothing stored joins by a
+   * checkpoint when a peer holds more than `thresholdEvents` events (default
+   * JOIN_THRESHOLD_EVENTS_DEFAULT), once `agree` regions (default every one asked) agree on its hash.
+   */
+  readonly join?: JoinOptions;
 }
 
 /** Every option, the left-out ones at their defaults. */
@@ -73,6 +81,7 @@ export function resolveOptions(options: ReplicaOptions): Required<ReplicaOptions
       everyEvents: CHECKPOINT_EVERY_EVENTS_DEFAULT,
       everyMs: CHECKPOINT_EVERY_MS_DEFAULT,
     },
+    join: options.join ?? { thresholdEvents: JOIN_THRESHOLD_EVENTS_DEFAULT, agree: 'all' },
     cluster: options.cluster,
     region: options.region,
   };
@@ -105,4 +114,6 @@ export function checkOptions(options: ReplicaOptions): void {
   const checkpointProblem =
     options.checkpoint === undefined ? null : checkpointOptionsProblem(options.checkpoint);
   if (checkpointProblem !== null) throw new ReplicaOpenError(checkpointProblem);
+  const joinProblem = options.join === undefined ? null : joinOptionsProblem(options.join);
+  if (joinProblem !== null) throw new ReplicaOpenError(joinProblem);
 }

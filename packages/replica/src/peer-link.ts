@@ -13,6 +13,7 @@ import { ControlDocument, ControlRefused } from './control.js';
 import type { ReplicationFrame, SegmentsFrame } from './frames.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HoldForwarding } from './hold-forwarding.js';
+import type { JoinFrame } from './join-frames.js';
 import { RTT_MS_FLOOR, SUMMARY_INTERVAL_MS } from './limits.js';
 import { originProblem, versionVectorProblem } from './peer-input.js';
 import { newPeerState, type PeerState } from './peers.js';
@@ -56,6 +57,14 @@ export interface PeerLinkHost {
   holdsAllOf(vector: Readonly<Record<OriginId, number>>): boolean;
   /** Checks, folds and persists a received run of segments. */
   receiveRun(region: string, frame: SegmentsFrame): void;
+  /** A join frame (join-frames.ts): a joiner's ask to serve, or an answer for this node's joiner. */
+  joinFrame(region: string, frame: JoinFrame): void;
+  /** A peer's checked summary, for this node's joiner (the first decides whether to join). */
+  joinSummary(region: string, vector: Readonly<Record<OriginId, number>>): void;
+  /** This node decided to join by checkpoint and has not installed it yet: runs are not folded. */
+  joining(): boolean;
+  /** A peer's link closed (the joiner may be waiting on it). */
+  joinPeerDown(region: string): void;
 }
 
 /** The transport, the peers' state, the summaries, and the routing of received frames. */
@@ -119,6 +128,7 @@ export class PeerLink {
     peer.connected = false;
     peer.sent.clear();
     this.host.forwarding.peerDown(region);
+    this.host.joinPeerDown(region);
     this.host.observer?.peerConnected?.(region, false);
     this.host.logger.debug({ peer: region }, 'peer disconnected');
   }
@@ -167,7 +177,13 @@ export class PeerLink {
   }
 
   private receiveFrame(region: string, frame: ReplicationFrame): void {
-    if (this.host.closing() || this.host.broken() || this.host.ownLog.gate !== null) return; // the peer re-sends after its next summary
+    if (this.host.closing() || this.host.broken()) return;
+    // Join frames read only the store or the joiner's own state: a gate does not hold them up.
+    if (frame.type.startsWith('join-')) {
+      this.host.joinFrame(region, frame as JoinFrame);
+      return;
+    }
+    if (this.host.ownLog.gate !== null) return; // the peer re-sends after its next summary
     const peer = this.peer(region);
     peer.connected = true; // the transport delivers frames only from an authenticated, live link
     switch (frame.type) {
@@ -184,6 +200,7 @@ export class PeerLink {
         }
         peer.versionVector = { ...frame.versionVector };
         peer.summarized = true;
+        this.host.joinSummary(region, frame.versionVector);
         this.host.archiving?.noteSummary(region, frame.versionVector);
         this.host.noteHeard(frame.versionVector);
         if (this.host.overdraftWithheld()) this.host.checkCaughtUp(region, frame.versionVector);
@@ -219,7 +236,8 @@ export class PeerLink {
           this.transport?.drop(region, `segments of ${originProblem(frame.origin, this.host.knownRegions)}`);
           return;
         }
-        this.host.receiveRun(region, frame);
+        // While joining nothing is folded: a checkpoint may yet be installed under the logs.
+        if (!this.host.joining()) this.host.receiveRun(region, frame);
         break;
       case 'rights-request':
         this.host.rebalancing.donate(region, frame.tenant, frame.amount);

@@ -106,6 +106,12 @@ export interface StoreBatch {
   readonly control?: readonly Uint8Array[];
   /** Incarnations this node heard of (its own, peers' from their handshakes); each kept once. */
   readonly origins?: readonly OriginId[];
+  /**
+   * Log bases (joining by checkpoint, issue 11): for an origin of which nothing is stored yet, its
+   * log here starts after this head (seq and hash from an installed checkpoint; signature null);
+   * the base is also the origin's head until segments follow it. Written once per origin.
+   */
+  readonly bases?: readonly LogHead[];
 }
 
 /** A page of a tenant's events, in the order the store indexed them. */
@@ -126,9 +132,12 @@ export interface Store {
   commit(batch: StoreBatch, options: { readonly sync: boolean }): Promise<void>;
   /** The stored head of every origin. */
   heads(): Promise<LogHead[]>;
+  /** The stored log base of every origin whose log starts past seq 1 here (StoreBatch.bases). */
+  bases(): Promise<LogHead[]>;
   /**
    * Up to `limit` segments of `origin`'s log, in order, from the one that holds `fromSeq` (it may
-   * start before it): contiguous, or a StoreCorruptError.
+   * start before it): contiguous, or a StoreCorruptError. None when `fromSeq` is at or below the
+   * origin's log base (those events came by a checkpoint and are not held here).
    */
   readSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]>;
   /** Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order (decoded from its segments). */

@@ -13,3 +13,6 @@ export const INTERNAL: StoreFailure = { status: 'unavailable', reason: 'internal
 export const RETIRED: NotReady = { status: 'not_ready', reason: 'retired', waitingFor: [] };
 /** A newer incarnation of this node's region exists (successors.ts): it takes no writes. */
 export const SUPERSEDED: NotReady = { status: 'not_ready', reason: 'superseded', waitingFor: [] };
+
+/** This node started with nothing stored and is joining by checkpoint (join.ts): it takes no writes yet. */
+export const JOINING: NotReady = { status: 'not_ready', reason: 'joining', waitingFor: [] };

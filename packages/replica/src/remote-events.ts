@@ -27,6 +27,7 @@ import type { ExpirySchedule } from './expiry-schedule.js';
 import { foldReceived } from './fold-received.js';
 import type { SegmentsFrame } from './frames.js';
 import type { GroupCommit } from './group-commit.js';
+import { RECEIVED_BATCH_EVENTS_MAX } from './limits.js';
 import { ZERO_HASH } from './log.js';
 import type { PeerLink } from './peer-link.js';
 import type { Clock, Crypto, Logger } from './ports.js';
@@ -154,13 +155,27 @@ export class RemoteEvents {
       for (const { decoded } of verdict.segments.slice(0, folded.writes.length))
         for (const event of decoded.events) this.host.ownLog.ownTimes.observe(event.at);
     }
-    const batch = this.host.ownLog.openBatch();
-    batch.received.push(...folded.writes);
-    for (const { decoded } of verdict.segments.slice(0, folded.writes.length))
-      batch.events.push(...decoded.events);
-    batch.eventCount += folded.events;
+    // Segment by segment into the open batch, a new one when it would pass RECEIVED_BATCH_EVENTS_MAX:
+    // runs received while a commit is in flight must not pile up past what one commit may write.
+    let batch = this.host.ownLog.openBatch();
+    for (let i = 0; i < folded.writes.length; i++) {
+      const write = folded.writes[i] as (typeof folded.writes)[number];
+      const count = write.lastSeq - write.firstSeq + 1;
+      if (batch.eventCount > 0 && batch.eventCount + count > RECEIVED_BATCH_EVENTS_MAX) {
+        batch = this.host.ownLog.nextBatch();
+      }
+      batch.received.push(write);
+      batch.events.push(...(verdict.segments[i]?.decoded.events ?? []));
+      batch.eventCount += count;
+      batch.remoteHeads.set(origin, {
+        origin,
+        seq: write.lastSeq,
+        hash: write.hash,
+        signature: write.signature,
+      });
+      for (const tenant of write.tenants) batch.tenants.add(tenant);
+    }
     this.host.ownLog.pendingEvents += folded.events;
-    for (const tenant of folded.touched.keys()) batch.tenants.add(tenant);
     for (const { tenant, grantId } of folded.grants) {
       this.host.scheduleExpiry(tenant, this.definitionOf(tenant, grantId));
       this.host.grantConflicts.observe(this.host.state(), tenant);

@@ -66,6 +66,10 @@ import { GroupCommit } from './group-commit.js';
 import { HoldForwarding } from './hold-forwarding.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
+import { Joiner, type JoinHost } from './join.js';
+import type { JoinFrame } from './join-frames.js';
+import { persistJoined } from './join-install.js';
+import { JoinServer } from './join-serve.js';
 import { type KeyIndexUse, KeySpill, keyIndexUse } from './key-spill.js';
 import {
   ASOF_SNAPSHOTS_MAX,
@@ -94,7 +98,7 @@ import type {
 } from './ports.js';
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
-import { RETIRED, STORE_FAILED, SUPERSEDED } from './refusals.js';
+import { JOINING, RETIRED, STORE_FAILED, SUPERSEDED } from './refusals.js';
 import { RemoteEvents } from './remote-events.js';
 import {
   countedVector,
@@ -154,6 +158,9 @@ export class Replica {
   private readonly archiving: Archiving | null;
   /** When to write checkpoints (checkpoints.ts); set once open. */
   private checkpoints: CheckpointSchedule | null = null;
+  /** Joining by checkpoint: set at open when nothing is stored; inactive once decided (join.ts). */
+  private joiner: Joiner | null = null;
+  private readonly joinServer: JoinServer;
   /** The key indexes' closed buckets on disk (issue 18). */
   private readonly keySpill: KeySpill;
   /** The own log and its group commit (group-commit.ts). */
@@ -322,7 +329,7 @@ export class Replica {
     this.logConfirm = new LogConfirm({
       region: this.region,
       origin: this.origin,
-      otherRegions: () => this.otherRegions(),
+      otherRegions: () => this.regionsToConfirm(),
       peers: this.peers,
       held: (origin) => this.heads.get(origin)?.seq ?? 0,
       counted: (vector) => countedVector(this.state, vector),
@@ -330,6 +337,15 @@ export class Replica {
         origin === this.origin ? this.ownLog.nextSeq - 1 : (this.tips.get(origin)?.seq ?? 0),
       send: (region, frame) => this.link.send(region, frame),
       logger: ports.logger,
+    });
+    this.joinServer = new JoinServer({
+      store: ports.store,
+      crypto: ports.crypto,
+      logger: ports.logger,
+      cluster: this.cluster,
+      recordWindow: () => this.recordWindow(),
+      retentionMs: this.options.idempotencyRetentionMs,
+      send: (region, frame) => this.link.send(region, frame),
     });
     this.forwarding = new HoldForwarding({
       setTimer: (ms, callback) => this.ports.clock.setTimer(ms, callback),
@@ -382,6 +398,11 @@ export class Replica {
       checkLogWhole: () => this.checkLogWhole(),
       holdsAllOf: (vector) => this.holdsAllOf(vector),
       receiveRun: (region, frame) => this.remote.receiveRun(region, frame),
+      joinFrame: (region, frame) => this.receiveJoinFrame(region, frame),
+      joinSummary: (region, vector) =>
+        this.joiner?.summary(region, vector, this.heads.size === 0 && this.tips.size === 0),
+      joining: () => this.joiner?.joining === true,
+      joinPeerDown: (region) => this.joiner?.peerDown(region),
     });
     this.remote = new RemoteEvents({
       cluster: this.cluster,
@@ -487,6 +508,9 @@ export class Replica {
       await replica.takeCheckpoint();
     });
     replica.checkpoints.start();
+    // Nothing stored at all and peers to ask: the first peer summary decides whether to join by checkpoint.
+    if (replica.heads.size === 0 && replica.otherRegions().length > 0 && !replica.options.allowLoneStart)
+      replica.joiner = new Joiner(replica.joinHost(), replica.options.join);
     ports.logger.info(
       { origin: replica.origin, events: replica.ownLog.durableSeq, tenants: replica.state.tenants.size },
       'replica recovered',
@@ -494,17 +518,85 @@ export class Replica {
     return replica;
   }
 
+  /** The record window of this replica's fold (and of every fold it makes for others). */
+  private recordWindow(): { records: number; bucketMs: number } {
+    return {
+      records: this.options.recordWindowRecords,
+      bucketMs: Math.max(
+        KEY_INDEX_BUCKET_MS_MIN,
+        Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
+      ),
+    };
+  }
+
+  /** What the joiner needs of this replica (join.ts); installing runs alone and rebuilds the fold from the store. */
+  private joinHost(): JoinHost {
+    return {
+      cluster: this.cluster,
+      crypto: this.ports.crypto,
+      clock: this.ports.clock,
+      logger: this.ports.logger,
+      peerKey: (region) => this.options.peerKeys[region],
+      connected: () =>
+        [...this.peers]
+          .filter(([, peer]) => peer.connected)
+          .map(([region]) => region)
+          .sort(),
+      send: (region, frame) => this.link.send(region, frame),
+      drop: (region, reason) => this.link.transport?.drop(region, reason),
+      recordWindow: () => this.recordWindow(),
+      install: (fetched) =>
+        this.ownLog.exclusively(async () => {
+          await persistJoined(this.ports, this.cluster, fetched);
+          await this.recover();
+        }),
+      finished: ({ joined, attempted, bytes, ms }) => {
+        if (!attempted) return; // decided plainly at the first summary: no run was held back
+        if (joined) {
+          this.ports.logger.info(
+            { vector: this.durableVersionVector(), bytes, ms },
+            'joined by checkpoint: the tails after it come from the peers',
+          );
+          this.ports.observer?.joinedByCheckpoint?.(bytes, ms / 1000);
+        }
+        // Runs pushed while joining were not taken: ask again from what is held (a pull resets
+        // what the peer counts as sent), and say what is held now.
+        for (const [region, peer] of this.peers) {
+          if (!peer.connected) continue;
+          for (const [origin, seq] of Object.entries(peer.versionVector)) {
+            const held = this.heads.get(origin)?.seq ?? 0;
+            if (seq > held && origin !== this.origin)
+              this.link.send(region, { type: 'pull', origin, fromSeq: held + 1 });
+          }
+          this.antiEntropy.sendSummary(region);
+        }
+      },
+    };
+  }
+
+  /** A join frame: a joiner's ask served from the store (join-serve.ts), or an answer for this node's joiner. */
+  private receiveJoinFrame(region: string, frame: JoinFrame): void {
+    const failed = (error: unknown) =>
+      this.ports.logger.warn({ err: error, peer: region, frame: frame.type }, 'answering a joiner failed');
+    switch (frame.type) {
+      case 'join-offer-ask':
+        this.joinServer.offer(region).catch(failed);
+        break;
+      case 'join-hash-ask':
+        this.joinServer.hash(region, frame).catch(failed);
+        break;
+      case 'join-chunk-ask':
+        this.joinServer.chunk(region, frame).catch(failed);
+        break;
+      default:
+        this.joiner?.received(region, frame);
+    }
+  }
+
   /** Rebuilds everything from the store: the fold of every stored log and the control document. */
   private async recover(): Promise<void> {
-    const bucketMs = Math.max(
-      KEY_INDEX_BUCKET_MS_MIN,
-      Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
-    );
-    const recordWindow = {
-      records: this.options.recordWindowRecords,
-      bucketMs,
-      spilled: await this.keySpill.load(bucketMs),
-    };
+    const window = this.recordWindow();
+    const recordWindow = { ...window, spilled: await this.keySpill.load(window.bucketMs) };
     let recovered = await recoverStore(this.ports, this.cluster, this.origin, recordWindow);
     const cut = retiredPastThrough(recovered.state);
     // Events of a retired incarnation past its retired seq, stored before the retire came: the
@@ -810,14 +902,24 @@ export class Replica {
     // Events of a retired incarnation past its retired seq are in the fold until refold drops them.
     if (retiredPastThrough(this.state).size > 0) return false;
     // Closed key-index buckets on disk are read back for it: a checkpoint holds every key.
-    return this.keySpill.withPinned(this.state.recordWindow, () =>
-      writeCheckpoint(
-        this.ports,
-        this.cluster,
-        (work) => this.ownLog.exclusively(work),
-        () => ({ state: this.state, heads: this.heads, retentionMs: this.options.idempotencyRetentionMs }),
-      ),
-    );
+    try {
+      return await this.keySpill.withPinned(this.state.recordWindow, () =>
+        writeCheckpoint(
+          this.ports,
+          this.cluster,
+          (work) => this.ownLog.exclusively(work),
+          () => ({ state: this.state, heads: this.heads, retentionMs: this.options.idempotencyRetentionMs }),
+        ),
+      );
+    } catch (error) {
+      // writeCheckpoint logs its own failures; what reaches here is a key-index part that could not
+      // be read back (a store that failed or closed meanwhile, or a damaged chunk, logged by name).
+      this.ports.logger.warn(
+        { err: error },
+        'checkpoint not written: the key index on disk could not be read back',
+      );
+      return false;
+    }
   }
 
   /** The key indexes' memory and disk use (issue 18; bench:soak and tests read it). */
@@ -899,6 +1001,7 @@ export class Replica {
     this.borrowing.close();
     this.deadlines.close();
     this.archiving?.stop();
+    this.joiner?.close();
     await this.checkpoints?.close();
     this.link.close();
     await this.ownLog.drain();
@@ -915,6 +1018,7 @@ export class Replica {
     if (refused !== null) return refused;
     if (this.ownRetired !== null) return RETIRED;
     if (this.successors.successor !== null) return SUPERSEDED;
+    if (this.joiner?.joining === true) return JOINING;
     return this.logConfirmed
       ? null
       : { status: 'not_ready', reason: 'recovering', waitingFor: this.logConfirm.waitingFor() };
@@ -1014,7 +1118,7 @@ export class Replica {
         return;
     }
     this.caughtUpWith.add(region);
-    if (this.otherRegions().every((peer) => this.caughtUpWith.has(peer))) {
+    if (this.regionsToConfirm().every((peer) => this.caughtUpWith.has(peer))) {
       this.overdraftWithheld = false;
       this.ports.logger.info({ origin: this.origin }, 'caught up with every peer: overdraft allowed');
       // Duplicate grants an earlier incarnation of this region accepted can be revoked now.
@@ -1085,6 +1189,20 @@ export class Replica {
         { origin: this.origin, lost: origin },
         'an earlier incarnation of this region was heard of: its overdraft allowance counts as used until it is retired',
       );
+  }
+
+  /**
+   * The peers whose word the log-confirm rule and the overdraft catch-up wait for: every configured
+   * region, except — once every region heard of has sent a summary since this start — the regions
+   * of which no incarnation was ever heard of, here or (their summaries name every incarnation they
+   * heard of) by any of those peers: a region added to the config and not started yet holds nothing
+   * of any log (the rolling procedure to add a region, docs/operations.md).
+   */
+  private regionsToConfirm(): string[] {
+    const all = this.otherRegions();
+    const started = all.filter((region) => this.heard.heardOfRegion(region));
+    if (started.length === 0 || started.length === all.length) return all;
+    return started.every((region) => this.peers.get(region)?.summarized === true) ? started : all;
   }
 
   /** The other regions this replica knows keys for (its peers). */

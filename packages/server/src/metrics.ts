@@ -68,6 +68,10 @@ export interface Metrics {
   readonly debitsWaitedTotal: Counter<'result'>;
   readonly debitWaitSeconds: Histogram;
   readonly debitDeclinesTotal: Counter<'reason'>;
+  /** Joining by checkpoint (issue 11): joins, checkpoint bytes received, seconds from start to installed. */
+  readonly joinsTotal: Counter;
+  readonly joinBytesTotal: Counter;
+  readonly joinSeconds: Gauge;
   /** The node's state, read from the replica at each scrape, and store failures. */
   readonly nodeState: NodeStateMetrics;
   /** Feeds these metrics from a replica's observations. */
@@ -159,7 +163,27 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['reason'] as const,
     registers,
   });
+  const joinsTotal = new Counter({
+    name: 'allot_joins_total',
+    help: 'Times this node joined by checkpoint (it started with nothing stored; issue 11).',
+    registers,
+  });
+  const joinBytesTotal = new Counter({
+    name: 'allot_join_bytes_total',
+    help: 'Checkpoint bytes received from peers to join by checkpoint.',
+    registers,
+  });
+  const joinSeconds = new Gauge({
+    name: 'allot_join_seconds',
+    help: 'Seconds from the start of the last join by checkpoint to the checkpoint installed.',
+    registers,
+  });
   const observer: MetricsObserver = {
+    joinedByCheckpoint(bytes, seconds) {
+      joinsTotal.inc();
+      joinBytesTotal.inc(bytes);
+      joinSeconds.set(seconds);
+    },
     debitWaited(seconds, result) {
       debitsWaitedTotal.inc({ result });
       debitWaitSeconds.observe(seconds);
@@ -205,6 +229,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     debitsWaitedTotal,
     debitWaitSeconds,
     debitDeclinesTotal,
+    joinsTotal,
+    joinBytesTotal,
+    joinSeconds,
     nodeState: createNodeStateMetrics(registry),
     observer,
   };

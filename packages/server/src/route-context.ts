@@ -60,6 +60,11 @@ export function notReadyError(refused?: NotReady): ApiError {
       "a newer incarnation of this node's region exists (a data directory restored from a backup?): it takes no writes; run this region on its current data directory, or on an empty one",
       { reason: 'superseded' },
     );
+  if (refused.reason === 'joining')
+    return notReadyBecause(
+      'it started with nothing stored and is joining by checkpoint: writes wait until the checkpoint is installed and every peer confirms its own log (reads are served)',
+      { reason: 'joining' },
+    );
   const peers = refused.waitingFor.join(', ');
   return apiError(
     'not_ready',

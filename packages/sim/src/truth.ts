@@ -360,6 +360,7 @@ export function observedStore(inner: Store, ownOrigin: () => string | null, trut
         }
       }),
     heads: () => inner.heads(),
+    bases: () => inner.bases(),
     readSegments: (origin, fromSeq, limit) => inner.readSegments(origin, fromSeq, limit),
     readLog: (origin, fromSeq, limit) => inner.readLog(origin, fromSeq, limit),
     readTenantEvents: (tenant, cursor, limit) => inner.readTenantEvents(tenant, cursor, limit),

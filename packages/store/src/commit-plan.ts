@@ -19,6 +19,7 @@ import {
 } from './encoding.js';
 import { StoreInvariantError } from './errors.js';
 import {
+  baseKey,
   CONTROL_TALLY_KEY,
   COUNTER_KEY,
   controlKey,
@@ -43,6 +44,8 @@ export interface CommitState {
   control: ControlTally;
   /** The incarnations recorded as heard of. */
   readonly origins: Set<OriginId>;
+  /** The log base of every origin whose log here starts after an installed checkpoint. */
+  readonly bases: Map<OriginId, LogHead>;
 }
 
 /** One key and its sealed value (records.ts). */
@@ -89,6 +92,8 @@ export interface CommitPlan {
   /** The entry counter after this commit, and its record when it changed. */
   readonly lastEntry: number;
   readonly counter: KeyValue | null;
+  /** Log bases set by this commit (StoreBatch.bases). */
+  readonly bases: readonly PlannedHead[];
 }
 
 /** A fresh state for an empty data directory. */
@@ -99,6 +104,7 @@ export function emptyCommitState(): CommitState {
     lastEntry: 0,
     control: { count: 0, last: 0 },
     origins: new Set(),
+    bases: new Map(),
   };
 }
 
@@ -147,6 +153,10 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
     plannedMeta = { key: META_KEY, value: sealRecord(META_KEY, encodeNodeMeta(meta)) };
   }
 
+  const plannedBases = planBases(state, batch.bases ?? []);
+  const baseOf = (origin: OriginId): LogHead | undefined =>
+    plannedBases.find((planned) => planned.head.origin === origin)?.head;
+
   let entry = state.lastEntry;
   const lastOf = new Map<OriginId, SegmentWrite>();
   const positions = new Map<TenantId, EventPosition[]>();
@@ -154,7 +164,7 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
   for (const segment of segments) {
     const { origin, firstSeq, lastSeq, tenants } = segment;
     if (!isOriginId(origin)) refuse(`a segment of ${JSON.stringify(origin)}, not an origin id`);
-    const previous = lastOf.get(origin)?.lastSeq ?? state.heads.get(origin)?.seq ?? 0;
+    const previous = lastOf.get(origin)?.lastSeq ?? state.heads.get(origin)?.seq ?? baseOf(origin)?.seq ?? 0;
     if (firstSeq !== previous + 1)
       refuse(`segment ${origin}/${firstSeq} does not follow seq ${previous} of its log`);
     if (!Array.isArray(tenants) || tenants.length !== lastSeq - firstSeq + 1)
@@ -201,7 +211,7 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
       }
     } else {
       // A head without events only re-signs the stored head: it may not move it.
-      const stored = state.heads.get(origin);
+      const stored = state.heads.get(origin) ?? baseOf(origin);
       if (stored === undefined || stored.seq !== head.seq || !sameBytes(stored.hash, head.hash)) {
         refuse(
           `the head of ${origin} (seq ${head.seq}) has no events in the batch and is not the stored head`,
@@ -210,6 +220,10 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
     }
     const key = headKey(origin);
     plannedHeads.push({ key, value: sealRecord(key, value), head: decodeLogHead(key, value) });
+  }
+  for (const { head } of plannedBases) {
+    if (!plannedHeads.some((planned) => planned.head.origin === head.origin))
+      refuse(`the log base of ${head.origin} comes without its head`);
   }
   for (const origin of lastOf.keys()) {
     if (!plannedHeads.some((planned) => planned.head.origin === origin)) {
@@ -234,7 +248,27 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
     ...controlTallyOf(state.control, plannedControl),
     lastEntry: entry,
     counter: entry === state.lastEntry ? null : counterRecord(entry),
+    bases: plannedBases,
   };
+}
+
+/** The records of `bases`: each for an origin of which nothing is stored yet, unsigned, once. */
+function planBases(state: CommitState, bases: readonly LogHead[]): PlannedHead[] {
+  if (!Array.isArray(bases)) refuse('bases must be an array');
+  if (bases.length > ORIGINS_MAX) refuse(`${bases.length} log bases, more than ${ORIGINS_MAX}`);
+  const planned: PlannedHead[] = [];
+  for (const base of bases) {
+    const origin = base?.origin;
+    if (!isOriginId(origin)) refuse(`a log base of ${JSON.stringify(origin)}, not an origin id`);
+    if (state.heads.has(origin) || state.bases.has(origin))
+      refuse(`the log of ${origin} is stored already: it gets no base`);
+    if (planned.some((other) => other.head.origin === origin)) refuse(`two log bases of ${origin}`);
+    if (base.signature !== null) refuse(`the log base of ${origin} is signed: a base carries no signature`);
+    const key = baseKey(origin);
+    const value = encodeLogHead(base);
+    planned.push({ key, value: sealRecord(key, value), head: decodeLogHead(key, value) });
+  }
+  return planned;
 }
 
 /** The control tally after `planned` are added to `tally`, and its record if they are any. */
@@ -259,6 +293,7 @@ export function planWrites(plan: CommitPlan): KeyValue[] {
   const writes: KeyValue[] = [];
   if (plan.meta !== null) writes.push(plan.meta);
   writes.push(...plan.segments, ...plan.entries, ...plan.heads, ...plan.control, ...plan.origins);
+  writes.push(...plan.bases);
   if (plan.controlTallyRecord !== null) writes.push(plan.controlTallyRecord);
   if (plan.counter !== null) writes.push(plan.counter);
   return writes;
@@ -270,5 +305,6 @@ export function applyPlan(state: CommitState, plan: CommitPlan): void {
   for (const { head } of plan.heads) state.heads.set(head.origin, head);
   state.control = plan.controlTally;
   for (const { origin } of plan.origins) state.origins.add(origin);
+  for (const { head } of plan.bases) state.bases.set(head.origin, head);
   state.lastEntry = plan.lastEntry;
 }

@@ -68,6 +68,7 @@ export const KEYS_KEY_PREFIX = 'v3/keys/';
  * all of them is no record of this layout ('0' follows '/' in ASCII: `v3/seg0` is just past `v3/seg/…`).
  */
 export const RECORD_RANGES: readonly { readonly gte: string; readonly lt: string }[] = [
+  { gte: 'v3/base/', lt: 'v3/base0' },
   { gte: 'v3/ckpt/', lt: 'v3/ckpt0' },
   { gte: 'v3/control-tally', lt: 'v3/control-tally\u0000' },
   { gte: CONTROL, lt: 'v3/control0' },
@@ -142,6 +143,24 @@ export function segmentEnd(origin: OriginId): string {
 export function headKey(origin: OriginId): string {
   checkOrigin(origin);
   return `${HEAD}${origin}`;
+}
+
+const BASE = 'v3/base/';
+
+/** The key of `origin`'s log base (where its log starts here after a checkpoint was installed). */
+export function baseKey(origin: OriginId): string {
+  checkOrigin(origin);
+  return `${BASE}${origin}`;
+}
+
+/** Every log base key, as a range. */
+export const BASE_RANGE = { gte: BASE, lt: 'v3/base0' } as const;
+
+/** The origin of a log base key, or null when it is not one. */
+export function parseBaseKey(key: string): OriginId | null {
+  if (!key.startsWith(BASE)) return null;
+  const origin = key.slice(BASE.length);
+  return isOriginId(origin) ? origin : null;
 }
 
 /** Every head key, as a range. */

@@ -58,6 +58,8 @@ import {
   openKeyAreaValue,
 } from './key-area.js';
 import {
+  BASE_RANGE,
+  baseKey,
   CONTROL_RANGE,
   CONTROL_TALLY_KEY,
   COUNTER_KEY,
@@ -68,6 +70,7 @@ import {
   META_KEY,
   OLD_LAYOUT_PREFIX,
   ORIGIN_RANGE,
+  parseBaseKey,
   parseControlKey,
   parseHeadKey,
   parseOriginKey,
@@ -199,10 +202,16 @@ export class LevelStore implements Store {
     return this.gate.run(async () => [...this.state.heads.values()].map(copyHead).sort(byOrigin));
   }
 
+  /** The stored log base of every origin whose log starts past seq 1 here; see the Store port. */
+  bases(): Promise<LogHead[]> {
+    return this.gate.run(async () => [...this.state.bases.values()].map(copyHead).sort(byOrigin));
+  }
+
   /** Up to `limit` segments of `origin`'s log from the one holding `fromSeq`; see the Store port. */
   readSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
     return this.read(async () => {
       checkSegmentRead(origin, fromSeq, limit);
+      if (fromSeq <= (this.state.bases.get(origin)?.seq ?? 0)) return [];
       return this.segments(origin, Math.max(fromSeq, 1), limit);
     });
   }
@@ -244,7 +253,7 @@ export class LevelStore implements Store {
     return this.read(async () => {
       checkLogRead(origin, fromSeq, limit);
       const events: StoredEvent[] = [];
-      let from = Math.max(fromSeq, 1);
+      let from = Math.max(fromSeq, (this.state.bases.get(origin)?.seq ?? 0) + 1);
       while (events.length < limit) {
         const run = await this.segments(origin, from, Math.min(LOG_PAGE_SEGMENTS_MAX, limit - events.length));
         const last = run[run.length - 1];
@@ -349,6 +358,10 @@ export class LevelStore implements Store {
   /** One step of moving `origin`'s segments through `throughSeq` to the archive; see the Store port. */
   archiveSegments(origin: OriginId, throughSeq: number): Promise<ArchiveStep> {
     const head = () => this.state.heads.get(origin)?.seq ?? 0;
+    // A log that starts after a log base (joined by checkpoint) is not archived: archive files run
+    // from seq 1. It stays live (nothing moves), which a sweep may ask for again safely.
+    if (this.state.bases.has(origin))
+      return this.gate.run(async () => ({ segments: 0, events: 0, throughSeq: 0 }));
     return this.gate.run(() =>
       this.oneMove(() => moveSegments(this.archive, this.live, this.reads, origin, throughSeq, head)),
     );
@@ -474,13 +487,21 @@ async function loadState(db: Db, archive: Archive): Promise<CommitState> {
   const counter = await db.get(COUNTER_KEY);
   if (counter !== undefined) state.lastEntry = decodeCounter(COUNTER_KEY, openRecord(COUNTER_KEY, counter));
 
+  for (const [key, bytes] of await db.iterator(BASE_RANGE).all()) {
+    const origin = parseBaseKey(key);
+    if (origin === null) throw new StoreCorruptError(key, 'not a log base key');
+    state.bases.set(origin, expectHead(key, decodeLogHead(key, openRecord(key, bytes)), origin));
+  }
   for (const [key, bytes] of await db.iterator(HEAD_RANGE).all()) {
     const origin = parseHeadKey(key);
     if (origin === null) throw new StoreCorruptError(key, 'not a head key');
     const head = expectHead(key, decodeLogHead(key, openRecord(key, bytes)), origin);
-    await checkHeadAgainstLog(db, key, head);
+    await checkHeadAgainstLog(db, key, head, state.bases.get(origin));
     state.heads.set(origin, head);
   }
+  for (const origin of state.bases.keys())
+    if (!state.heads.has(origin))
+      throw new StoreCorruptError(baseKey(origin), `the log of ${origin} has a base and no head`);
   await checkEveryLogHasAHead(db, state, archive);
 
   for (const [key, bytes] of await db.iterator(ORIGIN_RANGE).all()) {
@@ -515,9 +536,27 @@ async function loadState(db: Db, archive: Archive): Promise<CommitState> {
   return state;
 }
 
-/** A head must be its log's last segment: the segment exists, has the head's hash, and none follows. */
-async function checkHeadAgainstLog(db: Db, key: string, head: LogHead): Promise<void> {
+/**
+ * A head must be its log's last segment: the segment exists, has the head's hash, and none follows;
+ * or, with nothing after its log base yet, the base itself.
+ */
+async function checkHeadAgainstLog(
+  db: Db,
+  key: string,
+  head: LogHead,
+  base: LogHead | undefined,
+): Promise<void> {
   const lastKey = segmentKey(head.origin, head.seq);
+  if (base !== undefined && head.seq <= base.seq) {
+    if (head.seq !== base.seq || !sameHash(head.hash, base.hash))
+      throw new StoreCorruptError(key, `below or beside its log base (seq ${base.seq})`);
+    const [stray] = await db
+      .keys({ gte: segmentKey(head.origin, 1), lt: segmentEnd(head.origin), limit: 1 })
+      .all();
+    if (stray !== undefined)
+      throw new StoreCorruptError(stray, `past the head of ${head.origin} (seq ${head.seq})`);
+    return;
+  }
   const bytes = await db.get(lastKey);
   if (bytes === undefined) throw new StoreCorruptError(key, `its segment ${lastKey} is missing`);
   const segment = decodeSegmentRecord(lastKey, openRecord(lastKey, bytes), head.origin, head.seq);
@@ -550,7 +589,14 @@ async function checkEveryLogHasAHead(db: Db, state: CommitState, archive: Archiv
     }
     const segment = decodeSegmentRecord(first, openRecord(first, bytes), parsed.origin, parsed.lastSeq);
     const archived = archive.throughSeq(parsed.origin);
-    if (segment.firstSeq > archived + 1 || (archived === 0 && segment.firstSeq !== 1)) {
+    const base = state.bases.get(parsed.origin)?.seq ?? 0;
+    if (base > 0 && archived === 0) {
+      if (segment.firstSeq !== base + 1)
+        throw new StoreCorruptError(
+          first,
+          `the log of ${parsed.origin} starts at seq ${segment.firstSeq}, not after its base (seq ${base})`,
+        );
+    } else if (segment.firstSeq > archived + 1 || (archived === 0 && segment.firstSeq !== 1)) {
       const after = archived === 0 ? '' : ` (archived to seq ${archived})`;
       throw new StoreCorruptError(
         first,

@@ -51,6 +51,7 @@ import {
   headKey,
   META_KEY,
   originKey,
+  parseBaseKey,
   parseHeadKey,
   parseOriginKey,
   parseSegmentKey,
@@ -132,6 +133,9 @@ function stateOf(image: Image): CommitState {
       state.heads.set(headOrigin, expectHead(key, decodeLogHead(key, openRecord(key, bytes)), headOrigin));
     const heard = parseOriginKey(key);
     if (heard !== null) state.origins.add(decodeHeardOrigin(key, openRecord(key, bytes), heard));
+    const based = parseBaseKey(key);
+    if (based !== null)
+      state.bases.set(based, expectHead(key, decodeLogHead(key, openRecord(key, bytes)), based));
   }
   return state;
 }
@@ -385,10 +389,16 @@ export class MemoryStore implements Store {
     );
   }
 
+  /** The stored log base of every origin whose log starts past seq 1 here; see the Store port. */
+  bases(): Promise<LogHead[]> {
+    return this.gate.run(async () => [...this.state.bases.values()].sort(byOrigin));
+  }
+
   /** Up to `limit` segments of `origin`'s log from the one holding `fromSeq`; see the Store port. */
   readSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
     return this.tracked(async () => {
       checkSegmentRead(origin, fromSeq, limit);
+      if (fromSeq <= (this.state.bases.get(origin)?.seq ?? 0)) return [];
       return this.segments(origin, Math.max(fromSeq, 1), limit);
     });
   }
@@ -435,7 +445,7 @@ export class MemoryStore implements Store {
     return this.tracked(async () => {
       checkLogRead(origin, fromSeq, limit);
       const events: StoredEvent[] = [];
-      let from = Math.max(fromSeq, 1);
+      let from = Math.max(fromSeq, (this.state.bases.get(origin)?.seq ?? 0) + 1);
       while (events.length < limit) {
         const run = await this.segments(origin, from, Math.min(LOG_PAGE_SEGMENTS_MAX, limit - events.length));
         const last = run[run.length - 1];
@@ -561,6 +571,10 @@ export class MemoryStore implements Store {
   /** One step of moving `origin`'s segments through `throughSeq` to the archive; see the Store port. */
   archiveSegments(origin: OriginId, throughSeq: number): Promise<ArchiveStep> {
     const head = () => this.state.heads.get(origin)?.seq ?? 0;
+    // A log that starts after a log base (joined by checkpoint) is not archived: archive files run
+    // from seq 1. It stays live (nothing moves), which a sweep may ask for again safely.
+    if (this.state.bases.has(origin))
+      return this.gate.run(async () => ({ segments: 0, events: 0, throughSeq: 0 }));
     return this.gate.run(() =>
       this.oneMove(async () =>
         moveSegments(await this.archive(), this.live, this.reads, origin, throughSeq, head),

@@ -49,7 +49,7 @@ function copyBytes(value: unknown): unknown {
 function restore(decoded: unknown): unknown {
   if (!isPlainRecord(decoded)) return decoded;
   const message: Fields = { ...decoded };
-  for (const field of ['nonce', 'signature', 'control', 'message'] as const) {
+  for (const field of ['nonce', 'signature', 'control', 'message', 'hash', 'bytes'] as const) {
     if (Object.hasOwn(message, field)) message[field] = copyBytes(message[field]);
   }
   if (message.type === 'segments' && Array.isArray(message.segments)) {

@@ -164,6 +164,12 @@ const segmentsFrameArb: fc.Arbitrary<ReplicationFrame> = originArb.chain((origin
     }),
 );
 
+/** A checkpoint's version vector: at least one origin, every seq ≥ 1. */
+const joinVectorArb = fc.dictionary(originArb, fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), {
+  minKeys: 1,
+  maxKeys: 8,
+});
+
 const frameArbs: { readonly [K in ReplicationFrame['type']]: fc.Arbitrary<ReplicationFrame> } = {
   summary: fc.record({
     type: fc.constant('summary' as const),
@@ -204,6 +210,37 @@ const frameArbs: { readonly [K in ReplicationFrame['type']]: fc.Arbitrary<Replic
     held: amountArb,
   }),
   control: fc.record({ type: fc.constant('control' as const), message: bytesArb(1, 256) }),
+  'join-offer-ask': fc.constant({ type: 'join-offer-ask' as const }),
+  'join-offer': fc.oneof(
+    fc.record({
+      type: fc.constant('join-offer' as const),
+      vector: joinVectorArb,
+      hash: bytesArb(32, 32),
+      signature: bytesArb(64, 64),
+      size: fc.integer({ min: 1, max: 2 ** 30 }),
+    }),
+    fc.constant({ type: 'join-offer' as const, vector: null, hash: null, signature: null, size: 0 }),
+  ),
+  'join-hash-ask': fc.record({ type: fc.constant('join-hash-ask' as const), vector: joinVectorArb }),
+  'join-hash': fc.record({
+    type: fc.constant('join-hash' as const),
+    vector: joinVectorArb,
+    hash: fc.option(bytesArb(32, 32), { nil: null }),
+  }),
+  'join-chunk-ask': fc.record({
+    type: fc.constant('join-chunk-ask' as const),
+    hash: bytesArb(32, 32),
+    offset: fc.integer({ min: 0, max: 2 ** 30 - 1 }),
+  }),
+  'join-chunk': fc
+    .record({ hash: bytesArb(32, 32), offset: fc.integer({ min: 0, max: 2 ** 20 }), bytes: bytesArb(0, 512) })
+    .map(({ hash, offset, bytes }) => ({
+      type: 'join-chunk' as const,
+      hash,
+      offset,
+      size: offset + bytes.length,
+      bytes,
+    })),
 };
 
 const transportArb: fc.Arbitrary<TransportMessage> = fc.oneof(

@@ -177,6 +177,24 @@ export function everyFrame(): ReplicationFrame[] {
       held: null,
     },
     { type: 'control', message: new Uint8Array([0, 1, 2, 3]) },
+    { type: 'join-offer-ask' },
+    {
+      type: 'join-offer',
+      vector: { [EU]: 6 },
+      hash: new Uint8Array(32).fill(7),
+      signature: new Uint8Array(64).fill(8),
+      size: 1_000,
+    },
+    { type: 'join-hash-ask', vector: { [EU]: 6 } },
+    { type: 'join-hash', vector: { [EU]: 6 }, hash: new Uint8Array(32).fill(7) },
+    { type: 'join-chunk-ask', hash: new Uint8Array(32).fill(7), offset: 0 },
+    {
+      type: 'join-chunk',
+      hash: new Uint8Array(32).fill(7),
+      offset: 0,
+      size: 4,
+      bytes: new Uint8Array([1, 2, 3, 4]),
+    },
   ];
 }
 

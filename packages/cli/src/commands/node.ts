@@ -132,6 +132,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     allowLoneStart: config.allowLoneStart,
     borrowWaitMs: config.borrowWaitMs,
     checkpoint: config.checkpoint,
+    join: config.join,
   };
   let replica: Replica;
   try {

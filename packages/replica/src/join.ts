@@ -1,0 +1,403 @@
+/**
+ * Joining by checkpoint (issue 11; DESIGN.md §2 "Checkpoints and retention", §4 `checkpoint`): a
+ * node that starts with nothing stored, whose first peer summary shows more than `thresholdEvents`
+ * events, receives a checkpoint plus the tails after it instead of every event.
+ *
+ * One attempt: ask every connected peer for its newest checkpoint (`join-offer`, each signature
+ * checked with the signer's configured key; a bad one closes that link); pick the newest offer (the
+ * largest vector total); ask every other connected peer for its hash of the fold at that vector;
+ * accept only when the regions that answered agree — every asked region by default (`agree: 'all'`),
+ * or at least `agree` regions with the offerer counted — and none names another hash; fetch the
+ * bytes from the offerer in bounded chunks; check them against the agreed hash (a mismatch closes
+ * the offerer's link) and decode them (a CheckpointError refuses them). Then the replica installs
+ * them (`JoinHost.install`) and the tails come through the normal verified path, each chained from
+ * the checkpoint's head hash of its origin. A failed attempt changes nothing and is retried; after
+ * JOIN_ATTEMPTS_MAX, or when no peer offers a checkpoint, the node catches up on every event.
+ */
+import {
+  CheckpointError,
+  checkpointHeads,
+  type DecodedCheckpoint,
+  decodeCheckpoint,
+  type OriginId,
+  type RecordWindowOptions,
+} from '@allot/core';
+import { canonicalVector } from './as-of.js';
+import { checkpointSigningBytes, vectorTotal } from './checkpoints.js';
+import type { ReplicationFrame } from './frames.js';
+import type { JoinChunkFrame, JoinHashFrame, JoinOfferFrame } from './join-frames.js';
+import {
+  JOIN_AGREE_MAX,
+  JOIN_ANSWER_WAIT_MS,
+  JOIN_ATTEMPTS_MAX,
+  JOIN_RETRY_MS,
+  JOIN_THRESHOLD_EVENTS_MAX,
+  JOIN_THRESHOLD_EVENTS_MIN,
+} from './limits.js';
+import type { Clock, Crypto, Logger, TimerHandle } from './ports.js';
+import { sameBytes } from './values.js';
+
+/** When and how a node joins by checkpoint (config `join`). */
+export interface JoinOptions {
+  /** A peer holding more events than this node by more than this makes it join by checkpoint. */
+  readonly thresholdEvents: number;
+  /** How many regions must agree on the checkpoint's hash: every asked one, or at least this many. */
+  readonly agree: 'all' | number;
+}
+
+/** What is wrong with `options`, or null when they are within their bounds. */
+export function joinOptionsProblem(options: JoinOptions): string | null {
+  const { thresholdEvents, agree } = options;
+  if (
+    !Number.isSafeInteger(thresholdEvents) ||
+    thresholdEvents < JOIN_THRESHOLD_EVENTS_MIN ||
+    thresholdEvents > JOIN_THRESHOLD_EVENTS_MAX
+  )
+    return `join.thresholdEvents must be an integer from ${JOIN_THRESHOLD_EVENTS_MIN} to ${JOIN_THRESHOLD_EVENTS_MAX}, not ${thresholdEvents}`;
+  if (agree !== 'all' && (!Number.isSafeInteger(agree) || agree < 1 || agree > JOIN_AGREE_MAX))
+    return `join.agree must be "all" or an integer from 1 to ${JOIN_AGREE_MAX}, not ${String(agree)}`;
+  return null;
+}
+
+/** A checkpoint fetched, checked and decoded: what the replica installs. */
+export interface FetchedCheckpoint {
+  readonly vector: Readonly<Record<OriginId, number>>;
+  readonly bytes: Uint8Array;
+  readonly hash: Uint8Array;
+  readonly decoded: DecodedCheckpoint;
+  /** The region whose bytes they are, and the regions that agreed on the hash (the offerer first). */
+  readonly agreed: readonly string[];
+}
+
+/** What the joiner needs of the replica. */
+export interface JoinHost {
+  readonly cluster: string;
+  readonly crypto: Crypto;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The configured public key of `region`, or undefined. */
+  peerKey(region: string): Uint8Array | undefined;
+  /** The regions connected now. */
+  connected(): string[];
+  send(region: string, frame: ReplicationFrame): boolean;
+  /** Closes the link to `region` because what it sent does not verify. */
+  drop(region: string, reason: string): void;
+  recordWindow(): RecordWindowOptions;
+  /** Installs `checkpoint` as the state at its vector and persists it; rejects when it could not. */
+  install(checkpoint: FetchedCheckpoint): Promise<void>;
+  /**
+   * Joining is over: `joined` with a checkpoint (its bytes and ms), or not (plain catch-up);
+   * `attempted` false when it was decided at the first summary without asking anyone (nothing held back).
+   */
+  finished(outcome: { joined: boolean; attempted: boolean; bytes: number; ms: number }): void;
+}
+
+interface Offer {
+  readonly region: string;
+  readonly vector: Record<OriginId, number>;
+  readonly hash: Uint8Array;
+  readonly size: number;
+}
+
+type Phase =
+  | { readonly name: 'deciding' }
+  | { readonly name: 'offers'; readonly asked: Set<string>; readonly offers: Offer[] }
+  | {
+      readonly name: 'hashes';
+      readonly offer: Offer;
+      readonly asked: Set<string>;
+      readonly answers: Map<string, Uint8Array | null>;
+    }
+  | {
+      readonly name: 'chunks';
+      readonly offer: Offer;
+      readonly agreed: string[];
+      readonly chunks: Uint8Array[];
+      got: number;
+    }
+  | { readonly name: 'installing' }
+  | { readonly name: 'waiting' }
+  | { readonly name: 'done' };
+
+/** The joining state of one replica that started with nothing stored. */
+export class Joiner {
+  private phase: Phase = { name: 'deciding' };
+  private timer: TimerHandle | null = null;
+  private attempts = 0;
+  private readonly started: number;
+  private bytesReceived = 0;
+
+  constructor(
+    private readonly host: JoinHost,
+    private readonly options: JoinOptions,
+  ) {
+    this.started = host.clock.now();
+  }
+
+  /** True until the node installed a checkpoint or decided on plain catch-up. */
+  get active(): boolean {
+    return this.phase.name !== 'done';
+  }
+
+  /** True once the node decided to join by checkpoint, until it is installed (or given up). */
+  get joining(): boolean {
+    return this.phase.name !== 'deciding' && this.phase.name !== 'done';
+  }
+
+  /**
+   * A peer's summary (checked): the first one decides between a checkpoint and plain catch-up;
+   * plain when the node holds something already (`empty` false: a run came before any summary).
+   */
+  summary(region: string, vector: Readonly<Record<OriginId, number>>, empty: boolean): void {
+    if (this.phase.name !== 'deciding') return;
+    const behind = vectorTotal(vector);
+    if (behind <= this.options.thresholdEvents || !empty) {
+      this.host.logger.info(
+        { peer: region, events: behind, threshold: this.options.thresholdEvents },
+        'peers hold few events: catching up on every event',
+      );
+      this.finish(false);
+      return;
+    }
+    this.host.logger.info(
+      { peer: region, events: behind, threshold: this.options.thresholdEvents },
+      'joining by checkpoint: asking the peers for their newest',
+    );
+    this.attempt();
+  }
+
+  /** A join frame a peer sent (shape checked). */
+  received(region: string, frame: JoinOfferFrame | JoinHashFrame | JoinChunkFrame): void {
+    switch (frame.type) {
+      case 'join-offer':
+        this.offerReceived(region, frame);
+        break;
+      case 'join-hash':
+        this.hashReceived(region, frame);
+        break;
+      case 'join-chunk':
+        this.chunkReceived(region, frame);
+        break;
+    }
+  }
+
+  /** A link closed: an attempt waiting on that peer goes on without it (or starts again). */
+  peerDown(region: string): void {
+    const phase = this.phase;
+    if (phase.name === 'offers' && phase.asked.delete(region)) this.maybeDecideOffers();
+    else if (phase.name === 'hashes' && phase.asked.delete(region)) this.maybeDecideHashes();
+    else if (phase.name === 'chunks' && phase.offer.region === region)
+      this.failed('the offering peer went away');
+  }
+
+  /** Stops the timers (the replica closes). */
+  close(): void {
+    this.timer?.cancel();
+    this.timer = null;
+    if (this.phase.name !== 'done') this.phase = { name: 'done' };
+  }
+
+  private attempt(): void {
+    this.attempts += 1;
+    const asked = new Set(this.host.connected());
+    this.phase = { name: 'offers', asked, offers: [] };
+    for (const region of asked) this.host.send(region, { type: 'join-offer-ask' });
+    this.arm(() => this.decideOffers());
+    this.maybeDecideOffers();
+  }
+
+  private arm(then: () => void): void {
+    this.timer?.cancel();
+    this.timer = this.host.clock.setTimer(JOIN_ANSWER_WAIT_MS, then);
+  }
+
+  private offerReceived(region: string, frame: JoinOfferFrame): void {
+    const phase = this.phase;
+    if (phase.name !== 'offers' || !phase.asked.has(region)) return;
+    phase.asked.delete(region);
+    if (frame.vector !== null && frame.hash !== null && frame.signature !== null) {
+      const key = this.host.peerKey(region);
+      const signed =
+        key !== undefined &&
+        this.host.crypto.verify(
+          key,
+          checkpointSigningBytes(this.host.cluster, frame.vector, frame.hash),
+          frame.signature,
+        );
+      if (!signed) {
+        this.host.drop(
+          region,
+          "join-offer: the checkpoint's signature does not verify with the region's key",
+        );
+        this.maybeDecideOffers();
+        return;
+      }
+      phase.offers.push({
+        region,
+        vector: canonicalVector(frame.vector),
+        hash: frame.hash,
+        size: frame.size,
+      });
+    }
+    this.maybeDecideOffers();
+  }
+
+  private maybeDecideOffers(): void {
+    if (this.phase.name === 'offers' && this.phase.asked.size === 0) this.decideOffers();
+  }
+
+  private decideOffers(): void {
+    const phase = this.phase;
+    if (phase.name !== 'offers') return;
+    const offer = [...phase.offers].sort(
+      (a, b) => vectorTotal(b.vector) - vectorTotal(a.vector) || (a.region < b.region ? -1 : 1),
+    )[0];
+    if (offer === undefined) {
+      this.host.logger.warn({}, 'no peer offers a checkpoint: catching up on every event');
+      this.finish(false);
+      return;
+    }
+    const asked = new Set(this.host.connected().filter((region) => region !== offer.region));
+    this.phase = { name: 'hashes', offer, asked, answers: new Map() };
+    for (const region of asked) this.host.send(region, { type: 'join-hash-ask', vector: offer.vector });
+    this.arm(() => this.decideHashes());
+    this.maybeDecideHashes();
+  }
+
+  private hashReceived(region: string, frame: JoinHashFrame): void {
+    const phase = this.phase;
+    if (phase.name !== 'hashes' || !phase.asked.has(region)) return;
+    if (JSON.stringify(canonicalVector(frame.vector)) !== JSON.stringify(phase.offer.vector)) return;
+    phase.asked.delete(region);
+    phase.answers.set(region, frame.hash);
+    this.maybeDecideHashes();
+  }
+
+  private maybeDecideHashes(): void {
+    if (this.phase.name === 'hashes' && this.phase.asked.size === 0) this.decideHashes();
+  }
+
+  private decideHashes(): void {
+    const phase = this.phase;
+    if (phase.name !== 'hashes') return;
+    const { offer, answers, asked } = phase;
+    const differ = [...answers].filter(([, hash]) => hash !== null && !sameBytes(hash, offer.hash));
+    if (differ.length > 0) {
+      this.failed(
+        `the regions disagree on the checkpoint's hash (${offer.region} offered it; ${differ.map(([r]) => r).join(', ')} computed another)`,
+      );
+      return;
+    }
+    const agreed = [
+      offer.region,
+      ...[...answers].filter(([, hash]) => hash !== null).map(([region]) => region),
+    ];
+    const needed = this.options.agree === 'all' ? 1 + answers.size + asked.size : this.options.agree;
+    if (agreed.length < needed) {
+      this.failed(`${agreed.length} region(s) agree on the checkpoint's hash, ${needed} needed`);
+      return;
+    }
+    this.host.logger.info(
+      { vector: offer.vector, from: offer.region, agreed, bytes: offer.size },
+      'the regions agree on a checkpoint: fetching it',
+    );
+    this.phase = { name: 'chunks', offer, agreed, chunks: [], got: 0 };
+    this.askChunk();
+  }
+
+  private askChunk(): void {
+    const phase = this.phase;
+    if (phase.name !== 'chunks') return;
+    this.arm(() => this.failed('the offering peer did not send the next chunk in time'));
+    this.host.send(phase.offer.region, { type: 'join-chunk-ask', hash: phase.offer.hash, offset: phase.got });
+  }
+
+  private chunkReceived(region: string, frame: JoinChunkFrame): void {
+    const phase = this.phase;
+    if (phase.name !== 'chunks' || region !== phase.offer.region) return;
+    if (!sameBytes(frame.hash, phase.offer.hash) || frame.offset !== phase.got) return;
+    if (frame.size !== phase.offer.size) {
+      this.host.drop(
+        region,
+        `join-chunk: a checkpoint of ${frame.size} bytes, offered as ${phase.offer.size}`,
+      );
+      this.failed('the offering peer changed the size of its checkpoint');
+      return;
+    }
+    if (frame.bytes.length === 0) {
+      this.failed('the offering peer no longer holds the checkpoint');
+      return;
+    }
+    phase.chunks.push(frame.bytes);
+    phase.got += frame.bytes.length;
+    this.bytesReceived += frame.bytes.length;
+    if (phase.got < phase.offer.size) {
+      this.askChunk();
+      return;
+    }
+    this.timer?.cancel();
+    this.checkAndInstall(phase.offer, phase.agreed, phase.chunks);
+  }
+
+  private checkAndInstall(offer: Offer, agreed: string[], chunks: readonly Uint8Array[]): void {
+    const bytes = new Uint8Array(offer.size);
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.length;
+    }
+    if (!sameBytes(this.host.crypto.hash(bytes), offer.hash)) {
+      this.host.drop(offer.region, "join-chunk: the checkpoint's bytes do not match the agreed hash");
+      this.failed("the checkpoint's bytes do not match the agreed hash");
+      return;
+    }
+    let decoded: DecodedCheckpoint;
+    try {
+      const vector: Record<OriginId, number> = {};
+      for (const [origin, head] of checkpointHeads(bytes)) vector[origin] = head.seq;
+      if (JSON.stringify(canonicalVector(vector)) !== JSON.stringify(offer.vector))
+        throw new CheckpointError(-1, 'its heads are not the offered vector');
+      decoded = decodeCheckpoint(bytes, { recordWindow: this.host.recordWindow() });
+    } catch (error) {
+      if (!(error instanceof CheckpointError)) throw error;
+      this.failed(`the checkpoint does not decode: ${error.message}`);
+      return;
+    }
+    this.phase = { name: 'installing' };
+    this.host.install({ vector: offer.vector, bytes, hash: offer.hash, decoded, agreed }).then(
+      () => this.finish(true),
+      (error: unknown) => {
+        this.host.logger.error({ err: error }, 'the checkpoint could not be installed');
+        this.failed('the checkpoint could not be installed');
+      },
+    );
+  }
+
+  /** This attempt failed (nothing was changed): another after a pause, or plain catch-up. */
+  private failed(why: string): void {
+    this.timer?.cancel();
+    if (this.attempts >= JOIN_ATTEMPTS_MAX) {
+      this.host.logger.warn(
+        { problem: why, attempts: this.attempts },
+        'joining by checkpoint failed: catching up on every event',
+      );
+      this.finish(false);
+      return;
+    }
+    this.host.logger.warn({ problem: why, attempt: this.attempts }, 'join attempt refused: trying again');
+    this.phase = { name: 'waiting' };
+    this.timer = this.host.clock.setTimer(JOIN_RETRY_MS, () => this.attempt());
+  }
+
+  private finish(joined: boolean): void {
+    this.timer?.cancel();
+    this.timer = null;
+    this.phase = { name: 'done' };
+    this.host.finished({
+      joined,
+      attempted: this.attempts > 0,
+      bytes: this.bytesReceived,
+      ms: this.host.clock.now() - this.started,
+    });
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * Issue 11, joining by checkpoint: a region added to a running cluster receives a checkpoint (whose
+ * hash every region asked agrees on) plus the tails after it, not every event; a peer lying about
+ * the hash or the bytes, or a tail that does not chain from the checkpoint, changes nothing.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { checkpointHeads, type OriginId } from '@allot/core';
+import {
+  checkpointBytesAt,
+  frameProblem,
+  JOIN_ATTEMPTS_MAX,
+  JOIN_CHUNK_BYTES,
+  joinOptionsProblem,
+  ManualClock,
+  Replica,
+  type ReplicaOptions,
+  type ReplicationFrame,
+  SeededRng,
+  type Transport,
+} from '@allot/replica';
+import { MemoryStore, nodeCrypto, rawPublicKey, sha256 } from '@allot/store';
+import { describe, expect, it } from 'vitest';
+import { MemoryNetwork } from './memory-network.js';
+import { memoryLogger, START_MS } from './support.js';
+
+const REGIONS = ['ap', 'eu', 'us', 'sa'] as const;
+const TENANTS = ['t0', 't1', 't2', 't3'];
+
+type Tamper = (from: string, frame: ReplicationFrame) => ReplicationFrame;
+
+/** Three running regions (ap, eu, us) with a fourth (sa) in every config, started later. */
+async function world(options: Partial<ReplicaOptions> = {}) {
+  const clock = new ManualClock(START_MS);
+  const network = new MemoryNetwork();
+  const keys = new Map<string, unknown>(
+    REGIONS.map((region) => [region, generateKeyPairSync('ed25519').privateKey]),
+  );
+  const peerKeys = Object.fromEntries(
+    REGIONS.map((region) => [region, rawPublicKey(keys.get(region) as never)]),
+  );
+  const replicas = new Map<string, Replica>();
+  const stores = new Map<string, MemoryStore>();
+  const logs = new Map<string, ReturnType<typeof memoryLogger>>();
+  let seed = 1;
+  const base: ReplicaOptions = {
+    cluster: 'test',
+    region: 'x',
+    peerKeys,
+    checkpoint: { everyEvents: 100_000, everyMs: 24 * 3_600_000 },
+    join: { thresholdEvents: 1_000, agree: 'all' },
+    ...options,
+  };
+  const open = async (region: string, store: MemoryStore, tamper?: Tamper) => {
+    const logger = memoryLogger();
+    logs.set(region, logger);
+    const replica = await Replica.open(
+      { ...base, region },
+      { store, clock, rng: new SeededRng(seed++), crypto: nodeCrypto(keys.get(region) as never), logger },
+    );
+    const transport = network.transport(
+      region,
+      replica.origin,
+      [...REGIONS].filter((other) => other !== region),
+    );
+    const wrapped: Transport =
+      tamper === undefined
+        ? transport
+        : {
+            ...transport,
+            attach: (handlers) =>
+              transport.attach({
+                ...handlers,
+                frame: (from, frame) => handlers.frame(from, tamper(from, frame)),
+              }),
+          };
+    replica.attachTransport(wrapped);
+    replicas.set(region, replica);
+    stores.set(region, store);
+    network.connectAll();
+    return replica;
+  };
+  const step = async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(1);
+  };
+  const until = async (condition: () => boolean, maxMs = 30_000) => {
+    for (let i = 0; i < maxMs && !condition(); i++) await step();
+    if (!condition()) {
+      if (process.env.JOIN_DEBUG)
+        for (const [region, replica] of replicas)
+          console.log(region, JSON.stringify(replica.versionVector()), logs.get(region)?.lines.slice(-15));
+      throw new Error(`condition not reached within ${maxMs} simulated ms`);
+    }
+  };
+  const node = (region: string) => replicas.get(region) as Replica;
+  const settle = async <T>(promise: Promise<T>): Promise<T> => {
+    let done = false;
+    const tracked = promise.finally(() => {
+      done = true;
+    });
+    await until(() => done);
+    return tracked;
+  };
+  const total = (region: string) =>
+    Object.values(node(region).versionVector()).reduce((sum, seq) => sum + seq, 0);
+  const vectorText = (region: string) => JSON.stringify(Object.entries(node(region).versionVector()).sort());
+  const converged = (regions: readonly string[]) =>
+    regions.every((region) => vectorText(region) === vectorText(regions[0] as string));
+  /** `count` debits of 1 at `region`, spread over the tenants, in batches. */
+  const debits = async (region: string, count: number, tag: string) => {
+    for (let done = 0; done < count; done += 100) {
+      const batch = Array.from({ length: Math.min(100, count - done) }, (_, i) => ({
+        tenant: TENANTS[(done + i) % TENANTS.length] as string,
+        amount: 1,
+        idempotencyKey: `${tag}-${done + i}`,
+        metadata: null,
+      }));
+      const outcomes = await settle(node(region).debitMany(batch));
+      expect(outcomes.every((outcome) => outcome.status === 'accepted')).toBe(true);
+    }
+  };
+  const balances = (region: string) => TENANTS.map((tenant) => node(region).balance(tenant)?.balance ?? null);
+  return {
+    clock,
+    network,
+    replicas,
+    stores,
+    logs,
+    open,
+    until,
+    node,
+    settle,
+    total,
+    converged,
+    debits,
+    balances,
+  };
+}
+
+type World = Awaited<ReturnType<typeof world>>;
+
+/** ap, eu, us running with ~1,700 events; us's checkpoint the newest, eu's an older one, ap none. */
+async function running(options: Partial<ReplicaOptions> = {}): Promise<World> {
+  const w = await world(options);
+  for (const region of ['ap', 'eu', 'us']) await w.open(region, MemoryStore.empty({ archiveHash: sha256 }));
+  // sa is in every config but never started: nobody waits for it.
+  await w
+    .until(() => ['ap', 'eu', 'us'].every((region) => w.node(region).writesWaitingFor().length === 0))
+    .catch((e) => {
+      console.log(
+        ['ap', 'eu', 'us'].map((r) => w.node(r).writesWaitingFor()),
+        w.logs.get('eu')?.lines,
+      );
+      throw e;
+    });
+  for (const tenant of TENANTS) {
+    const granted = await w.settle(
+      w.node('eu').grant({ tenant, grantId: 'g1', amount: 1_000_000, priority: 100, expiresAt: null }),
+    );
+    expect(granted.status).toBe('accepted');
+  }
+  await w.until(() => w.converged(['ap', 'eu', 'us']) && w.node('us').balance('t0') !== undefined);
+  for (const region of ['ap', 'eu', 'us']) await w.debits(region, 500, `${region}-a`);
+  await w.until(() => w.converged(['ap', 'eu', 'us']));
+  expect(await w.settle(w.node('eu').takeCheckpoint())).toBe(true);
+  await w.debits('us', 200, 'us-b');
+  await w.until(() => w.converged(['ap', 'eu', 'us']));
+  expect(await w.settle(w.node('us').takeCheckpoint())).toBe(true);
+  await w.debits('ap', 100, 'ap-c'); // a tail after the newest checkpoint
+  await w.until(() => w.converged(['ap', 'eu', 'us']));
+  return w;
+}
+
+/** Events of every log the store of `region` holds (below a log base it holds none). */
+async function storedEvents(w: World, region: string): Promise<number> {
+  const store = w.stores.get(region) as MemoryStore;
+  let count = 0;
+  for (const head of await store.heads()) {
+    for (let from = 1; ; ) {
+      const page = await store.readLog(head.origin, from, 1_000);
+      if (page.length === 0) break;
+      count += page.length;
+      from = (page[page.length - 1]?.event.seq ?? from) + 1;
+    }
+  }
+  return count;
+}
+
+const infos = (w: World, region: string) =>
+  (w.logs.get(region)?.lines ?? []).filter((line) => line.level === 'info').map((line) => line.message);
+const warns = (w: World, region: string) =>
+  (w.logs.get(region)?.lines ?? []).filter((line) => line.level === 'warn').map((line) => line.message);
+
+describe('joining by checkpoint', () => {
+  it('a fourth region gets the newest checkpoint and the tails, not every event, then serves debits', async () => {
+    const w = await running();
+    const events = w.total('us');
+    // Every peer's own computation of the fold at us's vector gives us's checkpoint bytes.
+    const usNewest = await w.node('us').newestCheckpoint();
+    if (usNewest === null) throw new Error('us wrote no checkpoint');
+    const sa = await w.open('sa', MemoryStore.empty({ archiveHash: sha256 }));
+    const first = await w.settle(
+      sa.debit({ tenant: 't0', amount: 1, idempotencyKey: 'sa-early', metadata: null }),
+    );
+    expect(first.status).toBe('not_ready');
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    expect(infos(w, 'sa')).toContain('joined by checkpoint: the tails after it come from the peers');
+    // It holds the tails after the checkpoint (us's last 100 + ap's 100 after it), not every event.
+    const held = await storedEvents(w, 'sa');
+    expect(held).toBeLessThan(events / 4);
+    expect(held).toBeGreaterThan(0);
+    expect((await (w.stores.get('sa') as MemoryStore).bases()).length).toBeGreaterThan(0);
+    for (const region of ['ap', 'eu', 'us']) expect(w.balances('sa')).toEqual(w.balances(region));
+    // It serves debits once its peers confirmed its own log.
+    const outcome = await w.settle(
+      sa.debit({ tenant: 't1', amount: 3, idempotencyKey: 'sa-1', metadata: null }),
+    );
+    expect(outcome.status).toBe('accepted');
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    for (const region of ['ap', 'eu', 'us']) expect(w.balances(region)).toEqual(w.balances('sa'));
+    // A key from before the checkpoint: its record is not held here, so it is refused, never a second debit.
+    const before = w.balances('sa');
+    const replay = await w.settle(
+      sa.debit({ tenant: 't0', amount: 1, idempotencyKey: 'eu-a-0', metadata: null }),
+    );
+    expect(replay.status).toBe('unavailable');
+    expect(w.balances('sa')).toEqual(before);
+    expect(
+      (
+        await w.settle(
+          w.node('eu').debit({ tenant: 't0', amount: 1, idempotencyKey: 'eu-a-0', metadata: null }),
+        )
+      ).status,
+    ).toBe('replayed');
+    // The fold at us's vector, computed by eu (from its older checkpoint) and ap (from its log).
+    for (const region of ['eu', 'ap']) {
+      const store = w.stores.get(region) as MemoryStore;
+      const crypto = nodeCrypto(generateKeyPairSync('ed25519').privateKey);
+      const at = await checkpointBytesAt(
+        { store, crypto },
+        'test',
+        vectorOf(usNewest.bytes),
+        { records: 100_000, bucketMs: 3_600_000 },
+        24 * 3_600_000,
+      );
+      expect('bytes' in at && Buffer.from(sha256(at.bytes)).equals(Buffer.from(usNewest.hash))).toBe(true);
+    }
+    // A restart starts from the installed checkpoint and does not join again.
+    const restarted = await w.open('sa', (w.stores.get('sa') as MemoryStore).crash());
+    expect(infos(w, 'sa')).toContain('fold rebuilt from a checkpoint and the tails after it');
+    expect(infos(w, 'sa')).not.toContain('joining by checkpoint: asking the peers for their newest');
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    expect(TENANTS.map((tenant) => restarted.balance(tenant)?.balance ?? null)).toEqual(w.balances('eu'));
+  }, 120_000);
+
+  it('a peer that computes another hash: refused, nothing installed, plain catch-up in the end', async () => {
+    const w = await running();
+    const lie: Tamper = (from, frame) =>
+      from === 'ap' && frame.type === 'join-hash' && frame.hash !== null
+        ? { ...frame, hash: frame.hash.map((byte, i) => (i === 0 ? byte ^ 1 : byte)) }
+        : frame;
+    await w.open('sa', MemoryStore.empty({ archiveHash: sha256 }), lie);
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']), 120_000);
+    expect(warns(w, 'sa').filter((line) => line === 'join attempt refused: trying again')).toHaveLength(
+      JOIN_ATTEMPTS_MAX - 1,
+    );
+    expect(warns(w, 'sa')).toContain('joining by checkpoint failed: catching up on every event');
+    expect(infos(w, 'sa')).not.toContain('joined by checkpoint: the tails after it come from the peers');
+    expect(await (w.stores.get('sa') as MemoryStore).bases()).toEqual([]);
+    expect(await storedEvents(w, 'sa')).toBe(w.total('eu'));
+    for (const region of ['ap', 'eu', 'us']) expect(w.balances('sa')).toEqual(w.balances(region));
+  }, 120_000);
+
+  it('bytes that do not match the agreed hash: the link closes, the next attempt installs the true ones', async () => {
+    const w = await running();
+    let tampered = 0;
+    const damage: Tamper = (from, frame) => {
+      if (from !== 'us' || frame.type !== 'join-chunk' || frame.bytes.length === 0 || tampered > 0)
+        return frame;
+      tampered += 1;
+      return { ...frame, bytes: frame.bytes.map((byte, i) => (i === 7 ? byte ^ 0x40 : byte)) };
+    };
+    await w.open('sa', MemoryStore.empty({ archiveHash: sha256 }), damage);
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']), 120_000);
+    expect(w.network.drops).toContainEqual({
+      from: 'sa',
+      to: 'us',
+      reason: "join-chunk: the checkpoint's bytes do not match the agreed hash",
+    });
+    expect(infos(w, 'sa')).toContain('joined by checkpoint: the tails after it come from the peers');
+    for (const region of ['ap', 'eu', 'us']) expect(w.balances('sa')).toEqual(w.balances(region));
+  }, 120_000);
+
+  it('a tail that does not chain from the checkpoint is refused and changes nothing', async () => {
+    const w = await running();
+    let installed = false;
+    let bent = 0;
+    const bend: Tamper = (_from, frame) => {
+      if (frame.type === 'join-chunk') installed = true;
+      if (!installed || frame.type !== 'segments' || bent > 0) return frame;
+      bent += 1;
+      // The newest segment of the run: past what the checkpoint holds, so it must chain on.
+      const last = frame.segments[frame.segments.length - 1];
+      if (last === undefined) return frame;
+      const bytes = last.bytes.slice();
+      bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 1;
+      return { ...frame, segments: [...frame.segments.slice(0, -1), { ...last, bytes }] };
+    };
+    await w.open('sa', MemoryStore.empty({ archiveHash: sha256 }), bend);
+    await w.until(() => bent > 0);
+    const vector = w.node('sa').versionVector();
+    await w.until(() => w.network.drops.some((drop) => drop.from === 'sa'));
+    expect(w.node('sa').versionVector()).toEqual(vector);
+    w.network.connectAll();
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']), 60_000);
+    for (const region of ['ap', 'eu', 'us']) expect(w.balances('sa')).toEqual(w.balances(region));
+  }, 120_000);
+
+  it('below the threshold a new region catches up on every event', async () => {
+    const w = await running({ join: { thresholdEvents: 100_000, agree: 'all' } });
+    await w.open('sa', MemoryStore.empty({ archiveHash: sha256 }));
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    expect(infos(w, 'sa')).toContain('peers hold few events: catching up on every event');
+    expect(await storedEvents(w, 'sa')).toBe(w.total('eu'));
+  }, 120_000);
+});
+
+/** The vector of checkpoint `bytes`, from its heads. */
+function vectorOf(bytes: Uint8Array): Record<OriginId, number> {
+  const vector: Record<OriginId, number> = {};
+  for (const [origin, head] of checkpointHeads(bytes)) vector[origin] = head.seq;
+  return vector;
+}
+
+describe('join frames and options', () => {
+  const hash = new Uint8Array(32).fill(1);
+  const vector = { 'eu#aaaaaaaa': 10 };
+  it('checks every join frame like any frame', () => {
+    expect(frameProblem({ type: 'join-offer-ask' })).toBeNull();
+    expect(
+      frameProblem({ type: 'join-offer', vector, hash, signature: new Uint8Array(64), size: 100 }),
+    ).toBeNull();
+    expect(
+      frameProblem({ type: 'join-offer', vector: null, hash: null, signature: null, size: 0 }),
+    ).toBeNull();
+    expect(frameProblem({ type: 'join-offer', vector: null, hash, signature: null, size: 0 })).toMatch(
+      /no hash/,
+    );
+    expect(
+      frameProblem({ type: 'join-offer', vector: {}, hash, signature: new Uint8Array(64), size: 1 }),
+    ).toMatch(/empty/);
+    expect(frameProblem({ type: 'join-hash', vector, hash: null })).toBeNull();
+    expect(frameProblem({ type: 'join-hash', vector: { 'eu#aaaaaaaa': 0 }, hash })).toMatch(/invalid seq/);
+    expect(frameProblem({ type: 'join-chunk-ask', hash, offset: 0 })).toBeNull();
+    expect(frameProblem({ type: 'join-chunk-ask', hash, offset: -1 })).toMatch(/offset/);
+    expect(
+      frameProblem({ type: 'join-chunk', hash, offset: 0, size: 10, bytes: new Uint8Array(10) }),
+    ).toBeNull();
+    expect(frameProblem({ type: 'join-chunk', hash, offset: 5, size: 10, bytes: new Uint8Array(6) })).toMatch(
+      /past the size/,
+    );
+    expect(
+      frameProblem({
+        type: 'join-chunk',
+        hash,
+        offset: 0,
+        size: JOIN_CHUNK_BYTES + 1,
+        bytes: new Uint8Array(JOIN_CHUNK_BYTES + 1),
+      }),
+    ).toMatch(/more than/);
+    expect(frameProblem({ type: 'join-chunk-ask', hash, offset: 0, extra: 1 })).not.toBeNull();
+  });
+
+  it('bounds the join options', () => {
+    expect(joinOptionsProblem({ thresholdEvents: 100_000, agree: 'all' })).toBeNull();
+    expect(joinOptionsProblem({ thresholdEvents: 100_000, agree: 2 })).toBeNull();
+    expect(joinOptionsProblem({ thresholdEvents: 10, agree: 'all' })).toMatch(/thresholdEvents/);
+    expect(joinOptionsProblem({ thresholdEvents: 100_000, agree: 0 })).toMatch(/join.agree/);
+  });
+});
