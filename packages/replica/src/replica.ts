@@ -555,6 +555,7 @@ export class Replica {
         this.repay(command.tenant);
         this.revokeDuplicates(command.tenant);
         this.rebalancing.splitGrant(command.tenant, command.amount);
+        this.borrowing.wake(command.tenant);
         // Taken now: later batches may fail, and an answer must not show what they would undo.
         const balance = this.balanceOrFail(command.tenant);
         if (!(await this.durable(event.seq))) return STORE_FAILED;
@@ -862,6 +863,7 @@ export class Replica {
         const event = this.append(decision.body);
         // Released credits may return to a grant that has expired meanwhile: they expire again.
         this.expireTenant(command.tenant);
+        this.creditsReturned(command.tenant);
         const hold = holdView(this.holdRecordOf(command.tenant, decision.hold.holdId));
         if (!(await this.durable(event.seq))) return STORE_FAILED;
         return { status: 'accepted', hold };
@@ -894,6 +896,7 @@ export class Replica {
         const refund = this.refundRecord(command.tenant, event);
         // A refund may return credits to a grant that has expired meanwhile: they expire again.
         this.expireTenant(command.tenant);
+        this.creditsReturned(command.tenant);
         const balance = this.balanceOrFail(command.tenant); // now, as for a grant
         if (!(await this.durable(event.seq))) return STORE_FAILED;
         return { status: 'accepted', refund, balance };
@@ -1422,7 +1425,10 @@ export class Replica {
       this.armExpiry();
       return;
     }
-    for (const tenant of this.expiries.takeDue(this.ports.clock.now())) this.expireTenant(tenant);
+    for (const tenant of this.expiries.takeDue(this.ports.clock.now())) {
+      this.expireTenant(tenant);
+      this.creditsReturned(tenant); // released holds
+    }
     this.armExpiry();
   }
 
@@ -1437,6 +1443,17 @@ export class Replica {
     for (const grantId of decision.limited) {
       this.ports.logger.error({ tenant, grantId }, 'expired cell at the amount limit: grant not expired');
     }
+  }
+
+  /**
+   * Credits came back to this region's rights by its own event (a refund, a grant, a hold's end):
+   * overdraft in use is repaid from them, then debits waiting here for the tenant's rights are
+   * decided again (they would otherwise wait for a peer's events, or time out holding them).
+   */
+  private creditsReturned(tenant: string): void {
+    if (!this.logConfirmed) return;
+    this.repay(tenant);
+    this.borrowing.wake(tenant);
   }
 
   /** Pays back overdraft in use from rights this region holds now. */
