@@ -12,6 +12,7 @@ import {
   availableAt,
   type LedgerState,
   type OriginId,
+  regionOf,
   tenantOverdraftInUse,
   unsettledDuplicates,
 } from '@allot/core';
@@ -78,15 +79,19 @@ export function declineReason(
 }
 
 /**
- * What the revokes of duplicate grants that `origin` accepted still owe for the tenant (issue 17):
- * rights arriving there go to them before any debit.
+ * What the revokes of duplicate grants that `origin`'s region accepted still owe for the tenant
+ * (issue 17): rights arriving there go to them before any debit. A region's current incarnation
+ * takes on what its lost ones owe (`revokeDuplicates` once caught up), so a debt of an earlier
+ * incarnation counts here too: a new incarnation that borrows only for its debit would see every
+ * right it is lent taken by the revoke (swarm seed 1034).
  */
 export function revokesOwed(state: LedgerState, tenant: string, origin: OriginId): number {
   const ledger = state.tenants.get(tenant);
   if (ledger === undefined) return 0;
+  const region = regionOf(origin);
   let owed = 0;
   for (const duplicate of unsettledDuplicates(ledger))
-    if (duplicate.loser.origin === origin) owed += duplicate.owed ?? 0;
+    if (regionOf(duplicate.loser.origin) === region) owed += duplicate.owed ?? 0;
   return owed;
 }
 
@@ -128,6 +133,8 @@ export function creditsKnown(
 export class Borrowing {
   private readonly waiters = new Map<string, Waiter<unknown>[]>();
   private count = 0;
+  /** The tenant whose waiting debits `wake` is deciding now. */
+  private waking: string | null = null;
 
   /** Borrowing for the replica behind `host`. */
   constructor(private readonly host: BorrowHost) {}
@@ -213,9 +220,14 @@ export class Borrowing {
   wake(tenant: string): void {
     const list = this.waiters.get(tenant);
     if (list === undefined) return;
-    for (const waiter of [...list]) {
-      const outcome = waiter.retry();
-      if (outcome !== null) this.finish(waiter, outcome, 'accepted');
+    this.waking = tenant;
+    try {
+      for (const waiter of [...list]) {
+        const outcome = waiter.retry();
+        if (outcome !== null) this.finish(waiter, outcome, 'accepted');
+      }
+    } finally {
+      this.waking = null;
     }
     this.askAgain(tenant);
   }
@@ -225,7 +237,8 @@ export class Borrowing {
    * counting on may be gone, so the tenant asks again now rather than when the next events arrive.
    */
   spent(tenant: string): void {
-    this.askAgain(tenant);
+    // A waiting debit paid by `wake` is still listed while it is decided: wake asks once after.
+    if (this.waking !== tenant) this.askAgain(tenant);
   }
 
   /**
