@@ -56,6 +56,8 @@ interface Waiter<T> {
   /** The asks last sent for this debit (region:amount,…), not sent again unchanged. */
   lastAsks: string;
   timer: TimerHandle | null;
+  /** Halfway through the wait: the tenant asks the peers it has not asked yet. */
+  halfway: TimerHandle | null;
 }
 
 /**
@@ -133,6 +135,8 @@ export function creditsKnown(
 export class Borrowing {
   private readonly waiters = new Map<string, Waiter<unknown>[]>();
   private count = 0;
+  /** Per tenant with debits waiting, the peers its last ask went to. */
+  private readonly askedLast = new Map<string, Set<string>>();
   /** The tenant whose waiting debits `wake` is deciding now. */
   private waking: string | null = null;
 
@@ -198,6 +202,7 @@ export class Borrowing {
         asks: 0,
         lastAsks: '',
         timer: null,
+        halfway: null,
       };
       const list = this.waiters.get(tenant) ?? [];
       // Debits of the tenant waiting before this one take what arrives first: ask for them too.
@@ -209,6 +214,12 @@ export class Borrowing {
         waiter.timer = null;
         this.finish(waiter as Waiter<unknown>, waiter.retry() ?? waiter.expire(), 'declined');
       });
+      const half = Math.floor(host.borrowWaitMs / 2);
+      if (half > 0)
+        waiter.halfway = host.setTimer(half, () => {
+          waiter.halfway = null;
+          this.askAgain(tenant, true);
+        });
       this.ask(waiter as Waiter<unknown>, shortfall + ahead, ahead + amount);
     });
   }
@@ -244,9 +255,12 @@ export class Borrowing {
   /**
    * One ask for all the tenant's debits still waiting here (what they need together beyond what is
    * here), on behalf of the newest that has asks left: each waiting debit's asks cover the ones
-   * before it, so asking for each would only repeat them.
+   * before it, so asking for each would only repeat them. `elsewhere`: halfway through a wait, the
+   * peers asked last are passed over. A peer that this region believes rich may hold nothing yet
+   * (rights moved to it that it has not received, swarm seed 1421): it lends nothing and says
+   * nothing, and the same ask would not be sent again, so the others are asked.
    */
-  private askAgain(tenant: string): void {
+  private askAgain(tenant: string, elsewhere = false): void {
     const list = this.waiters.get(tenant);
     if (list === undefined) return;
     let waiting = 0;
@@ -257,7 +271,8 @@ export class Borrowing {
     }
     if (asker === null) return;
     const mine = availableAt(this.host.state(), tenant, this.host.origin, this.host.now(), 0);
-    this.ask(asker, Math.max(1, waiting - mine), waiting);
+    const passOver = elsewhere ? (this.askedLast.get(tenant) ?? new Set<string>()) : new Set<string>();
+    this.ask(asker, Math.max(1, waiting - mine), waiting, passOver);
   }
 
   /** The replica closes: every waiting debit gets its expiry outcome now. */
@@ -271,10 +286,15 @@ export class Borrowing {
     const at = list?.indexOf(waiter) ?? -1;
     if (list === undefined || at < 0) return; // settled already
     list.splice(at, 1);
-    if (list.length === 0) this.waiters.delete(waiter.tenant);
+    if (list.length === 0) {
+      this.waiters.delete(waiter.tenant);
+      this.askedLast.delete(waiter.tenant);
+    }
     this.count -= 1;
     waiter.timer?.cancel();
     waiter.timer = null;
+    waiter.halfway?.cancel();
+    waiter.halfway = null;
     const outcomeStatus = (outcome as { status?: unknown }).status;
     this.host.waited(
       Math.max(0, this.host.now() - waiter.since),
@@ -299,7 +319,12 @@ export class Borrowing {
    * last ones of this debit are not sent again and do not count against BORROW_ASKS_PER_WAIT_MAX:
    * asks are spent on changes of who holds what.
    */
-  private ask(waiter: Waiter<unknown>, need: number, waiting: number): void {
+  private ask(
+    waiter: Waiter<unknown>,
+    need: number,
+    waiting: number,
+    passOver: ReadonlySet<string> = new Set(),
+  ): void {
     const host = this.host;
     const state = host.state();
     const now = host.now();
@@ -313,10 +338,11 @@ export class Borrowing {
     );
     const donors: { region: string; rights: number }[] = [];
     for (const [region, peer] of host.peers()) {
-      if (!peer.connected || peer.origin === null) continue;
+      if (!peer.connected || peer.origin === null || passOver.has(region)) continue;
       donors.push({ region, rights: lendableAt(state, waiter.tenant, peer.origin, now) });
     }
     donors.sort((a, b) => b.rights - a.rights || (a.region < b.region ? -1 : 1));
+    if (donors.length === 0) return;
     const asks: { region: string; amount: number }[] = [];
     if (donors.every((donor) => donor.rights <= 0))
       for (const donor of donors) asks.push({ region: donor.region, amount: shortfall });
@@ -333,6 +359,7 @@ export class Borrowing {
     if (plan === waiter.lastAsks) return;
     waiter.lastAsks = plan;
     waiter.asks += 1;
+    this.askedLast.set(waiter.tenant, new Set(asks.map((one) => one.region)));
     for (const one of asks)
       if (!host.send(one.region, { type: 'borrow', tenant: waiter.tenant, amount: one.amount }))
         waiter.lastAsks = ''; // not sent: the same asks may go next time
