@@ -1,0 +1,467 @@
+/**
+ * The replica's money commands (DESIGN.md §3): debits (one or many), holds and their settling,
+ * refunds. Each is decided on the fold as it is now, appended to the own log and answered once
+ * durable; a decline for want of credits the reachable peers could cover waits for rights
+ * (borrowing); records off the heap are read back from the log first (cold-records.ts). The
+ * replica reaches it through `CommandsHost`.
+ */
+import {
+  availableAt,
+  type DebitRecord,
+  decideDebit,
+  decideHold,
+  decideRefund,
+  decideSettle,
+  eventRecordId,
+  grantCount,
+  type HoldRecord,
+  type LedgerEvent,
+  type LedgerState,
+  type OriginId,
+  parseEventRecordId,
+  type RefundRecord,
+  regionOf,
+  tenantBalance,
+} from '@allot/core';
+import type {
+  BalanceView,
+  DebitCommand,
+  DebitDeclined,
+  DebitOutcome,
+  HoldCommand,
+  HoldOutcome,
+  NotReady,
+  RefundCommand,
+  RefundOutcome,
+  ReplicaObserver,
+  SettleCommand,
+  SettleOutcome,
+  StoreFailure,
+  TenantPolicy,
+} from './api.js';
+import { type Borrowing, creditsKnown, declineReason } from './borrow.js';
+import { type RecalledSet, recallRecords } from './cold-records.js';
+import type { ExpirySchedule } from './expiry-schedule.js';
+import type { GroupCommit } from './group-commit.js';
+import type { HoldForwarding } from './hold-forwarding.js';
+import type { Clock, Logger, Store } from './ports.js';
+import type { Rebalancing } from './rebalancing.js';
+import { CLOSING, INTERNAL, STORE_FAILED } from './refusals.js';
+import { debitRecordOf, holdView, refundRecordOf } from './views.js';
+
+/** What the commands need of their replica. */
+export interface CommandsHost {
+  readonly origin: OriginId;
+  readonly region: string;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly observer: ReplicaObserver | undefined;
+  readonly ownLog: GroupCommit;
+  readonly rebalancing: Rebalancing;
+  readonly borrowing: Borrowing;
+  readonly forwarding: HoldForwarding;
+  readonly expiries: ExpirySchedule;
+  /** The fold (replaced when it is rebuilt). */
+  state(): LedgerState;
+  /** The tenant's policy, pending changes included. */
+  policy(tenant: string): TenantPolicy;
+  /** Whether this incarnation may use its region's overdraft now. */
+  overdraftAllowed(): boolean;
+  closing(): boolean;
+  /** Admits a command that appends to the own log (or why not). */
+  admitWrite(events: number): Promise<StoreFailure | NotReady | null>;
+  /** Appends the expiry of what has expired of the tenant's grants and holds. */
+  expireTenant(tenant: string): void;
+  /** Credits came back here by an own event: repay overdraft, wake the tenant's waiting debits. */
+  creditsReturned(tenant: string): void;
+  /** Sets the expiry timer for the earliest deadline. */
+  armExpiry(): void;
+  /** The tenant's balance now (it must exist). */
+  balanceOrFail(tenant: string): BalanceView;
+}
+
+/** Decides and answers the replica's debit, hold, settle and refund commands. */
+export class Commands {
+  constructor(private readonly host: CommandsHost) {}
+
+  /** Debits a tenant from this region's rights (plus its overdraft). */
+  async debit(command: DebitCommand): Promise<DebitOutcome> {
+    const refused = await this.host.admitWrite(1);
+    if (refused !== null) return refused;
+    return this.decideDebit(command);
+  }
+
+  /** Debits many tenants in one go: decided in order, committed together, one outcome per command. */
+  async debitMany(commands: readonly DebitCommand[]): Promise<DebitOutcome[]> {
+    const refused = await this.host.admitWrite(commands.length);
+    if (refused !== null) return commands.map(() => refused);
+    // Decide every command before awaiting any, so they share group commits. One command that
+    // fails to be decided fails alone: the others of the batch are still answered as they are.
+    const outcomes = commands.map((command) => {
+      const seqBefore = this.host.ownLog.nextSeq;
+      try {
+        return this.decideDebit(command);
+      } catch (error) {
+        // After an append the fold and the log would disagree: that is not one item's failure.
+        if (this.host.ownLog.nextSeq !== seqBefore) throw error;
+        this.host.logger.error(
+          { err: error, tenant: command.tenant },
+          'a debit of a batch failed to be decided',
+        );
+        return INTERNAL;
+      }
+    });
+    return Promise.all(outcomes);
+  }
+
+  /**
+   * Decides a debit; one this region cannot cover while its reachable peers can waits for rights
+   * (borrowing, DESIGN.md §3) and is decided again as they arrive, at most borrowWaitMs.
+   */
+  private decideDebit(command: DebitCommand, recalled?: RecalledSet): Promise<DebitOutcome> | DebitOutcome {
+    return this.withBorrowing<DebitOutcome>(command, () => this.decideDebitNow(command, recalled));
+  }
+
+  /**
+   * Decides with `decideNow`; a decline for want of credits that the reachable peers could cover
+   * waits for rights (borrowing, DESIGN.md §3) and is decided again as they arrive, at most
+   * borrowWaitMs. Debits and holds both take this path.
+   */
+  private withBorrowing<O extends { readonly status: string }>(
+    command: { readonly tenant: string; readonly amount: number },
+    decideNow: () => Promise<O> | O,
+  ): Promise<O> | O {
+    const first = decideNow();
+    if (first instanceof Promise || first.status !== 'declined') return first;
+    const declined = first as unknown as DebitDeclined;
+    if (declined.reason === 'blocked') {
+      this.host.observer?.debitDeclined?.('blocked');
+      return first;
+    }
+    const shortfall = declined.requested - declined.available;
+    this.host.rebalancing.maybeRequestRights(command.tenant, shortfall);
+    if (!this.host.borrowing.worthWaiting(command.tenant, shortfall))
+      return this.declined(command, declined) as unknown as O;
+    type Decided = Promise<O> | O;
+    const short = (outcome: Decided) =>
+      !(outcome instanceof Promise) &&
+      outcome.status === 'declined' &&
+      (outcome as unknown as DebitDeclined).reason === 'insufficient_credits';
+    return this.host.borrowing
+      .wait<Decided>(
+        command.tenant,
+        command.amount,
+        shortfall,
+        () => {
+          const again = decideNow();
+          return short(again) ? null : again;
+        },
+        () => {
+          const last = decideNow();
+          return short(last)
+            ? (this.declined(command, last as unknown as DebitDeclined) as unknown as O)
+            : last;
+        },
+      )
+      .then((settled): O => {
+        // A promise resolved with a promise takes its value: what arrives here is never a promise.
+        const outcome = settled as O;
+        return outcome.status === 'accepted' || outcome.status === 'replayed' || outcome.status === 'declined'
+          ? { ...outcome, waited: true }
+          : outcome;
+      });
+  }
+
+  /**
+   * What this region could pay for the tenant now with the live rights it and its connected peers
+   * hold as known here, plus its overdraft headroom: a debit up to this is never declined while the
+   * cluster is whole (issue 12). For the simulator's false-decline check.
+   */
+  reachableCredits(tenant: string): number {
+    const now = this.host.clock.now();
+    const policy = this.host.policy(tenant);
+    const overdraftLimit = this.host.overdraftAllowed() ? (policy.overdraft[this.host.region] ?? 0) : 0;
+    const headroom =
+      availableAt(this.host.state(), tenant, this.host.origin, now, overdraftLimit) -
+      availableAt(this.host.state(), tenant, this.host.origin, now, 0);
+    return creditsKnown(
+      this.host.state(),
+      tenant,
+      this.host.origin,
+      now,
+      headroom,
+      this.host.borrowing.reachableOrigins(),
+    ).near;
+  }
+
+  /** A decline for want of credits, with its reason (insufficient, unreachable, timeout). */
+  private declined(
+    command: { readonly tenant: string; readonly amount: number },
+    decision: DebitDeclined,
+  ): DebitDeclined {
+    const now = this.host.clock.now();
+    const rights = availableAt(this.host.state(), command.tenant, this.host.origin, now, 0);
+    const reason = declineReason(
+      this.host.state(),
+      command.tenant,
+      this.host.origin,
+      now,
+      command.amount,
+      Math.max(0, decision.available - rights),
+      this.host.borrowing.reachableOrigins(),
+    );
+    this.host.observer?.debitDeclined?.(reason);
+    return { ...decision, declineReason: reason };
+  }
+
+  /** One decision on the fold as it is now: accepted (appended), replayed, or why not. */
+  private decideDebitNow(
+    command: DebitCommand,
+    recalled?: RecalledSet,
+  ): Promise<DebitOutcome> | DebitOutcome {
+    const policy = this.host.policy(command.tenant);
+    const overdraftLimit = this.host.overdraftAllowed() ? (policy.overdraft[this.host.region] ?? 0) : 0;
+    const now = this.host.clock.now();
+    if (policy.blocked) {
+      const available = availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit);
+      return { status: 'declined', reason: 'blocked', requested: command.amount, available };
+    }
+    const decision = decideDebit(
+      this.host.state(),
+      { origin: this.host.origin, now, overdraftLimit },
+      command,
+      recalled,
+    );
+    if (decision.status === 'recall')
+      // Cold records first; the decision then goes through borrowing like any other.
+      return this.recallThen(decision.ids, recalled, (more) => this.decideDebit(command, more));
+    switch (decision.status) {
+      case 'accepted': {
+        const event = this.host.ownLog.append(decision.body);
+        this.host.rebalancing.recordSpend(command.tenant, command.amount, now);
+        this.host.rebalancing.maybeRequestRights(command.tenant, 0);
+        if (this.host.borrowing.waiting > 0) this.host.borrowing.spent(command.tenant);
+        const debit = this.debitRecord(command.tenant, event);
+        const balance = {
+          available: availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit),
+          tenant: tenantBalance(this.host.state(), command.tenant),
+        };
+        return this.host.ownLog
+          .durable(event.seq)
+          .then((durable) => (durable ? { status: 'accepted' as const, debit, balance } : STORE_FAILED));
+      }
+      case 'replayed': {
+        const debit = decision.debit;
+        const balance = {
+          available: availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit),
+          tenant: tenantBalance(this.host.state(), command.tenant),
+        };
+        if (debit.origin !== this.host.origin) return { status: 'replayed', debit, balance };
+        return this.host.ownLog
+          .durable(debit.seq)
+          .then((durable) => (durable ? { status: 'replayed' as const, debit, balance } : STORE_FAILED));
+      }
+      default:
+        return decision;
+    }
+  }
+
+  /** Holds credits of a tenant at this region (API.md Holds): decided like a debit, borrowing included. */
+  async hold(command: HoldCommand): Promise<HoldOutcome> {
+    const refused = await this.host.admitWrite(1);
+    if (refused !== null) return refused;
+    return this.withBorrowing<HoldOutcome>(command, () => this.decideHoldNow(command));
+  }
+
+  private decideHoldNow(command: HoldCommand): Promise<HoldOutcome> | HoldOutcome {
+    const policy = this.host.policy(command.tenant);
+    const overdraftLimit = this.host.overdraftAllowed() ? (policy.overdraft[this.host.region] ?? 0) : 0;
+    const now = this.host.clock.now();
+    const balanceNow = () => ({
+      available: availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit),
+      tenant: tenantBalance(this.host.state(), command.tenant),
+    });
+    if (policy.blocked) {
+      const available = availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit);
+      return { status: 'declined', reason: 'blocked', requested: command.amount, available };
+    }
+    const decision = decideHold(
+      this.host.state(),
+      { origin: this.host.origin, now, overdraftLimit },
+      command,
+    );
+    switch (decision.status) {
+      case 'accepted': {
+        const event = this.host.ownLog.append(decision.body);
+        this.host.rebalancing.recordSpend(command.tenant, command.amount, now);
+        this.host.rebalancing.maybeRequestRights(command.tenant, 0);
+        if (this.host.borrowing.waiting > 0) this.host.borrowing.spent(command.tenant);
+        this.host.expiries.add(decision.body.expiresAt, command.tenant);
+        this.host.armExpiry();
+        const hold = holdView(this.holdRecordOf(command.tenant, eventRecordId(event.origin, event.seq)));
+        const balance = balanceNow();
+        return this.host.ownLog
+          .durable(event.seq)
+          .then((durable) => (durable ? { status: 'accepted' as const, hold, balance } : STORE_FAILED));
+      }
+      case 'replayed': {
+        const hold = decision.hold;
+        const answer = { status: 'replayed' as const, hold: holdView(hold), balance: balanceNow() };
+        if (hold.origin !== this.host.origin) return answer;
+        return this.host.ownLog.durable(hold.seq).then((durable) => (durable ? answer : STORE_FAILED));
+      }
+      case 'conflict':
+        return { status: 'conflict', hold: holdView(decision.hold) };
+      default:
+        return decision;
+    }
+  }
+
+  /**
+   * Captures or voids a hold. The holding region decides; another region forwards the request to
+   * it over the replication link, or answers region_unreachable. `forward` false: a request a peer
+   * forwarded here, never forwarded again.
+   */
+  async settleHold(command: SettleCommand, forward = true): Promise<SettleOutcome> {
+    const refused = await this.host.admitWrite(2 + this.grantCount(command.tenant));
+    if (refused !== null) return refused;
+    const parsed = parseEventRecordId(command.holdId);
+    if (parsed === null) return { status: 'not_found' };
+    const decision = decideSettle(this.host.state(), this.context(), command);
+    const holder = regionOf(parsed.origin);
+    if (
+      decision.status === 'wrong_region' ||
+      (decision.status === 'not_found' && holder !== this.host.region)
+    ) {
+      if (!forward) return { status: 'not_found' };
+      return this.host.forwarding.forward(holder, command);
+    }
+    switch (decision.status) {
+      case 'not_found':
+        return decision;
+      case 'expired': {
+        // Past its expiry on this region's clock: released now, and no longer to be settled.
+        this.host.expireTenant(command.tenant);
+        const record = this.holdRecordOf(command.tenant, decision.hold.holdId);
+        if (record.end !== null && !(await this.host.ownLog.durable(record.end.seq))) return STORE_FAILED;
+        return { status: 'not_active', hold: holdView(record) };
+      }
+      case 'replayed':
+      case 'not_active': {
+        const end = decision.hold.end;
+        if (end !== null && end.origin === this.host.origin && !(await this.host.ownLog.durable(end.seq)))
+          return STORE_FAILED;
+        return { status: decision.status, hold: holdView(decision.hold) };
+      }
+      case 'accepted': {
+        const event = this.host.ownLog.append(decision.body);
+        // Released credits may return to a grant that has expired meanwhile: they expire again.
+        this.host.expireTenant(command.tenant);
+        this.host.creditsReturned(command.tenant);
+        const hold = holdView(this.holdRecordOf(command.tenant, decision.hold.holdId));
+        if (!(await this.host.ownLog.durable(event.seq))) return STORE_FAILED;
+        return { status: 'accepted', hold };
+      }
+      default:
+        return decision;
+    }
+  }
+
+  private holdRecordOf(tenant: string, holdId: string): HoldRecord {
+    const record = this.host.state().tenants.get(tenant)?.holds?.get(holdId);
+    if (record === undefined) throw new Error(`hold ${holdId} of ${tenant} vanished`);
+    return record;
+  }
+
+  /** Refunds a debit taken at this region. */
+  async refund(command: RefundCommand): Promise<RefundOutcome> {
+    const refused = await this.host.admitWrite(2 + this.grantCount(command.tenant));
+    if (refused !== null) return refused;
+    return this.decideRefund(command);
+  }
+
+  private async decideRefund(command: RefundCommand, recalled?: RecalledSet): Promise<RefundOutcome> {
+    const decision = decideRefund(this.host.state(), this.context(), command, recalled);
+    switch (decision.status) {
+      case 'recall':
+        return this.recallThen(decision.ids, recalled, (more) => this.decideRefund(command, more));
+      case 'accepted': {
+        const event = this.host.ownLog.append(decision.body);
+        const refund = this.refundRecord(command.tenant, event);
+        // A refund may return credits to a grant that has expired meanwhile: they expire again.
+        this.host.expireTenant(command.tenant);
+        this.host.creditsReturned(command.tenant);
+        const balance = this.host.balanceOrFail(command.tenant); // now, as for a grant
+        if (!(await this.host.ownLog.durable(event.seq))) return STORE_FAILED;
+        return { status: 'accepted', refund, balance };
+      }
+      case 'replayed': {
+        const refund = decision.refund;
+        if (refund.origin === this.host.origin && !(await this.host.ownLog.durable(refund.seq)))
+          return STORE_FAILED;
+        return { status: 'replayed', refund, balance: this.host.balanceOrFail(command.tenant) };
+      }
+      case 'exceeds_debit':
+        return { status: 'exceeds_debit', requested: decision.requested, refundable: decision.refundable };
+      default:
+        return decision;
+    }
+  }
+
+  /**
+   * Reads records off the heap back from the log (cold-records.ts), waits for the replica to take
+   * commands again (a failed commit may have rebuilt the fold meanwhile), then decides again.
+   */
+  async recallThen<T>(
+    ids: readonly string[],
+    recalled: RecalledSet | undefined,
+    again: (more: RecalledSet) => T | Promise<T>,
+  ): Promise<T | StoreFailure> {
+    let more: RecalledSet | null;
+    try {
+      more = await recallRecords(
+        {
+          store: this.host.store,
+          pending: () => [this.host.ownLog.inFlight, ...this.host.ownLog.queue, this.host.ownLog.open],
+        },
+        ids,
+        recalled,
+      );
+    } catch (error) {
+      if (this.host.closing()) return CLOSING;
+      this.host.logger.error({ err: error, ids }, 'reading records back from the log failed');
+      return STORE_FAILED;
+    }
+    if (more === null) {
+      this.host.logger.error({ ids }, 'records read back from the log kept changing: decision given up');
+      return INTERNAL;
+    }
+    const refused = await this.host.ownLog.admit(0);
+    if (refused !== null) return refused;
+    return again(more);
+  }
+
+  private debitRecord(tenant: string, event: LedgerEvent): DebitRecord {
+    // The record the fold just made for it (the newest of the record window): no second copy.
+    const recorded = this.host
+      .state()
+      .tenants.get(tenant)
+      ?.debits?.get(eventRecordId(event.origin, event.seq));
+    return recorded !== undefined && recorded.seq === event.seq && recorded.origin === event.origin
+      ? recorded
+      : debitRecordOf(tenant, event);
+  }
+
+  private refundRecord(tenant: string, event: LedgerEvent): RefundRecord {
+    return refundRecordOf(tenant, event);
+  }
+
+  private context(): { origin: OriginId; now: number } {
+    return { origin: this.host.origin, now: this.host.clock.now() };
+  }
+
+  private grantCount(tenant: string): number {
+    return grantCount(this.host.state(), tenant);
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * What the replica does with events that come from its peers (DESIGN.md §4): a received run is
+ * checked (chain, signature, shape), folded and persisted with the next commit; then what the new
+ * events ask of this region — repay, expiry, refunds of cross-region duplicate debits (§3),
+ * revokes of duplicate grant ids (issue 17) — is appended, or deferred until the own log is
+ * confirmed whole. The replica reaches it through `RemoteEventsHost`.
+ */
+import {
+  debitsOfKey,
+  decideRefund,
+  type GrantDefinition,
+  grantDefinition,
+  type LedgerState,
+  NOTHING_RECALLED,
+  type OriginId,
+  type RetiredOrigin,
+  refundableOf,
+  regionOf,
+} from '@allot/core';
+import type { AntiEntropy } from './anti-entropy.js';
+import type { TenantPolicy } from './api.js';
+import type { Borrowing } from './borrow.js';
+import type { RecalledSet } from './cold-records.js';
+import type { Commands } from './commands.js';
+import { type GrantConflicts, revokeDuplicates } from './duplicate-grants.js';
+import type { ExpirySchedule } from './expiry-schedule.js';
+import { foldReceived } from './fold-received.js';
+import type { SegmentsFrame } from './frames.js';
+import type { GroupCommit } from './group-commit.js';
+import { ZERO_HASH } from './log.js';
+import type { PeerLink } from './peer-link.js';
+import type { Clock, Crypto, Logger } from './ports.js';
+import type { Rebalancing } from './rebalancing.js';
+import { retiredPastThrough, retiredRunProblem } from './retire.js';
+import { checkRun, runKey } from './run-check.js';
+
+/** What the handling of received events needs of its replica. */
+export interface RemoteEventsHost {
+  readonly cluster: string;
+  readonly region: string;
+  readonly origin: OriginId;
+  /** Ed25519 public keys of the other regions (from config). */
+  readonly peerKeys: Readonly<Record<string, Uint8Array>>;
+  readonly clock: Clock;
+  readonly crypto: Crypto;
+  readonly logger: Logger;
+  readonly ownLog: GroupCommit;
+  readonly link: PeerLink;
+  readonly antiEntropy: AntiEntropy;
+  readonly borrowing: Borrowing;
+  readonly rebalancing: Rebalancing;
+  readonly commands: Commands;
+  readonly expiries: ExpirySchedule;
+  readonly grantConflicts: GrantConflicts;
+  /** The chain tip of every origin (pending included). */
+  readonly tips: Map<OriginId, { seq: number; hash: Uint8Array }>;
+  /** The fold (replaced when it is rebuilt). */
+  state(): LedgerState;
+  /** The tenant's policy, pending changes included. */
+  policy(tenant: string): TenantPolicy;
+  /** This node's own log is confirmed whole (it takes writes). */
+  logConfirmed(): boolean;
+  /** Whether this incarnation may use its region's overdraft now. */
+  overdraftAllowed(): boolean;
+  /** A new incarnation has not caught up with its peers yet. */
+  overdraftWithheld(): boolean;
+  /** This node's own incarnation is retired (by a retire folded just now): it takes no more writes. */
+  ownRetiredHeard(retired: RetiredOrigin): void;
+  /** Schedules the expiry of a grant's definition (none: nothing). */
+  scheduleExpiry(tenant: string, definition: GrantDefinition | null): void;
+  /** Sets the expiry timer for the earliest deadline. */
+  armExpiry(): void;
+  /** Pays back overdraft in use from rights this region holds now. */
+  repay(tenant: string): void;
+  /** Appends the expiry of what has expired of the tenant's grants and holds. */
+  expireTenant(tenant: string): void;
+}
+
+/** Received runs checked and folded, and the own events they call for. */
+export class RemoteEvents {
+  /** Own events fetched back from peers while recovering (for the line logged when done). */
+  fetchedBack = 0;
+  /** Tenants (and debit keys) whose received events wait for writability to be acted on. */
+  private readonly deferred = new Map<string, Set<string>>();
+
+  constructor(private readonly host: RemoteEventsHost) {}
+
+  /** The own log is confirmed whole: what received events asked of this region is done now. */
+  actOnDeferred(): void {
+    const deferred = [...this.deferred];
+    this.deferred.clear();
+    for (const [tenant, keys] of deferred) this.afterRemoteEvents(tenant, keys);
+  }
+
+  /**
+   * Checks a received run (per segment: chain continuity from what is known here, the origin's
+   * signature, its events' shape), then folds it and persists its segments as they are with the
+   * next commit. A run that does not verify drops the peer and changes nothing; a gap is pulled;
+   * what is known already is ignored.
+   */
+  receiveRun(region: string, frame: SegmentsFrame): void {
+    const { origin, segments } = frame;
+    const own = origin === this.host.origin;
+    // Our own log: we are its only writer; peers give it back only while we recover (DESIGN.md §2).
+    if (own && this.host.logConfirmed()) return;
+    const key = runKey(
+      origin,
+      { origin: this.host.origin, region: this.host.region, publicKey: this.host.crypto.publicKey },
+      this.host.peerKeys,
+    );
+    if (key === undefined) {
+      this.host.link.transport?.drop(region, `segments of ${origin}, a region without a configured key`);
+      return;
+    }
+    const tip = own
+      ? { seq: this.host.ownLog.nextSeq - 1, hash: this.host.ownLog.lastHash }
+      : (this.host.tips.get(origin) ?? { seq: 0, hash: ZERO_HASH });
+    const verdict = checkRun(this.host.crypto, this.host.cluster, origin, segments, tip, key);
+    if (verdict.kind === 'stale') return;
+    if (verdict.kind === 'gap') {
+      this.host.link.send(region, { type: 'pull', origin, fromSeq: verdict.fromSeq });
+      return;
+    }
+    if (verdict.kind === 'refused') {
+      this.host.link.transport?.drop(region, verdict.reason);
+      return;
+    }
+    const lastSeq = verdict.segments[verdict.segments.length - 1]?.wire.lastSeq ?? 0;
+    const retiredPast = retiredRunProblem(this.host.state(), origin, lastSeq);
+    if (retiredPast !== null) {
+      // No node accepts a retired origin's events past its retired seq: like any bad frame, the link
+      // closes and nothing changes. What the peer lacks goes first (the retire among it), so that a
+      // node restored from the retired incarnation's backup learns it instead of pushing again.
+      void this.host.antiEntropy
+        .pushMissing(region)
+        .catch(() => undefined)
+        .finally(() => this.host.link.transport?.drop(region, retiredPast));
+      return;
+    }
+    const folded = foldReceived(this.host.state(), origin, verdict.segments);
+    if (folded.refused !== null) {
+      // A signed event that breaks a ledger invariant is a bug at its origin: keep what came before.
+      const { seq, error, partial } = folded.refused;
+      this.host.logger.error({ err: error, origin, seq, peer: region }, 'received event refused by the fold');
+      this.host.link.transport?.drop(region, `segments of ${origin}: seq ${seq} refused by the fold`);
+      if (partial) void this.host.ownLog.refold();
+    }
+    const applied = folded.last;
+    if (applied === null) return;
+    if (origin === this.host.origin) {
+      // Own events fetched back from a peer: the next ones are not dated before them.
+      for (const { decoded } of verdict.segments.slice(0, folded.writes.length))
+        for (const event of decoded.events) this.host.ownLog.ownTimes.observe(event.at);
+    }
+    const batch = this.host.ownLog.openBatch();
+    batch.received.push(...folded.writes);
+    for (const { decoded } of verdict.segments.slice(0, folded.writes.length))
+      batch.events.push(...decoded.events);
+    batch.eventCount += folded.events;
+    this.host.ownLog.pendingEvents += folded.events;
+    for (const tenant of folded.touched.keys()) batch.tenants.add(tenant);
+    for (const { tenant, grantId } of folded.grants) {
+      this.host.scheduleExpiry(tenant, this.definitionOf(tenant, grantId));
+      this.host.grantConflicts.observe(this.host.state(), tenant);
+    }
+    if (regionOf(origin) === this.host.region) {
+      // Holds of an earlier incarnation of this region: this one releases them at their expiry.
+      for (const { tenant, expiresAt } of folded.holds) this.host.expiries.add(expiresAt, tenant);
+      if (folded.holds.length > 0) this.host.armExpiry();
+    }
+    this.host.tips.set(origin, { seq: applied.seq, hash: applied.hash });
+    if (own) {
+      this.fetchedBack += applied.seq - tip.seq;
+      this.host.ownLog.nextSeq = applied.seq + 1;
+      this.host.ownLog.lastHash = applied.hash;
+    }
+    batch.remoteHeads.set(origin, { origin, ...applied });
+    batch.afterDurable.push(() => this.host.antiEntropy.sendSummary(region));
+    if (retiredPastThrough(this.host.state()).size > 0) {
+      // This node folded a retired incarnation's events past its retired seq before the retire came.
+      this.host.logger.warn({ origin }, 'a retire cut a log this node had folded further: folding again');
+      void this.host.ownLog.refold();
+    }
+    const retiredOwn = this.host.state().retired.get(this.host.origin);
+    if (retiredOwn !== undefined) this.host.ownRetiredHeard(retiredOwn);
+    for (const [tenant, keys] of folded.touched) this.afterRemoteEvents(tenant, keys);
+    // Rights may have arrived (a donor's move): debits waiting for them are decided again.
+    if (this.host.logConfirmed())
+      for (const tenant of folded.touched.keys()) this.host.borrowing.wake(tenant);
+    this.host.ownLog.scheduleFlush();
+  }
+
+  /** What a tenant's new remote events make this region do: repay, expire, refund duplicates. */
+  private afterRemoteEvents(tenant: string, keys: ReadonlySet<string>): void {
+    if (!this.host.logConfirmed()) {
+      // Repay, expiry and duplicate refunds are own events: they wait until the log is whole.
+      const waiting = this.deferred.get(tenant) ?? new Set<string>();
+      for (const key of keys) waiting.add(key);
+      this.deferred.set(tenant, waiting);
+      return;
+    }
+    this.host.repay(tenant);
+    this.host.expireTenant(tenant);
+    this.refundDuplicates(tenant, keys);
+    this.revokeDuplicates(tenant);
+  }
+
+  /**
+   * Duplicate grant ids (DESIGN.md §3, issue 17): takes back the losing definitions this region
+   * accepted; what cannot be taken within the bound yet is owed, and rights are asked for it.
+   */
+  revokeDuplicates(tenant: string): void {
+    const overdraft = this.host.policy(tenant).overdraft[this.host.region] ?? 0;
+    const owed = revokeDuplicates(
+      this.host.state(),
+      {
+        origin: this.host.origin,
+        now: this.host.clock.now(),
+        overdraftLimit: this.host.overdraftAllowed() ? overdraft : 0,
+        earlierIncarnations: !this.host.overdraftWithheld(),
+      },
+      tenant,
+      (body) => {
+        this.host.ownLog.append(body);
+        this.host.logger.info(
+          { tenant, grantId: 'grantId' in body ? body.grantId : null },
+          'revoked a duplicate grant',
+        );
+      },
+    );
+    if (owed > 0) this.host.rebalancing.maybeRequestRights(tenant, owed);
+  }
+
+  /**
+   * Cross-region idempotency (DESIGN.md §3): a key accepted at two regions while they were cut
+   * off is charged once. Every replica orders the debits of a key the same way; the region that
+   * took a later one refunds it, with a refund key derived from the debit (so it happens once).
+   */
+  private refundDuplicates(tenant: string, keys: ReadonlySet<string>, recalled?: RecalledSet): void {
+    const ledger = this.host.state().tenants.get(tenant);
+    if (ledger === undefined) return;
+    for (const key of keys) {
+      // Earlier debits of the key may be off the heap (issue 18): read back, then checked again.
+      const found = debitsOfKey(ledger, key, recalled ?? NOTHING_RECALLED);
+      if (found.recall.length > 0) {
+        void this.host.commands.recallThen(found.recall, recalled, (more) =>
+          this.refundDuplicates(tenant, new Set([key]), more),
+        );
+        continue;
+      }
+      const [, ...later] = found.records;
+      for (const duplicate of later) {
+        if (regionOf(duplicate.origin) !== this.host.region || refundableOf(ledger, duplicate) === 0)
+          continue;
+        const request = {
+          tenant,
+          debitId: duplicate.debitId,
+          idempotencyKey: `duplicate-of:${duplicate.debitId}`,
+        };
+        const decision = decideRefund(this.host.state(), this.context(), request, recalled);
+        if (decision.status === 'recall') {
+          void this.host.commands.recallThen(decision.ids, recalled, (more) =>
+            this.refundDuplicates(tenant, new Set([key]), more),
+          );
+          continue;
+        }
+        if (decision.status === 'accepted') {
+          this.host.ownLog.append(decision.body);
+          this.host.logger.info(
+            { tenant, debitId: duplicate.debitId, key: duplicate.idempotencyKey },
+            'refunded a cross-region duplicate debit',
+          );
+        }
+      }
+    }
+  }
+
+  private definitionOf(tenant: string, grantId: string): GrantDefinition | null {
+    return grantDefinition(this.host.state(), tenant, grantId);
+  }
+
+  private context(): { origin: OriginId; now: number } {
+    return { origin: this.host.origin, now: this.host.clock.now() };
+  }
+}
