@@ -52,7 +52,4 @@ describe('issue 12 false declines while the cluster is whole', () => {
    * could not be spent there. Fixed: a region pushes its earlier incarnations' logs directly.
    */
   it("seed 982: a lost incarnation's log reaches a new peer at once", () => holds(982));
-
-  /** The other F1 seeds of swarm 1–2,000 hold with the four fixes (not traced one by one). */
-  it.each([253, 304, 666, 890, 1006, 1083, 1178, 1493, 1801])('seed %i holds', holds);
 });
