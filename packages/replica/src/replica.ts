@@ -211,7 +211,10 @@ export class Replica {
       closing: () => this.closing,
       broken: () => this.broken !== null,
       logConfirmed: () => this.logConfirmed,
-      wake: (tenant) => this.borrowing.wake(tenant),
+      wake: (tenant) => {
+        this.borrowing.wake(tenant);
+        this.rebalancing.rightsArrived(tenant);
+      },
     });
     this.ownLog = new GroupCommit({
       cluster: this.cluster,
