@@ -109,16 +109,6 @@ export const BORROW_ASK_FACTOR = 2;
 export const PENDING_SHARES_MAX = 100_000;
 
 /**
- * How long a lender keeps an ask for rights it could not serve in full (it did not hold them yet),
- * to serve it when they arrive: the asker's debit waits at most its borrowWaitMs, never more than
- * BORROW_WAIT_MS_MAX. Served later, the rights only move to a region that no longer needs them.
- */
-export const UNMET_ASK_KEEP_MS = BORROW_WAIT_MS_MAX;
-
-/** Tenants with asks kept unserved (UNMET_ASK_KEEP_MS); past this the oldest tenant's are forgotten. */
-export const UNMET_ASK_TENANTS_MAX = 10_000;
-
-/**
  * Captures and voids forwarded to holding regions and not answered yet. Past this a forward is
  * refused (503) rather than queued: each holds a client's request open.
  */

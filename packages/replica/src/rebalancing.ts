@@ -18,8 +18,6 @@ import {
   PENDING_SHARES_MAX,
   RIGHTS_REQUEST_INTERVAL_MS,
   SPEND_RATE_WINDOW_MS,
-  UNMET_ASK_KEEP_MS,
-  UNMET_ASK_TENANTS_MAX,
 } from './limits.js';
 
 /** What rebalancing needs to know of one peer region. */
@@ -76,8 +74,6 @@ export class Rebalancing {
   private readonly rightsRequested = new Map<string, number>();
   /** Per tenant, shares of grants split here owed to regions that were unreachable then. */
   private readonly pendingShares = new Map<string, Map<string, number>>();
-  /** Per tenant and asking region, what `lend` could not give yet and until when to give it. */
-  private readonly unmetAsks = new Map<string, Map<string, { amount: number; until: number }>>();
 
   /** Rebalancing for the replica behind `host`. */
   constructor(private readonly host: RebalancingHost) {}
@@ -159,57 +155,18 @@ export class Rebalancing {
    * one that follows it gives what is asked.
    */
   lend(region: string, tenant: string, amount: number): void {
-    this.lendUntil(region, tenant, amount, this.host.now() + UNMET_ASK_KEEP_MS);
-  }
-
-  /** `lend`; what it cannot give now is kept until `until`. */
-  private lendUntil(region: string, tenant: string, amount: number, until: number): void {
     const host = this.host;
     if (!host.logConfirmed()) return;
     const peer = host.peer(region);
     if (peer.origin === null || !peer.connected) return;
-    // What cannot be given now is kept for a while and given when rights arrive (`rightsArrived`):
-    // the asker counted on rights moved here that this region had not received yet (swarm seed 249).
-    if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) {
-      this.keepUnmet(tenant, region, amount, until);
-      return;
-    }
+    if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) return;
     const rights = this.rightsAt(tenant, host.origin, host.now());
     // Only for waiting debits the reachable cluster can pay: a hopeless one must not starve others.
     const waiting = borrowPrecedes(host.region, region) ? host.waitingFor(tenant) : 0;
     const kept = waiting > 0 && host.reachableCredits(tenant) >= waiting ? waiting : 0;
     const give = Math.min(amount, rights - kept);
-    if (give < amount) this.keepUnmet(tenant, region, amount - Math.max(0, give), until);
-    else this.unmetAsks.get(tenant)?.delete(region);
     if (give < 1) return;
     host.moveRights(tenant, peer.origin, give);
-  }
-
-  /**
-   * Rights of the tenant arrived here (a peer's move, a refund): the asks `lend` could not serve
-   * in full are served now, while their debits may still wait.
-   */
-  rightsArrived(tenant: string): void {
-    const asks = this.unmetAsks.get(tenant);
-    if (asks === undefined) return;
-    this.unmetAsks.delete(tenant);
-    const now = this.host.now();
-    for (const [region, ask] of asks)
-      if (now <= ask.until) this.lendUntil(region, tenant, ask.amount, ask.until);
-  }
-
-  /** Keeps an ask `lend` could not serve in full, bounded by UNMET_ASK_TENANTS_MAX tenants. */
-  private keepUnmet(tenant: string, region: string, amount: number, until: number): void {
-    let asks = this.unmetAsks.get(tenant);
-    if (asks === undefined) {
-      if (this.unmetAsks.size >= UNMET_ASK_TENANTS_MAX) {
-        const oldest = this.unmetAsks.keys().next().value;
-        if (oldest !== undefined) this.unmetAsks.delete(oldest);
-      }
-      asks = new Map();
-      this.unmetAsks.set(tenant, asks);
-    }
-    asks.set(region, { amount, until });
   }
 
   /**

@@ -186,10 +186,7 @@ export class RemoteEvents {
     for (const [tenant, keys] of folded.touched) this.afterRemoteEvents(tenant, keys);
     // Rights may have arrived (a donor's move): debits waiting for them are decided again.
     if (this.host.logConfirmed())
-      for (const tenant of folded.touched.keys()) {
-        this.host.borrowing.wake(tenant);
-        this.host.rebalancing.rightsArrived(tenant);
-      }
+      for (const tenant of folded.touched.keys()) this.host.borrowing.wake(tenant);
     this.host.ownLog.scheduleFlush();
   }
 

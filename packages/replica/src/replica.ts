@@ -211,10 +211,7 @@ export class Replica {
       closing: () => this.closing,
       broken: () => this.broken !== null,
       logConfirmed: () => this.logConfirmed,
-      wake: (tenant) => {
-        this.borrowing.wake(tenant);
-        this.rebalancing.rightsArrived(tenant);
-      },
+      wake: (tenant) => this.borrowing.wake(tenant),
     });
     this.ownLog = new GroupCommit({
       cluster: this.cluster,

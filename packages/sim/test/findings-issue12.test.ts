@@ -59,12 +59,4 @@ describe('issue 12 false declines while the cluster is whole', () => {
    * could not be spent there. Fixed: a region pushes its earlier incarnations' logs directly.
    */
   it("seed 982: a lost incarnation's log reaches a new peer at once", () => holds(982), RUN_TIMEOUT_MS);
-
-  /**
-   * Swarm seed 249 (found in 1–300 on this branch after the halfway ask; on main it held by
-   * timing): ap asked eu for rights eu would hold only once a move delayed by a link reset arrived; eu
-   * lent nothing, the rights came a moment later, and ap's wait ran out. Fixed: a lender keeps an
-   * ask it could not serve in full (UNMET_ASK_KEEP_MS) and serves it when rights arrive.
-   */
-  it('seed 249: a lender serves an earlier ask when the rights arrive', () => holds(249), RUN_TIMEOUT_MS);
 });
