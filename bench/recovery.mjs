@@ -14,7 +14,11 @@
 // writes one. The node is then started twice: with the checkpoint (it loads it and folds only the
 // tail) and, unless FULL=0, without it (the whole log). PROFILE=1 prints where each start spends
 // its time. Prints; never asserts.
-import { mkdtempSync, rmSync } from 'node:fs';
+//
+// DIR=path keeps the data directory (and the node's key, as DIR/bench-region.key) after the run,
+// and a later run with the same DIR skips building and only starts the node from what is there
+// (EVENTS is then what the directory holds): a 10M history takes long to build on a busy machine.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +43,14 @@ import {
   segmentHash,
   ZERO_HASH,
 } from '@allot/replica';
-import { generateRegionKey, LevelStore, nodeCrypto, systemClock } from '@allot/store';
+import {
+  generateRegionKey,
+  LevelStore,
+  nodeCrypto,
+  readRegionKey,
+  systemClock,
+  writeRegionKey,
+} from '@allot/store';
 import { machine } from './support.mjs';
 
 const EVENTS = Number(process.env.EVENTS ?? 1_000_000);
@@ -80,10 +91,24 @@ const SEGMENTS_PER_WRITE = 4;
 const logger = { debug() {}, info() {}, warn() {}, error() {} };
 const options = { cluster: 'bench', region: 'eu', allowLoneStart: true };
 
-const dir = mkdtempSync(join(tmpdir(), 'allot-bench-recovery-'));
-const crypto = nodeCrypto(generateRegionKey());
+const KEPT = process.env.DIR;
+const dir = KEPT ?? mkdtempSync(join(tmpdir(), 'allot-bench-recovery-'));
+const keyFile = join(dir, 'bench-region.key');
+const reuse = KEPT !== undefined && existsSync(keyFile);
+if (KEPT !== undefined && !reuse) mkdirSync(dir, { recursive: true });
+const regionKey = reuse ? readRegionKey(keyFile) : generateRegionKey();
+if (KEPT !== undefined && !reuse) writeRegionKey(keyFile, regionKey);
+const crypto = nodeCrypto(regionKey);
 try {
   console.log(`bench:recovery — ${machine()}`);
+  if (!reuse) await build();
+  await starts();
+} finally {
+  if (KEPT === undefined) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Writes the history (and its checkpoints) into `dir`. */
+async function build() {
   // A new data directory: its meta and incarnation, as a node's first start writes them.
   const fresh = await LevelStore.open(dir, { crypto });
   const first = await Replica.open(options, {
@@ -140,7 +165,9 @@ try {
     const take = () => {
       const encoding = process.hrtime.bigint();
       // What commands wait for (prepareCheckpoint: tenants and key indexes copied), then the steps.
-      const writer = prepareCheckpoint(fold, new Map([[origin, hash]]));
+      const writer = prepareCheckpoint(fold, new Map([[origin, hash]]), {
+        retentionMs: IDEMPOTENCY_RETENTION_MS_DEFAULT,
+      });
       const stallSeconds = seconds(encoding);
       while (!writer.step()) {}
       const ckptBytes = writer.bytes();
@@ -185,7 +212,14 @@ try {
   console.log(
     `checkpoint at seq ${checkpoint.total.toLocaleString('en-US')} (tail ${(EVENTS - checkpoint.total).toLocaleString('en-US')} events): ${(checkpoint.bytes.length / 1024 / 1024).toFixed(1)} MiB; commands wait ${checkpoint.stallSeconds.toFixed(2)} s (copy), encode ${checkpoint.encodeSeconds.toFixed(2)} s in all, hash + sign ${checkpoint.sealSeconds.toFixed(2)} s, store ${writeSeconds.toFixed(2)} s`,
   );
+  if (atEnd !== null)
+    console.log(
+      `checkpoint at the end (seq ${EVENTS.toLocaleString('en-US')}): ${(atEnd.bytes.length / 1024 / 1024).toFixed(1)} MiB, commands wait ${atEnd.stallSeconds.toFixed(2)} s, encode ${atEnd.encodeSeconds.toFixed(2)} s in all`,
+    );
+}
 
+/** Starts the node from `dir`: with each stored checkpoint, then (FULL) from the whole log. */
+async function starts() {
   /** Opens the store and the replica; logs what recovery said; the time until ready, in parts. */
   const start = async (label) => {
     const lines = [];
@@ -197,8 +231,10 @@ try {
       await post(session, 'Profiler.start');
     }
     const started = process.hrtime.bigint();
+    const cpuAtStart = process.cpuUsage();
     const reopened = await LevelStore.open(dir, { crypto });
     const opened = process.hrtime.bigint();
+    const cpuAtOpen = process.cpuUsage(cpuAtStart);
     const replica = await Replica.open(options, {
       store: reopened,
       clock: systemClock,
@@ -207,6 +243,10 @@ try {
       logger: quiet,
     });
     const ready = process.hrtime.bigint();
+    const cpu = process.cpuUsage(cpuAtStart);
+    // CPU seconds of this process (main thread and LevelDB's): on a shared machine, what the start
+    // costs whatever else runs; the wall-clock figures include the waits for a core.
+    const cpuSeconds = ({ user, system }) => ((user + system) / 1e6).toFixed(2);
     if (session !== null) {
       const { profile } = await post(session, 'Profiler.stop');
       session.disconnect();
@@ -216,36 +256,39 @@ try {
     await replica.close();
     if (balance === undefined) throw new Error('tenant-0 has no balance after recovery');
     console.log(
-      `${label}: ready in ${seconds(started, ready).toFixed(2)} s (store open and checks ${seconds(started, opened).toFixed(2)} s, replica recovery ${seconds(opened, ready).toFixed(2)} s)${lines.some((line) => line.startsWith('fold rebuilt from a checkpoint')) ? ' — loaded the checkpoint' : ''}`,
+      `${label}: ready in ${seconds(started, ready).toFixed(2)} s (store open and checks ${seconds(started, opened).toFixed(2)} s, replica recovery ${seconds(opened, ready).toFixed(2)} s; CPU ${cpuSeconds(cpu)} s, of which store open ${cpuSeconds(cpuAtOpen)} s)${lines.some((line) => line.startsWith('fold rebuilt from a checkpoint')) ? ' — loaded the checkpoint' : ''}`,
     );
     return { seconds: seconds(started, ready), balance };
   };
-  if (atEnd !== null) {
-    console.log(
-      `checkpoint at the end (seq ${EVENTS.toLocaleString('en-US')}): ${(atEnd.bytes.length / 1024 / 1024).toFixed(1)} MiB, commands wait ${atEnd.stallSeconds.toFixed(2)} s, encode ${atEnd.encodeSeconds.toFixed(2)} s in all`,
+  const admin = await LevelStore.open(dir, { crypto });
+  const saved = [];
+  for (const total of await admin.listCheckpoints()) saved.push(await admin.readCheckpoint(total));
+  const events = (await admin.heads()).reduce((sum, head) => sum + head.seq, 0);
+  await admin.close();
+  // Newest first: each start loads the newest left, then it is removed for the next start.
+  let withCheckpoint = null;
+  for (const checkpoint of saved) {
+    const tail = events - checkpoint.total;
+    withCheckpoint = await start(
+      `start with the checkpoint at ${checkpoint.total.toLocaleString('en-US')} (${(checkpoint.bytes.length / 1024 / 1024).toFixed(1)} MiB, ${tail === 0 ? 'no tail: the load alone' : `tail ${tail.toLocaleString('en-US')} events`})`,
     );
-    await start('start with the checkpoint at the end (no tail: the load alone)');
-    const store1 = await LevelStore.open(dir, { crypto });
-    await store1.deleteCheckpoint(atEnd.total);
-    await store1.close();
+    const store = await LevelStore.open(dir, { crypto });
+    await store.deleteCheckpoint(checkpoint.total);
+    await store.close();
   }
-  const withCheckpoint = await start(
-    `start with the checkpoint ${(EVENTS - checkpoint.total).toLocaleString('en-US')} events before the end`,
-  );
   if (FULL) {
-    const store2 = await LevelStore.open(dir, { crypto });
-    for (const total of await store2.listCheckpoints()) await store2.deleteCheckpoint(total);
-    await store2.close();
     const whole = await start('start folding the whole log');
     const figures = ({ asOf: _asOf, ...rest }) => JSON.stringify(rest);
-    if (figures(whole.balance) !== figures(withCheckpoint.balance))
+    if (withCheckpoint !== null && figures(whole.balance) !== figures(withCheckpoint.balance))
       throw new Error(
         `the two starts disagree on tenant-0: ${JSON.stringify(whole.balance)} vs ${JSON.stringify(withCheckpoint.balance)}`,
       );
     console.log(
-      `whole log: ${Math.round(EVENTS / whole.seconds).toLocaleString('en-US')} events/s verified and folded; with the checkpoint ${(whole.seconds / withCheckpoint.seconds).toFixed(1)}× faster`,
+      `whole log: ${Math.round(events / whole.seconds).toLocaleString('en-US')} events/s verified and folded${withCheckpoint === null ? '' : `; with the checkpoint ${(whole.seconds / withCheckpoint.seconds).toFixed(1)}× faster`}`,
     );
   }
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+  // The checkpoints back, for the next run on a kept DIR.
+  const store = await LevelStore.open(dir, { crypto });
+  for (const checkpoint of saved) await store.writeCheckpoint(checkpoint);
+  await store.close();
 }

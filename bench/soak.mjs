@@ -11,13 +11,22 @@
 // (recordWindowRecords, default the replica's), --csv PATH (the samples of both runs as CSV,
 // e.g. bench/results/soak.csv), --only retained|swept (one run), --parallel (both runs at once:
 // half the time, each with half the CPU), --sample N (seconds between samples, default 5; each
-// sample runs a full GC first). Never asserts.
+// sample runs a full GC first), --key-budget N (keyIndexMemoryBytes, default the replica's 256 MiB:
+// the key index's tables and filters in memory; closed buckets, and the open one past half the
+// budget, go to disk). The key index's use is sampled too, and the retained run ends by timing
+// lookups of fresh keys (in memory, against the filters) and chunk reads from disk. Never asserts.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RECORD_WINDOW_RECORDS_DEFAULT, Replica, SeededRng } from '@allot/replica';
+import { decodeKeyChunk, keyFingerprint } from '@allot/core';
+import {
+  KEY_INDEX_MEMORY_BYTES_DEFAULT,
+  RECORD_WINDOW_RECORDS_DEFAULT,
+  Replica,
+  SeededRng,
+} from '@allot/replica';
 import { generateRegionKey, LevelStore, nodeCrypto, systemClock } from '@allot/store';
 import { machine } from './support.mjs';
 
@@ -31,11 +40,13 @@ const { values: flags } = parseArgs({
     sample: { type: 'string', default: '5' },
     parallel: { type: 'boolean', default: false },
     child: { type: 'string' },
+    'key-budget': { type: 'string', default: String(KEY_INDEX_MEMORY_BYTES_DEFAULT) },
   },
 });
 const seconds = Number(flags.seconds);
 const rate = Number(flags.rate);
 const window = Number(flags.window);
+const keyBudget = Number(flags['key-budget']);
 const TENANTS = 1_000;
 /** Batches per second: 10 batches of rate/10 debits, as a busy API edge would send them. */
 const TICKS_PER_SECOND = 10;
@@ -46,17 +57,19 @@ async function child(mode) {
   const dir = mkdtempSync(join(tmpdir(), 'allot-soak-'));
   const logger = { debug() {}, info() {}, warn() {}, error() {} };
   const keepAlive = setInterval(() => {}, 1_000);
+  const store = await LevelStore.open(dir);
   const replica = await Replica.open(
     {
       cluster: 'soak',
       region: 'eu',
       durability: 'os',
       recordWindowRecords: window,
+      keyIndexMemoryBytes: keyBudget,
       // Retention 0 is 1 ms: every sweep (once a minute) forgets every record and key.
       idempotencyRetentionMs: mode === 'retained' ? DAY_MS : 1,
     },
     {
-      store: await LevelStore.open(dir),
+      store,
       clock: systemClock,
       rng: new SeededRng(1),
       crypto: nodeCrypto(generateRegionKey()),
@@ -90,6 +103,12 @@ async function child(mode) {
       externalBytes: memory.external,
       arrayBuffersBytes: memory.arrayBuffers,
     };
+    const keys = replica.keyIndexUse();
+    line.keyMemoryBytes = keys.memoryBytes;
+    line.keyFilterBytes = keys.filterBytes;
+    line.keysInMemory = keys.entriesInMemory;
+    line.keysOnDisk = keys.entriesOnDisk;
+    line.keyParts = keys.parts;
     process.stdout.write(`${JSON.stringify(line)}\n`);
   };
   const sampler = setInterval(sample, Number(flags.sample) * 1000);
@@ -116,6 +135,8 @@ async function child(mode) {
   clearInterval(ticker);
   clearInterval(sampler);
   sample();
+  await replica.keyIndexSettled();
+  if (mode === 'retained') await timeLookups(replica, store);
   await replica.close();
   clearInterval(keepAlive);
   // Disk: the logs keep every event whatever the retention (retention bounds memory, not the log).
@@ -123,6 +144,36 @@ async function child(mode) {
   for (const file of readdirSync(dir)) diskBytes += statSync(join(dir, file)).size;
   process.stdout.write(`${JSON.stringify({ mode, disk: true, diskBytes, debits: accepted })}\n`);
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Times lookups of fresh keys in the debit key index (the replica's state, read here for the
+ * bench only): in memory against the open tables and the parts' filters, and how many would read a
+ * chunk; then chunk reads from the store (read, check, decode), as a lookup past the budget does.
+ */
+async function timeLookups(replica, store) {
+  const index = replica.state.recordWindow?.debitKeys;
+  if (index === undefined) return;
+  const parts = index.spilledParts();
+  const lookups = 50_000;
+  let needChunk = 0;
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < lookups; i++)
+    needChunk += index.candidates('tenant-1', `fresh-${i}`, undefined, () => {}).length > 0 ? 1 : 0;
+  const memoryNs = Number(process.hrtime.bigint() - started) / lookups;
+  let reads = 0;
+  let readNs = 0;
+  for (let i = 0; i < 200 && parts.length > 0; i++) {
+    const part = parts[i % parts.length];
+    const key = part.chunkKey(keyFingerprint('tenant-1', `fresh-${i}`).check);
+    const from = process.hrtime.bigint();
+    decodeKeyChunk(part, key, await store.readKeyArea(key));
+    readNs += Number(process.hrtime.bigint() - from);
+    reads += 1;
+  }
+  process.stdout.write(
+    `${JSON.stringify({ lookups: true, parts: parts.length, memoryUs: memoryNs / 1000, chunkShare: needChunk / lookups, chunkReadUs: reads === 0 ? null : readNs / reads / 1000 })}\n`,
+  );
 }
 
 /** Runs one mode in a child process; resolves with its samples. */
@@ -138,7 +189,7 @@ function run(mode) {
       '--rate',
       String(rate),
     ];
-    args.push('--window', String(window), '--sample', flags.sample);
+    args.push('--window', String(window), '--sample', flags.sample, '--key-budget', String(keyBudget));
     const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';
     proc.stdout.on('data', (chunk) => {
@@ -184,7 +235,8 @@ if (flags.child !== undefined) {
 } else {
   console.log(`bench:soak — ${machine()}`);
   console.log(
-    `${seconds} s per run at ${rate.toLocaleString('en-US')} debits/s, record window ${window.toLocaleString('en-US')}`,
+    `${seconds} s per run at ${rate.toLocaleString('en-US')} debits/s, record window ${window.toLocaleString('en-US')}, ` +
+      `key-index budget ${(keyBudget / 2 ** 20).toFixed(1)} MiB (keyIndexMemoryBytes)`,
   );
   const modes = flags.only === undefined ? ['retained', 'swept'] : [flags.only];
   const results = {};
@@ -197,10 +249,12 @@ if (flags.child !== undefined) {
   const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
   const slopes = {};
   const disk = {};
+  const lookups = {};
   for (const mode of modes) {
     const end = results[mode].find((line) => line.disk === true);
     disk[mode] = end === undefined ? Number.NaN : end.diskBytes / Math.max(1, end.debits);
-    results[mode] = results[mode].filter((line) => line.disk !== true);
+    lookups[mode] = results[mode].find((line) => line.lookups === true);
+    results[mode] = results[mode].filter((line) => line.disk !== true && line.lookups !== true);
   }
   for (const mode of modes) {
     const samples = results[mode];
@@ -212,9 +266,34 @@ if (flags.child !== undefined) {
         `(${Math.round(last.debits / last.second).toLocaleString('en-US')}/s achieved, ${last.refused} refused), ` +
         `RSS ${mib(samples[0].rssBytes)} → ${mib(last.rssBytes)}, heap ${mib(samples[0].heapUsedBytes)} → ${mib(last.heapUsedBytes)}; ` +
         `after the window is full (${points.length} samples): RSS ${slopes[mode].rss.toFixed(1)} B/debit, heap ${slopes[mode].heap.toFixed(1)} B/debit; ` +
-        `disk ${disk[mode].toFixed(0)} B/debit`,
+        `disk ${disk[mode].toFixed(0)} B/debit; key index at the end: ${mib(last.keyMemoryBytes)} in memory ` +
+        `(${(last.keyFilterBytes / 2 ** 20).toFixed(1)} MiB of filters), ${last.keysInMemory.toLocaleString('en-US')} keys in memory, ` +
+        `${last.keysOnDisk.toLocaleString('en-US')} on disk in ${last.keyParts} parts`,
+    );
+    const timed = lookups[mode];
+    if (timed !== undefined)
+      console.log(
+        `  lookup of a fresh key (${timed.parts} parts on disk): ${timed.memoryUs.toFixed(2)} µs in memory, ` +
+          `${(timed.chunkShare * 100).toFixed(2)} % would read a chunk; a chunk read from disk (read, check, decode): ` +
+          `${timed.chunkReadUs === null ? 'no part' : `${timed.chunkReadUs.toFixed(0)} µs`}`,
+      );
+  }
+  // Also over the last 40 % of each run: RSS rises in steps (checkpoints and parts written are
+  // transients the allocator keeps), so the slope depends on the range; this one is the steady end.
+  const tail = {};
+  for (const mode of modes) {
+    const samples = results[mode];
+    const last = samples.at(-1)?.debits ?? 0;
+    tail[mode] = slope(
+      samples.filter((s) => s.debits >= 0.6 * last),
+      'rssBytes',
     );
   }
+  if (tail.retained !== undefined && tail.swept !== undefined)
+    console.log(
+      `last 40 % of each run: RSS ${tail.retained.toFixed(1)} B/debit (24 h), ${tail.swept.toFixed(1)} B/debit (retention 0): ` +
+        `${(tail.retained - tail.swept).toFixed(1)} B per retained debit`,
+    );
   if (slopes.retained !== undefined && slopes.swept !== undefined) {
     const rss = slopes.retained.rss - slopes.swept.rss;
     console.log(
@@ -224,7 +303,7 @@ if (flags.child !== undefined) {
   }
   if (flags.csv !== undefined) {
     const rows = [
-      'mode,second,debits,rss_bytes,heap_used_bytes,heap_total_bytes,external_bytes,array_buffers_bytes',
+      'mode,second,debits,rss_bytes,heap_used_bytes,heap_total_bytes,external_bytes,array_buffers_bytes,key_memory_bytes,keys_in_memory,keys_on_disk',
     ];
     for (const mode of modes)
       for (const s of results[mode])
@@ -238,6 +317,9 @@ if (flags.child !== undefined) {
             s.heapTotalBytes,
             s.externalBytes,
             s.arrayBuffersBytes,
+            s.keyMemoryBytes,
+            s.keysInMemory,
+            s.keysOnDisk,
           ].join(','),
         );
     writeFileSync(flags.csv, `${rows.join('\n')}\n`);

@@ -1,11 +1,12 @@
 // Shared by the benchmarks: a real `allot node` child process on a temp dir, and small helpers.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 
-const CLI = new URL('../packages/cli/bin/allot.js', import.meta.url).pathname;
+// BENCH_CLI runs another checkout's node (e.g. main's) with this bench, to compare in the same minutes.
+const CLI = process.env.BENCH_CLI ?? new URL('../packages/cli/bin/allot.js', import.meta.url).pathname;
 
 export const TOKENS = { service: 'bench-service-token', admin: 'bench-admin-token' };
 
@@ -37,6 +38,11 @@ function stop(child) {
   });
 }
 
+/** Extra Node flags for the node under test, from `BENCH_NODE_ARGS` (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`). */
+export function nodeArgs() {
+  return (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+}
+
 /** Starts `allot node` with `durability` on a fresh temp dir; `stop()` also removes the dir. */
 export async function startNode(durability = 'fsync') {
   const dir = mkdtempSync(join(tmpdir(), 'allot-bench-'));
@@ -60,7 +66,7 @@ export async function startNode(durability = 'fsync') {
   writeFileSync(file, stringify({ ...config, logLevel: 'info' }));
   const server = await spawnServer(
     process.execPath,
-    [CLI, 'node', '--config', file],
+    [...nodeArgs(), CLI, 'node', '--config', file],
     /"url":"(http:\/\/[^"]+)"[^\n]*allot node serving/,
   );
   return {
@@ -70,6 +76,24 @@ export async function startNode(durability = 'fsync') {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** CPU seconds (user + system, all threads) a child process used so far, from /proc; null elsewhere. */
+export function childCpuSeconds(child) {
+  try {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return null;
+  }
+}
+
+/** The 1-minute load average, for the record next to every figure. */
+export function loadAverage() {
+  return loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ');
 }
 
 /** POSTs JSON with a token; resolves to { status, body }. */

@@ -5,7 +5,7 @@
  * answers exactly as the fold of the whole log.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { decodeCheckpoint, encodeCheckpoint } from '@allot/core';
+import { checkpointFormat, decodeCheckpoint, encodeCheckpoint } from '@allot/core';
 import { type Replica, ReplicaOpenError, sealCheckpoint } from '@allot/replica';
 import { MemoryStore, nodeCrypto } from '@allot/store';
 import { describe, expect, it } from 'vitest';
@@ -172,6 +172,65 @@ describe('checkpoints and starts', () => {
     const replica = await h.reopen(forked);
     expect(warns(h)).toEqual(['the logs do not continue from the checkpoint: folding the whole log']);
     expect(await seen(h, replica)).toEqual(expected);
+  });
+
+  it('a node upgraded with a format-1 checkpoint on disk starts from it, then writes format 2', async () => {
+    const h = await harness();
+    await traffic(h, 0, 100);
+    // At the end of the logs: no tail tells the start the newest event time.
+    await settle(h.clock, h.replica.takeCheckpoint());
+    const expected = await seen(h, await h.reopen(h.store.crash()));
+    const [total] = (await h.store.listCheckpoints()) as [number];
+    const stored = await h.store.readCheckpoint(total);
+    if (stored === null) throw new Error('no checkpoint');
+    expect(checkpointFormat(stored.bytes).version).toBe(2);
+    const window = { recordWindow: { records: 1, bucketMs: 3_600_000 } };
+    const decoded = decodeCheckpoint(stored.bytes, window);
+    const vector = Object.fromEntries([...decoded.heads].map(([origin, head]) => [origin, head.seq]));
+    const hashes = new Map([...decoded.heads].map(([origin, head]) => [origin, head.hash]));
+    // What a build of format 1 wrote at the same vector.
+    const v1 = encodeCheckpoint(decoded.state, hashes, { version: 1 });
+    const upgraded = h.store.crash();
+    await upgraded.deleteCheckpoint(total);
+    await upgraded.writeCheckpoint(sealCheckpoint(h.crypto, 'test', vector, v1));
+    h.logger.lines.length = 0;
+    const replica = await h.reopen(upgraded);
+    expect(warns(h)).toEqual([]);
+    expect(infos(h)).toContain('fold rebuilt from a checkpoint and the tails after it');
+    expect(await seen(h, replica)).toEqual(expected);
+    // Its next checkpoint is format 2 and holds the newest event time of the whole fold.
+    expect(await settle(h.clock, replica.takeCheckpoint())).toBe(true);
+    const [next] = (await upgraded.listCheckpoints()) as [number];
+    const written = await upgraded.readCheckpoint(next);
+    const whole = h.store.crash();
+    for (const each of await whole.listCheckpoints()) await whole.deleteCheckpoint(each);
+    await h.reopen(whole);
+    await settle(h.clock, h.replica.takeCheckpoint());
+    const [wholeTotal] = (await whole.listCheckpoints()) as [number];
+    expect(wholeTotal).toBe(next);
+    expect(written?.bytes).toEqual((await whole.readCheckpoint(wholeTotal))?.bytes);
+    expect(checkpointFormat(written?.bytes as Uint8Array).newestAt).toBeGreaterThan(0);
+  });
+
+  it('writes no checkpoint of a fold its clock swept past the vector’s retention, until the next events', async () => {
+    const retention = 24 * 60 * 1000; // key-index buckets of one minute
+    const h = await harness({ idempotencyRetentionMs: retention });
+    await traffic(h, 0, 20);
+    // Idle past the retention: the sweep forgets by this clock, beyond what the vector implies.
+    h.clock.advance(retention + 3 * 60 * 1000);
+    expect(await settle(h.clock, h.replica.takeCheckpoint())).toBe(false);
+    expect(infos(h)).toContain('checkpoint not written: not canonical until the next events');
+    expect(await h.store.listCheckpoints()).toEqual([]);
+    await traffic(h, 20, 5);
+    expect(await settle(h.clock, h.replica.takeCheckpoint())).toBe(true);
+    // And it is what a node that never swept writes at that vector.
+    const [total] = (await h.store.listCheckpoints()) as [number];
+    const written = (await h.store.readCheckpoint(total))?.bytes;
+    const whole = h.store.crash();
+    for (const each of await whole.listCheckpoints()) await whole.deleteCheckpoint(each);
+    const fresh = await h.reopen(whole, { idempotencyRetentionMs: retention });
+    expect(await settle(h.clock, fresh.takeCheckpoint())).toBe(true);
+    expect((await whole.readCheckpoint(total))?.bytes).toEqual(written);
   });
 
   it('refuses checkpoint settings out of their bounds', async () => {

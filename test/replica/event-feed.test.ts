@@ -57,3 +57,41 @@ describe('the durable-event feed', () => {
     }
   });
 });
+
+describe('the durable-tenants feed', () => {
+  it('names, with each durable batch, exactly the tenants of its events, own and received', async () => {
+    const c = await cluster(REGIONS);
+    await c.run(5);
+    const calls: { tenants?: string[]; events?: string[] }[] = [];
+    const feed = c.node('us').feed;
+    const stopTenants = feed.subscribeTenants((tenants) => {
+      calls.push({ tenants: [...tenants].sort() });
+    });
+    const stopEvents = feed.subscribe((events) => {
+      const last = calls[calls.length - 1];
+      if (last !== undefined) last.events = [...new Set(events.map(({ event }) => event.tenant))].sort();
+    });
+    const tenantGrant = (tenant: string) => ({ ...grant(50), tenant });
+    await Promise.all([
+      c.node('eu').grant(tenantGrant('beta')),
+      c.node('us').grant(tenantGrant('gamma')),
+      c.node('us').grant(grant(300)),
+      c.run(50),
+    ]);
+    await Promise.all([
+      c.node('us').debit(debit('us-1')),
+      c.node('eu').debit({ ...debit('eu-1'), tenant: 'beta' }),
+      c.run(200),
+    ]);
+    await c.until(() => Object.values(c.node('us').versionVector()).reduce((sum, seq) => sum + seq, 0) >= 5);
+    stopTenants();
+    stopEvents();
+    expect(calls.length).toBeGreaterThan(0);
+    for (const call of calls) expect(call.tenants).toEqual(call.events);
+    expect([...new Set(calls.flatMap((call) => call.tenants ?? []))].sort()).toEqual([
+      'acme',
+      'beta',
+      'gamma',
+    ]);
+  });
+});

@@ -79,6 +79,28 @@ describe('replica: the local debit path', () => {
     expect(h.commits.slice(1)).toEqual([30]);
   });
 
+  it('answers a debitMany whose commit failed item by item: what waited for it unavailable, the rest as decided', async () => {
+    const h = await harness();
+    await settle(h.clock, h.replica.grant(grant(100)));
+    const before = await settle(h.clock, h.replica.debit(debit('done', 5)));
+    expect(before.status).toBe('accepted');
+    h.store.failNextCommit(new Error('disk on fire'));
+    const outcomes = await settle(
+      h.clock,
+      h.replica.debitMany([debit('a', 10), debit('done', 5), debit('big', 1_000), debit('b', 20)]),
+    );
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'unavailable',
+      'replayed',
+      'declined',
+      'unavailable',
+    ]);
+    expect(h.replica.balance('acme')?.balance).toBe(95);
+    const again = await settle(h.clock, h.replica.debitMany([debit('a', 10), debit('b', 20)]));
+    expect(again.map((outcome) => outcome.status)).toEqual(['accepted', 'accepted']);
+    expect(h.replica.balance('acme')?.balance).toBe(65);
+  });
+
   it('replays a key with the same body and refuses another body', async () => {
     const h = await harness();
     await settle(h.clock, h.replica.grant(grant()));

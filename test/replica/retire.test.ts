@@ -180,4 +180,35 @@ describe('retiring a lost incarnation', () => {
       /^incarnation eu#\w+ of this data directory was retired by eu#\w+ at seq 2/,
     );
   });
+
+  it('writes checkpoints after a retire (format 2), and a start from one folds as the logs do', async () => {
+    const { c, lost } = await lostIncarnation();
+    const eu = await c.loseDisk('eu');
+    await c.until(() => eu.writable && (eu.versionVector()[lost] ?? 0) === 2);
+    await c.run(1_500);
+    expect((await settle(c, eu.retire(lost))).status).toBe('accepted');
+    expect((await settle(c, eu.debit(debit('after', 20)))).status).toBe('accepted');
+    const us = c.node('us');
+    await c.until(() => us.versionVector()[eu.origin] === eu.versionVector()[eu.origin]);
+    expect(await settle(c, eu.takeCheckpoint())).toBe(true);
+    expect(await settle(c, us.takeCheckpoint())).toBe(true);
+    // Two nodes at one vector write the same bytes (their signatures differ).
+    const newest = async (region: string) => {
+      const store = c.stores.get(region) as MemoryStore;
+      const [total] = (await store.listCheckpoints()) as [number];
+      return (await store.readCheckpoint(total))?.bytes;
+    };
+    expect(await newest('eu')).toEqual(await newest('us'));
+    const before = { balance: eu.balance('acme'), cluster: eu.clusterView().stranded };
+    c.stores.get('eu')?.flush();
+    const again = await c.crash('eu');
+    expect(c.logs.get('eu')?.lines.map((line) => line.message)).toContain(
+      'fold rebuilt from a checkpoint and the tails after it',
+    );
+    expect({ balance: again.balance('acme'), cluster: again.clusterView().stranded }).toEqual(before);
+    await c.until(() => again.writable);
+    expect((await settle(c, again.retire(lost))).status).toBe('retired');
+    expect((await settle(c, again.debit(debit('more', 50)))).status).toBe('accepted');
+    expect((await settle(c, again.debit(debit('past', 1)))).status).toBe('declined');
+  });
 });

@@ -20,6 +20,8 @@ import {
   CHECKPOINT_EVERY_MS_DEFAULT,
   CHECKPOINT_EVERY_MS_MAX,
   CHECKPOINT_EVERY_MS_MIN,
+  KEY_INDEX_MEMORY_BYTES_DEFAULT,
+  KEY_INDEX_MEMORY_BYTES_MAX,
   RECORD_WINDOW_RECORDS_DEFAULT,
   RECORD_WINDOW_RECORDS_MAX,
 } from '@allot/replica';
@@ -91,6 +93,11 @@ export interface NodeConfig {
    * ~60 MiB): older ones are read back from disk when a replay or refund needs them.
    */
   readonly recordWindowRecords: number;
+  /**
+   * Bytes the idempotency key index may hold in memory (extension of API.md, issue 18; default
+   * 256 MiB): the open bucket's tables, then the Bloom filters of closed buckets on disk.
+   */
+  readonly keyIndexMemoryBytes: number;
   /**
    * When segments every region acknowledged move from LevelDB to archive files (extension of
    * API.md, issue 11): once their newest event is `afterSeconds` old (default: the idempotency
@@ -229,6 +236,7 @@ export const CONFIG_SCHEMA = {
     logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     idempotencyRetentionSeconds: { type: 'integer', minimum: 60, maximum: 31_536_000 },
     recordWindowRecords: { type: 'integer', minimum: 0, maximum: RECORD_WINDOW_RECORDS_MAX },
+    keyIndexMemoryBytes: { type: 'integer', minimum: 0, maximum: KEY_INDEX_MEMORY_BYTES_MAX },
     archive: {
       type: 'object',
       additionalProperties: false,
@@ -300,6 +308,7 @@ const OVERRIDES: readonly { path: readonly string[]; kind: 'string' | 'integer' 
   { path: ['logLevel'], kind: 'string' },
   { path: ['idempotencyRetentionSeconds'], kind: 'integer' },
   { path: ['recordWindowRecords'], kind: 'integer' },
+  { path: ['keyIndexMemoryBytes'], kind: 'integer' },
   { path: ['archive', 'afterSeconds'], kind: 'integer' },
   { path: ['checkpoint', 'everyEvents'], kind: 'integer' },
   { path: ['checkpoint', 'everyMs'], kind: 'integer' },
@@ -547,6 +556,7 @@ export function validateConfig(document: unknown, baseDir: string, env: NodeJS.P
     logLevel: config.logLevel ?? 'info',
     idempotencyRetentionSeconds: config.idempotencyRetentionSeconds ?? 86_400,
     recordWindowRecords: config.recordWindowRecords ?? RECORD_WINDOW_RECORDS_DEFAULT,
+    keyIndexMemoryBytes: config.keyIndexMemoryBytes ?? KEY_INDEX_MEMORY_BYTES_DEFAULT,
     archive: {
       afterSeconds: config.archive?.afterSeconds ?? config.idempotencyRetentionSeconds ?? 86_400,
     },

@@ -45,6 +45,14 @@ describe('node config', () => {
       'recordWindowRecords: must be <= 10000000',
     ]);
     expect(problems({ ...valid, recordWindowRecords: -1 })).toEqual(['recordWindowRecords: must be >= 0']);
+    expect(config.keyIndexMemoryBytes).toBe(256 * 1024 * 1024);
+    expect(validateConfig({ ...valid, keyIndexMemoryBytes: 0 }, '/').keyIndexMemoryBytes).toBe(0);
+    expect(problems({ ...valid, keyIndexMemoryBytes: -1 })).toEqual(['keyIndexMemoryBytes: must be >= 0']);
+    expect(problems({ ...valid, keyIndexMemoryBytes: 2 ** 37 })).toEqual([
+      'keyIndexMemoryBytes: must be <= 68719476736',
+    ]);
+    const env = { ALLOT_KEY_INDEX_MEMORY_BYTES: '1048576' };
+    expect(validateConfig(valid, '/', env).keyIndexMemoryBytes).toBe(1_048_576);
     const { durability: _d, logLevel: _l, peers: _p, ...minimal } = valid;
     expect(validateConfig(minimal, '/').peers).toEqual([]);
   });

@@ -65,13 +65,23 @@ export function* writeKeyIndex(out: ByteWriter, image: KeyIndexImage): Generator
   }
 }
 
-/** Restores a key index's tables into `index` (which must be empty), every order checked. */
-export function readKeyIndex(input: ByteReader, index: KeyIndex, indexOf: readonly number[]): void {
+/**
+ * Restores a key index's tables into `index` (which must be empty), every order checked; a bucket
+ * before `firstBucket` (past the checkpoint's retention) is refused.
+ */
+export function readKeyIndex(
+  input: ByteReader,
+  index: KeyIndex,
+  indexOf: readonly number[],
+  firstBucket = 0,
+): void {
   const buckets = input.count('key index buckets', 2);
   let lastBucket = -1;
   for (let b = 0; b < buckets; b++) {
     const bucket = input.varint();
     if (bucket <= lastBucket) throw new CheckpointError(input.offset, 'key index buckets out of order');
+    if (bucket < firstBucket)
+      throw new CheckpointError(input.offset, `key index bucket ${bucket} is past the retention`);
     lastBucket = bucket;
     const tables = input.count('key index tables', 4);
     if (tables === 0) throw new CheckpointError(input.offset, 'an empty key index bucket');

@@ -15,7 +15,7 @@ import {
   readFields,
   writeFields,
 } from './checkpoint-fields.js';
-import { eventRecordId, type OriginId, parseEventRecordId } from './ids.js';
+import { eventRecordId, isKey, type OriginId, parseEventRecordId } from './ids.js';
 import { SHAPE_SHARED_MAX } from './limits.js';
 import { forEachInSlot, Shape } from './packed.js';
 import type { DebitRecord, HoldRecord, RefundRecord, RevokeRecord } from './records.js';
@@ -29,13 +29,13 @@ import {
   grantCellAt,
   setGrantCell,
   setMovedAt,
+  setRetiredAt,
   setTenantCell,
   TENANT_CELLS,
   TenantState,
 } from './state.js';
 
 const TENANT_KINDS = TENANT_CELLS.length;
-const GRANT_ID_FIELD: CheckpointFields = [['grantId', 'key']];
 const DEBIT_ID_FIELD: CheckpointFields = [['debitId', 'eventId']];
 
 /**
@@ -66,8 +66,9 @@ export function copyTenant(tenant: TenantState, records: boolean): TenantState {
   return copy;
 }
 const GRANT_KINDS = GRANT_CELLS.length;
-/** Kinds of packed numbers in a grant slot (packed.ts): 0–3 cells, 6 moved, 7 terms. */
+/** Kinds of packed numbers in a grant slot (packed.ts): 0–3 cells, 4 retired, 6 moved, 7 terms. */
 const MOVED_KIND = 6;
+const RETIRED_KIND = 4;
 
 /** Orders ids as the codec does (UTF-16 code units; ids are ASCII). */
 export function compareText(a: string, b: string): number {
@@ -85,13 +86,17 @@ export function ascending(input: ByteReader, previous: string | null, next: stri
     throw new CheckpointError(input.offset, `${what} out of order`);
 }
 
-/** Writes one tenant: its cells, its grants, its records and refund bounds (records: without a window). */
+/**
+ * Writes one tenant: its cells, its grants, its records and refund bounds (records: without a
+ * window), in the layout of `version` (checkpoint.ts; 2 adds the retired cells of grants).
+ */
 export function writeTenant(
   out: ByteWriter,
   tenant: TenantState,
   table: OriginTable,
   refOf: readonly number[],
   records: boolean,
+  version: number,
 ): void {
   out.ascii(tenant.tenant);
   const cells: [number, number][] = [];
@@ -105,14 +110,19 @@ export function writeTenant(
     out.ascii(grantId);
     const grantCells: [number, number][] = [];
     const moved: [number, number][] = [];
+    const retired: [number, number][] = [];
     forEachInSlot(tenant, grant.slot + 1, (kind, a, b, value) => {
       if (value === 0) return;
       if (kind < GRANT_KINDS) grantCells.push([(refOf[a] as number) * GRANT_KINDS + kind, value]);
       else if (kind === MOVED_KIND)
         moved.push([(refOf[a] as number) * table.ids.length + (refOf[b] as number), value]);
+      else if (kind === RETIRED_KIND)
+        retired.push([(refOf[a] as number) * table.ids.length + (refOf[b] as number), value]);
     });
     writePairs(out, grantCells);
     writePairs(out, moved);
+    if (version >= 2) writePairs(out, retired);
+    else if (retired.length > 0) throw new CheckpointError(-1, 'retired cells need format 2');
     const definition = grant.definition;
     if (definition === null) out.byte(0);
     else {
@@ -163,12 +173,12 @@ function writeRecords(
   for (const [, record] of records) writeFields(out, fields, record as Record<string, unknown>, table);
 }
 
-function readPairs(
-  input: ByteReader,
-  what: string,
-  codeEnd: number,
-  visit: (code: number, value: number) => void,
-): void {
+/**
+ * Reads a list of (code, value) pairs into `into` (code, value, code, value … from its start) and
+ * returns how many numbers it wrote there: codes strictly ascending below `codeEnd`, values > 0.
+ * No callback: this runs per grant of every tenant of a checkpoint, a million times at a start.
+ */
+function readPairs(input: ByteReader, what: string, codeEnd: number, into: number[]): number {
   const count = input.count(what, 2);
   let last = -1;
   for (let i = 0; i < count; i++) {
@@ -178,54 +188,106 @@ function readPairs(
     last = code;
     const value = input.varint();
     if (value === 0) throw new CheckpointError(input.offset, `${what}: a zero value`);
-    visit(code, value);
+    into[2 * i] = code;
+    into[2 * i + 1] = value;
   }
+  return 2 * count;
 }
 
-/** Reads one tenant into `tenant`, every value and order checked. */
+/** Pairs read by readPairs, reused from one list to the next (decoding is synchronous). */
+const PAIRS: number[] = [];
+
+/** A grant definition (DEFINITION_FIELDS' layout, read without readFields' generic object). */
+function readDefinition(input: ByteReader, table: OriginTable): GrantDefinition {
+  const amount = input.varint();
+  const priority = input.varint();
+  const present = input.byte();
+  if (present > 1) throw new CheckpointError(input.offset - 1, `expiresAt: presence byte ${present}`);
+  const expiresAt = present === 1 ? input.varint() : null;
+  const start = input.offset;
+  const ref = input.varint();
+  const origin = table.ids[ref];
+  if (origin === undefined) throw new CheckpointError(start, `origin: origin ${ref} not in the table`);
+  const seq = input.varint();
+  const at = input.varint();
+  return { amount, priority, expiresAt, origin, seq, at };
+}
+
+/** Reads one tenant into `tenant` in the layout of `version`, every value and order checked. */
 export function readTenant(
   input: ByteReader,
   tenant: TenantState,
   table: OriginTable,
   indexOf: readonly number[],
   records: boolean,
+  version: number,
 ): void {
   const origins = table.ids.length;
-  readPairs(input, 'tenant cells', origins * TENANT_KINDS, (code, value) => {
+  const pairs = PAIRS;
+  let end = readPairs(input, 'tenant cells', origins * TENANT_KINDS, pairs);
+  for (let i = 0; i < end; i += 2) {
+    const code = pairs[i] as number;
     const kind = code % TENANT_KINDS;
     setTenantCell(
       tenant,
       indexOf[(code - kind) / TENANT_KINDS] as number,
       TENANT_CELLS[kind] as never,
-      value,
+      pairs[i + 1] as number,
     );
-  });
+  }
   const grants = input.count('grants', 4);
   let previous: string | null = null;
   for (let g = 0; g < grants; g++) {
-    const grantId = readFields(input, GRANT_ID_FIELD, table).grantId as string;
+    const idAt = input.offset;
+    const grantId = input.ascii(Number.MAX_SAFE_INTEGER);
+    if (!isKey(grantId)) throw new CheckpointError(idAt, 'grantId: not a valid key');
     ascending(input, previous, grantId, 'grants');
     previous = grantId;
     const grant = ensureGrant(tenant, grantId);
-    readPairs(input, 'grant cells', origins * GRANT_KINDS, (code, value) => {
+    end = readPairs(input, 'grant cells', origins * GRANT_KINDS, pairs);
+    for (let i = 0; i < end; i += 2) {
+      const code = pairs[i] as number;
       const kind = code % GRANT_KINDS;
-      setGrantCell(grant, indexOf[(code - kind) / GRANT_KINDS] as number, GRANT_CELLS[kind] as never, value);
-    });
-    readPairs(input, 'moved cells', origins * origins, (code, value) => {
+      setGrantCell(
+        grant,
+        indexOf[(code - kind) / GRANT_KINDS] as number,
+        GRANT_CELLS[kind] as never,
+        pairs[i + 1] as number,
+      );
+    }
+    end = readPairs(input, 'moved cells', origins * origins, pairs);
+    for (let i = 0; i < end; i += 2) {
+      const code = pairs[i] as number;
       const to = code % origins;
-      const from = (code - to) / origins;
-      setMovedAt(grant, indexOf[from] as number, indexOf[to] as number, value);
-    });
+      setMovedAt(
+        grant,
+        indexOf[(code - to) / origins] as number,
+        indexOf[to] as number,
+        pairs[i + 1] as number,
+      );
+    }
+    if (version >= 2) {
+      end = readPairs(input, 'retired cells', origins * origins, pairs);
+      for (let i = 0; i < end; i += 2) {
+        const code = pairs[i] as number;
+        const current = code % origins;
+        const lost = (code - current) / origins;
+        if (lost === current)
+          throw new CheckpointError(input.offset, 'a retired cell of an origin to itself');
+        setRetiredAt(grant, indexOf[lost] as number, indexOf[current] as number, pairs[i + 1] as number);
+      }
+    }
     const defined = input.byte();
     if (defined > 1) throw new CheckpointError(input.offset, `definition presence byte ${defined}`);
-    const definitions: GrantDefinition[] = [];
-    if (defined === 1)
-      definitions.push(readFields(input, DEFINITION_FIELDS, table) as unknown as GrantDefinition);
+    if (defined === 0) {
+      if (input.varint() !== 0)
+        throw new CheckpointError(input.offset, 'losing definitions of an undefined grant');
+      continue;
+    }
+    const winner = readDefinition(input, table);
     const others = input.count('losing definitions', 6);
-    if (others > 0 && defined === 0)
-      throw new CheckpointError(input.offset, 'losing definitions of an undefined grant');
-    for (let i = 0; i < others; i++)
-      definitions.push(readFields(input, DEFINITION_FIELDS, table) as unknown as GrantDefinition);
+    const definitions = [winner];
+    for (let i = 0; i < others; i++) definitions.push(readDefinition(input, table));
     for (const definition of definitions) {
       const index = indexOf[table.refs.get(definition.origin) as number] as number;
       // The granted cell of the definition's origin is the definition's amount (one grant per origin).
@@ -236,12 +298,11 @@ export function readTenant(
         );
       addDefinition(grant, definition);
     }
-    // The winner first, the losers in their order: anything else would decode to another form.
-    const winner = grant.definition;
-    if (
-      definitions.length > 0 &&
-      (winner === null || !sameDefinition(winner, definitions[0] as GrantDefinition))
-    )
+    // One definition is the winner of a grant that had none; with losers, the winner first and the
+    // losers in their order: anything else would decode to another form.
+    if (others === 0) continue;
+    const won = grant.definition;
+    if (won === null || !sameDefinition(won, winner))
       throw new CheckpointError(input.offset, `definitions of ${grantId} out of order`);
     const losers = grant.others ?? [];
     if (

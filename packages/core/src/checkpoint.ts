@@ -1,19 +1,23 @@
 /**
  * Checkpoints (DESIGN.md §2 "Checkpoints and retention"): the whole folded state at a version
  * vector, in one canonical binary form, so that a start loads it and folds only the tail of each
- * log, and two honest nodes at one vector (and one retention cutoff) write the same bytes. Ids,
+ * log, and two honest nodes at one vector (and one retention setting) write the same bytes. Ids,
  * never local indices or slots; everything sorted; zero cells left out; shortest varints; so a
- * checkpoint that decodes re-encodes to the very same bytes. Layout (version 1):
+ * checkpoint that decodes re-encodes to the very same bytes. Layout (version 2):
  *
- *   4 bytes  magic "ACKP", byte version (1)
+ *   4 bytes  magic "ACKP", byte version (2; version 1 files are still read)
  *   byte     flags: 1 = made with a record window (records are in the key index, not written)
  *   varint   record window bucket (ms; 0 without a window)
+ *   varint   idempotency retention (ms; 0: every record held is written)       [version 2]
+ *   varint   the newest event time folded (LedgerState.newestAt)                [version 2]
  *   varint   origins; each, ascending by id: ascii id, varint folded seq (0: none of its events),
  *            then when seq > 0 the 32-byte hash of its log's head at that seq
+ *   varint   retired incarnations; each ascending: varint origin, varint by, varint through  [v2]
  *   varint   tenants; each, ascending by id: ascii id,
  *            cells: varint count, each varint (origin · 8 + kind) ascending, varint value > 0
  *            grants: varint count, each ascending by id: ascii id,
- *              cells (origin · 4 + kind, value), moved (from · origins + to, value), both ascending,
+ *              cells (origin · 4 + kind, value), moved (from · origins + to, value), retired
+ *              (lost · origins + current, value; version 2), each ascending,
  *              byte defined, then the winner (DEFINITION_FIELDS), varint losers and each
  *            debits, refunds (without a window), revokes, holds: varint count, each ascending by
  *            id, as checkpoint-fields.ts's tables list their fields
@@ -23,29 +27,38 @@
  *            parts (ascending), varint smallest seq, varint entries, each 8 bytes (u32 check ≠ 0,
  *            u32 low; little-endian), ascending
  *
+ * Retention (version 2, checkpoint-retention.ts): with a retention, a checkpoint holds exactly the
+ * records, ended holds, refund bounds and key-index buckets from the cutoff its newest event time
+ * implies (retention.ts vectorRetentionCutoff), so that what a node's sweeps had forgotten or not
+ * yet forgotten never shows: two honest nodes at one vector write the same bytes.
+ *
  * Decoding trusts nothing: every count is checked against the bytes left before anything is
  * allocated, every id and number is checked, every list must be in its one order, and anything
  * wrong is a CheckpointError.
  */
 import { invariant } from './amount.js';
 import { CheckpointError, type OriginTable } from './checkpoint-fields.js';
-import { keyIndexImage, LITTLE_ENDIAN, readKeyIndex, writeKeyIndex } from './checkpoint-key-index.js';
+import {
+  type KeyIndexImage,
+  keyIndexImage,
+  LITTLE_ENDIAN,
+  readKeyIndex,
+  writeKeyIndex,
+} from './checkpoint-key-index.js';
+import { type CheckpointRetention, imageWithin, oldestSeqs, sweepTenant } from './checkpoint-retention.js';
 import { ascending, compareText, copyTenant, readTenant, writeTenant } from './checkpoint-tenant.js';
 import { isOriginId, isTenantId, type OriginId } from './ids.js';
 import type { RecordWindowOptions } from './record-window.js';
+import { vectorRetentionCutoff } from './retention.js';
 import { ByteReader, ByteWriter, SegmentError } from './segment-bytes.js';
-import {
-  createLedgerState,
-  ensureTenant,
-  internOrigin,
-  type LedgerState,
-  type TenantState,
-} from './state.js';
+import { createLedgerState, internOrigin, type LedgerState, noteRetired, TenantState } from './state.js';
 
 export { CheckpointError } from './checkpoint-fields.js';
 
-/** The format version this build writes and reads. */
-export const CHECKPOINT_VERSION = 1;
+/** The format version this build writes (it reads this one and every earlier one). */
+export const CHECKPOINT_VERSION = 2;
+/** The oldest format version this build reads. */
+const CHECKPOINT_VERSION_OLDEST = 1;
 
 const MAGIC = [0x41, 0x43, 0x4b, 0x50]; // "ACKP"
 const FLAG_WINDOW = 1;
@@ -65,6 +78,38 @@ export interface DecodedCheckpoint {
   readonly state: LedgerState;
   /** Every origin with a folded seq > 0. */
   readonly heads: Map<OriginId, CheckpointHead>;
+  /**
+   * Its format version. Version 1 holds no newest event time: its state's `newestAt` is 0 until
+   * the caller sets it (the latest time of the logs' events at the vector).
+   */
+  readonly version: number;
+  /** The idempotency retention it was written with (ms; 0: none). */
+  readonly retentionMs: number;
+}
+
+/** How a checkpoint is written. */
+export interface CheckpointOptions {
+  /**
+   * The idempotency retention (ms): only what is within it as of the vector's newest event time is
+   * written (checkpoint-retention.ts). Absent or 0: everything the state holds.
+   */
+  readonly retentionMs?: number;
+  /**
+   * The format to write: CHECKPOINT_VERSION (the default), or 1 to reproduce a format-1 file (an
+   * auditor comparing one, a test): no retention, no retired incarnations.
+   */
+  readonly version?: 1 | 2;
+}
+
+/** What a checkpoint's header says of how it was written. */
+export interface CheckpointFormat {
+  readonly version: number;
+  /** Its record window's key-index bucket length (ms; 0: made without a window). */
+  readonly bucketMs: number;
+  /** The idempotency retention it was written with (ms; 0: none, or format 1). */
+  readonly retentionMs: number;
+  /** The newest event time folded at its vector (0 in format 1). */
+  readonly newestAt: number;
 }
 
 function originTable(ids: readonly string[]): OriginTable {
@@ -75,8 +120,12 @@ function originTable(ids: readonly string[]): OriginTable {
  * The canonical checkpoint of `state`. `heads` gives the hash of every folded log's head at the
  * state's vector (each origin with a seq > 0 must have one).
  */
-export function encodeCheckpoint(state: LedgerState, heads: ReadonlyMap<OriginId, Uint8Array>): Uint8Array {
-  const writer = prepareCheckpoint(state, heads);
+export function encodeCheckpoint(
+  state: LedgerState,
+  heads: ReadonlyMap<OriginId, Uint8Array>,
+  options: CheckpointOptions = {},
+): Uint8Array {
+  const writer = prepareCheckpoint(state, heads, options);
   while (!writer.step()) {
     // Each step writes a run of tenants or one key-index table.
   }
@@ -100,14 +149,29 @@ export interface CheckpointWriter {
 export function prepareCheckpoint(
   state: LedgerState,
   heads: ReadonlyMap<OriginId, Uint8Array>,
+  options: CheckpointOptions = {},
 ): CheckpointWriter {
+  const retentionMs = options.retentionMs ?? 0;
+  const version = options.version ?? CHECKPOINT_VERSION;
+  invariant(
+    Number.isSafeInteger(retentionMs) && retentionMs >= 0,
+    'checkpoint retention must be an integer ≥ 0',
+  );
+  invariant(
+    version === CHECKPOINT_VERSION || (retentionMs === 0 && state.retired.size === 0),
+    'checkpoint format 1 holds no retention and no retired incarnations',
+  );
   invariant(LITTLE_ENDIAN, 'checkpoints are written on little-endian machines only');
   const out = new ByteWriter(1 << 16);
   for (const byte of MAGIC) out.byte(byte);
-  out.byte(CHECKPOINT_VERSION);
+  out.byte(version);
   const window = state.recordWindow;
   out.byte(window === undefined ? 0 : FLAG_WINDOW);
   out.varint(window === undefined ? 0 : window.options.bucketMs);
+  if (version >= 2) {
+    out.varint(retentionMs);
+    out.varint(state.newestAt);
+  }
   const ids = [...state.origins].sort(compareText);
   const table = originTable(ids);
   // Local index → position in the sorted table.
@@ -122,18 +186,41 @@ export function prepareCheckpoint(
     invariant(hash?.length === CHECKPOINT_HASH_BYTES, `checkpoint: no head hash of ${origin} at seq ${seq}`);
     out.bytes(hash);
   }
+  const retired = [...state.retired]
+    .map(([origin, { by, through }]) => [table.refs.get(origin), table.refs.get(by), through])
+    .sort((a, b) => (a[0] as number) - (b[0] as number));
+  if (version >= 2) out.varint(retired.length);
+  for (const [origin, by, through] of retired) {
+    invariant(origin !== undefined && by !== undefined, 'checkpoint: a retired origin not in the table');
+    out.varint(origin);
+    out.varint(by);
+    out.varint(through as number);
+  }
   const records = window === undefined;
   const copies: TenantState[] = [];
   for (const tenant of state.tenants.values()) copies.push(copyTenant(tenant, records));
-  const images =
+  let images =
     window === undefined
       ? []
       : [keyIndexImage(window.debitKeys, refOf), keyIndexImage(window.refundKeys, refOf)];
+  let retention: CheckpointRetention | null = null;
+  if (retentionMs > 0) {
+    const bucketMs = window?.options.bucketMs;
+    const cutoffMs = vectorRetentionCutoff(state.newestAt, retentionMs, bucketMs);
+    if (bucketMs !== undefined) images = images.map((image) => imageWithin(image, bucketMs, cutoffMs));
+    retention = {
+      cutoffMs,
+      vector: { ...state.versionVector },
+      oldestDebitSeq: window === undefined ? null : oldestSeqs(images[0] as KeyIndexImage, ids),
+    };
+  }
   const pieces = (function* () {
     copies.sort((a, b) => compareText(a.tenant, b.tenant));
     out.varint(copies.length);
     for (let at = 0; at < copies.length; at++) {
-      writeTenant(out, copies[at] as TenantState, table, refOf, records);
+      const copy = copies[at] as TenantState;
+      if (retention !== null) sweepTenant(copy, retention);
+      writeTenant(out, copy, table, refOf, records, version);
       copies[at] = undefined as unknown as TenantState; // written: let it go
       if (at % TENANTS_PER_STEP === TENANTS_PER_STEP - 1) yield;
     }
@@ -184,23 +271,62 @@ export function checkpointHeads(bytes: Uint8Array): Map<OriginId, CheckpointHead
   }
 }
 
+/**
+ * Why a checkpoint of `state` written with `retentionMs` would not be the bytes every node at its
+ * vector writes, or null when it would: a sweep by this node's clock forgot records before a later
+ * cutoff than the vector's newest event implies (an idle node past a key-index bucket's end, or a
+ * clock ahead of the events: retention.ts). The next events fix it.
+ */
+export function checkpointRetentionProblem(state: LedgerState, retentionMs: number): string | null {
+  if (retentionMs === 0) return null;
+  const cutoff = vectorRetentionCutoff(state.newestAt, retentionMs, state.recordWindow?.options.bucketMs);
+  if (state.sweptBefore <= cutoff) return null;
+  return `records before ${state.sweptBefore} were forgotten by this node's clock, past the ${cutoff} the newest event folded implies`;
+}
+
+/** How a checkpoint was written, from its header only (checked as decode does). */
+export function checkpointFormat(bytes: Uint8Array): CheckpointFormat {
+  try {
+    const { version, bucketMs, retentionMs, newestAt } = readHeader(new ByteReader(bytes));
+    return { version, bucketMs, retentionMs, newestAt };
+  } catch (error) {
+    if (error instanceof CheckpointError) throw error;
+    if (error instanceof SegmentError) throw new CheckpointError(error.offset, error.message);
+    throw new CheckpointError(-1, String(error));
+  }
+}
+
 function fail(input: ByteReader, problem: string): CheckpointError {
   return new CheckpointError(input.offset, problem);
 }
 
-function readHeader(input: ByteReader): { window: boolean; bucketMs: number } {
+interface Header {
+  readonly version: number;
+  readonly window: boolean;
+  readonly bucketMs: number;
+  readonly retentionMs: number;
+  readonly newestAt: number;
+}
+
+function readHeader(input: ByteReader): Header {
   for (const byte of MAGIC)
     if (input.byte() !== byte) throw new CheckpointError(input.offset, 'not a checkpoint (magic)');
   const version = input.byte();
-  if (version !== CHECKPOINT_VERSION)
-    throw new CheckpointError(input.offset, `version ${version}, this build reads ${CHECKPOINT_VERSION}`);
+  if (version < CHECKPOINT_VERSION_OLDEST || version > CHECKPOINT_VERSION)
+    throw new CheckpointError(
+      input.offset,
+      `version ${version}, this build reads ${CHECKPOINT_VERSION_OLDEST} to ${CHECKPOINT_VERSION}`,
+    );
   const flags = input.byte();
   if (flags > FLAG_WINDOW) throw new CheckpointError(input.offset, `unknown flags ${flags}`);
   const bucketMs = input.varint();
   const window = flags === FLAG_WINDOW;
   if (window !== bucketMs > 0)
     throw new CheckpointError(input.offset, 'record window flag and bucket disagree');
-  return { window, bucketMs };
+  if (version === 1) return { version, window, bucketMs, retentionMs: 0, newestAt: 0 };
+  const retentionMs = input.varint();
+  const newestAt = input.varint();
+  return { version, window, bucketMs, retentionMs, newestAt };
 }
 
 function readOrigins(input: ByteReader): {
@@ -231,7 +357,8 @@ function decode(
 ): DecodedCheckpoint {
   if (!LITTLE_ENDIAN) throw new CheckpointError(0, 'checkpoints are read on little-endian machines only');
   const input = new ByteReader(bytes);
-  const { window, bucketMs } = readHeader(input);
+  const header = readHeader(input);
+  const { version, window, bucketMs } = header;
   if (window && options.recordWindow === undefined)
     throw new CheckpointError(input.offset, 'made with a record window: loads only into a ledger with one');
   if (window && options.recordWindow?.bucketMs !== bucketMs)
@@ -248,6 +375,8 @@ function decode(
     const seq = seqs[at] as number;
     if (seq > 0) state.versionVector[origin] = seq;
   });
+  state.newestAt = header.newestAt;
+  if (version >= 2) readRetired(input, state, table);
   const tenants = input.count('tenants', 4);
   let previous: string | null = null;
   for (let i = 0; i < tenants; i++) {
@@ -255,14 +384,66 @@ function decode(
     if (!isTenantId(id)) throw new CheckpointError(input.offset, 'a tenant id that is not valid');
     ascending(input, previous, id, 'tenants');
     previous = id;
-    readTenant(input, ensureTenant(state, id), table, indexOf, !window);
+    // Ids strictly ascending: each is new, so no lookup before the insert.
+    const tenant = new TenantState(id, state);
+    state.tenants.set(id, tenant);
+    readTenant(input, tenant, table, indexOf, !window, version);
   }
+  const cutoffMs =
+    header.retentionMs > 0
+      ? vectorRetentionCutoff(header.newestAt, header.retentionMs, window ? bucketMs : undefined)
+      : 0;
   if (window) {
     const recordWindow = state.recordWindow;
     invariant(recordWindow !== undefined, 'a window');
-    readKeyIndex(input, recordWindow.debitKeys, indexOf);
-    readKeyIndex(input, recordWindow.refundKeys, indexOf);
+    const firstBucket = cutoffMs / bucketMs;
+    readKeyIndex(input, recordWindow.debitKeys, indexOf, firstBucket);
+    readKeyIndex(input, recordWindow.refundKeys, indexOf, firstBucket);
   }
   if (input.left !== 0) throw new CheckpointError(input.offset, `${input.left} bytes past the end`);
-  return { state, heads };
+  if (header.retentionMs > 0) checkWithinRetention(state, table, indexOf, cutoffMs, input.offset);
+  return { state, heads, version, retentionMs: header.retentionMs };
+}
+
+/** The retired incarnations (version 2): ascending by origin, each with who retired it and through which seq. */
+function readRetired(input: ByteReader, state: LedgerState, table: OriginTable): void {
+  const count = input.count('retired incarnations', 3);
+  let last = -1;
+  for (let i = 0; i < count; i++) {
+    const ref = input.varint();
+    if (ref <= last || ref >= table.ids.length)
+      throw new CheckpointError(input.offset, 'retired incarnations out of order or range');
+    last = ref;
+    const by = input.varint();
+    if (by >= table.ids.length || by === ref)
+      throw new CheckpointError(input.offset, 'a retired incarnation retired by no known other origin');
+    const through = input.varint();
+    noteRetired(state, table.ids[ref] as OriginId, { by: table.ids[by] as OriginId, through });
+  }
+}
+
+/**
+ * Refuses a checkpoint holding anything its retention would not write (checkpoint-retention.ts):
+ * such bytes would not re-encode to themselves.
+ */
+function checkWithinRetention(
+  state: LedgerState,
+  table: OriginTable,
+  indexOf: readonly number[],
+  cutoffMs: number,
+  offset: number,
+): void {
+  const window = state.recordWindow;
+  let oldestDebitSeq: Map<string, number> | null = null;
+  if (window !== undefined) {
+    oldestDebitSeq = new Map();
+    table.ids.forEach((origin, ref) => {
+      const oldest = window.debitKeys.oldestSeq(indexOf[ref] as number);
+      if (oldest !== undefined) oldestDebitSeq?.set(origin, oldest);
+    });
+  }
+  const retention: CheckpointRetention = { cutoffMs, vector: state.versionVector, oldestDebitSeq };
+  for (const tenant of state.tenants.values())
+    if (tenant.extra !== null && sweepTenant(tenant, retention) > 0)
+      throw new CheckpointError(offset, `tenant ${tenant.tenant} holds records past the retention`);
 }

@@ -355,5 +355,6 @@ export function applyCheckedEvent(state: LedgerState, event: LedgerEvent): Apply
   }
   for (const write of writes) write();
   state.versionVector[event.origin] = event.seq;
+  if (event.at > state.newestAt) state.newestAt = event.at;
   return 'applied';
 }

@@ -5,20 +5,16 @@
  * whole bucket at once, and a closed bucket is shrunk to a tight load. A slot is 8 bytes: 32 bits
  * of the fingerprint (the other 32 choose the home slot) and the low 32 bits of the seq (the table
  * keeps the few high parts it has seen). A hit is only a candidate: the caller reads the event and
- * compares tenant and key, so a collision can never answer the wrong record.
+ * compares tenant and key, so a collision can never answer the wrong record. A closed bucket can be
+ * written to disk (key-spill.ts) and leave the heap but for its filter: a lookup then names the
+ * chunks it must read (`candidates`), and the caller hands them back.
  */
 import { invariant } from './amount.js';
-import { KEY_INDEX_GROW_LOAD, KEY_INDEX_SLOTS_MIN, KEY_INDEX_TIGHT_LOAD } from './limits.js';
+import type { KeyChunk, KeyKind, SpilledPart } from './key-spill.js';
+import { FingerprintTable, type KeyFingerprint, type KeyTableImage, SEQ_LOW } from './key-table.js';
+import { KEY_INDEX_SLOTS_MIN } from './limits.js';
 
-/**
- * A fingerprint of (tenant, key): `check` (32 bits, never 0: 0 marks an empty slot) picks the home
- * slot and is stored; `extra` (8 more bits) is stored beside the seq. 40 bits in all: a fresh key
- * meets a false candidate about once in 2^40 / (entries of a table) lookups per table.
- */
-export interface KeyFingerprint {
-  readonly check: number;
-  readonly extra: number;
-}
+export type { KeyFingerprint, KeyTableImage } from './key-table.js';
 
 /** Computes the fingerprint of (tenant, key); a test seam can force collisions. */
 export type Fingerprinter = (tenant: string, key: string) => KeyFingerprint;
@@ -49,142 +45,26 @@ export function keyFingerprint(tenant: string, key: string): KeyFingerprint {
   return { check: fnv1a(tenant, key, 0x811c9dc5) || 1, extra: fnv1a(tenant, key, 0x9747b28c) & 0xff };
 }
 
-/**
- * What a checkpoint keeps of one table (checkpoint.ts): the high parts of its seqs, its smallest
- * seq, and its entries as parallel arrays of fingerprint checks (never 0) and `extra << 24 | low`.
- */
-export interface KeyTableImage {
-  readonly seqHighs: readonly number[];
-  readonly minSeq: number;
-  readonly checks: Uint32Array;
-  readonly lows: Uint32Array;
-}
-
-/** Seqs are stored as their low 24 bits beside the 8 extra fingerprint bits. */
-const SEQ_LOW = 2 ** 24;
-
-/** One open-addressing table (linear probing): the events of one origin in one time bucket. */
-class FingerprintTable {
-  private checks: Uint32Array;
-  /** extra << 24 | seq mod 2^24. */
-  private lows: Uint32Array;
-  /** High parts (seq / 2^24) of the seqs held: one or two for a bucket of millions. */
-  private readonly seqHighs: number[] = [];
-  /** How many entries the table holds. */
-  size = 0;
-  /** The smallest seq held. */
-  minSeq = Number.POSITIVE_INFINITY;
-
-  constructor(slots: number) {
-    this.checks = new Uint32Array(slots);
-    this.lows = new Uint32Array(slots);
-  }
-
-  /** Bytes of the typed arrays. */
-  get bytes(): number {
-    return this.checks.byteLength + this.lows.byteLength;
-  }
-
-  add(print: KeyFingerprint, seq: number): void {
-    if ((this.size + 1) / this.checks.length > KEY_INDEX_GROW_LOAD) this.resize(this.checks.length * 2);
-    const high = Math.floor(seq / SEQ_LOW);
-    if (!this.seqHighs.includes(high)) this.seqHighs.push(high);
-    this.place(print.check, ((print.extra << 24) | (seq % SEQ_LOW)) >>> 0);
-    this.size += 1;
-    if (seq < this.minSeq) this.minSeq = seq;
-  }
-
-  /** Calls `found(origin, seq)` for every entry whose fingerprint matches (one candidate per high part). */
-  find(print: KeyFingerprint, origin: number, found: (origin: number, seq: number) => void): void {
-    const slots = this.checks.length;
-    let at = print.check % slots;
-    for (;;) {
-      const check = this.checks[at] as number;
-      if (check === 0) return;
-      const low = this.lows[at] as number;
-      if (check === print.check && low >>> 24 === print.extra) {
-        for (const high of this.seqHighs) {
-          const seq = high * SEQ_LOW + (low & 0xffffff);
-          if (seq >= this.minSeq) found(origin, seq);
-        }
-      }
-      at = at + 1 === slots ? 0 : at + 1;
-    }
-  }
-
-  /** True when an entry's fingerprint matches `print`. */
-  holds(print: KeyFingerprint): boolean {
-    const slots = this.checks.length;
-    let at = print.check % slots;
-    for (;;) {
-      const check = this.checks[at] as number;
-      if (check === 0) return false;
-      if (check === print.check && (this.lows[at] as number) >>> 24 === print.extra) return true;
-      at = at + 1 === slots ? 0 : at + 1;
-    }
-  }
-
-  /** Shrinks the table to a tight load: for a bucket that takes (almost) no more entries. */
-  tighten(): void {
-    const slots = Math.max(KEY_INDEX_SLOTS_MIN, Math.ceil(this.size / KEY_INDEX_TIGHT_LOAD) + 1);
-    if (slots < this.checks.length) this.resize(slots);
-  }
-
-  /** The table's image for a checkpoint: its seq high parts, its smallest seq, its entries (check, low). */
-  image(): KeyTableImage {
-    const checks = new Uint32Array(this.size);
-    const lows = new Uint32Array(this.size);
-    let at = 0;
-    for (let i = 0; i < this.checks.length; i++) {
-      const check = this.checks[i] as number;
-      if (check === 0) continue;
-      checks[at] = check;
-      lows[at] = this.lows[i] as number;
-      at += 1;
-    }
-    return { seqHighs: [...this.seqHighs], minSeq: this.minSeq, checks, lows };
-  }
-
-  /** A table holding exactly `image`'s entries, at a tight load. */
-  static restore(image: KeyTableImage): FingerprintTable {
-    const size = image.checks.length;
-    const table = new FingerprintTable(
-      Math.max(KEY_INDEX_SLOTS_MIN, Math.ceil(size / KEY_INDEX_TIGHT_LOAD) + 1),
-    );
-    for (let i = 0; i < size; i++) table.place(image.checks[i] as number, image.lows[i] as number);
-    table.size = size;
-    table.minSeq = image.minSeq;
-    table.seqHighs.push(...image.seqHighs);
-    return table;
-  }
-
-  private place(check: number, low: number): void {
-    const slots = this.checks.length;
-    let at = check % slots;
-    while (this.checks[at] !== 0) at = at + 1 === slots ? 0 : at + 1;
-    this.checks[at] = check;
-    this.lows[at] = low;
-  }
-
-  private resize(slots: number): void {
-    const checks = this.checks;
-    const lows = this.lows;
-    this.checks = new Uint32Array(slots);
-    this.lows = new Uint32Array(slots);
-    for (let i = 0; i < checks.length; i++) {
-      const check = checks[i] as number;
-      if (check !== 0) this.place(check, lows[i] as number);
-    }
-  }
-}
+/** Tables by origin index. */
+type Tables = Map<number, FingerprintTable>;
 
 /**
  * The key index of one kind of record (debits, or refunds): tables by time bucket and origin
- * (local origin index of the ledger). Buckets are `bucketMs` long, by the event's time.
+ * (local origin index of the ledger), and the parts of closed buckets written to disk. Buckets are
+ * `bucketMs` long, by the event's time; the newest bucket seen is open, older ones are closed.
  */
 export class KeyIndex {
-  private readonly buckets = new Map<number, Map<number, FingerprintTable>>();
+  /** Tables in memory: the open bucket, closed ones not written yet, late entries of written ones. */
+  private readonly buckets = new Map<number, Tables>();
+  /** Tables taken out to be written to disk, still searched until they are. */
+  private readonly writing = new Map<number, Tables>();
+  /** The parts on disk, by bucket. */
+  private readonly spilled = new Map<number, SpilledPart[]>();
+  /** Chunks read back for a checkpoint's image, by part prefix (pin, unpinAll). */
+  private readonly pinned = new Map<string, KeyChunk[]>();
   private newest = Number.NEGATIVE_INFINITY;
+  /** Buckets below this one are forgotten (retention). */
+  private keptFrom = Number.NEGATIVE_INFINITY;
   /**
    * The last (tenant, key) fingerprinted and its print: a debit's decision looks its key up and its
    * fold then indexes it, one after the other, so the second pays no hashing.
@@ -196,6 +76,10 @@ export class KeyIndex {
   constructor(
     private readonly bucketMs: number,
     private readonly fingerprint: Fingerprinter,
+    /** Which records: parts on disk are named by it. */
+    readonly kind: KeyKind = 'd',
+    /** The ledger's origins by local index (grows in place): parts on disk name origins by id. */
+    private readonly origins: readonly string[] = [],
   ) {
     invariant(Number.isSafeInteger(bucketMs) && bucketMs >= 1, 'key index bucket must be ≥ 1 ms');
   }
@@ -203,6 +87,8 @@ export class KeyIndex {
   /** Indexes the record of (tenant, key) at (origin index, seq), made at `at`. */
   add(tenant: string, key: string, origin: number, seq: number, at: number): void {
     const bucket = Math.floor(at / this.bucketMs);
+    // A start folds again events whose keys a part on disk holds already.
+    if (this.spilled.has(bucket) && seq <= this.covered(bucket, this.origins[origin])) return;
     let tables = this.buckets.get(bucket);
     if (tables === undefined) {
       tables = new Map();
@@ -222,6 +108,15 @@ export class KeyIndex {
     }
   }
 
+  /** Up to which seq the parts on disk of `bucket` hold `origin`'s keys (0: none). */
+  private covered(bucket: number, origin: string | undefined): number {
+    let covered = 0;
+    for (const part of this.spilled.get(bucket) ?? [])
+      for (const each of part.origins)
+        if (each.origin === origin && each.covered > covered) covered = each.covered;
+    return covered;
+  }
+
   private print(tenant: string, key: string): KeyFingerprint {
     if (tenant === this.lastTenant && key === this.lastKey && this.lastPrint !== null) return this.lastPrint;
     const print = this.fingerprint(tenant, key);
@@ -231,52 +126,286 @@ export class KeyIndex {
     return print;
   }
 
-  /** True when some indexed record's fingerprint matches (tenant, key): `find` would call back. */
+  private *memoryTables(): Generator<Tables> {
+    yield* this.buckets.values();
+    yield* this.writing.values();
+  }
+
+  /**
+   * True when some indexed record's fingerprint may match (tenant, key): a table in memory holds it,
+   * or a part on disk may (its filter says so, or it has none in memory).
+   */
   mayHold(tenant: string, key: string): boolean {
-    if (this.buckets.size === 0) return false;
+    if (this.buckets.size === 0 && this.writing.size === 0 && this.spilled.size === 0) return false;
     const print = this.print(tenant, key);
-    for (const tables of this.buckets.values())
+    for (const tables of this.memoryTables())
       for (const table of tables.values()) if (table.holds(print)) return true;
+    for (const parts of this.spilled.values())
+      for (const part of parts) if (part.filter === null || part.filter.mayHold(print)) return true;
     return false;
   }
 
-  /** Calls `found(origin index, seq)` for every indexed record whose fingerprint matches (tenant, key). */
+  /** Calls `found(origin index, seq)` for every record in memory whose fingerprint matches (tenant, key). */
   find(tenant: string, key: string, found: (origin: number, seq: number) => void): void {
-    if (this.buckets.size === 0) return;
+    if (this.buckets.size === 0 && this.writing.size === 0) return;
     const print = this.print(tenant, key);
-    for (const tables of this.buckets.values())
+    for (const tables of this.memoryTables())
       for (const [origin, table] of tables) table.find(print, origin, found);
+  }
+
+  /**
+   * Calls `found(origin id, seq)` for every record whose fingerprint matches (tenant, key), in
+   * memory or in the `chunks` read back from disk; returns the keys of the chunks still to read
+   * (parts whose filter may hold the key, or that have none in memory).
+   */
+  candidates(
+    tenant: string,
+    key: string,
+    chunks: ReadonlyMap<string, KeyChunk> | undefined,
+    found: (origin: string, seq: number) => void,
+  ): string[] {
+    const toRead: string[] = [];
+    if (this.buckets.size === 0 && this.writing.size === 0 && this.spilled.size === 0) return toRead;
+    this.find(tenant, key, (origin, seq) => found(this.origins[origin] as string, seq));
+    if (this.spilled.size === 0) return toRead;
+    const print = this.print(tenant, key);
+    for (const parts of this.spilled.values())
+      for (const part of parts) {
+        if (part.filter !== null && !part.filter.mayHold(print)) continue;
+        const chunkKey = part.chunkKey(print.check);
+        const chunk = chunks?.get(chunkKey);
+        if (chunk === undefined) toRead.push(chunkKey);
+        else chunk.find(print, found);
+      }
+    return toRead;
+  }
+
+  /** The part on disk whose chunk `chunkKey` is; undefined when none is (any more). */
+  partOfChunk(chunkKey: string): SpilledPart | undefined {
+    for (const parts of this.spilled.values())
+      for (const part of parts) if (chunkKey.startsWith(part.prefix)) return part;
+    return undefined;
   }
 
   /** The smallest seq of `origin` still indexed; undefined when none is. */
   oldestSeq(origin: number): number | undefined {
     let oldest: number | undefined;
-    for (const tables of this.buckets.values()) {
+    for (const tables of this.memoryTables()) {
       const table = tables.get(origin);
       if (table !== undefined && (oldest === undefined || table.minSeq < oldest)) oldest = table.minSeq;
     }
+    const id = this.origins[origin];
+    for (const parts of this.spilled.values())
+      for (const part of parts)
+        for (const each of part.origins)
+          if (each.origin === id && each.entries > 0 && (oldest === undefined || each.minSeq < oldest))
+            oldest = each.minSeq;
     return oldest;
   }
 
   /** Drops every bucket that ends at or before `cutoffMs`; returns how many entries went. */
   forgetBefore(cutoffMs: number): number {
+    const keptFrom = Math.floor(cutoffMs / this.bucketMs);
+    if (keptFrom > this.keptFrom) this.keptFrom = keptFrom;
     let forgotten = 0;
-    for (const [bucket, tables] of this.buckets) {
-      if ((bucket + 1) * this.bucketMs > cutoffMs) continue;
-      for (const table of tables.values()) forgotten += table.size;
-      this.buckets.delete(bucket);
+    for (const map of [this.buckets, this.writing])
+      for (const [bucket, tables] of map) {
+        if (bucket >= this.keptFrom) continue;
+        for (const table of tables.values()) forgotten += table.size;
+        map.delete(bucket);
+      }
+    for (const [bucket, parts] of this.spilled) {
+      if (bucket >= this.keptFrom) continue;
+      for (const part of parts) forgotten += part.entries;
+      this.spilled.delete(bucket);
     }
     return forgotten;
   }
 
-  /** Calls `visit(bucket, origin index, image)` for every table (checkpoint.ts), in no set order. */
-  forEachTable(visit: (bucket: number, origin: number, image: KeyTableImage) => void): void {
-    for (const [bucket, tables] of this.buckets)
-      for (const [origin, table] of tables) visit(bucket, origin, table.image());
+  /** Buckets below this one are forgotten: their parts on disk may go. */
+  get forgottenBelow(): number {
+    return this.keptFrom;
   }
 
-  /** Puts a table back as a checkpoint kept it; the index must not hold that (bucket, origin) yet. */
+  /** The newest bucket seen (the open one); −∞ before any. */
+  get newestBucket(): number {
+    return this.newest;
+  }
+
+  /** Closed buckets with tables in memory not being written: what the next write to disk takes. */
+  closedInMemory(): number[] {
+    return [...this.buckets.keys()].filter((bucket) => bucket < this.newest && !this.writing.has(bucket));
+  }
+
+  /**
+   * Buckets with tables in memory not being written, open ones too (the tables outgrew their share
+   * of the budget: they go to disk as a part, and the bucket takes new entries in new tables).
+   */
+  allInMemory(): number[] {
+    return [...this.buckets.keys()].filter((bucket) => !this.writing.has(bucket));
+  }
+
+  /** Entries and bytes of the tables in memory not being written (cheap: per table, not per entry). */
+  get tableUse(): { readonly entries: number; readonly bytes: number } {
+    let entries = 0;
+    let bytes = 0;
+    for (const tables of this.buckets.values())
+      for (const table of tables.values()) {
+        entries += table.size;
+        bytes += table.bytes;
+      }
+    return { entries, bytes };
+  }
+
+  /**
+   * Takes `bucket`'s tables out for writing to disk (by origin id): they are still searched until
+   * `written` or `notWritten`; entries of the bucket meanwhile go to new tables.
+   */
+  takeForWriting(bucket: number): { readonly part: number; readonly tables: Map<string, FingerprintTable> } {
+    const tables = this.buckets.get(bucket);
+    invariant(
+      tables !== undefined && !this.writing.has(bucket),
+      `key index bucket ${bucket} is not in memory`,
+    );
+    this.buckets.delete(bucket);
+    this.writing.set(bucket, tables);
+    const byId = new Map<string, FingerprintTable>();
+    for (const [origin, table] of tables) byId.set(this.origins[origin] as string, table);
+    let part = 0;
+    for (const known of this.spilled.get(bucket) ?? []) if (known.part >= part) part = known.part + 1;
+    return { part, tables: byId };
+  }
+
+  /** The tables taken for `part` are on disk now: they leave the heap (the part keeps its filter). */
+  written(part: SpilledPart): void {
+    this.writing.delete(part.bucket);
+    if (part.bucket >= this.keptFrom) this.attach(part);
+  }
+
+  /** Writing `bucket` failed: its tables go back to memory. */
+  notWritten(bucket: number): void {
+    const taken = this.writing.get(bucket);
+    if (taken === undefined) return;
+    this.writing.delete(bucket);
+    for (const [origin, table] of taken) this.absorb(bucket, origin, table.image());
+  }
+
+  private absorb(bucket: number, origin: number, image: KeyTableImage): void {
+    let tables = this.buckets.get(bucket);
+    if (tables === undefined) {
+      tables = new Map();
+      this.buckets.set(bucket, tables);
+    }
+    const table = tables.get(origin);
+    if (table === undefined) tables.set(origin, FingerprintTable.restore(image));
+    else table.absorb(image);
+    if (bucket > this.newest) this.newest = bucket;
+  }
+
+  /** Adds a part found on disk (at start, before a checkpoint's tables are restored). */
+  attach(part: SpilledPart): void {
+    invariant(
+      part.kind === this.kind && part.bucketMs === this.bucketMs,
+      `key index part ${part.prefix} does not fit`,
+    );
+    const parts = this.spilled.get(part.bucket) ?? [];
+    invariant(
+      !parts.some((known) => known.part === part.part),
+      `key index part ${part.prefix} attached twice`,
+    );
+    parts.push(part);
+    this.spilled.set(part.bucket, parts);
+  }
+
+  /** Every part on disk known, oldest bucket first. */
+  spilledParts(): SpilledPart[] {
+    const parts: SpilledPart[] = [];
+    for (const bucket of [...this.spilled.keys()].sort((a, b) => a - b))
+      parts.push(...(this.spilled.get(bucket) ?? []));
+    return parts;
+  }
+
+  /** Holds a part's chunks, read back from disk, for `forEachTable` (a checkpoint) until `unpinAll`. */
+  pin(part: SpilledPart, chunks: KeyChunk[]): void {
+    this.pinned.set(part.prefix, chunks);
+  }
+
+  /** Lets go of every pinned chunk. */
+  unpinAll(): void {
+    this.pinned.clear();
+  }
+
+  /**
+   * Calls `visit(bucket, origin index, image)` for every table (checkpoint.ts), in no set order; a
+   * bucket with parts on disk is visited from their pinned chunks and its tables in memory merged.
+   */
+  forEachTable(visit: (bucket: number, origin: number, image: KeyTableImage) => void): void {
+    const buckets = new Set([...this.buckets.keys(), ...this.writing.keys(), ...this.spilled.keys()]);
+    for (const bucket of buckets) {
+      const inMemory = [this.buckets.get(bucket), this.writing.get(bucket)].filter((t) => t !== undefined);
+      const parts = this.spilled.get(bucket) ?? [];
+      if (parts.length === 0 && inMemory.length === 1) {
+        for (const [origin, table] of inMemory[0] as Tables) visit(bucket, origin, table.image());
+        continue;
+      }
+      const merged = new Map<number, FingerprintTable>();
+      const tableOf = (origin: number) => {
+        let table = merged.get(origin);
+        if (table === undefined) {
+          table = new FingerprintTable(KEY_INDEX_SLOTS_MIN);
+          merged.set(origin, table);
+        }
+        return table;
+      };
+      for (const tables of inMemory)
+        for (const [origin, table] of tables as Tables)
+          table.forEachEntry((check, extra, seq) => tableOf(origin).add({ check, extra }, seq));
+      for (const part of parts) {
+        const chunks = this.pinned.get(part.prefix);
+        invariant(
+          chunks !== undefined,
+          `key index part ${part.prefix} is on disk and was not read for this image`,
+        );
+        for (const chunk of chunks)
+          chunk.forEach((check, extra, origin, seq) => {
+            const index = this.origins.indexOf(origin);
+            invariant(index >= 0, `key index part ${part.prefix} names an origin the ledger does not know`);
+            tableOf(index).add({ check, extra }, seq);
+          });
+      }
+      for (const [origin, table] of merged) visit(bucket, origin, table.image());
+    }
+  }
+
+  /**
+   * Puts a table back as a checkpoint kept it. A bucket with parts on disk takes only the entries
+   * they do not cover; otherwise the index must not hold that (bucket, origin) yet.
+   */
   restoreTable(bucket: number, origin: number, image: KeyTableImage): void {
+    if (this.spilled.has(bucket)) {
+      const covered = this.covered(bucket, this.origins[origin]);
+      const checks: number[] = [];
+      const lows: number[] = [];
+      for (let i = 0; i < image.checks.length; i++) {
+        const low = image.lows[i] as number;
+        // Kept when any seq the entry may stand for is past what the parts cover.
+        const past = image.seqHighs.some((high) => {
+          const seq = high * SEQ_LOW + (low & 0xffffff);
+          return seq >= image.minSeq && seq > covered;
+        });
+        if (past) {
+          checks.push(image.checks[i] as number);
+          lows.push(low);
+        }
+      }
+      if (checks.length > 0)
+        this.absorb(bucket, origin, {
+          ...image,
+          checks: Uint32Array.from(checks),
+          lows: Uint32Array.from(lows),
+        });
+      return;
+    }
     let tables = this.buckets.get(bucket);
     if (tables === undefined) {
       tables = new Map();
@@ -292,15 +421,30 @@ export class KeyIndex {
     return this.bucketMs;
   }
 
-  /** Entries and bytes of the typed arrays held. */
-  get footprint(): { readonly entries: number; readonly bytes: number } {
+  /**
+   * Entries and bytes held in memory (tables and filters), and entries on disk only. The budget
+   * (the replica's keyIndexMemoryBytes) counts `bytes`.
+   */
+  get footprint(): {
+    readonly entries: number;
+    readonly bytes: number;
+    readonly onDisk: number;
+    readonly filterBytes: number;
+  } {
     let entries = 0;
     let bytes = 0;
-    for (const tables of this.buckets.values())
+    let onDisk = 0;
+    let filterBytes = 0;
+    for (const tables of this.memoryTables())
       for (const table of tables.values()) {
         entries += table.size;
         bytes += table.bytes;
       }
-    return { entries, bytes };
+    for (const parts of this.spilled.values())
+      for (const part of parts) {
+        onDisk += part.entries;
+        filterBytes += part.filter?.bytes ?? 0;
+      }
+    return { entries, bytes: bytes + filterBytes, onDisk, filterBytes };
   }
 }

@@ -4,7 +4,9 @@
  * record may be off the heap; its key index names the (origin, seq) candidates, and a candidate the
  * caller has not read back yet is returned in `recall`, so the decision asks for it rather than
  * answer without it. A recalled record counts only when its tenant, key and id all match: a
- * fingerprint collision never answers the wrong record.
+ * fingerprint collision never answers the wrong record. A key-index part on disk (key-spill.ts)
+ * that may hold the key names its chunk in `recall` (a keys-area key, never a record id): the
+ * caller reads it back into `recalled.keyChunks` and asks again.
  */
 import { eventRecordId, parseEventRecordId } from './ids.js';
 import type { Recalled } from './record-window.js';
@@ -43,11 +45,11 @@ export function debitsOfKey(tenant: TenantState, key: string, recalled: Recalled
   const records = (ids ?? []).map((id) => tenant.debits?.get(id) as DebitRecord);
   const recall: string[] = [];
   if (window !== undefined && indexed) {
-    window.debitKeys.find(tenant.tenant, key, (origin, seq) => {
-      const id = eventRecordId(tenant.ledger.origins[origin] as string, seq);
+    const chunks = window.debitKeys.candidates(tenant.tenant, key, recalled.keyChunks, (origin, seq) => {
+      const id = eventRecordId(origin, seq);
       if (tenant.debits?.has(id) === true) return; // in memory: listed above if its key is this one
       if (!recalled.has(id)) {
-        recall.push(id);
+        if (!recall.includes(id)) recall.push(id);
         return;
       }
       const record = recalled.get(id);
@@ -60,6 +62,7 @@ export function debitsOfKey(tenant: TenantState, key: string, recalled: Recalled
       )
         records.push(record);
     });
+    recall.push(...chunks);
   }
   return { records: records.sort(compareRecords), recall };
 }
@@ -73,11 +76,11 @@ export function refundsOfKey(tenant: TenantState, key: string, recalled: Recalle
   const records = (ids ?? []).map((id) => tenant.refunds?.get(id) as RefundRecord);
   const recall: string[] = [];
   if (window !== undefined && indexed) {
-    window.refundKeys.find(tenant.tenant, key, (origin, seq) => {
-      const id = eventRecordId(tenant.ledger.origins[origin] as string, seq);
+    const chunks = window.refundKeys.candidates(tenant.tenant, key, recalled.keyChunks, (origin, seq) => {
+      const id = eventRecordId(origin, seq);
       if (tenant.refunds?.has(id) === true) return;
       if (!recalled.has(id)) {
-        recall.push(id);
+        if (!recall.includes(id)) recall.push(id);
         return;
       }
       const record = recalled.get(id);
@@ -90,6 +93,7 @@ export function refundsOfKey(tenant: TenantState, key: string, recalled: Recalle
       )
         records.push(record);
     });
+    recall.push(...chunks);
   }
   return { records: records.sort(compareRecords), recall };
 }

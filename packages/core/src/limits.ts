@@ -102,3 +102,23 @@ export const KEY_INDEX_TIGHT_LOAD = 0.75;
  * locked away indefinitely by a client that forgot them.
  */
 export const HOLD_TTL_MS_MAX = 30 * 24 * 60 * 60 * 1000;
+
+/**
+ * Bits a key in a closed key-index part's Bloom filter (key-filter.ts): with KEY_FILTER_HASHES
+ * probes, ≈ 1 % of fresh keys look like a maybe and cost one chunk read; 1.25 B a key in memory,
+ * against ≈ 11 B for the part's table itself.
+ */
+export const KEY_FILTER_BITS_PER_KEY = 10;
+
+/** Probes per key in a key filter: the best count for 10 bits a key (≈ 10 · ln 2). */
+export const KEY_FILTER_HASHES = 7;
+
+/**
+ * Entries of a closed key-index part per chunk on disk (key-spill.ts): 16 B an entry, so a lookup
+ * that must read the disk reads one value of ≈ 64 KiB, and a part of millions of keys is a few
+ * hundred values, never a value per key.
+ */
+export const KEY_CHUNK_ENTRIES = 4_096;
+
+/** Chunks one closed key-index part may have: 2^20 × 4,096 ≈ 4 billion keys in one bucket. */
+export const KEY_CHUNKS_MAX = 1 << 20;

@@ -45,6 +45,7 @@ export function mergeInto(target: LedgerState, source: LedgerState): void {
     if (seq > (target.versionVector[origin] ?? 0)) target.versionVector[origin] = seq;
   }
   for (const [origin, retired] of source.retired) noteRetired(target, origin, retired);
+  if (source.newestAt > target.newestAt) target.newestAt = source.newestAt;
   for (const [tenantId, theirs] of source.tenants) {
     const ours = ensureTenant(target, tenantId);
     for (const [grantId, grant] of theirs.grants) {

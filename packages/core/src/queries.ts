@@ -157,6 +157,7 @@ export function forgetAllRecordsBefore(state: LedgerState, cutoffMs: number): nu
     forgotten += forgetRecordsBefore(ledger, cutoff);
     if (window !== undefined) forgetColdRefundBounds(ledger);
   }
+  if (cutoff > state.sweptBefore) state.sweptBefore = cutoff;
   return forgotten;
 }
 

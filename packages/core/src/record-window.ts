@@ -8,6 +8,7 @@
  * memory. A ledger without a window (the default) keeps every record until the retention sweep.
  */
 import { type Fingerprinter, KeyIndex, keyFingerprint } from './key-index.js';
+import type { KeyChunk, SpilledPart } from './key-spill.js';
 import type { DebitRecord, RefundRecord } from './records.js';
 
 /**
@@ -31,13 +32,20 @@ export interface RecordWindowOptions {
   readonly bucketMs: number;
   /** Test seam: the fingerprint of (tenant, key); a constant one forces every key to collide. */
   readonly fingerprint?: Fingerprinter;
+  /** Parts of closed buckets found on disk at start (key-spill.ts), attached before any restore. */
+  readonly spilled?: readonly SpilledPart[];
 }
 
 /** A record fetched back from the log by id, or null when the event there is not such a record. */
 export type RecalledRecord = DebitRecord | RefundRecord | null;
 
-/** Records the caller read back from its log for a decision, by debit or refund id. */
-export type Recalled = ReadonlyMap<string, RecalledRecord>;
+/**
+ * Records the caller read back from its log for a decision, by debit or refund id; and the chunks
+ * of key-index parts on disk it read back, by keys-area key (the lookups that named them).
+ */
+export interface Recalled extends ReadonlyMap<string, RecalledRecord> {
+  readonly keyChunks?: ReadonlyMap<string, KeyChunk>;
+}
 
 /** No record recalled. */
 export const NOTHING_RECALLED: Recalled = new Map();
@@ -58,10 +66,16 @@ export class RecordWindow {
   /** Records evicted from the heap since the window was made. */
   evicted = 0;
 
-  constructor(readonly options: RecordWindowOptions) {
+  /** `origins`: the ledger's origins by local index (parts on disk name origins by id). */
+  constructor(
+    readonly options: RecordWindowOptions,
+    origins: readonly string[] = [],
+  ) {
     const fingerprint = options.fingerprint ?? keyFingerprint;
-    this.debitKeys = new KeyIndex(options.bucketMs, fingerprint);
-    this.refundKeys = new KeyIndex(options.bucketMs, fingerprint);
+    this.debitKeys = new KeyIndex(options.bucketMs, fingerprint, 'd', origins);
+    this.refundKeys = new KeyIndex(options.bucketMs, fingerprint, 'r', origins);
+    for (const part of options.spilled ?? [])
+      (part.kind === 'd' ? this.debitKeys : this.refundKeys).attach(part);
   }
 
   /** The start of the key-index bucket holding `ms`: what a retention cutoff rounds down to. */

@@ -2,6 +2,16 @@
  * Forgetting old debit and refund records after the idempotency retention. Cells are never
  * forgotten (balances stay exact); only the records that answer replays and bound refunds go, so a
  * key older than the retention is treated as new and a debit older than it can no longer be refunded.
+ *
+ * Which records a checkpoint holds must be a function of the events at its version vector (two
+ * honest nodes at one vector write the same bytes), not of when each node's sweep ran: a checkpoint
+ * writes exactly the records from `vectorRetentionCutoff` on (checkpoint-retention.ts), the
+ * retention counted back from the newest event time folded. A node's sweep forgets by its own
+ * clock (issue 18: past the retention a key is new and its debit no longer refundable), so it has
+ * forgotten nothing the checkpoint must hold as long as that sweep's cutoff is not later than the
+ * vector's — true whenever the sweep ran no later than the newest event's time, at key-index bucket
+ * granularity (a sweep runs every minute, buckets are retention/24 long); a node idle across a
+ * bucket's end, or a clock ahead of the event times, may write other bytes until its next events.
  */
 import type { TenantState } from './state.js';
 
@@ -11,6 +21,20 @@ function dropId(index: Map<string, string[]> | null, key: string, id: string): v
   const left = ids.filter((known) => known !== id);
   if (left.length === 0) index.delete(key);
   else index.set(key, left);
+}
+
+/**
+ * The retention cutoff the events at a vector imply: records made before it are past the retention
+ * as of `newestAt`, the newest event time folded (at a key-index bucket's start when the ledger has
+ * a record window). Never negative.
+ */
+export function vectorRetentionCutoff(
+  newestAt: number,
+  retentionMs: number,
+  bucketMs: number | undefined,
+): number {
+  const cutoff = Math.max(0, newestAt - retentionMs);
+  return bucketMs === undefined ? cutoff : Math.floor(cutoff / bucketMs) * bucketMs;
 }
 
 /** Forgets the tenant's debit and refund records made before `cutoffMs`; returns how many. */

@@ -109,6 +109,16 @@ export class ByteWriter {
   }
 }
 
+/** Strings up to this length are read through SHORT_CODES rather than a view of the bytes. */
+const SHORT_ASCII_MAX = 64;
+/**
+ * Char codes of the short string being read, one array per length (reading is synchronous: one
+ * buffer of each length serves all; no array's length is ever set).
+ */
+const SHORT_CODES: number[][] = Array.from({ length: SHORT_ASCII_MAX + 1 }, (_, length) =>
+  new Array<number>(length).fill(0),
+);
+
 /** A cursor over hostile bytes: every read is bounded by the bytes left, and fails with a SegmentError. */
 export class ByteReader {
   /** The offset of the next byte to read. */
@@ -174,10 +184,22 @@ export class ByteReader {
     if (length > lengthMax)
       throw new SegmentError(start, `a string of ${length} bytes (at most ${lengthMax})`);
     if (length > this.left) throw new SegmentError(start, 'a string past the end');
-    const view = this.bytes.subarray(this.offset, this.offset + length);
+    const bytes = this.bytes;
+    const from = this.offset;
+    if (length <= SHORT_ASCII_MAX) {
+      // Ids and keys, millions of them at a checkpoint's load: no view object per string.
+      const codes = SHORT_CODES[length] as number[];
+      for (let i = 0; i < length; i++) {
+        const byte = bytes[from + i] as number;
+        if (byte >= 0x80) throw new SegmentError(from + i, 'a string byte that is not ASCII');
+        codes[i] = byte;
+      }
+      this.offset += length;
+      return String.fromCharCode.apply(null, codes);
+    }
+    const view = bytes.subarray(from, from + length);
     for (let i = 0; i < length; i++) {
-      if ((view[i] as number) >= 0x80)
-        throw new SegmentError(this.offset + i, 'a string byte that is not ASCII');
+      if ((view[i] as number) >= 0x80) throw new SegmentError(from + i, 'a string byte that is not ASCII');
     }
     this.offset += length;
     // At most KEY_LENGTH_MAX arguments: far below any engine's limit on an argument list.

@@ -339,6 +339,16 @@ export interface LedgerState {
    * then the larger `by`, so any order of folds and merges agrees).
    */
   readonly retired: Map<OriginId, RetiredOrigin>;
+  /**
+   * The latest time of any event folded (0: none): a function of the version vector, so the
+   * retention cutoff derived from it (retention.ts) is the same at every node at one vector.
+   */
+  newestAt: number;
+  /**
+   * The latest cutoff a retention sweep forgot records before (0: none): past the vector's own
+   * cutoff (retention.ts), a checkpoint of this state would not be canonical.
+   */
+  sweptBefore: number;
   /** The window of full records in memory (issue 18); absent: every record stays until retention. */
   readonly recordWindow?: RecordWindow;
 }
@@ -353,10 +363,12 @@ export function createLedgerState(
     originIndex: new Map(),
     tenants: new Map(),
     retired: new Map(),
+    newestAt: 0,
+    sweptBefore: 0,
   };
   return options.recordWindow === undefined
     ? state
-    : { ...state, recordWindow: new RecordWindow(options.recordWindow) };
+    : { ...state, recordWindow: new RecordWindow(options.recordWindow, state.origins) };
 }
 
 /** The local index of `origin`, interning it when new. */

@@ -217,17 +217,20 @@ export type SnapshotAtRefusal =
   /** As many snapshots at a version vector as `limit` are being folded already: retry later. */
   | { readonly status: 'busy'; readonly limit: number };
 
-/** One origin's log from seq 1 up to a segment end, read a page of segments at a time. */
+/** One origin's log from `from` + 1 up to a segment end, read a page of segments at a time. */
 class PrefixReader {
   private events: LedgerEvent[] = [];
   private next = 0;
-  private read = 0;
+  private read: number;
 
   constructor(
     private readonly store: Store,
     readonly origin: OriginId,
     private readonly until: number,
-  ) {}
+    from = 0,
+  ) {
+    this.read = from;
+  }
 
   /** The next event not folded yet, or null once the prefix is folded whole. */
   async peek(): Promise<LedgerEvent | null> {
@@ -313,16 +316,27 @@ async function segmentEndingAt(
 }
 
 /**
+ * A fold to start a snapshot from instead of an empty state: a checkpoint's state at `vector`
+ * (every seq of it at most the asked vector's), or null when there is none.
+ */
+export type SnapshotBase = (
+  wanted: Readonly<Record<OriginId, number>>,
+) => Promise<{ readonly state: LedgerState; readonly vector: Readonly<Record<OriginId, number>> } | null>;
+
+/**
  * The snapshot of exactly the log prefixes `vector` names (origins it leaves out: none of theirs),
- * folded from the store into a fresh state, with each origin's signed head at its seq, built by
- * the one snapshot builder (snapshot-view.ts) with `meta` as of when the fold is done. Every seq
- * must end a segment (segments are cut alike at every node: their bytes are relayed as they are).
+ * folded from the store with each origin's signed head at its seq, built by the one snapshot
+ * builder (snapshot-view.ts) with `meta` as of when the fold is done. Every seq must end a segment
+ * (segments are cut alike at every node: their bytes are relayed as they are). The fold starts
+ * from what `base` gives (a checkpoint at a vector within the asked one: the fold of checkpoint +
+ * the prefixes after it is the fold of the prefixes), else from an empty state.
  */
 export async function snapshotAt(
   store: Store,
   vector: Readonly<Record<OriginId, number>>,
   recordWindow: RecordWindowOptions,
   meta: () => SnapshotMeta,
+  base: SnapshotBase = async () => null,
 ): Promise<SnapshotAtOutcome> {
   const wanted = canonicalVector(vector);
   const heldBy = new Map((await store.heads()).map((head) => [head.origin, head.seq]));
@@ -332,10 +346,13 @@ export async function snapshotAt(
     if (!('bytes' in end)) return end;
     heads.push({ origin, seq, hash: end.hash, signature: end.signature });
   }
-  const state = createLedgerState({ recordWindow });
+  const from = await base(wanted);
+  const state = from?.state ?? createLedgerState({ recordWindow });
   const stuck = await foldPrefixes(
     state,
-    Object.entries(wanted).map(([origin, seq]) => new PrefixReader(store, origin, seq)),
+    Object.entries(wanted).map(
+      ([origin, seq]) => new PrefixReader(store, origin, seq, from?.vector[origin] ?? 0),
+    ),
   );
   if (stuck !== null) return stuck;
   return { status: 'ok', ...snapshotOf(state, heads, meta()) };

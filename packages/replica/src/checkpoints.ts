@@ -10,6 +10,7 @@ import {
   type CheckpointWriter,
   canonicalBytes,
   checkpointHeads,
+  checkpointRetentionProblem,
   type DecodedCheckpoint,
   decodeCheckpoint,
   type LedgerState,
@@ -79,6 +80,7 @@ export function vectorTotal(vector: Readonly<Record<OriginId, number>>): number 
 export function encodeDurableFold(
   state: LedgerState,
   heads: ReadonlyMap<OriginId, LogHead>,
+  retentionMs?: number,
 ): CheckpointWriter | null {
   const hashes = new Map<OriginId, Uint8Array>();
   for (const [origin, seq] of Object.entries(state.versionVector)) {
@@ -87,7 +89,7 @@ export function encodeDurableFold(
     hashes.set(origin, head.hash);
   }
   for (const [origin, head] of heads) if ((state.versionVector[origin] ?? 0) !== head.seq) return null;
-  return prepareCheckpoint(state, hashes);
+  return prepareCheckpoint(state, hashes, retentionMs === undefined ? {} : { retentionMs });
 }
 
 /** Seals checkpoint bytes of the fold at `vector`: its hash and this node's signature. */
@@ -118,14 +120,19 @@ export async function storeCheckpoint(store: Store, checkpoint: StoredCheckpoint
  * everything pending is durable (the replica's exclusive gate), and only the copy of `fold()`
  * (prepareCheckpoint) happens there; the encoding from the copy, a piece per clock turn, the hash,
  * the signature and the store write happen after, while commands run. The newest CHECKPOINTS_KEPT
- * are kept; the line logged says how long commands waited (`stallMs`). False when none was written
- * (the reason is logged).
+ * are kept; the line logged says how long commands waited (`stallMs`). With `retentionMs` the
+ * checkpoint holds exactly the records within the idempotency retention as of its vector (core's
+ * checkpoint-retention.ts). False when none was written (the reason is logged).
  */
 export async function writeCheckpoint(
   ports: { readonly store: Store; readonly crypto: Crypto; readonly clock: Clock; readonly logger: Logger },
   cluster: string,
   alone: <T>(work: () => Promise<T>) => Promise<T>,
-  fold: () => { readonly state: LedgerState; readonly heads: ReadonlyMap<OriginId, LogHead> },
+  fold: () => {
+    readonly state: LedgerState;
+    readonly heads: ReadonlyMap<OriginId, LogHead>;
+    readonly retentionMs?: number;
+  },
 ): Promise<boolean> {
   const { clock, logger } = ports;
   let stallMs = 0;
@@ -133,13 +140,22 @@ export async function writeCheckpoint(
   try {
     const prepared = await alone(async () => {
       const started = clock.now();
-      const { state, heads } = fold();
-      const writer = encodeDurableFold(state, heads);
+      const { state, heads, retentionMs } = fold();
+      const notCanonical = checkpointRetentionProblem(state, retentionMs ?? 0);
+      if (notCanonical !== null) return { notCanonical };
+      const writer = encodeDurableFold(state, heads, retentionMs);
       stallMs = clock.now() - started;
       const vector: Record<OriginId, number> = {};
       for (const [origin, head] of heads) vector[origin] = head.seq;
       return writer === null ? null : { writer, vector };
     });
+    if (prepared !== null && 'notCanonical' in prepared) {
+      logger.info(
+        { problem: prepared.notCanonical },
+        'checkpoint not written: not canonical until the next events',
+      );
+      return false;
+    }
     // Tenants and key indexes are written from their copies a piece at a time, letting commands
     // and commits run between pieces.
     if (prepared !== null) while (!prepared.writer.step()) await pause(clock);
@@ -186,6 +202,7 @@ function verify(
   cluster: string,
   heads: ReadonlyMap<OriginId, LogHead>,
   recordWindow: RecordWindowOptions | undefined,
+  retired: ReadonlyMap<OriginId, number>,
 ): LoadedCheckpoint | string {
   const { crypto } = ports;
   if (!sameBytes(crypto.hash(stored.bytes), stored.hash)) return 'its hash does not match its bytes';
@@ -204,6 +221,9 @@ function verify(
       const held = heads.get(origin);
       if (held === undefined || held.seq < seq)
         return `the log of ${origin} ends at seq ${held?.seq ?? 0}, before the checkpoint's ${seq}`;
+      const cap = retired.get(origin);
+      if (cap !== undefined && seq > cap)
+        return `it folds ${origin} to seq ${seq}, past the seq ${cap} it was retired at`;
     }
     decoded = decodeCheckpoint(stored.bytes, recordWindow === undefined ? {} : { recordWindow });
   } catch (error) {
@@ -213,14 +233,16 @@ function verify(
 }
 
 /**
- * The newest stored checkpoint that verifies over logs with stored `heads`; null when none does
- * (then the whole log is folded). Each one skipped is one warn line saying what is used instead.
+ * The newest stored checkpoint that verifies over logs with stored `heads` (and folds no retired
+ * incarnation past the seq `retired` gives it); null when none does (then the whole log is
+ * folded). Each one skipped is one warn line saying what is used instead.
  */
 export async function loadNewestCheckpoint(
   ports: { readonly store: Store; readonly crypto: Crypto; readonly logger: Logger },
   cluster: string,
   heads: ReadonlyMap<OriginId, LogHead>,
   recordWindow: RecordWindowOptions | undefined,
+  retired: ReadonlyMap<OriginId, number> = new Map(),
 ): Promise<LoadedCheckpoint | null> {
   let totals: number[];
   try {
@@ -235,7 +257,7 @@ export async function loadNewestCheckpoint(
     try {
       const stored = await ports.store.readCheckpoint(total);
       if (stored === null) continue;
-      const loaded = verify(stored, ports, cluster, heads, recordWindow);
+      const loaded = verify(stored, ports, cluster, heads, recordWindow, retired);
       if (typeof loaded !== 'string') return loaded;
       problem = loaded;
     } catch (error) {
@@ -278,6 +300,43 @@ export async function newestSignedCheckpoint(
         return stored;
     } catch {
       // A damaged checkpoint is skipped here; a start names it (loadNewestCheckpoint).
+    }
+  }
+  return null;
+}
+
+/**
+ * The newest stored checkpoint of this node (hash and this node's signature checked) whose vector
+ * is within `wanted` (no origin past its seq there), decoded; null when none is or it does not
+ * decode. What a snapshot at a past vector folds from instead of every log's first event.
+ */
+export async function newestCheckpointWithin(
+  ports: { readonly store: Store; readonly crypto: Crypto },
+  cluster: string,
+  wanted: Readonly<Record<OriginId, number>>,
+  recordWindow: RecordWindowOptions,
+): Promise<{ state: LedgerState; vector: Record<OriginId, number> } | null> {
+  const { store, crypto } = ports;
+  const most = vectorTotal(wanted);
+  for (const total of await store.listCheckpoints()) {
+    if (total > most) continue;
+    try {
+      const stored = await store.readCheckpoint(total);
+      if (stored === null || !sameBytes(crypto.hash(stored.bytes), stored.hash)) continue;
+      const vector: Record<OriginId, number> = {};
+      for (const [origin, head] of checkpointHeads(stored.bytes)) vector[origin] = head.seq;
+      if (Object.entries(vector).some(([origin, seq]) => seq > (wanted[origin] ?? 0))) continue;
+      if (
+        !crypto.verify(
+          crypto.publicKey,
+          checkpointSigningBytes(cluster, vector, stored.hash),
+          stored.signature,
+        )
+      )
+        continue;
+      return { state: decodeCheckpoint(stored.bytes, { recordWindow }).state, vector };
+    } catch {
+      // A damaged checkpoint is no base: an older one, or the logs from their start.
     }
   }
   return null;

@@ -4,8 +4,18 @@
  * not durable yet or, failing that, from the store (`readLog(origin, seq, 1)`, the Store port only),
  * and makes its record. An id whose event is not a debit or refund there is recalled as null, and
  * core compares tenant, key and id, so a fingerprint collision never answers the wrong record.
+ * A lookup may also ask for a chunk of a key-index part on disk (a keys-area key): it is read and
+ * checked (key-spill.ts) into `keyChunks`; a damaged one rejects, naming it.
  */
-import { type LedgerEvent, parseEventRecordId, type RecalledRecord, recordFromEvent } from '@allot/core';
+import {
+  type KeyChunk,
+  type LedgerEvent,
+  parseEventRecordId,
+  parseKeyAreaKey,
+  type RecalledRecord,
+  recordFromEvent,
+  type SpilledPart,
+} from '@allot/core';
 import type { Batch } from './batch.js';
 import { RECALL_ROUNDS_MAX } from './limits.js';
 import type { Store } from './ports.js';
@@ -14,6 +24,8 @@ import type { Store } from './ports.js';
 export class RecalledSet extends Map<string, RecalledRecord> {
   /** Rounds of reading done for this decision. */
   rounds = 0;
+  /** Chunks of key-index parts on disk read back, by keys-area key. */
+  readonly keyChunks = new Map<string, KeyChunk>();
 }
 
 /** Where recalled events come from: the batches not durable yet, then the store. */
@@ -21,6 +33,11 @@ export interface RecallSource {
   readonly store: Store;
   /** The batches in flight, queued and open (events folded but maybe not durable yet). */
   pending(): Iterable<Batch | null>;
+  /** The key-index part on disk a chunk key belongs to (undefined: gone), and how to read it. */
+  readonly keyParts?: {
+    partOf(key: string): SpilledPart | undefined;
+    readChunk(part: SpilledPart, key: string): Promise<KeyChunk>;
+  };
 }
 
 function pendingEvent(source: RecallSource, origin: string, seq: number): LedgerEvent | undefined {
@@ -41,9 +58,18 @@ export async function recallRecords(
   previous: RecalledSet | undefined,
 ): Promise<RecalledSet | null> {
   const recalled = new RecalledSet(previous ?? []);
+  for (const [key, chunk] of previous?.keyChunks ?? []) recalled.keyChunks.set(key, chunk);
   recalled.rounds = (previous?.rounds ?? 0) + 1;
   if (recalled.rounds > RECALL_ROUNDS_MAX) return null;
   for (const id of ids) {
+    if (parseKeyAreaKey(id) !== null) {
+      // A chunk of a key-index part on disk; a part forgotten meanwhile is asked for no more.
+      const keyParts = source.keyParts;
+      const part = keyParts?.partOf(id);
+      if (keyParts !== undefined && part !== undefined)
+        recalled.keyChunks.set(id, await keyParts.readChunk(part, id));
+      continue;
+    }
     const at = parseEventRecordId(id);
     if (at === null) {
       recalled.set(id, null);

@@ -41,9 +41,11 @@ import type {
 } from './api.js';
 import { type Borrowing, creditsKnown, declineReason } from './borrow.js';
 import { type RecalledSet, recallRecords } from './cold-records.js';
+import { DurableAnswer, durableAnswers } from './durable-answers.js';
 import type { ExpirySchedule } from './expiry-schedule.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HoldForwarding } from './hold-forwarding.js';
+import type { KeySpill } from './key-spill.js';
 import type { Clock, Logger, Store } from './ports.js';
 import type { Rebalancing } from './rebalancing.js';
 import { CLOSING, INTERNAL, STORE_FAILED } from './refusals.js';
@@ -62,6 +64,8 @@ export interface CommandsHost {
   readonly borrowing: Borrowing;
   readonly forwarding: HoldForwarding;
   readonly expiries: ExpirySchedule;
+  /** The key indexes' closed buckets on disk: lookups read their chunks through it. */
+  readonly keySpill: KeySpill;
   /** The fold (replaced when it is rebuilt). */
   state(): LedgerState;
   /** The tenant's policy, pending changes included. */
@@ -98,21 +102,29 @@ export class Commands {
     if (refused !== null) return commands.map(() => refused);
     // Decide every command before awaiting any, so they share group commits. One command that
     // fails to be decided fails alone: the others of the batch are still answered as they are.
-    const outcomes = commands.map((command) => {
-      const seqBefore = this.host.ownLog.nextSeq;
-      try {
-        return this.decideDebit(command);
-      } catch (error) {
-        // After an append the fold and the log would disagree: that is not one item's failure.
-        if (this.host.ownLog.nextSeq !== seqBefore) throw error;
-        this.host.logger.error(
-          { err: error, tenant: command.tenant },
-          'a debit of a batch failed to be decided',
-        );
-        return INTERNAL;
-      }
-    });
-    return Promise.all(outcomes);
+    // A debit decided at once waits for its commit with the others of that commit (durableAnswers):
+    // one wait per group commit, not one promise per debit.
+    const outcomes = commands.map(
+      (command): DebitOutcome | Promise<DebitOutcome> | DurableAnswer<DebitOutcome> => {
+        const seqBefore = this.host.ownLog.nextSeq;
+        try {
+          // Only this first decision is answered in bulk; one decided again (borrowing, recall) is a
+          // promise of its own.
+          const now = this.decideDebitNow(command, undefined, true);
+          if (now instanceof DurableAnswer) return now;
+          return this.withBorrowing<DebitOutcome>(command, () => this.decideDebitNow(command), now);
+        } catch (error) {
+          // After an append the fold and the log would disagree: that is not one item's failure.
+          if (this.host.ownLog.nextSeq !== seqBefore) throw error;
+          this.host.logger.error(
+            { err: error, tenant: command.tenant },
+            'a debit of a batch failed to be decided',
+          );
+          return INTERNAL;
+        }
+      },
+    );
+    return durableAnswers(outcomes, (seq) => this.host.ownLog.durable(seq), STORE_FAILED);
   }
 
   /**
@@ -126,13 +138,14 @@ export class Commands {
   /**
    * Decides with `decideNow`; a decline for want of credits that the reachable peers could cover
    * waits for rights (borrowing, DESIGN.md §3) and is decided again as they arrive, at most
-   * borrowWaitMs. Debits and holds both take this path.
+   * borrowWaitMs. Debits and holds both take this path. `first` is the first decision when the
+   * caller made it already.
    */
   private withBorrowing<O extends { readonly status: string }>(
     command: { readonly tenant: string; readonly amount: number },
     decideNow: () => Promise<O> | O,
+    first: Promise<O> | O = decideNow(),
   ): Promise<O> | O {
-    const first = decideNow();
     if (first instanceof Promise || first.status !== 'declined') return first;
     const declined = first as unknown as DebitDeclined;
     if (declined.reason === 'blocked') {
@@ -216,10 +229,21 @@ export class Commands {
   }
 
   /** One decision on the fold as it is now: accepted (appended), replayed, or why not. */
+  private decideDebitNow(command: DebitCommand, recalled?: RecalledSet): Promise<DebitOutcome> | DebitOutcome;
+  private decideDebitNow(
+    command: DebitCommand,
+    recalled: RecalledSet | undefined,
+    deferred: boolean,
+  ): Promise<DebitOutcome> | DebitOutcome | DurableAnswer<DebitOutcome>;
+  /**
+   * `deferred`: an accepted or own replayed debit is answered as a `DurableAnswer` (its outcome and
+   * the seq it waits for) instead of a promise of its own (debitMany waits once per commit).
+   */
   private decideDebitNow(
     command: DebitCommand,
     recalled?: RecalledSet,
-  ): Promise<DebitOutcome> | DebitOutcome {
+    deferred = false,
+  ): Promise<DebitOutcome> | DebitOutcome | DurableAnswer<DebitOutcome> {
     const policy = this.host.policy(command.tenant);
     const overdraftLimit = this.host.overdraftAllowed() ? (policy.overdraft[this.host.region] ?? 0) : 0;
     const now = this.host.clock.now();
@@ -247,6 +271,7 @@ export class Commands {
           available: availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit),
           tenant: tenantBalance(this.host.state(), command.tenant),
         };
+        if (deferred) return new DurableAnswer(event.seq, { status: 'accepted', debit, balance });
         return this.host.ownLog
           .durable(event.seq)
           .then((durable) => (durable ? { status: 'accepted' as const, debit, balance } : STORE_FAILED));
@@ -258,6 +283,7 @@ export class Commands {
           tenant: tenantBalance(this.host.state(), command.tenant),
         };
         if (debit.origin !== this.host.origin) return { status: 'replayed', debit, balance };
+        if (deferred) return new DurableAnswer(debit.seq, { status: 'replayed', debit, balance });
         return this.host.ownLog
           .durable(debit.seq)
           .then((durable) => (durable ? { status: 'replayed' as const, debit, balance } : STORE_FAILED));
@@ -420,10 +446,15 @@ export class Commands {
   ): Promise<T | StoreFailure> {
     let more: RecalledSet | null;
     try {
+      const window = this.host.state().recordWindow;
       more = await recallRecords(
         {
           store: this.host.store,
           pending: () => [this.host.ownLog.inFlight, ...this.host.ownLog.queue, this.host.ownLog.open],
+          keyParts: {
+            partOf: (key) => window?.debitKeys.partOfChunk(key) ?? window?.refundKeys.partOfChunk(key),
+            readChunk: (part, key) => this.host.keySpill.readChunk(part, key),
+          },
         },
         ids,
         recalled,

@@ -37,6 +37,9 @@ export function controlEntryProblem(key: string, value: unknown): string | null 
   return problem === null ? null : `${key}: ${problem}`;
 }
 
+/** The document's Yjs guid: one fixed name, so making a document draws no randomness. */
+const DOC_GUID = 'allot-control';
+
 /** The control document of one replica. */
 export class ControlDocument {
   readonly doc: Y.Doc;
@@ -46,7 +49,7 @@ export class ControlDocument {
 
   /** A new, empty document whose Yjs client id comes from the replica's Rng (deterministic in the simulator). */
   constructor(clientId: number) {
-    this.doc = new Y.Doc({ gc: true });
+    this.doc = new Y.Doc({ gc: true, guid: DOC_GUID });
     this.doc.clientID = clientId;
     this.root = this.doc.getMap(ROOT);
   }
@@ -214,7 +217,9 @@ export class ControlDocument {
    * breaks the rule.
    */
   private admissible(update: Uint8Array): boolean {
-    const scratch = new Y.Doc({ gc: true });
+    // A fixed guid: without one Yjs draws a random uuid per document (~8 % of a swarm worker's CPU,
+    // and randomness outside the replica's ports); the scratch copy is never synced, so the id is moot.
+    const scratch = new Y.Doc({ gc: true, guid: DOC_GUID });
     const changed = new Map<string, string>();
     try {
       Y.applyUpdate(scratch, Y.encodeStateAsUpdate(this.doc));

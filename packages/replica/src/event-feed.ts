@@ -10,9 +10,13 @@ import type { Logger, StoredEvent, StoredSegment } from './ports.js';
 /** Called with the events one commit made durable, in the order they were folded. */
 export type DurableEventsListener = (events: readonly StoredEvent[]) => void;
 
+/** Called with the tenants whose events one commit made durable (never empty). */
+export type DurableTenantsListener = (tenants: ReadonlySet<string>) => void;
+
 /** The listeners of one replica's durable events. */
 export class EventFeed {
   private readonly listeners = new Set<DurableEventsListener>();
+  private readonly tenantListeners = new Set<DurableTenantsListener>();
 
   constructor(private readonly logger: Logger) {}
 
@@ -25,11 +29,34 @@ export class EventFeed {
   }
 
   /**
-   * Hands the events of `segments` (one commit's, in fold order) to every listener: decoded only
-   * when someone listens, so the commit path pays nothing for a feed nobody reads.
+   * Calls `listener` with the tenants of every batch made durable from now on, at the moment the
+   * events' listeners get them: for readers that need only who changed (alerts), so that no event
+   * is decoded for them. Returns the unsubscribe.
    */
-  publishSegments(segments: readonly StoredSegment[]): void {
-    if (this.listeners.size === 0 || segments.length === 0) return;
+  subscribeTenants(listener: DurableTenantsListener): () => void {
+    this.tenantListeners.add(listener);
+    return () => {
+      this.tenantListeners.delete(listener);
+    };
+  }
+
+  /**
+   * Hands the events of `segments` (one commit's, in fold order) to every listener, and `tenants`
+   * (every tenant with an event in them) to every tenants' listener: decoded only when someone
+   * listens to events, so the commit path pays nothing for a feed nobody reads.
+   */
+  publishSegments(segments: readonly StoredSegment[], tenants: ReadonlySet<string>): void {
+    if (segments.length === 0) return;
+    if (tenants.size > 0) {
+      for (const listener of this.tenantListeners) {
+        try {
+          listener(tenants);
+        } catch (error) {
+          this.logger.error({ err: error, tenants: tenants.size }, 'a durable-tenants listener failed');
+        }
+      }
+    }
+    if (this.listeners.size === 0) return;
     const events: StoredEvent[] = [];
     for (const segment of segments) {
       const count = segment.lastSeq - segment.firstSeq + 1;
@@ -41,9 +68,9 @@ export class EventFeed {
     this.publish(events);
   }
 
-  /** Listeners subscribed now. */
+  /** Listeners subscribed now (of events and of tenants). */
   get size(): number {
-    return this.listeners.size;
+    return this.listeners.size + this.tenantListeners.size;
   }
 
   /**

@@ -47,8 +47,11 @@ export interface GroupCommitHost {
   balanceFolded(tenant: string): BalanceView | undefined;
   /** The tenant's balance at the durable version vector. */
   balanceDurable(tenant: string): BalanceView | undefined;
-  /** A batch is durable: count it for checkpoints and publish its segments (before reads are answered). */
-  committed(eventCount: number, segments: readonly SegmentWrite[]): void;
+  /**
+   * A batch is durable: count it for checkpoints and publish its segments and the tenants they
+   * touched (before reads are answered).
+   */
+  committed(eventCount: number, segments: readonly SegmentWrite[], tenants: ReadonlySet<string>): void;
   /** A batch is durable and its waiters answered: push its own segments live, check the log whole. */
   afterCommit(batch: Batch, own: readonly SegmentWrite[]): void;
 }
@@ -210,7 +213,7 @@ export class GroupCommit {
     host.observer?.batchCommitted(batch.eventCount, (clock.now() - started) / 1000);
     host.observer?.overdraftInUse?.(this.overdraftInUse);
     batch.settle(true);
-    host.committed(batch.eventCount, [...batch.received, ...own]);
+    host.committed(batch.eventCount, [...batch.received, ...own], batch.tenants);
     for (const read of batch.held) for (const answer of read.answer) answer(read.view);
     if (!this.durableReads.idle)
       this.durableReads.answerSettled(

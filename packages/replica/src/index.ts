@@ -17,6 +17,7 @@ export * from './event-shape.js';
 export * from './frame-check.js';
 export * from './frames.js';
 export * from './incarnation.js';
+export { type KeyIndexUse, keyIndexUse } from './key-spill.js';
 export * from './limits.js';
 export * from './log.js';
 export * from './log-recovery.js';

@@ -352,3 +352,34 @@ export const ASOF_VECTOR_ORIGINS_MAX = 256;
  * asked meanwhile is answered "retry later" rather than doubling the node's memory.
  */
 export const ASOF_SNAPSHOTS_MAX = 1;
+
+/**
+ * Memory a replica's key indexes may hold by default (issue 18): the open bucket's tables (≈ 16 B
+ * a key: rate × retention / 24) and the Bloom filters of the closed buckets on disk (1.25 B a key),
+ * newest first; a closed bucket past the budget keeps no filter, and every lookup of a fresh key
+ * reads one 64 KiB chunk of it. 256 MiB holds the filters of ≈ 200 M keys: 24 h at ~2,300 debits/s.
+ */
+export const KEY_INDEX_MEMORY_BYTES_DEFAULT = 256 * 1024 * 1024;
+
+/** Largest key-index budget: 64 GiB, past any machine this runs on; 0 keeps no filter at all. */
+export const KEY_INDEX_MEMORY_BYTES_MAX = 64 * 1024 * 1024 * 1024;
+
+/**
+ * Bytes of chunks one keys-area write carries while a closed bucket goes to disk: the bucket's
+ * chunks go in several synced batches (its header last, so a part exists only once whole), none
+ * so large that it stalls the store's other writes for long.
+ */
+export const KEY_SPILL_WRITE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Share of the key-index budget the tables in memory may hold before even the open bucket goes to
+ * disk as a part (a bucket is retention / 24 long: at 5,000 debits/s and 24 h, an hour holds 18 M
+ * keys, ≈ 290 MiB of tables); the rest is for the closed parts' filters.
+ */
+export const KEY_INDEX_TABLE_SHARE = 0.5;
+
+/**
+ * Fewest keys in memory tables for which an open bucket goes to disk early: with a budget of 0,
+ * parts of ≈ 64 Ki keys (≈ 1 MiB), not one per commit.
+ */
+export const KEY_SPILL_PART_ENTRIES_MIN = 65_536;

@@ -8,6 +8,8 @@ import {
   CHECKPOINT_EVERY_EVENTS_DEFAULT,
   CHECKPOINT_EVERY_MS_DEFAULT,
   IDEMPOTENCY_RETENTION_MS_DEFAULT,
+  KEY_INDEX_MEMORY_BYTES_DEFAULT,
+  KEY_INDEX_MEMORY_BYTES_MAX,
   RECORD_WINDOW_RECORDS_DEFAULT,
 } from './limits.js';
 import { ReplicaOpenError } from './open-error.js';
@@ -22,6 +24,8 @@ export interface ReplicaOptions {
   readonly idempotencyRetentionMs?: number;
   /** Full debit and refund records kept on the heap (issue 18); older ones are read back from the log. */
   readonly recordWindowRecords?: number;
+  /** Bytes the key indexes may hold in memory: tables, then closed buckets' filters (key-spill.ts). */
+  readonly keyIndexMemoryBytes?: number;
   /** Ed25519 public keys (32 bytes) of the other regions, from config: they verify relayed logs. */
   readonly peerKeys?: Readonly<Record<string, Uint8Array>>;
   /**
@@ -64,6 +68,7 @@ export function resolveOptions(options: ReplicaOptions): Required<ReplicaOptions
     batchEventsMax: options.batchEventsMax ?? BATCH_EVENTS_MAX,
     idempotencyRetentionMs: options.idempotencyRetentionMs ?? IDEMPOTENCY_RETENTION_MS_DEFAULT,
     recordWindowRecords: options.recordWindowRecords ?? RECORD_WINDOW_RECORDS_DEFAULT,
+    keyIndexMemoryBytes: options.keyIndexMemoryBytes ?? KEY_INDEX_MEMORY_BYTES_DEFAULT,
     checkpoint: options.checkpoint ?? {
       everyEvents: CHECKPOINT_EVERY_EVENTS_DEFAULT,
       everyMs: CHECKPOINT_EVERY_MS_DEFAULT,
@@ -88,6 +93,14 @@ export function checkOptions(options: ReplicaOptions): void {
   )
     throw new ReplicaOpenError(
       `archiveAfterMs must be an integer from 0 to ${ARCHIVE_AFTER_MS_MAX}, not ${after}`,
+    );
+  const budget = options.keyIndexMemoryBytes;
+  if (
+    budget !== undefined &&
+    (!Number.isSafeInteger(budget) || budget < 0 || budget > KEY_INDEX_MEMORY_BYTES_MAX)
+  )
+    throw new ReplicaOpenError(
+      `keyIndexMemoryBytes must be an integer from 0 to ${KEY_INDEX_MEMORY_BYTES_MAX}, not ${budget}`,
     );
   const checkpointProblem =
     options.checkpoint === undefined ? null : checkpointOptionsProblem(options.checkpoint);

@@ -144,6 +144,16 @@ export interface Store {
   /** Every outbox record, in key order. */
   readOutbox(): Promise<OutboxRecord[]>;
   /**
+   * Writes values of the keys area (closed key-index buckets on disk, core's key-spill.ts) and
+   * deletes others, atomically, synced. Never part of a group commit: what it holds is rebuilt
+   * from the logs when lost.
+   */
+  writeKeyArea(puts: readonly KeyAreaRecord[], deletes: readonly string[]): Promise<void>;
+  /** The keys-area value `key`, checked (a StoreCorruptError naming it when damaged); null: none. */
+  readKeyArea(key: string): Promise<Uint8Array | null>;
+  /** The keys of the keys area that start with `prefix` ('' for all), in key order. */
+  listKeyArea(prefix: string): Promise<string[]>;
+  /**
    * The last seq of each origin's log moved to the archive (DESIGN.md §2 "Checkpoints and
    * retention"); origins with nothing archived are absent. Reads above see archived segments
    * as if they were live.
@@ -192,6 +202,12 @@ export interface StoredCheckpoint {
 
 /** One record of the store's outbox: the caller's key (printable ASCII) and its bytes. */
 export interface OutboxRecord {
+  readonly key: string;
+  readonly value: Uint8Array;
+}
+
+/** One value of the keys area: its key (printable ASCII) and its bytes. */
+export interface KeyAreaRecord {
   readonly key: string;
   readonly value: Uint8Array;
 }

@@ -19,6 +19,7 @@ import {
 } from '@allot/core';
 import { loadNewestCheckpoint } from './checkpoints.js';
 import { ControlDocument } from './control.js';
+import { storedEventTime } from './event-time.js';
 import { RECOVERY_PAGE_SEGMENTS } from './limits.js';
 import { headSigningBytes, segmentHash, ZERO_HASH } from './log.js';
 import { ReplicaOpenError } from './open-error.js';
@@ -50,8 +51,8 @@ type RecoveryPorts = {
  * chained from the head hash the checkpoint recorded; a tail that does not continue from it falls
  * back to the whole log, with one warn line. With `retired` (issue 11: a retired incarnation's
  * events past its retired seq count nowhere, and the store may hold some that came before the
- * retire did) it folds every log from its start, no event of such an origin past that seq, and
- * gives that log's head at that seq.
+ * retire did) it folds no event of such an origin past that seq (from a checkpoint only when that
+ * holds none of them), and gives that log's head at that seq.
  */
 export async function recoverStore(
   ports: RecoveryPorts,
@@ -62,8 +63,15 @@ export async function recoverStore(
 ): Promise<RecoveredStore> {
   const storedHeads = await ports.store.heads();
   const byOrigin = new Map(storedHeads.map((head) => [head.origin, head]));
-  const checkpoint =
-    retired.size > 0 ? null : await loadNewestCheckpoint(ports, cluster, byOrigin, recordWindow);
+  const checkpoint = await loadNewestCheckpoint(ports, cluster, byOrigin, recordWindow, retired);
+  if (checkpoint !== null && checkpoint.version < 2) {
+    // Format 1 holds no newest event time: the latest of the logs' heads at its vector (an
+    // origin's times rise with its seq), so that retention sweeps stay what the vector implies.
+    for (const [at, head] of checkpoint.heads) {
+      const time = await storedEventTime(ports.store, at, head.seq);
+      if (time > checkpoint.state.newestAt) checkpoint.state.newestAt = time;
+    }
+  }
   let folded: Awaited<ReturnType<typeof foldLogs>> | null = null;
   let from: number | null = null;
   if (checkpoint !== null) {

@@ -49,7 +49,12 @@ import type {
 import { Archiving } from './archiving.js';
 import { type SnapshotAtRefusal, snapshotAt, tenantAsOf } from './as-of.js';
 import { Borrowing } from './borrow.js';
-import { CheckpointSchedule, newestSignedCheckpoint, writeCheckpoint } from './checkpoints.js';
+import {
+  CheckpointSchedule,
+  newestCheckpointWithin,
+  newestSignedCheckpoint,
+  writeCheckpoint,
+} from './checkpoints.js';
 import { Commands } from './commands.js';
 import { ControlDocument } from './control.js';
 import { Deadlines } from './deadlines.js';
@@ -61,6 +66,7 @@ import { GroupCommit } from './group-commit.js';
 import { HoldForwarding } from './hold-forwarding.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
+import { type KeyIndexUse, KeySpill, keyIndexUse } from './key-spill.js';
 import {
   ASOF_SNAPSHOTS_MAX,
   KEY_INDEX_BUCKET_MS_MIN,
@@ -147,6 +153,8 @@ export class Replica {
   private readonly archiving: Archiving | null;
   /** When to write checkpoints (checkpoints.ts); set once open. */
   private checkpoints: CheckpointSchedule | null = null;
+  /** The key indexes' closed buckets on disk (issue 18). */
+  private readonly keySpill: KeySpill;
   /** The own log and its group commit (group-commit.ts). */
   private readonly ownLog: GroupCommit;
   private closing = false;
@@ -194,6 +202,7 @@ export class Replica {
   private constructor(options: ReplicaOptions, ports: ReplicaPorts, meta: NodeMeta) {
     this.options = resolveOptions(options);
     this.ports = ports;
+    this.keySpill = new KeySpill(ports.store, ports.logger, this.options.keyIndexMemoryBytes);
     this.feed = new EventFeed(ports.logger);
     this.cluster = meta.cluster;
     this.region = meta.region;
@@ -233,9 +242,10 @@ export class Replica {
       recover: () => this.recover(),
       balanceFolded: (tenant) => this.balanceAt(tenant, this.versionVector()),
       balanceDurable: (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
-      committed: (eventCount, segments) => {
+      committed: (eventCount, segments, tenants) => {
         this.checkpoints?.committed(eventCount);
-        this.feed.publishSegments(segments);
+        this.spillClosedKeys();
+        this.feed.publishSegments(segments, tenants);
       },
       afterCommit: (batch, own) => {
         if (batch.ownFirstSeq !== null)
@@ -335,6 +345,7 @@ export class Replica {
       borrowing: this.borrowing,
       forwarding: this.forwarding,
       expiries: this.expiries,
+      keySpill: this.keySpill,
       state: () => this.state,
       policy: (tenant) => this.control.policy(tenant),
       overdraftAllowed: () => this.overdraftAllowed(),
@@ -476,12 +487,14 @@ export class Replica {
 
   /** Rebuilds everything from the store: the fold of every stored log and the control document. */
   private async recover(): Promise<void> {
+    const bucketMs = Math.max(
+      KEY_INDEX_BUCKET_MS_MIN,
+      Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
+    );
     const recordWindow = {
       records: this.options.recordWindowRecords,
-      bucketMs: Math.max(
-        KEY_INDEX_BUCKET_MS_MIN,
-        Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
-      ),
+      bucketMs,
+      spilled: await this.keySpill.load(bucketMs),
     };
     let recovered = await recoverStore(this.ports, this.cluster, this.origin, recordWindow);
     const cut = retiredPastThrough(recovered.state);
@@ -515,6 +528,16 @@ export class Replica {
     this.ports.observer?.overdraftInUse?.(this.ownLog.overdraftInUse);
     this.deadlines.runExpiries();
     for (const tenant of tenantIds(state)) this.remote.revokeDuplicates(tenant);
+    this.spillClosedKeys();
+  }
+
+  /** Writes the key indexes' closed buckets to disk when a newer one began (key-spill.ts). */
+  private spillClosedKeys(): void {
+    // A part covers an origin up to what is both durable and folded (so in the index).
+    const state = this.state;
+    this.keySpill.poke(state.recordWindow, (origin) =>
+      Math.min(this.heads.get(origin)?.seq ?? 0, state.versionVector[origin] ?? 0),
+    );
   }
 
   // -------------------------------------------------------------------------------------------
@@ -776,15 +799,27 @@ export class Replica {
    */
   async takeCheckpoint(): Promise<boolean> {
     if (this.closing || this.broken !== null) return false;
-    // Checkpoint format 1 carries no retired cells nor retired origins (issue 11): after a retire,
-    // starts fold from the newest checkpoint taken before it (or the logs), which stays exact.
-    if (this.state.retired.size > 0) return false;
-    return writeCheckpoint(
-      this.ports,
-      this.cluster,
-      (work) => this.ownLog.exclusively(work),
-      () => ({ state: this.state, heads: this.heads }),
+    // Events of a retired incarnation past its retired seq are in the fold until refold drops them.
+    if (retiredPastThrough(this.state).size > 0) return false;
+    // Closed key-index buckets on disk are read back for it: a checkpoint holds every key.
+    return this.keySpill.withPinned(this.state.recordWindow, () =>
+      writeCheckpoint(
+        this.ports,
+        this.cluster,
+        (work) => this.ownLog.exclusively(work),
+        () => ({ state: this.state, heads: this.heads, retentionMs: this.options.idempotencyRetentionMs }),
+      ),
     );
+  }
+
+  /** The key indexes' memory and disk use (issue 18; bench:soak and tests read it). */
+  keyIndexUse(): KeyIndexUse {
+    return keyIndexUse(this.state.recordWindow, this.options.keyIndexMemoryBytes);
+  }
+
+  /** Resolves once the closed key-index buckets being written to disk (if any) are. */
+  keyIndexSettled(): Promise<void> {
+    return this.keySpill.idle();
   }
 
   /** The newest stored checkpoint whose hash and signature (this node's) verify; null: none (audit). */
@@ -821,7 +856,9 @@ export class Replica {
         ),
       };
       const meta = () => ({ cluster: this.cluster, region: this.region, takenAt: this.ports.clock.now() });
-      const outcome = await snapshotAt(this.ports.store, vector, recordWindow, meta);
+      const base = (wanted: Readonly<Record<OriginId, number>>) =>
+        newestCheckpointWithin(this.ports, this.cluster, wanted, recordWindow);
+      const outcome = await snapshotAt(this.ports.store, vector, recordWindow, meta, base);
       if (outcome.status !== 'ok') return outcome;
       return { header: outcome.header, tenants: outcome.tenants };
     } finally {

@@ -109,12 +109,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     metrics,
     batchBodyLimitBytes,
-    debitAnswered(request, result, seconds) {
+    debitAnswered(request, result, seconds, count = 1) {
       if (request.routeOptions.config.debitsInBody === 'one') {
         if (answered.has(request)) return;
         answered.add(request);
+        metrics.observer.debitDecided(result, seconds);
+        return;
       }
-      metrics.observer.debitDecided(result, seconds);
+      metrics.observer.debitDecided(result, seconds, count);
     },
   };
 

@@ -5,14 +5,17 @@
  * — once the logs are refolded to that vector — its bytes against core's encoding of the refold.
  * Pure, like audit-verify.ts: bytes in, a discrepancy or nothing out.
  *
- * Retention: with a record window a checkpoint holds the key indexes of records within retention,
- * and which hour buckets a node still held depends on when its retention sweep last ran (a wall
- * clock the logs do not record). When the plain refold differs, the refold is swept as the node's
- * checkpoint shows it was (every bucket older than the oldest one it holds) and compared again; the
- * summary then says so. Anything else that differs is a discrepancy naming checkpoint.bin's byte.
+ * Retention: a checkpoint of format 2 names the idempotency retention it was written with and holds
+ * exactly what is within it as of its vector (core checkpoint-retention.ts), so the refold encoded
+ * with that retention gives its bytes. A format-1 checkpoint's key indexes depend on when the node's
+ * retention sweep last ran (a wall clock the logs do not record): when the plain refold differs,
+ * the refold is swept as the node's checkpoint shows it was (every bucket older than the oldest one
+ * it holds) and compared again; the summary then says so. Anything else that differs is a
+ * discrepancy naming checkpoint.bin's byte.
  */
 import {
   CheckpointError,
+  checkpointFormat,
   checkpointHeads,
   createLedgerState,
   decodeCheckpoint,
@@ -185,13 +188,17 @@ export function compareCheckpoint(
         problem: 'its head hash is not the hash of the log’s chain at that seq',
       };
   }
-  const refolded = encodeCheckpoint(state, chain);
+  // Encoded as the node wrote it: its format, and (format 2) its retention, which makes a node's
+  // sweeps invisible (core checkpoint-retention.ts).
+  const { version, retentionMs } = checkpointFormat(checkpoint.bytes);
+  const options = { retentionMs, version: version === 1 ? 1 : 2 } as const;
+  const refolded = encodeCheckpoint(state, chain, options);
   if (sameBytes(refolded, checkpoint.bytes)) return { note: null };
   if (checkpoint.bucketMs > 0) {
     const cutoffBucket = oldestBucketHeld(checkpoint) ?? (newestBucket(state) ?? -1) + 1;
     const cutoffMs = cutoffBucket * checkpoint.bucketMs;
     forgetAllRecordsBefore(state, cutoffMs);
-    const swept = encodeCheckpoint(state, chain);
+    const swept = encodeCheckpoint(state, chain, options);
     if (sameBytes(swept, checkpoint.bytes))
       return {
         note: `checkpoint.bin equals the refold once records before ${formatRfc3339(cutoffMs)} are forgotten (the node's retention sweep had run: idempotency keys older than that are not in it)`,

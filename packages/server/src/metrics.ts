@@ -41,6 +41,8 @@ const DEFAULT_GAUGES_NAMED_AS_COUNTERS = [
 
 /** What the replica (and, later, replication) reports, beyond the replica's observer. */
 export interface MetricsObserver extends ReplicaObserver {
+  /** `count` (default 1) debits decided with `result`, each answered after `seconds`. */
+  debitDecided(result: Parameters<ReplicaObserver['debitDecided']>[0], seconds: number, count?: number): void;
   /** Events of `origin` known to exist but not folded here yet. */
   replicationLag(origin: string, events: number): void;
   /** Whether the connection to `peer` (a region) is up. */
@@ -165,9 +167,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     debitDeclined(reason) {
       debitDeclinesTotal.inc({ reason });
     },
-    debitDecided(result, seconds) {
-      debitsTotal.inc({ result });
-      debitDurationSeconds.observe(seconds);
+    debitDecided(result, seconds, count = 1) {
+      debitsTotal.inc({ result }, count);
+      for (let i = 0; i < count; i++) debitDurationSeconds.observe(seconds);
     },
     batchCommitted(events, seconds) {
       commitBatchSize.observe(events);

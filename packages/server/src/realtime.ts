@@ -81,7 +81,7 @@ export class Realtime {
     );
     const alerts = new AlertWatcher(
       {
-        subscribe: (listener) => replica.feed.subscribe(listener),
+        subscribeTenants: (listener) => replica.feed.subscribeTenants(listener),
         policy: (tenant) => replica.policy(tenant),
         figures: (tenant) => {
           const figures = replica.balance(tenant);

@@ -12,8 +12,16 @@ export interface RouteContext {
   readonly metrics: Metrics;
   /** Body limit of POST /v1/debits/batch. */
   readonly batchBodyLimitBytes: number;
-  /** Counts one answered debit of `request` in the metrics (a single-debit request counts once). */
-  debitAnswered(request: FastifyRequest, result: DebitOutcome['status'] | 'invalid', seconds: number): void;
+  /**
+   * Counts `count` (default 1) answered debits of `request` with one result in the metrics (a
+   * single-debit request counts once).
+   */
+  debitAnswered(
+    request: FastifyRequest,
+    result: DebitOutcome['status'] | 'invalid',
+    seconds: number,
+    count?: number,
+  ): void;
 }
 
 /** Seconds a client should wait before retrying after a 503 unavailable: one group commit is ~1 ms. */

@@ -62,8 +62,16 @@ export function parseRfc3339(text: string): number | null {
 
 /** The RFC 3339 text (UTC, milliseconds) of integer ms since the epoch. */
 export function formatRfc3339(ms: number): string {
-  return new Date(ms).toISOString();
+  // The events of one commit share their millisecond: a batch's answer formats it once, not 8,190 times.
+  if (ms !== lastFormattedMs) {
+    lastFormatted = new Date(ms).toISOString();
+    lastFormattedMs = ms;
+  }
+  return lastFormatted;
 }
+
+let lastFormattedMs = Number.NaN;
+let lastFormatted = '';
 
 /** `formatRfc3339(ms)`, or null for null. */
 export function formatOptionalRfc3339(ms: number | null): string | null {

@@ -191,9 +191,10 @@ export interface Scenario {
   readonly tenants: readonly TenantSpec[];
   readonly faults: readonly Fault[];
   /**
-   * The Crypto port's signatures (extension; default `simulated`): `simulated` signs with a keyed
-   * SHA-256 (64 bytes, verified exactly like Ed25519 is, ~30× cheaper); `ed25519` runs node:crypto
-   * Ed25519 with keys derived from the seed. Hashes are SHA-256 either way.
+   * The Crypto port's signatures (extension; default `simulated`): `simulated` signs with a
+   * SHA-512 keyed by a secret only the run's keyring holds (64 bytes, verified exactly like Ed25519
+   * is, ~30× cheaper); `ed25519` runs node:crypto Ed25519 with keys derived from the seed. Hashes
+   * are SHA-256 either way.
    */
   readonly signatures?: 'simulated' | 'ed25519';
   /**

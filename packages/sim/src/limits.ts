@@ -109,6 +109,15 @@ export const TASKS_PENDING_MAX = 5_000_000;
  */
 export const HISTORY_RECORDS_MAX = 10_000_000;
 
+/**
+ * Segments whose decoded events and identities the true ledger keeps (truth.ts), newest first out
+ * last: a segment is committed by its origin and then by each peer within a few delays (each delay
+ * ≤ a few hundred ms, i.e. a few thousand segments at 100,000 debits/s), so this catches nearly
+ * every repeat; one older than that (a catch-up after a long partition) is decoded again, which
+ * costs time, never a different answer.
+ */
+export const TRUTH_SEGMENT_MEMO_MAX = 16_384;
+
 // ---------------------------------------------------------------------------------------------
 // Scenario bounds (validateScenario)
 

@@ -12,7 +12,6 @@
  * result for frames at a tenth of its cost) and shape-checked with the replica's own
  * `frameProblem`, as the real transport does on receipt.
  */
-import type { OriginId } from '@allot/core';
 import {
   frameProblem,
   LINK_POLICY,
@@ -22,138 +21,19 @@ import {
   type TransportHandlers,
 } from '@allot/replica';
 import type { NetworkSpec } from './api.js';
+import { cloneFrame, frameBytes, reasonKind } from './frames.js';
 import type { HostileDirection, Tampered } from './hostile.js';
-import { type RandomStream, streamOf } from './rng.js';
-import { type Scheduler, SimulationFailure, type Task } from './scheduler.js';
-
-/** One region process as the network sees it. */
-export interface Endpoint {
-  readonly region: string;
-  readonly origin: OriginId;
-  /** Runs `fn` in this process: now, or when its pause ends; never once it has died. */
-  run(fn: () => void): void;
-  alive(): boolean;
-  paused(): boolean;
-}
-
-/** What the network did, for the run's metrics. */
-export interface NetworkCounters {
-  messages: number;
-  bytes: number;
-  lost: number;
-  duplicated: number;
-  reordered: number;
-  resets: number;
-  timeouts: number;
-  connects: number;
-  readonly drops: Record<string, number>;
-}
-
-interface Flight {
-  readonly frame: ReplicationFrame;
-  readonly epoch: number;
-  readonly bytes: number;
-}
-
-/** One direction of a link. */
-interface Direction {
-  readonly from: string;
-  readonly to: string;
-  /** Frames in flight in delivery order; each delivery task delivers the head. */
-  readonly queue: Flight[];
-  /** Deliveries that came due while the direction was cut: they happen once it heals. */
-  held: number;
-  lastDeliverAt: number;
-  bytesInFlight: number;
-  /** Since when nothing (not even a ping) gets through, or null. */
-  silentSince: number | null;
-  readonly rng: RandomStream;
-}
-
-/** What one side of a link believes. */
-interface Side {
-  connected: boolean;
-  /** The connection it was told about last. */
-  epoch: number;
-  lastHeardAt: number;
-}
-
-interface Link {
-  readonly a: string;
-  readonly b: string;
-  /** Connection number: frames of an older connection are dropped. */
-  epoch: number;
-  up: boolean;
-  dialing: boolean;
-  retry: Task | null;
-  /** Failed dials since the last success (the backoff's exponent). */
-  attempt: number;
-  rttMs: number;
-  readonly directions: Map<string, Direction>;
-  readonly sides: Map<string, Side>;
-  readonly rng: RandomStream;
-}
-
-/** Rough wire size of a frame: its JSON length, byte arrays counted by their length. */
-export function frameBytes(value: unknown): number {
-  switch (typeof value) {
-    case 'string':
-      return value.length + 2;
-    case 'number':
-      return Number.isInteger(value) && value >= 0 && value < 10 ? 1 : String(value).length;
-    case 'boolean':
-      return value ? 4 : 5;
-    case 'object': {
-      if (value === null) return 4;
-      if (value instanceof Uint8Array) return value.byteLength;
-      if (Array.isArray(value)) {
-        let total = 2 + Math.max(0, value.length - 1);
-        for (const item of value) total += frameBytes(item);
-        return total;
-      }
-      let total = 2;
-      let fields = 0;
-      for (const key in value) {
-        const item = (value as Record<string, unknown>)[key];
-        if (item === undefined) continue;
-        total += key.length + 3 + frameBytes(item);
-        fields += 1;
-      }
-      return total + Math.max(0, fields - 1);
-    }
-    default:
-      return 0;
-  }
-}
-
-/**
- * A deep copy of a frame, as a wire would deliver it: nothing shared with the sender. Frames are
- * plain data (objects, arrays, strings, numbers, booleans, null, Uint8Array), for which this equals
- * `structuredClone` (a test checks it) at a tenth of the cost, which matters: every frame is cloned.
- */
-export function cloneFrame<T>(value: T): T {
-  if (typeof value !== 'object' || value === null) return value;
-  if (value instanceof Uint8Array) return value.slice() as T;
-  if (Array.isArray(value)) {
-    const out = new Array(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = cloneFrame(value[i]);
-    return out as T;
-  }
-  const out: Record<string, unknown> = {};
-  for (const key in value) {
-    const item = cloneFrame((value as Record<string, unknown>)[key]);
-    // An own "__proto__" key would otherwise set the copy's prototype.
-    if (key === '__proto__')
-      Object.defineProperty(out, key, { value: item, enumerable: true, writable: true, configurable: true });
-    else out[key] = item;
-  }
-  return out as T;
-}
-
-/** Drop reasons without the numbers in them, so that counts group by kind. */
-function reasonKind(reason: string): string {
-  return reason.replace(/[a-z0-9-]+#[a-z2-7]+/g, '<origin>').replace(/[0-9]+/g, 'N');
-}
+import {
+  type Direction,
+  type Endpoint,
+  type Flight,
+  type Link,
+  type NetworkCounters,
+  newLink,
+  type Side,
+} from './links.js';
+import type { Scheduler } from './scheduler.js';
+import { SimulationFailure } from './scheduler.js';
 
 /** The network between the regions of one run. */
 export class SimNetwork {
@@ -182,41 +62,8 @@ export class SimNetwork {
     private readonly spec: NetworkSpec,
     seed: number,
   ) {
-    for (const a of regions) {
-      for (const b of regions) {
-        if (a >= b) continue;
-        const link: Link = {
-          a,
-          b,
-          epoch: 0,
-          up: false,
-          dialing: false,
-          retry: null,
-          attempt: 0,
-          rttMs: 0,
-          directions: new Map(),
-          sides: new Map(),
-          rng: streamOf(seed, `network:dial:${a}|${b}`),
-        };
-        for (const [from, to] of [
-          [a, b],
-          [b, a],
-        ] as const) {
-          link.directions.set(from, {
-            from,
-            to,
-            queue: [],
-            held: 0,
-            lastDeliverAt: 0,
-            bytesInFlight: 0,
-            silentSince: null,
-            rng: streamOf(seed, `network:${from}>${to}`),
-          });
-          link.sides.set(from, { connected: false, epoch: 0, lastHeardAt: 0 });
-        }
-        this.links.set(`${a}|${b}`, link);
-      }
-    }
+    for (const a of regions)
+      for (const b of regions) if (a < b) this.links.set(`${a}|${b}`, newLink(a, b, seed));
   }
 
   /** True when a partition cuts frames from `from` to `to` now (they wait in flight for the heal). */

@@ -7,45 +7,36 @@
  * snapshots and ledgers, and checks S1–S6 over what it recorded.
  */
 import { createHash } from 'node:crypto';
-import { balanceOf, canonicalJson, eventRecordId } from '@allot/core';
-import type { Replica, SnapshotHeader, SnapshotTenant } from '@allot/replica';
+import { balanceOf } from '@allot/core';
+import type { Replica } from '@allot/replica';
 import { checkA1 } from './alert-check.js';
 import { watchAlerts } from './alert-watch.js';
-import type {
-  FinalHold,
-  FinalRegion,
-  FinalState,
-  HistoryRecord,
-  RunMetrics,
-  Scenario,
-  SimulationResult,
-} from './api.js';
+import type { FinalState, HistoryRecord, Scenario, SimulationResult } from './api.js';
 import { overdraftBound } from './bounds.js';
 import { checkAll } from './checkers.js';
 import { destroyedRanges } from './checkers-faults.js';
 import { RegionClock } from './clock.js';
 import { CommitLatency } from './commit-latency.js';
-import { regionCrypto } from './crypto.js';
+import { regionCrypto, SimKeyring } from './crypto.js';
 import { scheduleFaults } from './faults.js';
-import { policyText } from './hostile.js';
+import { readFinalState } from './final-state.js';
 import {
   BOOT_MS_MAX,
   CLOCK_SKEW_MS_MAX,
   CONVERGENCE_PROBE_MS,
-  FINAL_PAGE_EVENTS,
-  FINAL_SNAPSHOT_MS_MAX,
   HEALTHY_CLOCK_OFFSET_MS,
   HISTORY_RECORDS_MAX,
   SAMPLE_INTERVAL_MS,
-  SIM_EPOCH_MS,
 } from './limits.js';
 import { SimNetwork } from './network.js';
 import { type RegionContext, RegionNode } from './region.js';
 import { streamOf } from './rng.js';
+import { runMetrics } from './run-metrics.js';
 import { borrowWaitOf } from './scenario.js';
 import { Scheduler, SimulationFailure } from './scheduler.js';
 import { lastHealMs, msOf, quietStartMs } from './timeline.js';
 import { TrueLedger } from './truth.js';
+import { sameVector } from './vectors.js';
 import { Workload } from './workload.js';
 
 /** How a run reports and names itself. */
@@ -81,20 +72,10 @@ export function replayCommand(scenario: Scenario, seed: number, options: RunOpti
   );
 }
 
-function vectorText(vector: Readonly<Record<string, number>>): string {
-  return JSON.stringify(Object.fromEntries(Object.entries(vector).sort(([a], [b]) => (a < b ? -1 : 1))));
-}
-
 /** Whether `vector` has at least every seq of `target`. */
 function covers(vector: Readonly<Record<string, number>>, target: Readonly<Record<string, number>>): boolean {
   for (const [origin, seq] of Object.entries(target)) if ((vector[origin] ?? 0) < seq) return false;
   return true;
-}
-
-/** Nearest-rank percentile of sorted values (0 for none). */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
 }
 
 /** SHA-256 of the history, one JSON line per record. */
@@ -122,8 +103,12 @@ class Simulation {
   ) {
     this.network = new SimNetwork(this.scheduler, scenario.regions, scenario.network, seed);
     const kind = scenario.signatures ?? 'simulated';
+    const keyring = new SimKeyring();
     const cryptos = new Map(
-      scenario.regions.map((region) => [region, regionCrypto(kind, streamOf(seed, `keys:${region}`))]),
+      scenario.regions.map((region) => [
+        region,
+        regionCrypto(kind, streamOf(seed, `keys:${region}`), keyring),
+      ]),
     );
     const peerKeys = Object.fromEntries([...cryptos].map(([region, crypto]) => [region, crypto.publicKey]));
     this.context = {
@@ -303,9 +288,10 @@ class Simulation {
     let since: { since: number; index: number } | null = null;
     const probe = (ms: number) => {
       const replicas = this.running();
+      const first = replicas[0]?.versionVector() ?? {};
       const same =
         replicas.length === this.nodes.size &&
-        new Set(replicas.map((replica) => vectorText(replica.versionVector()))).size === 1;
+        replicas.every((replica, i) => i === 0 || sameVector(replica.versionVector(), first));
       if (!same) since = null;
       else since ??= { since: this.now, index: this.history.length };
       if (ms + CONVERGENCE_PROBE_MS <= endMs)
@@ -313,152 +299,6 @@ class Simulation {
     };
     this.at(fromMs, () => probe(fromMs));
     return () => since;
-  }
-
-  /** The final snapshots and ledger of every running region. */
-  private async finalState(): Promise<FinalState> {
-    const up: [string, Replica][] = [];
-    const down: string[] = [];
-    for (const [region, node] of this.nodes) {
-      if (node.status === 'up' && node.replica !== null) up.push([region, node.replica]);
-      else down.push(region);
-    }
-    const snapshots = await this.scheduler.settle(
-      Promise.all(up.map(([, replica]) => replica.snapshot())),
-      FINAL_SNAPSHOT_MS_MAX,
-    );
-    const regions: Record<string, FinalRegion> = {};
-    up.forEach(([region, replica], i) => {
-      const snapshot = snapshots[i] as { header: SnapshotHeader; tenants: SnapshotTenant[] };
-      const text = canonicalJson({
-        versionVector: { ...snapshot.header.versionVector },
-        heads: Object.fromEntries(
-          Object.entries(snapshot.header.heads).map(([origin, head]) => [origin, { ...head }]),
-        ),
-        tenants: snapshot.tenants.map((line) => ({ ...line })),
-      });
-      regions[region] = {
-        origin: replica.origin,
-        versionVector: snapshot.header.versionVector,
-        snapshotSha256: createHash('sha256').update(text).digest('hex'),
-        tenants: snapshot.tenants.map((line) => ({
-          tenant: line.tenant,
-          balance: line.balance,
-          granted: line.granted,
-          debited: line.debited,
-          refunded: line.refunded,
-          expired: line.expired,
-          held: line.held,
-        })),
-      };
-    });
-    // Converged nodes hold the same logs: read one. Otherwise, the union of what they hold.
-    const sameVectors =
-      new Set(Object.values(regions).map((region) => vectorText(region.versionVector))).size <= 1;
-    const readers = sameVectors ? up.slice(0, 1) : up;
-    const tenants = new Set(this.scenario.tenants.map((spec) => spec.tenant));
-    for (const snapshot of snapshots) for (const line of snapshot.tenants) tenants.add(line.tenant);
-    const ledger: Record<string, FinalState['ledger'][string]> = {};
-    for (const tenant of [...tenants].sort()) {
-      const grants: Record<string, number> = {};
-      const debits: Record<string, { key: string; amount: number }> = {};
-      const refunds: Record<string, { debitId: string; amount: number; key: string }> = {};
-      const definitions: Record<string, { origin: string; seq: number; at: number; amount: number }[]> = {};
-      const revokes = new Map<string, { grantId: string; loser: string; total: number; amount: number }>();
-      const holds: Record<
-        string,
-        { amount: number; expiresAt: number; ends: Map<string, FinalHold['ends'][number]> }
-      > = {};
-      const holdOf = (holdId: string) => {
-        holds[holdId] ??= { amount: 0, expiresAt: 0, ends: new Map() };
-        return holds[holdId];
-      };
-      for (const [, replica] of readers) {
-        let cursor: string | null = null;
-        do {
-          const page: Awaited<ReturnType<Replica['tenantEvents']>> = await replica.tenantEvents(
-            tenant,
-            cursor,
-            FINAL_PAGE_EVENTS,
-          );
-          for (const { event } of page.events) {
-            const id = eventRecordId(event.origin, event.seq);
-            if (event.kind === 'grant') {
-              grants[event.grantId] = event.amount;
-              definitions[event.grantId] ??= [];
-              const known = definitions[event.grantId] as {
-                origin: string;
-                seq: number;
-                at: number;
-                amount: number;
-              }[];
-              if (!known.some((each) => each.origin === event.origin && each.seq === event.seq))
-                known.push({ origin: event.origin, seq: event.seq, at: event.at, amount: event.amount });
-            } else if (event.kind === 'revoke')
-              revokes.set(id, {
-                grantId: event.grantId,
-                loser: event.loser,
-                total: event.total,
-                amount: event.amount,
-              });
-            else if (event.kind === 'debit') debits[id] = { key: event.idempotencyKey, amount: event.amount };
-            else if (event.kind === 'hold') {
-              const hold = holdOf(id);
-              hold.amount = event.amount;
-              hold.expiresAt = event.expiresAt;
-            } else if (event.kind === 'capture' || event.kind === 'release')
-              holdOf(event.holdId).ends.set(id, {
-                kind: event.kind,
-                captured: event.kind === 'capture' ? event.amount : 0,
-                released: event.kind === 'capture' ? event.released : event.amount,
-              });
-            else if (event.kind === 'refund')
-              refunds[id] = { debitId: event.debitId, amount: event.amount, key: event.idempotencyKey };
-          }
-          cursor = page.next;
-        } while (cursor !== null);
-      }
-      ledger[tenant] = {
-        grants,
-        debits,
-        refunds,
-        definitions,
-        revokes: [...revokes.values()],
-        holds: Object.fromEntries(
-          Object.entries(holds).map(([id, hold]) => [
-            id,
-            { amount: hold.amount, expiresAt: hold.expiresAt, ends: [...hold.ends.values()] },
-          ]),
-        ),
-      };
-    }
-    const lostOrigins = [...this.nodes.values()].flatMap((node) => node.lostOrigins).sort();
-    const written = Object.fromEntries(
-      [...this.truth.written].sort(([a], [b]) => (a < b ? -1 : 1)).map(([origin, log]) => [origin, log]),
-    );
-    const policies: Record<string, Record<string, string | null>> = {};
-    for (const [region, replica] of up) {
-      policies[region] = Object.fromEntries(
-        this.scenario.tenants.map((spec) => [spec.tenant, policyText(replica.policy(spec.tenant))]),
-      );
-    }
-    const forged = new Set<string>();
-    let tampered = 0;
-    for (const wire of this.network.hostileEver) {
-      tampered += wire.tampered;
-      for (const policy of wire.forgedPolicies) forged.add(policy);
-    }
-    const hostile = { tampered, forgedPolicies: [...forged].sort(), policies };
-    return {
-      t: this.now,
-      wallClockMs: SIM_EPOCH_MS + this.now,
-      lostOrigins,
-      down,
-      regions,
-      ledger,
-      written,
-      hostile,
-    };
   }
 
   /** Runs the scenario; returns the history, the final state and the convergence after the last heal. */
@@ -493,7 +333,7 @@ class Simulation {
       onProgress?.(second / 1000);
     }
     await this.scheduler.runUntil(this.startMs + endMs);
-    const final = await this.finalState();
+    const final = await readFinalState(this);
     const since = settledSince();
     if (since !== null && final.down.length === 0) {
       const converged: HistoryRecord = {
@@ -530,89 +370,6 @@ class Simulation {
     // Both only grow: equal sums mean no link was re-established and no partition began or ended
     // in between (a flapping link's down phase inside a borrow wait is not whole).
     return this.network.counters.connects + this.network.partitionChanges;
-  }
-
-  metrics(wallSeconds: number, final: FinalState): RunMetrics {
-    const perRegion: Record<
-      string,
-      { accepted: number; declined: number; falseDeclined: number; latencies: number[] }
-    > = {};
-    for (const region of this.scenario.regions)
-      perRegion[region] = { accepted: 0, declined: 0, falseDeclined: 0, latencies: [] };
-    let accepted = 0;
-    const waitedLatencies: number[] = [];
-    const otherLatencies: number[] = [];
-    for (const record of this.history) {
-      if (record.type !== 'debit') continue;
-      if (record.result === 'accepted' || record.result === 'declined')
-        (record.waited === true ? waitedLatencies : otherLatencies).push(record.latencyMs);
-      const region = perRegion[record.region];
-      if (region === undefined) continue;
-      if (record.result === 'accepted') {
-        region.accepted += 1;
-        accepted += 1;
-      } else if (record.result === 'declined') {
-        region.declined += 1;
-        if (record.falseDecline) region.falseDeclined += 1;
-      }
-      if (record.result !== 'unavailable') region.latencies.push(record.latencyMs);
-    }
-    const { counters } = this.network;
-    const rightsUtilisation: Record<string, number> = {};
-    for (const spec of this.scenario.tenants) {
-      const figures = this.truth.figures(spec.tenant);
-      rightsUtilisation[spec.tenant] =
-        figures.granted === 0 ? 0 : (figures.debited - figures.refunded) / figures.granted;
-    }
-    return {
-      perRegion: Object.fromEntries(
-        Object.entries(perRegion).map(([region, tally]) => {
-          const sorted = tally.latencies.sort((a, b) => a - b);
-          return [
-            region,
-            {
-              accepted: tally.accepted,
-              declined: tally.declined,
-              falseDeclined: tally.falseDeclined,
-              latencyMsP50: percentile(sorted, 0.5),
-              latencyMsP99: percentile(sorted, 0.99),
-            },
-          ];
-        }),
-      ),
-      convergenceMs: [...this.convergenceMs],
-      messages: counters.messages,
-      bytes: counters.bytes,
-      messagesPerDebit: counters.messages / Math.max(1, accepted),
-      bytesPerDebit: counters.bytes / Math.max(1, accepted),
-      rightsUtilisation,
-      simulatedSeconds: final.t / 1000,
-      wallSeconds,
-      network: {
-        lost: counters.lost,
-        duplicated: counters.duplicated,
-        reordered: counters.reordered,
-        resets: counters.resets,
-        timeouts: counters.timeouts,
-        connects: counters.connects,
-        drops: { ...counters.drops },
-      },
-      rightsMoved: this.context.rightsMoved,
-      borrowing: {
-        debits: waitedLatencies.length + otherLatencies.length,
-        waited: waitedLatencies.length,
-        waitedShare: waitedLatencies.length / Math.max(1, waitedLatencies.length + otherLatencies.length),
-        waitedLatencyMsP99: percentile(
-          waitedLatencies.sort((a, b) => a - b),
-          0.99,
-        ),
-        otherLatencyMsP99: percentile(
-          otherLatencies.sort((a, b) => a - b),
-          0.99,
-        ),
-      },
-      replicaLog: { ...this.context.replicaLog },
-    };
   }
 }
 
@@ -655,7 +412,19 @@ export async function runSimulation(
     replay,
     verdicts,
     ok: verdicts.every((verdict) => verdict.holds),
-    metrics: simulation.metrics(wallSeconds, final),
+    metrics: runMetrics(
+      {
+        scenario,
+        history: simulation.history,
+        network: simulation.network,
+        truth: simulation.truth,
+        convergenceMs: simulation.convergenceMs,
+        rightsMoved: simulation.context.rightsMoved,
+        replicaLog: simulation.context.replicaLog,
+      },
+      wallSeconds,
+      final,
+    ),
     history: simulation.history,
     historyHash: historyHash(simulation.history),
     final,

@@ -10,7 +10,7 @@
  * It is fed by a wrapper of each replica's Store: an own event counts once its commit is durable.
  */
 
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 import {
   applyEvent,
   availableAt,
@@ -27,7 +27,7 @@ import {
 } from '@allot/core';
 import type { Store, StoreBatch } from '@allot/replica';
 import type { LedgerFigures } from './api.js';
-import { SIM_EPOCH_MS } from './limits.js';
+import { SIM_EPOCH_MS, TRUTH_SEGMENT_MEMO_MAX } from './limits.js';
 
 interface Totals {
   granted: number;
@@ -49,7 +49,7 @@ export class TrueLedger {
   private readonly totals = new Map<string, Totals>();
   /** Every apply and forget, in order, for folding again after a retire (forgetPast). */
   private journal: (
-    | { readonly kind: 'apply'; readonly event: LedgerEvent; readonly hash: Uint8Array }
+    | { readonly kind: 'apply'; readonly event: LedgerEvent; readonly identity: string }
     | { readonly kind: 'forget'; readonly origin: string; readonly from: number; readonly to: number }
   )[] = [];
   private readonly watch = new Map<string, Map<string, OriginWatch>>();
@@ -68,18 +68,24 @@ export class TrueLedger {
   private readonly counted = new Map<string, Map<number, { identity: string; event: LedgerEvent }[]>>();
   /** Own events made durable under a seq already used: in the totals, not in the state (see apply). */
   reusedEvents = 0;
+  /** The run's committed segments, decoded once for every store that commits them. */
+  readonly segments = new SegmentEvents();
 
   /** A store committed an event with identity `hash` (S8's record of every log anywhere). */
   stored(origin: string, seq: number, hash: Uint8Array): void {
+    this.storedIdentity(origin, seq, identityText(hash));
+  }
+
+  /** `stored` with the identity already in text (identityText). */
+  storedIdentity(origin: string, seq: number, identity: string): void {
     let log = this.written.get(origin);
     if (log === undefined) {
       log = [];
       this.written.set(origin, log);
     }
     while (log.length < seq) log.push([]);
-    const text = identityText(hash);
     const seen = log[seq - 1] as string[];
-    if (!seen.includes(text)) seen.push(text);
+    if (!seen.includes(identity)) seen.push(identity);
   }
 
   /**
@@ -90,11 +96,15 @@ export class TrueLedger {
    * truth) count it; S2, which reads the state, leaves out what follows a reuse (reusedSince).
    */
   apply(event: LedgerEvent, hash: Uint8Array): void {
-    this.journal.push({ kind: 'apply', event, hash });
+    this.applyIdentified(event, identityText(hash));
+  }
+
+  /** `apply` with the identity already in text (identityText). */
+  applyIdentified(event: LedgerEvent, identity: string): void {
+    this.journal.push({ kind: 'apply', event, identity });
     // A retired incarnation's events past its retired seq count nowhere (issue 11): every node refuses them.
     const retired = this.state.retired.get(event.origin);
     if (retired !== undefined && event.seq > retired.through) return;
-    const identity = identityText(hash);
     let counted = this.counted.get(event.origin);
     if (counted === undefined) {
       counted = new Map();
@@ -188,7 +198,7 @@ export class TrueLedger {
     this.reusedEvents = 0;
     this.journal = [];
     for (const entry of journal) {
-      if (entry.kind === 'apply') this.apply(entry.event, entry.hash);
+      if (entry.kind === 'apply') this.applyIdentified(entry.event, entry.identity);
       else this.forget(entry.origin, entry.from, entry.to);
     }
   }
@@ -276,30 +286,61 @@ export class TrueLedger {
 
 /** The first 8 bytes of an event identity, in hex (as S8 names events). */
 function identityText(hash: Uint8Array): string {
-  return Array.from(hash.subarray(0, 8), (byte) => byte.toString(16).padStart(2, '0')).join('');
+  return Buffer.from(hash.buffer, hash.byteOffset, 8).toString('hex');
 }
 
-/** SHA-256 of an event's canonical bytes: its identity for S8, whatever segment carried it. */
-function eventIdentity(event: LedgerEvent): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(eventCanonicalBytes(event)).digest());
+/** An event and its identity (identityText of the SHA-256 of its canonical bytes). */
+interface IdentifiedEvent {
+  readonly event: LedgerEvent;
+  readonly identity: string;
+}
+
+/**
+ * The events of segments, decoded and identified once: a segment is committed by its origin and
+ * again by every peer that receives it, as the same bytes. Keyed by the segment's hash, and a hit
+ * counts only when the bytes are the same too, so a lying hash changes nothing but the time.
+ */
+export class SegmentEvents {
+  private readonly memo = new Map<string, { readonly bytes: Buffer; readonly events: IdentifiedEvent[] }>();
+
+  /** The events of `segment`, each with its identity, in order. */
+  of(segment: { readonly bytes: Uint8Array; readonly hash: Uint8Array }): readonly IdentifiedEvent[] {
+    const key = Buffer.from(segment.hash.buffer, segment.hash.byteOffset, segment.hash.byteLength).toString(
+      'base64',
+    );
+    const bytes = Buffer.from(segment.bytes.buffer, segment.bytes.byteOffset, segment.bytes.byteLength);
+    const known = this.memo.get(key);
+    if (known?.bytes.equals(bytes)) return known.events;
+    const events = decodeSegment(segment.bytes).events.map((event) => ({
+      event,
+      identity: oneShotHash('sha256', eventCanonicalBytes(event), 'hex').slice(0, 16),
+    }));
+    if (known === undefined) {
+      if (this.memo.size >= TRUTH_SEGMENT_MEMO_MAX) this.memo.delete(this.memo.keys().next().value as string);
+      // A copy: the store may keep, and a storage fault damage, the bytes it was given.
+      this.memo.set(key, { bytes: Buffer.from(bytes), events });
+    }
+    return events;
+  }
 }
 
 /**
  * A Store that tells the true ledger about every event of its own origin once it is durable. The
  * replica sees the store unchanged; the extra `then` runs before the replica's own continuation, so
- * the truth knows an event before any client hears "yes" or any peer sees it.
+ * the truth knows an event before any client hears "yes" or any peer sees it. The truth's segment
+ * memo is shared by the stores of one run, so a segment is decoded once, not once per store.
  */
 export function observedStore(inner: Store, ownOrigin: () => string | null, truth: TrueLedger): Store {
+  const { segments } = truth;
   return {
     readMeta: () => inner.readMeta(),
     commit: (batch: StoreBatch, options) =>
       inner.commit(batch, options).then(() => {
         const origin = ownOrigin();
         for (const segment of batch.segments) {
-          for (const event of decodeSegment(segment.bytes).events) {
-            const identity = eventIdentity(event);
-            truth.stored(event.origin, event.seq, identity);
-            if (origin !== null && event.origin === origin) truth.apply(event, identity);
+          for (const { event, identity } of segments.of(segment)) {
+            truth.storedIdentity(event.origin, event.seq, identity);
+            if (origin !== null && event.origin === origin) truth.applyIdentified(event, identity);
           }
         }
       }),
@@ -311,6 +352,9 @@ export function observedStore(inner: Store, ownOrigin: () => string | null, trut
     readOrigins: () => inner.readOrigins(),
     writeOutbox: (puts, deletes) => inner.writeOutbox(puts, deletes),
     readOutbox: () => inner.readOutbox(),
+    writeKeyArea: (puts, deletes) => inner.writeKeyArea(puts, deletes),
+    readKeyArea: (key) => inner.readKeyArea(key),
+    listKeyArea: (prefix) => inner.listKeyArea(prefix),
     archivedSeqs: () => inner.archivedSeqs(),
     archiveSegments: (origin, throughSeq) => inner.archiveSegments(origin, throughSeq),
     archiveTenantIndex: () => inner.archiveTenantIndex(),

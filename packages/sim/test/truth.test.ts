@@ -9,6 +9,7 @@ import {
   createLedgerState,
   decideDebit,
   decideGrant,
+  encodeSegment,
   eventCanonicalBytes,
   type LedgerEvent,
   type LedgerState,
@@ -16,7 +17,7 @@ import {
   originId,
   type TenantEventBody,
 } from '@allot/core';
-import { TrueLedger } from '@allot/sim';
+import { SegmentEvents, TrueLedger } from '@allot/sim';
 import { describe, expect, it } from 'vitest';
 
 const EU = originId('eu', 'aaaaaaaa');
@@ -99,5 +100,31 @@ describe('the true ledger after a damaged disk', () => {
     expect(truth.figures('acme')).toMatchObject({ debited: 0 });
     truth.apply(debit, identity(debit));
     expect(truth.figures('acme')).toMatchObject({ granted: 100, debited: 7 });
+  });
+});
+
+describe('the segments the true ledger reads', () => {
+  const hex = (event: LedgerEvent) => Buffer.from(identity(event).subarray(0, 8)).toString('hex');
+
+  it('are decoded once per hash and bytes; other bytes under the same hash are decoded anew', () => {
+    const log = writer();
+    const grant = log.grant(100);
+    const debit = log.debit(7, 'k1');
+    const segments = new SegmentEvents();
+    const hash = new Uint8Array(32).fill(9);
+    const first = { bytes: encodeSegment([grant, debit]), hash };
+    const seen = segments.of(first);
+    expect(seen.map((entry) => entry.event)).toEqual([grant, debit]);
+    expect(seen.map((entry) => entry.identity)).toEqual([hex(grant), hex(debit)]);
+    // The same bytes again (a peer committing the segment): the same answer.
+    expect(segments.of({ bytes: first.bytes.slice(), hash: hash.slice() })).toEqual(seen);
+    // The bytes it was given, damaged later in a store, change nothing it answers.
+    first.bytes.fill(0, 0, 8);
+    expect(segments.of({ bytes: encodeSegment([grant, debit]), hash })).toEqual(seen);
+    // A hash that lies (other bytes under it): those bytes' own events.
+    const other = writer().grant(50);
+    const lying = segments.of({ bytes: encodeSegment([other]), hash });
+    expect(lying.map((entry) => entry.event)).toEqual([other]);
+    expect(lying.map((entry) => entry.identity)).toEqual([hex(other)]);
   });
 });

@@ -25,6 +25,8 @@
  *   v3/ckpt/<total>/<part>          → a checkpoint (checkpoints.ts): part 0 its header, then its
  *                                     bytes in parts; `total` is Σ of its version vector
  *   v3/outbox/<key>                 → an outbox record (outbox.ts): webhook deliveries, alert states
+ *   v3/keys/<key>                   → a value of a closed key-index bucket written to disk (key-area.ts:
+ *                                     a part's header, filter or chunk; core's key-spill.ts)
  *
  * Entry numbers come from one counter, increased by one per event indexed and per control update,
  * in commit order. A tenant cursor is such a number, so it stays valid as events arrive.
@@ -58,6 +60,8 @@ const ORIGIN = 'v3/origin/';
 export const OUTBOX_KEY_PREFIX = 'v3/outbox/';
 /** Every outbox key, as a range. */
 export const OUTBOX_RANGE = { gte: OUTBOX_KEY_PREFIX, lt: 'v3/outbox0' } as const;
+/** Prefix of the keys area (key-area.ts): closed key-index buckets, rebuilt from the logs if lost. */
+export const KEYS_KEY_PREFIX = 'v3/keys/';
 
 /**
  * The ranges of keys that each kind of record may occupy, in key order. A key of the layout outside
@@ -69,6 +73,7 @@ export const RECORD_RANGES: readonly { readonly gte: string; readonly lt: string
   { gte: CONTROL, lt: 'v3/control0' },
   { gte: 'v3/counter', lt: 'v3/counter\u0000' },
   { gte: HEAD, lt: 'v3/head0' },
+  { gte: KEYS_KEY_PREFIX, lt: 'v3/keys0' },
   { gte: 'v3/meta', lt: 'v3/meta\u0000' },
   { gte: ORIGIN, lt: 'v3/origin0' },
   OUTBOX_RANGE,

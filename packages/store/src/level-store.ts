@@ -8,6 +8,7 @@ import type { OriginId, TenantId } from '@allot/core';
 import type {
   ArchiveStep,
   Crypto,
+  KeyAreaRecord,
   LogHead,
   NodeMeta,
   OutboxRecord,
@@ -48,6 +49,14 @@ import {
 } from './encoding.js';
 import { StoreCorruptError } from './errors.js';
 import { OperationGate } from './gate.js';
+import {
+  checkKeyAreaKey,
+  keyAreaKeysOf,
+  keyAreaRange,
+  keyAreaStoreKey,
+  keyAreaWrites,
+  openKeyAreaValue,
+} from './key-area.js';
 import {
   CONTROL_RANGE,
   CONTROL_TALLY_KEY,
@@ -311,6 +320,25 @@ export class LevelStore implements Store {
   /** Every outbox record, checked, in key order (outbox.ts). */
   readOutbox(): Promise<OutboxRecord[]> {
     return this.gate.run(async () => outboxRecordsOf(await this.db.iterator(OUTBOX_RANGE).all()));
+  }
+
+  /** Writes and deletes keys-area values in one synced batch (key-area.ts). */
+  writeKeyArea(puts: readonly KeyAreaRecord[], deletes: readonly string[]): Promise<void> {
+    return this.gate.run(async () => this.db.batch(keyAreaWrites(puts, deletes), { sync: true }));
+  }
+
+  /** The keys-area value `key`, checked (key-area.ts); null when there is none. */
+  readKeyArea(key: string): Promise<Uint8Array | null> {
+    return this.gate.run(async () => {
+      checkKeyAreaKey(key);
+      const storeKey = keyAreaStoreKey(key);
+      return openKeyAreaValue(storeKey, await this.db.get(storeKey));
+    });
+  }
+
+  /** The keys-area keys starting with `prefix`, in key order (key-area.ts). */
+  listKeyArea(prefix: string): Promise<string[]> {
+    return this.gate.run(async () => keyAreaKeysOf(await this.db.keys(keyAreaRange(prefix)).all()));
   }
 
   /** The last seq of each origin's log moved to the archive; see the Store port. */

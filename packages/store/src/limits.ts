@@ -122,3 +122,13 @@ export const CHECKPOINT_PART_BYTES = 4 * 1024 * 1024;
  * few hundred MiB; past this, something is wrong, and one buffer of it must stay allocatable.
  */
 export const CHECKPOINT_BYTES_MAX = 1024 * 1024 * 1024;
+
+/** Characters of a keys-area key (key-area.ts): core's part keys are 36 characters. */
+export const KEY_AREA_KEY_LENGTH_MAX = 128;
+
+/**
+ * Bytes of one keys-area value: a chunk is ≈ 64 KiB, but a part's Bloom filter is 1.25 B per key
+ * of its bucket in one value (≈ 22 MiB for 18 M keys: an hour at 5,000 debits/s); 256 MiB allows
+ * 200 M keys a bucket and stays far below what LevelDB and the heap handle in one value.
+ */
+export const KEY_AREA_VALUE_BYTES_MAX = 256 * 1024 * 1024;

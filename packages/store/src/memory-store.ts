@@ -10,6 +10,7 @@
 import type { OriginId, TenantId } from '@allot/core';
 import type {
   ArchiveStep,
+  KeyAreaRecord,
   LogHead,
   NodeMeta,
   OutboxRecord,
@@ -35,6 +36,14 @@ import {
 } from './encoding.js';
 import { StoreClosedError, StoreCorruptError, StoreInvariantError } from './errors.js';
 import { OperationGate } from './gate.js';
+import {
+  checkKeyAreaKey,
+  keyAreaStoreKey,
+  listMemoryKeyArea,
+  memoryKeyArea,
+  openKeyAreaValue,
+  writeMemoryKeyArea,
+} from './key-area.js';
 import {
   CONTROL_TALLY_KEY,
   COUNTER_KEY,
@@ -489,6 +498,25 @@ export class MemoryStore implements Store {
   /** Every outbox record, checked, in key order (outbox.ts). */
   readOutbox(): Promise<OutboxRecord[]> {
     return this.gate.run(async () => readMemoryOutbox(this.durable));
+  }
+
+  /** Writes and deletes keys-area values at once, durable before it resolves (key-area.ts). */
+  writeKeyArea(puts: readonly KeyAreaRecord[], deletes: readonly string[]): Promise<void> {
+    return this.gate.run(async () => writeMemoryKeyArea(this.durable, puts, deletes));
+  }
+
+  /** The keys-area value `key`, checked (key-area.ts); null when there is none. */
+  readKeyArea(key: string): Promise<Uint8Array | null> {
+    return this.gate.run(async () => {
+      checkKeyAreaKey(key);
+      const storeKey = keyAreaStoreKey(key);
+      return openKeyAreaValue(storeKey, memoryKeyArea(this.durable).get(storeKey));
+    });
+  }
+
+  /** The keys-area keys starting with `prefix`, in key order (key-area.ts). */
+  listKeyArea(prefix: string): Promise<string[]> {
+    return this.gate.run(async () => listMemoryKeyArea(this.durable, prefix));
   }
 
   /** Writes a checkpoint, durable before it resolves (checkpoints.ts). */

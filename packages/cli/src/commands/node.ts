@@ -126,6 +126,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     durability: config.durability,
     idempotencyRetentionMs: config.idempotencyRetentionSeconds * 1000,
     recordWindowRecords: config.recordWindowRecords,
+    keyIndexMemoryBytes: config.keyIndexMemoryBytes,
     archiveAfterMs: config.archive.afterSeconds * 1000,
     peerKeys,
     allowLoneStart: config.allowLoneStart,

@@ -8,7 +8,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  type Fault,
   randomScenario,
   runSimulation,
   type Scenario,
@@ -16,15 +15,18 @@ import {
   SimulationError,
   type SimulationResult,
   swarmReplay,
-  type Verdict,
   validateScenario,
 } from '@allot/sim';
 import { SingleBar } from 'cli-progress';
 import { InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import { convergenceLines, healText } from '../report/convergence.js';
 import { renderReport } from '../report/report.js';
+import { summarise } from './run-summary.js';
 import { runSeedsInWorkers, SOAK_WORKERS_MAX, type SoakJob, type SwarmSeed } from './soak.js';
+import { replayCommand, swarmScenario } from './swarm-scenario.js';
+
+export { summarise } from './run-summary.js';
+export { replayCommand, swarmScenario } from './swarm-scenario.js';
 
 /** Seed when `--seed` is not given. */
 export const SIMULATE_SEED = 1;
@@ -123,119 +125,6 @@ export function loadScenario(path: string): Scenario {
   }
 }
 
-/** A word a POSIX shell reads back as itself. */
-function shellWord(word: string): string {
-  return /^[\w./:=@%+-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
-/** The command that replays one seed exactly (with `--swarm 1` when the seed drew its fault mix). */
-export function replayCommand(file: string, seed: number, swarm: boolean): string {
-  return `npx allot simulate ${shellWord(file)} --seed ${seed}${swarm ? ' --swarm 1' : ''}`;
-}
-
-/** Maps a fault drawn over three regions onto `regions`; undefined if it makes no sense there. */
-function mapFault(
-  fault: Fault,
-  regions: readonly string[],
-  region: (drawn: string) => string,
-): Fault | undefined {
-  switch (fault.kind) {
-    case 'ring':
-      return regions.length >= 4 ? fault : undefined;
-    case 'halves': {
-      const placed = new Set<string>();
-      const groups = fault.groups
-        .map((group) =>
-          group.map(region).filter((name) => {
-            if (placed.has(name)) return false;
-            placed.add(name);
-            return true;
-          }),
-        )
-        .filter((group) => group.length > 0);
-      // Regions the drawn halves did not name (the file has more regions) join the last group.
-      const last = groups[groups.length - 1];
-      if (last !== undefined) last.push(...regions.filter((name) => !placed.has(name)));
-      return groups.length >= 2 ? { ...fault, groups } : undefined;
-    }
-    case 'bridge':
-      return regions.length >= 3 ? { ...fault, bridge: region(fault.bridge) } : undefined;
-    case 'one-way':
-    case 'flapping': {
-      const from = region(fault.from);
-      const to = region(fault.to);
-      return from === to ? undefined : { ...fault, from, to };
-    }
-    case 'hostile': {
-      const from = region(fault.from);
-      const to = fault.to === undefined ? undefined : region(fault.to);
-      return from === to ? undefined : { ...fault, from, ...(to === undefined ? {} : { to }) };
-    }
-    default:
-      return { ...fault, region: region(fault.region) };
-  }
-}
-
-/** Seconds rounded to the millisecond. */
-function roundS(value: number): number {
-  return Math.round(value * 1000) / 1000;
-}
-
-/**
- * The scenario one swarm seed runs with a file: the file's regions, network and workload, and the
- * fault mix `randomScenario(seed)` draws (over three regions, 10–30 s), its regions mapped onto the
- * file's (rotated by the seed, so that every region gets its share), its times scaled onto the
- * file's duration. Faults the file's topology cannot take (a bridge with two regions, process
- * faults made to overlap by the mapping) are left out. Checked by validateScenario like any file.
- */
-export function swarmScenario(base: Scenario, seed: number): Scenario {
-  const drawn = randomScenario(seed, base.faultRates);
-  const position = new Map(drawn.regions.map((name, index) => [name, index]));
-  const region = (name: string): string =>
-    base.regions[((position.get(name) ?? 0) + seed) % base.regions.length] as string;
-  const scale = base.durationS / drawn.durationS;
-  const busy = new Map<string, [number, number][]>();
-  const faults: Fault[] = [];
-  for (const fault of drawn.faults) {
-    const mapped = mapFault(fault, base.regions, region);
-    if (mapped === undefined) continue;
-    const atS = roundS(mapped.atS * scale);
-    const scaled: Fault =
-      mapped.kind === 'clock-step' || mapped.kind === 'retire'
-        ? { ...mapped, atS }
-        : mapped.kind === 'restored-backup'
-          ? {
-              ...mapped,
-              atS,
-              forS: Math.max(0.001, roundS(mapped.forS * scale)),
-              backupBeforeS: Math.max(0.001, roundS(mapped.backupBeforeS * scale)),
-            }
-          : { ...mapped, atS, forS: Math.max(0.001, roundS(mapped.forS * scale)) };
-    if (
-      scaled.kind === 'crash' ||
-      scaled.kind === 'disk-loss' ||
-      scaled.kind === 'storage' ||
-      scaled.kind === 'restored-backup' ||
-      scaled.kind === 'pause' ||
-      scaled.kind === 'clock-drift'
-    ) {
-      const key = `${scaled.kind === 'clock-drift' ? 'clock' : 'process'}:${scaled.region}`;
-      const spans = busy.get(key) ?? [];
-      const endS = scaled.atS + scaled.forS;
-      if (spans.some(([from, to]) => scaled.atS < to && from < endS)) continue;
-      busy.set(key, [...spans, [scaled.atS, endS]]);
-    }
-    faults.push(scaled);
-  }
-  return validateScenario({
-    ...base,
-    description: `${base.description}\nSwarm seed ${seed}: ${faults.length} fault${faults.length === 1 ? '' : 's'} drawn (${
-      faults.map((fault) => fault.kind).join(', ') || 'none'
-    }).`,
-    faults,
-  });
-}
-
 /** A scenario name as a folder name. */
 function safeName(name: string): string {
   return name.replace(/[^A-Za-z0-9._-]+/g, '-');
@@ -275,73 +164,6 @@ export function writeRunOutput(
     closeSync(fd);
   }
   writeFileSync(join(dir, 'report.html'), renderReport(result));
-}
-
-function seconds(ms: number): string {
-  return `${(ms / 1000).toFixed(3)} s`;
-}
-
-function verdictLine(verdict: Verdict): string {
-  if (verdict.holds) return `  ✓ ${verdict.invariant} ${verdict.name}`;
-  const parts = [
-    `  ✗ ${verdict.invariant} ${verdict.name}: ${verdict.violations} violation${verdict.violations === 1 ? '' : 's'}`,
-  ];
-  if (verdict.first !== undefined)
-    parts.push(`first at ${seconds(verdict.first.t)}: ${verdict.first.detail}`);
-  if (verdict.worst !== undefined)
-    parts.push(`worst at ${seconds(verdict.worst.t)}: ${verdict.worst.detail}`);
-  return parts.join('; ');
-}
-
-/** The summary of one run, as printed. */
-export function summarise(result: SimulationResult): string {
-  const { metrics } = result;
-  const held = result.verdicts.filter((verdict) => verdict.holds).length;
-  const lines = [
-    `${result.scenario.name}, seed ${result.seed}: ${
-      result.ok
-        ? `all ${held} invariants hold`
-        : `${result.verdicts.length - held} of ${result.verdicts.length} invariants violated`
-    }`,
-    ...result.verdicts.map(verdictLine),
-  ];
-  const header = ['region', 'accepted', 'declined', 'false-declined', 'p50 ms', 'p99 ms'];
-  const rows = Object.entries(metrics.perRegion).map(([region, line]) => [
-    region,
-    line.accepted.toLocaleString('en-US'),
-    line.declined.toLocaleString('en-US'),
-    line.falseDeclined.toLocaleString('en-US'),
-    line.latencyMsP50.toFixed(1),
-    line.latencyMsP99.toFixed(1),
-  ]);
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)),
-  );
-  const row = (cells: readonly string[]): string =>
-    `  ${cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[0] ?? 0) : cell.padStart(widths[column] ?? 0))).join('  ')}`;
-  lines.push(row(header), ...rows.map(row));
-  // The same points and words as report.html (convergence.ts).
-  const convergence = convergenceLines(result.history, result.scenario);
-  lines.push(
-    `  convergence after each heal: ${
-      convergence.heals.length === 0 ? 'no heal' : convergence.heals.map(healText).join(', ')
-    }`,
-    `  final: ${convergence.final ?? 'the nodes were not all identical at the end of the run (S4)'}`,
-    `  ${metrics.messagesPerDebit.toFixed(2)} messages and ${Math.round(metrics.bytesPerDebit).toLocaleString('en-US')} bytes per debit`,
-    ...(metrics.borrowing === undefined
-      ? []
-      : [
-          `  borrowing: ${metrics.borrowing.waited.toLocaleString('en-US')} of ${metrics.borrowing.debits.toLocaleString('en-US')} debits waited for rights (${(
-            100 * metrics.borrowing.waitedShare
-          ).toFixed(
-            1,
-          )} %), p99 ${metrics.borrowing.waitedLatencyMsP99.toFixed(1)} ms; the rest p99 ${metrics.borrowing.otherLatencyMsP99.toFixed(1)} ms`,
-        ]),
-    `  ${metrics.simulatedSeconds.toFixed(1)} simulated s in ${metrics.wallSeconds.toFixed(2)} wall s: ${
-      metrics.wallSeconds > 0 ? (metrics.simulatedSeconds / metrics.wallSeconds).toFixed(1) : '∞'
-    } simulated s per wall s`,
-  );
-  return `${lines.join('\n')}\n`;
 }
 
 /** A progress bar on stderr, drawn only on a terminal, only without --quiet, only once a run takes a while. */

@@ -8,10 +8,13 @@
  */
 import {
   applyEvent,
+  CheckpointError,
   createLedgerState,
   decideDebit,
   decideGrant,
   decideMove,
+  decodeCheckpoint,
+  encodeCheckpoint,
   type LedgerEvent,
   type LedgerState,
   makeEvent,
@@ -330,6 +333,64 @@ describe('retire properties', () => {
       ),
       options,
     );
+  });
+
+  it('checkpoint format 2: fold(checkpoint of a prefix + the tails) = fold(whole logs) over logs with retires', () => {
+    const window = { recordWindow: { records: 2, bucketMs: 60_000 } };
+    let retiredInCheckpoint = 0;
+    fc.assert(
+      fc.property(
+        history,
+        fc.array(fc.nat(), { minLength: 3, maxLength: 3 }),
+        fc.boolean(),
+        fc.nat(),
+        ({ before, after, overdraft }, picks, windowed, damageAt) => {
+          const world = run(
+            [...START, ...before, { op: 'lose' }, ...after, { op: 'retire' }, ...before, { op: 'retire' }],
+            overdraft,
+          );
+          const logs = [...world.logs.values()];
+          const options = windowed ? window : {};
+          const fold = (state: LedgerState, slice: (log: LedgerEvent[]) => LedgerEvent[]) => {
+            for (const log of logs) for (const event of slice(log)) applyEvent(state, event);
+            return state;
+          };
+          const prefix = logs.map((log, i) => (picks[i] as number) % (log.length + 1));
+          const heads = (state: LedgerState) =>
+            new Map(Object.entries(state.versionVector).map(([o, seq]) => [o, new Uint8Array(32).fill(seq)]));
+          const encode = (state: LedgerState) =>
+            encodeCheckpoint(state, heads(state), { retentionMs: 86_400_000 });
+          const whole = fold(createLedgerState(options), (log) => log);
+          const partial = fold(createLedgerState(options), (log) => log.slice(0, prefix[logs.indexOf(log)]));
+          if (partial.retired.size > 0) retiredInCheckpoint += 1;
+          const bytes = encode(partial);
+          const loaded = fold(decodeCheckpoint(bytes, options).state, (log) =>
+            log.slice(prefix[logs.indexOf(log)]),
+          );
+          expect(encode(loaded)).toEqual(encode(whole));
+          if (!windowed) expect(stateText(loaded)).toBe(stateText(whole));
+          expect([...loaded.retired]).toEqual([...whole.retired]);
+          // One byte changed: a CheckpointError, or bytes that decode and re-encode to themselves.
+          const damaged = bytes.slice();
+          const at = damageAt % damaged.length;
+          damaged[at] = (damaged[at] as number) ^ 0x5a;
+          let decoded: ReturnType<typeof decodeCheckpoint>;
+          try {
+            decoded = decodeCheckpoint(damaged, options);
+          } catch (error) {
+            expect(error).toBeInstanceOf(CheckpointError);
+            return;
+          }
+          const { state, retentionMs, version } = decoded;
+          const hashes = new Map([...decoded.heads].map(([o, head]) => [o, head.hash]));
+          expect(encodeCheckpoint(state, hashes, { retentionMs, version: version === 1 ? 1 : 2 })).toEqual(
+            damaged,
+          );
+        },
+      ),
+      options,
+    );
+    expect(retiredInCheckpoint).toBeGreaterThan(0);
   });
 
   it('gives back the unused overdraft share of the lost incarnation once retired', () => {

@@ -6,14 +6,15 @@
  * outbox too, so after a restart a crossing that happened before the crash but was not written yet
  * still fires (its threshold is still armed there), and one that was is not fired again.
  */
-import type { DurableEventsListener, OutboxRecord, TenantPolicy } from '@allot/replica';
+import type { DurableTenantsListener, OutboxRecord, TenantPolicy } from '@allot/replica';
 import { formatRfc3339 } from '../time.js';
 import { type AlertFigures, type AlertState, evaluateAlert, ruleKey } from './alert-rule.js';
 import type { AlertJson } from './stream-hub.js';
 
 /** What alerts read of the replica. */
 export interface AlertSource {
-  subscribe(listener: DurableEventsListener): () => void;
+  /** Listens to the tenants of each durable batch (no event is decoded for alerts). */
+  subscribeTenants(listener: DurableTenantsListener): () => void;
   policy(tenant: string): TenantPolicy;
   /** The merged figures of a tenant, or undefined when none is known here. */
   figures(tenant: string): AlertFigures | undefined;
@@ -64,9 +65,7 @@ export class AlertWatcher {
 
   /** Listens to the feed, and evaluates every tenant with a stored state (crossings made while down). */
   start(): void {
-    this.unsubscribe ??= this.source.subscribe((events) => {
-      const tenants = new Set<string>();
-      for (const { event } of events) tenants.add(event.tenant);
+    this.unsubscribe ??= this.source.subscribeTenants((tenants) => {
       for (const tenant of tenants) this.evaluate(tenant);
     });
     const tenants = new Set<string>();

@@ -4,15 +4,16 @@
  */
 import type { Json } from '@allot/core';
 import type { DebitCommand, DebitOutcome } from '@allot/replica';
-import type { FastifyInstance, FastifyReply, FastifySchemaValidationError } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify';
 import { inScope, tenantForbidden } from '../auth.js';
+import { isPlainBatchItem } from '../batch-items.js';
 import { batchStatusOf, debitAnswer, debitError, isDone } from '../debit-answers.js';
 import type { ApiError, ErrorObject } from '../errors.js';
 import { metadataError } from '../metadata.js';
 import { validationError } from '../request-errors.js';
 import { notReadyError, type RouteContext, unavailableError } from '../route-context.js';
 import { BATCH_DEBIT_ITEM, postDebitBatchSchema, postDebitSchema } from '../schemas.js';
-import type { debitBalanceJson, debitJson } from '../views.js';
+import { debitBalanceJson, debitJson } from '../views.js';
 
 /** The body of a debit request, as its schema admits it. */
 interface DebitBody {
@@ -42,6 +43,27 @@ function commandOf(tenant: string, body: DebitBody): DebitCommand {
     idempotencyKey: body.idempotencyKey,
     metadata: body.metadata ?? null,
   };
+}
+
+/**
+ * Why one item of a batch is refused (schema BatchDebit, the token's scope, then its metadata), or null when it is a
+ * valid debit. Plain items (no metadata, well formed) are checked without the schema validator.
+ */
+function batchItemRefusal(request: FastifyRequest, item: unknown, index: number): ApiError | null {
+  const principal = request.principal;
+  if (!isPlainBatchItem(item)) {
+    const validate = request.compileValidationSchema(BATCH_DEBIT_ITEM, 'body');
+    if (!validate(item)) {
+      const errors = (validate.errors ?? []) as FastifySchemaValidationError[];
+      return validationError(
+        errors.map((error) => ({ ...error, instancePath: `/debits/${index}${error.instancePath}` })),
+        'body',
+      );
+    }
+  }
+  const { tenant, metadata } = item as BatchItem;
+  if (principal !== null && !inScope(principal, tenant)) return tenantForbidden(tenant);
+  return metadata === undefined ? null : metadataError(metadata, `/debits/${index}/metadata`);
 }
 
 function seconds(reply: FastifyReply): number {
@@ -78,34 +100,24 @@ export function registerDebitRoutes(app: FastifyInstance, context: RouteContext)
       config: { access: { roles: ['service', 'admin'], scope: 'per-item' }, debitsInBody: 'batch' },
     },
     async (request, reply) => {
-      const principal = request.principal;
-      const validate = request.compileValidationSchema(BATCH_DEBIT_ITEM, 'body');
-      const results: (BatchResult | undefined)[] = new Array(request.body.debits.length);
+      const items = request.body.debits;
+      const results: (BatchResult | undefined)[] = new Array(items.length);
       const commands: DebitCommand[] = [];
       const positions: number[] = [];
-      request.body.debits.forEach((item, index) => {
-        let refused: ApiError | null = null;
-        if (!validate(item)) {
-          const errors = (validate.errors ?? []) as FastifySchemaValidationError[];
-          refused = validationError(
-            errors.map((error) => ({ ...error, instancePath: `/debits/${index}${error.instancePath}` })),
-            'body',
-          );
-        } else {
+      let invalid = 0;
+      for (let index = 0; index < items.length; index++) {
+        const item = items[index];
+        const refused = batchItemRefusal(request, item, index);
+        if (refused === null) {
           const debit = item as BatchItem;
-          if (principal !== null && !inScope(principal, debit.tenant))
-            refused = tenantForbidden(debit.tenant);
-          else if (debit.metadata !== undefined)
-            refused = metadataError(debit.metadata, `/debits/${index}/metadata`);
-          if (refused === null) {
-            commands.push(commandOf(debit.tenant, debit));
-            positions.push(index);
-            return;
-          }
+          commands.push(commandOf(debit.tenant, debit));
+          positions.push(index);
+          continue;
         }
-        context.debitAnswered(request, 'invalid', seconds(reply));
         results[index] = { status: 'invalid', error: refused.body };
-      });
+        invalid++;
+      }
+      if (invalid > 0) context.debitAnswered(request, 'invalid', seconds(reply), invalid);
       const outcomes: DebitOutcome[] =
         commands.length === 0 ? [] : await context.replica().debitMany(commands);
       if (outcomes.length !== commands.length) {
@@ -123,17 +135,30 @@ export function registerDebitRoutes(app: FastifyInstance, context: RouteContext)
         outcomes.every((outcome) => outcome.status === 'unavailable' && outcome.reason !== 'internal')
       )
         throw unavailableError(first);
-      outcomes.forEach((outcome, at) => {
+      // Counted per result, once per distinct result: the metrics cost nothing per item.
+      const answered = new Map<DebitOutcome['status'], number>();
+      for (let at = 0; at < outcomes.length; at++) {
+        const outcome = outcomes[at] as DebitOutcome;
         const index = positions[at] as number;
-        const command = commands[at] as DebitCommand;
-        context.debitAnswered(request, outcome.status, seconds(reply));
+        answered.set(outcome.status, (answered.get(outcome.status) ?? 0) + 1);
         if (isDone(outcome)) {
-          results[index] = { status: outcome.status, ...debitAnswer(outcome) };
+          results[index] = {
+            status: outcome.status,
+            debit: debitJson(outcome.debit),
+            balance: debitBalanceJson(outcome.balance),
+          };
         } else {
+          const command = commands[at] as DebitCommand;
           results[index] = { status: batchStatusOf(outcome), error: debitError(command, outcome).body };
         }
-      });
-      return { results };
+      }
+      const elapsed = seconds(reply);
+      for (const [status, count] of answered) context.debitAnswered(request, status, elapsed, count);
+      // Serialized here by the route's compiled serializer, straight into bytes: fastify then takes
+      // the length of the Buffer instead of measuring a 2 MB string, and writes it without a copy.
+      const body = reply.serialize({ results });
+      reply.type('application/json; charset=utf-8');
+      return typeof body === 'string' ? Buffer.from(body) : body;
     },
   );
 }

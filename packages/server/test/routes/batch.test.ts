@@ -52,6 +52,8 @@ describe('a batch of debits', () => {
       { tenant: 'nobody', amount: 1, idempotencyKey: 'b-7' },
     ]);
     expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(Number(response.headers['content-length'])).toBe(Buffer.byteLength(response.body));
     const { results } = response.json();
     expect(results.map((result: { status: string }) => result.status)).toEqual([
       'accepted',
