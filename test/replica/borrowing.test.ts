@@ -169,6 +169,37 @@ describe('borrowing rights from peers', () => {
     await c.until(() => REGIONS.every((region) => c.node(region).balance('acme')?.balance === 1));
   });
 
+  it('a refund at the waiting region pays its waiting debit at once (swarm seed 812)', async () => {
+    const c = await cluster(REGIONS, { rebalancing: 'static', borrowWaitMs: 200 });
+    await c.run(5);
+    await settle(c, c.node('us').grant(grant(10, 'g-us')));
+    const first = await settle(c, c.node('us').debit(debit('first', 10)));
+    if (first.status !== 'accepted') throw new Error(`first debit ${first.status}`);
+    await settle(c, c.node('eu').grant(grant(100, 'g-eu')));
+    await c.until(() => REGIONS.every((region) => c.node(region).balance('acme')?.balance === 100));
+    // us holds nothing; it asks eu, but the links go down before the asks arrive.
+    const start = c.clock.now();
+    let paidAt: number | null = null;
+    const waiting = c.node('us').debit(debit('second', 8));
+    void waiting.then(() => {
+      paidAt = c.clock.now();
+    });
+    // Decided (it waits, its asks are sent) within microtasks; the asks are delivered later.
+    const sentBefore = c.network.sent;
+    for (let turn = 0; turn < 100 && c.network.sent === sentBefore; turn += 1) await Promise.resolve();
+    expect(c.network.sent).toBeGreaterThan(sentBefore);
+    c.network.isolateAll();
+    const refunded = await settle(
+      c,
+      c.node('us').refund({ tenant: 'acme', debitId: first.debit.debitId, idempotencyKey: 'r1' }),
+    );
+    expect(refunded.status).toBe('accepted');
+    const outcome = await settle(c, waiting);
+    expect(outcome.status).toBe('accepted');
+    // Paid from the refunded rights as they came back, not when the wait ran out 200 ms later.
+    expect((paidAt ?? Number.POSITIVE_INFINITY) - start).toBeLessThan(50);
+  });
+
   it('borrowWaitMs out of bounds refuses to open', async () => {
     await expect(cluster(['eu'], { borrowWaitMs: 1_001 })).rejects.toThrow(/borrowWaitMs/);
     await expect(cluster(['eu'], { borrowWaitMs: -1 })).rejects.toThrow(/borrowWaitMs/);

@@ -93,10 +93,15 @@ export class AntiEntropy {
       for (const [origin, head] of [...host.heads()]) {
         // Relay another origin's events only to a peer that does not get them directly. The
         // origins of the peer's own region have no other writer: what it lacks of them (a lost
-        // tail, an earlier incarnation's log) goes at once, so it can take writes again.
+        // tail, an earlier incarnation's log) goes at once, so it can take writes again. This
+        // region's earlier incarnations have no writer either: their logs are pushed from here
+        // directly, like our own (nobody else would before RELAY_AFTER_MS, and a grant they
+        // defined stays unknown to the peer meanwhile: rights lent on it cannot be spent there,
+        // swarm seed 982).
         const stalledSince = peer.progress.get(origin)?.at ?? peer.upAt;
         const peersRegion = peer.origin !== null && regionOf(origin) === regionOf(peer.origin);
-        if (origin !== host.origin && !peersRegion && now - stalledSince < RELAY_AFTER_MS) continue;
+        const direct = origin === host.origin || regionOf(origin) === regionOf(host.origin);
+        if (!direct && !peersRegion && now - stalledSince < RELAY_AFTER_MS) continue;
         const upTo = Math.min(head.seq, host.retired().get(origin)?.through ?? head.seq);
         for (;;) {
           const inFlight = inFlightTo(peer);

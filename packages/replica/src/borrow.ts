@@ -12,6 +12,7 @@ import {
   availableAt,
   type LedgerState,
   type OriginId,
+  regionOf,
   tenantOverdraftInUse,
   unsettledDuplicates,
 } from '@allot/core';
@@ -55,6 +56,8 @@ interface Waiter<T> {
   /** The asks last sent for this debit (region:amount,…), not sent again unchanged. */
   lastAsks: string;
   timer: TimerHandle | null;
+  /** Halfway through the wait: the tenant asks the peers it has not asked yet. */
+  halfway: TimerHandle | null;
 }
 
 /**
@@ -78,15 +81,19 @@ export function declineReason(
 }
 
 /**
- * What the revokes of duplicate grants that `origin` accepted still owe for the tenant (issue 17):
- * rights arriving there go to them before any debit.
+ * What the revokes of duplicate grants that `origin`'s region accepted still owe for the tenant
+ * (issue 17): rights arriving there go to them before any debit. A region's current incarnation
+ * takes on what its lost ones owe (`revokeDuplicates` once caught up), so a debt of an earlier
+ * incarnation counts here too: a new incarnation that borrows only for its debit would see every
+ * right it is lent taken by the revoke (swarm seed 1034).
  */
 export function revokesOwed(state: LedgerState, tenant: string, origin: OriginId): number {
   const ledger = state.tenants.get(tenant);
   if (ledger === undefined) return 0;
+  const region = regionOf(origin);
   let owed = 0;
   for (const duplicate of unsettledDuplicates(ledger))
-    if (duplicate.loser.origin === origin) owed += duplicate.owed ?? 0;
+    if (regionOf(duplicate.loser.origin) === region) owed += duplicate.owed ?? 0;
   return owed;
 }
 
@@ -128,6 +135,10 @@ export function creditsKnown(
 export class Borrowing {
   private readonly waiters = new Map<string, Waiter<unknown>[]>();
   private count = 0;
+  /** Per tenant with debits waiting, the peers its last ask went to. */
+  private readonly askedLast = new Map<string, Set<string>>();
+  /** The tenant whose waiting debits `wake` is deciding now. */
+  private waking: string | null = null;
 
   /** Borrowing for the replica behind `host`. */
   constructor(private readonly host: BorrowHost) {}
@@ -191,6 +202,7 @@ export class Borrowing {
         asks: 0,
         lastAsks: '',
         timer: null,
+        halfway: null,
       };
       const list = this.waiters.get(tenant) ?? [];
       // Debits of the tenant waiting before this one take what arrives first: ask for them too.
@@ -202,6 +214,12 @@ export class Borrowing {
         waiter.timer = null;
         this.finish(waiter as Waiter<unknown>, waiter.retry() ?? waiter.expire(), 'declined');
       });
+      const half = Math.floor(host.borrowWaitMs / 2);
+      if (half > 0)
+        waiter.halfway = host.setTimer(half, () => {
+          waiter.halfway = null;
+          this.askAgain(tenant, true);
+        });
       this.ask(waiter as Waiter<unknown>, shortfall + ahead, ahead + amount);
     });
   }
@@ -213,9 +231,14 @@ export class Borrowing {
   wake(tenant: string): void {
     const list = this.waiters.get(tenant);
     if (list === undefined) return;
-    for (const waiter of [...list]) {
-      const outcome = waiter.retry();
-      if (outcome !== null) this.finish(waiter, outcome, 'accepted');
+    this.waking = tenant;
+    try {
+      for (const waiter of [...list]) {
+        const outcome = waiter.retry();
+        if (outcome !== null) this.finish(waiter, outcome, 'accepted');
+      }
+    } finally {
+      this.waking = null;
     }
     this.askAgain(tenant);
   }
@@ -225,15 +248,19 @@ export class Borrowing {
    * counting on may be gone, so the tenant asks again now rather than when the next events arrive.
    */
   spent(tenant: string): void {
-    this.askAgain(tenant);
+    // A waiting debit paid by `wake` is still listed while it is decided: wake asks once after.
+    if (this.waking !== tenant) this.askAgain(tenant);
   }
 
   /**
    * One ask for all the tenant's debits still waiting here (what they need together beyond what is
    * here), on behalf of the newest that has asks left: each waiting debit's asks cover the ones
-   * before it, so asking for each would only repeat them.
+   * before it, so asking for each would only repeat them. `elsewhere`: halfway through a wait, the
+   * peers asked last are passed over. A peer that this region believes rich may hold nothing yet
+   * (rights moved to it that it has not received, swarm seed 1421): it lends nothing and says
+   * nothing, and the same ask would not be sent again, so the others are asked.
    */
-  private askAgain(tenant: string): void {
+  private askAgain(tenant: string, elsewhere = false): void {
     const list = this.waiters.get(tenant);
     if (list === undefined) return;
     let waiting = 0;
@@ -244,7 +271,8 @@ export class Borrowing {
     }
     if (asker === null) return;
     const mine = availableAt(this.host.state(), tenant, this.host.origin, this.host.now(), 0);
-    this.ask(asker, Math.max(1, waiting - mine), waiting);
+    const passOver = elsewhere ? (this.askedLast.get(tenant) ?? new Set<string>()) : new Set<string>();
+    this.ask(asker, Math.max(1, waiting - mine), waiting, passOver);
   }
 
   /** The replica closes: every waiting debit gets its expiry outcome now. */
@@ -258,10 +286,15 @@ export class Borrowing {
     const at = list?.indexOf(waiter) ?? -1;
     if (list === undefined || at < 0) return; // settled already
     list.splice(at, 1);
-    if (list.length === 0) this.waiters.delete(waiter.tenant);
+    if (list.length === 0) {
+      this.waiters.delete(waiter.tenant);
+      this.askedLast.delete(waiter.tenant);
+    }
     this.count -= 1;
     waiter.timer?.cancel();
     waiter.timer = null;
+    waiter.halfway?.cancel();
+    waiter.halfway = null;
     const outcomeStatus = (outcome as { status?: unknown }).status;
     this.host.waited(
       Math.max(0, this.host.now() - waiter.since),
@@ -286,7 +319,12 @@ export class Borrowing {
    * last ones of this debit are not sent again and do not count against BORROW_ASKS_PER_WAIT_MAX:
    * asks are spent on changes of who holds what.
    */
-  private ask(waiter: Waiter<unknown>, need: number, waiting: number): void {
+  private ask(
+    waiter: Waiter<unknown>,
+    need: number,
+    waiting: number,
+    passOver: ReadonlySet<string> = new Set(),
+  ): void {
     const host = this.host;
     const state = host.state();
     const now = host.now();
@@ -300,10 +338,11 @@ export class Borrowing {
     );
     const donors: { region: string; rights: number }[] = [];
     for (const [region, peer] of host.peers()) {
-      if (!peer.connected || peer.origin === null) continue;
+      if (!peer.connected || peer.origin === null || passOver.has(region)) continue;
       donors.push({ region, rights: lendableAt(state, waiter.tenant, peer.origin, now) });
     }
     donors.sort((a, b) => b.rights - a.rights || (a.region < b.region ? -1 : 1));
+    if (donors.length === 0) return;
     const asks: { region: string; amount: number }[] = [];
     if (donors.every((donor) => donor.rights <= 0))
       for (const donor of donors) asks.push({ region: donor.region, amount: shortfall });
@@ -320,6 +359,7 @@ export class Borrowing {
     if (plan === waiter.lastAsks) return;
     waiter.lastAsks = plan;
     waiter.asks += 1;
+    this.askedLast.set(waiter.tenant, new Set(asks.map((one) => one.region)));
     for (const one of asks)
       if (!host.send(one.region, { type: 'borrow', tenant: waiter.tenant, amount: one.amount }))
         waiter.lastAsks = ''; // not sent: the same asks may go next time

@@ -77,6 +77,8 @@ export interface CommandsHost {
   admitWrite(events: number): Promise<StoreFailure | NotReady | null>;
   /** Appends the expiry of what has expired of the tenant's grants and holds. */
   expireTenant(tenant: string): void;
+  /** Credits came back here by an own event: repay overdraft, wake the tenant's waiting debits. */
+  creditsReturned(tenant: string): void;
   /** Sets the expiry timer for the earliest deadline. */
   armExpiry(): void;
   /** The tenant's balance now (it must exist). */
@@ -382,6 +384,7 @@ export class Commands {
         const event = this.host.ownLog.append(decision.body);
         // Released credits may return to a grant that has expired meanwhile: they expire again.
         this.host.expireTenant(command.tenant);
+        this.host.creditsReturned(command.tenant);
         const hold = holdView(this.holdRecordOf(command.tenant, decision.hold.holdId));
         if (!(await this.host.ownLog.durable(event.seq))) return STORE_FAILED;
         return { status: 'accepted', hold };
@@ -414,6 +417,7 @@ export class Commands {
         const refund = this.refundRecord(command.tenant, event);
         // A refund may return credits to a grant that has expired meanwhile: they expire again.
         this.host.expireTenant(command.tenant);
+        this.host.creditsReturned(command.tenant);
         const balance = this.host.balanceOrFail(command.tenant); // now, as for a grant
         if (!(await this.host.ownLog.durable(event.seq))) return STORE_FAILED;
         return { status: 'accepted', refund, balance };

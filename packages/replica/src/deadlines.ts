@@ -37,6 +37,8 @@ export interface DeadlinesHost {
   broken(): boolean;
   /** This node's own log is confirmed whole (it appends own events). */
   logConfirmed(): boolean;
+  /** Decides the tenant's debits waiting here for rights again (borrowing). */
+  wake(tenant: string): void;
 }
 
 /** Expiries, repay and the retention sweep, with their timers. */
@@ -70,7 +72,10 @@ export class Deadlines {
       this.armExpiry();
       return;
     }
-    for (const tenant of this.host.expiries.takeDue(this.host.clock.now())) this.expireTenant(tenant);
+    for (const tenant of this.host.expiries.takeDue(this.host.clock.now())) {
+      this.expireTenant(tenant);
+      this.creditsReturned(tenant); // holds released at their expiry
+    }
     this.armExpiry();
   }
 
@@ -85,6 +90,18 @@ export class Deadlines {
     for (const grantId of decision.limited) {
       this.host.logger.error({ tenant, grantId }, 'expired cell at the amount limit: grant not expired');
     }
+  }
+
+  /**
+   * Credits came back to this region's rights by its own event (a refund, a grant, a hold's end):
+   * overdraft in use is repaid from them, then the tenant's debits waiting here for rights are
+   * decided again. Before, they waited for a peer's events, and the credits could be lent away to
+   * a peer that asked meanwhile (swarm seed 812).
+   */
+  creditsReturned(tenant: string): void {
+    if (!this.host.logConfirmed()) return;
+    this.repay(tenant);
+    this.host.wake(tenant);
   }
 
   /** Pays back overdraft in use from rights this region holds now. */

@@ -231,6 +231,7 @@ export class Replica {
       closing: () => this.closing,
       broken: () => this.broken !== null,
       logConfirmed: () => this.logConfirmed,
+      wake: (tenant) => this.borrowing.wake(tenant),
     });
     this.ownLog = new GroupCommit({
       cluster: this.cluster,
@@ -371,6 +372,7 @@ export class Replica {
       closing: () => this.closing,
       admitWrite: (events) => this.admitWrite(events),
       expireTenant: (tenant) => this.deadlines.expireTenant(tenant),
+      creditsReturned: (tenant) => this.deadlines.creditsReturned(tenant),
       armExpiry: () => this.deadlines.armExpiry(),
       balanceOrFail: (tenant) => this.balanceOrFail(tenant),
     });
@@ -656,6 +658,7 @@ export class Replica {
         this.deadlines.repay(command.tenant);
         this.remote.revokeDuplicates(command.tenant);
         this.rebalancing.splitGrant(command.tenant, command.amount);
+        this.borrowing.wake(command.tenant);
         // Taken now: later batches may fail, and an answer must not show what they would undo.
         const balance = this.balanceOrFail(command.tenant);
         if (!(await this.ownLog.durable(event.seq))) return STORE_FAILED;
