@@ -98,7 +98,7 @@ import type {
 } from './ports.js';
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
-import { JOINING, RETIRED, STORE_FAILED, SUPERSEDED } from './refusals.js';
+import { STORE_FAILED } from './refusals.js';
 import { RemoteEvents } from './remote-events.js';
 import {
   countedVector,
@@ -109,8 +109,9 @@ import {
   retiredPastThrough,
 } from './retire.js';
 import { snapshotOf } from './snapshot-view.js';
-import { type Successor, SuccessorWatch, supersededLine } from './successors.js';
+import { SuccessorWatch } from './successors.js';
 import { grantView, type StrandedRights, strandedRights } from './views.js';
+import { Writability } from './writability.js';
 
 export { ReplicaOpenError } from './open-error.js';
 export type { ReplicaOptions } from './options.js';
@@ -183,21 +184,13 @@ export class Replica {
   private readonly remote: RemoteEvents;
   /** The transport, the peers' summaries and every received frame (peer-link.ts). */
   private readonly link: PeerLink;
-  /** True while a new incarnation has not yet caught up with its peers: no overdraft then. */
-  private overdraftWithheld = false;
   /** Incarnations heard of (issue 16): recorded, named in summaries, gating overdraft. */
   private readonly heard: HeardIncarnations;
   /** Older and newer incarnations of this region (successors.ts): a newer one stops writes here. */
   private readonly successors: SuccessorWatch;
-  /** Regions whose summary showed nothing of this region's other incarnations missing here. */
-  private readonly caughtUpWith = new Set<string>();
-  /**
-   * False until every peer's summary shows that this node holds all that peer holds of its region's
-   * origins (DESIGN.md §2, log-confirm.ts): until then it appends nothing to its own log, and
-   * writes are not_ready.
-   */
-  private logConfirmed = true;
   private readonly logConfirm: LogConfirm;
+  /** Whether writes and overdraft are taken, and the incarnations that gate them (writability.ts). */
+  private readonly writability: Writability;
   /** Regions this node knows: itself and its configured peers; a peer may name no other. */
   private readonly knownRegions: ReadonlySet<string>;
   /** Grant ids defined with different terms at two origins (issue 17). */
@@ -220,6 +213,28 @@ export class Replica {
     this.origin = originId(meta.region, meta.incarnation);
     this.heard = new HeardIncarnations(this.origin);
     this.successors = new SuccessorWatch(this.origin);
+    this.knownRegions = new Set([this.region, ...Object.keys(this.options.peerKeys)]);
+    this.writability = new Writability({
+      origin: this.origin,
+      region: this.region,
+      store: ports.store,
+      logger: ports.logger,
+      observer: ports.observer,
+      peerKeys: this.options.peerKeys,
+      knownRegions: this.knownRegions,
+      peers: this.peers,
+      heard: this.heard,
+      successors: this.successors,
+      ownLog: () => this.ownLog,
+      logConfirm: () => this.logConfirm,
+      remote: () => this.remote,
+      deadlines: () => this.deadlines,
+      state: () => this.state,
+      heads: () => this.heads,
+      closing: () => this.closing,
+      ownRetired: () => this.ownRetired,
+      joining: () => this.joiner?.joining === true,
+    });
     this.deadlines = new Deadlines({
       origin: this.origin,
       clock: ports.clock,
@@ -230,7 +245,7 @@ export class Replica {
       state: () => this.state,
       closing: () => this.closing,
       broken: () => this.broken !== null,
-      logConfirmed: () => this.logConfirmed,
+      logConfirmed: () => this.writability.logConfirmed,
       wake: (tenant) => this.borrowing.wake(tenant),
     });
     this.ownLog = new GroupCommit({
@@ -265,11 +280,10 @@ export class Replica {
             lastSeq: batch.lastSeq,
             segments: own,
           });
-        if (!this.logConfirmed) this.checkLogWhole();
+        if (!this.writability.logConfirmed) this.writability.checkLogWhole();
       },
     });
     this.control = new ControlDocument(ports.rng.nextUint32());
-    this.knownRegions = new Set([this.region, ...Object.keys(this.options.peerKeys)]);
     this.archiving =
       this.options.archiveAfterMs === null
         ? null
@@ -278,7 +292,7 @@ export class Replica {
               store: ports.store,
               clock: ports.clock,
               logger: ports.logger,
-              regions: () => this.otherRegions(),
+              regions: () => this.writability.otherRegions(),
               heads: () => this.heads,
             },
             this.options.archiveAfterMs,
@@ -304,7 +318,7 @@ export class Replica {
       region: this.region,
       adaptive: () => this.options.rebalancing === 'adaptive',
       attached: () => this.link.transport !== null,
-      logConfirmed: () => this.logConfirmed,
+      logConfirmed: () => this.writability.logConfirmed,
       state: () => this.state,
       weights: (tenant) => this.control.policy(tenant).weights,
       rttMs: () => this.link.rttMs,
@@ -330,7 +344,7 @@ export class Replica {
     this.logConfirm = new LogConfirm({
       region: this.region,
       origin: this.origin,
-      otherRegions: () => this.regionsToConfirm(),
+      otherRegions: () => this.writability.regionsToConfirm(),
       peers: this.peers,
       held: (origin) => this.heads.get(origin)?.seq ?? 0,
       counted: (vector) => countedVector(this.state, vector),
@@ -368,9 +382,9 @@ export class Replica {
       keySpill: this.keySpill,
       state: () => this.state,
       policy: (tenant) => this.control.policy(tenant),
-      overdraftAllowed: () => this.overdraftAllowed(),
+      overdraftAllowed: () => this.writability.overdraftAllowed(),
       closing: () => this.closing,
-      admitWrite: (events) => this.admitWrite(events),
+      admitWrite: (events) => this.writability.admitWrite(events),
       expireTenant: (tenant) => this.deadlines.expireTenant(tenant),
       creditsReturned: (tenant) => this.deadlines.creditsReturned(tenant),
       armExpiry: () => this.deadlines.armExpiry(),
@@ -392,12 +406,12 @@ export class Replica {
       heads: () => this.heads,
       closing: () => this.closing,
       broken: () => this.broken !== null,
-      logConfirmed: () => this.logConfirmed,
-      overdraftWithheld: () => this.overdraftWithheld,
-      recordHeard: (origins) => this.recordHeard(origins),
-      noteHeard: (vector) => this.noteHeard(vector),
-      checkCaughtUp: (region, theirs) => this.checkCaughtUp(region, theirs),
-      checkLogWhole: () => this.checkLogWhole(),
+      logConfirmed: () => this.writability.logConfirmed,
+      overdraftWithheld: () => this.writability.overdraftWithheld,
+      recordHeard: (origins) => this.writability.recordHeard(origins),
+      noteHeard: (vector) => this.writability.noteHeard(vector),
+      checkCaughtUp: (region, theirs) => this.writability.checkCaughtUp(region, theirs),
+      checkLogWhole: () => this.writability.checkLogWhole(),
       holdsAllOf: (vector) => this.holdsAllOf(vector),
       receiveRun: (region, frame) => this.remote.receiveRun(region, frame),
       joinFrame: (region, frame) => this.receiveJoinFrame(region, frame),
@@ -425,18 +439,18 @@ export class Replica {
       tips: this.tips,
       state: () => this.state,
       policy: (tenant) => this.control.policy(tenant),
-      logConfirmed: () => this.logConfirmed,
-      overdraftAllowed: () => this.overdraftAllowed(),
-      overdraftWithheld: () => this.overdraftWithheld,
+      logConfirmed: () => this.writability.logConfirmed,
+      overdraftAllowed: () => this.writability.overdraftAllowed(),
+      overdraftWithheld: () => this.writability.overdraftWithheld,
       ownRetiredHeard: (retired) => {
         if (this.ownRetired !== null) return;
         this.ownRetired = retired;
-        this.logConfirmed = false;
+        this.writability.logConfirmed = false;
         this.ports.logger.error({ origin: this.origin, ...retired }, ownRetiredLine(this.origin, retired));
       },
       ownRegionFolded: (origin) => {
-        this.noteSuccessor(this.successors.noteFolded(origin));
-        void this.recordHeard([origin]); // an elder heard while newborn (recordHeard skips the rest)
+        this.writability.noteSuccessor(this.successors.noteFolded(origin));
+        void this.writability.recordHeard([origin]); // an elder heard while newborn (recordHeard skips the rest)
       },
       scheduleExpiry: (tenant, definition) => this.deadlines.scheduleExpiry(tenant, definition),
       armExpiry: () => this.deadlines.armExpiry(),
@@ -474,24 +488,7 @@ export class Replica {
       );
     }
     const replica = new Replica(options, ports, meta);
-    // An incarnation may not know what an earlier incarnation of its region still owes: it takes no
-    // overdraft until it has caught up with its peers (see checkCaughtUp). After every start, not
-    // only a fresh one: a new incarnation restarted before it caught up knows no more than when it
-    // was new (swarm seed 203419: ap's new incarnation crashed, restarted, overdrew past its region).
-    replica.overdraftWithheld = replica.otherRegions().length > 0;
-    replica.logConfirmed = replica.otherRegions().length === 0 || replica.options.allowLoneStart;
-    if (replica.otherRegions().length > 0) {
-      if (replica.options.allowLoneStart)
-        ports.logger.warn(
-          { origin: replica.origin },
-          'allowLoneStart: taking writes before any peer confirmed that this node holds all of its own log',
-        );
-      else
-        ports.logger.info(
-          { origin: replica.origin, waitingFor: replica.logConfirm.waitingFor() },
-          `reads served; writes wait until every peer (${replica.logConfirm.waitingFor().join(', ')}) confirms this node holds all of its own log`,
-        );
-    }
+    replica.writability.started(replica.options.allowLoneStart);
     await replica.recover();
     const retired = replica.state.retired.get(replica.origin);
     if (retired !== undefined) {
@@ -501,9 +498,10 @@ export class Replica {
     const recordedOrigins = await ports.store.readOrigins();
     replica.heard.load(recordedOrigins);
     replica.successors.load(recordedOrigins, replica.ownLog.durableSeq === 0);
-    if (replica.options.allowLoneStart && replica.otherRegions().length > 0) replica.successors.waive();
-    await replica.recordHeard([replica.origin]); // a directory made before origins were recorded
-    replica.reportLostIncarnations();
+    if (replica.options.allowLoneStart && replica.writability.otherRegions().length > 0)
+      replica.successors.waive();
+    await replica.writability.recordHeard([replica.origin]); // a directory made before origins were recorded
+    replica.writability.reportLostIncarnations();
     replica.deadlines.armRetention();
     replica.archiving?.start();
     replica.checkpoints = new CheckpointSchedule(replica.options.checkpoint, ports.clock, async () => {
@@ -511,7 +509,11 @@ export class Replica {
     });
     replica.checkpoints.start();
     // Nothing stored at all and peers to ask: the first peer summary decides whether to join by checkpoint.
-    if (replica.heads.size === 0 && replica.otherRegions().length > 0 && !replica.options.allowLoneStart)
+    if (
+      replica.heads.size === 0 &&
+      replica.writability.otherRegions().length > 0 &&
+      !replica.options.allowLoneStart
+    )
       replica.joiner = new Joiner(replica.joinHost(), replica.options.join);
     ports.logger.info(
       { origin: replica.origin, events: replica.ownLog.durableSeq, tenants: replica.state.tenants.size },
@@ -648,7 +650,7 @@ export class Replica {
 
   /** Creates a grant at this region. */
   async grant(command: GrantCommand): Promise<GrantOutcome> {
-    const refused = await this.admitWrite(2);
+    const refused = await this.writability.admitWrite(2);
     if (refused !== null) return refused;
     const decision = decideGrant(this.state, this.context(), command);
     switch (decision.status) {
@@ -689,7 +691,7 @@ export class Replica {
    * retire events, RETIRE_EVENTS_PER_COMMIT at a time, and answers once all are durable.
    */
   async retire(lost: OriginId): Promise<RetireOutcome> {
-    const refused = await this.admitWrite(1);
+    const refused = await this.writability.admitWrite(1);
     if (refused !== null) return refused;
     const plan = planRetire(this.state, this.origin, lost, this.heard.knows(lost), this.peers);
     if (plan.status !== 'plan') return plan;
@@ -697,7 +699,7 @@ export class Replica {
     for (let from = 0; from < plan.bodies.length; from += RETIRE_EVENTS_PER_COMMIT) {
       if (from > 0) {
         if (!(await this.ownLog.durable(last))) return STORE_FAILED;
-        const again = await this.admitWrite(RETIRE_EVENTS_PER_COMMIT);
+        const again = await this.writability.admitWrite(RETIRE_EVENTS_PER_COMMIT);
         if (again !== null) return again;
       }
       for (const body of plan.bodies.slice(from, from + RETIRE_EVENTS_PER_COMMIT))
@@ -989,12 +991,12 @@ export class Replica {
    * has no peers, or was started with allowLoneStart). Until then writes answer not_ready.
    */
   get writable(): boolean {
-    return this.ready && this.logConfirmed;
+    return this.ready && this.writability.logConfirmed;
   }
 
   /** The peers whose confirmation of this node's own log writes still wait for; empty once writable. */
   writesWaitingFor(): string[] {
-    return this.logConfirmed ? [] : this.logConfirm.waitingFor();
+    return this.writability.logConfirmed ? [] : this.logConfirm.waitingFor();
   }
 
   /** Commits everything pending, stops timers, closes the store. */
@@ -1014,18 +1016,6 @@ export class Replica {
 
   // -------------------------------------------------------------------------------------------
   // The log and group commit
-
-  /** Admits a command that appends to the own log: as `admit`, and not before the log is confirmed whole. */
-  private async admitWrite(events: number): Promise<StoreFailure | NotReady | null> {
-    const refused = await this.ownLog.admit(events);
-    if (refused !== null) return refused;
-    if (this.ownRetired !== null) return RETIRED;
-    if (this.successors.successor !== null) return SUPERSEDED;
-    if (this.joiner?.joining === true) return JOINING;
-    return this.logConfirmed
-      ? null
-      : { status: 'not_ready', reason: 'recovering', waitingFor: this.logConfirm.waitingFor() };
-  }
 
   private context(): { origin: OriginId; now: number } {
     return { origin: this.origin, now: this.ports.clock.now() };
@@ -1075,142 +1065,6 @@ export class Replica {
     const vector: Record<OriginId, number> = {};
     for (const [origin, head] of this.heads) vector[origin] = head.seq;
     return vector;
-  }
-
-  /** While not writable: becomes writable once every peer confirmed this node's log whole (log-confirm.ts). */
-  private checkLogWhole(): void {
-    if (this.logConfirmed || this.ownRetired !== null || this.successors.successor !== null) return;
-    if (!this.logConfirm.check()) return;
-    // Not while a newer incarnation of this region exists; a new one once the older ones it heard
-    // of are durable here (successors.ts).
-    const successor = this.successors.confirmed(this.ownLog.durableSeq === 0);
-    if (successor !== null) this.noteSuccessor(successor);
-    else if (this.successors.eldersPending) void this.recordHeard(this.successors.pendingElders());
-    else this.becomeWritable();
-  }
-
-  /** The log is confirmed whole: take writes, and do the own work that waited for it. */
-  private becomeWritable(): void {
-    this.logConfirmed = true;
-    this.successors.started();
-    this.ports.logger.info(
-      { origin: this.origin, seq: this.ownLog.durableSeq, fetchedBack: this.remote.fetchedBack },
-      this.remote.fetchedBack > 0
-        ? 'own log recovered from peers (fetchedBack events verified with this node key): taking writes'
-        : "every peer's summary confirms this node holds all of its own log: taking writes",
-    );
-    this.ownLog.overdraftInUse = overdraftInUseTotal(this.state, this.origin);
-    this.ports.observer?.overdraftInUse?.(this.ownLog.overdraftInUse);
-    this.remote.actOnDeferred();
-    this.deadlines.runExpiries();
-  }
-
-  /**
-   * A new incarnation takes overdraft again once every peer's summary shows nothing of this
-   * region's earlier incarnations that is not durable here: what they owed counts against the
-   * region's allowance (DESIGN.md §1). Debits an earlier incarnation acknowledged but never
-   * replicated are the risk of a lost disk, reported with stranded rights.
-   */
-  private checkCaughtUp(region: string, theirs: Readonly<Record<OriginId, number>>): void {
-    for (const [origin, seq] of Object.entries(countedVector(this.state, theirs))) {
-      if (
-        origin !== this.origin &&
-        regionOf(origin) === this.region &&
-        (this.heads.get(origin)?.seq ?? 0) < seq
-      )
-        return;
-    }
-    this.caughtUpWith.add(region);
-    if (this.regionsToConfirm().every((peer) => this.caughtUpWith.has(peer))) {
-      this.overdraftWithheld = false;
-      this.ports.logger.info({ origin: this.origin }, 'caught up with every peer: overdraft allowed');
-      // Duplicate grants an earlier incarnation of this region accepted can be revoked now.
-      for (const tenant of this.state.tenants.keys()) this.remote.revokeDuplicates(tenant);
-    }
-  }
-
-  /**
-   * Whether this incarnation may use its region's overdraft now (DESIGN.md §1, issue 16): not
-   * before it caught up with its peers, not before some peer's summary named it (a later
-   * incarnation of its region could not hear of it), and never once another incarnation of its
-   * region was heard of (it may have used the whole allowance on a disk that is lost; until it is
-   * retired). Core's rule covers the incarnations whose events reached this node the same way.
-   */
-  private overdraftAllowed(): boolean {
-    if (this.knownRegions.size <= 1) return true; // no peer: nobody else could hear of anything
-    return (
-      !this.overdraftWithheld &&
-      this.heard.heardOfByPeer &&
-      !this.heard.predecessorUnretired(this.state.retired)
-    );
-  }
-
-  /** Durably records the `origins` not recorded yet; one that fails is recorded when heard again. */
-  private async recordHeard(origins: Iterable<OriginId>): Promise<void> {
-    // A newer incarnation of this region is never recorded: the next start must find it again.
-    const wanted = [...origins].filter((origin) => this.successors.mayRecord(origin));
-    const fresh = this.heard.toRecord(wanted);
-    if (this.successors.unrecordable(wanted.filter((origin) => !this.heard.recordedOrRecording(origin))))
-      this.checkLogWhole();
-    if (fresh.length === 0) return;
-    try {
-      await this.ports.store.commit({ segments: [], heads: [], origins: fresh }, { sync: true });
-    } catch (error) {
-      this.heard.settled(fresh, false);
-      if (!this.closing)
-        this.ports.logger.warn({ err: error, origins: fresh }, 'recording heard-of incarnations failed');
-      return;
-    }
-    this.heard.settled(fresh, true);
-    this.successors.settled(fresh, true);
-    this.reportLostIncarnations();
-    this.checkLogWhole(); // writes may have waited for these elders
-  }
-
-  /** A peer's checked summary: every incarnation it names is heard of here too. */
-  private noteHeard(vector: Readonly<Record<OriginId, number>>): void {
-    this.noteSuccessor(this.successors.noteNamed(Object.keys(vector)));
-    this.heard.noteSummary(vector);
-    this.reportLostIncarnations();
-    void this.recordHeard(Object.keys(vector));
-  }
-
-  /** A newer incarnation of this region was found (successors.ts): no writes from now on, said once. */
-  private noteSuccessor(successor: Successor | null): void {
-    if (successor === null) return;
-    this.logConfirmed = false;
-    this.ports.logger.error(
-      { origin: this.origin, successor: successor.origin, evidence: successor.evidence },
-      supersededLine(this.origin, successor),
-    );
-  }
-
-  /** Says once per lost incarnation of this region that its whole overdraft allowance counts as used. */
-  private reportLostIncarnations(): void {
-    for (const origin of this.heard.unreportedLost())
-      this.ports.logger.warn(
-        { origin: this.origin, lost: origin },
-        'an earlier incarnation of this region was heard of: its overdraft allowance counts as used until it is retired',
-      );
-  }
-
-  /**
-   * The peers whose word the log-confirm rule and the overdraft catch-up wait for: every configured
-   * region, except — once every region heard of has sent a summary since this start — the regions
-   * of which no incarnation was ever heard of, here or (their summaries name every incarnation they
-   * heard of) by any of those peers: a region added to the config and not started yet holds nothing
-   * of any log (the rolling procedure to add a region, docs/operations.md).
-   */
-  private regionsToConfirm(): string[] {
-    const all = this.otherRegions();
-    const started = all.filter((region) => this.heard.heardOfRegion(region));
-    if (started.length === 0 || started.length === all.length) return all;
-    return started.every((region) => this.peers.get(region)?.summarized === true) ? started : all;
-  }
-
-  /** The other regions this replica knows keys for (its peers). */
-  private otherRegions(): string[] {
-    return Object.keys(this.options.peerKeys).filter((region) => region !== this.region);
   }
 
   /** Moves rights of the tenant to `to` if the ledger accepts it (rebalancing's one write). */
