@@ -11,7 +11,6 @@ import {
   decideGrant,
   decideMove,
   type GrantDefinition,
-  grantCount,
   grantDefinition,
   grantDefinitions,
   holdsEndedOf,
@@ -21,7 +20,6 @@ import {
   overdraftInUseTotal,
   type RetiredOrigin,
   regionOf,
-  tenantFigures,
   tenantIds,
 } from '@allot/core';
 import { AntiEntropy } from './anti-entropy.js';
@@ -47,14 +45,9 @@ import type {
   TenantPolicy,
 } from './api.js';
 import { Archiving } from './archiving.js';
-import { type SnapshotAtRefusal, snapshotAt, tenantAsOf } from './as-of.js';
+import type { SnapshotAtRefusal } from './as-of.js';
 import { Borrowing } from './borrow.js';
-import {
-  CheckpointSchedule,
-  newestCheckpointWithin,
-  newestSignedCheckpoint,
-  writeCheckpoint,
-} from './checkpoints.js';
+import { CheckpointSchedule, newestSignedCheckpoint } from './checkpoints.js';
 import { Commands } from './commands.js';
 import { ControlDocument } from './control.js';
 import { Deadlines } from './deadlines.js';
@@ -72,13 +65,11 @@ import { persistJoined } from './join-install.js';
 import { JoinServer } from './join-serve.js';
 import { type KeyIndexUse, KeySpill, keyIndexUse } from './key-spill.js';
 import {
-  ASOF_SNAPSHOTS_MAX,
   KEY_INDEX_BUCKET_MS_MIN,
   KEY_INDEX_BUCKETS_PER_RETENTION,
   RETIRE_EVENTS_PER_COMMIT,
-  TENANT_EVENTS_PAGE_MAX,
 } from './limits.js';
-import { toHex, ZERO_HASH } from './log.js';
+import { ZERO_HASH } from './log.js';
 import { LogConfirm } from './log-confirm.js';
 import { ReplicaOpenError } from './open-error.js';
 import { checkOptions, type ReplicaOptions, resolveOptions } from './options.js';
@@ -96,6 +87,7 @@ import type {
   StoredSegment,
   Transport,
 } from './ports.js';
+import { Reads } from './reads.js';
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
 import { STORE_FAILED } from './refusals.js';
@@ -108,9 +100,8 @@ import {
   type RetireView,
   retiredPastThrough,
 } from './retire.js';
-import { snapshotOf } from './snapshot-view.js';
 import { SuccessorWatch } from './successors.js';
-import { grantView, type StrandedRights, strandedRights } from './views.js';
+import { grantView, type StrandedRights } from './views.js';
 import { Writability } from './writability.js';
 
 export { ReplicaOpenError } from './open-error.js';
@@ -150,9 +141,6 @@ export class Replica {
   private readonly expiries = new ExpirySchedule();
   private heads = new Map<OriginId, LogHead>();
 
-  /** Snapshots at a version vector being folded now (at most ASOF_SNAPSHOTS_MAX). */
-  private snapshotsAt = 0;
-
   /** Expiries, repay and the retention sweep (deadlines.ts). */
   private readonly deadlines: Deadlines;
   /** The archive task, when archiving is on. */
@@ -191,6 +179,8 @@ export class Replica {
   private readonly logConfirm: LogConfirm;
   /** Whether writes and overdraft are taken, and the incarnations that gate them (writability.ts). */
   private readonly writability: Writability;
+  /** Balances, policies, pages, snapshots, checkpoints and the cluster view (reads.ts). */
+  private readonly reads: Reads;
   /** Regions this node knows: itself and its configured peers; a peer may name no other. */
   private readonly knownRegions: ReadonlySet<string>;
   /** Grant ids defined with different terms at two origins (issue 17). */
@@ -266,8 +256,8 @@ export class Replica {
         this.broken = error;
       },
       recover: () => this.recover(),
-      balanceFolded: (tenant) => this.balanceAt(tenant, this.versionVector()),
-      balanceDurable: (tenant) => this.balanceAt(tenant, this.durableVersionVector()),
+      balanceFolded: (tenant) => this.reads.balanceAt(tenant, this.reads.versionVector()),
+      balanceDurable: (tenant) => this.reads.balanceAt(tenant, this.reads.durableVersionVector()),
       committed: (eventCount, segments, tenants) => {
         this.checkpoints?.committed(eventCount);
         this.spillClosedKeys();
@@ -284,6 +274,27 @@ export class Replica {
       },
     });
     this.control = new ControlDocument(ports.rng.nextUint32());
+    this.reads = new Reads({
+      cluster: this.cluster,
+      region: this.region,
+      origin: this.origin,
+      store: ports.store,
+      clock: ports.clock,
+      crypto: ports.crypto,
+      logger: ports.logger,
+      idempotencyRetentionMs: this.options.idempotencyRetentionMs,
+      ownLog: this.ownLog,
+      keySpill: this.keySpill,
+      peers: this.peers,
+      grantConflicts: this.grantConflicts,
+      link: () => this.link,
+      state: () => this.state,
+      heads: () => this.heads,
+      control: () => this.control,
+      recordWindow: () => this.recordWindow(),
+      closing: () => this.closing,
+      broken: () => this.broken !== null,
+    });
     this.archiving =
       this.options.archiveAfterMs === null
         ? null
@@ -309,7 +320,7 @@ export class Replica {
       retired: () => this.state.retired,
       send: (region, frame) => this.link.send(region, frame),
       summary: () => ({
-        versionVector: this.heard.summaryVector(this.durableVersionVector()),
+        versionVector: this.heard.summaryVector(this.reads.durableVersionVector()),
         control: this.control.stateVector(),
       }),
     });
@@ -388,7 +399,7 @@ export class Replica {
       expireTenant: (tenant) => this.deadlines.expireTenant(tenant),
       creditsReturned: (tenant) => this.deadlines.creditsReturned(tenant),
       armExpiry: () => this.deadlines.armExpiry(),
-      balanceOrFail: (tenant) => this.balanceOrFail(tenant),
+      balanceOrFail: (tenant) => this.reads.balanceOrFail(tenant),
     });
     this.link = new PeerLink({
       origin: this.origin,
@@ -412,7 +423,7 @@ export class Replica {
       noteHeard: (vector) => this.writability.noteHeard(vector),
       checkCaughtUp: (region, theirs) => this.writability.checkCaughtUp(region, theirs),
       checkLogWhole: () => this.writability.checkLogWhole(),
-      holdsAllOf: (vector) => this.holdsAllOf(vector),
+      holdsAllOf: (vector) => this.reads.holdsAllOf(vector),
       receiveRun: (region, frame) => this.remote.receiveRun(region, frame),
       joinFrame: (region, frame) => this.receiveJoinFrame(region, frame),
       joinSummary: (region, vector) =>
@@ -558,7 +569,7 @@ export class Replica {
         if (!attempted) return; // decided plainly at the first summary: no run was held back
         if (joined) {
           this.ports.logger.info(
-            { vector: this.durableVersionVector(), bytes, ms },
+            { vector: this.reads.durableVersionVector(), bytes, ms },
             'joined by checkpoint: the tails after it come from the peers',
           );
           this.ports.observer?.joinedByCheckpoint?.(bytes, ms / 1000);
@@ -662,7 +673,7 @@ export class Replica {
         this.rebalancing.splitGrant(command.tenant, command.amount);
         this.borrowing.wake(command.tenant);
         // Taken now: later batches may fail, and an answer must not show what they would undo.
-        const balance = this.balanceOrFail(command.tenant);
+        const balance = this.reads.balanceOrFail(command.tenant);
         if (!(await this.ownLog.durable(event.seq))) return STORE_FAILED;
         return { status: 'accepted', grant: this.grantView(command.tenant, command.grantId), balance };
       }
@@ -673,7 +684,7 @@ export class Replica {
         return {
           status: 'replayed',
           grant: this.grantView(command.tenant, command.grantId),
-          balance: this.balanceOrFail(command.tenant),
+          balance: this.reads.balanceOrFail(command.tenant),
         };
       }
       case 'conflict':
@@ -785,15 +796,8 @@ export class Replica {
    * The tenant's policy as the store holds it: while a control-document change waits for its
    * commit (which may fail and be undone), the read waits for it, as `durableBalance` does.
    */
-  async durablePolicy(tenant: string): Promise<TenantPolicy> {
-    for (;;) {
-      while (this.ownLog.gate !== null) await this.ownLog.gate;
-      const pending = [this.ownLog.inFlight, ...this.ownLog.queue, this.ownLog.open].find(
-        (batch) => batch !== null && batch.control.length > 0,
-      );
-      if (pending === undefined || pending === null) return this.control.policy(tenant);
-      await pending.done;
-    }
+  durablePolicy(tenant: string): Promise<TenantPolicy> {
+    return this.reads.durablePolicy(tenant);
   }
 
   /**
@@ -810,7 +814,7 @@ export class Replica {
    * tests and the simulator's sampling. What the API serves is `durableBalance`.
    */
   balance(tenant: string): BalanceView | undefined {
-    return this.balanceAt(tenant, this.versionVector());
+    return this.reads.balanceAt(tenant, this.reads.versionVector());
   }
 
   /** Credits of the tenant's holds that have ended here (an alert id's inflow counts them). */
@@ -822,60 +826,30 @@ export class Replica {
    * The tenant's balance as the store holds it: a read of a tenant with events not durable yet
    * waits until they are (or were undone), so it never shows an effect that is later undone.
    */
-  async durableBalance(tenant: string): Promise<BalanceView | undefined> {
-    while (this.ownLog.gate !== null) await this.ownLog.gate;
-    if (!this.ownLog.tenantPending(tenant)) return this.balanceAt(tenant, this.durableVersionVector());
-    return this.ownLog.durableReads.wait(tenant);
-  }
-
-  private balanceAt(
-    tenant: string,
-    versionVector: Readonly<Record<OriginId, number>>,
-  ): BalanceView | undefined {
-    if (grantCount(this.state, tenant) === 0) return undefined;
-    return { ...this.balanceOrFail(tenant), versionVector };
-  }
-
-  /** True when this replica has folded at least `vector` of every origin it names. */
-  private holdsAllOf(vector: Readonly<Record<OriginId, number>>): boolean {
-    const folded = this.versionVector();
-    return Object.entries(vector).every(([origin, seq]) => (folded[origin] ?? 0) >= seq);
+  durableBalance(tenant: string): Promise<BalanceView | undefined> {
+    return this.reads.durableBalance(tenant);
   }
 
   /** The version vector of what this replica has folded (own events included once decided). */
   versionVector(): Readonly<Record<OriginId, number>> {
-    return { ...this.state.versionVector };
+    return this.reads.versionVector();
   }
 
   /** A page of the tenant's durable events from every origin known here. */
-  async tenantEvents(
+  tenantEvents(
     tenant: string,
     cursor: string | null,
     limit: number,
   ): Promise<{ events: EventView[]; next: string | null }> {
-    const page = await this.ports.store.readTenantEvents(
-      tenant,
-      cursor,
-      Math.min(limit, TENANT_EVENTS_PAGE_MAX),
-    );
-    return {
-      // An event's identity is the hash of its record in its segment, computed when it is served.
-      events: page.events.map((stored) => ({
-        event: stored.event,
-        hash: toHex(this.ports.crypto.hash(stored.record)),
-      })),
-      next: page.next,
-    };
+    return this.reads.tenantEvents(tenant, cursor, limit);
   }
 
   /**
    * Up to `limit` stored segments of `origin`'s log from the one that holds `fromSeq`, as they were
    * signed (the audit export reads every log through it); empty for an origin not known here.
    */
-  async auditSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
-    const head = this.heads.get(origin);
-    if (head === undefined || fromSeq > head.seq) return [];
-    return this.ports.store.readSegments(origin, fromSeq, limit);
+  auditSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
+    return this.reads.auditSegments(origin, fromSeq, limit);
   }
 
   /** The Ed25519 public key (32 bytes) of every region this node knows: its own and its configured peers'. */
@@ -887,14 +861,8 @@ export class Replica {
    * A snapshot of every tenant at one version vector, with each origin's signed head. New commands
    * wait while it is taken, so the figures, the vector and the heads describe the same durable log.
    */
-  async snapshot(): Promise<{ header: SnapshotHeader; tenants: SnapshotTenant[] }> {
-    return this.ownLog.exclusively(async () =>
-      snapshotOf(this.state, this.heads.values(), {
-        cluster: this.cluster,
-        region: this.region,
-        takenAt: this.ports.clock.now(),
-      }),
-    );
+  snapshot(): Promise<{ header: SnapshotHeader; tenants: SnapshotTenant[] }> {
+    return this.reads.snapshot();
   }
 
   /**
@@ -902,29 +870,8 @@ export class Replica {
    * (so it is one consistent state), then hashed, signed and stored while they run; the two
    * newest are kept. False when none was written (closing, broken, or the store failed: logged).
    */
-  async takeCheckpoint(): Promise<boolean> {
-    if (this.closing || this.broken !== null) return false;
-    // Events of a retired incarnation past its retired seq are in the fold until refold drops them.
-    if (retiredPastThrough(this.state).size > 0) return false;
-    // Closed key-index buckets on disk are read back for it: a checkpoint holds every key.
-    try {
-      return await this.keySpill.withPinned(this.state.recordWindow, () =>
-        writeCheckpoint(
-          this.ports,
-          this.cluster,
-          (work) => this.ownLog.exclusively(work),
-          () => ({ state: this.state, heads: this.heads, retentionMs: this.options.idempotencyRetentionMs }),
-        ),
-      );
-    } catch (error) {
-      // writeCheckpoint logs its own failures; what reaches here is a key-index part that could not
-      // be read back (a store that failed or closed meanwhile, or a damaged chunk, logged by name).
-      this.ports.logger.warn(
-        { err: error },
-        'checkpoint not written: the key index on disk could not be read back',
-      );
-      return false;
-    }
+  takeCheckpoint(): Promise<boolean> {
+    return this.reads.takeCheckpoint();
   }
 
   /** The key indexes' memory and disk use (issue 18; bench:soak and tests read it). */
@@ -946,39 +893,18 @@ export class Replica {
    * The tenant's durable balance as of `at` (integer ms): the fold of its events up to `at` by
    * as-of.ts's prefix rule, undefined when no grant of it is known by then. `asOf` is `at`.
    */
-  async balanceAsOf(tenant: string, at: number): Promise<BalanceView | undefined> {
-    const { overdraft } = await this.durablePolicy(tenant);
-    const found = await tenantAsOf(this.ports.store, tenant, at, overdraft);
-    if (found === undefined) return undefined;
-    return { ...found.figures, region: this.region, versionVector: found.versionVector, asOf: at };
+  balanceAsOf(tenant: string, at: number): Promise<BalanceView | undefined> {
+    return this.reads.balanceAsOf(tenant, at);
   }
 
   /**
    * A snapshot of exactly the durable log prefixes `vector` names (as-of.ts), or why there is
    * none; the header says this region and this clock's time.
    */
-  async snapshotAt(
+  snapshotAt(
     vector: Readonly<Record<OriginId, number>>,
   ): Promise<{ header: SnapshotHeader; tenants: SnapshotTenant[] } | SnapshotAtRefusal> {
-    if (this.snapshotsAt >= ASOF_SNAPSHOTS_MAX) return { status: 'busy', limit: ASOF_SNAPSHOTS_MAX };
-    this.snapshotsAt += 1;
-    try {
-      const recordWindow = {
-        records: this.options.recordWindowRecords,
-        bucketMs: Math.max(
-          KEY_INDEX_BUCKET_MS_MIN,
-          Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
-        ),
-      };
-      const meta = () => ({ cluster: this.cluster, region: this.region, takenAt: this.ports.clock.now() });
-      const base = (wanted: Readonly<Record<OriginId, number>>) =>
-        newestCheckpointWithin(this.ports, this.cluster, wanted, recordWindow);
-      const outcome = await snapshotAt(this.ports.store, vector, recordWindow, meta, base);
-      if (outcome.status !== 'ok') return outcome;
-      return { header: outcome.header, tenants: outcome.tenants };
-    } finally {
-      this.snapshotsAt -= 1;
-    }
+    return this.reads.snapshotAt(vector);
   }
 
   /** True while the replica serves (open, recovered, not broken, not closing). */
@@ -1044,27 +970,7 @@ export class Replica {
     versionVector: Readonly<Record<OriginId, number>>;
     grantConflicts: GrantConflict[];
   } {
-    const durable = this.durableVersionVector();
-    const peers = (this.link.transport?.peers() ?? []).map((link) => {
-      const known = this.peers.get(link.region)?.versionVector ?? {};
-      let lagEvents = 0;
-      for (const [origin, seq] of Object.entries(durable))
-        lagEvents += Math.max(0, seq - (known[origin] ?? 0));
-      return { ...link, lagEvents };
-    });
-    return {
-      peers,
-      stranded: this.strandedRights(),
-      versionVector: durable,
-      grantConflicts: this.grantConflicts.list(),
-    };
-  }
-
-  /** What this replica holds durably: the version vector of its stored heads. */
-  private durableVersionVector(): Record<OriginId, number> {
-    const vector: Record<OriginId, number> = {};
-    for (const [origin, head] of this.heads) vector[origin] = head.seq;
-    return vector;
+    return this.reads.clusterView();
   }
 
   /** Moves rights of the tenant to `to` if the ledger accepts it (rebalancing's one write). */
@@ -1073,13 +979,6 @@ export class Replica {
     if (decision.status !== 'accepted') return;
     this.ownLog.append(decision.body);
     this.ports.observer?.rightsMoved?.(amount);
-  }
-
-  /** Rights held by incarnations that are no longer any region's current one. */
-  private strandedRights(): StrandedRights[] {
-    const current = new Map<string, OriginId>([[this.region, this.origin]]);
-    for (const [region, peer] of this.peers) if (peer.origin !== null) current.set(region, peer.origin);
-    return strandedRights(this.state, current);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1091,16 +990,5 @@ export class Replica {
 
   private grantView(tenant: string, grantId: string): GrantView {
     return grantView(this.state, tenant, grantId);
-  }
-
-  private balanceOrFail(tenant: string): BalanceView {
-    const now = this.ports.clock.now();
-    const figures = tenantFigures(this.state, tenant, {
-      now,
-      overdraft: this.control.policy(tenant).overdraft,
-      regions: [this.region],
-    });
-    if (figures === undefined) throw new Error(`tenant ${tenant} vanished`);
-    return { ...figures, region: this.region, versionVector: this.versionVector(), asOf: now };
   }
 }
