@@ -59,10 +59,8 @@ import { GroupCommit } from './group-commit.js';
 import { HoldForwarding } from './hold-forwarding.js';
 import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
-import { Joiner, type JoinHost } from './join.js';
-import type { JoinFrame } from './join-frames.js';
-import { persistJoined } from './join-install.js';
-import { JoinServer } from './join-serve.js';
+import { Joiner } from './join.js';
+import { Joining } from './joining.js';
 import { type KeyIndexUse, KeySpill, keyIndexUse } from './key-spill.js';
 import {
   KEY_INDEX_BUCKET_MS_MIN,
@@ -149,7 +147,8 @@ export class Replica {
   private checkpoints: CheckpointSchedule | null = null;
   /** Joining by checkpoint: set at open when nothing is stored; inactive once decided (join.ts). */
   private joiner: Joiner | null = null;
-  private readonly joinServer: JoinServer;
+  /** Serving joiners and this node's joiner's wiring (joining.ts). */
+  private readonly joining: Joining;
   /** The key indexes' closed buckets on disk (issue 18). */
   private readonly keySpill: KeySpill;
   /** The own log and its group commit (group-commit.ts). */
@@ -364,14 +363,25 @@ export class Replica {
       send: (region, frame) => this.link.send(region, frame),
       logger: ports.logger,
     });
-    this.joinServer = new JoinServer({
+    this.joining = new Joining({
+      cluster: this.cluster,
+      origin: this.origin,
       store: ports.store,
       crypto: ports.crypto,
+      clock: ports.clock,
       logger: ports.logger,
-      cluster: this.cluster,
-      recordWindow: () => this.recordWindow(),
+      observer: ports.observer,
+      peerKeys: this.options.peerKeys,
       retentionMs: this.options.idempotencyRetentionMs,
-      send: (region, frame) => this.link.send(region, frame),
+      peers: this.peers,
+      ownLog: this.ownLog,
+      link: () => this.link,
+      antiEntropy: () => this.antiEntropy,
+      heads: () => this.heads,
+      durableVersionVector: () => this.reads.durableVersionVector(),
+      recordWindow: () => this.recordWindow(),
+      recover: () => this.recover(),
+      joiner: () => this.joiner,
     });
     this.forwarding = new HoldForwarding({
       setTimer: (ms, callback) => this.ports.clock.setTimer(ms, callback),
@@ -425,7 +435,7 @@ export class Replica {
       checkLogWhole: () => this.writability.checkLogWhole(),
       holdsAllOf: (vector) => this.reads.holdsAllOf(vector),
       receiveRun: (region, frame) => this.remote.receiveRun(region, frame),
-      joinFrame: (region, frame) => this.receiveJoinFrame(region, frame),
+      joinFrame: (region, frame) => this.joining.received(region, frame),
       joinSummary: (region, vector) =>
         this.joiner?.summary(region, vector, this.heads.size === 0 && this.tips.size === 0),
       joining: () => this.joiner?.joining === true,
@@ -525,7 +535,7 @@ export class Replica {
       replica.writability.otherRegions().length > 0 &&
       !replica.options.allowLoneStart
     )
-      replica.joiner = new Joiner(replica.joinHost(), replica.options.join);
+      replica.joiner = new Joiner(replica.joining.joinHost(), replica.options.join);
     ports.logger.info(
       { origin: replica.origin, events: replica.ownLog.durableSeq, tenants: replica.state.tenants.size },
       'replica recovered',
@@ -542,70 +552,6 @@ export class Replica {
         Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
       ),
     };
-  }
-
-  /** What the joiner needs of this replica (join.ts); installing runs alone and rebuilds the fold from the store. */
-  private joinHost(): JoinHost {
-    return {
-      cluster: this.cluster,
-      crypto: this.ports.crypto,
-      clock: this.ports.clock,
-      logger: this.ports.logger,
-      peerKey: (region) => this.options.peerKeys[region],
-      connected: () =>
-        [...this.peers]
-          .filter(([, peer]) => peer.connected)
-          .map(([region]) => region)
-          .sort(),
-      send: (region, frame) => this.link.send(region, frame),
-      drop: (region, reason) => this.link.transport?.drop(region, reason),
-      recordWindow: () => this.recordWindow(),
-      install: (fetched) =>
-        this.ownLog.exclusively(async () => {
-          await persistJoined(this.ports, this.cluster, fetched);
-          await this.recover();
-        }),
-      finished: ({ joined, attempted, bytes, ms }) => {
-        if (!attempted) return; // decided plainly at the first summary: no run was held back
-        if (joined) {
-          this.ports.logger.info(
-            { vector: this.reads.durableVersionVector(), bytes, ms },
-            'joined by checkpoint: the tails after it come from the peers',
-          );
-          this.ports.observer?.joinedByCheckpoint?.(bytes, ms / 1000);
-        }
-        // Runs pushed while joining were not taken: ask again from what is held (a pull resets
-        // what the peer counts as sent), and say what is held now.
-        for (const [region, peer] of this.peers) {
-          if (!peer.connected) continue;
-          for (const [origin, seq] of Object.entries(peer.versionVector)) {
-            const held = this.heads.get(origin)?.seq ?? 0;
-            if (seq > held && origin !== this.origin)
-              this.link.send(region, { type: 'pull', origin, fromSeq: held + 1 });
-          }
-          this.antiEntropy.sendSummary(region);
-        }
-      },
-    };
-  }
-
-  /** A join frame: a joiner's ask served from the store (join-serve.ts), or an answer for this node's joiner. */
-  private receiveJoinFrame(region: string, frame: JoinFrame): void {
-    const failed = (error: unknown) =>
-      this.ports.logger.warn({ err: error, peer: region, frame: frame.type }, 'answering a joiner failed');
-    switch (frame.type) {
-      case 'join-offer-ask':
-        this.joinServer.offer(region).catch(failed);
-        break;
-      case 'join-hash-ask':
-        this.joinServer.hash(region, frame).catch(failed);
-        break;
-      case 'join-chunk-ask':
-        this.joinServer.chunk(region, frame).catch(failed);
-        break;
-      default:
-        this.joiner?.received(region, frame);
-    }
   }
 
   /** Rebuilds everything from the store: the fold of every stored log and the control document. */
