@@ -57,7 +57,6 @@ import { OwnEventTimes, storedEventTime } from './event-time.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { GroupCommit } from './group-commit.js';
 import { HoldForwarding } from './hold-forwarding.js';
-import { newIncarnation } from './incarnation.js';
 import { HeardIncarnations } from './incarnations.js';
 import { Joiner } from './join.js';
 import { Joining } from './joining.js';
@@ -70,6 +69,7 @@ import {
 import { ZERO_HASH } from './log.js';
 import { LogConfirm } from './log-confirm.js';
 import { ReplicaOpenError } from './open-error.js';
+import { openMeta } from './opening.js';
 import { checkOptions, type ReplicaOptions, resolveOptions } from './options.js';
 import { PeerLink } from './peer-link.js';
 import type { PeerState } from './peers.js';
@@ -487,27 +487,7 @@ export class Replica {
    */
   static async open(options: ReplicaOptions, ports: ReplicaPorts): Promise<Replica> {
     checkOptions(options);
-    let meta = await ports.store.readMeta();
-    if (meta === null) {
-      meta = {
-        formatVersion: 1,
-        cluster: options.cluster,
-        region: options.region,
-        incarnation: newIncarnation(ports.rng),
-        createdAt: ports.clock.now(),
-      };
-      // The own origin is recorded with the directory: summaries name it from the start.
-      const origins = [originId(meta.region, meta.incarnation)];
-      await ports.store.commit({ segments: [], heads: [], meta, origins }, { sync: true });
-      ports.logger.info(
-        { origin: `${meta.region}#${meta.incarnation}` },
-        'new data directory: new incarnation',
-      );
-    } else if (meta.cluster !== options.cluster || meta.region !== options.region) {
-      throw new ReplicaOpenError(
-        `data directory belongs to region ${meta.region} of cluster ${meta.cluster}, not region ${options.region} of cluster ${options.cluster}`,
-      );
-    }
+    const meta = await openMeta(options, ports);
     const replica = new Replica(options, ports, meta);
     replica.writability.started(replica.options.allowLoneStart);
     await replica.recover();
