@@ -8,10 +8,7 @@
 import {
   activeHolds,
   createLedgerState,
-  decideGrant,
   decideMove,
-  type GrantDefinition,
-  grantDefinition,
   grantDefinitions,
   holdsEndedOf,
   type LedgerState,
@@ -30,10 +27,8 @@ import type {
   EventView,
   GrantCommand,
   GrantOutcome,
-  GrantView,
   HoldCommand,
   HoldOutcome,
-  NotReady,
   RefundCommand,
   RefundOutcome,
   ReplicaObserver,
@@ -55,17 +50,14 @@ import { type GrantConflict, GrantConflicts } from './duplicate-grants.js';
 import { EventFeed } from './event-feed.js';
 import { OwnEventTimes, storedEventTime } from './event-time.js';
 import { ExpirySchedule } from './expiry-schedule.js';
+import { Grants, type RetireOutcome } from './grants.js';
 import { GroupCommit } from './group-commit.js';
 import { HoldForwarding } from './hold-forwarding.js';
 import { HeardIncarnations } from './incarnations.js';
 import { Joiner } from './join.js';
 import { Joining } from './joining.js';
 import { type KeyIndexUse, KeySpill, keyIndexUse } from './key-spill.js';
-import {
-  KEY_INDEX_BUCKET_MS_MIN,
-  KEY_INDEX_BUCKETS_PER_RETENTION,
-  RETIRE_EVENTS_PER_COMMIT,
-} from './limits.js';
+import { KEY_INDEX_BUCKET_MS_MIN, KEY_INDEX_BUCKETS_PER_RETENTION } from './limits.js';
 import { ZERO_HASH } from './log.js';
 import { LogConfirm } from './log-confirm.js';
 import { ReplicaOpenError } from './open-error.js';
@@ -90,18 +82,12 @@ import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
 import { STORE_FAILED } from './refusals.js';
 import { RemoteEvents } from './remote-events.js';
-import {
-  countedVector,
-  ownRetiredLine,
-  planRetire,
-  type RetirePlan,
-  type RetireView,
-  retiredPastThrough,
-} from './retire.js';
+import { countedVector, ownRetiredLine, retiredPastThrough } from './retire.js';
 import { SuccessorWatch } from './successors.js';
-import { grantView, type StrandedRights } from './views.js';
+import type { StrandedRights } from './views.js';
 import { Writability } from './writability.js';
 
+export type { RetireOutcome } from './grants.js';
 export { ReplicaOpenError } from './open-error.js';
 export type { ReplicaOptions } from './options.js';
 export type { StrandedRights } from './views.js';
@@ -115,13 +101,6 @@ export interface ReplicaPorts {
   readonly logger: Logger;
   readonly observer?: ReplicaObserver;
 }
-
-/** Outcome of a retire command: what it did, why it did nothing, or a store failure. */
-export type RetireOutcome =
-  | { readonly status: 'accepted'; readonly retire: RetireView }
-  | Exclude<RetirePlan, { readonly status: 'plan' }>
-  | StoreFailure
-  | NotReady;
 
 /** One region's replica of the ledger. */
 export class Replica {
@@ -180,6 +159,8 @@ export class Replica {
   private readonly writability: Writability;
   /** Balances, policies, pages, snapshots, checkpoints and the cluster view (reads.ts). */
   private readonly reads: Reads;
+  /** Grants and retires (grants.ts). */
+  private readonly grants: Grants;
   /** Regions this node knows: itself and its configured peers; a peer may name no other. */
   private readonly knownRegions: ReadonlySet<string>;
   /** Grant ids defined with different terms at two origins (issue 17). */
@@ -382,6 +363,21 @@ export class Replica {
       recordWindow: () => this.recordWindow(),
       recover: () => this.recover(),
       joiner: () => this.joiner,
+    });
+    this.grants = new Grants({
+      origin: this.origin,
+      clock: ports.clock,
+      logger: ports.logger,
+      ownLog: this.ownLog,
+      heard: this.heard,
+      peers: this.peers,
+      deadlines: () => this.deadlines,
+      remote: () => this.remote,
+      rebalancing: () => this.rebalancing,
+      borrowing: () => this.borrowing,
+      state: () => this.state,
+      admitWrite: (events) => this.writability.admitWrite(events),
+      balanceOrFail: (tenant) => this.reads.balanceOrFail(tenant),
     });
     this.forwarding = new HoldForwarding({
       setTimer: (ms, callback) => this.ports.clock.setTimer(ms, callback),
@@ -586,70 +582,16 @@ export class Replica {
   // Commands
 
   /** Creates a grant at this region. */
-  async grant(command: GrantCommand): Promise<GrantOutcome> {
-    const refused = await this.writability.admitWrite(2);
-    if (refused !== null) return refused;
-    const decision = decideGrant(this.state, this.context(), command);
-    switch (decision.status) {
-      case 'accepted': {
-        const event = this.ownLog.append(decision.body);
-        this.deadlines.scheduleExpiry(command.tenant, this.definitionOf(command.tenant, command.grantId));
-        this.deadlines.repay(command.tenant);
-        this.remote.revokeDuplicates(command.tenant);
-        this.rebalancing.splitGrant(command.tenant, command.amount);
-        this.borrowing.wake(command.tenant);
-        // Taken now: later batches may fail, and an answer must not show what they would undo.
-        const balance = this.reads.balanceOrFail(command.tenant);
-        if (!(await this.ownLog.durable(event.seq))) return STORE_FAILED;
-        return { status: 'accepted', grant: this.grantView(command.tenant, command.grantId), balance };
-      }
-      case 'replayed': {
-        const definition = decision.definition;
-        if (definition.origin === this.origin && !(await this.ownLog.durable(definition.seq)))
-          return STORE_FAILED;
-        return {
-          status: 'replayed',
-          grant: this.grantView(command.tenant, command.grantId),
-          balance: this.reads.balanceOrFail(command.tenant),
-        };
-      }
-      case 'conflict':
-        return {
-          status: 'conflict',
-          grant: decision.definition === null ? null : this.grantView(command.tenant, command.grantId),
-        };
-      default:
-        return decision;
-    }
+  grant(command: GrantCommand): Promise<GrantOutcome> {
+    return this.grants.grant(command);
   }
 
   /**
    * Retires `lost`, a lost incarnation of this region (planRetire says when it may not): appends the
    * retire events, RETIRE_EVENTS_PER_COMMIT at a time, and answers once all are durable.
    */
-  async retire(lost: OriginId): Promise<RetireOutcome> {
-    const refused = await this.writability.admitWrite(1);
-    if (refused !== null) return refused;
-    const plan = planRetire(this.state, this.origin, lost, this.heard.knows(lost), this.peers);
-    if (plan.status !== 'plan') return plan;
-    let last = 0;
-    for (let from = 0; from < plan.bodies.length; from += RETIRE_EVENTS_PER_COMMIT) {
-      if (from > 0) {
-        if (!(await this.ownLog.durable(last))) return STORE_FAILED;
-        const again = await this.writability.admitWrite(RETIRE_EVENTS_PER_COMMIT);
-        if (again !== null) return again;
-      }
-      for (const body of plan.bodies.slice(from, from + RETIRE_EVENTS_PER_COMMIT))
-        last = this.ownLog.append(body).seq;
-    }
-    if (!(await this.ownLog.durable(last))) return STORE_FAILED;
-    this.ports.logger.warn(
-      { origin: lost, by: this.origin, through: plan.through, rights: plan.view.rights },
-      'lost incarnation retired: its rights belong to this incarnation now',
-    );
-    // Rights that came in repay this origin's overdraft first (DESIGN.md §1).
-    for (const tenant of new Set(plan.bodies.map((body) => body.tenant))) this.deadlines.repay(tenant);
-    return { status: 'accepted', retire: { ...plan.view, events: plan.bodies.length } };
+  retire(lost: OriginId): Promise<RetireOutcome> {
+    return this.grants.retire(lost);
   }
 
   /** Debits a tenant from this region's rights (plus its overdraft). */
@@ -905,16 +847,5 @@ export class Replica {
     if (decision.status !== 'accepted') return;
     this.ownLog.append(decision.body);
     this.ports.observer?.rightsMoved?.(amount);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Views
-
-  private definitionOf(tenant: string, grantId: string): GrantDefinition | null {
-    return grantDefinition(this.state, tenant, grantId);
-  }
-
-  private grantView(tenant: string, grantId: string): GrantView {
-    return grantView(this.state, tenant, grantId);
   }
 }
