@@ -218,7 +218,7 @@ export type SnapshotAtRefusal =
   | { readonly status: 'busy'; readonly limit: number };
 
 /** One origin's log from `from` + 1 up to a segment end, read a page of segments at a time. */
-class PrefixReader {
+export class PrefixReader {
   private events: LedgerEvent[] = [];
   private next = 0;
   private read: number;
@@ -266,7 +266,7 @@ class PrefixReader {
  * refused one is tried again on the next pass. Null once all is folded; the first refusal of a
  * pass that folded nothing otherwise (nothing that pass tried changed `state`).
  */
-async function foldPrefixes(
+export async function foldPrefixes(
   state: LedgerState,
   readers: readonly PrefixReader[],
 ): Promise<Extract<SnapshotAtRefusal, { status: 'does_not_fold' }> | null> {

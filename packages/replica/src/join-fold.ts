@@ -6,21 +6,17 @@
  * checkpoint). Reads only; a fresh state, never this node's live fold.
  */
 import {
-  applyEvent,
   type CheckpointHead,
   checkpointHeads,
   createLedgerState,
   decodeCheckpoint,
-  decodeSegment,
   encodeCheckpoint,
-  type LedgerEvent,
-  LedgerInvariantError,
   type LedgerState,
   type OriginId,
   type RecordWindowOptions,
 } from '@allot/core';
+import { foldPrefixes, PrefixReader } from './as-of.js';
 import { checkpointSigningBytes } from './checkpoints.js';
-import { ASOF_PAGE_SEGMENTS } from './limits.js';
 import type { Crypto, Store, StoredCheckpoint } from './ports.js';
 import { sameBytes } from './values.js';
 
@@ -28,70 +24,6 @@ import { sameBytes } from './values.js';
 export interface FoldAtPorts {
   readonly store: Store;
   readonly crypto: Crypto;
-}
-
-/** One origin's log from after `from` up to `until` (a segment end), a page of segments at a time. */
-class RunReader {
-  private events: LedgerEvent[] = [];
-  private next = 0;
-
-  constructor(
-    private readonly store: Store,
-    readonly origin: OriginId,
-    private read: number,
-    private readonly until: number,
-  ) {}
-
-  /** The next event not folded yet; null once the run is folded whole. */
-  async peek(): Promise<LedgerEvent | null> {
-    if (this.next < this.events.length) return this.events[this.next] as LedgerEvent;
-    if (this.read >= this.until) return null;
-    const page = await this.store.readSegments(this.origin, this.read + 1, ASOF_PAGE_SEGMENTS);
-    if (page.length === 0) throw new Error(`the log of ${this.origin} ends at seq ${this.read} here`);
-    this.events = [];
-    this.next = 0;
-    for (const segment of page) {
-      if (segment.firstSeq !== this.read + 1 || segment.lastSeq > this.until)
-        throw new Error(
-          `the log of ${this.origin} has segment ${segment.firstSeq}–${segment.lastSeq} after ${this.read}`,
-        );
-      this.events.push(...decodeSegment(segment.bytes).events);
-      this.read = segment.lastSeq;
-      if (this.read === this.until) break;
-    }
-    return this.peek();
-  }
-
-  /** Moves past the event `peek` gave. */
-  take(): void {
-    this.next += 1;
-  }
-}
-
-/**
- * Folds every reader's run into `state`; an event that needs another origin's event not folded yet
- * waits for the next pass. False when a pass folds nothing while events remain.
- */
-async function foldRuns(state: LedgerState, readers: readonly RunReader[]): Promise<boolean> {
-  for (;;) {
-    let progress = false;
-    let pending = false;
-    for (const reader of readers) {
-      for (let event = await reader.peek(); event !== null; event = await reader.peek()) {
-        try {
-          if (applyEvent(state, event) !== 'applied') return false;
-        } catch (error) {
-          if (!(error instanceof LedgerInvariantError)) throw error;
-          pending = true;
-          break;
-        }
-        reader.take();
-        progress = true;
-      }
-    }
-    if (!pending) return true;
-    if (!progress) return false;
-  }
 }
 
 /** The hash of `origin`'s segment ending at `seq` here (or of its log base at `seq`); null if none. */
@@ -161,10 +93,14 @@ export async function checkpointBytesAt(
   const base = await nearestBase(ports, cluster, vector, recordWindow);
   const state = base?.state ?? createLedgerState({ recordWindow });
   const readers = Object.entries(vector).map(
-    ([origin, seq]) => new RunReader(store, origin, base?.heads.get(origin)?.seq ?? 0, seq),
+    ([origin, seq]) => new PrefixReader(store, origin, seq, base?.heads.get(origin)?.seq ?? 0),
   );
   try {
-    if (!(await foldRuns(state, readers))) return { problem: 'the prefixes do not fold together' };
+    const refused = await foldPrefixes(state, readers);
+    if (refused !== null)
+      return {
+        problem: `the prefixes do not fold together: ${refused.origin} seq ${refused.seq}: ${refused.problem}`,
+      };
   } catch (error) {
     return { problem: error instanceof Error ? error.message : String(error) };
   }

@@ -4,22 +4,8 @@
  * quiet (findings-issue12.json), run with that seed. Each failed F1 (only) on main at ed7ce9c.
  * Replay one in full: `npx allot simulate --swarm 1 --seed N`.
  */
-import { readFileSync } from 'node:fs';
-import { runSimulation, validateScenario } from '@allot/sim';
-import { describe, expect, it } from 'vitest';
-
-const DRAWN = JSON.parse(readFileSync(new URL('./findings-issue12.json', import.meta.url), 'utf8')) as Record<
-  string,
-  unknown
->;
-
-/** A whole drawn run takes 4–8 s on an idle two-core machine, several times that on a shared one. */
-const RUN_TIMEOUT_MS = 240_000;
-
-async function holds(seed: number): Promise<void> {
-  const result = await runSimulation(validateScenario(DRAWN[String(seed)]), seed);
-  expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
-}
+import { describe, it } from 'vitest';
+import { holds, RUN_TIMEOUT_MS } from './findings-issue12-support.js';
 
 describe('issue 12 false declines while the cluster is whole, not traced one by one', () => {
   /**
