@@ -74,4 +74,22 @@ describe('issue 15 soak findings', () => {
       expect.arrayContaining(['hostile', 'storage']),
     );
   });
+
+  /**
+   * S6 (the replica): a hostile wire rewrote ap's origin in its summaries to an invented incarnation
+   * of ap; us relayed the name (seq 0: heard of, no events) to ap while ap was restarting, and the
+   * successor rule took it for a newer incarnation of ap: ap never took writes again, so the refund
+   * it owed for a key accepted at two regions never came (the key stayed charged twice). Also seed
+   * 1887 (eu). Fixed: only a name the peer holds events of can show a successor.
+   */
+  it('seed 1283: an invented incarnation name relayed by a peer does not stop a restarting region', async () => {
+    const result = await run(1283);
+    expect(result.scenario.faults.map((fault) => fault.kind)).toEqual(
+      expect.arrayContaining(['hostile', 'crash']),
+    );
+  });
+
+  it('seed 1887: the same at eu, after halves and a crash', async () => {
+    await run(1887);
+  });
 });
