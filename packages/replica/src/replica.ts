@@ -46,7 +46,7 @@ import { CheckpointSchedule, newestSignedCheckpoint } from './checkpoints.js';
 import { Commands } from './commands.js';
 import { ControlDocument } from './control.js';
 import { Deadlines } from './deadlines.js';
-import { type GrantConflict, GrantConflicts } from './duplicate-grants.js';
+import { GrantConflicts } from './duplicate-grants.js';
 import { EventFeed } from './event-feed.js';
 import { OwnEventTimes, storedEventTime } from './event-time.js';
 import { ExpirySchedule } from './expiry-schedule.js';
@@ -77,14 +77,13 @@ import type {
   StoredSegment,
   Transport,
 } from './ports.js';
-import { Reads } from './reads.js';
+import { type ClusterView, Reads } from './reads.js';
 import { Rebalancing } from './rebalancing.js';
 import { recoverStore } from './recovery.js';
 import { STORE_FAILED } from './refusals.js';
 import { RemoteEvents } from './remote-events.js';
 import { countedVector, ownRetiredLine, retiredPastThrough } from './retire.js';
 import { SuccessorWatch } from './successors.js';
-import type { StrandedRights } from './views.js';
 import { Writability } from './writability.js';
 
 export type { RetireOutcome } from './grants.js';
@@ -825,19 +824,7 @@ export class Replica {
   }
 
   /** Peers, what they lack, the version vector, and rights stranded at lost incarnations. */
-  clusterView(): {
-    peers: {
-      region: string;
-      url: string;
-      connected: boolean;
-      lastHeardMs: number | null;
-      lagEvents: number;
-      rttMs: number | null;
-    }[];
-    stranded: StrandedRights[];
-    versionVector: Readonly<Record<OriginId, number>>;
-    grantConflicts: GrantConflict[];
-  } {
+  clusterView(): ClusterView {
     return this.reads.clusterView();
   }
 
