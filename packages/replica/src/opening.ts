@@ -20,7 +20,7 @@ import { ZERO_HASH } from './log.js';
 import { ReplicaOpenError } from './open-error.js';
 import type { Clock, Logger, NodeMeta, Rng, Store } from './ports.js';
 import { recoverStore } from './recovery.js';
-import type { ReplicaParts } from './replica-parts.js';
+import type { ReplicaNode } from './replica-node.js';
 import { ownRetiredLine, retiredPastThrough } from './retire.js';
 
 /**
@@ -60,7 +60,7 @@ export async function openMeta(
  * successors, its timers, and a joiner when nothing is stored and peers may hold it. Rejects with a
  * ReplicaOpenError (the store closed) when its own incarnation is retired.
  */
-export async function openParts(replica: ReplicaParts): Promise<void> {
+export async function openParts(replica: ReplicaNode): Promise<void> {
   const { ports } = replica;
   replica.writability.started(replica.options.allowLoneStart);
   await replica.recover();
@@ -96,7 +96,7 @@ export async function openParts(replica: ReplicaParts): Promise<void> {
 }
 
 /** Rebuilds everything from the store: the fold of every stored log and the control document. */
-export async function recoverParts(replica: ReplicaParts): Promise<void> {
+export async function recoverParts(replica: ReplicaNode): Promise<void> {
   const { ports, ownLog } = replica;
   const window = replica.recordWindow();
   const recordWindow = { ...window, spilled: await replica.keySpill.load(window.bucketMs) };

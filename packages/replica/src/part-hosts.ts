@@ -1,6 +1,6 @@
 /**
  * How the replica's parts reach each other (STYLE.md "One owner, one home"): per part, the host it
- * is handed, built from the replica's state and its other parts (replica-parts.ts). A host names
+ * is handed, built from the replica's state and its other parts (replica-node.ts). A host names
  * only what its part uses; a part made later is reached through a function, read when called.
  */
 import type { AntiEntropyHost } from './anti-entropy.js';
@@ -17,12 +17,12 @@ import type { PeerLinkHost } from './peer-link.js';
 import type { ReadsHost } from './reads.js';
 import type { RebalancingHost } from './rebalancing.js';
 import type { RemoteEventsHost } from './remote-events.js';
-import type { ReplicaParts } from './replica-parts.js';
+import type { ReplicaNode } from './replica-node.js';
 import { countedVector, ownRetiredLine } from './retire.js';
 import type { WritabilityHost } from './writability.js';
 
 /** The WritabilityHost of the replica's `writability`. */
-export function writabilityHost(replica: ReplicaParts): WritabilityHost {
+export function writabilityHost(replica: ReplicaNode): WritabilityHost {
   return {
     origin: replica.origin,
     region: replica.region,
@@ -47,7 +47,7 @@ export function writabilityHost(replica: ReplicaParts): WritabilityHost {
 }
 
 /** The DeadlinesHost of the replica's `deadlines`. */
-export function deadlinesHost(replica: ReplicaParts): DeadlinesHost {
+export function deadlinesHost(replica: ReplicaNode): DeadlinesHost {
   return {
     origin: replica.origin,
     clock: replica.ports.clock,
@@ -64,7 +64,7 @@ export function deadlinesHost(replica: ReplicaParts): DeadlinesHost {
 }
 
 /** The GroupCommitHost of the replica's `ownLog`. */
-export function ownLogHost(replica: ReplicaParts): GroupCommitHost {
+export function ownLogHost(replica: ReplicaNode): GroupCommitHost {
   return {
     cluster: replica.cluster,
     origin: replica.origin,
@@ -103,7 +103,7 @@ export function ownLogHost(replica: ReplicaParts): GroupCommitHost {
 }
 
 /** The ReadsHost of the replica's `reads`. */
-export function readsHost(replica: ReplicaParts): ReadsHost {
+export function readsHost(replica: ReplicaNode): ReadsHost {
   return {
     cluster: replica.cluster,
     region: replica.region,
@@ -128,7 +128,7 @@ export function readsHost(replica: ReplicaParts): ReadsHost {
 }
 
 /** The ArchivingPorts of the replica's `archiving`. */
-export function archivingPorts(replica: ReplicaParts): ArchivingPorts {
+export function archivingPorts(replica: ReplicaNode): ArchivingPorts {
   return {
     store: replica.ports.store,
     clock: replica.ports.clock,
@@ -139,7 +139,7 @@ export function archivingPorts(replica: ReplicaParts): ArchivingPorts {
 }
 
 /** The AntiEntropyHost of the replica's `antiEntropy`. */
-export function antiEntropyHost(replica: ReplicaParts): AntiEntropyHost {
+export function antiEntropyHost(replica: ReplicaNode): AntiEntropyHost {
   return {
     origin: replica.origin,
     logger: replica.ports.logger,
@@ -159,7 +159,7 @@ export function antiEntropyHost(replica: ReplicaParts): AntiEntropyHost {
 }
 
 /** The RebalancingHost of the replica's `rebalancing`. */
-export function rebalancingHost(replica: ReplicaParts): RebalancingHost {
+export function rebalancingHost(replica: ReplicaNode): RebalancingHost {
   return {
     origin: replica.origin,
     region: replica.region,
@@ -180,7 +180,7 @@ export function rebalancingHost(replica: ReplicaParts): RebalancingHost {
 }
 
 /** The BorrowHost of the replica's `borrowing`. */
-export function borrowingHost(replica: ReplicaParts): BorrowHost {
+export function borrowingHost(replica: ReplicaNode): BorrowHost {
   return {
     origin: replica.origin,
     borrowWaitMs: replica.options.borrowWaitMs,
@@ -195,7 +195,7 @@ export function borrowingHost(replica: ReplicaParts): BorrowHost {
 }
 
 /** The LogConfirmHost of the replica's `logConfirm`. */
-export function logConfirmHost(replica: ReplicaParts): LogConfirmHost {
+export function logConfirmHost(replica: ReplicaNode): LogConfirmHost {
   return {
     region: replica.region,
     origin: replica.origin,
@@ -211,7 +211,7 @@ export function logConfirmHost(replica: ReplicaParts): LogConfirmHost {
 }
 
 /** The JoiningHost of the replica's `joining`. */
-export function joiningHost(replica: ReplicaParts): JoiningHost {
+export function joiningHost(replica: ReplicaNode): JoiningHost {
   return {
     cluster: replica.cluster,
     origin: replica.origin,
@@ -235,7 +235,7 @@ export function joiningHost(replica: ReplicaParts): JoiningHost {
 }
 
 /** The GrantsHost of the replica's `grants`. */
-export function grantsHost(replica: ReplicaParts): GrantsHost {
+export function grantsHost(replica: ReplicaNode): GrantsHost {
   return {
     origin: replica.origin,
     clock: replica.ports.clock,
@@ -254,7 +254,7 @@ export function grantsHost(replica: ReplicaParts): GrantsHost {
 }
 
 /** The ForwardingHost of the replica's `forwarding`. */
-export function forwardingHost(replica: ReplicaParts): ForwardingHost {
+export function forwardingHost(replica: ReplicaNode): ForwardingHost {
   return {
     setTimer: (ms, callback) => replica.ports.clock.setTimer(ms, callback),
     send: (region, frame) => replica.link.send(region, frame),
@@ -263,7 +263,7 @@ export function forwardingHost(replica: ReplicaParts): ForwardingHost {
 }
 
 /** The CommandsHost of the replica's `commands`. */
-export function commandsHost(replica: ReplicaParts): CommandsHost {
+export function commandsHost(replica: ReplicaNode): CommandsHost {
   return {
     origin: replica.origin,
     region: replica.region,
@@ -290,7 +290,7 @@ export function commandsHost(replica: ReplicaParts): CommandsHost {
 }
 
 /** The PeerLinkHost of the replica's `link`. */
-export function linkHost(replica: ReplicaParts): PeerLinkHost {
+export function linkHost(replica: ReplicaNode): PeerLinkHost {
   return {
     origin: replica.origin,
     knownRegions: replica.knownRegions,
@@ -324,7 +324,7 @@ export function linkHost(replica: ReplicaParts): PeerLinkHost {
 }
 
 /** The RemoteEventsHost of the replica's `remote`. */
-export function remoteHost(replica: ReplicaParts): RemoteEventsHost {
+export function remoteHost(replica: ReplicaNode): RemoteEventsHost {
   return {
     cluster: replica.cluster,
     region: replica.region,

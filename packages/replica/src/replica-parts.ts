@@ -2,7 +2,7 @@
  * A replica's state and its parts, wired (STYLE.md "One owner, one home"): the fold, the stored
  * heads, the control document and the flags every part reads, and the parts themselves, each made
  * with the host part-hosts.ts builds for it, in an order where a part handed another directly finds
- * it made. The Replica (replica.ts) is the facade of commands and reads over it; opening.ts opens
+ * it made (ReplicaNode, replica-node.ts, is what they see of it). The Replica (replica.ts) is the facade of commands and reads over it; opening.ts opens
  * and recovers it.
  */
 import {
@@ -14,7 +14,6 @@ import {
   type RetiredOrigin,
 } from '@allot/core';
 import { AntiEntropy } from './anti-entropy.js';
-import type { ReplicaObserver } from './api.js';
 import { Archiving } from './archiving.js';
 import { Borrowing } from './borrow.js';
 import type { CheckpointSchedule } from './checkpoints.js';
@@ -54,25 +53,16 @@ import {
 } from './part-hosts.js';
 import { PeerLink } from './peer-link.js';
 import type { PeerState } from './peers.js';
-import type { Clock, Crypto, Logger, LogHead, NodeMeta, Rng, Store } from './ports.js';
+import type { LogHead, NodeMeta } from './ports.js';
 import { Reads } from './reads.js';
 import { Rebalancing } from './rebalancing.js';
 import { RemoteEvents } from './remote-events.js';
+import type { ReplicaNode, ReplicaPorts } from './replica-node.js';
 import { SuccessorWatch } from './successors.js';
 import { Writability } from './writability.js';
 
-/** What a replica is plugged into. */
-export interface ReplicaPorts {
-  readonly store: Store;
-  readonly clock: Clock;
-  readonly rng: Rng;
-  readonly crypto: Crypto;
-  readonly logger: Logger;
-  readonly observer?: ReplicaObserver;
-}
-
 /** One replica's state and parts (see the file's doc). */
-export class ReplicaParts {
+export class ReplicaParts implements ReplicaNode {
   readonly cluster: string;
   readonly region: string;
   readonly incarnation: string;

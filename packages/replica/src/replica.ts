@@ -37,12 +37,13 @@ import { checkOptions, type ReplicaOptions } from './options.js';
 import type { StoredCheckpoint, StoredSegment, Transport } from './ports.js';
 import type { ClusterView } from './reads.js';
 import { STORE_FAILED } from './refusals.js';
-import { ReplicaParts, type ReplicaPorts } from './replica-parts.js';
+import type { ReplicaPorts } from './replica-node.js';
+import { ReplicaParts } from './replica-parts.js';
 
 export type { RetireOutcome } from './grants.js';
 export { ReplicaOpenError } from './open-error.js';
 export type { ReplicaOptions } from './options.js';
-export type { ReplicaPorts } from './replica-parts.js';
+export type { ReplicaPorts } from './replica-node.js';
 export type { StrandedRights } from './views.js';
 
 /** One region's replica of the ledger. */
