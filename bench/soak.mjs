@@ -152,7 +152,7 @@ async function child(mode) {
  * chunk; then chunk reads from the store (read, check, decode), as a lookup past the budget does.
  */
 async function timeLookups(replica, store) {
-  const index = replica.state.recordWindow?.debitKeys;
+  const index = replica.parts.state.recordWindow?.debitKeys;
   if (index === undefined) return;
   const parts = index.spilledParts();
   const lookups = 50_000;

@@ -1,6 +1,7 @@
 /**
  * The open/closed state of a store and its operations in flight: a call on a closed store rejects,
- * and closing waits for what is in flight ("pending commits finish first", the Store port).
+ * and closing waits for what is in flight ("pending commits finish first", the Store port); and
+ * operations that must run one at a time, in call order.
  */
 import { StoreClosedError } from './errors.js';
 
@@ -43,5 +44,20 @@ export class OperationGate {
   /** Refuses new operations with `reason` at once, without waiting. */
   shut(reason: string): void {
     this.closedBecause ??= reason;
+  }
+}
+
+/**
+ * Runs operations one at a time, in call order: each starts once the one before it has settled,
+ * whatever its outcome (a store's commits, and its archive steps).
+ */
+export class OneAtATime {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  /** Runs `operation` after every operation queued before it; its own outcome is returned. */
+  run<T>(operation: () => Promise<T>): Promise<T> {
+    const done = this.tail.then(operation);
+    this.tail = done.catch(() => undefined);
+    return done;
   }
 }

@@ -2,7 +2,8 @@
  * The Store port on LevelDB (classic-level, through `level`): what a node's data directory holds.
  * One commit is one LevelDB batch, so a crash keeps all of it or none; with `sync` it is fsynced
  * before the promise resolves. Commits run one at a time, in call order, each checked against the
- * in-memory heads (no read), which change only once the write succeeded.
+ * in-memory heads (no read), which change only once the write succeeded. Opening a directory and
+ * its checks are level-open.ts's.
  */
 import type { OriginId, TenantId } from '@allot/core';
 import type {
@@ -19,9 +20,7 @@ import type {
   StoredSegment,
   TenantEventPage,
 } from '@allot/replica';
-import { Level } from 'level';
-import { Archive, type ArchiveUsage } from './archive.js';
-import { DiskArchiveFiles, sha256 } from './archive-files.js';
+import type { Archive, ArchiveUsage } from './archive.js';
 import { type LiveRecords, moveSegments, moveTenantIndex, ReadTracker } from './archive-moves.js';
 import {
   CHECKPOINT_RANGE,
@@ -30,25 +29,12 @@ import {
   checkpointTotals,
   checkpointWrites,
 } from './checkpoints.js';
-import {
-  applyPlan,
-  type CommitState,
-  counterRecord,
-  emptyCommitState,
-  planCommit,
-  planWrites,
-} from './commit-plan.js';
-import { type ConversionReport, convertV2 } from './convert-v2.js';
-import { cursorOf, parseCursor } from './cursor.js';
-import {
-  decodeControlTally,
-  decodeCounter,
-  decodeHeardOrigin,
-  decodeLogHead,
-  decodeNodeMeta,
-} from './encoding.js';
+import { applyPlan, type CommitState, counterRecord, planCommit, planWrites } from './commit-plan.js';
+import type { ConversionReport } from './convert-v2.js';
+import { parseCursor } from './cursor.js';
+import { decodeNodeMeta } from './encoding.js';
 import { StoreCorruptError } from './errors.js';
-import { OperationGate } from './gate.js';
+import { OneAtATime, OperationGate } from './gate.js';
 import {
   checkKeyAreaKey,
   keyAreaKeysOf,
@@ -58,35 +44,18 @@ import {
   openKeyAreaValue,
 } from './key-area.js';
 import {
-  BASE_RANGE,
-  baseKey,
   CONTROL_RANGE,
-  CONTROL_TALLY_KEY,
-  COUNTER_KEY,
   controlKey,
-  HEAD_RANGE,
-  LAYOUT_END,
-  LAYOUT_PREFIX,
   META_KEY,
-  OLD_LAYOUT_PREFIX,
-  ORIGIN_RANGE,
-  parseBaseKey,
   parseControlKey,
-  parseHeadKey,
-  parseOriginKey,
   parseSegmentKey,
   parseTenantKey,
-  RECORD_RANGES,
-  SEGMENT_RANGE,
-  segmentEnd,
   segmentKey,
   TENANT_RANGE,
   tenantKey,
-  V2_LAYOUT_PREFIX,
 } from './keys.js';
-import { checkLevelDbFiles } from './leveldb-check.js';
-import { LOG_PAGE_SEGMENTS_MAX } from './limits.js';
-import { checkSegmentRun, eventsAt, eventsOfRun, pagePositions } from './log-reads.js';
+import { type Db, openDirectory } from './level-open.js';
+import { checkSegmentRun, readLogEvents, tenantPage } from './log-reads.js';
 import { OUTBOX_RANGE, outboxRecordsOf, outboxWrites } from './outbox.js';
 import {
   byOrigin,
@@ -95,27 +64,18 @@ import {
   checkSegmentRead,
   checkTenantRead,
   copyHead,
-  expectHead,
 } from './read-checks.js';
 import { openRecord } from './records.js';
 import { decodeSegmentRecord } from './segment-records.js';
 
-type Db = Level<string, Uint8Array>;
-
-function messageOf(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
-  return `${error.message}${cause}`;
-}
-
 /** A node's durable storage in a LevelDB directory. */
 export class LevelStore implements Store {
   private readonly gate = new OperationGate();
-  /** The tail of the commit chain: each commit starts once the one before it has settled. */
-  private commits: Promise<void> = Promise.resolve();
+  /** Commits, one at a time in call order: each starts once the one before it has settled. */
+  private readonly commits = new OneAtATime();
   /** Reads in flight (an archive step deletes live records only after them), and the archive steps, one at a time. */
   private readonly reads = new ReadTracker();
-  private moves: Promise<unknown> = Promise.resolve();
+  private readonly moves = new OneAtATime();
 
   private constructor(
     private readonly db: Db,
@@ -135,33 +95,8 @@ export class LevelStore implements Store {
    * own log can be signed again as segments (convert-v2.ts); without it, it is refused.
    */
   static async open(dir: string, options: { readonly crypto?: Crypto } = {}): Promise<LevelStore> {
-    // Before LevelDB sees the files: a damaged table must never reach a compaction (leveldb-check.ts).
-    await checkLevelDbFiles(dir);
-    const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
-    try {
-      await db.open();
-    } catch (error) {
-      throw new Error(`cannot open the store in ${dir}: ${messageOf(error)}`, { cause: error });
-    }
-    try {
-      const [v2] = await db.keys({ gte: V2_LAYOUT_PREFIX, lt: 'v20', limit: 1 }).all();
-      let converted: ConversionReport | null = null;
-      if (v2 !== undefined) {
-        if (options.crypto === undefined)
-          throw new StoreCorruptError(
-            v2,
-            `layout ${V2_LAYOUT_PREFIX} (an older Allot wrote this directory): start the node with this build to convert it, or move it away and start on an empty one (its log comes back from its peers)`,
-          );
-        converted = await convertV2(db, options.crypto);
-      }
-      const archiveFiles = new DiskArchiveFiles(dir);
-      await archiveFiles.clearTemporary();
-      const archive = await Archive.open(archiveFiles, sha256);
-      return new LevelStore(db, await loadState(db, archive), dir, converted, archive);
-    } catch (error) {
-      await db.close();
-      throw error;
-    }
+    const { db, state, converted, archive } = await openDirectory(dir, options);
+    return new LevelStore(db, state, dir, converted, archive);
   }
 
   /** The node's metadata, or null for a new data directory. */
@@ -174,14 +109,7 @@ export class LevelStore implements Store {
 
   /** Writes `batch` as one LevelDB batch, after the commits before it; see the Store port. */
   commit(batch: StoreBatch, options: { readonly sync: boolean }): Promise<void> {
-    return this.gate.run(() => {
-      const done = this.commits.then(() => this.write(batch, options));
-      this.commits = done.then(
-        () => undefined,
-        () => undefined,
-      );
-      return done;
-    });
+    return this.gate.run(() => this.commits.run(() => this.write(batch, options)));
   }
 
   private async write(batch: StoreBatch, options: { readonly sync: boolean }): Promise<void> {
@@ -252,16 +180,10 @@ export class LevelStore implements Store {
   readLog(origin: OriginId, fromSeq: number, limit: number): Promise<StoredEvent[]> {
     return this.read(async () => {
       checkLogRead(origin, fromSeq, limit);
-      const events: StoredEvent[] = [];
-      let from = Math.max(fromSeq, (this.state.bases.get(origin)?.seq ?? 0) + 1);
-      while (events.length < limit) {
-        const run = await this.segments(origin, from, Math.min(LOG_PAGE_SEGMENTS_MAX, limit - events.length));
-        const last = run[run.length - 1];
-        if (last === undefined) break;
-        events.push(...eventsOfRun(run, from, limit - events.length));
-        from = last.lastSeq + 1;
-      }
-      return events;
+      const baseSeq = this.state.bases.get(origin)?.seq ?? 0;
+      return readLogEvents(origin, fromSeq, limit, baseSeq, (at, from, count) =>
+        this.segments(at, from, count),
+      );
     });
   }
 
@@ -291,13 +213,10 @@ export class LevelStore implements Store {
             throw new StoreCorruptError(key, `not a key of tenant ${tenant}'s index`);
           hits.push({ key, entry: parsed.entry, value });
         }
-      const { positions, more } = pagePositions(hits, after, limit);
-      const events = await eventsAt(tenant, positions, async (origin, seq) => {
+      return tenantPage(tenant, hits, after, limit, async (origin, seq) => {
         const [segment] = await this.segments(origin, seq, 1);
         return segment;
       });
-      const tail = positions[positions.length - 1];
-      return { events, next: more && tail !== undefined ? cursorOf(tail.entry) : null };
     });
   }
 
@@ -363,24 +282,18 @@ export class LevelStore implements Store {
     if (this.state.bases.has(origin))
       return this.gate.run(async () => ({ segments: 0, events: 0, throughSeq: 0 }));
     return this.gate.run(() =>
-      this.oneMove(() => moveSegments(this.archive, this.live, this.reads, origin, throughSeq, head)),
+      this.moves.run(() => moveSegments(this.archive, this.live, this.reads, origin, throughSeq, head)),
     );
   }
 
   /** One step of moving the tenant index entries of archived events; see the Store port. */
   archiveTenantIndex(): Promise<number> {
-    return this.gate.run(() => this.oneMove(() => moveTenantIndex(this.archive, this.live, this.reads)));
+    return this.gate.run(() => this.moves.run(() => moveTenantIndex(this.archive, this.live, this.reads)));
   }
 
   /** Files and bytes in the archive. */
   archiveUsage(): ArchiveUsage {
     return this.archive.usage();
-  }
-
-  private oneMove<T>(move: () => Promise<T>): Promise<T> {
-    const done = this.moves.then(move);
-    this.moves = done.catch(() => undefined);
-    return done;
   }
 
   /** The live records an archive step reads and deletes. */
@@ -446,163 +359,5 @@ export class LevelStore implements Store {
     this.gate.assertOpen();
     await this.gate.close(`the store in ${this.location} is closed`);
     await this.db.close();
-  }
-}
-
-/**
- * Reads and checks what the in-memory state needs, with the cheap checks of what a start relies on:
- * only keys of this layout and each in a record range; a readable meta and counter; every head the
- * last event of its log (present, same hash, nothing after it); every origin with a log has a head
- * and a log from seq 1; every tenant's last entry present and within the counter. The replica's
- * recovery then reads every log in full (each record checked), so a damaged event anywhere fails
- * the start with one line too.
- */
-async function loadState(db: Db, archive: Archive): Promise<CommitState> {
-  const [before] = await db.keys({ lt: LAYOUT_PREFIX, limit: 1 }).all();
-  const [after] = await db.keys({ gte: LAYOUT_END, limit: 1 }).all();
-  const foreign = before ?? after;
-  if (foreign !== undefined) {
-    const old = foreign.startsWith(OLD_LAYOUT_PREFIX)
-      ? ' (an older Allot wrote this directory: move it away and start the node on an empty one; its log comes back from its peers)'
-      : '';
-    throw new StoreCorruptError(
-      foreign,
-      `outside layout ${LAYOUT_PREFIX}, the only layout this build reads${old}`,
-    );
-  }
-  let from = LAYOUT_PREFIX;
-  for (const range of [...RECORD_RANGES, { gte: LAYOUT_END, lt: LAYOUT_END }]) {
-    const [stray] = await db.keys({ gte: from, lt: range.gte, limit: 1 }).all();
-    if (stray !== undefined)
-      throw new StoreCorruptError(stray, `no record of layout ${LAYOUT_PREFIX} has this key`);
-    from = range.lt;
-  }
-
-  const state = emptyCommitState();
-  const meta = await db.get(META_KEY);
-  if (meta !== undefined) {
-    decodeNodeMeta(META_KEY, openRecord(META_KEY, meta));
-    state.metaStored = true;
-  }
-  const counter = await db.get(COUNTER_KEY);
-  if (counter !== undefined) state.lastEntry = decodeCounter(COUNTER_KEY, openRecord(COUNTER_KEY, counter));
-
-  for (const [key, bytes] of await db.iterator(BASE_RANGE).all()) {
-    const origin = parseBaseKey(key);
-    if (origin === null) throw new StoreCorruptError(key, 'not a log base key');
-    state.bases.set(origin, expectHead(key, decodeLogHead(key, openRecord(key, bytes)), origin));
-  }
-  for (const [key, bytes] of await db.iterator(HEAD_RANGE).all()) {
-    const origin = parseHeadKey(key);
-    if (origin === null) throw new StoreCorruptError(key, 'not a head key');
-    const head = expectHead(key, decodeLogHead(key, openRecord(key, bytes)), origin);
-    await checkHeadAgainstLog(db, key, head, state.bases.get(origin));
-    state.heads.set(origin, head);
-  }
-  for (const origin of state.bases.keys())
-    if (!state.heads.has(origin))
-      throw new StoreCorruptError(baseKey(origin), `the log of ${origin} has a base and no head`);
-  await checkEveryLogHasAHead(db, state, archive);
-
-  for (const [key, bytes] of await db.iterator(ORIGIN_RANGE).all()) {
-    const origin = parseOriginKey(key);
-    if (origin === null) throw new StoreCorruptError(key, 'not a heard-of origin key');
-    state.origins.add(decodeHeardOrigin(key, openRecord(key, bytes), origin));
-  }
-
-  // The newest index entry lies within the counter (one seek per tenant would be a scan: the
-  // replica's events pages check each entry they read instead).
-  const [lastTenantKey] = await db.keys({ ...TENANT_RANGE, reverse: true, limit: 1 }).all();
-  if (lastTenantKey !== undefined && parseTenantKey(lastTenantKey) === null)
-    throw new StoreCorruptError(lastTenantKey, 'not a tenant index key');
-
-  const tally = await db.get(CONTROL_TALLY_KEY);
-  if (tally !== undefined) {
-    state.control = decodeControlTally(CONTROL_TALLY_KEY, openRecord(CONTROL_TALLY_KEY, tally));
-  }
-  const [lastControl] = await db.keys({ ...CONTROL_RANGE, reverse: true, limit: 1 }).all();
-  const lastControlEntry = lastControl === undefined ? 0 : parseControlKey(lastControl);
-  if (lastControlEntry === null || lastControlEntry > state.lastEntry) {
-    const key = lastControl ?? CONTROL_TALLY_KEY;
-    throw new StoreCorruptError(key, `not a control entry up to the counter (${state.lastEntry})`);
-  }
-  if (lastControlEntry !== state.control.last) {
-    const where = lastControl ?? CONTROL_TALLY_KEY;
-    throw new StoreCorruptError(
-      lastControlEntry < state.control.last ? controlKey(state.control.last) : where,
-      `the control tally's last update is entry ${state.control.last}; the last stored is entry ${lastControlEntry}`,
-    );
-  }
-  return state;
-}
-
-/**
- * A head must be its log's last segment: the segment exists, has the head's hash, and none follows;
- * or, with nothing after its log base yet, the base itself.
- */
-async function checkHeadAgainstLog(
-  db: Db,
-  key: string,
-  head: LogHead,
-  base: LogHead | undefined,
-): Promise<void> {
-  const lastKey = segmentKey(head.origin, head.seq);
-  if (base !== undefined && head.seq <= base.seq) {
-    if (head.seq !== base.seq || !sameHash(head.hash, base.hash))
-      throw new StoreCorruptError(key, `below or beside its log base (seq ${base.seq})`);
-    const [stray] = await db
-      .keys({ gte: segmentKey(head.origin, 1), lt: segmentEnd(head.origin), limit: 1 })
-      .all();
-    if (stray !== undefined)
-      throw new StoreCorruptError(stray, `past the head of ${head.origin} (seq ${head.seq})`);
-    return;
-  }
-  const bytes = await db.get(lastKey);
-  if (bytes === undefined) throw new StoreCorruptError(key, `its segment ${lastKey} is missing`);
-  const segment = decodeSegmentRecord(lastKey, openRecord(lastKey, bytes), head.origin, head.seq);
-  if (!sameHash(segment.hash, head.hash))
-    throw new StoreCorruptError(key, `its hash is not the hash of ${lastKey}`);
-  const [after] = await db.keys({ gt: lastKey, lt: segmentEnd(head.origin), limit: 1 }).all();
-  if (after !== undefined)
-    throw new StoreCorruptError(after, `past the head of ${head.origin} (seq ${head.seq})`);
-}
-
-function sameHash(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
-
-/**
- * Every origin with segments has a head, and its log starts at seq 1 or right after its archived
- * part (which no head lies below): one seek per origin.
- */
-async function checkEveryLogHasAHead(db: Db, state: CommitState, archive: Archive): Promise<void> {
-  archive.checkLiveStore((origin) => state.heads.get(origin)?.seq ?? 0, state.lastEntry);
-  let from: string = SEGMENT_RANGE.gte;
-  for (;;) {
-    const [entry] = await db.iterator({ gte: from, lt: SEGMENT_RANGE.lt, limit: 1 }).all();
-    if (entry === undefined) return;
-    const [first, bytes] = entry;
-    const parsed = parseSegmentKey(first);
-    if (parsed === null) throw new StoreCorruptError(first, 'not a segment key');
-    if (!state.heads.has(parsed.origin)) {
-      throw new StoreCorruptError(first, `in the log of ${parsed.origin}, which has no head`);
-    }
-    const segment = decodeSegmentRecord(first, openRecord(first, bytes), parsed.origin, parsed.lastSeq);
-    const archived = archive.throughSeq(parsed.origin);
-    const base = state.bases.get(parsed.origin)?.seq ?? 0;
-    if (base > 0 && archived === 0) {
-      if (segment.firstSeq !== base + 1)
-        throw new StoreCorruptError(
-          first,
-          `the log of ${parsed.origin} starts at seq ${segment.firstSeq}, not after its base (seq ${base})`,
-        );
-    } else if (segment.firstSeq > archived + 1 || (archived === 0 && segment.firstSeq !== 1)) {
-      const after = archived === 0 ? '' : ` (archived to seq ${archived})`;
-      throw new StoreCorruptError(
-        first,
-        `the log of ${parsed.origin} starts at seq ${segment.firstSeq}${after}`,
-      );
-    }
-    from = segmentEnd(parsed.origin);
   }
 }

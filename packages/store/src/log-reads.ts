@@ -1,14 +1,16 @@
 /**
  * Reads of layout v3's logs shared by both stores: a run of segments checked to be whole (each
  * the one after the last, the first holding the seq asked for), the events of a run decoded from
- * its segments, and a tenant's page assembled from its index entries. The stores hand in what they
- * read; a gap, a record under the wrong key or bytes that do not decode are a StoreCorruptError
- * naming the key, never a shorter answer.
+ * its segments, a log read a page of segments at a time, and a tenant's page assembled from its
+ * index entries. The stores hand in what they read; a gap, a record under the wrong key or bytes
+ * that do not decode are a StoreCorruptError naming the key, never a shorter answer.
  */
 import { decodeSegmentRange, type OriginId, SegmentError, type TenantId } from '@allot/core';
-import type { StoredEvent, StoredSegment } from '@allot/replica';
+import type { StoredEvent, StoredSegment, TenantEventPage } from '@allot/replica';
+import { cursorOf } from './cursor.js';
 import { StoreCorruptError } from './errors.js';
 import { segmentKey } from './keys.js';
+import { LOG_PAGE_SEGMENTS_MAX } from './limits.js';
 import { openRecord } from './records.js';
 import { decodeTenantEntry, type EventPosition } from './segment-records.js';
 
@@ -149,4 +151,46 @@ export async function eventsAt(
     i = end;
   }
   return events;
+}
+
+/**
+ * Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order, read a page of
+ * segments at a time with `segments` (a store's checked read); nothing at or below the log base
+ * `baseSeq` (0 for a log from seq 1).
+ */
+export async function readLogEvents(
+  origin: OriginId,
+  fromSeq: number,
+  limit: number,
+  baseSeq: number,
+  segments: (origin: OriginId, fromSeq: number, limit: number) => Promise<StoredSegment[]>,
+): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  let from = Math.max(fromSeq, baseSeq + 1);
+  while (events.length < limit) {
+    const run = await segments(origin, from, Math.min(LOG_PAGE_SEGMENTS_MAX, limit - events.length));
+    const last = run[run.length - 1];
+    if (last === undefined) break;
+    events.push(...eventsOfRun(run, from, limit - events.length));
+    from = last.lastSeq + 1;
+  }
+  return events;
+}
+
+/**
+ * A page of `tenant`'s events after entry `after`: the first `limit` positions of `hits` (its index
+ * entries past `after`, in order, `limit + 1` of them when there are), their events read with
+ * `segmentOf`, and the cursor of the next page when more follow.
+ */
+export async function tenantPage(
+  tenant: TenantId,
+  hits: readonly TenantHit[],
+  after: number,
+  limit: number,
+  segmentOf: (origin: OriginId, seq: number) => Promise<StoredSegment | undefined>,
+): Promise<TenantEventPage> {
+  const { positions, more } = pagePositions(hits, after, limit);
+  const events = await eventsAt(tenant, positions, segmentOf);
+  const tail = positions[positions.length - 1];
+  return { events, next: more && tail !== undefined ? cursorOf(tail.entry) : null };
 }

@@ -16,7 +16,7 @@
  * - `old-backup`: the disk was restored from a backup taken at an earlier compaction.
  * Deterministic: the caller passes its own random choice (`pick`). No clock, timers or `node:`.
  */
-import { parseSegmentKey, segmentKey } from './keys.js';
+import { parseHeadKey, parseSegmentKey, segmentKey } from './keys.js';
 import { COMPACTION_BACKUPS_KEPT, COMPACTION_COMMITS } from './limits.js';
 
 /** One way a disk lies (see the file's doc). */
@@ -203,4 +203,64 @@ export function misdirectedRead(image: RawLogs, pick: Pick): { key: string; read
 /** A read fault returning the values `older` holds for keys it has (stale versions), else the current. */
 export function staleRead(older: ReadonlyMap<string, Uint8Array>): ReadFault {
   return (key, bytes) => older.get(key)?.slice() ?? bytes;
+}
+
+/** What a damage leaves: the image a restart finds, the report's lines, and a read fault if any. */
+export interface DamagedDisk {
+  readonly image: RawLogs;
+  readonly detail: string;
+  readonly damagedKeys: string[];
+  readonly commitsLost: number;
+  readonly readFault: ReadFault | null;
+}
+
+/**
+ * Does `damage` to a disk whose durable image is `durable` (changed in place by a corruption) and
+ * whose history is `disk` (`pick` draws which record, which bit, which backup). Null when the disk
+ * has nothing the damage can reach (then nothing happened).
+ */
+export function damageDisk<P>(
+  durable: RawLogs,
+  disk: DiskHistory<RawLogs, P>,
+  damage: StorageDamage,
+  pick: Pick,
+): DamagedDisk | null {
+  let image = durable;
+  let detail: string;
+  let damagedKeys: string[] = [];
+  let commitsLost = 0;
+  let readFault: ReadFault | null = null;
+  if (damage === 'torn-tail' || damage === 'lost-wal') {
+    if (disk.walCommits === 0) return null;
+    const cut = disk.truncate(damage === 'lost-wal' ? 0 : disk.walCommits - 1);
+    image = cut.image;
+    commitsLost = cut.lost;
+    detail =
+      damage === 'lost-wal'
+        ? `the write-ahead log is lost: ${commitsLost} commits since the last compaction are gone`
+        : 'the last commit was half written: it is dropped whole, as LevelDB drops a torn record';
+  } else if (damage === 'old-backup') {
+    const restored = disk.restore(pick(Math.max(1, disk.backupCount)));
+    if (restored === null) return null;
+    image = restored.image;
+    commitsLost = restored.lost;
+    detail = `the disk is restored from a backup ${commitsLost} commits old`;
+  } else if (damage === 'corrupt-middle' || damage === 'corrupt-end') {
+    const done = corruptRecord(durable, damage === 'corrupt-end' ? 'end' : 'middle', pick);
+    if (done === null) return null;
+    damagedKeys = [done.key];
+    detail = done.detail;
+  } else if (damage === 'misdirected-read') {
+    const fault = misdirectedRead(durable, pick);
+    if (fault === null) return null;
+    damagedKeys = [fault.key];
+    readFault = fault.read;
+    detail = `reads of ${fault.key} return its neighbour's bytes`;
+  } else {
+    const older = new Map([...disk.compactedImage()].filter(([key]) => parseHeadKey(key) !== null));
+    if (older.size === 0) return null;
+    readFault = staleRead(older);
+    detail = `reads of the ${older.size} heads return their values as of the last compaction`;
+  }
+  return { image, detail, damagedKeys, commitsLost, readFault };
 }

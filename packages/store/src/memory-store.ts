@@ -25,17 +25,11 @@ import { Archive, type ArchiveUsage } from './archive.js';
 import type { ArchiveHash } from './archive-format.js';
 import { type LiveRecords, moveSegments, moveTenantIndex, ReadTracker } from './archive-moves.js';
 import { memoryCheckpointStore } from './checkpoints.js';
-import { applyPlan, type CommitState, emptyCommitState, planCommit } from './commit-plan.js';
-import { cursorOf, parseCursor } from './cursor.js';
-import {
-  decodeControlTally,
-  decodeCounter,
-  decodeHeardOrigin,
-  decodeLogHead,
-  decodeNodeMeta,
-} from './encoding.js';
-import { StoreClosedError, StoreCorruptError, StoreInvariantError } from './errors.js';
-import { OperationGate } from './gate.js';
+import { applyPlan, type CommitState, planCommit } from './commit-plan.js';
+import { parseCursor } from './cursor.js';
+import { decodeNodeMeta } from './encoding.js';
+import { StoreClosedError, StoreInvariantError } from './errors.js';
+import { OneAtATime, OperationGate } from './gate.js';
 import {
   checkKeyAreaKey,
   keyAreaStoreKey,
@@ -44,52 +38,30 @@ import {
   openKeyAreaValue,
   writeMemoryKeyArea,
 } from './key-area.js';
-import {
-  CONTROL_TALLY_KEY,
-  COUNTER_KEY,
-  controlKey,
-  headKey,
-  META_KEY,
-  originKey,
-  parseBaseKey,
-  parseHeadKey,
-  parseOriginKey,
-  parseSegmentKey,
-  segmentKey,
-  tenantKey,
-} from './keys.js';
-import { LOG_PAGE_SEGMENTS_MAX } from './limits.js';
-import { checkSegmentRun, eventsAt, eventsOfRun, pagePositions, type TenantHit } from './log-reads.js';
+import { META_KEY, parseSegmentKey } from './keys.js';
+import { checkSegmentRun, readLogEvents, type TenantHit, tenantPage } from './log-reads.js';
 import { type ArchiveStepName, MemoryArchiveFiles, memoryLiveRecords } from './memory-archive.js';
 import {
-  corruptRecord,
   type DamageReport,
   DiskHistory,
-  misdirectedRead,
+  damageDisk,
   type Pick,
   type ReadFault,
   type StorageDamage,
-  staleRead,
 } from './memory-faults.js';
+import { type DiskWrite, type Image, indexOf, type KeyIndex, writePlan } from './memory-image.js';
 import {
-  type DiskWrite,
-  firstAtLeast,
-  type Image,
-  indexOf,
-  type KeyIndex,
-  writePlan,
-} from './memory-image.js';
+  commitStateOf,
+  controlHits,
+  liveSegments,
+  liveTenantHits,
+  type MemoryView,
+  storedHeads,
+  storedOrigins,
+} from './memory-reads.js';
 import { readMemoryOutbox, writeMemoryOutbox } from './outbox.js';
-import {
-  byOrigin,
-  checkControl,
-  checkLogRead,
-  checkSegmentRead,
-  checkTenantRead,
-  expectHead,
-} from './read-checks.js';
+import { byOrigin, checkControl, checkLogRead, checkSegmentRead, checkTenantRead } from './read-checks.js';
 import { openRecord } from './records.js';
-import { decodeSegmentRecord } from './segment-records.js';
 
 /** How a MemoryStore behaves; kept by the stores that `crash()` and `loseDisk()` return. */
 export interface MemoryStoreOptions {
@@ -118,28 +90,6 @@ const noArchiveHash: ArchiveHash = () => {
   throw new StoreInvariantError('this MemoryStore was made without archiveHash: it keeps no archive');
 };
 
-/** The state a store checks commits against, read back from an image. */
-function stateOf(image: Image): CommitState {
-  const state = emptyCommitState();
-  state.metaStored = image.has(META_KEY);
-  const counter = image.get(COUNTER_KEY);
-  if (counter !== undefined) state.lastEntry = decodeCounter(COUNTER_KEY, openRecord(COUNTER_KEY, counter));
-  const tally = image.get(CONTROL_TALLY_KEY);
-  if (tally !== undefined)
-    state.control = decodeControlTally(CONTROL_TALLY_KEY, openRecord(CONTROL_TALLY_KEY, tally));
-  for (const [key, bytes] of image) {
-    const headOrigin = parseHeadKey(key);
-    if (headOrigin !== null)
-      state.heads.set(headOrigin, expectHead(key, decodeLogHead(key, openRecord(key, bytes)), headOrigin));
-    const heard = parseOriginKey(key);
-    if (heard !== null) state.origins.add(decodeHeardOrigin(key, openRecord(key, bytes), heard));
-    const based = parseBaseKey(key);
-    if (based !== null)
-      state.bases.set(based, expectHead(key, decodeLogHead(key, openRecord(key, bytes)), based));
-  }
-  return state;
-}
-
 const resolved = (): Promise<void> => Promise.resolve();
 
 /** A copy of a memory store's durable image (MemoryStore.backup), opaque to its users. */
@@ -150,17 +100,20 @@ export interface MemoryStoreBackup {
 /** A Store in memory, with the crash semantics of a disk (see the file's doc). */
 export class MemoryStore implements Store {
   private readonly gate = new OperationGate();
-  private commits: Promise<void> = Promise.resolve();
+  /** Commits, one at a time in call order. */
+  private readonly commits = new OneAtATime();
   /** Commits since the last sync, oldest first: what a crash loses. */
   private unsynced: DiskWrite[] = [];
   /** The archive, read from its files on first use; reads in flight; archive steps, one at a time. */
   private archiveOpened: Promise<Archive> | null = null;
   private readonly reads = new ReadTracker();
-  private moves: Promise<unknown> = Promise.resolve();
+  private readonly moves = new OneAtATime();
   /** The heads and entry counter the image held when this store was made: the archive is checked against them. */
   private readonly opened: { readonly heads: Map<OriginId, number>; readonly lastEntry: number };
   private readonly visible: Image;
   private readonly index: KeyIndex;
+  /** What the reads of the image see (memory-reads.ts). */
+  private readonly view: MemoryView;
   private readonly state: CommitState;
   private readonly failures: Error[] = [];
   /** Set once the image moved to another instance (crash, disk loss): this one is gone for good. */
@@ -181,7 +134,8 @@ export class MemoryStore implements Store {
   ) {
     this.visible = new Map(durable);
     this.index = indexOf(durable);
-    this.state = stateOf(durable);
+    this.view = { visible: this.visible, index: this.index, read: (key, bytes) => this.read(key, bytes) };
+    this.state = commitStateOf(durable);
     this.opened = {
       heads: new Map([...this.state.heads].map(([origin, head]) => [origin, head.seq])),
       lastEntry: this.state.lastEntry,
@@ -217,43 +171,9 @@ export class MemoryStore implements Store {
    */
   crashDamaged(damage: StorageDamage, pick: Pick): { store: MemoryStore; report: DamageReport } | null {
     this.assertNotGone();
-    let image = this.durable;
-    let detail: string;
-    let damagedKeys: string[] = [];
-    let commitsLost = 0;
-    let readFault: ReadFault | null = null;
-    if (damage === 'torn-tail' || damage === 'lost-wal') {
-      if (this.disk.walCommits === 0) return null;
-      const cut = this.disk.truncate(damage === 'lost-wal' ? 0 : this.disk.walCommits - 1);
-      image = cut.image;
-      commitsLost = cut.lost;
-      detail =
-        damage === 'lost-wal'
-          ? `the write-ahead log is lost: ${commitsLost} commits since the last compaction are gone`
-          : 'the last commit was half written: it is dropped whole, as LevelDB drops a torn record';
-    } else if (damage === 'old-backup') {
-      const restored = this.disk.restore(pick(Math.max(1, this.disk.backupCount)));
-      if (restored === null) return null;
-      image = restored.image;
-      commitsLost = restored.lost;
-      detail = `the disk is restored from a backup ${commitsLost} commits old`;
-    } else if (damage === 'corrupt-middle' || damage === 'corrupt-end') {
-      const done = corruptRecord(this.durable, damage === 'corrupt-end' ? 'end' : 'middle', pick);
-      if (done === null) return null;
-      damagedKeys = [done.key];
-      detail = done.detail;
-    } else if (damage === 'misdirected-read') {
-      const fault = misdirectedRead(this.durable, pick);
-      if (fault === null) return null;
-      damagedKeys = [fault.key];
-      readFault = fault.read;
-      detail = `reads of ${fault.key} return its neighbour's bytes`;
-    } else {
-      const older = new Map([...this.disk.compactedImage()].filter(([key]) => parseHeadKey(key) !== null));
-      if (older.size === 0) return null;
-      readFault = staleRead(older);
-      detail = `reads of the ${older.size} heads return their values as of the last compaction`;
-    }
+    const damaged = damageDisk(this.durable, this.disk, damage, pick);
+    if (damaged === null) return null;
+    const { image, detail, damagedKeys, commitsLost, readFault } = damaged;
     this.leave('crashed');
     const store = new MemoryStore(image, this.options, this.archiveFiles, this.disk);
     store.readFault = readFault;
@@ -345,14 +265,7 @@ export class MemoryStore implements Store {
 
   /** Takes effect after the commits before it and `commitLatency`; see the Store port. */
   commit(batch: StoreBatch, options: { readonly sync: boolean }): Promise<void> {
-    return this.gate.run(() => {
-      const done = this.commits.then(() => this.write(batch, options));
-      this.commits = done.then(
-        () => undefined,
-        () => undefined,
-      );
-      return done;
-    });
+    return this.gate.run(() => this.commits.run(() => this.write(batch, options)));
   }
 
   private async write(batch: StoreBatch, options: { readonly sync: boolean }): Promise<void> {
@@ -377,16 +290,7 @@ export class MemoryStore implements Store {
 
   /** The stored head of every origin, by origin, each read back from its record. */
   heads(): Promise<LogHead[]> {
-    return this.gate.run(async () =>
-      [...this.state.heads.keys()]
-        .map((origin) => {
-          const key = headKey(origin);
-          const bytes = this.visible.get(key);
-          if (bytes === undefined) throw new StoreCorruptError(key, 'missing');
-          return expectHead(key, decodeLogHead(key, openRecord(key, this.read(key, bytes))), origin);
-        })
-        .sort(byOrigin),
-    );
+    return this.gate.run(async () => storedHeads(this.view, this.state.heads.keys()));
   }
 
   /** The stored log base of every origin whose log starts past seq 1 here; see the Store port. */
@@ -426,16 +330,7 @@ export class MemoryStore implements Store {
     if (head === undefined || fromSeq > head.seq || limit === 0) return [];
     const archived = archive.throughSeq(origin);
     const segments = fromSeq <= archived ? await archive.segments(origin, fromSeq, limit) : [];
-    const lastSeqs = this.index.segments.get(origin) ?? [];
-    const liveFrom = Math.max(fromSeq, archived + 1);
-    for (let i = firstAtLeast(lastSeqs, liveFrom); i < lastSeqs.length && segments.length < limit; i++) {
-      const lastSeq = lastSeqs[i] as number;
-      if (lastSeq > head.seq) break;
-      const key = segmentKey(origin, lastSeq);
-      const bytes = this.visible.get(key);
-      if (bytes === undefined) continue; // gone from the image: the run check names the gap
-      segments.push(decodeSegmentRecord(key, openRecord(key, this.read(key, bytes)), origin, lastSeq));
-    }
+    liveSegments(this.view, origin, Math.max(fromSeq, archived + 1), head.seq, limit, segments);
     checkSegmentRun(origin, fromSeq, head.seq, segments, limit);
     return segments;
   }
@@ -444,16 +339,10 @@ export class MemoryStore implements Store {
   readLog(origin: OriginId, fromSeq: number, limit: number): Promise<StoredEvent[]> {
     return this.tracked(async () => {
       checkLogRead(origin, fromSeq, limit);
-      const events: StoredEvent[] = [];
-      let from = Math.max(fromSeq, (this.state.bases.get(origin)?.seq ?? 0) + 1);
-      while (events.length < limit) {
-        const run = await this.segments(origin, from, Math.min(LOG_PAGE_SEGMENTS_MAX, limit - events.length));
-        const last = run[run.length - 1];
-        if (last === undefined) break;
-        events.push(...eventsOfRun(run, from, limit - events.length));
-        from = last.lastSeq + 1;
-      }
-      return events;
+      const baseSeq = this.state.bases.get(origin)?.seq ?? 0;
+      return readLogEvents(origin, fromSeq, limit, baseSeq, (at, from, count) =>
+        this.segments(at, from, count),
+      );
     });
   }
 
@@ -462,42 +351,24 @@ export class MemoryStore implements Store {
     return this.tracked(async () => {
       checkTenantRead(tenant, limit);
       const after = parseCursor(cursor, this.state.lastEntry);
-      const entries = this.index.tenants.get(tenant) ?? [];
       // The archived entries first (all numbered up to entryThrough), then the live ones past them.
       const archive = await this.archive();
       const archived = archive.entryThrough;
       const hits: TenantHit[] = after < archived ? await archive.tenantHits(tenant, after, limit + 1) : [];
-      const liveFrom = Math.max(after, archived) + 1;
-      for (let i = firstAtLeast(entries, liveFrom); i < entries.length && hits.length <= limit; i++) {
-        const entry = entries[i] as number;
-        const key = tenantKey(tenant, entry);
-        const value = this.visible.get(key);
-        if (value === undefined) continue;
-        hits.push({ key, entry, value });
-      }
-      const { positions, more } = pagePositions(hits, after, limit);
-      const events = await eventsAt(
+      liveTenantHits(this.view, tenant, Math.max(after, archived) + 1, limit, hits);
+      return tenantPage(
         tenant,
-        positions,
+        hits,
+        after,
+        limit,
         async (origin, seq) => (await this.segments(origin, seq, 1))[0],
       );
-      const tail = positions[positions.length - 1];
-      return { events, next: more && tail !== undefined ? cursorOf(tail.entry) : null };
     });
   }
 
   /** Every control-document update kept, in commit order; checked against the tally as LevelStore's. */
   readControl(): Promise<Uint8Array[]> {
-    return this.gate.run(async () =>
-      checkControl(
-        this.state.control,
-        this.index.control.flatMap((entry) => {
-          const key = controlKey(entry);
-          const value = this.visible.get(key);
-          return value === undefined ? [] : [{ key, entry, value }];
-        }),
-      ),
-    );
+    return this.gate.run(async () => checkControl(this.state.control, controlHits(this.view)));
   }
 
   /** Writes and deletes outbox records at once, durable before it resolves (outbox.ts). */
@@ -551,16 +422,7 @@ export class MemoryStore implements Store {
 
   /** Every incarnation recorded as heard of, by origin; each record checked as LevelStore's are. */
   readOrigins(): Promise<OriginId[]> {
-    return this.gate.run(async () =>
-      [...this.state.origins]
-        .map((origin) => {
-          const key = originKey(origin);
-          const bytes = this.visible.get(key);
-          if (bytes === undefined) throw new StoreCorruptError(key, 'missing');
-          return decodeHeardOrigin(key, openRecord(key, bytes), origin);
-        })
-        .sort(),
-    );
+    return this.gate.run(async () => storedOrigins(this.view, this.state.origins));
   }
 
   /** The last seq of each origin's log moved to the archive; see the Store port. */
@@ -576,7 +438,7 @@ export class MemoryStore implements Store {
     if (this.state.bases.has(origin))
       return this.gate.run(async () => ({ segments: 0, events: 0, throughSeq: 0 }));
     return this.gate.run(() =>
-      this.oneMove(async () =>
+      this.moves.run(async () =>
         moveSegments(await this.archive(), this.live, this.reads, origin, throughSeq, head),
       ),
     );
@@ -585,7 +447,7 @@ export class MemoryStore implements Store {
   /** One step of moving the tenant index entries of archived events; see the Store port. */
   archiveTenantIndex(): Promise<number> {
     return this.gate.run(() =>
-      this.oneMove(async () => moveTenantIndex(await this.archive(), this.live, this.reads)),
+      this.moves.run(async () => moveTenantIndex(await this.archive(), this.live, this.reads)),
     );
   }
 
@@ -605,12 +467,6 @@ export class MemoryStore implements Store {
   /** The archive's files, `dir/name` → the stored bytes (a test may damage them in place). */
   archiveFileEntries(): [string, Uint8Array][] {
     return this.archiveFiles.entries();
-  }
-
-  private oneMove<T>(move: () => Promise<T>): Promise<T> {
-    const done = this.moves.then(move);
-    this.moves = done.catch(() => undefined);
-    return done;
   }
 
   /** The live records an archive step reads and deletes; a deletion is synced (durable with all before it). */

@@ -48,7 +48,9 @@ describe('a batch of debits and its failures', () => {
     await first.close();
     const doc = new Y.Doc();
     doc.getMap('control').set('policy/acme', { overdraft: null });
-    const store = (first as unknown as { ports: { store: MemoryStore } }).ports.store.crash();
+    const store = (
+      first as unknown as { parts: { ports: { store: MemoryStore } } }
+    ).parts.ports.store.crash();
     await store.commit({ segments: [], heads: [], control: [Y.encodeStateAsUpdate(doc)] }, { sync: true });
     const replica = await openReplica(clock, store);
     node = await testNode({ wrap: () => replica });
@@ -75,7 +77,9 @@ describe('a batch of debits and its failures', () => {
     await grant(node.app, 'beta', 'g', 100);
     await grant(node.app, 'acme', 'g', 100);
     // A bug in deciding one tenant's debit (as a malformed policy once was): a test double.
-    const control = (node.replica as unknown as { control: { policy(tenant: string): unknown } }).control;
+    const { control } = (
+      node.replica as unknown as { parts: { control: { policy(tenant: string): unknown } } }
+    ).parts;
     const policy = control.policy.bind(control);
     control.policy = (tenant: string) => {
       if (tenant === 'acme') throw new Error('boom');
