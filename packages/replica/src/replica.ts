@@ -565,6 +565,7 @@ export class Replica {
     this.ports.observer?.overdraftInUse?.(this.ownLog.overdraftInUse);
     this.deadlines.runExpiries();
     for (const tenant of tenantIds(state)) this.remote.revokeDuplicates(tenant);
+    this.remote.recovered(recovered.duplicateKeys);
     this.spillClosedKeys();
   }
 
