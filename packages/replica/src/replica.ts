@@ -496,6 +496,8 @@ export class Replica {
     replica.successors.load(recordedOrigins, replica.ownLog.durableSeq === 0);
     if (replica.options.allowLoneStart && replica.writability.otherRegions().length > 0)
       replica.successors.waive();
+    const stored = [...replica.heads.values()].filter((head) => head.seq > 0).map((head) => head.origin);
+    replica.writability.noteSuccessor(replica.successors.noteStored(stored));
     await replica.writability.recordHeard([replica.origin]); // a directory made before origins were recorded
     replica.writability.reportLostIncarnations();
     replica.deadlines.armRetention();
