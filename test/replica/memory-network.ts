@@ -94,6 +94,12 @@ export class MemoryNetwork {
     this.disconnect(a, b);
   }
 
+  /** Heals the link between a and b and reconnects. */
+  healLink(a: string, b: string): void {
+    this.cut.delete(this.key(a, b));
+    this.connectAll();
+  }
+
   /** Isolates every region from every other. */
   isolateAll(): void {
     for (const a of this.endpoints.keys())

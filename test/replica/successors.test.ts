@@ -6,14 +6,24 @@
  * writable.
  */
 
-import { createLedgerState, type OriginId } from '@allot/core';
-import { planRetire, type Replica, SuccessorWatch } from '@allot/replica';
-import { MemoryStore } from '@allot/store';
+import { generateKeyPairSync } from 'node:crypto';
+import { createLedgerState, type OriginId, type TenantEventBody } from '@allot/core';
+import {
+  ManualClock,
+  planRetire,
+  Replica,
+  type ReplicationFrame,
+  SeededRng,
+  SuccessorWatch,
+} from '@allot/replica';
+import { MemoryStore, nodeCrypto, rawPublicKey } from '@allot/store';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as Y from 'yjs';
 import { type Cluster, cluster } from './cluster.js';
-import { hostileSetup } from './hostile-peer.js';
+import { hostileSetup, signedRun, US_ORIGIN } from './hostile-peer.js';
+import { MemoryNetwork } from './memory-network.js';
+import { memoryLogger, START_MS } from './support.js';
 
 const OWN = 'eu#ownownownownown' as OriginId;
 const OLD = 'eu#oldoldoldoldold' as OriginId;
@@ -38,23 +48,39 @@ const supersededLines = (c: Cluster) =>
   (c.logs.get('eu')?.lines ?? []).filter((line) => line.message.includes('is superseded'));
 
 describe('SuccessorWatch', () => {
-  it('a node that wrote before: an incarnation of its region not recorded here, named while it starts, is newer', () => {
+  it('a node that wrote before: an incarnation of its region not recorded here is newer once its signed events come, never by name', () => {
     const watch = new SuccessorWatch(OWN);
     watch.load([OWN, OLD, US], false);
-    expect(watch.noteNamed([OWN, OLD, US, 'us#otherotherother'])).toBeNull();
+    watch.noteNamed([OWN, OLD, US, 'us#otherotherother', NEW]);
+    expect(watch.successor).toBeNull(); // a peer's word, maybe a hostile one's
     expect(watch.mayRecord(NEW)).toBe(false); // never recorded: the next start finds it again
-    expect(watch.noteNamed([NEW])).toEqual({ origin: NEW, evidence: 'named' });
-    expect(watch.successor).toEqual({ origin: NEW, evidence: 'named' });
+    expect(watch.noteFolded(OLD)).toBeNull();
+    expect(watch.noteFolded(US)).toBeNull();
+    expect(watch.noteFolded(NEW)).toEqual({ origin: NEW, evidence: 'events' });
+    expect(watch.successor).toEqual({ origin: NEW, evidence: 'events' });
     expect(watch.noteFolded(NEW)).toBeNull(); // found once
-    expect(watch.confirmed(false)).toEqual({ origin: NEW, evidence: 'named' });
+    expect(watch.confirmed(false)).toEqual({ origin: NEW, evidence: 'events' });
     expect(watch.mayRecord(NEW)).toBe(false);
     expect(watch.mayRecord(OLD)).toBe(true);
+  });
+
+  it('the logs its disk holds at a start are signed evidence too', () => {
+    const watch = new SuccessorWatch(OWN);
+    watch.load([OWN, OLD, US], false);
+    expect(watch.noteStored([OWN, OLD, US, 'us#otherotherother'])).toBeNull();
+    expect(watch.noteStored([NEW])).toEqual({ origin: NEW, evidence: 'stored' });
+    // A new incarnation's disk holding an elder's log (it crashed before recording it): an elder.
+    const young = new SuccessorWatch(OWN);
+    young.load([OWN], true);
+    expect(young.noteStored([OLD])).toBeNull();
+    expect(young.confirmed(true)).toBeNull();
+    expect(young.pendingElders()).toEqual([OLD]);
   });
 
   it('an empty own log: what it hears is older once every peer confirmed none holds any of it', () => {
     const watch = new SuccessorWatch(OWN);
     watch.load([OWN], true);
-    expect(watch.noteNamed([OLD])).toBeNull();
+    watch.noteNamed([OLD]);
     expect(watch.noteFolded(OLD)).toBeNull();
     expect(watch.mayRecord(OLD)).toBe(false); // undecided: not recorded yet
     expect(watch.confirmed(true)).toBeNull();
@@ -73,8 +99,18 @@ describe('SuccessorWatch', () => {
   it('an empty own log that peers gave back is no new incarnation: what it heard is newer (seed 77)', () => {
     const watch = new SuccessorWatch(OWN);
     watch.load([OWN], true);
-    expect(watch.noteNamed([NEW])).toBeNull();
-    expect(watch.confirmed(false)).toEqual({ origin: NEW, evidence: 'named' });
+    watch.noteNamed([NEW]);
+    expect(watch.noteFolded(NEW)).toBeNull(); // undecided: judged once every peer confirmed
+    expect(watch.confirmed(false)).toEqual({ origin: NEW, evidence: 'events' });
+  });
+
+  it('an empty own log that peers gave back: a name alone is no successor, and no elder either', () => {
+    const watch = new SuccessorWatch(OWN);
+    watch.load([OWN], true);
+    watch.noteNamed([NEW]);
+    expect(watch.confirmed(false)).toBeNull();
+    expect(watch.eldersPending).toBe(false);
+    expect(watch.noteFolded(NEW)).toEqual({ origin: NEW, evidence: 'events' });
   });
 
   it('once it takes writes, a name is a peer’s word: only signed events of a newer one stop it', () => {
@@ -82,7 +118,8 @@ describe('SuccessorWatch', () => {
     watch.load([OWN, OLD], false);
     expect(watch.confirmed(false)).toBeNull();
     watch.started();
-    expect(watch.noteNamed([NEW])).toBeNull();
+    watch.noteNamed([NEW]);
+    expect(watch.successor).toBeNull();
     expect(watch.mayRecord(NEW)).toBe(true); // heard of while running: recorded, as issue 16 wants
     expect(watch.noteFolded(OLD)).toBeNull();
     expect(watch.noteFolded(NEW)).toEqual({ origin: NEW, evidence: 'events' });
@@ -93,7 +130,8 @@ describe('SuccessorWatch', () => {
     const watch = new SuccessorWatch(OWN);
     watch.load([OWN], false);
     watch.waive();
-    expect(watch.noteNamed([NEW])).toBeNull();
+    watch.noteNamed([NEW]);
+    expect(watch.noteStored([NEW])).toBeNull();
     expect(watch.noteFolded(NEW)).toBeNull();
     expect(watch.mayRecord(NEW)).toBe(true);
     expect(watch.successor).toBeNull();
@@ -162,7 +200,7 @@ describe('the successor rule (properties)', () => {
     );
   });
 
-  it('a node that wrote before finds a successor exactly when one not recorded is named while it starts, or its events come', () => {
+  it('a node that wrote before finds a successor exactly when signed events of one not recorded come, never by a name', () => {
     fc.assert(
       fc.property(
         fc.subarray([...others] as OriginId[]),
@@ -176,10 +214,7 @@ describe('the successor rule (properties)', () => {
           const newer = (o: OriginId) => isOther(o) && !known.has(o);
           play(watch, starting);
           watch.confirmed(false);
-          const heardStarting = starting.flatMap((s) =>
-            s.kind === 'named' ? s.origins : s.kind === 'folded' ? [s.origin] : [],
-          );
-          const expectedStarting = heardStarting.some(newer);
+          const expectedStarting = starting.some((s) => s.kind === 'folded' && newer(s.origin));
           expect(watch.successor !== null).toBe(expectedStarting);
           if (watch.successor === null) watch.started();
           play(watch, running);
@@ -326,5 +361,113 @@ describe('a retire waits while a peer holds more of any incarnation of that regi
     // may be NEW's retire of OLD.
     const plan = planRetire(state, OWN, OLD, true, peers as unknown as Parameters<typeof planRetire>[4]);
     expect(plan).toEqual({ status: 'behind', region: 'us', origin: NEW, held: 3, here: 0 });
+  });
+});
+
+const grantBody = (grantId: string): TenantEventBody => ({ kind: 'grant', ...own(grantId) });
+
+/**
+ * eu wrote an event, then restarts on what its disk kept while its one peer, us, is hostile: us
+ * holds us's key (it is authenticated) and says whatever it wants about eu's incarnations.
+ */
+async function restartingUnderHostilePeer() {
+  const clock = new ManualClock(START_MS);
+  const euKey = generateKeyPairSync('ed25519').privateKey;
+  const usKey = generateKeyPairSync('ed25519').privateKey;
+  let logger = memoryLogger();
+  let network = new MemoryNetwork();
+  const received: ReplicationFrame[] = [];
+  const run = async (ms: number) => {
+    for (let i = 0; i < ms; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      clock.advance(1);
+    }
+  };
+  const open = async (store: MemoryStore) => {
+    logger = memoryLogger();
+    network = new MemoryNetwork();
+    const replica = await Replica.open(
+      { cluster: 'test', region: 'eu', peerKeys: { us: rawPublicKey(usKey) } },
+      { store, clock, rng: new SeededRng(11), crypto: nodeCrypto(euKey), logger },
+    );
+    replica.attachTransport(network.transport('eu', replica.origin, ['us']));
+    const peer = network.transport('us', US_ORIGIN, ['eu']);
+    peer.attach({ peerUp: () => {}, peerDown: () => {}, frame: (_from, frame) => received.push(frame) });
+    network.connectAll();
+    const send = (frame: unknown) => {
+      if (!peer.peers()[0]?.connected) network.connectAll(); // the peer reconnects after a drop
+      return peer.send('eu', frame as ReplicationFrame);
+    };
+    return { replica, send };
+  };
+  const summary = (versionVector: Record<string, number>) => ({
+    type: 'summary',
+    versionVector,
+    control: Y.encodeStateVector(new Y.Doc()),
+  });
+  const firstStore = MemoryStore.empty();
+  const first = await open(firstStore);
+  first.send(summary({}));
+  await run(5);
+  expect(first.replica.writable).toBe(true);
+  const lost = first.replica.origin;
+  const granting = first.replica.grant(grant);
+  await run(20);
+  expect((await granting).status).toBe('accepted');
+  firstStore.flush();
+  return {
+    euKey,
+    usKey,
+    lost,
+    open,
+    run,
+    summary,
+    restart: () => open(firstStore.crash()),
+    logger: () => logger,
+  };
+}
+
+describe('a hostile peer cannot make a restarting node superseded', () => {
+  it('by naming an invented incarnation of its region with seqs it claims to hold, nor by unsigned segments of it', async () => {
+    const h = await restartingUnderHostilePeer();
+    const { replica, send } = await h.restart();
+    expect(replica.origin).toBe(h.lost);
+    const invented = 'eu#inventedinvente' as OriginId;
+    send(h.summary({ [h.lost]: 1, [invented]: 5 }));
+    await h.run(20);
+    // Segments of the invented incarnation signed with us's key: they do not verify under eu's.
+    send({
+      type: 'segments',
+      origin: invented,
+      segments: signedRun(h.usKey, invented, [grantBody('forged')]),
+    });
+    await h.run(20);
+    send(h.summary({ [h.lost]: 1, [invented]: 5 }));
+    await h.run(20);
+    const superseded = () => h.logger().lines.filter((line) => line.message.includes('is superseded'));
+    expect(superseded()).toEqual([]);
+    expect(replica.versionVector()[invented]).toBeUndefined();
+    // Writes wait while a peer claims more of its region than it holds (log-confirm), not for good:
+    // once the peer stops claiming, the node takes writes.
+    send(h.summary({ [h.lost]: 1 }));
+    await h.run(20);
+    expect(replica.writable).toBe(true);
+    expect(superseded()).toEqual([]);
+  });
+
+  it('while signed events of a newer incarnation of its region, given by the same peer, do', async () => {
+    const h = await restartingUnderHostilePeer();
+    const { replica, send } = await h.restart();
+    const newer = 'eu#newerincarnati' as OriginId;
+    send(h.summary({ [h.lost]: 1, [newer]: 1 }));
+    await h.run(20);
+    send({ type: 'segments', origin: newer, segments: signedRun(h.euKey, newer, [grantBody('new-1')]) });
+    await h.run(20);
+    send(h.summary({ [h.lost]: 1, [newer]: 1 }));
+    await h.run(20);
+    const superseded = h.logger().lines.filter((line) => line.message.includes('is superseded'));
+    expect(superseded).toHaveLength(1);
+    expect(superseded[0]?.message).toContain('received signed events of eu#newerincarnati');
+    expect(replica.writable).toBe(false);
   });
 });

@@ -74,6 +74,8 @@ export async function openParts(replica: ReplicaNode): Promise<void> {
   replica.successors.load(recordedOrigins, replica.ownLog.durableSeq === 0);
   if (replica.options.allowLoneStart && replica.writability.otherRegions().length > 0)
     replica.successors.waive();
+  const stored = [...replica.heads.values()].filter((head) => head.seq > 0).map((head) => head.origin);
+  replica.writability.noteSuccessor(replica.successors.noteStored(stored));
   await replica.writability.recordHeard([replica.origin]); // a directory made before origins were recorded
   replica.writability.reportLostIncarnations();
   replica.deadlines.armRetention();
@@ -129,5 +131,6 @@ export async function recoverParts(replica: ReplicaNode): Promise<void> {
   ports.observer?.overdraftInUse?.(ownLog.overdraftInUse);
   replica.deadlines.runExpiries();
   for (const tenant of tenantIds(state)) replica.remote.revokeDuplicates(tenant);
+  replica.remote.recovered(recovered.duplicateKeys);
   replica.spillClosedKeys();
 }

@@ -10,9 +10,12 @@ import {
   applyCheckedEvent,
   type CheckpointHead,
   createLedgerState,
+  debitsOfKey,
   decodeSegment,
   eventProblem,
+  type LedgerEvent,
   type LedgerState,
+  NOTHING_RECALLED,
   type OriginId,
   type RecordWindowOptions,
   SegmentError,
@@ -35,6 +38,12 @@ export interface RecoveredStore {
   readonly checkpoint: number | null;
   /** Events folded from the logs (after the checkpoint, if any). */
   readonly folded: number;
+  /**
+   * Each tenant's idempotency keys taken by more than one debit (see `keysTakenTwice`): the
+   * cross-region duplicates whose refund this node may owe. Every tenant is listed (repay and
+   * expiry are owed per tenant), with the keys of its duplicates, none for most.
+   */
+  readonly duplicateKeys: Map<string, Set<string>>;
 }
 
 type RecoveryPorts = {
@@ -84,6 +93,7 @@ export async function recoverStore(
         checkpoint.state,
         checkpoint.heads,
         retired,
+        keysTakenTwice(checkpoint.state),
       );
       from = checkpoint.total;
     } catch (error) {
@@ -102,6 +112,7 @@ export async function recoverStore(
     createLedgerState(recordWindow === undefined ? {} : { recordWindow }),
     new Map(),
     retired,
+    new Map(),
   );
   if (from !== null)
     ports.logger.info(
@@ -120,7 +131,47 @@ export async function recoverStore(
     control,
     checkpoint: from,
     folded: folded.events,
+    duplicateKeys: folded.duplicateKeys,
   };
+}
+
+/**
+ * Every tenant of `state`, each with the idempotency keys its in-memory records hold more than one
+ * debit of. What a node does about a cross-region duplicate (the refund by the region that took
+ * the later debit, DESIGN.md §3) is decided when the duplicate's events are folded, and waits in
+ * memory while the node is not writable: a crash then loses it, and the restarted node, which
+ * folds those events from its own disk, never receives them again (swarm seed 1560: eu folded
+ * ap's debit of a key it had also taken while restarting, crashed again before it was writable,
+ * and never refunded its own). So a start hands every duplicate it folds back to that decision.
+ */
+function keysTakenTwice(state: LedgerState): Map<string, Set<string>> {
+  const keys = new Map<string, Set<string>>();
+  for (const [tenant, ledger] of state.tenants) {
+    const twice = new Set<string>();
+    for (const [key, ids] of ledger.debitsByKey ?? []) if (ids.length > 1) twice.add(key);
+    keys.set(tenant, twice);
+  }
+  return keys;
+}
+
+/**
+ * Notes in `duplicateKeys` a debit about to be folded whose key an earlier debit folded here
+ * already took (in memory, or in the key index of records off the heap: issue 18; a fingerprint
+ * collision only adds a key that the refund decision finds has no duplicate).
+ */
+function noteDuplicateKey(
+  state: LedgerState,
+  event: LedgerEvent,
+  duplicateKeys: Map<string, Set<string>>,
+): void {
+  if (event.kind !== 'debit') return;
+  const ledger = state.tenants.get(event.tenant);
+  if (ledger === undefined) return;
+  const found = debitsOfKey(ledger, event.idempotencyKey, NOTHING_RECALLED);
+  if (found.records.length === 0 && found.recall.length === 0) return;
+  const keys = duplicateKeys.get(event.tenant) ?? new Set<string>();
+  keys.add(event.idempotencyKey);
+  duplicateKeys.set(event.tenant, keys);
 }
 
 /**
@@ -136,7 +187,13 @@ async function foldLogs(
   state: LedgerState,
   from: ReadonlyMap<OriginId, CheckpointHead>,
   retired: ReadonlyMap<OriginId, number>,
-): Promise<{ state: LedgerState; events: number; capped: Map<OriginId, LogHead> }> {
+  duplicateKeys: Map<string, Set<string>>,
+): Promise<{
+  state: LedgerState;
+  events: number;
+  capped: Map<OriginId, LogHead>;
+  duplicateKeys: Map<string, Set<string>>;
+}> {
   const { store, crypto } = ports;
   let events = 0;
   /** Heads of retired logs at their retired seq: what this node holds of them, as every node counts. */
@@ -172,6 +229,7 @@ async function foldLogs(
           const problem = eventProblem(event);
           if (problem !== null) throw new ReplicaOpenError(`${at}: malformed event: ${problem}`);
           if (event.seq > (cap ?? event.seq)) continue;
+          noteDuplicateKey(state, event, duplicateKeys);
           if (applyCheckedEvent(state, event) !== 'applied')
             throw new ReplicaOpenError(`${at}: not applicable`);
           events += 1;
@@ -202,5 +260,7 @@ async function foldLogs(
         throw new ReplicaOpenError(`log ${head.origin}: head signature does not verify with this node's key`);
     }
   }
-  return { state, events, capped };
+  for (const tenant of state.tenants.keys())
+    if (!duplicateKeys.has(tenant)) duplicateKeys.set(tenant, new Set());
+  return { state, events, capped, duplicateKeys };
 }

@@ -96,6 +96,16 @@ export class RemoteEvents {
   }
 
   /**
+   * A start folded the stored logs (recovery.ts): what received events ask of this region is done
+   * again for every tenant, with the keys of its cross-region duplicates — now if writable, else
+   * once writable. Work deferred before a crash is lost with the process, and its events are not
+   * received again (swarm seed 1560: a duplicate debit never refunded); each decision is idempotent.
+   */
+  recovered(duplicateKeys: ReadonlyMap<string, ReadonlySet<string>>): void {
+    for (const [tenant, keys] of duplicateKeys) this.afterRemoteEvents(tenant, keys);
+  }
+
+  /**
    * Checks a received run (per segment: chain continuity from what is known here, the origin's
    * signature, its events' shape), then folds it and persists its segments as they are with the
    * next commit. A run that does not verify drops the peer and changes nothing; a gap is pulled;

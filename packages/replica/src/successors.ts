@@ -13,13 +13,17 @@
  *   of its region heard before it first takes writes is an ELDER. It takes writes only once its
  *   elders are recorded durably, so any disk of it that holds one of its events also holds them (a
  *   disk that loses a tail loses the newest part).
- * - Any other incarnation of its region, named by a peer or whose signed events reach it, that is
- *   not an elder was born after this one first wrote: a SUCCESSOR. It is not recorded here (so the
- *   next start finds it again) and this node takes no writes from then on.
- * After the node first takes writes in a run, only a successor's signed events (folded here) count:
- * a summary is a peer's word, and a hostile peer naming invented incarnations must not stop a
- * running region. Before that, a name suffices: log-confirm (log-confirm.ts) waits on every peer's
- * word at a start already, and a successor that wrote nothing yet still marks the disk as given up.
+ * - Any other incarnation of its region whose SIGNED events reach it (received and verified under
+ *   the region's key, or stored on its disk, verified when they came), that is not an elder, was
+ *   born after this one first wrote: a SUCCESSOR. It is not recorded here (so the next start finds
+ *   its events again) and this node takes no writes from then on.
+ * Only signed evidence shows a successor. A summary is a peer's word: it names incarnations it
+ * merely heard of, and what it heard may be a hostile wire's invention (swarm seeds 1283, 1887) or a
+ * hostile peer's, with seqs it claims to hold. A name can only make an elder (of a newborn, which
+ * is safe: an elder is never a successor). A successor's events still reach a restarting node
+ * before it takes writes: log-confirm (log-confirm.ts) waits until it holds every event of its
+ * region's incarnations that any peer holds, and fetching them folds them here. A successor that
+ * wrote nothing a peer holds yet does not stop it: its first events that reach this node do.
  *
  * Legitimate cases stay writable: a normal restart (every incarnation of its region it knows was
  * recorded when heard), a lost tail fetched back from peers (same incarnation: not "another"), a
@@ -29,8 +33,11 @@
  */
 import { type OriginId, regionOf } from '@allot/core';
 
-/** How a successor became known here. */
-export type SuccessorEvidence = 'named' | 'events';
+/**
+ * The signed evidence a successor was found by: its events received here (`events`), or stored on
+ * this node's disk at its start (`stored`: verified when they were received).
+ */
+export type SuccessorEvidence = 'events' | 'stored';
 
 /** A successor found, with how it was found. */
 export interface Successor {
@@ -46,12 +53,15 @@ export class SuccessorWatch {
   private readonly region: string;
   /** Other incarnations of this region recorded durably here: older than this one. */
   private readonly elders = new Set<OriginId>();
-  /** Heard while `undecided`: elders if this incarnation turns out newborn, else successors. */
-  private readonly candidates = new Set<OriginId>();
+  /**
+   * Heard while `undecided`: elders if this incarnation turns out newborn; else successors, when
+   * their signed events came (a name alone then counts for nothing).
+   */
+  private readonly candidates = new Map<OriginId, SuccessorEvidence | 'named'>();
   /** Heard while newborn, their recording not settled: writes wait for them. */
   private readonly pending = new Set<OriginId>();
   private birth: Birth = 'grown';
-  /** True until this node first takes writes in this run: then a peer's naming counts. */
+  /** True until this node first takes writes in this run: until then a name can make an elder. */
   private starting = true;
   private found: Successor | null = null;
   /** allowLoneStart: the operator overrode the start's checks; nothing is judged this run. */
@@ -99,37 +109,52 @@ export class SuccessorWatch {
   }
 
   /**
-   * The incarnations a peer's checked summary names: another of this region that is no elder is,
-   * before this node first takes writes in this run, a candidate (while undecided), an elder to
-   * record (newborn) or a successor (grown). Answers the successor when this call found it.
+   * The incarnations a peer's checked summary names: before this node first takes writes in this
+   * run, another of this region that is no elder is a candidate (while undecided) or an elder to
+   * record (newborn). Never a successor: a name is no signed evidence.
    */
-  noteNamed(origins: Iterable<OriginId>): Successor | null {
-    if (!this.starting) return null; // a running node believes signed events only (noteFolded)
+  noteNamed(origins: Iterable<OriginId>): void {
+    if (!this.starting || this.waived) return;
     for (const origin of origins) {
-      const found = this.note(origin, 'named');
+      if (!this.isOther(origin) || this.elders.has(origin) || this.pending.has(origin)) continue;
+      if (this.birth === 'undecided' && !this.candidates.has(origin)) this.candidates.set(origin, 'named');
+      else if (this.birth === 'newborn') this.pending.add(origin);
+    }
+  }
+
+  /** Signed events of `origin` were verified and folded here: judged at any time. */
+  noteFolded(origin: OriginId): Successor | null {
+    return this.note(origin, 'events');
+  }
+
+  /**
+   * The origins whose logs this node's disk holds at its start (their segments were verified when
+   * received): signed evidence too. Answers the successor found, or null.
+   */
+  noteStored(origins: Iterable<OriginId>): Successor | null {
+    for (const origin of origins) {
+      const found = this.note(origin, 'stored');
       if (found !== null) return found;
     }
     return null;
-  }
-
-  /** Signed events of `origin` were folded here: judged as a name is, at any time. */
-  noteFolded(origin: OriginId): Successor | null {
-    return this.note(origin, 'events');
   }
 
   /**
    * Every peer confirmed this node's log (log-confirm.ts): it holds all of its own log that any of
    * them holds. Empty then (`ownLogEmpty`), this incarnation never wrote anything a peer kept: it is
    * newborn, and the candidates heard are its elders (to record before it takes writes). Else it is
-   * grown, and a candidate is a successor (a data directory restored from a backup taken before its
-   * first event: swarm seed 77). Answers the successor found, or null.
+   * grown, and a candidate whose signed events came is a successor (a data directory restored from
+   * a backup taken before its first event: swarm seed 77). Answers the successor found, or null.
    */
   confirmed(ownLogEmpty: boolean): Successor | null {
     if (this.birth !== 'undecided') return this.found;
     this.birth = ownLogEmpty ? 'newborn' : 'grown';
-    const candidates = [...this.candidates].sort();
+    const candidates = [...this.candidates].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     this.candidates.clear();
-    for (const origin of candidates) this.note(origin, 'named');
+    for (const [origin, evidence] of candidates) {
+      if (this.birth === 'newborn') this.pending.add(origin);
+      else if (evidence !== 'named') this.note(origin, evidence);
+    }
     return this.found;
   }
 
@@ -179,7 +204,7 @@ export class SuccessorWatch {
       return null;
     switch (this.birth) {
       case 'undecided':
-        this.candidates.add(origin);
+        this.candidates.set(origin, evidence);
         return null;
       case 'newborn':
         this.pending.add(origin);
@@ -198,6 +223,9 @@ export class SuccessorWatch {
 
 /** The one line a node says when it finds a successor (and takes no writes from then on). */
 export function supersededLine(origin: OriginId, successor: Successor): string {
-  const how = successor.evidence === 'named' ? 'a peer names' : 'this node received signed events of';
+  const how =
+    successor.evidence === 'stored'
+      ? "this node's disk holds signed events of"
+      : 'this node received signed events of';
   return `incarnation ${origin} of this data directory is superseded: ${how} ${successor.origin}, a newer incarnation of its region (a data directory restored from a backup?); it takes no writes: run this region on its current data directory, or on an empty one`;
 }

@@ -203,11 +203,9 @@ export class Writability {
   /** A peer's checked summary: every incarnation it names is heard of here too. */
   noteHeard(vector: Readonly<Record<OriginId, number>>): void {
     const host = this.host;
-    // Only a name the peer holds events of can show a successor: a summary also names incarnations
-    // it merely heard of (seq 0), and what it heard may be a hostile wire's invention (swarm seeds
-    // 1283, 1887: an invented name relayed with seq 0 stopped a restarting region for good).
-    const holding = Object.keys(vector).filter((origin) => (vector[origin] ?? 0) > 0);
-    this.noteSuccessor(host.successors.noteNamed(holding));
+    // A name makes at most an elder: never a successor, which only signed events show (successors.ts;
+    // swarm seeds 1283, 1887: an invented name relayed by a peer stopped a restarting region for good).
+    host.successors.noteNamed(Object.keys(vector));
     host.heard.noteSummary(vector);
     this.reportLostIncarnations();
     void this.recordHeard(Object.keys(vector));

@@ -92,4 +92,17 @@ describe('issue 15 soak findings', () => {
   it('seed 1887: the same at eu, after halves and a crash', async () => {
     await run(1887);
   });
+
+  /**
+   * S6 (the replica): eu took key tenant-0/2/74 while ap was cut off, ap had taken it first; eu
+   * crashed, restarted, folded ap's debit while it waited for us (paused) to confirm its log, so
+   * the refund it owed waited in memory; eu crashed again before it was writable, and the restarted
+   * eu folded ap's debit from its own disk: never received again, never refunded. Fixed: a start
+   * hands every duplicate key it folds to the refund decision (recovery.ts).
+   */
+  it('seed 1560: a duplicate refund deferred before a crash is owed again after the restart', async () => {
+    const result = await run(1560);
+    expect(result.scenario.faults.filter((fault) => fault.kind === 'crash').length).toBe(2);
+    expect(noteOf(result, 'S6')).toMatch(/[1-9]\d* taken at more than one region/);
+  });
 });
