@@ -5,6 +5,7 @@
 import { canonicalJson } from '@allot/core';
 import type { MemoryStore } from '@allot/store';
 import { describe, expect, it } from 'vitest';
+import { GateLosses } from '../../packages/replica/src/gate-losses.js';
 import { cluster } from './cluster.js';
 
 // Two regions: with a third, its relays (after RELAY_AFTER_MS) would hide a lost run unless its window
@@ -46,5 +47,32 @@ describe('catch-up of a far-behind region', () => {
     await Promise.all([own, snapshot, c.run(150)]);
     await c.until(() => same('ap', 'eu'), 10_000);
     expect(c.node('ap').balance('acme')?.balance).toBe(GRANT - 3_001);
+  });
+});
+
+describe('frames ignored at the gate (gate-losses.ts)', () => {
+  const frame = (origin: string, firstSeq: number) => ({
+    type: 'segments' as const,
+    origin,
+    segments: [{ firstSeq, lastSeq: firstSeq, bytes: new Uint8Array(1), signature: new Uint8Array(64) }],
+  });
+
+  it('turns ignored runs into one pull per origin from what is held, and keeps the lowest ignored pull', () => {
+    const losses = new GateLosses();
+    expect(losses.note('eu', { type: 'summary', versionVector: {}, control: new Uint8Array(0) })).toBe(false);
+    expect(losses.note('eu', frame('eu#a', 10))).toBe(true);
+    expect(losses.note('eu', frame('eu#a', 20))).toBe(true);
+    expect(losses.note('eu', { type: 'pull', origin: 'us#b', fromSeq: 7 })).toBe(true);
+    expect(losses.note('eu', { type: 'pull', origin: 'us#b', fromSeq: 3 })).toBe(true);
+    expect(losses.note('us', frame('us#b', 5))).toBe(true);
+    losses.forget('us');
+    expect(losses.take((origin) => (origin === 'eu#a' ? 9 : 0))).toEqual([
+      {
+        region: 'eu',
+        send: [{ type: 'pull', origin: 'eu#a', fromSeq: 10 }],
+        act: [{ type: 'pull', origin: 'us#b', fromSeq: 3 }],
+      },
+    ]);
+    expect(losses.take(() => 0)).toEqual([]);
   });
 });
