@@ -11,6 +11,7 @@ import type { ReplicaObserver } from './api.js';
 import type { Archiving } from './archiving.js';
 import { ControlDocument, ControlRefused } from './control.js';
 import type { ReplicationFrame, SegmentsFrame } from './frames.js';
+import { GateLosses } from './gate-losses.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HoldForwarding } from './hold-forwarding.js';
 import type { JoinFrame } from './join-frames.js';
@@ -76,6 +77,8 @@ export class PeerLink {
   private summaryTimer: TimerHandle | null = null;
   /** Peers already reported as holding more of our own log than we made durable (one line each). */
   private readonly reportedFork = new Set<string>();
+  /** Runs and pulls ignored while the gate was shut: made good once it opens (gate-losses.ts). */
+  private readonly gateLosses = new GateLosses();
 
   constructor(private readonly host: PeerLinkHost) {}
 
@@ -127,6 +130,7 @@ export class PeerLink {
     const peer = this.peer(region);
     peer.connected = false;
     peer.sent.clear();
+    this.gateLosses.forget(region);
     this.host.forwarding.peerDown(region);
     this.host.joinPeerDown(region);
     this.host.observer?.peerConnected?.(region, false);
@@ -183,7 +187,12 @@ export class PeerLink {
       this.host.joinFrame(region, frame as JoinFrame);
       return;
     }
-    if (this.host.ownLog.gate !== null) return; // the peer re-sends after its next summary
+    const gate = this.host.ownLog.gate;
+    if (gate !== null) {
+      // A summary comes again; a run or a pull ignored now is made good once the gate opens.
+      if (this.gateLosses.note(region, frame)) this.gateLosses.afterGate(gate, () => this.afterGate());
+      return;
+    }
     const peer = this.peer(region);
     peer.connected = true; // the transport delivers frames only from an authenticated, live link
     switch (frame.type) {
@@ -254,6 +263,23 @@ export class PeerLink {
       case 'control':
         this.receiveControl(region, frame.message);
         break;
+    }
+  }
+
+  /** The gate opened (or another shut meanwhile): pulls for the runs ignored, the pulls ignored acted on. */
+  private afterGate(): void {
+    if (this.host.closing() || this.host.broken()) return;
+    const gate = this.host.ownLog.gate;
+    if (gate !== null) {
+      this.gateLosses.afterGate(gate, () => this.afterGate());
+      return;
+    }
+    const own = this.host.origin;
+    const owed = this.gateLosses.take((origin) => this.host.heads().get(origin)?.seq ?? 0);
+    for (const { region, send, act } of owed) {
+      if (!this.peer(region).connected) continue;
+      for (const pull of send) if (pull.origin !== own || !this.host.logConfirmed()) this.send(region, pull);
+      for (const pull of act) this.receiveFrame(region, pull);
     }
   }
 

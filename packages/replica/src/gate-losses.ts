@@ -1,0 +1,63 @@
+/**
+ * Frames a replica ignores while its gate is shut (recovery, snapshot, checkpoint: group-commit.ts
+ * `exclusively`) that would otherwise be lost for good. The sender of a run counts it as sent, and
+ * only a summary that shows it held, a pull or a new link makes it send again; a run ignored here is
+ * none of these, and when it was the last the sender had (or filled its window) it never sends
+ * more: a catching-up node stalled with every link up (bench:join, 880,334 of 1,006,246 events).
+ * So each ignored run becomes a pull of its origin once the gate is open, and an ignored pull is
+ * acted on then. Summaries need nothing: they come again every interval. Sans I/O.
+ */
+import type { OriginId } from '@allot/core';
+import type { PullFrame, ReplicationFrame } from './frames.js';
+
+/** Per peer region, the origins to pull (from what is held) or to push (from `fromSeq`) later. */
+export class GateLosses {
+  private readonly lost = new Map<string, Map<OriginId, { pullFrom: boolean; pushFrom: number | null }>>();
+  private waiting = false;
+
+  /** True when `frame` is one whose loss must be made good once the gate opens (then noted). */
+  note(region: string, frame: ReplicationFrame): boolean {
+    if (frame.type !== 'segments' && frame.type !== 'pull') return false;
+    const origins = this.lost.get(region) ?? new Map();
+    this.lost.set(region, origins);
+    const known = origins.get(frame.origin) ?? { pullFrom: false, pushFrom: null };
+    if (frame.type === 'segments') known.pullFrom = true;
+    else known.pushFrom = Math.min(known.pushFrom ?? frame.fromSeq, frame.fromSeq);
+    origins.set(frame.origin, known);
+    return true;
+  }
+
+  /** Runs `then` once `gate` opens, unless a wait is under way already. */
+  afterGate(gate: Promise<void>, then: () => void): void {
+    if (this.waiting) return;
+    this.waiting = true;
+    void gate.then(() => {
+      this.waiting = false;
+      then();
+    });
+  }
+
+  /** The link to `region` closed: a new one starts from the peers' summaries, nothing is owed. */
+  forget(region: string): void {
+    this.lost.delete(region);
+  }
+
+  /**
+   * What is owed, taken: per region, the pulls to send it (`held`: the seq held here of an origin)
+   * and the pulls it sent that are to be acted on as if they came now.
+   */
+  take(held: (origin: OriginId) => number): { region: string; send: PullFrame[]; act: PullFrame[] }[] {
+    const owed: { region: string; send: PullFrame[]; act: PullFrame[] }[] = [];
+    for (const [region, origins] of this.lost) {
+      const send: PullFrame[] = [];
+      const act: PullFrame[] = [];
+      for (const [origin, { pullFrom, pushFrom }] of origins) {
+        if (pullFrom) send.push({ type: 'pull', origin, fromSeq: held(origin) + 1 });
+        if (pushFrom !== null) act.push({ type: 'pull', origin, fromSeq: pushFrom });
+      }
+      owed.push({ region, send, act });
+    }
+    this.lost.clear();
+    return owed;
+  }
+}
