@@ -3,6 +3,9 @@
  * cells, the winning definition and the losers), and its records as checkpoint-fields.ts's tables
  * list them; written in the one canonical order and read back with every order and value checked.
  */
+
+import { GRANT_CELLS, TENANT_CELLS } from './cell-codes.js';
+import { grantCellAt, setGrantCell, setMovedAt, setRetiredAt, setTenantCell } from './cells.js';
 import {
   CheckpointError,
   type CheckpointFields,
@@ -15,25 +18,13 @@ import {
   readFields,
   writeFields,
 } from './checkpoint-fields.js';
+import { addDefinition, compareDefinitions } from './grant-terms.js';
 import { eventRecordId, isKey, type OriginId, parseEventRecordId } from './ids.js';
 import { SHAPE_SHARED_MAX } from './limits.js';
 import { forEachInSlot, Shape } from './packed.js';
 import type { DebitRecord, HoldRecord, RefundRecord, RevokeRecord } from './records.js';
 import type { ByteReader, ByteWriter } from './segment-bytes.js';
-import {
-  addDefinition,
-  compareDefinitions,
-  ensureGrant,
-  GRANT_CELLS,
-  type GrantDefinition,
-  grantCellAt,
-  setGrantCell,
-  setMovedAt,
-  setRetiredAt,
-  setTenantCell,
-  TENANT_CELLS,
-  TenantState,
-} from './state.js';
+import { ensureGrant, type GrantDefinition, TenantState } from './state.js';
 
 const TENANT_KINDS = TENANT_CELLS.length;
 const DEBIT_ID_FIELD: CheckpointFields = [['debitId', 'eventId']];

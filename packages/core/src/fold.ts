@@ -5,7 +5,19 @@
  * anything: a replica must stop rather than serve a wrong balance.
  */
 import { AmountLimitError, addChecked, invariant } from './amount.js';
+import type { GrantCell, TenantCell } from './cell-codes.js';
+import {
+  grantCellAt,
+  movedAt,
+  retiredAt,
+  setGrantCell,
+  setMovedAt,
+  setRetiredAt,
+  setTenantCell,
+  tenantCellAt,
+} from './cells.js';
 import type { LedgerEvent, Part } from './events.js';
+import { addDefinition, compareDefinitions } from './grant-terms.js';
 import { eventRecordId, regionOf } from './ids.js';
 import { AMOUNT_MAX } from './limits.js';
 import {
@@ -19,25 +31,13 @@ import {
   revokeKey,
 } from './records.js';
 import {
-  addDefinition,
-  compareDefinitions,
   ensureGrant,
   ensureTenant,
-  type GrantCell,
   type GrantState,
-  grantCellAt,
   internOrigin,
   type LedgerState,
-  movedAt,
   noteRetired,
-  retiredAt,
-  setGrantCell,
-  setMovedAt,
-  setRetiredAt,
-  setTenantCell,
-  type TenantCell,
   type TenantState,
-  tenantCellAt,
 } from './state.js';
 import { eventProblem } from './validate.js';
 import { seqOf } from './version-vector.js';

@@ -8,10 +8,12 @@
  * that may hold the key names its chunk in `recall` (a keys-area key, never a record id): the
  * caller reads it back into `recalled.keyChunks` and asks again.
  */
+
+import { compareDefinitions as compareRecords } from './grant-terms.js';
 import { eventRecordId, parseEventRecordId } from './ids.js';
 import type { Recalled } from './record-window.js';
 import type { DebitRecord, RefundRecord } from './records.js';
-import { compareDefinitions as compareRecords, type TenantState } from './state.js';
+import type { TenantState } from './state.js';
 
 /** Records found, and the ids still to be read back from the log before they can be complete. */
 export interface Found<T> {

@@ -3,6 +3,7 @@
  * these instead of walking the state's layout, so the layout (state.ts) can change alone.
  */
 import { addChecked } from './amount.js';
+import { rightsAt } from './cells.js';
 import {
   type DebitId,
   type GrantId,
@@ -14,7 +15,7 @@ import {
 import type { DebitRecord, RefundRecord } from './records.js';
 import { forgetRecordsBefore } from './retention.js';
 import { grantRemaining, isLive, overdraftInUseAt } from './standing.js';
-import { type GrantDefinition, type LedgerState, rightsAt, type TenantState } from './state.js';
+import type { GrantDefinition, LedgerState, TenantState } from './state.js';
 
 /** The tenant ids known here, in arrival order. */
 export function tenantIds(state: LedgerState): IterableIterator<TenantId> {

@@ -2,20 +2,13 @@
  * What a tenant's packed cells add up to: rights, what is left of a grant, overdraft in use, the
  * burn order, and where a revoke stands. Read-only over state.ts.
  */
+
+import { grantCellTotal, rightsAt, tenantCellAt } from './cells.js';
+import { definedExpiresAt, isDefined } from './grant-terms.js';
 import type { GrantId, OriginId } from './ids.js';
 import { GRANT_SCAN_MAX } from './limits.js';
 import { type RevokeRecord, type RevokeStanding, revokeKey } from './records.js';
-import {
-  definedExpiresAt,
-  type GrantDefinition,
-  type GrantState,
-  grantCellTotal,
-  isDefined,
-  type LedgerState,
-  rightsAt,
-  type TenantState,
-  tenantCellAt,
-} from './state.js';
+import type { GrantDefinition, GrantState, LedgerState, TenantState } from './state.js';
 
 /** rights(origin) on `grant`, by origin id. */
 export function rightsOf(state: LedgerState, grant: GrantState, origin: OriginId): number {
