@@ -7,18 +7,23 @@ import { grantCellAt, rightsAt } from './cells.js';
 import type { Part } from './events.js';
 import { type OriginId, regionOf, type TenantId } from './ids.js';
 import { burnOrder, isLive, overdraftInUseAt } from './standing.js';
-import type { LedgerState, TenantState } from './state.js';
+import type { GrantState, LedgerState, TenantState } from './state.js';
 
 /** The local index of `origin`, or -1 when the state has never heard of it (it holds nothing). */
 export function indexOf(state: LedgerState, origin: OriginId): number {
   return state.originIndex.get(origin) ?? -1;
 }
 
-/** Σ rights of `index` over the grants it may burn at `now`. */
-export function liveRights(tenant: TenantState, index: number, now: number): number {
+/** Σ rights of `index` over the grants it may burn at `now` (`order`: the tenant's burn order). */
+export function liveRights(
+  tenant: TenantState,
+  index: number,
+  now: number,
+  order: readonly GrantState[] = burnOrder(tenant),
+): number {
   if (index < 0) return 0;
   let total = 0;
-  for (const grant of burnOrder(tenant)) {
+  for (const grant of order) {
     if (!isLive(grant, now)) continue;
     const rights = rightsAt(grant, index);
     if (rights > 0) total += rights;
@@ -26,11 +31,17 @@ export function liveRights(tenant: TenantState, index: number, now: number): num
   return total;
 }
 
-/** Takes up to `amount` from the live rights of `index`, in burn order. */
-export function takeRights(tenant: TenantState, index: number, now: number, amount: number): Part[] {
+/** Takes up to `amount` from the live rights of `index`, in burn order (`order`, the tenant's). */
+export function takeRights(
+  tenant: TenantState,
+  index: number,
+  now: number,
+  amount: number,
+  order: readonly GrantState[] = burnOrder(tenant),
+): Part[] {
   const parts: Part[] = [];
   let left = amount;
-  for (const grant of burnOrder(tenant)) {
+  for (const grant of order) {
     if (left === 0) break;
     if (!isLive(grant, now)) continue;
     const rights = rightsAt(grant, index);

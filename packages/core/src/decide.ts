@@ -24,7 +24,11 @@ import { debitsOfKey } from './keyed-records.js';
 import { GRANTS_PER_TENANT_MAX, PRIORITY_MAX, PRIORITY_MIN, TIME_MS_MAX } from './limits.js';
 import { NOTHING_RECALLED, type Recalled } from './record-window.js';
 import type { DebitRecord } from './records.js';
-import type { GrantDefinition, LedgerState, TenantState } from './state.js';
+import { burnOrder } from './standing.js';
+import type { GrantDefinition, GrantState, LedgerState, TenantState } from './state.js';
+
+/** The burn order of a tenant unknown here. */
+const NO_GRANTS: readonly GrantState[] = Object.freeze([]);
 
 // ---------------------------------------------------------------------------------------------
 // Grant
@@ -131,7 +135,17 @@ export type DebitDecision =
     }
   | AmountLimitOutcome
   | InvalidRequestOutcome
-  | { readonly status: 'accepted'; readonly body: ForTenant<DebitBody> };
+  | {
+      readonly status: 'accepted';
+      readonly body: ForTenant<DebitBody>;
+      /**
+       * What the origin can still spend for the tenant once this debit is folded, when that is
+       * known without another pass over the grants: a debit that takes no overdraft leaves the
+       * overdraft in use as it is and takes exactly its amount off the live rights. Null otherwise
+       * (ask availableAt after the fold).
+       */
+      readonly availableAfter: number | null;
+    };
 
 /** True when `debit` was recorded for exactly this request (same amount and metadata). */
 export function sameDebitRequest(debit: DebitRecord, request: DebitRequest): boolean {
@@ -201,6 +215,7 @@ export function decideDebit(
       overdraft: burn.overdraft,
       metadata: request.metadata,
     },
+    availableAfter: burn.overdraft === 0 ? burn.available - request.amount : null,
   };
 }
 
@@ -213,7 +228,13 @@ export type BurnDecision =
       readonly available: number;
     }
   | AmountLimitOutcome
-  | { readonly status: 'burn'; readonly parts: Part[]; readonly overdraft: number };
+  | {
+      readonly status: 'burn';
+      readonly parts: Part[];
+      readonly overdraft: number;
+      /** What the origin could spend before this burn (live rights + overdraft headroom). */
+      readonly available: number;
+    };
 
 /**
  * The debit rule (DESIGN.md §1): `amount` burns the origin's own live rights in burn order, then
@@ -227,13 +248,16 @@ export function decideBurn(
 ): BurnDecision {
   const tenant = state.tenants.get(tenantId);
   const index = indexOf(state, ctx.origin);
-  const rights = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);
+  // One burn order for both passes over the grants (the sum of rights, then what to take).
+  const order = tenant === undefined ? NO_GRANTS : burnOrder(tenant);
+  const rights = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now, order);
   const headroom = overdraftHeadroom(state, tenant, ctx.origin, ctx.overdraftLimit);
   const available = rights + headroom;
   if (amount > available) {
     return { status: 'declined', reason: 'insufficient_credits', requested: amount, available };
   }
-  const parts = tenant === undefined ? [] : takeRights(tenant, index, ctx.now, Math.min(rights, amount));
+  const parts =
+    tenant === undefined ? [] : takeRights(tenant, index, ctx.now, Math.min(rights, amount), order);
   const overdraft = amount - Math.min(rights, amount);
   if (tenant !== undefined) {
     // Tenant-wide totals are checked even for an origin that never wrote here (its cells are 0).
@@ -244,5 +268,5 @@ export function decideBurn(
       if (!fitsSum(tenantCellAt(tenant, index, 'overdrawn'), overdraft)) return AMOUNT_LIMIT;
     }
   }
-  return { status: 'burn', parts, overdraft };
+  return { status: 'burn', parts, overdraft, available };
 }

@@ -268,7 +268,9 @@ export class Commands {
         if (this.host.borrowing.waiting > 0) this.host.borrowing.spent(command.tenant);
         const debit = this.debitRecord(command.tenant, event);
         const balance = {
-          available: availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit),
+          available:
+            decision.availableAfter ??
+            availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit),
           tenant: tenantBalance(this.host.state(), command.tenant),
         };
         if (deferred) return new DurableAnswer(event.seq, { status: 'accepted', debit, balance });
