@@ -20,6 +20,7 @@ import {
 } from './checkpoint-fields.js';
 import { addDefinition, compareDefinitions } from './grant-terms.js';
 import { eventRecordId, isKey, type OriginId, parseEventRecordId } from './ids.js';
+import { addKeyId } from './key-ids.js';
 import { SHAPE_SHARED_MAX } from './limits.js';
 import { forEachInSlot, Shape } from './packed.js';
 import type { DebitRecord, HoldRecord, RefundRecord, RevokeRecord } from './records.js';
@@ -309,7 +310,7 @@ export function readTenant(
     tenant.debits ??= new Map();
     tenant.debitsByKey ??= new Map();
     tenant.debits.set(debit.debitId, debit);
-    appendId(tenant.debitsByKey, debit.idempotencyKey, debit.debitId);
+    addKeyId(tenant.debitsByKey, debit.idempotencyKey, debit.debitId);
     tenant.ledger.recordWindow?.recordedDebit(tenant, debit);
   });
   readRecords(input, 'refunds', REFUND_FIELDS, table, tenant, (record) => {
@@ -319,7 +320,7 @@ export function readTenant(
     tenant.refunds ??= new Map();
     tenant.refundsByKey ??= new Map();
     tenant.refunds.set(refund.refundId, refund);
-    appendId(tenant.refundsByKey, refund.idempotencyKey, refund.refundId);
+    addKeyId(tenant.refundsByKey, refund.idempotencyKey, refund.refundId);
     tenant.ledger.recordWindow?.recordedRefund(tenant, refund);
   });
   readRecords(input, 'revokes', REVOKE_FIELDS, table, tenant, (record) => {
@@ -336,7 +337,7 @@ export function readTenant(
     tenant.holds ??= new Map();
     tenant.holdsByKey ??= new Map();
     tenant.holds.set(hold.holdId, hold);
-    appendId(tenant.holdsByKey, hold.idempotencyKey, hold.holdId);
+    addKeyId(tenant.holdsByKey, hold.idempotencyKey, hold.holdId);
   });
   const bounds = input.count('refund bounds', 2);
   let last: string | null = null;
@@ -360,12 +361,6 @@ function sameDefinition(a: GrantDefinition, b: GrantDefinition): boolean {
     a.seq === b.seq &&
     a.at === b.at
   );
-}
-
-function appendId(index: Map<string, string[]>, key: string, id: string): void {
-  const ids = index.get(key);
-  if (ids === undefined) index.set(key, [id]);
-  else ids.push(id);
 }
 
 /** Reads a list of records with derived ids (ascending, seq ≥ 1), tenant filled in. */

@@ -21,6 +21,7 @@ import {
   termCode,
 } from './cell-codes.js';
 import type { DebitId, GrantId, OriginId, RefundId, TenantId } from './ids.js';
+import type { KeyIds } from './key-ids.js';
 import { GRANT_SCAN_MAX, GRANT_SLOTS_MAX, ORIGINS_MAX } from './limits.js';
 import { cellCode, EMPTY_SHAPE, type Packed, readPacked, type Shape } from './packed.js';
 import { RecordWindow, type RecordWindowOptions } from './record-window.js';
@@ -69,13 +70,13 @@ export class GrantState {
 /** What only some tenants have: records, losing definitions, a grant index and burn order of many grants. */
 class TenantExtra {
   debits: Map<DebitId, DebitRecord> | null = null;
-  debitsByKey: Map<string, DebitId[]> | null = null;
+  debitsByKey: KeyIds | null = null;
   refunds: Map<RefundId, RefundRecord> | null = null;
-  refundsByKey: Map<string, RefundId[]> | null = null;
+  refundsByKey: KeyIds | null = null;
   refundedByDebit: Map<DebitId, number> | null = null;
   revokes: Map<string, RevokeRecord[]> | null = null;
   holds: Map<DebitId, HoldRecord> | null = null;
-  holdsByKey: Map<string, DebitId[]> | null = null;
+  holdsByKey: KeyIds | null = null;
   others: Map<number, GrantDefinition[]> | null = null;
   grantIndex: Map<GrantId, number> | null = null;
   burnOrder: GrantState[] | null = null;
@@ -148,10 +149,10 @@ export class TenantState implements Packed {
     this.set$('holds', value);
   }
   /** Idempotency key → holds recorded with it. */
-  get holdsByKey(): Map<string, DebitId[]> | null {
+  get holdsByKey(): KeyIds | null {
     return this.extra === null ? null : this.extra.holdsByKey;
   }
-  set holdsByKey(value: Map<string, DebitId[]> | null) {
+  set holdsByKey(value: KeyIds | null) {
     this.set$('holdsByKey', value);
   }
   /** Debit id → its record, while within the idempotency retention. */
@@ -162,10 +163,10 @@ export class TenantState implements Packed {
     this.set$('debits', value);
   }
   /** Idempotency key → debits recorded with it (more than one only after a cross-region race). */
-  get debitsByKey(): Map<string, DebitId[]> | null {
+  get debitsByKey(): KeyIds | null {
     return this.extra === null ? null : this.extra.debitsByKey;
   }
-  set debitsByKey(value: Map<string, DebitId[]> | null) {
+  set debitsByKey(value: KeyIds | null) {
     this.set$('debitsByKey', value);
   }
   /** Refund id → its record, while within the idempotency retention. */
@@ -176,10 +177,10 @@ export class TenantState implements Packed {
     this.set$('refunds', value);
   }
   /** Idempotency key → refunds recorded with it. */
-  get refundsByKey(): Map<string, RefundId[]> | null {
+  get refundsByKey(): KeyIds | null {
     return this.extra === null ? null : this.extra.refundsByKey;
   }
-  set refundsByKey(value: Map<string, RefundId[]> | null) {
+  set refundsByKey(value: KeyIds | null) {
     this.set$('refundsByKey', value);
   }
   /** Debit id → sum of its refunds known here (also for debits not known here yet). */
