@@ -58,6 +58,21 @@ export function debitRecord(state: LedgerState, tenant: TenantId, debitId: Debit
   return state.tenants.get(tenant)?.debits?.get(debitId);
 }
 
+/**
+ * The one debit of `tenant` in memory with idempotency key `key`; undefined when there is none or
+ * more than one (a cross-region race). Found through the key's ids, with no record id to build:
+ * the replica answers each debit it accepts with the record its fold just made.
+ */
+export function debitRecordWithKey(
+  state: LedgerState,
+  tenant: TenantId,
+  key: string,
+): DebitRecord | undefined {
+  const found = state.tenants.get(tenant);
+  const id = found?.debitsByKey?.get(key);
+  return typeof id === 'string' ? found?.debits?.get(id) : undefined;
+}
+
 /** The record of refund `refundId` of `tenant`; undefined when unknown or forgotten. */
 export function refundRecord(
   state: LedgerState,
