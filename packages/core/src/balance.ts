@@ -1,21 +1,12 @@
 /** Balance figures of a tenant, exactly as API.md's balance response needs them. */
 import { invariant } from './amount.js';
+import { GRANT_CELLS, TENANT_CELLS } from './cell-codes.js';
+import { grantCellAt, grantCellTotal, rightsAt, tenantCellAt, tenantSums } from './cells.js';
 import type { GrantId, OriginId, RegionId, TenantId } from './ids.js';
 import { regionOf } from './ids.js';
 import { revokeKey } from './records.js';
 import { grantRemaining, isLive, overdraftInUseAt } from './standing.js';
-import {
-  GRANT_CELLS,
-  type GrantState,
-  grantCellAt,
-  grantCellTotal,
-  type LedgerState,
-  rightsAt,
-  TENANT_CELLS,
-  type TenantState,
-  tenantCellAt,
-  tenantSums,
-} from './state.js';
+import type { GrantState, LedgerState, TenantState } from './state.js';
 
 /** Where a grant stands at a replica's clock. */
 export type GrantStatus = 'active' | 'exhausted' | 'expired' | 'pending';

@@ -3,6 +3,9 @@
  * cells, the winning definition and the losers), and its records as checkpoint-fields.ts's tables
  * list them; written in the one canonical order and read back with every order and value checked.
  */
+
+import { GRANT_CELLS, TENANT_CELLS } from './cell-codes.js';
+import { grantCellAt, setGrantCell, setMovedAt, setRetiredAt, setTenantCell } from './cells.js';
 import {
   CheckpointError,
   type CheckpointFields,
@@ -15,25 +18,14 @@ import {
   readFields,
   writeFields,
 } from './checkpoint-fields.js';
+import { addDefinition, compareDefinitions } from './grant-terms.js';
 import { eventRecordId, isKey, type OriginId, parseEventRecordId } from './ids.js';
+import { addKeyId } from './key-ids.js';
 import { SHAPE_SHARED_MAX } from './limits.js';
 import { forEachInSlot, Shape } from './packed.js';
 import type { DebitRecord, HoldRecord, RefundRecord, RevokeRecord } from './records.js';
 import type { ByteReader, ByteWriter } from './segment-bytes.js';
-import {
-  addDefinition,
-  compareDefinitions,
-  ensureGrant,
-  GRANT_CELLS,
-  type GrantDefinition,
-  grantCellAt,
-  setGrantCell,
-  setMovedAt,
-  setRetiredAt,
-  setTenantCell,
-  TENANT_CELLS,
-  TenantState,
-} from './state.js';
+import { ensureGrant, type GrantDefinition, TenantState } from './state.js';
 
 const TENANT_KINDS = TENANT_CELLS.length;
 const DEBIT_ID_FIELD: CheckpointFields = [['debitId', 'eventId']];
@@ -318,7 +310,7 @@ export function readTenant(
     tenant.debits ??= new Map();
     tenant.debitsByKey ??= new Map();
     tenant.debits.set(debit.debitId, debit);
-    appendId(tenant.debitsByKey, debit.idempotencyKey, debit.debitId);
+    addKeyId(tenant.debitsByKey, debit.idempotencyKey, debit.debitId);
     tenant.ledger.recordWindow?.recordedDebit(tenant, debit);
   });
   readRecords(input, 'refunds', REFUND_FIELDS, table, tenant, (record) => {
@@ -328,7 +320,7 @@ export function readTenant(
     tenant.refunds ??= new Map();
     tenant.refundsByKey ??= new Map();
     tenant.refunds.set(refund.refundId, refund);
-    appendId(tenant.refundsByKey, refund.idempotencyKey, refund.refundId);
+    addKeyId(tenant.refundsByKey, refund.idempotencyKey, refund.refundId);
     tenant.ledger.recordWindow?.recordedRefund(tenant, refund);
   });
   readRecords(input, 'revokes', REVOKE_FIELDS, table, tenant, (record) => {
@@ -345,7 +337,7 @@ export function readTenant(
     tenant.holds ??= new Map();
     tenant.holdsByKey ??= new Map();
     tenant.holds.set(hold.holdId, hold);
-    appendId(tenant.holdsByKey, hold.idempotencyKey, hold.holdId);
+    addKeyId(tenant.holdsByKey, hold.idempotencyKey, hold.holdId);
   });
   const bounds = input.count('refund bounds', 2);
   let last: string | null = null;
@@ -369,12 +361,6 @@ function sameDefinition(a: GrantDefinition, b: GrantDefinition): boolean {
     a.seq === b.seq &&
     a.at === b.at
   );
-}
-
-function appendId(index: Map<string, string[]>, key: string, id: string): void {
-  const ids = index.get(key);
-  if (ids === undefined) index.set(key, [id]);
-  else ids.push(id);
 }
 
 /** Reads a list of records with derived ids (ascending, seq ≥ 1), tenant filled in. */

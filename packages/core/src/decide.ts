@@ -6,181 +6,29 @@
  */
 import { fitsSum, isAmount } from './amount.js';
 import { canonicalJson } from './canonical.js';
-import type {
-  DebitBody,
-  ExpireBody,
-  GrantBody,
-  Json,
-  MoveBody,
-  Part,
-  RefundBody,
-  RepayBody,
-  RevokeBody,
-} from './events.js';
+import { grantCellTotal, tenantCellAt, tenantCellTotal } from './cells.js';
 import {
-  type DebitId,
-  type GrantId,
-  isKey,
-  isOriginId,
-  isTenantId,
-  type OriginId,
-  regionOf,
-  type TenantId,
-} from './ids.js';
-import { debitById, debitsOfKey, refundsOfKey } from './keyed-records.js';
-import { AMOUNT_MAX, GRANTS_PER_TENANT_MAX, PRIORITY_MAX, PRIORITY_MIN, TIME_MS_MAX } from './limits.js';
+  AMOUNT_LIMIT,
+  type AmountLimitOutcome,
+  type DebitContext,
+  type DecisionContext,
+  type ForTenant,
+  type InvalidRequestOutcome,
+  invalid,
+  type RecallOutcome,
+} from './decide-outcomes.js';
+import { indexOf, liveRights, overdraftHeadroom, partsFit, takeRights } from './decide-rights.js';
+import type { DebitBody, GrantBody, Json, Part } from './events.js';
+import { type GrantId, isKey, isTenantId, type OriginId, type TenantId } from './ids.js';
+import { debitsOfKey } from './keyed-records.js';
+import { GRANTS_PER_TENANT_MAX, PRIORITY_MAX, PRIORITY_MIN, TIME_MS_MAX } from './limits.js';
 import { NOTHING_RECALLED, type Recalled } from './record-window.js';
-import type { DebitRecord, RefundRecord } from './records.js';
-import { burnOrder, isLive, overdraftInUseAt, revokeStanding } from './standing.js';
-import {
-  type GrantDefinition,
-  type GrantState,
-  grantCellAt,
-  grantCellTotal,
-  type LedgerState,
-  movedAt,
-  rightsAt,
-  type TenantState,
-  tenantCellAt,
-  tenantCellTotal,
-} from './state.js';
+import type { DebitRecord } from './records.js';
+import { burnOrder } from './standing.js';
+import type { GrantDefinition, GrantState, LedgerState, TenantState } from './state.js';
 
-/** Who decides and when: the deciding origin and its clock (integer ms since the epoch). */
-export interface DecisionContext {
-  readonly origin: OriginId;
-  readonly now: number;
-}
-
-/** A cumulative cell would pass 2^53 − 1: the request is refused and nothing changes. */
-export interface AmountLimitOutcome {
-  readonly status: 'rejected';
-  readonly reason: 'amount_limit';
-  readonly limit: number;
-}
-
-const AMOUNT_LIMIT: AmountLimitOutcome = { status: 'rejected', reason: 'amount_limit', limit: AMOUNT_MAX };
-
-/**
- * A request whose fields are out of the model's domain (the API validates first; a decision still
- * refuses, so that nothing malformed can reach the log, where the fold would reject it).
- */
-export interface InvalidRequestOutcome {
-  readonly status: 'invalid';
-  readonly reason: 'invalid_request';
-  readonly detail: string;
-}
-
-function invalid(detail: string): InvalidRequestOutcome {
-  return { status: 'invalid', reason: 'invalid_request', detail };
-}
-
-/** A body for `tenant`'s log entry. */
-type ForTenant<T> = T & { readonly tenant: TenantId };
-
-// ---------------------------------------------------------------------------------------------
-// Shared arithmetic
-
-/** The local index of `origin`, or -1 when the state has never heard of it (it holds nothing). */
-function indexOf(state: LedgerState, origin: OriginId): number {
-  return state.originIndex.get(origin) ?? -1;
-}
-
-/** Σ rights of `index` over the grants it may burn at `now`. */
-function liveRights(tenant: TenantState, index: number, now: number): number {
-  if (index < 0) return 0;
-  let total = 0;
-  for (const grant of burnOrder(tenant)) {
-    if (!isLive(grant, now)) continue;
-    const rights = rightsAt(grant, index);
-    if (rights > 0) total += rights;
-  }
-  return total;
-}
-
-/** Takes up to `amount` from the live rights of `index`, in burn order. */
-function takeRights(tenant: TenantState, index: number, now: number, amount: number): Part[] {
-  const parts: Part[] = [];
-  let left = amount;
-  for (const grant of burnOrder(tenant)) {
-    if (left === 0) break;
-    if (!isLive(grant, now)) continue;
-    const rights = rightsAt(grant, index);
-    if (rights <= 0) continue;
-    const take = Math.min(rights, left);
-    parts.push({ grantId: grant.grantId, amount: take });
-    left -= take;
-  }
-  return parts;
-}
-
-/** True when every part fits on top of the grant cell it adds to. */
-function partsFit(
-  tenant: TenantState,
-  index: number,
-  parts: readonly Part[],
-  kind: 'debited' | 'refunded',
-): boolean {
-  for (const part of parts) {
-    const grant = tenant.grants.get(part.grantId);
-    const before = grant === undefined || index < 0 ? 0 : grantCellAt(grant, index, kind);
-    if (!fitsSum(before, part.amount)) return false;
-  }
-  return true;
-}
-
-/**
- * Overdraft of `origin`'s region for `tenant` counted as in use (DESIGN.md §1: the allowance is the
- * region's, not one incarnation's). The origin's own overdraft in use counts as it is. Every other
- * incarnation of the region known here is lost (one region runs one incarnation at a time) and
- * counts as having used its whole allowance `overdraftLimit`, or more if more is seen in use: a
- * lost disk may hold overdrafts nobody else ever saw, so catching up with peers cannot show them
- * (issue 16, swarm seed 102735). It stays used until an operator retires that incarnation; from
- * then on it counts as what it had in use when retired.
- * `tenant` may be undefined (nothing of it known here): a lost incarnation still counts.
- */
-export function regionOverdraftInUse(
-  state: LedgerState,
-  tenant: TenantState | undefined,
-  origin: OriginId,
-  overdraftLimit: number,
-): number {
-  const region = regionOf(origin);
-  let inUse = 0;
-  state.origins.forEach((other, index) => {
-    if (other !== origin && regionOf(other) !== region) return;
-    const seen = tenant === undefined ? 0 : Math.max(0, overdraftInUseAt(tenant, index));
-    // A retired incarnation wrote nothing past its retired seq: what it has in use is all it used.
-    inUse += other === origin || state.retired.has(other) ? seen : Math.max(seen, overdraftLimit);
-  });
-  return inUse;
-}
-
-/** What is left of the region's overdraft allowance for `origin` (see regionOverdraftInUse). */
-function overdraftHeadroom(
-  state: LedgerState,
-  tenant: TenantState | undefined,
-  origin: OriginId,
-  overdraftLimit: number,
-): number {
-  return Math.max(0, overdraftLimit - regionOverdraftInUse(state, tenant, origin, overdraftLimit));
-}
-
-/**
- * What `origin` can spend for `tenant` at `now`: its live rights plus what is left of its overdraft
- * allowance. 0 for a tenant unknown here.
- */
-export function availableAt(
-  state: LedgerState,
-  tenantId: TenantId,
-  origin: OriginId,
-  now: number,
-  overdraftLimit = 0,
-): number {
-  const tenant = state.tenants.get(tenantId);
-  const index = indexOf(state, origin);
-  const headroom = overdraftHeadroom(state, tenant, origin, overdraftLimit);
-  return tenant === undefined ? headroom : liveRights(tenant, index, now) + headroom;
-}
+/** The burn order of a tenant unknown here. */
+const NO_GRANTS: readonly GrantState[] = Object.freeze([]);
 
 // ---------------------------------------------------------------------------------------------
 // Grant
@@ -274,20 +122,6 @@ export interface DebitRequest {
   readonly metadata: Json;
 }
 
-/** The deciding origin, its clock, and the overdraft the tenant's policy allows it. */
-export interface DebitContext extends DecisionContext {
-  readonly overdraftLimit: number;
-}
-
-/**
- * Records off the heap (a record window, issue 18) that the decision needs before it can answer:
- * the caller reads these debit or refund ids back from its log and decides again with them.
- */
-export interface RecallOutcome {
-  readonly status: 'recall';
-  readonly ids: readonly string[];
-}
-
 /** The outcome of a debit request, in order of precedence. */
 export type DebitDecision =
   | RecallOutcome
@@ -301,7 +135,17 @@ export type DebitDecision =
     }
   | AmountLimitOutcome
   | InvalidRequestOutcome
-  | { readonly status: 'accepted'; readonly body: ForTenant<DebitBody> };
+  | {
+      readonly status: 'accepted';
+      readonly body: ForTenant<DebitBody>;
+      /**
+       * What the origin can still spend for the tenant once this debit is folded, when that is
+       * known without another pass over the grants: a debit that takes no overdraft leaves the
+       * overdraft in use as it is and takes exactly its amount off the live rights. Null otherwise
+       * (ask availableAt after the fold).
+       */
+      readonly availableAfter: number | null;
+    };
 
 /** True when `debit` was recorded for exactly this request (same amount and metadata). */
 export function sameDebitRequest(debit: DebitRecord, request: DebitRequest): boolean {
@@ -371,6 +215,7 @@ export function decideDebit(
       overdraft: burn.overdraft,
       metadata: request.metadata,
     },
+    availableAfter: burn.overdraft === 0 ? burn.available - request.amount : null,
   };
 }
 
@@ -383,7 +228,13 @@ export type BurnDecision =
       readonly available: number;
     }
   | AmountLimitOutcome
-  | { readonly status: 'burn'; readonly parts: Part[]; readonly overdraft: number };
+  | {
+      readonly status: 'burn';
+      readonly parts: Part[];
+      readonly overdraft: number;
+      /** What the origin could spend before this burn (live rights + overdraft headroom). */
+      readonly available: number;
+    };
 
 /**
  * The debit rule (DESIGN.md §1): `amount` burns the origin's own live rights in burn order, then
@@ -397,13 +248,16 @@ export function decideBurn(
 ): BurnDecision {
   const tenant = state.tenants.get(tenantId);
   const index = indexOf(state, ctx.origin);
-  const rights = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);
+  // One burn order for both passes over the grants (the sum of rights, then what to take).
+  const order = tenant === undefined ? NO_GRANTS : burnOrder(tenant);
+  const rights = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now, order);
   const headroom = overdraftHeadroom(state, tenant, ctx.origin, ctx.overdraftLimit);
   const available = rights + headroom;
   if (amount > available) {
     return { status: 'declined', reason: 'insufficient_credits', requested: amount, available };
   }
-  const parts = tenant === undefined ? [] : takeRights(tenant, index, ctx.now, Math.min(rights, amount));
+  const parts =
+    tenant === undefined ? [] : takeRights(tenant, index, ctx.now, Math.min(rights, amount), order);
   const overdraft = amount - Math.min(rights, amount);
   if (tenant !== undefined) {
     // Tenant-wide totals are checked even for an origin that never wrote here (its cells are 0).
@@ -414,339 +268,5 @@ export function decideBurn(
       if (!fitsSum(tenantCellAt(tenant, index, 'overdrawn'), overdraft)) return AMOUNT_LIMIT;
     }
   }
-  return { status: 'burn', parts, overdraft };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Refund
-
-/** A request to refund a debit, all that is left of it when `amount` is absent. */
-export interface RefundRequest {
-  readonly tenant: TenantId;
-  readonly debitId: DebitId;
-  readonly amount?: number | undefined;
-  readonly idempotencyKey: string;
-}
-
-/** The outcome of a refund request, in order of precedence. */
-export type RefundDecision =
-  | RecallOutcome
-  | { readonly status: 'replayed'; readonly refund: RefundRecord }
-  | { readonly status: 'conflict'; readonly refund: RefundRecord }
-  | { readonly status: 'not_found' }
-  | { readonly status: 'wrong_region'; readonly region: string }
-  | {
-      readonly status: 'exceeds_debit';
-      readonly requested: number;
-      readonly refundable: number;
-      readonly debit: DebitRecord;
-    }
-  | { readonly status: 'rejected'; readonly reason: 'nothing_to_credit' }
-  | AmountLimitOutcome
-  | InvalidRequestOutcome
-  | { readonly status: 'accepted'; readonly body: ForTenant<RefundBody>; readonly debit: DebitRecord };
-
-/** What is still refundable of `debit`, given the refunds known in `tenant`. */
-export function refundableOf(tenant: TenantState, debit: DebitRecord): number {
-  return debit.amount - (tenant.refundedByDebit?.get(debit.debitId) ?? 0);
-}
-
-/** The refunds recorded with `key` for the tenant, first one first (in memory and `recalled`). */
-export function refundsWithKey(
-  tenant: TenantState,
-  key: string,
-  recalled: Recalled = NOTHING_RECALLED,
-): RefundRecord[] {
-  return refundsOfKey(tenant, key, recalled).records;
-}
-
-/**
- * Where the refunded range [from, from + amount) of a debit goes. A debit's credits are given
- * back in a fixed order: its grant parts last-burnt first, then its overdraft portion. Each
- * refund takes the next range, so two refunds of one debit never return the same credit twice.
- */
-function refundRanges(
-  debit: DebitRecord,
-  from: number,
-  amount: number,
-): { parts: Part[]; overdraft: number } {
-  const to = from + amount;
-  const parts: Part[] = [];
-  let cursor = 0;
-  for (let i = debit.parts.length - 1; i >= 0; i--) {
-    const part = debit.parts[i] as Part;
-    const overlap = Math.min(to, cursor + part.amount) - Math.max(from, cursor);
-    if (overlap > 0) parts.push({ grantId: part.grantId, amount: overlap });
-    cursor += part.amount;
-  }
-  const overdraft = Math.max(0, Math.min(to, cursor + debit.overdraft) - Math.max(from, cursor));
-  return { parts, overdraft };
-}
-
-/**
- * Decides a refund at `ctx.origin`. Only the debit's region refunds it (one serializer, so refunds
- * never add up past the debit). Credits return to the grants the debit burnt; its overdraft
- * portion clears the origin's overdraft in use, and what of it was repaid already returns to the
- * tenant's last grant in burn order (the repay burnt grant rights for it).
- */
-export function decideRefund(
-  state: LedgerState,
-  ctx: DecisionContext,
-  request: RefundRequest,
-  recalled: Recalled = NOTHING_RECALLED,
-): RefundDecision {
-  const tenant = state.tenants.get(request.tenant);
-  if (tenant === undefined) return { status: 'not_found' };
-  const refunds = refundsOfKey(tenant, request.idempotencyKey, recalled);
-  const found = debitById(tenant, request.debitId, recalled);
-  const recall = [...refunds.recall, ...found.recall];
-  if (recall.length > 0) return { status: 'recall', ids: recall };
-  const [previous] = refunds.records;
-  if (previous !== undefined) {
-    const same =
-      previous.debitId === request.debitId &&
-      (request.amount === undefined || request.amount === previous.amount);
-    return same ? { status: 'replayed', refund: previous } : { status: 'conflict', refund: previous };
-  }
-  const debit = found.debit;
-  if (debit === undefined) return { status: 'not_found' };
-  const region = regionOf(debit.origin);
-  if (region !== regionOf(ctx.origin)) return { status: 'wrong_region', region };
-  const refundable = refundableOf(tenant, debit);
-  const amount = request.amount ?? refundable;
-  if (amount > refundable || amount === 0) {
-    return { status: 'exceeds_debit', requested: amount, refundable, debit };
-  }
-  const index = indexOf(state, ctx.origin);
-  const ranges = refundRanges(debit, debit.amount - refundable, amount);
-  const inUse = index >= 0 && ctx.origin === debit.origin ? overdraftInUseAt(tenant, index) : 0;
-  const cleared = Math.min(ranges.overdraft, inUse);
-  const credits = new Map<GrantId, number>();
-  for (const part of ranges.parts) credits.set(part.grantId, (credits.get(part.grantId) ?? 0) + part.amount);
-  const excess = ranges.overdraft - cleared;
-  if (excess > 0) {
-    const order = burnOrder(tenant);
-    const last = order[order.length - 1];
-    if (last === undefined) return { status: 'rejected', reason: 'nothing_to_credit' };
-    credits.set(last.grantId, (credits.get(last.grantId) ?? 0) + excess);
-  }
-  const parts = [...credits].map(([grantId, credit]) => ({ grantId, amount: credit }));
-  if (!fitsSum(tenantCellTotal(tenant, 'refunded'), amount)) return AMOUNT_LIMIT;
-  if (index >= 0) {
-    if (!partsFit(tenant, index, parts, 'refunded')) return AMOUNT_LIMIT;
-    if (!fitsSum(tenantCellAt(tenant, index, 'refunded'), amount)) return AMOUNT_LIMIT;
-    if (!fitsSum(tenantCellAt(tenant, index, 'overdraftRefunded'), cleared)) return AMOUNT_LIMIT;
-  }
-  return {
-    status: 'accepted',
-    debit,
-    body: {
-      kind: 'refund',
-      tenant: request.tenant,
-      debitId: debit.debitId,
-      amount,
-      idempotencyKey: request.idempotencyKey,
-      parts,
-      overdraft: cleared,
-    },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Move (rebalancing), expiry, repay
-
-/** A request to hand `amount` of the origin's rights for `tenant` to origin `to`. */
-export interface MoveRequest {
-  readonly tenant: TenantId;
-  readonly to: OriginId;
-  readonly amount: number;
-}
-
-/** The outcome of a move request. */
-export type MoveDecision =
-  | { readonly status: 'invalid'; readonly reason: 'move_to_self' }
-  | InvalidRequestOutcome
-  | { readonly status: 'declined'; readonly reason: 'insufficient_rights'; readonly available: number }
-  | AmountLimitOutcome
-  | { readonly status: 'accepted'; readonly body: ForTenant<MoveBody> };
-
-/** Decides a move of rights: only from the origin's own live rights (never its overdraft). */
-export function decideMove(state: LedgerState, ctx: DecisionContext, request: MoveRequest): MoveDecision {
-  if (!isTenantId(request.tenant)) return invalid('tenant');
-  if (!isOriginId(request.to)) return invalid('to');
-  if (!isAmount(request.amount)) return invalid('amount');
-  if (request.to === ctx.origin) return { status: 'invalid', reason: 'move_to_self' };
-  // A retired incarnation never spends again: rights moved to it would be stranded.
-  if (state.retired.has(request.to)) return invalid('to');
-  const tenant = state.tenants.get(request.tenant);
-  const index = indexOf(state, ctx.origin);
-  const available = tenant === undefined ? 0 : liveRights(tenant, index, ctx.now);
-  if (tenant === undefined || request.amount > available) {
-    return { status: 'declined', reason: 'insufficient_rights', available };
-  }
-  const parts = takeRights(tenant, index, ctx.now, request.amount);
-  const to = indexOf(state, request.to);
-  for (const part of parts) {
-    const grant = tenant.grants.get(part.grantId) as GrantState;
-    if (to >= 0 && !fitsSum(movedAt(grant, index, to), part.amount)) return AMOUNT_LIMIT;
-  }
-  return { status: 'accepted', body: { kind: 'move', tenant: request.tenant, to: request.to, parts } };
-}
-
-/** Expiries the origin must append for `tenant` at `now`, and grants whose expired cell is full. */
-export interface ExpireDecision {
-  readonly bodies: ForTenant<ExpireBody>[];
-  readonly limited: GrantId[];
-}
-
-/** What is left at the origin of each grant of `tenant` that has expired by `now`. */
-export function decideExpire(state: LedgerState, ctx: DecisionContext, tenantId: TenantId): ExpireDecision {
-  const bodies: ForTenant<ExpireBody>[] = [];
-  const limited: GrantId[] = [];
-  const tenant = state.tenants.get(tenantId);
-  const index = indexOf(state, ctx.origin);
-  if (tenant === undefined || index < 0) return { bodies, limited };
-  for (const grant of burnOrder(tenant)) {
-    if (isLive(grant, ctx.now)) continue;
-    const rights = rightsAt(grant, index);
-    if (rights <= 0) continue;
-    if (!fitsSum(grantCellAt(grant, index, 'expired'), rights)) {
-      limited.push(grant.grantId);
-      continue;
-    }
-    bodies.push({ kind: 'expire', tenant: tenantId, grantId: grant.grantId, amount: rights });
-  }
-  return { bodies, limited };
-}
-
-/** The outcome of a repay check. */
-export type RepayDecision =
-  | { readonly status: 'none' }
-  | AmountLimitOutcome
-  | { readonly status: 'accepted'; readonly body: ForTenant<RepayBody> };
-
-/** Pays back the origin's overdraft in use for `tenant` from the live rights it holds now. */
-export function decideRepay(state: LedgerState, ctx: DecisionContext, tenantId: TenantId): RepayDecision {
-  const tenant = state.tenants.get(tenantId);
-  const index = indexOf(state, ctx.origin);
-  if (tenant === undefined || index < 0) return { status: 'none' };
-  const inUse = overdraftInUseAt(tenant, index);
-  if (inUse <= 0) return { status: 'none' };
-  const rights = liveRights(tenant, index, ctx.now);
-  const amount = Math.min(inUse, rights);
-  if (amount === 0) return { status: 'none' };
-  const parts = takeRights(tenant, index, ctx.now, amount);
-  if (!partsFit(tenant, index, parts, 'debited')) return AMOUNT_LIMIT;
-  if (!fitsSum(tenantCellAt(tenant, index, 'repaid'), amount)) return AMOUNT_LIMIT;
-  return { status: 'accepted', body: { kind: 'repay', tenant: tenantId, amount, parts } };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Revoke (duplicate grant ids)
-
-/** A request to revoke (or go on revoking) `loser`'s losing definition of a grant id. */
-export interface RevokeRequest {
-  readonly tenant: TenantId;
-  readonly grantId: GrantId;
-  readonly loser: OriginId;
-}
-
-/** One losing definition of a grant id, and what of it is still to take back (null: no revoke yet). */
-export interface DuplicateGrant {
-  readonly grantId: GrantId;
-  readonly winner: GrantDefinition;
-  readonly loser: GrantDefinition;
-  readonly owed: number | null;
-}
-
-/** The outcome of a revoke check. */
-export type RevokeDecision =
-  | { readonly status: 'none'; readonly reason: 'not_a_duplicate' | 'settled' | 'wrong_region' | 'no_rights' }
-  | AmountLimitOutcome
-  | { readonly status: 'accepted'; readonly body: ForTenant<RevokeBody> };
-
-/** The tenant's losing grant definitions that are not wholly taken back yet. */
-export function unsettledDuplicates(tenant: TenantState): DuplicateGrant[] {
-  const out: DuplicateGrant[] = [];
-  for (const grant of tenant.grants.values()) {
-    if (grant.others === null || grant.definition === null) continue;
-    for (const loser of grant.others) {
-      const standing = revokeStanding(tenant, grant.grantId, loser.origin);
-      if (standing !== undefined && standing.charged >= standing.total) continue;
-      const owed = standing === undefined ? null : standing.total - standing.charged;
-      out.push({ grantId: grant.grantId, winner: grant.definition, loser, owed });
-    }
-  }
-  return out;
-}
-
-/**
- * Decides a revoke of a duplicate definition of a grant id, at an origin of the loser's region
- * (the region that accepted it). The first revoke fixes what is to be taken back: the loser's
- * credits less what of the grant had expired by then (expired credits were never spendable, so
- * they are not taken twice). Each revoke charges what it can now by the debit rule, so the tenant
- * never goes below −Σ overdraft: the origin's own rights (the grant itself first, then the others
- * in burn order), then its overdraft headroom. The rest stays owed; later revokes take it from
- * rights the region receives (it asks peers for them), as overdraft is repaid.
- */
-export function decideRevoke(state: LedgerState, ctx: DebitContext, request: RevokeRequest): RevokeDecision {
-  const tenant = state.tenants.get(request.tenant);
-  const grant = tenant?.grants.get(request.grantId);
-  const loser = grant?.others?.find((definition) => definition.origin === request.loser);
-  if (tenant === undefined || grant === undefined || loser === undefined) {
-    return { status: 'none', reason: 'not_a_duplicate' };
-  }
-  if (regionOf(request.loser) !== regionOf(ctx.origin)) return { status: 'none', reason: 'wrong_region' };
-  const standing = revokeStanding(tenant, request.grantId, request.loser);
-  let total: number;
-  if (standing === undefined) {
-    const loserIndex = indexOf(state, request.loser);
-    const granted = loserIndex < 0 ? 0 : grantCellAt(grant, loserIndex, 'granted');
-    total = Math.max(0, granted - grantCellTotal(grant, 'expired'));
-  } else {
-    total = standing.total;
-    if (standing.charged >= total) return { status: 'none', reason: 'settled' };
-  }
-  const owed = total - (standing?.charged ?? 0);
-  const index = indexOf(state, ctx.origin);
-  const parts: Part[] = [];
-  let left = owed;
-  if (index >= 0) {
-    const own = Math.min(left, Math.max(0, rightsAt(grant, index)));
-    if (own > 0) {
-      parts.push({ grantId: grant.grantId, amount: own });
-      left -= own;
-    }
-    for (const other of burnOrder(tenant)) {
-      if (left === 0) break;
-      if (other.slot === grant.slot || !isLive(other, ctx.now)) continue; // its own rights went first
-      const rights = rightsAt(other, index);
-      if (rights <= 0) continue;
-      const take = Math.min(rights, left);
-      parts.push({ grantId: other.grantId, amount: take });
-      left -= take;
-    }
-  }
-  const overdraft = Math.min(left, overdraftHeadroom(state, tenant, ctx.origin, ctx.overdraftLimit));
-  const amount = owed - left + overdraft;
-  // The first revoke is written even when it can charge nothing yet: it fixes the total.
-  if (standing !== undefined && amount === 0) return { status: 'none', reason: 'no_rights' };
-  if (!fitsSum(tenantCellTotal(tenant, 'revoked'), amount)) return AMOUNT_LIMIT;
-  if (index >= 0) {
-    if (!partsFit(tenant, index, parts, 'debited')) return AMOUNT_LIMIT;
-    if (!fitsSum(tenantCellAt(tenant, index, 'overdrawn'), overdraft)) return AMOUNT_LIMIT;
-  }
-  return {
-    status: 'accepted',
-    body: {
-      kind: 'revoke',
-      tenant: request.tenant,
-      grantId: request.grantId,
-      loser: request.loser,
-      total,
-      amount,
-      parts,
-      overdraft,
-    },
-  };
+  return { status: 'burn', parts, overdraft, available };
 }

@@ -4,17 +4,9 @@
  * cells left out).
  */
 import { type Canonical, canonicalBytes, canonicalJson } from './canonical.js';
-import {
-  forEachMoved,
-  forEachRetired,
-  GRANT_CELLS,
-  type GrantState,
-  grantCellAt,
-  type LedgerState,
-  TENANT_CELLS,
-  type TenantState,
-  tenantCellAt,
-} from './state.js';
+import { GRANT_CELLS, TENANT_CELLS } from './cell-codes.js';
+import { forEachMoved, forEachRetired, grantCellAt, tenantCellAt } from './cells.js';
+import type { GrantState, LedgerState, TenantState } from './state.js';
 
 function byKey<T>(entries: [string, T][]): [string, T][] {
   return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

@@ -5,8 +5,21 @@
  * anything: a replica must stop rather than serve a wrong balance.
  */
 import { AmountLimitError, addChecked, invariant } from './amount.js';
+import type { GrantCell, TenantCell } from './cell-codes.js';
+import {
+  grantCellAt,
+  movedAt,
+  retiredAt,
+  setGrantCell,
+  setMovedAt,
+  setRetiredAt,
+  setTenantCell,
+  tenantCellAt,
+} from './cells.js';
 import type { LedgerEvent, Part } from './events.js';
+import { addDefinition, compareDefinitions } from './grant-terms.js';
 import { eventRecordId, regionOf } from './ids.js';
+import { addKeyId } from './key-ids.js';
 import { AMOUNT_MAX } from './limits.js';
 import {
   type DebitRecord,
@@ -19,25 +32,13 @@ import {
   revokeKey,
 } from './records.js';
 import {
-  addDefinition,
-  compareDefinitions,
   ensureGrant,
   ensureTenant,
-  type GrantCell,
   type GrantState,
-  grantCellAt,
   internOrigin,
   type LedgerState,
-  movedAt,
   noteRetired,
-  retiredAt,
-  setGrantCell,
-  setMovedAt,
-  setRetiredAt,
-  setTenantCell,
-  type TenantCell,
   type TenantState,
-  tenantCellAt,
 } from './state.js';
 import { eventProblem } from './validate.js';
 import { seqOf } from './version-vector.js';
@@ -74,12 +75,6 @@ function tenantCellWrite(
   if (amount === 0) return;
   const after = addChecked(tenantCellAt(tenant, index, kind), amount, `${kind} of tenant ${tenant.tenant}`);
   writes.push(() => setTenantCell(tenant, index, kind, after));
-}
-
-function appendId(index: Map<string, string[]>, key: string, id: string): void {
-  const ids = index.get(key);
-  if (ids === undefined) index.set(key, [id]);
-  else if (!ids.includes(id)) ids.push(id);
 }
 
 /** a + b, or an AmountLimitError naming `what` (made only then: this runs per cell per event). */
@@ -129,7 +124,7 @@ export function recordDebit(tenant: TenantState, debit: DebitRecord): void {
   if (tenant.debits === null) tenant.debits = new Map();
   if (tenant.debitsByKey === null) tenant.debitsByKey = new Map();
   tenant.debits.set(debit.debitId, debit);
-  appendId(tenant.debitsByKey, debit.idempotencyKey, debit.debitId);
+  addKeyId(tenant.debitsByKey, debit.idempotencyKey, debit.debitId);
   tenant.ledger.recordWindow?.recordedDebit(tenant, debit);
 }
 
@@ -140,7 +135,7 @@ export function recordRefund(tenant: TenantState, refund: RefundRecord): void {
   if (tenant.refundedByDebit === null) tenant.refundedByDebit = new Map();
   invariant(!tenant.refunds.has(refund.refundId), `refund ${refund.refundId} recorded twice`);
   tenant.refunds.set(refund.refundId, refund);
-  appendId(tenant.refundsByKey, refund.idempotencyKey, refund.refundId);
+  addKeyId(tenant.refundsByKey, refund.idempotencyKey, refund.refundId);
   const before = tenant.refundedByDebit.get(refund.debitId) ?? 0;
   tenant.refundedByDebit.set(
     refund.debitId,
@@ -155,7 +150,7 @@ export function recordHold(tenant: TenantState, hold: HoldRecord): void {
   if (tenant.holdsByKey === null) tenant.holdsByKey = new Map();
   const known = tenant.holds.get(hold.holdId);
   if (known === undefined || (known.end === null && hold.end !== null)) tenant.holds.set(hold.holdId, hold);
-  appendId(tenant.holdsByKey, hold.idempotencyKey, hold.holdId);
+  addKeyId(tenant.holdsByKey, hold.idempotencyKey, hold.holdId);
 }
 
 /** Checks that a settling event may end `holdId` and returns the active hold it ends. */

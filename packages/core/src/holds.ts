@@ -7,13 +7,16 @@
  */
 import { fitsSum, isAmount } from './amount.js';
 import { canonicalJson } from './canonical.js';
-import { compareRecords, type DebitContext, type DecisionContext, decideBurn } from './decide.js';
+import { grantCellAt, tenantCellAt, tenantCellTotal } from './cells.js';
+import { compareRecords, decideBurn } from './decide.js';
+import type { DebitContext, DecisionContext } from './decide-outcomes.js';
 import type { CaptureBody, HoldBody, Json, Part, ReleaseBody } from './events.js';
 import { type DebitId, isKey, isTenantId, regionOf, type TenantId } from './ids.js';
+import { keyIds } from './key-ids.js';
 import { AMOUNT_MAX, HOLD_TTL_MS_MAX } from './limits.js';
 import type { HoldRecord } from './records.js';
 import { burnOrder, overdraftInUseAt } from './standing.js';
-import { grantCellAt, type LedgerState, type TenantState, tenantCellAt, tenantCellTotal } from './state.js';
+import type { LedgerState, TenantState } from './state.js';
 
 /** A request to hold credits of a tenant for `ttlMs`. */
 export interface HoldRequest {
@@ -40,9 +43,9 @@ export type HoldDecision =
 
 /** The holds recorded with `key` for the tenant, first one first. */
 export function holdsWithKey(tenant: TenantState, key: string): HoldRecord[] {
-  const ids = tenant.holdsByKey?.get(key);
-  if (ids === undefined) return [];
-  return ids.map((id) => tenant.holds?.get(id) as HoldRecord).sort(compareRecords);
+  return keyIds(tenant.holdsByKey, key)
+    .map((id) => tenant.holds?.get(id) as HoldRecord)
+    .sort(compareRecords);
 }
 
 /** True when `hold` was recorded for exactly this request (amount, time to live, metadata). */

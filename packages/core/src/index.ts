@@ -7,12 +7,26 @@
 export * from './amount.js';
 export * from './balance.js';
 export * from './canonical.js';
+export { GRANT_CELLS, type GrantCell, TENANT_CELLS, type TenantCell } from './cell-codes.js';
+export * from './cells.js';
 export * from './checkpoint.js';
 export * from './decide.js';
+export type {
+  AmountLimitOutcome,
+  DebitContext,
+  DecisionContext,
+  InvalidRequestOutcome,
+  RecallOutcome,
+} from './decide-outcomes.js';
+export * from './decide-refund.js';
+export * from './decide-revoke.js';
+export { availableAt, regionOverdraftInUse } from './decide-rights.js';
+export * from './decide-upkeep.js';
 export * from './encode.js';
 export * from './event-encoding.js';
 export * from './events.js';
 export * from './fold.js';
+export * from './grant-terms.js';
 export * from './holds.js';
 export * from './ids.js';
 export * from './key-filter.js';

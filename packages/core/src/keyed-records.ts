@@ -8,10 +8,13 @@
  * that may hold the key names its chunk in `recall` (a keys-area key, never a record id): the
  * caller reads it back into `recalled.keyChunks` and asks again.
  */
+
+import { compareDefinitions as compareRecords } from './grant-terms.js';
 import { eventRecordId, parseEventRecordId } from './ids.js';
+import { keyIds } from './key-ids.js';
 import type { Recalled } from './record-window.js';
 import type { DebitRecord, RefundRecord } from './records.js';
-import { compareDefinitions as compareRecords, type TenantState } from './state.js';
+import type { TenantState } from './state.js';
 
 /** Records found, and the ids still to be read back from the log before they can be complete. */
 export interface Found<T> {
@@ -42,7 +45,7 @@ export function debitsOfKey(tenant: TenantState, key: string, recalled: Recalled
   const window = tenant.ledger.recordWindow;
   const indexed = window?.debitKeys.mayHold(tenant.tenant, key) === true;
   if (ids === undefined && !indexed) return NONE;
-  const records = (ids ?? []).map((id) => tenant.debits?.get(id) as DebitRecord);
+  const records = keyIds(tenant.debitsByKey, key).map((id) => tenant.debits?.get(id) as DebitRecord);
   const recall: string[] = [];
   if (window !== undefined && indexed) {
     const chunks = window.debitKeys.candidates(tenant.tenant, key, recalled.keyChunks, (origin, seq) => {
@@ -73,7 +76,7 @@ export function refundsOfKey(tenant: TenantState, key: string, recalled: Recalle
   const window = tenant.ledger.recordWindow;
   const indexed = window?.refundKeys.mayHold(tenant.tenant, key) === true;
   if (ids === undefined && !indexed) return NONE;
-  const records = (ids ?? []).map((id) => tenant.refunds?.get(id) as RefundRecord);
+  const records = keyIds(tenant.refundsByKey, key).map((id) => tenant.refunds?.get(id) as RefundRecord);
   const recall: string[] = [];
   if (window !== undefined && indexed) {
     const chunks = window.refundKeys.candidates(tenant.tenant, key, recalled.keyChunks, (origin, seq) => {

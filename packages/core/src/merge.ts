@@ -5,28 +5,29 @@
  */
 import { invariant } from './amount.js';
 import { canonicalJson } from './canonical.js';
-import { recordDebit, recordHold, recordRefund, recordRevoke } from './fold.js';
+import { GRANT_CELLS, TENANT_CELLS } from './cell-codes.js';
 import {
-  addDefinition,
-  createLedgerState,
-  ensureGrant,
-  ensureTenant,
   forEachMoved,
   forEachRetired,
-  GRANT_CELLS,
-  type GrantState,
   grantCellAt,
-  internOrigin,
-  type LedgerState,
   movedAt,
-  noteRetired,
   retiredAt,
   setGrantCell,
   setMovedAt,
   setRetiredAt,
   setTenantCell,
-  TENANT_CELLS,
   tenantCellAt,
+} from './cells.js';
+import { recordDebit, recordHold, recordRefund, recordRevoke } from './fold.js';
+import { addDefinition } from './grant-terms.js';
+import {
+  createLedgerState,
+  ensureGrant,
+  ensureTenant,
+  type GrantState,
+  internOrigin,
+  type LedgerState,
+  noteRetired,
 } from './state.js';
 
 function mergeDefinitions(target: GrantState, source: GrantState): boolean {

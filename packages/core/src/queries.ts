@@ -3,6 +3,7 @@
  * these instead of walking the state's layout, so the layout (state.ts) can change alone.
  */
 import { addChecked } from './amount.js';
+import { rightsAt } from './cells.js';
 import {
   type DebitId,
   type GrantId,
@@ -14,7 +15,7 @@ import {
 import type { DebitRecord, RefundRecord } from './records.js';
 import { forgetRecordsBefore } from './retention.js';
 import { grantRemaining, isLive, overdraftInUseAt } from './standing.js';
-import { type GrantDefinition, type LedgerState, rightsAt, type TenantState } from './state.js';
+import type { GrantDefinition, LedgerState, TenantState } from './state.js';
 
 /** The tenant ids known here, in arrival order. */
 export function tenantIds(state: LedgerState): IterableIterator<TenantId> {
@@ -55,6 +56,21 @@ export function grantDefinitions(state: LedgerState, tenant: TenantId): GrantDef
 /** The record of debit `debitId` of `tenant`; undefined when unknown or forgotten. */
 export function debitRecord(state: LedgerState, tenant: TenantId, debitId: DebitId): DebitRecord | undefined {
   return state.tenants.get(tenant)?.debits?.get(debitId);
+}
+
+/**
+ * The one debit of `tenant` in memory with idempotency key `key`; undefined when there is none or
+ * more than one (a cross-region race). Found through the key's ids, with no record id to build:
+ * the replica answers each debit it accepts with the record its fold just made.
+ */
+export function debitRecordWithKey(
+  state: LedgerState,
+  tenant: TenantId,
+  key: string,
+): DebitRecord | undefined {
+  const found = state.tenants.get(tenant);
+  const id = found?.debitsByKey?.get(key);
+  return typeof id === 'string' ? found?.debits?.get(id) : undefined;
 }
 
 /** The record of refund `refundId` of `tenant`; undefined when unknown or forgotten. */

@@ -7,6 +7,8 @@
  * records (decide.ts), so decisions stay pure and synchronous and answer as with every record in
  * memory. A ledger without a window (the default) keeps every record until the retention sweep.
  */
+
+import { dropKeyId, type KeyIds } from './key-ids.js';
 import { type Fingerprinter, KeyIndex, keyFingerprint } from './key-index.js';
 import type { KeyChunk, SpilledPart } from './key-spill.js';
 import type { DebitRecord, RefundRecord } from './records.js';
@@ -19,9 +21,9 @@ interface TenantState {
   readonly tenant: string;
   readonly ledger: { readonly originIndex: ReadonlyMap<string, number> };
   debits: Map<string, DebitRecord> | null;
-  debitsByKey: Map<string, string[]> | null;
+  debitsByKey: KeyIds | null;
   refunds: Map<string, RefundRecord> | null;
-  refundsByKey: Map<string, string[]> | null;
+  refundsByKey: KeyIds | null;
 }
 
 /** How a ledger keeps its records. */
@@ -128,25 +130,13 @@ export class RecordWindow {
   }
 }
 
-function dropId(index: Map<string, string[]> | null, key: string, id: string): void {
-  const ids = index?.get(key);
-  if (ids === undefined || index === null) return;
-  if (ids.length === 1 && ids[0] === id) {
-    index.delete(key);
-    return;
-  }
-  const left = ids.filter((known) => known !== id);
-  if (left.length === 0) index.delete(key);
-  else index.set(key, left);
-}
-
 /** Takes one record off the heap (its key stays in the index); false when it was gone already. */
 function evict(tenant: TenantState, id: string, debit: boolean): boolean {
   if (debit) {
     const debit = tenant.debits?.get(id);
     if (debit === undefined) return false;
     tenant.debits?.delete(id);
-    dropId(tenant.debitsByKey, debit.idempotencyKey, id);
+    dropKeyId(tenant.debitsByKey, debit.idempotencyKey, id);
     if (tenant.debits?.size === 0) tenant.debits = null;
     if (tenant.debitsByKey?.size === 0) tenant.debitsByKey = null;
     return true;
@@ -154,7 +144,7 @@ function evict(tenant: TenantState, id: string, debit: boolean): boolean {
   const refund = tenant.refunds?.get(id);
   if (refund === undefined) return false;
   tenant.refunds?.delete(id);
-  dropId(tenant.refundsByKey, refund.idempotencyKey, id);
+  dropKeyId(tenant.refundsByKey, refund.idempotencyKey, id);
   if (tenant.refunds?.size === 0) tenant.refunds = null;
   if (tenant.refundsByKey?.size === 0) tenant.refundsByKey = null;
   return true;

@@ -13,15 +13,8 @@
  * granularity (a sweep runs every minute, buckets are retention/24 long); a node idle across a
  * bucket's end, or a clock ahead of the event times, may write other bytes until its next events.
  */
+import { dropKeyId } from './key-ids.js';
 import type { TenantState } from './state.js';
-
-function dropId(index: Map<string, string[]> | null, key: string, id: string): void {
-  const ids = index?.get(key);
-  if (ids === undefined || index === null) return;
-  const left = ids.filter((known) => known !== id);
-  if (left.length === 0) index.delete(key);
-  else index.set(key, left);
-}
 
 /**
  * The retention cutoff the events at a vector imply: records made before it are past the retention
@@ -43,21 +36,21 @@ export function forgetRecordsBefore(tenant: TenantState, cutoffMs: number): numb
   for (const [refundId, refund] of tenant.refunds ?? []) {
     if (refund.at >= cutoffMs) continue;
     tenant.refunds?.delete(refundId);
-    dropId(tenant.refundsByKey, refund.idempotencyKey, refundId);
+    dropKeyId(tenant.refundsByKey, refund.idempotencyKey, refundId);
     forgotten += 1;
   }
   for (const [debitId, debit] of tenant.debits ?? []) {
     if (debit.at >= cutoffMs) continue;
     tenant.debits?.delete(debitId);
     tenant.refundedByDebit?.delete(debitId);
-    dropId(tenant.debitsByKey, debit.idempotencyKey, debitId);
+    dropKeyId(tenant.debitsByKey, debit.idempotencyKey, debitId);
     forgotten += 1;
   }
   // A hold is kept while active (it must end exactly once), and past its end for the retention.
   for (const [holdId, hold] of tenant.holds ?? []) {
     if (hold.end === null || hold.end.at >= cutoffMs) continue;
     tenant.holds?.delete(holdId);
-    dropId(tenant.holdsByKey, hold.idempotencyKey, holdId);
+    dropKeyId(tenant.holdsByKey, hold.idempotencyKey, holdId);
     forgotten += 1;
   }
   if (tenant.holds?.size === 0) tenant.holds = null;

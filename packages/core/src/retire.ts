@@ -2,11 +2,13 @@
  * Retiring a lost incarnation (DESIGN.md §1 "Origins and incarnations"): what of one tenant a
  * `retire` event takes over, and who may write one. Pure reads of the ledger state.
  */
+
+import { rightsAt } from './cells.js';
 import type { Part } from './events.js';
 import { type OriginId, regionOf, type TenantId } from './ids.js';
 import { PARTS_MAX } from './limits.js';
 import { overdraftInUseAt } from './standing.js';
-import { type LedgerState, rightsAt } from './state.js';
+import type { LedgerState } from './state.js';
 
 /** What retiring `lost` takes over of one tenant, as this state folds it. */
 export interface RetireFigures {

@@ -2,20 +2,13 @@
  * What a tenant's packed cells add up to: rights, what is left of a grant, overdraft in use, the
  * burn order, and where a revoke stands. Read-only over state.ts.
  */
+
+import { grantCellTotal, rightsAt, tenantCellAt } from './cells.js';
+import { definedExpiresAt, isDefined } from './grant-terms.js';
 import type { GrantId, OriginId } from './ids.js';
 import { GRANT_SCAN_MAX } from './limits.js';
 import { type RevokeRecord, type RevokeStanding, revokeKey } from './records.js';
-import {
-  definedExpiresAt,
-  type GrantDefinition,
-  type GrantState,
-  grantCellTotal,
-  isDefined,
-  type LedgerState,
-  rightsAt,
-  type TenantState,
-  tenantCellAt,
-} from './state.js';
+import { type GrantDefinition, GrantState, type LedgerState, type TenantState } from './state.js';
 
 /** rights(origin) on `grant`, by origin id. */
 export function rightsOf(state: LedgerState, grant: GrantState, origin: OriginId): number {
@@ -65,10 +58,16 @@ export function compareBurnOrder(a: GrantState, b: GrantState): number {
 export function burnOrder(tenant: TenantState): readonly GrantState[] {
   const cached = tenant.burnOrder;
   if (cached !== null) return cached;
+  // Slot by slot, with no grant table view or iterator: this runs per decision.
+  const ids = tenant.grantIds;
+  const size = ids === null ? 0 : typeof ids === 'string' ? 1 : ids.length;
   const defined: GrantState[] = [];
-  for (const grant of tenant.grants.values()) if (isDefined(grant)) defined.push(grant);
-  defined.sort(compareBurnOrder);
-  if (tenant.grants.size > GRANT_SCAN_MAX) tenant.burnOrder = defined;
+  for (let slot = 0; slot < size; slot++) {
+    const grant = new GrantState(tenant, slot);
+    if (isDefined(grant)) defined.push(grant);
+  }
+  if (defined.length > 1) defined.sort(compareBurnOrder);
+  if (size > GRANT_SCAN_MAX) tenant.burnOrder = defined;
   return defined;
 }
 

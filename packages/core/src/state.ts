@@ -10,82 +10,22 @@
  * tenants. GrantState and GrantTable are views made on access. Local origin indices and slots depend
  * on arrival order and never leave this module's state: everything encoded or compared uses ids.
  */
-import { AmountLimitError, invariant } from './amount.js';
-import type { DebitId, GrantId, OriginId, RefundId, TenantId } from './ids.js';
-import { AMOUNT_MAX, GRANT_SCAN_MAX, GRANT_SLOTS_MAX, ORIGINS_MAX, PRIORITY_MAX } from './limits.js';
+import { invariant } from './amount.js';
 import {
-  cellCode,
-  codeA,
-  codeB,
-  codeKind,
-  codeOfSlot,
-  EMPTY_SHAPE,
-  forEachInSlot,
-  type Packed,
-  readPacked,
-  type Shape,
-  slotStart,
-  writePacked,
-} from './packed.js';
+  GRANT_CELL_INDEX,
+  PRIORITY_RANGE,
+  TERM_AT,
+  TERM_EXPIRES,
+  TERM_ORIGIN_PRIORITY,
+  TERM_SEQ,
+  termCode,
+} from './cell-codes.js';
+import type { DebitId, GrantId, OriginId, RefundId, TenantId } from './ids.js';
+import type { KeyIds } from './key-ids.js';
+import { GRANT_SCAN_MAX, GRANT_SLOTS_MAX, ORIGINS_MAX } from './limits.js';
+import { cellCode, EMPTY_SHAPE, type Packed, readPacked, type Shape } from './packed.js';
 import { RecordWindow, type RecordWindowOptions } from './record-window.js';
 import type { DebitRecord, HoldRecord, RefundRecord, RevokeRecord } from './records.js';
-
-/** Cells of a grant, per origin. */
-export const GRANT_CELLS = ['granted', 'debited', 'refunded', 'expired'] as const;
-/** One of the per-origin cells of a grant. */
-export type GrantCell = (typeof GRANT_CELLS)[number];
-const GRANT_CELL_INDEX: Record<GrantCell, number> = { granted: 0, debited: 1, refunded: 2, expired: 3 };
-
-/**
- * Per-origin totals of a tenant: debits and refunds as charged to clients, and the overdraft taken,
- * repaid from received rights, and cleared by refunds. `debited` of the grants includes repay burns,
- * which is why the client-facing totals are their own cells. `revoked`: credits charged by revokes of
- * duplicate grant ids (their parts and overdraft).
- */
-export const TENANT_CELLS = [
-  'debited',
-  'refunded',
-  'overdrawn',
-  'repaid',
-  'overdraftRefunded',
-  'revoked',
-  'held',
-  'heldSettled',
-] as const;
-/** One of the per-origin cells of a tenant. */
-export type TenantCell = (typeof TENANT_CELLS)[number];
-const TENANT_CELL_INDEX: Record<TenantCell, number> = {
-  debited: 0,
-  refunded: 1,
-  overdrawn: 2,
-  repaid: 3,
-  overdraftRefunded: 4,
-  revoked: 5,
-  held: 6,
-  heldSettled: 7,
-};
-
-/**
- * Code kind of moved[from→to]. Tenant cells (kinds 0–7) live in slot 0 only and grant cells (0–3)
- * in grant slots, where 4, 6 and 7 mean retired, moved and terms: codes never collide.
- */
-const MOVED_KIND = 6;
-/**
- * Code kind of retired[lost→current]: rights of a retired incarnation `a` taken over by the current
- * incarnation `b` of its region. Unlike moved, its one writer is `b` (the retire event's origin).
- */
-const RETIRED_KIND = 4;
-/** Code kind of a grant's winning terms; `a` is the field (TERM_*). */
-const TERMS_KIND = 7;
-/** Terms field: (origin local index + 1) · 2^20 + priority (PRIORITY_MAX < 2^20). */
-const TERM_ORIGIN_PRIORITY = 0;
-/** Terms field: the defining event's seq. */
-const TERM_SEQ = 1;
-/** Terms field: the defining event's time + 1. */
-const TERM_AT = 2;
-/** Terms field: expiresAt + 1; absent (0) for a grant that never expires. */
-const TERM_EXPIRES = 3;
-const PRIORITY_RANGE = 2 ** 20;
 
 /** What a grant event defined: the grant's terms and which event defined them. */
 export interface GrantDefinition {
@@ -130,13 +70,13 @@ export class GrantState {
 /** What only some tenants have: records, losing definitions, a grant index and burn order of many grants. */
 class TenantExtra {
   debits: Map<DebitId, DebitRecord> | null = null;
-  debitsByKey: Map<string, DebitId[]> | null = null;
+  debitsByKey: KeyIds | null = null;
   refunds: Map<RefundId, RefundRecord> | null = null;
-  refundsByKey: Map<string, RefundId[]> | null = null;
+  refundsByKey: KeyIds | null = null;
   refundedByDebit: Map<DebitId, number> | null = null;
   revokes: Map<string, RevokeRecord[]> | null = null;
   holds: Map<DebitId, HoldRecord> | null = null;
-  holdsByKey: Map<string, DebitId[]> | null = null;
+  holdsByKey: KeyIds | null = null;
   others: Map<number, GrantDefinition[]> | null = null;
   grantIndex: Map<GrantId, number> | null = null;
   burnOrder: GrantState[] | null = null;
@@ -209,10 +149,10 @@ export class TenantState implements Packed {
     this.set$('holds', value);
   }
   /** Idempotency key → holds recorded with it. */
-  get holdsByKey(): Map<string, DebitId[]> | null {
+  get holdsByKey(): KeyIds | null {
     return this.extra === null ? null : this.extra.holdsByKey;
   }
-  set holdsByKey(value: Map<string, DebitId[]> | null) {
+  set holdsByKey(value: KeyIds | null) {
     this.set$('holdsByKey', value);
   }
   /** Debit id → its record, while within the idempotency retention. */
@@ -223,10 +163,10 @@ export class TenantState implements Packed {
     this.set$('debits', value);
   }
   /** Idempotency key → debits recorded with it (more than one only after a cross-region race). */
-  get debitsByKey(): Map<string, DebitId[]> | null {
+  get debitsByKey(): KeyIds | null {
     return this.extra === null ? null : this.extra.debitsByKey;
   }
-  set debitsByKey(value: Map<string, DebitId[]> | null) {
+  set debitsByKey(value: KeyIds | null) {
     this.set$('debitsByKey', value);
   }
   /** Refund id → its record, while within the idempotency retention. */
@@ -237,10 +177,10 @@ export class TenantState implements Packed {
     this.set$('refunds', value);
   }
   /** Idempotency key → refunds recorded with it. */
-  get refundsByKey(): Map<string, RefundId[]> | null {
+  get refundsByKey(): KeyIds | null {
     return this.extra === null ? null : this.extra.refundsByKey;
   }
-  set refundsByKey(value: Map<string, RefundId[]> | null) {
+  set refundsByKey(value: KeyIds | null) {
     this.set$('refundsByKey', value);
   }
   /** Debit id → sum of its refunds known here (also for debits not known here yet). */
@@ -414,180 +354,6 @@ export function ensureGrant(tenant: TenantState, grantId: GrantId): GrantState {
   return new GrantState(tenant, slot);
 }
 
-/**
- * Orders grant definitions of one grant id (and revokes of one definition) the same way at every
- * replica, as duplicate debits: the origin's time, then origin id, then seq. The first wins.
- */
-export function compareDefinitions(
-  a: { readonly at: number; readonly origin: OriginId; readonly seq: number },
-  b: { readonly at: number; readonly origin: OriginId; readonly seq: number },
-): number {
-  if (a.at !== b.at) return a.at - b.at;
-  if (a.origin !== b.origin) return a.origin < b.origin ? -1 : 1;
-  return a.seq - b.seq;
-}
-
-function termCode(grant: GrantState, field: number): number {
-  return cellCode(grant.slot + 1, field, 0, TERMS_KIND);
-}
-
-function readTerms(grant: GrantState): GrantDefinition | null {
-  const tenant = grant.owner;
-  const originPriority = readPacked(tenant, termCode(grant, TERM_ORIGIN_PRIORITY));
-  if (originPriority === 0) return null;
-  const priority = originPriority % PRIORITY_RANGE;
-  const index = (originPriority - priority) / PRIORITY_RANGE - 1;
-  const expires = readPacked(tenant, termCode(grant, TERM_EXPIRES));
-  return {
-    // An origin grants a grant id at most once (the fold refuses a second), so its granted cell is
-    // the amount of its definition.
-    amount: grantCellAt(grant, index, 'granted'),
-    priority,
-    expiresAt: expires === 0 ? null : expires - 1,
-    origin: tenant.ledger.origins[index] as OriginId,
-    seq: readPacked(tenant, termCode(grant, TERM_SEQ)),
-    at: readPacked(tenant, termCode(grant, TERM_AT)) - 1,
-  };
-}
-
-/** True when a grant event of `grant`'s id is known here (its terms are set): no definition object. */
-export function isDefined(grant: GrantState): boolean {
-  return readPacked(grant.owner, termCode(grant, TERM_ORIGIN_PRIORITY)) !== 0;
-}
-
-/**
- * The winning definition's expiresAt of a defined grant (null: never expires), read without making
- * the definition: the burn path asks this per grant per decision.
- */
-export function definedExpiresAt(grant: GrantState): number | null {
-  const expires = readPacked(grant.owner, termCode(grant, TERM_EXPIRES));
-  return expires === 0 ? null : expires - 1;
-}
-
-function writeTerms(grant: GrantState, definition: GrantDefinition): void {
-  const tenant = grant.owner;
-  invariant(definition.priority <= PRIORITY_MAX && PRIORITY_MAX < PRIORITY_RANGE, 'priority out of range');
-  const index = internOrigin(tenant.ledger, definition.origin);
-  invariant(
-    grantCellAt(grant, index, 'granted') === definition.amount,
-    `grant ${grant.grantId}: definition of ${definition.origin} does not match its granted cell`,
-  );
-  writePacked(
-    tenant,
-    termCode(grant, TERM_ORIGIN_PRIORITY),
-    (index + 1) * PRIORITY_RANGE + definition.priority,
-  );
-  writePacked(tenant, termCode(grant, TERM_SEQ), definition.seq);
-  writePacked(tenant, termCode(grant, TERM_AT), definition.at + 1);
-  writePacked(
-    tenant,
-    termCode(grant, TERM_EXPIRES),
-    definition.expiresAt === null ? 0 : definition.expiresAt + 1,
-  );
-}
-
-/**
- * Adds `definition` to `grant` (winner first); true when the winner changed. The granted cell of
- * the definition's origin must be written first (it is the definition's amount).
- */
-export function addDefinition(grant: GrantState, definition: GrantDefinition): boolean {
-  const winner = grant.definition;
-  if (winner === null) {
-    writeTerms(grant, definition);
-    return true;
-  }
-  const order = compareDefinitions(definition, winner);
-  if (order === 0) return false;
-  const tenant = grant.owner;
-  const others = grant.others ?? [];
-  let loser = definition;
-  if (order < 0) {
-    writeTerms(grant, definition);
-    loser = winner;
-  }
-  // Binary search: a grant id may be defined at every origin (ORIGINS_MAX), so no linear scans.
-  let low = 0;
-  let high = others.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (compareDefinitions(others[middle] as GrantDefinition, loser) < 0) low = middle + 1;
-    else high = middle;
-  }
-  if (low < others.length && compareDefinitions(others[low] as GrantDefinition, loser) === 0) return false;
-  others.splice(low, 0, { ...loser });
-  const bySlot = tenant.othersBySlot ?? new Map<number, GrantDefinition[]>();
-  bySlot.set(grant.slot, others);
-  tenant.othersBySlot = bySlot;
-  return order < 0;
-}
-
-/** Cell `kind` of `origin` on `grant` (0 when the origin never wrote it). */
-export function grantCell(state: LedgerState, grant: GrantState, origin: OriginId, kind: GrantCell): number {
-  const index = state.originIndex.get(origin);
-  return index === undefined ? 0 : grantCellAt(grant, index, kind);
-}
-
-/** Sets cell `kind` of the origin with local index `index` on `grant`. */
-export function setGrantCell(grant: GrantState, index: number, kind: GrantCell, value: number): void {
-  writePacked(grant.owner, cellCode(grant.slot + 1, index, 0, GRANT_CELL_INDEX[kind]), value);
-}
-
-/** Cell `kind` of the origin with local index `index` on `grant`. */
-export function grantCellAt(grant: GrantState, index: number, kind: GrantCell): number {
-  return readPacked(grant.owner, cellCode(grant.slot + 1, index, 0, GRANT_CELL_INDEX[kind]));
-}
-
-/** Cell `kind` of `origin` on `tenant` (0 when the origin never wrote it). */
-export function tenantCell(
-  state: LedgerState,
-  tenant: TenantState,
-  origin: OriginId,
-  kind: TenantCell,
-): number {
-  const index = state.originIndex.get(origin);
-  return index === undefined ? 0 : tenantCellAt(tenant, index, kind);
-}
-
-/** Cell `kind` of the origin with local index `index` on `tenant`. */
-export function tenantCellAt(tenant: TenantState, index: number, kind: TenantCell): number {
-  return readPacked(tenant, cellCode(0, index, 0, TENANT_CELL_INDEX[kind]));
-}
-
-/** Sets cell `kind` of the origin with local index `index` on `tenant`. */
-export function setTenantCell(tenant: TenantState, index: number, kind: TenantCell, value: number): void {
-  writePacked(tenant, cellCode(0, index, 0, TENANT_CELL_INDEX[kind]), value);
-}
-
-/** `moved[from→to]` on `grant` by local indices. */
-export function movedAt(grant: GrantState, from: number, to: number): number {
-  return readPacked(grant.owner, cellCode(grant.slot + 1, from, to, MOVED_KIND));
-}
-
-/** Sets `moved[from→to]` on `grant` by local indices. */
-export function setMovedAt(grant: GrantState, from: number, to: number, value: number): void {
-  writePacked(grant.owner, cellCode(grant.slot + 1, from, to, MOVED_KIND), value);
-}
-
-/** `retired[lost→current]` on `grant` by local indices. */
-export function retiredAt(grant: GrantState, lost: number, current: number): number {
-  return readPacked(grant.owner, cellCode(grant.slot + 1, lost, current, RETIRED_KIND));
-}
-
-/** Sets `retired[lost→current]` on `grant` by local indices. */
-export function setRetiredAt(grant: GrantState, lost: number, current: number, value: number): void {
-  writePacked(grant.owner, cellCode(grant.slot + 1, lost, current, RETIRED_KIND), value);
-}
-
-/** Calls `visit(lost, current, amount)` for every non-zero retired cell of `grant` (local indices). */
-export function forEachRetired(
-  grant: GrantState,
-  visit: (lost: number, current: number, amount: number) => void,
-): void {
-  forEachInSlot(grant.owner, grant.slot + 1, (kind, lost, current, value) => {
-    if (kind === RETIRED_KIND && value !== 0) visit(lost, current, value);
-  });
-}
-
 /** Records that `origin` is retired (see LedgerState.retired); true when that changed anything. */
 export function noteRetired(state: LedgerState, origin: OriginId, retired: RetiredOrigin): boolean {
   const known = state.retired.get(origin);
@@ -600,124 +366,21 @@ export function noteRetired(state: LedgerState, origin: OriginId, retired: Retir
   return true;
 }
 
-/** Calls `visit(from, to, amount)` for every non-zero moved[from→to] of `grant` (local indices). */
-export function forEachMoved(
-  grant: GrantState,
-  visit: (from: number, to: number, amount: number) => void,
-): void {
-  forEachInSlot(grant.owner, grant.slot + 1, (kind, from, to, value) => {
-    if (kind === MOVED_KIND && value !== 0) visit(from, to, value);
-  });
-}
-
-/**
- * rights(r) = granted[r] + Σ_s moved[s→r] − Σ_s moved[r→s] − debited[r] + refunded[r] − expired[r]
- * + Σ_l retired[l→r] − Σ_c retired[r→c] for the origin with local index `index`. Seen from another replica it may be transiently
- * negative (it saw r spend rights that r received by a move it has not seen yet); at r itself it
- * never is.
- */
-export function rightsAt(grant: GrantState, index: number): number {
-  // A direct scan of the slot's codes (no visitor closure): this runs per grant per decision.
-  const owner = grant.owner;
-  const codes = owner.shape.codes;
-  const values = owner.values;
-  const end = codeOfSlot(grant.slot + 2);
-  let rights = 0;
-  for (let at = slotStart(owner, grant.slot + 1); at < codes.length; at++) {
-    const code = codes[at] as number;
-    if (code >= end) break;
-    const kind = codeKind(code);
-    if (kind === MOVED_KIND || kind === RETIRED_KIND) {
-      const value = values[at] as number;
-      if (codeB(code) === index) rights += value;
-      if (codeA(code) === index) rights -= value;
-    } else if (kind < 4 && codeA(code) === index) {
-      const value = values[at] as number;
-      rights += kind === 0 || kind === 2 ? value : -value;
-    }
-  }
-  return rights;
-}
-
-/** Σ of the numbers of kind `wanted` in `slot` of `packed`. */
-function slotKindTotal(packed: Packed, slot: number, wanted: number): number {
-  const codes = packed.shape.codes;
-  const end = codeOfSlot(slot + 1);
-  let total = 0;
-  for (let at = slotStart(packed, slot); at < codes.length; at++) {
-    const code = codes[at] as number;
-    if (code >= end) break;
-    if (codeKind(code) === wanted) total += packed.values[at] as number;
-  }
-  return total;
-}
-
-/** Σ over origins of one grant cell. */
-export function grantCellTotal(grant: GrantState, kind: GrantCell): number {
-  return slotKindTotal(grant.owner, grant.slot + 1, GRANT_CELL_INDEX[kind]);
-}
-
-/** A tenant's cells summed over origins (and grants), as its totals need them. */
-export interface TenantSums {
-  /** Σ granted cells of every grant. */
-  readonly granted: number;
-  /** Σ expired cells of every grant. */
-  readonly expired: number;
-  readonly debited: number;
-  readonly refunded: number;
-  readonly revoked: number;
-  readonly held: number;
-  readonly heldSettled: number;
-}
-
-function checkedAdd(total: number, value: number, what: string, tenant: TenantState): number {
-  const sum = total + value;
-  if (!Number.isSafeInteger(sum) || sum > AMOUNT_MAX)
-    throw new AmountLimitError(`${what} of ${tenant.tenant}`, total, value);
-  return sum;
-}
-
-/**
- * The sums of a tenant's figures in one pass over its packed numbers, each checked against the
- * amount limit (a balance read runs this once per decision: no views, closures or arrays).
- */
-export function tenantSums(tenant: TenantState): TenantSums {
-  const codes = tenant.shape.codes;
-  const values = tenant.values;
-  const grantsFrom = codeOfSlot(1);
-  let granted = 0;
-  let expired = 0;
-  let debited = 0;
-  let refunded = 0;
-  let revoked = 0;
-  let held = 0;
-  let heldSettled = 0;
-  for (let at = 0; at < codes.length; at++) {
-    const code = codes[at] as number;
-    const value = values[at] as number;
-    const kind = codeKind(code);
-    if (code >= grantsFrom) {
-      if (kind === GRANT_CELL_INDEX.granted) granted = checkedAdd(granted, value, 'granted', tenant);
-      else if (kind === GRANT_CELL_INDEX.expired) expired = checkedAdd(expired, value, 'expired', tenant);
-    } else if (kind === TENANT_CELL_INDEX.debited) debited = checkedAdd(debited, value, 'debited', tenant);
-    else if (kind === TENANT_CELL_INDEX.refunded) refunded = checkedAdd(refunded, value, 'refunded', tenant);
-    else if (kind === TENANT_CELL_INDEX.revoked) revoked = checkedAdd(revoked, value, 'revoked', tenant);
-    else if (kind === TENANT_CELL_INDEX.held) held = checkedAdd(held, value, 'held', tenant);
-    else if (kind === TENANT_CELL_INDEX.heldSettled)
-      heldSettled = checkedAdd(heldSettled, value, 'settled holds', tenant);
-  }
-  return { granted, expired, debited, refunded, revoked, held, heldSettled };
-}
-
-/** Calls `visit(kind, index, value)` for every stored cell of `tenant` itself (not its grants). */
-export function forEachTenantCell(
-  tenant: TenantState,
-  visit: (kind: TenantCell, index: number, value: number) => void,
-): void {
-  forEachInSlot(tenant, 0, (kind, index, _b, value) => visit(TENANT_CELLS[kind] as TenantCell, index, value));
-}
-
-/** Σ over origins of one tenant cell. */
-export function tenantCellTotal(tenant: TenantState, kind: TenantCell): number {
-  return slotKindTotal(tenant, 0, TENANT_CELL_INDEX[kind]);
+function readTerms(grant: GrantState): GrantDefinition | null {
+  const tenant = grant.owner;
+  const originPriority = readPacked(tenant, termCode(grant.slot, TERM_ORIGIN_PRIORITY));
+  if (originPriority === 0) return null;
+  const priority = originPriority % PRIORITY_RANGE;
+  const index = (originPriority - priority) / PRIORITY_RANGE - 1;
+  const expires = readPacked(tenant, termCode(grant.slot, TERM_EXPIRES));
+  return {
+    // An origin grants a grant id at most once (the fold refuses a second), so its granted cell is
+    // the amount of its definition.
+    amount: readPacked(tenant, cellCode(grant.slot + 1, index, 0, GRANT_CELL_INDEX.granted)),
+    priority,
+    expiresAt: expires === 0 ? null : expires - 1,
+    origin: tenant.ledger.origins[index] as OriginId,
+    seq: readPacked(tenant, termCode(grant.slot, TERM_SEQ)),
+    at: readPacked(tenant, termCode(grant.slot, TERM_AT)) - 1,
+  };
 }

@@ -97,6 +97,7 @@ describe('debit: burn order', () => {
         overdraft: 0,
         metadata: null,
       },
+      availableAfter: 0,
     });
   });
 
@@ -204,6 +205,7 @@ describe('debit: declined', () => {
         overdraft: 7,
         metadata: null,
       },
+      availableAfter: null,
     });
     commit(r, EU, decision);
 

@@ -8,6 +8,7 @@
 import {
   availableAt,
   type DebitRecord,
+  debitRecordWithKey,
   decideDebit,
   decideHold,
   decideRefund,
@@ -266,9 +267,11 @@ export class Commands {
         this.host.rebalancing.recordSpend(command.tenant, command.amount, now);
         this.host.rebalancing.maybeRequestRights(command.tenant, 0);
         if (this.host.borrowing.waiting > 0) this.host.borrowing.spent(command.tenant);
-        const debit = this.debitRecord(command.tenant, event);
+        const debit = this.debitRecord(command.tenant, command.idempotencyKey, event);
         const balance = {
-          available: availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit),
+          available:
+            decision.availableAfter ??
+            availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit),
           tenant: tenantBalance(this.host.state(), command.tenant),
         };
         if (deferred) return new DurableAnswer(event.seq, { status: 'accepted', debit, balance });
@@ -473,12 +476,9 @@ export class Commands {
     return again(more);
   }
 
-  private debitRecord(tenant: string, event: LedgerEvent): DebitRecord {
+  private debitRecord(tenant: string, key: string, event: LedgerEvent): DebitRecord {
     // The record the fold just made for it (the newest of the record window): no second copy.
-    const recorded = this.host
-      .state()
-      .tenants.get(tenant)
-      ?.debits?.get(eventRecordId(event.origin, event.seq));
+    const recorded = debitRecordWithKey(this.host.state(), tenant, key);
     return recorded !== undefined && recorded.seq === event.seq && recorded.origin === event.origin
       ? recorded
       : debitRecordOf(tenant, event);

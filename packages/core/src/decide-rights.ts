@@ -1,0 +1,123 @@
+/**
+ * What an origin may spend (DESIGN.md §1, S2): its own live rights in burn order plus what is left
+ * of its region's overdraft allowance. The arithmetic every decision that burns or moves shares.
+ */
+import { fitsSum } from './amount.js';
+import { grantCellAt, rightsAt } from './cells.js';
+import type { Part } from './events.js';
+import { type OriginId, regionOf, type TenantId } from './ids.js';
+import { burnOrder, isLive, overdraftInUseAt } from './standing.js';
+import type { GrantState, LedgerState, TenantState } from './state.js';
+
+/** The local index of `origin`, or -1 when the state has never heard of it (it holds nothing). */
+export function indexOf(state: LedgerState, origin: OriginId): number {
+  return state.originIndex.get(origin) ?? -1;
+}
+
+/** Σ rights of `index` over the grants it may burn at `now` (`order`: the tenant's burn order). */
+export function liveRights(
+  tenant: TenantState,
+  index: number,
+  now: number,
+  order: readonly GrantState[] = burnOrder(tenant),
+): number {
+  if (index < 0) return 0;
+  let total = 0;
+  for (const grant of order) {
+    if (!isLive(grant, now)) continue;
+    const rights = rightsAt(grant, index);
+    if (rights > 0) total += rights;
+  }
+  return total;
+}
+
+/** Takes up to `amount` from the live rights of `index`, in burn order (`order`, the tenant's). */
+export function takeRights(
+  tenant: TenantState,
+  index: number,
+  now: number,
+  amount: number,
+  order: readonly GrantState[] = burnOrder(tenant),
+): Part[] {
+  const parts: Part[] = [];
+  let left = amount;
+  for (const grant of order) {
+    if (left === 0) break;
+    if (!isLive(grant, now)) continue;
+    const rights = rightsAt(grant, index);
+    if (rights <= 0) continue;
+    const take = Math.min(rights, left);
+    parts.push({ grantId: grant.grantId, amount: take });
+    left -= take;
+  }
+  return parts;
+}
+
+/** True when every part fits on top of the grant cell it adds to. */
+export function partsFit(
+  tenant: TenantState,
+  index: number,
+  parts: readonly Part[],
+  kind: 'debited' | 'refunded',
+): boolean {
+  for (const part of parts) {
+    const grant = tenant.grants.get(part.grantId);
+    const before = grant === undefined || index < 0 ? 0 : grantCellAt(grant, index, kind);
+    if (!fitsSum(before, part.amount)) return false;
+  }
+  return true;
+}
+
+/**
+ * Overdraft of `origin`'s region for `tenant` counted as in use (DESIGN.md §1: the allowance is the
+ * region's, not one incarnation's). The origin's own overdraft in use counts as it is. Every other
+ * incarnation of the region known here is lost (one region runs one incarnation at a time) and
+ * counts as having used its whole allowance `overdraftLimit`, or more if more is seen in use: a
+ * lost disk may hold overdrafts nobody else ever saw, so catching up with peers cannot show them
+ * (issue 16, swarm seed 102735). It stays used until an operator retires that incarnation; from
+ * then on it counts as what it had in use when retired.
+ * `tenant` may be undefined (nothing of it known here): a lost incarnation still counts.
+ */
+export function regionOverdraftInUse(
+  state: LedgerState,
+  tenant: TenantState | undefined,
+  origin: OriginId,
+  overdraftLimit: number,
+): number {
+  const region = regionOf(origin);
+  let inUse = 0;
+  state.origins.forEach((other, index) => {
+    if (other !== origin && regionOf(other) !== region) return;
+    const seen = tenant === undefined ? 0 : Math.max(0, overdraftInUseAt(tenant, index));
+    // A retired incarnation wrote nothing past its retired seq: what it has in use is all it used.
+    inUse += other === origin || state.retired.has(other) ? seen : Math.max(seen, overdraftLimit);
+  });
+  return inUse;
+}
+
+/** What is left of the region's overdraft allowance for `origin` (see regionOverdraftInUse). */
+export function overdraftHeadroom(
+  state: LedgerState,
+  tenant: TenantState | undefined,
+  origin: OriginId,
+  overdraftLimit: number,
+): number {
+  return Math.max(0, overdraftLimit - regionOverdraftInUse(state, tenant, origin, overdraftLimit));
+}
+
+/**
+ * What `origin` can spend for `tenant` at `now`: its live rights plus what is left of its overdraft
+ * allowance. 0 for a tenant unknown here.
+ */
+export function availableAt(
+  state: LedgerState,
+  tenantId: TenantId,
+  origin: OriginId,
+  now: number,
+  overdraftLimit = 0,
+): number {
+  const tenant = state.tenants.get(tenantId);
+  const index = indexOf(state, origin);
+  const headroom = overdraftHeadroom(state, tenant, origin, overdraftLimit);
+  return tenant === undefined ? headroom : liveRights(tenant, index, now) + headroom;
+}
