@@ -215,7 +215,10 @@ export class Replica {
       closing: () => this.closing,
       broken: () => this.broken !== null,
       logConfirmed: () => this.writability.logConfirmed,
-      wake: (tenant) => this.borrowing.wake(tenant),
+      wake: (tenant) => {
+        this.borrowing.wake(tenant);
+        this.rebalancing.rightsArrived(tenant);
+      },
     });
     this.ownLog = new GroupCommit({
       cluster: this.cluster,
@@ -306,6 +309,7 @@ export class Replica {
     this.rebalancing = new Rebalancing({
       origin: this.origin,
       region: this.region,
+      borrowWaitMs: this.options.borrowWaitMs,
       adaptive: () => this.options.rebalancing === 'adaptive',
       attached: () => this.link.transport !== null,
       logConfirmed: () => this.writability.logConfirmed,
@@ -316,7 +320,7 @@ export class Replica {
       peers: () => this.peers,
       peer: (region) => this.link.peer(region),
       send: (region, frame) => this.link.send(region, frame),
-      waitingFor: (tenant) => this.borrowing.waitingFor(tenant),
+      waitingFor: (tenant, within) => this.borrowing.waitingFor(tenant, within),
       reachableCredits: (tenant) => this.reachableCredits(tenant),
       moveRights: (tenant, to, amount) => this.moveRights(tenant, to, amount),
     });
