@@ -148,10 +148,15 @@ export class Borrowing {
     return this.count;
   }
 
-  /** Σ amounts of the tenant's debits waiting here for rights. */
-  waitingFor(tenant: string): number {
+  /**
+   * Σ amounts of the tenant's debits waiting here for rights; with `within`, only those that
+   * `within` credits can pay, taken oldest first as `wake` decides them (one that does not fit is
+   * passed over, a later smaller one may still fit).
+   */
+  waitingFor(tenant: string, within = Number.POSITIVE_INFINITY): number {
     let total = 0;
-    for (const waiter of this.waiters.get(tenant) ?? []) total += waiter.amount;
+    for (const waiter of this.waiters.get(tenant) ?? [])
+      if (total + waiter.amount <= within) total += waiter.amount;
     return total;
   }
 

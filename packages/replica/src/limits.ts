@@ -102,6 +102,14 @@ export const BORROW_ASKS_PER_WAIT_MAX = 8;
 export const BORROW_ASK_FACTOR = 2;
 
 /**
+ * Tenants with borrow asks a lender keeps because it could not serve them in full (it held too
+ * few rights then), to serve them when rights arrive within the asker's wait. One entry per tenant
+ * holds at most one ask per peer region; past this many tenants the oldest tenant's asks are
+ * forgotten (its debits then get only what their next ask finds).
+ */
+export const BORROW_ASKS_KEPT_MAX = 10_000;
+
+/**
  * Tenants with shares of a grant owed to regions that were unreachable when it was split. A share
  * is handed on when the region comes up; past this many tenants the oldest entry is forgotten (its
  * rights then follow demand through ordinary rebalancing).

@@ -59,7 +59,10 @@ export function deadlinesHost(replica: ReplicaNode): DeadlinesHost {
     closing: () => replica.closing,
     broken: () => replica.broken !== null,
     logConfirmed: () => replica.writability.logConfirmed,
-    wake: (tenant) => replica.borrowing.wake(tenant),
+    wake: (tenant) => {
+      replica.borrowing.wake(tenant);
+      replica.rebalancing.rightsArrived(tenant);
+    },
   };
 }
 
@@ -163,6 +166,7 @@ export function rebalancingHost(replica: ReplicaNode): RebalancingHost {
   return {
     origin: replica.origin,
     region: replica.region,
+    borrowWaitMs: replica.options.borrowWaitMs,
     adaptive: () => replica.options.rebalancing === 'adaptive',
     attached: () => replica.link.transport !== null,
     logConfirmed: () => replica.writability.logConfirmed,
@@ -173,7 +177,7 @@ export function rebalancingHost(replica: ReplicaNode): RebalancingHost {
     peers: () => replica.peers,
     peer: (region) => replica.link.peer(region),
     send: (region, frame) => replica.link.send(region, frame),
-    waitingFor: (tenant) => replica.borrowing.waitingFor(tenant),
+    waitingFor: (tenant, within) => replica.borrowing.waitingFor(tenant, within),
     reachableCredits: (tenant) => replica.commands.reachableCredits(tenant),
     moveRights: (tenant, to, amount) => replica.moveRights(tenant, to, amount),
   };

@@ -14,6 +14,7 @@ import {
 } from '@allot/core';
 import type { ReplicationFrame } from './frames.js';
 import {
+  BORROW_ASKS_KEPT_MAX,
   LOW_WATER_ROUND_TRIPS,
   PENDING_SHARES_MAX,
   RIGHTS_REQUEST_INTERVAL_MS,
@@ -32,6 +33,8 @@ export interface RebalancingHost {
   readonly origin: OriginId;
   /** This replica's region. */
   readonly region: string;
+  /** How long a debit may wait for rights, ms: an ask not served in full is kept this long. */
+  readonly borrowWaitMs: number;
   /** Rebalancing is configured adaptive. */
   adaptive(): boolean;
   /** A transport is attached (peers may be reached at all). */
@@ -52,8 +55,11 @@ export interface RebalancingHost {
   peer(region: string): ReachablePeer;
   /** Sends a frame to a peer region; false if it could not be sent. */
   send(region: string, frame: ReplicationFrame): boolean;
-  /** Σ amounts of this region's debits of the tenant waiting for rights (borrowing). */
-  waitingFor(tenant: string): number;
+  /**
+   * Σ amounts of this region's debits of the tenant waiting for rights (borrowing); with `within`,
+   * only those that many credits can pay (oldest first).
+   */
+  waitingFor(tenant: string, within?: number): number;
   /** What this region could pay for the tenant with its own and its connected peers' rights, as known here. */
   reachableCredits(tenant: string): number;
   /** Moves rights of the tenant to `to` if the ledger accepts it (appended, observed). */
@@ -74,6 +80,8 @@ export class Rebalancing {
   private readonly rightsRequested = new Map<string, number>();
   /** Per tenant, shares of grants split here owed to regions that were unreachable then. */
   private readonly pendingShares = new Map<string, Map<string, number>>();
+  /** Per tenant and asking region, the part of its last borrow ask `lend` could not give, and until when. */
+  private readonly keptAsks = new Map<string, Map<string, { amount: number; until: number }>>();
 
   /** Rebalancing for the replica behind `host`. */
   constructor(private readonly host: RebalancingHost) {}
@@ -152,21 +160,80 @@ export class Rebalancing {
    * them back and forth and both run out of time (issue 12): rights flow one way only, toward the
    * region first in `borrowPrecedes` order. A region that precedes the asker keeps what its own
    * waiting debits need (when the reachable cluster can pay them at all) and lends only the rest;
-   * one that follows it gives what is asked.
+   * one that follows it gives what is asked. What it cannot give now is kept for the asker's wait
+   * (this node's borrowWaitMs) and given when rights arrive (`rightsArrived`).
    */
   lend(region: string, tenant: string, amount: number): void {
+    this.lendUntil(region, tenant, amount, this.host.now() + this.host.borrowWaitMs);
+  }
+
+  /**
+   * Rights of the tenant may have arrived here (a peer's move folded, or credits back by an own
+   * refund or released hold, after this region's own waiting debits took theirs): the borrow asks
+   * kept because they could not be served in full are served now, while their debits may still
+   * wait. The asker counted on rights this region did not hold yet, or on none at all: without
+   * this it heard nothing until its next ask, often after its wait (swarm seeds 613, 1192).
+   */
+  rightsArrived(tenant: string): void {
+    const asks = this.keptAsks.get(tenant);
+    if (asks === undefined) return;
+    this.keptAsks.delete(tenant);
+    const now = this.host.now();
+    for (const [region, ask] of asks)
+      if (now <= ask.until) this.lendUntil(region, tenant, ask.amount, ask.until);
+  }
+
+  /**
+   * `region` moved rights of the tenant away: its debits do not wait for them (`lend` gives only
+   * what they do not need), so its kept ask is stale. Served, it would send back rights the region
+   * gave away, and two regions without debits would hand the last credits back and forth while a
+   * third waited for them (swarm seed 143).
+   */
+  askerLent(region: string, tenant: string): void {
+    const asks = this.keptAsks.get(tenant);
+    if (asks === undefined) return;
+    asks.delete(region);
+    if (asks.size === 0) this.keptAsks.delete(tenant);
+  }
+
+  /** `lend`; what it does not give now is kept until `until` (`rightsArrived`). */
+  private lendUntil(region: string, tenant: string, amount: number, until: number): void {
     const host = this.host;
+    this.keptAsks.get(tenant)?.delete(region); // the newest ask of a region replaces its last
     if (!host.logConfirmed()) return;
     const peer = host.peer(region);
     if (peer.origin === null || !peer.connected) return;
-    if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) return;
+    if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) {
+      // What arrives repays the overdraft first; what is left then may serve the ask.
+      this.keepAsk(tenant, region, amount, until);
+      return;
+    }
     const rights = this.rightsAt(tenant, host.origin, host.now());
-    // Only for waiting debits the reachable cluster can pay: a hopeless one must not starve others.
-    const waiting = borrowPrecedes(host.region, region) ? host.waitingFor(tenant) : 0;
-    const kept = waiting > 0 && host.reachableCredits(tenant) >= waiting ? waiting : 0;
+    // Only for the waiting debits the reachable cluster can pay: a hopeless one must not starve
+    // others. Counted debit by debit, not all or nothing: the last 12 credits cannot pay debits of
+    // 11, 10 and 9 together but can pay the 11, and a region that kept nothing for it gave its
+    // rights away to a region after it, which gave them back (swarm seeds 639, 1440).
+    const kept = borrowPrecedes(host.region, region)
+      ? host.waitingFor(tenant, host.reachableCredits(tenant))
+      : 0;
     const give = Math.min(amount, rights - kept);
+    if (give < amount) this.keepAsk(tenant, region, amount - Math.max(0, give), until);
     if (give < 1) return;
     host.moveRights(tenant, peer.origin, give);
+  }
+
+  /** Keeps the part of a borrow ask not served, bounded by BORROW_ASKS_KEPT_MAX tenants. */
+  private keepAsk(tenant: string, region: string, amount: number, until: number): void {
+    let asks = this.keptAsks.get(tenant);
+    if (asks === undefined) {
+      if (this.keptAsks.size >= BORROW_ASKS_KEPT_MAX) {
+        const oldest = this.keptAsks.keys().next().value;
+        if (oldest !== undefined) this.keptAsks.delete(oldest);
+      }
+      asks = new Map();
+      this.keptAsks.set(tenant, asks);
+    }
+    asks.set(region, { amount, until });
   }
 
   /**

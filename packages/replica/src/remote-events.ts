@@ -212,9 +212,17 @@ export class RemoteEvents {
     const retiredOwn = this.host.state().retired.get(this.host.origin);
     if (retiredOwn !== undefined) this.host.ownRetiredHeard(retiredOwn);
     for (const [tenant, keys] of folded.touched) this.afterRemoteEvents(tenant, keys);
-    // Rights may have arrived (a donor's move): debits waiting for them are decided again.
+    // A region that moves rights away needs none of that tenant's: its kept asks are stale.
+    for (const { decoded } of verdict.segments.slice(0, folded.writes.length))
+      for (const event of decoded.events)
+        if (event.kind === 'move') this.host.rebalancing.askerLent(regionOf(origin), event.tenant);
+    // Rights may have arrived (a donor's move): debits waiting for them are decided again, then
+    // the asks of peers kept for want of rights are served from what is left.
     if (this.host.logConfirmed())
-      for (const tenant of folded.touched.keys()) this.host.borrowing.wake(tenant);
+      for (const tenant of folded.touched.keys()) {
+        this.host.borrowing.wake(tenant);
+        this.host.rebalancing.rightsArrived(tenant);
+      }
     this.host.ownLog.scheduleFlush();
   }
 
