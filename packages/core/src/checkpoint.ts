@@ -3,7 +3,7 @@
  * vector, in one canonical binary form, so that a start loads it and folds only the tail of each
  * log, and two honest nodes at one vector (and one retention setting) write the same bytes. Ids,
  * never local indices or slots; everything sorted; zero cells left out; shortest varints; so a
- * checkpoint that decodes re-encodes to the very same bytes. Layout (version 2):
+ * checkpoint that decodes re-encodes to the very same bytes. Layout (version 2; 3 below):
  *
  *   4 bytes  magic "ACKP", byte version (2; version 1 files are still read)
  *   byte     flags: 1 = made with a record window (records are in the key index, not written)
@@ -27,6 +27,15 @@
  *            parts (ascending), varint smallest seq, varint entries, each 8 bytes (u32 check ≠ 0,
  *            u32 low; little-endian), ascending
  *
+ * Version 3 (issue 18) is a node's own, local form: the same, but the key index's closed parts on
+ * disk (key-spill.ts) are referred to, not embedded. After the retired incarnations, per key index
+ * (debits, then refunds): varint parts, each ascending: varint bucket, varint part, the 32-byte
+ * SHA-256 of its header value; the key indexes at the end then hold only the tables that were in
+ * memory. It is written only when there are parts to refer to; it decodes into a ledger with those
+ * very parts attached (a start: nothing of them is read), or whole from their chunks read back
+ * (`partChunks`), and then re-encodes as the canonical version 2 every node writes at that vector
+ * (what a joining node or an auditor is given).
+ *
  * Retention (version 2, checkpoint-retention.ts): with a retention, a checkpoint holds exactly the
  * records, ended holds, refund bounds and key-index buckets from the cutoff its newest event time
  * implies (retention.ts vectorRetentionCutoff), so that what a node's sweeps had forgotten or not
@@ -42,21 +51,30 @@ import {
   type KeyIndexImage,
   keyIndexImage,
   LITTLE_ENDIAN,
+  type PartRef,
+  partRefs,
   readKeyIndex,
+  readPartRefs,
+  refPrefix,
   writeKeyIndex,
+  writePartRefs,
 } from './checkpoint-key-index.js';
 import { type CheckpointRetention, imageWithin, oldestSeqs, sweepTenant } from './checkpoint-retention.js';
 import { ascending, compareText, copyTenant, readTenant, writeTenant } from './checkpoint-tenant.js';
 import { isOriginId, isTenantId, type OriginId } from './ids.js';
+import type { KeyChunk } from './key-spill.js';
 import type { RecordWindowOptions } from './record-window.js';
 import { vectorRetentionCutoff } from './retention.js';
 import { ByteReader, ByteWriter, SegmentError } from './segment-bytes.js';
 import { createLedgerState, internOrigin, type LedgerState, noteRetired, TenantState } from './state.js';
 
 export { CheckpointError } from './checkpoint-fields.js';
+export { type PartRef, refPrefix } from './checkpoint-key-index.js';
 
-/** The format version this build writes (it reads this one and every earlier one). */
-export const CHECKPOINT_VERSION = 2;
+/** The newest format version this build writes (it reads this one and every earlier one). */
+export const CHECKPOINT_VERSION = 3;
+/** The canonical version: what every node writes at one vector, the key index embedded whole. */
+export const CHECKPOINT_CANONICAL_VERSION = 2;
 /** The oldest format version this build reads. */
 const CHECKPOINT_VERSION_OLDEST = 1;
 
@@ -85,6 +103,8 @@ export interface DecodedCheckpoint {
   readonly version: number;
   /** The idempotency retention it was written with (ms; 0: none). */
   readonly retentionMs: number;
+  /** The key-index parts on disk it refers to (format 3), by keys-area prefix; empty: none. */
+  readonly parts: readonly string[];
 }
 
 /** How a checkpoint is written. */
@@ -95,10 +115,15 @@ export interface CheckpointOptions {
    */
   readonly retentionMs?: number;
   /**
-   * The format to write: CHECKPOINT_VERSION (the default), or 1 to reproduce a format-1 file (an
+   * The format to write: the canonical 2 (the default), or 1 to reproduce a format-1 file (an
    * auditor comparing one, a test): no retention, no retired incarnations.
    */
   readonly version?: 1 | 2;
+  /**
+   * Refer to the key index's parts on disk (each must carry its digest) instead of embedding their
+   * keys: format 3, a node's own local form, when there are any (else the canonical version 2).
+   */
+  readonly referParts?: boolean;
 }
 
 /** What a checkpoint's header says of how it was written. */
@@ -134,6 +159,8 @@ export function encodeCheckpoint(
 
 /** The rest of a checkpoint's bytes, written a bounded piece at a time (prepareCheckpoint). */
 export interface CheckpointWriter {
+  /** The key-index parts on disk it refers to (format 3), by keys-area prefix. */
+  readonly parts: readonly string[];
   /** Writes the next piece (a run of tenants, or one key-index table); true once every byte is written. */
   step(): boolean;
   /** The checkpoint's bytes, once `step()` returned true. */
@@ -152,20 +179,30 @@ export function prepareCheckpoint(
   options: CheckpointOptions = {},
 ): CheckpointWriter {
   const retentionMs = options.retentionMs ?? 0;
-  const version = options.version ?? CHECKPOINT_VERSION;
   invariant(
     Number.isSafeInteger(retentionMs) && retentionMs >= 0,
     'checkpoint retention must be an integer ≥ 0',
   );
+  const window = state.recordWindow;
+  const cutoffMs =
+    retentionMs > 0 ? vectorRetentionCutoff(state.newestAt, retentionMs, window?.options.bucketMs) : 0;
+  const firstBucket = window === undefined ? 0 : Math.floor(cutoffMs / window.options.bucketMs);
+  // Referring to the parts on disk, the key indexes are imaged from memory only: parts before the
+  // retention's first bucket would be left out anyway.
+  const referMode = options.referParts === true && window !== undefined && options.version === undefined;
+  const refs = referMode
+    ? [partRefs(window.debitKeys, firstBucket), partRefs(window.refundKeys, firstBucket)]
+    : [[], []];
+  const refer = refs.some((list) => list.length > 0);
+  const version = refer ? CHECKPOINT_VERSION : (options.version ?? CHECKPOINT_CANONICAL_VERSION);
   invariant(
-    version === CHECKPOINT_VERSION || (retentionMs === 0 && state.retired.size === 0),
+    version >= CHECKPOINT_CANONICAL_VERSION || (retentionMs === 0 && state.retired.size === 0),
     'checkpoint format 1 holds no retention and no retired incarnations',
   );
   invariant(LITTLE_ENDIAN, 'checkpoints are written on little-endian machines only');
   const out = new ByteWriter(1 << 16);
   for (const byte of MAGIC) out.byte(byte);
   out.byte(version);
-  const window = state.recordWindow;
   out.byte(window === undefined ? 0 : FLAG_WINDOW);
   out.varint(window === undefined ? 0 : window.options.bucketMs);
   if (version >= 2) {
@@ -196,22 +233,26 @@ export function prepareCheckpoint(
     out.varint(by);
     out.varint(through as number);
   }
+  if (version >= 3) for (const list of refs) writePartRefs(out, list);
   const records = window === undefined;
   const copies: TenantState[] = [];
   for (const tenant of state.tenants.values()) copies.push(copyTenant(tenant, records));
   let images =
     window === undefined
       ? []
-      : [keyIndexImage(window.debitKeys, refOf), keyIndexImage(window.refundKeys, refOf)];
+      : [
+          keyIndexImage(window.debitKeys, refOf, referMode),
+          keyIndexImage(window.refundKeys, refOf, referMode),
+        ];
   let retention: CheckpointRetention | null = null;
   if (retentionMs > 0) {
     const bucketMs = window?.options.bucketMs;
-    const cutoffMs = vectorRetentionCutoff(state.newestAt, retentionMs, bucketMs);
     if (bucketMs !== undefined) images = images.map((image) => imageWithin(image, bucketMs, cutoffMs));
     retention = {
       cutoffMs,
       vector: { ...state.versionVector },
-      oldestDebitSeq: window === undefined ? null : oldestSeqs(images[0] as KeyIndexImage, ids),
+      oldestDebitSeq:
+        window === undefined ? null : oldestSeqs(images[0] as KeyIndexImage, ids, refs[0] as PartRef[]),
     };
   }
   const pieces = (function* () {
@@ -228,6 +269,7 @@ export function prepareCheckpoint(
   })();
   let done = false;
   return {
+    parts: refs.flat().map(refPrefix),
     step() {
       if (!done) done = pieces.next().done === true;
       return done;
@@ -245,10 +287,7 @@ export function prepareCheckpoint(
  * only into a ledger with a window of the same bucket length (its records are recalled from the
  * log through the key index); one made without loads into either.
  */
-export function decodeCheckpoint(
-  bytes: Uint8Array,
-  options: { readonly recordWindow?: RecordWindowOptions } = {},
-): DecodedCheckpoint {
+export function decodeCheckpoint(bytes: Uint8Array, options: DecodeOptions = {}): DecodedCheckpoint {
   try {
     return decode(bytes, options);
   } catch (error) {
@@ -256,6 +295,42 @@ export function decodeCheckpoint(
     if (error instanceof SegmentError) throw new CheckpointError(error.offset, error.message);
     throw new CheckpointError(-1, error instanceof Error ? error.message : String(error));
   }
+}
+
+/** How a checkpoint is decoded. */
+export interface DecodeOptions {
+  readonly recordWindow?: RecordWindowOptions;
+  /**
+   * The chunks of every key-index part a format-3 checkpoint refers to, by keys-area prefix, read
+   * back and checked against its digest by the caller: the checkpoint is decoded whole, into a
+   * ledger with no parts attached. Absent: each referred part must be attached to the ledger
+   * (`recordWindow.spilled`) with the very digest referred to, and nothing of it is read.
+   */
+  readonly partChunks?: ReadonlyMap<string, readonly KeyChunk[]>;
+}
+
+/** The key-index parts a checkpoint refers to (format 3; none before), read from its header only. */
+export function checkpointPartRefs(bytes: Uint8Array): PartRef[] {
+  try {
+    const input = new ByteReader(bytes);
+    const header = readHeader(input);
+    const { table } = readOrigins(input);
+    if (header.version < 3) return [];
+    readRetired(input, createLedgerState(), table);
+    const firstBucket = Math.floor(cutoffOf(header) / header.bucketMs);
+    return [...readPartRefs(input, 'd', firstBucket), ...readPartRefs(input, 'r', firstBucket)];
+  } catch (error) {
+    if (error instanceof CheckpointError) throw error;
+    if (error instanceof SegmentError) throw new CheckpointError(error.offset, error.message);
+    throw new CheckpointError(-1, String(error));
+  }
+}
+
+/** The retention cutoff a checkpoint's header implies (0: none). */
+function cutoffOf(header: Header): number {
+  return header.retentionMs > 0
+    ? vectorRetentionCutoff(header.newestAt, header.retentionMs, header.window ? header.bucketMs : undefined)
+    : 0;
 }
 
 /** The version vector and heads of a checkpoint, read from its header only (checked as decode does). */
@@ -351,10 +426,7 @@ function readOrigins(input: ByteReader): {
   return { table: originTable(ids), seqs, heads };
 }
 
-function decode(
-  bytes: Uint8Array,
-  options: { readonly recordWindow?: RecordWindowOptions },
-): DecodedCheckpoint {
+function decode(bytes: Uint8Array, options: DecodeOptions): DecodedCheckpoint {
   if (!LITTLE_ENDIAN) throw new CheckpointError(0, 'checkpoints are read on little-endian machines only');
   const input = new ByteReader(bytes);
   const header = readHeader(input);
@@ -377,6 +449,14 @@ function decode(
   });
   state.newestAt = header.newestAt;
   if (version >= 2) readRetired(input, state, table);
+  const cutoffMs = cutoffOf(header);
+  let refs: PartRef[] = [];
+  if (version >= 3) {
+    if (!window) throw fail(input, 'format 3 without a record window');
+    const firstBucket = Math.floor(cutoffMs / bucketMs);
+    refs = [...readPartRefs(input, 'd', firstBucket), ...readPartRefs(input, 'r', firstBucket)];
+    if (refs.length === 0) throw fail(input, 'format 3 referring to no key index part');
+  }
   const tenants = input.count('tenants', 4);
   let previous: string | null = null;
   for (let i = 0; i < tenants; i++) {
@@ -389,20 +469,37 @@ function decode(
     state.tenants.set(id, tenant);
     readTenant(input, tenant, table, indexOf, !window, version);
   }
-  const cutoffMs =
-    header.retentionMs > 0
-      ? vectorRetentionCutoff(header.newestAt, header.retentionMs, window ? bucketMs : undefined)
-      : 0;
   if (window) {
     const recordWindow = state.recordWindow;
     invariant(recordWindow !== undefined, 'a window');
     const firstBucket = cutoffMs / bucketMs;
     readKeyIndex(input, recordWindow.debitKeys, indexOf, firstBucket);
     readKeyIndex(input, recordWindow.refundKeys, indexOf, firstBucket);
+    for (const ref of refs) {
+      const index = ref.kind === 'd' ? recordWindow.debitKeys : recordWindow.refundKeys;
+      const prefix = refPrefix(ref);
+      if (options.partChunks !== undefined) {
+        const chunks = options.partChunks.get(prefix);
+        if (chunks === undefined) throw fail(input, `key index part ${prefix} was not read back`);
+        if (index.partAt(ref.bucket, ref.part) !== undefined || index.spilledParts().length > 0)
+          throw fail(input, 'decoded whole only into a ledger with no key index parts attached');
+        index.mergeChunks(ref.bucket, chunks);
+        continue;
+      }
+      const part = index.partAt(ref.bucket, ref.part);
+      if (part?.digest == null || !sameDigest(part.digest, ref.digest))
+        throw fail(input, `it refers to key index part ${prefix}, which is not on disk as it was`);
+    }
   }
   if (input.left !== 0) throw new CheckpointError(input.offset, `${input.left} bytes past the end`);
   if (header.retentionMs > 0) checkWithinRetention(state, table, indexOf, cutoffMs, input.offset);
-  return { state, heads, version, retentionMs: header.retentionMs };
+  return { state, heads, version, retentionMs: header.retentionMs, parts: refs.map(refPrefix) };
+}
+
+function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The retired incarnations (version 2): ascending by origin, each with who retired it and through which seq. */

@@ -35,6 +35,8 @@ export interface RecoveredStore {
   readonly checkpoint: number | null;
   /** Events folded from the logs (after the checkpoint, if any). */
   readonly folded: number;
+  /** The key-index parts on disk the checkpoint refers to (format 3; none: none or no checkpoint). */
+  readonly checkpointParts: readonly string[];
 }
 
 type RecoveryPorts = {
@@ -120,6 +122,7 @@ export async function recoverStore(
     control,
     checkpoint: from,
     folded: folded.events,
+    checkpointParts: from === null ? [] : (checkpoint?.parts ?? []),
   };
 }
 

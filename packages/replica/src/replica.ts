@@ -42,7 +42,7 @@ import type {
 import { Archiving } from './archiving.js';
 import type { SnapshotAtRefusal } from './as-of.js';
 import { Borrowing } from './borrow.js';
-import { CheckpointSchedule, newestSignedCheckpoint } from './checkpoints.js';
+import { CheckpointSchedule, newestCanonicalCheckpoint } from './checkpoints.js';
 import { Commands } from './commands.js';
 import { ControlDocument } from './control.js';
 import { Deadlines } from './deadlines.js';
@@ -174,7 +174,7 @@ export class Replica {
   private constructor(options: ReplicaOptions, ports: ReplicaPorts, meta: NodeMeta) {
     this.options = resolveOptions(options);
     this.ports = ports;
-    this.keySpill = new KeySpill(ports.store, ports.logger, this.options.keyIndexMemoryBytes);
+    this.keySpill = new KeySpill(ports.store, ports.logger, this.options.keyIndexMemoryBytes, ports.crypto);
     this.feed = new EventFeed(ports.logger);
     this.cluster = meta.cluster;
     this.region = meta.region;
@@ -540,6 +540,7 @@ export class Replica {
     if (cut.size > 0)
       recovered = await recoverStore(this.ports, this.cluster, this.origin, recordWindow, cut);
     const { state, heads, control } = recovered;
+    this.keySpill.hold(recovered.checkpointParts);
     this.state = state;
     this.heads = heads;
     this.control = control;
@@ -753,7 +754,7 @@ export class Replica {
 
   /** The newest stored checkpoint whose hash and signature (this node's) verify; null: none (audit). */
   newestCheckpoint(): Promise<StoredCheckpoint | null> {
-    return newestSignedCheckpoint(this.ports, this.cluster);
+    return newestCanonicalCheckpoint(this.ports, this.cluster, this.recordWindow());
   }
 
   /**
