@@ -15,6 +15,12 @@
 // tail) and, unless FULL=0, without it (the whole log). PROFILE=1 prints where each start spends
 // its time. Prints; never asserts.
 //
+// Closed key-index buckets (issue 18): as a node does, each time bucket of the key index is written to
+// the store's keys area as a part once a newer one began (PARTS=0: never, every key stays in the
+// checkpoint, as before format 3), and the checkpoint refers to those parts instead of embedding
+// their keys (format 3). Events are STEP_MS apart (default 1 ms) and a bucket is an hour (retention
+// / 24), so a history of 10M events closes two buckets and 1M none; STEP_MS=20 closes five of 1M.
+//
 // DIR=path keeps the data directory (and the node's key, as DIR/bench-region.key) after the run,
 // and a later run with the same DIR skips building and only starts the node from what is there
 // (EVENTS is then what the directory holds): a 10M history takes long to build on a busy machine.
@@ -25,6 +31,7 @@ import { join } from 'node:path';
 import {
   applyEvent,
   createLedgerState,
+  encodePart,
   encodeSegment,
   makeEvent,
   originId,
@@ -56,6 +63,8 @@ import { machine } from './support.mjs';
 const EVENTS = Number(process.env.EVENTS ?? 1_000_000);
 const TAIL = Math.min(EVENTS, Number(process.env.TAIL ?? 100_000));
 const FULL = process.env.FULL !== '0';
+const PARTS = process.env.PARTS !== '0';
+const STEP_MS = Number(process.env.STEP_MS ?? 1);
 /** The replica's record window with the default retention (Replica.recover). */
 const RECORD_WINDOW = {
   records: RECORD_WINDOW_RECORDS_DEFAULT,
@@ -124,7 +133,7 @@ async function build() {
 
   // The history: grants, then debits, in segments of BATCH_EVENTS_MAX events, written as commits.
   const store = await LevelStore.open(dir, { crypto });
-  const at = Date.now();
+  const at = Date.now() - EVENTS * STEP_MS; // the history ends now
   let seq = 0;
   let hash = ZERO_HASH;
   let pending = [];
@@ -146,6 +155,30 @@ async function build() {
   let foldSeconds = 0;
   let checkpoint = null;
   let atEnd = null;
+  let spilledParts = 0;
+  /** As the replica's KeySpill: each closed bucket's tables to disk as a part (chunks, filter, header last). */
+  const spillClosed = async (covered) => {
+    if (!PARTS) return;
+    for (const index of [fold.recordWindow.debitKeys, fold.recordWindow.refundKeys])
+      for (const bucket of index.closedInMemory()) {
+        const { part, tables } = index.takeForWriting(bucket);
+        const encoded = encodePart(index.kind, bucket, part, RECORD_WINDOW.bucketMs, tables, () => covered);
+        let batch = [];
+        for (const [key, value] of encoded.chunks) {
+          batch.push({ key, value });
+          if (batch.length === 128) {
+            await store.writeKeyArea(batch, []);
+            batch = [];
+          }
+        }
+        batch.push({ key: encoded.filter[0], value: encoded.filter[1] });
+        batch.push({ key: encoded.header[0], value: encoded.header[1] });
+        await store.writeKeyArea(batch, []);
+        encoded.part.digest = crypto.hash(encoded.header[1]);
+        index.written(encoded.part);
+        spilledParts += 1;
+      }
+  };
   while (seq < EVENTS) {
     const count = Math.min(
       BATCH_EVENTS_MAX,
@@ -153,7 +186,7 @@ async function build() {
       seq < TENANTS ? TENANTS - seq : Number.MAX_SAFE_INTEGER,
     );
     const events = Array.from({ length: count }, (_, i) =>
-      makeEvent({ origin, seq: seq + i + 1, at: at + seq + i }, bodyOf(seq + i)),
+      makeEvent({ origin, seq: seq + i + 1, at: at + (seq + i) * STEP_MS }, bodyOf(seq + i)),
     );
     const bytes = encodeSegment(events);
     hash = segmentHash(crypto, hash, bytes);
@@ -162,11 +195,15 @@ async function build() {
     for (const event of events) applyEvent(fold, event);
     foldSeconds += seconds(folding);
     // As Replica.takeCheckpoint: encode the fold at this vector, then hash, sign and store it.
-    const take = () => {
+    const take = async () => {
+      await store.commit({ segments: pending, heads: head === null ? [] : [head] }, { sync: false });
+      pending = [];
+      await spillClosed(lastSeq);
       const encoding = process.hrtime.bigint();
       // What commands wait for (prepareCheckpoint: tenants and key indexes copied), then the steps.
       const writer = prepareCheckpoint(fold, new Map([[origin, hash]]), {
         retentionMs: IDEMPOTENCY_RETENTION_MS_DEFAULT,
+        referParts: PARTS,
       });
       const stallSeconds = seconds(encoding);
       while (!writer.step()) {}
@@ -176,8 +213,6 @@ async function build() {
       const sealed = sealCheckpoint(crypto, 'bench', { [origin]: lastSeq }, ckptBytes);
       return { ...sealed, stallSeconds, encodeSeconds, sealSeconds: seconds(sealing) };
     };
-    if (checkpoint === null && lastSeq >= EVENTS - TAIL) checkpoint = take();
-    if (lastSeq === EVENTS && checkpoint.total !== EVENTS) atEnd = take();
     const signature = crypto.sign(headSigningBytes('bench', origin, lastSeq, hash));
     pending.push({
       origin,
@@ -189,13 +224,17 @@ async function build() {
       tenants: events.map((e) => e.tenant),
     });
     head = { origin, seq: lastSeq, hash, signature };
+    if (checkpoint === null && lastSeq >= EVENTS - TAIL) checkpoint = await take();
+    if (lastSeq === EVENTS && checkpoint.total !== EVENTS) atEnd = await take();
     seq = lastSeq;
     if (pending.length === SEGMENTS_PER_WRITE || seq === EVENTS) {
       await store.commit({ segments: pending, heads: [head] }, { sync: false });
       pending = [];
+      await spillClosed(seq);
     }
   }
   await store.commit({ segments: [], heads: [] }, { sync: true });
+  if (spilledParts > 0) console.log(`key index: ${spilledParts} closed bucket(s) written to the keys area`);
   const writing = process.hrtime.bigint();
   await store.writeCheckpoint(checkpoint);
   const writeSeconds = seconds(writing);

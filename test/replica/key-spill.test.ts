@@ -71,13 +71,17 @@ describe('key index: closed buckets on disk', () => {
     expect(reopened.balance('acme')).toMatchObject({ debited: 7 + 30 + 1 + 5 + 1 });
   });
 
-  it('a key area lost with its values is rebuilt from the checkpoint and the logs at start', async () => {
+  it('a key area lost with its values is rebuilt from the logs at start', async () => {
     const h = await harness({ recordWindowRecords: 0, idempotencyRetentionMs: RETENTION });
     const original = await spilled(h);
-    expect(await settle(h.clock, h.replica.takeCheckpoint())).toBe(true); // reads the part back: it holds every key
+    // It refers to the part on disk (format 3): with the part gone it is not used, the logs are.
+    expect(await settle(h.clock, h.replica.takeCheckpoint())).toBe(true);
     const crashed = h.store.crash();
     await crashed.writeKeyArea([], await crashed.listKeyArea(''));
     const reopened = await h.reopen(crashed);
+    expect(h.logger.lines.map((line) => line.message)).toContain(
+      'checkpoint not usable: folding the whole log',
+    );
     const replay = await settle(h.clock, reopened.debit(debit('old', 7, { order: 1 })));
     expect(replay).toMatchObject({ status: 'replayed', debit: original });
     await settle(h.clock, reopened.keyIndexSettled());

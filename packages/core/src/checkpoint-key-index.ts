@@ -3,8 +3,10 @@
  * and origin, a table's seq high parts, smallest seq and entries, the entries as 64-bit words
  * (check · 2^32 + low) in ascending order, so that any arrival order writes the same bytes.
  */
+import { invariant } from './amount.js';
 import { CheckpointError } from './checkpoint-fields.js';
 import type { KeyIndex, KeyTableImage } from './key-index.js';
+import { type KeyKind, keyPartPrefix } from './key-spill.js';
 import type { ByteReader, ByteWriter } from './segment-bytes.js';
 
 const ENTRY_BYTES = 8;
@@ -18,13 +20,75 @@ export type KeyIndexImage = readonly {
   readonly image: KeyTableImage;
 }[];
 
-/** Copies a key index's tables out of it: the index may change after, the copy does not. */
-export function keyIndexImage(index: KeyIndex, refOf: readonly number[]): KeyIndexImage {
+/**
+ * Copies a key index's tables out of it: the index may change after, the copy does not. With
+ * `memoryOnly`, only the tables in memory (a checkpoint that refers to the parts on disk).
+ */
+export function keyIndexImage(index: KeyIndex, refOf: readonly number[], memoryOnly = false): KeyIndexImage {
   const tables: { bucket: number; ref: number; image: KeyTableImage }[] = [];
   index.forEachTable((bucket, origin, image) => {
     if (image.checks.length > 0) tables.push({ bucket, ref: refOf[origin] as number, image });
-  });
+  }, memoryOnly);
   return tables;
+}
+
+/** Bytes of a key-index part's digest (the SHA-256 of its header value). */
+export const PART_DIGEST_BYTES = 32;
+
+/** A checkpoint's reference to a key-index part on disk (format 3): its name and its digest. */
+export interface PartRef {
+  readonly kind: KeyKind;
+  readonly bucket: number;
+  readonly part: number;
+  readonly digest: Uint8Array;
+  /** Of each origin in it (by id), the smallest seq of its entries; absent: none. */
+  readonly minSeqs: ReadonlyMap<string, number>;
+}
+
+/** The keys-area prefix of a referenced part. */
+export function refPrefix(ref: PartRef): string {
+  return keyPartPrefix(ref.kind, ref.bucket, ref.part);
+}
+
+/** The references to `index`'s parts on disk from `firstBucket` on, ascending by (bucket, part). */
+export function partRefs(index: KeyIndex, firstBucket: number): PartRef[] {
+  const refs: PartRef[] = [];
+  for (const part of index.spilledParts()) {
+    if (part.bucket < firstBucket) continue;
+    invariant(part.digest?.length === PART_DIGEST_BYTES, `key index part ${part.prefix} has no digest`);
+    const minSeqs = new Map<string, number>();
+    for (const each of part.origins) if (each.entries > 0) minSeqs.set(each.origin, each.minSeq);
+    refs.push({ kind: part.kind, bucket: part.bucket, part: part.part, digest: part.digest, minSeqs });
+  }
+  return refs.sort((a, b) => a.bucket - b.bucket || a.part - b.part);
+}
+
+/** Writes references to parts (format 3): varint count, each varint bucket, varint part, digest. */
+export function writePartRefs(out: ByteWriter, refs: readonly PartRef[]): void {
+  out.varint(refs.length);
+  for (const ref of refs) {
+    out.varint(ref.bucket);
+    out.varint(ref.part);
+    out.bytes(ref.digest);
+  }
+}
+
+/** Reads references to parts of `kind`, ascending; a bucket before `firstBucket` (past retention) is refused. */
+export function readPartRefs(input: ByteReader, kind: KeyKind, firstBucket: number): PartRef[] {
+  const count = input.count('key index parts', 2 + PART_DIGEST_BYTES);
+  const refs: PartRef[] = [];
+  for (let i = 0; i < count; i++) {
+    const bucket = input.varint();
+    const part = input.varint();
+    const last = refs[refs.length - 1];
+    if (last !== undefined && (bucket < last.bucket || (bucket === last.bucket && part <= last.part)))
+      throw new CheckpointError(input.offset, 'key index parts out of order');
+    if (bucket < firstBucket)
+      throw new CheckpointError(input.offset, `key index part of bucket ${bucket} is past the retention`);
+    if (part > 9999) throw new CheckpointError(input.offset, `key index part number ${part} out of range`);
+    refs.push({ kind, bucket, part, digest: input.take(PART_DIGEST_BYTES).slice(), minSeqs: new Map() });
+  }
+  return refs;
 }
 
 /**

@@ -6,7 +6,7 @@
  * to the key-index images; the decoder applies it to what it read and refuses anything it would
  * change, so a decoded checkpoint re-encodes to its very bytes.
  */
-import type { KeyIndexImage } from './checkpoint-key-index.js';
+import type { KeyIndexImage, PartRef } from './checkpoint-key-index.js';
 import { parseEventRecordId } from './ids.js';
 import { forgetRecordsBefore } from './retention.js';
 import type { TenantState } from './state.js';
@@ -29,9 +29,21 @@ export function imageWithin(image: KeyIndexImage, bucketMs: number, cutoffMs: nu
   return image.filter(({ bucket }) => (bucket + 1) * bucketMs > cutoffMs);
 }
 
-/** The smallest seq of each origin (by its id in `ids`) in a debit key index's image. */
-export function oldestSeqs(image: KeyIndexImage, ids: readonly string[]): Map<string, number> {
+/**
+ * The smallest seq of each origin (by its id in `ids`) in a debit key index's image and the parts
+ * on disk a checkpoint refers to.
+ */
+export function oldestSeqs(
+  image: KeyIndexImage,
+  ids: readonly string[],
+  parts: readonly PartRef[] = [],
+): Map<string, number> {
   const oldest = new Map<string, number>();
+  for (const part of parts)
+    for (const [origin, seq] of part.minSeqs) {
+      const known = oldest.get(origin);
+      if (known === undefined || seq < known) oldest.set(origin, seq);
+    }
   for (const { ref, image: table } of image) {
     const origin = ids[ref] as string;
     const known = oldest.get(origin);

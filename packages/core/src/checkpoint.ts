@@ -3,7 +3,7 @@
  * vector, in one canonical binary form, so that a start loads it and folds only the tail of each
  * log, and two honest nodes at one vector (and one retention setting) write the same bytes. Ids,
  * never local indices or slots; everything sorted; zero cells left out; shortest varints; so a
- * checkpoint that decodes re-encodes to the very same bytes. Layout (version 2):
+ * checkpoint that decodes re-encodes to the very same bytes. Layout (version 2; 3 below):
  *
  *   4 bytes  magic "ACKP", byte version (2; version 1 files are still read)
  *   byte     flags: 1 = made with a record window (records are in the key index, not written)
@@ -27,6 +27,15 @@
  *            parts (ascending), varint smallest seq, varint entries, each 8 bytes (u32 check ≠ 0,
  *            u32 low; little-endian), ascending
  *
+ * Version 3 (issue 18) is a node's own, local form: the same, but the key index's closed parts on
+ * disk (key-spill.ts) are referred to, not embedded. After the retired incarnations, per key index
+ * (debits, then refunds): varint parts, each ascending: varint bucket, varint part, the 32-byte
+ * SHA-256 of its header value; the key indexes at the end then hold only the tables that were in
+ * memory. It is written only when there are parts to refer to; it decodes into a ledger with those
+ * very parts attached (a start: nothing of them is read), or whole from their chunks read back
+ * (`partChunks`), and then re-encodes as the canonical version 2 every node writes at that vector
+ * (what a joining node or an auditor is given).
+ *
  * Retention (version 2, checkpoint-retention.ts): with a retention, a checkpoint holds exactly the
  * records, ended holds, refund bounds and key-index buckets from the cutoff its newest event time
  * implies (retention.ts vectorRetentionCutoff), so that what a node's sweeps had forgotten or not
@@ -42,37 +51,52 @@ import {
   type KeyIndexImage,
   keyIndexImage,
   LITTLE_ENDIAN,
+  type PartRef,
+  partRefs,
   readKeyIndex,
+  readPartRefs,
+  refPrefix,
   writeKeyIndex,
+  writePartRefs,
 } from './checkpoint-key-index.js';
+import {
+  CHECKPOINT_CANONICAL_VERSION,
+  CHECKPOINT_HASH_BYTES,
+  CHECKPOINT_VERSION,
+  type CheckpointHead,
+  cutoffOf,
+  FLAG_WINDOW,
+  fail,
+  MAGIC,
+  originTable,
+  readHeader,
+  readOrigins,
+  readRetired,
+} from './checkpoint-read.js';
 import { type CheckpointRetention, imageWithin, oldestSeqs, sweepTenant } from './checkpoint-retention.js';
 import { ascending, compareText, copyTenant, readTenant, writeTenant } from './checkpoint-tenant.js';
-import { isOriginId, isTenantId, type OriginId } from './ids.js';
+import { isTenantId, type OriginId } from './ids.js';
+import type { KeyChunk } from './key-spill.js';
 import type { RecordWindowOptions } from './record-window.js';
 import { vectorRetentionCutoff } from './retention.js';
 import { ByteReader, ByteWriter, SegmentError } from './segment-bytes.js';
-import { createLedgerState, internOrigin, type LedgerState, noteRetired, TenantState } from './state.js';
+import { createLedgerState, internOrigin, type LedgerState, TenantState } from './state.js';
 
 export { CheckpointError } from './checkpoint-fields.js';
+export { type PartRef, refPrefix } from './checkpoint-key-index.js';
+export {
+  CHECKPOINT_CANONICAL_VERSION,
+  CHECKPOINT_HASH_BYTES,
+  CHECKPOINT_VERSION,
+  type CheckpointFormat,
+  type CheckpointHead,
+  checkpointFormat,
+  checkpointHeads,
+  checkpointPartRefs,
+} from './checkpoint-read.js';
 
-/** The format version this build writes (it reads this one and every earlier one). */
-export const CHECKPOINT_VERSION = 2;
-/** The oldest format version this build reads. */
-const CHECKPOINT_VERSION_OLDEST = 1;
-
-const MAGIC = [0x41, 0x43, 0x4b, 0x50]; // "ACKP"
-const FLAG_WINDOW = 1;
 /** Tenants written per step of a CheckpointWriter: ~10–50 ms of work between two turns. */
 const TENANTS_PER_STEP = 5_000;
-/** Bytes of a log head's hash (SHA-256). */
-export const CHECKPOINT_HASH_BYTES = 32;
-
-/** Where one origin's log stands in a checkpoint: its folded seq and the hash of its head there. */
-export interface CheckpointHead {
-  readonly seq: number;
-  readonly hash: Uint8Array;
-}
-
 /** A decoded checkpoint: the state it holds and each folded log's head at its vector. */
 export interface DecodedCheckpoint {
   readonly state: LedgerState;
@@ -85,6 +109,8 @@ export interface DecodedCheckpoint {
   readonly version: number;
   /** The idempotency retention it was written with (ms; 0: none). */
   readonly retentionMs: number;
+  /** The key-index parts on disk it refers to (format 3), by keys-area prefix; empty: none. */
+  readonly parts: readonly string[];
 }
 
 /** How a checkpoint is written. */
@@ -95,25 +121,15 @@ export interface CheckpointOptions {
    */
   readonly retentionMs?: number;
   /**
-   * The format to write: CHECKPOINT_VERSION (the default), or 1 to reproduce a format-1 file (an
+   * The format to write: the canonical 2 (the default), or 1 to reproduce a format-1 file (an
    * auditor comparing one, a test): no retention, no retired incarnations.
    */
   readonly version?: 1 | 2;
-}
-
-/** What a checkpoint's header says of how it was written. */
-export interface CheckpointFormat {
-  readonly version: number;
-  /** Its record window's key-index bucket length (ms; 0: made without a window). */
-  readonly bucketMs: number;
-  /** The idempotency retention it was written with (ms; 0: none, or format 1). */
-  readonly retentionMs: number;
-  /** The newest event time folded at its vector (0 in format 1). */
-  readonly newestAt: number;
-}
-
-function originTable(ids: readonly string[]): OriginTable {
-  return { ids, refs: new Map(ids.map((id, at) => [id, at])) };
+  /**
+   * Refer to the key index's parts on disk (each must carry its digest) instead of embedding their
+   * keys: format 3, a node's own local form, when there are any (else the canonical version 2).
+   */
+  readonly referParts?: boolean;
 }
 
 /**
@@ -134,6 +150,8 @@ export function encodeCheckpoint(
 
 /** The rest of a checkpoint's bytes, written a bounded piece at a time (prepareCheckpoint). */
 export interface CheckpointWriter {
+  /** The key-index parts on disk it refers to (format 3), by keys-area prefix. */
+  readonly parts: readonly string[];
   /** Writes the next piece (a run of tenants, or one key-index table); true once every byte is written. */
   step(): boolean;
   /** The checkpoint's bytes, once `step()` returned true. */
@@ -152,20 +170,30 @@ export function prepareCheckpoint(
   options: CheckpointOptions = {},
 ): CheckpointWriter {
   const retentionMs = options.retentionMs ?? 0;
-  const version = options.version ?? CHECKPOINT_VERSION;
   invariant(
     Number.isSafeInteger(retentionMs) && retentionMs >= 0,
     'checkpoint retention must be an integer ≥ 0',
   );
+  const window = state.recordWindow;
+  const cutoffMs =
+    retentionMs > 0 ? vectorRetentionCutoff(state.newestAt, retentionMs, window?.options.bucketMs) : 0;
+  const firstBucket = window === undefined ? 0 : Math.floor(cutoffMs / window.options.bucketMs);
+  // Referring to the parts on disk, the key indexes are imaged from memory only: parts before the
+  // retention's first bucket would be left out anyway.
+  const referMode = options.referParts === true && window !== undefined && options.version === undefined;
+  const refs = referMode
+    ? [partRefs(window.debitKeys, firstBucket), partRefs(window.refundKeys, firstBucket)]
+    : [[], []];
+  const refer = refs.some((list) => list.length > 0);
+  const version = refer ? CHECKPOINT_VERSION : (options.version ?? CHECKPOINT_CANONICAL_VERSION);
   invariant(
-    version === CHECKPOINT_VERSION || (retentionMs === 0 && state.retired.size === 0),
+    version >= CHECKPOINT_CANONICAL_VERSION || (retentionMs === 0 && state.retired.size === 0),
     'checkpoint format 1 holds no retention and no retired incarnations',
   );
   invariant(LITTLE_ENDIAN, 'checkpoints are written on little-endian machines only');
   const out = new ByteWriter(1 << 16);
   for (const byte of MAGIC) out.byte(byte);
   out.byte(version);
-  const window = state.recordWindow;
   out.byte(window === undefined ? 0 : FLAG_WINDOW);
   out.varint(window === undefined ? 0 : window.options.bucketMs);
   if (version >= 2) {
@@ -196,22 +224,26 @@ export function prepareCheckpoint(
     out.varint(by);
     out.varint(through as number);
   }
+  if (version >= 3) for (const list of refs) writePartRefs(out, list);
   const records = window === undefined;
   const copies: TenantState[] = [];
   for (const tenant of state.tenants.values()) copies.push(copyTenant(tenant, records));
   let images =
     window === undefined
       ? []
-      : [keyIndexImage(window.debitKeys, refOf), keyIndexImage(window.refundKeys, refOf)];
+      : [
+          keyIndexImage(window.debitKeys, refOf, referMode),
+          keyIndexImage(window.refundKeys, refOf, referMode),
+        ];
   let retention: CheckpointRetention | null = null;
   if (retentionMs > 0) {
     const bucketMs = window?.options.bucketMs;
-    const cutoffMs = vectorRetentionCutoff(state.newestAt, retentionMs, bucketMs);
     if (bucketMs !== undefined) images = images.map((image) => imageWithin(image, bucketMs, cutoffMs));
     retention = {
       cutoffMs,
       vector: { ...state.versionVector },
-      oldestDebitSeq: window === undefined ? null : oldestSeqs(images[0] as KeyIndexImage, ids),
+      oldestDebitSeq:
+        window === undefined ? null : oldestSeqs(images[0] as KeyIndexImage, ids, refs[0] as PartRef[]),
     };
   }
   const pieces = (function* () {
@@ -228,6 +260,7 @@ export function prepareCheckpoint(
   })();
   let done = false;
   return {
+    parts: refs.flat().map(refPrefix),
     step() {
       if (!done) done = pieces.next().done === true;
       return done;
@@ -245,10 +278,7 @@ export function prepareCheckpoint(
  * only into a ledger with a window of the same bucket length (its records are recalled from the
  * log through the key index); one made without loads into either.
  */
-export function decodeCheckpoint(
-  bytes: Uint8Array,
-  options: { readonly recordWindow?: RecordWindowOptions } = {},
-): DecodedCheckpoint {
+export function decodeCheckpoint(bytes: Uint8Array, options: DecodeOptions = {}): DecodedCheckpoint {
   try {
     return decode(bytes, options);
   } catch (error) {
@@ -258,17 +288,16 @@ export function decodeCheckpoint(
   }
 }
 
-/** The version vector and heads of a checkpoint, read from its header only (checked as decode does). */
-export function checkpointHeads(bytes: Uint8Array): Map<OriginId, CheckpointHead> {
-  try {
-    const input = new ByteReader(bytes);
-    readHeader(input);
-    return readOrigins(input).heads;
-  } catch (error) {
-    if (error instanceof CheckpointError) throw error;
-    if (error instanceof SegmentError) throw new CheckpointError(error.offset, error.message);
-    throw new CheckpointError(-1, String(error));
-  }
+/** How a checkpoint is decoded. */
+export interface DecodeOptions {
+  readonly recordWindow?: RecordWindowOptions;
+  /**
+   * The chunks of every key-index part a format-3 checkpoint refers to, by keys-area prefix, read
+   * back and checked against its digest by the caller: the checkpoint is decoded whole, into a
+   * ledger with no parts attached. Absent: each referred part must be attached to the ledger
+   * (`recordWindow.spilled`) with the very digest referred to, and nothing of it is read.
+   */
+  readonly partChunks?: ReadonlyMap<string, readonly KeyChunk[]>;
 }
 
 /**
@@ -284,77 +313,7 @@ export function checkpointRetentionProblem(state: LedgerState, retentionMs: numb
   return `records before ${state.sweptBefore} were forgotten by this node's clock, past the ${cutoff} the newest event folded implies`;
 }
 
-/** How a checkpoint was written, from its header only (checked as decode does). */
-export function checkpointFormat(bytes: Uint8Array): CheckpointFormat {
-  try {
-    const { version, bucketMs, retentionMs, newestAt } = readHeader(new ByteReader(bytes));
-    return { version, bucketMs, retentionMs, newestAt };
-  } catch (error) {
-    if (error instanceof CheckpointError) throw error;
-    if (error instanceof SegmentError) throw new CheckpointError(error.offset, error.message);
-    throw new CheckpointError(-1, String(error));
-  }
-}
-
-function fail(input: ByteReader, problem: string): CheckpointError {
-  return new CheckpointError(input.offset, problem);
-}
-
-interface Header {
-  readonly version: number;
-  readonly window: boolean;
-  readonly bucketMs: number;
-  readonly retentionMs: number;
-  readonly newestAt: number;
-}
-
-function readHeader(input: ByteReader): Header {
-  for (const byte of MAGIC)
-    if (input.byte() !== byte) throw new CheckpointError(input.offset, 'not a checkpoint (magic)');
-  const version = input.byte();
-  if (version < CHECKPOINT_VERSION_OLDEST || version > CHECKPOINT_VERSION)
-    throw new CheckpointError(
-      input.offset,
-      `version ${version}, this build reads ${CHECKPOINT_VERSION_OLDEST} to ${CHECKPOINT_VERSION}`,
-    );
-  const flags = input.byte();
-  if (flags > FLAG_WINDOW) throw new CheckpointError(input.offset, `unknown flags ${flags}`);
-  const bucketMs = input.varint();
-  const window = flags === FLAG_WINDOW;
-  if (window !== bucketMs > 0)
-    throw new CheckpointError(input.offset, 'record window flag and bucket disagree');
-  if (version === 1) return { version, window, bucketMs, retentionMs: 0, newestAt: 0 };
-  const retentionMs = input.varint();
-  const newestAt = input.varint();
-  return { version, window, bucketMs, retentionMs, newestAt };
-}
-
-function readOrigins(input: ByteReader): {
-  table: OriginTable;
-  seqs: number[];
-  heads: Map<OriginId, CheckpointHead>;
-} {
-  const count = input.count('origins', 2);
-  const ids: string[] = [];
-  const seqs: number[] = [];
-  const heads = new Map<OriginId, CheckpointHead>();
-  for (let i = 0; i < count; i++) {
-    const origin = input.ascii(Number.MAX_SAFE_INTEGER);
-    if (!isOriginId(origin)) throw new CheckpointError(input.offset, 'an origin id that is not valid');
-    if (i > 0 && compareText(ids[i - 1] as string, origin) >= 0)
-      throw new CheckpointError(input.offset, 'origins out of order');
-    const seq = input.varint();
-    ids.push(origin);
-    seqs.push(seq);
-    if (seq > 0) heads.set(origin, { seq, hash: input.take(CHECKPOINT_HASH_BYTES).slice() });
-  }
-  return { table: originTable(ids), seqs, heads };
-}
-
-function decode(
-  bytes: Uint8Array,
-  options: { readonly recordWindow?: RecordWindowOptions },
-): DecodedCheckpoint {
+function decode(bytes: Uint8Array, options: DecodeOptions): DecodedCheckpoint {
   if (!LITTLE_ENDIAN) throw new CheckpointError(0, 'checkpoints are read on little-endian machines only');
   const input = new ByteReader(bytes);
   const header = readHeader(input);
@@ -377,6 +336,14 @@ function decode(
   });
   state.newestAt = header.newestAt;
   if (version >= 2) readRetired(input, state, table);
+  const cutoffMs = cutoffOf(header);
+  let refs: PartRef[] = [];
+  if (version >= 3) {
+    if (!window) throw fail(input, 'format 3 without a record window');
+    const firstBucket = Math.floor(cutoffMs / bucketMs);
+    refs = [...readPartRefs(input, 'd', firstBucket), ...readPartRefs(input, 'r', firstBucket)];
+    if (refs.length === 0) throw fail(input, 'format 3 referring to no key index part');
+  }
   const tenants = input.count('tenants', 4);
   let previous: string | null = null;
   for (let i = 0; i < tenants; i++) {
@@ -389,37 +356,37 @@ function decode(
     state.tenants.set(id, tenant);
     readTenant(input, tenant, table, indexOf, !window, version);
   }
-  const cutoffMs =
-    header.retentionMs > 0
-      ? vectorRetentionCutoff(header.newestAt, header.retentionMs, window ? bucketMs : undefined)
-      : 0;
   if (window) {
     const recordWindow = state.recordWindow;
     invariant(recordWindow !== undefined, 'a window');
     const firstBucket = cutoffMs / bucketMs;
     readKeyIndex(input, recordWindow.debitKeys, indexOf, firstBucket);
     readKeyIndex(input, recordWindow.refundKeys, indexOf, firstBucket);
+    for (const ref of refs) {
+      const index = ref.kind === 'd' ? recordWindow.debitKeys : recordWindow.refundKeys;
+      const prefix = refPrefix(ref);
+      if (options.partChunks !== undefined) {
+        const chunks = options.partChunks.get(prefix);
+        if (chunks === undefined) throw fail(input, `key index part ${prefix} was not read back`);
+        if (index.partAt(ref.bucket, ref.part) !== undefined || index.spilledParts().length > 0)
+          throw fail(input, 'decoded whole only into a ledger with no key index parts attached');
+        index.mergeChunks(ref.bucket, chunks);
+        continue;
+      }
+      const part = index.partAt(ref.bucket, ref.part);
+      if (part?.digest == null || !sameDigest(part.digest, ref.digest))
+        throw fail(input, `it refers to key index part ${prefix}, which is not on disk as it was`);
+    }
   }
   if (input.left !== 0) throw new CheckpointError(input.offset, `${input.left} bytes past the end`);
   if (header.retentionMs > 0) checkWithinRetention(state, table, indexOf, cutoffMs, input.offset);
-  return { state, heads, version, retentionMs: header.retentionMs };
+  return { state, heads, version, retentionMs: header.retentionMs, parts: refs.map(refPrefix) };
 }
 
-/** The retired incarnations (version 2): ascending by origin, each with who retired it and through which seq. */
-function readRetired(input: ByteReader, state: LedgerState, table: OriginTable): void {
-  const count = input.count('retired incarnations', 3);
-  let last = -1;
-  for (let i = 0; i < count; i++) {
-    const ref = input.varint();
-    if (ref <= last || ref >= table.ids.length)
-      throw new CheckpointError(input.offset, 'retired incarnations out of order or range');
-    last = ref;
-    const by = input.varint();
-    if (by >= table.ids.length || by === ref)
-      throw new CheckpointError(input.offset, 'a retired incarnation retired by no known other origin');
-    const through = input.varint();
-    noteRetired(state, table.ids[ref] as OriginId, { by: table.ids[by] as OriginId, through });
-  }
+function sameDigest(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

@@ -325,6 +325,41 @@ export class KeyIndex {
     return parts;
   }
 
+  /** The part on disk of `bucket` numbered `part`; undefined when none is attached. */
+  partAt(bucket: number, part: number): SpilledPart | undefined {
+    return this.spilled.get(bucket)?.find((known) => known.part === part);
+  }
+
+  /**
+   * Adds the entries of a part's chunks, read back from disk, to `bucket`'s tables in memory (a
+   * checkpoint that refers to the part, decoded whole into a ledger with no parts attached).
+   */
+  mergeChunks(bucket: number, chunks: readonly KeyChunk[]): void {
+    invariant(!this.spilled.has(bucket), `key index bucket ${bucket} has parts on disk: not merged`);
+    const indexOf = new Map<string, number>();
+    for (const chunk of chunks)
+      chunk.forEach((check, extra, origin, seq) => {
+        let index = indexOf.get(origin);
+        if (index === undefined) {
+          index = this.origins.indexOf(origin);
+          invariant(index >= 0, `key index part names origin ${origin} the ledger does not know`);
+          indexOf.set(origin, index);
+        }
+        let tables = this.buckets.get(bucket);
+        if (tables === undefined) {
+          tables = new Map();
+          this.buckets.set(bucket, tables);
+        }
+        let table = tables.get(index);
+        if (table === undefined) {
+          table = new FingerprintTable(KEY_INDEX_SLOTS_MIN);
+          tables.set(index, table);
+        }
+        table.add({ check, extra }, seq);
+        if (bucket > this.newest) this.newest = bucket;
+      });
+  }
+
   /** Holds a part's chunks, read back from disk, for `forEachTable` (a checkpoint) until `unpinAll`. */
   pin(part: SpilledPart, chunks: KeyChunk[]): void {
     this.pinned.set(part.prefix, chunks);
@@ -339,11 +374,18 @@ export class KeyIndex {
    * Calls `visit(bucket, origin index, image)` for every table (checkpoint.ts), in no set order; a
    * bucket with parts on disk is visited from their pinned chunks and its tables in memory merged.
    */
-  forEachTable(visit: (bucket: number, origin: number, image: KeyTableImage) => void): void {
-    const buckets = new Set([...this.buckets.keys(), ...this.writing.keys(), ...this.spilled.keys()]);
+  forEachTable(
+    visit: (bucket: number, origin: number, image: KeyTableImage) => void,
+    memoryOnly = false,
+  ): void {
+    const buckets = new Set([
+      ...this.buckets.keys(),
+      ...this.writing.keys(),
+      ...(memoryOnly ? [] : this.spilled.keys()),
+    ]);
     for (const bucket of buckets) {
       const inMemory = [this.buckets.get(bucket), this.writing.get(bucket)].filter((t) => t !== undefined);
-      const parts = this.spilled.get(bucket) ?? [];
+      const parts = memoryOnly ? [] : (this.spilled.get(bucket) ?? []);
       if (parts.length === 0 && inMemory.length === 1) {
         for (const [origin, table] of inMemory[0] as Tables) visit(bucket, origin, table.image());
         continue;

@@ -114,6 +114,11 @@ export interface PartOrigin {
 export class SpilledPart {
   /** The part's Bloom filter; null when not in memory (then every lookup reads its chunk). */
   filter: KeyFilter | null = null;
+  /**
+   * The SHA-256 of the part's header value, set by whoever wrote or read it (core hashes nothing):
+   * a checkpoint refers to the part by its name and this digest (checkpoint.ts, format 3).
+   */
+  digest: Uint8Array | null = null;
 
   constructor(
     readonly kind: KeyKind,

@@ -5,19 +5,28 @@
  * and which one a start loads: the newest whose parts, hash, signature and encoding all check and
  * whose heads the stored logs reach. A checkpoint that fails any of that is skipped with one warn
  * line naming what is used instead (an older checkpoint, or the whole log).
+ *
+ * A node stores its checkpoints in core's local format 3 (issue 18): the key index's closed parts on
+ * disk are referred to by name and digest, not read back and embedded, so writing one reads no key
+ * from disk and a start attaches those parts instead of rebuilding them. What leaves the node (a
+ * joiner's offer, the audit export) is the canonical format 2 every node writes at that vector:
+ * the parts read back, the checkpoint decoded whole and encoded again, and signed (canonicalCheckpoint).
  */
 import {
   type CheckpointWriter,
   canonicalBytes,
+  checkpointFormat,
   checkpointHeads,
   checkpointRetentionProblem,
   type DecodedCheckpoint,
   decodeCheckpoint,
+  encodeCheckpoint,
   type LedgerState,
   type OriginId,
   prepareCheckpoint,
   type RecordWindowOptions,
 } from '@allot/core';
+import { readReferred } from './key-spill.js';
 import {
   CHECKPOINT_EVERY_EVENTS_MAX,
   CHECKPOINT_EVERY_EVENTS_MIN,
@@ -89,7 +98,11 @@ export function encodeDurableFold(
     hashes.set(origin, head.hash);
   }
   for (const [origin, head] of heads) if ((state.versionVector[origin] ?? 0) !== head.seq) return null;
-  return prepareCheckpoint(state, hashes, retentionMs === undefined ? {} : { retentionMs });
+  return prepareCheckpoint(
+    state,
+    hashes,
+    retentionMs === undefined ? { referParts: true } : { retentionMs, referParts: true },
+  );
 }
 
 /** Seals checkpoint bytes of the fold at `vector`: its hash and this node's signature. */
@@ -133,6 +146,8 @@ export async function writeCheckpoint(
     readonly heads: ReadonlyMap<OriginId, LogHead>;
     readonly retentionMs?: number;
   },
+  /** Told the key-index parts the checkpoint refers to, as soon as it is prepared (KeySpill.hold). */
+  referred: (parts: readonly string[]) => void = () => undefined,
 ): Promise<boolean> {
   const { clock, logger } = ports;
   let stallMs = 0;
@@ -144,6 +159,8 @@ export async function writeCheckpoint(
       const notCanonical = checkpointRetentionProblem(state, retentionMs ?? 0);
       if (notCanonical !== null) return { notCanonical };
       const writer = encodeDurableFold(state, heads, retentionMs);
+      // Before any await: no part it refers to may be deleted from here on.
+      if (writer !== null) referred(writer.parts);
       stallMs = clock.now() - started;
       const vector: Record<OriginId, number> = {};
       for (const [origin, head] of heads) vector[origin] = head.seq;
@@ -334,12 +351,60 @@ export async function newestCheckpointWithin(
         )
       )
         continue;
-      return { state: decodeCheckpoint(stored.bytes, { recordWindow }).state, vector };
+      return { state: (await decodeWhole(ports, stored.bytes, recordWindow)).state, vector };
     } catch {
       // A damaged checkpoint is no base: an older one, or the logs from their start.
     }
   }
   return null;
+}
+
+/**
+ * Decodes checkpoint `bytes` whole into a fresh ledger (no key-index parts attached): a format-3
+ * checkpoint's referred parts are read back from the store and checked against their digests.
+ */
+export async function decodeWhole(
+  ports: { readonly store: Store; readonly crypto: Crypto },
+  bytes: Uint8Array,
+  recordWindow: RecordWindowOptions,
+): Promise<DecodedCheckpoint> {
+  const window = { records: recordWindow.records, bucketMs: recordWindow.bucketMs };
+  if (checkpointFormat(bytes).version < 3) return decodeCheckpoint(bytes, { recordWindow: window });
+  const partChunks = await readReferred(ports.store, ports.crypto, bytes);
+  return decodeCheckpoint(bytes, { recordWindow: window, partChunks });
+}
+
+/**
+ * The canonical form of this node's checkpoint `stored` (format 2: what every node writes at its
+ * vector, its hash what joiners and auditors compare), signed by this node: `stored` itself when it
+ * is one already; a format-3 one decoded whole (its parts read back) and encoded again.
+ */
+export async function canonicalCheckpoint(
+  ports: { readonly store: Store; readonly crypto: Crypto },
+  cluster: string,
+  stored: StoredCheckpoint,
+  recordWindow: RecordWindowOptions,
+): Promise<StoredCheckpoint> {
+  if (checkpointFormat(stored.bytes).version < 3) return stored;
+  const decoded = await decodeWhole(ports, stored.bytes, recordWindow);
+  const hashes = new Map<OriginId, Uint8Array>();
+  const vector: Record<OriginId, number> = {};
+  for (const [origin, head] of decoded.heads) {
+    hashes.set(origin, head.hash);
+    vector[origin] = head.seq;
+  }
+  const bytes = encodeCheckpoint(decoded.state, hashes, { retentionMs: decoded.retentionMs });
+  return sealCheckpoint(ports.crypto, cluster, vector, bytes);
+}
+
+/** The canonical form of the newest stored checkpoint that verifies (newestSignedCheckpoint); null: none. */
+export async function newestCanonicalCheckpoint(
+  ports: { readonly store: Store; readonly crypto: Crypto },
+  cluster: string,
+  recordWindow: RecordWindowOptions,
+): Promise<StoredCheckpoint | null> {
+  const stored = await newestSignedCheckpoint(ports, cluster);
+  return stored === null ? null : canonicalCheckpoint(ports, cluster, stored, recordWindow);
 }
 
 /**

@@ -9,14 +9,13 @@ import {
   type CheckpointHead,
   checkpointHeads,
   createLedgerState,
-  decodeCheckpoint,
   encodeCheckpoint,
   type LedgerState,
   type OriginId,
   type RecordWindowOptions,
 } from '@allot/core';
 import { foldPrefixes, PrefixReader } from './as-of.js';
-import { checkpointSigningBytes } from './checkpoints.js';
+import { checkpointSigningBytes, decodeWhole } from './checkpoints.js';
 import type { Crypto, Store, StoredCheckpoint } from './ports.js';
 import { sameBytes } from './values.js';
 
@@ -59,7 +58,7 @@ async function nearestBase(
         !crypto.verify(crypto.publicKey, checkpointSigningBytes(cluster, at, stored.hash), stored.signature)
       )
         continue;
-      const decoded = decodeCheckpoint(stored.bytes, { recordWindow });
+      const decoded = await decodeWhole(ports, stored.bytes, recordWindow);
       return { state: decoded.state, heads: decoded.heads };
     } catch {
       // A damaged checkpoint is no base: an older one or the log serves.

@@ -6,7 +6,7 @@
  */
 import { checkpointHeads, type OriginId, type RecordWindowOptions } from '@allot/core';
 import { canonicalVector } from './as-of.js';
-import { newestSignedCheckpoint } from './checkpoints.js';
+import { canonicalCheckpoint, newestSignedCheckpoint } from './checkpoints.js';
 import type { ReplicationFrame } from './frames.js';
 import { checkpointBytesAt } from './join-fold.js';
 import type { JoinChunkAskFrame, JoinHashAskFrame } from './join-frames.js';
@@ -36,8 +36,10 @@ function vectorOf(stored: StoredCheckpoint): Record<OriginId, number> {
 
 /** Answers joiners' asks for offers, hashes and chunks. */
 export class JoinServer {
-  /** The checkpoint last offered: chunks are cut from it. */
+  /** The checkpoint last offered (its canonical form): chunks are cut from it. */
   private offered: StoredCheckpoint | null = null;
+  /** The hash of the stored checkpoint `offered` is the canonical form of. */
+  private offeredFrom: Uint8Array | null = null;
   /** Hashes at vectors, computed or being computed, oldest first (at most JOIN_HASH_CACHE). */
   private readonly hashes = new Map<string, Promise<Uint8Array | null>>();
 
@@ -46,7 +48,7 @@ export class JoinServer {
   /** Sends `region` this node's newest verified checkpoint as an offer (or none). */
   async offer(region: string): Promise<void> {
     const host = this.host;
-    const stored = await newestSignedCheckpoint(host, host.cluster).catch(() => null);
+    const stored = await this.newestCanonical();
     if (stored !== null) this.offered = stored;
     host.send(
       region,
@@ -133,9 +135,30 @@ export class JoinServer {
     });
   }
 
-  /** A stored checkpoint of this node with hash `hash`, or null. */
+  /** The canonical form of this node's newest stored checkpoint with hash `hash`, or null. */
   private async find(hash: Uint8Array): Promise<StoredCheckpoint | null> {
-    const stored = await newestSignedCheckpoint(this.host, this.host.cluster).catch(() => null);
+    const stored = await this.newestCanonical();
     return stored !== null && sameBytes(stored.hash, hash) ? stored : null;
+  }
+
+  /**
+   * The canonical form (format 2, checkpoints.ts canonicalCheckpoint) of this node's newest stored
+   * checkpoint that verifies, made once per stored checkpoint; null: none, or it cannot be made.
+   */
+  private async newestCanonical(): Promise<StoredCheckpoint | null> {
+    const host = this.host;
+    try {
+      const stored = await newestSignedCheckpoint(host, host.cluster);
+      if (stored === null) return null;
+      if (this.offered !== null && this.offeredFrom !== null && sameBytes(this.offeredFrom, stored.hash))
+        return this.offered;
+      const canonical = await canonicalCheckpoint(host, host.cluster, stored, host.recordWindow());
+      this.offeredFrom = stored.hash;
+      this.offered = canonical;
+      return canonical;
+    } catch (error) {
+      host.logger.warn({ err: error }, 'no checkpoint to offer a joiner: its canonical form failed');
+      return null;
+    }
   }
 }

@@ -10,10 +10,16 @@
  * missing (a write cut by a crash) or damaged goes, with every other part of its bucket, and that
  * bucket is rebuilt from the checkpoint and the logs. A chunk found damaged by a lookup is an error
  * (the request fails with store_failed, the key is named in the log), and its bucket's headers go
- * so that the next start rebuilds it. Writes, deletions and the reads of a checkpoint's image run
- * one at a time.
+ * so that the next start rebuilds it. Writes and deletions run one at a time.
+ *
+ * Each part carries the SHA-256 of its header value (its digest, set when it is written or read at
+ * start): a checkpoint refers to the parts by name and digest instead of embedding their keys (core's
+ * checkpoint.ts, format 3), and the parts the newest checkpoints refer to stay on disk past the
+ * retention until no kept checkpoint refers to them (`hold`). `readReferred` reads the parts of such
+ * a checkpoint back for decoding it whole (a joiner, an auditor, a fold at a past vector).
  */
 import {
+  checkpointPartRefs,
   decodeKeyChunk,
   decodePartFilter,
   decodePartHeader,
@@ -23,10 +29,17 @@ import {
   keyPartPrefix,
   parseKeyAreaKey,
   type RecordWindow,
+  refPrefix,
   type SpilledPart,
 } from '@allot/core';
-import { KEY_INDEX_TABLE_SHARE, KEY_SPILL_PART_ENTRIES_MIN, KEY_SPILL_WRITE_BYTES } from './limits.js';
-import type { KeyAreaRecord, Logger, Store } from './ports.js';
+import {
+  CHECKPOINTS_KEPT,
+  KEY_INDEX_TABLE_SHARE,
+  KEY_SPILL_PART_ENTRIES_MIN,
+  KEY_SPILL_WRITE_BYTES,
+} from './limits.js';
+import type { Crypto, KeyAreaRecord, Logger, Store } from './ports.js';
+import { sameBytes } from './values.js';
 
 /** The parts of one bucket and kind, by prefix, from a listing of the keys area. */
 function partsByPrefix(keys: readonly string[]): Map<string, string[]> {
@@ -47,13 +60,28 @@ export class KeySpill {
   private chain: Promise<void> = Promise.resolve();
   private running = false;
   private readonly lastNewest = new Map<string, string>();
+  /** The prefixes of the parts each of the newest checkpoints refers to, newest first. */
+  private held: (readonly string[])[] = [];
 
   constructor(
     private readonly store: Store,
     private readonly logger: Logger,
     /** Bytes the key indexes may hold in memory (tables and filters). */
     private readonly budgetBytes: number,
+    private readonly crypto: Pick<Crypto, 'hash'>,
   ) {}
+
+  /**
+   * The parts a checkpoint just written (or loaded at start) refers to: they stay on disk past the
+   * retention while it is one of the CHECKPOINTS_KEPT newest.
+   */
+  hold(parts: readonly string[]): void {
+    this.held = [parts, ...this.held].slice(0, CHECKPOINTS_KEPT);
+  }
+
+  private isHeld(key: string): boolean {
+    return this.held.some((parts) => parts.some((prefix) => key.startsWith(prefix)));
+  }
 
   /**
    * Reads the parts on disk at start, for a window of `bucketMs` buckets: every header checked,
@@ -76,8 +104,9 @@ export class KeySpill {
         continue;
       }
       try {
-        const bytes = await this.store.readKeyArea(headerKey);
-        const part = decodePartHeader(headerKey, bytes ?? new Uint8Array());
+        const bytes = (await this.store.readKeyArea(headerKey)) ?? new Uint8Array();
+        const part = decodePartHeader(headerKey, bytes);
+        part.digest = this.crypto.hash(bytes);
         const chunks = new Set(part.chunkKeys());
         const whole =
           list.filter((key) => chunks.has(key)).length === chunks.size && list.includes(`${prefix}f`);
@@ -199,6 +228,7 @@ export class KeySpill {
         const [headerKey, header] = encoded.header;
         batch.push({ key: filterKey, value: filter }, { key: headerKey, value: header });
         await this.store.writeKeyArea(batch, []);
+        encoded.part.digest = this.crypto.hash(header);
         index.written(encoded.part);
         this.logger.debug(
           { part: encoded.part.prefix, entries: encoded.part.entries, chunks: encoded.part.chunks },
@@ -217,7 +247,7 @@ export class KeySpill {
     for (const index of indexes)
       for (const key of await this.store.listKeyArea(`${index.kind}/`)) {
         const at = parseKeyAreaKey(key);
-        if (at !== null && at.bucket < index.forgottenBelow) drop.push(key);
+        if (at !== null && at.bucket < index.forgottenBelow && !this.isHeld(key)) drop.push(key);
       }
     await this.deleteKeys(drop);
   }
@@ -268,27 +298,39 @@ export class KeySpill {
     }
   }
 
-  /**
-   * Runs `work` (a checkpoint) with every part on disk read back and pinned in `window`'s indexes,
-   * so that their images hold every key within retention; unpins after.
-   */
-  withPinned<T>(window: RecordWindow | undefined, work: () => Promise<T>): Promise<T> {
-    if (window === undefined) return work();
-    return this.enqueue(async () => {
-      const indexes = [window.debitKeys, window.refundKeys];
-      try {
-        for (const index of indexes)
-          for (const part of index.spilledParts()) {
-            const chunks: KeyChunk[] = [];
-            for (const key of part.chunkKeys()) chunks.push(await this.readChunk(part, key));
-            index.pin(part, chunks);
-          }
-        return await work();
-      } finally {
-        for (const index of indexes) index.unpinAll();
-      }
-    });
+  /** The chunks of every key-index part checkpoint `bytes` refers to (readReferred). */
+  readReferred(bytes: Uint8Array): Promise<Map<string, KeyChunk[]>> {
+    return readReferred(this.store, this.crypto, bytes);
   }
+}
+
+/**
+ * The chunks of every key-index part checkpoint `bytes` refers to (format 3; none before), each
+ * part's header read and checked against the digest referred to, each chunk checked: what core's
+ * decodeCheckpoint takes as `partChunks` to decode it whole. Throws naming a part that is gone or
+ * differs (the checkpoint then cannot be decoded whole here).
+ */
+export async function readReferred(
+  store: Store,
+  crypto: Pick<Crypto, 'hash'>,
+  bytes: Uint8Array,
+): Promise<Map<string, KeyChunk[]>> {
+  const read = new Map<string, KeyChunk[]>();
+  for (const ref of checkpointPartRefs(bytes)) {
+    const prefix = refPrefix(ref);
+    const header = await store.readKeyArea(`${prefix}h`);
+    if (header === null || !sameBytes(crypto.hash(header), ref.digest))
+      throw new Error(`key index part ${prefix} is not on disk as the checkpoint refers to it`);
+    const part = decodePartHeader(`${prefix}h`, header);
+    const chunks: KeyChunk[] = [];
+    for (const key of part.chunkKeys()) {
+      const value = await store.readKeyArea(key);
+      if (value === null) throw new Error(`key index value ${key} is missing`);
+      chunks.push(decodeKeyChunk(part, key, value));
+    }
+    read.set(prefix, chunks);
+  }
+  return read;
 }
 
 /** What the key indexes hold (issue 18): in memory (tables, filters) and on disk only. */

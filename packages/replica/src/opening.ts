@@ -108,6 +108,7 @@ export async function recoverParts(replica: ReplicaNode): Promise<void> {
   // fold is made again without them, as every node that never took them folds it.
   if (cut.size > 0) recovered = await recoverStore(ports, replica.cluster, replica.origin, recordWindow, cut);
   const { state, heads, control } = recovered;
+  replica.keySpill.hold(recovered.checkpointParts);
   replica.state = state;
   replica.heads = heads;
   replica.control = control;

@@ -178,29 +178,18 @@ export class Reads {
     if (host.closing() || host.broken()) return false;
     // Events of a retired incarnation past its retired seq are in the fold until refold drops them.
     if (retiredPastThrough(host.state()).size > 0) return false;
-    // Closed key-index buckets on disk are read back for it: a checkpoint holds every key.
-    try {
-      return await host.keySpill.withPinned(host.state().recordWindow, () =>
-        writeCheckpoint(
-          host,
-          host.cluster,
-          (work) => host.ownLog.exclusively(work),
-          () => ({
-            state: host.state(),
-            heads: host.heads(),
-            retentionMs: host.idempotencyRetentionMs,
-          }),
-        ),
-      );
-    } catch (error) {
-      // writeCheckpoint logs its own failures; what reaches here is a key-index part that could not
-      // be read back (a store that failed or closed meanwhile, or a damaged chunk, logged by name).
-      host.logger.warn(
-        { err: error },
-        'checkpoint not written: the key index on disk could not be read back',
-      );
-      return false;
-    }
+    // It refers to the closed key-index buckets on disk (format 3), which stay while it is kept.
+    return await writeCheckpoint(
+      host,
+      host.cluster,
+      (work) => host.ownLog.exclusively(work),
+      () => ({
+        state: host.state(),
+        heads: host.heads(),
+        retentionMs: host.idempotencyRetentionMs,
+      }),
+      (parts) => host.keySpill.hold(parts),
+    );
   }
 
   /** The tenant's durable balance as of `at` (see Replica.balanceAsOf). */

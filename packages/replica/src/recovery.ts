@@ -44,6 +44,8 @@ export interface RecoveredStore {
    * expiry are owed per tenant), with the keys of its duplicates, none for most.
    */
   readonly duplicateKeys: Map<string, Set<string>>;
+  /** The key-index parts on disk the checkpoint refers to (format 3; none: none or no checkpoint). */
+  readonly checkpointParts: readonly string[];
 }
 
 type RecoveryPorts = {
@@ -132,6 +134,7 @@ export async function recoverStore(
     checkpoint: from,
     folded: folded.events,
     duplicateKeys: folded.duplicateKeys,
+    checkpointParts: from === null ? [] : (checkpoint?.parts ?? []),
   };
 }
 

@@ -134,7 +134,7 @@ export class ReplicaParts implements ReplicaNode {
   constructor(options: ReplicaOptions, ports: ReplicaPorts, meta: NodeMeta) {
     this.options = resolveOptions(options);
     this.ports = ports;
-    this.keySpill = new KeySpill(ports.store, ports.logger, this.options.keyIndexMemoryBytes);
+    this.keySpill = new KeySpill(ports.store, ports.logger, this.options.keyIndexMemoryBytes, ports.crypto);
     this.feed = new EventFeed(ports.logger);
     this.cluster = meta.cluster;
     this.region = meta.region;

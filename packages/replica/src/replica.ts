@@ -28,7 +28,7 @@ import type {
   TenantPolicy,
 } from './api.js';
 import type { SnapshotAtRefusal } from './as-of.js';
-import { newestSignedCheckpoint } from './checkpoints.js';
+import { newestCanonicalCheckpoint } from './checkpoints.js';
 import type { EventFeed } from './event-feed.js';
 import type { RetireOutcome } from './grants.js';
 import { type KeyIndexUse, keyIndexUse } from './key-spill.js';
@@ -252,7 +252,7 @@ export class Replica {
 
   /** The newest stored checkpoint whose hash and signature (this node's) verify; null: none (audit). */
   newestCheckpoint(): Promise<StoredCheckpoint | null> {
-    return newestSignedCheckpoint(this.parts.ports, this.cluster);
+    return newestCanonicalCheckpoint(this.parts.ports, this.cluster, this.parts.recordWindow());
   }
 
   /**
