@@ -202,7 +202,7 @@ export class Replica {
       heads: () => this.heads,
       closing: () => this.closing,
       ownRetired: () => this.ownRetired,
-      joining: () => this.joiner?.joining === true,
+      joining: () => this.joiner?.refusesWrites === true,
     });
     this.deadlines = new Deadlines({
       origin: this.origin,
@@ -362,6 +362,7 @@ export class Replica {
       recordWindow: () => this.recordWindow(),
       recover: () => this.recover(),
       joiner: () => this.joiner,
+      holds: (vector) => this.reads.holdsAllOf(countedVector(this.state, vector)),
     });
     this.grants = new Grants({
       origin: this.origin,
