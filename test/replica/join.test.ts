@@ -96,6 +96,34 @@ describe('joining by checkpoint', () => {
     for (const region of ['ap', 'eu', 'us']) expect(w.balances('sa')).toEqual(w.balances(region));
   }, 120_000);
 
+  it('a node that gave up joining takes no write until it holds what its peers held meanwhile', async () => {
+    const w = await running();
+    const lie: Tamper = (from, frame) =>
+      from === 'ap' && frame.type === 'join-hash' && frame.hash !== null
+        ? { ...frame, hash: frame.hash.map((byte, i) => (i === 0 ? byte ^ 1 : byte)) }
+        : frame;
+    const sa = await w.open('sa', MemoryStore.empty({ archiveHash: sha256 }), lie);
+    await w.until(
+      () => warns(w, 'sa').includes('joining by checkpoint failed: catching up on every event'),
+      120_000,
+    );
+    // Cut off before the events come: its own log is whole, but its fold lacks the cluster's history.
+    for (const peer of ['ap', 'eu', 'us']) w.network.cutLink('sa', peer);
+    const cut = await w.settle(
+      sa.debit({ tenant: 't0', amount: 1, idempotencyKey: 'eu-a-4', metadata: null }),
+    );
+    expect(cut).toMatchObject({ status: 'not_ready', reason: 'joining' });
+    w.network.healAll();
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    // Now it knows the key was spent at eu: a replay, never a second debit.
+    const replay = await w.settle(
+      sa.debit({ tenant: 't0', amount: 1, idempotencyKey: 'eu-a-4', metadata: null }),
+    );
+    expect(replay.status).toBe('replayed');
+    expect(infos(w, 'sa')).toContain('holds everything the peers held while it joined: taking writes');
+    for (const region of ['ap', 'eu', 'us']) expect(w.balances('sa')).toEqual(w.balances(region));
+  }, 120_000);
+
   it('bytes that do not match the agreed hash: the link closes, the next attempt installs the true ones', async () => {
     const w = await running();
     let tampered = 0;

@@ -200,7 +200,16 @@ export class Joiner {
       if (origin !== this.host.origin && seq > (this.target[origin] ?? 0)) this.target[origin] = seq;
     if (this.phase.name !== 'deciding') return;
     const behind = vectorTotal(vector);
-    if (behind <= this.options.thresholdEvents || !empty) {
+    if (!empty) {
+      // Far behind or not: adopting a checkpoint under logs already held is not built.
+      this.host.logger.info(
+        { peer: region, events: behind },
+        'this node holds events already: catching up on every event',
+      );
+      this.finish(false);
+      return;
+    }
+    if (behind <= this.options.thresholdEvents) {
       this.host.logger.info(
         { peer: region, events: behind, threshold: this.options.thresholdEvents },
         'peers hold few events: catching up on every event',
@@ -236,8 +245,7 @@ export class Joiner {
     if (phase.name === 'offers' && phase.asked.delete(region)) {
       phase.unanswered += 1;
       this.maybeDecideOffers();
-    }
-    else if (phase.name === 'hashes' && phase.asked.delete(region)) this.maybeDecideHashes();
+    } else if (phase.name === 'hashes' && phase.asked.delete(region)) this.maybeDecideHashes();
     else if (phase.name === 'chunks' && phase.offer.region === region)
       this.failed('the offering peer went away');
   }
