@@ -96,4 +96,26 @@ describe.each([
     expect(second.lastSeq).toBe(base.seq);
     await again.close();
   });
+
+  it('a log stored only up to before a base gets it (a node far behind): the prefix stays, read by its tenant entries only', async () => {
+    const { first, third, base } = history();
+    const { store, reopen } = await fresh();
+    const head1 = { origin: US, seq: 1, hash: first.hash, signature: first.signature };
+    await store.commit({ segments: [writeOf(first)], heads: [head1], meta: META }, { sync: true });
+    // Not at or below what is stored.
+    await expect(
+      store.commit({ segments: [], heads: [head1], bases: [{ ...head1, signature: null }] }, { sync: true }),
+    ).rejects.toThrow(/stored already/);
+    await store.commit({ segments: [], heads: [base], bases: [base] }, { sync: true });
+    const tailHead = { origin: US, seq: third.lastSeq, hash: third.hash, signature: third.signature };
+    await store.commit({ segments: [writeOf(third)], heads: [tailHead] }, { sync: true });
+    const again = await reopen();
+    expect(await again.bases()).toEqual([base]);
+    expect((await again.heads())[0]?.seq).toBe(3);
+    expect(await again.readSegments(US, 1, 10)).toEqual([]);
+    expect((await again.readLog(US, 1, 10)).map((stored) => stored.event.seq)).toEqual([3]);
+    const page = await again.readTenantEvents('t1', null, 10);
+    expect(page.events.map((stored) => stored.event.seq)).toEqual([1, 3]);
+    await again.close();
+  });
 });
