@@ -193,3 +193,32 @@ export const infos = (w: World, region: string) =>
   (w.logs.get(region)?.lines ?? []).filter((line) => line.level === 'info').map((line) => line.message);
 export const warns = (w: World, region: string) =>
   (w.logs.get(region)?.lines ?? []).filter((line) => line.level === 'warn').map((line) => line.message);
+
+/**
+ * All four regions ran; sa debited (some of it while cut off: events no peer has), then was closed;
+ * the others went on past the join threshold and us wrote a checkpoint. sa's store stays in
+ * `stores`, the links are healed: reopening sa on it (crash()) finds it far behind, not empty.
+ */
+export async function farBehind(options: Partial<ReplicaOptions> = {}): Promise<World> {
+  const w = await world(options);
+  const all = ['ap', 'eu', 'us', 'sa'];
+  for (const region of all) await w.open(region, MemoryStore.empty({ archiveHash: sha256 }));
+  await w.until(() => all.every((region) => w.node(region).writesWaitingFor().length === 0));
+  for (const tenant of TENANTS)
+    await w.settle(
+      w.node('eu').grant({ tenant, grantId: 'g1', amount: 1_000_000, priority: 100, expiresAt: null }),
+    );
+  await w.until(() => w.converged(all) && w.node('sa').balance('t3') !== undefined);
+  await w.debits('sa', 20, 'sa-old');
+  await w.until(() => w.converged(all));
+  for (const peer of ['ap', 'eu', 'us']) w.network.cutLink('sa', peer);
+  await w.debits('sa', 5, 'sa-off');
+  await w.node('sa').close();
+  for (const region of ['ap', 'eu', 'us']) await w.debits(region, 500, `${region}-a`);
+  await w.until(() => w.converged(['ap', 'eu', 'us']));
+  expect(await w.settle(w.node('us').takeCheckpoint())).toBe(true);
+  await w.debits('ap', 50, 'ap-c');
+  await w.until(() => w.converged(['ap', 'eu', 'us']));
+  w.network.healAll();
+  return w;
+}

@@ -1,6 +1,6 @@
 /**
  * Property (issue 11): joining by checkpoint under a hostile network. A fourth region (sa) joins a
- * running three-region cluster while the frames it receives are delayed (each link stays in order,
+ * running three-region cluster (new and empty, or back far behind with own events no peer has) while the frames it receives are delayed (each link stays in order,
  * links overtake each other), and its links are cut mid-transfer and come back; meanwhile the
  * others keep debiting a tenant whose grant is too small for every debit, and sa tries to debit
  * too. Whatever the schedule: sa accepts no debit before it holds everything its peers held when
@@ -13,7 +13,7 @@ import type { ReplicationFrame, TransportHandlers } from '@allot/replica';
 import { MemoryStore, sha256 } from '@allot/store';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type Intercept, infos, running, type World, warns } from './join-world.js';
+import { farBehind, type Intercept, infos, running, type World, warns } from './join-world.js';
 
 const PEERS = ['ap', 'eu', 'us'] as const;
 const ALL = [...PEERS, 'sa'] as const;
@@ -107,7 +107,7 @@ const liar = (from: string, frame: ReplicationFrame): ReplicationFrame =>
     : frame;
 
 /** Found by this property: one early cut left no offer; sa gave up joining and debited before it caught up. */
-const CUT_BEFORE_OFFERS: [Fate[], Debit[], boolean] = [
+const CUT_BEFORE_OFFERS: [Fate[], Debit[], boolean, boolean] = [
   [
     ...Array.from({ length: 4 }, () => ({ cut: false, ms: 0 })),
     { cut: true, ms: 141 },
@@ -117,6 +117,7 @@ const CUT_BEFORE_OFFERS: [Fate[], Debit[], boolean] = [
     region: region as Debit['region'],
     gapMs: 150,
   })),
+  false,
   false,
 ];
 
@@ -130,8 +131,10 @@ describe('joining by checkpoint, under delays, reorders across links and cuts (p
         fc.array(fate, { minLength: 10, maxLength: 120 }),
         fc.array(debit, { minLength: 10, maxLength: 40 }),
         fc.boolean(),
-        async (fates, debits, lying) => {
-          const w = await running();
+        fc.boolean(),
+        async (fates, debits, lying, behind) => {
+          // sa new and empty, or back after a long while with a log of its own (events no peer has).
+          const w = behind ? await farBehind() : await running();
           const granted = await w.settle(
             w.node('eu').grant({
               tenant: TIGHT,
@@ -147,7 +150,7 @@ describe('joining by checkpoint, under delays, reorders across links and cuts (p
           const { intercept, cuts } = chaos(w, fates);
           const sa = await w.open(
             'sa',
-            MemoryStore.empty({ archiveHash: sha256 }),
+            behind ? (w.stores.get('sa') as MemoryStore).crash() : MemoryStore.empty({ archiveHash: sha256 }),
             lying ? liar : undefined,
             intercept,
           );

@@ -14,7 +14,7 @@ import {
 } from '@allot/replica';
 import { MemoryStore, nodeCrypto, sha256 } from '@allot/store';
 import { describe, expect, it } from 'vitest';
-import { infos, running, storedEvents, type Tamper, TENANTS, warns } from './join-world.js';
+import { farBehind, infos, running, storedEvents, type Tamper, TENANTS, warns } from './join-world.js';
 
 describe('joining by checkpoint', () => {
   it('a fourth region gets the newest checkpoint and the tails, not every event, then serves debits', async () => {
@@ -167,6 +167,44 @@ describe('joining by checkpoint', () => {
     w.network.connectAll();
     await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']), 60_000);
     for (const region of ['ap', 'eu', 'us']) expect(w.balances('sa')).toEqual(w.balances(region));
+  }, 120_000);
+
+  it('a region far behind but not empty adopts a checkpoint over its logs, keeps and pushes its own events, replays its old keys', async () => {
+    const w = await farBehind();
+    const stored = (w.stores.get('sa') as MemoryStore).crash();
+    const ownSeq = (await stored.heads()).find((head) => head.origin.startsWith('sa#'))?.seq ?? 0;
+    expect(ownSeq).toBe(25);
+    const sa = await w.open('sa', stored);
+    expect(sa.versionVector()[sa.origin]).toBe(ownSeq);
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    expect(infos(w, 'sa')).toContain('joined by checkpoint: the tails after it come from the peers');
+    // Its own events past what the peers had are kept and reached them.
+    expect(w.node('eu').versionVector()[sa.origin]).toBe(ownSeq);
+    expect((await (w.stores.get('sa') as MemoryStore).bases()).length).toBeGreaterThan(0);
+    for (const region of ['ap', 'eu', 'us']) expect(w.balances('sa')).toEqual(w.balances(region));
+    // Own keys from before the checkpoint and after it: replays (its own log is whole). Another
+    // region's key from before the checkpoint: its record is not held here, so refused, never charged twice.
+    const before = w.balances('sa');
+    const statuses: string[] = [];
+    for (const key of ['sa-old-4', 'sa-off-4', 'eu-a-8']) {
+      const outcome = await w.settle(
+        sa.debit({ tenant: 't0', amount: 1, idempotencyKey: key, metadata: null }),
+      );
+      statuses.push(outcome.status);
+    }
+    expect(statuses).toEqual(['replayed', 'replayed', 'unavailable']);
+    expect(w.balances('sa')).toEqual(before);
+    const fresh = await w.settle(
+      sa.debit({ tenant: 't1', amount: 2, idempotencyKey: 'sa-new', metadata: null }),
+    );
+    expect(fresh.status).toBe('accepted');
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    for (const region of ['ap', 'eu', 'us']) expect(w.balances(region)).toEqual(w.balances('sa'));
+    // A restart starts from the adopted checkpoint and joins no more.
+    const restarted = await w.open('sa', (w.stores.get('sa') as MemoryStore).crash());
+    expect(infos(w, 'sa')).toContain('fold rebuilt from a checkpoint and the tails after it');
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    expect(TENANTS.map((tenant) => restarted.balance(tenant)?.balance ?? null)).toEqual(w.balances('eu'));
   }, 120_000);
 
   it('below the threshold a new region catches up on every event', async () => {

@@ -1,7 +1,10 @@
 /**
  * Joining by checkpoint (issue 11; DESIGN.md §2 "Checkpoints and retention", §4 `checkpoint`): a
- * node that starts with nothing stored, whose first peer summary shows more than `thresholdEvents`
- * events, receives a checkpoint plus the tails after it instead of every event.
+ * node that starts with nothing stored, or far behind (restored from an old backup, off for days),
+ * whose first peer summary shows more than `thresholdEvents` events it lacks of the other origins,
+ * receives a checkpoint plus the tails after it instead of every event. A node far behind installs
+ * one only over logs it covers (join-install.ts): its own log is never rebased, and own events the
+ * peers lack are kept, folded on top and pushed as usual.
  *
  * One attempt: ask every connected peer for its newest checkpoint (`join-offer`, each signature
  * checked with the signer's configured key; a bad one closes that link); pick the newest offer (the
@@ -140,7 +143,7 @@ type Phase =
   | { readonly name: 'waiting' }
   | { readonly name: 'done' };
 
-/** The joining state of one replica that started with nothing stored. */
+/** The joining state of one replica, from its start until it joined or decided on plain catch-up. */
 export class Joiner {
   private phase: Phase = { name: 'deciding' };
   private timer: TimerHandle | null = null;
@@ -191,24 +194,32 @@ export class Joiner {
   }
 
   /**
-   * A peer's summary (checked): the first one decides between a checkpoint and plain catch-up;
-   * plain when the node holds something already (`empty` false: a run came before any summary).
+   * A peer's summary (checked): the first one decides between a checkpoint and plain catch-up by
+   * how many events the peer holds that this node (`held`: each origin's seq here, pending
+   * included) lacks of the other origins; plain when the peer holds own events this node lacks
+   * (restored from a backup: its own log comes back from the peers first, log-confirm.ts).
    */
-  summary(region: string, vector: Readonly<Record<OriginId, number>>, empty: boolean): void {
+  summary(
+    region: string,
+    vector: Readonly<Record<OriginId, number>>,
+    held: ReadonlyMap<OriginId, number>,
+  ): void {
     if (this.phase.name === 'done') return;
     for (const [origin, seq] of Object.entries(vector))
       if (origin !== this.host.origin && seq > (this.target[origin] ?? 0)) this.target[origin] = seq;
     if (this.phase.name !== 'deciding') return;
-    const behind = vectorTotal(vector);
-    if (!empty) {
-      // Far behind or not: adopting a checkpoint under logs already held is not built.
+    const own = this.host.origin;
+    if ((vector[own] ?? 0) > (held.get(own) ?? 0)) {
       this.host.logger.info(
-        { peer: region, events: behind },
-        'this node holds events already: catching up on every event',
+        { peer: region, ownSeq: held.get(own) ?? 0, peerHolds: vector[own] },
+        'a peer holds own events this node lacks: catching up on every event',
       );
       this.finish(false);
       return;
     }
+    let behind = 0;
+    for (const [origin, seq] of Object.entries(vector))
+      if (origin !== own) behind += Math.max(0, seq - (held.get(origin) ?? 0));
     if (behind <= this.options.thresholdEvents) {
       this.host.logger.info(
         { peer: region, events: behind, threshold: this.options.thresholdEvents },

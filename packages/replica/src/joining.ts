@@ -82,7 +82,7 @@ export class Joining {
       origin: host.origin,
       install: (fetched) =>
         host.ownLog.exclusively(async () => {
-          await persistJoined(host, host.cluster, fetched);
+          await persistJoined(host, host.cluster, host.origin, fetched);
           await host.recover();
         }),
       finished: ({ joined, attempted, bytes, ms }) => {

@@ -433,7 +433,7 @@ export class Replica {
       receiveRun: (region, frame) => this.remote.receiveRun(region, frame),
       joinFrame: (region, frame) => this.joining.received(region, frame),
       joinSummary: (region, vector) =>
-        this.joiner?.summary(region, vector, this.heads.size === 0 && this.tips.size === 0),
+        this.joiner?.summary(region, vector, new Map([...this.tips].map(([at, tip]) => [at, tip.seq]))),
       joining: () => this.joiner?.joining === true,
       joinPeerDown: (region) => this.joiner?.peerDown(region),
     });
@@ -505,12 +505,8 @@ export class Replica {
       await replica.takeCheckpoint();
     });
     replica.checkpoints.start();
-    // Nothing stored at all and peers to ask: the first peer summary decides whether to join by checkpoint.
-    if (
-      replica.heads.size === 0 &&
-      replica.writability.otherRegions().length > 0 &&
-      !replica.options.allowLoneStart
-    )
+    // Peers to ask: the first peer summary decides whether to join by checkpoint (nothing stored, or far behind).
+    if (replica.writability.otherRegions().length > 0 && !replica.options.allowLoneStart)
       replica.joiner = new Joiner(replica.joining.joinHost(), replica.options.join);
     ports.logger.info(
       { origin: replica.origin, events: replica.ownLog.durableSeq, tenants: replica.state.tenants.size },
