@@ -10,9 +10,10 @@
  * when it covers what the node holds (`installProblem`): its own log is never rebased (the
  * checkpoint holds no own event this node lacks, and agrees with its own log where it ends), a
  * log it holds past the checkpoint agrees with it there (that tail is folded on top), and a log it
- * holds less of is neither archived nor already based. The prefix it held stays stored below the
- * new base. Its own checkpoints that no longer fold over those logs are deleted before the bases
- * are written (a start tries only the newest that verifies).
+ * holds less of is not archived in part (it may start after an earlier base: a node that joined
+ * before). The prefix it held stays stored below the new base. Its own checkpoints that no longer
+ * fold over those logs are deleted before the bases are written (a start tries only the newest
+ * that verifies).
  */
 import { checkpointHeads, type OriginId } from '@allot/core';
 import { sealCheckpoint, storeCheckpoint } from './checkpoints.js';
@@ -28,7 +29,6 @@ export async function installProblem(
   fetched: FetchedCheckpoint,
 ): Promise<{ problem: string } | { bases: LogHead[] }> {
   const held = new Map((await store.heads()).map((head) => [head.origin, head.seq]));
-  const based = new Set((await store.bases()).map((base) => base.origin));
   const archived = await store.archivedSeqs();
   const bases: LogHead[] = [];
   for (const [at, head] of fetched.decoded.heads) {
@@ -43,8 +43,7 @@ export async function installProblem(
       return {
         problem: `the checkpoint holds own events to seq ${head.seq}, this node only to ${holds}: they come back from the peers first`,
       };
-    if (holds > 0 && (based.has(at) || (archived[at] ?? 0) > 0))
-      return { problem: `the log of ${at} held here is archived or starts after a base already` };
+    if ((archived[at] ?? 0) > 0) return { problem: `the log of ${at} held here is archived in part` };
     bases.push({ origin: at, seq: head.seq, hash: head.hash, signature: null });
   }
   return { bases };

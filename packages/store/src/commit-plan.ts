@@ -254,8 +254,9 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
 
 /**
  * The records of `bases`: each unsigned, once per origin, for an origin of which nothing is stored
- * yet, or whose stored log ends before the base (a node far behind adopting a checkpoint: the
- * prefix it holds stays stored below the base, read only by its tenant index entries).
+ * yet, or whose stored log (after an earlier base or not) ends before the base: a node far behind
+ * adopting a checkpoint, the prefix it holds stays stored below the base, read only by its tenant
+ * index entries.
  */
 function planBases(state: CommitState, bases: readonly LogHead[]): PlannedHead[] {
   if (!Array.isArray(bases)) refuse('bases must be an array');
@@ -265,7 +266,7 @@ function planBases(state: CommitState, bases: readonly LogHead[]): PlannedHead[]
     const origin = base?.origin;
     if (!isOriginId(origin)) refuse(`a log base of ${JSON.stringify(origin)}, not an origin id`);
     const held = state.heads.get(origin)?.seq ?? 0;
-    if (state.bases.has(origin) || held >= base.seq)
+    if (held >= base.seq)
       refuse(`the log of ${origin} is stored already (to seq ${held}): it gets no base at seq ${base.seq}`);
     if (planned.some((other) => other.head.origin === origin)) refuse(`two log bases of ${origin}`);
     if (base.signature !== null) refuse(`the log base of ${origin} is signed: a base carries no signature`);

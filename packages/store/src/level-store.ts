@@ -591,7 +591,7 @@ async function checkEveryLogHasAHead(db: Db, state: CommitState, archive: Archiv
     const archived = archive.throughSeq(parsed.origin);
     const base = state.bases.get(parsed.origin)?.seq ?? 0;
     if (base > 0 && archived === 0) {
-      if (segment.firstSeq !== base + 1 && segment.firstSeq !== 1)
+      if (segment.firstSeq > base + 1)
         throw new StoreCorruptError(
           first,
           `the log of ${parsed.origin} starts at seq ${segment.firstSeq}, not after its base (seq ${base})`,
