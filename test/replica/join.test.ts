@@ -7,7 +7,9 @@ import { generateKeyPairSync } from 'node:crypto';
 import { checkpointHeads, type OriginId } from '@allot/core';
 import {
   checkpointBytesAt,
+  type FetchedCheckpoint,
   frameProblem,
+  installProblem,
   JOIN_ATTEMPTS_MAX,
   JOIN_CHUNK_BYTES,
   joinOptionsProblem,
@@ -205,6 +207,33 @@ describe('joining by checkpoint', () => {
     expect(infos(w, 'sa')).toContain('fold rebuilt from a checkpoint and the tails after it');
     await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
     expect(TENANTS.map((tenant) => restarted.balance(tenant)?.balance ?? null)).toEqual(w.balances('eu'));
+  }, 120_000);
+
+  it('a checkpoint that does not cover what a node holds is refused, saying why', async () => {
+    const w = await farBehind();
+    const store = (w.stores.get('sa') as MemoryStore).crash();
+    const newest = await w.node('us').newestCheckpoint();
+    if (newest === null) throw new Error('us wrote no checkpoint');
+    const heads = checkpointHeads(newest.bytes);
+    const fetched = (at: typeof heads) => ({ decoded: { heads: at } }) as unknown as FetchedCheckpoint;
+    const own = (await store.heads()).find((head) => head.origin.startsWith('sa#'))?.origin as OriginId;
+    const ap = [...heads.keys()].find((origin) => origin.startsWith('ap#')) as OriginId;
+    const covered = await installProblem(store, own, fetched(heads));
+    expect('bases' in covered && covered.bases.map((base) => base.origin).sort()).toEqual(
+      [...heads.keys()].filter((origin) => origin !== own).sort(),
+    );
+    // Own events it lacks (as if ap were this node): they come back from the peers first.
+    expect(await installProblem(store, ap, fetched(heads))).toMatchObject({
+      problem: expect.stringMatching(/own events/),
+    });
+    // Its own log differs where the checkpoint ends in it.
+    const bent = new Map(heads);
+    const ownHead = heads.get(own);
+    if (ownHead === undefined) throw new Error('the checkpoint holds nothing of sa');
+    bent.set(own, { ...ownHead, hash: ownHead.hash.map((byte, i) => (i === 0 ? byte ^ 1 : byte)) });
+    expect(await installProblem(store, own, fetched(bent))).toMatchObject({
+      problem: expect.stringMatching(/is not the checkpoint's/),
+    });
   }, 120_000);
 
   it('below the threshold a new region catches up on every event', async () => {

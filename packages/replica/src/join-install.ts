@@ -22,6 +22,9 @@ import { hashAt } from './join-fold.js';
 import type { Crypto, LogHead, Store } from './ports.js';
 import { sameBytes } from './values.js';
 
+/** A checkpoint refused before anything was written: it does not cover what this node holds. */
+export class InstallRefused extends Error {}
+
 /** Why `fetched` may not be installed over what `store` holds (own origin `origin`), or the bases it needs. */
 export async function installProblem(
   store: Store,
@@ -58,7 +61,7 @@ export async function persistJoined(
 ): Promise<void> {
   const { store } = ports;
   const checked = await installProblem(store, origin, fetched);
-  if ('problem' in checked) throw new Error(checked.problem);
+  if ('problem' in checked) throw new InstallRefused(checked.problem);
   const { bases } = checked;
   const sealed = sealCheckpoint(ports.crypto, cluster, fetched.vector, fetched.bytes);
   // Own checkpoints below a new base no longer fold over the logs (their prefixes are not read):

@@ -39,6 +39,7 @@ import { canonicalVector } from './as-of.js';
 import { checkpointSigningBytes, vectorTotal } from './checkpoints.js';
 import type { ReplicationFrame } from './frames.js';
 import type { JoinChunkFrame, JoinHashFrame, JoinOfferFrame } from './join-frames.js';
+import { InstallRefused } from './join-install.js';
 import {
   JOIN_AGREE_MAX,
   JOIN_ANSWER_WAIT_MS,
@@ -448,6 +449,10 @@ export class Joiner {
     this.host.install({ vector: offer.vector, bytes, hash: offer.hash, decoded, agreed }).then(
       () => this.finish(true),
       (error: unknown) => {
+        if (error instanceof InstallRefused) {
+          this.failed(`the checkpoint does not cover this node's logs: ${error.message}`);
+          return;
+        }
         this.host.logger.error({ err: error }, 'the checkpoint could not be installed');
         this.failed('the checkpoint could not be installed');
       },
