@@ -6,7 +6,7 @@
  * too. Whatever the schedule: sa accepts no debit before it holds everything its peers held when
  * it started, ends with the same version vector and the same figures as its peers, and no region
  * ever spends more than the grant. A failure prints its seed and path (fast-check), to keep as a
- * regression case.
+ * regression case. Five runs here (~1–3 s each); `JOIN_RUNS=200` for a longer search.
  */
 import type { OriginId } from '@allot/core';
 import type { ReplicationFrame, TransportHandlers } from '@allot/replica';
@@ -203,7 +203,7 @@ describe('joining by checkpoint, under delays, reorders across links and cuts (p
           for (const region of ALL) await w.node(region).close();
         },
       ),
-      { numRuns: 5, examples: [CUT_BEFORE_OFFERS] },
+      { numRuns: Number(process.env.JOIN_RUNS ?? 5), examples: [CUT_BEFORE_OFFERS] },
     );
   }, 300_000);
 });
