@@ -1,7 +1,8 @@
 /**
  * Property (issue 11): joining by checkpoint under a hostile network. A fourth region (sa) joins a
- * running three-region cluster (new and empty, or back far behind with own events no peer has) while the frames it receives are delayed (each link stays in order,
- * links overtake each other), and its links are cut mid-transfer and come back; meanwhile the
+ * running three-region cluster (new and empty, or back far behind with own events no peer has)
+ * while the frames it receives are delayed (each link stays in order, links overtake each other),
+ * its links are cut mid-transfer and come back, and a peer may lie about the hash; meanwhile the
  * others keep debiting a tenant whose grant is too small for every debit, and sa tries to debit
  * too. Whatever the schedule: sa accepts no debit before it holds everything its peers held when
  * it started, ends with the same version vector and the same figures as its peers, and no region

@@ -17,13 +17,10 @@
  */
 import { checkpointHeads, type OriginId } from '@allot/core';
 import { sealCheckpoint, storeCheckpoint } from './checkpoints.js';
-import type { FetchedCheckpoint } from './join.js';
+import { type FetchedCheckpoint, InstallRefused } from './join.js';
 import { hashAt } from './join-fold.js';
 import type { Crypto, LogHead, Store } from './ports.js';
 import { sameBytes } from './values.js';
-
-/** A checkpoint refused before anything was written: it does not cover what this node holds. */
-export class InstallRefused extends Error {}
 
 /** Why `fetched` may not be installed over what `store` holds (own origin `origin`), or the bases it needs. */
 export async function installProblem(

@@ -39,7 +39,6 @@ import { canonicalVector } from './as-of.js';
 import { checkpointSigningBytes, vectorTotal } from './checkpoints.js';
 import type { ReplicationFrame } from './frames.js';
 import type { JoinChunkFrame, JoinHashFrame, JoinOfferFrame } from './join-frames.js';
-import { InstallRefused } from './join-install.js';
 import {
   JOIN_AGREE_MAX,
   JOIN_ANSWER_WAIT_MS,
@@ -73,6 +72,9 @@ export function joinOptionsProblem(options: JoinOptions): string | null {
     return `join.agree must be "all" or an integer from 1 to ${JOIN_AGREE_MAX}, not ${String(agree)}`;
   return null;
 }
+
+/** A checkpoint refused before anything was written: it does not cover what this node holds. */
+export class InstallRefused extends Error {}
 
 /** A checkpoint fetched, checked and decoded: what the replica installs. */
 export interface FetchedCheckpoint {
