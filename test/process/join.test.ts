@@ -3,7 +3,8 @@
  * thousand events and write checkpoints every 1,000; a fourth region, in every config from the
  * start (the three never wait for it), starts on an empty data directory, receives a checkpoint its
  * three peers agree on plus the tails after it — not every event — then serves debits, and every
- * region shows the same balances.
+ * region shows the same balances. Then it is stopped while the others go on past the threshold: it
+ * comes back far behind, not empty, and joins by a checkpoint again over its own log.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ProcessCluster, startProcessCluster } from './cluster-process.js';
@@ -121,5 +122,54 @@ describe('a fourth region joins by checkpoint (real processes)', () => {
     await converged(['ap', 'eu', 'us', 'sa']);
     const expected = await balancesOf('eu');
     for (const region of ['ap', 'us', 'sa']) expect(await balancesOf(region)).toEqual(expected);
+  }, 240_000);
+
+  it('stopped and left far behind, it joins by a checkpoint again over its own log, and replays its key', async () => {
+    const running = cluster;
+    if (running === undefined) throw new Error('the cluster of the test before is not running');
+    const checkpoints = () =>
+      (running.nodes.get('us')?.output() ?? '').split('"msg":"checkpoint written"').length;
+    const written = checkpoints();
+    const old = running.nodes.get('sa');
+    old?.child.kill('SIGTERM');
+    await old?.exited;
+    for (const region of ['ap', 'eu', 'us']) {
+      const debits = Array.from({ length: 500 }, (_, i) => ({
+        tenant: TENANTS[i % 2] as string,
+        amount: 1,
+        idempotencyKey: `${region}-late-${i}`,
+      }));
+      await eventually(
+        () => call(url(region), TOKENS.service, 'POST', '/v1/debits/batch', { debits }),
+        (result) => result.status === 200,
+      );
+    }
+    await converged(['ap', 'eu', 'us']);
+    // A checkpoint past what sa holds: what it lacks is in it, not only in the tails.
+    await eventually(
+      async () => checkpoints(),
+      (count) => count > written,
+      60_000,
+    );
+    const sa = await running.restart('sa');
+    await eventually(
+      async () => sa.output(),
+      (output) => output.includes('"msg":"joined by checkpoint: the tails after it come from the peers"'),
+      60_000,
+    );
+    await converged(['ap', 'eu', 'us', 'sa']);
+    const expected = await balancesOf('eu');
+    for (const region of ['ap', 'us', 'sa']) expect(await balancesOf(region)).toEqual(expected);
+    const replay = await eventually(
+      () =>
+        call(sa.url, TOKENS.service, 'POST', '/v1/tenants/acme/debits', {
+          amount: 7,
+          idempotencyKey: 'sa-1',
+        }),
+      (answer) => answer.status !== 503,
+      60_000,
+    );
+    expect(replay.status).toBe(200);
+    expect(await balancesOf('sa')).toEqual(expected);
   }, 240_000);
 });

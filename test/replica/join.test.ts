@@ -7,189 +7,16 @@ import { generateKeyPairSync } from 'node:crypto';
 import { checkpointHeads, type OriginId } from '@allot/core';
 import {
   checkpointBytesAt,
+  type FetchedCheckpoint,
   frameProblem,
+  installProblem,
   JOIN_ATTEMPTS_MAX,
   JOIN_CHUNK_BYTES,
   joinOptionsProblem,
-  ManualClock,
-  Replica,
-  type ReplicaOptions,
-  type ReplicationFrame,
-  SeededRng,
-  type Transport,
 } from '@allot/replica';
-import { MemoryStore, nodeCrypto, rawPublicKey, sha256 } from '@allot/store';
+import { MemoryStore, nodeCrypto, sha256 } from '@allot/store';
 import { describe, expect, it } from 'vitest';
-import { MemoryNetwork } from './memory-network.js';
-import { memoryLogger, START_MS } from './support.js';
-
-const REGIONS = ['ap', 'eu', 'us', 'sa'] as const;
-const TENANTS = ['t0', 't1', 't2', 't3'];
-
-type Tamper = (from: string, frame: ReplicationFrame) => ReplicationFrame;
-
-/** Three running regions (ap, eu, us) with a fourth (sa) in every config, started later. */
-async function world(options: Partial<ReplicaOptions> = {}) {
-  const clock = new ManualClock(START_MS);
-  const network = new MemoryNetwork();
-  const keys = new Map<string, unknown>(
-    REGIONS.map((region) => [region, generateKeyPairSync('ed25519').privateKey]),
-  );
-  const peerKeys = Object.fromEntries(
-    REGIONS.map((region) => [region, rawPublicKey(keys.get(region) as never)]),
-  );
-  const replicas = new Map<string, Replica>();
-  const stores = new Map<string, MemoryStore>();
-  const logs = new Map<string, ReturnType<typeof memoryLogger>>();
-  let seed = 1;
-  const base: ReplicaOptions = {
-    cluster: 'test',
-    region: 'x',
-    peerKeys,
-    checkpoint: { everyEvents: 100_000, everyMs: 24 * 3_600_000 },
-    join: { thresholdEvents: 1_000, agree: 'all' },
-    ...options,
-  };
-  const open = async (region: string, store: MemoryStore, tamper?: Tamper) => {
-    const logger = memoryLogger();
-    logs.set(region, logger);
-    const replica = await Replica.open(
-      { ...base, region },
-      { store, clock, rng: new SeededRng(seed++), crypto: nodeCrypto(keys.get(region) as never), logger },
-    );
-    const transport = network.transport(
-      region,
-      replica.origin,
-      [...REGIONS].filter((other) => other !== region),
-    );
-    const wrapped: Transport =
-      tamper === undefined
-        ? transport
-        : {
-            ...transport,
-            attach: (handlers) =>
-              transport.attach({
-                ...handlers,
-                frame: (from, frame) => handlers.frame(from, tamper(from, frame)),
-              }),
-          };
-    replica.attachTransport(wrapped);
-    replicas.set(region, replica);
-    stores.set(region, store);
-    network.connectAll();
-    return replica;
-  };
-  const step = async () => {
-    await new Promise((resolve) => setImmediate(resolve));
-    clock.advance(1);
-  };
-  const until = async (condition: () => boolean, maxMs = 30_000) => {
-    for (let i = 0; i < maxMs && !condition(); i++) await step();
-    if (!condition()) {
-      if (process.env.JOIN_DEBUG)
-        for (const [region, replica] of replicas)
-          console.log(region, JSON.stringify(replica.versionVector()), logs.get(region)?.lines.slice(-15));
-      throw new Error(`condition not reached within ${maxMs} simulated ms`);
-    }
-  };
-  const node = (region: string) => replicas.get(region) as Replica;
-  const settle = async <T>(promise: Promise<T>): Promise<T> => {
-    let done = false;
-    const tracked = promise.finally(() => {
-      done = true;
-    });
-    await until(() => done);
-    return tracked;
-  };
-  const total = (region: string) =>
-    Object.values(node(region).versionVector()).reduce((sum, seq) => sum + seq, 0);
-  const vectorText = (region: string) => JSON.stringify(Object.entries(node(region).versionVector()).sort());
-  const converged = (regions: readonly string[]) =>
-    regions.every((region) => vectorText(region) === vectorText(regions[0] as string));
-  /** `count` debits of 1 at `region`, spread over the tenants, in batches. */
-  const debits = async (region: string, count: number, tag: string) => {
-    for (let done = 0; done < count; done += 100) {
-      const batch = Array.from({ length: Math.min(100, count - done) }, (_, i) => ({
-        tenant: TENANTS[(done + i) % TENANTS.length] as string,
-        amount: 1,
-        idempotencyKey: `${tag}-${done + i}`,
-        metadata: null,
-      }));
-      const outcomes = await settle(node(region).debitMany(batch));
-      expect(outcomes.every((outcome) => outcome.status === 'accepted')).toBe(true);
-    }
-  };
-  const balances = (region: string) => TENANTS.map((tenant) => node(region).balance(tenant)?.balance ?? null);
-  return {
-    clock,
-    network,
-    replicas,
-    stores,
-    logs,
-    open,
-    until,
-    node,
-    settle,
-    total,
-    converged,
-    debits,
-    balances,
-  };
-}
-
-type World = Awaited<ReturnType<typeof world>>;
-
-/** ap, eu, us running with ~1,700 events; us's checkpoint the newest, eu's an older one, ap none. */
-async function running(options: Partial<ReplicaOptions> = {}): Promise<World> {
-  const w = await world(options);
-  for (const region of ['ap', 'eu', 'us']) await w.open(region, MemoryStore.empty({ archiveHash: sha256 }));
-  // sa is in every config but never started: nobody waits for it.
-  await w
-    .until(() => ['ap', 'eu', 'us'].every((region) => w.node(region).writesWaitingFor().length === 0))
-    .catch((e) => {
-      console.log(
-        ['ap', 'eu', 'us'].map((r) => w.node(r).writesWaitingFor()),
-        w.logs.get('eu')?.lines,
-      );
-      throw e;
-    });
-  for (const tenant of TENANTS) {
-    const granted = await w.settle(
-      w.node('eu').grant({ tenant, grantId: 'g1', amount: 1_000_000, priority: 100, expiresAt: null }),
-    );
-    expect(granted.status).toBe('accepted');
-  }
-  await w.until(() => w.converged(['ap', 'eu', 'us']) && w.node('us').balance('t0') !== undefined);
-  for (const region of ['ap', 'eu', 'us']) await w.debits(region, 500, `${region}-a`);
-  await w.until(() => w.converged(['ap', 'eu', 'us']));
-  expect(await w.settle(w.node('eu').takeCheckpoint())).toBe(true);
-  await w.debits('us', 200, 'us-b');
-  await w.until(() => w.converged(['ap', 'eu', 'us']));
-  expect(await w.settle(w.node('us').takeCheckpoint())).toBe(true);
-  await w.debits('ap', 100, 'ap-c'); // a tail after the newest checkpoint
-  await w.until(() => w.converged(['ap', 'eu', 'us']));
-  return w;
-}
-
-/** Events of every log the store of `region` holds (below a log base it holds none). */
-async function storedEvents(w: World, region: string): Promise<number> {
-  const store = w.stores.get(region) as MemoryStore;
-  let count = 0;
-  for (const head of await store.heads()) {
-    for (let from = 1; ; ) {
-      const page = await store.readLog(head.origin, from, 1_000);
-      if (page.length === 0) break;
-      count += page.length;
-      from = (page[page.length - 1]?.event.seq ?? from) + 1;
-    }
-  }
-  return count;
-}
-
-const infos = (w: World, region: string) =>
-  (w.logs.get(region)?.lines ?? []).filter((line) => line.level === 'info').map((line) => line.message);
-const warns = (w: World, region: string) =>
-  (w.logs.get(region)?.lines ?? []).filter((line) => line.level === 'warn').map((line) => line.message);
+import { farBehind, infos, running, storedEvents, type Tamper, TENANTS, warns } from './join-world.js';
 
 describe('joining by checkpoint', () => {
   it('a fourth region gets the newest checkpoint and the tails, not every event, then serves debits', async () => {
@@ -271,6 +98,34 @@ describe('joining by checkpoint', () => {
     for (const region of ['ap', 'eu', 'us']) expect(w.balances('sa')).toEqual(w.balances(region));
   }, 120_000);
 
+  it('a node that gave up joining takes no write until it holds what its peers held meanwhile', async () => {
+    const w = await running();
+    const lie: Tamper = (from, frame) =>
+      from === 'ap' && frame.type === 'join-hash' && frame.hash !== null
+        ? { ...frame, hash: frame.hash.map((byte, i) => (i === 0 ? byte ^ 1 : byte)) }
+        : frame;
+    const sa = await w.open('sa', MemoryStore.empty({ archiveHash: sha256 }), lie);
+    await w.until(
+      () => warns(w, 'sa').includes('joining by checkpoint failed: catching up on every event'),
+      120_000,
+    );
+    // Cut off before the events come: its own log is whole, but its fold lacks the cluster's history.
+    for (const peer of ['ap', 'eu', 'us']) w.network.cutLink('sa', peer);
+    const cut = await w.settle(
+      sa.debit({ tenant: 't0', amount: 1, idempotencyKey: 'eu-a-4', metadata: null }),
+    );
+    expect(cut).toMatchObject({ status: 'not_ready', reason: 'joining' });
+    w.network.healAll();
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    // Now it knows the key was spent at eu: a replay, never a second debit.
+    const replay = await w.settle(
+      sa.debit({ tenant: 't0', amount: 1, idempotencyKey: 'eu-a-4', metadata: null }),
+    );
+    expect(replay.status).toBe('replayed');
+    expect(infos(w, 'sa')).toContain('holds everything the peers held while it joined: taking writes');
+    for (const region of ['ap', 'eu', 'us']) expect(w.balances('sa')).toEqual(w.balances(region));
+  }, 120_000);
+
   it('bytes that do not match the agreed hash: the link closes, the next attempt installs the true ones', async () => {
     const w = await running();
     let tampered = 0;
@@ -314,6 +169,71 @@ describe('joining by checkpoint', () => {
     w.network.connectAll();
     await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']), 60_000);
     for (const region of ['ap', 'eu', 'us']) expect(w.balances('sa')).toEqual(w.balances(region));
+  }, 120_000);
+
+  it('a region far behind but not empty adopts a checkpoint over its logs, keeps and pushes its own events, replays its old keys', async () => {
+    const w = await farBehind();
+    const stored = (w.stores.get('sa') as MemoryStore).crash();
+    const ownSeq = (await stored.heads()).find((head) => head.origin.startsWith('sa#'))?.seq ?? 0;
+    expect(ownSeq).toBe(25);
+    const sa = await w.open('sa', stored);
+    expect(sa.versionVector()[sa.origin]).toBe(ownSeq);
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    expect(infos(w, 'sa')).toContain('joined by checkpoint: the tails after it come from the peers');
+    // Its own events past what the peers had are kept and reached them.
+    expect(w.node('eu').versionVector()[sa.origin]).toBe(ownSeq);
+    expect((await (w.stores.get('sa') as MemoryStore).bases()).length).toBeGreaterThan(0);
+    for (const region of ['ap', 'eu', 'us']) expect(w.balances('sa')).toEqual(w.balances(region));
+    // Own keys from before the checkpoint and after it: replays (its own log is whole). Another
+    // region's key from before the checkpoint: its record is not held here, so refused, never charged twice.
+    const before = w.balances('sa');
+    const statuses: string[] = [];
+    for (const key of ['sa-old-4', 'sa-off-4', 'eu-a-8']) {
+      const outcome = await w.settle(
+        sa.debit({ tenant: 't0', amount: 1, idempotencyKey: key, metadata: null }),
+      );
+      statuses.push(outcome.status);
+    }
+    expect(statuses).toEqual(['replayed', 'replayed', 'unavailable']);
+    expect(w.balances('sa')).toEqual(before);
+    const fresh = await w.settle(
+      sa.debit({ tenant: 't1', amount: 2, idempotencyKey: 'sa-new', metadata: null }),
+    );
+    expect(fresh.status).toBe('accepted');
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    for (const region of ['ap', 'eu', 'us']) expect(w.balances(region)).toEqual(w.balances('sa'));
+    // A restart starts from the adopted checkpoint and joins no more.
+    const restarted = await w.open('sa', (w.stores.get('sa') as MemoryStore).crash());
+    expect(infos(w, 'sa')).toContain('fold rebuilt from a checkpoint and the tails after it');
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    expect(TENANTS.map((tenant) => restarted.balance(tenant)?.balance ?? null)).toEqual(w.balances('eu'));
+  }, 120_000);
+
+  it('a checkpoint that does not cover what a node holds is refused, saying why', async () => {
+    const w = await farBehind();
+    const store = (w.stores.get('sa') as MemoryStore).crash();
+    const newest = await w.node('us').newestCheckpoint();
+    if (newest === null) throw new Error('us wrote no checkpoint');
+    const heads = checkpointHeads(newest.bytes);
+    const fetched = (at: typeof heads) => ({ decoded: { heads: at } }) as unknown as FetchedCheckpoint;
+    const own = (await store.heads()).find((head) => head.origin.startsWith('sa#'))?.origin as OriginId;
+    const ap = [...heads.keys()].find((origin) => origin.startsWith('ap#')) as OriginId;
+    const covered = await installProblem(store, own, fetched(heads));
+    expect('bases' in covered && covered.bases.map((base) => base.origin).sort()).toEqual(
+      [...heads.keys()].filter((origin) => origin !== own).sort(),
+    );
+    // Own events it lacks (as if ap were this node): they come back from the peers first.
+    expect(await installProblem(store, ap, fetched(heads))).toMatchObject({
+      problem: expect.stringMatching(/own events/),
+    });
+    // Its own log differs where the checkpoint ends in it.
+    const bent = new Map(heads);
+    const ownHead = heads.get(own);
+    if (ownHead === undefined) throw new Error('the checkpoint holds nothing of sa');
+    bent.set(own, { ...ownHead, hash: ownHead.hash.map((byte, i) => (i === 0 ? byte ^ 1 : byte)) });
+    expect(await installProblem(store, own, fetched(bent))).toMatchObject({
+      problem: expect.stringMatching(/is not the checkpoint's/),
+    });
   }, 120_000);
 
   it('below the threshold a new region catches up on every event', async () => {

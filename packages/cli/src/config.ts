@@ -104,8 +104,9 @@ export interface NodeConfig {
    */
   readonly checkpoint: { readonly everyEvents: number; readonly everyMs: number };
   /**
-   * Joining by checkpoint (extension of API.md, issue 11): a node starting with nothing stored joins
-   * by a checkpoint when a peer holds more than `thresholdEvents` events (default 100,000), once
+   * Joining by checkpoint (extension of API.md, issue 11): a node starting with nothing stored, or
+   * far behind, joins by a checkpoint when a peer holds more than `thresholdEvents` events it lacks
+   * of the other regions' logs (default 100,000), once
    * `agree` regions agree on its hash ("all" asked, the default, or at least that many).
    */
   readonly join: { readonly thresholdEvents: number; readonly agree: 'all' | number };

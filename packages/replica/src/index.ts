@@ -20,6 +20,7 @@ export * from './incarnation.js';
 export * from './join.js';
 export * from './join-fold.js';
 export * from './join-frames.js';
+export * from './join-install.js';
 export * from './join-serve.js';
 export { type KeyIndexUse, keyIndexUse } from './key-spill.js';
 export * from './limits.js';

@@ -26,7 +26,7 @@ export interface FoldAtPorts {
 }
 
 /** The hash of `origin`'s segment ending at `seq` here (or of its log base at `seq`); null if none. */
-async function hashAt(store: Store, origin: OriginId, seq: number): Promise<Uint8Array | null> {
+export async function hashAt(store: Store, origin: OriginId, seq: number): Promise<Uint8Array | null> {
   const base = (await store.bases()).find((head) => head.origin === origin);
   if (base !== undefined && base.seq === seq) return base.hash;
   const [segment] = await store.readSegments(origin, seq, 1);

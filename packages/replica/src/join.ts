@@ -1,7 +1,10 @@
 /**
  * Joining by checkpoint (issue 11; DESIGN.md §2 "Checkpoints and retention", §4 `checkpoint`): a
- * node that starts with nothing stored, whose first peer summary shows more than `thresholdEvents`
- * events, receives a checkpoint plus the tails after it instead of every event.
+ * node that starts with nothing stored, or far behind (restored from an old backup, off for days),
+ * whose first peer summary shows more than `thresholdEvents` events it lacks of the other origins,
+ * receives a checkpoint plus the tails after it instead of every event. A node far behind installs
+ * one only over logs it covers (join-install.ts): its own log is never rebased, and own events the
+ * peers lack are kept, folded on top and pushed as usual.
  *
  * One attempt: ask every connected peer for its newest checkpoint (`join-offer`, each signature
  * checked with the signer's configured key; a bad one closes that link); pick the newest offer (the
@@ -12,7 +15,17 @@
  * the offerer's link) and decode them (a CheckpointError refuses them). Then the replica installs
  * them (`JoinHost.install`) and the tails come through the normal verified path, each chained from
  * the checkpoint's head hash of its origin. A failed attempt changes nothing and is retried; after
- * JOIN_ATTEMPTS_MAX, or when no peer offers a checkpoint, the node catches up on every event.
+ * JOIN_ATTEMPTS_MAX, or when every asked peer answered that it holds no checkpoint, the node
+ * catches up on every event instead, from the peers that hold them (a peer serves a prefix it
+ * archived from its archive files; one that itself joined by checkpoint holds nothing below its
+ * log base, and another peer must serve that). An attempt when no peer is connected is not made:
+ * the next peer summary starts it.
+ *
+ * Either way the node takes no write (`refusesWrites`) until it has folded everything its peers'
+ * summaries showed while it was joining (`target`): a debit decided on a fold that lacks the
+ * cluster's history could repeat an idempotency key already spent elsewhere. Reads are served
+ * meanwhile. Should no reachable peer hold those events any more, writes keep waiting (safe, not
+ * available), and one warn line names the origins still missing.
  */
 import {
   CheckpointError,
@@ -30,6 +43,7 @@ import {
   JOIN_AGREE_MAX,
   JOIN_ANSWER_WAIT_MS,
   JOIN_ATTEMPTS_MAX,
+  JOIN_CATCH_UP_WARN_MS,
   JOIN_RETRY_MS,
   JOIN_THRESHOLD_EVENTS_MAX,
   JOIN_THRESHOLD_EVENTS_MIN,
@@ -59,6 +73,9 @@ export function joinOptionsProblem(options: JoinOptions): string | null {
   return null;
 }
 
+/** A checkpoint refused before anything was written: it does not cover what this node holds. */
+export class InstallRefused extends Error {}
+
 /** A checkpoint fetched, checked and decoded: what the replica installs. */
 export interface FetchedCheckpoint {
   readonly vector: Readonly<Record<OriginId, number>>;
@@ -83,6 +100,10 @@ export interface JoinHost {
   /** Closes the link to `region` because what it sent does not verify. */
   drop(region: string, reason: string): void;
   recordWindow(): RecordWindowOptions;
+  /** True when this node has folded at least `vector` of every origin it names (retired ones as counted). */
+  holds(vector: Readonly<Record<OriginId, number>>): boolean;
+  /** This node's current incarnation: what the peers hold of it is not waited for here (log-confirm.ts). */
+  readonly origin: OriginId;
   /** Installs `checkpoint` as the state at its vector and persists it; rejects when it could not. */
   install(checkpoint: FetchedCheckpoint): Promise<void>;
   /**
@@ -101,7 +122,13 @@ interface Offer {
 
 type Phase =
   | { readonly name: 'deciding' }
-  | { readonly name: 'offers'; readonly asked: Set<string>; readonly offers: Offer[] }
+  | {
+      readonly name: 'offers';
+      readonly asked: Set<string>;
+      readonly offers: Offer[];
+      /** Asked peers that went away or did not answer in time. */
+      unanswered: number;
+    }
   | {
       readonly name: 'hashes';
       readonly offer: Offer;
@@ -119,13 +146,19 @@ type Phase =
   | { readonly name: 'waiting' }
   | { readonly name: 'done' };
 
-/** The joining state of one replica that started with nothing stored. */
+/** The joining state of one replica, from its start until it joined or decided on plain catch-up. */
 export class Joiner {
   private phase: Phase = { name: 'deciding' };
   private timer: TimerHandle | null = null;
   private attempts = 0;
   private readonly started: number;
   private bytesReceived = 0;
+  /** What the peers' summaries showed while joining (own origin left out): writes wait for it. */
+  private readonly target: Record<OriginId, number> = {};
+  /** Set once `target` is folded here (or joining was decided without asking anyone). */
+  private caughtUp = false;
+  private missingWarned = false;
+  private finishedAt = 0;
 
   constructor(
     private readonly host: JoinHost,
@@ -145,13 +178,52 @@ export class Joiner {
   }
 
   /**
-   * A peer's summary (checked): the first one decides between a checkpoint and plain catch-up;
-   * plain when the node holds something already (`empty` false: a run came before any summary).
+   * True while a node that set out to join takes no writes: while joining, then until it has
+   * folded everything its peers held meanwhile (`target`). False for one decided plainly at once.
    */
-  summary(region: string, vector: Readonly<Record<OriginId, number>>, empty: boolean): void {
+  get refusesWrites(): boolean {
+    if (this.joining) return true;
+    if (this.phase.name !== 'done' || this.caughtUp) return false;
+    if (!this.host.holds(this.target)) {
+      this.warnMissing();
+      return true;
+    }
+    this.caughtUp = true;
+    this.host.logger.info(
+      { target: this.target },
+      'holds everything the peers held while it joined: taking writes',
+    );
+    return false;
+  }
+
+  /**
+   * A peer's summary (checked): the first one decides between a checkpoint and plain catch-up by
+   * how many events the peer holds that this node (`held`: each origin's seq here, pending
+   * included) lacks of the other origins; plain when the peer holds own events this node lacks
+   * (restored from a backup: its own log comes back from the peers first, log-confirm.ts).
+   */
+  summary(
+    region: string,
+    vector: Readonly<Record<OriginId, number>>,
+    held: ReadonlyMap<OriginId, number>,
+  ): void {
+    if (this.phase.name === 'done') return;
+    for (const [origin, seq] of Object.entries(vector))
+      if (origin !== this.host.origin && seq > (this.target[origin] ?? 0)) this.target[origin] = seq;
     if (this.phase.name !== 'deciding') return;
-    const behind = vectorTotal(vector);
-    if (behind <= this.options.thresholdEvents || !empty) {
+    const own = this.host.origin;
+    if ((vector[own] ?? 0) > (held.get(own) ?? 0)) {
+      this.host.logger.info(
+        { peer: region, ownSeq: held.get(own) ?? 0, peerHolds: vector[own] },
+        'a peer holds own events this node lacks: catching up on every event',
+      );
+      this.finish(false);
+      return;
+    }
+    let behind = 0;
+    for (const [origin, seq] of Object.entries(vector))
+      if (origin !== own) behind += Math.max(0, seq - (held.get(origin) ?? 0));
+    if (behind <= this.options.thresholdEvents) {
       this.host.logger.info(
         { peer: region, events: behind, threshold: this.options.thresholdEvents },
         'peers hold few events: catching up on every event',
@@ -184,8 +256,10 @@ export class Joiner {
   /** A link closed: an attempt waiting on that peer goes on without it (or starts again). */
   peerDown(region: string): void {
     const phase = this.phase;
-    if (phase.name === 'offers' && phase.asked.delete(region)) this.maybeDecideOffers();
-    else if (phase.name === 'hashes' && phase.asked.delete(region)) this.maybeDecideHashes();
+    if (phase.name === 'offers' && phase.asked.delete(region)) {
+      phase.unanswered += 1;
+      this.maybeDecideOffers();
+    } else if (phase.name === 'hashes' && phase.asked.delete(region)) this.maybeDecideHashes();
     else if (phase.name === 'chunks' && phase.offer.region === region)
       this.failed('the offering peer went away');
   }
@@ -198,9 +272,14 @@ export class Joiner {
   }
 
   private attempt(): void {
-    this.attempts += 1;
     const asked = new Set(this.host.connected());
-    this.phase = { name: 'offers', asked, offers: [] };
+    if (asked.size === 0) {
+      // Nobody to ask now (every link down): not an attempt; the next peer summary starts one.
+      this.phase = { name: 'deciding' };
+      return;
+    }
+    this.attempts += 1;
+    this.phase = { name: 'offers', asked, offers: [], unanswered: 0 };
     for (const region of asked) this.host.send(region, { type: 'join-offer-ask' });
     this.arm(() => this.decideOffers());
     this.maybeDecideOffers();
@@ -253,6 +332,11 @@ export class Joiner {
       (a, b) => vectorTotal(b.vector) - vectorTotal(a.vector) || (a.region < b.region ? -1 : 1),
     )[0];
     if (offer === undefined) {
+      // A peer that went away (or did not answer in time) may hold one: that is a failed attempt.
+      if (phase.unanswered + phase.asked.size > 0) {
+        this.failed('no offer came, and not every asked peer answered');
+        return;
+      }
       this.host.logger.warn({}, 'no peer offers a checkpoint: catching up on every event');
       this.finish(false);
       return;
@@ -367,9 +451,26 @@ export class Joiner {
     this.host.install({ vector: offer.vector, bytes, hash: offer.hash, decoded, agreed }).then(
       () => this.finish(true),
       (error: unknown) => {
+        if (error instanceof InstallRefused) {
+          this.failed(`the checkpoint does not cover this node's logs: ${error.message}`);
+          return;
+        }
         this.host.logger.error({ err: error }, 'the checkpoint could not be installed');
         this.failed('the checkpoint could not be installed');
       },
+    );
+  }
+
+  /** One warn line, after JOIN_CATCH_UP_WARN_MS, naming the origins the writes still wait for. */
+  private warnMissing(): void {
+    if (this.missingWarned || this.host.clock.now() - this.finishedAt < JOIN_CATCH_UP_WARN_MS) return;
+    this.missingWarned = true;
+    const missing = Object.entries(this.target)
+      .filter(([origin, seq]) => !this.host.holds({ [origin]: seq }))
+      .map(([origin, seq]) => `${origin} to seq ${seq}`);
+    this.host.logger.warn(
+      { missing },
+      'writes still wait for events the peers held while this node joined: no reachable peer has served them (a peer that joined by checkpoint holds nothing below its log base)',
     );
   }
 
@@ -393,6 +494,8 @@ export class Joiner {
     this.timer?.cancel();
     this.timer = null;
     this.phase = { name: 'done' };
+    this.finishedAt = this.host.clock.now();
+    if (this.attempts === 0) this.caughtUp = true; // decided at once: nothing held back, nothing to wait for
     this.host.finished({
       joined,
       attempted: this.attempts > 0,

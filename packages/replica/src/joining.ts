@@ -41,6 +41,8 @@ export interface JoiningHost {
   recover(): Promise<void>;
   /** This node's joiner, while it has one. */
   joiner(): Joiner | null;
+  /** True when the fold holds at least `vector` (retired origins counted through their retired seq). */
+  holds(vector: Readonly<Record<OriginId, number>>): boolean;
 }
 
 /** Serves joiners and wires this node's own joiner to the replica. */
@@ -76,9 +78,11 @@ export class Joining {
       send: (region, frame) => host.link().send(region, frame),
       drop: (region, reason) => host.link().transport?.drop(region, reason),
       recordWindow: () => host.recordWindow(),
+      holds: (vector) => host.holds(vector),
+      origin: host.origin,
       install: (fetched) =>
         host.ownLog.exclusively(async () => {
-          await persistJoined(host, host.cluster, fetched);
+          await persistJoined(host, host.cluster, host.origin, fetched);
           await host.recover();
         }),
       finished: ({ joined, attempted, bytes, ms }) => {

@@ -419,6 +419,13 @@ export const JOIN_HASH_CACHE = 4;
 export const JOIN_ATTEMPTS_MAX = 3;
 
 /**
+ * How long a node that joined (or gave up joining) may wait for the events its peers held meanwhile
+ * before it says, once, which ones its writes still wait for: at the ~60k events/s of plain
+ * catch-up, 10 minutes is ~36M events, past any tail after a checkpoint (issue 11's 10M history).
+ */
+export const JOIN_CATCH_UP_WARN_MS = 10 * 60_000;
+
+/**
  * Received events per group-commit batch: runs that arrive while a commit is in flight go into the
  * next batch, and past this many into the one after it, so one commit stays within the store's
  * COMMIT_EVENTS_MAX (32,768) with a full batch of own events (BATCH_EVENTS_MAX) beside them. Found

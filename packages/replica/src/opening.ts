@@ -84,12 +84,8 @@ export async function openParts(replica: ReplicaNode): Promise<void> {
     await replica.reads.takeCheckpoint();
   });
   replica.checkpoints.start();
-  // Nothing stored at all and peers to ask: the first peer summary decides whether to join by checkpoint.
-  if (
-    replica.heads.size === 0 &&
-    replica.writability.otherRegions().length > 0 &&
-    !replica.options.allowLoneStart
-  )
+  // Peers to ask: the first peer summary decides whether to join by checkpoint (nothing stored, or far behind).
+  if (replica.writability.otherRegions().length > 0 && !replica.options.allowLoneStart)
     replica.joiner = new Joiner(replica.joining.joinHost(), replica.options.join);
   ports.logger.info(
     { origin: replica.origin, events: replica.ownLog.durableSeq, tenants: replica.state.tenants.size },

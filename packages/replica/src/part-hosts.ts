@@ -42,7 +42,7 @@ export function writabilityHost(replica: ReplicaNode): WritabilityHost {
     heads: () => replica.heads,
     closing: () => replica.closing,
     ownRetired: () => replica.ownRetired,
-    joining: () => replica.joiner?.joining === true,
+    joining: () => replica.joiner?.refusesWrites === true,
   };
 }
 
@@ -235,6 +235,7 @@ export function joiningHost(replica: ReplicaNode): JoiningHost {
     recordWindow: () => replica.recordWindow(),
     recover: () => replica.recover(),
     joiner: () => replica.joiner,
+    holds: (vector) => replica.reads.holdsAllOf(countedVector(replica.state, vector)),
   };
 }
 
@@ -321,7 +322,7 @@ export function linkHost(replica: ReplicaNode): PeerLinkHost {
     receiveRun: (region, frame) => replica.remote.receiveRun(region, frame),
     joinFrame: (region, frame) => replica.joining.received(region, frame),
     joinSummary: (region, vector) =>
-      replica.joiner?.summary(region, vector, replica.heads.size === 0 && replica.tips.size === 0),
+      replica.joiner?.summary(region, vector, new Map([...replica.tips].map(([at, tip]) => [at, tip.seq]))),
     joining: () => replica.joiner?.joining === true,
     joinPeerDown: (region) => replica.joiner?.peerDown(region),
   };

@@ -107,9 +107,11 @@ export interface StoreBatch {
   /** Incarnations this node heard of (its own, peers' from their handshakes); each kept once. */
   readonly origins?: readonly OriginId[];
   /**
-   * Log bases (joining by checkpoint, issue 11): for an origin of which nothing is stored yet, its
-   * log here starts after this head (seq and hash from an installed checkpoint; signature null);
-   * the base is also the origin's head until segments follow it. Written once per origin.
+   * Log bases (joining by checkpoint, issue 11): for an origin of which nothing is stored yet, or
+   * whose stored log ends before it (a node far behind: that prefix stays stored, below the base,
+   * read only through the tenant index), its log here starts after this head (seq and hash from an
+   * installed checkpoint; signature null); the base is also the origin's head until segments
+   * follow it. Written once per origin.
    */
   readonly bases?: readonly LogHead[];
 }

@@ -164,7 +164,7 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
   for (const segment of segments) {
     const { origin, firstSeq, lastSeq, tenants } = segment;
     if (!isOriginId(origin)) refuse(`a segment of ${JSON.stringify(origin)}, not an origin id`);
-    const previous = lastOf.get(origin)?.lastSeq ?? state.heads.get(origin)?.seq ?? baseOf(origin)?.seq ?? 0;
+    const previous = lastOf.get(origin)?.lastSeq ?? baseOf(origin)?.seq ?? state.heads.get(origin)?.seq ?? 0;
     if (firstSeq !== previous + 1)
       refuse(`segment ${origin}/${firstSeq} does not follow seq ${previous} of its log`);
     if (!Array.isArray(tenants) || tenants.length !== lastSeq - firstSeq + 1)
@@ -211,7 +211,7 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
       }
     } else {
       // A head without events only re-signs the stored head: it may not move it.
-      const stored = state.heads.get(origin) ?? baseOf(origin);
+      const stored = baseOf(origin) ?? state.heads.get(origin);
       if (stored === undefined || stored.seq !== head.seq || !sameBytes(stored.hash, head.hash)) {
         refuse(
           `the head of ${origin} (seq ${head.seq}) has no events in the batch and is not the stored head`,
@@ -252,7 +252,12 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
   };
 }
 
-/** The records of `bases`: each for an origin of which nothing is stored yet, unsigned, once. */
+/**
+ * The records of `bases`: each unsigned, once per origin, for an origin of which nothing is stored
+ * yet, or whose stored log (after an earlier base or not) ends before the base: a node far behind
+ * adopting a checkpoint, the prefix it holds stays stored below the base, read only by its tenant
+ * index entries.
+ */
 function planBases(state: CommitState, bases: readonly LogHead[]): PlannedHead[] {
   if (!Array.isArray(bases)) refuse('bases must be an array');
   if (bases.length > ORIGINS_MAX) refuse(`${bases.length} log bases, more than ${ORIGINS_MAX}`);
@@ -260,8 +265,9 @@ function planBases(state: CommitState, bases: readonly LogHead[]): PlannedHead[]
   for (const base of bases) {
     const origin = base?.origin;
     if (!isOriginId(origin)) refuse(`a log base of ${JSON.stringify(origin)}, not an origin id`);
-    if (state.heads.has(origin) || state.bases.has(origin))
-      refuse(`the log of ${origin} is stored already: it gets no base`);
+    const held = state.heads.get(origin)?.seq ?? 0;
+    if (held >= base.seq)
+      refuse(`the log of ${origin} is stored already (to seq ${held}): it gets no base at seq ${base.seq}`);
     if (planned.some((other) => other.head.origin === origin)) refuse(`two log bases of ${origin}`);
     if (base.signature !== null) refuse(`the log base of ${origin} is signed: a base carries no signature`);
     const key = baseKey(origin);

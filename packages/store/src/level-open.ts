@@ -207,7 +207,7 @@ async function checkHeadAgainstLog(
     if (head.seq !== base.seq || !sameBytes(head.hash, base.hash))
       throw new StoreCorruptError(key, `below or beside its log base (seq ${base.seq})`);
     const [stray] = await db
-      .keys({ gte: segmentKey(head.origin, 1), lt: segmentEnd(head.origin), limit: 1 })
+      .keys({ gte: segmentKey(head.origin, base.seq + 1), lt: segmentEnd(head.origin), limit: 1 })
       .all();
     if (stray !== undefined)
       throw new StoreCorruptError(stray, `past the head of ${head.origin} (seq ${head.seq})`);
@@ -243,7 +243,7 @@ async function checkEveryLogHasAHead(db: Db, state: CommitState, archive: Archiv
     const archived = archive.throughSeq(parsed.origin);
     const base = state.bases.get(parsed.origin)?.seq ?? 0;
     if (base > 0 && archived === 0) {
-      if (segment.firstSeq !== base + 1)
+      if (segment.firstSeq > base + 1)
         throw new StoreCorruptError(
           first,
           `the log of ${parsed.origin} starts at seq ${segment.firstSeq}, not after its base (seq ${base})`,

@@ -24,18 +24,18 @@ describe.each([
   afterEach(async () => {
     for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
   });
-  const fresh = async (): Promise<{ store: Store; reopen: () => Promise<Store> }> => {
+  const fresh = async (): Promise<{ store: Store; reopen: (current?: Store) => Promise<Store> }> => {
     if (!onDisk) {
       const store = MemoryStore.empty();
-      return { store, reopen: async () => store.crash() };
+      return { store, reopen: async (current = store) => (current as MemoryStore).crash() };
     }
     const dir = await mkdtemp(join(tmpdir(), 'allot-base-'));
     dirs.push(dir);
     const store = await LevelStore.open(dir);
     return {
       store,
-      reopen: async () => {
-        await store.close();
+      reopen: async (current = store) => {
+        await current.close();
         return LevelStore.open(dir);
       },
     };
@@ -95,5 +95,40 @@ describe.each([
     expect(await again.heads()).toEqual([base]);
     expect(second.lastSeq).toBe(base.seq);
     await again.close();
+  });
+
+  it('a log stored only up to before a base gets it (a node far behind): the prefix stays, read by its tenant entries only', async () => {
+    const { first, third, base } = history();
+    const { store, reopen } = await fresh();
+    const head1 = { origin: US, seq: 1, hash: first.hash, signature: first.signature };
+    await store.commit({ segments: [writeOf(first)], heads: [head1], meta: META }, { sync: true });
+    // Not at or below what is stored.
+    await expect(
+      store.commit({ segments: [], heads: [head1], bases: [{ ...head1, signature: null }] }, { sync: true }),
+    ).rejects.toThrow(/stored already/);
+    await store.commit({ segments: [], heads: [base], bases: [base] }, { sync: true });
+    const tailHead = { origin: US, seq: third.lastSeq, hash: third.hash, signature: third.signature };
+    await store.commit({ segments: [writeOf(third)], heads: [tailHead] }, { sync: true });
+    const again = await reopen();
+    expect(await again.bases()).toEqual([base]);
+    expect((await again.heads())[0]?.seq).toBe(3);
+    expect(await again.readSegments(US, 1, 10)).toEqual([]);
+    expect((await again.readLog(US, 1, 10)).map((stored) => stored.event.seq)).toEqual([3]);
+    const page = await again.readTenantEvents('t1', null, 10);
+    expect(page.events.map((stored) => stored.event.seq)).toEqual([1, 3]);
+    // Far behind again later: a newer base over the earlier base and its tail.
+    const logs = history().logs;
+    for (let i = 0; i < 3; i++) logs.append(US, debitBody('t1', 1));
+    const seventh = logs.append(US, debitBody('t1', 2));
+    const later: LogHead = { origin: US, seq: seventh.lastSeq, hash: seventh.hash, signature: null };
+    await again.commit({ segments: [], heads: [later], bases: [later] }, { sync: true });
+    const reopened = await reopen(again);
+    expect(await reopened.bases()).toEqual([later]);
+    expect(await reopened.heads()).toEqual([later]);
+    expect(await reopened.readLog(US, 1, 10)).toEqual([]);
+    expect(
+      (await reopened.readTenantEvents('t1', null, 10)).events.map((stored) => stored.event.seq),
+    ).toEqual([1, 3]);
+    await reopened.close();
   });
 });
