@@ -105,27 +105,54 @@ export class Commands {
     // fails to be decided fails alone: the others of the batch are still answered as they are.
     // A debit decided at once waits for its commit with the others of that commit (durableAnswers):
     // one wait per group commit, not one promise per debit.
+    // A debit whose records must first be read back (recall) is decided later: the debits after it
+    // in the batch wait until it is answered, so the batch is still decided in its order.
+    let recalling: Promise<unknown> | null = null;
     const outcomes = commands.map(
       (command): DebitOutcome | Promise<DebitOutcome> | DurableAnswer<DebitOutcome> => {
-        const seqBefore = this.host.ownLog.nextSeq;
-        try {
-          // Only this first decision is answered in bulk; one decided again (borrowing, recall) is a
-          // promise of its own.
-          const now = this.decideDebitNow(command, undefined, true);
-          if (now instanceof DurableAnswer) return now;
-          return this.withBorrowing<DebitOutcome>(command, () => this.decideDebitNow(command), now);
-        } catch (error) {
-          // After an append the fold and the log would disagree: that is not one item's failure.
-          if (this.host.ownLog.nextSeq !== seqBefore) throw error;
-          this.host.logger.error(
-            { err: error, tenant: command.tenant },
-            'a debit of a batch failed to be decided',
-          );
-          return INTERNAL;
+        if (recalling !== null) {
+          const decideLater = () => {
+            const later = this.debitOfBatch(command, false);
+            if (later instanceof DurableAnswer)
+              throw new Error('a debit decided undeferred was answered deferred');
+            return later;
+          };
+          const outcome: Promise<DebitOutcome> = recalling.then(decideLater, decideLater);
+          recalling = outcome;
+          return outcome;
         }
+        const now = this.debitOfBatch(command, true);
+        if (now instanceof Promise) recalling = now;
+        return now;
       },
     );
     return durableAnswers(outcomes, (seq) => this.host.ownLog.durable(seq), STORE_FAILED);
+  }
+
+  /**
+   * One debit of a batch (debitMany); `deferred`: an accepted one is answered as a DurableAnswer.
+   * One that fails to be decided fails alone: the others of the batch are still answered.
+   */
+  private debitOfBatch(
+    command: DebitCommand,
+    deferred: boolean,
+  ): DebitOutcome | Promise<DebitOutcome> | DurableAnswer<DebitOutcome> {
+    const seqBefore = this.host.ownLog.nextSeq;
+    try {
+      // Only this first decision is answered in bulk; one decided again (borrowing, recall) is a
+      // promise of its own.
+      const now = this.decideDebitNow(command, undefined, deferred);
+      if (now instanceof DurableAnswer) return now;
+      return this.withBorrowing<DebitOutcome>(command, () => this.decideDebitNow(command), now);
+    } catch (error) {
+      // After an append the fold and the log would disagree: that is not one item's failure.
+      if (this.host.ownLog.nextSeq !== seqBefore) throw error;
+      this.host.logger.error(
+        { err: error, tenant: command.tenant },
+        'a debit of a batch failed to be decided',
+      );
+      return INTERNAL;
+    }
   }
 
   /**
