@@ -19,7 +19,8 @@ import {
 } from './decide-outcomes.js';
 import { indexOf, liveRights, overdraftHeadroom, partsFit, takeRights } from './decide-rights.js';
 import type { DebitBody, GrantBody, Json, Part } from './events.js';
-import { type GrantId, isKey, isTenantId, type OriginId, type TenantId } from './ids.js';
+import { compareDefinitions } from './grant-terms.js';
+import { type GrantId, isKey, isTenantId, type TenantId } from './ids.js';
 import { debitsOfKey } from './keyed-records.js';
 import { GRANTS_PER_TENANT_MAX, PRIORITY_MAX, PRIORITY_MIN, TIME_MS_MAX } from './limits.js';
 import { NOTHING_RECALLED, type Recalled } from './record-window.js';
@@ -154,16 +155,10 @@ export function sameDebitRequest(debit: DebitRecord, request: DebitRequest): boo
 
 /**
  * Orders debits (and refunds) of one idempotency key the same way at every replica: by the origin's
- * time, then origin id, then seq. The first is the effective one; later ones are duplicates.
+ * time, then origin id, then seq, as grant definitions are ordered. The first is the effective one;
+ * later ones are duplicates.
  */
-export function compareRecords(
-  a: { readonly at: number; readonly origin: OriginId; readonly seq: number },
-  b: { readonly at: number; readonly origin: OriginId; readonly seq: number },
-): number {
-  if (a.at !== b.at) return a.at - b.at;
-  if (a.origin !== b.origin) return a.origin < b.origin ? -1 : 1;
-  return a.seq - b.seq;
-}
+export const compareRecords = compareDefinitions;
 
 /**
  * The debits recorded with `key` for the tenant, first (effective) one first: those in memory and
