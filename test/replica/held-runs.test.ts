@@ -100,6 +100,28 @@ describe('runs that arrive past a gap', () => {
     expect(drops).toEqual([]);
   });
 
+  it('that do not verify when the gap fills are let go: nothing folds, the link stays up', async () => {
+    // A hostile wire's run (here: signed by a stranger) waits past a gap and is checked only when
+    // the gap fills, maybe on a later connection: it must change nothing and close no link.
+    const { h, usKey, sent, drops, link, flush } = await linked();
+    const [first] = usLog(h, usKey, 1);
+    const [, forged] = usLog(h, generateKeyPairSync('ed25519').privateKey, 2);
+    link.frame('us', forged as ReplicationFrame);
+    await flush();
+    expect(pulls(sent)).toEqual([1]);
+    link.frame('us', first as ReplicationFrame);
+    await flush();
+    expect(h.replica.versionVector()[US]).toBe(1);
+    expect(h.replica.balance('acme')?.granted).toBe(10);
+    expect(drops).toEqual([]);
+    // The genuine run of seq 2 (the pull's answer) still folds.
+    const [, genuine] = usLog(h, usKey, 2);
+    link.frame('us', genuine as ReplicationFrame);
+    await flush();
+    expect(h.replica.versionVector()[US]).toBe(2);
+    expect(h.replica.balance('acme')?.granted).toBe(20);
+  });
+
   it('are held at most HELD_RUNS_MAX at once: past it the oldest is let go', async () => {
     const { h, usKey, link, flush } = await linked();
     const frames = usLog(h, usKey, HELD_RUNS_MAX + 3);

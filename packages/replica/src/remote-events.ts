@@ -114,7 +114,7 @@ export class RemoteEvents {
    * already is ignored. A run past a gap is pulled from where the gap starts and also held: when
    * the gap fills (the run it overtook arrives), it is folded at once, not a round trip later.
    */
-  receiveRun(region: string, frame: SegmentsFrame, pullOnGap = true): void {
+  receiveRun(region: string, frame: SegmentsFrame, arriving = true): void {
     const { origin, segments } = frame;
     const own = origin === this.host.origin;
     // Our own log: we are its only writer; peers give it back only while we recover (DESIGN.md §2).
@@ -135,11 +135,15 @@ export class RemoteEvents {
     if (verdict.kind === 'stale') return;
     if (verdict.kind === 'gap') {
       this.hold(region, frame);
-      if (pullOnGap) this.host.link.send(region, { type: 'pull', origin, fromSeq: verdict.fromSeq });
+      if (arriving) this.host.link.send(region, { type: 'pull', origin, fromSeq: verdict.fromSeq });
       return;
     }
     if (verdict.kind === 'refused') {
-      this.host.link.transport?.drop(region, verdict.reason);
+      // A held run came on a connection that may have closed since: it is let go, changing nothing;
+      // dropping the link now would close a later connection for a frame it never carried.
+      if (!arriving)
+        this.host.logger.warn({ peer: region, reason: verdict.reason }, 'held run refused: let go');
+      else this.host.link.transport?.drop(region, verdict.reason);
       return;
     }
     const lastSeq = verdict.segments[verdict.segments.length - 1]?.wire.lastSeq ?? 0;
@@ -240,7 +244,8 @@ export class RemoteEvents {
   /**
    * `origin`'s log grew here: its held runs are received again, in order of their first seq (each
    * is checked as on arrival: folded if it now joins on, dropped if it is known already, held
-   * again if a gap is left: the pull for it went out when it arrived).
+   * again if a gap is left: the pull for it went out when it arrived; let go without closing the
+   * link if it does not verify, as a hostile wire's forged origin does).
    */
   private foldHeld(origin: OriginId): void {
     const runs = this.held.filter((run) => run.frame.origin === origin);
