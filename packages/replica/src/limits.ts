@@ -426,6 +426,15 @@ export const JOIN_ATTEMPTS_MAX = 3;
 export const JOIN_CATCH_UP_WARN_MS = 10 * 60_000;
 
 /**
+ * Runs of segments that arrived past a gap in their origin's log, held to be folded when the gap
+ * fills (a link or a relay that delivers frames out of order) instead of dropped and sent again
+ * after a pull. Each is at most one frame (LINK_POLICY.frameBytesMax), so this bounds the memory
+ * held to ~16 frames; past it the oldest held run is let go (the pull sent for its gap brings it
+ * again).
+ */
+export const HELD_RUNS_MAX = 16;
+
+/**
  * Received events per group-commit batch: runs that arrive while a commit is in flight go into the
  * next batch, and past this many into the one after it, so one commit stays within the store's
  * COMMIT_EVENTS_MAX (32,768) with a full batch of own events (BATCH_EVENTS_MAX) beside them. Found

@@ -27,7 +27,7 @@ import type { ExpirySchedule } from './expiry-schedule.js';
 import { foldReceived } from './fold-received.js';
 import type { SegmentsFrame } from './frames.js';
 import type { GroupCommit } from './group-commit.js';
-import { RECEIVED_BATCH_EVENTS_MAX } from './limits.js';
+import { HELD_RUNS_MAX, RECEIVED_BATCH_EVENTS_MAX } from './limits.js';
 import { ZERO_HASH } from './log.js';
 import type { PeerLink } from './peer-link.js';
 import type { Clock, Crypto, Logger } from './ports.js';
@@ -85,6 +85,8 @@ export class RemoteEvents {
   fetchedBack = 0;
   /** Tenants (and debit keys) whose received events wait for writability to be acted on. */
   private readonly deferred = new Map<string, Set<string>>();
+  /** Runs that arrived past a gap, oldest first, folded when the gap fills (HELD_RUNS_MAX). */
+  private readonly held: { readonly region: string; readonly frame: SegmentsFrame }[] = [];
 
   constructor(private readonly host: RemoteEventsHost) {}
 
@@ -108,10 +110,11 @@ export class RemoteEvents {
   /**
    * Checks a received run (per segment: chain continuity from what is known here, the origin's
    * signature, its events' shape), then folds it and persists its segments as they are with the
-   * next commit. A run that does not verify drops the peer and changes nothing; a gap is pulled;
-   * what is known already is ignored.
+   * next commit. A run that does not verify drops the peer and changes nothing; what is known
+   * already is ignored. A run past a gap is pulled from where the gap starts and also held: when
+   * the gap fills (the run it overtook arrives), it is folded at once, not a round trip later.
    */
-  receiveRun(region: string, frame: SegmentsFrame): void {
+  receiveRun(region: string, frame: SegmentsFrame, arriving = true): void {
     const { origin, segments } = frame;
     const own = origin === this.host.origin;
     // Our own log: we are its only writer; peers give it back only while we recover (DESIGN.md §2).
@@ -131,11 +134,16 @@ export class RemoteEvents {
     const verdict = checkRun(this.host.crypto, this.host.cluster, origin, segments, tip, key);
     if (verdict.kind === 'stale') return;
     if (verdict.kind === 'gap') {
-      this.host.link.send(region, { type: 'pull', origin, fromSeq: verdict.fromSeq });
+      this.hold(region, frame);
+      if (arriving) this.host.link.send(region, { type: 'pull', origin, fromSeq: verdict.fromSeq });
       return;
     }
     if (verdict.kind === 'refused') {
-      this.host.link.transport?.drop(region, verdict.reason);
+      // A held run came on a connection that may have closed since: it is let go, changing nothing;
+      // dropping the link now would close a later connection for a frame it never carried.
+      if (!arriving)
+        this.host.logger.warn({ peer: region, reason: verdict.reason }, 'held run refused: let go');
+      else this.host.link.transport?.drop(region, verdict.reason);
       return;
     }
     const lastSeq = verdict.segments[verdict.segments.length - 1]?.wire.lastSeq ?? 0;
@@ -224,6 +232,27 @@ export class RemoteEvents {
         this.host.rebalancing.rightsArrived(tenant);
       }
     this.host.ownLog.scheduleFlush();
+    this.foldHeld(origin);
+  }
+
+  /** Holds a run that arrived past a gap (unchecked: it is checked in full when folded). */
+  private hold(region: string, frame: SegmentsFrame): void {
+    if (this.held.length >= HELD_RUNS_MAX) this.held.shift();
+    this.held.push({ region, frame });
+  }
+
+  /**
+   * `origin`'s log grew here: its held runs are received again, in order of their first seq (each
+   * is checked as on arrival: folded if it now joins on, dropped if it is known already, held
+   * again if a gap is left: the pull for it went out when it arrived; let go without closing the
+   * link if it does not verify, as a hostile wire's forged origin does).
+   */
+  private foldHeld(origin: OriginId): void {
+    const runs = this.held.filter((run) => run.frame.origin === origin);
+    if (runs.length === 0) return;
+    for (const run of runs) this.held.splice(this.held.indexOf(run), 1);
+    runs.sort((a, b) => (a.frame.segments[0]?.firstSeq ?? 0) - (b.frame.segments[0]?.firstSeq ?? 0));
+    for (const run of runs) this.receiveRun(run.region, run.frame, false);
   }
 
   /** What a tenant's new remote events make this region do: repay, expire, refund duplicates. */

@@ -55,6 +55,7 @@ export class SimNetwork {
   /** Hostile directions `from>to` now (issue 15), and every one there ever was (for the tally). */
   private readonly hostile = new Map<string, HostileDirection>();
   readonly hostileEver: HostileDirection[] = [];
+  private hostileSwitches = 0;
 
   constructor(
     private readonly scheduler: Scheduler,
@@ -92,9 +93,20 @@ export class SimNetwork {
     }
   }
 
+  /** Whether what some region sends on some link is tampered with now (a `hostile` fault). */
+  anyHostile(): boolean {
+    return this.hostile.size > 0;
+  }
+
+  /** Times a direction turned hostile or honest again. */
+  get hostileChanges(): number {
+    return this.hostileSwitches;
+  }
+
   /** Makes what `from` sends to `to` hostile (issue 15), or honest again with null. */
   setHostile(from: string, to: string, hostile: HostileDirection | null): void {
     this.linkOf(from, to); // throws for a pair that has no link
+    this.hostileSwitches += 1;
     if (hostile === null) this.hostile.delete(`${from}>${to}`);
     else {
       this.hostile.set(`${from}>${to}`, hostile);

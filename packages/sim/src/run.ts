@@ -350,12 +350,14 @@ class Simulation {
 
   /**
    * Null unless every node is up and unpaused with its clock within HEALTHY_CLOCK_OFFSET_MS of true
-   * time and every link is up and unpartitioned; else a token that changes whenever a link is
-   * (re)established or a partition begins or ends, so equal tokens at a request and its answer say
-   * the cluster stayed whole in between.
+   * time and every link is up, unpartitioned and honest (no `hostile` fault: a wire that rewrites
+   * every frame's origin loses the sender's events without closing the link, swarm seed 1178); else
+   * a token that changes whenever a link is (re)established, a partition begins or ends or a wire
+   * turns hostile or honest, so equal tokens at a request and its answer say the cluster stayed
+   * whole in between.
    */
   health(): number | null {
-    if (!this.network.allUp()) return null;
+    if (!this.network.allUp() || this.network.anyHostile()) return null;
     for (const node of this.nodes.values())
       if (
         node.status !== 'up' ||
@@ -369,7 +371,7 @@ class Simulation {
         if (from !== to && this.network.isBlocked(from, to)) return null;
     // Both only grow: equal sums mean no link was re-established and no partition began or ended
     // in between (a flapping link's down phase inside a borrow wait is not whole).
-    return this.network.counters.connects + this.network.partitionChanges;
+    return this.network.counters.connects + this.network.partitionChanges + this.network.hostileChanges;
   }
 }
 
