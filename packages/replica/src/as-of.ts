@@ -37,7 +37,12 @@ import {
 } from '@allot/core';
 import type { SnapshotHeader, SnapshotTenant } from './api.js';
 import { newestCheckpointWhere } from './checkpoints.js';
-import { ASOF_PAGE_EVENTS, ASOF_PAGE_SEGMENTS, ASOF_VECTOR_ORIGINS_MAX } from './limits.js';
+import {
+  ASOF_BASE_EVENTS_MIN,
+  ASOF_PAGE_EVENTS,
+  ASOF_PAGE_SEGMENTS,
+  ASOF_VECTOR_ORIGINS_MAX,
+} from './limits.js';
 import type { Crypto, LogHead, Store, StoredSegment } from './ports.js';
 import { type SnapshotMeta, snapshotOf } from './snapshot-view.js';
 
@@ -132,17 +137,18 @@ export async function tenantAsOf(
   at: number,
   overdraft: Readonly<Record<RegionId, number>>,
   base: AsOfBase = async () => null,
+  baseEventsMin = ASOF_BASE_EVENTS_MIN,
 ): Promise<AsOfFigures | undefined> {
-  const from = await base(at);
+  let page = await store.readTenantEvents(tenant, null, ASOF_PAGE_EVENTS);
+  // A base only for a tenant of more than baseEventsMin events (see ASOF_BASE_EVENTS_MIN).
+  const from = page.next !== null || page.events.length > baseEventsMin ? await base(at) : null;
   const state = from?.state ?? createLedgerState();
   const through = from?.vector ?? {};
   const seen = new Map<OriginId, number>();
   const folded = new Map<OriginId, number>();
   const stopped = new Set<OriginId>();
   const waiting = new Map<OriginId, LedgerEvent[]>();
-  let cursor: string | null = null;
-  do {
-    const page = await store.readTenantEvents(tenant, cursor, ASOF_PAGE_EVENTS);
+  for (;;) {
     for (const { event } of page.events) {
       const { origin, seq } = event;
       if (event.tenant !== tenant) throw new Error(`the index of ${tenant} names ${origin}/${seq}`);
@@ -167,8 +173,9 @@ export async function tenantAsOf(
       else if (foldTenantEvent(state, event)) folded.set(origin, seq);
       else waiting.set(origin, [event]);
     }
-    cursor = page.next;
-  } while (cursor !== null);
+    if (page.next === null) break;
+    page = await store.readTenantEvents(tenant, page.next, ASOF_PAGE_EVENTS);
+  }
   for (let progress = waiting.size > 0; progress; ) {
     progress = false;
     for (const [origin, queue] of waiting) {
