@@ -22,6 +22,7 @@
 import {
   applyEvent,
   type BalanceFigures,
+  checkpointFormat,
   createLedgerState,
   decodeSegment,
   grantCount,
@@ -35,8 +36,14 @@ import {
   tenantFigures,
 } from '@allot/core';
 import type { SnapshotHeader, SnapshotTenant } from './api.js';
-import { ASOF_PAGE_EVENTS, ASOF_PAGE_SEGMENTS, ASOF_VECTOR_ORIGINS_MAX } from './limits.js';
-import type { LogHead, Store, StoredSegment } from './ports.js';
+import { newestCheckpointWhere } from './checkpoints.js';
+import {
+  ASOF_BASE_EVENTS_MIN,
+  ASOF_PAGE_EVENTS,
+  ASOF_PAGE_SEGMENTS,
+  ASOF_VECTOR_ORIGINS_MAX,
+} from './limits.js';
+import type { Crypto, LogHead, Store, StoredSegment } from './ports.js';
 import { type SnapshotMeta, snapshotOf } from './snapshot-view.js';
 
 /** A tenant's figures as of a time, and which events they fold (per origin, the last seq folded). */
@@ -78,6 +85,37 @@ function foldTenantEvent(state: LedgerState, event: LedgerEvent): boolean {
 }
 
 /**
+ * A fold to start a balance as of `at` from instead of an empty state: a checkpoint's state at
+ * `vector` that folds no event later than `at`, or null when there is none.
+ */
+export type AsOfBase = (
+  at: number,
+) => Promise<{ readonly state: LedgerState; readonly vector: Readonly<Record<OriginId, number>> } | null>;
+
+/**
+ * The newest stored checkpoint of this node (hash and its signature checked) that folds no event later than
+ * `at` (its header's newest event time; format 1 has none, so it never qualifies) and no `retire`
+ * (whose retired incarnations change every tenant's overdraft, not only its own tenant's), decoded;
+ * null when none. What a balance as of `at` folds from: each origin's checkpointed prefix then lies
+ * within the prefix the as-of rule takes of it (as-of.ts).
+ */
+export function newestCheckpointAsOf(
+  ports: { readonly store: Store; readonly crypto: Crypto },
+  cluster: string,
+  at: number,
+  recordWindow: RecordWindowOptions,
+): Promise<{ state: LedgerState; vector: Record<OriginId, number> } | null> {
+  return newestCheckpointWhere(ports, cluster, recordWindow, {
+    total: () => true,
+    bytes: (bytes) => {
+      const { version, newestAt } = checkpointFormat(bytes);
+      return version >= 2 && newestAt <= at;
+    },
+    state: (state) => state.retired.size === 0 && state.newestAt <= at,
+  });
+}
+
+/**
  * The fold of `tenant`'s durable events as of `at` (the prefix rule above), or undefined when no
  * grant of the tenant is known by then (what the plain balance says of an unknown tenant).
  * `overdraft` is the allowance per region (the tenant's policy; policies are not in the logs).
@@ -86,21 +124,31 @@ function foldTenantEvent(state: LedgerState, event: LedgerEvent): boolean {
  * event the fold refuses there, because the event of another origin it needs comes later, waits
  * with the rest of its origin's events and is folded once that is. If an event still does not fold
  * when everything else has (its need lies past `at`), its origin's prefix ends before it.
+ *
+ * The fold starts from what `base` gives (a checkpoint folding no event later than `at`, see
+ * newestCheckpointAsOf), else from an empty state. Each origin's checkpointed prefix is then inside
+ * the prefix the rule takes (every event of it is at or before `at`, and each one folded there, so
+ * whatever it needs is too), and the fold of the tenant's events of that prefix is the checkpoint's
+ * figures of the tenant: only the events after it are folded, with the same answer.
  */
 export async function tenantAsOf(
   store: Store,
   tenant: string,
   at: number,
   overdraft: Readonly<Record<RegionId, number>>,
+  base: AsOfBase = async () => null,
+  baseEventsMin = ASOF_BASE_EVENTS_MIN,
 ): Promise<AsOfFigures | undefined> {
-  const state = createLedgerState();
+  let page = await store.readTenantEvents(tenant, null, ASOF_PAGE_EVENTS);
+  // A base only for a tenant of more than baseEventsMin events (see ASOF_BASE_EVENTS_MIN).
+  const from = page.next !== null || page.events.length > baseEventsMin ? await base(at) : null;
+  const state = from?.state ?? createLedgerState();
+  const through = from?.vector ?? {};
   const seen = new Map<OriginId, number>();
   const folded = new Map<OriginId, number>();
   const stopped = new Set<OriginId>();
   const waiting = new Map<OriginId, LedgerEvent[]>();
-  let cursor: string | null = null;
-  do {
-    const page = await store.readTenantEvents(tenant, cursor, ASOF_PAGE_EVENTS);
+  for (;;) {
     for (const { event } of page.events) {
       const { origin, seq } = event;
       if (event.tenant !== tenant) throw new Error(`the index of ${tenant} names ${origin}/${seq}`);
@@ -109,6 +157,13 @@ export async function tenantAsOf(
         throw new Error(`the index of ${tenant} lists ${origin}/${seq} after seq ${previous}`);
       seen.set(origin, seq);
       if (stopped.has(origin)) continue;
+      if (seq <= (through[origin] ?? 0)) {
+        // Folded in the base already, which promised nothing in it is later than `at`.
+        if (event.at > at)
+          throw new Error(`the base of a balance as of ${at} folds ${origin}/${seq}, dated ${event.at}`);
+        folded.set(origin, seq);
+        continue;
+      }
       if (event.at > at) {
         stopped.add(origin);
         continue;
@@ -118,8 +173,9 @@ export async function tenantAsOf(
       else if (foldTenantEvent(state, event)) folded.set(origin, seq);
       else waiting.set(origin, [event]);
     }
-    cursor = page.next;
-  } while (cursor !== null);
+    if (page.next === null) break;
+    page = await store.readTenantEvents(tenant, page.next, ASOF_PAGE_EVENTS);
+  }
   for (let progress = waiting.size > 0; progress; ) {
     progress = false;
     for (const [origin, queue] of waiting) {

@@ -327,23 +327,45 @@ export async function newestSignedCheckpoint(
  * is within `wanted` (no origin past its seq there), decoded; null when none is or it does not
  * decode. What a snapshot at a past vector folds from instead of every log's first event.
  */
-export async function newestCheckpointWithin(
+export function newestCheckpointWithin(
   ports: { readonly store: Store; readonly crypto: Crypto },
   cluster: string,
   wanted: Readonly<Record<OriginId, number>>,
   recordWindow: RecordWindowOptions,
 ): Promise<{ state: LedgerState; vector: Record<OriginId, number> } | null> {
-  const { store, crypto } = ports;
   const most = vectorTotal(wanted);
+  return newestCheckpointWhere(ports, cluster, recordWindow, {
+    total: (total) => total <= most,
+    bytes: (_bytes, vector) => Object.entries(vector).every(([origin, seq]) => seq <= (wanted[origin] ?? 0)),
+  });
+}
+
+/**
+ * The newest stored checkpoint whose vector total, bytes (with its vector) and decoded state pass
+ * `accept`, with a hash and this node's signature that verify; a damaged one is skipped.
+ */
+export async function newestCheckpointWhere(
+  ports: { readonly store: Store; readonly crypto: Crypto },
+  cluster: string,
+  recordWindow: RecordWindowOptions,
+  accept: {
+    readonly total: (total: number) => boolean;
+    readonly bytes: (bytes: Uint8Array, vector: Readonly<Record<OriginId, number>>) => boolean;
+    readonly state?: (state: LedgerState) => boolean;
+  },
+): Promise<{ state: LedgerState; vector: Record<OriginId, number> } | null> {
+  const { store, crypto } = ports;
   for (const total of await store.listCheckpoints()) {
-    if (total > most) continue;
+    if (!accept.total(total)) continue;
     try {
       const stored = await store.readCheckpoint(total);
-      if (stored === null || !sameBytes(crypto.hash(stored.bytes), stored.hash)) continue;
+      if (stored === null) continue;
       const vector: Record<OriginId, number> = {};
       for (const [origin, head] of checkpointHeads(stored.bytes)) vector[origin] = head.seq;
-      if (Object.entries(vector).some(([origin, seq]) => seq > (wanted[origin] ?? 0))) continue;
+      // Only a filter (what it passes is still checked whole): no hash of a checkpoint it refuses.
+      if (!accept.bytes(stored.bytes, vector)) continue;
       if (
+        !sameBytes(crypto.hash(stored.bytes), stored.hash) ||
         !crypto.verify(
           crypto.publicKey,
           checkpointSigningBytes(cluster, vector, stored.hash),
@@ -351,7 +373,9 @@ export async function newestCheckpointWithin(
         )
       )
         continue;
-      return { state: (await decodeWhole(ports, stored.bytes, recordWindow)).state, vector };
+      const { state } = await decodeWhole(ports, stored.bytes, recordWindow);
+      if (accept.state !== undefined && !accept.state(state)) continue;
+      return { state, vector };
     } catch {
       // A damaged checkpoint is no base: an older one, or the logs from their start.
     }

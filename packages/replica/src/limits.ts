@@ -342,6 +342,13 @@ export const CHECKPOINTS_KEPT = 2;
 export const ASOF_PAGE_EVENTS = TENANT_EVENTS_PAGE_MAX;
 
 /**
+ * A balance as of a time starts from a checkpoint only for a tenant with more events than this: a
+ * checkpoint is decoded whole (every tenant's state), a cost that grows with the node, not with the
+ * tenant, while a page of one tenant's events folds in a bounded few ms.
+ */
+export const ASOF_BASE_EVENTS_MIN = ASOF_PAGE_EVENTS;
+
+/**
  * Segments read per store call by a snapshot at a version vector: as recovery reads them (at most
  * 16 MiB a page), since such a snapshot refolds the named prefixes the way a start does.
  */

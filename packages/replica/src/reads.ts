@@ -5,7 +5,7 @@
  */
 import { grantCount, type LedgerState, type OriginId, tenantFigures } from '@allot/core';
 import type { BalanceView, EventView, SnapshotHeader, SnapshotTenant, TenantPolicy } from './api.js';
-import { type SnapshotAtRefusal, snapshotAt, tenantAsOf } from './as-of.js';
+import { newestCheckpointAsOf, type SnapshotAtRefusal, snapshotAt, tenantAsOf } from './as-of.js';
 import { newestCheckpointWithin, writeCheckpoint } from './checkpoints.js';
 import type { ControlDocument } from './control.js';
 import type { GrantConflict, GrantConflicts } from './duplicate-grants.js';
@@ -194,10 +194,13 @@ export class Reads {
 
   /** The tenant's durable balance as of `at` (see Replica.balanceAsOf). */
   async balanceAsOf(tenant: string, at: number): Promise<BalanceView | undefined> {
+    const host = this.host;
     const { overdraft } = await this.durablePolicy(tenant);
-    const found = await tenantAsOf(this.host.store, tenant, at, overdraft);
+    const found = await tenantAsOf(host.store, tenant, at, overdraft, (asOf) =>
+      newestCheckpointAsOf(host, host.cluster, asOf, host.recordWindow()),
+    );
     if (found === undefined) return undefined;
-    return { ...found.figures, region: this.host.region, versionVector: found.versionVector, asOf: at };
+    return { ...found.figures, region: host.region, versionVector: found.versionVector, asOf: at };
   }
 
   /** A snapshot of exactly the durable log prefixes `vector` names (see Replica.snapshotAt). */

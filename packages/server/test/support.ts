@@ -111,6 +111,7 @@ export async function openReplica(
   clock = new TestClock(),
   store = MemoryStore.empty(),
   observer?: ReplicaObserver,
+  crypto = testCrypto(),
 ): Promise<Replica> {
   return Replica.open(
     { cluster: 'test', region: 'eu' },
@@ -118,7 +119,7 @@ export async function openReplica(
       store,
       clock,
       rng: new SeededRng(7),
-      crypto: testCrypto(),
+      crypto,
       logger: silent,
       ...(observer === undefined ? {} : { observer }),
     },
