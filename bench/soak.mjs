@@ -247,9 +247,14 @@ function slope(points, y) {
   return den === 0 ? Number.NaN : num / den;
 }
 
-/** Samples once the window is full and warm: past 1.5 windows, and past the first fifth of the run. */
+/**
+ * Samples once the windows are full and warm: past 1.5 record windows, past the first fifth of the
+ * run, and past the key index's first part on disk (until then its tables grow toward their budget,
+ * by design: the budget, not the traffic, bounds them).
+ */
 function steady(samples) {
-  const from = Math.max(1.5 * window, (samples.at(-1)?.debits ?? 0) / 5);
+  const spilled = samples.find((s) => s.keyParts > 0)?.debits ?? 0;
+  const from = Math.max(1.5 * window, (samples.at(-1)?.debits ?? 0) / 5, spilled);
   return samples.filter((s) => s.debits >= from);
 }
 
