@@ -9,14 +9,15 @@
 //
 // Flags: --seconds N (per run, default 150), --rate N (debits/s, default 5,000), --window N
 // (recordWindowRecords, default the replica's), --csv PATH (the samples of both runs as CSV,
-// e.g. bench/results/soak.csv), --only retained|swept (one run), --parallel (both runs at once:
+// e.g. bench/results/soak.csv), --chart PATH.png (with --csv: the curve as a chart, see
+// soak-chart.mjs), --only retained|swept (one run), --parallel (both runs at once:
 // half the time, each with half the CPU), --sample N (seconds between samples, default 5; each
 // sample runs a full GC first), --key-budget N (keyIndexMemoryBytes, default the replica's 256 MiB:
 // the key index's tables and filters in memory; closed buckets, and the open one past half the
 // budget, go to disk). The key index's use is sampled too, and the retained run ends by timing
 // lookups of fresh keys (in memory, against the filters) and chunk reads from disk. Never asserts.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -36,6 +37,7 @@ const { values: flags } = parseArgs({
     rate: { type: 'string', default: '5000' },
     window: { type: 'string', default: String(RECORD_WINDOW_RECORDS_DEFAULT) },
     csv: { type: 'string' },
+    chart: { type: 'string' },
     only: { type: 'string' },
     sample: { type: 'string', default: '5' },
     parallel: { type: 'boolean', default: false },
@@ -51,6 +53,24 @@ const TENANTS = 1_000;
 /** Batches per second: 10 batches of rate/10 debits, as a busy API edge would send them. */
 const TICKS_PER_SECOND = 10;
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Anonymous and file-backed RSS from /proc/self/status (Linux; null elsewhere). File-backed pages
+ * are mostly LevelDB's tables, which it maps into memory to read them: page cache the kernel takes
+ * back under pressure. Anonymous pages are the process's own: JS heap, buffers, native allocations.
+ */
+function rssParts() {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kib = (name) => {
+      const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
+      return match === null ? null : Number(match[1]) * 1024;
+    };
+    return { anon: kib('RssAnon'), file: kib('RssFile') };
+  } catch {
+    return { anon: null, file: null };
+  }
+}
 
 /** One run in this process: prints one JSON line per sample on stdout. */
 async function child(mode) {
@@ -92,12 +112,15 @@ async function child(mode) {
     // A full collection first: heap figures without garbage waiting for the next GC.
     global.gc?.();
     const memory = process.memoryUsage();
+    const parts = rssParts();
     const line = {
       mode,
       second: Math.round((Date.now() - started) / 1000),
       debits: accepted,
       refused,
       rssBytes: memory.rss,
+      rssAnonBytes: parts.anon,
+      rssFileBytes: parts.file,
       heapUsedBytes: memory.heapUsed,
       heapTotalBytes: memory.heapTotal,
       externalBytes: memory.external,
@@ -224,9 +247,14 @@ function slope(points, y) {
   return den === 0 ? Number.NaN : num / den;
 }
 
-/** Samples once the window is full and warm: past 1.5 windows, and past the first fifth of the run. */
+/**
+ * Samples once the windows are full and warm: past 1.5 record windows, past the first fifth of the
+ * run, and past the key index's first part on disk (until then its tables grow toward their budget,
+ * by design: the budget, not the traffic, bounds them).
+ */
 function steady(samples) {
-  const from = Math.max(1.5 * window, (samples.at(-1)?.debits ?? 0) / 5);
+  const spilled = samples.find((s) => s.keyParts > 0)?.debits ?? 0;
+  const from = Math.max(1.5 * window, (samples.at(-1)?.debits ?? 0) / 5, spilled);
   return samples.filter((s) => s.debits >= from);
 }
 
@@ -261,6 +289,14 @@ if (flags.child !== undefined) {
     const last = samples.at(-1);
     const points = steady(samples);
     slopes[mode] = { rss: slope(points, 'rssBytes'), heap: slope(points, 'heapUsedBytes') };
+    const anon = last.rssAnonBytes !== null;
+    if (anon) {
+      // Where anonymous memory went: the JS heap as reserved, buffers outside it (external), the
+      // key index's tables and filters (part of external), and the rest (LevelDB, the allocator).
+      for (const s of samples) s.nativeOtherBytes = s.rssAnonBytes - s.heapTotalBytes - s.externalBytes;
+      slopes[mode].anon = slope(points, 'rssAnonBytes');
+      slopes[mode].file = slope(points, 'rssFileBytes');
+    }
     console.log(
       `${mode === 'retained' ? 'retention 24 h' : 'retention 0   '}: ${last.debits.toLocaleString('en-US')} debits ` +
         `(${Math.round(last.debits / last.second).toLocaleString('en-US')}/s achieved, ${last.refused} refused), ` +
@@ -270,6 +306,15 @@ if (flags.child !== undefined) {
         `(${(last.keyFilterBytes / 2 ** 20).toFixed(1)} MiB of filters), ${last.keysInMemory.toLocaleString('en-US')} keys in memory, ` +
         `${last.keysOnDisk.toLocaleString('en-US')} on disk in ${last.keyParts} parts`,
     );
+    if (anon) {
+      const by = (y) => slope(points, y).toFixed(1);
+      console.log(
+        `  anonymous RSS ${mib(samples[0].rssAnonBytes)} → ${mib(last.rssAnonBytes)} (${slopes[mode].anon.toFixed(1)} B/debit: ` +
+          `heap reserved ${by('heapTotalBytes')}, external ${by('externalBytes')} of which key index ${by('keyMemoryBytes')}, ` +
+          `other native ${by('nativeOtherBytes')}); file-backed RSS (LevelDB's mapped tables, page cache) ` +
+          `${mib(samples[0].rssFileBytes)} → ${mib(last.rssFileBytes)} (${slopes[mode].file.toFixed(1)} B/debit)`,
+      );
+    }
     const timed = lookups[mode];
     if (timed !== undefined)
       console.log(
@@ -300,10 +345,16 @@ if (flags.child !== undefined) {
       `RSS growth per retained debit (24 h − retention 0): ${rss.toFixed(1)} B; heap: ${(slopes.retained.heap - slopes.swept.heap).toFixed(1)} B; ` +
         `goal ≤ 16 B → ${slopes.retained.rss <= 16 ? 'met' : rss <= 16 ? 'met against the retention-0 baseline' : 'not met'}`,
     );
+    if (slopes.retained.anon !== undefined && slopes.swept.anon !== undefined) {
+      const anon = slopes.retained.anon - slopes.swept.anon;
+      console.log(
+        `anonymous RSS per retained debit (24 h − retention 0): ${anon.toFixed(1)} B → ${anon <= 16 ? 'met' : 'not met'}`,
+      );
+    }
   }
   if (flags.csv !== undefined) {
     const rows = [
-      'mode,second,debits,rss_bytes,heap_used_bytes,heap_total_bytes,external_bytes,array_buffers_bytes,key_memory_bytes,keys_in_memory,keys_on_disk',
+      'mode,second,debits,rss_bytes,rss_anon_bytes,rss_file_bytes,heap_used_bytes,heap_total_bytes,external_bytes,array_buffers_bytes,key_memory_bytes,key_filter_bytes,keys_in_memory,keys_on_disk,key_parts',
     ];
     for (const mode of modes)
       for (const s of results[mode])
@@ -313,16 +364,26 @@ if (flags.child !== undefined) {
             s.second,
             s.debits,
             s.rssBytes,
+            s.rssAnonBytes ?? '',
+            s.rssFileBytes ?? '',
             s.heapUsedBytes,
             s.heapTotalBytes,
             s.externalBytes,
             s.arrayBuffersBytes,
             s.keyMemoryBytes,
+            s.keyFilterBytes,
             s.keysInMemory,
             s.keysOnDisk,
+            s.keyParts,
           ].join(','),
         );
     writeFileSync(flags.csv, `${rows.join('\n')}\n`);
     console.log(`samples written to ${flags.csv}`);
-  }
+    if (flags.chart !== undefined) {
+      const { renderSoakChart } = await import('./soak-chart.mjs');
+      const title = `bench:soak — ${seconds} s at ${rate.toLocaleString('en-US')} debits/s asked; ${machine()}`;
+      const written = await renderSoakChart(flags.csv, flags.chart, title);
+      console.log(`chart written to ${written.png}`);
+    }
+  } else if (flags.chart !== undefined) console.log('--chart needs --csv: no chart written');
 }
