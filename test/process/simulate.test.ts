@@ -157,7 +157,7 @@ describe('allot simulate', () => {
     expect(html).not.toMatch(/https?:\/\//);
     expect(html).toContain('id="allot-data"');
     expect(html).toContain('isolated-at-peak');
-  });
+  }, 180_000); // a whole scenario in a real process: CPU-bound, slow on a busy machine, not hung
 
   it('writes to sim-out/<scenario>-<seed>/ by default, and the same seed gives the same history', async () => {
     const dir = tempDir('simulate-default');

@@ -276,7 +276,7 @@ describe('simulation properties', () => {
       ),
       { numRuns: runs, endOnFailure: true },
     );
-  });
+  }, 180_000); // 40 whole simulations: CPU-bound, slow on a busy machine, not hung
 
   it(`S1 holds across disk loss with overdraft in use (${Math.ceil(runs / 2)} runs)`, async () => {
     await fc.assert(
