@@ -26,6 +26,11 @@ export class MemoryNetwork {
   /** Frames dropped by the receiver's `drop`, for assertions. */
   readonly drops: { from: string; to: string; reason: string }[] = [];
   sent = 0;
+  /**
+   * A hostile wire, when set: what arrives instead of each frame (already checked and copied), as
+   * the simulator's `hostile` fault rewrites it; the link stays up.
+   */
+  rewrite: ((from: string, to: string, frame: ReplicationFrame) => ReplicationFrame) | null = null;
 
   private key(a: string, b: string): string {
     return a < b ? `${a}|${b}` : `${b}|${a}`;
@@ -120,10 +125,11 @@ export class MemoryNetwork {
     const problem = frameProblem(copy);
     if (problem !== null) throw new Error(`${from} sent a malformed ${frame.type} frame: ${problem}`);
     this.sent += 1;
+    const arriving = this.rewrite === null ? copy : this.rewrite(from, to, copy);
     setImmediate(() => {
       const target = this.endpoints.get(to);
       if (target?.connected.has(from) !== true) return; // the link went down in flight
-      target.handlers?.frame(from, copy);
+      target.handlers?.frame(from, arriving);
     });
     return true;
   }

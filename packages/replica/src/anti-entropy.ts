@@ -8,7 +8,7 @@
 import { type OriginId, type RetiredOrigin, regionOf } from '@allot/core';
 import type { ReplicationFrame, WireSegment } from './frames.js';
 import { FRAME_SEGMENT_BYTES_MAX, PEER_WINDOW_EVENTS, RELAY_AFTER_MS } from './limits.js';
-import { inFlightTo, type PeerState } from './peers.js';
+import { inFlightTo, markSent, type PeerState } from './peers.js';
 import type { Logger, LogHead, StoredSegment } from './ports.js';
 
 /** Segments read from the store per push step: a frame's worth of small ones, or a few large ones. */
@@ -122,7 +122,7 @@ export class AntiEntropy {
           const last = segments[segments.length - 1];
           if (last === undefined) break;
           if (!host.send(region, { type: 'segments', origin, segments })) return;
-          peer.sent.set(origin, last.lastSeq);
+          markSent(peer, origin, last.lastSeq, host.now());
         }
       }
     } finally {
@@ -149,7 +149,7 @@ export class AntiEntropy {
       segments ??= batch.segments.map(wireOf);
       if (segments.reduce((sum, segment) => sum + segment.bytes.length, 0) > FRAME_SEGMENT_BYTES_MAX) return;
       if (host.send(region, { type: 'segments', origin: host.origin, segments }))
-        peer.sent.set(host.origin, batch.lastSeq);
+        markSent(peer, host.origin, batch.lastSeq, host.now());
     }
   }
 }

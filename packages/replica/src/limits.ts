@@ -66,6 +66,19 @@ export const RIGHTS_REQUEST_INTERVAL_MS = 20;
 export const RELAY_AFTER_MS = 2 * SUMMARY_INTERVAL_MS;
 
 /**
+ * Events sent to a peer that its summaries have not acknowledged, with no progress on their origin
+ * for this long (plus a few of the slowest round trips), are sent again. A frame that reaches a live
+ * link is either folded or closes it, except one a receiver cannot tell from a stale or early one
+ * and lets go: a hostile wire's run under another known incarnation (stale there) or an unknown one
+ * (held past a gap nobody fills). Without a resend the peer stays behind for good (swarm seed 4456).
+ * Four summary intervals: a healthy peer acknowledges within one interval and a round trip.
+ */
+export const RESEND_AFTER_MS = 4 * SUMMARY_INTERVAL_MS;
+
+/** Round trips of the slowest peer added to RESEND_AFTER_MS (a far peer's summaries come later). */
+export const RESEND_AFTER_ROUND_TRIPS = 4;
+
+/**
  * How long a debit waits for rights from peers by default (API.md `borrowWaitMs`): about one
  * in-continent round trip plus a donor's commit, and short enough that a client's own timeout is
  * far off.

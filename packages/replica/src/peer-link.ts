@@ -15,9 +15,9 @@ import { GateLosses } from './gate-losses.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HoldForwarding } from './hold-forwarding.js';
 import type { JoinFrame } from './join-frames.js';
-import { RTT_MS_FLOOR, SUMMARY_INTERVAL_MS } from './limits.js';
+import { RESEND_AFTER_MS, RESEND_AFTER_ROUND_TRIPS, RTT_MS_FLOOR, SUMMARY_INTERVAL_MS } from './limits.js';
 import { originProblem, versionVectorProblem } from './peer-input.js';
-import { newPeerState, type PeerState } from './peers.js';
+import { forgetAcknowledged, newPeerState, type PeerState } from './peers.js';
 import type { Clock, Logger, LogHead, TimerHandle, Transport } from './ports.js';
 import type { Rebalancing } from './rebalancing.js';
 
@@ -218,8 +218,14 @@ export class PeerLink {
         // Shares of grants split while this region was cut off go to it once nothing it holds is
         // missing here (a duplicate grant id among them is then known, and revoked instead).
         if (this.host.holdsAllOf(frame.versionVector)) this.host.rebalancing.peerCaughtUp(region);
-        for (const [origin, sent] of peer.sent)
-          if ((peer.versionVector[origin] ?? 0) >= sent) peer.sent.delete(origin);
+        // What the peer acknowledged is no longer in flight; what it still lacks long after it was
+        // sent was let go on the way (RESEND_AFTER_MS) and goes again with the push below.
+        const again = forgetAcknowledged(peer, now, RESEND_AFTER_MS + RESEND_AFTER_ROUND_TRIPS * this.rttMs);
+        if (again.length > 0)
+          this.host.logger.debug(
+            { peer: region, origins: again },
+            'frames sent were not acknowledged: sent again',
+          );
         let missing: Uint8Array | null;
         try {
           missing = this.host.control().syncStep2For(frame.control);

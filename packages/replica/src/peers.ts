@@ -14,6 +14,8 @@ export interface PeerState {
   versionVector: Record<OriginId, number>;
   /** Highest seq per origin sent on the current connection (not yet acknowledged, perhaps). */
   sent: Map<OriginId, number>;
+  /** Per origin in `sent`: when its entry was made (what was sent since has not all been acknowledged). */
+  sentSince: Map<OriginId, number>;
   /** A push from the store is under way (one at a time per peer). */
   pushing: boolean;
   /** An acknowledgement (or pull) came in during a push: push again when it ends. */
@@ -32,6 +34,7 @@ export function newPeerState(): PeerState {
     connected: false,
     versionVector: {},
     sent: new Map(),
+    sentSince: new Map(),
     pushing: false,
     pushAgain: false,
     upAt: 0,
@@ -45,4 +48,31 @@ export function inFlightTo(peer: PeerState): number {
   let inFlight = 0;
   for (const [origin, sent] of peer.sent) inFlight += Math.max(0, sent - (peer.versionVector[origin] ?? 0));
   return inFlight;
+}
+
+/** Records that `origin`'s log through `seq` was sent to the peer at `now`. */
+export function markSent(peer: PeerState, origin: OriginId, seq: number, now: number): void {
+  if (!peer.sent.has(origin)) peer.sentSince.set(origin, now);
+  peer.sent.set(origin, seq);
+}
+
+/**
+ * After a summary: forgets what was sent of each origin that the peer acknowledged, and of each it
+ * has not, when for `resendAfterMs` its summaries showed no progress on that origin and nothing sent
+ * was outstanding for less: those frames were let go on the way, and pushes start again from what
+ * the peer holds. Returns the origins forgotten unacknowledged (to be sent again).
+ */
+export function forgetAcknowledged(peer: PeerState, now: number, resendAfterMs: number): OriginId[] {
+  const again: OriginId[] = [];
+  for (const [origin, sent] of peer.sent) {
+    const acknowledged = (peer.versionVector[origin] ?? 0) >= sent;
+    if (!acknowledged) {
+      const progressAt = peer.progress.get(origin)?.at ?? peer.upAt;
+      const outstandingSince = peer.sentSince.get(origin) ?? peer.upAt;
+      if (now - Math.max(progressAt, outstandingSince) < resendAfterMs) continue;
+      again.push(origin);
+    }
+    peer.sent.delete(origin);
+  }
+  return again;
 }
