@@ -373,6 +373,12 @@ export type HistoryRecord =
       readonly held: Readonly<Record<string, number>>;
       readonly kept: Readonly<Record<string, number>>;
       readonly elsewhere: Readonly<Record<string, number>>;
+      /**
+       * The incarnations no node could write as any more once the node restarted: those whose disk
+       * was lost or replaced, this disk's own when it was refused. Absent in histories written before
+       * 2026-12-02 (read as none).
+       */
+      readonly lost?: readonly string[];
     }
   | {
       /** Extension: a region raised an alert (alert-watch.ts). */

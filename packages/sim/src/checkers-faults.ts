@@ -56,17 +56,33 @@ function keptAfter(record: StorageRecord, origin: string): number {
 }
 
 /**
+ * The seqs (from, held] of each origin that a storage fault took from a node while no other node
+ * held them durably, and that their origin may write again. An incarnation no node can write as
+ * any more (`record.lost`: its disk lost or replaced) writes no seq again: what of its log is gone
+ * everywhere is lost with a disk, as its unreplicated tail is, and counts as that does (swarm seed
+ * 3617: eu refused its disk, the last copy of the logs of us and ap, both lost; forgotten as
+ * destroyed, ap's grants and moves left the truth while ap's debit past them, which only ap's lost
+ * disk held, stayed, and the truth read −25 though no region spent past its rights).
+ */
+function* destroyedSpans(record: StorageRecord): Generator<[origin: string, from: number, held: number]> {
+  const lost = new Set(record.lost ?? []);
+  for (const [origin, held] of Object.entries(record.held)) {
+    if (lost.has(origin)) continue;
+    const from = Math.max(keptAfter(record, origin), record.elsewhere[origin] ?? 0);
+    if (held > from) yield [origin, from, held];
+  }
+}
+
+/**
  * Per origin, the seq ranges (from, to] that a storage fault took from a node while no other node
- * held them durably: gone for good, as a lost disk's unreplicated tail is.
+ * held them durably and that their origin may write again (destroyedSpans): gone for good.
  */
 export function destroyedRanges(history: readonly HistoryRecord[]): Map<string, [number, number][]> {
   const ranges = new Map<string, [number, number][]>();
   for (const record of history) {
     if (record.type !== 'storage') continue;
-    for (const [origin, held] of Object.entries(record.held)) {
-      const from = Math.max(keptAfter(record, origin), record.elsewhere[origin] ?? 0);
-      if (held > from) ranges.set(origin, [...(ranges.get(origin) ?? []), [from, held]]);
-    }
+    for (const [origin, from, held] of destroyedSpans(record))
+      ranges.set(origin, [...(ranges.get(origin) ?? []), [from, held]]);
   }
   return ranges;
 }
@@ -83,8 +99,7 @@ export function reusedSince(input: CheckInput): number | null {
   let since: number | null = null;
   for (const record of input.history) {
     if (record.type !== 'storage') continue;
-    for (const [origin, held] of Object.entries(record.held)) {
-      const from = Math.max(keptAfter(record, origin), record.elsewhere[origin] ?? 0);
+    for (const [origin, from, held] of destroyedSpans(record)) {
       const log = written[origin] ?? [];
       for (let seq = from + 1; seq <= held; seq++) {
         if ((log[seq - 1]?.length ?? 0) > 1) {

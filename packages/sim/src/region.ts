@@ -169,10 +169,11 @@ export class RegionNode {
         const damaged = this.damaged;
         if (damaged !== null) {
           // The node refuses to serve a damaged disk, as it must; the operator gives it a new one.
+          // Its incarnation is lost before the fault is recorded: the record names it (`lost`).
           this.damaged = null;
+          if (damaged.origin !== null) this.lostOrigins.push(damaged.origin);
           this.context.storageOpened?.(this.region, damaged, 'refused', (error as Error).message);
           this.kill();
-          if (damaged.origin !== null) this.lostOrigins.push(damaged.origin);
           this.store = this.store.loseDisk();
           this.start();
           return;

@@ -128,6 +128,11 @@ class Simulation {
           for (const [origin, seq] of Object.entries(node.durableSeqs()))
             elsewhere[origin] = Math.max(elsewhere[origin] ?? 0, seq);
         }
+        // Incarnations no node can write as again (one a restored backup runs as can).
+        const running = new Set([...this.nodes.values()].map((node) => node.origin));
+        const lost = [...new Set([...this.nodes.values()].flatMap((node) => node.lostOrigins))]
+          .filter((origin) => !running.has(origin))
+          .sort();
         const storage: HistoryRecord = {
           type: 'storage',
           t: this.now,
@@ -139,6 +144,7 @@ class Simulation {
           held: damaged.held,
           kept: damaged.kept,
           elsewhere,
+          lost,
         };
         this.record(storage);
         // Before the node can write again (it waits for every peer): the truth's totals leave out

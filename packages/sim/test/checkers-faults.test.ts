@@ -7,6 +7,7 @@ import {
   checkS9,
   checkS10,
   checkS11,
+  destroyedRanges,
   type FinalState,
   type HistoryRecord,
 } from '@allot/sim';
@@ -14,6 +15,7 @@ import { describe, expect, it } from 'vitest';
 import { EU, input, US } from './hand-made-run.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type StorageRecord = Extract<HistoryRecord, { type: 'storage' }>;
 
 /** eu restarted on a disk that lost seqs 4 of its own log while us held only up to 2 of it. */
 const tornAtEu: HistoryRecord = {
@@ -94,6 +96,53 @@ describe('S8 — log uniqueness', () => {
       }),
     );
     expect(verdict.holds).toBe(false);
+  });
+});
+
+describe('destroyedRanges with lost incarnations', () => {
+  // eu refused its damaged disk, the last copy of eu's seqs 1–4 and of us's seq 1: us's disk was lost.
+  const refusedAtEu: StorageRecord = {
+    ...(tornAtEu as StorageRecord),
+    damage: 'corrupt-middle',
+    outcome: 'refused',
+    held: { [EU]: 4, [US]: 1 },
+    kept: { [EU]: 4, [US]: 1 },
+    elsewhere: {},
+  };
+
+  it('leaves out what no incarnation can write again: it is lost with a disk (swarm seed 3617)', () => {
+    expect(destroyedRanges([refusedAtEu])).toEqual(
+      new Map([
+        [EU, [[0, 4]]],
+        [US, [[0, 1]]],
+      ]),
+    );
+    expect(destroyedRanges([{ ...refusedAtEu, lost: [US] }])).toEqual(new Map([[EU, [[0, 4]]]]));
+    expect(destroyedRanges([{ ...refusedAtEu, lost: [EU, US] }])).toEqual(new Map());
+  });
+
+  it('keeps S1 counting a lost incarnation’s debit whose last copy a refused disk held', () => {
+    // eu.aaaaaaaa.3 (30) was on eu's refused disk alone; eu's incarnation is gone, so it stays spent.
+    const lostEu: StorageRecord = { ...refusedAtEu, t: 35, lost: [EU, US] };
+    const overGrant: HistoryRecord = {
+      type: 'debit',
+      t: 36,
+      region: 'us',
+      tenant: 'acme',
+      key: 'k3',
+      amount: 71,
+      result: 'accepted',
+      falseDecline: false,
+      latencyMs: 2,
+      debitId: 'us.cccccccc.1',
+    };
+    const destroyed = checkS1(input(({ history }) => history.splice(4, 0, refusedAtEu, overGrant)));
+    expect(destroyed.holds).toBe(true);
+    const lost = checkS1(input(({ history }) => history.splice(4, 0, lostEu, overGrant)));
+    expect(lost.holds).toBe(false);
+    expect(lost.first?.detail).toMatch(
+      /acknowledged debits 111 − refunds 5 = 106 > grants 100 − expired 0 \+ overdraft 5/,
+    );
   });
 });
 
