@@ -8,7 +8,7 @@
 import { buildApp, createMetrics } from '@allot/server';
 import { MemoryStore, sha256 } from '@allot/store';
 import { describe, expect, it } from 'vitest';
-import { running } from './join-world.js';
+import { farBehind, running } from './join-world.js';
 
 describe('a balance as of a time at a node that joined from a checkpoint', () => {
   it('answers after its base as a full node does, and 404 not_found before it', async () => {
@@ -80,5 +80,26 @@ describe('a balance as of a time at a node that joined from a checkpoint', () =>
     } finally {
       for (const app of apps) await app.close();
     }
+  }, 180_000);
+
+  it('at a node far behind that installed one: its prefix below a base does not make the fold whole', async () => {
+    const w = await farBehind();
+    const sa = await w.open('sa', (w.stores.get('sa') as MemoryStore).crash());
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    const bases = await (w.stores.get('sa') as MemoryStore).bases();
+    expect(bases.length).toBeGreaterThan(0);
+    // sa holds eu's grant (it ran then), but not what eu and the others wrote up to its bases.
+    const first = await (w.stores.get('sa') as MemoryStore).readTenantEvents('t0', null, 1);
+    const grantAt = first.events[0]?.event.at as number;
+    const now = w.clock.now();
+    const { versionVector: _eu, ...euNow } = (await w.node('eu').balanceAsOf('t0', now)) ?? {};
+    const { versionVector: _sa, ...saNow } = (await sa.balanceAsOf('t0', now)) ?? {};
+    expect({ ...saNow, region: 'eu' }).toEqual(euNow);
+    expect(await w.node('eu').balanceAsOf('t0', grantAt)).toMatchObject({ granted: 1_000_000 });
+    const refusal = await sa.balanceAsOf('t0', grantAt).catch((error: unknown) => error);
+    expect(refusal).toMatchObject({ name: 'AsOfNotHeldError' });
+    const { origin, seq, heldFrom } = refusal as { origin: string; seq: number; heldFrom: number };
+    expect(bases).toContainEqual(expect.objectContaining({ origin, seq }));
+    expect(heldFrom).toBe(seq + 1);
   }, 180_000);
 });
