@@ -116,9 +116,36 @@ export function newestCheckpointAsOf(
 }
 
 /**
+ * A balance as of `at` needs events this node does not hold: the log of `origin` here starts after
+ * a base at `seq` (it joined from a checkpoint, or installed one far behind: join-install.ts), so
+ * it holds that log only from `seq` + 1, and no checkpoint it may fold from (newestCheckpointAsOf)
+ * covers the events up to `seq`. A fold without them would be a wrong figure, not a smaller one.
+ */
+export class AsOfNotHeldError extends Error {
+  override readonly name = 'AsOfNotHeldError';
+  /** The first seq of `origin` this node holds past its base. */
+  readonly heldFrom: number;
+
+  constructor(
+    readonly tenant: string,
+    readonly at: number,
+    readonly origin: OriginId,
+    readonly seq: number,
+  ) {
+    super(
+      `a balance of ${tenant} as of ${new Date(at).toISOString()} needs the events of ${origin} up to seq ${seq}, ` +
+        `and this node holds that log only from seq ${seq + 1} (it started from a checkpoint of a later time)`,
+    );
+    this.heldFrom = seq + 1;
+  }
+}
+
+/**
  * The fold of `tenant`'s durable events as of `at` (the prefix rule above), or undefined when no
  * grant of the tenant is known by then (what the plain balance says of an unknown tenant).
  * `overdraft` is the allowance per region (the tenant's policy; policies are not in the logs).
+ * AsOfNotHeldError when an origin's log here starts at a base (Store.bases) that the checkpoint
+ * folded from does not cover: its events up to the base are not held here.
  *
  * Events are folded in the order the store indexed them (the order this node folded them); an
  * event the fold refuses there, because the event of another origin it needs comes later, waits
@@ -140,10 +167,17 @@ export async function tenantAsOf(
   baseEventsMin = ASOF_BASE_EVENTS_MIN,
 ): Promise<AsOfFigures | undefined> {
   let page = await store.readTenantEvents(tenant, null, ASOF_PAGE_EVENTS);
-  // A base only for a tenant of more than baseEventsMin events (see ASOF_BASE_EVENTS_MIN).
-  const from = page.next !== null || page.events.length > baseEventsMin ? await base(at) : null;
+  // A base only for a tenant of more than baseEventsMin events (see ASOF_BASE_EVENTS_MIN), or on
+  // a node whose logs start past seq 1: what comes before them is only in its checkpoints.
+  const logBases = await store.bases();
+  const from =
+    logBases.length > 0 || page.next !== null || page.events.length > baseEventsMin ? await base(at) : null;
   const state = from?.state ?? createLedgerState();
   const through = from?.vector ?? {};
+  const uncovered = logBases
+    .filter((head) => head.seq > (through[head.origin] ?? 0))
+    .sort((a, b) => (a.origin < b.origin ? -1 : a.origin > b.origin ? 1 : 0))[0];
+  if (uncovered !== undefined) throw new AsOfNotHeldError(tenant, at, uncovered.origin, uncovered.seq);
   const seen = new Map<OriginId, number>();
   const folded = new Map<OriginId, number>();
   const stopped = new Set<OriginId>();
@@ -190,6 +224,11 @@ export async function tenantAsOf(
       else waiting.set(origin, queue.slice(next));
     }
   }
+  // An origin whose log here starts at a base the checkpoint covers, with none of the tenant's
+  // events held past it by `at`: its last event of the tenant folded lies at or below the base,
+  // inside the checkpoint, which does not say where. The base names a prefix the fold does hold
+  // whole, with the same events of the tenant; a node holding every event names that last one.
+  for (const head of logBases) if (!folded.has(head.origin)) folded.set(head.origin, head.seq);
   if (grantCount(state, tenant) === 0) return undefined;
   const figures = tenantFigures(state, tenant, { now: at, overdraft });
   if (figures === undefined) return undefined;

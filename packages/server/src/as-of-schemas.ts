@@ -23,10 +23,13 @@ export const getBalanceAsOfSchema = {
         maxLength: BALANCE_AT_LENGTH_MAX,
         pattern: RFC3339_PATTERN,
         description:
-          'RFC 3339 time: the balance as of then (every region holding those events answers the same figures).',
+          'RFC 3339 time: the balance as of then (every region holding those events answers the same figures). ' +
+          'A node that does not hold events it needs (its log of an origin starts after a checkpoint of a later ' +
+          'time) answers 404 not_found with `details.origin`, `details.seq` and `details.heldFrom`.',
       },
     },
   },
+  response: { ...getBalanceSchema.response, ...errors('tenant_not_found', 'not_found') },
 } as const;
 
 /** GET /v1/snapshot, with or without `at`. */

@@ -29,15 +29,21 @@ export interface Issue12Input {
  * Could have paid: the true ledger's live credits at the answer (`trueCredits`), less what the
  * tenant's other debits and holds that were in flight then (requested by the answer, answered
  * later) took when they were accepted, still cover the amount. When three debits of 8 race for
- * the last 8 credits, two of them must be declined: those are not false. Declines during faults are
- * not counted here; the run's false-decline metric counts every one.
+ * the last 8 credits, two of them must be declined: those are not false. Nor do credits count that
+ * were granted or refunded at another region less than the scenario's maximum one-way delay before
+ * the answer: no frame from there could have reached the declining region yet, so it could neither
+ * know of them nor borrow them (seed 3487: a grant of 19,837 at eu 19 ms before us declined, with
+ * links of up to 124 ms). Declines during faults are not counted here; the run's false-decline
+ * metric counts every one.
  */
 export function checkF1(input: Issue12Input): Verdict {
   const tally = new Violations();
   let healthyDeclines = 0;
   let contended = 0;
+  let unseen = 0;
   let waited = 0;
   const taken = inFlightTaken(input.history);
+  const fresh = freshCreditsElsewhere(input.history, input.scenario.network.delayMs.max);
   for (const record of input.history) {
     if (record.type !== 'debit') continue;
     if (record.waited === true) waited += 1;
@@ -46,6 +52,13 @@ export function checkF1(input: Issue12Input): Verdict {
     if (!record.falseDecline) continue;
     if (record.trueCredits !== undefined && record.trueCredits - taken(record) < record.amount) {
       contended += 1;
+      continue;
+    }
+    if (
+      record.trueCredits !== undefined &&
+      record.trueCredits - taken(record) - fresh(record) < record.amount
+    ) {
+      unseen += 1;
       continue;
     }
     tally.add(
@@ -57,7 +70,7 @@ export function checkF1(input: Issue12Input): Verdict {
   return tally.verdict(
     'F1',
     'no false declines while the cluster is whole',
-    `${healthyDeclines} declines while healthy with the region's view covering (${contended} lost the last credits to debits in flight); ${waited} debits waited for rights`,
+    `${healthyDeclines} declines while healthy with the region's view covering (${contended} lost the last credits to debits in flight, ${unseen} needed credits made elsewhere too recently to be seen); ${waited} debits waited for rights`,
   );
 }
 
@@ -80,6 +93,32 @@ function inFlightTaken(
     let sum = 0;
     for (const other of byTenant.get(decline.tenant) ?? [])
       if (other.issued <= decline.t && other.answered > decline.t) sum += other.amount;
+    return sum;
+  };
+}
+
+/**
+ * For a decline: Σ credits granted or refunded (accepted) for the tenant at another region, answered
+ * less than `maxDelayMs` before the decline was answered, so that not even the fastest frame from
+ * there could have reached the declining region by then. The answer time is when the event was
+ * durable at the latest (grants and refunds answer within a few ms of their write).
+ */
+function freshCreditsElsewhere(
+  history: readonly HistoryRecord[],
+  maxDelayMs: number,
+): (decline: { tenant: string; region: string; t: number }) => number {
+  const byTenant = new Map<string, { region: string; t: number; amount: number }[]>();
+  for (const record of history) {
+    if ((record.type !== 'grant' && record.type !== 'refund') || record.result !== 'accepted') continue;
+    const list = byTenant.get(record.tenant) ?? [];
+    list.push({ region: record.region, t: record.t, amount: record.amount });
+    byTenant.set(record.tenant, list);
+  }
+  return (decline) => {
+    let sum = 0;
+    for (const credit of byTenant.get(decline.tenant) ?? [])
+      if (credit.region !== decline.region && credit.t <= decline.t && credit.t > decline.t - maxDelayMs)
+        sum += credit.amount;
     return sum;
   };
 }

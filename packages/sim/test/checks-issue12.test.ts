@@ -139,4 +139,37 @@ describe('F1: no false declines while the cluster is whole', () => {
     const plenty = [{ ...declined, trueCredits: 20 } as HistoryRecord, inFlight('a', 130, 60)];
     expect(checkF1({ scenario, history: plenty })).toMatchObject({ holds: false, violations: 1 });
   });
+
+  it('credits made at another region within the maximum one-way delay could not be seen: an older one could', () => {
+    // Links of up to 124 ms; eu declines 10 at t 1,000 with 20 live credits in the true ledger,
+    // 15 of them from a grant at us.
+    const slow: Scenario = { ...scenario, network: { ...scenario.network, delayMs: { min: 10, max: 124 } } };
+    const declined = decline({ t: 1_000, healthyCovered: true, declineReason: 'timeout', trueCredits: 20 });
+    const credit = (type: 'grant' | 'refund', region: string, t: number): HistoryRecord =>
+      type === 'grant'
+        ? { type, t, region, tenant: 'acme', grantId: 'g9', amount: 15, result: 'accepted' }
+        : { type, t, region, tenant: 'acme', debitId: 'us.a.1', amount: 15, result: 'accepted' };
+    for (const type of ['grant', 'refund'] as const) {
+      // 19 ms before the decline (seed 3487): no frame from us could have reached eu yet.
+      const fresh = checkF1({ scenario: slow, history: [credit(type, 'us', 981), declined] });
+      expect(fresh).toMatchObject({ holds: true, violations: 0 });
+      expect(fresh.note).toMatch(/1 needed credits made elsewhere too recently/);
+      // 124 ms before (the maximum delay) or earlier: eu could have known of it, so a false decline.
+      for (const t of [876, 500])
+        expect(checkF1({ scenario: slow, history: [credit(type, 'us', t), declined] })).toMatchObject({
+          holds: false,
+          violations: 1,
+        });
+      // Made at eu itself: known there at once.
+      expect(checkF1({ scenario: slow, history: [credit(type, 'eu', 981), declined] })).toMatchObject({
+        holds: false,
+        violations: 1,
+      });
+      // Made after the answer: not in trueCredits' reckoning of what eu could not see.
+      expect(checkF1({ scenario: slow, history: [declined, credit(type, 'us', 1_001)] })).toMatchObject({
+        holds: false,
+        violations: 1,
+      });
+    }
+  });
 });

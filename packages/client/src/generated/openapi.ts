@@ -2100,7 +2100,7 @@ export interface operations {
     getBalance: {
         parameters: {
             query?: {
-                /** @description RFC 3339 time: the balance as of then (every region holding those events answers the same figures). */
+                /** @description RFC 3339 time: the balance as of then (every region holding those events answers the same figures). A node that does not hold events it needs (its log of an origin starts after a checkpoint of a later time) answers 404 not_found with `details.origin`, `details.seq` and `details.heldFrom`. */
                 at?: string;
             };
             header?: never;
@@ -2148,7 +2148,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Error: tenant_not_found. */
+            /** @description Error: tenant_not_found, not_found. */
             404: {
                 headers: {
                     [name: string]: unknown;

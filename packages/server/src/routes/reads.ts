@@ -3,6 +3,7 @@
  * (auditor, admin) and GET /v1/cluster (any role, but not a tenant-scoped token: the cluster's
  * state spans every tenant).
  */
+import { AsOfNotHeldError, type BalanceView } from '@allot/replica';
 import { isCursor } from '@allot/store';
 import type { FastifyInstance } from 'fastify';
 import { getBalanceAsOfSchema } from '../as-of-schemas.js';
@@ -27,6 +28,32 @@ function parseAt(text: string): number {
   return ms;
 }
 
+/**
+ * The balance as of `at`, or 404 not_found when this node does not hold events it needs (its log
+ * of an origin starts after a checkpoint of a later time: AsOfNotHeldError), naming the origin,
+ * the seq it would need and the first it holds: another region may hold them, this one must not
+ * answer a figure that leaves them out.
+ */
+async function balanceAsOf(
+  context: RouteContext,
+  tenant: string,
+  at: number,
+): Promise<BalanceView | undefined> {
+  try {
+    return await context.replica().balanceAsOf(tenant, at);
+  } catch (error) {
+    if (!(error instanceof AsOfNotHeldError)) throw error;
+    const { origin, seq, heldFrom } = error;
+    throw apiError(
+      'not_found',
+      {
+        what: `the events of ${origin} up to seq ${seq}, which a balance as of ${new Date(at).toISOString()} needs (this node holds that log from seq ${heldFrom}: ask a region that holds it whole)`,
+      },
+      { tenant, origin, seq, heldFrom },
+    );
+  }
+}
+
 /** Registers the balance, events and cluster routes. */
 export function registerReadRoutes(app: FastifyInstance, context: RouteContext): void {
   app.get<{ Params: { tenant: string }; Querystring: { at?: string } }>(
@@ -40,7 +67,7 @@ export function registerReadRoutes(app: FastifyInstance, context: RouteContext):
       const at = request.query.at === undefined ? undefined : parseAt(request.query.at);
       const replica = context.replica();
       const view =
-        at === undefined ? await replica.durableBalance(tenant) : await replica.balanceAsOf(tenant, at);
+        at === undefined ? await replica.durableBalance(tenant) : await balanceAsOf(context, tenant, at);
       if (view === undefined) throw apiError('tenant_not_found', { tenant }, { tenant });
       return balanceJson(view);
     },

@@ -1,0 +1,35 @@
+/**
+ * F1 seeds of swarm 2,001–5,000 (issue 12), kept as regression cases: the scenario each seed drew
+ * (`randomScenario(seed)` as it was on 2026-12-02) with 5 s of quiet instead of 20, frozen in
+ * findings-f1.json, run with that seed. Each failed F1 (only) on main at 57a57bc. Replay one in
+ * full: `npx allot simulate --swarm 1 --seed N`.
+ */
+import { readFileSync } from 'node:fs';
+import { runSimulation, validateScenario } from '@allot/sim';
+import { describe, expect, it } from 'vitest';
+import { RUN_TIMEOUT_MS } from './findings-issue12-support.js';
+
+const DRAWN = JSON.parse(readFileSync(new URL('./findings-f1.json', import.meta.url), 'utf8')) as Record<
+  string,
+  unknown
+>;
+
+describe('F1 seeds of swarm 2,001–5,000', () => {
+  /**
+   * The checker: us declined two debits (timeout) 19 and 31 ms after eu accepted a grant of 19,837
+   * for the tenant, on links of up to 124 ms; the true ledger counted the grant, us could not have
+   * heard of it. Fixed: F1 leaves out credits made at another region within the maximum one-way
+   * delay before the answer.
+   */
+  it(
+    'seed 3487: a grant made elsewhere 19 ms before a decline could not be seen',
+    async () => {
+      const result = await runSimulation(validateScenario(DRAWN['3487']), 3487);
+      expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
+      expect(result.verdicts.find((verdict) => verdict.invariant === 'F1')?.note).toMatch(
+        /[1-9]\d* needed credits made elsewhere too recently/,
+      );
+    },
+    RUN_TIMEOUT_MS,
+  );
+});
