@@ -225,7 +225,7 @@ describe('frameProblem', () => {
 
     it('refuses a missing head, or one that is not a non-negative safe integer (swarm seed 4002)', () => {
       const { head: _head, ...headless } = valid('borrow') as Record<string, unknown>;
-      expect(frameProblem(headless)).toMatch(/^borrow: .*head/);
+      expect(frameProblem(headless)).toBe('borrow has no head');
       for (const head of [-1, 1.5, Number.MAX_SAFE_INTEGER + 1, '3', null, Number.NaN])
         expect(frameProblem({ ...valid('borrow'), head })).toBe('borrow: invalid head');
       expect(frameProblem({ ...valid('borrow'), head: 0 })).toBeNull();

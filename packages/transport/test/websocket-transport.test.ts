@@ -450,6 +450,17 @@ describe('WebSocketTransport: refusals', () => {
       (peer: RawPeer) => peer.sendBytes(encodeUnchecked({ type: 'pull', origin: 'rp#aaaaaaaa', fromSeq: 0 })),
       CloseCode.policy,
     ],
+    [
+      'a borrow frame without the asker’s log head',
+      (peer: RawPeer) => peer.sendBytes(encodeUnchecked({ type: 'borrow', tenant: 'acme', amount: 7 })),
+      CloseCode.policy,
+    ],
+    [
+      'a borrow frame with a negative log head',
+      (peer: RawPeer) =>
+        peer.sendBytes(encodeUnchecked({ type: 'borrow', tenant: 'acme', amount: 7, head: -1 })),
+      CloseCode.policy,
+    ],
     ['a second hello', (peer: RawPeer) => peer.send(peer.hello('rp', 'aaaaaaaa')), CloseCode.policy],
   ] as const) {
     it(`closes a link on ${what} and hands the replica nothing`, async () => {
