@@ -40,6 +40,8 @@ export interface BorrowHost {
   peers(): ReadonlyMap<string, ReachablePeer>;
   /** Sends a frame to a peer region; false if it could not be sent. */
   send(region: string, frame: ReplicationFrame): boolean;
+  /** The last seq of this incarnation's own log, written or not yet durable (0 before any). */
+  ownHead(): number;
   /** A debit waited `ms` for rights and then was `result` (metrics). */
   waited(ms: number, result: 'accepted' | 'declined'): void;
 }
@@ -365,8 +367,10 @@ export class Borrowing {
     waiter.lastAsks = plan;
     waiter.asks += 1;
     this.askedLast.set(waiter.tenant, new Set(asks.map((one) => one.region)));
+    // The head tells a donor which of this region's moves came before the ask (`askerLent`).
+    const head = host.ownHead();
     for (const one of asks)
-      if (!host.send(one.region, { type: 'borrow', tenant: waiter.tenant, amount: one.amount }))
+      if (!host.send(one.region, { type: 'borrow', tenant: waiter.tenant, amount: one.amount, head }))
         waiter.lastAsks = ''; // not sent: the same asks may go next time
   }
 }

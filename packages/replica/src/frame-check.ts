@@ -63,7 +63,7 @@ const FRAME_FIELDS: { readonly [K in (typeof FRAME_TYPES)[number]]: readonly str
   segments: ['type', 'origin', 'segments'],
   pull: ['type', 'origin', 'fromSeq'],
   'rights-request': ['type', 'tenant', 'amount'],
-  borrow: ['type', 'tenant', 'amount'],
+  borrow: ['type', 'tenant', 'amount', 'head'],
   'hold-settle': ['type', 'id', 'tenant', 'holdId', 'action', 'amount'],
   'hold-settled': ['type', 'id', 'status', 'hold', 'held'],
   control: ['type', 'message'],
@@ -152,6 +152,11 @@ function pullProblem(frame: Fields): string | null {
 function rightsRequestProblem(frame: Fields): string | null {
   if (!isTenantId(frame.tenant)) return 'invalid tenant';
   return isAmount(frame.amount) ? null : 'invalid amount';
+}
+
+/** A borrow ask's log head: a seq, 0 before the sender wrote any event. */
+function borrowHeadProblem(head: unknown): string | null {
+  return Number.isSafeInteger(head) && (head as number) >= 0 ? null : 'invalid head';
 }
 
 /** A forwarded request's id: the sender's counter, a safe non-negative integer. */
@@ -254,8 +259,10 @@ export function frameProblem(frame: unknown): string | null {
       problem = pullProblem(frame);
       break;
     case 'rights-request':
-    case 'borrow':
       problem = rightsRequestProblem(frame);
+      break;
+    case 'borrow':
+      problem = rightsRequestProblem(frame) ?? borrowHeadProblem(frame.head);
       break;
     case 'hold-settle':
       problem = holdSettleProblem(frame);

@@ -57,6 +57,13 @@ export interface BorrowFrame {
   readonly type: 'borrow';
   readonly tenant: TenantId;
   readonly amount: number;
+  /**
+   * The sender's own log head when it asked (the last seq of its incarnation, 0 before any): its
+   * `move`s up to it were written before the ask. The receiver drops a kept ask on folding a move of
+   * the sender only when the move is past this head (swarm seed 4002: an ask that overtook the move
+   * before it was dropped as stale).
+   */
+  readonly head: number;
 }
 
 /**

@@ -194,6 +194,7 @@ export function borrowingHost(replica: ReplicaNode): BorrowHost {
     setTimer: (ms, callback) => replica.ports.clock.setTimer(ms, callback),
     peers: () => replica.peers,
     send: (region, frame) => replica.link.send(region, frame),
+    ownHead: () => replica.ownLog.nextSeq - 1,
     waited: (ms, result) => replica.ports.observer?.debitWaited?.(ms / 1000, result),
   };
 }

@@ -74,14 +74,27 @@ export function borrowPrecedes(region: string, other: string): boolean {
   return region < other;
 }
 
+/** A borrow ask kept for the part not served yet. */
+interface KeptAsk {
+  readonly amount: number;
+  readonly until: number;
+  /** The asker's incarnation, as this node knew it when the ask came. */
+  readonly origin: OriginId;
+  /** The asker's own log head when it asked: its moves up to this seq came before the ask. */
+  readonly head: number;
+}
+
 /** One replica's rebalancing: spend rates and outstanding rights requests per tenant. */
 export class Rebalancing {
   private readonly spendRates = new Map<string, { perMs: number; at: number }>();
   private readonly rightsRequested = new Map<string, number>();
   /** Per tenant, shares of grants split here owed to regions that were unreachable then. */
   private readonly pendingShares = new Map<string, Map<string, number>>();
-  /** Per tenant and asking region, the part of its last borrow ask `lend` could not give, and until when. */
-  private readonly keptAsks = new Map<string, Map<string, { amount: number; until: number }>>();
+  /**
+   * Per tenant and asking region, the part of its last borrow ask `lend` could not give, until when,
+   * and the asker's incarnation and log head when it asked (`askerLent`).
+   */
+  private readonly keptAsks = new Map<string, Map<string, KeptAsk>>();
 
   /** Rebalancing for the replica behind `host`. */
   constructor(private readonly host: RebalancingHost) {}
@@ -161,10 +174,11 @@ export class Rebalancing {
    * region first in `borrowPrecedes` order. A region that precedes the asker keeps what its own
    * waiting debits need (when the reachable cluster can pay them at all) and lends only the rest;
    * one that follows it gives what is asked. What it cannot give now is kept for the asker's wait
-   * (this node's borrowWaitMs) and given when rights arrive (`rightsArrived`).
+   * (this node's borrowWaitMs) and given when rights arrive (`rightsArrived`). `head` is the asker's
+   * own log head when it asked (`askerLent`).
    */
-  lend(region: string, tenant: string, amount: number): void {
-    this.lendUntil(region, tenant, amount, this.host.now() + this.host.borrowWaitMs);
+  lend(region: string, tenant: string, amount: number, head: number): void {
+    this.lendUntil(region, tenant, amount, this.host.now() + this.host.borrowWaitMs, head);
   }
 
   /**
@@ -180,24 +194,31 @@ export class Rebalancing {
     this.keptAsks.delete(tenant);
     const now = this.host.now();
     for (const [region, ask] of asks)
-      if (now <= ask.until) this.lendUntil(region, tenant, ask.amount, ask.until);
+      if (now <= ask.until) this.lendUntil(region, tenant, ask.amount, ask.until, ask.head);
   }
 
   /**
-   * `region` moved rights of the tenant away: its debits do not wait for them (`lend` gives only
-   * what they do not need), so its kept ask is stale. Served, it would send back rights the region
-   * gave away, and two regions without debits would hand the last credits back and forth while a
-   * third waited for them (swarm seed 143).
+   * `region` moved rights of the tenant away (the move of `origin` at `seq`, folded here): its debits
+   * did not wait for them then (`lend` gives only what they do not need), so a kept ask it sent
+   * before the move is stale. Served, it would send back rights the region gave away, and two
+   * regions without debits would hand the last credits back and forth while a third waited for
+   * them (swarm seed 143). An ask sent after the move (at or past its seq: the move was in the
+   * asker's log when it asked) is the newer word and stays kept: a frame may overtake the run of
+   * events before it, and a debit that began waiting after the move was declined for want of the
+   * rights this node would have served (swarm seed 4002). A move of another incarnation of the
+   * region than the one that asked cannot be placed against the ask's head: dropped as before.
    */
-  askerLent(region: string, tenant: string): void {
+  askerLent(region: string, tenant: string, origin: OriginId, seq: number): void {
     const asks = this.keptAsks.get(tenant);
-    if (asks === undefined) return;
+    const ask = asks?.get(region);
+    if (asks === undefined || ask === undefined) return;
+    if (ask.origin === origin && seq <= ask.head) return;
     asks.delete(region);
     if (asks.size === 0) this.keptAsks.delete(tenant);
   }
 
   /** `lend`; what it does not give now is kept until `until` (`rightsArrived`). */
-  private lendUntil(region: string, tenant: string, amount: number, until: number): void {
+  private lendUntil(region: string, tenant: string, amount: number, until: number, head: number): void {
     const host = this.host;
     this.keptAsks.get(tenant)?.delete(region); // the newest ask of a region replaces its last
     if (!host.logConfirmed()) return;
@@ -205,7 +226,7 @@ export class Rebalancing {
     if (peer.origin === null || !peer.connected) return;
     if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) {
       // What arrives repays the overdraft first; what is left then may serve the ask.
-      this.keepAsk(tenant, region, amount, until);
+      this.keepAsk(tenant, region, { amount, until, origin: peer.origin, head });
       return;
     }
     const rights = this.rightsAt(tenant, host.origin, host.now());
@@ -217,13 +238,14 @@ export class Rebalancing {
       ? host.waitingFor(tenant, host.reachableCredits(tenant))
       : 0;
     const give = Math.min(amount, rights - kept);
-    if (give < amount) this.keepAsk(tenant, region, amount - Math.max(0, give), until);
+    if (give < amount)
+      this.keepAsk(tenant, region, { amount: amount - Math.max(0, give), until, origin: peer.origin, head });
     if (give < 1) return;
     host.moveRights(tenant, peer.origin, give);
   }
 
   /** Keeps the part of a borrow ask not served, bounded by BORROW_ASKS_KEPT_MAX tenants. */
-  private keepAsk(tenant: string, region: string, amount: number, until: number): void {
+  private keepAsk(tenant: string, region: string, ask: KeptAsk): void {
     let asks = this.keptAsks.get(tenant);
     if (asks === undefined) {
       if (this.keptAsks.size >= BORROW_ASKS_KEPT_MAX) {
@@ -233,7 +255,7 @@ export class Rebalancing {
       asks = new Map();
       this.keptAsks.set(tenant, asks);
     }
-    asks.set(region, { amount, until });
+    asks.set(region, ask);
   }
 
   /**

@@ -220,10 +220,12 @@ export class RemoteEvents {
     const retiredOwn = this.host.state().retired.get(this.host.origin);
     if (retiredOwn !== undefined) this.host.ownRetiredHeard(retiredOwn);
     for (const [tenant, keys] of folded.touched) this.afterRemoteEvents(tenant, keys);
-    // A region that moves rights away needs none of that tenant's: its kept asks are stale.
+    // A region that moves rights away needs none of that tenant's: its kept asks sent before the
+    // move are stale (those sent after it, which overtook it, are not: `askerLent`).
     for (const { decoded } of verdict.segments.slice(0, folded.writes.length))
       for (const event of decoded.events)
-        if (event.kind === 'move') this.host.rebalancing.askerLent(regionOf(origin), event.tenant);
+        if (event.kind === 'move')
+          this.host.rebalancing.askerLent(regionOf(origin), event.tenant, origin, event.seq);
     // Rights may have arrived (a donor's move): debits waiting for them are decided again, then
     // the asks of peers kept for want of rights are served from what is left.
     if (this.host.logConfirmed())

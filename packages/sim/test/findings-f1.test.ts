@@ -1,7 +1,8 @@
 /**
  * F1 seeds of swarm 2,001–5,000 (issue 12), kept as regression cases: the scenario each seed drew
  * (`randomScenario(seed)` as it was on 2026-12-02) with 5 s of quiet instead of 20, frozen in
- * findings-f1.json, run with that seed. Each failed F1 (only) on main at 57a57bc. Replay one in
+ * findings-f1.json, run with that seed. Each failed F1 (only): 3487 on main at 57a57bc, 4002 at
+ * b42abe7. Replay one in
  * full: `npx allot simulate --swarm 1 --seed N`.
  */
 import { readFileSync } from 'node:fs';
@@ -29,6 +30,21 @@ describe('F1 seeds of swarm 2,001–5,000', () => {
       expect(result.verdicts.find((verdict) => verdict.invariant === 'F1')?.note).toMatch(
         /[1-9]\d* needed credits made elsewhere too recently/,
       );
+    },
+    RUN_TIMEOUT_MS,
+  );
+
+  /**
+   * us lent ap 30 at 9,736, then a debit of 9 came and us asked ap for 18. The ask overtook the
+   * move's run: ap kept it (its own waiting debits needed its rights) and on folding the move
+   * dropped it as stale, although us asked after its move; us's debit timed out. Fixed: the ask
+   * carries us's log head, and only a move past it makes a kept ask stale.
+   */
+  it(
+    'seed 4002: a kept borrow ask that overtook the move before it is still served',
+    async () => {
+      const result = await runSimulation(validateScenario(DRAWN['4002']), 4002);
+      expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
     },
     RUN_TIMEOUT_MS,
   );

@@ -23,8 +23,12 @@ import {
 } from '@allot/replica';
 import { CLUSTER_ID_LENGTH_MAX, NONCE_BYTES } from './limits.js';
 
-/** The protocol version this build speaks; a peer with another is refused. */
-export const PROTOCOL_VERSION = 3;
+/**
+ * The protocol version this build speaks; a peer with another is refused at the handshake, with the
+ * reason in the log. 4: a `borrow` frame carries the asker's log head (a build of 3 would close the
+ * link at its first borrow instead).
+ */
+export const PROTOCOL_VERSION = 4;
 
 /** Domain separation of handshake signatures: they can never be mistaken for a head signature. */
 export const HELLO_CONTEXT = 'allot-hello-v2';

@@ -193,6 +193,7 @@ const frameArbs: { readonly [K in ReplicationFrame['type']]: fc.Arbitrary<Replic
     type: fc.constant('borrow' as const),
     tenant: tenantArb,
     amount: amountArb,
+    head: fc.oneof(fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)),
   }),
   'hold-settle': fc.record({
     type: fc.constant('hold-settle' as const),

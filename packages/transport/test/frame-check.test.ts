@@ -222,6 +222,15 @@ describe('frameProblem', () => {
       expect(frameProblem({ ...valid('borrow'), amount: 0 })).toBe('borrow: invalid amount');
       expect(frameProblem({ ...valid('borrow'), extra: 1 })).toMatch(/unexpected field/);
     });
+
+    it('refuses a missing head, or one that is not a non-negative safe integer (swarm seed 4002)', () => {
+      const { head: _head, ...headless } = valid('borrow') as Record<string, unknown>;
+      expect(frameProblem(headless)).toBe('borrow has no head');
+      for (const head of [-1, 1.5, Number.MAX_SAFE_INTEGER + 1, '3', null, Number.NaN])
+        expect(frameProblem({ ...valid('borrow'), head })).toBe('borrow: invalid head');
+      expect(frameProblem({ ...valid('borrow'), head: 0 })).toBeNull();
+      expect(frameProblem({ ...valid('borrow'), head: Number.MAX_SAFE_INTEGER })).toBeNull();
+    });
   });
 
   describe('hold-settle and hold-settled', () => {

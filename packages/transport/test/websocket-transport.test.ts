@@ -381,19 +381,19 @@ describe('WebSocketTransport: refusals', () => {
     );
   });
 
-  it('refuses another protocol version, an old v2 peer with one warning', async () => {
+  it('refuses another protocol version, an old v3 peer with one warning', async () => {
     const { target } = await acceptorFor();
-    for (const protocol of [2, 2, 4]) {
+    for (const protocol of [3, 3, 5]) {
       const peer = await raw(target.url);
       peer.send(peer.hello('rp', 'aaaaaaaa', { protocol }));
       expect(await peer.closure()).toEqual({
         code: CloseCode.wrongProtocol,
-        reason: `protocol ${protocol} is not 3`,
+        reason: `protocol ${protocol} is not 4`,
       });
     }
     expect(target.handlers.calls).toEqual([]);
     const warned = target.logger.closes('warn', CloseCode.wrongProtocol).map((line) => line.fields.reason);
-    expect(warned).toEqual(['protocol 2 is not 3', 'protocol 4 is not 3']);
+    expect(warned).toEqual(['protocol 3 is not 4', 'protocol 5 is not 4']);
   });
 
   it('refuses a first message that is not a dialer hello', async () => {
@@ -448,6 +448,17 @@ describe('WebSocketTransport: refusals', () => {
     [
       'a frame that fails its shape check',
       (peer: RawPeer) => peer.sendBytes(encodeUnchecked({ type: 'pull', origin: 'rp#aaaaaaaa', fromSeq: 0 })),
+      CloseCode.policy,
+    ],
+    [
+      'a borrow frame without the asker’s log head',
+      (peer: RawPeer) => peer.sendBytes(encodeUnchecked({ type: 'borrow', tenant: 'acme', amount: 7 })),
+      CloseCode.policy,
+    ],
+    [
+      'a borrow frame with a negative log head',
+      (peer: RawPeer) =>
+        peer.sendBytes(encodeUnchecked({ type: 'borrow', tenant: 'acme', amount: 7, head: -1 })),
       CloseCode.policy,
     ],
     ['a second hello', (peer: RawPeer) => peer.send(peer.hello('rp', 'aaaaaaaa')), CloseCode.policy],

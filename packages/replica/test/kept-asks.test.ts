@@ -1,0 +1,92 @@
+/**
+ * A borrow ask kept by a lender that could not serve it, and the asker's own moves folded there
+ * later (swarm seed 4002): the ask carries the asker's log head, and only a move past that head (one
+ * the ask did not know of) makes it stale. Rebalancing is driven here through a fake host, so the
+ * order of arrival (the ask overtaking the move's run) is exact.
+ */
+import {
+  applyEvent,
+  createLedgerState,
+  decideGrant,
+  type LedgerState,
+  makeEvent,
+  type OriginId,
+  originId,
+} from '@allot/core';
+import { describe, expect, it } from 'vitest';
+import { Rebalancing, type RebalancingHost } from '../src/rebalancing.js';
+
+const T0 = 1_700_000_000_000;
+const TENANT = 'acme';
+const AP = originId('ap', 'aaaaaaaa');
+const US = originId('us', 'bbbbbbbb');
+const US_NEXT = originId('us', 'cccccccc');
+
+/** The lender ap, holding no rights until `arrive` grants it some; us is its connected asker. */
+function lender() {
+  let state: LedgerState = createLedgerState();
+  const moves: { tenant: string; to: OriginId; amount: number }[] = [];
+  const host: RebalancingHost = {
+    origin: AP,
+    region: 'ap',
+    borrowWaitMs: 200,
+    adaptive: () => true,
+    attached: () => true,
+    logConfirmed: () => true,
+    state: () => state,
+    weights: () => ({}),
+    rttMs: () => 10,
+    now: () => T0,
+    peers: () => new Map([['us', { origin: US, connected: true }]]),
+    peer: () => ({ origin: US, connected: true }),
+    send: () => true,
+    waitingFor: () => 0,
+    reachableCredits: () => 0,
+    moveRights: (tenant, to, amount) => {
+      moves.push({ tenant, to, amount });
+    },
+  };
+  const rebalancing = new Rebalancing(host);
+  /** Rights of 30 arrive at ap (its own grant here, standing for a peer's move). */
+  const arrive = () => {
+    state = createLedgerState();
+    const decision = decideGrant(
+      state,
+      { origin: AP, now: T0 },
+      { tenant: TENANT, grantId: 'g1', amount: 30, priority: 100, expiresAt: null },
+    );
+    if (decision.status !== 'accepted') throw new Error(`grant ${decision.status}`);
+    const applied = applyEvent(state, makeEvent({ origin: AP, seq: 1, at: T0 }, decision.body));
+    if (applied !== 'applied') throw new Error(`grant ${applied}`);
+    rebalancing.rightsArrived(TENANT);
+  };
+  return { rebalancing, moves, arrive };
+}
+
+describe('kept borrow asks and the asker’s moves', () => {
+  it('an ask that overtook the move before it stays kept, and is served when rights arrive (seed 4002)', () => {
+    const { rebalancing, moves, arrive } = lender();
+    // us wrote its move at seq 5, then asked with head 5; the ask came first and could not be served.
+    rebalancing.lend('us', TENANT, 18, 5);
+    expect(moves).toEqual([]);
+    rebalancing.askerLent('us', TENANT, US, 5);
+    arrive();
+    expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 18 }]);
+  });
+
+  it('a move past the ask’s head makes it stale: not served (seed 143)', () => {
+    const { rebalancing, moves, arrive } = lender();
+    rebalancing.lend('us', TENANT, 18, 5);
+    rebalancing.askerLent('us', TENANT, US, 6);
+    arrive();
+    expect(moves).toEqual([]);
+  });
+
+  it('a move of another incarnation of the asker’s region cannot be placed against the head: stale', () => {
+    const { rebalancing, moves, arrive } = lender();
+    rebalancing.lend('us', TENANT, 18, 5);
+    rebalancing.askerLent('us', TENANT, US_NEXT, 1);
+    arrive();
+    expect(moves).toEqual([]);
+  });
+});
