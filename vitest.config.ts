@@ -19,6 +19,10 @@ export default defineConfig({
   test: {
     include: ['packages/*/test/**/*.test.ts', 'test/**/*.test.ts'],
     pool: 'forks',
+    // Both cores: much of the suite is real processes and connections waiting, so a second worker
+    // cuts its time (vitest's default on two cores is one worker: 12 min here on 2026-12-02).
+    // ALLOT_TEST_WORKERS=1 runs the files one at a time.
+    maxWorkers: Number(process.env.ALLOT_TEST_WORKERS ?? 2),
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },
