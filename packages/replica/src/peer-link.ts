@@ -17,7 +17,7 @@ import type { HoldForwarding } from './hold-forwarding.js';
 import type { JoinFrame } from './join-frames.js';
 import { RESEND_AFTER_MS, RESEND_AFTER_ROUND_TRIPS, RTT_MS_FLOOR, SUMMARY_INTERVAL_MS } from './limits.js';
 import { originProblem, versionVectorProblem } from './peer-input.js';
-import { forgetAcknowledged, newPeerState, type PeerState } from './peers.js';
+import { forgetAcknowledged, forgetSent, newPeerState, type PeerState } from './peers.js';
 import type { Clock, Logger, LogHead, TimerHandle, Transport } from './ports.js';
 import type { Rebalancing } from './rebalancing.js';
 
@@ -109,7 +109,7 @@ export class PeerLink {
     peer.origin = origin;
     peer.connected = true;
     peer.versionVector = {};
-    peer.sent.clear();
+    forgetSent(peer);
     peer.upAt = this.host.clock.now();
     peer.progress.clear();
     peer.summarized = false;
@@ -129,7 +129,7 @@ export class PeerLink {
     if (this.transport?.peers().find((link) => link.region === region)?.connected === true) return;
     const peer = this.peer(region);
     peer.connected = false;
-    peer.sent.clear();
+    forgetSent(peer);
     this.gateLosses.forget(region);
     this.host.forwarding.peerDown(region);
     this.host.joinPeerDown(region);
@@ -156,7 +156,7 @@ export class PeerLink {
       let rtt = RTT_MS_FLOOR;
       for (const link of this.transport?.peers() ?? []) {
         const peer = this.peer(link.region);
-        if (peer.connected !== link.connected) peer.sent.clear();
+        if (peer.connected !== link.connected) forgetSent(peer);
         peer.connected = link.connected;
         if (link.rttMs !== null) rtt = Math.max(rtt, link.rttMs);
       }
@@ -243,7 +243,7 @@ export class PeerLink {
           return;
         }
         peer.versionVector[frame.origin] = Math.min(peer.versionVector[frame.origin] ?? 0, frame.fromSeq - 1);
-        peer.sent.delete(frame.origin);
+        forgetSent(peer, frame.origin);
         this.host.antiEntropy.pushMissingLogged(region);
         break;
       case 'segments':

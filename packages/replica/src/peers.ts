@@ -50,6 +50,17 @@ export function inFlightTo(peer: PeerState): number {
   return inFlight;
 }
 
+/** Forgets what was sent of `origin` (all origins when omitted): pushes start again from the peer's vector. */
+export function forgetSent(peer: PeerState, origin?: OriginId): void {
+  if (origin === undefined) {
+    peer.sent.clear();
+    peer.sentSince.clear();
+  } else {
+    peer.sent.delete(origin);
+    peer.sentSince.delete(origin);
+  }
+}
+
 /** Records that `origin`'s log through `seq` was sent to the peer at `now`. */
 export function markSent(peer: PeerState, origin: OriginId, seq: number, now: number): void {
   if (!peer.sent.has(origin)) peer.sentSince.set(origin, now);
@@ -72,7 +83,7 @@ export function forgetAcknowledged(peer: PeerState, now: number, resendAfterMs: 
       if (now - Math.max(progressAt, outstandingSince) < resendAfterMs) continue;
       again.push(origin);
     }
-    peer.sent.delete(origin);
+    forgetSent(peer, origin);
   }
   return again;
 }

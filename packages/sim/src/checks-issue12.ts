@@ -99,8 +99,9 @@ function inFlightTaken(
 
 /**
  * For a decline: Σ credits granted or refunded (accepted) for the tenant at another region, answered
- * less than `maxDelayMs` before the decline was answered, so that not even the fastest frame from
- * there could have reached the declining region by then. The answer time is when the event was
+ * less than `maxDelayMs` before the decline was answered: a frame from there may not have reached
+ * the declining region by then (the checker gives the replica the slowest link's benefit of the
+ * doubt, so F1 may miss a false decline in that window, never invent one). The answer time is when the event was
  * durable at the latest (grants and refunds answer within a few ms of their write).
  */
 function freshCreditsElsewhere(
