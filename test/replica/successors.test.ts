@@ -91,7 +91,7 @@ describe('SuccessorWatch', () => {
     expect(watch.eldersPending).toBe(true); // a failed commit: recorded again later
     watch.settled([OLD], true);
     expect(watch.eldersPending).toBe(false);
-    watch.started();
+    watch.started(false);
     expect(watch.noteFolded(OLD)).toBeNull();
     expect(watch.successor).toBeNull();
   });
@@ -117,13 +117,36 @@ describe('SuccessorWatch', () => {
     const watch = new SuccessorWatch(OWN);
     watch.load([OWN, OLD], false);
     expect(watch.confirmed(false)).toBeNull();
-    watch.started();
+    watch.started(false);
     watch.noteNamed([NEW]);
     expect(watch.successor).toBeNull();
     expect(watch.mayRecord(NEW)).toBe(true); // heard of while running: recorded, as issue 16 wants
     expect(watch.noteFolded(OLD)).toBeNull();
     expect(watch.noteFolded(NEW)).toEqual({ origin: NEW, evidence: 'events' });
     expect(watch.mayRecord(NEW)).toBe(false);
+  });
+
+  it('newborn, it took writes without a region nobody had heard of: what arrives later is older (seed 5379)', () => {
+    const watch = new SuccessorWatch(OWN);
+    watch.load([OWN], true);
+    expect(watch.confirmed(true)).toBeNull();
+    watch.started(true);
+    // The skipped region was no new one: it held the cluster's history, this region's OLD included.
+    expect(watch.noteFolded(OLD)).toBeNull();
+    expect(watch.successor).toBeNull();
+    expect(watch.pendingElders()).toEqual([OLD]);
+    expect(watch.mayRecord(OLD)).toBe(true);
+    watch.settled([OLD], true);
+    expect(watch.noteFolded(OLD)).toBeNull();
+    expect(watch.successor).toBeNull();
+  });
+
+  it('grown, it took writes without such a region: signed events of one not recorded still stop it', () => {
+    const watch = new SuccessorWatch(OWN);
+    watch.load([OWN], false);
+    expect(watch.confirmed(false)).toBeNull();
+    watch.started(true); // a restored backup may have written under seqs a lost disk used
+    expect(watch.noteFolded(NEW)).toEqual({ origin: NEW, evidence: 'events' });
   });
 
   it('waived by allowLoneStart: nothing is judged, everything heard is recorded as before', () => {
@@ -187,7 +210,7 @@ describe('the successor rule (properties)', () => {
         play(watch, after);
         watch.settled(watch.pendingElders(), true);
         expect(watch.eldersPending).toBe(false);
-        watch.started();
+        watch.started(false);
         expect(watch.successor).toBeNull();
         for (const s of [...before, ...after]) {
           const heard = s.kind === 'named' ? s.origins : s.kind === 'folded' ? [s.origin] : [];
@@ -216,7 +239,7 @@ describe('the successor rule (properties)', () => {
           watch.confirmed(false);
           const expectedStarting = starting.some((s) => s.kind === 'folded' && newer(s.origin));
           expect(watch.successor !== null).toBe(expectedStarting);
-          if (watch.successor === null) watch.started();
+          if (watch.successor === null) watch.started(false);
           play(watch, running);
           const expected = expectedStarting || running.some((s) => s.kind === 'folded' && newer(s.origin));
           expect(watch.successor !== null).toBe(expected);

@@ -66,6 +66,12 @@ export class SuccessorWatch {
   private found: Successor | null = null;
   /** allowLoneStart: the operator overrode the start's checks; nothing is judged this run. */
   private waived = false;
+  /**
+   * Newborn in this run, and it took writes without the word of some configured region that nobody
+   * it heard had heard of (writability.ts `regionsToConfirm`): such a region may still hold older
+   * incarnations of this one's region (`started`).
+   */
+  private newbornSkipping = false;
 
   /** The watch of the node whose incarnation is `origin`. */
   constructor(readonly origin: OriginId) {
@@ -193,8 +199,16 @@ export class SuccessorWatch {
     return moved;
   }
 
-  /** This node takes writes now: grown from now on, and only signed events count. */
-  started(): void {
+  /**
+   * This node takes writes now: grown from now on, and only signed events count. `skipping`: it
+   * did not wait for every configured region (a region nobody it heard had heard of counts as never
+   * started). When that was wrong — every node it heard was on an empty disk too, and the silent
+   * region holds the cluster's history (swarm seed 5379: eu and ap both lost their disks while us
+   * was paused) — the incarnations of its region that arrive from there are older, not newer: a
+   * newborn's own log is all in this run, so nothing of it can be reused, and it stays writable.
+   */
+  started(skipping: boolean): void {
+    this.newbornSkipping = this.birth === 'newborn' && skipping && !this.waived;
     this.birth = 'grown';
     this.starting = false;
   }
@@ -210,6 +224,10 @@ export class SuccessorWatch {
         this.pending.add(origin);
         return null;
       case 'grown':
+        if (this.newbornSkipping) {
+          this.pending.add(origin); // an elder once recorded (`settled`)
+          return null;
+        }
         if (this.found !== null) return null;
         this.found = { origin, evidence };
         return this.found;

@@ -124,7 +124,7 @@ export class Writability {
     const ownLog = host.ownLog();
     const remote = host.remote();
     this.logConfirmed = true;
-    host.successors.started();
+    host.successors.started(this.regionsToConfirm().length < this.otherRegions().length);
     host.logger.info(
       { origin: host.origin, seq: ownLog.durableSeq, fetchedBack: remote.fetchedBack },
       remote.fetchedBack > 0

@@ -105,4 +105,19 @@ describe('issue 15 soak findings', () => {
     expect(result.scenario.faults.filter((fault) => fault.kind === 'crash').length).toBe(2);
     expect(noteOf(result, 'S6')).toMatch(/[1-9]\d* taken at more than one region/);
   });
+  /**
+   * S5, S6 (the replica): eu and ap both restarted on new disks while us, which alone held their
+   * earlier incarnations' logs, was paused. Each took the other's word that us had never started
+   * (nobody either had heard of it) and took writes: eu granted again a g2 that ap's lost incarnation
+   * had granted. When us came back, both took their earlier incarnations, fetched from us, for newer
+   * ones and stopped writing for good, so eu never revoked its duplicate g2. Fixed: a newborn that
+   * took writes without such a region takes what arrives from it later as older (successors.ts).
+   */
+  it('seed 5379: new incarnations that skipped a silent region take what it held as older', async () => {
+    const result = await run(5379);
+    expect(
+      Object.keys(result.metrics.replicaLog ?? {}).filter((line) => line.includes('superseded')),
+    ).toEqual([]);
+    expect(noteOf(result, 'S6')).toMatch(/1 grant ids defined at two regions, revoked/);
+  });
 });
