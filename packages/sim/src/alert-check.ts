@@ -10,8 +10,8 @@
  */
 import { balanceOf } from '@allot/core';
 import { type AlertRule, rearmLevel, ruleKey, thresholdOf } from '@allot/replica';
-import type { HistoryRecord, LedgerFigures, Verdict } from './api.js';
 import { type CheckInput, INVARIANT_NAMES } from './checkers.js';
+import type { HistoryRecord, LedgerFigures, Verdict } from './results.js';
 
 /** The true ledger's figures of `tenant` over time, from the records that carry them. */
 function truthSeries(

@@ -5,7 +5,7 @@
  * and the restarted process sees its tenants afresh (as a node whose outbox was lost would).
  */
 import { type AlertHash, type AlertState, evaluateAlert, type Replica, ruleKey } from '@allot/replica';
-import type { HistoryRecord } from './api.js';
+import type { HistoryRecord } from './results.js';
 
 /** What an alert watcher of one region needs. */
 export interface AlertWatchPorts {

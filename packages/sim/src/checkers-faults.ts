@@ -13,7 +13,8 @@
  */
 import { parseEventRecordId } from '@allot/core';
 import { policyProblem } from '@allot/replica';
-import type { FinalState, HistoryRecord, Scenario, Verdict } from './api.js';
+import type { Scenario } from './api.js';
+import type { FinalState, HistoryRecord, Verdict } from './results.js';
 import { Violations } from './violations.js';
 
 /** What the checkers read (the same as checkers.ts's CheckInput). */

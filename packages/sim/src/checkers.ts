@@ -13,12 +13,13 @@
  *   the risk that `retire` reports), never hidden.
  */
 import { parseEventRecordId } from '@allot/core';
-import type { LedgerFigures, Scenario, TenantSpec, Verdict } from './api.js';
+import type { Scenario, TenantSpec } from './api.js';
 import { overdraftBound, regionOverdraftMax } from './bounds.js';
 import { checkFaultInvariants, destroyedRanges, inRanges, reusedSince } from './checkers-faults.js';
 import { type CheckInput, checkS3, checkS4, checkS5, checkS6 } from './checks-final.js';
 import { issue12Checks } from './checks-issue12.js';
 import { INVARIANT_NAMES } from './invariant-names.js';
+import type { LedgerFigures, Verdict } from './results.js';
 import { Violations } from './violations.js';
 
 export { type CheckInput, checkS3, checkS4, checkS5, checkS6, INVARIANT_NAMES };

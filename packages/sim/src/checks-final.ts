@@ -4,9 +4,10 @@
  * the final state, with the ground rules of checkers.ts (which runs them beside S1, S2 and the rest).
  */
 import { balanceOf, parseEventRecordId } from '@allot/core';
-import type { FinalState, HistoryRecord, Scenario, Verdict } from './api.js';
+import type { Scenario } from './api.js';
 import { destroyedRanges, inRanges } from './checkers-faults.js';
 import { INVARIANT_NAMES } from './invariant-names.js';
+import type { FinalState, HistoryRecord, Verdict } from './results.js';
 import { quietStartMs } from './timeline.js';
 import { Violations } from './violations.js';
 

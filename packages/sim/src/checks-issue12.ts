@@ -3,8 +3,9 @@
  * while the cluster is whole, and S7, holds end once within the bound. Pure functions of the
  * history, like the other checkers, so real-process tests can run them too.
  */
-import type { FinalState, HistoryRecord, Scenario, Verdict } from './api.js';
+import type { Scenario } from './api.js';
 import { HOLD_END_BOUND_MS } from './limits.js';
+import type { FinalState, HistoryRecord, Verdict } from './results.js';
 import { Violations } from './violations.js';
 
 /** What these checks read: the scenario, the history, and (for S7) the nodes' final state. */

@@ -4,12 +4,12 @@
  * at its time and recorded in the history. Every heal (a partition lifted, a process restarted or
  * resumed) is reported, so that convergence after it can be timed.
  */
-import type { Fault, HistoryRecord, Scenario } from './api.js';
+import type { Fault, Scenario } from './api.js';
 import { HostileDirection } from './hostile.js';
 import { RETIRE_ATTEMPTS_MAX } from './limits.js';
-
 import type { SimNetwork } from './network.js';
 import type { RegionNode } from './region.js';
+import type { HistoryRecord } from './results.js';
 import { streamOf } from './rng.js';
 import type { Scheduler } from './scheduler.js';
 import { faultEndMs, msOf } from './timeline.js';

@@ -6,11 +6,12 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson, eventRecordId } from '@allot/core';
 import type { Replica, SnapshotHeader, SnapshotTenant } from '@allot/replica';
-import type { FinalHold, FinalRegion, FinalState, Scenario } from './api.js';
+import type { Scenario } from './api.js';
 import { policyText } from './hostile.js';
 import { FINAL_PAGE_EVENTS, FINAL_SNAPSHOT_MS_MAX, SIM_EPOCH_MS } from './limits.js';
 import type { SimNetwork } from './network.js';
 import type { RegionNode } from './region.js';
+import type { FinalHold, FinalRegion, FinalState } from './results.js';
 import type { Scheduler } from './scheduler.js';
 import type { TrueLedger } from './truth.js';
 import { vectorText } from './vectors.js';

@@ -25,6 +25,7 @@ export * from './limits.js';
 export type { Endpoint, NetworkCounters } from './links.js';
 export { SimNetwork } from './network.js';
 export { RegionNode } from './region.js';
+export * from './results.js';
 export { RandomStream, streamOf } from './rng.js';
 export { historyHash, type RunOptions, replayCommand, runSimulation, SimulationError } from './run.js';
 export { SCENARIO_SCHEMA, ScenarioError, validateScenario } from './scenario.js';

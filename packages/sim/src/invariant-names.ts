@@ -1,8 +1,9 @@
 /**
  * The names of the simulator's invariants, in one place for the checkers and the reports.
  */
-import type { Verdict } from './api.js';
+
 import { FAULT_INVARIANT_NAMES } from './checkers-faults.js';
+import type { Verdict } from './results.js';
 
 /** Names of the invariants, as DESIGN.md §6 gives them. */
 export const INVARIANT_NAMES: Readonly<Record<Verdict['invariant'], string>> = {

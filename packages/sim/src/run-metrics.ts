@@ -1,6 +1,7 @@
 /** A run's measurements (RunMetrics) from its history, network counters and true ledger. */
-import type { FinalState, HistoryRecord, RunMetrics, Scenario } from './api.js';
+import type { Scenario } from './api.js';
 import type { NetworkCounters } from './links.js';
+import type { FinalState, HistoryRecord, RunMetrics } from './results.js';
 import type { TrueLedger } from './truth.js';
 
 /** What the metrics are read from: the run's wiring at its end. */

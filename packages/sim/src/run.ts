@@ -11,7 +11,7 @@ import { balanceOf } from '@allot/core';
 import type { Replica } from '@allot/replica';
 import { checkA1 } from './alert-check.js';
 import { watchAlerts } from './alert-watch.js';
-import type { FinalState, HistoryRecord, Scenario, SimulationResult } from './api.js';
+import type { Scenario } from './api.js';
 import { overdraftBound } from './bounds.js';
 import { checkAll } from './checkers.js';
 import { destroyedRanges } from './checkers-faults.js';
@@ -30,6 +30,7 @@ import {
 } from './limits.js';
 import { SimNetwork } from './network.js';
 import { type RegionContext, RegionNode } from './region.js';
+import type { FinalState, HistoryRecord, SimulationResult } from './results.js';
 import { streamOf } from './rng.js';
 import { runMetrics } from './run-metrics.js';
 import { borrowWaitOf } from './scenario.js';

@@ -7,8 +7,9 @@
  */
 
 import { STORAGE_DAMAGES } from '@allot/store';
-import type { Fault, Scenario, SimulationResult, TenantSpec, Verdict } from './api.js';
+import type { Fault, Scenario, TenantSpec } from './api.js';
 import { SWARM_HOSTILE_RATE, SWARM_RETIRE_RATE, SWARM_STORAGE_RATE } from './limits.js';
+import type { SimulationResult, Verdict } from './results.js';
 import { type RandomStream, streamOf } from './rng.js';
 import { runSimulation } from './run.js';
 

@@ -27,8 +27,8 @@ import {
   tenantOverdraftInUse,
 } from '@allot/core';
 import type { Store, StoreBatch } from '@allot/replica';
-import type { LedgerFigures } from './api.js';
 import { SIM_EPOCH_MS, TRUTH_SEGMENT_MEMO_MAX } from './limits.js';
+import type { LedgerFigures } from './results.js';
 
 interface Totals {
   granted: number;

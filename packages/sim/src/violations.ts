@@ -1,5 +1,5 @@
 /** How the checkers collect the violations of one invariant (checkers.ts and its companions). */
-import type { Verdict } from './api.js';
+import type { Verdict } from './results.js';
 
 /** Collects violations: how many, the first, and the worst by size. */
 export class Violations {

@@ -9,7 +9,7 @@
  */
 import { PRIORITY_DEFAULT, parseEventRecordId, regionOf } from '@allot/core';
 import type { DebitOutcome, GrantOutcome, HoldOutcome, RefundOutcome, SettleOutcome } from '@allot/replica';
-import type { HistoryRecord, Scenario, TenantSpec } from './api.js';
+import type { Scenario, TenantSpec } from './api.js';
 import { overdraftBound } from './bounds.js';
 import {
   BURST_DUTY,
@@ -24,6 +24,7 @@ import {
   SIM_EPOCH_MS,
 } from './limits.js';
 import type { RegionNode } from './region.js';
+import type { HistoryRecord } from './results.js';
 import { type RandomStream, streamOf } from './rng.js';
 import { type Scheduler, SimulationFailure } from './scheduler.js';
 import { msOf } from './timeline.js';
