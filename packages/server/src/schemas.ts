@@ -1,46 +1,33 @@
 /**
- * JSON schemas of every route (API.md): fastify compiles them with ajv at start (validation) and
- * fast-json-stringify (serialization), and @fastify/swagger turns the same schemas into the OpenAPI
- * document. ajv runs without type coercion, so "3" is not an amount, and bodies refuse unknown
- * fields. Query-string values are strings on the wire, so their schemas are string patterns.
+ * JSON schemas of the routes (API.md): the shared components, the parts every schema uses and the
+ * money read routes here; the write routes in write-schemas.ts, the others beside their area
+ * (cluster-, policy-, audit-, realtime-, as-of-, operations-schemas.ts). Fastify compiles them with
+ * ajv at start (validation) and fast-json-stringify (serialization), and @fastify/swagger turns the
+ * same schemas into the OpenAPI document. ajv runs without type coercion, so "3" is not an amount,
+ * and bodies refuse unknown fields. Query-string values are strings on the wire, so their schemas
+ * are string patterns.
  */
-import {
-  AMOUNT_MAX,
-  AMOUNT_MIN,
-  EVENT_KINDS,
-  KEY_PATTERN,
-  PRIORITY_DEFAULT,
-  PRIORITY_MAX,
-  PRIORITY_MIN,
-  TENANT_ID_PATTERN,
-} from '@allot/core';
-import { bodyErrors, errors } from './error-responses.js';
+import { AMOUNT_MAX, AMOUNT_MIN, EVENT_KINDS, KEY_PATTERN, TENANT_ID_PATTERN } from '@allot/core';
+import { errors } from './error-responses.js';
 import { ERROR_CATALOGUE } from './errors.js';
-import {
-  BATCH_DEBITS_MAX,
-  CURSOR_LENGTH_MAX,
-  EVENTS_PAGE_DEFAULT,
-  EVENTS_PAGE_MAX,
-  METADATA_BYTES_MAX,
-} from './limits.js';
-import { RFC3339_PATTERN } from './time.js';
+import { CURSOR_LENGTH_MAX, EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX, METADATA_BYTES_MAX } from './limits.js';
 
 /** A JSON schema (kept loose: fastify, ajv and @fastify/swagger each read it). */
 export type Schema = Readonly<Record<string, unknown>>;
 
-const tenantId = {
+export const tenantId = {
   type: 'string',
   pattern: TENANT_ID_PATTERN.source,
   description: 'Tenant id: 1–128 characters of [A-Za-z0-9._:-].',
 } as const;
 
-const key = {
+export const key = {
   type: 'string',
   pattern: KEY_PATTERN.source,
   description: '1–255 printable ASCII characters.',
 } as const;
 
-const amount = {
+export const amount = {
   type: 'integer',
   minimum: AMOUNT_MIN,
   maximum: AMOUNT_MAX,
@@ -57,7 +44,7 @@ const optionalTime = {
   description: 'RFC 3339, or null.',
 } as const;
 
-const metadata = {
+export const metadata = {
   type: 'object',
   additionalProperties: true,
   description: `Any JSON object of at most ${METADATA_BYTES_MAX} bytes (UTF-8 of its JSON), kept with the debit event.`,
@@ -298,7 +285,7 @@ export const SHARED_SCHEMAS: readonly Schema[] = [
 ];
 
 /** The header of a replayed answer (same idempotency key or grant id, same body). */
-const replayedHeaders = {
+export const replayedHeaders = {
   'idempotent-replayed': { type: 'string', enum: ['true'], description: 'The request was answered before.' },
 } as const;
 
@@ -311,189 +298,6 @@ export const tenantParams = {
   additionalProperties: false,
   required: ['tenant'],
   properties: { tenant: tenantId },
-} as const;
-
-/** Schema of one debit of a batch, compiled per item by the batch handler. */
-export const BATCH_DEBIT_ITEM: Schema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['tenant', 'amount', 'idempotencyKey'],
-  properties: { tenant: tenantId, amount, idempotencyKey: key, metadata },
-};
-
-/** POST /v1/tenants/{tenant}/grants */
-export const postGrantSchema = {
-  tags: ['grants'],
-  operationId: 'createGrant',
-  summary: 'Create a grant (admin). Same grantId and terms again replays; other terms conflict.',
-  security: bearer,
-  params: tenantParams,
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['grantId', 'amount'],
-    properties: {
-      grantId: key,
-      amount,
-      priority: {
-        type: 'integer',
-        minimum: PRIORITY_MIN,
-        maximum: PRIORITY_MAX,
-        default: PRIORITY_DEFAULT,
-        description: 'Lower burns first.',
-      },
-      expiresAt: {
-        type: ['string', 'null'],
-        pattern: RFC3339_PATTERN,
-        description: 'RFC 3339; absent or null: never expires.',
-      },
-    },
-  },
-  response: {
-    200: {
-      description: 'Replayed: the grant existed with these terms (header idempotent-replayed: true).',
-      headers: replayedHeaders,
-      type: 'object',
-      required: ['grant', 'balance'],
-      properties: { grant: { $ref: 'Grant#' }, balance: { $ref: 'Balance#' } },
-    },
-    201: {
-      description: 'Created.',
-      type: 'object',
-      required: ['grant', 'balance'],
-      properties: { grant: { $ref: 'Grant#' }, balance: { $ref: 'Balance#' } },
-    },
-    ...bodyErrors('grant_id_conflict', 'amount_limit', 'grant_limit'),
-  },
-} as const;
-
-const debitAnswer = {
-  type: 'object',
-  required: ['debit', 'balance'],
-  properties: { debit: { $ref: 'Debit#' }, balance: { $ref: 'DebitBalance#' } },
-} as const;
-
-/** POST /v1/tenants/{tenant}/debits */
-export const postDebitSchema = {
-  tags: ['debits'],
-  operationId: 'createDebit',
-  summary: 'Debit a tenant (service, admin). Same key and body again replays; another body conflicts.',
-  security: bearer,
-  params: tenantParams,
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['amount', 'idempotencyKey'],
-    properties: { amount, idempotencyKey: key, metadata },
-  },
-  response: {
-    200: {
-      ...debitAnswer,
-      description: 'Replayed (header idempotent-replayed: true).',
-      headers: replayedHeaders,
-    },
-    201: { ...debitAnswer, description: 'Debited, durably.' },
-    ...bodyErrors('insufficient_credits', 'idempotency_key_conflict', 'amount_limit'),
-  },
-} as const;
-
-const batchResult = {
-  type: 'object',
-  required: ['status'],
-  properties: {
-    status: {
-      type: 'string',
-      enum: ['accepted', 'replayed', 'declined', 'conflict', 'invalid', 'unavailable'],
-    },
-    debit: { $ref: 'Debit#' },
-    balance: { $ref: 'DebitBalance#' },
-    error: {
-      type: 'object',
-      required: ['code', 'message', 'details'],
-      properties: {
-        code: { type: 'string' },
-        message: { type: 'string' },
-        details: { type: 'object', additionalProperties: true },
-      },
-    },
-  },
-} as const;
-
-/** POST /v1/debits/batch */
-export const postDebitBatchSchema = {
-  tags: ['debits'],
-  operationId: 'createDebitBatch',
-  summary: `Debit many tenants in one group commit (service, admin): 1–${BATCH_DEBITS_MAX} debits, one result each, in order.`,
-  security: bearer,
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['debits'],
-    properties: {
-      debits: {
-        type: 'array',
-        minItems: 1,
-        maxItems: BATCH_DEBITS_MAX,
-        // Items are validated one by one (schema BatchDebit) so that one bad item fails alone.
-        items: { description: 'A BatchDebit.' },
-      },
-    },
-  },
-  response: {
-    200: {
-      description: 'One result per debit, in the order of the request.',
-      type: 'object',
-      required: ['results'],
-      properties: { results: { type: 'array', items: batchResult } },
-    },
-    ...bodyErrors(),
-  },
-} as const;
-
-/** POST /v1/tenants/{tenant}/debits/{debitId}/refunds */
-export const postRefundSchema = {
-  tags: ['refunds'],
-  operationId: 'createRefund',
-  summary: 'Refund a debit, all or part (admin), at the region that took it.',
-  security: bearer,
-  params: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['tenant', 'debitId'],
-    properties: { tenant: tenantId, debitId: key },
-  },
-  body: {
-    type: 'object',
-    additionalProperties: false,
-    required: ['idempotencyKey'],
-    properties: {
-      amount: { ...amount, description: 'Absent: all that is still refundable.' },
-      idempotencyKey: key,
-    },
-  },
-  response: {
-    200: {
-      description: 'Replayed (header idempotent-replayed: true).',
-      headers: replayedHeaders,
-      type: 'object',
-      required: ['refund', 'balance'],
-      properties: { refund: { $ref: 'Refund#' }, balance: { $ref: 'Balance#' } },
-    },
-    201: {
-      description: 'Refunded, durably.',
-      type: 'object',
-      required: ['refund', 'balance'],
-      properties: { refund: { $ref: 'Refund#' }, balance: { $ref: 'Balance#' } },
-    },
-    ...bodyErrors(
-      'not_found',
-      'idempotency_key_conflict',
-      'refund_exceeds_debit',
-      'wrong_region',
-      'refund_not_creditable',
-      'amount_limit',
-    ),
-  },
 } as const;
 
 /** GET /v1/tenants/{tenant}/balance */

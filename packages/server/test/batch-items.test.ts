@@ -8,7 +8,7 @@ import { Ajv } from 'ajv';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isPlainBatchItem } from '../src/batch-items.js';
-import { BATCH_DEBIT_ITEM } from '../src/schemas.js';
+import { BATCH_DEBIT_ITEM } from '../src/write-schemas.js';
 
 // The server's Ajv options (app.ts): no coercion, no removal, the first error only.
 const schemaAccepts = new Ajv({

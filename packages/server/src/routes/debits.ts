@@ -12,8 +12,8 @@ import type { ApiError, ErrorObject } from '../errors.js';
 import { metadataError } from '../metadata.js';
 import { validationError } from '../request-errors.js';
 import { notReadyError, type RouteContext, unavailableError } from '../route-context.js';
-import { BATCH_DEBIT_ITEM, postDebitBatchSchema, postDebitSchema } from '../schemas.js';
 import { debitBalanceJson, debitJson } from '../views.js';
+import { BATCH_DEBIT_ITEM, postDebitBatchSchema, postDebitSchema } from '../write-schemas.js';
 
 /** The body of a debit request, as its schema admits it. */
 interface DebitBody {

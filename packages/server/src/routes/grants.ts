@@ -3,9 +3,9 @@ import { PRIORITY_DEFAULT } from '@allot/core';
 import type { FastifyInstance } from 'fastify';
 import { apiError } from '../errors.js';
 import { notReadyError, type RouteContext, unavailableError, unexpected } from '../route-context.js';
-import { postGrantSchema } from '../schemas.js';
 import { parseRfc3339 } from '../time.js';
 import { balanceJson, grantJson } from '../views.js';
+import { postGrantSchema } from '../write-schemas.js';
 
 /** The body of a grant request, as its schema admits it. */
 interface GrantBody {

@@ -3,8 +3,8 @@ import { AMOUNT_MAX, parseEventRecordId } from '@allot/core';
 import type { FastifyInstance } from 'fastify';
 import { apiError } from '../errors.js';
 import { notReadyError, type RouteContext, unavailableError, unexpected } from '../route-context.js';
-import { postRefundSchema } from '../schemas.js';
 import { balanceJson, refundJson } from '../views.js';
+import { postRefundSchema } from '../write-schemas.js';
 
 /** The body of a refund request, as its schema admits it. */
 interface RefundBody {
