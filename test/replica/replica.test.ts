@@ -150,6 +150,22 @@ describe('replica: the local debit path', () => {
     expect(events.events.map((view) => view.event.kind)).toEqual(['grant', 'debit']);
   });
 
+  it('what the recovery after a failed write appends is committed without waiting for another write (seed 10738)', async () => {
+    const h = await harness();
+    await settle(h.clock, h.replica.grant(grant(100, { expiresAt: START_MS + 5_000 })));
+    // The expiry's own commit fails; the recovery from the store runs the expiry again.
+    h.store.failNextCommit(new Error('disk on fire'));
+    h.clock.advance(5_000);
+    await settle(h.clock, new Promise((resolve) => setTimeout(resolve, 5)));
+    expect(
+      h.logger.lines.some((line) => line.level === 'error' && line.message.includes('commit failed')),
+    ).toBe(true);
+    expect(h.replica.balance('acme')?.expired).toBe(100);
+    // Durable, with no other write after it: the store holds the expiry.
+    const heads = await h.store.heads();
+    expect(heads.find((head) => head.origin === h.replica.origin)?.seq).toBe(2);
+  });
+
   it('keeps every acknowledged debit across a crash (fsync)', async () => {
     const h = await harness();
     await settle(h.clock, h.replica.grant(grant(100)));

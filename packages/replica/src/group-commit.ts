@@ -273,6 +273,10 @@ export class GroupCommit {
         () => false,
         (tenant) => host.balanceDurable(tenant),
       );
+      // What the recovery appended (duplicate refunds, repays, expiries done again) found the failed
+      // batch still in flight, so nothing started its commit: start it now, or it waits for the
+      // next write (swarm seed 10738: us's refunds of duplicates waited 20 s, past the run's end).
+      if (this.queue.length > 0 || this.open !== null) void this.flush();
     }
   }
 
