@@ -276,7 +276,8 @@ export class GroupCommit {
       // What the recovery appended (duplicate refunds, repays, expiries done again) found the failed
       // batch still in flight, so nothing started its commit: start it now, or it waits for the
       // next write (swarm seed 10738: us's refunds of duplicates waited 20 s, past the run's end).
-      if (this.queue.length > 0 || this.open !== null) void this.flush();
+      // A broken replica (the recovery failed) commits nothing more.
+      if ((this.queue.length > 0 || this.open !== null) && !host.broken()) void this.flush();
     }
   }
 
