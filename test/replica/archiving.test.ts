@@ -6,9 +6,10 @@
  * everything back.
  */
 import { ARCHIVE_AFTER_MS_MAX } from '@allot/replica';
-import type { MemoryStore } from '@allot/store';
+import { MemoryStore, sha256 } from '@allot/store';
 import { describe, expect, it } from 'vitest';
 import { type Cluster, cluster } from './cluster.js';
+import { running, storedEvents, TENANTS } from './join-world.js';
 
 const REGIONS = ['eu', 'us', 'ap'];
 const AFTER_MS = 5_000;
@@ -131,4 +132,32 @@ describe('archiving (issue 11)', () => {
     expect(await (c.stores.get('eu') as MemoryStore).archivedSeqs()).toEqual({});
     expect((await (c.stores.get('eu') as MemoryStore).usage()).archive.files).toBe(0);
   }, 60_000);
+
+  it('a region that joined by checkpoint archives its logs from their bases on; a restart reads them back', async () => {
+    const w = await running({ archiveAfterMs: 0 });
+    const sa = await w.open('sa', MemoryStore.empty({ archiveHash: sha256 }));
+    const all = ['ap', 'eu', 'us', 'sa'];
+    await w.until(() => w.converged(all));
+    const store = () => w.stores.get('sa') as MemoryStore;
+    const bases = new Map((await store().bases()).map((base) => [base.origin, base.seq]));
+    expect(bases.size).toBeGreaterThan(0);
+    for (const region of ['ap', 'eu', 'us']) await w.debits(region, 300, `${region}-after`);
+    await w.until(() => w.converged(all));
+    const held = await storedEvents(w, 'sa');
+    // Two sweeps: every region's summaries acknowledged the tails, and they moved.
+    const end = w.clock.now() + 25_000;
+    await w.until(() => w.clock.now() >= end, 26_000);
+    const archived = await store().archivedSeqs();
+    for (const [origin, base] of bases) expect(archived[origin] ?? 0).toBeGreaterThan(base);
+    const usage = await store().usage();
+    expect(usage.archive.files).toBeGreaterThan(0);
+    // Nothing users see changed, and a restart reads the archived tails back.
+    expect(await storedEvents(w, 'sa')).toBe(held);
+    const balances = w.balances('sa');
+    await sa.close();
+    const restarted = await w.open('sa', store().crash());
+    await w.until(() => w.converged(all));
+    expect(TENANTS.map((tenant) => restarted.balance(tenant)?.balance ?? null)).toEqual(balances);
+    expect(await storedEvents(w, 'sa')).toBe(held);
+  }, 120_000);
 });

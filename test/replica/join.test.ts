@@ -209,6 +209,35 @@ describe('joining by checkpoint', () => {
     expect(TENANTS.map((tenant) => restarted.balance(tenant)?.balance ?? null)).toEqual(w.balances('eu'));
   }, 120_000);
 
+  it('a region far behind whose logs were archived in part adopts a checkpoint too; its archive continues past the base', async () => {
+    const w = await farBehind();
+    const stored = (w.stores.get('sa') as MemoryStore).crash();
+    const eu = (await stored.heads()).find((head) => head.origin.startsWith('eu#'));
+    if (eu === undefined) throw new Error('sa holds nothing of eu');
+    // eu's log up to below its head went to sa's archive before sa fell behind.
+    const moved = await stored.archiveSegments(eu.origin, eu.seq - 1);
+    expect(moved.throughSeq).toBeGreaterThan(0);
+    const sa = await w.open('sa', stored);
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    expect(infos(w, 'sa')).toContain('joined by checkpoint: the tails after it come from the peers');
+    const store = () => w.stores.get('sa') as MemoryStore;
+    const base = (await store().bases()).find((head) => head.origin === eu.origin);
+    if (base === undefined) throw new Error('no base for eu');
+    expect(base.seq).toBeGreaterThan(eu.seq);
+    for (const region of ['ap', 'eu', 'us']) expect(w.balances('sa')).toEqual(w.balances(region));
+    // The prefix continues the archive, the log after the base follows past the gap.
+    await w.debits('eu', 200, 'eu-after');
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    const head = (await store().heads()).find((at) => at.origin === eu.origin)?.seq ?? 0;
+    for (let step = 0; step < 4; step++) await store().archiveSegments(eu.origin, head);
+    expect(head).toBeGreaterThan(base.seq);
+    expect((await store().archivedSeqs())[eu.origin]).toBe(head);
+    await sa.close();
+    const restarted = await w.open('sa', store().crash());
+    await w.until(() => w.converged(['ap', 'eu', 'us', 'sa']));
+    expect(TENANTS.map((tenant) => restarted.balance(tenant)?.balance ?? null)).toEqual(w.balances('eu'));
+  }, 120_000);
+
   it('a checkpoint that does not cover what a node holds is refused, saying why', async () => {
     const w = await farBehind();
     const store = (w.stores.get('sa') as MemoryStore).crash();

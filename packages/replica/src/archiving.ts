@@ -4,7 +4,8 @@
  * `afterMs` from the live store to the archive, in small steps (Store.archiveSegments), then the
  * tenant index entries that point only at archived events (Store.archiveTenantIndex). What a
  * region acknowledged is the most its summaries said it holds durably, remembered per region since
- * this start: a region not heard since the start holds everything back. Reads are unchanged by a
+ * this start: a region not heard since the start holds everything back. A log that starts after a
+ * log base (a node that joined by checkpoint) moves from its base on. Reads are unchanged by a
  * move (the store reads archived segments back), so a peer catching up, a page of events or a
  * refund of an old debit work as before. A failed step stops the task with one line at error:
  * nothing is lost (every step is crash-safe), and a restart resumes it.
@@ -127,11 +128,14 @@ export class Archiving {
     const cutoff = this.ports.clock.now() - this.afterMs;
     const acknowledged = this.acknowledged();
     const archived = await this.ports.store.archivedSeqs();
+    const bases = new Map((await this.ports.store.bases()).map((base) => [base.origin, base.seq]));
     let segments = 0;
     let events = 0;
     for (const [origin, head] of [...this.ports.heads()]) {
       const limit = Math.min(acknowledged.get(origin) ?? 0, head.seq);
-      let from = (archived[origin] ?? 0) + 1;
+      // A log that starts after a base (joined by checkpoint) moves from there on; the store moves
+      // what it held below the base first, where that continues the archive.
+      let from = Math.max(archived[origin] ?? 0, bases.get(origin) ?? 0) + 1;
       for (let step = 0; step < ARCHIVE_SWEEP_STEPS_MAX && from <= limit && !this.stopped; step++) {
         const through = await this.movableThrough(origin, from, limit, cutoff);
         if (through < from) break;
@@ -139,7 +143,7 @@ export class Archiving {
         if (moved.segments === 0) break;
         segments += moved.segments;
         events += moved.events;
-        from = moved.throughSeq + 1;
+        from = Math.max(moved.throughSeq, bases.get(origin) ?? 0) + 1;
       }
     }
     const scan = !this.stopped && (segments > 0 || this.lastEntries > 0);

@@ -8,10 +8,10 @@
  *
  * A node far behind but not empty (restored from an old backup, off for days) installs one only
  * when it covers what the node holds (`installProblem`): its own log is never rebased (the
- * checkpoint holds no own event this node lacks, and agrees with its own log where it ends), a
- * log it holds past the checkpoint agrees with it there (that tail is folded on top), and a log it
- * holds less of is not archived in part (it may start after an earlier base: a node that joined
- * before). The prefix it held stays stored below the new base. Its own checkpoints that no longer
+ * checkpoint holds no own event this node lacks, and agrees with its own log where it ends), and a
+ * log it holds past the checkpoint agrees with it there (that tail is folded on top). The prefix it
+ * held of a log it holds less of stays stored below the new base (live, or archived: the archive
+ * continues after the base, chained to its hash). Its own checkpoints that no longer
  * fold over those logs are deleted before the bases are written (a start tries only the newest
  * that verifies).
  */
@@ -29,7 +29,6 @@ export async function installProblem(
   fetched: FetchedCheckpoint,
 ): Promise<{ problem: string } | { bases: LogHead[] }> {
   const held = new Map((await store.heads()).map((head) => [head.origin, head.seq]));
-  const archived = await store.archivedSeqs();
   const bases: LogHead[] = [];
   for (const [at, head] of fetched.decoded.heads) {
     const holds = held.get(at) ?? 0;
@@ -43,7 +42,6 @@ export async function installProblem(
       return {
         problem: `the checkpoint holds own events to seq ${head.seq}, this node only to ${holds}: they come back from the peers first`,
       };
-    if ((archived[at] ?? 0) > 0) return { problem: `the log of ${at} held here is archived in part` };
     bases.push({ origin: at, seq: head.seq, hash: head.hash, signature: null });
   }
   return { bases };

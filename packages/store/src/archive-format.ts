@@ -23,8 +23,10 @@
  * A manifest: one line of JSON (the body), a newline, the lowercase hex SHA-256 of the body's
  * bytes, a newline. Written whole, atomically, after the file it lists is durable. Body of an
  * origin's: `{format: "allot-archive/1", origin, files: [{name, firstSeq, lastSeq, segments, bytes,
- * fileHash, prevHash, lastHash, lastSignature}]}`: files in seq order, contiguous from seq 1; the
- * hashes are hex; `prevHash` is the chain hash before the file's first segment (zeros for seq 1),
+ * fileHash, prevHash, lastHash, lastSignature}]}`: files in seq order, contiguous from seq 1 except
+ * past a log base (a node that joined by checkpoint holds no seq below it); the hashes are hex;
+ * `prevHash` is the chain hash before the file's first segment (zeros for seq 1, the base's hash
+ * right after a base),
  * `lastHash`/`lastSignature` the last segment's (the origin's signature over (cluster, origin,
  * lastSeq, lastHash): replica's `headSigningBytes`). Each segment in a file carries its own hash and
  * signature too; the manifest names the file's boundary ones so that a reader checks a file's chain

@@ -1,8 +1,11 @@
 /**
  * The archive's manifests (archive-format.ts describes the layout): one line of JSON, a newline,
  * the hex SHA-256 of that line, a newline. Decoding checks the hash first, then the shape: an
- * origin's files contiguous from seq 1, each chained to the one before (`prevHash` is the previous
- * file's `lastHash`); the index's files in ascending, disjoint entry ranges up to `entryThrough`.
+ * origin's files in ascending, disjoint seq ranges, each that follows the one before chained to it
+ * (`prevHash` is the previous file's `lastHash`; zeros before seq 1); a file past a gap starts at a
+ * log base (a node that joined by checkpoint holds no seq below it: `prevHash` is the base's hash,
+ * which Archive.checkLiveStore checks against the store's); the index's files in ascending,
+ * disjoint entry ranges up to `entryThrough`.
  */
 import { isOriginId, type OriginId } from '@allot/core';
 import {
@@ -56,7 +59,10 @@ const HEX_HASH = /^[0-9a-f]{64}$/;
 const HEX_SIGNATURE = /^[0-9a-f]{128}$/;
 const isCount = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) >= 1;
 
-/** The origin manifest in `bytes` read at `path`, checked: its hash, shape, and files contiguous from seq 1. */
+/**
+ * The origin manifest in `bytes` read at `path`, checked: its hash, shape, and files in ascending
+ * seq ranges, each chained to the one before where it follows it (after a gap: a log base).
+ */
 export function decodeManifest(
   hash: ArchiveHash,
   path: string,
@@ -79,7 +85,8 @@ export function decodeManifest(
     const ok =
       typeof f === 'object' &&
       f !== null &&
-      f.firstSeq === expected &&
+      isCount(f.firstSeq) &&
+      f.firstSeq >= expected &&
       isCount(f.lastSeq) &&
       f.lastSeq >= f.firstSeq &&
       isCount(f.segments) &&
@@ -88,12 +95,14 @@ export function decodeManifest(
       f.name === segmentFileName(f.firstSeq, f.lastSeq) &&
       typeof f.fileHash === 'string' &&
       HEX_HASH.test(f.fileHash) &&
-      f.prevHash === previous &&
+      typeof f.prevHash === 'string' &&
+      HEX_HASH.test(f.prevHash) &&
+      (f.firstSeq > expected || f.prevHash === previous) &&
       typeof f.lastHash === 'string' &&
       HEX_HASH.test(f.lastHash) &&
       typeof f.lastSignature === 'string' &&
       HEX_SIGNATURE.test(f.lastSignature);
-    if (!ok) fail(`file ${i + 1} of the list is not the next file of the log (from seq ${expected})`);
+    if (!ok) fail(`file ${i + 1} of the list is not a next file of the log (from seq ${expected})`);
     const checked = f as ArchivedFile;
     files.push({
       name: checked.name,

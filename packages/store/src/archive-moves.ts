@@ -6,7 +6,7 @@
  * live. Reads in flight when the archive grew finish before their live records go (ReadTracker).
  */
 import { isOriginId, type OriginId } from '@allot/core';
-import type { ArchiveStep, StoredSegment } from '@allot/replica';
+import type { ArchiveStep, LogHead, StoredSegment } from '@allot/replica';
 import type { Archive } from './archive.js';
 import type { ArchivedIndexRecord } from './archive-format.js';
 import type { KeyValue } from './commit-plan.js';
@@ -64,8 +64,12 @@ export class ReadTracker {
 const FILE_HEADER_BYTES = 8 + 1 + 1 + 2 + 4;
 
 /**
- * One step of moving `origin`'s log (head at `headSeq`) to the archive, up to the segment ending
- * at `throughSeq`: at most one file (ARCHIVE_FILE_SEGMENTS_MAX, ARCHIVE_FILE_BYTES_MAX).
+ * One step of moving `origin`'s log (head at `headSeq`, log base `baseOf()` if it has one) to the
+ * archive, up to the segment ending at `throughSeq`: at most one file (ARCHIVE_FILE_SEGMENTS_MAX,
+ * ARCHIVE_FILE_BYTES_MAX) of one chained run. The run continues what is archived; where the live
+ * log does not (a node that joined by checkpoint holds nothing between the prefix it held and its
+ * log base), it starts right after the base, chained to the base's hash. A prefix below the base
+ * that does not continue the archive (after an earlier base) stays live: it never grows.
  */
 export async function moveSegments(
   archive: Archive,
@@ -74,6 +78,7 @@ export async function moveSegments(
   origin: OriginId,
   throughSeq: number,
   headSeq: () => number,
+  baseOf: () => LogHead | undefined,
 ): Promise<ArchiveStep> {
   if (!isOriginId(origin))
     throw new TypeError(`archiveSegments: invalid origin id ${JSON.stringify(origin)}`);
@@ -84,10 +89,12 @@ export async function moveSegments(
   // The head's segment stays live (a start checks the head against it); read when deleting, as
   // commits may move the head meanwhile.
   const isHead = (key: string) => key === segmentKey(origin, Math.max(headSeq(), 1));
-  // Finish an earlier step: live copies of archived segments go (the head's stays live).
+  // Finish an earlier step: live copies of archived segments go (the head's stays live). Only the
+  // last file's can be left: each step finishes the one before it first.
   const archived = archive.throughSeq(origin);
+  const lastFrom = archive.lastFileFrom(origin);
   if (archived > 0) {
-    const leftovers = await live.segmentRecords(origin, 1, archived, 2 * ARCHIVE_FILE_SEGMENTS_MAX);
+    const leftovers = await live.segmentRecords(origin, lastFrom, archived, ARCHIVE_FILE_SEGMENTS_MAX + 1);
     if (leftovers.some((record) => !isHead(record.key))) {
       await reads.settled();
       await live.remove(leftovers.map((record) => record.key).filter((key) => !isHead(key)));
@@ -95,44 +102,66 @@ export async function moveSegments(
   }
   const none = { segments: 0, events: 0, throughSeq: archived };
   if (throughSeq <= archived) return none;
-  const records = await live.segmentRecords(origin, archived + 1, throughSeq, ARCHIVE_FILE_SEGMENTS_MAX);
+  const base = baseOf();
+  let records = await live.segmentRecords(origin, archived + 1, throughSeq, ARCHIVE_FILE_SEGMENTS_MAX);
+  let expected = archived + 1;
+  const firstOf = (record: LiveSegmentRecord) =>
+    decodeSegmentRecord(record.key, openRecord(record.key, record.value), origin, record.lastSeq).firstSeq;
+  const head = records[0];
+  if (head !== undefined && base !== undefined && base.seq > archived && firstOf(head) > expected) {
+    // The live log does not continue the archive: its run after the base does.
+    records = await live.segmentRecords(origin, base.seq + 1, throughSeq, ARCHIVE_FILE_SEGMENTS_MAX);
+    expected = base.seq + 1;
+  }
   const segments: StoredSegment[] = [];
   let bytes = FILE_HEADER_BYTES + origin.length;
   for (const { key, lastSeq, value } of records) {
     const segment = decodeSegmentRecord(key, openRecord(key, value), origin, lastSeq);
     const size = 4 + HASH_BYTES + SIGNATURE_BYTES + segment.bytes.length;
     if (segments.length > 0 && bytes + size > ARCHIVE_FILE_BYTES_MAX) break;
-    const expected = (segments[segments.length - 1]?.lastSeq ?? archived) + 1;
-    if (segment.firstSeq !== expected)
+    if (segment.firstSeq !== expected) {
+      // A run ends where the live log has a gap below the base (the next step starts after it).
+      const gap = segment.firstSeq > expected && base !== undefined && segment.firstSeq - 1 <= base.seq;
+      if (segments.length > 0 && gap) break;
       throw new StoreCorruptError(
         key,
         `starts at seq ${segment.firstSeq}: seqs from ${expected} are missing from the log`,
       );
+    }
     segments.push(segment);
     bytes += size;
+    expected = segment.lastSeq + 1;
   }
   const last = segments[segments.length - 1];
   if (last === undefined) return none;
-  await archive.appendSegments(origin, segments);
+  await archive.appendSegments(origin, segments, base);
   await reads.settled();
   const moved = records
     .slice(0, segments.length)
     .map((record) => record.key)
     .filter((key) => !isHead(key));
   if (moved.length > 0) await live.remove(moved);
-  return { segments: segments.length, events: last.lastSeq - archived, throughSeq: last.lastSeq };
+  const first = segments[0] as StoredSegment;
+  return {
+    segments: segments.length,
+    events: last.lastSeq - first.firstSeq + 1,
+    throughSeq: last.lastSeq,
+  };
 }
 
 /**
  * One step of moving the tenant index: the entries numbered below every entry that still points at
- * a live (unarchived) event, in entry order, at most ARCHIVE_INDEX_FILE_ENTRIES_MAX. Entries are moved
- * by number, so the archived index always holds every entry up to its `entryThrough` and the live
- * store only those past it: a page reads the archive's, then the live ones. Returns how many moved.
+ * a live event that may yet move (past the archive and the origin's log base `baseSeq`: what lies
+ * below a base and is not archived stays live for good), in entry order, at most
+ * ARCHIVE_INDEX_FILE_ENTRIES_MAX. Entries are moved by number, so the archived index always holds
+ * every entry up to its `entryThrough` and the live store only those past it: a page reads the
+ * archive's, then the live ones (each event from wherever its segment is). Returns how many moved.
  */
 export async function moveTenantIndex(
   archive: Archive,
   live: LiveRecords,
   reads: ReadTracker,
+  baseSeq: (origin: OriginId) => number,
 ): Promise<number> {
   const through = archive.entryThrough;
   const leftovers: string[] = [];
@@ -147,7 +176,7 @@ export async function moveTenantIndex(
     }
     const positions = decodeTenantEntry(key, openRecord(key, value));
     const first = parsed.entry - positions.length + 1;
-    if (positions.every(({ origin, seq }) => seq <= archive.throughSeq(origin)))
+    if (positions.every(({ origin, seq }) => seq <= Math.max(archive.throughSeq(origin), baseSeq(origin))))
       ready.push({ key, value, entry: parsed.entry });
     else blocked = Math.min(blocked, first);
   }

@@ -9,7 +9,7 @@
  * StoreCorruptError naming it. Verified files are kept decoded in a small cache (ARCHIVE_CACHE_FILES).
  */
 import type { OriginId, TenantId } from '@allot/core';
-import type { StoredSegment } from '@allot/replica';
+import type { LogHead, StoredSegment } from '@allot/replica';
 import {
   ARCHIVE_FORMAT,
   ARCHIVE_INDEX_DIR,
@@ -24,12 +24,13 @@ import {
   decodeSegmentFile,
   encodeIndexFile,
   encodeSegmentFile,
+  hexOf,
 } from './archive-format.js';
 import { decodeIndexManifest, decodeManifest, encodeManifest } from './archive-manifest.js';
 import { StoreCorruptError, StoreInvariantError } from './errors.js';
 import { parseTenantKey, tenantKey, tenantRange } from './keys.js';
 import { ARCHIVE_CACHE_FILES, HASH_BYTES } from './limits.js';
-import type { TenantHit } from './log-reads.js';
+import { checkSegmentRun, type TenantHit } from './log-reads.js';
 
 /** The directory the archive lives in: files written whole, atomically and durably. */
 export interface ArchiveFiles {
@@ -79,15 +80,39 @@ export class Archive {
    * archive does: each origin's head at or past its archived seqs, the entry counter at or past the
    * archived index. A live store behind its archive lost commits (a disk that dropped synced
    * writes, an old backup of the database beside a newer archive): serving from it would fork logs.
+   * A file past a gap starts at or below the origin's log base (`baseOf`: bases only rise), and one
+   * that starts right after it chains to its hash: a gap nothing explains is damage.
    */
-  checkLiveStore(headSeq: (origin: OriginId) => number, lastEntry: number): void {
+  checkLiveStore(
+    headSeq: (origin: OriginId) => number,
+    lastEntry: number,
+    baseOf: (origin: OriginId) => LogHead | undefined,
+  ): void {
     for (const [origin, manifest] of this.manifests) {
       const through = this.throughSeq(origin);
+      const where = this.files.where(origin, ARCHIVE_MANIFEST);
       if (headSeq(origin) < through)
         throw StoreCorruptError.inFile(
-          this.files.where(origin, ARCHIVE_MANIFEST),
+          where,
           `the archive holds the log of ${manifest.origin} to seq ${through}, past its head in the live store (seq ${headSeq(origin)}): the live store lost commits`,
         );
+      const base = baseOf(origin);
+      let expected = 1;
+      for (const file of manifest.files) {
+        if (file.firstSeq > expected) {
+          if (base === undefined || file.firstSeq - 1 > base.seq)
+            throw StoreCorruptError.inFile(
+              where,
+              `${file.name} starts past a gap (seqs from ${expected}) that no log base of the live store explains`,
+            );
+          if (file.firstSeq - 1 === base.seq && file.prevHash !== hexOf(base.hash))
+            throw StoreCorruptError.inFile(
+              where,
+              `${file.name} does not chain to the log base of ${origin} at seq ${base.seq}`,
+            );
+        }
+        expected = file.lastSeq + 1;
+      }
     }
     if (this.index.entryThrough > lastEntry)
       throw StoreCorruptError.inFile(
@@ -100,6 +125,40 @@ export class Archive {
   throughSeq(origin: OriginId): number {
     const files = this.manifests.get(origin)?.files ?? [];
     return files[files.length - 1]?.lastSeq ?? 0;
+  }
+
+  /** The archived file of `origin` that holds `seq`, or undefined (a seq past a gap, or not archived). */
+  private fileHolding(origin: OriginId, seq: number): ArchiveManifest['files'][number] | undefined {
+    const files = this.manifests.get(origin)?.files ?? [];
+    let low = 0;
+    let high = files.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((files[middle] as ArchiveManifest['files'][number]).lastSeq < seq) low = middle + 1;
+      else high = middle;
+    }
+    const file = files[low];
+    return file !== undefined && file.firstSeq <= seq ? file : undefined;
+  }
+
+  /** The first seq of `origin`'s last archived file (1 when none is). */
+  lastFileFrom(origin: OriginId): number {
+    const files = this.manifests.get(origin)?.files ?? [];
+    return files[files.length - 1]?.firstSeq ?? 1;
+  }
+
+  /** Whether the archive holds seq `seq` of `origin`'s log. */
+  holds(origin: OriginId, seq: number): boolean {
+    return this.fileHolding(origin, seq) !== undefined;
+  }
+
+  /**
+   * The first seq past `seq` the archive holds of `origin`'s log after one it does not (where its
+   * next run starts past a gap); infinity when none.
+   */
+  nextRunAfter(origin: OriginId, seq: number): number {
+    for (const file of this.manifests.get(origin)?.files ?? []) if (file.firstSeq > seq) return file.firstSeq;
+    return Number.POSITIVE_INFINITY;
   }
 
   /** The last seq archived of every origin with an archive. */
@@ -147,16 +206,20 @@ export class Archive {
   }
 
   /**
-   * Up to `limit` archived segments of `origin` from the one holding `fromSeq` (≤ its throughSeq),
-   * each file checked against its manifest line and chain as it is read.
+   * Up to `limit` archived segments of `origin` from the one holding `fromSeq` (none when the
+   * archive does not hold it), up to the next gap: a run of the log. Each file is checked against
+   * its manifest line and chain as it is read.
    */
   async segments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
     const files = this.manifests.get(origin)?.files ?? [];
     const out: StoredSegment[] = [];
-    let i = files.findIndex((file) => file.lastSeq >= fromSeq);
-    if (i < 0) return out;
-    for (; i < files.length && out.length < limit; i++) {
+    const from = this.fileHolding(origin, fromSeq);
+    if (from === undefined) return out;
+    let expected = from.firstSeq;
+    for (let i = files.indexOf(from); i < files.length && out.length < limit; i++) {
       const file = files[i] as ArchiveManifest['files'][number];
+      if (file.firstSeq !== expected) break; // a gap: the run ends
+      expected = file.lastSeq + 1;
       const path = this.files.where(origin, file.name);
       let segments = this.cache.get(path) as StoredSegment[] | undefined;
       if (segments === undefined) {
@@ -215,14 +278,24 @@ export class Archive {
   }
 
   /**
-   * Appends `segments` (the next of `origin`'s log after what is archived, chained) as one file,
-   * then the manifest listing it: durable when this resolves.
+   * Appends `segments` (chained, the next of `origin`'s log after what is archived, or the first
+   * after its log base `base` when that lies past it) as one file, then the manifest listing it:
+   * durable when this resolves.
    */
-  async appendSegments(origin: OriginId, segments: readonly StoredSegment[]): Promise<void> {
+  async appendSegments(
+    origin: OriginId,
+    segments: readonly StoredSegment[],
+    base: LogHead | undefined,
+  ): Promise<void> {
     const through = this.throughSeq(origin);
-    if (segments[0]?.firstSeq !== through + 1)
-      throw new StoreInvariantError(`archive of ${origin}: the next segment starts at seq ${through + 1}`);
-    const { bytes, entry } = encodeSegmentFile(this.hash, origin, this.lastHash(origin), segments);
+    const first = segments[0]?.firstSeq;
+    const afterBase = base !== undefined && base.seq > through && first === base.seq + 1;
+    if (first !== through + 1 && !afterBase)
+      throw new StoreInvariantError(
+        `archive of ${origin}: the next segment starts at seq ${through + 1}${base === undefined ? '' : ` or ${base.seq + 1}`}, not ${first}`,
+      );
+    const prevHash = afterBase ? base.hash : this.lastHash(origin);
+    const { bytes, entry } = encodeSegmentFile(this.hash, origin, prevHash, segments);
     await this.files.write(origin, entry.name, bytes);
     const manifest: ArchiveManifest = {
       format: ARCHIVE_FORMAT,
@@ -261,4 +334,35 @@ export class Archive {
     const bytes = await this.readFile(ARCHIVE_INDEX_DIR, file.name);
     return decodeIndexFile(this.hash, path, file, bytes).map((record) => record.key);
   }
+}
+
+/**
+ * Up to `limit` segments of `origin`'s log (head at `headSeq`; none when undefined) from the one
+ * holding `fromSeq`, as both stores read them: where the archive holds a seq, its run; elsewhere the
+ * live segments from there up to where the archive's next run starts (`liveRun(from, to, limit)`:
+ * those whose last seq lies from `from` to `to`, in order). Checked to be a run of the log
+ * (checkSegmentRun): a gap is a StoreCorruptError, never a shorter answer.
+ */
+export async function archivedAndLive(
+  archive: Archive,
+  origin: OriginId,
+  fromSeq: number,
+  headSeq: number | undefined,
+  limit: number,
+  liveRun: (from: number, to: number, limit: number) => Promise<StoredSegment[]>,
+): Promise<StoredSegment[]> {
+  const out: StoredSegment[] = [];
+  if (headSeq === undefined || fromSeq > headSeq || limit === 0) return out;
+  let next = fromSeq;
+  while (out.length < limit && next <= headSeq) {
+    const run = archive.holds(origin, next)
+      ? await archive.segments(origin, next, limit - out.length)
+      : await liveRun(next, Math.min(headSeq, archive.nextRunAfter(origin, next) - 1), limit - out.length);
+    const last = run[run.length - 1];
+    if (last === undefined) break;
+    out.push(...run);
+    next = last.lastSeq + 1;
+  }
+  checkSegmentRun(origin, fromSeq, headSeq, out, limit);
+  return out;
 }

@@ -224,11 +224,15 @@ async function checkHeadAgainstLog(
 }
 
 /**
- * Every origin with segments has a head, and its log starts at seq 1 or right after its archived
- * part (which no head lies below): one seek per origin.
+ * Every origin with segments has a head, and its log starts at seq 1, or at most right after its
+ * archived part or its log base (which no head lies below): one seek per origin.
  */
 async function checkEveryLogHasAHead(db: Db, state: CommitState, archive: Archive): Promise<void> {
-  archive.checkLiveStore((origin) => state.heads.get(origin)?.seq ?? 0, state.lastEntry);
+  archive.checkLiveStore(
+    (origin) => state.heads.get(origin)?.seq ?? 0,
+    state.lastEntry,
+    (origin) => state.bases.get(origin),
+  );
   let from: string = SEGMENT_RANGE.gte;
   for (;;) {
     const [entry] = await db.iterator({ gte: from, lt: SEGMENT_RANGE.lt, limit: 1 }).all();
@@ -242,17 +246,16 @@ async function checkEveryLogHasAHead(db: Db, state: CommitState, archive: Archiv
     const segment = decodeSegmentRecord(first, openRecord(first, bytes), parsed.origin, parsed.lastSeq);
     const archived = archive.throughSeq(parsed.origin);
     const base = state.bases.get(parsed.origin)?.seq ?? 0;
-    if (base > 0 && archived === 0) {
-      if (segment.firstSeq > base + 1)
-        throw new StoreCorruptError(
-          first,
-          `the log of ${parsed.origin} starts at seq ${segment.firstSeq}, not after its base (seq ${base})`,
-        );
-    } else if (segment.firstSeq > archived + 1 || (archived === 0 && segment.firstSeq !== 1)) {
-      const after = archived === 0 ? '' : ` (archived to seq ${archived})`;
+    // Every seq up to `reach` is archived or below the base (came by a checkpoint, or a prefix).
+    const reach = Math.max(archived, base);
+    if (segment.firstSeq > reach + 1 || (reach === 0 && segment.firstSeq !== 1)) {
+      const after = [
+        ...(archived === 0 ? [] : [`archived to seq ${archived}`]),
+        ...(base === 0 ? [] : [`its base at seq ${base}`]),
+      ];
       throw new StoreCorruptError(
         first,
-        `the log of ${parsed.origin} starts at seq ${segment.firstSeq}${after}`,
+        `the log of ${parsed.origin} starts at seq ${segment.firstSeq}${after.length === 0 ? '' : ` (${after.join(', ')})`}`,
       );
     }
     from = segmentEnd(parsed.origin);

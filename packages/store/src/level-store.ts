@@ -20,7 +20,7 @@ import type {
   StoredSegment,
   TenantEventPage,
 } from '@allot/replica';
-import type { Archive, ArchiveUsage } from './archive.js';
+import { type Archive, type ArchiveUsage, archivedAndLive } from './archive.js';
 import { type LiveRecords, moveSegments, moveTenantIndex, ReadTracker } from './archive-moves.js';
 import {
   CHECKPOINT_RANGE,
@@ -55,7 +55,7 @@ import {
   tenantKey,
 } from './keys.js';
 import { type Db, openDirectory } from './level-open.js';
-import { checkSegmentRun, readLogEvents, tenantPage } from './log-reads.js';
+import { readLogEvents, tenantPage } from './log-reads.js';
 import { OUTBOX_RANGE, outboxRecordsOf, outboxWrites } from './outbox.js';
 import {
   byOrigin,
@@ -153,27 +153,19 @@ export class LevelStore implements Store {
    * The segments of a checked read, bounded by the head so that a read never sees a commit settling:
    * the archived ones first, then the live ones past them.
    */
-  private async segments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
-    const head = this.state.heads.get(origin);
-    if (head === undefined || fromSeq > head.seq || limit === 0) return [];
-    const archived = this.archive.throughSeq(origin);
-    const segments = fromSeq <= archived ? await this.archive.segments(origin, fromSeq, limit) : [];
-    const liveFrom = Math.max(fromSeq, archived + 1);
-    if (segments.length < limit && liveFrom <= head.seq) {
-      const range = {
-        gte: segmentKey(origin, liveFrom),
-        lte: segmentKey(origin, head.seq),
-        limit: limit - segments.length,
-      };
+  private segments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
+    const head = this.state.heads.get(origin)?.seq;
+    return archivedAndLive(this.archive, origin, fromSeq, head, limit, async (from, to, count) => {
+      const run: StoredSegment[] = [];
+      const range = { gte: segmentKey(origin, from), lte: segmentKey(origin, to), limit: count };
       for (const [key, bytes] of await this.db.iterator(range).all()) {
         const parsed = parseSegmentKey(key);
         if (parsed === null || parsed.origin !== origin)
           throw new StoreCorruptError(key, 'not a segment key');
-        segments.push(decodeSegmentRecord(key, openRecord(key, bytes), origin, parsed.lastSeq));
+        run.push(decodeSegmentRecord(key, openRecord(key, bytes), origin, parsed.lastSeq));
       }
-    }
-    checkSegmentRun(origin, fromSeq, head.seq, segments, limit);
-    return segments;
+      return run;
+    });
   }
 
   /** Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order. */
@@ -277,18 +269,24 @@ export class LevelStore implements Store {
   /** One step of moving `origin`'s segments through `throughSeq` to the archive; see the Store port. */
   archiveSegments(origin: OriginId, throughSeq: number): Promise<ArchiveStep> {
     const head = () => this.state.heads.get(origin)?.seq ?? 0;
-    // A log that starts after a log base (joined by checkpoint) is not archived: archive files run
-    // from seq 1. It stays live (nothing moves), which a sweep may ask for again safely.
-    if (this.state.bases.has(origin))
-      return this.gate.run(async () => ({ segments: 0, events: 0, throughSeq: 0 }));
+    const base = () => this.state.bases.get(origin);
     return this.gate.run(() =>
-      this.moves.run(() => moveSegments(this.archive, this.live, this.reads, origin, throughSeq, head)),
+      this.moves.run(() => moveSegments(this.archive, this.live, this.reads, origin, throughSeq, head, base)),
     );
   }
 
   /** One step of moving the tenant index entries of archived events; see the Store port. */
   archiveTenantIndex(): Promise<number> {
-    return this.gate.run(() => this.moves.run(() => moveTenantIndex(this.archive, this.live, this.reads)));
+    return this.gate.run(() =>
+      this.moves.run(() =>
+        moveTenantIndex(
+          this.archive,
+          this.live,
+          this.reads,
+          (origin) => this.state.bases.get(origin)?.seq ?? 0,
+        ),
+      ),
+    );
   }
 
   /** Files and bytes in the archive. */

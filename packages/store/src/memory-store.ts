@@ -21,7 +21,7 @@ import type {
   StoredSegment,
   TenantEventPage,
 } from '@allot/replica';
-import { Archive, type ArchiveUsage } from './archive.js';
+import { Archive, type ArchiveUsage, archivedAndLive } from './archive.js';
 import type { ArchiveHash } from './archive-format.js';
 import { type LiveRecords, moveSegments, moveTenantIndex, ReadTracker } from './archive-moves.js';
 import { memoryCheckpointStore } from './checkpoints.js';
@@ -39,7 +39,7 @@ import {
   writeMemoryKeyArea,
 } from './key-area.js';
 import { META_KEY, parseSegmentKey } from './keys.js';
-import { checkSegmentRun, readLogEvents, type TenantHit, tenantPage } from './log-reads.js';
+import { readLogEvents, type TenantHit, tenantPage } from './log-reads.js';
 import { type ArchiveStepName, MemoryArchiveFiles, memoryLiveRecords } from './memory-archive.js';
 import {
   type DamageReport,
@@ -109,7 +109,11 @@ export class MemoryStore implements Store {
   private readonly reads = new ReadTracker();
   private readonly moves = new OneAtATime();
   /** The heads and entry counter the image held when this store was made: the archive is checked against them. */
-  private readonly opened: { readonly heads: Map<OriginId, number>; readonly lastEntry: number };
+  private readonly opened: {
+    readonly heads: Map<OriginId, number>;
+    readonly lastEntry: number;
+    readonly bases: Map<OriginId, LogHead>;
+  };
   private readonly visible: Image;
   private readonly index: KeyIndex;
   /** What the reads of the image see (memory-reads.ts). */
@@ -139,6 +143,7 @@ export class MemoryStore implements Store {
     this.opened = {
       heads: new Map([...this.state.heads].map(([origin, head]) => [origin, head.seq])),
       lastEntry: this.state.lastEntry,
+      bases: new Map(this.state.bases),
     };
   }
 
@@ -316,7 +321,11 @@ export class MemoryStore implements Store {
   private archive(): Promise<Archive> {
     this.archiveOpened ??= Archive.open(this.archiveFiles, this.options.archiveHash ?? noArchiveHash).then(
       (archive) => {
-        archive.checkLiveStore((origin) => this.opened.heads.get(origin) ?? 0, this.opened.lastEntry);
+        archive.checkLiveStore(
+          (origin) => this.opened.heads.get(origin) ?? 0,
+          this.opened.lastEntry,
+          (origin) => this.opened.bases.get(origin),
+        );
         return archive;
       },
     );
@@ -326,13 +335,12 @@ export class MemoryStore implements Store {
   /** The archived segments from `fromSeq` first, then the live ones past them (as LevelStore's). */
   private async segments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
     const archive = await this.archive(); // first: a store whose archive was refused reads nothing
-    const head = this.state.heads.get(origin);
-    if (head === undefined || fromSeq > head.seq || limit === 0) return [];
-    const archived = archive.throughSeq(origin);
-    const segments = fromSeq <= archived ? await archive.segments(origin, fromSeq, limit) : [];
-    liveSegments(this.view, origin, Math.max(fromSeq, archived + 1), head.seq, limit, segments);
-    checkSegmentRun(origin, fromSeq, head.seq, segments, limit);
-    return segments;
+    const head = this.state.heads.get(origin)?.seq;
+    return archivedAndLive(archive, origin, fromSeq, head, limit, async (from, to, count) => {
+      const run: StoredSegment[] = [];
+      liveSegments(this.view, origin, from, to, count, run);
+      return run;
+    });
   }
 
   /** Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order. */
@@ -433,13 +441,10 @@ export class MemoryStore implements Store {
   /** One step of moving `origin`'s segments through `throughSeq` to the archive; see the Store port. */
   archiveSegments(origin: OriginId, throughSeq: number): Promise<ArchiveStep> {
     const head = () => this.state.heads.get(origin)?.seq ?? 0;
-    // A log that starts after a log base (joined by checkpoint) is not archived: archive files run
-    // from seq 1. It stays live (nothing moves), which a sweep may ask for again safely.
-    if (this.state.bases.has(origin))
-      return this.gate.run(async () => ({ segments: 0, events: 0, throughSeq: 0 }));
+    const base = () => this.state.bases.get(origin);
     return this.gate.run(() =>
       this.moves.run(async () =>
-        moveSegments(await this.archive(), this.live, this.reads, origin, throughSeq, head),
+        moveSegments(await this.archive(), this.live, this.reads, origin, throughSeq, head, base),
       ),
     );
   }
@@ -447,7 +452,14 @@ export class MemoryStore implements Store {
   /** One step of moving the tenant index entries of archived events; see the Store port. */
   archiveTenantIndex(): Promise<number> {
     return this.gate.run(() =>
-      this.moves.run(async () => moveTenantIndex(await this.archive(), this.live, this.reads)),
+      this.moves.run(async () =>
+        moveTenantIndex(
+          await this.archive(),
+          this.live,
+          this.reads,
+          (origin) => this.state.bases.get(origin)?.seq ?? 0,
+        ),
+      ),
     );
   }
 
