@@ -79,10 +79,14 @@ describe('MemoryStore storage faults (issue 15)', () => {
     expect(idsOf(await restarted.readLog(EU, 1, 100))).toHaveLength(4);
   });
 
-  it('a stale read serves the heads of the last compaction, sealed correctly (only the reader can notice)', async () => {
+  it('a stale read serves the heads of the last compaction, sealed correctly: the head check finds the log past it', async () => {
     const store = await storeWith(COMPACTION_COMMITS + 3);
     const restarted = store.crashDamaged('stale-read', first)?.store as MemoryStore;
-    expect(await seqs(restarted)).toEqual({ [EU]: COMPACTION_COMMITS - 1, [US]: 1 });
+    // As LevelStore's open does: a head must be its log's last segment (swarm seed 10738: a node
+    // took writes on a stale head until the store refused its first commit).
+    await expect(restarted.heads()).rejects.toThrow(
+      new RegExp(`past the head of ${EU.replace('#', '\\#')} \\(seq ${COMPACTION_COMMITS - 1}\\)`),
+    );
     // The log itself is whole: a reader that reads past the head finds the records after it.
     expect(idsOf(await restarted.readLog(EU, 1, 1000))).toHaveLength(COMPACTION_COMMITS + 3);
     restarted.healReads();
