@@ -75,6 +75,20 @@ function* destroyedSpans(record: StorageRecord): Generator<[origin: string, from
 }
 
 /**
+ * The seqs (from, held] of each incarnation lost with this fault (`record.lost`) that no other node
+ * held durably: they stay in the true ledger (lost with a disk, as acknowledged writes of a lost
+ * disk are), but no live node can ever receive them, so rights they moved to other origins can
+ * never be spent (TrueLedger.unreceivable).
+ */
+export function* lostSpans(record: StorageRecord): Generator<[origin: string, from: number, held: number]> {
+  for (const origin of record.lost ?? []) {
+    const held = record.held[origin] ?? 0;
+    const from = Math.max(keptAfter(record, origin), record.elsewhere[origin] ?? 0);
+    if (held > from) yield [origin, from, held];
+  }
+}
+
+/**
  * Per origin, the seq ranges (from, to] that a storage fault took from a node while no other node
  * held them durably and that their origin may write again (destroyedSpans): gone for good.
  */

@@ -14,7 +14,7 @@ import { watchAlerts } from './alert-watch.js';
 import type { Scenario } from './api.js';
 import { overdraftBound } from './bounds.js';
 import { checkAll } from './checkers.js';
-import { destroyedRanges } from './checkers-faults.js';
+import { destroyedRanges, lostSpans } from './checkers-faults.js';
 import { RegionClock } from './clock.js';
 import { CommitLatency } from './commit-latency.js';
 import { regionCrypto, SimKeyring } from './crypto.js';
@@ -152,6 +152,7 @@ class Simulation {
         // what the damage destroyed, and count what is written again under those seqs.
         for (const [origin, ranges] of destroyedRanges([storage]))
           for (const [from, to] of ranges) this.truth.forget(origin, from, to);
+        for (const [origin, from, held] of lostSpans(storage)) this.truth.unreceivable(origin, from, held);
       },
       opened: (region, replica, alive) =>
         watchAlerts(region, replica, {

@@ -69,8 +69,14 @@ export class TrueLedger {
    * event of that origin under a seq it already used reuses a seq a damaged disk destroyed.
    */
   private readonly counted = new Map<string, Map<number, { identity: string; event: LedgerEvent }[]>>();
-  /** Own events made durable under a seq already used: in the totals, not in the state (see apply). */
+  /** Per tenant and origin: rights moved to it by events no live node can receive (unreceivable). */
+  private readonly lostInflow = new Map<string, Map<string, number>>();
+  /** Events made durable under a seq a damaged disk destroyed (after `forget`): as real as any. */
   reusedEvents = 0;
+  /** `origin/seq` of every seq forgotten (destroyed), to count the events written again under them. */
+  private readonly forgottenSeqs = new Set<string>();
+  /** While forgetPast folds the journal again. */
+  private replaying = false;
   /** The run's committed segments, decoded once for every store that commits them. */
   readonly segments = new SegmentEvents();
 
@@ -94,9 +100,9 @@ export class TrueLedger {
   /**
    * Folds an origin's newly durable event (identity `hash`). One under a seq the origin already
    * used, after a damaged disk destroyed the first (swarm seed 3800: ap lost seqs 85–95 and wrote a
-   * grant under one of them), is as real as any: the client was told yes. The state, which holds
-   * one event per (origin, seq), cannot fold it, but the totals (S1's figures and the samples'
-   * truth) count it; S2, which reads the state, leaves out what follows a reuse (reusedSince).
+   * grant under one of them), is as real as any: the client was told yes. `forget` folded the state
+   * again without the destroyed events, so it folds as the origin's own; S2 still leaves out what
+   * follows a reuse (reusedSince): a peer may have folded a destroyed event before it was lost.
    */
   apply(event: LedgerEvent, hash: Uint8Array): void {
     this.applyIdentified(event, identityText(hash));
@@ -124,6 +130,7 @@ export class TrueLedger {
       if (here.some((entry) => entry.identity === identity)) return;
       this.reusedEvents += 1;
     }
+    if (this.forgottenSeqs.delete(`${event.origin}/${event.seq}`)) this.reusedEvents += 1;
     here.push({ identity, event });
     counted.set(event.seq, here);
     this.count(event, 1);
@@ -144,12 +151,21 @@ export class TrueLedger {
    */
   forget(origin: string, from: number, to: number): void {
     this.journal.push({ kind: 'forget', origin, from, to });
+    let any = false;
+    for (let seq = from + 1; seq <= to; seq++) this.forgottenSeqs.add(`${origin}/${seq}`);
     const counted = this.counted.get(origin);
-    if (counted === undefined) return;
-    for (let seq = from + 1; seq <= to; seq++) {
-      for (const entry of counted.get(seq) ?? []) this.count(entry.event, -1);
-      counted.delete(seq);
-    }
+    if (counted !== undefined)
+      for (let seq = from + 1; seq <= to; seq++) {
+        for (const entry of counted.get(seq) ?? []) {
+          this.count(entry.event, -1);
+          any = true;
+        }
+        counted.delete(seq);
+      }
+    // The state too (what F1's live credits and S2 read): folded again without what was destroyed,
+    // so that an event written again under one of those seqs folds as the origin's own (swarm seed
+    // 253: ap's destroyed seqs stayed in the state, and F1 counted 503 rights ap never had).
+    if (any && !this.replaying) this.forgetPast();
   }
 
   /** Adds (`sign` 1) or takes back (−1) an event's amounts in its tenant's totals. */
@@ -202,19 +218,38 @@ export class TrueLedger {
    */
   private forgetPast(): void {
     const journal = this.journal;
+    // Applies that a later forget covers are left out: destroyed, they are nowhere.
+    const skipped = new Set<number>();
+    const applied = new Map<string, number[]>();
+    journal.forEach((entry, at) => {
+      if (entry.kind === 'apply') {
+        const key = `${entry.event.origin}/${entry.event.seq}`;
+        applied.set(key, [...(applied.get(key) ?? []), at]);
+        return;
+      }
+      for (let seq = entry.from + 1; seq <= entry.to; seq++) {
+        const key = `${entry.origin}/${seq}`;
+        for (const index of applied.get(key) ?? []) skipped.add(index);
+        applied.delete(key);
+      }
+    });
     this.replayRetired = new Map(this.state.retired);
     this.state = createLedgerState();
     this.totals.clear();
     this.counted.clear();
+    this.forgottenSeqs.clear();
     this.reusedEvents = 0;
     this.journal = [];
+    this.replaying = true;
     try {
-      for (const entry of journal) {
-        if (entry.kind === 'apply') this.applyIdentified(entry.event, entry.identity);
-        else this.forget(entry.origin, entry.from, entry.to);
-      }
+      journal.forEach((entry, at) => {
+        if (entry.kind === 'forget') this.forget(entry.origin, entry.from, entry.to);
+        else if (skipped.has(at)) this.journal.push(entry);
+        else this.applyIdentified(entry.event, entry.identity);
+      });
     } finally {
       this.replayRetired = null;
+      this.replaying = false;
     }
   }
 
@@ -243,13 +278,41 @@ export class TrueLedger {
 
   /**
    * The tenant's live rights in the true ledger at simulated time `nowMs` held by `origins` (the
-   * regions' current incarnations): what the cluster can pay without a retire (no overdraft).
+   * regions' current incarnations): what the cluster can pay without a retire (no overdraft). Less
+   * what reached them only by moves no live node can receive (`unreceivable`; swarm seed 253: us's
+   * refused disk took moves to ap that the truth still counted, and F1 took a decline for false).
+   * Subtracting a moved amount whole may leave out rights the move's grant lost to expiry anyway:
+   * F1 may then miss a false decline, never invent one.
    */
   liveAt(tenant: string, nowMs: number, origins: Iterable<string>): number {
     let total = 0;
-    for (const origin of origins)
-      total += Math.max(0, availableAt(this.state, tenant, origin, SIM_EPOCH_MS + nowMs, 0));
+    const lost = this.lostInflow.get(tenant);
+    for (const origin of origins) {
+      const available = availableAt(this.state, tenant, origin, SIM_EPOCH_MS + nowMs, 0);
+      total += Math.max(0, available - (lost?.get(origin) ?? 0));
+    }
     return total;
+  }
+
+  /**
+   * `origin`'s seqs (from, held] are lost with its disk and no live node holds them: they stay in
+   * the ledger (acknowledged, then lost), but the rights they moved to other origins can never reach
+   * those (liveAt leaves them out).
+   */
+  unreceivable(origin: string, from: number, held: number): void {
+    const counted = this.counted.get(origin);
+    if (counted === undefined) return;
+    for (let seq = from + 1; seq <= held; seq++)
+      for (const { event } of counted.get(seq) ?? []) {
+        if (event.kind !== 'move') continue;
+        let byOrigin = this.lostInflow.get(event.tenant);
+        if (byOrigin === undefined) {
+          byOrigin = new Map();
+          this.lostInflow.set(event.tenant, byOrigin);
+        }
+        const amount = event.parts.reduce((sum, part) => sum + part.amount, 0);
+        byOrigin.set(event.to, (byOrigin.get(event.to) ?? 0) + amount);
+      }
   }
 
   /**

@@ -81,6 +81,8 @@ describe('the true ledger after a damaged disk', () => {
     truth.apply(again, identity(again));
     expect(truth.figures('acme')).toMatchObject({ granted: 100, debited: 15 });
     expect(truth.reusedEvents).toBe(1);
+    // The state folds it too (swarm seed 253: F1 read rights from a destroyed event), not the lost one.
+    expect(truth.liveAt('acme', 0, [EU])).toBe(85);
 
     // The same events committed again (fetched back from a peer) count once.
     truth.apply(again, identity(again));
@@ -126,5 +128,27 @@ describe('the segments the true ledger reads', () => {
     const lying = segments.of({ bytes: encodeSegment([other]), hash });
     expect(lying.map((entry) => entry.event)).toEqual([other]);
     expect(lying.map((entry) => entry.identity)).toEqual([hex(other)]);
+  });
+});
+
+describe('rights no live node can receive', () => {
+  it("moves in a lost incarnation's unreplicated tail do not count as live credits of their receiver", () => {
+    const US = originId('us', 'bbbbbbbb');
+    const truth = new TrueLedger();
+    const log = writer();
+    const grant = log.grant(100);
+    const move = makeEvent(
+      { origin: EU, seq: 2, at: T0 },
+      { tenant: 'acme', kind: 'move', to: US, parts: [{ grantId: 'g1', amount: 30 }] },
+    );
+    for (const event of [grant, move]) truth.apply(event, identity(event));
+    expect(truth.liveAt('acme', 0, [EU, US])).toBe(100);
+    expect(truth.liveAt('acme', 0, [US])).toBe(30);
+    // eu's disk was lost with seq 2 on it alone: us never receives the move.
+    truth.unreceivable(EU, 1, 2);
+    expect(truth.liveAt('acme', 0, [US])).toBe(0);
+    expect(truth.liveAt('acme', 0, [EU])).toBe(70);
+    // What the ledger counts is unchanged: the move happened, on a disk now lost.
+    expect(truth.figures('acme')).toMatchObject({ granted: 100, debited: 0 });
   });
 });
