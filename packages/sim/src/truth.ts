@@ -53,7 +53,14 @@ export class TrueLedger {
   /** Every apply and forget, in order, for folding again after a retire (forgetPast). */
   private journal: (
     | { readonly kind: 'apply'; readonly event: LedgerEvent; readonly identity: string }
-    | { readonly kind: 'forget'; readonly origin: string; readonly from: number; readonly to: number }
+    | {
+        readonly kind: 'forget';
+        readonly origin: string;
+        readonly from: number;
+        readonly to: number;
+        /** The state was folded again without them (they were the tail of what it folded of `origin`). */
+        readonly refold: boolean;
+      }
   )[] = [];
   private readonly watch = new Map<string, Map<string, OriginWatch>>();
   /** An event arrived out of order: the logs are not what the replicas say they are. */
@@ -128,9 +135,9 @@ export class TrueLedger {
     if (result === 'duplicate') {
       // The same event again (fetched back from a peer, re-committed): counted once.
       if (here.some((entry) => entry.identity === identity)) return;
-      this.reusedEvents += 1;
     }
-    if (this.forgottenSeqs.delete(`${event.origin}/${event.seq}`)) this.reusedEvents += 1;
+    const forgotten = this.forgottenSeqs.delete(`${event.origin}/${event.seq}`);
+    if (result === 'duplicate' || forgotten) this.reusedEvents += 1;
     here.push({ identity, event });
     counted.set(event.seq, here);
     this.count(event, 1);
@@ -149,8 +156,12 @@ export class TrueLedger {
    * event later written under one of them counts anew (swarm seed 4535: ap's expiry of its share
    * was destroyed and made again under a reused seq; counted twice, it made the truth −5,981).
    */
-  forget(origin: string, from: number, to: number): void {
-    this.journal.push({ kind: 'forget', origin, from, to });
+  forget(origin: string, from: number, to: number, refold?: boolean): void {
+    // The state drops them only when they are the tail of what it folded of the origin: a later
+    // event folded is durable somewhere, so its log (and these seqs) is too (swarm seed 14101: two
+    // disks damaged at once, the truth had folded past a range one record called destroyed).
+    const tail = refold ?? seqOf(this.state.versionVector, origin) <= to;
+    this.journal.push({ kind: 'forget', origin, from, to, refold: tail });
     let any = false;
     for (let seq = from + 1; seq <= to; seq++) this.forgottenSeqs.add(`${origin}/${seq}`);
     const counted = this.counted.get(origin);
@@ -165,7 +176,7 @@ export class TrueLedger {
     // The state too (what F1's live credits and S2 read): folded again without what was destroyed,
     // so that an event written again under one of those seqs folds as the origin's own (swarm seed
     // 253: ap's destroyed seqs stayed in the state, and F1 counted 503 rights ap never had).
-    if (any && !this.replaying) this.forgetPast();
+    if (any && tail && !this.replaying) this.forgetPast();
   }
 
   /** Adds (`sign` 1) or takes back (−1) an event's amounts in its tenant's totals. */
@@ -227,6 +238,7 @@ export class TrueLedger {
         applied.set(key, [...(applied.get(key) ?? []), at]);
         return;
       }
+      if (!entry.refold) return;
       for (let seq = entry.from + 1; seq <= entry.to; seq++) {
         const key = `${entry.origin}/${seq}`;
         for (const index of applied.get(key) ?? []) skipped.add(index);
@@ -243,7 +255,7 @@ export class TrueLedger {
     this.replaying = true;
     try {
       journal.forEach((entry, at) => {
-        if (entry.kind === 'forget') this.forget(entry.origin, entry.from, entry.to);
+        if (entry.kind === 'forget') this.forget(entry.origin, entry.from, entry.to, entry.refold);
         else if (skipped.has(at)) this.journal.push(entry);
         else this.applyIdentified(entry.event, entry.identity);
       });
