@@ -42,6 +42,8 @@ export interface BorrowHost {
   send(region: string, frame: ReplicationFrame): boolean;
   /** The last seq of this incarnation's own log, written or not yet durable (0 before any). */
   ownHead(): number;
+  /** What this region could pay for the tenant with its own and its connected peers' rights, as known here. */
+  reachableCredits(tenant: string): number;
   /** A debit waited `ms` for rights and then was `result` (metrics). */
   waited(ms: number, result: 'accepted' | 'declined'): void;
 }
@@ -160,6 +162,20 @@ export class Borrowing {
     for (const waiter of this.waiters.get(tenant) ?? [])
       if (total + waiter.amount <= within) total += waiter.amount;
     return total;
+  }
+
+  /**
+   * This region's claim on the tenant's rights: when its oldest waiting debit that the credits it
+   * can reach would pay (taken oldest first, as `waitingFor` with `reachableCredits`) began waiting;
+   * null when none would be paid. Borrow asks carry it; lenders compare it with theirs.
+   */
+  claim(tenant: string): number | null {
+    const list = this.waiters.get(tenant);
+    if (list === undefined) return null;
+    // The first that `waitingFor(tenant, within)` would count: the oldest one that fits alone.
+    const within = this.host.reachableCredits(tenant);
+    for (const waiter of list) if (waiter.amount <= within) return waiter.since;
+    return null;
   }
 
   /** The current origins of the connected peers. */
@@ -369,8 +385,9 @@ export class Borrowing {
     this.askedLast.set(waiter.tenant, new Set(asks.map((one) => one.region)));
     // The head tells a donor which of this region's moves came before the ask (`askerLent`).
     const head = host.ownHead();
+    const since = this.claim(waiter.tenant);
     for (const one of asks)
-      if (!host.send(one.region, { type: 'borrow', tenant: waiter.tenant, amount: one.amount, head }))
+      if (!host.send(one.region, { type: 'borrow', tenant: waiter.tenant, amount: one.amount, head, since }))
         waiter.lastAsks = ''; // not sent: the same asks may go next time
   }
 }

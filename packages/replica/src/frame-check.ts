@@ -63,7 +63,7 @@ const FRAME_FIELDS: { readonly [K in (typeof FRAME_TYPES)[number]]: readonly str
   segments: ['type', 'origin', 'segments'],
   pull: ['type', 'origin', 'fromSeq'],
   'rights-request': ['type', 'tenant', 'amount'],
-  borrow: ['type', 'tenant', 'amount', 'head'],
+  borrow: ['type', 'tenant', 'amount', 'head', 'since'],
   'hold-settle': ['type', 'id', 'tenant', 'holdId', 'action', 'amount'],
   'hold-settled': ['type', 'id', 'status', 'hold', 'held'],
   control: ['type', 'message'],
@@ -157,6 +157,11 @@ function rightsRequestProblem(frame: Fields): string | null {
 /** A borrow ask's log head: a seq, 0 before the sender wrote any event. */
 function borrowHeadProblem(head: unknown): string | null {
   return Number.isSafeInteger(head) && (head as number) >= 0 ? null : 'invalid head';
+}
+
+/** A borrow ask's claim: a time (ms since the epoch, the asker's clock) or null. */
+function borrowClaimProblem(since: unknown): string | null {
+  return since === null || (Number.isSafeInteger(since) && (since as number) >= 0) ? null : 'invalid since';
 }
 
 /** A forwarded request's id: the sender's counter, a safe non-negative integer. */
@@ -262,7 +267,8 @@ export function frameProblem(frame: unknown): string | null {
       problem = rightsRequestProblem(frame);
       break;
     case 'borrow':
-      problem = rightsRequestProblem(frame) ?? borrowHeadProblem(frame.head);
+      problem =
+        rightsRequestProblem(frame) ?? borrowHeadProblem(frame.head) ?? borrowClaimProblem(frame.since);
       break;
     case 'hold-settle':
       problem = holdSettleProblem(frame);

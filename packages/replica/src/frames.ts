@@ -64,6 +64,13 @@ export interface BorrowFrame {
    * before it was dropped as stale).
    */
   readonly head: number;
+  /**
+   * The asker's claim on the tenant's rights: when its oldest waiting debit that the credits it can
+   * reach would pay began waiting (its clock), or null when none of its waiting debits could be
+   * paid (`Borrowing.claim`). A lender with waiting debits of its own keeps what they need only
+   * when its own claim comes first (`claimPrecedes`).
+   */
+  readonly since: number | null;
 }
 
 /**

@@ -179,6 +179,7 @@ export function rebalancingHost(replica: ReplicaNode): RebalancingHost {
     send: (region, frame) => replica.link.send(region, frame),
     waitingFor: (tenant, within) => replica.borrowing.waitingFor(tenant, within),
     reachableCredits: (tenant) => replica.commands.reachableCredits(tenant),
+    claim: (tenant) => replica.borrowing.claim(tenant),
     moveRights: (tenant, to, amount) => replica.moveRights(tenant, to, amount),
   };
 }
@@ -195,6 +196,7 @@ export function borrowingHost(replica: ReplicaNode): BorrowHost {
     peers: () => replica.peers,
     send: (region, frame) => replica.link.send(region, frame),
     ownHead: () => replica.ownLog.nextSeq - 1,
+    reachableCredits: (tenant) => replica.commands.reachableCredits(tenant),
     waited: (ms, result) => replica.ports.observer?.debitWaited?.(ms / 1000, result),
   };
 }

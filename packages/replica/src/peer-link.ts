@@ -258,7 +258,7 @@ export class PeerLink {
         this.host.rebalancing.donate(region, frame.tenant, frame.amount);
         break;
       case 'borrow':
-        this.host.rebalancing.lend(region, frame.tenant, frame.amount, frame.head);
+        this.host.rebalancing.lend(region, frame.tenant, frame.amount, frame.head, frame.since);
         break;
       case 'hold-settle':
         this.host.forwarding.received(region, frame);

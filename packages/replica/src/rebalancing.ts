@@ -62,16 +62,35 @@ export interface RebalancingHost {
   waitingFor(tenant: string, within?: number): number;
   /** What this region could pay for the tenant with its own and its connected peers' rights, as known here. */
   reachableCredits(tenant: string): number;
+  /** This region's claim on the tenant's rights (`Borrowing.claim`): null when no waiting debit here could be paid. */
+  claim(tenant: string): number | null;
   /** Moves rights of the tenant to `to` if the ledger accepts it (appended, observed). */
   moveRights(tenant: string, to: OriginId, amount: number): void;
 }
 
 /**
- * Whether `region`'s waiting debits come before `other`'s when both wait for a tenant's rights: a
- * fixed order every region agrees on (by region id), so borrowed rights gather at one of them.
+ * Whether `region`'s waiting debits come before `other`'s when both claim a tenant's rights from the
+ * same moment (`claimPrecedes`): a fixed order every region agrees on (by region id).
  */
 export function borrowPrecedes(region: string, other: string): boolean {
   return region < other;
+}
+
+/**
+ * Whether a claim on a tenant's rights (`Borrowing.claim`: when the oldest payable waiting debit of
+ * `region` began waiting, null for none) comes before `other`'s claim of `otherRegion`: the older
+ * claim first, a tie by region (`borrowPrecedes`), no claim last. Both ends of an ask compare the
+ * same two figures, so rights flow one way between them: toward the oldest debit the cluster can pay.
+ */
+export function claimPrecedes(
+  since: number | null,
+  region: string,
+  other: number | null,
+  otherRegion: string,
+): boolean {
+  if (since === null) return false;
+  if (other === null) return true;
+  return since < other || (since === other && borrowPrecedes(region, otherRegion));
 }
 
 /** A borrow ask kept for the part not served yet. */
@@ -82,6 +101,8 @@ interface KeptAsk {
   readonly origin: OriginId;
   /** The asker's own log head when it asked: its moves up to this seq came before the ask. */
   readonly head: number;
+  /** The asker's claim when it asked (`Borrowing.claim`). */
+  readonly since: number | null;
 }
 
 /** One replica's rebalancing: spend rates and outstanding rights requests per tenant. */
@@ -171,14 +192,18 @@ export class Rebalancing {
    *
    * When debits of the tenant wait here too, two regions short of the same last credits would hand
    * them back and forth and both run out of time (issue 12): rights flow one way only, toward the
-   * region first in `borrowPrecedes` order. A region that precedes the asker keeps what its own
-   * waiting debits need (when the reachable cluster can pay them at all) and lends only the rest;
-   * one that follows it gives what is asked. What it cannot give now is kept for the asker's wait
-   * (this node's borrowWaitMs) and given when rights arrive (`rightsArrived`). `head` is the asker's
-   * own log head when it asked (`askerLent`).
+   * oldest waiting debit the cluster can pay. Each region's claim is when its oldest payable waiting
+   * debit began waiting (`Borrowing.claim`; none when the credits it can reach pay none of them),
+   * and an ask carries the asker's (`since`). A region whose claim comes first (`claimPrecedes`)
+   * keeps what its own payable waiting debits need and lends only the rest; one whose claim comes
+   * after the asker's, or that has none, gives what is asked. A fixed region order alone let the
+   * last credits go round it, each region lending to the one before it whether or not that one's
+   * debits could be paid (swarm seed 10150, property draw 1220799643). What it cannot give now is
+   * kept for the asker's wait (this node's borrowWaitMs) and given when rights arrive
+   * (`rightsArrived`). `head` is the asker's own log head when it asked (`askerLent`).
    */
-  lend(region: string, tenant: string, amount: number, head: number): void {
-    this.lendUntil(region, tenant, amount, this.host.now() + this.host.borrowWaitMs, head);
+  lend(region: string, tenant: string, amount: number, head: number, since: number | null): void {
+    this.lendUntil(region, tenant, amount, this.host.now() + this.host.borrowWaitMs, head, since);
   }
 
   /**
@@ -194,7 +219,7 @@ export class Rebalancing {
     this.keptAsks.delete(tenant);
     const now = this.host.now();
     for (const [region, ask] of asks)
-      if (now <= ask.until) this.lendUntil(region, tenant, ask.amount, ask.until, ask.head);
+      if (now <= ask.until) this.lendUntil(region, tenant, ask.amount, ask.until, ask.head, ask.since);
   }
 
   /**
@@ -218,7 +243,14 @@ export class Rebalancing {
   }
 
   /** `lend`; what it does not give now is kept until `until` (`rightsArrived`). */
-  private lendUntil(region: string, tenant: string, amount: number, until: number, head: number): void {
+  private lendUntil(
+    region: string,
+    tenant: string,
+    amount: number,
+    until: number,
+    head: number,
+    since: number | null,
+  ): void {
     const host = this.host;
     this.keptAsks.get(tenant)?.delete(region); // the newest ask of a region replaces its last
     if (!host.logConfirmed()) return;
@@ -226,7 +258,7 @@ export class Rebalancing {
     if (peer.origin === null || !peer.connected) return;
     if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) {
       // What arrives repays the overdraft first; what is left then may serve the ask.
-      this.keepAsk(tenant, region, { amount, until, origin: peer.origin, head });
+      this.keepAsk(tenant, region, { amount, until, origin: peer.origin, head, since });
       return;
     }
     const rights = this.rightsAt(tenant, host.origin, host.now());
@@ -234,12 +266,18 @@ export class Rebalancing {
     // others. Counted debit by debit, not all or nothing: the last 12 credits cannot pay debits of
     // 11, 10 and 9 together but can pay the 11, and a region that kept nothing for it gave its
     // rights away to a region after it, which gave them back (swarm seeds 639, 1440).
-    const kept = borrowPrecedes(host.region, region)
+    const kept = claimPrecedes(host.claim(tenant), host.region, since, region)
       ? host.waitingFor(tenant, host.reachableCredits(tenant))
       : 0;
     const give = Math.min(amount, rights - kept);
     if (give < amount)
-      this.keepAsk(tenant, region, { amount: amount - Math.max(0, give), until, origin: peer.origin, head });
+      this.keepAsk(tenant, region, {
+        amount: amount - Math.max(0, give),
+        until,
+        origin: peer.origin,
+        head,
+        since,
+      });
     if (give < 1) return;
     host.moveRights(tenant, peer.origin, give);
   }

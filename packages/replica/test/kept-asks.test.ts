@@ -1,7 +1,8 @@
 /**
  * A borrow ask kept by a lender that could not serve it, and the asker's own moves folded there
  * later (swarm seed 4002): the ask carries the asker's log head, and only a move past that head (one
- * the ask did not know of) makes it stale. Rebalancing is driven here through a fake host, so the
+ * the ask did not know of) makes it stale. And who keeps when both wait: the older claim (swarm
+ * seed 10150). Rebalancing is driven here through a fake host, so the
  * order of arrival (the ask overtaking the move's run) is exact.
  */
 import {
@@ -14,7 +15,7 @@ import {
   originId,
 } from '@allot/core';
 import { describe, expect, it } from 'vitest';
-import { Rebalancing, type RebalancingHost } from '../src/rebalancing.js';
+import { claimPrecedes, Rebalancing, type RebalancingHost } from '../src/rebalancing.js';
 
 const T0 = 1_700_000_000_000;
 const TENANT = 'acme';
@@ -22,8 +23,11 @@ const AP = originId('ap', 'aaaaaaaa');
 const US = originId('us', 'bbbbbbbb');
 const US_NEXT = originId('us', 'cccccccc');
 
-/** The lender ap, holding no rights until `arrive` grants it some; us is its connected asker. */
-function lender() {
+/**
+ * The lender ap, holding no rights until `arrive` grants it some; us is its connected asker. `own`:
+ * debits of `waiting` in all wait at ap too, with its claim (`Borrowing.claim`) from `since`.
+ */
+function lender(own: { waiting: number; since: number } | null = null) {
   let state: LedgerState = createLedgerState();
   const moves: { tenant: string; to: OriginId; amount: number }[] = [];
   const host: RebalancingHost = {
@@ -40,8 +44,9 @@ function lender() {
     peers: () => new Map([['us', { origin: US, connected: true }]]),
     peer: () => ({ origin: US, connected: true }),
     send: () => true,
-    waitingFor: () => 0,
-    reachableCredits: () => 0,
+    waitingFor: () => own?.waiting ?? 0,
+    reachableCredits: () => 30,
+    claim: () => own?.since ?? null,
     moveRights: (tenant, to, amount) => {
       moves.push({ tenant, to, amount });
     },
@@ -67,7 +72,7 @@ describe('kept borrow asks and the asker’s moves', () => {
   it('an ask that overtook the move before it stays kept, and is served when rights arrive (seed 4002)', () => {
     const { rebalancing, moves, arrive } = lender();
     // us wrote its move at seq 5, then asked with head 5; the ask came first and could not be served.
-    rebalancing.lend('us', TENANT, 18, 5);
+    rebalancing.lend('us', TENANT, 18, 5, null);
     expect(moves).toEqual([]);
     rebalancing.askerLent('us', TENANT, US, 5);
     arrive();
@@ -76,7 +81,7 @@ describe('kept borrow asks and the asker’s moves', () => {
 
   it('a move past the ask’s head makes it stale: not served (seed 143)', () => {
     const { rebalancing, moves, arrive } = lender();
-    rebalancing.lend('us', TENANT, 18, 5);
+    rebalancing.lend('us', TENANT, 18, 5, null);
     rebalancing.askerLent('us', TENANT, US, 6);
     arrive();
     expect(moves).toEqual([]);
@@ -84,9 +89,42 @@ describe('kept borrow asks and the asker’s moves', () => {
 
   it('a move of another incarnation of the asker’s region cannot be placed against the head: stale', () => {
     const { rebalancing, moves, arrive } = lender();
-    rebalancing.lend('us', TENANT, 18, 5);
+    rebalancing.lend('us', TENANT, 18, 5, null);
     rebalancing.askerLent('us', TENANT, US_NEXT, 1);
     arrive();
     expect(moves).toEqual([]);
+  });
+});
+
+describe('claims: the last rights go to the oldest debit the cluster can pay', () => {
+  it('a lender whose claim is older keeps what its payable debits need, and lends the rest', () => {
+    const { rebalancing, moves, arrive } = lender({ waiting: 10, since: T0 - 100 });
+    arrive();
+    rebalancing.lend('us', TENANT, 25, 5, T0 - 50);
+    expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 20 }]);
+  });
+
+  it('a lender whose claim is younger gives what is asked, its own debits waiting or not', () => {
+    const { rebalancing, moves, arrive } = lender({ waiting: 10, since: T0 - 50 });
+    arrive();
+    rebalancing.lend('us', TENANT, 25, 5, T0 - 100);
+    expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 25 }]);
+  });
+
+  it('an asker with no claim (no debit the cluster could pay) comes after any claim', () => {
+    const { rebalancing, moves, arrive } = lender({ waiting: 10, since: T0 });
+    arrive();
+    rebalancing.lend('us', TENANT, 25, 5, null);
+    expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 20 }]);
+  });
+
+  it('orders claims by age, a tie by region, no claim last', () => {
+    expect(claimPrecedes(T0, 'us', T0 + 1, 'ap')).toBe(true);
+    expect(claimPrecedes(T0 + 1, 'ap', T0, 'us')).toBe(false);
+    expect(claimPrecedes(T0, 'ap', T0, 'us')).toBe(true);
+    expect(claimPrecedes(T0, 'us', T0, 'ap')).toBe(false);
+    expect(claimPrecedes(T0, 'us', null, 'ap')).toBe(true);
+    expect(claimPrecedes(null, 'ap', T0, 'us')).toBe(false);
+    expect(claimPrecedes(null, 'ap', null, 'us')).toBe(false);
   });
 });

@@ -194,6 +194,7 @@ const frameArbs: { readonly [K in ReplicationFrame['type']]: fc.Arbitrary<Replic
     tenant: tenantArb,
     amount: amountArb,
     head: fc.oneof(fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)),
+    since: fc.oneof(fc.constant(null), fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)),
   }),
   'hold-settle': fc.record({
     type: fc.constant('hold-settle' as const),

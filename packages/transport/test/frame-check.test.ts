@@ -231,6 +231,15 @@ describe('frameProblem', () => {
       expect(frameProblem({ ...valid('borrow'), head: 0 })).toBeNull();
       expect(frameProblem({ ...valid('borrow'), head: Number.MAX_SAFE_INTEGER })).toBeNull();
     });
+
+    it('refuses a missing claim, or one that is neither null nor a non-negative safe integer', () => {
+      const { since: _since, ...claimless } = valid('borrow') as Record<string, unknown>;
+      expect(frameProblem(claimless)).toBe('borrow has no since');
+      for (const since of [-1, 1.5, Number.MAX_SAFE_INTEGER + 1, '3', Number.NaN])
+        expect(frameProblem({ ...valid('borrow'), since })).toBe('borrow: invalid since');
+      expect(frameProblem({ ...valid('borrow'), since: null })).toBeNull();
+      expect(frameProblem({ ...valid('borrow'), since: 0 })).toBeNull();
+    });
   });
 
   describe('hold-settle and hold-settled', () => {

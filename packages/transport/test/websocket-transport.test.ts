@@ -381,19 +381,19 @@ describe('WebSocketTransport: refusals', () => {
     );
   });
 
-  it('refuses another protocol version, an old v3 peer with one warning', async () => {
+  it('refuses another protocol version, an old v4 peer with one warning', async () => {
     const { target } = await acceptorFor();
-    for (const protocol of [3, 3, 5]) {
+    for (const protocol of [4, 4, 6]) {
       const peer = await raw(target.url);
       peer.send(peer.hello('rp', 'aaaaaaaa', { protocol }));
       expect(await peer.closure()).toEqual({
         code: CloseCode.wrongProtocol,
-        reason: `protocol ${protocol} is not 4`,
+        reason: `protocol ${protocol} is not 5`,
       });
     }
     expect(target.handlers.calls).toEqual([]);
     const warned = target.logger.closes('warn', CloseCode.wrongProtocol).map((line) => line.fields.reason);
-    expect(warned).toEqual(['protocol 3 is not 4', 'protocol 5 is not 4']);
+    expect(warned).toEqual(['protocol 4 is not 5', 'protocol 6 is not 5']);
   });
 
   it('refuses a first message that is not a dialer hello', async () => {
@@ -458,7 +458,13 @@ describe('WebSocketTransport: refusals', () => {
     [
       'a borrow frame with a negative log head',
       (peer: RawPeer) =>
-        peer.sendBytes(encodeUnchecked({ type: 'borrow', tenant: 'acme', amount: 7, head: -1 })),
+        peer.sendBytes(encodeUnchecked({ type: 'borrow', tenant: 'acme', amount: 7, head: -1, since: null })),
+      CloseCode.policy,
+    ],
+    [
+      'a borrow frame without the asker’s claim (a build of protocol 4)',
+      (peer: RawPeer) =>
+        peer.sendBytes(encodeUnchecked({ type: 'borrow', tenant: 'acme', amount: 7, head: 3 })),
       CloseCode.policy,
     ],
     ['a second hello', (peer: RawPeer) => peer.send(peer.hello('rp', 'aaaaaaaa')), CloseCode.policy],
