@@ -291,10 +291,10 @@ export class TrueLedger {
   /**
    * The tenant's live rights in the true ledger at simulated time `nowMs` held by `origins` (the
    * regions' current incarnations): what the cluster can pay without a retire (no overdraft). Less
-   * what reached them only by moves no live node can receive (`unreceivable`; swarm seed 253: us's
-   * refused disk took moves to ap that the truth still counted, and F1 took a decline for false).
-   * Subtracting a moved amount whole may leave out rights the move's grant lost to expiry anyway:
-   * F1 may then miss a false decline, never invent one.
+   * what reached them only by moves no live node can receive (`unreceivable`: a lost incarnation's
+   * moves that only its lost disk held; the truth counts them, no region ever gets them). Taking a
+   * moved amount off whole may leave out rights the move's grant lost to expiry anyway: F1 may then
+   * miss a false decline, never invent one.
    */
   liveAt(tenant: string, nowMs: number, origins: Iterable<string>): number {
     let total = 0;
