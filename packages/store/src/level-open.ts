@@ -5,7 +5,7 @@
  * range of layout v3 and the in-memory state the store checks commits against, read with the cheap
  * checks a start relies on (heads, log bases, logs, counter, control tally).
  */
-import { type Crypto, type LogHead, sameBytes } from '@allot/replica';
+import type { Crypto } from '@allot/replica';
 import { Level } from 'level';
 import { Archive } from './archive.js';
 import { DiskArchiveFiles, sha256 } from './archive-files.js';
@@ -46,7 +46,7 @@ import {
   V2_LAYOUT_PREFIX,
 } from './keys.js';
 import { checkLevelDbFiles } from './leveldb-check.js';
-import { expectHead } from './read-checks.js';
+import { checkHeadAgainstLog, expectHead } from './read-checks.js';
 import { openRecord } from './records.js';
 import { decodeSegmentRecord } from './segment-records.js';
 
@@ -152,7 +152,11 @@ async function loadState(db: Db, archive: Archive): Promise<CommitState> {
     const origin = parseHeadKey(key);
     if (origin === null) throw new StoreCorruptError(key, 'not a head key');
     const head = expectHead(key, decodeLogHead(key, openRecord(key, bytes)), origin);
-    await checkHeadAgainstLog(db, key, head, state.bases.get(origin));
+    await checkHeadAgainstLog(key, head, state.bases.get(origin), {
+      segmentValue: (seq) => db.get(segmentKey(origin, seq)),
+      keyPast: async (seq) =>
+        (await db.keys({ gt: segmentKey(origin, seq), lt: segmentEnd(origin), limit: 1 }).all())[0],
+    });
     state.heads.set(origin, head);
   }
   for (const origin of state.bases.keys())
@@ -190,37 +194,6 @@ async function loadState(db: Db, archive: Archive): Promise<CommitState> {
     );
   }
   return state;
-}
-
-/**
- * A head must be its log's last segment: the segment exists, has the head's hash, and none follows;
- * or, with nothing after its log base yet, the base itself.
- */
-async function checkHeadAgainstLog(
-  db: Db,
-  key: string,
-  head: LogHead,
-  base: LogHead | undefined,
-): Promise<void> {
-  const lastKey = segmentKey(head.origin, head.seq);
-  if (base !== undefined && head.seq <= base.seq) {
-    if (head.seq !== base.seq || !sameBytes(head.hash, base.hash))
-      throw new StoreCorruptError(key, `below or beside its log base (seq ${base.seq})`);
-    const [stray] = await db
-      .keys({ gte: segmentKey(head.origin, base.seq + 1), lt: segmentEnd(head.origin), limit: 1 })
-      .all();
-    if (stray !== undefined)
-      throw new StoreCorruptError(stray, `past the head of ${head.origin} (seq ${head.seq})`);
-    return;
-  }
-  const bytes = await db.get(lastKey);
-  if (bytes === undefined) throw new StoreCorruptError(key, `its segment ${lastKey} is missing`);
-  const segment = decodeSegmentRecord(lastKey, openRecord(lastKey, bytes), head.origin, head.seq);
-  if (!sameBytes(segment.hash, head.hash))
-    throw new StoreCorruptError(key, `its hash is not the hash of ${lastKey}`);
-  const [after] = await db.keys({ gt: lastKey, lt: segmentEnd(head.origin), limit: 1 }).all();
-  if (after !== undefined)
-    throw new StoreCorruptError(after, `past the head of ${head.origin} (seq ${head.seq})`);
 }
 
 /**

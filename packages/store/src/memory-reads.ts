@@ -5,7 +5,7 @@
  * and the incarnations heard of. A read fault (memory-faults.ts) may change what the log reads see.
  */
 import type { OriginId, TenantId } from '@allot/core';
-import { type LogHead, type StoredSegment, sameBytes } from '@allot/replica';
+import type { LogHead, StoredSegment } from '@allot/replica';
 import { type CommitState, emptyCommitState } from './commit-plan.js';
 import { decodeControlTally, decodeCounter, decodeHeardOrigin, decodeLogHead } from './encoding.js';
 import { StoreCorruptError } from './errors.js';
@@ -24,7 +24,7 @@ import {
 } from './keys.js';
 import type { TenantHit } from './log-reads.js';
 import { firstAtLeast, type Image, type KeyIndex } from './memory-image.js';
-import { byOrigin, expectHead, type IndexHit } from './read-checks.js';
+import { byOrigin, checkHeadAgainstLog, expectHead, type IndexHit } from './read-checks.js';
 import { openRecord } from './records.js';
 import { decodeSegmentRecord } from './segment-records.js';
 
@@ -111,52 +111,35 @@ export function controlHits(view: MemoryView): IndexHit[] {
 
 /**
  * The stored heads of `origins`, each read back from its record (through the read path) and checked
- * as LevelStore's open checks them (level-open.ts): the last segment of its log, present, with the
- * head's hash, none after it; or, with nothing after its log base yet (`bases`), the base itself.
- * A head read that lies (a stale read) is a StoreCorruptError, never a shorter log.
+ * against its log as LevelStore's open checks them (read-checks.ts `checkHeadAgainstLog`): a head
+ * read that lies (a stale read) is a StoreCorruptError, never a shorter log.
  */
-export function storedHeads(
+export async function storedHeads(
   view: MemoryView,
   origins: Iterable<OriginId>,
   bases: ReadonlyMap<OriginId, LogHead>,
-): LogHead[] {
-  return [...origins]
-    .map((origin) => {
-      const key = headKey(origin);
-      const bytes = view.visible.get(key);
-      if (bytes === undefined) throw new StoreCorruptError(key, 'missing');
-      const head = expectHead(key, decodeLogHead(key, openRecord(key, view.read(key, bytes))), origin);
-      checkHeadAgainstLog(view, key, head, bases.get(origin));
-      return head;
-    })
-    .sort(byOrigin);
-}
-
-/** Throws unless `head` (read at `key`) is its log's last segment, or its base with nothing after it. */
-function checkHeadAgainstLog(view: MemoryView, key: string, head: LogHead, base: LogHead | undefined): void {
-  const lastSeqs = view.index.segments.get(head.origin) ?? [];
-  const last = lastSeqs[lastSeqs.length - 1];
-  if (last !== undefined && last > head.seq)
-    throw new StoreCorruptError(
-      segmentKey(head.origin, last),
-      `past the head of ${head.origin} (seq ${head.seq})`,
-    );
-  if (base !== undefined && head.seq <= base.seq) {
-    if (head.seq !== base.seq || !sameBytes(head.hash, base.hash))
-      throw new StoreCorruptError(key, `below or beside its log base (seq ${base.seq})`);
-    return;
+): Promise<LogHead[]> {
+  const heads: LogHead[] = [];
+  for (const origin of origins) {
+    const key = headKey(origin);
+    const bytes = view.visible.get(key);
+    if (bytes === undefined) throw new StoreCorruptError(key, 'missing');
+    const head = expectHead(key, decodeLogHead(key, openRecord(key, view.read(key, bytes))), origin);
+    const lastSeqs = view.index.segments.get(origin) ?? [];
+    await checkHeadAgainstLog(key, head, bases.get(origin), {
+      segmentValue: async (seq) => {
+        const segment = segmentKey(origin, seq);
+        const value = view.visible.get(segment);
+        return value === undefined ? undefined : view.read(segment, value);
+      },
+      keyPast: async (seq) => {
+        const next = lastSeqs[firstAtLeast(lastSeqs, seq + 1)];
+        return next === undefined ? undefined : segmentKey(origin, next);
+      },
+    });
+    heads.push(head);
   }
-  const lastKey = segmentKey(head.origin, head.seq);
-  const bytes = view.visible.get(lastKey);
-  if (bytes === undefined) throw new StoreCorruptError(key, `its segment ${lastKey} is missing`);
-  const segment = decodeSegmentRecord(
-    lastKey,
-    openRecord(lastKey, view.read(lastKey, bytes)),
-    head.origin,
-    head.seq,
-  );
-  if (!sameBytes(segment.hash, head.hash))
-    throw new StoreCorruptError(key, `its hash is not the hash of ${lastKey}`);
+  return heads.sort(byOrigin);
 }
 
 /** The incarnations `origins` recorded as heard of, sorted, each read back from its record. */

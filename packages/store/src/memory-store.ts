@@ -295,7 +295,7 @@ export class MemoryStore implements Store {
 
   /** The stored head of every origin, by origin, each read back from its record. */
   heads(): Promise<LogHead[]> {
-    return this.gate.run(async () => storedHeads(this.view, this.state.heads.keys(), this.state.bases));
+    return this.gate.run(() => storedHeads(this.view, this.state.heads.keys(), this.state.bases));
   }
 
   /** The stored log base of every origin whose log starts past seq 1 here; see the Store port. */

@@ -4,12 +4,13 @@
  * under the wrong key).
  */
 import { isOriginId, isTenantId, type OriginId, type TenantId } from '@allot/core';
-import type { LogHead, StoredEvent } from '@allot/replica';
+import { type LogHead, type StoredEvent, sameBytes } from '@allot/replica';
 import { type ControlTally, decodeControlUpdate } from './encoding.js';
 import { StoreCorruptError } from './errors.js';
-import { CONTROL_TALLY_KEY, controlKey } from './keys.js';
+import { CONTROL_TALLY_KEY, controlKey, segmentKey } from './keys.js';
 import { LOG_PAGE_EVENTS_MAX, LOG_PAGE_SEGMENTS_MAX, TENANT_PAGE_EVENTS_MAX } from './limits.js';
 import { openRecord } from './records.js';
+import { decodeSegmentRecord } from './segment-records.js';
 
 /** Throws unless (origin, fromSeq, limit) is a valid `readLog` request; limit 0 asks for nothing. */
 export function checkLogRead(origin: OriginId, fromSeq: number, limit: number): void {
@@ -100,4 +101,40 @@ export function checkControl(tally: ControlTally, hits: readonly IndexHit[]): Ui
     );
   }
   return updates;
+}
+
+/** What a head is checked against: its origin's stored log, as a store reads it. */
+export interface HeadLog {
+  /** The sealed value of the segment record of the head's origin ending at `seq`; undefined: none. */
+  segmentValue(seq: number): Promise<Uint8Array | undefined>;
+  /** The first segment key of the head's origin past `seq`; undefined: none. */
+  keyPast(seq: number): Promise<string | undefined>;
+}
+
+/**
+ * Throws a StoreCorruptError unless `head` (read at `key`) is its log's last segment: the segment
+ * exists, has the head's hash, and none follows; or, with nothing after its log base yet, the base
+ * itself. LevelStore checks every head so at open; MemoryStore at every read of the heads (a read
+ * fault may serve a stale one).
+ */
+export async function checkHeadAgainstLog(
+  key: string,
+  head: LogHead,
+  base: LogHead | undefined,
+  log: HeadLog,
+): Promise<void> {
+  if (base !== undefined && head.seq <= base.seq) {
+    if (head.seq !== base.seq || !sameBytes(head.hash, base.hash))
+      throw new StoreCorruptError(key, `below or beside its log base (seq ${base.seq})`);
+  } else {
+    const lastKey = segmentKey(head.origin, head.seq);
+    const value = await log.segmentValue(head.seq);
+    if (value === undefined) throw new StoreCorruptError(key, `its segment ${lastKey} is missing`);
+    const segment = decodeSegmentRecord(lastKey, openRecord(lastKey, value), head.origin, head.seq);
+    if (!sameBytes(segment.hash, head.hash))
+      throw new StoreCorruptError(key, `its hash is not the hash of ${lastKey}`);
+  }
+  const after = await log.keyPast(head.seq);
+  if (after !== undefined)
+    throw new StoreCorruptError(after, `past the head of ${head.origin} (seq ${head.seq})`);
 }
