@@ -103,20 +103,22 @@ export async function moveSegments(
   const none = { segments: 0, events: 0, throughSeq: archived };
   if (throughSeq <= archived) return none;
   const base = baseOf();
+  const decode = ({ key, lastSeq, value }: LiveSegmentRecord) =>
+    decodeSegmentRecord(key, openRecord(key, value), origin, lastSeq);
   let records = await live.segmentRecords(origin, archived + 1, throughSeq, ARCHIVE_FILE_SEGMENTS_MAX);
   let expected = archived + 1;
-  const firstOf = (record: LiveSegmentRecord) =>
-    decodeSegmentRecord(record.key, openRecord(record.key, record.value), origin, record.lastSeq).firstSeq;
-  const head = records[0];
-  if (head !== undefined && base !== undefined && base.seq > archived && firstOf(head) > expected) {
+  let opening = records[0] === undefined ? undefined : decode(records[0]);
+  if (opening !== undefined && base !== undefined && base.seq > archived && opening.firstSeq > expected) {
     // The live log does not continue the archive: its run after the base does.
     records = await live.segmentRecords(origin, base.seq + 1, throughSeq, ARCHIVE_FILE_SEGMENTS_MAX);
+    opening = records[0] === undefined ? undefined : decode(records[0]);
     expected = base.seq + 1;
   }
   const segments: StoredSegment[] = [];
   let bytes = FILE_HEADER_BYTES + origin.length;
-  for (const { key, lastSeq, value } of records) {
-    const segment = decodeSegmentRecord(key, openRecord(key, value), origin, lastSeq);
+  for (const [i, record] of records.entries()) {
+    const { key } = record;
+    const segment = i === 0 && opening !== undefined ? opening : decode(record);
     const size = 4 + HASH_BYTES + SIGNATURE_BYTES + segment.bytes.length;
     if (segments.length > 0 && bytes + size > ARCHIVE_FILE_BYTES_MAX) break;
     if (segment.firstSeq !== expected) {
