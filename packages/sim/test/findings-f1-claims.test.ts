@@ -5,19 +5,10 @@
  * fault at all), each run with its seed. Both failed F1 (only) on main at eedbd33. Replay the
  * first in full: `npx allot simulate --swarm 1 --seed 10150`.
  */
-import { readFileSync } from 'node:fs';
-import { runSimulation, validateScenario } from '@allot/sim';
-import { describe, expect, it } from 'vitest';
-import { RUN_TIMEOUT_MS } from './findings-issue12-support.js';
+import { describe, it } from 'vitest';
+import { drawnHolds, RUN_TIMEOUT_MS } from './findings-issue12-support.js';
 
-const DRAWN = JSON.parse(
-  readFileSync(new URL('./findings-f1-claims.json', import.meta.url), 'utf8'),
-) as Record<string, unknown>;
-
-async function holds(seed: number): Promise<void> {
-  const result = await runSimulation(validateScenario(DRAWN[String(seed)]), seed);
-  expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
-}
+const holds = drawnHolds('findings-f1-claims.json');
 
 describe('F1 at the last credits: rights go to the oldest debit the cluster can pay', () => {
   /**
