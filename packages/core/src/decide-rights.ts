@@ -106,6 +106,30 @@ export function overdraftHeadroom(
 }
 
 /**
+ * Rights arriving at `origin` for `tenant` that repay overdraft before any of them can be spent:
+ * a repay takes the origin's own overdraft in use from what arrives, and each unit repaid gives a
+ * unit of headroom back only while the region's overdraft in use (`regionOverdraftInUse`) is
+ * within `overdraftLimit`. So the first min(own in use, region in use − limit) units arriving pay
+ * for nothing a debit here could use (0 when the region is within its allowance). Borrowing asks
+ * for these too (issue 12, swarm seed 16071: a region 30 past a lowered allowance asked for the
+ * 16 its debit of 8 needed, and the repay took all of it).
+ */
+export function rightsOwedToOverdraft(
+  state: LedgerState,
+  tenantId: TenantId,
+  origin: OriginId,
+  overdraftLimit = 0,
+): number {
+  const tenant = state.tenants.get(tenantId);
+  const index = indexOf(state, origin);
+  if (tenant === undefined || index < 0) return 0;
+  const own = Math.max(0, overdraftInUseAt(tenant, index));
+  if (own === 0) return 0;
+  const past = regionOverdraftInUse(state, tenant, origin, overdraftLimit) - overdraftLimit;
+  return Math.max(0, Math.min(own, past));
+}
+
+/**
  * What `origin` can spend for `tenant` at `now`: its live rights plus what is left of its overdraft
  * allowance. 0 for a tenant unknown here.
  */

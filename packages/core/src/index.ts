@@ -20,7 +20,7 @@ export type {
 } from './decide-outcomes.js';
 export * from './decide-refund.js';
 export * from './decide-revoke.js';
-export { availableAt, regionOverdraftInUse } from './decide-rights.js';
+export { availableAt, regionOverdraftInUse, rightsOwedToOverdraft } from './decide-rights.js';
 export * from './decide-upkeep.js';
 export * from './encode.js';
 export * from './event-encoding.js';

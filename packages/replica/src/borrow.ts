@@ -13,6 +13,7 @@ import {
   type LedgerState,
   type OriginId,
   regionOf,
+  rightsOwedToOverdraft,
   tenantOverdraftInUse,
   unsettledDuplicates,
 } from '@allot/core';
@@ -32,6 +33,8 @@ export interface BorrowHost {
   attached(): boolean;
   /** The current in-memory fold. */
   state(): LedgerState;
+  /** The tenant's overdraft allowance at this region as debits are decided now (0 when withheld). */
+  overdraftLimit(tenant: string): number;
   /** The replica's clock. */
   now(): number;
   /** Sets a timer on the replica's clock. */
@@ -76,10 +79,10 @@ export function declineReason(
   origin: OriginId,
   now: number,
   amount: number,
-  headroom: number,
+  overdraftLimit: number,
   reachable: ReadonlySet<OriginId>,
 ): DeclineReason {
-  const { total, near } = creditsKnown(state, tenant, origin, now, headroom, reachable);
+  const { total, near } = creditsKnown(state, tenant, origin, now, overdraftLimit, reachable);
   if (total < amount) return 'insufficient';
   return near < amount ? 'unreachable' : 'timeout';
 }
@@ -102,6 +105,21 @@ export function revokesOwed(state: LedgerState, tenant: string, origin: OriginId
 }
 
 /**
+ * What rights arriving at `origin` for the tenant pay before a debit there can use any: the revokes
+ * its region still owes (`revokesOwed`) and overdraft past the allowance `overdraftLimit`
+ * (`rightsOwedToOverdraft`: a repay takes arriving rights first). A region that borrows only for
+ * its debit would see the repay or the revoke take what it is lent.
+ */
+export function owedFirst(
+  state: LedgerState,
+  tenant: string,
+  origin: OriginId,
+  overdraftLimit: number,
+): number {
+  return revokesOwed(state, tenant, origin) + rightsOwedToOverdraft(state, tenant, origin, overdraftLimit);
+}
+
+/**
  * The tenant's rights another region could lend now, as known here: none while it repays overdraft
  * (`lend` gives nothing then), and not what its revokes still owe (it takes those first).
  */
@@ -111,19 +129,22 @@ export function lendableAt(state: LedgerState, tenant: string, origin: OriginId,
 }
 
 /**
- * The tenant's live credits known at `origin` that a debit there could use: its own rights less
- * what its revokes still owe, plus its overdraft `headroom`, plus what every other origin could
- * lend (`lendableAt`); in all (`total`), and at the origin and the `reachable` ones (`near`).
+ * The tenant's live credits known at `origin` that a debit there could use: its own rights and
+ * what is left of its overdraft allowance `overdraftLimit`, less what arriving rights pay first
+ * (`owedFirst`), plus what every other origin could lend (`lendableAt`); in all (`total`), and at
+ * the origin and the `reachable` ones (`near`).
  */
 export function creditsKnown(
   state: LedgerState,
   tenant: string,
   origin: OriginId,
   now: number,
-  headroom: number,
+  overdraftLimit: number,
   reachable: ReadonlySet<OriginId>,
 ): { total: number; near: number } {
-  const own = availableAt(state, tenant, origin, now, 0) - revokesOwed(state, tenant, origin) + headroom;
+  const own =
+    availableAt(state, tenant, origin, now, overdraftLimit) -
+    owedFirst(state, tenant, origin, overdraftLimit);
   let total = own;
   let near = own;
   for (const other of state.origins) {
@@ -188,8 +209,9 @@ export class Borrowing {
 
   /**
    * Whether a debit short of `shortfall` for the tenant should wait: waiting is on, a peer is
-   * reachable, room is left, and the connected peers hold at least the shortfall as known here (or
-   * nothing of the tenant is known here yet: its grants may still be on their way).
+   * reachable, room is left, and the connected peers hold at least the shortfall and what arriving
+   * rights pay first (`owedFirst`) as known here (or nothing of the tenant is known here yet: its
+   * grants may still be on their way).
    */
   worthWaiting(tenant: string, shortfall: number): boolean {
     const host = this.host;
@@ -198,7 +220,7 @@ export class Borrowing {
     if (reachable.size === 0) return false;
     const state = host.state();
     if (!state.tenants.has(tenant)) return true;
-    return this.peerRights(tenant, reachable) >= shortfall;
+    return this.peerRights(tenant, reachable) >= shortfall + this.owedFirst(tenant);
   }
 
   /**
@@ -326,6 +348,12 @@ export class Borrowing {
     waiter.resolve(outcome);
   }
 
+  /** What rights arriving here for the tenant pay before its debits (`owedFirst`). */
+  private owedFirst(tenant: string): number {
+    const host = this.host;
+    return owedFirst(host.state(), tenant, host.origin, host.overdraftLimit(tenant));
+  }
+
   /** Σ live rights of the connected peers for the tenant, as known here. */
   private peerRights(tenant: string, reachable: ReadonlySet<OriginId>): number {
     const state = this.host.state();
@@ -354,10 +382,11 @@ export class Borrowing {
     // Beyond the need, (BORROW_ASK_FACTOR − 1) × the waiting debits again: debits of the tenant that
     // arrive here meanwhile take what arrives as it comes (the demand is here now), and must not
     // leave the waiting ones short for another round trip. What arrives pays the revokes this
-    // region still owes first (issue 17): those are asked for too.
+    // region still owes and its overdraft past the allowance first (issue 17, swarm seed 16071):
+    // those are asked for too.
     const shortfall = Math.min(
       Number.MAX_SAFE_INTEGER,
-      need + (BORROW_ASK_FACTOR - 1) * waiting + revokesOwed(state, waiter.tenant, host.origin),
+      need + (BORROW_ASK_FACTOR - 1) * waiting + this.owedFirst(waiter.tenant),
     );
     const donors: { region: string; rights: number }[] = [];
     for (const [region, peer] of host.peers()) {

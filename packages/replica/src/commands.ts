@@ -220,20 +220,19 @@ export class Commands {
    * cluster is whole (issue 12). For the simulator's false-decline check.
    */
   reachableCredits(tenant: string): number {
-    const now = this.host.clock.now();
-    const policy = this.host.policy(tenant);
-    const overdraftLimit = this.host.overdraftAllowed() ? (policy.overdraft[this.host.region] ?? 0) : 0;
-    const headroom =
-      availableAt(this.host.state(), tenant, this.host.origin, now, overdraftLimit) -
-      availableAt(this.host.state(), tenant, this.host.origin, now, 0);
     return creditsKnown(
       this.host.state(),
       tenant,
       this.host.origin,
-      now,
-      headroom,
+      this.host.clock.now(),
+      this.overdraftLimit(tenant),
       this.host.borrowing.reachableOrigins(),
     ).near;
+  }
+
+  /** The tenant's overdraft allowance at this region as debits are decided now (0 while withheld). */
+  overdraftLimit(tenant: string): number {
+    return this.host.overdraftAllowed() ? (this.host.policy(tenant).overdraft[this.host.region] ?? 0) : 0;
   }
 
   /** A decline for want of credits, with its reason (insufficient, unreachable, timeout). */
@@ -241,15 +240,13 @@ export class Commands {
     command: { readonly tenant: string; readonly amount: number },
     decision: DebitDeclined,
   ): DebitDeclined {
-    const now = this.host.clock.now();
-    const rights = availableAt(this.host.state(), command.tenant, this.host.origin, now, 0);
     const reason = declineReason(
       this.host.state(),
       command.tenant,
       this.host.origin,
-      now,
+      this.host.clock.now(),
       command.amount,
-      Math.max(0, decision.available - rights),
+      this.overdraftLimit(command.tenant),
       this.host.borrowing.reachableOrigins(),
     );
     this.host.observer?.debitDeclined?.(reason);
@@ -273,7 +270,7 @@ export class Commands {
     deferred = false,
   ): Promise<DebitOutcome> | DebitOutcome | DurableAnswer<DebitOutcome> {
     const policy = this.host.policy(command.tenant);
-    const overdraftLimit = this.host.overdraftAllowed() ? (policy.overdraft[this.host.region] ?? 0) : 0;
+    const overdraftLimit = this.overdraftLimit(command.tenant);
     const now = this.host.clock.now();
     if (policy.blocked) {
       const available = availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit);
@@ -332,7 +329,7 @@ export class Commands {
 
   private decideHoldNow(command: HoldCommand): Promise<HoldOutcome> | HoldOutcome {
     const policy = this.host.policy(command.tenant);
-    const overdraftLimit = this.host.overdraftAllowed() ? (policy.overdraft[this.host.region] ?? 0) : 0;
+    const overdraftLimit = this.overdraftLimit(command.tenant);
     const now = this.host.clock.now();
     const balanceNow = () => ({
       available: availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit),

@@ -191,6 +191,7 @@ export function borrowingHost(replica: ReplicaNode): BorrowHost {
     borrowWaitMs: replica.options.borrowWaitMs,
     attached: () => replica.link.transport !== null,
     state: () => replica.state,
+    overdraftLimit: (tenant) => replica.commands.overdraftLimit(tenant),
     now: () => replica.ports.clock.now(),
     setTimer: (ms, callback) => replica.ports.clock.setTimer(ms, callback),
     peers: () => replica.peers,
