@@ -192,3 +192,10 @@ export const SWARM_RETIRE_RATE = 0;
  * down): an operator retries; thirty seconds outlast a swarm's partitions (at most half its run).
  */
 export const RETIRE_ATTEMPTS_MAX = 30;
+
+/**
+ * The borrow wait a drawn scenario's nodes run with spans this many of its slowest one-way delays
+ * (plus 20 ms of commits): two round trips and a half, since at a tenant's last credits a borrow
+ * often needs a second round trip (`borrowWaitOf`).
+ */
+export const BORROW_WAIT_DELAYS = 5;

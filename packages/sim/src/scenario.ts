@@ -20,6 +20,7 @@ import { STORAGE_DAMAGES } from '@allot/store';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Fault, Scenario } from './api.js';
 import {
+  BORROW_WAIT_DELAYS,
   CLOCK_STEP_MS_MAX,
   DELAY_MS_MAX,
   DRIFT_PPM_MAX,
@@ -493,17 +494,20 @@ export function validateScenario(document: unknown): Scenario {
 
 /**
  * The wait for rights the scenario's nodes run with: its `borrowWaitMs`, else the node default, or
- * longer where links are slower: a borrow is a round trip to a donor plus its commit, so the wait
- * spans two of the slowest one-way delays with room (within BORROW_WAIT_MS_MAX). On links that
- * reorder frames (beyond TCP) the donor's move can arrive after a later frame: the receiver pulls
- * it again, one more round trip (issue 12, swarm seed 500205), so the wait spans that too. A real
- * deployment sets `borrowWaitMs` the same way from its round trips.
+ * longer where links are slower. A borrow is a round trip to a donor plus its commit; at a tenant's
+ * last credits it often takes a second one: the first donor lent its rights on already, or holds
+ * none yet and serves the kept ask when rights it is owed arrive, or the asker asks the others
+ * halfway (issue 12: with one round trip and a half, 11 of the 15 false declines left in seeds
+ * 5,300–18,884 were debits whose rights were on their way when the wait ran out). So the wait spans
+ * five of the slowest one-way delays, plus 20 ms of commits (within BORROW_WAIT_MS_MAX). On links
+ * that reorder frames (beyond TCP) the second round trip may be the pull of a donor's move that
+ * arrived after a later frame (swarm seed 500205). A real deployment sets `borrowWaitMs` the same
+ * way from its round trips (docs/operations.md).
  */
 export function borrowWaitOf(scenario: Scenario): number {
   if (scenario.borrowWaitMs !== undefined) return scenario.borrowWaitMs;
-  const delays = scenario.network.reorder > 0 ? 5 : 3;
   return Math.min(
     BORROW_WAIT_MS_MAX,
-    Math.max(BORROW_WAIT_MS_DEFAULT, delays * scenario.network.delayMs.max + 20),
+    Math.max(BORROW_WAIT_MS_DEFAULT, BORROW_WAIT_DELAYS * scenario.network.delayMs.max + 20),
   );
 }

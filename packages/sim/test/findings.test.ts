@@ -716,6 +716,8 @@ const SWARM_266: Scenario = validateScenario({
   durationS: 15,
   quietS: 20,
   rebalancing: 'adaptive',
+  // The wait the drawn scenario ran with then (3 one-way delays + 20 ms), frozen with its history.
+  borrowWaitMs: 380,
   network: { delayMs: { min: 22, max: 120 }, loss: 0.008, duplicate: 0.011, reorder: 0 },
   tenants: [
     {

@@ -1,5 +1,7 @@
+import { BORROW_WAIT_MS_DEFAULT, BORROW_WAIT_MS_MAX } from '@allot/replica';
 import { randomScenario, ScenarioError, validateScenario } from '@allot/sim';
 import { describe, expect, it } from 'vitest';
+import { borrowWaitOf } from '../src/scenario.js';
 
 const minimal = {
   name: 'minimal',
@@ -156,5 +158,22 @@ describe('validateScenario', () => {
     })();
     expect(error).toBeInstanceOf(ScenarioError);
     expect((error as ScenarioError).message.split('\n')).toEqual((error as ScenarioError).problems);
+  });
+});
+
+describe('borrowWaitOf', () => {
+  const drawn = randomScenario(5300);
+  const withDelay = (max: number, extra: object = {}) =>
+    validateScenario({ ...drawn, network: { ...drawn.network, delayMs: { min: 1, max } }, ...extra });
+
+  it('spans two round trips and a half of the slowest link, with 20 ms of commits', () => {
+    // Seed 5300's links (up to 86 ms): a wait of 3 delays (278 ms) ran out with the rights on their way.
+    expect(borrowWaitOf(withDelay(86))).toBe(5 * 86 + 20);
+  });
+
+  it('is never below the node default nor above BORROW_WAIT_MS_MAX, and a scenario may set it', () => {
+    expect(borrowWaitOf(withDelay(1))).toBe(BORROW_WAIT_MS_DEFAULT);
+    expect(borrowWaitOf(withDelay(500))).toBe(BORROW_WAIT_MS_MAX);
+    expect(borrowWaitOf(withDelay(86, { borrowWaitMs: 120 }))).toBe(120);
   });
 });
