@@ -218,7 +218,12 @@ export class Rebalancing {
     if (asks === undefined) return;
     this.keptAsks.delete(tenant);
     const now = this.host.now();
-    for (const [region, ask] of asks)
+    // The oldest claim is served first, as when the asks came: what arrives may not serve them all,
+    // and an ask without a claim must not take what an older claim waits for (swarm seed 9869).
+    const byClaim = [...asks].sort(([a, one], [b, other]) =>
+      claimPrecedes(one.since, a, other.since, b) ? -1 : claimPrecedes(other.since, b, one.since, a) ? 1 : 0,
+    );
+    for (const [region, ask] of byClaim)
       if (now <= ask.until) this.lendUntil(region, tenant, ask.amount, ask.until, ask.head, ask.since);
   }
 
@@ -308,10 +313,14 @@ export class Rebalancing {
     const weights = host.weights(tenant);
     const peers = [...host.peers()].filter(([region]) => region !== host.region);
     if (peers.length === 0) return;
+    // Debits of the tenant waiting here are paid from the grant first: the demand is here now, and
+    // rights split away would have to be borrowed back (swarm seed 9869: a grant of 306 at us split
+    // 102 to each peer while us waited for 117; its debit of 28 timed out). The rest is split.
+    const split = amount - Math.min(amount, host.waitingFor(tenant, host.reachableCredits(tenant)));
     const weightOf = (region: string) => weights[region] ?? 1;
     const total = peers.reduce((sum, [region]) => sum + weightOf(region), weightOf(host.region));
     for (const [region, peer] of peers) {
-      const share = Math.floor((amount * weightOf(region)) / total);
+      const share = Math.floor((split * weightOf(region)) / total);
       if (share < 1) continue;
       if (peer.connected && peer.origin !== null) host.moveRights(tenant, peer.origin, share);
       else this.owe(tenant, region, share);

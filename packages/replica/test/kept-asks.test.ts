@@ -9,6 +9,7 @@ import {
   applyEvent,
   createLedgerState,
   decideGrant,
+  decideMove,
   type LedgerState,
   makeEvent,
   type OriginId,
@@ -22,9 +23,16 @@ const TENANT = 'acme';
 const AP = originId('ap', 'aaaaaaaa');
 const US = originId('us', 'bbbbbbbb');
 const US_NEXT = originId('us', 'cccccccc');
+const EU = originId('eu', 'dddddddd');
+
+/** ap's peers: us and eu, both connected. */
+const PEERS = new Map([
+  ['us', { origin: US, connected: true }],
+  ['eu', { origin: EU, connected: true }],
+]);
 
 /**
- * The lender ap, holding no rights until `arrive` grants it some; us is its connected asker. `own`:
+ * The lender ap, holding no rights until `arrive` grants it some; us (and eu) are its connected askers. `own`:
  * debits of `waiting` in all wait at ap too, with its claim (`Borrowing.claim`) from `since`.
  */
 function lender(own: { waiting: number; since: number } | null = null) {
@@ -41,14 +49,21 @@ function lender(own: { waiting: number; since: number } | null = null) {
     weights: () => ({}),
     rttMs: () => 10,
     now: () => T0,
-    peers: () => new Map([['us', { origin: US, connected: true }]]),
-    peer: () => ({ origin: US, connected: true }),
+    peers: () => PEERS,
+    peer: (region) => PEERS.get(region) ?? { origin: null, connected: false },
     send: () => true,
     waitingFor: () => own?.waiting ?? 0,
     reachableCredits: () => 30,
     claim: () => own?.since ?? null,
     moveRights: (tenant, to, amount) => {
       moves.push({ tenant, to, amount });
+      // Folded when ap holds the rights (after `arrive`), so what it lends next is what is left.
+      const decision = decideMove(state, { origin: AP, now: T0 }, { tenant, to, amount });
+      if (decision.status === 'accepted')
+        applyEvent(
+          state,
+          makeEvent({ origin: AP, seq: (state.versionVector[AP] ?? 0) + 1, at: T0 }, decision.body),
+        );
     },
   };
   const rebalancing = new Rebalancing(host);
@@ -126,5 +141,35 @@ describe('claims: the last rights go to the oldest debit the cluster can pay', (
     expect(claimPrecedes(T0, 'us', null, 'ap')).toBe(true);
     expect(claimPrecedes(null, 'ap', T0, 'us')).toBe(false);
     expect(claimPrecedes(null, 'ap', null, 'us')).toBe(false);
+  });
+});
+
+describe('kept asks served by claim, and a grant paying the debits waiting where it is made', () => {
+  it('rights that arrive serve the kept ask with the oldest claim first, whatever came first (seed 5876)', () => {
+    const { rebalancing, moves, arrive } = lender();
+    rebalancing.lend('us', TENANT, 25, 5, null);
+    rebalancing.lend('eu', TENANT, 20, 9, T0 - 10);
+    arrive();
+    expect(moves).toEqual([
+      { tenant: TENANT, to: EU, amount: 20 },
+      { tenant: TENANT, to: US, amount: 10 },
+    ]);
+  });
+
+  it('a grant is split after what the debits waiting here need (seed 9869)', () => {
+    const { rebalancing, moves, arrive } = lender({ waiting: 12, since: T0 });
+    arrive();
+    rebalancing.splitGrant(TENANT, 30);
+    expect(moves).toEqual([
+      { tenant: TENANT, to: US, amount: 6 },
+      { tenant: TENANT, to: EU, amount: 6 },
+    ]);
+  });
+
+  it('a grant smaller than what waits here is not split at all', () => {
+    const { rebalancing, moves, arrive } = lender({ waiting: 40, since: T0 });
+    arrive();
+    rebalancing.splitGrant(TENANT, 30);
+    expect(moves).toEqual([]);
   });
 });

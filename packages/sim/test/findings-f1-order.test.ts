@@ -1,0 +1,39 @@
+/**
+ * F1 (issue 12) at a tenant's last credits, kept as regression cases (findings-f1-order.json): swarm
+ * seeds 5876 and 9869's drawn scenarios with 5 s of quiet instead of 20, each run with its seed.
+ * Both failed F1 (only) on main at 2f3e5e3 (the borrow wait already two round trips and a half).
+ * Replay one in full: `npx allot simulate --swarm 1 --seed N`.
+ */
+import { describe, it } from 'vitest';
+import { drawnHolds, RUN_TIMEOUT_MS } from './findings-issue12-support.js';
+
+const holds = drawnHolds('findings-f1-order.json');
+
+describe('F1: kept asks by claim, grants paying the debits waiting where they are made', () => {
+  /**
+   * On main: at 2.39 s ap got 11 of tenant-0's rights back, with two borrow asks kept that it had not
+   * been able to serve: us's (its claim from 2,311 ms, come first) and eu's (its claim from 2,151
+   * ms, the oldest in the cluster); ap's own claim (2,382 ms) came after both. Served in the order
+   * they had come, all 11 went to us; the run went on to lose a payable 8 at ap at 3.07 s. Fixed:
+   * kept asks are served oldest claim first, no claim last, as `lend` orders them when they come;
+   * the 11 go to eu and the run takes another course from there.
+   */
+  it(
+    'seed 5876: rights that arrive go to the kept ask with the oldest claim',
+    () => holds(5876),
+    RUN_TIMEOUT_MS,
+  );
+
+  /**
+   * On main: a grant of 306 at us, where debits of 117 in all waited for rights; us split it by
+   * weight at once, 102 to eu and 102 to ap, and paid five of its debits from the 102 it kept; its
+   * 28 waited on, asked eu, and eu had lent the 102 on to ap's kept ask. Fixed: a grant pays the
+   * debits waiting where it is made first (those the credits reachable there could pay); the rest
+   * is split.
+   */
+  it(
+    'seed 9869: a grant is not split away from the debits waiting for it',
+    () => holds(9869),
+    RUN_TIMEOUT_MS,
+  );
+});
