@@ -5,7 +5,6 @@
  */
 import { decideGrant, grantDefinition, type LedgerState, type OriginId } from '@allot/core';
 import type { BalanceView, GrantCommand, GrantOutcome, NotReady, StoreFailure } from './api.js';
-import type { Borrowing } from './borrow.js';
 import type { Deadlines } from './deadlines.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HeardIncarnations } from './incarnations.js';
@@ -36,7 +35,6 @@ export interface GrantsHost {
   deadlines(): Deadlines;
   remote(): RemoteEvents;
   rebalancing(): Rebalancing;
-  borrowing(): Borrowing;
   /** The fold (replaced when it is rebuilt). */
   state(): LedgerState;
   /** Admits a write to the own log, or says why not (writability.ts). */
@@ -64,7 +62,9 @@ export class Grants {
         host.deadlines().repay(command.tenant);
         host.remote().revokeDuplicates(command.tenant);
         host.rebalancing().splitGrant(command.tenant, command.amount);
-        host.borrowing().wake(command.tenant);
+        // Its debits waiting here take what is left, then the asks peers left here for want of rights
+        // (before, a grant served a kept ask only when the next rights arrived: swarm seed 22226).
+        host.deadlines().creditsReturned(command.tenant);
         // Taken now: later batches may fail, and an answer must not show what they would undo.
         const balance = host.balanceOrFail(command.tenant);
         if (!(await host.ownLog.durable(event.seq))) return STORE_FAILED;

@@ -255,7 +255,6 @@ export function grantsHost(replica: ReplicaNode): GrantsHost {
     deadlines: () => replica.deadlines,
     remote: () => replica.remote,
     rebalancing: () => replica.rebalancing,
-    borrowing: () => replica.borrowing,
     state: () => replica.state,
     admitWrite: (events) => replica.writability.admitWrite(events),
     balanceOrFail: (tenant) => replica.reads.balanceOrFail(tenant),

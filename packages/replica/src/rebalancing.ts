@@ -220,8 +220,10 @@ export class Rebalancing {
     const now = this.host.now();
     // The oldest claim is served first, as when the asks came: what arrives may not serve them all,
     // and an ask without a claim must not take what an older claim waits for (swarm seed 9869).
-    const byClaim = [...asks].sort(([a, one], [b, other]) =>
-      claimPrecedes(one.since, a, other.since, b) ? -1 : claimPrecedes(other.since, b, one.since, a) ? 1 : 0,
+    const claims = new Map([...asks].map(([region, ask]) => [region, this.liveClaim(ask.since)]));
+    const claimOf = (region: string) => claims.get(region) ?? null;
+    const byClaim = [...asks].sort(([a], [b]) =>
+      claimPrecedes(claimOf(a), a, claimOf(b), b) ? -1 : claimPrecedes(claimOf(b), b, claimOf(a), a) ? 1 : 0,
     );
     for (const [region, ask] of byClaim)
       if (now <= ask.until) this.lendUntil(region, tenant, ask.amount, ask.until, ask.head, ask.since);
@@ -271,7 +273,7 @@ export class Rebalancing {
     // others. Counted debit by debit, not all or nothing: the last 12 credits cannot pay debits of
     // 11, 10 and 9 together but can pay the 11, and a region that kept nothing for it gave its
     // rights away to a region after it, which gave them back (swarm seeds 639, 1440).
-    const kept = claimPrecedes(host.claim(tenant), host.region, since, region)
+    const kept = claimPrecedes(host.claim(tenant), host.region, this.liveClaim(since), region)
       ? host.waitingFor(tenant, host.reachableCredits(tenant))
       : 0;
     const give = Math.min(amount, rights - kept);
@@ -285,6 +287,22 @@ export class Rebalancing {
       });
     if (give < 1) return;
     host.moveRights(tenant, peer.origin, give);
+  }
+
+  /**
+   * An asker's claim as a lender with waiting debits of its own weighs it: none once rights sent now
+   * could not reach the asker before the debit that made the claim stops waiting (it began waiting
+   * at `since`, and waits borrowWaitMs — this node's, the cluster's setting — while rights take half
+   * a round trip). Oldest first favours the debit nearest its end; rights lent to one that ends
+   * before they arrive are lost to the lender's own debits and come back too late (swarm seed
+   * 18808: ap gave its last 3 to us 18 ms before us's debit of 6 stopped waiting, then timed out
+   * its own 5). A claim is the asker's word on its clock: this only orders lending, as the claim
+   * does.
+   */
+  private liveClaim(since: number | null): number | null {
+    const host = this.host;
+    if (since === null) return null;
+    return since + host.borrowWaitMs < host.now() + host.rttMs() / 2 ? null : since;
   }
 
   /** Keeps the part of a borrow ask not served, bounded by BORROW_ASKS_KEPT_MAX tenants. */

@@ -126,6 +126,14 @@ describe('claims: the last rights go to the oldest debit the cluster can pay', (
     expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 25 }]);
   });
 
+  it('an older claim whose debit stops waiting before rights could reach it counts as none (seed 18808)', () => {
+    // The asker's debit began waiting 200 ms ago and waits 200 ms; rights take 5 ms (half of 10).
+    const { rebalancing, moves, arrive } = lender({ waiting: 10, since: T0 - 50 });
+    arrive();
+    rebalancing.lend('us', TENANT, 25, 5, T0 - 200);
+    expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 20 }]);
+  });
+
   it('an asker with no claim (no debit the cluster could pay) comes after any claim', () => {
     const { rebalancing, moves, arrive } = lender({ waiting: 10, since: T0 });
     arrive();

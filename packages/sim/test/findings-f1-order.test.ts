@@ -1,7 +1,8 @@
 /**
  * F1 (issue 12) at a tenant's last credits, kept as regression cases (findings-f1-order.json): swarm
- * seeds 5876 and 9869's drawn scenarios with 5 s of quiet instead of 20, each run with its seed.
- * Both failed F1 (only) on main at 2f3e5e3 (the borrow wait already two round trips and a half).
+ * seeds 5876, 9869 and 18808's drawn scenarios with 5 s of quiet instead of 20, each run with its
+ * seed. Each failed F1 (only) with the borrow wait already two round trips and a half: 5876 and
+ * 9869 on main at 2f3e5e3, 18808 at f713eac.
  * Replay one in full: `npx allot simulate --swarm 1 --seed N`.
  */
 import { describe, it } from 'vitest';
@@ -34,6 +35,20 @@ describe('F1: kept asks by claim, grants paying the debits waiting where they ar
   it(
     'seed 9869: a grant is not split away from the debits waiting for it',
     () => holds(9869),
+    RUN_TIMEOUT_MS,
+  );
+
+  /**
+   * On f713eac: the last credits of tenant-1 scattered, debits waiting at all three regions. ap held
+   * 3 and had kept us's ask, whose claim (from 27,757 ms) came before ap's own (27,843 ms); ap gave
+   * its 3 to us 18 ms before us's debit of 6 stopped waiting (365 ms), on a link of up to 69 ms: the
+   * rights came after the decline, and ap's own 5 timed out with them away. Fixed: a lender with
+   * debits of its own waiting counts an asker's claim as none once rights sent now could not reach
+   * it before the debit that made it stops waiting (`liveClaim`).
+   */
+  it(
+    'seed 18808: no rights lent to a claim whose debit stops waiting before they arrive',
+    () => holds(18808),
     RUN_TIMEOUT_MS,
   );
 });

@@ -30,7 +30,10 @@ describe('runs let go on a live link are sent again', () => {
     const regions = result.final?.regions ?? {};
     const eu = regions.eu?.origin ?? '';
     expect(eu).not.toBe('');
-    expect(regions.eu?.versionVector[eu]).toBe(135);
-    for (const region of ['us', 'ap']) expect(regions[region]?.versionVector[eu]).toBe(135);
+    // eu's log reaches 135 at least (how far past it depends on how borrowing went), and every
+    // region holds all of it.
+    const head = regions.eu?.versionVector[eu] ?? 0;
+    expect(head).toBeGreaterThanOrEqual(135);
+    for (const region of ['us', 'ap']) expect(regions[region]?.versionVector[eu]).toBe(head);
   }, 300_000); // 40 simulated s: about 15 wall s alone, four times that on a shared machine
 });
