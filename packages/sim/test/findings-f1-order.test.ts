@@ -1,8 +1,8 @@
 /**
  * F1 (issue 12) at a tenant's last credits, kept as regression cases (findings-f1-order.json): swarm
- * seeds 5876, 9869 and 18808's drawn scenarios with 5 s of quiet instead of 20, each run with its
+ * seeds 5876, 9869, 18808 and 22226's drawn scenarios with 5 s of quiet instead of 20, each run with its
  * seed. Each failed F1 (only) with the borrow wait already two round trips and a half: 5876 and
- * 9869 on main at 2f3e5e3, 18808 at f713eac.
+ * 9869 on main at 2f3e5e3, 18808 and 22226 at f713eac.
  * Replay one in full: `npx allot simulate --swarm 1 --seed N`.
  */
 import { describe, it } from 'vitest';
@@ -51,4 +51,13 @@ describe('F1: kept asks by claim, grants paying the debits waiting where they ar
     () => holds(18808),
     RUN_TIMEOUT_MS,
   );
+
+  /**
+   * On f713eac (static rebalancing): tenant-1's credits were spent but for a grant of 13,272 that ap
+   * made at 15.30 s, while ap held an ask us had left there for want of rights. The grant woke ap's
+   * own waiting debits, not the kept ask: us learnt of the grant and asked again, too late for a
+   * debit of 5 that had waited since 15.02 s (links of up to 91 ms). Fixed: a grant serves the
+   * asks kept at its region at once, as a refund does (grants.ts, `creditsReturned`).
+   */
+  it('seed 22226: a grant serves the asks peers left at its region', () => holds(22226), RUN_TIMEOUT_MS);
 });
