@@ -50,10 +50,12 @@ function notChecked(invariant: keyof typeof FAULT_INVARIANT_NAMES): Verdict {
 /**
  * The last seq of `origin` that the node still has after a storage fault: what the damaged disk
  * kept, or nothing when its replica refused the disk and it started on a new one (swarm seed 1205:
- * ap's disk held us's seq 52, which no other node held, and was replaced; us then reused seq 52).
+ * ap's disk held us's seq 52, which no other node held, and was replaced; us then reused seq 52) or
+ * the disk was lost (swarm seed 22486: eu's lost disk held the only copy of us's seqs 121–158, us
+ * having been restored from an old backup; us wrote them again once every peer had confirmed).
  */
 function keptAfter(record: StorageRecord, origin: string): number {
-  return record.outcome === 'refused' ? 0 : (record.kept[origin] ?? 0);
+  return record.outcome === 'refused' || record.outcome === 'lost' ? 0 : (record.kept[origin] ?? 0);
 }
 
 /**

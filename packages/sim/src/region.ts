@@ -51,6 +51,8 @@ export interface RegionContext {
   readonly opened?: (region: string, replica: Replica, alive: () => boolean) => void;
   /** A region restarted on a damaged disk: whether its replica opened on it (issue 15). */
   storageOpened?(region: string, damage: PendingDamage, outcome: 'refused' | 'opened', detail: string): void;
+  /** A region's disk was lost; it held `held` durably of each origin (issue 15, swarm seed 22486). */
+  diskLost?(region: string, held: Readonly<Record<string, number>>): void;
 }
 
 /** A storage fault done to a region's disk, waiting for the restart that meets it. */
@@ -198,9 +200,11 @@ export class RegionNode {
   /** The process dies and the disk is lost: the next start is a new incarnation. */
   loseDisk(): void {
     const origin = this.origin;
+    const held = this.store.durableSeqs();
     this.kill();
     if (origin !== null) this.lostOrigins.push(origin);
     this.store = this.store.loseDisk();
+    this.context.diskLost?.(this.region, held);
   }
 
   /**

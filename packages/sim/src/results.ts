@@ -156,12 +156,14 @@ export type HistoryRecord =
        * its replica would not open (it then starts on a new disk, as an operator would); `opened`:
        * it served what the disk held. `held`/`kept`: the seqs its disk held durably of each origin
        * before and after the damage; `elsewhere`: the most any other region held durably then.
+       * Damage `disk-loss`, outcome `lost` (since 2026-12-02): a `disk-loss` fault took the disk,
+       * recorded when it happens (kept: nothing): what only it held of any origin is gone with it.
        */
       readonly type: 'storage';
       readonly t: number;
       readonly region: string;
-      readonly damage: StorageDamage;
-      readonly outcome: 'refused' | 'opened' | 'untouched';
+      readonly damage: StorageDamage | 'disk-loss';
+      readonly outcome: 'refused' | 'opened' | 'untouched' | 'lost';
       readonly detail: string;
       /** Keys whose reads return bytes not theirs: a correct store must refuse them. */
       readonly damagedKeys: readonly string[];

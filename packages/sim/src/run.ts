@@ -122,19 +122,8 @@ class Simulation {
       peerKeys,
       replicaLog: {},
       rightsMoved: 0,
-      storageOpened: (region, damaged, outcome, detail) => {
-        const elsewhere: Record<string, number> = {};
-        for (const [other, node] of this.nodes) {
-          if (other === region) continue;
-          for (const [origin, seq] of Object.entries(node.durableSeqs()))
-            elsewhere[origin] = Math.max(elsewhere[origin] ?? 0, seq);
-        }
-        // Incarnations no node can write as again (one a restored backup runs as can).
-        const running = new Set([...this.nodes.values()].map((node) => node.origin));
-        const lost = [...new Set([...this.nodes.values()].flatMap((node) => node.lostOrigins))]
-          .filter((origin) => !running.has(origin))
-          .sort();
-        const storage: HistoryRecord = {
+      storageOpened: (region, damaged, outcome, detail) =>
+        this.destroyed({
           type: 'storage',
           t: this.now,
           region,
@@ -144,16 +133,21 @@ class Simulation {
           damagedKeys: damaged.report.damagedKeys,
           held: damaged.held,
           kept: damaged.kept,
-          elsewhere,
-          lost,
-        };
-        this.record(storage);
-        // Before the node can write again (it waits for every peer): the truth's totals leave out
-        // what the damage destroyed, and count what is written again under those seqs.
-        for (const [origin, ranges] of destroyedRanges([storage]))
-          for (const [from, to] of ranges) this.truth.forget(origin, from, to);
-        for (const [origin, from, held] of lostSpans(storage)) this.truth.unreceivable(origin, from, held);
-      },
+          ...this.copiesBeside(region),
+        }),
+      diskLost: (region, held) =>
+        this.destroyed({
+          type: 'storage',
+          t: this.now,
+          region,
+          damage: 'disk-loss',
+          outcome: 'lost',
+          detail: 'the disk is lost: what only it held is gone',
+          damagedKeys: [],
+          held,
+          kept: {},
+          ...this.copiesBeside(region),
+        }),
       opened: (region, replica, alive) =>
         watchAlerts(region, replica, {
           hash: (bytes) => (cryptos.get(region) as ReturnType<typeof regionCrypto>).hash(bytes),
@@ -194,6 +188,37 @@ class Simulation {
       return;
     }
     this.history.push(record);
+  }
+
+  /**
+   * What the other nodes hold durably of each origin (`elsewhere`), and the incarnations no node
+   * can write as again (`lost`; one a restored backup runs as can): what a storage record needs
+   * beside the damaged or lost disk of `region`.
+   */
+  private copiesBeside(region: string): { elsewhere: Record<string, number>; lost: string[] } {
+    const elsewhere: Record<string, number> = {};
+    for (const [other, node] of this.nodes) {
+      if (other === region) continue;
+      for (const [origin, seq] of Object.entries(node.durableSeqs()))
+        elsewhere[origin] = Math.max(elsewhere[origin] ?? 0, seq);
+    }
+    const running = new Set([...this.nodes.values()].map((node) => node.origin));
+    const lost = [...new Set([...this.nodes.values()].flatMap((node) => node.lostOrigins))]
+      .filter((origin) => !running.has(origin))
+      .sort();
+    return { elsewhere, lost };
+  }
+
+  /**
+   * Records a disk damaged or lost. Before its origins can write again (a node waits for every
+   * peer): the truth's totals leave out what it destroyed, and count what is written again under
+   * those seqs; what lost incarnations moved that no node holds can never be received.
+   */
+  private destroyed(storage: Extract<HistoryRecord, { type: 'storage' }>): void {
+    this.record(storage);
+    for (const [origin, ranges] of destroyedRanges([storage]))
+      for (const [from, to] of ranges) this.truth.forget(origin, from, to);
+    for (const [origin, from, held] of lostSpans(storage)) this.truth.unreceivable(origin, from, held);
   }
 
   /** Opens every replica and waits until every link is up; that instant is the scenario's time 0. */

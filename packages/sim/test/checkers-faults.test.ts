@@ -99,6 +99,42 @@ describe('S8 — log uniqueness', () => {
   });
 });
 
+describe('destroyedRanges with a lost disk that held the last copy of a live origin', () => {
+  // us was restored from an old backup (it kept its seqs up to 2 of 5); eu's disk, the only one
+  // holding us's seqs 3–5, is then lost, and eu's own incarnation with it (swarm seed 22486).
+  const lostAtEu: StorageRecord = {
+    type: 'storage',
+    t: 60,
+    region: 'eu',
+    damage: 'disk-loss',
+    outcome: 'lost',
+    detail: 'the disk is lost: what only it held is gone',
+    damagedKeys: [],
+    held: { [EU]: 7, [US]: 5 },
+    kept: {},
+    elsewhere: { [EU]: 6, [US]: 2 },
+    lost: [EU],
+  };
+
+  it('counts what only the lost disk held of a live origin as destroyed, its own incarnation as lost', () => {
+    expect(destroyedRanges([lostAtEu])).toEqual(new Map([[US, [[2, 5]]]]));
+  });
+
+  it('excuses S8 for us writing those seqs again, and nothing a peer still held', () => {
+    const run = (written: FinalState['written']) =>
+      checkS8(
+        input(({ history, final }) => {
+          history.push(lostAtEu);
+          (final as Mutable<typeof final>).written = written;
+        }),
+      );
+    const reused = run({ [EU]: [['e1']], [US]: [['a'], ['b'], ['c', 'c2'], ['d', 'd2'], ['e', 'e2']] });
+    expect(reused.holds).toBe(true);
+    expect(reused.note).toMatch(/3 reused after a damaged disk/);
+    expect(run({ [EU]: [['e1']], [US]: [['a'], ['b', 'b2']] }).holds).toBe(false);
+  });
+});
+
 describe('destroyedRanges with lost incarnations', () => {
   // eu refused its damaged disk, the last copy of eu's seqs 1–4 and of us's seq 1: us's disk was lost.
   const refusedAtEu: StorageRecord = {

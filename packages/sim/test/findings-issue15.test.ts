@@ -120,4 +120,21 @@ describe('issue 15 soak findings', () => {
     ).toEqual([]);
     expect(noteOf(result, 'S6')).toMatch(/1 grant ids defined at two regions, revoked/);
   });
+
+  /**
+   * S3, S5, S8 (the oracle), soak of 2026-12-02 with 5 s of quiet instead of 20: us was restored
+   * from a backup 167 commits old (it kept its seqs up to 120 of 162) while eu alone held 121–158
+   * (ap's disk, the other copy, had been lost at 8.6 s); then eu's disk was lost too, at 19.8 s, with
+   * the last copy. Once every peer had confirmed, us wrote seqs 121–158 again: unavoidable, two
+   * disks held them and both are gone. But only a damaged disk's restart was recorded as destroying
+   * seqs, never a lost disk, so the checkers called the acknowledged debits lost and the reused seqs
+   * a fork. Fixed: a disk loss is recorded when it happens (damage `disk-loss`, outcome `lost`),
+   * and what only that disk held of a live origin is destroyed, as for a refused disk.
+   */
+  it('seed 22486: what a lost disk held alone of a live origin is destroyed with it', async () => {
+    const result = await run(22486);
+    const lost = storageOf(result).filter((record) => record.outcome === 'lost');
+    expect(lost.map((record) => record.region)).toEqual(['ap', 'eu']);
+    expect(noteOf(result, 'S8')).toMatch(/[1-9]\d* reused after a damaged disk/);
+  });
 });
