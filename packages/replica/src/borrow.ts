@@ -49,6 +49,11 @@ export interface BorrowHost {
   reachableCredits(tenant: string): number;
   /** A debit waited `ms` for rights and then was `result` (metrics). */
   waited(ms: number, result: 'accepted' | 'declined'): void;
+  /**
+   * A debit of the tenant stopped waiting here without being paid: what this region kept back for
+   * it may serve the asks its peers left here (`Rebalancing.rightsArrived`).
+   */
+  released(tenant: string): void;
 }
 
 /** A waiting debit: decided again by `retry` (null: still short), or `expire`d when the wait ends. */
@@ -346,6 +351,11 @@ export class Borrowing {
       outcomeStatus === 'declined' ? 'declined' : result,
     );
     waiter.resolve(outcome);
+    const paid = outcomeStatus === 'accepted' || outcomeStatus === 'replayed';
+    // A lender keeps rights for its own waiting debits while an older claim's ask waits here; once
+    // one ends unpaid they are free (swarm seed 1725: eu's 13 timed out holding 5 that us's payable
+    // 16 had asked for, and us's ask was served only when the next rights arrived, after its wait).
+    if (!paid) this.host.released(waiter.tenant);
   }
 
   /** What rights arriving here for the tenant pay before its debits (`owedFirst`). */

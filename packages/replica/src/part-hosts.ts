@@ -199,6 +199,9 @@ export function borrowingHost(replica: ReplicaNode): BorrowHost {
     ownHead: () => replica.ownLog.nextSeq - 1,
     reachableCredits: (tenant) => replica.commands.reachableCredits(tenant),
     waited: (ms, result) => replica.ports.observer?.debitWaited?.(ms / 1000, result),
+    released: (tenant) => {
+      if (!replica.closing) replica.rebalancing.rightsArrived(tenant);
+    },
   };
 }
 

@@ -57,6 +57,8 @@ function borrower(overdraft: number, limit: number, euRights: number) {
     ),
   );
   const sent: { region: string; frame: ReplicationFrame }[] = [];
+  const timers: (() => void)[] = [];
+  const released: string[] = [];
   const host: BorrowHost = {
     origin: US,
     borrowWaitMs: 200,
@@ -64,7 +66,10 @@ function borrower(overdraft: number, limit: number, euRights: number) {
     state: () => state,
     overdraftLimit: () => limit,
     now: () => T0,
-    setTimer: () => ({ cancel: () => undefined }),
+    setTimer: (_ms, callback) => {
+      timers.push(callback);
+      return { cancel: () => undefined };
+    },
     peers: () => new Map([['eu', { origin: EU, connected: true }]]),
     send: (region, frame) => {
       sent.push({ region, frame });
@@ -73,8 +78,11 @@ function borrower(overdraft: number, limit: number, euRights: number) {
     ownHead: () => state.versionVector[US] ?? 0,
     reachableCredits: () => creditsKnown(state, TENANT, US, T0, limit, new Set([EU])).near,
     waited: () => undefined,
+    released: (tenant) => {
+      released.push(tenant);
+    },
   };
-  return { borrowing: new Borrowing(host), sent, state };
+  return { borrowing: new Borrowing(host), sent, state, timers, released };
 }
 
 describe('borrowing past the overdraft allowance', () => {
@@ -113,5 +121,33 @@ describe('borrowing past the overdraft allowance', () => {
     expect(borrowing.worthWaiting(TENANT, 8)).toBe(false);
     // Nor do the credits it could reach count what the repay takes: 20 at eu, 30 owed.
     expect(creditsKnown(state, TENANT, US, T0, 0, new Set([EU])).near).toBe(-10);
+  });
+});
+
+describe('a debit that stops waiting unpaid releases what its region kept for it (seed 1725)', () => {
+  it('tells the host when the wait runs out, not when the debit is paid', async () => {
+    const { borrowing, timers, released } = borrower(1, 40, 100);
+    let paid = false;
+    const declined = borrowing.wait(
+      TENANT,
+      8,
+      8,
+      () => null,
+      () => ({ status: 'declined' }),
+    );
+    const accepted = borrowing.wait(
+      TENANT,
+      5,
+      5,
+      () => (paid ? { status: 'accepted' } : null),
+      () => ({ status: 'declined' }),
+    );
+    paid = true;
+    borrowing.wake(TENANT); // the 5 is paid; the 8 still finds nothing
+    expect(await accepted).toEqual({ status: 'accepted' });
+    expect(released).toEqual([]);
+    timers[0]?.(); // the 8's wait runs out
+    expect(await declined).toEqual({ status: 'declined' });
+    expect(released).toEqual([TENANT]);
   });
 });
