@@ -196,7 +196,10 @@ export class Rebalancing {
    * debit began waiting (`Borrowing.claim`; none when the credits it can reach pay none of them),
    * and an ask carries the asker's (`since`). A region whose claim comes first (`claimPrecedes`)
    * keeps what its own payable waiting debits need and lends only the rest; one whose claim comes
-   * after the asker's, or that has none, gives what is asked. A fixed region order alone let the
+   * after the asker's, or that has none, gives what is asked — unless the asker has none either:
+   * then a lender keeps what its own waiting debits need, since lending between regions none of
+   * which can pay a debit with what it sees only moves the last credits round until one can (swarm
+   * seeds 5587, 6335). A fixed region order alone let the
    * last credits go round it, each region lending to the one before it whether or not that one's
    * debits could be paid (swarm seed 10150, property draw 1220799643). What it cannot give now is
    * kept for the asker's wait (this node's borrowWaitMs) and given when rights arrive
@@ -273,9 +276,13 @@ export class Rebalancing {
     // others. Counted debit by debit, not all or nothing: the last 12 credits cannot pay debits of
     // 11, 10 and 9 together but can pay the 11, and a region that kept nothing for it gave its
     // rights away to a region after it, which gave them back (swarm seeds 639, 1440).
-    const kept = claimPrecedes(host.claim(tenant), host.region, this.liveClaim(since), region)
+    const mine = host.claim(tenant);
+    const theirs = this.liveClaim(since);
+    const kept = claimPrecedes(mine, host.region, theirs, region)
       ? host.waitingFor(tenant, host.reachableCredits(tenant))
-      : 0;
+      : mine === null && theirs === null
+        ? host.waitingFor(tenant)
+        : 0;
     const give = Math.min(amount, rights - kept);
     if (give < amount)
       this.keepAsk(tenant, region, {

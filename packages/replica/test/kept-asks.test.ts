@@ -35,7 +35,7 @@ const PEERS = new Map([
  * The lender ap, holding no rights until `arrive` grants it some; us (and eu) are its connected askers. `own`:
  * debits of `waiting` in all wait at ap too, with its claim (`Borrowing.claim`) from `since`.
  */
-function lender(own: { waiting: number; since: number } | null = null) {
+function lender(own: { waiting: number; since: number | null } | null = null) {
   let state: LedgerState = createLedgerState();
   const moves: { tenant: string; to: OriginId; amount: number }[] = [];
   const host: RebalancingHost = {
@@ -132,6 +132,19 @@ describe('claims: the last rights go to the oldest debit the cluster can pay', (
     arrive();
     rebalancing.lend('us', TENANT, 25, 5, T0 - 200);
     expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 20 }]);
+  });
+
+  it('neither with a claim: a lender keeps what its own waiting debits need, one with none gives all', () => {
+    // ap's 10 waits and the cluster as ap sees it cannot pay it; us's ask carries no claim either:
+    // lent, the rights would only go round regions none of which can pay (swarm seeds 5587, 6335).
+    const waiting = lender({ waiting: 10, since: null });
+    waiting.arrive();
+    waiting.rebalancing.lend('us', TENANT, 25, 5, null);
+    expect(waiting.moves).toEqual([{ tenant: TENANT, to: US, amount: 20 }]);
+    const idle = lender();
+    idle.arrive();
+    idle.rebalancing.lend('us', TENANT, 25, 5, null);
+    expect(idle.moves).toEqual([{ tenant: TENANT, to: US, amount: 25 }]);
   });
 
   it('an asker with no claim (no debit the cluster could pay) comes after any claim', () => {
