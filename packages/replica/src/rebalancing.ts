@@ -199,11 +199,10 @@ export class Rebalancing {
    * after the asker's, or that has none, gives what is asked — unless the asker has none either:
    * then a lender keeps what its own waiting debits need, since lending between regions none of
    * which can pay a debit with what it sees only moves the last credits round until one can (swarm
-   * seeds 5587, 6335). A fixed region order alone let the
-   * last credits go round it, each region lending to the one before it whether or not that one's
-   * debits could be paid (swarm seed 10150, property draw 1220799643). What it cannot give now is
-   * kept for the asker's wait (this node's borrowWaitMs) and given when rights arrive
-   * (`rightsArrived`). `head` is the asker's own log head when it asked (`askerLent`).
+   * seeds 5587, 6335). A fixed region order alone let the last credits go round it, each region
+   * lending to the one before it whether or not that one's debits could be paid (swarm seed 10150,
+   * property draw 1220799643). What it cannot give now is kept for the asker's wait (this node's
+   * borrowWaitMs) and given when rights arrive (`rightsArrived`). `head` is the asker's own log head when it asked (`askerLent`).
    */
   lend(region: string, tenant: string, amount: number, head: number, since: number | null): void {
     this.lendUntil(region, tenant, amount, this.host.now() + this.host.borrowWaitMs, head, since);
@@ -222,7 +221,7 @@ export class Rebalancing {
     this.keptAsks.delete(tenant);
     const now = this.host.now();
     // The oldest claim is served first, as when the asks came: what arrives may not serve them all,
-    // and an ask without a claim must not take what an older claim waits for (swarm seed 9869).
+    // and an ask that came first must not take what an older claim waits for (swarm seed 5876).
     const claims = new Map([...asks].map(([region, ask]) => [region, this.liveClaim(ask.since)]));
     const claimOf = (region: string) => claims.get(region) ?? null;
     const byClaim = [...asks].sort(([a], [b]) =>
