@@ -225,7 +225,7 @@ export class Borrowing {
     if (reachable.size === 0) return false;
     const state = host.state();
     if (!state.tenants.has(tenant)) return true;
-    return this.peerRights(tenant, reachable) >= shortfall + this.owedFirst(tenant);
+    return this.peerRights(tenant, reachable) >= shortfall + this.owedHere(tenant);
   }
 
   /**
@@ -359,7 +359,7 @@ export class Borrowing {
   }
 
   /** What rights arriving here for the tenant pay before its debits (`owedFirst`). */
-  private owedFirst(tenant: string): number {
+  private owedHere(tenant: string): number {
     const host = this.host;
     return owedFirst(host.state(), tenant, host.origin, host.overdraftLimit(tenant));
   }
@@ -396,7 +396,7 @@ export class Borrowing {
     // those are asked for too.
     const shortfall = Math.min(
       Number.MAX_SAFE_INTEGER,
-      need + (BORROW_ASK_FACTOR - 1) * waiting + this.owedFirst(waiter.tenant),
+      need + (BORROW_ASK_FACTOR - 1) * waiting + this.owedHere(waiter.tenant),
     );
     const donors: { region: string; rights: number }[] = [];
     for (const [region, peer] of host.peers()) {

@@ -232,7 +232,12 @@ export class Commands {
 
   /** The tenant's overdraft allowance at this region as debits are decided now (0 while withheld). */
   overdraftLimit(tenant: string): number {
-    return this.host.overdraftAllowed() ? (this.host.policy(tenant).overdraft[this.host.region] ?? 0) : 0;
+    return this.limitOf(this.host.policy(tenant));
+  }
+
+  /** `overdraftLimit` from a policy the caller has read already (a debit reads it once). */
+  private limitOf(policy: TenantPolicy): number {
+    return this.host.overdraftAllowed() ? (policy.overdraft[this.host.region] ?? 0) : 0;
   }
 
   /** A decline for want of credits, with its reason (insufficient, unreachable, timeout). */
@@ -270,7 +275,7 @@ export class Commands {
     deferred = false,
   ): Promise<DebitOutcome> | DebitOutcome | DurableAnswer<DebitOutcome> {
     const policy = this.host.policy(command.tenant);
-    const overdraftLimit = this.overdraftLimit(command.tenant);
+    const overdraftLimit = this.limitOf(policy);
     const now = this.host.clock.now();
     if (policy.blocked) {
       const available = availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit);
@@ -329,7 +334,7 @@ export class Commands {
 
   private decideHoldNow(command: HoldCommand): Promise<HoldOutcome> | HoldOutcome {
     const policy = this.host.policy(command.tenant);
-    const overdraftLimit = this.overdraftLimit(command.tenant);
+    const overdraftLimit = this.limitOf(policy);
     const now = this.host.clock.now();
     const balanceNow = () => ({
       available: availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit),

@@ -202,7 +202,8 @@ export class Rebalancing {
    * seeds 5587, 6335). A fixed region order alone let the last credits go round it, each region
    * lending to the one before it whether or not that one's debits could be paid (swarm seed 10150,
    * property draw 1220799643). What it cannot give now is kept for the asker's wait (this node's
-   * borrowWaitMs) and given when rights arrive (`rightsArrived`). `head` is the asker's own log head when it asked (`askerLent`).
+   * borrowWaitMs) and given when rights arrive (`rightsArrived`). `head` is the asker's own log head
+   * when it asked (`askerLent`).
    */
   lend(region: string, tenant: string, amount: number, head: number, since: number | null): void {
     this.lendUntil(region, tenant, amount, this.host.now() + this.host.borrowWaitMs, head, since);
@@ -222,12 +223,16 @@ export class Rebalancing {
     const now = this.host.now();
     // The oldest claim is served first, as when the asks came: what arrives may not serve them all,
     // and an ask that came first must not take what an older claim waits for (swarm seed 5876).
-    const claims = new Map([...asks].map(([region, ask]) => [region, this.liveClaim(ask.since)]));
-    const claimOf = (region: string) => claims.get(region) ?? null;
-    const byClaim = [...asks].sort(([a], [b]) =>
-      claimPrecedes(claimOf(a), a, claimOf(b), b) ? -1 : claimPrecedes(claimOf(b), b, claimOf(a), a) ? 1 : 0,
-    );
-    for (const [region, ask] of byClaim)
+    const byClaim = [...asks]
+      .map(([region, ask]) => ({ region, ask, claim: this.liveClaim(ask.since) }))
+      .sort((a, b) =>
+        claimPrecedes(a.claim, a.region, b.claim, b.region)
+          ? -1
+          : claimPrecedes(b.claim, b.region, a.claim, a.region)
+            ? 1
+            : 0,
+      );
+    for (const { region, ask } of byClaim)
       if (now <= ask.until) this.lendUntil(region, tenant, ask.amount, ask.until, ask.head, ask.since);
   }
 

@@ -1,7 +1,9 @@
 /**
  * A debit that waits for rights at a region whose overdraft in use is past its allowance (swarm seed
  * 16071): what arrives repays that overdraft first, so the ask covers it too, and the debit waits
- * only when the connected peers hold enough for both. Borrowing is driven through a fake host.
+ * only when the connected peers hold enough for both. And a debit that stops waiting unpaid tells
+ * the host, so what its region kept back for it serves the asks kept there (swarm seed 1725).
+ * Borrowing is driven through a fake host.
  */
 import {
   applyEvent,
