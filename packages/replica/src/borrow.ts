@@ -303,6 +303,21 @@ export class Borrowing {
   }
 
   /**
+   * This region moved rights of the tenant away (lent to an older claim, donated, split a grant)
+   * while debits of the tenant wait here: a peer drops the asks this region sent before such a move
+   * (`Rebalancing.askerLent`, the move says it no longer needs them), and the next asks, the same as
+   * the last, would not be sent. So the tenant asks again now, after the move (swarm seed 5411: ap
+   * lent its 6 to eu's payable 10 while its own 19 waited; eu dropped ap's kept ask when the move
+   * came, and a refund of 25 there went unlent until ap's 19 had timed out).
+   */
+  movedAway(tenant: string): void {
+    const list = this.waiters.get(tenant);
+    if (list === undefined) return;
+    for (const waiter of list) waiter.lastAsks = '';
+    this.askAgain(tenant);
+  }
+
+  /**
    * One ask for all the tenant's debits still waiting here (what they need together beyond what is
    * here), on behalf of the newest that has asks left: each waiting debit's asks cover the ones
    * before it, so asking for each would only repeat them. `elsewhere`: halfway through a wait, the
@@ -375,8 +390,8 @@ export class Borrowing {
 
   /**
    * Asks the richest connected peers for `need` (what the tenant's debits waiting here lack) and
-   * more, below; each for what it can lend as known here, until the asks cover it; when the peers
-   * can lend nothing known here, every connected peer is asked for all of it. The same asks as the
+   * more, below; each for what it can lend as known here, until the asks cover it; what they cannot
+   * cover as known here is asked of every connected peer besides. The same asks as the
    * last ones of this debit are not sent again and do not count against BORROW_ASKS_PER_WAIT_MAX:
    * asks are spent on changes of who holds what.
    */
@@ -405,17 +420,24 @@ export class Borrowing {
     }
     donors.sort((a, b) => b.rights - a.rights || (a.region < b.region ? -1 : 1));
     if (donors.length === 0) return;
+    // The richest first, each for what it can lend as known here; what they cannot cover (`left`)
+    // is asked of every connected peer on top: rights may have reached one unseen here yet (a
+    // refund or a grant there), and a peer keeps an ask it cannot serve for when rights arrive — an
+    // ask of 6 kept at a lender that then had 21 served 6, and the debit of 19 waiting for it
+    // timed out (swarm seed 5411). Σ asked ≤ shortfall × donors: what a donor over-gives comes back
+    // through rebalancing.
+    const shares = new Map<string, number>();
+    let left = shortfall;
+    for (const donor of donors) {
+      if (left <= 0 || donor.rights <= 0) break;
+      const amount = Math.min(left, donor.rights);
+      shares.set(donor.region, amount);
+      left -= amount;
+    }
     const asks: { region: string; amount: number }[] = [];
-    if (donors.every((donor) => donor.rights <= 0))
-      for (const donor of donors) asks.push({ region: donor.region, amount: shortfall });
-    else {
-      let left = shortfall;
-      for (const donor of donors) {
-        if (left <= 0 || donor.rights <= 0) break;
-        const amount = Math.min(left, donor.rights);
-        asks.push({ region: donor.region, amount });
-        left -= amount;
-      }
+    for (const donor of donors) {
+      const amount = (shares.get(donor.region) ?? 0) + Math.max(0, left);
+      if (amount > 0) asks.push({ region: donor.region, amount });
     }
     const plan = asks.map((one) => `${one.region}:${one.amount}`).join(',');
     if (plan === waiter.lastAsks) return;

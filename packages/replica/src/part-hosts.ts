@@ -180,7 +180,9 @@ export function rebalancingHost(replica: ReplicaNode): RebalancingHost {
     waitingFor: (tenant, within) => replica.borrowing.waitingFor(tenant, within),
     reachableCredits: (tenant) => replica.commands.reachableCredits(tenant),
     claim: (tenant) => replica.borrowing.claim(tenant),
-    moveRights: (tenant, to, amount) => replica.moveRights(tenant, to, amount),
+    moveRights: (tenant, to, amount) => {
+      if (replica.moveRights(tenant, to, amount)) replica.borrowing.movedAway(tenant);
+    },
   };
 }
 

@@ -280,11 +280,15 @@ export class Rebalancing {
     // others. Counted debit by debit, not all or nothing: the last 12 credits cannot pay debits of
     // 11, 10 and 9 together but can pay the 11, and a region that kept nothing for it gave its
     // rights away to a region after it, which gave them back (swarm seeds 639, 1440).
+    // An asker whose claim ends before rights could reach it ranks after any claim here, but it
+    // could pay debits with what it saw, as this region cannot: it is not claimless (swarm seed
+    // 3883: us kept its 18 for a 26 it could not pay from eu, whose claim on a debit of 18 had run
+    // out on the way, and eu's payable 14 timed out).
     const mine = host.claim(tenant);
     const theirs = this.liveClaim(since);
     const kept = claimPrecedes(mine, host.region, theirs, region)
       ? host.waitingFor(tenant, host.reachableCredits(tenant))
-      : mine === null && theirs === null
+      : mine === null && since === null
         ? host.waitingFor(tenant)
         : 0;
     const give = Math.min(amount, rights - kept);

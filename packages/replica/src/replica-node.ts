@@ -113,6 +113,6 @@ export interface ReplicaNode {
   recover(): Promise<void>;
   /** Writes the key indexes' closed buckets to disk when a newer one began (key-spill.ts). */
   spillClosedKeys(): void;
-  /** Moves rights of the tenant to `to` if the ledger accepts it (rebalancing's one write). */
-  moveRights(tenant: string, to: OriginId, amount: number): void;
+  /** Moves rights of the tenant to `to` if the ledger accepts it (rebalancing's one write): whether it did. */
+  moveRights(tenant: string, to: OriginId, amount: number): boolean;
 }

@@ -189,12 +189,13 @@ export class ReplicaParts implements ReplicaNode {
     );
   }
 
-  /** Moves rights of the tenant to `to` if the ledger accepts it (rebalancing's one write). */
-  moveRights(tenant: string, to: OriginId, amount: number): void {
+  /** Moves rights of the tenant to `to` if the ledger accepts it (rebalancing's one write): whether it did. */
+  moveRights(tenant: string, to: OriginId, amount: number): boolean {
     const decision = decideMove(this.state, this.context(), { tenant, to, amount });
-    if (decision.status !== 'accepted') return;
+    if (decision.status !== 'accepted') return false;
     this.ownLog.append(decision.body);
     this.ports.observer?.rightsMoved?.(amount);
+    return true;
   }
 
   private context(): { origin: OriginId; now: number } {
