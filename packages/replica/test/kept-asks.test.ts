@@ -134,6 +134,15 @@ describe('claims: the last rights go to the oldest debit the cluster can pay', (
     expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 20 }]);
   });
 
+  it('an asker whose claim lapsed on the way is not claimless: a lender with none gives (seed 3883)', () => {
+    // ap's 10 waits and ap can pay none of its debits (no claim); us's ask named a debit that stops
+    // waiting before rights could reach it, but us could pay debits with what it saw, as ap cannot.
+    const { rebalancing, moves, arrive } = lender({ waiting: 10, since: null });
+    arrive();
+    rebalancing.lend('us', TENANT, 25, 5, T0 - 200);
+    expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 25 }]);
+  });
+
   it('neither with a claim: a lender keeps what its own waiting debits need, one with none gives all', () => {
     // ap's 10 waits and the cluster as ap sees it cannot pay it; us's ask carries no claim either:
     // lent, the rights would only go round regions none of which can pay (swarm seeds 5587, 6335).
