@@ -143,6 +143,15 @@ export class AntiEntropy {
     for (const [region, peer] of host.peers()) {
       if (!peer.connected) continue;
       const has = Math.max(peer.versionVector[host.origin] ?? 0, peer.sent.get(host.origin) ?? 0);
+      if (has < first - 1) {
+        // The peer lacks events before these (frames let go unacknowledged, or a pull): a push
+        // from the store sends them, and these after. One may be under way already, its range read
+        // before this batch was durable: it goes again when done (`pushAgain`). Before, this batch
+        // was skipped, and so was every one after it, until the peer's next summary (swarm seed
+        // 504: ap's moves for us's waiting debit sat 200 ms behind a resend of one segment).
+        this.pushMissingLogged(region);
+        continue;
+      }
       const count = batch.lastSeq - first + 1;
       // A batch whose segments outgrow a frame (a paused region's backlog) goes by pushMissing.
       if (has !== first - 1 || inFlightTo(peer) + count > PEER_WINDOW_EVENTS) continue;

@@ -328,6 +328,7 @@ export function linkHost(replica: ReplicaNode): PeerLinkHost {
     checkLogWhole: () => replica.writability.checkLogWhole(),
     holdsAllOf: (vector) => replica.reads.holdsAllOf(vector),
     receiveRun: (region, frame) => replica.remote.receiveRun(region, frame),
+    runLinkChanged: (region) => replica.remote.linkChanged(region),
     joinFrame: (region, frame) => replica.joining.received(region, frame),
     joinSummary: (region, vector) =>
       replica.joiner?.summary(region, vector, new Map([...replica.tips].map(([at, tip]) => [at, tip.seq]))),

@@ -58,6 +58,8 @@ export interface PeerLinkHost {
   holdsAllOf(vector: Readonly<Record<OriginId, number>>): boolean;
   /** Checks, folds and persists a received run of segments. */
   receiveRun(region: string, frame: SegmentsFrame): void;
+  /** A peer's link closed or opened anew: the runs held from it are let go (`RemoteEvents.linkChanged`). */
+  runLinkChanged(region: string): void;
   /** A join frame (join-frames.ts): a joiner's ask to serve, or an answer for this node's joiner. */
   joinFrame(region: string, frame: JoinFrame): void;
   /** A peer's checked summary, for this node's joiner (the first decides whether to join). */
@@ -112,6 +114,7 @@ export class PeerLink {
     forgetSent(peer);
     peer.upAt = this.host.clock.now();
     peer.progress.clear();
+    this.host.runLinkChanged(region);
     peer.summarized = false;
     this.host.observer?.peerConnected?.(region, true);
     this.host.logger.debug({ peer: region, origin }, 'peer connected');
@@ -131,6 +134,7 @@ export class PeerLink {
     peer.connected = false;
     forgetSent(peer);
     this.gateLosses.forget(region);
+    this.host.runLinkChanged(region);
     this.host.forwarding.peerDown(region);
     this.host.joinPeerDown(region);
     this.host.observer?.peerConnected?.(region, false);

@@ -237,6 +237,21 @@ export class RemoteEvents {
     this.foldHeld(origin);
   }
 
+  /**
+   * `region`'s link closed or opened anew: the runs held from it are let go (its pulls will bring
+   * them again). A run its origin sent is durable there only, and that disk may lie: an origin that
+   * restarts on a torn tail asks every peer what they hold of its log before it writes (log-confirm),
+   * and a held run is not counted (not durable here), so the origin may write those seqs again.
+   * Folded afterwards, once the gap before it closed, the old run would fork the log here and every
+   * later run of the origin would be refused (swarm seed 508: ap's 135 overtook its 134 and was
+   * held at us when ap's disk tore 135 off; ap wrote a new 135, us folded the old one, and stayed
+   * at 135 for good). A run relayed by a peer is durable at that peer, whose summary counts it.
+   */
+  linkChanged(region: string): void {
+    for (let i = this.held.length - 1; i >= 0; i--)
+      if (this.held[i]?.region === region) this.held.splice(i, 1);
+  }
+
   /** Holds a run that arrived past a gap (unchecked: it is checked in full when folded). */
   private hold(region: string, frame: SegmentsFrame): void {
     if (this.held.length >= HELD_RUNS_MAX) this.held.shift();
