@@ -19,8 +19,16 @@ import { type Harness, harness, settle } from './support.js';
 
 const US = 'us#bbbbbbbbbbbbbbbb';
 
-/** `count` one-grant segments of us's log, chained and signed by us, as `segments` frames. */
-function usLog(h: Harness, usKey: ReturnType<typeof generateKeyPairSync>['privateKey'], count: number) {
+/**
+ * `count` one-grant segments of us's log, chained and signed by us, as `segments` frames; the grant
+ * at each seq is of `amount(seq)`.
+ */
+function usLog(
+  h: Harness,
+  usKey: ReturnType<typeof generateKeyPairSync>['privateKey'],
+  count: number,
+  amount: (seq: number) => number = () => 10,
+) {
   const usCrypto = nodeCrypto(usKey);
   const frames: Extract<ReplicationFrame, { type: 'segments' }>[] = [];
   let previous = ZERO_HASH;
@@ -33,7 +41,7 @@ function usLog(h: Harness, usKey: ReturnType<typeof generateKeyPairSync>['privat
         seq,
         at: 0,
         grantId: `g${seq}`,
-        amount: 10,
+        amount: amount(seq),
         priority: 100,
         expiresAt: null,
       },
@@ -120,6 +128,25 @@ describe('runs that arrive past a gap', () => {
     await flush();
     expect(h.replica.versionVector()[US]).toBe(2);
     expect(h.replica.balance('acme')?.granted).toBe(20);
+  });
+
+  it('are let go when their link closes: the origin may write those seqs again (seed 508)', async () => {
+    // us's seq 3 overtook its seq 2 and waits here; then us's disk tore seq 3 off and us restarted.
+    // A held run is not durable here, so this node's summary did not count it: us, confirming its
+    // log with every peer, wrote a different seq 3. Folded once seq 2 came, the old seq 3 would fork
+    // us's log here, and every later run of us would be refused.
+    const { h, usKey, drops, link, flush } = await linked();
+    const before = usLog(h, usKey, 3);
+    link.frame('us', before[2] as ReplicationFrame);
+    await flush();
+    link.peerDown('us');
+    link.peerUp('us', US);
+    const after = usLog(h, usKey, 4, (seq) => (seq >= 3 ? 7 : 10));
+    for (const frame of after) link.frame('us', frame);
+    await flush();
+    expect(h.replica.versionVector()[US]).toBe(4);
+    expect(h.replica.balance('acme')?.granted).toBe(10 + 10 + 7 + 7);
+    expect(drops).toEqual([]);
   });
 
   it('are held at most HELD_RUNS_MAX at once: past it the oldest is let go', async () => {
