@@ -15,6 +15,7 @@ function stepBack(clock: ManualClock, ms: number): void {
 
 const grant = { tenant: 'acme', grantId: 'g1', amount: 100, priority: 100, expiresAt: null };
 const debit = (key: string) => ({ tenant: 'acme', amount: 1, idempotencyKey: key, metadata: null });
+const hold = (key: string) => ({ tenant: 'acme', amount: 5, idempotencyKey: key, ttlMs: 2_000, metadata: null });
 
 describe('own event times', () => {
   it('after the clock steps back, and after a restart on it, new events are dated no earlier than the last', async () => {
@@ -44,5 +45,24 @@ describe('own event times', () => {
     expect((await settle(h.clock, again.debit(debit('caught-up')))).status).toBe('accepted');
     expect((await timesOf()).at(-1)).toBeGreaterThan(latest);
     await settle(h.clock, again.close());
+  });
+
+  it('a hold after the clock stepped back further than its time to live expires that long after its event', async () => {
+    // Dated by the clock alone, its expiry fell before its event's own time: a malformed event, and
+    // the request failed (swarm seeds 33, 50, 78 with holds drawn, a clock-step fault).
+    const h = await harness();
+    expect((await settle(h.clock, h.replica.grant(grant))).status).toBe('accepted');
+    h.clock.advance(60_000);
+    expect((await settle(h.clock, h.replica.debit(debit('late')))).status).toBe('accepted');
+    stepBack(h.clock, 50_000);
+    const held = await settle(h.clock, h.replica.hold(hold('h1')));
+    expect(held.status).toBe('accepted');
+    const [stored] = (await h.store.readLog(h.replica.origin, 3, 1)).map((one) => one.event);
+    expect(stored?.kind).toBe('hold');
+    if (stored?.kind !== 'hold') return;
+    expect(stored.expiresAt - stored.at).toBe(2_000);
+    // The same request again is that hold (its time to live is what was asked), not a conflict.
+    expect((await settle(h.clock, h.replica.hold(hold('h1')))).status).toBe('replayed');
+    await settle(h.clock, h.replica.close());
   });
 });

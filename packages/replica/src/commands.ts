@@ -335,7 +335,11 @@ export class Commands {
   private decideHoldNow(command: HoldCommand): Promise<HoldOutcome> | HoldOutcome {
     const policy = this.host.policy(command.tenant);
     const overdraftLimit = this.limitOf(policy);
-    const now = this.host.clock.now();
+    // The time the hold's event will carry (never before this origin's last event: a clock that
+    // stepped back does not date the log back), so that it expires `ttlMs` after it. On the clock
+    // alone, a step back longer than the time to live made the event's expiry fall before its own
+    // time: a malformed event, and the request failed (swarm seeds 33, 50, 78 with holds drawn).
+    const now = this.host.ownLog.ownTimes.next(this.host.clock.now());
     const balanceNow = () => ({
       available: availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit),
       tenant: tenantBalance(this.host.state(), command.tenant),
