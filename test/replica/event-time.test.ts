@@ -15,7 +15,13 @@ function stepBack(clock: ManualClock, ms: number): void {
 
 const grant = { tenant: 'acme', grantId: 'g1', amount: 100, priority: 100, expiresAt: null };
 const debit = (key: string) => ({ tenant: 'acme', amount: 1, idempotencyKey: key, metadata: null });
-const hold = (key: string) => ({ tenant: 'acme', amount: 5, idempotencyKey: key, ttlMs: 2_000, metadata: null });
+const hold = (key: string) => ({
+  tenant: 'acme',
+  amount: 5,
+  idempotencyKey: key,
+  ttlMs: 2_000,
+  metadata: null,
+});
 
 describe('own event times', () => {
   it('after the clock steps back, and after a restart on it, new events are dated no earlier than the last', async () => {
