@@ -172,4 +172,45 @@ describe('F1: no false declines while the cluster is whole', () => {
       });
     }
   });
+
+  it('credits made at the declining region less than a round trip before, payable only with credits elsewhere, are left out', () => {
+    // Links of up to 46 ms; us declines 19 at t 1,000 with 28 live credits, 16 of them from a refund
+    // at us itself and 12 at eu (soak seed 5913): the rest is an ask and a move away.
+    const links: Scenario = { ...scenario, network: { ...scenario.network, delayMs: { min: 26, max: 46 } } };
+    const declined = decline({ t: 1_000, region: 'us', amount: 19, healthyCovered: true, trueCredits: 28 });
+    const refund = (amount: number, t: number): HistoryRecord => ({
+      type: 'refund',
+      t,
+      region: 'us',
+      tenant: 'acme',
+      debitId: 'us.a.1',
+      amount,
+      result: 'accepted',
+    });
+    const gathering = checkF1({ scenario: links, history: [refund(16, 982), declined] });
+    expect(gathering).toMatchObject({ holds: true, violations: 0 });
+    expect(gathering.note).toMatch(
+      /1 were payable only with credits made at the region less than a round trip/,
+    );
+    // A round trip (92 ms) before or earlier: there was time to gather the rest, so a false decline.
+    for (const t of [908, 500])
+      expect(checkF1({ scenario: links, history: [refund(16, t), declined] })).toMatchObject({
+        holds: false,
+        violations: 1,
+      });
+    // Enough alone to pay it: the region pays its waiting debits from its own refunds at once.
+    expect(
+      checkF1({
+        scenario: links,
+        history: [refund(19, 982), { ...declined, trueCredits: 31 } as HistoryRecord],
+      }),
+    ).toMatchObject({ holds: false, violations: 1 });
+    // The cluster could pay it without the refund: false.
+    expect(
+      checkF1({
+        scenario: links,
+        history: [refund(16, 982), { ...declined, trueCredits: 40 } as HistoryRecord],
+      }),
+    ).toMatchObject({ holds: false, violations: 1 });
+  });
 });
