@@ -36,7 +36,7 @@ export interface Issue12Input {
  * know of them nor borrow them (seed 3487: a grant of 19,837 at eu 19 ms before us declined, with
  * links of up to 124 ms). Nor do credits count that were made at the declining region itself less
  * than a round trip (twice the maximum delay) before the answer when they could pay the debit only
- * together with credits elsewhere (`freshCreditsAtRegion`). Declines during faults are not counted
+ * together with credits elsewhere (`freshCredits`). Declines during faults are not counted
  * here; the run's false-decline metric counts every one.
  */
 export function checkF1(input: Issue12Input): Verdict {
@@ -46,8 +46,10 @@ export function checkF1(input: Issue12Input): Verdict {
   let unseen = 0;
   let waited = 0;
   const taken = inFlightTaken(input.history);
-  const fresh = freshCreditsElsewhere(input.history, input.scenario.network.delayMs.max);
-  const freshHere = freshCreditsAtRegion(input.history, 2 * input.scenario.network.delayMs.max);
+  const credits = freshCredits(input.history);
+  const maxDelayMs = input.scenario.network.delayMs.max;
+  const fresh = (record: { tenant: string; region: string; t: number }) =>
+    credits(record, 'elsewhere', maxDelayMs);
   let gathering = 0;
   for (const record of input.history) {
     if (record.type !== 'debit') continue;
@@ -66,7 +68,7 @@ export function checkF1(input: Issue12Input): Verdict {
       unseen += 1;
       continue;
     }
-    const here = freshHere(record);
+    const here = credits(record, 'here', 2 * maxDelayMs);
     if (
       record.trueCredits !== undefined &&
       here > 0 &&
@@ -113,16 +115,30 @@ function inFlightTaken(
 }
 
 /**
- * For a decline: Σ credits granted or refunded (accepted) for the tenant at another region, answered
- * less than `maxDelayMs` before the decline was answered: a frame from there may not have reached
- * the declining region by then (the checker gives the replica the slowest link's benefit of the
- * doubt, so F1 may miss a false decline in that window, never invent one). The answer time is when the event was
- * durable at the latest (grants and refunds answer within a few ms of their write).
+ * For a decline: Σ credits granted or refunded (accepted) for the tenant answered less than
+ * `windowMs` before the decline was answered, at other regions (`elsewhere`) or at the declining
+ * region itself (`here`). The answer time is when the event was durable at the latest (grants and
+ * refunds answer within a few ms of their write).
+ *
+ * Elsewhere, within the maximum one-way delay: a frame from there may not have reached the
+ * declining region by then (the checker gives the replica the slowest link's benefit of the doubt,
+ * so F1 may miss a false decline in that window, never invent one).
+ *
+ * Here, within a round trip: F1 leaves a decline out when those credits could pay it only together
+ * with credits elsewhere (they are fewer than the amount, and without them the cluster could not
+ * pay it): the region learns of them at once, but the rest is a round trip away — an ask, then a
+ * move — so no replica could have paid it in time (soak seed 5913: a refund of 16 at us 18 ms before
+ * us's 19 timed out, the other 12 credits at eu and ap with links of up to 46 ms; seed 9968 the
+ * same: a refund of 9 at ap, the other 3 at us). Credits made there that alone would pay it are not
+ * left out: a region pays its waiting debits from its own refunds and grants at once.
  */
-function freshCreditsElsewhere(
+function freshCredits(
   history: readonly HistoryRecord[],
-  maxDelayMs: number,
-): (decline: { tenant: string; region: string; t: number }) => number {
+): (
+  decline: { tenant: string; region: string; t: number },
+  where: 'here' | 'elsewhere',
+  windowMs: number,
+) => number {
   const byTenant = new Map<string, { region: string; t: number; amount: number }[]>();
   for (const record of history) {
     if ((record.type !== 'grant' && record.type !== 'refund') || record.result !== 'accepted') continue;
@@ -130,41 +146,14 @@ function freshCreditsElsewhere(
     list.push({ region: record.region, t: record.t, amount: record.amount });
     byTenant.set(record.tenant, list);
   }
-  return (decline) => {
+  return (decline, where, windowMs) => {
     let sum = 0;
     for (const credit of byTenant.get(decline.tenant) ?? [])
-      if (credit.region !== decline.region && credit.t <= decline.t && credit.t > decline.t - maxDelayMs)
-        sum += credit.amount;
-    return sum;
-  };
-}
-
-/**
- * For a decline: Σ credits granted or refunded (accepted) for the tenant at the declining region
- * itself, answered less than `roundTripMs` before the decline was answered. F1 leaves a decline out
- * when those credits could pay it only together with credits elsewhere (they are fewer than the
- * amount, and without them the cluster could not pay it): the region learns of them at once, but the
- * rest is a round trip away — an ask, then a move — so no replica could have paid it in time (soak
- * seed 5913: a refund of 16 at us 18 ms before us's 19 timed out, the other 12 credits at eu and ap
- * with links of up to 46 ms; seed 9968 the same: a refund of 9 at ap, the other 3 at us). Credits made there
- * that alone would pay it are not left out: a region pays its waiting debits from its own refunds
- * and grants at once.
- */
-function freshCreditsAtRegion(
-  history: readonly HistoryRecord[],
-  roundTripMs: number,
-): (decline: { tenant: string; region: string; t: number }) => number {
-  const byTenant = new Map<string, { region: string; t: number; amount: number }[]>();
-  for (const record of history) {
-    if ((record.type !== 'grant' && record.type !== 'refund') || record.result !== 'accepted') continue;
-    const list = byTenant.get(record.tenant) ?? [];
-    list.push({ region: record.region, t: record.t, amount: record.amount });
-    byTenant.set(record.tenant, list);
-  }
-  return (decline) => {
-    let sum = 0;
-    for (const credit of byTenant.get(decline.tenant) ?? [])
-      if (credit.region === decline.region && credit.t <= decline.t && credit.t > decline.t - roundTripMs)
+      if (
+        (credit.region === decline.region) === (where === 'here') &&
+        credit.t <= decline.t &&
+        credit.t > decline.t - windowMs
+      )
         sum += credit.amount;
     return sum;
   };

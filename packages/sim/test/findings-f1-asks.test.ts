@@ -25,7 +25,7 @@ describe('F1: asks that reach the rights a waiting debit needs', () => {
   /**
    * 4781 and 9968 hold with the asks sent again after a move away (not traced event by event). 9968
    * on aa2ff2b is also a decline F1 now leaves out (a refund at ap 54 ms before, the rest at us a
-   * round trip away: checks-issue12.ts, `freshCreditsAtRegion`), so only 3883, 4781 and 5411 still
+   * round trip away: checks-issue12.ts, `freshCredits`), so only 3883, 4781 and 5411 still
    * fail there.
    */
   it('seed 4781: an asker that lent away asks again', () => holds(4781), RUN_TIMEOUT_MS);
