@@ -447,8 +447,24 @@ export class Borrowing {
     // The head tells a donor which of this region's moves came before the ask (`askerLent`).
     const head = host.ownHead();
     const since = this.claim(waiter.tenant);
-    for (const one of asks)
-      if (!host.send(one.region, { type: 'borrow', tenant: waiter.tenant, amount: one.amount, head, since }))
-        waiter.lastAsks = ''; // not sent: the same asks may go next time
+    const least = this.least(waiter.tenant);
+    for (const one of asks) {
+      const frame = {
+        type: 'borrow',
+        tenant: waiter.tenant,
+        amount: one.amount,
+        head,
+        since,
+        least,
+      } as const;
+      if (!host.send(one.region, frame)) waiter.lastAsks = ''; // not sent: the same asks may go next time
+    }
+  }
+
+  /** The smallest of the tenant's debits waiting here (a borrow ask's `least`). */
+  private least(tenant: string): number {
+    let least = Number.MAX_SAFE_INTEGER;
+    for (const waiter of this.waiters.get(tenant) ?? []) least = Math.min(least, waiter.amount);
+    return least;
   }
 }

@@ -63,7 +63,7 @@ const FRAME_FIELDS: { readonly [K in (typeof FRAME_TYPES)[number]]: readonly str
   segments: ['type', 'origin', 'segments'],
   pull: ['type', 'origin', 'fromSeq'],
   'rights-request': ['type', 'tenant', 'amount'],
-  borrow: ['type', 'tenant', 'amount', 'head', 'since'],
+  borrow: ['type', 'tenant', 'amount', 'head', 'since', 'least'],
   'hold-settle': ['type', 'id', 'tenant', 'holdId', 'action', 'amount'],
   'hold-settled': ['type', 'id', 'status', 'hold', 'held'],
   control: ['type', 'message'],
@@ -268,7 +268,10 @@ export function frameProblem(frame: unknown): string | null {
       break;
     case 'borrow':
       problem =
-        rightsRequestProblem(frame) ?? borrowHeadProblem(frame.head) ?? borrowClaimProblem(frame.since);
+        rightsRequestProblem(frame) ??
+        borrowHeadProblem(frame.head) ??
+        borrowClaimProblem(frame.since) ??
+        (isAmount(frame.least) ? null : 'invalid least');
       break;
     case 'hold-settle':
       problem = holdSettleProblem(frame);

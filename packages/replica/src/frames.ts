@@ -71,6 +71,13 @@ export interface BorrowFrame {
    * when its own claim comes first (`claimPrecedes`).
    */
   readonly since: number | null;
+  /**
+   * The smallest of the asker's waiting debits of the tenant. Two regions neither of which can pay
+   * a debit with what it sees have no claim; a lender that can pay none of its own waiting debits
+   * with what it holds lends when its rights would pay this one (swarm seed 7286: us kept a refund
+   * of 10 for its own debit of 20, which it could not pay, while eu's 9 timed out).
+   */
+  readonly least: number;
 }
 
 /**

@@ -262,7 +262,7 @@ export class PeerLink {
         this.host.rebalancing.donate(region, frame.tenant, frame.amount);
         break;
       case 'borrow':
-        this.host.rebalancing.lend(region, frame.tenant, frame.amount, frame.head, frame.since);
+        this.host.rebalancing.lend(region, frame.tenant, frame);
         break;
       case 'hold-settle':
         this.host.forwarding.received(region, frame);

@@ -12,7 +12,7 @@ import {
   type OriginId,
   tenantOverdraftInUse,
 } from '@allot/core';
-import type { ReplicationFrame } from './frames.js';
+import type { BorrowFrame, ReplicationFrame } from './frames.js';
 import {
   BORROW_ASKS_KEPT_MAX,
   LOW_WATER_ROUND_TRIPS,
@@ -103,7 +103,12 @@ interface KeptAsk {
   readonly head: number;
   /** The asker's claim when it asked (`Borrowing.claim`). */
   readonly since: number | null;
+  /** The smallest of the asker's waiting debits when it asked. */
+  readonly least: number;
 }
+
+/** What a borrow ask says beyond its tenant (`BorrowFrame`). */
+export type BorrowAsk = Pick<BorrowFrame, 'amount' | 'head' | 'since' | 'least'>;
 
 /** One replica's rebalancing: spend rates and outstanding rights requests per tenant. */
 export class Rebalancing {
@@ -205,8 +210,8 @@ export class Rebalancing {
    * borrowWaitMs) and given when rights arrive (`rightsArrived`). `head` is the asker's own log head
    * when it asked (`askerLent`).
    */
-  lend(region: string, tenant: string, amount: number, head: number, since: number | null): void {
-    this.lendUntil(region, tenant, amount, this.host.now() + this.host.borrowWaitMs, head, since);
+  lend(region: string, tenant: string, ask: BorrowAsk): void {
+    this.lendUntil(region, tenant, ask, this.host.now() + this.host.borrowWaitMs);
   }
 
   /**
@@ -233,7 +238,7 @@ export class Rebalancing {
             : 0,
       );
     for (const { region, ask } of byClaim)
-      if (now <= ask.until) this.lendUntil(region, tenant, ask.amount, ask.until, ask.head, ask.since);
+      if (now <= ask.until) this.lendUntil(region, tenant, ask, ask.until);
   }
 
   /**
@@ -257,25 +262,20 @@ export class Rebalancing {
   }
 
   /** `lend`; what it does not give now is kept until `until` (`rightsArrived`). */
-  private lendUntil(
-    region: string,
-    tenant: string,
-    amount: number,
-    until: number,
-    head: number,
-    since: number | null,
-  ): void {
+  private lendUntil(region: string, tenant: string, ask: BorrowAsk, until: number): void {
     const host = this.host;
+    const { amount, head, since, least } = ask;
     this.keptAsks.get(tenant)?.delete(region); // the newest ask of a region replaces its last
     if (!host.logConfirmed()) return;
     const peer = host.peer(region);
     if (peer.origin === null || !peer.connected) return;
     if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) {
       // What arrives repays the overdraft first; what is left then may serve the ask.
-      this.keepAsk(tenant, region, { amount, until, origin: peer.origin, head, since });
+      this.keepAsk(tenant, region, { amount, until, origin: peer.origin, head, since, least });
       return;
     }
-    const rights = this.rightsAt(tenant, host.origin, host.now());
+    const now = host.now();
+    const rights = this.rightsAt(tenant, host.origin, now);
     // Only for the waiting debits the reachable cluster can pay: a hopeless one must not starve
     // others. Counted debit by debit, not all or nothing: the last 12 credits cannot pay debits of
     // 11, 10 and 9 together but can pay the 11, and a region that kept nothing for it gave its
@@ -286,11 +286,11 @@ export class Rebalancing {
     // out on the way, and eu's payable 14 timed out).
     const mine = host.claim(tenant);
     const theirs = this.liveClaim(since);
-    const kept = claimPrecedes(mine, host.region, theirs, region)
-      ? host.waitingFor(tenant, host.reachableCredits(tenant))
-      : mine === null && since === null
-        ? host.waitingFor(tenant)
-        : 0;
+    let kept = 0;
+    if (claimPrecedes(mine, host.region, theirs, region))
+      kept = host.waitingFor(tenant, host.reachableCredits(tenant));
+    else if (mine === null && since === null && !this.lendingPays(tenant, peer.origin, least, rights))
+      kept = host.waitingFor(tenant);
     const give = Math.min(amount, rights - kept);
     if (give < amount)
       this.keepAsk(tenant, region, {
@@ -299,9 +299,24 @@ export class Rebalancing {
         origin: peer.origin,
         head,
         since,
+        least,
       });
     if (give < 1) return;
     host.moveRights(tenant, peer.origin, give);
+  }
+
+  /**
+   * Neither this region nor the asker has a claim: lending is worth it only when it makes a debit
+   * payable, so the last credits do not go round regions none of which can pay (swarm seeds 5587,
+   * 6335). It does when none of this region's waiting debits fits in the `rights` it holds and the
+   * asker's smallest, `least`, fits in those with what the asker holds as known here: the asker
+   * saw too little to claim, but rights that reached this region since (a refund here) would pay
+   * it (swarm seed 7286: us kept a refund of 10 for its own 20 while eu's 9 timed out).
+   */
+  private lendingPays(tenant: string, asker: OriginId, least: number, rights: number): boolean {
+    const host = this.host;
+    if (host.waitingFor(tenant, rights) > 0) return false;
+    return least <= rights + this.rightsAt(tenant, asker, host.now());
   }
 
   /**

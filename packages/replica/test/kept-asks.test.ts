@@ -16,7 +16,7 @@ import {
   originId,
 } from '@allot/core';
 import { describe, expect, it } from 'vitest';
-import { claimPrecedes, Rebalancing, type RebalancingHost } from '../src/rebalancing.js';
+import { type BorrowAsk, claimPrecedes, Rebalancing, type RebalancingHost } from '../src/rebalancing.js';
 
 const T0 = 1_700_000_000_000;
 const TENANT = 'acme';
@@ -31,11 +31,17 @@ const PEERS = new Map([
   ['eu', { origin: EU, connected: true }],
 ]);
 
+/** A borrow ask of `amount` with the asker's log head and claim; its smallest waiting debit `least`. */
+function ask(amount: number, head: number, since: number | null, least = amount): BorrowAsk {
+  return { amount, head, since, least };
+}
+
 /**
  * The lender ap, holding no rights until `arrive` grants it some; us (and eu) are its connected askers. `own`:
- * debits of `waiting` in all wait at ap too, with its claim (`Borrowing.claim`) from `since`.
+ * debits of `waiting` in all wait at ap too, with its claim (`Borrowing.claim`) from `since`; with
+ * `least`, none of them fits in fewer credits than that.
  */
-function lender(own: { waiting: number; since: number | null } | null = null) {
+function lender(own: { waiting: number; since: number | null; least?: number } | null = null) {
   let state: LedgerState = createLedgerState();
   const moves: { tenant: string; to: OriginId; amount: number }[] = [];
   const host: RebalancingHost = {
@@ -52,7 +58,8 @@ function lender(own: { waiting: number; since: number | null } | null = null) {
     peers: () => PEERS,
     peer: (region) => PEERS.get(region) ?? { origin: null, connected: false },
     send: () => true,
-    waitingFor: () => own?.waiting ?? 0,
+    waitingFor: (_tenant, within = Number.POSITIVE_INFINITY) =>
+      own === null || (own.least ?? 0) > within ? 0 : own.waiting,
     reachableCredits: () => 30,
     claim: () => own?.since ?? null,
     moveRights: (tenant, to, amount) => {
@@ -87,7 +94,7 @@ describe('kept borrow asks and the asker’s moves', () => {
   it('an ask that overtook the move before it stays kept, and is served when rights arrive (seed 4002)', () => {
     const { rebalancing, moves, arrive } = lender();
     // us wrote its move at seq 5, then asked with head 5; the ask came first and could not be served.
-    rebalancing.lend('us', TENANT, 18, 5, null);
+    rebalancing.lend('us', TENANT, ask(18, 5, null));
     expect(moves).toEqual([]);
     rebalancing.askerLent('us', TENANT, US, 5);
     arrive();
@@ -96,7 +103,7 @@ describe('kept borrow asks and the asker’s moves', () => {
 
   it('a move past the ask’s head makes it stale: not served (seed 143)', () => {
     const { rebalancing, moves, arrive } = lender();
-    rebalancing.lend('us', TENANT, 18, 5, null);
+    rebalancing.lend('us', TENANT, ask(18, 5, null));
     rebalancing.askerLent('us', TENANT, US, 6);
     arrive();
     expect(moves).toEqual([]);
@@ -104,7 +111,7 @@ describe('kept borrow asks and the asker’s moves', () => {
 
   it('a move of another incarnation of the asker’s region cannot be placed against the head: stale', () => {
     const { rebalancing, moves, arrive } = lender();
-    rebalancing.lend('us', TENANT, 18, 5, null);
+    rebalancing.lend('us', TENANT, ask(18, 5, null));
     rebalancing.askerLent('us', TENANT, US_NEXT, 1);
     arrive();
     expect(moves).toEqual([]);
@@ -115,14 +122,14 @@ describe('claims: the last rights go to the oldest debit the cluster can pay', (
   it('a lender whose claim is older keeps what its payable debits need, and lends the rest', () => {
     const { rebalancing, moves, arrive } = lender({ waiting: 10, since: T0 - 100 });
     arrive();
-    rebalancing.lend('us', TENANT, 25, 5, T0 - 50);
+    rebalancing.lend('us', TENANT, ask(25, 5, T0 - 50));
     expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 20 }]);
   });
 
   it('a lender whose claim is younger gives what is asked, its own debits waiting or not', () => {
     const { rebalancing, moves, arrive } = lender({ waiting: 10, since: T0 - 50 });
     arrive();
-    rebalancing.lend('us', TENANT, 25, 5, T0 - 100);
+    rebalancing.lend('us', TENANT, ask(25, 5, T0 - 100));
     expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 25 }]);
   });
 
@@ -130,7 +137,7 @@ describe('claims: the last rights go to the oldest debit the cluster can pay', (
     // The asker's debit began waiting 200 ms ago and waits 200 ms; rights take 5 ms (half of 10).
     const { rebalancing, moves, arrive } = lender({ waiting: 10, since: T0 - 50 });
     arrive();
-    rebalancing.lend('us', TENANT, 25, 5, T0 - 200);
+    rebalancing.lend('us', TENANT, ask(25, 5, T0 - 200));
     expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 20 }]);
   });
 
@@ -139,7 +146,7 @@ describe('claims: the last rights go to the oldest debit the cluster can pay', (
     // waiting before rights could reach it, but us could pay debits with what it saw, as ap cannot.
     const { rebalancing, moves, arrive } = lender({ waiting: 10, since: null });
     arrive();
-    rebalancing.lend('us', TENANT, 25, 5, T0 - 200);
+    rebalancing.lend('us', TENANT, ask(25, 5, T0 - 200));
     expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 25 }]);
   });
 
@@ -148,18 +155,37 @@ describe('claims: the last rights go to the oldest debit the cluster can pay', (
     // lent, the rights would only go round regions none of which can pay (swarm seeds 5587, 6335).
     const waiting = lender({ waiting: 10, since: null });
     waiting.arrive();
-    waiting.rebalancing.lend('us', TENANT, 25, 5, null);
+    waiting.rebalancing.lend('us', TENANT, ask(25, 5, null));
     expect(waiting.moves).toEqual([{ tenant: TENANT, to: US, amount: 20 }]);
     const idle = lender();
     idle.arrive();
-    idle.rebalancing.lend('us', TENANT, 25, 5, null);
+    idle.rebalancing.lend('us', TENANT, ask(25, 5, null));
     expect(idle.moves).toEqual([{ tenant: TENANT, to: US, amount: 25 }]);
+  });
+
+  it('neither with a claim: a lender that can pay none of its own gives when the loan pays the asker’s smallest (seed 7286)', () => {
+    // ap holds 30 and can pay none of its own debit of 40; us saw too little to claim, and its
+    // smallest waiting debit, 25, fits in what ap holds: lent, it is paid.
+    const pays = lender({ waiting: 40, since: null, least: 40 });
+    pays.arrive();
+    pays.rebalancing.lend('us', TENANT, ask(25, 5, null, 25));
+    expect(pays.moves).toEqual([{ tenant: TENANT, to: US, amount: 25 }]);
+    // us's smallest, 31, would not fit even so: ap keeps what its own debit needs (all it holds).
+    const short = lender({ waiting: 40, since: null, least: 40 });
+    short.arrive();
+    short.rebalancing.lend('us', TENANT, ask(31, 5, null, 31));
+    expect(short.moves).toEqual([]);
+    // ap could pay its own 20 with what it holds: it keeps it, lends only the rest.
+    const payable = lender({ waiting: 20, since: null, least: 20 });
+    payable.arrive();
+    payable.rebalancing.lend('us', TENANT, ask(25, 5, null, 9));
+    expect(payable.moves).toEqual([{ tenant: TENANT, to: US, amount: 10 }]);
   });
 
   it('an asker with no claim (no debit the cluster could pay) comes after any claim', () => {
     const { rebalancing, moves, arrive } = lender({ waiting: 10, since: T0 });
     arrive();
-    rebalancing.lend('us', TENANT, 25, 5, null);
+    rebalancing.lend('us', TENANT, ask(25, 5, null));
     expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 20 }]);
   });
 
@@ -177,8 +203,8 @@ describe('claims: the last rights go to the oldest debit the cluster can pay', (
 describe('kept asks served by claim, and a grant paying the debits waiting where it is made', () => {
   it('rights that arrive serve the kept ask with the oldest claim first, whatever came first (seed 5876)', () => {
     const { rebalancing, moves, arrive } = lender();
-    rebalancing.lend('us', TENANT, 25, 5, null);
-    rebalancing.lend('eu', TENANT, 20, 9, T0 - 10);
+    rebalancing.lend('us', TENANT, ask(25, 5, null));
+    rebalancing.lend('eu', TENANT, ask(20, 9, T0 - 10));
     arrive();
     expect(moves).toEqual([
       { tenant: TENANT, to: EU, amount: 20 },

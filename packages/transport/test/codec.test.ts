@@ -195,6 +195,7 @@ const frameArbs: { readonly [K in ReplicationFrame['type']]: fc.Arbitrary<Replic
     amount: amountArb,
     head: fc.oneof(fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)),
     since: fc.oneof(fc.constant(null), fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)),
+    least: amountArb,
   }),
   'hold-settle': fc.record({
     type: fc.constant('hold-settle' as const),

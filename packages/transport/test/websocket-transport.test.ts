@@ -381,19 +381,19 @@ describe('WebSocketTransport: refusals', () => {
     );
   });
 
-  it('refuses another protocol version, an old v4 peer with one warning', async () => {
+  it('refuses another protocol version, an old v5 peer with one warning', async () => {
     const { target } = await acceptorFor();
-    for (const protocol of [4, 4, 6]) {
+    for (const protocol of [5, 5, 7]) {
       const peer = await raw(target.url);
       peer.send(peer.hello('rp', 'aaaaaaaa', { protocol }));
       expect(await peer.closure()).toEqual({
         code: CloseCode.wrongProtocol,
-        reason: `protocol ${protocol} is not 5`,
+        reason: `protocol ${protocol} is not 6`,
       });
     }
     expect(target.handlers.calls).toEqual([]);
     const warned = target.logger.closes('warn', CloseCode.wrongProtocol).map((line) => line.fields.reason);
-    expect(warned).toEqual(['protocol 4 is not 5', 'protocol 6 is not 5']);
+    expect(warned).toEqual(['protocol 5 is not 6', 'protocol 7 is not 6']);
   });
 
   it('refuses a first message that is not a dialer hello', async () => {
@@ -465,6 +465,20 @@ describe('WebSocketTransport: refusals', () => {
       'a borrow frame without the asker’s claim (a build of protocol 4)',
       (peer: RawPeer) =>
         peer.sendBytes(encodeUnchecked({ type: 'borrow', tenant: 'acme', amount: 7, head: 3 })),
+      CloseCode.policy,
+    ],
+    [
+      'a borrow frame without the smallest waiting debit (a build of protocol 5)',
+      (peer: RawPeer) =>
+        peer.sendBytes(encodeUnchecked({ type: 'borrow', tenant: 'acme', amount: 7, head: 3, since: null })),
+      CloseCode.policy,
+    ],
+    [
+      'a borrow frame whose smallest waiting debit is not an amount',
+      (peer: RawPeer) =>
+        peer.sendBytes(
+          encodeUnchecked({ type: 'borrow', tenant: 'acme', amount: 7, head: 3, since: null, least: 0 }),
+        ),
       CloseCode.policy,
     ],
     ['a second hello', (peer: RawPeer) => peer.send(peer.hello('rp', 'aaaaaaaa')), CloseCode.policy],
