@@ -26,7 +26,7 @@ import { storedEventTime } from './event-time.js';
 import { RECOVERY_PAGE_SEGMENTS } from './limits.js';
 import { headSigningBytes, segmentHash, ZERO_HASH } from './log.js';
 import { ReplicaOpenError } from './open-error.js';
-import type { Crypto, Logger, LogHead, Rng, Store } from './ports.js';
+import type { Crypto, Logger, LogHead, Rng, Store, StoredSegment } from './ports.js';
 import { sameBytes } from './values.js';
 
 /** What a store holds, verified: the fold of every log, each log's head, the control document. */
@@ -181,6 +181,13 @@ function noteDuplicateKey(
  * Folds every stored log into `state` from where `from` says it stands (seq and head hash; from
  * the start for an origin it does not name), checking each segment's chain, decoding, checking
  * and folding its events, each log's end against its head, and this node's head signature.
+ *
+ * Logs are folded one after another, but a capture or release may end a hold that another log
+ * holds: one of an earlier incarnation of its region (a new incarnation settles, at expiry, the
+ * holds its lost one took). A log whose next event ends a hold not folded yet waits, and the
+ * others go on; it resumes once they are through. One that still waits when no other log can move
+ * names the hold (swarm seed 156 of the holds swarm: ap could not open, its fold of eu's new
+ * incarnation came before eu's lost one's hold).
  */
 async function foldLogs(
   ports: RecoveryPorts,
@@ -197,73 +204,148 @@ async function foldLogs(
   capped: Map<OriginId, LogHead>;
   duplicateKeys: Map<string, Set<string>>;
 }> {
-  const { store, crypto } = ports;
-  let events = 0;
+  const tally = { events: 0 };
   /** Heads of retired logs at their retired seq: what this node holds of them, as every node counts. */
   const capped = new Map<OriginId, LogHead>();
-  for (const head of storedHeads) {
-    const start = from.get(head.origin);
-    let previous = start?.hash ?? ZERO_HASH;
-    let seq = start?.seq ?? 0;
-    const cap = retired.get(head.origin);
-    if (cap !== undefined && cap < head.seq && cap === 0)
-      capped.set(head.origin, { origin: head.origin, seq: 0, hash: ZERO_HASH, signature: null });
-    while (seq < head.seq) {
-      const page = await store.readSegments(head.origin, seq + 1, RECOVERY_PAGE_SEGMENTS);
-      if (page.length === 0) break;
-      for (const segment of page) {
-        const where = `log ${head.origin} seq ${seq + 1}`;
-        if (segment.origin !== head.origin || segment.firstSeq !== seq + 1) {
-          throw new ReplicaOpenError(
-            `${where}: found segment ${segment.origin} seq ${segment.firstSeq} instead`,
-          );
-        }
-        const hash = segmentHash(crypto, previous, segment.bytes);
-        if (!sameBytes(hash, segment.hash)) throw new ReplicaOpenError(`${where}: hash chain broken`);
-        let decoded: ReturnType<typeof decodeSegment>['events'];
-        try {
-          decoded = decodeSegment(segment.bytes).events;
-        } catch (error) {
-          if (error instanceof SegmentError) throw new ReplicaOpenError(`${where}: ${error.message}`);
-          throw error;
-        }
-        for (const event of decoded) {
-          const at = `log ${head.origin} seq ${event.seq}`;
-          const problem = eventProblem(event);
-          if (problem !== null) throw new ReplicaOpenError(`${at}: malformed event: ${problem}`);
-          if (event.seq > (cap ?? event.seq)) continue;
-          noteDuplicateKey(state, event, duplicateKeys);
-          if (applyCheckedEvent(state, event) !== 'applied')
-            throw new ReplicaOpenError(`${at}: not applicable`);
-          events += 1;
-        }
-        previous = hash;
-        seq = segment.lastSeq;
-        if (cap !== undefined && cap < head.seq && seq === cap)
-          capped.set(head.origin, {
-            origin: head.origin,
-            seq,
-            hash: segment.hash,
-            signature: segment.signature,
-          });
-      }
+  let waiting = storedHeads.map((head) => new LogFold(head, from.get(head.origin), retired.get(head.origin)));
+  while (waiting.length > 0) {
+    const still: LogFold[] = [];
+    for (const log of waiting) {
+      const blocked = await log.fold(ports, state, duplicateKeys, capped, tally);
+      if (blocked === null) log.finish(ports, cluster, origin);
+      else still.push(log);
     }
-    if (seq !== head.seq || !sameBytes(previous, head.hash)) {
-      throw new ReplicaOpenError(`log ${head.origin}: ends at seq ${seq}, its head says ${head.seq}`);
+    if (still.length === waiting.length) {
+      const first = still[0] as LogFold;
+      throw new ReplicaOpenError(`${first.blockedAt()}: no stored log holds the hold it ends`);
     }
-    if (head.origin === origin) {
-      const signed =
-        head.signature !== null &&
-        crypto.verify(
-          crypto.publicKey,
-          headSigningBytes(cluster, head.origin, head.seq, head.hash),
-          head.signature,
-        );
-      if (!signed)
-        throw new ReplicaOpenError(`log ${head.origin}: head signature does not verify with this node's key`);
-    }
+    waiting = still;
   }
   for (const tenant of state.tenants.keys())
     if (!duplicateKeys.has(tenant)) duplicateKeys.set(tenant, new Set());
-  return { state, events, capped, duplicateKeys };
+  return { state, events: tally.events, capped, duplicateKeys };
+}
+
+/** True when `event` ends a hold that `state` does not hold (yet). */
+function endsUnknownHold(state: LedgerState, event: LedgerEvent): boolean {
+  if (event.kind !== 'capture' && event.kind !== 'release') return false;
+  return state.tenants.get(event.tenant)?.holds?.get(event.holdId) === undefined;
+}
+
+/** One stored log being folded at open, resumable where an event waits for a hold (foldLogs). */
+class LogFold {
+  private previous: Uint8Array;
+  private seq: number;
+  /** The segments read and not folded yet, and the decoded events of the first, from `next`. */
+  private page: StoredSegment[] = [];
+  private events: readonly LedgerEvent[] | null = null;
+  private hash: Uint8Array | null = null;
+  private next = 0;
+
+  constructor(
+    private readonly head: LogHead,
+    start: CheckpointHead | undefined,
+    private readonly cap: number | undefined,
+  ) {
+    this.previous = start?.hash ?? ZERO_HASH;
+    this.seq = start?.seq ?? 0;
+  }
+
+  /** Where this log waits: its next event. */
+  blockedAt(): string {
+    return `log ${this.head.origin} seq ${this.events?.[this.next]?.seq ?? this.seq + 1}`;
+  }
+
+  /**
+   * Folds on until the log's end (null) or an event that ends a hold `state` does not hold yet
+   * (that event; `fold` resumes at it).
+   */
+  async fold(
+    ports: RecoveryPorts,
+    state: LedgerState,
+    duplicateKeys: Map<string, Set<string>>,
+    capped: Map<OriginId, LogHead>,
+    tally: { events: number },
+  ): Promise<LedgerEvent | null> {
+    const { head, cap } = this;
+    if (cap !== undefined && cap < head.seq && cap === 0)
+      capped.set(head.origin, { origin: head.origin, seq: 0, hash: ZERO_HASH, signature: null });
+    while (this.seq < head.seq || this.page.length > 0) {
+      if (this.page.length === 0) {
+        this.page = await ports.store.readSegments(head.origin, this.seq + 1, RECOVERY_PAGE_SEGMENTS);
+        if (this.page.length === 0) break;
+      }
+      const segment = this.page[0] as StoredSegment;
+      if (this.events === null) this.open(ports, segment);
+      const events = this.events as readonly LedgerEvent[];
+      for (; this.next < events.length; this.next++) {
+        const event = events[this.next] as LedgerEvent;
+        if (event.seq > (cap ?? event.seq)) continue;
+        if (endsUnknownHold(state, event)) return event;
+        noteDuplicateKey(state, event, duplicateKeys);
+        if (applyCheckedEvent(state, event) !== 'applied')
+          throw new ReplicaOpenError(`log ${head.origin} seq ${event.seq}: not applicable`);
+        tally.events += 1;
+      }
+      this.previous = this.hash as Uint8Array;
+      this.seq = segment.lastSeq;
+      this.page.shift();
+      this.events = null;
+      this.hash = null;
+      this.next = 0;
+      if (cap !== undefined && cap < head.seq && this.seq === cap)
+        capped.set(head.origin, {
+          origin: head.origin,
+          seq: this.seq,
+          hash: segment.hash,
+          signature: segment.signature,
+        });
+    }
+    return null;
+  }
+
+  /** Checks `segment`'s place and chain, and decodes and checks its events. */
+  private open(ports: RecoveryPorts, segment: StoredSegment): void {
+    const origin = this.head.origin;
+    const where = `log ${origin} seq ${this.seq + 1}`;
+    if (segment.origin !== origin || segment.firstSeq !== this.seq + 1) {
+      throw new ReplicaOpenError(`${where}: found segment ${segment.origin} seq ${segment.firstSeq} instead`);
+    }
+    const hash = segmentHash(ports.crypto, this.previous, segment.bytes);
+    if (!sameBytes(hash, segment.hash)) throw new ReplicaOpenError(`${where}: hash chain broken`);
+    let decoded: ReturnType<typeof decodeSegment>['events'];
+    try {
+      decoded = decodeSegment(segment.bytes).events;
+    } catch (error) {
+      if (error instanceof SegmentError) throw new ReplicaOpenError(`${where}: ${error.message}`);
+      throw error;
+    }
+    for (const event of decoded) {
+      const problem = eventProblem(event);
+      if (problem !== null)
+        throw new ReplicaOpenError(`log ${origin} seq ${event.seq}: malformed event: ${problem}`);
+    }
+    this.events = decoded;
+    this.hash = hash;
+    this.next = 0;
+  }
+
+  /** The log is folded: its end must be its head, and this node's own head must verify. */
+  finish(ports: RecoveryPorts, cluster: string, origin: OriginId): void {
+    const { head } = this;
+    if (this.seq !== head.seq || !sameBytes(this.previous, head.hash)) {
+      throw new ReplicaOpenError(`log ${head.origin}: ends at seq ${this.seq}, its head says ${head.seq}`);
+    }
+    if (head.origin !== origin) return;
+    const { crypto } = ports;
+    const signed =
+      head.signature !== null &&
+      crypto.verify(
+        crypto.publicKey,
+        headSigningBytes(cluster, head.origin, head.seq, head.hash),
+        head.signature,
+      );
+    if (!signed)
+      throw new ReplicaOpenError(`log ${head.origin}: head signature does not verify with this node's key`);
+  }
 }
