@@ -9,6 +9,9 @@ import {
   createLedgerState,
   decideDebit,
   decideGrant,
+  decideHold,
+  decideHoldExpiries,
+  decideSettle,
   encodeSegment,
   eventCanonicalBytes,
   type LedgerEvent,
@@ -164,5 +167,63 @@ describe('rights no live node can receive', () => {
     expect(truth.liveAt('acme', 0, [EU])).toBe(70);
     // What the ledger counts is unchanged: the move happened, on a disk now lost.
     expect(truth.figures('acme')).toMatchObject({ granted: 100, debited: 0 });
+  });
+});
+
+describe('a hold whose end was lost with a disk', () => {
+  it('is ended again by the next incarnation of its region: that end counts, the lost one no more (holds seeds 60, 77, 182)', () => {
+    const EU_NEXT = originId('eu', 'cccccccc');
+    const truth = new TrueLedger();
+    const log = writer();
+    const state = log.state;
+    const grant = log.grant(100);
+    const hold = decideHold(
+      state,
+      { origin: EU, now: T0, overdraftLimit: 0 },
+      { tenant: 'acme', amount: 30, idempotencyKey: 'h1', ttlMs: 1_000, metadata: null },
+    );
+    if (hold.status !== 'accepted') throw new Error(hold.status);
+    const held = makeEvent({ origin: EU, seq: 2, at: T0 }, hold.body);
+    applyEvent(state, held);
+    const holdId = 'eu.aaaaaaaa.2';
+    const capture = decideSettle(
+      state,
+      { origin: EU, now: T0 + 10 },
+      { tenant: 'acme', holdId, action: 'capture', amount: 12 },
+    );
+    if (capture.status !== 'accepted') throw new Error(capture.status);
+    const captured = makeEvent({ origin: EU, seq: 3, at: T0 + 10 }, capture.body);
+    applyEvent(state, captured);
+    // eu spends what the capture gave back (70 + 18 of rights): the capture is mid-log.
+    const debit = decideDebit(
+      state,
+      { origin: EU, now: T0 + 20, overdraftLimit: 0 },
+      { tenant: 'acme', amount: 80, idempotencyKey: 'k1', metadata: null },
+    );
+    if (debit.status !== 'accepted') throw new Error(debit.status);
+    const spent = makeEvent({ origin: EU, seq: 4, at: T0 + 20 }, debit.body);
+    for (const event of [grant, held, captured, spent]) truth.apply(event, identity(event));
+    expect(truth.figures('acme')).toMatchObject({ debited: 92 });
+    // eu's disk was lost with seqs 3 and 4 on it alone; its next incarnation, which has the hold
+    // from a peer, releases it at expiry.
+    truth.unreceivable(EU, 2, 4);
+    const next = createLedgerState();
+    for (const event of [grant, held]) applyEvent(next, event);
+    const [release] = decideHoldExpiries(next, { origin: EU_NEXT, now: T0 + 2_000 }, 'acme');
+    if (release === undefined) throw new Error('no release');
+    const released = makeEvent({ origin: EU_NEXT, seq: 1, at: T0 + 2_000 }, release);
+    truth.apply(released, identity(released));
+    expect(truth.problem).toBeNull();
+    expect(truth.endsMadeAgain).toBe(1);
+    // The lost debit still counts (acknowledged, then lost); the lost capture is superseded.
+    expect(truth.figures('acme')).toMatchObject({ granted: 100, debited: 80 });
+    expect(truth.state.tenants.get('acme')?.holds?.get(holdId)?.end?.origin).toBe(EU_NEXT);
+    // eu's tail folded again reads below its rights without the capture: not spending seen anew.
+    // Its observations from before the loss are reported once, and then no more.
+    const first = truth.takeOrigins('acme');
+    expect(first[EU]?.rightsMin).toBeGreaterThanOrEqual(0);
+    expect(truth.takeOrigins('acme')[EU]).toBeUndefined();
+    // Its log goes on past the superseded end: a later event of eu would fold at seq 5.
+    expect(truth.state.versionVector[EU]).toBe(4);
   });
 });
