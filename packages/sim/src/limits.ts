@@ -179,6 +179,12 @@ export const SWARM_STORAGE_RATE = 0.3;
 export const SWARM_HOSTILE_RATE = 0.2;
 
 /**
+ * Share of swarm seeds whose workload takes LLM-style holds at one tenant (issue 12): drawn from
+ * their own stream, so the other seeds keep the histories they had.
+ */
+export const SWARM_HOLDS_RATE = 0.25;
+
+/**
  * Share of swarm seeds that draw a lost disk whose incarnation an operator then retires (and, half
  * of those, restores from a backup after), unless a scenario sets its own (issue 11). 0 by default:
  * a retire is an operator's act with a reported risk, not a fault; scenarios that study it set it

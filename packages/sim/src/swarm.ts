@@ -8,7 +8,7 @@
 
 import { STORAGE_DAMAGES } from '@allot/store';
 import type { Fault, Scenario, TenantSpec } from './api.js';
-import { SWARM_HOSTILE_RATE, SWARM_RETIRE_RATE, SWARM_STORAGE_RATE } from './limits.js';
+import { SWARM_HOLDS_RATE, SWARM_HOSTILE_RATE, SWARM_RETIRE_RATE, SWARM_STORAGE_RATE } from './limits.js';
 import type { SimulationResult, Verdict } from './results.js';
 import { type RandomStream, streamOf } from './rng.js';
 import { runSimulation } from './run.js';
@@ -83,6 +83,30 @@ function tenantSpec(rng: RandomStream, index: number, durationS: number): Tenant
     ...(rng.chance(0.5) ? { retryElsewhere: round(rng.uniform(0, 0.1), 2) } : {}),
     ...(rng.chance(0.5) ? { refund: round(rng.uniform(0, 0.1), 2) } : {}),
   };
+}
+
+/**
+ * LLM-style holds at one tenant of SWARM_HOLDS_RATE of the seeds (issue 12), from their own stream
+ * so that the rest of a seed's scenario stays what it was: a client at one region reserves up to a
+ * few debits' worth for a few seconds, then captures what it used, voids it, or forgets it (the
+ * hold expires), and some settles go to another region (forwarded, or refused across a partition).
+ */
+function withHolds(rng: RandomStream, tenants: TenantSpec[]): TenantSpec[] {
+  if (!rng.chance(SWARM_HOLDS_RATE)) return tenants;
+  const at = rng.int(0, tenants.length - 1);
+  return tenants.map((spec, index) => {
+    if (index !== at) return spec;
+    const holds = {
+      region: rng.pick(REGIONS),
+      perSecond: rng.int(1, 8),
+      maxAmount: rng.int(spec.debitAmount.max, 5 * spec.debitAmount.max),
+      ttlS: round(rng.uniform(0.5, 5)),
+      void: round(rng.uniform(0, 0.2), 2),
+      never: round(rng.uniform(0, 0.2), 2),
+      elsewhere: round(rng.uniform(0, 0.4), 2),
+    };
+    return { ...spec, holds };
+  });
 }
 
 const FAULT_KINDS: readonly Fault['kind'][] = [
@@ -225,10 +249,13 @@ export function randomScenario(seed: number, rates?: Scenario['faultRates']): Sc
       duplicate: rng.chance(0.5) ? 0 : round(rng.uniform(0, 0.02), 3),
       reorder: rng.chance(0.5) ? 0 : round(rng.uniform(0, 0.05), 3),
     },
-    tenants: withGrantRetries(
-      streamOf(seed, 'swarm-grant-retries'),
-      Array.from({ length: tenants }, (_, i) => tenantSpec(rng, i, durationS)),
-      durationS,
+    tenants: withHolds(
+      streamOf(seed, 'swarm-holds'),
+      withGrantRetries(
+        streamOf(seed, 'swarm-grant-retries'),
+        Array.from({ length: tenants }, (_, i) => tenantSpec(rng, i, durationS)),
+        durationS,
+      ),
     ),
     faults: withRetireFaults(
       seed,

@@ -1,0 +1,28 @@
+/**
+ * Swarm seeds with LLM-style holds drawn (SWARM_HOLDS_RATE, issue 12) that failed when the swarm
+ * first drew holds, kept as regression cases (findings-holds.json): each drawn scenario with 5 s of
+ * quiet instead of 20, run with its seed. Each failed on 2a90263. Replay one in full:
+ * `npx allot simulate --swarm 1 --seed N`.
+ */
+import { describe, it } from 'vitest';
+import { drawnHolds, RUN_TIMEOUT_MS } from './findings-issue12-support.js';
+
+const holds = drawnHolds('findings-holds.json');
+
+describe('holds in the swarm', () => {
+  /**
+   * eu lost its disk; its new incarnation released, at expiry, a hold the lost one took. ap then
+   * restarted and folded its stored logs in the order of their ids: the new incarnation's release
+   * before the lost one's hold, and ap could not open ("hold … unknown"). Fixed: a log whose next
+   * event ends a hold not folded yet waits for the others (recovery.ts, `foldLogs`).
+   */
+  it('seed 156: a node opens with a release stored before its hold', () => holds(156), RUN_TIMEOUT_MS);
+  /**
+   * A region lost its disk with a hold's end (a capture or a void) on it alone; its new incarnation
+   * released the hold at expiry. The true ledger had folded the lost end and refused the second,
+   * failing the node's commit in the simulator (on 182: S4, S5, S9 at us). Fixed in the oracle: the
+   * lost end is superseded by the new one (truth.ts, `endAgain`).
+   */
+  it('seed 77: a hold whose end was lost with a disk is released again', () => holds(77), RUN_TIMEOUT_MS);
+  it('seed 182: a hold whose end was lost with a disk is ended again', () => holds(182), RUN_TIMEOUT_MS);
+});
