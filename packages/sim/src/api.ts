@@ -205,7 +205,14 @@ export interface Scenario {
    * Extension (issue 15): with `--swarm`, the share of seeds that draw a storage fault and the
    * share that draw a hostile wire (defaults: the sim's SWARM_STORAGE_RATE, SWARM_HOSTILE_RATE), and
    * (issue 11) the share that draw a lost disk whose incarnation an operator retires, and maybe
-   * restores from a backup after (default SWARM_RETIRE_RATE).
+   * restores from a backup after (default SWARM_RETIRE_RATE); (issue 12) the share of seeds whose
+   * drawn workload takes LLM-style holds at one tenant (default SWARM_HOLDS_RATE; a swarm over a
+   * file keeps the file's workload, holds or none).
    */
-  readonly faultRates?: { readonly storage?: number; readonly hostile?: number; readonly retire?: number };
+  readonly faultRates?: {
+    readonly storage?: number;
+    readonly hostile?: number;
+    readonly retire?: number;
+    readonly holds?: number;
+  };
 }

@@ -78,7 +78,7 @@ export const SCENARIO_SCHEMA = {
     faultRates: {
       type: 'object',
       additionalProperties: false,
-      properties: { storage: probability, hostile: probability, retire: probability },
+      properties: { storage: probability, hostile: probability, retire: probability, holds: probability },
     },
     borrowWaitMs: { type: 'integer', minimum: 0, maximum: BORROW_WAIT_MS_MAX },
     network: {

@@ -86,13 +86,13 @@ function tenantSpec(rng: RandomStream, index: number, durationS: number): Tenant
 }
 
 /**
- * LLM-style holds at one tenant of SWARM_HOLDS_RATE of the seeds (issue 12), from their own stream
+ * LLM-style holds at one tenant of `rate` of the seeds (issue 12), from their own stream
  * so that the rest of a seed's scenario stays what it was: a client at one region reserves up to a
  * few debits' worth for a few seconds, then captures what it used, voids it, or forgets it (the
  * hold expires), and some settles go to another region (forwarded, or refused across a partition).
  */
-function withHolds(rng: RandomStream, tenants: TenantSpec[]): TenantSpec[] {
-  if (!rng.chance(SWARM_HOLDS_RATE)) return tenants;
+function withHolds(rng: RandomStream, rate: number, tenants: TenantSpec[]): TenantSpec[] {
+  if (!rng.chance(rate)) return tenants;
   const at = rng.int(0, tenants.length - 1);
   return tenants.map((spec, index) => {
     if (index !== at) return spec;
@@ -251,6 +251,7 @@ export function randomScenario(seed: number, rates?: Scenario['faultRates']): Sc
     },
     tenants: withHolds(
       streamOf(seed, 'swarm-holds'),
+      rates?.holds ?? SWARM_HOLDS_RATE,
       withGrantRetries(
         streamOf(seed, 'swarm-grant-retries'),
         Array.from({ length: tenants }, (_, i) => tenantSpec(rng, i, durationS)),

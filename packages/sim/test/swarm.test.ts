@@ -1,4 +1,4 @@
-import { type Fault, randomScenario, runSwarm } from '@allot/sim';
+import { type Fault, randomScenario, runSwarm, validateScenario } from '@allot/sim';
 import { STORAGE_DAMAGES } from '@allot/store';
 import { describe, expect, it } from 'vitest';
 
@@ -64,6 +64,23 @@ describe('swarm', () => {
       );
       expect({ ...drawn, faults: [] }).toEqual({ ...without, faults: [] });
     }
+  });
+
+  it('draws holds at one tenant of about a quarter of the seeds, and leaves the rest of a seed as it was', () => {
+    let drawing = 0;
+    for (let seed = 0; seed < 400; seed++) {
+      const drawn = randomScenario(seed);
+      const without = randomScenario(seed, { holds: 0 });
+      const holding = drawn.tenants.filter((tenant) => tenant.holds !== undefined);
+      expect(holding.length).toBeLessThanOrEqual(1);
+      if (holding.length === 1) drawing += 1;
+      expect(drawn.tenants.map(({ holds: _, ...rest }) => rest)).toEqual(without.tenants);
+      expect({ ...drawn, tenants: [] }).toEqual({ ...without, tenants: [] });
+      expect(() => validateScenario(drawn)).not.toThrow();
+    }
+    expect(drawing).toBeGreaterThan(60);
+    expect(drawing).toBeLessThan(140);
+    expect(randomScenario(7, { holds: 1 }).tenants.some((tenant) => tenant.holds !== undefined)).toBe(true);
   });
 
   it('draws 10–30 simulated seconds over three regions, with both rebalancing strategies', () => {
