@@ -22,13 +22,16 @@ export interface CheckInput {
 type DebitRecord = Extract<HistoryRecord, { type: 'debit' }>;
 type GrantRecord = Extract<HistoryRecord, { type: 'grant' }>;
 type RefundRecord = Extract<HistoryRecord, { type: 'refund' }>;
+type HoldRecord = Extract<HistoryRecord, { type: 'hold' }>;
+/** An acknowledged operation S3 looks for in the final state. */
+type Acknowledged = DebitRecord | GrantRecord | RefundRecord | HoldRecord;
 
 function originOfRecord(id: string): string | null {
   return parseEventRecordId(id)?.origin ?? null;
 }
 
 /** What the final state is missing of one acknowledged operation, or null. */
-function missingFrom(final: FinalState, record: DebitRecord | GrantRecord | RefundRecord): string | null {
+function missingFrom(final: FinalState, record: Acknowledged): string | null {
   const ledger = final.ledger[record.tenant];
   switch (record.type) {
     case 'debit': {
@@ -54,11 +57,19 @@ function missingFrom(final: FinalState, record: DebitRecord | GrantRecord | Refu
         return `refund ${id} is now ${found.amount} of ${found.debitId}, acknowledged as ${record.amount} of ${record.debitId}`;
       return null;
     }
+    case 'hold': {
+      const id = record.holdId as string;
+      const found = ledger?.holds?.[id];
+      if (found === undefined) return `hold ${id} (${record.key}) is missing`;
+      if (found.amount !== record.amount)
+        return `hold ${id} is now of ${found.amount}, acknowledged as ${record.amount}`;
+      return null;
+    }
   }
 }
 
 /** The origin that wrote an acknowledged operation, when the record says. */
-function writerOf(record: DebitRecord | GrantRecord | RefundRecord): string | null {
+function writerOf(record: Acknowledged): string | null {
   switch (record.type) {
     case 'debit':
       return record.debitId === undefined ? null : originOfRecord(record.debitId);
@@ -66,14 +77,14 @@ function writerOf(record: DebitRecord | GrantRecord | RefundRecord): string | nu
       return record.origin ?? null;
     case 'refund':
       return record.refundId === undefined ? null : originOfRecord(record.refundId);
+    case 'hold':
+      return record.holdId === undefined ? null : originOfRecord(record.holdId);
   }
 }
 
 /** Acknowledged operations the final state must hold, with the id each is known by. */
-function acknowledgedOperations(
-  history: readonly HistoryRecord[],
-): (DebitRecord | GrantRecord | RefundRecord)[] {
-  const out: (DebitRecord | GrantRecord | RefundRecord)[] = [];
+function acknowledgedOperations(history: readonly HistoryRecord[]): Acknowledged[] {
+  const out: Acknowledged[] = [];
   for (const record of history) {
     if (record.type === 'debit' && (record.result === 'accepted' || record.result === 'replayed')) {
       if (record.debitId !== undefined) out.push(record);
@@ -81,26 +92,26 @@ function acknowledgedOperations(
       out.push(record);
     } else if (record.type === 'refund' && (record.result === 'accepted' || record.result === 'replayed')) {
       if (record.refundId !== undefined) out.push(record);
+    } else if (record.type === 'hold' && (record.result === 'accepted' || record.result === 'replayed')) {
+      if (record.holdId !== undefined) out.push(record);
     }
   }
   return out;
 }
 
 /** Whether a storage fault destroyed the operation's event before any peer held it (issue 15). */
-function destroyedBy(
-  destroyed: Map<string, [number, number][]>,
-  record: DebitRecord | GrantRecord | RefundRecord,
-): boolean {
+function destroyedBy(destroyed: Map<string, [number, number][]>, record: Acknowledged): boolean {
   // A grant's record names its origin but not its seq: any destroyed range of that origin may hold it
   // (swarm seed 332: eu lost its WAL while cut off, and with it a grant it had acknowledged).
   if (record.type === 'grant') return record.origin !== undefined && destroyed.has(record.origin);
-  const id = record.type === 'debit' ? record.debitId : record.refundId;
+  const id =
+    record.type === 'debit' ? record.debitId : record.type === 'hold' ? record.holdId : record.refundId;
   const parsed = id === undefined ? null : parseEventRecordId(id);
   return parsed !== null && inRanges(destroyed.get(parsed.origin), parsed.seq);
 }
 
 /**
- * S3: every acknowledged grant, debit and refund is in the nodes' final state, unchanged — across
+ * S3: every acknowledged grant, debit, refund and hold is in the nodes' final state, unchanged — across
  * crashes and restarts. Operations of an incarnation whose disk was lost and that it never
  * replicated are excused (and counted in the note).
  */
@@ -225,7 +236,8 @@ export function checkS5(input: CheckInput): Verdict {
     return found;
   };
   for (const record of acknowledgedOperations(input.history)) {
-    if (record.result !== 'accepted') continue;
+    // A hold moves no total until it ends: its capture is debited (below), its release nothing.
+    if (record.result !== 'accepted' || record.type === 'hold') continue;
     const id =
       record.type === 'debit'
         ? record.debitId

@@ -451,7 +451,10 @@ export class Workload {
         replica.settleHold({ tenant, holdId, action, ...(action === 'capture' ? { amount: used } : {}) }),
       (outcome: SettleOutcome | 'unavailable') => {
         const result = outcome === 'unavailable' ? 'unavailable' : outcome.status;
-        if (result === 'invalid' || result === 'exceeds_hold' || result === 'not_found')
+        // `not_found` is recorded, not refused: a hold that a damaged or lost disk took before any
+        // peer held it is gone (swarm seed 5702: a void at ap after a corrupt record cut its log
+        // short); S3 checks that no acknowledged hold is missing otherwise.
+        if (result === 'invalid' || result === 'exceeds_hold')
           this.fail(`${action} of hold ${holdId} at ${region} answered ${result}`);
         this.targets.record({
           type: 'settle',

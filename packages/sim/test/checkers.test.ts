@@ -200,6 +200,37 @@ describe('S3 — durability', () => {
     expect(verdict.violations).toBe(2);
   });
 
+  it('flags an acknowledged hold missing from the final state, and excuses one a lost disk took', () => {
+    const hold: HistoryRecord = {
+      type: 'hold',
+      t: 40,
+      region: 'us',
+      tenant: 'acme',
+      key: 'h1',
+      amount: 12,
+      result: 'accepted',
+      holdId: 'us.bbbbbbbb.9',
+      latencyMs: 1,
+    };
+    const missing = checkS3(
+      input(({ history }) => {
+        history.splice(3, 0, hold);
+      }),
+    );
+    expect(missing.violations).toBe(1);
+    expect(missing.first?.detail).toMatch(/hold us\.bbbbbbbb\.9 \(h1\) is missing/);
+    const lost = checkS3(
+      input(({ history, final }) => {
+        history.splice(3, 0, hold);
+        (final as Mutable<FinalState>).lostOrigins = [US];
+      }),
+    );
+    expect(lost.holds).toBe(true);
+    expect(lost.note).toMatch(/1 were lost with a disk/);
+    // Held, it counts toward no total: conservation (S5) is as before.
+    expect(checkS5(input(({ history }) => history.splice(3, 0, hold))).holds).toBe(true);
+  });
+
   it('excuses what a lost disk took before it replicated, and counts it', () => {
     const verdict = checkS3(
       input(({ final }) => {

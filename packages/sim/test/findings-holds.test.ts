@@ -1,7 +1,7 @@
 /**
  * Swarm seeds with LLM-style holds drawn (SWARM_HOLDS_RATE, issue 12) that failed when the swarm
  * first drew holds, kept as regression cases (findings-holds.json): each drawn scenario with 5 s of
- * quiet instead of 20, run with its seed. Each failed on 2a90263. Replay one in full:
+ * quiet instead of 20, run with its seed. Each failed on 2a90263 (5702 stopped at 6.7 s, before any quiet). Replay one in full:
  * `npx allot simulate --swarm 1 --seed N`.
  */
 import { describe, it } from 'vitest';
@@ -25,4 +25,12 @@ describe('holds in the swarm', () => {
    */
   it('seed 77: a hold whose end was lost with a disk is released again', () => holds(77), RUN_TIMEOUT_MS);
   it('seed 182: a hold whose end was lost with a disk is ended again', () => holds(182), RUN_TIMEOUT_MS);
+  /**
+   * ap refused its disk (a flipped bit in the middle of its log) with a hold at seq 136 that no peer
+   * held yet (they had 135): its new incarnation answered a void of that hold `not_found`, which is
+   * what the cluster holds, and the workload stopped the run as if the answer were wrong. Fixed: the
+   * workload records `not_found`, and S3 checks every acknowledged hold is in the final state
+   * unless a lost or damaged disk took it first.
+   */
+  it('seed 5702: a hold lost with a refused disk is not found', () => holds(5702), RUN_TIMEOUT_MS);
 });
