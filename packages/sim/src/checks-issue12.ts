@@ -4,7 +4,7 @@
  * history, like the other checkers, so real-process tests can run them too.
  */
 import type { Scenario } from './api.js';
-import { HOLD_END_BOUND_MS } from './limits.js';
+import { HOLD_END_BOUND_MS, HOLD_EXPIRY_SLACK_MS } from './limits.js';
 import type { FinalState, HistoryRecord, Verdict } from './results.js';
 import { Violations } from './violations.js';
 
@@ -46,7 +46,7 @@ export function checkF1(input: Issue12Input): Verdict {
   let unseen = 0;
   let waited = 0;
   const taken = inFlightTaken(input.history);
-  const credits = freshCredits(input.history);
+  const credits = freshCredits(input);
   const maxDelayMs = input.scenario.network.delayMs.max;
   const fresh = (record: { tenant: string; region: string; t: number }) =>
     credits(record, 'elsewhere', maxDelayMs);
@@ -115,10 +115,14 @@ function inFlightTaken(
 }
 
 /**
- * For a decline: Σ credits granted or refunded (accepted) for the tenant answered less than
- * `windowMs` before the decline was answered, at other regions (`elsewhere`) or at the declining
- * region itself (`here`). The answer time is when the event was durable at the latest (grants and
- * refunds answer within a few ms of their write).
+ * For a decline: Σ credits granted, refunded or released from a hold (accepted) for the tenant
+ * that became durable less than `windowMs` before the decline was answered, at other regions
+ * (`elsewhere`) or at the declining region itself (`here`). A grant's or refund's time is its
+ * answer (the event was durable by then, a few ms before). A hold's release is made by the holding
+ * region: for a capture or void, between when it was asked and answered (a forwarded settle is
+ * made at the holder before the answer returns); for a hold left to expire, from its expiry (taken
+ * `ttlS` after it was asked) to a commit and a one-way delay after it (holds swarm seed 6886: a
+ * hold of 148 at eu expired 47 ms before ap's 10 timed out, over links of up to 132 ms).
  *
  * Elsewhere, within the maximum one-way delay: a frame from there may not have reached the
  * declining region by then (the checker gives the replica the slowest link's benefit of the doubt,
@@ -133,26 +137,68 @@ function inFlightTaken(
  * left out: a region pays its waiting debits from its own refunds and grants at once.
  */
 function freshCredits(
-  history: readonly HistoryRecord[],
+  input: Issue12Input,
 ): (
   decline: { tenant: string; region: string; t: number },
   where: 'here' | 'elsewhere',
   windowMs: number,
 ) => number {
-  const byTenant = new Map<string, { region: string; t: number; amount: number }[]>();
-  for (const record of history) {
-    if ((record.type !== 'grant' && record.type !== 'refund') || record.result !== 'accepted') continue;
-    const list = byTenant.get(record.tenant) ?? [];
-    list.push({ region: record.region, t: record.t, amount: record.amount });
-    byTenant.set(record.tenant, list);
+  const byTenant = new Map<string, { region: string; from: number; to: number; amount: number }[]>();
+  const add = (tenant: string, credit: { region: string; from: number; to: number; amount: number }) => {
+    const list = byTenant.get(tenant) ?? [];
+    list.push(credit);
+    byTenant.set(tenant, list);
+  };
+  const holds = new Map<
+    string,
+    { tenant: string; region: string; amount: number; askedAt: number; answeredAt: number }
+  >();
+  const settled = new Set<string>();
+  for (const record of input.history) {
+    if ((record.type === 'grant' || record.type === 'refund') && record.result === 'accepted')
+      add(record.tenant, { region: record.region, from: record.t, to: record.t, amount: record.amount });
+    else if (record.type === 'hold' && record.result === 'accepted' && record.holdId !== undefined)
+      holds.set(record.holdId, {
+        tenant: record.tenant,
+        region: record.region,
+        amount: record.amount,
+        askedAt: record.t - record.latencyMs,
+        answeredAt: record.t,
+      });
+    else if (record.type === 'settle' && record.result === 'accepted') {
+      const hold = holds.get(record.holdId);
+      settled.add(record.holdId);
+      if (hold === undefined) continue;
+      const released = hold.amount - (record.action === 'capture' ? (record.amount ?? 0) : 0);
+      if (released > 0)
+        add(record.tenant, {
+          region: hold.region,
+          from: record.t - record.latencyMs,
+          to: record.t,
+          amount: released,
+        });
+    }
+  }
+  const maxDelayMs = input.scenario.network.delayMs.max;
+  for (const spec of input.scenario.tenants) {
+    if (spec.holds === undefined) continue;
+    const ttlMs = spec.holds.ttlS * 1000;
+    for (const [holdId, hold] of holds)
+      if (!settled.has(holdId) && hold.tenant === spec.tenant)
+        add(spec.tenant, {
+          region: hold.region,
+          from: hold.askedAt + ttlMs,
+          to: hold.answeredAt + ttlMs + HOLD_EXPIRY_SLACK_MS + maxDelayMs,
+          amount: hold.amount,
+        });
   }
   return (decline, where, windowMs) => {
     let sum = 0;
     for (const credit of byTenant.get(decline.tenant) ?? [])
       if (
         (credit.region === decline.region) === (where === 'here') &&
-        credit.t <= decline.t &&
-        credit.t > decline.t - windowMs
+        credit.from <= decline.t &&
+        credit.to > decline.t - windowMs
       )
         sum += credit.amount;
     return sum;

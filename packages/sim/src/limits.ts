@@ -158,6 +158,13 @@ export const CLOCK_STEP_MS_MAX = 86_400_000;
  */
 export const HOLD_END_BOUND_MS = 60_000;
 
+/**
+ * F1's benefit of the doubt for a hold left to expire: its release is durable at the holding region
+ * within this long after its expiry (the expiry timer, then a group commit), on a clock without
+ * faults. Credits it frees count as just made until then and a one-way delay after.
+ */
+export const HOLD_EXPIRY_SLACK_MS = 50;
+
 /** LLM-style holds settle this long after they are taken: a model call of a moment to two seconds. */
 export const HOLD_SETTLE_MS_MIN = 50;
 /** See HOLD_SETTLE_MS_MIN. */

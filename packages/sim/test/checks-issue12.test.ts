@@ -173,6 +173,57 @@ describe('F1: no false declines while the cluster is whole', () => {
     }
   });
 
+  it('credits a hold frees at another region count as made when it ends: settled, or at its expiry (holds seed 6886)', () => {
+    // Links of up to 124 ms; eu declines 10 at t 1,000 with 20 live credits, 15 of them freed by a
+    // hold of 15 at us. us holds with a time to live of 0.5 s.
+    const holding: Scenario = {
+      ...scenario,
+      network: { ...scenario.network, delayMs: { min: 10, max: 124 } },
+      tenants: [
+        {
+          tenant: 'acme',
+          grants: [{ grantId: 'g1', amount: 1000, region: 'us', atS: 0 }],
+          rates: [],
+          debitAmount: { min: 1, max: 1 },
+          holds: { region: 'us', perSecond: 1, maxAmount: 15, ttlS: 0.5 },
+        },
+      ],
+    };
+    const declined = decline({ t: 1_000, healthyCovered: true, declineReason: 'timeout', trueCredits: 20 });
+    const hold = (t: number): HistoryRecord => ({
+      type: 'hold',
+      t,
+      region: 'us',
+      tenant: 'acme',
+      key: 'h1',
+      amount: 15,
+      result: 'accepted',
+      holdId: 'us.a.7',
+      latencyMs: 2,
+    });
+    const voided = (t: number): HistoryRecord => ({
+      type: 'settle',
+      t,
+      region: 'eu',
+      tenant: 'acme',
+      holdId: 'us.a.7',
+      action: 'void',
+      result: 'accepted',
+      latencyMs: 40,
+    });
+    // Left to expire 490 ms after it was asked (at 992 ms): eu could not have seen it by 1,000.
+    const expired = checkF1({ scenario: holding, history: [hold(502), declined] });
+    expect(expired).toMatchObject({ holds: true, violations: 0 });
+    expect(expired.note).toMatch(/1 needed credits made elsewhere too recently/);
+    // Expired long before (asked at 100 ms): a false decline.
+    expect(checkF1({ scenario: holding, history: [hold(102), declined] })).toMatchObject({ violations: 1 });
+    // Voided (forwarded to us) and answered 20 ms before: unseen. Voided long before: false.
+    expect(checkF1({ scenario: holding, history: [hold(102), voided(980), declined] }).holds).toBe(true);
+    expect(checkF1({ scenario: holding, history: [hold(102), voided(600), declined] })).toMatchObject({
+      violations: 1,
+    });
+  });
+
   it('credits made at the declining region less than a round trip before, payable only with credits elsewhere, are left out', () => {
     // Links of up to 46 ms; us declines 19 at t 1,000 with 28 live credits, 16 of them from a refund
     // at us itself and 12 at eu (soak seed 5913): the rest is an ask and a move away.
