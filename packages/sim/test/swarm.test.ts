@@ -66,10 +66,10 @@ describe('swarm', () => {
     }
   });
 
-  it('draws holds at one tenant of about a quarter of the seeds, and leaves the rest of a seed as it was', () => {
+  it('draws holds at one tenant of the share of seeds a scenario sets, and leaves the rest of a seed as it was', () => {
     let drawing = 0;
     for (let seed = 0; seed < 400; seed++) {
-      const drawn = randomScenario(seed);
+      const drawn = randomScenario(seed, { holds: 0.25 });
       const without = randomScenario(seed, { holds: 0 });
       const holding = drawn.tenants.filter((tenant) => tenant.holds !== undefined);
       expect(holding.length).toBeLessThanOrEqual(1);
@@ -81,6 +81,9 @@ describe('swarm', () => {
     expect(drawing).toBeGreaterThan(60);
     expect(drawing).toBeLessThan(140);
     expect(randomScenario(7, { holds: 1 }).tenants.some((tenant) => tenant.holds !== undefined)).toBe(true);
+    // By default none (SWARM_HOLDS_RATE): the default swarm is the one its soaks speak of.
+    expect(randomScenario(8).tenants.some((tenant) => tenant.holds !== undefined)).toBe(false);
+    expect(randomScenario(8, { holds: 0.25 }).tenants.some((tenant) => tenant.holds !== undefined)).toBe(true);
   });
 
   it('draws 10–30 simulated seconds over three regions, with both rebalancing strategies', () => {
