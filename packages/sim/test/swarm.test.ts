@@ -83,7 +83,9 @@ describe('swarm', () => {
     expect(randomScenario(7, { holds: 1 }).tenants.some((tenant) => tenant.holds !== undefined)).toBe(true);
     // By default none (SWARM_HOLDS_RATE): the default swarm is the one its soaks speak of.
     expect(randomScenario(8).tenants.some((tenant) => tenant.holds !== undefined)).toBe(false);
-    expect(randomScenario(8, { holds: 0.25 }).tenants.some((tenant) => tenant.holds !== undefined)).toBe(true);
+    expect(randomScenario(8, { holds: 0.25 }).tenants.some((tenant) => tenant.holds !== undefined)).toBe(
+      true,
+    );
   });
 
   it('draws 10–30 simulated seconds over three regions, with both rebalancing strategies', () => {
