@@ -180,17 +180,20 @@ function freshCredits(
     }
   }
   const maxDelayMs = input.scenario.network.delayMs.max;
-  for (const spec of input.scenario.tenants) {
-    if (spec.holds === undefined) continue;
-    const ttlMs = spec.holds.ttlS * 1000;
-    for (const [holdId, hold] of holds)
-      if (!settled.has(holdId) && hold.tenant === spec.tenant)
-        add(spec.tenant, {
-          region: hold.region,
-          from: hold.askedAt + ttlMs,
-          to: hold.answeredAt + ttlMs + HOLD_EXPIRY_SLACK_MS + maxDelayMs,
-          amount: hold.amount,
-        });
+  const ttlMsOf = new Map(
+    input.scenario.tenants.flatMap((spec) =>
+      spec.holds === undefined ? [] : [[spec.tenant, spec.holds.ttlS * 1000] as const],
+    ),
+  );
+  for (const [holdId, hold] of holds) {
+    const ttlMs = ttlMsOf.get(hold.tenant);
+    if (settled.has(holdId) || ttlMs === undefined) continue;
+    add(hold.tenant, {
+      region: hold.region,
+      from: hold.askedAt + ttlMs,
+      to: hold.answeredAt + ttlMs + HOLD_EXPIRY_SLACK_MS + maxDelayMs,
+      amount: hold.amount,
+    });
   }
   return (decline, where, windowMs) => {
     let sum = 0;
