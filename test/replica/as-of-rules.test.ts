@@ -90,6 +90,8 @@ describe('as-of reads across incarnations of one region', () => {
     expect(eu.origin).not.toBe(first);
     await c.until(() => eu.writable && (eu.versionVector()[first] ?? 0) > 0);
     await c.run(100);
+    // The hold is stranded with the lost incarnation until it is retired (core holdStranded).
+    expect((await settle(c, eu.retire(first))).status).toBe('accepted');
     const captured = await settle(
       c,
       eu.settleHold({ tenant: 'acme', holdId: held.hold.holdId, action: 'capture', amount: 20 }),

@@ -1,6 +1,7 @@
 /**
  * A start folds the stored logs one after another, but a hold's end may be in another log than the
- * hold: a region's new incarnation releases, at expiry, a hold its lost incarnation took. Folded
+ * hold: a region's new incarnation releases, at expiry, a hold its lost incarnation took (once it
+ * retired it: until then the hold is stranded with the lost one). Folded
  * in the order of their ids, the release could come before its hold, and the node could not open
  * ("hold … unknown": swarm seed 156 with holds drawn). The release's log now waits for the hold.
  */
@@ -14,6 +15,7 @@ import {
   type LedgerEvent,
   makeEvent,
   type OriginId,
+  retireFigures,
 } from '@allot/core';
 import { headSigningBytes, type LogHead, type SegmentWrite, segmentHash, ZERO_HASH } from '@allot/replica';
 import { describe, expect, it } from 'vitest';
@@ -23,7 +25,10 @@ import { type Harness, harness, START_MS, settle } from './support.js';
 const US_LOST = 'us#zzzzzzzzzzzzzzzz' as OriginId;
 const US_NEXT = 'us#aaaaaaaaaaaaaaaa' as OriginId;
 
-/** The events: a grant and a hold of 30 at US_LOST, the hold's release at expiry by US_NEXT. */
+/**
+ * The events: a grant and a hold of 30 at US_LOST; US_NEXT retires US_LOST and releases the hold,
+ * past its expiry.
+ */
 function events(): { lost: LedgerEvent[]; next: LedgerEvent[] } {
   const state = createLedgerState();
   const lost: LedgerEvent[] = [];
@@ -45,9 +50,22 @@ function events(): { lost: LedgerEvent[]; next: LedgerEvent[] } {
   lost.push(makeEvent(at(US_LOST, 2, START_MS), hold.body));
   applyEvent(state, lost[1] as LedgerEvent);
   const later = START_MS + 2_000;
+  const figures = retireFigures(state, 'acme', US_LOST);
+  if (figures === null) throw new Error('nothing to retire');
+  const next = [
+    makeEvent(at(US_NEXT, 1, later), {
+      kind: 'retire',
+      tenant: 'acme',
+      retired: US_LOST,
+      through: 2,
+      parts: figures.parts[0] ?? [],
+    }),
+  ];
+  applyEvent(state, next[0] as LedgerEvent);
   const [release] = decideHoldExpiries(state, { origin: US_NEXT, now: later }, 'acme');
   if (release === undefined) throw new Error('no release at expiry');
-  return { lost, next: [makeEvent(at(US_NEXT, 1, later), release)] };
+  next.push(makeEvent(at(US_NEXT, 2, later), release));
+  return { lost, next };
 }
 
 /** One segment of `origin`'s log holding `of`, from its start, and the head it leaves. */
@@ -85,7 +103,7 @@ describe('a start folds a hold before the end another log holds', () => {
     await h.store.commit({ segments: [log.write], heads: [log.head] }, { sync: true });
     await settle(h.clock, h.replica.close());
     await expect(h.reopen(h.store.crash())).rejects.toThrow(
-      `log ${US_NEXT} seq 1: no stored log holds the hold it ends`,
+      `log ${US_NEXT} seq 2: no stored log holds the hold it ends`,
     );
   });
 });

@@ -90,6 +90,40 @@ describe('retiring a lost incarnation', () => {
     expect(eu.versionVector()[eu.origin]).toBe(before);
   });
 
+  it('keeps the lost incarnation’s holds held until its retire, then releases them at their expiry', async () => {
+    const { c, lost } = await lostIncarnation();
+    const held = await settle(
+      c,
+      c.node('eu').hold({ tenant: 'acme', amount: 20, idempotencyKey: 'h1', ttlMs: 1_000, metadata: null }),
+    );
+    if (held.status !== 'accepted') throw new Error(`hold answered ${held.status}`);
+    const { holdId } = held.hold;
+    await c.until(() => (c.node('us').versionVector()[lost] ?? 0) === 3);
+    c.stores.get('eu')?.flush();
+    const eu = await c.loseDisk('eu');
+    await c.until(() => eu.writable && (eu.versionVector()[lost] ?? 0) === 3);
+    await c.run(3_000);
+    // Past its expiry: the lost disk may have captured or voided it and spent what came back, so
+    // the new incarnation neither releases it nor settles it, here or forwarded from us.
+    expect(eu.balance('acme')).toMatchObject({ balance: 50, held: 20 });
+    const here = await settle(c, eu.settleHold({ tenant: 'acme', holdId, action: 'void' }));
+    expect(here).toMatchObject({ status: 'stranded', hold: { holdId, status: 'active' } });
+    const forwarded = await settle(c, c.node('us').settleHold({ tenant: 'acme', holdId, action: 'void' }));
+    expect(forwarded).toMatchObject({ status: 'stranded', hold: { holdId } });
+    expect(eu.versionVector()[eu.origin] ?? 0).toBe(0);
+
+    const outcome = await settle(c, eu.retire(lost));
+    if (outcome.status !== 'accepted') throw new Error(`retire answered ${outcome.status}`);
+    expect(outcome.retire).toMatchObject({ rights: 50, held: 20 });
+    expect(outcome.retire.risk).toContain('holds still active here (20 credits)');
+    // Now the hold is this incarnation's: released at once, its expiry being past.
+    await c.until(() => eu.balance('acme')?.held === 0);
+    expect(eu.balance('acme')).toMatchObject({ balance: 70, held: 0 });
+    expect(rightsAt(eu, 'eu')).toBe(70);
+    const after = await settle(c, eu.settleHold({ tenant: 'acme', holdId, action: 'void' }));
+    expect(after).toMatchObject({ status: 'not_active', hold: { status: 'expired' } });
+  });
+
   it('refuses what is no lost incarnation of this region', async () => {
     const { c, lost } = await lostIncarnation();
     const eu = await c.loseDisk('eu');

@@ -11,7 +11,7 @@ import { grantCellAt, tenantCellAt, tenantCellTotal } from './cells.js';
 import { compareRecords, decideBurn } from './decide.js';
 import type { DebitContext, DecisionContext } from './decide-outcomes.js';
 import type { CaptureBody, HoldBody, Json, Part, ReleaseBody } from './events.js';
-import { type DebitId, isKey, isTenantId, regionOf, type TenantId } from './ids.js';
+import { type DebitId, isKey, isTenantId, type OriginId, regionOf, type TenantId } from './ids.js';
 import { keyIds } from './key-ids.js';
 import { AMOUNT_MAX, HOLD_TTL_MS_MAX } from './limits.js';
 import type { HoldRecord } from './records.js';
@@ -116,6 +116,7 @@ export interface SettleRequest {
 export type SettleDecision =
   | { readonly status: 'not_found' }
   | { readonly status: 'wrong_region'; readonly region: string }
+  | { readonly status: 'stranded'; readonly hold: HoldRecord }
   | { readonly status: 'replayed'; readonly hold: HoldRecord }
   | { readonly status: 'not_active'; readonly hold: HoldRecord }
   | { readonly status: 'expired'; readonly hold: HoldRecord }
@@ -130,6 +131,19 @@ export type SettleDecision =
 /** The hold `holdId` of the tenant known here, or undefined. */
 export function holdRecord(state: LedgerState, tenant: TenantId, holdId: DebitId): HoldRecord | undefined {
   return state.tenants.get(tenant)?.holds?.get(holdId);
+}
+
+/**
+ * True when `hold` is stranded for `origin`: taken by another incarnation of `origin`'s region that
+ * is not retired (a lost one, DESIGN.md §1). Its end is that incarnation's to decide, and its
+ * lost tail may have decided it already: a capture or void it acknowledged and never replicated
+ * returned the rest to its own rights, which its lost debits may have spent. Ending the hold again
+ * here would put those credits in circulation twice (swarm seed 3912 with holds: the true balance
+ * fell 758 below zero). So it stays held, like the lost incarnation's rights, until a `retire`
+ * takes it over with the risk it reports; then this incarnation ends it as its own.
+ */
+export function holdStranded(state: LedgerState, origin: OriginId, hold: HoldRecord): boolean {
+  return hold.origin !== origin && !state.retired.has(hold.origin);
 }
 
 /** True when a settle request repeats how `hold` ended (same action, same captured amount). */
@@ -184,7 +198,8 @@ function releaseParts(
 /**
  * Decides how a hold ends at `ctx.origin`: only an origin of the holding region settles it; a hold
  * ended already answers a replay of how it ended or `not_active`; one past its expiry is `expired`
- * (the caller releases it with decideHoldExpiries); a capture is at most the held amount.
+ * (the caller releases it with decideHoldExpiries); a capture is at most the held amount. A hold of
+ * a lost incarnation of the region not retired yet is `stranded` (holdStranded).
  */
 export function decideSettle(
   state: LedgerState,
@@ -198,6 +213,7 @@ export function decideSettle(
   if (region !== regionOf(ctx.origin)) return { status: 'wrong_region', region };
   if (hold.end !== null)
     return sameSettlement(hold, request) ? { status: 'replayed', hold } : { status: 'not_active', hold };
+  if (holdStranded(state, ctx.origin, hold)) return { status: 'stranded', hold };
   if (ctx.now >= hold.expiresAt) return { status: 'expired', hold };
   let captured = 0;
   if (request.action === 'capture') {
@@ -228,7 +244,8 @@ export function decideSettle(
 
 /**
  * Releases of the tenant's active holds of `ctx.origin`'s region whose expiry has passed at
- * `ctx.now` (the holding region's clock), oldest first.
+ * `ctx.now` (the holding region's clock), oldest first; not those stranded with a lost incarnation
+ * (holdStranded), which wait for its retire.
  */
 export function decideHoldExpiries(
   state: LedgerState,
@@ -241,6 +258,7 @@ export function decideHoldExpiries(
   const out: (ReleaseBody & { readonly tenant: TenantId })[] = [];
   for (const hold of [...tenant.holds.values()].sort(compareRecords)) {
     if (hold.end !== null || hold.expiresAt > ctx.now || regionOf(hold.origin) !== region) continue;
+    if (holdStranded(state, ctx.origin, hold)) continue;
     const back = releaseParts(state, tenant, ctx, hold, hold.amount);
     if (back === null) continue;
     out.push({
@@ -254,6 +272,18 @@ export function decideHoldExpiries(
     break; // one at a time: the next is decided on the state this one leaves
   }
   return out;
+}
+
+/**
+ * Credits the active holds of `origin` keep held across every tenant known here: what retiring it
+ * (a lost incarnation) hands its successor to end, at expiry unless settled (holdStranded).
+ */
+export function heldByOrigin(state: LedgerState, origin: OriginId): number {
+  let held = 0;
+  for (const tenant of state.tenants.values())
+    for (const hold of tenant.holds?.values() ?? [])
+      if (hold.end === null && hold.origin === origin) held += hold.amount;
+  return held;
 }
 
 /** Active holds of the tenant known here, oldest first. */

@@ -123,8 +123,13 @@ describe('holds', () => {
       held: 100,
     });
     expect(settle(r, US, idOf(h), 'void')).toEqual({ status: 'wrong_region', region: 'eu' });
-    // Another incarnation of the holding region settles it.
+    // Another incarnation of the holding region settles it only once the holding one is retired:
+    // until then the hold is stranded with it (its lost disk may have ended it already).
+    expect(settle(r, EU_NEXT, idOf(h), 'void').status).toBe('stranded');
+    expect(decideHoldExpiries(r.state, { origin: EU_NEXT, now: T0 + 60_000 }, TENANT)).toEqual([]);
+    append(r, EU_NEXT, { kind: 'retire', tenant: TENANT, retired: EU, through: 2, parts: [] });
     expect(settle(r, EU_NEXT, idOf(h), 'void').status).toBe('accepted');
+    expect(decideHoldExpiries(r.state, { origin: EU_NEXT, now: T0 + 60_000 }, TENANT)).toHaveLength(1);
     expect(settle(r, EU, 'eu.zzzzzzzz.9', 'void').status).toBe('not_found');
   });
 

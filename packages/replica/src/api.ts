@@ -207,6 +207,8 @@ export type SettleOutcome =
   | { readonly status: 'accepted' | 'replayed'; readonly hold: HoldView }
   | { readonly status: 'not_found' }
   | { readonly status: 'not_active'; readonly hold: HoldView }
+  /** Taken by a lost incarnation of the holding region, not retired yet: held until a retire (core holdStranded). */
+  | { readonly status: 'stranded'; readonly hold: HoldView }
   | { readonly status: 'exceeds_hold'; readonly requested: number; readonly held: number }
   | { readonly status: 'region_unreachable'; readonly region: string }
   | { readonly status: 'invalid'; readonly reason: 'invalid_request'; readonly detail: string }

@@ -409,6 +409,8 @@ export class Commands {
         if (record.end !== null && !(await this.host.ownLog.durable(record.end.seq))) return STORE_FAILED;
         return { status: 'not_active', hold: holdView(record) };
       }
+      case 'stranded':
+        return { status: 'stranded', hold: holdView(decision.hold) };
       case 'replayed':
       case 'not_active': {
         const end = decision.hold.end;

@@ -5,6 +5,7 @@
  * from the Clock port. The replica reaches it through `DeadlinesHost`.
  */
 import {
+  activeHolds,
   decideExpire,
   decideHoldExpiries,
   decideRepay,
@@ -51,6 +52,18 @@ export class Deadlines {
   scheduleExpiry(tenant: string, definition: GrantDefinition | null): void {
     if (definition === null || definition.expiresAt === null) return;
     this.host.expiries.add(definition.expiresAt, tenant);
+    this.armExpiry();
+  }
+
+  /**
+   * Schedules the expiry of every active hold of `origin` (a lost incarnation just retired: its
+   * holds were stranded, and are this incarnation's to release now, at once when past due).
+   */
+  scheduleHoldsOf(origin: OriginId): void {
+    const state = this.host.state();
+    for (const tenant of state.tenants.keys())
+      for (const hold of activeHolds(state, tenant))
+        if (hold.origin === origin) this.host.expiries.add(hold.expiresAt, tenant);
     this.armExpiry();
   }
 

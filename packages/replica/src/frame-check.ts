@@ -197,6 +197,7 @@ const SETTLED_STATUSES = [
   'replayed',
   'not_found',
   'not_active',
+  'stranded',
   'exceeds_hold',
   'invalid',
   'unavailable',
@@ -229,7 +230,10 @@ function holdSettledProblem(frame: Fields): string | null {
   if (!isRequestId(frame.id)) return 'invalid id';
   if (!SETTLED_STATUSES.includes(frame.status as string)) return 'invalid status';
   const needsHold =
-    frame.status === 'accepted' || frame.status === 'replayed' || frame.status === 'not_active';
+    frame.status === 'accepted' ||
+    frame.status === 'replayed' ||
+    frame.status === 'not_active' ||
+    frame.status === 'stranded';
   if (needsHold) {
     const problem = holdViewProblem(frame.hold);
     if (problem !== null) return problem;

@@ -103,6 +103,7 @@ export interface HoldSettledFrame {
     | 'replayed'
     | 'not_found'
     | 'not_active'
+    | 'stranded'
     | 'exceeds_hold'
     | 'invalid'
     | 'unavailable';

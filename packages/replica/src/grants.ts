@@ -122,6 +122,8 @@ export class Grants {
     );
     // Rights that came in repay this origin's overdraft first (DESIGN.md §1).
     for (const tenant of new Set(plan.bodies.map((body) => body.tenant))) host.deadlines().repay(tenant);
+    // Its holds, stranded until now, are this incarnation's to release at their expiry.
+    host.deadlines().scheduleHoldsOf(lost);
     return { status: 'accepted', retire: { ...plan.view, events: plan.bodies.length } };
   }
 }

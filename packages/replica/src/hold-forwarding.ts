@@ -33,7 +33,8 @@ function outcomeOf(frame: HoldSettledFrame, requested: number): SettleOutcome {
     case 'replayed':
       return { status: frame.status, hold };
     case 'not_active':
-      return { status: 'not_active', hold };
+    case 'stranded':
+      return { status: frame.status, hold };
     case 'not_found':
       return { status: 'not_found' };
     case 'exceeds_hold':
@@ -51,6 +52,7 @@ function replyOf(id: number, outcome: SettleOutcome): HoldSettledFrame {
     case 'accepted':
     case 'replayed':
     case 'not_active':
+    case 'stranded':
       return { type: 'hold-settled', id, status: outcome.status, hold: outcome.hold, held: null };
     case 'exceeds_hold':
       return { type: 'hold-settled', id, status: 'exceeds_hold', hold: null, held: outcome.held };

@@ -4,6 +4,7 @@
  * peers' summaries and appends what `planRetire` hands out; no clock, no I/O.
  */
 import {
+  heldByOrigin,
   type LedgerState,
   type OriginId,
   type Part,
@@ -37,6 +38,11 @@ export interface RetireView {
   readonly rights: number;
   /** Σ of its overdraft in use: what it counts for from now on instead of its whole allowance. */
   readonly overdraftInUse: number;
+  /**
+   * Σ of its holds still active: this incarnation ends them from now on (released at their expiry
+   * unless settled); until the retire they stayed held (core `holdStranded`).
+   */
+  readonly held: number;
   /** Tenants with something moved or counted; `moved` lists the first RETIRE_TENANTS_SHOWN_MAX. */
   readonly tenants: number;
   readonly moved: readonly RetiredTenant[];
@@ -122,6 +128,7 @@ export function planRetire(
     const chunks: (readonly Part[])[] = figures.parts.length === 0 ? [[]] : [...figures.parts];
     for (const parts of chunks) bodies.push({ kind: 'retire', tenant, retired: lost, through: here, parts });
   }
+  const held = heldByOrigin(state, lost);
   const retired = state.retired.get(lost);
   if (retired !== undefined && rights === 0) return { status: 'retired', origin: lost, retired };
   if (bodies.length === 0) {
@@ -141,10 +148,15 @@ export function planRetire(
       through: here,
       rights,
       overdraftInUse,
+      held,
       tenants,
       moved,
       peersAsked,
-      risk: `Debits that ${lost} acknowledged after seq ${here} and never replicated are unknown here: they were paid from rights that now belong to ${current}, so each tenant may be overspent by what it had debited there past seq ${here}.`,
+      risk:
+        `Debits that ${lost} acknowledged after seq ${here} and never replicated are unknown here: they were paid from rights that now belong to ${current}, so each tenant may be overspent by what it had debited there past seq ${here}.` +
+        (held === 0
+          ? ''
+          : ` Its holds still active here (${held} credits) are ${current}'s to end from now on; a capture or void of one that it made past seq ${here} is unknown too, so what that returned and was spent there may be spent again.`),
     },
   };
 }

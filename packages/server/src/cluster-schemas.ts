@@ -40,6 +40,7 @@ export const postRetireSchema = {
         'through',
         'rights',
         'overdraftInUse',
+        'held',
         'tenants',
         'moved',
         'events',
@@ -59,6 +60,11 @@ export const postRetireSchema = {
           type: 'integer',
           description:
             'Its overdraft in use: what it counts for against its region’s allowance from now on, instead of the whole allowance.',
+        },
+        held: {
+          type: 'integer',
+          description:
+            'Credits its holds still active keep held: stranded until now, this node ends them from now on (released at their expiry unless settled).',
         },
         tenants: { type: 'integer', description: 'Tenants with rights moved or overdraft counted.' },
         moved: {

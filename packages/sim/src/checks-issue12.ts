@@ -3,6 +3,7 @@
  * while the cluster is whole, and S7, holds end once within the bound. Pure functions of the
  * history, like the other checkers, so real-process tests can run them too.
  */
+import { parseEventRecordId } from '@allot/core';
 import type { Scenario } from './api.js';
 import { HOLD_END_BOUND_MS, HOLD_EXPIRY_SLACK_MS } from './limits.js';
 import type { FinalState, HistoryRecord, Verdict } from './results.js';
@@ -213,7 +214,9 @@ function freshCredits(
  * none ended by more than one event; every end takes at most the hold and releases exactly what it
  * did not capture (release = hold − captured); none still held past its expiry plus
  * HOLD_END_BOUND_MS when the run ended. Held credits count against the overdraft bound through the
- * true ledger (S1 checks that).
+ * true ledger (S1 checks that). A hold of a lost incarnation stays held, past its expiry too, until
+ * an operator retires that incarnation (core `holdStranded`: its lost disk may have ended it and
+ * spent what came back); once retired, the bound runs from the retire.
  */
 export function checkS7(input: Issue12Input): Verdict {
   const tally = new Violations();
@@ -228,6 +231,14 @@ export function checkS7(input: Issue12Input): Verdict {
     };
   let holds = 0;
   let ended = 0;
+  let stranded = 0;
+  const lost = new Set(final.lostOrigins);
+  // When each lost incarnation was retired, on the true clock (the run's ms from the epoch).
+  const epoch = final.wallClockMs === undefined ? 0 : final.wallClockMs - final.t;
+  const retiredAt = new Map<string, number>();
+  for (const record of input.history)
+    if (record.type === 'retire' && record.result === 'retired' && !retiredAt.has(record.origin))
+      retiredAt.set(record.origin, epoch + record.t);
   for (const [tenant, ledger] of Object.entries(final.ledger)) {
     for (const [holdId, hold] of Object.entries(ledger.holds ?? {})) {
       holds += 1;
@@ -248,12 +259,15 @@ export function checkS7(input: Issue12Input): Verdict {
             Math.abs(end.released - (hold.amount - end.captured)),
           );
       }
-      if (
-        hold.ends.length === 0 &&
-        hold.amount > 0 &&
-        final.wallClockMs !== undefined &&
-        final.wallClockMs > hold.expiresAt + HOLD_END_BOUND_MS
-      )
+      if (hold.ends.length > 0 || hold.amount === 0 || final.wallClockMs === undefined) continue;
+      const origin = parseEventRecordId(holdId)?.origin ?? '';
+      const retired = retiredAt.get(origin);
+      if (lost.has(origin) && retired === undefined) {
+        stranded += 1;
+        continue;
+      }
+      const due = Math.max(hold.expiresAt, lost.has(origin) ? (retired ?? 0) : 0);
+      if (final.wallClockMs > due + HOLD_END_BOUND_MS)
         tally.add(
           final.t,
           `${tenant}: hold ${holdId} still held ${final.wallClockMs - hold.expiresAt} ms past its expiry`,
@@ -261,7 +275,8 @@ export function checkS7(input: Issue12Input): Verdict {
         );
     }
   }
-  return tally.verdict('S7', 'holds end once, within the bound', `${holds} holds, ${ended} ended`);
+  const note = `${holds} holds, ${ended} ended${stranded > 0 ? `; ${stranded} held by lost incarnations not retired (stranded)` : ''}`;
+  return tally.verdict('S7', 'holds end once, within the bound', note);
 }
 
 /** The checks of issue 12, in order. */

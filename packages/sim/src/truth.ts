@@ -78,18 +78,6 @@ export class TrueLedger {
   private readonly counted = new Map<string, Map<number, { identity: string; event: LedgerEvent }[]>>();
   /** Per tenant and origin: rights moved to it by events no live node can receive (unreceivable). */
   private readonly lostInflow = new Map<string, Map<string, number>>();
-  /**
-   * Per hold, its end (capture or release) that the truth folded from a lost incarnation's events
-   * no live node can receive (unreceivable): the region's next incarnation, which never learns of
-   * that end, settles the hold again (a release at expiry).
-   */
-  private readonly lostEnds = new Map<string, { readonly origin: string; readonly seq: number }>();
-  /** Hold ends lost with a disk and made again by the region's next incarnation (lostEnds). */
-  endsMadeAgain = 0;
-  /** `origin/seq` of the lost ends made again: folded from then on as a step of their log, no more. */
-  private readonly superseded = new Set<string>();
-  /** Lost incarnations with a superseded end in their tail (endAgain): they write no more. */
-  private readonly supersededOrigins = new Set<string>();
   /** Events made durable under a seq a damaged disk destroyed (after `forget`): as real as any. */
   reusedEvents = 0;
   /** `origin/seq` of every seq forgotten (destroyed), to count the events written again under them. */
@@ -133,8 +121,6 @@ export class TrueLedger {
     // A retired incarnation's events past its retired seq count nowhere (issue 11): every node refuses them.
     const retired = this.state.retired.get(event.origin) ?? this.replayRetired?.get(event.origin);
     if (retired !== undefined && event.seq > retired.through) return;
-    // Before `counted` is read: folding again without a lost end replaces it (and folds this event).
-    if (event.kind === 'capture' || event.kind === 'release') this.endAgain(event);
     let counted = this.counted.get(event.origin);
     if (counted === undefined) {
       counted = new Map();
@@ -155,44 +141,13 @@ export class TrueLedger {
     here.push({ identity, event });
     counted.set(event.seq, here);
     this.count(event, 1);
-    // A lost tail folded again without a superseded end (endAgain) is not spending seen anew: each
-    // event was observed when it was first folded, with the rights its node knew of then.
-    if (result !== 'duplicate' && !(this.replaying && this.supersededOrigins.has(event.origin)))
-      this.observe(event.tenant, event.origin);
+    if (result !== 'duplicate') this.observe(event.tenant, event.origin);
     if (
       this.replayRetired === null &&
       event.kind === 'retire' &&
       seqOf(this.state.versionVector, event.retired) > event.through
     )
       this.forgetPast();
-  }
-
-  /**
-   * `event` ends a hold whose end the truth folded from a lost disk's events that no node can
-   * receive (lostEnds): the region's next incarnation, which never learned of it, settles the hold
-   * again — at expiry, a release (swarm holds seeds 60, 77, 182: a capture lost with ap's disk, and
-   * the new incarnation released the hold; the truth's fold refused a second end). The lost end is
-   * nowhere now, as a debit lost with a disk is, but it is in the middle of its log: the truth is
-   * folded again with it as a bare step of that log (its seq, no effect: `superseded`), and the new
-   * end is what every region folds.
-   */
-  private endAgain(event: LedgerEvent & { kind: 'capture' | 'release' }): void {
-    const lost = this.lostEnds.get(event.holdId);
-    if (lost === undefined || event.seq !== seqOf(this.state.versionVector, event.origin) + 1) return;
-    const end = this.state.tenants.get(event.tenant)?.holds?.get(event.holdId)?.end;
-    if (end?.origin !== lost.origin || end.seq !== lost.seq) return;
-    this.lostEnds.delete(event.holdId);
-    this.endsMadeAgain += 1;
-    this.superseded.add(`${lost.origin}/${lost.seq}`);
-    this.supersededOrigins.add(lost.origin);
-    this.forgetPast();
-  }
-
-  /** A superseded lost end (endAgain), folded again: its log's seq moves on, nothing else. */
-  private step(entry: { readonly event: LedgerEvent; readonly identity: string }): void {
-    this.journal.push({ kind: 'apply', ...entry });
-    const { origin, seq } = entry.event;
-    if (seq === seqOf(this.state.versionVector, origin) + 1) this.state.versionVector[origin] = seq;
   }
 
   /**
@@ -302,7 +257,6 @@ export class TrueLedger {
       journal.forEach((entry, at) => {
         if (entry.kind === 'forget') this.forget(entry.origin, entry.from, entry.to, entry.refold);
         else if (skipped.has(at)) this.journal.push(entry);
-        else if (this.superseded.has(`${entry.event.origin}/${entry.event.seq}`)) this.step(entry);
         else this.applyIdentified(entry.event, entry.identity);
       });
     } finally {
@@ -355,15 +309,13 @@ export class TrueLedger {
   /**
    * `origin`'s seqs (from, held] are lost with its disk and no live node holds them: they stay in
    * the ledger (acknowledged, then lost), but the rights they moved to other origins can never reach
-   * those (liveAt leaves them out), and the holds they ended will be ended again (lostEnds).
+   * those (liveAt leaves them out).
    */
   unreceivable(origin: string, from: number, held: number): void {
     const counted = this.counted.get(origin);
     if (counted === undefined) return;
     for (let seq = from + 1; seq <= held; seq++)
       for (const { event } of counted.get(seq) ?? []) {
-        if (event.kind === 'capture' || event.kind === 'release')
-          this.lostEnds.set(event.holdId, { origin: event.origin, seq: event.seq });
         if (event.kind !== 'move') continue;
         let byOrigin = this.lostInflow.get(event.tenant);
         if (byOrigin === undefined) {
@@ -391,12 +343,6 @@ export class TrueLedger {
         rightsMin: seen.rightsMin,
         overdraftInUseMax: seen.overdraftInUseMax,
       };
-      // A lost incarnation with a superseded end writes no more: reported once more, for what it did
-      // before the loss; its rights now may read below zero without that end (endAgain).
-      if (this.supersededOrigins.has(origin)) {
-        watched.delete(origin);
-        continue;
-      }
       const now = this.current(tenant, origin);
       seen.rightsMin = now.rightsMin;
       seen.overdraftInUseMax = now.overdraftInUseMax;

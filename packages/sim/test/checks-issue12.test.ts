@@ -87,6 +87,34 @@ describe('S7: holds end once, within the bound', () => {
   });
 });
 
+describe('S7 and lost incarnations', () => {
+  const lost = 'eu#aaaaaaaa';
+  const stranded = { amount: 100, expiresAt: SIM_EPOCH_MS, ends: [] };
+  const retire = (t: number): HistoryRecord => ({
+    type: 'retire',
+    t,
+    region: 'eu',
+    origin: lost,
+    result: 'retired',
+    through: 1,
+    detail: '',
+  });
+  const final = { ...finalWith({ 'eu.aaaaaaaa.1': stranded }, 120_000), lostOrigins: [lost] };
+
+  it('a hold of a lost incarnation not retired stays held: stranded, not late', () => {
+    const verdict = checkS7({ scenario, history: [], final });
+    expect(verdict).toMatchObject({ holds: true, violations: 0 });
+    expect(verdict.note).toContain('1 held by lost incarnations not retired (stranded)');
+  });
+
+  it('once retired, the bound runs from the retire', () => {
+    expect(checkS7({ scenario, history: [retire(100_000)], final })).toMatchObject({ holds: true });
+    const late = checkS7({ scenario, history: [retire(10_000)], final });
+    expect(late).toMatchObject({ holds: false, violations: 1 });
+    expect(late.first?.detail).toContain('still held');
+  });
+});
+
 describe('F1: no false declines while the cluster is whole', () => {
   const decline = (extra: Partial<Extract<HistoryRecord, { type: 'debit' }>>): HistoryRecord => ({
     type: 'debit',

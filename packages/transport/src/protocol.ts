@@ -27,9 +27,11 @@ import { CLUSTER_ID_LENGTH_MAX, NONCE_BYTES } from './limits.js';
  * The protocol version this build speaks; a peer with another is refused at the handshake, with the
  * reason in the log. 4: a `borrow` frame carries the asker's log head (a build of 3 would close the
  * link at its first borrow instead). 5: and the asker's claim, `since` (a build of 4 would close the
- * link at its first borrow). 6: and the smallest of the asker's waiting debits, `least`.
+ * link at its first borrow). 6: and the smallest of the asker's waiting debits, `least`. 7: a
+ * `hold-settled` answer may be `stranded` (a hold of a lost incarnation not retired; a build of 6
+ * would close the link at it).
  */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 /** Domain separation of handshake signatures: they can never be mistaken for a head signature. */
 export const HELLO_CONTEXT = 'allot-hello-v2';

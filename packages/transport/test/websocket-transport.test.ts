@@ -381,19 +381,19 @@ describe('WebSocketTransport: refusals', () => {
     );
   });
 
-  it('refuses another protocol version, an old v5 peer with one warning', async () => {
+  it('refuses another protocol version, an old v6 peer with one warning', async () => {
     const { target } = await acceptorFor();
-    for (const protocol of [5, 5, 7]) {
+    for (const protocol of [6, 6, 8]) {
       const peer = await raw(target.url);
       peer.send(peer.hello('rp', 'aaaaaaaa', { protocol }));
       expect(await peer.closure()).toEqual({
         code: CloseCode.wrongProtocol,
-        reason: `protocol ${protocol} is not 6`,
+        reason: `protocol ${protocol} is not 7`,
       });
     }
     expect(target.handlers.calls).toEqual([]);
     const warned = target.logger.closes('warn', CloseCode.wrongProtocol).map((line) => line.fields.reason);
-    expect(warned).toEqual(['protocol 5 is not 6', 'protocol 7 is not 6']);
+    expect(warned).toEqual(['protocol 6 is not 7', 'protocol 8 is not 7']);
   });
 
   it('refuses a first message that is not a dialer hello', async () => {

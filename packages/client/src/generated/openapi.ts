@@ -2430,6 +2430,8 @@ export interface operations {
                         rights: number;
                         /** @description Its overdraft in use: what it counts for against its region’s allowance from now on, instead of the whole allowance. */
                         overdraftInUse: number;
+                        /** @description Credits its holds still active keep held: stranded until now, this node ends them from now on (released at their expiry unless settled). */
+                        held: number;
                         /** @description Tenants with rights moved or overdraft counted. */
                         tenants: number;
                         /** @description Per tenant (the first 1,000 by tenant id): rights moved and overdraft in use. */

@@ -5,6 +5,9 @@
  * After every step the fold of every surviving log keeps the escrow bound: no origin's true rights
  * are negative (rights never created), the balance never goes below −Σ overdraft, and N's overdraft
  * stays within the region's allowance. Merge laws hold over logs that contain retire events.
+ * With holds: until the retire, what L acknowledged and never replicated (its lost tail) counts
+ * too, and L's holds stay held (N may not end them: the tail may have ended them and spent what
+ * came back — swarm seed 3912).
  */
 import {
   applyEvent,
@@ -12,9 +15,14 @@ import {
   createLedgerState,
   decideDebit,
   decideGrant,
+  decideHold,
+  decideHoldExpiries,
   decideMove,
+  decideSettle,
   decodeCheckpoint,
   encodeCheckpoint,
+  eventRecordId,
+  heldByOrigin,
   type LedgerEvent,
   type LedgerState,
   makeEvent,
@@ -22,6 +30,7 @@ import {
   type OriginId,
   originId,
   overdraftInUseAt,
+  parseEventRecordId,
   regionOverdraftInUse,
   retireFigures,
   rightsAt,
@@ -46,6 +55,9 @@ type Op =
   | { op: 'debit'; node: number; amount: number; key: number }
   | { op: 'move'; node: number; amount: number; stale: boolean }
   | { op: 'deliver'; to: number; origin: number; count: number }
+  | { op: 'hold'; node: number; amount: number; ttl: number; key: number }
+  | { op: 'settle'; node: number; which: number; capture: boolean; amount: number }
+  | { op: 'tick'; ms: number }
   | { op: 'lose' }
   | { op: 'retire' };
 
@@ -90,6 +102,29 @@ const opArbitrary: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ op: 'retire' as const }) },
 );
 
+/** The ops of holds: take one, settle one of those known at the node, let time pass (expiries). */
+const holdOps: fc.Arbitrary<Op>[] = [
+  fc.record({
+    op: fc.constant('hold' as const),
+    node,
+    amount: fc.integer({ min: 1, max: 40 }),
+    ttl: fc.integer({ min: 1, max: 5_000 }),
+    key: fc.nat({ max: 50 }),
+  }),
+  fc.record({
+    op: fc.constant('settle' as const),
+    node,
+    which: fc.nat(),
+    capture: fc.boolean(),
+    amount: fc.integer({ min: 1, max: 40 }),
+  }),
+  fc.record({ op: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 3_000 }) }),
+];
+const withHoldsArbitrary: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 4, arbitrary: opArbitrary },
+  ...holdOps.map((arbitrary) => ({ weight: 1, arbitrary })),
+);
+
 interface Node {
   origin: OriginId;
   state: LedgerState;
@@ -112,6 +147,9 @@ class World {
     [U, []],
   ]);
   lost = false;
+  /** What L acknowledged and never replicated: gone with its disk, but its clients were told yes. */
+  tail: LedgerEvent[] = [];
+  now = NOW;
   retires = 0;
   /** Rights moved by retires in all. */
   moved = 0;
@@ -124,7 +162,7 @@ class World {
 
   private append(at: Node, body: TenantEventBody): void {
     const log = this.logs.get(at.origin) as LedgerEvent[];
-    const event = makeEvent({ origin: at.origin, seq: log.length + 1, at: NOW }, body);
+    const event = makeEvent({ origin: at.origin, seq: log.length + 1, at: this.now }, body);
     check(applyEvent(at.state, event) === 'applied', 'own event not applied');
     log.push(event);
   }
@@ -154,7 +192,11 @@ class World {
 
   step(op: Op): void {
     if (
-      (op.op === 'grant' || op.op === 'debit' || op.op === 'move') &&
+      (op.op === 'grant' ||
+        op.op === 'debit' ||
+        op.op === 'move' ||
+        op.op === 'hold' ||
+        op.op === 'settle') &&
       !this.writable(this.nodes[op.node] as Node)
     ) {
       this.checkTruth();
@@ -181,10 +223,50 @@ class World {
         const at = this.nodes[op.node] as Node;
         const decision = decideDebit(
           at.state,
-          { origin: at.origin, now: NOW, overdraftLimit: this.limit(at.origin) },
+          { origin: at.origin, now: this.now, overdraftLimit: this.limit(at.origin) },
           { tenant: TENANT, amount: op.amount, idempotencyKey: `k${op.key}`, metadata: null },
         );
         if (decision.status === 'accepted') this.append(at, decision.body);
+        break;
+      }
+      case 'hold': {
+        const at = this.nodes[op.node] as Node;
+        const decision = decideHold(
+          at.state,
+          { origin: at.origin, now: this.now, overdraftLimit: this.limit(at.origin) },
+          { tenant: TENANT, amount: op.amount, idempotencyKey: `h${op.key}`, ttlMs: op.ttl, metadata: null },
+        );
+        if (decision.status === 'accepted') this.append(at, decision.body);
+        break;
+      }
+      case 'settle': {
+        const at = this.nodes[op.node] as Node;
+        const holds = [...(at.state.tenants.get(TENANT)?.holds?.keys() ?? [])].sort();
+        const holdId = holds[op.which % Math.max(1, holds.length)];
+        if (holdId === undefined) break;
+        const decision = decideSettle(
+          at.state,
+          { origin: at.origin, now: this.now },
+          {
+            tenant: TENANT,
+            holdId,
+            action: op.capture ? 'capture' : 'void',
+            ...(op.capture ? { amount: op.amount } : {}),
+          },
+        );
+        if (decision.status === 'accepted') this.append(at, decision.body);
+        break;
+      }
+      case 'tick': {
+        this.now += op.ms;
+        for (const at of this.nodes) {
+          if (!this.writable(at)) continue;
+          for (;;) {
+            const [release] = decideHoldExpiries(at.state, { origin: at.origin, now: this.now }, TENANT);
+            if (release === undefined) break;
+            this.append(at, release);
+          }
+        }
         break;
       }
       case 'move': {
@@ -212,6 +294,7 @@ class World {
         this.lost = true;
         // What L never replicated is gone: its log is what some other node holds of it.
         const held = seqOf((this.nodes[1] as Node).state.versionVector, L);
+        this.tail = (this.logs.get(L) as LedgerEvent[]).slice(held);
         (this.logs.get(L) as LedgerEvent[]).length = held;
         this.nodes[0] = { origin: N, state: createLedgerState() };
         break;
@@ -240,10 +323,16 @@ class World {
     this.checkTruth();
   }
 
-  /** The fold of every surviving log. */
+  /**
+   * The fold of every surviving log; until a retire, with L's lost tail after its log (its clients
+   * were told yes, and nothing of it may be spent again before a retire takes that risk).
+   */
   truth(): LedgerState {
     const state = createLedgerState();
-    for (const log of this.logs.values()) for (const event of log) applyEvent(state, event);
+    for (const [origin, log] of this.logs) {
+      const events = origin === L && this.retires === 0 ? [...log, ...this.tail] : log;
+      for (const event of events) check(applyEvent(state, event) === 'applied', `${event.kind} not folded`);
+    }
     return state;
   }
 
@@ -257,7 +346,7 @@ class World {
         const rights = rightsAt(grant, truth.originIndex.get(origin) as number);
         check(rights >= 0, `true rights of ${origin} on ${grant.grantId} are ${rights}`);
       }
-    const figures = tenantFigures(truth, TENANT, { now: NOW });
+    const figures = tenantFigures(truth, TENANT, { now: this.now });
     const bound = this.overdraft.eu + this.overdraft.us;
     check((figures?.balance ?? 0) >= -bound, `balance ${figures?.balance} below −${bound}`);
     // Region eu's overdraft in use over both its incarnations stays within its one allowance.
@@ -299,6 +388,8 @@ const history = fc.record({
 
 const options = { numRuns: Math.max(100, Math.floor(propertyRuns / 4)) };
 
+const figures = (state: LedgerState) => tenantFigures(state, TENANT, { now: NOW }) as { balance: number };
+
 describe('retire properties', () => {
   it('keep the escrow bound: rights are never created, balance ≥ −Σ overdraft, one allowance per region', () => {
     let movedRuns = 0;
@@ -318,6 +409,77 @@ describe('retire properties', () => {
     );
     // The property is about retires that move something: most runs must have one.
     expect(movedRuns).toBeGreaterThan(options.numRuns / 4);
+  });
+
+  it('with holds: until its retire the holds of a lost incarnation stay held, and its lost tail counts', () => {
+    let endedInTail = 0;
+    const historyWithHolds = fc.record({
+      before: fc.array(withHoldsArbitrary, { minLength: 1, maxLength: 60 }),
+      after: fc.array(withHoldsArbitrary, { minLength: 0, maxLength: 60 }),
+      overdraft: fc.oneof(
+        fc.constant({ eu: 0, us: 0 }),
+        fc.record({ eu: fc.nat({ max: 40 }), us: fc.nat({ max: 40 }) }),
+      ),
+    });
+    fc.assert(
+      fc.property(historyWithHolds, ({ before, after, overdraft }) => {
+        const world = run([...START, ...before, { op: 'lose' }, ...after], overdraft);
+        const survived = new Set(
+          (world.logs.get(L) as LedgerEvent[]).map((event) => eventRecordId(L, event.seq)),
+        );
+        if (world.tail.some((event) => 'holdId' in event && survived.has(event.holdId))) endedInTail += 1;
+        // Before the retire N ended none of L's holds, however long past their expiry.
+        for (const event of world.logs.get(N) as LedgerEvent[])
+          check(
+            !('holdId' in event) || parseEventRecordId(event.holdId)?.origin !== L,
+            `N ended a hold of ${L} before a retire`,
+          );
+        for (const op of [{ op: 'retire' }, { op: 'tick', ms: 10_000 }] as Op[]) world.step(op);
+        world.deliverAll();
+        world.checkTruth();
+        const [eu, us] = world.nodes as [Node, Node];
+        check(stateText(eu.state) === stateText(us.state), 'nodes differ after full delivery');
+        // After the retire and past every expiry, no hold of L is left held.
+        const held = [...(eu.state.tenants.get(TENANT)?.holds?.values() ?? [])].filter(
+          (hold) => hold.end === null && hold.origin === L,
+        );
+        check(held.length === 0, `${held.length} holds of ${L} still held after its retire`);
+        return true;
+      }),
+      options,
+    );
+    // The case that matters must come up: a hold L ended only in its lost tail.
+    expect(endedInTail).toBeGreaterThan(0);
+  });
+
+  it('swarm seed 3912: a hold captured in the lost tail, its rest spent there, is not released again before the retire', () => {
+    const world = new World({ eu: 0, us: 0 });
+    for (const op of [
+      ...START,
+      { op: 'hold', node: 0, amount: 60, ttl: 1_000, key: 1 },
+      { op: 'deliver', to: 1, origin: 0, count: 10 },
+      // Lost with L's disk: the capture of 10 returns 50 to L's rights, and L debits them.
+      { op: 'settle', node: 0, which: 0, capture: true, amount: 10 },
+      { op: 'debit', node: 0, amount: 50, key: 1 },
+      { op: 'lose' },
+      { op: 'deliver', to: 0, origin: 0, count: 10 },
+      { op: 'tick', ms: 5_000 },
+    ] as Op[])
+      world.step(op);
+    expect(world.tail.map((event) => event.kind)).toEqual(['capture', 'debit']);
+    // Past its expiry, N leaves the hold held: releasing it would put 60 in circulation again.
+    const hold = eventRecordId(L, 2);
+    expect(world.logs.get(N)).toEqual([]);
+    const n = (world.nodes[0] as Node).state;
+    expect(
+      decideSettle(n, { origin: N, now: world.now }, { tenant: TENANT, holdId: hold, action: 'void' }).status,
+    ).toBe('stranded');
+    expect(figures(world.truth()).balance).toBe(40); // 100 − 10 captured − 50 debited
+    // Once retired, N releases it at once (its expiry has passed), with the risk the retire reports.
+    world.step({ op: 'retire' });
+    world.step({ op: 'tick', ms: 1 });
+    expect((world.logs.get(N) as LedgerEvent[]).map((event) => event.kind)).toEqual(['retire', 'release']);
+    expect(heldByOrigin(n, L)).toBe(0);
   });
 
   it('merge is commutative, associative, idempotent and the fold of the union over logs with retires', () => {

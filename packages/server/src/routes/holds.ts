@@ -181,6 +181,15 @@ function settleError(tenant: string, holdId: string, outcome: SettleOutcome) {
         { holdId, status: outcome.hold.status },
         { holdId, status: outcome.hold.status },
       );
+    case 'stranded': {
+      // Held by a lost incarnation of its region: held until an operator retires it (API.md Cluster).
+      const origin = parseEventRecordId(holdId)?.origin ?? '';
+      return apiError(
+        'hold_not_active',
+        { holdId, status: `held by the lost incarnation ${origin}, not retired yet` },
+        { holdId, status: 'stranded', origin },
+      );
+    }
     case 'exceeds_hold':
       return apiError(
         'invalid_request',

@@ -74,6 +74,7 @@ describe('POST /v1/cluster/incarnations/{origin}/retire', () => {
       through: 7,
       rights: 70,
       overdraftInUse: 4,
+      held: 25,
       tenants: 1,
       moved: [{ tenant: 'acme', rights: 70, overdraftInUse: 4 }],
       events: 1,

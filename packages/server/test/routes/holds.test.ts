@@ -108,3 +108,40 @@ describe('holds', () => {
     await expectUnchanged();
   });
 });
+
+describe('a hold of a lost incarnation', () => {
+  it('is 409 hold_not_active with details.status stranded and the incarnation, until it is retired', async () => {
+    const holdId = 'eu.aaaaaaaaaaaaaaaa.7';
+    const view = {
+      holdId,
+      tenant: 'acme',
+      amount: 40,
+      region: 'eu',
+      expiresAt: 1_790_000_000_000,
+      at: 1_789_999_000_000,
+      status: 'active' as const,
+      captured: null,
+    };
+    const stranded = await testNode({
+      wrap: (replica) =>
+        Object.assign(Object.create(replica), {
+          settleHold: async () => ({ status: 'stranded', hold: view }),
+        }),
+    });
+    try {
+      const response = await call(stranded.app, 'POST', `/v1/tenants/acme/holds/${holdId}/void`, {
+        who: 'service',
+        body: {},
+      });
+      expect(errorOf(response)).toEqual({ status: 409, code: 'hold_not_active' });
+      expect(response.json().error.details).toEqual({
+        holdId,
+        status: 'stranded',
+        origin: 'eu#aaaaaaaaaaaaaaaa',
+      });
+      expect(response.json().error.message).toContain('lost incarnation eu#aaaaaaaaaaaaaaaa');
+    } finally {
+      await stranded.close();
+    }
+  });
+});
