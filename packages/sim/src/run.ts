@@ -93,6 +93,8 @@ class Simulation {
   readonly network: SimNetwork;
   readonly nodes = new Map<string, RegionNode>();
   readonly history: HistoryRecord[] = [];
+  /** Fault records so far (starts and ends): part of the health token. */
+  private faultEdges = 0;
   readonly context: RegionContext;
   readonly convergenceMs: number[] = [];
   /** Simulated time of the scenario's time 0 (after boot). */
@@ -188,6 +190,7 @@ class Simulation {
       return;
     }
     this.history.push(record);
+    if (record.type === 'fault') this.faultEdges += 1;
   }
 
   /**
@@ -386,7 +389,9 @@ class Simulation {
    * time and every link is up, unpartitioned and honest (no `hostile` fault: a wire that rewrites
    * every frame's origin loses the sender's events without closing the link, swarm seed 1178); else
    * a token that changes whenever a link is (re)established, a partition begins or ends or a wire
-   * turns hostile or honest, so equal tokens at a request and its answer say the cluster stayed
+   * turns hostile or honest, or any fault starts or ends (a node paused and resumed between a
+   * request and its answer was not whole in between: swarm hold seed 3605, a pause of us that ended
+   * as its debits' waits did), so equal tokens at a request and its answer say the cluster stayed
    * whole in between.
    */
   health(): number | null {
@@ -404,7 +409,12 @@ class Simulation {
         if (from !== to && this.network.isBlocked(from, to)) return null;
     // Both only grow: equal sums mean no link was re-established and no partition began or ended
     // in between (a flapping link's down phase inside a borrow wait is not whole).
-    return this.network.counters.connects + this.network.partitionChanges + this.network.hostileChanges;
+    return (
+      this.network.counters.connects +
+      this.network.partitionChanges +
+      this.network.hostileChanges +
+      this.faultEdges
+    );
   }
 }
 
