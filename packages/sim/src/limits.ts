@@ -188,11 +188,9 @@ export const SWARM_HOSTILE_RATE = 0.2;
 /**
  * Share of swarm seeds whose workload takes LLM-style holds at one tenant (issue 12), unless a
  * scenario sets its own (`faultRates.holds`): drawn from their own stream, so the other seeds keep
- * the histories they had. 0 by default until the hold seeds are clean: at 0.25, 9 of the 2,517 hold
- * seeds of 1–10,000 still fail (S1 at 3912, 4146, 4631; F1 at 3605, 3629, 3955, 4305; the oracle
- * at 4061), and a clean default soak must stay a claim about the default swarm.
+ * the histories they had (about a quarter of 1–10,000 draw them: 2,517).
  */
-export const SWARM_HOLDS_RATE = 0;
+export const SWARM_HOLDS_RATE = 0.25;
 
 /**
  * Share of swarm seeds that draw a lost disk whose incarnation an operator then retires (and, half
