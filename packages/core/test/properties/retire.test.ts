@@ -307,7 +307,14 @@ class World {
         const through = seqOf(at.state.versionVector, L);
         const stranded = strandedTotal(at.state, L);
         const figures = retireFigures(at.state, TENANT, L);
-        if (figures === null) break;
+        if (figures === null) {
+          // Nothing stranded: the replica still writes one marker, so that L counts as retired
+          // (its overdraft allowance comes back, its holds become N's to end).
+          if (at.state.retired.has(L) || at.state.tenants.get(TENANT) === undefined) break;
+          this.append(at, { kind: 'retire', tenant: TENANT, retired: L, through, parts: [] });
+          this.retires += 1;
+          break;
+        }
         let moved = 0;
         for (const parts of figures.parts.length === 0 ? [[]] : figures.parts) {
           this.append(at, { kind: 'retire', tenant: TENANT, retired: L, through, parts });
@@ -428,8 +435,10 @@ describe('retire properties', () => {
           (world.logs.get(L) as LedgerEvent[]).map((event) => eventRecordId(L, event.seq)),
         );
         if (world.tail.some((event) => 'holdId' in event && survived.has(event.holdId))) endedInTail += 1;
-        // Before the retire N ended none of L's holds, however long past their expiry.
-        for (const event of world.logs.get(N) as LedgerEvent[])
+        // Before its first retire N ended none of L's holds, however long past their expiry.
+        const log = world.logs.get(N) as LedgerEvent[];
+        const retired = log.findIndex((event) => event.kind === 'retire');
+        for (const event of retired === -1 ? log : log.slice(0, retired))
           check(
             !('holdId' in event) || parseEventRecordId(event.holdId)?.origin !== L,
             `N ended a hold of ${L} before a retire`,
