@@ -384,14 +384,16 @@ const START: readonly Op[] = [
 ];
 
 /** Ops of L's time, then N's (with retires among them), then a last retire. */
-const history = fc.record({
-  before: fc.array(opArbitrary, { minLength: 1, maxLength: 60 }),
-  after: fc.array(opArbitrary, { minLength: 0, maxLength: 60 }),
-  overdraft: fc.oneof(
-    fc.constant({ eu: 0, us: 0 }),
-    fc.record({ eu: fc.nat({ max: 40 }), us: fc.nat({ max: 40 }) }),
-  ),
-});
+const historyOf = (ops: fc.Arbitrary<Op>) =>
+  fc.record({
+    before: fc.array(ops, { minLength: 1, maxLength: 60 }),
+    after: fc.array(ops, { minLength: 0, maxLength: 60 }),
+    overdraft: fc.oneof(
+      fc.constant({ eu: 0, us: 0 }),
+      fc.record({ eu: fc.nat({ max: 40 }), us: fc.nat({ max: 40 }) }),
+    ),
+  });
+const history = historyOf(opArbitrary);
 
 const options = { numRuns: Math.max(100, Math.floor(propertyRuns / 4)) };
 
@@ -420,14 +422,7 @@ describe('retire properties', () => {
 
   it('with holds: until its retire the holds of a lost incarnation stay held, and its lost tail counts', () => {
     let endedInTail = 0;
-    const historyWithHolds = fc.record({
-      before: fc.array(withHoldsArbitrary, { minLength: 1, maxLength: 60 }),
-      after: fc.array(withHoldsArbitrary, { minLength: 0, maxLength: 60 }),
-      overdraft: fc.oneof(
-        fc.constant({ eu: 0, us: 0 }),
-        fc.record({ eu: fc.nat({ max: 40 }), us: fc.nat({ max: 40 }) }),
-      ),
-    });
+    const historyWithHolds = historyOf(withHoldsArbitrary);
     fc.assert(
       fc.property(historyWithHolds, ({ before, after, overdraft }) => {
         const world = run([...START, ...before, { op: 'lose' }, ...after], overdraft);
