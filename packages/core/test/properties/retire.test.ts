@@ -450,7 +450,24 @@ describe('retire properties', () => {
         check(held.length === 0, `${held.length} holds of ${L} still held after its retire`);
         return true;
       }),
-      options,
+      {
+        ...options,
+        // Always among the runs: a hold L captured only in its lost tail, its rest spent there (3912).
+        examples: [
+          [
+            {
+              before: [
+                { op: 'hold', node: 0, amount: 60, ttl: 1_000, key: 1 },
+                { op: 'deliver', to: 1, origin: 0, count: 10 },
+                { op: 'settle', node: 0, which: 0, capture: true, amount: 10 },
+                { op: 'debit', node: 0, amount: 50, key: 1 },
+              ] as Op[],
+              after: [{ op: 'tick', ms: 5_000 }] as Op[],
+              overdraft: { eu: 0, us: 0 },
+            },
+          ],
+        ],
+      },
     );
     // The case that matters must come up: a hold L ended only in its lost tail.
     expect(endedInTail).toBeGreaterThan(0);
