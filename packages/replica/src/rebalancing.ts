@@ -237,8 +237,23 @@ export class Rebalancing {
             ? 1
             : 0,
       );
-    for (const { region, ask } of byClaim)
-      if (now <= ask.until) this.lendUntil(region, tenant, ask, ask.until);
+    const live = byClaim.filter(({ ask }) => now <= ask.until);
+    for (const { region, ask, claim } of live)
+      if (claim !== null) this.lendUntil(region, tenant, ask, ask.until);
+    // Asks without a claim share what is left: first each asker's smallest waiting debit, then the
+    // rest. Given whole to the first, the last credits paid none of the others' debits while a
+    // smaller one timed out elsewhere (swarm hold seed 3629: us gave the 59 a capture returned to
+    // ap's ask of 151, and eu's 9 timed out).
+    const claimless = live.filter(({ claim }) => claim === null);
+    const given = new Map<string, number>();
+    if (claimless.length > 1)
+      for (const { region, ask } of claimless)
+        if (ask.least < ask.amount)
+          given.set(region, this.lendUntil(region, tenant, { ...ask, amount: ask.least }, ask.until));
+    for (const { region, ask } of claimless) {
+      const rest = ask.amount - (given.get(region) ?? 0);
+      if (rest > 0) this.lendUntil(region, tenant, { ...ask, amount: rest }, ask.until);
+    }
   }
 
   /**
@@ -261,18 +276,18 @@ export class Rebalancing {
     if (asks.size === 0) this.keptAsks.delete(tenant);
   }
 
-  /** `lend`; what it does not give now is kept until `until` (`rightsArrived`). */
-  private lendUntil(region: string, tenant: string, ask: BorrowAsk, until: number): void {
+  /** `lend`; what it does not give now is kept until `until` (`rightsArrived`). Returns what it gave. */
+  private lendUntil(region: string, tenant: string, ask: BorrowAsk, until: number): number {
     const host = this.host;
     const { amount, head, since, least } = ask;
     this.keptAsks.get(tenant)?.delete(region); // the newest ask of a region replaces its last
-    if (!host.logConfirmed()) return;
+    if (!host.logConfirmed()) return 0;
     const peer = host.peer(region);
-    if (peer.origin === null || !peer.connected) return;
+    if (peer.origin === null || !peer.connected) return 0;
     if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) {
       // What arrives repays the overdraft first; what is left then may serve the ask.
       this.keepAsk(tenant, region, { amount, until, origin: peer.origin, head, since, least });
-      return;
+      return 0;
     }
     const now = host.now();
     const rights = this.rightsAt(tenant, host.origin, now);
@@ -301,8 +316,9 @@ export class Rebalancing {
         since,
         least,
       });
-    if (give < 1) return;
+    if (give < 1) return 0;
     host.moveRights(tenant, peer.origin, give);
+    return give;
   }
 
   /**

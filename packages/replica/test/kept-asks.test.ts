@@ -212,6 +212,31 @@ describe('kept asks served by claim, and a grant paying the debits waiting where
     ]);
   });
 
+  it('kept asks without a claim share what arrives: each asker’s smallest debit first (hold seed 3629)', () => {
+    const { rebalancing, moves, arrive } = lender();
+    // Both ask for all their debits (ap's 40 in debits of 17 and more, eu's 35 with one of 9).
+    rebalancing.lend('us', TENANT, ask(40, 5, null, 17));
+    rebalancing.lend('eu', TENANT, ask(35, 9, null, 9));
+    arrive();
+    // 30 arrive: 17 and 9 first, then what is left, in the asks' order; before, us took all 30.
+    expect(moves).toEqual([
+      { tenant: TENANT, to: US, amount: 17 },
+      { tenant: TENANT, to: EU, amount: 9 },
+      { tenant: TENANT, to: US, amount: 4 },
+    ]);
+  });
+
+  it('an ask with a claim is served in full before asks without one share the rest', () => {
+    const { rebalancing, moves, arrive } = lender();
+    rebalancing.lend('us', TENANT, ask(18, 5, null, 6));
+    rebalancing.lend('eu', TENANT, ask(20, 9, T0 - 10, 5));
+    arrive();
+    expect(moves).toEqual([
+      { tenant: TENANT, to: EU, amount: 20 },
+      { tenant: TENANT, to: US, amount: 10 },
+    ]);
+  });
+
   it('a grant is split after what the debits waiting here need (seed 9869)', () => {
     const { rebalancing, moves, arrive } = lender({ waiting: 12, since: T0 });
     arrive();

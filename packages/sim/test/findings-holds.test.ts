@@ -1,7 +1,7 @@
 /**
  * Swarm seeds with LLM-style holds drawn (SWARM_HOLDS_RATE, issue 12) that failed when the swarm
  * first drew holds, kept as regression cases (findings-holds.json): each drawn scenario with 5 s of
- * quiet instead of 20, run with its seed. Each failed on 2a90263 (5702 stopped at 6.7 s, before any quiet); 3912, 4146, 4631 and 3605 on 5a26a30. Replay one in full:
+ * quiet instead of 20, run with its seed. Each failed on 2a90263 (5702 stopped at 6.7 s, before any quiet); 3912, 4146, 4631, 3605, 3629 and 4305 on 5a26a30. Replay one in full:
  * `npx allot simulate --swarm 1 --seed N`.
  */
 import { describe, it } from 'vitest';
@@ -61,10 +61,16 @@ describe('holds in the swarm', () => {
   it('seed 4146: the same after a disk refused for a misdirected read', () => holds(4146), RUN_TIMEOUT_MS);
   it('seed 4631: the same within an overdraft', () => holds(4631), RUN_TIMEOUT_MS);
   /**
-   * F1 on 5a26a30, and not a false decline: us was paused from 15.1 s to 16.1 s and its debits,
-   * asked before the pause, were answered as it resumed; the health token did not change on a
-   * pause. It now changes whenever any fault starts or ends.
+   * F1 (all three fail F1 on 5a26a30). 3629, traced: a capture at us returned 59 credits while
+   * two asks without a claim were kept there, ap's for 151 (its smallest debit 17) and eu's (its
+   * smallest 9); all 59 went to ap's, and eu's 9 timed out. Kept asks without a claim now share what
+   * arrives, each asker's smallest debit first (`Rebalancing.rightsArrived`). 4305 holds with it
+   * (not traced event by event). 3605 was not a false decline: us was paused from 15.1 s to 16.1 s
+   * and its debits, asked before the pause, were answered as it resumed; the health token did not
+   * change on a pause. It now changes whenever any fault starts or ends.
    */
+  it('seed 3629: kept asks share what a capture returns', () => holds(3629), RUN_TIMEOUT_MS);
+  it('seed 4305: the same across three regions', () => holds(4305), RUN_TIMEOUT_MS);
   it(
     'seed 3605: a pause between a debit and its answer is no healthy wait',
     () => holds(3605),
