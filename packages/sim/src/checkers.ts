@@ -42,7 +42,12 @@ function regionOverdraft(scenario: Scenario, tenant: string, region: string): nu
  * S1: at every acknowledgement, per tenant, acknowledged debits − refunds ≤ grants − expired +
  * Σ overdraft (refunds, grants and expiries from the true ledger at that instant: automatic
  * duplicate refunds and expiries are the system's own acts); and at every sample the true balance
- * is at least −Σ overdraft.
+ * is at least −Σ overdraft. An acknowledged grant that storage faults later destroyed everywhere
+ * (the record's `destroyedGrants`) leaves the true ledger but still counts here, as DESIGN.md's
+ * "acknowledged grants" say: the client bought it, and what was spent of it before it was destroyed
+ * was covered (swarm seed 1303: ap's grant of 3,126, held by eu and us, went with eu's lost disk,
+ * us's refused one and ap's old backup; the debits its rights paid stayed, and the truth read
+ * −2,017 though no region spent past its rights).
  */
 export function checkS1(input: CheckInput): Verdict {
   const violations = new Violations();
@@ -53,6 +58,11 @@ export function checkS1(input: CheckInput): Verdict {
   const debits = new Map<string, { tenant: string; amount: number }>();
   let excused = 0;
   let retiredRisk = 0;
+  /** Grants a client was told of (accepted or replayed), as tenant NUL grantId. */
+  const grantsTold = new Set<string>();
+  /** Per tenant: acknowledged grants storage faults destroyed, which S1 still counts. */
+  const destroyedGranted = new Map<string, number>();
+  const destroyedOf = (tenant: string) => destroyedGranted.get(tenant) ?? 0;
   let checks = 0;
   const tally = (tenant: string) => {
     let found = acknowledged.get(tenant);
@@ -66,6 +76,8 @@ export function checkS1(input: CheckInput): Verdict {
     switch (record.type) {
       case 'grant':
         if (record.result === 'accepted') tally(record.tenant).granted += record.amount;
+        if (record.result === 'accepted' || record.result === 'replayed')
+          grantsTold.add(`${record.tenant}\u0000${record.grantId}`);
         break;
       case 'refund':
         if (record.result === 'accepted') tally(record.tenant).refunded += record.amount;
@@ -82,6 +94,11 @@ export function checkS1(input: CheckInput): Verdict {
           debits.delete(id);
           counted.delete(id);
           excused += 1;
+        }
+        for (const grant of record.destroyedGrants ?? []) {
+          // Counted once per grant id: a grant written again after it was destroyed is a new event.
+          if (!grantsTold.delete(`${grant.tenant}\u0000${grant.grantId}`)) continue;
+          destroyedGranted.set(grant.tenant, destroyedOf(grant.tenant) + grant.amount);
         }
         break;
       }
@@ -105,11 +122,13 @@ export function checkS1(input: CheckInput): Verdict {
         if (record.ledger !== undefined) lastSample.set(record.tenant, record.ledger);
         const bound = record.overdraftBound ?? boundOf(input.scenario, record.tenant);
         checks += 1;
-        if (record.truth < -bound) {
+        const destroyed = destroyedOf(record.tenant);
+        if (record.truth + destroyed < -bound) {
+          const beside = destroyed === 0 ? '' : ` (+ ${destroyed} of acknowledged grants destroyed)`;
           violations.add(
             record.t,
-            `${record.tenant}: the true balance is ${record.truth}, below −Σ overdraft (−${bound})`,
-            -bound - record.truth,
+            `${record.tenant}: the true balance is ${record.truth}${beside}, below −Σ overdraft (−${bound})`,
+            -bound - record.truth - destroyed,
           );
         }
         break;
@@ -133,12 +152,14 @@ export function checkS1(input: CheckInput): Verdict {
         };
         const bound = boundOf(input.scenario, record.tenant);
         const spent = mine.debited - figures.refunded;
-        const allowed = figures.granted - figures.expired + bound;
+        // Without the truth's figures the acknowledged grants stand in, destroyed ones among them.
+        const destroyed = record.ledger === undefined ? 0 : destroyedOf(record.tenant);
+        const allowed = figures.granted + destroyed - figures.expired + bound;
         checks += 1;
         if (spent > allowed) {
           violations.add(
             record.t,
-            `${record.tenant}: acknowledged debits ${mine.debited} − refunds ${figures.refunded} = ${spent} > grants ${figures.granted} − expired ${figures.expired} + overdraft ${bound} = ${allowed} (after ${record.key} at ${record.region})`,
+            `${record.tenant}: acknowledged debits ${mine.debited} − refunds ${figures.refunded} = ${spent} > grants ${figures.granted}${destroyed === 0 ? '' : ` + destroyed ${destroyed}`} − expired ${figures.expired} + overdraft ${bound} = ${allowed} (after ${record.key} at ${record.region})`,
             spent - allowed,
           );
         }
@@ -152,6 +173,11 @@ export function checkS1(input: CheckInput): Verdict {
   if (excused > 0)
     notes.push(
       `${excused} acknowledged debits a damaged disk destroyed before any peer held them no longer count`,
+    );
+  const destroyedTotal = [...destroyedGranted.values()].reduce((sum, amount) => sum + amount, 0);
+  if (destroyedTotal > 0)
+    notes.push(
+      `${destroyedTotal} credits of acknowledged grants that storage faults destroyed still count as granted`,
     );
   if (retiredRisk > 0)
     notes.push(

@@ -176,6 +176,11 @@ export type HistoryRecord =
        * 2026-12-02 (read as none).
        */
       readonly lost?: readonly string[];
+      /**
+       * The grant events this fault destroyed (they left the true ledger's totals). Absent when none,
+       * and in histories written before 2026-12-03. S1 still counts those that were acknowledged.
+       */
+      readonly destroyedGrants?: readonly { tenant: string; grantId: string; amount: number }[];
     }
   | {
       /** Extension: a region raised an alert (alert-watch.ts). */

@@ -36,7 +36,7 @@ import { runMetrics } from './run-metrics.js';
 import { borrowWaitOf } from './scenario.js';
 import { Scheduler, SimulationFailure } from './scheduler.js';
 import { lastHealMs, msOf, quietStartMs } from './timeline.js';
-import { TrueLedger } from './truth.js';
+import { type DestroyedGrant, TrueLedger } from './truth.js';
 import { sameVector } from './vectors.js';
 import { Workload } from './workload.js';
 
@@ -218,9 +218,10 @@ class Simulation {
    * those seqs; what lost incarnations moved that no node holds can never be received.
    */
   private destroyed(storage: Extract<HistoryRecord, { type: 'storage' }>): void {
-    this.record(storage);
+    const grants: DestroyedGrant[] = [];
     for (const [origin, ranges] of destroyedRanges([storage]))
-      for (const [from, to] of ranges) this.truth.forget(origin, from, to);
+      for (const [from, to] of ranges) grants.push(...this.truth.forget(origin, from, to));
+    this.record(grants.length === 0 ? storage : { ...storage, destroyedGrants: grants });
     for (const [origin, from, held] of lostSpans(storage)) this.truth.unreceivable(origin, from, held);
   }
 

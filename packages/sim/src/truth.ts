@@ -37,6 +37,13 @@ interface Totals {
   expired: number;
 }
 
+/** A grant event a storage fault destroyed (`forget`): it left the truth's totals. */
+export interface DestroyedGrant {
+  readonly tenant: string;
+  readonly grantId: string;
+  readonly amount: number;
+}
+
 /** S2 observations of one origin for one tenant since the last sample. */
 interface OriginWatch {
   rightsMin: number;
@@ -155,14 +162,16 @@ export class TrueLedger {
    * swarm's destroyedRanges): what they did no longer counts in the totals, as it is nowhere; an
    * event later written under one of them counts anew (swarm seed 4535: ap's expiry of its share
    * was destroyed and made again under a reused seq; counted twice, it made the truth −5,981).
+   * Returns the grants it took out: S1 still counts those a client was told of (checkS1).
    */
-  forget(origin: string, from: number, to: number, refold?: boolean): void {
+  forget(origin: string, from: number, to: number, refold?: boolean): DestroyedGrant[] {
     // The state drops them only when they are the tail of what it folded of the origin: a later
     // event folded is durable somewhere, so its log (and these seqs) is too (swarm seed 14101: two
     // disks damaged at once, the truth had folded past a range one record called destroyed).
     const tail = refold ?? seqOf(this.state.versionVector, origin) <= to;
     this.journal.push({ kind: 'forget', origin, from, to, refold: tail });
     let any = false;
+    const grants: DestroyedGrant[] = [];
     for (let seq = from + 1; seq <= to; seq++) this.forgottenSeqs.add(`${origin}/${seq}`);
     const counted = this.counted.get(origin);
     if (counted !== undefined)
@@ -170,6 +179,9 @@ export class TrueLedger {
         for (const entry of counted.get(seq) ?? []) {
           this.count(entry.event, -1);
           any = true;
+          const event = entry.event;
+          if (event.kind === 'grant')
+            grants.push({ tenant: event.tenant, grantId: event.grantId, amount: event.amount });
         }
         counted.delete(seq);
       }
@@ -177,6 +189,7 @@ export class TrueLedger {
     // so that an event written again under one of those seqs folds as the origin's own (swarm seed
     // 253: ap's destroyed seqs stayed in the state, and F1 counted 503 rights ap never had).
     if (any && tail && !this.replaying) this.forgetPast();
+    return grants;
   }
 
   /** Adds (`sign` 1) or takes back (−1) an event's amounts in its tenant's totals. */

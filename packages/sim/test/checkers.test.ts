@@ -124,6 +124,86 @@ describe('S1 — no overspend beyond the bound', () => {
     expect(verdict.first?.detail).toMatch(/true balance is -6, below −Σ overdraft \(−5\)/);
   });
 
+  /**
+   * Swarm seed 1303: an acknowledged grant held by two peers was destroyed everywhere (two lost
+   * disks and an old backup) after its rights paid debits elsewhere. It left the true ledger; S1
+   * still counts it, as an acknowledged grant — once, and only when a client was told of it.
+   */
+  describe('an acknowledged grant that storage faults destroyed', () => {
+    const destroyedRun = (told: 'accepted' | 'unavailable', faults = 1, truth = -40) =>
+      input(({ history }) => {
+        history.splice(1, 0, {
+          type: 'grant',
+          t: 5,
+          region: 'us',
+          tenant: 'acme',
+          grantId: 'g2',
+          amount: 50,
+          result: told,
+          origin: US,
+        });
+        for (let fault = 0; fault < faults; fault++)
+          history.push({
+            type: 'storage',
+            t: 110 + fault,
+            region: 'us',
+            damage: 'old-backup',
+            outcome: 'opened',
+            detail: 'restored from a backup',
+            damagedKeys: [],
+            held: {},
+            kept: {},
+            elsewhere: {},
+            destroyedGrants: [{ tenant: 'acme', grantId: 'g2', amount: 50 }],
+          });
+        history.push(
+          {
+            type: 'sample',
+            t: 120,
+            tenant: 'acme',
+            truth, // −40 = 100 − 145 + 5: the 50 of g2 paid 45 of the debits, then left the truth
+            views: { eu: { balance: truth, rights: 0 } },
+            ledger: ledger(100, 145, 5),
+            overdraftBound: 5,
+          },
+          {
+            type: 'debit',
+            t: 130,
+            region: 'eu',
+            tenant: 'acme',
+            key: 'k7',
+            amount: 5, // 145 − 5 = 140 ≤ 100 + 50 − 0 + 5 = 155
+            result: 'accepted',
+            falseDecline: false,
+            latencyMs: 1,
+            debitId: 'eu.aaaaaaaa.7',
+            ledger: ledger(100, 150, 5),
+          },
+        );
+      });
+
+    it('still counts as granted, and the note says how much', () => {
+      const verdict = checkS1(destroyedRun('accepted'));
+      expect(verdict.holds).toBe(true);
+      expect(verdict.note).toMatch(
+        /50 credits of acknowledged grants that storage faults destroyed still count/,
+      );
+    });
+
+    it('counts once when two faults destroy it', () => {
+      // −91 + 50 = −41 < −5: counted twice, the 50 would hide it.
+      const verdict = checkS1(destroyedRun('accepted', 2, -91));
+      expect(verdict.holds).toBe(false);
+      expect(verdict.first?.detail).toMatch(/true balance is -91 \(\+ 50 of acknowledged grants destroyed\)/);
+    });
+
+    it('does not count a grant no client was told of', () => {
+      const verdict = checkS1(destroyedRun('unavailable'));
+      expect(verdict.holds).toBe(false);
+      expect(verdict.first?.detail).toMatch(/true balance is -40, below −Σ overdraft \(−5\)/);
+    });
+  });
+
   it('without recorded ledger figures, falls back on what was acknowledged', () => {
     const verdict = checkS1(
       input(({ history }) => {

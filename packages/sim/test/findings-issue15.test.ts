@@ -137,4 +137,20 @@ describe('issue 15 soak findings', () => {
     expect(lost.map((record) => record.region)).toEqual(['ap', 'eu']);
     expect(noteOf(result, 'S8')).toMatch(/[1-9]\d* reused after a damaged disk/);
   });
+
+  /**
+   * S1 (the oracle), soak of 2026-12-03 (with kept claimless asks sharing what arrives): ap's grant
+   * g1 of 3,126, acknowledged at 5.2 s and held by eu and us, paid eu's debits through moved rights.
+   * ap was restored from a backup 103 commits old (without g1) and had not fetched its tail again
+   * when us crashed; eu's disk was lost and us's refused. g1 was then nowhere: destroyed, it left the
+   * true ledger, while the debits it paid stayed, and the truth read −2,017 though no region spent
+   * past its rights. Fixed: S1 counts an acknowledged grant a storage fault destroyed as granted
+   * (DESIGN.md: "acknowledged grants"), once; the run records such grants (`destroyedGrants`).
+   */
+  it('seed 1303: an acknowledged grant destroyed everywhere still counts as granted', async () => {
+    const result = await run(1303);
+    const destroyed = storageOf(result).flatMap((record) => record.destroyedGrants ?? []);
+    expect(destroyed).toContainEqual({ tenant: 'tenant-0', grantId: 'g1', amount: 3126 });
+    expect(noteOf(result, 'S1')).toMatch(/3126 credits of acknowledged grants that storage faults destroyed/);
+  });
 });
