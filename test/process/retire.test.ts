@@ -16,7 +16,7 @@ const url = processes.url;
 interface ClusterBody {
   origin: string;
   versionVector: Record<string, number>;
-  stranded: { origin: string; region: string; rights: number; tenants: number }[];
+  stranded: { origin: string; region: string; rights: number; tenants: number; held: number }[];
 }
 
 const cluster = async (region: string) =>
@@ -68,7 +68,7 @@ describe('retiring the incarnation of a wiped data directory', () => {
     await ready('eu');
     const current = await cluster('eu');
     expect(current.origin).not.toBe(lost.origin);
-    const shown = { origin: lost.origin, region: 'eu', rights: stranded, tenants: 1 };
+    const shown = { origin: lost.origin, region: 'eu', rights: stranded, tenants: 1, held: 0 };
     await eventually(
       () => cluster('eu'),
       (view) => JSON.stringify(view.stranded) === JSON.stringify([shown]),

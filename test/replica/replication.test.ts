@@ -141,7 +141,7 @@ describe('lost incarnations', () => {
     expect(fresh.origin).not.toBe(lost);
     await c.until(() => c.node('eu').clusterView().stranded.length === 1);
     expect(c.node('eu').clusterView().stranded).toEqual([
-      { origin: lost, region: 'us', rights: 300, tenants: 1 },
+      { origin: lost, region: 'us', rights: 300, tenants: 1, held: 0 },
     ]);
     // The new incarnation holds nothing of the old one's rights.
     await c.until(() => fresh.balance('acme')?.balance === 900);
@@ -152,7 +152,7 @@ describe('lost incarnations', () => {
     const [spent] = await Promise.all([fresh.debit(debit('borrowed', 600)), c.run(60)]);
     expect(spent.status).toBe('accepted');
     expect(c.node('eu').clusterView().stranded).toEqual([
-      { origin: lost, region: 'us', rights: 300, tenants: 1 },
+      { origin: lost, region: 'us', rights: 300, tenants: 1, held: 0 },
     ]);
   });
 });

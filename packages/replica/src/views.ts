@@ -12,6 +12,7 @@ import {
   type OriginId,
   type RefundRecord,
   refundRecordFromEvent,
+  heldByOrigin,
   regionOf,
   rightsHeldBy,
 } from '@allot/core';
@@ -24,6 +25,11 @@ export interface StrandedRights {
   /** Σ rights over every tenant and grant the lost incarnation still holds. */
   readonly rights: number;
   readonly tenants: number;
+  /**
+   * Σ credits of its holds still active: its lost disk may have captured or voided them, so no
+   * one settles or releases them until it is retired (core `holdStranded`).
+   */
+  readonly held: number;
 }
 
 /** A grant as the API shows it; throws if the fold has no definition for it (a replica bug). */
@@ -60,8 +66,8 @@ export function refundRecordOf(tenant: string, event: LedgerEvent): RefundRecord
 }
 
 /**
- * Rights held by incarnations that are no longer any region's current one: `current` maps each
- * region to its current incarnation as this replica knows it.
+ * Rights and active holds of incarnations that are no longer any region's current one: `current`
+ * maps each region to its current incarnation as this replica knows it.
  */
 export function strandedRights(state: LedgerState, current: ReadonlyMap<string, OriginId>): StrandedRights[] {
   const stranded: StrandedRights[] = [];
@@ -70,7 +76,8 @@ export function strandedRights(state: LedgerState, current: ReadonlyMap<string, 
     const now = current.get(region);
     if (now === undefined || now === origin) return;
     const { rights, tenants } = rightsHeldBy(state, origin);
-    if (rights > 0) stranded.push({ origin, region, rights, tenants });
+    const held = state.retired.has(origin) ? 0 : heldByOrigin(state, origin);
+    if (rights > 0 || held > 0) stranded.push({ origin, region, rights, tenants, held });
   });
   return stranded;
 }

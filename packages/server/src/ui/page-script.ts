@@ -138,11 +138,12 @@ export const UI_SCRIPT = String.raw`(function () {
     });
     show('vector', [table(['origin', 'seq'], vector, [false, true])]);
     var stranded = view.stranded.map(function (entry) {
-      return h('tr', null, [cell(entry.origin), cell(entry.region), cell(entry.rights, 'n'), cell(entry.tenants, 'n')]);
+      return h('tr', null, [cell(entry.origin), cell(entry.region), cell(entry.rights, 'n'), cell(entry.held, 'n'),
+        cell(entry.tenants, 'n')]);
     });
     show('stranded', stranded.length === 0
-      ? [note('None: no lost incarnation holds rights.')]
-      : [table(['origin', 'region', 'rights', 'tenants'], stranded, [false, false, true, true])]);
+      ? [note('None: no lost incarnation holds rights or active holds.')]
+      : [table(['origin', 'region', 'rights', 'held', 'tenants'], stranded, [false, false, true, true, true])]);
     var conflicts = (view.grantConflicts || []).map(function (entry) {
       return h('tr', null, [cell(entry.tenant), cell(entry.grantId), cell(entry.winner), cell(entry.loser)]);
     });

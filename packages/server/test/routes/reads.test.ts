@@ -208,7 +208,7 @@ describe('GET /v1/cluster', () => {
           rttMs: 1.5,
         },
       ],
-      stranded: [{ origin: 'us#aaaaaaaa', region: 'us', tenants: 2, rights: 40 }],
+      stranded: [{ origin: 'us#aaaaaaaa', region: 'us', tenants: 2, rights: 40, held: 5 }],
       grantConflicts: [{ tenant: 'acme', grantId: 'topup-7', winner: 'eu#aaaaaaaa', loser: 'us#aaaaaaaa' }],
     };
     const other = await testNode({
