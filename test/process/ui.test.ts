@@ -78,7 +78,9 @@ describe.skipIf(CHROMIUM === undefined)('the status page in a real browser', () 
       await page.locator('tr[data-peer="ap"][data-link="up"]').waitFor();
       // Only eu has written yet (the grant): one origin in the vector.
       expect(await page.locator('#vector tr[data-origin]').count()).toBe(1);
-      expect(await page.textContent('#stranded')).toBe('None: no lost incarnation holds rights or active holds.');
+      expect(await page.textContent('#stranded')).toBe(
+        'None: no lost incarnation holds rights or active holds.',
+      );
 
       // The tenant: its balance and rights at every region.
       const balance = page.locator('dd[data-figure="balance"]');

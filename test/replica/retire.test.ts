@@ -54,7 +54,9 @@ describe('retiring a lost incarnation', () => {
     expect(eu.origin).not.toBe(lost);
     await c.until(() => eu.writable && (eu.versionVector()[lost] ?? 0) === 2);
     await c.run(1_500);
-    expect(eu.clusterView().stranded).toEqual([{ origin: lost, region: 'eu', rights: 70, tenants: 1, held: 0 }]);
+    expect(eu.clusterView().stranded).toEqual([
+      { origin: lost, region: 'eu', rights: 70, tenants: 1, held: 0 },
+    ]);
     expect((await settle(c, eu.debit(debit('before', 1)))).status).toBe('declined');
 
     const outcome = await settle(c, eu.retire(lost));
@@ -112,7 +114,9 @@ describe('retiring a lost incarnation', () => {
     expect(forwarded).toMatchObject({ status: 'stranded', hold: { holdId } });
     expect(eu.versionVector()[eu.origin] ?? 0).toBe(0);
     // The cluster view shows the stranded hold beside the stranded rights.
-    expect(eu.clusterView().stranded).toEqual([{ origin: lost, region: 'eu', rights: 50, tenants: 1, held: 20 }]);
+    expect(eu.clusterView().stranded).toEqual([
+      { origin: lost, region: 'eu', rights: 50, tenants: 1, held: 20 },
+    ]);
 
     const outcome = await settle(c, eu.retire(lost));
     if (outcome.status !== 'accepted') throw new Error(`retire answered ${outcome.status}`);

@@ -7,12 +7,12 @@ import {
   debitRecordFromEvent,
   grantDefinition,
   type HoldRecord,
+  heldByOrigin,
   type LedgerEvent,
   type LedgerState,
   type OriginId,
   type RefundRecord,
   refundRecordFromEvent,
-  heldByOrigin,
   regionOf,
   rightsHeldBy,
 } from '@allot/core';
