@@ -129,7 +129,22 @@ export const getClusterSchema = {
             },
           },
         },
-        stranded: { type: 'array', items: { type: 'object', additionalProperties: true } },
+        stranded: {
+          type: 'array',
+          description:
+            'Lost incarnations (their disk lost or replaced) not retired yet that still hold rights or active holds: nobody spends or settles them until a retire.',
+          items: {
+            type: 'object',
+            required: ['origin', 'region', 'rights', 'tenants', 'held'],
+            properties: {
+              origin: { type: 'string' },
+              region: { type: 'string' },
+              rights: { type: 'integer', description: 'Credits of rights it holds, over every tenant and grant.' },
+              tenants: { type: 'integer', description: 'Tenants it holds rights of.' },
+              held: { type: 'integer', description: 'Credits of its holds still active (stranded with it).' },
+            },
+          },
+        },
         grantConflicts: {
           type: 'array',
           description:

@@ -2320,8 +2320,16 @@ export interface operations {
                             lagEvents: number;
                             rttMs: number | null;
                         }[];
+                        /** @description Lost incarnations (their disk lost or replaced) not retired yet that still hold rights or active holds: nobody spends or settles them until a retire. */
                         stranded: {
-                            [key: string]: unknown;
+                            origin: string;
+                            region: string;
+                            /** @description Credits of rights it holds, over every tenant and grant. */
+                            rights: number;
+                            /** @description Tenants it holds rights of. */
+                            tenants: number;
+                            /** @description Credits of its holds still active (stranded with it). */
+                            held: number;
                         }[];
                         /** @description Grant ids defined with different terms at two regions (two top-ups that reused an id across a partition): the winner stands, the loser is revoked by its region. */
                         grantConflicts?: {
