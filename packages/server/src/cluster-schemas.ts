@@ -139,7 +139,10 @@ export const getClusterSchema = {
             properties: {
               origin: { type: 'string' },
               region: { type: 'string' },
-              rights: { type: 'integer', description: 'Credits of rights it holds, over every tenant and grant.' },
+              rights: {
+                type: 'integer',
+                description: 'Credits of rights it holds, over every tenant and grant.',
+              },
               tenants: { type: 'integer', description: 'Tenants it holds rights of.' },
               held: { type: 'integer', description: 'Credits of its holds still active (stranded with it).' },
             },
