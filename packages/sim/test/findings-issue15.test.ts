@@ -153,4 +153,16 @@ describe('issue 15 soak findings', () => {
     expect(destroyed).toContainEqual({ tenant: 'tenant-0', grantId: 'g1', amount: 3126 });
     expect(noteOf(result, 'S1')).toMatch(/3126 credits of acknowledged grants that storage faults destroyed/);
   });
+
+  /**
+   * S10 (the simulator's disk), swarm range 10,001–12,000 of 2026-12-03: eu's disk began to
+   * misdirect reads of one of ap's segments at 10.8 s; eu crashed again at 16 s before it
+   * restarted, and that crash's restart dropped the read fault (MemoryStore.crash made a store
+   * without it), so eu opened at 22 s on a disk it must refuse. A read fault now lasts until healed.
+   */
+  it('seed 11912: a disk that misdirects reads still does after another crash', async () => {
+    const result = await run(11912);
+    const misdirected = storageOf(result).filter((record) => record.damage === 'misdirected-read');
+    expect(misdirected.map((record) => [record.region, record.outcome])).toEqual([['eu', 'refused']]);
+  });
 });

@@ -166,7 +166,12 @@ export class MemoryStore implements Store {
     }
     for (const plan of this.unsynced.slice(0, keep)) this.makeDurable(plan);
     this.leave('crashed');
-    return new MemoryStore(this.durable, this.options, this.archiveFiles, this.disk);
+    const restarted = new MemoryStore(this.durable, this.options, this.archiveFiles, this.disk);
+    // A lying disk still lies after another crash: its read fault lasts until healReads (swarm seed
+    // 11912: eu crashed again before it restarted on a misdirected read, the fault was dropped, and
+    // eu opened on a disk it should have refused).
+    restarted.readFault = this.readFault;
+    return restarted;
   }
 
   /**

@@ -79,6 +79,18 @@ describe('MemoryStore storage faults (issue 15)', () => {
     expect(idsOf(await restarted.readLog(EU, 1, 100))).toHaveLength(4);
   });
 
+  it('a read fault outlasts another crash before the restart, until healed', async () => {
+    const store = await storeWith(4);
+    const damaged = store.crashDamaged('misdirected-read', first);
+    if (damaged === null) throw new Error('the disk had nothing to misdirect');
+    const key = damaged.report.damagedKeys[0] as string;
+    const again = damaged.store.crash();
+    await expect(again.readLog(EU, 1, 100)).rejects.toThrow(key);
+    again.healReads();
+    const healed = again.crash();
+    expect(idsOf(await healed.readLog(EU, 1, 100))).toHaveLength(4);
+  });
+
   it('a stale read serves the heads of the last compaction, sealed correctly: the head check finds the log past it', async () => {
     const store = await storeWith(COMPACTION_COMMITS + 3);
     const restarted = store.crashDamaged('stale-read', first)?.store as MemoryStore;
