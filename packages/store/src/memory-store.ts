@@ -166,12 +166,17 @@ export class MemoryStore implements Store {
     }
     for (const plan of this.unsynced.slice(0, keep)) this.makeDurable(plan);
     this.leave('crashed');
-    const restarted = new MemoryStore(this.durable, this.options, this.archiveFiles, this.disk);
     // A lying disk still lies after another crash: its read fault lasts until healReads (swarm seed
     // 11912: eu crashed again before it restarted on a misdirected read, the fault was dropped, and
     // eu opened on a disk it should have refused).
-    restarted.readFault = this.readFault;
-    return restarted;
+    return this.restartOn(this.durable, this.readFault);
+  }
+
+  /** The store a restart finds on `image` of this disk, its reads going through `readFault`. */
+  private restartOn(image: Image, readFault: ReadFault | null): MemoryStore {
+    const store = new MemoryStore(image, this.options, this.archiveFiles, this.disk);
+    store.readFault = readFault;
+    return store;
   }
 
   /**
@@ -185,9 +190,7 @@ export class MemoryStore implements Store {
     if (damaged === null) return null;
     const { image, detail, damagedKeys, commitsLost, readFault } = damaged;
     this.leave('crashed');
-    const store = new MemoryStore(image, this.options, this.archiveFiles, this.disk);
-    store.readFault = readFault;
-    return { store, report: { damage, detail, damagedKeys, commitsLost } };
+    return { store: this.restartOn(image, readFault), report: { damage, detail, damagedKeys, commitsLost } };
   }
 
   /** How many events of each origin's log the disk holds durably (what a crash now would keep). */
