@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateRegionKey, rawPublicKey } from '@allot/store';
 import { afterAll, beforeAll } from 'vitest';
-import { freePort, Relay } from '../../bench/relay.mjs';
+import { Relay } from '../../bench/relay.mjs';
 import { type NodeProcess, removeDir, startNodeProcess, tempDir } from './node-process.js';
 
 /** A running multi-region cluster of processes. */
@@ -39,11 +39,13 @@ export async function startProcessCluster(
   regions: readonly string[],
   options: ProcessClusterOptions = {},
 ): Promise<ProcessCluster> {
+  // Each node's port: 0 until it first serves (the OS picks one as it binds, so no other process
+  // can take it between a probe and the bind, as one did with a probed port: EADDRINUSE), then
+  // kept for its restarts. The relays to it follow (retarget).
   const ports = new Map<string, number>();
   const keys = new Map<string, string>();
   const dirs = new Map<string, string>();
   for (const region of regions) {
-    ports.set(region, await freePort());
     const dir = tempDir(`cluster-${region}`);
     dirs.set(region, dir);
     const key = generateRegionKey();
@@ -54,18 +56,18 @@ export async function startProcessCluster(
   for (const from of regions) {
     for (const to of regions) {
       if (from === to) continue;
-      const relay = new Relay(ports.get(to) as number);
+      const relay = new Relay(0);
       await relay.listen();
       relays.set(`${from}>${to}`, relay);
     }
   }
-  const start = (region: string) =>
-    startNodeProcess({
+  const start = async (region: string) => {
+    const node = await startNodeProcess({
       region,
       dataDir: dirs.get(region),
       extra: {
         ...options.extra,
-        listen: { host: '127.0.0.1', port: ports.get(region) },
+        listen: { host: '127.0.0.1', port: ports.get(region) ?? 0 },
         peers: regions
           .filter((peer) => peer !== region)
           .map((peer) => ({
@@ -75,6 +77,12 @@ export async function startProcessCluster(
           })),
       },
     });
+    const port = Number(new URL(node.url).port);
+    ports.set(region, port);
+    for (const from of regions)
+      if (from !== region) (relays.get(`${from}>${region}`) as Relay).targetPort = port;
+    return node;
+  };
   const nodes = new Map<string, NodeProcess>();
   const now = regions.filter((region) => !(options.later ?? []).includes(region));
   await Promise.all(now.map(async (region) => nodes.set(region, await start(region))));
