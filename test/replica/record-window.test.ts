@@ -134,6 +134,53 @@ describe('record window: records off the heap are read back from the log', () =>
     expect(refund).toEqual({ status: 'not_found' });
   });
 
+  it("with the default window, a peer's debit is not held here: a retry of its key here replays it from the log", async () => {
+    const regions = ['eu', 'us'];
+    const c = await cluster(regions);
+    await c.run(5);
+    await Promise.all([c.node('eu').grant(grant(900)), c.run(20)]);
+    const [taken] = await Promise.all([c.node('eu').debit(debit('paid-at-eu', 7, { order: 1 })), c.run(10)]);
+    if (taken.status !== 'accepted') throw new Error('debit refused');
+    await c.until(() => c.node('us').balance('acme')?.debited === 7);
+    const [retry] = await Promise.all([c.node('us').debit(debit('paid-at-eu', 7, { order: 1 })), c.run(10)]);
+    expect(retry).toMatchObject({ status: 'replayed', debit: taken.debit });
+    const [other] = await Promise.all([c.node('us').debit(debit('paid-at-eu', 8)), c.run(10)]);
+    expect(other).toMatchObject({ status: 'conflict' });
+    // A refund is the debit's region's to take (API.md): us names it.
+    const [refund] = await Promise.all([
+      c.node('us').refund({ tenant: 'acme', debitId: taken.debit.debitId, idempotencyKey: 'r1', amount: 2 }),
+      c.run(10),
+    ]);
+    expect(refund).toMatchObject({ status: 'wrong_region', region: 'eu' });
+    await c.run(50);
+    for (const region of regions)
+      expect(c.node(region).balance('acme')).toMatchObject({ debited: 7, refunded: 0, balance: 893 });
+  });
+
+  it('with the default window, a key accepted at two isolated regions is refunded once', async () => {
+    const regions = ['eu', 'us'];
+    const c = await cluster(regions);
+    await c.run(5);
+    await Promise.all([c.node('eu').grant(grant(900)), c.run(20)]);
+    await c.until(() => regions.every((region) => c.node(region).balance('acme')?.balance === 900));
+    c.network.isolateAll();
+    const [a, b] = await Promise.all([
+      c.node('eu').debit(debit('same-key', 50)),
+      c.node('us').debit(debit('same-key', 50)),
+      c.run(10),
+    ]);
+    expect([a.status, b.status]).toEqual(['accepted', 'accepted']);
+    c.network.healAll();
+    const vectors = () => new Set(regions.map((region) => canonicalJson(c.node(region).versionVector())));
+    await c.until(
+      () =>
+        vectors().size === 1 && regions.every((region) => c.node(region).balance('acme')?.refunded === 50),
+    );
+    await c.run(50);
+    for (const region of regions)
+      expect(c.node(region).balance('acme')).toMatchObject({ debited: 100, refunded: 50, balance: 850 });
+  });
+
   it('a key accepted at two isolated regions, evicted before the heal, is refunded once', async () => {
     const regions = ['eu', 'us'];
     const c = await cluster(regions, { recordWindowRecords: 1 });

@@ -109,14 +109,17 @@ function foldDebit(tenant: TenantState, index: number, event: LedgerEvent & { ki
           'overdrawn of tenant',
           tenant.tenant,
         );
-  const debit = debitRecordFromEvent(event);
+  // A peer's debit under a record window that keeps only its own region's is indexed, not recorded.
+  const window = tenant.ledger.recordWindow;
+  const debit = window === undefined || window.keepsOnHeap(event.origin) ? debitRecordFromEvent(event) : null;
   for (const part of parts) {
     const grant = ensureGrant(tenant, part.grantId);
     setGrantCell(grant, index, 'debited', grantCellAt(grant, index, 'debited') + part.amount);
   }
   if (event.amount !== 0) setTenantCell(tenant, index, 'debited', debited);
   if (event.overdraft !== 0) setTenantCell(tenant, index, 'overdrawn', overdrawn);
-  recordDebit(tenant, debit);
+  if (debit !== null) recordDebit(tenant, debit);
+  else window?.indexedDebit(tenant, event.origin, event.idempotencyKey, event.seq, event.at);
 }
 
 /** Records `debit` in the tenant's debit index (also used by merge). */

@@ -145,6 +145,27 @@ export class KeyIndex {
     return false;
   }
 
+  /**
+   * mayHold, for the records of the origins `of` accepts only: a table in memory of such an origin
+   * holds the fingerprint, or a part on disk that indexes such an origin may (its filter cannot tell
+   * origins apart).
+   */
+  mayHoldOf(tenant: string, key: string, of: (origin: string) => boolean): boolean {
+    if (this.buckets.size === 0 && this.writing.size === 0 && this.spilled.size === 0) return false;
+    const print = this.print(tenant, key);
+    for (const tables of this.memoryTables())
+      for (const [origin, table] of tables)
+        if (of(this.origins[origin] as string) && table.holds(print)) return true;
+    for (const parts of this.spilled.values())
+      for (const part of parts)
+        if (
+          part.origins.some((each) => each.entries > 0 && of(each.origin)) &&
+          (part.filter === null || part.filter.mayHold(print))
+        )
+          return true;
+    return false;
+  }
+
   /** Calls `found(origin index, seq)` for every record in memory whose fingerprint matches (tenant, key). */
   find(tenant: string, key: string, found: (origin: number, seq: number) => void): void {
     if (this.buckets.size === 0 && this.writing.size === 0) return;

@@ -70,6 +70,20 @@ export function debitsOfKey(tenant: TenantState, key: string, recalled: Recalled
   return { records: records.sort(compareRecords), recall };
 }
 
+/**
+ * False when surely no debit of `tenant` with `key` by an origin that `of` accepts is known here,
+ * in memory or in the key index (true may be a fingerprint's or a filter's false positive): a
+ * duplicate check for those origins' debits, most often of a fresh key, ends without listing the
+ * key's debits or reading any back.
+ */
+export function mayHoldDebitOf(tenant: TenantState, key: string, of: (origin: string) => boolean): boolean {
+  for (const id of keyIds(tenant.debitsByKey, key)) {
+    const debit = tenant.debits?.get(id);
+    if (debit !== undefined && of(debit.origin)) return true;
+  }
+  return tenant.ledger.recordWindow?.debitKeys.mayHoldOf(tenant.tenant, key, of) === true;
+}
+
 /** The refunds recorded with `key` for the tenant, first one first, and ids to recall. */
 export function refundsOfKey(tenant: TenantState, key: string, recalled: Recalled): Found<RefundRecord> {
   const ids = tenant.refundsByKey?.get(key);

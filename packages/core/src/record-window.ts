@@ -36,6 +36,13 @@ export interface RecordWindowOptions {
   readonly fingerprint?: Fingerprinter;
   /** Parts of closed buckets found on disk at start (key-spill.ts), attached before any restore. */
   readonly spilled?: readonly SpilledPart[];
+  /**
+   * Whose debits may stay on the heap (every origin's when absent); the others' are indexed only,
+   * as if evicted at once, and read back from the log when a decision needs them. A replica keeps
+   * its own region's: replays and refunds asked of a region are of its own debits, while a peer's
+   * debits arrive by the hundred thousand in a catch-up and were each held, then evicted.
+   */
+  readonly onHeap?: (origin: string) => boolean;
 }
 
 /** A record fetched back from the log by id, or null when the event there is not such a record. */
@@ -65,6 +72,8 @@ export class RecordWindow {
   /** Whether each held record is a debit (else a refund), position for position with `held`. */
   private heldDebit: boolean[] = [];
   private head = 0;
+  /** keepsOnHeap's answers, by origin. */
+  private readonly heapOrigins = new Map<string, boolean>();
   /** Records evicted from the heap since the window was made. */
   evicted = 0;
 
@@ -88,6 +97,23 @@ export class RecordWindow {
   /** Records on the heap now (some may have been forgotten by the retention sweep already). */
   get size(): number {
     return this.held.length - this.head;
+  }
+
+  /** Whether `origin`'s debits may stay on the heap (options.onHeap, asked once per origin). */
+  keepsOnHeap(origin: string): boolean {
+    const onHeap = this.options.onHeap;
+    if (onHeap === undefined) return true;
+    let keeps = this.heapOrigins.get(origin);
+    if (keeps === undefined) {
+      keeps = onHeap(origin);
+      this.heapOrigins.set(origin, keeps);
+    }
+    return keeps;
+  }
+
+  /** Indexes a debit of an origin not kept on the heap (keepsOnHeap): no record is made. */
+  indexedDebit(tenant: TenantState, origin: string, key: string, seq: number, at: number): void {
+    this.debitKeys.add(tenant.tenant, key, tenant.ledger.originIndex.get(origin) as number, seq, at);
   }
 
   /** Indexes a debit just recorded in `tenant`'s maps, then evicts what is over the budget. */

@@ -16,6 +16,7 @@ import {
   type LedgerEvent,
   type LedgerState,
   makeEvent,
+  mayHoldDebitOf,
   type RecalledRecord,
   type RecordWindowOptions,
   recordFromEvent,
@@ -142,24 +143,69 @@ const op: fc.Arbitrary<Op> = fc.oneof(
 const weak: Fingerprinter = (_tenant, key) => ({ check: 1 + (key.length % 3), extra: 0 });
 
 describe('record window', () => {
-  it('with any window size, every sequence answers as with every record in memory', () => {
+  it('with any window size, or debits kept off the heap, every sequence answers as with every record in memory', () => {
     fc.assert(
       fc.property(
         fc.array(op, { minLength: 1, maxLength: 40 }),
         fc.oneof(fc.constant(0), fc.constant(1), fc.integer({ min: 0, max: 8 })),
         fc.boolean(),
-        (ops, records, collide) => {
+        fc.boolean(),
+        (ops, records, collide, offHeap) => {
           const whole = play(new Ledger(), ops, []);
           const windowed = new Ledger({
             records,
             bucketMs: HOUR,
             ...(collide ? { fingerprint: weak } : {}),
+            // As a replica keeps a peer's debits: indexed only, never on the heap.
+            ...(offHeap ? { onHeap: () => false } : {}),
           });
           expect(play(windowed, ops, [])).toEqual(whole);
         },
       ),
       { numRuns: 300 },
     );
+  });
+
+  it("a debit of an origin the window does not keep on the heap is indexed only, and found by its origin's region", () => {
+    const ledger = new Ledger({ records: 100, bucketMs: HOUR, onHeap: (origin) => origin !== EU });
+    ledger.run(
+      () =>
+        decideGrant(
+          ledger.state,
+          { origin: EU, now: T0 },
+          { tenant: 'acme', grantId: 'g', amount: 100, priority: 1, expiresAt: null },
+        ),
+      T0,
+    );
+    const decision = ledger.decide((recalled) =>
+      decideDebit(
+        ledger.state,
+        { origin: EU, now: T0, overdraftLimit: 0 },
+        { tenant: 'acme', amount: 5, idempotencyKey: 'k', metadata: null },
+        recalled,
+      ),
+    );
+    if (decision.status !== 'accepted') throw new Error(decision.status);
+    ledger.append(decision.body, T0);
+    const tenant = ledger.state.tenants.get('acme');
+    if (tenant === undefined) throw new Error('no tenant');
+    expect(tenant.debits).toBeNull();
+    expect(tenantFigures(ledger.state, 'acme', { now: T0 })).toMatchObject({ debited: 5, balance: 95 });
+    expect(mayHoldDebitOf(tenant, 'k', (origin) => origin === EU)).toBe(true);
+    expect(mayHoldDebitOf(tenant, 'k', (origin) => origin !== EU)).toBe(false);
+    expect(mayHoldDebitOf(tenant, 'other', () => true)).toBe(false);
+    // A replay reads it back from the log.
+    ledger.recalls = 0;
+    const replay = ledger.decide((recalled) =>
+      decideDebit(
+        ledger.state,
+        { origin: EU, now: T0, overdraftLimit: 0 },
+        { tenant: 'acme', amount: 5, idempotencyKey: 'k', metadata: null },
+        recalled,
+      ),
+    );
+    expect(replay).toMatchObject({ status: 'replayed', debit: { idempotencyKey: 'k', amount: 5 } });
+    expect(ledger.recalls).toBe(1);
   });
 
   it('a fingerprint collision never answers the wrong debit', () => {

@@ -11,6 +11,7 @@ import {
   type GrantDefinition,
   grantDefinition,
   type LedgerState,
+  mayHoldDebitOf,
   NOTHING_RECALLED,
   type OriginId,
   type RetiredOrigin,
@@ -321,7 +322,11 @@ export class RemoteEvents {
   private refundDuplicates(tenant: string, keys: ReadonlySet<string>, recalled?: RecalledSet): void {
     const ledger = this.host.state().tenants.get(tenant);
     if (ledger === undefined) return;
+    const ours = (origin: string): boolean => regionOf(origin) === this.host.region;
     for (const key of keys) {
+      // Only a debit this region took is refunded here: a key none of its incarnations took (most
+      // received keys) has nothing to refund here, and its debits are not listed nor read back.
+      if (!mayHoldDebitOf(ledger, key, ours)) continue;
       // Earlier debits of the key may be off the heap (issue 18): read back, then checked again.
       const found = debitsOfKey(ledger, key, recalled ?? NOTHING_RECALLED);
       if (found.recall.length > 0) {

@@ -12,6 +12,7 @@ import {
   type OriginId,
   originId,
   type RetiredOrigin,
+  regionOf,
 } from '@allot/core';
 import { AntiEntropy } from './anti-entropy.js';
 import { Archiving } from './archiving.js';
@@ -164,10 +165,14 @@ export class ReplicaParts implements ReplicaNode {
     this.remote = new RemoteEvents(remoteHost(this));
   }
 
-  /** The record window of this replica's fold (and of every fold it makes for others). */
-  recordWindow(): { records: number; bucketMs: number } {
+  /**
+   * The record window of this replica's fold (and of every fold it makes for others): up to
+   * `records` of its own region's debits and refunds on the heap; its peers' debits are indexed only.
+   */
+  recordWindow(): { records: number; bucketMs: number; onHeap: (origin: string) => boolean } {
     return {
       records: this.options.recordWindowRecords,
+      onHeap: (origin) => regionOf(origin) === this.region,
       bucketMs: Math.max(
         KEY_INDEX_BUCKET_MS_MIN,
         Math.ceil(this.options.idempotencyRetentionMs / KEY_INDEX_BUCKETS_PER_RETENTION),
