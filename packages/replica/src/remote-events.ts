@@ -89,7 +89,20 @@ export class RemoteEvents {
   /** Runs that arrived past a gap, oldest first, folded when the gap fills (HELD_RUNS_MAX). */
   private readonly held: { readonly region: string; readonly frame: SegmentsFrame }[] = [];
 
+  /** Whether each origin seen is one of this region's incarnations (asked per received key). */
+  private readonly ownRegion = new Map<OriginId, boolean>();
+
   constructor(private readonly host: RemoteEventsHost) {}
+
+  /** Whether `origin` is an incarnation of this region. */
+  private readonly ours = (origin: OriginId): boolean => {
+    let ours = this.ownRegion.get(origin);
+    if (ours === undefined) {
+      ours = regionOf(origin) === this.host.region;
+      this.ownRegion.set(origin, ours);
+    }
+    return ours;
+  };
 
   /** The own log is confirmed whole: what received events asked of this region is done now. */
   actOnDeferred(): void {
@@ -322,11 +335,10 @@ export class RemoteEvents {
   private refundDuplicates(tenant: string, keys: ReadonlySet<string>, recalled?: RecalledSet): void {
     const ledger = this.host.state().tenants.get(tenant);
     if (ledger === undefined) return;
-    const ours = (origin: string): boolean => regionOf(origin) === this.host.region;
     for (const key of keys) {
       // Only a debit this region took is refunded here: a key none of its incarnations took (most
       // received keys) has nothing to refund here, and its debits are not listed nor read back.
-      if (!mayHoldDebitOf(ledger, key, ours)) continue;
+      if (!mayHoldDebitOf(ledger, key, this.ours)) continue;
       // Earlier debits of the key may be off the heap (issue 18): read back, then checked again.
       const found = debitsOfKey(ledger, key, recalled ?? NOTHING_RECALLED);
       if (found.recall.length > 0) {
