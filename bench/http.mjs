@@ -4,7 +4,7 @@
 // durability fsync, in the same run, one after the other. Prints throughput and p99 and their
 // ratios. Goal (issue 4): throughput ≥ 0.8× and p99 ≤ 1.5× the bare route.
 import autocannon from 'autocannon';
-import { machine, post, spawnServer, startNode, TOKENS } from './support.mjs';
+import { childCpuSeconds, loadAverage, machine, post, spawnServer, startNode, TOKENS } from './support.mjs';
 
 const seconds = Number(process.env.DURATION ?? 10);
 const connections = 50;
@@ -35,7 +35,16 @@ const bare = await spawnServer(
   [new URL('./bare-server.mjs', import.meta.url).pathname],
   /listening (http:\/\/\S+)/,
 );
-const baseline = await run(bare.url, 'none');
+/** Runs the load against `server`; also the server's CPU µs per request (all its threads). */
+async function measure(server, token) {
+  const before = childCpuSeconds(server.child);
+  const result = await run(server.url, token);
+  const after = childCpuSeconds(server.child);
+  const cpuUs = before === null || after === null ? null : ((after - before) * 1e6) / result.requests.total;
+  return { result, cpuUs };
+}
+
+const baseline = await measure(bare, 'none');
 await bare.stop();
 
 const node = await startNode('fsync');
@@ -44,16 +53,18 @@ const granted = await post(node.url, TOKENS.admin, '/v1/tenants/acme/grants', {
   amount: 9_000_000_000_000,
 });
 if (granted.status !== 201) throw new Error(`grant failed: ${JSON.stringify(granted.body)}`);
-const measured = await run(node.url, TOKENS.service);
+const measured = await measure(node, TOKENS.service);
 await node.stop();
 
-const row = (name, result) =>
-  `${name.padEnd(28)} ${String(Math.round(result.requests.average)).padStart(8)} req/s   p99 ${String(result.latency.p99).padStart(4)} ms   non-2xx ${result.non2xx}`;
-console.log(`bench:http — ${machine()}, ${connections} connections, pipelining 1, ${seconds} s each`);
+const row = (name, { result, cpuUs }) =>
+  `${name.padEnd(28)} ${String(Math.round(result.requests.average)).padStart(8)} req/s   p99 ${String(result.latency.p99).padStart(4)} ms   non-2xx ${result.non2xx}   server CPU ${cpuUs === null ? '?' : cpuUs.toFixed(0)} µs/request`;
+console.log(
+  `bench:http — ${machine()}, ${connections} connections, pipelining 1, ${seconds} s each, load average ${loadAverage()}`,
+);
 console.log(row('bare fastify route', baseline));
 console.log(row('allot debit (fsync)', measured));
-const throughput = measured.requests.average / baseline.requests.average;
-const p99 = measured.latency.p99 / Math.max(1, baseline.latency.p99);
+const throughput = measured.result.requests.average / baseline.result.requests.average;
+const p99 = measured.result.latency.p99 / Math.max(1, baseline.result.latency.p99);
 console.log(
   `throughput ratio ${throughput.toFixed(2)}x (goal ≥ 0.80)   p99 ratio ${p99.toFixed(2)}x (goal ≤ 1.50)`,
 );
