@@ -71,18 +71,28 @@ export type ReadFault = (key: string, bytes: Uint8Array) => Uint8Array;
  * The durable commits of one disk as LevelDB keeps them: the image of the last compaction (its
  * tables), the commits since (its write-ahead log), and the images of a few earlier compactions
  * (backups). A compaction happens every COMPACTION_COMMITS durable commits.
+ *
+ * Only the oldest kept image is held whole (`base`); each later one is the changes that lead to it
+ * from the one before, replayed when a fault asks for it. A compaction then costs its changes, not a
+ * copy of the whole disk: a copy per compaction grew with the disk (quadratic over a run), and was
+ * the simulator's largest single cost in bench:sim.
  */
 export class DiskHistory<I, P> {
-  private compacted: I;
+  /** The image of the oldest backup kept; of the last compaction when none is kept. */
+  private base: I;
+  /** The changes from each kept image to the next; the last leads to the last compaction. */
+  private intervals: ((image: I) => void)[][] = [];
+  /** Every change since the last compaction: its commits, and records damaged in place. */
+  private pending: ((image: I) => void)[] = [];
+  /** The commits since the last compaction (the write-ahead log). */
   private wal: P[] = [];
-  private readonly backups: I[] = [];
 
   constructor(
     empty: I,
     private readonly copy: (image: I) => I,
     private readonly replay: (image: I, plan: P) => void,
   ) {
-    this.compacted = copy(empty);
+    this.base = copy(empty);
   }
 
   /** Commits in the write-ahead log (since the last compaction). */
@@ -92,22 +102,41 @@ export class DiskHistory<I, P> {
 
   /** Backups kept (images of earlier compactions). */
   get backupCount(): number {
-    return this.backups.length;
+    return this.intervals.length;
   }
 
-  /** `plan` became durable, and `durable` is the image after it. */
-  committed(durable: I, plan: P): void {
+  /** `plan` became durable (the caller's image holds it already). */
+  committed(plan: P): void {
     this.wal.push(plan);
+    this.pending.push((image) => this.replay(image, plan));
     if (this.wal.length < COMPACTION_COMMITS) return;
-    this.backups.push(this.compacted);
-    if (this.backups.length > COMPACTION_BACKUPS_KEPT) this.backups.shift();
-    this.compacted = this.copy(durable);
+    this.intervals.push(this.pending);
+    this.pending = [];
     this.wal = [];
+    if (this.intervals.length > COMPACTION_BACKUPS_KEPT) {
+      // The oldest backup goes: the base moves on to the next one, in place.
+      for (const change of this.intervals.shift() ?? []) change(this.base);
+    }
+  }
+
+  /**
+   * The durable image was changed in place outside a commit (a record damaged on disk): the next
+   * compaction holds the change; a loss of the write-ahead log before it takes it away.
+   */
+  changed(change: (image: I) => void): void {
+    this.pending.push(change);
+  }
+
+  /** A copy of the image of kept compaction `index` (0: the oldest backup; backupCount: the last). */
+  private imageAt(index: number): I {
+    const image = this.copy(this.base);
+    for (const interval of this.intervals.slice(0, index)) for (const change of interval) change(image);
+    return image;
   }
 
   /** The image of the last compaction (a copy). */
   compactedImage(): I {
-    return this.copy(this.compacted);
+    return this.imageAt(this.intervals.length);
   }
 
   /**
@@ -117,24 +146,26 @@ export class DiskHistory<I, P> {
   truncate(keep: number): { image: I; lost: number } {
     const kept = this.wal.slice(0, Math.max(0, Math.min(keep, this.wal.length)));
     const lost = this.wal.length - kept.length;
-    const image = this.copy(this.compacted);
+    const image = this.compactedImage();
     for (const plan of kept) this.replay(image, plan);
     this.wal = kept;
+    this.pending = kept.map((plan) => (into: I) => this.replay(into, plan));
     return { image, lost };
   }
 
   /**
    * The image of backup `index` (0: the oldest kept), the WAL and later backups gone, as after a
-   * restore; null when no backup is kept. `commitsSince` is added to the report's count.
+   * restore; null when no backup is kept.
    */
   restore(index: number): { image: I; lost: number } | null {
-    const backup = this.backups[index];
-    if (backup === undefined) return null;
-    const lost = (this.backups.length - index) * COMPACTION_COMMITS + this.wal.length;
-    this.backups.splice(index);
-    this.compacted = this.copy(backup);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.intervals.length) return null;
+    const lost = (this.intervals.length - index) * COMPACTION_COMMITS + this.wal.length;
+    const image = this.imageAt(index);
+    // That backup is the last compaction now; the ones after it and the WAL are gone.
+    this.intervals = this.intervals.slice(0, index);
+    this.pending = [];
     this.wal = [];
-    return { image: this.copy(backup), lost };
+    return { image, lost };
   }
 }
 
@@ -248,6 +279,9 @@ export function damageDisk<P>(
   } else if (damage === 'corrupt-middle' || damage === 'corrupt-end') {
     const done = corruptRecord(durable, damage === 'corrupt-end' ? 'end' : 'middle', pick);
     if (done === null) return null;
+    // In place on the disk the store restarts on: later compactions hold the damaged record.
+    const damaged = durable.get(done.key) as Uint8Array;
+    disk.changed((image) => image.set(done.key, damaged));
     damagedKeys = [done.key];
     detail = done.detail;
   } else if (damage === 'misdirected-read') {

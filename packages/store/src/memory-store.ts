@@ -215,7 +215,7 @@ export class MemoryStore implements Store {
 
   private makeDurable(plan: DiskWrite): void {
     writePlan(this.durable, plan, null);
-    this.disk.committed(this.durable, plan);
+    this.disk.committed(plan);
   }
 
   /** A copy of what the disk holds durably now: a backup of the data directory, to restore later. */
