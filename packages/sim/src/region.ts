@@ -49,8 +49,16 @@ export interface RegionContext {
   rightsMoved: number;
   /** Called with each replica once it has opened (alert-watch.ts listens to it). */
   readonly opened?: (region: string, replica: Replica, alive: () => boolean) => void;
-  /** A region restarted on a damaged disk: whether its replica opened on it (issue 15). */
-  storageOpened?(region: string, damage: PendingDamage, outcome: 'refused' | 'opened', detail: string): void;
+  /**
+   * A region restarted on a damaged disk: whether its replica opened on it (issue 15); `untouched`
+   * when the disk was damaged again, or lost, before any start opened it.
+   */
+  storageOpened?(
+    region: string,
+    damage: PendingDamage,
+    outcome: 'refused' | 'opened' | 'untouched',
+    detail: string,
+  ): void;
   /** A region's disk was lost; it held `held` durably of each origin (issue 15, swarm seed 22486). */
   diskLost?(region: string, held: Readonly<Record<string, number>>): void;
 }
@@ -202,6 +210,7 @@ export class RegionNode {
     const origin = this.origin;
     const held = this.store.durableSeqs();
     this.kill();
+    this.settleUntouched('the disk was lost before a start opened it');
     if (origin !== null) this.lostOrigins.push(origin);
     this.store = this.store.loseDisk();
     this.context.diskLost?.(this.region, held);
@@ -215,6 +224,7 @@ export class RegionNode {
     const origin = this.origin;
     const held = this.store.durableSeqs();
     this.kill();
+    this.settleUntouched('the disk was damaged again before a start opened it');
     const damaged = this.store.crashDamaged(damage, pick);
     if (damaged === null) {
       this.store = this.store.crash();
@@ -223,6 +233,21 @@ export class RegionNode {
     this.store = damaged.store;
     this.damaged = { report: damaged.report, held, kept: this.store.durableSeqs(), origin };
     return this.damaged;
+  }
+
+  /**
+   * A damage no start has met yet is recorded now, as `untouched`, before another fault to the disk:
+   * what it destroyed stays destroyed, and the next record's `held` starts from what it kept. Before,
+   * the next damage replaced it unrecorded (swarm seed 13590: us lost its write-ahead log, with
+   * seqs 154–156 of its own log that no peer held yet, and crashed on a misdirected read at the
+   * instant it restarted; only the second damage was recorded, so S3, S5 and S9 counted the
+   * debits the lost log took as lost by the cluster).
+   */
+  private settleUntouched(detail: string): void {
+    const earlier = this.damaged;
+    if (earlier === null) return;
+    this.damaged = null;
+    this.context.storageOpened?.(this.region, earlier, 'untouched', detail);
   }
 
   /** Takes a copy of what the disk holds durably now (a backup of the data directory). */

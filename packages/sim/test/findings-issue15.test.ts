@@ -165,4 +165,21 @@ describe('issue 15 soak findings', () => {
     const misdirected = storageOf(result).filter((record) => record.damage === 'misdirected-read');
     expect(misdirected.map((record) => [record.region, record.outcome])).toEqual([['eu', 'refused']]);
   });
+
+  /**
+   * S3, S5, S9 (the simulator), swarm range 12,001–14,000 of 2026-12-03: us lost its write-ahead
+   * log at 8 s, with seqs 154–156 of its own log (debits it had acknowledged) that no peer held yet,
+   * and at 10.3 s crashed on a misdirected read at the instant it restarted. The second damage
+   * replaced the first before any start met it, so only the second was recorded: the debits the
+   * lost log took counted as lost by the cluster. A damage no start met is now recorded (`untouched`)
+   * before the next fault to the disk.
+   */
+  it('seed 13590: a damage no start met is recorded before the next one', async () => {
+    const result = await run(13590);
+    expect(storageOf(result).map((record) => [record.damage, record.outcome])).toEqual([
+      ['lost-wal', 'untouched'],
+      ['misdirected-read', 'refused'],
+    ]);
+    expect(noteOf(result, 'S3')).toMatch(/3 were lost with a disk before they replicated/);
+  });
 });
