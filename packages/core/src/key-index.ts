@@ -133,33 +133,24 @@ export class KeyIndex {
 
   /**
    * True when some indexed record's fingerprint may match (tenant, key): a table in memory holds it,
-   * or a part on disk may (its filter says so, or it has none in memory).
+   * or a part on disk may (its filter says so, or it has none in memory). With `of`, only the
+   * records of the origins it accepts count: a part on disk counts when it indexes such an origin
+   * (its filter cannot tell origins apart).
    */
-  mayHold(tenant: string, key: string): boolean {
+  mayHold(tenant: string, key: string, of?: (origin: string) => boolean): boolean {
     if (this.buckets.size === 0 && this.writing.size === 0 && this.spilled.size === 0) return false;
     const print = this.print(tenant, key);
-    for (const tables of this.memoryTables())
-      for (const table of tables.values()) if (table.holds(print)) return true;
-    for (const parts of this.spilled.values())
-      for (const part of parts) if (part.filter === null || part.filter.mayHold(print)) return true;
-    return false;
-  }
-
-  /**
-   * mayHold, for the records of the origins `of` accepts only: a table in memory of such an origin
-   * holds the fingerprint, or a part on disk that indexes such an origin may (its filter cannot tell
-   * origins apart).
-   */
-  mayHoldOf(tenant: string, key: string, of: (origin: string) => boolean): boolean {
-    if (this.buckets.size === 0 && this.writing.size === 0 && this.spilled.size === 0) return false;
-    const print = this.print(tenant, key);
-    for (const tables of this.memoryTables())
-      for (const [origin, table] of tables)
-        if (of(this.origins[origin] as string) && table.holds(print)) return true;
+    for (const tables of this.memoryTables()) {
+      if (of === undefined) {
+        for (const table of tables.values()) if (table.holds(print)) return true;
+      } else
+        for (const [origin, table] of tables)
+          if (of(this.origins[origin] as string) && table.holds(print)) return true;
+    }
     for (const parts of this.spilled.values())
       for (const part of parts)
         if (
-          part.origins.some((each) => each.entries > 0 && of(each.origin)) &&
+          (of === undefined || part.origins.some((each) => each.entries > 0 && of(each.origin))) &&
           (part.filter === null || part.filter.mayHold(print))
         )
           return true;

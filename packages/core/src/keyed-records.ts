@@ -77,11 +77,13 @@ export function debitsOfKey(tenant: TenantState, key: string, recalled: Recalled
  * key's debits or reading any back.
  */
 export function mayHoldDebitOf(tenant: TenantState, key: string, of: (origin: string) => boolean): boolean {
-  for (const id of keyIds(tenant.debitsByKey, key)) {
-    const debit = tenant.debits?.get(id);
-    if (debit !== undefined && of(debit.origin)) return true;
-  }
-  return tenant.ledger.recordWindow?.debitKeys.mayHoldOf(tenant.tenant, key, of) === true;
+  // Most keys have no record in memory here: no list is made for them.
+  if (tenant.debitsByKey?.has(key) === true)
+    for (const id of keyIds(tenant.debitsByKey, key)) {
+      const debit = tenant.debits?.get(id);
+      if (debit !== undefined && of(debit.origin)) return true;
+    }
+  return tenant.ledger.recordWindow?.debitKeys.mayHold(tenant.tenant, key, of) === true;
 }
 
 /** The refunds recorded with `key` for the tenant, first one first, and ids to recall. */
