@@ -177,14 +177,16 @@ describe('record window', () => {
         ),
       T0,
     );
-    const decision = ledger.decide((recalled) =>
-      decideDebit(
-        ledger.state,
-        { origin: EU, now: T0, overdraftLimit: 0 },
-        { tenant: 'acme', amount: 5, idempotencyKey: 'k', metadata: null },
-        recalled,
-      ),
-    );
+    const debitK = () =>
+      ledger.decide((recalled) =>
+        decideDebit(
+          ledger.state,
+          { origin: EU, now: T0, overdraftLimit: 0 },
+          { tenant: 'acme', amount: 5, idempotencyKey: 'k', metadata: null },
+          recalled,
+        ),
+      );
+    const decision = debitK();
     if (decision.status !== 'accepted') throw new Error(decision.status);
     ledger.append(decision.body, T0);
     const tenant = ledger.state.tenants.get('acme');
@@ -196,14 +198,7 @@ describe('record window', () => {
     expect(mayHoldDebitOf(tenant, 'other', () => true)).toBe(false);
     // A replay reads it back from the log.
     ledger.recalls = 0;
-    const replay = ledger.decide((recalled) =>
-      decideDebit(
-        ledger.state,
-        { origin: EU, now: T0, overdraftLimit: 0 },
-        { tenant: 'acme', amount: 5, idempotencyKey: 'k', metadata: null },
-        recalled,
-      ),
-    );
+    const replay = debitK();
     expect(replay).toMatchObject({ status: 'replayed', debit: { idempotencyKey: 'k', amount: 5 } });
     expect(ledger.recalls).toBe(1);
   });
