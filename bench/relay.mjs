@@ -2,6 +2,7 @@
 // bytes, and its owner can cut it (close every connection, refuse new ones), black-hole it (keep
 // connections open, drop every byte), delay it, or heal it. Used by the real-process tests and
 // by bench:replication.
+import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 
 /** One directed link's relay to `targetPort` on loopback. */
@@ -93,4 +94,39 @@ export async function freePort() {
   await new Promise((resolve) => server.close(() => resolve(undefined)));
   if (address === null || typeof address === 'string') throw new Error('no port');
   return address.port;
+}
+
+/** Whether `port` can be bound on loopback now. @param {number} port @returns {Promise<boolean>} */
+function portIsFree(port) {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The first of `count` consecutive free loopback ports below the kernel's ephemeral range, for nodes
+ * whose ports are known before they start (peers dial them directly; `allot dev` takes a base port).
+ * A port probed with `freePort` comes from that range, and between the probe and the node's bind the
+ * kernel may hand it to any outgoing connection or listener on port 0 (a fresh clone's `npm test`:
+ * EADDRINUSE in tls-cluster.test.ts); a port below the range is never handed out, so only another
+ * explicit bind could take it.
+ * @param {number} [count] @returns {Promise<number>}
+ */
+export async function portOutsideEphemeral(count = 1) {
+  let low = 32768; // Linux's default lower bound
+  try {
+    low =
+      Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    // Not Linux: keep the default.
+  }
+  const from = Math.max(1024, Math.min(20_000, low - 2_000));
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = from + Math.floor(Math.random() * (low - count - from));
+    const free = await Promise.all(Array.from({ length: count }, (_, i) => portIsFree(base + i)));
+    if (free.every(Boolean)) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports below the ephemeral range`);
 }

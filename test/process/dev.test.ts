@@ -5,11 +5,11 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { rawPublicKey, readRegionKey } from '@allot/store';
 import { afterAll, describe, expect, it } from 'vitest';
+import { portOutsideEphemeral } from '../../bench/relay.mjs';
 import { DEV_REGIONS_MAX, parseRegions } from '../../packages/cli/src/commands/dev.js';
 import { call, removeDir, tempDir } from './node-process.js';
 
@@ -23,25 +23,6 @@ afterAll(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const dir of dirs) removeDir(dir);
 });
-
-/** Whether `port` on loopback can be listened on right now. */
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** The first of `count` consecutive free loopback ports. */
-async function freePortRun(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const free = await Promise.all(Array.from({ length: count }, (_, i) => portIsFree(base + i)));
-    if (free.every(Boolean)) return base;
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
-}
 
 /** What `allot dev` printed once every region served. */
 interface DevCluster {
@@ -99,7 +80,7 @@ describe('allot dev', () => {
   it('serves every region, prints URLs and tokens, stops on SIGTERM, and restarts with the same identity', async () => {
     const data = tempDir('dev');
     dirs.push(data);
-    const basePort = await freePortRun(REGIONS.length);
+    const basePort = await portOutsideEphemeral(REGIONS.length);
 
     const first = await startDev(data, basePort);
     try {

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { SIGNATURE_HEADER, verifyWebhookSignature } from '@allot/server';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../bench/relay.mjs';
+import { portOutsideEphemeral } from '../../bench/relay.mjs';
 import { useProcessCluster } from './cluster-process.js';
 import {
   call,
@@ -65,7 +65,7 @@ describe('webhooks and the stream (real processes)', () => {
     const dir = tempDir('realtime');
     dirs.push(dir);
     const hooks = await receiver();
-    const port = await freePort();
+    const port = await portOutsideEphemeral();
     const extra = {
       listen: { host: '127.0.0.1', port },
       webhooks: [{ url: hooks.url, secret: SECRET }],

@@ -9,7 +9,7 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { generateRegionKey, rawPublicKey } from '@allot/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../bench/relay.mjs';
+import { portOutsideEphemeral } from '../../bench/relay.mjs';
 import {
   makeCertificateAuthority,
   type TestCertificateAuthority,
@@ -72,7 +72,7 @@ beforeAll(async () => {
   const keys = new Map<string, string>();
   const dirOf = new Map<string, string>();
   for (const region of REGIONS) {
-    ports.set(region, await freePort());
+    ports.set(region, await portOutsideEphemeral());
     const dir = tempDir(`tls-${region}`);
     dirs.push(dir);
     dirOf.set(region, dir);
