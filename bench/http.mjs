@@ -4,7 +4,16 @@
 // durability fsync, in the same run, one after the other. Prints throughput and p99 and their
 // ratios. Goal (issue 4): throughput ≥ 0.8× and p99 ≤ 1.5× the bare route.
 import autocannon from 'autocannon';
-import { childCpuSeconds, loadAverage, machine, post, spawnServer, startNode, TOKENS } from './support.mjs';
+import {
+  childCpuSeconds,
+  commitShape,
+  loadAverage,
+  machine,
+  post,
+  spawnServer,
+  startNode,
+  TOKENS,
+} from './support.mjs';
 
 const seconds = Number(process.env.DURATION ?? 10);
 const connections = 50;
@@ -54,6 +63,7 @@ const granted = await post(node.url, TOKENS.admin, '/v1/tenants/acme/grants', {
 });
 if (granted.status !== 201) throw new Error(`grant failed: ${JSON.stringify(granted.body)}`);
 const measured = await measure(node, TOKENS.service);
+const commits = await commitShape(node.url, TOKENS.admin);
 await node.stop();
 
 const row = (name, { result, cpuUs }) =>
@@ -63,6 +73,10 @@ console.log(
 );
 console.log(row('bare fastify route', baseline));
 console.log(row('allot debit (fsync)', measured));
+if (commits !== null)
+  console.log(
+    `node commits: ${commits.commits} (${commits.eventsPerCommit.toFixed(1)} events and ${commits.msPerCommit.toFixed(2)} ms each, on average)`,
+  );
 const throughput = measured.result.requests.average / baseline.result.requests.average;
 const p99 = measured.result.latency.p99 / Math.max(1, baseline.result.latency.p99);
 console.log(

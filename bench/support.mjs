@@ -105,3 +105,22 @@ export async function post(url, token, path, body) {
   });
   return { status: response.status, body: await response.json() };
 }
+
+/**
+ * The node's commits so far, from its /metrics: how many, events per commit and ms per commit
+ * (means of the allot_commit_batch_size and allot_commit_duration_seconds histograms).
+ */
+export async function commitShape(url, token) {
+  const text = await (
+    await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+  ).text();
+  const value = (name) => {
+    const line = text.split('\n').find((row) => row.startsWith(`${name} `));
+    return line === undefined ? null : Number(line.slice(name.length + 1));
+  };
+  const commits = value('allot_commit_batch_size_count');
+  const events = value('allot_commit_batch_size_sum');
+  const seconds = value('allot_commit_duration_seconds_sum');
+  if (commits === null || events === null || seconds === null || commits === 0) return null;
+  return { commits, eventsPerCommit: events / commits, msPerCommit: (seconds * 1000) / commits };
+}

@@ -157,6 +157,40 @@ describe('record window: records off the heap are read back from the log', () =>
       expect(c.node(region).balance('acme')).toMatchObject({ debited: 7, refunded: 0, balance: 893 });
   });
 
+  it("a retry of a peer's key while the received segment is not durable yet replays it from that segment", async () => {
+    const regions = ['eu', 'us'];
+    const c = await cluster(regions);
+    await c.run(5);
+    await Promise.all([c.node('eu').grant(grant(900)), c.run(20)]);
+    await c.until(() => c.node('us').balance('acme')?.balance === 900);
+    // us's commits of what eu sends wait until released: eu's debit is folded at us, not durable.
+    const store = c.stores.get('us') as NonNullable<ReturnType<typeof c.stores.get>>;
+    const commit = store.commit.bind(store);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const eu = c.node('eu').origin;
+    let held = 0;
+    store.commit = async (batch, options) => {
+      if (batch.segments.some((segment) => segment.origin === eu)) {
+        held += 1;
+        await released;
+      }
+      return commit(batch, options);
+    };
+    const [taken] = await Promise.all([c.node('eu').debit(debit('paid-at-eu', 7, { order: 1 })), c.run(10)]);
+    if (taken.status !== 'accepted') throw new Error('debit refused');
+    await c.until(() => held > 0);
+    const retry = c.node('us').debit(debit('paid-at-eu', 7, { order: 1 }));
+    await c.run(10);
+    release();
+    const [answer] = await Promise.all([retry, c.run(10)]);
+    expect(answer).toMatchObject({ status: 'replayed', debit: taken.debit });
+    await c.run(50);
+    for (const region of regions) expect(c.node(region).balance('acme')).toMatchObject({ debited: 7 });
+  });
+
   it.each([
     { window: 'the default window', options: {}, evict: false },
     {

@@ -25,7 +25,11 @@ export interface Batch {
   readonly received: SegmentWrite[];
   /** Own and received events in this batch (what it adds to the replica's pending count). */
   eventCount: number;
-  /** The events of this batch, own and received, in fold order (read back before they are durable). */
+  /**
+   * The own events of this batch, in fold order (read back before they are durable). Received ones
+   * are read from their segments in `received`: holding each as an object until the commit made
+   * a catch-up's every event survive a young-generation collection.
+   */
   readonly events: LedgerEvent[];
   readonly control: Uint8Array[];
   /** Own events: the first seq of this batch (null: none), and the last. */

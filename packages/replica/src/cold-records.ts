@@ -1,13 +1,15 @@
 /**
  * Reading records off the heap back from the log (issue 18): a decision on a record window asks
  * for debit or refund ids (their events' origin and seq); this reads each event from the batches
- * not durable yet or, failing that, from the store (`readLog(origin, seq, 1)`, the Store port only),
- * and makes its record. An id whose event is not a debit or refund there is recalled as null, and
- * core compares tenant, key and id, so a fingerprint collision never answers the wrong record.
+ * not durable yet (own events as folded, received ones from their segments) or, failing that, from
+ * the store (`readLog(origin, seq, 1)`, the Store port only), and makes its record. An id whose
+ * event is not a debit or refund there is recalled as null, and core compares tenant, key and id,
+ * so a fingerprint collision never answers the wrong record.
  * A lookup may also ask for a chunk of a key-index part on disk (a keys-area key): it is read and
  * checked (key-spill.ts) into `keyChunks`; a damaged one rejects, naming it.
  */
 import {
+  decodeSegmentRange,
   type KeyChunk,
   type LedgerEvent,
   parseEventRecordId,
@@ -44,6 +46,12 @@ function pendingEvent(source: RecallSource, origin: string, seq: number): Ledger
   for (const batch of source.pending()) {
     if (batch === null) continue;
     for (const event of batch.events) if (event.seq === seq && event.origin === origin) return event;
+    // Received events are not kept as objects until their commit: read back from their segment.
+    for (const write of batch.received) {
+      if (write.origin !== origin || seq < write.firstSeq || seq > write.lastSeq) continue;
+      const index = seq - write.firstSeq;
+      return decodeSegmentRange(write.bytes, index, index + 1).events[0];
+    }
   }
   return undefined;
 }

@@ -197,7 +197,6 @@ export class RemoteEvents {
         batch = this.host.ownLog.nextBatch();
       }
       batch.received.push(write);
-      batch.events.push(...(verdict.segments[i]?.decoded.events ?? []));
       batch.eventCount += count;
       batch.remoteHeads.set(origin, {
         origin,
