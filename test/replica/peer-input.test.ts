@@ -125,6 +125,40 @@ describe('a stored policy that breaks the rule (an older version’s data direct
   });
 });
 
+describe('a control update that changes nothing here', () => {
+  const policy = (blocked: boolean) => ({ overdraft: {}, weights: {}, blocked });
+  const message = (update: Uint8Array) => ControlDocument.updateMessage(update);
+
+  it('is let go again while the document stays, and weighed again once it changed', () => {
+    const peer = new ControlDocument(7);
+    const first = peer.setPolicy('acme', policy(true));
+    const second = peer.setPolicy('acme', policy(false));
+    const here = new ControlDocument(8);
+    // The second edit needs the first: not applied, and not applied again while nothing changes.
+    expect(here.receive(message(second)).updates).toEqual([]);
+    expect(here.receive(message(second)).updates).toEqual([]);
+    expect(here.hasPolicy('acme')).toBe(false);
+    // The first arrives: the same bytes of the second now apply.
+    expect(here.receive(message(first)).updates).toHaveLength(1);
+    expect(here.receive(message(second)).updates).toHaveLength(1);
+    expect(here.policy('acme').blocked).toBe(false);
+    // Known already: changes nothing, however often it comes.
+    expect(here.receive(message(second)).updates).toEqual([]);
+    expect(here.receive(message(first)).updates).toEqual([]);
+    expect(here.policy('acme').blocked).toBe(false);
+  });
+
+  it('a refused update is refused every time it comes', () => {
+    const bad = controlEdit([], (root) =>
+      root.set('policy/acme', { overdraft: { eu: -1 }, weights: {}, blocked: false }),
+    );
+    if (bad.type !== 'control') throw new Error('not a control frame');
+    const here = new ControlDocument(8);
+    for (let i = 0; i < 3; i++) expect(() => here.receive(bad.message)).toThrow(/refused/);
+    expect(here.hasPolicy('acme')).toBe(false);
+  });
+});
+
 describe('a peer’s frames are checked like API input', () => {
   it('a control update with a policy the API refuses drops the peer and changes nothing', async () => {
     const s = await hostileSetup();
