@@ -78,11 +78,16 @@ const AS_NAMES: Record<number, string> = {
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/**
+ * One event's record while `SegmentWriter.add` writes it, shared by every writer: `add` fills and
+ * copies it without yielding, and a writer per commit made a second buffer each (a swarm worker's
+ * commits are small and many).
+ */
+const RECORD = new ByteWriter(256);
+
 /** Writes the events of one origin's run into one segment, event by event. */
 export class SegmentWriter {
   private readonly records = new ByteWriter(1024);
-  /** One event's record while it is written, reused. */
-  private readonly record = new ByteWriter(256);
   private readonly strings: string[] = [];
   private readonly index = new Map<string, number>();
   private checked: number[] = [];
@@ -183,7 +188,7 @@ export class SegmentWriter {
       );
     const entry = SEGMENT_KINDS[event.kind];
     if (entry === undefined) throw new SegmentEncodeError(`no segment code for kind ${String(event.kind)}`);
-    const record = this.record;
+    const record = RECORD;
     record.reset();
     const at = event.at;
     if (!Number.isSafeInteger(at) || at < 0) throw new SegmentEncodeError(`invalid time ${at}`);
