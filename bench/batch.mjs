@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { childCpuSeconds, loadAverage, machine, post, startNode, TOKENS } from './support.mjs';
+import { childCpuSeconds, commitShape, loadAverage, machine, post, startNode, TOKENS } from './support.mjs';
 
 const BATCH = 8190;
 const total = Number(process.env.DEBITS ?? 400_000);
@@ -94,6 +94,7 @@ const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const nodeRate = accepted / seconds;
 const nodeCpu = childCpuSeconds(node.child);
 const clientCpu = process.cpuUsage(clientCpuBefore);
+const commits = await commitShape(node.url, TOKENS.admin);
 await node.stop();
 
 console.log(
@@ -106,6 +107,10 @@ console.log(
 if (nodeCpu !== null && nodeCpuBefore !== null)
   console.log(
     `node CPU per debit: ${(((nodeCpu - nodeCpuBefore) * 1e6) / accepted).toFixed(1)} µs (${(((nodeCpu - nodeCpuBefore) / seconds) * 100).toFixed(0)} % of one core); client ${((clientCpu.user + clientCpu.system) / accepted).toFixed(1)} µs; load average ${loadAverage()}`,
+  );
+if (commits !== null)
+  console.log(
+    `node commits: ${commits.commits} (${commits.eventsPerCommit.toFixed(1)} events and ${commits.msPerCommit.toFixed(2)} ms each, on average)`,
   );
 console.log(
   `ratio allot / raw LevelDB: ${(nodeRate / levelRate).toFixed(3)}x   goal ≥ 300,000 debits/s → ${nodeRate >= 300_000 ? 'met' : 'not met'}`,

@@ -50,6 +50,34 @@ describe('record window: records off the heap are read back from the log', () =>
     expect(h.replica.balance('acme')?.debited).toBe(4);
   });
 
+  it('a batch with a key read back from the log in its middle still shares its commits', async () => {
+    const h = await harness({ recordWindowRecords: 2 });
+    await settle(h.clock, h.replica.grant(grant()));
+    const first = await settle(h.clock, h.replica.debit(debit('old', 5)));
+    if (first.status !== 'accepted') throw new Error('debit refused');
+    await settle(h.clock, h.replica.debitMany(Array.from({ length: 5 }, (_, i) => debit(`pushed-${i}`, 1))));
+    const before = h.commits.length;
+    // `old` is off the heap: its replay is decided after a read, and the 200 debits after it wait
+    // for that decision, in order, not for the commit of each one before them.
+    const batch = [
+      debit('a', 1),
+      debit('old', 5),
+      ...Array.from({ length: 200 }, (_, i) => debit(`after-${i}`, 1)),
+      debit('old', 6),
+    ];
+    const outcomes = await settle(h.clock, h.replica.debitMany(batch));
+    expect(outcomes[0]).toMatchObject({ status: 'accepted' });
+    expect(outcomes[1]).toMatchObject({ status: 'replayed', debit: first.debit });
+    expect(outcomes.slice(2, 202).every((outcome) => outcome.status === 'accepted')).toBe(true);
+    expect(outcomes[202]).toMatchObject({ status: 'conflict' });
+    const seqs = outcomes
+      .slice(2, 202)
+      .map((outcome) => (outcome.status === 'accepted' ? outcome.debit.seq : 0));
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(h.commits.length - before).toBeLessThanOrEqual(3);
+    expect(h.replica.balance('acme')?.debited).toBe(5 + 5 + 1 + 200);
+  });
+
   it('refunds an evicted debit, bounded by it, and replays an evicted refund key', async () => {
     const h = await harness({ recordWindowRecords: 1 });
     await settle(h.clock, h.replica.grant(grant()));

@@ -2,7 +2,7 @@
  * The answers of a batch of commands (debitMany) once their events are durable: one wait per group
  * commit the batch's events went into, not one promise per command. A command decided at once
  * leaves a `DurableAnswer` (its outcome and the own seq it waits for); the others leave an outcome
- * or a promise of one (borrowing, recall), awaited as they are.
+ * or a promise (borrowing, recall) of an outcome or of a DurableAnswer, awaited as they are.
  */
 
 /** An outcome that holds once own event `seq` is durable (a command decided and appended now). */
@@ -22,10 +22,11 @@ export class DurableAnswer<O extends { readonly status: string }> {
 /**
  * The outcomes of `decided` in order: each `DurableAnswer` is its outcome once its commit is
  * durable (`durable(seq)` resolves true) and `failed` when that commit failed; promises are
- * awaited. Commits shared by many answers are awaited once each.
+ * awaited, and a DurableAnswer one settles with is waited for the same way. Commits shared by many
+ * answers decided at once are awaited once each.
  */
 export async function durableAnswers<O extends { readonly status: string }, F>(
-  decided: readonly (O | Promise<O> | DurableAnswer<O>)[],
+  decided: readonly (O | Promise<O | DurableAnswer<O>> | DurableAnswer<O>)[],
   durable: (seq: number) => Promise<boolean>,
   failed: F,
 ): Promise<(O | F)[]> {
@@ -44,8 +45,9 @@ export async function durableAnswers<O extends { readonly status: string }, F>(
       }
     } else if (item instanceof Promise) {
       pending.push(
-        item.then((outcome: O) => {
-          answers[i] = outcome;
+        item.then(async (outcome: O | DurableAnswer<O>) => {
+          if (!(outcome instanceof DurableAnswer)) answers[i] = outcome;
+          else answers[i] = (await durable(outcome.seq)) ? outcome.outcome : failed;
         }),
       );
     } else {

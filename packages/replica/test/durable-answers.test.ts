@@ -1,7 +1,8 @@
 /**
  * Property: answering a batch with one wait per group commit gives each command exactly what
  * waiting for it alone gives: its outcome once its commit is durable, the failure when that commit
- * failed, and what a promise settles to, in order.
+ * failed, and what a promise settles to (an outcome, or a DurableAnswer: a command decided later,
+ * after a read or a wait for rights, waited for like one decided at once), in order.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -10,13 +11,19 @@ import { DurableAnswer, durableAnswers } from '../src/durable-answers.js';
 type Item =
   | { kind: 'now'; value: number }
   | { kind: 'later'; value: number }
-  | { kind: 'durable'; seq: number; value: number };
+  | { kind: 'durable'; seq: number; value: number }
+  | { kind: 'later-durable'; seq: number; value: number };
 
 const item: fc.Arbitrary<Item> = fc.oneof(
   fc.record({ kind: fc.constant('now' as const), value: fc.integer() }),
   fc.record({ kind: fc.constant('later' as const), value: fc.integer() }),
   fc.record({
     kind: fc.constant('durable' as const),
+    seq: fc.integer({ min: 1, max: 40 }),
+    value: fc.integer(),
+  }),
+  fc.record({
+    kind: fc.constant('later-durable' as const),
     seq: fc.integer({ min: 1, max: 40 }),
     value: fc.integer(),
   }),
@@ -46,24 +53,31 @@ describe('answers of a batch once durable', () => {
             return done;
           };
           const outcome = (value: number) => ({ status: 'done', value });
-          const decided = items.map((each) =>
-            each.kind === 'now'
-              ? outcome(each.value)
-              : each.kind === 'later'
-                ? Promise.resolve(outcome(each.value))
-                : new DurableAnswer(each.seq, outcome(each.value)),
-          );
+          const decided = items.map((each) => {
+            switch (each.kind) {
+              case 'now':
+                return outcome(each.value);
+              case 'later':
+                return Promise.resolve(outcome(each.value));
+              case 'durable':
+                return new DurableAnswer(each.seq, outcome(each.value));
+              default:
+                return Promise.resolve(new DurableAnswer(each.seq, outcome(each.value)));
+            }
+          });
           const answers = await durableAnswers(decided, durable, 'failed' as const);
           expect(answers).toEqual(
             items.map((each) =>
-              each.kind !== 'durable'
+              each.kind === 'now' || each.kind === 'later'
                 ? outcome(each.value)
                 : commitOk[Math.floor((each.seq - 1) / perCommit)] === true
                   ? outcome(each.value)
                   : 'failed',
             ),
           );
-          expect(asked).toBe(items.filter((each) => each.kind === 'durable').length);
+          // Commits of commands decided at once are asked for once per command; one decided later
+          // asks for its own when it settles.
+          expect(asked).toBe(items.filter((each) => each.kind.endsWith('durable')).length);
         },
       ),
       { numRuns: 200 },
