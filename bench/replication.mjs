@@ -17,7 +17,16 @@ import { generateRegionKey, rawPublicKey } from '@allot/store';
 import { WebSocket, WebSocketServer } from 'ws';
 import { stringify } from 'yaml';
 import { freePort, Relay } from './relay.mjs';
-import { childCpuSeconds, loadAverage, machine, nodeArgs, post, TOKENS } from './support.mjs';
+import {
+  childCpuSeconds,
+  commitShape,
+  commitsBetween,
+  loadAverage,
+  machine,
+  nodeArgs,
+  post,
+  TOKENS,
+} from './support.mjs';
 
 const REGIONS = ['eu', 'us', 'ap'];
 const CLI = process.env.BENCH_CLI ?? new URL('../packages/cli/bin/allot.js', import.meta.url).pathname;
@@ -211,6 +220,9 @@ const loads = converging
 if (converging) await sleep(partitionSeconds * 1000);
 const partAccepted = (await Promise.all(loads.map((each) => each.stop()))).reduce((a, b) => a + b, 0);
 const cpuBefore = cluster.children.map(childCpuSeconds);
+const commitsBefore = converging
+  ? await Promise.all(REGIONS.map((region) => commitShape(urls[region], TOKENS.admin)))
+  : [];
 const healed = performance.now();
 for (const relay of cluster.relays) relay.heal();
 for (;;) {
@@ -227,6 +239,13 @@ for (;;) {
 }
 const convergeMs = performance.now() - healed;
 const cpuUsed = cluster.children.map((child, i) => (childCpuSeconds(child) ?? 0) - (cpuBefore[i] ?? 0));
+const catchUpCommits = converging
+  ? await Promise.all(
+      REGIONS.map(async (region, i) =>
+        commitsBetween(commitsBefore[i] ?? null, await commitShape(urls[region], TOKENS.admin)),
+      ),
+    )
+  : [];
 await cluster.stop();
 
 console.log(`bench:replication — ${machine()}, load average ${loadAverage()}`);
@@ -249,5 +268,8 @@ if (converging) {
   );
   console.log(
     `node CPU while catching up (all threads): ${cpuUsed.map((cpu, i) => `${REGIONS[i]} ${cpu.toFixed(2)} s`).join(', ')}; ${((Math.max(...cpuUsed) * 1e6) / received).toFixed(1)} µs per received event at the busiest`,
+  );
+  console.log(
+    `commits while catching up: ${catchUpCommits.map((shape, i) => `${REGIONS[i]} ${shape === null ? '?' : `${shape.commits} (${Math.round(shape.eventsPerCommit)} events, ${shape.msPerCommit.toFixed(1)} ms each)`}`).join(', ')}`,
   );
 }

@@ -122,5 +122,27 @@ export async function commitShape(url, token) {
   const events = value('allot_commit_batch_size_sum');
   const seconds = value('allot_commit_duration_seconds_sum');
   if (commits === null || events === null || seconds === null || commits === 0) return null;
-  return { commits, eventsPerCommit: events / commits, msPerCommit: (seconds * 1000) / commits };
+  return {
+    commits,
+    events,
+    seconds,
+    eventsPerCommit: events / commits,
+    msPerCommit: (seconds * 1000) / commits,
+  };
+}
+
+/** The commits between two `commitShape` readings of one node, in the same form; null if unknown. */
+export function commitsBetween(before, after) {
+  if (before === null || after === null) return null;
+  const commits = after.commits - before.commits;
+  if (commits <= 0) return null;
+  const events = after.events - before.events;
+  const seconds = after.seconds - before.seconds;
+  return {
+    commits,
+    events,
+    seconds,
+    eventsPerCommit: events / commits,
+    msPerCommit: (seconds * 1000) / commits,
+  };
 }
