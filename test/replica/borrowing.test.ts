@@ -153,6 +153,38 @@ describe('borrowing rights from peers', () => {
     expect((ghostAt ?? Number.POSITIVE_INFINITY) - start).toBeLessThanOrEqual(41);
   });
 
+  it('in a batch, the debits after one that waits for rights are decided once it is, in order, sharing commits', async () => {
+    const commits: number[] = [];
+    const observer: ReplicaObserver = {
+      debitDecided: () => {},
+      batchCommitted: (events) => commits.push(events),
+    };
+    const c = await cluster(REGIONS, { rebalancing: 'static' }, { ap: observer });
+    await c.run(5);
+    await settle(c, c.node('eu').grant(grant(1000)));
+    await settle(c, c.node('ap').grant(grant(1000, 'g', 'other')));
+    await c.until(() => c.node('ap').balance('acme')?.balance === 1000);
+    expect(rightsAt(c, 'ap')).toEqual({ eu: 1000, us: undefined, ap: 0 });
+    const before = commits.length;
+    const outcomes = await settle(
+      c,
+      c
+        .node('ap')
+        .debitMany([
+          debit('borrowed', 7),
+          ...Array.from({ length: 50 }, (_, i) => debit(`other-${i}`, 1, 'other')),
+          debit('borrowed-too', 3),
+        ]),
+    );
+    expect(outcomes[0]).toMatchObject({ status: 'accepted', waited: true });
+    expect(outcomes.slice(1).every((outcome) => outcome.status === 'accepted')).toBe(true);
+    const seqs = outcomes.map((outcome) => (outcome.status === 'accepted' ? outcome.debit.seq : 0));
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    // The waiting debit's own commit, then the rest of the batch: not a commit per debit.
+    expect(commits.length - before).toBeLessThanOrEqual(3);
+    await c.until(() => REGIONS.every((region) => c.node(region).balance('acme')?.balance === 990));
+  });
+
   it('two regions short of the same last credits: the rights gather at one, which pays (no hand-back)', async () => {
     const c = await cluster(REGIONS, { rebalancing: 'static', borrowWaitMs: 200 });
     await c.run(5);
