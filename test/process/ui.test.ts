@@ -60,17 +60,42 @@ describe.skipIf(CHROMIUM === undefined)('the status page in a real browser', () 
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const failures: string[] = [];
       page.on('pageerror', (error) => failures.push(error.message));
+      // The wrong token's reads of the tenant are held back until the right token is in use: their
+      // 401s come late, as they did on a loaded machine (the page forgot the new token for them).
+      const WRONG = 'not-a-token-of-this-cluster';
+      let releaseLate: () => void = () => {};
+      const lateMayGo = new Promise<void>((resolve) => {
+        releaseLate = resolve;
+      });
+      const lateAnswered: Promise<unknown>[] = [];
+      await page.route('**/v1/tenants/**', async (route) => {
+        if (route.request().headers().authorization !== `Bearer ${WRONG}`) return route.continue();
+        lateAnswered.push(route.request().response());
+        await lateMayGo;
+        await route.continue();
+      });
       await page.goto(`${url('eu')}/ui?tenant=acme`);
 
       // No token yet: the page asks for one; a wrong one is refused in words.
       await page.locator('#token-form').waitFor({ state: 'visible' });
-      await page.fill('#token', 'not-a-token-of-this-cluster');
+      await page.fill('#token', WRONG);
       await page.press('#token', 'Enter');
       await page.locator('#token-message', { hasText: '401' }).waitFor();
       await page.fill('#token', TOKENS.auditor);
       await page.press('#token', 'Enter');
       await page.locator('#token-form').waitFor({ state: 'hidden' });
-      expect(await page.evaluate("sessionStorage.getItem('allot-ui-token')")).toBe(TOKENS.auditor);
+      expect(lateAnswered.length).toBeGreaterThan(0);
+      releaseLate();
+      await Promise.all(lateAnswered);
+      // The late refusals of the old token change nothing: the page keeps the new one. (Their
+      // responses are in; a moment in the page lets its handlers run.)
+      await page.evaluate('new Promise((resolve) => setTimeout(resolve, 200))');
+      expect(
+        await page.evaluate(
+          "[sessionStorage.getItem('allot-ui-token'), document.getElementById('token-form').hidden]",
+        ),
+      ).toEqual([TOKENS.auditor, true]);
+      await page.unroute('**/v1/tenants/**');
 
       // The cluster: this node, both links up, the version vector.
       await expect.poll(() => page.textContent('#node-region'), { timeout: 10_000 }).toBe('eu');

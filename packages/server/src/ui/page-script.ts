@@ -66,12 +66,16 @@ export const UI_SCRIPT = String.raw`(function () {
   }
 
   function api(path, signal) {
-    return fetch(path, { headers: { authorization: 'Bearer ' + token, accept: 'application/json' }, signal: signal })
+    var sent = token;
+    return fetch(path, { headers: { authorization: 'Bearer ' + sent, accept: 'application/json' }, signal: signal })
       .then(function (response) {
         return response.text().then(function (body) {
           var json = null;
           try { json = body === '' ? null : JSON.parse(body); } catch (error) { json = null; }
-          if (response.status === 401) askToken('The token was refused (401): enter another one.');
+          // Only a refusal of the token in use now: a late 401 for one replaced meanwhile (several
+          // reads were in flight with it) must not forget the new one.
+          if (response.status === 401 && sent === token)
+            askToken('The token was refused (401): enter another one.');
           return { status: response.status, body: json };
         });
       });
