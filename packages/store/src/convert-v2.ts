@@ -21,7 +21,6 @@ import {
   type TenantId,
 } from '@allot/core';
 import { type Crypto, headSigningBytes, type LogHead, SEGMENT_CUT_BYTES, sameBytes } from '@allot/replica';
-import type { Level } from 'level';
 import { counterRecord } from './commit-plan.js';
 import {
   decodeControlTally,
@@ -47,11 +46,10 @@ import {
   segmentKey,
   tenantKey,
 } from './keys.js';
+import { type Db, writeBatch } from './level-batch.js';
 import { CONVERT_BATCH_SEGMENTS, CONVERT_PAGE_EVENTS } from './limits.js';
 import { openRecord, sealRecord } from './records.js';
 import { type EventPosition, encodeSegmentRecord, encodeTenantEntry } from './segment-records.js';
-
-type Db = Level<string, Uint8Array>;
 
 /** What a conversion did: the own events kept (re-signed), and the other logs dropped. */
 export interface ConversionReport {
@@ -167,7 +165,7 @@ export async function convertV2(db: Db, crypto: Crypto): Promise<ConversionRepor
         tenants = [];
       }
       if (writes.length > 0 && (last || segments % CONVERT_BATCH_SEGMENTS === 0)) {
-        await db.batch(writes);
+        await writeBatch(db, writes);
         writes = [];
       }
     };
@@ -225,12 +223,9 @@ export async function convertV2(db: Db, crypto: Crypto): Promise<ConversionRepor
   for (const [key, bytes] of await db.iterator({ gte: V2_OUTBOX, lt: 'v2/outbox0' }).all()) {
     final.push(put(`${OUTBOX_KEY_PREFIX}${key.slice(V2_OUTBOX.length)}`, openRecord(key, bytes)));
   }
-  final.push(counterRecord(entry) as Write);
+  final.push({ type: 'put', ...counterRecord(entry) });
   final.push(put(META_KEY, encodeNodeMeta(meta)));
-  await db.batch(
-    final.map((write) => ({ ...write, type: 'put' as const })),
-    { sync: true },
-  );
+  await writeBatch(db, final, { sync: true });
   const dropped = heads
     .filter((other) => other.origin !== own)
     .map((other) => ({ origin: other.origin, events: other.seq }));

@@ -45,13 +45,11 @@ import {
   TENANT_RANGE,
   V2_LAYOUT_PREFIX,
 } from './keys.js';
+import type { Db } from './level-batch.js';
 import { checkLevelDbFiles } from './leveldb-check.js';
 import { checkHeadAgainstLog, expectHead } from './read-checks.js';
 import { openRecord } from './records.js';
 import { decodeSegmentRecord } from './segment-records.js';
-
-/** A data directory's LevelDB, keys as text and values as bytes. */
-export type Db = Level<string, Uint8Array>;
 
 /** What an open data directory hands the store. */
 export interface OpenedDirectory {

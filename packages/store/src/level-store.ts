@@ -54,7 +54,8 @@ import {
   TENANT_RANGE,
   tenantKey,
 } from './keys.js';
-import { type Db, openDirectory } from './level-open.js';
+import { type Db, writeBatch } from './level-batch.js';
+import { openDirectory } from './level-open.js';
 import { readLogEvents, tenantPage } from './log-reads.js';
 import { OUTBOX_RANGE, outboxRecordsOf, outboxWrites } from './outbox.js';
 import {
@@ -121,7 +122,7 @@ export class LevelStore implements Store {
       // MemoryStore): LevelDB skips an empty batch, so rewrite the counter to have something to fsync.
       writes.push({ type: 'put', ...counterRecord(this.state.lastEntry) });
     }
-    if (writes.length > 0) await this.db.batch(writes, { sync: options.sync });
+    await writeBatch(this.db, writes, { sync: options.sync });
     applyPlan(this.state, plan);
   }
 
@@ -234,7 +235,7 @@ export class LevelStore implements Store {
 
   /** Writes and deletes outbox records in one synced batch (outbox.ts). */
   writeOutbox(puts: readonly OutboxRecord[], deletes: readonly string[]): Promise<void> {
-    return this.gate.run(async () => this.db.batch(outboxWrites(puts, deletes), { sync: true }));
+    return this.gate.run(() => writeBatch(this.db, outboxWrites(puts, deletes), { sync: true }));
   }
 
   /** Every outbox record, checked, in key order (outbox.ts). */
@@ -244,7 +245,7 @@ export class LevelStore implements Store {
 
   /** Writes and deletes keys-area values in one synced batch (key-area.ts). */
   writeKeyArea(puts: readonly KeyAreaRecord[], deletes: readonly string[]): Promise<void> {
-    return this.gate.run(async () => this.db.batch(keyAreaWrites(puts, deletes), { sync: true }));
+    return this.gate.run(() => writeBatch(this.db, keyAreaWrites(puts, deletes), { sync: true }));
   }
 
   /** The keys-area value `key`, checked (key-area.ts); null when there is none. */
@@ -308,7 +309,8 @@ export class LevelStore implements Store {
     tenantRecords: async () =>
       (await this.db.iterator(TENANT_RANGE).all()).map(([key, value]) => ({ key, value })),
     remove: (keys) =>
-      this.db.batch(
+      writeBatch(
+        this.db,
         keys.map((key) => ({ type: 'del' as const, key })),
         { sync: true },
       ),
@@ -319,7 +321,8 @@ export class LevelStore implements Store {
     return this.gate.run(async () => {
       const writes = checkpointWrites(checkpoint);
       const old = await this.db.keys(checkpointRange(checkpoint.total)).all();
-      await this.db.batch(
+      await writeBatch(
+        this.db,
         [
           ...old.map((key) => ({ type: 'del' as const, key })),
           ...writes.map(({ key, value }) => ({ type: 'put' as const, key, value })),
@@ -345,7 +348,8 @@ export class LevelStore implements Store {
   deleteCheckpoint(total: number): Promise<void> {
     return this.gate.run(async () => {
       const keys = await this.db.keys(checkpointRange(total)).all();
-      await this.db.batch(
+      await writeBatch(
+        this.db,
         keys.map((key) => ({ type: 'del' as const, key })),
         { sync: true },
       );

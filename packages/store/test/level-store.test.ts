@@ -269,7 +269,35 @@ describe('LevelStore on disk', () => {
   it('passes sync to LevelDB, and keeps an unsynced commit across a clean close', async () => {
     harness = levelHarness();
     const dir = await harness.dir();
-    const batch = vi.spyOn(Level.prototype, 'batch');
+    // Each LevelDB batch the store writes: its puts and deletes, and the options of its write.
+    const written: { writes: unknown[]; options: unknown }[] = [];
+    const original = Level.prototype.batch;
+    const batch = vi.spyOn(Level.prototype, 'batch').mockImplementation(function (
+      this: Level<string, Uint8Array>,
+      ...args: unknown[]
+    ) {
+      if (args.length > 0) throw new Error('the store writes through chained batches only');
+      const chained = (original as () => ReturnType<Level<string, Uint8Array>['batch']>).call(this);
+      const writes: unknown[] = [];
+      const put = chained.put.bind(chained);
+      const del = chained.del.bind(chained);
+      const write = chained.write.bind(chained);
+      Object.assign(chained, {
+        put: (key: string, value: Uint8Array) => {
+          writes.push({ type: 'put', key, value });
+          return put(key, value);
+        },
+        del: (key: string) => {
+          writes.push({ type: 'del', key });
+          return del(key);
+        },
+        write: (options: unknown) => {
+          written.push({ writes, options });
+          return write(options as never);
+        },
+      });
+      return chained;
+    } as never);
     try {
       const store = await LevelStore.open(dir);
       const logs = new Logs();
@@ -278,10 +306,9 @@ describe('LevelStore on disk', () => {
       // An empty synced commit still reaches the disk: it makes the one before durable.
       await store.commit({ segments: [], heads: [] }, { sync: true });
       await store.commit({ segments: [], heads: [] }, { sync: false });
-      const calls = batch.mock.calls as unknown[][];
-      expect(calls.map((call) => call[1])).toEqual([{ sync: true }, { sync: false }, { sync: true }]);
-      expect(calls[0]?.[0]).toHaveLength(4); // segment, tenant index entry, head, counter
-      expect(calls[2]?.[0]).toEqual([
+      expect(written.map((each) => each.options)).toEqual([{ sync: true }, { sync: false }, { sync: true }]);
+      expect(written[0]?.writes).toHaveLength(4); // segment, tenant index entry, head, counter
+      expect(written[2]?.writes).toEqual([
         { type: 'put', key: COUNTER_KEY, value: sealRecord(COUNTER_KEY, encodeCounter(2)) },
       ]);
       await store.close();
