@@ -17,7 +17,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateRegionKey, rawPublicKey } from '@allot/store';
 import { stringify } from 'yaml';
-import { freePort } from './relay.mjs';
+import { portOutsideEphemeral } from './relay.mjs';
 import { machine, post, TOKENS } from './support.mjs';
 
 const EVENTS = Number(process.env.EVENTS ?? 1_000_000);
@@ -79,7 +79,11 @@ const vectorText = (vector) => JSON.stringify(Object.entries(vector ?? {}).sort(
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'allot-bench-join-'));
-  const ports = Object.fromEntries(await Promise.all(REGIONS.map(async (r) => [r, await freePort()])));
+  // Below the kernel's ephemeral range: a probed ephemeral port could be taken by a relay's or a
+  // client's socket before the node binds it (a node exiting with EADDRINUSE left this bench
+  // waiting for it forever).
+  const base = await portOutsideEphemeral(REGIONS.length);
+  const ports = Object.fromEntries(REGIONS.map((region, i) => [region, base + i]));
   const keys = {};
   for (const region of REGIONS) {
     const key = generateRegionKey();
@@ -107,6 +111,7 @@ async function main() {
     return bytes;
   };
   const children = new Map();
+  let stopping = false;
   const start = (region, extra = {}) => {
     const peers = REGIONS.filter((peer) => peer !== region).map((peer) => {
       const forwarder = forwarders.get(`${region}>${peer}`);
@@ -139,6 +144,14 @@ async function main() {
       stdio: ['ignore', LATER.includes(region) && process.env.LOG ? 'inherit' : 'ignore', 'inherit'],
     });
     children.set(region, child);
+    // A node that stops on its own (it printed why on stderr) ends the run: the loops below would
+    // wait for it forever.
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      console.error(`${region}'s node exited (${signal ?? code}) during the run`);
+      for (const other of children.values()) other.kill('SIGTERM');
+      process.exit(1);
+    });
     return `http://127.0.0.1:${ports[region]}`;
   };
   const urls = {};
@@ -269,6 +282,7 @@ async function main() {
         .join(' ')}`,
     );
   } finally {
+    stopping = true;
     await Promise.all(
       [...children.values()].map(
         (child) =>

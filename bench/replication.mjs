@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { generateRegionKey, rawPublicKey } from '@allot/store';
 import { WebSocket, WebSocketServer } from 'ws';
 import { stringify } from 'yaml';
-import { freePort, Relay } from './relay.mjs';
+import { portOutsideEphemeral, Relay } from './relay.mjs';
 import {
   childCpuSeconds,
   commitShape,
@@ -60,7 +60,11 @@ async function wsRoundTrip() {
 
 async function startCluster() {
   const dir = mkdtempSync(join(tmpdir(), 'allot-bench-repl-'));
-  const ports = Object.fromEntries(await Promise.all(REGIONS.map(async (r) => [r, await freePort()])));
+  // Below the kernel's ephemeral range: a probed ephemeral port could be taken by a relay's or a
+  // client's socket before the node binds it (a node exiting with EADDRINUSE left this bench
+  // waiting for it forever).
+  const base = await portOutsideEphemeral(REGIONS.length);
+  const ports = Object.fromEntries(REGIONS.map((region, i) => [region, base + i]));
   const keys = {};
   for (const region of REGIONS) {
     const key = generateRegionKey();
@@ -70,6 +74,7 @@ async function startCluster() {
   const relays = [];
   const urls = {};
   const children = [];
+  const exited = {};
   for (const region of REGIONS) {
     const peers = [];
     for (const peer of REGIONS.filter((other) => other !== region)) {
@@ -97,15 +102,26 @@ async function startCluster() {
     const child = spawn(
       process.execPath,
       [...nodeArgs(), CLI, 'node', '--config', join(dir, `${region}.yaml`)],
-      {
-        stdio: 'ignore',
-      },
+      { stdio: ['ignore', 'ignore', 'pipe'] },
     );
+    // The last of what it printed to stderr, to say why if it stops before it is ready.
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr = (stderr + chunk).slice(-2000);
+    });
+    child.once('exit', (code, signal) => {
+      exited[region] = `${region}'s node exited (${signal ?? code}): ${stderr.trim() || 'nothing on stderr'}`;
+    });
     children.push(child);
     urls[region] = `http://127.0.0.1:${ports[region]}`;
   }
   for (const region of REGIONS) {
     for (;;) {
+      if (exited[region] !== undefined) {
+        for (const child of children) child.kill('SIGTERM');
+        await Promise.all(relays.map((relay) => relay.close()));
+        throw new Error(exited[region]);
+      }
       try {
         const cluster = await (
           await fetch(`${urls[region]}/v1/cluster`, { headers: { authorization: `Bearer ${TOKENS.admin}` } })
@@ -126,6 +142,7 @@ async function startCluster() {
         children.map(
           (child) =>
             new Promise((resolve) => {
+              if (child.exitCode !== null || child.signalCode !== null) return resolve();
               child.once('exit', resolve);
               child.kill('SIGTERM');
             }),
