@@ -78,6 +78,30 @@ describe('record window: records off the heap are read back from the log', () =>
     expect(h.replica.balance('acme')?.debited).toBe(5 + 5 + 1 + 200);
   });
 
+  it('a retried batch whose every key is off the heap replays each, with new keys between them decided in order', async () => {
+    const h = await harness({ recordWindowRecords: 2 });
+    await settle(h.clock, h.replica.grant(grant()));
+    const first = await settle(
+      h.clock,
+      h.replica.debitMany(Array.from({ length: 60 }, (_, i) => debit(`k${i}`, 2))),
+    );
+    const before = h.commits.length;
+    // Each old key is read back from the log before it is answered; a new key follows each.
+    const retried = Array.from({ length: 60 }, (_, i) => [debit(`k${i}`, 2), debit(`new-${i}`, 1)]).flat();
+    const outcomes = await settle(h.clock, h.replica.debitMany(retried));
+    for (let i = 0; i < 60; i++) {
+      expect(outcomes[2 * i]).toMatchObject({
+        status: 'replayed',
+        debit: (first[i] as { debit: unknown }).debit,
+      });
+      expect(outcomes[2 * i + 1]).toMatchObject({ status: 'accepted' });
+    }
+    const seqs = outcomes.flatMap((outcome) => (outcome.status === 'accepted' ? [outcome.debit.seq] : []));
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(h.commits.length - before).toBeLessThanOrEqual(61);
+    expect(h.replica.balance('acme')?.debited).toBe(60 * 2 + 60);
+  });
+
   it('refunds an evicted debit, bounded by it, and replays an evicted refund key', async () => {
     const h = await harness({ recordWindowRecords: 1 });
     await settle(h.clock, h.replica.grant(grant()));
