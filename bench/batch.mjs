@@ -7,7 +7,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { childCpuSeconds, commitShape, loadAverage, machine, post, startNode, TOKENS } from './support.mjs';
+import {
+  childCpuSeconds,
+  commitShape,
+  commitsText,
+  loadAverage,
+  machine,
+  post,
+  startNode,
+  TOKENS,
+} from './support.mjs';
 
 const BATCH = 8190;
 const total = Number(process.env.DEBITS ?? 400_000);
@@ -108,10 +117,7 @@ if (nodeCpu !== null && nodeCpuBefore !== null)
   console.log(
     `node CPU per debit: ${(((nodeCpu - nodeCpuBefore) * 1e6) / accepted).toFixed(1)} µs (${(((nodeCpu - nodeCpuBefore) / seconds) * 100).toFixed(0)} % of one core); client ${((clientCpu.user + clientCpu.system) / accepted).toFixed(1)} µs; load average ${loadAverage()}`,
   );
-if (commits !== null)
-  console.log(
-    `node commits: ${commits.commits} (${commits.eventsPerCommit.toFixed(1)} events and ${commits.msPerCommit.toFixed(2)} ms each, on average)`,
-  );
+console.log(`node commits: ${commitsText(commits)}`);
 console.log(
   `ratio allot / raw LevelDB: ${(nodeRate / levelRate).toFixed(3)}x   goal ≥ 300,000 debits/s → ${nodeRate >= 300_000 ? 'met' : 'not met'}`,
 );

@@ -7,6 +7,7 @@ import autocannon from 'autocannon';
 import {
   childCpuSeconds,
   commitShape,
+  commitsText,
   loadAverage,
   machine,
   post,
@@ -73,10 +74,7 @@ console.log(
 );
 console.log(row('bare fastify route', baseline));
 console.log(row('allot debit (fsync)', measured));
-if (commits !== null)
-  console.log(
-    `node commits: ${commits.commits} (${commits.eventsPerCommit.toFixed(1)} events and ${commits.msPerCommit.toFixed(2)} ms each, on average)`,
-  );
+console.log(`node commits: ${commitsText(commits)}`);
 const throughput = measured.result.requests.average / baseline.result.requests.average;
 const p99 = measured.result.latency.p99 / Math.max(1, baseline.result.latency.p99);
 console.log(

@@ -21,6 +21,7 @@ import {
   childCpuSeconds,
   commitShape,
   commitsBetween,
+  commitsText,
   loadAverage,
   machine,
   nodeArgs,
@@ -287,6 +288,6 @@ if (converging) {
     `node CPU while catching up (all threads): ${cpuUsed.map((cpu, i) => `${REGIONS[i]} ${cpu.toFixed(2)} s`).join(', ')}; ${((Math.max(...cpuUsed) * 1e6) / received).toFixed(1)} µs per received event at the busiest`,
   );
   console.log(
-    `commits while catching up: ${catchUpCommits.map((shape, i) => `${REGIONS[i]} ${shape === null ? '?' : `${shape.commits} (${Math.round(shape.eventsPerCommit)} events, ${shape.msPerCommit.toFixed(1)} ms each)`}`).join(', ')}`,
+    `commits while catching up: ${catchUpCommits.map((shape, i) => `${REGIONS[i]} ${commitsText(shape)}`).join(', ')}`,
   );
 }

@@ -121,7 +121,13 @@ export async function commitShape(url, token) {
   const commits = value('allot_commit_batch_size_count');
   const events = value('allot_commit_batch_size_sum');
   const seconds = value('allot_commit_duration_seconds_sum');
-  if (commits === null || events === null || seconds === null || commits === 0) return null;
+  if (commits === null || events === null || seconds === null) return null;
+  return shapeOf(commits, events, seconds);
+}
+
+/** `commits` holding `events` in `seconds`, with the means; null for none. */
+function shapeOf(commits, events, seconds) {
+  if (commits <= 0) return null;
   return {
     commits,
     events,
@@ -131,18 +137,19 @@ export async function commitShape(url, token) {
   };
 }
 
+/** A `commitShape` reading as words: "N (E events and M ms each, on average)". */
+export function commitsText(shape) {
+  return shape === null
+    ? '?'
+    : `${shape.commits} (${shape.eventsPerCommit.toFixed(1)} events and ${shape.msPerCommit.toFixed(2)} ms each, on average)`;
+}
+
 /** The commits between two `commitShape` readings of one node, in the same form; null if unknown. */
 export function commitsBetween(before, after) {
   if (before === null || after === null) return null;
-  const commits = after.commits - before.commits;
-  if (commits <= 0) return null;
-  const events = after.events - before.events;
-  const seconds = after.seconds - before.seconds;
-  return {
-    commits,
-    events,
-    seconds,
-    eventsPerCommit: events / commits,
-    msPerCommit: (seconds * 1000) / commits,
-  };
+  return shapeOf(
+    after.commits - before.commits,
+    after.events - before.events,
+    after.seconds - before.seconds,
+  );
 }
