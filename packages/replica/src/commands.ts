@@ -130,47 +130,51 @@ export class Commands {
    * recalls for each.
    */
   private decideInOrder(commands: readonly DebitCommand[], outcomes: BatchDecision[]): void {
-    let first = 0;
-    let now: BatchDecision | null = null;
-    for (; first < commands.length; first++) {
-      now = this.debitOfBatch(commands[first] as DebitCommand);
-      outcomes[first] = now;
-      if (now instanceof Promise) break;
-    }
-    if (!(now instanceof Promise) || first === commands.length - 1) return;
+    let waits = this.decideUntilWait(commands, 0, (index, decided) => {
+      outcomes[index] = decided;
+    });
+    if (waits >= commands.length - 1) return;
     type Decided = DebitOutcome | DurableAnswer<DebitOutcome>;
-    const settle: ((decided: Decided) => void)[] = new Array(commands.length);
+    const settle: ((decided: BatchDecision) => void)[] = new Array(commands.length);
     const fail: ((error: unknown) => void)[] = new Array(commands.length);
-    for (let j = first + 1; j < commands.length; j++)
+    for (let j = waits + 1; j < commands.length; j++)
       outcomes[j] = new Promise<Decided>((resolve, reject) => {
         settle[j] = resolve;
         fail[j] = reject;
       });
-    const decideRest = async (waiting: Promise<Decided>): Promise<void> => {
-      let next = first + 1;
-      let blocked = waiting;
+    void (async () => {
+      let next = waits + 1;
       while (next < commands.length) {
         // Its own failure is its own answer: the rest are decided after it all the same.
-        await blocked.catch(() => undefined);
-        for (; next < commands.length; next++) {
-          let decided: BatchDecision;
-          try {
-            decided = this.debitOfBatch(commands[next] as DebitCommand);
-          } catch (error) {
-            for (let k = next; k < commands.length; k++) fail[k]?.(error);
-            return;
-          }
-          if (decided instanceof Promise) {
-            decided.then(settle[next], fail[next]);
-            blocked = decided;
-            next++;
-            break;
-          }
-          settle[next]?.(decided);
+        await (outcomes[waits] as Promise<Decided>).catch(() => undefined);
+        try {
+          waits = this.decideUntilWait(commands, next, (index, decided) => {
+            settle[index]?.(decided);
+            next = index + 1;
+          });
+        } catch (error) {
+          for (let k = next; k < commands.length; k++) fail[k]?.(error);
+          return;
         }
       }
-    };
-    void decideRest(now);
+    })();
+  }
+
+  /**
+   * Decides `commands` from `from` on, in order, handing each decision to `put`, up to the first
+   * that must wait (a read, rights) included; its index, or the length when none must.
+   */
+  private decideUntilWait(
+    commands: readonly DebitCommand[],
+    from: number,
+    put: (index: number, decided: BatchDecision) => void,
+  ): number {
+    for (let i = from; i < commands.length; i++) {
+      const decided = this.debitOfBatch(commands[i] as DebitCommand);
+      put(i, decided);
+      if (decided instanceof Promise) return i;
+    }
+    return commands.length;
   }
 
   /**
