@@ -11,20 +11,11 @@ const CLOSE = Buffer.from(']}');
 
 /** `{"results":[…]}` of `results`, each written by `serializeResult` (JSON text of one result). */
 export function batchBody<T>(results: readonly T[], serializeResult: (result: T) => string): Buffer {
-  const chunks: Buffer[] = new Array(results.length * 2 + 1);
-  chunks[0] = OPEN;
-  let length = OPEN.length + CLOSE.length;
-  let at = 1;
+  const chunks: Buffer[] = [OPEN];
   for (let i = 0; i < results.length; i++) {
-    if (i > 0) {
-      chunks[at++] = COMMA;
-      length += 1;
-    }
-    const chunk = Buffer.from(serializeResult(results[i] as T), 'utf8');
-    chunks[at++] = chunk;
-    length += chunk.length;
+    if (i > 0) chunks.push(COMMA);
+    chunks.push(Buffer.from(serializeResult(results[i] as T), 'utf8'));
   }
-  chunks[at++] = CLOSE;
-  chunks.length = at;
-  return Buffer.concat(chunks, length);
+  chunks.push(CLOSE);
+  return Buffer.concat(chunks);
 }
