@@ -12,8 +12,14 @@
 //    floor of what hashing and signing cost on this machine.
 // 3. Latency-bound: 1 and 64 clients that each debit only after their last debit was answered
 //    (durable): debits/s; a fixed delay before each commit shows here, not in (1).
+// 4. The record window: (1) again with 100,000 records kept on the heap (the default before
+//    2026-12-03; now none), and replays on LevelStore of keys whose records are read back from the
+//    log against keys on the heap: one at a time, and a retried batch of 5,000.
 // Prints a table; never asserts.
 import { createHash, generateKeyPairSync, sign } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   applyEvent,
   createLedgerState,
@@ -30,7 +36,7 @@ import {
   segmentHash,
   ZERO_HASH,
 } from '@allot/replica';
-import { generateRegionKey, MemoryStore, nodeCrypto, systemClock } from '@allot/store';
+import { generateRegionKey, LevelStore, MemoryStore, nodeCrypto, systemClock } from '@allot/store';
 import { Packr } from 'msgpackr';
 import { machine } from './support.mjs';
 
@@ -41,11 +47,19 @@ const logger = { debug() {}, info() {}, warn() {}, error() {} };
 /** CPU ns per debit of the last replicaThroughput run (process CPU time, not wall-clock). */
 let cpuNsPerDebit = 0;
 
-/** Debits per second of `debitMany` of BATCH_EVENTS_MAX debits over TENANTS tenants. */
-async function replicaThroughput() {
+/**
+ * Debits per second of `debitMany` of BATCH_EVENTS_MAX debits over TENANTS tenants, with
+ * `recordWindowRecords` as given (the default when undefined).
+ */
+async function replicaThroughput(recordWindowRecords) {
   const crypto = nodeCrypto(generateRegionKey());
   const replica = await Replica.open(
-    { cluster: 'bench', region: 'eu', allowLoneStart: true },
+    {
+      cluster: 'bench',
+      region: 'eu',
+      allowLoneStart: true,
+      ...(recordWindowRecords === undefined ? {} : { recordWindowRecords }),
+    },
     { store: MemoryStore.empty(), clock: systemClock, rng: new SeededRng(1), crypto, logger },
   );
   const tenants = Array.from({ length: TENANTS }, (_, i) => `tenant-${i}`);
@@ -116,6 +130,66 @@ async function closedLoop(clients, debitsPerClient) {
   clearInterval(keepAlive);
   await replica.close();
   return (clients * debitsPerClient) / seconds;
+}
+
+/**
+ * Replays on LevelStore (fsync) with `recordWindowRecords`: µs of wall and CPU time a replay, one
+ * at a time, of the newest and of older keys, and of a retried batch of 5,000 keys.
+ */
+async function replays(recordWindowRecords) {
+  const dir = mkdtempSync(join(tmpdir(), 'allot-bench-replays-'));
+  const keepAlive = setInterval(() => {}, 1_000);
+  const replica = await Replica.open(
+    { cluster: 'bench', region: 'eu', allowLoneStart: true, recordWindowRecords },
+    {
+      store: await LevelStore.open(dir),
+      clock: systemClock,
+      rng: new SeededRng(3),
+      crypto: nodeCrypto(generateRegionKey()),
+      logger,
+    },
+  );
+  const tenants = Array.from({ length: 100 }, (_, i) => `tenant-${i}`);
+  await Promise.all(
+    tenants.map((tenant) =>
+      replica.grant({ tenant, grantId: 'g1', amount: 1e12, priority: 100, expiresAt: null }),
+    ),
+  );
+  const command = (k) => ({ tenant: tenants[k % 100], amount: 1, idempotencyKey: `k${k}`, metadata: { k } });
+  const total = 50_000;
+  for (let from = 0; from < total; from += 5_000)
+    await replica.debitMany(Array.from({ length: 5_000 }, (_, i) => command(from + i)));
+  const measure = async (keys, run) => {
+    const started = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
+    await run(keys);
+    const used = process.cpuUsage(cpu);
+    return {
+      wall: Number(process.hrtime.bigint() - started) / 1_000 / keys.length,
+      cpu: (used.user + used.system) / keys.length,
+    };
+  };
+  const oneByOne = async (keys) => {
+    for (const k of keys) {
+      const outcome = await replica.debit(command(k));
+      if (outcome.status !== 'replayed') throw new Error(`a replay was ${outcome.status}`);
+    }
+  };
+  const batch = async (keys) => {
+    const outcomes = await replica.debitMany(keys.map(command));
+    if (outcomes.some((outcome) => outcome.status !== 'replayed'))
+      throw new Error('a batch replay was not replayed');
+  };
+  const range = (from, count, step = 1) => Array.from({ length: count }, (_, i) => from + i * step);
+  const result = {
+    newest: await measure(range(total - 1_000, 1_000), oneByOne),
+    older: await measure(range(0, 1_000, 7), oneByOne),
+    batch: await measure(range(5_000, 5_000), batch),
+  };
+  await replica.close();
+  clearInterval(keepAlive);
+  rmSync(dir, { recursive: true, force: true });
+  return result;
 }
 
 /** Nanoseconds per call of `run(i)`, over `count` calls after a warm-up. */
@@ -193,7 +267,7 @@ function perEventCosts() {
 }
 
 console.log(`bench:replica — ${machine()}`);
-const debitsPerSecond = await replicaThroughput();
+const debitsPerSecond = await replicaThroughput(undefined);
 const perDebit = 1e9 / debitsPerSecond;
 console.log(
   `replica alone, MemoryStore, ${TENANTS} tenants, debitMany of ${BATCH_EVENTS_MAX} × ${ROUNDS}: ` +
@@ -213,3 +287,27 @@ console.log(`| replica debit (debitMany, above) | ${perDebit.toFixed(0)} | 1.00 
 for (const [what, ns] of perEventCosts()) {
   console.log(`| ${what} | ${ns.toFixed(0)} | ${(ns / perDebit).toFixed(2)} |`);
 }
+
+const WINDOW = 100_000;
+const cpuDefault = cpuNsPerDebit;
+const windowRate = await replicaThroughput(WINDOW);
+console.log('');
+console.log(
+  `record window of ${WINDOW.toLocaleString('en-US')} (the default before 2026-12-03): ` +
+    `${Math.round(windowRate).toLocaleString('en-US')} debits/s, ${cpuNsPerDebit.toFixed(0)} ns of process CPU ` +
+    `per debit (${(cpuNsPerDebit / cpuDefault).toFixed(2)}× the default's)`,
+);
+console.log('');
+console.log(
+  '| replays on LevelStore, µs a key (wall / CPU) | default window (records read back) | window of 100,000 |',
+);
+console.log('| --- | ---: | ---: |');
+const cold = await replays(0);
+const warm = await replays(WINDOW);
+const cell = ({ wall, cpu }) => `${wall.toFixed(1)} / ${cpu.toFixed(1)}`;
+for (const [what, key] of [
+  ['the newest 1,000 keys, one at a time', 'newest'],
+  ['1,000 older keys, one at a time', 'older'],
+  ['a retried batch of 5,000 keys', 'batch'],
+])
+  console.log(`| ${what} | ${cell(cold[key])} | ${cell(warm[key])} |`);

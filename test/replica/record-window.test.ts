@@ -4,7 +4,7 @@
  * also after a restart.
  */
 import { canonicalJson } from '@allot/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { cluster } from './cluster.js';
 import { harness, settle } from './support.js';
 
@@ -48,6 +48,27 @@ describe('record window: records off the heap are read back from the log', () =>
       'conflict',
     ]);
     expect(h.replica.balance('acme')?.debited).toBe(4);
+  });
+
+  it('a retried batch whose every key is off the heap reads each stored segment once, not once per key', async () => {
+    const h = await harness({ recordWindowRecords: 0 });
+    await settle(h.clock, h.replica.grant(grant(100_000)));
+    const batch = Array.from({ length: 300 }, (_, i) => debit(`retried-${i}`, 1, { n: i }));
+    const before = h.commits.length;
+    const first = await settle(h.clock, h.replica.debitMany(batch));
+    expect(first.every((outcome) => outcome.status === 'accepted')).toBe(true);
+    // Each commit of the batch is one segment of this region's log.
+    const segments = h.commits.length - before;
+    const reads = vi.spyOn(h.store, 'readSegments');
+    const again = await settle(h.clock, h.replica.debitMany(batch));
+    expect(again.map((outcome) => outcome.status)).toEqual(batch.map(() => 'replayed'));
+    expect(again.map((outcome) => (outcome.status === 'replayed' ? outcome.debit : null))).toEqual(
+      first.map((outcome) => (outcome.status === 'accepted' ? outcome.debit : null)),
+    );
+    // One read per segment the batch's debits were committed in (each read once, then kept).
+    expect(reads.mock.calls.length).toBeGreaterThan(0);
+    expect(reads.mock.calls.length).toBeLessThanOrEqual(segments);
+    expect(h.replica.balance('acme')?.debited).toBe(300);
   });
 
   it('a batch with a key read back from the log in its middle still shares its commits', async () => {

@@ -79,27 +79,42 @@ describe('replica: the local debit path', () => {
     expect(h.commits.slice(1)).toEqual([30]);
   });
 
-  it('answers a debitMany whose commit failed item by item: what waited for it unavailable, the rest as decided', async () => {
-    const h = await harness();
-    await settle(h.clock, h.replica.grant(grant(100)));
-    const before = await settle(h.clock, h.replica.debit(debit('done', 5)));
-    expect(before.status).toBe('accepted');
-    h.store.failNextCommit(new Error('disk on fire'));
-    const outcomes = await settle(
-      h.clock,
-      h.replica.debitMany([debit('a', 10), debit('done', 5), debit('big', 1_000), debit('b', 20)]),
-    );
-    expect(outcomes.map((outcome) => outcome.status)).toEqual([
-      'unavailable',
-      'replayed',
-      'declined',
-      'unavailable',
-    ]);
-    expect(h.replica.balance('acme')?.balance).toBe(95);
-    const again = await settle(h.clock, h.replica.debitMany([debit('a', 10), debit('b', 20)]));
-    expect(again.map((outcome) => outcome.status)).toEqual(['accepted', 'accepted']);
-    expect(h.replica.balance('acme')?.balance).toBe(65);
-  });
+  it.each([
+    {
+      window: 'every record on the heap',
+      records: 100,
+      // `b` was decided with `a`, into the commit that failed.
+      statuses: ['unavailable', 'replayed', 'declined', 'unavailable'],
+      after: 95,
+      retried: ['accepted', 'accepted'],
+    },
+    {
+      window: 'no record on the heap (the default)',
+      records: 0,
+      // `done` is read back from the log first, and `b` decided after it, into a commit of its own.
+      statuses: ['unavailable', 'replayed', 'declined', 'accepted'],
+      after: 75,
+      retried: ['accepted', 'replayed'],
+    },
+  ])(
+    'answers a debitMany whose commit failed item by item: what waited for it unavailable, the rest as decided ($window)',
+    async ({ records, statuses, after, retried }) => {
+      const h = await harness({ recordWindowRecords: records });
+      await settle(h.clock, h.replica.grant(grant(100)));
+      const before = await settle(h.clock, h.replica.debit(debit('done', 5)));
+      expect(before.status).toBe('accepted');
+      h.store.failNextCommit(new Error('disk on fire'));
+      const outcomes = await settle(
+        h.clock,
+        h.replica.debitMany([debit('a', 10), debit('done', 5), debit('big', 1_000), debit('b', 20)]),
+      );
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(statuses);
+      expect(h.replica.balance('acme')?.balance).toBe(after);
+      const again = await settle(h.clock, h.replica.debitMany([debit('a', 10), debit('b', 20)]));
+      expect(again.map((outcome) => outcome.status)).toEqual(retried);
+      expect(h.replica.balance('acme')?.balance).toBe(65);
+    },
+  );
 
   it('replays a key with the same body and refuses another body', async () => {
     const h = await harness();

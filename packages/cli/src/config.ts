@@ -83,8 +83,9 @@ export interface NodeConfig {
   /** How long idempotency keys are kept (extension of API.md; default one day). */
   readonly idempotencyRetentionSeconds: number;
   /**
-   * Full debit and refund records kept in memory (extension of API.md, issue 18; default 100,000,
-   * ~60 MiB): older ones are read back from disk when a replay or refund needs them.
+   * This region's newest full debit and refund records kept in memory (extension of API.md, issue
+   * 18; default 0, ~600 B each): the others are read back from disk when a replay or refund needs
+   * them (RECORD_WINDOW_RECORDS_DEFAULT says why none by default).
    */
   readonly recordWindowRecords: number;
   /**

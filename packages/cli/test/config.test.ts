@@ -39,7 +39,8 @@ describe('node config', () => {
     expect(config.dataDir).toBe('/etc/allot/.data/eu');
     expect(config.durability).toBe('fsync');
     expect(config.idempotencyRetentionSeconds).toBe(86_400);
-    expect(config.recordWindowRecords).toBe(100_000);
+    expect(config.recordWindowRecords).toBe(0);
+    expect(validateConfig({ ...valid, recordWindowRecords: 100_000 }, '/').recordWindowRecords).toBe(100_000);
     expect(validateConfig({ ...valid, recordWindowRecords: 0 }, '/').recordWindowRecords).toBe(0);
     expect(problems({ ...valid, recordWindowRecords: 10_000_001 })).toEqual([
       'recordWindowRecords: must be <= 10000000',

@@ -99,8 +99,12 @@ export class RecordWindow {
     return this.held.length - this.head;
   }
 
-  /** Whether `origin`'s debits may stay on the heap (options.onHeap, asked once per origin). */
+  /**
+   * Whether `origin`'s debits may stay on the heap (options.onHeap, asked once per origin). A
+   * window of 0 keeps none: every debit is indexed only, with no record made to be evicted at once.
+   */
   keepsOnHeap(origin: string): boolean {
+    if (this.options.records === 0) return false;
     const onHeap = this.options.onHeap;
     if (onHeap === undefined) return true;
     let keeps = this.heapOrigins.get(origin);

@@ -428,42 +428,110 @@ export function decodeSegment(bytes: Uint8Array): DecodedSegment {
 }
 
 /**
- * Events `from` to `to − 1` (indices in the segment) of a segment already checked whole (a stored
- * one: sealed, and decoded when it was received or written), with each one's record bytes. Records
- * before `from` are skipped by their lengths, not decoded: reading one event of a large segment
- * costs its string table and that record. Still a SegmentError, never another throw, for bad bytes.
+ * Random access to the events of a segment already checked whole (a stored one: sealed, and
+ * decoded when it was received or written). The string table is located once and each string read
+ * when first used; records are found by their lengths as far as one was asked for, not decoded:
+ * reading one event of a large segment costs its string table, the skip to it and that record, and
+ * reading another of the same segment only that record. Still a SegmentError, never another throw,
+ * for bad bytes.
+ */
+export class SegmentRecords {
+  readonly header: SegmentHeader;
+  private readonly reader: ByteReader;
+  private readonly decoder: SegmentDecoder;
+  /** Where each record's body starts (past its length), for the records found so far. */
+  private readonly starts: Uint32Array;
+  /** Each record's length, for the records found so far. */
+  private readonly lengths: Uint32Array;
+  /** Each event's time (a record holds the delta from the one before), for those found so far. */
+  private readonly times: Float64Array;
+  /** Records found so far, and where the next one's length is. */
+  private found = 0;
+  private next: number;
+
+  constructor(readonly bytes: Uint8Array) {
+    this.reader = new ByteReader(bytes);
+    this.header = readHeader(this.reader);
+    this.decoder = new SegmentDecoder(this.reader, false);
+    const count = this.header.count;
+    this.starts = new Uint32Array(count);
+    this.lengths = new Uint32Array(count);
+    this.times = new Float64Array(count);
+    this.next = this.reader.offset;
+  }
+
+  /** Bytes this reader keeps: the segment and its record table. */
+  get retainedBytes(): number {
+    return this.bytes.length + this.header.count * 16;
+  }
+
+  /** Finds records by their lengths up to index `i`, reading only each one's kind byte and delta. */
+  private findUpTo(i: number): void {
+    const reader = this.reader;
+    while (this.found <= i) {
+      reader.offset = this.next;
+      const length = reader.count('record length', 1);
+      const start = reader.offset;
+      const kindByte = reader.byte();
+      const delta = reader.varint();
+      const previous = this.found === 0 ? 0 : (this.times[this.found - 1] as number);
+      this.starts[this.found] = start;
+      this.lengths[this.found] = length;
+      this.times[this.found] = previous + (kindByte & 0x80 ? -delta : delta);
+      reader.offset = start;
+      reader.take(length);
+      this.next = reader.offset;
+      this.found += 1;
+    }
+  }
+
+  /** The event at index `i` of the segment (seq firstSeq + i). */
+  event(i: number): LedgerEvent {
+    if (!Number.isSafeInteger(i) || i < 0 || i >= this.header.count)
+      throw new SegmentError(0, `event ${i} of a segment of ${this.header.count}`);
+    this.findUpTo(i);
+    const reader = this.reader;
+    const start = this.starts[i] as number;
+    const length = this.lengths[i] as number;
+    reader.offset = start;
+    const event = decodeRecord(
+      reader,
+      this.decoder,
+      this.header,
+      i,
+      i === 0 ? 0 : (this.times[i - 1] as number),
+    );
+    if (reader.offset !== start + length)
+      throw new SegmentError(start, `record of ${length} bytes holds ${reader.offset - start}`);
+    return event;
+  }
+
+  /** The bytes of the record at index `i` (found by an earlier `event(i)`). */
+  record(i: number): Uint8Array {
+    this.findUpTo(i);
+    const start = this.starts[i] as number;
+    return this.bytes.subarray(start, start + (this.lengths[i] as number));
+  }
+}
+
+/**
+ * Events `from` to `to − 1` (indices in the segment) of a segment already checked whole, with
+ * each one's record bytes (SegmentRecords: records before `from` are skipped, not decoded).
  */
 export function decodeSegmentRange(
   bytes: Uint8Array,
   from: number,
   to: number,
 ): { readonly header: SegmentHeader; readonly events: LedgerEvent[]; readonly records: Uint8Array[] } {
-  const reader = new ByteReader(bytes);
-  const header = readHeader(reader);
+  const segment = new SegmentRecords(bytes);
+  const header = segment.header;
   if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || to > header.count || from > to)
     throw new SegmentError(0, `events ${from} to ${to} of a segment of ${header.count}`);
-  const decoder = new SegmentDecoder(reader, false);
   const events: LedgerEvent[] = [];
   const records: Uint8Array[] = [];
-  let at = 0;
-  for (let i = 0; i < to; i++) {
-    const length = reader.count('record length', 1);
-    const start = reader.offset;
-    if (i < from) {
-      // `at` is a delta from the previous event: read just the record's kind byte and delta.
-      const kindByte = reader.byte();
-      const delta = reader.varint();
-      at += kindByte & 0x80 ? -delta : delta;
-      reader.offset = start;
-      reader.take(length);
-      continue;
-    }
-    const event = decodeRecord(reader, decoder, header, i, at);
-    if (reader.offset !== start + length)
-      throw new SegmentError(start, `record of ${length} bytes holds ${reader.offset - start}`);
-    at = event.at;
-    events.push(event);
-    records.push(bytes.subarray(start, start + length));
+  for (let i = from; i < to; i++) {
+    events.push(segment.event(i));
+    records.push(segment.record(i));
   }
   return { header, events, records };
 }

@@ -9,6 +9,7 @@ import {
   SEGMENT_KINDS,
   SegmentEncodeError,
   SegmentError,
+  SegmentRecords,
   segmentHeader,
 } from '@allot/core';
 import fc from 'fast-check';
@@ -127,6 +128,32 @@ describe('segments: the codec of a run of one origin', () => {
         expect(decoded.bounds[events.length]).toBe(bytes.length);
         for (let i = 0; i < events.length; i++)
           expect(decoded.bounds[i] as number).toBeLessThan(decoded.bounds[i + 1] as number);
+      }),
+      { numRuns: Math.max(50, Math.floor(propertyRuns / 2)) },
+    );
+  });
+
+  it('reads any event of a segment on its own, in any order and again, as the whole decoding does', () => {
+    const indices = fc.array(fc.nat(), { minLength: 1, maxLength: 40 });
+    fc.assert(
+      fc.property(run, indices, (events, picks) => {
+        const bytes = encodeSegment(events);
+        const whole = decodeSegment(bytes);
+        const segment = new SegmentRecords(bytes);
+        expect(segment.header).toEqual(segmentHeader(bytes));
+        for (const pick of picks) {
+          const i = pick % events.length;
+          expect(segment.event(i)).toEqual(events[i]);
+          // The record's bytes: its stretch of the segment, past its length prefix (1–3 bytes here).
+          const stretch = bytes.subarray(whole.bounds[i], whole.bounds[i + 1]);
+          const record = segment.record(i);
+          const prefix = stretch.length - record.length;
+          expect(prefix).toBeGreaterThanOrEqual(1);
+          expect(prefix).toBeLessThanOrEqual(3);
+          expect(Buffer.from(record).equals(Buffer.from(stretch.subarray(prefix)))).toBe(true);
+        }
+        for (const outside of [-1, events.length, 0.5])
+          expect(() => segment.event(outside)).toThrow(SegmentError);
       }),
       { numRuns: Math.max(50, Math.floor(propertyRuns / 2)) },
     );

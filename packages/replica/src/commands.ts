@@ -41,12 +41,13 @@ import type {
   TenantPolicy,
 } from './api.js';
 import { type Borrowing, creditsKnown, declineReason } from './borrow.js';
-import { type RecalledSet, recallRecords } from './cold-records.js';
+import { RecalledSegments, type RecalledSet, recallRecords } from './cold-records.js';
 import { DurableAnswer, durableAnswers } from './durable-answers.js';
 import type { ExpirySchedule } from './expiry-schedule.js';
 import type { GroupCommit } from './group-commit.js';
 import type { HoldForwarding } from './hold-forwarding.js';
 import type { KeySpill } from './key-spill.js';
+import { RECALL_SEGMENT_BYTES_MAX } from './limits.js';
 import type { Clock, Logger, Store } from './ports.js';
 import type { Rebalancing } from './rebalancing.js';
 import { CLOSING, INTERNAL, STORE_FAILED } from './refusals.js';
@@ -97,6 +98,9 @@ type BatchDecision =
 
 /** Decides and answers the replica's debit, hold, settle and refund commands. */
 export class Commands {
+  /** Stored segments read back by recalls, for the recalls that follow. */
+  private readonly recalledSegments = new RecalledSegments(RECALL_SEGMENT_BYTES_MAX);
+
   constructor(private readonly host: CommandsHost) {}
 
   /** Debits a tenant from this region's rights (plus its overdraft). */
@@ -534,6 +538,7 @@ export class Commands {
       more = await recallRecords(
         {
           store: this.host.store,
+          segments: this.recalledSegments,
           pending: () => [this.host.ownLog.inFlight, ...this.host.ownLog.queue, this.host.ownLog.open],
           keyParts: {
             partOf: (key) => window?.debitKeys.partOfChunk(key) ?? window?.refundKeys.partOfChunk(key),
