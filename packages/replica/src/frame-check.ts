@@ -21,7 +21,7 @@ import {
 import { describeValue as describe, fieldsProblem } from './event-shape.js';
 import { FRAME_TYPES } from './frames.js';
 import { JOIN_FRAME_FIELDS, joinFrameProblem } from './join-frames.js';
-import { CONTROL_MESSAGE_BYTES_MAX, FRAME_SEGMENT_BYTES_MAX } from './limits.js';
+import { BORROW_WAIT_MS_MAX, CONTROL_MESSAGE_BYTES_MAX, FRAME_SEGMENT_BYTES_MAX } from './limits.js';
 import { isOwnedBytes, isPlainRecord } from './values.js';
 
 /**
@@ -63,7 +63,7 @@ const FRAME_FIELDS: { readonly [K in (typeof FRAME_TYPES)[number]]: readonly str
   segments: ['type', 'origin', 'segments'],
   pull: ['type', 'origin', 'fromSeq'],
   'rights-request': ['type', 'tenant', 'amount'],
-  borrow: ['type', 'tenant', 'amount', 'head', 'since', 'least'],
+  borrow: ['type', 'tenant', 'amount', 'head', 'since', 'least', 'waitsMs'],
   'hold-settle': ['type', 'id', 'tenant', 'holdId', 'action', 'amount'],
   'hold-settled': ['type', 'id', 'status', 'hold', 'held'],
   control: ['type', 'message'],
@@ -162,6 +162,15 @@ function borrowHeadProblem(head: unknown): string | null {
 /** A borrow ask's claim: a time (ms since the epoch, the asker's clock) or null. */
 function borrowClaimProblem(since: unknown): string | null {
   return since === null || (Number.isSafeInteger(since) && (since as number) >= 0) ? null : 'invalid since';
+}
+
+/** How long a borrow ask's debits will still wait: ms, 0..BORROW_WAIT_MS_MAX. */
+function borrowWaitsProblem(waitsMs: unknown): string | null {
+  return Number.isSafeInteger(waitsMs) &&
+    (waitsMs as number) >= 0 &&
+    (waitsMs as number) <= BORROW_WAIT_MS_MAX
+    ? null
+    : 'invalid waitsMs';
 }
 
 /** A forwarded request's id: the sender's counter, a safe non-negative integer. */
@@ -275,7 +284,8 @@ export function frameProblem(frame: unknown): string | null {
         rightsRequestProblem(frame) ??
         borrowHeadProblem(frame.head) ??
         borrowClaimProblem(frame.since) ??
-        (isAmount(frame.least) ? null : 'invalid least');
+        (isAmount(frame.least) ? null : 'invalid least') ??
+        borrowWaitsProblem(frame.waitsMs);
       break;
     case 'hold-settle':
       problem = holdSettleProblem(frame);

@@ -78,6 +78,13 @@ export interface BorrowFrame {
    * of 10 for its own debit of 20, which it could not pay, while eu's 9 timed out).
    */
   readonly least: number;
+  /**
+   * How long, in ms from when the ask was sent, the newest of the asker's waiting debits it asks for
+   * will still wait (0..BORROW_WAIT_MS_MAX). A lender keeps the part it cannot give now only while
+   * rights it sends could still reach one of them (`Rebalancing.lend`): a kept ask outlived its
+   * debits and took the last credits from one still waiting (swarm seed 13058).
+   */
+  readonly waitsMs: number;
 }
 
 /**

@@ -196,6 +196,7 @@ export function borrowingHost(replica: ReplicaNode): BorrowHost {
     overdraftLimit: (tenant) => replica.commands.overdraftLimit(tenant),
     now: () => replica.ports.clock.now(),
     setTimer: (ms, callback) => replica.ports.clock.setTimer(ms, callback),
+    rttMs: () => replica.link.rttMs,
     peers: () => replica.peers,
     send: (region, frame) => replica.link.send(region, frame),
     ownHead: () => replica.ownLog.nextSeq - 1,

@@ -108,7 +108,10 @@ interface KeptAsk {
 }
 
 /** What a borrow ask says beyond its tenant (`BorrowFrame`). */
-export type BorrowAsk = Pick<BorrowFrame, 'amount' | 'head' | 'since' | 'least'>;
+export type BorrowAsk = Pick<BorrowFrame, 'amount' | 'head' | 'since' | 'least' | 'waitsMs'>;
+
+/** What a kept ask is served by once its time is set (`KeptAsk`). */
+type AskTerms = Omit<BorrowAsk, 'waitsMs'>;
 
 /** One replica's rebalancing: spend rates and outstanding rights requests per tenant. */
 export class Rebalancing {
@@ -206,12 +209,18 @@ export class Rebalancing {
    * which can pay a debit with what it sees only moves the last credits round until one can (swarm
    * seeds 5587, 6335). A fixed region order alone let the last credits go round it, each region
    * lending to the one before it whether or not that one's debits could be paid (swarm seed 10150,
-   * property draw 1220799643). What it cannot give now is kept for the asker's wait (this node's
-   * borrowWaitMs) and given when rights arrive (`rightsArrived`). `head` is the asker's own log head
-   * when it asked (`askerLent`).
+   * property draw 1220799643). What it cannot give now is kept while rights sent could still reach
+   * the asker's debits (its `waitsMs` less a round trip, at most this node's borrowWaitMs) and given
+   * when rights arrive (`rightsArrived`). `head` is the asker's own log head when it asked
+   * (`askerLent`).
    */
   lend(region: string, tenant: string, ask: BorrowAsk): void {
-    this.lendUntil(region, tenant, ask, this.host.now() + this.host.borrowWaitMs);
+    const host = this.host;
+    const { waitsMs, ...terms } = ask;
+    // Kept only while rights sent could still reach a debit the ask is for: a round trip less than
+    // the asker's debits will still wait (the ask came a one-way trip after it was sent, and the
+    // rights take one more).
+    this.lendUntil(region, tenant, terms, host.now() + Math.min(host.borrowWaitMs, waitsMs - host.rttMs()));
   }
 
   /**
@@ -277,7 +286,7 @@ export class Rebalancing {
   }
 
   /** `lend`; what it does not give now is kept until `until` (`rightsArrived`). Returns what it gave. */
-  private lendUntil(region: string, tenant: string, ask: BorrowAsk, until: number): number {
+  private lendUntil(region: string, tenant: string, ask: AskTerms, until: number): number {
     const host = this.host;
     const { amount, head, since, least } = ask;
     this.keptAsks.get(tenant)?.delete(region); // the newest ask of a region replaces its last
@@ -353,6 +362,7 @@ export class Rebalancing {
 
   /** Keeps the part of a borrow ask not served, bounded by BORROW_ASKS_KEPT_MAX tenants. */
   private keepAsk(tenant: string, region: string, ask: KeptAsk): void {
+    if (ask.until <= this.host.now()) return; // rights sent from now on could not reach its debits
     let asks = this.keptAsks.get(tenant);
     if (asks === undefined) {
       if (this.keptAsks.size >= BORROW_ASKS_KEPT_MAX) {

@@ -44,6 +44,8 @@ function borrower() {
   const state = createLedgerState();
   grantAt(state, EU, 6);
   let head = 3;
+  let now = T0;
+  const timers: { at: number; callback: () => void; cancelled: boolean }[] = [];
   const sent: { region: string; frame: ReplicationFrame }[] = [];
   const host: BorrowHost = {
     origin: US,
@@ -51,8 +53,17 @@ function borrower() {
     attached: () => true,
     state: () => state,
     overdraftLimit: () => 0,
-    now: () => T0,
-    setTimer: () => ({ cancel: () => undefined }),
+    now: () => now,
+    setTimer: (ms, callback) => {
+      const timer = { at: now + ms, callback, cancelled: false };
+      timers.push(timer);
+      return {
+        cancel: () => {
+          timer.cancelled = true;
+        },
+      };
+    },
+    rttMs: () => 10,
     peers: () =>
       new Map([
         ['ap', { origin: AP, connected: true }],
@@ -76,9 +87,26 @@ function borrower() {
   return {
     borrowing: new Borrowing(host),
     asks,
+    /** The borrow frames sent, whole. */
+    frames: () =>
+      sent.flatMap(({ region, frame }) => (frame.type === 'borrow' ? [{ region, ...frame }] : [])),
     /** us writes an event of its own (a move away, say): its head moves on. */
     write: () => {
       head += 1;
+    },
+    /** us's clock moves on `ms`, firing the timers due on the way in order. */
+    later: (ms: number) => {
+      const until = now + ms;
+      for (;;) {
+        const due = timers
+          .filter((timer) => !timer.cancelled && timer.at <= until)
+          .sort((a, b) => a.at - b.at)[0];
+        if (due === undefined) break;
+        due.cancelled = true;
+        now = due.at;
+        due.callback();
+      }
+      now = until;
     },
   };
 }
@@ -120,6 +148,36 @@ describe('borrow asks', () => {
     expect(asks().slice(2)).toEqual([
       { region: 'eu', amount: 38, head: 4 },
       { region: 'ap', amount: 32, head: 4 },
+    ]);
+    borrowing.close();
+  });
+
+  it('an ask says how long its debits will wait; a debit a round trip from its end drops out of the asks (seed 13058)', () => {
+    const { borrowing, frames, later } = borrower();
+    waitFor(borrowing, 19);
+    expect(frames().map(({ least, waitsMs }) => ({ least, waitsMs }))).toEqual([
+      { least: 19, waitsMs: 200 },
+      { least: 19, waitsMs: 200 },
+    ]);
+    later(100);
+    waitFor(borrowing, 5);
+    // The 5 asks for the 19 before it too, which takes what arrives first; the 5 waits 200 ms more.
+    const second = frames().slice(2);
+    expect(second.map(({ least, waitsMs }) => ({ least, waitsMs }))).toEqual([
+      { least: 5, waitsMs: 200 },
+      { least: 5, waitsMs: 200 },
+    ]);
+    expect(second.map(({ amount }) => amount)).toEqual([
+      6 + (24 * BORROW_ASK_FACTOR - 6),
+      24 * BORROW_ASK_FACTOR - 6,
+    ]);
+    // 190 ms in, a round trip (10 ms) before the 19 stops waiting, rights asked for it cannot reach
+    // it: us asks again for the 5 alone, which waits 110 ms more.
+    later(90);
+    const third = frames().slice(4);
+    expect(third.map(({ region, amount, least, waitsMs }) => ({ region, amount, least, waitsMs }))).toEqual([
+      { region: 'eu', amount: 6 + (5 * BORROW_ASK_FACTOR - 6), least: 5, waitsMs: 110 },
+      { region: 'ap', amount: 5 * BORROW_ASK_FACTOR - 6, least: 5, waitsMs: 110 },
     ]);
     borrowing.close();
   });

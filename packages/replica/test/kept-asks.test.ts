@@ -31,9 +31,12 @@ const PEERS = new Map([
   ['eu', { origin: EU, connected: true }],
 ]);
 
-/** A borrow ask of `amount` with the asker's log head and claim; its smallest waiting debit `least`. */
-function ask(amount: number, head: number, since: number | null, least = amount): BorrowAsk {
-  return { amount, head, since, least };
+/**
+ * A borrow ask of `amount` with the asker's log head and claim; its smallest waiting debit `least`;
+ * its debits wait `waitsMs` more from when it was sent.
+ */
+function ask(amount: number, head: number, since: number | null, least = amount, waitsMs = 200): BorrowAsk {
+  return { amount, head, since, least, waitsMs };
 }
 
 /**
@@ -43,6 +46,7 @@ function ask(amount: number, head: number, since: number | null, least = amount)
  */
 function lender(own: { waiting: number; since: number | null; least?: number } | null = null) {
   let state: LedgerState = createLedgerState();
+  let now = T0;
   const moves: { tenant: string; to: OriginId; amount: number }[] = [];
   const host: RebalancingHost = {
     origin: AP,
@@ -54,7 +58,7 @@ function lender(own: { waiting: number; since: number | null; least?: number } |
     state: () => state,
     weights: () => ({}),
     rttMs: () => 10,
-    now: () => T0,
+    now: () => now,
     peers: () => PEERS,
     peer: (region) => PEERS.get(region) ?? { origin: null, connected: false },
     send: () => true,
@@ -87,7 +91,11 @@ function lender(own: { waiting: number; since: number | null; least?: number } |
     if (applied !== 'applied') throw new Error(`grant ${applied}`);
     rebalancing.rightsArrived(TENANT);
   };
-  return { rebalancing, moves, arrive };
+  /** ap's clock moves on `ms`. */
+  const later = (ms: number) => {
+    now += ms;
+  };
+  return { rebalancing, moves, arrive, later };
 }
 
 describe('kept borrow asks and the asker’s moves', () => {
@@ -115,6 +123,43 @@ describe('kept borrow asks and the asker’s moves', () => {
     rebalancing.askerLent('us', TENANT, US_NEXT, 1);
     arrive();
     expect(moves).toEqual([]);
+  });
+});
+
+describe('how long an ask is kept: while rights could still reach its debits (seed 13058)', () => {
+  it('is kept its debits’ wait less a round trip, and served when rights arrive within it', () => {
+    // us's debits wait 100 ms more when it asks; rights sent from ap take 5 ms (a round trip of 10).
+    const { rebalancing, moves, arrive, later } = lender();
+    rebalancing.lend('us', TENANT, ask(18, 5, null, 18, 100));
+    later(89);
+    arrive();
+    expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 18 }]);
+  });
+
+  it('past that, rights that arrive stay: the debits asked for have stopped waiting', () => {
+    const { rebalancing, moves, arrive, later } = lender();
+    rebalancing.lend('us', TENANT, ask(18, 5, null, 18, 100));
+    later(91);
+    arrive();
+    expect(moves).toEqual([]);
+  });
+
+  it('an ask whose debits stop waiting within a round trip is served from what is here, never kept', () => {
+    const { rebalancing, moves, arrive } = lender();
+    rebalancing.lend('us', TENANT, ask(18, 5, null, 18, 8));
+    arrive();
+    expect(moves).toEqual([]);
+  });
+
+  it('a stale ask takes no share of scarce credits from one whose debits still wait', () => {
+    // eu's ask named its 17, about to stop waiting; us's names its 27 with 150 ms to go. 30 arrive
+    // 50 ms later: before, eu's 17 came first and us's 27 timed out (swarm seed 13058).
+    const { rebalancing, moves, arrive, later } = lender();
+    rebalancing.lend('eu', TENANT, ask(44, 9, null, 17, 40));
+    rebalancing.lend('us', TENANT, ask(27, 5, null, 27, 150));
+    later(50);
+    arrive();
+    expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 27 }]);
   });
 });
 

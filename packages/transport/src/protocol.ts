@@ -29,9 +29,10 @@ import { CLUSTER_ID_LENGTH_MAX, NONCE_BYTES } from './limits.js';
  * link at its first borrow instead). 5: and the asker's claim, `since` (a build of 4 would close the
  * link at its first borrow). 6: and the smallest of the asker's waiting debits, `least`. 7: a
  * `hold-settled` answer may be `stranded` (a hold of a lost incarnation not retired; a build of 6
- * would close the link at it).
+ * would close the link at it). 8: a `borrow` frame carries how long the asker's debits will still
+ * wait, `waitsMs` (a build of 7 would close the link at its first borrow).
  */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 /** Domain separation of handshake signatures: they can never be mistaken for a head signature. */
 export const HELLO_CONTEXT = 'allot-hello-v2';

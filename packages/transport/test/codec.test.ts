@@ -10,7 +10,7 @@ import {
   PRIORITY_MAX,
   TIME_MS_MAX,
 } from '@allot/core';
-import { FRAME_TYPES, type ReplicationFrame, type WireSegment } from '@allot/replica';
+import { BORROW_WAIT_MS_MAX, FRAME_TYPES, type ReplicationFrame, type WireSegment } from '@allot/replica';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
@@ -196,6 +196,7 @@ const frameArbs: { readonly [K in ReplicationFrame['type']]: fc.Arbitrary<Replic
     head: fc.oneof(fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)),
     since: fc.oneof(fc.constant(null), fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER)),
     least: amountArb,
+    waitsMs: fc.integer({ min: 0, max: BORROW_WAIT_MS_MAX }),
   }),
   'hold-settle': fc.record({
     type: fc.constant('hold-settle' as const),

@@ -1,5 +1,6 @@
 import { ORIGINS_MAX, originId, SEGMENT_BYTES_MAX, type TenantEventBody } from '@allot/core';
 import {
+  BORROW_WAIT_MS_MAX,
   FRAME_CONTROL_BYTES_MAX,
   FRAME_ORIGINS_MAX,
   FRAME_SEGMENT_BYTES_MAX,
@@ -239,6 +240,15 @@ describe('frameProblem', () => {
         expect(frameProblem({ ...valid('borrow'), since })).toBe('borrow: invalid since');
       expect(frameProblem({ ...valid('borrow'), since: null })).toBeNull();
       expect(frameProblem({ ...valid('borrow'), since: 0 })).toBeNull();
+    });
+
+    it('refuses a missing waitsMs, or one that is not an integer from 0 to BORROW_WAIT_MS_MAX (swarm seed 13058)', () => {
+      const { waitsMs: _waits, ...timeless } = valid('borrow') as Record<string, unknown>;
+      expect(frameProblem(timeless)).toBe('borrow has no waitsMs');
+      for (const waitsMs of [-1, 1.5, BORROW_WAIT_MS_MAX + 1, '3', null, Number.NaN])
+        expect(frameProblem({ ...valid('borrow'), waitsMs })).toBe('borrow: invalid waitsMs');
+      expect(frameProblem({ ...valid('borrow'), waitsMs: 0 })).toBeNull();
+      expect(frameProblem({ ...valid('borrow'), waitsMs: BORROW_WAIT_MS_MAX })).toBeNull();
     });
   });
 

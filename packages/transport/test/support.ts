@@ -151,7 +151,7 @@ export function everyFrame(): ReplicationFrame[] {
     { type: 'segments', origin: EU, segments: run(EU, everyKind('acme', EU, US)) },
     { type: 'pull', origin: US, fromSeq: 1 },
     { type: 'rights-request', tenant: 'acme', amount: 500 },
-    { type: 'borrow', tenant: 'acme', amount: 7, head: 12, since: 1_893_456_000_250, least: 3 },
+    { type: 'borrow', tenant: 'acme', amount: 7, head: 12, since: 1_893_456_000_250, least: 3, waitsMs: 180 },
     {
       type: 'hold-settle',
       id: 3,

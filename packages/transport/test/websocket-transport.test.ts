@@ -381,19 +381,19 @@ describe('WebSocketTransport: refusals', () => {
     );
   });
 
-  it('refuses another protocol version, an old v6 peer with one warning', async () => {
+  it('refuses another protocol version, an old v7 peer with one warning', async () => {
     const { target } = await acceptorFor();
-    for (const protocol of [6, 6, 8]) {
+    for (const protocol of [7, 7, 9]) {
       const peer = await raw(target.url);
       peer.send(peer.hello('rp', 'aaaaaaaa', { protocol }));
       expect(await peer.closure()).toEqual({
         code: CloseCode.wrongProtocol,
-        reason: `protocol ${protocol} is not 7`,
+        reason: `protocol ${protocol} is not 8`,
       });
     }
     expect(target.handlers.calls).toEqual([]);
     const warned = target.logger.closes('warn', CloseCode.wrongProtocol).map((line) => line.fields.reason);
-    expect(warned).toEqual(['protocol 6 is not 7', 'protocol 8 is not 7']);
+    expect(warned).toEqual(['protocol 7 is not 8', 'protocol 9 is not 8']);
   });
 
   it('refuses a first message that is not a dialer hello', async () => {
@@ -477,7 +477,23 @@ describe('WebSocketTransport: refusals', () => {
       'a borrow frame whose smallest waiting debit is not an amount',
       (peer: RawPeer) =>
         peer.sendBytes(
-          encodeUnchecked({ type: 'borrow', tenant: 'acme', amount: 7, head: 3, since: null, least: 0 }),
+          encodeUnchecked({
+            type: 'borrow',
+            tenant: 'acme',
+            amount: 7,
+            head: 3,
+            since: null,
+            least: 0,
+            waitsMs: 0,
+          }),
+        ),
+      CloseCode.policy,
+    ],
+    [
+      'a borrow frame without how long its debits will wait (a build of protocol 7)',
+      (peer: RawPeer) =>
+        peer.sendBytes(
+          encodeUnchecked({ type: 'borrow', tenant: 'acme', amount: 7, head: 3, since: null, least: 2 }),
         ),
       CloseCode.policy,
     ],
