@@ -39,8 +39,6 @@ export interface BorrowHost {
   now(): number;
   /** Sets a timer on the replica's clock. */
   setTimer(delayMs: number, callback: () => void): TimerHandle;
-  /** The slowest connected peer's round trip as last measured, ms. */
-  rttMs(): number;
   /** Every peer region known, by region. */
   peers(): ReadonlyMap<string, ReachablePeer>;
   /** Sends a frame to a peer region; false if it could not be sent. */
@@ -72,24 +70,6 @@ interface Waiter<T> {
   timer: TimerHandle | null;
   /** Halfway through the wait: the tenant asks the peers it has not asked yet. */
   halfway: TimerHandle | null;
-  /** A round trip before the wait ends: past it, rights asked for this debit cannot reach it in time. */
-  lastCall: TimerHandle | null;
-  /** Past its last call: the tenant's asks no longer count this debit (`askable`). */
-  pastLastCall: boolean;
-}
-
-/**
- * Whether rights asked for a waiting debit now could still pay it: the ask and the rights each take
- * a one-way trip, so a round trip before its wait ends it stops counting in the asks (their amount,
- * `least`), and the tenant asks again without it. A lender keeps the last ask a region sent while
- * its debits wait (`waitsMs`) and serves it when rights arrive (`Rebalancing.rightsArrived`), sharing
- * scarce credits by each asker's smallest waiting debit: an ask that still named one about to time
- * out had the last credits sent to a debit they could no longer reach, while a debit they would
- * have paid timed out (swarm seed 13058: us gave a released 70 to eu's 17 and ap's 33, both gone by
- * the time the rights came, and eu's 27 timed out with 74 credits in the cluster).
- */
-function askable(waiter: Waiter<unknown>): boolean {
-  return !waiter.pastLastCall;
 }
 
 /**
@@ -273,14 +253,10 @@ export class Borrowing {
         lastAsks: '',
         timer: null,
         halfway: null,
-        lastCall: null,
-        pastLastCall: false,
       };
       const list = this.waiters.get(tenant) ?? [];
-      // Debits of the tenant waiting before this one take what arrives first: ask for them too (those
-      // that rights asked now could still reach).
-      let ahead = 0;
-      for (const other of list) if (askable(other)) ahead += other.amount;
+      // Debits of the tenant waiting before this one take what arrives first: ask for them too.
+      const ahead = list.reduce((sum, other) => sum + other.amount, 0);
       list.push(waiter as Waiter<unknown>);
       this.waiters.set(tenant, list);
       this.count += 1;
@@ -293,13 +269,6 @@ export class Borrowing {
         waiter.halfway = host.setTimer(half, () => {
           waiter.halfway = null;
           this.askAgain(tenant, true);
-        });
-      const lastCall = host.borrowWaitMs - host.rttMs();
-      if (lastCall > 0)
-        waiter.lastCall = host.setTimer(lastCall, () => {
-          waiter.lastCall = null;
-          waiter.pastLastCall = true;
-          this.askAgain(tenant);
         });
       this.ask(waiter as Waiter<unknown>, shortfall + ahead, ahead + amount);
     });
@@ -362,7 +331,6 @@ export class Borrowing {
     let waiting = 0;
     let asker: Waiter<unknown> | null = null;
     for (const waiter of list) {
-      if (!askable(waiter)) continue;
       waiting += waiter.amount;
       if (waiter.asks < BORROW_ASKS_PER_WAIT_MAX) asker = waiter;
     }
@@ -392,8 +360,6 @@ export class Borrowing {
     waiter.timer = null;
     waiter.halfway?.cancel();
     waiter.halfway = null;
-    waiter.lastCall?.cancel();
-    waiter.lastCall = null;
     const outcomeStatus = (outcome as { status?: unknown }).status;
     this.host.waited(
       Math.max(0, this.host.now() - waiter.since),
@@ -473,9 +439,7 @@ export class Borrowing {
       const amount = (shares.get(donor.region) ?? 0) + Math.max(0, left);
       if (amount > 0) asks.push({ region: donor.region, amount });
     }
-    // The smallest waiting debit is part of the plan: a lender sharing scarce credits reads it.
-    const least = this.least(waiter.tenant);
-    const plan = `${least};${asks.map((one) => `${one.region}:${one.amount}`).join(',')}`;
+    const plan = asks.map((one) => `${one.region}:${one.amount}`).join(',');
     if (plan === waiter.lastAsks) return;
     waiter.lastAsks = plan;
     waiter.asks += 1;
@@ -483,6 +447,7 @@ export class Borrowing {
     // The head tells a donor which of this region's moves came before the ask (`askerLent`).
     const head = host.ownHead();
     const since = this.claim(waiter.tenant);
+    const least = this.least(waiter.tenant);
     const waitsMs = this.waitsMs(waiter.tenant);
     for (const one of asks) {
       const frame = {
@@ -499,34 +464,23 @@ export class Borrowing {
   }
 
   /**
-   * How long the newest of the tenant's debits waiting here that rights asked now could still reach
-   * will wait, ms (a borrow ask's `waitsMs`); of all of them when none could. A lender keeps an ask
-   * it cannot serve now only that long, less a round trip.
+   * How long the newest of the tenant's debits waiting here will still wait, ms (a borrow ask's
+   * `waitsMs`): a lender keeps an ask it cannot serve now that long at most, and serves it after
+   * fresher asks once rights it sends would likely arrive too late (`Rebalancing.rightsArrived`).
    */
   private waitsMs(tenant: string): number {
     const host = this.host;
     const now = host.now();
-    let waits = -1;
-    let any = 0;
-    for (const waiter of this.waiters.get(tenant) ?? []) {
-      const left = Math.min(host.borrowWaitMs, Math.max(0, waiter.since + host.borrowWaitMs - now));
-      any = Math.max(any, left);
-      if (askable(waiter)) waits = Math.max(waits, left);
-    }
-    return waits < 0 ? any : waits;
+    let waits = 0;
+    for (const waiter of this.waiters.get(tenant) ?? [])
+      waits = Math.max(waits, Math.min(host.borrowWaitMs, waiter.since + host.borrowWaitMs - now));
+    return Math.floor(waits); // a whole number of ms from 0 to borrowWaitMs, as the frame check wants
   }
 
-  /**
-   * The smallest of the tenant's debits waiting here that rights asked now could still reach (a
-   * borrow ask's `least`); of all of them when none could.
-   */
+  /** The smallest of the tenant's debits waiting here (a borrow ask's `least`). */
   private least(tenant: string): number {
     let least = Number.MAX_SAFE_INTEGER;
-    let any = Number.MAX_SAFE_INTEGER;
-    for (const waiter of this.waiters.get(tenant) ?? []) {
-      any = Math.min(any, waiter.amount);
-      if (askable(waiter)) least = Math.min(least, waiter.amount);
-    }
-    return least === Number.MAX_SAFE_INTEGER ? any : least;
+    for (const waiter of this.waiters.get(tenant) ?? []) least = Math.min(least, waiter.amount);
+    return least;
   }
 }

@@ -80,9 +80,10 @@ export interface BorrowFrame {
   readonly least: number;
   /**
    * How long, in ms from when the ask was sent, the newest of the asker's waiting debits it asks for
-   * will still wait (0..BORROW_WAIT_MS_MAX). A lender keeps the part it cannot give now only while
-   * rights it sends could still reach one of them (`Rebalancing.lend`): a kept ask outlived its
-   * debits and took the last credits from one still waiting (swarm seed 13058).
+   * will still wait (0..BORROW_WAIT_MS_MAX). A lender keeps the part it cannot give now only that
+   * long, and serves it after fresher asks once rights it sends would likely arrive too late
+   * (`Rebalancing.rightsArrived`): a kept ask outlived its debits and took the last credits from
+   * debits still waiting (swarm seed 13058).
    */
   readonly waitsMs: number;
 }

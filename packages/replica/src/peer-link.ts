@@ -76,6 +76,8 @@ export class PeerLink {
   transport: Transport | null = null;
   /** The slowest peer's round trip, ms, refreshed every summary interval (for low-water marks). */
   rttMs = RTT_MS_FLOOR;
+  /** Each connected peer's round trip as last measured, ms, refreshed with `rttMs`. */
+  private readonly rtts = new Map<string, number>();
   private summaryTimer: TimerHandle | null = null;
   /** Peers already reported as holding more of our own log than we made durable (one line each). */
   private readonly reportedFork = new Set<string>();
@@ -152,6 +154,11 @@ export class PeerLink {
     }
   }
 
+  /** The round trip to `region` as last measured, ms; the slowest peer's (`rttMs`) before one is. */
+  rttMsTo(region: string): number {
+    return this.rtts.get(region) ?? this.rttMs;
+  }
+
   private armSummaries(): void {
     this.summaryTimer = this.host.clock.setTimer(SUMMARY_INTERVAL_MS, () => {
       if (this.host.closing()) return;
@@ -162,6 +169,8 @@ export class PeerLink {
         const peer = this.peer(link.region);
         if (peer.connected !== link.connected) forgetSent(peer);
         peer.connected = link.connected;
+        if (link.rttMs === null) this.rtts.delete(link.region);
+        else this.rtts.set(link.region, Math.max(RTT_MS_FLOOR, link.rttMs));
         if (link.rttMs !== null) rtt = Math.max(rtt, link.rttMs);
       }
       this.rttMs = rtt;

@@ -47,6 +47,8 @@ export interface RebalancingHost {
   weights(tenant: string): Readonly<Record<string, number>>;
   /** The current round-trip estimate in ms. */
   rttMs(): number;
+  /** The round trip to a peer region as last measured, ms (the slowest peer's before one is). */
+  rttMsTo(region: string): number;
   /** The replica's clock. */
   now(): number;
   /** Every peer region known, by region. */
@@ -94,9 +96,8 @@ export function claimPrecedes(
 }
 
 /** A borrow ask kept for the part not served yet. */
-interface KeptAsk {
+interface KeptAsk extends KeptFor {
   readonly amount: number;
-  readonly until: number;
   /** The asker's incarnation, as this node knew it when the ask came. */
   readonly origin: OriginId;
   /** The asker's own log head when it asked: its moves up to this seq came before the ask. */
@@ -107,11 +108,21 @@ interface KeptAsk {
   readonly least: number;
 }
 
+/**
+ * How long a kept ask lasts (this node's clock): `until`, past which none of the asker's debits it
+ * asked for still waits (the ask's `waitsMs` from when it came, at most borrowWaitMs); `likely`,
+ * past which rights sent would likely reach them too late (a round trip to the asker less).
+ */
+interface KeptFor {
+  readonly until: number;
+  readonly likely: number;
+}
+
 /** What a borrow ask says beyond its tenant (`BorrowFrame`). */
 export type BorrowAsk = Pick<BorrowFrame, 'amount' | 'head' | 'since' | 'least' | 'waitsMs'>;
 
 /** What a kept ask is served by once its time is set (`KeptAsk`). */
-type AskTerms = Omit<BorrowAsk, 'waitsMs'>;
+type AskTerms = Pick<BorrowAsk, 'amount' | 'head' | 'since' | 'least'>;
 
 /** One replica's rebalancing: spend rates and outstanding rights requests per tenant. */
 export class Rebalancing {
@@ -209,18 +220,17 @@ export class Rebalancing {
    * which can pay a debit with what it sees only moves the last credits round until one can (swarm
    * seeds 5587, 6335). A fixed region order alone let the last credits go round it, each region
    * lending to the one before it whether or not that one's debits could be paid (swarm seed 10150,
-   * property draw 1220799643). What it cannot give now is kept while rights sent could still reach
-   * the asker's debits (its `waitsMs` less a round trip, at most this node's borrowWaitMs) and given
-   * when rights arrive (`rightsArrived`). `head` is the asker's own log head when it asked
-   * (`askerLent`).
+   * property draw 1220799643). What it cannot give now is kept while the asker's debits wait (its
+   * `waitsMs`, at most this node's borrowWaitMs) and given when rights arrive (`rightsArrived`).
+   * `head` is the asker's own log head when it asked (`askerLent`).
    */
   lend(region: string, tenant: string, ask: BorrowAsk): void {
     const host = this.host;
     const { waitsMs, ...terms } = ask;
-    // Kept only while rights sent could still reach a debit the ask is for: a round trip less than
-    // the asker's debits will still wait (the ask came a one-way trip after it was sent, and the
-    // rights take one more).
-    this.lendUntil(region, tenant, terms, host.now() + Math.min(host.borrowWaitMs, waitsMs - host.rttMs()));
+    // The asker's debits stop waiting at most waitsMs after now (the ask was sent before it came);
+    // rights sent take a one-way trip, and the ask took one: likely too late a round trip before.
+    const until = host.now() + Math.min(host.borrowWaitMs, waitsMs);
+    this.lendUntil(region, tenant, terms, { until, likely: until - host.rttMsTo(region) });
   }
 
   /**
@@ -229,15 +239,34 @@ export class Rebalancing {
    * kept because they could not be served in full are served now, while their debits may still
    * wait. The asker counted on rights this region did not hold yet, or on none at all: without
    * this it heard nothing until its next ask, often after its wait (swarm seeds 613, 1192).
+   * Asks whose debits rights would likely reach too late are served after the others, with what
+   * they leave: served alike, they took the last credits from debits still waiting (swarm seed
+   * 13058: us gave a released 70 to ap's 33 and eu's 17, both timed out by the time the rights came,
+   * and eu's 27 timed out with 74 credits in the cluster). Not dropped: a round trip is a guess, and
+   * one measured long dropped an ask whose debit the rights would have reached (swarm seed 13297).
    */
   rightsArrived(tenant: string): void {
     const asks = this.keptAsks.get(tenant);
     if (asks === undefined) return;
     this.keptAsks.delete(tenant);
     const now = this.host.now();
+    const live = [...asks].filter(([, ask]) => now <= ask.until);
+    // Those that rights sent now would likely reach in time first; the others get what they leave.
+    this.serveKept(
+      tenant,
+      live.filter(([, ask]) => now <= ask.likely),
+    );
+    this.serveKept(
+      tenant,
+      live.filter(([, ask]) => now > ask.likely),
+    );
+  }
+
+  /** Serves kept asks of the tenant from what this region holds: claims first, then the rest. */
+  private serveKept(tenant: string, asks: readonly (readonly [string, KeptAsk])[]): void {
     // The oldest claim is served first, as when the asks came: what arrives may not serve them all,
     // and an ask that came first must not take what an older claim waits for (swarm seed 5876).
-    const byClaim = [...asks]
+    const live = asks
       .map(([region, ask]) => ({ region, ask, claim: this.liveClaim(ask.since) }))
       .sort((a, b) =>
         claimPrecedes(a.claim, a.region, b.claim, b.region)
@@ -246,9 +275,7 @@ export class Rebalancing {
             ? 1
             : 0,
       );
-    const live = byClaim.filter(({ ask }) => now <= ask.until);
-    for (const { region, ask, claim } of live)
-      if (claim !== null) this.lendUntil(region, tenant, ask, ask.until);
+    for (const { region, ask, claim } of live) if (claim !== null) this.lendUntil(region, tenant, ask, ask);
     // Asks without a claim share what is left: first each asker's smallest waiting debit, then the
     // rest. Given whole to the first, the last credits paid none of the others' debits while a
     // smaller one timed out elsewhere (swarm hold seed 3629: us gave the 59 a capture returned to
@@ -258,10 +285,10 @@ export class Rebalancing {
     if (claimless.length > 1)
       for (const { region, ask } of claimless)
         if (ask.least < ask.amount)
-          given.set(region, this.lendUntil(region, tenant, { ...ask, amount: ask.least }, ask.until));
+          given.set(region, this.lendUntil(region, tenant, { ...ask, amount: ask.least }, ask));
     for (const { region, ask } of claimless) {
       const rest = ask.amount - (given.get(region) ?? 0);
-      if (rest > 0) this.lendUntil(region, tenant, { ...ask, amount: rest }, ask.until);
+      if (rest > 0) this.lendUntil(region, tenant, { ...ask, amount: rest }, ask);
     }
   }
 
@@ -285,8 +312,9 @@ export class Rebalancing {
     if (asks.size === 0) this.keptAsks.delete(tenant);
   }
 
-  /** `lend`; what it does not give now is kept until `until` (`rightsArrived`). Returns what it gave. */
-  private lendUntil(region: string, tenant: string, ask: AskTerms, until: number): number {
+  /** `lend`; what it does not give now is kept for `keep` (`rightsArrived`). Returns what it gave. */
+  private lendUntil(region: string, tenant: string, ask: AskTerms, keep: KeptFor): number {
+    const { until, likely } = keep;
     const host = this.host;
     const { amount, head, since, least } = ask;
     this.keptAsks.get(tenant)?.delete(region); // the newest ask of a region replaces its last
@@ -295,7 +323,7 @@ export class Rebalancing {
     if (peer.origin === null || !peer.connected) return 0;
     if (tenantOverdraftInUse(host.state(), tenant, host.origin) > 0) {
       // What arrives repays the overdraft first; what is left then may serve the ask.
-      this.keepAsk(tenant, region, { amount, until, origin: peer.origin, head, since, least });
+      this.keepAsk(tenant, region, { amount, until, likely, origin: peer.origin, head, since, least });
       return 0;
     }
     const now = host.now();
@@ -320,6 +348,7 @@ export class Rebalancing {
       this.keepAsk(tenant, region, {
         amount: amount - Math.max(0, give),
         until,
+        likely,
         origin: peer.origin,
         head,
         since,
@@ -362,7 +391,7 @@ export class Rebalancing {
 
   /** Keeps the part of a borrow ask not served, bounded by BORROW_ASKS_KEPT_MAX tenants. */
   private keepAsk(tenant: string, region: string, ask: KeptAsk): void {
-    if (ask.until <= this.host.now()) return; // rights sent from now on could not reach its debits
+    if (ask.until < this.host.now()) return; // none of the debits it asked for waits any longer
     let asks = this.keptAsks.get(tenant);
     if (asks === undefined) {
       if (this.keptAsks.size >= BORROW_ASKS_KEPT_MAX) {

@@ -63,7 +63,6 @@ function borrower() {
         },
       };
     },
-    rttMs: () => 10,
     peers: () =>
       new Map([
         ['ap', { origin: AP, connected: true }],
@@ -152,8 +151,8 @@ describe('borrow asks', () => {
     borrowing.close();
   });
 
-  it('an ask says how long its debits will wait; a debit a round trip from its end drops out of the asks (seed 13058)', () => {
-    const { borrowing, frames, later } = borrower();
+  it('an ask says how long the newest debit it asks for will still wait (seed 13058)', () => {
+    const { borrowing, frames, later, write } = borrower();
     waitFor(borrowing, 19);
     expect(frames().map(({ least, waitsMs }) => ({ least, waitsMs }))).toEqual([
       { least: 19, waitsMs: 200 },
@@ -161,23 +160,26 @@ describe('borrow asks', () => {
     ]);
     later(100);
     waitFor(borrowing, 5);
-    // The 5 asks for the 19 before it too, which takes what arrives first; the 5 waits 200 ms more.
-    const second = frames().slice(2);
-    expect(second.map(({ least, waitsMs }) => ({ least, waitsMs }))).toEqual([
+    // The 5 asks for the 19 before it too; it began waiting now, so the ask's debits wait 200 ms.
+    expect(
+      frames()
+        .slice(2)
+        .map(({ least, waitsMs }) => ({ least, waitsMs })),
+    ).toEqual([
       { least: 5, waitsMs: 200 },
       { least: 5, waitsMs: 200 },
     ]);
-    expect(second.map(({ amount }) => amount)).toEqual([
-      6 + (24 * BORROW_ASK_FACTOR - 6),
-      24 * BORROW_ASK_FACTOR - 6,
-    ]);
-    // 190 ms in, a round trip (10 ms) before the 19 stops waiting, rights asked for it cannot reach
-    // it: us asks again for the 5 alone, which waits 110 ms more.
-    later(90);
-    const third = frames().slice(4);
-    expect(third.map(({ region, amount, least, waitsMs }) => ({ region, amount, least, waitsMs }))).toEqual([
-      { region: 'eu', amount: 6 + (5 * BORROW_ASK_FACTOR - 6), least: 5, waitsMs: 110 },
-      { region: 'ap', amount: 5 * BORROW_ASK_FACTOR - 6, least: 5, waitsMs: 110 },
+    // 60 ms on, us lends rights away and asks again: its newest debit waits 140 ms more.
+    later(60);
+    write();
+    borrowing.movedAway(TENANT);
+    expect(
+      frames()
+        .slice(4)
+        .map(({ least, waitsMs }) => ({ least, waitsMs })),
+    ).toEqual([
+      { least: 5, waitsMs: 140 },
+      { least: 5, waitsMs: 140 },
     ]);
     borrowing.close();
   });

@@ -72,7 +72,6 @@ function borrower(overdraft: number, limit: number, euRights: number) {
       timers.push(callback);
       return { cancel: () => undefined };
     },
-    rttMs: () => 5,
     peers: () => new Map([['eu', { origin: EU, connected: true }]]),
     send: (region, frame) => {
       sent.push({ region, frame });
