@@ -28,13 +28,31 @@ describe('issue 15 soak findings', () => {
   /**
    * S8 (the replica): ap restarted on a disk that had lost part of its own log while the one peer
    * that held the rest was down; after the 2 s grace it trusted the peer it heard and reused those
-   * seqs (also seeds 1271, 1453, 2183, 4541, 6237, 6395). Fixed: writes wait for every peer.
+   * seqs (also seeds 1271, 1453, 2183, 4541, 6237, 6395). Fixed: writes wait for every peer. In
+   * this run eu reopens on a torn tail at 17 s while ap is down (17–24 s) and us paused (until
+   * 17.4 s): it takes no write until ap is back. S8 holding (`run`) is the check on seqs: it fails on
+   * a seq written again that another node held. One the damage destroyed before any peer held it
+   * may be written again once every peer answered (S8 excuses it): since 5041471, whose borrowing
+   * shifts the timing, the torn tail takes eu's seq 188, which no peer held, and eu writes it again.
    */
   it('seed 36: a node that lost its log tail waits for every peer, the silent one included', async () => {
     const result = await run(36);
     const restarts = storageOf(result).filter((record) => record.outcome === 'opened');
     expect(restarts.length).toBeGreaterThan(0);
-    expect(noteOf(result, 'S8')).not.toMatch(/[1-9]\d* reused/);
+    const reopened = restarts[0] as StorageRecord;
+    const back = result.history.find(
+      (record) => record.type === 'fault' && record.kind === 'crash' && record.phase === 'end',
+    )?.t;
+    expect(back).toBeGreaterThan(reopened.t);
+    const writes = result.history.filter(
+      (record) =>
+        (record.type === 'debit' || record.type === 'grant') &&
+        record.region === reopened.region &&
+        record.t >= reopened.t &&
+        record.t < (back ?? 0),
+    );
+    expect(writes.length).toBeGreaterThan(0);
+    expect(writes.filter((record) => 'result' in record && record.result === 'accepted')).toEqual([]);
   });
 
   /**
