@@ -129,6 +129,31 @@ export function reusedSince(input: CheckInput): number | null {
   return since;
 }
 
+/**
+ * Per incarnation lost with its disk: when a storage fault later destroyed events of another origin
+ * that its disk had held. It folded them and spent what they moved to it; its own events that other
+ * nodes hold stay in the true ledger while the destroyed ones leave it, so its rights there read
+ * below zero though it never spent past what it knew of (swarm seed 14785: us lost its disk, which
+ * held ap's log up to seq 97; ap was then restored from a backup that kept 57 while the others held
+ * 68, and from then on us's lost incarnation read 285 past its rights on tenant-0, and nothing
+ * else did). A lost incarnation writes nothing more: S2's observations of it after that time only
+ * weigh its past spending against a ledger that lost what it was given.
+ */
+export function destroyedFoldedSince(history: readonly HistoryRecord[]): Map<string, number> {
+  const heldByLost = new Map<string, Readonly<Record<string, number>>>();
+  const since = new Map<string, number>();
+  for (const record of history) {
+    if (record.type !== 'storage') continue;
+    for (const [origin, from] of destroyedSpans(record))
+      for (const [incarnation, held] of heldByLost)
+        if ((held[origin] ?? 0) > from && !since.has(incarnation)) since.set(incarnation, record.t);
+    if (record.outcome === 'lost' || record.outcome === 'refused')
+      for (const incarnation of record.lost ?? [])
+        if (incarnation.startsWith(`${record.region}#`)) heldByLost.set(incarnation, record.held);
+  }
+  return since;
+}
+
 /** Whether `seq` is in one of `ranges` (from, to]. */
 export function inRanges(ranges: readonly [number, number][] | undefined, seq: number): boolean {
   return ranges?.some(([from, to]) => seq > from && seq <= to) ?? false;

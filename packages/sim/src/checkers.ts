@@ -15,7 +15,13 @@
 import { parseEventRecordId } from '@allot/core';
 import type { Scenario, TenantSpec } from './api.js';
 import { overdraftBound, regionOverdraftMax } from './bounds.js';
-import { checkFaultInvariants, destroyedRanges, inRanges, reusedSince } from './checkers-faults.js';
+import {
+  checkFaultInvariants,
+  destroyedFoldedSince,
+  destroyedRanges,
+  inRanges,
+  reusedSince,
+} from './checkers-faults.js';
 import { type CheckInput, checkS3, checkS4, checkS5, checkS6 } from './checks-final.js';
 import { issue12Checks } from './checks-issue12.js';
 import { INVARIANT_NAMES } from './invariant-names.js';
@@ -196,7 +202,9 @@ export function checkS2(input: CheckInput): Verdict {
   const violations = new Violations();
   let observations = 0;
   let skipped = 0;
+  let unfolded = 0;
   const reused = reusedSince(input);
+  const folded = destroyedFoldedSince(input.history);
   for (const record of input.history) {
     if (record.type !== 'sample' || record.origins === undefined) continue;
     if (reused !== null && record.t >= reused) {
@@ -204,6 +212,11 @@ export function checkS2(input: CheckInput): Verdict {
       continue;
     }
     for (const [origin, seen] of Object.entries(record.origins)) {
+      const lostFolded = folded.get(origin);
+      if (lostFolded !== undefined && record.t >= lostFolded) {
+        unfolded += 1;
+        continue;
+      }
       observations += 1;
       if (seen.rightsMin < 0) {
         violations.add(
@@ -222,15 +235,13 @@ export function checkS2(input: CheckInput): Verdict {
       }
     }
   }
-  const note =
+  let note =
     observations === 0 ? 'no per-origin observations in the history' : `${observations} observations`;
-  return violations.verdict(
-    'S2',
-    INVARIANT_NAMES.S2,
-    skipped === 0
-      ? note
-      : `${note}; ${skipped} after ${reused} ms left out: a damaged disk's destroyed seqs were reused, which the true ledger cannot fold`,
-  );
+  if (skipped > 0)
+    note += `; ${skipped} after ${reused} ms left out: a damaged disk's destroyed seqs were reused, which the true ledger cannot fold`;
+  if (unfolded > 0)
+    note += `; ${unfolded} of ${[...folded.keys()].join(', ')} left out: incarnations lost with their disks, after events they had folded were destroyed everywhere`;
+  return violations.verdict('S2', INVARIANT_NAMES.S2, note);
 }
 
 /** S1–S6 in order, then the checks of issue 12 (checks-issue12.ts) and of issue 15 (checkers-faults.ts). */

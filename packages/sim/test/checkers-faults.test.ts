@@ -7,6 +7,7 @@ import {
   checkS9,
   checkS10,
   checkS11,
+  destroyedFoldedSince,
   destroyedRanges,
   type FinalState,
   type HistoryRecord,
@@ -179,6 +180,46 @@ describe('destroyedRanges with lost incarnations', () => {
     expect(lost.first?.detail).toMatch(
       /acknowledged debits 111 − refunds 5 = 106 > grants 100 − expired 0 \+ overdraft 5/,
     );
+  });
+});
+
+describe('destroyedFoldedSince: events a lost disk had folded, destroyed later (swarm seed 14785)', () => {
+  // us's disk is lost at 30 ms, holding eu's seqs up to 5 (us's own incarnation lost with it).
+  const lostAtUs: StorageRecord = {
+    type: 'storage',
+    t: 30,
+    region: 'us',
+    damage: 'disk-loss',
+    outcome: 'lost',
+    detail: 'the disk is lost: what only it held is gone',
+    damagedKeys: [],
+    held: { [EU]: 5, [US]: 4 },
+    kept: {},
+    elsewhere: { [EU]: 7, [US]: 3 },
+    lost: [US],
+  };
+  // eu is restored at 50 ms from a backup that kept 2 of its 7 seqs, while the others held 3.
+  const oldBackupAtEu: StorageRecord = {
+    type: 'storage',
+    t: 50,
+    region: 'eu',
+    damage: 'old-backup',
+    outcome: 'opened',
+    detail: 'the disk is restored from a backup',
+    damagedKeys: [],
+    held: { [EU]: 7 },
+    kept: { [EU]: 2 },
+    elsewhere: { [EU]: 3 },
+    lost: [US],
+  };
+
+  it('names the lost incarnation, from when what its disk held was destroyed everywhere', () => {
+    expect(destroyedFoldedSince([lostAtUs, oldBackupAtEu])).toEqual(new Map([[US, 50]]));
+  });
+
+  it('names none when the lost disk held none of the destroyed seqs, or the loss came after', () => {
+    expect(destroyedFoldedSince([lostAtUs, { ...oldBackupAtEu, elsewhere: { [EU]: 5 } }])).toEqual(new Map());
+    expect(destroyedFoldedSince([oldBackupAtEu, { ...lostAtUs, t: 60 }])).toEqual(new Map());
   });
 });
 

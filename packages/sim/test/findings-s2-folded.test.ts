@@ -1,0 +1,39 @@
+/**
+ * The S2 seed of the 14,001–16,000 swarm of 2026-12-04 on 394c7b3 (14785; it failed the same way on
+ * eb636ba), kept as a regression case (findings-s2-folded.json): the drawn scenario with 5 s of
+ * quiet instead of 20, run with its seed. Replay it in full: `npx allot simulate --swarm 1 --seed 14785`.
+ */
+import { readFileSync } from 'node:fs';
+import { destroyedFoldedSince, runSimulation, validateScenario } from '@allot/sim';
+import { describe, expect, it } from 'vitest';
+import { RUN_TIMEOUT_MS } from './findings-issue12-support.js';
+
+const DRAWN = JSON.parse(
+  readFileSync(new URL('./findings-s2-folded.json', import.meta.url), 'utf8'),
+) as Record<string, unknown>;
+
+describe('S2 after two storage faults destroyed events a lost disk had folded', () => {
+  /**
+   * us lost its disk at 6.4 s; it held ap's log up to seq 97. ap was restored at 9.9 s from a
+   * backup 94 commits old that kept 57, while the other nodes held 68: ap's seqs 69–136 were gone
+   * everywhere, an acknowledged grant of 13,606 among them. us's lost incarnation had folded them and
+   * spent what they moved to it; its debits that other nodes hold stay in the true ledger, the
+   * destroyed events do not, and from 10 s to the end S2 read it 285 past its rights on tenant-0
+   * (241 observations, that incarnation only, the figure never moving: it writes nothing more). No
+   * region spent past what it knew of, and S1 holds. S2 now leaves out a lost incarnation's
+   * observations once events its disk had folded are destroyed everywhere, and says so.
+   */
+  it(
+    'seed 14785: a lost incarnation is not held to rights that a later fault destroyed',
+    async () => {
+      const result = await runSimulation(validateScenario(DRAWN['14785']), 14785);
+      expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
+      const since = destroyedFoldedSince(result.history);
+      expect([...since.keys()]).toEqual([expect.stringMatching(/^us#/)]);
+      expect([...since.values()]).toEqual([9900]);
+      const s2 = result.verdicts.find((verdict) => verdict.invariant === 'S2');
+      expect(s2?.note).toMatch(/[1-9]\d* of us#\S+ left out: incarnations lost with their disks/);
+    },
+    RUN_TIMEOUT_MS,
+  );
+});
