@@ -170,8 +170,10 @@ export class PeerLink {
         if (peer.connected !== link.connected) forgetSent(peer);
         peer.connected = link.connected;
         if (link.rttMs === null) this.rtts.delete(link.region);
-        else this.rtts.set(link.region, Math.max(RTT_MS_FLOOR, link.rttMs));
-        if (link.rttMs !== null) rtt = Math.max(rtt, link.rttMs);
+        else {
+          this.rtts.set(link.region, Math.max(RTT_MS_FLOOR, link.rttMs));
+          rtt = Math.max(rtt, link.rttMs);
+        }
       }
       this.rttMs = rtt;
       for (const [region, peer] of this.host.peers)

@@ -11,7 +11,7 @@
  * What a damaged disk destroyed before any other node held it is excused by S8 and S9 (and by S3,
  * through the disk's origin) exactly as a lost disk is, and counted in the notes.
  */
-import { parseEventRecordId } from '@allot/core';
+import { type OriginId, parseEventRecordId, regionOf } from '@allot/core';
 import { policyProblem } from '@allot/replica';
 import type { Scenario } from './api.js';
 import type { FinalState, HistoryRecord, Verdict } from './results.js';
@@ -55,7 +55,12 @@ function notChecked(invariant: keyof typeof FAULT_INVARIANT_NAMES): Verdict {
  * having been restored from an old backup; us wrote them again once every peer had confirmed).
  */
 function keptAfter(record: StorageRecord, origin: string): number {
-  return record.outcome === 'refused' || record.outcome === 'lost' ? 0 : (record.kept[origin] ?? 0);
+  return diskGone(record) ? 0 : (record.kept[origin] ?? 0);
+}
+
+/** Whether the fault took the node's disk whole: refused by its replica, or lost. */
+function diskGone(record: StorageRecord): boolean {
+  return record.outcome === 'refused' || record.outcome === 'lost';
 }
 
 /**
@@ -147,9 +152,9 @@ export function destroyedFoldedSince(history: readonly HistoryRecord[]): Map<str
     for (const [origin, from] of destroyedSpans(record))
       for (const [incarnation, held] of heldByLost)
         if ((held[origin] ?? 0) > from && !since.has(incarnation)) since.set(incarnation, record.t);
-    if (record.outcome === 'lost' || record.outcome === 'refused')
+    if (diskGone(record))
       for (const incarnation of record.lost ?? [])
-        if (incarnation.startsWith(`${record.region}#`)) heldByLost.set(incarnation, record.held);
+        if (regionOf(incarnation as OriginId) === record.region) heldByLost.set(incarnation, record.held);
   }
   return since;
 }
