@@ -128,20 +128,16 @@ describe('kept borrow asks and the asker’s moves', () => {
 });
 
 describe('how long an ask is kept, and which kept asks come first (seeds 13058, 13297)', () => {
-  it('is kept while its debits wait, and served when rights arrive a round trip before that', () => {
-    // us's debits wait 100 ms more when it asks; a round trip to us takes 10 ms.
+  // us's debits wait 100 ms more when it asks; a round trip to us takes 10 ms. Rights that would
+  // likely reach them too late (95 ms on) are still sent when no other ask waits: a round trip is a
+  // guess, and one measured long dropped an ask whose debit the rights would reach (seed 13297).
+  it.each([
+    [89, 'a round trip before its debits stop waiting'],
+    [95, 'within a round trip of that, no other ask waiting (seed 13297)'],
+  ])('is kept while its debits wait, and served when rights arrive %i ms on: %s', (ms) => {
     const { rebalancing, moves, arrive, later } = lender();
     rebalancing.lend('us', TENANT, ask(18, 5, null, 18, 100));
-    later(89);
-    arrive();
-    expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 18 }]);
-  });
-
-  it('rights that would likely reach its debits too late are still sent when no other ask waits (seed 13297)', () => {
-    // A round trip is a guess: one measured long dropped an ask whose debit the rights would reach.
-    const { rebalancing, moves, arrive, later } = lender();
-    rebalancing.lend('us', TENANT, ask(18, 5, null, 18, 100));
-    later(95);
+    later(ms);
     arrive();
     expect(moves).toEqual([{ tenant: TENANT, to: US, amount: 18 }]);
   });
