@@ -39,7 +39,8 @@ export function takeRights(
   amount: number,
   order: readonly GrantState[] = burnOrder(tenant),
 ): Part[] {
-  const parts: Part[] = [];
+  // Most debits burn one grant: the first part makes an array of one, not one with room for 16.
+  let parts: Part[] | null = null;
   let left = amount;
   for (const grant of order) {
     if (left === 0) break;
@@ -47,10 +48,12 @@ export function takeRights(
     const rights = rightsAt(grant, index);
     if (rights <= 0) continue;
     const take = Math.min(rights, left);
-    parts.push({ grantId: grant.grantId, amount: take });
+    const part = { grantId: grant.grantId, amount: take };
+    if (parts === null) parts = [part];
+    else parts.push(part);
     left -= take;
   }
-  return parts;
+  return parts ?? [];
 }
 
 /** True when every part fits on top of the grant cell it adds to. */
@@ -86,12 +89,14 @@ export function regionOverdraftInUse(
 ): number {
   const region = regionOf(origin);
   let inUse = 0;
-  state.origins.forEach((other, index) => {
-    if (other !== origin && regionOf(other) !== region) return;
+  const { origins } = state;
+  for (let index = 0; index < origins.length; index++) {
+    const other = origins[index] as OriginId;
+    if (other !== origin && regionOf(other) !== region) continue;
     const seen = tenant === undefined ? 0 : Math.max(0, overdraftInUseAt(tenant, index));
     // A retired incarnation wrote nothing past its retired seq: what it has in use is all it used.
     inUse += other === origin || state.retired.has(other) ? seen : Math.max(seen, overdraftLimit);
-  });
+  }
   return inUse;
 }
 
@@ -102,6 +107,8 @@ export function overdraftHeadroom(
   origin: OriginId,
   overdraftLimit: number,
 ): number {
+  // No allowance leaves no headroom, whatever is in use (most tenants: no pass over the origins).
+  if (overdraftLimit <= 0) return 0;
   return Math.max(0, overdraftLimit - regionOverdraftInUse(state, tenant, origin, overdraftLimit));
 }
 

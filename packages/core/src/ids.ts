@@ -50,24 +50,28 @@ export interface OriginParts {
 }
 
 /**
- * The last origin id parsed, and its parts: a ledger has a handful of origins and the debit path
- * asks for the same one several times per debit (regionOf, eventRecordId, the shape check), so one
- * split and two patterns per run of the same origin. A pure memo: strings are values, parts frozen.
+ * Origin ids parsed, with their parts: a ledger has a handful of origins, and the debit path asks
+ * for several of them per debit (regionOf of every origin while it counts a region's overdraft,
+ * eventRecordId, the shape check), so each is split and matched once. A pure memo (strings are
+ * values, parts frozen) of valid ids only, emptied when it reaches ORIGIN_MEMO_MAX: ids from
+ * outside cannot grow it without bound.
  */
-let lastOrigin: string | null = null;
-let lastParts: OriginParts | null = null;
+const ORIGIN_MEMO_MAX = 1_024;
+const originMemo = new Map<string, OriginParts>();
 
 /** The parts of an origin id, or null when it is not one. */
 export function parseOrigin(value: string): OriginParts | null {
-  if (value === lastOrigin) return lastParts;
+  const known = originMemo.get(value);
+  if (known !== undefined) return known;
   const at = value.indexOf('#');
   if (at < 0) return null;
   const region = value.slice(0, at);
   const incarnation = value.slice(at + 1);
   if (!isRegionId(region) || !isIncarnationId(incarnation)) return null;
-  lastOrigin = value;
-  lastParts = Object.freeze({ region, incarnation });
-  return lastParts;
+  if (originMemo.size >= ORIGIN_MEMO_MAX) originMemo.clear();
+  const parts = Object.freeze({ region, incarnation });
+  originMemo.set(value, parts);
+  return parts;
 }
 
 /** True for a valid origin id. */

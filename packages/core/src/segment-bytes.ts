@@ -90,12 +90,21 @@ export class ByteWriter {
     }
   }
 
-  /** Appends what `other` holds, length first (a length-prefixed record), without a view. */
+  /**
+   * Appends what `other` holds, length first (a length-prefixed record). A short record (most:
+   * a debit's is ~30 bytes) is copied byte by byte: a view for `set` would be an object per record.
+   */
   prefixed(other: ByteWriter): void {
-    this.varint(other.length);
-    this.reserve(other.length);
-    this.buffer.set(other.buffer.subarray(0, other.length), this.length);
-    this.length += other.length;
+    const length = other.length;
+    this.varint(length);
+    this.reserve(length);
+    const to = this.buffer;
+    if (length <= 64) {
+      const from = other.buffer;
+      const at = this.length;
+      for (let i = 0; i < length; i++) to[at + i] = from[i] as number;
+    } else to.set(other.buffer.subarray(0, length), this.length);
+    this.length += length;
   }
 
   /** The bytes written so far (a view; copy before writing more). */
@@ -166,6 +175,26 @@ export class ByteReader {
       scale *= TWO_POW_7;
     }
     throw new SegmentError(start, 'a number longer than 8 bytes');
+  }
+
+  /**
+   * True, having read it, when a length-prefixed `null` (4, then the 4 bytes) comes next; false,
+   * having read nothing, otherwise. Most metadata is null: no view of its bytes is made for it.
+   */
+  nullText(): boolean {
+    const at = this.offset;
+    const bytes = this.bytes;
+    if (
+      at + 5 > this.end ||
+      bytes[at] !== 4 ||
+      bytes[at + 1] !== 0x6e ||
+      bytes[at + 2] !== 0x75 ||
+      bytes[at + 3] !== 0x6c ||
+      bytes[at + 4] !== 0x6c
+    )
+      return false;
+    this.offset = at + 5;
+    return true;
   }
 
   /** A length that must fit in the bytes left, each item taking at least `itemBytesMin` bytes. */

@@ -338,14 +338,16 @@ class SegmentDecoder {
         // A part is a string index and an amount: at least 2 bytes.
         const count = reader.count('part count', 2);
         if (count > PARTS_MAX) throw reader.fail(`${count} parts (at most ${PARTS_MAX})`);
-        const parts: Part[] = [];
+        // Of its size: most records hold one part, and a pushed-to empty array keeps room for 16.
+        const parts: Part[] = new Array(count);
         for (let i = 0; i < count; i++) {
           const grantId = this.ref(AS_KEY);
-          parts.push({ grantId, amount: reader.varint() });
+          parts[i] = { grantId, amount: reader.varint() };
         }
         return parts;
       }
       case 'json': {
+        if (reader.nullText()) return null;
         const start = reader.offset;
         const view = reader.take(reader.count('metadata length', 1));
         if (view.length === 4 && view[0] === 0x6e && view[1] === 0x75 && view[2] === 0x6c && view[3] === 0x6c)

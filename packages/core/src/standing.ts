@@ -61,12 +61,16 @@ export function burnOrder(tenant: TenantState): readonly GrantState[] {
   // Slot by slot, with no grant table view or iterator: this runs per decision.
   const ids = tenant.grantIds;
   const size = ids === null ? 0 : typeof ids === 'string' ? 1 : ids.length;
-  const defined: GrantState[] = [];
+  // Arrays of their size (most tenants hold one grant): no spare room for 16 on every decision.
+  let defined: GrantState[] | null = null;
   for (let slot = 0; slot < size; slot++) {
     const grant = new GrantState(tenant, slot);
-    if (isDefined(grant)) defined.push(grant);
+    if (!isDefined(grant)) continue;
+    if (defined === null) defined = [grant];
+    else defined.push(grant);
   }
-  if (defined.length > 1) defined.sort(compareBurnOrder);
+  if (defined === null) defined = [];
+  else if (defined.length > 1) defined.sort(compareBurnOrder);
   if (size > GRANT_SCAN_MAX) tenant.burnOrder = defined;
   return defined;
 }

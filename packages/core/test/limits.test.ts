@@ -298,6 +298,20 @@ describe('regions, incarnations and origins', () => {
     expect(isOriginId(7)).toBe(false);
   });
 
+  it('parses the same, in any order and past what its memo keeps, and never remembers an invalid id', () => {
+    // More distinct origins than the memo holds (1,024), each asked twice, interleaved with
+    // invalid ids that share their text up to the last character.
+    const regions = Array.from({ length: 1_500 }, (_, i) => `r${i.toString(36)}`);
+    for (let round = 0; round < 2; round++)
+      for (const region of regions) {
+        const origin = `${region}#aaaaaaaa`;
+        expect(parseOrigin(origin)).toEqual({ region, incarnation: 'aaaaaaaa' });
+        expect(regionOf(origin)).toBe(region);
+        expect(parseOrigin(`${region}#aaaaaaa`)).toBeNull();
+        expect(parseOrigin(`${region.toUpperCase()}#aaaaaaaa`)).toBeNull();
+      }
+  });
+
   it('refuses to build or read invalid origin ids', () => {
     expect(() => originId('EU', 'aaaaaaaa')).toThrow(TypeError);
     expect(() => originId('eu', 'aaaa')).toThrow(TypeError);

@@ -172,7 +172,12 @@ export class RemoteEvents {
         .finally(() => this.host.link.transport?.drop(region, retiredPast));
       return;
     }
-    const folded = foldReceived(this.host.state(), origin, verdict.segments);
+    const state = this.host.state();
+    // Only keys a debit of this region may share can need a refund here (refundDuplicates).
+    const folded = foldReceived(state, origin, verdict.segments, (tenant, key) => {
+      const ledger = state.tenants.get(tenant);
+      return ledger !== undefined && mayHoldDebitOf(ledger, key, this.ours);
+    });
     if (folded.refused !== null) {
       // A signed event that breaks a ledger invariant is a bug at its origin: keep what came before.
       const { seq, error, partial } = folded.refused;
