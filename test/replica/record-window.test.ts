@@ -50,6 +50,31 @@ describe('record window: records off the heap are read back from the log', () =>
     expect(h.replica.balance('acme')?.debited).toBe(4);
   });
 
+  it('a retry of an own key while its commit is in flight replays it from the segment being written', async () => {
+    const h = await harness({ recordWindowRecords: 0 });
+    await settle(h.clock, h.replica.grant(grant()));
+    // The next commit waits until released: the debit is folded and in its segment, not durable.
+    const commit = h.store.commit.bind(h.store);
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    h.store.commit = async (batch, options) => {
+      await released;
+      return commit(batch, options);
+    };
+    const metadata = { z: [1, { b: 'é' }], a: null };
+    const taken = h.replica.debitMany([debit('own-0', 4), debit('own-1', 5, metadata), debit('own-2', 6)]);
+    await h.clock.advance(1);
+    const retry = h.replica.debitMany([debit('own-1', 5, metadata), debit('own-1', 9)]);
+    release();
+    const [first, again] = await settle(h.clock, Promise.all([taken, retry]));
+    expect(first.map((outcome) => outcome.status)).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(again.map((outcome) => outcome.status)).toEqual(['replayed', 'conflict']);
+    expect(again[0]).toMatchObject({ debit: (first[1] as { debit: unknown }).debit });
+    expect(h.replica.balance('acme')?.debited).toBe(15);
+  });
+
   it('a retried batch whose every key is off the heap reads each stored segment once, not once per key', async () => {
     const h = await harness({ recordWindowRecords: 0 });
     await settle(h.clock, h.replica.grant(grant(100_000)));

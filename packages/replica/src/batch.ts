@@ -4,7 +4,7 @@
  * the reads and acknowledgements that wait for it, and the promise that settles once it is durable
  * (or failed). Plain data; the replica fills, commits and settles it.
  */
-import { type LedgerEvent, type OriginId, SegmentWriter, type TenantId } from '@allot/core';
+import { type OriginId, SegmentWriter, type TenantId } from '@allot/core';
 import type { BalanceView } from './api.js';
 import type { HeldRead } from './durable-reads.js';
 import { SEGMENT_CUT_BYTES } from './limits.js';
@@ -25,12 +25,6 @@ export interface Batch {
   readonly received: SegmentWrite[];
   /** Own and received events in this batch (what it adds to the replica's pending count). */
   eventCount: number;
-  /**
-   * The own events of this batch, in fold order (read back before they are durable). Received ones
-   * are read from their segments in `received`: holding each as an object until the commit made
-   * a catch-up's every event survive a young-generation collection.
-   */
-  readonly events: LedgerEvent[];
   readonly control: Uint8Array[];
   /** Own events: the first seq of this batch (null: none), and the last. */
   ownFirstSeq: number | null;
@@ -58,7 +52,6 @@ export function newBatch(lastSeq: number): Batch {
     own: [],
     received: [],
     eventCount: 0,
-    events: [],
     control: [],
     ownFirstSeq: null,
     lastSeq,

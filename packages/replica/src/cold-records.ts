@@ -117,8 +117,14 @@ export interface RecallSource {
 function pendingEvent(source: RecallSource, origin: string, seq: number): LedgerEvent | undefined {
   for (const batch of source.pending()) {
     if (batch === null) continue;
-    for (const event of batch.events) if (event.seq === seq && event.origin === origin) return event;
-    // Received events are not kept as objects until their commit: read back from their segment.
+    // Own and received events are not kept as objects until their commit (each would survive a
+    // young-generation collection): read back from the segment being written, or as received.
+    for (const { writer } of batch.own) {
+      if (writer.origin !== origin || seq < writer.firstSeq || seq >= writer.firstSeq + writer.count)
+        continue;
+      const index = seq - writer.firstSeq;
+      return decodeSegmentRange(writer.finish(), index, index + 1).events[0];
+    }
     for (const write of batch.received) {
       if (write.origin !== origin || seq < write.firstSeq || seq > write.lastSeq) continue;
       const index = seq - write.firstSeq;

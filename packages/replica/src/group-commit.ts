@@ -128,7 +128,6 @@ export class GroupCommit {
     const segment = segmentFor(batch, host.origin, event.seq);
     segment.writer.add(event);
     segment.tenants.push(event.tenant);
-    batch.events.push(event);
     batch.eventCount += 1;
     batch.tenants.add(event.tenant);
     batch.ownFirstSeq ??= event.seq;
