@@ -18,6 +18,7 @@ import {
   type RecalledRecord,
   recordFromEvent,
   SegmentRecords,
+  type SegmentWriter,
   type SpilledPart,
 } from '@allot/core';
 import type { Batch } from './batch.js';
@@ -114,6 +115,21 @@ export interface RecallSource {
   };
 }
 
+/**
+ * Random access to a segment still being written, kept while no event is added to it: a retried
+ * batch of keys whose debits are all in flight reads them from one copy of the segment, not one
+ * copy (up to SEGMENT_CUT_BYTES) per key.
+ */
+const writing = new WeakMap<SegmentWriter, { readonly count: number; readonly records: SegmentRecords }>();
+
+function pendingRecords(writer: SegmentWriter): SegmentRecords {
+  const kept = writing.get(writer);
+  if (kept !== undefined && kept.count === writer.count) return kept.records;
+  const records = new SegmentRecords(writer.finish());
+  writing.set(writer, { count: writer.count, records });
+  return records;
+}
+
 function pendingEvent(source: RecallSource, origin: string, seq: number): LedgerEvent | undefined {
   for (const batch of source.pending()) {
     if (batch === null) continue;
@@ -122,8 +138,7 @@ function pendingEvent(source: RecallSource, origin: string, seq: number): Ledger
     for (const { writer } of batch.own) {
       if (writer.origin !== origin || seq < writer.firstSeq || seq >= writer.firstSeq + writer.count)
         continue;
-      const index = seq - writer.firstSeq;
-      return decodeSegmentRange(writer.finish(), index, index + 1).events[0];
+      return pendingRecords(writer).event(seq - writer.firstSeq);
     }
     for (const write of batch.received) {
       if (write.origin !== origin || seq < write.firstSeq || seq > write.lastSeq) continue;
