@@ -350,8 +350,6 @@ class SegmentDecoder {
         if (reader.nullText()) return null;
         const start = reader.offset;
         const view = reader.take(reader.count('metadata length', 1));
-        if (view.length === 4 && view[0] === 0x6e && view[1] === 0x75 && view[2] === 0x6c && view[3] === 0x6c)
-          return null;
         let text: string;
         let value: Json;
         try {
