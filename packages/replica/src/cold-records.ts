@@ -25,6 +25,14 @@ import type { Batch } from './batch.js';
 import { RECALL_ROUNDS_MAX } from './limits.js';
 import type { Store } from './ports.js';
 
+/** A recalled id's event is neither pending nor stored (nor below a log base). */
+export class IndexedEventMissing extends Error {
+  constructor(readonly id: string) {
+    super(`event ${id} is indexed but neither pending nor stored`);
+    this.name = 'IndexedEventMissing';
+  }
+}
+
 /** Records recalled for one decision, over its rounds. */
 export class RecalledSet extends Map<string, RecalledRecord> {
   /** Rounds of reading done for this decision. */
@@ -181,8 +189,9 @@ async function storedEvent(
 
 /**
  * Reads `ids` back into a copy of `previous` (one more round); null when the decision has used
- * up RECALL_ROUNDS_MAX rounds. Rejects when the store fails, or when an event lies below a log base
- * (a node that joined by checkpoint does not hold it: its record is unknown here, not absent).
+ * up RECALL_ROUNDS_MAX rounds. Rejects when the store fails, when an event lies below a log base
+ * (a node that joined by checkpoint does not hold it: its record is unknown here, not absent), and
+ * with IndexedEventMissing when an event is neither pending nor stored.
  */
 export async function recallRecords(
   source: RecallSource,
@@ -219,9 +228,13 @@ export async function recallRecords(
           throw new Error(
             `event ${id} lies before the checkpoint this node joined from: it is not held here`,
           );
+        // Indexed, yet neither pending nor stored: the fold it was indexed in was undone (a failed
+        // commit; a received segment folded in part) or a lookup is broken. Never "no record":
+        // that would take a replayed key for a new one and charge it twice.
+        throw new IndexedEventMissing(id);
       }
     }
-    recalled.set(id, event === undefined ? null : recordFromEvent(event));
+    recalled.set(id, recordFromEvent(event));
   }
   return recalled;
 }

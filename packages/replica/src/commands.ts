@@ -41,7 +41,7 @@ import type {
   TenantPolicy,
 } from './api.js';
 import { type Borrowing, creditsKnown, declineReason } from './borrow.js';
-import { RecalledSegments, type RecalledSet, recallRecords } from './cold-records.js';
+import { IndexedEventMissing, RecalledSegments, RecalledSet, recallRecords } from './cold-records.js';
 import { DurableAnswer, durableAnswers } from './durable-answers.js';
 import type { ExpirySchedule } from './expiry-schedule.js';
 import type { GroupCommit } from './group-commit.js';
@@ -370,6 +370,14 @@ export class Commands {
           .durable(debit.seq)
           .then((durable) => (durable ? { status: 'replayed' as const, debit, balance } : STORE_FAILED));
       }
+      case 'conflict': {
+        // Against a debit of this region not durable yet: answered once it is. A failed commit
+        // undoes it, and then the key was never taken (the request may be sent again).
+        const { debit } = decision;
+        if (debit.origin !== this.host.origin) return decision;
+        if (deferred) return new DurableAnswer(debit.seq, decision);
+        return this.host.ownLog.durable(debit.seq).then((durable) => (durable ? decision : STORE_FAILED));
+      }
       default:
         return decision;
     }
@@ -423,8 +431,13 @@ export class Commands {
         if (hold.origin !== this.host.origin) return answer;
         return this.host.ownLog.durable(hold.seq).then((durable) => (durable ? answer : STORE_FAILED));
       }
-      case 'conflict':
-        return { status: 'conflict', hold: holdView(decision.hold) };
+      case 'conflict': {
+        const answer = { status: 'conflict' as const, hold: holdView(decision.hold) };
+        if (decision.hold.origin !== this.host.origin) return answer;
+        return this.host.ownLog
+          .durable(decision.hold.seq)
+          .then((durable) => (durable ? answer : STORE_FAILED));
+      }
       default:
         return decision;
     }
@@ -516,7 +529,16 @@ export class Commands {
           return STORE_FAILED;
         return { status: 'replayed', refund, balance: this.host.balanceOrFail(command.tenant) };
       }
+      case 'conflict': {
+        const refund = decision.refund;
+        if (refund.origin === this.host.origin && !(await this.host.ownLog.durable(refund.seq)))
+          return STORE_FAILED;
+        return decision;
+      }
       case 'exceeds_debit':
+        // The refunds it counts may not be durable yet: answered once every own event before it
+        // is (one whose commit fails never happened, and the refund might then fit).
+        if (!(await this.host.ownLog.durable(this.host.ownLog.nextSeq - 1))) return STORE_FAILED;
         return { status: 'exceeds_debit', requested: decision.requested, refundable: decision.refundable };
       default:
         return decision;
@@ -525,33 +547,30 @@ export class Commands {
 
   /**
    * Reads records off the heap back from the log (cold-records.ts), waits for the replica to take
-   * commands again (a failed commit may have rebuilt the fold meanwhile), then decides again.
+   * commands again, then decides again. A failed commit (or a refold) that rebuilt the fold
+   * meanwhile makes what was read stale: its seqs are taken again by other events, and an event
+   * read as pending may be undone. Then the records are read again for the fold as it is now.
    */
   async recallThen<T>(
     ids: readonly string[],
     recalled: RecalledSet | undefined,
     again: (more: RecalledSet) => T | Promise<T>,
   ): Promise<T | StoreFailure> {
+    const folded = this.host.state();
     let more: RecalledSet | null;
+    let missing: IndexedEventMissing | null = null;
     try {
-      const window = this.host.state().recordWindow;
-      more = await recallRecords(
-        {
-          store: this.host.store,
-          segments: this.recalledSegments,
-          pending: () => [this.host.ownLog.inFlight, ...this.host.ownLog.queue, this.host.ownLog.open],
-          keyParts: {
-            partOf: (key) => window?.debitKeys.partOfChunk(key) ?? window?.refundKeys.partOfChunk(key),
-            readChunk: (part, key) => this.host.keySpill.readChunk(part, key),
-          },
-        },
-        ids,
-        recalled,
-      );
+      more = await this.recall(ids, recalled);
     } catch (error) {
       if (this.host.closing()) return CLOSING;
-      this.host.logger.error({ err: error, ids }, 'reading records back from the log failed');
-      return STORE_FAILED;
+      if (!(error instanceof IndexedEventMissing)) {
+        this.host.logger.error({ err: error, ids }, 'reading records back from the log failed');
+        return STORE_FAILED;
+      }
+      // Legitimate only while the fold is being rebuilt: the gate is closed until it is.
+      missing = error;
+      more = new RecalledSet();
+      more.rounds = (recalled?.rounds ?? 0) + 1;
     }
     if (more === null) {
       this.host.logger.error({ ids }, 'records read back from the log kept changing: decision given up');
@@ -559,7 +578,37 @@ export class Commands {
     }
     const refused = await this.host.ownLog.admit(0);
     if (refused !== null) return refused;
+    if (this.host.state() !== folded) {
+      // Decided again from nothing recalled: the decision asks for what the new fold indexes.
+      const fresh = new RecalledSet();
+      fresh.rounds = more.rounds;
+      return again(fresh);
+    }
+    if (missing !== null) {
+      this.host.logger.error(
+        { err: missing, ids },
+        'an indexed event is neither pending nor stored, and the fold was not rebuilt: a broken invariant; the command is refused',
+      );
+      return INTERNAL;
+    }
     return again(more);
+  }
+
+  private recall(ids: readonly string[], recalled: RecalledSet | undefined): Promise<RecalledSet | null> {
+    const window = this.host.state().recordWindow;
+    return recallRecords(
+      {
+        store: this.host.store,
+        segments: this.recalledSegments,
+        pending: () => [this.host.ownLog.inFlight, ...this.host.ownLog.queue, this.host.ownLog.open],
+        keyParts: {
+          partOf: (key) => window?.debitKeys.partOfChunk(key) ?? window?.refundKeys.partOfChunk(key),
+          readChunk: (part, key) => this.host.keySpill.readChunk(part, key),
+        },
+      },
+      ids,
+      recalled,
+    );
   }
 
   private debitRecord(tenant: string, key: string, event: LedgerEvent): DebitRecord {

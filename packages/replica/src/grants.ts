@@ -84,12 +84,21 @@ export class Grants {
           balance: host.balanceOrFail(command.tenant),
         };
       }
-      case 'conflict':
+      case 'conflict': {
+        // Against a grant of this region not durable yet: answered once it is (a failed commit
+        // undoes it, and then the grant id was never taken).
+        const definition = decision.definition;
+        if (
+          definition !== null &&
+          definition.origin === host.origin &&
+          !(await host.ownLog.durable(definition.seq))
+        )
+          return STORE_FAILED;
         return {
           status: 'conflict',
-          grant:
-            decision.definition === null ? null : grantView(host.state(), command.tenant, command.grantId),
+          grant: definition === null ? null : grantView(host.state(), command.tenant, command.grantId),
         };
+      }
       default:
         return decision;
     }
