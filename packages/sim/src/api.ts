@@ -40,6 +40,16 @@ export type Fault =
   | { readonly kind: 'crash'; readonly region: string; readonly atS: number; readonly forS: number }
   | { readonly kind: 'disk-loss'; readonly region: string; readonly atS: number; readonly forS: number }
   | { readonly kind: 'pause'; readonly region: string; readonly atS: number; readonly forS: number }
+  | {
+      /**
+       * Extension: the region's disk refuses writes (EIO, a full disk) for `forS`: every commit of
+       * its log fails and the node undoes what the commit held, while the process keeps running.
+       */
+      readonly kind: 'write-errors';
+      readonly region: string;
+      readonly atS: number;
+      readonly forS: number;
+    }
   | { readonly kind: 'clock-step'; readonly region: string; readonly stepMs: number; readonly atS: number }
   | {
       readonly kind: 'clock-drift';
@@ -148,6 +158,12 @@ export interface TenantSpec {
   /** Probability that an accepted debit is later refunded. */
   readonly refund?: number;
   /**
+   * Extension: probability that a client sends a debit's key again at the same region soon after,
+   * with another amount (a client bug, or two clients sharing keys): answered conflict while the
+   * first debit holds the key, accepted where it never did.
+   */
+  readonly conflicting?: number;
+  /**
    * LLM-style holds (extension, issue 12): at `region`, `perSecond` times a client reserves
    * `maxAmount` for `ttlS` seconds, then after a moment captures what it used (1..maxAmount), or
    * voids it (`void`), or never settles it (`never`: it expires); `elsewhere` of the settles are
@@ -207,12 +223,16 @@ export interface Scenario {
    * (issue 11) the share that draw a lost disk whose incarnation an operator retires, and maybe
    * restores from a backup after (default SWARM_RETIRE_RATE); (issue 12) the share of seeds whose
    * drawn workload takes LLM-style holds at one tenant (default SWARM_HOLDS_RATE; a swarm over a
-   * file keeps the file's workload, holds or none).
+   * file keeps the file's workload, holds or none); the share that draw write errors at a region
+   * (default SWARM_WRITE_ERRORS_RATE) and the share whose drawn workload sends conflicting keys
+   * (default SWARM_CONFLICTING_RATE; drawn workloads only).
    */
   readonly faultRates?: {
     readonly storage?: number;
     readonly hostile?: number;
     readonly retire?: number;
     readonly holds?: number;
+    readonly writeErrors?: number;
+    readonly conflicting?: number;
   };
 }

@@ -3,7 +3,7 @@
  * convergence, S5 conservation, S6 idempotency — pure functions over the scenario, the history and
  * the final state, with the ground rules of checkers.ts (which runs them beside S1, S2 and the rest).
  */
-import { balanceOf, parseEventRecordId } from '@allot/core';
+import { balanceOf, type OriginId, parseEventRecordId, regionOf } from '@allot/core';
 import type { Scenario } from './api.js';
 import { destroyedRanges, inRanges } from './checkers-faults.js';
 import { INVARIANT_NAMES } from './invariant-names.js';
@@ -343,9 +343,44 @@ function uncountedDuplicates(ledger: FinalLedger): number {
 }
 
 /**
+ * Conflict answers: each says that another request holds its key, so the final state holds a debit
+ * of that key with another amount (the workload sends a key again only with another amount). A
+ * conflict answered against a debit whose commit then failed broke this. A region that lost its
+ * disk, or whose disk a storage fault damaged, may have lost the debit it answered against, as S3
+ * excuses: those are counted, not judged.
+ */
+function checkConflicts(
+  history: readonly HistoryRecord[],
+  final: FinalState,
+  violations: Violations,
+): { conflicts: number; excused: number } {
+  const lossy = new Set(final.lostOrigins.map((origin) => regionOf(origin as OriginId)));
+  for (const origin of destroyedRanges(history).keys()) lossy.add(regionOf(origin as OriginId));
+  let conflicts = 0;
+  let excused = 0;
+  for (const record of history) {
+    if (record.type !== 'debit' || record.result !== 'conflict') continue;
+    conflicts += 1;
+    const debits = Object.values(final.ledger[record.tenant]?.debits ?? {});
+    if (debits.some((debit) => debit.key === record.key && debit.amount !== record.amount)) continue;
+    if (lossy.has(record.region)) {
+      excused += 1;
+      continue;
+    }
+    violations.add(
+      record.t,
+      `${record.tenant}: key ${record.key} was answered conflict at ${record.region}, but no debit of another amount holds it`,
+      record.amount,
+    );
+  }
+  return { conflicts, excused };
+}
+
+/**
  * S6: in the final state, at most one effective debit per idempotency key: over the debits that
- * carry a key, Σ (amount − refunded) is at most one debit's amount; and one effective grant per
- * grant id: every definition but the first is revoked, never past what it credited.
+ * carry a key, Σ (amount − refunded) is at most one debit's amount; one effective grant per
+ * grant id: every definition but the first is revoked, never past what it credited; and every
+ * conflict answer names a key another debit holds (checkConflicts).
  */
 export function checkS6(input: CheckInput): Verdict {
   const violations = new Violations();
@@ -404,9 +439,10 @@ export function checkS6(input: CheckInput): Verdict {
         );
     }
   }
+  const { conflicts, excused } = checkConflicts(input.history, final, violations);
   return violations.verdict(
     'S6',
     INVARIANT_NAMES.S6,
-    `${keys} keys, ${duplicates} taken at more than one region; ${grantDuplicates} grant ids defined at two regions, revoked (${owed} credits still owed at the bound)`,
+    `${keys} keys, ${duplicates} taken at more than one region; ${grantDuplicates} grant ids defined at two regions, revoked (${owed} credits still owed at the bound)${conflicts === 0 ? '' : `; ${conflicts} conflict answers, each held by a debit of another amount${excused === 0 ? '' : ` (${excused} excused: the region lost or damaged its disk)`}`}`,
   );
 }

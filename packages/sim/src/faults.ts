@@ -102,6 +102,8 @@ function describe(fault: Fault, regions: readonly string[]): string {
       return `${fault.region} crashes and loses its disk`;
     case 'pause':
       return `${fault.region} is paused (timers, deliveries and requests wait)`;
+    case 'write-errors':
+      return `${fault.region}'s disk refuses writes: every commit of its log fails`;
     case 'clock-step':
       return `${fault.region}'s clock steps ${fault.stepMs > 0 ? '+' : ''}${fault.stepMs} ms`;
     case 'clock-drift':
@@ -220,6 +222,18 @@ export function scheduleFaults(scenario: Scenario, targets: FaultTargets): void 
         at(endAt, () => {
           network.pauseChanged(fault.region);
           record('end', `${fault.region} resumes`);
+          targets.healed(t());
+        });
+        break;
+      }
+      case 'write-errors': {
+        const target = node(fault.region);
+        at(startAt, () => {
+          target.refuseWrites(startMs + endAt);
+          record('start', detail);
+        });
+        at(endAt, () => {
+          record('end', `${fault.region}'s disk takes writes again`);
           targets.healed(t());
         });
         break;

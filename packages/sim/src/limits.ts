@@ -66,7 +66,15 @@ export const HEALTHY_CLOCK_OFFSET_MS = 50;
  * long enough for an answer to have come, short enough to race replication (~one summary).
  */
 export const RETRY_DELAY_MS_MIN = 50;
+/** A conflicting request (TenantSpec.conflicting) follows its first within this many ms: often while it is not durable yet. */
+export const CONFLICT_DELAY_MS_MAX = 50;
 export const RETRY_DELAY_MS_MAX = 1_000;
+
+/**
+ * A node whose start failed because its disk refused writes exits, and its supervisor (systemd's
+ * `Restart=on-failure`, a container runtime) starts it again this long after.
+ */
+export const SUPERVISOR_RESTART_MS = 500;
 
 /** A refund follows its debit after this long: a client reconciling its usage a little later. */
 export const REFUND_DELAY_MS_MIN = 200;
@@ -199,6 +207,16 @@ export const SWARM_HOLDS_RATE = 0.25;
  * (simulations/retire-lost-incarnation.yaml sets 1), and other seeds keep the mixes they had.
  */
 export const SWARM_RETIRE_RATE = 0;
+
+/**
+ * Share of swarm seeds that draw write errors at a region (every commit fails for a while, the
+ * process runs on), and share whose drawn workload sends keys again with another amount, unless a
+ * scenario sets its own (`faultRates.writeErrors`, `faultRates.conflicting`). Each is drawn from its
+ * own stream, so the other seeds keep the histories they had.
+ */
+export const SWARM_WRITE_ERRORS_RATE = 0.2;
+/** See SWARM_WRITE_ERRORS_RATE. */
+export const SWARM_CONFLICTING_RATE = 0.3;
 
 /**
  * Tries of an operator's retire in a scenario, one simulated second apart, while the node answers

@@ -16,9 +16,10 @@ import {
 import { type DamageReport, MemoryStore, type MemoryStoreBackup, type StorageDamage } from '@allot/store';
 import type { RegionClock } from './clock.js';
 import type { CommitLatency } from './commit-latency.js';
+import { SUPERVISOR_RESTART_MS } from './limits.js';
 import type { SimNetwork } from './network.js';
 import type { RandomStream } from './rng.js';
-import { type Scheduler, SimulationFailure } from './scheduler.js';
+import { type Scheduler, SimulationFailure, type Task } from './scheduler.js';
 import { observedStore, type TrueLedger } from './truth.js';
 
 /** One running (or dead) process of a region. */
@@ -83,6 +84,10 @@ export class RegionNode {
   private store: MemoryStore;
   private process: Process = { id: 0, alive: false };
   private pausedUntil = -1;
+  /** Simulated time until which every commit fails (a write-errors fault). */
+  private writesRefusedUntil = -1;
+  /** The supervisor's restart after a start failed on a disk that refused writes, until it runs. */
+  private supervisorRestart: Task | null = null;
   private readonly inFlight = new Set<InFlight>();
   /** The damage the next start meets (issue 15), until its replica opened or refused. */
   private damaged: PendingDamage | null = null;
@@ -104,7 +109,18 @@ export class RegionNode {
   }
 
   private storeOptions() {
-    return { commitLatency: () => this.sleep(this.commitLatency.nextMs()) };
+    return {
+      commitLatency: async () => {
+        await this.sleep(this.commitLatency.nextMs());
+        // A write error fails the commit before anything of it is written (a write-errors fault).
+        if (this.writesRefused) throw new WriteRefused();
+      },
+    };
+  }
+
+  /** Until `untilMs` (simulated), every commit to this region's disk fails (a write-errors fault). */
+  refuseWrites(untilMs: number): void {
+    this.writesRefusedUntil = Math.max(this.writesRefusedUntil, untilMs);
   }
 
   /** The current incarnation, once the process has opened its store. */
@@ -117,9 +133,15 @@ export class RegionNode {
     return this.context.scheduler.now < this.pausedUntil;
   }
 
+  /** True while its disk refuses writes (a write-errors fault). */
+  get writesRefused(): boolean {
+    return this.context.scheduler.now < this.writesRefusedUntil;
+  }
+
   /** Starts a process on the disk as it is: opens the replica (recovering it) and attaches the network. */
   start(): void {
     if (this.status !== 'down') throw new Error(`${this.region} is ${this.status}, not down`);
+    this.cancelSupervisorRestart();
     const process: Process = { id: this.process.id + 1, alive: true };
     this.process = process;
     this.status = 'starting';
@@ -169,6 +191,17 @@ export class RegionNode {
       },
       (error: unknown) => {
         if (!process.alive) return;
+        if (refusedWrite(error)) {
+          // The process exits on the failed commit, nothing of it written; its supervisor starts
+          // it again. What the start met (a damaged disk, a restored backup) waits for that start.
+          this.kill();
+          this.store = this.store.crash();
+          this.supervisorRestart = scheduler.after(SUPERVISOR_RESTART_MS, () => {
+            this.supervisorRestart = null;
+            this.start();
+          });
+          return;
+        }
         if (this.restoring !== null) {
           // A restored disk whose incarnation was retired refuses to start: the region stays down
           // until the operator puts its own disk back (returnToOwnDisk).
@@ -331,6 +364,8 @@ export class RegionNode {
   }
 
   private kill(): void {
+    // A fault that stops the process takes over from a pending supervisor restart.
+    this.cancelSupervisorRestart();
     this.process.alive = false;
     this.status = 'down';
     this.replica = null;
@@ -342,6 +377,12 @@ export class RegionNode {
       flight.settled = true;
       flight.unavailable();
     }
+  }
+
+  private cancelSupervisorRestart(): void {
+    if (this.supervisorRestart === null) return;
+    this.context.scheduler.cancel(this.supervisorRestart);
+    this.supervisorRestart = null;
   }
 
   /** Runs `fn` in `process`: now, or when the region's pause ends; never once the process died. */
@@ -402,4 +443,20 @@ export class RegionNode {
       },
     };
   }
+}
+
+/** The error of a commit to a disk that refuses writes (a write-errors fault). */
+class WriteRefused extends Error {
+  readonly code = 'EIO';
+  constructor() {
+    super('EIO: i/o error (the disk refuses writes)');
+    this.name = 'WriteRefused';
+  }
+}
+
+/** Whether `error`, or an error it was caused by, is a WriteRefused. */
+function refusedWrite(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 8; cause = cause.cause, depth++)
+    if (cause instanceof WriteRefused) return true;
+  return false;
 }

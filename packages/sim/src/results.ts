@@ -34,6 +34,8 @@ export type HistoryRecord =
       readonly debitId?: string;
       /** Extension: a retry of an earlier request with the same key, sent to another region. */
       readonly retry?: boolean;
+      /** Extension: the same key as an earlier request with another amount, at the same region. */
+      readonly conflicting?: boolean;
       /** Extension: the true ledger of the tenant when the answer was given (S1). */
       readonly ledger?: LedgerFigures;
       /** Extension: the debit waited for rights from peers (borrowing). */

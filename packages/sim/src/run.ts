@@ -386,7 +386,7 @@ class Simulation {
   }
 
   /**
-   * Null unless every node is up and unpaused with its clock within HEALTHY_CLOCK_OFFSET_MS of true
+   * Null unless every node is up, unpaused and its disk taking writes, with its clock within HEALTHY_CLOCK_OFFSET_MS of true
    * time and every link is up, unpartitioned and honest (no `hostile` fault: a wire that rewrites
    * every frame's origin loses the sender's events without closing the link, swarm seed 1178); else
    * a token that changes whenever a link is (re)established, a partition begins or ends or a wire
@@ -401,6 +401,7 @@ class Simulation {
       if (
         node.status !== 'up' ||
         node.paused ||
+        node.writesRefused ||
         node.replica?.writable !== true ||
         Math.abs(node.clock.offsetMs()) > HEALTHY_CLOCK_OFFSET_MS
       )

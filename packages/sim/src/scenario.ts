@@ -78,7 +78,14 @@ export const SCENARIO_SCHEMA = {
     faultRates: {
       type: 'object',
       additionalProperties: false,
-      properties: { storage: probability, hostile: probability, retire: probability, holds: probability },
+      properties: {
+        storage: probability,
+        hostile: probability,
+        retire: probability,
+        holds: probability,
+        writeErrors: probability,
+        conflicting: probability,
+      },
     },
     borrowWaitMs: { type: 'integer', minimum: 0, maximum: BORROW_WAIT_MS_MAX },
     network: {
@@ -180,6 +187,7 @@ export const SCENARIO_SCHEMA = {
           },
           retryElsewhere: probability,
           refund: probability,
+          conflicting: probability,
           holds: {
             type: 'object',
             additionalProperties: false,
@@ -230,6 +238,7 @@ export const SCENARIO_SCHEMA = {
           fault('crash', { region, atS, forS }),
           fault('disk-loss', { region, atS, forS }),
           fault('pause', { region, atS, forS }),
+          fault('write-errors', { region, atS, forS }),
           fault('clock-step', {
             region,
             stepMs: {
@@ -271,6 +280,7 @@ const FAULT_KINDS: readonly Fault['kind'][] = [
   'crash',
   'disk-loss',
   'pause',
+  'write-errors',
   'clock-step',
   'clock-drift',
   'storage',
@@ -417,6 +427,7 @@ function semanticProblems(scenario: Scenario): string[] {
       case 'crash':
       case 'disk-loss':
       case 'pause':
+      case 'write-errors':
       case 'clock-step':
       case 'clock-drift':
       case 'storage':

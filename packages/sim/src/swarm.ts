@@ -8,7 +8,14 @@
 
 import { STORAGE_DAMAGES } from '@allot/store';
 import type { Fault, Scenario, TenantSpec } from './api.js';
-import { SWARM_HOLDS_RATE, SWARM_HOSTILE_RATE, SWARM_RETIRE_RATE, SWARM_STORAGE_RATE } from './limits.js';
+import {
+  SWARM_CONFLICTING_RATE,
+  SWARM_HOLDS_RATE,
+  SWARM_HOSTILE_RATE,
+  SWARM_RETIRE_RATE,
+  SWARM_STORAGE_RATE,
+  SWARM_WRITE_ERRORS_RATE,
+} from './limits.js';
 import type { SimulationResult, Verdict } from './results.js';
 import { type RandomStream, streamOf } from './rng.js';
 import { runSimulation } from './run.js';
@@ -199,7 +206,10 @@ function lyingFaults(
   const out: Fault[] = [];
   if (rng.chance(rates?.storage ?? SWARM_STORAGE_RATE)) {
     // At one region, or (a third of the time) at two: a disk that lies where another lied before.
-    const regions = rng.chance(1 / 3) ? [rng.pick(REGIONS), rng.pick(REGIONS)] : [rng.pick(REGIONS)];
+    const first = rng.pick(REGIONS);
+    const regions = rng.chance(1 / 3)
+      ? [first, rng.pick(REGIONS.filter((region) => region !== first))]
+      : [first];
     for (const region of regions) {
       const damage = rng.pick(STORAGE_DAMAGES);
       const atS = round(rng.uniform(durationS * 0.2, durationS * 0.8));
@@ -249,22 +259,59 @@ export function randomScenario(seed: number, rates?: Scenario['faultRates']): Sc
       duplicate: rng.chance(0.5) ? 0 : round(rng.uniform(0, 0.02), 3),
       reorder: rng.chance(0.5) ? 0 : round(rng.uniform(0, 0.05), 3),
     },
-    tenants: withHolds(
-      streamOf(seed, 'swarm-holds'),
-      rates?.holds ?? SWARM_HOLDS_RATE,
-      withGrantRetries(
-        streamOf(seed, 'swarm-grant-retries'),
-        Array.from({ length: tenants }, (_, i) => tenantSpec(rng, i, durationS)),
-        durationS,
+    tenants: withConflictingKeys(
+      streamOf(seed, 'swarm-conflicting'),
+      rates?.conflicting ?? SWARM_CONFLICTING_RATE,
+      withHolds(
+        streamOf(seed, 'swarm-holds'),
+        rates?.holds ?? SWARM_HOLDS_RATE,
+        withGrantRetries(
+          streamOf(seed, 'swarm-grant-retries'),
+          Array.from({ length: tenants }, (_, i) => tenantSpec(rng, i, durationS)),
+          durationS,
+        ),
       ),
     ),
-    faults: withRetireFaults(
-      seed,
+    faults: withWriteErrors(
+      streamOf(seed, 'swarm-write-errors'),
       durationS,
-      withLyingFaults(seed, durationS, faults(rng, durationS), rates),
-      rates?.retire ?? SWARM_RETIRE_RATE,
+      withRetireFaults(
+        seed,
+        durationS,
+        withLyingFaults(seed, durationS, faults(rng, durationS), rates),
+        rates?.retire ?? SWARM_RETIRE_RATE,
+      ),
+      rates?.writeErrors ?? SWARM_WRITE_ERRORS_RATE,
     ),
   };
+}
+
+/**
+ * Write errors at one region (a third of the time at two), drawn from their own stream at `rate`:
+ * for a moment every commit there fails and the node undoes what it held, while it keeps serving.
+ */
+function withWriteErrors(rng: RandomStream, durationS: number, drawn: Fault[], rate: number): Fault[] {
+  if (!rng.chance(rate)) return drawn;
+  const first = rng.pick(REGIONS);
+  const regions = rng.chance(1 / 3)
+    ? [first, rng.pick(REGIONS.filter((region) => region !== first))]
+    : [first];
+  const ours: Fault[] = regions.map((region) => ({
+    kind: 'write-errors',
+    region,
+    atS: round(rng.uniform(0, durationS * 0.8)),
+    forS: round(rng.uniform(0.05, 2), 2),
+  }));
+  return [...drawn, ...ours].sort((a, b) => a.atS - b.atS);
+}
+
+/**
+ * Tenants whose clients send a key again with another amount (TenantSpec.conflicting), drawn from
+ * their own stream at `rate`: the rest of the seed's scenario stays what it was.
+ */
+function withConflictingKeys(rng: RandomStream, rate: number, tenants: TenantSpec[]): TenantSpec[] {
+  if (!rng.chance(rate)) return tenants;
+  return tenants.map((spec) => ({ ...spec, conflicting: round(rng.uniform(0.01, 0.1), 3) }));
 }
 
 function withLyingFaults(

@@ -14,6 +14,7 @@ import { overdraftBound } from './bounds.js';
 import {
   BURST_DUTY,
   BURST_PERIOD_MS,
+  CONFLICT_DELAY_MS_MAX,
   GRANT_RETRY_MS,
   HOLD_SETTLE_MS_MAX,
   HOLD_SETTLE_MS_MIN,
@@ -73,7 +74,12 @@ interface DebitPlan {
   readonly amount: number;
   readonly retry: { readonly region: string; readonly delayMs: number } | null;
   readonly refund: { readonly delayMs: number; readonly amount: number | undefined } | null;
+  /** The same key sent again at the same region `delayMs` later with `amount` (TenantSpec.conflicting). */
+  readonly conflict: { readonly delayMs: number; readonly amount: number } | null;
 }
+
+/** How a debit request came to be sent. */
+type DebitSent = 'first' | 'retry' | 'conflicting';
 
 /** The workload of one run. */
 export class Workload {
@@ -220,6 +226,11 @@ export class Workload {
     const toMs = Math.min(msOf(entry.toS ?? this.scenario.durationS), this.durationMs);
     const { rate, peak } = rateShape(entry, fromMs, toMs, rng.uniform(0, BURST_PERIOD_MS));
     const others = this.scenario.regions.filter((region) => region !== entry.region);
+    // Their own stream: a scenario without conflicting keys draws what it drew before they existed.
+    const conflicts =
+      (spec.conflicting ?? 0) > 0
+        ? streamOf(this.targets.seed, `workload:${spec.tenant}:conflicting:${index}`)
+        : null;
     let count = 0;
     const next = (after: number) => {
       let t = after;
@@ -228,18 +239,23 @@ export class Workload {
         if (t >= toMs) return;
         if (rng.next() * peak < rate(t)) break;
       }
-      const plan = this.plan(spec, rng, others);
+      const plan = this.plan(spec, rng, others, conflicts);
       const arrival = t;
       this.at(arrival, () => {
         count += 1;
-        this.debit(spec, entry.region, `${spec.tenant}/${index}/${count}`, plan, bound, false);
+        this.debit(spec, entry.region, `${spec.tenant}/${index}/${count}`, plan, bound, 'first');
         next(arrival);
       });
     };
     next(fromMs);
   }
 
-  private plan(spec: TenantSpec, rng: RandomStream, others: readonly string[]): DebitPlan {
+  private plan(
+    spec: TenantSpec,
+    rng: RandomStream,
+    others: readonly string[],
+    conflicts: RandomStream | null,
+  ): DebitPlan {
     const amount = rng.int(spec.debitAmount.min, spec.debitAmount.max);
     const retry =
       others.length > 0 && rng.chance(spec.retryElsewhere ?? 0)
@@ -251,7 +267,10 @@ export class Workload {
           amount: rng.chance(0.5) ? undefined : rng.int(1, amount),
         }
       : null;
-    return { amount, retry, refund };
+    const conflict = conflicts?.chance(spec.conflicting ?? 0)
+      ? { delayMs: conflicts.int(0, CONFLICT_DELAY_MS_MAX), amount: amount + 1 }
+      : null;
+    return { amount, retry, refund, conflict };
   }
 
   private debit(
@@ -260,7 +279,7 @@ export class Workload {
     key: string,
     plan: DebitPlan,
     bound: number,
-    retry: boolean,
+    sent: DebitSent,
   ): void {
     const { scheduler, truth } = this.targets;
     const issuedAt = scheduler.now;
@@ -324,7 +343,8 @@ export class Workload {
           falseDecline,
           latencyMs: scheduler.now - issuedAt,
           ...(debitId === undefined ? {} : { debitId }),
-          ...(retry ? { retry: true } : {}),
+          ...(sent === 'retry' ? { retry: true } : {}),
+          ...(sent === 'conflicting' ? { conflicting: true } : {}),
           ...(waited ? { waited: true } : {}),
           ...(declineReason === undefined ? {} : { declineReason }),
           ...(healthyCovered
@@ -347,10 +367,17 @@ export class Workload {
         }
       },
     );
-    if (!retry && plan.retry !== null) {
+    if (sent !== 'first') return;
+    if (plan.retry !== null) {
       const due = this.scenarioNow + plan.retry.delayMs;
       const target = plan.retry.region;
-      if (due < this.durationMs) this.at(due, () => this.debit(spec, target, key, plan, bound, true));
+      if (due < this.durationMs) this.at(due, () => this.debit(spec, target, key, plan, bound, 'retry'));
+    }
+    if (plan.conflict !== null) {
+      const due = this.scenarioNow + plan.conflict.delayMs;
+      const other: DebitPlan = { amount: plan.conflict.amount, retry: null, refund: null, conflict: null };
+      if (due < this.durationMs)
+        this.at(due, () => this.debit(spec, region, key, other, bound, 'conflicting'));
     }
   }
 

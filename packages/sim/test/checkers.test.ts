@@ -431,6 +431,51 @@ describe('S6 — idempotency', () => {
   });
 });
 
+describe('S6 — conflict answers', () => {
+  /** A conflict answer at `region` for a request of key `key` and amount `amount`. */
+  const conflict = (region: string, key: string, amount: number): HistoryRecord => ({
+    type: 'debit',
+    t: 40,
+    region,
+    tenant: 'acme',
+    key,
+    amount,
+    result: 'conflict',
+    falseDecline: false,
+    latencyMs: 2,
+    conflicting: true,
+  });
+
+  it('passes a conflict that a debit of the key with another amount holds, and says how many', () => {
+    const verdict = checkS6(input(({ history }) => history.push(conflict('eu', 'k1', 31))));
+    expect(verdict.holds).toBe(true);
+    expect(verdict.note).toMatch(/1 conflict answers, each held by a debit of another amount$/);
+  });
+
+  it('flags a conflict that nothing holds: the debit it was answered against never happened', () => {
+    const verdict = checkS6(input(({ history }) => history.push(conflict('us', 'k9', 12))));
+    expect(verdict.holds).toBe(false);
+    expect(verdict.first?.detail).toBe(
+      'acme: key k9 was answered conflict at us, but no debit of another amount holds it',
+    );
+    // A debit of the same amount holds nothing against it: the request was a retry, not a conflict.
+    expect(checkS6(input(({ history }) => history.push(conflict('eu', 'k1', 30)))).holds).toBe(false);
+  });
+
+  it('excuses a conflict at a region that lost its disk, and counts it', () => {
+    const verdict = checkS6(
+      input(({ history, final }) => {
+        history.push(conflict('us', 'k9', 12));
+        (final as Mutable<FinalState>).lostOrigins = [US];
+      }),
+    );
+    expect(verdict.holds).toBe(true);
+    expect(verdict.note).toMatch(
+      /1 conflict answers, .* \(1 excused: the region lost or damaged its disk\)$/,
+    );
+  });
+});
+
 describe('S5 and S6 — a grant id counts once (issue 17)', () => {
   /** g1 defined at eu (first) and again at us; `revoked`: what us's revokes took back. */
   const duplicated = (revoked: number | null, granted: number) =>

@@ -121,6 +121,40 @@ describe('process faults', () => {
     expect(result.final?.regions.eu?.versionVector[before]).toBeGreaterThan(0);
   });
 
+  it('write-errors: commits fail and their debits are unavailable, never acknowledged; the process runs on', async () => {
+    const result = await runSimulation(
+      smallScenario([{ kind: 'write-errors', region: 'us', atS: 2, forS: 1.5 }]),
+      12,
+    );
+    expectAllHold(result);
+    // A debit asked during the fault waits for its commit (~5 ms) before it is answered.
+    const during = debitResults(result.history, 'us', 2_010, 3_500);
+    expect(during.unavailable).toBeGreaterThan(10);
+    expect(during.accepted).toBeUndefined();
+    expect(debitResults(result.history, 'us', 3_600).accepted).toBeGreaterThan(0);
+    // The other regions write on.
+    expect(debitResults(result.history, 'eu', 2_010, 3_500).accepted).toBeGreaterThan(10);
+    expect(result.final?.regions.us?.origin).toBe(originBefore(result, 'us', 2_000));
+    expect(result.final?.lostOrigins).toEqual([]);
+  });
+
+  it('a start on a disk that refuses writes fails, and the supervisor starts the node again until it opens', async () => {
+    const result = await runSimulation(
+      smallScenario([
+        { kind: 'disk-loss', region: 'us', atS: 2, forS: 1 },
+        { kind: 'write-errors', region: 'us', atS: 2.5, forS: 1.7 },
+      ]),
+      13,
+    );
+    expectAllHold(result);
+    // The new incarnation cannot write its first record until 4.2 s: us answers nothing before.
+    expect(debitResults(result.history, 'us', 2_010, 4_200).accepted).toBeUndefined();
+    expect(debitResults(result.history, 'us', 5_000).accepted).toBeGreaterThan(0);
+    const before = originBefore(result, 'us', 2_000);
+    expect(result.final?.regions.us?.origin).not.toBe(before);
+    expect(result.final?.lostOrigins).toEqual([before]);
+  });
+
   it('pause: requests wait instead of failing, and are answered when the pause ends', async () => {
     const result = await runSimulation(smallScenario([{ kind: 'pause', region: 'us', atS: 2, forS: 2 }]), 10);
     expectAllHold(result);

@@ -71,7 +71,7 @@ describe('validateScenario', () => {
     expect(problems({ ...minimal, name: undefined })).toEqual(['name: missing']);
     expect(problems({ ...minimal, regions: 'eu' })).toEqual(['regions: must be an array']);
     expect(problems({ ...minimal, faults: [{ kind: 'meteor', atS: 1 }] })).toEqual([
-      'faults[0].kind: must be one of isolate, halves, ring, bridge, one-way, flapping, crash, disk-loss, pause, clock-step, clock-drift, storage, hostile, restored-backup, retire',
+      'faults[0].kind: must be one of isolate, halves, ring, bridge, one-way, flapping, crash, disk-loss, pause, write-errors, clock-step, clock-drift, storage, hostile, restored-backup, retire',
     ]);
     expect(problems({ ...minimal, faults: [{ kind: 'crash', region: 'eu', atS: 1 }] })).toEqual([
       'faults[0].forS: missing',
@@ -146,6 +146,39 @@ describe('validateScenario', () => {
       "faults[2]: a ring needs at least 4 regions (with 2, every region is every other's neighbour)",
       'faults[3].to: must differ from from (eu)',
     ]);
+  });
+
+  it('takes write errors at a region and clients that send a key again with another amount', () => {
+    const scenario = validateScenario({
+      ...minimal,
+      tenants: [{ ...minimal.tenants[0], conflicting: 0.1 }],
+      faults: [
+        { kind: 'write-errors', region: 'eu', atS: 2, forS: 0.5 },
+        // Write errors do not hold the process: a crash of the region may come during them.
+        { kind: 'crash', region: 'eu', atS: 2.2, forS: 1 },
+      ],
+      faultRates: { writeErrors: 0.5, conflicting: 0 },
+    });
+    expect(scenario.tenants[0]?.conflicting).toBe(0.1);
+    expect(scenario.faults.map((fault) => fault.kind)).toEqual(['write-errors', 'crash']);
+    expect(
+      problems({
+        ...minimal,
+        tenants: [{ ...minimal.tenants[0], conflicting: 1.5 }],
+        faults: [
+          { kind: 'write-errors', region: 'mars', atS: 2, forS: 0.5 },
+          { kind: 'write-errors', region: 'eu', atS: 2 },
+        ],
+        faultRates: { writeErrors: -1 },
+      }),
+    ).toEqual([
+      'faultRates.writeErrors: must be >= 0',
+      'tenants[0].conflicting: must be <= 1',
+      'faults[1].forS: missing',
+    ]);
+    expect(
+      problems({ ...minimal, faults: [{ kind: 'write-errors', region: 'mars', atS: 2, forS: 0.5 }] }),
+    ).toEqual(['faults[0].region: unknown region "mars" (regions: eu, us)']);
   });
 
   it('reports problems in a ScenarioError whose message has one line per problem', () => {

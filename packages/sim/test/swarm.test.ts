@@ -22,6 +22,7 @@ describe('swarm', () => {
         'pause',
         'storage',
         'hostile',
+        'write-errors',
       ].sort(),
     );
   });
@@ -86,6 +87,50 @@ describe('swarm', () => {
     expect(randomScenario(8).tenants.some((tenant) => tenant.holds !== undefined)).toBe(true);
     expect(randomScenario(3).tenants.some((tenant) => tenant.holds !== undefined)).toBe(false);
     expect(randomScenario(8, { holds: 0 }).tenants.some((tenant) => tenant.holds !== undefined)).toBe(false);
+  });
+
+  it('draws write errors and conflicting keys at the rates a scenario sets, and leaves the rest of a seed as it was', () => {
+    let writeErrors = 0;
+    let twoRegions = 0;
+    let conflicting = 0;
+    for (let seed = 0; seed < 300; seed++) {
+      const drawn = randomScenario(seed);
+      const without = randomScenario(seed, { writeErrors: 0, conflicting: 0 });
+      const ours = drawn.faults.filter((fault) => fault.kind === 'write-errors');
+      expect(drawn.faults.filter((fault) => fault.kind !== 'write-errors')).toEqual(without.faults);
+      expect(drawn.tenants.map(({ conflicting: _, ...rest }) => rest)).toEqual(without.tenants);
+      expect({ ...drawn, faults: [], tenants: [] }).toEqual({ ...without, faults: [], tenants: [] });
+      expect(() => validateScenario(drawn)).not.toThrow();
+      if (ours.length > 0) writeErrors += 1;
+      if (new Set(ours.map((fault) => (fault.kind === 'write-errors' ? fault.region : ''))).size === 2)
+        twoRegions += 1;
+      for (const fault of ours) {
+        if (fault.kind !== 'write-errors') continue;
+        expect(fault.forS).toBeGreaterThanOrEqual(0.05);
+        expect(fault.forS).toBeLessThanOrEqual(2);
+        expect(fault.atS).toBeLessThanOrEqual(drawn.durationS);
+      }
+      const rates = drawn.tenants.map((tenant) => tenant.conflicting);
+      if (rates.some((rate) => rate !== undefined)) {
+        conflicting += 1;
+        for (const rate of rates) expect(rate).toBeGreaterThan(0);
+      }
+    }
+    // SWARM_WRITE_ERRORS_RATE 0.2 (a third of them at two regions), SWARM_CONFLICTING_RATE 0.3.
+    expect(writeErrors).toBeGreaterThan(35);
+    expect(writeErrors).toBeLessThan(90);
+    expect(twoRegions).toBeGreaterThan(5);
+    expect(conflicting).toBeGreaterThan(60);
+    expect(conflicting).toBeLessThan(120);
+    const always = Array.from({ length: 30 }, (_, seed) =>
+      randomScenario(seed, { writeErrors: 1, conflicting: 1 }),
+    );
+    expect(always.every((scenario) => scenario.faults.some((fault) => fault.kind === 'write-errors'))).toBe(
+      true,
+    );
+    expect(
+      always.every((scenario) => scenario.tenants.every((tenant) => tenant.conflicting !== undefined)),
+    ).toBe(true);
   });
 
   it('draws 10–30 simulated seconds over three regions, with both rebalancing strategies', () => {
