@@ -135,8 +135,9 @@ export function reusedSince(input: CheckInput): number | null {
 }
 
 /**
- * Per incarnation lost with its disk: when a storage fault later destroyed events of another origin
- * that its disk had held. It folded them and spent what they moved to it; its own events that other
+ * Per incarnation lost with its disk: when a storage fault destroyed events of another origin that
+ * its disk had held, the fault that took that disk included (swarm seed 2132: ap's disk was the
+ * last copy of six of us's events when it was lost). It folded them and spent what they moved to it; its own events that other
  * nodes hold stay in the true ledger while the destroyed ones leave it, so its rights there read
  * below zero though it never spent past what it knew of (swarm seed 14785: us lost its disk, which
  * held ap's log up to seq 97; ap was then restored from a backup that kept 57 while the others held
@@ -149,12 +150,12 @@ export function destroyedFoldedSince(history: readonly HistoryRecord[]): Map<str
   const since = new Map<string, number>();
   for (const record of history) {
     if (record.type !== 'storage') continue;
-    for (const [origin, from] of destroyedSpans(record))
-      for (const [incarnation, held] of heldByLost)
-        if ((held[origin] ?? 0) > from && !since.has(incarnation)) since.set(incarnation, record.t);
     if (diskGone(record))
       for (const incarnation of record.lost ?? [])
         if (regionOf(incarnation as OriginId) === record.region) heldByLost.set(incarnation, record.held);
+    for (const [origin, from] of destroyedSpans(record))
+      for (const [incarnation, held] of heldByLost)
+        if ((held[origin] ?? 0) > from && !since.has(incarnation)) since.set(incarnation, record.t);
   }
   return since;
 }

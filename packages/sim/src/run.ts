@@ -386,9 +386,10 @@ class Simulation {
   }
 
   /**
-   * Null unless every node is up, unpaused and its disk taking writes, with its clock within HEALTHY_CLOCK_OFFSET_MS of true
-   * time and every link is up, unpartitioned and honest (no `hostile` fault: a wire that rewrites
-   * every frame's origin loses the sender's events without closing the link, swarm seed 1178); else
+   * Null unless every node is up, unpaused and its disk taking writes, with its clock within
+   * HEALTHY_CLOCK_OFFSET_MS of true time and every link is up, unpartitioned and honest (no
+   * `hostile` fault: a wire that rewrites every frame's origin loses the sender's events without
+   * closing the link, swarm seed 1178); else
    * a token that changes whenever a link is (re)established, a partition begins or ends or a wire
    * turns hostile or honest, or any fault starts or ends (a node paused and resumed between a
    * request and its answer was not whole in between: swarm hold seed 3605, a pause of us that ended

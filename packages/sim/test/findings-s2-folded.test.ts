@@ -1,7 +1,8 @@
 /**
- * The S2 seed of the 14,001–16,000 swarm of 2026-12-04 on 394c7b3 (14785; it failed the same way on
- * eb636ba), kept as a regression case (findings-s2-folded.json): the drawn scenario with 5 s of
- * quiet instead of 20, run with its seed. Replay it in full: `npx allot simulate --swarm 1 --seed 14785`.
+ * The S2 seeds of the 14,001–16,000 swarm of 2026-12-04 on 394c7b3 (14785; it failed the same way on
+ * eb636ba) and of the 1,001–3,000 swarm of 2026-12-05 (2132), kept as regression cases
+ * (findings-s2-folded.json): the drawn scenarios with 5 s of quiet instead of 20, run with their
+ * seeds. Replay one in full: `npx allot simulate --swarm 1 --seed 14785`.
  */
 import { readFileSync } from 'node:fs';
 import { destroyedFoldedSince, runSimulation, validateScenario } from '@allot/sim';
@@ -33,6 +34,27 @@ describe('S2 after two storage faults destroyed events a lost disk had folded', 
       expect([...since.values()]).toEqual([9900]);
       const s2 = result.verdicts.find((verdict) => verdict.invariant === 'S2');
       expect(s2?.note).toMatch(/[1-9]\d* of us#\S+ left out: incarnations lost with their disks/);
+    },
+    RUN_TIMEOUT_MS,
+  );
+
+  /**
+   * The S2 seed of the 1,001–3,000 swarm of 2026-12-05 on 2931b3e. us crashed at 11 s and lost its
+   * write-ahead log (its disk kept its own log up to 626 while eu held 652); at 11.7 s ap lost its
+   * disk, the last copy of us's seqs 653–658. The same fault that lost ap's incarnation destroyed
+   * events it had folded: the true ledger's totals did not move, rights on tenant-2 those events had
+   * moved to ap left it, and ap's lost incarnation read 292 past its rights from that sample on. The
+   * fault that takes a disk now counts for what that disk held (it counted from the next one, us's
+   * restart at 13.8 s).
+   */
+  it(
+    'seed 2132: the disk loss that destroyed what only that disk held counts from its own time',
+    async () => {
+      const result = await runSimulation(validateScenario(DRAWN['2132']), 2132);
+      expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
+      const since = destroyedFoldedSince(result.history);
+      expect([...since.keys()]).toEqual([expect.stringMatching(/^ap#/)]);
+      expect([...since.values()]).toEqual([11700]);
     },
     RUN_TIMEOUT_MS,
   );
