@@ -1,8 +1,9 @@
 /**
  * A commit that fails undoes what it held (group-commit.ts): no answer may rest on it. An answer
- * that refuses a request for a key, grant id or amount taken by an own event waits until that
- * event is durable, as an acceptance or replay does; when its commit fails the request is
- * unavailable (the client sends it again), never refused for a key that was never taken.
+ * that refuses a request for a key, grant id or amount taken by an own event, or declines it for
+ * credits own events not durable yet took, waits until that event is durable, as an acceptance or
+ * replay does; when its commit fails the request is unavailable (the client sends it again), never
+ * refused for a key that was never taken or declined for credits that were never spent.
  */
 
 import type { MemoryStore } from '@allot/store';
@@ -123,5 +124,61 @@ describe('answers around a failed commit', () => {
       ]),
     );
     expect(again.map((answer) => answer.status)).toEqual(['accepted', 'accepted', 'accepted', 'accepted']);
+  });
+
+  it('a debit or hold declined for credits that debits a failed commit then undid took is unavailable, not declined', async () => {
+    for (const via of ['debit', 'debitMany', 'hold'] as const) {
+      const h = await harness({ recordWindowRecords: 0 });
+      await settle(h.clock, h.replica.grant(grant(10)));
+      const fail = failNextCommit(h);
+      const taken = h.replica.debit(debit('a', 8));
+      for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+      // 2 credits left while `a` is pending: 5 is declined unless `a` never happened.
+      const short =
+        via === 'debit'
+          ? h.replica.debit(debit('b', 5))
+          : via === 'debitMany'
+            ? h.replica.debitMany([debit('b', 5)]).then(([answer]) => answer)
+            : h.replica.hold({
+                tenant: 'acme',
+                amount: 5,
+                idempotencyKey: 'b',
+                ttlMs: 60_000,
+                metadata: null,
+              });
+      let answered = false;
+      void short.then(() => {
+        answered = true;
+      });
+      for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect(answered, `${via}: answered before the commit it counted settled`).toBe(false);
+      fail();
+      const answers = await settle(h.clock, Promise.all([taken, short]));
+      expect(
+        answers.map((answer) => answer?.status),
+        via,
+      ).toEqual(['unavailable', 'unavailable']);
+      const again = await settle(h.clock, h.replica.debit(debit('b', 5)));
+      expect(again.status, via).toBe('accepted');
+    }
+  });
+
+  it('a decline that counts no pending event of its tenant is answered at once, and one after a durable commit stands', async () => {
+    const h = await harness({ recordWindowRecords: 0 });
+    await settle(h.clock, h.replica.grant(grant(10)));
+    await settle(h.clock, h.replica.grant({ ...grant(100), tenant: 'other' }));
+    const fail = failNextCommit(h);
+    const pendingOther = h.replica.debit({ ...debit('o', 5), tenant: 'other' });
+    for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    // Nothing of acme is pending: its decline does not wait for other's held commit.
+    const declined = await h.replica.debit(debit('big', 50));
+    expect(declined.status).toBe('declined');
+    fail();
+    expect((await settle(h.clock, pendingOther)).status).toBe('unavailable');
+    // A decline that counted a pending debit whose commit then succeeded stands.
+    const paid = h.replica.debit(debit('a', 8));
+    const short = h.replica.debit(debit('b', 5));
+    const answers = await settle(h.clock, Promise.all([paid, short]));
+    expect(answers.map((answer) => answer.status)).toEqual(['accepted', 'declined']);
   });
 });

@@ -191,7 +191,7 @@ export class Commands {
     try {
       const now = this.decideDebitNow(command, undefined, true);
       if (now instanceof DurableAnswer) return now;
-      return this.withBorrowing(command, () => this.decideDebitNow(command, undefined, true), now);
+      return this.withBorrowing(command, () => this.decideDebitNow(command, undefined, true), now, true);
     } catch (error) {
       // After an append the fold and the log would disagree: that is not one item's failure.
       if (this.host.ownLog.nextSeq !== seqBefore) throw error;
@@ -210,19 +210,22 @@ export class Commands {
   private decideDebit(command: DebitCommand, recalled?: RecalledSet): Promise<DebitOutcome> | DebitOutcome;
   private decideDebit(command: DebitCommand, recalled: RecalledSet, deferred: true): BatchDecision;
   private decideDebit(command: DebitCommand, recalled?: RecalledSet, deferred = false): BatchDecision {
-    return this.withBorrowing(command, () => this.decideDebitNow(command, recalled, deferred));
+    const decideNow = () => this.decideDebitNow(command, recalled, deferred);
+    return this.withBorrowing(command, decideNow, decideNow(), deferred);
   }
 
   /**
    * Decides with `decideNow`; a decline for want of credits that the reachable peers could cover
    * waits for rights (borrowing, DESIGN.md §3) and is decided again as they arrive, at most
    * borrowWaitMs. Debits and holds both take this path. `first` is the first decision when the
-   * caller made it already.
+   * caller made it already; `deferred`: a decline that must wait for a commit is answered as a
+   * DurableAnswer (debitMany), not a promise of its own (see `declined`).
    */
   private withBorrowing<O extends { readonly status: string }>(
     command: { readonly tenant: string; readonly amount: number },
     decideNow: () => Promise<O> | O,
     first: Promise<O> | O = decideNow(),
+    deferred = false,
   ): Promise<O> | O {
     if (first instanceof Promise || first.status !== 'declined') return first;
     const declined = first as unknown as DebitDeclined;
@@ -233,7 +236,7 @@ export class Commands {
     const shortfall = declined.requested - declined.available;
     this.host.rebalancing.maybeRequestRights(command.tenant, shortfall);
     if (!this.host.borrowing.worthWaiting(command.tenant, shortfall))
-      return this.declined(command, declined) as unknown as O;
+      return this.declined(command, declined, deferred) as unknown as O;
     type Decided = Promise<O> | O;
     const short = (outcome: Decided) =>
       !(outcome instanceof Promise) &&
@@ -251,7 +254,7 @@ export class Commands {
         () => {
           const last = decideNow();
           return short(last)
-            ? (this.declined(command, last as unknown as DebitDeclined) as unknown as O)
+            ? (this.declined(command, last as unknown as DebitDeclined, deferred) as unknown as O)
             : last;
         },
       )
@@ -292,11 +295,18 @@ export class Commands {
     return this.host.overdraftAllowed() ? (policy.overdraft[this.host.region] ?? 0) : 0;
   }
 
-  /** A decline for want of credits, with its reason (insufficient, unreachable, timeout). */
+  /**
+   * A decline for want of credits, with its reason (insufficient, unreachable, timeout). When own
+   * events of the tenant are not durable yet, the decline counted them: a failed commit undoes
+   * them and the credits they took may be there after all. It is then answered once they are
+   * durable (`deferred`: as a DurableAnswer), and unavailable if their commit failed (the client
+   * sends it again), as a conflict is.
+   */
   private declined(
     command: { readonly tenant: string; readonly amount: number },
     decision: DebitDeclined,
-  ): DebitDeclined {
+    deferred: boolean,
+  ): DebitDeclined | DurableAnswer<DebitDeclined> | Promise<DebitDeclined | StoreFailure> {
     const reason = declineReason(
       this.host.state(),
       command.tenant,
@@ -307,7 +317,12 @@ export class Commands {
       this.host.borrowing.reachableOrigins(),
     );
     this.host.observer?.debitDeclined?.(reason);
-    return { ...decision, declineReason: reason };
+    const answer: DebitDeclined = { ...decision, declineReason: reason };
+    const { ownLog } = this.host;
+    const last = ownLog.nextSeq - 1;
+    if (last <= ownLog.durableSeq || !ownLog.tenantPending(command.tenant)) return answer;
+    if (deferred) return new DurableAnswer(last, answer);
+    return ownLog.durable(last).then((durable) => (durable ? answer : STORE_FAILED));
   }
 
   /** One decision on the fold as it is now: accepted (appended), replayed, or why not. */

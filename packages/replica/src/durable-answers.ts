@@ -5,9 +5,12 @@
  * or a promise (borrowing, recall) of an outcome or of a DurableAnswer, awaited as they are.
  */
 
-/** An outcome that holds once own event `seq` is durable (a command decided and appended now). */
+/**
+ * An outcome that holds once own event `seq` is durable: a command decided and appended now, or
+ * refused for what own events not durable yet took (a conflict, a decline).
+ */
 export class DurableAnswer<O extends { readonly status: string }> {
-  /** The outcome's status (what borrowing looks at: never a decline). */
+  /** The outcome's status. Borrowing never sees one: a decline is made one after its wait. */
   readonly status: O['status'];
 
   /** `outcome` once own event `seq` is durable. */
