@@ -10,14 +10,7 @@ import { RESEND_AFTER_MS, type ReplicationFrame, SUMMARY_INTERVAL_MS } from '@al
 import { describe, expect, it } from 'vitest';
 import { forgetAcknowledged, markSent, newPeerState } from '../../packages/replica/src/peers.js';
 import { cluster } from './cluster.js';
-
-const grant = (grantId: string, amount: number) => ({
-  tenant: 'acme',
-  grantId,
-  amount,
-  priority: 100,
-  expiresAt: null,
-});
+import { acmeGrant as grant } from './support.js';
 
 describe('runs let go on a live link', () => {
   // Two regions: with a third, its relay (after RELAY_AFTER_MS) would hide the loss.

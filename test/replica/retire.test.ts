@@ -8,15 +8,9 @@ import type { Replica } from '@allot/replica';
 import { MemoryStore } from '@allot/store';
 import { describe, expect, it } from 'vitest';
 import { type Cluster, cluster } from './cluster.js';
+import { acmeGrant as grant } from './support.js';
 
 const NO_POLICY = { weights: {}, blocked: false };
-const grant = (grantId: string, amount: number) => ({
-  tenant: 'acme',
-  grantId,
-  amount,
-  priority: 100,
-  expiresAt: null,
-});
 const debit = (key: string, amount: number) => ({
   tenant: 'acme',
   amount,

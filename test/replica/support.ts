@@ -13,6 +13,15 @@ import { MemoryStore, nodeCrypto } from '@allot/store';
 /** 2027-01-15T08:00:00Z: tests start here. */
 export const START_MS = Date.UTC(2027, 0, 15, 8, 0, 0);
 
+/** A grant of `amount` to tenant `acme` under `grantId`, no expiry, the default priority. */
+export const acmeGrant = (grantId: string, amount: number) => ({
+  tenant: 'acme',
+  grantId,
+  amount,
+  priority: 100,
+  expiresAt: null,
+});
+
 /** A logger that keeps lines for assertions. */
 export function memoryLogger(): Logger & { lines: { level: string; message: string }[] } {
   const lines: { level: string; message: string }[] = [];

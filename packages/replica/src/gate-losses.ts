@@ -27,6 +27,18 @@ export class GateLosses {
     return true;
   }
 
+  /**
+   * Received events of `origin` that `region` sent were folded and then undone (a failed commit
+   * rebuilt the fold): the sender counts them as sent, so they are pulled again, as an ignored run is.
+   */
+  noteUndone(region: string, origin: OriginId): void {
+    const origins = this.lost.get(region) ?? new Map();
+    this.lost.set(region, origins);
+    const known = origins.get(origin) ?? { pullFrom: false, pushFrom: null };
+    known.pullFrom = true;
+    origins.set(origin, known);
+  }
+
   /** Runs `then` once `gate` opens, unless a wait is under way already. */
   afterGate(gate: Promise<void>, then: () => void): void {
     if (this.waiting) return;

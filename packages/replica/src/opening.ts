@@ -7,6 +7,7 @@
 import {
   activeHolds,
   grantDefinitions,
+  type OriginId,
   originId,
   overdraftInUseTotal,
   regionOf,
@@ -108,6 +109,10 @@ export async function recoverParts(replica: ReplicaNode): Promise<void> {
   replica.state = state;
   replica.heads = heads;
   replica.control = control;
+  // Received events folded past what the store holds were undone with the fold: pulled again.
+  const undone: OriginId[] = [];
+  for (const [origin, tip] of replica.tips)
+    if (origin !== replica.origin && tip.seq > (heads.get(origin)?.seq ?? 0)) undone.push(origin);
   replica.tips.clear();
   for (const [origin, head] of heads) replica.tips.set(origin, { seq: head.seq, hash: head.hash });
   const own = heads.get(replica.origin);
@@ -130,4 +135,5 @@ export async function recoverParts(replica: ReplicaNode): Promise<void> {
   for (const tenant of tenantIds(state)) replica.remote.revokeDuplicates(tenant);
   replica.remote.recovered(recovered.duplicateKeys);
   replica.spillClosedKeys();
+  replica.link.pullUndone(undone);
 }

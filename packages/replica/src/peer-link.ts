@@ -287,6 +287,25 @@ export class PeerLink {
     }
   }
 
+  /**
+   * Received events of `origins` were folded and then undone: a failed commit (or a refold) rebuilt
+   * the fold from the store, which never held them. Their senders count them as sent and would send
+   * them again only after RESEND_AFTER_MS without progress, while this region lacks what they
+   * carried (a grant, rights lent to it: swarm seeds 3419 and 4431 declined for seconds after a
+   * write error). Each connected peer is pulled from what is held, once the gate opens; a peer
+   * relays another region's log only when it would anyway (anti-entropy.ts).
+   */
+  pullUndone(origins: readonly OriginId[]): void {
+    if (origins.length === 0) return;
+    for (const [region, peer] of this.host.peers) {
+      if (!peer.connected) continue;
+      for (const origin of origins) this.gateLosses.noteUndone(region, origin);
+    }
+    const gate = this.host.ownLog.gate;
+    if (gate !== null) this.gateLosses.afterGate(gate, () => this.afterGate());
+    else this.afterGate();
+  }
+
   /** The gate opened (or another shut meanwhile): pulls for the runs ignored, the pulls ignored acted on. */
   private afterGate(): void {
     if (this.host.closing() || this.host.broken()) return;

@@ -10,6 +10,12 @@
  * Swarm seed 178 (in findings-write-errors.json, as randomScenario(178) drew it on 2026-12-05):
  * while eu's disk refused writes it could lend no rights (a transfer is an event it must commit),
  * and ap's waits timed out; F1 counted those declines as if the cluster were whole.
+ *
+ * Swarm seed 4431 (as randomScenario(4431) drew it, 5 s of quiet instead of 20): ap's disk refused
+ * writes from 1 s to 2.01 s, and its failed commits undid eu's grant of tenant-1, which ap had
+ * received and folded. eu counted it as sent, so ap lacked it until eu's resend at 4.4 s: ap
+ * declined every debit of tenant-1 and eu's debits that waited for rights from ap timed out (F1,
+ * also seed 3419). A fold rebuilt without received events now pulls them again at once.
  */
 import { readFileSync } from 'node:fs';
 import { type HistoryRecord, runSimulation, validateScenario } from '@allot/sim';
@@ -66,6 +72,27 @@ describe('write-errors findings', () => {
           record.type === 'debit' && record.region === 'ap' && record.result === 'declined',
       );
       expect(declined.some((record) => record.t >= 700 && record.t < 2_280)).toBe(true);
+    },
+    RUN_TIMEOUT_MS,
+  );
+
+  it(
+    'seed 4431: received events a failed commit undid are pulled again, not left to the resend',
+    async () => {
+      const result = await runSimulation(validateScenario(DRAWN['4431']), 4431);
+      expect(result.verdicts.filter((verdict) => !verdict.holds)).toEqual([]);
+      // ap takes debits of tenant-1 again as soon as its disk takes writes (it declined them all
+      // until 4.4 s without the pull).
+      const after = result.history.filter(
+        (record): record is DebitRecord =>
+          record.type === 'debit' &&
+          record.region === 'ap' &&
+          record.tenant === 'tenant-1' &&
+          record.t >= 2_010 &&
+          record.t < 2_510,
+      );
+      expect(after.length).toBeGreaterThan(0);
+      expect(after.every((record) => record.result === 'accepted')).toBe(true);
     },
     RUN_TIMEOUT_MS,
   );
