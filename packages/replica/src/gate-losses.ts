@@ -18,12 +18,9 @@ export class GateLosses {
   /** True when `frame` is one whose loss must be made good once the gate opens (then noted). */
   note(region: string, frame: ReplicationFrame): boolean {
     if (frame.type !== 'segments' && frame.type !== 'pull') return false;
-    const origins = this.lost.get(region) ?? new Map();
-    this.lost.set(region, origins);
-    const known = origins.get(frame.origin) ?? { pullFrom: false, pushFrom: null };
+    const known = this.owed(region, frame.origin);
     if (frame.type === 'segments') known.pullFrom = true;
     else known.pushFrom = Math.min(known.pushFrom ?? frame.fromSeq, frame.fromSeq);
-    origins.set(frame.origin, known);
     return true;
   }
 
@@ -32,11 +29,22 @@ export class GateLosses {
    * rebuilt the fold): the sender counts them as sent, so they are pulled again, as an ignored run is.
    */
   noteUndone(region: string, origin: OriginId): void {
-    const origins = this.lost.get(region) ?? new Map();
-    this.lost.set(region, origins);
-    const known = origins.get(origin) ?? { pullFrom: false, pushFrom: null };
-    known.pullFrom = true;
-    origins.set(origin, known);
+    this.owed(region, origin).pullFrom = true;
+  }
+
+  /** What is owed with `region` for `origin` (made when there is none yet). */
+  private owed(region: string, origin: OriginId): { pullFrom: boolean; pushFrom: number | null } {
+    let origins = this.lost.get(region);
+    if (origins === undefined) {
+      origins = new Map();
+      this.lost.set(region, origins);
+    }
+    let known = origins.get(origin);
+    if (known === undefined) {
+      known = { pullFrom: false, pushFrom: null };
+      origins.set(origin, known);
+    }
+    return known;
   }
 
   /** Runs `then` once `gate` opens, unless a wait is under way already. */
