@@ -38,8 +38,13 @@ export interface HostileSetup {
   readonly received: ReplicationFrame[];
   /** The replica's log lines. */
   readonly logger: ReturnType<typeof memoryLogger>;
-  /** Sends a frame as `us`; false when the transport's shape check refuses it (link closed). */
+  /**
+   * Sends a frame as `us`; false when the transport's shape check refuses it (link closed). A
+   * summary that does not name US_ORIGIN names it at seq 0, as every node's summary names itself.
+   */
   send(frame: unknown): boolean;
+  /** Sends a frame as `us` exactly as given. */
+  sendAsIs(frame: unknown): boolean;
   /** Lets `ms` of time pass while frames and commits flow. */
   run(ms: number): Promise<void>;
 }
@@ -115,15 +120,26 @@ export async function hostileSetup(honest = true): Promise<HostileSetup> {
       clock.advance(1);
     }
   };
-  const send = (frame: unknown): boolean => {
+  const sendAsIs = (frame: unknown): boolean => {
     if (!peer.peers()[0]?.connected) network.connectAll(); // the peer reconnects after a drop
     if (frameProblem(structuredClone(frame)) !== null) return false;
     return peer.send('eu', frame as ReplicationFrame);
   };
+  // The played peer names itself in every summary, as every node does (Incarnations.summaryVector).
+  const send = (frame: unknown): boolean => sendAsIs(namingSender(frame));
   if (honest) {
     send({ type: 'summary', versionVector: {}, control: Y.encodeStateVector(new Y.Doc()) });
     await run(5);
     if (!replica.writable) throw new Error('eu did not become writable after an honest summary');
   }
-  return { replica, store, network, clock, usKey, lagLabels, received, logger, send, run };
+  return { replica, store, network, clock, usKey, lagLabels, received, logger, send, sendAsIs, run };
+}
+
+/** `frame`, a summary naming US_ORIGIN when it does not (at seq 0); anything else as it is. */
+function namingSender(frame: unknown): unknown {
+  if (typeof frame !== 'object' || frame === null) return frame;
+  const { type, versionVector } = frame as { type?: unknown; versionVector?: unknown };
+  if (type !== 'summary' || typeof versionVector !== 'object' || versionVector === null) return frame;
+  if (US_ORIGIN in versionVector) return frame;
+  return { ...frame, versionVector: { [US_ORIGIN]: 0, ...versionVector } };
 }

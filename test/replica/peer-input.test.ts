@@ -253,6 +253,24 @@ describe('a peer’s frames are checked like API input', () => {
     ).toHaveLength(1);
   });
 
+  it('a summary that does not name its sender drops the peer and confirms nothing', async () => {
+    // Swarm seed 5533: a wire renamed ap's origin to us's in ap's summary; the two entries decoded
+    // as one that showed nothing of us's log, and us, restored from a backup, took writes over seqs
+    // ap held. Every node's summary names its sender, so one that does not was rewritten.
+    const s = await hostileSetup(false);
+    const origin = s.replica.origin;
+    const control = Y.encodeStateVector(new Y.Doc());
+    s.send({ type: 'summary', versionVector: { [origin]: 3 }, control });
+    await s.run(5);
+    expect(s.replica.writable).toBe(false); // the peer holds more of eu's log
+    s.sendAsIs({ type: 'summary', versionVector: { [origin]: 0 }, control });
+    await s.run(5);
+    expect(s.network.drops.map((drop) => drop.reason)).toEqual([
+      expect.stringMatching(/summary does not name the sender's incarnation us#/),
+    ]);
+    expect(s.replica.writable).toBe(false);
+  });
+
   it('a run of our own origin that does not verify with our key drops the peer while recovering', async () => {
     const s = await hostileSetup(false);
     const origin = s.replica.origin;

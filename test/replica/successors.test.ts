@@ -423,9 +423,10 @@ async function restartingUnderHostilePeer() {
     };
     return { replica, send };
   };
+  // The played peer names itself in every summary, as every node does.
   const summary = (versionVector: Record<string, number>) => ({
     type: 'summary',
-    versionVector,
+    versionVector: { [US_ORIGIN]: 0, ...versionVector },
     control: Y.encodeStateVector(new Y.Doc()),
   });
   const firstStore = MemoryStore.empty();

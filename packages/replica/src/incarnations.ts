@@ -71,11 +71,14 @@ export class HeardIncarnations {
   }
 
   /**
-   * The version vector a summary carries: `held` (the durable heads), plus every recorded origin at
-   * seq 0, as many per region as a peer accepts (SUMMARY_ORIGINS_PER_REGION_MAX; heads first).
+   * The version vector a summary carries: `held` (the durable heads), this node's own incarnation
+   * always (at seq 0 before its first event: a peer refuses a summary that does not name its
+   * sender), plus every recorded origin at seq 0, as many per region as a peer accepts
+   * (SUMMARY_ORIGINS_PER_REGION_MAX; heads first).
    */
   summaryVector(held: Readonly<Record<OriginId, number>>): Record<OriginId, number> {
     const vector: Record<OriginId, number> = { ...held };
+    vector[this.origin] ??= 0;
     const perRegion = new Map<string, number>();
     for (const origin of Object.keys(vector)) {
       const region = regionOf(origin);

@@ -217,6 +217,14 @@ export class PeerLink {
           this.transport?.drop(region, refused);
           return;
         }
+        // Every summary names its sender's incarnation (Incarnations.summaryVector). One that does
+        // not was rewritten on its way: swarm seed 5533, a wire that renamed ap's origin to us's
+        // in ap's summary, whose two entries then decoded as one showing nothing of us's log, and
+        // us took writes over seqs ap held (a fork).
+        if (peer.origin !== null && frame.versionVector[peer.origin] === undefined) {
+          this.transport?.drop(region, `summary does not name the sender's incarnation ${peer.origin}`);
+          return;
+        }
         const now = this.host.clock.now();
         for (const [origin, seq] of Object.entries(frame.versionVector)) {
           const known = peer.progress.get(origin);

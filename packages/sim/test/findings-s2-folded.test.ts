@@ -32,8 +32,13 @@ describe('S2 after two storage faults destroyed events a lost disk had folded', 
       const since = destroyedFoldedSince(result.history);
       expect([...since.keys()]).toEqual([expect.stringMatching(/^us#/)]);
       expect([...since.values()]).toEqual([9900]);
+      // Since a summary must name its sender (swarm seed 5533), eu's tampered summaries close its
+      // links, and in this history ap's restored disk also reuses destroyed seqs from 9.9 s: S2
+      // leaves out what follows for that reason first. Seed 2132 below keeps the other path.
       const s2 = result.verdicts.find((verdict) => verdict.invariant === 'S2');
-      expect(s2?.note).toMatch(/[1-9]\d* of us#\S+ left out: incarnations lost with their disks/);
+      expect(s2?.note).toMatch(
+        /[1-9]\d* (of us#\S+ left out: incarnations lost with their disks|after 9900 ms left out: a damaged disk's destroyed seqs were reused)/,
+      );
     },
     RUN_TIMEOUT_MS,
   );
@@ -55,6 +60,8 @@ describe('S2 after two storage faults destroyed events a lost disk had folded', 
       const since = destroyedFoldedSince(result.history);
       expect([...since.keys()]).toEqual([expect.stringMatching(/^ap#/)]);
       expect([...since.values()]).toEqual([11700]);
+      const s2 = result.verdicts.find((verdict) => verdict.invariant === 'S2');
+      expect(s2?.note).toMatch(/[1-9]\d* of ap#\S+ left out: incarnations lost with their disks/);
     },
     RUN_TIMEOUT_MS,
   );
