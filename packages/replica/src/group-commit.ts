@@ -16,9 +16,9 @@ import type { BalanceView, ReplicaObserver, StoreFailure } from './api.js';
 import { type Batch, newBatch, sealSegments, segmentFor } from './batch.js';
 import { DurableReads } from './durable-reads.js';
 import { OwnEventTimes } from './event-time.js';
-import { PENDING_EVENTS_MAX } from './limits.js';
+import { COMMIT_RETRY_MS_MAX, COMMIT_RETRY_MS_MIN, PENDING_EVENTS_MAX } from './limits.js';
 import { ZERO_HASH } from './log.js';
-import type { Clock, Crypto, Logger, LogHead, SegmentWrite, Store } from './ports.js';
+import type { Clock, Crypto, Logger, LogHead, SegmentWrite, Store, TimerHandle } from './ports.js';
 import { CLOSING, OVERLOADED, STORE_FAILED } from './refusals.js';
 
 /** What the group commit needs of its replica. */
@@ -78,6 +78,10 @@ export class GroupCommit {
   readonly durableReads = new DurableReads<BalanceView | undefined>();
   /** True while a commit is about to start (scheduleFlush): the current turn's events join it. */
   private flushQueued = false;
+  /** Commits that failed in a row (0 once one succeeds). */
+  private failuresInARow = 0;
+  /** While set, no commit starts: the wait after a failed commit (COMMIT_RETRY_MS_MIN); its end starts one. */
+  private retryTimer: TimerHandle | null = null;
 
   constructor(private readonly host: GroupCommitHost) {}
 
@@ -171,9 +175,17 @@ export class GroupCommit {
     });
   }
 
-  /** Commits the oldest waiting batch; when it ends, the next one (group commit under load). */
-  private async flush(): Promise<void> {
-    if (this.inFlight !== null) return;
+  /** True while commits wait after failed ones (COMMIT_RETRY_MS_MIN); what is decided meanwhile waits too. */
+  get commitsPaused(): boolean {
+    return this.retryTimer !== null;
+  }
+
+  /**
+   * Commits the oldest waiting batch; when it ends, the next one (group commit under load). After
+   * a failed commit it waits for the retry timer, unless `now` (drain: a snapshot, a refold, a close).
+   */
+  private async flush(now = false): Promise<void> {
+    if (this.inFlight !== null || (!now && this.retryTimer !== null)) return;
     const batch = this.queue.shift() ?? this.open;
     if (batch === null) return;
     if (batch === this.open) this.open = null;
@@ -209,6 +221,7 @@ export class GroupCommit {
       return;
     }
     this.inFlight = null;
+    this.failuresInARow = 0;
     this.pendingEvents -= batch.eventCount; // own and received events both count
     const stored = host.heads();
     if (head !== null) {
@@ -239,8 +252,25 @@ export class GroupCommit {
    */
   private async failCommit(batch: Batch, error: unknown): Promise<void> {
     const { host } = this;
+    this.failuresInARow += 1;
+    const waitMs = Math.min(
+      COMMIT_RETRY_MS_MAX,
+      COMMIT_RETRY_MS_MIN * 2 ** Math.min(this.failuresInARow - 1, 30),
+    );
+    this.retryTimer?.cancel();
+    this.retryTimer = host.clock.setTimer(waitMs, () => {
+      this.retryTimer = null;
+      if (!host.closing() && this.inFlight === null && (this.queue.length > 0 || this.open !== null))
+        void this.flush();
+    });
     host.logger.error(
-      { err: error, origin: host.origin, seq: batch.lastSeq },
+      {
+        err: error,
+        origin: host.origin,
+        seq: batch.lastSeq,
+        failuresInARow: this.failuresInARow,
+        retryInMs: waitMs,
+      },
       'commit failed; recovering from the store',
     );
     const failed = [batch, ...this.queue, ...(this.open === null ? [] : [this.open])];
@@ -320,7 +350,7 @@ export class GroupCommit {
     for (;;) {
       const last = this.open ?? this.queue[this.queue.length - 1] ?? this.inFlight;
       if (last === null) return;
-      if (this.inFlight === null) void this.flush();
+      if (this.inFlight === null) void this.flush(true);
       await last.done;
       // A failed commit settles its batch before failCommit has read the store back: awaiting the
       // settled batch again would spin without ever yielding to that I/O. Give it a clock turn.

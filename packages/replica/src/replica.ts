@@ -286,6 +286,14 @@ export class Replica {
     return this.ready && this.parts.writability.logConfirmed;
   }
 
+  /**
+   * True while commits wait after failed ones (COMMIT_RETRY_MS_MIN, doubling up to
+   * COMMIT_RETRY_MS_MAX): commands are decided and answered once the next commit succeeds.
+   */
+  get commitsPaused(): boolean {
+    return this.parts.ownLog.commitsPaused;
+  }
+
   /** The peers whose confirmation of this node's own log writes still wait for; empty once writable. */
   writesWaitingFor(): string[] {
     return this.parts.writability.logConfirmed ? [] : this.parts.logConfirm.waitingFor();

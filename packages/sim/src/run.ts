@@ -386,7 +386,8 @@ class Simulation {
   }
 
   /**
-   * Null unless every node is up, unpaused and its disk taking writes, with its clock within
+   * Null unless every node is up, unpaused and its disk taking writes (its commits not waiting
+   * after failed ones), with its clock within
    * HEALTHY_CLOCK_OFFSET_MS of true time and every link is up, unpartitioned and honest (no
    * `hostile` fault: a wire that rewrites every frame's origin loses the sender's events without
    * closing the link, swarm seed 1178); else
@@ -404,6 +405,7 @@ class Simulation {
         node.paused ||
         node.writesRefused ||
         node.replica?.writable !== true ||
+        node.replica.commitsPaused ||
         Math.abs(node.clock.offsetMs()) > HEALTHY_CLOCK_OFFSET_MS
       )
         return null;
