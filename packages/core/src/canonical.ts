@@ -44,6 +44,11 @@ export function canonicalJson(value: Canonical): string {
 
 const encoder = new TextEncoder();
 
+/** The UTF-8 bytes of `text` (of canonical JSON written out by hand, e.g. a log head's). */
+export function utf8Bytes(text: string): Uint8Array {
+  return encoder.encode(text);
+}
+
 /** The canonical bytes of `value` (UTF-8 of its canonical JSON). */
 export function canonicalBytes(value: Canonical): Uint8Array {
   return encoder.encode(canonicalJson(value));

@@ -4,7 +4,7 @@
  * its origin, so anyone holding the origin's public key can verify a log, a relayed run of it, or
  * a snapshot, with one hash and one signature per segment.
  */
-import { canonicalBytes, type OriginId } from '@allot/core';
+import { type OriginId, utf8Bytes } from '@allot/core';
 import type { Crypto } from './ports.js';
 
 /** The hash before the first segment of every log. */
@@ -22,19 +22,30 @@ export function segmentHash(
   return crypto.hash(input);
 }
 
+/** The two hex digits of every byte. */
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
 /** Lowercase hex of `bytes`. */
 export function toHex(bytes: Uint8Array): string {
   let hex = '';
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes.length; i++) hex += HEX[bytes[i] as number];
   return hex;
 }
 
-/** The bytes an origin signs for its head: cluster, origin, seq and hash, canonically. */
+/**
+ * The bytes an origin signs for its head: the canonical JSON (core's `canonicalBytes`) of
+ * `{ cluster, origin, seq, hash: hex, kind: 'allot-log-head-v1' }`, written out directly in its
+ * sorted key order: it is made once per segment on both sides (seal and check), and the generic
+ * encoder sorted keys and built a string per field each time. A property holds the two equal.
+ */
 export function headSigningBytes(
   cluster: string,
   origin: OriginId,
   seq: number,
   hash: Uint8Array,
 ): Uint8Array {
-  return canonicalBytes({ cluster, origin, seq, hash: toHex(hash), kind: 'allot-log-head-v1' });
+  if (!Number.isFinite(seq)) throw new TypeError(`cannot encode ${seq} canonically`);
+  return utf8Bytes(
+    `{"cluster":${JSON.stringify(cluster)},"hash":"${toHex(hash)}","kind":"allot-log-head-v1","origin":${JSON.stringify(origin)},"seq":${JSON.stringify(seq)}}`,
+  );
 }

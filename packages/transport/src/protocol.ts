@@ -20,6 +20,7 @@ import {
   isOwnedBytesOfLength,
   isPlainRecord,
   type ReplicationFrame,
+  toHex,
 } from '@allot/replica';
 import { CLUSTER_ID_LENGTH_MAX, NONCE_BYTES } from './limits.js';
 
@@ -209,10 +210,6 @@ export interface Transcript {
   readonly channel: Uint8Array | null;
 }
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
 /**
  * The bytes a handshake signature covers: canonical JSON of the context, the signer's role, the
  * cluster, the dialer's and the acceptor's region, incarnation and nonce, and the channel binding
@@ -221,8 +218,8 @@ function hex(bytes: Uint8Array): string {
  * only in the role and no other handshake produces the same bytes.
  */
 export function transcriptBytes(transcript: Transcript): Uint8Array {
-  const party = (one: HandshakeParty) => [one.region, one.incarnation, hex(one.nonce)];
-  const channel = transcript.channel === null ? 'no-tls' : `tls-exporter:${hex(transcript.channel)}`;
+  const party = (one: HandshakeParty) => [one.region, one.incarnation, toHex(one.nonce)];
+  const channel = transcript.channel === null ? 'no-tls' : `tls-exporter:${toHex(transcript.channel)}`;
   return canonicalBytes([
     HELLO_CONTEXT,
     transcript.signer,

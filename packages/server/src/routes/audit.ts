@@ -7,7 +7,7 @@
  */
 import { Readable } from 'node:stream';
 import { checkpointHeads } from '@allot/core';
-import type { StoredCheckpoint } from '@allot/replica';
+import { type StoredCheckpoint, toHex } from '@allot/replica';
 import type { FastifyInstance } from 'fastify';
 import { getAuditCheckpointSchema, getAuditKeysSchema, getAuditSegmentsSchema } from '../audit-schemas.js';
 import { apiError } from '../errors.js';
@@ -21,10 +21,6 @@ import type { RouteContext } from '../route-context.js';
 
 const AUDIT_ACCESS = { roles: ['auditor', 'admin'], scope: 'every-tenant' } as const;
 
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
-}
-
 function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
 }
@@ -37,7 +33,7 @@ function* checkpointJson(stored: StoredCheckpoint): Generator<string> {
   const vector: Record<string, number> = {};
   const heads = checkpointHeads(stored.bytes);
   for (const origin of [...heads.keys()].sort()) vector[origin] = (heads.get(origin) as { seq: number }).seq;
-  yield `{"vector":${JSON.stringify(vector)},"hash":"${hex(stored.hash)}","signature":"${hex(stored.signature)}","bytes":"`;
+  yield `{"vector":${JSON.stringify(vector)},"hash":"${toHex(stored.hash)}","signature":"${toHex(stored.signature)}","bytes":"`;
   for (let at = 0; at < stored.bytes.length; at += AUDIT_CHECKPOINT_CHUNK_BYTES)
     yield base64(stored.bytes.subarray(at, at + AUDIT_CHECKPOINT_CHUNK_BYTES));
   yield '"}';
@@ -100,8 +96,8 @@ export function registerAuditRoutes(app: FastifyInstance, context: RouteContext)
           firstSeq: segment.firstSeq,
           lastSeq: segment.lastSeq,
           bytes: base64(segment.bytes),
-          hash: hex(segment.hash),
-          signature: hex(segment.signature),
+          hash: toHex(segment.hash),
+          signature: toHex(segment.signature),
         });
       }
       const cut = segments.length < read.length || read.length === limit;
