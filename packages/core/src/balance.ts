@@ -1,11 +1,17 @@
 /** Balance figures of a tenant, exactly as API.md's balance response needs them. */
 import { invariant } from './amount.js';
-import { GRANT_CELLS, TENANT_CELLS } from './cell-codes.js';
-import { grantCellAt, grantCellTotal, rightsAt, tenantCellAt, tenantSums } from './cells.js';
+import {
+  type GrantTotals,
+  grantCellAt,
+  grantCellTotal,
+  markTenantCells,
+  scanGrant,
+  tenantSums,
+} from './cells.js';
 import type { GrantId, OriginId, RegionId, TenantId } from './ids.js';
 import { regionOf } from './ids.js';
 import { revokeKey } from './records.js';
-import { grantRemaining, isLive, overdraftInUseAt } from './standing.js';
+import { isLive, overdraftInUseAt } from './standing.js';
 import type { GrantState, LedgerState, TenantState } from './state.js';
 
 /** Where a grant stands at a replica's clock. */
@@ -74,33 +80,35 @@ export function tenantFigures(
   };
   for (const region of options.regions ?? []) regionEntry(region);
   for (const region of Object.keys(overdraft)) regionEntry(region);
+  // One pass over each grant's slot and over the tenant's own cells: the rights each origin holds
+  // and whether it shows up (it wrote a cell of this tenant or holds rights of it; cell arrays are
+  // zero-padded, so their length says nothing: figures must not depend on arrival order).
+  const originCount = state.origins.length;
+  const rights: number[] = new Array(originCount).fill(0);
+  const touched = new Uint8Array(originCount);
+  markTenantCells(tenant, touched);
+  const grantTotals = new Map<GrantId, GrantTotals>();
+  for (const grant of tenant.grants.values())
+    grantTotals.set(grant.grantId, scanGrant(grant, rights, touched));
   let inUseTotal = 0;
-  state.origins.forEach((origin: OriginId, index: number) => {
-    // An origin shows up when it wrote a cell of this tenant or holds rights of it; cell arrays are
-    // zero-padded, so their length says nothing (figures must not depend on arrival order).
-    let touched = TENANT_CELLS.some((kind) => tenantCellAt(tenant, index, kind) !== 0);
-    let rights = 0;
-    for (const grant of tenant.grants.values()) {
-      if (GRANT_CELLS.some((kind) => grantCellAt(grant, index, kind) !== 0)) touched = true;
-      const share = rightsAt(grant, index);
-      if (share !== 0) touched = true;
-      rights += share;
-    }
-    if (!touched) return;
-    const entry = regionEntry(regionOf(origin));
+  for (let index = 0; index < originCount; index++) {
+    if (touched[index] === 0) continue;
+    const entry = regionEntry(regionOf(state.origins[index] as OriginId));
     const inUse = overdraftInUseAt(tenant, index);
-    entry.rights += rights;
+    entry.rights += rights[index] as number;
     entry.overdraftInUse += inUse;
     inUseTotal += inUse;
-  });
+  }
   const grants: GrantFigures[] = [];
   let remainingTotal = 0;
   for (const grant of [...tenant.grants.values()].sort((a, b) => (a.grantId < b.grantId ? -1 : 1))) {
-    const remaining = grantRemaining(grant);
+    const cells = grantTotals.get(grant.grantId) as GrantTotals;
+    // grantRemaining's formula, from the same sums.
+    const remaining = cells.granted - cells.debited + cells.refunded - cells.expired;
     remainingTotal += remaining;
     grants.push({
       grantId: grant.grantId,
-      amount: grantAmount(state, tenant, grant),
+      amount: grantAmountFrom(state, tenant, grant, cells.granted),
       remaining,
       priority: grant.definition?.priority ?? null,
       expiresAt: grant.definition?.expiresAt ?? null,
@@ -121,7 +129,17 @@ export function tenantFigures(
  * (a grant id counts once once its duplicates are revoked).
  */
 export function grantAmount(state: LedgerState, tenant: TenantState, grant: GrantState): number {
-  let amount = grantCellTotal(grant, 'granted');
+  return grantAmountFrom(state, tenant, grant, grantCellTotal(grant, 'granted'));
+}
+
+/** grantAmount from the grant's granted cells summed over origins (`granted`). */
+function grantAmountFrom(
+  state: LedgerState,
+  tenant: TenantState,
+  grant: GrantState,
+  granted: number,
+): number {
+  let amount = granted;
   for (const other of grant.others ?? []) {
     if (tenant.revokes?.has(revokeKey(grant.grantId, other.origin)) !== true) continue;
     const index = state.originIndex.get(other.origin);

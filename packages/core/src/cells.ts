@@ -135,6 +135,82 @@ export function rightsAt(grant: GrantState, index: number): number {
   return rights;
 }
 
+/** A grant's cells summed over origins, as one pass over its slot gives them (see `scanGrant`). */
+export interface GrantTotals {
+  readonly granted: number;
+  readonly debited: number;
+  readonly refunded: number;
+  readonly expired: number;
+}
+
+/** scanGrant's scratch: one grant's rights per origin (grows to the largest origin count seen). */
+let grantShare: number[] = [];
+
+/**
+ * One pass over `grant`'s slot for a balance read: adds `rightsAt(grant, i)` to `rights[i]` and sets
+ * `touched[i]` when origin `i` wrote a non-zero cell of the grant or holds non-zero rights of it,
+ * for every origin index below `rights.length`; returns the grant's cells summed over origins
+ * (`grantCellTotal` of each kind). The same figures as those calls per origin, without a search
+ * per origin and cell (a balance read was origins × grants × cells lookups).
+ */
+export function scanGrant(grant: GrantState, rights: number[], touched: Uint8Array): GrantTotals {
+  const owner = grant.owner;
+  const codes = owner.shape.codes;
+  const values = owner.values;
+  const end = codeOfSlot(grant.slot + 2);
+  const origins = rights.length;
+  // This grant's rights per origin, apart, so that each origin's sum runs in code order as in rightsAt.
+  if (grantShare.length < origins) grantShare = new Array(origins).fill(0);
+  const share = grantShare;
+  share.fill(0, 0, origins);
+  let granted = 0;
+  let debited = 0;
+  let refunded = 0;
+  let expired = 0;
+  for (let at = slotStart(owner, grant.slot + 1); at < codes.length; at++) {
+    const code = codes[at] as number;
+    if (code >= end) break;
+    const kind = codeKind(code);
+    const value = values[at] as number;
+    if (kind === MOVED_KIND || kind === RETIRED_KIND) {
+      const to = codeB(code);
+      const from = codeA(code);
+      if (to < origins) share[to] = (share[to] as number) + value;
+      if (from < origins) share[from] = (share[from] as number) - value;
+    } else if (kind < 4) {
+      const index = codeA(code);
+      if (kind === GRANT_CELL_INDEX.granted) granted += value;
+      else if (kind === GRANT_CELL_INDEX.debited) debited += value;
+      else if (kind === GRANT_CELL_INDEX.refunded) refunded += value;
+      else expired += value;
+      if (index < origins) {
+        share[index] = (share[index] as number) + (kind === 0 || kind === 2 ? value : -value);
+        if (value !== 0) touched[index] = 1;
+      }
+    }
+  }
+  for (let index = 0; index < origins; index++) {
+    const value = share[index] as number;
+    if (value === 0) continue;
+    touched[index] = 1;
+    rights[index] = (rights[index] as number) + value;
+  }
+  return { granted, debited, refunded, expired };
+}
+
+/** Sets `touched[i]` for every origin index `i` below its length that holds a non-zero cell of `tenant` itself. */
+export function markTenantCells(tenant: TenantState, touched: Uint8Array): void {
+  const codes = tenant.shape.codes;
+  const values = tenant.values;
+  const end = codeOfSlot(1);
+  for (let at = 0; at < codes.length; at++) {
+    const code = codes[at] as number;
+    if (code >= end) break;
+    const index = codeA(code);
+    if ((values[at] as number) !== 0 && index < touched.length) touched[index] = 1;
+  }
+}
+
 /** Σ of the numbers of kind `wanted` in `slot` of `packed`. */
 function slotKindTotal(packed: Packed, slot: number, wanted: number): number {
   const codes = packed.shape.codes;

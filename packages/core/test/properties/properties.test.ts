@@ -11,10 +11,12 @@ import {
   type LedgerState,
   mergeStates,
   stateText,
+  tenantFigures,
 } from '@allot/core';
 import fc from 'fast-check';
 import { describe, it } from 'vitest';
-import { logsOf, opArbitrary, overdraftArbitrary, propertyRuns, runWorld } from './world.js';
+import { figuresMismatch, referenceFigures } from './figures-reference.js';
+import { logsOf, opArbitrary, overdraftArbitrary, propertyRuns, runWorld, type World } from './world.js';
 
 const history = fc.record({
   ops: fc.array(opArbitrary, { minLength: 1, maxLength: 150, size: 'large' }),
@@ -240,6 +242,29 @@ describe('ledger core properties', () => {
         world.deliverAll();
         world.checkTruth();
         world.checkConverged();
+      }),
+      options,
+    );
+  });
+
+  it('7. a balance read (one pass per grant) gives the figures of the per-origin, per-cell lookups', () => {
+    const sameFigures = (world: World, overdraft: Record<string, number>) => {
+      for (const replica of world.replicas)
+        for (const tenant of replica.state.tenants.keys()) {
+          const options = { now: replica.now, overdraft, regions: [replica.region] };
+          const mismatch = figuresMismatch(
+            tenantFigures(replica.state, tenant, options),
+            referenceFigures(replica.state, tenant, options),
+          );
+          if (mismatch !== null) throw new Error(`${replica.origin}, ${tenant}:\n${mismatch}`);
+        }
+    };
+    fc.assert(
+      fc.property(history, ({ ops, overdraft }) => {
+        const world = runWorld(ops, overdraft);
+        sameFigures(world, overdraft);
+        world.deliverAll();
+        sameFigures(world, overdraft);
       }),
       options,
     );

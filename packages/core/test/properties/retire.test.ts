@@ -42,6 +42,7 @@ import {
 } from '@allot/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { figuresMismatch, referenceFigures } from './figures-reference.js';
 import { propertyRuns } from './world.js';
 
 const L = originId('eu', 'llllllll');
@@ -354,6 +355,8 @@ class World {
         check(rights >= 0, `true rights of ${origin} on ${grant.grantId} are ${rights}`);
       }
     const figures = tenantFigures(truth, TENANT, { now: this.now });
+    const mismatch = figuresMismatch(figures, referenceFigures(truth, TENANT, { now: this.now }));
+    check(mismatch === null, `a balance read differs from the per-origin lookups:\n${mismatch}`);
     const bound = this.overdraft.eu + this.overdraft.us;
     check((figures?.balance ?? 0) >= -bound, `balance ${figures?.balance} below −${bound}`);
     // Region eu's overdraft in use over both its incarnations stays within its one allowance.
