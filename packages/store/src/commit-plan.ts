@@ -9,13 +9,13 @@ import { isOriginId, isTenantId, ORIGINS_MAX, type OriginId, type TenantId } fro
 import { type LogHead, type SegmentWrite, type StoreBatch, sameBytes } from '@allot/replica';
 import type { ControlTally } from './encoding.js';
 import {
-  decodeLogHead,
   encodeControlTally,
   encodeControlUpdate,
   encodeCounter,
   encodeHeardOrigin,
   encodeLogHead,
   encodeNodeMeta,
+  storedLogHead,
 } from './encoding.js';
 import { StoreInvariantError } from './errors.js';
 import {
@@ -219,7 +219,7 @@ export function planCommit(state: CommitState, batch: StoreBatch): CommitPlan {
       }
     }
     const key = headKey(origin);
-    plannedHeads.push({ key, value: sealRecord(key, value), head: decodeLogHead(key, value) });
+    plannedHeads.push({ key, value: sealRecord(key, value), head: storedLogHead(head) });
   }
   for (const { head } of plannedBases) {
     if (!plannedHeads.some((planned) => planned.head.origin === head.origin))
@@ -272,7 +272,7 @@ function planBases(state: CommitState, bases: readonly LogHead[]): PlannedHead[]
     if (base.signature !== null) refuse(`the log base of ${origin} is signed: a base carries no signature`);
     const key = baseKey(origin);
     const value = encodeLogHead(base);
-    planned.push({ key, value: sealRecord(key, value), head: decodeLogHead(key, value) });
+    planned.push({ key, value: sealRecord(key, value), head: storedLogHead(base) });
   }
   return planned;
 }

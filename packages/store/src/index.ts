@@ -36,6 +36,7 @@ export {
   logHeadProblem,
   nodeMetaProblem,
   storedEventProblem,
+  storedLogHead,
   type V2StoredEvent,
 } from './encoding.js';
 export { StoreClosedError, StoreCorruptError, StoreCursorError, StoreInvariantError } from './errors.js';
