@@ -84,6 +84,8 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  * commits are small and many).
  */
 const RECORD = new ByteWriter(256);
+/** A segment's header while `finish` writes it, shared as RECORD is: `finish` copies it out without yielding. */
+const HEAD = new ByteWriter(1024);
 
 /** Writes the events of one origin's run into one segment, event by event. */
 export class SegmentWriter {
@@ -206,7 +208,8 @@ export class SegmentWriter {
   /** The segment's bytes (a new array); at least one event must have been added. */
   finish(): Uint8Array {
     if (this.count === 0) throw new SegmentEncodeError('a segment holds at least one event');
-    const head = new ByteWriter(this.tableBytes + this.origin.length + 32);
+    const head = HEAD;
+    head.reset();
     head.byte(SEGMENT_VERSION);
     head.ascii(this.origin);
     head.varint(this.firstSeq);
