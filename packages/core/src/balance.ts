@@ -8,6 +8,7 @@ import {
   scanGrant,
   tenantSums,
 } from './cells.js';
+import { definedExpiresAt, definedPriority, isDefined } from './grant-terms.js';
 import type { GrantId, OriginId, RegionId, TenantId } from './ids.js';
 import { regionOf } from './ids.js';
 import { revokeKey } from './records.js';
@@ -58,7 +59,7 @@ export interface BalanceOptions {
 }
 
 function grantStatus(grant: GrantState, remaining: number, now: number): GrantStatus {
-  if (grant.definition === null) return 'pending';
+  if (!isDefined(grant)) return 'pending';
   if (!isLive(grant, now)) return 'expired';
   return remaining <= 0 ? 'exhausted' : 'active';
 }
@@ -110,8 +111,8 @@ export function tenantFigures(
       grantId: grant.grantId,
       amount: grantAmountFrom(state, tenant, grant, cells.granted),
       remaining,
-      priority: grant.definition?.priority ?? null,
-      expiresAt: grant.definition?.expiresAt ?? null,
+      priority: isDefined(grant) ? definedPriority(grant) : null,
+      expiresAt: isDefined(grant) ? definedExpiresAt(grant) : null,
       status: grantStatus(grant, remaining, options.now),
     });
   }

@@ -44,6 +44,11 @@ export function definedExpiresAt(grant: GrantState): number | null {
   return expires === 0 ? null : expires - 1;
 }
 
+/** The winning definition's priority of a defined grant, read without making the definition. */
+export function definedPriority(grant: GrantState): number {
+  return readPacked(grant.owner, termCode(grant.slot, TERM_ORIGIN_PRIORITY)) % PRIORITY_RANGE;
+}
+
 function writeTerms(grant: GrantState, definition: GrantDefinition): void {
   const tenant = grant.owner;
   invariant(definition.priority <= PRIORITY_MAX && PRIORITY_MAX < PRIORITY_RANGE, 'priority out of range');

@@ -4,11 +4,11 @@
  */
 
 import { grantCellTotal, rightsAt, tenantCellAt } from './cells.js';
-import { definedExpiresAt, isDefined } from './grant-terms.js';
+import { definedExpiresAt, definedPriority, isDefined } from './grant-terms.js';
 import type { GrantId, OriginId } from './ids.js';
 import { GRANT_SCAN_MAX } from './limits.js';
 import { type RevokeRecord, type RevokeStanding, revokeKey } from './records.js';
-import { type GrantDefinition, GrantState, type LedgerState, type TenantState } from './state.js';
+import { GrantState, type LedgerState, type TenantState } from './state.js';
 
 /** rights(origin) on `grant`, by origin id. */
 export function rightsOf(state: LedgerState, grant: GrantState, origin: OriginId): number {
@@ -40,15 +40,21 @@ export function overdraftInUseAt(tenant: TenantState, index: number): number {
  * Both grants must be defined.
  */
 export function compareBurnOrder(a: GrantState, b: GrantState): number {
-  const x = a.definition as GrantDefinition;
-  const y = b.definition as GrantDefinition;
-  if (x.priority !== y.priority) return x.priority - y.priority;
-  if (x.expiresAt !== y.expiresAt) {
-    if (x.expiresAt === null) return 1;
-    if (y.expiresAt === null) return -1;
-    return x.expiresAt - y.expiresAt;
+  // Terms read from the packed values: a sort compares each grant several times, and a definition
+  // object per comparison was ~3 % of what a swarm worker allocates.
+  const priorityA = definedPriority(a);
+  const priorityB = definedPriority(b);
+  if (priorityA !== priorityB) return priorityA - priorityB;
+  const expiresA = definedExpiresAt(a);
+  const expiresB = definedExpiresAt(b);
+  if (expiresA !== expiresB) {
+    if (expiresA === null) return 1;
+    if (expiresB === null) return -1;
+    return expiresA - expiresB;
   }
-  return a.grantId < b.grantId ? -1 : a.grantId > b.grantId ? 1 : 0;
+  const idA = a.grantId;
+  const idB = b.grantId;
+  return idA < idB ? -1 : idA > idB ? 1 : 0;
 }
 
 /**
