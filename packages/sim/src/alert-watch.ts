@@ -20,13 +20,12 @@ export interface AlertWatchPorts {
 /** Watches `replica`'s durable events for alert crossings for as long as its process lives. */
 export function watchAlerts(region: string, replica: Replica, ports: AlertWatchPorts): void {
   const states = new Map<string, AlertState>();
-  const unsubscribe = replica.feed.subscribe((events) => {
+  // Only who changed, as the node's watcher reads it: no event of a commit is decoded for alerts.
+  const unsubscribe = replica.feed.subscribeTenants((tenants) => {
     if (!ports.alive()) {
       unsubscribe();
       return;
     }
-    const tenants = new Set<string>();
-    for (const { event } of events) tenants.add(event.tenant);
     for (const tenant of tenants) {
       const rules = replica.policy(tenant).alerts ?? [];
       if (rules.length === 0) continue;
