@@ -95,11 +95,14 @@ export class Reads {
   /** The tenant's balance in the fold at `versionVector`, or undefined for a tenant never granted anything. */
   balanceAt(tenant: string, versionVector: Readonly<Record<OriginId, number>>): BalanceView | undefined {
     if (grantCount(this.host.state(), tenant) === 0) return undefined;
-    return { ...this.balanceOrFail(tenant), versionVector };
+    return this.balanceOrFail(tenant, versionVector);
   }
 
-  /** The tenant's balance in the fold now; throws for a tenant the fold does not hold. */
-  balanceOrFail(tenant: string): BalanceView {
+  /**
+   * The tenant's balance in the fold now, labelled with `versionVector` (by default the fold's);
+   * throws for a tenant the fold does not hold.
+   */
+  balanceOrFail(tenant: string, versionVector?: Readonly<Record<OriginId, number>>): BalanceView {
     const host = this.host;
     const now = host.clock.now();
     const figures = tenantFigures(host.state(), tenant, {
@@ -108,7 +111,12 @@ export class Reads {
       regions: [host.region],
     });
     if (figures === undefined) throw new Error(`tenant ${tenant} vanished`);
-    return { ...figures, region: host.region, versionVector: this.versionVector(), asOf: now };
+    return {
+      ...figures,
+      region: host.region,
+      versionVector: versionVector ?? this.versionVector(),
+      asOf: now,
+    };
   }
 
   /** The tenant's policy as the store holds it (see Replica.durablePolicy). */
