@@ -66,11 +66,22 @@ export function writePlan(image: Image, plan: DiskWrite, index: KeyIndex | null)
     if (index !== null) unindexKeys(index, plan.deletes);
     return;
   }
-  for (const { key, value } of planWrites(plan)) {
-    // New keys come in key order per origin, tenant and control (planning checked it): appended.
-    if (index !== null && !image.has(key)) indexKey(index, key);
-    image.set(key, value);
+  // New keys come in key order per origin, tenant and control (planning checked it): appended,
+  // from the plan's own fields: no key is parsed back.
+  if (index !== null) {
+    for (const { key, origin, lastSeq } of plan.segments)
+      if (!image.has(key)) appendTo(index.segments, origin, lastSeq);
+    for (const { key, tenant, entry } of plan.entries)
+      if (!image.has(key)) appendTo(index.tenants, tenant, entry);
+    for (const { key, entry } of plan.control) if (!image.has(key)) index.control.push(entry);
   }
+  for (const { key, value } of planWrites(plan)) image.set(key, value);
+}
+
+function appendTo<K>(lists: Map<K, number[]>, at: K, value: number): void {
+  const list = lists.get(at);
+  if (list === undefined) lists.set(at, [value]);
+  else list.push(value);
 }
 
 /** Takes `keys` (segments and tenant entries) out of `index`. */
