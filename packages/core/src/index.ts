@@ -42,6 +42,7 @@ export * from './records.js';
 export * from './retention.js';
 export * from './retire.js';
 export * from './segment.js';
+export { zeroedBytes } from './small-bytes.js';
 export * from './standing.js';
 export * from './state.js';
 export * from './validate.js';

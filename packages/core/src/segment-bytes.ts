@@ -5,6 +5,8 @@
  * checks every length against the bytes left before it reads or allocates anything.
  */
 
+import { zeroedBytes } from './small-bytes.js';
+
 /** Bytes that do not decode as a segment: where, and why. Decoding throws nothing else. */
 export class SegmentError extends Error {
   override readonly name = 'SegmentError';
@@ -25,29 +27,6 @@ export class SegmentEncodeError extends Error {
 const VARINT_BYTES_MAX = 8;
 const TWO_POW_7 = 128;
 
-/** Bytes of each shared block that small buffers are cut from. */
-const BLOCK_BYTES = 64 * 1024;
-/** Buffers up to this size are cut from a shared block. */
-const SMALL_BUFFER_MAX = 4 * 1024;
-let block = new ArrayBuffer(0);
-let blockUsed = 0;
-
-/**
- * A zeroed buffer of `capacity` bytes. A small one is a view into a shared block: an ArrayBuffer of
- * its own lives off the heap and costs ~0.5 µs to make (and more to collect), a view ~0.05, and
- * each commit makes a writer (1.8 % of a swarm worker). A block is freed once no view into it lives.
- */
-function zeroedBuffer(capacity: number): Uint8Array {
-  if (capacity > SMALL_BUFFER_MAX) return new Uint8Array(capacity);
-  if (blockUsed + capacity > block.byteLength) {
-    block = new ArrayBuffer(BLOCK_BYTES);
-    blockUsed = 0;
-  }
-  const buffer = new Uint8Array(block, blockUsed, capacity);
-  blockUsed += capacity;
-  return buffer;
-}
-
 /** A growable byte buffer that segments are written into. */
 export class ByteWriter {
   private buffer: Uint8Array;
@@ -56,7 +35,7 @@ export class ByteWriter {
 
   /** A writer with room for `capacity` bytes before it grows. */
   constructor(capacity = 256) {
-    this.buffer = zeroedBuffer(capacity);
+    this.buffer = zeroedBytes(capacity);
   }
 
   private reserve(bytes: number): void {
@@ -64,7 +43,7 @@ export class ByteWriter {
     if (needed <= this.buffer.length) return;
     let capacity = this.buffer.length * 2;
     while (capacity < needed) capacity *= 2;
-    const grown = zeroedBuffer(capacity);
+    const grown = zeroedBytes(capacity);
     grown.set(this.buffer.subarray(0, this.length));
     this.buffer = grown;
   }

@@ -6,6 +6,7 @@
  * are off in classic-level; leveldb-check.ts checks them at open, and this covers the rest: damage
  * after the start, and damage that a compaction copied into a new table with a fresh block checksum.
  */
+import { zeroedBytes } from '@allot/core';
 import { crc32c } from './crc32c.js';
 import { StoreCorruptError } from './errors.js';
 
@@ -33,9 +34,16 @@ function checksum(key: string, payload: Uint8Array, end: number): number {
 
 /** The value stored under `key`: `payload` and its checksum. */
 export function sealRecord(key: string, payload: Uint8Array): Uint8Array {
-  const sealed = new Uint8Array(payload.length + RECORD_CHECKSUM_BYTES);
+  // Cut from a shared block when small (core's zeroedBytes): a record is written out, or kept by
+  // the memory store's image as long as its neighbours, and an array of its own cost ~0.5 µs.
+  const sealed = zeroedBytes(payload.length + RECORD_CHECKSUM_BYTES);
   sealed.set(payload);
-  new DataView(sealed.buffer).setUint32(payload.length, checksum(key, payload, payload.length), true);
+  const sum = checksum(key, payload, payload.length);
+  const at = payload.length;
+  sealed[at] = sum & 0xff;
+  sealed[at + 1] = (sum >>> 8) & 0xff;
+  sealed[at + 2] = (sum >>> 16) & 0xff;
+  sealed[at + 3] = sum >>> 24;
   return sealed;
 }
 
