@@ -148,6 +148,25 @@ describe('a control update that changes nothing here', () => {
     expect(here.policy('acme').blocked).toBe(false);
   });
 
+  it('a summary carries the state vector of the document as it is now', () => {
+    const peer = new ControlDocument(7);
+    const here = new ControlDocument(8);
+    const vectorOf = (document: ControlDocument) => {
+      const copy = new Y.Doc();
+      Y.applyUpdate(copy, document.encodeState());
+      return Y.encodeStateVector(copy);
+    };
+    const empty = here.stateVector();
+    expect(here.stateVector()).toBe(empty); // not encoded again while nothing changed
+    here.setPolicy('acme', policy(true));
+    expect(here.stateVector()).toEqual(vectorOf(here));
+    expect(here.stateVector()).not.toEqual(empty);
+    const seen = here.stateVector();
+    here.receive(message(peer.setPolicy('globex', policy(false))));
+    expect(here.stateVector()).toEqual(vectorOf(here));
+    expect(here.stateVector()).not.toEqual(seen);
+  });
+
   it('a refused update is refused every time it comes', () => {
     const bad = controlEdit([], (root) =>
       root.set('policy/acme', { overdraft: { eu: -1 }, weights: {}, blocked: false }),

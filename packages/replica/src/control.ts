@@ -56,6 +56,8 @@ export class ControlDocument {
    * of the whole document to admit.
    */
   private idle: { readonly update: Uint8Array; readonly changes: number } | null = null;
+  /** The state vector as last encoded, and `changes` then (see stateVector). */
+  private vector: { readonly bytes: Uint8Array; readonly changes: number } | null = null;
 
   /** A new, empty document whose Yjs client id comes from the replica's Rng (deterministic in the simulator). */
   constructor(clientId: number) {
@@ -126,9 +128,15 @@ export class ControlDocument {
     return Y.encodeStateAsUpdate(this.doc);
   }
 
-  /** This document's state vector (what a summary carries). */
+  /**
+   * This document's state vector (what a summary carries): encoded again only after the document
+   * changed (a summary goes to every peer every few hundred ms; the document rarely changes). The
+   * same bytes are handed out each time: callers send them, never write to them.
+   */
   stateVector(): Uint8Array {
-    return Y.encodeStateVector(this.doc);
+    if (this.vector === null || this.vector.changes !== this.changes)
+      this.vector = { bytes: Y.encodeStateVector(this.doc), changes: this.changes };
+    return this.vector.bytes;
   }
 
   /** A y-protocols sync step 1 message: "here is what I have, send me the rest". */
