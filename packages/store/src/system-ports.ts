@@ -15,11 +15,23 @@ import {
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Clock, Crypto, Rng, TimerHandle } from '@allot/replica';
 
-/** The system clock: integer ms since the epoch, and host timers (unref'd: they never keep a process alive). */
+/**
+ * The system clock: integer ms since the epoch, and host timers, unref'd: a waiting timer never
+ * keeps a process alive. A 0 ms timer is one turn of the event loop (what is queued runs first, I/O
+ * included): an immediate, which holds the process for that turn only. Work a caller awaits takes
+ * such turns (a checkpoint written a piece per turn, which a close waits for; a drain after a failed
+ * commit): as an unref'd timer, a process with nothing else to keep it alive (a tool, a script)
+ * ended in the middle of them, its awaited close never settled (bench:replica, now and then).
+ */
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(delayMs: number, callback: () => void): TimerHandle {
-    const timer = setTimeout(callback, Math.max(0, Math.floor(delayMs)));
+    const ms = Math.max(0, Math.floor(delayMs));
+    if (ms === 0) {
+      const immediate = setImmediate(callback);
+      return { cancel: () => clearImmediate(immediate) };
+    }
+    const timer = setTimeout(callback, ms);
     timer.unref();
     return { cancel: () => clearTimeout(timer) };
   },
