@@ -15,7 +15,7 @@ import {
 } from '@allot/replica';
 import { nodeCrypto, rawPublicKey } from '@allot/store';
 import { describe, expect, it } from 'vitest';
-import { type Harness, harness, settle } from './support.js';
+import { type Harness, harness, runFor } from './support.js';
 
 const US = 'us#bbbbbbbbbbbbbbbb';
 
@@ -80,7 +80,7 @@ async function linked() {
   });
   const link = handlers as unknown as TransportHandlers;
   link.peerUp('us', US);
-  const flush = () => settle(h.clock, new Promise((resolve) => setTimeout(resolve, 5)));
+  const flush = () => runFor(h.clock, 100);
   return { h, usKey, sent, drops, link, flush };
 }
 

@@ -2,7 +2,7 @@ import { encodeSegment, parseOrigin } from '@allot/core';
 import { headSigningBytes, ReplicaOpenError } from '@allot/replica';
 import { MemoryStore } from '@allot/store';
 import { describe, expect, it } from 'vitest';
-import { harness, holdCommits, START_MS, settle } from './support.js';
+import { harness, holdCommits, runFor, START_MS, settle } from './support.js';
 
 const grant = (amount = 100, extra: Record<string, unknown> = {}) => ({
   tenant: 'acme',
@@ -173,7 +173,7 @@ describe('replica: the local debit path', () => {
     // The expiry's own commit fails; the recovery from the store runs the expiry again.
     h.store.failNextCommit(new Error('disk on fire'));
     h.clock.advance(5_000);
-    await settle(h.clock, new Promise((resolve) => setTimeout(resolve, 5)));
+    await runFor(h.clock, 100);
     expect(
       h.logger.lines.some((line) => line.level === 'error' && line.message.includes('commit failed')),
     ).toBe(true);
@@ -254,7 +254,7 @@ describe('replica: the local debit path', () => {
     await settle(h.clock, h.replica.grant(grant(100, { expiresAt: START_MS + 5_000 })));
     await settle(h.clock, h.replica.debit(debit('k', 30)));
     h.clock.advance(5_000);
-    await settle(h.clock, new Promise((resolve) => setTimeout(resolve, 5)));
+    await runFor(h.clock, 100);
     const balance = h.replica.balance('acme');
     expect(balance?.expired).toBe(70);
     expect(balance?.balance).toBe(0);

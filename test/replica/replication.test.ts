@@ -159,7 +159,7 @@ describe('lost incarnations', () => {
 
 describe('frames that do not verify', () => {
   it('a forged or corrupt run drops the peer and changes nothing', async () => {
-    const { harness, settle } = await import('./support.js');
+    const { harness, runFor } = await import('./support.js');
     const { segmentHash, headSigningBytes, ZERO_HASH } = await import('@allot/replica');
     const { encodeSegment } = await import('@allot/core');
     const { generateKeyPairSync } = await import('node:crypto');
@@ -216,7 +216,7 @@ describe('frames that do not verify', () => {
     expect(h.replica.balance('acme')).toBeUndefined();
     // The genuine run is taken.
     active.frame('us', segment(bytes, usCrypto.sign(signed)));
-    await settle(h.clock, new Promise((resolve) => setTimeout(resolve, 5)));
+    await runFor(h.clock, 100);
     expect(h.replica.balance('acme')?.granted).toBe(5);
   });
 });

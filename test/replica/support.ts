@@ -97,6 +97,20 @@ export async function settle<T>(clock: ManualClock, promise: Promise<T>, maxMs =
 }
 
 /**
+ * Advances the clock `ms` milliseconds, one at a time, letting the event loop run between steps:
+ * timers on the clock fire and what they start (commits, pushes) completes, whatever the machine's
+ * speed. A wait of real time instead advanced the clock as far as the machine got meanwhile, so a
+ * loaded machine saw fewer simulated milliseconds than a pause after a failed commit lasts.
+ */
+export async function runFor(clock: ManualClock, ms: number): Promise<void> {
+  for (let step = 0; step < ms; step++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    clock.advance(1);
+  }
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
  * A MemoryStore `commitLatency` whose commits, once `hold()` was called, wait until the test
  * releases them (before that they pass at once, so a replica can open on the store).
  */
