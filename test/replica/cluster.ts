@@ -3,7 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { ManualClock, Replica, type ReplicaObserver, type ReplicaOptions, SeededRng } from '@allot/replica';
 import { MemoryStore, nodeCrypto, rawPublicKey, sha256 } from '@allot/store';
 import { MemoryNetwork } from './memory-network.js';
-import { memoryLogger, START_MS } from './support.js';
+import { memoryLogger, START_MS, tick } from './support.js';
 
 /** A test cluster. */
 export interface Cluster {
@@ -69,10 +69,7 @@ export async function cluster(
   };
   for (const region of regions) await open(region, MemoryStore.empty({ archiveHash: sha256 }));
   network.connectAll();
-  const step = async () => {
-    await new Promise((resolve) => setImmediate(resolve));
-    clock.advance(1);
-  };
+  const step = () => tick(clock);
   const c: Cluster = {
     clock,
     network,

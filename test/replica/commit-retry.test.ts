@@ -7,7 +7,7 @@
  */
 import { COMMIT_RETRY_MS_MAX, COMMIT_RETRY_MS_MIN, type DebitOutcome } from '@allot/replica';
 import { describe, expect, it } from 'vitest';
-import { type Harness, harness, settle } from './support.js';
+import { type Harness, harness, settle, tick } from './support.js';
 
 const grant = { tenant: 'acme', grantId: 'g1', amount: 1_000_000, priority: 100, expiresAt: null };
 const debit = (key: string) => ({ tenant: 'acme', amount: 1, idempotencyKey: key, metadata: null });
@@ -26,12 +26,6 @@ function refusingDisk(h: Harness): { on: boolean } {
 const failedCommits = (h: Harness) =>
   h.logger.lines.filter((line) => line.message === 'commit failed; recovering from the store').length;
 
-/** One event-loop turn, then the clock one millisecond on. */
-async function tick(h: Harness): Promise<void> {
-  await new Promise((resolve) => setImmediate(resolve));
-  h.clock.advance(1);
-}
-
 describe('commits after a failed one', () => {
   it('a disk refusing writes for a second: a few rebuilds, not one per debit; what waited is accepted once it writes', async () => {
     const h = await harness();
@@ -42,7 +36,7 @@ describe('commits after a failed one', () => {
     let pausedSeen = false;
     for (let ms = 0; ms < 1_000; ms++) {
       answers.push(h.replica.debit(debit(`k${ms}`)));
-      await tick(h);
+      await tick(h.clock);
       pausedSeen ||= h.replica.commitsPaused;
     }
     expect(pausedSeen).toBe(true);
@@ -76,7 +70,7 @@ describe('commits after a failed one', () => {
     // Once the disk writes, a debit commits without a wait.
     const before = h.commits.length;
     const next = h.replica.debit(debit('after'));
-    await tick(h);
+    await tick(h.clock);
     expect((await next).status).toBe('accepted');
     expect(h.commits.length).toBe(before + 1);
   });
@@ -92,7 +86,7 @@ describe('commits after a failed one', () => {
       // Decided now, committed only once COMMIT_RETRY_MS_MIN has passed since the failure.
       const commits = h.commits.length;
       const answer = h.replica.debit(debit(`waits${round}`));
-      for (let ms = 0; ms < COMMIT_RETRY_MS_MIN - 2; ms++) await tick(h);
+      for (let ms = 0; ms < COMMIT_RETRY_MS_MIN - 2; ms++) await tick(h.clock);
       expect(h.replica.commitsPaused).toBe(true);
       expect(h.commits.length).toBe(commits);
       expect((await settle(h.clock, answer)).status).toBe('accepted');

@@ -90,7 +90,7 @@ export async function settle<T>(clock: ManualClock, promise: Promise<T>, maxMs =
     done = true;
   });
   for (let ms = 0; ms < maxMs && !done; ms++) {
-    await new Promise((resolve) => setImmediate(resolve));
+    await turn();
     if (!done) clock.advance(1);
   }
   return tracked;
@@ -103,11 +103,19 @@ export async function settle<T>(clock: ManualClock, promise: Promise<T>, maxMs =
  * loaded machine saw fewer simulated milliseconds than a pause after a failed commit lasts.
  */
 export async function runFor(clock: ManualClock, ms: number): Promise<void> {
-  for (let step = 0; step < ms; step++) {
-    await new Promise((resolve) => setImmediate(resolve));
-    clock.advance(1);
-  }
-  await new Promise((resolve) => setImmediate(resolve));
+  for (let step = 0; step < ms; step++) await tick(clock);
+  await turn();
+}
+
+/** One turn of the event loop (what is ready runs). */
+export function turn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** One turn of the event loop, then the clock one millisecond on. */
+export async function tick(clock: ManualClock): Promise<void> {
+  await turn();
+  clock.advance(1);
 }
 
 /**
