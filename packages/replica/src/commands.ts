@@ -3,25 +3,18 @@
  * refunds. Each is decided on the fold as it is now, appended to the own log and answered once
  * durable; a decline for want of credits the reachable peers could cover waits for rights
  * (borrowing); records off the heap are read back from the log first (cold-records.ts). The
- * replica reaches it through `CommandsHost`.
+ * replica reaches it through `CommandsHost`. The debit path is here; holds (hold-commands.ts),
+ * refunds (refund-commands.ts) and the reading back (command-recall.ts) are its parts, behind it.
  */
 import {
   availableAt,
   type DebitRecord,
   debitRecordWithKey,
   decideDebit,
-  decideHold,
-  decideRefund,
-  decideSettle,
-  eventRecordId,
   grantCount,
-  type HoldRecord,
   type LedgerEvent,
   type LedgerState,
   type OriginId,
-  parseEventRecordId,
-  type RefundRecord,
-  regionOf,
   tenantBalance,
 } from '@allot/core';
 import type {
@@ -41,17 +34,19 @@ import type {
   TenantPolicy,
 } from './api.js';
 import { type Borrowing, creditsKnown, declineReason } from './borrow.js';
-import { IndexedEventMissing, RecalledSegments, RecalledSet, recallRecords } from './cold-records.js';
+import type { RecalledSet } from './cold-records.js';
+import { CommandRecall } from './command-recall.js';
 import { DurableAnswer, durableAnswers } from './durable-answers.js';
 import type { ExpirySchedule } from './expiry-schedule.js';
 import type { GroupCommit } from './group-commit.js';
+import { HoldCommands } from './hold-commands.js';
 import type { HoldForwarding } from './hold-forwarding.js';
 import type { KeySpill } from './key-spill.js';
-import { RECALL_SEGMENT_BYTES_MAX } from './limits.js';
 import type { Clock, Logger, Store } from './ports.js';
 import type { Rebalancing } from './rebalancing.js';
-import { CLOSING, INTERNAL, STORE_FAILED } from './refusals.js';
-import { debitRecordOf, holdView, refundRecordOf } from './views.js';
+import { RefundCommands } from './refund-commands.js';
+import { INTERNAL, STORE_FAILED } from './refusals.js';
+import { debitRecordOf } from './views.js';
 
 /** What the commands need of their replica. */
 export interface CommandsHost {
@@ -98,10 +93,33 @@ type BatchDecision =
 
 /** Decides and answers the replica's debit, hold, settle and refund commands. */
 export class Commands {
-  /** Stored segments read back by recalls, for the recalls that follow. */
-  private readonly recalledSegments = new RecalledSegments(RECALL_SEGMENT_BYTES_MAX);
+  /** Records read back from the log for debits and refunds (command-recall.ts). */
+  private readonly recalls: CommandRecall;
+  /** Holds and their settling (hold-commands.ts), deciding through this debit path's borrowing. */
+  private readonly holds: HoldCommands;
+  /** Refunds (refund-commands.ts). */
+  private readonly refunds: RefundCommands;
 
-  constructor(private readonly host: CommandsHost) {}
+  constructor(private readonly host: CommandsHost) {
+    this.recalls = new CommandRecall(host);
+    // The parts see the replica as the commands do (each naming only what it uses), plus what they
+    // share with this debit path: its borrowing and limits, and one decision context.
+    const shared = {
+      context: () => ({ origin: host.origin, now: host.clock.now() }),
+      grantCount: (tenant: string) => grantCount(host.state(), tenant),
+    };
+    this.holds = new HoldCommands({
+      ...host,
+      ...shared,
+      limitOf: (policy) => this.limitOf(policy),
+      withBorrowing: (command, decideNow) => this.withBorrowing(command, decideNow),
+    });
+    this.refunds = new RefundCommands({
+      ...host,
+      ...shared,
+      recallThen: (ids, recalled, again) => this.recalls.recallThen(ids, recalled, again),
+    });
+  }
 
   /** Debits a tenant from this region's rights (plus its overdraft). */
   async debit(command: DebitCommand): Promise<DebitOutcome> {
@@ -398,232 +416,28 @@ export class Commands {
     }
   }
 
-  /** Holds credits of a tenant at this region (API.md Holds): decided like a debit, borrowing included. */
-  async hold(command: HoldCommand): Promise<HoldOutcome> {
-    const refused = await this.host.admitWrite(1);
-    if (refused !== null) return refused;
-    return this.withBorrowing<HoldOutcome>(command, () => this.decideHoldNow(command));
+  /** Holds credits of a tenant at this region (hold-commands.ts). */
+  hold(command: HoldCommand): Promise<HoldOutcome> {
+    return this.holds.hold(command);
   }
 
-  private decideHoldNow(command: HoldCommand): Promise<HoldOutcome> | HoldOutcome {
-    const policy = this.host.policy(command.tenant);
-    const overdraftLimit = this.limitOf(policy);
-    // The time the hold's event will carry (never before this origin's last event: a clock that
-    // stepped back does not date the log back), so that it expires `ttlMs` after it. On the clock
-    // alone, a step back longer than the time to live made the event's expiry fall before its own
-    // time: a malformed event, and the request failed (swarm seeds 33, 50, 78 with holds drawn).
-    const now = this.host.ownLog.ownTimes.next(this.host.clock.now());
-    const balanceNow = () => ({
-      available: availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit),
-      tenant: tenantBalance(this.host.state(), command.tenant),
-    });
-    if (policy.blocked) {
-      const available = availableAt(this.host.state(), command.tenant, this.host.origin, now, overdraftLimit);
-      return { status: 'declined', reason: 'blocked', requested: command.amount, available };
-    }
-    const decision = decideHold(
-      this.host.state(),
-      { origin: this.host.origin, now, overdraftLimit },
-      command,
-    );
-    switch (decision.status) {
-      case 'accepted': {
-        const event = this.host.ownLog.append(decision.body);
-        this.host.rebalancing.recordSpend(command.tenant, command.amount, now);
-        this.host.rebalancing.maybeRequestRights(command.tenant, 0);
-        if (this.host.borrowing.waiting > 0) this.host.borrowing.spent(command.tenant);
-        this.host.expiries.add(decision.body.expiresAt, command.tenant);
-        this.host.armExpiry();
-        const hold = holdView(this.holdRecordOf(command.tenant, eventRecordId(event.origin, event.seq)));
-        const balance = balanceNow();
-        return this.host.ownLog
-          .durable(event.seq)
-          .then((durable) => (durable ? { status: 'accepted' as const, hold, balance } : STORE_FAILED));
-      }
-      case 'replayed': {
-        const hold = decision.hold;
-        const answer = { status: 'replayed' as const, hold: holdView(hold), balance: balanceNow() };
-        if (hold.origin !== this.host.origin) return answer;
-        return this.host.ownLog.durable(hold.seq).then((durable) => (durable ? answer : STORE_FAILED));
-      }
-      case 'conflict': {
-        const answer = { status: 'conflict' as const, hold: holdView(decision.hold) };
-        if (decision.hold.origin !== this.host.origin) return answer;
-        return this.host.ownLog
-          .durable(decision.hold.seq)
-          .then((durable) => (durable ? answer : STORE_FAILED));
-      }
-      default:
-        return decision;
-    }
+  /** Captures or voids a hold, here or at its holding region (hold-commands.ts). */
+  settleHold(command: SettleCommand, forward = true): Promise<SettleOutcome> {
+    return this.holds.settleHold(command, forward);
   }
 
-  /**
-   * Captures or voids a hold. The holding region decides; another region forwards the request to
-   * it over the replication link, or answers region_unreachable. `forward` false: a request a peer
-   * forwarded here, never forwarded again.
-   */
-  async settleHold(command: SettleCommand, forward = true): Promise<SettleOutcome> {
-    const refused = await this.host.admitWrite(2 + this.grantCount(command.tenant));
-    if (refused !== null) return refused;
-    const parsed = parseEventRecordId(command.holdId);
-    if (parsed === null) return { status: 'not_found' };
-    const decision = decideSettle(this.host.state(), this.context(), command);
-    const holder = regionOf(parsed.origin);
-    if (
-      decision.status === 'wrong_region' ||
-      (decision.status === 'not_found' && holder !== this.host.region)
-    ) {
-      if (!forward) return { status: 'not_found' };
-      return this.host.forwarding.forward(holder, command);
-    }
-    switch (decision.status) {
-      case 'not_found':
-        return decision;
-      case 'expired': {
-        // Past its expiry on this region's clock: released now, and no longer to be settled.
-        this.host.expireTenant(command.tenant);
-        const record = this.holdRecordOf(command.tenant, decision.hold.holdId);
-        if (record.end !== null && !(await this.host.ownLog.durable(record.end.seq))) return STORE_FAILED;
-        return { status: 'not_active', hold: holdView(record) };
-      }
-      case 'stranded':
-        return { status: 'stranded', hold: holdView(decision.hold) };
-      case 'replayed':
-      case 'not_active': {
-        const end = decision.hold.end;
-        if (end !== null && end.origin === this.host.origin && !(await this.host.ownLog.durable(end.seq)))
-          return STORE_FAILED;
-        return { status: decision.status, hold: holdView(decision.hold) };
-      }
-      case 'accepted': {
-        const event = this.host.ownLog.append(decision.body);
-        // Released credits may return to a grant that has expired meanwhile: they expire again.
-        this.host.expireTenant(command.tenant);
-        this.host.creditsReturned(command.tenant);
-        const hold = holdView(this.holdRecordOf(command.tenant, decision.hold.holdId));
-        if (!(await this.host.ownLog.durable(event.seq))) return STORE_FAILED;
-        return { status: 'accepted', hold };
-      }
-      default:
-        return decision;
-    }
+  /** Refunds a debit taken at this region (refund-commands.ts). */
+  refund(command: RefundCommand): Promise<RefundOutcome> {
+    return this.refunds.refund(command);
   }
 
-  private holdRecordOf(tenant: string, holdId: string): HoldRecord {
-    const record = this.host.state().tenants.get(tenant)?.holds?.get(holdId);
-    if (record === undefined) throw new Error(`hold ${holdId} of ${tenant} vanished`);
-    return record;
-  }
-
-  /** Refunds a debit taken at this region. */
-  async refund(command: RefundCommand): Promise<RefundOutcome> {
-    const refused = await this.host.admitWrite(2 + this.grantCount(command.tenant));
-    if (refused !== null) return refused;
-    return this.decideRefund(command);
-  }
-
-  private async decideRefund(command: RefundCommand, recalled?: RecalledSet): Promise<RefundOutcome> {
-    const decision = decideRefund(this.host.state(), this.context(), command, recalled);
-    switch (decision.status) {
-      case 'recall':
-        return this.recallThen(decision.ids, recalled, (more) => this.decideRefund(command, more));
-      case 'accepted': {
-        const event = this.host.ownLog.append(decision.body);
-        const refund = this.refundRecord(command.tenant, event);
-        // A refund may return credits to a grant that has expired meanwhile: they expire again.
-        this.host.expireTenant(command.tenant);
-        this.host.creditsReturned(command.tenant);
-        const balance = this.host.balanceOrFail(command.tenant); // now, as for a grant
-        if (!(await this.host.ownLog.durable(event.seq))) return STORE_FAILED;
-        return { status: 'accepted', refund, balance };
-      }
-      case 'replayed': {
-        const refund = decision.refund;
-        if (refund.origin === this.host.origin && !(await this.host.ownLog.durable(refund.seq)))
-          return STORE_FAILED;
-        return { status: 'replayed', refund, balance: this.host.balanceOrFail(command.tenant) };
-      }
-      case 'conflict': {
-        const refund = decision.refund;
-        if (refund.origin === this.host.origin && !(await this.host.ownLog.durable(refund.seq)))
-          return STORE_FAILED;
-        return decision;
-      }
-      case 'exceeds_debit':
-        // The refunds it counts may not be durable yet: answered once every own event before it
-        // is (one whose commit fails never happened, and the refund might then fit).
-        if (!(await this.host.ownLog.durable(this.host.ownLog.nextSeq - 1))) return STORE_FAILED;
-        return { status: 'exceeds_debit', requested: decision.requested, refundable: decision.refundable };
-      default:
-        return decision;
-    }
-  }
-
-  /**
-   * Reads records off the heap back from the log (cold-records.ts), waits for the replica to take
-   * commands again, then decides again. A failed commit (or a refold) that rebuilt the fold
-   * meanwhile makes what was read stale: its seqs are taken again by other events, and an event
-   * read as pending may be undone. Then the records are read again for the fold as it is now.
-   */
-  async recallThen<T>(
+  /** Reads records off the heap back from the log, then decides again (command-recall.ts). */
+  recallThen<T>(
     ids: readonly string[],
     recalled: RecalledSet | undefined,
     again: (more: RecalledSet) => T | Promise<T>,
   ): Promise<T | StoreFailure> {
-    const folded = this.host.state();
-    let more: RecalledSet | null;
-    let missing: IndexedEventMissing | null = null;
-    try {
-      more = await this.recall(ids, recalled);
-    } catch (error) {
-      if (this.host.closing()) return CLOSING;
-      if (!(error instanceof IndexedEventMissing)) {
-        this.host.logger.error({ err: error, ids }, 'reading records back from the log failed');
-        return STORE_FAILED;
-      }
-      // Legitimate only while the fold is being rebuilt: the gate is closed until it is.
-      missing = error;
-      more = new RecalledSet();
-      more.rounds = (recalled?.rounds ?? 0) + 1;
-    }
-    if (more === null) {
-      this.host.logger.error({ ids }, 'records read back from the log kept changing: decision given up');
-      return INTERNAL;
-    }
-    const refused = await this.host.ownLog.admit(0);
-    if (refused !== null) return refused;
-    if (this.host.state() !== folded) {
-      // Decided again from nothing recalled: the decision asks for what the new fold indexes.
-      const fresh = new RecalledSet();
-      fresh.rounds = more.rounds;
-      return again(fresh);
-    }
-    if (missing !== null) {
-      this.host.logger.error(
-        { err: missing, ids },
-        'an indexed event is neither pending nor stored, and the fold was not rebuilt: a broken invariant; the command is refused',
-      );
-      return INTERNAL;
-    }
-    return again(more);
-  }
-
-  private recall(ids: readonly string[], recalled: RecalledSet | undefined): Promise<RecalledSet | null> {
-    const window = this.host.state().recordWindow;
-    return recallRecords(
-      {
-        store: this.host.store,
-        segments: this.recalledSegments,
-        pending: () => [this.host.ownLog.inFlight, ...this.host.ownLog.queue, this.host.ownLog.open],
-        keyParts: {
-          partOf: (key) => window?.debitKeys.partOfChunk(key) ?? window?.refundKeys.partOfChunk(key),
-          readChunk: (part, key) => this.host.keySpill.readChunk(part, key),
-        },
-      },
-      ids,
-      recalled,
-    );
+    return this.recalls.recallThen(ids, recalled, again);
   }
 
   private debitRecord(tenant: string, key: string, event: LedgerEvent): DebitRecord {
@@ -632,17 +446,5 @@ export class Commands {
     return recorded !== undefined && recorded.seq === event.seq && recorded.origin === event.origin
       ? recorded
       : debitRecordOf(tenant, event);
-  }
-
-  private refundRecord(tenant: string, event: LedgerEvent): RefundRecord {
-    return refundRecordOf(tenant, event);
-  }
-
-  private context(): { origin: OriginId; now: number } {
-    return { origin: this.host.origin, now: this.host.clock.now() };
-  }
-
-  private grantCount(tenant: string): number {
-    return grantCount(this.host.state(), tenant);
   }
 }
