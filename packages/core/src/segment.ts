@@ -49,6 +49,11 @@ export interface DecodedSegment extends SegmentHeader {
   readonly bounds: Uint32Array;
 }
 
+/** The fields decodeDebit reads, in order: the table's debit entry must be exactly these. */
+const DEBIT_FIELDS = 'amount:uint idempotencyKey:key parts:parts overdraft:uint metadata:json';
+if (SEGMENT_KINDS.debit.fields.map(([name, type]) => `${name}:${type}`).join(' ') !== DEBIT_FIELDS)
+  throw new Error(`segment.ts: decodeDebit reads ${DEBIT_FIELDS}, SEGMENT_KINDS.debit lists other fields`);
+
 /** What a string of the table is checked to be, as bits (a string may serve as several). */
 const AS_TENANT = 1;
 const AS_KEY = 2;
@@ -375,6 +380,26 @@ class SegmentDecoder {
   }
 }
 
+/**
+ * The body of a debit record, read in the order SEGMENT_KINDS.debit lists its fields (checked when
+ * this module loads: DEBIT_FIELDS), into an event of the same shape the table-driven decoder makes.
+ */
+function decodeDebit(
+  reader: ByteReader,
+  decoder: SegmentDecoder,
+  origin: OriginId,
+  seq: number,
+  at: number,
+  tenant: string,
+): LedgerEvent {
+  const amount = reader.varint();
+  const idempotencyKey = decoder.ref(AS_KEY);
+  const parts = decoder.field('parts') as Part[];
+  const overdraft = reader.varint();
+  const metadata = decoder.field('json') as Json | null;
+  return { kind: 'debit', origin, seq, at, tenant, amount, idempotencyKey, parts, overdraft, metadata };
+}
+
 function decodeRecord(
   reader: ByteReader,
   decoder: SegmentDecoder,
@@ -394,6 +419,10 @@ function decodeRecord(
   } else at += delta;
   if (!Number.isSafeInteger(at) || at < 0) throw new SegmentError(start, `time ${at} out of range`);
   const tenant = decoder.ref(AS_TENANT);
+  // Debits are most of every log: one object literal of a fixed shape, no per-field dispatch
+  // (decoding a catch-up's segments was ~600 ns an event with the loop below, ~400 with this).
+  if (kind.kind === 'debit')
+    return decodeDebit(reader, decoder, header.origin, header.firstSeq + i, at, tenant);
   const event: Record<string, unknown> = {
     kind: kind.kind,
     origin: header.origin,

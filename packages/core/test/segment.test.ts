@@ -118,6 +118,13 @@ describe('segments: the codec of a run of one origin', () => {
         const bytes = encodeSegment(events);
         const decoded = decodeSegment(bytes);
         expect(decoded.events).toEqual(events);
+        // Every kind decodes to one shape: the envelope, then its fields in the table's order
+        // (debits by their own fast path, the rest by the table).
+        for (const event of decoded.events)
+          expect(Object.keys(event)).toEqual([
+            ...['kind', 'origin', 'seq', 'at', 'tenant'],
+            ...SEGMENT_KINDS[event.kind].fields.map(([name]) => name),
+          ]);
         expect(segmentHeader(bytes)).toEqual({
           origin: ORIGIN,
           firstSeq: events[0]?.seq,
