@@ -218,6 +218,69 @@ describe('allot audit export, then verify', () => {
     );
   });
 
+  it('a segment whose signature the node did not keep is vouched for by the next signed one; a log may not end at one', () => {
+    const files = readExport(dir);
+    const manifest = parseManifest(new TextDecoder().decode(files.get(MANIFEST_FILE)));
+    const origin = manifest.origins.find(
+      (entry) => entry.segments.length >= 3,
+    ) as (typeof manifest.origins)[number];
+    expect(origin).toBeDefined();
+    const unkept = '0'.repeat(128);
+    // As a node that received the log in runs stores it: only each run's last signature kept.
+    const withUnkept = (drop: (index: number, count: number) => boolean) => {
+      const changed = {
+        ...manifest,
+        origins: manifest.origins.map((entry) =>
+          entry !== origin
+            ? entry
+            : {
+                ...entry,
+                segments: entry.segments.map((segment, i) =>
+                  drop(i, entry.segments.length) ? { ...segment, signature: unkept } : segment,
+                ),
+              },
+        ),
+      } as typeof manifest;
+      const text = new TextEncoder().encode(manifestText(changed));
+      return verifyAuditExport((p) => (p === MANIFEST_FILE ? text : files.get(p)), crypto);
+    };
+    expect(withUnkept((i, count) => i < count - 1)).toMatchObject({ ok: true });
+    expect(withUnkept((i) => i % 2 === 0 && i > 0)).toMatchObject({ ok: true });
+    const ending = withUnkept((i, count) => i >= count - 2);
+    expect(ending.ok ? '' : discrepancyLine(ending.discrepancy)).toMatch(
+      new RegExp(
+        `manifest\\.json: origin ${origin.origin.replace('#', '\\#')} seq ${origin.segments[origin.segments.length - 2]?.firstSeq}: the log ends in segments without a signature`,
+      ),
+    );
+    // A changed byte in a segment without a signature: the chain no longer matches the manifest.
+    const file = files.get(origin.file) as Uint8Array;
+    const tampered = new Uint8Array(file);
+    const last = (origin.segments[0] as { bytes: number }).bytes - 1;
+    tampered[last] = (tampered[last] as number) ^ 1;
+    const text = new TextEncoder().encode(
+      manifestText({
+        ...manifest,
+        origins: manifest.origins.map((entry) =>
+          entry !== origin
+            ? entry
+            : {
+                ...entry,
+                segments: entry.segments.map((segment, i) =>
+                  i === 0 ? { ...segment, signature: unkept } : segment,
+                ),
+              },
+        ),
+      } as typeof manifest),
+    );
+    const verdict = verifyAuditExport(
+      (p) => (p === MANIFEST_FILE ? text : p === origin.file ? tampered : files.get(p)),
+      crypto,
+    );
+    expect(verdict.ok ? '' : discrepancyLine(verdict.discrepancy)).toMatch(
+      /chain hash is not .*a segment whose signature was not kept/,
+    );
+  });
+
   it('exports a node that takes writes meanwhile: the logs stop at the snapshot’s vector and verify', async () => {
     const busy = join(work, 'busy');
     let exporting = true;

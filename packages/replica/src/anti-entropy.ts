@@ -1,18 +1,16 @@
 /**
  * Anti-entropy and live pushes (DESIGN.md §4): each peer gets what its summary shows it lacks of
- * every log, read from the store as stored segments (sent as their very bytes, each signed) within
- * its window, and every just-durable batch of own segments goes at once to the peers that have
- * everything before it. Summaries name what this
+ * every log, read from the store as stored segments (sent as their very bytes, each run ending at a
+ * signature kept here) within its window, and every just-durable batch of own segments (each
+ * signed) goes at once to the peers that have everything before it. Summaries name what this
  * replica holds durably. The replica hands in what it knows through `AntiEntropyHost`.
  */
 import { type OriginId, type RetiredOrigin, regionOf } from '@allot/core';
 import type { ReplicationFrame, WireSegment } from './frames.js';
-import { FRAME_SEGMENT_BYTES_MAX, PEER_WINDOW_EVENTS, RELAY_AFTER_MS } from './limits.js';
+import { FRAME_SEGMENT_BYTES_MAX, PEER_WINDOW_EVENTS, PUSH_READ_SEGMENTS, RELAY_AFTER_MS } from './limits.js';
+import { signatureKept } from './log.js';
 import { inFlightTo, markSent, type PeerState } from './peers.js';
 import type { Logger, LogHead, StoredSegment } from './ports.js';
-
-/** Segments read from the store per push step: a frame's worth of small ones, or a few large ones. */
-const PUSH_READ_SEGMENTS = 64;
 
 /** A stored segment as sent. */
 function wireOf(segment: StoredSegment): WireSegment {
@@ -119,8 +117,23 @@ export class AntiEntropy {
             segments.push(wireOf(segment));
             bytes += segment.bytes.length;
           }
+          // A run ends at a segment whose signature is kept here: its signature vouches for the
+          // rest. Stored stretches keep SIGNED_STRETCH_SEGMENTS_MAX and SIGNED_STRETCH_BYTES_MAX, so
+          // this window holds one, except in a log cut short (a retired seq inside a stretch).
+          while (
+            segments.length > 0 &&
+            !signatureKept((segments[segments.length - 1] as WireSegment).signature)
+          )
+            segments.pop();
           const last = segments[segments.length - 1];
-          if (last === undefined) break;
+          if (last === undefined) {
+            if (run.length > 0 && (run[0] as StoredSegment).lastSeq <= upTo)
+              host.logger.warn(
+                { peer: region, origin, fromSeq: from, upTo },
+                'no segment with a kept signature to end a push at: the peer gets these from another region',
+              );
+            break;
+          }
           if (!host.send(region, { type: 'segments', origin, segments })) return;
           markSent(peer, origin, last.lastSeq, host.now());
         }

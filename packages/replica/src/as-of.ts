@@ -43,6 +43,7 @@ import {
   ASOF_PAGE_SEGMENTS,
   ASOF_VECTOR_ORIGINS_MAX,
 } from './limits.js';
+import { signatureKept } from './log.js';
 import type { Crypto, LogHead, Store, StoredSegment } from './ports.js';
 import { type SnapshotMeta, snapshotOf } from './snapshot-view.js';
 
@@ -439,7 +440,13 @@ export async function snapshotAt(
   for (const [origin, seq] of Object.entries(wanted)) {
     const end = await segmentEndingAt(store, origin, seq, heldBy.get(origin) ?? 0);
     if (!('bytes' in end)) return end;
-    heads.push({ origin, seq, hash: end.hash, signature: end.signature });
+    // A segment inside a stretch of a received run keeps no signature here (run-check.ts): null.
+    heads.push({
+      origin,
+      seq,
+      hash: end.hash,
+      signature: signatureKept(end.signature) ? end.signature : null,
+    });
   }
   const from = await base(wanted);
   const state = from?.state ?? createLedgerState({ recordWindow });

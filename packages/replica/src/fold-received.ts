@@ -5,6 +5,7 @@
  * idempotency keys of their received debits, grants), and where the run stopped. Sans I/O.
  */
 import { applyCheckedEvent, type LedgerState, type OriginId } from '@allot/core';
+import { signatureKept } from './log.js';
 import type { SegmentWrite } from './ports.js';
 import type { VerifiedSegment } from './run-check.js';
 
@@ -49,8 +50,27 @@ export function foldReceived(
   const grants: { tenant: string; grantId: string }[] = [];
   const holds: { tenant: string; expiresAt: number }[] = [];
   let events = 0;
-  let last: FoldedRun['last'] = null;
-  for (const { wire, hash, decoded } of segments) {
+  // Stored logs end at a kept signature (run-check.ts): a fold refused after segments without one
+  // stores only up to the last segment with one, and the state, which holds more, is rebuilt from
+  // the store (`partial`).
+  const refusedAt = (seq: number, partial: boolean, error: unknown): FoldedRun => {
+    let cut = writes.length;
+    while (cut > 0 && !signatureKept((writes[cut - 1] as SegmentWrite).signature)) cut -= 1;
+    let folded = events;
+    for (const write of writes.slice(cut)) folded -= write.lastSeq - write.firstSeq + 1;
+    const stored = writes.slice(0, cut);
+    const end = stored[stored.length - 1];
+    return {
+      writes: stored,
+      events: folded,
+      touched,
+      grants,
+      holds,
+      last: end === undefined ? null : { seq: end.lastSeq, hash: end.hash, signature: end.signature },
+      refused: { seq, error, partial: partial || cut < writes.length },
+    };
+  };
+  for (const { wire, hash, signature, decoded } of segments) {
     const tenants: string[] = [];
     for (const event of decoded.events) {
       let error: unknown = null;
@@ -61,10 +81,7 @@ export function foldReceived(
       } catch (thrown) {
         error = thrown;
       }
-      if (error !== null) {
-        const refused = { seq: event.seq, error, partial: event.seq !== decoded.firstSeq };
-        return { writes, events, touched, grants, holds, last, refused };
-      }
+      if (error !== null) return refusedAt(event.seq, event.seq !== decoded.firstSeq, error);
       tenants.push(event.tenant);
       let keys = touched.get(event.tenant);
       if (keys === undefined) {
@@ -79,9 +96,10 @@ export function foldReceived(
       if (event.kind === 'grant') grants.push({ tenant: event.tenant, grantId: event.grantId });
       else if (event.kind === 'hold') holds.push({ tenant: event.tenant, expiresAt: event.expiresAt });
     }
-    writes.push({ origin, ...wire, hash, tenants });
+    writes.push({ origin, ...wire, hash, signature, tenants });
     events += decoded.count;
-    last = { seq: wire.lastSeq, hash, signature: wire.signature };
   }
+  const end = writes[writes.length - 1];
+  const last = end === undefined ? null : { seq: end.lastSeq, hash: end.hash, signature: end.signature };
   return { writes, events, touched, grants, holds, last, refused: null };
 }

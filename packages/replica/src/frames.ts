@@ -10,9 +10,10 @@ import type { JoinFrame } from './join-frames.js';
 
 /**
  * One segment of a log as sent: its bytes as stored (core's segment codec), its seqs (which its
- * header must repeat), and its origin's signature over (cluster, origin, lastSeq, hash). The hash
- * is not sent: the receiver computes it from the tip it holds, so a segment verifies only where it
- * joins on.
+ * header must repeat), and its origin's signature over (cluster, origin, lastSeq, hash), or
+ * NO_SIGNATURE where the sender did not keep it (log.ts; a run always ends at a signed segment).
+ * The hash is not sent: the receiver computes it from the tip it holds, so a segment verifies only
+ * where it joins on.
  */
 export interface WireSegment {
   readonly firstSeq: number;

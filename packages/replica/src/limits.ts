@@ -266,6 +266,21 @@ export const SEGMENT_CUT_BYTES = 512 * 1024;
  */
 export const FRAME_SEGMENT_BYTES_MAX = LINK_POLICY.frameBytesMax - 64 * 1024;
 
+/** Segments read from the store per push step: a frame's worth of small ones, or a few large ones. */
+export const PUSH_READ_SEGMENTS = 64;
+
+/**
+ * The longest stretch of a stored log of another origin from one segment whose signature is kept
+ * to the next (that one included): segments, and their bytes. A received run is verified with the
+ * signature of its last segment (the hash chain binds the ones before it) and of as few others as
+ * keep every stretch within these bounds (run-check.ts); the rest are stored without a signature.
+ * A push reads PUSH_READ_SEGMENTS segments within FRAME_SEGMENT_BYTES_MAX bytes from wherever the
+ * peer is and must end at a kept signature (anti-entropy.ts): within these bounds it always finds
+ * one, and one stretch always fits in one frame (a test states both).
+ */
+export const SIGNED_STRETCH_SEGMENTS_MAX = PUSH_READ_SEGMENTS;
+export const SIGNED_STRETCH_BYTES_MAX = FRAME_SEGMENT_BYTES_MAX;
+
 /**
  * Full debit and refund records a replica keeps on the heap by default (issue 18): none. Each
  * record held cost ~600 B of heap and, through the garbage collector and the maps that hold it,
@@ -484,6 +499,14 @@ export const HELD_RUNS_MAX = 16;
  * one batch, its commit was refused, and the refused commit's drain spun.
  */
 export const RECEIVED_BATCH_EVENTS_MAX = 16_384;
+
+/**
+ * Events of a stretch of more than one segment between kept signatures (SIGNED_STRETCH_SEGMENTS_MAX):
+ * a commit of received segments ends at a kept signature, so that every stored head of another
+ * origin carries one, and a stretch goes into one commit whole; within this bound it never makes a
+ * commit of received events pass RECEIVED_BATCH_EVENTS_MAX.
+ */
+export const SIGNED_STRETCH_EVENTS_MAX = RECEIVED_BATCH_EVENTS_MAX;
 /**
  * Memory a replica's key indexes may hold by default (issue 18): the open bucket's tables (≈ 16 B
  * a key: rate × retention / 24) and the Bloom filters of the closed buckets on disk (1.25 B a key),

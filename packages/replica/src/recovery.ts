@@ -24,7 +24,7 @@ import { loadNewestCheckpoint } from './checkpoints.js';
 import { ControlDocument } from './control.js';
 import { storedEventTime } from './event-time.js';
 import { RECOVERY_PAGE_SEGMENTS } from './limits.js';
-import { headSigningBytes, segmentHash, ZERO_HASH } from './log.js';
+import { headSigningBytes, segmentHash, signatureKept, ZERO_HASH } from './log.js';
 import { ReplicaOpenError } from './open-error.js';
 import type { Crypto, Logger, LogHead, Rng, Store, StoredSegment } from './ports.js';
 import { sameBytes } from './values.js';
@@ -298,7 +298,7 @@ class LogFold {
           origin: head.origin,
           seq: this.seq,
           hash: segment.hash,
-          signature: segment.signature,
+          signature: signatureKept(segment.signature) ? segment.signature : null,
         });
     }
     return null;

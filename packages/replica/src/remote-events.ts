@@ -10,6 +10,7 @@ import {
   decideRefund,
   type GrantDefinition,
   grantDefinition,
+  invariant,
   type LedgerState,
   mayHoldDebitOf,
   NOTHING_RECALLED,
@@ -29,7 +30,7 @@ import { foldReceived } from './fold-received.js';
 import type { SegmentsFrame } from './frames.js';
 import type { GroupCommit } from './group-commit.js';
 import { HELD_RUNS_MAX, RECEIVED_BATCH_EVENTS_MAX } from './limits.js';
-import { ZERO_HASH } from './log.js';
+import { signatureKept, ZERO_HASH } from './log.js';
 import type { PeerLink } from './peer-link.js';
 import type { Clock, Crypto, Logger } from './ports.js';
 import type { Rebalancing } from './rebalancing.js';
@@ -122,9 +123,9 @@ export class RemoteEvents {
   }
 
   /**
-   * Checks a received run (per segment: chain continuity from what is known here, the origin's
-   * signature, its events' shape), then folds it and persists its segments as they are with the
-   * next commit. A run that does not verify drops the peer and changes nothing; what is known
+   * Checks a received run (per segment: chain continuity from what is known here and its events'
+   * shape; the origin's signature of its last segment and of the few others kept), then folds it
+   * and persists its segments as they are, with the signatures kept, with the next commit. A run that does not verify drops the peer and changes nothing; what is known
    * already is ignored. A run past a gap is pulled from where the gap starts and also held: when
    * the gap fills (the run it overtook arrives), it is folded at once, not a round trip later.
    */
@@ -192,16 +193,24 @@ export class RemoteEvents {
       for (const { decoded } of verdict.segments.slice(0, folded.writes.length))
         for (const event of decoded.events) this.host.ownLog.ownTimes.observe(event.at);
     }
-    // Segment by segment into the open batch, a new one when it would pass RECEIVED_BATCH_EVENTS_MAX:
-    // runs received while a commit is in flight must not pile up past what one commit may write.
+    // Stretch by stretch (the segments up to one with a kept signature, so that each commit's head
+    // of the origin carries one) into the open batch, a new one when it would pass
+    // RECEIVED_BATCH_EVENTS_MAX: runs received while a commit is in flight must not pile up past
+    // what one commit may write.
     let batch = this.host.ownLog.openBatch();
+    let from = 0;
+    let count = 0;
     for (let i = 0; i < folded.writes.length; i++) {
       const write = folded.writes[i] as (typeof folded.writes)[number];
-      const count = write.lastSeq - write.firstSeq + 1;
+      count += write.lastSeq - write.firstSeq + 1;
+      if (!signatureKept(write.signature)) continue;
       if (batch.eventCount > 0 && batch.eventCount + count > RECEIVED_BATCH_EVENTS_MAX) {
         batch = this.host.ownLog.nextBatch();
       }
-      batch.received.push(write);
+      for (const stretched of folded.writes.slice(from, i + 1)) {
+        batch.received.push(stretched);
+        for (const tenant of stretched.tenants) batch.tenants.add(tenant);
+      }
       batch.eventCount += count;
       batch.remoteHeads.set(origin, {
         origin,
@@ -209,8 +218,13 @@ export class RemoteEvents {
         hash: write.hash,
         signature: write.signature,
       });
-      for (const tenant of write.tenants) batch.tenants.add(tenant);
+      from = i + 1;
+      count = 0;
     }
+    invariant(
+      from === folded.writes.length,
+      `a folded run of ${origin} ends at a segment without a kept signature`,
+    );
     this.host.ownLog.pendingEvents += folded.events;
     for (const { tenant, grantId } of folded.grants) {
       this.host.scheduleExpiry(tenant, this.definitionOf(tenant, grantId));

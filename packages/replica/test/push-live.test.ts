@@ -14,7 +14,10 @@ import type { LogHead, StoredSegment } from '../src/ports.js';
 const AP: OriginId = 'ap#aaaaaaaaaaaaaaaa';
 const US: OriginId = 'us#bbbbbbbbbbbbbbbb';
 
-/** A stored one-event segment of ap's log at `seq` (its bytes stand for the encoded event). */
+/**
+ * A stored one-event segment of ap's log at `seq` (its bytes stand for the encoded event), its
+ * signature kept (any bytes not all zero: nothing verifies them here).
+ */
 function segment(seq: number): StoredSegment {
   return {
     origin: AP,
@@ -22,7 +25,7 @@ function segment(seq: number): StoredSegment {
     lastSeq: seq,
     bytes: new Uint8Array([seq]),
     hash: new Uint8Array(32),
-    signature: new Uint8Array(64),
+    signature: new Uint8Array(64).fill(1),
   };
 }
 

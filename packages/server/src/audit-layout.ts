@@ -44,7 +44,10 @@ export interface ManifestSegment {
   readonly bytes: number;
   /** H(hash of the previous segment ‖ bytes), lowercase hex. */
   readonly hash: string;
-  /** The origin's Ed25519 signature of (cluster, origin, lastSeq, hash), lowercase hex. */
+  /**
+   * The origin's Ed25519 signature of (cluster, origin, lastSeq, hash), lowercase hex; 128 zeros
+   * where the node did not keep it (a segment inside a received run: the next signed one vouches).
+   */
   readonly signature: string;
 }
 

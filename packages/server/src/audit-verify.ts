@@ -1,7 +1,9 @@
 /**
  * `allot audit verify`, the logic (issue 11): given the files of an export (audit-layout.ts) and
  * the regions' public keys, it checks every origin's hash chain (H(prev ‖ bytes), from 32 zero
- * bytes) and every segment's signature, decodes every segment and checks every event, refolds all
+ * bytes) and every segment's signature (a segment whose signature the node did not keep, 128 zero
+ * hex digits, is vouched for by the next one with a signature: the chain binds it to that one, and
+ * a log must end at one), decodes every segment and checks every event, refolds all
  * logs from their first segment, rebuilds the snapshot with the node's own code (`snapshotOf`,
  * `snapshotJsonText`) and compares it with snapshot.json byte for byte. It stops at the first
  * discrepancy and names its file, origin and seq. Pure: files come in as bytes, hashing and
@@ -28,6 +30,7 @@ import {
   type SnapshotTenant,
   sameBytes,
   segmentHash,
+  signatureKept,
   snapshotOf,
   ZERO_HASH,
 } from '@allot/replica';
@@ -258,10 +261,12 @@ interface LogCursor {
   offset: number;
   index: number;
   head: LogHead | null;
+  /** The first seq of the segments since the last signed one (null: none): a later signature must vouch for them. */
+  unbound: number | null;
 }
 
 function cursorOf(entry: AuditManifest['origins'][number], bytes: Uint8Array, key: Uint8Array): LogCursor {
-  return { entry, bytes, key, previous: ZERO_HASH, offset: 0, index: 0, head: null };
+  return { entry, bytes, key, previous: ZERO_HASH, offset: 0, index: 0, head: null, unbound: null };
 }
 
 /** Checks and folds the rest of a log, then that nothing follows its last segment; its head. */
@@ -273,6 +278,13 @@ function finishLog(context: LogContext, log: LogCursor): LogHead {
       file,
       origin,
       problem: `${log.bytes.length - log.offset} bytes after the last segment the manifest lists`,
+    });
+  if (log.unbound !== null)
+    fail({
+      file: MANIFEST_FILE,
+      origin,
+      seq: log.unbound,
+      problem: `the log ends in segments without a signature from seq ${log.unbound}: no signed segment vouches for them`,
     });
   return log.head as LogHead;
 }
@@ -311,7 +323,15 @@ function foldLog(context: LogContext, log: LogCursor, untilSeq: number): void {
     const hash = segmentHash(crypto, previous, segment);
     const claimedHash = bytesOfHex(listed.hash);
     const signature = bytesOfHex(listed.signature);
+    const kept = signatureKept(signature);
     if (!sameBytes(hash, claimedHash)) {
+      if (!kept)
+        fail({
+          file,
+          origin,
+          seq,
+          problem: `${at}: chain hash is not ${where}.hash, a segment whose signature was not kept (${file} or ${MANIFEST_FILE} changed)`,
+        });
       if (signed(listed.lastSeq, claimedHash, signature))
         fail({
           file,
@@ -353,7 +373,9 @@ function foldLog(context: LogContext, log: LogCursor, untilSeq: number): void {
         problem: `${where} says ${origin} seq ${listed.firstSeq}–${listed.lastSeq}, the segment (${file} ${at}) holds ${header.origin} seq ${header.firstSeq}–${header.lastSeq}`,
       });
     }
-    if (!signed(listed.lastSeq, hash, signature)) {
+    if (!kept) log.unbound ??= seq;
+    else if (signed(listed.lastSeq, hash, signature)) log.unbound = null;
+    else {
       fail({
         file: MANIFEST_FILE,
         origin,

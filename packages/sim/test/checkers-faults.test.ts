@@ -217,6 +217,14 @@ describe('destroyedFoldedSince: events a lost disk had folded, destroyed later (
     expect(destroyedFoldedSince([lostAtUs, oldBackupAtEu])).toEqual(new Map([[US, 50]]));
   });
 
+  it('counts from the fault that took the disk when that disk was the last copy (swarm seed 2132)', () => {
+    // us's disk, lost at 30 ms, was the only one holding eu's seqs 4 and 5: the same fault
+    // destroyed them and lost the incarnation that folded them.
+    const lastCopy = { ...lostAtUs, elsewhere: { [EU]: 3, [US]: 3 } };
+    expect(destroyedFoldedSince([lastCopy])).toEqual(new Map([[US, 30]]));
+    expect(destroyedFoldedSince([lastCopy, oldBackupAtEu])).toEqual(new Map([[US, 30]]));
+  });
+
   it('names none when the lost disk held none of the destroyed seqs, or the loss came after', () => {
     expect(destroyedFoldedSince([lostAtUs, { ...oldBackupAtEu, elsewhere: { [EU]: 5 } }])).toEqual(new Map());
     expect(destroyedFoldedSince([oldBackupAtEu, { ...lostAtUs, t: 60 }])).toEqual(new Map());

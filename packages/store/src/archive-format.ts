@@ -28,9 +28,10 @@
  * `prevHash` is the chain hash before the file's first segment (zeros for seq 1, the base's hash
  * right after a base),
  * `lastHash`/`lastSignature` the last segment's (the origin's signature over (cluster, origin,
- * lastSeq, lastHash): replica's `headSigningBytes`). Each segment in a file carries its own hash and
- * signature too; the manifest names the file's boundary ones so that a reader checks a file's chain
- * from `prevHash` to `lastHash` without the files before it. Body of the index's: `{format:
+ * lastSeq, lastHash): replica's `headSigningBytes`; 128 zeros where the node did not keep it). Each
+ * segment in a file carries its own hash and signature (or 64 zero bytes) too; the manifest names
+ * the file's boundary ones so that a reader checks a file's chain from `prevHash` to `lastHash`
+ * without the files before it. Body of the index's: `{format:
  * "allot-archive-index/1", entryThrough, files: [{name, firstEntry, lastEntry, records, bytes,
  * fileHash}]}`: every tenant index entry numbered ≤ entryThrough is archived (none is live), files
  * in entry order, their ranges disjoint.

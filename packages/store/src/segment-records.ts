@@ -1,6 +1,7 @@
 /**
  * The payloads of layout v3's log records (keys.ts), before records.ts seals them:
- * - a segment: its hash (32 bytes), its origin's signature (64 bytes), then its bytes as they are
+ * - a segment: its hash (32 bytes), its origin's signature (64 bytes; 64 zero bytes where the node
+ *   did not keep it: replica's NO_SIGNATURE), then its bytes as they are
  *   (core's segment codec); the origin and seqs are the segment's own header, checked against the
  *   key on the way out, so one value never carries two copies that could disagree;
  * - a tenant index entry: where the tenant's events of one commit are, as runs of one origin's

@@ -31,9 +31,11 @@ import { CLUSTER_ID_LENGTH_MAX, NONCE_BYTES } from './limits.js';
  * link at its first borrow). 6: and the smallest of the asker's waiting debits, `least`. 7: a
  * `hold-settled` answer may be `stranded` (a hold of a lost incarnation not retired; a build of 6
  * would close the link at it). 8: a `borrow` frame carries how long the asker's debits will still
- * wait, `waitsMs` (a build of 7 would close the link at its first borrow).
+ * wait, `waitsMs` (a build of 7 would close the link at its first borrow). 9: a run sent from the
+ * store ends at a segment whose signature the sender kept, and the segments before it may carry
+ * none (NO_SIGNATURE: the chain binds them; a build of 8 would close the link at such a run).
  */
-export const PROTOCOL_VERSION = 8;
+export const PROTOCOL_VERSION = 9;
 
 /** Domain separation of handshake signatures: they can never be mistaken for a head signature. */
 export const HELLO_CONTEXT = 'allot-hello-v2';

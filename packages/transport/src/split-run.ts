@@ -1,11 +1,17 @@
 /**
  * Cutting a long `segments` run into frames that each pass the receiver's checks (issue 9 item 7:
  * a run longer than one frame must be split, never refused). Each piece is whole segments, at most
- * `bytesMax` encoded bytes; a segment alone always fits (SEGMENT_BYTES_MAX is far below a frame),
- * and each segment carries its origin's signature, so the receiver verifies each piece on its own,
- * in order. Pure.
+ * `bytesMax` encoded bytes, and ends at a segment with a kept signature (the receiver verifies a
+ * piece with its last segment's signature, the chain vouching for the rest): a stretch between two
+ * such segments (SIGNED_STRETCH_BYTES_MAX) always fits in a frame of the link policy's size, so
+ * the receiver verifies each piece on its own, in order. Pure.
  */
-import { FRAME_SEGMENT_BYTES_MAX, type ReplicationFrame, type WireSegment } from '@allot/replica';
+import {
+  FRAME_SEGMENT_BYTES_MAX,
+  type ReplicationFrame,
+  signatureKept,
+  type WireSegment,
+} from '@allot/replica';
 
 type SegmentsFrame = Extract<ReplicationFrame, { type: 'segments' }>;
 
@@ -38,6 +44,7 @@ export function splitRun(
     }
     let piece: Uint8Array | null = null;
     for (; end > start; end--) {
+      if (!signatureKept((segments[end - 1] as WireSegment).signature)) continue;
       const encoded = encode({ type: 'segments', origin, segments: segments.slice(start, end) });
       if (encoded.length <= bytesMax) {
         piece = encoded;
@@ -48,7 +55,7 @@ export function splitRun(
       const seq = (segments[start] as WireSegment).firstSeq;
       return {
         pieces: null,
-        problem: `the segment of ${origin} from seq ${seq} does not fit in a frame of ${bytesMax} bytes`,
+        problem: `the segments of ${origin} from seq ${seq} to the next with a kept signature do not fit in a frame of ${bytesMax} bytes`,
       };
     }
     pieces.push(piece);

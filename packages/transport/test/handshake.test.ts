@@ -157,7 +157,7 @@ describe('handshake steps', () => {
         'us',
       ],
       [{ ...hello, cluster: 'other' }, CloseCode.wrongCluster, `cluster other is not ${CLUSTER}`, 'us'],
-      [{ ...hello, protocol: 1 }, CloseCode.wrongProtocol, 'protocol 1 is not 8', 'us'],
+      [{ ...hello, protocol: 1 }, CloseCode.wrongProtocol, 'protocol 1 is not 9', 'us'],
       [{ ...hello, region: 'xx' }, CloseCode.stranger, 'region xx is not a configured peer', null],
       [{ ...hello, region: 'eu' }, CloseCode.stranger, 'region eu is not a configured peer', null],
     ];

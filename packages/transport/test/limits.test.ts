@@ -49,6 +49,6 @@ describe('how the transport limits relate', () => {
     ).not.toThrow();
     // A shorter handshake timeout alone shortens the default hello timeout with it.
     expect(() => new WebSocketTransport({ ...options, handshakeTimeoutMs: 100 })).not.toThrow();
-    expect(PROTOCOL_VERSION).toBe(8);
+    expect(PROTOCOL_VERSION).toBe(9);
   });
 });

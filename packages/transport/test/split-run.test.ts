@@ -1,4 +1,13 @@
-import type { ReplicationFrame, WireSegment } from '@allot/replica';
+import {
+  FRAME_SEGMENT_BYTES_MAX,
+  LINK_POLICY,
+  NO_SIGNATURE,
+  PUSH_READ_SEGMENTS,
+  type ReplicationFrame,
+  SIGNED_STRETCH_BYTES_MAX,
+  SIGNED_STRETCH_SEGMENTS_MAX,
+  type WireSegment,
+} from '@allot/replica';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, UnsendableMessageError } from '../src/codec.js';
 import { splitRun } from '../src/split-run.js';
@@ -49,8 +58,47 @@ describe('splitRun', () => {
     const segments = segmentsOf(10, 10, 1_000);
     expect(splitRun({ type: 'segments', origin: EU, segments }, 1_000, encodeMessage)).toEqual({
       pieces: null,
-      problem: `the segment of ${EU} from seq 1 does not fit in a frame of 1000 bytes`,
+      problem: `the segments of ${EU} from seq 1 to the next with a kept signature do not fit in a frame of 1000 bytes`,
     });
+  });
+
+  it('ends every piece at a segment whose signature is kept (the receiver verifies that one)', () => {
+    // Six segments of 100 events; only the 3rd and the 6th keep their signatures.
+    const segments = segmentsOf(600, 100, 1_000).map((segment, i) =>
+      i === 2 || i === 5 ? segment : { ...segment, signature: NO_SIGNATURE },
+    );
+    // Room for four segments: the piece backs off to the 3rd.
+    const bytesMax =
+      encodeMessage({ type: 'segments', origin: EU, segments: segments.slice(0, 4) }).length + 100;
+    const split = splitRun({ type: 'segments', origin: EU, segments }, bytesMax, encodeMessage);
+    expect(split.pieces?.map(seqs)).toEqual([
+      [1, 300],
+      [301, 600],
+    ]);
+    // Room for two: no piece from seq 1 ends at a kept signature.
+    const tight =
+      encodeMessage({ type: 'segments', origin: EU, segments: segments.slice(0, 2) }).length + 100;
+    expect(splitRun({ type: 'segments', origin: EU, segments }, tight, encodeMessage).pieces).toBeNull();
+  });
+
+  it('sends a longest stretch between kept signatures in one frame of the link policy (related limits)', () => {
+    // SIGNED_STRETCH_SEGMENTS_MAX segments of 16 debits with 3,900 bytes of metadata each: over
+    // 95 % of SIGNED_STRETCH_BYTES_MAX in all, only the last one signed.
+    const segments = segmentsOf(16 * SIGNED_STRETCH_SEGMENTS_MAX, 16, 3_900).map((segment, i) =>
+      i === SIGNED_STRETCH_SEGMENTS_MAX - 1 ? segment : { ...segment, signature: NO_SIGNATURE },
+    );
+    const bytes = segments.reduce((sum, segment) => sum + segment.bytes.length, 0);
+    expect(bytes).toBeLessThanOrEqual(SIGNED_STRETCH_BYTES_MAX);
+    expect(bytes).toBeGreaterThan(0.95 * SIGNED_STRETCH_BYTES_MAX);
+    expect(SIGNED_STRETCH_SEGMENTS_MAX).toBeLessThanOrEqual(PUSH_READ_SEGMENTS);
+    expect(SIGNED_STRETCH_BYTES_MAX).toBeLessThanOrEqual(FRAME_SEGMENT_BYTES_MAX);
+    const split = splitRun(
+      { type: 'segments', origin: EU, segments },
+      LINK_POLICY.frameBytesMax,
+      encodeMessage,
+    );
+    expect(split.problem).toBeNull();
+    expect(split.pieces?.length).toBe(1);
   });
 });
 

@@ -381,19 +381,19 @@ describe('WebSocketTransport: refusals', () => {
     );
   });
 
-  it('refuses another protocol version, an old v7 peer with one warning', async () => {
+  it('refuses another protocol version, an old v8 peer with one warning', async () => {
     const { target } = await acceptorFor();
-    for (const protocol of [7, 7, 9]) {
+    for (const protocol of [8, 8, 10]) {
       const peer = await raw(target.url);
       peer.send(peer.hello('rp', 'aaaaaaaa', { protocol }));
       expect(await peer.closure()).toEqual({
         code: CloseCode.wrongProtocol,
-        reason: `protocol ${protocol} is not 8`,
+        reason: `protocol ${protocol} is not 9`,
       });
     }
     expect(target.handlers.calls).toEqual([]);
     const warned = target.logger.closes('warn', CloseCode.wrongProtocol).map((line) => line.fields.reason);
-    expect(warned).toEqual(['protocol 7 is not 8', 'protocol 9 is not 8']);
+    expect(warned).toEqual(['protocol 8 is not 9', 'protocol 10 is not 9']);
   });
 
   it('refuses a first message that is not a dialer hello', async () => {
