@@ -125,8 +125,8 @@ export class RemoteEvents {
   /**
    * Checks a received run (per segment: chain continuity from what is known here and its events'
    * shape; the origin's signature of its last segment and of the few others kept), then folds it
-   * and persists its segments as they are, with the signatures kept, with the next commit. A run that does not verify drops the peer and changes nothing; what is known
-   * already is ignored. A run past a gap is pulled from where the gap starts and also held: when
+   * and persists its segments as they are, with the signatures kept, with the next commit. A run
+   * that does not verify drops the peer and changes nothing; what is known already is ignored. A run past a gap is pulled from where the gap starts and also held: when
    * the gap fills (the run it overtook arrives), it is folded at once, not a round trip later.
    */
   receiveRun(region: string, frame: SegmentsFrame, arriving = true): void {
