@@ -5,7 +5,8 @@
  * once its promise resolves; an unsynced one is visible but lost by `crash()` unless a later synced
  * commit or `flush()` made it durable. Deterministic on purpose: no clock, timers, randomness or
  * `node:` modules; a commit takes effect after `commitLatency` (by default one microtask), so no
- * caller can rely on a commit completing synchronously.
+ * caller can rely on a commit completing synchronously. The images and what a crash does to them are
+ * memory-disk.ts's, the archive and its steps memory-archiving.ts's; this is the Store port over them.
  */
 import type { OriginId, TenantId } from '@allot/core';
 import type {
@@ -21,14 +22,13 @@ import type {
   StoredSegment,
   TenantEventPage,
 } from '@allot/replica';
-import { Archive, type ArchiveUsage, archivedAndLive } from './archive.js';
+import type { ArchiveUsage } from './archive.js';
 import type { ArchiveHash } from './archive-format.js';
-import { type LiveRecords, moveSegments, moveTenantIndex, ReadTracker } from './archive-moves.js';
 import { memoryCheckpointStore } from './checkpoints.js';
-import { applyPlan, type CommitState, planCommit } from './commit-plan.js';
+import { planCommit } from './commit-plan.js';
 import { parseCursor } from './cursor.js';
 import { decodeNodeMeta } from './encoding.js';
-import { StoreClosedError, StoreInvariantError } from './errors.js';
+import { StoreClosedError } from './errors.js';
 import { OneAtATime, OperationGate } from './gate.js';
 import {
   checkKeyAreaKey,
@@ -38,27 +38,13 @@ import {
   openKeyAreaValue,
   writeMemoryKeyArea,
 } from './key-area.js';
-import { META_KEY, parseSegmentKey } from './keys.js';
+import { META_KEY } from './keys.js';
 import { readLogEvents, type TenantHit, tenantPage } from './log-reads.js';
-import { type ArchiveStepName, MemoryArchiveFiles, memoryLiveRecords } from './memory-archive.js';
-import {
-  type DamageReport,
-  DiskHistory,
-  damageDisk,
-  type Pick,
-  type ReadFault,
-  type StorageDamage,
-} from './memory-faults.js';
-import { type DiskWrite, type Image, indexOf, type KeyIndex, writePlan } from './memory-image.js';
-import {
-  commitStateOf,
-  controlHits,
-  liveSegments,
-  liveTenantHits,
-  type MemoryView,
-  storedHeads,
-  storedOrigins,
-} from './memory-reads.js';
+import type { ArchiveStepName } from './memory-archive.js';
+import { MemoryArchiving } from './memory-archiving.js';
+import { MemoryDisk } from './memory-disk.js';
+import { type DamageReport, damageDisk, type Pick, type StorageDamage } from './memory-faults.js';
+import { controlHits, liveTenantHits, storedHeads, storedOrigins } from './memory-reads.js';
 import { readMemoryOutbox, writeMemoryOutbox } from './outbox.js';
 import { byOrigin, checkControl, checkLogRead, checkSegmentRead, checkTenantRead } from './read-checks.js';
 import { openRecord } from './records.js';
@@ -86,10 +72,6 @@ export interface CrashOptions {
   readonly keepUnsyncedCommits?: number;
 }
 
-const noArchiveHash: ArchiveHash = () => {
-  throw new StoreInvariantError('this MemoryStore was made without archiveHash: it keeps no archive');
-};
-
 const resolved = (): Promise<void> => Promise.resolve();
 
 /** A copy of a memory store's durable image (MemoryStore.backup), opaque to its users. */
@@ -102,54 +84,28 @@ export class MemoryStore implements Store {
   private readonly gate = new OperationGate();
   /** Commits, one at a time in call order. */
   private readonly commits = new OneAtATime();
-  /** Commits since the last sync, oldest first: what a crash loses. */
-  private unsynced: DiskWrite[] = [];
-  /** The archive, read from its files on first use; reads in flight; archive steps, one at a time. */
-  private archiveOpened: Promise<Archive> | null = null;
-  private readonly reads = new ReadTracker();
-  private readonly moves = new OneAtATime();
-  /** The heads and entry counter the image held when this store was made: the archive is checked against them. */
-  private readonly opened: {
-    readonly heads: Map<OriginId, number>;
-    readonly lastEntry: number;
-    readonly bases: Map<OriginId, LogHead>;
-  };
-  private readonly visible: Image;
-  private readonly index: KeyIndex;
-  /** What the reads of the image see (memory-reads.ts). */
-  private readonly view: MemoryView;
-  private readonly state: CommitState;
+  /** The archive, the reads in flight and the archive steps (memory-archiving.ts). */
+  private readonly archiving: MemoryArchiving;
   private readonly failures: Error[] = [];
   /** Set once the image moved to another instance (crash, disk loss): this one is gone for good. */
   private gone: string | null = null;
 
-  /** A read-path storage fault (memory-faults.ts), until `healReads()`. */
-  private readFault: ReadFault | null = null;
-
   private constructor(
-    private readonly durable: Image,
+    /** The images, the unsynced commits and the read fault (memory-disk.ts); what the reads see. */
+    private readonly disk: MemoryDisk,
     private readonly options: MemoryStoreOptions,
-    private readonly archiveFiles: MemoryArchiveFiles = new MemoryArchiveFiles(),
-    private readonly disk: DiskHistory<Image, DiskWrite> = new DiskHistory(
-      durable,
-      (image) => new Map(image),
-      (image, plan) => writePlan(image, plan, null),
-    ),
   ) {
-    this.visible = new Map(durable);
-    this.index = indexOf(durable);
-    this.view = { visible: this.visible, index: this.index, read: (key, bytes) => this.read(key, bytes) };
-    this.state = commitStateOf(durable);
-    this.opened = {
-      heads: new Map([...this.state.heads].map(([origin, head]) => [origin, head.seq])),
-      lastEntry: this.state.lastEntry,
-      bases: new Map(this.state.bases),
-    };
+    this.archiving = new MemoryArchiving(disk, options.archiveHash, (keys) => {
+      this.assertNotGone();
+      disk.archiveFiles.takeFailure('delete');
+      disk.remove(keys);
+      this.flush();
+    });
   }
 
   /** A store on an empty data directory. */
   static empty(options: MemoryStoreOptions = {}): MemoryStore {
-    return new MemoryStore(new Map(), options);
+    return new MemoryStore(new MemoryDisk(new Map()), options);
   }
 
   /**
@@ -160,23 +116,9 @@ export class MemoryStore implements Store {
    */
   crash(options: CrashOptions = {}): MemoryStore {
     this.assertNotGone();
-    const keep = options.keepUnsyncedCommits ?? 0;
-    if (!Number.isSafeInteger(keep) || keep < 0 || keep > this.unsynced.length) {
-      throw new RangeError(`keepUnsyncedCommits ${keep} is not from 0 to ${this.unsynced.length}`);
-    }
-    for (const plan of this.unsynced.slice(0, keep)) this.makeDurable(plan);
+    this.disk.keepUnsynced(options.keepUnsyncedCommits ?? 0);
     this.leave('crashed');
-    // A lying disk still lies after another crash: its read fault lasts until healReads (swarm seed
-    // 11912: eu crashed again before it restarted on a misdirected read, the fault was dropped, and
-    // eu opened on a disk it should have refused).
-    return this.restartOn(this.durable, this.readFault);
-  }
-
-  /** The store a restart finds on `image` of this disk, its reads going through `readFault`. */
-  private restartOn(image: Image, readFault: ReadFault | null): MemoryStore {
-    const store = new MemoryStore(image, this.options, this.archiveFiles, this.disk);
-    store.readFault = readFault;
-    return store;
+    return new MemoryStore(this.disk.restarted(), this.options);
   }
 
   /**
@@ -186,47 +128,33 @@ export class MemoryStore implements Store {
    */
   crashDamaged(damage: StorageDamage, pick: Pick): { store: MemoryStore; report: DamageReport } | null {
     this.assertNotGone();
-    const damaged = damageDisk(this.durable, this.disk, damage, pick);
+    const damaged = damageDisk(this.disk.durable, this.disk.history, damage, pick);
     if (damaged === null) return null;
     const { image, detail, damagedKeys, commitsLost, readFault } = damaged;
     this.leave('crashed');
-    return { store: this.restartOn(image, readFault), report: { damage, detail, damagedKeys, commitsLost } };
+    const store = new MemoryStore(this.disk.restartOn(image, readFault), this.options);
+    return { store, report: { damage, detail, damagedKeys, commitsLost } };
   }
 
   /** How many events of each origin's log the disk holds durably (what a crash now would keep). */
   durableSeqs(): Record<string, number> {
-    const seqs: Record<string, number> = {};
-    for (const key of this.durable.keys()) {
-      const segment = parseSegmentKey(key);
-      if (segment !== null) seqs[segment.origin] = Math.max(seqs[segment.origin] ?? 0, segment.lastSeq);
-    }
-    return seqs;
+    return this.disk.durableSeqs();
   }
 
   /** Ends a read-path fault: reads return what the disk holds again. */
   healReads(): void {
-    this.readFault = null;
-  }
-
-  /** The bytes a read of `key` gets: what the image holds, unless a read fault says otherwise. */
-  private read(key: string, bytes: Uint8Array): Uint8Array {
-    return this.readFault === null ? bytes : this.readFault(key, bytes);
-  }
-
-  private makeDurable(plan: DiskWrite): void {
-    writePlan(this.durable, plan, null);
-    this.disk.committed(plan);
+    this.disk.healReads();
   }
 
   /** A copy of what the disk holds durably now: a backup of the data directory, to restore later. */
   backup(): MemoryStoreBackup {
     this.assertNotGone();
-    return { image: new Map(this.durable) };
+    return { image: new Map(this.disk.durable) };
   }
 
   /** A store on a data directory restored from `backup` (an older copy of some node's disk). */
   static restored(backup: MemoryStoreBackup, options: MemoryStoreOptions = {}): MemoryStore {
-    return new MemoryStore(new Map(backup.image), options);
+    return new MemoryStore(new MemoryDisk(new Map(backup.image)), options);
   }
 
   /** The store a restart finds after its disk was lost: empty. This instance rejects every call. */
@@ -239,8 +167,7 @@ export class MemoryStore implements Store {
   /** Makes every commit so far durable, as an fsync (or the OS writing its cache back) would. */
   flush(): void {
     this.assertNotGone();
-    for (const plan of this.unsynced) this.makeDurable(plan);
-    this.unsynced = [];
+    this.disk.flush();
   }
 
   /** The next commit (then the one after, for each call) fails with `error` and writes nothing. */
@@ -251,7 +178,7 @@ export class MemoryStore implements Store {
 
   /** Commits that a crash would lose now. */
   get unsyncedCommits(): number {
-    return this.unsynced.length;
+    return this.disk.unsyncedCommits;
   }
 
   private assertNotGone(): void {
@@ -270,8 +197,8 @@ export class MemoryStore implements Store {
    */
   readMeta(): Promise<NodeMeta | null> {
     return this.gate.run(async () => {
-      await this.archive(); // checked against the image at the start, as LevelStore.open does
-      const bytes = this.visible.get(META_KEY);
+      await this.archiving.archive(); // checked against the image at the start, as LevelStore.open does
+      const bytes = this.disk.visible.get(META_KEY);
       return bytes === undefined ? null : decodeNodeMeta(META_KEY, openRecord(META_KEY, bytes));
     });
   }
@@ -291,73 +218,45 @@ export class MemoryStore implements Store {
       this.assertNotGone();
       throw failure;
     }
-    const plan = planCommit(this.state, batch);
+    const plan = planCommit(this.disk.state, batch);
     await latency({ sync: options.sync });
     // A crash while the write was in flight: it never happened, and was never acknowledged.
     this.assertNotGone();
-    writePlan(this.visible, plan, this.index);
-    applyPlan(this.state, plan);
-    this.unsynced.push(plan);
+    this.disk.write(plan);
     if (options.sync) this.flush();
   }
 
   /** The stored head of every origin, by origin, each read back from its record. */
   heads(): Promise<LogHead[]> {
-    return this.gate.run(() => storedHeads(this.view, this.state.heads.keys(), this.state.bases));
+    return this.gate.run(() => storedHeads(this.disk, this.disk.state.heads.keys(), this.disk.state.bases));
   }
 
   /** The stored log base of every origin whose log starts past seq 1 here; see the Store port. */
   bases(): Promise<LogHead[]> {
-    return this.gate.run(async () => [...this.state.bases.values()].sort(byOrigin));
+    return this.gate.run(async () => [...this.disk.state.bases.values()].sort(byOrigin));
   }
 
   /** Up to `limit` segments of `origin`'s log from the one holding `fromSeq`; see the Store port. */
   readSegments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
     return this.tracked(async () => {
       checkSegmentRead(origin, fromSeq, limit);
-      if (fromSeq <= (this.state.bases.get(origin)?.seq ?? 0)) return [];
-      return this.segments(origin, Math.max(fromSeq, 1), limit);
+      if (fromSeq <= (this.disk.state.bases.get(origin)?.seq ?? 0)) return [];
+      return this.archiving.segments(origin, Math.max(fromSeq, 1), limit);
     });
   }
 
   /** A read, tracked so that an archive step deletes no live record it may still use. */
   private tracked<T>(operation: () => Promise<T>): Promise<T> {
-    return this.gate.run(() => this.reads.track(operation()));
-  }
-
-  /** The archive, read and checked from its files on first use. */
-  private archive(): Promise<Archive> {
-    this.archiveOpened ??= Archive.open(this.archiveFiles, this.options.archiveHash ?? noArchiveHash).then(
-      (archive) => {
-        archive.checkLiveStore(
-          (origin) => this.opened.heads.get(origin) ?? 0,
-          this.opened.lastEntry,
-          (origin) => this.opened.bases.get(origin),
-        );
-        return archive;
-      },
-    );
-    return this.archiveOpened;
-  }
-
-  /** The archived segments from `fromSeq` first, then the live ones past them (as LevelStore's). */
-  private async segments(origin: OriginId, fromSeq: number, limit: number): Promise<StoredSegment[]> {
-    const archive = await this.archive(); // first: a store whose archive was refused reads nothing
-    const head = this.state.heads.get(origin)?.seq;
-    return archivedAndLive(archive, origin, fromSeq, head, limit, async (from, to, count) => {
-      const run: StoredSegment[] = [];
-      liveSegments(this.view, origin, from, to, count, run);
-      return run;
-    });
+    return this.gate.run(() => this.archiving.track(operation()));
   }
 
   /** Up to `limit` events of `origin`'s log with seq ≥ `fromSeq`, in seq order. */
   readLog(origin: OriginId, fromSeq: number, limit: number): Promise<StoredEvent[]> {
     return this.tracked(async () => {
       checkLogRead(origin, fromSeq, limit);
-      const baseSeq = this.state.bases.get(origin)?.seq ?? 0;
+      const baseSeq = this.disk.state.bases.get(origin)?.seq ?? 0;
       return readLogEvents(origin, fromSeq, limit, baseSeq, (at, from, count) =>
-        this.segments(at, from, count),
+        this.archiving.segments(at, from, count),
       );
     });
   }
@@ -366,40 +265,40 @@ export class MemoryStore implements Store {
   readTenantEvents(tenant: TenantId, cursor: string | null, limit: number): Promise<TenantEventPage> {
     return this.tracked(async () => {
       checkTenantRead(tenant, limit);
-      const after = parseCursor(cursor, this.state.lastEntry);
+      const after = parseCursor(cursor, this.disk.state.lastEntry);
       // The archived entries first (all numbered up to entryThrough), then the live ones past them.
-      const archive = await this.archive();
+      const archive = await this.archiving.archive();
       const archived = archive.entryThrough;
       const hits: TenantHit[] = after < archived ? await archive.tenantHits(tenant, after, limit + 1) : [];
-      liveTenantHits(this.view, tenant, Math.max(after, archived) + 1, limit, hits);
+      liveTenantHits(this.disk, tenant, Math.max(after, archived) + 1, limit, hits);
       return tenantPage(
         tenant,
         hits,
         after,
         limit,
-        async (origin, seq) => (await this.segments(origin, seq, 1))[0],
+        async (origin, seq) => (await this.archiving.segments(origin, seq, 1))[0],
       );
     });
   }
 
   /** Every control-document update kept, in commit order; checked against the tally as LevelStore's. */
   readControl(): Promise<Uint8Array[]> {
-    return this.gate.run(async () => checkControl(this.state.control, controlHits(this.view)));
+    return this.gate.run(async () => checkControl(this.disk.state.control, controlHits(this.disk)));
   }
 
   /** Writes and deletes outbox records at once, durable before it resolves (outbox.ts). */
   writeOutbox(puts: readonly OutboxRecord[], deletes: readonly string[]): Promise<void> {
-    return this.gate.run(async () => writeMemoryOutbox(this.durable, puts, deletes));
+    return this.gate.run(async () => writeMemoryOutbox(this.disk.durable, puts, deletes));
   }
 
   /** Every outbox record, checked, in key order (outbox.ts). */
   readOutbox(): Promise<OutboxRecord[]> {
-    return this.gate.run(async () => readMemoryOutbox(this.durable));
+    return this.gate.run(async () => readMemoryOutbox(this.disk.durable));
   }
 
   /** Writes and deletes keys-area values at once, durable before it resolves (key-area.ts). */
   writeKeyArea(puts: readonly KeyAreaRecord[], deletes: readonly string[]): Promise<void> {
-    return this.gate.run(async () => writeMemoryKeyArea(this.durable, puts, deletes));
+    return this.gate.run(async () => writeMemoryKeyArea(this.disk.durable, puts, deletes));
   }
 
   /** The keys-area value `key`, checked (key-area.ts); null when there is none. */
@@ -407,102 +306,72 @@ export class MemoryStore implements Store {
     return this.gate.run(async () => {
       checkKeyAreaKey(key);
       const storeKey = keyAreaStoreKey(key);
-      return openKeyAreaValue(storeKey, memoryKeyArea(this.durable).get(storeKey));
+      return openKeyAreaValue(storeKey, memoryKeyArea(this.disk.durable).get(storeKey));
     });
   }
 
   /** The keys-area keys starting with `prefix`, in key order (key-area.ts). */
   listKeyArea(prefix: string): Promise<string[]> {
-    return this.gate.run(async () => listMemoryKeyArea(this.durable, prefix));
+    return this.gate.run(async () => listMemoryKeyArea(this.disk.durable, prefix));
   }
 
   /** Writes a checkpoint, durable before it resolves (checkpoints.ts). */
   writeCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
-    return this.gate.run(async () => memoryCheckpointStore(this.durable).write(checkpoint));
+    return this.gate.run(async () => memoryCheckpointStore(this.disk.durable).write(checkpoint));
   }
 
   /** The totals of the stored checkpoints, newest first. */
   listCheckpoints(): Promise<number[]> {
-    return this.gate.run(async () => memoryCheckpointStore(this.durable).list());
+    return this.gate.run(async () => memoryCheckpointStore(this.disk.durable).list());
   }
 
   /** The checkpoint at `total`, every part checked; null when none is stored there. */
   readCheckpoint(total: number): Promise<StoredCheckpoint | null> {
-    return this.gate.run(async () => memoryCheckpointStore(this.durable).read(total));
+    return this.gate.run(async () => memoryCheckpointStore(this.disk.durable).read(total));
   }
 
   /** Deletes the checkpoint at `total`. */
   deleteCheckpoint(total: number): Promise<void> {
-    return this.gate.run(async () => memoryCheckpointStore(this.durable).remove(total));
+    return this.gate.run(async () => memoryCheckpointStore(this.disk.durable).remove(total));
   }
 
   /** Every incarnation recorded as heard of, by origin; each record checked as LevelStore's are. */
   readOrigins(): Promise<OriginId[]> {
-    return this.gate.run(async () => storedOrigins(this.view, this.state.origins));
+    return this.gate.run(async () => storedOrigins(this.disk, this.disk.state.origins));
   }
 
   /** The last seq of each origin's log moved to the archive; see the Store port. */
   archivedSeqs(): Promise<Record<OriginId, number>> {
-    return this.gate.run(async () => (await this.archive()).throughSeqs());
+    return this.gate.run(async () => (await this.archiving.archive()).throughSeqs());
   }
 
   /** One step of moving `origin`'s segments through `throughSeq` to the archive; see the Store port. */
   archiveSegments(origin: OriginId, throughSeq: number): Promise<ArchiveStep> {
-    const head = () => this.state.heads.get(origin)?.seq ?? 0;
-    const base = () => this.state.bases.get(origin);
-    return this.gate.run(() =>
-      this.moves.run(async () =>
-        moveSegments(await this.archive(), this.live, this.reads, origin, throughSeq, head, base),
-      ),
-    );
+    return this.gate.run(() => this.archiving.moveSegments(origin, throughSeq));
   }
 
   /** One step of moving the tenant index entries of archived events; see the Store port. */
   archiveTenantIndex(): Promise<number> {
-    return this.gate.run(() =>
-      this.moves.run(async () =>
-        moveTenantIndex(
-          await this.archive(),
-          this.live,
-          this.reads,
-          (origin) => this.state.bases.get(origin)?.seq ?? 0,
-        ),
-      ),
-    );
+    return this.gate.run(() => this.archiving.moveTenantIndex());
   }
 
   /** The next archive step named fails with `error` and does nothing (a crash test stops a move there). */
   failNextArchiveStep(step: ArchiveStepName, error: Error): void {
     this.assertNotGone();
-    this.archiveFiles.failNext(step, error);
+    this.disk.archiveFiles.failNext(step, error);
   }
 
   /** Keys and bytes of the live records (what LevelDB would hold), and files and bytes archived. */
   async usage(): Promise<{ liveKeys: number; liveBytes: number; archive: ArchiveUsage }> {
     let liveBytes = 0;
-    for (const [key, value] of this.visible) liveBytes += key.length + value.length;
-    return { liveKeys: this.visible.size, liveBytes, archive: (await this.archive()).usage() };
+    for (const [key, value] of this.disk.visible) liveBytes += key.length + value.length;
+    return { liveKeys: this.disk.visible.size, liveBytes, archive: (await this.archiving.archive()).usage() };
   }
 
   /** The archive's files, `dir/name` → the stored bytes (a test may damage them in place). */
   archiveFileEntries(): [string, Uint8Array][] {
-    return this.archiveFiles.entries();
+    return this.disk.archiveFiles.entries();
   }
-
-  /** The live records an archive step reads and deletes; a deletion is synced (durable with all before it). */
-  private readonly live: LiveRecords = memoryLiveRecords({
-    index: () => this.index,
-    visible: () => this.visible,
-    readValue: (key, bytes) => this.read(key, bytes),
-    remove: (keys) => {
-      this.assertNotGone();
-      this.archiveFiles.takeFailure('delete');
-      const deletion = { deletes: [...keys] };
-      writePlan(this.visible, deletion, this.index);
-      this.unsynced.push(deletion);
-      this.flush();
-    },
-  });
 
   /** Closes the store once the commits in flight have settled. Unsynced commits stay unsynced. */
   async close(): Promise<void> {
