@@ -183,8 +183,9 @@ describe('allot dev', () => {
   });
 
   it('refuses bad --regions and --base-port with one clear line, before touching the data folder', async () => {
-    const data = join(tempDir('dev-args'), 'data');
-    dirs.push(data);
+    const parent = tempDir('dev-args');
+    dirs.push(parent);
+    const data = join(parent, 'data');
     const refusals: [string[], RegExp][] = [
       [['--regions', 'eu,us,eu'], /'eu,us,eu' is invalid\. eu is listed twice/],
       [['--regions', 'EU'], /"EU" is not a region id/],

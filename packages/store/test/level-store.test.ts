@@ -59,16 +59,22 @@ storeCompliance('LevelStore', levelHarness);
 const pack = (value: unknown): Uint8Array => new Packr({ useRecords: false }).pack(value);
 
 describe('LevelStore on disk', () => {
-  let harness: ReturnType<typeof levelHarness>;
+  /** Every harness a test made (a test may build several directories), removed after it. */
+  let harnesses: ReturnType<typeof levelHarness>[] = [];
+  const newHarness = () => {
+    const harness = levelHarness();
+    harnesses.push(harness);
+    return harness;
+  };
 
   afterEach(async () => {
-    await harness.cleanup();
+    for (const harness of harnesses) await harness.cleanup();
+    harnesses = [];
   });
 
   /** A closed store in a fresh directory holding EU/1..3 (acme), and the directory. */
   async function storeWithLog(): Promise<{ dir: string; logs: Logs }> {
-    harness = levelHarness();
-    const dir = await harness.dir();
+    const dir = await newHarness().dir();
     const store = await LevelStore.open(dir);
     const logs = new Logs();
     const events = [1, 2, 3].map((amount) => logs.append(EU, debitBody('acme', amount, { n: amount })));
@@ -267,8 +273,7 @@ describe('LevelStore on disk', () => {
   });
 
   it('passes sync to LevelDB, and keeps an unsynced commit across a clean close', async () => {
-    harness = levelHarness();
-    const dir = await harness.dir();
+    const dir = await newHarness().dir();
     // Each LevelDB batch the store writes: its puts and deletes, and the options of its write.
     const written: { writes: unknown[]; options: unknown }[] = [];
     const original = Level.prototype.batch;
@@ -321,8 +326,7 @@ describe('LevelStore on disk', () => {
   });
 
   it('says why it cannot open a directory another store holds', async () => {
-    harness = levelHarness();
-    const dir = await harness.dir();
+    const dir = await newHarness().dir();
     const store = await LevelStore.open(dir);
     await expect(LevelStore.open(dir)).rejects.toThrow(/cannot open the store in .*allot-store-/);
     await store.close();
