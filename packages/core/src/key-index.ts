@@ -21,19 +21,9 @@ export type { KeyFingerprint, KeyTableImage } from './key-table.js';
 /** Computes the fingerprint of (tenant, key); a test seam can force collisions. */
 export type Fingerprinter = (tenant: string, key: string) => KeyFingerprint;
 
-/** FNV-1a of `tenant NUL key` (no joined string is made: this runs twice per debit). */
-function fnv1a(tenant: string, key: string, seed: number): number {
-  let hash = seed >>> 0;
-  for (let i = 0; i < tenant.length; i++) {
-    hash ^= tenant.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  hash = Math.imul(hash, 0x01000193) >>> 0; // the NUL between them (hash ^ 0 = hash)
-  for (let i = 0; i < key.length; i++) {
-    hash ^= key.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  // A final avalanche (murmur3's fmix32): FNV's low bits are weak for short, similar keys.
+/** murmur3's fmix32: a final avalanche, as FNV's low bits are weak for short, similar keys. */
+function fmix32(value: number): number {
+  let hash = value;
   hash ^= hash >>> 16;
   hash = Math.imul(hash, 0x85ebca6b) >>> 0;
   hash ^= hash >>> 13;
@@ -42,9 +32,27 @@ function fnv1a(tenant: string, key: string, seed: number): number {
   return hash >>> 0;
 }
 
-/** The default fingerprint: two independent hashes of `tenant NUL key`. */
+/**
+ * The default fingerprint: two independent hashes of `tenant NUL key`, FNV-1a with two seeds, in
+ * one pass over the strings (no joined string is made: this runs twice per debit).
+ */
 export function keyFingerprint(tenant: string, key: string): KeyFingerprint {
-  return { check: fnv1a(tenant, key, 0x811c9dc5) || 1, extra: fnv1a(tenant, key, 0x9747b28c) & 0xff };
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  for (let i = 0; i < tenant.length; i++) {
+    const code = tenant.charCodeAt(i);
+    a = Math.imul(a ^ code, 0x01000193) >>> 0;
+    b = Math.imul(b ^ code, 0x01000193) >>> 0;
+  }
+  // The NUL between them (hash ^ 0 = hash).
+  a = Math.imul(a, 0x01000193) >>> 0;
+  b = Math.imul(b, 0x01000193) >>> 0;
+  for (let i = 0; i < key.length; i++) {
+    const code = key.charCodeAt(i);
+    a = Math.imul(a ^ code, 0x01000193) >>> 0;
+    b = Math.imul(b ^ code, 0x01000193) >>> 0;
+  }
+  return { check: fmix32(a) || 1, extra: fmix32(b) & 0xff };
 }
 
 /**
@@ -60,6 +68,9 @@ export class KeyIndex extends KeyBuckets {
   private lastTenant: string | null = null;
   private lastKey: string | null = null;
   private lastPrint: KeyFingerprint | null = null;
+  /** The last `of` that `mayHold` was given, and its answer per origin index (1 yes, 2 no). */
+  private acceptedBy: ((origin: string) => boolean) | undefined;
+  private accepted: number[] = [];
 
   constructor(
     bucketMs: number,
@@ -113,16 +124,30 @@ export class KeyIndex extends KeyBuckets {
       if (of === undefined) {
         for (const table of tables.values()) if (table.holds(print)) return true;
       } else
-        for (const [origin, table] of tables)
-          if (of(this.origins[origin] as string) && table.holds(print)) return true;
+        for (const [origin, table] of tables) if (this.accepts(of, origin) && table.holds(print)) return true;
     }
     return false;
   }
 
+  /** `of`'s answer for the origin at `index`, asked once per origin while `of` stays the same. */
+  private accepts(of: (origin: string) => boolean, index: number): boolean {
+    if (of !== this.acceptedBy) {
+      this.acceptedBy = of;
+      this.accepted = [];
+    }
+    let known = this.accepted[index];
+    if (known === undefined) {
+      known = of(this.origins[index] as string) ? 1 : 2;
+      this.accepted[index] = known;
+    }
+    return known === 1;
+  }
+
   /**
    * True when some indexed record's fingerprint may match (tenant, key): a table in memory holds it,
-   * or a part on disk may (its filter says so, or it has none in memory). With `of`, only the
-   * records of the origins it accepts count: a part on disk counts when it indexes such an origin
+   * or a part on disk may (its filter says so, or it has none in memory). With `of` (a function of
+   * the origin alone: its answers are kept per origin), only the records of the origins it accepts
+   * count: a part on disk counts when it indexes such an origin
    * (its filter cannot tell origins apart).
    */
   mayHold(tenant: string, key: string, of?: (origin: string) => boolean): boolean {

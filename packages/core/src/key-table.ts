@@ -34,8 +34,18 @@ export class FingerprintTable {
   private checks: Uint32Array;
   /** extra << 24 | seq mod 2^24. */
   private lows: Uint32Array;
+  /**
+   * slots / 2^32: a check's home slot is ⌊check × scale⌋, a multiplication where `check % slots`
+   * was a floating-point remainder (a check past 2^31 is no small integer to V8): ~25 % of a lookup.
+   * The product is below slots − slots/2^32, further from slots than its rounding error can reach.
+   */
+  private scale: number;
+  /** Entries past which an add doubles the table (KEY_INDEX_GROW_LOAD). */
+  private growAt: number;
   /** High parts (seq / 2^24) of the seqs held: one or two for a bucket of millions. */
   private readonly seqHighs: number[] = [];
+  /** The high part last added (almost every add's). */
+  private lastHigh = -1;
   /** How many entries the table holds. */
   size = 0;
   /** The smallest seq held. */
@@ -44,6 +54,8 @@ export class FingerprintTable {
   constructor(slots: number) {
     this.checks = new Uint32Array(slots);
     this.lows = new Uint32Array(slots);
+    this.scale = slots / 2 ** 32;
+    this.growAt = Math.floor(slots * KEY_INDEX_GROW_LOAD);
   }
 
   /** Bytes of the typed arrays. */
@@ -52,9 +64,12 @@ export class FingerprintTable {
   }
 
   add(print: KeyFingerprint, seq: number): void {
-    if ((this.size + 1) / this.checks.length > KEY_INDEX_GROW_LOAD) this.resize(this.checks.length * 2);
+    if (this.size + 1 > this.growAt) this.resize(this.checks.length * 2);
     const high = Math.floor(seq / SEQ_LOW);
-    if (!this.seqHighs.includes(high)) this.seqHighs.push(high);
+    if (high !== this.lastHigh) {
+      if (!this.seqHighs.includes(high)) this.seqHighs.push(high);
+      this.lastHigh = high;
+    }
     this.place(print.check, ((print.extra << 24) | (seq % SEQ_LOW)) >>> 0);
     this.size += 1;
     if (seq < this.minSeq) this.minSeq = seq;
@@ -63,7 +78,7 @@ export class FingerprintTable {
   /** Calls `found(origin, seq)` for every entry whose fingerprint matches (one candidate per high part). */
   find(print: KeyFingerprint, origin: number, found: (origin: number, seq: number) => void): void {
     const slots = this.checks.length;
-    let at = print.check % slots;
+    let at = Math.floor(print.check * this.scale);
     for (;;) {
       const check = this.checks[at] as number;
       if (check === 0) return;
@@ -81,7 +96,7 @@ export class FingerprintTable {
   /** True when an entry's fingerprint matches `print`. */
   holds(print: KeyFingerprint): boolean {
     const slots = this.checks.length;
-    let at = print.check % slots;
+    let at = Math.floor(print.check * this.scale);
     for (;;) {
       const check = this.checks[at] as number;
       if (check === 0) return false;
@@ -131,7 +146,7 @@ export class FingerprintTable {
   absorb(image: KeyTableImage): void {
     for (const high of image.seqHighs) if (!this.seqHighs.includes(high)) this.seqHighs.push(high);
     for (let i = 0; i < image.checks.length; i++) {
-      if ((this.size + 1) / this.checks.length > KEY_INDEX_GROW_LOAD) this.resize(this.checks.length * 2);
+      if (this.size + 1 > this.growAt) this.resize(this.checks.length * 2);
       this.place(image.checks[i] as number, image.lows[i] as number);
       this.size += 1;
     }
@@ -153,7 +168,7 @@ export class FingerprintTable {
 
   private place(check: number, low: number): void {
     const slots = this.checks.length;
-    let at = check % slots;
+    let at = Math.floor(check * this.scale);
     while (this.checks[at] !== 0) at = at + 1 === slots ? 0 : at + 1;
     this.checks[at] = check;
     this.lows[at] = low;
@@ -164,6 +179,8 @@ export class FingerprintTable {
     const lows = this.lows;
     this.checks = new Uint32Array(slots);
     this.lows = new Uint32Array(slots);
+    this.scale = slots / 2 ** 32;
+    this.growAt = Math.floor(slots * KEY_INDEX_GROW_LOAD);
     for (let i = 0; i < checks.length; i++) {
       const check = checks[i] as number;
       if (check !== 0) this.place(check, lows[i] as number);
