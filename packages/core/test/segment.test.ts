@@ -1,7 +1,9 @@
 import {
+  decodedEventProblem,
   decodeSegment,
   EVENT_KINDS,
   encodeSegment,
+  eventProblem,
   type Json,
   type LedgerEvent,
   METADATA_DEPTH_MAX,
@@ -92,7 +94,11 @@ const run: fc.Arbitrary<LedgerEvent[]> = fc
     ),
   );
 
-/** Decodes `bytes`: a SegmentError, or events that encode to exactly `bytes`. Anything else fails. */
+/**
+ * Decodes `bytes`: a SegmentError, or events that encode to exactly `bytes`. Anything else fails.
+ * A decoded event gets the same verdict from decodedEventProblem, which leaves its strings to the
+ * decoder, as from eventProblem, which checks them too.
+ */
 function decodesCleanly(bytes: Uint8Array): boolean {
   let events: LedgerEvent[];
   try {
@@ -101,6 +107,7 @@ function decodesCleanly(bytes: Uint8Array): boolean {
     if (error instanceof SegmentError) return true;
     throw error;
   }
+  for (const event of events) expect(decodedEventProblem(event)).toBe(eventProblem(event));
   const again = encodeSegment(events);
   return Buffer.from(again).equals(Buffer.from(bytes));
 }

@@ -11,8 +11,8 @@ import {
   type CheckpointHead,
   createLedgerState,
   debitsOfKey,
+  decodedEventProblem,
   decodeSegment,
-  eventProblem,
   type LedgerEvent,
   type LedgerState,
   NOTHING_RECALLED,
@@ -321,7 +321,7 @@ class LogFold {
       throw error;
     }
     for (const event of decoded) {
-      const problem = eventProblem(event);
+      const problem = decodedEventProblem(event);
       if (problem !== null)
         throw new ReplicaOpenError(`log ${origin} seq ${event.seq}: malformed event: ${problem}`);
     }

@@ -8,8 +8,8 @@
  */
 import {
   type DecodedSegment,
+  decodedEventProblem,
   decodeSegment,
-  eventProblem,
   type OriginId,
   regionOf,
   SegmentError,
@@ -123,7 +123,7 @@ export function checkRun(
         reason: `${where(origin, wire)}: its bytes hold ${decoded.origin}/${decoded.firstSeq}-${decoded.lastSeq}`,
       };
     for (const event of decoded.events) {
-      const problem = eventProblem(event);
+      const problem = decodedEventProblem(event);
       if (problem !== null)
         return { kind: 'refused', reason: `${where(origin, wire)}: seq ${event.seq}: ${problem}` };
     }
