@@ -26,125 +26,33 @@
  * cluster's history could repeat an idempotency key already spent elsewhere. Reads are served
  * meanwhile. Should no reachable peer hold those events any more, writes keep waiting (safe, not
  * available), and one warn line names the origins still missing.
+ *
+ * Its options and what it needs of the replica are in join-host.ts; an attempt's phases and checks
+ * (an offer's signature, the newest offer, the hash agreement, the fetched bytes) in join-attempt.ts.
  */
-import {
-  CheckpointError,
-  checkpointHeads,
-  type DecodedCheckpoint,
-  decodeCheckpoint,
-  type OriginId,
-  type RecordWindowOptions,
-} from '@allot/core';
+import type { OriginId } from '@allot/core';
 import { canonicalVector } from './as-of.js';
-import { checkpointSigningBytes, vectorTotal } from './checkpoints.js';
-import type { ReplicationFrame } from './frames.js';
-import type { JoinChunkFrame, JoinHashFrame, JoinOfferFrame } from './join-frames.js';
 import {
-  JOIN_AGREE_MAX,
-  JOIN_ANSWER_WAIT_MS,
-  JOIN_ATTEMPTS_MAX,
-  JOIN_CATCH_UP_WARN_MS,
-  JOIN_RETRY_MS,
-  JOIN_THRESHOLD_EVENTS_MAX,
-  JOIN_THRESHOLD_EVENTS_MIN,
-} from './limits.js';
-import type { Clock, Crypto, Logger, TimerHandle } from './ports.js';
+  checkedCheckpoint,
+  hashAgreement,
+  newestOffer,
+  type Offer,
+  offerSigned,
+  type Phase,
+} from './join-attempt.js';
+import type { JoinChunkFrame, JoinHashFrame, JoinOfferFrame } from './join-frames.js';
+import { InstallRefused, type JoinHost, type JoinOptions } from './join-host.js';
+import { JOIN_ANSWER_WAIT_MS, JOIN_ATTEMPTS_MAX, JOIN_CATCH_UP_WARN_MS, JOIN_RETRY_MS } from './limits.js';
+import type { TimerHandle } from './ports.js';
 import { sameBytes } from './values.js';
 
-/** When and how a node joins by checkpoint (config `join`). */
-export interface JoinOptions {
-  /** A peer holding more events than this node by more than this makes it join by checkpoint. */
-  readonly thresholdEvents: number;
-  /** How many regions must agree on the checkpoint's hash: every asked one, or at least this many. */
-  readonly agree: 'all' | number;
-}
-
-/** What is wrong with `options`, or null when they are within their bounds. */
-export function joinOptionsProblem(options: JoinOptions): string | null {
-  const { thresholdEvents, agree } = options;
-  if (
-    !Number.isSafeInteger(thresholdEvents) ||
-    thresholdEvents < JOIN_THRESHOLD_EVENTS_MIN ||
-    thresholdEvents > JOIN_THRESHOLD_EVENTS_MAX
-  )
-    return `join.thresholdEvents must be an integer from ${JOIN_THRESHOLD_EVENTS_MIN} to ${JOIN_THRESHOLD_EVENTS_MAX}, not ${thresholdEvents}`;
-  if (agree !== 'all' && (!Number.isSafeInteger(agree) || agree < 1 || agree > JOIN_AGREE_MAX))
-    return `join.agree must be "all" or an integer from 1 to ${JOIN_AGREE_MAX}, not ${String(agree)}`;
-  return null;
-}
-
-/** A checkpoint refused before anything was written: it does not cover what this node holds. */
-export class InstallRefused extends Error {}
-
-/** A checkpoint fetched, checked and decoded: what the replica installs. */
-export interface FetchedCheckpoint {
-  readonly vector: Readonly<Record<OriginId, number>>;
-  readonly bytes: Uint8Array;
-  readonly hash: Uint8Array;
-  readonly decoded: DecodedCheckpoint;
-  /** The region whose bytes they are, and the regions that agreed on the hash (the offerer first). */
-  readonly agreed: readonly string[];
-}
-
-/** What the joiner needs of the replica. */
-export interface JoinHost {
-  readonly cluster: string;
-  readonly crypto: Crypto;
-  readonly clock: Clock;
-  readonly logger: Logger;
-  /** The configured public key of `region`, or undefined. */
-  peerKey(region: string): Uint8Array | undefined;
-  /** The regions connected now. */
-  connected(): string[];
-  send(region: string, frame: ReplicationFrame): boolean;
-  /** Closes the link to `region` because what it sent does not verify. */
-  drop(region: string, reason: string): void;
-  recordWindow(): RecordWindowOptions;
-  /** True when this node has folded at least `vector` of every origin it names (retired ones as counted). */
-  holds(vector: Readonly<Record<OriginId, number>>): boolean;
-  /** This node's current incarnation: what the peers hold of it is not waited for here (log-confirm.ts). */
-  readonly origin: OriginId;
-  /** Installs `checkpoint` as the state at its vector and persists it; rejects when it could not. */
-  install(checkpoint: FetchedCheckpoint): Promise<void>;
-  /**
-   * Joining is over: `joined` with a checkpoint (its bytes and ms), or not (plain catch-up);
-   * `attempted` false when it was decided at the first summary without asking anyone (nothing held back).
-   */
-  finished(outcome: { joined: boolean; attempted: boolean; bytes: number; ms: number }): void;
-}
-
-interface Offer {
-  readonly region: string;
-  readonly vector: Record<OriginId, number>;
-  readonly hash: Uint8Array;
-  readonly size: number;
-}
-
-type Phase =
-  | { readonly name: 'deciding' }
-  | {
-      readonly name: 'offers';
-      readonly asked: Set<string>;
-      readonly offers: Offer[];
-      /** Asked peers that went away or did not answer in time. */
-      unanswered: number;
-    }
-  | {
-      readonly name: 'hashes';
-      readonly offer: Offer;
-      readonly asked: Set<string>;
-      readonly answers: Map<string, Uint8Array | null>;
-    }
-  | {
-      readonly name: 'chunks';
-      readonly offer: Offer;
-      readonly agreed: string[];
-      readonly chunks: Uint8Array[];
-      got: number;
-    }
-  | { readonly name: 'installing' }
-  | { readonly name: 'waiting' }
-  | { readonly name: 'done' };
+export {
+  type FetchedCheckpoint,
+  InstallRefused,
+  type JoinHost,
+  type JoinOptions,
+  joinOptionsProblem,
+} from './join-host.js';
 
 /** The joining state of one replica, from its start until it joined or decided on plain catch-up. */
 export class Joiner {
@@ -295,15 +203,7 @@ export class Joiner {
     if (phase.name !== 'offers' || !phase.asked.has(region)) return;
     phase.asked.delete(region);
     if (frame.vector !== null && frame.hash !== null && frame.signature !== null) {
-      const key = this.host.peerKey(region);
-      const signed =
-        key !== undefined &&
-        this.host.crypto.verify(
-          key,
-          checkpointSigningBytes(this.host.cluster, frame.vector, frame.hash),
-          frame.signature,
-        );
-      if (!signed) {
+      if (!offerSigned(this.host, region, frame.vector, frame.hash, frame.signature)) {
         this.host.drop(
           region,
           "join-offer: the checkpoint's signature does not verify with the region's key",
@@ -328,9 +228,7 @@ export class Joiner {
   private decideOffers(): void {
     const phase = this.phase;
     if (phase.name !== 'offers') return;
-    const offer = [...phase.offers].sort(
-      (a, b) => vectorTotal(b.vector) - vectorTotal(a.vector) || (a.region < b.region ? -1 : 1),
-    )[0];
+    const offer = newestOffer(phase.offers);
     if (offer === undefined) {
       // A peer that went away (or did not answer in time) may hold one: that is a failed attempt.
       if (phase.unanswered + phase.asked.size > 0) {
@@ -365,22 +263,12 @@ export class Joiner {
     const phase = this.phase;
     if (phase.name !== 'hashes') return;
     const { offer, answers, asked } = phase;
-    const differ = [...answers].filter(([, hash]) => hash !== null && !sameBytes(hash, offer.hash));
-    if (differ.length > 0) {
-      this.failed(
-        `the regions disagree on the checkpoint's hash (${offer.region} offered it; ${differ.map(([r]) => r).join(', ')} computed another)`,
-      );
+    const agreement = hashAgreement(offer, answers, asked, this.options.agree);
+    if ('problem' in agreement) {
+      this.failed(agreement.problem);
       return;
     }
-    const agreed = [
-      offer.region,
-      ...[...answers].filter(([, hash]) => hash !== null).map(([region]) => region),
-    ];
-    const needed = this.options.agree === 'all' ? 1 + answers.size + asked.size : this.options.agree;
-    if (agreed.length < needed) {
-      this.failed(`${agreed.length} region(s) agree on the checkpoint's hash, ${needed} needed`);
-      return;
-    }
+    const { agreed } = agreement;
     this.host.logger.info(
       { vector: offer.vector, from: offer.region, agreed, bytes: offer.size },
       'the regions agree on a checkpoint: fetching it',
@@ -424,29 +312,13 @@ export class Joiner {
   }
 
   private checkAndInstall(offer: Offer, agreed: string[], chunks: readonly Uint8Array[]): void {
-    const bytes = new Uint8Array(offer.size);
-    let at = 0;
-    for (const chunk of chunks) {
-      bytes.set(chunk, at);
-      at += chunk.length;
-    }
-    if (!sameBytes(this.host.crypto.hash(bytes), offer.hash)) {
-      this.host.drop(offer.region, "join-chunk: the checkpoint's bytes do not match the agreed hash");
-      this.failed("the checkpoint's bytes do not match the agreed hash");
+    const checked = checkedCheckpoint(this.host, offer, chunks);
+    if ('problem' in checked) {
+      if (checked.drop !== undefined) this.host.drop(offer.region, checked.drop);
+      this.failed(checked.problem);
       return;
     }
-    let decoded: DecodedCheckpoint;
-    try {
-      const vector: Record<OriginId, number> = {};
-      for (const [origin, head] of checkpointHeads(bytes)) vector[origin] = head.seq;
-      if (JSON.stringify(canonicalVector(vector)) !== JSON.stringify(offer.vector))
-        throw new CheckpointError(-1, 'its heads are not the offered vector');
-      decoded = decodeCheckpoint(bytes, { recordWindow: this.host.recordWindow() });
-    } catch (error) {
-      if (!(error instanceof CheckpointError)) throw error;
-      this.failed(`the checkpoint does not decode: ${error.message}`);
-      return;
-    }
+    const { bytes, decoded } = checked;
     this.phase = { name: 'installing' };
     this.host.install({ vector: offer.vector, bytes, hash: offer.hash, decoded, agreed }).then(
       () => this.finish(true),
