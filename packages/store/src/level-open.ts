@@ -47,6 +47,7 @@ import {
 } from './keys.js';
 import type { Db } from './level-batch.js';
 import { checkLevelDbFiles } from './leveldb-check.js';
+import { LEVELDB_WRITE_BUFFER_BYTES } from './limits.js';
 import { checkHeadAgainstLog, expectHead } from './read-checks.js';
 import { openRecord } from './records.js';
 import { decodeSegmentRecord } from './segment-records.js';
@@ -76,7 +77,11 @@ export async function openDirectory(
 ): Promise<OpenedDirectory> {
   // Before LevelDB sees the files: a damaged table must never reach a compaction (leveldb-check.ts).
   await checkLevelDbFiles(dir);
-  const db: Db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
+  const db: Db = new Level<string, Uint8Array>(dir, {
+    keyEncoding: 'utf8',
+    valueEncoding: 'view',
+    writeBufferSize: LEVELDB_WRITE_BUFFER_BYTES,
+  });
   try {
     await db.open();
   } catch (error) {

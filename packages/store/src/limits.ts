@@ -63,6 +63,16 @@ export const CONVERT_PAGE_EVENTS = 10_000;
 export const LEVELDB_BLOCK_BYTES_MAX = 64 * 1024 * 1024;
 
 /**
+ * LevelDB's write buffer (its memtable, and the log it replays at open): what is written before a
+ * table is made of it. LevelDB's default of 4 MiB made a catching-up node flush and compact every
+ * few thousand received events: with 64 MiB it spends ~13 % less CPU per received event (a warm 60 s
+ * partition of bench:replication converged in 5.3–5.5 s against 6.0–6.2, alternating). The cost is
+ * native memory, up to twice this while a full buffer is written out, and a longer log to replay at
+ * an open after a crash (bench:recovery: no change measurable at 1M events).
+ */
+export const LEVELDB_WRITE_BUFFER_BYTES = 64 * 1024 * 1024;
+
+/**
  * Characters of an outbox key (outbox.ts): the caller's own name for a record (a delivery number,
  * a tenant and threshold), short enough that a key is never a body-sized string.
  */
