@@ -67,8 +67,8 @@ export const LEVELDB_BLOCK_BYTES_MAX = 64 * 1024 * 1024;
  * table is made of it. LevelDB's default of 4 MiB made a catching-up node flush and compact every
  * few thousand received events: with 64 MiB it spends ~13 % less CPU per received event (a warm 60 s
  * partition of bench:replication converged in 5.3–5.5 s against 6.0–6.2, alternating). The cost is
- * native memory, up to twice this while a full buffer is written out, and a longer log to replay at
- * an open after a crash (bench:recovery: no change measurable at 1M events).
+ * native memory, up to twice this while a full buffer is written out, and a longer log for LevelDB
+ * to replay at each open (bench:recovery: no change measurable at 1M events).
  */
 export const LEVELDB_WRITE_BUFFER_BYTES = 64 * 1024 * 1024;
 
