@@ -147,8 +147,8 @@ export class KeyIndex extends KeyBuckets {
    * True when some indexed record's fingerprint may match (tenant, key): a table in memory holds it,
    * or a part on disk may (its filter says so, or it has none in memory). With `of` (a function of
    * the origin alone: its answers are kept per origin), only the records of the origins it accepts
-   * count: a part on disk counts when it indexes such an origin
-   * (its filter cannot tell origins apart).
+   * count: a part on disk counts when it indexes such an origin (its filter cannot tell origins
+   * apart).
    */
   mayHold(tenant: string, key: string, of?: (origin: string) => boolean): boolean {
     if (this.buckets.size === 0 && this.writing.size === 0 && this.spilled.size === 0) return false;
