@@ -39,6 +39,21 @@ export abstract class KeyBuckets {
     invariant(Number.isSafeInteger(bucketMs) && bucketMs >= 1, 'key index bucket must be ≥ 1 ms');
   }
 
+  /** The table in memory of `bucket` and the origin at `origin` (its index), made if there is none. */
+  protected tableOf(bucket: number, origin: number): FingerprintTable {
+    let tables = this.buckets.get(bucket);
+    if (tables === undefined) {
+      tables = new Map();
+      this.buckets.set(bucket, tables);
+    }
+    let table = tables.get(origin);
+    if (table === undefined) {
+      table = new FingerprintTable(KEY_INDEX_SLOTS_MIN);
+      tables.set(origin, table);
+    }
+    return table;
+  }
+
   /** Up to which seq the parts on disk of `bucket` hold `origin`'s keys (0: none). */
   protected covered(bucket: number, origin: string | undefined): number {
     let covered = 0;
@@ -198,17 +213,7 @@ export abstract class KeyBuckets {
           invariant(index >= 0, `key index part names origin ${origin} the ledger does not know`);
           indexOf.set(origin, index);
         }
-        let tables = this.buckets.get(bucket);
-        if (tables === undefined) {
-          tables = new Map();
-          this.buckets.set(bucket, tables);
-        }
-        let table = tables.get(index);
-        if (table === undefined) {
-          table = new FingerprintTable(KEY_INDEX_SLOTS_MIN);
-          tables.set(index, table);
-        }
-        table.add({ check, extra }, seq);
+        this.tableOf(bucket, index).add({ check, extra }, seq);
         if (bucket > this.newest) this.newest = bucket;
       });
   }

@@ -13,8 +13,7 @@
  */
 import { KeyBuckets, type Tables } from './key-buckets.js';
 import type { KeyChunk, KeyKind, SpilledPart } from './key-spill.js';
-import { FingerprintTable, type KeyFingerprint } from './key-table.js';
-import { KEY_INDEX_SLOTS_MIN } from './limits.js';
+import type { KeyFingerprint } from './key-table.js';
 
 export type { KeyFingerprint, KeyTableImage } from './key-table.js';
 
@@ -86,17 +85,7 @@ export class KeyIndex extends KeyBuckets {
     const bucket = Math.floor(at / this.bucketMs);
     // A start folds again events whose keys a part on disk holds already.
     if (this.spilled.has(bucket) && seq <= this.covered(bucket, this.origins[origin])) return;
-    let tables = this.buckets.get(bucket);
-    if (tables === undefined) {
-      tables = new Map();
-      this.buckets.set(bucket, tables);
-    }
-    let table = tables.get(origin);
-    if (table === undefined) {
-      table = new FingerprintTable(KEY_INDEX_SLOTS_MIN);
-      tables.set(origin, table);
-    }
-    table.add(this.print(tenant, key), seq);
+    this.tableOf(bucket, origin).add(this.print(tenant, key), seq);
     if (bucket > this.newest) {
       // A new bucket began: the one before takes (almost) nothing more; shrink its tables.
       for (const [older, olderTables] of this.buckets)
